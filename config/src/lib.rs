@@ -1,0 +1,179 @@
+//! Osprey's typed configuration: every setting with its default, loading from a TOML
+//! file, `OSPREY_<SECTION>_<KEY>` environment overrides, and validation that explains
+//! every problem at once (`osprey config check`).
+//!
+//! Unknown keys are errors. Sizes are written like `"16MiB"`, durations like `"30s"`.
+
+mod load;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use serde::{Deserialize, Serialize};
+
+pub use load::{ConfigError, Problem, env_overrides, load, load_str};
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub query: QueryConfig,
+}
+
+/// Listeners and request limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Where the WAL, Parquet files and manifest live.
+    pub data_dir: PathBuf,
+    /// HTTP API, UI, Prometheus/Loki ingest and the OTLP HTTP paths again.
+    pub http_addr: SocketAddr,
+    /// OTLP gRPC.
+    pub otlp_grpc_addr: SocketAddr,
+    /// OTLP HTTP.
+    pub otlp_http_addr: SocketAddr,
+    /// Largest accepted request body, after decompression too.
+    pub max_body_size: ByteSize,
+    /// How long shutdown may take (drain in-flight requests, final flush) before exiting.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./osprey-data"),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 9800)),
+            otlp_grpc_addr: SocketAddr::from(([127, 0, 0, 1], 4317)),
+            otlp_http_addr: SocketAddr::from(([127, 0, 0, 1], 4318)),
+            max_body_size: ByteSize::mib(16),
+            shutdown_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// WAL, memtable and flush settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// fsync the WAL before acknowledging a write. Turning this off trades durability
+    /// of the last moments before a power loss for ingest speed.
+    pub wal_fsync: bool,
+    /// A memtable is flushed to a Parquet file once it holds this many bytes.
+    pub flush_size: ByteSize,
+    /// ... or once its oldest record is this old.
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
+    /// Upper bound for all memtables (active + being flushed); beyond it ingest answers 429.
+    pub memtable_limit: ByteSize,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            wal_fsync: true,
+            flush_size: ByteSize::mib(64),
+            flush_interval: Duration::from_secs(60),
+            memtable_limit: ByteSize::mib(512),
+            row_group_rows: 64 * 1024,
+        }
+    }
+}
+
+/// Query limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// Longest a query may run.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Most rows a SQL query returns in one response.
+    pub max_result_rows: usize,
+    /// Prometheus' lookback delta for instant vector selectors.
+    #[serde(with = "humantime_serde")]
+    pub lookback_delta: Duration,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            max_result_rows: 10_000,
+            lookback_delta: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Config {
+    /// Semantic checks that a type alone cannot express. Returns every problem found.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut bad = |key: &str, message: String| {
+            problems.push(Problem {
+                key: key.to_string(),
+                message,
+            })
+        };
+        let s = &self.server;
+        if s.data_dir.as_os_str().is_empty() {
+            bad("server.data_dir", "must not be empty".into());
+        }
+        if s.max_body_size.as_u64() < 1024 {
+            bad(
+                "server.max_body_size",
+                format!("{} is too small; expected at least 1KiB", s.max_body_size),
+            );
+        }
+        let ports = [
+            ("server.http_addr", s.http_addr),
+            ("server.otlp_grpc_addr", s.otlp_grpc_addr),
+            ("server.otlp_http_addr", s.otlp_http_addr),
+        ];
+        for (i, (ka, a)) in ports.iter().enumerate() {
+            for (kb, b) in &ports[i + 1..] {
+                if a == b && a.port() != 0 {
+                    bad(kb, format!("{b} is already used by {ka}"));
+                }
+            }
+        }
+        let st = &self.storage;
+        if st.flush_size.as_u64() == 0 {
+            bad("storage.flush_size", "must be greater than 0".into());
+        }
+        if st.memtable_limit < st.flush_size {
+            bad(
+                "storage.memtable_limit",
+                format!(
+                    "{} is below storage.flush_size ({}); expected at least the flush size",
+                    st.memtable_limit, st.flush_size
+                ),
+            );
+        }
+        if st.flush_interval.is_zero() {
+            bad("storage.flush_interval", "must be greater than 0s".into());
+        }
+        if st.row_group_rows < 1024 {
+            bad(
+                "storage.row_group_rows",
+                format!("{} is too small; expected at least 1024", st.row_group_rows),
+            );
+        }
+        let q = &self.query;
+        if q.timeout.is_zero() {
+            bad("query.timeout", "must be greater than 0s".into());
+        }
+        if q.max_result_rows == 0 {
+            bad("query.max_result_rows", "must be greater than 0".into());
+        }
+        if q.lookback_delta.is_zero() {
+            bad("query.lookback_delta", "must be greater than 0s".into());
+        }
+        problems
+    }
+}

@@ -1,0 +1,455 @@
+//! Osprey's storage engine: WAL → memtable → Parquet files published by a manifest.
+//!
+//! Write path: [`Storage::append`] encodes a record batch, hands it to the single WAL
+//! writer thread ([`writer`]), which appends it to the current segment, fsyncs once per
+//! group of concurrent writers, inserts the batch into the active memtable, and only then
+//! acknowledges. So an acknowledged record is on disk *and* queryable.
+//!
+//! Flush path: [`Storage::flush`] asks the writer to rotate the WAL segment and freeze the
+//! active memtable in the same step, writes one sorted Parquet file per tenant and signal,
+//! commits a manifest whose WAL checkpoint is the frozen segment, and then deletes the
+//! covered segments. Replay on open skips segments at or below the checkpoint, so a
+//! record is never lost and never counted twice.
+//!
+//! Read path: [`Storage::snapshot`] returns the in-memory batches (active + frozen) and the
+//! live files of a tenant's table under one lock, so a reader sees a record exactly once
+//! whether or not a flush is under way.
+
+mod error;
+mod files;
+mod manifest;
+mod memtable;
+mod metrics;
+pub mod schema;
+pub mod wal;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use osprey_config::StorageConfig;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+pub use error::StorageError;
+pub use files::time_column;
+pub use manifest::FileMeta;
+use manifest::Manifest;
+use memtable::{Frozen, Memtable};
+pub use metrics::StorageMetrics;
+use writer::Cmd;
+
+/// The three kinds of telemetry, each stored in its own table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signal {
+    Logs,
+    Spans,
+    Metrics,
+}
+
+impl Signal {
+    pub const ALL: [Signal; 3] = [Signal::Logs, Signal::Spans, Signal::Metrics];
+
+    /// The SQL table name.
+    pub fn table(self) -> &'static str {
+        match self {
+            Signal::Logs => "logs",
+            Signal::Spans => "spans",
+            Signal::Metrics => "metrics",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Signal::Logs => 1,
+            Signal::Spans => 2,
+            Signal::Metrics => 3,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        Signal::ALL.into_iter().find(|s| s.code() == code)
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.table())
+    }
+}
+
+/// Tenant ids become directory names, so they are restricted.
+pub fn validate_tenant(tenant: &str) -> Result<(), StorageError> {
+    let ok = !tenant.is_empty()
+        && tenant.len() <= 64
+        && tenant != "."
+        && tenant != ".."
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(StorageError::InvalidTenant(tenant.chars().take(80).collect()))
+    }
+}
+
+/// What a query reads of one tenant's table at one instant.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Acknowledged records not yet in files.
+    pub batches: Vec<RecordBatch>,
+    /// Live Parquet files (absolute paths) with their metadata.
+    pub files: Vec<(PathBuf, FileMeta)>,
+}
+
+/// What one flush did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FlushStats {
+    pub files: usize,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+pub(crate) struct State {
+    active: Memtable,
+    frozen: Vec<Arc<Frozen>>,
+    manifest: Manifest,
+}
+
+pub(crate) struct Inner {
+    dir: PathBuf,
+    config: StorageConfig,
+    state: RwLock<State>,
+    tx: Mutex<Option<std::sync::mpsc::Sender<Cmd>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Bytes handed to the writer but not yet in a memtable.
+    in_flight: AtomicU64,
+    failed: AtomicBool,
+    flush_lock: tokio::sync::Mutex<()>,
+    flush_wanted: tokio::sync::Notify,
+    metrics: StorageMetrics,
+}
+
+/// Handle to the storage engine; cheap to clone.
+#[derive(Clone)]
+pub struct Storage {
+    inner: Arc<Inner>,
+}
+
+impl Storage {
+    /// Opens (or creates) the data directory and replays the WAL. Blocking: call it before
+    /// serving, or from `spawn_blocking`.
+    pub fn open(dir: &Path, config: StorageConfig) -> Result<Self, StorageError> {
+        let wal_dir = dir.join("wal");
+        std::fs::create_dir_all(&wal_dir).map_err(|e| StorageError::io(&wal_dir, e))?;
+        let manifest = Manifest::load(dir)?;
+        manifest::remove_orphans(dir, &manifest)?;
+        let metrics = StorageMetrics::default();
+
+        // Replay segments after the checkpoint; only the newest may have a torn tail.
+        let started = Instant::now();
+        let mut active = Memtable::default();
+        let segments = wal::list_segments(&wal_dir)?;
+        let mut last_id = manifest.wal_checkpoint;
+        let mut replayed = 0usize;
+        for (i, &id) in segments.iter().enumerate() {
+            if id <= manifest.wal_checkpoint {
+                // Covered by files: a crash after the manifest commit left it behind.
+                let p = wal::segment_path(&wal_dir, id);
+                std::fs::remove_file(&p).map_err(|e| StorageError::io(&p, e))?;
+                continue;
+            }
+            let is_last = i + 1 == segments.len();
+            let records = wal::read_segment(&wal::segment_path(&wal_dir, id), is_last)?;
+            for r in records {
+                replayed += r.batch.num_rows();
+                active.insert(r.tenant, r.signal, r.batch);
+            }
+            last_id = last_id.max(id);
+        }
+        tracing::info!(
+            segments = segments.len(),
+            rows = replayed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "WAL replayed"
+        );
+        metrics.set_memtable_bytes(active.bytes);
+        metrics.set_files(&manifest.files);
+
+        let segment = wal::SegmentWriter::create(&wal_dir, last_id + 1)?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let inner = Arc::new(Inner {
+            dir: dir.to_path_buf(),
+            config,
+            state: RwLock::new(State {
+                active,
+                frozen: Vec::new(),
+                manifest,
+            }),
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(None),
+            in_flight: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
+            flush_lock: tokio::sync::Mutex::new(()),
+            flush_wanted: tokio::sync::Notify::new(),
+            metrics,
+        });
+        let handle = writer::spawn(Arc::clone(&inner), rx, segment, wal_dir)
+            .map_err(|e| StorageError::io(dir, e))?;
+        if let Ok(mut w) = inner.writer.lock() {
+            *w = Some(handle);
+        }
+        Ok(Storage { inner })
+    }
+
+    /// The storage's own metrics, to be registered by the binary.
+    pub fn metrics(&self) -> &StorageMetrics {
+        &self.inner.metrics
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// False once a WAL write or fsync failed (the process must be restarted) or the
+    /// storage was closed.
+    pub fn is_healthy(&self) -> bool {
+        !self.inner.failed.load(Ordering::SeqCst)
+    }
+
+    /// Appends a batch durably. Returns once the batch is fsynced (if configured) and
+    /// visible to queries.
+    pub async fn append(
+        &self,
+        tenant: &str,
+        signal: Signal,
+        batch: RecordBatch,
+    ) -> Result<(), StorageError> {
+        validate_tenant(tenant)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if batch.schema() != schema::schema(signal) {
+            return Err(StorageError::Arrow(arrow::error::ArrowError::SchemaError(
+                format!("batch does not have the {signal} schema"),
+            )));
+        }
+        let bytes = batch.get_array_memory_size() as u64;
+        let limit = self.inner.config.memtable_limit.as_u64();
+        let used = self.buffered_bytes() + self.inner.in_flight.load(Ordering::SeqCst);
+        if used + bytes > limit {
+            self.inner.flush_wanted.notify_one();
+            return Err(StorageError::Backpressure { used, limit });
+        }
+        let record = wal::encode(tenant, signal, &batch)?;
+        let (ack, done) = oneshot::channel();
+        self.inner.in_flight.fetch_add(bytes, Ordering::SeqCst);
+        let sent = self.send(Cmd::Append {
+            record,
+            tenant: tenant.to_string(),
+            signal,
+            batch,
+            bytes,
+            ack,
+        });
+        if let Err(e) = sent {
+            self.inner.in_flight.fetch_sub(bytes, Ordering::SeqCst);
+            return Err(e);
+        }
+        done.await
+            .map_err(|_| StorageError::Closed("WAL writer stopped".into()))?
+    }
+
+    fn send(&self, cmd: Cmd) -> Result<(), StorageError> {
+        if self.inner.failed.load(Ordering::SeqCst) {
+            return Err(StorageError::Closed("an earlier WAL write failed".into()));
+        }
+        let guard = self
+            .inner
+            .tx
+            .lock()
+            .map_err(|_| StorageError::Closed("writer lock poisoned".into()))?;
+        let tx = guard
+            .as_ref()
+            .ok_or_else(|| StorageError::Closed("storage closed".into()))?;
+        tx.send(cmd)
+            .map_err(|_| StorageError::Closed("WAL writer stopped".into()))
+    }
+
+    /// Bytes held in memtables (active + being flushed).
+    pub fn buffered_bytes(&self) -> u64 {
+        self.inner
+            .state
+            .read()
+            .map(|s| s.active.bytes + s.frozen.iter().map(|f| f.bytes).sum::<u64>())
+            .unwrap_or(0)
+    }
+
+    /// Everything a query needs to read `tenant`'s `signal` table, consistently.
+    pub fn snapshot(&self, tenant: &str, signal: Signal) -> Snapshot {
+        let Ok(state) = self.inner.state.read() else {
+            return Snapshot::default();
+        };
+        let key = (tenant.to_string(), signal);
+        let mut batches = Vec::new();
+        for f in &state.frozen {
+            if let Some(b) = f.tables.get(&key) {
+                batches.extend(b.iter().cloned());
+            }
+        }
+        if let Some(b) = state.active.tables.get(&key) {
+            batches.extend(b.iter().cloned());
+        }
+        let files = state
+            .manifest
+            .files
+            .iter()
+            .filter(|f| f.tenant == tenant && f.signal == signal)
+            .map(|f| (Manifest::abs_path(&self.inner.dir, f), f.clone()))
+            .collect();
+        Snapshot { batches, files }
+    }
+
+    /// Live files of every tenant and signal (for status pages).
+    pub fn files(&self) -> Vec<FileMeta> {
+        self.inner
+            .state
+            .read()
+            .map(|s| s.manifest.files.clone())
+            .unwrap_or_default()
+    }
+
+    /// Flushes everything acknowledged so far into Parquet files and commits them.
+    pub async fn flush(&self) -> Result<FlushStats, StorageError> {
+        let _guard = self.inner.flush_lock.lock().await;
+        let (ack, done) = oneshot::channel();
+        self.send(Cmd::Rotate { ack })?;
+        done.await
+            .map_err(|_| StorageError::Closed("WAL writer stopped".into()))??;
+        let frozen: Vec<Arc<Frozen>> = self
+            .inner
+            .state
+            .read()
+            .map(|s| s.frozen.clone())
+            .map_err(|_| StorageError::Closed("state lock poisoned".into()))?;
+        let mut stats = FlushStats::default();
+        for f in frozen {
+            let inner = Arc::clone(&self.inner);
+            let s = tokio::task::spawn_blocking(move || flush_frozen(&inner, &f))
+                .await
+                .map_err(|e| StorageError::Closed(format!("flush task: {e}")))??;
+            stats.files += s.files;
+            stats.rows += s.rows;
+            stats.bytes += s.bytes;
+        }
+        Ok(stats)
+    }
+
+    /// Runs until `shutdown` resolves: flushes when a memtable is over its size or age.
+    pub async fn run_flusher(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let tick = Duration::from_millis(500);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = self.inner.flush_wanted.notified() => {}
+                _ = tokio::time::sleep(tick) => {}
+            }
+            if self.flush_due()
+                && let Err(e) = self.flush().await
+            {
+                tracing::error!(error = %e, "background flush failed; will retry");
+            }
+        }
+    }
+
+    fn flush_due(&self) -> bool {
+        let Ok(s) = self.inner.state.read() else {
+            return false;
+        };
+        let cfg = &self.inner.config;
+        !s.frozen.is_empty()
+            || s.active.bytes >= cfg.flush_size.as_u64()
+            || s.active
+                .oldest
+                .is_some_and(|t| t.elapsed() >= cfg.flush_interval)
+    }
+
+    /// Final flush and WAL close. Acknowledged data is durable whether or not this runs;
+    /// it only makes the next start faster.
+    pub async fn close(&self) -> Result<(), StorageError> {
+        let flushed = self.flush().await;
+        if let Ok(mut tx) = self.inner.tx.lock() {
+            tx.take();
+        }
+        let handle = self.inner.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+        flushed.map(|_| ())
+    }
+}
+
+/// Writes one frozen memtable's files, commits the manifest, drops the WAL it covers.
+fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats, StorageError> {
+    let started = Instant::now();
+    let mut manifest = inner
+        .state
+        .read()
+        .map_err(|_| StorageError::Closed("state lock poisoned".into()))?
+        .manifest
+        .clone();
+    let mut stats = FlushStats::default();
+    let by_key: BTreeMap<_, _> = frozen.tables.iter().collect();
+    for ((tenant, signal), batches) in by_key {
+        let seq = manifest.next_file_seq;
+        manifest.next_file_seq += 1;
+        let rel = format!("tables/{tenant}/{}/{seq:012}.parquet", signal.table());
+        let meta = files::write_file(
+            &inner.dir,
+            &rel,
+            tenant,
+            *signal,
+            batches,
+            inner.config.row_group_rows,
+        )?;
+        stats.files += 1;
+        stats.rows += meta.rows;
+        stats.bytes += meta.bytes;
+        manifest.files.push(meta);
+    }
+    manifest.wal_checkpoint = manifest.wal_checkpoint.max(frozen.segment);
+    manifest.commit(&inner.dir)?;
+    {
+        let mut state = inner
+            .state
+            .write()
+            .map_err(|_| StorageError::Closed("state lock poisoned".into()))?;
+        state.manifest = manifest.clone();
+        state.frozen.retain(|f| f.segment != frozen.segment);
+        inner
+            .metrics
+            .set_memtable_bytes(state.active.bytes + state.frozen.iter().map(|f| f.bytes).sum::<u64>());
+    }
+    inner.metrics.set_files(&manifest.files);
+    let wal_dir = inner.dir.join("wal");
+    for id in wal::list_segments(&wal_dir)? {
+        if id <= manifest.wal_checkpoint {
+            let p = wal::segment_path(&wal_dir, id);
+            std::fs::remove_file(&p).map_err(|e| StorageError::io(&p, e))?;
+        }
+    }
+    inner.metrics.observe_flush(started.elapsed());
+    tracing::debug!(files = stats.files, rows = stats.rows, bytes = stats.bytes, "flushed");
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,143 @@
+//! The manifest: the set of live Parquet files and the WAL checkpoint, published
+//! atomically (write `MANIFEST.tmp`, fsync, rename over `MANIFEST`, fsync the directory).
+//!
+//! Invariant: every record in WAL segments with id ≤ `wal_checkpoint` is in exactly one
+//! listed file, and no record of a later segment is in any listed file. Files in `tables/`
+//! that the manifest does not list are leftovers of an interrupted flush and are deleted.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::wal::sync_dir;
+use crate::{Signal, StorageError};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileMeta {
+    pub tenant: String,
+    pub signal: Signal,
+    /// Relative to the data directory, `/`-separated.
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub min_time_ns: i64,
+    pub max_time_ns: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    /// WAL segments with an id up to this one are fully contained in `files`.
+    pub wal_checkpoint: u64,
+    /// Next file sequence number.
+    pub next_file_seq: u64,
+    pub files: Vec<FileMeta>,
+}
+
+const NAME: &str = "MANIFEST";
+
+impl Manifest {
+    pub fn load(dir: &Path) -> Result<Self, StorageError> {
+        let path = dir.join(NAME);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StorageError::CorruptManifest {
+                path,
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
+                version: 1,
+                ..Default::default()
+            }),
+            Err(e) => Err(StorageError::io(&path, e)),
+        }
+    }
+
+    pub fn commit(&self, dir: &Path) -> Result<(), StorageError> {
+        let tmp = dir.join("MANIFEST.tmp");
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| StorageError::CorruptManifest {
+            path: tmp.clone(),
+            reason: e.to_string(),
+        })?;
+        write_durably(&tmp, &bytes)?;
+        let path = dir.join(NAME);
+        fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e))?;
+        sync_dir(dir)
+    }
+
+    pub fn abs_path(dir: &Path, file: &FileMeta) -> PathBuf {
+        dir.join(&file.path)
+    }
+}
+
+/// Writes a whole file and fsyncs it.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    use std::io::Write;
+    let mut f = fs::File::create(path).map_err(|e| StorageError::io(path, e))?;
+    f.write_all(bytes).map_err(|e| StorageError::io(path, e))?;
+    f.sync_all().map_err(|e| StorageError::io(path, e))
+}
+
+/// Deletes files under `tables/` that the manifest does not list.
+pub fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<usize, StorageError> {
+    let live: std::collections::HashSet<PathBuf> = manifest
+        .files
+        .iter()
+        .map(|f| Manifest::abs_path(dir, f))
+        .collect();
+    let mut removed = 0;
+    let mut stack = vec![dir.join("tables")];
+    while let Some(d) = stack.pop() {
+        let entries = match fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(StorageError::io(&d, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| StorageError::io(&d, e))?;
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if !live.contains(&p) {
+                tracing::info!(file = %p.display(), "removing file not in manifest (interrupted flush)");
+                fs::remove_file(&p).map_err(|e| StorageError::io(&p, e))?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_and_orphans() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert_eq!(Manifest::load(d).unwrap().files.len(), 0);
+        fs::create_dir_all(d.join("tables/default/logs")).unwrap();
+        fs::write(d.join("tables/default/logs/1.parquet"), b"x").unwrap();
+        fs::write(d.join("tables/default/logs/2.parquet"), b"y").unwrap();
+        let m = Manifest {
+            version: 1,
+            wal_checkpoint: 3,
+            next_file_seq: 2,
+            files: vec![FileMeta {
+                tenant: "default".into(),
+                signal: Signal::Logs,
+                path: "tables/default/logs/1.parquet".into(),
+                rows: 1,
+                bytes: 1,
+                min_time_ns: 0,
+                max_time_ns: 0,
+            }],
+        };
+        m.commit(d).unwrap();
+        assert_eq!(Manifest::load(d).unwrap(), m);
+        assert_eq!(remove_orphans(d, &m).unwrap(), 1);
+        assert!(d.join("tables/default/logs/1.parquet").exists());
+        assert!(!d.join("tables/default/logs/2.parquet").exists());
+    }
+}

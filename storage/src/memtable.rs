@@ -1,0 +1,39 @@
+//! In-memory tables: acknowledged record batches per tenant and signal, not yet in files.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+
+use crate::Signal;
+
+pub type TableKey = (String, Signal);
+
+/// The memtable that the WAL writer appends to.
+#[derive(Default)]
+pub struct Memtable {
+    pub tables: HashMap<TableKey, Vec<RecordBatch>>,
+    pub bytes: u64,
+    /// When the oldest batch arrived (drives the age-based flush).
+    pub oldest: Option<Instant>,
+}
+
+impl Memtable {
+    pub fn insert(&mut self, tenant: String, signal: Signal, batch: RecordBatch) {
+        self.bytes += batch.get_array_memory_size() as u64;
+        self.oldest.get_or_insert_with(Instant::now);
+        self.tables.entry((tenant, signal)).or_default().push(batch);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+}
+
+/// A memtable being flushed: read-only, still served to queries until its files are live.
+pub struct Frozen {
+    /// The WAL segment it was frozen at: it holds every record of segments ≤ this id.
+    pub segment: u64,
+    pub tables: HashMap<TableKey, Vec<RecordBatch>>,
+    pub bytes: u64,
+}

@@ -1,0 +1,86 @@
+//! Storage's own metrics (WAL fsync and flush latency, memtable bytes, files).
+
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::FileMeta;
+
+#[derive(Clone)]
+pub struct StorageMetrics {
+    wal_fsync: Histogram,
+    flush: Histogram,
+    memtable_bytes: Gauge,
+    wal_rows: Counter,
+    files: Gauge,
+    file_bytes: Gauge,
+}
+
+impl Default for StorageMetrics {
+    fn default() -> Self {
+        Self {
+            wal_fsync: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            flush: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            memtable_bytes: Gauge::default(),
+            wal_rows: Counter::default(),
+            files: Gauge::default(),
+            file_bytes: Gauge::default(),
+        }
+    }
+}
+
+impl StorageMetrics {
+    pub fn register(&self, r: &mut Registry) {
+        r.register(
+            "osprey_wal_fsync_seconds",
+            "Time taken by one WAL fsync (one group commit)",
+            self.wal_fsync.clone(),
+        );
+        r.register(
+            "osprey_flush_seconds",
+            "Time taken to flush one frozen memtable to Parquet files",
+            self.flush.clone(),
+        );
+        r.register(
+            "osprey_memtable_bytes",
+            "Bytes held in memtables (active and being flushed)",
+            self.memtable_bytes.clone(),
+        );
+        r.register(
+            "osprey_wal_rows",
+            "Rows committed to the WAL",
+            self.wal_rows.clone(),
+        );
+        r.register("osprey_storage_files", "Live Parquet files", self.files.clone());
+        r.register(
+            "osprey_storage_file_bytes",
+            "Bytes in live Parquet files",
+            self.file_bytes.clone(),
+        );
+    }
+
+    pub(crate) fn observe_fsync(&self, d: Duration) {
+        self.wal_fsync.observe(d.as_secs_f64());
+    }
+
+    pub(crate) fn observe_flush(&self, d: Duration) {
+        self.flush.observe(d.as_secs_f64());
+    }
+
+    pub(crate) fn set_memtable_bytes(&self, b: u64) {
+        self.memtable_bytes.set(i64::try_from(b).unwrap_or(i64::MAX));
+    }
+
+    pub(crate) fn add_wal_rows(&self, n: u64) {
+        self.wal_rows.inc_by(n);
+    }
+
+    pub(crate) fn set_files(&self, files: &[FileMeta]) {
+        self.files.set(files.len() as i64);
+        let bytes: u64 = files.iter().map(|f| f.bytes).sum();
+        self.file_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+}

@@ -1,0 +1,356 @@
+//! The three tables of DESIGN §3 as Arrow schemas, and typed row structs that build
+//! their record batches, so that every producer (OTLP, remote_write, the demo) agrees on
+//! column names, types and order.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{
+    ArrayRef, Float64Builder, Int32Builder, Int64Builder, MapBuilder, RecordBatch, StringBuilder,
+    TimestampNanosecondBuilder, UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::{Signal, StorageError};
+
+/// Attributes, resource attributes and labels: string → string, in insertion order.
+pub type Attributes = Vec<(String, String)>;
+
+fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+fn map_builder() -> MapBuilder<StringBuilder, StringBuilder> {
+    MapBuilder::new(None, StringBuilder::new(), StringBuilder::new())
+}
+
+fn map_type() -> DataType {
+    use arrow::array::Array;
+    map_builder().finish().data_type().clone()
+}
+
+fn utf8(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, false)
+}
+
+static LOGS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        utf8("service"),
+        Field::new("timestamp", ts_type(), false),
+        Field::new("observed_timestamp", ts_type(), false),
+        utf8("severity_text"),
+        Field::new("severity_number", DataType::Int32, false),
+        utf8("body"),
+        utf8("trace_id"),
+        utf8("span_id"),
+        Field::new("attributes", map_type(), false),
+        Field::new("resource", map_type(), false),
+        utf8("scope"),
+    ]))
+});
+
+static SPANS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        utf8("service"),
+        Field::new("start_time", ts_type(), false),
+        utf8("trace_id"),
+        utf8("span_id"),
+        utf8("parent_span_id"),
+        utf8("name"),
+        utf8("kind"),
+        Field::new("end_time", ts_type(), false),
+        Field::new("duration_ns", DataType::Int64, false),
+        utf8("status_code"),
+        utf8("status_message"),
+        Field::new("attributes", map_type(), false),
+        Field::new("resource", map_type(), false),
+        utf8("events"),
+        utf8("links"),
+        utf8("scope"),
+    ]))
+});
+
+static METRICS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("series_id", DataType::UInt64, false),
+        Field::new("timestamp", ts_type(), false),
+        utf8("metric"),
+        Field::new("labels", map_type(), false),
+        Field::new("value", DataType::Float64, false),
+    ]))
+});
+
+/// The Arrow schema of a signal's table.
+pub fn schema(signal: Signal) -> SchemaRef {
+    match signal {
+        Signal::Logs => LOGS.clone(),
+        Signal::Spans => SPANS.clone(),
+        Signal::Metrics => METRICS.clone(),
+    }
+}
+
+/// The columns a signal's files are sorted by (DESIGN §3).
+pub fn sort_columns(signal: Signal) -> &'static [&'static str] {
+    match signal {
+        Signal::Logs => &["service", "timestamp"],
+        Signal::Spans => &["service", "start_time"],
+        Signal::Metrics => &["series_id", "timestamp"],
+    }
+}
+
+/// One log record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogRow {
+    pub service: String,
+    pub timestamp_ns: i64,
+    pub observed_timestamp_ns: i64,
+    pub severity_text: String,
+    pub severity_number: i32,
+    pub body: String,
+    /// Lowercase hex, empty when absent.
+    pub trace_id: String,
+    pub span_id: String,
+    pub attributes: Attributes,
+    pub resource: Attributes,
+    pub scope: String,
+}
+
+/// One span.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanRow {
+    pub service: String,
+    pub start_time_ns: i64,
+    pub end_time_ns: i64,
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: String,
+    pub name: String,
+    /// `SPAN_KIND_*`.
+    pub kind: String,
+    /// `STATUS_CODE_UNSET|OK|ERROR`.
+    pub status_code: String,
+    pub status_message: String,
+    pub attributes: Attributes,
+    pub resource: Attributes,
+    /// JSON array of `{time_unix_nano, name, attributes}`.
+    pub events: String,
+    /// JSON array of `{trace_id, span_id, attributes}`.
+    pub links: String,
+    pub scope: String,
+}
+
+/// One sample of one series. `labels` exclude `__name__`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SampleRow {
+    pub metric: String,
+    pub labels: Attributes,
+    pub timestamp_ns: i64,
+    pub value: f64,
+}
+
+impl SampleRow {
+    /// A stable id of the series: FNV-1a over the metric name and the sorted labels.
+    pub fn series_id(&self) -> u64 {
+        let mut labels: Vec<&(String, String)> = self.labels.iter().collect();
+        labels.sort();
+        let mut h: u64 = 0xcbf29ce484222325;
+        let mut eat = |bytes: &[u8]| {
+            for b in bytes {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x100000001b3);
+            }
+            h ^= 0xff;
+            h = h.wrapping_mul(0x100000001b3);
+        };
+        eat(self.metric.as_bytes());
+        for (k, v) in labels {
+            eat(k.as_bytes());
+            eat(v.as_bytes());
+        }
+        h
+    }
+}
+
+fn append_map(b: &mut MapBuilder<StringBuilder, StringBuilder>, attrs: &Attributes) {
+    for (k, v) in attrs {
+        b.keys().append_value(k);
+        b.values().append_value(v);
+    }
+    // Appending an entry can only fail on mismatched key/value counts, which the loop
+    // above rules out; an error here is therefore reported, not unwrapped.
+    let _ = b.append(true);
+}
+
+fn batch(signal: Signal, columns: Vec<ArrayRef>) -> Result<RecordBatch, StorageError> {
+    RecordBatch::try_new(schema(signal), columns).map_err(StorageError::Arrow)
+}
+
+/// Builds a `logs` batch.
+pub fn logs_batch(rows: &[LogRow]) -> Result<RecordBatch, StorageError> {
+    let n = rows.len();
+    let mut service = StringBuilder::with_capacity(n, n * 8);
+    let mut ts = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut obs = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut sev_text = StringBuilder::new();
+    let mut sev_num = Int32Builder::with_capacity(n);
+    let mut body = StringBuilder::with_capacity(n, n * 64);
+    let mut trace = StringBuilder::new();
+    let mut span = StringBuilder::new();
+    let mut attrs = map_builder();
+    let mut res = map_builder();
+    let mut scope = StringBuilder::new();
+    for r in rows {
+        service.append_value(&r.service);
+        ts.append_value(r.timestamp_ns);
+        obs.append_value(r.observed_timestamp_ns);
+        sev_text.append_value(&r.severity_text);
+        sev_num.append_value(r.severity_number);
+        body.append_value(&r.body);
+        trace.append_value(&r.trace_id);
+        span.append_value(&r.span_id);
+        append_map(&mut attrs, &r.attributes);
+        append_map(&mut res, &r.resource);
+        scope.append_value(&r.scope);
+    }
+    batch(
+        Signal::Logs,
+        vec![
+            Arc::new(service.finish()),
+            Arc::new(ts.finish()),
+            Arc::new(obs.finish()),
+            Arc::new(sev_text.finish()),
+            Arc::new(sev_num.finish()),
+            Arc::new(body.finish()),
+            Arc::new(trace.finish()),
+            Arc::new(span.finish()),
+            Arc::new(attrs.finish()),
+            Arc::new(res.finish()),
+            Arc::new(scope.finish()),
+        ],
+    )
+}
+
+/// Builds a `spans` batch.
+pub fn spans_batch(rows: &[SpanRow]) -> Result<RecordBatch, StorageError> {
+    let n = rows.len();
+    let mut service = StringBuilder::new();
+    let mut start = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut trace = StringBuilder::new();
+    let mut span = StringBuilder::new();
+    let mut parent = StringBuilder::new();
+    let mut name = StringBuilder::new();
+    let mut kind = StringBuilder::new();
+    let mut end = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut dur = Int64Builder::with_capacity(n);
+    let mut status = StringBuilder::new();
+    let mut status_msg = StringBuilder::new();
+    let mut attrs = map_builder();
+    let mut res = map_builder();
+    let mut events = StringBuilder::new();
+    let mut links = StringBuilder::new();
+    let mut scope = StringBuilder::new();
+    for r in rows {
+        service.append_value(&r.service);
+        start.append_value(r.start_time_ns);
+        trace.append_value(&r.trace_id);
+        span.append_value(&r.span_id);
+        parent.append_value(&r.parent_span_id);
+        name.append_value(&r.name);
+        kind.append_value(&r.kind);
+        end.append_value(r.end_time_ns);
+        dur.append_value(r.end_time_ns.saturating_sub(r.start_time_ns));
+        status.append_value(&r.status_code);
+        status_msg.append_value(&r.status_message);
+        append_map(&mut attrs, &r.attributes);
+        append_map(&mut res, &r.resource);
+        events.append_value(&r.events);
+        links.append_value(&r.links);
+        scope.append_value(&r.scope);
+    }
+    batch(
+        Signal::Spans,
+        vec![
+            Arc::new(service.finish()),
+            Arc::new(start.finish()),
+            Arc::new(trace.finish()),
+            Arc::new(span.finish()),
+            Arc::new(parent.finish()),
+            Arc::new(name.finish()),
+            Arc::new(kind.finish()),
+            Arc::new(end.finish()),
+            Arc::new(dur.finish()),
+            Arc::new(status.finish()),
+            Arc::new(status_msg.finish()),
+            Arc::new(attrs.finish()),
+            Arc::new(res.finish()),
+            Arc::new(events.finish()),
+            Arc::new(links.finish()),
+            Arc::new(scope.finish()),
+        ],
+    )
+}
+
+/// Builds a `metrics` batch.
+pub fn samples_batch(rows: &[SampleRow]) -> Result<RecordBatch, StorageError> {
+    let n = rows.len();
+    let mut sid = UInt64Builder::with_capacity(n);
+    let mut ts = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut metric = StringBuilder::new();
+    let mut labels = map_builder();
+    let mut value = Float64Builder::with_capacity(n);
+    for r in rows {
+        sid.append_value(r.series_id());
+        ts.append_value(r.timestamp_ns);
+        metric.append_value(&r.metric);
+        append_map(&mut labels, &r.labels);
+        value.append_value(r.value);
+    }
+    batch(
+        Signal::Metrics,
+        vec![
+            Arc::new(sid.finish()),
+            Arc::new(ts.finish()),
+            Arc::new(metric.finish()),
+            Arc::new(labels.finish()),
+            Arc::new(value.finish()),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_match_schemas() {
+        let l = logs_batch(&[LogRow {
+            service: "a".into(),
+            attributes: vec![("k".into(), "v".into())],
+            ..Default::default()
+        }])
+        .unwrap();
+        assert_eq!(l.num_rows(), 1);
+        let s = spans_batch(&[SpanRow::default()]).unwrap();
+        assert_eq!(s.schema(), schema(Signal::Spans));
+        let m = samples_batch(&[SampleRow {
+            metric: "up".into(),
+            value: 1.0,
+            ..Default::default()
+        }])
+        .unwrap();
+        assert_eq!(m.num_rows(), 1);
+    }
+
+    #[test]
+    fn series_id_ignores_label_order() {
+        let a = SampleRow {
+            metric: "m".into(),
+            labels: vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.labels.reverse();
+        assert_eq!(a.series_id(), b.series_id());
+        b.labels[0].1 = "3".into();
+        assert_ne!(a.series_id(), b.series_id());
+    }
+}

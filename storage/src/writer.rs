@@ -1,0 +1,176 @@
+//! The WAL writer thread: group commit, then memtable insert, then acknowledgement.
+//!
+//! One thread owns the current segment. It takes every append that is waiting, writes
+//! them all, fsyncs once, inserts them into the memtable and acknowledges them. A rotate
+//! command freezes the memtable and starts a new segment in the same step, so a frozen
+//! memtable always covers whole segments. Any write or fsync error is fatal: after it,
+//! the page cache cannot be trusted, so every later append fails until a restart
+//! (which replays what did reach the disk).
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, mpsc};
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use tokio::sync::oneshot;
+
+use crate::memtable::Frozen;
+use crate::wal::SegmentWriter;
+use crate::{Inner, Signal, StorageError};
+
+/// Largest number of appends committed with one fsync.
+const MAX_GROUP: usize = 4096;
+
+pub enum Cmd {
+    Append {
+        record: Vec<u8>,
+        tenant: String,
+        signal: Signal,
+        batch: RecordBatch,
+        bytes: u64,
+        ack: oneshot::Sender<Result<(), StorageError>>,
+    },
+    Rotate {
+        ack: oneshot::Sender<Result<(), StorageError>>,
+    },
+}
+
+struct Pending {
+    tenant: String,
+    signal: Signal,
+    batch: RecordBatch,
+    bytes: u64,
+    ack: oneshot::Sender<Result<(), StorageError>>,
+}
+
+pub fn spawn(
+    inner: Arc<Inner>,
+    rx: Receiver<Cmd>,
+    segment: SegmentWriter,
+    wal_dir: PathBuf,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("osprey-wal".into())
+        .spawn(move || run(&inner, &rx, segment, &wal_dir))
+}
+
+fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &std::path::Path) {
+    while let Ok(first) = rx.recv() {
+        let mut group: Vec<Pending> = Vec::new();
+        let mut rotate = None;
+        let mut write_error: Option<String> = None;
+        let mut next = Some(first);
+        while let Some(cmd) = next.take() {
+            match cmd {
+                Cmd::Append {
+                    record,
+                    tenant,
+                    signal,
+                    batch,
+                    bytes,
+                    ack,
+                } => {
+                    if write_error.is_none()
+                        && let Err(e) = segment.append(&record)
+                    {
+                        write_error = Some(e.to_string());
+                    }
+                    group.push(Pending {
+                        tenant,
+                        signal,
+                        batch,
+                        bytes,
+                        ack,
+                    });
+                }
+                Cmd::Rotate { ack } => {
+                    rotate = Some(ack);
+                    break;
+                }
+            }
+            if group.len() >= MAX_GROUP {
+                break;
+            }
+            next = match rx.try_recv() {
+                Ok(c) => Some(c),
+                Err(mpsc::TryRecvError::Empty | mpsc::TryRecvError::Disconnected) => None,
+            };
+        }
+        if !group.is_empty() {
+            if write_error.is_none() && inner.config.wal_fsync {
+                let t = Instant::now();
+                if let Err(e) = segment.sync() {
+                    write_error = Some(e.to_string());
+                }
+                inner.metrics.observe_fsync(t.elapsed());
+            }
+            commit_group(inner, group, write_error.as_deref());
+        }
+        if let Some(ack) = rotate {
+            let _ = ack.send(rotate_segment(inner, &mut segment, wal_dir));
+        }
+    }
+    // Channel closed: make what was written durable even with wal_fsync off.
+    let _ = segment.sync();
+}
+
+fn commit_group(inner: &Inner, group: Vec<Pending>, write_error: Option<&str>) {
+    let total: u64 = group.iter().map(|p| p.bytes).sum();
+    if let Some(err) = write_error {
+        inner.failed.store(true, Ordering::SeqCst);
+        tracing::error!(error = err, "WAL write failed; refusing further writes until restart");
+        inner.in_flight.fetch_sub(total, Ordering::SeqCst);
+        for p in group {
+            let _ = p.ack.send(Err(StorageError::Closed(format!("WAL write failed: {err}"))));
+        }
+        return;
+    }
+    let mut acks = Vec::with_capacity(group.len());
+    let mut rows = 0u64;
+    if let Ok(mut state) = inner.state.write() {
+        for p in group {
+            rows += p.batch.num_rows() as u64;
+            state.active.insert(p.tenant, p.signal, p.batch);
+            acks.push(p.ack);
+        }
+        let buffered = state.active.bytes + state.frozen.iter().map(|f| f.bytes).sum::<u64>();
+        inner.metrics.set_memtable_bytes(buffered);
+        if state.active.bytes >= inner.config.flush_size.as_u64() {
+            inner.flush_wanted.notify_one();
+        }
+    }
+    inner.in_flight.fetch_sub(total, Ordering::SeqCst);
+    inner.metrics.add_wal_rows(rows);
+    for ack in acks {
+        let _ = ack.send(Ok(()));
+    }
+}
+
+fn rotate_segment(
+    inner: &Inner,
+    segment: &mut SegmentWriter,
+    wal_dir: &std::path::Path,
+) -> Result<(), StorageError> {
+    if inner.failed.load(Ordering::SeqCst) {
+        return Err(StorageError::Closed("an earlier WAL write failed".into()));
+    }
+    let mut state = inner
+        .state
+        .write()
+        .map_err(|_| StorageError::Closed("state lock poisoned".into()))?;
+    if state.active.is_empty() {
+        return Ok(());
+    }
+    segment.sync()?;
+    let next = SegmentWriter::create(wal_dir, segment.id + 1)?;
+    let old = std::mem::replace(segment, next);
+    let active = std::mem::take(&mut state.active);
+    state.frozen.push(Arc::new(Frozen {
+        segment: old.id,
+        tables: active.tables,
+        bytes: active.bytes,
+    }));
+    Ok(())
+}
