@@ -1,1 +1,64 @@
-//! placeholder
+//! Osprey's ingest: protocol listeners and decoders (OTLP gRPC/HTTP, Prometheus
+//! remote_write), validation, and normalisation of everything into the storage model's
+//! record batches. Also the `demo` telemetry generator, which speaks the same protocols
+//! as a client.
+//!
+//! Nothing here reads query code; the only way out is `osprey_storage::Storage::append`,
+//! which acknowledges after the WAL fsync.
+
+mod body;
+pub mod demo;
+mod error;
+mod metrics;
+pub mod otlp;
+pub mod remote_write;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::post;
+use osprey_storage::Storage;
+
+pub use error::IngestError;
+pub use metrics::IngestMetrics;
+
+/// What every ingest handler needs.
+#[derive(Clone)]
+pub struct IngestState {
+    pub storage: Storage,
+    /// Largest body accepted, before and after decompression.
+    pub max_body: u64,
+    pub metrics: IngestMetrics,
+}
+
+impl IngestState {
+    pub fn new(storage: Storage, max_body: u64) -> Self {
+        Self {
+            storage,
+            max_body,
+            metrics: IngestMetrics::default(),
+        }
+    }
+}
+
+/// The OTLP/HTTP paths (served on the OTLP HTTP port and again on the API port).
+pub fn otlp_http_router(st: IngestState) -> Router {
+    let limit = usize::try_from(st.max_body).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/v1/traces", post(otlp::http::traces))
+        .route("/v1/logs", post(otlp::http::logs))
+        .route("/v1/metrics", post(otlp::http::metrics))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(st)
+}
+
+/// Ingest endpoints of the API port: OTLP/HTTP and Prometheus remote_write.
+pub fn api_router(st: IngestState) -> Router {
+    let limit = usize::try_from(st.max_body).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/api/v1/write", post(remote_write::write))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(st.clone())
+        .merge(otlp_http_router(st))
+}
+
+pub use otlp::grpc::routes as otlp_grpc_routes;

@@ -33,7 +33,13 @@ fn writer_properties(signal: Signal, row_group_rows: usize) -> WriterProperties 
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(row_group_rows.max(1)));
     // Timestamps: delta encoding instead of a dictionary.
-    for col in ["timestamp", "observed_timestamp", "start_time", "end_time", "duration_ns"] {
+    for col in [
+        "timestamp",
+        "observed_timestamp",
+        "start_time",
+        "end_time",
+        "duration_ns",
+    ] {
         let path = ColumnPath::from(col);
         b = b
             .set_column_dictionary_enabled(path.clone(), false)
@@ -106,7 +112,10 @@ pub fn write_file(
     w.write(&batch)?;
     let file = w.into_inner()?;
     file.sync_all().map_err(|e| StorageError::io(&tmp, e))?;
-    let bytes = file.metadata().map_err(|e| StorageError::io(&tmp, e))?.len();
+    let bytes = file
+        .metadata()
+        .map_err(|e| StorageError::io(&tmp, e))?
+        .len();
     fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e))?;
     sync_dir(dir)?;
     Ok(FileMeta {
@@ -139,12 +148,22 @@ mod tests {
             })
             .collect();
         let b = samples_batch(&rows).unwrap();
-        let meta = write_file(dir.path(), "tables/t/metrics/x.parquet", "t", Signal::Metrics, &[b], 1024)
-            .unwrap();
+        let meta = write_file(
+            dir.path(),
+            "tables/t/metrics/x.parquet",
+            "t",
+            Signal::Metrics,
+            &[b],
+            1024,
+        )
+        .unwrap();
         assert_eq!(meta.rows, 100);
         assert_eq!((meta.min_time_ns, meta.max_time_ns), (0, 99));
         let f = fs::File::open(dir.path().join(&meta.path)).unwrap();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(f).unwrap().build().unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap();
         let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
         let all = concat_batches(&batches[0].schema(), &batches).unwrap();
         assert_eq!(all.num_rows(), 100);

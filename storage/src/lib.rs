@@ -96,7 +96,9 @@ pub fn validate_tenant(tenant: &str) -> Result<(), StorageError> {
     if ok {
         Ok(())
     } else {
-        Err(StorageError::InvalidTenant(tenant.chars().take(80).collect()))
+        Err(StorageError::InvalidTenant(
+            tenant.chars().take(80).collect(),
+        ))
     }
 }
 
@@ -434,9 +436,9 @@ fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats, StorageErr
             .map_err(|_| StorageError::Closed("state lock poisoned".into()))?;
         state.manifest = manifest.clone();
         state.frozen.retain(|f| f.segment != frozen.segment);
-        inner
-            .metrics
-            .set_memtable_bytes(state.active.bytes + state.frozen.iter().map(|f| f.bytes).sum::<u64>());
+        inner.metrics.set_memtable_bytes(
+            state.active.bytes + state.frozen.iter().map(|f| f.bytes).sum::<u64>(),
+        );
     }
     inner.metrics.set_files(&manifest.files);
     let wal_dir = inner.dir.join("wal");
@@ -447,7 +449,12 @@ fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats, StorageErr
         }
     }
     inner.metrics.observe_flush(started.elapsed());
-    tracing::debug!(files = stats.files, rows = stats.rows, bytes = stats.bytes, "flushed");
+    tracing::debug!(
+        files = stats.files,
+        rows = stats.rows,
+        bytes = stats.bytes,
+        "flushed"
+    );
     Ok(stats)
 }
 

@@ -41,10 +41,12 @@ impl Manifest {
     pub fn load(dir: &Path) -> Result<Self, StorageError> {
         let path = dir.join(NAME);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StorageError::CorruptManifest {
-                path,
-                reason: e.to_string(),
-            }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| StorageError::CorruptManifest {
+                    path,
+                    reason: e.to_string(),
+                })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
                 version: 1,
                 ..Default::default()

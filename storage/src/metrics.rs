@@ -54,7 +54,11 @@ impl StorageMetrics {
             "Rows committed to the WAL",
             self.wal_rows.clone(),
         );
-        r.register("osprey_storage_files", "Live Parquet files", self.files.clone());
+        r.register(
+            "osprey_storage_files",
+            "Live Parquet files",
+            self.files.clone(),
+        );
         r.register(
             "osprey_storage_file_bytes",
             "Bytes in live Parquet files",
@@ -71,7 +75,8 @@ impl StorageMetrics {
     }
 
     pub(crate) fn set_memtable_bytes(&self, b: u64) {
-        self.memtable_bytes.set(i64::try_from(b).unwrap_or(i64::MAX));
+        self.memtable_bytes
+            .set(i64::try_from(b).unwrap_or(i64::MAX));
     }
 
     pub(crate) fn add_wal_rows(&self, n: u64) {
@@ -81,6 +86,7 @@ impl StorageMetrics {
     pub(crate) fn set_files(&self, files: &[FileMeta]) {
         self.files.set(files.len() as i64);
         let bytes: u64 = files.iter().map(|f| f.bytes).sum();
-        self.file_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.file_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 }

@@ -31,12 +31,16 @@ async fn read_your_writes_flush_and_replay_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     {
         let s = Storage::open(dir.path(), cfg()).unwrap();
-        s.append("default", Signal::Logs, logs(10, "a")).await.unwrap();
+        s.append("default", Signal::Logs, logs(10, "a"))
+            .await
+            .unwrap();
         assert_eq!(rows_in(&s, "default"), (10, 0));
         let st = s.flush().await.unwrap();
         assert_eq!(st.rows, 10);
         assert_eq!(rows_in(&s, "default"), (0, 10));
-        s.append("default", Signal::Logs, logs(5, "b")).await.unwrap();
+        s.append("default", Signal::Logs, logs(5, "b"))
+            .await
+            .unwrap();
         s.append("other", Signal::Logs, logs(7, "c")).await.unwrap();
         assert_eq!(rows_in(&s, "default"), (5, 10));
         assert_eq!(rows_in(&s, "other"), (7, 0));
@@ -57,7 +61,9 @@ async fn read_your_writes_flush_and_replay_exactly_once() {
 async fn crash_between_manifest_and_wal_delete_does_not_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let s = Storage::open(dir.path(), cfg()).unwrap();
-    s.append("default", Signal::Logs, logs(4, "x")).await.unwrap();
+    s.append("default", Signal::Logs, logs(4, "x"))
+        .await
+        .unwrap();
     // Keep a copy of the WAL segment as it was before the flush deleted it.
     let wal_dir = dir.path().join("wal");
     let seg = wal::list_segments(&wal_dir).unwrap()[0];

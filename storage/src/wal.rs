@@ -40,7 +40,8 @@ pub fn encode(tenant: &str, signal: Signal, batch: &RecordBatch) -> Result<Vec<u
         w.write(batch)?;
         w.finish()?;
     }
-    let len = u32::try_from(payload.len()).map_err(|_| StorageError::RecordTooLarge(payload.len()))?;
+    let len =
+        u32::try_from(payload.len()).map_err(|_| StorageError::RecordTooLarge(payload.len()))?;
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -101,7 +102,10 @@ pub fn list_segments(dir: &Path) -> Result<Vec<u64>, StorageError> {
 /// (a crash mid-append leaves exactly this), otherwise it is an error.
 pub fn read_segment(path: &Path, truncate_tail: bool) -> Result<Vec<WalRecord>, StorageError> {
     let file = File::open(path).map_err(|e| StorageError::io(path, e))?;
-    let total = file.metadata().map_err(|e| StorageError::io(path, e))?.len();
+    let total = file
+        .metadata()
+        .map_err(|e| StorageError::io(path, e))?
+        .len();
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut records = Vec::new();
     let mut offset: u64 = 0;

@@ -8,9 +8,9 @@
 //! (which replays what did reach the disk).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
@@ -93,10 +93,7 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
             if group.len() >= MAX_GROUP {
                 break;
             }
-            next = match rx.try_recv() {
-                Ok(c) => Some(c),
-                Err(mpsc::TryRecvError::Empty | mpsc::TryRecvError::Disconnected) => None,
-            };
+            next = rx.try_recv().ok();
         }
         if !group.is_empty() {
             if write_error.is_none() && inner.config.wal_fsync {
@@ -120,10 +117,15 @@ fn commit_group(inner: &Inner, group: Vec<Pending>, write_error: Option<&str>) {
     let total: u64 = group.iter().map(|p| p.bytes).sum();
     if let Some(err) = write_error {
         inner.failed.store(true, Ordering::SeqCst);
-        tracing::error!(error = err, "WAL write failed; refusing further writes until restart");
+        tracing::error!(
+            error = err,
+            "WAL write failed; refusing further writes until restart"
+        );
         inner.in_flight.fetch_sub(total, Ordering::SeqCst);
         for p in group {
-            let _ = p.ack.send(Err(StorageError::Closed(format!("WAL write failed: {err}"))));
+            let _ = p.ack.send(Err(StorageError::Closed(format!(
+                "WAL write failed: {err}"
+            ))));
         }
         return;
     }

@@ -1,0 +1,139 @@
+//! OTLP/gRPC services (tonic), gzip accepted.
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use osprey_storage::Signal;
+use prost::Message;
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status};
+
+use super::Pipeline;
+use crate::{IngestError, IngestState};
+
+#[derive(Clone)]
+pub struct Otlp(pub IngestState);
+
+fn tenant<T>(req: &Request<T>) -> Result<String, Status> {
+    match req.metadata().get("x-scope-orgid") {
+        None => Ok("default".into()),
+        Some(v) => {
+            let t = v
+                .to_str()
+                .map_err(|_| Status::invalid_argument("X-Scope-OrgID is not valid ASCII"))?;
+            osprey_storage::validate_tenant(t).map_err(|e| IngestError::from(e).grpc_status())?;
+            Ok(t.to_string())
+        }
+    }
+}
+
+fn fail(e: IngestError) -> Status {
+    if e.is_server_fault() {
+        tracing::error!(error = %e, "OTLP/gRPC ingest failed");
+    }
+    e.grpc_status()
+}
+
+#[tonic::async_trait]
+impl TraceService for Otlp {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let tenant = tenant(&request)?;
+        let req = request.into_inner();
+        self.0
+            .metrics
+            .bytes(Signal::Spans, req.encoded_len() as u64);
+        let o = Pipeline::traces(&self.0, &tenant, &req)
+            .await
+            .map_err(fail)?;
+        Ok(Response::new(ExportTraceServiceResponse {
+            partial_success: (o.rejected.count > 0).then(|| ExportTracePartialSuccess {
+                rejected_spans: o.rejected.count,
+                error_message: o.rejected.message(),
+            }),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Otlp {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let tenant = tenant(&request)?;
+        let req = request.into_inner();
+        self.0.metrics.bytes(Signal::Logs, req.encoded_len() as u64);
+        let o = Pipeline::logs(&self.0, &tenant, &req).await.map_err(fail)?;
+        Ok(Response::new(ExportLogsServiceResponse {
+            partial_success: (o.rejected.count > 0).then(|| ExportLogsPartialSuccess {
+                rejected_log_records: o.rejected.count,
+                error_message: o.rejected.message(),
+            }),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Otlp {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let tenant = tenant(&request)?;
+        let req = request.into_inner();
+        self.0
+            .metrics
+            .bytes(Signal::Metrics, req.encoded_len() as u64);
+        let o = Pipeline::metrics(&self.0, &tenant, &req, false)
+            .await
+            .map_err(fail)?;
+        Ok(Response::new(ExportMetricsServiceResponse {
+            partial_success: (o.rejected.count > 0).then(|| ExportMetricsPartialSuccess {
+                rejected_data_points: o.rejected.count,
+                error_message: o.rejected.message(),
+            }),
+        }))
+    }
+}
+
+/// The three OTLP gRPC services, ready to be served by tonic.
+pub fn routes(st: IngestState) -> tonic::service::Routes {
+    let limit = usize::try_from(st.max_body).unwrap_or(usize::MAX);
+    let svc = Otlp(st);
+    tonic::service::Routes::new(
+        TraceServiceServer::new(svc.clone())
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(limit),
+    )
+    .add_service(
+        LogsServiceServer::new(svc.clone())
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(limit),
+    )
+    .add_service(
+        MetricsServiceServer::new(svc)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(limit),
+    )
+}
