@@ -1,1 +1,340 @@
-fn main() {}
+//! The `osprey` binary: command line, wiring of the crates, runtime and shutdown.
+//! No business logic lives here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use osprey_config::{Config, ConfigError};
+use osprey_ingest::IngestState;
+use osprey_query::{HttpMetrics, OpsState, QueryState};
+use osprey_storage::Storage;
+use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(
+    name = "osprey",
+    about = "Single-binary observability backend",
+    version
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: ingest listeners, storage, query API and web UI.
+    Serve(ServeArgs),
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print the version.
+    Version,
+    /// Send realistic telemetry of a small microservice shop to a running server.
+    Demo(DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a config file and explain every problem in it.
+    Check { file: PathBuf },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML config file (optional: defaults run with no file).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory (overrides server.data_dir).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// HTTP API + UI address (overrides server.http_addr).
+    #[arg(long)]
+    http_addr: Option<String>,
+    /// OTLP gRPC address (overrides server.otlp_grpc_addr).
+    #[arg(long)]
+    otlp_grpc_addr: Option<String>,
+    /// OTLP HTTP address (overrides server.otlp_http_addr).
+    #[arg(long)]
+    otlp_http_addr: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// OTLP gRPC endpoint of the server.
+    #[arg(long, default_value = "http://127.0.0.1:4317")]
+    endpoint: String,
+    /// Stop after this long (e.g. 30s, 10m); runs until Ctrl-C when absent.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+    /// Simulated user requests (traces) per second.
+    #[arg(long, default_value_t = 20)]
+    rate: u32,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Tenant to send as X-Scope-OrgID.
+    #[arg(long)]
+    tenant: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            println!("osprey {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => config_check(&file),
+        Command::Serve(args) => run(serve(args)),
+        Command::Demo(args) => run(demo(args)),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OSPREY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    init_logging();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("osprey: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("osprey: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_check(file: &std::path::Path) -> ExitCode {
+    match osprey_config::load(Some(file), &[]) {
+        Ok(_) => {
+            println!("ok: {} is valid", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(ConfigError::Invalid(problems)) => {
+            println!("{}: {} problem(s)", file.display(), problems.len());
+            for p in problems {
+                println!("  {p}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            println!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
+    let mut overrides = osprey_config::env_overrides(std::env::vars());
+    let flags = [
+        (
+            "server.data_dir",
+            args.data_dir.as_ref().map(|p| p.display().to_string()),
+        ),
+        ("server.http_addr", args.http_addr.clone()),
+        ("server.otlp_grpc_addr", args.otlp_grpc_addr.clone()),
+        ("server.otlp_http_addr", args.otlp_http_addr.clone()),
+    ];
+    for (key, value) in flags {
+        if let Some(v) = value {
+            // Quoted so that a path or address is always read as a string.
+            overrides.push((key.to_string(), format!("{v:?}")));
+        }
+    }
+    Ok(osprey_config::load(args.config.as_deref(), &overrides)?)
+}
+
+async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    let l = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for {what} on {addr}"))?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "{what} listens on a non-loopback address and Osprey has no authentication yet: anyone who can reach it can read and write all data"
+        );
+    }
+    Ok(l)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(&args)?;
+    let dir = config.server.data_dir.clone();
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let storage_cfg = config.storage.clone();
+    let open_dir = dir.clone();
+    let storage = tokio::task::spawn_blocking(move || Storage::open(&open_dir, storage_cfg))
+        .await?
+        .with_context(|| format!("cannot open storage in {}", dir.display()))?;
+
+    let ingest = IngestState::new(storage.clone(), config.server.max_body_size.as_u64());
+    let http_metrics = HttpMetrics::default();
+    let mut registry = Registry::default();
+    storage.metrics().register(&mut registry);
+    ingest.metrics.register(&mut registry);
+    http_metrics.register(&mut registry);
+    let shutting_down = Arc::new(AtomicBool::new(false));
+    let ops = OpsState {
+        storage: storage.clone(),
+        registry: Arc::new(registry),
+        shutting_down: Arc::clone(&shutting_down),
+    };
+    let query = QueryState {
+        storage: storage.clone(),
+        config: config.query.clone(),
+    };
+    let track = axum::middleware::from_fn_with_state(http_metrics, osprey_query::ops::track);
+    let api = osprey_ingest::api_router(ingest.clone())
+        .merge(osprey_query::router(query, ops))
+        .merge(osprey_ui::router())
+        .layer(track.clone());
+    let otlp_http = osprey_ingest::otlp_http_router(ingest.clone()).layer(track);
+
+    let http_l = bind("HTTP API", config.server.http_addr).await?;
+    let otlp_http_l = bind("OTLP HTTP", config.server.otlp_http_addr).await?;
+    let grpc_l = bind("OTLP gRPC", config.server.otlp_grpc_addr).await?;
+    tracing::info!(
+        http = %http_l.local_addr()?,
+        otlp_http = %otlp_http_l.local_addr()?,
+        otlp_grpc = %grpc_l.local_addr()?,
+        data_dir = %dir.display(),
+        "osprey {} ready", env!("CARGO_PKG_VERSION")
+    );
+
+    // One signal fans out to every listener and the flusher.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let http_srv = tokio::spawn(
+        axum::serve(http_l, api)
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .into_future(),
+    );
+    let otlp_http_srv = tokio::spawn(
+        axum::serve(otlp_http_l, otlp_http)
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .into_future(),
+    );
+    let grpc_srv = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(osprey_ingest::otlp_grpc_routes(ingest))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(grpc_l),
+                stopped(stop_rx.clone()),
+            ),
+    );
+    let flusher = {
+        let storage = storage.clone();
+        let rx = stop_rx.clone();
+        tokio::spawn(async move { storage.run_flusher(stopped(rx)).await })
+    };
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: draining requests, then flushing");
+    shutting_down.store(true, Ordering::SeqCst);
+    let _ = stop_tx.send(true);
+    let drain = async {
+        let (a, b, c) = tokio::join!(http_srv, otlp_http_srv, grpc_srv);
+        for (name, r) in [
+            ("http", a.map(|r| r.err().map(|e| e.to_string()))),
+            ("otlp_http", b.map(|r| r.err().map(|e| e.to_string()))),
+            ("otlp_grpc", c.map(|r| r.err().map(|e| e.to_string()))),
+        ] {
+            match r {
+                Ok(None) => {}
+                Ok(Some(e)) => {
+                    tracing::warn!(listener = name, error = %e, "listener ended with an error")
+                }
+                Err(e) => tracing::warn!(listener = name, error = %e, "listener task failed"),
+            }
+        }
+        let _ = flusher.await;
+        storage.close().await
+    };
+    match tokio::time::timeout(config.server.shutdown_timeout, drain).await {
+        Ok(Ok(())) => tracing::info!("shutdown complete"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "final flush failed; the WAL keeps the data for the next start")
+        }
+        Err(_) => tracing::warn!(
+            timeout = ?config.server.shutdown_timeout,
+            "shutdown timed out; acknowledged data is safe in the WAL"
+        ),
+    }
+    Ok(())
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let opts = osprey_ingest::demo::DemoOptions {
+        endpoint: args.endpoint,
+        duration: args.duration,
+        rate: args.rate,
+        seed: args.seed,
+        tenant: args.tenant,
+    };
+    tracing::info!(endpoint = %opts.endpoint, rate = opts.rate, "sending demo telemetry (Ctrl-C to stop)");
+    let stats = tokio::select! {
+        r = osprey_ingest::demo::run(opts) => r?,
+        _ = shutdown_signal() => {
+            tracing::info!("stopped");
+            return Ok(());
+        }
+    };
+    println!(
+        "demo: sent {} traces ({} spans), {} log records, {} metric points",
+        stats.traces, stats.spans, stats.logs, stats.metric_points
+    );
+    Ok(())
+}

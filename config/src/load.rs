@@ -172,7 +172,11 @@ fn check_keys_and_values(table: &Table) -> Vec<Problem> {
                     key: dotted,
                     message: format!(
                         "unknown key; expected one of: {}",
-                        default_section.keys().cloned().collect::<Vec<_>>().join(", ")
+                        default_section
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 });
                 continue;
@@ -258,7 +262,10 @@ mod tests {
     fn overrides_apply_in_order_and_are_typed() {
         let env = env_overrides(
             [
-                ("OSPREY_SERVER_HTTP_ADDR".to_string(), "127.0.0.1:1".to_string()),
+                (
+                    "OSPREY_SERVER_HTTP_ADDR".to_string(),
+                    "127.0.0.1:1".to_string(),
+                ),
                 ("OSPREY_STORAGE_WAL_FSYNC".into(), "false".into()),
                 ("OSPREY_BIN".into(), "/x".into()),
             ]
@@ -274,7 +281,8 @@ mod tests {
     fn semantic_validation() {
         let p = problems("[storage]\nflush_size = \"1GiB\"\nmemtable_limit = \"1MiB\"\n");
         assert_eq!(p[0].key, "storage.memtable_limit");
-        let p = problems("[server]\nhttp_addr = \"127.0.0.1:5\"\notlp_http_addr = \"127.0.0.1:5\"\n");
+        let p =
+            problems("[server]\nhttp_addr = \"127.0.0.1:5\"\notlp_http_addr = \"127.0.0.1:5\"\n");
         assert_eq!(p[0].key, "server.otlp_http_addr");
     }
 }

@@ -1,1 +1,31 @@
-//! placeholder
+//! Osprey's query service: DataFusion SQL over the storage snapshot, PromQL, log search,
+//! trace lookup, and the HTTP APIs that expose them (Prometheus, Jaeger and Osprey's
+//! own shapes), plus the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
+//!
+//! Query code never decodes wire protocols; it reads only through
+//! `osprey_storage::Storage::snapshot`, so a record is visible exactly once whether it
+//! is still in a memtable or already in a Parquet file.
+
+mod columns;
+mod error;
+pub mod http;
+pub mod jaeger;
+pub mod logsearch;
+pub mod ops;
+pub mod promql;
+mod session;
+pub mod sql;
+
+use osprey_config::QueryConfig;
+use osprey_storage::Storage;
+
+pub use error::QueryError;
+pub use http::router;
+pub use ops::{HttpMetrics, OpsState};
+
+/// What every query handler needs.
+#[derive(Clone)]
+pub struct QueryState {
+    pub storage: Storage,
+    pub config: QueryConfig,
+}

@@ -1,0 +1,106 @@
+//! Typed access to result columns, whatever physical string/map encoding a scan chose.
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, MapArray, RecordBatch, StringArray,
+    TimestampNanosecondArray, UInt64Array,
+};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, TimeUnit};
+
+use crate::QueryError;
+
+fn column(b: &RecordBatch, name: &str) -> Result<ArrayRef, QueryError> {
+    b.column_by_name(name)
+        .cloned()
+        .ok_or_else(|| QueryError::Internal(format!("result has no column {name}")))
+}
+
+fn cast_to(a: &ArrayRef, t: &DataType) -> Result<ArrayRef, QueryError> {
+    if a.data_type() == t {
+        Ok(a.clone())
+    } else {
+        cast(a, t).map_err(|e| QueryError::Internal(e.to_string()))
+    }
+}
+
+pub fn strings(b: &RecordBatch, name: &str) -> Result<StringArray, QueryError> {
+    let a = cast_to(&column(b, name)?, &DataType::Utf8)?;
+    Ok(a.as_string::<i32>().clone())
+}
+
+pub fn timestamps(b: &RecordBatch, name: &str) -> Result<TimestampNanosecondArray, QueryError> {
+    let a = column(b, name)?;
+    let a = match a.data_type() {
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => a,
+        _ => cast_to(&a, &DataType::Timestamp(TimeUnit::Nanosecond, None))?,
+    };
+    a.as_any()
+        .downcast_ref::<TimestampNanosecondArray>()
+        .cloned()
+        .ok_or_else(|| QueryError::Internal(format!("{name} is not a timestamp")))
+}
+
+pub fn i64s(b: &RecordBatch, name: &str) -> Result<Int64Array, QueryError> {
+    let a = cast_to(&column(b, name)?, &DataType::Int64)?;
+    Ok(a.as_primitive().clone())
+}
+
+pub fn u64s(b: &RecordBatch, name: &str) -> Result<UInt64Array, QueryError> {
+    let a = cast_to(&column(b, name)?, &DataType::UInt64)?;
+    Ok(a.as_primitive().clone())
+}
+
+pub fn f64s(b: &RecordBatch, name: &str) -> Result<Float64Array, QueryError> {
+    let a = cast_to(&column(b, name)?, &DataType::Float64)?;
+    Ok(a.as_primitive().clone())
+}
+
+/// A string→string map column, row by row.
+pub struct Maps {
+    offsets: Vec<i32>,
+    keys: StringArray,
+    values: StringArray,
+    nulls: Option<arrow::buffer::NullBuffer>,
+}
+
+impl Maps {
+    pub fn new(b: &RecordBatch, name: &str) -> Result<Self, QueryError> {
+        let a = column(b, name)?;
+        let m = a
+            .as_any()
+            .downcast_ref::<MapArray>()
+            .ok_or_else(|| QueryError::Internal(format!("{name} is not a map")))?;
+        Ok(Maps {
+            offsets: m.value_offsets().to_vec(),
+            keys: cast_to(m.keys(), &DataType::Utf8)?
+                .as_string::<i32>()
+                .clone(),
+            values: cast_to(m.values(), &DataType::Utf8)?
+                .as_string::<i32>()
+                .clone(),
+            nulls: m.nulls().cloned(),
+        })
+    }
+
+    pub fn row(&self, i: usize) -> Vec<(String, String)> {
+        if self.nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+            return Vec::new();
+        }
+        let (start, end) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        (start..end)
+            .map(|j| {
+                let v = if self.values.is_null(j) {
+                    String::new()
+                } else {
+                    self.values.value(j).to_string()
+                };
+                (self.keys.value(j).to_string(), v)
+            })
+            .collect()
+    }
+}
+
+/// RFC 3339 with nanoseconds, UTC (`2026-11-21T10:00:00.123456789Z`).
+pub fn rfc3339(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}

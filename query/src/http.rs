@@ -1,0 +1,251 @@
+//! The query HTTP API: routes, parameter parsing, response shapes.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::logsearch::SearchParams;
+use crate::ops::{self, OpsState};
+use crate::{QueryError, QueryState, jaeger, logsearch, promql, sql};
+
+/// Tenant from `X-Scope-OrgID`, `default` when absent.
+fn tenant(headers: &HeaderMap) -> Result<String, QueryError> {
+    match headers.get("x-scope-orgid") {
+        None => Ok("default".into()),
+        Some(v) => {
+            let t = v
+                .to_str()
+                .map_err(|_| QueryError::BadData("X-Scope-OrgID is not valid ASCII".into()))?;
+            osprey_storage::validate_tenant(t).map_err(|e| QueryError::BadData(e.to_string()))?;
+            Ok(t.to_string())
+        }
+    }
+}
+
+/// Prometheus time parameter: RFC 3339 or (fractional) Unix seconds.
+pub fn parse_time(name: &str, s: &str) -> Result<i64, QueryError> {
+    if let Ok(f) = s.parse::<f64>()
+        && f.is_finite()
+    {
+        return Ok((f * 1e9).round() as i64);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .and_then(|d| d.timestamp_nanos_opt())
+        .ok_or_else(|| {
+            QueryError::BadData(format!(
+                "invalid parameter {name:?}: cannot parse {s:?} to a valid timestamp"
+            ))
+        })
+}
+
+fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+}
+
+fn success(data: impl serde::Serialize) -> Response {
+    Json(json!({"status": "success", "data": data})).into_response()
+}
+
+async fn sql_handler(State(st): State<QueryState>, headers: HeaderMap, body: Bytes) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let req: Value = serde_json::from_slice(&body).map_err(|e| {
+            QueryError::BadData(format!(
+                "body must be JSON {{\"query\": \"SELECT …\"}}: {e}"
+            ))
+        })?;
+        let q = req
+            .get("query")
+            .and_then(Value::as_str)
+            .ok_or_else(|| QueryError::BadData("missing string field \"query\"".into()))?;
+        sql::run(&st, &tenant, q).await
+    };
+    match run.await {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn trace_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let id = jaeger::normalize_trace_id(&id)?;
+        let batches = jaeger::find_trace(&st, &tenant, &id).await?;
+        if batches.is_empty() {
+            return Err(QueryError::NotFound("trace not found".into()));
+        }
+        jaeger::trace_json(&id, &batches)
+    };
+    match run.await {
+        Ok(trace) => Json(jaeger::envelope(json!([trace]), None)).into_response(),
+        Err(e) => jaeger_error(e),
+    }
+}
+
+fn jaeger_error(e: QueryError) -> Response {
+    let status = e.status();
+    if matches!(e, QueryError::Internal(_)) {
+        tracing::error!(error = %e, "jaeger query failed");
+    }
+    (
+        status,
+        Json(jaeger::envelope(
+            Value::Null,
+            Some((status.as_u16(), e.to_string())),
+        )),
+    )
+        .into_response()
+}
+
+async fn services_handler(State(st): State<QueryState>, headers: HeaderMap) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        jaeger::services(&st, &tenant).await
+    };
+    match run.await {
+        Ok(s) => Json(jaeger::envelope(json!(s), None)).into_response(),
+        Err(e) => jaeger_error(e),
+    }
+}
+
+async fn logs_search_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let limit = match q.get("limit") {
+            None => 100,
+            Some(l) => l
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=5000).contains(n))
+                .ok_or_else(|| {
+                    QueryError::BadData(format!(
+                        "invalid parameter \"limit\": {l:?}; expected 1-5000"
+                    ))
+                })?,
+        };
+        let params = SearchParams {
+            query: q.get("query").cloned().unwrap_or_default(),
+            service: q.get("service").filter(|s| !s.is_empty()).cloned(),
+            start_ns: q.get("start").map(|s| parse_time("start", s)).transpose()?,
+            end_ns: q.get("end").map(|s| parse_time("end", s)).transpose()?,
+            limit,
+        };
+        logsearch::search(&st, &tenant, &params).await
+    };
+    match run.await {
+        Ok(r) => success(r),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Prometheus accepts parameters in the query string and, for POST, a form body.
+fn params(
+    query: HashMap<String, String>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> HashMap<String, String> {
+    let mut p = query;
+    if let Ok(Form(f)) = form {
+        p.extend(f);
+    }
+    p
+}
+
+async fn prom_query_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let p = params(q, form);
+        let query = p
+            .get("query")
+            .ok_or_else(|| QueryError::BadData("invalid parameter \"query\": missing".into()))?;
+        let time = match p.get("time") {
+            Some(t) => parse_time("time", t)?,
+            None => now_ns(),
+        };
+        promql::instant(&st, &tenant, query, time).await
+    };
+    match run.await {
+        Ok(data) => success(data),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn flush_handler(State(st): State<QueryState>) -> Response {
+    match st.storage.flush().await {
+        Ok(stats) => success(stats),
+        Err(e) => {
+            tracing::error!(error = %e, "admin flush failed");
+            QueryError::Internal(e.to_string()).into_response()
+        }
+    }
+}
+
+async fn storage_status_handler(State(st): State<QueryState>) -> Response {
+    let mut groups: std::collections::BTreeMap<(String, String), (u64, u64, u64)> =
+        Default::default();
+    for f in st.storage.files() {
+        let e = groups
+            .entry((f.tenant.clone(), f.signal.table().to_string()))
+            .or_default();
+        e.0 += 1;
+        e.1 += f.rows;
+        e.2 += f.bytes;
+    }
+    let tables: Vec<Value> = groups
+        .into_iter()
+        .map(|((tenant, signal), (files, rows, bytes))| {
+            json!({"tenant": tenant, "signal": signal, "files": files, "rows": rows, "bytes": bytes})
+        })
+        .collect();
+    success(json!({
+        "tables": tables,
+        "memtable_bytes": st.storage.buffered_bytes(),
+    }))
+}
+
+async fn not_found() -> Response {
+    QueryError::NotFound("no such endpoint".into()).into_response()
+}
+
+/// Every query, admin and ops route of the API port.
+pub fn router(st: QueryState, ops_state: OpsState) -> Router {
+    let ops = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .with_state(ops_state);
+    Router::new()
+        .route("/api/v1/sql", post(sql_handler))
+        .route("/api/traces/{trace_id}", get(trace_handler))
+        .route("/api/services", get(services_handler))
+        .route("/api/v1/logs/search", get(logs_search_handler))
+        .route(
+            "/api/v1/query",
+            get(prom_query_handler).post(prom_query_handler),
+        )
+        .route("/api/v1/admin/flush", post(flush_handler))
+        .route("/api/v1/status/storage", get(storage_status_handler))
+        .route("/api/{*rest}", get(not_found).post(not_found))
+        .with_state(st)
+        .merge(ops)
+}

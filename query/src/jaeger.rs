@@ -1,0 +1,187 @@
+//! Jaeger's v1 JSON API shapes (what Grafana's Jaeger data source reads):
+//! `GET /api/traces/{traceID}` and `GET /api/services`.
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, RecordBatch};
+use datafusion::prelude::{col, lit};
+use serde_json::{Value, json};
+
+use crate::columns::{Maps, i64s, strings, timestamps};
+use crate::{QueryError, QueryState, session::session};
+
+/// Jaeger's `{"data":…, "total":0, "limit":0, "offset":0, "errors":…}` envelope.
+pub fn envelope(data: Value, errors: Option<(u16, String)>) -> Value {
+    json!({
+        "data": data,
+        "total": if let Value::Array(a) = &data { a.len() } else { 0 },
+        "limit": 0,
+        "offset": 0,
+        "errors": errors.map(|(code, msg)| json!([{"code": code, "msg": msg}])),
+    })
+}
+
+/// Lowercase, left-padded to 32 hex digits (Jaeger accepts 64-bit ids too).
+pub fn normalize_trace_id(id: &str) -> Result<String, QueryError> {
+    let id = id.trim().to_ascii_lowercase();
+    if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(QueryError::BadData(format!(
+            "invalid trace id {id:?}: expected 1-32 hex digits"
+        )));
+    }
+    Ok(format!("{id:0>32}"))
+}
+
+fn tag(key: &str, value: &str) -> Value {
+    json!({"key": key, "type": "string", "value": value})
+}
+
+fn kind_tag(kind: &str) -> Option<&'static str> {
+    match kind {
+        "SPAN_KIND_SERVER" => Some("server"),
+        "SPAN_KIND_CLIENT" => Some("client"),
+        "SPAN_KIND_PRODUCER" => Some("producer"),
+        "SPAN_KIND_CONSUMER" => Some("consumer"),
+        "SPAN_KIND_INTERNAL" => Some("internal"),
+        _ => None,
+    }
+}
+
+/// Renders the spans of one trace (any order) in Jaeger's trace shape.
+pub fn trace_json(trace_id: &str, batches: &[RecordBatch]) -> Result<Value, QueryError> {
+    let mut processes: BTreeMap<(String, Vec<(String, String)>), String> = BTreeMap::new();
+    let mut spans: Vec<(i64, Value)> = Vec::new();
+    for b in batches {
+        let service = strings(b, "service")?;
+        let span_id = strings(b, "span_id")?;
+        let parent = strings(b, "parent_span_id")?;
+        let name = strings(b, "name")?;
+        let kind = strings(b, "kind")?;
+        let status = strings(b, "status_code")?;
+        let status_msg = strings(b, "status_message")?;
+        let events = strings(b, "events")?;
+        let links = strings(b, "links")?;
+        let scope = strings(b, "scope")?;
+        let start = timestamps(b, "start_time")?;
+        let dur = i64s(b, "duration_ns")?;
+        let attrs = Maps::new(b, "attributes")?;
+        let res = Maps::new(b, "resource")?;
+        for i in 0..b.num_rows() {
+            let mut resource = res.row(i);
+            resource.retain(|(k, _)| k != "service.name");
+            let next_id = format!("p{}", processes.len() + 1);
+            let pid = processes
+                .entry((service.value(i).to_string(), resource))
+                .or_insert(next_id)
+                .clone();
+            let mut tags: Vec<Value> = attrs.row(i).iter().map(|(k, v)| tag(k, v)).collect();
+            if let Some(k) = kind_tag(kind.value(i)) {
+                tags.push(tag("span.kind", k));
+            }
+            match status.value(i) {
+                "STATUS_CODE_ERROR" => {
+                    tags.push(json!({"key": "error", "type": "bool", "value": true}));
+                    tags.push(tag("otel.status_code", "ERROR"));
+                }
+                "STATUS_CODE_OK" => tags.push(tag("otel.status_code", "OK")),
+                _ => {}
+            }
+            if !status_msg.value(i).is_empty() {
+                tags.push(tag("otel.status_description", status_msg.value(i)));
+            }
+            if !scope.value(i).is_empty() {
+                tags.push(tag("otel.scope.name", scope.value(i)));
+            }
+            let mut references = Vec::new();
+            if !parent.value(i).is_empty() {
+                references.push(
+                    json!({"refType": "CHILD_OF", "traceID": trace_id, "spanID": parent.value(i)}),
+                );
+            }
+            if let Ok(Value::Array(ls)) = serde_json::from_str::<Value>(links.value(i)) {
+                for l in ls {
+                    references.push(json!({"refType": "FOLLOWS_FROM", "traceID": l["trace_id"], "spanID": l["span_id"]}));
+                }
+            }
+            let mut logs = Vec::new();
+            if let Ok(Value::Array(es)) = serde_json::from_str::<Value>(events.value(i)) {
+                for e in es {
+                    let mut fields = vec![tag("event", e["name"].as_str().unwrap_or(""))];
+                    if let Value::Object(a) = &e["attributes"] {
+                        for (k, v) in a {
+                            let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                            fields.push(tag(k, &v));
+                        }
+                    }
+                    logs.push(json!({
+                        "timestamp": e["time_unix_nano"].as_u64().unwrap_or(0) / 1000,
+                        "fields": fields,
+                    }));
+                }
+            }
+            let start_ns = start.value(i);
+            spans.push((
+                start_ns,
+                json!({
+                    "traceID": trace_id,
+                    "spanID": span_id.value(i),
+                    "flags": 1,
+                    "operationName": name.value(i),
+                    "references": references,
+                    "startTime": start_ns / 1000,
+                    "duration": dur.value(i) / 1000,
+                    "tags": tags,
+                    "logs": logs,
+                    "processID": pid,
+                    "warnings": null,
+                }),
+            ));
+        }
+    }
+    spans.sort_by_key(|(t, _)| *t);
+    let processes: serde_json::Map<String, Value> = processes
+        .into_iter()
+        .map(|((service, resource), pid)| {
+            let tags: Vec<Value> = resource.iter().map(|(k, v)| tag(k, v)).collect();
+            (pid, json!({"serviceName": service, "tags": tags}))
+        })
+        .collect();
+    Ok(json!({
+        "traceID": trace_id,
+        "spans": spans.into_iter().map(|(_, s)| s).collect::<Vec<_>>(),
+        "processes": processes,
+        "warnings": null,
+    }))
+}
+
+/// All spans of a trace, from memtables and files.
+pub async fn find_trace(
+    st: &QueryState,
+    tenant: &str,
+    trace_id: &str,
+) -> Result<Vec<RecordBatch>, QueryError> {
+    let ctx = session(&st.storage, tenant).await?;
+    let df = ctx
+        .table("spans")
+        .await?
+        .filter(col("trace_id").eq(lit(trace_id)))?;
+    let batches = df.collect().await?;
+    Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
+}
+
+/// Services that sent spans, sorted.
+pub async fn services(st: &QueryState, tenant: &str) -> Result<Vec<String>, QueryError> {
+    let ctx = session(&st.storage, tenant).await?;
+    let df = ctx
+        .table("spans")
+        .await?
+        .select(vec![col("service")])?
+        .distinct()?
+        .sort(vec![col("service").sort(true, false)])?;
+    let mut out = Vec::new();
+    for b in df.collect().await? {
+        let s = strings(&b, "service")?;
+        out.extend((0..s.len()).map(|i| s.value(i).to_string()));
+    }
+    Ok(out)
+}

@@ -1,0 +1,56 @@
+//! A DataFusion session over one tenant's storage snapshot: each of `logs`, `spans`,
+//! `metrics` is the union of its in-memory batches and its live Parquet files.
+
+use std::sync::Arc;
+
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use osprey_storage::{Signal, Storage, schema::schema};
+
+use crate::QueryError;
+
+/// Builds a session for `tenant` with the three tables registered. Only the tables are
+/// registered: no URL tables, no file-reading table functions.
+pub async fn session(storage: &Storage, tenant: &str) -> Result<SessionContext, QueryError> {
+    let config = SessionConfig::new()
+        .with_target_partitions(2)
+        .with_information_schema(false);
+    let ctx = SessionContext::new_with_config(config);
+    for signal in Signal::ALL {
+        let df = table(&ctx, storage, tenant, signal).await?;
+        ctx.register_table(signal.table(), df.into_view())?;
+    }
+    Ok(ctx)
+}
+
+async fn table(
+    ctx: &SessionContext,
+    storage: &Storage,
+    tenant: &str,
+    signal: Signal,
+) -> Result<DataFrame, QueryError> {
+    let snap = storage.snapshot(tenant, signal);
+    let schema = schema(signal);
+    let mem = MemTable::try_new(Arc::clone(&schema), vec![snap.batches])?;
+    let mem_df = ctx.read_table(Arc::new(mem))?;
+    if snap.files.is_empty() {
+        return Ok(mem_df);
+    }
+    let urls = snap
+        .files
+        .iter()
+        .map(|(p, _)| ListingTableUrl::parse(p.to_string_lossy()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    let files = ListingTable::try_new(config)?;
+    let files_df = ctx.read_table(Arc::new(files))?;
+    Ok(mem_df.union(files_df)?)
+}

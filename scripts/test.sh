@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The one test command of the Osprey project.
+#
+#   scripts/test.sh [extra pytest args...]
+#
+# 1. creates/refreshes the Python venv at .venv with tests/e2e/requirements.txt
+# 2. cargo build --locked             (the osprey binary, embedded UI via npm)
+# 3. cargo nextest run --workspace    (Rust unit and integration tests)
+# 4. pytest tests/e2e                 (end-to-end tests against target/debug/osprey)
+#
+# Needs: Rust (cargo), Python 3.11+ with venv and pip, Node 20+ with npm.
+# cargo-nextest is installed with `cargo install --locked` if it is missing.
+# Exits non-zero as soon as any step fails.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$PWD"
+
+CURRENT_STEP="setup"
+section() {
+    CURRENT_STEP="$*"
+    printf '\n========== %s ==========\n' "$*"
+}
+trap 'status=$?; printf "\n========== FAILED (exit %s) during: %s ==========\n" "$status" "$CURRENT_STEP" >&2' ERR
+
+need() {
+    command -v "$1" >/dev/null 2>&1 || {
+        echo "error: '$1' not found on PATH ($2)" >&2
+        exit 1
+    }
+}
+
+section "Checking tools"
+need python3 "install Python 3.11+"
+need cargo "install Rust via rustup"
+need npm "install Node.js 20+ with npm (the UI is built by cargo build)"
+python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
+    echo "error: Python 3.11+ required, found $(python3 --version 2>&1)" >&2
+    exit 1
+}
+echo "python3: $(python3 --version 2>&1 | cut -d' ' -f2)  cargo: $(cargo --version | cut -d' ' -f2)  node: $(node --version 2>/dev/null || echo '?')"
+
+# --- 1. Python venv -----------------------------------------------------------
+section "Python venv (.venv)"
+REQUIREMENTS="tests/e2e/requirements.txt"
+STAMP=".venv/.requirements.sha256"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+    echo "creating .venv"
+    rm -rf .venv
+    python3 -m venv .venv || {
+        echo "error: 'python3 -m venv' failed; on Debian/Ubuntu: apt-get install python3-venv" >&2
+        exit 1
+    }
+fi
+WANT="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+if [ "$(cat "$STAMP" 2>/dev/null || true)" = "$WANT" ] \
+    && .venv/bin/python -c 'import pytest, requests, cramjam, grpc, opentelemetry.sdk' 2>/dev/null; then
+    echo "requirements unchanged, venv intact"
+else
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
+    echo "$WANT" >"$STAMP"
+    echo "installed $REQUIREMENTS"
+fi
+
+# --- 2. Build --------------------------------------------------------------------
+section "cargo build --locked"
+cargo build --locked
+
+# --- 3. Rust tests ------------------------------------------------------------------
+section "Rust tests (cargo nextest run --workspace --locked)"
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "cargo-nextest not found; installing it (one-time, takes a few minutes)"
+    cargo install --locked cargo-nextest
+fi
+NEXTEST_ARGS=(--workspace --locked)
+cargo nextest run "${NEXTEST_ARGS[@]}"
+
+# --- 4. End-to-end tests ---------------------------------------------------------------
+section "End-to-end tests (pytest tests/e2e)"
+OSPREY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/osprey"
+[ -x "$OSPREY_BIN" ] || {
+    echo "error: $OSPREY_BIN was not built" >&2
+    false
+}
+export OSPREY_BIN
+echo "OSPREY_BIN=$OSPREY_BIN ($("$OSPREY_BIN" version 2>/dev/null || echo 'version unknown'))"
+.venv/bin/pytest -q tests/e2e "$@"
+
+CURRENT_STEP="done"
+printf '\n========== All tests passed ==========\n'
