@@ -280,6 +280,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let rx = stop_rx.clone();
         tokio::spawn(async move { storage.run_flusher(stopped(rx)).await })
     };
+    let maintenance = {
+        let storage = storage.clone();
+        let rx = stop_rx.clone();
+        tokio::spawn(async move { storage.run_maintenance(stopped(rx)).await })
+    };
 
     shutdown_signal().await;
     tracing::info!("shutting down: draining requests, then flushing");
@@ -301,6 +306,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
         let _ = flusher.await;
+        let _ = maintenance.await;
         storage.close().await
     };
     match tokio::time::timeout(config.server.shutdown_timeout, drain).await {

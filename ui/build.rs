@@ -45,7 +45,16 @@ Install them and re-run the build:
 Alternatively, build the UI elsewhere (`cd ui/web && npm ci && npm run build`) and
 point the build at the result with OSPREY_UI_DIST=/abs/path/to/ui/web/dist.";
 
-fn main() -> Result<(), BoxError> {
+fn main() {
+    // Print the error with Display (not the Debug form `main -> Result` uses),
+    // so the multi-line install hint stays readable in cargo's output.
+    if let Err(e) = run() {
+        eprintln!("error: building the osprey web UI failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), BoxError> {
     let manifest_dir = PathBuf::from(required_env("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(required_env("OUT_DIR")?);
     let web_dir = manifest_dir.join("web");

@@ -72,6 +72,24 @@ pub struct StorageConfig {
     pub memtable_limit: ByteSize,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// Time span of one partition: files never mix rows of two partitions, and
+    /// retention drops whole partitions. Must divide a day.
+    #[serde(with = "humantime_serde")]
+    pub partition: Duration,
+    /// How long logs are kept.
+    #[serde(with = "humantime_serde")]
+    pub retention_logs: Duration,
+    /// How long spans are kept.
+    #[serde(with = "humantime_serde")]
+    pub retention_spans: Duration,
+    /// How long metric samples are kept.
+    #[serde(with = "humantime_serde")]
+    pub retention_metrics: Duration,
+    /// Compaction merges small files of a partition into files of about this size.
+    pub compaction_target_size: ByteSize,
+    /// How often retention and compaction look for work.
+    #[serde(with = "humantime_serde")]
+    pub maintenance_interval: Duration,
 }
 
 impl Default for StorageConfig {
@@ -82,6 +100,12 @@ impl Default for StorageConfig {
             flush_interval: Duration::from_secs(60),
             memtable_limit: ByteSize::mib(512),
             row_group_rows: 64 * 1024,
+            partition: Duration::from_secs(3600),
+            retention_logs: Duration::from_secs(7 * 86400),
+            retention_spans: Duration::from_secs(7 * 86400),
+            retention_metrics: Duration::from_secs(15 * 86400),
+            compaction_target_size: ByteSize::mib(128),
+            maintenance_interval: Duration::from_secs(30),
         }
     }
 }
@@ -162,6 +186,37 @@ impl Config {
             bad(
                 "storage.row_group_rows",
                 format!("{} is too small; expected at least 1024", st.row_group_rows),
+            );
+        }
+        let part = st.partition.as_secs();
+        if part == 0 || st.partition.subsec_nanos() != 0 || 86400 % part != 0 {
+            bad(
+                "storage.partition",
+                format!(
+                    "{} does not divide a day; expected e.g. \"1h\", \"2h\" or \"1d\"",
+                    humantime_serde::re::humantime::format_duration(st.partition)
+                ),
+            );
+        }
+        for (key, r) in [
+            ("storage.retention_logs", st.retention_logs),
+            ("storage.retention_spans", st.retention_spans),
+            ("storage.retention_metrics", st.retention_metrics),
+        ] {
+            if r < st.partition {
+                bad(key, "must be at least one storage.partition".into());
+            }
+        }
+        if st.compaction_target_size.as_u64() < 1024 * 1024 {
+            bad(
+                "storage.compaction_target_size",
+                "too small; expected at least 1MiB".into(),
+            );
+        }
+        if st.maintenance_interval.is_zero() {
+            bad(
+                "storage.maintenance_interval",
+                "must be greater than 0s".into(),
             );
         }
         let q = &self.query;

@@ -203,7 +203,12 @@ fn describe(key: &str, serde_message: &str) -> String {
         k if k.ends_with("_size") || k.ends_with("_limit") => {
             "expected a size like \"16MiB\" or a number of bytes"
         }
-        k if k.ends_with("_interval") || k.ends_with("_timeout") || k.ends_with("_delta") => {
+        k if k.ends_with("_interval")
+            || k.ends_with("_timeout")
+            || k.ends_with("_delta")
+            || k.starts_with("retention_")
+            || k == "partition" =>
+        {
             "expected a duration like \"30s\", \"5m\" or \"1h\""
         }
         "timeout" => "expected a duration like \"30s\"",

@@ -201,26 +201,52 @@ async fn flush_handler(State(st): State<QueryState>) -> Response {
 }
 
 async fn storage_status_handler(State(st): State<QueryState>) -> Response {
-    let mut groups: std::collections::BTreeMap<(String, String), (u64, u64, u64)> =
-        Default::default();
+    #[derive(Default)]
+    struct Agg {
+        files: u64,
+        rows: u64,
+        bytes: u64,
+    }
+    let mut groups: std::collections::BTreeMap<(String, String, i64), Agg> = Default::default();
     for f in st.storage.files() {
         let e = groups
-            .entry((f.tenant.clone(), f.signal.table().to_string()))
+            .entry((
+                f.tenant.clone(),
+                f.signal.table().to_string(),
+                f.partition_ns,
+            ))
             .or_default();
-        e.0 += 1;
-        e.1 += f.rows;
-        e.2 += f.bytes;
+        e.files += 1;
+        e.rows += f.rows;
+        e.bytes += f.bytes;
     }
-    let tables: Vec<Value> = groups
+    let partitions: Vec<Value> = groups
         .into_iter()
-        .map(|((tenant, signal), (files, rows, bytes))| {
-            json!({"tenant": tenant, "signal": signal, "files": files, "rows": rows, "bytes": bytes})
+        .map(|((tenant, signal, partition), a)| {
+            json!({
+                "tenant": tenant,
+                "signal": signal,
+                "partition": crate::columns::rfc3339(partition),
+                "files": a.files,
+                "rows": a.rows,
+                "bytes": a.bytes,
+            })
         })
         .collect();
     success(json!({
-        "tables": tables,
+        "partitions": partitions,
         "memtable_bytes": st.storage.buffered_bytes(),
     }))
+}
+
+async fn compact_handler(State(st): State<QueryState>) -> Response {
+    match st.storage.compact().await {
+        Ok(stats) => success(stats),
+        Err(e) => {
+            tracing::error!(error = %e, "admin compaction failed");
+            QueryError::Internal(e.to_string()).into_response()
+        }
+    }
 }
 
 async fn not_found() -> Response {
@@ -244,6 +270,7 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
             get(prom_query_handler).post(prom_query_handler),
         )
         .route("/api/v1/admin/flush", post(flush_handler))
+        .route("/api/v1/admin/compact", post(compact_handler))
         .route("/api/v1/status/storage", get(storage_status_handler))
         .route("/api/{*rest}", get(not_found).post(not_found))
         .with_state(st)

@@ -8,7 +8,8 @@ use datafusion::prelude::{col, lit};
 use serde_json::{Value, json};
 
 use crate::columns::{Maps, i64s, strings, timestamps};
-use crate::{QueryError, QueryState, session::session};
+use crate::session::{session, session_with};
+use crate::{QueryError, QueryState};
 
 /// Jaeger's `{"data":…, "total":0, "limit":0, "offset":0, "errors":…}` envelope.
 pub fn envelope(data: Value, errors: Option<(u16, String)>) -> Value {
@@ -160,7 +161,9 @@ pub async fn find_trace(
     tenant: &str,
     trace_id: &str,
 ) -> Result<Vec<RecordBatch>, QueryError> {
-    let ctx = session(&st.storage, tenant).await?;
+    // Only the files whose trace-id index lists the trace are opened.
+    let snap = st.storage.trace_snapshot(tenant, trace_id);
+    let ctx = session_with(&st.storage, tenant, Some(snap)).await?;
     let df = ctx
         .table("spans")
         .await?

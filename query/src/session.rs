@@ -9,19 +9,37 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
-use osprey_storage::{Signal, Storage, schema::schema};
+use osprey_storage::{Signal, Snapshot, Storage, schema::schema};
 
 use crate::QueryError;
 
 /// Builds a session for `tenant` with the three tables registered. Only the tables are
 /// registered: no URL tables, no file-reading table functions.
 pub async fn session(storage: &Storage, tenant: &str) -> Result<SessionContext, QueryError> {
+    session_with(storage, tenant, None).await
+}
+
+/// Like [`session`], with `spans` read from the given snapshot (a trace lookup's
+/// index-pruned file set) instead of the whole table.
+pub async fn session_with(
+    storage: &Storage,
+    tenant: &str,
+    spans: Option<Snapshot>,
+) -> Result<SessionContext, QueryError> {
+    let mut spans = spans;
     let config = SessionConfig::new()
         .with_target_partitions(2)
         .with_information_schema(false);
     let ctx = SessionContext::new_with_config(config);
     for signal in Signal::ALL {
-        let df = table(&ctx, storage, tenant, signal).await?;
+        let snap = match (signal, spans.take()) {
+            (Signal::Spans, Some(s)) => s,
+            (_, other) => {
+                spans = other;
+                storage.snapshot(tenant, signal)
+            }
+        };
+        let df = table(&ctx, snap, signal).await?;
         ctx.register_table(signal.table(), df.into_view())?;
     }
     Ok(ctx)
@@ -29,11 +47,9 @@ pub async fn session(storage: &Storage, tenant: &str) -> Result<SessionContext, 
 
 async fn table(
     ctx: &SessionContext,
-    storage: &Storage,
-    tenant: &str,
+    snap: Snapshot,
     signal: Signal,
 ) -> Result<DataFrame, QueryError> {
-    let snap = storage.snapshot(tenant, signal);
     let schema = schema(signal);
     let mem = MemTable::try_new(Arc::clone(&schema), vec![snap.batches])?;
     let mem_df = ctx.read_table(Arc::new(mem))?;

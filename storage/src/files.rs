@@ -5,8 +5,10 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, RecordBatch, TimestampNanosecondArray};
-use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+use arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray};
+use arrow::compute::{
+    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
@@ -85,6 +87,51 @@ fn time_range(signal: Signal, batch: &RecordBatch) -> (i64, i64) {
     (min, max)
 }
 
+/// The partition (start, in ns) of a timestamp.
+pub fn partition_of(ts_ns: i64, partition_ns: i64) -> i64 {
+    ts_ns.div_euclid(partition_ns) * partition_ns
+}
+
+/// Directory name of a partition: its UTC start, `2026-11-22T13`.
+pub fn partition_dir(partition_ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(partition_ns)
+        .format("%Y-%m-%dT%H")
+        .to_string()
+}
+
+/// Splits `batches` into one batch per time partition, ascending.
+pub fn split_by_partition(
+    signal: Signal,
+    batches: &[RecordBatch],
+    partition_ns: i64,
+) -> Result<Vec<(i64, RecordBatch)>, StorageError> {
+    let batch = concat_batches(&schema(signal), batches)?;
+    let col = batch
+        .column_by_name(time_column(signal))
+        .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
+        .ok_or_else(|| {
+            StorageError::Arrow(arrow::error::ArrowError::SchemaError(format!(
+                "{signal} batch has no time column"
+            )))
+        })?;
+    let keys: Vec<i64> = col
+        .values()
+        .iter()
+        .map(|t| partition_of(*t, partition_ns))
+        .collect();
+    let distinct: std::collections::BTreeSet<i64> = keys.iter().copied().collect();
+    if distinct.len() <= 1 {
+        return Ok(distinct.into_iter().map(|k| (k, batch.clone())).collect());
+    }
+    distinct
+        .into_iter()
+        .map(|k| {
+            let mask: BooleanArray = keys.iter().map(|x| Some(*x == k)).collect();
+            Ok((k, filter_record_batch(&batch, &mask)?))
+        })
+        .collect()
+}
+
 /// Writes `batches` as one sorted Parquet file at `data_dir/rel_path` (durably) and
 /// returns its metadata. The file is not live until a manifest lists it.
 pub fn write_file(
@@ -102,6 +149,10 @@ pub fn write_file(
         .parent()
         .ok_or_else(|| StorageError::io(&path, std::io::ErrorKind::InvalidInput.into()))?;
     fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+    let trace_index = signal == Signal::Spans;
+    if trace_index {
+        crate::trace_index::write_sidecar(&path, &batch)?;
+    }
     let tmp = path.with_extension("parquet.tmp");
     let file = fs::File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
     let mut w = ArrowWriter::try_new(
@@ -126,7 +177,44 @@ pub fn write_file(
         bytes,
         min_time_ns,
         max_time_ns,
+        partition_ns: 0,
+        trace_index,
     })
+}
+
+/// Relative path of file `seq` of a partition.
+pub fn file_path(tenant: &str, signal: Signal, partition: i64, seq: u64) -> String {
+    format!(
+        "tables/{tenant}/{}/{}/{seq:012}.parquet",
+        signal.table(),
+        partition_dir(partition)
+    )
+}
+
+/// Writes file number `seq` for `partition` (with its trace-id sidecar for spans). The
+/// caller publishes it by committing a manifest that lists it.
+pub fn write_new(
+    data_dir: &Path,
+    seq: u64,
+    tenant: &str,
+    signal: Signal,
+    partition: i64,
+    batches: &[RecordBatch],
+    row_group_rows: usize,
+) -> Result<FileMeta, StorageError> {
+    let rel = file_path(tenant, signal, partition, seq);
+    let mut meta = write_file(data_dir, &rel, tenant, signal, batches, row_group_rows)?;
+    meta.partition_ns = partition;
+    Ok(meta)
+}
+
+/// Reads a whole Parquet file back into batches.
+pub fn read_file(path: &Path) -> Result<Vec<RecordBatch>, StorageError> {
+    let f = fs::File::open(path).map_err(|e| StorageError::io(path, e))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)?
+        .with_batch_size(64 * 1024)
+        .build()?;
+    Ok(reader.collect::<Result<Vec<_>, _>>()?)
 }
 
 #[cfg(test)]
@@ -134,6 +222,24 @@ mod tests {
     use super::*;
     use crate::schema::{SampleRow, samples_batch};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    #[test]
+    fn splits_by_partition() {
+        let hour = 3_600_000_000_000i64;
+        let rows: Vec<SampleRow> = [0, hour - 1, hour, 3 * hour + 5, -1]
+            .iter()
+            .map(|t| SampleRow {
+                metric: "m".into(),
+                timestamp_ns: *t,
+                ..Default::default()
+            })
+            .collect();
+        let parts =
+            split_by_partition(Signal::Metrics, &[samples_batch(&rows).unwrap()], hour).unwrap();
+        let summary: Vec<(i64, usize)> = parts.iter().map(|(k, b)| (*k, b.num_rows())).collect();
+        assert_eq!(summary, vec![(-hour, 1), (0, 2), (hour, 1), (3 * hour, 1)]);
+        assert_eq!(partition_dir(hour), "1970-01-01T01");
+    }
 
     #[test]
     fn writes_sorted_readable_file() {

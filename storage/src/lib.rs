@@ -17,10 +17,12 @@
 
 mod error;
 mod files;
+mod maintenance;
 mod manifest;
 mod memtable;
 mod metrics;
 pub mod schema;
+pub mod trace_index;
 pub mod wal;
 mod writer;
 
@@ -38,6 +40,7 @@ use tokio::sync::oneshot;
 
 pub use error::StorageError;
 pub use files::time_column;
+pub use maintenance::{CompactionPlan, CompactionStats, plan_compactions};
 pub use manifest::FileMeta;
 use manifest::Manifest;
 use memtable::{Frozen, Memtable};
@@ -137,6 +140,11 @@ pub(crate) struct Inner {
     flush_lock: tokio::sync::Mutex<()>,
     flush_wanted: tokio::sync::Notify,
     metrics: StorageMetrics,
+    /// Next file sequence number (shared by flush and compaction).
+    next_seq: AtomicU64,
+    /// Files no longer in the manifest, deleted once no query can still be reading them.
+    graveyard: Mutex<Vec<(Instant, PathBuf)>>,
+    trace_index: trace_index::TraceIndexCache,
 }
 
 /// Handle to the storage engine; cheap to clone.
@@ -186,6 +194,7 @@ impl Storage {
         metrics.set_files(&manifest.files);
 
         let segment = wal::SegmentWriter::create(&wal_dir, last_id + 1)?;
+        let next_seq = manifest.next_file_seq;
         let (tx, rx) = std::sync::mpsc::channel();
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
@@ -202,6 +211,9 @@ impl Storage {
             flush_lock: tokio::sync::Mutex::new(()),
             flush_wanted: tokio::sync::Notify::new(),
             metrics,
+            next_seq: AtomicU64::new(next_seq),
+            graveyard: Mutex::new(Vec::new()),
+            trace_index: trace_index::TraceIndexCache::default(),
         });
         let handle = writer::spawn(Arc::clone(&inner), rx, segment, wal_dir)
             .map_err(|e| StorageError::io(dir, e))?;
@@ -319,6 +331,19 @@ impl Storage {
         Snapshot { batches, files }
     }
 
+    /// Like [`Storage::snapshot`] of the spans table, but with only the files whose
+    /// trace-id index may hold `trace_id` (32 hex digits): a trace lookup opens those
+    /// files and no others.
+    pub fn trace_snapshot(&self, tenant: &str, trace_id: &str) -> Snapshot {
+        let mut snap = self.snapshot(tenant, Signal::Spans);
+        if let Some(id) = trace_index::parse_trace_id(trace_id) {
+            snap.files.retain(|(path, meta)| {
+                !meta.trace_index || self.inner.trace_index.may_contain(path, &id)
+            });
+        }
+        snap
+    }
+
     /// Live files of every tenant and signal (for status pages).
     pub fn files(&self) -> Vec<FileMeta> {
         self.inner
@@ -399,48 +424,41 @@ impl Storage {
     }
 }
 
+pub(crate) fn partition_nanos(config: &StorageConfig) -> i64 {
+    i64::try_from(config.partition.as_nanos())
+        .unwrap_or(i64::MAX)
+        .max(1)
+}
+
 /// Writes one frozen memtable's files, commits the manifest, drops the WAL it covers.
 fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats, StorageError> {
     let started = Instant::now();
-    let mut manifest = inner
-        .state
-        .read()
-        .map_err(|_| StorageError::Closed("state lock poisoned".into()))?
-        .manifest
-        .clone();
     let mut stats = FlushStats::default();
+    let mut new_files = Vec::new();
     let by_key: BTreeMap<_, _> = frozen.tables.iter().collect();
+    let partition_ns = partition_nanos(&inner.config);
     for ((tenant, signal), batches) in by_key {
-        let seq = manifest.next_file_seq;
-        manifest.next_file_seq += 1;
-        let rel = format!("tables/{tenant}/{}/{seq:012}.parquet", signal.table());
-        let meta = files::write_file(
-            &inner.dir,
-            &rel,
-            tenant,
-            *signal,
-            batches,
-            inner.config.row_group_rows,
-        )?;
-        stats.files += 1;
-        stats.rows += meta.rows;
-        stats.bytes += meta.bytes;
-        manifest.files.push(meta);
+        for (partition, batch) in files::split_by_partition(*signal, batches, partition_ns)? {
+            let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
+            let meta = files::write_new(
+                &inner.dir,
+                seq,
+                tenant,
+                *signal,
+                partition,
+                &[batch],
+                inner.config.row_group_rows,
+            )?;
+            stats.files += 1;
+            stats.rows += meta.rows;
+            stats.bytes += meta.bytes;
+            new_files.push(meta);
+        }
     }
-    manifest.wal_checkpoint = manifest.wal_checkpoint.max(frozen.segment);
-    manifest.commit(&inner.dir)?;
-    {
-        let mut state = inner
-            .state
-            .write()
-            .map_err(|_| StorageError::Closed("state lock poisoned".into()))?;
-        state.manifest = manifest.clone();
-        state.frozen.retain(|f| f.segment != frozen.segment);
-        inner.metrics.set_memtable_bytes(
-            state.active.bytes + state.frozen.iter().map(|f| f.bytes).sum::<u64>(),
-        );
-    }
-    inner.metrics.set_files(&manifest.files);
+    let manifest = publish(inner, Some(frozen.segment), |m| {
+        m.files.extend(new_files);
+        m.wal_checkpoint = m.wal_checkpoint.max(frozen.segment);
+    })?;
     let wal_dir = inner.dir.join("wal");
     for id in wal::list_segments(&wal_dir)? {
         if id <= manifest.wal_checkpoint {
@@ -456,6 +474,36 @@ fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats, StorageErr
         "flushed"
     );
     Ok(stats)
+}
+
+/// Applies `change` to the current manifest, commits it durably, and only then makes it
+/// the state queries see (dropping the frozen memtable `frozen_segment`, whose rows the
+/// new files now hold, in the same step). Callers hold `flush_lock`, so there is one
+/// committer at a time.
+pub(crate) fn publish(
+    inner: &Inner,
+    frozen_segment: Option<u64>,
+    change: impl FnOnce(&mut Manifest),
+) -> Result<Manifest, StorageError> {
+    let poisoned = || StorageError::Closed("state lock poisoned".into());
+    let mut manifest = inner.state.read().map_err(|_| poisoned())?.manifest.clone();
+    change(&mut manifest);
+    manifest.next_file_seq = manifest
+        .next_file_seq
+        .max(inner.next_seq.load(Ordering::SeqCst));
+    manifest.commit(&inner.dir)?;
+    {
+        let mut state = inner.state.write().map_err(|_| poisoned())?;
+        state.manifest = manifest.clone();
+        if let Some(seg) = frozen_segment {
+            state.frozen.retain(|f| f.segment != seg);
+        }
+        inner.metrics.set_memtable_bytes(
+            state.active.bytes + state.frozen.iter().map(|f| f.bytes).sum::<u64>(),
+        );
+    }
+    inner.metrics.set_files(&manifest.files);
+    Ok(manifest)
 }
 
 #[cfg(test)]

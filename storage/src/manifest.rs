@@ -23,6 +23,12 @@ pub struct FileMeta {
     pub bytes: u64,
     pub min_time_ns: i64,
     pub max_time_ns: i64,
+    /// Start of the time partition every row of the file belongs to.
+    #[serde(default)]
+    pub partition_ns: i64,
+    /// A sorted trace-id sidecar (`<path>.tids`) exists for this file.
+    #[serde(default)]
+    pub trace_index: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -82,11 +88,16 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
 
 /// Deletes files under `tables/` that the manifest does not list.
 pub fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<usize, StorageError> {
-    let live: std::collections::HashSet<PathBuf> = manifest
+    let mut live: std::collections::HashSet<PathBuf> = manifest
         .files
         .iter()
         .map(|f| Manifest::abs_path(dir, f))
         .collect();
+    for f in manifest.files.iter().filter(|f| f.trace_index) {
+        live.insert(crate::trace_index::sidecar_path(&Manifest::abs_path(
+            dir, f,
+        )));
+    }
     let mut removed = 0;
     let mut stack = vec![dir.join("tables")];
     while let Some(d) = stack.pop() {
@@ -134,6 +145,8 @@ mod tests {
                 bytes: 1,
                 min_time_ns: 0,
                 max_time_ns: 0,
+                partition_ns: 0,
+                trace_index: false,
             }],
         };
         m.commit(d).unwrap();

@@ -125,3 +125,107 @@ async fn backpressure_and_bad_tenant() {
 fn bytesize_kib(n: u64) -> bytesize::ByteSize {
     bytesize::ByteSize::kib(n)
 }
+
+fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap()
+}
+
+fn logs_at(n: usize, ts: i64) -> RecordBatch {
+    let rows: Vec<LogRow> = (0..n)
+        .map(|i| LogRow {
+            service: "svc".into(),
+            timestamp_ns: ts + i as i64,
+            body: format!("at {i}"),
+            ..Default::default()
+        })
+        .collect();
+    logs_batch(&rows).unwrap()
+}
+
+#[tokio::test]
+async fn compaction_merges_small_files_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    let t = now_ns();
+    for i in 0..6 {
+        s.append("default", Signal::Logs, logs_at(10, t + i))
+            .await
+            .unwrap();
+        s.flush().await.unwrap();
+    }
+    assert_eq!(s.snapshot("default", Signal::Logs).files.len(), 6);
+    let stats = s.compact().await.unwrap();
+    assert_eq!((stats.merges, stats.input_files), (1, 6));
+    let snap = s.snapshot("default", Signal::Logs);
+    assert_eq!(snap.files.len(), 1);
+    assert_eq!(rows_in(&s, "default"), (0, 60));
+    // Inputs stay on disk for readers until garbage collection.
+    assert_eq!(s.collect_garbage(true), 6);
+    drop(s);
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    assert_eq!(rows_in(&s, "default"), (0, 60));
+    let batches = crate::files::read_file(&s.snapshot("default", Signal::Logs).files[0].0).unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 60);
+}
+
+#[tokio::test]
+async fn retention_drops_expired_partitions_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    let now = now_ns();
+    let day = 86_400_000_000_000i64;
+    s.append("default", Signal::Logs, logs_at(5, now - 30 * day))
+        .await
+        .unwrap();
+    s.append("default", Signal::Logs, logs_at(7, now))
+        .await
+        .unwrap();
+    s.flush().await.unwrap();
+    assert_eq!(s.snapshot("default", Signal::Logs).files.len(), 2);
+    assert_eq!(s.apply_retention(now).await.unwrap(), 1);
+    assert_eq!(rows_in(&s, "default"), (0, 7));
+    drop(s);
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    assert_eq!(rows_in(&s, "default"), (0, 7));
+}
+
+#[tokio::test]
+async fn trace_lookup_opens_only_files_with_the_trace() {
+    use crate::schema::{SpanRow, spans_batch};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    let t = now_ns();
+    for tid in ["aa", "bb", "cc"] {
+        let rows: Vec<SpanRow> = (0..3)
+            .map(|i| SpanRow {
+                service: "svc".into(),
+                trace_id: format!("{tid:0>32}"),
+                span_id: format!("{i:016x}"),
+                start_time_ns: t,
+                end_time_ns: t + 10,
+                ..Default::default()
+            })
+            .collect();
+        s.append("default", Signal::Spans, spans_batch(&rows).unwrap())
+            .await
+            .unwrap();
+        s.flush().await.unwrap();
+    }
+    assert_eq!(s.snapshot("default", Signal::Spans).files.len(), 3);
+    let snap = s.trace_snapshot("default", &format!("{:0>32}", "bb"));
+    assert_eq!(snap.files.len(), 1);
+    assert!(
+        s.trace_snapshot("default", &format!("{:0>32}", "dd"))
+            .files
+            .is_empty()
+    );
+    // Sidecars survive restart and orphan cleanup.
+    drop(s);
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    assert_eq!(
+        s.trace_snapshot("default", &format!("{:0>32}", "cc"))
+            .files
+            .len(),
+        1
+    );
+}

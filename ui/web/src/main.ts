@@ -60,6 +60,8 @@ interface State {
   spanServices: string[];
   /** Log record counts per service (last successful answer). */
   logCounts: Map<string, number>;
+  /** Whether `logCounts` ever loaded (until then counts are shown as unknown). */
+  logCountsLoaded: boolean;
   logs: LogRecord[];
   matched: number | null;
   logsLoaded: boolean;
@@ -77,6 +79,7 @@ const state: State = {
   autoRefresh: readAutoRefreshPreference(),
   spanServices: [],
   logCounts: new Map(),
+  logCountsLoaded: false,
   logs: [],
   matched: null,
   logsLoaded: false,
@@ -167,6 +170,7 @@ async function refreshLogCounts(): Promise<void> {
   const signal = countsLane.start();
   try {
     state.logCounts = await fetchLogCounts(signal);
+    state.logCountsLoaded = true;
     clearError("logCounts");
   } catch (e) {
     if (isAbort(e)) return;
@@ -267,8 +271,11 @@ function renderServices(): void {
 
   const items = sorted.map((name) => {
     const count = state.logCounts.get(name) ?? 0;
+    const known = state.logCountsLoaded;
     const selected = name === state.selectedService;
-    const notes = [`${formatCount(count)} log record${count === 1 ? "" : "s"}`];
+    const notes = [
+      known ? `${formatCount(count)} log record${count === 1 ? "" : "s"}` : "log count unknown",
+    ];
     if (spanSet.has(name)) notes.push("seen in traces");
 
     const button = el(
@@ -276,8 +283,8 @@ function renderServices(): void {
       { className: "service-item", title: notes.join(" · ") },
       el("span", { className: "service-name", text: name === "" ? "(unknown)" : name }),
       el("span", {
-        className: count === 0 ? "service-count zero" : "service-count",
-        text: formatCount(count),
+        className: !known || count === 0 ? "service-count zero" : "service-count",
+        text: known ? formatCount(count) : "–",
       }),
     );
     button.type = "button";

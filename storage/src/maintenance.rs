@@ -1,0 +1,309 @@
+//! Background maintenance: retention (drop expired partitions whole), compaction (a
+//! pure planner and an executor that merges small files of one partition), and garbage
+//! collection of files that left the manifest.
+//!
+//! Every change is a manifest commit (see `publish`), made under `flush_lock` so that
+//! flush, retention and compaction never commit over each other. Files that leave the
+//! manifest are not deleted at once: a query may hold a snapshot that still lists
+//! them, so they wait `GC_DELAY` in the graveyard. After a crash, files the manifest
+//! does not list are removed on open.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::manifest::{FileMeta, Manifest};
+use crate::{Inner, Signal, Storage, StorageError, files, partition_nanos, publish};
+
+/// How long a file that left the manifest stays on disk for queries still reading it.
+pub(crate) const GC_DELAY: Duration = Duration::from_secs(120);
+/// Most files merged in one compaction.
+const MAX_INPUTS: usize = 32;
+/// Fewest small files worth a merge.
+const MIN_INPUTS: usize = 4;
+
+/// One merge: these files of one partition become one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactionPlan {
+    pub tenant: String,
+    pub signal: Signal,
+    pub partition_ns: i64,
+    pub inputs: Vec<FileMeta>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct CompactionStats {
+    pub merges: usize,
+    pub input_files: usize,
+    pub input_bytes: u64,
+    pub output_bytes: u64,
+}
+
+/// Picks merges: within each partition, files under half the target size, oldest first,
+/// in groups of at least `MIN_INPUTS` whose total stays within the target.
+pub fn plan_compactions(files: &[FileMeta], target_bytes: u64) -> Vec<CompactionPlan> {
+    let mut groups: BTreeMap<(&str, Signal, i64), Vec<&FileMeta>> = BTreeMap::new();
+    for f in files.iter().filter(|f| f.bytes < target_bytes / 2) {
+        groups
+            .entry((f.tenant.as_str(), f.signal, f.partition_ns))
+            .or_default()
+            .push(f);
+    }
+    let mut plans = Vec::new();
+    for ((tenant, signal, partition_ns), mut small) in groups {
+        small.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut current: Vec<FileMeta> = Vec::new();
+        let mut bytes = 0u64;
+        let mut emit = |current: &mut Vec<FileMeta>| {
+            if current.len() >= MIN_INPUTS {
+                plans.push(CompactionPlan {
+                    tenant: tenant.to_string(),
+                    signal,
+                    partition_ns,
+                    inputs: std::mem::take(current),
+                });
+            } else {
+                current.clear();
+            }
+        };
+        for f in small {
+            if !current.is_empty()
+                && (bytes + f.bytes > target_bytes || current.len() >= MAX_INPUTS)
+            {
+                emit(&mut current);
+                bytes = 0;
+            }
+            bytes += f.bytes;
+            current.push(f.clone());
+        }
+        emit(&mut current);
+    }
+    plans
+}
+
+/// Partitions whose whole span lies before `now - retention` of their signal.
+fn expired(inner: &Inner, manifest: &Manifest, now_ns: i64) -> Vec<FileMeta> {
+    let cfg = &inner.config;
+    let part = partition_nanos(cfg);
+    manifest
+        .files
+        .iter()
+        .filter(|f| {
+            let retention = match f.signal {
+                Signal::Logs => cfg.retention_logs,
+                Signal::Spans => cfg.retention_spans,
+                Signal::Metrics => cfg.retention_metrics,
+            };
+            let cutoff =
+                now_ns.saturating_sub(i64::try_from(retention.as_nanos()).unwrap_or(i64::MAX));
+            f.partition_ns.saturating_add(part) <= cutoff
+        })
+        .cloned()
+        .collect()
+}
+
+fn bury(inner: &Inner, files: &[FileMeta]) {
+    let due = Instant::now() + GC_DELAY;
+    if let Ok(mut g) = inner.graveyard.lock() {
+        for f in files {
+            let p = Manifest::abs_path(&inner.dir, f);
+            inner.trace_index.forget(&p);
+            if f.trace_index {
+                g.push((due, crate::trace_index::sidecar_path(&p)));
+            }
+            g.push((due, p));
+        }
+    }
+}
+
+fn same_file(a: &FileMeta, b: &FileMeta) -> bool {
+    a.path == b.path
+}
+
+impl Storage {
+    /// Drops every partition past its signal's retention. Returns the files dropped.
+    pub async fn apply_retention(&self, now_ns: i64) -> Result<usize, StorageError> {
+        let _guard = self.inner.flush_lock.lock().await;
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let manifest = inner
+                .state
+                .read()
+                .map_err(|_| StorageError::Closed("state lock poisoned".into()))?
+                .manifest
+                .clone();
+            let dead = expired(&inner, &manifest, now_ns);
+            if dead.is_empty() {
+                return Ok(0);
+            }
+            publish(&inner, None, |m| {
+                m.files.retain(|f| !dead.iter().any(|d| same_file(d, f)));
+            })?;
+            for f in &dead {
+                tracing::info!(
+                    tenant = %f.tenant, signal = %f.signal, file = %f.path,
+                    "retention: dropping expired partition file"
+                );
+            }
+            bury(&inner, &dead);
+            Ok(dead.len())
+        })
+        .await
+        .map_err(|e| StorageError::Closed(format!("retention task: {e}")))?
+    }
+
+    /// Runs every merge the planner proposes now.
+    pub async fn compact(&self) -> Result<CompactionStats, StorageError> {
+        let files = self.files();
+        let plans = plan_compactions(&files, self.inner.config.compaction_target_size.as_u64());
+        let mut stats = CompactionStats::default();
+        for plan in plans {
+            let inner = Arc::clone(&self.inner);
+            let p = plan.clone();
+            // Merge without holding the lock: flushes go on meanwhile.
+            let merged = tokio::task::spawn_blocking(move || merge(&inner, &p))
+                .await
+                .map_err(|e| StorageError::Closed(format!("compaction task: {e}")))??;
+            let _guard = self.inner.flush_lock.lock().await;
+            let live = self.files();
+            if !plan
+                .inputs
+                .iter()
+                .all(|i| live.iter().any(|f| same_file(f, i)))
+            {
+                // Retention took some input meanwhile; the output is an orphan.
+                bury(&self.inner, std::slice::from_ref(&merged));
+                continue;
+            }
+            let inner = Arc::clone(&self.inner);
+            let inputs = plan.inputs.clone();
+            let out = merged.clone();
+            tokio::task::spawn_blocking(move || {
+                publish(&inner, None, |m| {
+                    m.files.retain(|f| !inputs.iter().any(|i| same_file(i, f)));
+                    m.files.push(out);
+                })
+            })
+            .await
+            .map_err(|e| StorageError::Closed(format!("compaction task: {e}")))??;
+            bury(&self.inner, &plan.inputs);
+            stats.merges += 1;
+            stats.input_files += plan.inputs.len();
+            stats.input_bytes += plan.inputs.iter().map(|f| f.bytes).sum::<u64>();
+            stats.output_bytes += merged.bytes;
+        }
+        Ok(stats)
+    }
+
+    /// Deletes graveyard files whose grace period is over (all of them with `force`).
+    pub fn collect_garbage(&self, force: bool) -> usize {
+        let now = Instant::now();
+        let due: Vec<_> = match self.inner.graveyard.lock() {
+            Ok(mut g) => {
+                let (due, keep): (Vec<_>, Vec<_>) =
+                    g.drain(..).partition(|(t, _)| force || *t <= now);
+                *g = keep;
+                due
+            }
+            Err(_) => return 0,
+        };
+        let mut n = 0;
+        for (_, p) in due {
+            match std::fs::remove_file(&p) {
+                Ok(()) => n += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(file = %p.display(), error = %e, "cannot delete old file"),
+            }
+        }
+        n
+    }
+
+    /// Retention, compaction and garbage collection every `maintenance_interval`
+    /// until `shutdown` resolves.
+    pub async fn run_maintenance(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let every = self.inner.config.maintenance_interval;
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            if !self.is_healthy() {
+                continue;
+            }
+            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+            if let Err(e) = self.apply_retention(now).await {
+                tracing::error!(error = %e, "retention failed; will retry");
+            }
+            match self.compact().await {
+                Ok(s) if s.merges > 0 => tracing::info!(
+                    merges = s.merges,
+                    input_files = s.input_files,
+                    input_bytes = s.input_bytes,
+                    output_bytes = s.output_bytes,
+                    "compacted"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "compaction failed; will retry"),
+            }
+            self.collect_garbage(false);
+        }
+    }
+}
+
+/// Reads the inputs, merges them into one sorted file (not yet live).
+fn merge(inner: &Inner, plan: &CompactionPlan) -> Result<FileMeta, StorageError> {
+    let mut batches = Vec::new();
+    for f in &plan.inputs {
+        batches.extend(files::read_file(&Manifest::abs_path(&inner.dir, f))?);
+    }
+    let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
+    files::write_new(
+        &inner.dir,
+        seq,
+        &plan.tenant,
+        plan.signal,
+        plan.partition_ns,
+        &batches,
+        inner.config.row_group_rows,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, partition_ns: i64, bytes: u64) -> FileMeta {
+        FileMeta {
+            tenant: "t".into(),
+            signal: Signal::Logs,
+            path: path.into(),
+            rows: 1,
+            bytes,
+            min_time_ns: 0,
+            max_time_ns: 0,
+            partition_ns,
+            trace_index: false,
+        }
+    }
+
+    #[test]
+    fn planner_groups_small_files_per_partition() {
+        let mut files: Vec<FileMeta> = (0..10).map(|i| file(&format!("a{i:02}"), 0, 10)).collect();
+        files.push(file("big", 0, 1000));
+        files.extend((0..3).map(|i| file(&format!("b{i}"), 1, 10)));
+        let plans = plan_compactions(&files, 1000);
+        assert_eq!(plans.len(), 1, "{plans:?}");
+        assert_eq!(plans[0].inputs.len(), 10);
+        assert_eq!(plans[0].partition_ns, 0);
+        // A target that fits only 5 small files splits the run.
+        let plans = plan_compactions(&files[..10], 50);
+        assert_eq!(
+            plans.iter().map(|p| p.inputs.len()).collect::<Vec<_>>(),
+            vec![5, 5]
+        );
+    }
+}
