@@ -54,7 +54,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(0 if
 fi
 WANT="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null || true)" = "$WANT" ] \
-    && .venv/bin/python -c 'import pytest, requests, cramjam, grpc, opentelemetry.sdk' 2>/dev/null; then
+    && .venv/bin/python -c 'import pytest, requests, cramjam, grpc, opentelemetry.sdk, playwright' 2>/dev/null; then
     echo "requirements unchanged, venv intact"
 else
     .venv/bin/python -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
@@ -76,6 +76,17 @@ NEXTEST_ARGS=(--workspace --locked)
 cargo nextest run "${NEXTEST_ARGS[@]}"
 
 # --- 4. End-to-end tests ---------------------------------------------------------------
+section "Chromium for the UI tests"
+# Playwright drives Debian's Chromium (no browser download: the machine has no internet
+# beyond the package registries).
+if ! command -v chromium >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+chromium --version
+
 section "End-to-end tests (pytest tests/e2e)"
 OSPREY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/osprey"
 [ -x "$OSPREY_BIN" ] || {
