@@ -31,6 +31,9 @@ fn tenant(headers: &HeaderMap) -> Result<String, QueryError> {
 
 /// Prometheus time parameter: RFC 3339 or (fractional) Unix seconds.
 pub fn parse_time(name: &str, s: &str) -> Result<i64, QueryError> {
+    if let Some(ns) = parse_decimal_seconds(s) {
+        return Ok(ns);
+    }
     if let Ok(f) = s.parse::<f64>()
         && f.is_finite()
     {
@@ -44,6 +47,31 @@ pub fn parse_time(name: &str, s: &str) -> Result<i64, QueryError> {
                 "invalid parameter {name:?}: cannot parse {s:?} to a valid timestamp"
             ))
         })
+}
+
+/// `1700000000.123` as exact nanoseconds (a float would be off by up to ~100 ns, enough
+/// to miss a sample stamped at exactly that millisecond).
+fn parse_decimal_seconds(s: &str) -> Option<i64> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 9
+    {
+        return None;
+    }
+    let secs: i64 = int.parse().ok()?;
+    let frac_ns: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    let ns = secs.checked_mul(1_000_000_000)?.checked_add(frac_ns)?;
+    Some(if neg { -ns } else { ns })
 }
 
 fn now_ns() -> i64 {
@@ -190,6 +218,52 @@ async fn prom_query_handler(
     }
 }
 
+async fn labels_handler(State(st): State<QueryState>, headers: HeaderMap) -> Response {
+    match tenant(&headers) {
+        Ok(t) => success(st.storage.series().label_names(&t)),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn label_values_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    match tenant(&headers) {
+        Ok(t) => success(st.storage.series().label_values(&t, &name)),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn series_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let run = || {
+        let tenant = tenant(&headers)?;
+        let mut pairs = q;
+        if let Ok(Form(f)) = form {
+            pairs.extend(f);
+        }
+        let selectors: Vec<String> = pairs
+            .into_iter()
+            .filter(|(k, _)| k == "match[]")
+            .map(|(_, v)| v)
+            .collect();
+        if selectors.is_empty() {
+            return Err(QueryError::BadData("no match[] parameter provided".into()));
+        }
+        promql::series_matching(&st, &tenant, &selectors)
+    };
+    match run() {
+        Ok(v) => success(v),
+        Err(e) => e.into_response(),
+    }
+}
+
 async fn flush_handler(State(st): State<QueryState>) -> Response {
     match st.storage.flush().await {
         Ok(stats) => success(stats),
@@ -269,10 +343,37 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
             "/api/v1/query",
             get(prom_query_handler).post(prom_query_handler),
         )
+        .route("/api/v1/labels", get(labels_handler).post(labels_handler))
+        .route("/api/v1/label/{name}/values", get(label_values_handler))
+        .route("/api/v1/series", get(series_handler).post(series_handler))
         .route("/api/v1/admin/flush", post(flush_handler))
         .route("/api/v1/admin/compact", post(compact_handler))
         .route("/api/v1/status/storage", get(storage_status_handler))
         .route("/api/{*rest}", get(not_found).post(not_found))
         .with_state(st)
         .merge(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_exactly() {
+        assert_eq!(
+            parse_time("t", "1795307042.530").unwrap(),
+            1_795_307_042_530_000_000
+        );
+        assert_eq!(
+            parse_time("t", "1795307042").unwrap(),
+            1_795_307_042_000_000_000
+        );
+        assert_eq!(parse_time("t", "-1.5").unwrap(), -1_500_000_000);
+        assert_eq!(parse_time("t", "1e3").unwrap(), 1_000_000_000_000);
+        assert_eq!(
+            parse_time("t", "2026-11-22T00:00:00Z").unwrap(),
+            1_795_305_600_000_000_000
+        );
+        assert!(parse_time("t", "soon").is_err());
+    }
 }

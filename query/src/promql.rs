@@ -9,7 +9,11 @@ use datafusion::prelude::{col, lit};
 use promql_parser::parser::{self, AtModifier, Expr, Offset, VectorSelector};
 use serde_json::{Value, json};
 
-use crate::columns::{Maps, f64s, strings, timestamps, u64s};
+use std::sync::Arc;
+
+use osprey_storage::series::{Matcher, Series};
+
+use crate::columns::{f64s, timestamps, u64s};
 use crate::{QueryError, QueryState, session::session};
 
 /// Prometheus' staleness marker.
@@ -98,85 +102,131 @@ async fn select(
             Some("UTC".into()),
         ))
     };
-    let mut filter = col("timestamp")
+    // Resolve the selector to series through the series index (no sample is read).
+    let series = resolve(st, tenant, vs);
+    if series.is_empty() {
+        return Ok(Vec::new());
+    }
+    let by_id: HashMap<u64, &Series> = series.iter().map(|s| (s.id, s.as_ref())).collect();
+    let ids: Vec<_> = series.iter().map(|s| lit(s.id)).collect();
+    let filter = col("timestamp")
         .gt(ts(from))
-        .and(col("timestamp").lt_eq(ts(at)));
-    if let Some(name) = &vs.name {
-        filter = filter.and(col("metric").eq(lit(name.as_str())));
-    }
-    for m in &vs.matchers.matchers {
-        if m.name == "__name__" && matches!(m.op, promql_parser::label::MatchOp::Equal) {
-            filter = filter.and(col("metric").eq(lit(m.value.as_str())));
-        }
-    }
+        .and(col("timestamp").lt_eq(ts(at)))
+        .and(col("series_id").in_list(ids, false));
     let ctx = session(&st.storage, tenant).await?;
     let batches = ctx
         .table("metrics")
         .await?
         .filter(filter)?
+        .select_columns(&["series_id", "timestamp", "value"])?
         .collect()
         .await?;
 
-    // series id → (timestamp, value, labels)
-    let mut latest: HashMap<u64, (i64, f64, usize, usize)> = HashMap::new();
-    for (bi, b) in batches.iter().enumerate() {
+    // Latest sample of each series.
+    let mut latest: HashMap<u64, (i64, f64)> = HashMap::new();
+    for b in &batches {
         let sid = u64s(b, "series_id")?;
         let tsa = timestamps(b, "timestamp")?;
         let val = f64s(b, "value")?;
         for i in 0..b.num_rows() {
-            let e = latest.entry(sid.value(i)).or_insert((i64::MIN, 0.0, bi, i));
+            let e = latest.entry(sid.value(i)).or_insert((i64::MIN, 0.0));
             if tsa.value(i) >= e.0 {
-                *e = (tsa.value(i), val.value(i), bi, i);
+                *e = (tsa.value(i), val.value(i));
             }
         }
     }
     let mut out = Vec::new();
-    let mut label_cache: HashMap<usize, (arrow::array::StringArray, Maps)> = HashMap::new();
-    for (_, (_, v, bi, i)) in latest {
+    for (id, (_, v)) in latest {
+        // A staleness marker ends the series: nothing to return for it.
         if v.to_bits() == STALE_NAN {
             continue;
         }
-        if let std::collections::hash_map::Entry::Vacant(e) = label_cache.entry(bi) {
-            e.insert((
-                strings(&batches[bi], "metric")?,
-                Maps::new(&batches[bi], "labels")?,
-            ));
+        let Some(s) = by_id.get(&id) else { continue };
+        let mut metric = serde_json::Map::new();
+        metric.insert("__name__".into(), Value::String(s.metric.clone()));
+        for (k, v) in &s.labels {
+            metric.insert(k.clone(), Value::String(v.clone()));
         }
-        let Some((metric, maps)) = label_cache.get(&bi) else {
-            continue;
-        };
-        let mut labels = maps.row(i);
-        labels.push(("__name__".into(), metric.value(i).to_string()));
-        let get = |name: &str| {
-            labels
-                .iter()
-                .find(|(k, _)| k == name)
-                .map_or("", |(_, v)| v.as_str())
-        };
-        let plain = vs
-            .matchers
-            .matchers
-            .iter()
-            .all(|m| m.is_match(get(&m.name)));
-        let or_ok = vs.matchers.or_matchers.is_empty()
-            || vs
-                .matchers
-                .or_matchers
-                .iter()
-                .any(|group| group.iter().all(|m| m.is_match(get(&m.name))));
-        let name_ok = vs.name.as_deref().is_none_or(|n| get("__name__") == n);
-        if !(plain && or_ok && name_ok) {
-            continue;
-        }
-        labels.sort();
-        let metric_obj: serde_json::Map<String, Value> = labels
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect();
-        out.push(json!({"metric": metric_obj, "value": [secs(t), format_value(v)]}));
+        out.push(json!({"metric": metric, "value": [secs(t), format_value(v)]}));
     }
     out.sort_by(|a, b| a["metric"].to_string().cmp(&b["metric"].to_string()));
     Ok(out)
+}
+
+/// Series matching any of the `match[]` selectors (Prometheus `/api/v1/series`).
+pub fn series_matching(
+    st: &QueryState,
+    tenant: &str,
+    selectors: &[String],
+) -> Result<Vec<Value>, QueryError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for sel in selectors {
+        let expr = parser::parse(sel)
+            .map_err(|e| QueryError::BadData(format!("invalid parameter \"match[]\": {e}")))?;
+        let Expr::VectorSelector(vs) = expr else {
+            return Err(QueryError::BadData(format!(
+                "invalid parameter \"match[]\": {sel} is not a series selector"
+            )));
+        };
+        for s in resolve(st, tenant, &vs) {
+            if seen.insert(s.id) {
+                let mut m = serde_json::Map::new();
+                m.insert("__name__".into(), Value::String(s.metric.clone()));
+                for (k, v) in &s.labels {
+                    m.insert(k.clone(), Value::String(v.clone()));
+                }
+                out.push(Value::Object(m));
+            }
+        }
+    }
+    Ok(out)
+}
+
+type Predicate<'a> = Box<dyn Fn(&str) -> bool + 'a>;
+
+/// Series matching a selector: its name and matchers, or any of its `or` groups.
+fn resolve(st: &QueryState, tenant: &str, vs: &VectorSelector) -> Vec<Arc<Series>> {
+    let index = st.storage.series();
+    let name_pred = vs.name.clone().map(|n| move |v: &str| v == n);
+    let select = |group: &[promql_parser::label::Matcher]| {
+        let preds: Vec<(String, Predicate<'_>)> = group
+            .iter()
+            .map(|m| {
+                let f: Predicate<'_> = Box::new(move |v: &str| m.is_match(v));
+                (m.name.clone(), f)
+            })
+            .collect();
+        let mut matchers: Vec<Matcher<'_>> = preds
+            .iter()
+            .map(|(n, f)| Matcher {
+                name: n.as_str(),
+                matches: f.as_ref(),
+            })
+            .collect();
+        if let Some(p) = &name_pred {
+            matchers.push(Matcher {
+                name: "__name__",
+                matches: p,
+            });
+        }
+        index.select(tenant, &matchers)
+    };
+    if vs.matchers.or_matchers.is_empty() {
+        return select(&vs.matchers.matchers);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for group in &vs.matchers.or_matchers {
+        let mut g = vs.matchers.matchers.clone();
+        g.extend(group.iter().cloned());
+        for s in select(&g) {
+            if seen.insert(s.id) {
+                out.push(s);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod manifest;
 mod memtable;
 mod metrics;
 pub mod schema;
+pub mod series;
 pub mod trace_index;
 pub mod wal;
 mod writer;
@@ -145,6 +146,7 @@ pub(crate) struct Inner {
     /// Files no longer in the manifest, deleted once no query can still be reading them.
     graveyard: Mutex<Vec<(Instant, PathBuf)>>,
     trace_index: trace_index::TraceIndexCache,
+    series: series::SeriesIndex,
 }
 
 /// Handle to the storage engine; cheap to clone.
@@ -163,8 +165,12 @@ impl Storage {
         manifest::remove_orphans(dir, &manifest)?;
         let metrics = StorageMetrics::default();
 
-        // Replay segments after the checkpoint; only the newest may have a torn tail.
         let started = Instant::now();
+        let series_index = series::SeriesIndex::default();
+        for rel in &manifest.series_files {
+            series_index.load_file(&dir.join(rel))?;
+        }
+        // Replay segments after the checkpoint; only the newest may have a torn tail.
         let mut active = Memtable::default();
         let segments = wal::list_segments(&wal_dir)?;
         let mut last_id = manifest.wal_checkpoint;
@@ -180,6 +186,9 @@ impl Storage {
             let records = wal::read_segment(&wal::segment_path(&wal_dir, id), is_last)?;
             for r in records {
                 replayed += r.batch.num_rows();
+                if r.signal == Signal::Metrics {
+                    series_index.observe(&r.tenant, &r.batch, true);
+                }
                 active.insert(r.tenant, r.signal, r.batch);
             }
             last_id = last_id.max(id);
@@ -214,6 +223,7 @@ impl Storage {
             next_seq: AtomicU64::new(next_seq),
             graveyard: Mutex::new(Vec::new()),
             trace_index: trace_index::TraceIndexCache::default(),
+            series: series_index,
         });
         let handle = writer::spawn(Arc::clone(&inner), rx, segment, wal_dir)
             .map_err(|e| StorageError::io(dir, e))?;
@@ -221,6 +231,11 @@ impl Storage {
             *w = Some(handle);
         }
         Ok(Storage { inner })
+    }
+
+    /// The series index of the metrics table.
+    pub fn series(&self) -> &series::SeriesIndex {
+        &self.inner.series
     }
 
     /// The storage's own metrics, to be registered by the binary.
@@ -455,8 +470,16 @@ fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats, StorageErr
             new_files.push(meta);
         }
     }
+    let mut series_files = Vec::new();
+    for (tenant, series) in &frozen.series {
+        let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
+        let rel = format!("series/{tenant}/{seq:012}.series");
+        series::write_file(&inner.dir.join(&rel), tenant, series)?;
+        series_files.push(rel);
+    }
     let manifest = publish(inner, Some(frozen.segment), |m| {
         m.files.extend(new_files);
+        m.series_files.extend(series_files);
         m.wal_checkpoint = m.wal_checkpoint.max(frozen.segment);
     })?;
     let wal_dir = inner.dir.join("wal");

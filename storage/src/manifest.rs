@@ -39,6 +39,9 @@ pub struct Manifest {
     /// Next file sequence number.
     pub next_file_seq: u64,
     pub files: Vec<FileMeta>,
+    /// Series index files (relative paths), see `series.rs`.
+    #[serde(default)]
+    pub series_files: Vec<String>,
 }
 
 const NAME: &str = "MANIFEST";
@@ -98,8 +101,9 @@ pub fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<usize, StorageE
             dir, f,
         )));
     }
+    live.extend(manifest.series_files.iter().map(|p| dir.join(p)));
     let mut removed = 0;
-    let mut stack = vec![dir.join("tables")];
+    let mut stack = vec![dir.join("tables"), dir.join("series")];
     while let Some(d) = stack.pop() {
         let entries = match fs::read_dir(&d) {
             Ok(e) => e,
@@ -148,6 +152,7 @@ mod tests {
                 partition_ns: 0,
                 trace_index: false,
             }],
+            series_files: vec![],
         };
         m.commit(d).unwrap();
         assert_eq!(Manifest::load(d).unwrap(), m);

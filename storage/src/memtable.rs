@@ -36,4 +36,6 @@ pub struct Frozen {
     pub segment: u64,
     pub tables: HashMap<TableKey, Vec<RecordBatch>>,
     pub bytes: u64,
+    /// Series first seen in this memtable, per tenant, to be persisted with its files.
+    pub series: Vec<(String, Vec<std::sync::Arc<crate::series::Series>>)>,
 }

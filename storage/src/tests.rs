@@ -229,3 +229,49 @@ async fn trace_lookup_opens_only_files_with_the_trace() {
         1
     );
 }
+
+#[tokio::test]
+async fn series_index_survives_flush_and_restart() {
+    use crate::schema::{SampleRow, samples_batch};
+    let dir = tempfile::tempdir().unwrap();
+    let sample = |job: &str| SampleRow {
+        metric: "up".into(),
+        labels: vec![("job".into(), job.into())],
+        timestamp_ns: now_ns(),
+        value: 1.0,
+    };
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    s.append(
+        "default",
+        Signal::Metrics,
+        samples_batch(&[sample("a"), sample("b")]).unwrap(),
+    )
+    .await
+    .unwrap();
+    s.flush().await.unwrap();
+    s.append(
+        "default",
+        Signal::Metrics,
+        samples_batch(&[sample("c"), sample("a")]).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.series().len("default"), 3);
+    drop(s);
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    assert_eq!(s.series().len("default"), 3);
+    assert_eq!(
+        s.series().label_values("default", "job"),
+        vec!["a", "b", "c"]
+    );
+    s.flush().await.unwrap();
+    s.close().await.unwrap();
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    assert_eq!(s.series().len("default"), 3);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("series/default"))
+            .unwrap()
+            .count(),
+        2
+    );
+}

@@ -134,6 +134,9 @@ fn commit_group(inner: &Inner, group: Vec<Pending>, write_error: Option<&str>) {
     if let Ok(mut state) = inner.state.write() {
         for p in group {
             rows += p.batch.num_rows() as u64;
+            if p.signal == Signal::Metrics {
+                inner.series.observe(&p.tenant, &p.batch, true);
+            }
             state.active.insert(p.tenant, p.signal, p.batch);
             acks.push(p.ack);
         }
@@ -173,6 +176,7 @@ fn rotate_segment(
         segment: old.id,
         tables: active.tables,
         bytes: active.bytes,
+        series: inner.series.take_pending(),
     }));
     Ok(())
 }

@@ -54,3 +54,40 @@ def test_compaction_keeps_every_row_once_across_kill(osprey: OspreyServer) -> No
     osprey.restart(kill=True)
     assert osprey.count("logs") == 31
     assert osprey.count("logs", "attributes['tag'] = 'c3'") == 5
+
+
+def test_series_index_answers_label_apis_across_restarts(osprey: OspreyServer) -> None:
+    from test_remote_write import encode_write_request, post_write
+
+    now_ms = int(time.time() * 1000)
+    series = [
+        ({"__name__": "idx_up", "job": "api", "instance": "a"}, [(1.0, now_ms)]),
+        ({"__name__": "idx_up", "job": "db", "instance": "b"}, [(0.0, now_ms)]),
+        ({"__name__": "idx_requests_total", "job": "api", "code": "500"}, [(3.0, now_ms)]),
+    ]
+    assert post_write(osprey, encode_write_request(series)).status_code == 204
+
+    def check() -> None:
+        labels = osprey.get("/api/v1/labels").json()
+        assert labels["status"] == "success"
+        assert labels["data"] == ["__name__", "code", "instance", "job"]
+        jobs = osprey.get("/api/v1/label/job/values").json()["data"]
+        assert jobs == ["api", "db"]
+        r = osprey.get("/api/v1/series", params={"match[]": ['idx_up{job=~"a.*"}', "idx_requests_total"]})
+        assert r.status_code == 200, r.text
+        got = sorted(r.json()["data"], key=lambda s: s["__name__"])
+        assert got == [
+            {"__name__": "idx_requests_total", "job": "api", "code": "500"},
+            {"__name__": "idx_up", "job": "api", "instance": "a"},
+        ]
+        # Regex and negative matchers resolve through the index.
+        res = osprey.prom_query('{__name__=~"idx_.*", job!="db"}', at=now_ms / 1000)
+        assert sorted(s["metric"]["__name__"] for s in res) == ["idx_requests_total", "idx_up"]
+        assert osprey.get("/api/v1/series").status_code == 400
+
+    check()
+    osprey.restart(kill=True)  # series only in the WAL
+    check()
+    osprey.flush()
+    osprey.restart(kill=True)  # series in a series file
+    check()

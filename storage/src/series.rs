@@ -1,0 +1,364 @@
+//! Series index: per tenant, series id → (metric, labels) and postings
+//! label name → value → series ids (`__name__` included), so a PromQL selector
+//! resolves to series ids without reading samples, and sample scans can then prune
+//! row groups by `series_id` (files are sorted by it).
+//!
+//! Persistence follows the manifest: series first seen since the last flush are
+//! written by that flush to `series/<seq>.series` (a JSON file written to a temp name,
+//! fsynced and renamed) and listed in the manifest in the same commit. On open, the listed series
+//! files are loaded and WAL replay re-observes the series of unflushed samples, so the
+//! index always covers every acknowledged sample.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use arrow::array::{Array, AsArray, MapArray, RecordBatch};
+use arrow::datatypes::UInt64Type;
+use serde::{Deserialize, Serialize};
+
+use crate::StorageError;
+use crate::manifest::write_durably;
+
+/// One series: metric name and labels (without `__name__`), labels sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Series {
+    pub id: u64,
+    pub metric: String,
+    pub labels: Vec<(String, String)>,
+}
+
+impl Series {
+    /// A label's value, `__name__` included; "" when absent (Prometheus semantics).
+    pub fn get(&self, name: &str) -> &str {
+        if name == "__name__" {
+            return &self.metric;
+        }
+        self.labels
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct TenantSeries {
+    series: HashMap<u64, Arc<Series>>,
+    postings: HashMap<String, HashMap<String, BTreeSet<u64>>>,
+    /// Ids first seen since the last freeze (not yet in a series file).
+    pending: Vec<u64>,
+}
+
+impl TenantSeries {
+    fn insert(&mut self, s: Series, pending: bool) {
+        if self.series.contains_key(&s.id) {
+            return;
+        }
+        let id = s.id;
+        self.postings
+            .entry("__name__".into())
+            .or_default()
+            .entry(s.metric.clone())
+            .or_default()
+            .insert(id);
+        for (k, v) in &s.labels {
+            self.postings
+                .entry(k.clone())
+                .or_default()
+                .entry(v.clone())
+                .or_default()
+                .insert(id);
+        }
+        self.series.insert(id, Arc::new(s));
+        if pending {
+            self.pending.push(id);
+        }
+    }
+}
+
+/// A label matcher as a predicate over the label's value ("" when absent).
+pub struct Matcher<'a> {
+    pub name: &'a str,
+    pub matches: &'a dyn Fn(&str) -> bool,
+}
+
+#[derive(Default)]
+pub struct SeriesIndex {
+    tenants: RwLock<HashMap<String, TenantSeries>>,
+}
+
+impl SeriesIndex {
+    /// Registers the series of a metrics batch.
+    pub fn observe(&self, tenant: &str, batch: &RecordBatch, pending: bool) {
+        let (Some(ids), Some(metric), Some(labels)) = (
+            batch.column_by_name("series_id"),
+            batch.column_by_name("metric"),
+            batch.column_by_name("labels"),
+        ) else {
+            return;
+        };
+        let ids = ids.as_primitive::<UInt64Type>();
+        let metric = metric.as_string::<i32>();
+        let Some(labels) = labels.as_any().downcast_ref::<MapArray>() else {
+            return;
+        };
+        let keys = labels.keys().as_string::<i32>();
+        let values = labels.values().as_string::<i32>();
+        let offsets = labels.value_offsets();
+        let Ok(mut tenants) = self.tenants.write() else {
+            return;
+        };
+        let t = tenants.entry(tenant.to_string()).or_default();
+        for i in 0..batch.num_rows() {
+            let id = ids.value(i);
+            if t.series.contains_key(&id) {
+                continue;
+            }
+            let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+            let mut l: Vec<(String, String)> = (a..b)
+                .map(|j| {
+                    let v = if values.is_null(j) {
+                        ""
+                    } else {
+                        values.value(j)
+                    };
+                    (keys.value(j).to_string(), v.to_string())
+                })
+                .collect();
+            l.sort();
+            t.insert(
+                Series {
+                    id,
+                    metric: metric.value(i).to_string(),
+                    labels: l,
+                },
+                pending,
+            );
+        }
+    }
+
+    /// Takes the series first seen since the last call (the writer calls it when it
+    /// freezes a memtable: exactly those series' samples are being flushed).
+    pub fn take_pending(&self) -> Vec<(String, Vec<Arc<Series>>)> {
+        let Ok(mut tenants) = self.tenants.write() else {
+            return Vec::new();
+        };
+        tenants
+            .iter_mut()
+            .filter(|(_, t)| !t.pending.is_empty())
+            .map(|(name, t)| {
+                let ids = std::mem::take(&mut t.pending);
+                let series = ids
+                    .iter()
+                    .filter_map(|id| t.series.get(id).cloned())
+                    .collect();
+                (name.clone(), series)
+            })
+            .collect()
+    }
+
+    /// Series ids matching every matcher (Prometheus semantics: a matcher that
+    /// accepts "" also accepts series without the label).
+    pub fn select(&self, tenant: &str, matchers: &[Matcher<'_>]) -> Vec<Arc<Series>> {
+        let Ok(tenants) = self.tenants.read() else {
+            return Vec::new();
+        };
+        let Some(t) = tenants.get(tenant) else {
+            return Vec::new();
+        };
+        let mut result: Option<BTreeSet<u64>> = None;
+        for m in matchers {
+            let values = t.postings.get(m.name);
+            let mut ids: BTreeSet<u64> = BTreeSet::new();
+            if let Some(values) = values {
+                for (v, postings) in values {
+                    if (m.matches)(v) {
+                        ids.extend(postings);
+                    }
+                }
+            }
+            if (m.matches)("") {
+                // Series that do not have the label at all.
+                let with: BTreeSet<u64> = values
+                    .map(|vs| vs.values().flatten().copied().collect())
+                    .unwrap_or_default();
+                ids.extend(t.series.keys().filter(|id| !with.contains(id)));
+            }
+            result = Some(match result {
+                None => ids,
+                Some(r) => r.intersection(&ids).copied().collect(),
+            });
+            if result.as_ref().is_some_and(BTreeSet::is_empty) {
+                break;
+            }
+        }
+        let ids = result.unwrap_or_else(|| t.series.keys().copied().collect());
+        ids.iter()
+            .filter_map(|id| t.series.get(id).cloned())
+            .collect()
+    }
+
+    /// Label names, or values of one label, of a tenant.
+    pub fn label_values(&self, tenant: &str, name: &str) -> Vec<String> {
+        let Ok(tenants) = self.tenants.read() else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = tenants
+            .get(tenant)
+            .and_then(|t| t.postings.get(name))
+            .map(|vs| vs.keys().cloned().collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// All label names of a tenant (`__name__` included), sorted.
+    pub fn label_names(&self, tenant: &str) -> Vec<String> {
+        let Ok(tenants) = self.tenants.read() else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = tenants
+            .get(tenant)
+            .map(|t| t.postings.keys().cloned().collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    pub fn len(&self, tenant: &str) -> usize {
+        self.tenants
+            .read()
+            .ok()
+            .and_then(|t| t.get(tenant).map(|t| t.series.len()))
+            .unwrap_or(0)
+    }
+
+    /// Loads a series file written by [`write_file`].
+    pub fn load_file(&self, path: &Path) -> Result<usize, StorageError> {
+        let bytes = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
+        let file: SeriesFile =
+            serde_json::from_slice(&bytes).map_err(|e| StorageError::CorruptManifest {
+                path: path.to_path_buf(),
+                reason: format!("series file: {e}"),
+            })?;
+        let n = file.series.len();
+        let Ok(mut tenants) = self.tenants.write() else {
+            return Ok(0);
+        };
+        let t = tenants.entry(file.tenant).or_default();
+        for s in file.series {
+            t.insert(s, false);
+        }
+        Ok(n)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SeriesFile {
+    tenant: String,
+    series: Vec<Series>,
+}
+
+/// Writes a tenant's new series durably (JSON: small, rare, and readable by operators).
+pub fn write_file(path: &Path, tenant: &str, series: &[Arc<Series>]) -> Result<(), StorageError> {
+    let file = SeriesFile {
+        tenant: tenant.to_string(),
+        series: series.iter().map(|s| (**s).clone()).collect(),
+    };
+    let bytes = serde_json::to_vec(&file).map_err(|e| StorageError::CorruptManifest {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+    }
+    let tmp = path.with_extension("tmp");
+    write_durably(&tmp, &bytes)?;
+    std::fs::rename(&tmp, path).map_err(|e| StorageError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{SampleRow, samples_batch};
+
+    fn batch() -> RecordBatch {
+        let rows: Vec<SampleRow> = [
+            ("up", vec![("job", "a"), ("instance", "1")]),
+            ("up", vec![("job", "b"), ("instance", "2")]),
+            ("http_requests_total", vec![("job", "a"), ("code", "500")]),
+            ("http_requests_total", vec![("job", "a")]),
+        ]
+        .into_iter()
+        .map(|(m, l)| SampleRow {
+            metric: m.into(),
+            labels: l.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            ..Default::default()
+        })
+        .collect();
+        samples_batch(&rows).unwrap()
+    }
+
+    #[test]
+    fn select_with_prometheus_semantics() {
+        let idx = SeriesIndex::default();
+        idx.observe("t", &batch(), true);
+        idx.observe("t", &batch(), true);
+        assert_eq!(idx.len("t"), 4);
+        let eq = |v: &'static str| move |x: &str| x == v;
+        let up = eq("up");
+        let a = eq("a");
+        let sel = idx.select(
+            "t",
+            &[
+                Matcher {
+                    name: "__name__",
+                    matches: &up,
+                },
+                Matcher {
+                    name: "job",
+                    matches: &a,
+                },
+            ],
+        );
+        assert_eq!(sel.len(), 1);
+        assert_eq!(sel[0].get("instance"), "1");
+        // code="" matches the series without a code label.
+        let empty = eq("");
+        let h = eq("http_requests_total");
+        let sel = idx.select(
+            "t",
+            &[
+                Matcher {
+                    name: "__name__",
+                    matches: &h,
+                },
+                Matcher {
+                    name: "code",
+                    matches: &empty,
+                },
+            ],
+        );
+        assert_eq!(sel.len(), 1);
+        assert_eq!(sel[0].labels, vec![("job".to_string(), "a".to_string())]);
+        assert_eq!(idx.label_values("t", "job"), vec!["a", "b"]);
+        assert!(idx.select("other", &[]).is_empty());
+    }
+
+    #[test]
+    fn pending_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = SeriesIndex::default();
+        idx.observe("t", &batch(), true);
+        let pending = idx.take_pending();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].1.len(), 4);
+        assert!(idx.take_pending().is_empty());
+        let p = dir.path().join("series/1.series");
+        write_file(&p, "t", &pending[0].1).unwrap();
+        let fresh = SeriesIndex::default();
+        assert_eq!(fresh.load_file(&p).unwrap(), 4);
+        assert_eq!(fresh.len("t"), 4);
+        assert!(fresh.take_pending().is_empty());
+    }
+}
