@@ -21,6 +21,7 @@ mod maintenance;
 mod manifest;
 mod memtable;
 mod metrics;
+mod quarantine;
 pub mod schema;
 pub mod series;
 pub mod trace_index;
@@ -161,9 +162,24 @@ impl Storage {
     pub fn open(dir: &Path, config: StorageConfig) -> Result<Self, StorageError> {
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir).map_err(|e| StorageError::io(&wal_dir, e))?;
-        let manifest = Manifest::load(dir)?;
-        manifest::remove_orphans(dir, &manifest)?;
+        let mut manifest = Manifest::load(dir)?;
         let metrics = StorageMetrics::default();
+        let bad = quarantine::check_files(dir, &manifest);
+        if !bad.is_empty() {
+            for (f, reason) in &bad {
+                let q = quarantine::move_file(dir, &Manifest::abs_path(dir, f))?;
+                tracing::error!(
+                    file = %f.path, %reason, moved_to = %q.display(),
+                    "corrupt data file quarantined; its rows are no longer served"
+                );
+            }
+            metrics.add_quarantined(bad.len() as u64);
+            manifest
+                .files
+                .retain(|f| !bad.iter().any(|(b, _)| b.path == f.path));
+            manifest.commit(dir)?;
+        }
+        manifest::remove_orphans(dir, &manifest)?;
 
         let started = Instant::now();
         let series_index = series::SeriesIndex::default();
@@ -183,7 +199,30 @@ impl Storage {
                 continue;
             }
             let is_last = i + 1 == segments.len();
-            let records = wal::read_segment(&wal::segment_path(&wal_dir, id), is_last)?;
+            let path = wal::segment_path(&wal_dir, id);
+            let (records, damage) = wal::read_segment(&path)?;
+            match damage {
+                None => {}
+                Some(d) if is_last => {
+                    // A crash mid-append: that record was never acknowledged.
+                    tracing::warn!(
+                        segment = %path.display(), offset = d.offset, reason = %d.reason,
+                        "WAL: truncating torn tail"
+                    );
+                    wal::truncate(&path, d.offset)?;
+                }
+                Some(d) => {
+                    // Corruption in the middle of the log: keep what is readable, keep a
+                    // copy of the segment for inspection, and say so loudly.
+                    let q = quarantine::copy(dir, &path)?;
+                    tracing::error!(
+                        segment = %path.display(), offset = d.offset, reason = %d.reason,
+                        copy = %q.display(),
+                        "WAL: corrupt segment; records after the damage are lost, segment quarantined"
+                    );
+                    metrics.add_quarantined(1);
+                }
+            }
             for r in records {
                 replayed += r.batch.num_rows();
                 if r.signal == Signal::Metrics {

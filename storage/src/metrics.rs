@@ -17,6 +17,7 @@ pub struct StorageMetrics {
     wal_rows: Counter,
     files: Gauge,
     file_bytes: Gauge,
+    quarantined: Counter,
 }
 
 impl Default for StorageMetrics {
@@ -28,6 +29,7 @@ impl Default for StorageMetrics {
             wal_rows: Counter::default(),
             files: Gauge::default(),
             file_bytes: Gauge::default(),
+            quarantined: Counter::default(),
         }
     }
 }
@@ -77,6 +79,10 @@ impl StorageMetrics {
     pub(crate) fn set_memtable_bytes(&self, b: u64) {
         self.memtable_bytes
             .set(i64::try_from(b).unwrap_or(i64::MAX));
+    }
+
+    pub(crate) fn add_quarantined(&self, n: u64) {
+        self.quarantined.inc_by(n);
     }
 
     pub(crate) fn add_wal_rows(&self, n: u64) {

@@ -97,10 +97,18 @@ pub fn list_segments(dir: &Path) -> Result<Vec<u64>, StorageError> {
     Ok(ids)
 }
 
-/// Reads every record of a segment. A torn or corrupt tail (short header, short payload,
-/// CRC mismatch) ends the segment: when `truncate_tail` is set the file is cut there
-/// (a crash mid-append leaves exactly this), otherwise it is an error.
-pub fn read_segment(path: &Path, truncate_tail: bool) -> Result<Vec<WalRecord>, StorageError> {
+/// Where and why a segment stops being readable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Damage {
+    pub offset: u64,
+    pub reason: String,
+}
+
+/// Reads every record of a segment up to the first damaged one (short header, record
+/// running past the end, CRC mismatch, undecodable payload), and reports the damage.
+/// In the newest segment that is the torn tail of a crash mid-append; elsewhere it is
+/// corruption.
+pub fn read_segment(path: &Path) -> Result<(Vec<WalRecord>, Option<Damage>), StorageError> {
     let file = File::open(path).map_err(|e| StorageError::io(path, e))?;
     let total = file
         .metadata()
@@ -138,29 +146,17 @@ pub fn read_segment(path: &Path, truncate_tail: bool) -> Result<Vec<WalRecord>, 
         }
         offset += (HEADER + len) as u64;
     };
-    if let Some(reason) = bad {
-        if !truncate_tail {
-            return Err(StorageError::CorruptWal {
-                path: path.to_path_buf(),
-                offset,
-                reason,
-            });
-        }
-        tracing::warn!(
-            segment = %path.display(),
-            offset,
-            dropped_bytes = total - offset,
-            %reason,
-            "WAL: truncating torn tail (never acknowledged)"
-        );
-        let f = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(|e| StorageError::io(path, e))?;
-        f.set_len(offset).map_err(|e| StorageError::io(path, e))?;
-        f.sync_all().map_err(|e| StorageError::io(path, e))?;
-    }
-    Ok(records)
+    Ok((records, bad.map(|reason| Damage { offset, reason })))
+}
+
+/// Cuts a segment at `offset` (dropping a torn tail) durably.
+pub fn truncate(path: &Path, offset: u64) -> Result<(), StorageError> {
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| StorageError::io(path, e))?;
+    f.set_len(offset).map_err(|e| StorageError::io(path, e))?;
+    f.sync_all().map_err(|e| StorageError::io(path, e))
 }
 
 /// The segment being appended to.
@@ -234,8 +230,10 @@ mod tests {
         w.append(&rec[..rec.len() / 2]).unwrap();
         drop(w);
         let path = segment_path(dir.path(), 1);
-        assert!(read_segment(&path, false).is_err());
-        let recs = read_segment(&path, true).unwrap();
+        let (recs, damage) = read_segment(&path).unwrap();
+        let damage = damage.unwrap();
+        assert_eq!(damage.offset, full);
+        truncate(&path, damage.offset).unwrap();
         assert_eq!(recs.len(), 3);
         assert_eq!(recs[2].batch.num_rows(), 3);
         assert_eq!(recs[0].tenant, "t1");
@@ -252,7 +250,8 @@ mod tests {
         rec[last] ^= 0xff;
         w.append(&rec).unwrap();
         drop(w);
-        let recs = read_segment(&segment_path(dir.path(), 7), true).unwrap();
+        let (recs, damage) = read_segment(&segment_path(dir.path(), 7)).unwrap();
         assert!(recs.is_empty());
+        assert_eq!(damage.unwrap().reason, "CRC mismatch");
     }
 }
