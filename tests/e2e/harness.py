@@ -315,6 +315,7 @@ class OspreyServer:
         body = r.json()
         assert isinstance(body.get("columns"), list), body
         assert isinstance(body.get("rows"), list), body
+        assert not body.get("truncated"), f"result cut at query.max_result_rows: {query}"
         return body["rows"]
 
     def sql_dicts(self, query: str, tenant: str | None = None) -> list[dict[str, Any]]:
