@@ -115,10 +115,9 @@ async fn select(
         .and(col("series_id").in_list(ids, false));
     let ctx = session(&st.storage, tenant).await?;
     let batches = ctx
-        .table("metrics")
+        .table("samples")
         .await?
         .filter(filter)?
-        .select_columns(&["series_id", "timestamp", "value"])?
         .collect()
         .await?;
 

@@ -1,5 +1,6 @@
 //! A DataFusion session over one tenant's storage snapshot: each of `logs`, `spans`,
-//! `metrics` is the union of its in-memory batches and its live Parquet files.
+//! `samples` is the union of its in-memory batches and its live Parquet files; `series`
+//! is the series index; `metrics` joins samples with their series' name and labels.
 
 use std::sync::Arc;
 
@@ -9,7 +10,8 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
-use osprey_storage::{Signal, Snapshot, Storage, schema::schema};
+use osprey_storage::schema::{series_batch, series_schema, stored_schema};
+use osprey_storage::{Signal, Snapshot, Storage};
 
 use crate::QueryError;
 
@@ -40,8 +42,29 @@ pub async fn session_with(
             }
         };
         let df = table(&ctx, snap, signal).await?;
-        ctx.register_table(signal.table(), df.into_view())?;
+        if signal == Signal::Metrics {
+            ctx.register_table("samples", df.into_view())?;
+        } else {
+            ctx.register_table(signal.table(), df.into_view())?;
+        }
     }
+    // Labels live once per series: `metrics` joins samples with the series index.
+    let all = storage.series().select(tenant, &[]);
+    let series = MemTable::try_new(
+        series_schema(),
+        vec![vec![
+            series_batch(&all).map_err(|e| QueryError::Internal(e.to_string()))?,
+        ]],
+    )?;
+    ctx.register_table("series", Arc::new(series))?;
+    let metrics = ctx
+        .sql(
+            "SELECT s.metric AS metric, s.labels AS labels, p.timestamp AS timestamp, \
+             p.value AS value, p.series_id AS series_id \
+             FROM samples p JOIN series s ON p.series_id = s.series_id",
+        )
+        .await?;
+    ctx.register_table("metrics", metrics.into_view())?;
     Ok(ctx)
 }
 
@@ -50,7 +73,7 @@ async fn table(
     snap: Snapshot,
     signal: Signal,
 ) -> Result<DataFrame, QueryError> {
-    let schema = schema(signal);
+    let schema = stored_schema(signal);
     let mem = MemTable::try_new(Arc::clone(&schema), vec![snap.batches])?;
     let mem_df = ctx.read_table(Arc::new(mem))?;
     if snap.files.is_empty() {

@@ -15,7 +15,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::types::ColumnPath;
 
 use crate::manifest::FileMeta;
-use crate::schema::{schema, sort_columns};
+use crate::schema::{sort_columns, stored_schema};
 use crate::wal::sync_dir;
 use crate::{Signal, StorageError};
 
@@ -63,7 +63,7 @@ fn writer_properties(signal: Signal, row_group_rows: usize) -> WriterProperties 
 
 /// Concatenates and sorts `batches` by the signal's key columns.
 pub fn sort_batches(signal: Signal, batches: &[RecordBatch]) -> Result<RecordBatch, StorageError> {
-    let schema = schema(signal);
+    let schema = stored_schema(signal);
     let batch = concat_batches(&schema, batches)?;
     let columns: Vec<SortColumn> = sort_columns(signal)
         .iter()
@@ -105,7 +105,7 @@ pub fn split_by_partition(
     batches: &[RecordBatch],
     partition_ns: i64,
 ) -> Result<Vec<(i64, RecordBatch)>, StorageError> {
-    let batch = concat_batches(&schema(signal), batches)?;
+    let batch = concat_batches(&stored_schema(signal), batches)?;
     let col = batch
         .column_by_name(time_column(signal))
         .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
@@ -234,8 +234,9 @@ mod tests {
                 ..Default::default()
             })
             .collect();
-        let parts =
-            split_by_partition(Signal::Metrics, &[samples_batch(&rows).unwrap()], hour).unwrap();
+        let stored =
+            crate::schema::to_stored(Signal::Metrics, &samples_batch(&rows).unwrap()).unwrap();
+        let parts = split_by_partition(Signal::Metrics, &[stored], hour).unwrap();
         let summary: Vec<(i64, usize)> = parts.iter().map(|(k, b)| (*k, b.num_rows())).collect();
         assert_eq!(summary, vec![(-hour, 1), (0, 2), (hour, 1), (3 * hour, 1)]);
         assert_eq!(partition_dir(hour), "1970-01-01T01");
@@ -253,7 +254,7 @@ mod tests {
                 value: i as f64 * 0.5,
             })
             .collect();
-        let b = samples_batch(&rows).unwrap();
+        let b = crate::schema::to_stored(Signal::Metrics, &samples_batch(&rows).unwrap()).unwrap();
         let meta = write_file(
             dir.path(),
             "tables/t/metrics/x.parquet",

@@ -107,7 +107,8 @@ pub fn validate_tenant(tenant: &str) -> Result<(), StorageError> {
     }
 }
 
-/// What a query reads of one tenant's table at one instant.
+/// What a query reads of one tenant's table at one instant, in the signal's stored
+/// schema (`schema::stored_schema`).
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     /// Acknowledged records not yet in files.
@@ -228,7 +229,8 @@ impl Storage {
                 if r.signal == Signal::Metrics {
                     series_index.observe(&r.tenant, &r.batch, true);
                 }
-                active.insert(r.tenant, r.signal, r.batch);
+                let batch = schema::to_stored(r.signal, &r.batch)?;
+                active.insert(r.tenant, r.signal, batch);
             }
             last_id = last_id.max(id);
         }

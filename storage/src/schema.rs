@@ -79,7 +79,83 @@ static METRICS: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-/// The Arrow schema of a signal's table.
+static SERIES: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("series_id", DataType::UInt64, false),
+        utf8("metric"),
+        Field::new("labels", map_type(), false),
+    ]))
+});
+
+/// The series table: one row per series of the series index.
+pub fn series_schema() -> SchemaRef {
+    SERIES.clone()
+}
+
+/// Builds a `series` batch.
+pub fn series_batch(
+    series: &[std::sync::Arc<crate::series::Series>],
+) -> Result<RecordBatch, StorageError> {
+    let mut sid = UInt64Builder::with_capacity(series.len());
+    let mut metric = StringBuilder::new();
+    let mut labels = map_builder();
+    for s in series {
+        sid.append_value(s.id);
+        metric.append_value(&s.metric);
+        append_map(&mut labels, &s.labels);
+    }
+    RecordBatch::try_new(
+        series_schema(),
+        vec![
+            Arc::new(sid.finish()),
+            Arc::new(metric.finish()),
+            Arc::new(labels.finish()),
+        ],
+    )
+    .map_err(StorageError::Arrow)
+}
+
+/// What the metrics table keeps per sample: labels live once per series in the
+/// series index, not once per sample.
+static SAMPLES: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("series_id", DataType::UInt64, false),
+        Field::new("timestamp", ts_type(), false),
+        Field::new("value", DataType::Float64, false),
+    ]))
+});
+
+/// The schema batches of a signal are stored with (memtables and files): the ingest
+/// schema, except for metrics, whose samples drop the metric name and labels.
+pub fn stored_schema(signal: Signal) -> SchemaRef {
+    match signal {
+        Signal::Metrics => SAMPLES.clone(),
+        other => schema(other),
+    }
+}
+
+/// A batch of the ingest schema projected to the stored schema.
+pub fn to_stored(signal: Signal, batch: &RecordBatch) -> Result<RecordBatch, StorageError> {
+    if signal != Signal::Metrics {
+        return Ok(batch.clone());
+    }
+    let stored = stored_schema(signal);
+    let columns = stored
+        .fields()
+        .iter()
+        .map(|f| {
+            batch.column_by_name(f.name()).cloned().ok_or_else(|| {
+                StorageError::Arrow(arrow::error::ArrowError::SchemaError(format!(
+                    "metrics batch has no {} column",
+                    f.name()
+                )))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(stored, columns)?)
+}
+
+/// The Arrow schema of a signal's batches as ingest produces them (and the WAL keeps).
 pub fn schema(signal: Signal) -> SchemaRef {
     match signal {
         Signal::Logs => LOGS.clone(),

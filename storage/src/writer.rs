@@ -134,10 +134,17 @@ fn commit_group(inner: &Inner, group: Vec<Pending>, write_error: Option<&str>) {
     if let Ok(mut state) = inner.state.write() {
         for p in group {
             rows += p.batch.num_rows() as u64;
-            if p.signal == Signal::Metrics {
+            let batch = if p.signal == Signal::Metrics {
                 inner.series.observe(&p.tenant, &p.batch, true);
-            }
-            state.active.insert(p.tenant, p.signal, p.batch);
+                match crate::schema::to_stored(p.signal, &p.batch) {
+                    Ok(b) => b,
+                    // Unreachable for batches that passed `append`'s schema check.
+                    Err(_) => p.batch,
+                }
+            } else {
+                p.batch
+            };
+            state.active.insert(p.tenant, p.signal, batch);
             acks.push(p.ack);
         }
         let buffered = state.active.bytes + state.frozen.iter().map(|f| f.bytes).sum::<u64>();

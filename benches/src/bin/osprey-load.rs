@@ -1,0 +1,671 @@
+//! `osprey-load`: the end-to-end load generator. It builds a deterministic workload,
+//! pushes it over the real protocols into a fresh Osprey server (and, with `--peers`,
+//! into Prometheus, VictoriaMetrics and ClickHouse on the same data), then prints
+//! rows/s, bytes on disk per row and peak RSS side by side, with the ratios.
+//!
+//! Payloads are encoded before the clock starts, so every system is timed on ingest
+//! alone, with the same requests, at the same concurrency.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use clap::Parser;
+use osprey_benches::http::Http;
+use osprey_benches::proc::{dir_bytes, peak_rss};
+use osprey_benches::{logs, metrics, traces};
+use prost::Message;
+
+#[derive(Parser)]
+#[command(about = "Osprey end-to-end load generator and side-by-side comparison")]
+struct Args {
+    /// The osprey binary to benchmark (build it with --release).
+    #[arg(long, default_value = "target/release/osprey")]
+    osprey: PathBuf,
+    /// metrics, logs, traces or all.
+    #[arg(long, default_value = "all")]
+    workload: String,
+    /// Scale of the workloads (1.0 = 10k series × 2 h, 1M lines, 100k traces).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Also run Prometheus, VictoriaMetrics and ClickHouse (chdb) on the same data.
+    #[arg(long)]
+    peers: bool,
+    /// Concurrent requests in flight.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Python with chdb installed (for the ClickHouse runs).
+    #[arg(long, default_value = ".venv-bench/bin/python")]
+    python: PathBuf,
+    /// Where data directories go (removed afterwards unless --keep).
+    #[arg(long, default_value = "/tmp/osprey-load")]
+    work_dir: PathBuf,
+    #[arg(long)]
+    keep: bool,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// One system's result on one workload.
+struct Row {
+    workload: &'static str,
+    system: String,
+    rows: u64,
+    seconds: f64,
+    bytes: u64,
+    note: String,
+    peak_rss: Option<u64>,
+}
+
+impl Row {
+    fn rate(&self) -> f64 {
+        self.rows as f64 / self.seconds.max(1e-9)
+    }
+    fn per_row(&self) -> f64 {
+        self.bytes as f64 / self.rows.max(1) as f64
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+struct Server {
+    child: Child,
+    name: &'static str,
+}
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("{} did not stop in time; killing it", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_ready(url: &str, what: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let ok = tokio::process::Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", url])
+            .status()
+            .await
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ok {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{what} did not become ready at {url}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Sends every payload with `concurrency` requests in flight; fails on any non-2xx.
+async fn push(
+    http: &Http,
+    url: &str,
+    headers: &[(&'static str, &'static str)],
+    payloads: &Arc<Vec<Bytes>>,
+    concurrency: usize,
+) -> anyhow::Result<f64> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (http, url, payloads, next) = (
+            http.clone(),
+            url.to_string(),
+            Arc::clone(payloads),
+            Arc::clone(&next),
+        );
+        let headers = headers.to_vec();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(body) = payloads.get(i) else {
+                    return Ok::<(), anyhow::Error>(());
+                };
+                let mut attempts = 0;
+                loop {
+                    let (status, resp) = http.post(&url, &headers, body.clone()).await?;
+                    if (200..300).contains(&status) {
+                        break;
+                    }
+                    // Backpressure is part of the protocol: wait and retry.
+                    if (status == 429 || status == 503) && attempts < 600 {
+                        attempts += 1;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                    bail!(
+                        "{url}: HTTP {status}: {}",
+                        String::from_utf8_lossy(&resp[..resp.len().min(300)])
+                    );
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn start_osprey(args: &Args, dir: &Path) -> anyhow::Result<(Server, u16, u16)> {
+    let (http, grpc, otlp) = (free_port()?, free_port()?, free_port()?);
+    let child = Command::new(&args.osprey)
+        .args(["serve", "--data-dir"])
+        .arg(dir)
+        .args(["--http-addr", &format!("127.0.0.1:{http}")])
+        .args(["--otlp-grpc-addr", &format!("127.0.0.1:{grpc}")])
+        .args(["--otlp-http-addr", &format!("127.0.0.1:{otlp}")])
+        .env("OSPREY_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", args.osprey.display()))?;
+    Ok((
+        Server {
+            child,
+            name: "osprey",
+        },
+        http,
+        otlp,
+    ))
+}
+
+async fn run_osprey(
+    args: &Args,
+    http: &Http,
+    workload: &'static str,
+    path: &str,
+    headers: &[(&'static str, &'static str)],
+    payloads: &Arc<Vec<Bytes>>,
+    rows: u64,
+) -> anyhow::Result<Row> {
+    let dir = args.work_dir.join(format!("osprey-{workload}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let (server, port, otlp_port) = start_osprey(args, &dir)?;
+    wait_ready(&format!("http://127.0.0.1:{port}/readyz"), "osprey").await?;
+    let target_port = if path.starts_with("/v1/") {
+        otlp_port
+    } else {
+        port
+    };
+    let seconds = push(
+        http,
+        &format!("http://127.0.0.1:{target_port}{path}"),
+        headers,
+        payloads,
+        args.concurrency,
+    )
+    .await?;
+    let (status, body) = http
+        .post(
+            &format!("http://127.0.0.1:{port}/api/v1/admin/flush"),
+            &[],
+            Bytes::new(),
+        )
+        .await?;
+    if status != 200 {
+        bail!("flush failed: {}", String::from_utf8_lossy(&body));
+    }
+    let rss = peak_rss(server.pid());
+    let bytes = dir_bytes(&dir);
+    server.stop();
+    Ok(Row {
+        workload,
+        system: "Osprey".into(),
+        rows,
+        seconds,
+        bytes,
+        note: "whole data dir after flush".into(),
+        peak_rss: rss,
+    })
+}
+
+async fn run_prometheus(
+    args: &Args,
+    http: &Http,
+    payloads: &Arc<Vec<Bytes>>,
+    rows: u64,
+) -> anyhow::Result<Vec<Row>> {
+    let dir = args.work_dir.join("prometheus");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("data"))?;
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n")?;
+    let port = free_port()?;
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args([
+            "--web.enable-remote-write-receiver",
+            "--web.enable-admin-api",
+            "--log.level=warn",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start prometheus (apt-get install prometheus)")?;
+    let server = Server {
+        child,
+        name: "prometheus",
+    };
+    wait_ready(&format!("http://127.0.0.1:{port}/-/ready"), "prometheus").await?;
+    let seconds = push(
+        http,
+        &format!("http://127.0.0.1:{port}/api/v1/write"),
+        &REMOTE_WRITE_HEADERS,
+        payloads,
+        args.concurrency,
+    )
+    .await?;
+    let (status, body) = http
+        .post(
+            &format!("http://127.0.0.1:{port}/api/v1/admin/tsdb/snapshot"),
+            &[],
+            Bytes::new(),
+        )
+        .await?;
+    if status != 200 {
+        bail!(
+            "prometheus snapshot failed: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    let name = v["data"]["name"].as_str().unwrap_or_default().to_string();
+    let snapshot = dir_bytes(&dir.join("data/snapshots").join(&name));
+    let total = dir_bytes(&dir.join("data")) - dir_bytes(&dir.join("data/snapshots"));
+    let rss = peak_rss(server.pid());
+    server.stop();
+    Ok(vec![
+        Row {
+            workload: "metrics",
+            system: "Prometheus 2.42 (blocks)".into(),
+            rows,
+            seconds,
+            bytes: snapshot,
+            note: "head persisted with the snapshot API".into(),
+            peak_rss: rss,
+        },
+        Row {
+            workload: "metrics",
+            system: "Prometheus 2.42 (WAL+head)".into(),
+            rows,
+            seconds,
+            bytes: total,
+            note: "data dir without the snapshot".into(),
+            peak_rss: rss,
+        },
+    ])
+}
+
+async fn run_victoria(
+    args: &Args,
+    http: &Http,
+    payloads: &Arc<Vec<Bytes>>,
+    rows: u64,
+) -> anyhow::Result<Row> {
+    let dir = args.work_dir.join("victoria-metrics");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let port = free_port()?;
+    let child = Command::new("victoria-metrics")
+        .arg(format!("-storageDataPath={}", dir.display()))
+        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+        .args(["-retentionPeriod=10y", "-loggerLevel=ERROR"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start victoria-metrics (apt-get install victoria-metrics)")?;
+    let server = Server {
+        child,
+        name: "victoria-metrics",
+    };
+    wait_ready(
+        &format!("http://127.0.0.1:{port}/health"),
+        "victoria-metrics",
+    )
+    .await?;
+    let seconds = push(
+        http,
+        &format!("http://127.0.0.1:{port}/api/v1/write"),
+        &REMOTE_WRITE_HEADERS,
+        payloads,
+        args.concurrency,
+    )
+    .await?;
+    let _ = tokio::process::Command::new("curl")
+        .args([
+            "-sf",
+            &format!("http://127.0.0.1:{port}/internal/force_flush"),
+        ])
+        .status()
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let bytes = dir_bytes(&dir);
+    let rss = peak_rss(server.pid());
+    server.stop();
+    Ok(Row {
+        workload: "metrics",
+        system: "VictoriaMetrics 1.79".into(),
+        rows,
+        seconds,
+        bytes,
+        note: "data dir after force_flush".into(),
+        peak_rss: rss,
+    })
+}
+
+async fn run_clickhouse(
+    args: &Args,
+    kind: &'static str,
+    ndjson: &Path,
+    rows: u64,
+) -> anyhow::Result<Row> {
+    let dir = args.work_dir.join(format!("chdb-{kind}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clickhouse_load.py");
+    let out = tokio::process::Command::new(&args.python)
+        .arg(&script)
+        .args(["--kind", kind, "--file"])
+        .arg(ndjson)
+        .arg("--data-dir")
+        .arg(&dir)
+        .output()
+        .await
+        .with_context(|| {
+            format!(
+                "cannot run {} (pip install chdb into it)",
+                args.python.display()
+            )
+        })?;
+    if !out.status.success() {
+        bail!(
+            "clickhouse_load.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let loaded = v["rows"].as_u64().unwrap_or(0);
+    if loaded != rows {
+        bail!("ClickHouse loaded {loaded} rows, expected {rows}");
+    }
+    Ok(Row {
+        workload: kind,
+        system: format!(
+            "ClickHouse {} (chdb, MergeTree ZSTD)",
+            v["version"].as_str().unwrap_or("?")
+        ),
+        rows,
+        seconds: v["seconds"].as_f64().unwrap_or(0.0),
+        bytes: v["bytes"].as_u64().unwrap_or(0),
+        note: "NDJSON file load; bytes_on_disk of active parts after OPTIMIZE FINAL".into(),
+        peak_rss: v["peak_rss"].as_u64(),
+    })
+}
+
+const REMOTE_WRITE_HEADERS: [(&str, &str); 3] = [
+    ("Content-Type", "application/x-protobuf"),
+    ("Content-Encoding", "snappy"),
+    ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+];
+const OTLP_HEADERS: [(&str, &str); 1] = [("Content-Type", "application/x-protobuf")];
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn metrics_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> anyhow::Result<()> {
+    let hosts = ((65.0 * args.scale).round() as usize).max(1);
+    let steps = 480;
+    let mut w = metrics::MetricsWorkload::new(args.seed, hosts, steps, 15_000, now_ms() - 60_000);
+    let samples = w.samples();
+    eprintln!(
+        "metrics: {} series × {steps} samples = {samples} samples; encoding…",
+        w.series_count()
+    );
+    let mut payloads = Vec::new();
+    for step in 0..steps {
+        for req in w.step(step, 5000) {
+            let raw = req.encode_to_vec();
+            payloads.push(Bytes::from(snap::raw::Encoder::new().compress_vec(&raw)?));
+        }
+    }
+    let payloads = Arc::new(payloads);
+    rows_out.push(
+        run_osprey(
+            args,
+            http,
+            "metrics",
+            "/api/v1/write",
+            &REMOTE_WRITE_HEADERS,
+            &payloads,
+            samples,
+        )
+        .await?,
+    );
+    if args.peers {
+        rows_out.push(run_victoria(args, http, &payloads, samples).await?);
+        rows_out.extend(run_prometheus(args, http, &payloads, samples).await?);
+    }
+    Ok(())
+}
+
+async fn logs_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> anyhow::Result<()> {
+    let lines = ((1_000_000.0 * args.scale) as usize).max(1000);
+    let end = now_ms() * 1_000_000;
+    let mut w = logs::LogsWorkload::new(args.seed, lines, end - 2 * 3_600_000_000_000, end);
+    eprintln!("logs: {lines} lines; encoding…");
+    let mut payloads = Vec::new();
+    let mut ndjson = Vec::new();
+    let mut raw_bytes = 0usize;
+    loop {
+        let batch = w.next_batch(1000);
+        if batch.is_empty() {
+            break;
+        }
+        raw_bytes += batch.iter().map(|l| l.body.len()).sum::<usize>();
+        payloads.push(Bytes::from(logs::to_otlp(&batch).encode_to_vec()));
+        logs::to_ndjson(&batch, &mut ndjson);
+    }
+    eprintln!(
+        "logs: average body {} B, NDJSON {} B/line",
+        raw_bytes / lines,
+        ndjson.len() / lines
+    );
+    let payloads = Arc::new(payloads);
+    rows_out.push(
+        run_osprey(
+            args,
+            http,
+            "logs",
+            "/v1/logs",
+            &OTLP_HEADERS,
+            &payloads,
+            lines as u64,
+        )
+        .await?,
+    );
+    if args.peers {
+        let file = args.work_dir.join("logs.ndjson");
+        std::fs::write(&file, &ndjson)?;
+        rows_out.push(run_clickhouse(args, "logs", &file, lines as u64).await?);
+    }
+    Ok(())
+}
+
+async fn traces_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> anyhow::Result<()> {
+    let n = ((100_000.0 * args.scale) as usize).max(100);
+    let end = now_ms() * 1_000_000;
+    let mut w = traces::TracesWorkload::new(args.seed, n, end - 2 * 3_600_000_000_000, end);
+    eprintln!("traces: {n} traces; encoding…");
+    let mut payloads = Vec::new();
+    let mut ndjson = Vec::new();
+    let mut spans = 0u64;
+    loop {
+        let batch = w.next_batch(50);
+        if batch.is_empty() {
+            break;
+        }
+        spans += batch.len() as u64;
+        payloads.push(Bytes::from(traces::to_otlp(&batch).encode_to_vec()));
+        traces::to_ndjson(&batch, &mut ndjson);
+    }
+    eprintln!(
+        "traces: {spans} spans, NDJSON {} B/span",
+        ndjson.len() as u64 / spans.max(1)
+    );
+    let payloads = Arc::new(payloads);
+    rows_out.push(
+        run_osprey(
+            args,
+            http,
+            "traces",
+            "/v1/traces",
+            &OTLP_HEADERS,
+            &payloads,
+            spans,
+        )
+        .await?,
+    );
+    if args.peers {
+        let file = args.work_dir.join("spans.ndjson");
+        std::fs::write(&file, &ndjson)?;
+        rows_out.push(run_clickhouse(args, "spans", &file, spans).await?);
+    }
+    Ok(())
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "| workload | system | rows | rows/s | bytes on disk | bytes/row | peak RSS | measured |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {:.0} | {} | {:.2} | {} | {} |",
+            r.workload,
+            r.system,
+            r.rows,
+            r.rate(),
+            mib(r.bytes),
+            r.per_row(),
+            r.peak_rss.map_or("?".into(), mib),
+            r.note
+        );
+    }
+    println!();
+    let osprey = |w: &str| {
+        rows.iter()
+            .find(|r| r.workload == w && r.system == "Osprey")
+    };
+    let peer = |w: &str, p: &str| {
+        rows.iter()
+            .find(|r| r.workload == w && r.system.starts_with(p))
+    };
+    let ratio = |label: &str, a: Option<&Row>, b: Option<&Row>, f: &dyn Fn(&Row) -> f64| {
+        if let (Some(a), Some(b)) = (a, b) {
+            println!(
+                "{label}: {:.2} (Osprey {:.2} vs {:.2})",
+                f(a) / f(b),
+                f(a),
+                f(b)
+            );
+        }
+    };
+    ratio(
+        "metrics bytes/sample vs VictoriaMetrics (target ≤ 1)",
+        osprey("metrics"),
+        peer("metrics", "Victoria"),
+        &Row::per_row,
+    );
+    ratio(
+        "metrics samples/s vs VictoriaMetrics (target ≥ 1)",
+        osprey("metrics"),
+        peer("metrics", "Victoria"),
+        &Row::rate,
+    );
+    ratio(
+        "logs bytes/line vs ClickHouse (target ≤ 1)",
+        osprey("logs"),
+        peer("logs", "ClickHouse"),
+        &Row::per_row,
+    );
+    ratio(
+        "logs lines/s vs ClickHouse (target ≥ 2)",
+        osprey("logs"),
+        peer("logs", "ClickHouse"),
+        &Row::rate,
+    );
+    ratio(
+        "spans bytes/span vs ClickHouse (target ≤ 1)",
+        osprey("traces"),
+        peer("spans", "ClickHouse"),
+        &Row::per_row,
+    );
+    ratio(
+        "spans/s vs ClickHouse (target ≥ 1)",
+        osprey("traces"),
+        peer("spans", "ClickHouse"),
+        &Row::rate,
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    std::fs::create_dir_all(&args.work_dir)?;
+    let http = Http::default();
+    let mut rows = Vec::new();
+    let all = args.workload == "all";
+    if all || args.workload == "metrics" {
+        metrics_workload(&args, &http, &mut rows).await?;
+    }
+    if all || args.workload == "logs" {
+        logs_workload(&args, &http, &mut rows).await?;
+    }
+    if all || args.workload == "traces" {
+        traces_workload(&args, &http, &mut rows).await?;
+    }
+    print_table(&rows);
+    if !args.keep {
+        let _ = std::fs::remove_dir_all(&args.work_dir);
+    }
+    Ok(())
+}
