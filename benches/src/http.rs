@@ -20,6 +20,15 @@ impl Default for Http {
 }
 
 impl Http {
+    /// GETs `url`; returns the status and the response body.
+    pub async fn get(&self, url: &str) -> anyhow::Result<(u16, Bytes)> {
+        let client: Client<HttpConnector, http_body_util::Empty<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let resp = client.get(url.parse()?).await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.into_body().collect().await?.to_bytes()))
+    }
+
     /// POSTs `body`; returns the status and the response body.
     pub async fn post(
         &self,

@@ -40,8 +40,17 @@ pub struct MetricsWorkload {
     pub steps: usize,
 }
 
+/// Rounds to a multiple of `q` the way exporters' text output does: fractional quanta
+/// give the nearest double to a short decimal (`1.23`, not `123 * 0.01`).
 fn quantize(v: f64, q: f64) -> f64 {
-    if q > 0.0 { (v / q).round() * q } else { v }
+    if q <= 0.0 {
+        v
+    } else if q < 1.0 {
+        let inv = (1.0 / q).round();
+        (v * inv).round() / inv
+    } else {
+        (v / q).round() * q
+    }
 }
 
 impl MetricsWorkload {

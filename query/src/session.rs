@@ -4,6 +4,11 @@
 
 use std::sync::Arc;
 
+use arrow::datatypes::DataType;
+use datafusion::functions::expr_fn::power;
+use datafusion::logical_expr::{cast, when};
+use datafusion::prelude::{col, lit};
+
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -84,12 +89,27 @@ async fn table(
         .iter()
         .map(|(p, _)| ListingTableUrl::parse(p.to_string_lossy()))
         .collect::<Result<Vec<_>, _>>()?;
+    let schema = if signal == Signal::Metrics {
+        osprey_storage::decimal::file_samples_schema()
+    } else {
+        schema
+    };
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
     let files = ListingTable::try_new(config)?;
-    let files_df = ctx.read_table(Arc::new(files))?;
+    let mut files_df = ctx.read_table(Arc::new(files))?;
+    if signal == Signal::Metrics {
+        // Files keep values in osprey_storage::decimal's lossless layout.
+        let value = when(col("value_m").is_null(), col("value_f"))
+            .otherwise(
+                cast(col("value_m"), DataType::Float64)
+                    / power(lit(10.0f64), cast(col("value_k"), DataType::Float64)),
+            )?
+            .alias("value");
+        files_df = files_df.select(vec![col("series_id"), col("timestamp"), value])?;
+    }
     Ok(mem_df.union(files_df)?)
 }

@@ -15,7 +15,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::types::ColumnPath;
 
 use crate::manifest::FileMeta;
-use crate::schema::{sort_columns, stored_schema};
+use crate::schema::sort_columns;
 use crate::wal::sync_dir;
 use crate::{Signal, StorageError};
 
@@ -49,10 +49,14 @@ fn writer_properties(signal: Signal, row_group_rows: usize) -> WriterProperties 
     }
     match signal {
         Signal::Metrics => {
-            let v = ColumnPath::from("value");
+            // See decimal.rs for the measurement behind this layout.
+            let m = ColumnPath::from("value_m");
+            let f = ColumnPath::from("value_f");
             b = b
-                .set_column_dictionary_enabled(v.clone(), false)
-                .set_column_encoding(v, Encoding::BYTE_STREAM_SPLIT);
+                .set_column_dictionary_enabled(m.clone(), false)
+                .set_column_encoding(m, Encoding::DELTA_BINARY_PACKED)
+                .set_column_dictionary_enabled(f.clone(), false)
+                .set_column_encoding(f, Encoding::BYTE_STREAM_SPLIT);
         }
         Signal::Spans | Signal::Logs => {
             b = b.set_column_bloom_filter_enabled(ColumnPath::from("trace_id"), true);
@@ -63,8 +67,10 @@ fn writer_properties(signal: Signal, row_group_rows: usize) -> WriterProperties 
 
 /// Concatenates and sorts `batches` by the signal's key columns.
 pub fn sort_batches(signal: Signal, batches: &[RecordBatch]) -> Result<RecordBatch, StorageError> {
-    let schema = stored_schema(signal);
-    let batch = concat_batches(&schema, batches)?;
+    let Some(first) = batches.first() else {
+        return Ok(RecordBatch::new_empty(crate::schema::stored_schema(signal)));
+    };
+    let batch = concat_batches(&first.schema(), batches)?;
     let columns: Vec<SortColumn> = sort_columns(signal)
         .iter()
         .filter_map(|name| batch.column_by_name(name))
@@ -105,7 +111,10 @@ pub fn split_by_partition(
     batches: &[RecordBatch],
     partition_ns: i64,
 ) -> Result<Vec<(i64, RecordBatch)>, StorageError> {
-    let batch = concat_batches(&stored_schema(signal), batches)?;
+    let Some(first) = batches.first() else {
+        return Ok(Vec::new());
+    };
+    let batch = concat_batches(&first.schema(), batches)?;
     let col = batch
         .column_by_name(time_column(signal))
         .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
@@ -142,7 +151,11 @@ pub fn write_file(
     batches: &[RecordBatch],
     row_group_rows: usize,
 ) -> Result<FileMeta, StorageError> {
-    let batch = sort_batches(signal, batches)?;
+    let mut batch = sort_batches(signal, batches)?;
+    if signal == Signal::Metrics && batch.column_by_name("value").is_some() {
+        // Memtable samples get the lossless decimal layout; compaction inputs have it.
+        batch = crate::decimal::encode(&batch)?;
+    }
     let (min_time_ns, max_time_ns) = time_range(signal, &batch);
     let path = data_dir.join(rel_path);
     let dir = path

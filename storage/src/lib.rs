@@ -15,6 +15,7 @@
 //! live files of a tenant's table under one lock, so a reader sees a record exactly once
 //! whether or not a flush is under way.
 
+pub mod decimal;
 mod error;
 mod files;
 mod maintenance;

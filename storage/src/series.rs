@@ -4,8 +4,8 @@
 //! row groups by `series_id` (files are sorted by it).
 //!
 //! Persistence follows the manifest: series first seen since the last flush are
-//! written by that flush to `series/<seq>.series` (a JSON file written to a temp name,
-//! fsynced and renamed) and listed in the manifest in the same commit. On open, the listed series
+//! written by that flush to `series/<seq>.series` (zstd-compressed JSON written to a
+//! temp name, fsynced and renamed) and listed in the manifest in the same commit. On open, the listed series
 //! files are loaded and WAL replay re-observes the series of unflushed samples, so the
 //! index always covers every acknowledged sample.
 
@@ -235,7 +235,13 @@ impl SeriesIndex {
 
     /// Loads a series file written by [`write_file`].
     pub fn load_file(&self, path: &Path) -> Result<usize, StorageError> {
-        let bytes = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
+        let compressed = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
+        let bytes = zstd::bulk::decompress(&compressed, MAX_SERIES_FILE).map_err(|e| {
+            StorageError::CorruptManifest {
+                path: path.to_path_buf(),
+                reason: format!("series file: {e}"),
+            }
+        })?;
         let file: SeriesFile =
             serde_json::from_slice(&bytes).map_err(|e| StorageError::CorruptManifest {
                 path: path.to_path_buf(),
@@ -253,22 +259,27 @@ impl SeriesIndex {
     }
 }
 
+/// Largest decompressed series file accepted (a corrupt length must not OOM us).
+const MAX_SERIES_FILE: usize = 1 << 30;
+
 #[derive(Serialize, Deserialize)]
 struct SeriesFile {
     tenant: String,
     series: Vec<Series>,
 }
 
-/// Writes a tenant's new series durably (JSON: small, rare, and readable by operators).
+/// Writes a tenant's new series durably: zstd-compressed JSON (written once per flush,
+/// read once per start; `zstd -d` makes it readable to operators).
 pub fn write_file(path: &Path, tenant: &str, series: &[Arc<Series>]) -> Result<(), StorageError> {
     let file = SeriesFile {
         tenant: tenant.to_string(),
         series: series.iter().map(|s| (**s).clone()).collect(),
     };
-    let bytes = serde_json::to_vec(&file).map_err(|e| StorageError::CorruptManifest {
+    let json = serde_json::to_vec(&file).map_err(|e| StorageError::CorruptManifest {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    let bytes = zstd::bulk::compress(&json, 9).map_err(|e| StorageError::io(path, e))?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
     }
