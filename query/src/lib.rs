@@ -13,6 +13,7 @@ pub mod jaeger;
 pub mod logsearch;
 pub mod ops;
 pub mod promql;
+mod provider;
 mod session;
 pub mod sql;
 
@@ -29,3 +30,6 @@ pub struct QueryState {
     pub storage: Storage,
     pub config: QueryConfig,
 }
+
+#[cfg(test)]
+mod tests;

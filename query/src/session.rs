@@ -4,11 +4,6 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::DataType;
-use datafusion::functions::expr_fn::power;
-use datafusion::logical_expr::{cast, when};
-use datafusion::prelude::{col, lit};
-
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -19,6 +14,7 @@ use osprey_storage::schema::{series_batch, series_schema, stored_schema};
 use osprey_storage::{Signal, Snapshot, Storage};
 
 use crate::QueryError;
+use crate::provider::SignalTable;
 
 /// Builds a session for `tenant` with the three tables registered. Only the tables are
 /// registered: no URL tables, no file-reading table functions.
@@ -78,38 +74,21 @@ async fn table(
     snap: Snapshot,
     signal: Signal,
 ) -> Result<DataFrame, QueryError> {
-    let schema = stored_schema(signal);
-    let mem = MemTable::try_new(Arc::clone(&schema), vec![snap.batches])?;
-    let mem_df = ctx.read_table(Arc::new(mem))?;
-    if snap.files.is_empty() {
-        return Ok(mem_df);
-    }
-    let urls = snap
-        .files
-        .iter()
-        .map(|(p, _)| ListingTableUrl::parse(p.to_string_lossy()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let schema = if signal == Signal::Metrics {
-        osprey_storage::decimal::file_samples_schema()
+    let mem = MemTable::try_new(stored_schema(signal), vec![snap.batches])?;
+    let files = if snap.files.is_empty() {
+        None
     } else {
-        schema
+        let urls = snap
+            .files
+            .iter()
+            .map(|(p, _)| ListingTableUrl::parse(p.to_string_lossy()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(osprey_storage::layout::file_schema(signal));
+        Some(ListingTable::try_new(config)?)
     };
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let config = ListingTableConfig::new_with_multi_paths(urls)
-        .with_listing_options(options)
-        .with_schema(schema);
-    let files = ListingTable::try_new(config)?;
-    let mut files_df = ctx.read_table(Arc::new(files))?;
-    if signal == Signal::Metrics {
-        // Files keep values in osprey_storage::decimal's lossless layout.
-        let value = when(col("value_m").is_null(), col("value_f"))
-            .otherwise(
-                cast(col("value_m"), DataType::Float64)
-                    / power(lit(10.0f64), cast(col("value_k"), DataType::Float64)),
-            )?
-            .alias("value");
-        files_df = files_df.select(vec![col("series_id"), col("timestamp"), value])?;
-    }
-    Ok(mem_df.union(files_df)?)
+    Ok(ctx.read_table(Arc::new(SignalTable::new(signal, mem, files)))?)
 }

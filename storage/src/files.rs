@@ -151,11 +151,7 @@ pub fn write_file(
     batches: &[RecordBatch],
     row_group_rows: usize,
 ) -> Result<FileMeta, StorageError> {
-    let mut batch = sort_batches(signal, batches)?;
-    if signal == Signal::Metrics && batch.column_by_name("value").is_some() {
-        // Memtable samples get the lossless decimal layout; compaction inputs have it.
-        batch = crate::decimal::encode(&batch)?;
-    }
+    let batch = crate::layout::to_file(signal, sort_batches(signal, batches)?)?;
     let (min_time_ns, max_time_ns) = time_range(signal, &batch);
     let path = data_dir.join(rel_path);
     let dir = path

@@ -18,6 +18,7 @@
 pub mod decimal;
 mod error;
 mod files;
+pub mod layout;
 mod maintenance;
 mod manifest;
 mod memtable;

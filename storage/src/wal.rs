@@ -255,3 +255,27 @@ mod tests {
         assert_eq!(damage.unwrap().reason, "CRC mismatch");
     }
 }
+
+#[cfg(test)]
+mod map_tests {
+    use super::*;
+    use crate::schema::{LogRow, logs_batch};
+
+    #[test]
+    fn maps_survive_the_wal() {
+        let rows: Vec<LogRow> = (0..5)
+            .map(|i| LogRow {
+                service: "restart".into(),
+                attributes: vec![("seq".into(), format!("s{i}"))],
+                resource: vec![("service.name".into(), "restart".into())],
+                ..Default::default()
+            })
+            .collect();
+        let b = logs_batch(&rows).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SegmentWriter::create(dir.path(), 1).unwrap();
+        w.append(&encode("t", Signal::Logs, &b).unwrap()).unwrap();
+        let (recs, _) = read_segment(&segment_path(dir.path(), 1)).unwrap();
+        assert_eq!(recs[0].batch, b);
+    }
+}
