@@ -80,11 +80,25 @@ struct Server {
     name: &'static str,
 }
 
+impl Drop for Server {
+    /// A run that fails half-way must not leave servers behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Server {
     fn pid(&self) -> u32 {
         self.child.id()
     }
     fn stop(mut self) {
+        self.stop_in_place();
+    }
+
+    fn stop_in_place(&mut self) {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
