@@ -313,8 +313,17 @@ async fn storage_status_handler(State(st): State<QueryState>) -> Response {
     }))
 }
 
-async fn compact_handler(State(st): State<QueryState>) -> Response {
-    match st.storage.compact().await {
+async fn compact_handler(
+    State(st): State<QueryState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let full = q.get("full").is_some_and(|v| v == "true" || v == "1");
+    let result = if full {
+        st.storage.compact_full().await
+    } else {
+        st.storage.compact().await
+    };
+    match result {
         Ok(stats) => success(stats),
         Err(e) => {
             tracing::error!(error = %e, "admin compaction failed");

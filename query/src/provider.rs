@@ -38,6 +38,7 @@ fn rebuilt(signal: Signal, column: &str) -> Option<&'static [&'static str]> {
     match (signal, column) {
         (Signal::Metrics, "value") => Some(&["value_m", "value_k", "value_f"]),
         (Signal::Logs, "observed_timestamp") => Some(&["observed_timestamp", "timestamp"]),
+        (Signal::Spans, "end_time") => Some(&["start_time", "duration_ns"]),
         _ => None,
     }
 }
@@ -224,6 +225,19 @@ fn convert(signal: Signal, batch: &RecordBatch, schema: &SchemaRef) -> Result<Re
                             obs.value(i)
                         })
                     })
+                    .collect::<TimestampNanosecondArray>()
+                    .with_timezone("UTC");
+                Arc::new(values)
+            }
+            (Signal::Spans, "end_time") => {
+                let start = column("start_time")?;
+                let dur = column("duration_ns")?;
+                let (start, dur) = (
+                    start.as_primitive::<TimestampNanosecondType>(),
+                    dur.as_primitive::<arrow::datatypes::Int64Type>(),
+                );
+                let values: TimestampNanosecondArray = (0..batch.num_rows())
+                    .map(|i| Some(start.value(i).saturating_add(dur.value(i))))
                     .collect::<TimestampNanosecondArray>()
                     .with_timezone("UTC");
                 Arc::new(values)

@@ -2,7 +2,7 @@
 //! projection must see the same rows and values whether a row is in memory or a file.
 
 use osprey_config::{QueryConfig, StorageConfig};
-use osprey_storage::schema::{LogRow, SampleRow, logs_batch, samples_batch};
+use osprey_storage::schema::{LogRow, SampleRow, SpanRow, logs_batch, samples_batch, spans_batch};
 use osprey_storage::{Signal, Storage};
 use serde_json::json;
 
@@ -34,6 +34,22 @@ async fn state() -> (tempfile::TempDir, QueryState) {
         }])
         .unwrap()
     };
+    let span = |name: &str, dur: i64| {
+        spans_batch(&[SpanRow {
+            service: "svc".into(),
+            name: name.into(),
+            trace_id: format!("{dur:032x}"),
+            span_id: format!("{dur:016x}"),
+            start_time_ns: 1_795_000_000_000_000_000,
+            end_time_ns: 1_795_000_000_000_000_000 + dur,
+            ..Default::default()
+        }])
+        .unwrap()
+    };
+    storage
+        .append("default", Signal::Spans, span("f", 7))
+        .await
+        .unwrap();
     storage
         .append("default", Signal::Logs, logs("f"))
         .await
@@ -45,6 +61,10 @@ async fn state() -> (tempfile::TempDir, QueryState) {
     storage.flush().await.unwrap();
     storage
         .append("default", Signal::Logs, logs("m"))
+        .await
+        .unwrap();
+    storage
+        .append("default", Signal::Spans, span("m", 9))
         .await
         .unwrap();
     storage

@@ -27,10 +27,39 @@ pub fn time_column(signal: Signal) -> &'static str {
     }
 }
 
-fn writer_properties(signal: Signal, row_group_rows: usize) -> WriterProperties {
+/// How a file is written.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteOptions {
+    pub row_group_rows: usize,
+    pub zstd_level: i32,
+}
+
+impl WriteOptions {
+    /// Flushes favour speed: ingest waits for memtable space.
+    pub fn flush(config: &osprey_config::StorageConfig) -> Self {
+        Self {
+            row_group_rows: config.row_group_rows,
+            zstd_level: 3,
+        }
+    }
+
+    /// Compaction runs in the background and writes the long-lived files: it spends
+    /// more CPU for fewer bytes.
+    pub fn compaction(config: &osprey_config::StorageConfig) -> Self {
+        Self {
+            row_group_rows: config.row_group_rows,
+            zstd_level: 9,
+        }
+    }
+}
+
+fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterProperties {
+    let row_group_rows = opts.row_group_rows;
     let mut b = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_2_0)
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(opts.zstd_level).unwrap_or_default(),
+        ))
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(row_group_rows.max(1)));
@@ -58,8 +87,19 @@ fn writer_properties(signal: Signal, row_group_rows: usize) -> WriterProperties 
                 .set_column_dictionary_enabled(f.clone(), false)
                 .set_column_encoding(f, Encoding::BYTE_STREAM_SPLIT);
         }
-        Signal::Spans | Signal::Logs => {
-            b = b.set_column_bloom_filter_enabled(ColumnPath::from("trace_id"), true);
+        Signal::Spans => {
+            // Sized for the row group: parquet's default (1M distinct values) costs
+            // ~0.8 MB per row group, about 12 B/span on the traces workload. A trace has
+            // several spans, so a row group holds at most rows/2 distinct ids.
+            let t = ColumnPath::from("trace_id");
+            b = b
+                .set_column_bloom_filter_enabled(t.clone(), true)
+                .set_column_bloom_filter_max_ndv(t.clone(), (row_group_rows as u64 / 2).max(1024))
+                .set_column_bloom_filter_fpp(t, 0.01);
+        }
+        Signal::Logs => {
+            // Trace-to-logs lookups are rare next to text search; no bloom filter (the
+            // full-text index will cover them).
         }
     }
     b.build()
@@ -179,7 +219,7 @@ pub fn write_file(
     tenant: &str,
     signal: Signal,
     batches: &[RecordBatch],
-    row_group_rows: usize,
+    opts: WriteOptions,
 ) -> Result<FileMeta, StorageError> {
     let batch = crate::layout::to_file(signal, sort_batches(signal, batches)?)?;
     let (min_time_ns, max_time_ns) = time_range(signal, &batch);
@@ -194,11 +234,7 @@ pub fn write_file(
     }
     let tmp = path.with_extension("parquet.tmp");
     let file = fs::File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
-    let mut w = ArrowWriter::try_new(
-        file,
-        batch.schema(),
-        Some(writer_properties(signal, row_group_rows)),
-    )?;
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(signal, opts)))?;
     w.write(&batch)?;
     let file = w.into_inner()?;
     file.sync_all().map_err(|e| StorageError::io(&tmp, e))?;
@@ -239,10 +275,10 @@ pub fn write_new(
     signal: Signal,
     partition: i64,
     batches: &[RecordBatch],
-    row_group_rows: usize,
+    opts: WriteOptions,
 ) -> Result<FileMeta, StorageError> {
     let rel = file_path(tenant, signal, partition, seq);
-    let mut meta = write_file(data_dir, &rel, tenant, signal, batches, row_group_rows)?;
+    let mut meta = write_file(data_dir, &rel, tenant, signal, batches, opts)?;
     meta.partition_ns = partition;
     Ok(meta)
 }
@@ -300,7 +336,10 @@ mod tests {
             "t",
             Signal::Metrics,
             &[b],
-            1024,
+            WriteOptions {
+                row_group_rows: 1024,
+                zstd_level: 3,
+            },
         )
         .unwrap();
         assert_eq!(meta.rows, 100);

@@ -505,7 +505,7 @@ fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats, StorageErr
                 *signal,
                 partition,
                 &[batch],
-                inner.config.row_group_rows,
+                files::WriteOptions::flush(&inner.config),
             )?;
             stats.files += 1;
             stats.rows += meta.rows;

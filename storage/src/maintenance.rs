@@ -22,7 +22,7 @@ use crate::{Inner, Signal, Storage, StorageError, files, partition_nanos, publis
 pub(crate) const GC_DELAY: Duration = Duration::from_secs(120);
 /// Most files merged in one compaction.
 const MAX_INPUTS: usize = 32;
-/// Fewest small files worth a merge.
+/// Fewest small files worth a background merge (a full compaction merges any two).
 const MIN_INPUTS: usize = 4;
 
 /// One merge: these files of one partition become one.
@@ -43,8 +43,12 @@ pub struct CompactionStats {
 }
 
 /// Picks merges: within each partition, files under half the target size, oldest first,
-/// in groups of at least `MIN_INPUTS` whose total stays within the target.
-pub fn plan_compactions(files: &[FileMeta], target_bytes: u64) -> Vec<CompactionPlan> {
+/// in groups of at least `min_inputs` whose total stays within the target.
+pub fn plan_compactions(
+    files: &[FileMeta],
+    target_bytes: u64,
+    min_inputs: usize,
+) -> Vec<CompactionPlan> {
     let mut groups: BTreeMap<(&str, Signal, i64), Vec<&FileMeta>> = BTreeMap::new();
     for f in files.iter().filter(|f| f.bytes < target_bytes / 2) {
         groups
@@ -58,7 +62,7 @@ pub fn plan_compactions(files: &[FileMeta], target_bytes: u64) -> Vec<Compaction
         let mut current: Vec<FileMeta> = Vec::new();
         let mut bytes = 0u64;
         let mut emit = |current: &mut Vec<FileMeta>| {
-            if current.len() >= MIN_INPUTS {
+            if current.len() >= min_inputs.max(2) {
                 plans.push(CompactionPlan {
                     tenant: tenant.to_string(),
                     signal,
@@ -157,8 +161,22 @@ impl Storage {
 
     /// Runs every merge the planner proposes now.
     pub async fn compact(&self) -> Result<CompactionStats, StorageError> {
+        self.compact_with(MIN_INPUTS).await
+    }
+
+    /// Merges every group of two or more small files of a partition (operators and
+    /// benchmarks use it to measure the steady state).
+    pub async fn compact_full(&self) -> Result<CompactionStats, StorageError> {
+        self.compact_with(2).await
+    }
+
+    async fn compact_with(&self, min_inputs: usize) -> Result<CompactionStats, StorageError> {
         let files = self.files();
-        let plans = plan_compactions(&files, self.inner.config.compaction_target_size.as_u64());
+        let plans = plan_compactions(
+            &files,
+            self.inner.config.compaction_target_size.as_u64(),
+            min_inputs,
+        );
         let mut stats = CompactionStats::default();
         for plan in plans {
             let inner = Arc::clone(&self.inner);
@@ -268,7 +286,7 @@ fn merge(inner: &Inner, plan: &CompactionPlan) -> Result<FileMeta, StorageError>
         plan.signal,
         plan.partition_ns,
         &batches,
-        inner.config.row_group_rows,
+        files::WriteOptions::compaction(&inner.config),
     )
 }
 
@@ -295,12 +313,12 @@ mod tests {
         let mut files: Vec<FileMeta> = (0..10).map(|i| file(&format!("a{i:02}"), 0, 10)).collect();
         files.push(file("big", 0, 1000));
         files.extend((0..3).map(|i| file(&format!("b{i}"), 1, 10)));
-        let plans = plan_compactions(&files, 1000);
+        let plans = plan_compactions(&files, 1000, MIN_INPUTS);
         assert_eq!(plans.len(), 1, "{plans:?}");
         assert_eq!(plans[0].inputs.len(), 10);
         assert_eq!(plans[0].partition_ns, 0);
         // A target that fits only 5 small files splits the run.
-        let plans = plan_compactions(&files[..10], 50);
+        let plans = plan_compactions(&files[..10], 50, MIN_INPUTS);
         assert_eq!(
             plans.iter().map(|p| p.inputs.len()).collect::<Vec<_>>(),
             vec![5, 5]
