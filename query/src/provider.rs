@@ -39,6 +39,9 @@ fn rebuilt(signal: Signal, column: &str) -> Option<&'static [&'static str]> {
         (Signal::Metrics, "value") => Some(&["value_m", "value_k", "value_f"]),
         (Signal::Logs, "observed_timestamp") => Some(&["observed_timestamp", "timestamp"]),
         (Signal::Spans, "end_time") => Some(&["start_time", "duration_ns"]),
+        (Signal::Spans | Signal::Logs, "trace_id") => Some(&["trace_id"]),
+        (Signal::Spans | Signal::Logs, "span_id") => Some(&["span_id"]),
+        (Signal::Spans, "parent_span_id") => Some(&["parent_span_id"]),
         _ => None,
     }
 }
@@ -241,6 +244,9 @@ fn convert(signal: Signal, batch: &RecordBatch, schema: &SchemaRef) -> Result<Re
                     .collect::<TimestampNanosecondArray>()
                     .with_timezone("UTC");
                 Arc::new(values)
+            }
+            (_, name) if osprey_storage::layout::id_width(name).is_some() => {
+                osprey_storage::layout::binary_to_hex(&column(name)?)
             }
             (_, name) => column(name)?,
         };

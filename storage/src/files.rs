@@ -87,19 +87,10 @@ fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterProperties {
                 .set_column_dictionary_enabled(f.clone(), false)
                 .set_column_encoding(f, Encoding::BYTE_STREAM_SPLIT);
         }
-        Signal::Spans => {
-            // Sized for the row group: parquet's default (1M distinct values) costs
-            // ~0.8 MB per row group, about 12 B/span on the traces workload. A trace has
-            // several spans, so a row group holds at most rows/2 distinct ids.
-            let t = ColumnPath::from("trace_id");
-            b = b
-                .set_column_bloom_filter_enabled(t.clone(), true)
-                .set_column_bloom_filter_max_ndv(t.clone(), (row_group_rows as u64 / 2).max(1024))
-                .set_column_bloom_filter_fpp(t, 0.01);
-        }
-        Signal::Logs => {
-            // Trace-to-logs lookups are rare next to text search; no bloom filter (the
-            // full-text index will cover them).
+        Signal::Spans | Signal::Logs => {
+            // No bloom filter on trace_id: trace lookups go through the trace-id sidecar
+            // (trace_index.rs), which names the files to open, and ids are binary in
+            // files, so a filter on the hex column cannot use one anyway.
         }
     }
     b.build()

@@ -37,6 +37,14 @@ pub fn parse_trace_id(hex_id: &str) -> Option<TraceId> {
 /// renamed into place, so a live file always has its sidecar).
 pub fn write_sidecar(parquet: &Path, batch: &RecordBatch) -> Result<(), StorageError> {
     let mut ids: Vec<TraceId> = match batch.column_by_name("trace_id") {
+        // Files keep ids as 16-byte binary (layout.rs); memtables as hex.
+        Some(col) if col.data_type() == &arrow::datatypes::DataType::FixedSizeBinary(16) => {
+            let col = col.as_fixed_size_binary();
+            (0..col.len())
+                .filter(|i| !col.is_null(*i))
+                .filter_map(|i| col.value(i).try_into().ok())
+                .collect()
+        }
         Some(col) => {
             let col = col.as_string::<i32>();
             (0..col.len())
