@@ -190,3 +190,13 @@ def test_data_dir_from_env(osprey_factory) -> None:
     assert parquet, f"no Parquet file under {server.data_dir}: {list(server.data_dir.rglob('*'))}"
     server.restart(kill=True)
     assert server.count("logs") == 2
+
+
+def test_readme_example_config_is_valid(osprey_bin: Path, tmp_path: Path) -> None:
+    """The configuration example in README.md stays true to the code."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    assert "[storage]" in block and "[server]" in block
+    path = write_config(tmp_path, block)
+    proc = run(osprey_bin, "config", "check", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
