@@ -87,6 +87,8 @@ pub struct StorageConfig {
     pub retention_metrics: Duration,
     /// Compaction merges small files of a partition into files of about this size.
     pub compaction_target_size: ByteSize,
+    /// Most rows one merge reads: bounds compaction's memory (it holds its inputs).
+    pub compaction_max_rows: u64,
     /// How often retention and compaction look for work.
     #[serde(with = "humantime_serde")]
     pub maintenance_interval: Duration,
@@ -105,6 +107,7 @@ impl Default for StorageConfig {
             retention_spans: Duration::from_secs(7 * 86400),
             retention_metrics: Duration::from_secs(15 * 86400),
             compaction_target_size: ByteSize::mib(128),
+            compaction_max_rows: 1_000_000,
             maintenance_interval: Duration::from_secs(30),
         }
     }
@@ -211,6 +214,15 @@ impl Config {
             bad(
                 "storage.compaction_target_size",
                 "too small; expected at least 1MiB".into(),
+            );
+        }
+        if st.compaction_max_rows < 10_000 {
+            bad(
+                "storage.compaction_max_rows",
+                format!(
+                    "{} is too small; expected at least 10000",
+                    st.compaction_max_rows
+                ),
             );
         }
         if st.maintenance_interval.is_zero() {

@@ -43,11 +43,13 @@ pub struct CompactionStats {
 }
 
 /// Picks merges: within each partition, files under half the target size, oldest first,
-/// in groups of at least `min_inputs` whose total stays within the target.
+/// in groups of at least `min_inputs` whose total stays within the target size and
+/// `max_rows` rows (a merge holds its inputs in memory).
 pub fn plan_compactions(
     files: &[FileMeta],
     target_bytes: u64,
     min_inputs: usize,
+    max_rows: u64,
 ) -> Vec<CompactionPlan> {
     let mut groups: BTreeMap<(&str, Signal, i64), Vec<&FileMeta>> = BTreeMap::new();
     for f in files.iter().filter(|f| f.bytes < target_bytes / 2) {
@@ -61,6 +63,7 @@ pub fn plan_compactions(
         small.sort_by(|a, b| a.path.cmp(&b.path));
         let mut current: Vec<FileMeta> = Vec::new();
         let mut bytes = 0u64;
+        let mut rows = 0u64;
         let mut emit = |current: &mut Vec<FileMeta>| {
             if current.len() >= min_inputs.max(2) {
                 plans.push(CompactionPlan {
@@ -75,12 +78,16 @@ pub fn plan_compactions(
         };
         for f in small {
             if !current.is_empty()
-                && (bytes + f.bytes > target_bytes || current.len() >= MAX_INPUTS)
+                && (bytes + f.bytes > target_bytes
+                    || rows + f.rows > max_rows
+                    || current.len() >= MAX_INPUTS)
             {
                 emit(&mut current);
                 bytes = 0;
+                rows = 0;
             }
             bytes += f.bytes;
+            rows += f.rows;
             current.push(f.clone());
         }
         emit(&mut current);
@@ -176,6 +183,7 @@ impl Storage {
             &files,
             self.inner.config.compaction_target_size.as_u64(),
             min_inputs,
+            self.inner.config.compaction_max_rows,
         );
         let mut stats = CompactionStats::default();
         for plan in plans {
@@ -313,15 +321,21 @@ mod tests {
         let mut files: Vec<FileMeta> = (0..10).map(|i| file(&format!("a{i:02}"), 0, 10)).collect();
         files.push(file("big", 0, 1000));
         files.extend((0..3).map(|i| file(&format!("b{i}"), 1, 10)));
-        let plans = plan_compactions(&files, 1000, MIN_INPUTS);
+        let plans = plan_compactions(&files, 1000, MIN_INPUTS, u64::MAX);
         assert_eq!(plans.len(), 1, "{plans:?}");
         assert_eq!(plans[0].inputs.len(), 10);
         assert_eq!(plans[0].partition_ns, 0);
         // A target that fits only 5 small files splits the run.
-        let plans = plan_compactions(&files[..10], 50, MIN_INPUTS);
+        let plans = plan_compactions(&files[..10], 50, MIN_INPUTS, u64::MAX);
         assert_eq!(
             plans.iter().map(|p| p.inputs.len()).collect::<Vec<_>>(),
             vec![5, 5]
+        );
+        // So does a row cap (every file here has one row); the last 2 are too few.
+        let plans = plan_compactions(&files[..10], 1000, MIN_INPUTS, 4);
+        assert_eq!(
+            plans.iter().map(|p| p.inputs.len()).collect::<Vec<_>>(),
+            vec![4, 4]
         );
     }
 }
