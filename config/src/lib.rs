@@ -107,7 +107,7 @@ impl Default for StorageConfig {
             retention_spans: Duration::from_secs(7 * 86400),
             retention_metrics: Duration::from_secs(15 * 86400),
             compaction_target_size: ByteSize::mib(128),
-            compaction_max_rows: 1_000_000,
+            compaction_max_rows: 500_000,
             maintenance_interval: Duration::from_secs(30),
         }
     }
