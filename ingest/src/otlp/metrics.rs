@@ -215,6 +215,61 @@ impl Out<'_> {
     }
 }
 
+/// What a histogram point contributes besides its buckets.
+struct HistogramPoint {
+    labels: Attributes,
+    ts: i64,
+    flags: u32,
+    count: u64,
+    sum: Option<f64>,
+}
+
+/// `_bucket{le}` series with cumulative counts for `buckets` (ascending upper bounds),
+/// `le="+Inf"` = count, then `_sum` and `_count`. `skip_empty` leaves out buckets that
+/// add nothing (exponential histograms have many).
+fn emit_histogram(
+    out: &mut Out<'_>,
+    name: &str,
+    p: &HistogramPoint,
+    buckets: impl Iterator<Item = (f64, u64)>,
+    skip_empty: bool,
+) {
+    let bucket_name = format!("{name}_bucket");
+    let mut cumulative = 0u64;
+    for (le, c) in buckets {
+        cumulative += c;
+        if skip_empty && c == 0 {
+            continue;
+        }
+        out.push(
+            &bucket_name,
+            with_label(&p.labels, "le", format_float(le)),
+            p.ts,
+            value_or_stale(p.flags, cumulative as f64),
+        );
+    }
+    out.push(
+        &bucket_name,
+        with_label(&p.labels, "le", "+Inf".into()),
+        p.ts,
+        value_or_stale(p.flags, p.count as f64),
+    );
+    if let Some(sum) = p.sum {
+        out.push(
+            &format!("{name}_sum"),
+            p.labels.clone(),
+            p.ts,
+            value_or_stale(p.flags, sum),
+        );
+    }
+    out.push(
+        &format!("{name}_count"),
+        p.labels.clone(),
+        p.ts,
+        value_or_stale(p.flags, p.count as f64),
+    );
+}
+
 fn value_or_stale(flags: u32, v: f64) -> f64 {
     if flags & NO_RECORDED_VALUE != 0 {
         f64::from_bits(STALE_NAN)
@@ -287,42 +342,21 @@ fn convert_metric(
                     ));
                     continue;
                 }
-                let labels = point_labels(base, &p.attributes);
-                let ts = nanos(p.time_unix_nano);
-                let mut cumulative = 0u64;
-                for (i, c) in p.bucket_counts.iter().enumerate() {
-                    cumulative += c;
-                    let le = p.explicit_bounds.get(i).copied().unwrap_or(f64::INFINITY);
-                    if le.is_infinite() {
-                        continue;
-                    }
-                    out.push(
-                        &format!("{name}_bucket"),
-                        with_label(&labels, "le", format_float(le)),
-                        ts,
-                        value_or_stale(p.flags, cumulative as f64),
-                    );
-                }
-                out.push(
-                    &format!("{name}_bucket"),
-                    with_label(&labels, "le", "+Inf".into()),
-                    ts,
-                    value_or_stale(p.flags, p.count as f64),
-                );
-                if let Some(sum) = p.sum {
-                    out.push(
-                        &format!("{name}_sum"),
-                        labels.clone(),
-                        ts,
-                        value_or_stale(p.flags, sum),
-                    );
-                }
-                out.push(
-                    &format!("{name}_count"),
-                    labels,
-                    ts,
-                    value_or_stale(p.flags, p.count as f64),
-                );
+                // (upper bound, count) of the finite buckets; +Inf is `count`.
+                let buckets = p.bucket_counts.iter().enumerate().filter_map(|(i, c)| {
+                    p.explicit_bounds
+                        .get(i)
+                        .filter(|le| le.is_finite())
+                        .map(|le| (*le, *c))
+                });
+                let point = HistogramPoint {
+                    labels: point_labels(base, &p.attributes),
+                    ts: nanos(p.time_unix_nano),
+                    flags: p.flags,
+                    count: p.count,
+                    sum: p.sum,
+                };
+                emit_histogram(out, &name, &point, buckets, false);
             }
         }
         Data::ExponentialHistogram(h) => {
@@ -365,39 +399,14 @@ fn convert_metric(
                         buckets.push((base_f.powi(idx + 1), *c));
                     }
                 }
-                let mut cumulative = 0u64;
-                for (le, c) in buckets {
-                    cumulative += c;
-                    if c == 0 {
-                        continue;
-                    }
-                    out.push(
-                        &format!("{name}_bucket"),
-                        with_label(&labels, "le", format_float(le)),
-                        ts,
-                        value_or_stale(p.flags, cumulative as f64),
-                    );
-                }
-                out.push(
-                    &format!("{name}_bucket"),
-                    with_label(&labels, "le", "+Inf".into()),
-                    ts,
-                    value_or_stale(p.flags, p.count as f64),
-                );
-                if let Some(sum) = p.sum {
-                    out.push(
-                        &format!("{name}_sum"),
-                        labels.clone(),
-                        ts,
-                        value_or_stale(p.flags, sum),
-                    );
-                }
-                out.push(
-                    &format!("{name}_count"),
+                let point = HistogramPoint {
                     labels,
                     ts,
-                    value_or_stale(p.flags, p.count as f64),
-                );
+                    flags: p.flags,
+                    count: p.count,
+                    sum: p.sum,
+                };
+                emit_histogram(out, &name, &point, buckets.into_iter(), true);
             }
         }
         Data::Summary(s) => {
@@ -533,6 +542,90 @@ mod tests {
         assert_eq!(label_name("1x"), "key_1x");
         assert_eq!(label_name("_x"), "key_x");
         assert_eq!(label_name("__x"), "__x");
+    }
+
+    #[test]
+    fn histograms_become_cumulative_buckets() {
+        use opentelemetry_proto::tonic::metrics::v1::{
+            ExponentialHistogram, ExponentialHistogramDataPoint, Histogram, HistogramDataPoint,
+            ResourceMetrics, ScopeMetrics, exponential_histogram_data_point::Buckets,
+        };
+        let cumulative = AggregationTemporality::Cumulative as i32;
+        let metric = |name: &str, data: Data| Metric {
+            name: name.into(),
+            unit: "s".into(),
+            data: Some(data),
+            ..Default::default()
+        };
+        let req = ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![
+                        metric(
+                            "lat",
+                            Data::Histogram(Histogram {
+                                data_points: vec![HistogramDataPoint {
+                                    count: 6,
+                                    sum: Some(3.5),
+                                    bucket_counts: vec![1, 2, 3],
+                                    explicit_bounds: vec![0.1, 1.0],
+                                    ..Default::default()
+                                }],
+                                aggregation_temporality: cumulative,
+                            }),
+                        ),
+                        metric(
+                            "exp",
+                            Data::ExponentialHistogram(ExponentialHistogram {
+                                data_points: vec![ExponentialHistogramDataPoint {
+                                    count: 4,
+                                    scale: 0,
+                                    zero_count: 1,
+                                    positive: Some(Buckets {
+                                        offset: 0,
+                                        bucket_counts: vec![1, 0, 2],
+                                    }),
+                                    ..Default::default()
+                                }],
+                                aggregation_temporality: cumulative,
+                            }),
+                        ),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let (rows, rejected) = convert(&req, false).unwrap();
+        assert_eq!(rejected.count, 0);
+        let got: Vec<(String, String, f64)> = rows
+            .iter()
+            .map(|r| {
+                let le = r
+                    .labels
+                    .iter()
+                    .find(|(k, _)| k == "le")
+                    .map(|(_, v)| v.clone());
+                (r.metric.clone(), le.unwrap_or_default(), r.value)
+            })
+            .collect();
+        let want: Vec<(String, String, f64)> = [
+            ("lat_seconds_bucket", "0.1", 1.0),
+            ("lat_seconds_bucket", "1", 3.0),
+            ("lat_seconds_bucket", "+Inf", 6.0),
+            ("lat_seconds_sum", "", 3.5),
+            ("lat_seconds_count", "", 6.0),
+            // scale 0: base 2, positive bucket i covers (2^i, 2^(i+1)]; empty ones left out.
+            ("exp_seconds_bucket", "0", 1.0),
+            ("exp_seconds_bucket", "2", 2.0),
+            ("exp_seconds_bucket", "8", 4.0),
+            ("exp_seconds_bucket", "+Inf", 4.0),
+            ("exp_seconds_count", "", 4.0),
+        ]
+        .iter()
+        .map(|(m, le, v)| (m.to_string(), le.to_string(), *v))
+        .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
