@@ -148,6 +148,34 @@ async fn services_handler(State(st): State<QueryState>, headers: HeaderMap) -> R
     }
 }
 
+async fn operations_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Path(service): Path<String>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        jaeger::operations(&st, &tenant, &service).await
+    };
+    match run.await {
+        Ok(ops) => Json(jaeger::envelope(json!(ops), None)).into_response(),
+        Err(e) => jaeger_error(e),
+    }
+}
+
+/// What Grafana's Prometheus data source asks to learn the server's features: Osprey
+/// answers as the Prometheus release whose semantics its PromQL follows.
+async fn buildinfo_handler() -> Response {
+    success(json!({
+        "version": "2.42.0",
+        "revision": concat!("osprey-", env!("CARGO_PKG_VERSION")),
+        "branch": "",
+        "buildUser": "",
+        "buildDate": "",
+        "goVersion": "",
+    }))
+}
+
 async fn logs_search_handler(
     State(st): State<QueryState>,
     headers: HeaderMap,
@@ -347,6 +375,11 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/api/v1/sql", post(sql_handler))
         .route("/api/traces/{trace_id}", get(trace_handler))
         .route("/api/services", get(services_handler))
+        .route(
+            "/api/services/{service}/operations",
+            get(operations_handler),
+        )
+        .route("/api/v1/status/buildinfo", get(buildinfo_handler))
         .route("/api/v1/logs/search", get(logs_search_handler))
         .route(
             "/api/v1/query",

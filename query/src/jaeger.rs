@@ -172,6 +172,28 @@ pub async fn find_trace(
     Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
 }
 
+/// Span names of one service, sorted (Jaeger's `/api/services/{service}/operations`).
+pub async fn operations(
+    st: &QueryState,
+    tenant: &str,
+    service: &str,
+) -> Result<Vec<String>, QueryError> {
+    let ctx = session(&st.storage, tenant).await?;
+    let df = ctx
+        .table("spans")
+        .await?
+        .filter(col("service").eq(lit(service)))?
+        .select(vec![col("name")])?
+        .distinct()?
+        .sort(vec![col("name").sort(true, false)])?;
+    let mut out = Vec::new();
+    for b in df.collect().await? {
+        let s = strings(&b, "name")?;
+        out.extend((0..s.len()).map(|i| s.value(i).to_string()));
+    }
+    Ok(out)
+}
+
 /// Services that sent spans, sorted.
 pub async fn services(st: &QueryState, tenant: &str) -> Result<Vec<String>, QueryError> {
     let ctx = session(&st.storage, tenant).await?;

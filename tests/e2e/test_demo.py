@@ -83,3 +83,20 @@ def test_ui_is_served(osprey: OspreyServer) -> None:
     js = osprey.get(scripts[0])
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     assert osprey.get("/assets/does-not-exist.js").status_code == 404
+
+
+def test_jaeger_operations_and_prometheus_buildinfo(osprey: OspreyServer, osprey_bin) -> None:
+    """What Grafana's Jaeger and Prometheus data sources call when they are set up."""
+    run_demo(osprey, osprey_bin, "--duration", "1500ms", "--rate", "10", "--seed", "5")
+    r = osprey.get("/api/services/payment/operations")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    expected = [row[0] for row in osprey.sql(
+        "SELECT DISTINCT name FROM spans WHERE service = 'payment' ORDER BY name"
+    )]
+    assert body["data"] == expected and expected, body
+    assert body["total"] == len(expected) and body["errors"] is None
+    assert osprey.get("/api/services/nope/operations").json()["data"] == []
+    info = osprey.get("/api/v1/status/buildinfo").json()
+    assert info["status"] == "success"
+    assert info["data"]["version"].startswith("2.")
