@@ -10,11 +10,12 @@ pub mod logs;
 pub mod metrics;
 pub mod traces;
 
+use arrow::array::RecordBatch;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use osprey_storage::Signal;
 use osprey_storage::schema::{logs_batch, samples_batch, spans_batch};
+use osprey_storage::{Signal, StorageError};
 
 use crate::{IngestError, IngestState};
 pub use common::Rejections;
@@ -35,14 +36,7 @@ impl Pipeline {
         req: &ExportTraceServiceRequest,
     ) -> Result<Outcome, IngestError> {
         let (rows, rejected) = traces::convert(req);
-        let accepted = rows.len();
-        if accepted > 0 {
-            let batch = spans_batch(&rows)?;
-            st.storage.append(tenant, Signal::Spans, batch).await?;
-        }
-        st.metrics
-            .rows(Signal::Spans, accepted as u64, rejected.count as u64);
-        Ok(Outcome { accepted, rejected })
+        Self::store(st, tenant, Signal::Spans, &rows, rejected, spans_batch).await
     }
 
     pub async fn logs(
@@ -51,14 +45,7 @@ impl Pipeline {
         req: &ExportLogsServiceRequest,
     ) -> Result<Outcome, IngestError> {
         let (rows, rejected) = logs::convert(req);
-        let accepted = rows.len();
-        if accepted > 0 {
-            let batch = logs_batch(&rows)?;
-            st.storage.append(tenant, Signal::Logs, batch).await?;
-        }
-        st.metrics
-            .rows(Signal::Logs, accepted as u64, rejected.count as u64);
-        Ok(Outcome { accepted, rejected })
+        Self::store(st, tenant, Signal::Logs, &rows, rejected, logs_batch).await
     }
 
     pub async fn metrics(
@@ -68,13 +55,24 @@ impl Pipeline {
         strict: bool,
     ) -> Result<Outcome, IngestError> {
         let (rows, rejected) = metrics::convert(req, strict).map_err(IngestError::BadRequest)?;
+        Self::store(st, tenant, Signal::Metrics, &rows, rejected, samples_batch).await
+    }
+
+    /// Appends the accepted rows (acknowledged once durable) and counts them.
+    async fn store<R>(
+        st: &IngestState,
+        tenant: &str,
+        signal: Signal,
+        rows: &[R],
+        rejected: Rejections,
+        build: fn(&[R]) -> Result<RecordBatch, StorageError>,
+    ) -> Result<Outcome, IngestError> {
         let accepted = rows.len();
         if accepted > 0 {
-            let batch = samples_batch(&rows)?;
-            st.storage.append(tenant, Signal::Metrics, batch).await?;
+            st.storage.append(tenant, signal, build(rows)?).await?;
         }
         st.metrics
-            .rows(Signal::Metrics, accepted as u64, rejected.count as u64);
+            .rows(signal, accepted as u64, rejected.count as u64);
         Ok(Outcome { accepted, rejected })
     }
 }
