@@ -8,8 +8,9 @@ use datafusion::prelude::{col, lit};
 use serde_json::{Value, json};
 
 use crate::columns::{Maps, i64s, strings, timestamps};
-use crate::session::{session, session_with};
+use crate::session::signal_session;
 use crate::{QueryError, QueryState};
+use osprey_storage::Signal;
 
 /// Jaeger's `{"data":…, "total":0, "limit":0, "offset":0, "errors":…}` envelope.
 pub fn envelope(data: Value, errors: Option<(u16, String)>) -> Value {
@@ -163,7 +164,7 @@ pub async fn find_trace(
 ) -> Result<Vec<RecordBatch>, QueryError> {
     // Only the files whose trace-id index lists the trace are opened.
     let snap = st.storage.trace_snapshot(tenant, trace_id);
-    let ctx = session_with(&st.storage, tenant, Some(snap)).await?;
+    let ctx = signal_session(&st.storage, tenant, Signal::Spans, Some(snap)).await?;
     let df = ctx
         .table("spans")
         .await?
@@ -178,7 +179,7 @@ pub async fn operations(
     tenant: &str,
     service: &str,
 ) -> Result<Vec<String>, QueryError> {
-    let ctx = session(&st.storage, tenant).await?;
+    let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;
     let df = ctx
         .table("spans")
         .await?
@@ -196,7 +197,7 @@ pub async fn operations(
 
 /// Services that sent spans, sorted.
 pub async fn services(st: &QueryState, tenant: &str) -> Result<Vec<String>, QueryError> {
-    let ctx = session(&st.storage, tenant).await?;
+    let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;
     let df = ctx
         .table("spans")
         .await?

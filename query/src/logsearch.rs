@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::columns::{Maps, rfc3339, strings, timestamps};
-use crate::{QueryError, QueryState, session::session};
+use osprey_storage::Signal;
+
+use crate::{QueryError, QueryState, session::signal_session};
 
 /// Splits a query into terms; `"a b"` stays one phrase.
 pub fn terms(query: &str) -> Result<Vec<String>, QueryError> {
@@ -103,7 +105,7 @@ async fn search_inner(
     if let Some(e) = p.end_ns {
         filters.push(col("timestamp").lt_eq(ts(e)));
     }
-    let ctx = session(&st.storage, tenant).await?;
+    let ctx = signal_session(&st.storage, tenant, Signal::Logs, None).await?;
     let mut df = ctx.table("logs").await?;
     if let Some(f) = filters.into_iter().reduce(Expr::and) {
         df = df.filter(f)?;

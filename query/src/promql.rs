@@ -14,7 +14,9 @@ use std::sync::Arc;
 use osprey_storage::series::{Matcher, Series};
 
 use crate::columns::{f64s, timestamps, u64s};
-use crate::{QueryError, QueryState, session::session};
+use osprey_storage::Signal;
+
+use crate::{QueryError, QueryState, session::signal_session};
 
 /// Prometheus' staleness marker.
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
@@ -113,7 +115,7 @@ async fn select(
         .gt(ts(from))
         .and(col("timestamp").lt_eq(ts(at)))
         .and(col("series_id").in_list(ids, false));
-    let ctx = session(&st.storage, tenant).await?;
+    let ctx = signal_session(&st.storage, tenant, Signal::Metrics, None).await?;
     let batches = ctx
         .table("samples")
         .await?

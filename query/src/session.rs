@@ -19,35 +19,9 @@ use crate::provider::SignalTable;
 /// Builds a session for `tenant` with the three tables registered. Only the tables are
 /// registered: no URL tables, no file-reading table functions.
 pub async fn session(storage: &Storage, tenant: &str) -> Result<SessionContext, QueryError> {
-    session_with(storage, tenant, None).await
-}
-
-/// Like [`session`], with `spans` read from the given snapshot (a trace lookup's
-/// index-pruned file set) instead of the whole table.
-pub async fn session_with(
-    storage: &Storage,
-    tenant: &str,
-    spans: Option<Snapshot>,
-) -> Result<SessionContext, QueryError> {
-    let mut spans = spans;
-    let config = SessionConfig::new()
-        .with_target_partitions(2)
-        .with_information_schema(false);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = new_context();
     for signal in Signal::ALL {
-        let snap = match (signal, spans.take()) {
-            (Signal::Spans, Some(s)) => s,
-            (_, other) => {
-                spans = other;
-                storage.snapshot(tenant, signal)
-            }
-        };
-        let df = table(&ctx, snap, signal).await?;
-        if signal == Signal::Metrics {
-            ctx.register_table("samples", df.into_view())?;
-        } else {
-            ctx.register_table(signal.table(), df.into_view())?;
-        }
+        register(&ctx, storage, tenant, signal, None).await?;
     }
     // Labels live once per series: `metrics` joins samples with the series index.
     let all = storage.series().select(tenant, &[]);
@@ -67,6 +41,44 @@ pub async fn session_with(
         .await?;
     ctx.register_table("metrics", metrics.into_view())?;
     Ok(ctx)
+}
+
+/// A session with one table only (`samples` for metrics), for the APIs that read one
+/// signal: no other snapshot is taken and no series table is built. `snap` replaces
+/// the table's snapshot (a trace lookup's index-pruned file set).
+pub async fn signal_session(
+    storage: &Storage,
+    tenant: &str,
+    signal: Signal,
+    snap: Option<Snapshot>,
+) -> Result<SessionContext, QueryError> {
+    let ctx = new_context();
+    register(&ctx, storage, tenant, signal, snap).await?;
+    Ok(ctx)
+}
+
+fn new_context() -> SessionContext {
+    let config = SessionConfig::new()
+        .with_target_partitions(2)
+        .with_information_schema(false);
+    SessionContext::new_with_config(config)
+}
+
+async fn register(
+    ctx: &SessionContext,
+    storage: &Storage,
+    tenant: &str,
+    signal: Signal,
+    snap: Option<Snapshot>,
+) -> Result<(), QueryError> {
+    let snap = snap.unwrap_or_else(|| storage.snapshot(tenant, signal));
+    let df = table(ctx, snap, signal).await?;
+    let name = match signal {
+        Signal::Metrics => "samples",
+        other => other.table(),
+    };
+    ctx.register_table(name, df.into_view())?;
+    Ok(())
 }
 
 async fn table(
