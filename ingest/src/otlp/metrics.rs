@@ -278,6 +278,15 @@ fn value_or_stale(flags: u32, v: f64) -> f64 {
     }
 }
 
+/// Every point of a delta metric is rejected, as Prometheus does.
+fn reject_delta(rejected: &mut Rejections, what: &str, name: &str, points: usize) {
+    for _ in 0..points {
+        rejected.reject(format!(
+            "{what} {name:?}: delta temporality is not supported (Prometheus semantics); export cumulative"
+        ));
+    }
+}
+
 fn is_cumulative(t: i32) -> bool {
     t == AggregationTemporality::Cumulative as i32
 }
@@ -308,12 +317,7 @@ fn convert_metric(
                 Kind::Gauge
             };
             if s.is_monotonic && !is_cumulative(s.aggregation_temporality) {
-                for _ in &s.data_points {
-                    rejected.reject(format!(
-                        "metric {:?}: delta temporality is not supported (Prometheus semantics); export cumulative",
-                        m.name
-                    ));
-                }
+                reject_delta(rejected, "metric", &m.name, s.data_points.len());
                 return Ok(());
             }
             let name = metric_name(&m.name, &m.unit, kind);
@@ -321,12 +325,7 @@ fn convert_metric(
         }
         Data::Histogram(h) => {
             if !is_cumulative(h.aggregation_temporality) {
-                for _ in &h.data_points {
-                    rejected.reject(format!(
-                        "histogram {:?}: delta temporality is not supported; export cumulative",
-                        m.name
-                    ));
-                }
+                reject_delta(rejected, "histogram", &m.name, h.data_points.len());
                 return Ok(());
             }
             let name = metric_name(&m.name, &m.unit, Kind::Other);
@@ -361,12 +360,12 @@ fn convert_metric(
         }
         Data::ExponentialHistogram(h) => {
             if !is_cumulative(h.aggregation_temporality) {
-                for _ in &h.data_points {
-                    rejected.reject(format!(
-                        "exponential histogram {:?}: delta temporality is not supported; export cumulative",
-                        m.name
-                    ));
-                }
+                reject_delta(
+                    rejected,
+                    "exponential histogram",
+                    &m.name,
+                    h.data_points.len(),
+                );
                 return Ok(());
             }
             let name = metric_name(&m.name, &m.unit, Kind::Other);
