@@ -3,7 +3,10 @@ and report rows, load seconds, bytes on disk and peak RSS as one JSON object.
 
 The schemas are what a ClickHouse user would write for the job: LowCardinality for
 low-cardinality strings, Delta/T64 codecs with ZSTD for numbers, ZSTD for the rest,
-ordered by service and time. Spans follow SigNoz's flat span table in spirit.
+ordered by service and time. Logs carry the token bloom-filter skip index on the body
+that ClickHouse's own observability schema (ClickStack / the OTel exporter) declares,
+`tokenbf_v1(32768, 3, 0) GRANULARITY 8`, so both sides' bytes include their text
+index. Spans follow SigNoz's flat span table in spirit.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ SCHEMAS = {
             severity_number UInt8 CODEC(ZSTD(1)),
             body String CODEC(ZSTD(1)),
             trace_id String CODEC(ZSTD(1)),
-            span_id String CODEC(ZSTD(1))
+            span_id String CODEC(ZSTD(1)),
+            INDEX idx_body body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
         ) ENGINE = MergeTree ORDER BY (service, timestamp)""",
         "SELECT fromUnixTimestamp64Nano(timestamp), service, severity_text, severity_number, body, trace_id, span_id",
     ),

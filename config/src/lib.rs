@@ -93,6 +93,9 @@ pub struct StorageConfig {
     /// How often retention and compaction look for work.
     #[serde(with = "humantime_serde")]
     pub maintenance_interval: Duration,
+    /// Memory for opened full-text indexes of logs files (least recently used are
+    /// dropped beyond it and read again from disk when needed).
+    pub text_index_cache: ByteSize,
 }
 
 impl Default for StorageConfig {
@@ -110,6 +113,7 @@ impl Default for StorageConfig {
             compaction_target_size: ByteSize::mib(128),
             compaction_max_rows: 500_000,
             maintenance_interval: Duration::from_secs(30),
+            text_index_cache: ByteSize::mib(256),
         }
     }
 }

@@ -183,7 +183,11 @@ impl DisplayAs for FileLayoutExec {
 }
 
 /// Converts one file batch into the output schema.
-fn convert(signal: Signal, batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+pub(crate) fn convert(
+    signal: Signal,
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
     let column = |name: &str| -> Result<ArrayRef> {
         batch
             .column_by_name(name)

@@ -26,6 +26,8 @@ pub enum StorageError {
     },
     #[error("corrupt manifest {path}: {reason}")]
     CorruptManifest { path: PathBuf, reason: String },
+    #[error("full-text index {path}: {reason}")]
+    Index { path: PathBuf, reason: String },
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("parquet: {0}")]

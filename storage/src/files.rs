@@ -92,7 +92,19 @@ fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterProperties {
                 .set_column_dictionary_enabled(f.clone(), false)
                 .set_column_encoding(f, Encoding::BYTE_STREAM_SPLIT);
         }
-        Signal::Spans | Signal::Logs => {
+        Signal::Logs => {
+            // Bodies are nearly all distinct and ids are random: a dictionary page is
+            // written and thrown away, and the fallback (DELTA_BYTE_ARRAY) compresses
+            // worse under zstd than PLAIN. Measured on the logs workload: body 12.8 →
+            // 11.3 B/line with PLAIN and no dictionary.
+            for col in ["body", "trace_id", "span_id"] {
+                let path = ColumnPath::from(col);
+                b = b
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_encoding(path, Encoding::PLAIN);
+            }
+        }
+        Signal::Spans => {
             // No bloom filter on trace_id: trace lookups go through the trace-id sidecar
             // (trace_index.rs), which names the files to open, and ids are binary in
             // files, so a filter on the hex column cannot use one anyway.
@@ -228,6 +240,10 @@ pub fn write_file(
     if trace_index {
         crate::trace_index::write_sidecar(&path, &batch)?;
     }
+    let text_index = signal == Signal::Logs;
+    if text_index {
+        crate::fulltext::write_sidecar(&path, &batch)?;
+    }
     let tmp = path.with_extension("parquet.tmp");
     let file = fs::File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
     let mut w = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(signal, opts)))?;
@@ -250,6 +266,7 @@ pub fn write_file(
         max_time_ns,
         partition_ns: 0,
         trace_index,
+        text_index,
     })
 }
 
@@ -262,7 +279,8 @@ pub fn file_path(tenant: &str, signal: Signal, partition: i64, seq: u64) -> Stri
     )
 }
 
-/// Writes file number `seq` for `partition` (with its trace-id sidecar for spans). The
+/// Writes file number `seq` for `partition` (with its trace-id sidecar for spans, its
+/// full-text index for logs). The
 /// caller publishes it by committing a manifest that lists it.
 pub fn write_new(
     data_dir: &Path,
@@ -286,6 +304,47 @@ pub fn read_file(path: &Path) -> Result<Vec<RecordBatch>, StorageError> {
         .with_batch_size(64 * 1024)
         .build()?;
     Ok(reader.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Reads `columns` of a Parquet file, only the rows numbered in `rows` (ascending) when
+/// given. Pages without a selected row are skipped (page index).
+pub fn read_rows(
+    path: &Path,
+    columns: &[&str],
+    rows: Option<&[u32]>,
+) -> Result<Vec<RecordBatch>, StorageError> {
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+    let f = fs::File::open(path).map_err(|e| StorageError::io(path, e))?;
+    let options = ArrowReaderOptions::new()
+        .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(f, options)?;
+    let indices = columns
+        .iter()
+        .map(|c| builder.schema().index_of(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mask = ProjectionMask::roots(builder.metadata().file_metadata().schema_descr(), indices);
+    let total = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let mut builder = builder.with_projection(mask).with_batch_size(64 * 1024);
+    if let Some(rows) = rows {
+        builder = builder.with_row_selection(row_selection(rows, total));
+    }
+    Ok(builder.build()?.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn row_selection(rows: &[u32], total: usize) -> parquet::arrow::arrow_reader::RowSelection {
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    for &r in rows {
+        let r = r as usize;
+        if r >= total {
+            break;
+        }
+        match ranges.last_mut() {
+            Some(last) if last.end == r => last.end = r + 1,
+            _ => ranges.push(r..r + 1),
+        }
+    }
+    parquet::arrow::arrow_reader::RowSelection::from_consecutive_ranges(ranges.into_iter(), total)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 pub mod decimal;
 mod error;
 mod files;
+pub mod fulltext;
 pub mod layout;
 mod maintenance;
 mod manifest;
@@ -43,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 pub use error::StorageError;
-pub use files::time_column;
+pub use files::{read_rows, time_column};
 pub use maintenance::{CompactionPlan, CompactionStats, plan_compactions};
 pub use manifest::FileMeta;
 use manifest::Manifest;
@@ -150,6 +151,7 @@ pub(crate) struct Inner {
     /// Files no longer in the manifest, deleted once no query can still be reading them.
     graveyard: Mutex<Vec<(Instant, PathBuf)>>,
     trace_index: trace_index::TraceIndexCache,
+    text_index: fulltext::TextIndexCache,
     series: series::SeriesIndex,
 }
 
@@ -248,6 +250,9 @@ impl Storage {
         let segment = wal::SegmentWriter::create(&wal_dir, last_id + 1)?;
         let next_seq = manifest.next_file_seq;
         let (tx, rx) = std::sync::mpsc::channel();
+        let text_index = fulltext::TextIndexCache::new(
+            usize::try_from(config.text_index_cache.as_u64()).unwrap_or(usize::MAX),
+        );
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
             config,
@@ -266,6 +271,7 @@ impl Storage {
             next_seq: AtomicU64::new(next_seq),
             graveyard: Mutex::new(Vec::new()),
             trace_index: trace_index::TraceIndexCache::default(),
+            text_index,
             series: series_index,
         });
         let handle = writer::spawn(Arc::clone(&inner), rx, segment, wal_dir)
@@ -400,6 +406,20 @@ impl Storage {
             });
         }
         snap
+    }
+
+    /// The full-text index of a live logs file whose metadata says it has one (read
+    /// once, then served from memory). `None` when it cannot be read: that is logged
+    /// and counted (`osprey_text_index_errors_total`), and the caller reads the file.
+    pub fn text_index(&self, path: &Path) -> Option<Arc<fulltext::TextIndex>> {
+        match self.inner.text_index.get(path) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "full-text index unreadable; searching the file without it");
+                self.inner.metrics.add_text_index_error();
+                None
+            }
+        }
     }
 
     /// Live files of every tenant and signal (for status pages).

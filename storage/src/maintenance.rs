@@ -122,8 +122,12 @@ fn bury(inner: &Inner, files: &[FileMeta]) {
         for f in files {
             let p = Manifest::abs_path(&inner.dir, f);
             inner.trace_index.forget(&p);
+            inner.text_index.forget(&p);
             if f.trace_index {
                 g.push((due, crate::trace_index::sidecar_path(&p)));
+            }
+            if f.text_index {
+                g.push((due, crate::fulltext::sidecar_path(&p)));
             }
             g.push((due, p));
         }
@@ -313,6 +317,7 @@ mod tests {
             max_time_ns: 0,
             partition_ns,
             trace_index: false,
+            text_index: false,
         }
     }
 

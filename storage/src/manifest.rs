@@ -29,6 +29,9 @@ pub struct FileMeta {
     /// A sorted trace-id sidecar (`<path>.tids`) exists for this file.
     #[serde(default)]
     pub trace_index: bool,
+    /// A full-text index (`<path>.fts`, see `fulltext.rs`) exists for this file.
+    #[serde(default)]
+    pub text_index: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -96,10 +99,14 @@ pub fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<usize, StorageE
         .iter()
         .map(|f| Manifest::abs_path(dir, f))
         .collect();
-    for f in manifest.files.iter().filter(|f| f.trace_index) {
-        live.insert(crate::trace_index::sidecar_path(&Manifest::abs_path(
-            dir, f,
-        )));
+    for f in &manifest.files {
+        let path = Manifest::abs_path(dir, f);
+        if f.trace_index {
+            live.insert(crate::trace_index::sidecar_path(&path));
+        }
+        if f.text_index {
+            live.insert(crate::fulltext::sidecar_path(&path));
+        }
     }
     live.extend(manifest.series_files.iter().map(|p| dir.join(p)));
     let mut removed = 0;
@@ -151,6 +158,7 @@ mod tests {
                 max_time_ns: 0,
                 partition_ns: 0,
                 trace_index: false,
+                text_index: false,
             }],
             series_files: vec![],
         };

@@ -18,6 +18,7 @@ pub struct StorageMetrics {
     files: Gauge,
     file_bytes: Gauge,
     quarantined: Counter,
+    text_index_errors: Counter,
 }
 
 impl Default for StorageMetrics {
@@ -30,6 +31,7 @@ impl Default for StorageMetrics {
             files: Gauge::default(),
             file_bytes: Gauge::default(),
             quarantined: Counter::default(),
+            text_index_errors: Counter::default(),
         }
     }
 }
@@ -62,6 +64,11 @@ impl StorageMetrics {
             self.files.clone(),
         );
         r.register(
+            "osprey_text_index_errors",
+            "Full-text indexes that could not be read (searches read those files instead)",
+            self.text_index_errors.clone(),
+        );
+        r.register(
             "osprey_storage_file_bytes",
             "Bytes in live Parquet files",
             self.file_bytes.clone(),
@@ -79,6 +86,10 @@ impl StorageMetrics {
     pub(crate) fn set_memtable_bytes(&self, b: u64) {
         self.memtable_bytes
             .set(i64::try_from(b).unwrap_or(i64::MAX));
+    }
+
+    pub(crate) fn add_text_index_error(&self) {
+        self.text_index_errors.inc();
     }
 
     pub(crate) fn add_quarantined(&self, n: u64) {

@@ -159,8 +159,19 @@ async fn compaction_merges_small_files_exactly_once() {
     let snap = s.snapshot("default", Signal::Logs);
     assert_eq!(snap.files.len(), 1);
     assert_eq!(rows_in(&s, "default"), (0, 60));
-    // Inputs stay on disk for readers until garbage collection.
-    assert_eq!(s.collect_garbage(true), 6);
+    // Inputs (and their full-text indexes) stay on disk for readers until garbage
+    // collection; the merged file has its own index.
+    assert_eq!(s.collect_garbage(true), 12);
+    let live = &s.snapshot("default", Signal::Logs).files[0].0;
+    let mut left: Vec<_> = std::fs::read_dir(live.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        vec![live.clone(), crate::fulltext::sidecar_path(live)]
+    );
     drop(s);
     let s = Storage::open(dir.path(), cfg()).unwrap();
     assert_eq!(rows_in(&s, "default"), (0, 60));

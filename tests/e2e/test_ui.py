@@ -66,9 +66,12 @@ def test_services_logs_filter_and_search(osprey: OspreyServer, osprey_bin, page)
     # Search terms within the filter: bodies contain the term.
     page.get_by_test_id("search-input").fill("PlaceOrder")
     page.get_by_test_id("search-input").press("Enter")
+    # Terms match whole words (runs of letters and digits), case-insensitively.
     (n,), = osprey.sql(
-        "SELECT count(*) FROM logs WHERE service = 'checkout' AND strpos(lower(body), 'placeorder') > 0"
+        "SELECT count(*) FROM logs WHERE service = 'checkout'"
+        " AND regexp_like(body, '(^|[^\\p{L}\\p{N}])placeorder([^\\p{L}\\p{N}]|$)', 'i')"
     )
+    assert n > 0
     expect(rows).to_have_count(min(100, n))
     for body in rows.locator("td.col-body").all_inner_texts():
         assert "placeorder" in body.lower()

@@ -1,0 +1,689 @@
+//! Full-text index of a logs file: next to every logs Parquet file, `<file>.fts` holds a
+//! tantivy index of the file's rows, one document per row, **document id = row number
+//! in the file** (one segment, documents added in file order). A search asks the index
+//! for the matching row numbers and reads only those rows of the Parquet file.
+//!
+//! Fields:
+//! - `body`: the body split into lowercase alphanumeric tokens ([`tokens`]); postings
+//!   hold document ids only (no frequencies, positions or norms), so a phrase is
+//!   answered by the rows holding all its tokens and verified against the body;
+//! - `service`: the service name, one raw term;
+//! - `level`: the severity level (1 trace … 6 fatal, 0 unset, see [`level_of`]);
+//! - `attr`: one raw term `key=value` per attribute whose value is at most
+//!   [`MAX_ATTR_VALUE`] bytes.
+//!
+//! Nothing is stored in the index: rows are read from the Parquet file.
+//!
+//! The index is built in memory and written as one packed file (tantivy's own files
+//! concatenated, a JSON table of contents and a CRC-32 of everything before it), before
+//! the Parquet file is renamed into place, so a live file always has its index. It is
+//! rebuilt by compaction from the merged rows and removed with its Parquet file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{AsArray, RecordBatch};
+use serde::{Deserialize, Serialize};
+use tantivy::directory::RamDirectory;
+use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, RegexQuery, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{LowerCaser, SimpleTokenizer, TextAnalyzer, TokenizerManager};
+use tantivy::{DocSet, Index, IndexReader, ReloadPolicy, TERMINATED, TantivyDocument, Term};
+
+use crate::StorageError;
+use crate::manifest::write_durably;
+
+/// Attribute values longer than this are not indexed (they are still stored and
+/// searchable by SQL).
+pub const MAX_ATTR_VALUE: usize = 128;
+
+const TOKENIZER: &str = "osprey";
+const MAGIC: &[u8; 8] = b"OSPFTS01";
+
+pub fn sidecar_path(parquet: &Path) -> PathBuf {
+    let mut p = parquet.as_os_str().to_owned();
+    p.push(".fts");
+    PathBuf::from(p)
+}
+
+fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(LowerCaser)
+        .build()
+}
+
+/// The tokens of `text` exactly as the index sees them: maximal runs of alphanumeric
+/// characters, lowercased.
+pub fn tokens(text: &str) -> Vec<String> {
+    let mut a = analyzer();
+    let mut stream = a.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+/// Reusable tokenizer for checking many rows.
+pub struct Tokenizer(TextAnalyzer);
+
+impl Default for Tokenizer {
+    fn default() -> Self {
+        Tokenizer(analyzer())
+    }
+}
+
+impl Tokenizer {
+    /// Calls `f` with each token of `text` until it returns false.
+    pub fn each(&mut self, text: &str, mut f: impl FnMut(&str) -> bool) {
+        let mut stream = self.0.token_stream(text);
+        while stream.advance() {
+            if !f(&stream.token().text) {
+                return;
+            }
+        }
+    }
+}
+
+/// Severity number (OTLP, 1–24) to level: 1 trace, 2 debug, 3 info, 4 warn, 5 error,
+/// 6 fatal; 0 when unset or out of range.
+pub fn level_of(severity_number: i32) -> u64 {
+    if (1..=24).contains(&severity_number) {
+        ((severity_number - 1) / 4 + 1) as u64
+    } else {
+        0
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    body: Field,
+    service: Field,
+    level: Field,
+    attr: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = |tokenizer: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(IndexRecordOption::Basic)
+                .set_fieldnorms(false),
+        )
+    };
+    let fields = Fields {
+        body: b.add_text_field("body", text(TOKENIZER)),
+        service: b.add_text_field("service", text("raw")),
+        level: b.add_u64_field("level", NumericOptions::default().set_indexed()),
+        attr: b.add_text_field("attr", text("raw")),
+    };
+    (b.build(), fields)
+}
+
+fn fields_of(schema: &Schema) -> Result<Fields, StorageError> {
+    let f = |name: &str| {
+        schema
+            .get_field(name)
+            .map_err(|e| fts_error(Path::new(""), e))
+    };
+    Ok(Fields {
+        body: f("body")?,
+        service: f("service")?,
+        level: f("level")?,
+        attr: f("attr")?,
+    })
+}
+
+fn tokenizers() -> TokenizerManager {
+    let m = TokenizerManager::default();
+    m.register(TOKENIZER, analyzer());
+    m
+}
+
+fn fts_error(path: &Path, e: impl std::fmt::Display) -> StorageError {
+    StorageError::Index {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Toc {
+    files: Vec<(String, u64, u64)>,
+    crc32: u32,
+}
+
+/// Builds the index of the logs rows in `batch` (file order) and writes it durably
+/// next to `parquet`. Returns its size in bytes.
+pub fn write_sidecar(parquet: &Path, batch: &RecordBatch) -> Result<u64, StorageError> {
+    let path = sidecar_path(parquet);
+    let err = |e: tantivy::TantivyError| fts_error(&path, e);
+    let (schema, f) = schema();
+    let dir = RamDirectory::create();
+    // Nothing is stored, but tantivy writes a record per document to its doc store:
+    // compressed (lz4) in big blocks it costs next to nothing (uncompressed it was
+    // 5 B/line on the logs workload).
+    let settings = tantivy::IndexSettings {
+        docstore_blocksize: 1 << 20,
+        ..Default::default()
+    };
+    let mut w = Index::builder()
+        .settings(settings)
+        .schema(schema)
+        .tokenizers(tokenizers())
+        .single_segment_index_writer::<TantivyDocument>(dir.clone(), 64 << 20)
+        .map_err(err)?;
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| fts_error(&path, format!("logs batch has no {name} column")))
+    };
+    let body = column("body")?.as_string::<i32>();
+    let service = column("service")?.as_string::<i32>();
+    let severity = column("severity_number")?.as_primitive::<arrow::datatypes::Int32Type>();
+    let attrs = column("attributes")?.as_map();
+    let (keys, values) = (
+        attrs.keys().as_string::<i32>(),
+        attrs.values().as_string::<i32>(),
+    );
+    let offsets = attrs.value_offsets();
+    let mut kv = String::new();
+    for row in 0..batch.num_rows() {
+        let mut doc = TantivyDocument::new();
+        doc.add_text(f.body, body.value(row));
+        doc.add_text(f.service, service.value(row));
+        doc.add_u64(f.level, level_of(severity.value(row)));
+        for i in offsets[row] as usize..offsets[row + 1] as usize {
+            let v = values.value(i);
+            if v.len() <= MAX_ATTR_VALUE {
+                kv.clear();
+                kv.push_str(keys.value(i));
+                kv.push('=');
+                kv.push_str(v);
+                doc.add_text(f.attr, &kv);
+            }
+        }
+        w.add_document(doc).map_err(err)?;
+    }
+    let index = w.finalize().map_err(err)?;
+    let mut names: Vec<PathBuf> = index
+        .load_metas()
+        .map_err(err)?
+        .list_segment_files()
+        .into_iter()
+        .collect();
+    names.push(PathBuf::from("meta.json"));
+    names.sort();
+    let mut out = MAGIC.to_vec();
+    let mut toc = Toc {
+        files: Vec::new(),
+        crc32: 0,
+    };
+    use tantivy::Directory;
+    for name in names {
+        if !dir.exists(&name).map_err(|e| fts_error(&path, e))? {
+            continue;
+        }
+        let bytes = dir
+            .open_read(&name)
+            .map_err(|e| fts_error(&path, e))?
+            .read_bytes()
+            .map_err(|e| fts_error(&path, e))?;
+        let bytes = if name.extension().is_some_and(|e| e == "store") {
+            tiny_store().map_err(|e| fts_error(&path, e))?
+        } else {
+            bytes.as_slice()
+        };
+        toc.files.push((
+            name.to_string_lossy().into_owned(),
+            out.len() as u64,
+            bytes.len() as u64,
+        ));
+        out.extend_from_slice(bytes);
+    }
+    toc.crc32 = crc32fast::hash(&out);
+    let toc = serde_json::to_vec(&toc).map_err(|e| fts_error(&path, e))?;
+    out.extend_from_slice(&toc);
+    out.extend_from_slice(&(toc.len() as u32).to_le_bytes());
+    out.extend_from_slice(MAGIC);
+    write_durably(&path, &out)?;
+    Ok(out.len() as u64)
+}
+
+/// The doc store of a one-document index. Nothing is stored in our indexes, yet
+/// tantivy's doc store keeps a 4-byte offset per document (4.3 B/line on the logs
+/// workload, a third of the index). Searching never reads the store, but opening a
+/// segment parses it, so each packed index carries this small valid store instead.
+fn tiny_store() -> Result<&'static [u8], String> {
+    static STORE: std::sync::LazyLock<Result<Vec<u8>, String>> = std::sync::LazyLock::new(|| {
+        let build = || -> tantivy::Result<Vec<u8>> {
+            use tantivy::Directory;
+            let (schema, f) = schema();
+            let dir = RamDirectory::create();
+            let mut w = Index::builder()
+                .schema(schema)
+                .tokenizers(tokenizers())
+                .single_segment_index_writer::<TantivyDocument>(dir.clone(), 16 << 20)?;
+            let mut doc = TantivyDocument::new();
+            doc.add_u64(f.level, 0);
+            w.add_document(doc)?;
+            let index = w.finalize()?;
+            let metas = index.load_metas()?;
+            let name = metas
+                .list_segment_files()
+                .into_iter()
+                .find(|p| p.extension().is_some_and(|e| e == "store"))
+                .ok_or_else(|| tantivy::TantivyError::InternalError("no store file".into()))?;
+            Ok(dir.open_read(&name)?.read_bytes()?.as_slice().to_vec())
+        };
+        build().map_err(|e| e.to_string())
+    });
+    STORE.as_ref().map(|v| v.as_slice()).map_err(Clone::clone)
+}
+
+/// What to find. Tokens and terms are matched exactly: callers normalise them with
+/// [`tokens`] (body) or pass raw values (service, attributes).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextQuery {
+    All,
+    /// A body token.
+    Token(String),
+    /// Body tokens starting with this.
+    Prefix(String),
+    Service(String),
+    /// Severity levels in `min..=max` (see [`level_of`]).
+    Levels {
+        min: u64,
+        max: u64,
+    },
+    /// An attribute `key=value`.
+    Attr {
+        key: String,
+        value: String,
+    },
+    And(Vec<TextQuery>),
+    Or(Vec<TextQuery>),
+    Not(Box<TextQuery>),
+}
+
+/// An opened index.
+pub struct TextIndex {
+    reader: IndexReader,
+    fields: Fields,
+    bytes: usize,
+}
+
+impl std::fmt::Debug for TextIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TextIndex({} bytes)", self.bytes)
+    }
+}
+
+impl TextIndex {
+    /// Reads and checks `parquet`'s index.
+    pub fn open(parquet: &Path) -> Result<Self, StorageError> {
+        let path = sidecar_path(parquet);
+        let data = std::fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
+        Self::from_bytes(&path, &data)
+    }
+
+    fn from_bytes(path: &Path, data: &[u8]) -> Result<Self, StorageError> {
+        let bad = |why: &str| fts_error(path, format!("corrupt full-text index: {why}"));
+        let n = data.len();
+        if n < 20 || &data[..8] != MAGIC || &data[n - 8..] != MAGIC {
+            return Err(bad("bad magic"));
+        }
+        let toc_len =
+            u32::from_le_bytes(data[n - 12..n - 8].try_into().map_err(|_| bad("toc"))?) as usize;
+        let toc_start = (n - 12)
+            .checked_sub(toc_len)
+            .ok_or_else(|| bad("toc length"))?;
+        let toc: Toc = serde_json::from_slice(&data[toc_start..n - 12]).map_err(|_| bad("toc"))?;
+        if crc32fast::hash(&data[..toc_start]) != toc.crc32 {
+            return Err(bad("checksum mismatch"));
+        }
+        let dir = RamDirectory::create();
+        use tantivy::Directory;
+        for (name, off, len) in &toc.files {
+            let (off, len) = (*off as usize, *len as usize);
+            let end = off.checked_add(len).filter(|e| *e <= toc_start);
+            let end = end.ok_or_else(|| bad("file range"))?;
+            dir.atomic_write(Path::new(name), &data[off..end])
+                .map_err(|e| fts_error(path, e))?;
+        }
+        let mut index = Index::open(dir).map_err(|e| fts_error(path, e))?;
+        index.set_tokenizers(tokenizers());
+        let fields = fields_of(&index.schema())?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| fts_error(path, e))?;
+        Ok(TextIndex {
+            reader,
+            fields,
+            bytes: data.len(),
+        })
+    }
+
+    /// Bytes per component and field, for measuring (`examples/fts_usage.rs`).
+    pub fn space_usage(&self) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        let Ok(usage) = self.reader.searcher().space_usage() else {
+            return out;
+        };
+        for seg in usage.segments() {
+            for (what, per_field) in [("postings", seg.postings()), ("terms", seg.termdict())] {
+                for f in per_field.fields() {
+                    out.push((format!("{what} {}", f.field_name()), f.total().get_bytes()));
+                }
+            }
+            out.push(("store data".into(), seg.store().data_usage().get_bytes()));
+            out.push((
+                "store offsets".into(),
+                seg.store().offsets_usage().get_bytes(),
+            ));
+        }
+        out
+    }
+
+    /// Size of the index in memory.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn to_tantivy(&self, q: &TextQuery) -> Result<Box<dyn Query>, StorageError> {
+        let f = self.fields;
+        let term =
+            |t: Term| -> Box<dyn Query> { Box::new(TermQuery::new(t, IndexRecordOption::Basic)) };
+        Ok(match q {
+            TextQuery::All => Box::new(AllQuery),
+            TextQuery::Token(t) => term(Term::from_field_text(f.body, t)),
+            TextQuery::Prefix(p) => {
+                let pattern = format!("{}.*", regex_escape(p));
+                Box::new(
+                    RegexQuery::from_pattern(&pattern, f.body)
+                        .map_err(|e| fts_error(Path::new(""), e))?,
+                )
+            }
+            TextQuery::Service(s) => term(Term::from_field_text(f.service, s)),
+            TextQuery::Levels { min, max } => Box::new(BooleanQuery::new(
+                (*min..=*max)
+                    .map(|l| (Occur::Should, term(Term::from_field_u64(f.level, l))))
+                    .collect(),
+            )),
+            TextQuery::Attr { key, value } => {
+                term(Term::from_field_text(f.attr, &format!("{key}={value}")))
+            }
+            TextQuery::And(qs) if qs.is_empty() => Box::new(AllQuery),
+            TextQuery::And(qs) => {
+                // `a AND NOT b`: b excludes; only an all-negative AND needs a base set.
+                let positive = qs.iter().any(|q| !matches!(q, TextQuery::Not(_)));
+                let mut clauses = Vec::with_capacity(qs.len() + 1);
+                if !positive {
+                    clauses.push((Occur::Must, Box::new(AllQuery) as Box<dyn Query>));
+                }
+                for q in qs {
+                    clauses.push(match q {
+                        TextQuery::Not(inner) => (Occur::MustNot, self.to_tantivy(inner)?),
+                        q => (Occur::Must, self.to_tantivy(q)?),
+                    });
+                }
+                Box::new(BooleanQuery::new(clauses))
+            }
+            TextQuery::Or(qs) => Box::new(BooleanQuery::new(
+                qs.iter()
+                    .map(|q| Ok((Occur::Should, self.to_tantivy(q)?)))
+                    .collect::<Result<_, StorageError>>()?,
+            )),
+            TextQuery::Not(q) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+                (Occur::MustNot, self.to_tantivy(q)?),
+            ])),
+        })
+    }
+
+    /// Row numbers (ascending) of the rows that match `q`.
+    pub fn rows(&self, q: &TextQuery) -> Result<Vec<u32>, StorageError> {
+        let query = self.to_tantivy(q)?;
+        let searcher = self.reader.searcher();
+        let err = |e: tantivy::TantivyError| fts_error(Path::new(""), e);
+        let weight = query
+            .weight(EnableScoring::disabled_from_searcher(&searcher))
+            .map_err(err)?;
+        let mut out = Vec::new();
+        for segment in searcher.segment_readers() {
+            let mut scorer = weight.scorer(segment, 1.0).map_err(err)?;
+            let mut doc = scorer.doc();
+            while doc != TERMINATED {
+                out.push(doc);
+                doc = scorer.advance();
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if !c.is_alphanumeric() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Opened indexes by Parquet path, up to a byte budget (evicting the least recently
+/// used).
+pub struct TextIndexCache {
+    budget: usize,
+    state: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    tick: u64,
+    bytes: usize,
+    entries: HashMap<PathBuf, (u64, Arc<TextIndex>)>,
+}
+
+impl TextIndexCache {
+    pub fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            state: Mutex::new(CacheState::default()),
+        }
+    }
+
+    /// The index of `parquet`, opened once and then served from memory.
+    pub fn get(&self, parquet: &Path) -> Result<Arc<TextIndex>, StorageError> {
+        if let Ok(mut s) = self.state.lock() {
+            s.tick += 1;
+            let tick = s.tick;
+            if let Some(e) = s.entries.get_mut(parquet) {
+                e.0 = tick;
+                return Ok(Arc::clone(&e.1));
+            }
+        }
+        let index = Arc::new(TextIndex::open(parquet)?);
+        if let Ok(mut s) = self.state.lock() {
+            let tick = s.tick;
+            s.bytes += index.bytes();
+            if let Some((_, old)) = s
+                .entries
+                .insert(parquet.to_path_buf(), (tick, Arc::clone(&index)))
+            {
+                s.bytes -= old.bytes();
+            }
+            while s.bytes > self.budget && s.entries.len() > 1 {
+                let Some(oldest) = s
+                    .entries
+                    .iter()
+                    .filter(|(p, _)| p.as_path() != parquet)
+                    .min_by_key(|(_, (t, _))| *t)
+                    .map(|(p, _)| p.clone())
+                else {
+                    break;
+                };
+                if let Some((_, old)) = s.entries.remove(&oldest) {
+                    s.bytes -= old.bytes();
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    pub fn forget(&self, parquet: &Path) {
+        if let Ok(mut s) = self.state.lock()
+            && let Some((_, old)) = s.entries.remove(parquet)
+        {
+            s.bytes -= old.bytes();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{LogRow, logs_batch};
+
+    fn row(service: &str, sev: i32, body: &str, attrs: &[(&str, &str)]) -> LogRow {
+        LogRow {
+            service: service.into(),
+            severity_number: sev,
+            body: body.into(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn t(s: &str) -> TextQuery {
+        TextQuery::Token(s.into())
+    }
+
+    #[test]
+    fn finds_rows_by_token_service_level_attr() {
+        let dir = tempfile::tempdir().unwrap();
+        let parquet = dir.path().join("f.parquet");
+        let rows = vec![
+            row(
+                "api",
+                9,
+                "GET /api/items 200 in 12ms",
+                &[("http.method", "GET")],
+            ),
+            row(
+                "api",
+                17,
+                "Payment FAILED: card declined",
+                &[("order.id", "17")],
+            ),
+            row("db", 13, "slow query on orders_pkey", &[]),
+            row("db", 9, "ünïcödé ✓ payload", &[("big", &"x".repeat(200))]),
+        ];
+        let batch = logs_batch(&rows).unwrap();
+        let bytes = write_sidecar(&parquet, &batch).unwrap();
+        assert!(bytes > 0);
+        let idx = TextIndex::open(&parquet).unwrap();
+        assert_eq!(idx.rows(&t("payment")).unwrap(), vec![1]);
+        assert_eq!(
+            idx.rows(&t("Payment")).unwrap(),
+            Vec::<u32>::new(),
+            "tokens are lowercase"
+        );
+        assert_eq!(idx.rows(&t("ünïcödé")).unwrap(), vec![3]);
+        assert_eq!(idx.rows(&t("orders")).unwrap(), vec![2]);
+        assert_eq!(
+            idx.rows(&TextQuery::Prefix("pay".into())).unwrap(),
+            vec![1, 3]
+        );
+        assert_eq!(
+            idx.rows(&TextQuery::Service("db".into())).unwrap(),
+            vec![2, 3]
+        );
+        assert_eq!(
+            idx.rows(&TextQuery::Levels { min: 4, max: 6 }).unwrap(),
+            vec![1, 2]
+        );
+        let attr = |k: &str, v: &str| TextQuery::Attr {
+            key: k.into(),
+            value: v.into(),
+        };
+        assert_eq!(idx.rows(&attr("order.id", "17")).unwrap(), vec![1]);
+        assert!(idx.rows(&attr("big", &"x".repeat(200))).unwrap().is_empty());
+        let q = TextQuery::And(vec![
+            TextQuery::Service("api".into()),
+            TextQuery::Not(Box::new(t("payment"))),
+        ]);
+        assert_eq!(idx.rows(&q).unwrap(), vec![0]);
+        let q = TextQuery::Not(Box::new(TextQuery::Service("api".into())));
+        assert_eq!(idx.rows(&q).unwrap(), vec![2, 3]);
+        assert_eq!(
+            idx.rows(&TextQuery::And(vec![q.clone()])).unwrap(),
+            vec![2, 3]
+        );
+        let q = TextQuery::Or(vec![t("slow"), t("declined")]);
+        assert_eq!(idx.rows(&q).unwrap(), vec![1, 2]);
+        assert_eq!(idx.rows(&TextQuery::All).unwrap(), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn tokens_match_the_index() {
+        assert_eq!(
+            tokens("Payment FAILED: orders_pkey/ID-42 ünï"),
+            vec!["payment", "failed", "orders", "pkey", "id", "42", "ünï"]
+        );
+    }
+
+    #[test]
+    fn corrupt_index_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let parquet = dir.path().join("f.parquet");
+        let batch = logs_batch(&[row("a", 9, "hello world", &[])]).unwrap();
+        write_sidecar(&parquet, &batch).unwrap();
+        let path = sidecar_path(&parquet);
+        let mut data = std::fs::read(&path).unwrap();
+        data[20] ^= 0xff;
+        std::fs::write(&path, &data).unwrap();
+        let e = TextIndex::open(&parquet).unwrap_err().to_string();
+        assert!(e.contains("checksum"), "{e}");
+        std::fs::write(&path, b"short").unwrap();
+        assert!(TextIndex::open(&parquet).is_err());
+    }
+
+    #[test]
+    fn cache_evicts_to_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = logs_batch(&[row("a", 9, "hello world", &[])]).unwrap();
+        let paths: Vec<PathBuf> = (0..3)
+            .map(|i| {
+                let p = dir.path().join(format!("{i}.parquet"));
+                write_sidecar(&p, &batch).unwrap();
+                p
+            })
+            .collect();
+        // Sizes differ by a few bytes (segment ids, offsets in the table of contents).
+        let largest = paths
+            .iter()
+            .map(|p| TextIndex::open(p).unwrap().bytes())
+            .max()
+            .unwrap();
+        let cache = TextIndexCache::new(largest * 2);
+        for p in &paths {
+            assert_eq!(cache.get(p).unwrap().rows(&t("hello")).unwrap(), vec![0]);
+        }
+        let s = cache.state.lock().unwrap();
+        assert_eq!(s.entries.len(), 2);
+        assert!(!s.entries.contains_key(&paths[0]));
+    }
+}
