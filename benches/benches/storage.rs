@@ -133,7 +133,9 @@ fn bench(c: &mut Criterion) {
     rt.block_on(s.append("default", Signal::Logs, big_logs.clone()))
         .expect("append");
     rt.block_on(s.flush()).expect("flush");
-    let path = s.snapshot("default", Signal::Logs).files[0].0.clone();
+    let path = dir
+        .path()
+        .join(&s.snapshot("default", Signal::Logs).files[0].path);
     g.bench_function("parquet_decode_100k_logs", |b| {
         b.iter(|| {
             let f = std::fs::File::open(&path).expect("open");

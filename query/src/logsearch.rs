@@ -13,7 +13,6 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::path::PathBuf;
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use arrow::datatypes::TimestampNanosecondType;
@@ -235,17 +234,17 @@ fn run(
         }
     }
 
-    let mut files: Vec<(usize, &(PathBuf, FileMeta))> = snap
+    let mut files: Vec<(usize, &FileMeta)> = snap
         .files
         .iter()
         .enumerate()
-        .filter(|(_, (_, f))| f.max_time_ns >= m.start_ns && f.min_time_ns <= m.end_ns)
+        .filter(|(_, f)| f.max_time_ns >= m.start_ns && f.min_time_ns <= m.end_ns)
         .collect();
-    files.sort_by_key(|(_, (_, f))| Reverse(f.max_time_ns));
+    files.sort_by_key(|(_, f)| Reverse(f.max_time_ns));
     let query = m.text_query();
     let exact = m.index_is_exact();
-    for (fi, (path, meta)) in files {
-        let index = meta.text_index.then(|| storage.text_index(path)).flatten();
+    for (fi, meta) in files {
+        let index = storage.text_index(meta);
         let candidates = match index {
             Some(i) => {
                 let rows = i.rows(&query).map_err(storage_err)?;
@@ -272,8 +271,9 @@ fn run(
         if candidates.is_none() && m.service.is_some() {
             cols.push("service");
         }
-        let batches =
-            osprey_storage::read_rows(path, &cols, candidates.as_deref()).map_err(storage_err)?;
+        let batches = storage
+            .read_rows(meta, Some(&cols), candidates.as_deref())
+            .map_err(storage_err)?;
         let mut next = 0usize;
         for b in &batches {
             let ts = timestamps(b, "timestamp")?;
@@ -308,12 +308,16 @@ fn run(
 
     let mut page: Vec<(i64, Loc)> = newest.heap.into_iter().map(|Reverse(x)| x).collect();
     page.sort_by(|a, b| b.cmp(a));
-    let hits = fetch(&snap, &page)?;
+    let hits = fetch(storage, &snap, &page)?;
     Ok((hits, matched))
 }
 
 /// Reads the records of `page` (newest first) in full.
-fn fetch(snap: &osprey_storage::Snapshot, page: &[(i64, Loc)]) -> Result<Vec<LogHit>, QueryError> {
+fn fetch(
+    storage: &Storage,
+    snap: &osprey_storage::Snapshot,
+    page: &[(i64, Loc)],
+) -> Result<Vec<LogHit>, QueryError> {
     let schema = stored_schema(Signal::Logs);
     let mut by_source: std::collections::BTreeMap<(bool, usize), Vec<u32>> = Default::default();
     for (_, loc) in page {
@@ -327,10 +331,9 @@ fn fetch(snap: &osprey_storage::Snapshot, page: &[(i64, Loc)]) -> Result<Vec<Log
     for ((is_file, idx), mut rows) in by_source {
         rows.sort_unstable();
         let batch = if is_file {
-            let (path, _) = &snap.files[idx];
-            let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-            let batches =
-                osprey_storage::read_rows(path, &names, Some(&rows)).map_err(storage_err)?;
+            let batches = storage
+                .read_rows(&snap.files[idx], None, Some(&rows))
+                .map_err(storage_err)?;
             let batch = arrow::compute::concat_batches(
                 &osprey_storage::layout::file_schema(Signal::Logs),
                 &batches,

@@ -9,7 +9,9 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use osprey_storage::blobs::STORE_URL;
 use osprey_storage::schema::{series_batch, series_schema, stored_schema};
 use osprey_storage::{Signal, Snapshot, Storage};
 
@@ -19,7 +21,7 @@ use crate::provider::SignalTable;
 /// Builds a session for `tenant` with the three tables registered. Only the tables are
 /// registered: no URL tables, no file-reading table functions.
 pub async fn session(storage: &Storage, tenant: &str) -> Result<SessionContext, QueryError> {
-    let ctx = new_context();
+    let ctx = new_context(storage)?;
     for signal in Signal::ALL {
         register(&ctx, storage, tenant, signal, None).await?;
     }
@@ -52,16 +54,19 @@ pub async fn signal_session(
     signal: Signal,
     snap: Option<Snapshot>,
 ) -> Result<SessionContext, QueryError> {
-    let ctx = new_context();
+    let ctx = new_context(storage)?;
     register(&ctx, storage, tenant, signal, snap).await?;
     Ok(ctx)
 }
 
-fn new_context() -> SessionContext {
+fn new_context(storage: &Storage) -> Result<SessionContext, QueryError> {
     let config = SessionConfig::new()
         .with_target_partitions(2)
         .with_information_schema(false);
-    SessionContext::new_with_config(config)
+    let ctx = SessionContext::new_with_config(config);
+    let url = ObjectStoreUrl::parse(STORE_URL)?;
+    ctx.register_object_store(url.as_ref(), storage.object_store());
+    Ok(ctx)
 }
 
 async fn register(
@@ -90,10 +95,11 @@ async fn table(
     let files = if snap.files.is_empty() {
         None
     } else {
+        // Data files are objects of the storage's store, registered under STORE_URL.
         let urls = snap
             .files
             .iter()
-            .map(|(p, _)| ListingTableUrl::parse(p.to_string_lossy()))
+            .map(|f| ListingTableUrl::parse(format!("{STORE_URL}/{}", f.path)))
             .collect::<Result<Vec<_>, _>>()?;
         let options =
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");

@@ -7,8 +7,14 @@ use tantivy::tokenizer::{LowerCaser, SimpleTokenizer, TextAnalyzer};
 fn main() {
     let mut bodies: Vec<String> = Vec::new();
     for arg in std::env::args().skip(1) {
-        for b in osprey_storage::read_rows(std::path::Path::new(&arg), &["body"], None).unwrap() {
-            let col = b.column(0).as_string::<i32>();
+        let f = std::fs::File::open(&arg).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap();
+        for b in reader {
+            let b = b.unwrap();
+            let col = b.column_by_name("body").unwrap().as_string::<i32>();
             bodies.extend(col.iter().map(|s| s.unwrap_or("").to_string()));
         }
     }

@@ -26,8 +26,13 @@ pub enum StorageError {
     },
     #[error("corrupt manifest {path}: {reason}")]
     CorruptManifest { path: PathBuf, reason: String },
+    #[error("object store, {path}: {source}")]
+    ObjectStore {
+        path: String,
+        source: Box<object_store::Error>,
+    },
     #[error("full-text index {path}: {reason}")]
-    Index { path: PathBuf, reason: String },
+    Index { path: String, reason: String },
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("parquet: {0}")]

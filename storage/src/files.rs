@@ -1,8 +1,6 @@
 //! Immutable Parquet files: sort by the table's key columns, encode, write to a temp
 //! name, fsync, rename into place. Publishing them is the manifest's job.
 
-use std::fs;
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray};
@@ -14,9 +12,9 @@ use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 
+use crate::blobs::Blobs;
 use crate::manifest::FileMeta;
 use crate::schema::sort_columns;
-use crate::wal::sync_dir;
 use crate::{Signal, StorageError};
 
 /// The time column a signal's partitions and pruning use.
@@ -219,10 +217,11 @@ pub fn split_by_partition(
         .collect()
 }
 
-/// Writes `batches` as one sorted Parquet file at `data_dir/rel_path` (durably) and
-/// returns its metadata. The file is not live until a manifest lists it.
+/// Writes `batches` as one sorted Parquet object at `rel_path` (durably, with its
+/// index sidecars first) and returns its metadata. The file is not live until a
+/// manifest lists it.
 pub fn write_file(
-    data_dir: &Path,
+    blobs: &Blobs,
     rel_path: &str,
     tenant: &str,
     signal: Signal,
@@ -231,37 +230,29 @@ pub fn write_file(
 ) -> Result<FileMeta, StorageError> {
     let batch = crate::layout::to_file(signal, sort_batches(signal, batches)?)?;
     let (min_time_ns, max_time_ns) = time_range(signal, &batch);
-    let path = data_dir.join(rel_path);
-    let dir = path
-        .parent()
-        .ok_or_else(|| StorageError::io(&path, std::io::ErrorKind::InvalidInput.into()))?;
-    fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
     let trace_index = signal == Signal::Spans;
     if trace_index {
-        crate::trace_index::write_sidecar(&path, &batch)?;
+        crate::trace_index::write_sidecar(blobs, rel_path, &batch)?;
     }
     let text_index = signal == Signal::Logs;
     if text_index {
-        crate::fulltext::write_sidecar(&path, &batch)?;
+        crate::fulltext::write_sidecar(blobs, rel_path, &batch)?;
     }
-    let tmp = path.with_extension("parquet.tmp");
-    let file = fs::File::create(&tmp).map_err(|e| StorageError::io(&tmp, e))?;
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(signal, opts)))?;
+    let mut w = ArrowWriter::try_new(
+        Vec::new(),
+        batch.schema(),
+        Some(writer_properties(signal, opts)),
+    )?;
     w.write(&batch)?;
-    let file = w.into_inner()?;
-    file.sync_all().map_err(|e| StorageError::io(&tmp, e))?;
-    let bytes = file
-        .metadata()
-        .map_err(|e| StorageError::io(&tmp, e))?
-        .len();
-    fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e))?;
-    sync_dir(dir)?;
+    let bytes = w.into_inner()?;
+    let size = bytes.len() as u64;
+    blobs.put(rel_path, bytes)?;
     Ok(FileMeta {
         tenant: tenant.to_string(),
         signal,
         path: rel_path.to_string(),
         rows: batch.num_rows() as u64,
-        bytes,
+        bytes: size,
         min_time_ns,
         max_time_ns,
         partition_ns: 0,
@@ -280,10 +271,10 @@ pub fn file_path(tenant: &str, signal: Signal, partition: i64, seq: u64) -> Stri
 }
 
 /// Writes file number `seq` for `partition` (with its trace-id sidecar for spans, its
-/// full-text index for logs). The
-/// caller publishes it by committing a manifest that lists it.
+/// full-text index for logs). The caller publishes it by committing a manifest that
+/// lists it.
 pub fn write_new(
-    data_dir: &Path,
+    blobs: &Blobs,
     seq: u64,
     tenant: &str,
     signal: Signal,
@@ -292,44 +283,62 @@ pub fn write_new(
     opts: WriteOptions,
 ) -> Result<FileMeta, StorageError> {
     let rel = file_path(tenant, signal, partition, seq);
-    let mut meta = write_file(data_dir, &rel, tenant, signal, batches, opts)?;
+    let mut meta = write_file(blobs, &rel, tenant, signal, batches, opts)?;
     meta.partition_ns = partition;
     Ok(meta)
 }
 
 /// Reads a whole Parquet file back into batches.
-pub fn read_file(path: &Path) -> Result<Vec<RecordBatch>, StorageError> {
-    let f = fs::File::open(path).map_err(|e| StorageError::io(path, e))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)?
-        .with_batch_size(64 * 1024)
-        .build()?;
-    Ok(reader.collect::<Result<Vec<_>, _>>()?)
+pub fn read_file(blobs: &Blobs, rel: &str) -> Result<Vec<RecordBatch>, StorageError> {
+    read_rows(blobs, rel, None, None)
 }
 
-/// Reads `columns` of a Parquet file, only the rows numbered in `rows` (ascending) when
-/// given. Pages without a selected row are skipped (page index).
+/// Reads `columns` (all when `None`) of a Parquet file, only the rows numbered in
+/// `rows` (ascending) when given. Pages without a selected row are skipped (page
+/// index).
 pub fn read_rows(
-    path: &Path,
-    columns: &[&str],
+    blobs: &Blobs,
+    rel: &str,
+    columns: Option<&[&str]>,
     rows: Option<&[u32]>,
 ) -> Result<Vec<RecordBatch>, StorageError> {
-    use parquet::arrow::ProjectionMask;
-    use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
-    let f = fs::File::open(path).map_err(|e| StorageError::io(path, e))?;
+    use futures::TryStreamExt;
+    use parquet::arrow::arrow_reader::ArrowReaderOptions;
+    use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
     let options = ArrowReaderOptions::new()
         .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(f, options)?;
-    let indices = columns
-        .iter()
-        .map(|c| builder.schema().index_of(c))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mask = ProjectionMask::roots(builder.metadata().file_metadata().schema_descr(), indices);
-    let total = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-    let mut builder = builder.with_projection(mask).with_batch_size(64 * 1024);
-    if let Some(rows) = rows {
-        builder = builder.with_row_selection(row_selection(rows, total));
-    }
-    Ok(builder.build()?.collect::<Result<Vec<_>, _>>()?)
+    blobs.wait(async {
+        let reader = blobs.parquet_reader(rel).await?;
+        let mut builder =
+            ParquetRecordBatchStreamBuilder::new_with_options(reader, options).await?;
+        if let Some(columns) = columns {
+            let indices = columns
+                .iter()
+                .map(|c| builder.schema().index_of(c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mask =
+                ProjectionMask::roots(builder.metadata().file_metadata().schema_descr(), indices);
+            builder = builder.with_projection(mask);
+        }
+        let total = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+        builder = builder.with_batch_size(64 * 1024);
+        if let Some(rows) = rows {
+            builder = builder.with_row_selection(row_selection(rows, total));
+        }
+        Ok::<_, StorageError>(builder.build()?.try_collect::<Vec<_>>().await?)
+    })
+}
+
+/// The number of rows a Parquet file's footer declares.
+pub fn footer_rows(blobs: &Blobs, rel: &str) -> Result<u64, StorageError> {
+    use parquet::arrow::ParquetRecordBatchStreamBuilder;
+    blobs.wait(async {
+        let builder =
+            ParquetRecordBatchStreamBuilder::new(blobs.parquet_reader(rel).await?).await?;
+        Ok::<_, StorageError>(
+            u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0),
+        )
+    })
 }
 
 fn row_selection(rows: &[u32], total: usize) -> parquet::arrow::arrow_reader::RowSelection {
@@ -385,8 +394,9 @@ mod tests {
             })
             .collect();
         let b = crate::schema::to_stored(Signal::Metrics, &samples_batch(&rows).unwrap()).unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
         let meta = write_file(
-            dir.path(),
+            &blobs,
             "tables/t/metrics/x.parquet",
             "t",
             Signal::Metrics,
@@ -399,7 +409,7 @@ mod tests {
         .unwrap();
         assert_eq!(meta.rows, 100);
         assert_eq!((meta.min_time_ns, meta.max_time_ns), (0, 99));
-        let f = fs::File::open(dir.path().join(&meta.path)).unwrap();
+        let f = std::fs::File::open(dir.path().join(&meta.path)).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(f)
             .unwrap()
             .build()

@@ -20,7 +20,7 @@
 //! rebuilt by compaction from the merged rows and removed with its Parquet file.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{AsArray, RecordBatch};
@@ -34,7 +34,7 @@ use tantivy::tokenizer::{LowerCaser, SimpleTokenizer, TextAnalyzer, TokenizerMan
 use tantivy::{DocSet, Index, IndexReader, ReloadPolicy, TERMINATED, TantivyDocument, Term};
 
 use crate::StorageError;
-use crate::manifest::write_durably;
+use crate::blobs::Blobs;
 
 /// Attribute values longer than this are not indexed (they are still stored and
 /// searchable by SQL).
@@ -43,10 +43,9 @@ pub const MAX_ATTR_VALUE: usize = 128;
 const TOKENIZER: &str = "osprey";
 const MAGIC: &[u8; 8] = b"OSPFTS01";
 
-pub fn sidecar_path(parquet: &Path) -> PathBuf {
-    let mut p = parquet.as_os_str().to_owned();
-    p.push(".fts");
-    PathBuf::from(p)
+/// The index's path (relative, like the Parquet file's).
+pub fn sidecar_path(parquet: &str) -> String {
+    format!("{parquet}.fts")
 }
 
 fn analyzer() -> TextAnalyzer {
@@ -126,11 +125,7 @@ fn schema() -> (Schema, Fields) {
 }
 
 fn fields_of(schema: &Schema) -> Result<Fields, StorageError> {
-    let f = |name: &str| {
-        schema
-            .get_field(name)
-            .map_err(|e| fts_error(Path::new(""), e))
-    };
+    let f = |name: &str| schema.get_field(name).map_err(|e| fts_error("", e));
     Ok(Fields {
         body: f("body")?,
         service: f("service")?,
@@ -145,9 +140,9 @@ fn tokenizers() -> TokenizerManager {
     m
 }
 
-fn fts_error(path: &Path, e: impl std::fmt::Display) -> StorageError {
+fn fts_error(path: &str, e: impl std::fmt::Display) -> StorageError {
     StorageError::Index {
-        path: path.to_path_buf(),
+        path: path.to_string(),
         reason: e.to_string(),
     }
 }
@@ -160,7 +155,11 @@ struct Toc {
 
 /// Builds the index of the logs rows in `batch` (file order) and writes it durably
 /// next to `parquet`. Returns its size in bytes.
-pub fn write_sidecar(parquet: &Path, batch: &RecordBatch) -> Result<u64, StorageError> {
+pub fn write_sidecar(
+    blobs: &Blobs,
+    parquet: &str,
+    batch: &RecordBatch,
+) -> Result<u64, StorageError> {
     let path = sidecar_path(parquet);
     let err = |e: tantivy::TantivyError| fts_error(&path, e);
     let (schema, f) = schema();
@@ -211,13 +210,13 @@ pub fn write_sidecar(parquet: &Path, batch: &RecordBatch) -> Result<u64, Storage
         w.add_document(doc).map_err(err)?;
     }
     let index = w.finalize().map_err(err)?;
-    let mut names: Vec<PathBuf> = index
+    let mut names: Vec<std::path::PathBuf> = index
         .load_metas()
         .map_err(err)?
         .list_segment_files()
         .into_iter()
         .collect();
-    names.push(PathBuf::from("meta.json"));
+    names.push("meta.json".into());
     names.sort();
     let mut out = MAGIC.to_vec();
     let mut toc = Toc {
@@ -251,8 +250,9 @@ pub fn write_sidecar(parquet: &Path, batch: &RecordBatch) -> Result<u64, Storage
     out.extend_from_slice(&toc);
     out.extend_from_slice(&(toc.len() as u32).to_le_bytes());
     out.extend_from_slice(MAGIC);
-    write_durably(&path, &out)?;
-    Ok(out.len() as u64)
+    let size = out.len() as u64;
+    blobs.put(&path, out)?;
+    Ok(size)
 }
 
 /// The doc store of a one-document index. Nothing is stored in our indexes, yet
@@ -326,13 +326,13 @@ impl std::fmt::Debug for TextIndex {
 
 impl TextIndex {
     /// Reads and checks `parquet`'s index.
-    pub fn open(parquet: &Path) -> Result<Self, StorageError> {
+    pub fn open(blobs: &Blobs, parquet: &str) -> Result<Self, StorageError> {
         let path = sidecar_path(parquet);
-        let data = std::fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
+        let data = blobs.get(&path)?;
         Self::from_bytes(&path, &data)
     }
 
-    fn from_bytes(path: &Path, data: &[u8]) -> Result<Self, StorageError> {
+    fn from_bytes(path: &str, data: &[u8]) -> Result<Self, StorageError> {
         let bad = |why: &str| fts_error(path, format!("corrupt full-text index: {why}"));
         let n = data.len();
         if n < 20 || &data[..8] != MAGIC || &data[n - 8..] != MAGIC {
@@ -406,10 +406,7 @@ impl TextIndex {
             TextQuery::Token(t) => term(Term::from_field_text(f.body, t)),
             TextQuery::Prefix(p) => {
                 let pattern = format!("{}.*", regex_escape(p));
-                Box::new(
-                    RegexQuery::from_pattern(&pattern, f.body)
-                        .map_err(|e| fts_error(Path::new(""), e))?,
-                )
+                Box::new(RegexQuery::from_pattern(&pattern, f.body).map_err(|e| fts_error("", e))?)
             }
             TextQuery::Service(s) => term(Term::from_field_text(f.service, s)),
             TextQuery::Levels { min, max } => Box::new(BooleanQuery::new(
@@ -452,7 +449,7 @@ impl TextIndex {
     pub fn rows(&self, q: &TextQuery) -> Result<Vec<u32>, StorageError> {
         let query = self.to_tantivy(q)?;
         let searcher = self.reader.searcher();
-        let err = |e: tantivy::TantivyError| fts_error(Path::new(""), e);
+        let err = |e: tantivy::TantivyError| fts_error("", e);
         let weight = query
             .weight(EnableScoring::disabled_from_searcher(&searcher))
             .map_err(err)?;
@@ -491,7 +488,7 @@ pub struct TextIndexCache {
 struct CacheState {
     tick: u64,
     bytes: usize,
-    entries: HashMap<PathBuf, (u64, Arc<TextIndex>)>,
+    entries: HashMap<String, (u64, Arc<TextIndex>)>,
 }
 
 impl TextIndexCache {
@@ -503,7 +500,7 @@ impl TextIndexCache {
     }
 
     /// The index of `parquet`, opened once and then served from memory.
-    pub fn get(&self, parquet: &Path) -> Result<Arc<TextIndex>, StorageError> {
+    pub fn get(&self, blobs: &Blobs, parquet: &str) -> Result<Arc<TextIndex>, StorageError> {
         if let Ok(mut s) = self.state.lock() {
             s.tick += 1;
             let tick = s.tick;
@@ -512,13 +509,13 @@ impl TextIndexCache {
                 return Ok(Arc::clone(&e.1));
             }
         }
-        let index = Arc::new(TextIndex::open(parquet)?);
+        let index = Arc::new(TextIndex::open(blobs, parquet)?);
         if let Ok(mut s) = self.state.lock() {
             let tick = s.tick;
             s.bytes += index.bytes();
             if let Some((_, old)) = s
                 .entries
-                .insert(parquet.to_path_buf(), (tick, Arc::clone(&index)))
+                .insert(parquet.to_string(), (tick, Arc::clone(&index)))
             {
                 s.bytes -= old.bytes();
             }
@@ -526,7 +523,7 @@ impl TextIndexCache {
                 let Some(oldest) = s
                     .entries
                     .iter()
-                    .filter(|(p, _)| p.as_path() != parquet)
+                    .filter(|(p, _)| p.as_str() != parquet)
                     .min_by_key(|(_, (t, _))| *t)
                     .map(|(p, _)| p.clone())
                 else {
@@ -540,7 +537,7 @@ impl TextIndexCache {
         Ok(index)
     }
 
-    pub fn forget(&self, parquet: &Path) {
+    pub fn forget(&self, parquet: &str) {
         if let Ok(mut s) = self.state.lock()
             && let Some((_, old)) = s.entries.remove(parquet)
         {
@@ -574,7 +571,8 @@ mod tests {
     #[test]
     fn finds_rows_by_token_service_level_attr() {
         let dir = tempfile::tempdir().unwrap();
-        let parquet = dir.path().join("f.parquet");
+        let blobs = Blobs::local(dir.path()).unwrap();
+        let parquet = "f.parquet";
         let rows = vec![
             row(
                 "api",
@@ -592,9 +590,9 @@ mod tests {
             row("db", 9, "ünïcödé ✓ payload", &[("big", &"x".repeat(200))]),
         ];
         let batch = logs_batch(&rows).unwrap();
-        let bytes = write_sidecar(&parquet, &batch).unwrap();
+        let bytes = write_sidecar(&blobs, parquet, &batch).unwrap();
         assert!(bytes > 0);
-        let idx = TextIndex::open(&parquet).unwrap();
+        let idx = TextIndex::open(&blobs, parquet).unwrap();
         assert_eq!(idx.rows(&t("payment")).unwrap(), vec![1]);
         assert_eq!(
             idx.rows(&t("Payment")).unwrap(),
@@ -648,39 +646,45 @@ mod tests {
     #[test]
     fn corrupt_index_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let parquet = dir.path().join("f.parquet");
+        let blobs = Blobs::local(dir.path()).unwrap();
         let batch = logs_batch(&[row("a", 9, "hello world", &[])]).unwrap();
-        write_sidecar(&parquet, &batch).unwrap();
-        let path = sidecar_path(&parquet);
+        write_sidecar(&blobs, "f.parquet", &batch).unwrap();
+        let path = dir.path().join(sidecar_path("f.parquet"));
         let mut data = std::fs::read(&path).unwrap();
         data[20] ^= 0xff;
         std::fs::write(&path, &data).unwrap();
-        let e = TextIndex::open(&parquet).unwrap_err().to_string();
+        let e = TextIndex::open(&blobs, "f.parquet")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("checksum"), "{e}");
         std::fs::write(&path, b"short").unwrap();
-        assert!(TextIndex::open(&parquet).is_err());
+        assert!(TextIndex::open(&blobs, "f.parquet").is_err());
     }
 
     #[test]
     fn cache_evicts_to_budget() {
         let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
         let batch = logs_batch(&[row("a", 9, "hello world", &[])]).unwrap();
-        let paths: Vec<PathBuf> = (0..3)
+        let paths: Vec<String> = (0..3)
             .map(|i| {
-                let p = dir.path().join(format!("{i}.parquet"));
-                write_sidecar(&p, &batch).unwrap();
+                let p = format!("{i}.parquet");
+                write_sidecar(&blobs, &p, &batch).unwrap();
                 p
             })
             .collect();
         // Sizes differ by a few bytes (segment ids, offsets in the table of contents).
         let largest = paths
             .iter()
-            .map(|p| TextIndex::open(p).unwrap().bytes())
+            .map(|p| TextIndex::open(&blobs, p).unwrap().bytes())
             .max()
             .unwrap();
         let cache = TextIndexCache::new(largest * 2);
         for p in &paths {
-            assert_eq!(cache.get(p).unwrap().rows(&t("hello")).unwrap(), vec![0]);
+            assert_eq!(
+                cache.get(&blobs, p).unwrap().rows(&t("hello")).unwrap(),
+                vec![0]
+            );
         }
         let s = cache.state.lock().unwrap();
         assert_eq!(s.entries.len(), 2);

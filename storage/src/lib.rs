@@ -15,6 +15,7 @@
 //! live files of a tenant's table under one lock, so a reader sees a record exactly once
 //! whether or not a flush is under way.
 
+pub mod blobs;
 pub mod decimal;
 mod error;
 mod files;
@@ -44,7 +45,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 pub use error::StorageError;
-pub use files::{read_rows, time_column};
+pub use files::time_column;
 pub use maintenance::{CompactionPlan, CompactionStats, plan_compactions};
 pub use manifest::FileMeta;
 use manifest::Manifest;
@@ -116,8 +117,8 @@ pub fn validate_tenant(tenant: &str) -> Result<(), StorageError> {
 pub struct Snapshot {
     /// Acknowledged records not yet in files.
     pub batches: Vec<RecordBatch>,
-    /// Live Parquet files (absolute paths) with their metadata.
-    pub files: Vec<(PathBuf, FileMeta)>,
+    /// Live Parquet files (paths relative to the store, see `blobs.rs`).
+    pub files: Vec<FileMeta>,
 }
 
 /// What one flush did.
@@ -136,6 +137,8 @@ pub(crate) struct State {
 
 pub(crate) struct Inner {
     dir: PathBuf,
+    /// Where data files live (see `blobs.rs`).
+    blobs: blobs::Blobs,
     config: StorageConfig,
     state: RwLock<State>,
     tx: Mutex<Option<std::sync::mpsc::Sender<Cmd>>>,
@@ -149,7 +152,7 @@ pub(crate) struct Inner {
     /// Next file sequence number (shared by flush and compaction).
     next_seq: AtomicU64,
     /// Files no longer in the manifest, deleted once no query can still be reading them.
-    graveyard: Mutex<Vec<(Instant, PathBuf)>>,
+    graveyard: Mutex<Vec<(Instant, String)>>,
     trace_index: trace_index::TraceIndexCache,
     text_index: fulltext::TextIndexCache,
     series: series::SeriesIndex,
@@ -167,14 +170,15 @@ impl Storage {
     pub fn open(dir: &Path, config: StorageConfig) -> Result<Self, StorageError> {
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir).map_err(|e| StorageError::io(&wal_dir, e))?;
+        let blobs = blobs::Blobs::local(dir)?;
         let mut manifest = Manifest::load(dir)?;
         let metrics = StorageMetrics::default();
-        let bad = quarantine::check_files(dir, &manifest);
+        let bad = quarantine::check_files(&blobs, &manifest);
         if !bad.is_empty() {
             for (f, reason) in &bad {
-                let q = quarantine::move_file(dir, &Manifest::abs_path(dir, f))?;
+                let q = quarantine::move_file(&blobs, &f.path)?;
                 tracing::error!(
-                    file = %f.path, %reason, moved_to = %q.display(),
+                    file = %f.path, %reason, moved_to = %q,
                     "corrupt data file quarantined; its rows are no longer served"
                 );
             }
@@ -184,12 +188,12 @@ impl Storage {
                 .retain(|f| !bad.iter().any(|(b, _)| b.path == f.path));
             manifest.commit(dir)?;
         }
-        manifest::remove_orphans(dir, &manifest)?;
+        manifest::remove_orphans(&blobs, &manifest)?;
 
         let started = Instant::now();
         let series_index = series::SeriesIndex::default();
         for rel in &manifest.series_files {
-            series_index.load_file(&dir.join(rel))?;
+            series_index.load_file(&blobs, rel)?;
         }
         // Replay segments after the checkpoint; only the newest may have a torn tail.
         let mut active = Memtable::default();
@@ -255,6 +259,7 @@ impl Storage {
         );
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
+            blobs,
             config,
             state: RwLock::new(State {
                 active,
@@ -390,7 +395,7 @@ impl Storage {
             .files
             .iter()
             .filter(|f| f.tenant == tenant && f.signal == signal)
-            .map(|f| (Manifest::abs_path(&self.inner.dir, f), f.clone()))
+            .cloned()
             .collect();
         Snapshot { batches, files }
     }
@@ -401,9 +406,9 @@ impl Storage {
     pub fn trace_snapshot(&self, tenant: &str, trace_id: &str) -> Snapshot {
         let mut snap = self.snapshot(tenant, Signal::Spans);
         if let Some(id) = trace_index::parse_trace_id(trace_id) {
-            snap.files.retain(|(path, meta)| {
-                !meta.trace_index || self.inner.trace_index.may_contain(path, &id)
-            });
+            let (cache, blobs) = (&self.inner.trace_index, &self.inner.blobs);
+            snap.files
+                .retain(|f| !f.trace_index || cache.may_contain(blobs, &f.path, &id));
         }
         snap
     }
@@ -411,15 +416,35 @@ impl Storage {
     /// The full-text index of a live logs file whose metadata says it has one (read
     /// once, then served from memory). `None` when it cannot be read: that is logged
     /// and counted (`osprey_text_index_errors_total`), and the caller reads the file.
-    pub fn text_index(&self, path: &Path) -> Option<Arc<fulltext::TextIndex>> {
-        match self.inner.text_index.get(path) {
+    pub fn text_index(&self, file: &FileMeta) -> Option<Arc<fulltext::TextIndex>> {
+        if !file.text_index {
+            return None;
+        }
+        match self.inner.text_index.get(&self.inner.blobs, &file.path) {
             Ok(i) => Some(i),
             Err(e) => {
-                tracing::warn!(file = %path.display(), error = %e, "full-text index unreadable; searching the file without it");
+                tracing::warn!(file = %file.path, error = %e, "full-text index unreadable; searching the file without it");
                 self.inner.metrics.add_text_index_error();
                 None
             }
         }
+    }
+
+    /// Reads `columns` (all when `None`) of a live file, only the rows numbered in `rows`
+    /// (ascending) when given.
+    pub fn read_rows(
+        &self,
+        file: &FileMeta,
+        columns: Option<&[&str]>,
+        rows: Option<&[u32]>,
+    ) -> Result<Vec<RecordBatch>, StorageError> {
+        files::read_rows(&self.inner.blobs, &file.path, columns, rows)
+    }
+
+    /// The object store data files live in; queries register it under
+    /// [`blobs::STORE_URL`].
+    pub fn object_store(&self) -> Arc<dyn object_store::ObjectStore> {
+        self.inner.blobs.store()
     }
 
     /// Live files of every tenant and signal (for status pages).
@@ -519,7 +544,7 @@ fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats, StorageErr
         for (partition, batch) in files::split_by_partition(*signal, batches, partition_ns)? {
             let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
             let meta = files::write_new(
-                &inner.dir,
+                &inner.blobs,
                 seq,
                 tenant,
                 *signal,
@@ -537,7 +562,7 @@ fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats, StorageErr
     for (tenant, series) in &frozen.series {
         let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
         let rel = format!("series/{tenant}/{seq:012}.series");
-        series::write_file(&inner.dir.join(&rel), tenant, series)?;
+        series::write_file(&inner.blobs, &rel, tenant, series)?;
         series_files.push(rel);
     }
     let manifest = publish(inner, Some(frozen.segment), |m| {

@@ -120,16 +120,15 @@ fn bury(inner: &Inner, files: &[FileMeta]) {
     let due = Instant::now() + GC_DELAY;
     if let Ok(mut g) = inner.graveyard.lock() {
         for f in files {
-            let p = Manifest::abs_path(&inner.dir, f);
-            inner.trace_index.forget(&p);
-            inner.text_index.forget(&p);
+            inner.trace_index.forget(&f.path);
+            inner.text_index.forget(&f.path);
             if f.trace_index {
-                g.push((due, crate::trace_index::sidecar_path(&p)));
+                g.push((due, crate::trace_index::sidecar_path(&f.path)));
             }
             if f.text_index {
-                g.push((due, crate::fulltext::sidecar_path(&p)));
+                g.push((due, crate::fulltext::sidecar_path(&f.path)));
             }
-            g.push((due, p));
+            g.push((due, f.path.clone()));
         }
     }
 }
@@ -242,10 +241,10 @@ impl Storage {
         };
         let mut n = 0;
         for (_, p) in due {
-            match std::fs::remove_file(&p) {
-                Ok(()) => n += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => tracing::warn!(file = %p.display(), error = %e, "cannot delete old file"),
+            match self.inner.blobs.delete(&p) {
+                Ok(true) => n += 1,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(file = %p, error = %e, "cannot delete old file"),
             }
         }
         n
@@ -288,11 +287,11 @@ impl Storage {
 fn merge(inner: &Inner, plan: &CompactionPlan) -> Result<FileMeta, StorageError> {
     let mut batches = Vec::new();
     for f in &plan.inputs {
-        batches.extend(files::read_file(&Manifest::abs_path(&inner.dir, f))?);
+        batches.extend(files::read_file(&inner.blobs, &f.path)?);
     }
     let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
     files::write_new(
-        &inner.dir,
+        &inner.blobs,
         seq,
         &plan.tenant,
         plan.signal,

@@ -6,10 +6,11 @@
 //! that the manifest does not list are leftovers of an interrupted flush and are deleted.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::blobs::Blobs;
 use crate::wal::sync_dir;
 use crate::{Signal, StorageError};
 
@@ -78,10 +79,6 @@ impl Manifest {
         fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e))?;
         sync_dir(dir)
     }
-
-    pub fn abs_path(dir: &Path, file: &FileMeta) -> PathBuf {
-        dir.join(&file.path)
-    }
 }
 
 /// Writes a whole file and fsyncs it.
@@ -92,40 +89,28 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     f.sync_all().map_err(|e| StorageError::io(path, e))
 }
 
-/// Deletes files under `tables/` that the manifest does not list.
-pub fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<usize, StorageError> {
-    let mut live: std::collections::HashSet<PathBuf> = manifest
-        .files
-        .iter()
-        .map(|f| Manifest::abs_path(dir, f))
-        .collect();
+/// Deletes objects under `tables/` and `series/` that the manifest does not list
+/// (leftovers of an interrupted flush or compaction).
+pub fn remove_orphans(blobs: &Blobs, manifest: &Manifest) -> Result<usize, StorageError> {
+    let mut live: std::collections::HashSet<String> =
+        manifest.files.iter().map(|f| f.path.clone()).collect();
     for f in &manifest.files {
-        let path = Manifest::abs_path(dir, f);
         if f.trace_index {
-            live.insert(crate::trace_index::sidecar_path(&path));
+            live.insert(crate::trace_index::sidecar_path(&f.path));
         }
         if f.text_index {
-            live.insert(crate::fulltext::sidecar_path(&path));
+            live.insert(crate::fulltext::sidecar_path(&f.path));
         }
     }
-    live.extend(manifest.series_files.iter().map(|p| dir.join(p)));
-    let mut removed = 0;
-    let mut stack = vec![dir.join("tables"), dir.join("series")];
-    while let Some(d) = stack.pop() {
-        let entries = match fs::read_dir(&d) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(StorageError::io(&d, e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(|e| StorageError::io(&d, e))?;
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if !live.contains(&p) {
-                tracing::info!(file = %p.display(), "removing file not in manifest (interrupted flush)");
-                fs::remove_file(&p).map_err(|e| StorageError::io(&p, e))?;
-                removed += 1;
+    live.extend(manifest.series_files.iter().cloned());
+    let mut removed = blobs.remove_stale_uploads()?;
+    for prefix in ["tables", "series"] {
+        for p in blobs.list(prefix)? {
+            if !live.contains(&p) {
+                tracing::info!(file = %p, "removing file not in manifest (interrupted flush)");
+                if blobs.delete(&p)? {
+                    removed += 1;
+                }
             }
         }
     }
@@ -164,7 +149,7 @@ mod tests {
         };
         m.commit(d).unwrap();
         assert_eq!(Manifest::load(d).unwrap(), m);
-        assert_eq!(remove_orphans(d, &m).unwrap(), 1);
+        assert_eq!(remove_orphans(&Blobs::local(d).unwrap(), &m).unwrap(), 1);
         assert!(d.join("tables/default/logs/1.parquet").exists());
         assert!(!d.join("tables/default/logs/2.parquet").exists());
     }

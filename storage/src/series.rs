@@ -18,7 +18,7 @@ use arrow::datatypes::UInt64Type;
 use serde::{Deserialize, Serialize};
 
 use crate::StorageError;
-use crate::manifest::write_durably;
+use crate::blobs::Blobs;
 
 /// One series: metric name and labels (without `__name__`), labels sorted by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,8 +234,9 @@ impl SeriesIndex {
     }
 
     /// Loads a series file written by [`write_file`].
-    pub fn load_file(&self, path: &Path) -> Result<usize, StorageError> {
-        let compressed = std::fs::read(path).map_err(|e| StorageError::io(path, e))?;
+    pub fn load_file(&self, blobs: &Blobs, rel: &str) -> Result<usize, StorageError> {
+        let path = Path::new(rel);
+        let compressed = blobs.get(rel)?;
         let bytes = zstd::bulk::decompress(&compressed, MAX_SERIES_FILE).map_err(|e| {
             StorageError::CorruptManifest {
                 path: path.to_path_buf(),
@@ -270,7 +271,13 @@ struct SeriesFile {
 
 /// Writes a tenant's new series durably: zstd-compressed JSON (written once per flush,
 /// read once per start; `zstd -d` makes it readable to operators).
-pub fn write_file(path: &Path, tenant: &str, series: &[Arc<Series>]) -> Result<(), StorageError> {
+pub fn write_file(
+    blobs: &Blobs,
+    rel: &str,
+    tenant: &str,
+    series: &[Arc<Series>],
+) -> Result<(), StorageError> {
+    let path = Path::new(rel);
     let file = SeriesFile {
         tenant: tenant.to_string(),
         series: series.iter().map(|s| (**s).clone()).collect(),
@@ -280,12 +287,7 @@ pub fn write_file(path: &Path, tenant: &str, series: &[Arc<Series>]) -> Result<(
         reason: e.to_string(),
     })?;
     let bytes = zstd::bulk::compress(&json, 9).map_err(|e| StorageError::io(path, e))?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
-    }
-    let tmp = path.with_extension("tmp");
-    write_durably(&tmp, &bytes)?;
-    std::fs::rename(&tmp, path).map_err(|e| StorageError::io(path, e))
+    blobs.put(rel, bytes)
 }
 
 #[cfg(test)]
@@ -365,10 +367,10 @@ mod tests {
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].1.len(), 4);
         assert!(idx.take_pending().is_empty());
-        let p = dir.path().join("series/1.series");
-        write_file(&p, "t", &pending[0].1).unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
+        write_file(&blobs, "series/1.series", "t", &pending[0].1).unwrap();
         let fresh = SeriesIndex::default();
-        assert_eq!(fresh.load_file(&p).unwrap(), 4);
+        assert_eq!(fresh.load_file(&blobs, "series/1.series").unwrap(), 4);
         assert_eq!(fresh.len("t"), 4);
         assert!(fresh.take_pending().is_empty());
     }

@@ -22,7 +22,7 @@ fn logs(n: usize, tag: &str) -> RecordBatch {
 fn rows_in(s: &Storage, tenant: &str) -> (usize, u64) {
     let snap = s.snapshot(tenant, Signal::Logs);
     let mem = snap.batches.iter().map(|b| b.num_rows()).sum();
-    let files = snap.files.iter().map(|(_, m)| m.rows).sum();
+    let files = snap.files.iter().map(|m| m.rows).sum();
     (mem, files)
 }
 
@@ -162,20 +162,21 @@ async fn compaction_merges_small_files_exactly_once() {
     // Inputs (and their full-text indexes) stay on disk for readers until garbage
     // collection; the merged file has its own index.
     assert_eq!(s.collect_garbage(true), 12);
-    let live = &s.snapshot("default", Signal::Logs).files[0].0;
+    let live = dir
+        .path()
+        .join(&s.snapshot("default", Signal::Logs).files[0].path);
     let mut left: Vec<_> = std::fs::read_dir(live.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     left.sort();
-    assert_eq!(
-        left,
-        vec![live.clone(), crate::fulltext::sidecar_path(live)]
-    );
+    let fts = std::path::PathBuf::from(format!("{}.fts", live.display()));
+    assert_eq!(left, vec![live.clone(), fts]);
     drop(s);
     let s = Storage::open(dir.path(), cfg()).unwrap();
     assert_eq!(rows_in(&s, "default"), (0, 60));
-    let batches = crate::files::read_file(&s.snapshot("default", Signal::Logs).files[0].0).unwrap();
+    let file = &s.snapshot("default", Signal::Logs).files[0];
+    let batches = s.read_rows(file, None, None).unwrap();
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 60);
 }
 
@@ -300,7 +301,9 @@ async fn corrupt_file_is_quarantined_and_the_rest_served() {
         .await
         .unwrap();
     s.flush().await.unwrap();
-    let victim = s.snapshot("default", Signal::Logs).files[0].0.clone();
+    let victim = dir
+        .path()
+        .join(&s.snapshot("default", Signal::Logs).files[0].path);
     s.close().await.unwrap();
     let len = std::fs::metadata(&victim).unwrap().len();
     std::fs::write(&victim, vec![0u8; len as usize]).unwrap();
@@ -384,8 +387,8 @@ mod model {
     fn bodies(s: &Storage, tenant: &str) -> Vec<String> {
         let snap = s.snapshot(tenant, Signal::Logs);
         let mut batches = snap.batches.clone();
-        for (p, _) in &snap.files {
-            batches.extend(crate::files::read_file(p).unwrap());
+        for f in &snap.files {
+            batches.extend(s.read_rows(f, None, None).unwrap());
         }
         let mut out = Vec::new();
         for b in batches {

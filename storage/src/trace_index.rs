@@ -4,20 +4,18 @@
 //! hold the trace. About 16 bytes per trace, one to two bytes per span.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 
 use crate::StorageError;
-use crate::manifest::write_durably;
+use crate::blobs::Blobs;
 
 pub type TraceId = [u8; 16];
 
-pub fn sidecar_path(parquet: &Path) -> PathBuf {
-    let mut p = parquet.as_os_str().to_owned();
-    p.push(".tids");
-    PathBuf::from(p)
+/// The sidecar's path (relative, like the Parquet file's).
+pub fn sidecar_path(parquet: &str) -> String {
+    format!("{parquet}.tids")
 }
 
 /// Parses a 32-digit hex trace id.
@@ -35,7 +33,11 @@ pub fn parse_trace_id(hex_id: &str) -> Option<TraceId> {
 
 /// Writes the sidecar of the spans in `batch` (durably; before the Parquet file is
 /// renamed into place, so a live file always has its sidecar).
-pub fn write_sidecar(parquet: &Path, batch: &RecordBatch) -> Result<(), StorageError> {
+pub fn write_sidecar(
+    blobs: &Blobs,
+    parquet: &str,
+    batch: &RecordBatch,
+) -> Result<(), StorageError> {
     let mut ids: Vec<TraceId> = match batch.column_by_name("trace_id") {
         // Files keep ids as 16-byte binary (layout.rs); memtables as hex.
         Some(col) if col.data_type() == &arrow::datatypes::DataType::FixedSizeBinary(16) => {
@@ -56,12 +58,11 @@ pub fn write_sidecar(parquet: &Path, batch: &RecordBatch) -> Result<(), StorageE
     ids.sort_unstable();
     ids.dedup();
     let bytes: Vec<u8> = ids.iter().flatten().copied().collect();
-    write_durably(&sidecar_path(parquet), &bytes)
+    blobs.put(&sidecar_path(parquet), bytes)
 }
 
-fn read_sidecar(parquet: &Path) -> Result<Vec<TraceId>, StorageError> {
-    let path = sidecar_path(parquet);
-    let bytes = std::fs::read(&path).map_err(|e| StorageError::io(&path, e))?;
+fn read_sidecar(blobs: &Blobs, parquet: &str) -> Result<Vec<TraceId>, StorageError> {
+    let bytes = blobs.get(&sidecar_path(parquet))?;
     Ok(bytes
         .chunks_exact(16)
         .map(|c| {
@@ -75,21 +76,21 @@ fn read_sidecar(parquet: &Path) -> Result<Vec<TraceId>, StorageError> {
 /// In-memory cache of sidecars by file path.
 #[derive(Default)]
 pub struct TraceIndexCache {
-    files: Mutex<HashMap<PathBuf, Arc<Vec<TraceId>>>>,
+    files: Mutex<HashMap<String, Arc<Vec<TraceId>>>>,
 }
 
 impl TraceIndexCache {
     /// Whether `parquet`'s sidecar lists `id`. A missing or unreadable sidecar answers
     /// "maybe" (true), so a lookup degrades to opening the file, never to a miss.
-    pub fn may_contain(&self, parquet: &Path, id: &TraceId) -> bool {
+    pub fn may_contain(&self, blobs: &Blobs, parquet: &str, id: &TraceId) -> bool {
         let cached = self.files.lock().ok().and_then(|m| m.get(parquet).cloned());
         let ids = match cached {
             Some(ids) => ids,
-            None => match read_sidecar(parquet) {
+            None => match read_sidecar(blobs, parquet) {
                 Ok(ids) => {
                     let ids = Arc::new(ids);
                     if let Ok(mut m) = self.files.lock() {
-                        m.insert(parquet.to_path_buf(), Arc::clone(&ids));
+                        m.insert(parquet.to_string(), Arc::clone(&ids));
                     }
                     ids
                 }
@@ -102,7 +103,7 @@ impl TraceIndexCache {
         ids.binary_search(id).is_ok()
     }
 
-    pub fn forget(&self, parquet: &Path) {
+    pub fn forget(&self, parquet: &str) {
         if let Ok(mut m) = self.files.lock() {
             m.remove(parquet);
         }
@@ -117,7 +118,8 @@ mod tests {
     #[test]
     fn sidecar_roundtrip() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.parquet");
+        let blobs = Blobs::local(dir.path()).unwrap();
+        let p = "x.parquet";
         let rows: Vec<SpanRow> = [
             "0000000000000000000000000000000b",
             "0000000000000000000000000000000a",
@@ -129,15 +131,17 @@ mod tests {
             ..Default::default()
         })
         .collect();
-        write_sidecar(&p, &spans_batch(&rows).unwrap()).unwrap();
-        assert_eq!(std::fs::metadata(sidecar_path(&p)).unwrap().len(), 32);
+        write_sidecar(&blobs, p, &spans_batch(&rows).unwrap()).unwrap();
+        assert_eq!(blobs.size(&sidecar_path(p)).unwrap(), 32);
         let cache = TraceIndexCache::default();
         assert!(cache.may_contain(
-            &p,
+            &blobs,
+            p,
             &parse_trace_id("0000000000000000000000000000000a").unwrap()
         ));
         assert!(!cache.may_contain(
-            &p,
+            &blobs,
+            p,
             &parse_trace_id("0000000000000000000000000000000c").unwrap()
         ));
         assert!(parse_trace_id("xyz").is_none());
