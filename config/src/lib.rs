@@ -89,6 +89,7 @@ pub struct StorageConfig {
     /// Compaction merges small files of a partition into files of about this size.
     pub compaction_target_size: ByteSize,
     /// Most rows one merge reads: bounds compaction's memory (it holds its inputs).
+    /// Log records and spans count one each; metric samples (24 bytes decoded) 1/16.
     pub compaction_max_rows: u64,
     /// How often retention and compaction look for work.
     #[serde(with = "humantime_serde")]

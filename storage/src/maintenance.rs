@@ -42,9 +42,19 @@ pub struct CompactionStats {
     pub output_bytes: u64,
 }
 
+/// Rows of `f` as counted against `compaction_max_rows`, which bounds a merge's memory
+/// (it holds its inputs): log records and spans count one each (about 1 KB decoded); a
+/// metric sample (series id, time, value: 24 bytes) counts 1/16.
+fn weighted_rows(f: &FileMeta) -> u64 {
+    match f.signal {
+        Signal::Metrics => f.rows.div_ceil(16),
+        Signal::Logs | Signal::Spans => f.rows,
+    }
+}
+
 /// Picks merges: within each partition, files under half the target size, oldest first,
 /// in groups of at least `min_inputs` whose total stays within the target size and
-/// `max_rows` rows (a merge holds its inputs in memory).
+/// `max_rows` rows ([`weighted_rows`]; a merge holds its inputs in memory).
 pub fn plan_compactions(
     files: &[FileMeta],
     target_bytes: u64,
@@ -79,7 +89,7 @@ pub fn plan_compactions(
         for f in small {
             if !current.is_empty()
                 && (bytes + f.bytes > target_bytes
-                    || rows + f.rows > max_rows
+                    || rows + weighted_rows(f) > max_rows
                     || current.len() >= MAX_INPUTS)
             {
                 emit(&mut current);
@@ -87,7 +97,7 @@ pub fn plan_compactions(
                 rows = 0;
             }
             bytes += f.bytes;
-            rows += f.rows;
+            rows += weighted_rows(f);
             current.push(f.clone());
         }
         emit(&mut current);
@@ -341,5 +351,16 @@ mod tests {
             plans.iter().map(|p| p.inputs.len()).collect::<Vec<_>>(),
             vec![4, 4]
         );
+        // Metric samples weigh 1/16 of a row: 10 files of 16 samples fit a cap of 10.
+        let metrics: Vec<FileMeta> = (0..10)
+            .map(|i| FileMeta {
+                signal: Signal::Metrics,
+                rows: 16,
+                ..file(&format!("m{i}"), 0, 10)
+            })
+            .collect();
+        let plans = plan_compactions(&metrics, 1000, MIN_INPUTS, 10);
+        assert_eq!(plans.len(), 1);
+        assert_eq!(plans[0].inputs.len(), 10);
     }
 }
