@@ -201,6 +201,7 @@ async fn logs_search_handler(
             start_ns: q.get("start").map(|s| parse_time("start", s)).transpose()?,
             end_ns: q.get("end").map(|s| parse_time("end", s)).transpose()?,
             limit,
+            cursor: q.get("cursor").filter(|s| !s.is_empty()).cloned(),
         };
         logsearch::search(&st, &tenant, &params).await
     };

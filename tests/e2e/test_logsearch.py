@@ -1,7 +1,8 @@
 """Log search through the full-text index, checked against a brute-force reference over
-the same corpus: while records are in memory, in flushed files, after compaction, after
-a kill -9 restart, and with a corrupt index file (the search falls back to reading the
-file)."""
+the same corpus: the search language (terms, phrases, prefixes, fields, severity
+ranges, AND/OR/NOT, parentheses), paging with cursors, while records are in memory, in
+flushed files, after compaction, after a kill -9 restart, and with a corrupt index file
+(the search falls back to reading the file)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from builders import assert_accepted, log_record, logs_request, post_otlp
-from harness import OspreyServer
+from harness import OspreyServer, rfc3339_to_ns
 
 SERVICES = ["checkout", "payment", "search-api"]
 TEMPLATES = [
@@ -60,16 +61,28 @@ def matches(body: str, cls: list[list[str]]) -> bool:
     return all(any(toks[i : i + len(c)] == c for i in range(len(toks) - len(c) + 1)) for c in cls)
 
 
+SEVERITIES = [(5, "DEBUG"), (9, "INFO"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL")]
+LEVEL = {5: 2, 9: 3, 13: 4, 17: 5, 21: 6}
+
+
 def corpus(t0: int, n: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
     rows = []
     for i in range(n):
         tpl = rng.choice(TEMPLATES)
+        sev, sev_text = rng.choice(SEVERITIES)
+        ts = t0 + i * 1_000_003
+        # A few records share a timestamp: paging must still return each once.
+        if i % 50 == 1:
+            ts = rows[-1]["ts"]
         rows.append(
             {
-                "ts": t0 + i * 1_000_003,  # unique timestamps: the order is total
+                "ts": ts,
                 "service": rng.choice(SERVICES),
                 "body": tpl.replace("{n}", str(rng.randint(1, 60)), 1).replace("{n}", str(rng.randint(1, 60))),
+                "sev": sev,
+                "sev_text": sev_text,
+                "attrs": {"i": str(i), "http.method": rng.choice(["GET", "POST"]), "order.id": str(rng.randint(1, 20))},
             }
         )
     return rows
@@ -77,58 +90,116 @@ def corpus(t0: int, n: int, seed: int) -> list[dict]:
 
 def send(server: OspreyServer, rows: list[dict]) -> None:
     for svc in SERVICES:
-        recs = [log_record(r["ts"], r["body"], attributes={"i": str(r["ts"])}) for r in rows if r["service"] == svc]
+        recs = [
+            log_record(r["ts"], r["body"], severity_number=r["sev"], severity_text=r["sev_text"], attributes=r["attrs"])
+            for r in rows
+            if r["service"] == svc
+        ]
         if recs:
             assert_accepted(post_otlp(server, "logs", logs_request(svc, recs)))
 
 
-QUERIES: list[dict] = [
-    {"query": "payment"},
-    {"query": "PAYMENT declined"},
-    {"query": '"card declined"'},
-    {"query": '"declined card"'},
-    {"query": "orders_pkey"},
-    {"query": "ord-17"},
-    {"query": "ünïcödé"},
-    {"query": "503 unavailable"},
-    {"query": "item"},
-    {"query": "items", "service": "checkout"},
-    {"query": "", "service": "payment"},
-    {"query": "declined", "limit": 5},
-    {"query": "nothing-matches-this"},
-    {"query": "ms", "window": (0.25, 0.6)},
+def has(*words: str):
+    return lambda r: matches(r["body"], [tokens(w) for w in words])
+
+
+def prefix(p: str):
+    return lambda r: any(t.startswith(p) for t in tokens(r["body"]))
+
+
+# (parameters, reference predicate)
+QUERIES: list[tuple[dict, object]] = [
+    ({"query": "payment"}, has("payment")),
+    ({"query": "PAYMENT declined"}, has("payment", "declined")),
+    ({"query": '"card declined"'}, has("card declined")),
+    ({"query": '"declined card"'}, has("declined card")),
+    ({"query": "orders_pkey"}, has("orders_pkey")),
+    ({"query": "ord-17"}, has("ord-17")),
+    ({"query": "ünïcödé"}, has("ünïcödé")),
+    ({"query": "503 unavailable"}, has("503", "unavailable")),
+    ({"query": "item"}, has("item")),
+    ({"query": "items", "service": "checkout"}, lambda r: has("items")(r) and r["service"] == "checkout"),
+    ({"query": "", "service": "payment"}, lambda r: r["service"] == "payment"),
+    ({"query": "declined", "limit": 5}, has("declined")),
+    ({"query": "nothing-matches-this"}, has("nothing-matches-this")),
+    ({"query": "ms", "window": (0.25, 0.6)}, has("ms")),
+    ({"query": "pay*"}, prefix("pay")),
+    ({"query": "payment OR cache"}, lambda r: has("payment")(r) or has("cache")(r)),
+    ({"query": "NOT payment"}, lambda r: not has("payment")(r)),
+    ({"query": "-payment service:checkout"}, lambda r: not has("payment")(r) and r["service"] == "checkout"),
+    ({"query": '(payment OR cache) AND NOT "card declined"'},
+     lambda r: (has("payment")(r) or has("cache")(r)) and not has("card declined")(r)),
+    ({"query": 'NOT "card declined"'}, lambda r: not has("card declined")(r)),
+    ({"query": "severity>=warn"}, lambda r: LEVEL[r["sev"]] >= 4),
+    ({"query": "level<info"}, lambda r: LEVEL[r["sev"]] < 3),
+    ({"query": "severity:error timeout"}, lambda r: LEVEL[r["sev"]] == 5 and has("timeout")(r)),
+    ({"query": "http.method:POST"}, lambda r: r["attrs"]["http.method"] == "POST"),
+    ({"query": 'order.id:"17" OR service:search-api'},
+     lambda r: r["attrs"]["order.id"] == "17" or r["service"] == "search-api"),
+    ({"query": "service:checkout severity>=error -cache"},
+     lambda r: r["service"] == "checkout" and LEVEL[r["sev"]] >= 5 and not has("cache")(r)),
 ]
 
 
-def check_all(server: OspreyServer, rows: list[dict]) -> None:
+def reference(rows: list[dict], params: dict, pred, window) -> list[dict]:
     t_min, t_max = rows[0]["ts"], rows[-1]["ts"]
-    for q in QUERIES:
+    start = end = None
+    if window:
+        lo, hi = window
+        start = t_min + int((t_max - t_min) * lo)
+        end = t_min + int((t_max - t_min) * hi)
+        # Exact decimal seconds: the API parses them to the nanosecond.
+        params["start"] = f"{start // 10**9}.{start % 10**9:09d}"
+        params["end"] = f"{end // 10**9}.{end % 10**9:09d}"
+    want = [r for r in rows if pred(r) and (start is None or start <= r["ts"]) and (end is None or r["ts"] <= end)]
+    want.sort(key=lambda r: r["ts"], reverse=True)
+    return want
+
+
+def key(hit: dict) -> tuple:
+    return (hit["body"], hit["service"], hit["attributes"]["i"])
+
+
+def check_all(server: OspreyServer, rows: list[dict]) -> None:
+    for q, pred in QUERIES:
         params = {k: v for k, v in q.items() if k != "window"}
-        start, end = None, None
-        if "window" in q:
-            lo, hi = q["window"]
-            start = t_min + int((t_max - t_min) * lo)
-            end = t_min + int((t_max - t_min) * hi)
-            # Exact decimal seconds: the API parses them to the nanosecond.
-            params["start"] = f"{start // 10**9}.{start % 10**9:09d}"
-            params["end"] = f"{end // 10**9}.{end % 10**9:09d}"
+        want = reference(rows, params, pred, q.get("window"))
         limit = int(params.get("limit", 100))
-        cls = clauses(params["query"])
-        want = [
-            r
-            for r in rows
-            if matches(r["body"], cls)
-            and ("service" not in params or r["service"] == params["service"])
-            and (start is None or start <= r["ts"])
-            and (end is None or r["ts"] <= end)
-        ]
-        want.sort(key=lambda r: r["ts"], reverse=True)
         resp = server.get("/api/v1/logs/search", params=params)
         assert resp.status_code == 200, (q, resp.text)
         data = resp.json()["data"]
         assert data["stats"]["matched"] == len(want), q
-        got = [(x["body"], x["service"], x["attributes"]["i"]) for x in data["result"]]
-        assert got == [(r["body"], r["service"], str(r["ts"])) for r in want[:limit]], q
+        got = [key(x) for x in data["result"]]
+        # Newest first; records sharing a timestamp may come in any order.
+        assert [rfc3339_to_ns(x["timestamp"]) for x in data["result"]] == [r["ts"] for r in want[:limit]], q
+        expected = [(r["body"], r["service"], r["attrs"]["i"]) for r in want]
+        assert len(set(got)) == len(got), q
+        assert set(got) <= set(expected), q
+        if got:
+            last = want[len(got) - 1]["ts"]
+            assert {e for e, r in zip(expected, want) if r["ts"] > last} <= set(got), q
+        assert ("cursor" in data) == (len(want) > limit), q
+
+
+def check_paging(server: OspreyServer, rows: list[dict], query: str, pred, page: int) -> None:
+    """Walking every page returns every match exactly once, newest first."""
+    want = reference(rows, {}, pred, None)
+    seen: list[dict] = []
+    cursor = None
+    for _ in range(len(rows)):
+        params = {"query": query, "limit": str(page)}
+        if cursor:
+            params["cursor"] = cursor
+        resp = server.get("/api/v1/logs/search", params=params)
+        assert resp.status_code == 200, resp.text
+        data = resp.json()["data"]
+        seen.extend(data["result"])
+        cursor = data.get("cursor")
+        if not cursor:
+            break
+    assert sorted(key(x) for x in seen) == sorted((r["body"], r["service"], r["attrs"]["i"]) for r in want)
+    stamps = [rfc3339_to_ns(x["timestamp"]) for x in seen]
+    assert stamps == sorted(stamps, reverse=True)
 
 
 def fts_files(server: OspreyServer) -> list[Path]:
@@ -140,17 +211,20 @@ def test_search_matches_reference_in_memory_files_compaction_and_restart(osprey:
     rows = corpus(t0, 900, seed=7)
     send(osprey, rows[:300])
     check_all(osprey, rows[:300])  # memtable only
+    check_paging(osprey, rows[:300], "payment OR cache", lambda r: has("payment")(r) or has("cache")(r), 7)
     osprey.flush()
     assert len(fts_files(osprey)) >= 1
     send(osprey, rows[300:600])
     osprey.flush()
     send(osprey, rows[600:])
     check_all(osprey, rows)  # two files + memtable
+    check_paging(osprey, rows, "severity>=warn", lambda r: LEVEL[r["sev"]] >= 4, 13)
     r = osprey.post("/api/v1/admin/compact", params={"full": "true"})
     assert r.status_code == 200, r.text
     check_all(osprey, rows)  # one compacted file (index rebuilt) + memtable
     osprey.restart(kill=True)
     check_all(osprey, rows)  # WAL replay + files
+    check_paging(osprey, rows, "", lambda r: True, 50)
 
 
 def test_corrupt_index_falls_back_to_reading_the_file(osprey: OspreyServer) -> None:
@@ -177,11 +251,28 @@ def test_corrupt_index_falls_back_to_reading_the_file(osprey: OspreyServer) -> N
 def test_search_rejects_terms_without_words(osprey: OspreyServer) -> None:
     r = osprey.get("/api/v1/logs/search", params={"query": "error --"})
     assert r.status_code == 400
-    assert '"--"' in r.json()["error"]
+    assert "has no letters or digits" in r.json()["error"]
 
 
-@pytest.mark.parametrize("query", ['"unterminated'])
-def test_search_rejects_bad_phrases(osprey: OspreyServer, query: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ('"unterminated', "unterminated"),
+        ("(a OR b", "missing ')'"),
+        ("severity>=loud", "unknown severity"),
+        ("service>=x", "only severity"),
+        ("a OR", "query ends"),
+    ],
+)
+def test_search_rejects_bad_queries(osprey: OspreyServer, query: str, reason: str) -> None:
     r = osprey.get("/api/v1/logs/search", params={"query": query})
     assert r.status_code == 400
-    assert "phrase" in r.json()["error"]
+    body = r.json()
+    assert body["errorType"] == "bad_data"
+    assert reason in body["error"]
+
+
+def test_search_rejects_bad_cursor(osprey: OspreyServer) -> None:
+    r = osprey.get("/api/v1/logs/search", params={"query": "", "cursor": "nope"})
+    assert r.status_code == 400
+    assert "cursor" in r.json()["error"]
