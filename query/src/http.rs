@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::logsearch::SearchParams;
 use crate::ops::{self, OpsState};
-use crate::{QueryError, QueryState, jaeger, logsearch, promql, sql};
+use crate::{QueryError, QueryState, jaeger, logsearch, logstats, promql, sql};
 
 /// Tenant from `X-Scope-OrgID`, `default` when absent.
 fn tenant(headers: &HeaderMap) -> Result<String, QueryError> {
@@ -211,6 +211,87 @@ async fn logs_search_handler(
     }
 }
 
+/// A duration: Prometheus style (`30s`, `5m`, `1h30m`) or seconds (`15`, `0.5`).
+fn parse_step_ms(name: &str, s: &str) -> Result<i64, QueryError> {
+    let bad = || {
+        QueryError::BadData(format!(
+            "invalid parameter {name:?}: {s:?}; expected a duration like 30s, 5m or a number of seconds"
+        ))
+    };
+    let ms = if let Ok(secs) = s.parse::<f64>() {
+        if !secs.is_finite() {
+            return Err(bad());
+        }
+        (secs * 1000.0).round() as i64
+    } else {
+        let d = promql_parser::util::parse_duration(s).map_err(|_| bad())?;
+        i64::try_from(d.as_millis()).map_err(|_| bad())?
+    };
+    if ms <= 0 {
+        return Err(bad());
+    }
+    Ok(ms)
+}
+
+fn stats_params(q: &HashMap<String, String>) -> Result<logstats::StatsParams, QueryError> {
+    Ok(logstats::StatsParams {
+        query: q.get("query").cloned().unwrap_or_default(),
+        service: q.get("service").filter(|s| !s.is_empty()).cloned(),
+        start_ns: q.get("start").map(|s| parse_time("start", s)).transpose()?,
+        end_ns: q.get("end").map(|s| parse_time("end", s)).transpose()?,
+    })
+}
+
+async fn logs_histogram_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let p = stats_params(&q)?;
+        let step = q
+            .get("step")
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_step_ms("step", s))
+            .transpose()?;
+        let by = logstats::SplitBy::parse(q.get("by").map_or("", String::as_str))?;
+        logstats::histogram(&st, &tenant, &p, step, by).await
+    };
+    match run.await {
+        Ok(r) => success(r),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn logs_fields_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let p = stats_params(&q)?;
+        let top = match q.get("limit") {
+            None => 10,
+            Some(l) => l
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    QueryError::BadData(format!(
+                        "invalid parameter \"limit\": {l:?}; expected 1-1000"
+                    ))
+                })?,
+        };
+        logstats::fields(&st, &tenant, &p, top).await
+    };
+    match run.await {
+        Ok(r) => success(r),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Prometheus accepts parameters in the query string and, for POST, a form body.
 fn params(
     query: HashMap<String, String>,
@@ -382,6 +463,8 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         )
         .route("/api/v1/status/buildinfo", get(buildinfo_handler))
         .route("/api/v1/logs/search", get(logs_search_handler))
+        .route("/api/v1/logs/histogram", get(logs_histogram_handler))
+        .route("/api/v1/logs/fields", get(logs_fields_handler))
         .route(
             "/api/v1/query",
             get(prom_query_handler).post(prom_query_handler),

@@ -12,6 +12,7 @@ pub mod http;
 pub mod jaeger;
 pub mod logquery;
 pub mod logsearch;
+pub mod logstats;
 pub mod ops;
 pub mod promql;
 mod provider;

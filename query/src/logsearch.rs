@@ -139,10 +139,10 @@ impl std::fmt::Display for Cursor {
 }
 
 /// What a record must satisfy.
-struct Search {
-    expr: Expr,
-    start_ns: i64,
-    end_ns: i64,
+pub(crate) struct Search {
+    pub expr: Expr,
+    pub start_ns: i64,
+    pub end_ns: i64,
 }
 
 impl Search {
@@ -233,7 +233,7 @@ impl<'a> Checker<'a> {
 
 /// Where a hit is: an in-memory batch or a file, and the row in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Loc {
+pub(crate) enum Loc {
     Mem(usize, u32),
     File(usize, u32),
 }
@@ -273,22 +273,32 @@ struct Page {
     next: Option<Cursor>,
 }
 
-fn run(
-    storage: &Storage,
-    tenant: &str,
-    m: &Search,
-    limit: usize,
-    skip: usize,
-) -> Result<Page, QueryError> {
-    let snap = storage.snapshot(tenant, Signal::Logs);
-    // The records at the cursor's timestamp that earlier pages returned come first
-    // (newest first): take them too, then drop them.
-    let mut newest = Newest {
-        limit: limit + skip,
-        heap: BinaryHeap::new(),
-    };
-    let mut matched = 0usize;
+/// What a scan does with each match.
+pub(crate) trait Visitor {
+    /// Columns read from files for [`Visitor::visit`], besides `timestamp` (in-memory
+    /// batches have them all).
+    fn columns(&self) -> &[&'static str] {
+        &[]
+    }
 
+    /// Whether the matches of a file (wholly in range, answered exactly by its index)
+    /// may be counted without reading it.
+    fn skip_file(&self, _file: &FileMeta) -> bool {
+        false
+    }
+
+    /// One match: row `i` of `b`, stored at `loc`.
+    fn visit(&mut self, ts: i64, b: &RecordBatch, i: usize, loc: Loc) -> Result<(), QueryError>;
+}
+
+/// Visits every record of `snap` that matches `m`; returns how many match.
+pub(crate) fn scan(
+    storage: &Storage,
+    snap: &osprey_storage::Snapshot,
+    m: &Search,
+    v: &mut dyn Visitor,
+) -> Result<usize, QueryError> {
+    let mut matched = 0usize;
     for (bi, b) in snap.batches.iter().enumerate() {
         let ts = timestamps(b, "timestamp")?;
         let mut check = Checker::new(b, &m.expr)?;
@@ -296,7 +306,7 @@ fn run(
             let t = ts.value(row);
             if m.in_range(t) && check.matches(row) {
                 matched += 1;
-                newest.push(t, Loc::Mem(bi, row as u32));
+                v.visit(t, b, row, Loc::Mem(bi, row as u32))?;
             }
         }
     }
@@ -321,19 +331,20 @@ fn run(
             None => None,
         };
         let check = !exact || candidates.is_none();
-        // The index answered exactly and the whole file is in range: count without
-        // reading when none of its rows can make the page.
         let whole = meta.min_time_ns >= m.start_ns && meta.max_time_ns <= m.end_ns;
-        if let (Some(rows), false, true, false) =
-            (&candidates, check, whole, newest.wants(meta.max_time_ns))
+        if let (Some(rows), false, true) = (&candidates, check, whole)
+            && v.skip_file(meta)
         {
             matched += rows.len();
             continue;
         }
         let mut cols = vec!["timestamp"];
+        cols.extend(v.columns().iter().copied());
         if check {
             cols.extend(check_columns(&m.expr));
         }
+        cols.sort_unstable();
+        cols.dedup();
         let batches = storage
             .read_rows(meta, Some(&cols), candidates.as_deref())
             .map_err(storage_err)?;
@@ -351,11 +362,41 @@ fn run(
                 let t = ts.value(i);
                 if m.in_range(t) && checker.as_mut().is_none_or(|c| c.matches(i)) {
                     matched += 1;
-                    newest.push(t, Loc::File(fi, row));
+                    v.visit(t, b, i, Loc::File(fi, row))?;
                 }
             }
         }
     }
+    Ok(matched)
+}
+
+impl Visitor for Newest {
+    /// None of the file's rows can make the page.
+    fn skip_file(&self, file: &FileMeta) -> bool {
+        !self.wants(file.max_time_ns)
+    }
+
+    fn visit(&mut self, ts: i64, _b: &RecordBatch, _i: usize, loc: Loc) -> Result<(), QueryError> {
+        self.push(ts, loc);
+        Ok(())
+    }
+}
+
+fn run(
+    storage: &Storage,
+    tenant: &str,
+    m: &Search,
+    limit: usize,
+    skip: usize,
+) -> Result<Page, QueryError> {
+    let snap = storage.snapshot(tenant, Signal::Logs);
+    // The records at the cursor's timestamp that earlier pages returned come first
+    // (newest first): take them too, then drop them.
+    let mut newest = Newest {
+        limit: limit + skip,
+        heap: BinaryHeap::new(),
+    };
+    let matched = scan(storage, &snap, m, &mut newest)?;
 
     let mut page: Vec<(i64, Loc)> = newest.heap.into_iter().map(|Reverse(x)| x).collect();
     page.sort_by(|a, b| b.cmp(a));

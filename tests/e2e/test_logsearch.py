@@ -202,6 +202,82 @@ def check_paging(server: OspreyServer, rows: list[dict], query: str, pred, page:
     assert stamps == sorted(stamps, reverse=True)
 
 
+LEVEL_NAME = {2: "debug", 3: "info", 4: "warn", 5: "error", 6: "fatal"}
+STATS_QUERIES = [0, 1, 2, 14, 16, 20, 24]  # indexes into QUERIES
+
+
+def ns_param(ns: int) -> str:
+    return f"{ns // 10**9}.{ns % 10**9:09d}"
+
+
+def check_stats(server: OspreyServer, rows: list[dict]) -> None:
+    """Histograms and field facets agree exactly with the reference."""
+    t_min, t_max = rows[0]["ts"], rows[-1]["ts"]
+    for qi in STATS_QUERIES:
+        q, pred = QUERIES[qi]
+        want = [r for r in rows if pred(r)]
+        # Explicit range and step, split by severity.
+        start, end = t_min + 1000, t_max - 1000
+        step_ns = 100_000_000
+        params = {"query": q["query"], "start": ns_param(start), "end": ns_param(end), "step": "0.1", "by": "severity"}
+        resp = server.get("/api/v1/logs/histogram", params=params)
+        assert resp.status_code == 200, resp.text
+        h = resp.json()["data"]
+        first = start // step_ns * step_ns
+        in_range = [r for r in want if start <= r["ts"] <= end]
+        assert h["step_ms"] == 100
+        assert h["matched"] == len(in_range), q
+        n = (end - first) // step_ns + 1
+        assert len(h["buckets"]) == n
+        ref_counts = [0] * n
+        ref_split: list[dict] = [dict() for _ in range(n)]
+        for r in in_range:
+            i = (r["ts"] - first) // step_ns
+            ref_counts[i] += 1
+            lvl = LEVEL_NAME[LEVEL[r["sev"]]]
+            ref_split[i][lvl] = ref_split[i].get(lvl, 0) + 1
+        assert [b["count"] for b in h["buckets"]] == ref_counts, q
+        assert [b["by"] for b in h["buckets"]] == ref_split, q
+        assert [b["start_ns"] for b in h["buckets"]] == [first + i * step_ns for i in range(n)]
+        # Automatic step over all the data, split by service.
+        resp = server.get("/api/v1/logs/histogram", params={"query": q["query"], "by": "service"})
+        assert resp.status_code == 200, resp.text
+        h = resp.json()["data"]
+        assert h["matched"] == len(want) == sum(b["count"] for b in h["buckets"]), q
+        assert 0 < len(h["buckets"]) <= 121
+        per_service: dict[str, int] = {}
+        for b in h["buckets"]:
+            for k, v in b["by"].items():
+                per_service[k] = per_service.get(k, 0) + v
+        ref_service: dict[str, int] = {}
+        for r in want:
+            ref_service[r["service"]] = ref_service.get(r["service"], 0) + 1
+        assert per_service == ref_service, q
+        # Field facets.
+        resp = server.get("/api/v1/logs/fields", params={"query": q["query"], "limit": "3"})
+        assert resp.status_code == 200, resp.text
+        f = resp.json()["data"]
+        assert f["matched"] == len(want)
+        ref_fields: dict[str, dict[str, int]] = {}
+
+        def add(field: str, value: str) -> None:
+            ref_fields.setdefault(field, {})
+            ref_fields[field][value] = ref_fields[field].get(value, 0) + 1
+
+        for r in want:
+            add("service", r["service"])
+            add("severity", LEVEL_NAME[LEVEL[r["sev"]]])
+            for k, v in r["attrs"].items():
+                add(f"attributes.{k}", v)
+        got = {x["field"]: x for x in f["fields"]}
+        assert set(got) == set(ref_fields), q
+        for field, counts in ref_fields.items():
+            top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+            assert [(v["value"], v["count"]) for v in got[field]["values"]] == top, (q, field)
+            assert got[field]["distinct"] == len(counts)
+            assert got[field]["count"] == sum(counts.values())
+
+
 def fts_files(server: OspreyServer) -> list[Path]:
     return sorted(Path(server.data_dir).rglob("*.parquet.fts"))
 
@@ -212,6 +288,7 @@ def test_search_matches_reference_in_memory_files_compaction_and_restart(osprey:
     send(osprey, rows[:300])
     check_all(osprey, rows[:300])  # memtable only
     check_paging(osprey, rows[:300], "payment OR cache", lambda r: has("payment")(r) or has("cache")(r), 7)
+    check_stats(osprey, rows[:300])
     osprey.flush()
     assert len(fts_files(osprey)) >= 1
     send(osprey, rows[300:600])
@@ -219,12 +296,14 @@ def test_search_matches_reference_in_memory_files_compaction_and_restart(osprey:
     send(osprey, rows[600:])
     check_all(osprey, rows)  # two files + memtable
     check_paging(osprey, rows, "severity>=warn", lambda r: LEVEL[r["sev"]] >= 4, 13)
+    check_stats(osprey, rows)
     r = osprey.post("/api/v1/admin/compact", params={"full": "true"})
     assert r.status_code == 200, r.text
     check_all(osprey, rows)  # one compacted file (index rebuilt) + memtable
     osprey.restart(kill=True)
     check_all(osprey, rows)  # WAL replay + files
     check_paging(osprey, rows, "", lambda r: True, 50)
+    check_stats(osprey, rows)
 
 
 def test_corrupt_index_falls_back_to_reading_the_file(osprey: OspreyServer) -> None:
@@ -270,6 +349,24 @@ def test_search_rejects_bad_queries(osprey: OspreyServer, query: str, reason: st
     body = r.json()
     assert body["errorType"] == "bad_data"
     assert reason in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "reason"),
+    [
+        ("/api/v1/logs/histogram", {"step": "fast"}, "step"),
+        ("/api/v1/logs/histogram", {"step": "0"}, "step"),
+        ("/api/v1/logs/histogram", {"by": "colour"}, "by"),
+        ("/api/v1/logs/histogram", {"start": "100", "end": "200", "step": "0.001"}, "too many"),
+        ("/api/v1/logs/fields", {"limit": "0"}, "limit"),
+        ("/api/v1/logs/fields", {"query": "(a"}, "missing ')'"),
+    ],
+)
+def test_stats_reject_bad_parameters(osprey: OspreyServer, path: str, params: dict, reason: str) -> None:
+    send(osprey, corpus(time.time_ns() - 10**9, 3, seed=1))
+    r = osprey.get(path, params=params)
+    assert r.status_code == 400, r.text
+    assert reason in r.json()["error"]
 
 
 def test_search_rejects_bad_cursor(osprey: OspreyServer) -> None:
