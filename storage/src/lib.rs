@@ -441,6 +441,16 @@ impl Storage {
         files::read_rows(&self.inner.blobs, &file.path, columns, rows)
     }
 
+    /// How long `signal`'s records are kept.
+    pub fn retention(&self, signal: Signal) -> Duration {
+        let c = &self.inner.config;
+        match signal {
+            Signal::Logs => c.retention_logs,
+            Signal::Spans => c.retention_spans,
+            Signal::Metrics => c.retention_metrics,
+        }
+    }
+
     /// The object store data files live in; queries register it under
     /// [`blobs::STORE_URL`].
     pub fn object_store(&self) -> Arc<dyn object_store::ObjectStore> {

@@ -1,0 +1,240 @@
+//! `POST /api/v1/logs`: stdout event streams, a line per event (DESIGN §4). Each line is
+//! a JSON object (fields), a logfmt line (fields) or plain text (severity and timestamp
+//! detected), see `parse.rs`. Stack traces and panics that span several lines are
+//! joined to the event they belong to (`multiline.rs`).
+//!
+//! What is never lost:
+//! - invalid UTF-8 is replaced (U+FFFD) and counted (`invalid_utf8` in the response);
+//! - an event longer than [`MAX_EVENT_BYTES`] is cut there, with a marker naming how
+//!   many bytes were cut, and counted (`truncated`);
+//! - a line whose time lies before the logs retention or more than a day ahead would be
+//!   dropped by retention or sit outside every sensible search: it is stored at the time
+//!   it arrived, with the time it claims in the attribute `osprey.original_time`, and
+//!   counted (`retimed`). So every accepted line is findable by a search over all time.
+//!
+//! The service is the event's `service` field, else `?service=`, else `unknown`.
+
+mod multiline;
+pub mod parse;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use osprey_storage::Signal;
+use osprey_storage::schema::{LogRow, logs_batch};
+use serde::{Deserialize, Serialize};
+
+use crate::body::{decode_content_encoding, tenant};
+use crate::{IngestError, IngestState};
+
+/// Longest event kept whole (bytes of UTF-8).
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+/// Events further ahead than this are retimed.
+const MAX_FUTURE_NS: i64 = 86_400_000_000_000;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LinesParams {
+    pub service: Option<String>,
+}
+
+/// What happened to a request's lines.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct LinesOutcome {
+    pub accepted: usize,
+    pub invalid_utf8: usize,
+    pub truncated: usize,
+    pub retimed: usize,
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let ct = ct.to_str().unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        ""
+        | "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonl"
+        | "application/json"
+        | "text/plain"
+        | "application/octet-stream" => Ok(()),
+        _ => Err(IngestError::UnsupportedMediaType(format!(
+            "{ct} (this endpoint takes application/x-ndjson or text/plain lines)"
+        ))),
+    }
+}
+
+/// Cuts `s` to at most `max` bytes (on a character boundary) and appends a marker.
+fn truncate(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let dropped = s.len() - cut;
+    s.truncate(cut);
+    s.push_str(&format!("…[truncated {dropped} bytes]"));
+    true
+}
+
+/// Turns a body of lines into rows.
+pub fn to_rows(
+    body: &[u8],
+    default_service: &str,
+    now_ns: i64,
+    retention_ns: i64,
+) -> (Vec<LogRow>, LinesOutcome) {
+    let mut out = LinesOutcome::default();
+    let mut lines = Vec::new();
+    for raw in body.split(|b| *b == b'\n') {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let line = match std::str::from_utf8(raw) {
+            Ok(s) => s.to_string(),
+            Err(_) => {
+                out.invalid_utf8 += 1;
+                String::from_utf8_lossy(raw).into_owned()
+            }
+        };
+        lines.push(line);
+    }
+    let events = multiline::join(lines);
+    let mut rows = Vec::with_capacity(events.len());
+    for mut event in events {
+        if event.trim().is_empty() {
+            continue;
+        }
+        if truncate(&mut event, MAX_EVENT_BYTES) {
+            out.truncated += 1;
+        }
+        let mut row = LogRow {
+            service: default_service.to_string(),
+            timestamp_ns: now_ns,
+            observed_timestamp_ns: now_ns,
+            scope: "osprey.lines".into(),
+            ..Default::default()
+        };
+        parse::parse_event(&event, &mut row);
+        if row.service.is_empty() {
+            row.service = default_service.to_string();
+        }
+        if row.timestamp_ns < now_ns.saturating_sub(retention_ns)
+            || row.timestamp_ns > now_ns.saturating_add(MAX_FUTURE_NS)
+        {
+            row.attributes.push((
+                "osprey.original_time".into(),
+                chrono::DateTime::from_timestamp_nanos(row.timestamp_ns)
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            ));
+            row.timestamp_ns = now_ns;
+            out.retimed += 1;
+        }
+        rows.push(row);
+    }
+    out.accepted = rows.len();
+    (rows, out)
+}
+
+pub async fn handler(
+    State(st): State<IngestState>,
+    headers: HeaderMap,
+    Query(params): Query<LinesParams>,
+    body: Bytes,
+) -> Response {
+    match handle(&st, &headers, &params, body).await {
+        Ok(outcome) => (StatusCode::OK, axum::Json(outcome)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    st: &IngestState,
+    headers: &HeaderMap,
+    params: &LinesParams,
+    body: Bytes,
+) -> Result<LinesOutcome, IngestError> {
+    check_content_type(headers)?;
+    let tenant = tenant(headers)?;
+    let body = decode_content_encoding(headers, body, st.max_body)?;
+    st.metrics.bytes(Signal::Logs, body.len() as u64);
+    let service = params
+        .service
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("unknown");
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    let retention =
+        i64::try_from(st.storage.retention(Signal::Logs).as_nanos()).unwrap_or(i64::MAX);
+    let (rows, outcome) = to_rows(&body, service, now, retention);
+    if !rows.is_empty() {
+        st.storage
+            .append(&tenant, Signal::Logs, logs_batch(&rows)?)
+            .await?;
+    }
+    st.metrics.rows(Signal::Logs, rows.len() as u64, 0);
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_795_341_600_000_000_000;
+    const DAY: i64 = 86_400_000_000_000;
+
+    #[test]
+    fn lines_become_rows_and_nothing_is_lost() {
+        let mut body = Vec::new();
+        body.extend_from_slice(b"{\"msg\":\"json one\",\"level\":\"info\"}\n");
+        body.extend_from_slice(b"plain \xff\xfe bytes\r\n");
+        body.extend_from_slice(b"\n");
+        body.extend_from_slice(format!("{}\n", "x".repeat(MAX_EVENT_BYTES + 10)).as_bytes());
+        body.extend_from_slice(b"2020-01-01T00:00:00Z ERROR ancient\n");
+        body.extend_from_slice(b"2099-01-01T00:00:00Z ERROR future\n");
+        let (rows, out) = to_rows(&body, "svc", NOW, 7 * DAY);
+        assert_eq!(
+            out,
+            LinesOutcome {
+                accepted: 5,
+                invalid_utf8: 1,
+                truncated: 1,
+                retimed: 2
+            }
+        );
+        assert_eq!(rows[0].body, "json one");
+        assert_eq!(rows[1].body, "plain \u{fffd}\u{fffd} bytes");
+        assert!(rows[2].body.ends_with("…[truncated 10 bytes]"));
+        assert_eq!(
+            rows[2].body.len(),
+            MAX_EVENT_BYTES + "…[truncated 10 bytes]".len()
+        );
+        assert_eq!(rows[3].timestamp_ns, NOW);
+        assert_eq!(
+            rows[3].attributes,
+            vec![(
+                "osprey.original_time".to_string(),
+                "2020-01-01T00:00:00Z".to_string()
+            )]
+        );
+        assert_eq!(rows[4].timestamp_ns, NOW);
+        assert!(rows.iter().all(|r| r.service == "svc"));
+    }
+
+    #[test]
+    fn truncation_respects_characters() {
+        let mut s = "é".repeat(10);
+        assert!(truncate(&mut s, 5));
+        assert!(s.starts_with("éé…"), "{s}");
+        let mut s = "short".to_string();
+        assert!(!truncate(&mut s, 5));
+    }
+}

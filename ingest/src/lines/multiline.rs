@@ -1,0 +1,216 @@
+//! Joins the lines of one event: stack traces and panics that a program printed over
+//! several lines belong to the line that started them.
+//!
+//! A line continues the current event when it is indented (Java `\tat …`, Python
+//! `  File …`, Node `    at …`, Go `\t/path/x.go:12`), or it is `Caused by: …` or
+//! `... N more` or an exception header like `java.io.IOException: …` (Java), or `Traceback (most recent call last):` and the exception line
+//! that ends a Python traceback, or part of a Go panic (`goroutine N [running]:`,
+//! `main.main()`, `created by …`, blank lines) or of a Rust panic (the message line
+//! after `thread '…' panicked at …`, `note: …`, `stack backtrace:`).
+//!
+//! Joining happens within one request: a client sends whole events together (the
+//! capture clients batch by time, and a trace is printed at once).
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Normal,
+    /// Inside a Python traceback: indented lines, then the exception line.
+    PythonTraceback,
+    /// After `panic: …` (Go).
+    GoPanic,
+    /// After `thread '…' panicked at …` (Rust).
+    RustPanic {
+        message_seen: bool,
+    },
+}
+
+fn indented(line: &str) -> bool {
+    line.starts_with(' ') || line.starts_with('\t')
+}
+
+/// `ValueError: x`, `json.decoder.JSONDecodeError: …`, `KeyboardInterrupt`.
+fn python_exception_line(line: &str) -> bool {
+    let name = line.split(':').next().unwrap_or("");
+    !name.is_empty()
+        && !name.contains(' ')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        && name.chars().next().is_some_and(|c| c.is_alphabetic())
+}
+
+/// `java.lang.IllegalStateException: boom`: a Java exception printed under the log line.
+fn java_exception_header(line: &str) -> bool {
+    let name = line.split(": ").next().unwrap_or("");
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.len() >= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+        })
+        && ["Exception", "Error", "Throwable"]
+            .iter()
+            .any(|s| parts.last().is_some_and(|l| l.ends_with(s)))
+}
+
+fn go_stack_line(line: &str) -> bool {
+    line.is_empty()
+        || indented(line)
+        || line.starts_with("goroutine ")
+        || line.starts_with("created by ")
+        || (line.ends_with(')') && line.contains('(') && !line.contains(' '))
+        || line.starts_with("exit status ")
+}
+
+/// Groups `lines` into events.
+pub fn join(lines: Vec<String>) -> Vec<String> {
+    let mut events: Vec<String> = Vec::new();
+    let mut mode = Mode::Normal;
+    for line in lines {
+        let continues = match (&mut mode, events.is_empty()) {
+            (_, true) => false,
+            (Mode::PythonTraceback, false) => {
+                if indented(&line) {
+                    true
+                } else {
+                    // The exception line ends the traceback.
+                    mode = Mode::Normal;
+                    python_exception_line(&line)
+                }
+            }
+            (Mode::GoPanic, false) => {
+                if go_stack_line(&line) {
+                    true
+                } else {
+                    mode = Mode::Normal;
+                    false
+                }
+            }
+            (Mode::RustPanic { message_seen }, false) => {
+                if !*message_seen {
+                    *message_seen = true;
+                    true
+                } else if line.starts_with("note: ")
+                    || line.starts_with("stack backtrace:")
+                    || indented(&line)
+                {
+                    true
+                } else {
+                    mode = Mode::Normal;
+                    false
+                }
+            }
+            (Mode::Normal, false) => {
+                (indented(&line) && !line.trim().is_empty())
+                    || line.starts_with("Caused by: ")
+                    || line.starts_with("... ")
+                    || line.starts_with("Traceback (most recent call last):")
+                    || java_exception_header(&line)
+            }
+        };
+        if line.starts_with("Traceback (most recent call last):") {
+            mode = Mode::PythonTraceback;
+        } else if line.starts_with("panic: ") || line.starts_with("fatal error: ") {
+            mode = Mode::GoPanic;
+        } else if line.starts_with("thread '") && line.contains("' panicked at ") {
+            mode = Mode::RustPanic {
+                message_seen: false,
+            };
+        }
+        match events.last_mut() {
+            Some(last) if continues => {
+                last.push('\n');
+                last.push_str(&line);
+            }
+            _ => events.push(line),
+        }
+    }
+    // Blank lines a Go panic swallowed at its end are not part of it.
+    for e in &mut events {
+        while e.ends_with('\n') {
+            e.pop();
+        }
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn j(text: &str) -> Vec<String> {
+        join(text.split('\n').map(String::from).collect())
+    }
+
+    #[test]
+    fn java() {
+        let e = j("2026-11-22 ERROR failed\n\
+                   java.lang.IllegalStateException: boom\n\
+                   \tat com.x.A.run(A.java:10)\n\
+                   \tat com.x.B.main(B.java:3)\n\
+                   Caused by: java.io.IOException: disk\n\
+                   \tat com.x.C.io(C.java:5)\n\
+                   \t... 2 more\n\
+                   2026-11-22 INFO next");
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].starts_with("2026-11-22 ERROR failed\njava.lang.IllegalStateException"));
+        assert!(e[0].ends_with("\t... 2 more"));
+        assert_eq!(e[1], "2026-11-22 INFO next");
+        assert!(!java_exception_header("hello.world: not an exception"));
+    }
+
+    #[test]
+    fn python() {
+        let e = j("ERROR:root:request failed\n\
+                   Traceback (most recent call last):\n  \
+                   File \"app.py\", line 3, in <module>\n    \
+                   main()\n\
+                   ValueError: bad value\n\
+                   INFO:root:next");
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].ends_with("ValueError: bad value"));
+        assert_eq!(e[1], "INFO:root:next");
+    }
+
+    #[test]
+    fn go_panic() {
+        let e = j(
+            "panic: runtime error: index out of range [3] with length 1\n\
+                   \n\
+                   goroutine 1 [running]:\n\
+                   main.main()\n\
+                   \t/tmp/x.go:5 +0x1d\n\
+                   exit status 2\n\
+                   level=info msg=restarted",
+        );
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].contains("goroutine 1 [running]:"));
+        assert!(e[0].ends_with("exit status 2"));
+    }
+
+    #[test]
+    fn rust_panic() {
+        let e = j("thread 'main' panicked at src/main.rs:2:5:\n\
+                   explicit panic\n\
+                   stack backtrace:\n   \
+                   0: rust_begin_unwind\n             \
+                   at /rustc/x/library/std/src/panicking.rs:1:1\n\
+                   note: Some details are omitted\n\
+                   next line");
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].contains("explicit panic"));
+        assert_eq!(e[1], "next line");
+    }
+
+    #[test]
+    fn node_and_plain() {
+        let e = j(
+            "Error: boom\n    at Object.<anonymous> (/x.js:1:7)\n    at node:internal/main:1:1\nok\nok2",
+        );
+        assert_eq!(e.len(), 3, "{e:#?}");
+        assert_eq!(e[1], "ok");
+        // An indented first line starts an event; blank lines end none.
+        assert_eq!(j("  indented\nplain"), vec!["  indented", "plain"]);
+    }
+}

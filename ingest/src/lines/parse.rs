@@ -1,0 +1,489 @@
+//! One event from one line (or a joined multi-line event): JSON objects become fields,
+//! logfmt lines become fields, plain text gets its severity and timestamp detected.
+
+use osprey_storage::schema::{Attributes, LogRow};
+use serde_json::Value;
+
+/// OTLP severity numbers of the levels (the first of each range).
+pub fn severity_number(level: &str) -> Option<(i32, &'static str)> {
+    let l = level.trim().to_ascii_uppercase();
+    Some(match l.as_str() {
+        "TRACE" | "T" | "TRC" => (1, "TRACE"),
+        "DEBUG" | "D" | "DBG" => (5, "DEBUG"),
+        "INFO" | "I" | "INF" | "INFORMATION" | "NOTICE" => (9, "INFO"),
+        "WARN" | "WARNING" | "W" | "WRN" => (13, "WARN"),
+        "ERROR" | "ERR" | "E" | "EROR" => (17, "ERROR"),
+        "FATAL" | "CRITICAL" | "CRIT" | "F" | "PANIC" | "EMERG" | "ALERT" | "C" => (21, "FATAL"),
+        _ => return None,
+    })
+}
+
+const TIME_KEYS: [&str; 4] = ["timestamp", "ts", "time", "@timestamp"];
+const LEVEL_KEYS: [&str; 3] = ["level", "severity", "lvl"];
+const BODY_KEYS: [&str; 4] = ["message", "msg", "body", "log"];
+
+/// Epoch seconds, milliseconds, microseconds or nanoseconds, told apart by magnitude
+/// (digits before the point), parsed exactly: `1795341600.25`, `1795341600123`.
+pub fn epoch_to_ns(text: &str) -> Option<i64> {
+    let (int, frac) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+    if int.is_empty()
+        || int.len() > 19
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    // Nanoseconds per unit of the integer part.
+    let unit: i64 = match int.len() {
+        0..=11 => 1_000_000_000,
+        12..=14 => 1_000_000,
+        15..=17 => 1_000,
+        _ => 1,
+    };
+    let whole: i64 = int.parse::<i64>().ok()?.checked_mul(unit)?;
+    let digits = unit.ilog10() as usize;
+    let mut f: String = frac.chars().take(digits).collect();
+    while f.len() < digits {
+        f.push('0');
+    }
+    let part: i64 = if f.is_empty() { 0 } else { f.parse().ok()? };
+    let ns = whole.checked_add(part)?;
+    (ns > 0).then_some(ns)
+}
+
+/// An RFC 3339 / ISO 8601 timestamp (`T` or space; `Z` or offset; no zone = UTC).
+pub fn parse_iso(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return t.timestamp_nanos_opt();
+    }
+    let s2 = s.replacen(' ', "T", 1);
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&s2) {
+        return t.timestamp_nanos_opt();
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S,%3f",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&s2, fmt) {
+            return t.and_utc().timestamp_nanos_opt();
+        }
+    }
+    None
+}
+
+/// `[10/Oct/2000:13:55:36 -0700]` (common log format) inside a line.
+fn find_clf(line: &str) -> Option<(i64, std::ops::Range<usize>)> {
+    let start = line.find('[')?;
+    let end = start + line[start..].find(']')?;
+    let inner = &line[start + 1..end];
+    let t = chrono::DateTime::parse_from_str(inner, "%d/%b/%Y:%H:%M:%S %z").ok()?;
+    Some((t.timestamp_nanos_opt()?, start..end + 1))
+}
+
+/// `Oct 11 22:14:15` (syslog, no year: the most recent such time not after `now`).
+fn parse_syslog(prefix: &str, now_ns: i64) -> Option<i64> {
+    use chrono::Datelike;
+    let now = chrono::DateTime::from_timestamp_nanos(now_ns);
+    let year = now.year();
+    for y in [year, year - 1] {
+        let s = format!("{y} {prefix}");
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&s, "%Y %b %e %H:%M:%S") {
+            let ns = t.and_utc().timestamp_nanos_opt()?;
+            if ns <= now_ns + 86_400_000_000_000 {
+                return Some(ns);
+            }
+        }
+    }
+    None
+}
+
+/// A timestamp at the start of a plain line, and where it ends.
+fn leading_timestamp(line: &str, now_ns: i64) -> Option<(i64, usize)> {
+    let trimmed = line.trim_start_matches('[');
+    let offset = line.len() - trimmed.len();
+    // ISO: the longest prefix of up to 35 characters that parses.
+    let head: String = trimmed.chars().take(35).collect();
+    if head.len() >= 19 && head.as_bytes()[4] == b'-' {
+        for end in (19..=head.len()).rev() {
+            if !head.is_char_boundary(end) {
+                continue;
+            }
+            if let Some(ns) = parse_iso(&head[..end]) {
+                let mut consumed = offset + end;
+                if line[consumed..].starts_with(']') {
+                    consumed += 1;
+                }
+                return Some((ns, consumed));
+            }
+        }
+    }
+    // Syslog: `Oct 11 22:14:15`.
+    if trimmed.len() >= 15 && trimmed.as_bytes()[3] == b' ' && trimmed.is_char_boundary(15) {
+        let prefix = &trimmed[..15];
+        if let Some(ns) = parse_syslog(prefix, now_ns) {
+            return Some((ns, offset + 15));
+        }
+    }
+    // Epoch seconds or milliseconds as the first word.
+    let word = trimmed.split_whitespace().next()?;
+    if word.len() >= 10 && word.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Some((epoch_to_ns(word)?, offset + word.len()));
+    }
+    None
+}
+
+/// A severity word among the first words of a line: `ERROR`, `[WARN]`, `level=info`,
+/// `<E>`, `E1011` (glog), `warn:`.
+fn detect_severity(line: &str) -> Option<(i32, &'static str)> {
+    for (i, w) in line.split_whitespace().take(6).enumerate() {
+        let w = w.trim_matches(|c: char| "[]()<>:|,".contains(c));
+        if let Some(v) = w
+            .strip_prefix("level=")
+            .or_else(|| w.strip_prefix("severity="))
+        {
+            return severity_number(v.trim_matches('"'));
+        }
+        // Single letters only as the first word or bracketed (too common otherwise).
+        if w.len() == 1 && i > 0 {
+            continue;
+        }
+        if let Some(s) = severity_number(w) {
+            return Some(s);
+        }
+        // glog: `E1011 12:00:00.000000 ...`.
+        let b = w.as_bytes();
+        if i == 0
+            && b.len() >= 5
+            && b[0].is_ascii_alphabetic()
+            && b[1..5].iter().all(u8::is_ascii_digit)
+            && let Some(s) = severity_number(&w[..1])
+        {
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// logfmt: at least two `key=value` pairs, keys plain words. Returns the pairs.
+fn logfmt(line: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut rest = line.trim();
+    while !rest.is_empty() {
+        let eq = rest.find('=')?;
+        let key = &rest[..eq];
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_alphanumeric() || "_.-@".contains(c))
+        {
+            return None;
+        }
+        rest = &rest[eq + 1..];
+        let value;
+        if let Some(after) = rest.strip_prefix('"') {
+            let mut end = None;
+            let mut escaped = false;
+            for (i, c) in after.char_indices() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '"' if !escaped => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            let end = end?;
+            value = after[..end].replace("\\\"", "\"");
+            rest = &after[end + 1..];
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            value = rest[..end].to_string();
+            rest = &rest[end..];
+        }
+        out.push((key.to_string(), value));
+        rest = rest.trim_start();
+    }
+    (out.len() >= 2).then_some(out)
+}
+
+/// Nested JSON flattened with dots; scalars as text.
+fn flatten(prefix: &str, v: &Value, out: &mut Attributes) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        Value::Null => out.push((prefix.to_string(), String::new())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Valid lowercase hex of `len` digits, else empty.
+fn hex_id(v: &str, len: usize) -> String {
+    let v = v.trim();
+    if v.len() == len && v.bytes().all(|b| b.is_ascii_hexdigit()) && v.bytes().any(|b| b != b'0') {
+        v.to_ascii_lowercase()
+    } else {
+        String::new()
+    }
+}
+
+/// Fills `row` from a field map (JSON or logfmt): time, level, body, service, ids; the
+/// rest become attributes.
+fn apply_fields(row: &mut LogRow, fields: Vec<(String, Value)>, line: &str) {
+    let mut body: Option<String> = None;
+    for (k, v) in fields {
+        let lk = k.as_str();
+        if TIME_KEYS.contains(&lk) {
+            let ns = match &v {
+                Value::Number(n) => epoch_to_ns(&n.to_string()),
+                Value::String(s) => parse_iso(s).or_else(|| epoch_to_ns(s)),
+                _ => None,
+            };
+            if let Some(ns) = ns {
+                row.timestamp_ns = ns;
+                continue;
+            }
+        } else if LEVEL_KEYS.contains(&lk) {
+            if let Some((n, t)) = severity_number(&text_of(&v)) {
+                row.severity_number = n;
+                row.severity_text = t.to_string();
+                continue;
+            }
+        } else if BODY_KEYS.contains(&lk) && body.is_none() {
+            body = Some(text_of(&v));
+            continue;
+        } else if lk == "service" || lk == "service.name" {
+            row.service = text_of(&v);
+            continue;
+        } else if lk == "trace_id" || lk == "traceId" || lk == "trace.id" {
+            row.trace_id = hex_id(&text_of(&v), 32);
+            if !row.trace_id.is_empty() {
+                continue;
+            }
+        } else if lk == "span_id" || lk == "spanId" || lk == "span.id" {
+            row.span_id = hex_id(&text_of(&v), 16);
+            if !row.span_id.is_empty() {
+                continue;
+            }
+        }
+        flatten(&k, &v, &mut row.attributes);
+    }
+    // No message field: the whole line is the body.
+    row.body = body.unwrap_or_else(|| line.to_string());
+}
+
+/// Parses one event. `row` arrives with the defaults (service, observed time, event time
+/// = observed time) and leaves with what the line says.
+pub fn parse_event(line: &str, row: &mut LogRow) {
+    let trimmed = line.trim_start();
+    if trimmed.starts_with('{')
+        && let Ok(Value::Object(m)) =
+            serde_json::from_str::<Value>(trimmed.lines().next().unwrap_or(""))
+                .or_else(|_| serde_json::from_str::<Value>(trimmed))
+    {
+        let fields: Vec<(String, Value)> = m.into_iter().collect();
+        apply_fields(row, fields, line);
+        // A JSON event that continues on later lines (a stack trace joined to it).
+        if let Some((_, rest)) = trimmed.split_once('\n')
+            && serde_json::from_str::<Value>(trimmed).is_err()
+        {
+            row.body.push('\n');
+            row.body.push_str(rest);
+        }
+        return;
+    }
+    let first = line.lines().next().unwrap_or("");
+    if let Some(pairs) = logfmt(first) {
+        let fields = pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        apply_fields(row, fields, line);
+        if let Some((_, rest)) = line.split_once('\n') {
+            row.body.push('\n');
+            row.body.push_str(rest);
+        }
+        return;
+    }
+    row.body = line.to_string();
+    let mut rest = first;
+    if let Some((ns, end)) = leading_timestamp(first, row.observed_timestamp_ns) {
+        row.timestamp_ns = ns;
+        rest = &first[end..];
+    } else if let Some((ns, _)) = find_clf(first) {
+        row.timestamp_ns = ns;
+    }
+    if let Some((n, t)) = detect_severity(rest) {
+        row.severity_number = n;
+        row.severity_text = t.to_string();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> LogRow {
+        let mut row = LogRow {
+            service: "svc".into(),
+            timestamp_ns: 7,
+            observed_timestamp_ns: 1_800_000_000_000_000_000,
+            ..Default::default()
+        };
+        parse_event(line, &mut row);
+        row
+    }
+
+    #[test]
+    fn json_events() {
+        let r = parse(
+            r#"{"ts":"2026-11-22T10:00:00.5Z","level":"warn","msg":"disk low","service":"db","trace_id":"4BF92F3577B34DA6A3CE929D0E0E4736","span_id":"00f067aa0ba902b7","disk":{"free":12,"mount":"/var"},"ok":true}"#,
+        );
+        assert_eq!(r.timestamp_ns, 1_795_341_600_500_000_000);
+        assert_eq!((r.severity_number, r.severity_text.as_str()), (13, "WARN"));
+        assert_eq!(r.body, "disk low");
+        assert_eq!(r.service, "db");
+        assert_eq!(r.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(r.span_id, "00f067aa0ba902b7");
+        assert_eq!(
+            r.attributes,
+            vec![
+                ("disk.free".to_string(), "12".to_string()),
+                ("disk.mount".into(), "/var".into()),
+                ("ok".into(), "true".into())
+            ]
+        );
+        // Epoch numbers of each magnitude.
+        for (v, want) in [
+            ("1795341600", 1_795_341_600_000_000_000i64),
+            ("1795341600.25", 1_795_341_600_250_000_000),
+            ("1795341600123", 1_795_341_600_123_000_000),
+            ("1795341600123456789", 1_795_341_600_123_456_789),
+        ] {
+            let r = parse(&format!(r#"{{"time":{v},"message":"m"}}"#));
+            assert_eq!(r.timestamp_ns, want, "{v}");
+        }
+        // No message: the line is the body; a bad id stays an attribute.
+        let r = parse(r#"{"trace_id":"xyz","n":1}"#);
+        assert_eq!(r.body, r#"{"trace_id":"xyz","n":1}"#);
+        assert!(r.trace_id.is_empty());
+        assert!(r.attributes.contains(&("trace_id".into(), "xyz".into())));
+        assert_eq!(r.timestamp_ns, 7, "no time field: the default stays");
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        let samples = [
+            "é1234 x",
+            "ééééééééééééééééééé",
+            "Ωct 11 22:14:15 x",
+            "2026-ü1-22T10:00:00Z x",
+            "{",
+            "{\"ts\":",
+            "a=",
+            "=b",
+            "a=\"unterminated",
+            "[",
+            "[]",
+            "[é]",
+            "\u{0}",
+            "1234567890123456789012345 x",
+            "99999999999999999999.5 x",
+            "0000000000 x",
+            "{\"time\":-5,\"msg\":1}",
+            "{\"time\":1e400}",
+            "E1234",
+            "Eé234 x",
+        ];
+        for s in samples {
+            let r = parse(s);
+            assert!(!r.body.is_empty() || s.is_empty());
+        }
+    }
+
+    #[test]
+    fn logfmt_lines() {
+        let r = parse(r#"time=2026-11-22T10:00:00Z level=error msg="payment \"failed\"" order=17"#);
+        assert_eq!(r.timestamp_ns, 1_795_341_600_000_000_000);
+        assert_eq!(r.severity_text, "ERROR");
+        assert_eq!(r.body, r#"payment "failed""#);
+        assert_eq!(r.attributes, vec![("order".to_string(), "17".to_string())]);
+    }
+
+    #[test]
+    fn plain_text_severity_and_time() {
+        let cases: &[(&str, Option<&str>, Option<i64>)] = &[
+            (
+                "2026-11-22T10:00:00Z ERROR boom",
+                Some("ERROR"),
+                Some(1_795_341_600_000_000_000),
+            ),
+            (
+                "2026-11-22 10:00:00.250 [WARN] slow",
+                Some("WARN"),
+                Some(1_795_341_600_250_000_000),
+            ),
+            (
+                "[2026-11-22T10:00:00+01:00] [info] started",
+                Some("INFO"),
+                Some(1_795_338_000_000_000_000),
+            ),
+            (
+                "E1122 10:00:00.000000 1 main.go:10] bad",
+                Some("ERROR"),
+                None,
+            ),
+            ("W: careful", Some("WARN"), None),
+            ("DEBUG something", Some("DEBUG"), None),
+            ("CRITICAL: down", Some("FATAL"), None),
+            (
+                "1795341600 info epoch line",
+                Some("INFO"),
+                Some(1_795_341_600_000_000_000),
+            ),
+            (
+                "1795341600123 trace ms line",
+                Some("TRACE"),
+                Some(1_795_341_600_123_000_000),
+            ),
+            ("just some text with a word like I in it", None, None),
+            (
+                r#"127.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 12"#,
+                None,
+                Some(1_795_341_600_000_000_000),
+            ),
+        ];
+        for (line, sev, ts) in cases {
+            let r = parse(line);
+            assert_eq!(r.body, *line);
+            assert_eq!(
+                (!r.severity_text.is_empty()).then_some(r.severity_text.as_str()),
+                *sev,
+                "{line}"
+            );
+            assert_eq!(r.timestamp_ns, ts.unwrap_or(7), "{line}");
+        }
+        // Syslog: the year is the latest one not in the future.
+        let r = parse("Nov 22 10:00:00 host sshd[1]: error: auth failed");
+        assert_eq!(r.timestamp_ns, 1_795_341_600_000_000_000);
+        assert_eq!(r.severity_text, "ERROR");
+    }
+}
