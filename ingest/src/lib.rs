@@ -10,6 +10,7 @@ mod body;
 pub mod demo;
 mod error;
 pub mod lines;
+pub mod loki;
 mod metrics;
 pub mod otlp;
 pub mod remote_write;
@@ -52,12 +53,14 @@ pub fn otlp_http_router(st: IngestState) -> Router {
         .with_state(st)
 }
 
-/// Ingest endpoints of the API port: OTLP/HTTP, Prometheus remote_write and log lines.
+/// Ingest endpoints of the API port: OTLP/HTTP, Prometheus remote_write, log lines and
+/// Loki push.
 pub fn api_router(st: IngestState) -> Router {
     let limit = usize::try_from(st.max_body).unwrap_or(usize::MAX);
     Router::new()
         .route("/api/v1/write", post(remote_write::write))
         .route("/api/v1/logs", post(lines::handler))
+        .route("/loki/api/v1/push", post(loki::push))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(st.clone())
         .merge(otlp_http_router(st))

@@ -1,0 +1,88 @@
+"""Loki push (/loki/api/v1/push): the snappy-compressed logproto.PushRequest that Promtail,
+Alloy and Fluent Bit send (encoded here field by field from Loki's push.proto), and the
+JSON form, gzip included; 204 on success, 400/415 with reasons."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+
+from harness import OspreyServer, rfc3339_to_ns
+from test_remote_write import _bytes_field, _tag, _varint, snappy
+
+
+def encode_push(streams: list[tuple[str, list[tuple[int, str, dict[str, str]]]]]) -> bytes:
+    """streams: [(labels "{a=\\"b\\"}", [(unix ns, line, structured metadata)])]"""
+    out = bytearray()
+    for labels, entries in streams:
+        s = bytearray(_bytes_field(1, labels.encode()))
+        for ts, line, meta in entries:
+            stamp = _tag(1, 0) + _varint(ts // 10**9) + _tag(2, 0) + _varint(ts % 10**9)
+            e = bytearray(_bytes_field(1, stamp) + _bytes_field(2, line.encode()))
+            for k, v in meta.items():
+                e += _bytes_field(3, _bytes_field(1, k.encode()) + _bytes_field(2, v.encode()))
+            s += _bytes_field(2, bytes(e))
+        out += _bytes_field(1, bytes(s))
+    return bytes(out)
+
+
+def test_protobuf_push(osprey: OspreyServer) -> None:
+    t0 = time.time_ns() - 60 * 10**9
+    body = encode_push([
+        ('{service_name="cart", env="prod", level="warn"}', [
+            (t0, "cart is slow", {}),
+            (t0 + 1, 'msg="with metadata"', {"user_id": "u-1", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}),
+        ]),
+        ('{job="varlogs", filename="/var/log/syslog"}', [
+            (t0 + 2, "2026-11-22T10:00:00Z ERROR disk failure", {}),
+        ]),
+    ])
+    r = osprey.post("/loki/api/v1/push", data=snappy(body),
+                    headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"})
+    assert r.status_code == 204, r.text
+    rows = osprey.sql_dicts(
+        "SELECT service, timestamp, severity_text, body, attributes, resource FROM logs ORDER BY timestamp"
+    )
+    assert [(x["service"], x["body"]) for x in rows] == [
+        ("cart", "cart is slow"),
+        ("cart", 'msg="with metadata"'),
+        ("varlogs", "2026-11-22T10:00:00Z ERROR disk failure"),
+    ]
+    assert [rfc3339_to_ns(x["timestamp"]) for x in rows] == [t0, t0 + 1, t0 + 2]
+    # The stream's level label wins; otherwise the line's own severity.
+    assert [x["severity_text"] for x in rows] == ["WARN", "WARN", "ERROR"]
+    assert rows[1]["attributes"] == {"user_id": "u-1", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}
+    assert rows[0]["resource"] == {"env": "prod", "level": "warn", "service_name": "cart"}
+    r = osprey.get("/api/v1/logs/search", params={"query": "service:varlogs disk"})
+    assert r.json()["data"]["stats"]["matched"] == 1
+
+
+def test_json_push_with_gzip(osprey: OspreyServer) -> None:
+    t0 = time.time_ns() - 60 * 10**9
+    doc = {"streams": [{"stream": {"app": "web", "level": "error"},
+                        "values": [[str(t0), "GET /x 500"], [str(t0 + 5), "with meta", {"route": "/x"}]]}]}
+    r = osprey.post("/loki/api/v1/push", data=gzip.compress(json.dumps(doc).encode()),
+                    headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert r.status_code == 204, r.text
+    rows = osprey.sql_dicts("SELECT service, severity_text, body, attributes FROM logs ORDER BY timestamp")
+    assert rows == [
+        {"service": "web", "severity_text": "ERROR", "body": "GET /x 500", "attributes": {}},
+        {"service": "web", "severity_text": "ERROR", "body": "with meta", "attributes": {"route": "/x"}},
+    ]
+
+
+def test_bad_pushes_are_refused_with_reasons(osprey: OspreyServer) -> None:
+    cases = [
+        (b"not snappy", {"Content-Type": "application/x-protobuf"}, 400, "snappy"),
+        (snappy(b"\xff\xff\xff"), {"Content-Type": "application/x-protobuf"}, 400, "PushRequest"),
+        (snappy(encode_push([("job=x", [(1, "l", {})])])), {"Content-Type": "application/x-protobuf"}, 400, "labels"),
+        (b'{"streams":[{"values":[["soon","x"]]}]}', {"Content-Type": "application/json"}, 400, "nanoseconds"),
+        (b"{}", {"Content-Type": "application/json"}, 400, "streams"),
+        (b"x", {"Content-Type": "text/csv"}, 415, "Loki push"),
+    ]
+    for body, headers, status, reason in cases:
+        r = osprey.post("/loki/api/v1/push", data=body, headers=headers)
+        assert r.status_code == status, (reason, r.text)
+        assert reason in r.text, r.text
+    assert osprey.count("logs") == 0
