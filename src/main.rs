@@ -295,6 +295,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down: draining requests, then flushing");
     shutting_down.store(true, Ordering::SeqCst);
     let _ = stop_tx.send(true);
+    // Live-tail streams never end on their own; end them so the HTTP drain can finish.
+    storage.end_tails();
     let drain = async {
         let (a, b, c) = tokio::join!(http_srv, otlp_http_srv, grpc_srv);
         for (name, r) in [

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::logsearch::SearchParams;
 use crate::ops::{self, OpsState};
-use crate::{QueryError, QueryState, jaeger, logsearch, logstats, promql, sql};
+use crate::{QueryError, QueryState, jaeger, logsearch, logstats, logtail, promql, sql};
 
 /// Tenant from `X-Scope-OrgID`, `default` when absent.
 fn tenant(headers: &HeaderMap) -> Result<String, QueryError> {
@@ -292,6 +292,21 @@ async fn logs_fields_handler(
     }
 }
 
+async fn logs_tail_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = || -> Result<Response, QueryError> {
+        let tenant = tenant(&headers)?;
+        let rx = st.storage.subscribe_logs();
+        let query = q.get("query").cloned().unwrap_or_default();
+        let service = q.get("service").filter(|s| !s.is_empty()).cloned();
+        Ok(logtail::tail(rx, tenant, query, service)?.into_response())
+    };
+    run().unwrap_or_else(IntoResponse::into_response)
+}
+
 /// Prometheus accepts parameters in the query string and, for POST, a form body.
 fn params(
     query: HashMap<String, String>,
@@ -465,6 +480,7 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/api/v1/logs/search", get(logs_search_handler))
         .route("/api/v1/logs/histogram", get(logs_histogram_handler))
         .route("/api/v1/logs/fields", get(logs_fields_handler))
+        .route("/api/v1/logs/tail", get(logs_tail_handler))
         .route(
             "/api/v1/query",
             get(prom_query_handler).post(prom_query_handler),

@@ -13,6 +13,7 @@ pub mod jaeger;
 pub mod logquery;
 pub mod logsearch;
 pub mod logstats;
+pub mod logtail;
 pub mod ops;
 pub mod promql;
 mod provider;

@@ -152,7 +152,7 @@ impl Search {
 }
 
 /// Checks records of a batch (memory or file layout) against an expression.
-struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     body: StringArray,
     service: StringArray,
     severity: Int32Array,
@@ -191,7 +191,7 @@ fn text_column(b: &RecordBatch, name: &str) -> Result<StringArray, QueryError> {
 }
 
 impl<'a> Checker<'a> {
-    fn new(b: &RecordBatch, expr: &'a Expr) -> Result<Self, QueryError> {
+    pub(crate) fn new(b: &RecordBatch, expr: &'a Expr) -> Result<Self, QueryError> {
         let severity = b
             .column_by_name("severity_number")
             .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
@@ -214,7 +214,7 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn matches(&mut self, i: usize) -> bool {
+    pub(crate) fn matches(&mut self, i: usize) -> bool {
         if let Some(m) = &self.attributes {
             self.attrs.clear();
             self.attrs.extend(m.row(i));
@@ -478,7 +478,7 @@ fn fetch(
         .collect())
 }
 
-fn hits(b: &RecordBatch) -> Result<Vec<LogHit>, QueryError> {
+pub(crate) fn hits(b: &RecordBatch) -> Result<Vec<LogHit>, QueryError> {
     let ts = timestamps(b, "timestamp")?;
     let service = strings(b, "service")?;
     let sev = strings(b, "severity_text")?;

@@ -156,7 +156,16 @@ pub(crate) struct Inner {
     trace_index: trace_index::TraceIndexCache,
     text_index: fulltext::TextIndexCache,
     series: series::SeriesIndex,
+    /// Acknowledged logs batches, as they become visible, for live tail (`None` once
+    /// shutdown ended the tails).
+    tail: Mutex<Option<tokio::sync::broadcast::Sender<TailBatch>>>,
 }
+
+/// A tenant's acknowledged logs batch (stored schema), for live tail.
+pub type TailBatch = Arc<(String, RecordBatch)>;
+
+/// Batches a live-tail subscriber may fall behind by before it skips some.
+pub const TAIL_BUFFER: usize = 1024;
 
 /// Handle to the storage engine; cheap to clone.
 #[derive(Clone)]
@@ -278,6 +287,7 @@ impl Storage {
             trace_index: trace_index::TraceIndexCache::default(),
             text_index,
             series: series_index,
+            tail: Mutex::new(Some(tokio::sync::broadcast::channel(TAIL_BUFFER).0)),
         });
         let handle = writer::spawn(Arc::clone(&inner), rx, segment, wal_dir)
             .map_err(|e| StorageError::io(dir, e))?;
@@ -439,6 +449,26 @@ impl Storage {
         rows: Option<&[u32]>,
     ) -> Result<Vec<RecordBatch>, StorageError> {
         files::read_rows(&self.inner.blobs, &file.path, columns, rows)
+    }
+
+    /// Logs batches as they are acknowledged (and visible to queries), every tenant's.
+    /// A subscriber more than [`TAIL_BUFFER`] batches behind skips the oldest and is told
+    /// how many (`RecvError::Lagged`).
+    pub fn subscribe_logs(&self) -> tokio::sync::broadcast::Receiver<TailBatch> {
+        let sender = self.inner.tail.lock().ok().and_then(|t| t.clone());
+        match sender {
+            Some(tx) => tx.subscribe(),
+            // Shutting down: a subscription that ends at once.
+            None => tokio::sync::broadcast::channel(1).1,
+        }
+    }
+
+    /// Ends every live tail (their streams finish), so that a graceful shutdown does not
+    /// wait for clients that would listen forever.
+    pub fn end_tails(&self) {
+        if let Ok(mut t) = self.inner.tail.lock() {
+            t.take();
+        }
     }
 
     /// How long `signal`'s records are kept.

@@ -131,6 +131,13 @@ fn commit_group(inner: &Inner, group: Vec<Pending>, write_error: Option<&str>) {
     }
     let mut acks = Vec::with_capacity(group.len());
     let mut rows = 0u64;
+    // Live tail: no receiver, no cost; a slow one lags and is told so.
+    let tail = inner
+        .tail
+        .lock()
+        .ok()
+        .and_then(|t| t.clone())
+        .filter(|t| t.receiver_count() > 0);
     if let Ok(mut state) = inner.state.write() {
         for p in group {
             rows += p.batch.num_rows() as u64;
@@ -144,6 +151,11 @@ fn commit_group(inner: &Inner, group: Vec<Pending>, write_error: Option<&str>) {
             } else {
                 p.batch
             };
+            if p.signal == Signal::Logs
+                && let Some(tail) = &tail
+            {
+                let _ = tail.send(Arc::new((p.tenant.clone(), batch.clone())));
+            }
             state.active.insert(p.tenant, p.signal, batch);
             acks.push(p.ack);
         }
