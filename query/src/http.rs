@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::logsearch::SearchParams;
 use crate::ops::{self, OpsState};
-use crate::{QueryError, QueryState, jaeger, logsearch, logstats, logtail, promql, sql};
+use crate::{QueryError, QueryState, jaeger, logsearch, logstats, logtail, patterns, promql, sql};
 
 /// Tenant from `X-Scope-OrgID`, `default` when absent.
 fn tenant(headers: &HeaderMap) -> Result<String, QueryError> {
@@ -292,6 +292,34 @@ async fn logs_fields_handler(
     }
 }
 
+async fn logs_patterns_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let p = stats_params(&q)?;
+        let limit = match q.get("limit") {
+            None => 50,
+            Some(l) => l
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    QueryError::BadData(format!(
+                        "invalid parameter \"limit\": {l:?}; expected 1-1000"
+                    ))
+                })?,
+        };
+        patterns::patterns(&st, &tenant, &p, limit).await
+    };
+    match run.await {
+        Ok(r) => success(r),
+        Err(e) => e.into_response(),
+    }
+}
+
 async fn logs_tail_handler(
     State(st): State<QueryState>,
     headers: HeaderMap,
@@ -481,6 +509,7 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/api/v1/logs/histogram", get(logs_histogram_handler))
         .route("/api/v1/logs/fields", get(logs_fields_handler))
         .route("/api/v1/logs/tail", get(logs_tail_handler))
+        .route("/api/v1/logs/patterns", get(logs_patterns_handler))
         .route(
             "/api/v1/query",
             get(prom_query_handler).post(prom_query_handler),

@@ -15,6 +15,7 @@ pub mod logsearch;
 pub mod logstats;
 pub mod logtail;
 pub mod ops;
+pub mod patterns;
 pub mod promql;
 mod provider;
 mod session;

@@ -58,7 +58,7 @@ pub struct StatsParams {
 }
 
 impl StatsParams {
-    fn expr(&self) -> Result<Expr, QueryError> {
+    pub(crate) fn expr(&self) -> Result<Expr, QueryError> {
         let e = logquery::parse(&self.query)?;
         Ok(match &self.service {
             Some(s) => Expr::And(vec![e, Expr::Service(s.clone())]),
@@ -86,7 +86,7 @@ pub struct Histogram {
 }
 
 /// The time range of a snapshot's records (for ranges the request leaves open).
-fn bounds(snap: &Snapshot) -> Option<(i64, i64)> {
+pub(crate) fn bounds(snap: &Snapshot) -> Option<(i64, i64)> {
     let mut lo = i64::MAX;
     let mut hi = i64::MIN;
     for f in &snap.files {

@@ -178,3 +178,63 @@ def test_bad_bytes_huge_lines_odd_times_gzip_and_bad_requests(osprey: OspreyServ
     assert r.status_code == 400
     # Nothing above changed what was accepted.
     assert osprey.count("logs", "service = 'odd'") == 3
+
+
+PATTERN_TEMPLATES = {
+    "api": [
+        ("user {w} logged in from {ip}", "user <*> logged in from <*>"),
+        ("GET /api/items/{n} took {n}ms", "GET <*> took <*>"),
+        ("connection reset by peer", "connection reset by peer"),
+    ],
+    "worker": [
+        ("job {n} finished in {n}s", "job <*> finished in <*>"),
+        ("retrying job {n} after error: timeout", "retrying job <*> after error: timeout"),
+    ],
+}
+
+
+def test_patterns_recover_the_templates_with_exact_counts(osprey: OspreyServer) -> None:
+    import random
+
+    rng = random.Random(5)
+    words = ["alice", "bob", "carol", "dave"]
+    want: dict[tuple[str, str], int] = {}
+    base = time.time_ns() - 600 * 10**9
+    for batch in range(2):
+        for svc, templates in PATTERN_TEMPLATES.items():
+            lines = []
+            for i in range(150):
+                tpl, pattern = rng.choice(templates)
+                line = tpl.replace("{w}", rng.choice(words)).replace("{ip}", f"10.0.0.{rng.randint(1, 250)}")
+                while "{n}" in line:
+                    line = line.replace("{n}", str(rng.randint(1, 9999)), 1)
+                ts = base + batch * 10**9 + i * 1000
+                lines.append(f"{iso(ts)} INFO {line}")
+                want[(svc, f"<*> INFO {pattern}")] = want.get((svc, f"<*> INFO {pattern}"), 0) + 1
+            r = post_lines(osprey, ("\n".join(lines) + "\n").encode(), service=svc)
+            assert r.status_code == 200, r.text
+        if batch == 0:
+            osprey.flush()  # half in files, half in memory
+
+    r = osprey.get("/api/v1/logs/patterns", params={"query": ""})
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    got = {(p["service"], p["pattern"]): p["count"] for p in data["patterns"]}
+    assert got == want
+    assert data["matched"] == sum(want.values())
+    for p in data["patterns"]:
+        assert sum(p["counts"]) == p["count"]
+        assert len(p["example"].split()) == len(p["pattern"].split())
+    counts = [p["count"] for p in data["patterns"]]
+    assert counts == sorted(counts, reverse=True)
+
+    # Patterns of the records a query matches.
+    r = osprey.get("/api/v1/logs/patterns", params={"query": "service:worker job", "limit": "1"})
+    data = r.json()["data"]
+    worker = {k: v for k, v in want.items() if k[0] == "worker"}
+    assert data["matched"] == sum(worker.values())
+    assert [(p["service"], p["pattern"], p["count"]) for p in data["patterns"]] == [
+        max(((k[0], k[1], v) for k, v in worker.items()), key=lambda x: x[2])
+    ]
+    r = osprey.get("/api/v1/logs/patterns", params={"limit": "0"})
+    assert r.status_code == 400
