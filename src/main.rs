@@ -46,6 +46,84 @@ enum Command {
     Version,
     /// Send realistic telemetry of a small microservice shop to a running server.
     Demo(DemoArgs),
+    /// Run a program, pass its output through and ship its stdout and stderr lines.
+    Run(RunArgs),
+    /// Ship standard input's lines (and pass them through): `CMD | osprey pipe`.
+    Pipe(ShipArgs),
+}
+
+#[derive(clap::Args, Clone)]
+struct ShipArgs {
+    /// The service the lines belong to.
+    #[arg(long)]
+    service: String,
+    /// The Osprey server's API address.
+    #[arg(long, default_value = "http://127.0.0.1:9800")]
+    endpoint: String,
+    /// Tenant to send as X-Scope-OrgID.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Most memory for lines waiting to be shipped (the oldest are dropped beyond it).
+    #[arg(long, default_value = "16MiB")]
+    buffer: bytesize::ByteSize,
+    /// How long buffered lines may take to reach the server at exit.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    flush_timeout: Duration,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    ship: ShipArgs,
+    /// The program and its arguments (after `--`).
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
+impl ShipArgs {
+    fn config(&self) -> anyhow::Result<osprey_ingest::capture::ShipperConfig> {
+        if !self.endpoint.starts_with("http://") {
+            anyhow::bail!(
+                "--endpoint {:?}: expected http://HOST:PORT (the server's API address)",
+                self.endpoint
+            );
+        }
+        let mut cfg = osprey_ingest::capture::ShipperConfig::new(&self.endpoint, &self.service);
+        cfg.tenant = self.tenant.clone();
+        cfg.buffer_bytes = usize::try_from(self.buffer.as_u64()).unwrap_or(usize::MAX);
+        Ok(cfg)
+    }
+}
+
+/// Runs a capture client; its exit code is the program's (or 1 when it cannot start).
+fn capture(args: ShipArgs, command: Option<Vec<String>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("osprey: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = rt.block_on(async move {
+        let cfg = args.config()?;
+        Ok::<i32, anyhow::Error>(match command {
+            Some(cmd) => osprey_ingest::capture::run::run(cfg, &cmd, args.flush_timeout).await?,
+            None => osprey_ingest::capture::run::pipe(cfg, args.flush_timeout).await,
+        })
+    });
+    // Do not wait for a shipper still retrying against a dead server.
+    rt.shutdown_background();
+    match code {
+        Ok(c) => ExitCode::from(u8::try_from(c.clamp(0, 255)).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("osprey: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -104,6 +182,8 @@ fn main() -> ExitCode {
         } => config_check(&file),
         Command::Serve(args) => run(serve(args)),
         Command::Demo(args) => run(demo(args)),
+        Command::Run(args) => capture(args.ship, Some(args.command)),
+        Command::Pipe(args) => capture(args, None),
     }
 }
 

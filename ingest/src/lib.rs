@@ -7,6 +7,7 @@
 //! which acknowledges after the WAL fsync.
 
 mod body;
+pub mod capture;
 pub mod demo;
 mod error;
 pub mod lines;

@@ -186,9 +186,12 @@ class OspreyServer:
 
     # Lifecycle -------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, keep_ports: bool = False) -> None:
+        """Start the server; ``keep_ports`` reuses the previous run's ports (clients that
+        keep an address, like the capture clients, reconnect to the same one)."""
         assert self.proc is None, "server already started"
-        self.http_port, self.otlp_grpc_port, self.otlp_http_port = free_ports(3)
+        if not (keep_ports and getattr(self, "http_port", None)):
+            self.http_port, self.otlp_grpc_port, self.otlp_http_port = free_ports(3)
         args = [str(self.binary), "serve"]
         env = {
             k: v

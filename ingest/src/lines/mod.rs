@@ -12,7 +12,8 @@
 //!   it arrived, with the time it claims in the attribute `osprey.original_time`, and
 //!   counted (`retimed`). So every accepted line is findable by a search over all time.
 //!
-//! The service is the event's `service` field, else `?service=`, else `unknown`.
+//! The service is the event's `service` field, else `?service=`, else `unknown`;
+//! `?stream=stdout|stderr` (sent by `osprey run`) becomes the attribute `stream`.
 
 mod multiline;
 pub mod parse;
@@ -36,6 +37,8 @@ const MAX_FUTURE_NS: i64 = 86_400_000_000_000;
 #[derive(Debug, Default, Deserialize)]
 pub struct LinesParams {
     pub service: Option<String>,
+    /// `stdout` or `stderr` (what the capture clients send): an attribute `stream`.
+    pub stream: Option<String>,
 }
 
 /// What happened to a request's lines.
@@ -174,7 +177,12 @@ async fn handle(
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
     let retention =
         i64::try_from(st.storage.retention(Signal::Logs).as_nanos()).unwrap_or(i64::MAX);
-    let (rows, outcome) = to_rows(&body, service, now, retention);
+    let (mut rows, outcome) = to_rows(&body, service, now, retention);
+    if let Some(stream) = params.stream.as_deref().filter(|s| !s.is_empty()) {
+        for r in &mut rows {
+            r.attributes.push(("stream".into(), stream.to_string()));
+        }
+    }
     if !rows.is_empty() {
         st.storage
             .append(&tenant, Signal::Logs, logs_batch(&rows)?)
