@@ -287,6 +287,11 @@ pub(crate) trait Visitor {
         false
     }
 
+    /// Called before the matches of batch `b` are visited (to look its columns up once).
+    fn begin_batch(&mut self, _b: &RecordBatch) -> Result<(), QueryError> {
+        Ok(())
+    }
+
     /// One match: row `i` of `b`, stored at `loc`.
     fn visit(&mut self, ts: i64, b: &RecordBatch, i: usize, loc: Loc) -> Result<(), QueryError>;
 }
@@ -302,6 +307,7 @@ pub(crate) fn scan(
     for (bi, b) in snap.batches.iter().enumerate() {
         let ts = timestamps(b, "timestamp")?;
         let mut check = Checker::new(b, &m.expr)?;
+        v.begin_batch(b)?;
         for row in 0..b.num_rows() {
             let t = ts.value(row);
             if m.in_range(t) && check.matches(row) {
@@ -351,6 +357,7 @@ pub(crate) fn scan(
         let mut next = 0usize;
         for b in &batches {
             let ts = timestamps(b, "timestamp")?;
+            v.begin_batch(b)?;
             let mut checker = if check {
                 Some(Checker::new(b, &m.expr)?)
             } else {

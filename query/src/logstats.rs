@@ -121,6 +121,9 @@ struct HistogramVisitor {
     by: Option<SplitBy>,
     counts: Vec<u64>,
     split: Vec<BTreeMap<String, u64>>,
+    /// The current batch's split column.
+    severity: Option<Int32Array>,
+    service: Option<arrow::array::StringArray>,
 }
 
 impl Visitor for HistogramVisitor {
@@ -132,24 +135,39 @@ impl Visitor for HistogramVisitor {
         }
     }
 
-    fn visit(&mut self, ts: i64, b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
+    fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
+        match self.by {
+            None => {}
+            Some(SplitBy::Severity) => {
+                self.severity = Some(
+                    b.column_by_name("severity_number")
+                        .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
+                        .cloned()
+                        .ok_or_else(|| QueryError::Internal("no severity_number".into()))?,
+                );
+            }
+            Some(SplitBy::Service) => self.service = Some(strings(b, "service")?),
+        }
+        Ok(())
+    }
+
+    fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
         let idx = (ts - self.start_ns).div_euclid(self.step_ns);
         let Some(idx) = usize::try_from(idx).ok().filter(|x| *x < self.counts.len()) else {
             return Ok(());
         };
         self.counts[idx] += 1;
-        if let Some(by) = self.by {
-            let key = match by {
-                SplitBy::Severity => {
-                    let sev = b
-                        .column_by_name("severity_number")
-                        .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
-                        .ok_or_else(|| QueryError::Internal("no severity_number".into()))?;
-                    LEVEL_NAMES[level_of(sev.value(i)) as usize].to_string()
-                }
-                SplitBy::Service => strings(b, "service")?.value(i).to_string(),
-            };
-            *self.split[idx].entry(key).or_default() += 1;
+        let key = match (&self.severity, &self.service) {
+            (Some(sev), _) => LEVEL_NAMES[level_of(sev.value(i)) as usize],
+            (None, Some(svc)) => svc.value(i),
+            (None, None) => return Ok(()),
+        };
+        let split = &mut self.split[idx];
+        match split.get_mut(key) {
+            Some(c) => *c += 1,
+            None => {
+                split.insert(key.to_string(), 1);
+            }
         }
         Ok(())
     }
@@ -198,6 +216,8 @@ pub async fn histogram(
             by,
             counts: vec![0; n],
             split: vec![BTreeMap::new(); if by.is_some() { n } else { 0 }],
+            severity: None,
+            service: None,
         };
         let search = Search {
             expr,
@@ -279,6 +299,8 @@ impl FieldCounts {
 #[derive(Default)]
 struct FieldsVisitor {
     fields: BTreeMap<String, FieldCounts>,
+    /// The current batch's columns.
+    cols: Option<(arrow::array::StringArray, Int32Array, Maps)>,
 }
 
 impl Visitor for FieldsVisitor {
@@ -286,21 +308,29 @@ impl Visitor for FieldsVisitor {
         &["service", "severity_number", "attributes"]
     }
 
-    fn visit(&mut self, _ts: i64, b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
-        let service = strings(b, "service")?;
+    fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
+        let sev = b
+            .column_by_name("severity_number")
+            .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
+            .cloned()
+            .ok_or_else(|| QueryError::Internal("no severity_number".into()))?;
+        self.cols = Some((strings(b, "service")?, sev, Maps::new(b, "attributes")?));
+        Ok(())
+    }
+
+    fn visit(&mut self, _ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
+        let Some((service, sev, attrs)) = &self.cols else {
+            return Err(QueryError::Internal("fields: batch not begun".into()));
+        };
         self.fields
             .entry("service".into())
             .or_default()
             .add(service.value(i));
-        let sev = b
-            .column_by_name("severity_number")
-            .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
-            .ok_or_else(|| QueryError::Internal("no severity_number".into()))?;
         self.fields
             .entry("severity".into())
             .or_default()
             .add(LEVEL_NAMES[level_of(sev.value(i)) as usize]);
-        for (k, v) in Maps::new(b, "attributes")?.row(i) {
+        for (k, v) in attrs.row(i) {
             self.fields
                 .entry(format!("attributes.{k}"))
                 .or_default()

@@ -81,6 +81,8 @@ impl Template {
 /// Templates found so far.
 pub struct Drain {
     groups: HashMap<(String, usize, String), Vec<Template>>,
+    /// The current batch's service and body columns (when fed by a scan).
+    cols: Option<(arrow::array::StringArray, arrow::array::StringArray)>,
     start_ns: i64,
     step_ns: i64,
     buckets: usize,
@@ -90,6 +92,7 @@ impl Drain {
     pub fn new(start_ns: i64, step_ns: i64, buckets: usize) -> Self {
         Self {
             groups: HashMap::new(),
+            cols: None,
             start_ns,
             step_ns: step_ns.max(1),
             buckets,
@@ -196,10 +199,17 @@ impl Visitor for Drain {
         &["service", "body"]
     }
 
-    fn visit(&mut self, ts: i64, b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
-        let service = strings(b, "service")?;
-        let body = strings(b, "body")?;
+    fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
+        self.cols = Some((strings(b, "service")?, strings(b, "body")?));
+        Ok(())
+    }
+
+    fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
+        let Some((service, body)) = self.cols.take() else {
+            return Err(QueryError::Internal("patterns: batch not begun".into()));
+        };
         self.add(service.value(i), body.value(i), ts);
+        self.cols = Some((service, body));
         Ok(())
     }
 }

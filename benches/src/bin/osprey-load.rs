@@ -570,10 +570,20 @@ async fn logs_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> any
     let mut payloads = Vec::new();
     let mut ndjson = Vec::new();
     let mut raw_bytes = 0usize;
+    // A selective search term: a long number from a line in the middle of the run.
+    let mut probe: Option<String> = None;
     loop {
         let batch = w.next_batch(1000);
         if batch.is_empty() {
             break;
+        }
+        if probe.is_none() && payloads.len() >= lines / 2000 {
+            probe = batch.iter().find_map(|l| {
+                l.body
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .find(|t| t.len() >= 5 && t.bytes().all(|b| b.is_ascii_digit()))
+                    .map(str::to_string)
+            });
         }
         raw_bytes += batch.iter().map(|l| l.body.len()).sum::<usize>();
         payloads.push(Bytes::from(logs::to_otlp(&batch).encode_to_vec()));
@@ -601,6 +611,135 @@ async fn logs_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> any
         let file = args.work_dir.join("logs.ndjson");
         std::fs::write(&file, &ndjson)?;
         rows_out.push(run_clickhouse(args, "logs", &file, lines as u64).await?);
+        if let Some(token) = probe {
+            search_comparison(args, http, &token).await?;
+        }
+    }
+    Ok(())
+}
+
+const PHRASE: &str = "connection reset by peer";
+const RUNS: usize = 5;
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Median ms of `RUNS` GETs of `url` (after one warm-up), and the response of the last.
+async fn time_get(http: &Http, url: &str) -> anyhow::Result<(f64, serde_json::Value)> {
+    let mut times = Vec::new();
+    let mut last = serde_json::Value::Null;
+    for i in 0..=RUNS {
+        let t = std::time::Instant::now();
+        let (status, body) = http.get(url).await?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        if status != 200 {
+            bail!("{url}: {status} {}", String::from_utf8_lossy(&body));
+        }
+        last = serde_json::from_slice(&body)?;
+        if i > 0 {
+            times.push(ms);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times[times.len() / 2], last))
+}
+
+/// The logs issue's search targets: the same searches on Osprey (its API, index on disk,
+/// after a restart) and on ClickHouse (the table with its tokenbf index).
+async fn search_comparison(args: &Args, http: &Http, token: &str) -> anyhow::Result<()> {
+    let dir = args.work_dir.join("osprey-logs");
+    let (server, port, _) = start_osprey(args, &dir)?;
+    wait_ready(&format!("http://127.0.0.1:{port}/readyz"), "osprey").await?;
+    let base = format!("http://127.0.0.1:{port}/api/v1/logs");
+    let term = time_get(
+        http,
+        &format!("{base}/search?limit=100&query={}", url_escape(token)),
+    )
+    .await?;
+    let phrase = time_get(
+        http,
+        &format!(
+            "{base}/search?limit=100&query={}",
+            url_escape(&format!("\"{PHRASE}\""))
+        ),
+    )
+    .await?;
+    let hist = time_get(http, &format!("{base}/histogram?step=60&by=severity")).await?;
+    server.stop();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clickhouse_search.py");
+    let out = tokio::process::Command::new(&args.python)
+        .arg(&script)
+        .arg("--data-dir")
+        .arg(args.work_dir.join("chdb-logs"))
+        .args([
+            "--token",
+            token,
+            "--phrase",
+            PHRASE,
+            "--runs",
+            &RUNS.to_string(),
+        ])
+        .output()
+        .await?;
+    if !out.status.success() {
+        bail!(
+            "clickhouse_search.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ch: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let matched = |v: &serde_json::Value| v["data"]["stats"]["matched"].as_u64().unwrap_or(0);
+    let buckets = hist.1["data"]["buckets"]
+        .as_array()
+        .map(|b| {
+            b.iter()
+                .map(|x| x["by"].as_object().map_or(0, |m| m.len()))
+                .sum::<usize>()
+        })
+        .unwrap_or(0);
+    println!();
+    println!(
+        "| search (median of {RUNS}) | Osprey ms | ClickHouse ms | ClickHouse / Osprey | matches (Osprey / ClickHouse) |"
+    );
+    println!("|---|---:|---:|---:|---|");
+    for (name, what, o_ms, o_n, key) in [
+        (
+            "term",
+            format!("`{token}`"),
+            term.0,
+            matched(&term.1) as u64,
+            "term",
+        ),
+        (
+            "phrase",
+            format!("`\"{PHRASE}\"`"),
+            phrase.0,
+            matched(&phrase.1) as u64,
+            "phrase",
+        ),
+        (
+            "histogram",
+            "severity by minute".to_string(),
+            hist.0,
+            buckets as u64,
+            "histogram",
+        ),
+    ] {
+        let c_ms = ch[key]["ms"].as_f64().unwrap_or(f64::NAN);
+        let c_n = ch[key]["count"].as_u64().unwrap_or(0);
+        println!(
+            "| {name}: {what} | {o_ms:.1} | {c_ms:.1} | {:.1}× | {o_n} / {c_n} |",
+            c_ms / o_ms
+        );
     }
     Ok(())
 }
