@@ -97,16 +97,8 @@ impl ShipArgs {
 
 /// Runs a capture client; its exit code is the program's (or 1 when it cannot start).
 fn capture(args: ShipArgs, command: Option<Vec<String>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("osprey: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime(Some(1)) else {
+        return ExitCode::FAILURE;
     };
     let code = rt.block_on(async move {
         let cfg = args.config()?;
@@ -196,17 +188,25 @@ fn init_logging() {
         .init();
 }
 
-fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    init_logging();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
+/// A multi-thread runtime (`workers` threads, or one per core); says why on failure.
+fn runtime(workers: Option<usize>) -> Option<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        b.worker_threads(n);
+    }
+    match b.enable_all().build() {
+        Ok(rt) => Some(rt),
         Err(e) => {
             eprintln!("osprey: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+            None
         }
+    }
+}
+
+fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    init_logging();
+    let Some(rt) = runtime(None) else {
+        return ExitCode::FAILURE;
     };
     match rt.block_on(fut) {
         Ok(()) => ExitCode::SUCCESS,

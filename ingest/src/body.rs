@@ -13,18 +13,24 @@ pub enum Format {
     Json,
 }
 
+/// The `Content-Type` header as sent (`default` when absent) and its media type,
+/// lowercased, without parameters.
+pub fn content_type<'a>(headers: &'a HeaderMap, default: &'a str) -> (&'a str, String) {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .map_or(default, |v| v.to_str().unwrap_or(""));
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    (ct, mime)
+}
+
 impl Format {
     pub fn from_headers(headers: &HeaderMap) -> Result<Self, IngestError> {
-        let ct = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let mime = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let (ct, mime) = content_type(headers, "");
         match mime.as_str() {
             "application/x-protobuf" | "application/protobuf" => Ok(Format::Protobuf),
             "application/json" => Ok(Format::Json),

@@ -12,7 +12,7 @@
 //! are stored at arrival time with `osprey.original_time`, as for log lines.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use osprey_storage::Signal;
@@ -20,7 +20,7 @@ use osprey_storage::schema::{Attributes, LogRow, logs_batch};
 use prost::Message;
 use serde_json::Value;
 
-use crate::body::{decode_content_encoding, tenant, unsnappy};
+use crate::body::{content_type, decode_content_encoding, tenant, unsnappy};
 use crate::lines::parse::{parse_event, severity_number};
 use crate::{IngestError, IngestState};
 
@@ -292,16 +292,7 @@ pub async fn push(State(st): State<IngestState>, headers: HeaderMap, body: Bytes
 }
 
 async fn push_inner(st: &IngestState, headers: &HeaderMap, body: Bytes) -> Result<(), IngestError> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/x-protobuf");
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let (ct, mime) = content_type(headers, "application/x-protobuf");
     let tenant = tenant(headers)?;
     let streams = match mime.as_str() {
         "application/json" => {

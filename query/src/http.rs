@@ -183,18 +183,7 @@ async fn logs_search_handler(
 ) -> Response {
     let run = async {
         let tenant = tenant(&headers)?;
-        let limit = match q.get("limit") {
-            None => 100,
-            Some(l) => l
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=5000).contains(n))
-                .ok_or_else(|| {
-                    QueryError::BadData(format!(
-                        "invalid parameter \"limit\": {l:?}; expected 1-5000"
-                    ))
-                })?,
-        };
+        let limit = parse_limit(&q, 100, 5000)?;
         let params = SearchParams {
             query: q.get("query").cloned().unwrap_or_default(),
             service: q.get("service").filter(|s| !s.is_empty()).cloned(),
@@ -208,6 +197,26 @@ async fn logs_search_handler(
     match run.await {
         Ok(r) => success(r),
         Err(e) => e.into_response(),
+    }
+}
+
+/// `limit`: `default` when absent, else 1..=`max`.
+fn parse_limit(
+    q: &HashMap<String, String>,
+    default: usize,
+    max: usize,
+) -> Result<usize, QueryError> {
+    match q.get("limit") {
+        None => Ok(default),
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                QueryError::BadData(format!(
+                    "invalid parameter \"limit\": {l:?}; expected 1-{max}"
+                ))
+            }),
     }
 }
 
@@ -272,18 +281,7 @@ async fn logs_fields_handler(
     let run = async {
         let tenant = tenant(&headers)?;
         let p = stats_params(&q)?;
-        let top = match q.get("limit") {
-            None => 10,
-            Some(l) => l
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    QueryError::BadData(format!(
-                        "invalid parameter \"limit\": {l:?}; expected 1-1000"
-                    ))
-                })?,
-        };
+        let top = parse_limit(&q, 10, 1000)?;
         logstats::fields(&st, &tenant, &p, top).await
     };
     match run.await {
@@ -300,18 +298,7 @@ async fn logs_patterns_handler(
     let run = async {
         let tenant = tenant(&headers)?;
         let p = stats_params(&q)?;
-        let limit = match q.get("limit") {
-            None => 50,
-            Some(l) => l
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    QueryError::BadData(format!(
-                        "invalid parameter \"limit\": {l:?}; expected 1-1000"
-                    ))
-                })?,
-        };
+        let limit = parse_limit(&q, 50, 1000)?;
         patterns::patterns(&st, &tenant, &p, limit).await
     };
     match run.await {
