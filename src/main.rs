@@ -50,6 +50,8 @@ enum Command {
     Run(RunArgs),
     /// Ship standard input's lines (and pass them through): `CMD | osprey pipe`.
     Pipe(ShipArgs),
+    /// Follow log files (plain, CRI, Docker json-file) through rotation and ship them.
+    Tail(TailArgs),
 }
 
 #[derive(clap::Args, Clone)]
@@ -57,6 +59,28 @@ struct ShipArgs {
     /// The service the lines belong to.
     #[arg(long)]
     service: String,
+    #[command(flatten)]
+    to: ShipTo,
+}
+
+#[derive(clap::Args)]
+struct TailArgs {
+    /// The service of every file (default: the Kubernetes container name, else the
+    /// file name without extension).
+    #[arg(long)]
+    service: Option<String>,
+    /// Where read positions are kept across restarts.
+    #[arg(long, default_value = ".osprey-tail.positions")]
+    positions: PathBuf,
+    /// The files to follow.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    to: ShipTo,
+}
+
+#[derive(clap::Args, Clone)]
+struct ShipTo {
     /// The Osprey server's API address.
     #[arg(long, default_value = "http://127.0.0.1:9800")]
     endpoint: String,
@@ -80,15 +104,15 @@ struct RunArgs {
     command: Vec<String>,
 }
 
-impl ShipArgs {
-    fn config(&self) -> anyhow::Result<osprey_ingest::capture::ShipperConfig> {
+impl ShipTo {
+    fn config(&self, service: &str) -> anyhow::Result<osprey_ingest::capture::ShipperConfig> {
         if !self.endpoint.starts_with("http://") {
             anyhow::bail!(
                 "--endpoint {:?}: expected http://HOST:PORT (the server's API address)",
                 self.endpoint
             );
         }
-        let mut cfg = osprey_ingest::capture::ShipperConfig::new(&self.endpoint, &self.service);
+        let mut cfg = osprey_ingest::capture::ShipperConfig::new(&self.endpoint, service);
         cfg.tenant = self.tenant.clone();
         cfg.buffer_bytes = usize::try_from(self.buffer.as_u64()).unwrap_or(usize::MAX);
         Ok(cfg)
@@ -101,10 +125,11 @@ fn capture(args: ShipArgs, command: Option<Vec<String>>) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let code = rt.block_on(async move {
-        let cfg = args.config()?;
+        let cfg = args.to.config(&args.service)?;
+        let flush = args.to.flush_timeout;
         Ok::<i32, anyhow::Error>(match command {
-            Some(cmd) => osprey_ingest::capture::run::run(cfg, &cmd, args.flush_timeout).await?,
-            None => osprey_ingest::capture::run::pipe(cfg, args.flush_timeout).await,
+            Some(cmd) => osprey_ingest::capture::run::run(cfg, &cmd, flush).await?,
+            None => osprey_ingest::capture::run::pipe(cfg, flush).await,
         })
     });
     // Do not wait for a shipper still retrying against a dead server.
@@ -176,6 +201,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => run(demo(args)),
         Command::Run(args) => capture(args.ship, Some(args.command)),
         Command::Pipe(args) => capture(args, None),
+        Command::Tail(args) => tail_files(args),
     }
 }
 
@@ -186,6 +212,37 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// `osprey tail`: follows files until SIGINT or SIGTERM.
+fn tail_files(args: TailArgs) -> ExitCode {
+    let Some(rt) = runtime(Some(1)) else {
+        return ExitCode::FAILURE;
+    };
+    let code = rt.block_on(async move {
+        let cfg = args
+            .to
+            .config(args.service.as_deref().unwrap_or("unknown"))?;
+        Ok::<i32, anyhow::Error>(
+            osprey_ingest::capture::tail::tail(
+                cfg,
+                args.service,
+                args.paths,
+                args.positions,
+                args.to.flush_timeout,
+                shutdown_signal(),
+            )
+            .await,
+        )
+    });
+    rt.shutdown_background();
+    match code {
+        Ok(c) => ExitCode::from(u8::try_from(c.clamp(0, 255)).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("osprey: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// A multi-thread runtime (`workers` threads, or one per core); says why on failure.

@@ -11,6 +11,7 @@
 //! buffer (16 MiB by default) covers a restart of the server.
 
 pub mod run;
+pub mod tail;
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -28,13 +29,16 @@ use hyper_util::rt::TokioExecutor;
 pub enum Stream {
     Stdout,
     Stderr,
+    /// NDJSON events that carry their own stream (`osprey tail`).
+    Events,
 }
 
 impl Stream {
-    fn name(self) -> &'static str {
+    fn query(self) -> &'static str {
         match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
+            Stream::Stdout => "&stream=stdout",
+            Stream::Stderr => "&stream=stderr",
+            Stream::Events => "",
         }
     }
 }
@@ -220,10 +224,10 @@ impl Shipper {
         gz.write_all(body).map_err(|e| e.to_string())?;
         let gz = gz.finish().map_err(|e| e.to_string())?;
         let uri = format!(
-            "{}/api/v1/logs?service={}&stream={}",
+            "{}/api/v1/logs?service={}{}",
             self.cfg.endpoint,
             url_escape(&self.cfg.service),
-            stream.name()
+            stream.query()
         );
         let mut req = http::Request::post(uri)
             .header(http::header::CONTENT_TYPE, "text/plain")

@@ -50,7 +50,7 @@ fn spawn_pump(
 }
 
 /// Ships what is left, waiting at most `timeout`; reports drops on stderr.
-async fn finish(
+pub(crate) async fn finish(
     shipper: Shipper,
     task: tokio::task::JoinHandle<ShipStats>,
     timeout: Duration,

@@ -137,16 +137,17 @@ fn leading_timestamp(line: &str, now_ns: i64) -> Option<(i64, usize)> {
 /// A severity word among the first words of a line: `ERROR`, `[WARN]`, `level=info`,
 /// `<E>`, `E1011` (glog), `warn:`.
 fn detect_severity(line: &str) -> Option<(i32, &'static str)> {
-    for (i, w) in line.split_whitespace().take(6).enumerate() {
-        let w = w.trim_matches(|c: char| "[]()<>:|,".contains(c));
+    for (i, raw) in line.split_whitespace().take(6).enumerate() {
+        let w = raw.trim_matches(|c: char| "[]()<>:|,".contains(c));
         if let Some(v) = w
             .strip_prefix("level=")
             .or_else(|| w.strip_prefix("severity="))
         {
             return severity_number(v.trim_matches('"'));
         }
-        // Single letters only as the first word or bracketed (too common otherwise).
-        if w.len() == 1 && i > 0 {
+        // A single letter only as the first word and marked (`W:`, `[E]`): "I went…"
+        // is not an INFO line.
+        if w.len() == 1 && (i > 0 || raw.len() == 1) {
             continue;
         }
         if let Some(s) = severity_number(w) {
@@ -288,6 +289,13 @@ fn apply_fields(row: &mut LogRow, fields: Vec<(String, Value)>, line: &str) {
     }
     // No message field: the whole line is the body.
     row.body = body.unwrap_or_else(|| line.to_string());
+    // No level field: the message may say it (`{"log":"ERROR …"}` from container logs).
+    if row.severity_text.is_empty()
+        && let Some((n, t)) = detect_severity(&row.body)
+    {
+        row.severity_number = n;
+        row.severity_text = t.to_string();
+    }
 }
 
 /// Parses one event. `row` arrives with the defaults (service, observed time, event time
@@ -465,6 +473,8 @@ mod tests {
                 Some(1_795_341_600_123_000_000),
             ),
             ("just some text with a word like I in it", None, None),
+            ("I think therefore I am", None, None),
+            ("[E] bracketed letter", Some("ERROR"), None),
             (
                 r#"127.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 12"#,
                 None,
