@@ -396,6 +396,20 @@ mod tests {
         assert_eq!(a[1].timestamp_ns, now + 1);
     }
 
+    proptest::proptest! {
+        /// Arbitrary bodies are refused or decoded, never a panic.
+        #[test]
+        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1024)) {
+            let _ = decode_json(&body);
+            let snappy = snap::raw::Encoder::new().compress_vec(&body).unwrap_or_default();
+            let _ = decode_protobuf(&snappy, 1 << 20);
+            let _ = decode_protobuf(&body, 1 << 20);
+            if let Ok(s) = std::str::from_utf8(&body) {
+                let _ = parse_labels(s);
+            }
+        }
+    }
+
     #[test]
     fn bad_json_is_named() {
         for (body, want) in [

@@ -564,6 +564,30 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any query string parses or is refused with a reason; a parsed one turns into an
+        /// index query and checks records without panicking.
+        #[test]
+        fn any_query_parses_or_is_refused(q in "[ a-zA-Z0-9:<>=()\"*.\\-é_]{0,40}") {
+            match parse(&q) {
+                Ok(e) => {
+                    let _ = to_text_query(&e);
+                    let attrs = HashMap::new();
+                    let r = Record {
+                        body: "a b c",
+                        service: "s",
+                        severity_number: 9,
+                        trace_id: "",
+                        span_id: "",
+                        attributes: &attrs,
+                    };
+                    let _ = e.matches(&r, &mut Scratch::default());
+                }
+                Err(e) => proptest::prop_assert!(!e.to_string().is_empty()),
+            }
+        }
+    }
+
     #[test]
     fn index_queries_are_supersets_and_say_when_exact() {
         let (_, exact) = to_text_query(&parse("a b* service:x severity>=warn k:v").unwrap());

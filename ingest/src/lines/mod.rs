@@ -237,6 +237,39 @@ mod tests {
         assert!(rows.iter().all(|r| r.service == "svc"));
     }
 
+    proptest::proptest! {
+        /// Whatever bytes arrive, parsing neither panics nor loses a non-blank line.
+        #[test]
+        fn any_bytes_become_rows(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            let (rows, out) = to_rows(&body, "svc", NOW, 7 * DAY);
+            proptest::prop_assert_eq!(rows.len(), out.accepted);
+            // Joining makes fewer events than lines, and something of every non-blank body.
+            let non_blank = String::from_utf8_lossy(&body)
+                .split('\n')
+                .filter(|l| !l.trim().is_empty())
+                .count();
+            proptest::prop_assert!(rows.len() <= non_blank);
+            proptest::prop_assert_eq!(rows.is_empty(), non_blank == 0);
+            for r in &rows {
+                // Retimed when out of range: every record is within reach of a search.
+                proptest::prop_assert!(r.timestamp_ns >= NOW - 7 * DAY && r.timestamp_ns <= NOW + DAY);
+            }
+        }
+
+        /// Lines built from log-ish pieces (timestamps, levels, JSON, logfmt, traces).
+        #[test]
+        fn logish_lines_parse(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "2026-11-22T10:00:00Z", "[ERROR]", "E1122", "level=warn", "msg=\"x y\"", "{\"ts\":",
+            "\"level\":\"info\"}", "\tat x.y(Z.java:1)", "Traceback (most recent call last):",
+            "panic: boom", "thread 'main' panicked at x", "Oct 11 22:14:15", "1795341600123",
+            "é", "=", "\"", "{", "}", "\n", " ",
+        ]), 0..40)) {
+            let body = parts.concat();
+            let (rows, out) = to_rows(body.as_bytes(), "svc", NOW, 7 * DAY);
+            proptest::prop_assert_eq!(rows.len(), out.accepted);
+        }
+    }
+
     #[test]
     fn truncation_respects_characters() {
         let mut s = "é".repeat(10);
