@@ -134,6 +134,11 @@ fn capture(args: ShipArgs, command: Option<Vec<String>>) -> ExitCode {
     });
     // Do not wait for a shipper still retrying against a dead server.
     rt.shutdown_background();
+    exit_code(code)
+}
+
+/// A capture client's exit: its code, or 1 with the reason on stderr.
+fn exit_code(code: anyhow::Result<i32>) -> ExitCode {
     match code {
         Ok(c) => ExitCode::from(u8::try_from(c.clamp(0, 255)).unwrap_or(1)),
         Err(e) => {
@@ -236,13 +241,7 @@ fn tail_files(args: TailArgs) -> ExitCode {
         )
     });
     rt.shutdown_background();
-    match code {
-        Ok(c) => ExitCode::from(u8::try_from(c.clamp(0, 255)).unwrap_or(1)),
-        Err(e) => {
-            eprintln!("osprey: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(code)
 }
 
 /// A multi-thread runtime (`workers` threads, or one per core); says why on failure.

@@ -267,15 +267,7 @@ fn to_rows(streams: Vec<Stream>, now_ns: i64, retention_ns: i64) -> (Vec<LogRow>
                 resource: s.labels.clone(),
                 scope: "loki.push".into(),
             };
-            if ts < now_ns.saturating_sub(retention_ns)
-                || ts > now_ns.saturating_add(86_400_000_000_000)
-            {
-                row.attributes.push((
-                    "osprey.original_time".into(),
-                    chrono::DateTime::from_timestamp_nanos(ts)
-                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                ));
-                row.timestamp_ns = now_ns;
+            if crate::lines::retime(&mut row, now_ns, retention_ns) {
                 retimed += 1;
             }
             rows.push(row);

@@ -35,5 +35,21 @@ pub struct QueryState {
     pub config: QueryConfig,
 }
 
+impl QueryState {
+    /// Runs blocking query work (`what`, for errors) on the blocking pool, within the
+    /// query timeout.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        what: &str,
+        f: impl FnOnce() -> Result<T, QueryError> + Send + 'static,
+    ) -> Result<T, QueryError> {
+        let timeout = self.config.timeout;
+        tokio::time::timeout(timeout, tokio::task::spawn_blocking(f))
+            .await
+            .map_err(|_| QueryError::Timeout(timeout))?
+            .map_err(|e| QueryError::Internal(format!("{what} task: {e}")))?
+    }
+}
+
 #[cfg(test)]
 mod tests;

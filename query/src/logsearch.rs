@@ -75,7 +75,6 @@ pub async fn search(
     tenant: &str,
     p: &SearchParams,
 ) -> Result<SearchResult, QueryError> {
-    let timeout = st.config.timeout;
     let started = std::time::Instant::now();
     let mut expr = logquery::parse(&p.query)?;
     if let Some(svc) = &p.service {
@@ -94,11 +93,11 @@ pub async fn search(
     let storage = st.storage.clone();
     let tenant = tenant.to_string();
     let (limit, skip) = (p.limit, cursor.map_or(0, |c| c.skip));
-    let task = tokio::task::spawn_blocking(move || run(&storage, &tenant, &search, limit, skip));
-    let page = tokio::time::timeout(timeout, task)
-        .await
-        .map_err(|_| QueryError::Timeout(timeout))?
-        .map_err(|e| QueryError::Internal(format!("search task: {e}")))??;
+    let page = st
+        .blocking("search", move || {
+            run(&storage, &tenant, &search, limit, skip)
+        })
+        .await?;
     Ok(SearchResult {
         result: page.hits,
         stats: SearchStats {

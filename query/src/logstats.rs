@@ -86,7 +86,7 @@ pub struct Histogram {
 }
 
 /// The time range of a snapshot's records (for ranges the request leaves open).
-pub(crate) fn bounds(snap: &Snapshot) -> Option<(i64, i64)> {
+fn bounds(snap: &Snapshot) -> Option<(i64, i64)> {
     let mut lo = i64::MAX;
     let mut hi = i64::MIN;
     for f in &snap.files {
@@ -103,6 +103,53 @@ pub(crate) fn bounds(snap: &Snapshot) -> Option<(i64, i64)> {
         }
     }
     (lo <= hi).then_some((lo, hi))
+}
+
+/// The buckets of a histogram-like answer: `n` buckets of `step_ns` from `first` (a
+/// multiple of the step, like Grafana's and Loki's), covering `start_ns..=end_ns`.
+pub(crate) struct Window {
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub step_ms: i64,
+    pub step_ns: i64,
+    pub first: i64,
+    pub n: usize,
+}
+
+impl Window {
+    /// The window of the request's range (open ends: the data's), with `step_ms` or an
+    /// automatic step; `None` when there is no data.
+    pub(crate) fn of(
+        snap: &Snapshot,
+        start: Option<i64>,
+        end: Option<i64>,
+        step_ms: Option<i64>,
+    ) -> Result<Option<Window>, QueryError> {
+        let Some((lo, hi)) = bounds(snap) else {
+            return Ok(None);
+        };
+        let (start_ns, end_ns) = (start.unwrap_or(lo), end.unwrap_or(hi));
+        if end_ns < start_ns {
+            return Err(QueryError::BadData("end is before start".into()));
+        }
+        let step_ms = step_ms.unwrap_or_else(|| auto_step_ms(start_ns, end_ns));
+        let step_ns = step_ms.saturating_mul(1_000_000);
+        let first = start_ns.div_euclid(step_ns) * step_ns;
+        let n = (end_ns - first).div_euclid(step_ns) + 1;
+        if n > MAX_BUCKETS {
+            return Err(QueryError::BadData(format!(
+                "{n} buckets of {step_ms} ms is too many (at most {MAX_BUCKETS}); use a larger step"
+            )));
+        }
+        Ok(Some(Window {
+            start_ns,
+            end_ns,
+            step_ms,
+            step_ns,
+            first,
+            n: n as usize,
+        }))
+    }
 }
 
 /// The smallest listed step that keeps the range within [`TARGET_BUCKETS`].
@@ -185,31 +232,16 @@ pub async fn histogram(
     let storage = st.storage.clone();
     let tenant = tenant.to_string();
     let (start, end) = (p.start_ns, p.end_ns);
-    let timeout = st.config.timeout;
-    let task = tokio::task::spawn_blocking(move || {
+    st.blocking("histogram", move || {
         let snap = storage.snapshot(&tenant, Signal::Logs);
-        let Some((lo, hi)) = bounds(&snap) else {
+        let Some(w) = Window::of(&snap, start, end, step_ms)? else {
             return Ok(Histogram {
                 step_ms: step_ms.unwrap_or(STEPS_MS[0]),
                 buckets: Vec::new(),
                 matched: 0,
             });
         };
-        let (start_ns, end_ns) = (start.unwrap_or(lo), end.unwrap_or(hi));
-        if end_ns < start_ns {
-            return Err(QueryError::BadData("end is before start".into()));
-        }
-        let step_ms = step_ms.unwrap_or_else(|| auto_step_ms(start_ns, end_ns));
-        let step_ns = step_ms.saturating_mul(1_000_000);
-        // Buckets are aligned to multiples of the step (like Grafana's and Loki's).
-        let first = start_ns.div_euclid(step_ns) * step_ns;
-        let n = (end_ns - first).div_euclid(step_ns) + 1;
-        if n > MAX_BUCKETS {
-            return Err(QueryError::BadData(format!(
-                "{n} buckets of {step_ms} ms is too many (at most {MAX_BUCKETS}); use a larger step"
-            )));
-        }
-        let n = n as usize;
+        let (first, step_ns, n) = (w.first, w.step_ns, w.n);
         let mut v = HistogramVisitor {
             start_ns: first,
             step_ns,
@@ -221,8 +253,8 @@ pub async fn histogram(
         };
         let search = Search {
             expr,
-            start_ns,
-            end_ns,
+            start_ns: w.start_ns,
+            end_ns: w.end_ns,
         };
         let matched = scan(&storage, &snap, &search, &mut v)?;
         let buckets = (0..n)
@@ -237,15 +269,12 @@ pub async fn histogram(
             })
             .collect();
         Ok(Histogram {
-            step_ms,
+            step_ms: w.step_ms,
             buckets,
             matched,
         })
-    });
-    tokio::time::timeout(timeout, task)
-        .await
-        .map_err(|_| QueryError::Timeout(timeout))?
-        .map_err(|e| QueryError::Internal(format!("histogram task: {e}")))?
+    })
+    .await
 }
 
 #[derive(Debug, Serialize)]
@@ -355,8 +384,7 @@ pub async fn fields(
         start_ns: p.start_ns.unwrap_or(i64::MIN),
         end_ns: p.end_ns.unwrap_or(i64::MAX),
     };
-    let timeout = st.config.timeout;
-    let task = tokio::task::spawn_blocking(move || {
+    st.blocking("fields", move || {
         let snap = storage.snapshot(&tenant, Signal::Logs);
         let mut v = FieldsVisitor::default();
         let matched = scan(&storage, &snap, &search, &mut v)?;
@@ -382,11 +410,8 @@ pub async fn fields(
             })
             .collect();
         Ok(Fields { fields, matched })
-    });
-    tokio::time::timeout(timeout, task)
-        .await
-        .map_err(|_| QueryError::Timeout(timeout))?
-        .map_err(|e| QueryError::Internal(format!("fields task: {e}")))?
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::columns::{rfc3339, strings};
 use crate::logsearch::{Loc, Search, Visitor, scan};
-use crate::logstats::{StatsParams, auto_step_ms, bounds};
+use crate::logstats::{StatsParams, Window};
 use crate::{QueryError, QueryState};
 use osprey_storage::Signal;
 
@@ -225,10 +225,9 @@ pub async fn patterns(
     let storage = st.storage.clone();
     let tenant = tenant.to_string();
     let (start, end) = (p.start_ns, p.end_ns);
-    let timeout = st.config.timeout;
-    let task = tokio::task::spawn_blocking(move || {
+    st.blocking("patterns", move || {
         let snap = storage.snapshot(&tenant, Signal::Logs);
-        let Some((lo, hi)) = bounds(&snap) else {
+        let Some(w) = Window::of(&snap, start, end, None)? else {
             return Ok(Patterns {
                 start_ns: start.unwrap_or(0),
                 step_ms: 1000,
@@ -236,32 +235,21 @@ pub async fn patterns(
                 matched: 0,
             });
         };
-        let (start_ns, end_ns) = (start.unwrap_or(lo), end.unwrap_or(hi));
-        if end_ns < start_ns {
-            return Err(QueryError::BadData("end is before start".into()));
-        }
-        let step_ms = auto_step_ms(start_ns, end_ns);
-        let step_ns = step_ms * 1_000_000;
-        let first = start_ns.div_euclid(step_ns) * step_ns;
-        let n = usize::try_from((end_ns - first).div_euclid(step_ns) + 1).unwrap_or(1);
-        let mut drain = Drain::new(first, step_ns, n);
+        let mut drain = Drain::new(w.first, w.step_ns, w.n);
         let search = Search {
             expr,
-            start_ns,
-            end_ns,
+            start_ns: w.start_ns,
+            end_ns: w.end_ns,
         };
         let matched = scan(&storage, &snap, &search, &mut drain)?;
         Ok(Patterns {
-            start_ns: first,
-            step_ms,
+            start_ns: w.first,
+            step_ms: w.step_ms,
             patterns: drain.finish(limit),
             matched,
         })
-    });
-    tokio::time::timeout(timeout, task)
-        .await
-        .map_err(|_| QueryError::Timeout(timeout))?
-        .map_err(|e| QueryError::Internal(format!("patterns task: {e}")))?
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -19,14 +19,14 @@ mod multiline;
 pub mod parse;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use osprey_storage::Signal;
 use osprey_storage::schema::{LogRow, logs_batch};
 use serde::{Deserialize, Serialize};
 
-use crate::body::{decode_content_encoding, tenant};
+use crate::body::{content_type, decode_content_encoding, tenant};
 use crate::{IngestError, IngestState};
 
 /// Longest event kept whole (bytes of UTF-8).
@@ -51,16 +51,7 @@ pub struct LinesOutcome {
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
-    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let ct = ct.to_str().unwrap_or("");
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let (ct, mime) = content_type(headers, "");
     match mime.as_str() {
         ""
         | "application/x-ndjson"
@@ -87,6 +78,23 @@ fn truncate(s: &mut String, max: usize) -> bool {
     let dropped = s.len() - cut;
     s.truncate(cut);
     s.push_str(&format!("…[truncated {dropped} bytes]"));
+    true
+}
+
+/// A record dated before the retention (`retention_ns` before `now_ns`) or more than a
+/// day ahead is moved to `now_ns`, its own time kept in `osprey.original_time`.
+/// Returns whether it was moved.
+pub(crate) fn retime(row: &mut LogRow, now_ns: i64, retention_ns: i64) -> bool {
+    let ts = row.timestamp_ns;
+    if ts >= now_ns.saturating_sub(retention_ns) && ts <= now_ns.saturating_add(MAX_FUTURE_NS) {
+        return false;
+    }
+    row.attributes.push((
+        "osprey.original_time".into(),
+        chrono::DateTime::from_timestamp_nanos(ts)
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    ));
+    row.timestamp_ns = now_ns;
     true
 }
 
@@ -130,15 +138,7 @@ pub fn to_rows(
         if row.service.is_empty() {
             row.service = default_service.to_string();
         }
-        if row.timestamp_ns < now_ns.saturating_sub(retention_ns)
-            || row.timestamp_ns > now_ns.saturating_add(MAX_FUTURE_NS)
-        {
-            row.attributes.push((
-                "osprey.original_time".into(),
-                chrono::DateTime::from_timestamp_nanos(row.timestamp_ns)
-                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            ));
-            row.timestamp_ns = now_ns;
+        if retime(&mut row, now_ns, retention_ns) {
             out.retimed += 1;
         }
         rows.push(row);
