@@ -97,6 +97,18 @@ pub struct StorageConfig {
     /// Memory for opened full-text indexes of logs files (least recently used are
     /// dropped beyond it and read again from disk when needed).
     pub text_index_cache: ByteSize,
+    /// Where data files (Parquet, their index sidecars, series files) live: empty for
+    /// `server.data_dir`, or `s3://BUCKET[/PREFIX]` for an S3-compatible bucket. The WAL
+    /// and the MANIFEST stay in `server.data_dir` either way. One prefix per server:
+    /// objects under it that the manifest does not list are deleted on start.
+    /// Credentials come from the usual `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
+    /// `AWS_SESSION_TOKEN` environment variables, never from this file.
+    pub object_store: String,
+    /// Endpoint of an S3-compatible service (MinIO, Ceph, ...); empty for AWS itself.
+    /// `http://` endpoints are allowed and use plain HTTP.
+    pub s3_endpoint: String,
+    /// The bucket's region.
+    pub s3_region: String,
 }
 
 impl Default for StorageConfig {
@@ -115,7 +127,48 @@ impl Default for StorageConfig {
             compaction_max_rows: 500_000,
             maintenance_interval: Duration::from_secs(30),
             text_index_cache: ByteSize::mib(256),
+            object_store: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: "us-east-1".into(),
         }
+    }
+}
+
+/// Where data files live, from `storage.object_store`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The data directory.
+    Local,
+    /// An S3 bucket, with an optional key prefix (no leading or trailing `/`).
+    S3 { bucket: String, prefix: String },
+}
+
+impl StorageConfig {
+    /// Parses `object_store`.
+    pub fn store_location(&self) -> Result<StoreLocation, String> {
+        let url = self.object_store.trim();
+        if url.is_empty() {
+            return Ok(StoreLocation::Local);
+        }
+        let Some(rest) = url.strip_prefix("s3://") else {
+            return Err(format!(
+                "{url:?} is not supported; expected \"\" (the data directory) or \"s3://BUCKET[/PREFIX]\""
+            ));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !bucket_ok {
+            return Err(format!(
+                "{bucket:?} is not a valid bucket name; expected 3-63 lowercase letters, digits, '-' or '.'"
+            ));
+        }
+        Ok(StoreLocation::S3 {
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+        })
     }
 }
 
@@ -236,6 +289,24 @@ impl Config {
                 "storage.maintenance_interval",
                 "must be greater than 0s".into(),
             );
+        }
+        if let Err(message) = st.store_location() {
+            bad("storage.object_store", message);
+        }
+        let endpoint_ok = st.s3_endpoint.is_empty()
+            || st.s3_endpoint.starts_with("http://")
+            || st.s3_endpoint.starts_with("https://");
+        if !endpoint_ok {
+            bad(
+                "storage.s3_endpoint",
+                format!(
+                    "{:?} is not a URL; expected e.g. \"https://s3.example.com\" or \"http://127.0.0.1:9000\"",
+                    st.s3_endpoint
+                ),
+            );
+        }
+        if st.s3_region.is_empty() {
+            bad("storage.s3_region", "must not be empty".into());
         }
         let q = &self.query;
         if q.timeout.is_zero() {

@@ -290,4 +290,28 @@ mod tests {
             problems("[server]\nhttp_addr = \"127.0.0.1:5\"\notlp_http_addr = \"127.0.0.1:5\"\n");
         assert_eq!(p[0].key, "server.otlp_http_addr");
     }
+
+    #[test]
+    fn object_store_locations() {
+        use crate::StoreLocation;
+        let c = load_str("[storage]\nobject_store = \"s3://osprey-data/a/b/\"\n", &[]).unwrap();
+        assert_eq!(
+            c.storage.store_location(),
+            Ok(StoreLocation::S3 {
+                bucket: "osprey-data".into(),
+                prefix: "a/b".into()
+            })
+        );
+        assert_eq!(
+            load_str("", &[]).unwrap().storage.store_location(),
+            Ok(StoreLocation::Local)
+        );
+        for bad in ["gs://x/y", "s3://", "s3://UPPER", "s3://a"] {
+            let p = problems(&format!("[storage]\nobject_store = \"{bad}\"\n"));
+            assert_eq!(p.len(), 1, "{bad}: {p:?}");
+            assert_eq!(p[0].key, "storage.object_store");
+        }
+        let p = problems("[storage]\ns3_endpoint = \"127.0.0.1:9000\"\n");
+        assert_eq!(p[0].key, "storage.s3_endpoint");
+    }
 }

@@ -163,7 +163,14 @@ pub async fn find_trace(
     trace_id: &str,
 ) -> Result<Vec<RecordBatch>, QueryError> {
     // Only the files whose trace-id index lists the trace are opened.
-    let snap = st.storage.trace_snapshot(tenant, trace_id);
+    // Reading trace-id indexes is blocking I/O (an object store's, maybe remote).
+    let (storage, tenant_owned, id) =
+        (st.storage.clone(), tenant.to_string(), trace_id.to_string());
+    let snap = st
+        .blocking("trace index", move || {
+            Ok(storage.trace_snapshot(&tenant_owned, &id))
+        })
+        .await?;
     let ctx = signal_session(&st.storage, tenant, Signal::Spans, Some(snap)).await?;
     let df = ctx
         .table("spans")

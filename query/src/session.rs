@@ -77,7 +77,7 @@ async fn register(
     snap: Option<Snapshot>,
 ) -> Result<(), QueryError> {
     let snap = snap.unwrap_or_else(|| storage.snapshot(tenant, signal));
-    let df = table(ctx, snap, signal).await?;
+    let df = table(ctx, storage, snap, signal).await?;
     let name = match signal {
         Signal::Metrics => "samples",
         other => other.table(),
@@ -88,6 +88,7 @@ async fn register(
 
 async fn table(
     ctx: &SessionContext,
+    storage: &Storage,
     snap: Snapshot,
     signal: Signal,
 ) -> Result<DataFrame, QueryError> {
@@ -99,7 +100,7 @@ async fn table(
         let urls = snap
             .files
             .iter()
-            .map(|f| ListingTableUrl::parse(format!("{STORE_URL}/{}", f.path)))
+            .map(|f| ListingTableUrl::parse(storage.object_url(&f.path)))
             .collect::<Result<Vec<_>, _>>()?;
         let options =
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");

@@ -7,6 +7,10 @@
 //! The WAL and the MANIFEST are not objects: they are the commit log and the commit
 //! point, appended and renamed with fsyncs on local disk (`wal.rs`, `manifest.rs`).
 //!
+//! `storage.object_store = "s3://BUCKET/PREFIX"` puts the objects in an S3-compatible
+//! bucket instead ([`Blobs::open`]). A PUT there is durable once acknowledged, so the
+//! manifest may list the object as soon as `put` returns, as with the local store.
+//!
 //! `LocalFileSystem::put` writes a staging file and renames it into place, so an object
 //! is never seen half-written, but it does not fsync. A file the manifest is about to
 //! list must survive a power loss, so [`Blobs::put`] also fsyncs the file and its
@@ -20,9 +24,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::client::SpawnedReqwestConnector;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use osprey_config::{StorageConfig, StoreLocation};
 
 use crate::StorageError;
 
@@ -34,6 +42,13 @@ pub struct Blobs {
     store: Arc<dyn ObjectStore>,
     /// The local directory behind the store, when it is local (for fsync).
     local: Option<PathBuf>,
+    /// The runtime a remote store's HTTP client runs on; entered while waiting, for the
+    /// store's retry timers.
+    runtime: Option<tokio::runtime::Handle>,
+    /// Key prefix inside the store (`""` or `"dir/"`), put before every relative path.
+    /// Not object_store's `PrefixStore`: its `get_opts` (and so `head`) in 0.13 returns
+    /// the unprefixed location, which DataFusion's listing then fails to match.
+    prefix: String,
 }
 
 fn store_error(rel: &str, e: object_store::Error) -> StorageError {
@@ -43,14 +58,80 @@ fn store_error(rel: &str, e: object_store::Error) -> StorageError {
     }
 }
 
-/// Runs a store future to completion on the calling (blocking) thread. The local store
-/// does its file I/O on tokio's blocking pool; outside tokio's cooperative budget
-/// (`unconstrained`), a caller already inside a task cannot spin on an exhausted budget.
-fn wait<F: std::future::Future>(f: F) -> F::Output {
-    futures::executor::block_on(tokio::task::unconstrained(f))
-}
-
 impl Blobs {
+    /// The store `config.object_store` names: the data directory, or an S3 bucket. A
+    /// bucket's HTTP client runs on the current tokio runtime (call this from inside
+    /// one, e.g. from `spawn_blocking`).
+    pub fn open(dir: &FsPath, config: &StorageConfig) -> Result<Self, StorageError> {
+        let location = config
+            .store_location()
+            .map_err(|message| StorageError::Config {
+                key: "storage.object_store",
+                message,
+            })?;
+        let (bucket, prefix) = match location {
+            StoreLocation::Local => return Self::local(dir),
+            StoreLocation::S3 { bucket, prefix } => (bucket, prefix),
+        };
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StorageError::Config {
+            key: "storage.object_store",
+            message: "an S3 store needs a tokio runtime".into(),
+        })?;
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&bucket)
+            .with_region(&config.s3_region)
+            .with_http_connector(SpawnedReqwestConnector::new(runtime.clone()));
+        if !config.s3_endpoint.is_empty() {
+            builder = builder
+                .with_endpoint(&config.s3_endpoint)
+                .with_allow_http(config.s3_endpoint.starts_with("http://"));
+        }
+        let url = format!("s3://{bucket}/{prefix}");
+        let s3 = builder.build().map_err(|e| store_error(&url, e))?;
+        let blobs = Self {
+            store: Arc::new(s3),
+            local: None,
+            runtime: Some(runtime),
+            prefix: if prefix.is_empty() {
+                prefix
+            } else {
+                format!("{prefix}/")
+            },
+        };
+        // Fail on start, with the store's reason, rather than at the first flush.
+        blobs.list("tables/").map_err(|e| StorageError::Config {
+            key: "storage.object_store",
+            message: format!("cannot list {url}: {e}"),
+        })?;
+        tracing::info!(store = %url, "data files live in an S3 bucket");
+        Ok(blobs)
+    }
+
+    /// Runs a store future to completion on the calling (blocking) thread. The local
+    /// store does its file I/O on tokio's blocking pool; outside tokio's cooperative
+    /// budget (`unconstrained`), a caller already inside a task cannot spin on an
+    /// exhausted budget. A remote store's timers need its runtime entered.
+    ///
+    /// A remote store spawns its requests on the runtime. Waiting for them on one of the
+    /// runtime's own workers could wait for a task queued behind itself, so there the
+    /// wait goes through `block_in_place`, which hands the worker's queue to another.
+    /// Storage calls belong on blocking threads anyway; this keeps a stray one from
+    /// hanging the server.
+    pub fn wait<F: std::future::Future>(&self, f: F) -> F::Output {
+        let block = || futures::executor::block_on(tokio::task::unconstrained(f));
+        match &self.runtime {
+            None => block(),
+            Some(h) => {
+                let _entered = h.enter();
+                if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                    tokio::task::block_in_place(block)
+                } else {
+                    block()
+                }
+            }
+        }
+    }
+
     /// The data directory as an object store.
     pub fn local(dir: &FsPath) -> Result<Self, StorageError> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
@@ -59,6 +140,8 @@ impl Blobs {
         Ok(Self {
             store: Arc::new(store),
             local: Some(dir.to_path_buf()),
+            runtime: None,
+            prefix: String::new(),
         })
     }
 
@@ -67,9 +150,23 @@ impl Blobs {
         Arc::clone(&self.store)
     }
 
+    /// The URL of an object for DataFusion (under [`STORE_URL`]).
+    pub fn url(&self, rel: &str) -> String {
+        format!("{STORE_URL}/{}{rel}", self.prefix)
+    }
+
+    /// The store's key of an object.
+    fn key(&self, rel: &str) -> Path {
+        if self.prefix.is_empty() {
+            Path::from(rel)
+        } else {
+            Path::from(format!("{}{rel}", self.prefix))
+        }
+    }
+
     /// Writes a whole object, durably.
     pub fn put(&self, rel: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
-        wait(self.store.put(&Path::from(rel), PutPayload::from(bytes)))
+        self.wait(self.store.put(&self.key(rel), PutPayload::from(bytes)))
             .map_err(|e| store_error(rel, e))?;
         if let Some(dir) = &self.local {
             let path = dir.join(rel);
@@ -84,20 +181,20 @@ impl Blobs {
 
     /// Reads a whole object.
     pub fn get(&self, rel: &str) -> Result<Bytes, StorageError> {
-        wait(async { self.store.get(&Path::from(rel)).await?.bytes().await })
+        self.wait(async { self.store.get(&self.key(rel)).await?.bytes().await })
             .map_err(|e| store_error(rel, e))
     }
 
     /// Size of an object in bytes.
     pub fn size(&self, rel: &str) -> Result<u64, StorageError> {
-        wait(self.store.head(&Path::from(rel)))
+        self.wait(self.store.head(&self.key(rel)))
             .map(|m| m.size)
             .map_err(|e| store_error(rel, e))
     }
 
     /// Deletes an object; `false` when there was none.
     pub fn delete(&self, rel: &str) -> Result<bool, StorageError> {
-        match wait(self.store.delete(&Path::from(rel))) {
+        match self.wait(self.store.delete(&self.key(rel))) {
             Ok(()) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(store_error(rel, e)),
@@ -106,12 +203,13 @@ impl Blobs {
 
     /// Copies an object.
     pub fn copy(&self, from: &str, to: &str) -> Result<(), StorageError> {
-        wait(self.store.copy(&Path::from(from), &Path::from(to))).map_err(|e| store_error(from, e))
+        self.wait(self.store.copy(&self.key(from), &self.key(to)))
+            .map_err(|e| store_error(from, e))
     }
 
     /// Moves an object; `false` when there was none.
     pub fn rename(&self, from: &str, to: &str) -> Result<bool, StorageError> {
-        match wait(self.store.rename(&Path::from(from), &Path::from(to))) {
+        match self.wait(self.store.rename(&self.key(from), &self.key(to))) {
             Ok(()) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(store_error(from, e)),
@@ -120,9 +218,20 @@ impl Blobs {
 
     /// Paths of every object under `prefix`.
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        let p = Path::from(prefix);
-        wait(self.store.list(Some(&p)).try_collect::<Vec<_>>())
-            .map(|metas| metas.into_iter().map(|m| m.location.to_string()).collect())
+        let p = self.key(prefix);
+        self.wait(self.store.list(Some(&p)).try_collect::<Vec<_>>())
+            .map(|metas| {
+                metas
+                    .into_iter()
+                    .map(|m| {
+                        let key = m.location.to_string();
+                        match key.strip_prefix(self.prefix.as_str()) {
+                            Some(rel) => rel.to_string(),
+                            None => key,
+                        }
+                    })
+                    .collect()
+            })
             .map_err(|e| store_error(prefix, e))
     }
 
@@ -162,7 +271,7 @@ impl Blobs {
 
     /// An async Parquet reader of an object (use inside [`Blobs::wait`]).
     pub async fn parquet_reader(&self, rel: &str) -> Result<BlobReader, StorageError> {
-        let path = Path::from(rel);
+        let path = self.key(rel);
         let size = self
             .store
             .head(&path)
@@ -174,11 +283,6 @@ impl Blobs {
             path,
             size,
         })
-    }
-
-    /// Drives an async read (of a [`Blobs::parquet_reader`]) on the calling thread.
-    pub fn wait<F: std::future::Future>(&self, f: F) -> F::Output {
-        wait(f)
     }
 }
 

@@ -37,6 +37,8 @@ pub enum StorageError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    #[error("{key}: {message}")]
+    Config { key: &'static str, message: String },
     #[error("storage is shutting down or has failed: {0}")]
     Closed(String),
 }

@@ -179,7 +179,7 @@ impl Storage {
     pub fn open(dir: &Path, config: StorageConfig) -> Result<Self, StorageError> {
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir).map_err(|e| StorageError::io(&wal_dir, e))?;
-        let blobs = blobs::Blobs::local(dir)?;
+        let blobs = blobs::Blobs::open(dir, &config)?;
         let mut manifest = Manifest::load(dir)?;
         let metrics = StorageMetrics::default();
         let bad = quarantine::check_files(&blobs, &manifest);
@@ -485,6 +485,11 @@ impl Storage {
     /// [`blobs::STORE_URL`].
     pub fn object_store(&self) -> Arc<dyn object_store::ObjectStore> {
         self.inner.blobs.store()
+    }
+
+    /// The URL of a data file (`FileMeta::path`) in that store, for DataFusion.
+    pub fn object_url(&self, rel: &str) -> String {
+        self.inner.blobs.url(rel)
     }
 
     /// Live files of every tenant and signal (for status pages).
