@@ -224,6 +224,25 @@ pub fn to_ndjson(lines: &[LogLine], out: &mut Vec<u8>) {
     }
 }
 
+/// The same lines as an application writes them to stdout, one JSON event per line, in
+/// the shape `POST /api/v1/logs` reads (`timestamp`, `service`, `level`, `msg`, ids).
+pub fn to_events(lines: &[LogLine], out: &mut Vec<u8>) {
+    for l in lines {
+        let mut v = serde_json::json!({
+            "timestamp": l.timestamp_ns,
+            "service": l.service,
+            "level": l.severity_text,
+            "msg": l.body,
+        });
+        if l.has_trace {
+            v["trace_id"] = hex(&l.trace_id).into();
+            v["span_id"] = hex(&l.span_id).into();
+        }
+        out.extend_from_slice(v.to_string().as_bytes());
+        out.push(b'\n');
+    }
+}
+
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

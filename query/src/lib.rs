@@ -18,6 +18,7 @@ pub mod ops;
 pub mod patterns;
 pub mod promql;
 mod provider;
+mod readahead;
 mod session;
 pub mod sql;
 

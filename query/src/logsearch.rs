@@ -26,6 +26,7 @@ use serde_json::Value;
 
 use crate::columns::{Maps, rfc3339, strings, timestamps};
 use crate::logquery::{self, Expr, Record, Scratch};
+use crate::readahead;
 use osprey_storage::schema::stored_schema;
 use osprey_storage::{FileMeta, Signal, Storage};
 
@@ -324,6 +325,7 @@ pub(crate) fn scan(
         .collect();
     files.sort_by_key(|(_, f)| Reverse(f.max_time_ns));
     let (query, exact) = logquery::to_text_query(&m.expr);
+    let mut plans = Vec::with_capacity(files.len());
     for (fi, meta) in files {
         let candidates = match storage.text_index(meta) {
             Some(i) => {
@@ -337,12 +339,6 @@ pub(crate) fn scan(
         };
         let check = !exact || candidates.is_none();
         let whole = meta.min_time_ns >= m.start_ns && meta.max_time_ns <= m.end_ns;
-        if let (Some(rows), false, true) = (&candidates, check, whole)
-            && v.skip_file(meta)
-        {
-            matched += rows.len();
-            continue;
-        }
         let mut cols = vec!["timestamp"];
         cols.extend(v.columns().iter().copied());
         if check {
@@ -350,30 +346,69 @@ pub(crate) fn scan(
         }
         cols.sort_unstable();
         cols.dedup();
-        let batches = storage
-            .read_rows(meta, Some(&cols), candidates.as_deref())
-            .map_err(storage_err)?;
+        plans.push(FilePlan {
+            fi,
+            meta,
+            countable: candidates.is_some() && !check && whole,
+            candidates,
+            check,
+            cols,
+        });
+    }
+    let read = |p: &FilePlan| storage.read_rows(p.meta, Some(&p.cols), p.candidates.as_deref());
+    readahead::in_order(&plans, read, |i, batches, skips| {
+        let p = &plans[i];
+        if p.countable && v.skip_file(p.meta) {
+            matched += p.candidates.as_ref().map_or(0, Vec::len);
+            return Ok(());
+        }
+        let batches = match batches {
+            Some(b) => b,
+            None => read(p),
+        }
+        .map_err(storage_err)?;
         let mut next = 0usize;
         for b in &batches {
             let ts = timestamps(b, "timestamp")?;
             v.begin_batch(b)?;
-            let mut checker = if check {
+            let mut checker = if p.check {
                 Some(Checker::new(b, &m.expr)?)
             } else {
                 None
             };
             for i in 0..b.num_rows() {
-                let row = candidates.as_ref().map_or(next as u32, |c| c[next]);
+                let row = p.candidates.as_ref().map_or(next as u32, |c| c[next]);
                 next += 1;
                 let t = ts.value(i);
                 if m.in_range(t) && checker.as_mut().is_none_or(|c| c.matches(i)) {
                     matched += 1;
-                    v.visit(t, b, i, Loc::File(fi, row))?;
+                    v.visit(t, b, i, Loc::File(p.fi, row))?;
                 }
             }
         }
-    }
+        // Later files this visitor no longer needs read need not be.
+        for (j, q) in plans.iter().enumerate().skip(i + 1) {
+            if q.countable && v.skip_file(q.meta) {
+                skips.mark(j);
+            }
+        }
+        Ok(())
+    })?;
     Ok(matched)
+}
+
+/// How a scan reads one file.
+struct FilePlan<'a> {
+    /// Index in the snapshot's files.
+    fi: usize,
+    meta: &'a FileMeta,
+    /// The rows its full-text index names (`None`: no index; read every row).
+    candidates: Option<Vec<u32>>,
+    /// Whether rows must be checked against the query (the index is not exact).
+    check: bool,
+    /// Whether its matches may be counted from the index alone (wholly in range, exact).
+    countable: bool,
+    cols: Vec<&'static str>,
 }
 
 impl Visitor for Newest {

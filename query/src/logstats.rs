@@ -167,10 +167,30 @@ struct HistogramVisitor {
     step_ns: i64,
     by: Option<SplitBy>,
     counts: Vec<u64>,
-    split: Vec<BTreeMap<String, u64>>,
+    /// Per bucket, counts per severity level (indexes of [`LEVEL_NAMES`]).
+    levels: Vec<[u64; LEVEL_NAMES.len()]>,
+    /// Per bucket, counts per service.
+    services: Vec<HashMap<String, u64>>,
     /// The current batch's split column.
     severity: Option<Int32Array>,
     service: Option<arrow::array::StringArray>,
+}
+
+impl HistogramVisitor {
+    /// The split counts of bucket `i`, by name.
+    fn split(&mut self, i: usize) -> Option<BTreeMap<String, u64>> {
+        match self.by? {
+            SplitBy::Severity => Some(
+                LEVEL_NAMES
+                    .iter()
+                    .zip(self.levels[i])
+                    .filter(|(_, c)| *c > 0)
+                    .map(|(name, c)| (name.to_string(), c))
+                    .collect(),
+            ),
+            SplitBy::Service => Some(std::mem::take(&mut self.services[i]).into_iter().collect()),
+        }
+    }
 }
 
 impl Visitor for HistogramVisitor {
@@ -204,16 +224,16 @@ impl Visitor for HistogramVisitor {
             return Ok(());
         };
         self.counts[idx] += 1;
-        let key = match (&self.severity, &self.service) {
-            (Some(sev), _) => LEVEL_NAMES[level_of(sev.value(i)) as usize],
-            (None, Some(svc)) => svc.value(i),
-            (None, None) => return Ok(()),
-        };
-        let split = &mut self.split[idx];
-        match split.get_mut(key) {
-            Some(c) => *c += 1,
-            None => {
-                split.insert(key.to_string(), 1);
+        if let Some(sev) = &self.severity {
+            self.levels[idx][level_of(sev.value(i)) as usize] += 1;
+        } else if let Some(svc) = &self.service {
+            let key = svc.value(i);
+            let split = &mut self.services[idx];
+            match split.get_mut(key) {
+                Some(c) => *c += 1,
+                None => {
+                    split.insert(key.to_string(), 1);
+                }
             }
         }
         Ok(())
@@ -247,7 +267,8 @@ pub async fn histogram(
             step_ns,
             by,
             counts: vec![0; n],
-            split: vec![BTreeMap::new(); if by.is_some() { n } else { 0 }],
+            levels: vec![[0; LEVEL_NAMES.len()]; if by == Some(SplitBy::Severity) { n } else { 0 }],
+            services: vec![HashMap::new(); if by == Some(SplitBy::Service) { n } else { 0 }],
             severity: None,
             service: None,
         };
@@ -264,7 +285,7 @@ pub async fn histogram(
                     start: rfc3339(s),
                     start_ns: s,
                     count: v.counts[i],
-                    by: by.map(|_| std::mem::take(&mut v.split[i])),
+                    by: v.split(i),
                 }
             })
             .collect();

@@ -47,6 +47,10 @@ struct Args {
     keep: bool,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Only the log searches, on the data a `--keep` run of the logs workload left in
+    /// `--work-dir`, with the term it printed (for iterating on search speed).
+    #[arg(long, value_name = "TERM")]
+    search_only: Option<String>,
 }
 
 /// One system's result on one workload.
@@ -500,6 +504,7 @@ const REMOTE_WRITE_HEADERS: [(&str, &str); 3] = [
     ("X-Prometheus-Remote-Write-Version", "0.1.0"),
 ];
 const OTLP_HEADERS: [(&str, &str); 1] = [("Content-Type", "application/x-protobuf")];
+const NDJSON_HEADERS: [(&str, &str); 1] = [("Content-Type", "application/x-ndjson")];
 
 /// `YYYY_MM` of now (VictoriaMetrics' partition names).
 fn chrono_month() -> String {
@@ -568,6 +573,7 @@ async fn logs_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> any
     let mut w = logs::LogsWorkload::new(args.seed, lines, end - 2 * 3_600_000_000_000, end);
     eprintln!("logs: {lines} lines; encoding…");
     let mut payloads = Vec::new();
+    let mut events = Vec::new();
     let mut ndjson = Vec::new();
     let mut raw_bytes = 0usize;
     // A selective search term: a long number from a line in the middle of the run.
@@ -587,6 +593,9 @@ async fn logs_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> any
         }
         raw_bytes += batch.iter().map(|l| l.body.len()).sum::<usize>();
         payloads.push(Bytes::from(logs::to_otlp(&batch).encode_to_vec()));
+        let mut body = Vec::new();
+        logs::to_events(&batch, &mut body);
+        events.push(Bytes::from(body));
         logs::to_ndjson(&batch, &mut ndjson);
     }
     eprintln!(
@@ -607,11 +616,29 @@ async fn logs_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> any
         )
         .await?,
     );
+    drop(payloads);
+    // The same lines as stdout JSON events through `POST /api/v1/logs` (parsing,
+    // severity and timestamp detection included), in batches of 1000 lines.
+    let events = shard(events, args.concurrency);
+    let mut row = run_osprey(
+        args,
+        http,
+        "logs-ndjson",
+        "/api/v1/logs",
+        &NDJSON_HEADERS,
+        &events,
+        lines as u64,
+    )
+    .await?;
+    row.system = "Osprey (NDJSON events, POST /api/v1/logs)".into();
+    rows_out.push(row);
+    drop(events);
     if args.peers {
         let file = args.work_dir.join("logs.ndjson");
         std::fs::write(&file, &ndjson)?;
         rows_out.push(run_clickhouse(args, "logs", &file, lines as u64).await?);
         if let Some(token) = probe {
+            eprintln!("logs: search term {token}");
             search_comparison(args, http, &token).await?;
         }
     }
@@ -811,7 +838,7 @@ fn print_table(rows: &[Row]) {
     println!();
     let osprey = |w: &str| {
         rows.iter()
-            .find(|r| r.workload == w && r.system == "Osprey")
+            .find(|r| r.workload == w && r.system.starts_with("Osprey"))
     };
     let peer = |w: &str, p: &str| {
         rows.iter()
@@ -852,6 +879,12 @@ fn print_table(rows: &[Row]) {
         &Row::rate,
     );
     ratio(
+        "logs lines/s through POST /api/v1/logs (NDJSON) vs ClickHouse's NDJSON load (target ≥ 2)",
+        osprey("logs-ndjson"),
+        peer("logs", "ClickHouse"),
+        &Row::rate,
+    );
+    ratio(
         "spans bytes/span vs ClickHouse (target ≤ 1)",
         osprey("traces"),
         peer("spans", "ClickHouse"),
@@ -871,6 +904,9 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.work_dir)?;
     let http = Http::default();
     let mut rows = Vec::new();
+    if let Some(token) = &args.search_only {
+        return search_comparison(&args, &http, token).await;
+    }
     let all = args.workload == "all";
     if all || args.workload == "metrics" {
         metrics_workload(&args, &http, &mut rows).await?;

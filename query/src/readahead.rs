@@ -1,0 +1,149 @@
+//! Reads a scan's files on background threads, ahead of the caller, and hands them over
+//! in order. Reading a file (fetching and decompressing its pages, decoding the
+//! columns) is most of a search's, a histogram's or a facet's time; with one reader per
+//! core the files are decoded in parallel while the caller checks and counts the rows of
+//! the previous one, in the order it needs them (newest first).
+//!
+//! Memory stays bounded: a reader holds at most one finished file until the caller takes
+//! it (a rendezvous channel), so at most one file per reader waits ahead of the caller.
+//!
+//! The caller may learn, while it goes, that later files need not be read at all (a
+//! search page that is already full); it marks them through [`Skips`] and readers that
+//! have not started them pass them over.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
+
+use crate::QueryError;
+
+/// Jobs the caller no longer needs read.
+pub(crate) struct Skips<'a>(&'a [AtomicBool]);
+
+impl Skips<'_> {
+    /// Job `i` need not be read (a reader that already started it finishes it).
+    pub(crate) fn mark(&self, i: usize) {
+        if let Some(s) = self.0.get(i) {
+            s.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs `read` on every job, on up to one thread per core, and `consume` on each result
+/// in job order, on the calling thread. A job marked skipped before a reader took it
+/// comes to `consume` as `None`. The first error of `consume` ends the run: readers
+/// stop after the job they are on.
+pub(crate) fn in_order<J: Sync, T: Send>(
+    jobs: &[J],
+    read: impl Fn(&J) -> T + Sync,
+    mut consume: impl FnMut(usize, Option<T>, &Skips<'_>) -> Result<(), QueryError>,
+) -> Result<(), QueryError> {
+    let skip: Vec<AtomicBool> = jobs.iter().map(|_| AtomicBool::new(false)).collect();
+    let skips = Skips(&skip);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len());
+    if threads <= 1 {
+        for (i, job) in jobs.iter().enumerate() {
+            let out = (!skip[i].load(Ordering::Relaxed)).then(|| read(job));
+            consume(i, out, &skips)?;
+        }
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let (tx, rx) = sync_channel::<(usize, Option<T>)>(0);
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, skip, read) = (&next, &skip, &read);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let out = (!skip[i].load(Ordering::Relaxed)).then(|| read(job));
+                    if tx.send((i, out)).is_err() {
+                        break; // the caller has stopped
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut early: BTreeMap<usize, Option<T>> = BTreeMap::new();
+        for want in 0..jobs.len() {
+            let out = loop {
+                if let Some(out) = early.remove(&want) {
+                    break out;
+                }
+                match rx.recv() {
+                    Ok((i, out)) => {
+                        early.insert(i, out);
+                    }
+                    Err(_) => {
+                        return Err(QueryError::Internal(format!(
+                            "file reader stopped before file {want} of {}",
+                            jobs.len()
+                        )));
+                    }
+                }
+            };
+            consume(want, out, &skips)?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivers_every_job_in_order_and_honours_skips() {
+        let jobs: Vec<u64> = (0..50).collect();
+        let mut seen = Vec::new();
+        in_order(
+            &jobs,
+            |j| {
+                // Uneven work, so readers finish out of order.
+                std::thread::sleep(std::time::Duration::from_micros((j % 7) * 200));
+                j * 10
+            },
+            |i, out, skips| {
+                if i == 10 {
+                    (30..50).for_each(|j| skips.mark(j));
+                }
+                seen.push((i, out));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen.len(), 50);
+        for (k, (i, out)) in seen.iter().enumerate() {
+            assert_eq!(*i, k);
+            // Jobs marked late may have been read already; none is read wrongly.
+            if let Some(v) = out {
+                assert_eq!(*v, *i as u64 * 10);
+            }
+        }
+        // Readers are at most a few jobs ahead, so most of the marked ones were skipped.
+        assert!(seen[40..].iter().all(|(_, out)| out.is_none()), "{seen:?}");
+    }
+
+    #[test]
+    fn an_error_stops_the_run() {
+        let jobs: Vec<u32> = (0..100).collect();
+        let read = AtomicUsize::new(0);
+        let r = in_order(
+            &jobs,
+            |_| read.fetch_add(1, Ordering::Relaxed),
+            |i, _, _| {
+                if i == 3 {
+                    Err(QueryError::Internal("boom".into()))
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert!(r.is_err());
+        assert!(read.load(Ordering::Relaxed) < 20);
+    }
+}
