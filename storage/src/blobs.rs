@@ -284,6 +284,15 @@ impl Blobs {
             size,
         })
     }
+
+    /// A Parquet reader of an object whose size is known (no request for it).
+    pub fn parquet_reader_of_size(&self, rel: &str, size: u64) -> BlobReader {
+        BlobReader {
+            store: self.store(),
+            path: self.key(rel),
+            size,
+        }
+    }
 }
 
 /// Reads a Parquet object by byte ranges (footer, then the pages a query needs).
@@ -291,6 +300,13 @@ pub struct BlobReader {
     store: Arc<dyn ObjectStore>,
     path: Path,
     size: u64,
+}
+
+impl BlobReader {
+    /// The object's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
 }
 
 impl parquet::arrow::async_reader::AsyncFileReader for BlobReader {

@@ -8,6 +8,7 @@ use arrow::compute::{
     SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
 };
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
@@ -58,8 +59,9 @@ const PAGE_BYTES: usize = 4 << 20;
 /// Pages of the logs columns a search reads for a few rows (body, ids): a search
 /// that fetches 100 records decompresses one page per record and column. Bodies of
 /// the logs workload (zstd 9): 4 MiB pages 11.25 B/line, 256 KiB 11.56, 128 KiB
-/// 12.05, 64 KiB 12.63; ids are random, so their page size costs nothing.
-const FETCH_PAGE_BYTES: usize = 256 << 10;
+/// 12.05, 64 KiB 12.63; ids are random, so their page size costs nothing. At 10M
+/// lines, 256 KiB pages still left a term search's fetch mostly in zstd (benches/).
+const FETCH_PAGE_BYTES: usize = 64 << 10;
 
 /// Pages of log timestamps, read for every candidate row of a search to order it:
 /// delta-packed already, so small pages cost nothing and spare decoding 256k values
@@ -303,7 +305,42 @@ pub fn write_new(
 
 /// Reads a whole Parquet file back into batches.
 pub fn read_file(blobs: &Blobs, rel: &str) -> Result<Vec<RecordBatch>, StorageError> {
-    read_rows(blobs, rel, None, None)
+    read_rows(blobs, None, rel, None, None)
+}
+
+/// Parsed footers (schema, row groups, page indexes) and sizes of the files read most
+/// recently: a search opens the same few files twice (candidates' timestamps, then the
+/// page's records), and every search opens the newest ones again. Files are never
+/// rewritten under the same name, so an entry cannot go stale.
+#[derive(Default)]
+pub struct FooterCache {
+    files: std::sync::Mutex<std::collections::HashMap<String, (u64, ArrowReaderMetadata)>>,
+}
+
+/// Files whose footers the cache keeps (a logs file's is tens of KiB with its page
+/// index); past it the cache starts over.
+const FOOTER_CACHE_FILES: usize = 256;
+
+impl FooterCache {
+    fn get(&self, rel: &str) -> Option<(u64, ArrowReaderMetadata)> {
+        self.files.lock().ok()?.get(rel).cloned()
+    }
+
+    fn put(&self, rel: &str, size: u64, meta: ArrowReaderMetadata) {
+        if let Ok(mut m) = self.files.lock() {
+            if m.len() >= FOOTER_CACHE_FILES {
+                m.clear();
+            }
+            m.insert(rel.to_string(), (size, meta));
+        }
+    }
+
+    /// Drops a deleted file's entry.
+    pub fn forget(&self, rel: &str) {
+        if let Ok(mut m) = self.files.lock() {
+            m.remove(rel);
+        }
+    }
 }
 
 /// Reads `columns` (all when `None`) of a Parquet file, only the rows numbered in
@@ -311,6 +348,7 @@ pub fn read_file(blobs: &Blobs, rel: &str) -> Result<Vec<RecordBatch>, StorageEr
 /// index).
 pub fn read_rows(
     blobs: &Blobs,
+    footers: Option<&FooterCache>,
     rel: &str,
     columns: Option<&[&str]>,
     rows: Option<&[u32]>,
@@ -321,9 +359,19 @@ pub fn read_rows(
     let options = ArrowReaderOptions::new()
         .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
     blobs.wait(async {
-        let reader = blobs.parquet_reader(rel).await?;
-        let mut builder =
-            ParquetRecordBatchStreamBuilder::new_with_options(reader, options).await?;
+        let cached = footers.and_then(|c| c.get(rel));
+        let (reader, metadata) = match cached {
+            Some((size, metadata)) => (blobs.parquet_reader_of_size(rel, size), metadata),
+            None => {
+                let mut reader = blobs.parquet_reader(rel).await?;
+                let metadata = ArrowReaderMetadata::load_async(&mut reader, options).await?;
+                if let Some(c) = footers {
+                    c.put(rel, reader.size(), metadata.clone());
+                }
+                (reader, metadata)
+            }
+        };
+        let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
         if let Some(columns) = columns {
             let indices = columns
                 .iter()

@@ -155,6 +155,8 @@ pub(crate) struct Inner {
     graveyard: Mutex<Vec<(Instant, String)>>,
     trace_index: trace_index::TraceIndexCache,
     text_index: fulltext::TextIndexCache,
+    /// Parsed footers of recently read files (`read_rows`).
+    footers: files::FooterCache,
     series: series::SeriesIndex,
     /// Acknowledged logs batches, as they become visible, for live tail (`None` once
     /// shutdown ended the tails).
@@ -284,6 +286,7 @@ impl Storage {
             metrics,
             next_seq: AtomicU64::new(next_seq),
             graveyard: Mutex::new(Vec::new()),
+            footers: files::FooterCache::default(),
             trace_index: trace_index::TraceIndexCache::default(),
             text_index,
             series: series_index,
@@ -448,7 +451,8 @@ impl Storage {
         columns: Option<&[&str]>,
         rows: Option<&[u32]>,
     ) -> Result<Vec<RecordBatch>, StorageError> {
-        files::read_rows(&self.inner.blobs, &file.path, columns, rows)
+        let footers = Some(&self.inner.footers);
+        files::read_rows(&self.inner.blobs, footers, &file.path, columns, rows)
     }
 
     /// Logs batches as they are acknowledged (and visible to queries), every tenant's.

@@ -251,6 +251,7 @@ impl Storage {
         };
         let mut n = 0;
         for (_, p) in due {
+            self.inner.footers.forget(&p);
             match self.inner.blobs.delete(&p) {
                 Ok(true) => n += 1,
                 Ok(false) => {}
