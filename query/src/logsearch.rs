@@ -486,33 +486,51 @@ fn fetch(
         };
         by_source.entry(key).or_default().push(row);
     }
-    let mut found: std::collections::HashMap<Loc, LogHit> = Default::default();
-    for ((is_file, idx), mut rows) in by_source {
-        rows.sort_unstable();
-        let batch = if is_file {
-            let batches = storage
-                .read_rows(&snap.files[idx], None, Some(&rows))
-                .map_err(storage_err)?;
-            let batch = arrow::compute::concat_batches(
-                &osprey_storage::layout::file_schema(Signal::Logs),
-                &batches,
-            )
-            .map_err(|e| QueryError::Internal(e.to_string()))?;
-            crate::provider::convert(Signal::Logs, &batch, &schema)?
-        } else {
-            let indices = UInt32Array::from(rows.clone());
-            arrow::compute::take_record_batch(&snap.batches[idx], &indices)
-                .map_err(|e| QueryError::Internal(e.to_string()))?
-        };
-        for (row, hit) in rows.iter().zip(hits(&batch)?) {
-            let loc = if is_file {
-                Loc::File(idx, *row)
+    let jobs: Vec<((bool, usize), Vec<u32>)> = by_source
+        .into_iter()
+        .map(|(key, mut rows)| {
+            rows.sort_unstable();
+            (key, rows)
+        })
+        .collect();
+    // The records of one source (a file's rows, or an in-memory batch's).
+    let read =
+        |((is_file, idx), rows): &((bool, usize), Vec<u32>)| -> Result<RecordBatch, QueryError> {
+            if *is_file {
+                let batches = storage
+                    .read_rows(&snap.files[*idx], None, Some(rows))
+                    .map_err(storage_err)?;
+                let batch = arrow::compute::concat_batches(
+                    &osprey_storage::layout::file_schema(Signal::Logs),
+                    &batches,
+                )
+                .map_err(|e| QueryError::Internal(e.to_string()))?;
+                Ok(crate::provider::convert(Signal::Logs, &batch, &schema)?)
             } else {
-                Loc::Mem(idx, *row)
+                let indices = UInt32Array::from(rows.clone());
+                arrow::compute::take_record_batch(&snap.batches[*idx], &indices)
+                    .map_err(|e| QueryError::Internal(e.to_string()))
+            }
+        };
+    let mut found: std::collections::HashMap<Loc, LogHit> = Default::default();
+    // Files are read in parallel (a page's records often come from several).
+    readahead::in_order(&jobs, read, |i, batch, _| {
+        let job = &jobs[i];
+        let batch = match batch {
+            Some(b) => b?,
+            None => read(job)?,
+        };
+        let ((is_file, idx), rows) = job;
+        for (row, hit) in rows.iter().zip(hits(&batch)?) {
+            let loc = if *is_file {
+                Loc::File(*idx, *row)
+            } else {
+                Loc::Mem(*idx, *row)
             };
             found.insert(loc, hit);
         }
-    }
+        Ok(())
+    })?;
     Ok(page
         .iter()
         .filter_map(|(_, loc)| found.remove(loc))

@@ -63,6 +63,12 @@ const PAGE_BYTES: usize = 4 << 20;
 /// lines, 256 KiB pages still left a term search's fetch mostly in zstd (benches/).
 const FETCH_PAGE_BYTES: usize = 64 << 10;
 
+/// Most rows in a page of a logs file. Reading a few rows of a column still decodes
+/// the levels or deltas of every row before them in their page: the attribute maps
+/// (nearly empty, so a 256k-row page) and timestamps were most of a fetch's decoding
+/// after the page sizes above.
+const PAGE_ROWS: usize = 8192;
+
 /// Pages of log timestamps, read for every candidate row of a search to order it:
 /// delta-packed already, so small pages cost nothing and spare decoding 256k values
 /// to read a few.
@@ -115,7 +121,9 @@ fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterProperties {
                     .set_column_encoding(path.clone(), Encoding::PLAIN)
                     .set_column_data_page_size_limit(path, FETCH_PAGE_BYTES);
             }
-            b = b.set_column_data_page_size_limit(ColumnPath::from("timestamp"), TIME_PAGE_BYTES);
+            b = b
+                .set_column_data_page_size_limit(ColumnPath::from("timestamp"), TIME_PAGE_BYTES)
+                .set_data_page_row_count_limit(PAGE_ROWS);
         }
         Signal::Spans => {
             // No bloom filter on trace_id: trace lookups go through the trace-id sidecar
