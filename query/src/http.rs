@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::logsearch::SearchParams;
 use crate::ops::{self, OpsState};
+use crate::tracesearch::{self, TraceQuery};
 use crate::{QueryError, QueryState, jaeger, logsearch, logstats, logtail, patterns, promql, sql};
 
 /// Tenant from `X-Scope-OrgID`, `default` when absent.
@@ -119,6 +120,48 @@ async fn trace_handler(
     match run.await {
         Ok(trace) => Json(jaeger::envelope(json!([trace]), None)).into_response(),
         Err(e) => jaeger_error(e),
+    }
+}
+
+/// Jaeger's trace search: whole traces, newest first.
+async fn traces_search_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let query = TraceQuery::from_params(&q, now_ns())?;
+        let traces = tracesearch::traces(&st, &tenant, &query).await?;
+        traces
+            .iter()
+            .map(|(id, batches)| jaeger::trace_json(id, batches))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    match run.await {
+        Ok(traces) => Json(jaeger::envelope(json!(traces), None)).into_response(),
+        Err(e) => jaeger_error(e),
+    }
+}
+
+/// Trace search with summaries (Jaeger's parameters, Osprey's envelope).
+async fn trace_summaries_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let query = TraceQuery::from_params(&q, now_ns())?;
+        let traces = tracesearch::traces(&st, &tenant, &query).await?;
+        traces
+            .iter()
+            .map(|(id, batches)| tracesearch::summarize(id, batches))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    match run.await {
+        Ok(traces) => success(json!({ "traces": traces })),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -485,7 +528,9 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .with_state(ops_state);
     Router::new()
         .route("/api/v1/sql", post(sql_handler))
+        .route("/api/traces", get(traces_search_handler))
         .route("/api/traces/{trace_id}", get(trace_handler))
+        .route("/api/v1/traces/search", get(trace_summaries_handler))
         .route("/api/services", get(services_handler))
         .route(
             "/api/services/{service}/operations",

@@ -21,6 +21,7 @@ mod provider;
 mod readahead;
 mod session;
 pub mod sql;
+pub mod tracesearch;
 
 use osprey_config::QueryConfig;
 use osprey_storage::Storage;

@@ -1,0 +1,443 @@
+//! Trace search: the traces with at least one span that matches every condition
+//! (service, operation, tags, duration bounds, start time range), newest first.
+//!
+//! Served as Jaeger's v1 `GET /api/traces?service=&operation=&tags=&minDuration=…`
+//! (what Grafana's Jaeger data source calls: whole traces) and as
+//! `GET /api/v1/traces/search` with the same parameters (trace summaries: root service
+//! and operation, start, duration, span and error counts, services involved).
+//!
+//! Parameters follow Jaeger's query service: `start`/`end` in µs since the epoch (start
+//! defaults to two days before `end`, end to now), `minDuration`/`maxDuration` as Go
+//! durations (`1.5ms`, `2s`, `1m30s`), `tags` a JSON object and `tag=key:value`
+//! repeated, `limit` (default 100). A tag matches a span attribute or a resource
+//! attribute of the same value; `error=true|false`, `span.kind=server|…` and
+//! `otel.status_code=OK|ERROR|UNSET` match the span's status and kind, as the Jaeger
+//! trace view shows them.
+
+use std::collections::BTreeSet;
+
+use arrow::array::{Array, RecordBatch};
+use datafusion::functions_aggregate::expr_fn::max;
+use datafusion::prelude::{DataFrame, Expr, col, lit};
+use datafusion::scalar::ScalarValue;
+use serde::Serialize;
+
+use crate::columns::{i64s, strings, timestamps};
+use crate::jaeger::find_trace;
+use crate::session::signal_session;
+use crate::{QueryError, QueryState};
+use osprey_storage::Signal;
+
+/// Jaeger's default number of traces.
+const DEFAULT_LIMIT: usize = 100;
+/// Most traces one search returns.
+const MAX_LIMIT: usize = 1500;
+/// How far back a search without `start` looks (Jaeger's default).
+const DEFAULT_LOOKBACK_NS: i64 = 2 * 86_400 * 1_000_000_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceQuery {
+    pub service: String,
+    pub operation: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub min_duration_ns: Option<i64>,
+    pub max_duration_ns: Option<i64>,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub limit: usize,
+}
+
+fn bad(param: &str, why: impl std::fmt::Display) -> QueryError {
+    QueryError::BadData(format!("unable to parse param '{param}': {why}"))
+}
+
+impl TraceQuery {
+    /// From Jaeger's query parameters (repeated keys allowed).
+    pub fn from_params(params: &[(String, String)], now_ns: i64) -> Result<Self, QueryError> {
+        let one = |name: &str| {
+            params
+                .iter()
+                .rev()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| v.as_str())
+        };
+        let service = one("service").unwrap_or_default().to_string();
+        if service.is_empty() {
+            return Err(QueryError::BadData(
+                "parameter 'service' is required".into(),
+            ));
+        }
+        let micros = |name: &str| -> Result<Option<i64>, QueryError> {
+            one(name)
+                .map(|v| {
+                    v.parse::<i64>()
+                        .map_err(|e| bad(name, e))
+                        .map(|us| us.saturating_mul(1000))
+                })
+                .transpose()
+        };
+        let end_ns = micros("end")?.unwrap_or(now_ns);
+        let start_ns = micros("start")?.unwrap_or(end_ns - DEFAULT_LOOKBACK_NS);
+        if end_ns < start_ns {
+            return Err(QueryError::BadData(
+                "'end' should not be before 'start'".into(),
+            ));
+        }
+        let duration = |name: &str| -> Result<Option<i64>, QueryError> {
+            one(name)
+                .map(|v| go_duration_ns(v).map_err(|e| bad(name, e)))
+                .transpose()
+        };
+        let min_duration_ns = duration("minDuration")?;
+        let max_duration_ns = duration("maxDuration")?;
+        if let (Some(lo), Some(hi)) = (min_duration_ns, max_duration_ns)
+            && hi < lo
+        {
+            return Err(QueryError::BadData(
+                "'maxDuration' should be greater than 'minDuration'".into(),
+            ));
+        }
+        let limit = match one("limit") {
+            None => DEFAULT_LIMIT,
+            Some(v) => match v.parse::<i64>().map_err(|e| bad("limit", e))? {
+                n if n <= 0 => DEFAULT_LIMIT,
+                n => (n as usize).min(MAX_LIMIT),
+            },
+        };
+        let mut tags: Vec<(String, String)> = Vec::new();
+        let mut add = |k: &str, v: &str| {
+            tags.retain(|(key, _)| key != k);
+            tags.push((k.to_string(), v.to_string()));
+        };
+        for (k, v) in params {
+            match k.as_str() {
+                "tag" => {
+                    let (key, value) = v.split_once(':').ok_or_else(|| {
+                        QueryError::BadData(format!(
+                            "malformed 'tag' parameter, expecting key:value, received: {v}"
+                        ))
+                    })?;
+                    add(key, value);
+                }
+                "tags" if !v.is_empty() => {
+                    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(v)
+                        .map_err(|e| {
+                        QueryError::BadData(format!(
+                            "malformed 'tags' parameter, cannot unmarshal JSON: {e}"
+                        ))
+                    })?;
+                    for (key, value) in map {
+                        let value = match value {
+                            serde_json::Value::String(s) => s,
+                            other => {
+                                return Err(QueryError::BadData(format!(
+                                    "malformed 'tags' parameter: the value of {key:?} is {other}, expected a string"
+                                )));
+                            }
+                        };
+                        add(&key, &value);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(TraceQuery {
+            service,
+            operation: one("operation").map(str::to_string),
+            tags,
+            min_duration_ns,
+            max_duration_ns,
+            start_ns,
+            end_ns,
+            limit,
+        })
+    }
+}
+
+/// A Go `time.ParseDuration` string (`300ms`, `1.5h`, `2h45m`, `10us`, `10µs`) in ns.
+pub fn go_duration_ns(s: &str) -> Result<i64, String> {
+    let err = || format!("time: invalid duration {s:?}");
+    let mut rest = s.trim();
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(err());
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (num, tail) = rest.split_at(num_len);
+        let value: f64 = num.parse().map_err(|_| err())?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let scale = match unit {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(err()),
+        };
+        total += value * scale;
+        rest = tail;
+    }
+    if total > i64::MAX as f64 {
+        return Err(err());
+    }
+    Ok(total.round() as i64)
+}
+
+fn ts(ns: i64) -> Expr {
+    lit(ScalarValue::TimestampNanosecond(
+        Some(ns),
+        Some("UTC".into()),
+    ))
+}
+
+fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A span condition for one tag.
+fn tag_filter(df: &DataFrame, key: &str, value: &str) -> Result<Expr, QueryError> {
+    let lower = value.to_ascii_lowercase();
+    Ok(match key {
+        "error" => match lower.as_str() {
+            "true" => col("status_code").eq(lit("STATUS_CODE_ERROR")),
+            "false" => col("status_code").not_eq(lit("STATUS_CODE_ERROR")),
+            _ => {
+                return Err(QueryError::BadData(format!(
+                    "tag error={value:?}: expected true or false"
+                )));
+            }
+        },
+        "span.kind" => col("kind").eq(lit(format!("SPAN_KIND_{}", value.to_ascii_uppercase()))),
+        "otel.status_code" => {
+            col("status_code").eq(lit(format!("STATUS_CODE_{}", value.to_ascii_uppercase())))
+        }
+        _ => {
+            let (k, v) = (sql_string(key), sql_string(value));
+            df.parse_sql_expr(&format!("attributes[{k}] = {v} OR resource[{k}] = {v}"))?
+        }
+    })
+}
+
+/// Ids of the matching traces, newest first (by their newest matching span).
+pub async fn trace_ids(
+    st: &QueryState,
+    tenant: &str,
+    q: &TraceQuery,
+) -> Result<Vec<String>, QueryError> {
+    let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;
+    let mut df = ctx.table("spans").await?;
+    let mut filter = col("service")
+        .eq(lit(q.service.as_str()))
+        .and(col("start_time").gt_eq(ts(q.start_ns)))
+        .and(col("start_time").lt_eq(ts(q.end_ns)));
+    if let Some(op) = &q.operation {
+        filter = filter.and(col("name").eq(lit(op.as_str())));
+    }
+    if let Some(lo) = q.min_duration_ns {
+        filter = filter.and(col("duration_ns").gt_eq(lit(lo)));
+    }
+    if let Some(hi) = q.max_duration_ns {
+        filter = filter.and(col("duration_ns").lt_eq(lit(hi)));
+    }
+    for (k, v) in &q.tags {
+        filter = filter.and(tag_filter(&df, k, v)?);
+    }
+    df = df
+        .filter(filter)?
+        .aggregate(
+            vec![col("trace_id")],
+            vec![max(col("start_time")).alias("t")],
+        )?
+        .sort(vec![
+            col("t").sort(false, false),
+            col("trace_id").sort(true, false),
+        ])?
+        .limit(0, Some(q.limit))?;
+    let mut ids = Vec::new();
+    for b in df.collect().await? {
+        let s = strings(&b, "trace_id")?;
+        ids.extend((0..s.len()).map(|i| s.value(i).to_string()));
+    }
+    Ok(ids)
+}
+
+/// The matching traces, whole (newest first).
+pub async fn traces(
+    st: &QueryState,
+    tenant: &str,
+    q: &TraceQuery,
+) -> Result<Vec<(String, Vec<RecordBatch>)>, QueryError> {
+    let mut out = Vec::new();
+    for id in trace_ids(st, tenant, q).await? {
+        let batches = find_trace(st, tenant, &id).await?;
+        out.push((id, batches));
+    }
+    Ok(out)
+}
+
+/// One trace at a glance.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct TraceSummary {
+    pub trace_id: String,
+    /// Service and name of the root span (the earliest span without a parent in the
+    /// trace; the earliest span when the root has not arrived).
+    pub root_service: String,
+    pub root_operation: String,
+    /// Earliest span start, ns since the epoch.
+    pub start_ns: i64,
+    /// From the earliest start to the latest end.
+    pub duration_ns: i64,
+    pub span_count: usize,
+    pub error_count: usize,
+    /// Services with spans in the trace, sorted.
+    pub services: Vec<String>,
+}
+
+pub fn summarize(trace_id: &str, batches: &[RecordBatch]) -> Result<TraceSummary, QueryError> {
+    let mut s = TraceSummary {
+        trace_id: trace_id.to_string(),
+        root_service: String::new(),
+        root_operation: String::new(),
+        start_ns: i64::MAX,
+        duration_ns: 0,
+        span_count: 0,
+        error_count: 0,
+        services: Vec::new(),
+    };
+    let mut end = i64::MIN;
+    let mut services = BTreeSet::new();
+    // (has a parent, start): the root sorts first.
+    let mut root: Option<((bool, i64), String, String)> = None;
+    for b in batches {
+        let service = strings(b, "service")?;
+        let parent = strings(b, "parent_span_id")?;
+        let name = strings(b, "name")?;
+        let status = strings(b, "status_code")?;
+        let start = timestamps(b, "start_time")?;
+        let dur = i64s(b, "duration_ns")?;
+        for i in 0..b.num_rows() {
+            s.span_count += 1;
+            let t = start.value(i);
+            s.start_ns = s.start_ns.min(t);
+            end = end.max(t.saturating_add(dur.value(i)));
+            if status.value(i) == "STATUS_CODE_ERROR" {
+                s.error_count += 1;
+            }
+            services.insert(service.value(i).to_string());
+            let key = (parent.is_valid(i) && !parent.value(i).is_empty(), t);
+            if root.as_ref().is_none_or(|(k, _, _)| key < *k) {
+                root = Some((key, service.value(i).to_string(), name.value(i).to_string()));
+            }
+        }
+    }
+    if let Some((_, service, name)) = root {
+        s.root_service = service;
+        s.root_operation = name;
+    }
+    if s.span_count > 0 {
+        s.duration_ns = end - s.start_ns;
+    }
+    s.services = services.into_iter().collect();
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration_ns("0"), Ok(0));
+        assert_eq!(go_duration_ns("1.5ms"), Ok(1_500_000));
+        assert_eq!(
+            go_duration_ns("2h45m"),
+            Ok((2 * 3600 + 45 * 60) * 1_000_000_000)
+        );
+        assert_eq!(go_duration_ns("10us"), Ok(10_000));
+        assert_eq!(go_duration_ns("10µs"), Ok(10_000));
+        assert_eq!(go_duration_ns("300ns"), Ok(300));
+        for bad in ["", "5", "ms", "1.2.3s", "5 s", "1d"] {
+            assert!(go_duration_ns(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn jaeger_parameters() {
+        let q = TraceQuery::from_params(
+            &params(&[
+                ("service", "checkout"),
+                ("operation", "GET /pay"),
+                ("tags", r#"{"http.status_code":"500","error":"true"}"#),
+                ("tag", "region:eu:west"),
+                ("minDuration", "1.5ms"),
+                ("maxDuration", "2s"),
+                ("start", "1000"),
+                ("end", "2000"),
+                ("limit", "20"),
+            ]),
+            5,
+        )
+        .unwrap();
+        assert_eq!(q.service, "checkout");
+        assert_eq!(q.operation.as_deref(), Some("GET /pay"));
+        assert_eq!((q.start_ns, q.end_ns), (1_000_000, 2_000_000));
+        assert_eq!(
+            (q.min_duration_ns, q.max_duration_ns),
+            (Some(1_500_000), Some(2_000_000_000))
+        );
+        assert_eq!(q.limit, 20);
+        let mut tags = q.tags.clone();
+        tags.sort();
+        assert_eq!(
+            tags,
+            vec![
+                ("error".to_string(), "true".to_string()),
+                ("http.status_code".to_string(), "500".to_string()),
+                ("region".to_string(), "eu:west".to_string()),
+            ]
+        );
+        let q = TraceQuery::from_params(&params(&[("service", "a")]), 10 * DEFAULT_LOOKBACK_NS)
+            .unwrap();
+        assert_eq!(q.end_ns - q.start_ns, DEFAULT_LOOKBACK_NS);
+        assert_eq!(q.limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn jaeger_parameter_errors_name_the_parameter() {
+        let err = |p: &[(&str, &str)]| {
+            TraceQuery::from_params(&params(p), 0)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(&[]).contains("parameter 'service' is required"));
+        assert!(err(&[("service", "a"), ("start", "x")]).contains("'start'"));
+        assert!(err(&[("service", "a"), ("minDuration", "5")]).contains("'minDuration'"));
+        assert!(
+            err(&[
+                ("service", "a"),
+                ("minDuration", "2s"),
+                ("maxDuration", "1s")
+            ])
+            .contains("'maxDuration' should be greater than 'minDuration'")
+        );
+        assert!(err(&[("service", "a"), ("tags", "{")]).contains("malformed 'tags'"));
+        assert!(err(&[("service", "a"), ("tag", "novalue")]).contains("malformed 'tag'"));
+        assert!(err(&[("service", "a"), ("limit", "many")]).contains("'limit'"));
+    }
+}
