@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use crate::logsearch::SearchParams;
 use crate::ops::{self, OpsState};
 use crate::tracesearch::{self, TraceQuery};
-use crate::{QueryError, QueryState, jaeger, logsearch, logstats, logtail, patterns, promql, sql};
+use crate::{
+    QueryError, QueryState, jaeger, jaeger_v3, logsearch, logstats, logtail, patterns, promql, sql,
+};
 
 /// Tenant from `X-Scope-OrgID`, `default` when absent.
 fn tenant(headers: &HeaderMap) -> Result<String, QueryError> {
@@ -162,6 +164,98 @@ async fn trace_summaries_handler(
     match run.await {
         Ok(traces) => success(json!({ "traces": traces })),
         Err(e) => e.into_response(),
+    }
+}
+
+/// Jaeger v3's error shape.
+fn jaeger_v3_error(e: QueryError) -> Response {
+    let status = e.status();
+    if matches!(e, QueryError::Internal(_)) {
+        tracing::error!(error = %e, "jaeger v3 query failed");
+    }
+    (
+        status,
+        Json(jaeger_v3::error_body(status.as_u16(), &e.to_string())),
+    )
+        .into_response()
+}
+
+async fn v3_services_handler(State(st): State<QueryState>, headers: HeaderMap) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        jaeger::services(&st, &tenant).await
+    };
+    match run.await {
+        Ok(s) => Json(json!({ "services": s })).into_response(),
+        Err(e) => jaeger_v3_error(e),
+    }
+}
+
+async fn v3_operations_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let service = q.get("service").cloned().unwrap_or_default();
+        let kind = match q.get("spanKind").or_else(|| q.get("span_kind")) {
+            Some(k) if !k.is_empty() => Some(jaeger_v3::stored_kind(k)?),
+            _ => None,
+        };
+        jaeger::operation_kinds(&st, &tenant, &service, kind).await
+    };
+    match run.await {
+        Ok(ops) => {
+            let ops: Vec<Value> = ops
+                .iter()
+                .map(|(name, kind)| json!({"name": name, "spanKind": jaeger_v3::kind_name(kind)}))
+                .collect();
+            Json(json!({ "operations": ops })).into_response()
+        }
+        Err(e) => jaeger_v3_error(e),
+    }
+}
+
+async fn v3_trace_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let id = jaeger::normalize_trace_id(&id)
+            .map_err(|e| QueryError::BadData(format!("malformed parameter trace_id: {e}")))?;
+        let batches = jaeger::find_trace(&st, &tenant, &id).await?;
+        if batches.is_empty() {
+            return Err(QueryError::NotFound("trace not found".into()));
+        }
+        jaeger_v3::traces_data(&batches)
+    };
+    match run.await {
+        Ok(data) => Json(json!({ "result": data })).into_response(),
+        Err(e) => jaeger_v3_error(e),
+    }
+}
+
+async fn v3_find_traces_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let query = jaeger_v3::find_traces_query(&q)?;
+        let traces = tracesearch::traces(&st, &tenant, &query).await?;
+        if traces.is_empty() {
+            return Err(QueryError::NotFound("No traces found".into()));
+        }
+        let batches: Vec<_> = traces.into_iter().flat_map(|(_, b)| b).collect();
+        jaeger_v3::traces_data(&batches)
+    };
+    match run.await {
+        Ok(data) => Json(json!({ "result": data })).into_response(),
+        Err(e) => jaeger_v3_error(e),
     }
 }
 
@@ -531,6 +625,10 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/api/traces", get(traces_search_handler))
         .route("/api/traces/{trace_id}", get(trace_handler))
         .route("/api/v1/traces/search", get(trace_summaries_handler))
+        .route("/api/v3/services", get(v3_services_handler))
+        .route("/api/v3/operations", get(v3_operations_handler))
+        .route("/api/v3/traces", get(v3_find_traces_handler))
+        .route("/api/v3/traces/{trace_id}", get(v3_trace_handler))
         .route("/api/services", get(services_handler))
         .route(
             "/api/services/{service}/operations",

@@ -202,6 +202,37 @@ pub async fn operations(
     Ok(out)
 }
 
+/// Span names of one service with their kinds (Jaeger v3's `/api/v3/operations`),
+/// optionally of one stored kind (`SPAN_KIND_SERVER`, …), sorted.
+pub async fn operation_kinds(
+    st: &QueryState,
+    tenant: &str,
+    service: &str,
+    kind: Option<&str>,
+) -> Result<Vec<(String, String)>, QueryError> {
+    let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;
+    let mut filter = col("service").eq(lit(service));
+    if let Some(k) = kind {
+        filter = filter.and(col("kind").eq(lit(k)));
+    }
+    let df = ctx
+        .table("spans")
+        .await?
+        .filter(filter)?
+        .select(vec![col("name"), col("kind")])?
+        .distinct()?
+        .sort(vec![
+            col("name").sort(true, false),
+            col("kind").sort(true, false),
+        ])?;
+    let mut out = Vec::new();
+    for b in df.collect().await? {
+        let (n, k) = (strings(&b, "name")?, strings(&b, "kind")?);
+        out.extend((0..n.len()).map(|i| (n.value(i).to_string(), k.value(i).to_string())));
+    }
+    Ok(out)
+}
+
 /// Services that sent spans, sorted.
 pub async fn services(st: &QueryState, tenant: &str) -> Result<Vec<String>, QueryError> {
     let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;

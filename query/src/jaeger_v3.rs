@@ -1,0 +1,338 @@
+//! Jaeger's API v3 over HTTP (what the current Jaeger UI calls): `/api/v3/services`,
+//! `/api/v3/operations`, `/api/v3/traces` and `/api/v3/traces/{trace_id}`. Traces are
+//! OTLP/JSON `TracesData` inside grpc-gateway's `{"result": …}` wrapper; errors are
+//! `{"error": {"httpCode": …, "message": …}}`; parameter names are the camelCase ones
+//! with the deprecated snake_case aliases still accepted, as Jaeger 2.x does.
+//!
+//! Span and resource attributes are stored as strings, so they come back as
+//! `stringValue`s whatever their type was on the way in (see ARCHITECTURE.md).
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, RecordBatch};
+use serde_json::{Value, json};
+
+use crate::QueryError;
+use crate::columns::{Maps, i64s, strings, timestamps};
+use crate::tracesearch::{TraceQuery, go_duration_ns};
+
+/// Jaeger's error body.
+pub fn error_body(status: u16, message: &str) -> Value {
+    json!({"error": {"httpCode": status, "message": message}})
+}
+
+fn kind_number(kind: &str) -> u8 {
+    match kind {
+        "SPAN_KIND_INTERNAL" => 1,
+        "SPAN_KIND_SERVER" => 2,
+        "SPAN_KIND_CLIENT" => 3,
+        "SPAN_KIND_PRODUCER" => 4,
+        "SPAN_KIND_CONSUMER" => 5,
+        _ => 0,
+    }
+}
+
+fn status_number(code: &str) -> u8 {
+    match code {
+        "STATUS_CODE_OK" => 1,
+        "STATUS_CODE_ERROR" => 2,
+        _ => 0,
+    }
+}
+
+/// Jaeger's lowercase span kind (`server`, …; `internal` for an unspecified kind).
+pub fn kind_name(kind: &str) -> &'static str {
+    match kind {
+        "SPAN_KIND_SERVER" => "server",
+        "SPAN_KIND_CLIENT" => "client",
+        "SPAN_KIND_PRODUCER" => "producer",
+        "SPAN_KIND_CONSUMER" => "consumer",
+        _ => "internal",
+    }
+}
+
+/// The stored span kind for a Jaeger span kind parameter.
+pub fn stored_kind(jaeger: &str) -> Result<&'static str, QueryError> {
+    Ok(match jaeger.to_ascii_lowercase().as_str() {
+        "server" => "SPAN_KIND_SERVER",
+        "client" => "SPAN_KIND_CLIENT",
+        "producer" => "SPAN_KIND_PRODUCER",
+        "consumer" => "SPAN_KIND_CONSUMER",
+        "internal" => "SPAN_KIND_INTERNAL",
+        other => {
+            return Err(QueryError::BadData(format!(
+                "malformed parameter spanKind: unsupported span kind {other:?}; expected server, client, producer, consumer or internal"
+            )));
+        }
+    })
+}
+
+fn string_attrs(pairs: &[(String, String)]) -> Vec<Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| json!({"key": k, "value": {"stringValue": v}}))
+        .collect()
+}
+
+/// An attribute object as stored in events and links (`{"k": value}`) as OTLP/JSON.
+fn json_attrs(v: &Value) -> Vec<Value> {
+    let Value::Object(m) = v else {
+        return Vec::new();
+    };
+    m.iter()
+        .map(|(k, v)| {
+            let value = match v {
+                Value::Bool(b) => json!({"boolValue": b}),
+                Value::Number(n) if n.is_i64() || n.is_u64() => json!({"intValue": n.to_string()}),
+                Value::Number(n) => json!({"doubleValue": n.as_f64()}),
+                Value::String(s) => json!({"stringValue": s}),
+                other => json!({"stringValue": other.to_string()}),
+            };
+            json!({"key": k, "value": value})
+        })
+        .collect()
+}
+
+/// `v` with the stored attribute object `attrs` as its `attributes`, when there are any.
+fn with_attrs(mut v: Value, attrs: &Value) -> Value {
+    let a = json_attrs(attrs);
+    if !a.is_empty() {
+        v["attributes"] = json!(a);
+    }
+    v
+}
+
+/// Spans (any order, any number of traces) as OTLP/JSON `TracesData`: one
+/// `resourceSpans` per service and resource, one `scopeSpans` per scope, spans by
+/// start time.
+pub fn traces_data(batches: &[RecordBatch]) -> Result<Value, QueryError> {
+    type ResourceKey = (String, Vec<(String, String)>);
+    let mut groups: BTreeMap<ResourceKey, BTreeMap<String, Vec<(i64, Value)>>> = BTreeMap::new();
+    for b in batches {
+        let service = strings(b, "service")?;
+        let trace_id = strings(b, "trace_id")?;
+        let span_id = strings(b, "span_id")?;
+        let parent = strings(b, "parent_span_id")?;
+        let name = strings(b, "name")?;
+        let kind = strings(b, "kind")?;
+        let status = strings(b, "status_code")?;
+        let status_msg = strings(b, "status_message")?;
+        let events = strings(b, "events")?;
+        let links = strings(b, "links")?;
+        let scope = strings(b, "scope")?;
+        let start = timestamps(b, "start_time")?;
+        let dur = i64s(b, "duration_ns")?;
+        let attrs = Maps::new(b, "attributes")?;
+        let res = Maps::new(b, "resource")?;
+        for i in 0..b.num_rows() {
+            let start_ns = start.value(i);
+            // Like Jaeger's jsonpb output, default values (0, empty lists) are left out.
+            let mut span = json!({
+                "traceId": trace_id.value(i),
+                "spanId": span_id.value(i),
+                "name": name.value(i),
+                "kind": kind_number(kind.value(i)),
+                "startTimeUnixNano": start_ns.to_string(),
+                "endTimeUnixNano": start_ns.saturating_add(dur.value(i)).to_string(),
+                "status": {},
+            });
+            let span_attrs = attrs.row(i);
+            if !span_attrs.is_empty() {
+                span["attributes"] = json!(string_attrs(&span_attrs));
+            }
+            let code = status_number(status.value(i));
+            if code != 0 {
+                span["status"]["code"] = json!(code);
+            }
+            if parent.is_valid(i) && !parent.value(i).is_empty() {
+                span["parentSpanId"] = json!(parent.value(i));
+            }
+            if !status_msg.value(i).is_empty() {
+                span["status"]["message"] = json!(status_msg.value(i));
+            }
+            if let Ok(Value::Array(es)) = serde_json::from_str::<Value>(events.value(i))
+                && !es.is_empty()
+            {
+                span["events"] = es
+                    .iter()
+                    .map(|e| {
+                        with_attrs(
+                            json!({
+                                "timeUnixNano": e["time_unix_nano"].as_u64().unwrap_or(0).to_string(),
+                                "name": e["name"].as_str().unwrap_or(""),
+                            }),
+                            &e["attributes"],
+                        )
+                    })
+                    .collect();
+            }
+            if let Ok(Value::Array(ls)) = serde_json::from_str::<Value>(links.value(i))
+                && !ls.is_empty()
+            {
+                span["links"] = ls
+                    .iter()
+                    .map(|l| {
+                        with_attrs(
+                            json!({
+                                "traceId": l["trace_id"].as_str().unwrap_or(""),
+                                "spanId": l["span_id"].as_str().unwrap_or(""),
+                            }),
+                            &l["attributes"],
+                        )
+                    })
+                    .collect();
+            }
+            let mut resource = res.row(i);
+            resource.retain(|(k, _)| k != "service.name");
+            groups
+                .entry((service.value(i).to_string(), resource))
+                .or_default()
+                .entry(scope.value(i).to_string())
+                .or_default()
+                .push((start_ns, span));
+        }
+    }
+    let resource_spans: Vec<Value> = groups
+        .into_iter()
+        .map(|((service, mut resource), scopes)| {
+            resource.insert(0, ("service.name".to_string(), service));
+            let scope_spans: Vec<Value> = scopes
+                .into_iter()
+                .map(|(scope, mut spans)| {
+                    spans.sort_by_key(|(t, _)| *t);
+                    json!({
+                        "scope": if scope.is_empty() { json!({}) } else { json!({"name": scope}) },
+                        "spans": spans.into_iter().map(|(_, s)| s).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            json!({
+                "resource": {"attributes": string_attrs(&resource)},
+                "scopeSpans": scope_spans,
+            })
+        })
+        .collect();
+    Ok(json!({ "resourceSpans": resource_spans }))
+}
+
+/// An RFC 3339 time parameter, ns since the epoch.
+fn rfc3339_ns(name: &str, v: &str) -> Result<i64, QueryError> {
+    chrono::DateTime::parse_from_rfc3339(v)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .ok_or_else(|| {
+            QueryError::BadData(format!(
+                "malformed parameter {name}: {v:?} is not an RFC 3339 time"
+            ))
+        })
+}
+
+/// The value of a parameter by its canonical name or a deprecated alias.
+fn param<'a>(params: &'a [(String, String)], names: &[&str]) -> Option<(&'a str, &'a str)> {
+    names.iter().find_map(|n| {
+        params
+            .iter()
+            .find(|(k, v)| k == n && !v.is_empty())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    })
+}
+
+/// `GET /api/v3/traces` parameters as a trace search.
+pub fn find_traces_query(params: &[(String, String)]) -> Result<TraceQuery, QueryError> {
+    let service = param(params, &["query.serviceName", "query.service_name"])
+        .map(|(_, v)| v.to_string())
+        .ok_or_else(|| QueryError::BadData("query.serviceName is required".into()))?;
+    let (Some((min_name, min)), Some((max_name, max))) = (
+        param(params, &["query.startTimeMin", "query.start_time_min"]),
+        param(params, &["query.startTimeMax", "query.start_time_max"]),
+    ) else {
+        return Err(QueryError::BadData(
+            "query.startTimeMin and query.startTimeMax are required".into(),
+        ));
+    };
+    let start_ns = rfc3339_ns(min_name, min)?;
+    let end_ns = rfc3339_ns(max_name, max)?;
+    let duration = |names: &[&str]| -> Result<Option<i64>, QueryError> {
+        param(params, names)
+            .map(|(n, v)| {
+                go_duration_ns(v)
+                    .map_err(|e| QueryError::BadData(format!("malformed parameter {n}: {e}")))
+            })
+            .transpose()
+    };
+    let limit = match param(
+        params,
+        &[
+            "query.searchDepth",
+            "query.num_traces",
+            "query.search_depth",
+        ],
+    ) {
+        None => 20,
+        Some((n, v)) => v
+            .parse::<usize>()
+            .map_err(|e| QueryError::BadData(format!("malformed parameter {n}: {e}")))?,
+    };
+    Ok(TraceQuery {
+        service,
+        operation: param(params, &["query.operationName", "query.operation_name"])
+            .map(|(_, v)| v.to_string()),
+        tags: Vec::new(),
+        min_duration_ns: duration(&["query.durationMin", "query.duration_min"])?,
+        max_duration_ns: duration(&["query.durationMax", "query.duration_max"])?,
+        start_ns,
+        end_ns,
+        limit: limit.clamp(1, 1500),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn find_traces_parameters_and_aliases() {
+        let q = find_traces_query(&params(&[
+            ("query.serviceName", "checkout"),
+            ("query.operation_name", "pay"),
+            ("query.startTimeMin", "2026-11-22T00:00:00Z"),
+            ("query.startTimeMax", "2026-11-22T01:00:00.5Z"),
+            ("query.durationMin", "1ms"),
+            ("query.num_traces", "7"),
+        ]))
+        .unwrap();
+        assert_eq!(q.service, "checkout");
+        assert_eq!(q.operation.as_deref(), Some("pay"));
+        assert_eq!(q.end_ns - q.start_ns, 3_600_500_000_000);
+        assert_eq!(q.min_duration_ns, Some(1_000_000));
+        assert_eq!(q.limit, 7);
+        let e = find_traces_query(&params(&[("query.serviceName", "a")])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("query.startTimeMin and query.startTimeMax are required")
+        );
+        let e = find_traces_query(&params(&[
+            ("query.startTimeMin", "yesterday"),
+            ("query.startTimeMax", "2026-11-22T01:00:00Z"),
+        ]))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("malformed parameter query.startTimeMin"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn span_kinds() {
+        assert_eq!(stored_kind("Server").unwrap(), "SPAN_KIND_SERVER");
+        assert!(stored_kind("sideways").is_err());
+        assert_eq!(kind_name("SPAN_KIND_UNSPECIFIED"), "internal");
+    }
+}
