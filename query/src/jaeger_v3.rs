@@ -317,7 +317,14 @@ mod tests {
             e.to_string()
                 .contains("query.startTimeMin and query.startTimeMax are required")
         );
+        let e = find_traces_query(&params(&[("query.startTimeMin", "2026-11-22T00:00:00Z")]))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("query.serviceName is required"),
+            "{e}"
+        );
         let e = find_traces_query(&params(&[
+            ("query.serviceName", "a"),
             ("query.startTimeMin", "yesterday"),
             ("query.startTimeMax", "2026-11-22T01:00:00Z"),
         ]))
