@@ -359,7 +359,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await?
         .with_context(|| format!("cannot open storage in {}", dir.display()))?;
 
-    let ingest = IngestState::new(storage.clone(), config.server.max_body_size.as_u64());
+    let ingest = IngestState::with_spanmetrics(
+        storage.clone(),
+        config.server.max_body_size.as_u64(),
+        config.spanmetrics.clone(),
+    );
+    let spanmetrics = Arc::clone(&ingest.spanmetrics);
     let http_metrics = HttpMetrics::default();
     let mut registry = Registry::default();
     storage.metrics().register(&mut registry);
@@ -426,6 +431,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let rx = stop_rx.clone();
         tokio::spawn(async move { storage.run_maintenance(stopped(rx)).await })
     };
+    let red = {
+        let storage = storage.clone();
+        let rx = stop_rx.clone();
+        tokio::spawn(async move { spanmetrics.run(storage, stopped(rx)).await })
+    };
 
     shutdown_signal().await;
     tracing::info!("shutting down: draining requests, then flushing");
@@ -448,6 +458,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 Err(e) => tracing::warn!(listener = name, error = %e, "listener task failed"),
             }
         }
+        // The span metrics' last write goes in before the final flush.
+        let _ = red.await;
         let _ = flusher.await;
         let _ = maintenance.await;
         storage.close().await

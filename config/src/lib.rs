@@ -22,6 +22,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub query: QueryConfig,
+    pub spanmetrics: SpanMetricsConfig,
 }
 
 /// Listeners and request limits.
@@ -130,6 +131,35 @@ impl Default for StorageConfig {
             object_store: String::new(),
             s3_endpoint: String::new(),
             s3_region: "us-east-1".into(),
+        }
+    }
+}
+
+/// RED metrics derived from spans at ingest (DESIGN §5), under the OpenTelemetry
+/// Collector spanmetrics connector's names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpanMetricsConfig {
+    pub enabled: bool,
+    /// How often the cumulative series are written as samples.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Upper bounds (ms) of the duration histogram's buckets; `+Inf` is added.
+    pub buckets_ms: Vec<f64>,
+    /// Span (or else resource) attributes that become extra labels (dots become `_`).
+    pub dimensions: Vec<String>,
+}
+
+impl Default for SpanMetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(15),
+            buckets_ms: vec![
+                2.0, 4.0, 6.0, 8.0, 10.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1000.0, 1400.0, 2000.0,
+                5000.0, 10000.0, 15000.0,
+            ],
+            dimensions: Vec::new(),
         }
     }
 }
@@ -307,6 +337,30 @@ impl Config {
         }
         if st.s3_region.is_empty() {
             bad("storage.s3_region", "must not be empty".into());
+        }
+        let sm = &self.spanmetrics;
+        if sm.interval.is_zero() {
+            bad("spanmetrics.interval", "must be greater than 0s".into());
+        }
+        let ascending = sm.buckets_ms.windows(2).all(|w| w[0] < w[1]);
+        if sm.buckets_ms.is_empty()
+            || !ascending
+            || sm.buckets_ms.iter().any(|b| !b.is_finite() || *b <= 0.0)
+        {
+            bad(
+                "spanmetrics.buckets_ms",
+                "expected positive, finite bounds in ascending order, e.g. [5, 10, 100]".into(),
+            );
+        }
+        for d in &sm.dimensions {
+            if d.is_empty()
+                || ["service_name", "span_name", "span_kind", "status_code"].contains(&d.as_str())
+            {
+                bad(
+                    "spanmetrics.dimensions",
+                    format!("{d:?} is empty or a built-in label"),
+                );
+            }
         }
         let q = &self.query;
         if q.timeout.is_zero() {

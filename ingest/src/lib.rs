@@ -15,6 +15,7 @@ pub mod loki;
 mod metrics;
 pub mod otlp;
 pub mod remote_write;
+pub mod spanmetrics;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -31,14 +32,29 @@ pub struct IngestState {
     /// Largest body accepted, before and after decompression.
     pub max_body: u64,
     pub metrics: IngestMetrics,
+    /// RED counters of the spans acknowledged (written as metrics by `SpanMetrics::run`).
+    pub spanmetrics: std::sync::Arc<spanmetrics::SpanMetrics>,
 }
 
 impl IngestState {
     pub fn new(storage: Storage, max_body: u64) -> Self {
+        Self::with_spanmetrics(
+            storage,
+            max_body,
+            osprey_config::SpanMetricsConfig::default(),
+        )
+    }
+
+    pub fn with_spanmetrics(
+        storage: Storage,
+        max_body: u64,
+        spanmetrics: osprey_config::SpanMetricsConfig,
+    ) -> Self {
         Self {
             storage,
             max_body,
             metrics: IngestMetrics::default(),
+            spanmetrics: std::sync::Arc::new(spanmetrics::SpanMetrics::new(spanmetrics)),
         }
     }
 }

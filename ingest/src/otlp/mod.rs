@@ -35,8 +35,11 @@ impl Pipeline {
         tenant: &str,
         req: &ExportTraceServiceRequest,
     ) -> Result<Outcome, IngestError> {
-        let (rows, rejected) = traces::convert(req);
-        Self::store(st, tenant, Signal::Spans, &rows, rejected, spans_batch).await
+        let (rows, weights, rejected) = traces::convert(req);
+        let outcome = Self::store(st, tenant, Signal::Spans, &rows, rejected, spans_batch).await?;
+        // Acknowledged spans only: a refused request must not count.
+        st.spanmetrics.observe(tenant, &rows, &weights);
+        Ok(outcome)
     }
 
     pub async fn logs(

@@ -82,8 +82,10 @@ fn convert_span(
 }
 
 /// Converts a request; invalid spans are rejected one by one, not the whole request.
-pub fn convert(req: &ExportTraceServiceRequest) -> (Vec<SpanRow>, Rejections) {
+/// Also returns each accepted span's adjusted count (`spanmetrics::adjusted_count`).
+pub fn convert(req: &ExportTraceServiceRequest) -> (Vec<SpanRow>, Vec<f64>, Rejections) {
     let mut rows = Vec::new();
+    let mut weights = Vec::new();
     let mut rejected = Rejections::default();
     for rs in &req.resource_spans {
         let resource = resource_attributes(rs.resource.as_ref());
@@ -92,11 +94,14 @@ pub fn convert(req: &ExportTraceServiceRequest) -> (Vec<SpanRow>, Rejections) {
             let scope = ss.scope.as_ref().map(|s| s.name.as_str()).unwrap_or("");
             for span in &ss.spans {
                 match convert_span(span, &service, &resource, scope) {
-                    Ok(r) => rows.push(r),
+                    Ok(r) => {
+                        rows.push(r);
+                        weights.push(crate::spanmetrics::adjusted_count(&span.trace_state));
+                    }
                     Err(e) => rejected.reject(format!("span {:?}: {e}", span.name)),
                 }
             }
         }
     }
-    (rows, rejected)
+    (rows, weights, rejected)
 }

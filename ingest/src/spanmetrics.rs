@@ -1,0 +1,330 @@
+//! RED metrics derived from spans at ingest, with no configuration (DESIGN §5), under the
+//! names the OpenTelemetry Collector's spanmetrics connector exports to Prometheus:
+//!
+//! - `traces_span_metrics_calls_total{service_name, span_name, span_kind, status_code}`
+//! - `traces_span_metrics_duration_milliseconds_bucket{…, le}`, `_sum` and `_count`
+//!
+//! plus one label per configured dimension attribute. Every acknowledged span is counted
+//! into cumulative per-series counters in memory; every `spanmetrics.interval` the
+//! counters of every series are written as metric samples of the span's tenant, so
+//! `rate()` and alert rules work on them like on any scraped counter. Counters start
+//! from zero when the server starts (a counter reset, which `rate()` handles); a series
+//! not seen for [`EXPIRY`] is dropped.
+//!
+//! Sampling: a span whose W3C `tracestate` carries an OpenTelemetry rejection threshold
+//! (`ot=th:…`, the OTel probability-sampling spec) was kept with probability
+//! `1 - th / 2^56`; it is counted as `1 / probability` spans (its adjusted count), so
+//! calls and buckets estimate the unsampled traffic. Spans without one count once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use osprey_config::SpanMetricsConfig;
+use osprey_storage::schema::{Attributes, SampleRow, SpanRow, samples_batch};
+use osprey_storage::{Signal, Storage};
+
+/// A series not updated for this long stops being written.
+pub const EXPIRY: Duration = Duration::from_secs(3600);
+
+const CALLS: &str = "traces_span_metrics_calls_total";
+const DURATION: &str = "traces_span_metrics_duration_milliseconds";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SeriesKey {
+    tenant: String,
+    /// Sorted by name.
+    labels: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+struct Counts {
+    calls: f64,
+    sum_ms: f64,
+    /// Per bucket (not cumulative); the last one is `+Inf`.
+    buckets: Vec<f64>,
+    updated: Instant,
+}
+
+/// The cumulative RED counters of every series seen.
+pub struct SpanMetrics {
+    config: SpanMetricsConfig,
+    /// Label names of the dimensions (attribute keys with `.` → `_`).
+    dimension_labels: Vec<String>,
+    series: Mutex<HashMap<SeriesKey, Counts>>,
+}
+
+/// A Prometheus label name for an attribute key.
+fn label_name(key: &str) -> String {
+    key.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// `le` as Prometheus writes it (`2`, `0.5`, `+Inf`).
+fn le(bound: f64) -> String {
+    if bound.is_infinite() {
+        "+Inf".into()
+    } else {
+        format!("{bound}")
+    }
+}
+
+/// The adjusted count of a span from its W3C tracestate (`ot=th:<hex>`): 1 when it
+/// carries no valid threshold.
+pub fn adjusted_count(trace_state: &str) -> f64 {
+    let ot = trace_state
+        .split(',')
+        .filter_map(|member| member.trim().split_once('='))
+        .find(|(k, _)| *k == "ot")
+        .map(|(_, v)| v);
+    let Some(th) = ot.and_then(|v| {
+        v.split(';')
+            .filter_map(|kv| kv.split_once(':'))
+            .find(|(k, _)| *k == "th")
+            .map(|(_, v)| v)
+    }) else {
+        return 1.0;
+    };
+    // Up to 14 hex digits, trailing zeros dropped: pad right to 56 bits.
+    if th.is_empty() || th.len() > 14 || !th.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return 1.0;
+    }
+    let Ok(t) = u64::from_str_radix(&format!("{th:0<14}"), 16) else {
+        return 1.0;
+    };
+    let p = 1.0 - t as f64 / (1u64 << 56) as f64;
+    if p > 0.0 { 1.0 / p } else { 1.0 }
+}
+
+impl SpanMetrics {
+    pub fn new(config: SpanMetricsConfig) -> Self {
+        let dimension_labels = config.dimensions.iter().map(|d| label_name(d)).collect();
+        Self {
+            config,
+            dimension_labels,
+            series: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.config.enabled
+    }
+
+    /// Counts acknowledged spans; `weights[i]` is row `i`'s adjusted count.
+    pub fn observe(&self, tenant: &str, rows: &[SpanRow], weights: &[f64]) {
+        if !self.config.enabled || rows.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let n_buckets = self.config.buckets_ms.len() + 1;
+        let Ok(mut series) = self.series.lock() else {
+            return;
+        };
+        for (i, r) in rows.iter().enumerate() {
+            let w = weights.get(i).copied().unwrap_or(1.0);
+            let mut labels = vec![
+                ("service_name".to_string(), r.service.clone()),
+                ("span_kind".to_string(), r.kind.clone()),
+                ("span_name".to_string(), r.name.clone()),
+                ("status_code".to_string(), r.status_code.clone()),
+            ];
+            for (key, label) in self.config.dimensions.iter().zip(&self.dimension_labels) {
+                if let Some(v) = lookup(&r.attributes, key).or_else(|| lookup(&r.resource, key)) {
+                    labels.push((label.clone(), v.to_string()));
+                }
+            }
+            labels.sort();
+            let ms = (r.end_time_ns - r.start_time_ns).max(0) as f64 / 1e6;
+            let bucket = self
+                .config
+                .buckets_ms
+                .iter()
+                .position(|b| ms <= *b)
+                .unwrap_or(n_buckets - 1);
+            let c = series
+                .entry(SeriesKey {
+                    tenant: tenant.to_string(),
+                    labels,
+                })
+                .or_insert_with(|| Counts {
+                    calls: 0.0,
+                    sum_ms: 0.0,
+                    buckets: vec![0.0; n_buckets],
+                    updated: now,
+                });
+            c.calls += w;
+            c.sum_ms += ms * w;
+            c.buckets[bucket] += w;
+            c.updated = now;
+        }
+    }
+
+    /// Every live series' samples at `ts_ns`, per tenant; drops expired series.
+    pub fn samples(&self, ts_ns: i64) -> HashMap<String, Vec<SampleRow>> {
+        let mut out: HashMap<String, Vec<SampleRow>> = HashMap::new();
+        let Ok(mut series) = self.series.lock() else {
+            return out;
+        };
+        series.retain(|_, c| c.updated.elapsed() < EXPIRY);
+        let bounds: Vec<f64> = self
+            .config
+            .buckets_ms
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .collect();
+        for (key, c) in series.iter() {
+            let rows = out.entry(key.tenant.clone()).or_default();
+            let labels: Attributes = key.labels.clone();
+            let sample = |metric: &str, labels: Attributes, value: f64| SampleRow {
+                metric: metric.to_string(),
+                labels,
+                timestamp_ns: ts_ns,
+                value,
+            };
+            rows.push(sample(CALLS, labels.clone(), c.calls));
+            let mut cumulative = 0.0;
+            for (bound, n) in bounds.iter().zip(&c.buckets) {
+                cumulative += n;
+                let mut l = labels.clone();
+                l.push(("le".to_string(), le(*bound)));
+                rows.push(sample(&format!("{DURATION}_bucket"), l, cumulative));
+            }
+            rows.push(sample(&format!("{DURATION}_sum"), labels.clone(), c.sum_ms));
+            rows.push(sample(&format!("{DURATION}_count"), labels, c.calls));
+        }
+        out
+    }
+
+    /// Writes the samples of every series now.
+    pub async fn write(&self, storage: &Storage) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64 * 1_000_000);
+        for (tenant, rows) in self.samples(now) {
+            let batch = match samples_batch(&rows) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "span metrics: cannot build samples");
+                    continue;
+                }
+            };
+            // Counters are cumulative: a write that fails is made good by the next one.
+            if let Err(e) = storage.append(&tenant, Signal::Metrics, batch).await {
+                tracing::warn!(%tenant, error = %e, "span metrics: write failed; retrying next interval");
+            }
+        }
+    }
+
+    /// Writes the series every interval until `shutdown`, then once more.
+    pub async fn run(&self, storage: Storage, shutdown: impl std::future::Future<Output = ()>) {
+        if !self.config.enabled {
+            return;
+        }
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval(self.config.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tick.tick() => self.write(&storage).await,
+            }
+        }
+        self.write(&storage).await;
+    }
+}
+
+fn lookup<'a>(attrs: &'a Attributes, key: &str) -> Option<&'a str> {
+    attrs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(service: &str, name: &str, ms: i64, status: &str) -> SpanRow {
+        SpanRow {
+            service: service.into(),
+            start_time_ns: 1_000,
+            end_time_ns: 1_000 + ms * 1_000_000,
+            trace_id: "00".repeat(16),
+            span_id: "00".repeat(8),
+            parent_span_id: String::new(),
+            name: name.into(),
+            kind: "SPAN_KIND_SERVER".into(),
+            status_code: status.into(),
+            status_message: String::new(),
+            attributes: vec![("http.route".into(), "/pay".into())],
+            resource: vec![("service.name".into(), service.into())],
+            events: "[]".into(),
+            links: "[]".into(),
+            scope: String::new(),
+        }
+    }
+
+    fn value(rows: &[SampleRow], metric: &str, extra: &[(&str, &str)]) -> f64 {
+        rows.iter()
+            .filter(|r| r.metric == metric)
+            .find(|r| {
+                extra
+                    .iter()
+                    .all(|(k, v)| r.labels.iter().any(|(a, b)| a == k && b == v))
+            })
+            .map(|r| r.value)
+            .unwrap_or(f64::NAN)
+    }
+
+    #[test]
+    fn adjusted_counts_from_tracestate() {
+        assert_eq!(adjusted_count(""), 1.0);
+        assert_eq!(adjusted_count("vendor=x"), 1.0);
+        assert_eq!(adjusted_count("ot=th:0"), 1.0);
+        assert_eq!(adjusted_count("ot=th:8"), 2.0);
+        assert_eq!(adjusted_count("vendor=x, ot=rv:abc;th:c"), 4.0);
+        assert_eq!(adjusted_count("ot=th:zz"), 1.0);
+        assert_eq!(adjusted_count("ot=th:123456789abcdef0"), 1.0);
+    }
+
+    #[test]
+    fn counts_buckets_and_dimensions() {
+        let m = SpanMetrics::new(SpanMetricsConfig {
+            buckets_ms: vec![10.0, 100.0],
+            dimensions: vec!["http.route".into()],
+            ..SpanMetricsConfig::default()
+        });
+        let rows = vec![
+            span("api", "GET", 5, "STATUS_CODE_UNSET"),
+            span("api", "GET", 10, "STATUS_CODE_UNSET"),
+            span("api", "GET", 50, "STATUS_CODE_UNSET"),
+            span("api", "GET", 500, "STATUS_CODE_UNSET"),
+            span("api", "GET", 7, "STATUS_CODE_ERROR"),
+        ];
+        m.observe("t1", &rows, &[1.0, 1.0, 1.0, 2.0, 1.0]);
+        let out = m.samples(42);
+        let rows = &out["t1"];
+        let ok = [("status_code", "STATUS_CODE_UNSET"), ("http_route", "/pay")];
+        assert_eq!(value(rows, CALLS, &ok), 5.0);
+        assert_eq!(
+            value(rows, CALLS, &[("status_code", "STATUS_CODE_ERROR")]),
+            1.0
+        );
+        let bucket = format!("{DURATION}_bucket");
+        let le = |b: &'static str| [ok[0], ok[1], ("le", b)];
+        assert_eq!(value(rows, &bucket, &le("10")), 2.0);
+        assert_eq!(value(rows, &bucket, &le("100")), 3.0);
+        assert_eq!(value(rows, &bucket, &le("+Inf")), 5.0);
+        assert_eq!(
+            value(rows, &format!("{DURATION}_sum"), &ok),
+            5.0 + 10.0 + 50.0 + 1000.0
+        );
+        assert_eq!(value(rows, &format!("{DURATION}_count"), &ok), 5.0);
+        assert!(rows.iter().all(|r| r.timestamp_ns == 42));
+        // Cumulative: the next interval repeats the totals.
+        assert_eq!(value(&m.samples(43)["t1"], CALLS, &ok), 5.0);
+    }
+}

@@ -1,0 +1,192 @@
+"""RED metrics from spans without configuration (DESIGN §5): spans exported by the
+OpenTelemetry Python SDK from several services (one TracerProvider per service.name,
+context propagated between them) become `traces_span_metrics_*` series, read back with
+PromQL and compared with a reference computed here from the very spans the SDK
+exported (an in-memory exporter next to the OTLP one)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from builders import assert_accepted, post_otlp
+from harness import OspreyServer
+
+MS = 1_000_000
+BUCKETS = [2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10000, 15000]
+KIND = {SpanKind.SERVER: "SPAN_KIND_SERVER", SpanKind.CLIENT: "SPAN_KIND_CLIENT", SpanKind.INTERNAL: "SPAN_KIND_INTERNAL"}
+STATUS = {StatusCode.UNSET: "STATUS_CODE_UNSET", StatusCode.OK: "STATUS_CODE_OK", StatusCode.ERROR: "STATUS_CODE_ERROR"}
+ENV = {"OSPREY_SPANMETRICS_INTERVAL": "1s", "OSPREY_SPANMETRICS_DIMENSIONS": '["http.route"]'}
+
+
+def emit(server: OspreyServer, t0: int, tenant: str | None = None) -> list:
+    """40 requests through frontend → cart → payments, with errors and varied latencies.
+    Returns the SDK's finished spans."""
+    memory = InMemorySpanExporter()
+    providers = {}
+    for svc in ("frontend", "cart", "payments"):
+        p = TracerProvider(resource=Resource.create({"service.name": svc}))
+        headers = {"X-Scope-OrgID": tenant} if tenant else None
+        p.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=server.otlp_http("/v1/traces"), headers=headers)))
+        p.add_span_processor(SimpleSpanProcessor(memory))
+        providers[svc] = p
+    prop = TraceContextTextMapPropagator()
+    try:
+        for i in range(40):
+            start = t0 + i * 100 * MS
+            route = "/checkout" if i % 3 else "/cart"
+            root = providers["frontend"].get_tracer("fe").start_span(
+                f"GET {route}", kind=SpanKind.SERVER, start_time=start, attributes={"http.route": route}
+            )
+            call = providers["frontend"].get_tracer("fe").start_span(
+                "POST cart", context=trace.set_span_in_context(root), kind=SpanKind.CLIENT, start_time=start + MS
+            )
+            carrier: dict[str, str] = {}
+            prop.inject(carrier, context=trace.set_span_in_context(call))
+            cart = providers["cart"].get_tracer("cart").start_span(
+                "add item", context=prop.extract(carrier), kind=SpanKind.SERVER, start_time=start + 2 * MS
+            )
+            pay_ms = [1, 3, 7, 45, 120, 900, 1500, 20000][i % 8]
+            pay = providers["payments"].get_tracer("pay").start_span(
+                "charge", context=trace.set_span_in_context(cart), kind=SpanKind.INTERNAL, start_time=start + 3 * MS
+            )
+            if i % 5 == 0:
+                pay.set_status(Status(StatusCode.ERROR, "declined"))
+            elif i % 5 == 1:
+                pay.set_status(Status(StatusCode.OK))
+            pay.end(end_time=start + 3 * MS + pay_ms * MS)
+            cart.end(end_time=start + 4 * MS + pay_ms * MS)
+            call.end(end_time=start + 5 * MS + pay_ms * MS)
+            root.end(end_time=start + 6 * MS + pay_ms * MS + (i % 4) * MS // 2)
+        for p in providers.values():
+            assert p.force_flush(10_000)
+    finally:
+        for p in providers.values():
+            p.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def reference(spans, weight_of=lambda s: 1.0) -> dict:
+    ref: dict[tuple, dict] = defaultdict(lambda: {"calls": 0.0, "sum": 0.0, "buckets": [0.0] * (len(BUCKETS) + 1)})
+    for s in spans:
+        labels = {
+            "service_name": s.resource.attributes["service.name"],
+            "span_name": s.name,
+            "span_kind": KIND[s.kind],
+            "status_code": STATUS[s.status.status_code],
+        }
+        if "http.route" in (s.attributes or {}):
+            labels["http_route"] = s.attributes["http.route"]
+        key = tuple(sorted(labels.items()))
+        ms = (s.end_time - s.start_time) / 1e6
+        w = weight_of(s)
+        r = ref[key]
+        r["calls"] += w
+        r["sum"] += ms * w
+        idx = next((i for i, b in enumerate(BUCKETS) if ms <= b), len(BUCKETS))
+        r["buckets"][idx] += w
+    return ref
+
+
+def series(server: OspreyServer, metric: str, tenant: str | None = None) -> dict[tuple, float]:
+    out = {}
+    for r in server.prom_query(metric, tenant=tenant):
+        labels = {k: v for k, v in r["metric"].items() if k != "__name__"}
+        out[tuple(sorted(labels.items()))] = float(r["value"][1])
+    return out
+
+
+def check(server: OspreyServer, ref: dict, tenant: str | None = None) -> list[str]:
+    """Differences between the stored series and the reference (empty when equal)."""
+    problems = []
+    calls = series(server, "traces_span_metrics_calls_total", tenant)
+    counts = series(server, "traces_span_metrics_duration_milliseconds_count", tenant)
+    sums = series(server, "traces_span_metrics_duration_milliseconds_sum", tenant)
+    buckets = series(server, "traces_span_metrics_duration_milliseconds_bucket", tenant)
+    if set(calls) != set(ref):
+        problems.append(f"series differ: extra {set(calls) - set(ref)}, missing {set(ref) - set(calls)}")
+        return problems
+    for key, r in ref.items():
+        if calls[key] != r["calls"] or counts.get(key) != r["calls"]:
+            problems.append(f"{key}: calls {calls[key]} / count {counts.get(key)} != {r['calls']}")
+        if not math.isclose(sums.get(key, math.nan), r["sum"], rel_tol=1e-9):
+            problems.append(f"{key}: sum {sums.get(key)} != {r['sum']}")
+        cumulative = 0.0
+        for bound, n in zip([*map(str, BUCKETS), "+Inf"], r["buckets"]):
+            cumulative += n
+            got = buckets.get(tuple(sorted((*key, ("le", bound)))))
+            if got != cumulative:
+                problems.append(f"{key} le={bound}: {got} != {cumulative}")
+    return problems
+
+
+def wait_for(server: OspreyServer, ref: dict, tenant: str | None = None) -> None:
+    deadline = time.monotonic() + 20
+    problems: list[str] = ["not checked"]
+    while time.monotonic() < deadline:
+        problems = check(server, ref, tenant)
+        if not problems:
+            return
+        time.sleep(0.3)
+    pytest.fail("RED series differ from the reference:\n" + "\n".join(problems[:20]))
+
+
+def test_red_series_match_the_spans(osprey_factory) -> None:
+    server = osprey_factory(env=ENV)
+    t0 = (time.time_ns() // 1000) * 1000 - 30_000 * MS
+    spans = emit(server, t0)
+    assert len(spans) == 160
+    ref = reference(spans)
+    assert len(ref) == 7  # 2 routes, 1 client, 1 cart, 3 payment statuses
+    wait_for(server, ref)
+
+    # A sampled span counts for its adjusted count (tracestate ot=th:8 → p = 1/2), and
+    # counters accumulate: the reference grows by 2 calls of one series.
+    sampled = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "traceState": "ot=th:8",
+        "name": "charge",
+        "kind": 1,
+        "startTimeUnixNano": str(t0),
+        "endTimeUnixNano": str(t0 + 3 * MS),
+    }
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "payments"}}]},
+                "scopeSpans": [{"spans": [sampled]}],
+            }
+        ]
+    }
+    assert_accepted(post_otlp(server, "traces", body))
+    key = tuple(
+        sorted(
+            {
+                "service_name": "payments",
+                "span_name": "charge",
+                "span_kind": "SPAN_KIND_INTERNAL",
+                "status_code": "STATUS_CODE_UNSET",
+            }.items()
+        )
+    )
+    ref[key]["calls"] += 2
+    ref[key]["sum"] += 3.0 * 2
+    ref[key]["buckets"][1] += 2  # 3 ms ≤ 4 ms
+    wait_for(server, ref)
+
+    # Another tenant's spans make that tenant's series only.
+    other = emit(server, t0, tenant="team-b")
+    wait_for(server, reference(other), tenant="team-b")
+    wait_for(server, ref)
