@@ -369,6 +369,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     storage.metrics().register(&mut registry);
     ingest.metrics.register(&mut registry);
+    ingest.spanmetrics.register(&mut registry);
     http_metrics.register(&mut registry);
     let shutting_down = Arc::new(AtomicBool::new(false));
     let ops = OpsState {

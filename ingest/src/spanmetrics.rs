@@ -52,6 +52,8 @@ pub struct SpanMetrics {
     /// Label names of the dimensions (attribute keys with `.` → `_`).
     dimension_labels: Vec<String>,
     series: Mutex<HashMap<SeriesKey, Counts>>,
+    /// Client→server edges (`servicegraph.rs`), written with the span metrics.
+    graph: crate::servicegraph::ServiceGraph,
 }
 
 /// A Prometheus label name for an attribute key.
@@ -104,6 +106,7 @@ impl SpanMetrics {
             config,
             dimension_labels,
             series: Mutex::new(HashMap::new()),
+            graph: crate::servicegraph::ServiceGraph::default(),
         }
     }
 
@@ -116,6 +119,7 @@ impl SpanMetrics {
         if !self.config.enabled || rows.is_empty() {
             return;
         }
+        self.graph.observe(tenant, rows, weights);
         let now = Instant::now();
         let n_buckets = self.config.buckets_ms.len() + 1;
         let Ok(mut series) = self.series.lock() else {
@@ -160,9 +164,21 @@ impl SpanMetrics {
         }
     }
 
-    /// Every live series' samples at `ts_ns`, per tenant; drops expired series.
+    /// Registers `osprey_servicegraph_unpaired_spans` (halves of service-graph edges
+    /// dropped without their peer).
+    pub fn register(&self, r: &mut prometheus_client::registry::Registry) {
+        r.register(
+            "osprey_servicegraph_unpaired_spans",
+            "Client or server spans dropped from the service graph without their peer",
+            self.graph.dropped_counter(),
+        );
+    }
+
+    /// Every live series' samples at `ts_ns` (service-graph edges too), per tenant;
+    /// drops expired series.
     pub fn samples(&self, ts_ns: i64) -> HashMap<String, Vec<SampleRow>> {
         let mut out: HashMap<String, Vec<SampleRow>> = HashMap::new();
+        self.graph.samples(ts_ns, &mut out);
         let Ok(mut series) = self.series.lock() else {
             return out;
         };

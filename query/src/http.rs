@@ -167,6 +167,40 @@ async fn trace_summaries_handler(
     }
 }
 
+/// Jaeger's `/api/dependencies?endTs=&lookback=` (ms; defaults now and 24 h).
+async fn dependencies_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let ms = |name: &str, default: i64| -> Result<i64, QueryError> {
+            match q.get(name).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => v.parse::<i64>().map_err(|e| {
+                    QueryError::BadData(format!("unable to parse param '{name}': {e}"))
+                }),
+            }
+        };
+        let end_ms = ms("endTs", now_ns() / 1_000_000)?;
+        let lookback_ms = ms("lookback", 86_400_000)?;
+        let end_ns = end_ms.saturating_mul(1_000_000);
+        let start_ns = end_ns.saturating_sub(lookback_ms.saturating_mul(1_000_000));
+        jaeger::dependencies(&st, &tenant, start_ns, end_ns).await
+    };
+    match run.await {
+        Ok(deps) => {
+            let deps: Vec<Value> = deps
+                .iter()
+                .map(|(p, c, n)| json!({"parent": p, "child": c, "callCount": n}))
+                .collect();
+            Json(jaeger::envelope(json!(deps), None)).into_response()
+        }
+        Err(e) => jaeger_error(e),
+    }
+}
+
 /// Jaeger v3's error shape.
 fn jaeger_v3_error(e: QueryError) -> Response {
     let status = e.status();
@@ -623,6 +657,7 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
     Router::new()
         .route("/api/v1/sql", post(sql_handler))
         .route("/api/traces", get(traces_search_handler))
+        .route("/api/dependencies", get(dependencies_handler))
         .route("/api/traces/{trace_id}", get(trace_handler))
         .route("/api/v1/traces/search", get(trace_summaries_handler))
         .route("/api/v3/services", get(v3_services_handler))

@@ -233,6 +233,57 @@ pub async fn operation_kinds(
     Ok(out)
 }
 
+/// Parent→child calls between services among spans started in `start_ns..=end_ns`
+/// (Jaeger's `/api/dependencies`): a span whose parent span belongs to another service
+/// is one call from the parent's service to its own.
+pub async fn dependencies(
+    st: &QueryState,
+    tenant: &str,
+    start_ns: i64,
+    end_ns: i64,
+) -> Result<Vec<(String, String, u64)>, QueryError> {
+    use datafusion::scalar::ScalarValue;
+    let ts = |ns: i64| {
+        lit(ScalarValue::TimestampNanosecond(
+            Some(ns),
+            Some("UTC".into()),
+        ))
+    };
+    let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;
+    let window = ctx
+        .table("spans")
+        .await?
+        .filter(
+            col("start_time")
+                .gt_eq(ts(start_ns))
+                .and(col("start_time").lt_eq(ts(end_ns))),
+        )?
+        .select_columns(&["trace_id", "span_id", "parent_span_id", "service"])?;
+    ctx.register_table("deps_window", window.into_view())?;
+    let df = ctx
+        .sql(
+            "SELECT p.service AS parent, c.service AS child, count(*) AS calls \
+             FROM deps_window c JOIN deps_window p \
+               ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id \
+             WHERE c.service <> p.service \
+             GROUP BY p.service, c.service ORDER BY parent, child",
+        )
+        .await?;
+    let mut out = Vec::new();
+    for b in df.collect().await? {
+        let (parent, child) = (strings(&b, "parent")?, strings(&b, "child")?);
+        let calls = i64s(&b, "calls")?;
+        out.extend((0..b.num_rows()).map(|i| {
+            (
+                parent.value(i).to_string(),
+                child.value(i).to_string(),
+                calls.value(i).max(0) as u64,
+            )
+        }));
+    }
+    Ok(out)
+}
+
 /// Services that sent spans, sorted.
 pub async fn services(st: &QueryState, tenant: &str) -> Result<Vec<String>, QueryError> {
     let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;

@@ -186,6 +186,34 @@ def test_red_series_match_the_spans(osprey_factory) -> None:
     ref[key]["buckets"][1] += 2  # 3 ms ≤ 4 ms
     wait_for(server, ref)
 
+    # The service graph: frontend's CLIENT "POST cart" spans pair with cart's SERVER
+    # "add item" children (sent by another provider, in other requests). cart → payments
+    # is an INTERNAL span: a dependency, not a service-graph edge.
+    edge = (("client", "frontend"), ("connection_type", ""), ("server", "cart"))
+    deadline = time.monotonic() + 20
+    while series(server, "traces_service_graph_request_total").get(edge) != 40 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert series(server, "traces_service_graph_request_total") == {edge: 40.0}
+    assert series(server, "traces_service_graph_request_failed_total") == {edge: 0.0}
+    by_id = {s.context.span_id: s for s in spans}
+    client_s = sorted((s.end_time - s.start_time) / 1e9 for s in spans if s.name == "POST cart")
+    server_s = sorted(
+        (s.end_time - s.start_time) / 1e9 for s in spans if s.name == "add item" and by_id[s.parent.span_id].name == "POST cart"
+    )
+    sums = series(server, "traces_service_graph_request_client_seconds_sum")
+    assert math.isclose(sums[edge], sum(client_s), rel_tol=1e-9)
+    server_buckets = series(server, "traces_service_graph_request_server_seconds_bucket")
+    for le in (0.002, 0.01, 0.1, 1.0, 2.0):
+        assert server_buckets[tuple(sorted((*edge, ("le", f"{le:g}"))))] == sum(x <= le for x in server_s), le
+    assert server_buckets[tuple(sorted((*edge, ("le", "+Inf"))))] == 40
+
+    r = server.get("/api/dependencies", params={"endTs": str(time.time_ns() // MS), "lookback": "3600000"})
+    assert r.status_code == 200, r.text
+    deps = sorted((d["parent"], d["child"], d["callCount"]) for d in r.json()["data"])
+    assert deps == [("cart", "payments", 40), ("frontend", "cart", 40)]
+    r = server.get("/api/dependencies", params={"endTs": "soon"})
+    assert r.status_code == 400 and "endTs" in r.json()["errors"][0]["msg"], r.text
+
     # Another tenant's spans make that tenant's series only.
     other = emit(server, t0, tenant="team-b")
     wait_for(server, reference(other), tenant="team-b")
