@@ -49,7 +49,8 @@ SCHEMAS = {
             duration_nano UInt64 CODEC(T64, ZSTD(1)),
             status_code Int16 CODEC(T64, ZSTD(1)),
             status_message String CODEC(ZSTD(1)),
-            attributes Map(LowCardinality(String), String) CODEC(ZSTD(1))
+            attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+            INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1
         ) ENGINE = MergeTree ORDER BY (service, name, timestamp)""",
         "SELECT fromUnixTimestamp64Nano(timestamp), trace_id, span_id, parent_span_id, service, name, "
         "kind, duration_nano, status_code, status_message, attributes",

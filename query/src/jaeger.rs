@@ -156,28 +156,14 @@ pub fn trace_json(trace_id: &str, batches: &[RecordBatch]) -> Result<Value, Quer
     }))
 }
 
-/// All spans of a trace, from memtables and files.
+/// All spans of a trace, from memtables and files (`tracefetch.rs`).
 pub async fn find_trace(
     st: &QueryState,
     tenant: &str,
     trace_id: &str,
 ) -> Result<Vec<RecordBatch>, QueryError> {
-    // Only the files whose trace-id index lists the trace are opened.
-    // Reading trace-id indexes is blocking I/O (an object store's, maybe remote).
-    let (storage, tenant_owned, id) =
-        (st.storage.clone(), tenant.to_string(), trace_id.to_string());
-    let snap = st
-        .blocking("trace index", move || {
-            Ok(storage.trace_snapshot(&tenant_owned, &id))
-        })
-        .await?;
-    let ctx = signal_session(&st.storage, tenant, Signal::Spans, Some(snap)).await?;
-    let df = ctx
-        .table("spans")
-        .await?
-        .filter(col("trace_id").eq(lit(trace_id)))?;
-    let batches = df.collect().await?;
-    Ok(batches.into_iter().filter(|b| b.num_rows() > 0).collect())
+    let mut found = crate::tracefetch::find_traces(st, tenant, &[trace_id.to_string()]).await?;
+    Ok(found.remove(trace_id).unwrap_or_default())
 }
 
 /// Span names of one service, sorted (Jaeger's `/api/services/{service}/operations`).

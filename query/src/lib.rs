@@ -22,6 +22,7 @@ mod provider;
 mod readahead;
 mod session;
 pub mod sql;
+pub mod tracefetch;
 pub mod tracesearch;
 
 use osprey_config::QueryConfig;

@@ -23,8 +23,8 @@ use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
 use crate::columns::{i64s, strings, timestamps};
-use crate::jaeger::find_trace;
 use crate::session::signal_session;
+use crate::tracefetch::find_traces;
 use crate::{QueryError, QueryState};
 use osprey_storage::Signal;
 
@@ -277,12 +277,15 @@ pub async fn traces(
     tenant: &str,
     q: &TraceQuery,
 ) -> Result<Vec<(String, Vec<RecordBatch>)>, QueryError> {
-    let mut out = Vec::new();
-    for id in trace_ids(st, tenant, q).await? {
-        let batches = find_trace(st, tenant, &id).await?;
-        out.push((id, batches));
-    }
-    Ok(out)
+    let ids = trace_ids(st, tenant, q).await?;
+    let mut found = find_traces(st, tenant, &ids).await?;
+    Ok(ids
+        .into_iter()
+        .map(|id| {
+            let batches = found.remove(&id).unwrap_or_default();
+            (id, batches)
+        })
+        .collect())
 }
 
 /// One trace at a glance.

@@ -69,6 +69,9 @@ const FETCH_PAGE_BYTES: usize = 64 << 10;
 /// after the page sizes above.
 const PAGE_ROWS: usize = 8192;
 
+/// Pages of spans files (trace lookups fetch a few rows of every column).
+const SPAN_PAGE_BYTES: usize = 256 << 10;
+
 /// Pages of log timestamps, read for every candidate row of a search to order it:
 /// delta-packed already, so small pages cost nothing and spare decoding 256k values
 /// to read a few.
@@ -129,6 +132,11 @@ fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterProperties {
             // No bloom filter on trace_id: trace lookups go through the trace-id sidecar
             // (trace_index.rs), which names the files to open, and ids are binary in
             // files, so a filter on the hex column cannot use one anyway.
+            // A trace lookup reads a few rows of every column: pages of at most
+            // SPAN_PAGE_BYTES and PAGE_ROWS keep that from decoding whole 4 MiB pages.
+            b = b
+                .set_data_page_size_limit(SPAN_PAGE_BYTES)
+                .set_data_page_row_count_limit(PAGE_ROWS);
         }
     }
     b.build()

@@ -417,11 +417,21 @@ impl Storage {
     /// trace-id index may hold `trace_id` (32 hex digits): a trace lookup opens those
     /// files and no others.
     pub fn trace_snapshot(&self, tenant: &str, trace_id: &str) -> Snapshot {
+        self.traces_snapshot(tenant, &[trace_id])
+    }
+
+    /// [`Storage::trace_snapshot`] for several traces: the files that may hold any.
+    pub fn traces_snapshot(&self, tenant: &str, trace_ids: &[&str]) -> Snapshot {
         let mut snap = self.snapshot(tenant, Signal::Spans);
-        if let Some(id) = trace_index::parse_trace_id(trace_id) {
+        let ids: Vec<_> = trace_ids
+            .iter()
+            .filter_map(|t| trace_index::parse_trace_id(t))
+            .collect();
+        if ids.len() == trace_ids.len() {
             let (cache, blobs) = (&self.inner.trace_index, &self.inner.blobs);
-            snap.files
-                .retain(|f| !f.trace_index || cache.may_contain(blobs, &f.path, &id));
+            snap.files.retain(|f| {
+                !f.trace_index || ids.iter().any(|id| cache.may_contain(blobs, &f.path, id))
+            });
         }
         snap
     }

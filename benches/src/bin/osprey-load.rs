@@ -779,10 +779,15 @@ async fn traces_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> a
     let mut payloads = Vec::new();
     let mut ndjson = Vec::new();
     let mut spans = 0u64;
+    // A trace from the middle of the run, to look up by id.
+    let mut probe: Option<String> = None;
     loop {
         let batch = w.next_batch(50);
         if batch.is_empty() {
             break;
+        }
+        if probe.is_none() && payloads.len() >= n / 100 {
+            probe = batch.first().map(|g| logs::hex(&g.span.trace_id));
         }
         spans += batch.len() as u64;
         payloads.push(Bytes::from(traces::to_otlp(&batch).encode_to_vec()));
@@ -809,9 +814,113 @@ async fn traces_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> a
         let file = args.work_dir.join("spans.ndjson");
         std::fs::write(&file, &ndjson)?;
         rows_out.push(run_clickhouse(args, "spans", &file, spans).await?);
+        if let Some(id) = probe {
+            trace_comparison(args, http, &id).await?;
+        }
     }
     Ok(())
 }
+
+/// The traces issue's targets: a trace by id, and a search by service + tag + duration
+/// returning whole traces, on Osprey (its Jaeger API, after a restart) and ClickHouse
+/// (the SigNoz-like table, trace_id bloom filter).
+async fn trace_comparison(args: &Args, http: &Http, trace_id: &str) -> anyhow::Result<()> {
+    let dir = args.work_dir.join("osprey-traces");
+    let (server, port, _) = start_osprey(args, &dir)?;
+    wait_ready(&format!("http://127.0.0.1:{port}/readyz"), "osprey").await?;
+    let base = format!("http://127.0.0.1:{port}/api");
+    let by_id = time_get(http, &format!("{base}/traces/{trace_id}")).await?;
+    let tags = url_escape(&format!("{{\"{SEARCH_TAG}\":\"{SEARCH_VALUE}\"}}"));
+    let search = time_get(
+        http,
+        &format!(
+            "{base}/traces?service={SEARCH_SERVICE}&tags={tags}&minDuration={SEARCH_MIN_MS}ms&limit=20&start=0"
+        ),
+    )
+    .await?;
+    server.stop();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clickhouse_traces.py");
+    let out = tokio::process::Command::new(&args.python)
+        .arg(&script)
+        .arg("--data-dir")
+        .arg(args.work_dir.join("chdb-spans"))
+        .args([
+            "--trace-id",
+            trace_id,
+            "--service",
+            SEARCH_SERVICE,
+            "--tag",
+            SEARCH_TAG,
+            "--value",
+            SEARCH_VALUE,
+            "--min-ms",
+            &SEARCH_MIN_MS.to_string(),
+            "--runs",
+            &RUNS.to_string(),
+        ])
+        .output()
+        .await?;
+    if !out.status.success() {
+        bail!(
+            "clickhouse_traces.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ch: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let spans_of = |v: &serde_json::Value| {
+        v["data"].as_array().map_or(0, |ts| {
+            ts.iter()
+                .map(|t| t["spans"].as_array().map_or(0, Vec::len))
+                .sum::<usize>()
+        })
+    };
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .map(|ts| {
+                ts.iter()
+                    .filter_map(|t| t["traceID"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let ch_ids: Vec<String> = ch["search"]["trace_ids"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    println!();
+    println!(
+        "| trace query (median of {RUNS}) | Osprey ms | ClickHouse ms | ClickHouse / Osprey | spans returned (Osprey / ClickHouse) |"
+    );
+    println!("|---|---:|---:|---:|---|");
+    println!(
+        "| trace by id | {:.1} | {:.1} | {:.1}× | {} / {} |",
+        by_id.0,
+        ch["by_id"]["ms"].as_f64().unwrap_or(f64::NAN),
+        ch["by_id"]["ms"].as_f64().unwrap_or(f64::NAN) / by_id.0,
+        spans_of(&by_id.1),
+        ch["by_id"]["spans"].as_u64().unwrap_or(0),
+    );
+    println!(
+        "| search: service={SEARCH_SERVICE}, {SEARCH_TAG}={SEARCH_VALUE}, ≥{SEARCH_MIN_MS} ms, 20 newest traces | {:.1} | {:.1} | {:.1}× | {} / {} (same trace ids: {}) |",
+        search.0,
+        ch["search"]["ms"].as_f64().unwrap_or(f64::NAN),
+        ch["search"]["ms"].as_f64().unwrap_or(f64::NAN) / search.0,
+        spans_of(&search.1),
+        ch["search"]["spans"].as_u64().unwrap_or(0),
+        ids(&search.1) == ch_ids,
+    );
+    Ok(())
+}
+
+const SEARCH_SERVICE: &str = "frontend";
+const SEARCH_TAG: &str = "http.response.status_code";
+const SEARCH_VALUE: &str = "500";
+const SEARCH_MIN_MS: u64 = 200;
 
 fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
