@@ -104,3 +104,44 @@ impl Maps {
 pub fn rfc3339(ns: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
+
+/// The columns of a spans batch (stored schema) that trace renderings read.
+pub struct SpanColumns {
+    pub service: StringArray,
+    pub trace_id: StringArray,
+    pub span_id: StringArray,
+    pub parent: StringArray,
+    pub name: StringArray,
+    pub kind: StringArray,
+    pub status: StringArray,
+    pub status_msg: StringArray,
+    pub events: StringArray,
+    pub links: StringArray,
+    pub scope: StringArray,
+    pub start: TimestampNanosecondArray,
+    pub duration: Int64Array,
+    pub attributes: Maps,
+    pub resource: Maps,
+}
+
+impl SpanColumns {
+    pub fn new(b: &RecordBatch) -> Result<Self, QueryError> {
+        Ok(Self {
+            service: strings(b, "service")?,
+            trace_id: strings(b, "trace_id")?,
+            span_id: strings(b, "span_id")?,
+            parent: strings(b, "parent_span_id")?,
+            name: strings(b, "name")?,
+            kind: strings(b, "kind")?,
+            status: strings(b, "status_code")?,
+            status_msg: strings(b, "status_message")?,
+            events: strings(b, "events")?,
+            links: strings(b, "links")?,
+            scope: strings(b, "scope")?,
+            start: timestamps(b, "start_time")?,
+            duration: i64s(b, "duration_ns")?,
+            attributes: Maps::new(b, "attributes")?,
+            resource: Maps::new(b, "resource")?,
+        })
+    }
+}

@@ -125,6 +125,17 @@ async fn trace_handler(
     }
 }
 
+/// The traces a search with Jaeger's parameters finds, newest first.
+async fn found_traces(
+    st: &QueryState,
+    headers: &HeaderMap,
+    q: &[(String, String)],
+) -> Result<Vec<(String, Vec<arrow::array::RecordBatch>)>, QueryError> {
+    let tenant = tenant(headers)?;
+    let query = TraceQuery::from_params(q, now_ns())?;
+    tracesearch::traces(st, &tenant, &query).await
+}
+
 /// Jaeger's trace search: whole traces, newest first.
 async fn traces_search_handler(
     State(st): State<QueryState>,
@@ -132,10 +143,8 @@ async fn traces_search_handler(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
-        let query = TraceQuery::from_params(&q, now_ns())?;
-        let traces = tracesearch::traces(&st, &tenant, &query).await?;
-        traces
+        found_traces(&st, &headers, &q)
+            .await?
             .iter()
             .map(|(id, batches)| jaeger::trace_json(id, batches))
             .collect::<Result<Vec<_>, _>>()
@@ -153,10 +162,8 @@ async fn trace_summaries_handler(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
-        let query = TraceQuery::from_params(&q, now_ns())?;
-        let traces = tracesearch::traces(&st, &tenant, &query).await?;
-        traces
+        found_traces(&st, &headers, &q)
+            .await?
             .iter()
             .map(|(id, batches)| tracesearch::summarize(id, batches))
             .collect::<Result<Vec<_>, _>>()

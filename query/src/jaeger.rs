@@ -7,7 +7,7 @@ use arrow::array::{Array, RecordBatch};
 use datafusion::prelude::{col, lit};
 use serde_json::{Value, json};
 
-use crate::columns::{Maps, i64s, strings, timestamps};
+use crate::columns::{SpanColumns, i64s, strings};
 use crate::session::signal_session;
 use crate::{QueryError, QueryState};
 use osprey_storage::Signal;
@@ -54,20 +54,23 @@ pub fn trace_json(trace_id: &str, batches: &[RecordBatch]) -> Result<Value, Quer
     let mut processes: BTreeMap<(String, Vec<(String, String)>), String> = BTreeMap::new();
     let mut spans: Vec<(i64, Value)> = Vec::new();
     for b in batches {
-        let service = strings(b, "service")?;
-        let span_id = strings(b, "span_id")?;
-        let parent = strings(b, "parent_span_id")?;
-        let name = strings(b, "name")?;
-        let kind = strings(b, "kind")?;
-        let status = strings(b, "status_code")?;
-        let status_msg = strings(b, "status_message")?;
-        let events = strings(b, "events")?;
-        let links = strings(b, "links")?;
-        let scope = strings(b, "scope")?;
-        let start = timestamps(b, "start_time")?;
-        let dur = i64s(b, "duration_ns")?;
-        let attrs = Maps::new(b, "attributes")?;
-        let res = Maps::new(b, "resource")?;
+        let SpanColumns {
+            service,
+            span_id,
+            parent,
+            name,
+            kind,
+            status,
+            status_msg,
+            events,
+            links,
+            scope,
+            start,
+            duration: dur,
+            attributes: attrs,
+            resource: res,
+            ..
+        } = SpanColumns::new(b)?;
         for i in 0..b.num_rows() {
             let mut resource = res.row(i);
             resource.retain(|(k, _)| k != "service.name");

@@ -13,7 +13,7 @@ use arrow::array::{Array, RecordBatch};
 use serde_json::{Value, json};
 
 use crate::QueryError;
-use crate::columns::{Maps, i64s, strings, timestamps};
+use crate::columns::SpanColumns;
 use crate::tracesearch::{TraceQuery, go_duration_ns};
 
 /// Jaeger's error body.
@@ -109,21 +109,24 @@ pub fn traces_data(batches: &[RecordBatch]) -> Result<Value, QueryError> {
     type ResourceKey = (String, Vec<(String, String)>);
     let mut groups: BTreeMap<ResourceKey, BTreeMap<String, Vec<(i64, Value)>>> = BTreeMap::new();
     for b in batches {
-        let service = strings(b, "service")?;
-        let trace_id = strings(b, "trace_id")?;
-        let span_id = strings(b, "span_id")?;
-        let parent = strings(b, "parent_span_id")?;
-        let name = strings(b, "name")?;
-        let kind = strings(b, "kind")?;
-        let status = strings(b, "status_code")?;
-        let status_msg = strings(b, "status_message")?;
-        let events = strings(b, "events")?;
-        let links = strings(b, "links")?;
-        let scope = strings(b, "scope")?;
-        let start = timestamps(b, "start_time")?;
-        let dur = i64s(b, "duration_ns")?;
-        let attrs = Maps::new(b, "attributes")?;
-        let res = Maps::new(b, "resource")?;
+        let SpanColumns {
+            service,
+            trace_id,
+            span_id,
+            parent,
+            name,
+            kind,
+            status,
+            status_msg,
+            events,
+            links,
+            scope,
+            start,
+            duration: dur,
+            attributes: attrs,
+            resource: res,
+            ..
+        } = SpanColumns::new(b)?;
         for i in 0..b.num_rows() {
             let start_ns = start.value(i);
             // Like Jaeger's jsonpb output, default values (0, empty lists) are left out.
