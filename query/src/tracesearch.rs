@@ -14,19 +14,17 @@
 //! `otel.status_code=OK|ERROR|UNSET` match the span's status and kind, as the Jaeger
 //! trace view shows them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use arrow::array::{Array, RecordBatch};
-use datafusion::functions_aggregate::expr_fn::max;
-use datafusion::prelude::{DataFrame, Expr, col, lit};
-use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
-use crate::columns::{i64s, strings, timestamps};
-use crate::session::signal_session;
+use crate::columns::{Maps, i64s, strings, timestamps};
+use crate::readahead;
 use crate::tracefetch::find_traces;
 use crate::{QueryError, QueryState};
-use osprey_storage::Signal;
+use osprey_storage::schema::stored_schema;
+use osprey_storage::{FileMeta, Signal, Storage};
 
 /// Jaeger's default number of traces.
 const DEFAULT_LIMIT: usize = 100;
@@ -193,39 +191,180 @@ pub fn go_duration_ns(s: &str) -> Result<i64, String> {
     Ok(total.round() as i64)
 }
 
-fn ts(ns: i64) -> Expr {
-    lit(ScalarValue::TimestampNanosecond(
-        Some(ns),
-        Some("UTC".into()),
-    ))
+/// One tag condition of a search, checked on a span.
+#[derive(Debug, Clone, PartialEq)]
+enum TagCond {
+    /// `error=true|false`.
+    Error(bool),
+    /// `span.kind`: the stored kind.
+    Kind(String),
+    /// `otel.status_code`: the stored status.
+    Status(String),
+    /// A span or resource attribute.
+    Attr(String, String),
 }
 
-fn sql_string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// A span condition for one tag.
-fn tag_filter(df: &DataFrame, key: &str, value: &str) -> Result<Expr, QueryError> {
-    let lower = value.to_ascii_lowercase();
+fn tag_cond(key: &str, value: &str) -> Result<TagCond, QueryError> {
     Ok(match key {
-        "error" => match lower.as_str() {
-            "true" => col("status_code").eq(lit("STATUS_CODE_ERROR")),
-            "false" => col("status_code").not_eq(lit("STATUS_CODE_ERROR")),
+        "error" => match value.to_ascii_lowercase().as_str() {
+            "true" => TagCond::Error(true),
+            "false" => TagCond::Error(false),
             _ => {
                 return Err(QueryError::BadData(format!(
                     "tag error={value:?}: expected true or false"
                 )));
             }
         },
-        "span.kind" => col("kind").eq(lit(format!("SPAN_KIND_{}", value.to_ascii_uppercase()))),
+        "span.kind" => TagCond::Kind(format!("SPAN_KIND_{}", value.to_ascii_uppercase())),
         "otel.status_code" => {
-            col("status_code").eq(lit(format!("STATUS_CODE_{}", value.to_ascii_uppercase())))
+            TagCond::Status(format!("STATUS_CODE_{}", value.to_ascii_uppercase()))
         }
-        _ => {
-            let (k, v) = (sql_string(key), sql_string(value));
-            df.parse_sql_expr(&format!("attributes[{k}] = {v} OR resource[{k}] = {v}"))?
-        }
+        _ => TagCond::Attr(key.to_string(), value.to_string()),
     })
+}
+
+/// The columns a search reads of the rows of its service.
+fn scan_columns(tags: &[TagCond]) -> Vec<&'static str> {
+    let mut cols = vec![
+        "trace_id",
+        "start_time",
+        "duration_ns",
+        "name",
+        "kind",
+        "status_code",
+    ];
+    if tags.iter().any(|t| matches!(t, TagCond::Attr(..))) {
+        cols.extend(["attributes", "resource"]);
+    }
+    cols
+}
+
+/// Adds each span of `b` (stored-schema columns `scan_columns`) that matches `q` to
+/// `newest` (trace id → newest matching start). `service_checked`: every row is of
+/// `q.service` already.
+fn collect_matches(
+    b: &RecordBatch,
+    q: &TraceQuery,
+    tags: &[TagCond],
+    service_checked: bool,
+    newest: &mut HashMap<String, i64>,
+) -> Result<(), QueryError> {
+    let service = if service_checked {
+        None
+    } else {
+        Some(strings(b, "service")?)
+    };
+    let trace = strings(b, "trace_id")?;
+    let start = timestamps(b, "start_time")?;
+    let dur = i64s(b, "duration_ns")?;
+    let name = strings(b, "name")?;
+    let kind = strings(b, "kind")?;
+    let status = strings(b, "status_code")?;
+    let maps = if tags.iter().any(|t| matches!(t, TagCond::Attr(..))) {
+        Some((Maps::new(b, "attributes")?, Maps::new(b, "resource")?))
+    } else {
+        None
+    };
+    for i in 0..b.num_rows() {
+        let t = start.value(i);
+        let d = dur.value(i);
+        let ok = service.as_ref().is_none_or(|s| s.value(i) == q.service)
+            && (q.start_ns..=q.end_ns).contains(&t)
+            && q.operation.as_deref().is_none_or(|op| name.value(i) == op)
+            && q.min_duration_ns.is_none_or(|lo| d >= lo)
+            && q.max_duration_ns.is_none_or(|hi| d <= hi)
+            && tags.iter().all(|c| match c {
+                TagCond::Error(e) => (status.value(i) == "STATUS_CODE_ERROR") == *e,
+                TagCond::Kind(k) => kind.value(i) == k,
+                TagCond::Status(s) => status.value(i) == s,
+                TagCond::Attr(k, v) => maps.as_ref().is_some_and(|(a, r)| {
+                    let has = |m: &Maps| m.row(i).iter().any(|(mk, mv)| mk == k && mv == v);
+                    has(a) || has(r)
+                }),
+            });
+        if ok {
+            let e = newest.entry(trace.value(i).to_string()).or_insert(t);
+            *e = (*e).max(t);
+        }
+    }
+    Ok(())
+}
+
+/// The rows of a file whose service is `service` (files are sorted by service, so
+/// these are a few contiguous runs).
+fn service_rows(storage: &Storage, f: &FileMeta, service: &str) -> Result<Vec<u32>, QueryError> {
+    let batches = storage
+        .read_rows(f, Some(&["service"]), None)
+        .map_err(|e| QueryError::Internal(e.to_string()))?;
+    let mut rows = Vec::new();
+    let mut base = 0u32;
+    for b in &batches {
+        let s = strings(b, "service")?;
+        rows.extend(
+            (0..s.len())
+                .filter(|i| s.value(*i) == service)
+                .map(|i| base + i as u32),
+        );
+        base += b.num_rows() as u32;
+    }
+    Ok(rows)
+}
+
+/// Trace id → newest matching span start, over memtables and files.
+fn scan(
+    storage: &Storage,
+    tenant: &str,
+    q: &TraceQuery,
+    tags: &[TagCond],
+) -> Result<HashMap<String, i64>, QueryError> {
+    let snap = storage.snapshot(tenant, Signal::Spans);
+    let mut newest = HashMap::new();
+    for b in &snap.batches {
+        collect_matches(b, q, tags, false, &mut newest)?;
+    }
+    let files: Vec<&FileMeta> = snap
+        .files
+        .iter()
+        .filter(|f| f.max_time_ns >= q.start_ns && f.min_time_ns <= q.end_ns)
+        .collect();
+    let cols = scan_columns(tags);
+    let stored = stored_schema(Signal::Spans);
+    let indices = cols
+        .iter()
+        .map(|c| stored.index_of(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| QueryError::Internal(e.to_string()))?;
+    let schema = std::sync::Arc::new(
+        stored
+            .project(&indices)
+            .map_err(|e| QueryError::Internal(e.to_string()))?,
+    );
+    // A file's rows of the service, then only their columns (converted from the file
+    // layout: binary ids to hex).
+    let read = |f: &&FileMeta| -> Result<Vec<RecordBatch>, QueryError> {
+        let rows = service_rows(storage, f, &q.service)?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batches = storage
+            .read_rows(f, Some(&cols), Some(&rows))
+            .map_err(|e| QueryError::Internal(e.to_string()))?;
+        batches
+            .iter()
+            .map(|b| Ok(crate::provider::convert(Signal::Spans, b, &schema)?))
+            .collect()
+    };
+    readahead::in_order(&files, read, |i, batches, _| {
+        let batches = match batches {
+            Some(b) => b?,
+            None => read(&files[i])?,
+        };
+        for b in &batches {
+            collect_matches(b, q, tags, true, &mut newest)?;
+        }
+        Ok(())
+    })?;
+    Ok(newest)
 }
 
 /// Ids of the matching traces, newest first (by their newest matching span).
@@ -234,41 +373,20 @@ pub async fn trace_ids(
     tenant: &str,
     q: &TraceQuery,
 ) -> Result<Vec<String>, QueryError> {
-    let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;
-    let mut df = ctx.table("spans").await?;
-    let mut filter = col("service")
-        .eq(lit(q.service.as_str()))
-        .and(col("start_time").gt_eq(ts(q.start_ns)))
-        .and(col("start_time").lt_eq(ts(q.end_ns)));
-    if let Some(op) = &q.operation {
-        filter = filter.and(col("name").eq(lit(op.as_str())));
-    }
-    if let Some(lo) = q.min_duration_ns {
-        filter = filter.and(col("duration_ns").gt_eq(lit(lo)));
-    }
-    if let Some(hi) = q.max_duration_ns {
-        filter = filter.and(col("duration_ns").lt_eq(lit(hi)));
-    }
-    for (k, v) in &q.tags {
-        filter = filter.and(tag_filter(&df, k, v)?);
-    }
-    df = df
-        .filter(filter)?
-        .aggregate(
-            vec![col("trace_id")],
-            vec![max(col("start_time")).alias("t")],
-        )?
-        .sort(vec![
-            col("t").sort(false, false),
-            col("trace_id").sort(true, false),
-        ])?
-        .limit(0, Some(q.limit))?;
-    let mut ids = Vec::new();
-    for b in df.collect().await? {
-        let s = strings(&b, "trace_id")?;
-        ids.extend((0..s.len()).map(|i| s.value(i).to_string()));
-    }
-    Ok(ids)
+    let tags = q
+        .tags
+        .iter()
+        .map(|(k, v)| tag_cond(k, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (storage, tenant, query) = (st.storage.clone(), tenant.to_string(), q.clone());
+    let newest = st
+        .blocking("trace search", move || {
+            scan(&storage, &tenant, &query, &tags)
+        })
+        .await?;
+    let mut ids: Vec<(String, i64)> = newest.into_iter().collect();
+    ids.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(ids.into_iter().take(q.limit).map(|(id, _)| id).collect())
 }
 
 /// The matching traces, whole (newest first).
