@@ -82,6 +82,21 @@ impl Maps {
         })
     }
 
+    /// The value of `key` in row `i`, without copying the row.
+    pub fn get(&self, i: usize, key: &str) -> Option<&str> {
+        if self.nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+            return None;
+        }
+        let (start, end) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        (start..end).find(|j| self.keys.value(*j) == key).map(|j| {
+            if self.values.is_null(j) {
+                ""
+            } else {
+                self.values.value(j)
+            }
+        })
+    }
+
     pub fn row(&self, i: usize) -> Vec<(String, String)> {
         if self.nulls.as_ref().is_some_and(|n| n.is_null(i)) {
             return Vec::new();

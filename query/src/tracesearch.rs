@@ -278,8 +278,7 @@ fn collect_matches(
                 TagCond::Kind(k) => kind.value(i) == k,
                 TagCond::Status(s) => status.value(i) == s,
                 TagCond::Attr(k, v) => maps.as_ref().is_some_and(|(a, r)| {
-                    let has = |m: &Maps| m.row(i).iter().any(|(mk, mv)| mk == k && mv == v);
-                    has(a) || has(r)
+                    a.get(i, k) == Some(v.as_str()) || r.get(i, k) == Some(v.as_str())
                 }),
             });
         if ok {
@@ -293,18 +292,40 @@ fn collect_matches(
 /// The rows of a file whose service is `service` (files are sorted by service, so
 /// these are a few contiguous runs).
 fn service_rows(storage: &Storage, f: &FileMeta, service: &str) -> Result<Vec<u32>, QueryError> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int32Type;
     let batches = storage
-        .read_rows(f, Some(&["service"]), None)
+        .read_dictionary_column(f, "service")
         .map_err(|e| QueryError::Internal(e.to_string()))?;
     let mut rows = Vec::new();
     let mut base = 0u32;
     for b in &batches {
-        let s = strings(b, "service")?;
-        rows.extend(
-            (0..s.len())
-                .filter(|i| s.value(*i) == service)
-                .map(|i| base + i as u32),
-        );
+        let col = b
+            .column_by_name("service")
+            .ok_or_else(|| QueryError::Internal("spans file without service".into()))?;
+        if let Some(dict) = col.as_dictionary_opt::<Int32Type>() {
+            let values = dict.values().as_string::<i32>();
+            // The dictionary key(s) of the service, then the rows holding one.
+            let keys: Vec<i32> = (0..values.len())
+                .filter(|k| values.is_valid(*k) && values.value(*k) == service)
+                .map(|k| k as i32)
+                .collect();
+            if !keys.is_empty() {
+                let k = dict.keys();
+                rows.extend(
+                    (0..k.len())
+                        .filter(|i| k.is_valid(*i) && keys.contains(&k.value(*i)))
+                        .map(|i| base + i as u32),
+                );
+            }
+        } else {
+            let s = strings(b, "service")?;
+            rows.extend(
+                (0..s.len())
+                    .filter(|i| s.value(*i) == service)
+                    .map(|i| base + i as u32),
+            );
+        }
         base += b.num_rows() as u32;
     }
     Ok(rows)

@@ -369,6 +369,20 @@ pub fn read_rows(
     columns: Option<&[&str]>,
     rows: Option<&[u32]>,
 ) -> Result<Vec<RecordBatch>, StorageError> {
+    read_rows_as(blobs, footers, rel, columns, rows, &[])
+}
+
+/// [`read_rows`], with the string columns named in `dictionary` read as
+/// `Dictionary(Int32, Utf8)`: their Parquet dictionary is kept instead of a string
+/// being copied out per row (a service column, say).
+pub fn read_rows_as(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    rel: &str,
+    columns: Option<&[&str]>,
+    rows: Option<&[u32]>,
+    dictionary: &[&str],
+) -> Result<Vec<RecordBatch>, StorageError> {
     use futures::TryStreamExt;
     use parquet::arrow::arrow_reader::ArrowReaderOptions;
     use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
@@ -380,12 +394,41 @@ pub fn read_rows(
             Some((size, metadata)) => (blobs.parquet_reader_of_size(rel, size), metadata),
             None => {
                 let mut reader = blobs.parquet_reader(rel).await?;
-                let metadata = ArrowReaderMetadata::load_async(&mut reader, options).await?;
+                let metadata =
+                    ArrowReaderMetadata::load_async(&mut reader, options.clone()).await?;
                 if let Some(c) = footers {
                     c.put(rel, reader.size(), metadata.clone());
                 }
                 (reader, metadata)
             }
+        };
+        let metadata = if dictionary.is_empty() {
+            metadata
+        } else {
+            use arrow::datatypes::{DataType, Field, Schema};
+            let fields: Vec<Field> = metadata
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| {
+                    if dictionary.contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
+                        Field::new(
+                            f.name(),
+                            DataType::Dictionary(
+                                Box::new(DataType::Int32),
+                                Box::new(DataType::Utf8),
+                            ),
+                            f.is_nullable(),
+                        )
+                    } else {
+                        f.as_ref().clone()
+                    }
+                })
+                .collect();
+            ArrowReaderMetadata::try_new(
+                Arc::clone(metadata.metadata()),
+                options.with_schema(Arc::new(Schema::new(fields))),
+            )?
         };
         let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
         if let Some(columns) = columns {

@@ -465,6 +465,23 @@ impl Storage {
         files::read_rows(&self.inner.blobs, footers, &file.path, columns, rows)
     }
 
+    /// One string column of a live file, as dictionary arrays (no per-row copy).
+    pub fn read_dictionary_column(
+        &self,
+        file: &FileMeta,
+        column: &str,
+    ) -> Result<Vec<RecordBatch>, StorageError> {
+        let footers = Some(&self.inner.footers);
+        files::read_rows_as(
+            &self.inner.blobs,
+            footers,
+            &file.path,
+            Some(&[column]),
+            None,
+            &[column],
+        )
+    }
+
     /// Logs batches as they are acknowledged (and visible to queries), every tenant's.
     /// A subscriber more than [`TAIL_BUFFER`] batches behind skips the oldest and is told
     /// how many (`RecvError::Lagged`).
