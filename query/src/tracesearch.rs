@@ -223,70 +223,106 @@ fn tag_cond(key: &str, value: &str) -> Result<TagCond, QueryError> {
     })
 }
 
-/// The columns a search reads of the rows of its service.
-fn scan_columns(tags: &[TagCond]) -> Vec<&'static str> {
-    let mut cols = vec![
-        "trace_id",
-        "start_time",
-        "duration_ns",
-        "name",
-        "kind",
-        "status_code",
-    ];
-    if tags.iter().any(|t| matches!(t, TagCond::Attr(..))) {
-        cols.extend(["attributes", "resource"]);
-    }
-    cols
+/// Span columns every search checks (stored schema names).
+const BASIC: [&str; 6] = [
+    "trace_id",
+    "start_time",
+    "duration_ns",
+    "name",
+    "kind",
+    "status_code",
+];
+/// Columns only attribute tags need: read for the rows that pass the rest.
+const MAPS: [&str; 2] = ["attributes", "resource"];
+
+fn has_attr_tags(tags: &[TagCond]) -> bool {
+    tags.iter().any(|t| matches!(t, TagCond::Attr(..)))
 }
 
-/// Adds each span of `b` (stored-schema columns `scan_columns`) that matches `q` to
-/// `newest` (trace id → newest matching start). `service_checked`: every row is of
-/// `q.service` already.
-fn collect_matches(
-    b: &RecordBatch,
-    q: &TraceQuery,
-    tags: &[TagCond],
-    service_checked: bool,
-    newest: &mut HashMap<String, i64>,
-) -> Result<(), QueryError> {
-    let service = if service_checked {
-        None
-    } else {
-        Some(strings(b, "service")?)
-    };
-    let trace = strings(b, "trace_id")?;
-    let start = timestamps(b, "start_time")?;
-    let dur = i64s(b, "duration_ns")?;
-    let name = strings(b, "name")?;
-    let kind = strings(b, "kind")?;
-    let status = strings(b, "status_code")?;
-    let maps = if tags.iter().any(|t| matches!(t, TagCond::Attr(..))) {
-        Some((Maps::new(b, "attributes")?, Maps::new(b, "resource")?))
-    } else {
-        None
-    };
-    for i in 0..b.num_rows() {
-        let t = start.value(i);
-        let d = dur.value(i);
-        let ok = service.as_ref().is_none_or(|s| s.value(i) == q.service)
-            && (q.start_ns..=q.end_ns).contains(&t)
-            && q.operation.as_deref().is_none_or(|op| name.value(i) == op)
+/// The [`BASIC`] columns of a batch.
+struct Basic {
+    trace: arrow::array::StringArray,
+    start: arrow::array::TimestampNanosecondArray,
+    dur: arrow::array::Int64Array,
+    name: arrow::array::StringArray,
+    kind: arrow::array::StringArray,
+    status: arrow::array::StringArray,
+}
+
+impl Basic {
+    fn new(b: &RecordBatch) -> Result<Self, QueryError> {
+        Ok(Self {
+            trace: strings(b, "trace_id")?,
+            start: timestamps(b, "start_time")?,
+            dur: i64s(b, "duration_ns")?,
+            name: strings(b, "name")?,
+            kind: strings(b, "kind")?,
+            status: strings(b, "status_code")?,
+        })
+    }
+
+    /// Row `i` passes every condition but the service and attribute tags.
+    fn passes(&self, q: &TraceQuery, tags: &[TagCond], i: usize) -> bool {
+        let (t, d) = (self.start.value(i), self.dur.value(i));
+        (q.start_ns..=q.end_ns).contains(&t)
+            && q.operation
+                .as_deref()
+                .is_none_or(|op| self.name.value(i) == op)
             && q.min_duration_ns.is_none_or(|lo| d >= lo)
             && q.max_duration_ns.is_none_or(|hi| d <= hi)
             && tags.iter().all(|c| match c {
-                TagCond::Error(e) => (status.value(i) == "STATUS_CODE_ERROR") == *e,
-                TagCond::Kind(k) => kind.value(i) == k,
-                TagCond::Status(s) => status.value(i) == s,
-                TagCond::Attr(k, v) => maps.as_ref().is_some_and(|(a, r)| {
-                    a.get(i, k) == Some(v.as_str()) || r.get(i, k) == Some(v.as_str())
-                }),
-            });
-        if ok {
-            let e = newest.entry(trace.value(i).to_string()).or_insert(t);
-            *e = (*e).max(t);
-        }
+                TagCond::Error(e) => (self.status.value(i) == "STATUS_CODE_ERROR") == *e,
+                TagCond::Kind(k) => self.kind.value(i) == k,
+                TagCond::Status(s) => self.status.value(i) == s,
+                TagCond::Attr(..) => true,
+            })
     }
-    Ok(())
+}
+
+/// Row `i` has every attribute tag, as a span or resource attribute.
+fn passes_attrs(tags: &[TagCond], attrs: &Maps, res: &Maps, i: usize) -> bool {
+    tags.iter().all(|c| match c {
+        TagCond::Attr(k, v) => {
+            attrs.get(i, k) == Some(v.as_str()) || res.get(i, k) == Some(v.as_str())
+        }
+        _ => true,
+    })
+}
+
+fn note(newest: &mut HashMap<String, i64>, trace: &str, t: i64) {
+    let e = newest.entry(trace.to_string()).or_insert(t);
+    *e = (*e).max(t);
+}
+
+/// A projection of the stored spans schema.
+fn projected(cols: &[&str]) -> Result<arrow::datatypes::SchemaRef, QueryError> {
+    let stored = stored_schema(Signal::Spans);
+    let indices = cols
+        .iter()
+        .map(|c| stored.index_of(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| QueryError::Internal(e.to_string()))?;
+    Ok(std::sync::Arc::new(
+        stored
+            .project(&indices)
+            .map_err(|e| QueryError::Internal(e.to_string()))?,
+    ))
+}
+
+/// `rows` of a file, `cols` only, in the stored schema (hex ids).
+fn read_converted(
+    storage: &Storage,
+    f: &FileMeta,
+    cols: &[&str],
+    schema: &arrow::datatypes::SchemaRef,
+    rows: &[u32],
+) -> Result<Vec<RecordBatch>, QueryError> {
+    storage
+        .read_rows(f, Some(cols), Some(rows))
+        .map_err(|e| QueryError::Internal(e.to_string()))?
+        .iter()
+        .map(|b| Ok(crate::provider::convert(Signal::Spans, b, schema)?))
+        .collect()
 }
 
 /// The rows of a file whose service is `service` (files are sorted by service, so
@@ -341,47 +377,78 @@ fn scan(
     let snap = storage.snapshot(tenant, Signal::Spans);
     let mut newest = HashMap::new();
     for b in &snap.batches {
-        collect_matches(b, q, tags, false, &mut newest)?;
+        let service = strings(b, "service")?;
+        let basic = Basic::new(b)?;
+        let maps = if has_attr_tags(tags) {
+            Some((Maps::new(b, "attributes")?, Maps::new(b, "resource")?))
+        } else {
+            None
+        };
+        for i in 0..b.num_rows() {
+            if service.value(i) == q.service
+                && basic.passes(q, tags, i)
+                && maps
+                    .as_ref()
+                    .is_none_or(|(a, r)| passes_attrs(tags, a, r, i))
+            {
+                note(&mut newest, basic.trace.value(i), basic.start.value(i));
+            }
+        }
     }
     let files: Vec<&FileMeta> = snap
         .files
         .iter()
         .filter(|f| f.max_time_ns >= q.start_ns && f.min_time_ns <= q.end_ns)
         .collect();
-    let cols = scan_columns(tags);
-    let stored = stored_schema(Signal::Spans);
-    let indices = cols
-        .iter()
-        .map(|c| stored.index_of(c))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| QueryError::Internal(e.to_string()))?;
-    let schema = std::sync::Arc::new(
-        stored
-            .project(&indices)
-            .map_err(|e| QueryError::Internal(e.to_string()))?,
-    );
-    // A file's rows of the service, then only their columns (converted from the file
-    // layout: binary ids to hex).
-    let read = |f: &&FileMeta| -> Result<Vec<RecordBatch>, QueryError> {
+    let (basic_schema, maps_schema) = (projected(&BASIC)?, projected(&MAPS)?);
+    // Per file: the service's rows (files are sorted by service); of those, the basic
+    // columns; of the rows that pass them, the attribute maps when a tag needs them.
+    let read = |f: &&FileMeta| -> Result<Vec<(String, i64)>, QueryError> {
         let rows = service_rows(storage, f, &q.service)?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let batches = storage
-            .read_rows(f, Some(&cols), Some(&rows))
-            .map_err(|e| QueryError::Internal(e.to_string()))?;
-        batches
-            .iter()
-            .map(|b| Ok(crate::provider::convert(Signal::Spans, b, &schema)?))
-            .collect()
+        let mut passed: Vec<(u32, String, i64)> = Vec::new();
+        let mut k = 0usize;
+        for b in read_converted(storage, f, &BASIC, &basic_schema, &rows)? {
+            let basic = Basic::new(&b)?;
+            for i in 0..b.num_rows() {
+                if basic.passes(q, tags, i) {
+                    passed.push((
+                        rows[k],
+                        basic.trace.value(i).to_string(),
+                        basic.start.value(i),
+                    ));
+                }
+                k += 1;
+            }
+        }
+        if passed.is_empty() || !has_attr_tags(tags) {
+            return Ok(passed.into_iter().map(|(_, id, t)| (id, t)).collect());
+        }
+        let rows: Vec<u32> = passed.iter().map(|(r, _, _)| *r).collect();
+        let mut out = Vec::new();
+        let mut k = 0usize;
+        for b in read_converted(storage, f, &MAPS, &maps_schema, &rows)? {
+            let (a, r) = (Maps::new(&b, "attributes")?, Maps::new(&b, "resource")?);
+            for i in 0..b.num_rows() {
+                if passes_attrs(tags, &a, &r, i)
+                    && let Some((_, id, t)) = passed.get(k)
+                {
+                    out.push((id.clone(), *t));
+                }
+                k += 1;
+            }
+        }
+        Ok(out)
     };
-    readahead::in_order(&files, read, |i, batches, _| {
-        let batches = match batches {
-            Some(b) => b?,
+    readahead::in_order(&files, read, |i, found, _| {
+        let found = match found {
+            Some(f) => f?,
             None => read(&files[i])?,
         };
-        for b in &batches {
-            collect_matches(b, q, tags, true, &mut newest)?;
+        for (id, t) in found {
+            note(&mut newest, &id, t);
         }
         Ok(())
     })?;
