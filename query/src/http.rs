@@ -15,7 +15,8 @@ use crate::logsearch::SearchParams;
 use crate::ops::{self, OpsState};
 use crate::tracesearch::{self, TraceQuery};
 use crate::{
-    QueryError, QueryState, jaeger, jaeger_v3, logsearch, logstats, logtail, patterns, promql, sql,
+    QueryError, QueryState, jaeger, jaeger_metrics, jaeger_v3, logsearch, logstats, logtail,
+    patterns, promql, sql,
 };
 
 /// Tenant from `X-Scope-OrgID`, `default` when absent.
@@ -204,6 +205,29 @@ async fn dependencies_handler(
                 .collect();
             Json(jaeger::envelope(json!(deps), None)).into_response()
         }
+        Err(e) => jaeger_error(e),
+    }
+}
+
+/// Jaeger's Monitor tab: `/api/metrics/{calls,errors,latencies}`.
+async fn jaeger_metrics_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Path(kind): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let kind = jaeger_metrics::Kind::parse(&kind).ok_or_else(|| {
+            QueryError::NotFound(format!(
+                "unknown metric {kind:?}; expected calls, errors or latencies"
+            ))
+        })?;
+        let query = jaeger_metrics::MetricsQuery::from_params(kind, &q, now_ns() / 1_000_000)?;
+        jaeger_metrics::query(&st, &tenant, &query).await
+    };
+    match run.await {
+        Ok(family) => Json(family).into_response(),
         Err(e) => jaeger_error(e),
     }
 }
@@ -665,6 +689,7 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/api/v1/sql", post(sql_handler))
         .route("/api/traces", get(traces_search_handler))
         .route("/api/dependencies", get(dependencies_handler))
+        .route("/api/metrics/{kind}", get(jaeger_metrics_handler))
         .route("/api/traces/{trace_id}", get(trace_handler))
         .route("/api/v1/traces/search", get(trace_summaries_handler))
         .route("/api/v3/services", get(v3_services_handler))

@@ -10,6 +10,7 @@ mod columns;
 mod error;
 pub mod http;
 pub mod jaeger;
+pub mod jaeger_metrics;
 pub mod jaeger_v3;
 pub mod logquery;
 pub mod logsearch;

@@ -218,3 +218,72 @@ def test_red_series_match_the_spans(osprey_factory) -> None:
     other = emit(server, t0, tenant="team-b")
     wait_for(server, reference(other), tenant="team-b")
     wait_for(server, ref)
+
+
+def monitor_reference(spans, kind: str, end_ms: int, lookback: int, step: int, rate_per: int, *, services, kinds, group, quantile=None):
+    groups: dict[tuple, list] = defaultdict(list)
+    for s in spans:
+        svc = s.resource.attributes["service.name"]
+        if KIND[s.kind] not in kinds or svc not in services:
+            continue
+        key = (svc, s.name) if group else (svc,)
+        groups[key].append((s.start_time, s.end_time - s.start_time, s.status.status_code == StatusCode.ERROR))
+    out = {}
+    for key, items in groups.items():
+        points = []
+        for t in range(end_ms - lookback, end_ms + 1, step):
+            w = [x for x in items if (t - rate_per) * MS < x[0] <= t * MS]
+            if kind == "calls":
+                points.append((t, len(w) / (rate_per / 1000)))
+            elif w and kind == "errors":
+                points.append((t, sum(x[2] for x in w) / len(w)))
+            elif w:
+                d = sorted(x[1] for x in w)
+                points.append((t, d[max(1, math.ceil(quantile * len(d))) - 1] / 1e6))
+        out[key] = points
+    return out
+
+
+def test_monitor_tab_metrics_match_the_spans(osprey: OspreyServer) -> None:
+    from datetime import datetime, timezone
+
+    t0 = (time.time_ns() // 1000) * 1000 - 30_000 * MS
+    spans = emit(osprey, t0)
+    end_ms = (t0 // MS // 1000 + 10) * 1000  # whole seconds, after every span
+    common = {"endTs": str(end_ms), "lookback": "8000", "step": "1000", "ratePer": "3000"}
+    cases = [
+        ("calls", {"service": ["frontend", "cart"]}, {"SPAN_KIND_SERVER"}, False, None),
+        ("errors", {"service": ["payments"], "spanKind": ["internal"], "groupByOperation": ["true"]}, {"SPAN_KIND_INTERNAL"}, True, None),
+        ("latencies", {"service": ["frontend"], "spanKind": ["server", "client"], "quantile": ["0.95"]}, {"SPAN_KIND_SERVER", "SPAN_KIND_CLIENT"}, False, 0.95),
+        ("latencies", {"service": ["payments"], "spanKind": ["internal"], "quantile": ["0.5"], "groupByOperation": ["1"]}, {"SPAN_KIND_INTERNAL"}, True, 0.5),
+    ]
+    for kind, params, kinds, group, q in cases:
+        query = [(k, v) for k, vs in params.items() for v in vs] + list(common.items())
+        r = osprey.get(f"/api/metrics/{kind}", params=query)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["type"] == "GAUGE" and body["name"] == {"calls": "service_call_rate", "errors": "service_error_rate", "latencies": "service_latencies"}[kind]
+        want = monitor_reference(
+            spans, kind, end_ms, 8000, 1000, 3000, services=params["service"], kinds=kinds, group=group, quantile=q
+        )
+        got = {}
+        for m in body["metrics"]:
+            labels = {l["name"]: l["value"] for l in m["labels"]}
+            key = (labels["service_name"], labels["operation"]) if group else (labels["service_name"],)
+            got[key] = [
+                (int(datetime.strptime(p["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp() * 1000), p["gaugeValue"]["doubleValue"])
+                for p in m["metricPoints"]
+            ]
+        assert set(got) == set(want), (kind, set(got), set(want))
+        for key, points in want.items():
+            assert [t for t, _ in got[key]] == [t for t, _ in points], (kind, key)
+            for (_, a), (_, b) in zip(got[key], points):
+                assert math.isclose(a, b, rel_tol=1e-9), (kind, key, a, b)
+        assert any(v for pts in want.values() for _, v in pts), kind  # the window saw spans
+
+    r = osprey.get("/api/metrics/calls")
+    assert r.status_code == 400 and "please provide at least one service name" in r.json()["errors"][0]["msg"]
+    r = osprey.get("/api/metrics/latencies", params={"service": "frontend"})
+    assert r.status_code == 400 and "'quantile'" in r.json()["errors"][0]["msg"]
+    r = osprey.get("/api/metrics/throughput", params={"service": "frontend"})
+    assert r.status_code == 404
