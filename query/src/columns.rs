@@ -115,6 +115,77 @@ impl Maps {
     }
 }
 
+/// A string→string map column whose keys and values were read as dictionaries
+/// (`Storage::read_rows_dictionary`): a lookup compares dictionary indices.
+pub struct DictMaps {
+    offsets: Vec<i32>,
+    keys: arrow::array::Int32Array,
+    key_dict: StringArray,
+    values: arrow::array::Int32Array,
+    value_dict: StringArray,
+    nulls: Option<arrow::buffer::NullBuffer>,
+}
+
+impl DictMaps {
+    /// `None` when the column's keys or values are not dictionaries.
+    pub fn new(b: &RecordBatch, name: &str) -> Result<Option<Self>, QueryError> {
+        use arrow::datatypes::Int32Type;
+        let a = column(b, name)?;
+        let Some(m) = a.as_any().downcast_ref::<MapArray>() else {
+            return Ok(None);
+        };
+        let (Some(k), Some(v)) = (
+            m.keys().as_dictionary_opt::<Int32Type>(),
+            m.values().as_dictionary_opt::<Int32Type>(),
+        ) else {
+            return Ok(None);
+        };
+        let dict = |d: &ArrayRef| -> Result<StringArray, QueryError> {
+            Ok(cast_to(d, &DataType::Utf8)?.as_string::<i32>().clone())
+        };
+        Ok(Some(DictMaps {
+            offsets: m.value_offsets().to_vec(),
+            keys: k.keys().clone(),
+            key_dict: dict(k.values())?,
+            values: v.keys().clone(),
+            value_dict: dict(v.values())?,
+            nulls: m.nulls().cloned(),
+        }))
+    }
+
+    fn ids(dict: &StringArray, s: &str) -> Vec<i32> {
+        (0..dict.len())
+            .filter(|i| dict.is_valid(*i) && dict.value(*i) == s)
+            .map(|i| i as i32)
+            .collect()
+    }
+
+    /// The dictionary ids of a key and of a value (empty: no row has it).
+    pub fn lookup(&self, key: &str, value: &str) -> (Vec<i32>, Vec<i32>) {
+        (
+            Self::ids(&self.key_dict, key),
+            Self::ids(&self.value_dict, value),
+        )
+    }
+
+    /// Row `i` maps a key among `key_ids` to a value among `value_ids`.
+    pub fn has(&self, i: usize, key_ids: &[i32], value_ids: &[i32]) -> bool {
+        if key_ids.is_empty()
+            || value_ids.is_empty()
+            || self.nulls.as_ref().is_some_and(|n| n.is_null(i))
+        {
+            return false;
+        }
+        let (start, end) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        (start..end).any(|j| {
+            self.keys.is_valid(j)
+                && key_ids.contains(&self.keys.value(j))
+                && self.values.is_valid(j)
+                && value_ids.contains(&self.values.value(j))
+        })
+    }
+}
+
 /// RFC 3339 with nanoseconds, UTC (`2026-11-21T10:00:00.123456789Z`).
 pub fn rfc3339(ns: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)

@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap};
 use arrow::array::{Array, RecordBatch};
 use serde::Serialize;
 
-use crate::columns::{Maps, i64s, strings, timestamps};
+use crate::columns::{DictMaps, Maps, i64s, strings, timestamps};
 use crate::readahead;
 use crate::tracefetch::find_traces;
 use crate::{QueryError, QueryState};
@@ -331,7 +331,7 @@ fn service_rows(storage: &Storage, f: &FileMeta, service: &str) -> Result<Vec<u3
     use arrow::array::AsArray;
     use arrow::datatypes::Int32Type;
     let batches = storage
-        .read_dictionary_column(f, "service")
+        .read_rows_dictionary(f, &["service"], None)
         .map_err(|e| QueryError::Internal(e.to_string()))?;
     let mut rows = Vec::new();
     let mut base = 0u32;
@@ -429,12 +429,42 @@ fn scan(
         let rows: Vec<u32> = passed.iter().map(|(r, _, _)| *r).collect();
         let mut out = Vec::new();
         let mut k = 0usize;
-        for b in read_converted(storage, f, &MAPS, &maps_schema, &rows)? {
-            let (a, r) = (Maps::new(&b, "attributes")?, Maps::new(&b, "resource")?);
-            for i in 0..b.num_rows() {
-                if passes_attrs(tags, &a, &r, i)
-                    && let Some((_, id, t)) = passed.get(k)
-                {
+        // The maps as dictionaries: a tag is a pair of dictionary ids, compared per
+        // entry without copying a string.
+        let batches = storage
+            .read_rows_dictionary(f, &MAPS, Some(&rows))
+            .map_err(|e| QueryError::Internal(e.to_string()))?;
+        for b in batches {
+            let keep: Vec<bool> = match (
+                DictMaps::new(&b, "attributes")?,
+                DictMaps::new(&b, "resource")?,
+            ) {
+                (Some(a), Some(r)) => {
+                    let wanted: Vec<_> = tags
+                        .iter()
+                        .filter_map(|c| match c {
+                            TagCond::Attr(key, v) => Some((a.lookup(key, v), r.lookup(key, v))),
+                            _ => None,
+                        })
+                        .collect();
+                    (0..b.num_rows())
+                        .map(|i| {
+                            wanted
+                                .iter()
+                                .all(|((ak, av), (rk, rv))| a.has(i, ak, av) || r.has(i, rk, rv))
+                        })
+                        .collect()
+                }
+                _ => {
+                    let b = crate::provider::convert(Signal::Spans, &b, &maps_schema)?;
+                    let (a, r) = (Maps::new(&b, "attributes")?, Maps::new(&b, "resource")?);
+                    (0..b.num_rows())
+                        .map(|i| passes_attrs(tags, &a, &r, i))
+                        .collect()
+                }
+            };
+            for ok in keep {
+                if ok && let Some((_, id, t)) = passed.get(k) {
                     out.push((id.clone(), *t));
                 }
                 k += 1;

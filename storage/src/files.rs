@@ -405,21 +405,16 @@ pub fn read_rows_as(
         let metadata = if dictionary.is_empty() {
             metadata
         } else {
-            use arrow::datatypes::{DataType, Field, Schema};
+            use arrow::datatypes::{Field, Schema};
             let fields: Vec<Field> = metadata
                 .schema()
                 .fields()
                 .iter()
                 .map(|f| {
-                    if dictionary.contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
-                        Field::new(
-                            f.name(),
-                            DataType::Dictionary(
-                                Box::new(DataType::Int32),
-                                Box::new(DataType::Utf8),
-                            ),
-                            f.is_nullable(),
-                        )
+                    if dictionary.contains(&f.name().as_str()) {
+                        f.as_ref()
+                            .clone()
+                            .with_data_type(as_dictionary(f.data_type()))
                     } else {
                         f.as_ref().clone()
                     }
@@ -447,6 +442,34 @@ pub fn read_rows_as(
         }
         Ok::<_, StorageError>(builder.build()?.try_collect::<Vec<_>>().await?)
     })
+}
+
+/// A string type as `Dictionary(Int32, Utf8)`; a map's keys and values likewise.
+fn as_dictionary(t: &arrow::datatypes::DataType) -> arrow::datatypes::DataType {
+    use arrow::datatypes::{DataType, Field, Fields};
+    match t {
+        DataType::Utf8 => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        DataType::Map(entries, sorted) => match entries.data_type() {
+            DataType::Struct(fields) => {
+                let fields: Fields = fields
+                    .iter()
+                    .map(|f| {
+                        f.as_ref()
+                            .clone()
+                            .with_data_type(as_dictionary(f.data_type()))
+                    })
+                    .collect();
+                let entries = Field::new(
+                    entries.name(),
+                    DataType::Struct(fields),
+                    entries.is_nullable(),
+                );
+                DataType::Map(Arc::new(entries), *sorted)
+            }
+            _ => t.clone(),
+        },
+        _ => t.clone(),
+    }
 }
 
 /// The number of rows a Parquet file's footer declares.

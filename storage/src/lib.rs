@@ -465,20 +465,22 @@ impl Storage {
         files::read_rows(&self.inner.blobs, footers, &file.path, columns, rows)
     }
 
-    /// One string column of a live file, as dictionary arrays (no per-row copy).
-    pub fn read_dictionary_column(
+    /// Like [`Storage::read_rows`], with string and string-map columns read as
+    /// dictionary arrays (`Dictionary(Int32, Utf8)`): no string is copied per row.
+    pub fn read_rows_dictionary(
         &self,
         file: &FileMeta,
-        column: &str,
+        columns: &[&str],
+        rows: Option<&[u32]>,
     ) -> Result<Vec<RecordBatch>, StorageError> {
         let footers = Some(&self.inner.footers);
         files::read_rows_as(
             &self.inner.blobs,
             footers,
             &file.path,
-            Some(&[column]),
-            None,
-            &[column],
+            Some(columns),
+            rows,
+            columns,
         )
     }
 
