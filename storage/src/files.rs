@@ -262,20 +262,38 @@ pub fn write_file(
     let batch = crate::layout::to_file(signal, sort_batches(signal, batches)?)?;
     let (min_time_ns, max_time_ns) = time_range(signal, &batch);
     let trace_index = signal == Signal::Spans;
-    if trace_index {
-        crate::trace_index::write_sidecar(blobs, rel_path, &batch)?;
-    }
     let text_index = signal == Signal::Logs;
-    if text_index {
-        crate::fulltext::write_sidecar(blobs, rel_path, &batch)?;
-    }
-    let mut w = ArrowWriter::try_new(
-        Vec::new(),
-        batch.schema(),
-        Some(writer_properties(signal, opts)),
-    )?;
-    w.write(&batch)?;
-    let bytes = w.into_inner()?;
+    // The sidecar (a full-text index is as much work as the Parquet encoding) is built
+    // on a second thread while this one encodes; the Parquet file is put only once the
+    // sidecar is durable, so a live file always has its sidecar.
+    let sidecar = || -> Result<(), StorageError> {
+        if trace_index {
+            crate::trace_index::write_sidecar(blobs, rel_path, &batch)?;
+        }
+        if text_index {
+            crate::fulltext::write_sidecar(blobs, rel_path, &batch)?;
+        }
+        Ok(())
+    };
+    let encode = || -> Result<Vec<u8>, StorageError> {
+        let mut w = ArrowWriter::try_new(
+            Vec::new(),
+            batch.schema(),
+            Some(writer_properties(signal, opts)),
+        )?;
+        w.write(&batch)?;
+        Ok(w.into_inner()?)
+    };
+    let (sidecar_done, bytes) = std::thread::scope(|s| {
+        let side = s.spawn(sidecar);
+        let bytes = encode();
+        let sidecar_done = side
+            .join()
+            .unwrap_or_else(|_| Err(StorageError::Closed("sidecar writer panicked".into())));
+        (sidecar_done, bytes)
+    });
+    sidecar_done?;
+    let bytes = bytes?;
     let size = bytes.len() as u64;
     blobs.put(rel_path, bytes)?;
     Ok(FileMeta {
