@@ -86,6 +86,30 @@ fn success(data: impl serde::Serialize) -> Response {
     Json(json!({"status": "success", "data": data})).into_response()
 }
 
+/// Osprey's and Prometheus' envelope for a result, or the error in Prometheus' shape.
+fn respond<T: serde::Serialize>(r: Result<T, QueryError>) -> Response {
+    match r {
+        Ok(data) => success(data),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Jaeger v1: `data` in Jaeger's envelope, or the error in its shape.
+fn jaeger_respond(r: Result<Value, QueryError>) -> Response {
+    match r {
+        Ok(data) => Json(jaeger::envelope(data, None)).into_response(),
+        Err(e) => jaeger_error(e),
+    }
+}
+
+/// Jaeger v3: the body as it is, or the error in v3's shape.
+fn jaeger_v3_respond(r: Result<Value, QueryError>) -> Response {
+    match r {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => jaeger_v3_error(e),
+    }
+}
+
 async fn sql_handler(State(st): State<QueryState>, headers: HeaderMap, body: Bytes) -> Response {
     let run = async {
         let tenant = tenant(&headers)?;
@@ -120,10 +144,7 @@ async fn trace_handler(
         }
         jaeger::trace_json(&id, &batches)
     };
-    match run.await {
-        Ok(trace) => Json(jaeger::envelope(json!([trace]), None)).into_response(),
-        Err(e) => jaeger_error(e),
-    }
+    jaeger_respond(run.await.map(|trace| json!([trace])))
 }
 
 /// The traces a search with Jaeger's parameters finds, newest first.
@@ -150,10 +171,7 @@ async fn traces_search_handler(
             .map(|(id, batches)| jaeger::trace_json(id, batches))
             .collect::<Result<Vec<_>, _>>()
     };
-    match run.await {
-        Ok(traces) => Json(jaeger::envelope(json!(traces), None)).into_response(),
-        Err(e) => jaeger_error(e),
-    }
+    jaeger_respond(run.await.map(|data| json!(data)))
 }
 
 /// Trace search with summaries (Jaeger's parameters, Osprey's envelope).
@@ -169,10 +187,7 @@ async fn trace_summaries_handler(
             .map(|(id, batches)| tracesearch::summarize(id, batches))
             .collect::<Result<Vec<_>, _>>()
     };
-    match run.await {
-        Ok(traces) => success(json!({ "traces": traces })),
-        Err(e) => e.into_response(),
-    }
+    respond(run.await.map(|traces| json!({ "traces": traces })))
 }
 
 /// Jaeger's `/api/dependencies?endTs=&lookback=` (ms; defaults now and 24 h).
@@ -197,16 +212,11 @@ async fn dependencies_handler(
         let start_ns = end_ns.saturating_sub(lookback_ms.saturating_mul(1_000_000));
         jaeger::dependencies(&st, &tenant, start_ns, end_ns).await
     };
-    match run.await {
-        Ok(deps) => {
-            let deps: Vec<Value> = deps
-                .iter()
-                .map(|(p, c, n)| json!({"parent": p, "child": c, "callCount": n}))
-                .collect();
-            Json(jaeger::envelope(json!(deps), None)).into_response()
-        }
-        Err(e) => jaeger_error(e),
-    }
+    jaeger_respond(run.await.map(|deps| {
+        deps.iter()
+            .map(|(p, c, n)| json!({"parent": p, "child": c, "callCount": n}))
+            .collect()
+    }))
 }
 
 /// Jaeger's Monitor tab: `/api/metrics/{calls,errors,latencies}`.
@@ -226,6 +236,7 @@ async fn jaeger_metrics_handler(
         let query = jaeger_metrics::MetricsQuery::from_params(kind, &q, now_ns() / 1_000_000)?;
         jaeger_metrics::query(&st, &tenant, &query).await
     };
+    // The Monitor-tab API answers with the metric family itself, errors in v1's shape.
     match run.await {
         Ok(family) => Json(family).into_response(),
         Err(e) => jaeger_error(e),
@@ -250,10 +261,7 @@ async fn v3_services_handler(State(st): State<QueryState>, headers: HeaderMap) -
         let tenant = tenant(&headers)?;
         jaeger::services(&st, &tenant).await
     };
-    match run.await {
-        Ok(s) => Json(json!({ "services": s })).into_response(),
-        Err(e) => jaeger_v3_error(e),
-    }
+    jaeger_v3_respond(run.await.map(|s| json!({ "services": s })))
 }
 
 async fn v3_operations_handler(
@@ -270,16 +278,13 @@ async fn v3_operations_handler(
         };
         jaeger::operation_kinds(&st, &tenant, &service, kind).await
     };
-    match run.await {
-        Ok(ops) => {
-            let ops: Vec<Value> = ops
-                .iter()
-                .map(|(name, kind)| json!({"name": name, "spanKind": jaeger_v3::kind_name(kind)}))
-                .collect();
-            Json(json!({ "operations": ops })).into_response()
-        }
-        Err(e) => jaeger_v3_error(e),
-    }
+    jaeger_v3_respond(run.await.map(|ops| {
+        let ops: Vec<Value> = ops
+            .iter()
+            .map(|(name, kind)| json!({"name": name, "spanKind": jaeger_v3::kind_name(kind)}))
+            .collect();
+        json!({ "operations": ops })
+    }))
 }
 
 async fn v3_trace_handler(
@@ -297,10 +302,7 @@ async fn v3_trace_handler(
         }
         jaeger_v3::traces_data(&batches)
     };
-    match run.await {
-        Ok(data) => Json(json!({ "result": data })).into_response(),
-        Err(e) => jaeger_v3_error(e),
-    }
+    jaeger_v3_respond(run.await.map(|data| json!({ "result": data })))
 }
 
 async fn v3_find_traces_handler(
@@ -318,10 +320,7 @@ async fn v3_find_traces_handler(
         let batches: Vec<_> = traces.into_iter().flat_map(|(_, b)| b).collect();
         jaeger_v3::traces_data(&batches)
     };
-    match run.await {
-        Ok(data) => Json(json!({ "result": data })).into_response(),
-        Err(e) => jaeger_v3_error(e),
-    }
+    jaeger_v3_respond(run.await.map(|data| json!({ "result": data })))
 }
 
 fn jaeger_error(e: QueryError) -> Response {
@@ -344,10 +343,7 @@ async fn services_handler(State(st): State<QueryState>, headers: HeaderMap) -> R
         let tenant = tenant(&headers)?;
         jaeger::services(&st, &tenant).await
     };
-    match run.await {
-        Ok(s) => Json(jaeger::envelope(json!(s), None)).into_response(),
-        Err(e) => jaeger_error(e),
-    }
+    jaeger_respond(run.await.map(|data| json!(data)))
 }
 
 async fn operations_handler(
@@ -359,10 +355,7 @@ async fn operations_handler(
         let tenant = tenant(&headers)?;
         jaeger::operations(&st, &tenant, &service).await
     };
-    match run.await {
-        Ok(ops) => Json(jaeger::envelope(json!(ops), None)).into_response(),
-        Err(e) => jaeger_error(e),
-    }
+    jaeger_respond(run.await.map(|data| json!(data)))
 }
 
 /// What Grafana's Prometheus data source asks to learn the server's features: Osprey
@@ -396,10 +389,7 @@ async fn logs_search_handler(
         };
         logsearch::search(&st, &tenant, &params).await
     };
-    match run.await {
-        Ok(r) => success(r),
-        Err(e) => e.into_response(),
-    }
+    respond(run.await)
 }
 
 /// `limit`: `default` when absent, else 1..=`max`.
@@ -469,10 +459,7 @@ async fn logs_histogram_handler(
         let by = logstats::SplitBy::parse(q.get("by").map_or("", String::as_str))?;
         logstats::histogram(&st, &tenant, &p, step, by).await
     };
-    match run.await {
-        Ok(r) => success(r),
-        Err(e) => e.into_response(),
-    }
+    respond(run.await)
 }
 
 async fn logs_fields_handler(
@@ -486,10 +473,7 @@ async fn logs_fields_handler(
         let top = parse_limit(&q, 10, 1000)?;
         logstats::fields(&st, &tenant, &p, top).await
     };
-    match run.await {
-        Ok(r) => success(r),
-        Err(e) => e.into_response(),
-    }
+    respond(run.await)
 }
 
 async fn logs_patterns_handler(
@@ -503,10 +487,7 @@ async fn logs_patterns_handler(
         let limit = parse_limit(&q, 50, 1000)?;
         patterns::patterns(&st, &tenant, &p, limit).await
     };
-    match run.await {
-        Ok(r) => success(r),
-        Err(e) => e.into_response(),
-    }
+    respond(run.await)
 }
 
 async fn logs_tail_handler(
@@ -554,10 +535,7 @@ async fn prom_query_handler(
         };
         promql::instant(&st, &tenant, query, time).await
     };
-    match run.await {
-        Ok(data) => success(data),
-        Err(e) => e.into_response(),
-    }
+    respond(run.await)
 }
 
 async fn labels_handler(State(st): State<QueryState>, headers: HeaderMap) -> Response {
