@@ -309,12 +309,7 @@ fn rfc3339_seconds(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::tests::params;
 
     #[test]
     fn parameters_defaults_and_errors() {

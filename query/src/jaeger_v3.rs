@@ -292,12 +292,7 @@ pub fn find_traces_query(params: &[(String, String)]) -> Result<TraceQuery, Quer
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::tests::params;
 
     #[test]
     fn find_traces_parameters_and_aliases() {

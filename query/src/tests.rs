@@ -8,6 +8,13 @@ use serde_json::json;
 
 use crate::QueryState;
 
+/// Query parameters as a handler receives them.
+pub(crate) fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 async fn state() -> (tempfile::TempDir, QueryState) {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(dir.path(), StorageConfig::default()).unwrap();

@@ -593,12 +593,7 @@ pub fn summarize(trace_id: &str, batches: &[RecordBatch]) -> Result<TraceSummary
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::tests::params;
 
     #[test]
     fn go_durations() {
