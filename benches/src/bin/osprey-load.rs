@@ -450,21 +450,17 @@ async fn run_victoria(
     })
 }
 
-async fn run_clickhouse(
+/// Runs one of this crate's ClickHouse (chdb) scripts with `--python`; its stdout is
+/// one JSON object.
+async fn clickhouse_script(
     args: &Args,
-    kind: &'static str,
-    ndjson: &Path,
-    rows: u64,
-) -> anyhow::Result<Row> {
-    let dir = args.work_dir.join(format!("chdb-{kind}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clickhouse_load.py");
+    script: &str,
+    script_args: &[&str],
+) -> anyhow::Result<serde_json::Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
     let out = tokio::process::Command::new(&args.python)
-        .arg(&script)
-        .args(["--kind", kind, "--file"])
-        .arg(ndjson)
-        .arg("--data-dir")
-        .arg(&dir)
+        .arg(&path)
+        .args(script_args)
         .output()
         .await
         .with_context(|| {
@@ -474,12 +470,27 @@ async fn run_clickhouse(
             )
         })?;
     if !out.status.success() {
-        bail!(
-            "clickhouse_load.py failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        bail!("{script} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+async fn run_clickhouse(
+    args: &Args,
+    kind: &'static str,
+    ndjson: &Path,
+    rows: u64,
+) -> anyhow::Result<Row> {
+    let dir = args.work_dir.join(format!("chdb-{kind}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_arg = dir.display().to_string();
+    let file_arg = ndjson.display().to_string();
+    let v = clickhouse_script(
+        args,
+        "clickhouse_load.py",
+        &["--kind", kind, "--file", &file_arg, "--data-dir", &dir_arg],
+    )
+    .await?;
     let loaded = v["rows"].as_u64().unwrap_or(0);
     if loaded != rows {
         bail!("ClickHouse loaded {loaded} rows, expected {rows}");
@@ -702,28 +713,22 @@ async fn search_comparison(args: &Args, http: &Http, token: &str) -> anyhow::Res
     .await?;
     let hist = time_get(http, &format!("{base}/histogram?step=60&by=severity")).await?;
     server.stop();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clickhouse_search.py");
-    let out = tokio::process::Command::new(&args.python)
-        .arg(&script)
-        .arg("--data-dir")
-        .arg(args.work_dir.join("chdb-logs"))
-        .args([
+    let data_dir = args.work_dir.join("chdb-logs").display().to_string();
+    let ch = clickhouse_script(
+        args,
+        "clickhouse_search.py",
+        &[
+            "--data-dir",
+            &data_dir,
             "--token",
             token,
             "--phrase",
             PHRASE,
             "--runs",
             &RUNS.to_string(),
-        ])
-        .output()
-        .await?;
-    if !out.status.success() {
-        bail!(
-            "clickhouse_search.py failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let ch: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        ],
+    )
+    .await?;
     let matched = |v: &serde_json::Value| v["data"]["stats"]["matched"].as_u64().unwrap_or(0);
     let buckets = hist.1["data"]["buckets"]
         .as_array()
@@ -839,12 +844,13 @@ async fn trace_comparison(args: &Args, http: &Http, trace_id: &str) -> anyhow::R
     )
     .await?;
     server.stop();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clickhouse_traces.py");
-    let out = tokio::process::Command::new(&args.python)
-        .arg(&script)
-        .arg("--data-dir")
-        .arg(args.work_dir.join("chdb-spans"))
-        .args([
+    let data_dir = args.work_dir.join("chdb-spans").display().to_string();
+    let ch = clickhouse_script(
+        args,
+        "clickhouse_traces.py",
+        &[
+            "--data-dir",
+            &data_dir,
             "--trace-id",
             trace_id,
             "--service",
@@ -857,16 +863,9 @@ async fn trace_comparison(args: &Args, http: &Http, trace_id: &str) -> anyhow::R
             &SEARCH_MIN_MS.to_string(),
             "--runs",
             &RUNS.to_string(),
-        ])
-        .output()
-        .await?;
-    if !out.status.success() {
-        bail!(
-            "clickhouse_traces.py failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let ch: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        ],
+    )
+    .await?;
     let spans_of = |v: &serde_json::Value| {
         v["data"].as_array().map_or(0, |ts| {
             ts.iter()
