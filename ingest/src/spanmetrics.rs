@@ -110,35 +110,26 @@ impl SpanMetrics {
         }
     }
 
-    pub fn enabled(&self) -> bool {
-        self.config.enabled
-    }
-
-    /// Counts acknowledged spans; `weights[i]` is row `i`'s adjusted count.
+    /// Counts acknowledged spans; `weights[i]` is row `i`'s adjusted count. A request's
+    /// spans are first summed per series under borrowed keys, so labels are built and
+    /// the shared map locked once per series of the request, not once per span.
     pub fn observe(&self, tenant: &str, rows: &[SpanRow], weights: &[f64]) {
         if !self.config.enabled || rows.is_empty() {
             return;
         }
         self.graph.observe(tenant, rows, weights);
-        let now = Instant::now();
         let n_buckets = self.config.buckets_ms.len() + 1;
-        let Ok(mut series) = self.series.lock() else {
-            return;
-        };
+        // (service, kind, name, status, dimension values) → (calls, sum ms, buckets).
+        type Key<'a> = (&'a str, &'a str, &'a str, &'a str, Vec<Option<&'a str>>);
+        let mut batch: HashMap<Key<'_>, (f64, f64, Vec<f64>)> = HashMap::new();
         for (i, r) in rows.iter().enumerate() {
             let w = weights.get(i).copied().unwrap_or(1.0);
-            let mut labels = vec![
-                ("service_name".to_string(), r.service.clone()),
-                ("span_kind".to_string(), r.kind.clone()),
-                ("span_name".to_string(), r.name.clone()),
-                ("status_code".to_string(), r.status_code.clone()),
-            ];
-            for (key, label) in self.config.dimensions.iter().zip(&self.dimension_labels) {
-                if let Some(v) = lookup(&r.attributes, key).or_else(|| lookup(&r.resource, key)) {
-                    labels.push((label.clone(), v.to_string()));
-                }
-            }
-            labels.sort();
+            let dims = self
+                .config
+                .dimensions
+                .iter()
+                .map(|key| lookup(&r.attributes, key).or_else(|| lookup(&r.resource, key)))
+                .collect();
             let ms = (r.end_time_ns - r.start_time_ns).max(0) as f64 / 1e6;
             let bucket = self
                 .config
@@ -146,6 +137,30 @@ impl SpanMetrics {
                 .iter()
                 .position(|b| ms <= *b)
                 .unwrap_or(n_buckets - 1);
+            let c = batch
+                .entry((&r.service, &r.kind, &r.name, &r.status_code, dims))
+                .or_insert_with(|| (0.0, 0.0, vec![0.0; n_buckets]));
+            c.0 += w;
+            c.1 += ms * w;
+            c.2[bucket] += w;
+        }
+        let now = Instant::now();
+        let Ok(mut series) = self.series.lock() else {
+            return;
+        };
+        for ((service, kind, name, status, dims), (calls, sum_ms, buckets)) in batch {
+            let mut labels = vec![
+                ("service_name".to_string(), service.to_string()),
+                ("span_kind".to_string(), kind.to_string()),
+                ("span_name".to_string(), name.to_string()),
+                ("status_code".to_string(), status.to_string()),
+            ];
+            for (label, v) in self.dimension_labels.iter().zip(dims) {
+                if let Some(v) = v {
+                    labels.push((label.clone(), v.to_string()));
+                }
+            }
+            labels.sort();
             let c = series
                 .entry(SeriesKey {
                     tenant: tenant.to_string(),
@@ -157,9 +172,11 @@ impl SpanMetrics {
                     buckets: vec![0.0; n_buckets],
                     updated: now,
                 });
-            c.calls += w;
-            c.sum_ms += ms * w;
-            c.buckets[bucket] += w;
+            c.calls += calls;
+            c.sum_ms += sum_ms;
+            for (total, n) in c.buckets.iter_mut().zip(buckets) {
+                *total += n;
+            }
             c.updated = now;
         }
     }
