@@ -98,11 +98,16 @@ impl Blobs {
                 format!("{prefix}/")
             },
         };
-        // Fail on start, with the store's reason, rather than at the first flush.
-        blobs.list("tables/").map_err(|e| StorageError::Config {
-            key: "storage.object_store",
-            message: format!("cannot list {url}: {e}"),
-        })?;
+        // Fail on start, with the store's reason, rather than at the first flush. One
+        // level of the prefix is enough to reach the bucket; the full listing of
+        // `tables/` is the orphan cleanup's, right after.
+        let top = blobs.key("");
+        blobs
+            .wait(blobs.store.list_with_delimiter(Some(&top)))
+            .map_err(|e| StorageError::Config {
+                key: "storage.object_store",
+                message: format!("cannot list {url}: {e}"),
+            })?;
         tracing::info!(store = %url, "data files live in an S3 bucket");
         Ok(blobs)
     }
