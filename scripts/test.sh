@@ -87,6 +87,17 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 chromium --version
 
+section "Prometheus for the PromQL compliance suite"
+# The compliance suite compares Osprey's PromQL with Debian's prometheus 2.42 on the
+# same samples (tests/e2e/test_promql_compliance.py).
+if ! command -v prometheus >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+prometheus --version 2>&1 | head -1
+
 section "End-to-end tests (pytest tests/e2e)"
 OSPREY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/osprey"
 [ -x "$OSPREY_BIN" ] || {

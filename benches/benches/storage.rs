@@ -1,6 +1,8 @@
 //! Criterion micro-benchmarks of storage hot paths: WAL record encoding and append,
 //! memtable insert through `Storage::append` (group commit, fsync off and on), flush
 //! (sort + Parquet encode + manifest commit), and Parquet decode.
+// A benchmark's set-up failing is a broken benchmark: panicking with the reason is right.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::hint::black_box;
 

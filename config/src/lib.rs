@@ -214,6 +214,14 @@ pub struct QueryConfig {
     /// Prometheus' lookback delta for instant vector selectors.
     #[serde(with = "humantime_serde")]
     pub lookback_delta: Duration,
+    /// Most samples one PromQL query may load or hold in one node's result
+    /// (Prometheus' `--query.max-samples`).
+    pub max_samples: usize,
+    /// Most series one PromQL selector may match or one node may produce.
+    pub max_series: usize,
+    /// Step of a PromQL subquery that gives none (Prometheus' evaluation interval).
+    #[serde(with = "humantime_serde")]
+    pub subquery_step: Duration,
 }
 
 impl Default for QueryConfig {
@@ -222,6 +230,9 @@ impl Default for QueryConfig {
             timeout: Duration::from_secs(30),
             max_result_rows: 10_000,
             lookback_delta: Duration::from_secs(300),
+            max_samples: 50_000_000,
+            max_series: 500_000,
+            subquery_step: Duration::from_secs(60),
         }
     }
 }
@@ -371,6 +382,15 @@ impl Config {
         }
         if q.lookback_delta.is_zero() {
             bad("query.lookback_delta", "must be greater than 0s".into());
+        }
+        if q.max_samples == 0 {
+            bad("query.max_samples", "must be greater than 0".into());
+        }
+        if q.max_series == 0 {
+            bad("query.max_series", "must be greater than 0".into());
+        }
+        if q.subquery_step.as_millis() == 0 {
+            bad("query.subquery_step", "must be at least 1ms".into());
         }
         problems
     }

@@ -250,11 +250,13 @@ impl ServiceGraph {
         edges.retain(|_, e| e.updated.elapsed() < EXPIRY);
         for (k, e) in edges.iter() {
             let rows = out.entry(k.tenant.clone()).or_default();
-            let labels = vec![
-                ("client".to_string(), k.client.clone()),
-                ("connection_type".to_string(), k.connection_type.to_string()),
-                ("server".to_string(), k.server.clone()),
-            ];
+            // An empty label value is no label in Prometheus' model: connection_type
+            // is only written when it says something.
+            let mut labels = vec![("client".to_string(), k.client.clone())];
+            if !k.connection_type.is_empty() {
+                labels.push(("connection_type".to_string(), k.connection_type.to_string()));
+            }
+            labels.push(("server".to_string(), k.server.clone()));
             let sample = |metric: &str, labels: Vec<(String, String)>, value: f64| SampleRow {
                 metric: metric.to_string(),
                 labels,

@@ -517,6 +517,20 @@ fn params(
     p
 }
 
+/// `timeout`: a duration, at most `query.timeout`.
+fn prom_timeout(p: &HashMap<String, String>) -> Result<Option<std::time::Duration>, QueryError> {
+    p.get("timeout")
+        .map(|t| parse_step_ms("timeout", t).map(|ms| std::time::Duration::from_millis(ms as u64)))
+        .transpose()
+}
+
+fn prom_query_param(p: &HashMap<String, String>) -> Result<&str, QueryError> {
+    p.get("query")
+        .map(String::as_str)
+        .ok_or_else(|| QueryError::BadData("invalid parameter \"query\": missing".into()))
+}
+
+/// `GET|POST /api/v1/query`: an instant query at `time` (default now).
 async fn prom_query_handler(
     State(st): State<QueryState>,
     headers: HeaderMap,
@@ -526,14 +540,52 @@ async fn prom_query_handler(
     let run = async {
         let tenant = tenant(&headers)?;
         let p = params(q, form);
-        let query = p
-            .get("query")
-            .ok_or_else(|| QueryError::BadData("invalid parameter \"query\": missing".into()))?;
         let time = match p.get("time") {
             Some(t) => parse_time("time", t)?,
             None => now_ns(),
         };
-        promql::instant(&st, &tenant, query, time).await
+        let req = promql::Request {
+            query: prom_query_param(&p)?,
+            start_ns: time,
+            end_ns: time,
+            step_ms: None,
+            timeout: prom_timeout(&p)?,
+        };
+        promql::query(&st, &tenant, req).await
+    };
+    respond(run.await)
+}
+
+/// `GET|POST /api/v1/query_range`: the query at every `step` from `start` to `end`.
+async fn prom_query_range_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let p = params(q, form);
+        let need = |name: &str| {
+            p.get(name)
+                .ok_or_else(|| QueryError::BadData(format!("invalid parameter {name:?}: missing")))
+        };
+        let start = parse_time("start", need("start")?)?;
+        let end = parse_time("end", need("end")?)?;
+        let step = need("step")?;
+        let step_ms = parse_step_ms("step", step).map_err(|_| {
+            QueryError::BadData(format!(
+                "invalid parameter \"step\": cannot parse {step:?} to a valid duration; zero or negative query resolution step widths are not accepted. Try a positive integer"
+            ))
+        })?;
+        let req = promql::Request {
+            query: prom_query_param(&p)?,
+            start_ns: start,
+            end_ns: end,
+            step_ms: Some(step_ms),
+            timeout: prom_timeout(&p)?,
+        };
+        promql::query(&st, &tenant, req).await
     };
     respond(run.await)
 }
@@ -688,6 +740,10 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route(
             "/api/v1/query",
             get(prom_query_handler).post(prom_query_handler),
+        )
+        .route(
+            "/api/v1/query_range",
+            get(prom_query_range_handler).post(prom_query_range_handler),
         )
         .route("/api/v1/labels", get(labels_handler).post(labels_handler))
         .route("/api/v1/label/{name}/values", get(label_values_handler))

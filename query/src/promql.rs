@@ -1,27 +1,23 @@
-//! PromQL v0: instant queries of vector selectors (all four matcher kinds, `offset`,
-//! `@`), number and string literals, with Prometheus' lookback delta and staleness.
-//! The full engine is its own issue; everything else is refused with `bad_data`.
+//! PromQL over storage: fetches the samples a query's selectors need (series index,
+//! then a samples scan pruned by series id and time), runs `osprey-promql`'s evaluator
+//! on a blocking thread under the query's deadline, and renders Prometheus' JSON.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use datafusion::prelude::{col, lit};
-use promql_parser::parser::{self, AtModifier, Expr, Offset, VectorSelector};
-use serde_json::{Value, json};
+use osprey_promql::{Data, Labels, Limits, PromqlError, Query, RawSeries, Selection, Value};
+use promql_parser::parser::{Expr, VectorSelector};
+use serde_json::{Value as Json, json};
 
-use std::sync::Arc;
-
+use osprey_storage::Signal;
 use osprey_storage::series::{Matcher, Series};
 
 use crate::columns::{f64s, timestamps, u64s};
-use osprey_storage::Signal;
-
 use crate::{QueryError, QueryState, session::signal_session};
 
-/// Prometheus' staleness marker.
-const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
-
-/// Prometheus' float rendering in JSON values.
+/// Prometheus' float rendering in JSON values (Go's `FormatFloat(v, 'f', -1, 64)`).
 pub fn format_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
@@ -34,124 +30,320 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
-fn secs(ns: i64) -> Value {
-    json!(ns as f64 / 1e9)
-}
-
-fn system_time_ns(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_nanos() as i64,
-        Err(e) => -(e.duration().as_nanos() as i64),
+/// A time in seconds as Prometheus writes it: whole seconds as an integer, else with
+/// the milliseconds as a fraction.
+fn secs(ms: i64) -> Json {
+    if ms % 1000 == 0 {
+        json!(ms / 1000)
+    } else {
+        json!(ms as f64 / 1000.0)
     }
 }
 
-/// Evaluates `query` at `time_ns`; returns Prometheus' `data` object.
-pub async fn instant(
-    st: &QueryState,
-    tenant: &str,
-    query: &str,
-    time_ns: i64,
-) -> Result<Value, QueryError> {
-    let expr = parser::parse(query)
-        .map_err(|e| QueryError::BadData(format!("invalid parameter \"query\": {e}")))?;
-    let timeout = st.config.timeout;
-    tokio::time::timeout(timeout, eval(st, tenant, &expr, time_ns))
-        .await
-        .map_err(|_| QueryError::Timeout(timeout))?
-}
-
-async fn eval(st: &QueryState, tenant: &str, expr: &Expr, t: i64) -> Result<Value, QueryError> {
-    match expr {
-        Expr::Paren(p) => Box::pin(eval(st, tenant, &p.expr, t)).await,
-        Expr::NumberLiteral(n) => {
-            Ok(json!({"resultType": "scalar", "result": [secs(t), format_value(n.val)]}))
+impl From<PromqlError> for QueryError {
+    fn from(e: PromqlError) -> Self {
+        match e {
+            PromqlError::Parse(m) => {
+                QueryError::BadData(format!("invalid parameter \"query\": {m}"))
+            }
+            PromqlError::Unsupported(m) => QueryError::BadData(m),
+            PromqlError::Execution(m) | PromqlError::Limit(m) => QueryError::Execution(m),
+            PromqlError::Timeout(_) => QueryError::Timeout(Duration::ZERO),
         }
-        Expr::StringLiteral(s) => Ok(json!({"resultType": "string", "result": [secs(t), s.val]})),
-        Expr::VectorSelector(vs) => {
-            let result = select(st, tenant, vs, t).await?;
-            Ok(json!({"resultType": "vector", "result": result}))
-        }
-        other => Err(QueryError::BadData(format!(
-            "unsupported expression {other}: only vector selectors and literals are evaluated so far"
-        ))),
     }
 }
 
-/// The latest sample of each matching series within the lookback window before `t`.
-async fn select(
-    st: &QueryState,
-    tenant: &str,
-    vs: &VectorSelector,
-    t: i64,
-) -> Result<Vec<Value>, QueryError> {
-    let mut at = match &vs.at {
-        None | Some(AtModifier::Start) | Some(AtModifier::End) => t,
-        Some(AtModifier::At(time)) => system_time_ns(*time),
+/// Prometheus' most points per series of a range query.
+const MAX_POINTS: i64 = 11_000;
+
+/// One PromQL request: the query text, its steps, and an optional shorter timeout.
+pub struct Request<'a> {
+    pub query: &'a str,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    /// `None` for an instant query.
+    pub step_ms: Option<i64>,
+    pub timeout: Option<Duration>,
+}
+
+/// Evaluates a request; returns Prometheus' `data` object.
+pub async fn query(st: &QueryState, tenant: &str, req: Request<'_>) -> Result<Json, QueryError> {
+    let expr = osprey_promql::parse(req.query)?;
+    let (start, end) = (
+        req.start_ns.div_euclid(1_000_000),
+        req.end_ns.div_euclid(1_000_000),
+    );
+    let step = match req.step_ms {
+        None => 1,
+        Some(step) => {
+            if end < start {
+                return Err(QueryError::BadData(
+                    "invalid parameter \"end\": end timestamp must not be before start time".into(),
+                ));
+            }
+            if (end - start) / step >= MAX_POINTS {
+                return Err(QueryError::BadData(format!(
+                    "exceeded maximum resolution of {MAX_POINTS} points per timeseries. Try decreasing the query resolution (?step=XX)"
+                )));
+            }
+            step
+        }
     };
-    match &vs.offset {
-        Some(Offset::Pos(d)) => at -= d.as_nanos() as i64,
-        Some(Offset::Neg(d)) => at += d.as_nanos() as i64,
-        None => {}
+    let cfg = &st.config;
+    let q = Query {
+        start,
+        end: if req.step_ms.is_none() { start } else { end },
+        step,
+        lookback: cfg.lookback_delta.as_millis() as i64,
+        subquery_step: cfg.subquery_step.as_millis() as i64,
+    };
+    let timeout = req.timeout.map_or(cfg.timeout, |t| t.min(cfg.timeout));
+    let deadline = Instant::now() + timeout;
+    let limits = Limits {
+        max_samples: cfg.max_samples,
+        max_series: cfg.max_series,
+        deadline: Some(deadline),
+    };
+    let selections = osprey_promql::plan(&expr, &q);
+    let data = tokio::time::timeout(timeout, fetch(st, tenant, &selections, &limits))
+        .await
+        .map_err(|_| QueryError::Timeout(timeout))??;
+    let order = result_order(&expr);
+    let instant = req.step_ms.is_none();
+    let value = tokio::task::spawn_blocking(move || {
+        osprey_promql::evaluate(&expr, &q, &data, &limits).map(|v| (v, q))
+    })
+    .await
+    .map_err(|e| QueryError::Internal(format!("query evaluation stopped: {e}")))?;
+    let (value, q) = value.map_err(|e| match e {
+        PromqlError::Timeout(_) => QueryError::Timeout(timeout),
+        other => other.into(),
+    })?;
+    Ok(if instant {
+        render_instant(value, q.start, order)
+    } else {
+        render_range(value, &q)
+    })
+}
+
+/// Reads every selection's series and samples from one snapshot of the tenant's metrics.
+async fn fetch(
+    st: &QueryState,
+    tenant: &str,
+    selections: &[Selection],
+    limits: &Limits,
+) -> Result<Data, QueryError> {
+    let mut data = Data::default();
+    if selections.is_empty() {
+        return Ok(data);
     }
-    let lookback = st
-        .config
-        .lookback_delta
-        .min(Duration::from_secs(86400 * 365));
-    let from = at - lookback.as_nanos() as i64;
-    let ts = |ns: i64| {
+    let ctx = signal_session(&st.storage, tenant, Signal::Metrics, None).await?;
+    let ts = |ms: i64| {
         lit(datafusion::scalar::ScalarValue::TimestampNanosecond(
-            Some(ns),
+            Some(ms.saturating_mul(1_000_000)),
             Some("UTC".into()),
         ))
     };
-    // Resolve the selector to series through the series index (no sample is read).
-    let series = resolve(st, tenant, vs);
-    if series.is_empty() {
-        return Ok(Vec::new());
-    }
-    let by_id: HashMap<u64, &Series> = series.iter().map(|s| (s.id, s.as_ref())).collect();
-    let ids: Vec<_> = series.iter().map(|s| lit(s.id)).collect();
-    let filter = col("timestamp")
-        .gt(ts(from))
-        .and(col("timestamp").lt_eq(ts(at)))
-        .and(col("series_id").in_list(ids, false));
-    let ctx = signal_session(&st.storage, tenant, Signal::Metrics, None).await?;
-    let batches = ctx
-        .table("samples")
-        .await?
-        .filter(filter)?
-        .collect()
-        .await?;
-
-    // Latest sample of each series.
-    let mut latest: HashMap<u64, (i64, f64)> = HashMap::new();
-    for b in &batches {
-        let sid = u64s(b, "series_id")?;
-        let tsa = timestamps(b, "timestamp")?;
-        let val = f64s(b, "value")?;
-        for i in 0..b.num_rows() {
-            let e = latest.entry(sid.value(i)).or_insert((i64::MIN, 0.0));
-            if tsa.value(i) >= e.0 {
-                *e = (tsa.value(i), val.value(i));
-            }
+    let mut loaded = 0usize;
+    for sel in selections {
+        let series = resolve(st, tenant, &sel.selector);
+        if series.len() > limits.max_series {
+            return Err(QueryError::Execution(format!(
+                "selector {} matches {} series, more than query.max_series ({})",
+                sel.key,
+                series.len(),
+                limits.max_series
+            )));
         }
-    }
-    let mut out = Vec::new();
-    for (id, (_, v)) in latest {
-        // A staleness marker ends the series: nothing to return for it.
-        if v.to_bits() == STALE_NAN {
+        if series.is_empty() {
+            data.insert(sel.key.clone(), Vec::new());
             continue;
         }
-        let Some(s) = by_id.get(&id) else { continue };
-        let mut metric = serde_json::Map::new();
-        metric.insert("__name__".into(), Value::String(s.metric.clone()));
-        for (k, v) in &s.labels {
-            metric.insert(k.clone(), Value::String(v.clone()));
+        let ids: Vec<_> = series.iter().map(|s| lit(s.id)).collect();
+        // Whole milliseconds: a sample at end + 0.9 ms still belongs to `end`.
+        let filter = col("timestamp")
+            .gt_eq(ts(sel.start))
+            .and(col("timestamp").lt(ts(sel.end.saturating_add(1))))
+            .and(col("series_id").in_list(ids, false));
+        let batches = ctx
+            .table("samples")
+            .await?
+            .filter(filter)?
+            .collect()
+            .await?;
+        let mut by_id: HashMap<u64, Vec<(i64, f64)>> = HashMap::with_capacity(series.len());
+        for b in &batches {
+            let sid = u64s(b, "series_id")?;
+            let tsa = timestamps(b, "timestamp")?;
+            let val = f64s(b, "value")?;
+            for i in 0..b.num_rows() {
+                by_id
+                    .entry(sid.value(i))
+                    .or_default()
+                    .push((tsa.value(i).div_euclid(1_000_000), val.value(i)));
+            }
+            loaded += b.num_rows();
+            if loaded > limits.max_samples {
+                return Err(QueryError::Execution(
+                    "query processing would load too many samples into memory in query execution"
+                        .into(),
+                ));
+            }
         }
-        out.push(json!({"metric": metric, "value": [secs(t), format_value(v)]}));
+        let mut raw: Vec<RawSeries> = Vec::with_capacity(by_id.len());
+        for s in &series {
+            let Some(mut samples) = by_id.remove(&s.id) else {
+                continue;
+            };
+            // Stable: of two samples in one millisecond the later-written one wins.
+            samples.sort_by_key(|p| p.0);
+            let mut r = RawSeries {
+                labels: labels_of(s),
+                ts: Vec::with_capacity(samples.len()),
+                vals: Vec::with_capacity(samples.len()),
+            };
+            for (t, v) in samples {
+                if r.ts.last() == Some(&t) {
+                    if let Some(last) = r.vals.last_mut() {
+                        *last = v;
+                    }
+                    continue;
+                }
+                r.ts.push(t);
+                r.vals.push(v);
+            }
+            raw.push(r);
+        }
+        raw.sort_by(|a, b| a.labels.cmp(&b.labels));
+        data.insert(sel.key.clone(), raw);
     }
-    out.sort_by(|a, b| a["metric"].to_string().cmp(&b["metric"].to_string()));
-    Ok(out)
+    Ok(data)
+}
+
+fn labels_of(s: &Series) -> Labels {
+    let mut pairs = Vec::with_capacity(s.labels.len() + 1);
+    pairs.push(("__name__".to_string(), s.metric.clone()));
+    pairs.extend(s.labels.iter().cloned());
+    Labels::new(pairs)
+}
+
+fn metric_json(l: &Labels) -> Json {
+    Json::Object(
+        l.pairs()
+            .iter()
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+            .collect(),
+    )
+}
+
+/// How an instant vector is ordered: by value for `sort`/`sort_desc`/`topk`/`bottomk`
+/// at the top, else by labels (Prometheus leaves that order unspecified).
+#[derive(Clone, Copy)]
+enum Order {
+    Labels,
+    Ascending,
+    Descending,
+}
+
+fn result_order(e: &Expr) -> Order {
+    let mut e = e;
+    while let Expr::Paren(p) = e {
+        e = &p.expr;
+    }
+    match e {
+        Expr::Call(c) if c.func.name == "sort" => Order::Ascending,
+        Expr::Call(c) if c.func.name == "sort_desc" => Order::Descending,
+        Expr::Aggregate(a) if a.op.to_string() == "topk" => Order::Descending,
+        Expr::Aggregate(a) if a.op.to_string() == "bottomk" => Order::Ascending,
+        _ => Order::Labels,
+    }
+}
+
+fn render_instant(v: Value, t: i64, order: Order) -> Json {
+    match v {
+        Value::Scalar(s) => json!({
+            "resultType": "scalar",
+            "result": [secs(t), format_value(s.first().copied().unwrap_or(f64::NAN))],
+        }),
+        Value::String(s) => json!({"resultType": "string", "result": [secs(t), s]}),
+        Value::Vector(series) => {
+            let mut rows: Vec<(Labels, f64)> = series
+                .into_iter()
+                .filter_map(|s| s.vals.first().copied().flatten().map(|v| (s.labels, v)))
+                .collect();
+            let by_value = |a: f64, b: f64| {
+                // NaN first, as Prometheus' sort helpers order it.
+                match (a.is_nan(), b.is_nan()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => std::cmp::Ordering::Less,
+                    (false, true) => std::cmp::Ordering::Greater,
+                    _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+                }
+            };
+            match order {
+                Order::Labels => rows.sort_by(|a, b| a.0.cmp(&b.0)),
+                Order::Ascending => rows.sort_by(|a, b| by_value(a.1, b.1)),
+                Order::Descending => rows.sort_by(|a, b| {
+                    if a.1.is_nan() || b.1.is_nan() {
+                        by_value(a.1, b.1)
+                    } else {
+                        by_value(b.1, a.1)
+                    }
+                }),
+            }
+            let result: Vec<Json> = rows
+                .into_iter()
+                .map(|(l, v)| json!({"metric": metric_json(&l), "value": [secs(t), format_value(v)]}))
+                .collect();
+            json!({"resultType": "vector", "result": result})
+        }
+        Value::Matrix(m) => json!({"resultType": "matrix", "result": matrix_json(m)}),
+    }
+}
+
+fn matrix_json(m: Vec<RawSeries>) -> Vec<Json> {
+    m.into_iter()
+        .map(|s| {
+            let values: Vec<Json> =
+                s.ts.iter()
+                    .zip(&s.vals)
+                    .map(|(&t, &v)| json!([secs(t), format_value(v)]))
+                    .collect();
+            json!({"metric": metric_json(&s.labels), "values": values})
+        })
+        .collect()
+}
+
+fn render_range(v: Value, q: &Query) -> Json {
+    let t = |i: usize| q.start + i as i64 * q.step;
+    let mut series: Vec<RawSeries> = match v {
+        Value::Scalar(s) => vec![RawSeries {
+            labels: Labels::default(),
+            ts: (0..s.len()).map(t).collect(),
+            vals: s,
+        }],
+        Value::Vector(v) => v
+            .into_iter()
+            .map(|s| {
+                let mut r = RawSeries {
+                    labels: s.labels,
+                    ..Default::default()
+                };
+                for (i, x) in s.vals.into_iter().enumerate() {
+                    if let Some(x) = x {
+                        r.ts.push(t(i));
+                        r.vals.push(x);
+                    }
+                }
+                r
+            })
+            .filter(|r| !r.ts.is_empty())
+            .collect(),
+        // Refused before evaluation; kept total for the type.
+        Value::String(_) | Value::Matrix(_) => Vec::new(),
+    };
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    json!({"resultType": "matrix", "result": matrix_json(series)})
 }
 
 /// Series matching any of the `match[]` selectors (Prometheus `/api/v1/series`).
@@ -159,11 +351,11 @@ pub fn series_matching(
     st: &QueryState,
     tenant: &str,
     selectors: &[String],
-) -> Result<Vec<Value>, QueryError> {
+) -> Result<Vec<Json>, QueryError> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for sel in selectors {
-        let expr = parser::parse(sel)
+        let expr = promql_parser::parser::parse(sel)
             .map_err(|e| QueryError::BadData(format!("invalid parameter \"match[]\": {e}")))?;
         let Expr::VectorSelector(vs) = expr else {
             return Err(QueryError::BadData(format!(
@@ -172,12 +364,7 @@ pub fn series_matching(
         };
         for s in resolve(st, tenant, &vs) {
             if seen.insert(s.id) {
-                let mut m = serde_json::Map::new();
-                m.insert("__name__".into(), Value::String(s.metric.clone()));
-                for (k, v) in &s.labels {
-                    m.insert(k.clone(), Value::String(v.clone()));
-                }
-                out.push(Value::Object(m));
+                out.push(metric_json(&labels_of(&s)));
             }
         }
     }
@@ -186,7 +373,8 @@ pub fn series_matching(
 
 type Predicate<'a> = Box<dyn Fn(&str) -> bool + 'a>;
 
-/// Series matching a selector: its name and matchers, or any of its `or` groups.
+/// Series matching a selector through the series index: its name and matchers, or
+/// any of its `or` groups. No sample is read.
 fn resolve(st: &QueryState, tenant: &str, vs: &VectorSelector) -> Vec<Arc<Series>> {
     let index = st.storage.series();
     let name_pred = vs.name.clone().map(|n| move |v: &str| v == n);
@@ -235,10 +423,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_render_like_prometheus() {
+    fn values_and_times_render_like_prometheus() {
         assert_eq!(format_value(1.0), "1");
         assert_eq!(format_value(0.25), "0.25");
         assert_eq!(format_value(f64::NAN), "NaN");
         assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(secs(1_700_000_000_000), json!(1_700_000_000));
+        assert_eq!(secs(1_700_000_000_250), json!(1_700_000_000.25));
     }
 }

@@ -1,5 +1,7 @@
 //! Measures full-text index size when one document covers a block of rows:
 //! `fts_blocks FILE.parquet...` (bodies of all files, in file order).
+// A measuring tool run by hand: a bad argument panics with the reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use arrow::array::AsArray;
 use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{LowerCaser, SimpleTokenizer, TextAnalyzer};

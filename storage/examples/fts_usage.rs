@@ -1,3 +1,5 @@
+// A measuring tool run by hand: a bad argument panics with the reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Prints where the bytes of full-text indexes go: `fts_usage FILE.parquet...`.
 fn main() {
     let root = osprey_storage::blobs::Blobs::local(std::path::Path::new("/")).expect("root");

@@ -1,0 +1,37 @@
+//! The PromQL evaluator, with the semantics of Prometheus 2.42.
+//!
+//! It has no storage dependency. A query runs in two steps:
+//! 1. [`plan`] lists the selectors an expression reads and the time range each needs
+//!    (offsets, `@`, ranges, subqueries and the lookback delta applied).
+//! 2. The caller fetches those raw samples from wherever they live into [`Data`], and
+//!    [`evaluate`] computes the expression at every step of the query, with limits
+//!    on samples, series and time.
+//!
+//! Values are held per step: a vector is a set of series with an optional value at
+//! each step of the evaluation, so instant and range queries share one code path.
+//! `osprey-query` fetches from storage and renders Prometheus' JSON.
+
+mod aggregate;
+mod binary;
+mod error;
+mod eval;
+mod functions;
+mod labels;
+mod plan;
+mod range;
+mod value;
+
+pub use error::PromqlError;
+pub use eval::{Limits, Query, evaluate};
+pub use labels::Labels;
+pub use plan::{Selection, plan, selector_key};
+pub use value::{Data, RawSeries, Series, Value};
+
+/// Parses a query, with the functions of Prometheus 2.42 that promql-parser names
+/// differently (`holt_winters`) added, and the ones 2.42 does not have refused.
+pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, PromqlError> {
+    functions::register_legacy();
+    let expr = promql_parser::parser::parse(query).map_err(PromqlError::Parse)?;
+    functions::check_supported(&expr)?;
+    Ok(expr)
+}

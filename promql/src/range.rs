@@ -1,0 +1,386 @@
+//! Range vectors (`x[5m]`, subqueries) and the functions over their windows.
+
+use promql_parser::parser::Expr;
+
+use crate::error::{PromqlError, Result, exec};
+use crate::eval::{Ev, TOO_MANY_SAMPLES, unwrap_parens};
+use crate::plan::{align_up, at_ms, offset_ms, selector_key};
+use crate::value::{RawSeries, Series, is_stale};
+
+/// The series of a range vector and where its window ends at a step.
+pub(crate) struct Windows {
+    pub series: Vec<RawSeries>,
+    pub range: i64,
+    offset: i64,
+    at: Option<i64>,
+}
+
+impl Windows {
+    /// The window's end for step time `t`; it starts `range` earlier (both ends closed).
+    pub fn end_at(&self, t: i64) -> i64 {
+        self.at.unwrap_or(t) - self.offset
+    }
+}
+
+/// A range selector's samples (staleness markers removed) or a subquery's points.
+pub(crate) fn input(ev: &Ev<'_>, e: &Expr) -> Result<Windows> {
+    match unwrap_parens(e) {
+        Expr::MatrixSelector(ms) => {
+            let vs = &ms.vs;
+            let series = ev
+                .data
+                .get(&selector_key(vs))
+                .iter()
+                .map(|s| {
+                    if s.vals.iter().any(|&v| is_stale(v)) {
+                        let keep: Vec<usize> =
+                            (0..s.ts.len()).filter(|&i| !is_stale(s.vals[i])).collect();
+                        RawSeries {
+                            labels: s.labels.clone(),
+                            ts: keep.iter().map(|&i| s.ts[i]).collect(),
+                            vals: keep.iter().map(|&i| s.vals[i]).collect(),
+                        }
+                    } else {
+                        s.clone()
+                    }
+                })
+                .collect();
+            Ok(Windows {
+                series,
+                range: ms.range.as_millis() as i64,
+                offset: offset_ms(&vs.offset),
+                at: at_ms(&vs.at, ev.q),
+            })
+        }
+        Expr::Subquery(sq) => {
+            let step = sq
+                .step
+                .map(|d| d.as_millis() as i64)
+                .filter(|&s| s > 0)
+                .unwrap_or(ev.q.subquery_step);
+            let range = sq.range.as_millis() as i64;
+            let offset = offset_ms(&sq.offset);
+            let at = at_ms(&sq.at, ev.q);
+            let first = at.unwrap_or(ev.t(0)) - offset;
+            let last = at.unwrap_or(ev.t(ev.n.saturating_sub(1))) - offset;
+            let inner = Ev::new(
+                ev.q,
+                ev.data,
+                ev.limits,
+                align_up(first - range, step),
+                last,
+                step,
+            );
+            let vals = match inner.eval(&sq.expr)? {
+                crate::Value::Vector(v) => v,
+                other => {
+                    return Err(PromqlError::Unsupported(format!(
+                        "subquery is only allowed on instant vector, got {}",
+                        other.type_name()
+                    )));
+                }
+            };
+            let series = vals
+                .into_iter()
+                .map(|s| {
+                    let mut r = RawSeries {
+                        labels: s.labels,
+                        ..Default::default()
+                    };
+                    for (i, v) in s.vals.into_iter().enumerate() {
+                        if let Some(v) = v {
+                            r.ts.push(inner.t(i));
+                            r.vals.push(v);
+                        }
+                    }
+                    r
+                })
+                .collect();
+            Ok(Windows {
+                series,
+                range,
+                offset,
+                at,
+            })
+        }
+        _ => Err(PromqlError::Unsupported(
+            "expected a range vector (a range selector or a subquery)".into(),
+        )),
+    }
+}
+
+/// Applies `f` to each series' window at each step; `keep_name` keeps `__name__`.
+/// `f` gets the window's times and values, its start and end, and the step index.
+pub(crate) fn over_windows<F>(
+    ev: &Ev<'_>,
+    w: &Windows,
+    keep_name: bool,
+    f: F,
+) -> Result<Vec<Series>>
+where
+    F: Fn(&[i64], &[f64], i64, i64, usize) -> Option<f64>,
+{
+    let mut out = Vec::with_capacity(w.series.len());
+    let mut loaded = vec![0usize; ev.n];
+    for s in &w.series {
+        ev.check_deadline("range function")?;
+        let mut vals = Vec::with_capacity(ev.n);
+        let mut any = false;
+        for (i, l) in loaded.iter_mut().enumerate() {
+            let end = w.end_at(ev.t(i));
+            let start = end - w.range;
+            let r = s.window(start, end);
+            *l += r.len();
+            if *l > ev.limits.max_samples {
+                return Err(crate::PromqlError::Limit(TOO_MANY_SAMPLES.into()));
+            }
+            let v = if r.is_empty() {
+                None
+            } else {
+                f(&s.ts[r.clone()], &s.vals[r], start, end, i)
+            };
+            any |= v.is_some();
+            vals.push(v);
+        }
+        if any {
+            out.push(Series {
+                labels: if keep_name {
+                    s.labels.clone()
+                } else {
+                    s.labels.without_name()
+                },
+                vals,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `rate`, `increase` and `delta`: the change over the window, extrapolated toward the
+/// window's ends the way Prometheus 2.42 does (at most half a sample interval past the
+/// first/last sample unless they are close to the ends; counters not below zero).
+pub(crate) fn extrapolated(
+    ts: &[i64],
+    vs: &[f64],
+    start: i64,
+    end: i64,
+    counter: bool,
+    per_second: bool,
+    range: i64,
+) -> Option<f64> {
+    if ts.len() < 2 {
+        return None;
+    }
+    let (first, last) = (vs[0], vs[vs.len() - 1]);
+    let mut result = last - first;
+    if counter {
+        let mut prev = 0.0;
+        for &v in vs {
+            if v < prev {
+                result += prev;
+            }
+            prev = v;
+        }
+    }
+    let mut to_start = (ts[0] - start) as f64 / 1000.0;
+    let to_end = (end - ts[ts.len() - 1]) as f64 / 1000.0;
+    let sampled = (ts[ts.len() - 1] - ts[0]) as f64 / 1000.0;
+    let avg_gap = sampled / (ts.len() - 1) as f64;
+    if counter && result > 0.0 && first >= 0.0 {
+        let to_zero = sampled * (first / result);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    let threshold = avg_gap * 1.1;
+    let mut interval = sampled;
+    interval += if to_start < threshold {
+        to_start
+    } else {
+        avg_gap / 2.0
+    };
+    interval += if to_end < threshold {
+        to_end
+    } else {
+        avg_gap / 2.0
+    };
+    result *= interval / sampled;
+    if per_second {
+        result /= range as f64 / 1000.0;
+    }
+    Some(result)
+}
+
+/// `irate` and `idelta`: from the last two samples.
+pub(crate) fn instant_change(ts: &[i64], vs: &[f64], rate: bool) -> Option<f64> {
+    let n = ts.len();
+    if n < 2 {
+        return None;
+    }
+    let (prev, last) = (vs[n - 2], vs[n - 1]);
+    let mut r = if rate && last < prev {
+        last
+    } else {
+        last - prev
+    };
+    if rate {
+        let gap = ts[n - 1] - ts[n - 2];
+        if gap == 0 {
+            return None;
+        }
+        r /= gap as f64 / 1000.0;
+    }
+    Some(r)
+}
+
+/// Least-squares slope and intercept, x in seconds relative to `origin` (ms).
+pub(crate) fn linear_regression(ts: &[i64], vs: &[f64], origin: i64) -> (f64, f64) {
+    let (mut n, mut sx, mut sy, mut sxy, mut sx2) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let init = vs[0];
+    let mut constant = true;
+    for (i, (&t, &v)) in ts.iter().zip(vs).enumerate() {
+        if constant && i > 0 && v != init {
+            constant = false;
+        }
+        n += 1.0;
+        let x = (t - origin) as f64 / 1000.0;
+        sx += x;
+        sy += v;
+        sxy += x * v;
+        sx2 += x * x;
+    }
+    if constant {
+        if init.is_infinite() {
+            return (f64::NAN, f64::NAN);
+        }
+        return (0.0, init);
+    }
+    let cov = sxy - sx * sy / n;
+    let var = sx2 - sx * sx / n;
+    let slope = cov / var;
+    (slope, sy / n - slope * sx / n)
+}
+
+/// Double exponential smoothing (`holt_winters` in 2.42).
+pub(crate) fn holt_winters(vs: &[f64], sf: f64, tf: f64) -> Option<f64> {
+    if vs.len() < 2 {
+        return None;
+    }
+    let (mut s0, mut s1) = (0.0, vs[0]);
+    let mut b = vs[1] - vs[0];
+    for (i, &v) in vs.iter().enumerate().skip(1) {
+        let x = sf * v;
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let y = (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = x + y;
+    }
+    Some(s1)
+}
+
+/// Incremental mean as 2.42's `avg_over_time` and `avg` compute it (no overflow to Inf
+/// for large finite values).
+pub(crate) fn mean(vs: impl Iterator<Item = f64>) -> f64 {
+    let (mut mean, mut count) = (0.0f64, 0.0f64);
+    for v in vs {
+        count += 1.0;
+        if count == 1.0 {
+            mean = v;
+            continue;
+        }
+        if mean.is_infinite() {
+            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+                continue;
+            }
+            if !v.is_infinite() && !v.is_nan() {
+                continue;
+            }
+        }
+        mean += v / count - mean / count;
+    }
+    mean
+}
+
+/// Population variance (Welford), as `stdvar`/`stdvar_over_time`.
+pub(crate) fn variance(vs: impl Iterator<Item = f64>) -> f64 {
+    let (mut count, mut mean, mut aux) = (0.0, 0.0, 0.0);
+    for v in vs {
+        count += 1.0;
+        let delta = v - mean;
+        mean += delta / count;
+        aux += delta * (v - mean);
+    }
+    aux / count
+}
+
+/// The φ-quantile by linear interpolation between closest ranks (`quantile`,
+/// `quantile_over_time`).
+pub(crate) fn quantile(q: f64, mut vs: Vec<f64>) -> f64 {
+    if vs.is_empty() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    vs.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let n = vs.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    vs[lower as usize] * (1.0 - weight) + vs[upper as usize] * weight
+}
+
+pub(crate) fn check_factor(name: &str, what: &str, v: f64) -> Result<()> {
+    if v <= 0.0 || v >= 1.0 {
+        return Err(exec(format!(
+            "invalid {what} factor. Expected: 0 < {name} < 1, got: {v}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_extrapolates_to_window_ends() {
+        // Samples every 15 s at 15..=285 s of a 300 s window: counter +1 per sample.
+        let ts: Vec<i64> = (1..=19).map(|i| i * 15_000).collect();
+        let vs: Vec<f64> = (1..=19).map(|i| i as f64).collect();
+        let r = extrapolated(&ts, &vs, 0, 300_000, true, true, 300_000).unwrap();
+        // 18 increments over 270 s, extrapolated by 15 s each side (< 1.1 × gap).
+        // Toward the start the counter would hit zero 15 s before the first sample.
+        assert!((r - 18.0 * 300.0 / 270.0 / 300.0).abs() < 1e-12, "{r}");
+    }
+
+    #[test]
+    fn counter_resets_add_the_previous_value() {
+        let ts = [0, 10_000, 20_000];
+        let vs = [5.0, 8.0, 2.0];
+        let r = extrapolated(&ts, &vs, 0, 20_000, true, false, 20_000).unwrap();
+        assert_eq!(r, 2.0 - 5.0 + 8.0);
+        assert_eq!(instant_change(&ts, &vs, true), Some(0.2));
+        assert_eq!(instant_change(&ts, &vs, false), Some(-6.0));
+    }
+
+    #[test]
+    fn quantile_interpolates() {
+        assert_eq!(quantile(0.5, vec![1.0, 3.0, 2.0, 4.0]), 2.5);
+        assert_eq!(quantile(2.0, vec![1.0]), f64::INFINITY);
+        assert!(quantile(0.5, vec![]).is_nan());
+    }
+
+    #[test]
+    fn regression_of_a_line() {
+        let ts = [0, 1000, 2000];
+        let (slope, icpt) = linear_regression(&ts, &[1.0, 3.0, 5.0], 0);
+        assert_eq!((slope, icpt), (2.0, 1.0));
+    }
+}
