@@ -87,16 +87,18 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 chromium --version
 
-section "Prometheus for the PromQL compliance suite"
+section "Prometheus and node_exporter (PromQL compliance, remote_write, scraping)"
 # The compliance suite compares Osprey's PromQL with Debian's prometheus 2.42 on the
-# same samples (tests/e2e/test_promql_compliance.py).
-if ! command -v prometheus >/dev/null 2>&1; then
+# same samples; Prometheus remote_writes into Osprey and Osprey scrapes node_exporter.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v prometheus-node-exporter >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        prometheus prometheus-node-exporter >/dev/null
 fi
 prometheus --version 2>&1 | head -1
+prometheus-node-exporter --version 2>&1 | head -1
 
 section "End-to-end tests (pytest tests/e2e)"
 OSPREY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/osprey"

@@ -437,6 +437,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let rx = stop_rx.clone();
         tokio::spawn(async move { spanmetrics.run(storage, stopped(rx)).await })
     };
+    let scraper = tokio::spawn(osprey_ingest::scrape::run(
+        storage.clone(),
+        config.scrape.clone(),
+        stop_rx.clone(),
+    ));
 
     shutdown_signal().await;
     tracing::info!("shutting down: draining requests, then flushing");
@@ -459,8 +464,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 Err(e) => tracing::warn!(listener = name, error = %e, "listener task failed"),
             }
         }
-        // The span metrics' last write goes in before the final flush.
+        // The span metrics' last write and the scrapes' staleness markers go in
+        // before the final flush.
         let _ = red.await;
+        let _ = scraper.await;
         let _ = flusher.await;
         let _ = maintenance.await;
         storage.close().await

@@ -5,6 +5,7 @@
 //! Unknown keys are errors. Sizes are written like `"16MiB"`, durations like `"30s"`.
 
 mod load;
+mod scrape;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 
 pub use load::{ConfigError, Problem, env_overrides, load, load_str};
+pub use scrape::{RelabelAction, RelabelConfig, ScrapeConfig, ScrapeJob};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -23,6 +25,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub query: QueryConfig,
     pub spanmetrics: SpanMetricsConfig,
+    pub scrape: ScrapeConfig,
 }
 
 /// Listeners and request limits.
@@ -391,6 +394,9 @@ impl Config {
         }
         if q.subquery_step.as_millis() == 0 {
             bad("query.subquery_step", "must be at least 1ms".into());
+        }
+        for (key, message) in scrape::problems(&self.scrape) {
+            bad(&key, message);
         }
         problems
     }

@@ -15,6 +15,7 @@ pub mod loki;
 mod metrics;
 pub mod otlp;
 pub mod remote_write;
+pub mod scrape;
 pub mod servicegraph;
 pub mod spanmetrics;
 

@@ -37,7 +37,13 @@ def osprey_factory(osprey_bin: Path, tmp_path: Path, request: pytest.FixtureRequ
     servers: list[OspreyServer] = []
     request.node._osprey_servers = servers  # for the failure report hook below
 
-    def make(env: dict[str, str] | None = None, data_dir_via_env: bool = False, start: bool = True) -> OspreyServer:
+    def make(
+        env: dict[str, str] | None = None,
+        data_dir_via_env: bool = False,
+        start: bool = True,
+        config: str | None = None,
+    ) -> OspreyServer:
+        """``config``: TOML text, written to a file and passed as ``--config``."""
         idx = len(servers)
         data_dir = tmp_path / f"data{idx}"
         data_dir.mkdir()
@@ -48,7 +54,12 @@ def osprey_factory(osprey_bin: Path, tmp_path: Path, request: pytest.FixtureRequ
             name=f"osprey{idx}",
             env=env,
             data_dir_via_env=data_dir_via_env,
+            args=[],
         )
+        if config is not None:
+            path = tmp_path / f"osprey{idx}.toml"
+            path.write_text(config)
+            server.extra_args += ["--config", str(path)]
         servers.append(server)
         if start:
             server.start()

@@ -151,8 +151,10 @@ class OspreyServer:
         name: str,
         env: dict[str, str] | None = None,
         data_dir_via_env: bool = False,
+        args: list[str] | None = None,
     ) -> None:
         self.binary = binary
+        self.extra_args = list(args or [])
         self.data_dir = data_dir
         self.work_dir = work_dir
         self.name = name
@@ -192,7 +194,7 @@ class OspreyServer:
         assert self.proc is None, "server already started"
         if not (keep_ports and getattr(self, "http_port", None)):
             self.http_port, self.otlp_grpc_port, self.otlp_http_port = free_ports(3)
-        args = [str(self.binary), "serve"]
+        args = [str(self.binary), "serve", *self.extra_args]
         env = {
             k: v
             for k, v in os.environ.items()

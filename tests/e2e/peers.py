@@ -81,3 +81,53 @@ def prometheus(tmp_path: Path):
     server.start()
     yield server
     server.stop()
+
+
+NODE_EXPORTER_BIN = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
+
+
+class NodeExporter:
+    """Debian's prometheus-node-exporter on a free port."""
+
+    def __init__(self, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_ports(1)[0]
+        self.log_path = workdir / "node_exporter.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if not Path(NODE_EXPORTER_BIN).exists():
+            pytest.fail("prometheus-node-exporter not installed (scripts/test.sh installs it)")
+        self.proc = subprocess.Popen(
+            [NODE_EXPORTER_BIN, f"--web.listen-address={self.address}", "--log.level=warn"],
+            stdout=self.log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"node_exporter exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"http://{self.address}/metrics", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        pytest.fail("node_exporter did not answer in 30 s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def node_exporter(tmp_path: Path):
+    server = NodeExporter(tmp_path / "node_exporter")
+    server.start()
+    yield server
+    server.stop()

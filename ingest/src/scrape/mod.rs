@@ -1,0 +1,456 @@
+//! Scraping of static Prometheus targets (`[scrape]` in the config): one task per
+//! target fetches its exposition every interval, parses it (text 0.0.4 or OpenMetrics),
+//! merges the target's labels (`honor_labels`), applies `metric_relabel_configs`, and
+//! appends the samples with Prometheus' synthetic series (`up`,
+//! `scrape_duration_seconds`, `scrape_samples_scraped`,
+//! `scrape_samples_post_metric_relabeling`, `scrape_series_added`). A series missing
+//! from a scrape, every series of a failed scrape, and everything on shutdown get a
+//! staleness marker, as Prometheus writes them.
+
+pub mod parse;
+pub mod relabel;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use osprey_config::{ScrapeConfig, ScrapeJob};
+use osprey_storage::schema::{SampleRow, samples_batch};
+use osprey_storage::{Signal, Storage};
+use tokio::sync::watch;
+
+use parse::Format;
+use relabel::{LabelMap, Rule};
+
+/// Prometheus' staleness marker.
+const STALE_NAN: f64 = f64::from_bits(0x7ff0_0000_0000_0002);
+const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+
+/// One target after relabelling: where to scrape and the labels its series get.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    pub labels: LabelMap,
+    interval: Duration,
+    timeout: Duration,
+    honor_labels: bool,
+    honor_timestamps: bool,
+    job: String,
+}
+
+/// The targets of every job, relabelled; a job whose rules do not compile is an error.
+pub fn targets(cfg: &ScrapeConfig) -> Result<Vec<(Target, Vec<Rule>)>, String> {
+    let mut out = Vec::new();
+    for job in &cfg.jobs {
+        let compile = |rules: &[osprey_config::RelabelConfig]| {
+            rules
+                .iter()
+                .map(Rule::compile)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("scrape job {:?}: {e}", job.job_name))
+        };
+        let target_rules = compile(&job.relabel_configs)?;
+        for addr in &job.targets {
+            if let Some(t) = target(cfg, job, addr, &target_rules) {
+                out.push((t, compile(&job.metric_relabel_configs)?));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn target(cfg: &ScrapeConfig, job: &ScrapeJob, addr: &str, rules: &[Rule]) -> Option<Target> {
+    let interval = job.interval(cfg);
+    let timeout = job.timeout(cfg);
+    let mut l: LabelMap = job.labels.clone();
+    l.insert("__address__".into(), addr.into());
+    l.insert("__scheme__".into(), job.scheme.clone());
+    l.insert("__metrics_path__".into(), job.metrics_path.clone());
+    l.insert("job".into(), job.job_name.clone());
+    l.insert("__scrape_interval__".into(), humantime_short(interval));
+    l.insert("__scrape_timeout__".into(), humantime_short(timeout));
+    if !relabel::apply(rules, &mut l) {
+        return None;
+    }
+    let address = l.get("__address__")?.clone();
+    let url = format!(
+        "{}://{}{}",
+        l.get("__scheme__").map_or("http", String::as_str),
+        address,
+        l.get("__metrics_path__").map_or("/metrics", String::as_str)
+    );
+    l.entry("instance".into()).or_insert(address);
+    l.retain(|k, v| !k.starts_with("__") && !v.is_empty());
+    Some(Target {
+        url,
+        labels: l,
+        interval,
+        timeout,
+        honor_labels: job.honor_labels,
+        honor_timestamps: job.honor_timestamps,
+        job: job.job_name.clone(),
+    })
+}
+
+fn humantime_short(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// Runs every target's loop until `stop` turns true; each loop writes its staleness
+/// markers before returning.
+pub async fn run(storage: Storage, cfg: ScrapeConfig, stop: watch::Receiver<bool>) {
+    let list = match targets(&cfg) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "scraping disabled");
+            return;
+        }
+    };
+    if list.is_empty() {
+        return;
+    }
+    tracing::info!(targets = list.len(), "scraping");
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let limit = cfg.body_size_limit.as_u64() as usize;
+    let tasks: Vec<_> = list
+        .into_iter()
+        .map(|(t, rules)| {
+            let l = Loop {
+                storage: storage.clone(),
+                tenant: cfg.tenant.clone(),
+                client: client.clone(),
+                limit,
+                target: t,
+                rules,
+                last: HashMap::new(),
+            };
+            tokio::spawn(l.run(stop.clone()))
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+type SeriesKey = (String, Vec<(String, String)>);
+
+struct Loop {
+    storage: Storage,
+    tenant: String,
+    client: HttpClient,
+    limit: usize,
+    target: Target,
+    rules: Vec<Rule>,
+    /// Series of the last scrape that staleness applies to.
+    last: HashMap<SeriesKey, ()>,
+}
+
+#[derive(Debug)]
+struct Report {
+    up: bool,
+    duration: f64,
+    scraped: usize,
+    post_relabel: usize,
+    added: usize,
+}
+
+impl Loop {
+    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        // Spread targets over the interval (a stable offset per URL), as Prometheus does.
+        let interval = self.target.interval;
+        let offset = Duration::from_millis(
+            fnv(self.target.url.as_bytes()) % (interval.as_millis().max(1) as u64),
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(offset) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+            self.scrape_once().await;
+        }
+        // The target goes away with the server: its series end here.
+        let now = now_ms();
+        let mut rows: Vec<SampleRow> = self
+            .last
+            .drain()
+            .map(|((m, l), ())| row(m, l, now, STALE_NAN))
+            .collect();
+        rows.extend(self.report_rows(None, now));
+        self.append(rows).await;
+    }
+
+    async fn scrape_once(&mut self) {
+        let start = Instant::now();
+        let ts = now_ms();
+        let fetched = tokio::time::timeout(self.target.timeout, self.fetch()).await;
+        let parsed = match fetched {
+            Err(_) => Err(format!("scrape timed out after {:?}", self.target.timeout)),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok((body, format))) => {
+                parse::parse(&body, format).map_err(|e| format!("parse error: {e}"))
+            }
+        };
+        let duration = start.elapsed().as_secs_f64();
+        let mut rows = Vec::new();
+        let mut current: HashMap<SeriesKey, ()> = HashMap::new();
+        let report = match parsed {
+            Ok(samples) => {
+                let scraped = samples.len();
+                let mut seen: HashSet<SeriesKey> = HashSet::with_capacity(scraped);
+                for s in samples {
+                    let explicit = s.timestamp_ms.filter(|_| self.target.honor_timestamps);
+                    let Some(key) = self.series_key(s.name, s.labels) else {
+                        continue;
+                    };
+                    if !seen.insert(key.clone()) {
+                        continue; // a duplicate line: Prometheus keeps the first
+                    }
+                    rows.push(row(
+                        key.0.clone(),
+                        key.1.clone(),
+                        explicit.unwrap_or(ts),
+                        s.value,
+                    ));
+                    if explicit.is_none() {
+                        current.insert(key, ());
+                    }
+                }
+                let added = current
+                    .keys()
+                    .filter(|k| !self.last.contains_key(*k))
+                    .count();
+                Report {
+                    up: true,
+                    duration,
+                    scraped,
+                    post_relabel: seen.len(),
+                    added,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(job = %self.target.job, url = %self.target.url, error = %e, "scrape failed");
+                Report {
+                    up: false,
+                    duration,
+                    scraped: 0,
+                    post_relabel: 0,
+                    added: 0,
+                }
+            }
+        };
+        for (k, ()) in self.last.drain() {
+            if !current.contains_key(&k) {
+                rows.push(row(k.0, k.1, ts, STALE_NAN));
+            }
+        }
+        self.last = current;
+        rows.extend(self.report_rows(Some(&report), ts));
+        self.append(rows).await;
+    }
+
+    /// The sample's final name and labels: target labels merged, relabelled; `None`
+    /// when a rule drops it.
+    fn series_key(&self, name: String, labels: Vec<(String, String)>) -> Option<SeriesKey> {
+        let mut l: LabelMap = BTreeMap::new();
+        l.insert("__name__".into(), name);
+        for (k, v) in labels {
+            l.insert(k, v);
+        }
+        for (k, v) in &self.target.labels {
+            if self.target.honor_labels {
+                l.entry(k.clone()).or_insert_with(|| v.clone());
+            } else {
+                if let Some(theirs) = l.remove(k) {
+                    l.insert(format!("exported_{k}"), theirs);
+                }
+                l.insert(k.clone(), v.clone());
+            }
+        }
+        if !relabel::apply(&self.rules, &mut l) {
+            return None;
+        }
+        let name = l.remove("__name__")?;
+        let labels = l.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        Some((name, labels))
+    }
+
+    /// `up` and the scrape's own series, with the target's labels; stale when `None`.
+    fn report_rows(&self, r: Option<&Report>, ts: i64) -> Vec<SampleRow> {
+        let labels: Vec<(String, String)> = self
+            .target
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let v = |f: &dyn Fn(&Report) -> f64| r.map_or(STALE_NAN, f);
+        [
+            ("up", v(&|r| if r.up { 1.0 } else { 0.0 })),
+            ("scrape_duration_seconds", v(&|r| r.duration)),
+            ("scrape_samples_scraped", v(&|r| r.scraped as f64)),
+            (
+                "scrape_samples_post_metric_relabeling",
+                v(&|r| r.post_relabel as f64),
+            ),
+            ("scrape_series_added", v(&|r| r.added as f64)),
+        ]
+        .into_iter()
+        .map(|(m, x)| row(m.to_string(), labels.clone(), ts, x))
+        .collect()
+    }
+
+    async fn append(&self, rows: Vec<SampleRow>) {
+        if rows.is_empty() {
+            return;
+        }
+        let n = rows.len();
+        let result = match samples_batch(&rows) {
+            Ok(batch) => self
+                .storage
+                .append(&self.tenant, Signal::Metrics, batch)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(job = %self.target.job, url = %self.target.url, samples = n, error = %e, "scraped samples not stored");
+        }
+    }
+
+    async fn fetch(&self) -> Result<(String, Format), String> {
+        let req = http::Request::get(&self.target.url)
+            .header(http::header::ACCEPT, ACCEPT)
+            .header(http::header::ACCEPT_ENCODING, "gzip")
+            .header(
+                http::header::USER_AGENT,
+                concat!("Osprey/", env!("CARGO_PKG_VERSION")),
+            )
+            .header(
+                "X-Prometheus-Scrape-Timeout-Seconds",
+                format!("{}", self.target.timeout.as_secs_f64()),
+            )
+            .body(Empty::new())
+            .map_err(|e| e.to_string())?;
+        let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        if status != http::StatusCode::OK {
+            return Err(format!("server returned HTTP status {status}"));
+        }
+        let header = |h: http::header::HeaderName| {
+            resp.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let format = Format::from_content_type(&header(http::header::CONTENT_TYPE));
+        let gzip = header(http::header::CONTENT_ENCODING).eq_ignore_ascii_case("gzip");
+        let body = Limited::new(resp.into_body(), self.limit)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the body: {e} (limit {} bytes)", self.limit))?
+            .to_bytes();
+        let raw = if gzip {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(body.as_ref())
+                .take(self.limit as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("gzip: {e}"))?;
+            if out.len() > self.limit {
+                return Err(format!("body exceeds {} bytes", self.limit));
+            }
+            out
+        } else {
+            body.to_vec()
+        };
+        let text = String::from_utf8(raw).map_err(|_| "body is not UTF-8".to_string())?;
+        Ok((text, format))
+    }
+}
+
+fn row(metric: String, mut labels: Vec<(String, String)>, ts_ms: i64, value: f64) -> SampleRow {
+    labels.sort();
+    SampleRow {
+        metric,
+        labels,
+        timestamp_ns: ts_ms.saturating_mul(1_000_000),
+        value,
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn fnv(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+        (h ^ x as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(name: &str) -> ScrapeJob {
+        ScrapeJob {
+            job_name: name.into(),
+            targets: vec!["127.0.0.1:9100".into()],
+            labels: [("env".to_string(), "test".to_string())].into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn target_labels_and_url() {
+        let cfg = ScrapeConfig {
+            jobs: vec![job("node")],
+            ..Default::default()
+        };
+        let t = targets(&cfg).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].0.url, "http://127.0.0.1:9100/metrics");
+        let l: Vec<_> = t[0]
+            .0
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(l, ["env=test", "instance=127.0.0.1:9100", "job=node"]);
+    }
+
+    #[test]
+    fn a_keep_rule_can_drop_a_target() {
+        let mut j = job("node");
+        j.relabel_configs.push(osprey_config::RelabelConfig {
+            source_labels: vec!["__address__".into()],
+            regex: "10\\..*".into(),
+            action: osprey_config::RelabelAction::Keep,
+            ..Default::default()
+        });
+        let cfg = ScrapeConfig {
+            jobs: vec![j],
+            ..Default::default()
+        };
+        assert!(targets(&cfg).unwrap().is_empty());
+    }
+}
