@@ -365,6 +365,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.spanmetrics.clone(),
     );
     let spanmetrics = Arc::clone(&ingest.spanmetrics);
+    let scrape_gate = Arc::clone(&ingest.samples);
     let http_metrics = HttpMetrics::default();
     let mut registry = Registry::default();
     storage.metrics().register(&mut registry);
@@ -439,6 +440,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let scraper = tokio::spawn(osprey_ingest::scrape::run(
         storage.clone(),
+        Arc::clone(&scrape_gate),
         config.scrape.clone(),
         stop_rx.clone(),
     ));

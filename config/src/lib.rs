@@ -95,6 +95,10 @@ pub struct StorageConfig {
     /// Most rows one merge reads: bounds compaction's memory (it holds its inputs).
     /// Log records and spans count one each; metric samples (24 bytes decoded) 1/16.
     pub compaction_max_rows: u64,
+    /// How far behind a tenant's newest metric sample another may be and still be
+    /// accepted (Prometheus' `out_of_order_time_window`); older ones get a 400.
+    #[serde(with = "humantime_serde")]
+    pub metrics_out_of_order_window: Duration,
     /// How often retention and compaction look for work.
     #[serde(with = "humantime_serde")]
     pub maintenance_interval: Duration,
@@ -129,6 +133,7 @@ impl Default for StorageConfig {
             retention_metrics: Duration::from_secs(15 * 86400),
             compaction_target_size: ByteSize::mib(128),
             compaction_max_rows: 500_000,
+            metrics_out_of_order_window: Duration::from_secs(3600),
             maintenance_interval: Duration::from_secs(30),
             text_index_cache: ByteSize::mib(256),
             object_store: String::new(),

@@ -15,6 +15,7 @@ pub mod loki;
 mod metrics;
 pub mod otlp;
 pub mod remote_write;
+pub mod samplegate;
 pub mod scrape;
 pub mod servicegraph;
 pub mod spanmetrics;
@@ -36,6 +37,8 @@ pub struct IngestState {
     pub metrics: IngestMetrics,
     /// RED counters of the spans acknowledged (written as metrics by `SpanMetrics::run`).
     pub spanmetrics: std::sync::Arc<spanmetrics::SpanMetrics>,
+    /// Out-of-order window and duplicate checks for every metric sample written.
+    pub samples: std::sync::Arc<samplegate::SampleGate>,
 }
 
 impl IngestState {
@@ -52,8 +55,10 @@ impl IngestState {
         max_body: u64,
         spanmetrics: osprey_config::SpanMetricsConfig,
     ) -> Self {
+        let window = storage.config().metrics_out_of_order_window;
         Self {
             storage,
+            samples: std::sync::Arc::new(samplegate::SampleGate::new(window)),
             max_body,
             metrics: IngestMetrics::default(),
             spanmetrics: std::sync::Arc::new(spanmetrics::SpanMetrics::new(spanmetrics)),

@@ -1,6 +1,10 @@
-//! Prometheus remote_write 1.0: `POST /api/v1/write`, snappy-compressed protobuf
-//! `prometheus.WriteRequest` (the messages are hand-written: they are tiny and stable).
-//! Metadata and exemplars are accepted and ignored for now.
+//! Prometheus remote_write 1.0 and 2.0 at `POST /api/v1/write`: snappy-compressed
+//! protobuf `prometheus.WriteRequest`, or `io.prometheus.write.v2.Request` when the
+//! Content-Type says `proto=io.prometheus.write.v2.Request` (2.0 answers carry the
+//! `X-Prometheus-Remote-Write-*-Written` headers). The messages are hand-written prost
+//! structs: they are small and stable, and no protoc is needed. Metadata is accepted
+//! and not stored; exemplars are not stored (the headers say 0 written); 2.0 native
+//! histogram samples are refused with a 400 that counts them.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -44,6 +48,97 @@ pub struct Sample {
     pub timestamp: i64,
 }
 
+/// remote_write 2.0 (`io.prometheus.write.v2.Request`): strings are interned in
+/// `symbols` and referenced by index.
+pub mod v2 {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Request {
+        #[prost(string, repeated, tag = "4")]
+        pub symbols: Vec<String>,
+        #[prost(message, repeated, tag = "5")]
+        pub timeseries: Vec<TimeSeries>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TimeSeries {
+        /// Name/value pairs of indexes into `symbols`.
+        #[prost(uint32, repeated, tag = "1")]
+        pub labels_refs: Vec<u32>,
+        #[prost(message, repeated, tag = "2")]
+        pub samples: Vec<super::Sample>,
+        /// Native histogram samples: counted, not decoded.
+        #[prost(message, repeated, tag = "3")]
+        pub histograms: Vec<Opaque>,
+        #[prost(message, repeated, tag = "4")]
+        pub exemplars: Vec<Opaque>,
+        #[prost(message, optional, tag = "5")]
+        pub metadata: Option<Opaque>,
+        #[prost(int64, tag = "6")]
+        pub created_timestamp: i64,
+    }
+
+    /// A message whose fields are not needed (prost skips them).
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Opaque {}
+}
+
+/// What a 2.0 request turned into, and what it carried that is not stored.
+pub struct V2Rows {
+    pub rows: Vec<SampleRow>,
+    pub histograms: usize,
+    pub exemplars: usize,
+}
+
+/// Resolves a 2.0 request's symbol references into samples.
+pub fn v2_to_samples(req: v2::Request) -> Result<V2Rows, IngestError> {
+    let mut out = V2Rows {
+        rows: Vec::new(),
+        histograms: 0,
+        exemplars: 0,
+    };
+    let sym =
+        |i: u32, series: usize| -> Result<&str, IngestError> {
+            req.symbols.get(i as usize).map(String::as_str).ok_or_else(|| {
+            IngestError::BadRequest(format!(
+                "time series {series}: labels_refs index {i} is out of range of the {} symbols",
+                req.symbols.len()
+            ))
+        })
+        };
+    for (i, ts) in req.timeseries.iter().enumerate() {
+        if ts.labels_refs.len() % 2 != 0 {
+            return Err(IngestError::BadRequest(format!(
+                "time series {i}: labels_refs has an odd length ({})",
+                ts.labels_refs.len()
+            )));
+        }
+        let mut metric = None;
+        let mut labels = Vec::with_capacity(ts.labels_refs.len() / 2);
+        for pair in ts.labels_refs.chunks_exact(2) {
+            let (name, value) = (sym(pair[0], i)?, sym(pair[1], i)?);
+            if name == "__name__" {
+                metric = Some(value.to_string());
+            } else if !value.is_empty() {
+                labels.push((name.to_string(), value.to_string()));
+            }
+        }
+        let metric = metric.filter(|m| !m.is_empty()).ok_or_else(|| {
+            IngestError::BadRequest(format!("time series {i} has no __name__ label"))
+        })?;
+        out.histograms += ts.histograms.len();
+        out.exemplars += ts.exemplars.len();
+        for s in &ts.samples {
+            out.rows.push(SampleRow {
+                metric: metric.clone(),
+                labels: labels.clone(),
+                timestamp_ns: s.timestamp.saturating_mul(1_000_000),
+                value: s.value,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Converts a decoded request into samples; a series without `__name__` makes the
 /// request invalid (Prometheus answers 400 too).
 pub fn to_samples(req: WriteRequest) -> Result<Vec<SampleRow>, IngestError> {
@@ -75,52 +170,156 @@ pub fn to_samples(req: WriteRequest) -> Result<Vec<SampleRow>, IngestError> {
 
 pub async fn write(State(st): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
     match write_inner(&st, &headers, &body).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => e.into_response(),
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Some(written)) => (StatusCode::NO_CONTENT, written.headers()).into_response(),
+        Err((e, written)) => {
+            let mut resp = e.into_response();
+            if let Some(w) = written {
+                resp.headers_mut().extend(w.headers());
+            }
+            resp
+        }
     }
 }
 
-async fn write_inner(
-    st: &IngestState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), IngestError> {
+/// remote_write 2.0's response headers: what was stored.
+#[derive(Default, Clone, Copy)]
+struct Written {
+    samples: usize,
+    histograms: usize,
+    exemplars: usize,
+}
+
+impl Written {
+    fn headers(self) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, n) in [
+            ("x-prometheus-remote-write-samples-written", self.samples),
+            (
+                "x-prometheus-remote-write-histograms-written",
+                self.histograms,
+            ),
+            (
+                "x-prometheus-remote-write-exemplars-written",
+                self.exemplars,
+            ),
+        ] {
+            h.insert(name, http::HeaderValue::from(n));
+        }
+        h
+    }
+}
+
+enum Proto {
+    V1,
+    V2,
+}
+
+type WriteResult = Result<Option<Written>, (IngestError, Option<Written>)>;
+
+async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> WriteResult {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/x-protobuf");
     let mime = ct.split(';').next().unwrap_or("").trim();
     if mime != "application/x-protobuf" {
-        return Err(IngestError::UnsupportedMediaType(ct.to_string()));
+        return Err((IngestError::UnsupportedMediaType(ct.to_string()), None));
     }
-    if let Some(proto) = ct
+    let proto = match ct
         .split(';')
         .skip(1)
         .find_map(|p| p.trim().strip_prefix("proto="))
-        && proto != "prometheus.WriteRequest"
+        .map(|p| p.trim_matches('"'))
     {
-        return Err(IngestError::UnsupportedMediaType(format!(
-            "{ct} (only remote_write 1.0 prometheus.WriteRequest is supported)"
-        )));
-    }
+        None | Some("prometheus.WriteRequest") => Proto::V1,
+        Some("io.prometheus.write.v2.Request") => Proto::V2,
+        Some(_) => {
+            return Err((
+                IngestError::UnsupportedMediaType(format!(
+                    "{ct} (supported: proto=prometheus.WriteRequest and proto=io.prometheus.write.v2.Request)"
+                )),
+                None,
+            ));
+        }
+    };
     if let Some(enc) = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         && !enc.eq_ignore_ascii_case("snappy")
     {
-        return Err(IngestError::UnsupportedEncoding(enc.to_string()));
+        return Err((IngestError::UnsupportedEncoding(enc.to_string()), None));
     }
-    let tenant = tenant(headers)?;
-    let raw = unsnappy(body, st.max_body)?;
+    let fail = |e: IngestError| (e, None);
+    let tenant = tenant(headers).map_err(fail)?;
+    let raw = unsnappy(body, st.max_body).map_err(fail)?;
     st.metrics.bytes(Signal::Metrics, raw.len() as u64);
-    let req = WriteRequest::decode(raw.as_slice())
-        .map_err(|e| IngestError::BadRequest(format!("malformed WriteRequest protobuf: {e}")))?;
-    let rows = to_samples(req)?;
+    let (rows, histograms, exemplars) = match proto {
+        Proto::V1 => {
+            let req = WriteRequest::decode(raw.as_slice()).map_err(|e| {
+                fail(IngestError::BadRequest(format!(
+                    "malformed WriteRequest protobuf: {e}"
+                )))
+            })?;
+            (to_samples(req).map_err(fail)?, 0, 0)
+        }
+        Proto::V2 => {
+            let req = v2::Request::decode(raw.as_slice()).map_err(|e| {
+                fail(IngestError::BadRequest(format!(
+                    "malformed io.prometheus.write.v2.Request protobuf: {e}"
+                )))
+            })?;
+            if req.symbols.is_empty() && req.timeseries.is_empty() && !raw.is_empty() {
+                // Fields 1-3 (a 1.0 WriteRequest's) are reserved in 2.0: such a body
+                // decodes to nothing rather than failing.
+                return Err(fail(IngestError::BadRequest(
+                    "the body decodes to an empty io.prometheus.write.v2.Request; is it a 1.0 prometheus.WriteRequest? Send that without proto= or with proto=prometheus.WriteRequest".into(),
+                )));
+            }
+            let v = v2_to_samples(req).map_err(fail)?;
+            (v.rows, v.histograms, v.exemplars)
+        }
+    };
+    let total = rows.len();
+    let admitted = st.samples.admit(&tenant, rows);
+    let rows = admitted.rows;
     if !rows.is_empty() {
+        let batch = samples_batch(&rows).map_err(|e| fail(e.into()))?;
         st.storage
-            .append(&tenant, Signal::Metrics, samples_batch(&rows)?)
-            .await?;
+            .append(&tenant, Signal::Metrics, batch)
+            .await
+            .map_err(|e| fail(e.into()))?;
     }
-    st.metrics.rows(Signal::Metrics, rows.len() as u64, 0);
-    Ok(())
+    st.metrics.rows(
+        Signal::Metrics,
+        rows.len() as u64,
+        (admitted.refused + histograms) as u64,
+    );
+    let written = matches!(proto, Proto::V2).then_some(Written {
+        samples: rows.len(),
+        histograms: 0,
+        exemplars: 0,
+    });
+    let _ = exemplars; // not stored yet: the header says 0 written
+    let mut problems = Vec::new();
+    if admitted.refused > 0 {
+        problems.push(format!(
+            "{} of {total} samples refused ({} stored, {} exact duplicates dropped): {}",
+            admitted.refused,
+            rows.len(),
+            admitted.duplicates,
+            admitted.reasons.join("; ")
+        ));
+    }
+    if histograms > 0 {
+        problems.push(format!(
+            "{histograms} native histogram samples refused: native histograms are not supported"
+        ));
+    }
+    if !problems.is_empty() {
+        // Like Prometheus' receiver: what could be stored is, and the 400 tells the
+        // sender not to retry the rest.
+        return Err((IngestError::BadRequest(problems.join("; ")), written));
+    }
+    Ok(written)
 }

@@ -310,6 +310,10 @@ impl Storage {
         &self.inner.metrics
     }
 
+    pub fn config(&self) -> &StorageConfig {
+        &self.inner.config
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.inner.dir
     }

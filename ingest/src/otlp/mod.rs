@@ -57,8 +57,23 @@ impl Pipeline {
         req: &ExportMetricsServiceRequest,
         strict: bool,
     ) -> Result<Outcome, IngestError> {
-        let (rows, rejected) = metrics::convert(req, strict).map_err(IngestError::BadRequest)?;
-        Self::store(st, tenant, Signal::Metrics, &rows, rejected, samples_batch).await
+        let (rows, mut rejected) =
+            metrics::convert(req, strict).map_err(IngestError::BadRequest)?;
+        let admitted = st.samples.admit(tenant, rows);
+        for r in admitted.reasons {
+            rejected.reject(r);
+        }
+        // Reasons beyond the first five are counted, not listed.
+        rejected.count += admitted.refused.saturating_sub(5.min(admitted.refused)) as i64;
+        Self::store(
+            st,
+            tenant,
+            Signal::Metrics,
+            &admitted.rows,
+            rejected,
+            samples_batch,
+        )
+        .await
     }
 
     /// Appends the accepted rows (acknowledged once durable) and counts them.

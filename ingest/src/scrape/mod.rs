@@ -12,6 +12,7 @@ pub mod relabel;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -24,6 +25,7 @@ use osprey_storage::schema::{SampleRow, samples_batch};
 use osprey_storage::{Signal, Storage};
 use tokio::sync::watch;
 
+use crate::samplegate::SampleGate;
 use parse::Format;
 use relabel::{LabelMap, Rule};
 
@@ -109,7 +111,12 @@ fn humantime_short(d: Duration) -> String {
 
 /// Runs every target's loop until `stop` turns true; each loop writes its staleness
 /// markers before returning.
-pub async fn run(storage: Storage, cfg: ScrapeConfig, stop: watch::Receiver<bool>) {
+pub async fn run(
+    storage: Storage,
+    gate: Arc<SampleGate>,
+    cfg: ScrapeConfig,
+    stop: watch::Receiver<bool>,
+) {
     let list = match targets(&cfg) {
         Ok(l) => l,
         Err(e) => {
@@ -128,6 +135,7 @@ pub async fn run(storage: Storage, cfg: ScrapeConfig, stop: watch::Receiver<bool
         .map(|(t, rules)| {
             let l = Loop {
                 storage: storage.clone(),
+                gate: Arc::clone(&gate),
                 tenant: cfg.tenant.clone(),
                 client: client.clone(),
                 limit,
@@ -147,6 +155,7 @@ type SeriesKey = (String, Vec<(String, String)>);
 
 struct Loop {
     storage: Storage,
+    gate: Arc<SampleGate>,
     tenant: String,
     client: HttpClient,
     limit: usize,
@@ -316,6 +325,11 @@ impl Loop {
     }
 
     async fn append(&self, rows: Vec<SampleRow>) {
+        let admitted = self.gate.admit(&self.tenant, rows);
+        if admitted.refused > 0 {
+            tracing::warn!(job = %self.target.job, url = %self.target.url, refused = admitted.refused, reason = ?admitted.reasons.first(), "scraped samples refused");
+        }
+        let rows = admitted.rows;
         if rows.is_empty() {
             return;
         }
