@@ -7,7 +7,7 @@ use promql_parser::parser::{AggregateExpr, Call, Expr, LabelModifier};
 use crate::error::{Result, exec};
 use crate::eval::Ev;
 use crate::labels::Labels;
-use crate::range::{mean, quantile, variance};
+use crate::range::{group_variance, mean, quantile};
 use crate::value::{Series, Value};
 
 /// Input series grouped by their output labels.
@@ -60,16 +60,18 @@ pub(crate) fn eval(ev: &Ev<'_>, a: &AggregateExpr) -> Result<Value> {
             let mut vals: Vec<Vec<Option<f64>>> = vec![vec![None; n]; input.len()];
             for members in &groups.members {
                 for (i, &kf) in k.iter().enumerate() {
-                    // Go's int64 conversion: toward zero; NaN and < 1 select nothing.
-                    let k = if kf.is_nan() || kf < 1.0 {
-                        0
-                    } else {
-                        kf.min(1e9) as usize
-                    };
+                    if !(kf > -9.223_372_036_854_776e18 && kf < 9.223_372_036_854_776e18) {
+                        return Err(exec(format!(
+                            "Scalar value {} overflows int64",
+                            format_go(kf)
+                        )));
+                    }
+                    // Go's int64 conversion: toward zero; below 1 selects nothing.
+                    let k = if kf < 1.0 { 0 } else { kf as usize };
                     if k == 0 {
                         continue;
                     }
-                    let mut chosen: Vec<(usize, f64)> = Vec::with_capacity(k);
+                    let mut chosen: Vec<(usize, f64)> = Vec::with_capacity(k.min(members.len()));
                     for &m in members {
                         let Some(v) = input[m].vals[i] else { continue };
                         if chosen.len() < k {
@@ -129,23 +131,32 @@ pub(crate) fn eval(ev: &Ev<'_>, a: &AggregateExpr) -> Result<Value> {
             if !is_label_name(&label) {
                 return Err(exec(format!("invalid label name {label:?}")));
             }
+            // The value label is set before grouping, so `without` naming it merges
+            // the groups and drops it, as in 2.42.
             let mut index: HashMap<Labels, usize> = HashMap::new();
-            for (gl, members) in groups.labels.iter().zip(&groups.members) {
+            for s in &input {
                 for i in 0..n {
-                    for &m in members {
-                        let Some(v) = input[m].vals[i] else { continue };
-                        let mut l = gl.clone();
-                        l.set(&label, &format_go(v));
-                        let oi = *index.entry(l.clone()).or_insert_with(|| {
-                            out.push(Series {
-                                labels: l,
-                                vals: vec![None; n],
-                            });
-                            out.len() - 1
+                    let Some(v) = s.vals[i] else { continue };
+                    let mut l = s.labels.clone();
+                    l.set(&label, &format_go(v));
+                    let l = match &a.modifier {
+                        None => l.keep_names(std::slice::from_ref(&label)),
+                        Some(LabelModifier::Include(ls)) => {
+                            let mut names = ls.labels.clone();
+                            names.push(label.clone());
+                            l.keep_names(&names)
+                        }
+                        Some(LabelModifier::Exclude(ls)) => l.drop_names(&ls.labels),
+                    };
+                    let oi = *index.entry(l.clone()).or_insert_with(|| {
+                        out.push(Series {
+                            labels: l,
+                            vals: vec![None; n],
                         });
-                        let slot = &mut out[oi].vals[i];
-                        *slot = Some(slot.unwrap_or(0.0) + 1.0);
-                    }
+                        out.len() - 1
+                    });
+                    let slot = &mut out[oi].vals[i];
+                    *slot = Some(slot.unwrap_or(0.0) + 1.0);
                 }
             }
         }
@@ -179,8 +190,8 @@ pub(crate) fn eval(ev: &Ev<'_>, a: &AggregateExpr) -> Result<Value> {
                             }
                             acc
                         }
-                        "stddev" => variance(buf.iter().copied()).sqrt(),
-                        "stdvar" => variance(buf.iter().copied()),
+                        "stddev" => group_variance(&buf).sqrt(),
+                        "stdvar" => group_variance(&buf),
                         "quantile" => {
                             let q = params.as_ref().map(|p| p[i]).unwrap_or(f64::NAN);
                             quantile(q, buf.clone())

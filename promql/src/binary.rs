@@ -268,6 +268,11 @@ fn vector_vector(
     let mut out: Vec<Series> = Vec::new();
     for i in 0..ev.n {
         ev.check_deadline("binary operator")?;
+        // Like 2.42: when either side is empty at a step, nothing matches and nothing
+        // is checked for duplicates.
+        if !l.iter().any(|s| s.vals[i].is_some()) || !r.iter().any(|s| s.vals[i].is_some()) {
+            continue;
+        }
         one_at.iter_mut().for_each(|x| *x = None);
         matched.iter_mut().for_each(|x| *x = false);
         for (j, s) in one.iter().enumerate() {
@@ -287,14 +292,6 @@ fn vector_vector(
             let Some(mv) = s.vals[i] else { continue };
             let Some(o) = one_at[msig[j]] else { continue };
             let Some(ov) = one[o].vals[i] else { continue };
-            if one_to_one {
-                if matched[msig[j]] {
-                    return Err(exec(
-                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
-                    ));
-                }
-                matched[msig[j]] = true;
-            }
             let (lv, rv) = if one_to_many { (ov, mv) } else { (mv, ov) };
             let (value, keep) = apply(op, lv, rv)?;
             let value = if return_bool {
@@ -304,6 +301,16 @@ fn vector_vector(
             } else {
                 continue;
             };
+            // Checked after a filtering comparison, as 2.42 does: a second match that
+            // the comparison drops is no error.
+            if one_to_one {
+                if matched[msig[j]] {
+                    return Err(exec(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                    ));
+                }
+                matched[msig[j]] = true;
+            }
             let k = *out_index.entry((j, o)).or_insert_with(|| {
                 out.push(Series {
                     labels: result_labels(&s.labels, &one[o].labels),

@@ -22,6 +22,8 @@ pub struct Query {
     pub lookback: i64,
     /// Step of a subquery that names none (Prometheus' global evaluation interval).
     pub subquery_step: i64,
+    /// An instant query (`/api/v1/query`): a range vector or string may be its result.
+    pub instant: bool,
 }
 
 impl Query {
@@ -32,6 +34,7 @@ impl Query {
             step: 1,
             lookback,
             subquery_step: 60_000,
+            instant: true,
         }
     }
 }
@@ -70,7 +73,7 @@ pub fn evaluate(expr: &Expr, q: &Query, data: &Data, limits: &Limits) -> Result<
     let ev = Ev::new(q, data, limits, q.start, q.end, q.step);
     let top = unwrap_parens(expr);
     match top {
-        Expr::MatrixSelector(_) | Expr::Subquery(_) if q.start == q.end => {
+        Expr::MatrixSelector(_) | Expr::Subquery(_) if q.instant => {
             let w = range::input(&ev, top)?;
             let t = q.start;
             let end = w.end_at(t);
@@ -94,7 +97,7 @@ pub fn evaluate(expr: &Expr, q: &Query, data: &Data, limits: &Limits) -> Result<
             "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
         )),
         _ => match ev.eval(top)? {
-            Value::String(_) if q.start != q.end => Err(PromqlError::Unsupported(
+            Value::String(_) if !q.instant => Err(PromqlError::Unsupported(
                 "invalid expression type \"string\" for range query, must be Scalar or instant Vector".into(),
             )),
             v => Ok(v),
@@ -185,7 +188,7 @@ impl<'a> Ev<'a> {
                             vals: s.vals.into_iter().map(|x| x.map(|x| -x)).collect(),
                         })
                         .collect();
-                    self.distinct(out)
+                    self.distinct_strict(out)
                 }
                 other => Err(exec(format!(
                     "unary minus is not defined on a {}",
@@ -252,6 +255,17 @@ impl<'a> Ev<'a> {
         let out = merge_same_labels(series)?;
         self.admit(&out)?;
         Ok(Value::Vector(out))
+    }
+
+    /// Two series with one label set are an error even at different steps (2.42 checks
+    /// the whole matrix after unary minus and range-vector functions).
+    pub fn distinct_strict(&self, series: Vec<Series>) -> Result<Value> {
+        let mut seen: HashSet<&Labels> = HashSet::with_capacity(series.len());
+        if series.iter().any(|s| !seen.insert(&s.labels)) {
+            return Err(exec(SAME_LABELSET));
+        }
+        self.admit(&series)?;
+        Ok(Value::Vector(series))
     }
 
     pub fn scalar(&self, e: &Expr, what: &str) -> Result<Vec<f64>> {

@@ -2,7 +2,6 @@
 
 use std::sync::Once;
 
-use chrono::{Datelike, TimeZone, Timelike, Utc};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::function::Function;
 use promql_parser::parser::value::ValueType;
@@ -114,6 +113,7 @@ pub(crate) fn check_supported(e: &Expr) -> Result<()> {
                     c.func.name
                 )));
             }
+            check_arg_types(c)?;
             c.args.args.iter().try_for_each(|a| check_supported(a))
         }
         Expr::Aggregate(a) => {
@@ -139,21 +139,80 @@ pub(crate) fn check_supported(e: &Expr) -> Result<()> {
             check_supported(&b.lhs)?;
             check_supported(&b.rhs)
         }
-        Expr::VectorSelector(vs) if !vs.matchers.or_matchers.is_empty() => {
-            Err(PromqlError::Unsupported(
-                "\"or\" inside a selector is not supported (Prometheus 2.42)".into(),
-            ))
-        }
-        Expr::MatrixSelector(ms) if !ms.vs.matchers.or_matchers.is_empty() => {
-            Err(PromqlError::Unsupported(
-                "\"or\" inside a selector is not supported (Prometheus 2.42)".into(),
-            ))
-        }
+        Expr::VectorSelector(vs) => check_selector(vs),
+        Expr::MatrixSelector(ms) => check_selector(&ms.vs),
         Expr::Unary(u) => check_supported(&u.expr),
         Expr::Paren(p) => check_supported(&p.expr),
         Expr::Subquery(s) => check_supported(&s.expr),
         _ => Ok(()),
     }
+}
+
+fn check_selector(vs: &promql_parser::parser::VectorSelector) -> Result<()> {
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err(PromqlError::Unsupported(
+            "\"or\" inside a selector is not supported (Prometheus 2.42)".into(),
+        ));
+    }
+    for m in &vs.matchers.matchers {
+        if matches!(m.op, MatchOp::Re(_) | MatchOp::NotRe(_)) && m.value.contains("(?<") {
+            return Err(PromqlError::Unsupported(format!(
+                "error parsing regexp {:?}: Prometheus 2.42's RE2 has no (?<name>...) groups; use (?P<name>...)",
+                m.value
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The type an expression has before it runs, as the parser types it.
+fn static_type(e: &Expr) -> ValueType {
+    match e {
+        Expr::NumberLiteral(_) => ValueType::Scalar,
+        Expr::StringLiteral(_) => ValueType::String,
+        Expr::VectorSelector(_) | Expr::Aggregate(_) => ValueType::Vector,
+        Expr::MatrixSelector(_) | Expr::Subquery(_) => ValueType::Matrix,
+        Expr::Call(c) => c.func.return_type,
+        Expr::Paren(p) => static_type(&p.expr),
+        Expr::Unary(u) => static_type(&u.expr),
+        Expr::Binary(b) => {
+            if static_type(&b.lhs) == ValueType::Scalar && static_type(&b.rhs) == ValueType::Scalar
+            {
+                ValueType::Scalar
+            } else {
+                ValueType::Vector
+            }
+        }
+        Expr::Extension(_) => ValueType::Vector,
+    }
+}
+
+fn type_name(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Vector => "instant vector",
+        ValueType::Matrix => "range vector",
+        ValueType::Scalar => "scalar",
+        ValueType::String => "string",
+    }
+}
+
+/// Argument types, which promql-parser skips for some calls (`ln(0)`).
+fn check_arg_types(c: &Call) -> Result<()> {
+    for (i, a) in c.args.args.iter().enumerate() {
+        let Some(&want) = c.func.arg_types.get(i).or(c.func.arg_types.last()) else {
+            continue;
+        };
+        let got = static_type(a);
+        if got != want {
+            return Err(PromqlError::Parse(format!(
+                "expected type {} in call to function {:?}, got {}",
+                type_name(want),
+                c.func.name,
+                type_name(got)
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn arg(c: &Call, i: usize) -> Result<&Expr> {
@@ -219,25 +278,110 @@ fn math(name: &str) -> Option<fn(f64) -> f64> {
     })
 }
 
-fn date_part(name: &str, secs: f64) -> Option<f64> {
-    let t = Utc.timestamp_opt(secs as i64, 0).single()?;
-    Some(match name {
-        "year" => t.year() as f64,
-        "month" => t.month() as f64,
-        "day_of_month" => t.day() as f64,
-        "day_of_week" => t.weekday().num_days_from_sunday() as f64,
-        "day_of_year" => t.ordinal() as f64,
-        "hour" => t.hour() as f64,
-        "minute" => t.minute() as f64,
-        "days_in_month" => {
-            let (y, m) = if t.month() == 12 {
-                (t.year() + 1, 1)
-            } else {
-                (t.year(), t.month() + 1)
-            };
-            let first_next = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single()?;
-            (first_next - chrono::Duration::days(1)).day() as f64
+/// Go's `math.Max`: +Inf wins over NaN, NaN over everything else.
+fn go_max(a: f64, b: f64) -> f64 {
+    if a == f64::INFINITY || b == f64::INFINITY {
+        f64::INFINITY
+    } else if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Go's `math.Min`: -Inf wins over NaN, NaN over everything else.
+fn go_min(a: f64, b: f64) -> f64 {
+    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+/// Go's RE2 reads a `{` that does not start a repetition (`{2}`, `{2,}`, `{2,5}`) as
+/// a literal; Rust's regex refuses it. Escapes such braces.
+pub(crate) fn go_braces(re: &str) -> String {
+    let b = re.as_bytes();
+    let mut out = String::with_capacity(re.len() + 4);
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\\' && i + 1 < b.len() {
+            out.push_str(&re[i..i + 2]);
+            i += 2;
+            continue;
         }
+        if c == b'{' {
+            let rest = &re[i + 1..];
+            let close = rest.find('}');
+            let repeat = close.is_some_and(|e| {
+                let inner = &rest[..e];
+                let (lo, hi) = inner.split_once(',').unwrap_or((inner, ""));
+                !lo.is_empty()
+                    && lo.bytes().all(|d| d.is_ascii_digit())
+                    && hi.bytes().all(|d| d.is_ascii_digit())
+            });
+            if !repeat {
+                out.push_str("\\{");
+                i += 1;
+                continue;
+            }
+        }
+        let ch = re[i..].chars().next().unwrap_or('\0');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// (year, month, day) of a day number since 1970-01-01 in the proleptic Gregorian
+/// calendar, for any i64 day (Go's time package has no year limit; chrono has one).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in(y: i64, m: u32) -> u32 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// A date part of Unix time `secs` in UTC (truncated toward zero, as Go's int64()).
+fn date_part(name: &str, secs: f64) -> Option<f64> {
+    if secs.is_nan() {
+        return None;
+    }
+    let t = secs as i64;
+    let days = t.div_euclid(86_400);
+    let sod = t.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    Some(match name {
+        "year" => y as f64,
+        "month" => f64::from(m),
+        "day_of_month" => f64::from(d),
+        "day_of_week" => (days + 4).rem_euclid(7) as f64,
+        "day_of_year" => f64::from((1..m).map(|mm| days_in(y, mm)).sum::<u32>() + d),
+        "hour" => (sod / 3600) as f64,
+        "minute" => (sod % 3600 / 60) as f64,
+        "days_in_month" => f64::from(days_in(y, m)),
         _ => return None,
     })
 }
@@ -290,7 +434,9 @@ pub(crate) fn call(ev: &Ev<'_>, c: &Call) -> Result<Value> {
             let lo = ev.scalar(arg(c, 1)?, name)?;
             let hi = ev.scalar(arg(c, 2)?, name)?;
             map_values(ev, v, |x, i| {
-                (hi[i] >= lo[i]).then(|| lo[i].max(hi[i].min(x)))
+                // Only max < min yields nothing; a NaN bound yields NaN, as in Go.
+                (hi[i].partial_cmp(&lo[i]) != Some(std::cmp::Ordering::Less))
+                    .then(|| go_max(lo[i], go_min(hi[i], x)))
             })
         }
         "clamp_min" | "clamp_max" => {
@@ -298,7 +444,11 @@ pub(crate) fn call(ev: &Ev<'_>, c: &Call) -> Result<Value> {
             let b = ev.scalar(arg(c, 1)?, name)?;
             let min = name == "clamp_min";
             map_values(ev, v, |x, i| {
-                Some(if min { b[i].max(x) } else { b[i].min(x) })
+                Some(if min {
+                    go_max(b[i], x)
+                } else {
+                    go_min(b[i], x)
+                })
             })
         }
         "timestamp" => {
@@ -368,7 +518,7 @@ fn range_function(ev: &Ev<'_>, c: &Call) -> Result<Value> {
         ),
         _ => (range::input(ev, arg(c, 0)?)?, Vec::new()),
     };
-    if name == "holt_winters" {
+    if name == "holt_winters" && w.series.iter().any(|s| !s.ts.is_empty()) {
         for (&sf, &tf) in scalars[0].iter().zip(&scalars[1]) {
             range::check_factor("sf", "smoothing", sf)?;
             range::check_factor("tf", "trend", tf)?;
@@ -408,10 +558,12 @@ fn range_function(ev: &Ev<'_>, c: &Call) -> Result<Value> {
         "resets" => over_windows(ev, &w, false, |_, vs, _, _, _| {
             Some(vs.windows(2).filter(|p| p[1] < p[0]).count() as f64)
         })?,
-        "avg_over_time" => over_windows(ev, &w, false, |_, vs, _, _, _| {
-            Some(range::mean(vs.iter().copied()))
-        })?,
-        "sum_over_time" => over_windows(ev, &w, false, |_, vs, _, _, _| Some(vs.iter().sum()))?,
+        "avg_over_time" => {
+            over_windows(ev, &w, false, |_, vs, _, _, _| Some(range::kahan_mean(vs)))?
+        }
+        "sum_over_time" => {
+            over_windows(ev, &w, false, |_, vs, _, _, _| Some(range::kahan_sum(vs)))?
+        }
         "count_over_time" => over_windows(ev, &w, false, |_, vs, _, _, _| Some(vs.len() as f64))?,
         "min_over_time" | "max_over_time" => {
             let max = name == "max_over_time";
@@ -443,7 +595,8 @@ fn range_function(ev: &Ev<'_>, c: &Call) -> Result<Value> {
             )));
         }
     };
-    ev.distinct(out)
+    // 2.42 checks a range-vector function's whole result, across steps.
+    ev.distinct_strict(out)
 }
 
 /// The labels `absent()` gives its single output: the selector's equality matchers,
@@ -504,7 +657,7 @@ fn label_replace(ev: &Ev<'_>, c: &Call) -> Result<Value> {
     let repl = string_arg(ev, c, 2)?;
     let src = string_arg(ev, c, 3)?;
     let re = string_arg(ev, c, 4)?;
-    let re = regex::Regex::new(&format!("^(?:{re})$")).map_err(|e| {
+    let re = regex::Regex::new(&format!("^(?:{})$", go_braces(&re))).map_err(|e| {
         exec(format!(
             "invalid regular expression in label_replace(): {re}: {e}"
         ))
@@ -539,6 +692,11 @@ fn label_join(ev: &Ev<'_>, c: &Call) -> Result<Value> {
     if !valid_label_name(&dst) {
         return Err(exec(format!(
             "invalid destination label name in label_join(): {dst}"
+        )));
+    }
+    if let Some(bad) = srcs.iter().find(|s| !valid_label_name(s)) {
+        return Err(exec(format!(
+            "invalid source label name in label_join(): {bad}"
         )));
     }
     let out = v

@@ -57,13 +57,13 @@ pub(crate) fn at_ms(at: &Option<AtModifier>, q: &Query) -> Option<i64> {
 
 /// The time a selector reads at when evaluated at step time `t`.
 pub(crate) fn shifted(at: &Option<AtModifier>, off: &Option<Offset>, t: i64, q: &Query) -> i64 {
-    at_ms(at, q).unwrap_or(t) - offset_ms(off)
+    at_ms(at, q).unwrap_or(t).saturating_sub(offset_ms(off))
 }
 
 /// The first multiple of `step` at or after `t`: where a subquery's steps start.
 pub(crate) fn align_up(t: i64, step: i64) -> i64 {
-    let a = t.div_euclid(step) * step;
-    if a < t { a + step } else { a }
+    let a = t.div_euclid(step).saturating_mul(step);
+    if a < t { a.saturating_add(step) } else { a }
 }
 
 /// The selectors `expr` reads when evaluated over the top-level query's steps.
@@ -96,7 +96,7 @@ fn walk(e: &Expr, q: &Query, start: i64, end: i64, out: &mut BTreeMap<String, Se
                 shifted(&vs.at, &vs.offset, start, q),
                 shifted(&vs.at, &vs.offset, end, q),
             );
-            need(out, vs, s - q.lookback, e);
+            need(out, vs, s.saturating_sub(q.lookback), e);
         }
         Expr::MatrixSelector(ms) => {
             let vs = &ms.vs;
@@ -104,7 +104,7 @@ fn walk(e: &Expr, q: &Query, start: i64, end: i64, out: &mut BTreeMap<String, Se
                 shifted(&vs.at, &vs.offset, start, q),
                 shifted(&vs.at, &vs.offset, end, q),
             );
-            need(out, vs, s - ms.range.as_millis() as i64, e);
+            need(out, vs, s.saturating_sub(ms.range.as_millis() as i64), e);
         }
         Expr::Subquery(sq) => {
             let step = sq
@@ -114,7 +114,7 @@ fn walk(e: &Expr, q: &Query, start: i64, end: i64, out: &mut BTreeMap<String, Se
                 .unwrap_or(q.subquery_step);
             let s = shifted(&sq.at, &sq.offset, start, q);
             let e = shifted(&sq.at, &sq.offset, end, q);
-            let inner_start = align_up(s - sq.range.as_millis() as i64, step);
+            let inner_start = align_up(s.saturating_sub(sq.range.as_millis() as i64), step);
             walk(&sq.expr, q, inner_start, e, out);
         }
         Expr::Aggregate(a) => {
@@ -149,6 +149,7 @@ mod tests {
             step: 15_000,
             lookback: 300_000,
             subquery_step: 60_000,
+            instant: false,
         }
     }
 

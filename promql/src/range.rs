@@ -7,6 +7,9 @@ use crate::eval::{Ev, TOO_MANY_SAMPLES, unwrap_parens};
 use crate::plan::{align_up, at_ms, offset_ms, selector_key};
 use crate::value::{RawSeries, Series, is_stale};
 
+/// Most steps one subquery evaluation may have (each series holds a slot per step).
+const MAX_SUBQUERY_STEPS: i64 = 1_100_000;
+
 /// The series of a range vector and where its window ends at a step.
 pub(crate) struct Windows {
     pub series: Vec<RawSeries>,
@@ -18,7 +21,7 @@ pub(crate) struct Windows {
 impl Windows {
     /// The window's end for step time `t`; it starts `range` earlier (both ends closed).
     pub fn end_at(&self, t: i64) -> i64 {
-        self.at.unwrap_or(t) - self.offset
+        self.at.unwrap_or(t).saturating_sub(self.offset)
     }
 }
 
@@ -61,16 +64,19 @@ pub(crate) fn input(ev: &Ev<'_>, e: &Expr) -> Result<Windows> {
             let range = sq.range.as_millis() as i64;
             let offset = offset_ms(&sq.offset);
             let at = at_ms(&sq.at, ev.q);
-            let first = at.unwrap_or(ev.t(0)) - offset;
-            let last = at.unwrap_or(ev.t(ev.n.saturating_sub(1))) - offset;
-            let inner = Ev::new(
-                ev.q,
-                ev.data,
-                ev.limits,
-                align_up(first - range, step),
-                last,
-                step,
-            );
+            let first = at.unwrap_or(ev.t(0)).saturating_sub(offset);
+            let last = at
+                .unwrap_or(ev.t(ev.n.saturating_sub(1)))
+                .saturating_sub(offset);
+            let inner_start = align_up(first.saturating_sub(range), step);
+            // Every series holds a slot per step: bound the steps before allocating.
+            let steps = (last.saturating_sub(inner_start) / step).saturating_add(1);
+            if steps > MAX_SUBQUERY_STEPS {
+                return Err(PromqlError::Limit(format!(
+                    "subquery {sq} would be evaluated at {steps} steps, more than {MAX_SUBQUERY_STEPS}; use a larger step"
+                )));
+            }
+            let inner = Ev::new(ev.q, ev.data, ev.limits, inner_start, last, step);
             let vals = match inner.eval(&sq.expr)? {
                 crate::Value::Vector(v) => v,
                 other => {
@@ -128,7 +134,7 @@ where
         let mut any = false;
         for (i, l) in loaded.iter_mut().enumerate() {
             let end = w.end_at(ev.t(i));
-            let start = end - w.range;
+            let start = end.saturating_sub(w.range);
             let r = s.window(start, end);
             *l += r.len();
             if *l > ev.limits.max_samples {
@@ -303,6 +309,44 @@ pub(crate) fn mean(vs: impl Iterator<Item = f64>) -> f64 {
     mean
 }
 
+/// One step of Kahan-Neumaier compensated summation: the new sum and compensation.
+fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// `sum_over_time`: compensated, as 2.42 sums.
+pub(crate) fn kahan_sum(vs: &[f64]) -> f64 {
+    let (mut sum, mut c) = (0.0, 0.0);
+    for &v in vs {
+        (sum, c) = kahan_inc(v, sum, c);
+    }
+    sum + c
+}
+
+/// `avg_over_time`: an incremental, compensated mean, as 2.42 computes it.
+pub(crate) fn kahan_mean(vs: &[f64]) -> f64 {
+    let (mut mean, mut c, mut count) = (0.0f64, 0.0, 0.0);
+    for &v in vs {
+        count += 1.0;
+        if mean.is_infinite() {
+            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+                continue;
+            }
+            if !v.is_infinite() && !v.is_nan() {
+                continue;
+            }
+        }
+        (mean, c) = kahan_inc(v / count - mean / count, mean, c);
+    }
+    if mean.is_infinite() { mean } else { mean + c }
+}
+
 /// Population variance (Welford), as `stdvar`/`stdvar_over_time`.
 pub(crate) fn variance(vs: impl Iterator<Item = f64>) -> f64 {
     let (mut count, mut mean, mut aux) = (0.0, 0.0, 0.0);
@@ -313,6 +357,22 @@ pub(crate) fn variance(vs: impl Iterator<Item = f64>) -> f64 {
         aux += delta * (v - mean);
     }
     aux / count
+}
+
+/// Population variance as the `stddev`/`stdvar` aggregations compute it: the first
+/// value starts the mean, so one sample (even NaN or ±Inf) has variance 0.
+pub(crate) fn group_variance(vs: &[f64]) -> f64 {
+    let Some((&first, rest)) = vs.split_first() else {
+        return f64::NAN;
+    };
+    let (mut count, mut mean, mut value) = (1.0, first, 0.0);
+    for &v in rest {
+        count += 1.0;
+        let delta = v - mean;
+        mean += delta / count;
+        value += delta * (v - mean);
+    }
+    value / count
 }
 
 /// The φ-quantile by linear interpolation between closest ranks (`quantile`,
@@ -327,7 +387,13 @@ pub(crate) fn quantile(q: f64, mut vs: Vec<f64>) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    vs.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    // NaN sorts first, as Go's vectorByValueHeap orders it.
+    vs.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.total_cmp(b),
+    });
     let n = vs.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);

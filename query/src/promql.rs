@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::prelude::{col, lit};
+use futures::StreamExt;
 use osprey_promql::{Data, Labels, Limits, PromqlError, Query, RawSeries, Selection, Value};
 use promql_parser::parser::{Expr, VectorSelector};
 use serde_json::{Value as Json, json};
@@ -69,10 +70,9 @@ pub struct Request<'a> {
 /// Evaluates a request; returns Prometheus' `data` object.
 pub async fn query(st: &QueryState, tenant: &str, req: Request<'_>) -> Result<Json, QueryError> {
     let expr = osprey_promql::parse(req.query)?;
-    let (start, end) = (
-        req.start_ns.div_euclid(1_000_000),
-        req.end_ns.div_euclid(1_000_000),
-    );
+    // Prometheus rounds request times to the nearest millisecond.
+    let ms = |ns: i64| ns.saturating_add(500_000).div_euclid(1_000_000);
+    let (start, end) = (ms(req.start_ns), ms(req.end_ns));
     let step = match req.step_ms {
         None => 1,
         Some(step) => {
@@ -81,7 +81,7 @@ pub async fn query(st: &QueryState, tenant: &str, req: Request<'_>) -> Result<Js
                     "invalid parameter \"end\": end timestamp must not be before start time".into(),
                 ));
             }
-            if (end - start) / step >= MAX_POINTS {
+            if (end - start) / step > MAX_POINTS {
                 return Err(QueryError::BadData(format!(
                     "exceeded maximum resolution of {MAX_POINTS} points per timeseries. Try decreasing the query resolution (?step=XX)"
                 )));
@@ -96,6 +96,7 @@ pub async fn query(st: &QueryState, tenant: &str, req: Request<'_>) -> Result<Js
         step,
         lookback: cfg.lookback_delta.as_millis() as i64,
         subquery_step: cfg.subquery_step.as_millis() as i64,
+        instant: req.step_ms.is_none(),
     };
     let timeout = req.timeout.map_or(cfg.timeout, |t| t.min(cfg.timeout));
     let deadline = Instant::now() + timeout;
@@ -165,14 +166,16 @@ async fn fetch(
             .gt_eq(ts(sel.start))
             .and(col("timestamp").lt(ts(sel.end.saturating_add(1))))
             .and(col("series_id").in_list(ids, false));
-        let batches = ctx
+        let mut stream = ctx
             .table("samples")
             .await?
             .filter(filter)?
-            .collect()
+            .execute_stream()
             .await?;
         let mut by_id: HashMap<u64, Vec<(i64, f64)>> = HashMap::with_capacity(series.len());
-        for b in &batches {
+        // Streamed, so the sample limit stops the read before it is all in memory.
+        while let Some(b) = stream.next().await {
+            let b = &b?;
             let sid = u64s(b, "series_id")?;
             let tsa = timestamps(b, "timestamp")?;
             let val = f64s(b, "value")?;
@@ -271,25 +274,18 @@ fn render_instant(v: Value, t: i64, order: Order) -> Json {
                 .into_iter()
                 .filter_map(|s| s.vals.first().copied().flatten().map(|v| (s.labels, v)))
                 .collect();
-            let by_value = |a: f64, b: f64| {
-                // NaN first, as Prometheus' sort helpers order it.
-                match (a.is_nan(), b.is_nan()) {
-                    (true, true) => std::cmp::Ordering::Equal,
-                    (true, false) => std::cmp::Ordering::Less,
-                    (false, true) => std::cmp::Ordering::Greater,
-                    _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
-                }
+            // NaN last in both directions, as 2.42's sort and sort_desc order it.
+            let by_value = |a: f64, b: f64, desc: bool| match (a.is_nan(), b.is_nan()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ if desc => b.total_cmp(&a),
+                _ => a.total_cmp(&b),
             };
             match order {
                 Order::Labels => rows.sort_by(|a, b| a.0.cmp(&b.0)),
-                Order::Ascending => rows.sort_by(|a, b| by_value(a.1, b.1)),
-                Order::Descending => rows.sort_by(|a, b| {
-                    if a.1.is_nan() || b.1.is_nan() {
-                        by_value(a.1, b.1)
-                    } else {
-                        by_value(b.1, a.1)
-                    }
-                }),
+                Order::Ascending => rows.sort_by(|a, b| by_value(a.1, b.1, false)),
+                Order::Descending => rows.sort_by(|a, b| by_value(a.1, b.1, true)),
             }
             let result: Vec<Json> = rows
                 .into_iter()

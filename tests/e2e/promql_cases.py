@@ -290,10 +290,60 @@ QUERIES: list[str] = [
     "topk(2, sum by (instance) (rate(demo_requests_total[10m])))",
     "changes(demo_items[1h])",
     "resets(demo_requests_total[2h])",
+    # Edge cases found by reviewing the evaluator against 2.42's engine.
+    'demo_items == ignoring(a) demo_items{a="x-1"}',
+    'demo_requests_total{job="none"} / on(job) demo_info',
+    "clamp(demo_nan, 10, 20)",
+    "clamp_min(demo_nan, 500)",
+    "clamp(demo_cpu_temp_celsius, NaN, 50)",
+    "clamp_min(demo_cpu_temp_celsius, NaN)",
+    "sort(demo_cpu_temp_celsius or vector(NaN))",
+    "sort_desc(demo_cpu_temp_celsius or vector(NaN))",
+    "quantile(0.5, demo_cpu_temp_celsius or vector(NaN))",
+    "quantile_over_time(0.5, demo_nan[3m])",
+    "quantile(0.5, demo_requests_total or vector(NaN))",
+    "stddev by (host, zone) (demo_cpu_temp_celsius / 0)",
+    "stdvar(demo_nan)",
+    "timestamp(demo_cpu_temp_celsius @ {mid} offset 2m)",
+    "predict_linear(demo_cpu_temp_celsius[15m] @ {mid}, 600)",
+    'quantile_over_time(scalar(demo_items{a="x-1"}) / 5, demo_cpu_temp_celsius[10m] @ {mid})',
+    'topk(scalar(demo_items{a="x-1"}), demo_cpu_temp_celsius @ {mid})',
+    '-(label_replace(demo_items{a="x-1"} > 2, "__name__", "m1", "", "") or label_replace(demo_items{a="x-1"} <= 2, "__name__", "m2", "", ""))',
+    'max_over_time((label_replace(demo_items{a="x-1"} > 2, "__name__", "m1", "", "") or label_replace(demo_items{a="x-1"} <= 2, "__name__", "m2", "", ""))[59s:1m])',
+    'count_values without (a) ("a", demo_items)',
+    'label_join(demo_items, "c", "-", "a", "1bad")',
+    'label_replace(demo_items, "c", "z", "a", "x-1{x}")',
+    'demo_items{a=~"(?<n>x)-1"}',
+    "ln(0)",
+    "quantile(NaN, demo_cpu_temp_celsius)",
+    "histogram_quantile(NaN, demo_latency_seconds_bucket)",
+    "topk(NaN, demo_cpu_temp_celsius)",
+    "holt_winters(demo_nonexistent[10m], 2, 0.5)",
+    "sum_over_time(vector(1e17 * (time() / 60 % 4 == bool 0) - 1e17 * (time() / 60 % 4 == bool 2) + time() / 60 % 2)[3m:1m])",
+    "year(vector(1e13))",
+    'topk(5, {__name__=~"demo_info|demo_items"})',
+    "topk(2, demo_info)",
+    "sort(demo_info)",
 ]
 
 # Queries whose result Prometheus returns in a defined order (compared as lists).
 ORDERED_PREFIXES = ("sort(", "sort_desc(")
 
-# Known, documented differences from Prometheus 2.42: query -> reason.
-DEVIATIONS: dict[str, str] = {}
+# Known, documented differences from Prometheus 2.42 (docs/promql.md): query -> reason.
+_AT_BUG = (
+    "2.42 evaluates a call holding an @ selector once per step with the window sliding "
+    "past the @ time (fixed in Prometheus 2.51, PR #13559); Osprey keeps the window at @"
+)
+DEVIATIONS: dict[str, str] = {
+    "predict_linear(demo_cpu_temp_celsius[15m] @ {mid}, 600)": _AT_BUG,
+    'quantile_over_time(scalar(demo_items{a="x-1"}) / 5, demo_cpu_temp_celsius[10m] @ {mid})': _AT_BUG,
+    'topk(scalar(demo_items{a="x-1"}), demo_cpu_temp_celsius @ {mid})': (
+        "2.42 evaluates an aggregation over a step-invariant input once and copies it to "
+        "every step, freezing k at the start; Osprey reads k at each step"
+    ),
+    'topk(5, {__name__=~"demo_info|demo_items"})': (
+        "ties: which of several equal values topk keeps depends on the input order, which "
+        "in 2.42 is series creation order in the head (label order in blocks); Osprey "
+        "orders by labels"
+    ),
+}
