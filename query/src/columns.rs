@@ -1,8 +1,8 @@
 //! Typed access to result columns, whatever physical string/map encoding a scan chose.
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, MapArray, RecordBatch, StringArray,
-    TimestampNanosecondArray, UInt64Array,
+    Array, ArrayRef, AsArray, Int64Array, MapArray, RecordBatch, StringArray,
+    TimestampNanosecondArray,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit};
@@ -42,16 +42,6 @@ pub fn timestamps(b: &RecordBatch, name: &str) -> Result<TimestampNanosecondArra
 
 pub fn i64s(b: &RecordBatch, name: &str) -> Result<Int64Array, QueryError> {
     let a = cast_to(&column(b, name)?, &DataType::Int64)?;
-    Ok(a.as_primitive().clone())
-}
-
-pub fn u64s(b: &RecordBatch, name: &str) -> Result<UInt64Array, QueryError> {
-    let a = cast_to(&column(b, name)?, &DataType::UInt64)?;
-    Ok(a.as_primitive().clone())
-}
-
-pub fn f64s(b: &RecordBatch, name: &str) -> Result<Float64Array, QueryError> {
-    let a = cast_to(&column(b, name)?, &DataType::Float64)?;
     Ok(a.as_primitive().clone())
 }
 

@@ -590,24 +590,71 @@ async fn prom_query_range_handler(
     respond(run.await)
 }
 
-async fn labels_handler(State(st): State<QueryState>, headers: HeaderMap) -> Response {
-    match tenant(&headers) {
-        Ok(t) => success(st.storage.series().label_names(&t)),
-        Err(e) => e.into_response(),
+/// `match[]` selectors and `limit` of the metadata endpoints (query string and form).
+fn list_params(
+    q: Vec<(String, String)>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<(Vec<String>, Option<usize>), QueryError> {
+    let mut pairs = q;
+    if let Ok(Form(f)) = form {
+        pairs.extend(f);
     }
+    let mut selectors = Vec::new();
+    let mut limit = None;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "match[]" => selectors.push(v),
+            "limit" => {
+                let n = v.parse::<usize>().map_err(|_| {
+                    QueryError::BadData(format!(
+                        "invalid parameter \"limit\": {v:?} is not a non-negative integer"
+                    ))
+                })?;
+                // 0 means no limit, as in Prometheus.
+                limit = (n > 0).then_some(n);
+            }
+            _ => {}
+        }
+    }
+    Ok((selectors, limit))
 }
 
+/// `GET|POST /api/v1/labels`, optionally over the series `match[]` selects.
+async fn labels_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let run = || {
+        let tenant = tenant(&headers)?;
+        let (selectors, limit) = list_params(q, form)?;
+        promql::label_list(&st, &tenant, &selectors, None, limit)
+    };
+    respond(run())
+}
+
+/// `GET /api/v1/label/{name}/values`, optionally over the series `match[]` selects.
 async fn label_values_handler(
     State(st): State<QueryState>,
     headers: HeaderMap,
     Path(name): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    match tenant(&headers) {
-        Ok(t) => success(st.storage.series().label_values(&t, &name)),
-        Err(e) => e.into_response(),
-    }
+    let run = || {
+        let tenant = tenant(&headers)?;
+        let (selectors, limit) = list_params(
+            q,
+            Err(FormRejection::from(
+                axum::extract::rejection::InvalidFormContentType::default(),
+            )),
+        )?;
+        promql::label_list(&st, &tenant, &selectors, Some(&name), limit)
+    };
+    respond(run())
 }
 
+/// `GET|POST /api/v1/series`: the label sets `match[]` selects.
 async fn series_handler(
     State(st): State<QueryState>,
     headers: HeaderMap,
@@ -616,24 +663,13 @@ async fn series_handler(
 ) -> Response {
     let run = || {
         let tenant = tenant(&headers)?;
-        let mut pairs = q;
-        if let Ok(Form(f)) = form {
-            pairs.extend(f);
-        }
-        let selectors: Vec<String> = pairs
-            .into_iter()
-            .filter(|(k, _)| k == "match[]")
-            .map(|(_, v)| v)
-            .collect();
+        let (selectors, limit) = list_params(q, form)?;
         if selectors.is_empty() {
             return Err(QueryError::BadData("no match[] parameter provided".into()));
         }
-        promql::series_matching(&st, &tenant, &selectors)
+        promql::series_matching(&st, &tenant, &selectors, limit)
     };
-    match run() {
-        Ok(v) => success(v),
-        Err(e) => e.into_response(),
-    }
+    respond(run())
 }
 
 async fn flush_handler(State(st): State<QueryState>) -> Response {

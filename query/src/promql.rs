@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::prelude::{col, lit};
-use futures::StreamExt;
 use osprey_promql::{Data, Labels, Limits, PromqlError, Query, RawSeries, Selection, Value};
 use promql_parser::parser::{Expr, VectorSelector};
 use serde_json::{Value as Json, json};
@@ -15,8 +13,7 @@ use serde_json::{Value as Json, json};
 use osprey_storage::Signal;
 use osprey_storage::series::{Matcher, Series};
 
-use crate::columns::{f64s, timestamps, u64s};
-use crate::{QueryError, QueryState, session::signal_session};
+use crate::{QueryError, QueryState};
 
 /// Prometheus' float rendering in JSON values (Go's `FormatFloat(v, 'f', -1, 64)`).
 pub fn format_value(v: f64) -> String {
@@ -127,25 +124,16 @@ pub async fn query(st: &QueryState, tenant: &str, req: Request<'_>) -> Result<Js
     })
 }
 
-/// Reads every selection's series and samples from one snapshot of the tenant's metrics.
+/// Reads every selection's series and samples from one snapshot of the tenant's
+/// metrics: series through the index, samples through the `series_id` page index of
+/// each file (`osprey_storage::samples`), on a blocking thread.
 async fn fetch(
     st: &QueryState,
     tenant: &str,
     selections: &[Selection],
     limits: &Limits,
 ) -> Result<Data, QueryError> {
-    let mut data = Data::default();
-    if selections.is_empty() {
-        return Ok(data);
-    }
-    let ctx = signal_session(&st.storage, tenant, Signal::Metrics, None).await?;
-    let ts = |ms: i64| {
-        lit(datafusion::scalar::ScalarValue::TimestampNanosecond(
-            Some(ms.saturating_mul(1_000_000)),
-            Some("UTC".into()),
-        ))
-    };
-    let mut loaded = 0usize;
+    let mut resolved = Vec::with_capacity(selections.len());
     for sel in selections {
         let series = resolve(st, tenant, &sel.selector);
         if series.len() > limits.max_series {
@@ -156,71 +144,71 @@ async fn fetch(
                 limits.max_series
             )));
         }
-        if series.is_empty() {
-            data.insert(sel.key.clone(), Vec::new());
-            continue;
-        }
-        let ids: Vec<_> = series.iter().map(|s| lit(s.id)).collect();
-        // Whole milliseconds: a sample at end + 0.9 ms still belongs to `end`.
-        let filter = col("timestamp")
-            .gt_eq(ts(sel.start))
-            .and(col("timestamp").lt(ts(sel.end.saturating_add(1))))
-            .and(col("series_id").in_list(ids, false));
-        let mut stream = ctx
-            .table("samples")
-            .await?
-            .filter(filter)?
-            .execute_stream()
-            .await?;
-        let mut by_id: HashMap<u64, Vec<(i64, f64)>> = HashMap::with_capacity(series.len());
-        // Streamed, so the sample limit stops the read before it is all in memory.
-        while let Some(b) = stream.next().await {
-            let b = &b?;
-            let sid = u64s(b, "series_id")?;
-            let tsa = timestamps(b, "timestamp")?;
-            let val = f64s(b, "value")?;
-            for i in 0..b.num_rows() {
-                by_id
-                    .entry(sid.value(i))
-                    .or_default()
-                    .push((tsa.value(i).div_euclid(1_000_000), val.value(i)));
-            }
-            loaded += b.num_rows();
-            if loaded > limits.max_samples {
+        resolved.push((sel.clone(), series));
+    }
+    let storage = st.storage.clone();
+    let tenant = tenant.to_string();
+    let max_samples = limits.max_samples;
+    tokio::task::spawn_blocking(move || {
+        let snap = storage.snapshot(&tenant, Signal::Metrics);
+        let mut data = Data::default();
+        let mut loaded = 0usize;
+        for (sel, series) in resolved {
+            let mut ids: Vec<u64> = series.iter().map(|s| s.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut by_id = if ids.is_empty() {
+                HashMap::new()
+            } else {
+                storage
+                    .read_samples(
+                        &snap,
+                        &ids,
+                        sel.start.saturating_mul(1_000_000),
+                        // Whole milliseconds: a sample at end + 0.9 ms still belongs to `end`.
+                        sel.end.saturating_mul(1_000_000).saturating_add(999_999),
+                    )
+                    .map_err(|e| QueryError::Internal(e.to_string()))?
+            };
+            loaded += by_id.values().map(Vec::len).sum::<usize>();
+            if loaded > max_samples {
                 return Err(QueryError::Execution(
                     "query processing would load too many samples into memory in query execution"
                         .into(),
                 ));
             }
-        }
-        let mut raw: Vec<RawSeries> = Vec::with_capacity(by_id.len());
-        for s in &series {
-            let Some(mut samples) = by_id.remove(&s.id) else {
-                continue;
-            };
-            // Stable: of two samples in one millisecond the later-written one wins.
-            samples.sort_by_key(|p| p.0);
-            let mut r = RawSeries {
-                labels: labels_of(s),
-                ts: Vec::with_capacity(samples.len()),
-                vals: Vec::with_capacity(samples.len()),
-            };
-            for (t, v) in samples {
-                if r.ts.last() == Some(&t) {
-                    if let Some(last) = r.vals.last_mut() {
-                        *last = v;
-                    }
+            let mut raw: Vec<RawSeries> = Vec::with_capacity(by_id.len());
+            for s in &series {
+                let Some(mut samples) = by_id.remove(&s.id) else {
                     continue;
+                };
+                // Stable: of two samples in one millisecond the later-read one wins.
+                samples.sort_by_key(|p| p.0);
+                let mut r = RawSeries {
+                    labels: labels_of(s),
+                    ts: Vec::with_capacity(samples.len()),
+                    vals: Vec::with_capacity(samples.len()),
+                };
+                for (t, v) in samples {
+                    let t = t.div_euclid(1_000_000);
+                    if r.ts.last() == Some(&t) {
+                        if let Some(last) = r.vals.last_mut() {
+                            *last = v;
+                        }
+                        continue;
+                    }
+                    r.ts.push(t);
+                    r.vals.push(v);
                 }
-                r.ts.push(t);
-                r.vals.push(v);
+                raw.push(r);
             }
-            raw.push(r);
+            raw.sort_by(|a, b| a.labels.cmp(&b.labels));
+            data.insert(sel.key.clone(), raw);
         }
-        raw.sort_by(|a, b| a.labels.cmp(&b.labels));
-        data.insert(sel.key.clone(), raw);
-    }
-    Ok(data)
+        Ok(data)
+    })
+    .await
+    .map_err(|e| QueryError::Internal(format!("sample read stopped: {e}")))?
 }
 
 fn labels_of(s: &Series) -> Labels {
@@ -342,12 +330,12 @@ fn render_range(v: Value, q: &Query) -> Json {
     json!({"resultType": "matrix", "result": matrix_json(series)})
 }
 
-/// Series matching any of the `match[]` selectors (Prometheus `/api/v1/series`).
-pub fn series_matching(
+/// Series matching any of the `match[]` selectors, each once.
+pub fn matching_series(
     st: &QueryState,
     tenant: &str,
     selectors: &[String],
-) -> Result<Vec<Json>, QueryError> {
+) -> Result<Vec<Arc<Series>>, QueryError> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for sel in selectors {
@@ -360,9 +348,67 @@ pub fn series_matching(
         };
         for s in resolve(st, tenant, &vs) {
             if seen.insert(s.id) {
-                out.push(metric_json(&labels_of(&s)));
+                out.push(s);
             }
         }
+    }
+    Ok(out)
+}
+
+/// Prometheus `/api/v1/series`: the label sets of the matching series, by labels.
+pub fn series_matching(
+    st: &QueryState,
+    tenant: &str,
+    selectors: &[String],
+    limit: Option<usize>,
+) -> Result<Vec<Json>, QueryError> {
+    let mut labels: Vec<Labels> = matching_series(st, tenant, selectors)?
+        .iter()
+        .map(|s| labels_of(s))
+        .collect();
+    labels.sort();
+    if let Some(l) = limit {
+        labels.truncate(l);
+    }
+    Ok(labels.iter().map(metric_json).collect())
+}
+
+/// `/api/v1/labels` (`label` None) or `/api/v1/label/{label}/values`, over the series
+/// the selectors match or all of them.
+pub fn label_list(
+    st: &QueryState,
+    tenant: &str,
+    selectors: &[String],
+    label: Option<&str>,
+    limit: Option<usize>,
+) -> Result<Vec<String>, QueryError> {
+    let mut out: Vec<String> = if selectors.is_empty() {
+        match label {
+            None => st.storage.series().label_names(tenant),
+            Some(l) => st.storage.series().label_values(tenant, l),
+        }
+    } else {
+        let mut set = std::collections::BTreeSet::new();
+        for s in matching_series(st, tenant, selectors)? {
+            match label {
+                None => {
+                    set.insert("__name__".to_string());
+                    set.extend(s.labels.iter().map(|(k, _)| k.clone()));
+                }
+                Some(l) => {
+                    let v = s.get(l);
+                    if !v.is_empty() {
+                        set.insert(v.to_string());
+                    }
+                }
+            }
+        }
+        set.into_iter().collect()
+    };
+    out.sort();
+    out.dedup();
+    if let Some(l) = limit {
+        out.truncate(l);
     }
     Ok(out)
 }

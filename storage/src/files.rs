@@ -407,19 +407,7 @@ pub fn read_rows_as(
     let options = ArrowReaderOptions::new()
         .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
     blobs.wait(async {
-        let cached = footers.and_then(|c| c.get(rel));
-        let (reader, metadata) = match cached {
-            Some((size, metadata)) => (blobs.parquet_reader_of_size(rel, size), metadata),
-            None => {
-                let mut reader = blobs.parquet_reader(rel).await?;
-                let metadata =
-                    ArrowReaderMetadata::load_async(&mut reader, options.clone()).await?;
-                if let Some(c) = footers {
-                    c.put(rel, reader.size(), metadata.clone());
-                }
-                (reader, metadata)
-            }
-        };
+        let (reader, metadata) = open_with_footer(blobs, footers, rel, options.clone()).await?;
         let metadata = if dictionary.is_empty() {
             metadata
         } else {
@@ -460,6 +448,36 @@ pub fn read_rows_as(
         }
         Ok::<_, StorageError>(builder.build()?.try_collect::<Vec<_>>().await?)
     })
+}
+
+/// A reader of `rel` and its parsed footer (with the page index), from the cache when
+/// there.
+async fn open_with_footer(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    rel: &str,
+    options: parquet::arrow::arrow_reader::ArrowReaderOptions,
+) -> Result<(crate::blobs::BlobReader, ArrowReaderMetadata), StorageError> {
+    if let Some((size, metadata)) = footers.and_then(|c| c.get(rel)) {
+        return Ok((blobs.parquet_reader_of_size(rel, size), metadata));
+    }
+    let mut reader = blobs.parquet_reader(rel).await?;
+    let metadata = ArrowReaderMetadata::load_async(&mut reader, options).await?;
+    if let Some(c) = footers {
+        c.put(rel, reader.size(), metadata.clone());
+    }
+    Ok((reader, metadata))
+}
+
+/// The parsed footer of `rel` (page index included), cached.
+pub fn footer(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    rel: &str,
+) -> Result<ArrowReaderMetadata, StorageError> {
+    let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+        .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
+    blobs.wait(async { Ok(open_with_footer(blobs, footers, rel, options).await?.1) })
 }
 
 /// A string type as `Dictionary(Int32, Utf8)`; a map's keys and values likewise.

@@ -26,6 +26,7 @@ mod manifest;
 mod memtable;
 mod metrics;
 mod quarantine;
+pub mod samples;
 pub mod schema;
 pub mod series;
 pub mod trace_index;
@@ -308,6 +309,25 @@ impl Storage {
     /// The storage's own metrics, to be registered by the binary.
     pub fn metrics(&self) -> &StorageMetrics {
         &self.inner.metrics
+    }
+
+    /// The samples of `ids` (sorted, distinct) in `start_ns..=end_ns` from a metrics
+    /// snapshot (blocking: call it off the async workers).
+    pub fn read_samples(
+        &self,
+        snap: &Snapshot,
+        ids: &[u64],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<samples::SamplesById, StorageError> {
+        samples::read(
+            &self.inner.blobs,
+            Some(&self.inner.footers),
+            snap,
+            ids,
+            start_ns,
+            end_ns,
+        )
     }
 
     pub fn config(&self) -> &StorageConfig {

@@ -525,7 +525,7 @@ def test_metrics(osprey: OspreyServer, transport: str) -> None:
 
     # --- SQL ---------------------------------------------------------------------------------
     counts = {m: n for m, n in osprey.sql("SELECT metric, count(*) FROM metrics GROUP BY metric")}
-    counts.pop("target_info", None)  # resource info series is optional
+    assert counts.pop("target_info") == 1  # the resource's other attributes, checked below
     assert counts == EXPECTED_METRIC_ROWS
 
     rows = osprey.sql_dicts(
@@ -587,6 +587,15 @@ def test_metrics(osprey: OspreyServer, transport: str) -> None:
     assert prom_value('queue_size{job="frontend"}') == 3.0
     assert prom_value("process_memory_usage_bytes") == 1048576.0
     assert prom_value('queue_wait_milliseconds{instance="frontend-1"}') == 12.5
+
+    # Prometheus' OTLP translation: resource attributes other than service.name,
+    # service.namespace and service.instance.id become target_info's labels.
+    info = osprey.prom_query('target_info{job="frontend"}', at=now)
+    assert len(info) == 1, info
+    assert info[0]["metric"]["instance"] == "frontend-1"
+    assert info[0]["metric"]["telemetry_sdk_language"] == "python"
+    assert "service_name" not in info[0]["metric"]
+    assert float(info[0]["value"][1]) == 1.0
 
     assert osprey.prom_query('http_requests_total{job="someone-else"}', at=now) == []
     # Lookback is 5 minutes: an hour earlier nothing is visible.

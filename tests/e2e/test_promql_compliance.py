@@ -28,10 +28,16 @@ from test_remote_write import encode_write_request, snappy
 SLICE_MS = 10 * 60_000
 
 
-def write_both(servers: list[str], data: list[tuple[dict[str, str], list[tuple[float, int]]]], start_ms: int) -> None:
-    """Writes the series slice by slice (10 min each), oldest first, to every server."""
+def write_both(
+    servers: list[str], data: list[tuple[dict[str, str], list[tuple[float, int]]]], start_ms: int, flush: OspreyServer
+) -> None:
+    """Writes the series slice by slice (10 min each), oldest first, to every server.
+    Osprey flushes after 70 minutes of data and after the last slice, so queries read
+    Parquet files (through the series_id page index), the memtable, and both at once."""
     end_ms = start_ms + N * STEP_MS + SLICE_MS
     for lo in range(start_ms, end_ms, SLICE_MS):
+        if lo == start_ms + 7 * SLICE_MS:
+            flush.flush()
         part = []
         for labels, samples in data:
             s = [(v, t) for v, t in samples if lo <= t < lo + SLICE_MS]
@@ -122,7 +128,8 @@ def test_promql_matches_prometheus(osprey: OspreyServer, prometheus: PrometheusS
     now_ms = int(time.time() * 1000)
     end_ms = now_ms // 60_000 * 60_000 - 60_000
     start_ms = end_ms - N * STEP_MS
-    write_both([osprey.http(), prometheus.url], generate(start_ms), start_ms)
+    write_both([osprey.http(), prometheus.url], generate(start_ms), start_ms, flush=osprey)
+    # The last 50 minutes stay in the memtable; files hold the rest.
 
     end_s, mid_s = end_ms / 1000, (start_ms + end_ms) // 2000
     modes: list[tuple[str, dict[str, Any]]] = [

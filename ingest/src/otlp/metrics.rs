@@ -483,6 +483,7 @@ pub fn convert(
     for rm in &req.resource_metrics {
         let resource = resource_attributes(rm.resource.as_ref());
         let base = resource_labels(&resource);
+        let first = rows.len();
         for sm in &rm.scope_metrics {
             for m in &sm.metrics {
                 convert_metric(
@@ -494,8 +495,47 @@ pub fn convert(
                 )?;
             }
         }
+        if let Some(info) = target_info(&resource, &base, &rows[first..]) {
+            rows.push(info);
+        }
     }
     Ok((rows, rejected))
+}
+
+/// Prometheus' `target_info`: the resource attributes other than those that made
+/// `job` and `instance`, as labels of a sample 1 at the resource's newest point; none
+/// when only job/instance attributes are there.
+fn target_info(resource: &Attributes, base: &Attributes, rows: &[SampleRow]) -> Option<SampleRow> {
+    let ts = rows.iter().map(|r| r.timestamp_ns).max()?;
+    let mut labels: Attributes = Vec::new();
+    for (k, v) in resource {
+        if matches!(
+            k.as_str(),
+            "service.name" | "service.namespace" | "service.instance.id"
+        ) {
+            continue;
+        }
+        let name = label_name(k);
+        if let Some(existing) = labels.iter_mut().find(|(n, _)| *n == name) {
+            existing.1.push(';');
+            existing.1.push_str(v);
+        } else {
+            labels.push((name, v.clone()));
+        }
+    }
+    if labels.is_empty() {
+        return None;
+    }
+    for (k, v) in base {
+        labels.retain(|(n, _)| n != k);
+        labels.push((k.clone(), v.clone()));
+    }
+    Some(SampleRow {
+        metric: "target_info".into(),
+        labels,
+        timestamp_ns: ts,
+        value: 1.0,
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,184 @@
+//! Reading the samples of chosen series for PromQL, without a query engine: files are
+//! sorted by (series_id, timestamp), so the page index of `series_id` names the pages
+//! that can hold a wanted series; only those rows are read (Parquet row selection),
+//! and memtable batches are filtered in place.
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt64Type};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
+
+use crate::error::StorageError;
+use crate::files::FooterCache;
+use crate::{Snapshot, blobs::Blobs, decimal, files};
+
+/// Samples by series id: (timestamp ns, value) in the order read (not sorted).
+pub type SamplesById = HashMap<u64, Vec<(i64, f64)>>;
+
+fn wanted(ids: &[u64], lo: u64, hi: u64) -> bool {
+    let i = ids.partition_point(|&x| x < lo);
+    i < ids.len() && ids[i] <= hi
+}
+
+/// Row numbers of `rel` whose `series_id` page may hold one of `ids` (sorted).
+fn candidate_rows(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    rel: &str,
+    ids: &[u64],
+) -> Result<Vec<u32>, StorageError> {
+    let meta = files::footer(blobs, footers, rel)?;
+    let pq = meta.metadata();
+    let col = pq
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.name() == "series_id")
+        .ok_or_else(|| StorageError::Index {
+            path: rel.to_string(),
+            reason: "samples file without a series_id column".into(),
+        })?;
+    let mut rows = Vec::new();
+    let mut first_row: u64 = 0;
+    for (g, rg) in pq.row_groups().iter().enumerate() {
+        let n = rg.num_rows() as u64;
+        let pages = pq
+            .column_index()
+            .zip(pq.offset_index())
+            .and_then(|(ci, oi)| Some((ci.get(g)?.get(col)?, oi.get(g)?.get(col)?)));
+        let mut push = |from: u64, to: u64| rows.extend((from..to).map(|r| r as u32));
+        match pages {
+            Some((ColumnIndexMetaData::INT64(index), offsets)) => {
+                let locs = offsets.page_locations();
+                for p in 0..locs.len() {
+                    let (Some(&lo), Some(&hi)) = (index.min_value(p), index.max_value(p)) else {
+                        continue;
+                    };
+                    // u64 ids are stored as i64 bits with unsigned statistics.
+                    if !wanted(ids, lo as u64, hi as u64) {
+                        continue;
+                    }
+                    let start = locs[p].first_row_index as u64;
+                    let end = locs.get(p + 1).map_or(n, |l| l.first_row_index as u64);
+                    push(first_row + start, first_row + end);
+                }
+            }
+            _ => {
+                // No page index: the row group's statistics, else all of it.
+                let keep = rg
+                    .column(col)
+                    .statistics()
+                    .and_then(|s| match s {
+                        parquet::file::statistics::Statistics::Int64(v) => {
+                            Some((*v.min_opt()? as u64, *v.max_opt()? as u64))
+                        }
+                        _ => None,
+                    })
+                    .is_none_or(|(lo, hi)| wanted(ids, lo, hi));
+                if keep {
+                    push(first_row, first_row + n);
+                }
+            }
+        }
+        first_row += n;
+    }
+    Ok(rows)
+}
+
+fn keep(ids: &[u64], id: u64, ts: i64, start_ns: i64, end_ns: i64) -> bool {
+    ts >= start_ns && ts <= end_ns && ids.binary_search(&id).is_ok()
+}
+
+/// The samples of `ids` (sorted, distinct) with `start_ns <= t <= end_ns`.
+pub fn read(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    snap: &Snapshot,
+    ids: &[u64],
+    start_ns: i64,
+    end_ns: i64,
+) -> Result<SamplesById, StorageError> {
+    let mut out: SamplesById = HashMap::with_capacity(ids.len());
+    for b in &snap.batches {
+        let (Some(sid), Some(ts), Some(val)) = (
+            b.column_by_name("series_id"),
+            b.column_by_name("timestamp"),
+            b.column_by_name("value"),
+        ) else {
+            continue;
+        };
+        let (sid, ts, val) = (
+            sid.as_primitive::<UInt64Type>(),
+            ts.as_primitive::<TimestampNanosecondType>(),
+            val.as_primitive::<Float64Type>(),
+        );
+        for i in 0..b.num_rows() {
+            let (id, t) = (sid.value(i), ts.value(i));
+            if keep(ids, id, t, start_ns, end_ns) {
+                out.entry(id).or_default().push((t, val.value(i)));
+            }
+        }
+    }
+    for f in &snap.files {
+        if f.max_time_ns < start_ns || f.min_time_ns > end_ns {
+            continue;
+        }
+        let rows = candidate_rows(blobs, footers, &f.path, ids)?;
+        if rows.is_empty() {
+            continue;
+        }
+        let batches = files::read_rows(
+            blobs,
+            footers,
+            &f.path,
+            Some(&["series_id", "timestamp", "value_m", "value_k", "value_f"]),
+            Some(&rows),
+        )?;
+        for b in &batches {
+            read_file_batch(b, ids, start_ns, end_ns, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+fn read_file_batch(
+    b: &RecordBatch,
+    ids: &[u64],
+    start_ns: i64,
+    end_ns: i64,
+    out: &mut SamplesById,
+) -> Result<(), StorageError> {
+    let bad = || StorageError::Index {
+        path: String::new(),
+        reason: "samples file batch without series_id, timestamp or value columns".into(),
+    };
+    let sid = b.column_by_name("series_id").ok_or_else(bad)?;
+    let ts = b.column_by_name("timestamp").ok_or_else(bad)?;
+    let m = b.column_by_name("value_m").ok_or_else(bad)?;
+    let k = b.column_by_name("value_k").ok_or_else(bad)?;
+    let f = b.column_by_name("value_f").ok_or_else(bad)?;
+    let (sid, ts) = (
+        sid.as_primitive::<UInt64Type>(),
+        ts.as_primitive::<TimestampNanosecondType>(),
+    );
+    let (m, k, f) = (
+        m.as_primitive::<arrow::datatypes::Int64Type>(),
+        k.as_primitive::<arrow::datatypes::Int8Type>(),
+        f.as_primitive::<Float64Type>(),
+    );
+    for i in 0..b.num_rows() {
+        let (id, t) = (sid.value(i), ts.value(i));
+        if !keep(ids, id, t, start_ns, end_ns) {
+            continue;
+        }
+        let v = decimal::decode(
+            (!m.is_null(i)).then(|| m.value(i)),
+            k.value(i),
+            (!f.is_null(i)).then(|| f.value(i)),
+        );
+        out.entry(id).or_default().push((t, v));
+    }
+    Ok(())
+}
