@@ -132,10 +132,19 @@ where
         ev.check_deadline("range function")?;
         let mut vals = Vec::with_capacity(ev.n);
         let mut any = false;
+        // Window ends never move back from one step to the next: two cursors.
+        let (mut lo, mut hi) = (0usize, 0usize);
         for (i, l) in loaded.iter_mut().enumerate() {
             let end = w.end_at(ev.t(i));
             let start = end.saturating_sub(w.range);
-            let r = s.window(start, end);
+            while lo < s.ts.len() && s.ts[lo] < start {
+                lo += 1;
+            }
+            hi = hi.max(lo);
+            while hi < s.ts.len() && s.ts[hi] <= end {
+                hi += 1;
+            }
+            let r = lo..hi;
             *l += r.len();
             if *l > ev.limits.max_samples {
                 return Err(crate::PromqlError::Limit(TOO_MANY_SAMPLES.into()));

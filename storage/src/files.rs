@@ -68,6 +68,8 @@ const FETCH_PAGE_BYTES: usize = 64 << 10;
 /// (nearly empty, so a 256k-row page) and timestamps were most of a fetch's decoding
 /// after the page sizes above.
 const PAGE_ROWS: usize = 8192;
+/// Rows per page of a samples file: a few series of two hours at 15 s.
+const METRICS_PAGE_ROWS: usize = 2048;
 
 /// Pages of spans files (trace lookups fetch a few rows of every column).
 const SPAN_PAGE_BYTES: usize = 256 << 10;
@@ -106,7 +108,10 @@ fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterProperties {
             // See decimal.rs for the measurement behind this layout.
             let m = ColumnPath::from("value_m");
             let f = ColumnPath::from("value_f");
+            // Small pages: the series_id page index then names few rows per wanted
+            // series (a PromQL selector reads only those pages, see samples.rs).
             b = b
+                .set_data_page_row_count_limit(METRICS_PAGE_ROWS)
                 .set_column_dictionary_enabled(m.clone(), false)
                 .set_column_encoding(m, Encoding::DELTA_BINARY_PACKED)
                 .set_column_dictionary_enabled(f.clone(), false)

@@ -121,23 +121,60 @@ pub fn read(
             }
         }
     }
-    for f in &snap.files {
-        if f.max_time_ns < start_ns || f.min_time_ns > end_ns {
-            continue;
+    let files: Vec<&crate::FileMeta> = snap
+        .files
+        .iter()
+        .filter(|f| f.max_time_ns >= start_ns && f.min_time_ns <= end_ns)
+        .collect();
+    // Files are independent: read them on one thread per core, then merge.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len());
+    let read_files = |part: &[&crate::FileMeta]| -> Result<SamplesById, StorageError> {
+        let mut out = SamplesById::new();
+        for f in part {
+            let rows = candidate_rows(blobs, footers, &f.path, ids)?;
+            if rows.is_empty() {
+                continue;
+            }
+            let batches = files::read_rows(
+                blobs,
+                footers,
+                &f.path,
+                Some(&["series_id", "timestamp", "value_m", "value_k", "value_f"]),
+                Some(&rows),
+            )?;
+            for b in &batches {
+                read_file_batch(b, ids, start_ns, end_ns, &mut out)?;
+            }
         }
-        let rows = candidate_rows(blobs, footers, &f.path, ids)?;
-        if rows.is_empty() {
-            continue;
-        }
-        let batches = files::read_rows(
-            blobs,
-            footers,
-            &f.path,
-            Some(&["series_id", "timestamp", "value_m", "value_k", "value_f"]),
-            Some(&rows),
-        )?;
-        for b in &batches {
-            read_file_batch(b, ids, start_ns, end_ns, &mut out)?;
+        Ok(out)
+    };
+    let parts: Vec<Result<SamplesById, StorageError>> = if threads <= 1 {
+        vec![read_files(&files)]
+    } else {
+        let chunk = files.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || read_files(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(StorageError::Index {
+                            path: String::new(),
+                            reason: "a samples reader thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        })
+    };
+    for part in parts {
+        for (id, mut samples) in part? {
+            out.entry(id).or_default().append(&mut samples);
         }
     }
     Ok(out)
@@ -168,17 +205,33 @@ fn read_file_batch(
         k.as_primitive::<arrow::datatypes::Int8Type>(),
         f.as_primitive::<Float64Type>(),
     );
-    for i in 0..b.num_rows() {
-        let (id, t) = (sid.value(i), ts.value(i));
-        if !keep(ids, id, t, start_ns, end_ns) {
+    // Rows come sorted by series: one lookup per run of a series, not per row.
+    let ids_col = sid.values();
+    let n = b.num_rows();
+    let mut i = 0;
+    while i < n {
+        let id = ids_col[i];
+        let from = i;
+        while i < n && ids_col[i] == id {
+            i += 1;
+        }
+        let to = i;
+        if ids.binary_search(&id).is_err() {
             continue;
         }
-        let v = decimal::decode(
-            (!m.is_null(i)).then(|| m.value(i)),
-            k.value(i),
-            (!f.is_null(i)).then(|| f.value(i)),
-        );
-        out.entry(id).or_default().push((t, v));
+        let dst = out.entry(id).or_default();
+        for r in from..to {
+            let t = ts.value(r);
+            if t < start_ns || t > end_ns {
+                continue;
+            }
+            let v = decimal::decode(
+                (!m.is_null(r)).then(|| m.value(r)),
+                k.value(r),
+                (!f.is_null(r)).then(|| f.value(r)),
+            );
+            dst.push((t, v));
+        }
     }
     Ok(())
 }
