@@ -506,6 +506,7 @@ impl MetricsWorkload {
                     value: s.value,
                     timestamp: ts,
                 }],
+                exemplars: Vec::new(),
             });
             if current.len() == per_request {
                 out.push(WriteRequest {

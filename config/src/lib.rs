@@ -99,6 +99,9 @@ pub struct StorageConfig {
     /// accepted (Prometheus' `out_of_order_time_window`); older ones get a 400.
     #[serde(with = "humantime_serde")]
     pub metrics_out_of_order_window: Duration,
+    /// Most exemplars kept in memory (oldest overwritten, as in Prometheus'
+    /// `--storage.tsdb.max-exemplars`); 0 keeps none.
+    pub max_exemplars: usize,
     /// How often retention and compaction look for work.
     #[serde(with = "humantime_serde")]
     pub maintenance_interval: Duration,
@@ -134,6 +137,7 @@ impl Default for StorageConfig {
             compaction_target_size: ByteSize::mib(128),
             compaction_max_rows: 500_000,
             metrics_out_of_order_window: Duration::from_secs(3600),
+            max_exemplars: 100_000,
             maintenance_interval: Duration::from_secs(30),
             text_index_cache: ByteSize::mib(256),
             object_store: String::new(),

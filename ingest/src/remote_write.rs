@@ -3,14 +3,16 @@
 //! Content-Type says `proto=io.prometheus.write.v2.Request` (2.0 answers carry the
 //! `X-Prometheus-Remote-Write-*-Written` headers). The messages are hand-written prost
 //! structs: they are small and stable, and no protoc is needed. Metadata is accepted
-//! and not stored; exemplars are not stored (the headers say 0 written); 2.0 native
-//! histogram samples are refused with a 400 that counts them.
+//! and not stored; exemplars go to the in-memory exemplar ring (`storage.max_exemplars`,
+//! read by `/api/v1/query_exemplars`); 2.0 native histogram samples are refused with a
+//! 400 that counts them.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use osprey_storage::Signal;
+use osprey_storage::exemplars::Exemplar as Ex;
 use osprey_storage::schema::{SampleRow, samples_batch};
 use prost::Message;
 
@@ -29,6 +31,19 @@ pub struct TimeSeries {
     pub labels: Vec<Label>,
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample>,
+    #[prost(message, repeated, tag = "3")]
+    pub exemplars: Vec<Exemplar>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Exemplar {
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    #[prost(double, tag = "2")]
+    pub value: f64,
+    /// Milliseconds since the Unix epoch.
+    #[prost(int64, tag = "3")]
+    pub timestamp: i64,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -70,11 +85,21 @@ pub mod v2 {
         #[prost(message, repeated, tag = "3")]
         pub histograms: Vec<Opaque>,
         #[prost(message, repeated, tag = "4")]
-        pub exemplars: Vec<Opaque>,
+        pub exemplars: Vec<Exemplar>,
         #[prost(message, optional, tag = "5")]
         pub metadata: Option<Opaque>,
         #[prost(int64, tag = "6")]
         pub created_timestamp: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Exemplar {
+        #[prost(uint32, repeated, tag = "1")]
+        pub labels_refs: Vec<u32>,
+        #[prost(double, tag = "2")]
+        pub value: f64,
+        #[prost(int64, tag = "3")]
+        pub timestamp: i64,
     }
 
     /// A message whose fields are not needed (prost skips them).
@@ -86,7 +111,7 @@ pub mod v2 {
 pub struct V2Rows {
     pub rows: Vec<SampleRow>,
     pub histograms: usize,
-    pub exemplars: usize,
+    pub exemplars: Vec<Ex>,
 }
 
 /// Resolves a 2.0 request's symbol references into samples.
@@ -94,7 +119,7 @@ pub fn v2_to_samples(req: v2::Request) -> Result<V2Rows, IngestError> {
     let mut out = V2Rows {
         rows: Vec::new(),
         histograms: 0,
-        exemplars: 0,
+        exemplars: Vec::new(),
     };
     let sym =
         |i: u32, series: usize| -> Result<&str, IngestError> {
@@ -126,7 +151,19 @@ pub fn v2_to_samples(req: v2::Request) -> Result<V2Rows, IngestError> {
             IngestError::BadRequest(format!("time series {i} has no __name__ label"))
         })?;
         out.histograms += ts.histograms.len();
-        out.exemplars += ts.exemplars.len();
+        for e in &ts.exemplars {
+            if e.labels_refs.len() % 2 != 0 {
+                return Err(IngestError::BadRequest(format!(
+                    "time series {i}: an exemplar's labels_refs has an odd length"
+                )));
+            }
+            let mut el = Vec::with_capacity(e.labels_refs.len() / 2);
+            for pair in e.labels_refs.chunks_exact(2) {
+                el.push((sym(pair[0], i)?.to_string(), sym(pair[1], i)?.to_string()));
+            }
+            out.exemplars
+                .push(exemplar(&metric, &labels, el, e.value, e.timestamp));
+        }
         for s in &ts.samples {
             out.rows.push(SampleRow {
                 metric: metric.clone(),
@@ -141,8 +178,9 @@ pub fn v2_to_samples(req: v2::Request) -> Result<V2Rows, IngestError> {
 
 /// Converts a decoded request into samples; a series without `__name__` makes the
 /// request invalid (Prometheus answers 400 too).
-pub fn to_samples(req: WriteRequest) -> Result<Vec<SampleRow>, IngestError> {
+pub fn to_samples(req: WriteRequest) -> Result<(Vec<SampleRow>, Vec<Ex>), IngestError> {
     let mut rows = Vec::new();
+    let mut exemplars = Vec::new();
     for (i, ts) in req.timeseries.into_iter().enumerate() {
         let mut metric = None;
         let mut labels = Vec::with_capacity(ts.labels.len());
@@ -156,6 +194,10 @@ pub fn to_samples(req: WriteRequest) -> Result<Vec<SampleRow>, IngestError> {
         let metric = metric.filter(|m| !m.is_empty()).ok_or_else(|| {
             IngestError::BadRequest(format!("time series {i} has no __name__ label"))
         })?;
+        for e in ts.exemplars {
+            let el = e.labels.into_iter().map(|l| (l.name, l.value)).collect();
+            exemplars.push(exemplar(&metric, &labels, el, e.value, e.timestamp));
+        }
         for s in ts.samples {
             rows.push(SampleRow {
                 metric: metric.clone(),
@@ -165,7 +207,25 @@ pub fn to_samples(req: WriteRequest) -> Result<Vec<SampleRow>, IngestError> {
             });
         }
     }
-    Ok(rows)
+    Ok((rows, exemplars))
+}
+
+/// An exemplar of a series (the tenant is set when stored).
+fn exemplar(
+    metric: &str,
+    labels: &[(String, String)],
+    exemplar_labels: Vec<(String, String)>,
+    value: f64,
+    timestamp_ms: i64,
+) -> Ex {
+    Ex {
+        tenant: String::new(),
+        metric: metric.to_string(),
+        series_labels: labels.to_vec(),
+        labels: exemplar_labels,
+        value,
+        timestamp_ms,
+    }
 }
 
 pub async fn write(State(st): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -261,7 +321,8 @@ async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> Writ
                     "malformed WriteRequest protobuf: {e}"
                 )))
             })?;
-            (to_samples(req).map_err(fail)?, 0, 0)
+            let (rows, exemplars) = to_samples(req).map_err(fail)?;
+            (rows, 0, exemplars)
         }
         Proto::V2 => {
             let req = v2::Request::decode(raw.as_slice()).map_err(|e| {
@@ -295,12 +356,18 @@ async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> Writ
         rows.len() as u64,
         (admitted.refused + histograms) as u64,
     );
+    let stored_exemplars = st
+        .storage
+        .exemplars()
+        .add(exemplars.into_iter().map(|mut e| {
+            e.tenant = tenant.clone();
+            e
+        }));
     let written = matches!(proto, Proto::V2).then_some(Written {
         samples: rows.len(),
         histograms: 0,
-        exemplars: 0,
+        exemplars: stored_exemplars,
     });
-    let _ = exemplars; // not stored yet: the header says 0 written
     let mut problems = Vec::new();
     if admitted.refused > 0 {
         problems.push(format!(

@@ -21,6 +21,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use osprey_config::SpanMetricsConfig;
+use osprey_storage::exemplars::Exemplar;
 use osprey_storage::schema::{Attributes, SampleRow, SpanRow, samples_batch};
 use osprey_storage::{Signal, Storage};
 
@@ -43,7 +44,17 @@ struct Counts {
     sum_ms: f64,
     /// Per bucket (not cumulative); the last one is `+Inf`.
     buckets: Vec<f64>,
+    /// Per bucket, the newest span that fell in it since the last write: its exemplar.
+    exemplars: Vec<Option<SpanExemplar>>,
     updated: Instant,
+}
+
+#[derive(Debug, Clone)]
+struct SpanExemplar {
+    trace_id: String,
+    span_id: String,
+    ms: f64,
+    end_ns: i64,
 }
 
 /// The cumulative RED counters of every series seen.
@@ -121,7 +132,8 @@ impl SpanMetrics {
         let n_buckets = self.config.buckets_ms.len() + 1;
         // (service, kind, name, status, dimension values) → (calls, sum ms, buckets).
         type Key<'a> = (&'a str, &'a str, &'a str, &'a str, Vec<Option<&'a str>>);
-        let mut batch: HashMap<Key<'_>, (f64, f64, Vec<f64>)> = HashMap::new();
+        type Newest<'a> = Vec<Option<(&'a SpanRow, f64)>>;
+        let mut batch: HashMap<Key<'_>, (f64, f64, Vec<f64>, Newest<'_>)> = HashMap::new();
         for (i, r) in rows.iter().enumerate() {
             let w = weights.get(i).copied().unwrap_or(1.0);
             let dims = self
@@ -139,16 +151,19 @@ impl SpanMetrics {
                 .unwrap_or(n_buckets - 1);
             let c = batch
                 .entry((&r.service, &r.kind, &r.name, &r.status_code, dims))
-                .or_insert_with(|| (0.0, 0.0, vec![0.0; n_buckets]));
+                .or_insert_with(|| (0.0, 0.0, vec![0.0; n_buckets], vec![None; n_buckets]));
             c.0 += w;
             c.1 += ms * w;
             c.2[bucket] += w;
+            if c.3[bucket].is_none_or(|(e, _)| e.end_time_ns <= r.end_time_ns) {
+                c.3[bucket] = Some((r, ms));
+            }
         }
         let now = Instant::now();
         let Ok(mut series) = self.series.lock() else {
             return;
         };
-        for ((service, kind, name, status, dims), (calls, sum_ms, buckets)) in batch {
+        for ((service, kind, name, status, dims), (calls, sum_ms, buckets, newest)) in batch {
             let mut labels = vec![
                 ("service_name".to_string(), service.to_string()),
                 ("span_kind".to_string(), kind.to_string()),
@@ -170,12 +185,25 @@ impl SpanMetrics {
                     calls: 0.0,
                     sum_ms: 0.0,
                     buckets: vec![0.0; n_buckets],
+                    exemplars: vec![None; n_buckets],
                     updated: now,
                 });
             c.calls += calls;
             c.sum_ms += sum_ms;
             for (total, n) in c.buckets.iter_mut().zip(buckets) {
                 *total += n;
+            }
+            for (slot, found) in c.exemplars.iter_mut().zip(newest) {
+                if let Some((r, ms)) = found
+                    && slot.as_ref().is_none_or(|e| e.end_ns <= r.end_time_ns)
+                {
+                    *slot = Some(SpanExemplar {
+                        trace_id: r.trace_id.clone(),
+                        span_id: r.span_id.clone(),
+                        ms,
+                        end_ns: r.end_time_ns,
+                    });
+                }
             }
             c.updated = now;
         }
@@ -230,8 +258,45 @@ impl SpanMetrics {
         out
     }
 
-    /// Writes the samples of every series now.
+    /// The exemplars gathered since the last call: per duration bucket series, the
+    /// newest span that fell in the bucket (`trace_id`, `span_id`; value in ms, at the
+    /// span's end), linking a latency bucket to a trace.
+    pub fn take_exemplars(&self) -> Vec<Exemplar> {
+        let Ok(mut series) = self.series.lock() else {
+            return Vec::new();
+        };
+        let bounds: Vec<f64> = self
+            .config
+            .buckets_ms
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .collect();
+        let mut out = Vec::new();
+        for (key, c) in series.iter_mut() {
+            for (bound, slot) in bounds.iter().zip(c.exemplars.iter_mut()) {
+                let Some(e) = slot.take() else { continue };
+                let mut labels = key.labels.clone();
+                labels.push(("le".to_string(), le(*bound)));
+                out.push(Exemplar {
+                    tenant: key.tenant.clone(),
+                    metric: format!("{DURATION}_bucket"),
+                    series_labels: labels,
+                    labels: vec![
+                        ("span_id".to_string(), e.span_id),
+                        ("trace_id".to_string(), e.trace_id),
+                    ],
+                    value: e.ms,
+                    timestamp_ms: e.end_ns.div_euclid(1_000_000),
+                });
+            }
+        }
+        out
+    }
+
+    /// Writes the samples of every series now, and their exemplars.
     pub async fn write(&self, storage: &Storage) {
+        storage.exemplars().add(self.take_exemplars());
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64 * 1_000_000);
@@ -310,6 +375,32 @@ mod tests {
             })
             .map(|r| r.value)
             .unwrap_or(f64::NAN)
+    }
+
+    #[test]
+    fn newest_span_per_bucket_is_the_exemplar() {
+        let m = SpanMetrics::new(SpanMetricsConfig {
+            buckets_ms: vec![10.0, 100.0],
+            ..Default::default()
+        });
+        let mut a = span("pay", "POST /pay", 5, "STATUS_CODE_OK");
+        a.trace_id = "aa".repeat(16);
+        let mut b = span("pay", "POST /pay", 7, "STATUS_CODE_OK");
+        b.trace_id = "bb".repeat(16);
+        b.start_time_ns += 1;
+        b.end_time_ns += 1; // ends last: the bucket's exemplar
+        let c = span("pay", "POST /pay", 50, "STATUS_CODE_OK");
+        m.observe("t", &[a, b, c], &[1.0, 1.0, 1.0]);
+        let mut ex = m.take_exemplars();
+        ex.sort_by(|x, y| x.value.total_cmp(&y.value));
+        assert_eq!(ex.len(), 2);
+        assert!(ex[0].series_labels.contains(&("le".into(), "10".into())));
+        assert!(ex[0].labels.contains(&("trace_id".into(), "bb".repeat(16))));
+        assert_eq!(ex[0].value, 7.0);
+        assert!(ex[1].series_labels.contains(&("le".into(), "100".into())));
+        assert_eq!(ex[0].metric, format!("{DURATION}_bucket"));
+        // Taken once: the next write has none until new spans come.
+        assert!(m.take_exemplars().is_empty());
     }
 
     #[test]

@@ -556,6 +556,35 @@ async fn prom_query_handler(
     respond(run.await)
 }
 
+/// `GET|POST /api/v1/query_exemplars`: exemplars of the series the query selects.
+async fn prom_exemplars_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response {
+    let run = || {
+        let tenant = tenant(&headers)?;
+        let p = params(q, form);
+        let start = match p.get("start") {
+            Some(t) => parse_time("start", t)?,
+            None => i64::MIN,
+        };
+        let end = match p.get("end") {
+            Some(t) => parse_time("end", t)?,
+            None => i64::MAX,
+        };
+        if end < start {
+            return Err(QueryError::BadData(
+                "invalid parameter \"end\": end timestamp must not be before start timestamp"
+                    .into(),
+            ));
+        }
+        promql::exemplars(&st, &tenant, prom_query_param(&p)?, start, end)
+    };
+    respond(run())
+}
+
 /// `GET|POST /api/v1/query_range`: the query at every `step` from `start` to `end`.
 async fn prom_query_range_handler(
     State(st): State<QueryState>,
@@ -780,6 +809,10 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route(
             "/api/v1/query_range",
             get(prom_query_range_handler).post(prom_query_range_handler),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(prom_exemplars_handler).post(prom_exemplars_handler),
         )
         .route("/api/v1/labels", get(labels_handler).post(labels_handler))
         .route("/api/v1/label/{name}/values", get(label_values_handler))

@@ -330,6 +330,109 @@ fn render_range(v: Value, q: &Query) -> Json {
     json!({"resultType": "matrix", "result": matrix_json(series)})
 }
 
+/// Every vector selector an expression reads (inside ranges and subqueries too).
+fn selectors_of(e: &Expr, out: &mut Vec<VectorSelector>) {
+    match e {
+        Expr::VectorSelector(vs) => out.push(vs.clone()),
+        Expr::MatrixSelector(ms) => out.push(ms.vs.clone()),
+        Expr::Subquery(sq) => selectors_of(&sq.expr, out),
+        Expr::Aggregate(a) => {
+            if let Some(p) = &a.param {
+                selectors_of(p, out);
+            }
+            selectors_of(&a.expr, out);
+        }
+        Expr::Unary(u) => selectors_of(&u.expr, out),
+        Expr::Binary(b) => {
+            selectors_of(&b.lhs, out);
+            selectors_of(&b.rhs, out);
+        }
+        Expr::Paren(p) => selectors_of(&p.expr, out),
+        Expr::Call(c) => c.args.args.iter().for_each(|a| selectors_of(a, out)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+fn selector_matches(vs: &VectorSelector, metric: &str, labels: &[(String, String)]) -> bool {
+    let get = |name: &str| {
+        if name == "__name__" {
+            metric
+        } else {
+            labels
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or("", |(_, v)| v.as_str())
+        }
+    };
+    vs.name.as_deref().is_none_or(|n| n == metric)
+        && vs
+            .matchers
+            .matchers
+            .iter()
+            .all(|m| m.is_match(get(&m.name)))
+        && (vs.matchers.or_matchers.is_empty()
+            || vs
+                .matchers
+                .or_matchers
+                .iter()
+                .any(|g| g.iter().all(|m| m.is_match(get(&m.name)))))
+}
+
+/// Prometheus `/api/v1/query_exemplars`: the exemplars of every series the query's
+/// selectors match, in `start_ns..=end_ns`, grouped by series.
+pub fn exemplars(
+    st: &QueryState,
+    tenant: &str,
+    query: &str,
+    start_ns: i64,
+    end_ns: i64,
+) -> Result<Json, QueryError> {
+    let expr = osprey_promql::parse(query)?;
+    let mut selectors = Vec::new();
+    selectors_of(&expr, &mut selectors);
+    let found = st.storage.exemplars().query(
+        tenant,
+        start_ns.div_euclid(1_000_000),
+        end_ns.div_euclid(1_000_000),
+        &|metric, labels| {
+            selectors
+                .iter()
+                .any(|vs| selector_matches(vs, metric, labels))
+        },
+    );
+    let mut groups: Vec<(Labels, Vec<Json>)> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for e in found {
+        let mut pairs = e.series_labels.clone();
+        pairs.push(("__name__".to_string(), e.metric.clone()));
+        let series = Labels::new(pairs);
+        let labels: serde_json::Map<String, Json> = e
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+            .collect();
+        let item = json!({
+            "labels": labels,
+            "value": format_value(e.value),
+            "timestamp": secs(e.timestamp_ms),
+        });
+        match index.get(&series) {
+            Some(&i) => groups[i].1.push(item),
+            None => {
+                index.insert(series.clone(), groups.len());
+                groups.push((series, vec![item]));
+            }
+        }
+    }
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Json::Array(
+        groups
+            .into_iter()
+            .map(|(l, ex)| json!({"seriesLabels": metric_json(&l), "exemplars": ex}))
+            .collect(),
+    ))
+}
+
 /// Series matching any of the `match[]` selectors, each once.
 pub fn matching_series(
     st: &QueryState,

@@ -18,6 +18,7 @@
 pub mod blobs;
 pub mod decimal;
 mod error;
+pub mod exemplars;
 mod files;
 pub mod fulltext;
 pub mod layout;
@@ -159,6 +160,7 @@ pub(crate) struct Inner {
     /// Parsed footers of recently read files (`read_rows`).
     footers: files::FooterCache,
     series: series::SeriesIndex,
+    exemplars: exemplars::ExemplarStore,
     /// Acknowledged logs batches, as they become visible, for live tail (`None` once
     /// shutdown ended the tails).
     tail: Mutex<Option<tokio::sync::broadcast::Sender<TailBatch>>>,
@@ -180,6 +182,7 @@ impl Storage {
     /// Opens (or creates) the data directory and replays the WAL. Blocking: call it before
     /// serving, or from `spawn_blocking`.
     pub fn open(dir: &Path, config: StorageConfig) -> Result<Self, StorageError> {
+        let max_exemplars = config.max_exemplars;
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir).map_err(|e| StorageError::io(&wal_dir, e))?;
         let blobs = blobs::Blobs::open(dir, &config)?;
@@ -291,6 +294,7 @@ impl Storage {
             trace_index: trace_index::TraceIndexCache::default(),
             text_index,
             series: series_index,
+            exemplars: exemplars::ExemplarStore::new(max_exemplars),
             tail: Mutex::new(Some(tokio::sync::broadcast::channel(TAIL_BUFFER).0)),
         });
         let handle = writer::spawn(Arc::clone(&inner), rx, segment, wal_dir)
@@ -304,6 +308,11 @@ impl Storage {
     /// The series index of the metrics table.
     pub fn series(&self) -> &series::SeriesIndex {
         &self.inner.series
+    }
+
+    /// Exemplars: a bounded in-memory ring (`storage.max_exemplars`).
+    pub fn exemplars(&self) -> &exemplars::ExemplarStore {
+        &self.inner.exemplars
     }
 
     /// The storage's own metrics, to be registered by the binary.

@@ -151,6 +151,35 @@ def test_red_series_match_the_spans(osprey_factory) -> None:
     assert len(ref) == 7  # 2 routes, 1 client, 1 cart, 3 payment statuses
     wait_for(server, ref)
 
+    # Exemplars link latency buckets to traces: every duration bucket series a span
+    # fell in has one, the newest such span of that series and bucket.
+    bounds = [2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10000, 15000, math.inf]
+    exported = {(format(s.context.trace_id, "032x"), format(s.context.span_id, "016x")): s for s in spans}
+    r = server.get(
+        "/api/v1/query_exemplars",
+        params={"query": "traces_span_metrics_duration_milliseconds_bucket", "start": t0 / 1e9 - 60, "end": time.time() + 60},
+    )
+    assert r.status_code == 200, r.text
+    groups = r.json()["data"]
+    want_buckets = set()
+    for s in spans:
+        ms = (s.end_time - s.start_time) / 1e6
+        le = next(b for b in bounds if ms <= b)
+        want_buckets.add((s.resource.attributes["service.name"], s.name, "+Inf" if le == math.inf else f"{le:g}"))
+    got_buckets = set()
+    for g in groups:
+        labels = g["seriesLabels"]
+        assert labels["__name__"] == "traces_span_metrics_duration_milliseconds_bucket"
+        got_buckets.add((labels["service_name"], labels["span_name"], labels["le"]))
+        for e in g["exemplars"]:
+            span = exported[(e["labels"]["trace_id"], e["labels"]["span_id"])]
+            ms = (span.end_time - span.start_time) / 1e6
+            assert float(e["value"]) == pytest.approx(ms)
+            assert e["timestamp"] == pytest.approx(span.end_time / 1e9, abs=0.001)
+            upper = math.inf if labels["le"] == "+Inf" else float(labels["le"])
+            assert ms <= upper and ms > max([b for b in bounds if b < upper], default=-1)
+    assert got_buckets == want_buckets
+
     # A sampled span counts for its adjusted count (tracestate ot=th:8 → p = 1/2), and
     # counters accumulate: the reference grows by 2 calls of one series.
     sampled = {

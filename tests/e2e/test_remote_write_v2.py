@@ -114,8 +114,20 @@ def test_v2_write_with_written_headers(osprey: OspreyServer) -> None:
     assert resp.status_code == 204, resp.text
     assert resp.headers["X-Prometheus-Remote-Write-Samples-Written"] == "3"
     assert resp.headers["X-Prometheus-Remote-Write-Histograms-Written"] == "0"
-    # Exemplars are not stored yet, and the header says so.
-    assert resp.headers["X-Prometheus-Remote-Write-Exemplars-Written"] == "0"
+    assert resp.headers["X-Prometheus-Remote-Write-Exemplars-Written"] == "1"
+    r = osprey.get("/api/v1/query_exemplars", params={"query": 'sum(rate(rw2_requests_total{job="api"}[5m]))', "start": (now - 60_000) / 1000, "end": now / 1000})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == [
+        {
+            "seriesLabels": {"__name__": "rw2_requests_total", "code": "200", "job": "api"},
+            "exemplars": [{"labels": {"trace_id": "abc123"}, "value": "0.25", "timestamp": (now - 1000) / 1000}],
+        }
+    ]
+    # Outside the time range, or another selector: none.
+    r = osprey.get("/api/v1/query_exemplars", params={"query": "rw2_requests_total", "start": (now + 1000) / 1000, "end": (now + 2000) / 1000})
+    assert r.json()["data"] == []
+    r = osprey.get("/api/v1/query_exemplars", params={"query": "rw2_temp"})
+    assert r.json()["data"] == []
     assert values(osprey, "rw2_requests_total") == {
         (("__name__", "rw2_requests_total"), ("code", "200"), ("job", "api")): 12.0
     }
@@ -178,3 +190,60 @@ def test_out_of_order_window_and_duplicates(osprey_factory, osprey_window: str) 
     resp = post_write(server, encode_write_request([(labels, [(9.0, now)])]))
     assert resp.status_code == 400 and "duplicate sample for timestamp" in resp.text, resp.text
     assert values(server, "ooo_probe") == {(("__name__", "ooo_probe"), ("job", "w")): 1.0}
+
+
+def test_v1_exemplars_are_queryable(osprey: OspreyServer) -> None:
+    """remote_write 1.0 TimeSeries.exemplars (field 3), as Prometheus sends them with
+    send_exemplars: true, built with the protobuf library."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    F = descriptor_pb2.FieldDescriptorProto
+    fdp = descriptor_pb2.FileDescriptorProto(name="rw1_ex_e2e.proto", package="prometheus", syntax="proto3")
+    R, O = F.LABEL_REPEATED, F.LABEL_OPTIONAL
+
+    def message(name: str, fields: list[tuple[str, int, int, int, str]]) -> None:
+        m = fdp.message_type.add(name=name)
+        for fname, number, ftype, label, type_name in fields:
+            f = m.field.add(name=fname, number=number, type=ftype, label=label)
+            if type_name:
+                f.type_name = type_name
+
+    message("Label", [("name", 1, F.TYPE_STRING, O, ""), ("value", 2, F.TYPE_STRING, O, "")])
+    message("Sample", [("value", 1, F.TYPE_DOUBLE, O, ""), ("timestamp", 2, F.TYPE_INT64, O, "")])
+    message(
+        "Exemplar",
+        [("labels", 1, F.TYPE_MESSAGE, R, ".prometheus.Label"), ("value", 2, F.TYPE_DOUBLE, O, ""), ("timestamp", 3, F.TYPE_INT64, O, "")],
+    )
+    message(
+        "TimeSeries",
+        [
+            ("labels", 1, F.TYPE_MESSAGE, R, ".prometheus.Label"),
+            ("samples", 2, F.TYPE_MESSAGE, R, ".prometheus.Sample"),
+            ("exemplars", 3, F.TYPE_MESSAGE, R, ".prometheus.Exemplar"),
+        ],
+    )
+    message("WriteRequest", [("timeseries", 1, F.TYPE_MESSAGE, R, ".prometheus.TimeSeries")])
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    WriteRequest = message_factory.GetMessageClass(pool.FindMessageTypeByName("prometheus.WriteRequest"))
+
+    now = int(time.time() * 1000)
+    req = WriteRequest()
+    ts = req.timeseries.add()
+    for name, value in sorted({"__name__": "rw1_latency_bucket", "le": "0.5", "svc": "a"}.items()):
+        ts.labels.add(name=name, value=value)
+    ts.samples.add(value=3.0, timestamp=now)
+    ex = ts.exemplars.add(value=0.42, timestamp=now - 500)
+    ex.labels.add(name="trace_id", value="4bf92f3577b34da6a3ce929d0e0e4736")
+    resp = requests.post(
+        osprey.http("/api/v1/write"),
+        data=snappy(req.SerializeToString()),
+        headers={"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf", "X-Prometheus-Remote-Write-Version": "0.1.0"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert resp.status_code == 204, resp.text
+    r = osprey.post("/api/v1/query_exemplars", data={"query": 'histogram_quantile(0.9, rw1_latency_bucket{svc="a"})'})
+    assert r.status_code == 200, r.text
+    (group,) = r.json()["data"]
+    assert group["seriesLabels"] == {"__name__": "rw1_latency_bucket", "le": "0.5", "svc": "a"}
+    assert group["exemplars"] == [{"labels": {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}, "value": "0.42", "timestamp": (now - 500) / 1000}]

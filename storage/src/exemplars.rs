@@ -1,0 +1,128 @@
+//! Exemplars: a bounded in-memory ring per server, like Prometheus' circular exemplar
+//! storage (`--storage.tsdb.max-exemplars`). The oldest are overwritten when it is full.
+//! Unlike Prometheus (which replays them from its WAL), they do not survive a restart.
+//! Each exemplar keeps its series' name and labels, so a query matches them directly.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar {
+    pub tenant: String,
+    /// The series it belongs to: metric name and labels (sorted).
+    pub metric: String,
+    pub series_labels: Vec<(String, String)>,
+    /// The exemplar's own labels (`trace_id`, `span_id`, ...).
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+    pub timestamp_ms: i64,
+}
+
+/// Whether a series (metric name, labels) is wanted.
+pub type SeriesFilter<'a> = &'a dyn Fn(&str, &[(String, String)]) -> bool;
+
+pub struct ExemplarStore {
+    capacity: usize,
+    ring: Mutex<VecDeque<Exemplar>>,
+}
+
+impl ExemplarStore {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            ring: Mutex::new(VecDeque::with_capacity(capacity.min(1 << 16))),
+        }
+    }
+
+    /// Adds exemplars; an exact repeat of the series' newest exemplar is skipped (a
+    /// retried request). Returns how many were stored.
+    pub fn add(&self, exemplars: impl IntoIterator<Item = Exemplar>) -> usize {
+        if self.capacity == 0 {
+            return 0;
+        }
+        let Ok(mut ring) = self.ring.lock() else {
+            return 0;
+        };
+        let mut n = 0;
+        for mut e in exemplars {
+            e.series_labels.sort();
+            let repeat = ring.iter().rev().take(64).any(|x| *x == e);
+            if repeat {
+                continue;
+            }
+            if ring.len() == self.capacity {
+                ring.pop_front();
+            }
+            ring.push_back(e);
+            n += 1;
+        }
+        n
+    }
+
+    /// Exemplars of `tenant` with `start_ms <= t <= end_ms` whose series `matches`,
+    /// oldest first.
+    pub fn query(
+        &self,
+        tenant: &str,
+        start_ms: i64,
+        end_ms: i64,
+        matches: SeriesFilter<'_>,
+    ) -> Vec<Exemplar> {
+        let Ok(ring) = self.ring.lock() else {
+            return Vec::new();
+        };
+        ring.iter()
+            .filter(|e| {
+                e.tenant == tenant
+                    && e.timestamp_ms >= start_ms
+                    && e.timestamp_ms <= end_ms
+                    && matches(&e.metric, &e.series_labels)
+            })
+            .cloned()
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ring.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(metric: &str, t: i64, trace: &str) -> Exemplar {
+        Exemplar {
+            tenant: "t".into(),
+            metric: metric.into(),
+            series_labels: vec![("le".into(), "0.5".into())],
+            labels: vec![("trace_id".into(), trace.into())],
+            value: 0.3,
+            timestamp_ms: t,
+        }
+    }
+
+    #[test]
+    fn bounded_deduplicated_and_queried_by_time_and_series() {
+        let s = ExemplarStore::new(3);
+        assert_eq!(
+            s.add([ex("a", 1, "x"), ex("a", 1, "x"), ex("b", 2, "y")]),
+            2
+        );
+        assert_eq!(s.add([ex("a", 3, "z"), ex("a", 4, "w")]), 2);
+        assert_eq!(s.len(), 3); // the oldest went
+        let all = |_: &str, _: &[(String, String)]| true;
+        let got = s.query("t", 0, 10, &all);
+        assert_eq!(
+            got.iter().map(|e| e.timestamp_ms).collect::<Vec<_>>(),
+            [2, 3, 4]
+        );
+        let only_a = |m: &str, _: &[(String, String)]| m == "a";
+        assert_eq!(s.query("t", 0, 3, &only_a).len(), 1);
+        assert!(s.query("other", 0, 10, &all).is_empty());
+    }
+}
