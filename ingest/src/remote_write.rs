@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use osprey_storage::Signal;
 use osprey_storage::exemplars::Exemplar as Ex;
-use osprey_storage::schema::{SampleRow, samples_batch};
+use osprey_storage::schema::{SampleRow, samples_batch_with_ids};
 use prost::Message;
 
 use crate::body::{tenant, unsnappy};
@@ -198,10 +198,18 @@ pub fn to_samples(req: WriteRequest) -> Result<(Vec<SampleRow>, Vec<Ex>), Ingest
             let el = e.labels.into_iter().map(|l| (l.name, l.value)).collect();
             exemplars.push(exemplar(&metric, &labels, el, e.value, e.timestamp));
         }
-        for s in ts.samples {
+        // Clones for all samples but the last, which takes the series' labels.
+        let n = ts.samples.len();
+        let (mut metric, mut labels) = (Some(metric), Some(labels));
+        for (k, s) in ts.samples.into_iter().enumerate() {
+            let (m, l) = if k + 1 == n {
+                (metric.take(), labels.take())
+            } else {
+                (metric.clone(), labels.clone())
+            };
             rows.push(SampleRow {
-                metric: metric.clone(),
-                labels: labels.clone(),
+                metric: m.unwrap_or_default(),
+                labels: l.unwrap_or_default(),
                 timestamp_ns: s.timestamp.saturating_mul(1_000_000),
                 value: s.value,
             });
@@ -345,7 +353,8 @@ async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> Writ
     let admitted = st.samples.admit(&tenant, rows);
     let rows = admitted.rows;
     if !rows.is_empty() {
-        let batch = samples_batch(&rows).map_err(|e| fail(e.into()))?;
+        let batch =
+            samples_batch_with_ids(&rows, Some(&admitted.ids)).map_err(|e| fail(e.into()))?;
         st.storage
             .append(&tenant, Signal::Metrics, batch)
             .await

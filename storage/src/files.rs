@@ -183,6 +183,11 @@ pub fn sort_batches(signal: Signal, batches: &[RecordBatch]) -> Result<RecordBat
         return Ok(RecordBatch::new_empty(crate::schema::stored_schema(signal)));
     };
     let batch = concat_batches(&first.schema(), batches)?;
+    if signal == Signal::Metrics
+        && let Some(indices) = sort_samples(&batch)
+    {
+        return Ok(take_record_batch(&batch, &indices)?);
+    }
     let columns: Vec<SortColumn> = sort_columns(signal)
         .iter()
         .filter_map(|name| batch.column_by_name(name))
@@ -193,6 +198,25 @@ pub fn sort_batches(signal: Signal, batches: &[RecordBatch]) -> Result<RecordBat
         .collect();
     let indices = lexsort_to_indices(&columns, None)?;
     Ok(take_record_batch(&batch, &indices)?)
+}
+
+/// Sort order of a samples batch by (series_id, timestamp), stable (of two samples of
+/// one series and time, the later-written stays later). A typed sort of (u64, i64)
+/// keys: arrow's `lexsort` compares through dynamic comparators, which was a fifth
+/// of remote_write ingest CPU.
+fn sort_samples(batch: &RecordBatch) -> Option<arrow::array::UInt32Array> {
+    use arrow::array::AsArray;
+    let ids = batch
+        .column_by_name("series_id")?
+        .as_primitive_opt::<arrow::datatypes::UInt64Type>()?;
+    let ts = batch
+        .column_by_name("timestamp")?
+        .as_primitive_opt::<arrow::datatypes::TimestampNanosecondType>()?;
+    let (ids, ts) = (ids.values(), ts.values());
+    let mut keys: Vec<(u64, i64, u32)> =
+        (0..ids.len()).map(|i| (ids[i], ts[i], i as u32)).collect();
+    keys.sort_by_key(|&(id, t, _)| (id, t));
+    Some(keys.into_iter().map(|(_, _, i)| i).collect())
 }
 
 fn time_range(signal: Signal, batch: &RecordBatch) -> (i64, i64) {

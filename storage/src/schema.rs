@@ -226,8 +226,16 @@ pub struct SampleRow {
 impl SampleRow {
     /// A stable id of the series: FNV-1a over the metric name and the sorted labels.
     pub fn series_id(&self) -> u64 {
-        let mut labels: Vec<&(String, String)> = self.labels.iter().collect();
-        labels.sort();
+        // Senders mostly give labels sorted (remote_write requires it): no copy then.
+        let sorted_copy;
+        let labels: &[(String, String)] = if self.labels.is_sorted() {
+            &self.labels
+        } else {
+            let mut l = self.labels.clone();
+            l.sort();
+            sorted_copy = l;
+            &sorted_copy
+        };
         let mut h: u64 = 0xcbf29ce484222325;
         let mut eat = |bytes: &[u8]| {
             for b in bytes {
@@ -367,14 +375,26 @@ pub fn spans_batch(rows: &[SpanRow]) -> Result<RecordBatch, StorageError> {
 
 /// Builds a `metrics` batch.
 pub fn samples_batch(rows: &[SampleRow]) -> Result<RecordBatch, StorageError> {
+    samples_batch_with_ids(rows, None)
+}
+
+/// [`samples_batch`] with the rows' series ids already computed (`ids[i]` is
+/// `rows[i].series_id()`), as the ingest gate has them.
+pub fn samples_batch_with_ids(
+    rows: &[SampleRow],
+    ids: Option<&[u64]>,
+) -> Result<RecordBatch, StorageError> {
     let n = rows.len();
     let mut sid = UInt64Builder::with_capacity(n);
     let mut ts = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut metric = StringBuilder::new();
     let mut labels = map_builder();
     let mut value = Float64Builder::with_capacity(n);
-    for r in rows {
-        sid.append_value(r.series_id());
+    for (i, r) in rows.iter().enumerate() {
+        sid.append_value(match ids.and_then(|ids| ids.get(i)) {
+            Some(&id) => id,
+            None => r.series_id(),
+        });
         ts.append_value(r.timestamp_ns);
         metric.append_value(&r.metric);
         append_map(&mut labels, &r.labels);
