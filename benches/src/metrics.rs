@@ -511,12 +511,14 @@ impl MetricsWorkload {
             if current.len() == per_request {
                 out.push(WriteRequest {
                     timeseries: std::mem::take(&mut current),
+                    metadata: Vec::new(),
                 });
             }
         }
         if !current.is_empty() {
             out.push(WriteRequest {
                 timeseries: current,
+                metadata: Vec::new(),
             });
         }
         out

@@ -2,8 +2,8 @@
 //! protobuf `prometheus.WriteRequest`, or `io.prometheus.write.v2.Request` when the
 //! Content-Type says `proto=io.prometheus.write.v2.Request` (2.0 answers carry the
 //! `X-Prometheus-Remote-Write-*-Written` headers). The messages are hand-written prost
-//! structs: they are small and stable, and no protoc is needed. Metadata is accepted
-//! and not stored; exemplars go to the in-memory exemplar ring (`storage.max_exemplars`,
+//! structs: they are small and stable, and no protoc is needed. Metadata (type, help,
+//! unit) is kept for `/api/v1/metadata`; exemplars go to the in-memory exemplar ring (`storage.max_exemplars`,
 //! read by `/api/v1/query_exemplars`); 2.0 native histogram samples are refused with a
 //! 400 that counts them.
 
@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use osprey_storage::Signal;
 use osprey_storage::exemplars::Exemplar as Ex;
+use osprey_storage::metadata::Metadata;
 use osprey_storage::schema::{SampleRow, samples_batch_with_ids};
 use prost::Message;
 
@@ -23,6 +24,35 @@ use crate::{IngestError, IngestState};
 pub struct WriteRequest {
     #[prost(message, repeated, tag = "1")]
     pub timeseries: Vec<TimeSeries>,
+    #[prost(message, repeated, tag = "3")]
+    pub metadata: Vec<MetricMetadata>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MetricMetadata {
+    /// UNKNOWN, COUNTER, GAUGE, HISTOGRAM, GAUGEHISTOGRAM, SUMMARY, INFO, STATESET.
+    #[prost(int32, tag = "1")]
+    pub r#type: i32,
+    #[prost(string, tag = "2")]
+    pub metric_family_name: String,
+    #[prost(string, tag = "4")]
+    pub help: String,
+    #[prost(string, tag = "5")]
+    pub unit: String,
+}
+
+/// Prometheus' metric type names, by the enum both remote_write versions use.
+pub fn metric_type_name(t: i32) -> &'static str {
+    match t {
+        1 => "counter",
+        2 => "gauge",
+        3 => "histogram",
+        4 => "gaugehistogram",
+        5 => "summary",
+        6 => "info",
+        7 => "stateset",
+        _ => "unknown",
+    }
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -87,7 +117,7 @@ pub mod v2 {
         #[prost(message, repeated, tag = "4")]
         pub exemplars: Vec<Exemplar>,
         #[prost(message, optional, tag = "5")]
-        pub metadata: Option<Opaque>,
+        pub metadata: Option<Metadata>,
         #[prost(int64, tag = "6")]
         pub created_timestamp: i64,
     }
@@ -102,6 +132,16 @@ pub mod v2 {
         pub timestamp: i64,
     }
 
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Metadata {
+        #[prost(int32, tag = "1")]
+        pub r#type: i32,
+        #[prost(uint32, tag = "3")]
+        pub help_ref: u32,
+        #[prost(uint32, tag = "4")]
+        pub unit_ref: u32,
+    }
+
     /// A message whose fields are not needed (prost skips them).
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Opaque {}
@@ -112,6 +152,8 @@ pub struct V2Rows {
     pub rows: Vec<SampleRow>,
     pub histograms: usize,
     pub exemplars: Vec<Ex>,
+    /// (metric name, metadata) of series that carried it.
+    pub metadata: Vec<(String, Metadata)>,
 }
 
 /// Resolves a 2.0 request's symbol references into samples.
@@ -120,6 +162,7 @@ pub fn v2_to_samples(req: v2::Request) -> Result<V2Rows, IngestError> {
         rows: Vec::new(),
         histograms: 0,
         exemplars: Vec::new(),
+        metadata: Vec::new(),
     };
     let sym =
         |i: u32, series: usize| -> Result<&str, IngestError> {
@@ -151,6 +194,18 @@ pub fn v2_to_samples(req: v2::Request) -> Result<V2Rows, IngestError> {
             IngestError::BadRequest(format!("time series {i} has no __name__ label"))
         })?;
         out.histograms += ts.histograms.len();
+        if let Some(m) = &ts.metadata
+            && (m.r#type != 0 || m.help_ref != 0 || m.unit_ref != 0)
+        {
+            out.metadata.push((
+                metric.clone(),
+                Metadata {
+                    kind: metric_type_name(m.r#type).to_string(),
+                    help: sym(m.help_ref, i)?.to_string(),
+                    unit: sym(m.unit_ref, i)?.to_string(),
+                },
+            ));
+        }
         for e in &ts.exemplars {
             if e.labels_refs.len() % 2 != 0 {
                 return Err(IngestError::BadRequest(format!(
@@ -324,11 +379,22 @@ async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> Writ
     st.metrics.bytes(Signal::Metrics, raw.len() as u64);
     let (rows, histograms, exemplars) = match proto {
         Proto::V1 => {
-            let req = WriteRequest::decode(raw.as_slice()).map_err(|e| {
+            let mut req = WriteRequest::decode(raw.as_slice()).map_err(|e| {
                 fail(IngestError::BadRequest(format!(
                     "malformed WriteRequest protobuf: {e}"
                 )))
             })?;
+            for m in std::mem::take(&mut req.metadata) {
+                st.storage.metadata().set(
+                    &tenant,
+                    &m.metric_family_name,
+                    Metadata {
+                        kind: metric_type_name(m.r#type).to_string(),
+                        help: m.help,
+                        unit: m.unit,
+                    },
+                );
+            }
             let (rows, exemplars) = to_samples(req).map_err(fail)?;
             (rows, 0, exemplars)
         }
@@ -346,6 +412,9 @@ async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> Writ
                 )));
             }
             let v = v2_to_samples(req).map_err(fail)?;
+            for (name, m) in v.metadata {
+                st.storage.metadata().set(&tenant, &name, m);
+            }
             (v.rows, v.histograms, v.exemplars)
         }
     };

@@ -683,6 +683,33 @@ async fn label_values_handler(
     respond(run())
 }
 
+/// `GET /api/v1/metadata`: type, help and unit per metric family (`metric`, `limit`).
+async fn metadata_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = || {
+        let tenant = tenant(&headers)?;
+        let limit = match q.get("limit") {
+            None => None,
+            Some(l) => {
+                let n: i64 = l.parse().map_err(|_| {
+                    QueryError::BadData(format!("invalid parameter \"limit\": {l:?}"))
+                })?;
+                // Negative or zero: no limit, as Prometheus reads it.
+                (n > 0).then_some(n as usize)
+            }
+        };
+        let metric = q
+            .get("metric")
+            .filter(|m| !m.is_empty())
+            .map(String::as_str);
+        Ok(st.storage.metadata().list(&tenant, metric, limit))
+    };
+    respond(run())
+}
+
 /// `GET|POST /api/v1/series`: the label sets `match[]` selects.
 async fn series_handler(
     State(st): State<QueryState>,
@@ -817,6 +844,7 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/api/v1/labels", get(labels_handler).post(labels_handler))
         .route("/api/v1/label/{name}/values", get(label_values_handler))
         .route("/api/v1/series", get(series_handler).post(series_handler))
+        .route("/api/v1/metadata", get(metadata_handler))
         .route("/api/v1/admin/flush", post(flush_handler))
         .route("/api/v1/admin/compact", post(compact_handler))
         .route("/api/v1/status/storage", get(storage_status_handler))

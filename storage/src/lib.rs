@@ -25,6 +25,7 @@ pub mod layout;
 mod maintenance;
 mod manifest;
 mod memtable;
+pub mod metadata;
 mod metrics;
 mod quarantine;
 pub mod samples;
@@ -161,6 +162,7 @@ pub(crate) struct Inner {
     footers: files::FooterCache,
     series: series::SeriesIndex,
     exemplars: exemplars::ExemplarStore,
+    metadata: metadata::MetadataStore,
     /// Acknowledged logs batches, as they become visible, for live tail (`None` once
     /// shutdown ended the tails).
     tail: Mutex<Option<tokio::sync::broadcast::Sender<TailBatch>>>,
@@ -295,6 +297,7 @@ impl Storage {
             text_index,
             series: series_index,
             exemplars: exemplars::ExemplarStore::new(max_exemplars),
+            metadata: metadata::MetadataStore::default(),
             tail: Mutex::new(Some(tokio::sync::broadcast::channel(TAIL_BUFFER).0)),
         });
         let handle = writer::spawn(Arc::clone(&inner), rx, segment, wal_dir)
@@ -308,6 +311,11 @@ impl Storage {
     /// The series index of the metrics table.
     pub fn series(&self) -> &series::SeriesIndex {
         &self.inner.series
+    }
+
+    /// Metric metadata (type, help, unit) for `/api/v1/metadata`.
+    pub fn metadata(&self) -> &metadata::MetadataStore {
+        &self.inner.metadata
     }
 
     /// Exemplars: a bounded in-memory ring (`storage.max_exemplars`).

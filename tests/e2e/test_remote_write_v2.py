@@ -131,6 +131,9 @@ def test_v2_write_with_written_headers(osprey: OspreyServer) -> None:
     assert values(osprey, "rw2_requests_total") == {
         (("__name__", "rw2_requests_total"), ("code", "200"), ("job", "api")): 12.0
     }
+    # The series' metadata is kept for /api/v1/metadata.
+    r = osprey.get("/api/v1/metadata", params={"metric": "rw2_requests_total"})
+    assert r.json()["data"] == {"rw2_requests_total": [{"type": "counter", "help": "Requests served.", "unit": ""}]}
     # An empty label value is no label.
     assert values(osprey, "rw2_temp") == {(("__name__", "rw2_temp"), ("room", "a")): 21.5}
 

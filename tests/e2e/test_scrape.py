@@ -106,6 +106,12 @@ labels = {{ env = "e2e" }}
     for key in got:
         labels = dict(key)
         assert (labels["job"], labels["instance"], labels["env"]) == ("node", node_exporter.address, "e2e")
+    # The exposition's # HELP / # TYPE lines are kept for /api/v1/metadata.
+    help_line = next(l for l in text.splitlines() if l.startswith("# HELP node_cpu_seconds_total "))
+    meta = server.get("/api/v1/metadata", params={"metric": "node_cpu_seconds_total"}).json()["data"]
+    assert meta == {
+        "node_cpu_seconds_total": [{"type": "counter", "help": help_line.split(" ", 3)[3], "unit": ""}]
+    }
     scraped = one(server, 'scrape_samples_scraped{job="node"}')
     assert scraped is not None and scraped > 100
     assert one(server, 'scrape_samples_post_metric_relabeling{job="node"}') == scraped
@@ -170,6 +176,9 @@ targets = ["127.0.0.1:{dead_port}"]
     # honor_labels keeps the target's job label.
     assert list(values(server, 'app_requests_total{instance="%s", job="inner"}' % target.address).values()) == [5.0]
     assert values(server, 'drop_me_please{job="app"}') == {}
+    assert server.get("/api/v1/metadata", params={"metric": "app_requests_total"}).json()["data"] == {
+        "app_requests_total": [{"type": "counter", "help": "", "unit": ""}]
+    }
     assert one(server, 'scrape_samples_scraped{job="app"}') == 4.0
     assert one(server, 'scrape_samples_post_metric_relabeling{job="app"}') == 3.0
     assert one(server, 'scrape_samples_scraped{job="down"}') == 0.0

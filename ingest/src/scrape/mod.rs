@@ -212,9 +212,27 @@ impl Loop {
         let parsed = match fetched {
             Err(_) => Err(format!("scrape timed out after {:?}", self.target.timeout)),
             Ok(Err(e)) => Err(e),
-            Ok(Ok((body, format))) => {
-                parse::parse(&body, format).map_err(|e| format!("parse error: {e}"))
-            }
+            Ok(Ok((body, format))) => match parse::parse_with_metadata(&body, format) {
+                Ok((samples, meta)) => {
+                    for (family, m) in meta {
+                        self.storage.metadata().set(
+                            &self.tenant,
+                            &family,
+                            osprey_storage::metadata::Metadata {
+                                kind: if m.kind.is_empty() {
+                                    "unknown".into()
+                                } else {
+                                    m.kind
+                                },
+                                help: m.help,
+                                unit: m.unit,
+                            },
+                        );
+                    }
+                    Ok(samples)
+                }
+                Err(e) => Err(format!("parse error: {e}")),
+            },
         };
         let duration = start.elapsed().as_secs_f64();
         let mut rows = Vec::new();

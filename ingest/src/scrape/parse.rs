@@ -11,6 +11,14 @@ pub struct Scraped {
     pub timestamp_ms: Option<i64>,
 }
 
+/// A metric family's `# TYPE`, `# HELP` and `# UNIT` lines.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FamilyMeta {
+    pub kind: String,
+    pub help: String,
+    pub unit: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// `text/plain; version=0.0.4`: timestamps in integer milliseconds.
@@ -41,6 +49,15 @@ pub struct ParseError {
 
 /// Parses a whole exposition; the first bad line fails the scrape, as in Prometheus.
 pub fn parse(body: &str, format: Format) -> Result<Vec<Scraped>, ParseError> {
+    parse_with_metadata(body, format).map(|(s, _)| s)
+}
+
+/// [`parse`], with each family's `# TYPE`/`# HELP`/`# UNIT` lines.
+pub fn parse_with_metadata(
+    body: &str,
+    format: Format,
+) -> Result<(Vec<Scraped>, Vec<(String, FamilyMeta)>), ParseError> {
+    let mut meta: Vec<(String, FamilyMeta)> = Vec::new();
     let mut out = Vec::new();
     let mut eof = false;
     for (i, raw) in body.lines().enumerate() {
@@ -63,6 +80,25 @@ pub fn parse(body: &str, format: Format) -> Result<Vec<Scraped>, ParseError> {
             if format == Format::OpenMetrics && comment.trim() == "EOF" {
                 eof = true;
             }
+            let mut words = comment.trim_start().splitn(3, ' ');
+            if let (Some(kw @ ("TYPE" | "HELP" | "UNIT")), Some(name)) =
+                (words.next(), words.next())
+            {
+                let rest = words.next().unwrap_or("").trim().to_string();
+                let i = match meta.iter().position(|(n, _)| n == name) {
+                    Some(i) => i,
+                    None => {
+                        meta.push((name.to_string(), FamilyMeta::default()));
+                        meta.len() - 1
+                    }
+                };
+                let m = &mut meta[i].1;
+                match kw {
+                    "TYPE" => m.kind = rest,
+                    "HELP" => m.help = rest.replace("\\n", "\n").replace("\\\\", "\\"),
+                    _ => m.unit = rest,
+                }
+            }
             continue;
         }
         out.push(sample_line(trimmed, format).map_err(err)?);
@@ -73,7 +109,7 @@ pub fn parse(body: &str, format: Format) -> Result<Vec<Scraped>, ParseError> {
             message: "OpenMetrics exposition does not end with # EOF".into(),
         });
     }
-    Ok(out)
+    Ok((out, meta))
 }
 
 fn is_name_start(c: char) -> bool {
@@ -232,6 +268,17 @@ mod tests {
         assert_eq!(s[2].labels[1].1, "Cannot find file:\n\"FILE.TXT\"");
         assert_eq!(s[3].value, f64::INFINITY);
         assert!(s[4].value.is_nan());
+    }
+
+    #[test]
+    fn family_metadata() {
+        let body = "# HELP http_requests_total The total number\\nof requests.\n# TYPE http_requests_total counter\nhttp_requests_total 1\n";
+        let (s, meta) = parse_with_metadata(body, Format::Text).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(meta.len(), 1);
+        assert_eq!(meta[0].0, "http_requests_total");
+        assert_eq!(meta[0].1.kind, "counter");
+        assert_eq!(meta[0].1.help, "The total number\nof requests.");
     }
 
     #[test]
