@@ -19,6 +19,9 @@ pub struct FamilyMeta {
     pub unit: String,
 }
 
+/// Each family's name and metadata, in the order first seen.
+pub type Families = Vec<(String, FamilyMeta)>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// `text/plain; version=0.0.4`: timestamps in integer milliseconds.
@@ -56,8 +59,8 @@ pub fn parse(body: &str, format: Format) -> Result<Vec<Scraped>, ParseError> {
 pub fn parse_with_metadata(
     body: &str,
     format: Format,
-) -> Result<(Vec<Scraped>, Vec<(String, FamilyMeta)>), ParseError> {
-    let mut meta: Vec<(String, FamilyMeta)> = Vec::new();
+) -> Result<(Vec<Scraped>, Families), ParseError> {
+    let mut meta: Families = Vec::new();
     let mut out = Vec::new();
     let mut eof = false;
     for (i, raw) in body.lines().enumerate() {
