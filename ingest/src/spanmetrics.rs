@@ -228,13 +228,7 @@ impl SpanMetrics {
             return out;
         };
         series.retain(|_, c| c.updated.elapsed() < EXPIRY);
-        let bounds: Vec<f64> = self
-            .config
-            .buckets_ms
-            .iter()
-            .copied()
-            .chain([f64::INFINITY])
-            .collect();
+        let bounds = self.bounds();
         for (key, c) in series.iter() {
             let rows = out.entry(key.tenant.clone()).or_default();
             let labels: Attributes = key.labels.clone();
@@ -258,6 +252,16 @@ impl SpanMetrics {
         out
     }
 
+    /// The duration buckets' upper bounds (ms), `+Inf` last.
+    fn bounds(&self) -> Vec<f64> {
+        self.config
+            .buckets_ms
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .collect()
+    }
+
     /// The exemplars gathered since the last call: per duration bucket series, the
     /// newest span that fell in the bucket (`trace_id`, `span_id`; value in ms, at the
     /// span's end), linking a latency bucket to a trace.
@@ -265,13 +269,7 @@ impl SpanMetrics {
         let Ok(mut series) = self.series.lock() else {
             return Vec::new();
         };
-        let bounds: Vec<f64> = self
-            .config
-            .buckets_ms
-            .iter()
-            .copied()
-            .chain([f64::INFINITY])
-            .collect();
+        let bounds = self.bounds();
         let mut out = Vec::new();
         for (key, c) in series.iter_mut() {
             for (bound, slot) in bounds.iter().zip(c.exemplars.iter_mut()) {

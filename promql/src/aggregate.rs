@@ -214,8 +214,9 @@ fn is_label_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest decimal, never an exponent.
-pub(crate) fn format_go(v: f64) -> String {
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest decimal, never an exponent
+/// (how Prometheus writes sample values and `count_values` labels).
+pub fn format_go(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v == f64::INFINITY {

@@ -21,6 +21,7 @@ mod plan;
 mod range;
 mod value;
 
+pub use aggregate::format_go as format_value;
 pub use error::PromqlError;
 pub use eval::{Limits, Query, evaluate};
 pub use labels::Labels;

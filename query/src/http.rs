@@ -524,6 +524,11 @@ fn prom_timeout(p: &HashMap<String, String>) -> Result<Option<std::time::Duratio
         .transpose()
 }
 
+/// An optional time parameter, `default` when absent.
+fn time_param(p: &HashMap<String, String>, name: &str, default: i64) -> Result<i64, QueryError> {
+    p.get(name).map_or(Ok(default), |t| parse_time(name, t))
+}
+
 fn prom_query_param(p: &HashMap<String, String>) -> Result<&str, QueryError> {
     p.get("query")
         .map(String::as_str)
@@ -540,10 +545,7 @@ async fn prom_query_handler(
     let run = async {
         let tenant = tenant(&headers)?;
         let p = params(q, form);
-        let time = match p.get("time") {
-            Some(t) => parse_time("time", t)?,
-            None => now_ns(),
-        };
+        let time = time_param(&p, "time", now_ns())?;
         let req = promql::Request {
             query: prom_query_param(&p)?,
             start_ns: time,
@@ -566,14 +568,8 @@ async fn prom_exemplars_handler(
     let run = || {
         let tenant = tenant(&headers)?;
         let p = params(q, form);
-        let start = match p.get("start") {
-            Some(t) => parse_time("start", t)?,
-            None => i64::MIN,
-        };
-        let end = match p.get("end") {
-            Some(t) => parse_time("end", t)?,
-            None => i64::MAX,
-        };
+        let start = time_param(&p, "start", i64::MIN)?;
+        let end = time_param(&p, "end", i64::MAX)?;
         if end < start {
             return Err(QueryError::BadData(
                 "invalid parameter \"end\": end timestamp must not be before start timestamp"

@@ -16,17 +16,7 @@ use osprey_storage::series::{Matcher, Series};
 use crate::{QueryError, QueryState};
 
 /// Prometheus' float rendering in JSON values (Go's `FormatFloat(v, 'f', -1, 64)`).
-pub fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
+pub use osprey_promql::format_value;
 
 /// A time in seconds as Prometheus writes it: whole seconds as an integer, else with
 /// the milliseconds as a fraction.

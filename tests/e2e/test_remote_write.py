@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from harness import HTTP_TIMEOUT_S, OspreyServer, rfc3339_to_ns, tenant_headers
+from protos import REMOTE_WRITE_V1, message_classes
 
 # --- minimal protobuf writer ------------------------------------------------------------------------
 
@@ -107,36 +108,7 @@ def sample_series(now_ms: int) -> list[tuple[dict[str, str], list[tuple[float, i
 
 def test_encoder_matches_protobuf() -> None:
     """The hand encoder produces exactly what the protobuf library produces."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
-    F = descriptor_pb2.FieldDescriptorProto
-    fdp = descriptor_pb2.FileDescriptorProto(name="rw_e2e.proto", package="rwe2e", syntax="proto3")
-
-    def message(name: str, fields: list[tuple[str, int, int, int, str]]) -> None:
-        m = fdp.message_type.add(name=name)
-        for fname, number, ftype, label, type_name in fields:
-            f = m.field.add(name=fname, number=number, type=ftype, label=label)
-            if type_name:
-                f.type_name = type_name
-
-    message(
-        "Label", [("name", 1, F.TYPE_STRING, F.LABEL_OPTIONAL, ""), ("value", 2, F.TYPE_STRING, F.LABEL_OPTIONAL, "")]
-    )
-    message(
-        "Sample",
-        [("value", 1, F.TYPE_DOUBLE, F.LABEL_OPTIONAL, ""), ("timestamp", 2, F.TYPE_INT64, F.LABEL_OPTIONAL, "")],
-    )
-    message(
-        "TimeSeries",
-        [
-            ("labels", 1, F.TYPE_MESSAGE, F.LABEL_REPEATED, ".rwe2e.Label"),
-            ("samples", 2, F.TYPE_MESSAGE, F.LABEL_REPEATED, ".rwe2e.Sample"),
-        ],
-    )
-    message("WriteRequest", [("timeseries", 1, F.TYPE_MESSAGE, F.LABEL_REPEATED, ".rwe2e.TimeSeries")])
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
-    WriteRequest = message_factory.GetMessageClass(pool.FindMessageTypeByName("rwe2e.WriteRequest"))
+    WriteRequest = message_classes("prometheus", REMOTE_WRITE_V1)["WriteRequest"]
 
     series = sample_series(1_700_000_000_123) + [({"__name__": "neg", "a": "ü"}, [(-1.5, -5)])]
     expected = WriteRequest()

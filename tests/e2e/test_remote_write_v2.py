@@ -13,51 +13,14 @@ import pytest
 import requests
 
 from harness import HTTP_TIMEOUT_S, OspreyServer
+from protos import REMOTE_WRITE_V1, REMOTE_WRITE_V2, message_classes
 from test_remote_write import encode_write_request, post_write, snappy
 
 V2_CT = "application/x-protobuf;proto=io.prometheus.write.v2.Request"
 
 
 def v2_classes():
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
-    F = descriptor_pb2.FieldDescriptorProto
-    fdp = descriptor_pb2.FileDescriptorProto(name="rw2_e2e.proto", package="io.prometheus.write.v2", syntax="proto3")
-
-    def message(name: str, fields: list[tuple[str, int, int, int, str]]) -> None:
-        m = fdp.message_type.add(name=name)
-        for fname, number, ftype, label, type_name in fields:
-            f = m.field.add(name=fname, number=number, type=ftype, label=label)
-            if type_name:
-                f.type_name = type_name
-
-    R, O = F.LABEL_REPEATED, F.LABEL_OPTIONAL
-    message("Sample", [("value", 1, F.TYPE_DOUBLE, O, ""), ("timestamp", 2, F.TYPE_INT64, O, "")])
-    message(
-        "Exemplar",
-        [("labels_refs", 1, F.TYPE_UINT32, R, ""), ("value", 2, F.TYPE_DOUBLE, O, ""), ("timestamp", 3, F.TYPE_INT64, O, "")],
-    )
-    message("Metadata", [("type", 1, F.TYPE_INT32, O, ""), ("help_ref", 3, F.TYPE_UINT32, O, ""), ("unit_ref", 4, F.TYPE_UINT32, O, "")])
-    # A native histogram: only its count field, enough to send one.
-    message("Histogram", [("count_int", 1, F.TYPE_UINT64, O, ""), ("timestamp", 15, F.TYPE_INT64, O, "")])
-    message(
-        "TimeSeries",
-        [
-            ("labels_refs", 1, F.TYPE_UINT32, R, ""),
-            ("samples", 2, F.TYPE_MESSAGE, R, ".io.prometheus.write.v2.Sample"),
-            ("histograms", 3, F.TYPE_MESSAGE, R, ".io.prometheus.write.v2.Histogram"),
-            ("exemplars", 4, F.TYPE_MESSAGE, R, ".io.prometheus.write.v2.Exemplar"),
-            ("metadata", 5, F.TYPE_MESSAGE, O, ".io.prometheus.write.v2.Metadata"),
-            ("created_timestamp", 6, F.TYPE_INT64, O, ""),
-        ],
-    )
-    message(
-        "Request",
-        [("symbols", 4, F.TYPE_STRING, R, ""), ("timeseries", 5, F.TYPE_MESSAGE, R, ".io.prometheus.write.v2.TimeSeries")],
-    )
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("io.prometheus.write.v2.Request"))
+    return message_classes("io.prometheus.write.v2", REMOTE_WRITE_V2)["Request"]
 
 
 class V2Builder:
@@ -198,37 +161,7 @@ def test_out_of_order_window_and_duplicates(osprey_factory, osprey_window: str) 
 def test_v1_exemplars_are_queryable(osprey: OspreyServer) -> None:
     """remote_write 1.0 TimeSeries.exemplars (field 3), as Prometheus sends them with
     send_exemplars: true, built with the protobuf library."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
-    F = descriptor_pb2.FieldDescriptorProto
-    fdp = descriptor_pb2.FileDescriptorProto(name="rw1_ex_e2e.proto", package="prometheus", syntax="proto3")
-    R, O = F.LABEL_REPEATED, F.LABEL_OPTIONAL
-
-    def message(name: str, fields: list[tuple[str, int, int, int, str]]) -> None:
-        m = fdp.message_type.add(name=name)
-        for fname, number, ftype, label, type_name in fields:
-            f = m.field.add(name=fname, number=number, type=ftype, label=label)
-            if type_name:
-                f.type_name = type_name
-
-    message("Label", [("name", 1, F.TYPE_STRING, O, ""), ("value", 2, F.TYPE_STRING, O, "")])
-    message("Sample", [("value", 1, F.TYPE_DOUBLE, O, ""), ("timestamp", 2, F.TYPE_INT64, O, "")])
-    message(
-        "Exemplar",
-        [("labels", 1, F.TYPE_MESSAGE, R, ".prometheus.Label"), ("value", 2, F.TYPE_DOUBLE, O, ""), ("timestamp", 3, F.TYPE_INT64, O, "")],
-    )
-    message(
-        "TimeSeries",
-        [
-            ("labels", 1, F.TYPE_MESSAGE, R, ".prometheus.Label"),
-            ("samples", 2, F.TYPE_MESSAGE, R, ".prometheus.Sample"),
-            ("exemplars", 3, F.TYPE_MESSAGE, R, ".prometheus.Exemplar"),
-        ],
-    )
-    message("WriteRequest", [("timeseries", 1, F.TYPE_MESSAGE, R, ".prometheus.TimeSeries")])
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
-    WriteRequest = message_factory.GetMessageClass(pool.FindMessageTypeByName("prometheus.WriteRequest"))
+    WriteRequest = message_classes("prometheus", REMOTE_WRITE_V1)["WriteRequest"]
 
     now = int(time.time() * 1000)
     req = WriteRequest()
