@@ -160,6 +160,10 @@ pub struct SpanMetricsConfig {
     pub buckets_ms: Vec<f64>,
     /// Span (or else resource) attributes that become extra labels (dots become `_`).
     pub dimensions: Vec<String>,
+    /// How long half of a service-graph edge waits for its other half before it is
+    /// dropped (or becomes an edge to a virtual node).
+    #[serde(with = "humantime_serde")]
+    pub graph_wait: Duration,
 }
 
 impl Default for SpanMetricsConfig {
@@ -172,6 +176,7 @@ impl Default for SpanMetricsConfig {
                 5000.0, 10000.0, 15000.0,
             ],
             dimensions: Vec::new(),
+            graph_wait: Duration::from_secs(30),
         }
     }
 }

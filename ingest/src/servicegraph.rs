@@ -10,8 +10,15 @@
 //! CONSUMER) span belongs to another service; `connection_type` is `messaging_system`
 //! for producer/consumer pairs and empty otherwise. The two halves usually arrive in
 //! different requests, from different services: each half waits in a bounded store
-//! (at most [`MAX_PENDING`] halves, each for at most [`WAIT`]) for the other. A half
-//! whose peer does not arrive in time is dropped and counted ([`ServiceGraph::dropped`]).
+//! (at most [`MAX_PENDING`] halves, each for at most `spanmetrics.graph_wait`, 30 s)
+//! for the other. A half whose peer does not arrive in time is dropped and counted
+//! ([`ServiceGraph::dropped`]), except that virtual nodes stand in for services that
+//! send no spans, as in the connector and Tempo (`connection_type="virtual_node"`):
+//! - a client span left unpaired, with a `peer.service`, `db.name` or `db.system`
+//!   attribute, is an edge to a node named by the first of them;
+//! - a server span without a parent (a root) is an edge from the node `user`.
+//!
+//! Only the side that was seen records its latency.
 //! Written with the span metrics (`spanmetrics.rs`), every `spanmetrics.interval`.
 
 use std::collections::{HashMap, VecDeque};
@@ -20,8 +27,10 @@ use std::time::{Duration, Instant};
 
 use osprey_storage::schema::{SampleRow, SpanRow};
 
-/// How long a half waits for its peer.
+/// How long a half waits for its peer, by default.
 pub const WAIT: Duration = Duration::from_secs(30);
+/// Client-span attributes that name an uninstrumented peer, in order.
+pub const PEER_ATTRIBUTES: [&str; 3] = ["peer.service", "db.name", "db.system"];
 /// Most halves waiting at once; the oldest are dropped beyond it.
 pub const MAX_PENDING: usize = 100_000;
 /// Bucket bounds (seconds) of the connector's default latency histograms.
@@ -45,6 +54,8 @@ struct Half {
     failed: bool,
     messaging: bool,
     weight: f64,
+    /// A client span's uninstrumented peer, from [`PEER_ATTRIBUTES`].
+    peer: Option<String>,
 }
 
 /// (tenant, trace id, the client span's id).
@@ -61,6 +72,7 @@ struct EdgeKey {
 #[derive(Debug)]
 struct Histogram {
     sum: f64,
+    count: f64,
     /// Per bucket (not cumulative); the last one is `+Inf`.
     buckets: [f64; BUCKETS_S.len() + 1],
 }
@@ -69,12 +81,14 @@ impl Histogram {
     fn new() -> Self {
         Self {
             sum: 0.0,
+            count: 0.0,
             buckets: [0.0; BUCKETS_S.len() + 1],
         }
     }
 
     fn observe(&mut self, seconds: f64, w: f64) {
         self.sum += seconds * w;
+        self.count += w;
         let i = BUCKETS_S
             .iter()
             .position(|b| seconds <= *b)
@@ -100,8 +114,8 @@ struct Pending {
 }
 
 /// Edges between services, paired from client and server spans.
-#[derive(Default)]
 pub struct ServiceGraph {
+    wait: Duration,
     pending: Mutex<Pending>,
     edges: Mutex<HashMap<EdgeKey, Edge>>,
     dropped: prometheus_client::metrics::counter::Counter,
@@ -124,8 +138,26 @@ fn half_of(r: &SpanRow, weight: f64) -> Option<(Side, Half)> {
             failed: r.status_code == "STATUS_CODE_ERROR",
             messaging,
             weight,
+            peer: (side == Side::Client)
+                .then(|| {
+                    PEER_ATTRIBUTES.iter().find_map(|k| {
+                        r.attributes
+                            .iter()
+                            .find(|(ak, v)| ak == k && !v.is_empty())
+                            .map(|(_, v)| v.clone())
+                    })
+                })
+                .flatten(),
         },
     ))
+}
+
+const VIRTUAL: &str = "virtual_node";
+
+impl Default for ServiceGraph {
+    fn default() -> Self {
+        Self::new(WAIT)
+    }
 }
 
 impl ServiceGraph {
@@ -139,15 +171,24 @@ impl ServiceGraph {
         self.dropped.clone()
     }
 
+    pub fn new(wait: Duration) -> Self {
+        Self {
+            wait,
+            pending: Mutex::new(Pending::default()),
+            edges: Mutex::new(HashMap::new()),
+            dropped: Default::default(),
+        }
+    }
+
     /// Pairs acknowledged spans into edges.
     pub fn observe(&self, tenant: &str, rows: &[SpanRow], weights: &[f64]) {
         let now = Instant::now();
-        let mut paired = Vec::new();
+        let mut edges_seen: Vec<(String, Option<Half>, Option<Half>)> = Vec::new();
         {
             let Ok(mut p) = self.pending.lock() else {
                 return;
             };
-            self.expire(&mut p, now);
+            edges_seen.extend(self.expire(&mut p, now));
             for (i, r) in rows.iter().enumerate() {
                 let w = weights.get(i).copied().unwrap_or(1.0);
                 let Some((side, half)) = half_of(r, w) else {
@@ -160,7 +201,11 @@ impl ServiceGraph {
                         r.trace_id.clone(),
                         r.parent_span_id.clone(),
                     ),
-                    Side::Server => continue,
+                    Side::Server => {
+                        // A root server span: called by something that sends no spans.
+                        edges_seen.push((tenant.to_string(), None, Some(half)));
+                        continue;
+                    }
                 };
                 match p.halves.remove(&key) {
                     Some((_, other)) if other.side != side => {
@@ -169,7 +214,7 @@ impl ServiceGraph {
                         } else {
                             (other, half)
                         };
-                        paired.push((client, server));
+                        edges_seen.push((tenant.to_string(), Some(client), Some(server)));
                     }
                     // A second half of the same side (a retried export): keep the newest.
                     _ => {
@@ -188,27 +233,48 @@ impl ServiceGraph {
                 }
             }
         }
-        if paired.is_empty() {
+        self.record(edges_seen, now);
+    }
+
+    /// Adds edges: a pair, a client with a virtual server, or a virtual `user` client.
+    fn record(&self, seen: Vec<(String, Option<Half>, Option<Half>)>, now: Instant) {
+        if seen.is_empty() {
             return;
         }
         let Ok(mut edges) = self.edges.lock() else {
             return;
         };
-        for (client, server) in paired {
-            if client.service == server.service {
-                continue; // a call inside one service is not an edge of the graph
-            }
-            let w = client.weight.max(server.weight);
-            let e = edges
-                .entry(EdgeKey {
-                    tenant: tenant.to_string(),
-                    client: client.service.clone(),
-                    server: server.service.clone(),
-                    connection_type: if client.messaging && server.messaging {
+        for (tenant, client, server) in seen {
+            let (client_name, server_name, connection_type) = match (&client, &server) {
+                (Some(c), Some(s)) => (
+                    c.service.clone(),
+                    s.service.clone(),
+                    if c.messaging && s.messaging {
                         "messaging_system"
                     } else {
                         ""
                     },
+                ),
+                (Some(c), None) => match &c.peer {
+                    Some(peer) => (c.service.clone(), peer.clone(), VIRTUAL),
+                    None => continue,
+                },
+                (None, Some(s)) => ("user".to_string(), s.service.clone(), VIRTUAL),
+                (None, None) => continue,
+            };
+            if client_name == server_name {
+                continue; // a call inside one service is not an edge of the graph
+            }
+            let w = client
+                .as_ref()
+                .map_or(0.0, |h| h.weight)
+                .max(server.as_ref().map_or(0.0, |h| h.weight));
+            let e = edges
+                .entry(EdgeKey {
+                    tenant,
+                    client: client_name,
+                    server: server_name,
+                    connection_type,
                 })
                 .or_insert_with(|| Edge {
                     total: 0.0,
@@ -218,32 +284,58 @@ impl ServiceGraph {
                     updated: now,
                 });
             e.total += w;
-            if client.failed || server.failed {
+            if client.as_ref().is_some_and(|h| h.failed)
+                || server.as_ref().is_some_and(|h| h.failed)
+            {
                 e.failed += w;
             }
-            e.client.observe(client.seconds, w);
-            e.server.observe(server.seconds, w);
+            if let Some(c) = &client {
+                e.client.observe(c.seconds, w);
+            }
+            if let Some(s) = &server {
+                e.server.observe(s.seconds, w);
+            }
             e.updated = now;
         }
     }
 
-    fn expire(&self, p: &mut Pending, now: Instant) {
+    /// Removes halves that waited too long: client halves naming a peer come back as
+    /// virtual edges, the rest are counted as dropped.
+    fn expire(&self, p: &mut Pending, now: Instant) -> Vec<(String, Option<Half>, Option<Half>)> {
+        let mut out = Vec::new();
         while let Some((t, _)) = p.order.front() {
-            if now.duration_since(*t) < WAIT {
+            if now.duration_since(*t) < self.wait {
                 break;
             }
             let Some((t, key)) = p.order.pop_front() else {
                 break;
             };
-            if p.halves.get(&key).is_some_and(|(at, _)| *at == t) {
-                p.halves.remove(&key);
-                self.dropped.inc();
+            if p.halves.get(&key).is_some_and(|(at, _)| *at == t)
+                && let Some((_, half)) = p.halves.remove(&key)
+            {
+                if half.side == Side::Client && half.peer.is_some() {
+                    out.push((key.0, Some(half), None));
+                } else {
+                    self.dropped.inc();
+                }
             }
         }
+        out
+    }
+
+    /// Expires waiting halves now (written edges include virtual ones without new spans).
+    fn tick(&self) {
+        let now = Instant::now();
+        let expired = match self.pending.lock() {
+            Ok(mut p) => self.expire(&mut p, now),
+            Err(_) => return,
+        };
+        self.record(expired, now);
     }
 
     /// Every live edge's samples at `ts_ns`, added to `out` per tenant.
     pub fn samples(&self, ts_ns: i64, out: &mut HashMap<String, Vec<SampleRow>>) {
+        self.tick();
         let Ok(mut edges) = self.edges.lock() else {
             return;
         };
@@ -286,7 +378,7 @@ impl ServiceGraph {
                     rows.push(sample(&format!("{base}_bucket"), l, cumulative));
                 }
                 rows.push(sample(&format!("{base}_sum"), labels.clone(), h.sum));
-                rows.push(sample(&format!("{base}_count"), labels.clone(), e.total));
+                rows.push(sample(&format!("{base}_count"), labels.clone(), h.count));
             }
         }
     }
@@ -323,6 +415,110 @@ mod tests {
             .find(|r| le.is_none_or(|le| r.labels.iter().any(|(k, v)| k == "le" && v == le)))
             .map(|r| r.value)
             .unwrap_or(f64::NAN)
+    }
+
+    fn edge_total(
+        out: &HashMap<String, Vec<SampleRow>>,
+        client: &str,
+        server: &str,
+    ) -> Option<(f64, String)> {
+        out.get("t")?
+            .iter()
+            .filter(|r| r.metric == "traces_service_graph_request_total")
+            .find(|r| {
+                r.labels.contains(&("client".into(), client.into()))
+                    && r.labels.contains(&("server".into(), server.into()))
+            })
+            .map(|r| {
+                let ct = r
+                    .labels
+                    .iter()
+                    .find(|(k, _)| k == "connection_type")
+                    .map_or(String::new(), |(_, v)| v.clone());
+                (r.value, ct)
+            })
+    }
+
+    #[test]
+    fn virtual_nodes_for_uninstrumented_peers_and_users() {
+        let g = ServiceGraph::new(Duration::from_millis(20));
+        // A root server span: its caller sends no spans.
+        g.observe(
+            "t",
+            &[span(
+                "web",
+                "SPAN_KIND_SERVER",
+                "01",
+                "",
+                5,
+                "STATUS_CODE_ERROR",
+            )],
+            &[1.0],
+        );
+        // A client span to a database, and one to nothing named: both stay unpaired.
+        let mut db = span(
+            "web",
+            "SPAN_KIND_CLIENT",
+            "02",
+            "01",
+            3,
+            "STATUS_CODE_UNSET",
+        );
+        db.attributes = vec![("db.system".into(), "postgresql".into())];
+        let mut peer = span(
+            "web",
+            "SPAN_KIND_CLIENT",
+            "03",
+            "01",
+            3,
+            "STATUS_CODE_UNSET",
+        );
+        peer.attributes = vec![
+            ("db.system".into(), "redis".into()),
+            ("peer.service".into(), "cache".into()),
+        ];
+        let anonymous = span(
+            "web",
+            "SPAN_KIND_CLIENT",
+            "04",
+            "01",
+            3,
+            "STATUS_CODE_UNSET",
+        );
+        g.observe("t", &[db, peer, anonymous], &[1.0, 1.0, 1.0]);
+        std::thread::sleep(Duration::from_millis(30));
+        let mut out = HashMap::new();
+        g.samples(1, &mut out);
+        assert_eq!(edge_total(&out, "user", "web"), Some((1.0, VIRTUAL.into())));
+        assert_eq!(
+            edge_total(&out, "web", "postgresql"),
+            Some((1.0, VIRTUAL.into()))
+        );
+        // peer.service comes first among the peer attributes.
+        assert_eq!(
+            edge_total(&out, "web", "cache"),
+            Some((1.0, VIRTUAL.into()))
+        );
+        assert_eq!(g.dropped(), 1, "the client span naming no peer is dropped");
+        // Only the side that was seen has latencies.
+        let count = |m: &str| {
+            out["t"]
+                .iter()
+                .find(|r| r.metric == m && r.labels.contains(&("client".into(), "user".into())))
+                .map(|r| r.value)
+        };
+        assert_eq!(
+            count("traces_service_graph_request_server_seconds_count"),
+            Some(1.0)
+        );
+        assert_eq!(
+            count("traces_service_graph_request_client_seconds_count"),
+            Some(0.0)
+        );
+        assert_eq!(
+            count("traces_service_graph_request_failed_total"),
+            Some(1.0)
+        );
     }
 
     #[test]

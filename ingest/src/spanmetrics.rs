@@ -112,12 +112,13 @@ pub fn adjusted_count(trace_state: &str) -> f64 {
 
 impl SpanMetrics {
     pub fn new(config: SpanMetricsConfig) -> Self {
+        let graph_wait = config.graph_wait;
         let dimension_labels = config.dimensions.iter().map(|d| label_name(d)).collect();
         Self {
             config,
             dimension_labels,
             series: Mutex::new(HashMap::new()),
-            graph: crate::servicegraph::ServiceGraph::default(),
+            graph: crate::servicegraph::ServiceGraph::new(graph_wait),
         }
     }
 

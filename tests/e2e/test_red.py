@@ -27,7 +27,11 @@ MS = 1_000_000
 BUCKETS = [2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10000, 15000]
 KIND = {SpanKind.SERVER: "SPAN_KIND_SERVER", SpanKind.CLIENT: "SPAN_KIND_CLIENT", SpanKind.INTERNAL: "SPAN_KIND_INTERNAL"}
 STATUS = {StatusCode.UNSET: "STATUS_CODE_UNSET", StatusCode.OK: "STATUS_CODE_OK", StatusCode.ERROR: "STATUS_CODE_ERROR"}
-ENV = {"OSPREY_SPANMETRICS_INTERVAL": "1s", "OSPREY_SPANMETRICS_DIMENSIONS": '["http.route"]'}
+ENV = {
+    "OSPREY_SPANMETRICS_INTERVAL": "1s",
+    "OSPREY_SPANMETRICS_DIMENSIONS": '["http.route"]',
+    "OSPREY_SPANMETRICS_GRAPH_WAIT": "2s",
+}
 
 
 def emit(server: OspreyServer, t0: int, tenant: str | None = None) -> list:
@@ -219,11 +223,52 @@ def test_red_series_match_the_spans(osprey_factory) -> None:
     # "add item" children (sent by another provider, in other requests). cart → payments
     # is an INTERNAL span: a dependency, not a service-graph edge.
     edge = (("client", "frontend"), ("server", "cart"))  # connection_type "" is no label
+    # frontend's root SERVER spans are called by something that sends no spans: the
+    # virtual node "user".
+    user_edge = (("client", "user"), ("connection_type", "virtual_node"), ("server", "frontend"))
     deadline = time.monotonic() + 20
     while series(server, "traces_service_graph_request_total").get(edge) != 40 and time.monotonic() < deadline:
         time.sleep(0.3)
-    assert series(server, "traces_service_graph_request_total") == {edge: 40.0}
-    assert series(server, "traces_service_graph_request_failed_total") == {edge: 0.0}
+    assert series(server, "traces_service_graph_request_total") == {edge: 40.0, user_edge: 40.0}
+    assert series(server, "traces_service_graph_request_failed_total") == {edge: 0.0, user_edge: 0.0}
+    assert series(server, "traces_service_graph_request_client_seconds_count")[user_edge] == 0.0
+    assert series(server, "traces_service_graph_request_server_seconds_count")[user_edge] == 40.0
+
+    # A client span to a database that sends no spans: after graph_wait (2 s) without a
+    # server half, an edge to the virtual node named by db.system.
+    db_call = {
+        "traceId": "6b8efff798038103d269b633813fc60c",
+        "spanId": "fee19b7ec3c1b174",
+        "parentSpanId": "aee19b7ec3c1b174",
+        "name": "SELECT orders",
+        "kind": 3,
+        "startTimeUnixNano": str(t0),
+        "endTimeUnixNano": str(t0 + 4 * MS),
+        "attributes": [{"key": "db.system", "value": {"stringValue": "postgresql"}}],
+    }
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "cart"}}]},
+                "scopeSpans": [{"spans": [db_call]}],
+            }
+        ]
+    }
+    assert_accepted(post_otlp(server, "traces", body))
+    db_key = tuple(
+        sorted(
+            {"service_name": "cart", "span_name": "SELECT orders", "span_kind": "SPAN_KIND_CLIENT", "status_code": "STATUS_CODE_UNSET"}.items()
+        )
+    )
+    ref[db_key]["calls"] += 1
+    ref[db_key]["sum"] += 4.0
+    ref[db_key]["buckets"][1] += 1  # 4 ms ≤ 4 ms
+    db_edge = (("client", "cart"), ("connection_type", "virtual_node"), ("server", "postgresql"))
+    deadline = time.monotonic() + 20
+    while series(server, "traces_service_graph_request_total").get(db_edge) != 1 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert series(server, "traces_service_graph_request_total")[db_edge] == 1.0
+    assert series(server, "traces_service_graph_request_client_seconds_sum")[db_edge] == pytest.approx(0.004)
     by_id = {s.context.span_id: s for s in spans}
     client_s = sorted((s.end_time - s.start_time) / 1e9 for s in spans if s.name == "POST cart")
     server_s = sorted(
