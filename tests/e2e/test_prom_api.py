@@ -84,3 +84,44 @@ def test_query_limits_give_prometheus_errors(osprey_factory) -> None:
     # Within the limits (two raw samples in the lookback window) the same server answers.
     data = ok(server.get("/api/v1/query", params={"query": "other_metric", "time": now - 100}))
     assert [r["value"][1] for r in data["result"]] == ["1"]
+
+
+def test_otlp_histogram_exemplars(osprey: OspreyServer) -> None:
+    """OTLP histogram exemplars land on the bucket their value falls in, with trace_id,
+    span_id and filtered attributes as labels (Prometheus' OTLP translation)."""
+    from builders import TEMPORALITY_CUMULATIVE, assert_accepted, metrics_request, post_otlp
+
+    now_ns = time.time_ns()
+    point = {
+        "timeUnixNano": str(now_ns),
+        "count": "3",
+        "sum": 1.7,
+        "bucketCounts": ["1", "1", "1"],
+        "explicitBounds": [0.1, 1.0],
+        "attributes": [{"key": "route", "value": {"stringValue": "/pay"}}],
+        "exemplars": [
+            {
+                "timeUnixNano": str(now_ns - 5_000_000),
+                "asDouble": 0.4,
+                "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+                "spanId": "00f067aa0ba902b7",
+                "filteredAttributes": [{"key": "user.tier", "value": {"stringValue": "gold"}}],
+            },
+            {"timeUnixNano": str(now_ns - 1_000_000), "asDouble": 1.2, "traceId": "5bf92f3577b34da6a3ce929d0e0e4736"},
+        ],
+    }
+    hist = {"name": "rpc.latency", "unit": "s", "histogram": {"aggregationTemporality": TEMPORALITY_CUMULATIVE, "dataPoints": [point]}}
+    assert_accepted(post_otlp(osprey, "metrics", metrics_request("checkout", [hist])))
+    r = osprey.get("/api/v1/query_exemplars", params={"query": "rpc_latency_seconds_bucket", "start": now_ns / 1e9 - 60, "end": now_ns / 1e9 + 1})
+    data = ok(r)
+    by_le = {g["seriesLabels"]["le"]: g["exemplars"] for g in data}
+    assert set(by_le) == {"1", "+Inf"}
+    assert by_le["1"] == [
+        {
+            "labels": {"user_tier": "gold", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"},
+            "value": "0.4",
+            "timestamp": (now_ns - 5_000_000) // 1_000_000 / 1000,
+        }
+    ]
+    assert by_le["+Inf"][0]["labels"] == {"trace_id": "5bf92f3577b34da6a3ce929d0e0e4736"}
+    assert data[0]["seriesLabels"]["job"] == "checkout" and data[0]["seriesLabels"]["route"] == "/pay"

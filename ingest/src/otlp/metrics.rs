@@ -16,8 +16,9 @@
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, Metric, metric::Data, number_data_point,
+    AggregationTemporality, Exemplar, Metric, exemplar, metric::Data, number_data_point,
 };
+use osprey_storage::exemplars::Exemplar as StoredExemplar;
 use osprey_storage::schema::{Attributes, SampleRow};
 
 use super::common::{Rejections, any_value_string, lookup, nanos, resource_attributes};
@@ -202,6 +203,7 @@ pub fn format_float(f: f64) -> String {
 
 struct Out<'a> {
     rows: &'a mut Vec<SampleRow>,
+    exemplars: &'a mut Vec<StoredExemplar>,
 }
 
 impl Out<'_> {
@@ -212,6 +214,37 @@ impl Out<'_> {
             timestamp_ns: ts,
             value,
         });
+    }
+}
+
+fn exemplar_value(e: &Exemplar) -> Option<f64> {
+    match e.value? {
+        exemplar::Value::AsDouble(v) => Some(v),
+        exemplar::Value::AsInt(v) => Some(v as f64),
+    }
+}
+
+/// An OTLP exemplar as Prometheus keeps it: its filtered attributes as labels, plus
+/// `trace_id` and `span_id` in hex when set.
+fn stored_exemplar(metric: &str, series: Attributes, e: &Exemplar, v: f64) -> StoredExemplar {
+    let mut labels: Attributes = e
+        .filtered_attributes
+        .iter()
+        .map(|kv| (label_name(&kv.key), any_value_string(kv.value.as_ref())))
+        .collect();
+    if !e.trace_id.is_empty() {
+        labels.push(("trace_id".into(), hex::encode(&e.trace_id)));
+    }
+    if !e.span_id.is_empty() {
+        labels.push(("span_id".into(), hex::encode(&e.span_id)));
+    }
+    StoredExemplar {
+        tenant: String::new(),
+        metric: metric.to_string(),
+        series_labels: series,
+        labels,
+        value: v,
+        timestamp_ms: nanos(e.time_unix_nano).div_euclid(1_000_000),
     }
 }
 
@@ -355,6 +388,22 @@ fn convert_metric(
                     count: p.count,
                     sum: p.sum,
                 };
+                // Each exemplar goes with the bucket its value falls in (Prometheus'
+                // translation): the first bound at or above it, else +Inf.
+                for e in &p.exemplars {
+                    let Some(v) = exemplar_value(e) else { continue };
+                    let le = p
+                        .explicit_bounds
+                        .iter()
+                        .find(|b| v <= **b)
+                        .map_or_else(|| "+Inf".to_string(), |b| format_float(*b));
+                    out.exemplars.push(stored_exemplar(
+                        &format!("{name}_bucket"),
+                        with_label(&point.labels, "le", le),
+                        e,
+                        v,
+                    ));
+                }
                 emit_histogram(out, &name, &point, buckets, false);
             }
         }
@@ -478,6 +527,15 @@ pub fn convert(
     req: &ExportMetricsServiceRequest,
     strict: bool,
 ) -> Result<(Vec<SampleRow>, Rejections), String> {
+    convert_with_exemplars(req, strict).map(|(rows, rejected, _)| (rows, rejected))
+}
+
+/// [`convert`], with the histogram points' exemplars (tenant left empty).
+pub fn convert_with_exemplars(
+    req: &ExportMetricsServiceRequest,
+    strict: bool,
+) -> Result<(Vec<SampleRow>, Rejections, Vec<StoredExemplar>), String> {
+    let mut exemplars = Vec::new();
     let mut rows = Vec::new();
     let mut rejected = Rejections::default();
     for rm in &req.resource_metrics {
@@ -489,7 +547,10 @@ pub fn convert(
                 convert_metric(
                     m,
                     &base,
-                    &mut Out { rows: &mut rows },
+                    &mut Out {
+                        rows: &mut rows,
+                        exemplars: &mut exemplars,
+                    },
                     &mut rejected,
                     strict,
                 )?;
@@ -499,7 +560,7 @@ pub fn convert(
             rows.push(info);
         }
     }
-    Ok((rows, rejected))
+    Ok((rows, rejected, exemplars))
 }
 
 /// Prometheus' `target_info`: the resource attributes other than those that made

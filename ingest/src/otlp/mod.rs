@@ -57,15 +57,15 @@ impl Pipeline {
         req: &ExportMetricsServiceRequest,
         strict: bool,
     ) -> Result<Outcome, IngestError> {
-        let (rows, mut rejected) =
-            metrics::convert(req, strict).map_err(IngestError::BadRequest)?;
+        let (rows, mut rejected, exemplars) =
+            metrics::convert_with_exemplars(req, strict).map_err(IngestError::BadRequest)?;
         let admitted = st.samples.admit(tenant, rows);
         for r in admitted.reasons {
             rejected.reject(r);
         }
         // Reasons beyond the first five are counted, not listed.
         rejected.count += admitted.refused.saturating_sub(5.min(admitted.refused)) as i64;
-        Self::store(
+        let outcome = Self::store(
             st,
             tenant,
             Signal::Metrics,
@@ -73,7 +73,15 @@ impl Pipeline {
             rejected,
             samples_batch,
         )
-        .await
+        .await?;
+        // Exemplars only for an acknowledged request.
+        st.storage
+            .exemplars()
+            .add(exemplars.into_iter().map(|mut e| {
+                e.tenant = tenant.to_string();
+                e
+            }));
+        Ok(outcome)
     }
 
     /// Appends the accepted rows (acknowledged once durable) and counts them.
