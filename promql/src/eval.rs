@@ -321,3 +321,86 @@ pub(crate) fn merge_same_labels(series: Vec<Series>) -> Result<Vec<Series>> {
     }
     Ok(order)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::Labels;
+
+    fn data() -> Data {
+        let mut d = Data::default();
+        let series = (0..3)
+            .map(|i| RawSeries {
+                labels: Labels::new(vec![
+                    ("__name__".into(), "m".into()),
+                    ("i".into(), i.to_string()),
+                ]),
+                ts: (0..10).map(|t| t * 15_000).collect(),
+                vals: (0..10).map(|t| (t * i) as f64).collect(),
+            })
+            .collect();
+        d.insert("m".into(), series);
+        d
+    }
+
+    fn q() -> Query {
+        Query {
+            start: 60_000,
+            end: 135_000,
+            step: 15_000,
+            lookback: 300_000,
+            subquery_step: 60_000,
+            instant: false,
+        }
+    }
+
+    #[test]
+    fn a_passed_deadline_is_a_timeout() {
+        let limits = Limits {
+            deadline: Instant::now().checked_sub(std::time::Duration::from_secs(1)),
+            ..Limits::default()
+        };
+        let e = crate::parse("sum(rate(m[1m]))").unwrap();
+        assert!(matches!(
+            evaluate(&e, &q(), &data(), &limits),
+            Err(PromqlError::Timeout(_))
+        ));
+    }
+
+    #[test]
+    fn sample_and_series_limits_are_errors_not_allocations() {
+        let e = crate::parse("m").unwrap();
+        let few_samples = Limits {
+            max_samples: 5,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            evaluate(&e, &q(), &data(), &few_samples),
+            Err(PromqlError::Limit(m)) if m == TOO_MANY_SAMPLES
+        ));
+        let few_series = Limits {
+            max_series: 2,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            evaluate(&e, &q(), &data(), &few_series),
+            Err(PromqlError::Limit(m)) if m.contains("max_series")
+        ));
+        // A huge subquery is refused before its steps are allocated.
+        let e = crate::parse("max_over_time(m[1y:1ms])").unwrap();
+        assert!(matches!(
+            evaluate(&e, &q(), &data(), &Limits::default()),
+            Err(PromqlError::Limit(m)) if m.contains("steps")
+        ));
+        // Within the limits: 3 series over 6 steps.
+        let e = crate::parse("m").unwrap();
+        let Ok(Value::Vector(v)) = evaluate(&e, &q(), &data(), &Limits::default()) else {
+            panic!("vector expected")
+        };
+        assert_eq!(v.len(), 3);
+        assert_eq!(
+            v[2].vals,
+            (4..10).map(|t| Some((t * 2) as f64)).collect::<Vec<_>>()
+        );
+    }
+}
