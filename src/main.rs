@@ -366,6 +366,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let spanmetrics = Arc::clone(&ingest.spanmetrics);
     let scrape_gate = Arc::clone(&ingest.samples);
+    let scrape_board = Arc::clone(&ingest.targets);
     let http_metrics = HttpMetrics::default();
     let mut registry = Registry::default();
     storage.metrics().register(&mut registry);
@@ -441,6 +442,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let scraper = tokio::spawn(osprey_ingest::scrape::run(
         storage.clone(),
         Arc::clone(&scrape_gate),
+        scrape_board,
         config.scrape.clone(),
         stop_rx.clone(),
     ));

@@ -39,6 +39,8 @@ pub struct IngestState {
     pub spanmetrics: std::sync::Arc<spanmetrics::SpanMetrics>,
     /// Out-of-order window and duplicate checks for every metric sample written.
     pub samples: std::sync::Arc<samplegate::SampleGate>,
+    /// Scrape targets' last results (`GET /api/v1/targets`).
+    pub targets: std::sync::Arc<scrape::TargetBoard>,
 }
 
 impl IngestState {
@@ -59,6 +61,7 @@ impl IngestState {
         Self {
             storage,
             samples: std::sync::Arc::new(samplegate::SampleGate::new(window)),
+            targets: std::sync::Arc::default(),
             max_body,
             metrics: IngestMetrics::default(),
             spanmetrics: std::sync::Arc::new(spanmetrics::SpanMetrics::new(spanmetrics)),
@@ -85,9 +88,21 @@ pub fn api_router(st: IngestState) -> Router {
         .route("/api/v1/write", post(remote_write::write))
         .route("/api/v1/logs", post(lines::handler))
         .route("/loki/api/v1/push", post(loki::push))
+        .route("/api/v1/targets", axum::routing::get(targets_handler))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(st.clone())
         .merge(otlp_http_router(st))
+}
+
+/// `GET /api/v1/targets`: the scrape targets and their last scrape, Prometheus' shape.
+async fn targets_handler(
+    axum::extract::State(st): axum::extract::State<IngestState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "status": "success",
+        "data": st.targets.to_json(q.get("state").map(String::as_str)),
+    }))
 }
 
 pub use otlp::grpc::routes as otlp_grpc_routes;

@@ -168,6 +168,21 @@ targets = ["127.0.0.1:{dead_port}"]
     wait_until(lambda: one(server, 'up{job="app"}') == 1.0, timeout=15, message="target scraped")
     wait_until(lambda: one(server, 'up{job="down"}') == 0.0, timeout=15, message="dead target reported down")
 
+    # /api/v1/targets: each target's labels, URL and last scrape, as Prometheus shows them.
+    def targets() -> dict[str, dict]:
+        r = server.get("/api/v1/targets")
+        assert r.status_code == 200, r.text
+        return {t["scrapePool"]: t for t in r.json()["data"]["activeTargets"]}
+
+    wait_until(lambda: targets()["down"]["health"] == "down" and targets()["app"]["health"] == "up", timeout=10, message="target health")
+    t = targets()
+    assert sorted(t) == ["app", "down", "honor"]
+    assert t["app"]["labels"] == {"instance": target.address, "job": "app", "port": port}
+    assert t["app"]["scrapeUrl"] == f"http://{target.address}/metrics"
+    assert t["app"]["discoveredLabels"]["__address__"] == target.address
+    assert (t["app"]["scrapeInterval"], t["app"]["scrapeTimeout"], t["app"]["lastError"]) == ("500ms", "400ms", "")
+    assert "Connect" in t["down"]["lastError"] or "connect" in t["down"]["lastError"], t["down"]
+
     # Target labels win over the target's own job label, which becomes exported_job.
     got = values(server, 'app_requests_total{job="app"}')
     assert got == {

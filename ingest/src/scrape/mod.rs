@@ -12,7 +12,7 @@ pub mod relabel;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -39,6 +39,8 @@ type HttpClient = Client<HttpConnector, Empty<Bytes>>;
 #[derive(Debug, Clone)]
 pub struct Target {
     pub url: String,
+    /// The configured `host:port`, before relabelling.
+    address: String,
     pub labels: LabelMap,
     interval: Duration,
     timeout: Duration,
@@ -92,6 +94,7 @@ fn target(cfg: &ScrapeConfig, job: &ScrapeJob, addr: &str, rules: &[Rule]) -> Op
     l.retain(|k, v| !k.starts_with("__") && !v.is_empty());
     Some(Target {
         url,
+        address: addr.to_string(),
         labels: l,
         interval,
         timeout,
@@ -114,6 +117,7 @@ fn humantime_short(d: Duration) -> String {
 pub async fn run(
     storage: Storage,
     gate: Arc<SampleGate>,
+    board: Arc<TargetBoard>,
     cfg: ScrapeConfig,
     stop: watch::Receiver<bool>,
 ) {
@@ -133,7 +137,10 @@ pub async fn run(
     let tasks: Vec<_> = list
         .into_iter()
         .map(|(t, rules)| {
+            let slot = board.register(&t);
             let l = Loop {
+                board: Arc::clone(&board),
+                slot,
                 storage: storage.clone(),
                 gate: Arc::clone(&gate),
                 tenant: cfg.tenant.clone(),
@@ -153,7 +160,97 @@ pub async fn run(
 
 type SeriesKey = (String, Vec<(String, String)>);
 
+/// The last scrape of each target, for `GET /api/v1/targets`.
+#[derive(Default)]
+pub struct TargetBoard {
+    targets: Mutex<Vec<TargetStatus>>,
+}
+
+#[derive(Clone, Debug)]
+struct TargetStatus {
+    job: String,
+    address: String,
+    url: String,
+    labels: LabelMap,
+    interval: Duration,
+    timeout: Duration,
+    /// Unix ms of the last scrape's start; 0 before the first.
+    last_scrape_ms: i64,
+    last_duration: f64,
+    last_error: String,
+    health: &'static str,
+}
+
+impl TargetBoard {
+    fn register(&self, t: &Target) -> usize {
+        let Ok(mut v) = self.targets.lock() else {
+            return usize::MAX;
+        };
+        v.push(TargetStatus {
+            job: t.job.clone(),
+            address: t.address.clone(),
+            url: t.url.clone(),
+            labels: t.labels.clone(),
+            interval: t.interval,
+            timeout: t.timeout,
+            last_scrape_ms: 0,
+            last_duration: 0.0,
+            last_error: String::new(),
+            health: "unknown",
+        });
+        v.len() - 1
+    }
+
+    fn report(&self, i: usize, start_ms: i64, duration: f64, error: Option<&str>) {
+        if let Ok(mut v) = self.targets.lock()
+            && let Some(t) = v.get_mut(i)
+        {
+            t.last_scrape_ms = start_ms;
+            t.last_duration = duration;
+            t.last_error = error.unwrap_or("").to_string();
+            t.health = if error.is_some() { "down" } else { "up" };
+        }
+    }
+
+    /// Prometheus' `/api/v1/targets` data: the active targets, none dropped by relabelling
+    /// listed (their labels are gone).
+    pub fn to_json(&self, state: Option<&str>) -> serde_json::Value {
+        let Ok(v) = self.targets.lock() else {
+            return serde_json::json!({"activeTargets": [], "droppedTargets": []});
+        };
+        let active: Vec<serde_json::Value> = v
+            .iter()
+            .map(|t| {
+                let last = chrono::DateTime::from_timestamp_millis(t.last_scrape_ms)
+                    .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                    .unwrap_or_default();
+                serde_json::json!({
+                    "discoveredLabels": {"__address__": t.address, "job": t.job},
+                    "labels": t.labels,
+                    "scrapePool": t.job,
+                    "scrapeUrl": t.url,
+                    "globalUrl": t.url,
+                    "lastError": t.last_error,
+                    "lastScrape": if t.last_scrape_ms == 0 { "0001-01-01T00:00:00Z".to_string() } else { last },
+                    "lastScrapeDuration": t.last_duration,
+                    "health": t.health,
+                    "scrapeInterval": humantime_short(t.interval),
+                    "scrapeTimeout": humantime_short(t.timeout),
+                })
+            })
+            .collect();
+        let active = if state == Some("dropped") {
+            Vec::new()
+        } else {
+            active
+        };
+        serde_json::json!({"activeTargets": active, "droppedTargets": []})
+    }
+}
+
 struct Loop {
+    board: Arc<TargetBoard>,
+    slot: usize,
     storage: Storage,
     gate: Arc<SampleGate>,
     tenant: String,
@@ -235,6 +332,12 @@ impl Loop {
             },
         };
         let duration = start.elapsed().as_secs_f64();
+        self.board.report(
+            self.slot,
+            ts,
+            duration,
+            parsed.as_ref().err().map(String::as_str),
+        );
         let mut rows = Vec::new();
         let mut current: HashMap<SeriesKey, ()> = HashMap::new();
         let report = match parsed {
