@@ -122,12 +122,27 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// Whether a phrase (two or more consecutive tokens) is anywhere in it.
+    fn has_phrase(&self) -> bool {
+        match self {
+            Expr::Tokens(t) => t.len() > 1,
+            Expr::And(xs) | Expr::Or(xs) => xs.iter().any(Expr::has_phrase),
+            Expr::Not(x) => x.has_phrase(),
+            _ => false,
+        }
+    }
+}
+
 /// An index query returning a superset of `e`'s matches, and whether it returns
-/// exactly the matches.
-pub fn to_text_query(e: &Expr) -> (TextQuery, bool) {
+/// exactly the matches, for an index with token positions (phrases answered in the
+/// index) or without (a phrase is its tokens, checked against the body).
+pub fn to_text_query(e: &Expr, positions: bool) -> (TextQuery, bool) {
+    let sub = |x: &Expr| to_text_query(x, positions);
     match e {
         Expr::All => (TextQuery::All, true),
         Expr::Tokens(t) if t.len() == 1 => (TextQuery::Token(t[0].clone()), true),
+        Expr::Tokens(t) if positions => (TextQuery::Phrase(t.clone()), true),
         // No positions in the index: all the tokens, then the body is checked.
         Expr::Tokens(t) => (
             TextQuery::And(t.iter().map(|x| TextQuery::Token(x.clone())).collect()),
@@ -153,16 +168,19 @@ pub fn to_text_query(e: &Expr) -> (TextQuery, bool) {
         ),
         Expr::Attr { .. } => (TextQuery::All, false),
         Expr::And(xs) => {
-            let (qs, exact): (Vec<_>, Vec<_>) = xs.iter().map(to_text_query).unzip();
+            let (qs, exact): (Vec<_>, Vec<_>) = xs.iter().map(sub).unzip();
             (TextQuery::And(qs), exact.into_iter().all(|x| x))
         }
         Expr::Or(xs) => {
-            let (qs, exact): (Vec<_>, Vec<_>) = xs.iter().map(to_text_query).unzip();
+            let (qs, exact): (Vec<_>, Vec<_>) = xs.iter().map(sub).unzip();
             (TextQuery::Or(qs), exact.into_iter().all(|x| x))
         }
         // The complement of a superset is not a superset: only an exact inner query
         // can be negated in the index.
-        Expr::Not(x) => match to_text_query(x) {
+        // tantivy's phrase scorer cannot be excluded (it panics when seeked back), so a
+        // phrase under NOT is checked against the body instead.
+        Expr::Not(x) if positions && x.has_phrase() => (TextQuery::All, false),
+        Expr::Not(x) => match sub(x) {
             (q, true) => (TextQuery::Not(Box::new(q)), true),
             (_, false) => (TextQuery::All, false),
         },
@@ -571,7 +589,8 @@ mod tests {
         fn any_query_parses_or_is_refused(q in "[ a-zA-Z0-9:<>=()\"*.\\-é_]{0,40}") {
             match parse(&q) {
                 Ok(e) => {
-                    let _ = to_text_query(&e);
+                    let _ = to_text_query(&e, true);
+                    let _ = to_text_query(&e, false);
                     let attrs = HashMap::new();
                     let r = Record {
                         body: "a b c",
@@ -590,13 +609,25 @@ mod tests {
 
     #[test]
     fn index_queries_are_supersets_and_say_when_exact() {
-        let (_, exact) = to_text_query(&parse("a b* service:x severity>=warn k:v").unwrap());
+        let (_, exact) = to_text_query(&parse("a b* service:x severity>=warn k:v").unwrap(), false);
         assert!(exact);
-        let (_, exact) = to_text_query(&parse(r#""a b""#).unwrap());
+        let (_, exact) = to_text_query(&parse(r#""a b""#).unwrap(), false);
         assert!(!exact);
-        let (q, exact) = to_text_query(&parse(r#"NOT "a b""#).unwrap());
+        let (q, exact) = to_text_query(&parse(r#"NOT "a b""#).unwrap(), false);
         assert_eq!((q, exact), (TextQuery::All, false));
-        let (q, exact) = to_text_query(&parse("NOT a").unwrap());
+        // With positions a phrase is exact; under NOT it is checked against the body.
+        let (q, exact) = to_text_query(&parse(r#""a b" c"#).unwrap(), true);
+        assert!(exact);
+        assert_eq!(
+            q,
+            TextQuery::And(vec![
+                TextQuery::Phrase(vec!["a".into(), "b".into()]),
+                TextQuery::Token("c".into())
+            ])
+        );
+        let (q, exact) = to_text_query(&parse(r#"NOT "a b""#).unwrap(), true);
+        assert_eq!((q, exact), (TextQuery::All, false));
+        let (q, exact) = to_text_query(&parse("NOT a").unwrap(), false);
         assert_eq!(
             (q, exact),
             (TextQuery::Not(Box::new(TextQuery::Token("a".into()))), true)

@@ -324,12 +324,20 @@ pub(crate) fn scan(
         .filter(|(_, f)| f.max_time_ns >= m.start_ns && f.min_time_ns <= m.end_ns)
         .collect();
     files.sort_by_key(|(_, f)| Reverse(f.max_time_ns));
-    let (query, exact) = logquery::to_text_query(&m.expr);
+    // Indexes written before positions were kept answer phrases by their tokens.
+    let with_positions = logquery::to_text_query(&m.expr, true);
+    let without = logquery::to_text_query(&m.expr, false);
     let mut plans = Vec::with_capacity(files.len());
     for (fi, meta) in files {
-        let candidates = match storage.text_index(meta) {
+        let index = storage.text_index(meta);
+        let (query, exact) = match &index {
+            Some(i) if i.has_positions() => &with_positions,
+            _ => &without,
+        };
+        let exact = *exact;
+        let candidates = match index {
             Some(i) => {
-                let rows = i.rows(&query).map_err(storage_err)?;
+                let rows = i.rows(query).map_err(storage_err)?;
                 if rows.is_empty() {
                     continue;
                 }

@@ -4,9 +4,11 @@
 //! for the matching row numbers and reads only those rows of the Parquet file.
 //!
 //! Fields:
-//! - `body`: the body split into lowercase alphanumeric tokens ([`tokens`]); postings
-//!   hold document ids only (no frequencies, positions or norms), so a phrase is
-//!   answered by the rows holding all its tokens and verified against the body;
+//! - `body`: the body split into lowercase alphanumeric tokens ([`tokens`]), with
+//!   positions, so a phrase (consecutive tokens) is answered by the index itself.
+//!   Indexes written before positions were kept (document ids only) still open:
+//!   [`TextIndex::has_positions`] says which, and a phrase is then answered by the rows
+//!   holding all its tokens and checked against the body;
 //! - `service`: the service name, one raw term;
 //! - `level`: the severity level (1 trace … 6 fatal, 0 unset, see [`level_of`]);
 //! - `attr`: one raw term `key=value` per attribute whose value is at most
@@ -26,7 +28,9 @@ use std::sync::{Arc, Mutex};
 use arrow::array::{AsArray, RecordBatch};
 use serde::{Deserialize, Serialize};
 use tantivy::directory::RamDirectory;
-use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, RegexQuery, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, EnableScoring, Occur, PhraseQuery, Query, RegexQuery, TermQuery,
+};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
 };
@@ -107,19 +111,22 @@ struct Fields {
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let text = |tokenizer: &str| {
+    let text = |tokenizer: &str, option: IndexRecordOption| {
         TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(tokenizer)
-                .set_index_option(IndexRecordOption::Basic)
+                .set_index_option(option)
                 .set_fieldnorms(false),
         )
     };
     let fields = Fields {
-        body: b.add_text_field("body", text(TOKENIZER)),
-        service: b.add_text_field("service", text("raw")),
+        body: b.add_text_field(
+            "body",
+            text(TOKENIZER, IndexRecordOption::WithFreqsAndPositions),
+        ),
+        service: b.add_text_field("service", text("raw", IndexRecordOption::Basic)),
         level: b.add_u64_field("level", NumericOptions::default().set_indexed()),
-        attr: b.add_text_field("attr", text("raw")),
+        attr: b.add_text_field("attr", text("raw", IndexRecordOption::Basic)),
     };
     (b.build(), fields)
 }
@@ -293,6 +300,8 @@ pub enum TextQuery {
     All,
     /// A body token.
     Token(String),
+    /// Consecutive body tokens (two or more); only for an index with positions.
+    Phrase(Vec<String>),
     /// Body tokens starting with this.
     Prefix(String),
     Service(String),
@@ -316,6 +325,8 @@ pub struct TextIndex {
     reader: IndexReader,
     fields: Fields,
     bytes: usize,
+    /// The body field holds token positions (indexes written since phrases are exact).
+    positions: bool,
 }
 
 impl std::fmt::Debug for TextIndex {
@@ -358,7 +369,14 @@ impl TextIndex {
         }
         let mut index = Index::open(dir).map_err(|e| fts_error(path, e))?;
         index.set_tokenizers(tokenizers());
-        let fields = fields_of(&index.schema())?;
+        let schema = index.schema();
+        let fields = fields_of(&schema)?;
+        let positions = match schema.get_field_entry(fields.body).field_type() {
+            tantivy::schema::FieldType::Str(o) => o
+                .get_indexing_options()
+                .is_some_and(|i| i.index_option().has_positions()),
+            _ => false,
+        };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -368,6 +386,7 @@ impl TextIndex {
             reader,
             fields,
             bytes: data.len(),
+            positions,
         })
     }
 
@@ -397,6 +416,11 @@ impl TextIndex {
         self.bytes
     }
 
+    /// Whether phrases can be asked of this index ([`TextQuery::Phrase`]).
+    pub fn has_positions(&self) -> bool {
+        self.positions
+    }
+
     fn to_tantivy(&self, q: &TextQuery) -> Result<Box<dyn Query>, StorageError> {
         let f = self.fields;
         let term =
@@ -404,6 +428,17 @@ impl TextIndex {
         Ok(match q {
             TextQuery::All => Box::new(AllQuery),
             TextQuery::Token(t) => term(Term::from_field_text(f.body, t)),
+            TextQuery::Phrase(ts) if ts.len() >= 2 && self.positions => Box::new(PhraseQuery::new(
+                ts.iter()
+                    .map(|t| Term::from_field_text(f.body, t))
+                    .collect(),
+            )),
+            TextQuery::Phrase(ts) => {
+                return Err(fts_error(
+                    "",
+                    format!("phrase {ts:?} needs an index with positions and two or more tokens"),
+                ));
+            }
             TextQuery::Prefix(p) => {
                 let pattern = format!("{}.*", regex_escape(p));
                 Box::new(RegexQuery::from_pattern(&pattern, f.body).map_err(|e| fts_error("", e))?)

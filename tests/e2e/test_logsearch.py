@@ -130,6 +130,8 @@ QUERIES: list[tuple[dict, object]] = [
     ({"query": '(payment OR cache) AND NOT "card declined"'},
      lambda r: (has("payment")(r) or has("cache")(r)) and not has("card declined")(r)),
     ({"query": 'NOT "card declined"'}, lambda r: not has("card declined")(r)),
+    ({"query": '"card declined" OR "declined card"'}, lambda r: has("card declined")(r) or has("declined card")(r)),
+    ({"query": '"card declined" payment'}, lambda r: has("card declined")(r) and has("payment")(r)),
     ({"query": "severity>=warn"}, lambda r: LEVEL[r["sev"]] >= 4),
     ({"query": "level<info"}, lambda r: LEVEL[r["sev"]] < 3),
     ({"query": "severity:error timeout"}, lambda r: LEVEL[r["sev"]] == 5 and has("timeout")(r)),
