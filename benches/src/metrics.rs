@@ -507,6 +507,7 @@ impl MetricsWorkload {
                     timestamp: ts,
                 }],
                 exemplars: Vec::new(),
+                histograms: Vec::new(),
             });
             if current.len() == per_request {
                 out.push(WriteRequest {

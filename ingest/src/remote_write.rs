@@ -63,6 +63,9 @@ pub struct TimeSeries {
     pub samples: Vec<Sample>,
     #[prost(message, repeated, tag = "3")]
     pub exemplars: Vec<Exemplar>,
+    /// Native histogram samples: counted and refused, not decoded.
+    #[prost(message, repeated, tag = "4")]
+    pub histograms: Vec<v2::Opaque>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -158,6 +161,11 @@ pub struct V2Rows {
 
 /// Resolves a 2.0 request's symbol references into samples.
 pub fn v2_to_samples(req: v2::Request) -> Result<V2Rows, IngestError> {
+    if req.symbols.first().is_some_and(|s| !s.is_empty()) {
+        return Err(IngestError::BadRequest(
+            "symbols must start with the empty string (remote_write 2.0)".into(),
+        ));
+    }
     let mut out = V2Rows {
         rows: Vec::new(),
         histograms: 0,
@@ -377,6 +385,8 @@ async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> Writ
     let tenant = tenant(headers).map_err(fail)?;
     let raw = unsnappy(body, st.max_body).map_err(fail)?;
     st.metrics.bytes(Signal::Metrics, raw.len() as u64);
+    // Metadata is kept only once the request's samples are stored.
+    let mut meta: Vec<(String, Metadata)> = Vec::new();
     let (rows, histograms, exemplars) = match proto {
         Proto::V1 => {
             let mut req = WriteRequest::decode(raw.as_slice()).map_err(|e| {
@@ -384,19 +394,19 @@ async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> Writ
                     "malformed WriteRequest protobuf: {e}"
                 )))
             })?;
-            for m in std::mem::take(&mut req.metadata) {
-                st.storage.metadata().set(
-                    &tenant,
-                    &m.metric_family_name,
+            meta.extend(std::mem::take(&mut req.metadata).into_iter().map(|m| {
+                (
+                    m.metric_family_name,
                     Metadata {
                         kind: metric_type_name(m.r#type).to_string(),
                         help: m.help,
                         unit: m.unit,
                     },
-                );
-            }
+                )
+            }));
+            let histograms = req.timeseries.iter().map(|t| t.histograms.len()).sum();
             let (rows, exemplars) = to_samples(req).map_err(fail)?;
-            (rows, 0, exemplars)
+            (rows, histograms, exemplars)
         }
         Proto::V2 => {
             let req = v2::Request::decode(raw.as_slice()).map_err(|e| {
@@ -412,22 +422,24 @@ async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> Writ
                 )));
             }
             let v = v2_to_samples(req).map_err(fail)?;
-            for (name, m) in v.metadata {
-                st.storage.metadata().set(&tenant, &name, m);
-            }
+            meta.extend(v.metadata);
             (v.rows, v.histograms, v.exemplars)
         }
     };
     let total = rows.len();
     let admitted = st.samples.admit(&tenant, rows);
-    let rows = admitted.rows;
+    let rows = &admitted.rows;
     if !rows.is_empty() {
         let batch =
-            samples_batch_with_ids(&rows, Some(&admitted.ids)).map_err(|e| fail(e.into()))?;
+            samples_batch_with_ids(rows, Some(&admitted.ids)).map_err(|e| fail(e.into()))?;
         st.storage
             .append(&tenant, Signal::Metrics, batch)
             .await
             .map_err(|e| fail(e.into()))?;
+    }
+    st.samples.commit(&admitted);
+    for (family, m) in meta {
+        st.storage.metadata().set(&tenant, &family, m);
     }
     st.metrics.rows(
         Signal::Metrics,
@@ -441,8 +453,9 @@ async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> Writ
             e.tenant = tenant.clone();
             e
         }));
+    // Exact duplicates are stored already: written, as Prometheus counts them.
     let written = matches!(proto, Proto::V2).then_some(Written {
-        samples: rows.len(),
+        samples: rows.len() + admitted.duplicates,
         histograms: 0,
         exemplars: stored_exemplars,
     });

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use osprey_storage::schema::SampleRow;
@@ -44,6 +45,7 @@ impl Hasher for IdHasher {
 
 pub struct SampleGate {
     window_ms: i64,
+    commits: AtomicU64,
     newest: Mutex<HashMap<String, i64>>,
     series: Vec<Mutex<Newest>>,
 }
@@ -58,6 +60,11 @@ pub struct Admitted {
     pub refused: usize,
     /// The first refusals' reasons (at most 5).
     pub reasons: Vec<String>,
+    /// What [`SampleGate::commit`] records once the rows are stored: per series its
+    /// newest (timestamp, value bits) in this request, and the request's newest time.
+    updates: HashMap<u64, (i64, u64)>,
+    max_ts: Option<i64>,
+    tenant: String,
 }
 
 impl Admitted {
@@ -86,6 +93,7 @@ impl SampleGate {
     pub fn new(window: Duration) -> Self {
         Self {
             window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
+            commits: AtomicU64::new(0),
             newest: Mutex::new(HashMap::new()),
             series: (0..SHARDS).map(|_| Mutex::new(Newest::default())).collect(),
         }
@@ -139,18 +147,20 @@ impl SampleGate {
                 continue;
             }
             let bits = row.value.to_bits();
-            let Ok(mut shard) = self.series[(id as usize) % SHARDS].lock() else {
-                out.rows.push(row);
-                out.ids.push(id);
-                continue;
+            // The state as stored, or as this request would leave it.
+            let last = match out.updates.get(&id) {
+                Some(&u) => Some(u),
+                None => match self.series[(id as usize) % SHARDS].lock() {
+                    Ok(shard) => shard.get(&(tenant_key, id)).copied(),
+                    Err(_) => None,
+                },
             };
-            match shard.get_mut(&(tenant_key, id)) {
+            match last {
                 Some(last) if last.0 == ts && last.1 == bits => {
                     out.duplicates += 1;
                     continue;
                 }
                 Some(last) if last.0 == ts => {
-                    drop(shard);
                     out.refuse(|| {
                         format!(
                             "duplicate sample for timestamp {ts} ms of {} with a different value",
@@ -159,26 +169,59 @@ impl SampleGate {
                     });
                     continue;
                 }
-                Some(last) if ts > last.0 => *last = (ts, bits),
-                Some(_) => {}
-                None => {
-                    shard.insert((tenant_key, id), (ts, bits));
+                Some(last) if ts < last.0 => {}
+                _ => {
+                    out.updates.insert(id, (ts, bits));
                 }
             }
-            drop(shard);
             max_ts = max_ts.max(ts);
             out.rows.push(row);
             out.ids.push(id);
         }
-        if max_ts > i64::MIN
-            && let Ok(mut m) = self.newest.lock()
-        {
-            let e = m.entry(tenant.to_string()).or_insert(i64::MIN);
-            *e = (*e).max(max_ts);
-        }
+        out.max_ts = (max_ts > i64::MIN).then_some(max_ts);
+        out.tenant = tenant.to_string();
         out
     }
+
+    /// Records what an admitted request stored: called only after the append
+    /// succeeded, so a retry of a refused (429, 5xx) request is not taken for a
+    /// duplicate.
+    pub fn commit(&self, admitted: &Admitted) {
+        let tenant_key = fnv(admitted.tenant.as_bytes());
+        for (&id, &(ts, bits)) in &admitted.updates {
+            if let Ok(mut shard) = self.series[(id as usize) % SHARDS].lock() {
+                let e = shard.entry((tenant_key, id)).or_insert((ts, bits));
+                if ts >= e.0 {
+                    *e = (ts, bits);
+                }
+            }
+        }
+        let Some(max_ts) = admitted.max_ts else {
+            return;
+        };
+        let newest = match self.newest.lock() {
+            Ok(mut m) => {
+                let e = m.entry(admitted.tenant.clone()).or_insert(i64::MIN);
+                *e = (*e).max(max_ts);
+                *e
+            }
+            Err(_) => return,
+        };
+        // Now and then, forget series whose newest sample is outside the window: any
+        // sample of theirs at or before it is refused by the window anyway.
+        if self.commits.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            let cutoff = newest.min(now_ms()).saturating_sub(self.window_ms);
+            for shard in &self.series {
+                if let Ok(mut m) = shard.lock() {
+                    m.retain(|&(t, _), v| t != tenant_key || v.0 >= cutoff);
+                }
+            }
+        }
+    }
 }
+
+/// Commits between two prunings of the per-series state.
+const PRUNE_EVERY: u64 = 4096;
 
 #[cfg(test)]
 mod tests {
@@ -199,10 +242,18 @@ mod tests {
         let t = now_ms() - 60_000;
         let a = gate.admit("t", vec![s("m", t, 1.0), s("m", t + 1000, 2.0)]);
         assert_eq!((a.rows.len(), a.refused, a.duplicates), (2, 0, 0));
+        // Not stored (a 429, say): the same request again is no duplicate.
+        let a = gate.admit("t", vec![s("m", t, 1.0), s("m", t + 1000, 2.0)]);
+        assert_eq!((a.rows.len(), a.duplicates), (2, 0));
+        gate.commit(&a);
+        // Within one request, a repeat is a duplicate too.
+        let b = gate.admit("t", vec![s("m", t + 2000, 5.0), s("m", t + 2000, 5.0)]);
+        assert_eq!((b.rows.len(), b.duplicates), (1, 1));
         // A retried batch: the newest sample is dropped as a duplicate; the older one
         // is inside the window and accepted (queries keep one per millisecond).
         let a = gate.admit("t", vec![s("m", t, 1.0), s("m", t + 1000, 2.0)]);
         assert_eq!((a.rows.len(), a.refused, a.duplicates), (1, 0, 1));
+        gate.commit(&a);
         // Same time, other value: refused.
         let a = gate.admit("t", vec![s("m", t + 1000, 3.0)]);
         assert_eq!((a.rows.len(), a.refused), (0, 1));

@@ -21,6 +21,9 @@ pub struct Exemplar {
 /// Whether a series (metric name, labels) is wanted.
 pub type SeriesFilter<'a> = &'a dyn Fn(&str, &[(String, String)]) -> bool;
 
+/// Longest exemplar label set (names and values, in characters).
+pub const MAX_LABEL_CHARS: usize = 128;
+
 pub struct ExemplarStore {
     capacity: usize,
     ring: Mutex<VecDeque<Exemplar>>,
@@ -34,8 +37,10 @@ impl ExemplarStore {
         }
     }
 
-    /// Adds exemplars; an exact repeat of the series' newest exemplar is skipped (a
-    /// retried request). Returns how many were stored.
+    /// Adds exemplars; an exact repeat of a recent exemplar is skipped (a retried
+    /// request), and so is one whose labels are longer than OpenMetrics allows
+    /// ([`MAX_LABEL_CHARS`] characters of names and values, as Prometheus enforces).
+    /// Returns how many were stored.
     pub fn add(&self, exemplars: impl IntoIterator<Item = Exemplar>) -> usize {
         if self.capacity == 0 {
             return 0;
@@ -45,6 +50,14 @@ impl ExemplarStore {
         };
         let mut n = 0;
         for mut e in exemplars {
+            let chars: usize = e
+                .labels
+                .iter()
+                .map(|(k, v)| k.chars().count() + v.chars().count())
+                .sum();
+            if chars > MAX_LABEL_CHARS {
+                continue;
+            }
             e.series_labels.sort();
             let repeat = ring.iter().rev().take(64).any(|x| *x == e);
             if repeat {

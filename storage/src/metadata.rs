@@ -1,7 +1,8 @@
 //! Metric metadata (type, help, unit per metric family and tenant), as remote_write
 //! senders and scraped expositions give it, for `/api/v1/metadata`. Bounded: at most
-//! `MAX_FAMILIES` families per server (later ones are not kept); the newest
-//! description of a family wins. In memory only: senders resend it (Prometheus every
+//! [`MAX_FAMILIES`] families per tenant (later ones are not kept), help cut to
+//! [`MAX_HELP`] bytes and unit to [`MAX_UNIT`]; the newest description of a family
+//! wins. In memory only: senders resend it (Prometheus every
 //! minute) and scrapes carry it each time.
 
 use std::collections::BTreeMap;
@@ -9,7 +10,20 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-pub const MAX_FAMILIES: usize = 100_000;
+pub const MAX_FAMILIES: usize = 20_000;
+pub const MAX_HELP: usize = 1024;
+pub const MAX_UNIT: usize = 64;
+
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Metadata {
@@ -23,6 +37,8 @@ pub struct Metadata {
 pub struct MetadataStore {
     /// (tenant, metric family) → metadata.
     families: Mutex<BTreeMap<(String, String), Metadata>>,
+    /// Families per tenant.
+    counts: Mutex<std::collections::HashMap<String, usize>>,
 }
 
 impl MetadataStore {
@@ -34,9 +50,23 @@ impl MetadataStore {
             return;
         };
         let key = (tenant.to_string(), family.to_string());
-        if f.len() >= MAX_FAMILIES && !f.contains_key(&key) {
+        let m = Metadata {
+            kind: cut(m.kind, MAX_UNIT),
+            help: cut(m.help, MAX_HELP),
+            unit: cut(m.unit, MAX_UNIT),
+        };
+        if let Some(existing) = f.get_mut(&key) {
+            *existing = m;
             return;
         }
+        let Ok(mut counts) = self.counts.lock() else {
+            return;
+        };
+        let n = counts.entry(tenant.to_string()).or_insert(0);
+        if *n >= MAX_FAMILIES {
+            return;
+        }
+        *n += 1;
         f.insert(key, m);
     }
 

@@ -30,12 +30,18 @@ def message_classes(package: str, messages: dict[str, list[Field]]) -> dict[str,
     return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.{name}")) for name in messages}
 
 
-# remote_write 1.0 (prometheus.WriteRequest), with exemplars.
+# remote_write 1.0 (prometheus.WriteRequest), with exemplars; Histogram only with its count.
 REMOTE_WRITE_V1: dict[str, list[Field]] = {
     "Label": [("name", 1, "string", False), ("value", 2, "string", False)],
     "Sample": [("value", 1, "double", False), ("timestamp", 2, "int64", False)],
     "Exemplar": [("labels", 1, "Label", True), ("value", 2, "double", False), ("timestamp", 3, "int64", False)],
-    "TimeSeries": [("labels", 1, "Label", True), ("samples", 2, "Sample", True), ("exemplars", 3, "Exemplar", True)],
+    "Histogram": [("count_int", 1, "uint64", False), ("timestamp", 15, "int64", False)],
+    "TimeSeries": [
+        ("labels", 1, "Label", True),
+        ("samples", 2, "Sample", True),
+        ("exemplars", 3, "Exemplar", True),
+        ("histograms", 4, "Histogram", True),
+    ],
     "WriteRequest": [("timeseries", 1, "TimeSeries", True)],
 }
 

@@ -183,3 +183,25 @@ def test_v1_exemplars_are_queryable(osprey: OspreyServer) -> None:
     (group,) = r.json()["data"]
     assert group["seriesLabels"] == {"__name__": "rw1_latency_bucket", "le": "0.5", "svc": "a"}
     assert group["exemplars"] == [{"labels": {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}, "value": "0.42", "timestamp": (now - 500) / 1000}]
+
+
+def test_v1_native_histograms_are_refused_not_dropped(osprey: OspreyServer) -> None:
+    """A 1.0 sender with native histograms (send_native_histograms) gets a 400 that counts
+    them; its float samples are stored."""
+    WriteRequest = message_classes("prometheus", REMOTE_WRITE_V1)["WriteRequest"]
+    now = int(time.time() * 1000)
+    req = WriteRequest()
+    ts = req.timeseries.add()
+    ts.labels.add(name="__name__", value="rw1_floats")
+    ts.samples.add(value=2.0, timestamp=now)
+    h = req.timeseries.add()
+    h.labels.add(name="__name__", value="rw1_native")
+    h.histograms.add(count_int=3, timestamp=now)
+    resp = requests.post(
+        osprey.http("/api/v1/write"),
+        data=snappy(req.SerializeToString()),
+        headers={"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf", "X-Prometheus-Remote-Write-Version": "0.1.0"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert resp.status_code == 400 and "1 native histogram samples refused" in resp.text, resp.text
+    assert values(osprey, "rw1_floats") == {(("__name__", "rw1_floats"),): 2.0}

@@ -60,8 +60,8 @@ impl Pipeline {
         let (rows, mut rejected, exemplars) =
             metrics::convert_with_exemplars(req, strict).map_err(IngestError::BadRequest)?;
         let admitted = st.samples.admit(tenant, rows);
-        for r in admitted.reasons {
-            rejected.reject(r);
+        for r in &admitted.reasons {
+            rejected.reject(r.clone());
         }
         // Reasons beyond the first five are counted, not listed.
         rejected.count += admitted.refused.saturating_sub(5.min(admitted.refused)) as i64;
@@ -74,6 +74,7 @@ impl Pipeline {
             samples_batch,
         )
         .await?;
+        st.samples.commit(&admitted);
         // Exemplars only for an acknowledged request.
         st.storage
             .exemplars()

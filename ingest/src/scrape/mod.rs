@@ -309,27 +309,37 @@ impl Loop {
         let parsed = match fetched {
             Err(_) => Err(format!("scrape timed out after {:?}", self.target.timeout)),
             Ok(Err(e)) => Err(e),
-            Ok(Ok((body, format))) => match parse::parse_with_metadata(&body, format) {
-                Ok((samples, meta)) => {
-                    for (family, m) in meta {
-                        self.storage.metadata().set(
-                            &self.tenant,
-                            &family,
-                            osprey_storage::metadata::Metadata {
-                                kind: if m.kind.is_empty() {
-                                    "unknown".into()
-                                } else {
-                                    m.kind
+            // Parsing a large exposition is CPU work: off the async workers.
+            Ok(Ok((body, format))) => {
+                match tokio::task::spawn_blocking(move || parse::parse_with_metadata(&body, format))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(parse::ParseError {
+                            line: 0,
+                            message: format!("parser stopped: {e}"),
+                        })
+                    }) {
+                    Ok((samples, meta)) => {
+                        for (family, m) in meta {
+                            self.storage.metadata().set(
+                                &self.tenant,
+                                &family,
+                                osprey_storage::metadata::Metadata {
+                                    kind: if m.kind.is_empty() {
+                                        "unknown".into()
+                                    } else {
+                                        m.kind
+                                    },
+                                    help: m.help,
+                                    unit: m.unit,
                                 },
-                                help: m.help,
-                                unit: m.unit,
-                            },
-                        );
+                            );
+                        }
+                        Ok(samples)
                     }
-                    Ok(samples)
+                    Err(e) => Err(format!("parse error: {e}")),
                 }
-                Err(e) => Err(format!("parse error: {e}")),
-            },
+            }
         };
         let duration = start.elapsed().as_secs_f64();
         self.board.report(
@@ -408,7 +418,13 @@ impl Loop {
                 l.entry(k.clone()).or_insert_with(|| v.clone());
             } else {
                 if let Some(theirs) = l.remove(k) {
-                    l.insert(format!("exported_{k}"), theirs);
+                    // Prefix until the name is free, as Prometheus does, so a label
+                    // the target exposes as exported_k is not overwritten.
+                    let mut name = format!("exported_{k}");
+                    while l.contains_key(&name) {
+                        name = format!("exported_{name}");
+                    }
+                    l.insert(name, theirs);
                 }
                 l.insert(k.clone(), v.clone());
             }
@@ -450,12 +466,12 @@ impl Loop {
         if admitted.refused > 0 {
             tracing::warn!(job = %self.target.job, url = %self.target.url, refused = admitted.refused, reason = ?admitted.reasons.first(), "scraped samples refused");
         }
-        let rows = admitted.rows;
+        let rows = &admitted.rows;
         if rows.is_empty() {
             return;
         }
         let n = rows.len();
-        let result = match samples_batch(&rows) {
+        let result = match samples_batch(rows) {
             Ok(batch) => self
                 .storage
                 .append(&self.tenant, Signal::Metrics, batch)
@@ -463,8 +479,11 @@ impl Loop {
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
-        if let Err(e) = result {
-            tracing::warn!(job = %self.target.job, url = %self.target.url, samples = n, error = %e, "scraped samples not stored");
+        match result {
+            Ok(()) => self.gate.commit(&admitted),
+            Err(e) => {
+                tracing::warn!(job = %self.target.job, url = %self.target.url, samples = n, error = %e, "scraped samples not stored");
+            }
         }
     }
 

@@ -61,6 +61,7 @@ pub fn parse_with_metadata(
     format: Format,
 ) -> Result<(Vec<Scraped>, Families), ParseError> {
     let mut meta: Families = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut out = Vec::new();
     let mut eof = false;
     for (i, raw) in body.lines().enumerate() {
@@ -88,17 +89,14 @@ pub fn parse_with_metadata(
                 (words.next(), words.next())
             {
                 let rest = words.next().unwrap_or("").trim().to_string();
-                let i = match meta.iter().position(|(n, _)| n == name) {
-                    Some(i) => i,
-                    None => {
-                        meta.push((name.to_string(), FamilyMeta::default()));
-                        meta.len() - 1
-                    }
-                };
+                let i = *index.entry(name.to_string()).or_insert_with(|| {
+                    meta.push((name.to_string(), FamilyMeta::default()));
+                    meta.len() - 1
+                });
                 let m = &mut meta[i].1;
                 match kw {
                     "TYPE" => m.kind = rest,
-                    "HELP" => m.help = rest.replace("\\n", "\n").replace("\\\\", "\\"),
+                    "HELP" => m.help = unescape_help(&rest),
                     _ => m.unit = rest,
                 }
             }
@@ -113,6 +111,29 @@ pub fn parse_with_metadata(
         });
     }
     Ok((out, meta))
+}
+
+/// `\\` and `\n` (and OpenMetrics' `\"`) in a HELP text, in one left-to-right pass.
+fn unescape_help(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('\\') => out.push('\\'),
+            Some('"') => out.push('"'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 fn is_name_start(c: char) -> bool {
@@ -282,6 +303,7 @@ mod tests {
         assert_eq!(meta[0].0, "http_requests_total");
         assert_eq!(meta[0].1.kind, "counter");
         assert_eq!(meta[0].1.help, "The total number\nof requests.");
+        assert_eq!(unescape_help("a\\\\nb"), "a\\nb"); // an escaped backslash, then n
     }
 
     #[test]
