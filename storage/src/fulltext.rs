@@ -109,7 +109,7 @@ struct Fields {
     attr: Field,
 }
 
-fn schema() -> (Schema, Fields) {
+fn schema(positions: bool) -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = |tokenizer: &str, option: IndexRecordOption| {
         TextOptions::default().set_indexing_options(
@@ -122,7 +122,14 @@ fn schema() -> (Schema, Fields) {
     let fields = Fields {
         body: b.add_text_field(
             "body",
-            text(TOKENIZER, IndexRecordOption::WithFreqsAndPositions),
+            text(
+                TOKENIZER,
+                if positions {
+                    IndexRecordOption::WithFreqsAndPositions
+                } else {
+                    IndexRecordOption::Basic
+                },
+            ),
         ),
         service: b.add_text_field("service", text("raw", IndexRecordOption::Basic)),
         level: b.add_u64_field("level", NumericOptions::default().set_indexed()),
@@ -166,10 +173,11 @@ pub fn write_sidecar(
     blobs: &Blobs,
     parquet: &str,
     batch: &RecordBatch,
+    positions: bool,
 ) -> Result<u64, StorageError> {
     let path = sidecar_path(parquet);
     let err = |e: tantivy::TantivyError| fts_error(&path, e);
-    let (schema, f) = schema();
+    let (schema, f) = schema(positions);
     let dir = RamDirectory::create();
     // Nothing is stored, but tantivy writes a record per document to its doc store:
     // compressed (lz4) in big blocks it costs next to nothing (uncompressed it was
@@ -270,7 +278,7 @@ fn tiny_store() -> Result<&'static [u8], String> {
     static STORE: std::sync::LazyLock<Result<Vec<u8>, String>> = std::sync::LazyLock::new(|| {
         let build = || -> tantivy::Result<Vec<u8>> {
             use tantivy::Directory;
-            let (schema, f) = schema();
+            let (schema, f) = schema(false);
             let dir = RamDirectory::create();
             let mut w = Index::builder()
                 .schema(schema)
@@ -625,7 +633,7 @@ mod tests {
             row("db", 9, "ünïcödé ✓ payload", &[("big", &"x".repeat(200))]),
         ];
         let batch = logs_batch(&rows).unwrap();
-        let bytes = write_sidecar(&blobs, parquet, &batch).unwrap();
+        let bytes = write_sidecar(&blobs, parquet, &batch, true).unwrap();
         assert!(bytes > 0);
         let idx = TextIndex::open(&blobs, parquet).unwrap();
         assert_eq!(idx.rows(&t("payment")).unwrap(), vec![1]);
@@ -683,7 +691,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let blobs = Blobs::local(dir.path()).unwrap();
         let batch = logs_batch(&[row("a", 9, "hello world", &[])]).unwrap();
-        write_sidecar(&blobs, "f.parquet", &batch).unwrap();
+        write_sidecar(&blobs, "f.parquet", &batch, true).unwrap();
         let path = dir.path().join(sidecar_path("f.parquet"));
         let mut data = std::fs::read(&path).unwrap();
         data[20] ^= 0xff;
@@ -704,7 +712,7 @@ mod tests {
         let paths: Vec<String> = (0..3)
             .map(|i| {
                 let p = format!("{i}.parquet");
-                write_sidecar(&blobs, &p, &batch).unwrap();
+                write_sidecar(&blobs, &p, &batch, true).unwrap();
                 p
             })
             .collect();

@@ -375,3 +375,20 @@ def test_search_rejects_bad_cursor(osprey: OspreyServer) -> None:
     r = osprey.get("/api/v1/logs/search", params={"query": "", "cursor": "nope"})
     assert r.status_code == 400
     assert "cursor" in r.json()["error"]
+
+
+def test_indexes_without_positions_still_answer_phrases(osprey_factory) -> None:
+    """storage.text_index_positions = false (indexes as written before positions were
+    kept): phrases are answered from their tokens and checked against the bodies, with
+    the same results; a server with positions reads those old indexes too."""
+    server = osprey_factory(env={"OSPREY_STORAGE_TEXT_INDEX_POSITIONS": "false"})
+    t0 = time.time_ns() - 30 * 60 * 1_000_000_000
+    rows = corpus(t0, 600, seed=11)
+    send(server, rows)
+    server.flush()
+    check_all(server, rows)
+    # The same data dir under the default (positions on): old indexes still serve.
+    server.stop()
+    server.extra_env.pop("OSPREY_STORAGE_TEXT_INDEX_POSITIONS")
+    server.start()
+    check_all(server, rows)
