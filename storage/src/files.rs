@@ -616,6 +616,7 @@ mod tests {
             WriteOptions {
                 row_group_rows: 1024,
                 zstd_level: 3,
+                text_positions: true,
             },
         )
         .unwrap();
