@@ -20,47 +20,36 @@ import requests
 from harness import HTTP_TIMEOUT_S, free_ports
 
 PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
+NODE_EXPORTER_BIN = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
 
 
-class PrometheusServer:
-    def __init__(self, workdir: Path, config: str = "global:\n  evaluation_interval: 1m\n") -> None:
+class Peer:
+    """A peer server process: started, waited for until `ready_url` answers 200, stopped."""
+
+    name = "peer"
+
+    def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
-        (self.workdir / "prometheus.yml").write_text(config)
         self.port = free_ports(1)[0]
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = self.workdir / "prometheus.log"
+        self.log_path = self.workdir / f"{self.name}.log"
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        if not Path(PROMETHEUS_BIN).exists():
-            pytest.fail("prometheus not installed (scripts/test.sh installs Debian's prometheus)")
-        self.proc = subprocess.Popen(
-            [
-                PROMETHEUS_BIN,
-                f"--config.file={self.workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-remote-write-receiver",
-                "--log.level=warn",
-            ],
-            stdout=self.log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
+    def _run(self, binary: str, args: list[str], ready_url: str, timeout_s: float = 60) -> None:
+        if not Path(binary).exists():
+            pytest.fail(f"{binary} not installed (scripts/test.sh installs Debian's {self.name})")
+        self.proc = subprocess.Popen([binary, *args], stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                pytest.fail(f"prometheus exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
+                pytest.fail(f"{self.name} exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
             try:
-                if requests.get(self.url + "/-/ready", timeout=2).status_code == 200:
+                if requests.get(ready_url, timeout=5).status_code == 200:
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.2)
-        pytest.fail("prometheus did not become ready in 60 s")
+        pytest.fail(f"{self.name} did not become ready in {timeout_s:.0f} s")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -70,6 +59,31 @@ class PrometheusServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class PrometheusServer(Peer):
+    name = "prometheus"
+
+    def __init__(self, workdir: Path, config: str = "global:\n  evaluation_interval: 1m\n") -> None:
+        super().__init__(workdir)
+        (self.workdir / "prometheus.yml").write_text(config)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._run(
+            PROMETHEUS_BIN,
+            [
+                f"--config.file={self.workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--web.enable-remote-write-receiver",
+                "--log.level=warn",
+            ],
+            self.url + "/-/ready",
+        )
 
     def get(self, path: str, **params: Any) -> requests.Response:
         return requests.get(self.url + path, params=params, timeout=HTTP_TIMEOUT_S)
@@ -83,46 +97,22 @@ def prometheus(tmp_path: Path):
     server.stop()
 
 
-NODE_EXPORTER_BIN = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
-
-
-class NodeExporter:
+class NodeExporter(Peer):
     """Debian's prometheus-node-exporter on a free port."""
 
-    def __init__(self, workdir: Path) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_ports(1)[0]
-        self.log_path = workdir / "node_exporter.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+    name = "node_exporter"
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        if not Path(NODE_EXPORTER_BIN).exists():
-            pytest.fail("prometheus-node-exporter not installed (scripts/test.sh installs it)")
-        self.proc = subprocess.Popen(
-            [NODE_EXPORTER_BIN, f"--web.listen-address={self.address}", "--log.level=warn"],
-            stdout=self.log_path.open("wb"),
-            stderr=subprocess.STDOUT,
+        self._run(
+            NODE_EXPORTER_BIN,
+            [f"--web.listen-address={self.address}", "--log.level=warn"],
+            f"http://{self.address}/metrics",
+            timeout_s=30,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"node_exporter exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"http://{self.address}/metrics", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        pytest.fail("node_exporter did not answer in 30 s")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
 
 
 @pytest.fixture
