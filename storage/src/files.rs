@@ -434,6 +434,38 @@ pub fn read_rows_as(
     rows: Option<&[u32]>,
     dictionary: &[&str],
 ) -> Result<Vec<RecordBatch>, StorageError> {
+    read_selected(blobs, footers, rel, columns, dictionary, |total| {
+        rows.map(|r| row_selection(r, total))
+    })
+}
+
+/// [`read_rows`] of the rows in `ranges` (ascending, not overlapping): no row
+/// number list is built, however many rows they hold.
+pub fn read_row_ranges(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    rel: &str,
+    columns: Option<&[&str]>,
+    ranges: &[std::ops::Range<usize>],
+) -> Result<Vec<RecordBatch>, StorageError> {
+    read_selected(blobs, footers, rel, columns, &[], |total| {
+        Some(
+            parquet::arrow::arrow_reader::RowSelection::from_consecutive_ranges(
+                ranges.iter().map(|r| r.start.min(total)..r.end.min(total)),
+                total,
+            ),
+        )
+    })
+}
+
+fn read_selected(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    rel: &str,
+    columns: Option<&[&str]>,
+    dictionary: &[&str],
+    selection: impl FnOnce(usize) -> Option<parquet::arrow::arrow_reader::RowSelection>,
+) -> Result<Vec<RecordBatch>, StorageError> {
     use futures::TryStreamExt;
     use parquet::arrow::arrow_reader::ArrowReaderOptions;
     use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
@@ -476,8 +508,8 @@ pub fn read_rows_as(
         }
         let total = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
         builder = builder.with_batch_size(64 * 1024);
-        if let Some(rows) = rows {
-            builder = builder.with_row_selection(row_selection(rows, total));
+        if let Some(sel) = selection(total) {
+            builder = builder.with_row_selection(sel);
         }
         Ok::<_, StorageError>(builder.build()?.try_collect::<Vec<_>>().await?)
     })

@@ -21,13 +21,13 @@ fn wanted(ids: &[u64], lo: u64, hi: u64) -> bool {
     i < ids.len() && ids[i] <= hi
 }
 
-/// Row numbers of `rel` whose `series_id` page may hold one of `ids` (sorted).
+/// Row ranges of `rel` whose `series_id` page may hold one of `ids` (sorted).
 fn candidate_rows(
     blobs: &Blobs,
     footers: Option<&FooterCache>,
     rel: &str,
     ids: &[u64],
-) -> Result<Vec<u32>, StorageError> {
+) -> Result<Vec<std::ops::Range<usize>>, StorageError> {
     let meta = files::footer(blobs, footers, rel)?;
     let pq = meta.metadata();
     let col = pq
@@ -40,7 +40,7 @@ fn candidate_rows(
             path: rel.to_string(),
             reason: "samples file without a series_id column".into(),
         })?;
-    let mut rows = Vec::new();
+    let mut rows: Vec<std::ops::Range<usize>> = Vec::new();
     let mut first_row: u64 = 0;
     for (g, rg) in pq.row_groups().iter().enumerate() {
         let n = rg.num_rows() as u64;
@@ -48,7 +48,13 @@ fn candidate_rows(
             .column_index()
             .zip(pq.offset_index())
             .and_then(|(ci, oi)| Some((ci.get(g)?.get(col)?, oi.get(g)?.get(col)?)));
-        let mut push = |from: u64, to: u64| rows.extend((from..to).map(|r| r as u32));
+        let mut push = |from: u64, to: u64| {
+            let (from, to) = (from as usize, to as usize);
+            match rows.last_mut() {
+                Some(last) if last.end == from => last.end = to,
+                _ => rows.push(from..to),
+            }
+        };
         match pages {
             Some((ColumnIndexMetaData::INT64(index), offsets)) => {
                 let locs = offsets.page_locations();
@@ -137,12 +143,12 @@ pub fn read(
             if rows.is_empty() {
                 continue;
             }
-            let batches = files::read_rows(
+            let batches = files::read_row_ranges(
                 blobs,
                 footers,
                 &f.path,
                 Some(&["series_id", "timestamp", "value_m", "value_k", "value_f"]),
-                Some(&rows),
+                &rows,
             )?;
             for b in &batches {
                 read_file_batch(b, ids, start_ns, end_ns, &mut out)?;
