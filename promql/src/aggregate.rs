@@ -6,7 +6,7 @@ use promql_parser::parser::{AggregateExpr, Call, Expr, LabelModifier};
 
 use crate::error::{Result, exec};
 use crate::eval::Ev;
-use crate::labels::Labels;
+use crate::labels::{Labels, is_valid_name};
 use crate::range::{group_variance, mean, quantile};
 use crate::value::{Series, Value};
 
@@ -128,7 +128,7 @@ pub(crate) fn eval(ev: &Ev<'_>, a: &AggregateExpr) -> Result<Value> {
                     )));
                 }
             };
-            if !is_label_name(&label) {
+            if !is_valid_name(&label) {
                 return Err(exec(format!("invalid label name {label:?}")));
             }
             // The value label is set before grouping, so `without` naming it merges
@@ -206,12 +206,6 @@ pub(crate) fn eval(ev: &Ev<'_>, a: &AggregateExpr) -> Result<Value> {
     }
     ev.admit(&out)?;
     Ok(Value::Vector(out))
-}
-
-fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest decimal, never an exponent

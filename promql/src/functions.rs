@@ -9,7 +9,7 @@ use promql_parser::parser::{Call, Expr};
 
 use crate::error::{PromqlError, Result, exec};
 use crate::eval::{Ev, unwrap_parens};
-use crate::labels::{Labels, METRIC_NAME};
+use crate::labels::{Labels, METRIC_NAME, is_valid_name};
 use crate::range::{self, over_windows};
 use crate::value::{Series, Value};
 
@@ -645,12 +645,6 @@ fn string_arg(ev: &Ev<'_>, c: &Call, i: usize) -> Result<String> {
     }
 }
 
-fn valid_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 fn label_replace(ev: &Ev<'_>, c: &Call) -> Result<Value> {
     let v = ev.vector(arg(c, 0)?, "label_replace")?;
     let dst = string_arg(ev, c, 1)?;
@@ -662,7 +656,7 @@ fn label_replace(ev: &Ev<'_>, c: &Call) -> Result<Value> {
             "invalid regular expression in label_replace(): {re}: {e}"
         ))
     })?;
-    if !valid_label_name(&dst) {
+    if !is_valid_name(&dst) {
         return Err(exec(format!(
             "invalid destination label name in label_replace(): {dst}"
         )));
@@ -689,12 +683,12 @@ fn label_join(ev: &Ev<'_>, c: &Call) -> Result<Value> {
     let srcs = (3..c.args.args.len())
         .map(|i| string_arg(ev, c, i))
         .collect::<Result<Vec<_>>>()?;
-    if !valid_label_name(&dst) {
+    if !is_valid_name(&dst) {
         return Err(exec(format!(
             "invalid destination label name in label_join(): {dst}"
         )));
     }
-    if let Some(bad) = srcs.iter().find(|s| !valid_label_name(s)) {
+    if let Some(bad) = srcs.iter().find(|s| !is_valid_name(s)) {
         return Err(exec(format!(
             "invalid source label name in label_join(): {bad}"
         )));

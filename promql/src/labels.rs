@@ -4,6 +4,13 @@ use std::fmt;
 
 pub const METRIC_NAME: &str = "__name__";
 
+/// A valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub(crate) fn is_valid_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Labels(Vec<(String, String)>);
 

@@ -280,6 +280,33 @@ async fn run_osprey(
     })
 }
 
+/// Starts Debian's prometheus on `dir` (its `prometheus.yml` and `data/`) and waits
+/// until it is ready.
+async fn start_prometheus(dir: &Path, port: u16, extra: &[&str]) -> anyhow::Result<Server> {
+    let child = Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start prometheus (apt-get install prometheus)")?;
+    let server = Server {
+        child,
+        name: "prometheus",
+    };
+    wait_ready(&format!("http://127.0.0.1:{port}/-/ready"), "prometheus").await?;
+    Ok(server)
+}
+
 async fn run_prometheus(
     args: &Args,
     http: &Http,
@@ -292,27 +319,15 @@ async fn run_prometheus(
     let cfg = dir.join("prometheus.yml");
     std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n")?;
     let port = free_port()?;
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .args([
+    let server = start_prometheus(
+        &dir,
+        port,
+        &[
             "--web.enable-remote-write-receiver",
             "--web.enable-admin-api",
-            "--log.level=warn",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start prometheus (apt-get install prometheus)")?;
-    let server = Server {
-        child,
-        name: "prometheus",
-    };
-    wait_ready(&format!("http://127.0.0.1:{port}/-/ready"), "prometheus").await?;
+        ],
+    )
+    .await?;
     let seconds = push(
         http,
         &format!("http://127.0.0.1:{port}/api/v1/write"),
@@ -595,26 +610,7 @@ async fn query_comparison(args: &Args, http: &Http, end_ms: i64) -> anyhow::Resu
     wait_ready(&format!("http://127.0.0.1:{port}/readyz"), "osprey").await?;
     let pdir = args.work_dir.join("prometheus");
     let pport = free_port()?;
-    let prom = Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            pdir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            pdir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{pport}"))
-        .args(["--log.level=warn", "--query.max-samples=500000000"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start prometheus")?;
-    let prom = Server {
-        child: prom,
-        name: "prometheus",
-    };
-    wait_ready(&format!("http://127.0.0.1:{pport}/-/ready"), "prometheus").await?;
+    let prom = start_prometheus(&pdir, pport, &["--query.max-samples=500000000"]).await?;
     let (start, end) = ((end_ms - 3_600_000) as f64 / 1000.0, end_ms as f64 / 1000.0);
     println!("\nPromQL range queries, 1 h at 15 s step (median of {RUNS} after a warm-up):\n");
     println!("| query | Osprey | Prometheus 2.42 | ratio (Prometheus / Osprey) | series |");

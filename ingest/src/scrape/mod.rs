@@ -25,7 +25,7 @@ use osprey_storage::schema::{SampleRow, samples_batch};
 use osprey_storage::{Signal, Storage};
 use tokio::sync::watch;
 
-use crate::samplegate::SampleGate;
+use crate::samplegate::{SampleGate, fnv, now_ms};
 use parse::Format;
 use relabel::{LabelMap, Rule};
 
@@ -546,19 +546,6 @@ fn row(metric: String, mut labels: Vec<(String, String)>, ts_ms: i64, value: f64
         timestamp_ns: ts_ms.saturating_mul(1_000_000),
         value,
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-fn fnv(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
-        (h ^ x as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]
