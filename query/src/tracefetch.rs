@@ -45,6 +45,12 @@ fn fetch(
     let snap = storage.traces_snapshot(tenant, &id_refs);
     let wanted_hex: HashSet<&str> = id_refs.iter().copied().collect();
     let wanted_bin: HashSet<TraceId> = ids.iter().filter_map(|i| parse_trace_id(i)).collect();
+    // A file's every id is checked: first its leading 8 bytes against the wanted ones
+    // (a binary search in a few integers), hashing only the rare candidates.
+    let prefix =
+        |id: &TraceId| u64::from_be_bytes([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]]);
+    let mut prefixes: Vec<u64> = wanted_bin.iter().map(prefix).collect();
+    prefixes.sort_unstable();
     let schema = stored_schema(Signal::Spans);
     let mut out: HashMap<String, Vec<RecordBatch>> = HashMap::new();
 
@@ -80,6 +86,7 @@ fn fetch(
             for i in 0..col.len() {
                 if col.is_valid(i)
                     && let Ok(id) = <TraceId>::try_from(col.value(i))
+                    && prefixes.binary_search(&prefix(&id)).is_ok()
                     && wanted_bin.contains(&id)
                 {
                     rows.push(base + i as u32);

@@ -223,15 +223,9 @@ fn tag_cond(key: &str, value: &str) -> Result<TagCond, QueryError> {
     })
 }
 
-/// Span columns every search checks (stored schema names).
-const BASIC: [&str; 6] = [
-    "trace_id",
-    "start_time",
-    "duration_ns",
-    "name",
-    "kind",
-    "status_code",
-];
+/// Span columns every search checks (stored schema names). The trace id is read
+/// last, for the rows that match.
+const BASIC: [&str; 5] = ["start_time", "duration_ns", "name", "kind", "status_code"];
 /// Columns only attribute tags need: read for the rows that pass the rest.
 const MAPS: [&str; 2] = ["attributes", "resource"];
 
@@ -241,7 +235,6 @@ fn has_attr_tags(tags: &[TagCond]) -> bool {
 
 /// The [`BASIC`] columns of a batch.
 struct Basic {
-    trace: arrow::array::StringArray,
     start: arrow::array::TimestampNanosecondArray,
     dur: arrow::array::Int64Array,
     name: arrow::array::StringArray,
@@ -252,7 +245,6 @@ struct Basic {
 impl Basic {
     fn new(b: &RecordBatch) -> Result<Self, QueryError> {
         Ok(Self {
-            trace: strings(b, "trace_id")?,
             start: timestamps(b, "start_time")?,
             dur: i64s(b, "duration_ns")?,
             name: strings(b, "name")?,
@@ -325,59 +317,279 @@ fn read_converted(
         .collect()
 }
 
-/// The rows of a file whose service is `service` (files are sorted by service, so
-/// these are a few contiguous runs).
+/// The rows of a file whose service is `service`: the page index names the pages that
+/// can hold it (files are sorted by service, so these are a few contiguous runs), and
+/// only those are decoded.
 fn service_rows(storage: &Storage, f: &FileMeta, service: &str) -> Result<Vec<u32>, QueryError> {
     use arrow::array::AsArray;
     use arrow::datatypes::Int32Type;
-    let batches = storage
-        .read_rows_dictionary(f, &["service"], None)
+    let ranges = storage
+        .string_eq_ranges(f, "service", service)
         .map_err(|e| QueryError::Internal(e.to_string()))?;
+    if ranges.is_empty() {
+        return Ok(Vec::new());
+    }
+    let batches = storage
+        .read_row_ranges_dictionary(f, &["service"], &ranges)
+        .map_err(|e| QueryError::Internal(e.to_string()))?;
+    // Row numbers of the batches' rows, range after range.
+    let mut numbers = ranges.iter().flat_map(|r| r.start as u32..r.end as u32);
     let mut rows = Vec::new();
-    let mut base = 0u32;
     for b in &batches {
         let col = b
             .column_by_name("service")
             .ok_or_else(|| QueryError::Internal("spans file without service".into()))?;
-        if let Some(dict) = col.as_dictionary_opt::<Int32Type>() {
+        let n = b.num_rows();
+        let hits: Vec<bool> = if let Some(dict) = col.as_dictionary_opt::<Int32Type>() {
             let values = dict.values().as_string::<i32>();
             // The dictionary key(s) of the service, then the rows holding one.
             let keys: Vec<i32> = (0..values.len())
                 .filter(|k| values.is_valid(*k) && values.value(*k) == service)
                 .map(|k| k as i32)
                 .collect();
-            if !keys.is_empty() {
-                let k = dict.keys();
-                rows.extend(
-                    (0..k.len())
-                        .filter(|i| k.is_valid(*i) && keys.contains(&k.value(*i)))
-                        .map(|i| base + i as u32),
-                );
+            let k = dict.keys();
+            match keys.as_slice() {
+                [] => vec![false; n],
+                [one] if k.null_count() == 0 => k.values().iter().map(|v| v == one).collect(),
+                _ => (0..n)
+                    .map(|i| k.is_valid(i) && keys.contains(&k.value(i)))
+                    .collect(),
             }
         } else {
             let s = strings(b, "service")?;
-            rows.extend(
-                (0..s.len())
-                    .filter(|i| s.value(*i) == service)
-                    .map(|i| base + i as u32),
-            );
+            (0..n)
+                .map(|i| s.is_valid(i) && s.value(i) == service)
+                .collect()
+        };
+        for hit in hits {
+            let row = numbers.next().ok_or_else(|| {
+                QueryError::Internal(format!("{}: more service rows than selected", f.path))
+            })?;
+            if hit {
+                rows.push(row);
+            }
         }
-        base += b.num_rows() as u32;
     }
     Ok(rows)
 }
 
-/// Trace id → newest matching span start, over memtables and files.
+/// The spans of `rows` of a file that match the search (the service is already
+/// known to): trace id and start of each. The basic columns first; of the rows that
+/// pass them, the attribute maps when a tag needs them.
+fn match_rows(
+    storage: &Storage,
+    f: &FileMeta,
+    q: &TraceQuery,
+    tags: &[TagCond],
+    rows: &[u32],
+) -> Result<Vec<(String, i64)>, QueryError> {
+    let (basic_schema, maps_schema) = (projected(&BASIC)?, projected(&MAPS)?);
+    // (row, start) of the rows that pass.
+    let mut passed: Vec<(u32, i64)> = Vec::new();
+    let mut k = 0usize;
+    for b in read_converted(storage, f, &BASIC, &basic_schema, rows)? {
+        let basic = Basic::new(&b)?;
+        for i in 0..b.num_rows() {
+            if basic.passes(q, tags, i) {
+                passed.push((rows[k], basic.start.value(i)));
+            }
+            k += 1;
+        }
+    }
+    if !passed.is_empty() && has_attr_tags(tags) {
+        let rows: Vec<u32> = passed.iter().map(|(r, _)| *r).collect();
+        let mut keep: Vec<bool> = Vec::with_capacity(rows.len());
+        // The maps as dictionaries: a tag is a pair of dictionary ids, compared per
+        // entry without copying a string.
+        let batches = storage
+            .read_rows_dictionary(f, &MAPS, Some(&rows))
+            .map_err(|e| QueryError::Internal(e.to_string()))?;
+        for b in batches {
+            match (
+                DictMaps::new(&b, "attributes")?,
+                DictMaps::new(&b, "resource")?,
+            ) {
+                (Some(a), Some(r)) => {
+                    let wanted: Vec<_> = tags
+                        .iter()
+                        .filter_map(|c| match c {
+                            TagCond::Attr(key, v) => Some((a.lookup(key, v), r.lookup(key, v))),
+                            _ => None,
+                        })
+                        .collect();
+                    keep.extend((0..b.num_rows()).map(|i| {
+                        wanted
+                            .iter()
+                            .all(|((ak, av), (rk, rv))| a.has(i, ak, av) || r.has(i, rk, rv))
+                    }));
+                }
+                _ => {
+                    let b = crate::provider::convert(Signal::Spans, &b, &maps_schema)?;
+                    let (a, r) = (Maps::new(&b, "attributes")?, Maps::new(&b, "resource")?);
+                    keep.extend((0..b.num_rows()).map(|i| passes_attrs(tags, &a, &r, i)));
+                }
+            }
+        }
+        if keep.len() != passed.len() {
+            return Err(QueryError::Internal(format!(
+                "{}: attribute maps for {} of {} rows",
+                f.path,
+                keep.len(),
+                passed.len()
+            )));
+        }
+        let mut keep = keep.into_iter();
+        passed.retain(|_| keep.next().unwrap_or(false));
+    }
+    if passed.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The trace ids of the matching rows only.
+    let rows: Vec<u32> = passed.iter().map(|(r, _)| *r).collect();
+    let mut out = Vec::with_capacity(passed.len());
+    let mut starts = passed.iter().map(|(_, t)| *t);
+    for b in read_converted(storage, f, &["trace_id"], &projected(&["trace_id"])?, &rows)? {
+        let trace = strings(&b, "trace_id")?;
+        for i in 0..b.num_rows() {
+            if let Some(t) = starts.next() {
+                out.push((trace.value(i).to_string(), t));
+            }
+        }
+    }
+    if out.len() != passed.len() {
+        return Err(QueryError::Internal(format!(
+            "{}: trace ids for {} of {} rows",
+            f.path,
+            out.len(),
+            passed.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// A file's rows of the searched service within the search's time range, with their
+/// span starts. Files are sorted by service, then start time, so `starts` ascends;
+/// a file where it does not (none is written so) is searched whole in the first round.
+struct Candidates<'a> {
+    file: &'a FileMeta,
+    rows: Vec<u32>,
+    starts: Vec<i64>,
+    sorted: bool,
+}
+
+impl Candidates<'_> {
+    /// Index of the first candidate starting at or after `t`.
+    fn at(&self, t: i64) -> usize {
+        self.starts.partition_point(|&s| s < t)
+    }
+}
+
+fn candidates<'a>(
+    storage: &Storage,
+    f: &'a FileMeta,
+    q: &TraceQuery,
+) -> Result<Candidates<'a>, QueryError> {
+    let rows = service_rows(storage, f, &q.service)?;
+    let mut starts = Vec::with_capacity(rows.len());
+    if !rows.is_empty() {
+        for b in read_converted(
+            storage,
+            f,
+            &["start_time"],
+            &projected(&["start_time"])?,
+            &rows,
+        )? {
+            starts.extend(timestamps(&b, "start_time")?.values().iter().copied());
+        }
+    }
+    if starts.len() != rows.len() {
+        return Err(QueryError::Internal(format!(
+            "{}: {} start times for {} rows",
+            f.path,
+            starts.len(),
+            rows.len()
+        )));
+    }
+    let mut c = Candidates {
+        file: f,
+        sorted: starts.is_sorted(),
+        rows,
+        starts,
+    };
+    if c.sorted {
+        let (lo, hi) = (c.at(q.start_ns), c.at(q.end_ns.saturating_add(1)));
+        c.rows.truncate(hi);
+        c.starts.truncate(hi);
+        c.rows.drain(..lo);
+        c.starts.drain(..lo);
+    }
+    Ok(c)
+}
+
+/// Rows the first round of a search reads; each later round reads four times more.
+const FIRST_ROUND_ROWS: usize = 8192;
+
+/// The latest time `t` at which at least `n` sorted candidates start at or after
+/// `t` (`i64::MIN` when there are no more than `n`).
+fn threshold(cands: &[Candidates<'_>], n: usize) -> i64 {
+    let count = |t: i64| -> usize {
+        cands
+            .iter()
+            .filter(|c| c.sorted)
+            .map(|c| c.starts.len() - c.at(t))
+            .sum()
+    };
+    let bounds = cands
+        .iter()
+        .filter(|c| c.sorted)
+        .filter_map(|c| Some((*c.starts.first()?, *c.starts.last()?)))
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+    let Some((lo, hi)) = bounds else {
+        return i64::MIN;
+    };
+    if count(lo) <= n {
+        return i64::MIN;
+    }
+    // count(lo) > n and count(hi + 1) = 0: the answer lies in [lo, hi].
+    let (mut lo, mut hi) = (lo, hi.saturating_add(1));
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if count(mid) >= n { lo = mid } else { hi = mid }
+    }
+    lo
+}
+
+/// The `k`-th largest newest-span time among the traces found (None with fewer).
+fn kth_newest(newest: &HashMap<String, i64>, k: usize) -> Option<i64> {
+    if k == 0 || newest.len() < k {
+        return None;
+    }
+    let mut times: Vec<i64> = newest.values().copied().collect();
+    let (_, kth, _) = times.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
+    Some(*kth)
+}
+
+/// Trace id → newest matching span start, over memtables and files: at least the
+/// `q.limit` newest matching traces, with their exact keys.
+///
+/// Memtables are checked whole. Files are read newest rows first, in rounds: each
+/// round takes the next time slice of every file's candidate rows (the service's rows
+/// in the time range, four times as many as the round before). Once `q.limit` traces
+/// have a matching span at or after the slice's start, no older row can change which
+/// traces are the newest or their keys (a trace's key is its newest matching span),
+/// and the search stops: a page of the newest traces reads the newest data only.
 fn scan(
     storage: &Storage,
     tenant: &str,
     q: &TraceQuery,
     tags: &[TagCond],
+    first_round: usize,
 ) -> Result<HashMap<String, i64>, QueryError> {
     let snap = storage.snapshot(tenant, Signal::Spans);
     let mut newest = HashMap::new();
     for b in &snap.batches {
         let service = strings(b, "service")?;
+        let trace = strings(b, "trace_id")?;
         let basic = Basic::new(b)?;
         let maps = if has_attr_tags(tags) {
             Some((Maps::new(b, "attributes")?, Maps::new(b, "resource")?))
@@ -391,7 +603,7 @@ fn scan(
                     .as_ref()
                     .is_none_or(|(a, r)| passes_attrs(tags, a, r, i))
             {
-                note(&mut newest, basic.trace.value(i), basic.start.value(i));
+                note(&mut newest, trace.value(i), basic.start.value(i));
             }
         }
     }
@@ -400,89 +612,81 @@ fn scan(
         .iter()
         .filter(|f| f.max_time_ns >= q.start_ns && f.min_time_ns <= q.end_ns)
         .collect();
-    let (basic_schema, maps_schema) = (projected(&BASIC)?, projected(&MAPS)?);
-    // Per file: the service's rows (files are sorted by service); of those, the basic
-    // columns; of the rows that pass them, the attribute maps when a tag needs them.
-    let read = |f: &&FileMeta| -> Result<Vec<(String, i64)>, QueryError> {
-        let rows = service_rows(storage, f, &q.service)?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut passed: Vec<(u32, String, i64)> = Vec::new();
-        let mut k = 0usize;
-        for b in read_converted(storage, f, &BASIC, &basic_schema, &rows)? {
-            let basic = Basic::new(&b)?;
-            for i in 0..b.num_rows() {
-                if basic.passes(q, tags, i) {
-                    passed.push((
-                        rows[k],
-                        basic.trace.value(i).to_string(),
-                        basic.start.value(i),
-                    ));
-                }
-                k += 1;
-            }
-        }
-        if passed.is_empty() || !has_attr_tags(tags) {
-            return Ok(passed.into_iter().map(|(_, id, t)| (id, t)).collect());
-        }
-        let rows: Vec<u32> = passed.iter().map(|(r, _, _)| *r).collect();
-        let mut out = Vec::new();
-        let mut k = 0usize;
-        // The maps as dictionaries: a tag is a pair of dictionary ids, compared per
-        // entry without copying a string.
-        let batches = storage
-            .read_rows_dictionary(f, &MAPS, Some(&rows))
-            .map_err(|e| QueryError::Internal(e.to_string()))?;
-        for b in batches {
-            let keep: Vec<bool> = match (
-                DictMaps::new(&b, "attributes")?,
-                DictMaps::new(&b, "resource")?,
-            ) {
-                (Some(a), Some(r)) => {
-                    let wanted: Vec<_> = tags
-                        .iter()
-                        .filter_map(|c| match c {
-                            TagCond::Attr(key, v) => Some((a.lookup(key, v), r.lookup(key, v))),
-                            _ => None,
-                        })
-                        .collect();
-                    (0..b.num_rows())
-                        .map(|i| {
-                            wanted
-                                .iter()
-                                .all(|((ak, av), (rk, rv))| a.has(i, ak, av) || r.has(i, rk, rv))
-                        })
-                        .collect()
-                }
-                _ => {
-                    let b = crate::provider::convert(Signal::Spans, &b, &maps_schema)?;
-                    let (a, r) = (Maps::new(&b, "attributes")?, Maps::new(&b, "resource")?);
-                    (0..b.num_rows())
-                        .map(|i| passes_attrs(tags, &a, &r, i))
-                        .collect()
-                }
+    let mut cands: Vec<Candidates<'_>> = Vec::new();
+    readahead::in_order(
+        &files,
+        |f| candidates(storage, f, q),
+        |i, c, _| {
+            let c = match c {
+                Some(c) => c?,
+                None => candidates(storage, files[i], q)?,
             };
-            for ok in keep {
-                if ok && let Some((_, id, t)) = passed.get(k) {
-                    out.push((id.clone(), *t));
-                }
-                k += 1;
+            if !c.rows.is_empty() {
+                cands.push(c);
             }
+            Ok(())
+        },
+    )?;
+    // Each round: a job per file, the rows starting in [lower, upper).
+    let (mut upper, mut want, mut first) = (i64::MAX, 0usize, true);
+    let total: usize = cands
+        .iter()
+        .filter(|c| c.sorted)
+        .map(|c| c.rows.len())
+        .sum();
+    loop {
+        want = if want == 0 {
+            first_round.max(1)
+        } else {
+            want * 4
         }
-        Ok(out)
-    };
-    readahead::in_order(&files, read, |i, found, _| {
-        let found = match found {
-            Some(f) => f?,
-            None => read(&files[i])?,
+        .min(total);
+        let lower = threshold(&cands, want);
+        let jobs: Vec<(&Candidates<'_>, std::ops::Range<usize>)> = cands
+            .iter()
+            .filter_map(|c| {
+                let range = match (c.sorted, first) {
+                    (true, _) => {
+                        c.at(lower)..if upper == i64::MAX {
+                            c.rows.len()
+                        } else {
+                            c.at(upper)
+                        }
+                    }
+                    (false, true) => 0..c.rows.len(),
+                    (false, false) => 0..0,
+                };
+                (!range.is_empty()).then_some((c, range))
+            })
+            .collect();
+        let read = |(c, range): &(&Candidates<'_>, std::ops::Range<usize>)| {
+            match_rows(storage, c.file, q, tags, &c.rows[range.clone()])
         };
-        for (id, t) in found {
-            note(&mut newest, &id, t);
+        readahead::in_order(&jobs, read, |i, found, _| {
+            let found = match found {
+                Some(f) => f?,
+                None => read(&jobs[i])?,
+            };
+            for (id, t) in found {
+                note(&mut newest, &id, t);
+            }
+            Ok(())
+        })?;
+        first = false;
+        upper = lower;
+        // Every candidate left starts before `lower`.
+        if lower == i64::MIN || kth_newest(&newest, q.limit).is_some_and(|kth| kth >= lower) {
+            break;
         }
-        Ok(())
-    })?;
+    }
     Ok(newest)
+}
+
+/// The `limit` newest of the traces found, newest first (ties by id).
+fn newest_ids(newest: HashMap<String, i64>, limit: usize) -> Vec<String> {
+    let mut ids: Vec<(String, i64)> = newest.into_iter().collect();
+    ids.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ids.into_iter().take(limit).map(|(id, _)| id).collect()
 }
 
 /// Ids of the matching traces, newest first (by their newest matching span).
@@ -499,12 +703,10 @@ pub async fn trace_ids(
     let (storage, tenant, query) = (st.storage.clone(), tenant.to_string(), q.clone());
     let newest = st
         .blocking("trace search", move || {
-            scan(&storage, &tenant, &query, &tags)
+            scan(&storage, &tenant, &query, &tags, FIRST_ROUND_ROWS)
         })
         .await?;
-    let mut ids: Vec<(String, i64)> = newest.into_iter().collect();
-    ids.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Ok(ids.into_iter().take(q.limit).map(|(id, _)| id).collect())
+    Ok(newest_ids(newest, q.limit))
 }
 
 /// The matching traces, whole (newest first).
@@ -594,6 +796,114 @@ pub fn summarize(trace_id: &str, batches: &[RecordBatch]) -> Result<TraceSummary
 mod tests {
     use super::*;
     use crate::tests::params;
+
+    /// Searches that stop after a few rounds find exactly the traces a check of every
+    /// span finds: spans of many traces over several files whose times overlap, plus
+    /// the memtable, with ties in start times, several services and tags.
+    #[tokio::test]
+    async fn rounds_find_the_same_traces_as_a_full_check() {
+        use osprey_storage::schema::{SpanRow, spans_batch};
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path(), osprey_config::StorageConfig::default()).unwrap();
+        let base = 1_795_000_000_000_000_000i64;
+        let mut all: Vec<SpanRow> = Vec::new();
+        let mut x = 7u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for part in 0..5 {
+            let mut rows = Vec::new();
+            for _ in 0..400 {
+                let trace = rnd(300);
+                // Coarse start times so that many spans tie.
+                let start = base + (rnd(200) as i64) * 1_000_000 + part * 10_000_000;
+                rows.push(SpanRow {
+                    service: ["a", "b", "c"][rnd(3) as usize].into(),
+                    name: ["op1", "op2"][rnd(2) as usize].into(),
+                    trace_id: format!("{trace:032x}"),
+                    span_id: format!("{:016x}", rnd(u64::MAX)),
+                    start_time_ns: start,
+                    end_time_ns: start + rnd(100) as i64 * 1_000_000,
+                    kind: "SPAN_KIND_SERVER".into(),
+                    status_code: if rnd(10) == 0 {
+                        "STATUS_CODE_ERROR"
+                    } else {
+                        "STATUS_CODE_UNSET"
+                    }
+                    .into(),
+                    attributes: vec![("code".into(), rnd(4).to_string())],
+                    resource: vec![("service.name".into(), "x".into())],
+                    ..Default::default()
+                });
+            }
+            storage
+                .append("default", Signal::Spans, spans_batch(&rows).unwrap())
+                .await
+                .unwrap();
+            if part < 4 {
+                storage.flush().await.unwrap();
+            }
+            all.extend(rows);
+        }
+        assert!(storage.snapshot("default", Signal::Spans).files.len() >= 4);
+        let queries = [
+            ("a", None, vec![], None, 1),
+            ("a", None, vec![("code", "1")], None, 3),
+            ("b", Some("op2"), vec![("code", "2")], Some(30_000_000), 20),
+            ("c", None, vec![("error", "true")], None, 5),
+            ("a", None, vec![("code", "3")], Some(90_000_000), 1000),
+            ("nobody", None, vec![], None, 20),
+        ];
+        for (service, op, tags, min_dur, limit) in queries {
+            let q = TraceQuery {
+                service: service.into(),
+                operation: op.map(str::to_string),
+                tags: tags
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                min_duration_ns: min_dur,
+                max_duration_ns: None,
+                start_ns: base,
+                end_ns: base + 3_000_000_000,
+                limit,
+            };
+            let conds: Vec<TagCond> = q
+                .tags
+                .iter()
+                .map(|(k, v)| tag_cond(k, v).unwrap())
+                .collect();
+            // The reference: every span checked.
+            let mut reference = HashMap::new();
+            for r in &all {
+                let d = r.end_time_ns - r.start_time_ns;
+                let tag_ok = conds.iter().all(|c| match c {
+                    TagCond::Error(e) => (r.status_code == "STATUS_CODE_ERROR") == *e,
+                    TagCond::Attr(k, v) => r.attributes.iter().any(|(ak, av)| ak == k && av == v),
+                    _ => unreachable!(),
+                });
+                if r.service == q.service
+                    && q.operation.as_deref().is_none_or(|o| o == r.name)
+                    && q.min_duration_ns.is_none_or(|m| d >= m)
+                    && tag_ok
+                {
+                    note(&mut reference, &r.trace_id, r.start_time_ns);
+                }
+            }
+            let want = newest_ids(reference, limit);
+            for first_round in [1, 4, 50, 100_000] {
+                let found = scan(&storage, "default", &q, &conds, first_round).unwrap();
+                assert_eq!(
+                    newest_ids(found, limit),
+                    want,
+                    "{service} {tags:?} limit {limit}, first round {first_round}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn go_durations() {

@@ -447,8 +447,9 @@ pub fn read_row_ranges(
     rel: &str,
     columns: Option<&[&str]>,
     ranges: &[std::ops::Range<usize>],
+    dictionary: &[&str],
 ) -> Result<Vec<RecordBatch>, StorageError> {
-    read_selected(blobs, footers, rel, columns, &[], |total| {
+    read_selected(blobs, footers, rel, columns, dictionary, |total| {
         Some(
             parquet::arrow::arrow_reader::RowSelection::from_consecutive_ranges(
                 ranges.iter().map(|r| r.start.min(total)..r.end.min(total)),

@@ -27,6 +27,7 @@ mod manifest;
 mod memtable;
 pub mod metadata;
 mod metrics;
+mod pruning;
 mod quarantine;
 pub mod samples;
 pub mod schema;
@@ -521,6 +522,42 @@ impl Storage {
             &file.path,
             Some(columns),
             rows,
+            columns,
+        )
+    }
+
+    /// Row ranges of `file` (ascending) whose pages of the string column `column` may
+    /// hold `value`, from the page index: in files sorted by that column, its rows and
+    /// a page or two around them.
+    pub fn string_eq_ranges(
+        &self,
+        file: &FileMeta,
+        column: &str,
+        value: &str,
+    ) -> Result<Vec<std::ops::Range<usize>>, StorageError> {
+        pruning::string_eq(
+            &self.inner.blobs,
+            Some(&self.inner.footers),
+            &file.path,
+            column,
+            value,
+        )
+    }
+
+    /// `columns` of the rows of `file` in `ranges` (ascending, not overlapping), the
+    /// string ones as dictionary arrays.
+    pub fn read_row_ranges_dictionary(
+        &self,
+        file: &FileMeta,
+        columns: &[&str],
+        ranges: &[std::ops::Range<usize>],
+    ) -> Result<Vec<RecordBatch>, StorageError> {
+        files::read_row_ranges(
+            &self.inner.blobs,
+            Some(&self.inner.footers),
+            &file.path,
+            Some(columns),
+            ranges,
             columns,
         )
     }

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt64Type};
-use parquet::file::page_index::column_index::ColumnIndexMetaData;
 
 use crate::error::StorageError;
 use crate::files::FooterCache;
@@ -16,11 +15,6 @@ use crate::{Snapshot, blobs::Blobs, decimal, files};
 /// Samples by series id: (timestamp ns, value) in the order read (not sorted).
 pub type SamplesById = HashMap<u64, Vec<(i64, f64)>>;
 
-fn wanted(ids: &[u64], lo: u64, hi: u64) -> bool {
-    let i = ids.partition_point(|&x| x < lo);
-    i < ids.len() && ids[i] <= hi
-}
-
 /// Row ranges of `rel` whose `series_id` page may hold one of `ids` (sorted).
 fn candidate_rows(
     blobs: &Blobs,
@@ -28,69 +22,7 @@ fn candidate_rows(
     rel: &str,
     ids: &[u64],
 ) -> Result<Vec<std::ops::Range<usize>>, StorageError> {
-    let meta = files::footer(blobs, footers, rel)?;
-    let pq = meta.metadata();
-    let col = pq
-        .file_metadata()
-        .schema_descr()
-        .columns()
-        .iter()
-        .position(|c| c.name() == "series_id")
-        .ok_or_else(|| StorageError::Index {
-            path: rel.to_string(),
-            reason: "samples file without a series_id column".into(),
-        })?;
-    let mut rows: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut first_row: u64 = 0;
-    for (g, rg) in pq.row_groups().iter().enumerate() {
-        let n = rg.num_rows() as u64;
-        let pages = pq
-            .column_index()
-            .zip(pq.offset_index())
-            .and_then(|(ci, oi)| Some((ci.get(g)?.get(col)?, oi.get(g)?.get(col)?)));
-        let mut push = |from: u64, to: u64| {
-            let (from, to) = (from as usize, to as usize);
-            match rows.last_mut() {
-                Some(last) if last.end == from => last.end = to,
-                _ => rows.push(from..to),
-            }
-        };
-        match pages {
-            Some((ColumnIndexMetaData::INT64(index), offsets)) => {
-                let locs = offsets.page_locations();
-                for p in 0..locs.len() {
-                    let (Some(&lo), Some(&hi)) = (index.min_value(p), index.max_value(p)) else {
-                        continue;
-                    };
-                    // u64 ids are stored as i64 bits with unsigned statistics.
-                    if !wanted(ids, lo as u64, hi as u64) {
-                        continue;
-                    }
-                    let start = locs[p].first_row_index as u64;
-                    let end = locs.get(p + 1).map_or(n, |l| l.first_row_index as u64);
-                    push(first_row + start, first_row + end);
-                }
-            }
-            _ => {
-                // No page index: the row group's statistics, else all of it.
-                let keep = rg
-                    .column(col)
-                    .statistics()
-                    .and_then(|s| match s {
-                        parquet::file::statistics::Statistics::Int64(v) => {
-                            Some((*v.min_opt()? as u64, *v.max_opt()? as u64))
-                        }
-                        _ => None,
-                    })
-                    .is_none_or(|(lo, hi)| wanted(ids, lo, hi));
-                if keep {
-                    push(first_row, first_row + n);
-                }
-            }
-        }
-        first_row += n;
-    }
-    Ok(rows)
+    crate::pruning::u64_in(blobs, footers, rel, "series_id", ids)
 }
 
 fn keep(ids: &[u64], id: u64, ts: i64, start_ns: i64, end_ns: i64) -> bool {
@@ -149,6 +81,7 @@ pub fn read(
                 &f.path,
                 Some(&["series_id", "timestamp", "value_m", "value_k", "value_f"]),
                 &rows,
+                &[],
             )?;
             for b in &batches {
                 read_file_batch(b, ids, start_ns, end_ns, &mut out)?;

@@ -47,6 +47,10 @@ struct Args {
     keep: bool,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Only the trace lookups and searches, on the data a `--keep --peers` run of the
+    /// traces workload left in `--work-dir` (for iterating on search speed).
+    #[arg(long)]
+    trace_queries_only: bool,
     /// Only the log searches, on the data a `--keep` run of the logs workload left in
     /// `--work-dir`, with the term it printed (for iterating on search speed).
     #[arg(long, value_name = "TERM")]
@@ -143,6 +147,14 @@ async fn wait_ready(url: &str, what: &str) -> anyhow::Result<()> {
 /// series' samples arrive in time order (as Prometheus' sharded remote_write does).
 type Shards = Arc<Vec<Vec<Bytes>>>;
 
+/// What a run sends: shards held in memory, or requests streamed from a file of
+/// length-prefixed frames (the traces workload at the 20M spans is several GB
+/// of requests, which do not fit in memory beside ClickHouse).
+enum Payloads {
+    Shards(Shards),
+    File(PathBuf),
+}
+
 fn shard(payloads: Vec<Bytes>, shards: usize) -> Shards {
     let mut out = vec![Vec::new(); shards.max(1)];
     for (i, p) in payloads.into_iter().enumerate() {
@@ -151,45 +163,114 @@ fn shard(payloads: Vec<Bytes>, shards: usize) -> Shards {
     Arc::new(out)
 }
 
-/// Sends every shard on its own connection; fails on any non-2xx but 429/503, which are
-/// retried after a pause like real senders do.
+/// Posts one request; fails on any non-2xx but 429/503, which are retried after a
+/// pause like real senders do.
+async fn post_retrying(
+    http: &Http,
+    url: &str,
+    headers: &[(&'static str, &'static str)],
+    body: Bytes,
+) -> anyhow::Result<()> {
+    let mut attempts = 0;
+    loop {
+        let (status, resp) = http.post(url, headers, body.clone()).await?;
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        if (status == 429 || status == 503) && attempts < 600 {
+            attempts += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        bail!(
+            "{url}: HTTP {status}: {}",
+            String::from_utf8_lossy(&resp[..resp.len().min(300)])
+        );
+    }
+}
+
+/// Sends every shard on its own connection, or the frames of a file on `concurrency`
+/// connections (in file order, each to the next free connection).
 async fn push(
     http: &Http,
     url: &str,
     headers: &[(&'static str, &'static str)],
-    shards: &Shards,
+    payloads: &Payloads,
+    concurrency: usize,
 ) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for i in 0..shards.len() {
-        let (http, url, shards) = (http.clone(), url.to_string(), Arc::clone(shards));
-        let headers = headers.to_vec();
-        tasks.push(tokio::spawn(async move {
-            for body in &shards[i] {
-                let mut attempts = 0;
-                loop {
-                    let (status, resp) = http.post(&url, &headers, body.clone()).await?;
-                    if (200..300).contains(&status) {
-                        break;
+    match payloads {
+        Payloads::Shards(shards) => {
+            for i in 0..shards.len() {
+                let (http, url, shards) = (http.clone(), url.to_string(), Arc::clone(shards));
+                let headers = headers.to_vec();
+                tasks.push(tokio::spawn(async move {
+                    for body in &shards[i] {
+                        post_retrying(&http, &url, &headers, body.clone()).await?;
                     }
-                    if (status == 429 || status == 503) && attempts < 600 {
-                        attempts += 1;
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                    bail!(
-                        "{url}: HTTP {status}: {}",
-                        String::from_utf8_lossy(&resp[..resp.len().min(300)])
-                    );
-                }
+                    Ok::<(), anyhow::Error>(())
+                }));
             }
-            Ok::<(), anyhow::Error>(())
-        }));
+        }
+        Payloads::File(path) => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(concurrency.max(1) * 4);
+            let path = path.clone();
+            let reader = tokio::task::spawn_blocking(move || {
+                read_frames(&path, |frame| {
+                    tx.blocking_send(frame)
+                        .map_err(|_| anyhow::anyhow!("senders stopped"))
+                })
+            });
+            let rx = Arc::new(tokio::sync::Mutex::new(rx));
+            for _ in 0..concurrency.max(1) {
+                let (http, url, rx) = (http.clone(), url.to_string(), Arc::clone(&rx));
+                let headers = headers.to_vec();
+                tasks.push(tokio::spawn(async move {
+                    loop {
+                        let next = rx.lock().await.recv().await;
+                        let Some(body) = next else { break };
+                        post_retrying(&http, &url, &headers, body).await?;
+                    }
+                    Ok::<(), anyhow::Error>(())
+                }));
+            }
+            tasks.push(tokio::spawn(async move { reader.await? }));
+        }
     }
     for t in tasks {
         t.await??;
     }
     Ok(started.elapsed().as_secs_f64())
+}
+
+/// Appends one length-prefixed frame.
+fn write_frame(out: &mut impl std::io::Write, frame: &[u8]) -> std::io::Result<()> {
+    out.write_all(&(frame.len() as u32).to_le_bytes())?;
+    out.write_all(frame)
+}
+
+/// Calls `each` on every frame of a file [`write_frame`] wrote, in order.
+fn read_frames(
+    path: &Path,
+    mut each: impl FnMut(Bytes) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut file = std::io::BufReader::with_capacity(
+        1 << 20,
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+    );
+    let mut len = [0u8; 4];
+    loop {
+        match file.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        let mut frame = vec![0u8; u32::from_le_bytes(len) as usize];
+        file.read_exact(&mut frame)?;
+        each(Bytes::from(frame))?;
+    }
 }
 
 fn start_osprey(args: &Args, dir: &Path) -> anyhow::Result<(Server, u16, u16)> {
@@ -220,7 +301,7 @@ async fn run_osprey(
     workload: &'static str,
     path: &str,
     headers: &[(&'static str, &'static str)],
-    payloads: &Shards,
+    payloads: &Payloads,
     rows: u64,
 ) -> anyhow::Result<Row> {
     let dir = args.work_dir.join(format!("osprey-{workload}"));
@@ -238,6 +319,7 @@ async fn run_osprey(
         &format!("http://127.0.0.1:{target_port}{path}"),
         headers,
         payloads,
+        args.concurrency,
     )
     .await?;
     let (status, body) = http
@@ -332,7 +414,8 @@ async fn run_prometheus(
         http,
         &format!("http://127.0.0.1:{port}/api/v1/write"),
         &REMOTE_WRITE_HEADERS,
-        payloads,
+        &Payloads::Shards(Arc::clone(payloads)),
+        args.concurrency,
     )
     .await?;
     let (status, body) = http
@@ -407,7 +490,8 @@ async fn run_victoria(
         http,
         &format!("http://127.0.0.1:{port}/api/v1/write"),
         &REMOTE_WRITE_HEADERS,
-        payloads,
+        &Payloads::Shards(Arc::clone(payloads)),
+        args.concurrency,
     )
     .await?;
     let _ = tokio::process::Command::new("curl")
@@ -581,7 +665,7 @@ async fn metrics_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> 
             "metrics",
             "/api/v1/write",
             &REMOTE_WRITE_HEADERS,
-            &payloads,
+            &Payloads::Shards(Arc::clone(&payloads)),
             samples,
         )
         .await?,
@@ -681,12 +765,11 @@ async fn logs_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> any
             "logs",
             "/v1/logs",
             &OTLP_HEADERS,
-            &payloads,
+            &Payloads::Shards(payloads),
             lines as u64,
         )
         .await?,
     );
-    drop(payloads);
     // The same lines as stdout JSON events through `POST /api/v1/logs` (parsing,
     // severity and timestamp detection included), in batches of 1000 lines.
     let events = shard(events, args.concurrency);
@@ -696,13 +779,12 @@ async fn logs_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> any
         "logs-ndjson",
         "/api/v1/logs",
         &NDJSON_HEADERS,
-        &events,
+        &Payloads::Shards(events),
         lines as u64,
     )
     .await?;
     row.system = "Osprey (NDJSON events, POST /api/v1/logs)".into();
     rows_out.push(row);
-    drop(events);
     if args.peers {
         let file = args.work_dir.join("logs.ndjson");
         std::fs::write(&file, &ndjson)?;
@@ -840,9 +922,14 @@ async fn traces_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> a
     let end = now_ms() * 1_000_000;
     let mut w = traces::TracesWorkload::new(args.seed, n, end - 2 * 3_600_000_000_000, end);
     eprintln!("traces: {n} traces; encoding…");
-    let mut payloads = Vec::new();
+    // Requests and ClickHouse's NDJSON go to files as they are made: at the issue's
+    // 1M traces they are several GB.
+    let requests = args.work_dir.join("spans.otlp");
+    let file = args.work_dir.join("spans.ndjson");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&requests)?);
+    let mut ndjson_out = std::io::BufWriter::new(std::fs::File::create(&file)?);
     let mut ndjson = Vec::new();
-    let mut spans = 0u64;
+    let (mut spans, mut ndjson_bytes, mut made) = (0u64, 0u64, 0usize);
     // A trace from the middle of the run, to look up by id.
     let mut probe: Option<String> = None;
     loop {
@@ -850,18 +937,27 @@ async fn traces_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> a
         if batch.is_empty() {
             break;
         }
-        if probe.is_none() && payloads.len() >= n / 100 {
+        if probe.is_none() && made >= n / 100 {
             probe = batch.first().map(|g| logs::hex(&g.span.trace_id));
         }
+        made += 1;
         spans += batch.len() as u64;
-        payloads.push(Bytes::from(traces::to_otlp(&batch).encode_to_vec()));
+        write_frame(&mut out, &traces::to_otlp(&batch).encode_to_vec())?;
+        ndjson.clear();
         traces::to_ndjson(&batch, &mut ndjson);
+        ndjson_bytes += ndjson.len() as u64;
+        std::io::Write::write_all(&mut ndjson_out, &ndjson)?;
     }
+    std::io::Write::flush(&mut out)?;
+    std::io::Write::flush(&mut ndjson_out)?;
+    drop((out, ndjson_out));
     eprintln!(
         "traces: {spans} spans, NDJSON {} B/span",
-        ndjson.len() as u64 / spans.max(1)
+        ndjson_bytes / spans.max(1)
     );
-    let payloads = shard(payloads, args.concurrency);
+    if let Some(id) = &probe {
+        std::fs::write(args.work_dir.join("probe-trace-id"), id)?;
+    }
     rows_out.push(
         run_osprey(
             args,
@@ -869,15 +965,15 @@ async fn traces_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> a
             "traces",
             "/v1/traces",
             &OTLP_HEADERS,
-            &payloads,
+            &Payloads::File(requests.clone()),
             spans,
         )
         .await?,
     );
+    let _ = std::fs::remove_file(&requests);
     if args.peers {
-        let file = args.work_dir.join("spans.ndjson");
-        std::fs::write(&file, &ndjson)?;
         rows_out.push(run_clickhouse(args, "spans", &file, spans).await?);
+        let _ = std::fs::remove_file(&file);
         if let Some(id) = probe {
             trace_comparison(args, http, &id).await?;
         }
@@ -885,46 +981,33 @@ async fn traces_workload(args: &Args, http: &Http, rows_out: &mut Vec<Row>) -> a
     Ok(())
 }
 
-/// The traces issue's targets: a trace by id, and a search by service + tag + duration
-/// returning whole traces, on Osprey (its Jaeger API, after a restart) and ClickHouse
-/// (the SigNoz-like table, trace_id bloom filter).
+/// The traces issue's targets: a trace by id, and searches by service + tag + duration
+/// returning the 20 newest matching traces whole, on Osprey (its Jaeger API, after a
+/// restart) and ClickHouse (the SigNoz-like table, trace_id bloom filter). The first
+/// search matches thousands of traces (the page fills from the newest data); the
+/// second matches a handful, so both sides read every row of the service.
 async fn trace_comparison(args: &Args, http: &Http, trace_id: &str) -> anyhow::Result<()> {
     let dir = args.work_dir.join("osprey-traces");
     let (server, port, _) = start_osprey(args, &dir)?;
     wait_ready(&format!("http://127.0.0.1:{port}/readyz"), "osprey").await?;
     let base = format!("http://127.0.0.1:{port}/api");
     let by_id = time_get(http, &format!("{base}/traces/{trace_id}")).await?;
-    let tags = url_escape(&format!("{{\"{SEARCH_TAG}\":\"{SEARCH_VALUE}\"}}"));
-    let search = time_get(
-        http,
-        &format!(
-            "{base}/traces?service={SEARCH_SERVICE}&tags={tags}&minDuration={SEARCH_MIN_MS}ms&limit=20&start=0"
-        ),
-    )
-    .await?;
+    let mut searches = Vec::new();
+    for s in SEARCHES {
+        let tags = url_escape(&format!("{{\"{}\":\"{}\"}}", s.tag, s.value));
+        searches.push(
+            time_get(
+                http,
+                &format!(
+                    "{base}/traces?service={}&tags={tags}&minDuration={}ms&limit=20&start=0",
+                    s.service, s.min_ms
+                ),
+            )
+            .await?,
+        );
+    }
     server.stop();
     let data_dir = args.work_dir.join("chdb-spans").display().to_string();
-    let ch = clickhouse_script(
-        args,
-        "clickhouse_traces.py",
-        &[
-            "--data-dir",
-            &data_dir,
-            "--trace-id",
-            trace_id,
-            "--service",
-            SEARCH_SERVICE,
-            "--tag",
-            SEARCH_TAG,
-            "--value",
-            SEARCH_VALUE,
-            "--min-ms",
-            &SEARCH_MIN_MS.to_string(),
-            "--runs",
-            &RUNS.to_string(),
-        ],
-    )
-    .await?;
     let spans_of = |v: &serde_json::Value| {
         v["data"].as_array().map_or(0, |ts| {
             ts.iter()
@@ -942,43 +1025,92 @@ async fn trace_comparison(args: &Args, http: &Http, trace_id: &str) -> anyhow::R
             })
             .unwrap_or_default()
     };
-    let ch_ids: Vec<String> = ch["search"]["trace_ids"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
     println!();
     println!(
         "| trace query (median of {RUNS}) | Osprey ms | ClickHouse ms | ClickHouse / Osprey | spans returned (Osprey / ClickHouse) |"
     );
     println!("|---|---:|---:|---:|---|");
-    println!(
-        "| trace by id | {:.1} | {:.1} | {:.1}× | {} / {} |",
-        by_id.0,
-        ch["by_id"]["ms"].as_f64().unwrap_or(f64::NAN),
-        ch["by_id"]["ms"].as_f64().unwrap_or(f64::NAN) / by_id.0,
-        spans_of(&by_id.1),
-        ch["by_id"]["spans"].as_u64().unwrap_or(0),
-    );
-    println!(
-        "| search: service={SEARCH_SERVICE}, {SEARCH_TAG}={SEARCH_VALUE}, ≥{SEARCH_MIN_MS} ms, 20 newest traces | {:.1} | {:.1} | {:.1}× | {} / {} (same trace ids: {}) |",
-        search.0,
-        ch["search"]["ms"].as_f64().unwrap_or(f64::NAN),
-        ch["search"]["ms"].as_f64().unwrap_or(f64::NAN) / search.0,
-        spans_of(&search.1),
-        ch["search"]["spans"].as_u64().unwrap_or(0),
-        ids(&search.1) == ch_ids,
-    );
+    for (i, (s, search)) in SEARCHES.iter().zip(&searches).enumerate() {
+        let min_ms = s.min_ms.to_string();
+        let runs = RUNS.to_string();
+        let ch = clickhouse_script(
+            args,
+            "clickhouse_traces.py",
+            &[
+                "--data-dir",
+                &data_dir,
+                "--trace-id",
+                trace_id,
+                "--service",
+                s.service,
+                "--tag",
+                s.tag,
+                "--value",
+                s.value,
+                "--min-ms",
+                &min_ms,
+                "--runs",
+                &runs,
+            ],
+        )
+        .await?;
+        if i == 0 {
+            println!(
+                "| trace by id | {:.1} | {:.1} | {:.1}× | {} / {} |",
+                by_id.0,
+                ch["by_id"]["ms"].as_f64().unwrap_or(f64::NAN),
+                ch["by_id"]["ms"].as_f64().unwrap_or(f64::NAN) / by_id.0,
+                spans_of(&by_id.1),
+                ch["by_id"]["spans"].as_u64().unwrap_or(0),
+            );
+        }
+        let ch_ids: Vec<String> = ch["search"]["trace_ids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        println!(
+            "| search: service={}, {}={}, ≥{} ms, 20 newest traces ({} found) | {:.1} | {:.1} | {:.1}× | {} / {} (same trace ids: {}) |",
+            s.service,
+            s.tag,
+            s.value,
+            s.min_ms,
+            ids(&search.1).len(),
+            search.0,
+            ch["search"]["ms"].as_f64().unwrap_or(f64::NAN),
+            ch["search"]["ms"].as_f64().unwrap_or(f64::NAN) / search.0,
+            spans_of(&search.1),
+            ch["search"]["spans"].as_u64().unwrap_or(0),
+            ids(&search.1) == ch_ids,
+        );
+    }
     Ok(())
 }
 
-const SEARCH_SERVICE: &str = "frontend";
-const SEARCH_TAG: &str = "http.response.status_code";
-const SEARCH_VALUE: &str = "500";
-const SEARCH_MIN_MS: u64 = 200;
+struct Search {
+    service: &'static str,
+    tag: &'static str,
+    value: &'static str,
+    min_ms: u64,
+}
+
+const SEARCHES: &[Search] = &[
+    Search {
+        service: "frontend",
+        tag: "http.response.status_code",
+        value: "500",
+        min_ms: 200,
+    },
+    Search {
+        service: "frontend",
+        tag: "cache.key",
+        value: "product:4242",
+        min_ms: 0,
+    },
+];
 
 fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
@@ -1073,6 +1205,11 @@ async fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     if let Some(token) = &args.search_only {
         return search_comparison(&args, &http, token).await;
+    }
+    if args.trace_queries_only {
+        let id = std::fs::read_to_string(args.work_dir.join("probe-trace-id"))
+            .context("no probe-trace-id: run the traces workload with --keep --peers first")?;
+        return trace_comparison(&args, &http, id.trim()).await;
     }
     let all = args.workload == "all";
     if all || args.workload == "metrics" {

@@ -1,0 +1,171 @@
+//! Row ranges of a Parquet file that may hold wanted values, from the page index (per
+//! page min/max of one column), or from row-group statistics when a file has no page
+//! index. Files are sorted by their key columns (`schema::sort_columns`), so a key's
+//! rows sit in a few pages and the rest of the file is never decoded.
+
+use std::ops::Range;
+
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use parquet::file::statistics::Statistics;
+
+use crate::blobs::Blobs;
+use crate::error::StorageError;
+use crate::files::{self, FooterCache};
+
+/// Row ranges (ascending, merged) of `rel` where `page` (given a page's column index
+/// and number) or, without a page index, `group` (given a row group's statistics)
+/// does not rule the wanted values out. `None` from either means "unknown": read it.
+pub(crate) fn row_ranges(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    rel: &str,
+    column: &str,
+    page: impl Fn(&ColumnIndexMetaData, usize) -> Option<bool>,
+    group: impl Fn(&Statistics) -> Option<bool>,
+) -> Result<Vec<Range<usize>>, StorageError> {
+    let meta = files::footer(blobs, footers, rel)?;
+    let pq = meta.metadata();
+    let col = pq
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.name() == column)
+        .ok_or_else(|| StorageError::Index {
+            path: rel.to_string(),
+            reason: format!("no {column} column"),
+        })?;
+    let mut rows: Vec<Range<usize>> = Vec::new();
+    let mut push = |from: u64, to: u64| {
+        let (from, to) = (from as usize, to as usize);
+        match rows.last_mut() {
+            Some(last) if last.end == from => last.end = to,
+            _ => rows.push(from..to),
+        }
+    };
+    let mut first_row: u64 = 0;
+    for (g, rg) in pq.row_groups().iter().enumerate() {
+        let n = rg.num_rows() as u64;
+        let pages = pq
+            .column_index()
+            .zip(pq.offset_index())
+            .and_then(|(ci, oi)| Some((ci.get(g)?.get(col)?, oi.get(g)?.get(col)?)))
+            .filter(|(index, _)| !matches!(index, ColumnIndexMetaData::NONE));
+        match pages {
+            Some((index, offsets)) => {
+                let locs = offsets.page_locations();
+                for p in 0..locs.len() {
+                    if page(index, p) == Some(false) {
+                        continue;
+                    }
+                    let start = locs[p].first_row_index as u64;
+                    let end = locs.get(p + 1).map_or(n, |l| l.first_row_index as u64);
+                    push(first_row + start, first_row + end);
+                }
+            }
+            None => {
+                let keep = rg.column(col).statistics().and_then(&group);
+                if keep != Some(false) {
+                    push(first_row, first_row + n);
+                }
+            }
+        }
+        first_row += n;
+    }
+    Ok(rows)
+}
+
+/// Whether `value` lies in `[min, max]` of a byte-array page or row group. Truncated
+/// statistics stay bounds (a truncated min is a prefix, a truncated max is rounded up),
+/// so the test never rules out a page that holds the value.
+fn bytes_in(value: &[u8], min: Option<&[u8]>, max: Option<&[u8]>) -> Option<bool> {
+    Some(min? <= value && value <= max?)
+}
+
+/// Row ranges of `rel` whose pages of the string column `column` may hold `value`.
+pub(crate) fn string_eq(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    rel: &str,
+    column: &str,
+    value: &str,
+) -> Result<Vec<Range<usize>>, StorageError> {
+    let v = value.as_bytes();
+    row_ranges(
+        blobs,
+        footers,
+        rel,
+        column,
+        |index, p| match index {
+            ColumnIndexMetaData::BYTE_ARRAY(ix) => bytes_in(v, ix.min_value(p), ix.max_value(p)),
+            _ => None,
+        },
+        |stats| match stats {
+            Statistics::ByteArray(s) => bytes_in(
+                v,
+                s.min_opt().map(|b| b.data()),
+                s.max_opt().map(|b| b.data()),
+            ),
+            _ => None,
+        },
+    )
+}
+
+/// Row ranges of `rel` whose pages of the u64 column `column` (stored as i64 bits with
+/// unsigned statistics) may hold one of `ids` (sorted).
+pub(crate) fn u64_in(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    rel: &str,
+    column: &str,
+    ids: &[u64],
+) -> Result<Vec<Range<usize>>, StorageError> {
+    let wanted = |lo: u64, hi: u64| {
+        let i = ids.partition_point(|&x| x < lo);
+        i < ids.len() && ids[i] <= hi
+    };
+    row_ranges(
+        blobs,
+        footers,
+        rel,
+        column,
+        |index, p| match index {
+            ColumnIndexMetaData::INT64(ix) => {
+                Some(wanted(*ix.min_value(p)? as u64, *ix.max_value(p)? as u64))
+            }
+            _ => None,
+        },
+        |stats| match stats {
+            Statistics::Int64(s) => Some(wanted(*s.min_opt()? as u64, *s.max_opt()? as u64)),
+            _ => None,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_bounds() {
+        assert_eq!(
+            bytes_in(b"frontend", Some(b"cart"), Some(b"gateway")),
+            Some(true)
+        );
+        assert_eq!(
+            bytes_in(b"frontend", Some(b"frontend"), Some(b"frontend")),
+            Some(true)
+        );
+        assert_eq!(
+            bytes_in(b"frontend", Some(b"gateway"), Some(b"zeta")),
+            Some(false)
+        );
+        assert_eq!(
+            bytes_in(b"frontend", Some(b"ad"), Some(b"cart")),
+            Some(false)
+        );
+        // A truncated min is a prefix of the real one.
+        assert_eq!(bytes_in(b"frontend", Some(b"fr"), Some(b"fs")), Some(true));
+        assert_eq!(bytes_in(b"frontend", None, Some(b"zeta")), None);
+    }
+}
