@@ -109,8 +109,9 @@ pub struct StorageConfig {
     /// How often retention and compaction look for work.
     #[serde(with = "humantime_serde")]
     pub maintenance_interval: Duration,
-    /// Memory for opened full-text indexes of logs files (least recently used are
-    /// dropped beyond it and read again from disk when needed).
+    /// Memory for opened full-text indexes of logs files, and as much again for tag
+    /// indexes of spans files (least recently used are dropped beyond it and read
+    /// again from disk when needed).
     pub text_index_cache: ByteSize,
     /// Where data files (Parquet, their index sidecars, series files) live: empty for
     /// `server.data_dir`, or `s3://BUCKET[/PREFIX]` for an S3-compatible bucket. The WAL

@@ -24,6 +24,7 @@ use crate::readahead;
 use crate::tracefetch::find_traces;
 use crate::{QueryError, QueryState};
 use osprey_storage::schema::stored_schema;
+use osprey_storage::tag_index::Lookup;
 use osprey_storage::{FileMeta, Signal, Storage};
 
 /// Jaeger's default number of traces.
@@ -382,6 +383,7 @@ fn match_rows(
     q: &TraceQuery,
     tags: &[TagCond],
     rows: &[u32],
+    check_maps: bool,
 ) -> Result<Vec<(String, i64)>, QueryError> {
     let (basic_schema, maps_schema) = (projected(&BASIC)?, projected(&MAPS)?);
     // (row, start) of the rows that pass.
@@ -396,7 +398,7 @@ fn match_rows(
             k += 1;
         }
     }
-    if !passed.is_empty() && has_attr_tags(tags) {
+    if !passed.is_empty() && check_maps {
         let rows: Vec<u32> = passed.iter().map(|(r, _)| *r).collect();
         let mut keep: Vec<bool> = Vec::with_capacity(rows.len());
         // The maps as dictionaries: a tag is a pair of dictionary ids, compared per
@@ -475,6 +477,9 @@ struct Candidates<'a> {
     rows: Vec<u32>,
     starts: Vec<i64>,
     sorted: bool,
+    /// Some attribute tag is still to be checked in the maps (the file's tag index
+    /// did not list it, or there is none).
+    check_maps: bool,
 }
 
 impl Candidates<'_> {
@@ -484,12 +489,45 @@ impl Candidates<'_> {
     }
 }
 
+/// The rows of both ascending lists.
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
 fn candidates<'a>(
     storage: &Storage,
     f: &'a FileMeta,
     q: &TraceQuery,
+    tags: &[TagCond],
 ) -> Result<Candidates<'a>, QueryError> {
-    let rows = service_rows(storage, f, &q.service)?;
+    let mut rows = service_rows(storage, f, &q.service)?;
+    // The tag index narrows the rows before any other column is read; a tag it does
+    // not list is checked in the maps of the rows that remain.
+    let mut check_maps = false;
+    for c in tags {
+        let TagCond::Attr(key, value) = c else {
+            continue;
+        };
+        if rows.is_empty() {
+            break;
+        }
+        match storage.tag_rows(f, key, value) {
+            Some(Lookup::Rows(listed)) => rows = intersect(&rows, &listed),
+            Some(Lookup::Unlisted) | None => check_maps = true,
+        }
+    }
     let mut starts = Vec::with_capacity(rows.len());
     if !rows.is_empty() {
         for b in read_converted(
@@ -515,6 +553,7 @@ fn candidates<'a>(
         sorted: starts.is_sorted(),
         rows,
         starts,
+        check_maps,
     };
     if c.sorted {
         let (lo, hi) = (c.at(q.start_ns), c.at(q.end_ns.saturating_add(1)));
@@ -615,11 +654,11 @@ fn scan(
     let mut cands: Vec<Candidates<'_>> = Vec::new();
     readahead::in_order(
         &files,
-        |f| candidates(storage, f, q),
+        |f| candidates(storage, f, q, tags),
         |i, c, _| {
             let c = match c {
                 Some(c) => c?,
-                None => candidates(storage, files[i], q)?,
+                None => candidates(storage, files[i], q, tags)?,
             };
             if !c.rows.is_empty() {
                 cands.push(c);
@@ -660,7 +699,14 @@ fn scan(
             })
             .collect();
         let read = |(c, range): &(&Candidates<'_>, std::ops::Range<usize>)| {
-            match_rows(storage, c.file, q, tags, &c.rows[range.clone()])
+            match_rows(
+                storage,
+                c.file,
+                q,
+                tags,
+                &c.rows[range.clone()],
+                c.check_maps,
+            )
         };
         readahead::in_order(&jobs, read, |i, found, _| {
             let found = match found {
@@ -834,7 +880,12 @@ mod tests {
                         "STATUS_CODE_UNSET"
                     }
                     .into(),
-                    attributes: vec![("code".into(), rnd(4).to_string())],
+                    // `code` is frequent (left out of the tag index), `slot` is
+                    // listed in it.
+                    attributes: vec![
+                        ("code".into(), rnd(4).to_string()),
+                        ("slot".into(), rnd(20).to_string()),
+                    ],
                     resource: vec![("service.name".into(), "x".into())],
                     ..Default::default()
                 });
@@ -856,6 +907,16 @@ mod tests {
             ("c", None, vec![("error", "true")], None, 5),
             ("a", None, vec![("code", "3")], Some(90_000_000), 1000),
             ("nobody", None, vec![], None, 20),
+            ("a", None, vec![("slot", "7")], None, 3),
+            ("b", None, vec![("slot", "3"), ("code", "1")], None, 2),
+            (
+                "c",
+                None,
+                vec![("slot", "11"), ("service.name", "x")],
+                None,
+                50,
+            ),
+            ("a", None, vec![("slot", "99")], None, 5),
         ];
         for (service, op, tags, min_dur, limit) in queries {
             let q = TraceQuery {
@@ -882,7 +943,11 @@ mod tests {
                 let d = r.end_time_ns - r.start_time_ns;
                 let tag_ok = conds.iter().all(|c| match c {
                     TagCond::Error(e) => (r.status_code == "STATUS_CODE_ERROR") == *e,
-                    TagCond::Attr(k, v) => r.attributes.iter().any(|(ak, av)| ak == k && av == v),
+                    TagCond::Attr(k, v) => r
+                        .attributes
+                        .iter()
+                        .chain(&r.resource)
+                        .any(|(ak, av)| ak == k && av == v),
                     _ => unreachable!(),
                 });
                 if r.service == q.service

@@ -302,6 +302,7 @@ pub fn write_file(
     let sidecar = || -> Result<(), StorageError> {
         if trace_index {
             crate::trace_index::write_sidecar(blobs, rel_path, &batch)?;
+            crate::tag_index::write_sidecar(blobs, rel_path, &batch)?;
         }
         if text_index {
             crate::fulltext::write_sidecar(blobs, rel_path, &batch, opts.text_positions)?;
@@ -340,6 +341,7 @@ pub fn write_file(
         partition_ns: 0,
         trace_index,
         text_index,
+        tag_index: trace_index,
     })
 }
 

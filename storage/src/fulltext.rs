@@ -21,9 +21,7 @@
 //! the Parquet file is renamed into place, so a live file always has its index. It is
 //! rebuilt by compaction from the merged rows and removed with its Parquet file.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use arrow::array::{AsArray, RecordBatch};
 use serde::{Deserialize, Serialize};
@@ -520,72 +518,12 @@ fn regex_escape(s: &str) -> String {
     out
 }
 
-/// Opened indexes by Parquet path, up to a byte budget (evicting the least recently
-/// used).
-pub struct TextIndexCache {
-    budget: usize,
-    state: Mutex<CacheState>,
-}
+/// Opened indexes by Parquet path, up to a byte budget.
+pub type TextIndexCache = crate::index_cache::IndexCache<TextIndex>;
 
-#[derive(Default)]
-struct CacheState {
-    tick: u64,
-    bytes: usize,
-    entries: HashMap<String, (u64, Arc<TextIndex>)>,
-}
-
-impl TextIndexCache {
-    pub fn new(budget: usize) -> Self {
-        Self {
-            budget,
-            state: Mutex::new(CacheState::default()),
-        }
-    }
-
-    /// The index of `parquet`, opened once and then served from memory.
-    pub fn get(&self, blobs: &Blobs, parquet: &str) -> Result<Arc<TextIndex>, StorageError> {
-        if let Ok(mut s) = self.state.lock() {
-            s.tick += 1;
-            let tick = s.tick;
-            if let Some(e) = s.entries.get_mut(parquet) {
-                e.0 = tick;
-                return Ok(Arc::clone(&e.1));
-            }
-        }
-        let index = Arc::new(TextIndex::open(blobs, parquet)?);
-        if let Ok(mut s) = self.state.lock() {
-            let tick = s.tick;
-            s.bytes += index.bytes();
-            if let Some((_, old)) = s
-                .entries
-                .insert(parquet.to_string(), (tick, Arc::clone(&index)))
-            {
-                s.bytes -= old.bytes();
-            }
-            while s.bytes > self.budget && s.entries.len() > 1 {
-                let Some(oldest) = s
-                    .entries
-                    .iter()
-                    .filter(|(p, _)| p.as_str() != parquet)
-                    .min_by_key(|(_, (t, _))| *t)
-                    .map(|(p, _)| p.clone())
-                else {
-                    break;
-                };
-                if let Some((_, old)) = s.entries.remove(&oldest) {
-                    s.bytes -= old.bytes();
-                }
-            }
-        }
-        Ok(index)
-    }
-
-    pub fn forget(&self, parquet: &str) {
-        if let Ok(mut s) = self.state.lock()
-            && let Some((_, old)) = s.entries.remove(parquet)
-        {
-            s.bytes -= old.bytes();
-        }
+impl crate::index_cache::Cached for TextIndex {
+    fn bytes(&self) -> usize {
+        TextIndex::bytes(self)
     }
 }
 
@@ -725,12 +663,15 @@ mod tests {
         let cache = TextIndexCache::new(largest * 2);
         for p in &paths {
             assert_eq!(
-                cache.get(&blobs, p).unwrap().rows(&t("hello")).unwrap(),
+                cache
+                    .get(p, || TextIndex::open(&blobs, p))
+                    .unwrap()
+                    .rows(&t("hello"))
+                    .unwrap(),
                 vec![0]
             );
         }
-        let s = cache.state.lock().unwrap();
-        assert_eq!(s.entries.len(), 2);
-        assert!(!s.entries.contains_key(&paths[0]));
+        assert_eq!(cache.len(), 2);
+        assert!(!cache.contains(&paths[0]));
     }
 }

@@ -21,6 +21,7 @@ mod error;
 pub mod exemplars;
 mod files;
 pub mod fulltext;
+mod index_cache;
 pub mod layout;
 mod maintenance;
 mod manifest;
@@ -32,6 +33,7 @@ mod quarantine;
 pub mod samples;
 pub mod schema;
 pub mod series;
+pub mod tag_index;
 pub mod trace_index;
 pub mod wal;
 mod writer;
@@ -159,6 +161,7 @@ pub(crate) struct Inner {
     graveyard: Mutex<Vec<(Instant, String)>>,
     trace_index: trace_index::TraceIndexCache,
     text_index: fulltext::TextIndexCache,
+    tag_index: tag_index::TagIndexCache,
     /// Parsed footers of recently read files (`read_rows`).
     footers: files::FooterCache,
     series: series::SeriesIndex,
@@ -272,9 +275,8 @@ impl Storage {
         let segment = wal::SegmentWriter::create(&wal_dir, last_id + 1)?;
         let next_seq = manifest.next_file_seq;
         let (tx, rx) = std::sync::mpsc::channel();
-        let text_index = fulltext::TextIndexCache::new(
-            usize::try_from(config.text_index_cache.as_u64()).unwrap_or(usize::MAX),
-        );
+        let index_budget = usize::try_from(config.text_index_cache.as_u64()).unwrap_or(usize::MAX);
+        let text_index = fulltext::TextIndexCache::new(index_budget);
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
             blobs,
@@ -296,6 +298,7 @@ impl Storage {
             footers: files::FooterCache::default(),
             trace_index: trace_index::TraceIndexCache::default(),
             text_index,
+            tag_index: tag_index::TagIndexCache::new(index_budget),
             series: series_index,
             exemplars: exemplars::ExemplarStore::new(max_exemplars),
             metadata: metadata::MetadataStore::default(),
@@ -485,7 +488,9 @@ impl Storage {
         if !file.text_index {
             return None;
         }
-        match self.inner.text_index.get(&self.inner.blobs, &file.path) {
+        match self.inner.text_index.get(&file.path, || {
+            fulltext::TextIndex::open(&self.inner.blobs, &file.path)
+        }) {
             Ok(i) => Some(i),
             Err(e) => {
                 tracing::warn!(file = %file.path, error = %e, "full-text index unreadable; searching the file without it");
@@ -524,6 +529,23 @@ impl Storage {
             rows,
             columns,
         )
+    }
+
+    /// What a spans file's tag index says of `key=value` (span or resource attribute).
+    /// `None` when the file has no index or it cannot be read (logged and counted):
+    /// the caller checks the attribute maps instead.
+    pub fn tag_rows(&self, file: &FileMeta, key: &str, value: &str) -> Option<tag_index::Lookup> {
+        if !file.tag_index {
+            return None;
+        }
+        match tag_index::cached(&self.inner.tag_index, &self.inner.blobs, &file.path) {
+            Ok(ix) => Some(ix.lookup(key, value)),
+            Err(e) => {
+                tracing::warn!(file = %file.path, error = %e, "tag index unreadable; checking attribute maps instead");
+                self.inner.metrics.add_text_index_error();
+                None
+            }
+        }
     }
 
     /// Row ranges of `file` (ascending) whose pages of the string column `column` may

@@ -132,6 +132,10 @@ fn bury(inner: &Inner, files: &[FileMeta]) {
         for f in files {
             inner.trace_index.forget(&f.path);
             inner.text_index.forget(&f.path);
+            inner.tag_index.forget(&f.path);
+            if f.tag_index {
+                g.push((due, crate::tag_index::sidecar_path(&f.path)));
+            }
             if f.trace_index {
                 g.push((due, crate::trace_index::sidecar_path(&f.path)));
             }
@@ -328,6 +332,7 @@ mod tests {
             partition_ns,
             trace_index: false,
             text_index: false,
+            tag_index: false,
         }
     }
 

@@ -33,6 +33,9 @@ pub struct FileMeta {
     /// A full-text index (`<path>.fts`, see `fulltext.rs`) exists for this file.
     #[serde(default)]
     pub text_index: bool,
+    /// A tag index (`<path>.tags`, see `tag_index.rs`) exists for this file.
+    #[serde(default)]
+    pub tag_index: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -101,6 +104,9 @@ pub fn remove_orphans(blobs: &Blobs, manifest: &Manifest) -> Result<usize, Stora
         if f.text_index {
             live.insert(crate::fulltext::sidecar_path(&f.path));
         }
+        if f.tag_index {
+            live.insert(crate::tag_index::sidecar_path(&f.path));
+        }
     }
     live.extend(manifest.series_files.iter().cloned());
     let mut removed = blobs.remove_stale_uploads()?;
@@ -144,6 +150,7 @@ mod tests {
                 partition_ns: 0,
                 trace_index: false,
                 text_index: false,
+                tag_index: false,
             }],
             series_files: vec![],
         };

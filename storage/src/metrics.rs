@@ -65,7 +65,7 @@ impl StorageMetrics {
         );
         r.register(
             "osprey_text_index_errors",
-            "Full-text indexes that could not be read (searches read those files instead)",
+            "Full-text and tag indexes that could not be read (searches read those files instead)",
             self.text_index_errors.clone(),
         );
         r.register(
