@@ -10,12 +10,16 @@
 //! without rows, so the index stays a few bytes per span. A term the index does not
 //! list is in no row of the file.
 //!
-//! Format (little-endian), read in place without parsing, binary-searched:
+//! Format (little-endian). The file is `"OSPTAG02"`, the body's length (u32), the body
+//! zstd-compressed, and a CRC-32 of everything before it. The body, decompressed once
+//! when the index is opened and then binary-searched in place:
 //! ```text
-//! "OSPTAG01"  u32 terms  u32 term_end[terms]  u32 posting_end[terms]
+//! u32 terms  u32 term_end[terms]  u32 posting_end[terms]
 //! terms:    per term  u16 key length, key, value     (sorted by these bytes)
-//! postings: per term  varint count (0: not listed), then count varint row deltas
-//! u32 CRC-32 of everything before it
+//! postings: per term  varint count (0: not listed), then
+//!           0, count varint row deltas                     (scattered rows), or
+//!           1, varint runs, per run varint gap, varint length (rows in runs: a
+//!              resource attribute of a file sorted by service)
 //! ```
 
 use std::collections::HashMap;
@@ -26,7 +30,10 @@ use arrow::array::{Array, AsArray, MapArray, RecordBatch};
 use crate::StorageError;
 use crate::blobs::Blobs;
 
-const MAGIC: &[u8; 8] = b"OSPTAG01";
+const MAGIC: &[u8; 8] = b"OSPTAG02";
+/// Largest body an index may claim (a damaged length must not allocate without
+/// bound).
+const MAX_BODY: usize = 1 << 30;
 
 /// A term in more than this share of a file's rows is listed without its rows.
 pub const FREQUENT: f64 = 0.125;
@@ -75,8 +82,71 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u32> {
     None
 }
 
+/// Appends a posting list, as deltas or as runs, whichever is smaller.
+fn put_rows(out: &mut Vec<u8>, list: &[u32]) {
+    put_varint(out, list.len() as u32);
+    let mut deltas = vec![0u8];
+    let mut prev = 0u32;
+    for &r in list {
+        put_varint(&mut deltas, r - prev);
+        prev = r;
+    }
+    // Runs of consecutive rows: (gap since the previous run's end, length).
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &r in list {
+        match runs.last_mut() {
+            Some((start, len)) if *start + *len == r => *len += 1,
+            _ => runs.push((r, 1)),
+        }
+    }
+    let mut encoded = vec![1u8];
+    put_varint(&mut encoded, runs.len() as u32);
+    let mut end = 0u32;
+    for (start, len) in runs {
+        put_varint(&mut encoded, start - end);
+        put_varint(&mut encoded, len);
+        end = start + len;
+    }
+    out.extend_from_slice(if encoded.len() < deltas.len() {
+        &encoded
+    } else {
+        &deltas
+    });
+}
+
+/// Reads a posting list [`put_rows`] wrote (after its count).
+fn get_rows(bytes: &[u8], at: &mut usize, count: usize) -> Option<Vec<u32>> {
+    let mode = *bytes.get(*at)?;
+    *at += 1;
+    let mut rows = Vec::with_capacity(count.min(bytes.len() * 8));
+    match mode {
+        0 => {
+            let mut prev = 0u32;
+            for _ in 0..count {
+                prev = prev.checked_add(get_varint(bytes, at)?)?;
+                rows.push(prev);
+            }
+        }
+        1 => {
+            let runs = get_varint(bytes, at)?;
+            let mut end = 0u32;
+            for _ in 0..runs {
+                let start = end.checked_add(get_varint(bytes, at)?)?;
+                let len = get_varint(bytes, at)?;
+                end = start.checked_add(len)?;
+                if rows.len() + len as usize > count {
+                    return None;
+                }
+                rows.extend(start..end);
+            }
+        }
+        _ => return None,
+    }
+    (rows.len() == count).then_some(rows)
+}
+
 /// Builds the index of a spans batch (file layout or memory; rows in file order).
-pub fn build(batch: &RecordBatch) -> Vec<u8> {
+pub fn build(batch: &RecordBatch) -> Result<Vec<u8>, String> {
     let rows = batch.num_rows();
     // key → value → rows; borrowed from the batch, no string copied per span.
     let mut keys: HashMap<&str, HashMap<&str, Vec<u32>>> = HashMap::new();
@@ -139,28 +209,24 @@ pub fn build(batch: &RecordBatch) -> Vec<u8> {
         term_end.push(term_bytes.len() as u32);
         match list {
             None => put_varint(&mut postings, 0),
-            Some(list) => {
-                put_varint(&mut postings, list.len() as u32);
-                let mut prev = 0u32;
-                for &r in list {
-                    put_varint(&mut postings, r - prev);
-                    prev = r;
-                }
-            }
+            Some(list) => put_rows(&mut postings, list),
         }
         posting_end.push(postings.len() as u32);
     }
-    let mut out = Vec::with_capacity(16 + 8 * terms.len() + term_bytes.len() + postings.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(terms.len() as u32).to_le_bytes());
+    let mut body = Vec::with_capacity(4 + 8 * terms.len() + term_bytes.len() + postings.len());
+    body.extend_from_slice(&(terms.len() as u32).to_le_bytes());
     for e in term_end.iter().chain(&posting_end) {
-        out.extend_from_slice(&e.to_le_bytes());
+        body.extend_from_slice(&e.to_le_bytes());
     }
-    out.extend_from_slice(&term_bytes);
-    out.extend_from_slice(&postings);
+    body.extend_from_slice(&term_bytes);
+    body.extend_from_slice(&postings);
+    let mut out = Vec::with_capacity(body.len() / 2);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&zstd::bulk::compress(&body, 3).map_err(|e| e.to_string())?);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
-    out
+    Ok(out)
 }
 
 /// Writes the index of the spans in `batch` (durably; before the Parquet file is
@@ -170,7 +236,12 @@ pub fn write_sidecar(
     parquet: &str,
     batch: &RecordBatch,
 ) -> Result<(), StorageError> {
-    blobs.put(&sidecar_path(parquet), build(batch))
+    let path = sidecar_path(parquet);
+    let bytes = build(batch).map_err(|reason| StorageError::Index {
+        path: path.clone(),
+        reason,
+    })?;
+    blobs.put(&path, bytes)
 }
 
 /// What the index says of one tag in one file.
@@ -195,25 +266,33 @@ impl TagIndex {
             .map_err(|reason| StorageError::Index { path, reason })
     }
 
-    fn from_bytes(bytes: Vec<u8>) -> Result<Self, String> {
-        if bytes.len() < 16 || &bytes[..8] != MAGIC {
-            return Err("not a tag index".into());
+    fn from_bytes(file: Vec<u8>) -> Result<Self, String> {
+        if file.len() < 16 || &file[..8] != MAGIC {
+            return Err("not a tag index (or an older format)".into());
         }
-        let (body, crc) = bytes.split_at(bytes.len() - 4);
-        if crc32fast::hash(body).to_le_bytes() != crc {
+        let (content, crc) = file.split_at(file.len() - 4);
+        if crc32fast::hash(content).to_le_bytes() != crc {
             return Err("checksum mismatch".into());
         }
-        let terms = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+        let len = u32::from_le_bytes([file[8], file[9], file[10], file[11]]) as usize;
+        if len > MAX_BODY {
+            return Err(format!("claims a {len}-byte body"));
+        }
+        let bytes = zstd::bulk::decompress(&content[12..], len).map_err(|e| e.to_string())?;
+        if bytes.len() != len || len < 4 {
+            return Err("body shorter than its length".into());
+        }
+        let terms = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
         let index = Self { bytes, terms };
-        let header = 12 + 8 * terms;
+        let header = 4usize.saturating_add(terms.saturating_mul(8));
         let (t_end, p_end) = match terms {
             0 => (0, 0),
             n => (
-                index.u32_at(12 + 4 * (n - 1)),
-                index.u32_at(12 + 4 * (2 * n - 1)),
+                index.u32_at(4 + 4 * (n - 1)),
+                index.u32_at(4 + 4 * (2 * n - 1)),
             ),
         };
-        if header + t_end + p_end + 4 != index.bytes.len() {
+        if header.saturating_add(t_end).saturating_add(p_end) != index.bytes.len() {
             return Err("truncated".into());
         }
         Ok(index)
@@ -230,19 +309,19 @@ impl TagIndex {
     }
 
     fn term_bytes(&self, i: usize) -> &[u8] {
-        let base = 12 + 8 * self.terms;
+        let base = 4 + 8 * self.terms;
         let start = if i == 0 {
             0
         } else {
-            self.u32_at(12 + 4 * (i - 1))
+            self.u32_at(4 + 4 * (i - 1))
         };
-        let end = self.u32_at(12 + 4 * i);
+        let end = self.u32_at(4 + 4 * i);
         self.bytes.get(base + start..base + end).unwrap_or(&[])
     }
 
     fn postings(&self, i: usize) -> Option<Lookup> {
-        let base = 12 + 8 * self.terms + self.u32_at(12 + 4 * (self.terms - 1));
-        let at = |k: usize| self.u32_at(12 + 4 * (self.terms + k));
+        let base = 4 + 8 * self.terms + self.u32_at(4 + 4 * (self.terms - 1));
+        let at = |k: usize| self.u32_at(4 + 4 * (self.terms + k));
         let start = if i == 0 { 0 } else { at(i - 1) };
         let bytes = self.bytes.get(base + start..base + at(i))?;
         let mut pos = 0;
@@ -250,13 +329,7 @@ impl TagIndex {
         if count == 0 {
             return Some(Lookup::Unlisted);
         }
-        let mut rows = Vec::with_capacity(count);
-        let mut prev = 0u32;
-        for _ in 0..count {
-            prev = prev.checked_add(get_varint(bytes, &mut pos)?)?;
-            rows.push(prev);
-        }
-        Some(Lookup::Rows(rows))
+        get_rows(bytes, &mut pos, count).map(Lookup::Rows)
     }
 
     fn find(&self, t: &[u8]) -> Option<usize> {
@@ -342,7 +415,7 @@ mod tests {
                 s
             })
             .collect();
-        let ix = TagIndex::from_bytes(build(&spans_batch(&rows).unwrap())).unwrap();
+        let ix = TagIndex::from_bytes(build(&spans_batch(&rows).unwrap()).unwrap()).unwrap();
         assert_eq!(
             ix.lookup("code", "500"),
             Lookup::Rows((0..100).step_by(10).collect())
@@ -361,16 +434,38 @@ mod tests {
         let rows: Vec<SpanRow> = (0..(MAX_VALUES_PER_KEY + 1))
             .map(|i| span(&[("uuid", &i.to_string())], &[]))
             .collect();
-        let bytes = build(&spans_batch(&rows).unwrap());
+        let bytes = build(&spans_batch(&rows).unwrap()).unwrap();
         let ix = TagIndex::from_bytes(bytes.clone()).unwrap();
         assert_eq!(ix.lookup("uuid", "17"), Lookup::Unlisted);
         assert_eq!(ix.lookup("other", "17"), Lookup::Rows(vec![]));
         let mut bad = bytes.clone();
-        bad[20] ^= 1;
+        bad[14] ^= 1;
         assert!(TagIndex::from_bytes(bad).is_err());
         assert!(TagIndex::from_bytes(bytes[..bytes.len() - 1].to_vec()).is_err());
-        let empty = TagIndex::from_bytes(build(&spans_batch(&[]).unwrap())).unwrap();
+        let empty = TagIndex::from_bytes(build(&spans_batch(&[]).unwrap()).unwrap()).unwrap();
         assert_eq!(empty.lookup("a", "b"), Lookup::Rows(vec![]));
+    }
+
+    #[test]
+    fn postings_as_deltas_or_runs() {
+        // (A listed term has rows; a count of 0 means "not listed".)
+        for list in [
+            vec![0],
+            vec![5, 9, 200, 70_000],
+            (100..5000).collect::<Vec<u32>>(),
+            (0..50).chain(60..70).chain([1000, 1002]).collect(),
+        ] {
+            let mut out = Vec::new();
+            put_rows(&mut out, &list);
+            let mut at = 0;
+            let count = get_varint(&out, &mut at).unwrap() as usize;
+            assert_eq!(get_rows(&out, &mut at, count), Some(list.clone()));
+            assert_eq!(at, out.len());
+        }
+        // A run of 4900 rows costs a few bytes.
+        let mut out = Vec::new();
+        put_rows(&mut out, &(100..5000).collect::<Vec<u32>>());
+        assert!(out.len() < 10, "{}", out.len());
     }
 
     #[test]
