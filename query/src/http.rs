@@ -147,13 +147,30 @@ async fn trace_handler(
     jaeger_respond(run.await.map(|trace| json!([trace])))
 }
 
-/// The traces a search with Jaeger's parameters finds, newest first.
+/// The traces a search with Jaeger's parameters finds, newest first. As in Jaeger's
+/// query service, `traceID` (repeatable) asks for those traces instead, whatever the
+/// other parameters say; the ones not found are left out.
 async fn found_traces(
     st: &QueryState,
     headers: &HeaderMap,
     q: &[(String, String)],
 ) -> Result<Vec<(String, Vec<arrow::array::RecordBatch>)>, QueryError> {
     let tenant = tenant(headers)?;
+    let ids = q
+        .iter()
+        .filter(|(k, v)| k == "traceID" && !v.is_empty())
+        .map(|(_, v)| jaeger::normalize_trace_id(v))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !ids.is_empty() {
+        let mut found = crate::tracefetch::find_traces(st, &tenant, &ids).await?;
+        let mut seen = std::collections::HashSet::new();
+        return Ok(ids
+            .into_iter()
+            .filter(|id| seen.insert(id.clone()))
+            .filter_map(|id| found.remove(&id).map(|b| (id, b)))
+            .filter(|(_, b)| !b.is_empty())
+            .collect());
+    }
     let query = TraceQuery::from_params(q, now_ns())?;
     tracesearch::traces(st, &tenant, &query).await
 }
@@ -344,6 +361,32 @@ async fn services_handler(State(st): State<QueryState>, headers: HeaderMap) -> R
         jaeger::services(&st, &tenant).await
     };
     jaeger_respond(run.await.map(|data| json!(data)))
+}
+
+/// Jaeger's `/api/operations?service=&spanKind=`: the service's span names with their
+/// kinds (what the Jaeger UI's deep dependency view asks).
+async fn kind_operations_handler(
+    State(st): State<QueryState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = async {
+        let tenant = tenant(&headers)?;
+        let service = q
+            .get("service")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| QueryError::BadData("parameter 'service' is required".into()))?;
+        let kind = match q.get("spanKind") {
+            Some(k) if !k.is_empty() => Some(jaeger_v3::stored_kind(k)?),
+            _ => None,
+        };
+        jaeger::operation_kinds(&st, &tenant, service, kind).await
+    };
+    jaeger_respond(run.await.map(|ops| {
+        ops.iter()
+            .map(|(name, kind)| json!({"name": name, "spanKind": jaeger_v3::kind_name(kind)}))
+            .collect()
+    }))
 }
 
 async fn operations_handler(
@@ -815,6 +858,7 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/api/v3/traces", get(v3_find_traces_handler))
         .route("/api/v3/traces/{trace_id}", get(v3_trace_handler))
         .route("/api/services", get(services_handler))
+        .route("/api/operations", get(kind_operations_handler))
         .route(
             "/api/services/{service}/operations",
             get(operations_handler),

@@ -7,7 +7,7 @@ use arrow::array::{Array, RecordBatch};
 use datafusion::prelude::{col, lit};
 use serde_json::{Value, json};
 
-use crate::columns::{SpanColumns, i64s, strings};
+use crate::columns::{SpanColumns, strings};
 use crate::session::signal_session;
 use crate::{QueryError, QueryState};
 use osprey_storage::Signal;
@@ -222,55 +222,87 @@ pub async fn operation_kinds(
     Ok(out)
 }
 
-/// Parent→child calls between services among spans started in `start_ns..=end_ns`
-/// (Jaeger's `/api/dependencies`): a span whose parent span belongs to another service
-/// is one call from the parent's service to its own.
+/// The service-graph counter (DESIGN §5; the OpenTelemetry servicegraph connector's
+/// name) that `/api/dependencies` reads.
+const GRAPH_CALLS: &str = "traces_service_graph_request_total";
+
+/// How far before the window a series' last sample is looked for (its value then is
+/// the baseline of the window's increase). Series are written every
+/// `spanmetrics.interval`, far more often.
+const BASELINE_LOOKBACK_NS: i64 = 86_400 * 1_000_000_000;
+
+/// The calls a cumulative counter's samples (time-sorted) add in `[start_ns, end_ns]`:
+/// from its last value before the window (0 for a series that began in it), a drop
+/// being a restart from 0.
+fn counter_increase(samples: &[(i64, f64)], start_ns: i64, end_ns: i64) -> f64 {
+    let mut prev = samples
+        .iter()
+        .take_while(|(t, _)| *t < start_ns)
+        .filter(|(_, v)| v.is_finite())
+        .last()
+        .map_or(0.0, |(_, v)| *v);
+    let mut total = 0.0;
+    for (_, v) in samples
+        .iter()
+        .filter(|(t, v)| (start_ns..=end_ns).contains(t) && v.is_finite())
+    {
+        total += if *v >= prev { v - prev } else { *v };
+        prev = *v;
+    }
+    total
+}
+
+/// Jaeger's dependencies from the service graph: each `client → server` edge of
+/// `traces_service_graph_request_total` (virtual nodes such as `user` or a database
+/// included) with the calls its counters added in `[start_ns, end_ns]`, sorted.
 pub async fn dependencies(
     st: &QueryState,
     tenant: &str,
     start_ns: i64,
     end_ns: i64,
 ) -> Result<Vec<(String, String, u64)>, QueryError> {
-    use datafusion::scalar::ScalarValue;
-    let ts = |ns: i64| {
-        lit(ScalarValue::TimestampNanosecond(
-            Some(ns),
-            Some("UTC".into()),
-        ))
-    };
-    let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;
-    let window = ctx
-        .table("spans")
-        .await?
-        .filter(
-            col("start_time")
-                .gt_eq(ts(start_ns))
-                .and(col("start_time").lt_eq(ts(end_ns))),
-        )?
-        .select_columns(&["trace_id", "span_id", "parent_span_id", "service"])?;
-    ctx.register_table("deps_window", window.into_view())?;
-    let df = ctx
-        .sql(
-            "SELECT p.service AS parent, c.service AS child, count(*) AS calls \
-             FROM deps_window c JOIN deps_window p \
-               ON c.trace_id = p.trace_id AND c.parent_span_id = p.span_id \
-             WHERE c.service <> p.service \
-             GROUP BY p.service, c.service ORDER BY parent, child",
-        )
-        .await?;
-    let mut out = Vec::new();
-    for b in df.collect().await? {
-        let (parent, child) = (strings(&b, "parent")?, strings(&b, "child")?);
-        let calls = i64s(&b, "calls")?;
-        out.extend((0..b.num_rows()).map(|i| {
-            (
-                parent.value(i).to_string(),
-                child.value(i).to_string(),
-                calls.value(i).max(0) as u64,
-            )
-        }));
+    let is_calls = |v: &str| v == GRAPH_CALLS;
+    let series = st.storage.series().select(
+        tenant,
+        &[osprey_storage::series::Matcher {
+            name: "__name__",
+            matches: &is_calls,
+        }],
+    );
+    if series.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let (storage, tenant) = (st.storage.clone(), tenant.to_string());
+    st.blocking("dependencies", move || {
+        let snap = storage.snapshot(&tenant, Signal::Metrics);
+        let mut ids: Vec<u64> = series.iter().map(|s| s.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut samples = storage
+            .read_samples(
+                &snap,
+                &ids,
+                start_ns.saturating_sub(BASELINE_LOOKBACK_NS),
+                end_ns,
+            )
+            .map_err(|e| QueryError::Internal(e.to_string()))?;
+        let mut edges: BTreeMap<(String, String), f64> = BTreeMap::new();
+        for s in &series {
+            let Some(mut points) = samples.remove(&s.id) else {
+                continue;
+            };
+            points.sort_by_key(|p| p.0);
+            *edges
+                .entry((s.get("client").to_string(), s.get("server").to_string()))
+                .or_default() += counter_increase(&points, start_ns, end_ns);
+        }
+        Ok(edges
+            .into_iter()
+            .map(|((client, server), calls)| (client, server, calls.round().max(0.0) as u64))
+            .filter(|(_, _, calls)| *calls > 0)
+            .collect())
+    })
+    .await
 }
 
 /// Services that sent spans, sorted.
@@ -288,4 +320,27 @@ pub async fn services(st: &QueryState, tenant: &str) -> Result<Vec<String>, Quer
         out.extend((0..s.len()).map(|i| s.value(i).to_string()));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counter_increase;
+
+    #[test]
+    fn increases_count_from_the_baseline_and_through_restarts() {
+        let s = [
+            (1, 5.0),
+            (10, 7.0),
+            (20, 9.0),
+            (30, 2.0),
+            (40, f64::NAN),
+            (50, 4.0),
+        ];
+        // From the value before the window: 7 → 9, restart to 2, → 4.
+        assert_eq!(counter_increase(&s, 15, 60), 2.0 + 2.0 + 2.0);
+        // A series that began in the window counts from 0.
+        assert_eq!(counter_increase(&s, 0, 10), 7.0);
+        assert_eq!(counter_increase(&s, 21, 29), 0.0);
+        assert_eq!(counter_increase(&[], 0, 10), 0.0);
+    }
 }

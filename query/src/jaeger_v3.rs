@@ -276,11 +276,33 @@ pub fn find_traces_query(params: &[(String, String)]) -> Result<TraceQuery, Quer
             .parse::<usize>()
             .map_err(|e| QueryError::BadData(format!("malformed parameter {n}: {e}")))?,
     };
+    // `query.attributes`: a JSON object of string values, as Jaeger's HTTP gateway
+    // takes it; matched like v1's `tags` (span or resource attributes).
+    let tags = match param(params, &["query.attributes"]) {
+        None => Vec::new(),
+        Some((n, v)) => {
+            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(v)
+                .map_err(|e| QueryError::BadData(format!("malformed parameter {n}: {e}")))?;
+            map.into_iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => Ok((k, s)),
+                    other => Err(QueryError::BadData(format!(
+                        "malformed parameter {n}: the value of {k:?} is {other}, expected a string"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        }
+    };
+    if end_ns < start_ns {
+        return Err(QueryError::BadData(format!(
+            "{max_name} must not be before {min_name}"
+        )));
+    }
     Ok(TraceQuery {
         service,
         operation: param(params, &["query.operationName", "query.operation_name"])
             .map(|(_, v)| v.to_string()),
-        tags: Vec::new(),
+        tags,
         min_duration_ns: duration(&["query.durationMin", "query.duration_min"])?,
         max_duration_ns: duration(&["query.durationMax", "query.duration_max"])?,
         start_ns,
@@ -303,8 +325,42 @@ mod tests {
             ("query.startTimeMax", "2026-11-22T01:00:00.5Z"),
             ("query.durationMin", "1ms"),
             ("query.num_traces", "7"),
+            (
+                "query.attributes",
+                r#"{"http.route":"/pay","error":"true"}"#,
+            ),
         ]))
         .unwrap();
+        let mut tags = q.tags.clone();
+        tags.sort();
+        assert_eq!(
+            tags,
+            vec![
+                ("error".to_string(), "true".to_string()),
+                ("http.route".to_string(), "/pay".to_string())
+            ]
+        );
+        for (bad, why) in [
+            (
+                ("query.attributes", "{"),
+                "malformed parameter query.attributes",
+            ),
+            (("query.attributes", r#"{"a":1}"#), "expected a string"),
+            (
+                ("query.startTimeMax", "2026-11-21T00:00:00Z"),
+                "must not be before",
+            ),
+        ] {
+            let mut p = vec![
+                ("query.serviceName", "a"),
+                ("query.startTimeMin", "2026-11-22T00:00:00Z"),
+                ("query.startTimeMax", "2026-11-22T01:00:00Z"),
+            ];
+            p.retain(|(k, _)| *k != bad.0);
+            p.push(bad);
+            let e = find_traces_query(&params(&p)).unwrap_err().to_string();
+            assert!(e.contains(why), "{e}");
+        }
         assert_eq!(q.service, "checkout");
         assert_eq!(q.operation.as_deref(), Some("pay"));
         assert_eq!(q.end_ns - q.start_ns, 3_600_500_000_000);

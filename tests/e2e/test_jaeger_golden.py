@@ -181,6 +181,17 @@ def test_jaeger_v1_and_v3_golden(osprey: OspreyServer, trace_t0: int, flushed: b
     )
     assert r.status_code == 200, r.text
     assert relative(r.json(), t0) == json.loads((GOLDEN / "jaeger_v3_trace.json").read_text())
+    # `query.attributes` (span or resource attributes, as v1's tags).
+    window = {
+        "query.serviceName": "frontend",
+        "query.startTimeMin": iso(t0 - 10**9),
+        "query.startTimeMax": iso(t0 + 10**9),
+    }
+    r = osprey.get("/api/v3/traces", params={**window, "query.attributes": '{"http.status_code":"500","host.name":"web-1"}'})
+    assert r.status_code == 200, r.text
+    assert relative(r.json(), t0) == json.loads((GOLDEN / "jaeger_v3_trace.json").read_text())
+    r = osprey.get("/api/v3/traces", params={**window, "query.attributes": '{"http.status_code":"404"}'})
+    assert r.status_code == 404 and r.json()["error"]["message"] == "No traces found", r.text
 
     r = osprey.get("/api/v3/services")
     assert r.json() == {"services": ["frontend", "payments"]}

@@ -283,8 +283,13 @@ def test_red_series_match_the_spans(osprey_factory) -> None:
 
     r = server.get("/api/dependencies", params={"endTs": str(time.time_ns() // MS), "lookback": "3600000"})
     assert r.status_code == 200, r.text
+    # From the service graph (not a join of spans): its edges, virtual nodes included;
+    # cart → payments is an INTERNAL span, no edge.
     deps = sorted((d["parent"], d["child"], d["callCount"]) for d in r.json()["data"])
-    assert deps == [("cart", "payments", 40), ("frontend", "cart", 40)]
+    assert deps == [("cart", "postgresql", 1), ("frontend", "cart", 40), ("user", "frontend", 40)]
+    # A window before any edge was written counts nothing.
+    r = server.get("/api/dependencies", params={"endTs": str(t0 // MS - 3_600_000), "lookback": "60000"})
+    assert r.status_code == 200 and r.json()["data"] == [], r.text
     r = server.get("/api/dependencies", params={"endTs": "soon"})
     assert r.status_code == 400 and "endTs" in r.json()["errors"][0]["msg"], r.text
 

@@ -202,10 +202,108 @@ def check_searches(server: OspreyServer, spans: list[Span], now_ns: int) -> None
 def test_trace_search_matches_reference(osprey: OspreyServer) -> None:
     now_ns = time.time_ns()
     spans = corpus(now_ns)
-    send(osprey, spans)
+    # Half the services' spans, a flush, then the rest: traces whose spans sit in a
+    # file and in the memtable, searched newest first over both.
+    first = [s for s in spans if s.service in ("frontend", "payments")]
+    send(osprey, first)
+    osprey.flush()
+    send(osprey, [s for s in spans if s.service not in ("frontend", "payments")])
     check_searches(osprey, spans, now_ns)
     osprey.flush()
     check_searches(osprey, spans, now_ns)
+    r = osprey.post("/api/v1/admin/compact", params={"full": "true"})
+    assert r.status_code == 200, r.text
+    check_searches(osprey, spans, now_ns)
+
+
+def trace_spans(server: OspreyServer, trace_id: str) -> tuple[list[str], list[str]]:
+    """The span ids of one trace from Jaeger v1 and v3, each sorted."""
+    r = server.get(f"/api/traces/{trace_id}")
+    assert r.status_code == 200, r.text
+    [t] = r.json()["data"]
+    v1 = sorted(s["spanID"] for s in t["spans"])
+    r = server.get(f"/api/v3/traces/{trace_id}")
+    assert r.status_code == 200, r.text
+    v3 = sorted(
+        sp["spanId"]
+        for rs in r.json()["result"]["resourceSpans"]
+        for ss in rs["scopeSpans"]
+        for sp in ss["spans"]
+    )
+    return v1, v3
+
+
+def test_trace_by_id_is_complete_across_requests_flushes_and_compaction(osprey: OspreyServer) -> None:
+    """Spans of one trace arrive late, children before their parent, from three
+    services, over several requests with flushes between; the trace is whole at every
+    stage, then after compaction and a restart."""
+    rng = random.Random(5)
+    tid = f"{rng.getrandbits(128):032x}"
+    t0 = time.time_ns() - 60 * SEC
+    root = f"{rng.getrandbits(64):016x}"
+    mid = f"{rng.getrandbits(64):016x}"
+    leaves = [f"{rng.getrandbits(64):016x}" for _ in range(4)]
+    stages = [
+        # A grandchild first, from the deepest service.
+        ("payments", [span(tid, leaves[0], "charge", t0 + 3 * SEC, t0 + 4 * SEC, kind="SERVER", parent_span_id=mid)]),
+        ("checkout", [span(tid, mid, "POST /pay", t0 + 2 * SEC, t0 + 5 * SEC, kind="CLIENT", parent_span_id=root)]),
+        ("payments", [span(tid, x, "ledger", t0 + 3 * SEC, t0 + 3 * SEC + 1000, parent_span_id=leaves[0]) for x in leaves[1:]]),
+        # The root last, long after its children.
+        ("frontend", [span(tid, root, "GET /checkout", t0, t0 + 6 * SEC, kind="SERVER")]),
+    ]
+    sent: list[str] = []
+    other = f"{rng.getrandbits(128):032x}"
+    for i, (svc, items) in enumerate(stages):
+        # Unrelated spans in the same requests and files.
+        noise = [span(other, f"{rng.getrandbits(64):016x}", "noise", t0, t0 + 1000) for _ in range(20)]
+        assert_accepted(post_otlp(osprey, "traces", traces_request(svc, items + noise)))
+        sent.extend(s["spanId"] for s in items)
+        want = sorted(sent)
+        assert trace_spans(osprey, tid) == (want, want), f"stage {i} (in memory)"
+        osprey.flush()
+        assert trace_spans(osprey, tid) == (want, want), f"stage {i} (flushed)"
+    r = osprey.post("/api/v1/admin/compact", params={"full": "true"})
+    assert r.status_code == 200, r.text
+    assert trace_spans(osprey, tid) == (sorted(sent), sorted(sent))
+    osprey.restart()
+    assert trace_spans(osprey, tid) == (sorted(sent), sorted(sent))
+    # Jaeger's search by trace id: the ones found, whatever the other parameters.
+    r = osprey.get("/api/traces", params=[("traceID", tid), ("traceID", "0" * 31 + "1"), ("traceID", tid)])
+    assert r.status_code == 200, r.text
+    assert [t["traceID"] for t in r.json()["data"]] == [tid]
+    assert sorted(s["spanID"] for s in r.json()["data"][0]["spans"]) == sorted(sent)
+    r = osprey.get("/api/traces", params={"traceID": "xyz"})
+    assert r.status_code == 400 and r.json()["errors"][0]["code"] == 400, r.text
+
+
+def test_operations_with_span_kinds(osprey: OspreyServer) -> None:
+    """Jaeger's `/api/operations?service=&spanKind=` (the Jaeger UI's deep dependency
+    view), in the v1 envelope."""
+    t0 = time.time_ns() - 10 * SEC
+    items = [
+        span("a" * 32, "1" * 16, "GET /home", t0, t0 + 1000, kind="SERVER"),
+        span("a" * 32, "2" * 16, "SELECT users", t0, t0 + 1000, kind="CLIENT", parent_span_id="1" * 16),
+        span("a" * 32, "3" * 16, "render", t0, t0 + 1000, parent_span_id="1" * 16),
+    ]
+    assert_accepted(post_otlp(osprey, "traces", traces_request("web", items)))
+    r = osprey.get("/api/operations", params={"service": "web"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["data"] == [
+        {"name": "GET /home", "spanKind": "server"},
+        {"name": "SELECT users", "spanKind": "client"},
+        {"name": "render", "spanKind": "internal"},
+    ]
+    assert body["total"] == 3 and body["errors"] is None
+    r = osprey.get("/api/operations", params={"service": "web", "spanKind": "client"})
+    assert r.json()["data"] == [{"name": "SELECT users", "spanKind": "client"}]
+    r = osprey.get("/api/operations", params={"service": "nobody"})
+    assert r.status_code == 200 and r.json()["data"] == []
+    r = osprey.get("/api/operations")
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"] == [{"code": 400, "msg": "parameter 'service' is required"}]
+    r = osprey.get("/api/operations", params={"service": "web", "spanKind": "sideways"})
+    assert r.status_code == 400 and "spanKind" in r.json()["errors"][0]["msg"], r.text
 
 
 @pytest.mark.parametrize(
