@@ -15,7 +15,7 @@
 //! The service is the event's `service` field, else `?service=`, else `unknown`;
 //! `?stream=stdout|stderr` (sent by `osprey run`) becomes the attribute `stream`.
 
-mod multiline;
+pub(crate) mod multiline;
 pub mod parse;
 
 use axum::extract::{Query, State};
@@ -67,7 +67,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
 }
 
 /// Cuts `s` to at most `max` bytes (on a character boundary) and appends a marker.
-fn truncate(s: &mut String, max: usize) -> bool {
+pub(crate) fn truncate(s: &mut String, max: usize) -> bool {
     if s.len() <= max {
         return false;
     }

@@ -6,7 +6,12 @@
 //! `... N more` or an exception header like `java.io.IOException: …` (Java), or `Traceback (most recent call last):` and the exception line
 //! that ends a Python traceback, or part of a Go panic (`goroutine N [running]:`,
 //! `main.main()`, `created by …`, blank lines) or of a Rust panic (the message line
-//! after `thread '…' panicked at …`, `note: …`, `stack backtrace:`).
+//! after `thread '…' panicked at …`, `note: …`, `stack backtrace:`). Python's chained
+//! exceptions (`During handling of the above exception…`, `The above exception was the
+//! direct cause…`) continue the traceback they follow; Go's `[signal …]` line and
+//! frames with arguments continue a panic; Node's uncaught-exception report (`file.js:12`,
+//! the source line, the `^` marker, the error and its frames, `Node.js vX`) is one
+//! event.
 //!
 //! Joining happens within one request: a client sends whole events together (the
 //! capture clients batch by time, and a trace is printed at once).
@@ -22,6 +27,41 @@ enum Mode {
     RustPanic {
         message_seen: bool,
     },
+    /// After the exception line that ends a Python traceback: a chained traceback may
+    /// follow.
+    PythonAfter,
+    /// After `/app/server.js:12` (Node's uncaught-exception report).
+    NodeUncaught,
+}
+
+/// The lines Python prints between chained tracebacks.
+fn python_chain_line(line: &str) -> bool {
+    line.is_empty()
+        || line.starts_with("During handling of the above exception, another exception occurred:")
+        || line.starts_with("The above exception was the direct cause of the following exception:")
+        || line.starts_with("Traceback (most recent call last):")
+}
+
+/// `/app/server.js:12` or `file:///app/x.mjs:3`: where Node's uncaught-exception report
+/// starts.
+fn node_location_line(line: &str) -> bool {
+    let Some((path, number)) = line.rsplit_once(':') else {
+        return false;
+    };
+    !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && !path.contains(' ')
+        && [".js", ".mjs", ".cjs", ".ts"]
+            .iter()
+            .any(|e| path.ends_with(e))
+}
+
+/// `Error: boom`, `TypeError: x is not a function`, `Error [ERR_X]: …`.
+fn js_error_line(line: &str) -> bool {
+    let name = line.split([':', ' ']).next().unwrap_or("");
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && (name.ends_with("Error") || name.ends_with("Exception"))
 }
 
 fn indented(line: &str) -> bool {
@@ -55,32 +95,67 @@ fn java_exception_header(line: &str) -> bool {
 }
 
 fn go_stack_line(line: &str) -> bool {
+    // A frame: `main.main()`, `main.(*T).Run(0xc000010000, {0x4b2d40, 0x5})`.
+    let frame = line.ends_with(')')
+        && line
+            .split_once('(')
+            .is_some_and(|(func, _)| !func.is_empty() && !func.contains(' '));
     line.is_empty()
         || indented(line)
+        || frame
         || line.starts_with("goroutine ")
         || line.starts_with("created by ")
-        || (line.ends_with(')') && line.contains('(') && !line.contains(' '))
+        || line.starts_with("[signal ")
         || line.starts_with("exit status ")
 }
 
-/// Groups `lines` into events.
-pub fn join(lines: Vec<String>) -> Vec<String> {
-    let mut events: Vec<String> = Vec::new();
+/// Where each event of `lines` starts and ends (consecutive ranges covering them all).
+pub fn group<S: AsRef<str>>(lines: &[S]) -> Vec<std::ops::Range<usize>> {
+    let mut events: Vec<std::ops::Range<usize>> = Vec::new();
     let mut mode = Mode::Normal;
-    for line in lines {
+    for (i, line) in lines.iter().enumerate() {
+        let line = line.as_ref();
         let continues = match (&mut mode, events.is_empty()) {
             (_, true) => false,
             (Mode::PythonTraceback, false) => {
-                if indented(&line) {
+                if indented(line) {
                     true
                 } else {
-                    // The exception line ends the traceback.
+                    // The exception line ends the traceback; a chained one may follow.
+                    let ends = python_exception_line(line);
+                    mode = if ends {
+                        Mode::PythonAfter
+                    } else {
+                        Mode::Normal
+                    };
+                    ends
+                }
+            }
+            (Mode::PythonAfter, false) => {
+                if python_chain_line(line) {
+                    true
+                } else {
                     mode = Mode::Normal;
-                    python_exception_line(&line)
+                    false
+                }
+            }
+            (Mode::NodeUncaught, false) => {
+                if line.starts_with("Node.js v") {
+                    mode = Mode::Normal;
+                    true
+                } else if line.is_empty()
+                    || indented(line)
+                    || line.trim_start().starts_with('^')
+                    || js_error_line(line)
+                {
+                    true
+                } else {
+                    mode = Mode::Normal;
+                    false
                 }
             }
             (Mode::GoPanic, false) => {
-                if go_stack_line(&line) {
+                if go_stack_line(line) {
                     true
                 } else {
                     mode = Mode::Normal;
@@ -93,7 +168,7 @@ pub fn join(lines: Vec<String>) -> Vec<String> {
                     true
                 } else if line.starts_with("note: ")
                     || line.starts_with("stack backtrace:")
-                    || indented(&line)
+                    || indented(line)
                 {
                     true
                 } else {
@@ -102,15 +177,17 @@ pub fn join(lines: Vec<String>) -> Vec<String> {
                 }
             }
             (Mode::Normal, false) => {
-                (indented(&line) && !line.trim().is_empty())
+                (indented(line) && !line.trim().is_empty())
                     || line.starts_with("Caused by: ")
                     || line.starts_with("... ")
                     || line.starts_with("Traceback (most recent call last):")
-                    || java_exception_header(&line)
+                    || java_exception_header(line)
             }
         };
         if line.starts_with("Traceback (most recent call last):") {
             mode = Mode::PythonTraceback;
+        } else if mode == Mode::Normal && node_location_line(line) {
+            mode = Mode::NodeUncaught;
         } else if line.starts_with("panic: ") || line.starts_with("fatal error: ") {
             mode = Mode::GoPanic;
         } else if line.starts_with("thread '") && line.contains("' panicked at ") {
@@ -119,20 +196,26 @@ pub fn join(lines: Vec<String>) -> Vec<String> {
             };
         }
         match events.last_mut() {
-            Some(last) if continues => {
-                last.push('\n');
-                last.push_str(&line);
-            }
-            _ => events.push(line),
-        }
-    }
-    // Blank lines a Go panic swallowed at its end are not part of it.
-    for e in &mut events {
-        while e.ends_with('\n') {
-            e.pop();
+            Some(last) if continues => last.end = i + 1,
+            _ => events.push(i..i + 1),
         }
     }
     events
+}
+
+/// Groups `lines` into events, each its lines joined with `\n`.
+pub fn join(lines: Vec<String>) -> Vec<String> {
+    group(&lines)
+        .into_iter()
+        .map(|r| {
+            let mut e = lines[r].join("\n");
+            // Blank lines a Go panic swallowed at its end are not part of it.
+            while e.ends_with('\n') {
+                e.pop();
+            }
+            e
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -201,6 +284,60 @@ mod tests {
         assert_eq!(e.len(), 2, "{e:#?}");
         assert!(e[0].contains("explicit panic"));
         assert_eq!(e[1], "next line");
+    }
+
+    #[test]
+    fn chained_python_go_frames_with_arguments_and_node_uncaught() {
+        let e = j("ERROR:root:failed\n\
+                   Traceback (most recent call last):\n  \
+                   File \"a.py\", line 2, in f\n    \
+                   x = d['k']\n\
+                   KeyError: 'k'\n\
+                   \n\
+                   During handling of the above exception, another exception occurred:\n\
+                   \n\
+                   Traceback (most recent call last):\n  \
+                   File \"a.py\", line 4, in <module>\n    \
+                   raise ValueError('bad')\n\
+                   ValueError: bad\n\
+                   \n\
+                   INFO:root:next");
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].ends_with("ValueError: bad"), "{e:#?}");
+        assert_eq!(e[1], "INFO:root:next");
+
+        let e = j(
+            "panic: runtime error: invalid memory address or nil pointer dereference\n\
+                   [signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x47e7b6]\n\
+                   \n\
+                   goroutine 1 [running]:\n\
+                   main.(*Server).handle(0xc000010000, {0x4b2d40, 0x5})\n\
+                   \t/app/main.go:12 +0x16\n\
+                   main.main()\n\
+                   \t/app/main.go:20 +0x2a\n\
+                   exit status 2\n\
+                   starting again",
+        );
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].ends_with("exit status 2"));
+        assert_eq!(e[1], "starting again");
+
+        let e = j("/app/server.js:12\n    \
+                   throw new Error('boom');\n    \
+                   ^\n\
+                   \n\
+                   Error: boom\n    \
+                   at Object.<anonymous> (/app/server.js:12:11)\n    \
+                   at node:internal/main/run_main_module:28:49\n\
+                   \n\
+                   Node.js v20.10.0\n\
+                   listening on 8080");
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].starts_with("/app/server.js:12\n"));
+        assert!(e[0].ends_with("Node.js v20.10.0"));
+        assert_eq!(e[1], "listening on 8080");
+        // Not a report: a log line that happens to end in a number.
+        assert_eq!(j("port:8080\nnext").len(), 2);
     }
 
     #[test]

@@ -18,6 +18,19 @@ pub fn severity_number(level: &str) -> Option<(i32, &'static str)> {
     })
 }
 
+/// Numeric levels of pino and bunyan (10 trace … 60 fatal).
+fn numeric_level(n: u64) -> Option<(i32, &'static str)> {
+    Some(match n {
+        10 => (1, "TRACE"),
+        20 => (5, "DEBUG"),
+        30 => (9, "INFO"),
+        40 => (13, "WARN"),
+        50 => (17, "ERROR"),
+        60 => (21, "FATAL"),
+        _ => return None,
+    })
+}
+
 const TIME_KEYS: [&str; 4] = ["timestamp", "ts", "time", "@timestamp"];
 const LEVEL_KEYS: [&str; 3] = ["level", "severity", "lvl"];
 const BODY_KEYS: [&str; 4] = ["message", "msg", "body", "log"];
@@ -99,10 +112,68 @@ fn parse_syslog(prefix: &str, now_ns: i64) -> Option<i64> {
     None
 }
 
+/// A syslog priority (`<34>`, and RFC 5424's version `<34>1 `) at the start of a line:
+/// its severity (the priority's low three bits) and where it ends.
+fn syslog_priority(line: &str) -> Option<((i32, &'static str), usize)> {
+    let rest = line.strip_prefix('<')?;
+    let close = rest.find('>')?;
+    let pri: u16 = rest[..close].parse().ok().filter(|p| *p <= 191)?;
+    let mut end = close + 2;
+    // RFC 5424: `<PRI>1 ` then an RFC 3339 time.
+    if line[end..].starts_with("1 ") {
+        end += 2;
+    }
+    let severity = match pri % 8 {
+        0..=2 => (21, "FATAL"),
+        3 => (17, "ERROR"),
+        4 => (13, "WARN"),
+        5 | 6 => (9, "INFO"),
+        _ => (5, "DEBUG"),
+    };
+    Some((severity, end))
+}
+
 /// A timestamp at the start of a plain line, and where it ends.
 fn leading_timestamp(line: &str, now_ns: i64) -> Option<(i64, usize)> {
     let trimmed = line.trim_start_matches('[');
     let offset = line.len() - trimmed.len();
+    // Apache's error log: `[Sun Nov 22 10:00:00.123456 2026]`.
+    if line.starts_with('[')
+        && let Some(close) = trimmed.find(']')
+        && close >= 24
+        && let Ok(t) =
+            chrono::NaiveDateTime::parse_from_str(&trimmed[..close], "%a %b %d %H:%M:%S%.f %Y")
+        && let Some(ns) = t.and_utc().timestamp_nanos_opt()
+    {
+        return Some((ns, offset + close + 1));
+    }
+    // nginx's error log and Go's `log` package: `2026/11/22 10:00:00`.
+    if trimmed.len() >= 19
+        && trimmed.as_bytes()[4] == b'/'
+        && trimmed.is_char_boundary(19)
+        && let Ok(t) = chrono::NaiveDateTime::parse_from_str(&trimmed[..19], "%Y/%m/%d %H:%M:%S")
+        && let Some(ns) = t.and_utc().timestamp_nanos_opt()
+    {
+        // Go's `log.Lmicroseconds`: `.123456` after the seconds.
+        let digits: &str = trimmed[19..]
+            .strip_prefix('.')
+            .map(|f| &f[..f.bytes().take_while(u8::is_ascii_digit).count()])
+            .unwrap_or("");
+        let sub: i64 = format!("{:0<9}", &digits[..digits.len().min(9)])
+            .parse()
+            .unwrap_or(0);
+        let mut consumed = offset
+            + 19
+            + if digits.is_empty() {
+                0
+            } else {
+                digits.len() + 1
+            };
+        if line[consumed..].starts_with(']') {
+            consumed += 1;
+        }
+        return Some((ns + sub, consumed));
+    }
     // ISO: the longest prefix of up to 35 characters that parses.
     let head: String = trimmed.chars().take(35).collect();
     if head.len() >= 19 && head.as_bytes()[4] == b'-' {
@@ -134,10 +205,21 @@ fn leading_timestamp(line: &str, now_ns: i64) -> Option<(i64, usize)> {
     None
 }
 
+/// Words of times, dates, pids and thread ids (`11-22`, `10:00:00.123`, `1234`).
+fn numeric_word(w: &str) -> bool {
+    !w.is_empty()
+        && w.bytes()
+            .all(|b| b.is_ascii_digit() || b"-:./#".contains(&b))
+}
+
 /// A severity word among the first words of a line: `ERROR`, `[WARN]`, `level=info`,
-/// `<E>`, `E1011` (glog), `warn:`.
-fn detect_severity(line: &str) -> Option<(i32, &'static str)> {
-    for (i, raw) in line.split_whitespace().take(6).enumerate() {
+/// `<E>`, `E1011` (glog), `warn:`. A single letter counts when it is marked (`W:`,
+/// `[E]`, `<I>`), or bare after nothing but times and numbers (`10:00:00 E …`,
+/// logcat's `11-22 10:00:00.123 1234 1234 W Tag: …`); `after_time` says a timestamp
+/// came before `line`. "I went…" is not an INFO line.
+fn detect_severity(line: &str, after_time: bool) -> Option<(i32, &'static str)> {
+    let words: Vec<&str> = line.split_whitespace().take(8).collect();
+    for (i, raw) in words.iter().copied().enumerate().take(6) {
         let w = raw.trim_matches(|c: char| "[]()<>:|,".contains(c));
         if let Some(v) = w
             .strip_prefix("level=")
@@ -145,10 +227,30 @@ fn detect_severity(line: &str) -> Option<(i32, &'static str)> {
         {
             return severity_number(v.trim_matches('"'));
         }
-        // A single letter only as the first word and marked (`W:`, `[E]`): "I went…"
-        // is not an INFO line.
-        if w.len() == 1 && (i > 0 || raw.len() == 1) {
-            continue;
+        // Apache's `[module:level]`.
+        if raw.starts_with('[')
+            && let Some((_, level)) = w.rsplit_once(':')
+            && let Some(s) = severity_number(level)
+        {
+            return Some(s);
+        }
+        if w.len() == 1 {
+            let b = raw.as_bytes();
+            let marked = (raw.len() == 3
+                && matches!((b[0], b[2]), (b'[', b']') | (b'<', b'>') | (b'(', b')')))
+                || (i == 0 && raw.len() == 2 && b[1] == b':');
+            let bare = raw.len() == 1
+                && w.bytes().all(|c| c.is_ascii_uppercase())
+                && (after_time || i > 0)
+                && words[..i].iter().all(|p| numeric_word(p))
+                // A word must follow: a tag or the message.
+                && words.len() > i + 1;
+            if !(marked || bare) {
+                continue;
+            }
+            if w == "V" {
+                return Some((1, "TRACE")); // logcat's verbose
+            }
         }
         if let Some(s) = severity_number(w) {
             return Some(s);
@@ -248,8 +350,19 @@ fn hex_id(v: &str, len: usize) -> String {
 
 /// Fills `row` from a field map (JSON or logfmt): time, level, body, service, ids; the
 /// rest become attributes.
-fn apply_fields(row: &mut LogRow, fields: Vec<(String, Value)>, line: &str) {
+/// Returns the key the body came from (`None`: the whole line).
+fn apply_fields(
+    row: &mut LogRow,
+    fields: Vec<(String, Value)>,
+    line: &str,
+) -> Option<&'static str> {
     let mut body: Option<String> = None;
+    // The body is the first of BODY_KEYS the event has (`message` before `log`), not
+    // the first in the object's order.
+    let body_key = BODY_KEYS
+        .iter()
+        .copied()
+        .find(|b| fields.iter().any(|(k, v)| k == b && !v.is_object()));
     for (k, v) in fields {
         let lk = k.as_str();
         if TIME_KEYS.contains(&lk) {
@@ -263,12 +376,24 @@ fn apply_fields(row: &mut LogRow, fields: Vec<(String, Value)>, line: &str) {
                 continue;
             }
         } else if LEVEL_KEYS.contains(&lk) {
-            if let Some((n, t)) = severity_number(&text_of(&v)) {
+            let level = match &v {
+                Value::Number(n) => n.as_u64().and_then(numeric_level),
+                other => severity_number(&text_of(other)),
+            };
+            if let Some((n, t)) = level {
                 row.severity_number = n;
                 row.severity_text = t.to_string();
                 continue;
             }
-        } else if BODY_KEYS.contains(&lk) && body.is_none() {
+        } else if lk == "log"
+            && let Value::Object(m) = &v
+            && let Some(Value::String(level)) = m.get("level")
+            && let Some((n, t)) = severity_number(level)
+        {
+            // ECS: `{"log":{"level":"error"}}`; the object stays as attributes.
+            row.severity_number = n;
+            row.severity_text = t.to_string();
+        } else if Some(lk) == body_key && body.is_none() {
             body = Some(text_of(&v));
             continue;
         } else if lk == "service" || lk == "service.name" {
@@ -288,19 +413,44 @@ fn apply_fields(row: &mut LogRow, fields: Vec<(String, Value)>, line: &str) {
         flatten(&k, &v, &mut row.attributes);
     }
     // No message field: the whole line is the body.
+    let from = if body.is_some() { body_key } else { None };
     row.body = body.unwrap_or_else(|| line.to_string());
     // No level field: the message may say it (`{"log":"ERROR …"}` from container logs).
     if row.severity_text.is_empty()
-        && let Some((n, t)) = detect_severity(&row.body)
+        && let Some((n, t)) = detect_severity(&row.body, false)
     {
         row.severity_number = n;
         row.severity_text = t.to_string();
+    }
+    from
+}
+
+/// The program's line inside a runtime wrapper: parsed as a line of its own, with the
+/// wrapper's time, stream and Kubernetes names as defaults (a time or severity the
+/// line gives wins), the wrapper's attributes first.
+fn unwrap_runtime(row: &mut LogRow) {
+    let body = std::mem::take(&mut row.body);
+    let wrapper_attrs = std::mem::take(&mut row.attributes);
+    let wrapper_severity = (row.severity_number, std::mem::take(&mut row.severity_text));
+    row.severity_number = 0;
+    parse_at(&body, row, false);
+    let inner = std::mem::replace(&mut row.attributes, wrapper_attrs);
+    row.attributes.extend(inner);
+    if row.severity_text.is_empty() {
+        (row.severity_number, row.severity_text) = wrapper_severity;
     }
 }
 
 /// Parses one event. `row` arrives with the defaults (service, observed time, event time
 /// = observed time) and leaves with what the line says.
 pub fn parse_event(line: &str, row: &mut LogRow) {
+    parse_at(line, row, true);
+}
+
+/// [`parse_event`]; `unwrap` says whether a container runtime's wrapper (`{"log":…}`
+/// from Docker's json-file or `osprey tail`) may be opened to parse the program's
+/// line inside it (once: the inner line is not unwrapped again).
+fn parse_at(line: &str, row: &mut LogRow, unwrap: bool) {
     let trimmed = line.trim_start();
     if trimmed.starts_with('{')
         && let Ok(Value::Object(m)) =
@@ -308,13 +458,16 @@ pub fn parse_event(line: &str, row: &mut LogRow) {
                 .or_else(|_| serde_json::from_str::<Value>(trimmed))
     {
         let fields: Vec<(String, Value)> = m.into_iter().collect();
-        apply_fields(row, fields, line);
+        let from = apply_fields(row, fields, line);
         // A JSON event that continues on later lines (a stack trace joined to it).
         if let Some((_, rest)) = trimmed.split_once('\n')
             && serde_json::from_str::<Value>(trimmed).is_err()
         {
             row.body.push('\n');
             row.body.push_str(rest);
+        }
+        if unwrap && from == Some("log") {
+            unwrap_runtime(row);
         }
         return;
     }
@@ -333,13 +486,20 @@ pub fn parse_event(line: &str, row: &mut LogRow) {
     }
     row.body = line.to_string();
     let mut rest = first;
-    if let Some((ns, end)) = leading_timestamp(first, row.observed_timestamp_ns) {
+    let mut severity = None;
+    if let Some((s, end)) = syslog_priority(rest) {
+        severity = Some(s);
+        rest = &rest[end..];
+    }
+    let mut after_time = false;
+    if let Some((ns, end)) = leading_timestamp(rest, row.observed_timestamp_ns) {
         row.timestamp_ns = ns;
-        rest = &first[end..];
+        rest = &rest[end..];
+        after_time = true;
     } else if let Some((ns, _)) = find_clf(first) {
         row.timestamp_ns = ns;
     }
-    if let Some((n, t)) = detect_severity(rest) {
+    if let Some((n, t)) = severity.or_else(|| detect_severity(rest, after_time)) {
         row.severity_number = n;
         row.severity_text = t.to_string();
     }
@@ -476,6 +636,53 @@ mod tests {
             ("I think therefore I am", None, None),
             ("[E] bracketed letter", Some("ERROR"), None),
             (
+                "2026-11-22T10:00:00Z E something broke",
+                Some("ERROR"),
+                Some(1_795_341_600_000_000_000),
+            ),
+            (
+                "11-22 10:00:00.123  1234  1234 W ActivityManager: slow",
+                Some("WARN"),
+                None,
+            ),
+            ("11-22 10:00:00.123 1 2 V Tag: chatty", Some("TRACE"), None),
+            ("app [W] careful", Some("WARN"), None),
+            ("ERR connection refused", Some("ERROR"), None),
+            ("FATAL out of memory", Some("FATAL"), None),
+            ("I: informed", Some("INFO"), None),
+            ("D: debugging", Some("DEBUG"), None),
+            ("10 E", None, None),
+            (
+                "<165>1 2026-11-22T10:00:00.003Z host app 123 ID47 - started",
+                Some("INFO"),
+                Some(1_795_341_600_003_000_000),
+            ),
+            (
+                "<11>1 2026-11-22T10:00:00Z host app - - - failed",
+                Some("ERROR"),
+                Some(1_795_341_600_000_000_000),
+            ),
+            (
+                "2026/11/22 10:00:00 [error] 1234#0: *5 open() failed",
+                Some("ERROR"),
+                Some(1_795_341_600_000_000_000),
+            ),
+            (
+                "2026/11/22 10:00:00.250000 server started",
+                None,
+                Some(1_795_341_600_250_000_000),
+            ),
+            (
+                "[Sun Nov 22 10:00:00.123456 2026] [proxy:error] [pid 12:tid 34] AH01102: bad",
+                Some("ERROR"),
+                Some(1_795_341_600_123_456_000),
+            ),
+            (
+                "[Sun Nov 22 10:00:00 2026] [core:warn] [pid 12] AH00098: pid file overwritten",
+                Some("WARN"),
+                Some(1_795_341_600_000_000_000),
+            ),
+            (
                 r#"127.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 12"#,
                 None,
                 Some(1_795_341_600_000_000_000),
@@ -495,5 +702,62 @@ mod tests {
         let r = parse("Nov 22 10:00:00 host sshd[1]: error: auth failed");
         assert_eq!(r.timestamp_ns, 1_795_341_600_000_000_000);
         assert_eq!(r.severity_text, "ERROR");
+        // With a priority: its severity (34 = auth.crit), the same time.
+        let r = parse("<34>Nov 22 10:00:00 host su: 'su root' failed");
+        assert_eq!(r.timestamp_ns, 1_795_341_600_000_000_000);
+        assert_eq!(r.severity_text, "FATAL");
+        // JSON: numeric levels (pino, bunyan), ECS's log.level, message before log.
+        let r = parse(r#"{"level":50,"time":1795341600000,"msg":"db down","pid":7}"#);
+        assert_eq!(
+            (r.severity_text.as_str(), r.body.as_str()),
+            ("ERROR", "db down")
+        );
+        let r = parse(r#"{"log":{"level":"warn","logger":"x"},"message":"slow"}"#);
+        assert_eq!(
+            (r.severity_text.as_str(), r.body.as_str()),
+            ("WARN", "slow")
+        );
+        assert!(r.attributes.contains(&("log.logger".into(), "x".into())));
+        let r = parse(r#"{"log":"raw","message":"parsed"}"#);
+        assert_eq!(r.body, "parsed");
+        assert!(r.attributes.contains(&("log".into(), "raw".into())));
+    }
+
+    #[test]
+    fn container_wrappers_are_opened() {
+        // JSON inside Docker's json-file: the program's fields, the wrapper's stream.
+        let r = parse(
+            r#"{"log":"{\"level\":\"error\",\"msg\":\"db down\",\"user\":\"a\"}\n","stream":"stderr","time":"2026-11-22T10:00:00Z"}"#,
+        );
+        assert_eq!(
+            (r.severity_text.as_str(), r.body.as_str()),
+            ("ERROR", "db down")
+        );
+        assert_eq!(r.timestamp_ns, 1_795_341_600_000_000_000);
+        assert_eq!(
+            r.attributes,
+            vec![
+                ("stream".to_string(), "stderr".to_string()),
+                ("user".into(), "a".into())
+            ]
+        );
+        // logfmt inside.
+        let r = parse(r#"{"log":"level=warn msg=slow ms=1200","stream":"stdout"}"#);
+        assert_eq!(
+            (r.severity_text.as_str(), r.body.as_str()),
+            ("WARN", "slow")
+        );
+        assert!(r.attributes.contains(&("ms".into(), "1200".into())));
+        // Plain text inside: its own time wins over the runtime's.
+        let r =
+            parse(r#"{"log":"2026-11-22T10:00:05Z INFO started","time":"2026-11-22T10:00:06Z"}"#);
+        assert_eq!(r.timestamp_ns, 1_795_341_605_000_000_000);
+        assert_eq!(
+            (r.severity_text.as_str(), r.body.as_str()),
+            ("INFO", "2026-11-22T10:00:05Z INFO started")
+        );
+        // A message key is not a wrapper: its text stays as it is.
+        let r = parse(r#"{"message":"level=warn msg=x"}"#);
+        assert_eq!(r.body, "level=warn msg=x");
     }
 }
