@@ -43,8 +43,10 @@ pub struct StreamAdapter {
 pub struct EntryAdapter {
     #[prost(message, optional, tag = "1")]
     pub timestamp: Option<Timestamp>,
-    #[prost(string, tag = "2")]
-    pub line: String,
+    /// Bytes, not `string`: a line with invalid UTF-8 is repaired and stored, not a
+    /// reason to refuse the whole push.
+    #[prost(bytes = "vec", tag = "2")]
+    pub line: Vec<u8>,
     #[prost(message, repeated, tag = "3")]
     pub structured_metadata: Vec<LabelPair>,
 }
@@ -205,7 +207,13 @@ fn decode_json(body: &[u8]) -> Result<Vec<Stream>, IngestError> {
     Ok(out)
 }
 
-fn decode_protobuf(body: &[u8], limit: u64) -> Result<Vec<Stream>, IngestError> {
+/// The streams of a snappy-compressed PushRequest; `invalid_utf8` counts the lines
+/// whose invalid UTF-8 was replaced (U+FFFD).
+fn decode_protobuf(
+    body: &[u8],
+    limit: u64,
+    invalid_utf8: &mut usize,
+) -> Result<Vec<Stream>, IngestError> {
     let raw = unsnappy(body, limit)?;
     let req = PushRequest::decode(raw.as_slice()).map_err(|e| {
         IngestError::BadRequest(format!("malformed Loki PushRequest protobuf: {e}"))
@@ -229,7 +237,14 @@ fn decode_protobuf(body: &[u8], limit: u64) -> Result<Vec<Stream>, IngestError> 
                             .into_iter()
                             .map(|p| (p.name, p.value))
                             .collect();
-                        (ts, e.line, meta)
+                        let line = match String::from_utf8(e.line) {
+                            Ok(s) => s,
+                            Err(bad) => {
+                                *invalid_utf8 += 1;
+                                String::from_utf8_lossy(bad.as_bytes()).into_owned()
+                            }
+                        };
+                        (ts, line, meta)
                     })
                     .collect(),
             })
@@ -237,16 +252,27 @@ fn decode_protobuf(body: &[u8], limit: u64) -> Result<Vec<Stream>, IngestError> 
         .collect()
 }
 
-/// Rows of the decoded streams; returns them with the number retimed.
-fn to_rows(streams: Vec<Stream>, now_ns: i64, retention_ns: i64) -> (Vec<LogRow>, usize) {
+/// What [`to_rows`] changed: lines moved to now (outside retention or the future
+/// window) and lines cut to [`crate::lines::MAX_EVENT_BYTES`].
+#[derive(Debug, Default, PartialEq)]
+struct Outcome {
+    retimed: usize,
+    truncated: usize,
+}
+
+/// Rows of the decoded streams, and what was changed on the way.
+fn to_rows(streams: Vec<Stream>, now_ns: i64, retention_ns: i64) -> (Vec<LogRow>, Outcome) {
     let mut rows = Vec::new();
-    let mut retimed = 0;
+    let mut outcome = Outcome::default();
     for mut s in streams {
         // Loki identifies a stream by its sorted label set.
         s.labels.sort();
         let service = service_of(&s.labels);
         let level = level_of_labels(&s.labels);
-        for (ts, line, meta) in s.entries {
+        for (ts, mut line, meta) in s.entries {
+            if crate::lines::truncate(&mut line, crate::lines::MAX_EVENT_BYTES) {
+                outcome.truncated += 1;
+            }
             // What the line says of itself (severity, ids); its body stays verbatim.
             let mut parsed = LogRow::default();
             parse_event(&line, &mut parsed);
@@ -268,12 +294,12 @@ fn to_rows(streams: Vec<Stream>, now_ns: i64, retention_ns: i64) -> (Vec<LogRow>
                 scope: "loki.push".into(),
             };
             if crate::lines::retime(&mut row, now_ns, retention_ns) {
-                retimed += 1;
+                outcome.retimed += 1;
             }
             rows.push(row);
         }
     }
-    (rows, retimed)
+    (rows, outcome)
 }
 
 pub async fn push(State(st): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -286,6 +312,7 @@ pub async fn push(State(st): State<IngestState>, headers: HeaderMap, body: Bytes
 async fn push_inner(st: &IngestState, headers: &HeaderMap, body: Bytes) -> Result<(), IngestError> {
     let (ct, mime) = content_type(headers, "application/x-protobuf");
     let tenant = tenant(headers)?;
+    let mut invalid_utf8 = 0usize;
     let streams = match mime.as_str() {
         "application/json" => {
             let body = decode_content_encoding(headers, body, st.max_body)?;
@@ -294,7 +321,7 @@ async fn push_inner(st: &IngestState, headers: &HeaderMap, body: Bytes) -> Resul
         }
         "application/x-protobuf" | "application/protobuf" | "" => {
             st.metrics.bytes(Signal::Logs, body.len() as u64);
-            decode_protobuf(&body, st.max_body)?
+            decode_protobuf(&body, st.max_body, &mut invalid_utf8)?
         }
         _ => {
             return Err(IngestError::UnsupportedMediaType(format!(
@@ -305,7 +332,8 @@ async fn push_inner(st: &IngestState, headers: &HeaderMap, body: Bytes) -> Resul
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
     let retention =
         i64::try_from(st.storage.retention(Signal::Logs).as_nanos()).unwrap_or(i64::MAX);
-    let (rows, _retimed) = to_rows(streams, now, retention);
+    let (rows, outcome) = to_rows(streams, now, retention);
+    st.metrics.repaired(invalid_utf8, outcome.truncated);
     if !rows.is_empty() {
         st.storage
             .append(&tenant, Signal::Logs, logs_batch(&rows)?)
@@ -352,7 +380,7 @@ mod tests {
                             seconds: now / 1_000_000_000,
                             nanos: 0,
                         }),
-                        line: "slow {x}".into(),
+                        line: b"slow {x}".to_vec(),
                         structured_metadata: vec![],
                     },
                     EntryAdapter {
@@ -360,7 +388,7 @@ mod tests {
                             seconds: now / 1_000_000_000,
                             nanos: 1,
                         }),
-                        line: "with meta".into(),
+                        line: b"with meta".to_vec(),
                         structured_metadata: vec![LabelPair {
                             name: "user".into(),
                             value: "alice".into(),
@@ -372,7 +400,7 @@ mod tests {
         let body = snap::raw::Encoder::new()
             .compress_vec(&req.encode_to_vec())
             .unwrap();
-        let from_pb = decode_protobuf(&body, 1 << 20).unwrap();
+        let from_pb = decode_protobuf(&body, 1 << 20, &mut 0).unwrap();
         let (a, _) = to_rows(from_json, now, 86_400_000_000_000);
         let (b, _) = to_rows(from_pb, now, 86_400_000_000_000);
         assert_eq!(a, b);
@@ -388,14 +416,59 @@ mod tests {
         assert_eq!(a[1].timestamp_ns, now + 1);
     }
 
+    #[test]
+    fn invalid_utf8_is_repaired_and_long_lines_cut() {
+        let now = 1_795_341_600_000_000_000i64;
+        let entry = |line: Vec<u8>| EntryAdapter {
+            timestamp: Some(Timestamp {
+                seconds: now / 1_000_000_000,
+                nanos: 0,
+            }),
+            line,
+            structured_metadata: vec![],
+        };
+        let req = PushRequest {
+            streams: vec![StreamAdapter {
+                labels: r#"{service_name="cart"}"#.into(),
+                entries: vec![
+                    entry(b"ok \xff\xfe bytes".to_vec()),
+                    entry(vec![b'x'; crate::lines::MAX_EVENT_BYTES + 10]),
+                    entry(b"fine".to_vec()),
+                ],
+            }],
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&req.encode_to_vec())
+            .unwrap();
+        let mut invalid = 0;
+        let streams = decode_protobuf(&body, 1 << 22, &mut invalid).unwrap();
+        assert_eq!(invalid, 1);
+        let (rows, outcome) = to_rows(streams, now, 86_400_000_000_000);
+        assert_eq!(rows.len(), 3, "no line is lost");
+        assert_eq!(rows[0].body, "ok \u{fffd}\u{fffd} bytes");
+        assert!(
+            rows[1].body.ends_with("…[truncated 10 bytes]"),
+            "{}",
+            &rows[1].body[65_530..]
+        );
+        assert_eq!(rows[2].body, "fine");
+        assert_eq!(
+            outcome,
+            Outcome {
+                retimed: 0,
+                truncated: 1
+            }
+        );
+    }
+
     proptest::proptest! {
         /// Arbitrary bodies are refused or decoded, never a panic.
         #[test]
         fn arbitrary_bodies_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1024)) {
             let _ = decode_json(&body);
             let snappy = snap::raw::Encoder::new().compress_vec(&body).unwrap_or_default();
-            let _ = decode_protobuf(&snappy, 1 << 20);
-            let _ = decode_protobuf(&body, 1 << 20);
+            let _ = decode_protobuf(&snappy, 1 << 20, &mut 0);
+            let _ = decode_protobuf(&body, 1 << 20, &mut 0);
             if let Ok(s) = std::str::from_utf8(&body) {
                 let _ = parse_labels(s);
             }

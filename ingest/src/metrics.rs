@@ -12,6 +12,7 @@ pub struct IngestMetrics {
     rows: Family<Labels, Counter>,
     rejected: Family<Labels, Counter>,
     bytes: Family<Labels, Counter>,
+    repaired: Family<Labels, Counter>,
 }
 
 impl IngestMetrics {
@@ -31,6 +32,22 @@ impl IngestMetrics {
             "Decoded request bytes received, by signal",
             self.bytes.clone(),
         );
+        r.register(
+            "osprey_ingest_repaired_lines",
+            "Log lines stored after a repair: invalid UTF-8 replaced, or cut to the size limit",
+            self.repaired.clone(),
+        );
+    }
+
+    /// Lines stored with invalid UTF-8 replaced, and lines cut to the size limit.
+    pub fn repaired(&self, invalid_utf8: usize, truncated: usize) {
+        for (reason, n) in [("invalid_utf8", invalid_utf8), ("truncated", truncated)] {
+            if n > 0 {
+                self.repaired
+                    .get_or_create(&vec![("reason", reason)])
+                    .inc_by(n as u64);
+            }
+        }
     }
 
     pub fn rows(&self, signal: Signal, accepted: u64, rejected: u64) {
