@@ -108,6 +108,14 @@ impl Shipper {
         (s, task)
     }
 
+    /// Whether the buffer is under half full: a reader that can wait (a file) reads more
+    /// only then, so its lines are never the ones dropped.
+    pub fn has_room(&self) -> bool {
+        self.buf
+            .lock()
+            .map_or(true, |b| b.bytes < self.cfg.buffer_bytes / 2)
+    }
+
     /// Queues a line (without its newline); drops the oldest lines when full.
     pub fn push(&self, stream: Stream, line: Vec<u8>) {
         let Ok(mut b) = self.buf.lock() else { return };

@@ -11,6 +11,13 @@
 //!   the new one from its start. Truncation (the file got shorter): read from the start;
 //!   like `tail -F`, a truncation refilled past the old size within one poll (250 ms)
 //!   is not noticed.
+//! - Stack traces and panics that a program printed over several container lines are
+//!   joined into one event per stream (the rules of `lines::multiline`), within what
+//!   one poll read. The server parses the program's line inside the runtime's
+//!   wrapper (JSON, logfmt, or plain text with its severity and time).
+//! - Backpressure: a file is read at most 1 MiB per poll, and not at all while its
+//!   shipper's buffer is half full (the server is down or slow): the lines wait on disk,
+//!   none is dropped.
 //! - Positions (device, inode, offset per path) are saved to `--positions` every second
 //!   and at exit, and a restart goes on from them. They count lines handed to the
 //!   shipper: what sat in its buffer when the process was killed is not sent again
@@ -63,6 +70,20 @@ pub fn k8s_from_name(path: &Path) -> Option<Vec<(&'static str, String)>> {
     ])
 }
 
+/// One line of a followed file, unwrapped from its container runtime's format.
+#[derive(Debug, Clone, PartialEq)]
+enum Record {
+    /// From CRI or Docker's json-file: the program's line, the runtime's time and
+    /// stream.
+    Runtime {
+        body: String,
+        time: Option<String>,
+        stream: Option<String>,
+    },
+    /// A line of a plain file, as it is.
+    Plain(String),
+}
+
 /// One event as the NDJSON line shipped (`time` and `stream` only when known).
 fn event(body: &str, time: Option<&str>, stream: Option<&str>, k8s: &[(&str, String)]) -> Vec<u8> {
     let mut m = serde_json::Map::new();
@@ -79,9 +100,13 @@ fn event(body: &str, time: Option<&str>, stream: Option<&str>, k8s: &[(&str, Str
     serde_json::Value::Object(m).to_string().into_bytes()
 }
 
+/// Most bytes one poll reads of one file: a large file is shipped as the shipper's
+/// buffer takes it, never read into memory whole.
+const READ_CHUNK: u64 = 1 << 20;
+
 impl Followed {
-    /// Turns one raw line into zero or one event.
-    fn line(&mut self, raw: &[u8]) -> Option<Vec<u8>> {
+    /// Turns one raw line into zero or one record.
+    fn line(&mut self, raw: &[u8]) -> Option<Record> {
         let text = String::from_utf8_lossy(raw);
         let text = text.strip_suffix('\r').unwrap_or(&text);
         // Docker json-file.
@@ -90,12 +115,11 @@ impl Followed {
             && let Some(log) = v.get("log").and_then(|l| l.as_str())
         {
             let log = log.strip_suffix('\n').unwrap_or(log);
-            return Some(event(
-                log,
-                v.get("time").and_then(|t| t.as_str()),
-                v.get("stream").and_then(|s| s.as_str()),
-                &self.k8s,
-            ));
+            return Some(Record::Runtime {
+                body: log.to_string(),
+                time: v.get("time").and_then(|t| t.as_str()).map(str::to_string),
+                stream: v.get("stream").and_then(|s| s.as_str()).map(str::to_string),
+            });
         }
         // CRI: `time stream F|P line`.
         let mut parts = text.splitn(4, ' ');
@@ -111,24 +135,76 @@ impl Followed {
                 return None;
             }
             let whole = std::mem::take(&mut self.cri_partial) + rest;
-            return Some(event(&whole, Some(time), Some(stream), &self.k8s));
+            return Some(Record::Runtime {
+                body: whole,
+                time: Some(time.to_string()),
+                stream: Some(stream.to_string()),
+            });
         }
-        Some(if self.k8s.is_empty() {
-            text.as_bytes().to_vec()
-        } else {
-            event(text, None, None, &self.k8s)
-        })
+        Some(Record::Plain(text.to_string()))
     }
 
-    /// Reads what was appended; returns complete lines as events.
-    fn poll(&mut self) -> Vec<Vec<u8>> {
+    /// Events of records read in order: the lines a program printed as one event (a
+    /// stack trace, a panic) become one, per stream, with the time of their first
+    /// line. Plain lines go as they are (the server joins them within a request).
+    fn events(&self, records: Vec<Record>) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
+        let mut i = 0;
+        while i < records.len() {
+            match &records[i] {
+                Record::Plain(text) => {
+                    out.push(if self.k8s.is_empty() {
+                        text.as_bytes().to_vec()
+                    } else {
+                        event(text, None, None, &self.k8s)
+                    });
+                    i += 1;
+                }
+                Record::Runtime { stream, .. } => {
+                    // The run of runtime records of this stream.
+                    let run_end = records[i..]
+                        .iter()
+                        .position(
+                            |r| !matches!(r, Record::Runtime { stream: s, .. } if s == stream),
+                        )
+                        .map_or(records.len(), |n| i + n);
+                    let bodies: Vec<&str> = records[i..run_end]
+                        .iter()
+                        .map(|r| match r {
+                            Record::Runtime { body, .. } | Record::Plain(body) => body.as_str(),
+                        })
+                        .collect();
+                    for g in crate::lines::multiline::group(&bodies) {
+                        let first = &records[i + g.start];
+                        let Record::Runtime { time, stream, .. } = first else {
+                            continue;
+                        };
+                        let mut body = bodies[g].join("\n");
+                        while body.ends_with('\n') {
+                            body.pop();
+                        }
+                        out.push(event(&body, time.as_deref(), stream.as_deref(), &self.k8s));
+                    }
+                    i = run_end;
+                }
+            }
+        }
+        out
+    }
+
+    /// Reads what was appended (at most [`READ_CHUNK`] bytes); returns complete lines
+    /// as events.
+    fn poll(&mut self) -> Vec<Vec<u8>> {
+        let mut records = Vec::new();
         let meta = std::fs::metadata(&self.path).ok();
         let (dev, ino, len) = meta.map_or((0, 0, 0), |m| (m.dev(), m.ino(), m.len()));
         let rotated = meta_changed(&self.pos, dev, ino) && self.file.is_some();
         // Finish the old file first (rotation), then switch.
         if rotated {
-            self.read_to_end(&mut out);
+            if !self.read_chunk(&mut records) {
+                // More of the old file to read: the switch waits for the next poll.
+                return self.events(records);
+            }
             self.file = None;
             self.partial.clear();
         }
@@ -156,23 +232,26 @@ impl Followed {
                 self.partial.clear();
             }
         }
-        self.read_to_end(&mut out);
-        out
+        if !rotated || self.file.is_some() {
+            self.read_chunk(&mut records);
+        }
+        self.events(records)
     }
 
-    fn read_to_end(&mut self, out: &mut Vec<Vec<u8>>) {
-        let Some(f) = &mut self.file else { return };
+    /// Reads up to [`READ_CHUNK`] bytes; returns whether the file's end was reached.
+    fn read_chunk(&mut self, out: &mut Vec<Record>) -> bool {
+        let Some(f) = &mut self.file else { return true };
         let mut buf = Vec::new();
-        if f.read_to_end(&mut buf).is_err() {
-            return;
-        }
+        let Ok(n) = f.by_ref().take(READ_CHUNK).read_to_end(&mut buf) else {
+            return true;
+        };
         self.partial.extend_from_slice(&buf);
         let mut consumed = 0;
         while let Some(nl) = self.partial[consumed..].iter().position(|b| *b == b'\n') {
             let line = self.partial[consumed..consumed + nl].to_vec();
             consumed += nl + 1;
-            if let Some(e) = self.line(&line) {
-                out.push(e);
+            if let Some(r) = self.line(&line) {
+                out.push(r);
             }
         }
         self.partial.drain(..consumed);
@@ -181,6 +260,7 @@ impl Followed {
         if let Some(f) = &mut self.file {
             let _ = f.seek(SeekFrom::Start(self.pos.offset + self.partial.len() as u64));
         }
+        (n as u64) < READ_CHUNK
     }
 }
 
@@ -245,6 +325,11 @@ pub async fn tail(
     let mut last_save = std::time::Instant::now();
     loop {
         for f in &mut followed {
+            // A file waits on disk while the server is down or slow: it is read only
+            // as fast as its lines are shipped.
+            if shippers.get(&f.service).is_some_and(|(s, _)| !s.has_room()) {
+                continue;
+            }
             let events = f.poll();
             if events.is_empty() {
                 continue;
@@ -310,13 +395,19 @@ mod tests {
         }
     }
 
+    fn one(f: &mut Followed, raw: &[u8]) -> serde_json::Value {
+        let r = f.line(raw).unwrap();
+        let [e] = f.events(vec![r]).try_into().unwrap();
+        serde_json::from_slice(&e).unwrap()
+    }
+
     #[test]
     fn formats() {
         let mut f = followed();
-        let e = f
-            .line(br#"{"log":"hello\n","stream":"stderr","time":"2026-11-22T10:00:00.5Z"}"#)
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&e).unwrap();
+        let v = one(
+            &mut f,
+            br#"{"log":"hello\n","stream":"stderr","time":"2026-11-22T10:00:00.5Z"}"#,
+        );
         assert_eq!(v["log"], "hello");
         assert_eq!(v["stream"], "stderr");
         assert_eq!(v["time"], "2026-11-22T10:00:00.5Z");
@@ -324,10 +415,50 @@ mod tests {
             f.line(b"2026-11-22T10:00:00.1Z stdout P part one, ")
                 .is_none()
         );
-        let e = f.line(b"2026-11-22T10:00:00.2Z stdout F part two").unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&e).unwrap();
+        let v = one(&mut f, b"2026-11-22T10:00:00.2Z stdout F part two");
         assert_eq!(v["log"], "part one, part two");
         assert_eq!(v["time"], "2026-11-22T10:00:00.2Z");
-        assert_eq!(f.line(b"plain line\r").unwrap(), b"plain line");
+        let r = f.line(b"plain line\r").unwrap();
+        assert_eq!(f.events(vec![r]), vec![b"plain line".to_vec()]);
+    }
+
+    #[test]
+    fn a_stack_trace_in_container_lines_is_one_event_per_stream() {
+        let mut f = followed();
+        let lines: &[&[u8]] = &[
+            b"2026-11-22T10:00:00.1Z stderr F Exception in thread \"main\" java.lang.IllegalStateException: boom",
+            b"2026-11-22T10:00:00.2Z stdout F request served",
+            b"2026-11-22T10:00:00.3Z stderr F \tat com.x.A.run(A.java:10)",
+            b"2026-11-22T10:00:00.3Z stderr F \tat com.x.Main.main(Main.java:3)",
+            b"2026-11-22T10:00:00.4Z stderr F next error line",
+        ];
+        let records: Vec<Record> = lines.iter().filter_map(|l| f.line(l)).collect();
+        let events: Vec<serde_json::Value> = f
+            .events(records)
+            .iter()
+            .map(|e| serde_json::from_slice(e).unwrap())
+            .collect();
+        // Runs of one stream are grouped: the stdout line splits the stderr run, so
+        // the trace's frames after it are joined with each other, not across it.
+        let bodies: Vec<&str> = events.iter().map(|e| e["log"].as_str().unwrap()).collect();
+        assert_eq!(
+            bodies,
+            vec![
+                "Exception in thread \"main\" java.lang.IllegalStateException: boom",
+                "request served",
+                "\tat com.x.A.run(A.java:10)\n\tat com.x.Main.main(Main.java:3)",
+                "next error line",
+            ]
+        );
+        let records: Vec<Record> = [lines[0], lines[2], lines[3], lines[4]]
+            .iter()
+            .filter_map(|l| f.line(l))
+            .collect();
+        let events = f.events(records);
+        assert_eq!(events.len(), 2);
+        let v: serde_json::Value = serde_json::from_slice(&events[0]).unwrap();
+        assert!(v["log"].as_str().unwrap().ends_with("Main.java:3)"));
+        assert_eq!(v["time"], "2026-11-22T10:00:00.1Z");
+        assert_eq!(v["stream"], "stderr");
     }
 }
