@@ -12,14 +12,15 @@ from harness import OspreyServer, rfc3339_to_ns
 from test_remote_write import _bytes_field, _tag, _varint, snappy
 
 
-def encode_push(streams: list[tuple[str, list[tuple[int, str, dict[str, str]]]]]) -> bytes:
+def encode_push(streams: list[tuple[str, list[tuple[int, str | bytes, dict[str, str]]]]]) -> bytes:
     """streams: [(labels "{a=\\"b\\"}", [(unix ns, line, structured metadata)])]"""
     out = bytearray()
     for labels, entries in streams:
         s = bytearray(_bytes_field(1, labels.encode()))
         for ts, line, meta in entries:
             stamp = _tag(1, 0) + _varint(ts // 10**9) + _tag(2, 0) + _varint(ts % 10**9)
-            e = bytearray(_bytes_field(1, stamp) + _bytes_field(2, line.encode()))
+            raw = line if isinstance(line, bytes) else line.encode()
+            e = bytearray(_bytes_field(1, stamp) + _bytes_field(2, raw))
             for k, v in meta.items():
                 e += _bytes_field(3, _bytes_field(1, k.encode()) + _bytes_field(2, v.encode()))
             s += _bytes_field(2, bytes(e))
@@ -56,6 +57,30 @@ def test_protobuf_push(osprey: OspreyServer) -> None:
     assert rows[0]["resource"] == {"env": "prod", "level": "warn", "service_name": "cart"}
     r = osprey.get("/api/v1/logs/search", params={"query": "service:varlogs disk"})
     assert r.json()["data"]["stats"]["matched"] == 1
+
+
+def test_bad_bytes_and_long_lines_are_repaired_not_refused(osprey: OspreyServer) -> None:
+    """A line that is not UTF-8 (Promtail reads files byte for byte) is stored with
+    U+FFFD in place of the bad bytes, and a line over 64 KiB is cut with a marker; the
+    rest of the push is stored, and both are counted."""
+    t0 = time.time_ns() - 60 * 10**9
+    body = encode_push([
+        ('{service_name="raw"}', [
+            (t0, b"latin-1 caf\xe9 order", {}),
+            (t0 + 1, "x" * (64 * 1024 + 5), {}),
+            (t0 + 2, "fine", {}),
+        ]),
+    ])
+    r = osprey.post("/loki/api/v1/push", data=snappy(body),
+                    headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"})
+    assert r.status_code == 204, r.text
+    rows = osprey.sql("SELECT body FROM logs WHERE service = 'raw' ORDER BY timestamp")
+    assert rows[0] == ["latin-1 caf\ufffd order"]
+    assert rows[1][0].startswith("x" * 1000) and rows[1][0].endswith("…[truncated 5 bytes]")
+    assert rows[2] == ["fine"]
+    metrics = osprey.get("/metrics").text
+    assert 'osprey_ingest_repaired_lines_total{reason="invalid_utf8"} 1' in metrics, metrics
+    assert 'osprey_ingest_repaired_lines_total{reason="truncated"} 1' in metrics
 
 
 def test_json_push_with_gzip(osprey: OspreyServer) -> None:

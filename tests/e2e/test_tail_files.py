@@ -80,3 +80,63 @@ def test_tail_follows_rotation_truncation_and_restarts(osprey: OspreyServer, osp
     assert sorted(got) == sorted(["first line", "ERROR second line", "last of old", "new file line",
                                   "after truncate", "while stopped"]), got
     assert len(bodies(osprey, "nginx")) == 1 and len(bodies(osprey, "api")) == 1
+
+
+def test_tail_waits_on_disk_while_the_server_is_down(osprey: OspreyServer, osprey_bin, tmp_path: Path) -> None:
+    """More lines than the shipper's 16 MiB buffer, written while the server is down:
+    the file is read only as fast as lines ship, so every line arrives once the server
+    is back, none dropped and none twice."""
+    containers = tmp_path / "containers"
+    containers.mkdir()
+    big = containers / f"bulk-1_ops_bulk-{CID}.log"
+    pad = "x" * 250
+    n = 80_000  # about 25 MB of Docker json-file lines
+    with big.open("w") as f:
+        for i in range(n):
+            f.write(json.dumps({"log": f"line {i} {pad}\n", "stream": "stdout", "time": "2026-11-22T10:00:00Z"}) + "\n")
+    osprey.stop()
+    p = start_tail(osprey_bin, osprey, tmp_path, big)
+    time.sleep(3)
+    osprey.start(keep_ports=True)
+    wait_until(lambda: osprey.count("logs", "service = 'bulk'") >= n, timeout=120,
+               message="every line shipped after the server came back")
+    time.sleep(1)
+    stop(p)
+    assert osprey.count("logs", "service = 'bulk'") == n
+    assert osprey.sql("SELECT count(DISTINCT body) FROM logs WHERE service = 'bulk'") == [[n]]
+
+
+def test_container_stack_traces_and_program_lines_are_parsed(osprey: OspreyServer, osprey_bin, tmp_path: Path) -> None:
+    """A Java stack trace printed over several CRI lines is one event; a JSON line a
+    program printed inside Docker's json-file wrapper is parsed (its level, message
+    and fields), with the runtime's time and stream."""
+    containers = tmp_path / "containers"
+    containers.mkdir()
+    cri = containers / f"api-55c_shop_api-{CID}.log"
+    trace = [
+        "2026-11-22T10:00:02Z ERROR request failed",
+        "java.lang.IllegalStateException: order state",
+        "\tat com.shop.Orders.pay(Orders.java:41)",
+        "Caused by: java.io.IOException: socket closed",
+        "\tat com.shop.Net.read(Net.java:7)",
+    ]
+    cri.write_text("".join(f"2026-11-22T10:00:02.{i:09d}Z stderr F {line}\n" for i, line in enumerate(trace))
+                   + "2026-11-22T10:00:03Z stdout F served 200\n")
+    docker = containers / f"web-7d9f_shop_app-{CID}.log"
+    app_line = json.dumps({"level": "warn", "msg": "slow checkout", "order": {"id": 42}})
+    docker.write_text(json.dumps({"log": app_line + "\n", "stream": "stdout", "time": "2026-11-22T10:00:04.25Z"}) + "\n")
+    p = start_tail(osprey_bin, osprey, tmp_path, cri, docker)
+    wait_until(lambda: osprey.count("logs") == 3, timeout=15, message="three events shipped")
+    time.sleep(0.5)
+    stop(p)
+    assert osprey.count("logs") == 3
+    assert bodies(osprey, "api") == ["\n".join(trace), "served 200"]
+    row = osprey.sql_dicts("SELECT severity_text, timestamp, attributes FROM logs WHERE service = 'api' AND body LIKE '%socket%'")[0]
+    assert row["severity_text"] == "ERROR"
+    assert rfc3339_to_ns(row["timestamp"]) == 1_795_341_602_000_000_000  # the line's own time
+    assert row["attributes"]["stream"] == "stderr"
+    row = osprey.sql_dicts("SELECT body, severity_text, timestamp, attributes FROM logs WHERE service = 'app'")[0]
+    assert (row["body"], row["severity_text"]) == ("slow checkout", "WARN")
+    assert rfc3339_to_ns(row["timestamp"]) == 1_795_341_604_250_000_000
+    assert row["attributes"]["order.id"] == "42" and row["attributes"]["stream"] == "stdout"
+    assert row["attributes"]["k8s.pod.name"] == "web-7d9f"
