@@ -72,7 +72,8 @@ struct TailArgs {
     /// Where read positions are kept across restarts.
     #[arg(long, default_value = ".osprey-tail.positions")]
     positions: PathBuf,
-    /// The files to follow.
+    /// The files to follow. A quoted pattern (`'/var/log/containers/*.log'`) also
+    /// follows matching files that appear later.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     #[command(flatten)]

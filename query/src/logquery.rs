@@ -59,6 +59,8 @@ pub struct Record<'a> {
     pub trace_id: &'a str,
     pub span_id: &'a str,
     pub attributes: &'a HashMap<String, String>,
+    /// Resource attributes (Loki's stream labels): `key:value` matches either map.
+    pub resource: &'a HashMap<String, String>,
 }
 
 /// What [`Expr::matches`] needs besides the record: a tokenizer and the body's tokens,
@@ -104,7 +106,10 @@ impl Expr {
             Expr::Levels { min, max } => (*min..=*max).contains(&level_of(r.severity_number)),
             Expr::TraceId(x) => r.trace_id.eq_ignore_ascii_case(x),
             Expr::SpanId(x) => r.span_id.eq_ignore_ascii_case(x),
-            Expr::Attr { key, value } => r.attributes.get(key).is_some_and(|v| v == value),
+            Expr::Attr { key, value } => {
+                r.attributes.get(key).is_some_and(|v| v == value)
+                    || r.resource.get(key).is_some_and(|v| v == value)
+            }
             Expr::And(xs) => xs.iter().all(|x| x.eval(r, s)),
             Expr::Or(xs) => xs.iter().any(|x| x.eval(r, s)),
             Expr::Not(x) => !x.eval(r, s),
@@ -134,11 +139,30 @@ impl Expr {
     }
 }
 
+/// What a file's full-text index holds, as far as queries care.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IndexCaps {
+    /// Token positions: phrases are answered in the index; without them a phrase is
+    /// its tokens, checked against the body.
+    pub positions: bool,
+    /// Resource attributes are among the `key=value` terms; without them a
+    /// `key:value` condition is checked against the rows.
+    pub resource: bool,
+}
+
+impl IndexCaps {
+    /// What indexes written now hold.
+    pub const CURRENT: IndexCaps = IndexCaps {
+        positions: true,
+        resource: true,
+    };
+}
+
 /// An index query returning a superset of `e`'s matches, and whether it returns
-/// exactly the matches, for an index with token positions (phrases answered in the
-/// index) or without (a phrase is its tokens, checked against the body).
-pub fn to_text_query(e: &Expr, positions: bool) -> (TextQuery, bool) {
-    let sub = |x: &Expr| to_text_query(x, positions);
+/// exactly the matches, for an index that holds `caps`.
+pub fn to_text_query(e: &Expr, caps: IndexCaps) -> (TextQuery, bool) {
+    let positions = caps.positions;
+    let sub = |x: &Expr| to_text_query(x, caps);
     match e {
         Expr::All => (TextQuery::All, true),
         Expr::Tokens(t) if t.len() == 1 => (TextQuery::Token(t[0].clone()), true),
@@ -159,7 +183,7 @@ pub fn to_text_query(e: &Expr, positions: bool) -> (TextQuery, bool) {
         ),
         // Ids are not in the index.
         Expr::TraceId(_) | Expr::SpanId(_) => (TextQuery::All, false),
-        Expr::Attr { key, value } if value.len() <= MAX_ATTR_VALUE => (
+        Expr::Attr { key, value } if value.len() <= MAX_ATTR_VALUE && caps.resource => (
             TextQuery::Attr {
                 key: key.clone(),
                 value: value.clone(),
@@ -557,6 +581,7 @@ mod tests {
     #[test]
     fn matches_records() {
         let attrs: HashMap<String, String> = [("order.id".to_string(), "17".to_string())].into();
+        let res: HashMap<String, String> = [("env".to_string(), "prod".to_string())].into();
         let r = Record {
             body: "Payment FAILED: card declined (timeout)",
             service: "payment",
@@ -564,6 +589,7 @@ mod tests {
             trace_id: "abc",
             span_id: "",
             attributes: &attrs,
+            resource: &res,
         };
         let mut s = Scratch::default();
         for (q, want) in [
@@ -577,6 +603,8 @@ mod tests {
             ("nothing OR failed", true),
             ("trace_id:ABC", true),
             ("order.id:18", false),
+            ("env:prod order.id:17", true),
+            ("env:dev", false),
         ] {
             assert_eq!(parse(q).unwrap().matches(&r, &mut s), want, "{q}");
         }
@@ -589,8 +617,11 @@ mod tests {
         fn any_query_parses_or_is_refused(q in "[ a-zA-Z0-9:<>=()\"*.\\-é_]{0,40}") {
             match parse(&q) {
                 Ok(e) => {
-                    let _ = to_text_query(&e, true);
-                    let _ = to_text_query(&e, false);
+                    for positions in [true, false] {
+                        for resource in [true, false] {
+                            let _ = to_text_query(&e, IndexCaps { positions, resource });
+                        }
+                    }
                     let attrs = HashMap::new();
                     let r = Record {
                         body: "a b c",
@@ -599,6 +630,7 @@ mod tests {
                         trace_id: "",
                         span_id: "",
                         attributes: &attrs,
+                        resource: &attrs,
                     };
                     let _ = e.matches(&r, &mut Scratch::default());
                 }
@@ -609,14 +641,33 @@ mod tests {
 
     #[test]
     fn index_queries_are_supersets_and_say_when_exact() {
-        let (_, exact) = to_text_query(&parse("a b* service:x severity>=warn k:v").unwrap(), false);
+        let no_positions = IndexCaps {
+            positions: false,
+            resource: true,
+        };
+        let (_, exact) = to_text_query(
+            &parse("a b* service:x severity>=warn k:v").unwrap(),
+            no_positions,
+        );
         assert!(exact);
-        let (_, exact) = to_text_query(&parse(r#""a b""#).unwrap(), false);
+        // An index without resource attributes cannot answer k:v (it may be a label).
+        let old = IndexCaps {
+            positions: true,
+            resource: false,
+        };
+        let (q, exact) = to_text_query(&parse("k:v").unwrap(), old);
+        assert_eq!((q, exact), (TextQuery::All, false));
+        let (_, exact) = to_text_query(
+            &parse("a b* service:x severity>=warn k:v").unwrap(),
+            IndexCaps::CURRENT,
+        );
+        assert!(exact);
+        let (_, exact) = to_text_query(&parse(r#""a b""#).unwrap(), no_positions);
         assert!(!exact);
-        let (q, exact) = to_text_query(&parse(r#"NOT "a b""#).unwrap(), false);
+        let (q, exact) = to_text_query(&parse(r#"NOT "a b""#).unwrap(), no_positions);
         assert_eq!((q, exact), (TextQuery::All, false));
         // With positions a phrase is exact; under NOT it is checked against the body.
-        let (q, exact) = to_text_query(&parse(r#""a b" c"#).unwrap(), true);
+        let (q, exact) = to_text_query(&parse(r#""a b" c"#).unwrap(), IndexCaps::CURRENT);
         assert!(exact);
         assert_eq!(
             q,
@@ -625,9 +676,9 @@ mod tests {
                 TextQuery::Token("c".into())
             ])
         );
-        let (q, exact) = to_text_query(&parse(r#"NOT "a b""#).unwrap(), true);
+        let (q, exact) = to_text_query(&parse(r#"NOT "a b""#).unwrap(), IndexCaps::CURRENT);
         assert_eq!((q, exact), (TextQuery::All, false));
-        let (q, exact) = to_text_query(&parse("NOT a").unwrap(), false);
+        let (q, exact) = to_text_query(&parse("NOT a").unwrap(), no_positions);
         assert_eq!(
             (q, exact),
             (TextQuery::Not(Box::new(TextQuery::Token("a".into()))), true)

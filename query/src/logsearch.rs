@@ -158,10 +158,11 @@ pub(crate) struct Checker<'a> {
     severity: Int32Array,
     trace_id: StringArray,
     span_id: StringArray,
-    attributes: Option<Maps>,
+    attributes: Option<(Maps, Maps)>,
     expr: &'a Expr,
     scratch: Scratch,
     attrs: HashMap<String, String>,
+    resource: HashMap<String, String>,
 }
 
 /// The columns a check reads.
@@ -169,6 +170,7 @@ fn check_columns(expr: &Expr) -> Vec<&'static str> {
     let mut cols = vec!["body", "service", "severity_number", "trace_id", "span_id"];
     if expr.uses_attributes() {
         cols.push("attributes");
+        cols.push("resource");
     }
     cols
 }
@@ -204,20 +206,23 @@ impl<'a> Checker<'a> {
             trace_id: text_column(b, "trace_id")?,
             span_id: text_column(b, "span_id")?,
             attributes: if expr.uses_attributes() {
-                Some(Maps::new(b, "attributes")?)
+                Some((Maps::new(b, "attributes")?, Maps::new(b, "resource")?))
             } else {
                 None
             },
             expr,
             scratch: Scratch::default(),
             attrs: HashMap::new(),
+            resource: HashMap::new(),
         })
     }
 
     pub(crate) fn matches(&mut self, i: usize) -> bool {
-        if let Some(m) = &self.attributes {
+        if let Some((a, r)) = &self.attributes {
             self.attrs.clear();
-            self.attrs.extend(m.row(i));
+            self.attrs.extend(a.row(i));
+            self.resource.clear();
+            self.resource.extend(r.row(i));
         }
         let r = Record {
             body: self.body.value(i),
@@ -226,6 +231,7 @@ impl<'a> Checker<'a> {
             trace_id: self.trace_id.value(i),
             span_id: self.span_id.value(i),
             attributes: &self.attrs,
+            resource: &self.resource,
         };
         self.expr.matches(&r, &mut self.scratch)
     }
@@ -324,16 +330,22 @@ pub(crate) fn scan(
         .filter(|(_, f)| f.max_time_ns >= m.start_ns && f.min_time_ns <= m.end_ns)
         .collect();
     files.sort_by_key(|(_, f)| Reverse(f.max_time_ns));
-    // Indexes written before positions were kept answer phrases by their tokens.
-    let with_positions = logquery::to_text_query(&m.expr, true);
-    let without = logquery::to_text_query(&m.expr, false);
+    // Indexes written before positions (or resource attributes) were kept answer with
+    // what they hold, and the rest is checked against the rows.
+    let mut queries: HashMap<(bool, bool), (osprey_storage::fulltext::TextQuery, bool)> =
+        HashMap::new();
     let mut plans = Vec::with_capacity(files.len());
     for (fi, meta) in files {
         let index = storage.text_index(meta);
-        let (query, exact) = match &index {
-            Some(i) if i.has_positions() => &with_positions,
-            _ => &without,
-        };
+        let caps = index
+            .as_ref()
+            .map_or(logquery::IndexCaps::CURRENT, |i| logquery::IndexCaps {
+                positions: i.has_positions(),
+                resource: i.covers_resource(),
+            });
+        let (query, exact) = queries
+            .entry((caps.positions, caps.resource))
+            .or_insert_with(|| logquery::to_text_query(&m.expr, caps));
         let exact = *exact;
         let candidates = match index {
             Some(i) => {

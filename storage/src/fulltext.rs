@@ -11,8 +11,11 @@
 //!   holding all its tokens and checked against the body;
 //! - `service`: the service name, one raw term;
 //! - `level`: the severity level (1 trace … 6 fatal, 0 unset, see [`level_of`]);
-//! - `attr`: one raw term `key=value` per attribute whose value is at most
-//!   [`MAX_ATTR_VALUE`] bytes.
+//! - `attr`: one raw term `key=value` per attribute and per resource attribute (Loki's
+//!   stream labels land there) whose value is at most [`MAX_ATTR_VALUE`] bytes. Indexes
+//!   written before resource attributes were added say so
+//!   ([`TextIndex::covers_resource`]); a `key:value` search then checks those files'
+//!   rows.
 //!
 //! Nothing is stored in the index: rows are read from the Parquet file.
 //!
@@ -163,6 +166,9 @@ fn fts_error(path: &str, e: impl std::fmt::Display) -> StorageError {
 struct Toc {
     files: Vec<(String, u64, u64)>,
     crc32: u32,
+    /// The `attr` field holds resource attributes too.
+    #[serde(default)]
+    resource: bool,
 }
 
 /// Builds the index of the logs rows in `batch` (file order) and writes it durably
@@ -198,26 +204,33 @@ pub fn write_sidecar(
     let body = column("body")?.as_string::<i32>();
     let service = column("service")?.as_string::<i32>();
     let severity = column("severity_number")?.as_primitive::<arrow::datatypes::Int32Type>();
-    let attrs = column("attributes")?.as_map();
-    let (keys, values) = (
-        attrs.keys().as_string::<i32>(),
-        attrs.values().as_string::<i32>(),
-    );
-    let offsets = attrs.value_offsets();
+    let maps = [column("attributes")?.as_map(), column("resource")?.as_map()];
+    let maps: Vec<_> = maps
+        .iter()
+        .map(|m| {
+            (
+                m.keys().as_string::<i32>(),
+                m.values().as_string::<i32>(),
+                m.value_offsets(),
+            )
+        })
+        .collect();
     let mut kv = String::new();
     for row in 0..batch.num_rows() {
         let mut doc = TantivyDocument::new();
         doc.add_text(f.body, body.value(row));
         doc.add_text(f.service, service.value(row));
         doc.add_u64(f.level, level_of(severity.value(row)));
-        for i in offsets[row] as usize..offsets[row + 1] as usize {
-            let v = values.value(i);
-            if v.len() <= MAX_ATTR_VALUE {
-                kv.clear();
-                kv.push_str(keys.value(i));
-                kv.push('=');
-                kv.push_str(v);
-                doc.add_text(f.attr, &kv);
+        for (keys, values, offsets) in &maps {
+            for i in offsets[row] as usize..offsets[row + 1] as usize {
+                let v = values.value(i);
+                if v.len() <= MAX_ATTR_VALUE {
+                    kv.clear();
+                    kv.push_str(keys.value(i));
+                    kv.push('=');
+                    kv.push_str(v);
+                    doc.add_text(f.attr, &kv);
+                }
             }
         }
         w.add_document(doc).map_err(err)?;
@@ -235,6 +248,7 @@ pub fn write_sidecar(
     let mut toc = Toc {
         files: Vec::new(),
         crc32: 0,
+        resource: true,
     };
     use tantivy::Directory;
     for name in names {
@@ -333,6 +347,8 @@ pub struct TextIndex {
     bytes: usize,
     /// The body field holds token positions (indexes written since phrases are exact).
     positions: bool,
+    /// The `attr` field holds resource attributes too.
+    resource: bool,
 }
 
 impl std::fmt::Debug for TextIndex {
@@ -393,6 +409,7 @@ impl TextIndex {
             fields,
             bytes: data.len(),
             positions,
+            resource: toc.resource,
         })
     }
 
@@ -425,6 +442,12 @@ impl TextIndex {
     /// Whether phrases can be asked of this index ([`TextQuery::Phrase`]).
     pub fn has_positions(&self) -> bool {
         self.positions
+    }
+
+    /// Whether [`TextQuery::Attr`] finds resource attributes too (indexes written
+    /// before they were added find attributes only).
+    pub fn covers_resource(&self) -> bool {
+        self.resource
     }
 
     fn to_tantivy(&self, q: &TextQuery) -> Result<Box<dyn Query>, StorageError> {

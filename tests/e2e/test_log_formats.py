@@ -315,6 +315,15 @@ def check(server: OspreyServer, events: list[dict]) -> None:
         assert h["matched"] == len(in_range), q
         assert [b["count"] for b in h["buckets"]] == counts, q
         assert [b["by"] for b in h["buckets"]] == split, q
+        # And split by service, bucket by bucket.
+        params = {"query": q, "start": f"{start // SEC}.{start % SEC:09d}", "end": f"{end // SEC}.{end % SEC:09d}", "step": "10", "by": "service"}
+        r = server.get("/api/v1/logs/histogram", params=params)
+        assert r.status_code == 200, (q, r.text)
+        by_service: list[dict] = [{} for _ in range(n)]
+        for e in in_range:
+            i = (e["ts"] - first) // step
+            by_service[i][e["service"]] = by_service[i].get(e["service"], 0) + 1
+        assert [b["by"] for b in r.json()["data"]["buckets"]] == by_service, q
 
         # Facets: every field's value counts among the matches.
         r = server.get("/api/v1/logs/fields", params={"query": q, "limit": "50", "start": str(t_min // SEC - 1)})

@@ -57,6 +57,13 @@ def test_protobuf_push(osprey: OspreyServer) -> None:
     assert rows[0]["resource"] == {"env": "prod", "level": "warn", "service_name": "cart"}
     r = osprey.get("/api/v1/logs/search", params={"query": "service:varlogs disk"})
     assert r.json()["data"]["stats"]["matched"] == 1
+    # Stream labels are searchable like attributes, in memory and from the index.
+    for _ in ("memtable", "files"):
+        r = osprey.get("/api/v1/logs/search", params={"query": "env:prod"})
+        assert r.json()["data"]["stats"]["matched"] == 2, r.text
+        r = osprey.get("/api/v1/logs/search", params={"query": 'filename:"/var/log/syslog" OR user_id:u-1'})
+        assert r.json()["data"]["stats"]["matched"] == 2, r.text
+        osprey.flush()
 
 
 def test_bad_bytes_and_long_lines_are_repaired_not_refused(osprey: OspreyServer) -> None:

@@ -140,3 +140,22 @@ def test_container_stack_traces_and_program_lines_are_parsed(osprey: OspreyServe
     assert rfc3339_to_ns(row["timestamp"]) == 1_795_341_604_250_000_000
     assert row["attributes"]["order.id"] == "42" and row["attributes"]["stream"] == "stdout"
     assert row["attributes"]["k8s.pod.name"] == "web-7d9f"
+
+
+def test_a_pattern_follows_files_that_appear_later(osprey: OspreyServer, osprey_bin, tmp_path: Path) -> None:
+    """`osprey tail '/var/log/containers/*.log'` (quoted): a pod started after the tail
+    is followed too; files that do not match are not."""
+    containers = tmp_path / "containers"
+    containers.mkdir()
+    first = containers / f"web-1_shop_web-{CID}.log"
+    first.write_text("2026-11-22T10:00:00Z stdout F from the first pod\n")
+    p = start_tail(osprey_bin, osprey, tmp_path, containers / "*.log")
+    wait_until(lambda: bodies(osprey, "web") == ["from the first pod"], timeout=15, message="first pod shipped")
+    later = containers / f"worker-2_shop_worker-{CID}.log"
+    later.write_text("2026-11-22T10:00:01Z stdout F from a later pod\n")
+    (containers / "notes.txt").write_text("not a log\n")
+    wait_until(lambda: bodies(osprey, "worker") == ["from a later pod"], timeout=15, message="later pod followed")
+    append(first, "2026-11-22T10:00:02Z stdout F still followed\n")
+    wait_until(lambda: len(bodies(osprey, "web")) == 2, timeout=15, message="first pod still followed")
+    stop(p)
+    assert osprey.count("logs") == 3

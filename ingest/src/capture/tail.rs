@@ -7,6 +7,8 @@
 //!   <id>.log` gives `k8s.pod.name`, `k8s.namespace.name` and `k8s.container.name`, and
 //!   the container name is the service unless `--service` says otherwise. Other files
 //!   are the service named by `--service`, else their file name without extension.
+//! - A path whose file name has `*` or `?` is a pattern, matched again every second:
+//!   files that appear later (a new pod's) are followed too.
 //! - Rotation (the path now names another file): the old file is read to its end, then
 //!   the new one from its start. Truncation (the file got shorter): read from the start;
 //!   like `tail -F`, a truncation refilled past the old size within one poll (250 ms)
@@ -295,35 +297,47 @@ pub async fn tail(
     stop: impl std::future::Future<Output = ()>,
 ) -> i32 {
     let saved = load_positions(&positions_path);
-    let mut followed: Vec<Followed> = paths
-        .into_iter()
-        .map(|path| {
-            let k8s = k8s_from_name(&path).unwrap_or_default();
-            let svc = service
-                .clone()
-                .or_else(|| {
-                    k8s.iter()
-                        .find(|(k, _)| *k == "k8s.container.name")
-                        .map(|(_, v)| v.clone())
-                })
-                .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| "unknown".into());
-            Followed {
-                pos: saved.get(&path).copied().unwrap_or_default(),
-                path,
-                file: None,
-                partial: Vec::new(),
-                cri_partial: String::new(),
-                service: svc,
-                k8s,
-            }
-        })
-        .collect();
+    let follow = |path: PathBuf| {
+        let k8s = k8s_from_name(&path).unwrap_or_default();
+        let svc = service
+            .clone()
+            .or_else(|| {
+                k8s.iter()
+                    .find(|(k, _)| *k == "k8s.container.name")
+                    .map(|(_, v)| v.clone())
+            })
+            .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "unknown".into());
+        Followed {
+            pos: saved.get(&path).copied().unwrap_or_default(),
+            path,
+            file: None,
+            partial: Vec::new(),
+            cri_partial: String::new(),
+            service: svc,
+            k8s,
+        }
+    };
+    // A path whose file name has `*` or `?` (quoted, so the shell leaves it) is a
+    // pattern: files that later appear in its directory and match are followed too
+    // (new pods' files in /var/log/containers).
+    let (patterns, plain): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.into_iter().partition(|p| is_pattern(p));
+    let mut followed: Vec<Followed> = plain.into_iter().map(&follow).collect();
+    let mut last_scan: Option<std::time::Instant> = None;
     let mut shippers: HashMap<String, (Shipper, tokio::task::JoinHandle<super::ShipStats>)> =
         HashMap::new();
     tokio::pin!(stop);
     let mut last_save = std::time::Instant::now();
     loop {
+        if !patterns.is_empty() && last_scan.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            for path in matching_files(&patterns) {
+                if !followed.iter().any(|f| f.path == path) {
+                    followed.push(follow(path));
+                }
+            }
+            last_scan = Some(std::time::Instant::now());
+        }
         for f in &mut followed {
             // A file waits on disk while the server is down or slow: it is read only
             // as fast as its lines are shipped.
@@ -359,6 +373,51 @@ pub async fn tail(
     0
 }
 
+fn is_pattern(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.contains(['*', '?']))
+}
+
+/// Whether `name` matches a pattern of literal characters, `?` (one character) and `*`
+/// (any run), as the shell matches a file name.
+fn wildcard(pattern: &[char], name: &[char]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some(('*', rest)) => (0..=name.len()).any(|i| wildcard(rest, &name[i..])),
+        Some(('?', rest)) => !name.is_empty() && wildcard(rest, &name[1..]),
+        Some((c, rest)) => name.first() == Some(c) && wildcard(rest, &name[1..]),
+    }
+}
+
+/// The regular files that match `patterns` now, sorted.
+fn matching_files(patterns: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in patterns {
+        let (Some(dir), Some(pat)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) else {
+            continue;
+        };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let pat: Vec<char> = pat.chars().collect();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name: Vec<char> = e.file_name().to_string_lossy().chars().collect();
+            if e.file_type().is_ok_and(|t| t.is_file()) && wildcard(&pat, &name) {
+                out.push(p.with_file_name(e.file_name()));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn positions(followed: &[Followed]) -> HashMap<PathBuf, Position> {
     followed.iter().map(|f| (f.path.clone(), f.pos)).collect()
 }
@@ -366,6 +425,35 @@ fn positions(followed: &[Followed]) -> HashMap<PathBuf, Position> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_match_like_the_shell() {
+        let m = |p: &str, n: &str| {
+            wildcard(
+                &p.chars().collect::<Vec<_>>(),
+                &n.chars().collect::<Vec<_>>(),
+            )
+        };
+        assert!(m("*.log", "web_shop_nginx-1.log"));
+        assert!(!m("*.log", "web.log.1"));
+        assert!(m("app-?.log", "app-1.log"));
+        assert!(!m("app-?.log", "app-12.log"));
+        assert!(m("*", ""));
+        assert!(m("a*b*c", "aXbYc"));
+        assert!(!m("a*b*c", "aXbY"));
+        let dir = tempfile::tempdir().unwrap();
+        for n in ["a.log", "b.log", "c.txt"] {
+            std::fs::write(dir.path().join(n), "x").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("d.log")).unwrap();
+        let found = matching_files(&[dir.path().join("*.log")]);
+        assert_eq!(
+            found,
+            vec![dir.path().join("a.log"), dir.path().join("b.log")]
+        );
+        assert!(is_pattern(Path::new("/var/log/containers/*.log")));
+        assert!(!is_pattern(Path::new("/var/log/syslog")));
+    }
 
     #[test]
     fn kubernetes_names() {
