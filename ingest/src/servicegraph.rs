@@ -405,6 +405,7 @@ mod tests {
             events: "[]".into(),
             links: "[]".into(),
             scope: String::new(),
+            ..Default::default()
         }
     }
 

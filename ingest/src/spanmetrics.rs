@@ -361,6 +361,7 @@ mod tests {
             events: "[]".into(),
             links: "[]".into(),
             scope: String::new(),
+            ..Default::default()
         }
     }
 

@@ -198,6 +198,46 @@ pub struct SpanColumns {
     pub duration: Int64Array,
     pub attributes: Maps,
     pub resource: Maps,
+    /// Key → OTLP type of the attributes that are not strings (`None`: a batch from
+    /// before types were kept; every value is then a string).
+    pub attribute_types: Option<Maps>,
+    pub resource_types: Option<Maps>,
+}
+
+/// A stored attribute value as typed JSON, given its OTLP type: `int` an integer,
+/// `double` a number, `bool` a boolean, `array`/`kvlist` the JSON they were stored as;
+/// anything else (and a value that does not parse as its type) a string.
+pub fn typed_value(text: &str, ty: Option<&str>) -> serde_json::Value {
+    use serde_json::Value;
+    let parsed = match ty {
+        Some("int") => text.parse::<i64>().ok().map(Value::from),
+        Some("double") => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number),
+        Some("bool") => text.parse::<bool>().ok().map(Value::Bool),
+        Some("array" | "kvlist") => serde_json::from_str(text).ok(),
+        _ => None,
+    };
+    parsed.unwrap_or_else(|| Value::String(text.to_string()))
+}
+
+/// A row's attributes with their types: (key, typed value).
+pub fn typed_row(
+    values: &Maps,
+    types: Option<&Maps>,
+    i: usize,
+) -> Vec<(String, serde_json::Value)> {
+    values
+        .row(i)
+        .into_iter()
+        .map(|(k, v)| {
+            let ty = types.and_then(|t| t.get(i, &k));
+            let value = typed_value(&v, ty);
+            (k, value)
+        })
+        .collect()
 }
 
 impl SpanColumns {
@@ -218,6 +258,8 @@ impl SpanColumns {
             duration: i64s(b, "duration_ns")?,
             attributes: Maps::new(b, "attributes")?,
             resource: Maps::new(b, "resource")?,
+            attribute_types: Maps::new(b, "attribute_types").ok(),
+            resource_types: Maps::new(b, "resource_types").ok(),
         })
     }
 }

@@ -7,7 +7,7 @@ use arrow::array::{Array, RecordBatch};
 use datafusion::prelude::{col, lit};
 use serde_json::{Value, json};
 
-use crate::columns::{SpanColumns, strings};
+use crate::columns::{SpanColumns, strings, typed_row};
 use crate::session::signal_session;
 use crate::{QueryError, QueryState};
 use osprey_storage::Signal;
@@ -36,6 +36,20 @@ pub fn normalize_trace_id(id: &str) -> Result<String, QueryError> {
 
 fn tag(key: &str, value: &str) -> Value {
     json!({"key": key, "type": "string", "value": value})
+}
+
+/// A tag of a typed value, with Jaeger's type names (`bool`, `int64`, `float64`,
+/// `string`; arrays and maps as their JSON text, as Jaeger's OTLP translator does).
+fn typed_tag(key: &str, value: &Value) -> Value {
+    match value {
+        Value::Bool(b) => json!({"key": key, "type": "bool", "value": b}),
+        Value::Number(n) if n.is_i64() || n.is_u64() => {
+            json!({"key": key, "type": "int64", "value": n})
+        }
+        Value::Number(n) => json!({"key": key, "type": "float64", "value": n}),
+        Value::String(s) => tag(key, s),
+        other => tag(key, &other.to_string()),
+    }
 }
 
 fn kind_tag(kind: &str) -> Option<&'static str> {
@@ -69,17 +83,25 @@ pub fn trace_json(trace_id: &str, batches: &[RecordBatch]) -> Result<Value, Quer
             duration: dur,
             attributes: attrs,
             resource: res,
+            attribute_types,
+            resource_types,
             ..
         } = SpanColumns::new(b)?;
         for i in 0..b.num_rows() {
-            let mut resource = res.row(i);
+            let mut resource: Vec<(String, String)> = typed_row(&res, resource_types.as_ref(), i)
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect();
             resource.retain(|(k, _)| k != "service.name");
             let next_id = format!("p{}", processes.len() + 1);
             let pid = processes
                 .entry((service.value(i).to_string(), resource))
                 .or_insert(next_id)
                 .clone();
-            let mut tags: Vec<Value> = attrs.row(i).iter().map(|(k, v)| tag(k, v)).collect();
+            let mut tags: Vec<Value> = typed_row(&attrs, attribute_types.as_ref(), i)
+                .iter()
+                .map(|(k, v)| typed_tag(k, v))
+                .collect();
             if let Some(k) = kind_tag(kind.value(i)) {
                 tags.push(tag("span.kind", k));
             }
@@ -114,8 +136,7 @@ pub fn trace_json(trace_id: &str, batches: &[RecordBatch]) -> Result<Value, Quer
                     let mut fields = vec![tag("event", e["name"].as_str().unwrap_or(""))];
                     if let Value::Object(a) = &e["attributes"] {
                         for (k, v) in a {
-                            let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                            fields.push(tag(k, &v));
+                            fields.push(typed_tag(k, v));
                         }
                     }
                     logs.push(json!({
@@ -147,7 +168,12 @@ pub fn trace_json(trace_id: &str, batches: &[RecordBatch]) -> Result<Value, Quer
     let processes: serde_json::Map<String, Value> = processes
         .into_iter()
         .map(|((service, resource), pid)| {
-            let tags: Vec<Value> = resource.iter().map(|(k, v)| tag(k, v)).collect();
+            // The key holds each value as JSON text (so equal typed resources share
+            // a process); back to typed tags here.
+            let tags: Vec<Value> = resource
+                .iter()
+                .map(|(k, v)| typed_tag(k, &serde_json::from_str(v).unwrap_or(Value::Null)))
+                .collect();
             (pid, json!({"serviceName": service, "tags": tags}))
         })
         .collect();

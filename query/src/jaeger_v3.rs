@@ -4,8 +4,10 @@
 //! `{"error": {"httpCode": …, "message": …}}`; parameter names are the camelCase ones
 //! with the deprecated snake_case aliases still accepted, as Jaeger 2.x does.
 //!
-//! Span and resource attributes are stored as strings, so they come back as
-//! `stringValue`s whatever their type was on the way in (see ARCHITECTURE.md).
+//! Span and resource attributes are stored as strings with their OTLP types beside them
+//! (`attribute_types`, `resource_types`), so they come back typed: `intValue`,
+//! `doubleValue`, `boolValue`, `arrayValue`, `kvlistValue`. Bytes come back as their
+//! hex text, and spans stored before types were kept as strings.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +15,7 @@ use arrow::array::{Array, RecordBatch};
 use serde_json::{Value, json};
 
 use crate::QueryError;
-use crate::columns::SpanColumns;
+use crate::columns::{SpanColumns, typed_row};
 use crate::tracesearch::{TraceQuery, go_duration_ns};
 
 /// Jaeger's error body.
@@ -67,10 +69,29 @@ pub fn stored_kind(jaeger: &str) -> Result<&'static str, QueryError> {
     })
 }
 
-fn string_attrs(pairs: &[(String, String)]) -> Vec<Value> {
+/// A typed JSON value as an OTLP/JSON `AnyValue` (64-bit integers as strings, as
+/// protobuf's JSON mapping writes them).
+fn any_value(v: &Value) -> Value {
+    match v {
+        Value::Bool(b) => json!({"boolValue": b}),
+        Value::Number(n) if n.is_i64() || n.is_u64() => json!({"intValue": n.to_string()}),
+        Value::Number(n) => json!({"doubleValue": n.as_f64()}),
+        Value::String(s) => json!({"stringValue": s}),
+        Value::Array(a) => {
+            json!({"arrayValue": {"values": a.iter().map(any_value).collect::<Vec<_>>()}})
+        }
+        Value::Object(m) => json!({"kvlistValue": {"values": m
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": any_value(v)}))
+            .collect::<Vec<_>>()}}),
+        Value::Null => json!({}),
+    }
+}
+
+fn typed_attrs(pairs: &[(String, Value)]) -> Vec<Value> {
     pairs
         .iter()
-        .map(|(k, v)| json!({"key": k, "value": {"stringValue": v}}))
+        .map(|(k, v)| json!({"key": k, "value": any_value(v)}))
         .collect()
 }
 
@@ -80,16 +101,7 @@ fn json_attrs(v: &Value) -> Vec<Value> {
         return Vec::new();
     };
     m.iter()
-        .map(|(k, v)| {
-            let value = match v {
-                Value::Bool(b) => json!({"boolValue": b}),
-                Value::Number(n) if n.is_i64() || n.is_u64() => json!({"intValue": n.to_string()}),
-                Value::Number(n) => json!({"doubleValue": n.as_f64()}),
-                Value::String(s) => json!({"stringValue": s}),
-                other => json!({"stringValue": other.to_string()}),
-            };
-            json!({"key": k, "value": value})
-        })
+        .map(|(k, v)| json!({"key": k, "value": any_value(v)}))
         .collect()
 }
 
@@ -106,6 +118,7 @@ fn with_attrs(mut v: Value, attrs: &Value) -> Value {
 /// `resourceSpans` per service and resource, one `scopeSpans` per scope, spans by
 /// start time.
 pub fn traces_data(batches: &[RecordBatch]) -> Result<Value, QueryError> {
+    // Resource values as JSON text, so that equal typed resources group together.
     type ResourceKey = (String, Vec<(String, String)>);
     let mut groups: BTreeMap<ResourceKey, BTreeMap<String, Vec<(i64, Value)>>> = BTreeMap::new();
     for b in batches {
@@ -125,6 +138,8 @@ pub fn traces_data(batches: &[RecordBatch]) -> Result<Value, QueryError> {
             duration: dur,
             attributes: attrs,
             resource: res,
+            attribute_types,
+            resource_types,
             ..
         } = SpanColumns::new(b)?;
         for i in 0..b.num_rows() {
@@ -139,9 +154,9 @@ pub fn traces_data(batches: &[RecordBatch]) -> Result<Value, QueryError> {
                 "endTimeUnixNano": start_ns.saturating_add(dur.value(i)).to_string(),
                 "status": {},
             });
-            let span_attrs = attrs.row(i);
+            let span_attrs = typed_row(&attrs, attribute_types.as_ref(), i);
             if !span_attrs.is_empty() {
-                span["attributes"] = json!(string_attrs(&span_attrs));
+                span["attributes"] = json!(typed_attrs(&span_attrs));
             }
             let code = status_number(status.value(i));
             if code != 0 {
@@ -185,7 +200,10 @@ pub fn traces_data(batches: &[RecordBatch]) -> Result<Value, QueryError> {
                     })
                     .collect();
             }
-            let mut resource = res.row(i);
+            let mut resource: Vec<(String, String)> = typed_row(&res, resource_types.as_ref(), i)
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect();
             resource.retain(|(k, _)| k != "service.name");
             groups
                 .entry((service.value(i).to_string(), resource))
@@ -197,8 +215,12 @@ pub fn traces_data(batches: &[RecordBatch]) -> Result<Value, QueryError> {
     }
     let resource_spans: Vec<Value> = groups
         .into_iter()
-        .map(|((service, mut resource), scopes)| {
-            resource.insert(0, ("service.name".to_string(), service));
+        .map(|((service, resource), scopes)| {
+            let mut resource: Vec<(String, Value)> = resource
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::from_str(&v).unwrap_or(Value::Null)))
+                .collect();
+            resource.insert(0, ("service.name".to_string(), Value::String(service)));
             let scope_spans: Vec<Value> = scopes
                 .into_iter()
                 .map(|(scope, mut spans)| {
@@ -210,7 +232,7 @@ pub fn traces_data(batches: &[RecordBatch]) -> Result<Value, QueryError> {
                 })
                 .collect();
             json!({
-                "resource": {"attributes": string_attrs(&resource)},
+                "resource": {"attributes": typed_attrs(&resource)},
                 "scopeSpans": scope_spans,
             })
         })

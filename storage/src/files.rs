@@ -500,9 +500,30 @@ fn read_selected(
             )?
         };
         let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
+        // Columns added to the layout after this file was written (`layout::
+        // ADDED_COLUMNS`): not read, filled in empty below.
+        let file_fields = builder.schema().clone();
+        let wanted: Vec<String> = match columns {
+            Some(c) => c.iter().map(|s| s.to_string()).collect(),
+            None => crate::layout::signal_of(&file_fields)
+                .map(crate::layout::file_schema)
+                .unwrap_or_else(|| Arc::clone(&file_fields))
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+        };
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|c| {
+                crate::layout::ADDED_COLUMNS.contains(&c.as_str())
+                    && file_fields.index_of(c).is_err()
+            })
+            .collect();
         if let Some(columns) = columns {
             let indices = columns
                 .iter()
+                .filter(|c| !missing.iter().any(|m| m == *c))
                 .map(|c| builder.schema().index_of(c))
                 .collect::<Result<Vec<_>, _>>()?;
             let mask =
@@ -514,7 +535,34 @@ fn read_selected(
         if let Some(sel) = selection(total) {
             builder = builder.with_row_selection(sel);
         }
-        Ok::<_, StorageError>(builder.build()?.try_collect::<Vec<_>>().await?)
+        let batches = builder.build()?.try_collect::<Vec<_>>().await?;
+        if missing.is_empty() {
+            return Ok::<_, StorageError>(batches);
+        }
+        let Some(first) = batches.first() else {
+            return Ok(batches);
+        };
+        let read = first.schema();
+        let target = Arc::new(arrow::datatypes::Schema::new(
+            wanted
+                .iter()
+                .map(|name| match read.field_with_name(name) {
+                    Ok(f) => f.clone(),
+                    Err(_) => arrow::datatypes::Field::new(
+                        name,
+                        crate::schema::stored_schema(crate::Signal::Spans)
+                            .field_with_name(name)
+                            .map(|f| f.data_type().clone())
+                            .unwrap_or(arrow::datatypes::DataType::Null),
+                        true,
+                    ),
+                })
+                .collect::<Vec<_>>(),
+        ));
+        batches
+            .iter()
+            .map(|b| crate::layout::fill_added(b, &target))
+            .collect()
     })
 }
 
@@ -626,6 +674,94 @@ mod tests {
         let summary: Vec<(i64, usize)> = parts.iter().map(|(k, b)| (*k, b.num_rows())).collect();
         assert_eq!(summary, vec![(-hour, 1), (0, 2), (hour, 1), (3 * hour, 1)]);
         assert_eq!(partition_dir(hour), "1970-01-01T01");
+    }
+
+    /// A spans file written before `attribute_types`/`resource_types` existed reads
+    /// as if they were empty maps: whole (the current layout, so compaction's concat
+    /// and trace fetches work), and when a projection names them; a WAL record of the
+    /// old schema likewise.
+    #[test]
+    fn files_and_records_from_before_added_columns_read_with_empty_maps() {
+        use crate::schema::{SpanRow, spans_batch};
+        use arrow::array::{Array, AsArray};
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
+        let rows: Vec<SpanRow> = (0..3)
+            .map(|i| SpanRow {
+                service: "s".into(),
+                trace_id: format!("{:032x}", i + 1),
+                span_id: format!("{:016x}", i + 1),
+                attributes: vec![("n".into(), i.to_string())],
+                attribute_types: vec![("n".into(), "int".into())],
+                ..Default::default()
+            })
+            .collect();
+        let now = crate::layout::to_file(Signal::Spans, spans_batch(&rows).unwrap()).unwrap();
+        // The old layout: the same columns without the added ones.
+        let old_fields: Vec<_> = now
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| !crate::layout::ADDED_COLUMNS.contains(&f.name().as_str()))
+            .cloned()
+            .collect();
+        let old_schema = Arc::new(arrow::datatypes::Schema::new(old_fields));
+        let old = RecordBatch::try_new(
+            Arc::clone(&old_schema),
+            old_schema
+                .fields()
+                .iter()
+                .map(|f| Arc::clone(now.column_by_name(f.name()).unwrap()))
+                .collect(),
+        )
+        .unwrap();
+        let mut w = ArrowWriter::try_new(Vec::new(), old.schema(), None).unwrap();
+        w.write(&old).unwrap();
+        blobs.put("old.parquet", w.into_inner().unwrap()).unwrap();
+
+        let whole = read_rows(&blobs, None, "old.parquet", None, None).unwrap();
+        assert_eq!(whole[0].schema(), crate::layout::file_schema(Signal::Spans));
+        let types = whole[0].column_by_name("attribute_types").unwrap().as_map();
+        assert_eq!((types.len(), types.entries().len()), (3, 0));
+        let some = read_rows(
+            &blobs,
+            None,
+            "old.parquet",
+            Some(&["span_id", "resource_types", "attributes"]),
+            Some(&[1]),
+        )
+        .unwrap();
+        let names: Vec<_> = some[0]
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["span_id", "resource_types", "attributes"]);
+        assert_eq!(some[0].num_rows(), 1);
+        // A WAL record of the old memory schema.
+        let old_mem: Vec<_> = crate::schema::schema(Signal::Spans)
+            .fields()
+            .iter()
+            .filter(|f| !crate::layout::ADDED_COLUMNS.contains(&f.name().as_str()))
+            .cloned()
+            .collect();
+        let mem = spans_batch(&rows).unwrap();
+        let old_mem_schema = Arc::new(arrow::datatypes::Schema::new(old_mem));
+        let record = RecordBatch::try_new(
+            Arc::clone(&old_mem_schema),
+            old_mem_schema
+                .fields()
+                .iter()
+                .map(|f| Arc::clone(mem.column_by_name(f.name()).unwrap()))
+                .collect(),
+        )
+        .unwrap();
+        let stored = crate::schema::to_stored(Signal::Spans, &record).unwrap();
+        assert_eq!(stored.schema(), crate::schema::schema(Signal::Spans));
+        // Any other missing column is an error, not an invented value.
+        let no_name = record.project(&[0, 1]).unwrap();
+        assert!(crate::schema::to_stored(Signal::Spans, &no_name).is_err());
     }
 
     #[test]

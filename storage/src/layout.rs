@@ -117,6 +117,62 @@ fn ids_to_binary(columns: &mut [ArrayRef], schema: &Schema) -> Result<(), Storag
     Ok(())
 }
 
+/// Columns added to a schema after data was written without them. A file or WAL record
+/// that lacks one reads as if every row held an empty map there.
+pub const ADDED_COLUMNS: &[&str] = &["attribute_types", "resource_types"];
+
+/// `n` empty string maps.
+fn empty_maps(n: usize) -> ArrayRef {
+    let mut b = arrow::array::MapBuilder::new(
+        None,
+        arrow::array::StringBuilder::new(),
+        arrow::array::StringBuilder::new(),
+    );
+    for _ in 0..n {
+        // Appending an entry-less map to a fresh builder cannot fail.
+        let _ = b.append(true);
+    }
+    Arc::new(b.finish())
+}
+
+/// The signal whose file layout `schema` is (told apart by a column only it has).
+pub fn signal_of(schema: &Schema) -> Option<Signal> {
+    let has = |c: &str| schema.index_of(c).is_ok();
+    if has("duration_ns") {
+        Some(Signal::Spans)
+    } else if has("severity_number") {
+        Some(Signal::Logs)
+    } else if has("series_id") {
+        Some(Signal::Metrics)
+    } else {
+        None
+    }
+}
+
+/// `batch` with `target`'s fields in `target`'s order: its own columns, and an empty
+/// map for each [`ADDED_COLUMNS`] field it lacks. Any other missing field is an error.
+pub fn fill_added(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch, StorageError> {
+    if batch.schema().fields() == target.fields() {
+        return Ok(batch.clone());
+    }
+    let columns = target
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(c) => Ok(Arc::clone(c)),
+            None if ADDED_COLUMNS.contains(&f.name().as_str()) => Ok(empty_maps(batch.num_rows())),
+            None => Err(StorageError::Arrow(arrow::error::ArrowError::SchemaError(
+                format!("batch has no {} column", f.name()),
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(target),
+        columns,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
+}
+
 /// The schema of a signal's Parquet files.
 pub fn file_schema(signal: Signal) -> SchemaRef {
     match signal {

@@ -66,6 +66,12 @@ static SPANS: LazyLock<SchemaRef> = LazyLock::new(|| {
         utf8("events"),
         utf8("links"),
         utf8("scope"),
+        // The OTLP type of each attribute that is not a string (`int`, `double`,
+        // `bool`, `bytes`, `array`, `kvlist`), so trace renderings give values their
+        // type back. Added after the first files: older files and WAL records read as
+        // empty maps (`layout::ADDED_COLUMNS`), hence nullable.
+        Field::new("attribute_types", map_type(), true),
+        Field::new("resource_types", map_type(), true),
     ]))
 });
 
@@ -134,10 +140,11 @@ pub fn stored_schema(signal: Signal) -> SchemaRef {
     }
 }
 
-/// A batch of the ingest schema projected to the stored schema.
+/// A batch of the ingest schema projected to the stored schema (a WAL record written
+/// before a column was added gets it, empty).
 pub fn to_stored(signal: Signal, batch: &RecordBatch) -> Result<RecordBatch, StorageError> {
     if signal != Signal::Metrics {
-        return Ok(batch.clone());
+        return crate::layout::fill_added(batch, &schema(signal));
     }
     let stored = stored_schema(signal);
     let columns = stored
@@ -212,6 +219,10 @@ pub struct SpanRow {
     /// JSON array of `{trace_id, span_id, attributes}`.
     pub links: String,
     pub scope: String,
+    /// Key → OTLP type of the attributes that are not strings.
+    pub attribute_types: Attributes,
+    /// Key → OTLP type of the resource attributes that are not strings.
+    pub resource_types: Attributes,
 }
 
 /// One sample of one series. `labels` exclude `__name__`.
@@ -332,6 +343,8 @@ pub fn spans_batch(rows: &[SpanRow]) -> Result<RecordBatch, StorageError> {
     let mut events = StringBuilder::new();
     let mut links = StringBuilder::new();
     let mut scope = StringBuilder::new();
+    let mut attr_types = map_builder();
+    let mut res_types = map_builder();
     for r in rows {
         service.append_value(&r.service);
         start.append_value(r.start_time_ns);
@@ -349,6 +362,8 @@ pub fn spans_batch(rows: &[SpanRow]) -> Result<RecordBatch, StorageError> {
         events.append_value(&r.events);
         links.append_value(&r.links);
         scope.append_value(&r.scope);
+        append_map(&mut attr_types, &r.attribute_types);
+        append_map(&mut res_types, &r.resource_types);
     }
     batch(
         Signal::Spans,
@@ -369,6 +384,8 @@ pub fn spans_batch(rows: &[SpanRow]) -> Result<RecordBatch, StorageError> {
             Arc::new(events.finish()),
             Arc::new(links.finish()),
             Arc::new(scope.finish()),
+            Arc::new(attr_types.finish()),
+            Arc::new(res_types.finish()),
         ],
     )
 }

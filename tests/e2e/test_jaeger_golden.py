@@ -39,6 +39,7 @@ def requests_for(t0: int) -> list[dict]:
                     "attributes": [
                         kv("service.name", {"stringValue": "frontend"}),
                         kv("host.name", {"stringValue": "web-1"}),
+                        kv("process.pid", {"intValue": "4242"}),
                     ]
                 },
                 "scopeSpans": [
@@ -55,6 +56,9 @@ def requests_for(t0: int) -> list[dict]:
                                 "attributes": [
                                     kv("http.method", {"stringValue": "GET"}),
                                     kv("http.status_code", {"intValue": "500"}),
+                                    kv("sampling.ratio", {"doubleValue": 0.25}),
+                                    kv("cache.hit", {"boolValue": True}),
+                                    kv("http.request.header.accept", {"arrayValue": {"values": [{"stringValue": "text/html"}, {"stringValue": "*/*"}]}}),
                                 ],
                                 "status": {"code": 2, "message": "payment failed"},
                             },

@@ -52,6 +52,29 @@ fn any_value_json(v: Option<&Value>) -> serde_json::Value {
     }
 }
 
+/// The OTLP type name of a value that is not a string (`None` for strings and empty
+/// values, which need no note).
+fn type_name(v: Option<&AnyValue>) -> Option<&'static str> {
+    Some(match v.and_then(|v| v.value.as_ref())? {
+        Value::StringValue(_) => return None,
+        Value::BoolValue(_) => "bool",
+        Value::IntValue(_) => "int",
+        Value::DoubleValue(_) => "double",
+        Value::BytesValue(_) => "bytes",
+        Value::ArrayValue(_) => "array",
+        Value::KvlistValue(_) => "kvlist",
+        Value::StringValueStrindex(_) => "int",
+    })
+}
+
+/// Key → type of the attributes that are not strings (stored beside the string map, so
+/// renderings can give values their type back).
+pub fn attribute_types(kvs: &[KeyValue]) -> Attributes {
+    kvs.iter()
+        .filter_map(|kv| Some((kv.key.clone(), type_name(kv.value.as_ref())?.to_string())))
+        .collect()
+}
+
 pub fn attributes(kvs: &[KeyValue]) -> Attributes {
     kvs.iter()
         .map(|kv| (kv.key.clone(), any_value_string(kv.value.as_ref())))

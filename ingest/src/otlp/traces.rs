@@ -5,7 +5,8 @@ use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind, status::Status
 use osprey_storage::schema::SpanRow;
 
 use super::common::{
-    Rejections, attributes, attributes_json, hex_id, nanos, resource_attributes, service_name,
+    Rejections, attribute_types, attributes, attributes_json, hex_id, nanos, resource_attributes,
+    service_name,
 };
 
 pub fn kind_name(kind: i32) -> &'static str {
@@ -30,7 +31,10 @@ fn status_name(code: i32) -> &'static str {
 fn convert_span(
     span: &Span,
     service: &str,
-    resource: &osprey_storage::schema::Attributes,
+    (resource, resource_types): (
+        &osprey_storage::schema::Attributes,
+        &osprey_storage::schema::Attributes,
+    ),
     scope: &str,
 ) -> Result<SpanRow, String> {
     let trace_id = hex_id(&span.trace_id, 16, false, "trace_id")?;
@@ -78,6 +82,8 @@ fn convert_span(
         events: serde_json::Value::Array(events).to_string(),
         links: serde_json::Value::Array(links).to_string(),
         scope: scope.to_string(),
+        attribute_types: attribute_types(&span.attributes),
+        resource_types: resource_types.clone(),
     })
 }
 
@@ -89,11 +95,16 @@ pub fn convert(req: &ExportTraceServiceRequest) -> (Vec<SpanRow>, Vec<f64>, Reje
     let mut rejected = Rejections::default();
     for rs in &req.resource_spans {
         let resource = resource_attributes(rs.resource.as_ref());
+        let resource_types = rs
+            .resource
+            .as_ref()
+            .map(|r| attribute_types(&r.attributes))
+            .unwrap_or_default();
         let service = service_name(&resource);
         for ss in &rs.scope_spans {
             let scope = ss.scope.as_ref().map(|s| s.name.as_str()).unwrap_or("");
             for span in &ss.spans {
-                match convert_span(span, &service, &resource, scope) {
+                match convert_span(span, &service, (&resource, &resource_types), scope) {
                     Ok(r) => {
                         rows.push(r);
                         weights.push(crate::spanmetrics::adjusted_count(&span.trace_state));
