@@ -287,21 +287,31 @@ async fn v3_operations_handler(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
         let service = q.get("service").cloned().unwrap_or_default();
-        let kind = match q.get("spanKind").or_else(|| q.get("span_kind")) {
-            Some(k) if !k.is_empty() => Some(jaeger_v3::stored_kind(k)?),
-            _ => None,
-        };
-        jaeger::operation_kinds(&st, &tenant, &service, kind).await
+        let kind = q.get("spanKind").or_else(|| q.get("span_kind"));
+        kinded_operations(&st, &headers, &service, kind).await
     };
-    jaeger_v3_respond(run.await.map(|ops| {
-        let ops: Vec<Value> = ops
-            .iter()
-            .map(|(name, kind)| json!({"name": name, "spanKind": jaeger_v3::kind_name(kind)}))
-            .collect();
-        json!({ "operations": ops })
-    }))
+    jaeger_v3_respond(run.await.map(|ops| json!({ "operations": ops })))
+}
+
+/// A service's operations with their span kinds (`{"name", "spanKind"}`), of one
+/// Jaeger span kind when `kind` names one: v1's `/api/operations` and v3's.
+async fn kinded_operations(
+    st: &QueryState,
+    headers: &HeaderMap,
+    service: &str,
+    kind: Option<&String>,
+) -> Result<Vec<Value>, QueryError> {
+    let tenant = tenant(headers)?;
+    let kind = match kind {
+        Some(k) if !k.is_empty() => Some(jaeger_v3::stored_kind(k)?),
+        _ => None,
+    };
+    Ok(jaeger::operation_kinds(st, &tenant, service, kind)
+        .await?
+        .iter()
+        .map(|(name, kind)| json!({"name": name, "spanKind": jaeger_v3::kind_name(kind)}))
+        .collect())
 }
 
 async fn v3_trace_handler(
@@ -371,22 +381,13 @@ async fn kind_operations_handler(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
         let service = q
             .get("service")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| QueryError::BadData("parameter 'service' is required".into()))?;
-        let kind = match q.get("spanKind") {
-            Some(k) if !k.is_empty() => Some(jaeger_v3::stored_kind(k)?),
-            _ => None,
-        };
-        jaeger::operation_kinds(&st, &tenant, service, kind).await
+        kinded_operations(&st, &headers, service, q.get("spanKind")).await
     };
-    jaeger_respond(run.await.map(|ops| {
-        ops.iter()
-            .map(|(name, kind)| json!({"name": name, "spanKind": jaeger_v3::kind_name(kind)}))
-            .collect()
-    }))
+    jaeger_respond(run.await.map(|ops| json!(ops)))
 }
 
 async fn operations_handler(

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::QueryError;
 use crate::columns::{SpanColumns, typed_row};
-use crate::tracesearch::{TraceQuery, go_duration_ns};
+use crate::tracesearch::{TraceQuery, go_duration_ns, tags_json};
 
 /// Jaeger's error body.
 pub fn error_body(status: u16, message: &str) -> Value {
@@ -302,18 +302,7 @@ pub fn find_traces_query(params: &[(String, String)]) -> Result<TraceQuery, Quer
     // takes it; matched like v1's `tags` (span or resource attributes).
     let tags = match param(params, &["query.attributes"]) {
         None => Vec::new(),
-        Some((n, v)) => {
-            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(v)
-                .map_err(|e| QueryError::BadData(format!("malformed parameter {n}: {e}")))?;
-            map.into_iter()
-                .map(|(k, v)| match v {
-                    serde_json::Value::String(s) => Ok((k, s)),
-                    other => Err(QueryError::BadData(format!(
-                        "malformed parameter {n}: the value of {k:?} is {other}, expected a string"
-                    ))),
-                })
-                .collect::<Result<Vec<_>, _>>()?
-        }
+        Some((n, v)) => tags_json(v, &format!("malformed parameter {n}"))?,
     };
     if end_ns < start_ns {
         return Err(QueryError::BadData(format!(

@@ -119,21 +119,7 @@ impl TraceQuery {
                     add(key, value);
                 }
                 "tags" if !v.is_empty() => {
-                    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(v)
-                        .map_err(|e| {
-                        QueryError::BadData(format!(
-                            "malformed 'tags' parameter, cannot unmarshal JSON: {e}"
-                        ))
-                    })?;
-                    for (key, value) in map {
-                        let value = match value {
-                            serde_json::Value::String(s) => s,
-                            other => {
-                                return Err(QueryError::BadData(format!(
-                                    "malformed 'tags' parameter: the value of {key:?} is {other}, expected a string"
-                                )));
-                            }
-                        };
+                    for (key, value) in tags_json(v, "malformed 'tags' parameter")? {
                         add(&key, &value);
                     }
                 }
@@ -151,6 +137,21 @@ impl TraceQuery {
             limit,
         })
     }
+}
+
+/// A JSON object of string values (Jaeger's `tags`, v3's `query.attributes`) as
+/// key-value pairs; `what` starts the error message.
+pub fn tags_json(text: &str, what: &str) -> Result<Vec<(String, String)>, QueryError> {
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+        .map_err(|e| QueryError::BadData(format!("{what}, cannot unmarshal JSON: {e}")))?;
+    map.into_iter()
+        .map(|(key, value)| match value {
+            serde_json::Value::String(s) => Ok((key, s)),
+            other => Err(QueryError::BadData(format!(
+                "{what}: the value of {key:?} is {other}, expected a string"
+            ))),
+        })
+        .collect()
 }
 
 /// A Go `time.ParseDuration` string (`300ms`, `1.5h`, `2h45m`, `10us`, `10µs`) in ns.

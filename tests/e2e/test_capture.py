@@ -58,6 +58,33 @@ def test_run_forwards_signals(osprey: OspreyServer, osprey_bin) -> None:
     assert bodies == ["ready", "got TERM, cleaning up"]
 
 
+def test_run_forwards_sigint_and_reports_a_signal_death_like_a_shell(osprey: OspreyServer, osprey_bin) -> None:
+    """SIGINT reaches the child; a child killed by a signal makes `osprey run` exit
+    with 128 + the signal's number, as a shell reports it."""
+    child = ("import signal, sys, time\n"
+             "def bye(*_):\n"
+             "    print('got INT', flush=True)\n"
+             "    sys.exit(3)\n"
+             "signal.signal(signal.SIGINT, bye)\n"
+             "print('ready', flush=True)\n"
+             "time.sleep(60)\n")
+    p = capture(osprey_bin, "run", "--service", "sigint", "--", sys.executable, "-c", child,
+                endpoint=osprey.http().rstrip("/"))
+    assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    p.send_signal(signal.SIGINT)
+    rest, err = p.communicate(timeout=30)
+    assert p.returncode == 3, err
+    assert "got INT" in rest
+    # A child that dies of SIGKILL (sent by someone else).
+    child = "import os, signal\nprint('bye', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    p = capture(osprey_bin, "run", "--service", "killed", "--", sys.executable, "-c", child,
+                endpoint=osprey.http().rstrip("/"))
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 128 + signal.SIGKILL, (p.returncode, err)
+    assert out.strip() == "bye"
+    wait_until(lambda: osprey.count("logs", "service = 'killed'") == 1, timeout=10, message="last line shipped")
+
+
 def test_pipe_ships_stdin(osprey: OspreyServer, osprey_bin) -> None:
     text = "".join(f"line {i}\n" for i in range(500))
     p = subprocess.run([str(osprey_bin), "pipe", "--service", "piped", "--endpoint", osprey.http().rstrip("/")],

@@ -199,6 +199,7 @@ def test_patterns_recover_the_templates_with_exact_counts(osprey: OspreyServer) 
     rng = random.Random(5)
     words = ["alice", "bob", "carol", "dave"]
     want: dict[tuple[str, str], int] = {}
+    stamps: dict[tuple[str, str], list[int]] = {}
     base = time.time_ns() - 600 * 10**9
     for batch in range(2):
         for svc, templates in PATTERN_TEMPLATES.items():
@@ -211,6 +212,7 @@ def test_patterns_recover_the_templates_with_exact_counts(osprey: OspreyServer) 
                 ts = base + batch * 10**9 + i * 1000
                 lines.append(f"{iso(ts)} INFO {line}")
                 want[(svc, f"<*> INFO {pattern}")] = want.get((svc, f"<*> INFO {pattern}"), 0) + 1
+                stamps.setdefault((svc, f"<*> INFO {pattern}"), []).append(ts)
             r = post_lines(osprey, ("\n".join(lines) + "\n").encode(), service=svc)
             assert r.status_code == 200, r.text
         if batch == 0:
@@ -225,6 +227,20 @@ def test_patterns_recover_the_templates_with_exact_counts(osprey: OspreyServer) 
     for p in data["patterns"]:
         assert sum(p["counts"]) == p["count"]
         assert len(p["example"].split()) == len(p["pattern"].split())
+        # Counts over time, bucket by bucket.
+        step = data["step_ms"] * 1_000_000
+        ref = [0] * len(p["counts"])
+        for ts in stamps[(p["service"], p["pattern"])]:
+            ref[(ts - data["start_ns"]) // step] += 1
+        assert p["counts"] == ref, p["pattern"]
+
+    # A time range: only the second batch's lines.
+    lo, hi = base + 10**9, base + 2 * 10**9
+    r = osprey.get("/api/v1/logs/patterns", params={"query": "", "start": f"{lo // 10**9}.{lo % 10**9:09d}", "end": f"{hi // 10**9}.{hi % 10**9:09d}"})
+    assert r.status_code == 200, r.text
+    ranged = {(p["service"], p["pattern"]): p["count"] for p in r.json()["data"]["patterns"]}
+    want_ranged = {k: sum(lo <= t <= hi for t in v) for k, v in stamps.items()}
+    assert ranged == {k: v for k, v in want_ranged.items() if v}
     counts = [p["count"] for p in data["patterns"]]
     assert counts == sorted(counts, reverse=True)
 
