@@ -302,6 +302,25 @@ fn to_rows(streams: Vec<Stream>, now_ns: i64, retention_ns: i64) -> (Vec<LogRow>
     (rows, outcome)
 }
 
+/// The rows a push body becomes, as the handler stores them (`json`: the JSON form,
+/// else snappy protobuf), without a server: for tools that drive the decoder directly
+/// (the fuzz targets in `fuzz/`).
+pub fn decode_rows(
+    body: &[u8],
+    json: bool,
+    limit: u64,
+    now_ns: i64,
+    retention_ns: i64,
+) -> Result<Vec<LogRow>, IngestError> {
+    let mut invalid_utf8 = 0;
+    let streams = if json {
+        decode_json(body)?
+    } else {
+        decode_protobuf(body, limit, &mut invalid_utf8)?
+    };
+    Ok(to_rows(streams, now_ns, retention_ns).0)
+}
+
 pub async fn push(State(st): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
     match push_inner(&st, &headers, body).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
