@@ -697,24 +697,16 @@ mod tests {
             })
             .collect();
         let now = crate::layout::to_file(Signal::Spans, spans_batch(&rows).unwrap()).unwrap();
-        // The old layout: the same columns without the added ones.
-        let old_fields: Vec<_> = now
-            .schema()
-            .fields()
-            .iter()
-            .filter(|f| !crate::layout::ADDED_COLUMNS.contains(&f.name().as_str()))
-            .cloned()
-            .collect();
-        let old_schema = Arc::new(arrow::datatypes::Schema::new(old_fields));
-        let old = RecordBatch::try_new(
-            Arc::clone(&old_schema),
-            old_schema
-                .fields()
-                .iter()
-                .map(|f| Arc::clone(now.column_by_name(f.name()).unwrap()))
-                .collect(),
-        )
-        .unwrap();
+        // A batch as it was before the added columns: the same columns without them.
+        let without_added = |b: &RecordBatch| {
+            let keep: Vec<usize> = (0..b.num_columns())
+                .filter(|i| {
+                    !crate::layout::ADDED_COLUMNS.contains(&b.schema().field(*i).name().as_str())
+                })
+                .collect();
+            b.project(&keep).unwrap()
+        };
+        let old = without_added(&now);
         let mut w = ArrowWriter::try_new(Vec::new(), old.schema(), None).unwrap();
         w.write(&old).unwrap();
         blobs.put("old.parquet", w.into_inner().unwrap()).unwrap();
@@ -740,23 +732,7 @@ mod tests {
         assert_eq!(names, ["span_id", "resource_types", "attributes"]);
         assert_eq!(some[0].num_rows(), 1);
         // A WAL record of the old memory schema.
-        let old_mem: Vec<_> = crate::schema::schema(Signal::Spans)
-            .fields()
-            .iter()
-            .filter(|f| !crate::layout::ADDED_COLUMNS.contains(&f.name().as_str()))
-            .cloned()
-            .collect();
-        let mem = spans_batch(&rows).unwrap();
-        let old_mem_schema = Arc::new(arrow::datatypes::Schema::new(old_mem));
-        let record = RecordBatch::try_new(
-            Arc::clone(&old_mem_schema),
-            old_mem_schema
-                .fields()
-                .iter()
-                .map(|f| Arc::clone(mem.column_by_name(f.name()).unwrap()))
-                .collect(),
-        )
-        .unwrap();
+        let record = without_added(&spans_batch(&rows).unwrap());
         let stored = crate::schema::to_stored(Signal::Spans, &record).unwrap();
         assert_eq!(stored.schema(), crate::schema::schema(Signal::Spans));
         // Any other missing column is an error, not an invented value.
