@@ -1,201 +1,22 @@
-//! Trace search: the traces with at least one span that matches every condition
-//! (service, operation, tags, duration bounds, start time range), newest first.
-//!
-//! Served as Jaeger's v1 `GET /api/traces?service=&operation=&tags=&minDuration=…`
-//! (what Grafana's Jaeger data source calls: whole traces) and as
-//! `GET /api/v1/traces/search` with the same parameters (trace summaries: root service
-//! and operation, start, duration, span and error counts, services involved).
-//!
-//! Parameters follow Jaeger's query service: `start`/`end` in µs since the epoch (start
-//! defaults to two days before `end`, end to now), `minDuration`/`maxDuration` as Go
-//! durations (`1.5ms`, `2s`, `1m30s`), `tags` a JSON object and `tag=key:value`
-//! repeated, `limit` (default 100). A tag matches a span attribute or a resource
-//! attribute of the same value; `error=true|false`, `span.kind=server|…` and
-//! `otel.status_code=OK|ERROR|UNSET` match the span's status and kind, as the Jaeger
-//! trace view shows them.
+//! Finding the traces a search matches: memtables checked whole, files read newest
+//! rows first in rounds, through the service column's page index and the files' tag
+//! indexes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use arrow::array::{Array, RecordBatch};
-use serde::Serialize;
 
+use super::TraceQuery;
+use crate::QueryError;
 use crate::columns::{DictMaps, Maps, i64s, strings, timestamps};
 use crate::readahead;
-use crate::tracefetch::find_traces;
-use crate::{QueryError, QueryState};
 use osprey_storage::schema::stored_schema;
 use osprey_storage::tag_index::Lookup;
 use osprey_storage::{FileMeta, Signal, Storage};
 
-/// Jaeger's default number of traces.
-const DEFAULT_LIMIT: usize = 100;
-/// Most traces one search returns.
-const MAX_LIMIT: usize = 1500;
-/// How far back a search without `start` looks (Jaeger's default).
-const DEFAULT_LOOKBACK_NS: i64 = 2 * 86_400 * 1_000_000_000;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TraceQuery {
-    pub service: String,
-    pub operation: Option<String>,
-    pub tags: Vec<(String, String)>,
-    pub min_duration_ns: Option<i64>,
-    pub max_duration_ns: Option<i64>,
-    pub start_ns: i64,
-    pub end_ns: i64,
-    pub limit: usize,
-}
-
-fn bad(param: &str, why: impl std::fmt::Display) -> QueryError {
-    QueryError::BadData(format!("unable to parse param '{param}': {why}"))
-}
-
-impl TraceQuery {
-    /// From Jaeger's query parameters (repeated keys allowed).
-    pub fn from_params(params: &[(String, String)], now_ns: i64) -> Result<Self, QueryError> {
-        let one = |name: &str| {
-            params
-                .iter()
-                .rev()
-                .find(|(k, v)| k == name && !v.is_empty())
-                .map(|(_, v)| v.as_str())
-        };
-        let service = one("service").unwrap_or_default().to_string();
-        if service.is_empty() {
-            return Err(QueryError::BadData(
-                "parameter 'service' is required".into(),
-            ));
-        }
-        let micros = |name: &str| -> Result<Option<i64>, QueryError> {
-            one(name)
-                .map(|v| {
-                    v.parse::<i64>()
-                        .map_err(|e| bad(name, e))
-                        .map(|us| us.saturating_mul(1000))
-                })
-                .transpose()
-        };
-        let end_ns = micros("end")?.unwrap_or(now_ns);
-        let start_ns = micros("start")?.unwrap_or(end_ns - DEFAULT_LOOKBACK_NS);
-        if end_ns < start_ns {
-            return Err(QueryError::BadData(
-                "'end' should not be before 'start'".into(),
-            ));
-        }
-        let duration = |name: &str| -> Result<Option<i64>, QueryError> {
-            one(name)
-                .map(|v| go_duration_ns(v).map_err(|e| bad(name, e)))
-                .transpose()
-        };
-        let min_duration_ns = duration("minDuration")?;
-        let max_duration_ns = duration("maxDuration")?;
-        if let (Some(lo), Some(hi)) = (min_duration_ns, max_duration_ns)
-            && hi < lo
-        {
-            return Err(QueryError::BadData(
-                "'maxDuration' should be greater than 'minDuration'".into(),
-            ));
-        }
-        let limit = match one("limit") {
-            None => DEFAULT_LIMIT,
-            Some(v) => match v.parse::<i64>().map_err(|e| bad("limit", e))? {
-                n if n <= 0 => DEFAULT_LIMIT,
-                n => (n as usize).min(MAX_LIMIT),
-            },
-        };
-        let mut tags: Vec<(String, String)> = Vec::new();
-        let mut add = |k: &str, v: &str| {
-            tags.retain(|(key, _)| key != k);
-            tags.push((k.to_string(), v.to_string()));
-        };
-        for (k, v) in params {
-            match k.as_str() {
-                "tag" => {
-                    let (key, value) = v.split_once(':').ok_or_else(|| {
-                        QueryError::BadData(format!(
-                            "malformed 'tag' parameter, expecting key:value, received: {v}"
-                        ))
-                    })?;
-                    add(key, value);
-                }
-                "tags" if !v.is_empty() => {
-                    for (key, value) in tags_json(v, "malformed 'tags' parameter")? {
-                        add(&key, &value);
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(TraceQuery {
-            service,
-            operation: one("operation").map(str::to_string),
-            tags,
-            min_duration_ns,
-            max_duration_ns,
-            start_ns,
-            end_ns,
-            limit,
-        })
-    }
-}
-
-/// A JSON object of string values (Jaeger's `tags`, v3's `query.attributes`) as
-/// key-value pairs; `what` starts the error message.
-pub fn tags_json(text: &str, what: &str) -> Result<Vec<(String, String)>, QueryError> {
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
-        .map_err(|e| QueryError::BadData(format!("{what}, cannot unmarshal JSON: {e}")))?;
-    map.into_iter()
-        .map(|(key, value)| match value {
-            serde_json::Value::String(s) => Ok((key, s)),
-            other => Err(QueryError::BadData(format!(
-                "{what}: the value of {key:?} is {other}, expected a string"
-            ))),
-        })
-        .collect()
-}
-
-/// A Go `time.ParseDuration` string (`300ms`, `1.5h`, `2h45m`, `10us`, `10µs`) in ns.
-pub fn go_duration_ns(s: &str) -> Result<i64, String> {
-    let err = || format!("time: invalid duration {s:?}");
-    let mut rest = s.trim();
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(err());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (num, tail) = rest.split_at(num_len);
-        let value: f64 = num.parse().map_err(|_| err())?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let scale = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(err()),
-        };
-        total += value * scale;
-        rest = tail;
-    }
-    if total > i64::MAX as f64 {
-        return Err(err());
-    }
-    Ok(total.round() as i64)
-}
-
 /// One tag condition of a search, checked on a span.
 #[derive(Debug, Clone, PartialEq)]
-enum TagCond {
+pub(super) enum TagCond {
     /// `error=true|false`.
     Error(bool),
     /// `span.kind`: the stored kind.
@@ -206,7 +27,7 @@ enum TagCond {
     Attr(String, String),
 }
 
-fn tag_cond(key: &str, value: &str) -> Result<TagCond, QueryError> {
+pub(super) fn tag_cond(key: &str, value: &str) -> Result<TagCond, QueryError> {
     Ok(match key {
         "error" => match value.to_ascii_lowercase().as_str() {
             "true" => TagCond::Error(true),
@@ -283,7 +104,7 @@ fn passes_attrs(tags: &[TagCond], attrs: &Maps, res: &Maps, i: usize) -> bool {
     })
 }
 
-fn note(newest: &mut HashMap<String, i64>, trace: &str, t: i64) {
+pub(super) fn note(newest: &mut HashMap<String, i64>, trace: &str, t: i64) {
     let e = newest.entry(trace.to_string()).or_insert(t);
     *e = (*e).max(t);
 }
@@ -567,7 +388,7 @@ fn candidates<'a>(
 }
 
 /// Rows the first round of a search reads; each later round reads four times more.
-const FIRST_ROUND_ROWS: usize = 8192;
+pub(super) const FIRST_ROUND_ROWS: usize = 8192;
 
 /// The latest time `t` at which at least `n` sorted candidates start at or after
 /// `t` (`i64::MIN` when there are no more than `n`).
@@ -618,7 +439,7 @@ fn kth_newest(newest: &HashMap<String, i64>, k: usize) -> Option<i64> {
 /// have a matching span at or after the slice's start, no older row can change which
 /// traces are the newest or their keys (a trace's key is its newest matching span),
 /// and the search stops: a page of the newest traces reads the newest data only.
-fn scan(
+pub(super) fn scan(
     storage: &Storage,
     tenant: &str,
     q: &TraceQuery,
@@ -729,120 +550,10 @@ fn scan(
     Ok(newest)
 }
 
-/// The `limit` newest of the traces found, newest first (ties by id).
-fn newest_ids(newest: HashMap<String, i64>, limit: usize) -> Vec<String> {
-    let mut ids: Vec<(String, i64)> = newest.into_iter().collect();
-    ids.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    ids.into_iter().take(limit).map(|(id, _)| id).collect()
-}
-
-/// Ids of the matching traces, newest first (by their newest matching span).
-pub async fn trace_ids(
-    st: &QueryState,
-    tenant: &str,
-    q: &TraceQuery,
-) -> Result<Vec<String>, QueryError> {
-    let tags = q
-        .tags
-        .iter()
-        .map(|(k, v)| tag_cond(k, v))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (storage, tenant, query) = (st.storage.clone(), tenant.to_string(), q.clone());
-    let newest = st
-        .blocking("trace search", move || {
-            scan(&storage, &tenant, &query, &tags, FIRST_ROUND_ROWS)
-        })
-        .await?;
-    Ok(newest_ids(newest, q.limit))
-}
-
-/// The matching traces, whole (newest first).
-pub async fn traces(
-    st: &QueryState,
-    tenant: &str,
-    q: &TraceQuery,
-) -> Result<Vec<(String, Vec<RecordBatch>)>, QueryError> {
-    let ids = trace_ids(st, tenant, q).await?;
-    let mut found = find_traces(st, tenant, &ids).await?;
-    Ok(ids
-        .into_iter()
-        .map(|id| {
-            let batches = found.remove(&id).unwrap_or_default();
-            (id, batches)
-        })
-        .collect())
-}
-
-/// One trace at a glance.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct TraceSummary {
-    pub trace_id: String,
-    /// Service and name of the root span (the earliest span without a parent in the
-    /// trace; the earliest span when the root has not arrived).
-    pub root_service: String,
-    pub root_operation: String,
-    /// Earliest span start, ns since the epoch.
-    pub start_ns: i64,
-    /// From the earliest start to the latest end.
-    pub duration_ns: i64,
-    pub span_count: usize,
-    pub error_count: usize,
-    /// Services with spans in the trace, sorted.
-    pub services: Vec<String>,
-}
-
-pub fn summarize(trace_id: &str, batches: &[RecordBatch]) -> Result<TraceSummary, QueryError> {
-    let mut s = TraceSummary {
-        trace_id: trace_id.to_string(),
-        root_service: String::new(),
-        root_operation: String::new(),
-        start_ns: i64::MAX,
-        duration_ns: 0,
-        span_count: 0,
-        error_count: 0,
-        services: Vec::new(),
-    };
-    let mut end = i64::MIN;
-    let mut services = BTreeSet::new();
-    // (has a parent, start): the root sorts first.
-    let mut root: Option<((bool, i64), String, String)> = None;
-    for b in batches {
-        let service = strings(b, "service")?;
-        let parent = strings(b, "parent_span_id")?;
-        let name = strings(b, "name")?;
-        let status = strings(b, "status_code")?;
-        let start = timestamps(b, "start_time")?;
-        let dur = i64s(b, "duration_ns")?;
-        for i in 0..b.num_rows() {
-            s.span_count += 1;
-            let t = start.value(i);
-            s.start_ns = s.start_ns.min(t);
-            end = end.max(t.saturating_add(dur.value(i)));
-            if status.value(i) == "STATUS_CODE_ERROR" {
-                s.error_count += 1;
-            }
-            services.insert(service.value(i).to_string());
-            let key = (parent.is_valid(i) && !parent.value(i).is_empty(), t);
-            if root.as_ref().is_none_or(|(k, _, _)| key < *k) {
-                root = Some((key, service.value(i).to_string(), name.value(i).to_string()));
-            }
-        }
-    }
-    if let Some((_, service, name)) = root {
-        s.root_service = service;
-        s.root_operation = name;
-    }
-    if s.span_count > 0 {
-        s.duration_ns = end - s.start_ns;
-    }
-    s.services = services.into_iter().collect();
-    Ok(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tests::params;
+    use crate::tracesearch::newest_ids;
 
     /// Searches that stop after a few rounds find exactly the traces a check of every
     /// span finds: spans of many traces over several files whose times overlap, plus
@@ -969,85 +680,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration_ns("0"), Ok(0));
-        assert_eq!(go_duration_ns("1.5ms"), Ok(1_500_000));
-        assert_eq!(
-            go_duration_ns("2h45m"),
-            Ok((2 * 3600 + 45 * 60) * 1_000_000_000)
-        );
-        assert_eq!(go_duration_ns("10us"), Ok(10_000));
-        assert_eq!(go_duration_ns("10µs"), Ok(10_000));
-        assert_eq!(go_duration_ns("300ns"), Ok(300));
-        for bad in ["", "5", "ms", "1.2.3s", "5 s", "1d"] {
-            assert!(go_duration_ns(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn jaeger_parameters() {
-        let q = TraceQuery::from_params(
-            &params(&[
-                ("service", "checkout"),
-                ("operation", "GET /pay"),
-                ("tags", r#"{"http.status_code":"500","error":"true"}"#),
-                ("tag", "region:eu:west"),
-                ("minDuration", "1.5ms"),
-                ("maxDuration", "2s"),
-                ("start", "1000"),
-                ("end", "2000"),
-                ("limit", "20"),
-            ]),
-            5,
-        )
-        .unwrap();
-        assert_eq!(q.service, "checkout");
-        assert_eq!(q.operation.as_deref(), Some("GET /pay"));
-        assert_eq!((q.start_ns, q.end_ns), (1_000_000, 2_000_000));
-        assert_eq!(
-            (q.min_duration_ns, q.max_duration_ns),
-            (Some(1_500_000), Some(2_000_000_000))
-        );
-        assert_eq!(q.limit, 20);
-        let mut tags = q.tags.clone();
-        tags.sort();
-        assert_eq!(
-            tags,
-            vec![
-                ("error".to_string(), "true".to_string()),
-                ("http.status_code".to_string(), "500".to_string()),
-                ("region".to_string(), "eu:west".to_string()),
-            ]
-        );
-        let q = TraceQuery::from_params(&params(&[("service", "a")]), 10 * DEFAULT_LOOKBACK_NS)
-            .unwrap();
-        assert_eq!(q.end_ns - q.start_ns, DEFAULT_LOOKBACK_NS);
-        assert_eq!(q.limit, DEFAULT_LIMIT);
-    }
-
-    #[test]
-    fn jaeger_parameter_errors_name_the_parameter() {
-        let err = |p: &[(&str, &str)]| {
-            TraceQuery::from_params(&params(p), 0)
-                .unwrap_err()
-                .to_string()
-        };
-        assert!(err(&[]).contains("parameter 'service' is required"));
-        assert!(err(&[("service", "a"), ("start", "x")]).contains("'start'"));
-        assert!(err(&[("service", "a"), ("minDuration", "5")]).contains("'minDuration'"));
-        assert!(
-            err(&[
-                ("service", "a"),
-                ("minDuration", "2s"),
-                ("maxDuration", "1s")
-            ])
-            .contains("'maxDuration' should be greater than 'minDuration'")
-        );
-        assert!(err(&[("service", "a"), ("tags", "{")]).contains("malformed 'tags'"));
-        assert!(err(&[("service", "a"), ("tag", "novalue")]).contains("malformed 'tag'"));
-        assert!(err(&[("service", "a"), ("limit", "many")]).contains("'limit'"));
     }
 }
