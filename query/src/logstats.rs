@@ -306,7 +306,8 @@ pub struct FieldValue {
 
 #[derive(Debug, Serialize)]
 pub struct FieldSummary {
-    /// `service`, `severity`, or `attributes.<key>`.
+    /// `service`, `severity`, `attributes.<key>` or `resource.<key>` (Loki's stream
+    /// labels land in the resource).
     pub field: String,
     /// Records that have the field.
     pub count: u64,
@@ -350,12 +351,12 @@ impl FieldCounts {
 struct FieldsVisitor {
     fields: BTreeMap<String, FieldCounts>,
     /// The current batch's columns.
-    cols: Option<(arrow::array::StringArray, Int32Array, Maps)>,
+    cols: Option<(arrow::array::StringArray, Int32Array, Maps, Maps)>,
 }
 
 impl Visitor for FieldsVisitor {
     fn columns(&self) -> &[&'static str] {
-        &["service", "severity_number", "attributes"]
+        &["service", "severity_number", "attributes", "resource"]
     }
 
     fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
@@ -364,12 +365,17 @@ impl Visitor for FieldsVisitor {
             .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
             .cloned()
             .ok_or_else(|| QueryError::Internal("no severity_number".into()))?;
-        self.cols = Some((strings(b, "service")?, sev, Maps::new(b, "attributes")?));
+        self.cols = Some((
+            strings(b, "service")?,
+            sev,
+            Maps::new(b, "attributes")?,
+            Maps::new(b, "resource")?,
+        ));
         Ok(())
     }
 
     fn visit(&mut self, _ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
-        let Some((service, sev, attrs)) = &self.cols else {
+        let Some((service, sev, attrs, resource)) = &self.cols else {
             return Err(QueryError::Internal("fields: batch not begun".into()));
         };
         self.fields
@@ -383,6 +389,12 @@ impl Visitor for FieldsVisitor {
         for (k, v) in attrs.row(i) {
             self.fields
                 .entry(format!("attributes.{k}"))
+                .or_default()
+                .add(&v);
+        }
+        for (k, v) in resource.row(i) {
+            self.fields
+                .entry(format!("resource.{k}"))
                 .or_default()
                 .add(&v);
         }

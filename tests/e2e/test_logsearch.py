@@ -268,6 +268,7 @@ def check_stats(server: OspreyServer, rows: list[dict]) -> None:
 
         for r in want:
             add("service", r["service"])
+            add("resource.service.name", r["service"])  # the OTLP resource
             add("severity", LEVEL_NAME[LEVEL[r["sev"]]])
             for k, v in r["attrs"].items():
                 add(f"attributes.{k}", v)

@@ -63,6 +63,11 @@ def test_protobuf_push(osprey: OspreyServer) -> None:
         assert r.json()["data"]["stats"]["matched"] == 2, r.text
         r = osprey.get("/api/v1/logs/search", params={"query": 'filename:"/var/log/syslog" OR user_id:u-1'})
         assert r.json()["data"]["stats"]["matched"] == 2, r.text
+        # And they are facets, as labels are in Loki.
+        r = osprey.get("/api/v1/logs/fields", params={"query": ""})
+        fields = {f["field"]: {v["value"]: v["count"] for v in f["values"]} for f in r.json()["data"]["fields"]}
+        assert fields["resource.env"] == {"prod": 2}, fields
+        assert fields["resource.job"] == {"varlogs": 1}, fields
         osprey.flush()
 
 
