@@ -94,10 +94,19 @@ fn respond<T: serde::Serialize>(r: Result<T, QueryError>) -> Response {
     }
 }
 
-/// Jaeger v1: `data` in Jaeger's envelope, or the error in its shape.
+/// Jaeger v1: `data` in Jaeger's envelope (`total` 0, as Jaeger answers traces and
+/// dependencies), or the error in its shape.
 fn jaeger_respond(r: Result<Value, QueryError>) -> Response {
     match r {
-        Ok(data) => Json(jaeger::envelope(data, None)).into_response(),
+        Ok(data) => Json(jaeger::envelope(data, 0, None)).into_response(),
+        Err(e) => jaeger_error(e),
+    }
+}
+
+/// Jaeger v1 for a list endpoint (services, operations): `total` is its length.
+fn jaeger_respond_list(r: Result<Vec<Value>, QueryError>) -> Response {
+    match r {
+        Ok(data) => Json(jaeger::envelope(json!(data), data.len(), None)).into_response(),
         Err(e) => jaeger_error(e),
     }
 }
@@ -147,14 +156,14 @@ async fn trace_handler(
     jaeger_respond(run.await.map(|trace| json!([trace])))
 }
 
-/// The traces a search with Jaeger's parameters finds, newest first. As in Jaeger's
-/// query service, `traceID` (repeatable) asks for those traces instead, whatever the
-/// other parameters say; the ones not found are left out.
+/// The traces a search with Jaeger's parameters finds, newest first, and the ids asked
+/// for but not found. As in Jaeger's query service, `traceID` (repeatable) asks for
+/// those traces instead, whatever the other parameters say.
 async fn found_traces(
     st: &QueryState,
     headers: &HeaderMap,
     q: &[(String, String)],
-) -> Result<Vec<(String, Vec<arrow::array::RecordBatch>)>, QueryError> {
+) -> Result<(Vec<(String, Vec<arrow::array::RecordBatch>)>, Vec<String>), QueryError> {
     let tenant = tenant(headers)?;
     let ids = q
         .iter()
@@ -164,15 +173,17 @@ async fn found_traces(
     if !ids.is_empty() {
         let mut found = crate::tracefetch::find_traces(st, &tenant, &ids).await?;
         let mut seen = std::collections::HashSet::new();
-        return Ok(ids
-            .into_iter()
-            .filter(|id| seen.insert(id.clone()))
-            .filter_map(|id| found.remove(&id).map(|b| (id, b)))
-            .filter(|(_, b)| !b.is_empty())
-            .collect());
+        let (mut traces, mut missing) = (Vec::new(), Vec::new());
+        for id in ids.into_iter().filter(|id| seen.insert(id.clone())) {
+            match found.remove(&id).filter(|b| !b.is_empty()) {
+                Some(b) => traces.push((id, b)),
+                None => missing.push(id),
+            }
+        }
+        return Ok((traces, missing));
     }
     let query = TraceQuery::from_params(q, now_ns())?;
-    tracesearch::traces(st, &tenant, &query).await
+    Ok((tracesearch::traces(st, &tenant, &query).await?, Vec::new()))
 }
 
 /// Jaeger's trace search: whole traces, newest first.
@@ -182,13 +193,26 @@ async fn traces_search_handler(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let run = async {
-        found_traces(&st, &headers, &q)
-            .await?
+        let (traces, missing) = found_traces(&st, &headers, &q).await?;
+        let data = traces
             .iter()
             .map(|(id, batches)| jaeger::trace_json(id, batches))
-            .collect::<Result<Vec<_>, _>>()
+            .collect::<Result<Vec<_>, _>>()?;
+        // Ids asked for and not found: Jaeger lists them as errors beside the data.
+        let errors = (!missing.is_empty()).then(|| {
+            json!(
+                missing
+                    .iter()
+                    .map(|id| json!({"msg": "trace not found", "traceID": id}))
+                    .collect::<Vec<_>>()
+            )
+        });
+        Ok(jaeger::envelope(json!(data), 0, errors))
     };
-    jaeger_respond(run.await.map(|data| json!(data)))
+    match run.await {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => jaeger_error(e),
+    }
 }
 
 /// Trace search with summaries (Jaeger's parameters, Osprey's envelope).
@@ -200,6 +224,7 @@ async fn trace_summaries_handler(
     let run = async {
         found_traces(&st, &headers, &q)
             .await?
+            .0
             .iter()
             .map(|(id, batches)| tracesearch::summarize(id, batches))
             .collect::<Result<Vec<_>, _>>()
@@ -227,7 +252,12 @@ async fn dependencies_handler(
         let lookback_ms = ms("lookback", 86_400_000)?;
         let end_ns = end_ms.saturating_mul(1_000_000);
         let start_ns = end_ns.saturating_sub(lookback_ms.saturating_mul(1_000_000));
-        jaeger::dependencies(&st, &tenant, start_ns, end_ns).await
+        let mut deps = jaeger::dependencies(&st, &tenant, start_ns, end_ns).await?;
+        // `service`: only the edges it is on, either side (as Jaeger filters).
+        if let Some(s) = q.get("service").filter(|s| !s.is_empty()) {
+            deps.retain(|(parent, child, _)| parent == s || child == s);
+        }
+        Ok(deps)
     };
     jaeger_respond(run.await.map(|deps| {
         deps.iter()
@@ -359,7 +389,8 @@ fn jaeger_error(e: QueryError) -> Response {
         status,
         Json(jaeger::envelope(
             Value::Null,
-            Some((status.as_u16(), e.to_string())),
+            0,
+            Some(json!([{"code": status.as_u16(), "msg": e.to_string()}])),
         )),
     )
         .into_response()
@@ -370,7 +401,7 @@ async fn services_handler(State(st): State<QueryState>, headers: HeaderMap) -> R
         let tenant = tenant(&headers)?;
         jaeger::services(&st, &tenant).await
     };
-    jaeger_respond(run.await.map(|data| json!(data)))
+    jaeger_respond_list(run.await.map(|data| data.into_iter().map(Value::from).collect()))
 }
 
 /// Jaeger's `/api/operations?service=&spanKind=`: the service's span names with their
@@ -387,7 +418,7 @@ async fn kind_operations_handler(
             .ok_or_else(|| QueryError::BadData("parameter 'service' is required".into()))?;
         kinded_operations(&st, &headers, service, q.get("spanKind")).await
     };
-    jaeger_respond(run.await.map(|ops| json!(ops)))
+    jaeger_respond_list(run.await)
 }
 
 async fn operations_handler(
@@ -399,7 +430,7 @@ async fn operations_handler(
         let tenant = tenant(&headers)?;
         jaeger::operations(&st, &tenant, &service).await
     };
-    jaeger_respond(run.await.map(|data| json!(data)))
+    jaeger_respond_list(run.await.map(|data| data.into_iter().map(Value::from).collect()))
 }
 
 /// What Grafana's Prometheus data source asks to learn the server's features: Osprey

@@ -12,14 +12,16 @@ use crate::session::signal_session;
 use crate::{QueryError, QueryState};
 use osprey_storage::Signal;
 
-/// Jaeger's `{"data":…, "total":0, "limit":0, "offset":0, "errors":…}` envelope.
-pub fn envelope(data: Value, errors: Option<(u16, String)>) -> Value {
+/// Jaeger's `{"data":…, "total":…, "limit":0, "offset":0, "errors":…}` envelope. As in
+/// Jaeger's query service, `total` counts the data of the list endpoints (services,
+/// operations) and is 0 for traces and dependencies.
+pub fn envelope(data: Value, total: usize, errors: Option<Value>) -> Value {
     json!({
         "data": data,
-        "total": if let Value::Array(a) = &data { a.len() } else { 0 },
+        "total": total,
         "limit": 0,
         "offset": 0,
-        "errors": errors.map(|(code, msg)| json!([{"code": code, "msg": msg}])),
+        "errors": errors,
     })
 }
 

@@ -287,6 +287,9 @@ def test_red_series_match_the_spans(osprey_factory) -> None:
     # cart → payments is an INTERNAL span, no edge.
     deps = sorted((d["parent"], d["child"], d["callCount"]) for d in r.json()["data"])
     assert deps == [("cart", "postgresql", 1), ("frontend", "cart", 40), ("user", "frontend", 40)]
+    # `service`: the edges it is on, either side.
+    r = server.get("/api/dependencies", params={"endTs": str(time.time_ns() // MS), "lookback": "3600000", "service": "cart"})
+    assert sorted((d["parent"], d["child"]) for d in r.json()["data"]) == [("cart", "postgresql"), ("frontend", "cart")]
     # A window before any edge was written counts nothing.
     r = server.get("/api/dependencies", params={"endTs": str(t0 // MS - 3_600_000), "lookback": "60000"})
     assert r.status_code == 200 and r.json()["data"] == [], r.text
