@@ -401,7 +401,10 @@ async fn services_handler(State(st): State<QueryState>, headers: HeaderMap) -> R
         let tenant = tenant(&headers)?;
         jaeger::services(&st, &tenant).await
     };
-    jaeger_respond_list(run.await.map(|data| data.into_iter().map(Value::from).collect()))
+    jaeger_respond_list(
+        run.await
+            .map(|data| data.into_iter().map(Value::from).collect()),
+    )
 }
 
 /// Jaeger's `/api/operations?service=&spanKind=`: the service's span names with their
@@ -430,7 +433,10 @@ async fn operations_handler(
         let tenant = tenant(&headers)?;
         jaeger::operations(&st, &tenant, &service).await
     };
-    jaeger_respond_list(run.await.map(|data| data.into_iter().map(Value::from).collect()))
+    jaeger_respond_list(
+        run.await
+            .map(|data| data.into_iter().map(Value::from).collect()),
+    )
 }
 
 /// What Grafana's Prometheus data source asks to learn the server's features: Osprey

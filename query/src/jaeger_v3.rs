@@ -162,9 +162,13 @@ pub fn traces_data(batches: &[RecordBatch]) -> Result<Value, QueryError> {
             if code != 0 {
                 span["status"]["code"] = json!(code);
             }
-            if parent.is_valid(i) && !parent.value(i).is_empty() {
-                span["parentSpanId"] = json!(parent.value(i));
-            }
+            // Written for root spans too, empty, as Jaeger's GetTrace snapshot has it
+            // (cmd/query/app/apiv3/snapshots/GetTrace.json).
+            span["parentSpanId"] = json!(if parent.is_valid(i) {
+                parent.value(i)
+            } else {
+                ""
+            });
             if !status_msg.value(i).is_empty() {
                 span["status"]["message"] = json!(status_msg.value(i));
             }
