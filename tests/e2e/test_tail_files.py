@@ -159,3 +159,22 @@ def test_a_pattern_follows_files_that_appear_later(osprey: OspreyServer, osprey_
     wait_until(lambda: len(bodies(osprey, "web")) == 2, timeout=15, message="first pod still followed")
     stop(p)
     assert osprey.count("logs") == 3
+
+
+def test_rotation_while_stopped_loses_nothing(osprey: OspreyServer, osprey_bin, tmp_path: Path) -> None:
+    """The file is rotated while the tail is stopped: the rest of the old file (now
+    app.log.1) is read from the saved position before the new app.log."""
+    app = tmp_path / "app.log"
+    app.write_text("one\ntwo\n")
+    p = start_tail(osprey_bin, osprey, tmp_path, app)
+    wait_until(lambda: len(bodies(osprey, "app")) == 2, timeout=15, message="first lines shipped")
+    time.sleep(1.5)  # positions saved
+    stop(p)
+    append(app, "three, written while stopped\n")
+    app.rename(tmp_path / "app.log.1")
+    app.write_text("four, in the new file\n")
+    p = start_tail(osprey_bin, osprey, tmp_path, app)
+    wait_until(lambda: len(bodies(osprey, "app")) == 4, timeout=15, message="old file's rest and new file shipped")
+    time.sleep(1)
+    stop(p)
+    assert sorted(bodies(osprey, "app")) == sorted(["one", "two", "three, written while stopped", "four, in the new file"])

@@ -20,6 +20,8 @@
 //! - Backpressure: a file is read at most 1 MiB per poll, and not at all while its
 //!   shipper's buffer is half full (the server is down or slow): the lines wait on disk,
 //!   none is dropped.
+//! - Rotated while stopped: a restart that finds the path naming another file looks for
+//!   the saved one (same device and inode) beside it and reads it to its end first.
 //! - Positions (device, inode, offset per path) are saved to `--positions` every second
 //!   and at exit, and a restart goes on from them. They count lines handed to the
 //!   shipper: what sat in its buffer when the process was killed is not sent again
@@ -200,6 +202,16 @@ impl Followed {
         let mut records = Vec::new();
         let meta = std::fs::metadata(&self.path).ok();
         let (dev, ino, len) = meta.map_or((0, 0, 0), |m| (m.dev(), m.ino(), m.len()));
+        // Rotated while the tail was stopped: the saved position is in a file the path
+        // no longer names. When it is still beside it (`app.log.1`), finish it first.
+        if self.file.is_none()
+            && meta_changed(&self.pos, dev, ino)
+            && let Some(old) = find_inode(&self.path, self.pos.dev, self.pos.ino)
+            && let Ok(mut f) = File::open(&old)
+            && f.seek(SeekFrom::Start(self.pos.offset)).is_ok()
+        {
+            self.file = Some(f);
+        }
         let rotated = meta_changed(&self.pos, dev, ino) && self.file.is_some();
         // Finish the old file first (rotation), then switch.
         if rotated {
@@ -264,6 +276,18 @@ impl Followed {
         }
         (n as u64) < READ_CHUNK
     }
+}
+
+/// The file in `path`'s directory that is (`dev`, `ino`), if any.
+fn find_inode(path: &Path, dev: u64, ino: u64) -> Option<PathBuf> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let m = e.metadata().ok()?;
+        (m.is_file() && m.dev() == dev && m.ino() == ino).then(|| e.path())
+    })
 }
 
 fn meta_changed(pos: &Position, dev: u64, ino: u64) -> bool {
