@@ -194,6 +194,22 @@ def test_jaeger_v1_and_v3_golden(osprey: OspreyServer, trace_t0: int, flushed: b
     r = osprey.get("/api/v3/traces", params={**window, "query.attributes": '{"http.status_code":"500","host.name":"web-1"}'})
     assert r.status_code == 200, r.text
     assert relative(r.json(), t0) == json.loads((GOLDEN / "jaeger_v3_trace.json").read_text())
+    # The snake_case names Jaeger 1.x's gateway took are still accepted.
+    r = osprey.get(
+        "/api/v3/traces",
+        params={
+            "query.service_name": "frontend",
+            "query.operation_name": "GET /checkout",
+            "query.start_time_min": iso(t0 - 10**9),
+            "query.start_time_max": iso(t0 + 10**9),
+            "query.duration_min": "100ms",
+            "query.num_traces": "10",
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert relative(r.json(), t0) == json.loads((GOLDEN / "jaeger_v3_trace.json").read_text())
+    r = osprey.get("/api/v3/operations", params={"service": "frontend", "span_kind": "client"})
+    assert r.json() == {"operations": [{"name": "POST payments", "spanKind": "client"}]}
     r = osprey.get("/api/v3/traces", params={**window, "query.attributes": '{"http.status_code":"404"}'})
     assert r.status_code == 404 and r.json()["error"]["message"] == "No traces found", r.text
 
