@@ -109,6 +109,28 @@ def test_json_push_with_gzip(osprey: OspreyServer) -> None:
     ]
 
 
+def test_entries_outside_retention_or_far_ahead_are_kept_at_arrival_time(osprey: OspreyServer) -> None:
+    """An entry older than the retention or more than a day ahead is stored at arrival
+    time with its own time in osprey.original_time (findable, never dropped)."""
+    day = 86_400 * 10**9
+    now = time.time_ns()
+    old, ahead = now - 400 * day, now + 3 * day
+    doc = {"streams": [{"stream": {"app": "clock"}, "values": [[str(old), "from long ago"], [str(ahead), "from the future"], [str(now - 10**9), "on time"]]}]}
+    before = time.time_ns()
+    r = osprey.post("/loki/api/v1/push", json=doc)
+    assert r.status_code == 204, r.text
+    after = time.time_ns()
+    rows = {x["body"]: x for x in osprey.sql_dicts("SELECT body, timestamp, attributes FROM logs WHERE service = 'clock'")}
+    assert len(rows) == 3
+    for body in ("from long ago", "from the future"):
+        assert before <= rfc3339_to_ns(rows[body]["timestamp"]) <= after, rows[body]
+        assert "osprey.original_time" in rows[body]["attributes"], rows[body]
+    assert rfc3339_to_ns(rows["on time"]["timestamp"]) == now - 10**9
+    assert "osprey.original_time" not in rows["on time"]["attributes"]
+    r = osprey.get("/api/v1/logs/search", params={"query": "future OR ago", "start": "0"})
+    assert r.json()["data"]["stats"]["matched"] == 2
+
+
 def test_bad_pushes_are_refused_with_reasons(osprey: OspreyServer) -> None:
     cases = [
         (b"not snappy", {"Content-Type": "application/x-protobuf"}, 400, "snappy"),
