@@ -501,23 +501,17 @@ fn read_selected(
         };
         let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
         // Columns added to the layout after this file was written (`layout::
-        // ADDED_COLUMNS`): not read, filled in empty below.
+        // ADDED_COLUMNS`) that the read wants: not read, filled in empty below. Files
+        // written since have them all, and this costs one lookup per added column.
         let file_fields = builder.schema().clone();
-        let wanted: Vec<String> = match columns {
-            Some(c) => c.iter().map(|s| s.to_string()).collect(),
-            None => crate::layout::signal_of(&file_fields)
-                .map(crate::layout::file_schema)
-                .unwrap_or_else(|| Arc::clone(&file_fields))
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect(),
-        };
-        let missing: Vec<&String> = wanted
+        let missing: Vec<&str> = crate::layout::ADDED_COLUMNS
             .iter()
-            .filter(|c| {
-                crate::layout::ADDED_COLUMNS.contains(&c.as_str())
-                    && file_fields.index_of(c).is_err()
+            .copied()
+            .filter(|c| file_fields.index_of(c).is_err())
+            .filter(|c| match columns {
+                Some(cols) => cols.contains(c),
+                None => crate::layout::signal_of(&file_fields)
+                    .is_some_and(|s| crate::layout::file_schema(s).index_of(c).is_ok()),
             })
             .collect();
         if let Some(columns) = columns {
@@ -542,23 +536,14 @@ fn read_selected(
         let Some(first) = batches.first() else {
             return Ok(batches);
         };
-        let read = first.schema();
-        let target = Arc::new(arrow::datatypes::Schema::new(
-            wanted
-                .iter()
-                .map(|name| match read.field_with_name(name) {
-                    Ok(f) => f.clone(),
-                    Err(_) => arrow::datatypes::Field::new(
-                        name,
-                        crate::schema::stored_schema(crate::Signal::Spans)
-                            .field_with_name(name)
-                            .map(|f| f.data_type().clone())
-                            .unwrap_or(arrow::datatypes::DataType::Null),
-                        true,
-                    ),
-                })
-                .collect::<Vec<_>>(),
-        ));
+        // The columns in the order asked for: the projection, or the current layout.
+        let layout = crate::layout::signal_of(&file_fields).map(crate::layout::file_schema);
+        let wanted: Vec<&str> = match (columns, &layout) {
+            (Some(c), _) => c.to_vec(),
+            (None, Some(l)) => l.fields().iter().map(|f| f.name().as_str()).collect(),
+            (None, None) => return Ok(batches),
+        };
+        let target = crate::layout::with_added(&first.schema(), &wanted);
         batches
             .iter()
             .map(|b| crate::layout::fill_added(b, &target))

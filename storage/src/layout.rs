@@ -149,6 +149,20 @@ pub fn signal_of(schema: &Schema) -> Option<Signal> {
     }
 }
 
+/// The schema of `wanted` columns in that order: `read`'s fields, and for an
+/// [`ADDED_COLUMNS`] field `read` lacks, a nullable string map.
+pub fn with_added(read: &Schema, wanted: &[&str]) -> SchemaRef {
+    Arc::new(Schema::new(
+        wanted
+            .iter()
+            .map(|name| match read.field_with_name(name) {
+                Ok(f) => f.clone(),
+                Err(_) => Field::new(*name, empty_maps(0).data_type().clone(), true),
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// `batch` with `target`'s fields in `target`'s order: its own columns, and an empty
 /// map for each [`ADDED_COLUMNS`] field it lacks. Any other missing field is an error.
 pub fn fill_added(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch, StorageError> {

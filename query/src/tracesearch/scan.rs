@@ -109,6 +109,25 @@ pub(super) fn note(newest: &mut HashMap<String, i64>, trace: &str, t: i64) {
     *e = (*e).max(t);
 }
 
+/// The projections of the stored spans schema a search reads, built once per search.
+struct Projections {
+    basic: arrow::datatypes::SchemaRef,
+    maps: arrow::datatypes::SchemaRef,
+    start: arrow::datatypes::SchemaRef,
+    trace: arrow::datatypes::SchemaRef,
+}
+
+impl Projections {
+    fn new() -> Result<Self, QueryError> {
+        Ok(Self {
+            basic: projected(&BASIC)?,
+            maps: projected(&MAPS)?,
+            start: projected(&["start_time"])?,
+            trace: projected(&["trace_id"])?,
+        })
+    }
+}
+
 /// A projection of the stored spans schema.
 fn projected(cols: &[&str]) -> Result<arrow::datatypes::SchemaRef, QueryError> {
     let stored = stored_schema(Signal::Spans);
@@ -206,12 +225,13 @@ fn match_rows(
     tags: &[TagCond],
     rows: &[u32],
     check_maps: bool,
+    proj: &Projections,
 ) -> Result<Vec<(String, i64)>, QueryError> {
-    let (basic_schema, maps_schema) = (projected(&BASIC)?, projected(&MAPS)?);
+    let (basic_schema, maps_schema) = (&proj.basic, &proj.maps);
     // (row, start) of the rows that pass.
     let mut passed: Vec<(u32, i64)> = Vec::new();
     let mut k = 0usize;
-    for b in read_converted(storage, f, &BASIC, &basic_schema, rows)? {
+    for b in read_converted(storage, f, &BASIC, basic_schema, rows)? {
         let basic = Basic::new(&b)?;
         for i in 0..b.num_rows() {
             if basic.passes(q, tags, i) {
@@ -248,7 +268,7 @@ fn match_rows(
                     }));
                 }
                 _ => {
-                    let b = crate::provider::convert(Signal::Spans, &b, &maps_schema)?;
+                    let b = crate::provider::convert(Signal::Spans, &b, maps_schema)?;
                     let (a, r) = (Maps::new(&b, "attributes")?, Maps::new(&b, "resource")?);
                     keep.extend((0..b.num_rows()).map(|i| passes_attrs(tags, &a, &r, i)));
                 }
@@ -272,7 +292,7 @@ fn match_rows(
     let rows: Vec<u32> = passed.iter().map(|(r, _)| *r).collect();
     let mut out = Vec::with_capacity(passed.len());
     let mut starts = passed.iter().map(|(_, t)| *t);
-    for b in read_converted(storage, f, &["trace_id"], &projected(&["trace_id"])?, &rows)? {
+    for b in read_converted(storage, f, &["trace_id"], &proj.trace, &rows)? {
         let trace = strings(&b, "trace_id")?;
         for i in 0..b.num_rows() {
             if let Some(t) = starts.next() {
@@ -333,6 +353,7 @@ fn candidates<'a>(
     f: &'a FileMeta,
     q: &TraceQuery,
     tags: &[TagCond],
+    proj: &Projections,
 ) -> Result<Candidates<'a>, QueryError> {
     let mut rows = service_rows(storage, f, &q.service)?;
     // The tag index narrows the rows before any other column is read; a tag it does
@@ -352,13 +373,7 @@ fn candidates<'a>(
     }
     let mut starts = Vec::with_capacity(rows.len());
     if !rows.is_empty() {
-        for b in read_converted(
-            storage,
-            f,
-            &["start_time"],
-            &projected(&["start_time"])?,
-            &rows,
-        )? {
+        for b in read_converted(storage, f, &["start_time"], &proj.start, &rows)? {
             starts.extend(timestamps(&b, "start_time")?.values().iter().copied());
         }
     }
@@ -473,14 +488,15 @@ pub(super) fn scan(
         .iter()
         .filter(|f| f.max_time_ns >= q.start_ns && f.min_time_ns <= q.end_ns)
         .collect();
+    let proj = Projections::new()?;
     let mut cands: Vec<Candidates<'_>> = Vec::new();
     readahead::in_order(
         &files,
-        |f| candidates(storage, f, q, tags),
+        |f| candidates(storage, f, q, tags, &proj),
         |i, c, _| {
             let c = match c {
                 Some(c) => c?,
-                None => candidates(storage, files[i], q, tags)?,
+                None => candidates(storage, files[i], q, tags, &proj)?,
             };
             if !c.rows.is_empty() {
                 cands.push(c);
@@ -528,6 +544,7 @@ pub(super) fn scan(
                 tags,
                 &c.rows[range.clone()],
                 c.check_maps,
+                &proj,
             )
         };
         readahead::in_order(&jobs, read, |i, found, _| {
