@@ -103,6 +103,21 @@ def rfc3339_to_ns(text: str) -> int:
     return secs * 1_000_000_000 + int(frac)
 
 
+def recent_second(ago: int = 3600) -> int:
+    """A whole Unix second ``ago`` seconds before now.
+
+    Tests that send events with their own times build them from this, never from a
+    calendar date: a fixed date falls out of the retention window as the calendar
+    moves on, and the server then (correctly) re-dates the event at arrival.
+    """
+    return int(time.time()) - ago
+
+
+def rfc3339(secs: int, frac: str = "") -> str:
+    """``secs`` (Unix seconds, UTC) as RFC 3339 with an optional fraction's digits."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + (f".{frac}" if frac else "") + "Z"
+
+
 def tenant_headers(tenant: str | None) -> dict[str, str]:
     return {"X-Scope-OrgID": tenant} if tenant else {}
 

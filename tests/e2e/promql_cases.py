@@ -239,9 +239,10 @@ QUERIES: list[str] = [
     "absent(sum(demo_nonexistent))",
     'absent_over_time(demo_nonexistent{job="x"}[5m])',
     "year()", "month()", "day_of_month()", "day_of_week()", "day_of_year()", "hour()", "minute()", "days_in_month()",
-    "year(vector(1709214300))",
-    "day_of_week(vector(1709214300))",
-    "days_in_month(vector(1709214300))",
+    # Calendar functions of a constant: the same answer on any date.
+    "year(vector(1709214300))",  # fixed date: a constant's year
+    "day_of_week(vector(1709214300))",  # fixed date: a constant's weekday
+    "days_in_month(vector(1709214300))",  # fixed date: a constant's month length
     "minute(demo_items * 600)",
     "histogram_count(demo_latency_seconds_count)",
     # Binary operators.

@@ -9,7 +9,7 @@ import json
 import time
 from datetime import datetime, timezone
 
-from harness import OspreyServer, rfc3339_to_ns
+from harness import OspreyServer, recent_second, rfc3339, rfc3339_to_ns
 
 
 def post_lines(server: OspreyServer, body: bytes, service: str | None = None, **headers: str):
@@ -107,7 +107,7 @@ def test_access_logs_and_syslog(osprey: OspreyServer) -> None:
 
 STACKS = {
     "java": (
-        "2026-11-22T10:00:00Z ERROR request failed\n"
+        f"{rfc3339(recent_second())} ERROR request failed\n"
         "java.lang.IllegalStateException: boom\n"
         "\tat com.shop.Cart.add(Cart.java:42)\n"
         "Caused by: java.io.IOException: disk\n"

@@ -8,8 +8,11 @@ import gzip
 import json
 import time
 
-from harness import OspreyServer, rfc3339_to_ns
+from harness import OspreyServer, recent_second, rfc3339, rfc3339_to_ns
 from test_remote_write import _bytes_field, _tag, _varint, snappy
+
+# A line carrying its own time (an hour ago: inside retention whatever the date).
+DISK_LINE = f"{rfc3339(recent_second())} ERROR disk failure"
 
 
 def encode_push(streams: list[tuple[str, list[tuple[int, str | bytes, dict[str, str]]]]]) -> bytes:
@@ -36,7 +39,7 @@ def test_protobuf_push(osprey: OspreyServer) -> None:
             (t0 + 1, 'msg="with metadata"', {"user_id": "u-1", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}),
         ]),
         ('{job="varlogs", filename="/var/log/syslog"}', [
-            (t0 + 2, "2026-11-22T10:00:00Z ERROR disk failure", {}),
+            (t0 + 2, DISK_LINE, {}),
         ]),
     ])
     r = osprey.post("/loki/api/v1/push", data=snappy(body),
@@ -48,7 +51,7 @@ def test_protobuf_push(osprey: OspreyServer) -> None:
     assert [(x["service"], x["body"]) for x in rows] == [
         ("cart", "cart is slow"),
         ("cart", 'msg="with metadata"'),
-        ("varlogs", "2026-11-22T10:00:00Z ERROR disk failure"),
+        ("varlogs", DISK_LINE),
     ]
     assert [rfc3339_to_ns(x["timestamp"]) for x in rows] == [t0, t0 + 1, t0 + 2]
     # The stream's level label wins; otherwise the line's own severity.

@@ -9,9 +9,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness import OspreyServer, rfc3339_to_ns, wait_until
+from harness import OspreyServer, recent_second, rfc3339, rfc3339_to_ns, wait_until
 
 CID = "0123456789abcdef" * 4
+# The lines' own times: an hour ago, so they stay inside the retention window.
+T = recent_second()
 
 
 def start_tail(osprey_bin, server: OspreyServer, tmp: Path, *paths: Path) -> subprocess.Popen:
@@ -44,14 +46,14 @@ def test_tail_follows_rotation_truncation_and_restarts(osprey: OspreyServer, osp
     docker = containers / f"web-7d9f_shop_nginx-{CID}.log"
     cri = containers / f"api-55c_shop_api-{CID}.log"
     app.write_text("first line\nERROR second line\n")
-    docker.write_text(json.dumps({"log": "GET / 200\n", "stream": "stdout", "time": "2026-11-22T10:00:00.5Z"}) + "\n")
-    cri.write_text("2026-11-22T10:00:01.000000001Z stderr P partial one, \n"
-                   "2026-11-22T10:00:01.000000002Z stderr F partial two\n")
+    docker.write_text(json.dumps({"log": "GET / 200\n", "stream": "stdout", "time": f"{rfc3339(T + 0, '5')}"}) + "\n")
+    cri.write_text(f"{rfc3339(T + 1, '000000001')} stderr P partial one, \n"
+                   f"{rfc3339(T + 1, '000000002')} stderr F partial two\n")
     p = start_tail(osprey_bin, osprey, tmp_path, app, docker, cri)
     wait_until(lambda: len(bodies(osprey, "app")) == 2 and bodies(osprey, "nginx") and bodies(osprey, "api"),
                timeout=15, message="first lines shipped")
     row = osprey.sql_dicts("SELECT timestamp, attributes FROM logs WHERE service = 'nginx'")[0]
-    assert rfc3339_to_ns(row["timestamp"]) == 1_795_341_600_500_000_000
+    assert rfc3339_to_ns(row["timestamp"]) == T * 10**9 + 500_000_000
     assert row["attributes"] == {"stream": "stdout", "k8s.pod.name": "web-7d9f",
                                  "k8s.namespace.name": "shop", "k8s.container.name": "nginx"}
     assert bodies(osprey, "api") == ["partial one, partial two"]
@@ -93,7 +95,7 @@ def test_tail_waits_on_disk_while_the_server_is_down(osprey: OspreyServer, ospre
     n = 80_000  # about 25 MB of Docker json-file lines
     with big.open("w") as f:
         for i in range(n):
-            f.write(json.dumps({"log": f"line {i} {pad}\n", "stream": "stdout", "time": "2026-11-22T10:00:00Z"}) + "\n")
+            f.write(json.dumps({"log": f"line {i} {pad}\n", "stream": "stdout", "time": f"{rfc3339(T + 0)}"}) + "\n")
     osprey.stop()
     p = start_tail(osprey_bin, osprey, tmp_path, big)
     time.sleep(3)
@@ -114,17 +116,17 @@ def test_container_stack_traces_and_program_lines_are_parsed(osprey: OspreyServe
     containers.mkdir()
     cri = containers / f"api-55c_shop_api-{CID}.log"
     trace = [
-        "2026-11-22T10:00:02Z ERROR request failed",
+        f"{rfc3339(T + 2)} ERROR request failed",
         "java.lang.IllegalStateException: order state",
         "\tat com.shop.Orders.pay(Orders.java:41)",
         "Caused by: java.io.IOException: socket closed",
         "\tat com.shop.Net.read(Net.java:7)",
     ]
-    cri.write_text("".join(f"2026-11-22T10:00:02.{i:09d}Z stderr F {line}\n" for i, line in enumerate(trace))
-                   + "2026-11-22T10:00:03Z stdout F served 200\n")
+    cri.write_text("".join(f"{rfc3339(T + 2, f'{i:09d}')} stderr F {line}\n" for i, line in enumerate(trace))
+                   + f"{rfc3339(T + 3)} stdout F served 200\n")
     docker = containers / f"web-7d9f_shop_app-{CID}.log"
     app_line = json.dumps({"level": "warn", "msg": "slow checkout", "order": {"id": 42}})
-    docker.write_text(json.dumps({"log": app_line + "\n", "stream": "stdout", "time": "2026-11-22T10:00:04.25Z"}) + "\n")
+    docker.write_text(json.dumps({"log": app_line + "\n", "stream": "stdout", "time": f"{rfc3339(T + 4, '25')}"}) + "\n")
     p = start_tail(osprey_bin, osprey, tmp_path, cri, docker)
     wait_until(lambda: osprey.count("logs") == 3, timeout=15, message="three events shipped")
     time.sleep(0.5)
@@ -133,11 +135,11 @@ def test_container_stack_traces_and_program_lines_are_parsed(osprey: OspreyServe
     assert bodies(osprey, "api") == ["\n".join(trace), "served 200"]
     row = osprey.sql_dicts("SELECT severity_text, timestamp, attributes FROM logs WHERE service = 'api' AND body LIKE '%socket%'")[0]
     assert row["severity_text"] == "ERROR"
-    assert rfc3339_to_ns(row["timestamp"]) == 1_795_341_602_000_000_000  # the line's own time
+    assert rfc3339_to_ns(row["timestamp"]) == (T + 2) * 10**9  # the line's own time
     assert row["attributes"]["stream"] == "stderr"
     row = osprey.sql_dicts("SELECT body, severity_text, timestamp, attributes FROM logs WHERE service = 'app'")[0]
     assert (row["body"], row["severity_text"]) == ("slow checkout", "WARN")
-    assert rfc3339_to_ns(row["timestamp"]) == 1_795_341_604_250_000_000
+    assert rfc3339_to_ns(row["timestamp"]) == T * 10**9 + 4_250_000_000
     assert row["attributes"]["order.id"] == "42" and row["attributes"]["stream"] == "stdout"
     assert row["attributes"]["k8s.pod.name"] == "web-7d9f"
 
@@ -148,14 +150,14 @@ def test_a_pattern_follows_files_that_appear_later(osprey: OspreyServer, osprey_
     containers = tmp_path / "containers"
     containers.mkdir()
     first = containers / f"web-1_shop_web-{CID}.log"
-    first.write_text("2026-11-22T10:00:00Z stdout F from the first pod\n")
+    first.write_text(f"{rfc3339(T + 0)} stdout F from the first pod\n")
     p = start_tail(osprey_bin, osprey, tmp_path, containers / "*.log")
     wait_until(lambda: bodies(osprey, "web") == ["from the first pod"], timeout=15, message="first pod shipped")
     later = containers / f"worker-2_shop_worker-{CID}.log"
-    later.write_text("2026-11-22T10:00:01Z stdout F from a later pod\n")
+    later.write_text(f"{rfc3339(T + 1)} stdout F from a later pod\n")
     (containers / "notes.txt").write_text("not a log\n")
     wait_until(lambda: bodies(osprey, "worker") == ["from a later pod"], timeout=15, message="later pod followed")
-    append(first, "2026-11-22T10:00:02Z stdout F still followed\n")
+    append(first, f"{rfc3339(T + 2)} stdout F still followed\n")
     wait_until(lambda: len(bodies(osprey, "web")) == 2, timeout=15, message="first pod still followed")
     stop(p)
     assert osprey.count("logs") == 3
