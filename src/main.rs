@@ -1,21 +1,17 @@
-//! The `osprey` binary: command line, wiring of the crates, runtime and shutdown.
-//! No business logic lives here.
+//! The `osprey` binary: the command line and its dispatch (this file), the server's
+//! wiring (`serve.rs`), its named background tasks in shutdown order (`tasks.rs`) and
+//! how listeners accept connections (`listen.rs`). No business logic lives here.
 
-use std::net::SocketAddr;
+mod listen;
+mod serve;
+mod tasks;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use osprey_config::{Config, ConfigError};
-use osprey_ingest::IngestState;
-use osprey_query::{HttpMetrics, OpsState, QueryState};
-use osprey_storage::Storage;
-use prometheus_client::registry::Registry;
-use tokio::sync::watch;
+use osprey_config::ConfigError;
 
 /// glibc malloc took ~45% of ingest CPU in a profile of the traces workload
 /// (allocation-heavy decoding on several threads); mimalloc is the usual cure.
@@ -159,19 +155,19 @@ enum ConfigCommand {
 struct ServeArgs {
     /// TOML config file (optional: defaults run with no file).
     #[arg(long)]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Data directory (overrides server.data_dir).
     #[arg(long)]
-    data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// HTTP API + UI address (overrides server.http_addr).
     #[arg(long)]
-    http_addr: Option<String>,
+    pub(crate) http_addr: Option<String>,
     /// OTLP gRPC address (overrides server.otlp_grpc_addr).
     #[arg(long)]
-    otlp_grpc_addr: Option<String>,
+    pub(crate) otlp_grpc_addr: Option<String>,
     /// OTLP HTTP address (overrides server.otlp_http_addr).
     #[arg(long)]
-    otlp_http_addr: Option<String>,
+    pub(crate) otlp_http_addr: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -203,7 +199,7 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => config_check(&file),
-        Command::Serve(args) => run(serve(args)),
+        Command::Serve(args) => run(serve::serve(args)),
         Command::Demo(args) => run(demo(args)),
         Command::Run(args) => capture(args.ship, Some(args.command)),
         Command::Pipe(args) => capture(args, None),
@@ -294,39 +290,6 @@ fn config_check(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
-    let mut overrides = osprey_config::env_overrides(std::env::vars());
-    let flags = [
-        (
-            "server.data_dir",
-            args.data_dir.as_ref().map(|p| p.display().to_string()),
-        ),
-        ("server.http_addr", args.http_addr.clone()),
-        ("server.otlp_grpc_addr", args.otlp_grpc_addr.clone()),
-        ("server.otlp_http_addr", args.otlp_http_addr.clone()),
-    ];
-    for (key, value) in flags {
-        if let Some(v) = value {
-            // Quoted so that a path or address is always read as a string.
-            overrides.push((key.to_string(), format!("{v:?}")));
-        }
-    }
-    Ok(osprey_config::load(args.config.as_deref(), &overrides)?)
-}
-
-async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    let l = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen for {what} on {addr}"))?;
-    if !addr.ip().is_loopback() {
-        tracing::warn!(
-            %addr,
-            "{what} listens on a non-loopback address and Osprey has no authentication yet: anyone who can reach it can read and write all data"
-        );
-    }
-    Ok(l)
-}
-
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -347,147 +310,6 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = load_config(&args)?;
-    let dir = config.server.data_dir.clone();
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    let storage_cfg = config.storage.clone();
-    let open_dir = dir.clone();
-    let storage = tokio::task::spawn_blocking(move || Storage::open(&open_dir, storage_cfg))
-        .await?
-        .with_context(|| format!("cannot open storage in {}", dir.display()))?;
-
-    let ingest = IngestState::with_spanmetrics(
-        storage.clone(),
-        config.server.max_body_size.as_u64(),
-        config.spanmetrics.clone(),
-    );
-    let spanmetrics = Arc::clone(&ingest.spanmetrics);
-    let scrape_gate = Arc::clone(&ingest.samples);
-    let scrape_board = Arc::clone(&ingest.targets);
-    let http_metrics = HttpMetrics::default();
-    let mut registry = Registry::default();
-    storage.metrics().register(&mut registry);
-    ingest.metrics.register(&mut registry);
-    ingest.spanmetrics.register(&mut registry);
-    http_metrics.register(&mut registry);
-    let shutting_down = Arc::new(AtomicBool::new(false));
-    let ops = OpsState {
-        storage: storage.clone(),
-        registry: Arc::new(registry),
-        shutting_down: Arc::clone(&shutting_down),
-    };
-    let query = QueryState {
-        storage: storage.clone(),
-        config: config.query.clone(),
-    };
-    let track = axum::middleware::from_fn_with_state(http_metrics, osprey_query::ops::track);
-    let api = osprey_ingest::api_router(ingest.clone())
-        .merge(osprey_query::router(query, ops))
-        .merge(osprey_ui::router())
-        .layer(track.clone());
-    let otlp_http = osprey_ingest::otlp_http_router(ingest.clone()).layer(track);
-
-    let http_l = bind("HTTP API", config.server.http_addr).await?;
-    let otlp_http_l = bind("OTLP HTTP", config.server.otlp_http_addr).await?;
-    let grpc_l = bind("OTLP gRPC", config.server.otlp_grpc_addr).await?;
-    tracing::info!(
-        http = %http_l.local_addr()?,
-        otlp_http = %otlp_http_l.local_addr()?,
-        otlp_grpc = %grpc_l.local_addr()?,
-        data_dir = %dir.display(),
-        "osprey {} ready", env!("CARGO_PKG_VERSION")
-    );
-
-    // One signal fans out to every listener and the flusher.
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let http_srv = tokio::spawn(
-        axum::serve(http_l, api)
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .into_future(),
-    );
-    let otlp_http_srv = tokio::spawn(
-        axum::serve(otlp_http_l, otlp_http)
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .into_future(),
-    );
-    let grpc_srv = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_routes(osprey_ingest::otlp_grpc_routes(ingest))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(grpc_l),
-                stopped(stop_rx.clone()),
-            ),
-    );
-    let flusher = {
-        let storage = storage.clone();
-        let rx = stop_rx.clone();
-        tokio::spawn(async move { storage.run_flusher(stopped(rx)).await })
-    };
-    let maintenance = {
-        let storage = storage.clone();
-        let rx = stop_rx.clone();
-        tokio::spawn(async move { storage.run_maintenance(stopped(rx)).await })
-    };
-    let red = {
-        let storage = storage.clone();
-        let rx = stop_rx.clone();
-        tokio::spawn(async move { spanmetrics.run(storage, stopped(rx)).await })
-    };
-    let scraper = tokio::spawn(osprey_ingest::scrape::run(
-        storage.clone(),
-        Arc::clone(&scrape_gate),
-        scrape_board,
-        config.scrape.clone(),
-        stop_rx.clone(),
-    ));
-
-    shutdown_signal().await;
-    tracing::info!("shutting down: draining requests, then flushing");
-    shutting_down.store(true, Ordering::SeqCst);
-    let _ = stop_tx.send(true);
-    // Live-tail streams never end on their own; end them so the HTTP drain can finish.
-    storage.end_tails();
-    let drain = async {
-        let (a, b, c) = tokio::join!(http_srv, otlp_http_srv, grpc_srv);
-        for (name, r) in [
-            ("http", a.map(|r| r.err().map(|e| e.to_string()))),
-            ("otlp_http", b.map(|r| r.err().map(|e| e.to_string()))),
-            ("otlp_grpc", c.map(|r| r.err().map(|e| e.to_string()))),
-        ] {
-            match r {
-                Ok(None) => {}
-                Ok(Some(e)) => {
-                    tracing::warn!(listener = name, error = %e, "listener ended with an error")
-                }
-                Err(e) => tracing::warn!(listener = name, error = %e, "listener task failed"),
-            }
-        }
-        // The span metrics' last write and the scrapes' staleness markers go in
-        // before the final flush.
-        let _ = red.await;
-        let _ = scraper.await;
-        let _ = flusher.await;
-        let _ = maintenance.await;
-        storage.close().await
-    };
-    match tokio::time::timeout(config.server.shutdown_timeout, drain).await {
-        Ok(Ok(())) => tracing::info!("shutdown complete"),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "final flush failed; the WAL keeps the data for the next start")
-        }
-        Err(_) => tracing::warn!(
-            timeout = ?config.server.shutdown_timeout,
-            "shutdown timed out; acknowledged data is safe in the WAL"
-        ),
-    }
-    Ok(())
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {

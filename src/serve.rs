@@ -1,0 +1,196 @@
+//! `osprey serve`: loads the config, opens storage, wires the crates' routers onto the
+//! three listeners and starts the background tasks; on SIGINT/SIGTERM drains them in
+//! order (see `tasks.rs`) within `server.shutdown_timeout`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use osprey_config::Config;
+use osprey_ingest::IngestState;
+use osprey_query::{HttpMetrics, OpsState, QueryState};
+use osprey_storage::Storage;
+use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+
+use crate::ServeArgs;
+use crate::listen::{self, Limits};
+use crate::tasks::Tasks;
+
+fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
+    let mut overrides = osprey_config::env_overrides(std::env::vars());
+    let flags = [
+        (
+            "server.data_dir",
+            args.data_dir.as_ref().map(|p| p.display().to_string()),
+        ),
+        ("server.http_addr", args.http_addr.clone()),
+        ("server.otlp_grpc_addr", args.otlp_grpc_addr.clone()),
+        ("server.otlp_http_addr", args.otlp_http_addr.clone()),
+    ];
+    for (key, value) in flags {
+        if let Some(v) = value {
+            // Quoted so that a path or address is always read as a string.
+            overrides.push((key.to_string(), format!("{v:?}")));
+        }
+    }
+    Ok(osprey_config::load(args.config.as_deref(), &overrides)?)
+}
+
+async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    let l = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for {what} on {addr}"))?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "{what} listens on a non-loopback address and Osprey has no authentication yet: anyone who can reach it can read and write all data"
+        );
+    }
+    Ok(l)
+}
+
+/// The routers of the two HTTP listeners (API + UI, OTLP HTTP) and the state the
+/// rest of the wiring needs.
+struct Surfaces {
+    api: axum::Router,
+    otlp_http: axum::Router,
+    ingest: IngestState,
+    shutting_down: Arc<AtomicBool>,
+}
+
+fn surfaces(config: &Config, storage: &Storage) -> Surfaces {
+    let ingest = IngestState::with_spanmetrics(
+        storage.clone(),
+        config.server.max_body_size.as_u64(),
+        config.spanmetrics.clone(),
+    );
+    let http_metrics = HttpMetrics::default();
+    let mut registry = Registry::default();
+    storage.metrics().register(&mut registry);
+    ingest.metrics.register(&mut registry);
+    ingest.spanmetrics.register(&mut registry);
+    http_metrics.register(&mut registry);
+    let shutting_down = Arc::new(AtomicBool::new(false));
+    let ops = OpsState {
+        storage: storage.clone(),
+        registry: Arc::new(registry),
+        shutting_down: Arc::clone(&shutting_down),
+    };
+    let query = QueryState {
+        storage: storage.clone(),
+        config: config.query.clone(),
+    };
+    let track = axum::middleware::from_fn_with_state(http_metrics, osprey_query::ops::track);
+    let api = osprey_ingest::api_router(ingest.clone())
+        .merge(osprey_query::router(query, ops))
+        .merge(osprey_ui::router())
+        .layer(track.clone());
+    let otlp_http = osprey_ingest::otlp_http_router(ingest.clone()).layer(track);
+    Surfaces {
+        api,
+        otlp_http,
+        ingest,
+        shutting_down,
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(&args)?;
+    let dir = config.server.data_dir.clone();
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let storage_cfg = config.storage.clone();
+    let open_dir = dir.clone();
+    let storage = tokio::task::spawn_blocking(move || Storage::open(&open_dir, storage_cfg))
+        .await?
+        .with_context(|| format!("cannot open storage in {}", dir.display()))?;
+    let s = surfaces(&config, &storage);
+
+    let http_l = bind("HTTP API", config.server.http_addr).await?;
+    let otlp_http_l = bind("OTLP HTTP", config.server.otlp_http_addr).await?;
+    let grpc_l = bind("OTLP gRPC", config.server.otlp_grpc_addr).await?;
+    tracing::info!(
+        http = %http_l.local_addr()?,
+        otlp_http = %otlp_http_l.local_addr()?,
+        otlp_grpc = %grpc_l.local_addr()?,
+        data_dir = %dir.display(),
+        "osprey {} ready", env!("CARGO_PKG_VERSION")
+    );
+
+    // One signal fans out to every listener and background task.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let limits = Limits::from_config(&config.server);
+    // The order of this list is the shutdown order.
+    let mut tasks = Tasks::default();
+    tasks.spawn(
+        "http",
+        listen::serve_http(http_l, s.api, limits, stop_rx.clone()),
+    );
+    tasks.spawn(
+        "otlp_http",
+        listen::serve_http(otlp_http_l, s.otlp_http, limits, stop_rx.clone()),
+    );
+    tasks.spawn(
+        "otlp_grpc",
+        tonic::transport::Server::builder()
+            .timeout(limits.body_read_timeout)
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(30)))
+            .add_routes(osprey_ingest::otlp_grpc_routes(s.ingest.clone()))
+            .serve_with_incoming_shutdown(
+                listen::incoming(grpc_l, limits, stop_rx.clone()),
+                stopped(stop_rx.clone()),
+            ),
+    );
+    // The span metrics' last write and the scrapes' staleness markers go in before
+    // the final flush.
+    let spanmetrics = Arc::clone(&s.ingest.spanmetrics);
+    let st = storage.clone();
+    let rx = stop_rx.clone();
+    tasks.spawn_infallible("spanmetrics", async move {
+        spanmetrics.run(st, stopped(rx)).await
+    });
+    tasks.spawn_infallible(
+        "scrape",
+        osprey_ingest::scrape::run(
+            storage.clone(),
+            Arc::clone(&s.ingest.samples),
+            Arc::clone(&s.ingest.targets),
+            config.scrape.clone(),
+            stop_rx.clone(),
+        ),
+    );
+    let (st, rx) = (storage.clone(), stop_rx.clone());
+    tasks.spawn_infallible("flusher", async move { st.run_flusher(stopped(rx)).await });
+    let (st, rx) = (storage.clone(), stop_rx.clone());
+    tasks.spawn_infallible("maintenance", async move {
+        st.run_maintenance(stopped(rx)).await
+    });
+
+    crate::shutdown_signal().await;
+    tracing::info!(order = ?tasks.names(), "shutting down: draining requests, then flushing");
+    s.shutting_down.store(true, Ordering::SeqCst);
+    let _ = stop_tx.send(true);
+    // Live-tail streams never end on their own; end them so the HTTP drain can finish.
+    storage.end_tails();
+    let drain = async {
+        tasks.join_in_order().await;
+        storage.close().await
+    };
+    match tokio::time::timeout(config.server.shutdown_timeout, drain).await {
+        Ok(Ok(())) => tracing::info!("shutdown complete"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "final flush failed; the WAL keeps the data for the next start")
+        }
+        Err(_) => tracing::warn!(
+            timeout = ?config.server.shutdown_timeout,
+            "shutdown timed out; acknowledged data is safe in the WAL"
+        ),
+    }
+    Ok(())
+}
