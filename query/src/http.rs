@@ -805,8 +805,13 @@ async fn series_handler(
     respond(run())
 }
 
-async fn flush_handler(State(st): State<QueryState>) -> Response {
-    match st.storage.flush().await {
+/// `POST /api/v1/admin/flush`: flushes the asking tenant's buffered rows only.
+async fn flush_handler(State(st): State<QueryState>, headers: HeaderMap) -> Response {
+    let tenant = match tenant(&headers) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    match st.storage.flush_tenant(&tenant).await {
         Ok(stats) => success(stats),
         Err(e) => {
             tracing::error!(error = %e, "admin flush failed");
@@ -815,21 +820,28 @@ async fn flush_handler(State(st): State<QueryState>) -> Response {
     }
 }
 
-async fn storage_status_handler(State(st): State<QueryState>) -> Response {
+/// `GET /api/v1/status/storage`: the asking tenant's partitions and buffered bytes
+/// (never another tenant's).
+async fn storage_status_handler(State(st): State<QueryState>, headers: HeaderMap) -> Response {
     #[derive(Default)]
     struct Agg {
         files: u64,
         rows: u64,
         bytes: u64,
     }
-    let mut groups: std::collections::BTreeMap<(String, String, i64), Agg> = Default::default();
-    for f in st.storage.files() {
+    let tenant = match tenant(&headers) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let mut groups: std::collections::BTreeMap<(String, i64), Agg> = Default::default();
+    for f in st
+        .storage
+        .files()
+        .into_iter()
+        .filter(|f| f.tenant == tenant)
+    {
         let e = groups
-            .entry((
-                f.tenant.clone(),
-                f.signal.table().to_string(),
-                f.partition_ns,
-            ))
+            .entry((f.signal.table().to_string(), f.partition_ns))
             .or_default();
         e.files += 1;
         e.rows += f.rows;
@@ -837,7 +849,7 @@ async fn storage_status_handler(State(st): State<QueryState>) -> Response {
     }
     let partitions: Vec<Value> = groups
         .into_iter()
-        .map(|((tenant, signal, partition), a)| {
+        .map(|((signal, partition), a)| {
             json!({
                 "tenant": tenant,
                 "signal": signal,
@@ -850,19 +862,25 @@ async fn storage_status_handler(State(st): State<QueryState>) -> Response {
         .collect();
     success(json!({
         "partitions": partitions,
-        "memtable_bytes": st.storage.buffered_bytes(),
+        "memtable_bytes": st.storage.buffered_bytes_of(&tenant),
     }))
 }
 
+/// `POST /api/v1/admin/compact[?full=true]`: merges the asking tenant's files only.
 async fn compact_handler(
     State(st): State<QueryState>,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    let tenant = match tenant(&headers) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
     let full = q.get("full").is_some_and(|v| v == "true" || v == "1");
     let result = if full {
-        st.storage.compact_full().await
+        st.storage.compact_full(Some(&tenant)).await
     } else {
-        st.storage.compact().await
+        st.storage.compact(Some(&tenant)).await
     };
     match result {
         Ok(stats) => success(stats),

@@ -5,11 +5,13 @@
 //! group of concurrent writers, inserts the batch into the active memtable, and only then
 //! acknowledges. So an acknowledged record is on disk *and* queryable.
 //!
-//! Flush path: [`Storage::flush`] asks the writer to rotate the WAL segment and freeze the
-//! active memtable in the same step, writes one sorted Parquet file per tenant and signal,
-//! commits a manifest whose WAL checkpoint is the frozen segment, and then deletes the
-//! covered segments. Replay on open skips segments at or below the checkpoint, so a
-//! record is never lost and never counted twice.
+//! Flush path (`flush.rs`): [`Storage::flush`] asks the writer to rotate the WAL segment
+//! and freeze the active memtable in the same step, writes one sorted Parquet file per
+//! tenant and signal, commits a manifest whose WAL checkpoint is the frozen segment, and
+//! then deletes the covered segments. Replay on open skips segments at or below the
+//! checkpoint, so a record is never lost and never counted twice. A tenant's own flush
+//! ([`Storage::flush_tenant`]) writes only that tenant's frozen rows and records them in
+//! the manifest as flushed ahead of the checkpoint, so replay skips them too.
 //!
 //! Read path: [`Storage::snapshot`] returns the in-memory batches (active + frozen) and the
 //! live files of a tenant's table under one lock, so a reader sees a record exactly once
@@ -20,6 +22,7 @@ pub mod decimal;
 mod error;
 pub mod exemplars;
 mod files;
+mod flush;
 pub mod fulltext;
 mod index_cache;
 pub mod layout;
@@ -38,7 +41,6 @@ pub mod trace_index;
 pub mod wal;
 mod writer;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -58,6 +60,8 @@ use manifest::Manifest;
 use memtable::{Frozen, Memtable};
 pub use metrics::StorageMetrics;
 use writer::Cmd;
+
+pub(crate) use flush::publish;
 
 /// The three kinds of telemetry, each stored in its own table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -254,6 +258,10 @@ impl Storage {
                 }
             }
             for r in records {
+                if manifest.covers(&r.tenant, id) {
+                    // That tenant's own flush already put it in files.
+                    continue;
+                }
                 replayed += r.batch.num_rows();
                 if r.signal == Signal::Metrics {
                     series_index.observe(&r.tenant, &r.batch, true);
@@ -431,6 +439,22 @@ impl Storage {
             .read()
             .map(|s| s.active.bytes + s.frozen.iter().map(|f| f.bytes).sum::<u64>())
             .unwrap_or(0)
+    }
+
+    /// Bytes of `tenant`'s rows held in memtables (active + being flushed).
+    pub fn buffered_bytes_of(&self, tenant: &str) -> u64 {
+        let Ok(s) = self.inner.state.read() else {
+            return 0;
+        };
+        let of = |tables: &std::collections::HashMap<memtable::TableKey, Vec<RecordBatch>>| -> u64 {
+            tables
+                .iter()
+                .filter(|((t, _), _)| t == tenant)
+                .flat_map(|(_, batches)| batches)
+                .map(|b| b.get_array_memory_size() as u64)
+                .sum()
+        };
+        of(&s.active.tables) + s.frozen.iter().map(|f| of(&f.tables)).sum::<u64>()
     }
 
     /// Everything a query needs to read `tenant`'s `signal` table, consistently.
@@ -634,62 +658,6 @@ impl Storage {
             .unwrap_or_default()
     }
 
-    /// Flushes everything acknowledged so far into Parquet files and commits them.
-    pub async fn flush(&self) -> Result<FlushStats, StorageError> {
-        let _guard = self.inner.flush_lock.lock().await;
-        let (ack, done) = oneshot::channel();
-        self.send(Cmd::Rotate { ack })?;
-        done.await
-            .map_err(|_| StorageError::Closed("WAL writer stopped".into()))??;
-        let frozen: Vec<Arc<Frozen>> = self
-            .inner
-            .state
-            .read()
-            .map(|s| s.frozen.clone())
-            .map_err(|_| StorageError::Closed("state lock poisoned".into()))?;
-        let mut stats = FlushStats::default();
-        for f in frozen {
-            let inner = Arc::clone(&self.inner);
-            let s = tokio::task::spawn_blocking(move || flush_frozen(&inner, &f))
-                .await
-                .map_err(|e| StorageError::Closed(format!("flush task: {e}")))??;
-            stats.files += s.files;
-            stats.rows += s.rows;
-            stats.bytes += s.bytes;
-        }
-        Ok(stats)
-    }
-
-    /// Runs until `shutdown` resolves: flushes when a memtable is over its size or age.
-    pub async fn run_flusher(&self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let tick = Duration::from_millis(500);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = self.inner.flush_wanted.notified() => {}
-                _ = tokio::time::sleep(tick) => {}
-            }
-            if self.flush_due()
-                && let Err(e) = self.flush().await
-            {
-                tracing::error!(error = %e, "background flush failed; will retry");
-            }
-        }
-    }
-
-    fn flush_due(&self) -> bool {
-        let Ok(s) = self.inner.state.read() else {
-            return false;
-        };
-        let cfg = &self.inner.config;
-        !s.frozen.is_empty()
-            || s.active.bytes >= cfg.flush_size.as_u64()
-            || s.active
-                .oldest
-                .is_some_and(|t| t.elapsed() >= cfg.flush_interval)
-    }
-
     /// Final flush and WAL close. Acknowledged data is durable whether or not this runs;
     /// it only makes the next start faster.
     pub async fn close(&self) -> Result<(), StorageError> {
@@ -709,90 +677,6 @@ pub(crate) fn partition_nanos(config: &StorageConfig) -> i64 {
     i64::try_from(config.partition.as_nanos())
         .unwrap_or(i64::MAX)
         .max(1)
-}
-
-/// Writes one frozen memtable's files, commits the manifest, drops the WAL it covers.
-fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats, StorageError> {
-    let started = Instant::now();
-    let mut stats = FlushStats::default();
-    let mut new_files = Vec::new();
-    let by_key: BTreeMap<_, _> = frozen.tables.iter().collect();
-    let partition_ns = partition_nanos(&inner.config);
-    for ((tenant, signal), batches) in by_key {
-        for (partition, batch) in files::split_by_partition(*signal, batches, partition_ns)? {
-            let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
-            let meta = files::write_new(
-                &inner.blobs,
-                seq,
-                tenant,
-                *signal,
-                partition,
-                &[batch],
-                files::WriteOptions::flush(&inner.config),
-            )?;
-            stats.files += 1;
-            stats.rows += meta.rows;
-            stats.bytes += meta.bytes;
-            new_files.push(meta);
-        }
-    }
-    let mut series_files = Vec::new();
-    for (tenant, series) in &frozen.series {
-        let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
-        let rel = format!("series/{tenant}/{seq:012}.series");
-        series::write_file(&inner.blobs, &rel, tenant, series)?;
-        series_files.push(rel);
-    }
-    let manifest = publish(inner, Some(frozen.segment), |m| {
-        m.files.extend(new_files);
-        m.series_files.extend(series_files);
-        m.wal_checkpoint = m.wal_checkpoint.max(frozen.segment);
-    })?;
-    let wal_dir = inner.dir.join("wal");
-    for id in wal::list_segments(&wal_dir)? {
-        if id <= manifest.wal_checkpoint {
-            let p = wal::segment_path(&wal_dir, id);
-            std::fs::remove_file(&p).map_err(|e| StorageError::io(&p, e))?;
-        }
-    }
-    inner.metrics.observe_flush(started.elapsed());
-    tracing::debug!(
-        files = stats.files,
-        rows = stats.rows,
-        bytes = stats.bytes,
-        "flushed"
-    );
-    Ok(stats)
-}
-
-/// Applies `change` to the current manifest, commits it durably, and only then makes it
-/// the state queries see (dropping the frozen memtable `frozen_segment`, whose rows the
-/// new files now hold, in the same step). Callers hold `flush_lock`, so there is one
-/// committer at a time.
-pub(crate) fn publish(
-    inner: &Inner,
-    frozen_segment: Option<u64>,
-    change: impl FnOnce(&mut Manifest),
-) -> Result<Manifest, StorageError> {
-    let poisoned = || StorageError::Closed("state lock poisoned".into());
-    let mut manifest = inner.state.read().map_err(|_| poisoned())?.manifest.clone();
-    change(&mut manifest);
-    manifest.next_file_seq = manifest
-        .next_file_seq
-        .max(inner.next_seq.load(Ordering::SeqCst));
-    manifest.commit(&inner.dir)?;
-    {
-        let mut state = inner.state.write().map_err(|_| poisoned())?;
-        state.manifest = manifest.clone();
-        if let Some(seg) = frozen_segment {
-            state.frozen.retain(|f| f.segment != seg);
-        }
-        inner.metrics.set_memtable_bytes(
-            state.active.bytes + state.frozen.iter().map(|f| f.bytes).sum::<u64>(),
-        );
-    }
-    inner.metrics.set_files(&manifest.files);
-    Ok(manifest)
 }
 
 #[cfg(test)]

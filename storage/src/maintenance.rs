@@ -167,7 +167,7 @@ impl Storage {
             if dead.is_empty() {
                 return Ok(0);
             }
-            publish(&inner, None, |m| {
+            publish(&inner, crate::flush::FrozenChange::None, |m| {
                 m.files.retain(|f| !dead.iter().any(|d| same_file(d, f)));
             })?;
             for f in &dead {
@@ -183,19 +183,29 @@ impl Storage {
         .map_err(|e| StorageError::Closed(format!("retention task: {e}")))?
     }
 
-    /// Runs every merge the planner proposes now.
-    pub async fn compact(&self) -> Result<CompactionStats, StorageError> {
-        self.compact_with(MIN_INPUTS).await
+    /// Runs every merge the planner proposes now (of `tenant`'s files only, when given).
+    pub async fn compact(&self, tenant: Option<&str>) -> Result<CompactionStats, StorageError> {
+        self.compact_with(MIN_INPUTS, tenant).await
     }
 
     /// Merges every group of two or more small files of a partition (operators and
-    /// benchmarks use it to measure the steady state).
-    pub async fn compact_full(&self) -> Result<CompactionStats, StorageError> {
-        self.compact_with(2).await
+    /// benchmarks use it to measure the steady state); `tenant`'s only, when given.
+    pub async fn compact_full(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<CompactionStats, StorageError> {
+        self.compact_with(2, tenant).await
     }
 
-    async fn compact_with(&self, min_inputs: usize) -> Result<CompactionStats, StorageError> {
-        let files = self.files();
+    async fn compact_with(
+        &self,
+        min_inputs: usize,
+        tenant: Option<&str>,
+    ) -> Result<CompactionStats, StorageError> {
+        let mut files = self.files();
+        if let Some(t) = tenant {
+            files.retain(|f| f.tenant == t);
+        }
         let plans = plan_compactions(
             &files,
             self.inner.config.compaction_target_size.as_u64(),
@@ -225,7 +235,7 @@ impl Storage {
             let inputs = plan.inputs.clone();
             let out = merged.clone();
             tokio::task::spawn_blocking(move || {
-                publish(&inner, None, |m| {
+                publish(&inner, crate::flush::FrozenChange::None, |m| {
                     m.files.retain(|f| !inputs.iter().any(|i| same_file(i, f)));
                     m.files.push(out);
                 })
@@ -282,7 +292,7 @@ impl Storage {
             if let Err(e) = self.apply_retention(now).await {
                 tracing::error!(error = %e, "retention failed; will retry");
             }
-            match self.compact().await {
+            match self.compact(None).await {
                 Ok(s) if s.merges > 0 => tracing::info!(
                     merges = s.merges,
                     input_files = s.input_files,

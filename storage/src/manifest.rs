@@ -1,9 +1,13 @@
 //! The manifest: the set of live Parquet files and the WAL checkpoint, published
 //! atomically (write `MANIFEST.tmp`, fsync, rename over `MANIFEST`, fsync the directory).
 //!
+//! Format: `storage/docs/format/manifest.md`.
+//!
 //! Invariant: every record in WAL segments with id ≤ `wal_checkpoint` is in exactly one
-//! listed file, and no record of a later segment is in any listed file. Files in `tables/`
-//! that the manifest does not list are leftovers of an interrupted flush and are deleted.
+//! listed file, and no record of a later segment is in any listed file, except a
+//! tenant's records of segments ≤ its `flushed_ahead` entry, which are in exactly one
+//! listed file too (replay skips them). Files in `tables/` that the manifest does not
+//! list are leftovers of an interrupted flush and are deleted.
 
 use std::fs;
 use std::path::Path;
@@ -49,6 +53,29 @@ pub struct Manifest {
     /// Series index files (relative paths), see `series.rs`.
     #[serde(default)]
     pub series_files: Vec<String>,
+    /// Tenants whose records of WAL segments up to `segment` are already in `files`
+    /// though the checkpoint is lower (`Storage::flush_tenant`): replay skips them.
+    /// Entries at or below the checkpoint are dropped. Absent in older manifests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flushed_ahead: Vec<FlushedAhead>,
+}
+
+/// A tenant flushed ahead of the WAL checkpoint, up to and including `segment`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlushedAhead {
+    pub tenant: String,
+    pub segment: u64,
+}
+
+impl Manifest {
+    /// Whether `tenant`'s records of WAL segment `segment` are already in files.
+    pub fn covers(&self, tenant: &str, segment: u64) -> bool {
+        segment <= self.wal_checkpoint
+            || self
+                .flushed_ahead
+                .iter()
+                .any(|a| a.tenant == tenant && segment <= a.segment)
+    }
 }
 
 const NAME: &str = "MANIFEST";
@@ -153,11 +180,33 @@ mod tests {
                 tag_index: false,
             }],
             series_files: vec![],
+            flushed_ahead: vec![],
         };
         m.commit(d).unwrap();
         assert_eq!(Manifest::load(d).unwrap(), m);
         assert_eq!(remove_orphans(&Blobs::local(d).unwrap(), &m).unwrap(), 1);
         assert!(d.join("tables/default/logs/1.parquet").exists());
         assert!(!d.join("tables/default/logs/2.parquet").exists());
+    }
+
+    /// A MANIFEST written before `flushed_ahead` existed still loads, as a manifest
+    /// with no tenant flushed ahead.
+    #[test]
+    fn reads_a_manifest_written_before_flushed_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = include_str!("../tests/fixtures/manifest-before-flushed-ahead.json");
+        fs::write(dir.path().join(NAME), old).unwrap();
+        let m = Manifest::load(dir.path()).unwrap();
+        assert_eq!((m.wal_checkpoint, m.next_file_seq), (7, 12));
+        assert_eq!(m.files.len(), 2);
+        assert_eq!(m.files[1].tenant, "shop");
+        assert!(m.files[1].tag_index && m.files[0].text_index);
+        assert_eq!(m.series_files, ["series/default/000000000011.series"]);
+        assert!(m.flushed_ahead.is_empty());
+        assert!(m.covers("shop", 7) && !m.covers("shop", 8));
+        // And is written back without the new field while it is empty.
+        m.commit(dir.path()).unwrap();
+        let text = fs::read_to_string(dir.path().join(NAME)).unwrap();
+        assert!(!text.contains("flushed_ahead"));
     }
 }

@@ -38,4 +38,39 @@ pub struct Frozen {
     pub bytes: u64,
     /// Series first seen in this memtable, per tenant, to be persisted with its files.
     pub series: Vec<(String, Vec<std::sync::Arc<crate::series::Series>>)>,
+    /// When its oldest batch arrived (a partial one is flushed by age, like the active).
+    pub oldest: Option<Instant>,
+    /// Some tenant's rows were flushed ahead (`Storage::flush_tenant`): what remains
+    /// waits for its own size or age instead of being flushed at once.
+    pub partial: bool,
+}
+
+impl Frozen {
+    /// The same frozen memtable without `tenant`'s tables and series, marked partial.
+    pub fn without_tenant(&self, tenant: &str) -> Frozen {
+        let tables: HashMap<TableKey, Vec<RecordBatch>> = self
+            .tables
+            .iter()
+            .filter(|((t, _), _)| t != tenant)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let bytes = tables
+            .values()
+            .flatten()
+            .map(|b| b.get_array_memory_size() as u64)
+            .sum();
+        Frozen {
+            segment: self.segment,
+            tables,
+            bytes,
+            series: self
+                .series
+                .iter()
+                .filter(|(t, _)| t != tenant)
+                .cloned()
+                .collect(),
+            oldest: self.oldest,
+            partial: true,
+        }
+    }
 }

@@ -58,6 +58,65 @@ async fn read_your_writes_flush_and_replay_exactly_once() {
 }
 
 #[tokio::test]
+async fn a_tenants_flush_leaves_other_tenants_in_memory_and_replays_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Storage::open(dir.path(), cfg()).unwrap();
+        s.append("a", Signal::Logs, logs(6, "a1")).await.unwrap();
+        s.append("b", Signal::Logs, logs(4, "b1")).await.unwrap();
+        // A tenant with nothing buffered flushes nothing.
+        assert_eq!(s.flush_tenant("c").await.unwrap().rows, 0);
+        let st = s.flush_tenant("b").await.unwrap();
+        assert_eq!((st.rows, st.files), (4, 1));
+        assert_eq!(rows_in(&s, "b"), (0, 4));
+        assert_eq!(rows_in(&s, "a"), (6, 0), "a's rows stay in memory");
+        assert!(s.buffered_bytes_of("a") > 0);
+        assert_eq!(s.buffered_bytes_of("b"), 0);
+        assert!(s.files().iter().all(|f| f.tenant == "b"));
+        // Not flushed at once by the background flusher's rule either.
+        assert!(!s.flush_due());
+        s.append("b", Signal::Logs, logs(2, "b2")).await.unwrap();
+        s.append("a", Signal::Logs, logs(1, "a2")).await.unwrap();
+        // Dropped without close: like a crash. b's flushed rows must not come back
+        // from the WAL; b's later rows and all of a's must.
+    }
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    assert_eq!(rows_in(&s, "a"), (7, 0));
+    assert_eq!(rows_in(&s, "b"), (2, 4));
+    let st = s.flush_tenant("b").await.unwrap();
+    assert_eq!(st.rows, 2);
+    assert_eq!(rows_in(&s, "b"), (0, 6));
+    // The whole flush covers what is left and clears the flushed-ahead marks.
+    s.flush().await.unwrap();
+    assert_eq!(rows_in(&s, "a"), (0, 7));
+    assert!(Manifest::load(dir.path()).unwrap().flushed_ahead.is_empty());
+    s.close().await.unwrap();
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    assert_eq!(rows_in(&s, "a"), (0, 7));
+    assert_eq!(rows_in(&s, "b"), (0, 6));
+}
+
+#[tokio::test]
+async fn a_tenants_compaction_merges_its_files_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    for i in 0..2 {
+        for t in ["a", "b"] {
+            s.append(t, Signal::Logs, logs(3, &format!("{t}{i}")))
+                .await
+                .unwrap();
+        }
+        s.flush().await.unwrap();
+    }
+    let count = |t: &str| s.files().iter().filter(|f| f.tenant == t).count();
+    assert_eq!((count("a"), count("b")), (2, 2));
+    let st = s.compact_full(Some("b")).await.unwrap();
+    assert_eq!(st.merges, 1);
+    assert_eq!((count("a"), count("b")), (2, 1));
+    assert_eq!(rows_in(&s, "b"), (0, 6));
+}
+
+#[tokio::test]
 async fn crash_between_manifest_and_wal_delete_does_not_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let s = Storage::open(dir.path(), cfg()).unwrap();
@@ -154,7 +213,7 @@ async fn compaction_merges_small_files_exactly_once() {
         s.flush().await.unwrap();
     }
     assert_eq!(s.snapshot("default", Signal::Logs).files.len(), 6);
-    let stats = s.compact().await.unwrap();
+    let stats = s.compact(None).await.unwrap();
     assert_eq!((stats.merges, stats.input_files), (1, 6));
     let snap = s.snapshot("default", Signal::Logs);
     assert_eq!(snap.files.len(), 1);
@@ -438,7 +497,7 @@ mod model {
                     s.flush().await.unwrap();
                 }
                 Op::Compact => {
-                    s.compact().await.unwrap();
+                    s.compact(None).await.unwrap();
                 }
                 Op::Restart => {
                     s.close().await.unwrap();

@@ -1,6 +1,6 @@
 //! Write-ahead log: numbered segment files of CRC-checked records.
 //!
-//! Format (see `storage/docs/wal.md`): a segment `wal/<id:020>.seg` is a sequence of
+//! Format (see `storage/docs/format/wal.md`): a segment `wal/<id:020>.seg` is a sequence of
 //! records `[len: u32 LE][crc32: u32 LE][payload: len bytes]`, where the CRC covers the
 //! payload and the payload is `[signal: u8][tenant_len: u16 LE][tenant][Arrow IPC stream]`.
 //! A record is acknowledged only after the segment is fsynced past it.

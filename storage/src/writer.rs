@@ -196,6 +196,8 @@ fn rotate_segment(
         tables: active.tables,
         bytes: active.bytes,
         series: inner.series.take_pending(),
+        oldest: active.oldest,
+        partial: false,
     }));
     Ok(())
 }
