@@ -4,7 +4,8 @@
 #   scripts/test.sh [extra pytest args...]
 #
 # 1. creates/refreshes the Python venv at .venv with tests/e2e/requirements.txt
-# 2. cargo build --locked             (the osprey binary, embedded UI via npm)
+# 2. cargo fmt --check and cargo clippy -D warnings (the code habits), then
+#    cargo build --locked             (the osprey binary, embedded UI via npm)
 # 3. cargo nextest run --workspace    (Rust unit and integration tests)
 # 4. pytest tests/e2e                 (end-to-end tests against target/debug/osprey)
 #
@@ -62,7 +63,19 @@ else
     echo "installed $REQUIREMENTS"
 fi
 
-# --- 2. Build --------------------------------------------------------------------
+# --- 2. Code habits, then build -------------------------------------------------------
+for tool in fmt clippy; do
+    cargo "$tool" --version >/dev/null 2>&1 || {
+        echo "error: 'cargo $tool' not found; install it with: rustup component add $([ $tool = fmt ] && echo rustfmt || echo clippy)" >&2
+        exit 1
+    }
+done
+section "cargo fmt --check"
+cargo fmt --all --check
+
+section "cargo clippy --workspace --all-targets --locked -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 section "cargo build --locked"
 cargo build --locked
 
