@@ -21,8 +21,11 @@ pub enum IngestError {
     Storage(#[from] StorageError),
 }
 
-/// Seconds a client is asked to wait after a 429.
+/// Seconds a client is asked to wait after a 429 or 503.
 pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// Seconds a client is asked to wait while the server's disk is full.
+pub const DISK_FULL_RETRY_AFTER_SECS: u64 = 10;
 
 impl IngestError {
     pub fn http_status(&self) -> StatusCode {
@@ -36,13 +39,33 @@ impl IngestError {
                 StorageError::InvalidTenant(_) => StatusCode::BAD_REQUEST,
                 StorageError::Backpressure { .. } => StatusCode::TOO_MANY_REQUESTS,
                 StorageError::Closed(_) => StatusCode::SERVICE_UNAVAILABLE,
+                e if e.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
     }
 
+    /// Seconds a client should wait before retrying, for the statuses that ask it to.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self.http_status() {
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                Some(RETRY_AFTER_SECS)
+            }
+            StatusCode::INSUFFICIENT_STORAGE => Some(DISK_FULL_RETRY_AFTER_SECS),
+            _ => None,
+        }
+    }
+
+    /// The message for the client: storage errors without the server's file paths.
+    pub fn client_message(&self) -> String {
+        match self {
+            IngestError::Storage(e) => e.client_message(),
+            other => other.to_string(),
+        }
+    }
+
     pub fn grpc_status(&self) -> tonic::Status {
-        let msg = self.to_string();
+        let msg = self.client_message();
         match self {
             IngestError::BadRequest(_)
             | IngestError::UnsupportedMediaType(_)
@@ -52,6 +75,8 @@ impl IngestError {
                 StorageError::InvalidTenant(_) => tonic::Status::invalid_argument(msg),
                 StorageError::Backpressure { .. } => tonic::Status::resource_exhausted(msg),
                 StorageError::Closed(_) => tonic::Status::unavailable(msg),
+                // Retried by OTLP clients, as the write may fit once space is freed.
+                e if e.is_disk_full() => tonic::Status::unavailable(msg),
                 _ => tonic::Status::internal(msg),
             },
         }
@@ -70,11 +95,11 @@ impl IntoResponse for IngestError {
         if self.is_server_fault() {
             tracing::error!(error = %self, "ingest failed");
         }
-        let body = serde_json::json!({"status": "error", "error": self.to_string()});
+        let body = serde_json::json!({"status": "error", "error": self.client_message()});
         let mut resp = (status, axum::Json(body)).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if let Some(secs) = self.retry_after() {
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }

@@ -813,10 +813,7 @@ async fn flush_handler(State(st): State<QueryState>, headers: HeaderMap) -> Resp
     };
     match st.storage.flush_tenant(&tenant).await {
         Ok(stats) => success(stats),
-        Err(e) => {
-            tracing::error!(error = %e, "admin flush failed");
-            QueryError::Internal(e.to_string()).into_response()
-        }
+        Err(e) => admin_error("flush", &e),
     }
 }
 
@@ -884,11 +881,28 @@ async fn compact_handler(
     };
     match result {
         Ok(stats) => success(stats),
-        Err(e) => {
-            tracing::error!(error = %e, "admin compaction failed");
-            QueryError::Internal(e.to_string()).into_response()
-        }
+        Err(e) => admin_error("compaction", &e),
     }
+}
+
+/// An admin action's storage error: a full disk is 507 with Retry-After (the action
+/// works again once space is freed); anything else 500. Neither names server paths.
+fn admin_error(what: &str, e: &osprey_storage::StorageError) -> Response {
+    tracing::error!(error = %e, "admin {what} failed");
+    if e.is_disk_full() {
+        let body = json!({
+            "status": "error",
+            "errorType": "unavailable",
+            "error": format!("{what} failed: the server's disk is full; retry once space is freed"),
+        });
+        return (
+            axum::http::StatusCode::INSUFFICIENT_STORAGE,
+            [(axum::http::header::RETRY_AFTER, "10")],
+            Json(body),
+        )
+            .into_response();
+    }
+    QueryError::Internal(e.client_message()).into_response()
 }
 
 async fn not_found() -> Response {

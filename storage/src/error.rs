@@ -41,9 +41,50 @@ pub enum StorageError {
     Config { key: &'static str, message: String },
     #[error("storage is shutting down or has failed: {0}")]
     Closed(String),
+    /// The disk is full: the write was not stored; retry once space is freed. Writes
+    /// resume by themselves with the first one that fits.
+    #[error(
+        "disk full: the write was not stored; writes are refused until space is freed on the server (retry later)"
+    )]
+    DiskFull,
 }
 
+/// `ENOSPC` and `EDQUOT` on Linux (and most Unixes): no space or no quota left.
+const NO_SPACE: [i32; 2] = [28, 122];
+
 impl StorageError {
+    /// Whether this error, or any error it was caused by, is a full disk or quota.
+    pub fn is_disk_full(&self) -> bool {
+        if matches!(self, StorageError::DiskFull) {
+            return true;
+        }
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cause {
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && io.raw_os_error().is_some_and(|c| NO_SPACE.contains(&c))
+            {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
+    }
+
+    /// The message for a client: what failed and why, without the server's file
+    /// paths (those stay in the server's log).
+    pub fn client_message(&self) -> String {
+        match self {
+            StorageError::Io { source, .. } => format!("storage I/O error: {source}"),
+            StorageError::CorruptWal { reason, .. } => format!("corrupt WAL segment: {reason}"),
+            StorageError::CorruptManifest { reason, .. } => format!("corrupt manifest: {reason}"),
+            StorageError::ObjectStore { .. } => {
+                "object store error; see the server log".to_string()
+            }
+            StorageError::Index { reason, .. } => format!("index error: {reason}"),
+            other => other.to_string(),
+        }
+    }
+
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         StorageError::Io {
             path: path.to_path_buf(),

@@ -156,6 +156,8 @@ pub(crate) struct Inner {
     /// Bytes handed to the writer but not yet in a memtable.
     in_flight: AtomicU64,
     failed: AtomicBool,
+    /// The last WAL write found the disk full (writes refused until one fits again).
+    disk_full: AtomicBool,
     flush_lock: tokio::sync::Mutex<()>,
     flush_wanted: tokio::sync::Notify,
     metrics: StorageMetrics,
@@ -298,6 +300,7 @@ impl Storage {
             writer: Mutex::new(None),
             in_flight: AtomicU64::new(0),
             failed: AtomicBool::new(false),
+            disk_full: AtomicBool::new(false),
             flush_lock: tokio::sync::Mutex::new(()),
             flush_wanted: tokio::sync::Notify::new(),
             metrics,
@@ -365,6 +368,12 @@ impl Storage {
 
     pub fn data_dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// True while the disk is full: the last WAL write was refused for lack of space.
+    /// Queries go on; writes resume by themselves with the first that fits.
+    pub fn is_disk_full(&self) -> bool {
+        self.inner.disk_full.load(Ordering::SeqCst)
     }
 
     /// False once a WAL write or fsync failed (the process must be restarted) or the

@@ -19,6 +19,7 @@ pub struct StorageMetrics {
     file_bytes: Gauge,
     quarantined: Counter,
     text_index_errors: Counter,
+    disk_full: Gauge,
 }
 
 impl Default for StorageMetrics {
@@ -32,12 +33,18 @@ impl Default for StorageMetrics {
             file_bytes: Gauge::default(),
             quarantined: Counter::default(),
             text_index_errors: Counter::default(),
+            disk_full: Gauge::default(),
         }
     }
 }
 
 impl StorageMetrics {
     pub fn register(&self, r: &mut Registry) {
+        r.register(
+            "osprey_storage_disk_full",
+            "1 while the last WAL write found the disk full (writes refused until one fits)",
+            self.disk_full.clone(),
+        );
         r.register(
             "osprey_wal_fsync_seconds",
             "Time taken by one WAL fsync (one group commit)",
@@ -77,6 +84,10 @@ impl StorageMetrics {
 
     pub(crate) fn observe_fsync(&self, d: Duration) {
         self.wal_fsync.observe(d.as_secs_f64());
+    }
+
+    pub(crate) fn set_disk_full(&self, full: bool) {
+        self.disk_full.set(i64::from(full));
     }
 
     pub(crate) fn observe_flush(&self, d: Duration) {

@@ -164,6 +164,8 @@ pub struct SegmentWriter {
     pub id: u64,
     path: PathBuf,
     file: File,
+    /// Bytes of whole records written (what a rollback returns to).
+    len: u64,
 }
 
 impl SegmentWriter {
@@ -174,14 +176,41 @@ impl SegmentWriter {
             .append(true)
             .open(&path)
             .map_err(|e| StorageError::io(&path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| StorageError::io(&path, e))?
+            .len();
         sync_dir(dir)?;
-        Ok(Self { id, path, file })
+        Ok(Self {
+            id,
+            path,
+            file,
+            len,
+        })
     }
 
     pub fn append(&mut self, record: &[u8]) -> Result<(), StorageError> {
         self.file
             .write_all(record)
-            .map_err(|e| StorageError::io(&self.path, e))
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.len += record.len() as u64;
+        Ok(())
+    }
+
+    /// Length of the records written so far.
+    pub fn written(&self) -> u64 {
+        self.len
+    }
+
+    /// Cuts the segment back to `len` (a group whose write failed part way, for
+    /// example on a full disk): as if those records had never been written. The
+    /// file is in append mode, so the next record goes right after.
+    pub fn rollback(&mut self, len: u64) -> Result<(), StorageError> {
+        self.file
+            .set_len(len)
+            .map_err(|e| StorageError::io(&self.path, e))?;
+        self.len = len;
+        Ok(())
     }
 
     pub fn sync(&mut self) -> Result<(), StorageError> {

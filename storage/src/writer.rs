@@ -3,9 +3,14 @@
 //! One thread owns the current segment. It takes every append that is waiting, writes
 //! them all, fsyncs once, inserts them into the memtable and acknowledges them. A rotate
 //! command freezes the memtable and starts a new segment in the same step, so a frozen
-//! memtable always covers whole segments. Any write or fsync error is fatal: after it,
-//! the page cache cannot be trusted, so every later append fails until a restart
-//! (which replays what did reach the disk).
+//! memtable always covers whole segments.
+//!
+//! A full disk (or quota) while writing a group is not fatal: the segment is cut back
+//! to where the group started, the group is refused with [`StorageError::DiskFull`],
+//! and the next group tries again, so writes resume by themselves once space is freed.
+//! Any other write error, and any fsync error, is fatal: after it the page cache
+//! cannot be trusted, so every later append fails until a restart (which replays what
+//! did reach the disk).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,7 +65,8 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
     while let Ok(first) = rx.recv() {
         let mut group: Vec<Pending> = Vec::new();
         let mut rotate = None;
-        let mut write_error: Option<String> = None;
+        let start = segment.written();
+        let mut write_error: Option<StorageError> = None;
         let mut next = Some(first);
         while let Some(cmd) = next.take() {
             match cmd {
@@ -75,7 +81,7 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
                     if write_error.is_none()
                         && let Err(e) = segment.append(&record)
                     {
-                        write_error = Some(e.to_string());
+                        write_error = Some(e);
                     }
                     group.push(Pending {
                         tenant,
@@ -96,14 +102,13 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
             next = rx.try_recv().ok();
         }
         if !group.is_empty() {
-            if write_error.is_none() && inner.config.wal_fsync {
-                let t = Instant::now();
-                if let Err(e) = segment.sync() {
-                    write_error = Some(e.to_string());
+            match write_group_outcome(inner, &mut segment, start, write_error) {
+                Outcome::Written => commit_group(inner, group),
+                Outcome::DiskFull => refuse_group(inner, group, || StorageError::DiskFull),
+                Outcome::Failed(msg) => {
+                    refuse_group(inner, group, || StorageError::Closed(msg.clone()))
                 }
-                inner.metrics.observe_fsync(t.elapsed());
             }
-            commit_group(inner, group, write_error.as_deref());
         }
         if let Some(ack) = rotate {
             let _ = ack.send(rotate_segment(inner, &mut segment, wal_dir));
@@ -113,22 +118,75 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
     let _ = segment.sync();
 }
 
-fn commit_group(inner: &Inner, group: Vec<Pending>, write_error: Option<&str>) {
-    let total: u64 = group.iter().map(|p| p.bytes).sum();
-    if let Some(err) = write_error {
-        inner.failed.store(true, Ordering::SeqCst);
-        tracing::error!(
-            error = err,
-            "WAL write failed; refusing further writes until restart"
-        );
-        inner.in_flight.fetch_sub(total, Ordering::SeqCst);
-        for p in group {
-            let _ = p.ack.send(Err(StorageError::Closed(format!(
-                "WAL write failed: {err}"
-            ))));
+/// What became of a group's records.
+enum Outcome {
+    /// On disk (and fsynced, when configured).
+    Written,
+    /// Refused: the disk is full; the segment is as it was before the group.
+    DiskFull,
+    /// Refused, and storage refuses every later write (message for clients).
+    Failed(String),
+}
+
+/// Finishes a group's write: fsync, or roll back a write the full disk cut short.
+fn write_group_outcome(
+    inner: &Inner,
+    segment: &mut SegmentWriter,
+    start: u64,
+    write_error: Option<StorageError>,
+) -> Outcome {
+    let error = match write_error {
+        Some(e) if e.is_disk_full() => match segment.rollback(start) {
+            Ok(()) => {
+                if !inner.disk_full.swap(true, Ordering::SeqCst) {
+                    tracing::error!(error = %e, "disk full: refusing writes until space is freed");
+                }
+                inner.metrics.set_disk_full(true);
+                return Outcome::DiskFull;
+            }
+            Err(rollback) => {
+                tracing::error!(error = %rollback, "cannot cut the WAL back after a full disk");
+                e
+            }
+        },
+        Some(e) => e,
+        None if inner.config.wal_fsync => {
+            let t = Instant::now();
+            let synced = segment.sync();
+            inner.metrics.observe_fsync(t.elapsed());
+            match synced {
+                Ok(()) => return written(inner),
+                Err(e) => e,
+            }
         }
-        return;
+        None => return written(inner),
+    };
+    inner.failed.store(true, Ordering::SeqCst);
+    tracing::error!(error = %error, "WAL write failed; refusing further writes until restart");
+    Outcome::Failed(format!(
+        "WAL write failed ({}); writes are refused until the server restarts",
+        error.client_message()
+    ))
+}
+
+fn written(inner: &Inner) -> Outcome {
+    if inner.disk_full.swap(false, Ordering::SeqCst) {
+        tracing::info!("disk space available again: writes resumed");
+        inner.metrics.set_disk_full(false);
     }
+    Outcome::Written
+}
+
+fn refuse_group(inner: &Inner, group: Vec<Pending>, error: impl Fn() -> StorageError) {
+    let total: u64 = group.iter().map(|p| p.bytes).sum();
+    inner.in_flight.fetch_sub(total, Ordering::SeqCst);
+    for p in group {
+        let _ = p.ack.send(Err(error()));
+    }
+}
+
+fn commit_group(inner: &Inner, group: Vec<Pending>) {
+    let total: u64 = group.iter().map(|p| p.bytes).sum();
     let mut acks = Vec::with_capacity(group.len());
     let mut rows = 0u64;
     // Live tail: no receiver, no cost; a slow one lags and is told so.

@@ -19,7 +19,6 @@ use prost::Message;
 
 use super::{Outcome, Pipeline};
 use crate::body::{Format, decode_content_encoding, tenant};
-use crate::error::RETRY_AFTER_SECS;
 use crate::{IngestError, IngestState};
 
 /// `google.rpc.Status`, the OTLP/HTTP error body.
@@ -32,13 +31,18 @@ pub struct RpcStatus {
 }
 
 fn error_response(err: &IngestError, format: Format) -> Response {
-    let status = err.http_status();
+    let status = match err.http_status() {
+        // OTLP/HTTP exporters retry 429, 502, 503 and 504 only: a full disk is 503
+        // here, so the data waits in the client instead of being dropped.
+        StatusCode::INSUFFICIENT_STORAGE => StatusCode::SERVICE_UNAVAILABLE,
+        s => s,
+    };
     if err.is_server_fault() {
         tracing::error!(error = %err, "OTLP ingest failed");
     }
     let rpc = RpcStatus {
         code: err.grpc_status().code() as i32,
-        message: err.to_string(),
+        message: err.client_message(),
     };
     let body = match format {
         Format::Protobuf => rpc.encode_to_vec(),
@@ -50,8 +54,8 @@ fn error_response(err: &IngestError, format: Format) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
-        h.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    if let Some(secs) = err.retry_after() {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     resp
 }
