@@ -61,9 +61,10 @@ struct Surfaces {
 }
 
 fn surfaces(config: &Config, storage: &Storage) -> Surfaces {
-    let ingest = IngestState::with_spanmetrics(
+    let ingest = IngestState::with_limits(
         storage.clone(),
         config.server.max_body_size.as_u64(),
+        config.server.ingest_inflight_limit.as_u64(),
         config.spanmetrics.clone(),
     );
     let http_metrics = HttpMetrics::default();
@@ -141,6 +142,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .timeout(limits.body_read_timeout)
             .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(std::time::Duration::from_secs(30)))
+            .layer(osprey_ingest::admission::GrpcLayer(
+                s.ingest.admission.clone(),
+            ))
             .add_routes(osprey_ingest::otlp_grpc_routes(s.ingest.clone()))
             .serve_with_incoming_shutdown(
                 listen::incoming(grpc_l, limits, stop_rx.clone()),

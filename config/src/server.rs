@@ -37,6 +37,10 @@ pub struct ServerConfig {
     /// Most open connections per listener; further clients wait in the kernel's
     /// accept queue until one closes.
     pub max_connections: usize,
+    /// Memory that ingest requests being read and decoded may take together (each
+    /// counts about 4× its body); beyond it a request gets 429 / RESOURCE_EXHAUSTED at
+    /// once. With `storage.memtable_limit` it bounds ingest's memory.
+    pub ingest_inflight_limit: ByteSize,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +55,7 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(60),
             max_connections: 4096,
+            ingest_inflight_limit: ByteSize::mib(256),
         }
     }
 }
@@ -74,6 +79,15 @@ impl ServerConfig {
             if d.as_millis() < 100 {
                 p.bad(key, "must be at least 100ms".into());
             }
+        }
+        if s.ingest_inflight_limit < s.max_body_size {
+            p.bad(
+                "server.ingest_inflight_limit",
+                format!(
+                    "{} is below server.max_body_size ({}); expected at least one body",
+                    s.ingest_inflight_limit, s.max_body_size
+                ),
+            );
         }
         if s.max_connections == 0 {
             p.bad("server.max_connections", "must be greater than 0".into());

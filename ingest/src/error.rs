@@ -17,6 +17,11 @@ pub enum IngestError {
     UnsupportedEncoding(String),
     #[error("request body exceeds the limit of {limit} bytes{context}")]
     TooLarge { limit: u64, context: &'static str },
+    /// Requests being decoded already hold the in-flight budget; retry shortly.
+    #[error(
+        "ingest is busy: requests in flight hold its memory budget of {limit} bytes (server.ingest_inflight_limit); retry later"
+    )]
+    Busy { limit: u64 },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -35,6 +40,7 @@ impl IngestError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Storage(e) => match e {
                 StorageError::InvalidTenant(_) => StatusCode::BAD_REQUEST,
                 StorageError::Backpressure { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -70,7 +76,9 @@ impl IngestError {
             IngestError::BadRequest(_)
             | IngestError::UnsupportedMediaType(_)
             | IngestError::UnsupportedEncoding(_) => tonic::Status::invalid_argument(msg),
-            IngestError::TooLarge { .. } => tonic::Status::resource_exhausted(msg),
+            IngestError::TooLarge { .. } | IngestError::Busy { .. } => {
+                tonic::Status::resource_exhausted(msg)
+            }
             IngestError::Storage(e) => match e {
                 StorageError::InvalidTenant(_) => tonic::Status::invalid_argument(msg),
                 StorageError::Backpressure { .. } => tonic::Status::resource_exhausted(msg),

@@ -6,6 +6,7 @@
 //! Nothing here reads query code; the only way out is `osprey_storage::Storage::append`,
 //! which acknowledges after the WAL fsync.
 
+pub mod admission;
 mod body;
 pub mod capture;
 pub mod demo;
@@ -41,6 +42,8 @@ pub struct IngestState {
     pub samples: std::sync::Arc<samplegate::SampleGate>,
     /// Scrape targets' last results (`GET /api/v1/targets`).
     pub targets: std::sync::Arc<scrape::TargetBoard>,
+    /// Which requests are read and decoded now (`admission.rs`).
+    pub admission: admission::Admission,
 }
 
 impl IngestState {
@@ -57,8 +60,23 @@ impl IngestState {
         max_body: u64,
         spanmetrics: osprey_config::SpanMetricsConfig,
     ) -> Self {
+        let inflight = osprey_config::ServerConfig::default()
+            .ingest_inflight_limit
+            .as_u64();
+        Self::with_limits(storage, max_body, inflight, spanmetrics)
+    }
+
+    /// The state with every limit given: `max_body` per request, `inflight_limit` for
+    /// the requests being decoded together.
+    pub fn with_limits(
+        storage: Storage,
+        max_body: u64,
+        inflight_limit: u64,
+        spanmetrics: osprey_config::SpanMetricsConfig,
+    ) -> Self {
         let window = storage.config().metrics_out_of_order_window;
         Self {
+            admission: admission::Admission::new(storage.clone(), inflight_limit, max_body),
             storage,
             samples: std::sync::Arc::new(samplegate::SampleGate::new(window)),
             targets: std::sync::Arc::default(),
@@ -72,10 +90,12 @@ impl IngestState {
 /// The OTLP/HTTP paths (served on the OTLP HTTP port and again on the API port).
 pub fn otlp_http_router(st: IngestState) -> Router {
     let limit = usize::try_from(st.max_body).unwrap_or(usize::MAX);
+    let admit = axum::middleware::from_fn_with_state(st.admission.clone(), admission::http);
     Router::new()
         .route("/v1/traces", post(otlp::http::traces))
         .route("/v1/logs", post(otlp::http::logs))
         .route("/v1/metrics", post(otlp::http::metrics))
+        .route_layer(admit)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(st)
 }
@@ -84,10 +104,12 @@ pub fn otlp_http_router(st: IngestState) -> Router {
 /// Loki push.
 pub fn api_router(st: IngestState) -> Router {
     let limit = usize::try_from(st.max_body).unwrap_or(usize::MAX);
+    let admit = axum::middleware::from_fn_with_state(st.admission.clone(), admission::http);
     Router::new()
         .route("/api/v1/write", post(remote_write::write))
         .route("/api/v1/logs", post(lines::handler))
         .route("/loki/api/v1/push", post(loki::push))
+        .route_layer(admit)
         .route("/api/v1/targets", axum::routing::get(targets_handler))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(st.clone())

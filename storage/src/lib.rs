@@ -441,6 +441,19 @@ impl Storage {
             .map_err(|_| StorageError::Closed("WAL writer stopped".into()))
     }
 
+    /// Whether `bytes` more would fit under `memtable_limit` now (memtables plus writes
+    /// in flight); `Backpressure` if not. Ingest asks before reading and decoding a
+    /// request, so an overloaded server refuses at once.
+    pub fn check_room(&self, bytes: u64) -> Result<(), StorageError> {
+        let limit = self.inner.config.memtable_limit.as_u64();
+        let used = self.buffered_bytes() + self.inner.in_flight.load(Ordering::SeqCst);
+        if used.saturating_add(bytes) > limit {
+            self.inner.flush_wanted.notify_one();
+            return Err(StorageError::Backpressure { used, limit });
+        }
+        Ok(())
+    }
+
     /// Bytes held in memtables (active + being flushed).
     pub fn buffered_bytes(&self) -> u64 {
         self.inner
