@@ -6,10 +6,13 @@ request admitted first is unaffected."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from pathlib import Path
 
 import grpc
 import pytest
+import requests
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.logs.v1 import logs_pb2
 
@@ -74,3 +77,70 @@ def test_requests_past_the_inflight_budget_are_refused_at_once(server: OspreySer
         logs_service_pb2_grpc.LogsServiceStub(ch).Export(req, timeout=5)
     assert server.count("logs", "service = 'held'") == 2
     assert server.count("logs", "service = 'second'") == 10000
+
+
+def vm_hwm_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def export_request(records: int, tag: str) -> bytes:
+    pad = "p" * 180
+    req = logs_service_pb2.ExportLogsServiceRequest(resource_logs=[logs_pb2.ResourceLogs(scope_logs=[
+        logs_pb2.ScopeLogs(log_records=[
+            logs_pb2.LogRecord(time_unix_nano=time.time_ns(), body={"string_value": f"{tag} {i} {pad}"})
+            for i in range(records)
+        ])
+    ])])
+    return req.SerializeToString()
+
+
+def test_memory_stays_bounded_under_overload(osprey_factory) -> None:
+    """16 clients send 2 MB OTLP requests as fast as they can for 8 s: the server
+    refuses what does not fit (429) and its peak memory stays near its bounds
+    (memtable_limit + ingest_inflight_limit + what the process needs anyway)."""
+    server = osprey_factory(config="""
+[server]
+ingest_inflight_limit = "32MiB"
+[storage]
+memtable_limit = "64MiB"
+flush_size = "16MiB"
+""")
+    assert server.proc is not None
+    baseline = vm_hwm_bytes(server.proc.pid)
+    body = export_request(10_000, "load")
+    assert len(body) > 2_000_000
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    stop = time.monotonic() + 8
+
+    def client() -> None:
+        s = requests.Session()
+        while time.monotonic() < stop:
+            r = s.post(server.otlp_http("/v1/logs"), data=body,
+                       headers={"Content-Type": "application/x-protobuf"}, timeout=30)
+            with lock:
+                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            if r.status_code == 429:
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    peak = vm_hwm_bytes(server.proc.pid)
+    assert set(statuses) <= {200, 429}, statuses
+    assert statuses.get(200, 0) > 0, statuses
+    grown = peak - baseline
+    print(f"statuses {statuses}, baseline {baseline >> 20} MiB, peak {peak >> 20} MiB, grown {grown >> 20} MiB")
+    # Bounds: 64 MiB memtables (Arrow's accounting; ~1.5x that allocated) + 32 MiB in
+    # flight + a flush's working set, which is not accounted yet (measured: a single
+    # client at the same settings peaks ~310 MiB above the baseline; see issue 13's
+    # note). Without admission, 16 clients decoding at once would add their bodies'
+    # decoded size on top.
+    assert grown < 512 << 20, f"peak grew by {grown >> 20} MiB: {statuses}"
+    # Every acknowledged record is there.
+    assert server.count("logs") == statuses.get(200, 0) * 10_000
