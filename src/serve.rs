@@ -84,11 +84,16 @@ fn surfaces(config: &Config, storage: &Storage) -> Surfaces {
         config: config.query.clone(),
     };
     let track = axum::middleware::from_fn_with_state(http_metrics, osprey_query::ops::track);
+    // Who is asking, decided once per request for every handler behind it.
+    let context = axum::middleware::from_fn(osprey_auth::http_context);
     let api = osprey_ingest::api_router(ingest.clone())
         .merge(osprey_query::router(query, ops))
         .merge(osprey_ui::router())
+        .layer(context.clone())
         .layer(track.clone());
-    let otlp_http = osprey_ingest::otlp_http_router(ingest.clone()).layer(track);
+    let otlp_http = osprey_ingest::otlp_http_router(ingest.clone())
+        .layer(context)
+        .layer(track);
     Surfaces {
         api,
         otlp_http,
@@ -142,6 +147,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .timeout(limits.body_read_timeout)
             .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(std::time::Duration::from_secs(30)))
+            .layer(osprey_auth::GrpcContextLayer)
             .layer(osprey_ingest::admission::GrpcLayer(
                 s.ingest.admission.clone(),
             ))

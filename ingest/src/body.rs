@@ -96,20 +96,6 @@ pub fn unsnappy(data: &[u8], limit: u64) -> Result<Vec<u8>, IngestError> {
         .map_err(|e| IngestError::BadRequest(format!("invalid snappy body: {e}")))
 }
 
-/// Tenant from `X-Scope-OrgID`, `default` when absent.
-pub fn tenant(headers: &HeaderMap) -> Result<String, IngestError> {
-    match headers.get("x-scope-orgid") {
-        None => Ok("default".into()),
-        Some(v) => {
-            let t = v
-                .to_str()
-                .map_err(|_| IngestError::BadRequest("X-Scope-OrgID is not valid ASCII".into()))?;
-            osprey_storage::validate_tenant(t)?;
-            Ok(t.to_string())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

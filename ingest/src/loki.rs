@@ -20,9 +20,10 @@ use osprey_storage::schema::{Attributes, LogRow, logs_batch};
 use prost::Message;
 use serde_json::Value;
 
-use crate::body::{content_type, decode_content_encoding, tenant, unsnappy};
+use crate::body::{content_type, decode_content_encoding, unsnappy};
 use crate::lines::parse::{parse_event, severity_number};
 use crate::{IngestError, IngestState};
+use osprey_auth::RequestContext;
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct PushRequest {
@@ -321,16 +322,25 @@ pub fn decode_rows(
     Ok(to_rows(streams, now_ns, retention_ns).0)
 }
 
-pub async fn push(State(st): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
-    match push_inner(&st, &headers, body).await {
+pub async fn push(
+    State(st): State<IngestState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match push_inner(&st, ctx.tenant(), &headers, body).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn push_inner(st: &IngestState, headers: &HeaderMap, body: Bytes) -> Result<(), IngestError> {
+async fn push_inner(
+    st: &IngestState,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(), IngestError> {
     let (ct, mime) = content_type(headers, "application/x-protobuf");
-    let tenant = tenant(headers)?;
     let mut invalid_utf8 = 0usize;
     let streams = match mime.as_str() {
         "application/json" => {
@@ -355,7 +365,7 @@ async fn push_inner(st: &IngestState, headers: &HeaderMap, body: Bytes) -> Resul
     st.metrics.repaired(invalid_utf8, outcome.truncated);
     if !rows.is_empty() {
         st.storage
-            .append(&tenant, Signal::Logs, logs_batch(&rows)?)
+            .append(tenant, Signal::Logs, logs_batch(&rows)?)
             .await?;
     }
     st.metrics.rows(Signal::Logs, rows.len() as u64, 0);

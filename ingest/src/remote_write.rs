@@ -17,8 +17,9 @@ use osprey_storage::metadata::Metadata;
 use osprey_storage::schema::{SampleRow, samples_batch_with_ids};
 use prost::Message;
 
-use crate::body::{tenant, unsnappy};
+use crate::body::unsnappy;
 use crate::{IngestError, IngestState};
+use osprey_auth::RequestContext;
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct WriteRequest {
@@ -299,8 +300,13 @@ fn exemplar(
     }
 }
 
-pub async fn write(State(st): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
-    match write_inner(&st, &headers, &body).await {
+pub async fn write(
+    State(st): State<IngestState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match write_inner(&st, ctx.tenant(), &headers, &body).await {
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Ok(Some(written)) => (StatusCode::NO_CONTENT, written.headers()).into_response(),
         Err((e, written)) => {
@@ -348,7 +354,12 @@ enum Proto {
 
 type WriteResult = Result<Option<Written>, (IngestError, Option<Written>)>;
 
-async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> WriteResult {
+async fn write_inner(
+    st: &IngestState,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> WriteResult {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -382,7 +393,6 @@ async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> Writ
         return Err((IngestError::UnsupportedEncoding(enc.to_string()), None));
     }
     let fail = |e: IngestError| (e, None);
-    let tenant = tenant(headers).map_err(fail)?;
     let raw = unsnappy(body, st.max_body).map_err(fail)?;
     st.metrics.bytes(Signal::Metrics, raw.len() as u64);
     // Metadata is kept only once the request's samples are stored.
@@ -427,19 +437,19 @@ async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> Writ
         }
     };
     let total = rows.len();
-    let admitted = st.samples.admit(&tenant, rows);
+    let admitted = st.samples.admit(tenant, rows);
     let rows = &admitted.rows;
     if !rows.is_empty() {
         let batch =
             samples_batch_with_ids(rows, Some(&admitted.ids)).map_err(|e| fail(e.into()))?;
         st.storage
-            .append(&tenant, Signal::Metrics, batch)
+            .append(tenant, Signal::Metrics, batch)
             .await
             .map_err(|e| fail(e.into()))?;
     }
     st.samples.commit(&admitted);
     for (family, m) in meta {
-        st.storage.metadata().set(&tenant, &family, m);
+        st.storage.metadata().set(tenant, &family, m);
     }
     st.metrics.rows(
         Signal::Metrics,
@@ -450,7 +460,7 @@ async fn write_inner(st: &IngestState, headers: &HeaderMap, body: &[u8]) -> Writ
         .storage
         .exemplars()
         .add(exemplars.into_iter().map(|mut e| {
-            e.tenant = tenant.clone();
+            e.tenant = tenant.to_string();
             e
         }));
     // Exact duplicates are stored already: written, as Prometheus counts them.

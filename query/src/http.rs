@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use osprey_auth::RequestContext;
 use serde_json::{Value, json};
 
 use crate::logsearch::SearchParams;
@@ -18,20 +18,6 @@ use crate::{
     QueryError, QueryState, jaeger, jaeger_metrics, jaeger_v3, logsearch, logstats, logtail,
     patterns, promql, sql,
 };
-
-/// Tenant from `X-Scope-OrgID`, `default` when absent.
-fn tenant(headers: &HeaderMap) -> Result<String, QueryError> {
-    match headers.get("x-scope-orgid") {
-        None => Ok("default".into()),
-        Some(v) => {
-            let t = v
-                .to_str()
-                .map_err(|_| QueryError::BadData("X-Scope-OrgID is not valid ASCII".into()))?;
-            osprey_storage::validate_tenant(t).map_err(|e| QueryError::BadData(e.to_string()))?;
-            Ok(t.to_string())
-        }
-    }
-}
 
 /// Prometheus time parameter: RFC 3339 or (fractional) Unix seconds.
 pub fn parse_time(name: &str, s: &str) -> Result<i64, QueryError> {
@@ -119,9 +105,9 @@ fn jaeger_v3_respond(r: Result<Value, QueryError>) -> Response {
     }
 }
 
-async fn sql_handler(State(st): State<QueryState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn sql_handler(State(st): State<QueryState>, ctx: RequestContext, body: Bytes) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let req: Value = serde_json::from_slice(&body).map_err(|e| {
             QueryError::BadData(format!(
                 "body must be JSON {{\"query\": \"SELECT …\"}}: {e}"
@@ -141,11 +127,11 @@ async fn sql_handler(State(st): State<QueryState>, headers: HeaderMap, body: Byt
 
 async fn trace_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let id = jaeger::normalize_trace_id(&id)?;
         let batches = jaeger::find_trace(&st, &tenant, &id).await?;
         if batches.is_empty() {
@@ -161,10 +147,10 @@ async fn trace_handler(
 /// those traces instead, whatever the other parameters say.
 async fn found_traces(
     st: &QueryState,
-    headers: &HeaderMap,
+    ctx: &RequestContext,
     q: &[(String, String)],
 ) -> Result<(Vec<(String, Vec<arrow::array::RecordBatch>)>, Vec<String>), QueryError> {
-    let tenant = tenant(headers)?;
+    let tenant = ctx.tenant().to_string();
     let ids = q
         .iter()
         .filter(|(k, v)| k == "traceID" && !v.is_empty())
@@ -189,11 +175,11 @@ async fn found_traces(
 /// Jaeger's trace search: whole traces, newest first.
 async fn traces_search_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let run = async {
-        let (traces, missing) = found_traces(&st, &headers, &q).await?;
+        let (traces, missing) = found_traces(&st, &ctx, &q).await?;
         let data = traces
             .iter()
             .map(|(id, batches)| jaeger::trace_json(id, batches))
@@ -218,11 +204,11 @@ async fn traces_search_handler(
 /// Trace search with summaries (Jaeger's parameters, Osprey's envelope).
 async fn trace_summaries_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let run = async {
-        found_traces(&st, &headers, &q)
+        found_traces(&st, &ctx, &q)
             .await?
             .0
             .iter()
@@ -235,11 +221,11 @@ async fn trace_summaries_handler(
 /// Jaeger's `/api/dependencies?endTs=&lookback=` (ms; defaults now and 24 h).
 async fn dependencies_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let ms = |name: &str, default: i64| -> Result<i64, QueryError> {
             match q.get(name).filter(|v| !v.is_empty()) {
                 None => Ok(default),
@@ -269,12 +255,12 @@ async fn dependencies_handler(
 /// Jaeger's Monitor tab: `/api/metrics/{calls,errors,latencies}`.
 async fn jaeger_metrics_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Path(kind): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let kind = jaeger_metrics::Kind::parse(&kind).ok_or_else(|| {
             QueryError::NotFound(format!(
                 "unknown metric {kind:?}; expected calls, errors or latencies"
@@ -303,9 +289,9 @@ fn jaeger_v3_error(e: QueryError) -> Response {
         .into_response()
 }
 
-async fn v3_services_handler(State(st): State<QueryState>, headers: HeaderMap) -> Response {
+async fn v3_services_handler(State(st): State<QueryState>, ctx: RequestContext) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         jaeger::services(&st, &tenant).await
     };
     jaeger_v3_respond(run.await.map(|s| json!({ "services": s })))
@@ -313,13 +299,13 @@ async fn v3_services_handler(State(st): State<QueryState>, headers: HeaderMap) -
 
 async fn v3_operations_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let run = async {
         let service = q.get("service").cloned().unwrap_or_default();
         let kind = q.get("spanKind").or_else(|| q.get("span_kind"));
-        kinded_operations(&st, &headers, &service, kind).await
+        kinded_operations(&st, &ctx, &service, kind).await
     };
     jaeger_v3_respond(run.await.map(|ops| json!({ "operations": ops })))
 }
@@ -328,11 +314,11 @@ async fn v3_operations_handler(
 /// Jaeger span kind when `kind` names one: v1's `/api/operations` and v3's.
 async fn kinded_operations(
     st: &QueryState,
-    headers: &HeaderMap,
+    ctx: &RequestContext,
     service: &str,
     kind: Option<&String>,
 ) -> Result<Vec<Value>, QueryError> {
-    let tenant = tenant(headers)?;
+    let tenant = ctx.tenant().to_string();
     let kind = match kind {
         Some(k) if !k.is_empty() => Some(jaeger_v3::stored_kind(k)?),
         _ => None,
@@ -346,11 +332,11 @@ async fn kinded_operations(
 
 async fn v3_trace_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let id = jaeger::normalize_trace_id(&id)
             .map_err(|e| QueryError::BadData(format!("malformed parameter trace_id: {e}")))?;
         let batches = jaeger::find_trace(&st, &tenant, &id).await?;
@@ -364,11 +350,11 @@ async fn v3_trace_handler(
 
 async fn v3_find_traces_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let query = jaeger_v3::find_traces_query(&q)?;
         let traces = tracesearch::traces(&st, &tenant, &query).await?;
         if traces.is_empty() {
@@ -396,9 +382,9 @@ fn jaeger_error(e: QueryError) -> Response {
         .into_response()
 }
 
-async fn services_handler(State(st): State<QueryState>, headers: HeaderMap) -> Response {
+async fn services_handler(State(st): State<QueryState>, ctx: RequestContext) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         jaeger::services(&st, &tenant).await
     };
     jaeger_respond_list(
@@ -411,7 +397,7 @@ async fn services_handler(State(st): State<QueryState>, headers: HeaderMap) -> R
 /// kinds (what the Jaeger UI's deep dependency view asks).
 async fn kind_operations_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let run = async {
@@ -419,18 +405,18 @@ async fn kind_operations_handler(
             .get("service")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| QueryError::BadData("parameter 'service' is required".into()))?;
-        kinded_operations(&st, &headers, service, q.get("spanKind")).await
+        kinded_operations(&st, &ctx, service, q.get("spanKind")).await
     };
     jaeger_respond_list(run.await)
 }
 
 async fn operations_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Path(service): Path<String>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         jaeger::operations(&st, &tenant, &service).await
     };
     jaeger_respond_list(
@@ -454,11 +440,11 @@ async fn buildinfo_handler() -> Response {
 
 async fn logs_search_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let limit = parse_limit(&q, 100, 5000)?;
         let params = SearchParams {
             query: q.get("query").cloned().unwrap_or_default(),
@@ -526,11 +512,11 @@ fn stats_params(q: &HashMap<String, String>) -> Result<logstats::StatsParams, Qu
 
 async fn logs_histogram_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let p = stats_params(&q)?;
         let step = q
             .get("step")
@@ -545,11 +531,11 @@ async fn logs_histogram_handler(
 
 async fn logs_fields_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let p = stats_params(&q)?;
         let top = parse_limit(&q, 10, 1000)?;
         logstats::fields(&st, &tenant, &p, top).await
@@ -559,11 +545,11 @@ async fn logs_fields_handler(
 
 async fn logs_patterns_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let p = stats_params(&q)?;
         let limit = parse_limit(&q, 50, 1000)?;
         patterns::patterns(&st, &tenant, &p, limit).await
@@ -573,11 +559,11 @@ async fn logs_patterns_handler(
 
 async fn logs_tail_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let run = || -> Result<Response, QueryError> {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let rx = st.storage.subscribe_logs();
         let query = q.get("query").cloned().unwrap_or_default();
         let service = q.get("service").filter(|s| !s.is_empty()).cloned();
@@ -619,12 +605,12 @@ fn prom_query_param(p: &HashMap<String, String>) -> Result<&str, QueryError> {
 /// `GET|POST /api/v1/query`: an instant query at `time` (default now).
 async fn prom_query_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let p = params(q, form);
         let time = time_param(&p, "time", now_ns())?;
         let req = promql::Request {
@@ -642,12 +628,12 @@ async fn prom_query_handler(
 /// `GET|POST /api/v1/query_exemplars`: exemplars of the series the query selects.
 async fn prom_exemplars_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
     let run = || {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let p = params(q, form);
         let start = time_param(&p, "start", i64::MIN)?;
         let end = time_param(&p, "end", i64::MAX)?;
@@ -665,12 +651,12 @@ async fn prom_exemplars_handler(
 /// `GET|POST /api/v1/query_range`: the query at every `step` from `start` to `end`.
 async fn prom_query_range_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
     let run = async {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let p = params(q, form);
         let need = |name: &str| {
             p.get(name)
@@ -728,12 +714,12 @@ fn list_params(
 /// `GET|POST /api/v1/labels`, optionally over the series `match[]` selects.
 async fn labels_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<Vec<(String, String)>>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     let run = || {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let (selectors, limit) = list_params(q, form)?;
         promql::label_list(&st, &tenant, &selectors, None, limit)
     };
@@ -743,12 +729,12 @@ async fn labels_handler(
 /// `GET /api/v1/label/{name}/values`, optionally over the series `match[]` selects.
 async fn label_values_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Path(name): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let run = || {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let (selectors, limit) = list_params(
             q,
             Err(FormRejection::from(
@@ -763,11 +749,11 @@ async fn label_values_handler(
 /// `GET /api/v1/metadata`: type, help and unit per metric family (`metric`, `limit`).
 async fn metadata_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let run = || {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let limit = match q.get("limit") {
             None => None,
             Some(l) => {
@@ -790,12 +776,12 @@ async fn metadata_handler(
 /// `GET|POST /api/v1/series`: the label sets `match[]` selects.
 async fn series_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<Vec<(String, String)>>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     let run = || {
-        let tenant = tenant(&headers)?;
+        let tenant = ctx.tenant().to_string();
         let (selectors, limit) = list_params(q, form)?;
         if selectors.is_empty() {
             return Err(QueryError::BadData("no match[] parameter provided".into()));
@@ -806,11 +792,8 @@ async fn series_handler(
 }
 
 /// `POST /api/v1/admin/flush`: flushes the asking tenant's buffered rows only.
-async fn flush_handler(State(st): State<QueryState>, headers: HeaderMap) -> Response {
-    let tenant = match tenant(&headers) {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
-    };
+async fn flush_handler(State(st): State<QueryState>, ctx: RequestContext) -> Response {
+    let tenant = ctx.tenant().to_string();
     match st.storage.flush_tenant(&tenant).await {
         Ok(stats) => success(stats),
         Err(e) => admin_error("flush", &e),
@@ -819,17 +802,14 @@ async fn flush_handler(State(st): State<QueryState>, headers: HeaderMap) -> Resp
 
 /// `GET /api/v1/status/storage`: the asking tenant's partitions and buffered bytes
 /// (never another tenant's).
-async fn storage_status_handler(State(st): State<QueryState>, headers: HeaderMap) -> Response {
+async fn storage_status_handler(State(st): State<QueryState>, ctx: RequestContext) -> Response {
     #[derive(Default)]
     struct Agg {
         files: u64,
         rows: u64,
         bytes: u64,
     }
-    let tenant = match tenant(&headers) {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
-    };
+    let tenant = ctx.tenant().to_string();
     let mut groups: std::collections::BTreeMap<(String, i64), Agg> = Default::default();
     for f in st
         .storage
@@ -866,13 +846,10 @@ async fn storage_status_handler(State(st): State<QueryState>, headers: HeaderMap
 /// `POST /api/v1/admin/compact[?full=true]`: merges the asking tenant's files only.
 async fn compact_handler(
     State(st): State<QueryState>,
-    headers: HeaderMap,
+    ctx: RequestContext,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let tenant = match tenant(&headers) {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
-    };
+    let tenant = ctx.tenant().to_string();
     let full = q.get("full").is_some_and(|v| v == "true" || v == "1");
     let result = if full {
         st.storage.compact_full(Some(&tenant)).await

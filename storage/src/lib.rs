@@ -103,16 +103,10 @@ impl fmt::Display for Signal {
     }
 }
 
-/// Tenant ids become directory names, so they are restricted.
+/// Tenant ids become directory names, so they are restricted (`osprey_auth::Tenant`
+/// owns the rule; storage checks it again on every write).
 pub fn validate_tenant(tenant: &str) -> Result<(), StorageError> {
-    let ok = !tenant.is_empty()
-        && tenant.len() <= 64
-        && tenant != "."
-        && tenant != ".."
-        && tenant
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-    if ok {
+    if osprey_auth::tenant::is_valid(tenant) {
         Ok(())
     } else {
         Err(StorageError::InvalidTenant(

@@ -26,8 +26,9 @@ use osprey_storage::Signal;
 use osprey_storage::schema::{LogRow, logs_batch};
 use serde::{Deserialize, Serialize};
 
-use crate::body::{content_type, decode_content_encoding, tenant};
+use crate::body::{content_type, decode_content_encoding};
 use crate::{IngestError, IngestState};
+use osprey_auth::RequestContext;
 
 /// Longest event kept whole (bytes of UTF-8).
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
@@ -149,11 +150,12 @@ pub fn to_rows(
 
 pub async fn handler(
     State(st): State<IngestState>,
+    ctx: RequestContext,
     headers: HeaderMap,
     Query(params): Query<LinesParams>,
     body: Bytes,
 ) -> Response {
-    match handle(&st, &headers, &params, body).await {
+    match handle(&st, ctx.tenant(), &headers, &params, body).await {
         Ok(outcome) => (StatusCode::OK, axum::Json(outcome)).into_response(),
         Err(e) => e.into_response(),
     }
@@ -161,12 +163,12 @@ pub async fn handler(
 
 async fn handle(
     st: &IngestState,
+    tenant: &str,
     headers: &HeaderMap,
     params: &LinesParams,
     body: Bytes,
 ) -> Result<LinesOutcome, IngestError> {
     check_content_type(headers)?;
-    let tenant = tenant(headers)?;
     let body = decode_content_encoding(headers, body, st.max_body)?;
     st.metrics.bytes(Signal::Logs, body.len() as u64);
     let service = params
@@ -185,7 +187,7 @@ async fn handle(
     }
     if !rows.is_empty() {
         st.storage
-            .append(&tenant, Signal::Logs, logs_batch(&rows)?)
+            .append(tenant, Signal::Logs, logs_batch(&rows)?)
             .await?;
     }
     st.metrics.rows(Signal::Logs, rows.len() as u64, 0);

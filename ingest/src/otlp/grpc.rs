@@ -29,17 +29,9 @@ use crate::{IngestError, IngestState};
 #[derive(Clone)]
 pub struct Otlp(pub IngestState);
 
+/// The tenant the listener's context layer decided (`osprey_auth::GrpcContextLayer`).
 fn tenant<T>(req: &Request<T>) -> Result<String, Status> {
-    match req.metadata().get("x-scope-orgid") {
-        None => Ok("default".into()),
-        Some(v) => {
-            let t = v
-                .to_str()
-                .map_err(|_| Status::invalid_argument("X-Scope-OrgID is not valid ASCII"))?;
-            osprey_storage::validate_tenant(t).map_err(|e| IngestError::from(e).grpc_status())?;
-            Ok(t.to_string())
-        }
-    }
+    osprey_auth::grpc_context(req).map(|ctx| ctx.tenant().to_string())
 }
 
 fn fail(e: IngestError) -> Status {

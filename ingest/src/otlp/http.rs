@@ -18,8 +18,9 @@ use osprey_storage::Signal;
 use prost::Message;
 
 use super::{Outcome, Pipeline};
-use crate::body::{Format, decode_content_encoding, tenant};
+use crate::body::{Format, decode_content_encoding};
 use crate::{IngestError, IngestState};
+use osprey_auth::RequestContext;
 
 /// `google.rpc.Status`, the OTLP/HTTP error body.
 #[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
@@ -90,12 +91,18 @@ fn partial(o: &Outcome) -> Option<(i64, String)> {
     (o.rejected.count > 0).then(|| (o.rejected.count, o.rejected.message()))
 }
 
-async fn handle(st: &IngestState, headers: &HeaderMap, body: Bytes, signal: Signal) -> Response {
+async fn handle(
+    st: &IngestState,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+    signal: Signal,
+) -> Response {
     let format = match Format::from_headers(headers) {
         Ok(f) => f,
         Err(e) => return error_response(&e, Format::Json),
     };
-    match handle_inner(st, headers, body, signal, format).await {
+    match handle_inner(st, tenant, headers, body, signal, format).await {
         Ok(r) => r,
         Err(e) => error_response(&e, format),
     }
@@ -103,18 +110,18 @@ async fn handle(st: &IngestState, headers: &HeaderMap, body: Bytes, signal: Sign
 
 async fn handle_inner(
     st: &IngestState,
+    tenant: &str,
     headers: &HeaderMap,
     body: Bytes,
     signal: Signal,
     format: Format,
 ) -> Result<Response, IngestError> {
-    let tenant = tenant(headers)?;
     let raw = decode_content_encoding(headers, body, st.max_body)?;
     st.metrics.bytes(signal, raw.len() as u64);
     Ok(match signal {
         Signal::Spans => {
             let req: ExportTraceServiceRequest = decode(format, &raw, "ExportTraceServiceRequest")?;
-            let o = Pipeline::traces(st, &tenant, &req).await?;
+            let o = Pipeline::traces(st, tenant, &req).await?;
             encode(
                 format,
                 &ExportTraceServiceResponse {
@@ -127,7 +134,7 @@ async fn handle_inner(
         }
         Signal::Logs => {
             let req: ExportLogsServiceRequest = decode(format, &raw, "ExportLogsServiceRequest")?;
-            let o = Pipeline::logs(st, &tenant, &req).await?;
+            let o = Pipeline::logs(st, tenant, &req).await?;
             encode(
                 format,
                 &ExportLogsServiceResponse {
@@ -141,7 +148,7 @@ async fn handle_inner(
         Signal::Metrics => {
             let req: ExportMetricsServiceRequest =
                 decode(format, &raw, "ExportMetricsServiceRequest")?;
-            let o = Pipeline::metrics(st, &tenant, &req, format == Format::Json).await?;
+            let o = Pipeline::metrics(st, tenant, &req, format == Format::Json).await?;
             encode(
                 format,
                 &ExportMetricsServiceResponse {
@@ -155,14 +162,29 @@ async fn handle_inner(
     })
 }
 
-pub async fn traces(State(st): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(&st, &headers, body, Signal::Spans).await
+pub async fn traces(
+    State(st): State<IngestState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(&st, ctx.tenant(), &headers, body, Signal::Spans).await
 }
 
-pub async fn logs(State(st): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(&st, &headers, body, Signal::Logs).await
+pub async fn logs(
+    State(st): State<IngestState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(&st, ctx.tenant(), &headers, body, Signal::Logs).await
 }
 
-pub async fn metrics(State(st): State<IngestState>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(&st, &headers, body, Signal::Metrics).await
+pub async fn metrics(
+    State(st): State<IngestState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(&st, ctx.tenant(), &headers, body, Signal::Metrics).await
 }
