@@ -6,9 +6,9 @@
 //! `osprey_storage::Storage::snapshot`, so a record is visible exactly once whether it
 //! is still in a memtable or already in a Parquet file.
 
+pub mod api;
 mod columns;
 mod error;
-pub mod http;
 pub mod jaeger;
 pub mod jaeger_metrics;
 pub mod jaeger_v3;
@@ -16,7 +16,7 @@ pub mod logquery;
 pub mod logsearch;
 pub mod logstats;
 pub mod logtail;
-pub mod ops;
+
 pub mod patterns;
 pub mod promql;
 mod provider;
@@ -29,9 +29,9 @@ pub mod tracesearch;
 use osprey_config::QueryConfig;
 use osprey_storage::Storage;
 
+pub use api::ops::{self, HttpMetrics, OpsState};
+pub use api::router;
 pub use error::QueryError;
-pub use http::router;
-pub use ops::{HttpMetrics, OpsState};
 
 /// What every query handler needs.
 #[derive(Clone)]

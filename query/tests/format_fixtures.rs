@@ -16,6 +16,9 @@
 //!
 //! Times: fixed (2023-11-14), as no retention or re-dating runs in this test.
 
+// A test: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
@@ -48,7 +51,11 @@ fn logs() -> Vec<LogRow> {
         .map(|i| {
             let service = services[i % 3];
             let (sev, num, body) = match i % 5 {
-                0 => ("ERROR", 17, format!("payment timeout after {i} ms order={i}")),
+                0 => (
+                    "ERROR",
+                    17,
+                    format!("payment timeout after {i} ms order={i}"),
+                ),
                 1 => ("WARN", 13, format!("slow request path=/cart/{i}")),
                 _ => ("INFO", 9, format!("served request {i} status=200")),
             };
@@ -59,9 +66,20 @@ fn logs() -> Vec<LogRow> {
                 severity_text: sev.into(),
                 severity_number: num,
                 body,
-                trace_id: if i % 3 == 0 { format!("{:032x}", i / 3 + 1) } else { String::new() },
-                span_id: if i % 3 == 0 { format!("{:016x}", i + 1) } else { String::new() },
-                attributes: kv(&[("http.method", if i % 2 == 0 { "GET" } else { "POST" }), ("seq", &i.to_string())]),
+                trace_id: if i % 3 == 0 {
+                    format!("{:032x}", i / 3 + 1)
+                } else {
+                    String::new()
+                },
+                span_id: if i % 3 == 0 {
+                    format!("{:016x}", i + 1)
+                } else {
+                    String::new()
+                },
+                attributes: kv(&[
+                    ("http.method", if i % 2 == 0 { "GET" } else { "POST" }),
+                    ("seq", &i.to_string()),
+                ]),
                 resource: kv(&[("service.name", service), ("k8s.namespace.name", "shop")]),
                 scope: "fixture".into(),
             }
@@ -74,7 +92,11 @@ fn spans() -> Vec<SpanRow> {
     for t in 0..6i64 {
         let trace_id = format!("{:032x}", 0xabc0 + t);
         let start = T0 + t * 10 * SEC;
-        let parts = [("checkout", "POST /checkout", "SPAN_KIND_SERVER", 0, 400), ("payment", "charge", "SPAN_KIND_CLIENT", 1, 250), ("payment", "POST /charge", "SPAN_KIND_SERVER", 2, 200)];
+        let parts = [
+            ("checkout", "POST /checkout", "SPAN_KIND_SERVER", 0, 400),
+            ("payment", "charge", "SPAN_KIND_CLIENT", 1, 250),
+            ("payment", "POST /charge", "SPAN_KIND_SERVER", 2, 200),
+        ];
         for (k, (service, name, kind, parent, ms)) in parts.iter().enumerate() {
             let error = t % 3 == 0 && k > 0;
             out.push(SpanRow {
@@ -132,15 +154,80 @@ fn requests() -> Vec<(&'static str, &'static str, String, Option<String>)> {
     let s = T0 / SEC;
     let sql = |q: &str| Some(serde_json::json!({ "query": q }).to_string());
     vec![
-        ("sql_logs", "POST", "/api/v1/sql".into(), sql("SELECT service, timestamp, observed_timestamp, severity_text, severity_number, body, trace_id, span_id, attributes, resource, scope FROM logs ORDER BY timestamp, service")),
-        ("sql_spans", "POST", "/api/v1/sql".into(), sql("SELECT service, start_time, end_time, duration_ns, trace_id, span_id, parent_span_id, name, kind, status_code, status_message, attributes, resource, events, links, attribute_types FROM spans ORDER BY start_time, span_id")),
-        ("sql_metrics", "POST", "/api/v1/sql".into(), sql("SELECT metric, labels, timestamp, value FROM metrics ORDER BY metric, labels['job'], labels['code'], timestamp")),
-        ("trace_by_id", "GET", format!("/api/traces/{:032x}", 0xabc3), None),
-        ("tag_search", "GET", format!("/api/traces?service=payment&tags=%7B%22http.response.status_code%22%3A%22500%22%7D&start={}&end={}&limit=20", s * 1_000_000, (s + 3600) * 1_000_000), None),
-        ("log_search", "GET", format!("/api/v1/logs/search?query=timeout%20service%3Apayment&start={s}&end={}&limit=100", s + 3600), None),
-        ("promql_rate", "GET", format!("/api/v1/query_range?query=sum%20by%20(job)%20(rate(http_requests_total%5B1m%5D))&start={}&end={}&step=60", s + 60, s + 540), None),
-        ("promql_gauge", "GET", format!("/api/v1/query?query=process_memory_bytes&time={}", s + 300), None),
-        ("series", "GET", format!("/api/v1/series?match[]=http_requests_total&start={s}&end={}", s + 600), None),
+        (
+            "sql_logs",
+            "POST",
+            "/api/v1/sql".into(),
+            sql(
+                "SELECT service, timestamp, observed_timestamp, severity_text, severity_number, body, trace_id, span_id, attributes, resource, scope FROM logs ORDER BY timestamp, service",
+            ),
+        ),
+        (
+            "sql_spans",
+            "POST",
+            "/api/v1/sql".into(),
+            sql(
+                "SELECT service, start_time, end_time, duration_ns, trace_id, span_id, parent_span_id, name, kind, status_code, status_message, attributes, resource, events, links, attribute_types FROM spans ORDER BY start_time, span_id",
+            ),
+        ),
+        (
+            "sql_metrics",
+            "POST",
+            "/api/v1/sql".into(),
+            sql(
+                "SELECT metric, labels, timestamp, value FROM metrics ORDER BY metric, labels['job'], labels['code'], timestamp",
+            ),
+        ),
+        (
+            "trace_by_id",
+            "GET",
+            format!("/api/traces/{:032x}", 0xabc3),
+            None,
+        ),
+        (
+            "tag_search",
+            "GET",
+            format!(
+                "/api/traces?service=payment&tags=%7B%22http.response.status_code%22%3A%22500%22%7D&start={}&end={}&limit=20",
+                s * 1_000_000,
+                (s + 3600) * 1_000_000
+            ),
+            None,
+        ),
+        (
+            "log_search",
+            "GET",
+            format!(
+                "/api/v1/logs/search?query=timeout%20service%3Apayment&start={s}&end={}&limit=100",
+                s + 3600
+            ),
+            None,
+        ),
+        (
+            "promql_rate",
+            "GET",
+            format!(
+                "/api/v1/query_range?query=sum%20by%20(job)%20(rate(http_requests_total%5B1m%5D))&start={}&end={}&step=60",
+                s + 60,
+                s + 540
+            ),
+            None,
+        ),
+        (
+            "promql_gauge",
+            "GET",
+            format!("/api/v1/query?query=process_memory_bytes&time={}", s + 300),
+            None,
+        ),
+        (
+            "series",
+            "GET",
+            format!(
+                "/api/v1/series?match[]=http_requests_total&start={s}&end={}",
+                s + 600
+            ),
+            None,
+        ),
     ]
 }
 
@@ -158,11 +245,14 @@ async fn ask(st: &QueryState) -> Value {
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
-        let req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let req = req
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
         let resp = app.clone().oneshot(req).await.unwrap();
         let status = resp.status().as_u16();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let mut json: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{name}: {e}: {bytes:?}"));
+        let mut json: Value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{name}: {e}: {bytes:?}"));
         // Execution statistics are timings, not data.
         if let Some(data) = json.get_mut("data").and_then(Value::as_object_mut) {
             data.remove("stats");
@@ -194,7 +284,10 @@ async fn write_fixture(dir: &Path) {
     let in_memory = ask(&st).await;
     st.storage.flush().await.unwrap();
     let from_files = ask(&st).await;
-    assert_eq!(in_memory, from_files, "answers over files differ from those over memory");
+    assert_eq!(
+        in_memory, from_files,
+        "answers over files differ from those over memory"
+    );
     st.storage.close().await.unwrap();
     drop(st);
     let _ = std::fs::remove_dir_all(dir.join("wal"));
@@ -228,15 +321,26 @@ async fn format_fixture_v1_is_read_whole() {
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(&fixture, tmp.path());
     let st = state(tmp.path());
-    assert!(st.storage.files().len() >= 3, "the fixture's files are listed");
+    assert!(
+        st.storage.files().len() >= 3,
+        "the fixture's files are listed"
+    );
     let got = ask(&st).await;
     for (name, want) in expected.as_object().unwrap() {
-        assert_eq!(&got[name], want, "{name} differs from what the format of 2026-12 answered");
+        assert_eq!(
+            &got[name], want,
+            "{name} differs from what the format of 2026-12 answered"
+        );
     }
     // The answers are about the data, not empty.
     assert_eq!(got["sql_logs"]["rows"].as_array().unwrap().len(), 60);
     assert_eq!(got["sql_spans"]["rows"].as_array().unwrap().len(), 18);
     assert_eq!(got["sql_metrics"]["rows"].as_array().unwrap().len(), 240);
-    assert!(!got["log_search"]["data"]["result"].as_array().unwrap().is_empty());
+    assert!(
+        !got["log_search"]["data"]["result"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     assert!(!got["tag_search"]["data"].as_array().unwrap().is_empty());
 }

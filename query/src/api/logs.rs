@@ -1,0 +1,148 @@
+//! Osprey's log API: search, histogram, fields, patterns and live tail (server-sent events).
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use osprey_auth::RequestContext;
+
+use crate::logsearch::SearchParams;
+use crate::{QueryError, QueryState, logsearch, logstats, logtail, patterns};
+
+use super::{parse_time, prometheus::respond};
+
+pub(super) async fn logs_search_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = async {
+        let tenant = ctx.tenant().to_string();
+        let limit = parse_limit(&q, 100, 5000)?;
+        let params = SearchParams {
+            query: q.get("query").cloned().unwrap_or_default(),
+            service: q.get("service").filter(|s| !s.is_empty()).cloned(),
+            start_ns: q.get("start").map(|s| parse_time("start", s)).transpose()?,
+            end_ns: q.get("end").map(|s| parse_time("end", s)).transpose()?,
+            limit,
+            cursor: q.get("cursor").filter(|s| !s.is_empty()).cloned(),
+        };
+        logsearch::search(&st, &tenant, &params).await
+    };
+    respond(run.await)
+}
+
+/// `limit`: `default` when absent, else 1..=`max`.
+pub(super) fn parse_limit(
+    q: &HashMap<String, String>,
+    default: usize,
+    max: usize,
+) -> Result<usize, QueryError> {
+    match q.get("limit") {
+        None => Ok(default),
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                QueryError::BadData(format!(
+                    "invalid parameter \"limit\": {l:?}; expected 1-{max}"
+                ))
+            }),
+    }
+}
+
+/// A duration: Prometheus style (`30s`, `5m`, `1h30m`) or seconds (`15`, `0.5`).
+pub(super) fn parse_step_ms(name: &str, s: &str) -> Result<i64, QueryError> {
+    let bad = || {
+        QueryError::BadData(format!(
+            "invalid parameter {name:?}: {s:?}; expected a duration like 30s, 5m or a number of seconds"
+        ))
+    };
+    let ms = if let Ok(secs) = s.parse::<f64>() {
+        if !secs.is_finite() {
+            return Err(bad());
+        }
+        (secs * 1000.0).round() as i64
+    } else {
+        let d = promql_parser::util::parse_duration(s).map_err(|_| bad())?;
+        i64::try_from(d.as_millis()).map_err(|_| bad())?
+    };
+    if ms <= 0 {
+        return Err(bad());
+    }
+    Ok(ms)
+}
+
+pub(super) fn stats_params(
+    q: &HashMap<String, String>,
+) -> Result<logstats::StatsParams, QueryError> {
+    Ok(logstats::StatsParams {
+        query: q.get("query").cloned().unwrap_or_default(),
+        service: q.get("service").filter(|s| !s.is_empty()).cloned(),
+        start_ns: q.get("start").map(|s| parse_time("start", s)).transpose()?,
+        end_ns: q.get("end").map(|s| parse_time("end", s)).transpose()?,
+    })
+}
+
+pub(super) async fn logs_histogram_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = async {
+        let tenant = ctx.tenant().to_string();
+        let p = stats_params(&q)?;
+        let step = q
+            .get("step")
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_step_ms("step", s))
+            .transpose()?;
+        let by = logstats::SplitBy::parse(q.get("by").map_or("", String::as_str))?;
+        logstats::histogram(&st, &tenant, &p, step, by).await
+    };
+    respond(run.await)
+}
+
+pub(super) async fn logs_fields_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = async {
+        let tenant = ctx.tenant().to_string();
+        let p = stats_params(&q)?;
+        let top = parse_limit(&q, 10, 1000)?;
+        logstats::fields(&st, &tenant, &p, top).await
+    };
+    respond(run.await)
+}
+
+pub(super) async fn logs_patterns_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = async {
+        let tenant = ctx.tenant().to_string();
+        let p = stats_params(&q)?;
+        let limit = parse_limit(&q, 50, 1000)?;
+        patterns::patterns(&st, &tenant, &p, limit).await
+    };
+    respond(run.await)
+}
+
+pub(super) async fn logs_tail_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = || -> Result<Response, QueryError> {
+        let tenant = ctx.tenant().to_string();
+        let rx = st.storage.subscribe_logs();
+        let query = q.get("query").cloned().unwrap_or_default();
+        let service = q.get("service").filter(|s| !s.is_empty()).cloned();
+        Ok(logtail::tail(rx, tenant, query, service)?.into_response())
+    };
+    run().unwrap_or_else(IntoResponse::into_response)
+}

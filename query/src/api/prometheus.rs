@@ -1,0 +1,264 @@
+//! The Prometheus HTTP API: instant and range queries, exemplars, series, labels, label values, metadata, build info; Prometheus' envelope (`{"status","data"}` / `{"status","errorType","error"}`).
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use osprey_auth::RequestContext;
+use serde_json::json;
+
+use crate::{QueryError, QueryState, promql};
+
+use super::{logs::parse_step_ms, now_ns, parse_time};
+
+pub(super) fn success(data: impl serde::Serialize) -> Response {
+    Json(json!({"status": "success", "data": data})).into_response()
+}
+
+/// Osprey's and Prometheus' envelope for a result, or the error in Prometheus' shape.
+pub(super) fn respond<T: serde::Serialize>(r: Result<T, QueryError>) -> Response {
+    match r {
+        Ok(data) => success(data),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// What Grafana's Prometheus data source asks to learn the server's features: Osprey
+/// answers as the Prometheus release whose semantics its PromQL follows.
+pub(super) async fn buildinfo_handler() -> Response {
+    success(json!({
+        "version": "2.42.0",
+        "revision": concat!("osprey-", env!("CARGO_PKG_VERSION")),
+        "branch": "",
+        "buildUser": "",
+        "buildDate": "",
+        "goVersion": "",
+    }))
+}
+
+/// Prometheus accepts parameters in the query string and, for POST, a form body.
+pub(super) fn params(
+    query: HashMap<String, String>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> HashMap<String, String> {
+    let mut p = query;
+    if let Ok(Form(f)) = form {
+        p.extend(f);
+    }
+    p
+}
+
+/// `timeout`: a duration, at most `query.timeout`.
+pub(super) fn prom_timeout(
+    p: &HashMap<String, String>,
+) -> Result<Option<std::time::Duration>, QueryError> {
+    p.get("timeout")
+        .map(|t| parse_step_ms("timeout", t).map(|ms| std::time::Duration::from_millis(ms as u64)))
+        .transpose()
+}
+
+/// An optional time parameter, `default` when absent.
+pub(super) fn time_param(
+    p: &HashMap<String, String>,
+    name: &str,
+    default: i64,
+) -> Result<i64, QueryError> {
+    p.get(name).map_or(Ok(default), |t| parse_time(name, t))
+}
+
+pub(super) fn prom_query_param(p: &HashMap<String, String>) -> Result<&str, QueryError> {
+    p.get("query")
+        .map(String::as_str)
+        .ok_or_else(|| QueryError::BadData("invalid parameter \"query\": missing".into()))
+}
+
+/// `GET|POST /api/v1/query`: an instant query at `time` (default now).
+pub(super) async fn prom_query_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<HashMap<String, String>>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response {
+    let run = async {
+        let tenant = ctx.tenant().to_string();
+        let p = params(q, form);
+        let time = time_param(&p, "time", now_ns())?;
+        let req = promql::Request {
+            query: prom_query_param(&p)?,
+            start_ns: time,
+            end_ns: time,
+            step_ms: None,
+            timeout: prom_timeout(&p)?,
+        };
+        promql::query(&st, &tenant, req).await
+    };
+    respond(run.await)
+}
+
+/// `GET|POST /api/v1/query_exemplars`: exemplars of the series the query selects.
+pub(super) async fn prom_exemplars_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<HashMap<String, String>>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response {
+    let run = || {
+        let tenant = ctx.tenant().to_string();
+        let p = params(q, form);
+        let start = time_param(&p, "start", i64::MIN)?;
+        let end = time_param(&p, "end", i64::MAX)?;
+        if end < start {
+            return Err(QueryError::BadData(
+                "invalid parameter \"end\": end timestamp must not be before start timestamp"
+                    .into(),
+            ));
+        }
+        promql::exemplars(&st, &tenant, prom_query_param(&p)?, start, end)
+    };
+    respond(run())
+}
+
+/// `GET|POST /api/v1/query_range`: the query at every `step` from `start` to `end`.
+pub(super) async fn prom_query_range_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<HashMap<String, String>>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Response {
+    let run = async {
+        let tenant = ctx.tenant().to_string();
+        let p = params(q, form);
+        let need = |name: &str| {
+            p.get(name)
+                .ok_or_else(|| QueryError::BadData(format!("invalid parameter {name:?}: missing")))
+        };
+        let start = parse_time("start", need("start")?)?;
+        let end = parse_time("end", need("end")?)?;
+        let step = need("step")?;
+        let step_ms = parse_step_ms("step", step).map_err(|_| {
+            QueryError::BadData(format!(
+                "invalid parameter \"step\": cannot parse {step:?} to a valid duration; zero or negative query resolution step widths are not accepted. Try a positive integer"
+            ))
+        })?;
+        let req = promql::Request {
+            query: prom_query_param(&p)?,
+            start_ns: start,
+            end_ns: end,
+            step_ms: Some(step_ms),
+            timeout: prom_timeout(&p)?,
+        };
+        promql::query(&st, &tenant, req).await
+    };
+    respond(run.await)
+}
+
+/// `match[]` selectors and `limit` of the metadata endpoints (query string and form).
+pub(super) fn list_params(
+    q: Vec<(String, String)>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<(Vec<String>, Option<usize>), QueryError> {
+    let mut pairs = q;
+    if let Ok(Form(f)) = form {
+        pairs.extend(f);
+    }
+    let mut selectors = Vec::new();
+    let mut limit = None;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "match[]" => selectors.push(v),
+            "limit" => {
+                let n = v.parse::<usize>().map_err(|_| {
+                    QueryError::BadData(format!(
+                        "invalid parameter \"limit\": {v:?} is not a non-negative integer"
+                    ))
+                })?;
+                // 0 means no limit, as in Prometheus.
+                limit = (n > 0).then_some(n);
+            }
+            _ => {}
+        }
+    }
+    Ok((selectors, limit))
+}
+
+/// `GET|POST /api/v1/labels`, optionally over the series `match[]` selects.
+pub(super) async fn labels_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<Vec<(String, String)>>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let run = || {
+        let tenant = ctx.tenant().to_string();
+        let (selectors, limit) = list_params(q, form)?;
+        promql::label_list(&st, &tenant, &selectors, None, limit)
+    };
+    respond(run())
+}
+
+/// `GET /api/v1/label/{name}/values`, optionally over the series `match[]` selects.
+pub(super) async fn label_values_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Path(name): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let run = || {
+        let tenant = ctx.tenant().to_string();
+        let (selectors, limit) = list_params(
+            q,
+            Err(FormRejection::from(
+                axum::extract::rejection::InvalidFormContentType::default(),
+            )),
+        )?;
+        promql::label_list(&st, &tenant, &selectors, Some(&name), limit)
+    };
+    respond(run())
+}
+
+/// `GET /api/v1/metadata`: type, help and unit per metric family (`metric`, `limit`).
+pub(super) async fn metadata_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let run = || {
+        let tenant = ctx.tenant().to_string();
+        let limit = match q.get("limit") {
+            None => None,
+            Some(l) => {
+                let n: i64 = l.parse().map_err(|_| {
+                    QueryError::BadData(format!("invalid parameter \"limit\": {l:?}"))
+                })?;
+                // Negative or zero: no limit, as Prometheus reads it.
+                (n > 0).then_some(n as usize)
+            }
+        };
+        let metric = q
+            .get("metric")
+            .filter(|m| !m.is_empty())
+            .map(String::as_str);
+        Ok(st.storage.metadata().list(&tenant, metric, limit))
+    };
+    respond(run())
+}
+
+/// `GET|POST /api/v1/series`: the label sets `match[]` selects.
+pub(super) async fn series_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<Vec<(String, String)>>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let run = || {
+        let tenant = ctx.tenant().to_string();
+        let (selectors, limit) = list_params(q, form)?;
+        if selectors.is_empty() {
+            return Err(QueryError::BadData("no match[] parameter provided".into()));
+        }
+        promql::series_matching(&st, &tenant, &selectors, limit)
+    };
+    respond(run())
+}
