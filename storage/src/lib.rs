@@ -17,29 +17,26 @@
 //! live files of a tenant's table under one lock, so a reader sees a record exactly once
 //! whether or not a flush is under way.
 
-pub mod blobs;
-pub mod decimal;
 mod error;
-pub mod exemplars;
-mod files;
+pub mod files;
 mod flush;
-pub mod fulltext;
-mod index_cache;
-pub mod layout;
+pub mod index;
 mod maintenance;
 mod manifest;
 mod memtable;
-pub mod metadata;
 mod metrics;
-mod pruning;
 mod quarantine;
-pub mod samples;
 pub mod schema;
 pub mod series;
-pub mod tag_index;
-pub mod trace_index;
 pub mod wal;
-mod writer;
+
+// The paths other crates (and this one's modules) have used since before the folders.
+use files::pruning;
+pub use files::{blobs, decimal, layout};
+use index::cache as index_cache;
+pub use index::{fulltext, tag_index, trace_index};
+pub use series::{exemplars, metadata, samples};
+use wal::writer;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -8,6 +8,13 @@
 //! temp name, fsynced and renamed) and listed in the manifest in the same commit. On open, the listed series
 //! files are loaded and WAL replay re-observes the series of unflushed samples, so the
 //! index always covers every acknowledged sample.
+//!
+//! Submodules: `samples` (samples of chosen series through the `series_id` page
+//! index), `exemplars` (the bounded exemplar ring), `metadata` (type, help, unit).
+
+pub mod exemplars;
+pub mod metadata;
+pub mod samples;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;

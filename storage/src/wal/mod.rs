@@ -4,6 +4,11 @@
 //! records `[len: u32 LE][crc32: u32 LE][payload: len bytes]`, where the CRC covers the
 //! payload and the payload is `[signal: u8][tenant_len: u16 LE][tenant][Arrow IPC stream]`.
 //! A record is acknowledged only after the segment is fsynced past it.
+//!
+//! `writer`: the thread that owns the current segment (group commit, then memtable
+//! insert, then acknowledgement).
+
+pub(crate) mod writer;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, Read, Write};

@@ -1,5 +1,14 @@
 //! Immutable Parquet files: sort by the table's key columns, encode, write to a temp
 //! name, fsync, rename into place. Publishing them is the manifest's job.
+//!
+//! Submodules: `layout` (how each signal's columns are stored, both directions),
+//! `decimal` (metric values as decimal mantissa and scale), `pruning` (row ranges from
+//! a column's page index), `blobs` (object-store access to data files).
+
+pub mod blobs;
+pub mod decimal;
+pub mod layout;
+pub(crate) mod pruning;
 
 use std::sync::Arc;
 
