@@ -1,29 +1,16 @@
-//! Jaeger's v1 JSON API shapes (what Grafana's Jaeger data source reads):
-//! `GET /api/traces/{traceID}` and `GET /api/services`.
+//! The trace engine behind Jaeger's APIs: a trace's spans by id, services, operations
+//! (with kinds), and dependencies from the service-graph series. Typed values out;
+//! `api/jaeger_v1` and `api/jaeger_v3` render them.
 
 use std::collections::BTreeMap;
 
 use arrow::array::{Array, RecordBatch};
 use datafusion::prelude::{col, lit};
-use serde_json::{Value, json};
 
-use crate::columns::{SpanColumns, strings, typed_row};
+use crate::columns::strings;
 use crate::session::signal_session;
 use crate::{QueryError, QueryState};
 use osprey_storage::Signal;
-
-/// Jaeger's `{"data":…, "total":…, "limit":0, "offset":0, "errors":…}` envelope. As in
-/// Jaeger's query service, `total` counts the data of the list endpoints (services,
-/// operations) and is 0 for traces and dependencies.
-pub fn envelope(data: Value, total: usize, errors: Option<Value>) -> Value {
-    json!({
-        "data": data,
-        "total": total,
-        "limit": 0,
-        "offset": 0,
-        "errors": errors,
-    })
-}
 
 /// Lowercase, left-padded to 32 hex digits (Jaeger accepts 64-bit ids too).
 pub fn normalize_trace_id(id: &str) -> Result<String, QueryError> {
@@ -34,157 +21,6 @@ pub fn normalize_trace_id(id: &str) -> Result<String, QueryError> {
         )));
     }
     Ok(format!("{id:0>32}"))
-}
-
-fn tag(key: &str, value: &str) -> Value {
-    json!({"key": key, "type": "string", "value": value})
-}
-
-/// A tag of a typed value, with Jaeger's type names (`bool`, `int64`, `float64`,
-/// `string`; arrays and maps as their JSON text, as Jaeger's OTLP translator does).
-fn typed_tag(key: &str, value: &Value) -> Value {
-    match value {
-        Value::Bool(b) => json!({"key": key, "type": "bool", "value": b}),
-        Value::Number(n) if n.is_i64() || n.is_u64() => {
-            json!({"key": key, "type": "int64", "value": n})
-        }
-        Value::Number(n) => json!({"key": key, "type": "float64", "value": n}),
-        Value::String(s) => tag(key, s),
-        other => tag(key, &other.to_string()),
-    }
-}
-
-fn kind_tag(kind: &str) -> Option<&'static str> {
-    match kind {
-        "SPAN_KIND_SERVER" => Some("server"),
-        "SPAN_KIND_CLIENT" => Some("client"),
-        "SPAN_KIND_PRODUCER" => Some("producer"),
-        "SPAN_KIND_CONSUMER" => Some("consumer"),
-        "SPAN_KIND_INTERNAL" => Some("internal"),
-        _ => None,
-    }
-}
-
-/// Renders the spans of one trace (any order) in Jaeger's trace shape.
-pub fn trace_json(trace_id: &str, batches: &[RecordBatch]) -> Result<Value, QueryError> {
-    let mut processes: BTreeMap<(String, Vec<(String, String)>), String> = BTreeMap::new();
-    let mut spans: Vec<(i64, Value)> = Vec::new();
-    for b in batches {
-        let SpanColumns {
-            service,
-            span_id,
-            parent,
-            name,
-            kind,
-            status,
-            status_msg,
-            events,
-            links,
-            scope,
-            start,
-            duration: dur,
-            attributes: attrs,
-            resource: res,
-            attribute_types,
-            resource_types,
-            ..
-        } = SpanColumns::new(b)?;
-        for i in 0..b.num_rows() {
-            let mut resource: Vec<(String, String)> = typed_row(&res, resource_types.as_ref(), i)
-                .into_iter()
-                .map(|(k, v)| (k, v.to_string()))
-                .collect();
-            resource.retain(|(k, _)| k != "service.name");
-            let next_id = format!("p{}", processes.len() + 1);
-            let pid = processes
-                .entry((service.value(i).to_string(), resource))
-                .or_insert(next_id)
-                .clone();
-            let mut tags: Vec<Value> = typed_row(&attrs, attribute_types.as_ref(), i)
-                .iter()
-                .map(|(k, v)| typed_tag(k, v))
-                .collect();
-            if let Some(k) = kind_tag(kind.value(i)) {
-                tags.push(tag("span.kind", k));
-            }
-            match status.value(i) {
-                "STATUS_CODE_ERROR" => {
-                    tags.push(json!({"key": "error", "type": "bool", "value": true}));
-                    tags.push(tag("otel.status_code", "ERROR"));
-                }
-                "STATUS_CODE_OK" => tags.push(tag("otel.status_code", "OK")),
-                _ => {}
-            }
-            if !status_msg.value(i).is_empty() {
-                tags.push(tag("otel.status_description", status_msg.value(i)));
-            }
-            if !scope.value(i).is_empty() {
-                tags.push(tag("otel.scope.name", scope.value(i)));
-            }
-            let mut references = Vec::new();
-            if !parent.value(i).is_empty() {
-                references.push(
-                    json!({"refType": "CHILD_OF", "traceID": trace_id, "spanID": parent.value(i)}),
-                );
-            }
-            if let Ok(Value::Array(ls)) = serde_json::from_str::<Value>(links.value(i)) {
-                for l in ls {
-                    references.push(json!({"refType": "FOLLOWS_FROM", "traceID": l["trace_id"], "spanID": l["span_id"]}));
-                }
-            }
-            let mut logs = Vec::new();
-            if let Ok(Value::Array(es)) = serde_json::from_str::<Value>(events.value(i)) {
-                for e in es {
-                    let mut fields = vec![tag("event", e["name"].as_str().unwrap_or(""))];
-                    if let Value::Object(a) = &e["attributes"] {
-                        for (k, v) in a {
-                            fields.push(typed_tag(k, v));
-                        }
-                    }
-                    logs.push(json!({
-                        "timestamp": e["time_unix_nano"].as_u64().unwrap_or(0) / 1000,
-                        "fields": fields,
-                    }));
-                }
-            }
-            let start_ns = start.value(i);
-            spans.push((
-                start_ns,
-                json!({
-                    "traceID": trace_id,
-                    "spanID": span_id.value(i),
-                    "flags": 1,
-                    "operationName": name.value(i),
-                    "references": references,
-                    "startTime": start_ns / 1000,
-                    "duration": dur.value(i) / 1000,
-                    "tags": tags,
-                    "logs": logs,
-                    "processID": pid,
-                    "warnings": null,
-                }),
-            ));
-        }
-    }
-    spans.sort_by_key(|(t, _)| *t);
-    let processes: serde_json::Map<String, Value> = processes
-        .into_iter()
-        .map(|((service, resource), pid)| {
-            // The key holds each value as JSON text (so equal typed resources share
-            // a process); back to typed tags here.
-            let tags: Vec<Value> = resource
-                .iter()
-                .map(|(k, v)| typed_tag(k, &serde_json::from_str(v).unwrap_or(Value::Null)))
-                .collect();
-            (pid, json!({"serviceName": service, "tags": tags}))
-        })
-        .collect();
-    Ok(json!({
-        "traceID": trace_id,
-        "spans": spans.into_iter().map(|(_, s)| s).collect::<Vec<_>>(),
-        "processes": processes,
-        "warnings": null,
-    }))
 }
 
 /// All spans of a trace, from memtables and files (`tracefetch.rs`).

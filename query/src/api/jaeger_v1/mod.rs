@@ -6,28 +6,44 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use osprey_auth::RequestContext;
-use serde_json::{Value, json};
+
+mod model;
+
+use serde::Serialize;
 
 use crate::tracesearch::{self, TraceQuery};
 use crate::{QueryError, QueryState, jaeger, jaeger_v3};
+use model::{Envelope, ErrorEntry};
 
 use super::{now_ns, prometheus::respond};
 
 /// Jaeger v1: `data` in Jaeger's envelope (`total` 0, as Jaeger answers traces and
 /// dependencies), or the error in its shape.
-pub(super) fn jaeger_respond(r: Result<Value, QueryError>) -> Response {
+pub(super) fn jaeger_respond<T: Serialize>(r: Result<T, QueryError>) -> Response {
     match r {
-        Ok(data) => Json(jaeger::envelope(data, 0, None)).into_response(),
+        Ok(data) => Json(Envelope::new(data, 0, None)).into_response(),
         Err(e) => jaeger_error(e),
     }
 }
 
 /// Jaeger v1 for a list endpoint (services, operations): `total` is its length.
-pub(super) fn jaeger_respond_list(r: Result<Vec<Value>, QueryError>) -> Response {
+pub(super) fn jaeger_respond_list<T: Serialize>(r: Result<Vec<T>, QueryError>) -> Response {
     match r {
-        Ok(data) => Json(jaeger::envelope(json!(data), data.len(), None)).into_response(),
+        Ok(data) => {
+            let total = data.len();
+            Json(Envelope::new(data, total, None)).into_response()
+        }
         Err(e) => jaeger_error(e),
     }
+}
+
+/// One edge of `/api/dependencies`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Dependency {
+    parent: String,
+    child: String,
+    call_count: u64,
 }
 
 pub(super) async fn trace_handler(
@@ -42,9 +58,9 @@ pub(super) async fn trace_handler(
         if batches.is_empty() {
             return Err(QueryError::NotFound("trace not found".into()));
         }
-        jaeger::trace_json(&id, &batches)
+        model::trace(&id, &batches)
     };
-    jaeger_respond(run.await.map(|trace| json!([trace])))
+    jaeger_respond(run.await.map(|trace| [trace]))
 }
 
 /// The traces a search with Jaeger's parameters finds, newest first, and the ids asked
@@ -87,18 +103,20 @@ pub(super) async fn traces_search_handler(
         let (traces, missing) = found_traces(&st, &ctx, &q).await?;
         let data = traces
             .iter()
-            .map(|(id, batches)| jaeger::trace_json(id, batches))
+            .map(|(id, batches)| model::trace(id, batches))
             .collect::<Result<Vec<_>, _>>()?;
         // Ids asked for and not found: Jaeger lists them as errors beside the data.
         let errors = (!missing.is_empty()).then(|| {
-            json!(
-                missing
-                    .iter()
-                    .map(|id| json!({"msg": "trace not found", "traceID": id}))
-                    .collect::<Vec<_>>()
-            )
+            missing
+                .into_iter()
+                .map(|id| ErrorEntry {
+                    code: None,
+                    msg: "trace not found".into(),
+                    trace_id: Some(id),
+                })
+                .collect()
         });
-        Ok(jaeger::envelope(json!(data), 0, errors))
+        Ok(Envelope::new(data, 0, errors))
     };
     match run.await {
         Ok(body) => Json(body).into_response(),
@@ -120,7 +138,11 @@ pub(super) async fn trace_summaries_handler(
             .map(|(id, batches)| tracesearch::summarize(id, batches))
             .collect::<Result<Vec<_>, _>>()
     };
-    respond(run.await.map(|traces| json!({ "traces": traces })))
+    #[derive(Serialize)]
+    struct Summaries<T> {
+        traces: T,
+    }
+    respond(run.await.map(|traces| Summaries { traces }))
 }
 
 /// Jaeger's `/api/dependencies?endTs=&lookback=` (ms; defaults now and 24 h).
@@ -151,9 +173,13 @@ pub(super) async fn dependencies_handler(
         Ok(deps)
     };
     jaeger_respond(run.await.map(|deps| {
-        deps.iter()
-            .map(|(p, c, n)| json!({"parent": p, "child": c, "callCount": n}))
-            .collect()
+        deps.into_iter()
+            .map(|(parent, child, call_count)| Dependency {
+                parent,
+                child,
+                call_count,
+            })
+            .collect::<Vec<_>>()
     }))
 }
 
@@ -162,15 +188,12 @@ pub(super) fn jaeger_error(e: QueryError) -> Response {
     if matches!(e, QueryError::Internal(_)) {
         tracing::error!(error = %e, "jaeger query failed");
     }
-    (
-        status,
-        Json(jaeger::envelope(
-            Value::Null,
-            0,
-            Some(json!([{"code": status.as_u16(), "msg": e.to_string()}])),
-        )),
-    )
-        .into_response()
+    let errors = vec![ErrorEntry {
+        code: Some(status.as_u16()),
+        msg: e.to_string(),
+        trace_id: None,
+    }];
+    (status, Json(Envelope::new((), 0, Some(errors)))).into_response()
 }
 
 pub(super) async fn services_handler(
@@ -181,10 +204,7 @@ pub(super) async fn services_handler(
         let tenant = ctx.tenant().to_string();
         jaeger::services(&st, &tenant).await
     };
-    jaeger_respond_list(
-        run.await
-            .map(|data| data.into_iter().map(Value::from).collect()),
-    )
+    jaeger_respond_list(run.await.map(|data| data.into_iter().collect::<Vec<_>>()))
 }
 
 /// Jaeger's `/api/operations?service=&spanKind=`: the service's span names with their
@@ -213,20 +233,25 @@ pub(super) async fn operations_handler(
         let tenant = ctx.tenant().to_string();
         jaeger::operations(&st, &tenant, &service).await
     };
-    jaeger_respond_list(
-        run.await
-            .map(|data| data.into_iter().map(Value::from).collect()),
-    )
+    jaeger_respond_list(run.await.map(|data| data.into_iter().collect::<Vec<_>>()))
 }
 
-/// A service's operations with their span kinds (`{"name", "spanKind"}`), of one
-/// Jaeger span kind when `kind` names one: v1's `/api/operations` and v3's.
+/// An operation with its span kind, as v1's `/api/operations` and v3's list them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Operation {
+    name: String,
+    span_kind: &'static str,
+}
+
+/// A service's operations with their span kinds, of one Jaeger span kind when `kind`
+/// names one: v1's `/api/operations` and v3's.
 pub(super) async fn kinded_operations(
     st: &QueryState,
     ctx: &RequestContext,
     service: &str,
     kind: Option<&String>,
-) -> Result<Vec<Value>, QueryError> {
+) -> Result<Vec<Operation>, QueryError> {
     let tenant = ctx.tenant().to_string();
     let kind = match kind {
         Some(k) if !k.is_empty() => Some(jaeger_v3::stored_kind(k)?),
@@ -234,7 +259,10 @@ pub(super) async fn kinded_operations(
     };
     Ok(jaeger::operation_kinds(st, &tenant, service, kind)
         .await?
-        .iter()
-        .map(|(name, kind)| json!({"name": name, "spanKind": jaeger_v3::kind_name(kind)}))
+        .into_iter()
+        .map(|(name, kind)| Operation {
+            span_kind: jaeger_v3::kind_name(&kind),
+            name,
+        })
         .collect())
 }
