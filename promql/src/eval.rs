@@ -64,6 +64,12 @@ pub(crate) const TOO_MANY_SAMPLES: &str =
     "query processing would load too many samples into memory in query execution";
 
 /// Evaluates `expr` at every step of `q` over the fetched `data`.
+///
+/// Evaluation recurses once per level of `expr` (a subquery adds a fixed number of
+/// frames), so its stack use is bounded by the tree's depth. Trees from
+/// [`crate::parse`] are at most [`crate::MAX_DEPTH`] + 1 levels deep, which stays
+/// within half the stack at which the deepest-measured constructs overflow (see
+/// `MAX_DEPTH`); a caller must not build deeper trees by hand.
 pub fn evaluate(expr: &Expr, q: &Query, data: &Data, limits: &Limits) -> Result<Value> {
     if q.step <= 0 {
         return Err(PromqlError::Unsupported(

@@ -7,12 +7,17 @@
 //!    [`evaluate`] computes the expression at every step of the query, with limits
 //!    on samples, series and time.
 //!
+//! Recursion is bounded by construction: [`parse`] refuses a query deeper than
+//! [`MAX_DEPTH`], and checking, planning and evaluation recurse once per level of the
+//! tree it returns, so their stack use is bounded too.
+//!
 //! Values are held per step: a vector is a set of series with an optional value at
 //! each step of the evaluation, so instant and range queries share one code path.
 //! `osprey-query` fetches from storage and renders Prometheus' JSON.
 
 mod aggregate;
 mod binary;
+mod depth;
 mod error;
 mod eval;
 mod functions;
@@ -22,6 +27,7 @@ mod range;
 mod value;
 
 pub use aggregate::format_go as format_value;
+pub use depth::MAX_DEPTH;
 pub use error::PromqlError;
 pub use eval::{Limits, Query, evaluate};
 pub use labels::Labels;
@@ -32,7 +38,20 @@ pub use value::{Data, RawSeries, Series, Value};
 /// differently (`holt_winters`) added, and the ones 2.42 does not have refused.
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, PromqlError> {
     functions::register_legacy();
-    let expr = promql_parser::parser::parse(query).map_err(PromqlError::Parse)?;
+    let expr = parse_bounded(query)?;
     functions::check_supported(&expr)?;
     Ok(expr)
+}
+
+/// Parses a `match[]` series selector as written (`or` groups included).
+pub fn parse_selector(text: &str) -> Result<promql_parser::parser::Expr, PromqlError> {
+    parse_bounded(text)
+}
+
+/// Every PromQL text (queries and selectors) is parsed here: a text that may nest
+/// deeper than [`MAX_DEPTH`] is refused before the parser sees it, so every tree this
+/// returns is at most `MAX_DEPTH + 1` levels deep.
+fn parse_bounded(text: &str) -> Result<promql_parser::parser::Expr, PromqlError> {
+    depth::check(text)?;
+    promql_parser::parser::parse(text).map_err(PromqlError::Parse)
 }

@@ -44,9 +44,51 @@ impl QueryError {
     }
 }
 
+/// What arrow's regexp kernels and datafusion-functions write when a regex fails to
+/// compile; they keep only the text of the `regex::Error`.
+const REGEX_FAILED: &str = "Regular expression did not compile";
+
+/// Why a regular expression of the query did not compile (invalid, or larger than the
+/// regex crate's size limit), if that is what failed: the caller's error, not ours.
+/// The error's source chain is searched by type: DataFusion keeps a `regex::Error` or
+/// `regex_syntax::Error` as such (`External`; the optimizer parses literal patterns
+/// with regex-syntax). Only strings are left in two places, matched on
+/// [`REGEX_FAILED`]: arrow's `ArrowError::ComputeError`, and DataFusion's `~` kernel,
+/// which turns that error into `DataFusionError::Internal("failed to call
+/// 'regex_match_dyn_scalar' …")`.
+fn bad_regex(e: &datafusion::error::DataFusionError) -> Option<String> {
+    use arrow::error::ArrowError;
+    use datafusion::error::DataFusionError as D;
+    let from_text = |m: &str| m.find(REGEX_FAILED).map(|i| m[i..].to_string());
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(x) = cur {
+        if let Some(r) = x.downcast_ref::<regex::Error>() {
+            return Some(r.to_string());
+        }
+        if let Some(r) = x.downcast_ref::<regex_syntax::Error>() {
+            return Some(r.to_string());
+        }
+        if let Some(ArrowError::ComputeError(m)) = x.downcast_ref::<ArrowError>()
+            && let Some(found) = from_text(m)
+        {
+            return Some(found);
+        }
+        if let Some(D::Internal(m)) = x.downcast_ref::<D>()
+            && let Some(found) = from_text(m)
+        {
+            return Some(found);
+        }
+        cur = x.source();
+    }
+    None
+}
+
 impl From<datafusion::error::DataFusionError> for QueryError {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as D;
+        if let Some(why) = bad_regex(&e) {
+            return QueryError::BadData(format!("invalid regular expression: {why}"));
+        }
         match e {
             D::SQL(..) | D::Plan(_) | D::SchemaError(..) | D::NotImplemented(_) => {
                 QueryError::BadData(e.to_string())
@@ -76,5 +118,59 @@ impl IntoResponse for QueryError {
             "error": self.to_string(),
         });
         (self.status(), axum::Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::error::ArrowError;
+    use datafusion::error::DataFusionError as D;
+    use datafusion::parquet::errors::ParquetError;
+
+    use super::*;
+
+    fn too_big() -> ArrowError {
+        ArrowError::ComputeError(
+            "Regular expression did not compile: CompiledTooBig(10485760)".into(),
+        )
+    }
+
+    #[test]
+    fn regexes_that_do_not_compile_are_bad_input() {
+        let pattern = String::from("(a");
+        let invalid = || regex::Regex::new(&pattern).unwrap_err();
+        for e in [
+            D::External(Box::new(invalid())),
+            D::ArrowError(Box::new(too_big()), None),
+            D::Context("filter".into(), Box::new(D::External(Box::new(invalid())))),
+            D::ParquetError(Box::new(ParquetError::External(Box::new(too_big())))),
+            D::External(Box::new(ArrowError::ExternalError(Box::new(invalid())))),
+            D::Context(
+                "Invalid regex".into(),
+                Box::new(D::External(Box::new(
+                    regex_syntax::Parser::new().parse(&pattern).unwrap_err(),
+                ))),
+            ),
+            D::Internal(
+                "failed to call 'regex_match_dyn_scalar' Compute error: \
+                 Regular expression did not compile: CompiledTooBig(10485760)"
+                    .into(),
+            ),
+        ] {
+            let q = QueryError::from(e);
+            assert_eq!(q.status(), StatusCode::BAD_REQUEST, "{q}");
+            assert!(
+                q.to_string().starts_with("invalid regular expression"),
+                "{q}"
+            );
+        }
+        // Other compute errors keep their class.
+        let other = QueryError::from(D::ArrowError(
+            Box::new(ArrowError::ComputeError("overflow".into())),
+            None,
+        ));
+        assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let ours = QueryError::from(D::Internal("a bug".into()));
+        assert_eq!(ours.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -23,6 +23,7 @@ mod provider;
 mod readahead;
 mod session;
 pub mod sql;
+mod sqldepth;
 pub mod tracefetch;
 pub mod tracesearch;
 

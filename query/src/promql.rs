@@ -432,7 +432,8 @@ pub fn matching_series(
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for sel in selectors {
-        let expr = promql_parser::parser::parse(sel)
+        // Depth-checked like every query.
+        let expr = osprey_promql::parse_selector(sel)
             .map_err(|e| QueryError::BadData(format!("invalid parameter \"match[]\": {e}")))?;
         let Expr::VectorSelector(vs) = expr else {
             return Err(QueryError::BadData(format!(

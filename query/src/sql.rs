@@ -48,6 +48,15 @@ async fn run_inner(st: &QueryState, tenant: &str, sql: &str) -> Result<SqlResult
         return Err(QueryError::BadData("empty query".into()));
     }
     let ctx = session(&st.storage, tenant).await?;
+    // Before DataFusion parses: a deep statement would overflow the stack.
+    let dialect = ctx
+        .state()
+        .config()
+        .options()
+        .sql_parser
+        .dialect
+        .to_string();
+    crate::sqldepth::check(&dialect, sql)?;
     let df =
         ctx.sql_with_options(sql, read_only())
             .await
