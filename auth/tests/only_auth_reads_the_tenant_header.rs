@@ -39,10 +39,7 @@ fn no_other_crate_reads_x_scope_orgid() {
             .to_string_lossy()
             .replace('\\', "/");
         let crate_source = rel.starts_with("src/") || rel.contains("/src/");
-        if !crate_source
-            || rel.starts_with("auth/")
-            || SENDERS.iter().any(|s| rel.starts_with(s))
-        {
+        if !crate_source || rel.starts_with("auth/") || SENDERS.iter().any(|s| rel.starts_with(s)) {
             continue;
         }
         let text = std::fs::read_to_string(&f).unwrap();
