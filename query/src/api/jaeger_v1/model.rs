@@ -2,7 +2,7 @@
 //! service read), as typed serde structs, and the rendering of a trace's span rows
 //! into it. Field names and types follow Jaeger's `model/json` package.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use arrow::array::RecordBatch;
 use serde::Serialize;
@@ -273,11 +273,26 @@ pub fn trace(trace_id: &str, batches: &[RecordBatch]) -> Result<Trace, QueryErro
             ));
         }
     }
-    spans.sort_by_key(|(start_ns, _)| *start_ns);
-    let spans = spans.into_iter().map(|(_, s)| s).collect();
+    spans.sort_by(|(a, x), (b, y)| a.cmp(b).then_with(|| x.span_id.cmp(&y.span_id)));
+    // Process ids in the order the sorted spans first use them (as Jaeger numbers
+    // them), so a trace reads the same whether its spans are in memory, in files or
+    // both (which come back in storage order).
+    let mut renumbered: HashMap<String, String> = HashMap::new();
+    let spans: Vec<Span> = spans
+        .into_iter()
+        .map(|(_, mut span)| {
+            let next = format!("p{}", renumbered.len() + 1);
+            span.process_id = renumbered
+                .entry(span.process_id.clone())
+                .or_insert(next)
+                .clone();
+            span
+        })
+        .collect();
     let processes = processes
         .into_iter()
         .map(|((service, resource), pid)| {
+            let pid = renumbered.get(&pid).cloned().unwrap_or(pid);
             let tags = resource
                 .iter()
                 .map(|(k, v)| Tag::typed(k, &serde_json::from_str(v).unwrap_or(Value::Null)))
@@ -297,4 +312,33 @@ pub fn trace(trace_id: &str, batches: &[RecordBatch]) -> Result<Trace, QueryErro
         processes,
         warnings: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace;
+    use osprey_storage::schema::{SpanRow, spans_batch};
+
+    #[test]
+    fn process_ids_follow_the_spans_not_the_batches() {
+        let span = |service: &str, id: &str, start: i64| SpanRow {
+            service: service.into(),
+            trace_id: "ab".repeat(16),
+            span_id: id.into(),
+            start_time_ns: start,
+            end_time_ns: start + 10,
+            resource: vec![("service.name".into(), service.into())],
+            ..Default::default()
+        };
+        let root = spans_batch(&[span("frontend", "0000000000000001", 100)]).unwrap();
+        let child = spans_batch(&[span("payments", "0000000000000002", 200)]).unwrap();
+        let id = "ab".repeat(16);
+        // As a trace half in memory (read first) and half in files comes back.
+        let a = serde_json::to_value(trace(&id, &[child.clone(), root.clone()]).unwrap()).unwrap();
+        let b = serde_json::to_value(trace(&id, &[root, child]).unwrap()).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a["spans"][0]["processID"], "p1");
+        assert_eq!(a["processes"]["p1"]["serviceName"], "frontend");
+        assert_eq!(a["processes"]["p2"]["serviceName"], "payments");
+    }
 }
