@@ -1,6 +1,8 @@
 //! PromQL over storage: fetches the samples a query's selectors need (series index,
-//! then a samples scan pruned by series id and time), runs `osprey-promql`'s evaluator
-//! on a blocking thread under the query's deadline, and renders Prometheus' JSON.
+//! then a samples scan pruned by series id and time) and runs `osprey-promql`'s
+//! evaluator on a blocking thread under the query's deadline. [`evaluate`] returns the
+//! evaluator's typed value (the seam rule evaluation uses); [`query`] renders it as
+//! Prometheus' JSON for the API.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,8 +56,44 @@ pub struct Request<'a> {
     pub timeout: Option<Duration>,
 }
 
+/// What the evaluator answered for a request, before any rendering: the value at each
+/// step and the steps it was evaluated at. The Prometheus API renders it; a rule
+/// evaluator reads it as it is.
+pub struct Evaluation {
+    pub value: Value,
+    pub query: Query,
+    /// How an instant vector is listed (`sort`, `sort_desc`, or by labels).
+    order: Order,
+}
+
+impl Evaluation {
+    /// Whether the request was an instant query (one step).
+    pub fn is_instant(&self) -> bool {
+        self.query.instant
+    }
+
+    /// Prometheus' `data` object for this answer.
+    pub fn to_prometheus_json(self) -> Json {
+        if self.query.instant {
+            render_instant(self.value, self.query.start, self.order)
+        } else {
+            render_range(self.value, &self.query)
+        }
+    }
+}
+
 /// Evaluates a request; returns Prometheus' `data` object.
 pub async fn query(st: &QueryState, tenant: &str, req: Request<'_>) -> Result<Json, QueryError> {
+    Ok(evaluate(st, tenant, req).await?.to_prometheus_json())
+}
+
+/// Evaluates a request for `tenant`: the typed seam the Prometheus API and rule
+/// evaluation share.
+pub async fn evaluate(
+    st: &QueryState,
+    tenant: &str,
+    req: Request<'_>,
+) -> Result<Evaluation, QueryError> {
     let expr = osprey_promql::parse(req.query)?;
     // Prometheus rounds request times to the nearest millisecond.
     let ms = |ns: i64| ns.saturating_add(500_000).div_euclid(1_000_000);
@@ -97,7 +135,6 @@ pub async fn query(st: &QueryState, tenant: &str, req: Request<'_>) -> Result<Js
         .await
         .map_err(|_| QueryError::Timeout(timeout))??;
     let order = result_order(&expr);
-    let instant = req.step_ms.is_none();
     let value = tokio::task::spawn_blocking(move || {
         osprey_promql::evaluate(&expr, &q, &data, &limits).map(|v| (v, q))
     })
@@ -107,10 +144,10 @@ pub async fn query(st: &QueryState, tenant: &str, req: Request<'_>) -> Result<Js
         PromqlError::Timeout(_) => QueryError::Timeout(timeout),
         other => other.into(),
     })?;
-    Ok(if instant {
-        render_instant(value, q.start, order)
-    } else {
-        render_range(value, &q)
+    Ok(Evaluation {
+        value,
+        query: q,
+        order,
     })
 }
 

@@ -126,3 +126,36 @@ async fn projections_over_memory_and_files_agree() {
         json!([[2]])
     );
 }
+
+/// The typed seam: an instant query's answer is the evaluator's value, with labels,
+/// before any rendering (what rule evaluation reads).
+#[tokio::test]
+async fn promql_evaluation_returns_the_typed_value() {
+    let (_dir, st) = state().await;
+    let t = 1_795_000_000_000_000_000 + 1_000_000_000;
+    let req = |query| crate::promql::Request {
+        query,
+        start_ns: t,
+        end_ns: t,
+        step_ms: None,
+        timeout: None,
+    };
+    let e = crate::promql::evaluate(&st, "default", req("up * 2"))
+        .await
+        .unwrap();
+    assert!(e.is_instant());
+    let osprey_promql::Value::Vector(series) = &e.value else {
+        panic!("expected a vector, got {}", e.value.type_name());
+    };
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0].labels.get("job"), Some("a"));
+    assert_eq!(series[0].labels.get("__name__"), None);
+    assert_eq!(series[0].vals, vec![Some(3.0)]);
+    // The API's rendering of the same evaluation.
+    let json = crate::promql::evaluate(&st, "default", req("up * 2"))
+        .await
+        .unwrap()
+        .to_prometheus_json();
+    assert_eq!(json["resultType"], "vector");
+    assert_eq!(json["result"][0]["value"][1], "3");
+}
