@@ -4,8 +4,10 @@
 //! core the files are decoded in parallel while the caller checks and counts the rows of
 //! the previous one, in the order it needs them (newest first).
 //!
-//! Memory stays bounded: a reader holds at most one finished file until the caller takes
-//! it (a rendezvous channel), so at most one file per reader waits ahead of the caller.
+//! Memory stays bounded: a reader starts a job only while it is fewer than
+//! [`AHEAD`] × readers jobs past the one the caller waits for, and hands it over through
+//! a rendezvous channel, so at most that many files wait ahead of the caller however
+//! the threads are scheduled.
 //!
 //! The caller may learn, while it goes, that later files need not be read at all (a
 //! search page that is already full); it marks them through [`Skips`] and readers that
@@ -14,6 +16,40 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
+use std::sync::{Condvar, Mutex};
+
+/// Jobs each reader may be ahead of the caller.
+const AHEAD: usize = 2;
+
+/// The job the caller waits for, which bounds how far readers may run ahead.
+struct Window {
+    wanted: Mutex<usize>,
+    moved: Condvar,
+}
+
+impl Window {
+    /// Blocks until job `i` is within `span` of the wanted one.
+    fn wait_for(&self, i: usize, span: usize) {
+        let mut w = self.wanted.lock().unwrap_or_else(|e| e.into_inner());
+        while i >= w.saturating_add(span) {
+            w = self.moved.wait(w).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn set(&self, wanted: usize) {
+        *self.wanted.lock().unwrap_or_else(|e| e.into_inner()) = wanted;
+        self.moved.notify_all();
+    }
+}
+
+/// Releases every waiting reader when the caller stops, however it stops.
+struct Release<'a>(&'a Window);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.set(usize::MAX);
+    }
+}
 
 use crate::QueryError;
 
@@ -51,15 +87,21 @@ pub(crate) fn in_order<J: Sync, T: Send>(
         return Ok(());
     }
     let next = AtomicUsize::new(0);
+    let window = Window {
+        wanted: Mutex::new(0),
+        moved: Condvar::new(),
+    };
+    let span = AHEAD * threads;
     std::thread::scope(|s| {
         let (tx, rx) = sync_channel::<(usize, Option<T>)>(0);
         for _ in 0..threads {
             let tx = tx.clone();
-            let (next, skip, read) = (&next, &skip, &read);
+            let (next, skip, read, window) = (&next, &skip, &read, &window);
             s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
+                    window.wait_for(i, span);
                     let out = (!skip[i].load(Ordering::Relaxed)).then(|| read(job));
                     if tx.send((i, out)).is_err() {
                         break; // the caller has stopped
@@ -68,8 +110,10 @@ pub(crate) fn in_order<J: Sync, T: Send>(
             });
         }
         drop(tx);
+        let _release = Release(&window);
         let mut early: BTreeMap<usize, Option<T>> = BTreeMap::new();
         for want in 0..jobs.len() {
+            window.set(want);
             let out = loop {
                 if let Some(out) = early.remove(&want) {
                     break out;
@@ -144,6 +188,33 @@ mod tests {
             },
         );
         assert!(r.is_err());
-        assert!(read.load(Ordering::Relaxed) < 20);
+        // Readers never run more than AHEAD jobs each past the caller, whatever the
+        // scheduling: job 3 failed, so at most 4 + AHEAD × readers were read.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert!(read.load(Ordering::Relaxed) <= 4 + AHEAD * threads.min(100));
+    }
+
+    #[test]
+    fn a_slow_job_does_not_let_readers_run_ahead() {
+        let jobs: Vec<u32> = (0..200).collect();
+        let read = AtomicUsize::new(0);
+        let mut peak_ahead = 0;
+        in_order(
+            &jobs,
+            |j| {
+                if *j == 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                read.fetch_add(1, Ordering::SeqCst)
+            },
+            |i, _, _| {
+                peak_ahead = peak_ahead.max(read.load(Ordering::SeqCst) - (i + 1));
+                Ok(())
+            },
+        )
+        .unwrap();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // While job 0 sleeps, the other readers may not read the remaining 199.
+        assert!(peak_ahead <= AHEAD * threads, "{peak_ahead} read ahead");
     }
 }
