@@ -1,8 +1,9 @@
 //! PromQL over storage: fetches the samples a query's selectors need (series index,
 //! then a samples scan pruned by series id and time) and runs `osprey-promql`'s
 //! evaluator on a blocking thread under the query's deadline. [`evaluate`] returns the
-//! evaluator's typed value (the seam rule evaluation uses); [`query`] renders it as
-//! Prometheus' JSON for the API.
+//! evaluator's typed value (the seam the API and rule evaluation share);
+//! `api/prometheus_json.rs` renders it. The metadata endpoints' helpers here
+//! (`series_matching`, `label_list`, `exemplars`) still return JSON.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ pub use osprey_promql::format_value;
 
 /// A time in seconds as Prometheus writes it: whole seconds as an integer, else with
 /// the milliseconds as a fraction.
-fn secs(ms: i64) -> Json {
+pub(crate) fn secs(ms: i64) -> Json {
     if ms % 1000 == 0 {
         json!(ms / 1000)
     } else {
@@ -63,7 +64,7 @@ pub struct Evaluation {
     pub value: Value,
     pub query: Query,
     /// How an instant vector is listed (`sort`, `sort_desc`, or by labels).
-    order: Order,
+    pub order: Order,
 }
 
 impl Evaluation {
@@ -71,20 +72,6 @@ impl Evaluation {
     pub fn is_instant(&self) -> bool {
         self.query.instant
     }
-
-    /// Prometheus' `data` object for this answer.
-    pub fn to_prometheus_json(self) -> Json {
-        if self.query.instant {
-            render_instant(self.value, self.query.start, self.order)
-        } else {
-            render_range(self.value, &self.query)
-        }
-    }
-}
-
-/// Evaluates a request; returns Prometheus' `data` object.
-pub async fn query(st: &QueryState, tenant: &str, req: Request<'_>) -> Result<Json, QueryError> {
-    Ok(evaluate(st, tenant, req).await?.to_prometheus_json())
 }
 
 /// Evaluates a request for `tenant`: the typed seam the Prometheus API and rule
@@ -245,7 +232,7 @@ fn labels_of(s: &Series) -> Labels {
     Labels::new(pairs)
 }
 
-fn metric_json(l: &Labels) -> Json {
+pub(crate) fn metric_json(l: &Labels) -> Json {
     Json::Object(
         l.pairs()
             .iter()
@@ -257,7 +244,7 @@ fn metric_json(l: &Labels) -> Json {
 /// How an instant vector is ordered: by value for `sort`/`sort_desc`/`topk`/`bottomk`
 /// at the top, else by labels (Prometheus leaves that order unspecified).
 #[derive(Clone, Copy)]
-enum Order {
+pub enum Order {
     Labels,
     Ascending,
     Descending,
@@ -275,86 +262,6 @@ fn result_order(e: &Expr) -> Order {
         Expr::Aggregate(a) if a.op.to_string() == "bottomk" => Order::Ascending,
         _ => Order::Labels,
     }
-}
-
-fn render_instant(v: Value, t: i64, order: Order) -> Json {
-    match v {
-        Value::Scalar(s) => json!({
-            "resultType": "scalar",
-            "result": [secs(t), format_value(s.first().copied().unwrap_or(f64::NAN))],
-        }),
-        Value::String(s) => json!({"resultType": "string", "result": [secs(t), s]}),
-        Value::Vector(series) => {
-            let mut rows: Vec<(Labels, f64)> = series
-                .into_iter()
-                .filter_map(|s| s.vals.first().copied().flatten().map(|v| (s.labels, v)))
-                .collect();
-            // NaN last in both directions, as 2.42's sort and sort_desc order it.
-            let by_value = |a: f64, b: f64, desc: bool| match (a.is_nan(), b.is_nan()) {
-                (true, true) => std::cmp::Ordering::Equal,
-                (true, false) => std::cmp::Ordering::Greater,
-                (false, true) => std::cmp::Ordering::Less,
-                _ if desc => b.total_cmp(&a),
-                _ => a.total_cmp(&b),
-            };
-            match order {
-                Order::Labels => rows.sort_by(|a, b| a.0.cmp(&b.0)),
-                Order::Ascending => rows.sort_by(|a, b| by_value(a.1, b.1, false)),
-                Order::Descending => rows.sort_by(|a, b| by_value(a.1, b.1, true)),
-            }
-            let result: Vec<Json> = rows
-                .into_iter()
-                .map(|(l, v)| json!({"metric": metric_json(&l), "value": [secs(t), format_value(v)]}))
-                .collect();
-            json!({"resultType": "vector", "result": result})
-        }
-        Value::Matrix(m) => json!({"resultType": "matrix", "result": matrix_json(m)}),
-    }
-}
-
-fn matrix_json(m: Vec<RawSeries>) -> Vec<Json> {
-    m.into_iter()
-        .map(|s| {
-            let values: Vec<Json> =
-                s.ts.iter()
-                    .zip(&s.vals)
-                    .map(|(&t, &v)| json!([secs(t), format_value(v)]))
-                    .collect();
-            json!({"metric": metric_json(&s.labels), "values": values})
-        })
-        .collect()
-}
-
-fn render_range(v: Value, q: &Query) -> Json {
-    let t = |i: usize| q.start + i as i64 * q.step;
-    let mut series: Vec<RawSeries> = match v {
-        Value::Scalar(s) => vec![RawSeries {
-            labels: Labels::default(),
-            ts: (0..s.len()).map(t).collect(),
-            vals: s,
-        }],
-        Value::Vector(v) => v
-            .into_iter()
-            .map(|s| {
-                let mut r = RawSeries {
-                    labels: s.labels,
-                    ..Default::default()
-                };
-                for (i, x) in s.vals.into_iter().enumerate() {
-                    if let Some(x) = x {
-                        r.ts.push(t(i));
-                        r.vals.push(x);
-                    }
-                }
-                r
-            })
-            .filter(|r| !r.ts.is_empty())
-            .collect(),
-        // Refused before evaluation; kept total for the type.
-        Value::String(_) | Value::Matrix(_) => Vec::new(),
-    };
-    series.sort_by(|a, b| a.labels.cmp(&b.labels));
-    json!({"resultType": "matrix", "result": matrix_json(series)})
 }
 
 /// Every vector selector an expression reads (inside ranges and subqueries too).

@@ -18,6 +18,7 @@ mod jaeger_v3;
 mod logs;
 pub mod ops;
 mod prometheus;
+mod prometheus_json;
 mod sql;
 
 use admin::*;

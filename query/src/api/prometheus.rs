@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::{QueryError, QueryState, promql};
 
-use super::{logs::parse_step_ms, now_ns, parse_time};
+use super::{logs::parse_step_ms, now_ns, parse_time, prometheus_json};
 
 pub(super) fn success(data: impl serde::Serialize) -> Response {
     Json(json!({"status": "success", "data": data})).into_response()
@@ -92,7 +92,9 @@ pub(super) async fn prom_query_handler(
             step_ms: None,
             timeout: prom_timeout(&p)?,
         };
-        promql::query(&st, &tenant, req).await
+        promql::evaluate(&st, &tenant, req)
+            .await
+            .map(prometheus_json::render)
     };
     respond(run.await)
 }
@@ -149,7 +151,9 @@ pub(super) async fn prom_query_range_handler(
             step_ms: Some(step_ms),
             timeout: prom_timeout(&p)?,
         };
-        promql::query(&st, &tenant, req).await
+        promql::evaluate(&st, &tenant, req)
+            .await
+            .map(prometheus_json::render)
     };
     respond(run.await)
 }
