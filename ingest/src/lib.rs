@@ -20,6 +20,7 @@ pub mod samplegate;
 pub mod scrape;
 pub mod servicegraph;
 pub mod spanmetrics;
+pub mod window;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -75,10 +76,11 @@ impl IngestState {
         spanmetrics: osprey_config::SpanMetricsConfig,
     ) -> Self {
         let window = storage.config().metrics_out_of_order_window;
+        let retention = storage.retention(osprey_storage::Signal::Metrics);
         Self {
             admission: admission::Admission::new(storage.clone(), inflight_limit, max_body),
             storage,
-            samples: std::sync::Arc::new(samplegate::SampleGate::new(window)),
+            samples: std::sync::Arc::new(samplegate::SampleGate::new(window, retention)),
             targets: std::sync::Arc::default(),
             max_body,
             metrics: IngestMetrics::default(),

@@ -32,8 +32,6 @@ use osprey_auth::RequestContext;
 
 /// Longest event kept whole (bytes of UTF-8).
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
-/// Events further ahead than this are retimed.
-const MAX_FUTURE_NS: i64 = 86_400_000_000_000;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LinesParams {
@@ -82,18 +80,19 @@ pub(crate) fn truncate(s: &mut String, max: usize) -> bool {
     true
 }
 
-/// A record dated before the retention (`retention_ns` before `now_ns`) or more than a
-/// day ahead is moved to `now_ns`, its own time kept in `osprey.original_time`.
-/// Returns whether it was moved.
+/// A record dated before the retention (`retention_ns` before `now_ns`) or more than
+/// [`crate::window::MAX_FUTURE`] ahead is moved to `now_ns`, its own time kept in
+/// `osprey.original_time`. Returns whether it was moved.
 pub(crate) fn retime(row: &mut LogRow, now_ns: i64, retention_ns: i64) -> bool {
-    let ts = row.timestamp_ns;
-    if ts >= now_ns.saturating_sub(retention_ns) && ts <= now_ns.saturating_add(MAX_FUTURE_NS) {
+    let retention = std::time::Duration::from_nanos(u64::try_from(retention_ns).unwrap_or(0));
+    let window = crate::window::Window::new(now_ns, retention);
+    let ts = i128::from(row.timestamp_ns);
+    if window.contains(ts) {
         return false;
     }
     row.attributes.push((
-        "osprey.original_time".into(),
-        chrono::DateTime::from_timestamp_nanos(ts)
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        crate::window::ORIGINAL_TIME.into(),
+        crate::window::rfc3339(ts),
     ));
     row.timestamp_ns = now_ns;
     true

@@ -56,9 +56,9 @@ impl TraceService for Otlp {
             .await
             .map_err(fail)?;
         Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: (o.rejected.count > 0).then(|| ExportTracePartialSuccess {
-                rejected_spans: o.rejected.count,
-                error_message: o.rejected.message(),
+            partial_success: o.partial().map(|(n, m)| ExportTracePartialSuccess {
+                rejected_spans: n,
+                error_message: m,
             }),
         }))
     }
@@ -75,9 +75,9 @@ impl LogsService for Otlp {
         self.0.metrics.bytes(Signal::Logs, req.encoded_len() as u64);
         let o = Pipeline::logs(&self.0, &tenant, &req).await.map_err(fail)?;
         Ok(Response::new(ExportLogsServiceResponse {
-            partial_success: (o.rejected.count > 0).then(|| ExportLogsPartialSuccess {
-                rejected_log_records: o.rejected.count,
-                error_message: o.rejected.message(),
+            partial_success: o.partial().map(|(n, m)| ExportLogsPartialSuccess {
+                rejected_log_records: n,
+                error_message: m,
             }),
         }))
     }
@@ -98,9 +98,9 @@ impl MetricsService for Otlp {
             .await
             .map_err(fail)?;
         Ok(Response::new(ExportMetricsServiceResponse {
-            partial_success: (o.rejected.count > 0).then(|| ExportMetricsPartialSuccess {
-                rejected_data_points: o.rejected.count,
-                error_message: o.rejected.message(),
+            partial_success: o.partial().map(|(n, m)| ExportMetricsPartialSuccess {
+                rejected_data_points: n,
+                error_message: m,
             }),
         }))
     }

@@ -88,7 +88,7 @@ fn encode<M: Message + serde::Serialize>(format: Format, m: &M) -> Response {
 }
 
 fn partial(o: &Outcome) -> Option<(i64, String)> {
-    (o.rejected.count > 0).then(|| (o.rejected.count, o.rejected.message()))
+    o.partial()
 }
 
 async fn handle(

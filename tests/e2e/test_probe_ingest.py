@@ -1,0 +1,211 @@
+"""Ingest holes found by probing (issue 13): each test sends the probe's request and
+checks the exact answer, and that nothing acknowledged is lost.
+
+- Records dated outside the accepted window (before the retention, more than a day
+  ahead, or 2^64-1 ns) were acknowledged and then deleted by retention: logs and spans
+  are now stored at arrival time with `osprey.original_time`, metric points refused in
+  `partial_success`.
+- Wrong status codes: gRPC decode failures and oversized messages are INVALID_ARGUMENT
+  (not the retried INTERNAL / OUT_OF_RANGE); requests that can never fit are 413, not
+  429; remote_write refuses absurd label sets; GET on an OTLP path says POST.
+- Memory: requests with pathologically many records are refused before they cost memory.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+
+import grpc
+import pytest
+import requests
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
+from opentelemetry.proto.metrics.v1.metrics_pb2 import (
+    Gauge,
+    Metric,
+    NumberDataPoint,
+    ResourceMetrics,
+    ScopeMetrics,
+)
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+from builders import gauge_metric, log_record, logs_request, metrics_request, number_point, post_otlp, span, traces_request
+from harness import HTTP_TIMEOUT_S, OspreyServer, recent_second, rfc3339_to_ns
+
+U64_MAX = 2**64 - 1
+ORIGINAL = "osprey.original_time"
+SERVICES = {
+    "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    "metrics": "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+}
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def grpc_export(server: OspreyServer, signal: str, body: bytes, compression=None) -> bytes:
+    """One raw OTLP/gRPC Export call: the bytes go out as they are."""
+    target = server.grpc_endpoint.removeprefix("http://")
+    options = [("grpc.max_send_message_length", 64 << 20)]
+    with grpc.insecure_channel(target, options=options) as channel:
+        call = channel.unary_unary(SERVICES[signal], request_serializer=None, response_deserializer=None)
+        return call(body, timeout=HTTP_TIMEOUT_S, compression=compression)
+
+
+def grpc_error(server: OspreyServer, signal: str, body: bytes, compression=None) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        grpc_export(server, signal, body, compression)
+    return info.value
+
+
+def pb_logs(service: str, records: list[LogRecord]) -> ExportLogsServiceRequest:
+    res = Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value=service))])
+    return ExportLogsServiceRequest(
+        resource_logs=[ResourceLogs(resource=res, scope_logs=[ScopeLogs(log_records=records)])]
+    )
+
+
+def pb_record(time_ns: int, body: str) -> LogRecord:
+    return LogRecord(time_unix_nano=time_ns, body=AnyValue(string_value=body))
+
+
+def assert_alive(server: OspreyServer) -> None:
+    assert requests.get(server.http("/healthz"), timeout=HTTP_TIMEOUT_S).status_code == 200
+    t = time.time_ns()
+    r = post_otlp(server, "logs", logs_request("alive", [log_record(t, "still here")]))
+    assert r.status_code == 200, r.text
+
+
+def log_rows(server: OspreyServer, service: str) -> dict[str, dict]:
+    rows = server.sql_dicts(f"SELECT body, timestamp, attributes FROM logs WHERE service = '{service}'")
+    return {r["body"]: r for r in rows}
+
+
+# --- 1. acknowledged records that were then lost -----------------------------------------------
+
+
+def test_otlp_logs_dated_1970_or_2554_are_stored_at_arrival_time(osprey: OspreyServer) -> None:
+    """time_unix_nano=1 and 2^64-1 over HTTP/JSON, HTTP/protobuf and gRPC: stored now with
+    their own time in osprey.original_time, and the answer says so (0 rejected)."""
+    on_time = recent_second(60) * 10**9
+    before = time.time_ns()
+    # HTTP/JSON
+    r = post_otlp(osprey, "logs", logs_request("clock-json", [log_record(1, "json 1970"), log_record(U64_MAX, "json 2554"), log_record(on_time, "json on time")]))
+    assert r.status_code == 200, r.text
+    partial = r.json()["partialSuccess"]
+    assert int(partial.get("rejectedLogRecords", 0)) == 0, partial
+    assert "2 records dated before the retention" in partial["errorMessage"] and ORIGINAL in partial["errorMessage"], partial
+    # HTTP/protobuf
+    body = pb_logs("clock-pb", [pb_record(1, "pb 1970"), pb_record(U64_MAX, "pb 2554")]).SerializeToString()
+    r = post_otlp(osprey, "logs", body, content_type="application/x-protobuf")
+    assert r.status_code == 200, r.text
+    resp = ExportLogsServiceResponse.FromString(r.content)
+    assert resp.partial_success.rejected_log_records == 0
+    assert "2 records dated" in resp.partial_success.error_message
+    # gRPC
+    body = pb_logs("clock-grpc", [pb_record(1, "grpc 1970"), pb_record(U64_MAX, "grpc 2554")]).SerializeToString()
+    resp = ExportLogsServiceResponse.FromString(grpc_export(osprey, "logs", body))
+    assert resp.partial_success.rejected_log_records == 0
+    assert "2 records dated" in resp.partial_success.error_message
+    after = time.time_ns()
+
+    for service, prefix in (("clock-json", "json"), ("clock-pb", "pb"), ("clock-grpc", "grpc")):
+        rows = log_rows(osprey, service)
+        for body, original in ((f"{prefix} 1970", "1970-01-01T00:00:00.000000001Z"), (f"{prefix} 2554", "2554-07-21T23:34:33.709551615Z")):
+            row = rows[body]
+            assert before <= rfc3339_to_ns(row["timestamp"]) <= after, row
+            assert row["attributes"][ORIGINAL] == original, row
+    assert rfc3339_to_ns(log_rows(osprey, "clock-json")["json on time"]["timestamp"]) == on_time
+    assert ORIGINAL not in log_rows(osprey, "clock-json")["json on time"]["attributes"]
+    # Unset (0) still means "observed time, else arrival": no re-dating note.
+    r = post_otlp(osprey, "logs", logs_request("clock-unset", [log_record(0, "unset", observed_ns=on_time)]))
+    assert r.status_code == 200 and not r.json().get("partialSuccess"), r.text
+    row = log_rows(osprey, "clock-unset")["unset"]
+    assert rfc3339_to_ns(row["timestamp"]) == on_time and ORIGINAL not in row["attributes"]
+    # A retention run keeps them: they are dated now.
+    osprey.flush()
+    assert osprey.count("logs", "service LIKE 'clock-%'") == 8
+
+
+def test_otlp_span_dated_1970_moves_to_arrival_with_its_duration(osprey: OspreyServer) -> None:
+    start_1970 = 1_000_000  # 1 ms after the epoch
+    trace_id = "5bf92f3577b34da6a3ce929d0e0e4736"
+    before = time.time_ns()
+    r = post_otlp(osprey, "traces", traces_request("span-1970", [span(trace_id, "00f067aa0ba902b7", "ancient", start_1970, start_1970 + 2_500_000)]))
+    assert r.status_code == 200, r.text
+    partial = r.json()["partialSuccess"]
+    assert int(partial.get("rejectedSpans", 0)) == 0 and "1 records dated" in partial["errorMessage"], partial
+    # gRPC: a span at 2^64-1.
+    req = ExportTraceServiceRequest(
+        resource_spans=[
+            ResourceSpans(
+                resource=Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value="span-max"))]),
+                scope_spans=[
+                    ScopeSpans(
+                        spans=[Span(trace_id=bytes.fromhex(trace_id), span_id=bytes.fromhex("00f067aa0ba902b8"), name="far", start_time_unix_nano=U64_MAX, end_time_unix_nano=U64_MAX)]
+                    )
+                ],
+            )
+        ]
+    )
+    resp = ExportTraceServiceResponse.FromString(grpc_export(osprey, "traces", req.SerializeToString()))
+    assert resp.partial_success.rejected_spans == 0 and "1 records dated" in resp.partial_success.error_message
+    after = time.time_ns()
+    rows = osprey.sql_dicts("SELECT name, start_time, end_time, duration_ns, attributes FROM spans WHERE service LIKE 'span-%' ORDER BY name")
+    assert [r["name"] for r in rows] == ["ancient", "far"]
+    ancient, far = rows
+    assert before <= rfc3339_to_ns(ancient["start_time"]) <= after, ancient
+    assert ancient["duration_ns"] == 2_500_000
+    assert rfc3339_to_ns(ancient["end_time"]) - rfc3339_to_ns(ancient["start_time"]) == 2_500_000
+    assert ancient["attributes"][ORIGINAL] == "1970-01-01T00:00:00.001Z"
+    assert before <= rfc3339_to_ns(far["start_time"]) <= after and far["duration_ns"] == 0, far
+    assert far["attributes"][ORIGINAL] == "2554-07-21T23:34:33.709551615Z"
+
+
+def test_otlp_metric_points_outside_the_window_are_rejected(osprey: OspreyServer) -> None:
+    """A point at 1 ns, 2^64-1 or 3 days ahead is refused in partial_success (re-dating a
+    sample would corrupt its series); the point on time is stored."""
+    on_time = recent_second(60) * 10**9
+    points = [number_point(1, 1.0), number_point(U64_MAX, 2.0), number_point(time.time_ns() + 3 * 86_400 * 10**9, 3.0), number_point(on_time, 4.0)]
+    r = post_otlp(osprey, "metrics", metrics_request("window", [gauge_metric("probe.window", points)]))
+    assert r.status_code == 200, r.text
+    partial = r.json()["partialSuccess"]
+    assert int(partial["rejectedDataPoints"]) == 3, partial
+    msg = partial["errorMessage"]
+    assert "outside the accepted time window" in msg and "1970-01-01T00:00:00.000000001Z is before the retention of 15d" in msg, msg
+    assert "ahead of the server's clock" in msg, msg
+    # gRPC, the same answer.
+    req = ExportMetricsServiceRequest(
+        resource_metrics=[
+            ResourceMetrics(
+                scope_metrics=[
+                    ScopeMetrics(metrics=[Metric(name="probe_grpc_window", gauge=Gauge(data_points=[NumberDataPoint(time_unix_nano=1, as_double=1.0), NumberDataPoint(time_unix_nano=on_time, as_double=5.0)]))])
+                ]
+            )
+        ]
+    )
+    resp = ExportMetricsServiceResponse.FromString(grpc_export(osprey, "metrics", req.SerializeToString()))
+    assert resp.partial_success.rejected_data_points == 1
+    assert "outside the accepted time window" in resp.partial_success.error_message
+    rows = osprey.sql_dicts("SELECT metric, timestamp, value FROM metrics WHERE metric LIKE 'probe%window' ORDER BY metric")
+    assert [(r["metric"], rfc3339_to_ns(r["timestamp"]), r["value"]) for r in rows] == [
+        ("probe_grpc_window", on_time, 5.0),
+        ("probe_window", on_time, 4.0),
+    ]
