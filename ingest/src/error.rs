@@ -11,10 +11,12 @@ pub enum IngestError {
     /// The body cannot be decoded or violates the protocol.
     #[error("{0}")]
     BadRequest(String),
-    #[error("unsupported content type {0:?}; expected application/x-protobuf or application/json")]
-    UnsupportedMediaType(String),
-    #[error("unsupported content encoding {0:?}; expected gzip or identity")]
-    UnsupportedEncoding(String),
+    /// The `Content-Type` sent and what the endpoint accepts.
+    #[error("unsupported content type {got:?}; expected {expected}")]
+    UnsupportedMediaType { got: String, expected: &'static str },
+    /// The `Content-Encoding` sent and what the endpoint accepts.
+    #[error("unsupported content encoding {got:?}; expected {expected}")]
+    UnsupportedEncoding { got: String, expected: &'static str },
     #[error("request body exceeds the limit of {limit} bytes{context}")]
     TooLarge { limit: u64, context: &'static str },
     /// Requests being decoded already hold the in-flight budget; retry shortly.
@@ -36,7 +38,7 @@ impl IngestError {
     pub fn http_status(&self) -> StatusCode {
         match self {
             IngestError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
+            IngestError::UnsupportedMediaType { .. } | IngestError::UnsupportedEncoding { .. } => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -74,8 +76,8 @@ impl IngestError {
         let msg = self.client_message();
         match self {
             IngestError::BadRequest(_)
-            | IngestError::UnsupportedMediaType(_)
-            | IngestError::UnsupportedEncoding(_) => tonic::Status::invalid_argument(msg),
+            | IngestError::UnsupportedMediaType { .. }
+            | IngestError::UnsupportedEncoding { .. } => tonic::Status::invalid_argument(msg),
             IngestError::TooLarge { .. } | IngestError::Busy { .. } => {
                 tonic::Status::resource_exhausted(msg)
             }

@@ -366,7 +366,13 @@ async fn write_inner(
         .unwrap_or("application/x-protobuf");
     let mime = ct.split(';').next().unwrap_or("").trim();
     if mime != "application/x-protobuf" {
-        return Err((IngestError::UnsupportedMediaType(ct.to_string()), None));
+        return Err((
+            IngestError::UnsupportedMediaType {
+                got: ct.to_string(),
+                expected: "application/x-protobuf",
+            },
+            None,
+        ));
     }
     let proto = match ct
         .split(';')
@@ -378,9 +384,10 @@ async fn write_inner(
         Some("io.prometheus.write.v2.Request") => Proto::V2,
         Some(_) => {
             return Err((
-                IngestError::UnsupportedMediaType(format!(
-                    "{ct} (supported: proto=prometheus.WriteRequest and proto=io.prometheus.write.v2.Request)"
-                )),
+                IngestError::UnsupportedMediaType {
+                    got: ct.to_string(),
+                    expected: "application/x-protobuf with proto=prometheus.WriteRequest or proto=io.prometheus.write.v2.Request",
+                },
                 None,
             ));
         }
@@ -390,7 +397,13 @@ async fn write_inner(
         .and_then(|v| v.to_str().ok())
         && !enc.eq_ignore_ascii_case("snappy")
     {
-        return Err((IngestError::UnsupportedEncoding(enc.to_string()), None));
+        return Err((
+            IngestError::UnsupportedEncoding {
+                got: enc.to_string(),
+                expected: "snappy (remote_write bodies are snappy-compressed)",
+            },
+            None,
+        ));
     }
     let fail = |e: IngestError| (e, None);
     let raw = unsnappy(body, st.max_body).map_err(fail)?;

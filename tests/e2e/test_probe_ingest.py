@@ -209,3 +209,32 @@ def test_otlp_metric_points_outside_the_window_are_rejected(osprey: OspreyServer
         ("probe_grpc_window", on_time, 5.0),
         ("probe_window", on_time, 4.0),
     ]
+
+
+# --- 2. wrong status codes and messages ----------------------------------------------------------
+
+
+def test_content_type_and_encoding_messages_name_what_is_accepted(osprey: OspreyServer) -> None:
+    r = osprey.post("/api/v1/logs", data=b"x\n", headers={"Content-Type": "image/png"})
+    assert r.status_code == 415
+    assert r.json()["error"] == (
+        'unsupported content type "image/png"; expected lines as application/x-ndjson, application/jsonl, '
+        "application/json, text/plain, application/octet-stream or application/x-www-form-urlencoded"
+    )
+    r = osprey.post("/api/v1/write", data=b"\x1f\x8b", headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
+    assert r.status_code == 415
+    assert r.json()["error"] == 'unsupported content encoding "gzip"; expected snappy (remote_write bodies are snappy-compressed)'
+
+
+def test_readme_lines_example_works_with_real_curl(osprey: OspreyServer) -> None:
+    """The README's example, run as typed (curl's default form content type)."""
+    assert shutil.which("curl"), "curl is needed"
+    readme = (__import__("pathlib").Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("printf '%s\\n' '{\"level\":\"error\"")
+    command = readme[start : readme.index("```", start)].strip()
+    assert "localhost:9800/api/v1/logs?service=shop" in command, command
+    command = command.replace("localhost:9800", osprey.http("").removeprefix("http://").rstrip("/"))
+    out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(out.stdout) == {"accepted": 2, "invalid_utf8": 0, "truncated": 0, "retimed": 0}, out
+    rows = osprey.sql_dicts("SELECT body, severity_text FROM logs WHERE service = 'shop' ORDER BY body")
+    assert [(r["body"], r["severity_text"]) for r in rows] == [("ok", "INFO"), ("payment failed", "ERROR")]

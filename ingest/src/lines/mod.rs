@@ -49,6 +49,11 @@ pub struct LinesOutcome {
     pub retimed: usize,
 }
 
+/// The media types taken as lines. `application/x-www-form-urlencoded` is what
+/// `curl --data-binary` sends unless told otherwise: the body is taken as lines all
+/// the same, as whoever typed that command meant.
+const LINE_TYPES: &str = "lines as application/x-ndjson, application/jsonl, application/json, text/plain, application/octet-stream or application/x-www-form-urlencoded";
+
 fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
     let (ct, mime) = content_type(headers, "");
     match mime.as_str() {
@@ -58,10 +63,12 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
         | "application/jsonl"
         | "application/json"
         | "text/plain"
-        | "application/octet-stream" => Ok(()),
-        _ => Err(IngestError::UnsupportedMediaType(format!(
-            "{ct} (this endpoint takes application/x-ndjson or text/plain lines)"
-        ))),
+        | "application/octet-stream"
+        | "application/x-www-form-urlencoded" => Ok(()),
+        _ => Err(IngestError::UnsupportedMediaType {
+            got: ct.to_string(),
+            expected: LINE_TYPES,
+        }),
     }
 }
 
