@@ -238,3 +238,14 @@ def test_readme_lines_example_works_with_real_curl(osprey: OspreyServer) -> None
     assert json.loads(out.stdout) == {"accepted": 2, "invalid_utf8": 0, "truncated": 0, "retimed": 0}, out
     rows = osprey.sql_dicts("SELECT body, severity_text FROM logs WHERE service = 'shop' ORDER BY body")
     assert [(r["body"], r["severity_text"]) for r in rows] == [("ok", "INFO"), ("payment failed", "ERROR")]
+
+
+def test_get_on_write_paths_is_405_naming_post(osprey: OspreyServer) -> None:
+    urls = [osprey.otlp_http(p) for p in ("/v1/logs", "/v1/traces", "/v1/metrics")]
+    urls += [osprey.http(p) for p in ("/v1/logs", "/v1/traces", "/v1/metrics", "/api/v1/logs", "/api/v1/write", "/loki/api/v1/push")]
+    for url in urls:
+        r = requests.get(url, timeout=HTTP_TIMEOUT_S)
+        assert r.status_code == 405, url
+        assert r.headers["Allow"] == "POST", (url, r.headers)
+        path = url.split("/", 3)[3]
+        assert r.json()["error"] == f"method GET is not allowed on /{path}: it takes POST", r.text
