@@ -47,7 +47,10 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from builders import gauge_metric, log_record, logs_request, metrics_request, number_point, post_otlp, span, traces_request
 from harness import HTTP_TIMEOUT_S, OspreyServer, recent_second, rfc3339_to_ns
+from protos import REMOTE_WRITE_V1, message_classes
+from test_remote_write import post_write
 
+RW = message_classes("prometheus", REMOTE_WRITE_V1)
 U64_MAX = 2**64 - 1
 ORIGINAL = "osprey.original_time"
 SERVICES = {
@@ -249,3 +252,30 @@ def test_get_on_write_paths_is_405_naming_post(osprey: OspreyServer) -> None:
         assert r.headers["Allow"] == "POST", (url, r.headers)
         path = url.split("/", 3)[3]
         assert r.json()["error"] == f"method GET is not allowed on /{path}: it takes POST", r.text
+
+
+def _write(server: OspreyServer, labels: list[tuple[str, str]]) -> requests.Response:
+    Label = RW["Label"]
+    req = RW["WriteRequest"]()
+    ts = req.timeseries.add()
+    ts.labels.extend([Label(name=n, value=v) for n, v in labels])
+    ts.samples.add(value=1.0, timestamp=recent_second(60) * 1000)
+    return post_write(server, req.SerializeToString())
+
+
+def test_remote_write_absurd_label_sets_are_400(osprey: OspreyServer) -> None:
+    name = ("__name__", "probe_labels")
+    cases = [
+        ([name] + [(f"l{i}", "v") for i in range(50_000)], "time series 0: 50001 labels; at most 128 are accepted per series"),
+        ([name, ("big", "v" * (1 << 20))], 'time series 0: the value of label "big" has 1048576 bytes; at most 16384 are accepted'),
+        ([name, ("n" * (64 << 10), "v")], "has 65536 bytes; at most 1024 are accepted"),
+        ([name, ("a", "1"), ("a", "2")], 'time series 0: duplicate label name "a"'),
+    ]
+    for labels, message in cases:
+        r = _write(osprey, labels)
+        assert r.status_code == 400, (message, r.status_code, r.text[:300])
+        assert message in r.json()["error"], r.json()["error"][:500]
+    assert osprey.count("metrics") == 0
+    r = _write(osprey, [name, ("a", "1")])
+    assert r.status_code == 204, r.text
+    assert osprey.count("metrics", "metric = 'probe_labels'") == 1
