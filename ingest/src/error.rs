@@ -46,6 +46,7 @@ impl IngestError {
             IngestError::Storage(e) => match e {
                 StorageError::InvalidTenant(_) => StatusCode::BAD_REQUEST,
                 StorageError::Backpressure { .. } => StatusCode::TOO_MANY_REQUESTS,
+                StorageError::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 StorageError::Closed(_) => StatusCode::SERVICE_UNAVAILABLE,
                 e if e.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -75,14 +76,18 @@ impl IngestError {
     pub fn grpc_status(&self) -> tonic::Status {
         let msg = self.client_message();
         match self {
+            // Never fits as it is: not retryable (OTLP exporters retry RESOURCE_EXHAUSTED
+            // and OUT_OF_RANGE), whatever its size or shape.
             IngestError::BadRequest(_)
             | IngestError::UnsupportedMediaType { .. }
-            | IngestError::UnsupportedEncoding { .. } => tonic::Status::invalid_argument(msg),
-            IngestError::TooLarge { .. } | IngestError::Busy { .. } => {
-                tonic::Status::resource_exhausted(msg)
-            }
+            | IngestError::UnsupportedEncoding { .. }
+            | IngestError::TooLarge { .. } => tonic::Status::invalid_argument(msg),
+            // Transient overload only.
+            IngestError::Busy { .. } => tonic::Status::resource_exhausted(msg),
             IngestError::Storage(e) => match e {
-                StorageError::InvalidTenant(_) => tonic::Status::invalid_argument(msg),
+                StorageError::InvalidTenant(_) | StorageError::BatchTooLarge { .. } => {
+                    tonic::Status::invalid_argument(msg)
+                }
                 StorageError::Backpressure { .. } => tonic::Status::resource_exhausted(msg),
                 StorageError::Closed(_) => tonic::Status::unavailable(msg),
                 // Retried by OTLP clients, as the write may fit once space is freed.

@@ -279,3 +279,16 @@ def test_remote_write_absurd_label_sets_are_400(osprey: OspreyServer) -> None:
     r = _write(osprey, [name, ("a", "1")])
     assert r.status_code == 204, r.text
     assert osprey.count("metrics", "metric = 'probe_labels'") == 1
+
+
+def test_lines_request_that_can_never_fit_is_413(osprey_factory) -> None:
+    """A batch larger than storage.memtable_limit, however empty the memtables, got 429
+    forever: 413 naming the limit."""
+    small = osprey_factory(config='[storage]\nmemtable_limit = "4MiB"\nflush_size = "1MiB"\n')
+    r = small.post("/api/v1/logs", params={"service": "y"}, data=b"y\n" * 150_000, headers={"Content-Type": "text/plain"})
+    assert r.status_code == 413, r.text
+    msg = r.json()["error"]
+    assert msg.startswith("the request's 150000 records take ") and "more than storage.memtable_limit (4194304 bytes)" in msg, msg
+    assert small.count("logs", "service = 'y'") == 0
+    r = small.post("/api/v1/logs", params={"service": "y"}, data=b"y\n" * 1000, headers={"Content-Type": "text/plain"})
+    assert r.status_code == 200 and small.count("logs", "service = 'y'") == 1000
