@@ -254,6 +254,71 @@ def test_get_on_write_paths_is_405_naming_post(osprey: OspreyServer) -> None:
         assert r.json()["error"] == f"method GET is not allowed on /{path}: it takes POST", r.text
 
 
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _nested(depth: int) -> bytes:
+    """A request (any of the three: resource → attributes is field 1 → 1 → 1 in each)
+    whose attribute value nests arrays `depth` deep."""
+    value = b""
+    for _ in range(depth):
+        value = _field(5, _field(1, value))  # AnyValue.array_value → ArrayValue.values
+    kv = _field(1, b"k") + _field(2, value)
+    return _field(1, _field(1, _field(1, kv)))
+
+
+def _bad_messages(signal: str) -> dict[str, bytes]:
+    good = {
+        "logs": pb_logs("bad", [pb_record(time.time_ns(), "x" * 40)]),
+        "traces": ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[Span(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="n" * 40)])])]),
+        "metrics": ExportMetricsServiceRequest(resource_metrics=[ResourceMetrics(scope_metrics=[ScopeMetrics(metrics=[Metric(name="m" * 40, gauge=Gauge(data_points=[NumberDataPoint(time_unix_nano=time.time_ns(), as_double=1.0)]))])])]),
+    }[signal].SerializeToString()
+    return {
+        "garbage": b"this is not protobuf \xff\xfe\xfd",
+        "truncated": good[: len(good) // 2],
+        "nested 5000 deep": _nested(5000),
+        "invalid UTF-8": _field(1, _field(1, _field(1, _field(1, b"\xff\xfe")))),
+    }
+
+
+@pytest.mark.parametrize("signal", ["traces", "logs", "metrics"])
+def test_grpc_undecodable_messages_are_invalid_argument(osprey: OspreyServer, signal: str) -> None:
+    """Garbage, truncated, 5,000-deep and invalid UTF-8 messages: INVALID_ARGUMENT (not
+    INTERNAL, which OTLP exporters retry)."""
+    request = {"traces": "ExportTraceServiceRequest", "logs": "ExportLogsServiceRequest", "metrics": "ExportMetricsServiceRequest"}[signal]
+    for what, body in _bad_messages(signal).items():
+        err = grpc_error(osprey, signal, body)
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (what, err.code(), err.details())
+        assert err.details().startswith(f"malformed protobuf {request}: "), (what, err.details())
+    assert osprey.count("logs") + osprey.count("spans") + osprey.count("metrics") == 0
+    assert_alive(osprey)
+
+
+def test_grpc_message_over_the_limit_is_invalid_argument(osprey: OspreyServer) -> None:
+    """17 MiB, plain or gzip'd: INVALID_ARGUMENT naming the limit (OUT_OF_RANGE and
+    RESOURCE_EXHAUSTED were retried forever)."""
+    big = _field(1, b"\x00" * (17 << 20))
+    err = grpc_error(osprey, "logs", big)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err
+    assert "exceeds the limit of 16777216 bytes (gRPC message; server.max_body_size)" in err.details(), err.details()
+    err = grpc_error(osprey, "traces", big, compression=grpc.Compression.Gzip)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err
+    assert "exceeds the limit of 16777216 bytes after gzip decompression" in err.details(), err.details()
+    assert_alive(osprey)
+
+
 def _write(server: OspreyServer, labels: list[tuple[str, str]]) -> requests.Response:
     Label = RW["Label"]
     req = RW["WriteRequest"]()

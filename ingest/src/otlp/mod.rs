@@ -5,6 +5,7 @@
 
 pub mod common;
 pub mod grpc;
+pub mod grpc_server;
 pub mod http;
 pub mod logs;
 pub mod metrics;
