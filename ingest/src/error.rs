@@ -19,6 +19,20 @@ pub enum IngestError {
     UnsupportedEncoding { got: String, expected: &'static str },
     #[error("request body exceeds the limit of {limit} bytes{context}")]
     TooLarge { limit: u64, context: &'static str },
+    /// More records in one request than [`crate::limits::MAX_RECORDS`].
+    #[error(
+        "the request holds {count} {what}; at most {limit} are accepted in one request: send smaller batches"
+    )]
+    TooManyRecords {
+        count: u64,
+        limit: u64,
+        what: &'static str,
+    },
+    /// Decoded, the request would take more memory than [`crate::limits::MAX_DECODED_BYTES`].
+    #[error(
+        "the request would take about {estimate} bytes of memory decoded; at most {limit} bytes are accepted in one request: send smaller batches"
+    )]
+    DecodedTooLarge { estimate: u64, limit: u64 },
     /// Requests being decoded already hold the in-flight budget; retry shortly.
     #[error(
         "ingest is busy: requests in flight hold its memory budget of {limit} bytes (server.ingest_inflight_limit); retry later"
@@ -41,7 +55,9 @@ impl IngestError {
             IngestError::UnsupportedMediaType { .. } | IngestError::UnsupportedEncoding { .. } => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::TooLarge { .. }
+            | IngestError::TooManyRecords { .. }
+            | IngestError::DecodedTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Storage(e) => match e {
                 StorageError::InvalidTenant(_) => StatusCode::BAD_REQUEST,
@@ -81,7 +97,9 @@ impl IngestError {
             IngestError::BadRequest(_)
             | IngestError::UnsupportedMediaType { .. }
             | IngestError::UnsupportedEncoding { .. }
-            | IngestError::TooLarge { .. } => tonic::Status::invalid_argument(msg),
+            | IngestError::TooLarge { .. }
+            | IngestError::TooManyRecords { .. }
+            | IngestError::DecodedTooLarge { .. } => tonic::Status::invalid_argument(msg),
             // Transient overload only.
             IngestError::Busy { .. } => tonic::Status::resource_exhausted(msg),
             IngestError::Storage(e) => match e {

@@ -11,6 +11,7 @@ mod body;
 pub mod capture;
 pub mod demo;
 mod error;
+pub mod limits;
 pub mod lines;
 pub mod loki;
 mod metrics;

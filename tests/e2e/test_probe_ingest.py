@@ -347,8 +347,17 @@ def test_remote_write_absurd_label_sets_are_400(osprey: OspreyServer) -> None:
 
 
 def test_lines_request_that_can_never_fit_is_413(osprey_factory) -> None:
-    """A batch larger than storage.memtable_limit, however empty the memtables, got 429
-    forever: 413 naming the limit."""
+    """5,000,000 short lines (10 MB) got 429 forever: 413 naming the limit. And a batch
+    larger than storage.memtable_limit, however empty the memtables: 413, not 429."""
+    server = osprey_factory()
+    body = b"x\n" * 5_000_000
+    r = server.post("/api/v1/logs", params={"service": "x"}, data=body, headers={"Content-Type": "text/plain"})
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == "the request holds 5000000 lines; at most 200000 are accepted in one request: send smaller batches"
+    assert "Retry-After" not in r.headers
+    assert server.count("logs", "service = 'x'") == 0
+    assert_alive(server)
+
     small = osprey_factory(config='[storage]\nmemtable_limit = "4MiB"\nflush_size = "1MiB"\n')
     r = small.post("/api/v1/logs", params={"service": "y"}, data=b"y\n" * 150_000, headers={"Content-Type": "text/plain"})
     assert r.status_code == 413, r.text
@@ -357,3 +366,36 @@ def test_lines_request_that_can_never_fit_is_413(osprey_factory) -> None:
     assert small.count("logs", "service = 'y'") == 0
     r = small.post("/api/v1/logs", params={"service": "y"}, data=b"y\n" * 1000, headers={"Content-Type": "text/plain"})
     assert r.status_code == 200 and small.count("logs", "service = 'y'") == 1000
+
+
+# --- 3. memory ----------------------------------------------------------------------------------
+
+
+def _peak_rss(server: OspreyServer) -> int:
+    for line in open(f"/proc/{server.proc.pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_two_million_empty_log_records_are_refused_before_they_cost_memory(osprey: OspreyServer) -> None:
+    records = b"\x12\x00" * 2_000_000  # ScopeLogs.log_records: an empty LogRecord each
+    body = _field(1, _field(2, records))  # ExportLogsServiceRequest.resource_logs → scope_logs
+    assert len(body) < 4_100_000
+    before = _peak_rss(osprey)
+    r = post_otlp(osprey, "logs", body, content_type="application/x-protobuf")
+    assert r.status_code == 413, r.text[:300]
+    from google.rpc import status_pb2
+
+    status = status_pb2.Status.FromString(r.content)
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert status.message == "the request holds 2000000 log records; at most 200000 are accepted in one request: send smaller batches"
+    err = grpc_error(osprey, "logs", body)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "2000000 log records" in err.details()
+    # The same as OTLP/JSON: refused by what its objects would decode to.
+    doc = b'{"resourceLogs":[{"scopeLogs":[{"logRecords":[' + b"{}," * 1_999_999 + b"{}]}]}]}"
+    r = post_otlp(osprey, "logs", doc)
+    assert r.status_code == 413 and "bytes of memory decoded; at most 268435456" in r.json()["message"], r.text[:300]
+    assert _peak_rss(osprey) - before < 256 << 20, (before, _peak_rss(osprey))
+    assert osprey.count("logs") == 0
+    assert_alive(osprey)

@@ -12,6 +12,9 @@
 //!   it arrived, with the time it claims in the attribute `osprey.original_time`, and
 //!   counted (`retimed`). So every accepted line is findable by a search over all time.
 //!
+//! A body of more than [`crate::limits::MAX_RECORDS`] lines is refused (413) before it
+//! is parsed.
+//!
 //! The service is the event's `service` field, else `?service=`, else `unknown`;
 //! `?stream=stdout|stderr` (sent by `osprey run`) becomes the attribute `stream`.
 
@@ -177,6 +180,7 @@ async fn handle(
     check_content_type(headers)?;
     let body = decode_content_encoding(headers, body, st.max_body)?;
     st.metrics.bytes(Signal::Logs, body.len() as u64);
+    crate::limits::check_lines(&body)?;
     let service = params
         .service
         .as_deref()

@@ -21,6 +21,7 @@ use tonic::{Request, Response, Status};
 
 use super::Pipeline;
 use super::grpc_server::{BoxFuture, Export, ExportServer};
+use crate::limits::Kind;
 use crate::{IngestError, IngestState};
 
 #[derive(Clone)]
@@ -105,7 +106,7 @@ impl MetricsService for Otlp {
 
 /// The handlers as the three Export methods of [`ExportServer`].
 macro_rules! export {
-    ($name:ident, $trait:ident, $req:ty, $resp:ty, $service:expr) => {
+    ($name:ident, $trait:ident, $req:ty, $resp:ty, $service:expr, $kind:expr) => {
         #[derive(Clone)]
         pub struct $name(Otlp);
 
@@ -114,6 +115,7 @@ macro_rules! export {
             type Resp = $resp;
             const SERVICE: &'static str = $service;
             const REQUEST: &'static str = stringify!($req);
+            const KIND: Kind = $kind;
 
             fn export(&self, req: Request<$req>) -> BoxFuture<Result<Response<$resp>, Status>> {
                 let otlp = self.0.clone();
@@ -128,21 +130,24 @@ export!(
     TraceService,
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
-    trace_service_server::SERVICE_NAME
+    trace_service_server::SERVICE_NAME,
+    Kind::Traces
 );
 export!(
     Logs,
     LogsService,
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
-    logs_service_server::SERVICE_NAME
+    logs_service_server::SERVICE_NAME,
+    Kind::Logs
 );
 export!(
     Metrics,
     MetricsService,
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
-    metrics_service_server::SERVICE_NAME
+    metrics_service_server::SERVICE_NAME,
+    Kind::Metrics
 );
 
 /// The three OTLP gRPC services, ready to be served by tonic (`grpc_server.rs`: gzip

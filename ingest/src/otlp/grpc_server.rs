@@ -3,7 +3,7 @@
 //! one over the size limit and RESOURCE_EXHAUSTED for one that decompresses past it:
 //! codes OTLP exporters retry, so a bad request came back forever. Here a call's
 //! message is read whole (never more than the limit), its gRPC framing checked, gzip
-//! undone (bounded), and only then handed to
+//! undone (bounded), its records counted (`limits.rs`), and only then handed to
 //! tonic, with [`OtlpCodec`], whose decoder answers INVALID_ARGUMENT. Every fault of
 //! the request is INVALID_ARGUMENT naming it; RESOURCE_EXHAUSTED stays for overload.
 
@@ -22,6 +22,7 @@ use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
 use crate::IngestError;
+use crate::limits::{self, Kind};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -33,6 +34,7 @@ pub trait Export: Clone + Send + Sync + 'static {
     const SERVICE: &'static str;
     /// The request message's name, for error messages.
     const REQUEST: &'static str;
+    const KIND: Kind;
     fn export(&self, req: Request<Self::Req>) -> BoxFuture<Result<Response<Self::Resp>, Status>>;
 }
 
@@ -62,6 +64,9 @@ impl<E: Export> ExportServer<E> {
             Ok(m) => m,
             Err(e) => return fail(e).into_http(),
         };
+        if let Err(e) = limits::check_protobuf(E::KIND, &message) {
+            return fail(e).into_http();
+        }
         // Handed on uncompressed, in one frame that is known to be whole.
         parts.headers.remove("grpc-encoding");
         let mut framed = BytesMut::with_capacity(HEADER + message.len());
