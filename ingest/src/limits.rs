@@ -5,6 +5,10 @@
 //! the encoded message (protobuf: walking the wire format, no allocation; JSON: its
 //! objects), and a request over either limit is refused as too large (413 /
 //! INVALID_ARGUMENT, never retried) naming the limit.
+//!
+//! The estimate is deliberately simple: a histogram point counts as one record though
+//! it becomes a row per bucket, and values nested inside attributes are counted by
+//! their bytes only. Those stay bounded by `server.max_body_size` times a small factor.
 
 use prost::Message;
 

@@ -112,7 +112,7 @@ impl<E: Export> ExportServer<E> {
                 }
                 declared = Some((buf[0], len));
             }
-            if buf.len() > self.limit + HEADER {
+            if buf.len() > self.limit.saturating_add(HEADER) {
                 return Err(too_large(" (gRPC request; server.max_body_size)"));
             }
         }
