@@ -246,3 +246,121 @@ impl<E: Export> Decoder for OtlpDecoder<E> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::logs::v1::{
+        ExportLogsServiceRequest, ExportLogsServiceResponse,
+    };
+    use std::io::Write;
+
+    #[derive(Clone)]
+    struct Accept;
+
+    impl Export for Accept {
+        type Req = ExportLogsServiceRequest;
+        type Resp = ExportLogsServiceResponse;
+        const SERVICE: &'static str = "test.Logs";
+        const REQUEST: &'static str = "ExportLogsServiceRequest";
+        const KIND: Kind = Kind::Logs;
+
+        fn export(
+            &self,
+            _req: Request<ExportLogsServiceRequest>,
+        ) -> BoxFuture<Result<Response<ExportLogsServiceResponse>, Status>> {
+            Box::pin(async { Ok(Response::new(ExportLogsServiceResponse::default())) })
+        }
+    }
+
+    fn frame(flag: u8, declared: usize, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![flag];
+        f.extend_from_slice(&u32::try_from(declared).unwrap().to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// The call's grpc-status (0 when the answer is not an error) and message.
+    async fn call(body: Vec<u8>, gzip: bool) -> (i32, String) {
+        let mut req = http::Request::builder()
+            .uri("/test.Logs/Export")
+            .header("content-type", "application/grpc");
+        if gzip {
+            req = req.header("grpc-encoding", "gzip");
+        }
+        let req = req
+            .body(Body::new(http_body_util::Full::new(Bytes::from(body))))
+            .unwrap();
+        let resp = ExportServer::new(Accept, 1024).serve(req).await;
+        let h = resp.headers();
+        let code = h
+            .get("grpc-status")
+            .map_or(0, |v| v.to_str().unwrap().parse().unwrap());
+        let msg = h
+            .get("grpc-message")
+            .map(|v| percent_decode(v.to_str().unwrap()))
+            .unwrap_or_default();
+        (code, msg)
+    }
+
+    fn percent_decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' && i + 2 < b.len() {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    const INVALID_ARGUMENT: i32 = tonic::Code::InvalidArgument as i32;
+
+    #[tokio::test]
+    async fn every_fault_of_the_framing_is_invalid_argument() {
+        let good = ExportLogsServiceRequest::default().encode_to_vec();
+        assert_eq!(call(frame(0, good.len(), &good), false).await.0, 0);
+        let cases: Vec<(Vec<u8>, bool, &str)> = vec![
+            (vec![0, 0], false, "no ExportLogsServiceRequest message"),
+            (
+                frame(0, 10, b"abc"),
+                false,
+                "truncated gRPC message: 3 of its 10 bytes",
+            ),
+            (
+                frame(0, 1, b"ab"),
+                false,
+                "more than one message in a unary call",
+            ),
+            (frame(2, 0, b""), false, "invalid gRPC compression flag 2"),
+            (frame(1, 0, b""), false, "unsupported content encoding"),
+            (
+                frame(0, 2000, b""),
+                false,
+                "exceeds the limit of 1024 bytes (gRPC message",
+            ),
+            (
+                frame(0, 3, b"\xff\xff\xff"),
+                false,
+                "malformed protobuf ExportLogsServiceRequest",
+            ),
+        ];
+        for (body, gzip, want) in cases {
+            let (code, msg) = call(body, gzip).await;
+            assert_eq!(code, INVALID_ARGUMENT, "{want}: {msg}");
+            assert!(msg.contains(want), "{want}: {msg}");
+        }
+        // A gzip bomb: refused once it decompresses past the limit.
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&[0u8; 4096]).unwrap();
+        let gz = e.finish().unwrap();
+        let (code, msg) = call(frame(1, gz.len(), &gz), true).await;
+        assert_eq!(code, INVALID_ARGUMENT);
+        assert!(msg.contains("after gzip decompression"), "{msg}");
+    }
+}
