@@ -13,25 +13,26 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
+    let w = osprey_ingest::window::Window::now(std::time::Duration::from_secs(7 * 86_400));
     match which % 6 {
         0 => {
             if let Ok(r) = ExportTraceServiceRequest::decode(body) {
-                let _ = traces::convert(&r);
+                let _ = traces::convert(&r, &w);
             }
         }
         1 => {
             if let Ok(r) = serde_json::from_slice::<ExportTraceServiceRequest>(body) {
-                let _ = traces::convert(&r);
+                let _ = traces::convert(&r, &w);
             }
         }
         2 => {
             if let Ok(r) = ExportLogsServiceRequest::decode(body) {
-                let _ = logs::convert(&r);
+                let _ = logs::convert(&r, &w);
             }
         }
         3 => {
             if let Ok(r) = serde_json::from_slice::<ExportLogsServiceRequest>(body) {
-                let _ = logs::convert(&r);
+                let _ = logs::convert(&r, &w);
             }
         }
         4 => {

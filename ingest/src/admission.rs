@@ -26,7 +26,7 @@ use crate::IngestError;
 /// Memory a request takes while decoded, per byte of its (decompressed) body:
 /// the body itself, protocol structures (strings and vectors of prost messages or
 /// JSON values) and the Arrow batch. Requests with pathologically many tiny records
-/// are bounded separately, by the record limits of each decoder.
+/// are bounded separately, before they are decoded (`limits.rs`).
 pub const DECODE_FACTOR: u64 = 4;
 
 /// What a compressed body is assumed to grow to (capped at `server.max_body_size`).

@@ -34,7 +34,10 @@ impl Format {
         match mime.as_str() {
             "application/x-protobuf" | "application/protobuf" => Ok(Format::Protobuf),
             "application/json" => Ok(Format::Json),
-            _ => Err(IngestError::UnsupportedMediaType(ct.to_string())),
+            _ => Err(IngestError::UnsupportedMediaType {
+                got: ct.to_string(),
+                expected: "application/x-protobuf or application/json",
+            }),
         }
     }
 
@@ -61,7 +64,10 @@ pub fn decode_content_encoding(
     match enc.as_str() {
         "" | "identity" => Ok(body),
         "gzip" | "x-gzip" => gunzip(&body, limit).map(bytes::Bytes::from),
-        other => Err(IngestError::UnsupportedEncoding(other.to_string())),
+        other => Err(IngestError::UnsupportedEncoding {
+            got: other.to_string(),
+            expected: "gzip or identity",
+        }),
     }
 }
 

@@ -11,12 +11,28 @@ pub enum IngestError {
     /// The body cannot be decoded or violates the protocol.
     #[error("{0}")]
     BadRequest(String),
-    #[error("unsupported content type {0:?}; expected application/x-protobuf or application/json")]
-    UnsupportedMediaType(String),
-    #[error("unsupported content encoding {0:?}; expected gzip or identity")]
-    UnsupportedEncoding(String),
+    /// The `Content-Type` sent and what the endpoint accepts.
+    #[error("unsupported content type {got:?}; expected {expected}")]
+    UnsupportedMediaType { got: String, expected: &'static str },
+    /// The `Content-Encoding` sent and what the endpoint accepts.
+    #[error("unsupported content encoding {got:?}; expected {expected}")]
+    UnsupportedEncoding { got: String, expected: &'static str },
     #[error("request body exceeds the limit of {limit} bytes{context}")]
     TooLarge { limit: u64, context: &'static str },
+    /// More records in one request than [`crate::limits::MAX_RECORDS`].
+    #[error(
+        "the request holds {count} {what}; at most {limit} are accepted in one request: send smaller batches"
+    )]
+    TooManyRecords {
+        count: u64,
+        limit: u64,
+        what: &'static str,
+    },
+    /// Decoded, the request would take more memory than [`crate::limits::MAX_DECODED_BYTES`].
+    #[error(
+        "the request would take about {estimate} bytes of memory decoded; at most {limit} bytes are accepted in one request: send smaller batches"
+    )]
+    DecodedTooLarge { estimate: u64, limit: u64 },
     /// Requests being decoded already hold the in-flight budget; retry shortly.
     #[error(
         "ingest is busy: requests in flight hold its memory budget of {limit} bytes (server.ingest_inflight_limit); retry later"
@@ -36,14 +52,17 @@ impl IngestError {
     pub fn http_status(&self) -> StatusCode {
         match self {
             IngestError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            IngestError::UnsupportedMediaType(_) | IngestError::UnsupportedEncoding(_) => {
+            IngestError::UnsupportedMediaType { .. } | IngestError::UnsupportedEncoding { .. } => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::TooLarge { .. }
+            | IngestError::TooManyRecords { .. }
+            | IngestError::DecodedTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Storage(e) => match e {
                 StorageError::InvalidTenant(_) => StatusCode::BAD_REQUEST,
                 StorageError::Backpressure { .. } => StatusCode::TOO_MANY_REQUESTS,
+                StorageError::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 StorageError::Closed(_) => StatusCode::SERVICE_UNAVAILABLE,
                 e if e.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -73,14 +92,20 @@ impl IngestError {
     pub fn grpc_status(&self) -> tonic::Status {
         let msg = self.client_message();
         match self {
+            // Never fits as it is: not retryable (OTLP exporters retry RESOURCE_EXHAUSTED
+            // and OUT_OF_RANGE), whatever its size or shape.
             IngestError::BadRequest(_)
-            | IngestError::UnsupportedMediaType(_)
-            | IngestError::UnsupportedEncoding(_) => tonic::Status::invalid_argument(msg),
-            IngestError::TooLarge { .. } | IngestError::Busy { .. } => {
-                tonic::Status::resource_exhausted(msg)
-            }
+            | IngestError::UnsupportedMediaType { .. }
+            | IngestError::UnsupportedEncoding { .. }
+            | IngestError::TooLarge { .. }
+            | IngestError::TooManyRecords { .. }
+            | IngestError::DecodedTooLarge { .. } => tonic::Status::invalid_argument(msg),
+            // Transient overload only.
+            IngestError::Busy { .. } => tonic::Status::resource_exhausted(msg),
             IngestError::Storage(e) => match e {
-                StorageError::InvalidTenant(_) => tonic::Status::invalid_argument(msg),
+                StorageError::InvalidTenant(_) | StorageError::BatchTooLarge { .. } => {
+                    tonic::Status::invalid_argument(msg)
+                }
                 StorageError::Backpressure { .. } => tonic::Status::resource_exhausted(msg),
                 StorageError::Closed(_) => tonic::Status::unavailable(msg),
                 // Retried by OTLP clients, as the write may fit once space is freed.

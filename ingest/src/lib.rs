@@ -11,6 +11,7 @@ mod body;
 pub mod capture;
 pub mod demo;
 mod error;
+pub mod limits;
 pub mod lines;
 pub mod loki;
 mod metrics;
@@ -20,10 +21,14 @@ pub mod samplegate;
 pub mod scrape;
 pub mod servicegraph;
 pub mod spanmetrics;
+pub mod window;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::post;
+use axum::handler::Handler;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
 use osprey_storage::Storage;
 
 pub use error::IngestError;
@@ -75,10 +80,11 @@ impl IngestState {
         spanmetrics: osprey_config::SpanMetricsConfig,
     ) -> Self {
         let window = storage.config().metrics_out_of_order_window;
+        let retention = storage.retention(osprey_storage::Signal::Metrics);
         Self {
             admission: admission::Admission::new(storage.clone(), inflight_limit, max_body),
             storage,
-            samples: std::sync::Arc::new(samplegate::SampleGate::new(window)),
+            samples: std::sync::Arc::new(samplegate::SampleGate::new(window, retention)),
             targets: std::sync::Arc::default(),
             max_body,
             metrics: IngestMetrics::default(),
@@ -87,14 +93,36 @@ impl IngestState {
     }
 }
 
+/// A write endpoint: POST, and any other method answered 405 with `Allow: POST` and a
+/// message saying so.
+fn post_only<H, T>(handler: H) -> MethodRouter<IngestState>
+where
+    H: Handler<T, IngestState>,
+    T: 'static,
+{
+    post(handler).fallback(method_not_allowed)
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let msg = format!(
+        "method {method} is not allowed on {}: it takes POST",
+        uri.path()
+    );
+    let body = serde_json::json!({"status": "error", "error": msg});
+    let mut resp = (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    resp
+}
+
 /// The OTLP/HTTP paths (served on the OTLP HTTP port and again on the API port).
 pub fn otlp_http_router(st: IngestState) -> Router {
     let limit = usize::try_from(st.max_body).unwrap_or(usize::MAX);
     let admit = axum::middleware::from_fn_with_state(st.admission.clone(), admission::http);
     Router::new()
-        .route("/v1/traces", post(otlp::http::traces))
-        .route("/v1/logs", post(otlp::http::logs))
-        .route("/v1/metrics", post(otlp::http::metrics))
+        .route("/v1/traces", post_only(otlp::http::traces))
+        .route("/v1/logs", post_only(otlp::http::logs))
+        .route("/v1/metrics", post_only(otlp::http::metrics))
         .route_layer(admit)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(st)
@@ -106,9 +134,9 @@ pub fn api_router(st: IngestState) -> Router {
     let limit = usize::try_from(st.max_body).unwrap_or(usize::MAX);
     let admit = axum::middleware::from_fn_with_state(st.admission.clone(), admission::http);
     Router::new()
-        .route("/api/v1/write", post(remote_write::write))
-        .route("/api/v1/logs", post(lines::handler))
-        .route("/loki/api/v1/push", post(loki::push))
+        .route("/api/v1/write", post_only(remote_write::write))
+        .route("/api/v1/logs", post_only(lines::handler))
+        .route("/loki/api/v1/push", post_only(loki::push))
         .route_layer(admit)
         .route("/api/v1/targets", axum::routing::get(targets_handler))
         .layer(DefaultBodyLimit::max(limit))

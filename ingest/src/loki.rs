@@ -353,9 +353,10 @@ async fn push_inner(
             decode_protobuf(&body, st.max_body, &mut invalid_utf8)?
         }
         _ => {
-            return Err(IngestError::UnsupportedMediaType(format!(
-                "{ct} (Loki push takes snappy application/x-protobuf or application/json)"
-            )));
+            return Err(IngestError::UnsupportedMediaType {
+                got: ct.to_string(),
+                expected: "snappy application/x-protobuf or application/json (Loki push)",
+            });
         }
     };
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);

@@ -151,6 +151,60 @@ pub mod v2 {
     pub struct Opaque {}
 }
 
+/// Most labels of one series, `__name__` included. Mimir's default is 30
+/// (`max_label_names_per_series`); OpenTelemetry resources turned into labels can have
+/// more, so the bound here is generous: its point is that a series of 50,000 labels,
+/// copied into every sample's row and into the series index, is refused.
+pub const MAX_LABELS_PER_SERIES: usize = 128;
+
+/// Longest label name, in bytes (Mimir's default `max_label_name_length`).
+pub const MAX_LABEL_NAME_BYTES: usize = 1024;
+
+/// Longest label value, in bytes. Mimir's default is 2048; a URL or a query kept as a
+/// label can be longer, so 16 KiB.
+pub const MAX_LABEL_VALUE_BYTES: usize = 16 * 1024;
+
+/// Refuses a series over the label limits or with a label name twice (Prometheus
+/// refuses duplicate label names too): the request gets a 400 naming the series.
+fn check_labels<'a>(
+    series: usize,
+    labels: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), IngestError> {
+    let bad = |m: String| {
+        Err(IngestError::BadRequest(format!(
+            "time series {series}: {m}"
+        )))
+    };
+    if labels.len() > MAX_LABELS_PER_SERIES {
+        return bad(format!(
+            "{} labels; at most {MAX_LABELS_PER_SERIES} are accepted per series",
+            labels.len()
+        ));
+    }
+    let mut names = Vec::with_capacity(labels.len());
+    for (name, value) in labels {
+        if name.len() > MAX_LABEL_NAME_BYTES {
+            let start: String = name.chars().take(32).collect();
+            return bad(format!(
+                "label name {start:?}… has {} bytes; at most {MAX_LABEL_NAME_BYTES} are accepted",
+                name.len()
+            ));
+        }
+        if value.len() > MAX_LABEL_VALUE_BYTES {
+            return bad(format!(
+                "the value of label {name:?} has {} bytes; at most {MAX_LABEL_VALUE_BYTES} are accepted",
+                value.len()
+            ));
+        }
+        names.push(name);
+    }
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return bad(format!("duplicate label name {:?}", w[0]));
+    }
+    Ok(())
+}
+
 /// What a 2.0 request turned into, and what it carried that is not stored.
 pub struct V2Rows {
     pub rows: Vec<SampleRow>,
@@ -189,10 +243,15 @@ pub fn v2_to_samples(req: v2::Request) -> Result<V2Rows, IngestError> {
                 ts.labels_refs.len()
             )));
         }
+        let pairs = ts
+            .labels_refs
+            .chunks_exact(2)
+            .map(|p| Ok((sym(p[0], i)?, sym(p[1], i)?)))
+            .collect::<Result<Vec<_>, IngestError>>()?;
+        check_labels(i, pairs.iter().copied())?;
         let mut metric = None;
-        let mut labels = Vec::with_capacity(ts.labels_refs.len() / 2);
-        for pair in ts.labels_refs.chunks_exact(2) {
-            let (name, value) = (sym(pair[0], i)?, sym(pair[1], i)?);
+        let mut labels = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
             if name == "__name__" {
                 metric = Some(value.to_string());
             } else if !value.is_empty() {
@@ -246,6 +305,12 @@ pub fn to_samples(req: WriteRequest) -> Result<(Vec<SampleRow>, Vec<Ex>), Ingest
     let mut rows = Vec::new();
     let mut exemplars = Vec::new();
     for (i, ts) in req.timeseries.into_iter().enumerate() {
+        check_labels(
+            i,
+            ts.labels
+                .iter()
+                .map(|l| (l.name.as_str(), l.value.as_str())),
+        )?;
         let mut metric = None;
         let mut labels = Vec::with_capacity(ts.labels.len());
         for l in ts.labels {
@@ -366,7 +431,13 @@ async fn write_inner(
         .unwrap_or("application/x-protobuf");
     let mime = ct.split(';').next().unwrap_or("").trim();
     if mime != "application/x-protobuf" {
-        return Err((IngestError::UnsupportedMediaType(ct.to_string()), None));
+        return Err((
+            IngestError::UnsupportedMediaType {
+                got: ct.to_string(),
+                expected: "application/x-protobuf",
+            },
+            None,
+        ));
     }
     let proto = match ct
         .split(';')
@@ -378,9 +449,10 @@ async fn write_inner(
         Some("io.prometheus.write.v2.Request") => Proto::V2,
         Some(_) => {
             return Err((
-                IngestError::UnsupportedMediaType(format!(
-                    "{ct} (supported: proto=prometheus.WriteRequest and proto=io.prometheus.write.v2.Request)"
-                )),
+                IngestError::UnsupportedMediaType {
+                    got: ct.to_string(),
+                    expected: "application/x-protobuf with proto=prometheus.WriteRequest or proto=io.prometheus.write.v2.Request",
+                },
                 None,
             ));
         }
@@ -390,7 +462,13 @@ async fn write_inner(
         .and_then(|v| v.to_str().ok())
         && !enc.eq_ignore_ascii_case("snappy")
     {
-        return Err((IngestError::UnsupportedEncoding(enc.to_string()), None));
+        return Err((
+            IngestError::UnsupportedEncoding {
+                got: enc.to_string(),
+                expected: "snappy (remote_write bodies are snappy-compressed)",
+            },
+            None,
+        ));
     }
     let fail = |e: IngestError| (e, None);
     let raw = unsnappy(body, st.max_body).map_err(fail)?;
@@ -490,4 +568,56 @@ async fn write_inner(
         return Err((IngestError::BadRequest(problems.join("; ")), written));
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(labels: Vec<(String, String)>) -> WriteRequest {
+        WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: labels
+                    .into_iter()
+                    .map(|(name, value)| Label { name, value })
+                    .collect(),
+                samples: vec![Sample {
+                    value: 1.0,
+                    timestamp: 1,
+                }],
+                ..Default::default()
+            }],
+            metadata: vec![],
+        }
+    }
+
+    fn refused(labels: Vec<(String, String)>) -> String {
+        match to_samples(series(labels)) {
+            Err(e) => {
+                assert_eq!(e.http_status(), http::StatusCode::BAD_REQUEST);
+                e.to_string()
+            }
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    fn name() -> (String, String) {
+        ("__name__".into(), "m".into())
+    }
+
+    #[test]
+    fn absurd_label_sets_are_refused() {
+        let many: Vec<_> = std::iter::once(name())
+            .chain((0..50_000).map(|i| (format!("l{i}"), "v".to_string())))
+            .collect();
+        assert!(refused(many).contains("50001 labels; at most 128"));
+        let long_value = vec![name(), ("big".into(), "v".repeat(1 << 20))];
+        assert!(refused(long_value).contains("label \"big\" has 1048576 bytes; at most 16384"));
+        let long_name = vec![name(), ("n".repeat(64 * 1024), "v".into())];
+        assert!(refused(long_name).contains("has 65536 bytes; at most 1024"));
+        let dup = vec![name(), ("a".into(), "1".into()), ("a".into(), "2".into())];
+        assert!(refused(dup).contains("duplicate label name \"a\""));
+        let ok = vec![name(), ("a".into(), "1".into())];
+        assert_eq!(to_samples(series(ok)).unwrap().0.len(), 1);
+    }
 }

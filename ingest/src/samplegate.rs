@@ -1,5 +1,8 @@
 //! Admission of metric samples, as Prometheus' TSDB admits them with an out-of-order
-//! window: a sample older than the tenant's newest sample (or now, if that is
+//! window. A sample dated before `storage.retention_metrics` or more than
+//! [`crate::window::MAX_FUTURE`] ahead is refused with its reason (retention would
+//! delete it after it was acknowledged; Prometheus refuses such samples as out of
+//! bounds too). Then a sample older than the tenant's newest sample (or now, if that is
 //! earlier) minus `storage.out_of_order_window` is refused with its reason; a sample
 //! at a series' newest timestamp with the same value is an exact duplicate and dropped
 //! (a retried batch); a different value there is a conflict and refused. Older
@@ -45,6 +48,7 @@ impl Hasher for IdHasher {
 
 pub struct SampleGate {
     window_ms: i64,
+    retention: Duration,
     commits: AtomicU64,
     newest: Mutex<HashMap<String, i64>>,
     series: Vec<Mutex<Newest>>,
@@ -90,9 +94,11 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 impl SampleGate {
-    pub fn new(window: Duration) -> Self {
+    /// `window`: the out-of-order window; `retention`: how long samples are kept.
+    pub fn new(window: Duration, retention: Duration) -> Self {
         Self {
             window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
+            retention,
             commits: AtomicU64::new(0),
             newest: Mutex::new(HashMap::new()),
             series: (0..SHARDS).map(|_| Mutex::new(Newest::default())).collect(),
@@ -131,7 +137,17 @@ impl SampleGate {
             last_id = Some((id, i));
             out_ids_tmp.push(id);
         }
+        let accepted = crate::window::Window::now(self.retention);
         for (row, id) in rows.into_iter().zip(out_ids_tmp) {
+            if let Some(why) = accepted.outside(i128::from(row.timestamp_ns)) {
+                out.refuse(|| {
+                    format!(
+                        "sample of {} is outside the accepted time window: {why}",
+                        row.metric
+                    )
+                });
+                continue;
+            }
             let ts = row.timestamp_ns.div_euclid(1_000_000);
             if let Some(min_ok) = min_ok
                 && ts < min_ok
@@ -238,7 +254,7 @@ mod tests {
 
     #[test]
     fn window_duplicates_and_conflicts() {
-        let gate = SampleGate::new(Duration::from_secs(3600));
+        let gate = SampleGate::new(Duration::from_secs(3600), Duration::from_secs(86_400));
         let t = now_ms() - 60_000;
         let a = gate.admit("t", vec![s("m", t, 1.0), s("m", t + 1000, 2.0)]);
         assert_eq!((a.rows.len(), a.refused, a.duplicates), (2, 0, 0));
@@ -272,5 +288,31 @@ mod tests {
         // Tenants are separate.
         let a = gate.admit("other", vec![s("m", t - 7_200_000, 1.0)]);
         assert_eq!(a.rows.len(), 1);
+    }
+
+    #[test]
+    fn samples_outside_the_retention_or_far_ahead_are_refused() {
+        let gate = SampleGate::new(Duration::from_secs(3600), Duration::from_secs(86_400));
+        let now = now_ms();
+        let mut clamped = s("m", 0, 1.0);
+        clamped.timestamp_ns = i64::MAX; // OTLP's 2^64-1, clamped by the conversion
+        let a = gate.admit(
+            "t",
+            vec![
+                s("m", 0, 1.0),
+                s("m", now - 2 * 86_400_000, 1.0),
+                s("m", now + 2 * 86_400_000, 1.0),
+                clamped,
+                s("m", now, 1.0),
+            ],
+        );
+        assert_eq!((a.rows.len(), a.refused), (1, 4));
+        assert!(
+            a.reasons[0].contains("outside the accepted time window")
+                && a.reasons[0].contains("1970-01-01T00:00:00Z is before the retention of 1d"),
+            "{:?}",
+            a.reasons
+        );
+        assert!(a.reasons[2].contains("ahead"), "{:?}", a.reasons);
     }
 }

@@ -3,14 +3,20 @@
 use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong in storage, classified so that surfaces can map it:
-/// `InvalidTenant` is the client's fault, `Backpressure` asks it to retry later, the
-/// rest are server-side.
+/// `InvalidTenant` and `BatchTooLarge` are the client's fault, `Backpressure` asks it
+/// to retry later, the rest are server-side.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("invalid tenant id {0:?}: expected 1-64 characters of [A-Za-z0-9_.-], not '.' or '..'")]
     InvalidTenant(String),
     #[error("ingest is over its memory limit ({used} of {limit} bytes buffered); retry later")]
     Backpressure { used: u64, limit: u64 },
+    /// One batch larger than the whole memtable limit: it can never fit, so a retry
+    /// cannot help (unlike `Backpressure`); the client must send less at once.
+    #[error(
+        "the request's {rows} records take {bytes} bytes in memory, more than storage.memtable_limit ({limit} bytes) holds at all; send them in smaller requests"
+    )]
+    BatchTooLarge { rows: usize, bytes: u64, limit: u64 },
     #[error("record of {0} bytes is too large for the WAL")]
     RecordTooLarge(usize),
     #[error("I/O error on {path}: {source}")]

@@ -392,6 +392,13 @@ impl Storage {
         }
         let bytes = batch.get_array_memory_size() as u64;
         let limit = self.inner.config.memtable_limit.as_u64();
+        if bytes > limit {
+            return Err(StorageError::BatchTooLarge {
+                rows: batch.num_rows(),
+                bytes,
+                limit,
+            });
+        }
         let used = self.buffered_bytes() + self.inner.in_flight.load(Ordering::SeqCst);
         if used + bytes > limit {
             self.inner.flush_wanted.notify_one();

@@ -181,6 +181,27 @@ async fn backpressure_and_bad_tenant() {
     ));
 }
 
+#[tokio::test]
+async fn a_batch_larger_than_the_memtable_limit_is_refused_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg();
+    c.memtable_limit = bytesize_kib(64);
+    c.flush_size = bytesize_kib(64);
+    let s = Storage::open(dir.path(), c).unwrap();
+    // Empty memtables: still no room for it, ever (not Backpressure, which is retried).
+    match s.append("default", Signal::Logs, logs(5_000, "p")).await {
+        Err(e @ StorageError::BatchTooLarge { rows: 5_000, .. }) => {
+            assert!(
+                e.to_string()
+                    .contains("storage.memtable_limit (65536 bytes)"),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.buffered_bytes(), 0);
+}
+
 fn bytesize_kib(n: u64) -> bytesize::ByteSize {
     bytesize::ByteSize::kib(n)
 }

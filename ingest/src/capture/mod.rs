@@ -150,7 +150,10 @@ impl Shipper {
         let mut body = Vec::new();
         let mut n = 0u64;
         while let Some((s, line)) = b.lines.front() {
-            if *s != stream || (n > 0 && body.len() + line.len() + 1 > self.cfg.batch_bytes) {
+            if *s != stream
+                || (n > 0 && body.len() + line.len() + 1 > self.cfg.batch_bytes)
+                || n >= crate::limits::MAX_RECORDS
+            {
                 break;
             }
             let Some((_, line)) = b.lines.pop_front() else {

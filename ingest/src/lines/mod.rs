@@ -12,6 +12,9 @@
 //!   it arrived, with the time it claims in the attribute `osprey.original_time`, and
 //!   counted (`retimed`). So every accepted line is findable by a search over all time.
 //!
+//! A body of more than [`crate::limits::MAX_RECORDS`] lines is refused (413) before it
+//! is parsed.
+//!
 //! The service is the event's `service` field, else `?service=`, else `unknown`;
 //! `?stream=stdout|stderr` (sent by `osprey run`) becomes the attribute `stream`.
 
@@ -32,8 +35,6 @@ use osprey_auth::RequestContext;
 
 /// Longest event kept whole (bytes of UTF-8).
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
-/// Events further ahead than this are retimed.
-const MAX_FUTURE_NS: i64 = 86_400_000_000_000;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LinesParams {
@@ -51,6 +52,11 @@ pub struct LinesOutcome {
     pub retimed: usize,
 }
 
+/// The media types taken as lines. `application/x-www-form-urlencoded` is what
+/// `curl --data-binary` sends unless told otherwise: the body is taken as lines all
+/// the same, as whoever typed that command meant.
+const LINE_TYPES: &str = "lines as application/x-ndjson, application/jsonl, application/json, text/plain, application/octet-stream or application/x-www-form-urlencoded";
+
 fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
     let (ct, mime) = content_type(headers, "");
     match mime.as_str() {
@@ -60,10 +66,12 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
         | "application/jsonl"
         | "application/json"
         | "text/plain"
-        | "application/octet-stream" => Ok(()),
-        _ => Err(IngestError::UnsupportedMediaType(format!(
-            "{ct} (this endpoint takes application/x-ndjson or text/plain lines)"
-        ))),
+        | "application/octet-stream"
+        | "application/x-www-form-urlencoded" => Ok(()),
+        _ => Err(IngestError::UnsupportedMediaType {
+            got: ct.to_string(),
+            expected: LINE_TYPES,
+        }),
     }
 }
 
@@ -82,18 +90,19 @@ pub(crate) fn truncate(s: &mut String, max: usize) -> bool {
     true
 }
 
-/// A record dated before the retention (`retention_ns` before `now_ns`) or more than a
-/// day ahead is moved to `now_ns`, its own time kept in `osprey.original_time`.
-/// Returns whether it was moved.
+/// A record dated before the retention (`retention_ns` before `now_ns`) or more than
+/// [`crate::window::MAX_FUTURE`] ahead is moved to `now_ns`, its own time kept in
+/// `osprey.original_time`. Returns whether it was moved.
 pub(crate) fn retime(row: &mut LogRow, now_ns: i64, retention_ns: i64) -> bool {
-    let ts = row.timestamp_ns;
-    if ts >= now_ns.saturating_sub(retention_ns) && ts <= now_ns.saturating_add(MAX_FUTURE_NS) {
+    let retention = std::time::Duration::from_nanos(u64::try_from(retention_ns).unwrap_or(0));
+    let window = crate::window::Window::new(now_ns, retention);
+    let ts = i128::from(row.timestamp_ns);
+    if window.contains(ts) {
         return false;
     }
     row.attributes.push((
-        "osprey.original_time".into(),
-        chrono::DateTime::from_timestamp_nanos(ts)
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        crate::window::ORIGINAL_TIME.into(),
+        crate::window::rfc3339(ts),
     ));
     row.timestamp_ns = now_ns;
     true
@@ -171,6 +180,7 @@ async fn handle(
     check_content_type(headers)?;
     let body = decode_content_encoding(headers, body, st.max_body)?;
     st.metrics.bytes(Signal::Logs, body.len() as u64);
+    crate::limits::check_lines(&body)?;
     let service = params
         .service
         .as_deref()

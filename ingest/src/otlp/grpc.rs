@@ -1,29 +1,27 @@
-//! OTLP/gRPC services (tonic), gzip accepted.
+//! OTLP/gRPC services: the handlers of the three Export methods, served by
+//! `grpc_server.rs`.
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{self, LogsService};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
+    self, MetricsService,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{self, TraceService};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use osprey_storage::Signal;
 use prost::Message;
-use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
 use super::Pipeline;
+use super::grpc_server::{BoxFuture, Export, ExportServer};
+use crate::limits::Kind;
 use crate::{IngestError, IngestState};
 
 #[derive(Clone)]
@@ -56,9 +54,9 @@ impl TraceService for Otlp {
             .await
             .map_err(fail)?;
         Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: (o.rejected.count > 0).then(|| ExportTracePartialSuccess {
-                rejected_spans: o.rejected.count,
-                error_message: o.rejected.message(),
+            partial_success: o.partial().map(|(n, m)| ExportTracePartialSuccess {
+                rejected_spans: n,
+                error_message: m,
             }),
         }))
     }
@@ -75,9 +73,9 @@ impl LogsService for Otlp {
         self.0.metrics.bytes(Signal::Logs, req.encoded_len() as u64);
         let o = Pipeline::logs(&self.0, &tenant, &req).await.map_err(fail)?;
         Ok(Response::new(ExportLogsServiceResponse {
-            partial_success: (o.rejected.count > 0).then(|| ExportLogsPartialSuccess {
-                rejected_log_records: o.rejected.count,
-                error_message: o.rejected.message(),
+            partial_success: o.partial().map(|(n, m)| ExportLogsPartialSuccess {
+                rejected_log_records: n,
+                error_message: m,
             }),
         }))
     }
@@ -98,34 +96,67 @@ impl MetricsService for Otlp {
             .await
             .map_err(fail)?;
         Ok(Response::new(ExportMetricsServiceResponse {
-            partial_success: (o.rejected.count > 0).then(|| ExportMetricsPartialSuccess {
-                rejected_data_points: o.rejected.count,
-                error_message: o.rejected.message(),
+            partial_success: o.partial().map(|(n, m)| ExportMetricsPartialSuccess {
+                rejected_data_points: n,
+                error_message: m,
             }),
         }))
     }
 }
 
-/// The three OTLP gRPC services, ready to be served by tonic.
+/// The handlers as the three Export methods of [`ExportServer`].
+macro_rules! export {
+    ($name:ident, $trait:ident, $req:ty, $resp:ty, $service:expr, $kind:expr) => {
+        #[derive(Clone)]
+        pub struct $name(Otlp);
+
+        impl Export for $name {
+            type Req = $req;
+            type Resp = $resp;
+            const SERVICE: &'static str = $service;
+            const REQUEST: &'static str = stringify!($req);
+            const KIND: Kind = $kind;
+
+            fn export(&self, req: Request<$req>) -> BoxFuture<Result<Response<$resp>, Status>> {
+                let otlp = self.0.clone();
+                Box::pin(async move { $trait::export(&otlp, req).await })
+            }
+        }
+    };
+}
+
+export!(
+    Traces,
+    TraceService,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+    trace_service_server::SERVICE_NAME,
+    Kind::Traces
+);
+export!(
+    Logs,
+    LogsService,
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+    logs_service_server::SERVICE_NAME,
+    Kind::Logs
+);
+export!(
+    Metrics,
+    MetricsService,
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+    metrics_service_server::SERVICE_NAME,
+    Kind::Metrics
+);
+
+/// The three OTLP gRPC services, ready to be served by tonic (`grpc_server.rs`: gzip
+/// accepted and sent, messages up to `server.max_body_size`, every fault of a request
+/// INVALID_ARGUMENT).
 pub fn routes(st: IngestState) -> tonic::service::Routes {
     let limit = usize::try_from(st.max_body).unwrap_or(usize::MAX);
     let svc = Otlp(st);
-    tonic::service::Routes::new(
-        TraceServiceServer::new(svc.clone())
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(limit),
-    )
-    .add_service(
-        LogsServiceServer::new(svc.clone())
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(limit),
-    )
-    .add_service(
-        MetricsServiceServer::new(svc)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(limit),
-    )
+    tonic::service::Routes::new(ExportServer::new(Traces(svc.clone()), limit))
+        .add_service(ExportServer::new(Logs(svc.clone()), limit))
+        .add_service(ExportServer::new(Metrics(svc), limit))
 }

@@ -19,6 +19,7 @@ use prost::Message;
 
 use super::{Outcome, Pipeline};
 use crate::body::{Format, decode_content_encoding};
+use crate::limits::{self, Kind};
 use crate::{IngestError, IngestState};
 use osprey_auth::RequestContext;
 
@@ -61,16 +62,27 @@ fn error_response(err: &IngestError, format: Format) -> Response {
     resp
 }
 
+/// Decodes a request within the limits of `limits.rs`: checked on the encoded body
+/// first, and for JSON once more on what it decoded to, before it is converted.
 fn decode<M: Message + Default + serde::de::DeserializeOwned>(
     format: Format,
     raw: &[u8],
+    kind: Kind,
     what: &str,
 ) -> Result<M, IngestError> {
     match format {
-        Format::Protobuf => M::decode(raw)
-            .map_err(|e| IngestError::BadRequest(format!("malformed protobuf {what}: {e}"))),
-        Format::Json => serde_json::from_slice(raw)
-            .map_err(|e| IngestError::BadRequest(format!("malformed OTLP/JSON {what}: {e}"))),
+        Format::Protobuf => {
+            limits::check_protobuf(kind, raw)?;
+            M::decode(raw)
+                .map_err(|e| IngestError::BadRequest(format!("malformed protobuf {what}: {e}")))
+        }
+        Format::Json => {
+            limits::check_json(raw)?;
+            let m = serde_json::from_slice(raw)
+                .map_err(|e| IngestError::BadRequest(format!("malformed OTLP/JSON {what}: {e}")))?;
+            limits::check_decoded(kind, &m)?;
+            Ok(m)
+        }
     }
 }
 
@@ -88,7 +100,7 @@ fn encode<M: Message + serde::Serialize>(format: Format, m: &M) -> Response {
 }
 
 fn partial(o: &Outcome) -> Option<(i64, String)> {
-    (o.rejected.count > 0).then(|| (o.rejected.count, o.rejected.message()))
+    o.partial()
 }
 
 async fn handle(
@@ -120,7 +132,8 @@ async fn handle_inner(
     st.metrics.bytes(signal, raw.len() as u64);
     Ok(match signal {
         Signal::Spans => {
-            let req: ExportTraceServiceRequest = decode(format, &raw, "ExportTraceServiceRequest")?;
+            let req: ExportTraceServiceRequest =
+                decode(format, &raw, Kind::Traces, "ExportTraceServiceRequest")?;
             let o = Pipeline::traces(st, tenant, &req).await?;
             encode(
                 format,
@@ -133,7 +146,8 @@ async fn handle_inner(
             )
         }
         Signal::Logs => {
-            let req: ExportLogsServiceRequest = decode(format, &raw, "ExportLogsServiceRequest")?;
+            let req: ExportLogsServiceRequest =
+                decode(format, &raw, Kind::Logs, "ExportLogsServiceRequest")?;
             let o = Pipeline::logs(st, tenant, &req).await?;
             encode(
                 format,
@@ -147,7 +161,7 @@ async fn handle_inner(
         }
         Signal::Metrics => {
             let req: ExportMetricsServiceRequest =
-                decode(format, &raw, "ExportMetricsServiceRequest")?;
+                decode(format, &raw, Kind::Metrics, "ExportMetricsServiceRequest")?;
             let o = Pipeline::metrics(st, tenant, &req, format == Format::Json).await?;
             encode(
                 format,

@@ -5,6 +5,7 @@
 
 pub mod common;
 pub mod grpc;
+pub mod grpc_server;
 pub mod http;
 pub mod logs;
 pub mod metrics;
@@ -17,6 +18,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use osprey_storage::schema::{logs_batch, samples_batch, spans_batch};
 use osprey_storage::{Signal, StorageError};
 
+use crate::window::Window;
 use crate::{IngestError, IngestState};
 pub use common::Rejections;
 
@@ -24,6 +26,29 @@ pub use common::Rejections;
 pub struct Outcome {
     pub accepted: usize,
     pub rejected: Rejections,
+    /// Records stored at arrival time because their own lay outside the accepted
+    /// window (`window.rs`).
+    pub retimed: usize,
+}
+
+impl Outcome {
+    /// The `partial_success` of the answer: the rejected count and message, or a
+    /// warning (count 0, as OTLP allows) when records were re-dated.
+    pub fn partial(&self) -> Option<(i64, String)> {
+        let mut msg = self.rejected.message();
+        if self.retimed > 0 {
+            if !msg.is_empty() {
+                msg.push_str("; ");
+            }
+            msg.push_str(&format!(
+                "{} records dated before the retention or more than {}s ahead were stored at arrival time, with their own time in the attribute {}",
+                self.retimed,
+                crate::window::MAX_FUTURE.as_secs(),
+                crate::window::ORIGINAL_TIME
+            ));
+        }
+        (!msg.is_empty()).then_some((self.rejected.count, msg))
+    }
 }
 
 /// Validation, conversion and storage, shared by every transport.
@@ -35,8 +60,11 @@ impl Pipeline {
         tenant: &str,
         req: &ExportTraceServiceRequest,
     ) -> Result<Outcome, IngestError> {
-        let (rows, weights, rejected) = traces::convert(req);
-        let outcome = Self::store(st, tenant, Signal::Spans, &rows, rejected, spans_batch).await?;
+        let window = Window::now(st.storage.retention(Signal::Spans));
+        let (rows, weights, rejected, retimed) = traces::convert(req, &window);
+        let mut outcome =
+            Self::store(st, tenant, Signal::Spans, &rows, rejected, spans_batch).await?;
+        outcome.retimed = retimed;
         // Acknowledged spans only: a refused request must not count.
         st.spanmetrics.observe(tenant, &rows, &weights);
         Ok(outcome)
@@ -47,8 +75,12 @@ impl Pipeline {
         tenant: &str,
         req: &ExportLogsServiceRequest,
     ) -> Result<Outcome, IngestError> {
-        let (rows, rejected) = logs::convert(req);
-        Self::store(st, tenant, Signal::Logs, &rows, rejected, logs_batch).await
+        let window = Window::now(st.storage.retention(Signal::Logs));
+        let (rows, rejected, retimed) = logs::convert(req, &window);
+        let mut outcome =
+            Self::store(st, tenant, Signal::Logs, &rows, rejected, logs_batch).await?;
+        outcome.retimed = retimed;
+        Ok(outcome)
     }
 
     pub async fn metrics(
@@ -100,6 +132,10 @@ impl Pipeline {
         }
         st.metrics
             .rows(signal, accepted as u64, rejected.count as u64);
-        Ok(Outcome { accepted, rejected })
+        Ok(Outcome {
+            accepted,
+            rejected,
+            retimed: 0,
+        })
     }
 }

@@ -1,0 +1,345 @@
+//! What one request may decode to. A body's size alone does not bound its memory: a
+//! 4 MB OTLP request of 2,000,000 empty log records decodes to over a GiB of structures
+//! and rows, and a resource's attributes are copied into every record's row. So before
+//! a request is decoded, its records are counted and its decoded size estimated from
+//! the encoded message (protobuf: walking the wire format, no allocation; JSON: its
+//! objects), and a request over either limit is refused as too large (413 /
+//! INVALID_ARGUMENT, never retried) naming the limit.
+//!
+//! The estimate is deliberately simple: a histogram point counts as one record though
+//! it becomes a row per bucket, and values nested inside attributes are counted by
+//! their bytes only. Those stay bounded by `server.max_body_size` times a small factor.
+
+use prost::Message;
+
+use crate::IngestError;
+
+/// Most records (log records, spans, metric data points, log lines) in one request.
+/// OTel SDKs send 512 a batch and the Collector's batch processor 8192 by default.
+pub const MAX_RECORDS: u64 = 200_000;
+
+/// Most memory one request may take decoded and converted to rows (an estimate).
+pub const MAX_DECODED_BYTES: u64 = 256 << 20;
+
+/// What one record costs decoded and converted, beyond its own bytes: its protocol
+/// struct, its row and its share of the Arrow batch.
+const RECORD_BYTES: u64 = 640;
+
+/// What one length-delimited field of a record (an attribute, event, link, string)
+/// costs decoded, beyond its bytes.
+const FIELD_BYTES: u64 = 96;
+
+/// What one JSON object costs decoded (the largest OTLP message struct, about).
+const JSON_OBJECT_BYTES: u64 = 256;
+
+/// The three OTLP request types, by how their records nest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Traces,
+    Logs,
+    Metrics,
+}
+
+impl Kind {
+    fn records(self) -> &'static str {
+        match self {
+            Kind::Traces => "spans",
+            Kind::Logs => "log records",
+            Kind::Metrics => "metric data points",
+        }
+    }
+}
+
+/// Records and estimated decoded bytes of a request.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Cost {
+    pub records: u64,
+    pub decoded: u64,
+}
+
+impl Cost {
+    /// Refuses a request over [`MAX_RECORDS`] or [`MAX_DECODED_BYTES`].
+    pub fn check(self, what: &'static str) -> Result<(), IngestError> {
+        if self.records > MAX_RECORDS {
+            return Err(IngestError::TooManyRecords {
+                count: self.records,
+                limit: MAX_RECORDS,
+                what,
+            });
+        }
+        if self.decoded > MAX_DECODED_BYTES {
+            return Err(IngestError::DecodedTooLarge {
+                estimate: self.decoded,
+                limit: MAX_DECODED_BYTES,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A wire-format field: its number and, for length-delimited ones, its bytes.
+struct Field<'a> {
+    number: u64,
+    bytes: Option<&'a [u8]>,
+}
+
+fn varint(buf: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = buf.split_first()?;
+        *buf = rest;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// The next field of a message, `None` at its end or where the wire format is broken
+/// (prost then reports the error when it decodes).
+fn next_field<'a>(buf: &mut &'a [u8]) -> Option<Field<'a>> {
+    let key = varint(buf)?;
+    let bytes = match key & 7 {
+        0 => {
+            varint(buf)?;
+            None
+        }
+        1 | 5 => {
+            let n = if key & 7 == 1 { 8 } else { 4 };
+            *buf = buf.get(n..)?;
+            None
+        }
+        2 => {
+            let len = usize::try_from(varint(buf)?).ok()?;
+            let (b, rest) = (buf.get(..len)?, buf.get(len..)?);
+            *buf = rest;
+            Some(b)
+        }
+        _ => return None,
+    };
+    Some(Field {
+        number: key >> 3,
+        bytes,
+    })
+}
+
+/// The length-delimited fields numbered `number` of a message.
+fn each<'a>(msg: &'a [u8], number: u64) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut buf = msg;
+    std::iter::from_fn(move || next_field(&mut buf))
+        .filter(move |f| f.number == number)
+        .filter_map(|f| f.bytes)
+}
+
+/// A record's cost: its struct and row, its bytes, and each of its length-delimited
+/// fields; `shared` is what its row copies from its resource and scope.
+fn record_cost(record: &[u8], shared: u64) -> u64 {
+    let mut buf = record;
+    let fields = std::iter::from_fn(|| next_field(&mut buf))
+        .filter(|f| f.bytes.is_some())
+        .count() as u64;
+    RECORD_BYTES + 2 * record.len() as u64 + fields * FIELD_BYTES + shared
+}
+
+/// The records of an OTLP request, found by walking its wire format: every request
+/// type nests `resource_* (1) → scope_* (2) → records (2)`, metrics one more level,
+/// `metric → gauge|sum|histogram|exponential_histogram|summary → data_points (1)`.
+pub fn scan_protobuf(kind: Kind, msg: &[u8]) -> Cost {
+    let mut cost = Cost {
+        records: 0,
+        decoded: msg.len() as u64,
+    };
+    for resource_group in each(msg, 1) {
+        let resource: u64 = each(resource_group, 1).map(|r| r.len() as u64).sum();
+        for scope_group in each(resource_group, 2) {
+            let scope: u64 = each(scope_group, 1).map(|s| s.len() as u64).sum();
+            let shared = resource + scope;
+            for record in each(scope_group, 2) {
+                if kind != Kind::Metrics {
+                    cost.records += 1;
+                    cost.decoded += record_cost(record, shared);
+                    continue;
+                }
+                // A metric: its data points are the records, each with the metric's
+                // name, description and unit.
+                let header: u64 = [1, 2, 3]
+                    .into_iter()
+                    .flat_map(|n| each(record, n))
+                    .map(|f| f.len() as u64)
+                    .sum();
+                for data in [5, 7, 9, 10, 11].into_iter().flat_map(|n| each(record, n)) {
+                    for point in each(data, 1) {
+                        cost.records += 1;
+                        cost.decoded += record_cost(point, shared + header);
+                    }
+                }
+            }
+        }
+    }
+    cost
+}
+
+/// Refuses a protobuf OTLP request over the limits, before it is decoded.
+pub fn check_protobuf(kind: Kind, msg: &[u8]) -> Result<(), IngestError> {
+    scan_protobuf(kind, msg).check(kind.records())
+}
+
+/// JSON objects in a body (outside strings): each decodes to a struct, so this bounds
+/// what decoding costs before it is done.
+fn json_objects(body: &[u8]) -> u64 {
+    let (mut n, mut in_string, mut escaped) = (0u64, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if b == b'{' {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Refuses an OTLP/JSON body whose objects alone would decode past the limit.
+pub fn check_json(body: &[u8]) -> Result<(), IngestError> {
+    let decoded = json_objects(body)
+        .saturating_mul(JSON_OBJECT_BYTES)
+        .saturating_add(body.len() as u64);
+    Cost {
+        records: 0,
+        decoded,
+    }
+    .check("records")
+}
+
+/// Refuses a decoded OTLP/JSON request over the limits, before it is converted (its
+/// protobuf encoding is scanned as a protobuf request's would be).
+pub fn check_decoded<M: Message>(kind: Kind, msg: &M) -> Result<(), IngestError> {
+    check_protobuf(kind, &msg.encode_to_vec())
+}
+
+/// Refuses a body of more than [`MAX_RECORDS`] non-blank lines.
+pub fn check_lines(body: &[u8]) -> Result<(), IngestError> {
+    let lines = body
+        .split(|b| *b == b'\n')
+        .filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
+        .count() as u64;
+    Cost {
+        records: lines,
+        decoded: 0,
+    }
+    .check("lines")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data,
+    };
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+
+    fn logs(n: usize, resource_attrs: usize) -> ExportLogsServiceRequest {
+        let attrs = (0..resource_attrs)
+            .map(|i| KeyValue {
+                key: format!("k{i}"),
+                value: Some(AnyValue {
+                    value: Some(Value::StringValue("v".repeat(100))),
+                }),
+                ..Default::default()
+            })
+            .collect();
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(Resource {
+                    attributes: attrs,
+                    ..Default::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord::default(); n],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn records_are_counted_on_the_wire() {
+        let small = logs(3, 1).encode_to_vec();
+        let c = scan_protobuf(Kind::Logs, &small);
+        assert_eq!(c.records, 3);
+        assert!(check_protobuf(Kind::Logs, &small).is_ok());
+        // The probe: 2,000,000 empty records in 4 MB.
+        let many = logs(2_000_000, 0).encode_to_vec();
+        assert!(many.len() <= 4_000_100);
+        let Err(e) = check_protobuf(Kind::Logs, &many) else {
+            panic!("accepted");
+        };
+        assert_eq!(e.http_status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(e.grpc_status().code(), tonic::Code::InvalidArgument);
+        assert!(
+            e.to_string()
+                .contains("2000000 log records; at most 200000"),
+            "{e}"
+        );
+        // A big resource copied into every row: refused by the decoded size.
+        let copied = logs(100_000, 30).encode_to_vec();
+        let Err(e) = check_protobuf(Kind::Logs, &copied) else {
+            panic!("accepted");
+        };
+        assert!(e.to_string().contains("bytes of memory decoded"), "{e}");
+        // Broken wire format: no panic, prost reports it.
+        let _ = scan_protobuf(Kind::Logs, &many[..many.len() / 3]);
+        let _ = scan_protobuf(Kind::Logs, &[0xff; 64]);
+    }
+
+    #[test]
+    fn metric_data_points_are_the_records() {
+        let point = NumberDataPoint::default();
+        let req = ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![
+                        Metric {
+                            name: "a".into(),
+                            data: Some(Data::Gauge(Gauge {
+                                data_points: vec![point.clone(); 4],
+                            })),
+                            ..Default::default()
+                        };
+                        2
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        assert_eq!(
+            scan_protobuf(Kind::Metrics, &req.encode_to_vec()).records,
+            8
+        );
+    }
+
+    #[test]
+    fn json_objects_and_lines_are_bounded() {
+        assert_eq!(json_objects(br#"{"a":"{\"}","b":{}}"#), 2);
+        let mut empties = b"{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[".to_vec();
+        for _ in 0..2_000_000 {
+            empties.extend_from_slice(b"{},");
+        }
+        assert!(check_json(&empties).is_err());
+        assert!(check_lines(&b"x\n".repeat(200_000)).is_ok());
+        assert!(check_lines(&b"x\n\n \n".repeat(200_001)).is_err());
+    }
+}
