@@ -41,7 +41,7 @@ const FIRST_BYTES: usize = 24;
 
 /// How often an idle HTTP/2 connection is pinged, and how long the ack may take
 /// before the connection is closed (a peer that stopped reading).
-const H2_KEEPALIVE: Duration = Duration::from_secs(30);
+pub const H2_KEEPALIVE: Duration = Duration::from_secs(30);
 
 /// The limits of one listener (`[server]` in the config).
 #[derive(Debug, Clone, Copy)]

@@ -145,8 +145,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "otlp_grpc",
         tonic::transport::Server::builder()
             .timeout(limits.body_read_timeout)
-            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
-            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(30)))
+            .http2_keepalive_interval(Some(listen::H2_KEEPALIVE))
+            .http2_keepalive_timeout(Some(listen::H2_KEEPALIVE))
             .layer(osprey_auth::GrpcContextLayer)
             .layer(osprey_ingest::admission::GrpcLayer(
                 s.ingest.admission.clone(),

@@ -48,7 +48,9 @@ pub struct Admission {
 }
 
 /// A request's share of the budget, given back when dropped.
-pub struct Admitted(#[allow(dead_code)] OwnedSemaphorePermit);
+pub struct Admitted {
+    _permit: OwnedSemaphorePermit,
+}
 
 impl Admission {
     pub fn new(storage: Storage, inflight_limit: u64, max_body: u64) -> Self {
@@ -74,7 +76,7 @@ impl Admission {
             .clamp(1, self.limit_kib);
         Arc::clone(&self.budget)
             .try_acquire_many_owned(kib)
-            .map(Admitted)
+            .map(|permit| Admitted { _permit: permit })
             .map_err(|_| IngestError::Busy {
                 limit: u64::from(self.limit_kib) * 1024,
             })

@@ -45,9 +45,6 @@ pub enum IngestError {
 /// Seconds a client is asked to wait after a 429 or 503.
 pub const RETRY_AFTER_SECS: u64 = 1;
 
-/// Seconds a client is asked to wait while the server's disk is full.
-pub const DISK_FULL_RETRY_AFTER_SECS: u64 = 10;
-
 impl IngestError {
     pub fn http_status(&self) -> StatusCode {
         match self {
@@ -76,7 +73,7 @@ impl IngestError {
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
                 Some(RETRY_AFTER_SECS)
             }
-            StatusCode::INSUFFICIENT_STORAGE => Some(DISK_FULL_RETRY_AFTER_SECS),
+            StatusCode::INSUFFICIENT_STORAGE => Some(osprey_storage::DISK_FULL_RETRY_AFTER_SECS),
             _ => None,
         }
     }

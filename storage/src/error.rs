@@ -55,6 +55,9 @@ pub enum StorageError {
     DiskFull,
 }
 
+/// Seconds a client is asked to wait before retrying a write refused for a full disk.
+pub const DISK_FULL_RETRY_AFTER_SECS: u64 = 10;
+
 /// `ENOSPC` and `EDQUOT` on Linux (and most Unixes): no space or no quota left.
 const NO_SPACE: [i32; 2] = [28, 122];
 

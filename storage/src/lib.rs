@@ -49,7 +49,7 @@ use osprey_config::StorageConfig;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-pub use error::StorageError;
+pub use error::{DISK_FULL_RETRY_AFTER_SECS, StorageError};
 pub use files::time_column;
 pub use maintenance::{CompactionPlan, CompactionStats, plan_compactions};
 pub use manifest::FileMeta;
@@ -399,11 +399,7 @@ impl Storage {
                 limit,
             });
         }
-        let used = self.buffered_bytes() + self.inner.in_flight.load(Ordering::SeqCst);
-        if used + bytes > limit {
-            self.inner.flush_wanted.notify_one();
-            return Err(StorageError::Backpressure { used, limit });
-        }
+        self.check_room(bytes)?;
         let record = wal::encode(tenant, signal, &batch)?;
         let (ack, done) = oneshot::channel();
         self.inner.in_flight.fetch_add(bytes, Ordering::SeqCst);

@@ -98,7 +98,10 @@ pub(super) fn admin_error(what: &str, e: &osprey_storage::StorageError) -> Respo
         });
         return (
             axum::http::StatusCode::INSUFFICIENT_STORAGE,
-            [(axum::http::header::RETRY_AFTER, "10")],
+            [(
+                axum::http::header::RETRY_AFTER,
+                osprey_storage::DISK_FULL_RETRY_AFTER_SECS.to_string(),
+            )],
             Json(body),
         )
             .into_response();
