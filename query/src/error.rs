@@ -106,6 +106,13 @@ impl From<datafusion::error::DataFusionError> for QueryError {
     }
 }
 
+/// Every log-language error is the asker's: 400 with the parser's message.
+impl From<osprey_logql::LogQueryError> for QueryError {
+    fn from(e: osprey_logql::LogQueryError) -> Self {
+        QueryError::BadData(e.to_string())
+    }
+}
+
 /// Prometheus' error shape, used by every query endpoint that has no shape of its own.
 impl IntoResponse for QueryError {
     fn into_response(self) -> Response {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::QueryError;
 use crate::columns::{SpanColumns, typed_row};
-use crate::tracesearch::{TraceQuery, go_duration_ns, tags_json};
+use crate::traces::search::{TraceQuery, go_duration_ns, tags_json};
 
 /// Jaeger's error body.
 pub fn error_body(status: u16, message: &str) -> Value {

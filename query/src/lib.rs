@@ -9,23 +9,12 @@
 pub mod api;
 mod columns;
 mod error;
-pub mod jaeger;
-pub mod jaeger_metrics;
 pub mod jaeger_v3;
-pub mod logquery;
-pub mod logsearch;
-pub mod logstats;
-pub mod logtail;
-
-pub mod patterns;
+pub mod logs;
 pub mod promql;
-mod provider;
 mod readahead;
-mod session;
 pub mod sql;
-mod sqldepth;
-pub mod tracefetch;
-pub mod tracesearch;
+pub mod traces;
 
 use osprey_config::QueryConfig;
 use osprey_storage::Storage;

@@ -5,7 +5,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use osprey_auth::RequestContext;
 
-use crate::{QueryError, QueryState, jaeger_metrics};
+use crate::traces::red as jaeger_metrics;
+use crate::{QueryError, QueryState};
 
 use super::{jaeger_v1::jaeger_error, now_ns};
 

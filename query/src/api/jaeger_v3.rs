@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use osprey_auth::RequestContext;
 use serde_json::{Value, json};
 
-use crate::tracesearch::{self};
-use crate::{QueryError, QueryState, jaeger, jaeger_v3};
+use crate::traces::lookup as jaeger;
+use crate::traces::search as tracesearch;
+use crate::{QueryError, QueryState, jaeger_v3};
 
 use super::jaeger_v1::kinded_operations;
 

@@ -1,13 +1,24 @@
-//! Osprey's log API: search, histogram, fields, patterns and live tail (server-sent events).
+//! Osprey's log API: search, histogram, fields, patterns and live tail.
+//!
+//! Tail events (server-sent): `event: log` with a record (the search's hit shape) as
+//! data; `event: dropped` with `{"batches": n}` when the client fell behind and the
+//! oldest batches were skipped; a keep-alive comment every 15 s.
 
 use std::collections::HashMap;
 
+use std::convert::Infallible;
+use std::time::Duration;
+
 use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use osprey_auth::RequestContext;
 
-use crate::logsearch::SearchParams;
-use crate::{QueryError, QueryState, logsearch, logstats, logtail, patterns};
+use crate::logs::search::{self as logsearch, SearchParams};
+use crate::logs::tail::{self as logtail, TailEvent};
+use crate::logs::{patterns, stats as logstats};
+use crate::{QueryError, QueryState};
 
 use super::{parse_time, prometheus::respond};
 
@@ -142,7 +153,23 @@ pub(super) async fn logs_tail_handler(
         let rx = st.storage.subscribe_logs();
         let query = q.get("query").cloned().unwrap_or_default();
         let service = q.get("service").filter(|s| !s.is_empty()).cloned();
-        Ok(logtail::tail(rx, tenant, query, service)?.into_response())
+        let events = logtail::tail(rx, tenant, query, service)?
+            .filter_map(|ev| std::future::ready(sse_event(ev).map(Ok::<_, Infallible>)));
+        Ok(Sse::new(events)
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+            .into_response())
     };
     run().unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A tail item as a server-sent event; a record that cannot be serialised is skipped.
+fn sse_event(ev: TailEvent) -> Option<Event> {
+    match ev {
+        TailEvent::Log(hit) => Event::default().event("log").json_data(&hit).ok(),
+        TailEvent::Dropped(n) => Some(
+            Event::default()
+                .event("dropped")
+                .data(format!("{{\"batches\":{n}}}")),
+        ),
+    }
 }

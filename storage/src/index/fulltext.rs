@@ -10,7 +10,7 @@
 //!   [`TextIndex::has_positions`] says which, and a phrase is then answered by the rows
 //!   holding all its tokens and checked against the body;
 //! - `service`: the service name, one raw term;
-//! - `level`: the severity level (1 trace … 6 fatal, 0 unset, see [`level_of`]);
+//! - `level`: the severity level (1 trace … 6 fatal, 0 unset, see `osprey_logql::level_of`);
 //! - `attr`: one raw term `key=value` per attribute and per resource attribute (Loki's
 //!   stream labels land there) whose value is at most [`MAX_ATTR_VALUE`] bytes. Indexes
 //!   written before resource attributes were added say so
@@ -25,6 +25,8 @@
 //! rebuilt by compaction from the merged rows and removed with its Parquet file.
 
 use std::path::Path;
+
+use osprey_logql::level_of;
 
 use arrow::array::{AsArray, RecordBatch};
 use serde::{Deserialize, Serialize};
@@ -60,7 +62,8 @@ fn analyzer() -> TextAnalyzer {
 }
 
 /// The tokens of `text` exactly as the index sees them: maximal runs of alphanumeric
-/// characters, lowercased.
+/// characters, lowercased. The languages cut text with `osprey_logql::tokens`, which
+/// must agree (pinned by `the_languages_cut_words_as_the_index_does` below).
 pub fn tokens(text: &str) -> Vec<String> {
     let mut a = analyzer();
     let mut stream = a.token_stream(text);
@@ -69,37 +72,6 @@ pub fn tokens(text: &str) -> Vec<String> {
         out.push(stream.token().text.clone());
     }
     out
-}
-
-/// Reusable tokenizer for checking many rows.
-pub struct Tokenizer(TextAnalyzer);
-
-impl Default for Tokenizer {
-    fn default() -> Self {
-        Tokenizer(analyzer())
-    }
-}
-
-impl Tokenizer {
-    /// Calls `f` with each token of `text` until it returns false.
-    pub fn each(&mut self, text: &str, mut f: impl FnMut(&str) -> bool) {
-        let mut stream = self.0.token_stream(text);
-        while stream.advance() {
-            if !f(&stream.token().text) {
-                return;
-            }
-        }
-    }
-}
-
-/// Severity number (OTLP, 1–24) to level: 1 trace, 2 debug, 3 info, 4 warn, 5 error,
-/// 6 fatal; 0 when unset or out of range.
-pub fn level_of(severity_number: i32) -> u64 {
-    if (1..=24).contains(&severity_number) {
-        ((severity_number - 1) / 4 + 1) as u64
-    } else {
-        0
-    }
 }
 
 #[derive(Clone, Copy)]
@@ -325,7 +297,7 @@ pub enum TextQuery {
     /// Body tokens starting with this.
     Prefix(String),
     Service(String),
-    /// Severity levels in `min..=max` (see [`level_of`]).
+    /// Severity levels in `min..=max` (see `osprey_logql::level_of`).
     Levels {
         min: u64,
         max: u64,
@@ -554,6 +526,22 @@ impl crate::index_cache::Cached for TextIndex {
 mod tests {
     use super::*;
     use crate::schema::{LogRow, logs_batch};
+
+    proptest::proptest! {
+        /// The languages (`osprey_logql::tokens`, no tantivy) cut any text into the
+        /// same words as the index's analyzer, or searches would miss what is indexed.
+        #[test]
+        fn the_languages_cut_words_as_the_index_does(text in "\\PC{0,60}") {
+            proptest::prop_assert_eq!(osprey_logql::tokens(&text), tokens(&text));
+        }
+
+        #[test]
+        fn the_same_on_mixed_scripts_and_punctuation(
+            text in "[a-zA-Z0-9 _.,:;!?()\\-/ÄäÖößÉéİıΣσςДдЖж東京⅓²①\u{0345}\u{1E9E}\u{2126}]{0,40}"
+        ) {
+            proptest::prop_assert_eq!(osprey_logql::tokens(&text), tokens(&text));
+        }
+    }
 
     fn row(service: &str, sev: i32, body: &str, attrs: &[(&str, &str)]) -> LogRow {
         LogRow {

@@ -11,8 +11,9 @@ mod model;
 
 use serde::Serialize;
 
-use crate::tracesearch::{self, TraceQuery};
-use crate::{QueryError, QueryState, jaeger, jaeger_v3};
+use crate::traces::lookup as jaeger;
+use crate::traces::search::{self as tracesearch, TraceQuery};
+use crate::{QueryError, QueryState, jaeger_v3};
 use model::{Envelope, ErrorEntry};
 
 use super::{now_ns, prometheus::respond};
@@ -78,7 +79,7 @@ pub(super) async fn found_traces(
         .map(|(_, v)| jaeger::normalize_trace_id(v))
         .collect::<Result<Vec<_>, _>>()?;
     if !ids.is_empty() {
-        let mut found = crate::tracefetch::find_traces(st, &tenant, &ids).await?;
+        let mut found = crate::traces::fetch::find_traces(st, &tenant, &ids).await?;
         let mut seen = std::collections::HashSet::new();
         let (mut traces, mut missing) = (Vec::new(), Vec::new());
         for id in ids.into_iter().filter(|id| seen.insert(id.clone())) {

@@ -17,9 +17,9 @@ use std::collections::HashMap;
 use arrow::array::RecordBatch;
 use serde::Serialize;
 
+use super::search::{Loc, Search, Visitor, scan};
+use super::stats::{StatsParams, Window};
 use crate::columns::{rfc3339, strings};
-use crate::logsearch::{Loc, Search, Visitor, scan};
-use crate::logstats::{StatsParams, Window};
 use crate::{QueryError, QueryState};
 use osprey_storage::Signal;
 

@@ -105,7 +105,7 @@ fn fetch(
             &batches,
         )
         .map_err(internal)?;
-        Ok(Some(crate::provider::convert(
+        Ok(Some(crate::sql::provider::convert(
             Signal::Spans,
             &batch,
             &schema,

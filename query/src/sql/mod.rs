@@ -10,7 +10,13 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{QueryError, QueryState, session::session};
+use crate::{QueryError, QueryState};
+
+use session::session;
+
+mod depth;
+pub(crate) mod provider;
+pub(crate) mod session;
 
 #[derive(Debug, Serialize)]
 pub struct Column {
@@ -56,7 +62,7 @@ async fn run_inner(st: &QueryState, tenant: &str, sql: &str) -> Result<SqlResult
         .sql_parser
         .dialect
         .to_string();
-    crate::sqldepth::check(&dialect, sql)?;
+    crate::sql::depth::check(&dialect, sql)?;
     let df =
         ctx.sql_with_options(sql, read_only())
             .await

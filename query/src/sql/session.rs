@@ -16,7 +16,7 @@ use osprey_storage::schema::{series_batch, series_schema, stored_schema};
 use osprey_storage::{Signal, Snapshot, Storage};
 
 use crate::QueryError;
-use crate::provider::SignalTable;
+use crate::sql::provider::SignalTable;
 
 /// Builds a session for `tenant` with the three tables registered. Only the tables are
 /// registered: no URL tables, no file-reading table functions.

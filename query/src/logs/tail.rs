@@ -1,35 +1,39 @@
-//! Live tail: `GET /api/v1/logs/tail?query=&service=` streams new matching records as
-//! server-sent events, as soon as they are acknowledged (the storage publishes each
-//! acknowledged logs batch; nothing is polled).
+//! Live tail: a stream of new matching records, as soon as they are acknowledged (the
+//! storage publishes each acknowledged logs batch; nothing is polled), which
+//! `api/logs.rs` serves as server-sent events.
 //!
-//! Events: `event: log` with a record (the search's hit shape) as data; `event: dropped`
-//! with `{"batches": n}` when this client fell more than `TAIL_BUFFER` batches behind
-//! and skipped the oldest. The per-client buffer is that bounded channel plus the
-//! matches of one batch; a slow client never holds back ingest or other clients.
+//! Items: a record (the search's hit), or the number of batches skipped when this
+//! client fell more than `TAIL_BUFFER` batches behind. The per-client buffer is that
+//! bounded channel plus the matches of one batch; a slow client never holds back
+//! ingest or other clients.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arrow::array::UInt32Array;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use osprey_storage::TailBatch;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::search::{Checker, LogHit, hits};
 use crate::QueryError;
-use crate::logquery::{self, Expr};
-use crate::logsearch::{Checker, hits};
+use osprey_logql::search::{self as logquery, Expr};
 
-/// Builds the SSE stream of `tenant`'s records matching `query` (and `service`).
+/// What the tail stream yields.
+pub enum TailEvent {
+    Log(LogHit),
+    /// This many batches were skipped: the client fell behind.
+    Dropped(u64),
+}
+
+/// The stream of `tenant`'s records matching `query` (and `service`).
 pub fn tail(
     rx: Receiver<TailBatch>,
     tenant: String,
     query: String,
     service: Option<String>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, QueryError> {
+) -> Result<impl Stream<Item = TailEvent>, QueryError> {
     let mut expr = logquery::parse(&query)?;
     if let Some(s) = service {
         expr = Expr::And(vec![expr, Expr::Service(s)]);
@@ -43,28 +47,23 @@ pub fn tail(
     let stream = futures::stream::unfold(state, |mut st| async move {
         loop {
             if let Some(ev) = st.pending.pop_front() {
-                return Some((Ok(ev), st));
+                return Some((ev, st));
             }
             match st.rx.recv().await {
                 Ok(batch) => st.matches(&batch),
-                Err(RecvError::Lagged(n)) => {
-                    let ev = Event::default()
-                        .event("dropped")
-                        .data(format!("{{\"batches\":{n}}}"));
-                    return Some((Ok(ev), st));
-                }
+                Err(RecvError::Lagged(n)) => return Some((TailEvent::Dropped(n), st)),
                 Err(RecvError::Closed) => return None,
             }
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(stream)
 }
 
 struct TailState {
     rx: Receiver<TailBatch>,
     tenant: String,
     expr: Arc<Expr>,
-    pending: VecDeque<Event>,
+    pending: VecDeque<TailEvent>,
 }
 
 impl TailState {
@@ -90,10 +89,6 @@ impl TailState {
         let Ok(found) = hits(&picked) else {
             return;
         };
-        for h in found {
-            if let Ok(ev) = Event::default().event("log").json_data(&h) {
-                self.pending.push_back(ev);
-            }
-        }
+        self.pending.extend(found.into_iter().map(TailEvent::Log));
     }
 }

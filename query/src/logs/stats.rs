@@ -1,6 +1,6 @@
 //! Aggregates over the records a log search matches: a histogram of match counts in
 //! time buckets (optionally split by severity or service), and the top values of each
-//! field. Both use the search's scan (`logsearch::scan`), so they count exactly what
+//! field. Both use the search's scan (`search::scan`), so they count exactly what
 //! a search with the same query and range counts.
 
 use std::collections::{BTreeMap, HashMap};
@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 use arrow::array::{AsArray, Int32Array, RecordBatch};
 use serde::Serialize;
 
+use super::search::{Loc, Search, Visitor, scan};
 use crate::columns::{Maps, rfc3339, strings};
-use crate::logquery::{self, Expr};
-use crate::logsearch::{Loc, Search, Visitor, scan};
 use crate::{QueryError, QueryState};
-use osprey_storage::fulltext::level_of;
+use osprey_logql::level_of;
+use osprey_logql::search::{self as logquery, Expr};
 use osprey_storage::{Signal, Snapshot, Storage};
 
 const LEVEL_NAMES: [&str; 7] = ["unset", "trace", "debug", "info", "warn", "error", "fatal"];

@@ -8,7 +8,7 @@ use arrow::array::{Array, RecordBatch};
 use datafusion::prelude::{col, lit};
 
 use crate::columns::strings;
-use crate::session::signal_session;
+use crate::sql::session::signal_session;
 use crate::{QueryError, QueryState};
 use osprey_storage::Signal;
 
@@ -29,7 +29,7 @@ pub async fn find_trace(
     tenant: &str,
     trace_id: &str,
 ) -> Result<Vec<RecordBatch>, QueryError> {
-    let mut found = crate::tracefetch::find_traces(st, tenant, &[trace_id.to_string()]).await?;
+    let mut found = crate::traces::fetch::find_traces(st, tenant, &[trace_id.to_string()]).await?;
     Ok(found.remove(trace_id).unwrap_or_default())
 }
 

@@ -155,7 +155,7 @@ fn read_converted(
         .read_rows(f, Some(cols), Some(rows))
         .map_err(|e| QueryError::Internal(e.to_string()))?
         .iter()
-        .map(|b| Ok(crate::provider::convert(Signal::Spans, b, schema)?))
+        .map(|b| Ok(crate::sql::provider::convert(Signal::Spans, b, schema)?))
         .collect()
 }
 
@@ -268,7 +268,7 @@ fn match_rows(
                     }));
                 }
                 _ => {
-                    let b = crate::provider::convert(Signal::Spans, &b, maps_schema)?;
+                    let b = crate::sql::provider::convert(Signal::Spans, &b, maps_schema)?;
                     let (a, r) = (Maps::new(&b, "attributes")?, Maps::new(&b, "resource")?);
                     keep.extend((0..b.num_rows()).map(|i| passes_attrs(tags, &a, &r, i)));
                 }
@@ -570,7 +570,7 @@ pub(super) fn scan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tracesearch::newest_ids;
+    use crate::traces::search::newest_ids;
 
     /// Searches that stop after a few rounds find exactly the traces a check of every
     /// span finds: spans of many traces over several files whose times overlap, plus

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 
 use arrow::array::RecordBatch;
 
-use crate::tracefetch::find_traces;
+use crate::traces::fetch::find_traces;
 use crate::{QueryError, QueryState};
 pub use params::{TraceQuery, go_duration_ns, tags_json};
 pub use summary::{TraceSummary, summarize};

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::columns::{i64s, rfc3339, strings, timestamps};
 use crate::jaeger_v3::stored_kind;
-use crate::session::signal_session;
+use crate::sql::session::signal_session;
 use crate::{QueryError, QueryState};
 use osprey_storage::Signal;
 

@@ -1,4 +1,4 @@
-//! Log search: a query in the search language (`logquery.rs`), an optional service
+//! Log search: a query in the search language (`osprey_logql::search`), an optional service
 //! and time range; newest first, a page at a time, with the total match count.
 //!
 //! Files are searched through their full-text index (`osprey_storage::fulltext`): the
@@ -24,9 +24,10 @@ use arrow::array::{AsArray, Int32Array, RecordBatch, StringArray, UInt32Array};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::textquery::{self, IndexCaps};
 use crate::columns::{Maps, rfc3339, strings, timestamps};
-use crate::logquery::{self, Expr, Record, Scratch};
 use crate::readahead;
+use osprey_logql::search::{self as logquery, Expr, Record, Scratch};
 use osprey_storage::schema::stored_schema;
 use osprey_storage::{FileMeta, Signal, Storage};
 
@@ -337,15 +338,13 @@ pub(crate) fn scan(
     let mut plans = Vec::with_capacity(files.len());
     for (fi, meta) in files {
         let index = storage.text_index(meta);
-        let caps = index
-            .as_ref()
-            .map_or(logquery::IndexCaps::CURRENT, |i| logquery::IndexCaps {
-                positions: i.has_positions(),
-                resource: i.covers_resource(),
-            });
+        let caps = index.as_ref().map_or(IndexCaps::CURRENT, |i| IndexCaps {
+            positions: i.has_positions(),
+            resource: i.covers_resource(),
+        });
         let (query, exact) = queries
             .entry((caps.positions, caps.resource))
-            .or_insert_with(|| logquery::to_text_query(&m.expr, caps));
+            .or_insert_with(|| textquery::to_text_query(&m.expr, caps));
         let exact = *exact;
         let candidates = match index {
             Some(i) => {
@@ -525,7 +524,11 @@ fn fetch(
                     &batches,
                 )
                 .map_err(|e| QueryError::Internal(e.to_string()))?;
-                Ok(crate::provider::convert(Signal::Logs, &batch, &schema)?)
+                Ok(crate::sql::provider::convert(
+                    Signal::Logs,
+                    &batch,
+                    &schema,
+                )?)
             } else {
                 let indices = UInt32Array::from(rows.clone());
                 arrow::compute::take_record_batch(&snap.batches[*idx], &indices)

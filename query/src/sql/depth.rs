@@ -440,5 +440,5 @@ pub fn check(dialect: &str, sql: &str) -> Result<(), QueryError> {
 }
 
 #[cfg(test)]
-#[path = "sqldepth_tests.rs"]
+#[path = "depth_tests.rs"]
 mod tests;

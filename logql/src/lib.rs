@@ -1,0 +1,21 @@
+//! Osprey's log query languages, apart from storage and the query engine, as
+//! `osprey-promql` is for PromQL: parsing, the syntax tree and matching a record, with
+//! no dependency beyond `thiserror`, so they build in seconds and are fuzzed
+//! (`fuzz/fuzz_targets/log_search.rs`).
+//!
+//! - [`search`]: the log search language of `/api/v1/logs/search` (words, phrases,
+//!   prefixes, `field:value`, severities, AND/OR/NOT).
+//! - [`tokens`]: how text is cut into words, the same rule as the full-text index
+//!   (a property test in `osprey-storage` pins the two equal).
+//! - [`level`]: severity numbers and names to levels.
+//!
+//! LogQL (stream selectors, line filters, parsers, metric queries) lands here next.
+
+mod error;
+pub mod level;
+pub mod search;
+pub mod tokens;
+
+pub use error::LogQueryError;
+pub use level::level_of;
+pub use tokens::{Tokenizer, tokens};

@@ -1,0 +1,143 @@
+//! The log search language:
+//!
+//! | form | matches |
+//! |---|---|
+//! | `timeout` | a body token (case-insensitive runs of letters and digits) |
+//! | `time*` | a body token starting with `time` |
+//! | `"card declined"`, `orders_pkey` | consecutive body tokens (a phrase) |
+//! | `service:checkout` | the service |
+//! | `severity>=warn` (`>`, `<`, `<=`, `=`, `:`; also `level`) | severity levels trace < debug < info < warn < error < fatal |
+//! | `trace_id:4bf9…`, `span_id:…` | the record's ids |
+//! | `key:value`, `key:"a value"` | an attribute, exactly |
+//! | `a b`, `a AND b` | both |
+//! | `a OR b` | either |
+//! | `NOT a`, `-a` | not |
+//! | `( … )` | grouping |
+//!
+//! Precedence: NOT, then AND (juxtaposition), then OR. An empty query matches every
+//! record. Parentheses and NOTs nest at most [`MAX_DEPTH`] levels deep.
+//!
+//! [`Expr::matches`] checks a record; the query engine turns an expression into its
+//! full-text index query (`osprey-query`'s `logs/textquery.rs`).
+
+mod lex;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use crate::level::level_of;
+use crate::tokens::Tokenizer;
+
+pub use parse::{MAX_DEPTH, parse};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    All,
+    /// Consecutive body tokens (one token: a term).
+    Tokens(Vec<String>),
+    /// A body token prefix (lowercase).
+    Prefix(String),
+    Service(String),
+    /// Severity levels in `min..=max` ([`crate::level_of`]).
+    Levels {
+        min: u64,
+        max: u64,
+    },
+    TraceId(String),
+    SpanId(String),
+    Attr {
+        key: String,
+        value: String,
+    },
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+}
+
+/// The fields of a record an expression looks at.
+pub struct Record<'a> {
+    pub body: &'a str,
+    pub service: &'a str,
+    pub severity_number: i32,
+    pub trace_id: &'a str,
+    pub span_id: &'a str,
+    pub attributes: &'a HashMap<String, String>,
+    /// Resource attributes (Loki's stream labels): `key:value` matches either map.
+    pub resource: &'a HashMap<String, String>,
+}
+
+/// What [`Expr::matches`] needs besides the record: a tokenizer and the body's tokens,
+/// computed once per record.
+#[derive(Default)]
+pub struct Scratch {
+    tok: Tokenizer,
+    tokens: Vec<String>,
+    body_done: bool,
+}
+
+impl Scratch {
+    fn body_tokens(&mut self, body: &str) -> &[String] {
+        if !self.body_done {
+            self.tokens.clear();
+            let out = &mut self.tokens;
+            self.tok.each(body, |t| {
+                out.push(t.to_string());
+                true
+            });
+            self.body_done = true;
+        }
+        &self.tokens
+    }
+}
+
+impl Expr {
+    /// Whether the record matches.
+    pub fn matches(&self, r: &Record<'_>, s: &mut Scratch) -> bool {
+        s.body_done = false;
+        self.eval(r, s)
+    }
+
+    fn eval(&self, r: &Record<'_>, s: &mut Scratch) -> bool {
+        match self {
+            Expr::All => true,
+            Expr::Tokens(want) => s
+                .body_tokens(r.body)
+                .windows(want.len())
+                .any(|w| w == want.as_slice()),
+            Expr::Prefix(p) => s.body_tokens(r.body).iter().any(|t| t.starts_with(p)),
+            Expr::Service(x) => r.service == x,
+            Expr::Levels { min, max } => (*min..=*max).contains(&level_of(r.severity_number)),
+            Expr::TraceId(x) => r.trace_id.eq_ignore_ascii_case(x),
+            Expr::SpanId(x) => r.span_id.eq_ignore_ascii_case(x),
+            Expr::Attr { key, value } => {
+                r.attributes.get(key).is_some_and(|v| v == value)
+                    || r.resource.get(key).is_some_and(|v| v == value)
+            }
+            Expr::And(xs) => xs.iter().all(|x| x.eval(r, s)),
+            Expr::Or(xs) => xs.iter().any(|x| x.eval(r, s)),
+            Expr::Not(x) => !x.eval(r, s),
+        }
+    }
+
+    /// Whether checking a record needs its attributes (reading them costs).
+    pub fn uses_attributes(&self) -> bool {
+        match self {
+            Expr::Attr { .. } => true,
+            Expr::And(xs) | Expr::Or(xs) => xs.iter().any(Expr::uses_attributes),
+            Expr::Not(x) => x.uses_attributes(),
+            _ => false,
+        }
+    }
+
+    /// Whether a phrase (two or more consecutive tokens) is anywhere in it.
+    pub fn has_phrase(&self) -> bool {
+        match self {
+            Expr::Tokens(t) => t.len() > 1,
+            Expr::And(xs) | Expr::Or(xs) => xs.iter().any(Expr::has_phrase),
+            Expr::Not(x) => x.has_phrase(),
+            _ => false,
+        }
+    }
+}

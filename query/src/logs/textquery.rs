@@ -1,0 +1,159 @@
+//! A search expression as a full-text index query: what a file's index can answer
+//! ([`IndexCaps`]) decides whether the index query is exact or a superset that the
+//! rows are checked against.
+
+use osprey_logql::search::Expr;
+use osprey_storage::fulltext::{MAX_ATTR_VALUE, TextQuery};
+
+/// What a file's full-text index holds, as far as queries care.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IndexCaps {
+    /// Token positions: phrases are answered in the index; without them a phrase is
+    /// its tokens, checked against the body.
+    pub positions: bool,
+    /// Resource attributes are among the `key=value` terms; without them a
+    /// `key:value` condition is checked against the rows.
+    pub resource: bool,
+}
+
+impl IndexCaps {
+    /// What indexes written now hold.
+    pub const CURRENT: IndexCaps = IndexCaps {
+        positions: true,
+        resource: true,
+    };
+}
+
+/// An index query returning a superset of `e`'s matches, and whether it returns
+/// exactly the matches, for an index that holds `caps`.
+pub fn to_text_query(e: &Expr, caps: IndexCaps) -> (TextQuery, bool) {
+    let positions = caps.positions;
+    let sub = |x: &Expr| to_text_query(x, caps);
+    match e {
+        Expr::All => (TextQuery::All, true),
+        Expr::Tokens(t) if t.len() == 1 => (TextQuery::Token(t[0].clone()), true),
+        Expr::Tokens(t) if positions => (TextQuery::Phrase(t.clone()), true),
+        // No positions in the index: all the tokens, then the body is checked.
+        Expr::Tokens(t) => (
+            TextQuery::And(t.iter().map(|x| TextQuery::Token(x.clone())).collect()),
+            false,
+        ),
+        Expr::Prefix(p) => (TextQuery::Prefix(p.clone()), true),
+        Expr::Service(s) => (TextQuery::Service(s.clone()), true),
+        Expr::Levels { min, max } => (
+            TextQuery::Levels {
+                min: *min,
+                max: *max,
+            },
+            true,
+        ),
+        // Ids are not in the index.
+        Expr::TraceId(_) | Expr::SpanId(_) => (TextQuery::All, false),
+        Expr::Attr { key, value } if value.len() <= MAX_ATTR_VALUE && caps.resource => (
+            TextQuery::Attr {
+                key: key.clone(),
+                value: value.clone(),
+            },
+            true,
+        ),
+        Expr::Attr { .. } => (TextQuery::All, false),
+        Expr::And(xs) => {
+            let (qs, exact): (Vec<_>, Vec<_>) = xs.iter().map(sub).unzip();
+            (TextQuery::And(qs), exact.into_iter().all(|x| x))
+        }
+        Expr::Or(xs) => {
+            let (qs, exact): (Vec<_>, Vec<_>) = xs.iter().map(sub).unzip();
+            (TextQuery::Or(qs), exact.into_iter().all(|x| x))
+        }
+        // The complement of a superset is not a superset: only an exact inner query
+        // can be negated in the index.
+        // tantivy's phrase scorer cannot be excluded (it panics when seeked back), so a
+        // phrase under NOT is checked against the body instead.
+        Expr::Not(x) if positions && x.has_phrase() => (TextQuery::All, false),
+        Expr::Not(x) => match sub(x) {
+            (q, true) => (TextQuery::Not(Box::new(q)), true),
+            (_, false) => (TextQuery::All, false),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use osprey_logql::search::{Record, Scratch, parse};
+
+    use super::*;
+
+    proptest::proptest! {
+        /// Any parsed query turns into an index query for every kind of index, and
+        /// checks records, without panicking.
+        #[test]
+        fn any_parsed_query_has_an_index_query(q in "[ a-zA-Z0-9:<>=()\"*.\\-é_]{0,40}") {
+            if let Ok(e) = parse(&q) {
+                for positions in [true, false] {
+                    for resource in [true, false] {
+                        let _ = to_text_query(&e, IndexCaps { positions, resource });
+                    }
+                }
+                let attrs = HashMap::new();
+                let r = Record {
+                    body: "a b c",
+                    service: "s",
+                    severity_number: 9,
+                    trace_id: "",
+                    span_id: "",
+                    attributes: &attrs,
+                    resource: &attrs,
+                };
+                let _ = e.matches(&r, &mut Scratch::default());
+            }
+        }
+    }
+
+    #[test]
+    fn index_queries_are_supersets_and_say_when_exact() {
+        let no_positions = IndexCaps {
+            positions: false,
+            resource: true,
+        };
+        let (_, exact) = to_text_query(
+            &parse("a b* service:x severity>=warn k:v").unwrap(),
+            no_positions,
+        );
+        assert!(exact);
+        // An index without resource attributes cannot answer k:v (it may be a label).
+        let old = IndexCaps {
+            positions: true,
+            resource: false,
+        };
+        let (q, exact) = to_text_query(&parse("k:v").unwrap(), old);
+        assert_eq!((q, exact), (TextQuery::All, false));
+        let (_, exact) = to_text_query(
+            &parse("a b* service:x severity>=warn k:v").unwrap(),
+            IndexCaps::CURRENT,
+        );
+        assert!(exact);
+        let (_, exact) = to_text_query(&parse(r#""a b""#).unwrap(), no_positions);
+        assert!(!exact);
+        let (q, exact) = to_text_query(&parse(r#"NOT "a b""#).unwrap(), no_positions);
+        assert_eq!((q, exact), (TextQuery::All, false));
+        // With positions a phrase is exact; under NOT it is checked against the body.
+        let (q, exact) = to_text_query(&parse(r#""a b" c"#).unwrap(), IndexCaps::CURRENT);
+        assert!(exact);
+        assert_eq!(
+            q,
+            TextQuery::And(vec![
+                TextQuery::Phrase(vec!["a".into(), "b".into()]),
+                TextQuery::Token("c".into())
+            ])
+        );
+        let (q, exact) = to_text_query(&parse(r#"NOT "a b""#).unwrap(), IndexCaps::CURRENT);
+        assert_eq!((q, exact), (TextQuery::All, false));
+        let (q, exact) = to_text_query(&parse("NOT a").unwrap(), no_positions);
+        assert_eq!(
+            (q, exact),
+            (TextQuery::Not(Box::new(TextQuery::Token("a".into()))), true)
+        );
+    }
+}
