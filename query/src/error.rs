@@ -1,7 +1,6 @@
 //! The query crate's error type, mapped once to HTTP status and Prometheus `errorType`.
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -110,21 +109,6 @@ impl From<datafusion::error::DataFusionError> for QueryError {
 impl From<osprey_logql::LogQueryError> for QueryError {
     fn from(e: osprey_logql::LogQueryError) -> Self {
         QueryError::BadData(e.to_string())
-    }
-}
-
-/// Prometheus' error shape, used by every query endpoint that has no shape of its own.
-impl IntoResponse for QueryError {
-    fn into_response(self) -> Response {
-        if matches!(self, QueryError::Internal(_)) {
-            tracing::error!(error = %self, "query failed");
-        }
-        let body = serde_json::json!({
-            "status": "error",
-            "errorType": self.error_type(),
-            "error": self.to_string(),
-        });
-        (self.status(), axum::Json(body)).into_response()
     }
 }
 

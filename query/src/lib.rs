@@ -9,7 +9,6 @@
 pub mod api;
 mod columns;
 mod error;
-pub mod jaeger_v3;
 pub mod logs;
 pub mod promql;
 mod readahead;

@@ -118,6 +118,7 @@ pub(super) async fn prom_exemplars_handler(
             ));
         }
         promql::exemplars(&st, &tenant, prom_query_param(&p)?, start, end)
+            .map(prometheus_json::exemplars)
     };
     respond(run())
 }
@@ -262,7 +263,22 @@ pub(super) async fn series_handler(
         if selectors.is_empty() {
             return Err(QueryError::BadData("no match[] parameter provided".into()));
         }
-        promql::series_matching(&st, &tenant, &selectors, limit)
+        promql::series_labels(&st, &tenant, &selectors, limit).map(|l| prometheus_json::series(&l))
     };
     respond(run())
+}
+
+/// Prometheus' error shape, used by every query endpoint that has no shape of its own.
+impl IntoResponse for QueryError {
+    fn into_response(self) -> Response {
+        if matches!(self, QueryError::Internal(_)) {
+            tracing::error!(error = %self, "query failed");
+        }
+        let body = json!({
+            "status": "error",
+            "errorType": self.error_type(),
+            "error": self.to_string(),
+        });
+        (self.status(), Json(body)).into_response()
+    }
 }

@@ -1,10 +1,61 @@
-//! Prometheus' JSON for a PromQL evaluation: `{"resultType", "result"}` with times as
-//! seconds and values as Go formats floats (`format_value`).
+//! Prometheus' JSON for PromQL answers: an evaluation's `{"resultType", "result"}`,
+//! series label sets and exemplar groups, with times as seconds and values as Go
+//! formats floats (`format_value`).
 
-use osprey_promql::{Labels, Query, RawSeries, Value};
+use osprey_promql::{Labels, Query, RawSeries, Value, format_value};
 use serde_json::{Value as Json, json};
 
-use crate::promql::{Evaluation, Order, format_value, metric_json, secs};
+use crate::promql::{Evaluation, ExemplarGroup, Order};
+
+/// A time in seconds as Prometheus writes it: whole seconds as an integer, else with
+/// the milliseconds as a fraction.
+pub(super) fn secs(ms: i64) -> Json {
+    if ms % 1000 == 0 {
+        json!(ms / 1000)
+    } else {
+        json!(ms as f64 / 1000.0)
+    }
+}
+
+/// A label set as a JSON object.
+pub(super) fn metric_json(l: &Labels) -> Json {
+    Json::Object(
+        l.pairs()
+            .iter()
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+            .collect(),
+    )
+}
+
+/// `/api/v1/series`' data: the label sets.
+pub(super) fn series(labels: &[Labels]) -> Json {
+    Json::Array(labels.iter().map(metric_json).collect())
+}
+
+/// `/api/v1/query_exemplars`' data: `[{"seriesLabels", "exemplars": [{"labels",
+/// "value", "timestamp"}]}]`.
+pub(super) fn exemplars(groups: Vec<ExemplarGroup>) -> Json {
+    let group = |g: ExemplarGroup| {
+        let exemplars: Vec<Json> = g
+            .exemplars
+            .into_iter()
+            .map(|e| {
+                let labels: serde_json::Map<String, Json> = e
+                    .labels
+                    .into_iter()
+                    .map(|(k, v)| (k, Json::String(v)))
+                    .collect();
+                json!({
+                    "labels": labels,
+                    "value": format_value(e.value),
+                    "timestamp": secs(e.timestamp_ms),
+                })
+            })
+            .collect();
+        json!({"seriesLabels": metric_json(&g.series), "exemplars": exemplars})
+    };
+    Json::Array(groups.into_iter().map(group).collect())
+}
 
 /// Prometheus' `data` object for an evaluation.
 pub(super) fn render(e: Evaluation) -> Json {
@@ -93,4 +144,19 @@ fn render_range(v: Value, q: &Query) -> Json {
     };
     series.sort_by(|a, b| a.labels.cmp(&b.labels));
     json!({"resultType": "matrix", "result": matrix_json(series)})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_and_times_render_like_prometheus() {
+        assert_eq!(format_value(1.0), "1");
+        assert_eq!(format_value(0.25), "0.25");
+        assert_eq!(format_value(f64::NAN), "NaN");
+        assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(secs(1_700_000_000_000), json!(1_700_000_000));
+        assert_eq!(secs(1_700_000_000_250), json!(1_700_000_000.25));
+    }
 }

@@ -1,5 +1,6 @@
-//! Jaeger's Monitor tab API (`/api/metrics/{calls,errors,latencies}`): RED time series
-//! per service (and operation), in Jaeger's OpenMetrics-style `MetricFamily` JSON.
+//! RED time series per service (and operation) computed from spans, for Jaeger's
+//! Monitor tab (`api/jaeger_monitor.rs` parses its parameters and renders the
+//! answer as Jaeger's `MetricFamily`).
 //!
 //! Jaeger computes these with PromQL over the spanmetrics series. Osprey computes them
 //! from the spans themselves, at every `step` from `endTs - lookback` to `endTs`, over
@@ -10,25 +11,19 @@
 //! - latencies: the `quantile` of their durations in ms — exact (the nearest-rank
 //!   value of the spans), where PromQL's `histogram_quantile` interpolates within
 //!   buckets.
-//!
-//! Parameters as Jaeger's: `service` (repeated, required), `groupByOperation`,
-//! `quantile` (latencies), `endTs`, `lookback`, `step`, `ratePer` (ms), `spanKind`
-//! (repeated; default `server`).
 
 use std::collections::BTreeMap;
 
 use datafusion::prelude::{Expr, col, lit};
 use datafusion::scalar::ScalarValue;
-use serde_json::{Value, json};
 
-use crate::columns::{i64s, rfc3339, strings, timestamps};
-use crate::jaeger_v3::stored_kind;
+use crate::columns::{i64s, strings, timestamps};
 use crate::sql::session::signal_session;
 use crate::{QueryError, QueryState};
 use osprey_storage::Signal;
 
 /// Most points one series may have.
-const MAX_POINTS: i64 = 11_000;
+pub const MAX_POINTS: i64 = 11_000;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
@@ -38,6 +33,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind named in the path (`/api/metrics/{kind}`).
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "calls" => Some(Kind::Calls),
@@ -48,6 +44,8 @@ impl Kind {
     }
 }
 
+/// What to compute: `kind` for `services` at every `step_ms` from
+/// `end_ms - lookback_ms` to `end_ms`, each over the `rate_per_ms` before it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricsQuery {
     pub kind: Kind,
@@ -62,119 +60,6 @@ pub struct MetricsQuery {
     pub span_kinds: Vec<String>,
 }
 
-fn parse_error(param: &str, why: impl std::fmt::Display) -> QueryError {
-    QueryError::BadData(format!("unable to parse param '{param}': {why}"))
-}
-
-fn go_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-        _ => None,
-    }
-}
-
-impl MetricsQuery {
-    pub fn from_params(
-        kind: Kind,
-        params: &[(String, String)],
-        now_ms: i64,
-    ) -> Result<Self, QueryError> {
-        let all = |name: &str| -> Vec<&str> {
-            params
-                .iter()
-                .filter(|(k, v)| k == name && !v.is_empty())
-                .map(|(_, v)| v.as_str())
-                .collect()
-        };
-        let one = |name: &str| all(name).last().copied();
-        let services: Vec<String> = all("service").into_iter().map(str::to_string).collect();
-        if services.is_empty() {
-            return Err(parse_error(
-                "service",
-                "please provide at least one service name",
-            ));
-        }
-        let int = |name: &str, default: i64| -> Result<i64, QueryError> {
-            one(name).map_or(Ok(default), |v| {
-                v.parse::<i64>().map_err(|e| parse_error(name, e))
-            })
-        };
-        let group_by_operation = match one("groupByOperation") {
-            None => false,
-            Some(v) => go_bool(v).ok_or_else(|| {
-                parse_error("groupByOperation", format!("{v:?} is not a boolean"))
-            })?,
-        };
-        let quantile = match (kind, one("quantile")) {
-            (Kind::Latencies, None) => {
-                return Err(parse_error("quantile", "required for latencies"));
-            }
-            (Kind::Latencies, Some(v)) => {
-                let q: f64 = v.parse().map_err(|e| parse_error("quantile", e))?;
-                if !(q > 0.0 && q <= 1.0) {
-                    return Err(parse_error(
-                        "quantile",
-                        format!("{q} is out of range; expected a value in (0, 1]"),
-                    ));
-                }
-                q
-            }
-            _ => 0.0,
-        };
-        let end_ms = int("endTs", now_ms)?;
-        let lookback_ms = int("lookback", 3_600_000)?;
-        let step_ms = int("step", 5_000)?;
-        let rate_per_ms = int("ratePer", 600_000)?;
-        for (name, v) in [
-            ("lookback", lookback_ms),
-            ("step", step_ms),
-            ("ratePer", rate_per_ms),
-        ] {
-            if v <= 0 {
-                return Err(parse_error(name, format!("{v} must be positive")));
-            }
-        }
-        if lookback_ms / step_ms + 1 > MAX_POINTS {
-            return Err(parse_error(
-                "step",
-                format!(
-                    "{} points is too many (at most {MAX_POINTS}); use a larger step",
-                    lookback_ms / step_ms + 1
-                ),
-            ));
-        }
-        let kinds = all("spanKind");
-        let span_kinds = if kinds.is_empty() {
-            vec!["SPAN_KIND_SERVER".to_string()]
-        } else {
-            kinds
-                .iter()
-                .map(|k| {
-                    if k.eq_ignore_ascii_case("unspecified") {
-                        Ok("SPAN_KIND_UNSPECIFIED".to_string())
-                    } else {
-                        stored_kind(k).map(str::to_string).map_err(|_| {
-                            parse_error("spanKind", format!("unsupported span kind {k:?}"))
-                        })
-                    }
-                })
-                .collect::<Result<_, _>>()?
-        };
-        Ok(Self {
-            kind,
-            services,
-            group_by_operation,
-            quantile,
-            end_ms,
-            lookback_ms,
-            step_ms,
-            rate_per_ms,
-            span_kinds,
-        })
-    }
-}
-
 /// One group's spans: (start ns, duration ns, error), sorted by start.
 type Spans = Vec<(i64, i64, bool)>;
 
@@ -186,8 +71,21 @@ fn any_of(column: &str, values: &[String]) -> Expr {
         .unwrap_or(lit(false))
 }
 
-/// The metric family for `q`.
-pub async fn query(st: &QueryState, tenant: &str, q: &MetricsQuery) -> Result<Value, QueryError> {
+/// One series of the answer: a service (and operation) and its points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedSeries {
+    pub service: String,
+    pub operation: Option<String>,
+    /// (ms since the epoch, value), by time; no point where the value is undefined.
+    pub points: Vec<(i64, f64)>,
+}
+
+/// The series for `q`, by service and operation.
+pub async fn query(
+    st: &QueryState,
+    tenant: &str,
+    q: &MetricsQuery,
+) -> Result<Vec<RedSeries>, QueryError> {
     let ms = 1_000_000i64;
     let first = q.end_ms - q.lookback_ms;
     let ts = |ms_: i64| {
@@ -259,101 +157,15 @@ pub async fn query(st: &QueryState, tenant: &str, q: &MetricsQuery) -> Result<Va
                 }
             };
             if let Some(v) = value {
-                points.push(json!({
-                    "gaugeValue": {"doubleValue": v},
-                    "timestamp": rfc3339_seconds(t),
-                }));
+                points.push((t, v));
             }
             t += q.step_ms;
         }
-        let mut labels = Vec::new();
-        if let Some(op) = op {
-            labels.push(json!({"name": "operation", "value": op}));
-        }
-        labels.push(json!({"name": "service_name", "value": service}));
-        metrics.push(json!({"labels": labels, "metricPoints": points}));
+        metrics.push(RedSeries {
+            service,
+            operation: op,
+            points,
+        });
     }
-    let by = if q.group_by_operation {
-        "service & operation"
-    } else {
-        "service"
-    };
-    let (name, help) = match q.kind {
-        Kind::Calls => ("service_call_rate", format!("calls/sec, grouped by {by}")),
-        Kind::Errors => (
-            "service_error_rate",
-            format!(
-                "error rate, computed as a fraction of errors/sec over calls/sec, grouped by {by}"
-            ),
-        ),
-        Kind::Latencies => (
-            "service_latencies",
-            format!("{:.2}th quantile latency, grouped by {by}", q.quantile),
-        ),
-    };
-    Ok(json!({"name": name, "type": "GAUGE", "help": help, "metrics": metrics}))
-}
-
-/// RFC 3339 at second resolution or finer, as Jaeger prints point timestamps.
-fn rfc3339_seconds(ms: i64) -> String {
-    let s = rfc3339(ms * 1_000_000);
-    // Drop a zero fraction: 2026-11-22T10:00:05.000000000Z → 2026-11-22T10:00:05Z.
-    match s.split_once('.') {
-        Some((head, frac)) if frac.trim_end_matches('Z').bytes().all(|b| b == b'0') => {
-            format!("{head}Z")
-        }
-        _ => s,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tests::params;
-
-    #[test]
-    fn parameters_defaults_and_errors() {
-        let q = MetricsQuery::from_params(
-            Kind::Calls,
-            &params(&[
-                ("service", "a"),
-                ("service", "b"),
-                ("groupByOperation", "t"),
-            ]),
-            10_000_000,
-        )
-        .unwrap();
-        assert_eq!(q.services, ["a", "b"]);
-        assert!(q.group_by_operation);
-        assert_eq!(
-            (q.end_ms, q.lookback_ms, q.step_ms, q.rate_per_ms),
-            (10_000_000, 3_600_000, 5_000, 600_000)
-        );
-        assert_eq!(q.span_kinds, ["SPAN_KIND_SERVER"]);
-        let err = |k, p: &[(&str, &str)]| {
-            MetricsQuery::from_params(k, &params(p), 0)
-                .unwrap_err()
-                .to_string()
-        };
-        assert!(err(Kind::Calls, &[]).contains("please provide at least one service name"));
-        assert!(err(Kind::Latencies, &[("service", "a")]).contains("'quantile'"));
-        assert!(err(Kind::Latencies, &[("service", "a"), ("quantile", "1.5")]).contains("(0, 1]"));
-        assert!(err(Kind::Calls, &[("service", "a"), ("step", "0")]).contains("'step'"));
-        assert!(
-            err(Kind::Calls, &[("service", "a"), ("spanKind", "sideways")]).contains("'spanKind'")
-        );
-        assert!(
-            err(
-                Kind::Calls,
-                &[("service", "a"), ("groupByOperation", "yes")]
-            )
-            .contains("'groupByOperation'")
-        );
-    }
-
-    #[test]
-    fn timestamps_drop_zero_fractions() {
-        assert_eq!(rfc3339_seconds(1_000), "1970-01-01T00:00:01Z");
-        assert_eq!(rfc3339_seconds(1_500), "1970-01-01T00:00:01.500000000Z");
-    }
+    Ok(metrics)
 }

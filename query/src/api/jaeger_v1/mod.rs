@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::traces::lookup as jaeger;
 use crate::traces::search::{self as tracesearch, TraceQuery};
-use crate::{QueryError, QueryState, jaeger_v3};
+use crate::{QueryError, QueryState, traces};
 use model::{Envelope, ErrorEntry};
 
 use super::{now_ns, prometheus::respond};
@@ -255,14 +255,14 @@ pub(super) async fn kinded_operations(
 ) -> Result<Vec<Operation>, QueryError> {
     let tenant = ctx.tenant().to_string();
     let kind = match kind {
-        Some(k) if !k.is_empty() => Some(jaeger_v3::stored_kind(k)?),
+        Some(k) if !k.is_empty() => Some(traces::stored_kind(k)?),
         _ => None,
     };
     Ok(jaeger::operation_kinds(st, &tenant, service, kind)
         .await?
         .into_iter()
         .map(|(name, kind)| Operation {
-            span_kind: jaeger_v3::kind_name(&kind),
+            span_kind: traces::kind_name(&kind),
             name,
         })
         .collect())

@@ -1,4 +1,10 @@
-//! Jaeger's API v3 (what the Jaeger UI calls): services, operations, traces as OTLP/JSON; v3's error shape (`{"error":{"httpCode","message"}}`).
+//! Jaeger's API v3 over HTTP (what the current Jaeger UI calls): `/api/v3/services`,
+//! `/api/v3/operations`, `/api/v3/traces` and `/api/v3/traces/{trace_id}`; traces as
+//! OTLP/JSON inside grpc-gateway's `{"result": …}`, errors in v3's own shape
+//! (`model.rs`); parameters in `params.rs`.
+
+mod model;
+mod params;
 
 use std::collections::HashMap;
 
@@ -6,16 +12,17 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use osprey_auth::RequestContext;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::traces::lookup as jaeger;
 use crate::traces::search as tracesearch;
-use crate::{QueryError, QueryState, jaeger_v3};
+use crate::{QueryError, QueryState};
+use model::{ErrorBody, ErrorDetail, Operations, Services, TracesData, Wrapped};
 
 use super::jaeger_v1::kinded_operations;
 
 /// Jaeger v3: the body as it is, or the error in v3's shape.
-pub(super) fn jaeger_v3_respond(r: Result<Value, QueryError>) -> Response {
+pub(super) fn jaeger_v3_respond<T: Serialize>(r: Result<T, QueryError>) -> Response {
     match r {
         Ok(body) => Json(body).into_response(),
         Err(e) => jaeger_v3_error(e),
@@ -30,7 +37,12 @@ pub(super) fn jaeger_v3_error(e: QueryError) -> Response {
     }
     (
         status,
-        Json(jaeger_v3::error_body(status.as_u16(), &e.to_string())),
+        Json(ErrorBody {
+            error: ErrorDetail {
+                http_code: status.as_u16(),
+                message: e.to_string(),
+            },
+        }),
     )
         .into_response()
 }
@@ -43,7 +55,7 @@ pub(super) async fn v3_services_handler(
         let tenant = ctx.tenant().to_string();
         jaeger::services(&st, &tenant).await
     };
-    jaeger_v3_respond(run.await.map(|s| json!({ "services": s })))
+    jaeger_v3_respond(run.await.map(|services| Services { services }))
 }
 
 pub(super) async fn v3_operations_handler(
@@ -56,7 +68,7 @@ pub(super) async fn v3_operations_handler(
         let kind = q.get("spanKind").or_else(|| q.get("span_kind"));
         kinded_operations(&st, &ctx, &service, kind).await
     };
-    jaeger_v3_respond(run.await.map(|ops| json!({ "operations": ops })))
+    jaeger_v3_respond(run.await.map(|operations| Operations { operations }))
 }
 
 pub(super) async fn v3_trace_handler(
@@ -72,9 +84,9 @@ pub(super) async fn v3_trace_handler(
         if batches.is_empty() {
             return Err(QueryError::NotFound("trace not found".into()));
         }
-        jaeger_v3::traces_data(&batches)
+        TracesData::from_batches(&batches)
     };
-    jaeger_v3_respond(run.await.map(|data| json!({ "result": data })))
+    jaeger_v3_respond(run.await.map(|result| Wrapped { result }))
 }
 
 pub(super) async fn v3_find_traces_handler(
@@ -84,13 +96,13 @@ pub(super) async fn v3_find_traces_handler(
 ) -> Response {
     let run = async {
         let tenant = ctx.tenant().to_string();
-        let query = jaeger_v3::find_traces_query(&q)?;
+        let query = params::find_traces_query(&q)?;
         let traces = tracesearch::traces(&st, &tenant, &query).await?;
         if traces.is_empty() {
             return Err(QueryError::NotFound("No traces found".into()));
         }
         let batches: Vec<_> = traces.into_iter().flat_map(|(_, b)| b).collect();
-        jaeger_v3::traces_data(&batches)
+        TracesData::from_batches(&batches)
     };
-    jaeger_v3_respond(run.await.map(|data| json!({ "result": data })))
+    jaeger_v3_respond(run.await.map(|result| Wrapped { result }))
 }

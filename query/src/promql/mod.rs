@@ -1,0 +1,237 @@
+//! PromQL over storage: fetches the samples a query's selectors need (series index,
+//! then a samples scan pruned by series id and time) and runs `osprey-promql`'s
+//! evaluator on a blocking thread under the query's deadline. [`evaluate`] returns the
+//! evaluator's typed value (the seam the API and rule evaluation share);
+//! `api/prometheus_json.rs` renders it. The metadata endpoints' engines (series,
+//! label names and values, exemplars) are in `metadata.rs`, also typed.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use osprey_promql::{Data, Limits, PromqlError, Query, RawSeries, Selection, Value};
+use promql_parser::parser::Expr;
+
+use osprey_storage::Signal;
+
+use crate::{QueryError, QueryState};
+
+mod metadata;
+pub use metadata::{ExemplarGroup, exemplars, label_list, matching_series, series_labels};
+use metadata::{labels_of, resolve};
+
+impl From<PromqlError> for QueryError {
+    fn from(e: PromqlError) -> Self {
+        match e {
+            PromqlError::Parse(m) => {
+                QueryError::BadData(format!("invalid parameter \"query\": {m}"))
+            }
+            PromqlError::Unsupported(m) => QueryError::BadData(m),
+            PromqlError::Execution(m) | PromqlError::Limit(m) => QueryError::Execution(m),
+            PromqlError::Timeout(_) => QueryError::Timeout(Duration::ZERO),
+        }
+    }
+}
+
+/// Prometheus' most points per series of a range query.
+const MAX_POINTS: i64 = 11_000;
+
+/// One PromQL request: the query text, its steps, and an optional shorter timeout.
+pub struct Request<'a> {
+    pub query: &'a str,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    /// `None` for an instant query.
+    pub step_ms: Option<i64>,
+    pub timeout: Option<Duration>,
+}
+
+/// What the evaluator answered for a request, before any rendering: the value at each
+/// step and the steps it was evaluated at. The Prometheus API renders it; a rule
+/// evaluator reads it as it is.
+pub struct Evaluation {
+    pub value: Value,
+    pub query: Query,
+    /// How an instant vector is listed (`sort`, `sort_desc`, or by labels).
+    pub order: Order,
+}
+
+impl Evaluation {
+    /// Whether the request was an instant query (one step).
+    pub fn is_instant(&self) -> bool {
+        self.query.instant
+    }
+}
+
+/// Evaluates a request for `tenant`: the typed seam the Prometheus API and rule
+/// evaluation share.
+pub async fn evaluate(
+    st: &QueryState,
+    tenant: &str,
+    req: Request<'_>,
+) -> Result<Evaluation, QueryError> {
+    let expr = osprey_promql::parse(req.query)?;
+    // Prometheus rounds request times to the nearest millisecond.
+    let ms = |ns: i64| ns.saturating_add(500_000).div_euclid(1_000_000);
+    let (start, end) = (ms(req.start_ns), ms(req.end_ns));
+    let step = match req.step_ms {
+        None => 1,
+        Some(step) => {
+            if end < start {
+                return Err(QueryError::BadData(
+                    "invalid parameter \"end\": end timestamp must not be before start time".into(),
+                ));
+            }
+            if (end - start) / step > MAX_POINTS {
+                return Err(QueryError::BadData(format!(
+                    "exceeded maximum resolution of {MAX_POINTS} points per timeseries. Try decreasing the query resolution (?step=XX)"
+                )));
+            }
+            step
+        }
+    };
+    let cfg = &st.config;
+    let q = Query {
+        start,
+        end: if req.step_ms.is_none() { start } else { end },
+        step,
+        lookback: cfg.lookback_delta.as_millis() as i64,
+        subquery_step: cfg.subquery_step.as_millis() as i64,
+        instant: req.step_ms.is_none(),
+    };
+    let timeout = req.timeout.map_or(cfg.timeout, |t| t.min(cfg.timeout));
+    let deadline = Instant::now() + timeout;
+    let limits = Limits {
+        max_samples: cfg.max_samples,
+        max_series: cfg.max_series,
+        deadline: Some(deadline),
+    };
+    let selections = osprey_promql::plan(&expr, &q);
+    let data = tokio::time::timeout(timeout, fetch(st, tenant, &selections, &limits))
+        .await
+        .map_err(|_| QueryError::Timeout(timeout))??;
+    let order = result_order(&expr);
+    let value = tokio::task::spawn_blocking(move || {
+        osprey_promql::evaluate(&expr, &q, &data, &limits).map(|v| (v, q))
+    })
+    .await
+    .map_err(|e| QueryError::Internal(format!("query evaluation stopped: {e}")))?;
+    let (value, q) = value.map_err(|e| match e {
+        PromqlError::Timeout(_) => QueryError::Timeout(timeout),
+        other => other.into(),
+    })?;
+    Ok(Evaluation {
+        value,
+        query: q,
+        order,
+    })
+}
+
+/// Reads every selection's series and samples from one snapshot of the tenant's
+/// metrics: series through the index, samples through the `series_id` page index of
+/// each file (`osprey_storage::samples`), on a blocking thread.
+async fn fetch(
+    st: &QueryState,
+    tenant: &str,
+    selections: &[Selection],
+    limits: &Limits,
+) -> Result<Data, QueryError> {
+    let mut resolved = Vec::with_capacity(selections.len());
+    for sel in selections {
+        let series = resolve(st, tenant, &sel.selector);
+        if series.len() > limits.max_series {
+            return Err(QueryError::Execution(format!(
+                "selector {} matches {} series, more than query.max_series ({})",
+                sel.key,
+                series.len(),
+                limits.max_series
+            )));
+        }
+        resolved.push((sel.clone(), series));
+    }
+    let storage = st.storage.clone();
+    let tenant = tenant.to_string();
+    let max_samples = limits.max_samples;
+    tokio::task::spawn_blocking(move || {
+        let snap = storage.snapshot(&tenant, Signal::Metrics);
+        let mut data = Data::default();
+        let mut loaded = 0usize;
+        for (sel, series) in resolved {
+            let mut ids: Vec<u64> = series.iter().map(|s| s.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut by_id = if ids.is_empty() {
+                HashMap::new()
+            } else {
+                storage
+                    .read_samples(
+                        &snap,
+                        &ids,
+                        sel.start.saturating_mul(1_000_000),
+                        // Whole milliseconds: a sample at end + 0.9 ms still belongs to `end`.
+                        sel.end.saturating_mul(1_000_000).saturating_add(999_999),
+                    )
+                    .map_err(|e| QueryError::Internal(e.to_string()))?
+            };
+            loaded += by_id.values().map(Vec::len).sum::<usize>();
+            if loaded > max_samples {
+                return Err(QueryError::Execution(
+                    "query processing would load too many samples into memory in query execution"
+                        .into(),
+                ));
+            }
+            let mut raw: Vec<RawSeries> = Vec::with_capacity(by_id.len());
+            for s in &series {
+                let Some(mut samples) = by_id.remove(&s.id) else {
+                    continue;
+                };
+                // Stable: of two samples in one millisecond the later-read one wins.
+                samples.sort_by_key(|p| p.0);
+                let mut r = RawSeries {
+                    labels: labels_of(s),
+                    ts: Vec::with_capacity(samples.len()),
+                    vals: Vec::with_capacity(samples.len()),
+                };
+                for (t, v) in samples {
+                    let t = t.div_euclid(1_000_000);
+                    if r.ts.last() == Some(&t) {
+                        if let Some(last) = r.vals.last_mut() {
+                            *last = v;
+                        }
+                        continue;
+                    }
+                    r.ts.push(t);
+                    r.vals.push(v);
+                }
+                raw.push(r);
+            }
+            raw.sort_by(|a, b| a.labels.cmp(&b.labels));
+            data.insert(sel.key.clone(), raw);
+        }
+        Ok(data)
+    })
+    .await
+    .map_err(|e| QueryError::Internal(format!("sample read stopped: {e}")))?
+}
+
+/// How an instant vector is ordered: by value for `sort`/`sort_desc`/`topk`/`bottomk`
+/// at the top, else by labels (Prometheus leaves that order unspecified).
+#[derive(Clone, Copy)]
+pub enum Order {
+    Labels,
+    Ascending,
+    Descending,
+}
+
+fn result_order(e: &Expr) -> Order {
+    let mut e = e;
+    while let Expr::Paren(p) = e {
+        e = &p.expr;
+    }
+    match e {
+        Expr::Call(c) if c.func.name == "sort" => Order::Ascending,
+        Expr::Call(c) if c.func.name == "sort_desc" => Order::Descending,
+        Expr::Aggregate(a) if a.op.to_string() == "topk" => Order::Descending,
+        Expr::Aggregate(a) if a.op.to_string() == "bottomk" => Order::Ascending,
+        _ => Order::Labels,
+    }
+}
