@@ -12,9 +12,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use osprey_storage::Signal;
-use osprey_storage::exemplars::Exemplar as Ex;
-use osprey_storage::metadata::Metadata;
 use osprey_storage::schema::{SampleRow, samples_batch_with_ids};
+use osprey_storage::series::exemplars::Exemplar as Ex;
+use osprey_storage::series::metadata::Metadata;
 use prost::Message;
 
 use crate::body::unsnappy;

@@ -21,8 +21,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use osprey_config::SpanMetricsConfig;
-use osprey_storage::exemplars::Exemplar;
 use osprey_storage::schema::{Attributes, SampleRow, SpanRow, samples_batch};
+use osprey_storage::series::exemplars::Exemplar;
 use osprey_storage::{Signal, Storage};
 
 /// A series not updated for this long stops being written.

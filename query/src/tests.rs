@@ -1,4 +1,4 @@
-//! SQL over memtable ∪ files with the file layouts of `osprey_storage::layout`: every
+//! SQL over memtable ∪ files with the file layouts of `osprey_storage::files::layout`: every
 //! projection must see the same rows and values whether a row is in memory or a file.
 
 use osprey_config::{QueryConfig, StorageConfig};

@@ -23,7 +23,7 @@ fn main() {
     println!("{} rows", bodies.len());
     if std::env::var("NO_DIGITS").is_ok() {
         for b in bodies.iter_mut() {
-            *b = osprey_storage::fulltext::tokens(b)
+            *b = osprey_storage::index::fulltext::tokens(b)
                 .into_iter()
                 .filter(|t| !t.chars().all(|c| c.is_ascii_digit()))
                 .collect::<Vec<_>>()

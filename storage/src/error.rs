@@ -39,6 +39,9 @@ pub enum StorageError {
     },
     #[error("full-text index {path}: {reason}")]
     Index { path: String, reason: String },
+    /// A file batch does not hold what its layout promises (a missing column).
+    #[error("file layout: {0}")]
+    Layout(String),
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("parquet: {0}")]

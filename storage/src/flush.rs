@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use crate::manifest::{FlushedAhead, Manifest};
 use crate::memtable::Frozen;
-use crate::writer::Cmd;
+use crate::wal::writer::Cmd;
 use crate::{FlushStats, Inner, Storage, StorageError, files, partition_nanos, series, wal};
 
 impl Storage {

@@ -130,17 +130,17 @@ fn bury(inner: &Inner, files: &[FileMeta]) {
     let due = Instant::now() + GC_DELAY;
     if let Ok(mut g) = inner.graveyard.lock() {
         for f in files {
-            inner.trace_index.forget(&f.path);
-            inner.text_index.forget(&f.path);
-            inner.tag_index.forget(&f.path);
+            inner.caches.trace_index.forget(&f.path);
+            inner.caches.text_index.forget(&f.path);
+            inner.caches.tag_index.forget(&f.path);
             if f.tag_index {
-                g.push((due, crate::tag_index::sidecar_path(&f.path)));
+                g.push((due, crate::index::tag_index::sidecar_path(&f.path)));
             }
             if f.trace_index {
-                g.push((due, crate::trace_index::sidecar_path(&f.path)));
+                g.push((due, crate::index::trace_index::sidecar_path(&f.path)));
             }
             if f.text_index {
-                g.push((due, crate::fulltext::sidecar_path(&f.path)));
+                g.push((due, crate::index::fulltext::sidecar_path(&f.path)));
             }
             g.push((due, f.path.clone()));
         }
@@ -265,7 +265,7 @@ impl Storage {
         };
         let mut n = 0;
         for (_, p) in due {
-            self.inner.footers.forget(&p);
+            self.inner.caches.footers.forget(&p);
             match self.inner.blobs.delete(&p) {
                 Ok(true) => n += 1,
                 Ok(false) => {}

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::blobs::Blobs;
+use crate::files::blobs::Blobs;
 use crate::wal::sync_dir;
 use crate::{Signal, StorageError};
 
@@ -126,13 +126,13 @@ pub fn remove_orphans(blobs: &Blobs, manifest: &Manifest) -> Result<usize, Stora
         manifest.files.iter().map(|f| f.path.clone()).collect();
     for f in &manifest.files {
         if f.trace_index {
-            live.insert(crate::trace_index::sidecar_path(&f.path));
+            live.insert(crate::index::trace_index::sidecar_path(&f.path));
         }
         if f.text_index {
-            live.insert(crate::fulltext::sidecar_path(&f.path));
+            live.insert(crate::index::fulltext::sidecar_path(&f.path));
         }
         if f.tag_index {
-            live.insert(crate::tag_index::sidecar_path(&f.path));
+            live.insert(crate::index::tag_index::sidecar_path(&f.path));
         }
     }
     live.extend(manifest.series_files.iter().cloned());

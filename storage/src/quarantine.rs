@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::StorageError;
-use crate::blobs::Blobs;
+use crate::files::blobs::Blobs;
 use crate::manifest::{FileMeta, Manifest};
 
 /// `quarantine/<path with / as __>.<unix seconds>`.

@@ -144,7 +144,7 @@ pub fn stored_schema(signal: Signal) -> SchemaRef {
 /// before a column was added gets it, empty).
 pub fn to_stored(signal: Signal, batch: &RecordBatch) -> Result<RecordBatch, StorageError> {
     if signal != Signal::Metrics {
-        return crate::layout::fill_added(batch, &schema(signal));
+        return crate::files::layout::fill_added(batch, &schema(signal));
     }
     let stored = stored_schema(signal);
     let columns = stored

@@ -18,8 +18,8 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, Exemplar, Metric, exemplar, metric::Data, number_data_point,
 };
-use osprey_storage::exemplars::Exemplar as StoredExemplar;
 use osprey_storage::schema::{Attributes, SampleRow};
+use osprey_storage::series::exemplars::Exemplar as StoredExemplar;
 
 use super::common::{Rejections, any_value_string, lookup, nanos, resource_attributes};
 

@@ -324,7 +324,7 @@ impl Loop {
                             self.storage.metadata().set(
                                 &self.tenant,
                                 &family,
-                                osprey_storage::metadata::Metadata {
+                                osprey_storage::series::metadata::Metadata {
                                     kind: if m.kind.is_empty() {
                                         "unknown".into()
                                     } else {

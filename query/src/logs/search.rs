@@ -1,7 +1,7 @@
 //! Log search: a query in the search language (`osprey_logql::search`), an optional service
 //! and time range; newest first, a page at a time, with the total match count.
 //!
-//! Files are searched through their full-text index (`osprey_storage::fulltext`): the
+//! Files are searched through their full-text index (`osprey_storage::index::fulltext`): the
 //! index names the candidate rows, and only those rows are read. When the index
 //! answers the query exactly (no phrase, id or long attribute), only the timestamps of
 //! the candidates are read; otherwise the candidates are checked against the query.
@@ -185,7 +185,7 @@ fn text_column(b: &RecordBatch, name: &str) -> Result<StringArray, QueryError> {
                 arrow::datatypes::DataType::FixedSizeBinary(_)
             ) =>
         {
-            Ok(osprey_storage::layout::binary_to_hex(c)
+            Ok(osprey_storage::files::layout::binary_to_hex(c)
                 .as_string::<i32>()
                 .clone())
         }
@@ -333,7 +333,7 @@ pub(crate) fn scan(
     files.sort_by_key(|(_, f)| Reverse(f.max_time_ns));
     // Indexes written before positions (or resource attributes) were kept answer with
     // what they hold, and the rest is checked against the rows.
-    let mut queries: HashMap<(bool, bool), (osprey_storage::fulltext::TextQuery, bool)> =
+    let mut queries: HashMap<(bool, bool), (osprey_storage::index::fulltext::TextQuery, bool)> =
         HashMap::new();
     let mut plans = Vec::with_capacity(files.len());
     for (fi, meta) in files {
@@ -520,7 +520,7 @@ fn fetch(
                     .read_rows(&snap.files[*idx], None, Some(rows))
                     .map_err(storage_err)?;
                 let batch = arrow::compute::concat_batches(
-                    &osprey_storage::layout::file_schema(Signal::Logs),
+                    &osprey_storage::files::layout::file_schema(Signal::Logs),
                     &batches,
                 )
                 .map_err(|e| QueryError::Internal(e.to_string()))?;

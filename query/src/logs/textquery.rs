@@ -3,7 +3,7 @@
 //! rows are checked against.
 
 use osprey_logql::search::Expr;
-use osprey_storage::fulltext::{MAX_ATTR_VALUE, TextQuery};
+use osprey_storage::index::fulltext::{MAX_ATTR_VALUE, TextQuery};
 
 /// What a file's full-text index holds, as far as queries care.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -128,7 +128,7 @@ pub async fn evaluate(
 
 /// Reads every selection's series and samples from one snapshot of the tenant's
 /// metrics: series through the index, samples through the `series_id` page index of
-/// each file (`osprey_storage::samples`), on a blocking thread.
+/// each file (`osprey_storage::series::samples`), on a blocking thread.
 async fn fetch(
     st: &QueryState,
     tenant: &str,

@@ -1,20 +1,20 @@
 //! `SignalTable`: one tenant's table of one signal as DataFusion sees it: the memtable
 //! batches and the live Parquet files, in the memory layout.
 //!
-//! Files keep some columns in a compact layout (`osprey_storage::layout`): metric values
-//! as decimal mantissa/scale, log `observed_timestamp` null when equal to `timestamp`.
-//! `FileLayoutExec` turns file batches back into memory-layout batches in Rust (so the
-//! values are bit-exact), under a union with the memtable scan. Filters on columns that
+//! Files keep some columns in a compact layout (`osprey_storage::files::layout`, which
+//! owns it in both directions: metric values as decimal mantissa/scale, log
+//! `observed_timestamp` null when equal to `timestamp`, span `end_time` null, ids
+//! binary). `FileLayoutExec` turns file batches back into memory-layout batches with
+//! `layout::to_memory` (so the values are bit-exact), under a union with the memtable
+//! scan. Filters on columns that
 //! are stored as they are pushed down into the Parquet scan (row-group and page
 //! pruning); filters on rebuilt columns are applied above it.
 
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, TimestampNanosecondArray,
-};
-use arrow::datatypes::{Float64Type, SchemaRef, TimestampNanosecondType};
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -30,21 +30,8 @@ use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::StreamExt;
 use osprey_storage::Signal;
+use osprey_storage::files::layout;
 use osprey_storage::schema::stored_schema;
-
-/// Columns the file layout stores differently, with the file columns each is rebuilt
-/// from.
-fn rebuilt(signal: Signal, column: &str) -> Option<&'static [&'static str]> {
-    match (signal, column) {
-        (Signal::Metrics, "value") => Some(&["value_m", "value_k", "value_f"]),
-        (Signal::Logs, "observed_timestamp") => Some(&["observed_timestamp", "timestamp"]),
-        (Signal::Spans, "end_time") => Some(&["start_time", "duration_ns"]),
-        (Signal::Spans | Signal::Logs, "trace_id") => Some(&["trace_id"]),
-        (Signal::Spans | Signal::Logs, "span_id") => Some(&["span_id"]),
-        (Signal::Spans, "parent_span_id") => Some(&["parent_span_id"]),
-        _ => None,
-    }
-}
 
 #[derive(Debug)]
 pub struct SignalTable {
@@ -91,7 +78,7 @@ impl TableProvider for SignalTable {
             .map(|f| {
                 if columns_of(f)
                     .iter()
-                    .any(|c| rebuilt(self.signal, c).is_some())
+                    .any(|c| layout::file_columns_of(self.signal, c).is_some())
                 {
                     TableProviderFilterPushDown::Unsupported
                 } else {
@@ -123,7 +110,7 @@ impl TableProvider for SignalTable {
         let mut file_cols: Vec<usize> = Vec::new();
         for &i in &wanted {
             let name = self.schema.field(i).name();
-            let needed: Vec<&str> = match rebuilt(self.signal, name) {
+            let needed: Vec<&str> = match layout::file_columns_of(self.signal, name) {
                 Some(cols) => cols.to_vec(),
                 None => vec![name.as_str()],
             };
@@ -139,7 +126,7 @@ impl TableProvider for SignalTable {
             .filter(|f| {
                 !columns_of(f)
                     .iter()
-                    .any(|c| rebuilt(self.signal, c).is_some())
+                    .any(|c| layout::file_columns_of(self.signal, c).is_some())
             })
             .cloned()
             .collect();
@@ -182,87 +169,13 @@ impl DisplayAs for FileLayoutExec {
     }
 }
 
-/// Converts one file batch into the output schema.
+/// Converts one file batch into the output schema (`layout::to_memory`).
 pub(crate) fn convert(
     signal: Signal,
     batch: &RecordBatch,
     schema: &SchemaRef,
 ) -> Result<RecordBatch> {
-    let column = |name: &str| -> Result<ArrayRef> {
-        batch
-            .column_by_name(name)
-            .cloned()
-            .ok_or_else(|| DataFusionError::Internal(format!("file scan has no {name} column")))
-    };
-    let mut columns = Vec::with_capacity(schema.fields().len());
-    for field in schema.fields() {
-        let array: ArrayRef = match (signal, field.name().as_str()) {
-            (Signal::Metrics, "value") => {
-                let m = column("value_m")?;
-                let k = column("value_k")?;
-                let f = column("value_f")?;
-                let (m, k, f) = (
-                    m.as_primitive::<arrow::datatypes::Int64Type>(),
-                    k.as_primitive::<arrow::datatypes::Int8Type>(),
-                    f.as_primitive::<Float64Type>(),
-                );
-                let values: arrow::array::Float64Array = (0..batch.num_rows())
-                    .map(|i| {
-                        Some(osprey_storage::decimal::decode(
-                            (!m.is_null(i)).then(|| m.value(i)),
-                            k.value(i),
-                            (!f.is_null(i)).then(|| f.value(i)),
-                        ))
-                    })
-                    .collect();
-                Arc::new(values)
-            }
-            (Signal::Logs, "observed_timestamp") => {
-                let obs = column("observed_timestamp")?;
-                let ts = column("timestamp")?;
-                let (obs, ts) = (
-                    obs.as_primitive::<TimestampNanosecondType>(),
-                    ts.as_primitive::<TimestampNanosecondType>(),
-                );
-                let values: TimestampNanosecondArray = (0..batch.num_rows())
-                    .map(|i| {
-                        Some(if obs.is_null(i) {
-                            ts.value(i)
-                        } else {
-                            obs.value(i)
-                        })
-                    })
-                    .collect::<TimestampNanosecondArray>()
-                    .with_timezone("UTC");
-                Arc::new(values)
-            }
-            (Signal::Spans, "end_time") => {
-                let start = column("start_time")?;
-                let dur = column("duration_ns")?;
-                let (start, dur) = (
-                    start.as_primitive::<TimestampNanosecondType>(),
-                    dur.as_primitive::<arrow::datatypes::Int64Type>(),
-                );
-                let values: TimestampNanosecondArray = (0..batch.num_rows())
-                    .map(|i| Some(start.value(i).saturating_add(dur.value(i))))
-                    .collect::<TimestampNanosecondArray>()
-                    .with_timezone("UTC");
-                Arc::new(values)
-            }
-            (_, name) if osprey_storage::layout::id_width(name).is_some() => {
-                osprey_storage::layout::binary_to_hex(&column(name)?)
-            }
-            (_, name) => column(name)?,
-        };
-        columns.push(array);
-    }
-    // `SELECT count(*)` projects no column at all: keep the row count.
-    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    Ok(RecordBatch::try_new_with_options(
-        Arc::clone(schema),
-        columns,
-        &options,
-    )?)
+    layout::to_memory(signal, batch, schema).map_err(|e| DataFusionError::External(Box::new(e)))
 }
 
 impl ExecutionPlan for FileLayoutExec {

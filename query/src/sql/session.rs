@@ -11,7 +11,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
-use osprey_storage::blobs::STORE_URL;
+use osprey_storage::files::blobs::STORE_URL;
 use osprey_storage::schema::{series_batch, series_schema, stored_schema};
 use osprey_storage::{Signal, Snapshot, Storage};
 
@@ -106,7 +106,7 @@ async fn table(
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
-            .with_schema(osprey_storage::layout::file_schema(signal));
+            .with_schema(osprey_storage::files::layout::file_schema(signal));
         Some(ListingTable::try_new(config)?)
     };
     Ok(ctx.read_table(Arc::new(SignalTable::new(signal, mem, files)))?)

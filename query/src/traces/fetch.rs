@@ -10,8 +10,8 @@ use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 
 use crate::readahead;
 use crate::{QueryError, QueryState};
+use osprey_storage::index::trace_index::{TraceId, parse_trace_id};
 use osprey_storage::schema::stored_schema;
-use osprey_storage::trace_index::{TraceId, parse_trace_id};
 use osprey_storage::{Signal, Storage};
 
 fn storage_err(e: osprey_storage::StorageError) -> QueryError {
@@ -101,7 +101,7 @@ fn fetch(
             .read_rows(f, None, Some(&rows))
             .map_err(storage_err)?;
         let batch = arrow::compute::concat_batches(
-            &osprey_storage::layout::file_schema(Signal::Spans),
+            &osprey_storage::files::layout::file_schema(Signal::Spans),
             &batches,
         )
         .map_err(internal)?;

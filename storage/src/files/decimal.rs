@@ -12,7 +12,10 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{Array, AsArray, Float64Builder, Int8Builder, Int64Builder, RecordBatch};
+use arrow::array::{
+    Array, AsArray, Float64Array, Float64Builder, Int8Array, Int8Builder, Int64Array, Int64Builder,
+    RecordBatch,
+};
 use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef, UInt64Type};
 
 use crate::StorageError;
@@ -127,28 +130,33 @@ pub fn encode(batch: &RecordBatch) -> Result<RecordBatch, StorageError> {
     )?)
 }
 
-/// Values of a file-layout batch, decoded.
-pub fn decode_values(batch: &RecordBatch) -> Option<Vec<f64>> {
-    let m = batch
-        .column_by_name("value_m")?
-        .as_primitive::<arrow::datatypes::Int64Type>();
-    let k = batch
-        .column_by_name("value_k")?
-        .as_primitive::<arrow::datatypes::Int8Type>();
-    let f = batch
-        .column_by_name("value_f")?
-        .as_primitive::<Float64Type>();
-    Some(
-        (0..batch.num_rows())
-            .map(|i| {
-                decode(
-                    (!m.is_null(i)).then(|| m.value(i)),
-                    k.value(i),
-                    (!f.is_null(i)).then(|| f.value(i)),
-                )
-            })
-            .collect(),
-    )
+/// The value columns (`value_m`, `value_k`, `value_f`) of a file-layout batch, read
+/// row by row: the one decoder of the layout, used by `layout::to_memory` and the
+/// samples reader.
+pub struct FileValues<'a> {
+    m: &'a Int64Array,
+    k: &'a Int8Array,
+    f: &'a Float64Array,
+}
+
+impl<'a> FileValues<'a> {
+    /// The batch's value columns, or `None` when one is missing.
+    pub fn new(batch: &'a RecordBatch) -> Option<Self> {
+        Some(Self {
+            m: batch.column_by_name("value_m")?.as_primitive_opt()?,
+            k: batch.column_by_name("value_k")?.as_primitive_opt()?,
+            f: batch.column_by_name("value_f")?.as_primitive_opt()?,
+        })
+    }
+
+    /// Row `i`'s value, bit for bit as written.
+    pub fn get(&self, i: usize) -> f64 {
+        decode(
+            (!self.m.is_null(i)).then(|| self.m.value(i)),
+            self.k.value(i),
+            (!self.f.is_null(i)).then(|| self.f.value(i)),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -169,7 +177,9 @@ mod tests {
             })
             .collect();
         let b = to_stored(crate::Signal::Metrics, &samples_batch(&rows).unwrap()).unwrap();
-        decode_values(&encode(&b).unwrap()).unwrap()
+        let file = encode(&b).unwrap();
+        let values = FileValues::new(&file).unwrap();
+        (0..file.num_rows()).map(|i| values.get(i)).collect()
     }
 
     #[test]

@@ -10,17 +10,22 @@
 //!   id"): random ids do not compress, so hex costs about twice the bytes under zstd
 //!   (measured: ~5 B/span and ~3 B/line).
 //!
-//! `to_file` applies the layout when a file is written; queries read files through
-//! `file_schema` and rebuild the memory columns (see `osprey-query`'s session).
+//! This module owns the layout in both directions: [`to_file`] applies it when a file
+//! is written; [`to_memory`] rebuilds the memory columns of a file batch (the query
+//! engine's scans, trace fetch and log search all go through it), and
+//! [`file_columns_of`] says which file columns a memory column is rebuilt from.
+//! Metric values are decoded by `decimal::FileValues` alone. The pages in
+//! `storage/docs/format/parquet-layout.md` describe it.
 
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, FixedSizeBinaryBuilder, RecordBatch, StringBuilder,
-    TimestampNanosecondArray,
+    Array, ArrayRef, AsArray, FixedSizeBinaryBuilder, Float64Array, RecordBatch,
+    RecordBatchOptions, StringBuilder, TimestampNanosecondArray,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampNanosecondType};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimestampNanosecondType};
 
+use super::decimal::FileValues;
 use crate::schema::stored_schema;
 use crate::{Signal, StorageError};
 
@@ -190,7 +195,7 @@ pub fn fill_added(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch
 /// The schema of a signal's Parquet files.
 pub fn file_schema(signal: Signal) -> SchemaRef {
     match signal {
-        Signal::Metrics => crate::decimal::file_samples_schema(),
+        Signal::Metrics => crate::files::decimal::file_samples_schema(),
         Signal::Logs => LOGS_FILE.clone(),
         Signal::Spans => SPANS_FILE.clone(),
     }
@@ -207,7 +212,7 @@ pub fn to_file(signal: Signal, batch: RecordBatch) -> Result<RecordBatch, Storag
         return Ok(batch);
     }
     match signal {
-        Signal::Metrics => crate::decimal::encode(&batch),
+        Signal::Metrics => crate::files::decimal::encode(&batch),
         Signal::Spans => {
             let idx = batch
                 .schema()
@@ -249,4 +254,92 @@ pub fn to_file(signal: Signal, batch: RecordBatch) -> Result<RecordBatch, Storag
             Ok(RecordBatch::try_new(file_schema(signal), columns)?)
         }
     }
+}
+
+/// The file columns a memory column is rebuilt from, for the columns the file layout
+/// stores differently (`None`: stored as it is).
+pub fn file_columns_of(signal: Signal, column: &str) -> Option<&'static [&'static str]> {
+    match (signal, column) {
+        (Signal::Metrics, "value") => Some(&["value_m", "value_k", "value_f"]),
+        (Signal::Logs, "observed_timestamp") => Some(&["observed_timestamp", "timestamp"]),
+        (Signal::Spans, "end_time") => Some(&["start_time", "duration_ns"]),
+        (Signal::Spans | Signal::Logs, "trace_id") => Some(&["trace_id"]),
+        (Signal::Spans | Signal::Logs, "span_id") => Some(&["span_id"]),
+        (Signal::Spans, "parent_span_id") => Some(&["parent_span_id"]),
+        _ => None,
+    }
+}
+
+/// A file batch in the memory layout, with `schema`'s columns (a projection of the
+/// stored schema); the batch must hold the file columns they need
+/// ([`file_columns_of`]).
+pub fn to_memory(
+    signal: Signal,
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+) -> Result<RecordBatch, StorageError> {
+    let column = |name: &str| -> Result<ArrayRef, StorageError> {
+        batch
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| StorageError::Layout(format!("file batch has no {name} column")))
+    };
+    let n = batch.num_rows();
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let array: ArrayRef = match (signal, field.name().as_str()) {
+            (Signal::Metrics, "value") => {
+                let values = FileValues::new(batch).ok_or_else(|| {
+                    StorageError::Layout("file batch has no value_m/value_k/value_f".into())
+                })?;
+                Arc::new(
+                    (0..n)
+                        .map(|i| Some(values.get(i)))
+                        .collect::<Float64Array>(),
+                )
+            }
+            (Signal::Logs, "observed_timestamp") => {
+                let obs = column("observed_timestamp")?;
+                let ts = column("timestamp")?;
+                let (obs, ts) = (
+                    obs.as_primitive::<TimestampNanosecondType>(),
+                    ts.as_primitive::<TimestampNanosecondType>(),
+                );
+                let values: TimestampNanosecondArray = (0..n)
+                    .map(|i| {
+                        Some(if obs.is_null(i) {
+                            ts.value(i)
+                        } else {
+                            obs.value(i)
+                        })
+                    })
+                    .collect::<TimestampNanosecondArray>()
+                    .with_timezone("UTC");
+                Arc::new(values)
+            }
+            (Signal::Spans, "end_time") => {
+                let start = column("start_time")?;
+                let dur = column("duration_ns")?;
+                let (start, dur) = (
+                    start.as_primitive::<TimestampNanosecondType>(),
+                    dur.as_primitive::<Int64Type>(),
+                );
+                let values: TimestampNanosecondArray = (0..n)
+                    .map(|i| Some(start.value(i).saturating_add(dur.value(i))))
+                    .collect::<TimestampNanosecondArray>()
+                    .with_timezone("UTC");
+                Arc::new(values)
+            }
+            (_, name) if id_width(name).is_some() => binary_to_hex(&column(name)?),
+            (_, name) => column(name)?,
+        };
+        columns.push(array);
+    }
+    // `SELECT count(*)` projects no column at all: keep the row count.
+    let options = RecordBatchOptions::new().with_row_count(Some(n));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &options,
+    )?)
 }

@@ -22,7 +22,7 @@ use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 
-use crate::blobs::Blobs;
+use crate::files::blobs::Blobs;
 use crate::manifest::FileMeta;
 use crate::schema::sort_columns;
 use crate::{Signal, StorageError};
@@ -301,7 +301,7 @@ pub fn write_file(
     batches: &[RecordBatch],
     opts: WriteOptions,
 ) -> Result<FileMeta, StorageError> {
-    let batch = crate::layout::to_file(signal, sort_batches(signal, batches)?)?;
+    let batch = crate::files::layout::to_file(signal, sort_batches(signal, batches)?)?;
     let (min_time_ns, max_time_ns) = time_range(signal, &batch);
     let trace_index = signal == Signal::Spans;
     let text_index = signal == Signal::Logs;
@@ -310,11 +310,11 @@ pub fn write_file(
     // sidecar is durable, so a live file always has its sidecar.
     let sidecar = || -> Result<(), StorageError> {
         if trace_index {
-            crate::trace_index::write_sidecar(blobs, rel_path, &batch)?;
-            crate::tag_index::write_sidecar(blobs, rel_path, &batch)?;
+            crate::index::trace_index::write_sidecar(blobs, rel_path, &batch)?;
+            crate::index::tag_index::write_sidecar(blobs, rel_path, &batch)?;
         }
         if text_index {
-            crate::fulltext::write_sidecar(blobs, rel_path, &batch, opts.text_positions)?;
+            crate::index::fulltext::write_sidecar(blobs, rel_path, &batch, opts.text_positions)?;
         }
         Ok(())
     };
@@ -513,14 +513,14 @@ fn read_selected(
         // ADDED_COLUMNS`) that the read wants: not read, filled in empty below. Files
         // written since have them all, and this costs one lookup per added column.
         let file_fields = builder.schema().clone();
-        let missing: Vec<&str> = crate::layout::ADDED_COLUMNS
+        let missing: Vec<&str> = crate::files::layout::ADDED_COLUMNS
             .iter()
             .copied()
             .filter(|c| file_fields.index_of(c).is_err())
             .filter(|c| match columns {
                 Some(cols) => cols.contains(c),
-                None => crate::layout::signal_of(&file_fields)
-                    .is_some_and(|s| crate::layout::file_schema(s).index_of(c).is_ok()),
+                None => crate::files::layout::signal_of(&file_fields)
+                    .is_some_and(|s| crate::files::layout::file_schema(s).index_of(c).is_ok()),
             })
             .collect();
         if let Some(columns) = columns {
@@ -546,16 +546,17 @@ fn read_selected(
             return Ok(batches);
         };
         // The columns in the order asked for: the projection, or the current layout.
-        let layout = crate::layout::signal_of(&file_fields).map(crate::layout::file_schema);
+        let layout =
+            crate::files::layout::signal_of(&file_fields).map(crate::files::layout::file_schema);
         let wanted: Vec<&str> = match (columns, &layout) {
             (Some(c), _) => c.to_vec(),
             (None, Some(l)) => l.fields().iter().map(|f| f.name().as_str()).collect(),
             (None, None) => return Ok(batches),
         };
-        let target = crate::layout::with_added(&first.schema(), &wanted);
+        let target = crate::files::layout::with_added(&first.schema(), &wanted);
         batches
             .iter()
-            .map(|b| crate::layout::fill_added(b, &target))
+            .map(|b| crate::files::layout::fill_added(b, &target))
             .collect()
     })
 }
@@ -567,7 +568,7 @@ async fn open_with_footer(
     footers: Option<&FooterCache>,
     rel: &str,
     options: parquet::arrow::arrow_reader::ArrowReaderOptions,
-) -> Result<(crate::blobs::BlobReader, ArrowReaderMetadata), StorageError> {
+) -> Result<(crate::files::blobs::BlobReader, ArrowReaderMetadata), StorageError> {
     if let Some((size, metadata)) = footers.and_then(|c| c.get(rel)) {
         return Ok((blobs.parquet_reader_of_size(rel, size), metadata));
     }
@@ -690,12 +691,14 @@ mod tests {
                 ..Default::default()
             })
             .collect();
-        let now = crate::layout::to_file(Signal::Spans, spans_batch(&rows).unwrap()).unwrap();
+        let now =
+            crate::files::layout::to_file(Signal::Spans, spans_batch(&rows).unwrap()).unwrap();
         // A batch as it was before the added columns: the same columns without them.
         let without_added = |b: &RecordBatch| {
             let keep: Vec<usize> = (0..b.num_columns())
                 .filter(|i| {
-                    !crate::layout::ADDED_COLUMNS.contains(&b.schema().field(*i).name().as_str())
+                    !crate::files::layout::ADDED_COLUMNS
+                        .contains(&b.schema().field(*i).name().as_str())
                 })
                 .collect();
             b.project(&keep).unwrap()
@@ -706,7 +709,10 @@ mod tests {
         blobs.put("old.parquet", w.into_inner().unwrap()).unwrap();
 
         let whole = read_rows(&blobs, None, "old.parquet", None, None).unwrap();
-        assert_eq!(whole[0].schema(), crate::layout::file_schema(Signal::Spans));
+        assert_eq!(
+            whole[0].schema(),
+            crate::files::layout::file_schema(Signal::Spans)
+        );
         let types = whole[0].column_by_name("attribute_types").unwrap().as_map();
         assert_eq!((types.len(), types.entries().len()), (3, 0));
         let some = read_rows(

@@ -8,8 +8,8 @@ use std::ops::Range;
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::statistics::Statistics;
 
-use crate::blobs::Blobs;
 use crate::error::StorageError;
+use crate::files::blobs::Blobs;
 use crate::files::{self, FooterCache};
 
 /// Row ranges (ascending, merged) of `rel` where `page` (given a page's column index

@@ -41,7 +41,7 @@ use tantivy::tokenizer::{LowerCaser, SimpleTokenizer, TextAnalyzer, TokenizerMan
 use tantivy::{DocSet, Index, IndexReader, ReloadPolicy, TERMINATED, TantivyDocument, Term};
 
 use crate::StorageError;
-use crate::blobs::Blobs;
+use crate::files::blobs::Blobs;
 
 /// Attribute values longer than this are not indexed (they are still stored and
 /// searchable by SQL).
@@ -514,9 +514,9 @@ fn regex_escape(s: &str) -> String {
 }
 
 /// Opened indexes by Parquet path, up to a byte budget.
-pub type TextIndexCache = crate::index_cache::IndexCache<TextIndex>;
+pub type TextIndexCache = crate::index::cache::IndexCache<TextIndex>;
 
-impl crate::index_cache::Cached for TextIndex {
+impl crate::index::cache::Cached for TextIndex {
     fn bytes(&self) -> usize {
         TextIndex::bytes(self)
     }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, MapArray, RecordBatch};
 
 use crate::StorageError;
-use crate::blobs::Blobs;
+use crate::files::blobs::Blobs;
 
 const MAGIC: &[u8; 8] = b"OSPTAG02";
 /// Largest body an index may claim (a damaged length must not allocate without
@@ -360,9 +360,9 @@ impl TagIndex {
 }
 
 /// Opened indexes by Parquet path, up to a byte budget.
-pub type TagIndexCache = crate::index_cache::IndexCache<TagIndex>;
+pub type TagIndexCache = crate::index::cache::IndexCache<TagIndex>;
 
-impl crate::index_cache::Cached for TagIndex {
+impl crate::index::cache::Cached for TagIndex {
     fn bytes(&self) -> usize {
         self.bytes()
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use arrow::array::{Array, AsArray, RecordBatch};
 
 use crate::StorageError;
-use crate::blobs::Blobs;
+use crate::files::blobs::Blobs;
 
 pub type TraceId = [u8; 16];
 

@@ -25,7 +25,7 @@ use arrow::datatypes::UInt64Type;
 use serde::{Deserialize, Serialize};
 
 use crate::StorageError;
-use crate::blobs::Blobs;
+use crate::files::blobs::Blobs;
 
 /// One series: metric name and labels (without `__name__`), labels sorted by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt64Type};
 
+use crate::Snapshot;
 use crate::error::StorageError;
 use crate::files::FooterCache;
-use crate::{Snapshot, blobs::Blobs, decimal, files};
+use crate::files::{self, blobs::Blobs, decimal};
 
 /// Samples by series id: (timestamp ns, value) in the order read (not sorted).
 pub type SamplesById = HashMap<u64, Vec<(i64, f64)>>;
@@ -22,7 +23,7 @@ fn candidate_rows(
     rel: &str,
     ids: &[u64],
 ) -> Result<Vec<std::ops::Range<usize>>, StorageError> {
-    crate::pruning::u64_in(blobs, footers, rel, "series_id", ids)
+    crate::files::pruning::u64_in(blobs, footers, rel, "series_id", ids)
 }
 
 fn keep(ids: &[u64], id: u64, ts: i64, start_ns: i64, end_ns: i64) -> bool {
@@ -132,17 +133,10 @@ fn read_file_batch(
     };
     let sid = b.column_by_name("series_id").ok_or_else(bad)?;
     let ts = b.column_by_name("timestamp").ok_or_else(bad)?;
-    let m = b.column_by_name("value_m").ok_or_else(bad)?;
-    let k = b.column_by_name("value_k").ok_or_else(bad)?;
-    let f = b.column_by_name("value_f").ok_or_else(bad)?;
+    let values = decimal::FileValues::new(b).ok_or_else(bad)?;
     let (sid, ts) = (
         sid.as_primitive::<UInt64Type>(),
         ts.as_primitive::<TimestampNanosecondType>(),
-    );
-    let (m, k, f) = (
-        m.as_primitive::<arrow::datatypes::Int64Type>(),
-        k.as_primitive::<arrow::datatypes::Int8Type>(),
-        f.as_primitive::<Float64Type>(),
     );
     // Rows come sorted by series: one lookup per run of a series, not per row.
     let ids_col = sid.values();
@@ -164,12 +158,7 @@ fn read_file_batch(
             if t < start_ns || t > end_ns {
                 continue;
             }
-            let v = decimal::decode(
-                (!m.is_null(r)).then(|| m.value(r)),
-                k.value(r),
-                (!f.is_null(r)).then(|| f.value(r)),
-            );
-            dst.push((t, v));
+            dst.push((t, values.get(r)));
         }
     }
     Ok(())

@@ -200,7 +200,7 @@ fn commit_group(inner: &Inner, group: Vec<Pending>) {
         for p in group {
             rows += p.batch.num_rows() as u64;
             let batch = if p.signal == Signal::Metrics {
-                inner.series.observe(&p.tenant, &p.batch, true);
+                inner.series.index.observe(&p.tenant, &p.batch, true);
                 match crate::schema::to_stored(p.signal, &p.batch) {
                     Ok(b) => b,
                     // Unreachable for batches that passed `append`'s schema check.
@@ -253,7 +253,7 @@ fn rotate_segment(
         segment: old.id,
         tables: active.tables,
         bytes: active.bytes,
-        series: inner.series.take_pending(),
+        series: inner.series.index.take_pending(),
         oldest: active.oldest,
         partial: false,
     }));

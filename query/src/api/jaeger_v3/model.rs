@@ -134,20 +134,22 @@ pub struct KeyValue {
 #[derive(Debug, Serialize)]
 pub struct AnyValue(#[serde(with = "any_value_fields")] Option<AnyValueField>);
 
+/// The field of `AnyValue` that is set (`boolValue`, `intValue`, …).
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub enum AnyValueField {
-    BoolValue(bool),
+    #[serde(rename = "boolValue")]
+    Bool(bool),
     /// 64-bit integers are strings in protobuf's JSON mapping.
-    IntValue(String),
-    DoubleValue(f64),
-    StringValue(String),
-    ArrayValue {
-        values: Vec<AnyValue>,
-    },
-    KvlistValue {
-        values: Vec<KeyValue>,
-    },
+    #[serde(rename = "intValue")]
+    Int(String),
+    #[serde(rename = "doubleValue")]
+    Double(f64),
+    #[serde(rename = "stringValue")]
+    String(String),
+    #[serde(rename = "arrayValue")]
+    Array { values: Vec<AnyValue> },
+    #[serde(rename = "kvlistValue")]
+    Kvlist { values: Vec<KeyValue> },
 }
 
 /// `None` as `{}`, `Some(v)` as `{"<field>": …}`.
@@ -169,16 +171,14 @@ impl AnyValue {
     /// A typed attribute value (as `columns::typed_value` gives it).
     fn of(v: &Value) -> Self {
         AnyValue(match v {
-            Value::Bool(b) => Some(AnyValueField::BoolValue(*b)),
-            Value::Number(n) if n.is_i64() || n.is_u64() => {
-                Some(AnyValueField::IntValue(n.to_string()))
-            }
-            Value::Number(n) => n.as_f64().map(AnyValueField::DoubleValue),
-            Value::String(s) => Some(AnyValueField::StringValue(s.clone())),
-            Value::Array(a) => Some(AnyValueField::ArrayValue {
+            Value::Bool(b) => Some(AnyValueField::Bool(*b)),
+            Value::Number(n) if n.is_i64() || n.is_u64() => Some(AnyValueField::Int(n.to_string())),
+            Value::Number(n) => n.as_f64().map(AnyValueField::Double),
+            Value::String(s) => Some(AnyValueField::String(s.clone())),
+            Value::Array(a) => Some(AnyValueField::Array {
                 values: a.iter().map(AnyValue::of).collect(),
             }),
-            Value::Object(m) => Some(AnyValueField::KvlistValue {
+            Value::Object(m) => Some(AnyValueField::Kvlist {
                 values: m.iter().map(|(k, v)| KeyValue::of(k, v)).collect(),
             }),
             Value::Null => None,

@@ -10,8 +10,8 @@ use super::TraceQuery;
 use crate::QueryError;
 use crate::columns::{DictMaps, Maps, i64s, strings, timestamps};
 use crate::readahead;
+use osprey_storage::index::tag_index::Lookup;
 use osprey_storage::schema::stored_schema;
-use osprey_storage::tag_index::Lookup;
 use osprey_storage::{FileMeta, Signal, Storage};
 
 /// One tag condition of a search, checked on a span.

@@ -1,0 +1,173 @@
+//! Opening the store: checking and quarantining files, loading the series index,
+//! replaying the WAL after the manifest's checkpoint, starting the writer; and the
+//! final flush and close.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use osprey_config::StorageConfig;
+
+use crate::files::blobs;
+use crate::index::{fulltext, tag_index, trace_index};
+use crate::manifest::{self, Manifest};
+use crate::memtable::Memtable;
+use crate::series::{exemplars, metadata};
+use crate::wal::writer;
+use crate::{
+    Caches, Inner, SeriesStores, Signal, State, Storage, StorageError, StorageMetrics, TAIL_BUFFER,
+    files, quarantine, schema, series, wal,
+};
+
+impl Storage {
+    /// Opens (or creates) the data directory and replays the WAL. Blocking: call it before
+    /// serving, or from `spawn_blocking`.
+    pub fn open(dir: &Path, config: StorageConfig) -> Result<Self, StorageError> {
+        let max_exemplars = config.max_exemplars;
+        let wal_dir = dir.join("wal");
+        std::fs::create_dir_all(&wal_dir).map_err(|e| StorageError::io(&wal_dir, e))?;
+        let blobs = blobs::Blobs::open(dir, &config)?;
+        let mut manifest = Manifest::load(dir)?;
+        let metrics = StorageMetrics::default();
+        let bad = quarantine::check_files(&blobs, &manifest);
+        if !bad.is_empty() {
+            for (f, reason) in &bad {
+                let q = quarantine::move_file(&blobs, &f.path)?;
+                tracing::error!(
+                    file = %f.path, %reason, moved_to = %q,
+                    "corrupt data file quarantined; its rows are no longer served"
+                );
+            }
+            metrics.add_quarantined(bad.len() as u64);
+            manifest
+                .files
+                .retain(|f| !bad.iter().any(|(b, _)| b.path == f.path));
+            manifest.commit(dir)?;
+        }
+        manifest::remove_orphans(&blobs, &manifest)?;
+
+        let started = Instant::now();
+        let series_index = series::SeriesIndex::default();
+        for rel in &manifest.series_files {
+            series_index.load_file(&blobs, rel)?;
+        }
+        // Replay segments after the checkpoint; only the newest may have a torn tail.
+        let mut active = Memtable::default();
+        let segments = wal::list_segments(&wal_dir)?;
+        let mut last_id = manifest.wal_checkpoint;
+        let mut replayed = 0usize;
+        for (i, &id) in segments.iter().enumerate() {
+            if id <= manifest.wal_checkpoint {
+                // Covered by files: a crash after the manifest commit left it behind.
+                let p = wal::segment_path(&wal_dir, id);
+                std::fs::remove_file(&p).map_err(|e| StorageError::io(&p, e))?;
+                continue;
+            }
+            let is_last = i + 1 == segments.len();
+            let path = wal::segment_path(&wal_dir, id);
+            let (records, damage) = wal::read_segment(&path)?;
+            match damage {
+                None => {}
+                Some(d) if is_last => {
+                    // A crash mid-append: that record was never acknowledged.
+                    tracing::warn!(
+                        segment = %path.display(), offset = d.offset, reason = %d.reason,
+                        "WAL: truncating torn tail"
+                    );
+                    wal::truncate(&path, d.offset)?;
+                }
+                Some(d) => {
+                    // Corruption in the middle of the log: keep what is readable, keep a
+                    // copy of the segment for inspection, and say so loudly.
+                    let q = quarantine::copy(dir, &path)?;
+                    tracing::error!(
+                        segment = %path.display(), offset = d.offset, reason = %d.reason,
+                        copy = %q.display(),
+                        "WAL: corrupt segment; records after the damage are lost, segment quarantined"
+                    );
+                    metrics.add_quarantined(1);
+                }
+            }
+            for r in records {
+                if manifest.covers(&r.tenant, id) {
+                    // That tenant's own flush already put it in files.
+                    continue;
+                }
+                replayed += r.batch.num_rows();
+                if r.signal == Signal::Metrics {
+                    series_index.observe(&r.tenant, &r.batch, true);
+                }
+                let batch = schema::to_stored(r.signal, &r.batch)?;
+                active.insert(r.tenant, r.signal, batch);
+            }
+            last_id = last_id.max(id);
+        }
+        tracing::info!(
+            segments = segments.len(),
+            rows = replayed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "WAL replayed"
+        );
+        metrics.set_memtable_bytes(active.bytes);
+        metrics.set_files(&manifest.files);
+
+        let segment = wal::SegmentWriter::create(&wal_dir, last_id + 1)?;
+        let next_seq = manifest.next_file_seq;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let index_budget = usize::try_from(config.text_index_cache.as_u64()).unwrap_or(usize::MAX);
+        let text_index = fulltext::TextIndexCache::new(index_budget);
+        let inner = Arc::new(Inner {
+            dir: dir.to_path_buf(),
+            blobs,
+            config,
+            state: RwLock::new(State {
+                active,
+                frozen: Vec::new(),
+                manifest,
+            }),
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(None),
+            in_flight: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
+            disk_full: AtomicBool::new(false),
+            flush_lock: tokio::sync::Mutex::new(()),
+            flush_wanted: tokio::sync::Notify::new(),
+            metrics,
+            next_seq: AtomicU64::new(next_seq),
+            graveyard: Mutex::new(Vec::new()),
+            caches: Caches {
+                footers: files::FooterCache::default(),
+                trace_index: trace_index::TraceIndexCache::default(),
+                text_index,
+                tag_index: tag_index::TagIndexCache::new(index_budget),
+            },
+            series: SeriesStores {
+                index: series_index,
+                exemplars: exemplars::ExemplarStore::new(max_exemplars),
+                metadata: metadata::MetadataStore::default(),
+            },
+            tail: Mutex::new(Some(tokio::sync::broadcast::channel(TAIL_BUFFER).0)),
+        });
+        let handle = writer::spawn(Arc::clone(&inner), rx, segment, wal_dir)
+            .map_err(|e| StorageError::io(dir, e))?;
+        if let Ok(mut w) = inner.writer.lock() {
+            *w = Some(handle);
+        }
+        Ok(Storage { inner })
+    }
+
+    /// Final flush and WAL close. Acknowledged data is durable whether or not this runs;
+    /// it only makes the next start faster.
+    pub async fn close(&self) -> Result<(), StorageError> {
+        let flushed = self.flush().await;
+        if let Ok(mut tx) = self.inner.tx.lock() {
+            tx.take();
+        }
+        let handle = self.inner.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+        flushed.map(|_| ())
+    }
+}

@@ -1,0 +1,209 @@
+//! The read path: snapshots (memtable batches + live files under one lock), rows of
+//! files through their footers and page indexes, the sidecar indexes (full-text, tags,
+//! trace ids) through their caches, samples by series.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+
+use crate::files;
+use crate::files::pruning;
+use crate::index::{fulltext, tag_index, trace_index};
+use crate::series::{self, exemplars, metadata, samples};
+use crate::{FileMeta, Signal, Snapshot, Storage, StorageError};
+
+impl Storage {
+    /// The series index of the metrics table.
+    pub fn series(&self) -> &series::SeriesIndex {
+        &self.inner.series.index
+    }
+
+    /// Metric metadata (type, help, unit) for `/api/v1/metadata`.
+    pub fn metadata(&self) -> &metadata::MetadataStore {
+        &self.inner.series.metadata
+    }
+
+    /// Exemplars: a bounded in-memory ring (`storage.max_exemplars`).
+    pub fn exemplars(&self) -> &exemplars::ExemplarStore {
+        &self.inner.series.exemplars
+    }
+
+    /// The samples of `ids` (sorted, distinct) in `start_ns..=end_ns` from a metrics
+    /// snapshot (blocking: call it off the async workers).
+    pub fn read_samples(
+        &self,
+        snap: &Snapshot,
+        ids: &[u64],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<samples::SamplesById, StorageError> {
+        samples::read(
+            &self.inner.blobs,
+            Some(&self.inner.caches.footers),
+            snap,
+            ids,
+            start_ns,
+            end_ns,
+        )
+    }
+
+    /// Everything a query needs to read `tenant`'s `signal` table, consistently.
+    pub fn snapshot(&self, tenant: &str, signal: Signal) -> Snapshot {
+        let Ok(state) = self.inner.state.read() else {
+            return Snapshot::default();
+        };
+        let key = (tenant.to_string(), signal);
+        let mut batches = Vec::new();
+        for f in &state.frozen {
+            if let Some(b) = f.tables.get(&key) {
+                batches.extend(b.iter().cloned());
+            }
+        }
+        if let Some(b) = state.active.tables.get(&key) {
+            batches.extend(b.iter().cloned());
+        }
+        let files = state
+            .manifest
+            .files
+            .iter()
+            .filter(|f| f.tenant == tenant && f.signal == signal)
+            .cloned()
+            .collect();
+        Snapshot { batches, files }
+    }
+
+    /// Like [`Storage::snapshot`] of the spans table, but with only the files whose
+    /// trace-id index may hold `trace_id` (32 hex digits): a trace lookup opens those
+    /// files and no others.
+    pub fn trace_snapshot(&self, tenant: &str, trace_id: &str) -> Snapshot {
+        self.traces_snapshot(tenant, &[trace_id])
+    }
+
+    /// [`Storage::trace_snapshot`] for several traces: the files that may hold any.
+    pub fn traces_snapshot(&self, tenant: &str, trace_ids: &[&str]) -> Snapshot {
+        let mut snap = self.snapshot(tenant, Signal::Spans);
+        let ids: Vec<_> = trace_ids
+            .iter()
+            .filter_map(|t| trace_index::parse_trace_id(t))
+            .collect();
+        if ids.len() == trace_ids.len() {
+            let (cache, blobs) = (&self.inner.caches.trace_index, &self.inner.blobs);
+            snap.files.retain(|f| {
+                !f.trace_index || ids.iter().any(|id| cache.may_contain(blobs, &f.path, id))
+            });
+        }
+        snap
+    }
+
+    /// The full-text index of a live logs file whose metadata says it has one (read
+    /// once, then served from memory). `None` when it cannot be read: that is logged
+    /// and counted (`osprey_text_index_errors_total`), and the caller reads the file.
+    pub fn text_index(&self, file: &FileMeta) -> Option<Arc<fulltext::TextIndex>> {
+        if !file.text_index {
+            return None;
+        }
+        match self.inner.caches.text_index.get(&file.path, || {
+            fulltext::TextIndex::open(&self.inner.blobs, &file.path)
+        }) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                tracing::warn!(file = %file.path, error = %e, "full-text index unreadable; searching the file without it");
+                self.inner.metrics.add_text_index_error();
+                None
+            }
+        }
+    }
+
+    /// Reads `columns` (all when `None`) of a live file, only the rows numbered in `rows`
+    /// (ascending) when given.
+    pub fn read_rows(
+        &self,
+        file: &FileMeta,
+        columns: Option<&[&str]>,
+        rows: Option<&[u32]>,
+    ) -> Result<Vec<RecordBatch>, StorageError> {
+        let footers = Some(&self.inner.caches.footers);
+        files::read_rows(&self.inner.blobs, footers, &file.path, columns, rows)
+    }
+
+    /// Like [`Storage::read_rows`], with string and string-map columns read as
+    /// dictionary arrays (`Dictionary(Int32, Utf8)`): no string is copied per row.
+    pub fn read_rows_dictionary(
+        &self,
+        file: &FileMeta,
+        columns: &[&str],
+        rows: Option<&[u32]>,
+    ) -> Result<Vec<RecordBatch>, StorageError> {
+        let footers = Some(&self.inner.caches.footers);
+        files::read_rows_as(
+            &self.inner.blobs,
+            footers,
+            &file.path,
+            Some(columns),
+            rows,
+            columns,
+        )
+    }
+
+    /// What a spans file's tag index says of `key=value` (span or resource attribute).
+    /// `None` when the file has no index or it cannot be read (logged and counted):
+    /// the caller checks the attribute maps instead.
+    pub fn tag_rows(&self, file: &FileMeta, key: &str, value: &str) -> Option<tag_index::Lookup> {
+        if !file.tag_index {
+            return None;
+        }
+        match tag_index::cached(&self.inner.caches.tag_index, &self.inner.blobs, &file.path) {
+            Ok(ix) => Some(ix.lookup(key, value)),
+            Err(e) => {
+                tracing::warn!(file = %file.path, error = %e, "tag index unreadable; checking attribute maps instead");
+                self.inner.metrics.add_text_index_error();
+                None
+            }
+        }
+    }
+
+    /// Row ranges of `file` (ascending) whose pages of the string column `column` may
+    /// hold `value`, from the page index: in files sorted by that column, its rows and
+    /// a page or two around them.
+    pub fn string_eq_ranges(
+        &self,
+        file: &FileMeta,
+        column: &str,
+        value: &str,
+    ) -> Result<Vec<std::ops::Range<usize>>, StorageError> {
+        pruning::string_eq(
+            &self.inner.blobs,
+            Some(&self.inner.caches.footers),
+            &file.path,
+            column,
+            value,
+        )
+    }
+
+    /// `columns` of the rows of `file` in `ranges` (ascending, not overlapping), the
+    /// string ones as dictionary arrays.
+    pub fn read_row_ranges_dictionary(
+        &self,
+        file: &FileMeta,
+        columns: &[&str],
+        ranges: &[std::ops::Range<usize>],
+    ) -> Result<Vec<RecordBatch>, StorageError> {
+        files::read_row_ranges(
+            &self.inner.blobs,
+            Some(&self.inner.caches.footers),
+            &file.path,
+            Some(columns),
+            ranges,
+            columns,
+        )
+    }
+
+    /// Live files of every tenant and signal (for status pages).
+    pub fn files(&self) -> Vec<FileMeta> {
+        self.inner
+            .state
+            .read()
+            .map(|s| s.manifest.files.clone())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,139 @@
+//! The write path's front: validation, room under `memtable_limit`, handing a batch
+//! to the WAL writer thread (`wal/writer.rs`) and waiting for its acknowledgement; what
+//! is buffered; live-tail subscriptions.
+
+use std::sync::atomic::Ordering;
+
+use arrow::array::RecordBatch;
+use tokio::sync::oneshot;
+
+use crate::wal::writer::Cmd;
+use crate::{Signal, Storage, StorageError, TailBatch, memtable, schema, validate_tenant, wal};
+
+impl Storage {
+    /// True while the disk is full: the last WAL write was refused for lack of space.
+    /// Queries go on; writes resume by themselves with the first that fits.
+    pub fn is_disk_full(&self) -> bool {
+        self.inner.disk_full.load(Ordering::SeqCst)
+    }
+
+    /// Appends a batch durably. Returns once the batch is fsynced (if configured) and
+    /// visible to queries.
+    pub async fn append(
+        &self,
+        tenant: &str,
+        signal: Signal,
+        batch: RecordBatch,
+    ) -> Result<(), StorageError> {
+        validate_tenant(tenant)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if batch.schema() != schema::schema(signal) {
+            return Err(StorageError::Arrow(arrow::error::ArrowError::SchemaError(
+                format!("batch does not have the {signal} schema"),
+            )));
+        }
+        let bytes = batch.get_array_memory_size() as u64;
+        let limit = self.inner.config.memtable_limit.as_u64();
+        if bytes > limit {
+            return Err(StorageError::BatchTooLarge {
+                rows: batch.num_rows(),
+                bytes,
+                limit,
+            });
+        }
+        self.check_room(bytes)?;
+        let record = wal::encode(tenant, signal, &batch)?;
+        let (ack, done) = oneshot::channel();
+        self.inner.in_flight.fetch_add(bytes, Ordering::SeqCst);
+        let sent = self.send(Cmd::Append {
+            record,
+            tenant: tenant.to_string(),
+            signal,
+            batch,
+            bytes,
+            ack,
+        });
+        if let Err(e) = sent {
+            self.inner.in_flight.fetch_sub(bytes, Ordering::SeqCst);
+            return Err(e);
+        }
+        done.await
+            .map_err(|_| StorageError::Closed("WAL writer stopped".into()))?
+    }
+
+    pub(crate) fn send(&self, cmd: Cmd) -> Result<(), StorageError> {
+        if self.inner.failed.load(Ordering::SeqCst) {
+            return Err(StorageError::Closed("an earlier WAL write failed".into()));
+        }
+        let guard = self
+            .inner
+            .tx
+            .lock()
+            .map_err(|_| StorageError::Closed("writer lock poisoned".into()))?;
+        let tx = guard
+            .as_ref()
+            .ok_or_else(|| StorageError::Closed("storage closed".into()))?;
+        tx.send(cmd)
+            .map_err(|_| StorageError::Closed("WAL writer stopped".into()))
+    }
+
+    /// Whether `bytes` more would fit under `memtable_limit` now (memtables plus writes
+    /// in flight); `Backpressure` if not. Ingest asks before reading and decoding a
+    /// request, so an overloaded server refuses at once.
+    pub fn check_room(&self, bytes: u64) -> Result<(), StorageError> {
+        let limit = self.inner.config.memtable_limit.as_u64();
+        let used = self.buffered_bytes() + self.inner.in_flight.load(Ordering::SeqCst);
+        if used.saturating_add(bytes) > limit {
+            self.inner.flush_wanted.notify_one();
+            return Err(StorageError::Backpressure { used, limit });
+        }
+        Ok(())
+    }
+
+    /// Bytes held in memtables (active + being flushed).
+    pub fn buffered_bytes(&self) -> u64 {
+        self.inner
+            .state
+            .read()
+            .map(|s| s.active.bytes + s.frozen.iter().map(|f| f.bytes).sum::<u64>())
+            .unwrap_or(0)
+    }
+
+    /// Bytes of `tenant`'s rows held in memtables (active + being flushed).
+    pub fn buffered_bytes_of(&self, tenant: &str) -> u64 {
+        let Ok(s) = self.inner.state.read() else {
+            return 0;
+        };
+        let of = |tables: &std::collections::HashMap<memtable::TableKey, Vec<RecordBatch>>| -> u64 {
+            tables
+                .iter()
+                .filter(|((t, _), _)| t == tenant)
+                .flat_map(|(_, batches)| batches)
+                .map(|b| b.get_array_memory_size() as u64)
+                .sum()
+        };
+        of(&s.active.tables) + s.frozen.iter().map(|f| of(&f.tables)).sum::<u64>()
+    }
+
+    /// Logs batches as they are acknowledged (and visible to queries), every tenant's.
+    /// A subscriber more than [`TAIL_BUFFER`] batches behind skips the oldest and is told
+    /// how many (`RecvError::Lagged`).
+    pub fn subscribe_logs(&self) -> tokio::sync::broadcast::Receiver<TailBatch> {
+        let sender = self.inner.tail.lock().ok().and_then(|t| t.clone());
+        match sender {
+            Some(tx) => tx.subscribe(),
+            // Shutting down: a subscription that ends at once.
+            None => tokio::sync::broadcast::channel(1).1,
+        }
+    }
+
+    /// Ends every live tail (their streams finish), so that a graceful shutdown does not
+    /// wait for clients that would listen forever.
+    pub fn end_tails(&self) {
+        if let Ok(mut t) = self.inner.tail.lock() {
+            t.take();
+        }
+    }
+}
