@@ -1,7 +1,14 @@
 //! Osprey's storage engine: WAL → memtable → Parquet files published by a manifest.
 //!
+//! [`Storage`] is a short facade; its operations live by what they do: `open.rs`
+//! (check files, replay the WAL, start the writer; close), `write.rs`, `read.rs`,
+//! `flush.rs` (flush and publish) and `maintenance.rs` (retention, compaction). The
+//! formats are in folders: `wal/`, `files/` (Parquet files and their layout, owned in
+//! both directions by `files/layout.rs`), `index/` (full-text, tags, trace ids) and
+//! `series/`; each on-disk artifact has its page in `storage/docs/format/`.
+//!
 //! Write path: [`Storage::append`] encodes a record batch, hands it to the single WAL
-//! writer thread ([`writer`]), which appends it to the current segment, fsyncs once per
+//! writer thread (`wal/writer.rs`), which appends it to the current segment, fsyncs once per
 //! group of concurrent writers, inserts the batch into the active memtable, and only then
 //! acknowledges. So an acknowledged record is on disk *and* queryable.
 //!

@@ -76,6 +76,11 @@ impl StorageMetrics {
             self.text_index_errors.clone(),
         );
         r.register(
+            "osprey_storage_quarantined",
+            "Data files and WAL segments found corrupt and moved or copied to quarantine/",
+            self.quarantined.clone(),
+        );
+        r.register(
             "osprey_storage_file_bytes",
             "Bytes in live Parquet files",
             self.file_bytes.clone(),

@@ -396,6 +396,15 @@ async fn corrupt_file_is_quarantined_and_the_rest_served() {
         1
     );
     assert!(!victim.exists());
+    // Counted where operators look: the exported metrics.
+    let mut registry = prometheus_client::registry::Registry::default();
+    s.metrics().register(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains("osprey_storage_quarantined_total 1"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

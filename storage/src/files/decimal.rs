@@ -1,5 +1,5 @@
 //! The lossless decimal transform of metric values in files: a value that is exactly
-//! `m / 10^k` for an integer `m` (|m| < 2^53) and `k` in 0..=9 is stored as `value_m = m`
+//! `m / 10^k` for an integer `m` (|m| < 9·10^15, below 2^53) and `k` in 0..=9 is stored as `value_m = m`
 //! (i64, DELTA_BINARY_PACKED) and `value_k = k`; any other value (NaN, infinities, long
 //! binary fractions) goes to `value_f` (f64) with `value_m` null. Counters and gauges
 //! as exporters print them ("1234", "0.25") all have such a form, and within a series

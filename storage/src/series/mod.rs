@@ -4,8 +4,9 @@
 //! row groups by `series_id` (files are sorted by it).
 //!
 //! Persistence follows the manifest: series first seen since the last flush are
-//! written by that flush to `series/<seq>.series` (zstd-compressed JSON written to a
-//! temp name, fsynced and renamed) and listed in the manifest in the same commit. On open, the listed series
+//! written by that flush to `series/<tenant>/<seq:012>.series` (zstd-compressed JSON,
+//! put through `Blobs::put`; format in `storage/docs/format/series.md`) and listed in
+//! the manifest in the same commit. On open, the listed series
 //! files are loaded and WAL replay re-observes the series of unflushed samples, so the
 //! index always covers every acknowledged sample.
 //!
