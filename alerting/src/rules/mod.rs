@@ -1,0 +1,4 @@
+//! Rule files: the format and Prometheus' checks.
+
+pub mod file;
+pub mod validate;

@@ -1,0 +1,123 @@
+//! Go's number formatting where Prometheus' templates and APIs show it: `%v`/`%g` of a
+//! float64 (shortest round-trip digits, exponent form when the decimal exponent is
+//! below −4 or at least the precision, 6 for shortest), `%.Ng`, and
+//! `strconv.FormatFloat(v, 'e', -1, 64)` (the `value` of `/api/v1/alerts`).
+//!
+//! Written here because Rust's float formatting never switches to exponent form by
+//! itself and writes exponents as `e6`, where Go writes `e+06`.
+
+/// `%v` of a float64 (`1234567` → `1.234567e+06`, `100000` → `100000`, `NaN`, `+Inf`).
+pub fn v(x: f64) -> String {
+    if let Some(s) = special(x) {
+        return s;
+    }
+    let e = format!("{x:e}");
+    let (mantissa, exp) = split_exp(&e);
+    if !(-4..6).contains(&exp) {
+        return format!("{mantissa}e{}", exp_text(exp));
+    }
+    format!("{x}")
+}
+
+/// `%.<prec>g` of a float64 (`%.4g`: `1235`, `1.234e+04`, `0.5`).
+pub fn g(x: f64, prec: usize) -> String {
+    if let Some(s) = special(x) {
+        return s;
+    }
+    let prec = prec.max(1);
+    let e = format!("{:.*e}", prec - 1, x);
+    let (mantissa, exp) = split_exp(&e);
+    if exp < -4 || exp >= prec as i32 {
+        return format!("{}e{}", trim_zeros(mantissa), exp_text(exp));
+    }
+    let decimals = (prec as i32 - 1 - exp).max(0) as usize;
+    // Round once, at the significant digits, then lay out in fixed notation.
+    let rounded: f64 = e.parse().unwrap_or(x);
+    trim_zeros(&format!("{rounded:.decimals$}")).to_string()
+}
+
+/// `strconv.FormatFloat(x, 'e', -1, 64)`: shortest digits, always exponent form
+/// (`3e+00`, `5e-01`, `1.234567e+06`).
+pub fn e(x: f64) -> String {
+    if let Some(s) = special(x) {
+        return s;
+    }
+    let e = format!("{x:e}");
+    let (mantissa, exp) = split_exp(&e);
+    format!("{mantissa}e{}", exp_text(exp))
+}
+
+fn special(x: f64) -> Option<String> {
+    if x.is_nan() {
+        Some("NaN".into())
+    } else if x.is_infinite() {
+        Some(if x > 0.0 { "+Inf" } else { "-Inf" }.into())
+    } else {
+        None
+    }
+}
+
+/// `1.5e6` → (`1.5`, 6).
+fn split_exp(s: &str) -> (&str, i32) {
+    match s.split_once('e') {
+        Some((m, e)) => (m, e.parse().unwrap_or(0)),
+        None => (s, 0),
+    }
+}
+
+/// Go's exponent: sign and at least two digits.
+fn exp_text(exp: i32) -> String {
+    format!("{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_go() {
+        // Pinned against Prometheus 2.42 (alerting/docs/semantics.md §4).
+        for (x, want) in [
+            (1234567.0, "1.234567e+06"),
+            (100000.0, "100000"),
+            (123456.7, "123456.7"),
+            (999999.0, "999999"),
+            (1e6, "1e+06"),
+            (12345678.9, "1.23456789e+07"),
+            (1e20, "1e+20"),
+            (0.0001, "0.0001"),
+            (0.000123, "0.000123"),
+            (0.00001, "1e-05"),
+            (3.5, "3.5"),
+            (0.0, "0"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ] {
+            assert_eq!(v(x), want, "{x}");
+        }
+        for (x, want) in [
+            (1234.5, "1234"),
+            (12345.0, "1.234e+04"),
+            (0.5, "0.5"),
+            (100.0, "100"),
+            (1.2345, "1.234"),
+            (999.95, "1000"),
+            (1.235, "1.235"),
+            (0.00012345, "0.0001234"),
+            (0.0, "0"),
+        ] {
+            assert_eq!(g(x, 4), want, "{x}");
+        }
+        assert_eq!(e(3.0), "3e+00");
+        assert_eq!(e(0.5), "5e-01");
+        assert_eq!(e(1234567.0), "1.234567e+06");
+    }
+}
