@@ -8,6 +8,7 @@
 
 mod duration;
 mod error;
+pub mod eval;
 pub mod rules;
 pub mod template;
 

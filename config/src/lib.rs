@@ -5,11 +5,14 @@
 //! Unknown keys are errors. Sizes are written like `"16MiB"`, durations like `"30s"`.
 
 //! One file per section, each with its defaults and its own `validate`:
-//! `server.rs`, `storage.rs`, `query.rs`, `spanmetrics.rs`, `scrape.rs`; `load.rs`
+//! `server.rs`, `storage.rs`, `query.rs`, `spanmetrics.rs`, `scrape.rs`, `rules.rs`,
+//! `alerting.rs`; `load.rs`
 //! reads files and environment overrides.
 
+mod alerting;
 mod load;
 mod query;
+mod rules;
 mod scrape;
 mod server;
 mod spanmetrics;
@@ -17,8 +20,10 @@ mod storage;
 
 use serde::{Deserialize, Serialize};
 
+pub use alerting::AlertingConfig;
 pub use load::{ConfigError, Problem, env_overrides, load, load_str};
 pub use query::QueryConfig;
+pub use rules::RulesConfig;
 pub use scrape::{RelabelAction, RelabelConfig, ScrapeConfig, ScrapeJob};
 pub use server::ServerConfig;
 pub use spanmetrics::SpanMetricsConfig;
@@ -33,6 +38,12 @@ pub struct Config {
     pub query: QueryConfig,
     pub spanmetrics: SpanMetricsConfig,
     pub scrape: ScrapeConfig,
+    pub rules: RulesConfig,
+    pub alerting: AlertingConfig,
+    /// The directory of the config file, which relative paths in it are read from
+    /// (the working directory without a file).
+    #[serde(skip)]
+    pub base_dir: std::path::PathBuf,
 }
 
 impl Config {
@@ -43,6 +54,8 @@ impl Config {
         self.storage.validate(&mut problems);
         self.spanmetrics.validate(&mut problems);
         self.query.validate(&mut problems);
+        self.rules.validate(&mut problems);
+        self.alerting.validate(&mut problems);
         for (key, message) in scrape::problems(&self.scrape) {
             problems.bad(&key, message);
         }

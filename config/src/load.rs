@@ -48,7 +48,11 @@ pub fn load(path: Option<&Path>, overrides: &[(String, String)]) -> Result<Confi
         })?,
         None => String::new(),
     };
-    load_str(&text, overrides)
+    let mut config = load_str(&text, overrides)?;
+    if let Some(dir) = path.and_then(Path::parent) {
+        config.base_dir = dir.to_path_buf();
+    }
+    Ok(config)
 }
 
 /// Like [`load`], from the file's text.

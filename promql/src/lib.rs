@@ -32,7 +32,7 @@ pub use error::PromqlError;
 pub use eval::{Limits, Query, evaluate};
 pub use labels::Labels;
 pub use plan::{Selection, plan, selector_key};
-pub use value::{Data, RawSeries, Series, Value};
+pub use value::{Data, RawSeries, STALE_NAN, Series, Value, is_stale};
 
 /// Parses a query, with the functions of Prometheus 2.42 that promql-parser names
 /// differently (`holt_winters`) added, and the ones 2.42 does not have refused.
