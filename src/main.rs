@@ -3,6 +3,7 @@
 //! how listeners accept connections (`listen.rs`). No business logic lives here.
 
 mod listen;
+mod rules_cmd;
 mod serve;
 mod tasks;
 
@@ -37,6 +38,11 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Rule file tools (promtool's, for Osprey's rules).
+    Rules {
+        #[command(subcommand)]
+        command: rules_cmd::RulesCommand,
     },
     /// Print the version.
     Version,
@@ -196,6 +202,7 @@ fn main() -> ExitCode {
             println!("osprey {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Command::Rules { command } => rules_cmd::run(command),
         Command::Config {
             command: ConfigCommand::Check { file },
         } => config_check(&file),

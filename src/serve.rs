@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
+use osprey_alerting::RuleManager;
 use osprey_config::Config;
 use osprey_ingest::IngestState;
 use osprey_query::{HttpMetrics, OpsState, QueryState};
@@ -60,7 +61,7 @@ struct Surfaces {
     shutting_down: Arc<AtomicBool>,
 }
 
-fn surfaces(config: &Config, storage: &Storage) -> Surfaces {
+fn surfaces(config: &Config, storage: &Storage, rules: RuleManager) -> Surfaces {
     let ingest = IngestState::with_limits(
         storage.clone(),
         config.server.max_body_size.as_u64(),
@@ -88,6 +89,7 @@ fn surfaces(config: &Config, storage: &Storage) -> Surfaces {
     let context = axum::middleware::from_fn(osprey_auth::http_context);
     let api = osprey_ingest::api_router(ingest.clone())
         .merge(osprey_query::router(query, ops))
+        .merge(osprey_alerting::router(rules))
         .merge(osprey_ui::router())
         .layer(context.clone())
         .layer(track.clone());
@@ -112,7 +114,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let storage = tokio::task::spawn_blocking(move || Storage::open(&open_dir, storage_cfg))
         .await?
         .with_context(|| format!("cannot open storage in {}", dir.display()))?;
-    let s = surfaces(&config, &storage);
+    // One signal fans out to every listener and background task.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let rules = rule_manager(&config, &storage, stop_rx.clone())?;
+    let s = surfaces(&config, &storage, rules.clone());
 
     let http_l = bind("HTTP API", config.server.http_addr).await?;
     let otlp_http_l = bind("OTLP HTTP", config.server.otlp_http_addr).await?;
@@ -125,8 +130,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "osprey {} ready", env!("CARGO_PKG_VERSION")
     );
 
-    // One signal fans out to every listener and background task.
-    let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
@@ -175,6 +178,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             stop_rx.clone(),
         ),
     );
+    // Rule groups evaluate on their own tasks; this one reloads them on SIGHUP and
+    // stops them (their last writes go in before the final flush).
+    tasks.spawn_infallible("rules", reload_on_sighup(rules, stopped(stop_rx.clone())));
     let (st, rx) = (storage.clone(), stop_rx.clone());
     tasks.spawn_infallible("flusher", async move { st.run_flusher(stopped(rx)).await });
     let (st, rx) = (storage.clone(), stop_rx.clone());
@@ -203,4 +209,64 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// The rule manager over this server's storage, with every rule file loaded: a start
+/// with rules that do not load fails, as Prometheus' does.
+fn rule_manager(
+    config: &Config,
+    storage: &Storage,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<RuleManager> {
+    let backend = osprey_alerting::eval::Backend {
+        query: QueryState {
+            storage: storage.clone(),
+            config: config.query.clone(),
+        },
+    };
+    let external_url = osprey_alerting::manager::external_url(
+        &config.alerting,
+        &config.server.http_addr.to_string(),
+    );
+    let rules = RuleManager::new(
+        backend,
+        config.rules.clone(),
+        &config.alerting,
+        &config.base_dir,
+        external_url,
+        stopped,
+    );
+    if let Err(errors) = rules.reload() {
+        anyhow::bail!("cannot load rules:\n  {}", errors.join("\n  "));
+    }
+    Ok(rules)
+}
+
+/// Reloads the rules on each SIGHUP until `stopped`, then stops the groups.
+async fn reload_on_sighup(rules: RuleManager, stopped: impl std::future::Future<Output = ()>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::pin!(stopped);
+                loop {
+                    tokio::select! {
+                        _ = &mut stopped => break,
+                        _ = hup.recv() => {
+                            // Problems are logged and kept for /api/v1/rules.
+                            let _ = rules.reload();
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no SIGHUP handler: rules reload only through POST /-/reload");
+                stopped.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    stopped.await;
+    rules.stop();
 }

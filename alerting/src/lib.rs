@@ -2,14 +2,25 @@
 //! the query crate's typed PromQL seam, alert state, and the Prometheus `rules` and
 //! `alerts` APIs. The notifier (routes, grouping, webhooks, silences) lands here next.
 //!
-//! - `rules/`: the rule file format (`file.rs`), Prometheus' checks (`validate.rs`).
+//! - `rules/`: the rule file format (`file.rs`), Prometheus' checks (`validate.rs`),
+//!   finding and loading files (`load.rs`).
+//! - `eval/`: evaluation with Prometheus 2.42's semantics (groups, recording and
+//!   alerting rules, restore of `for` state) through `backend.rs`.
+//! - `manager.rs`: every tenant's groups on their own tasks; reload all or nothing.
+//! - `forward.rs`: alerts to external Alertmanagers (API v2), as Prometheus sends them.
+//! - `api/`: `/api/v1/rules`, `/api/v1/alerts`, `/-/reload`.
 //! - `template/`: Prometheus' template language for labels and annotations.
 //! - `duration.rs`: Prometheus' duration syntax.
 
+pub mod api;
 mod duration;
 mod error;
 pub mod eval;
+pub mod forward;
+pub mod manager;
 pub mod rules;
 pub mod template;
 
+pub use api::router;
 pub use error::AlertingError;
+pub use manager::RuleManager;

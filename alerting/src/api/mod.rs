@@ -1,0 +1,76 @@
+//! The alerting surfaces: Prometheus' `GET /api/v1/rules` and `GET /api/v1/alerts`
+//! (shapes of 2.42, `alerting/docs/semantics.md` §10) and `POST /-/reload`, each for
+//! the asking tenant (`osprey_auth::RequestContext`).
+
+mod model;
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use osprey_auth::RequestContext;
+use serde_json::json;
+
+use crate::manager::RuleManager;
+
+/// The routes, over the manager.
+pub fn router(manager: RuleManager) -> Router {
+    Router::new()
+        .route("/api/v1/rules", get(rules_handler))
+        .route("/api/v1/alerts", get(alerts_handler))
+        .route("/-/reload", post(reload_handler).put(reload_handler))
+        .with_state(manager)
+}
+
+fn success(data: impl serde::Serialize) -> Response {
+    Json(json!({"status": "success", "data": data})).into_response()
+}
+
+fn bad_data(message: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"status": "error", "errorType": "bad_data", "error": message})),
+    )
+        .into_response()
+}
+
+async fn rules_handler(
+    State(m): State<RuleManager>,
+    ctx: RequestContext,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let filter = match q.get("type").map(String::as_str) {
+        None | Some("") => model::RuleType::Any,
+        Some("alert") => model::RuleType::Alert,
+        Some("record") => model::RuleType::Record,
+        Some(other) => {
+            return bad_data(format!(
+                "invalid parameter \"type\": not supported value {other:?}"
+            ));
+        }
+    };
+    let groups = m.groups(ctx.tenant());
+    success(model::RuleDiscovery::new(&groups, filter))
+}
+
+async fn alerts_handler(State(m): State<RuleManager>, ctx: RequestContext) -> Response {
+    let groups = m.groups(ctx.tenant());
+    success(model::AlertDiscovery::new(&groups))
+}
+
+/// Rereads every rule file: 200 when the new set loaded, 500 with the problems when
+/// not (the old set keeps running), as Prometheus answers its reload endpoint.
+async fn reload_handler(State(m): State<RuleManager>) -> Response {
+    match m.reload() {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(errors) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {}\n", errors.join("\n")),
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,209 @@
+//! Prometheus 2.42's JSON of `/api/v1/rules` and `/api/v1/alerts`, as serde structs.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::eval::{Alert, AlertState, Group, Rule, RuleStatus};
+use crate::template::gofmt;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RuleType {
+    Any,
+    Alert,
+    Record,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleDiscovery {
+    pub groups: Vec<RuleGroup>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleGroup {
+    pub name: String,
+    pub file: String,
+    pub rules: Vec<RuleJson>,
+    /// Seconds.
+    pub interval: f64,
+    pub limit: usize,
+    pub evaluation_time: f64,
+    pub last_evaluation: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum RuleJson {
+    Alerting(AlertingRuleJson),
+    Recording(RecordingRuleJson),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertingRuleJson {
+    pub state: &'static str,
+    pub name: String,
+    pub query: String,
+    /// `for`, seconds.
+    pub duration: f64,
+    pub keep_firing_for: f64,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub alerts: Vec<AlertJson>,
+    pub health: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub evaluation_time: f64,
+    pub last_evaluation: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingRuleJson {
+    pub name: String,
+    pub query: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    pub health: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub evaluation_time: f64,
+    pub last_evaluation: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertJson {
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub state: &'static str,
+    pub active_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_firing_since: Option<String>,
+    /// Go's `FormatFloat(v, 'e', -1, 64)`.
+    pub value: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AlertDiscovery {
+    pub alerts: Vec<AlertJson>,
+}
+
+/// RFC 3339 with nanoseconds as Go writes `time.Time` (trailing zeros dropped).
+fn rfc3339_nano(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+fn wall(t: Option<SystemTime>) -> String {
+    match t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()) {
+        Some(d) => rfc3339_nano(d.as_nanos() as i64),
+        None => "0001-01-01T00:00:00Z".into(),
+    }
+}
+
+fn map(pairs: &[(String, String)]) -> BTreeMap<String, String> {
+    pairs.iter().cloned().collect()
+}
+
+fn alert_json(a: &Alert) -> AlertJson {
+    AlertJson {
+        labels: map(a.labels.pairs()),
+        annotations: map(&a.annotations),
+        state: a.state.as_str(),
+        active_at: rfc3339_nano(a.active_at),
+        keep_firing_since: a.keep_firing_since.map(rfc3339_nano),
+        value: gofmt::e(a.value),
+    }
+}
+
+/// A rule's alerts that are pending or firing (resolved ones are kept but not shown).
+fn active(r: &crate::eval::AlertingRule) -> Vec<&Alert> {
+    let mut v: Vec<&Alert> = r
+        .active
+        .values()
+        .filter(|a| a.state != AlertState::Inactive)
+        .collect();
+    v.sort_by(|a, b| a.labels.cmp(&b.labels));
+    v
+}
+
+fn rule_json(rule: &Rule, status: &RuleStatus) -> RuleJson {
+    let health = status.health.as_str();
+    let last_evaluation = wall(status.last_evaluation);
+    let evaluation_time = status.evaluation_time.as_secs_f64();
+    match rule {
+        Rule::Alerting(a) => RuleJson::Alerting(AlertingRuleJson {
+            state: a.state().as_str(),
+            name: a.name.clone(),
+            query: a.expr.clone(),
+            duration: a.hold.as_secs_f64(),
+            keep_firing_for: a.keep_firing_for.as_secs_f64(),
+            labels: map(&a.labels),
+            annotations: map(&a.annotations),
+            alerts: active(a).into_iter().map(alert_json).collect(),
+            health,
+            last_error: status.last_error.clone(),
+            evaluation_time,
+            last_evaluation,
+            kind: "alerting",
+        }),
+        Rule::Recording(r) => RuleJson::Recording(RecordingRuleJson {
+            name: r.record.clone(),
+            query: r.expr.clone(),
+            labels: map(&r.labels),
+            health,
+            last_error: status.last_error.clone(),
+            evaluation_time,
+            last_evaluation,
+            kind: "recording",
+        }),
+    }
+}
+
+impl RuleDiscovery {
+    pub fn new(groups: &[Group], filter: RuleType) -> Self {
+        let groups = groups
+            .iter()
+            .map(|g| RuleGroup {
+                name: g.key.name.clone(),
+                file: g.key.file.clone(),
+                rules: g
+                    .rules
+                    .iter()
+                    .filter(|(r, _)| match (filter, r) {
+                        (RuleType::Any, _) => true,
+                        (RuleType::Alert, Rule::Alerting(_)) => true,
+                        (RuleType::Record, Rule::Recording(_)) => true,
+                        _ => false,
+                    })
+                    .map(|(r, s)| rule_json(r, s))
+                    .collect(),
+                interval: g.interval.as_secs_f64(),
+                limit: g.limit,
+                evaluation_time: g.evaluation_time.as_secs_f64(),
+                last_evaluation: wall(g.last_evaluation),
+            })
+            .collect();
+        RuleDiscovery { groups }
+    }
+}
+
+impl AlertDiscovery {
+    pub fn new(groups: &[Group]) -> Self {
+        let mut alerts = Vec::new();
+        for g in groups {
+            for (r, _) in &g.rules {
+                if let Rule::Alerting(a) = r {
+                    alerts.extend(active(a).into_iter().map(alert_json));
+                }
+            }
+        }
+        AlertDiscovery { alerts }
+    }
+}

@@ -1,0 +1,340 @@
+//! The rule manager: loads the rule files of every tenant, runs each group on its own
+//! task at its slots, reloads on request (SIGHUP, `POST /-/reload`) all or nothing,
+//! and keeps what the APIs show. Prometheus' `rules.Manager` is the model: an
+//! unchanged group keeps running on reload, a changed one takes over its
+//! predecessor's alerts, a removed one marks its series stale; `for` state is restored
+//! only for groups loaded at start.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use osprey_config::{AlertingConfig, RulesConfig};
+use tokio::sync::watch;
+
+use crate::eval::{Backend, Group, GroupKey, slot_offset};
+use crate::forward::Forwarder;
+use crate::rules::load::{Language, LoadedGroup, load_all};
+use crate::template::Context;
+
+/// Prometheus' `--rules.alert.resend-delay`.
+pub const RESEND_DELAY: Duration = Duration::from_secs(60);
+
+/// The tenant that `[rules] files` belong to.
+pub const DEFAULT_TENANT: &str = "default";
+
+struct Running {
+    /// The group as of its last evaluation, for the APIs and for reload.
+    snapshot: Arc<RwLock<Group>>,
+    stop: watch::Sender<bool>,
+}
+
+/// What the last load or reload did.
+#[derive(Debug, Clone, Default)]
+pub struct LoadStatus {
+    pub last_error: Option<String>,
+    pub last_success: Option<SystemTime>,
+}
+
+struct Inner {
+    backend: Backend,
+    rules: RulesConfig,
+    base_dir: PathBuf,
+    tmpl: Context,
+    forwarder: Forwarder,
+    groups: Mutex<BTreeMap<GroupKey, Running>>,
+    status: Mutex<LoadStatus>,
+    /// Set after the first load: later loads do not restore `for` state.
+    started: AtomicBool,
+    stopped: watch::Receiver<bool>,
+}
+
+/// Handle to the rule manager; cheap to clone.
+#[derive(Clone)]
+pub struct RuleManager {
+    inner: Arc<Inner>,
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// The base of generator URLs: `[alerting] external_url`, or the API's own address.
+pub fn external_url(alerting: &AlertingConfig, http_addr: &str) -> String {
+    if alerting.external_url.is_empty() {
+        format!("http://{http_addr}")
+    } else {
+        alerting.external_url.trim_end_matches('/').to_string()
+    }
+}
+
+impl RuleManager {
+    pub fn new(
+        backend: Backend,
+        rules: RulesConfig,
+        alerting: &AlertingConfig,
+        base_dir: &Path,
+        external_url: String,
+        stopped: watch::Receiver<bool>,
+    ) -> Self {
+        let tmpl = Context {
+            external_labels: alerting.external_labels.clone(),
+            external_url: Some(external_url.clone()),
+            query: None,
+        };
+        let forwarder = Forwarder::new(
+            alerting.alertmanagers.clone(),
+            alerting.external_labels.clone(),
+            external_url,
+        );
+        RuleManager {
+            inner: Arc::new(Inner {
+                backend,
+                rules,
+                base_dir: base_dir.to_path_buf(),
+                tmpl,
+                forwarder,
+                groups: Mutex::new(BTreeMap::new()),
+                status: Mutex::new(LoadStatus::default()),
+                started: AtomicBool::new(false),
+                stopped,
+            }),
+        }
+    }
+
+    /// Every tenant's groups as the files say now, or every problem found.
+    pub fn load_sources(&self) -> Result<Vec<(String, LoadedGroup)>, Vec<String>> {
+        let c = &self.inner.rules;
+        let base = &self.inner.base_dir;
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        let mut add = |tenant: &str, r: Result<Vec<LoadedGroup>, Vec<String>>| match r {
+            Ok(gs) => out.extend(gs.into_iter().map(|g| (tenant.to_string(), g))),
+            Err(mut e) => errors.append(&mut e),
+        };
+        add(DEFAULT_TENANT, load_all(base, &c.files, Language::PromQL));
+        add(
+            DEFAULT_TENANT,
+            load_all(base, &c.log_files, Language::LogQL),
+        );
+        if !c.tenant_dir.is_empty() {
+            let dir = base.join(&c.tenant_dir);
+            match tenant_dirs(&dir) {
+                Ok(tenants) => {
+                    for t in tenants {
+                        let d = format!("{}/{t}", c.tenant_dir);
+                        let logql = vec![format!("{d}/*.logql.yml")];
+                        let all =
+                            load_all(base, &[format!("{d}/*.yml")], Language::PromQL).map(|gs| {
+                                gs.into_iter()
+                                    .filter(|g| !g.file.ends_with(".logql.yml"))
+                                    .collect()
+                            });
+                        add(&t, all);
+                        add(&t, load_all(base, &logql, Language::LogQL));
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Loads (or reloads) every rule file. On any problem nothing changes and the
+    /// problems are returned (and kept for the APIs).
+    pub fn reload(&self) -> Result<usize, Vec<String>> {
+        let loaded = match self.load_sources() {
+            Ok(l) => l,
+            Err(errors) => {
+                tracing::error!(errors = ?errors, "error loading rules, previous rule set kept");
+                if let Ok(mut s) = self.inner.status.lock() {
+                    s.last_error = Some(errors.join("; "));
+                }
+                return Err(errors);
+            }
+        };
+        let restore = !self.inner.started.swap(true, Ordering::SeqCst);
+        let c = &self.inner.rules;
+        let mut fresh: BTreeMap<GroupKey, Group> = BTreeMap::new();
+        for (tenant, g) in &loaded {
+            let group = Group::new(tenant, g, c.evaluation_interval, c.query_offset);
+            fresh.insert(group.key.clone(), group);
+        }
+        let count = fresh.len();
+        let Ok(mut running) = self.inner.groups.lock() else {
+            return Err(vec!["rule manager state is poisoned".into()]);
+        };
+        let mut old = std::mem::take(&mut *running);
+        for (key, mut group) in fresh {
+            if let Some(prev) = old.remove(&key) {
+                let unchanged = prev
+                    .snapshot
+                    .read()
+                    .is_ok_and(|p| p.spec == group.spec && p.interval == group.interval);
+                if unchanged {
+                    running.insert(key, prev);
+                    continue;
+                }
+                if let Ok(p) = prev.snapshot.read() {
+                    group.take_state(&p);
+                }
+                let _ = prev.stop.send(true);
+            }
+            if !restore {
+                mark_restored(&mut group);
+            }
+            running.insert(key, self.start(group, restore));
+        }
+        // Removed groups: stop, and end their series.
+        for (_, prev) in old {
+            let _ = prev.stop.send(true);
+            if let Ok(g) = prev.snapshot.read() {
+                let (backend, tenant, series) = (
+                    self.inner.backend.clone(),
+                    g.key.tenant.clone(),
+                    g.written_series(),
+                );
+                tokio::spawn(async move {
+                    let _ = backend.write(&tenant, now_ns(), &[], &series).await;
+                });
+            }
+        }
+        if let Ok(mut s) = self.inner.status.lock() {
+            s.last_error = None;
+            s.last_success = Some(SystemTime::now());
+        }
+        tracing::info!(groups = count, "rules loaded");
+        Ok(count)
+    }
+
+    fn start(&self, group: Group, restore: bool) -> Running {
+        let snapshot = Arc::new(RwLock::new(group.clone()));
+        let (stop, stop_rx) = watch::channel(false);
+        let inner = Arc::clone(&self.inner);
+        let snap = Arc::clone(&snapshot);
+        tokio::spawn(run_group(inner, group, snap, stop_rx, restore));
+        Running { snapshot, stop }
+    }
+
+    /// The groups of `tenant` as of their last evaluation, by file then name.
+    pub fn groups(&self, tenant: &str) -> Vec<Group> {
+        let Ok(running) = self.inner.groups.lock() else {
+            return Vec::new();
+        };
+        running
+            .iter()
+            .filter(|(k, _)| k.tenant == tenant)
+            .filter_map(|(_, r)| r.snapshot.read().ok().map(|g| g.clone()))
+            .collect()
+    }
+
+    pub fn status(&self) -> LoadStatus {
+        self.inner
+            .status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn forwarder(&self) -> &Forwarder {
+        &self.inner.forwarder
+    }
+
+    /// Stops every group (at shutdown).
+    pub fn stop(&self) {
+        if let Ok(running) = self.inner.groups.lock() {
+            for r in running.values() {
+                let _ = r.stop.send(true);
+            }
+        }
+    }
+}
+
+fn mark_restored(g: &mut Group) {
+    for (rule, _) in &mut g.rules {
+        if let crate::eval::Rule::Alerting(a) = rule {
+            a.restored = true;
+        }
+    }
+}
+
+/// Tenant subdirectories of `dir` (valid tenant ids only), sorted.
+fn tenant_dirs(dir: &Path) -> Result<Vec<String>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut out: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|t| osprey_auth::tenant::is_valid(t))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The slot at or before `now` for a group with this offset and interval.
+fn slot_at_or_before(now: i64, offset: i64, interval: i64) -> i64 {
+    let adj = now - offset;
+    adj - adj.rem_euclid(interval) + offset
+}
+
+async fn run_group(
+    inner: Arc<Inner>,
+    mut group: Group,
+    snapshot: Arc<RwLock<Group>>,
+    mut stop: watch::Receiver<bool>,
+    restore: bool,
+) {
+    let interval = group.interval.as_nanos().max(1) as i64;
+    let offset = slot_offset(&group.key.file, &group.key.name, group.interval).as_nanos() as i64;
+    let mut ts = slot_at_or_before(now_ns(), offset, interval) + interval;
+    let mut stopped = inner.stopped.clone();
+    let mut restored = !restore;
+    loop {
+        let wait = Duration::from_nanos((ts - now_ns()).max(0) as u64);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => return,
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let out = group
+            .eval(&inner.backend, &inner.tmpl, ts, RESEND_DELAY)
+            .await;
+        inner.forwarder.send(&group.key.tenant, &out);
+        if !restored && group.evaluations >= 2 {
+            group.restore_for_state(&inner.backend, now_ns()).await;
+            restored = true;
+        }
+        if let Ok(mut s) = snapshot.write() {
+            *s = group.clone();
+        }
+        // Next slot; slots missed while evaluating are skipped.
+        let now = now_ns();
+        ts += interval;
+        if now > ts {
+            ts += (now - ts) / interval * interval;
+            if ts < now {
+                ts += interval;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots() {
+        assert_eq!(slot_at_or_before(17, 2, 5), 17);
+        assert_eq!(slot_at_or_before(16, 2, 5), 12);
+        assert_eq!(slot_at_or_before(12, 2, 5), 12);
+    }
+}
