@@ -100,17 +100,24 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 chromium --version
 
-section "Prometheus and node_exporter (PromQL compliance, remote_write, scraping)"
+section "Prometheus, promtool, Alertmanager, amtool and node_exporter (the peers)"
 # The compliance suite compares Osprey's PromQL with Debian's prometheus 2.42 on the
-# same samples; Prometheus remote_writes into Osprey and Osprey scrapes node_exporter.
-if ! command -v prometheus >/dev/null 2>&1 || ! command -v prometheus-node-exporter >/dev/null 2>&1; then
+# same samples; Prometheus remote_writes into Osprey and Osprey scrapes node_exporter;
+# the alerting tests compare rules with Prometheus and promtool, and forwarding and
+# the Alertmanager API with Alertmanager 0.25 and amtool.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v prometheus-node-exporter >/dev/null 2>&1 \
+    || ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus-alertmanager >/dev/null 2>&1 \
+    || ! command -v amtool >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-        prometheus prometheus-node-exporter >/dev/null
+        prometheus prometheus-node-exporter prometheus-alertmanager >/dev/null
 fi
 prometheus --version 2>&1 | head -1
+promtool --version 2>&1 | head -1
+prometheus-alertmanager --version 2>&1 | head -1
+amtool --version 2>&1 | head -1
 prometheus-node-exporter --version 2>&1 | head -1
 
 section "End-to-end tests (pytest tests/e2e)"

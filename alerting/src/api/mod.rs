@@ -54,7 +54,11 @@ async fn rules_handler(
         }
     };
     let groups = m.groups(ctx.tenant());
-    success(model::RuleDiscovery::new(&groups, filter))
+    success(model::RuleDiscovery::new(
+        &groups,
+        filter,
+        m.status().last_error,
+    ))
 }
 
 async fn alerts_handler(State(m): State<RuleManager>, ctx: RequestContext) -> Response {

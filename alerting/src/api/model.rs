@@ -16,8 +16,13 @@ pub enum RuleType {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RuleDiscovery {
     pub groups: Vec<RuleGroup>,
+    /// Why the last reload failed (the rules shown are the ones loaded before); Osprey's
+    /// addition to Prometheus' shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -167,7 +172,7 @@ fn rule_json(rule: &Rule, status: &RuleStatus) -> RuleJson {
 }
 
 impl RuleDiscovery {
-    pub fn new(groups: &[Group], filter: RuleType) -> Self {
+    pub fn new(groups: &[Group], filter: RuleType, reload_error: Option<String>) -> Self {
         let groups = groups
             .iter()
             .map(|g| RuleGroup {
@@ -190,7 +195,10 @@ impl RuleDiscovery {
                 last_evaluation: wall(g.last_evaluation),
             })
             .collect();
-        RuleDiscovery { groups }
+        RuleDiscovery {
+            groups,
+            reload_error,
+        }
     }
 }
 

@@ -71,11 +71,13 @@ pub struct RuleSpec {
 }
 
 impl RuleSpec {
-    /// The rule's name: the recorded metric or the alert name.
+    /// The rule's name: the alert name, else the recorded metric (as Prometheus
+    /// names a rule in its errors).
     pub fn name(&self) -> &str {
-        self.record
+        self.alert
             .as_deref()
-            .or(self.alert.as_deref())
+            .filter(|a| !a.is_empty())
+            .or(self.record.as_deref())
             .unwrap_or("")
     }
 }

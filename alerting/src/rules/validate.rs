@@ -163,7 +163,7 @@ groups:
         assert!(has("invalid field 'for' in recording rule"));
         assert!(has("invalid recording rule name: bad name"));
         assert!(has(
-            "rule 2, \"y\": only one of 'record' and 'alert' must be set"
+            "rule 2, \"X\": only one of 'record' and 'alert' must be set"
         ));
         assert!(has("rule 3, \"Y\": could not parse expression"));
         assert!(has("rule 4, \"Z\": field 'expr' must be set in rule"));
