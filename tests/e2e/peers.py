@@ -21,6 +21,7 @@ from harness import HTTP_TIMEOUT_S, free_ports
 
 PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
 NODE_EXPORTER_BIN = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
+ALERTMANAGER_BIN = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
 
 
 class Peer:
@@ -95,6 +96,38 @@ def prometheus(tmp_path: Path):
     server.start()
     yield server
     server.stop()
+
+
+class Alertmanager(Peer):
+    """Debian's prometheus-alertmanager (0.25) on a free port, clustering off."""
+
+    name = "alertmanager"
+
+    def __init__(self, workdir: Path, config: str) -> None:
+        super().__init__(workdir)
+        (self.workdir / "alertmanager.yml").write_text(config)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._run(
+            ALERTMANAGER_BIN,
+            [
+                f"--config.file={self.workdir / 'alertmanager.yml'}",
+                f"--storage.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+            self.url + "/-/ready",
+        )
+
+    def alerts(self) -> list[dict[str, Any]]:
+        r = requests.get(self.url + "/api/v2/alerts", timeout=HTTP_TIMEOUT_S)
+        assert r.status_code == 200, r.text
+        return r.json()
 
 
 class NodeExporter(Peer):

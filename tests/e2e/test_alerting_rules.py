@@ -202,3 +202,85 @@ def test_rules_match_prometheus(osprey_factory, tmp_path: Path) -> None:
         assert not [a for a in final if ("instance", "a") in a[0]], final
     finally:
         prom.stop()
+
+
+FORWARD_RULES = """\
+groups:
+  - name: fwd
+    interval: 2s
+    rules:
+      - alert: AlwaysOn
+        expr: vector(3) > 1
+        for: 10s
+        labels: {severity: page, cluster: fromrule}
+        annotations: {summary: "value {{ $value }}"}
+      - alert: PerJob
+        expr: label_replace(vector(1), "job", "api", "", "")
+        for: 8s
+        labels: {severity: warn}
+"""
+
+AM_CONFIG = "route:\n  receiver: none\nreceivers:\n  - name: none\n"
+
+
+def am_view(am: Any) -> list[tuple[Any, ...]]:
+    return sorted(
+        (
+            tuple(sorted(a["labels"].items())),
+            tuple(sorted(a["annotations"].items())),
+            a["startsAt"],
+            a["endsAt"],
+            a["generatorURL"],
+            a["status"]["state"],
+            a["fingerprint"],
+        )
+        for a in am.alerts()
+    )
+
+
+def test_alerts_reach_alertmanager_as_prometheus_sends_them(osprey_factory, tmp_path: Path) -> None:
+    """Osprey and Prometheus each forward to their own Alertmanager 0.25; what the two
+    Alertmanagers hold must be the same (labels with external labels where missing,
+    annotations, startsAt, endsAt, generatorURL, fingerprint). The alerts wait out a
+    `for` longer than Prometheus takes to discover its Alertmanager: Prometheus drops
+    what it sends before that, and sends again only a minute later."""
+    import socket
+
+    from peers import Alertmanager
+
+    ams = [Alertmanager(tmp_path / f"am{i}", AM_CONFIG) for i in range(2)]
+    for am in ams:
+        am.start()
+    (tmp_path / "rules.yml").write_text(FORWARD_RULES)
+    prom = PrometheusServer(tmp_path, config="")
+    (tmp_path / "prometheus.yml").write_text(
+        "global:\n  evaluation_interval: 2s\n  external_labels: {cluster: c1, region: eu}\n"
+        "rule_files: [rules.yml]\n"
+        f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{ams[1].port}']\n"
+    )
+    try:
+        prom.start()
+        # Prometheus' default external URL: the host name and its listen port.
+        external = f"http://{socket.gethostname()}:{prom.port}"
+        osprey_factory(
+            config=(
+                '[rules]\nfiles = ["rules.yml"]\n'
+                f'[alerting]\nexternal_url = "{external}"\n'
+                'external_labels = { cluster = "c1", region = "eu" }\n'
+                f'alertmanagers = ["{ams[0].url}"]\n'
+            )
+        )
+        wait_until(
+            lambda: len(ams[0].alerts()) == 2 and len(ams[1].alerts()) == 2,
+            timeout=40,
+            message="alerts in both Alertmanagers",
+        )
+        ours, theirs = am_view(ams[0]), am_view(ams[1])
+        assert ours == theirs, f"\n osprey: {ours}\n prom:   {theirs}"
+        labels = dict(ours[0][0])
+        assert labels["cluster"] == "fromrule" and labels["region"] == "eu", labels
+        assert ours[0][4].startswith(external + "/graph?g0.expr="), ours[0][4]
+    finally:
+        prom.stop()
+        for am in ams:
+            am.stop()
