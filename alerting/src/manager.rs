@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::eval::{Backend, Group, GroupKey, slot_offset};
 use crate::forward::Forwarder;
-use crate::rules::load::{Language, LoadedGroup, load_all};
+use crate::rules::load::{Language, LoadedGroup, builtin, load_all};
 use crate::template::Context;
 
 /// Prometheus' `--rules.alert.resend-delay`.
@@ -121,11 +121,17 @@ impl RuleManager {
             DEFAULT_TENANT,
             load_all(base, &c.log_files, Language::LogQL),
         );
+        if c.builtin {
+            add(DEFAULT_TENANT, builtin());
+        }
         if !c.tenant_dir.is_empty() {
             let dir = base.join(&c.tenant_dir);
             match tenant_dirs(&dir) {
                 Ok(tenants) => {
                     for t in tenants {
+                        if c.builtin {
+                            add(&t, builtin());
+                        }
                         let d = format!("{}/{t}", c.tenant_dir);
                         let logql = vec![format!("{d}/*.logql.yml")];
                         let all =

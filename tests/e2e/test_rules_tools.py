@@ -188,3 +188,24 @@ def test_a_start_with_bad_rules_fails_and_says_why(osprey_bin: Path, tmp_path: P
     )
     assert p.returncode != 0
     assert "cannot load rules" in p.stderr and 'group "g", rule 1, "X": could not parse expression' in p.stderr, p.stderr
+
+
+BUILTIN = Path(__file__).resolve().parents[2] / "alerting" / "builtin"
+
+
+def test_builtin_rules_pass_their_unit_tests_in_promtool_and_load_when_switched_on(osprey_factory) -> None:
+    """The built-in RED and USE rules are ordinary rule files: promtool checks them and
+    runs their unit tests (each alert fires on the input that should fire it, with
+    its annotations), and `[rules] builtin = true` loads them."""
+    code, out, err = run([PROMTOOL, "test", "rules", "tests.yml"], BUILTIN)
+    assert code == 0 and "SUCCESS" in out, out + err
+    code, out, err = run([str(osprey_binary()), "rules", "check", "red.yml", "use.yml"], BUILTIN)
+    assert code == 0 and out.count("SUCCESS") == 2, out + err
+    off = osprey_factory()
+    assert rule_names(off) == []
+    on = osprey_factory(config="[rules]\nbuiltin = true\n")
+    groups = on.get("/api/v1/rules").json()["data"]["groups"]
+    assert [(g["file"], g["name"]) for g in groups] == [("builtin/red.yml", "osprey-red"), ("builtin/use.yml", "osprey-use")]
+    names = {r["name"] for g in groups for r in g["rules"]}
+    assert {"ServiceHighErrorRate", "ServiceHighLatency", "HostCpuSaturated", "HostMemoryPressure",
+            "HostDiskWillFillIn4Hours", "HostNetworkErrors"} <= names, names

@@ -100,6 +100,33 @@ pub fn load_file(file: &str, language: Language) -> Result<Vec<LoadedGroup>, Vec
         .collect())
 }
 
+/// Osprey's own RED and USE rules (`alerting/builtin/`), shipped in the binary.
+const BUILTIN: [(&str, &str); 2] = [
+    ("builtin/red.yml", include_str!("../../builtin/red.yml")),
+    ("builtin/use.yml", include_str!("../../builtin/use.yml")),
+];
+
+/// The built-in rule groups (`[rules] builtin = true`).
+pub fn builtin() -> Result<Vec<LoadedGroup>, Vec<String>> {
+    let mut out = Vec::new();
+    for (file, text) in BUILTIN {
+        let parsed = parse(text).map_err(|e| vec![format!("{file}: {e}")])?;
+        let problems = validate(&parsed, &|e| check_expr(Language::PromQL, e));
+        if !problems.is_empty() {
+            return Err(problems
+                .into_iter()
+                .map(|p| format!("{file}: {p}"))
+                .collect());
+        }
+        out.extend(parsed.groups.into_iter().map(|spec| LoadedGroup {
+            file: file.to_string(),
+            spec,
+            language: Language::PromQL,
+        }));
+    }
+    Ok(out)
+}
+
 /// Every group of every file the patterns name, or every problem found.
 pub fn load_all(
     base: &Path,
@@ -147,6 +174,9 @@ mod tests {
         let errs = load_all(base, &["rules/*.yml".into()], Language::PromQL).unwrap_err();
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(errs[0].contains("b.yml: group \"b\", rule 1, \"B\": could not parse expression"));
+        let builtin = builtin().unwrap();
+        let names: Vec<&str> = builtin.iter().map(|g| g.spec.name.as_str()).collect();
+        assert_eq!(names, ["osprey-red", "osprey-use"]);
         let errs = load_all(base, &["rules/none.yml".into()], Language::PromQL).unwrap_err();
         assert!(errs[0].contains("no such file"), "{errs:?}");
         assert_eq!(resolve(Path::new("."), "r.yml"), "r.yml");
