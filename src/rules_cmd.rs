@@ -21,10 +21,31 @@ pub enum RulesCommand {
         #[arg(required = true)]
         files: Vec<String>,
     },
+    /// Run rule unit tests in `promtool test rules`' format (same output and exit codes).
+    Test {
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
 }
 
 pub fn run(cmd: RulesCommand) -> ExitCode {
     match cmd {
+        RulesCommand::Test { files } => {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("osprey: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let o = rt.block_on(osprey_alerting::unittest::run_files(&files));
+            print!("{}", o.stdout);
+            eprint!("{}", o.stderr);
+            ExitCode::from(o.code)
+        }
         RulesCommand::Check {
             lint,
             lint_fatal,

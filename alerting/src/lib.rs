@@ -9,6 +9,7 @@
 //! - `manager.rs`: every tenant's groups on their own tasks; reload all or nothing.
 //! - `forward.rs`: alerts to external Alertmanagers (API v2), as Prometheus sends them.
 //! - `api/`: `/api/v1/rules`, `/api/v1/alerts`, `/-/reload`.
+//! - `unittest/`: `osprey rules test`, promtool's rule unit tests.
 //! - `template/`: Prometheus' template language for labels and annotations.
 //! - `duration.rs`: Prometheus' duration syntax.
 
@@ -20,6 +21,7 @@ pub mod forward;
 pub mod manager;
 pub mod rules;
 pub mod template;
+pub mod unittest;
 
 pub use api::router;
 pub use error::AlertingError;

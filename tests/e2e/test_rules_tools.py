@@ -209,3 +209,18 @@ def test_builtin_rules_pass_their_unit_tests_in_promtool_and_load_when_switched_
     names = {r["name"] for g in groups for r in g["rules"]}
     assert {"ServiceHighErrorRate", "ServiceHighLatency", "HostCpuSaturated", "HostMemoryPressure",
             "HostDiskWillFillIn4Hours", "HostNetworkErrors"} <= names, names
+
+
+RULE_TESTS = Path(__file__).resolve().parent / "rule_tests"
+
+
+@pytest.mark.parametrize(("where", "name"), [(BUILTIN, "tests.yml"), (RULE_TESTS, "mixed.yml")])
+def test_rule_unit_tests_run_as_in_promtool(where: Path, name: str) -> None:
+    """`osprey rules test` gives promtool's verdict, output and exit code on the same
+    unit-test files (passing groups and, in mixed.yml, a failing one: the same
+    expected/got alerts and samples)."""
+    theirs = run([PROMTOOL, "test", "rules", name], where)
+    ours = run([str(osprey_binary()), "rules", "test", name], where)
+    assert ours == theirs, f"\n ours:     {ours}\n promtool: {theirs}"
+    if name == "mixed.yml":
+        assert ours[0] == 1 and 'got: {__name__="job:x:sum", job="j"} 9E+00' in ours[2], ours
