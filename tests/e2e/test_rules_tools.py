@@ -161,6 +161,7 @@ def test_reload_keeps_old_rules_on_error_and_tenants_have_their_own(osprey_facto
     # The team's alert fires for the team only.
     wait_until(lambda: server.get("/api/v1/alerts", tenant="team-a").json()["data"]["alerts"], timeout=10)
     assert server.get("/api/v1/alerts").json()["data"]["alerts"] == []
+    wait_until(lambda: server.prom_query("one:a"), timeout=10, message="one:a recorded")
     assert server.prom_query("one:a")[0]["value"][1] == "1"
     assert server.prom_query("one:a", tenant="team-a") == []
 
