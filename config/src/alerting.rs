@@ -57,6 +57,13 @@ impl AlertingConfig {
                 );
             }
         }
+        if !self.alertmanager_config.is_empty() {
+            // Refused rather than ignored: alerts configured for it would never page.
+            p.bad(
+                "alerting.alertmanager_config",
+                "the built-in notifier is not available yet; send alerts to an Alertmanager with alerting.alertmanagers".into(),
+            );
+        }
         for am in &self.alertmanagers {
             if !is_http_url(am) {
                 p.bad(
@@ -65,5 +72,49 @@ impl AlertingConfig {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ConfigError, load_str};
+
+    fn problems(toml: &str) -> Vec<String> {
+        match load_str(toml, &[]) {
+            Ok(_) => Vec::new(),
+            Err(ConfigError::Invalid(p)) => p.iter().map(|p| p.to_string()).collect(),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+
+    #[test]
+    fn rules_and_alerting_sections_are_read_and_checked() {
+        let c = load_str(
+            "[rules]\nfiles = [\"rules/*.yml\"]\nevaluation_interval = \"30s\"\ntenant_dir = \"rules.d\"\nbuiltin = true\n[alerting]\nexternal_url = \"http://osprey.example:9800\"\nexternal_labels = { cluster = \"c1\" }\nalertmanagers = [\"http://127.0.0.1:9093\"]\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.rules.files, ["rules/*.yml"]);
+        assert_eq!(
+            c.rules.evaluation_interval,
+            std::time::Duration::from_secs(30)
+        );
+        assert!(c.rules.builtin);
+        assert_eq!(c.alerting.external_labels["cluster"], "c1");
+        let p = problems(
+            "[rules]\nevaluation_interval = \"0s\"\nfiles = [\"[\"]\n[alerting]\nexternal_url = \"osprey\"\nexternal_labels = { \"0x\" = \"a\" }\nalertmanagers = [\"127.0.0.1:9093\"]\nalertmanager_config = \"am.yml\"\n",
+        );
+        let all = p.join("\n");
+        for want in [
+            "rules.evaluation_interval",
+            "rules.files",
+            "alerting.external_url",
+            "alerting.external_labels",
+            "alerting.alertmanagers",
+            "alerting.alertmanager_config",
+        ] {
+            assert!(all.contains(want), "{want} missing in {all}");
+        }
+        assert!(!problems("[rules]\nfils = []\n").is_empty());
     }
 }

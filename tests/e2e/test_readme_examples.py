@@ -6,7 +6,7 @@ data; each must succeed (HTTP 2xx, `--fail-with-body`) and answer what the READM
 promises. The other blocks are run elsewhere: `cargo run` / `scripts/test.sh` are this
 suite's own build and run, `osprey run`/`pipe`/`tail` run against real programs and
 files in test_capture.py and test_tail_files.py, and the OTLP environment variables in
-test_otlp_sdk.py."""
+test_otlp_sdk.py; the `osprey rules` lines run here, from the repository's root."""
 
 from __future__ import annotations
 
@@ -71,3 +71,18 @@ def test_readme_curl_examples_run_as_written(osprey: OspreyServer, osprey_bin) -
     assert by["/api/v1/query"]["status"] == "success"
     assert by["/api/v1/logs/search"]["status"] == "success"
     assert "data" in by["/api/traces"]
+
+
+def test_readme_rules_commands_run_as_written(osprey_bin) -> None:
+    cmds = [c for block in sh_blocks() for c in block.splitlines() if c.startswith("osprey rules ")]
+    assert len(cmds) >= 2, cmds
+    for cmd in cmds:
+        proc = subprocess.run(
+            [str(osprey_bin), *cmd.split()[1:]],
+            cwd=README.parent,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, f"{cmd}: {proc.stdout}{proc.stderr}"
+        assert "SUCCESS" in proc.stdout, proc.stdout
