@@ -181,11 +181,13 @@ impl RuleDiscovery {
                 rules: g
                     .rules
                     .iter()
-                    .filter(|(r, _)| match (filter, r) {
-                        (RuleType::Any, _) => true,
-                        (RuleType::Alert, Rule::Alerting(_)) => true,
-                        (RuleType::Record, Rule::Recording(_)) => true,
-                        _ => false,
+                    .filter(|(r, _)| {
+                        matches!(
+                            (filter, r),
+                            (RuleType::Any, _)
+                                | (RuleType::Alert, Rule::Alerting(_))
+                                | (RuleType::Record, Rule::Recording(_))
+                        )
                     })
                     .map(|(r, s)| rule_json(r, s))
                     .collect(),

@@ -149,7 +149,11 @@ mod tests {
             "dup.yml",
             "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n  - name: h\n    rules:\n      - alert: A\n        expr: up == 1\n",
         );
-        let o = check_files(&[good.clone()], Language::PromQL, Lint::default());
+        let o = check_files(
+            std::slice::from_ref(&good),
+            Language::PromQL,
+            Lint::default(),
+        );
         assert_eq!(
             o.stdout,
             format!("Checking {good}\n  SUCCESS: 2 rules found\n\n")
@@ -172,7 +176,11 @@ mod tests {
             o.stderr
                 .contains("group \"g\", rule 1, \"A\": could not parse expression")
         );
-        let o = check_files(&[dup.clone()], Language::PromQL, Lint::default());
+        let o = check_files(
+            std::slice::from_ref(&dup),
+            Language::PromQL,
+            Lint::default(),
+        );
         assert_eq!(o.code, 0);
         assert_eq!(
             o.stderr,
@@ -182,7 +190,10 @@ mod tests {
             fatal: true,
             ..Lint::default()
         };
-        assert_eq!(check_files(&[dup.clone()], Language::PromQL, fatal).code, 3);
+        assert_eq!(
+            check_files(std::slice::from_ref(&dup), Language::PromQL, fatal).code,
+            3
+        );
         let none = Lint {
             duplicate_rules: false,
             fatal: true,

@@ -233,10 +233,11 @@ async fn run_group(tf: &TestFile, tg: &TestGroup, loaded: &[LoadedGroup]) -> Vec
         }
         for test in &tg.alert_rule_test {
             let et = test.eval_time.unwrap_or_default();
-            if et >= t && et < t + step {
-                if let Some(e) = report::alerts(test, &firing(&groups, &test.alertname)) {
-                    errors.push(e);
-                }
+            if et >= t
+                && et < t + step
+                && let Some(e) = report::alerts(test, &firing(&groups, &test.alertname))
+            {
+                errors.push(e);
             }
         }
         t += step;
