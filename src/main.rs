@@ -279,6 +279,20 @@ fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
 
 fn config_check(file: &std::path::Path) -> ExitCode {
     match osprey_config::load(Some(file), &[]) {
+        Ok(c) if !c.alerting.alertmanager_config.is_empty() => {
+            // The notifier's file is checked too, with Alertmanager's messages.
+            match osprey_alerting::notify::load(&c.base_dir.join(&c.alerting.alertmanager_config)) {
+                Ok(_) => {
+                    println!("ok: {} is valid", file.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    println!("{}: 1 problem(s)", file.display());
+                    println!("  alerting.alertmanager_config: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Ok(_) => {
             println!("ok: {} is valid", file.display());
             ExitCode::SUCCESS

@@ -116,7 +116,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open storage in {}", dir.display()))?;
     // One signal fans out to every listener and background task.
     let (stop_tx, stop_rx) = watch::channel(false);
-    let rules = rule_manager(&config, &storage, stop_rx.clone())?;
+    let notifier = notifier(&config)?;
+    let rules = rule_manager(&config, &storage, notifier.clone(), stop_rx.clone())?;
     let s = surfaces(&config, &storage, rules.clone());
 
     let http_l = bind("HTTP API", config.server.http_addr).await?;
@@ -181,6 +182,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Rule groups evaluate on their own tasks; this one reloads them on SIGHUP and
     // stops them (their last writes go in before the final flush).
     tasks.spawn_infallible("rules", reload_on_sighup(rules, stopped(stop_rx.clone())));
+    if let Some(n) = notifier {
+        tasks.spawn_infallible("notifier", n.run(stop_rx.clone()));
+    }
     let (st, rx) = (storage.clone(), stop_rx.clone());
     tasks.spawn_infallible("flusher", async move { st.run_flusher(stopped(rx)).await });
     let (st, rx) = (storage.clone(), stop_rx.clone());
@@ -216,6 +220,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 fn rule_manager(
     config: &Config,
     storage: &Storage,
+    notifier: Option<osprey_alerting::notify::Notifier>,
     stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<RuleManager> {
     let backend = osprey_alerting::eval::Backend {
@@ -234,12 +239,33 @@ fn rule_manager(
         &config.alerting,
         &config.base_dir,
         external_url,
+        notifier,
         stopped,
     );
     if let Err(errors) = rules.reload() {
         anyhow::bail!("cannot load rules:\n  {}", errors.join("\n  "));
     }
     Ok(rules)
+}
+
+/// The built-in notifier of `[alerting] alertmanager_config`, if one is named: a start
+/// with a file that does not load fails.
+fn notifier(config: &Config) -> anyhow::Result<Option<osprey_alerting::notify::Notifier>> {
+    let file = &config.alerting.alertmanager_config;
+    if file.is_empty() {
+        return Ok(None);
+    }
+    let path = config.base_dir.join(file);
+    let compiled = osprey_alerting::notify::load(&path)
+        .map_err(|e| anyhow::anyhow!("cannot load the notifier's config: {e}"))?;
+    let external_url = osprey_alerting::manager::external_url(
+        &config.alerting,
+        &config.server.http_addr.to_string(),
+    );
+    Ok(Some(osprey_alerting::notify::Notifier::new(
+        compiled,
+        external_url,
+    )))
 }
 
 /// Reloads the rules on each SIGHUP until `stopped`, then stops the groups.

@@ -3,7 +3,8 @@
 //! alerts, in batches of at most 64, to every Alertmanager at once, each with a 10 s
 //! timeout and no retry (an alert still active goes again at its next re-send). The
 //! external labels are added to each alert that lacks them; the tenant is named in
-//! `X-Scope-OrgID`, which a multi-tenant Alertmanager reads and Alertmanager ignores.
+//! the tenant header (`osprey_auth::TENANT_HEADER`), which a multi-tenant
+//! Alertmanager reads and Alertmanager ignores.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,6 +41,29 @@ pub struct PostableAlert {
 pub fn rfc3339_millis(ns: i64) -> String {
     let t = chrono::DateTime::from_timestamp_nanos(ns);
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// An outgoing alert as the built-in notifier takes it: the same labels (external ones
+/// where missing), annotations, times and generator URL as sent to Alertmanagers.
+pub fn notify_alert(
+    a: &Outgoing,
+    external_labels: &BTreeMap<String, String>,
+    external_url: &str,
+) -> crate::notify::alert::NotifyAlert {
+    let mut labels: BTreeMap<String, String> = a.labels.pairs().iter().cloned().collect();
+    for (k, v) in external_labels {
+        labels.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    // Milliseconds, as the times reach an Alertmanager (`rfc3339_millis`).
+    let ms = |ns: i64| ns.div_euclid(1_000_000) * 1_000_000;
+    crate::notify::alert::NotifyAlert {
+        labels,
+        annotations: a.annotations.iter().cloned().collect(),
+        starts_at: ms(a.starts_at),
+        ends_at: Some(ms(a.ends_at)),
+        generator_url: format!("{}{}", external_url.trim_end_matches('/'), a.generator_path),
+        updated_at: 0,
+    }
 }
 
 /// An outgoing alert with the external labels (where it lacks them) and URL.
@@ -89,6 +113,18 @@ impl Forwarder {
         }
     }
 
+    /// Hands `alerts` to the built-in notifier as they would go to an Alertmanager.
+    pub fn to_notifier(&self, n: &crate::notify::Notifier, tenant: &str, alerts: &[Outgoing]) {
+        if alerts.is_empty() {
+            return;
+        }
+        let converted = alerts
+            .iter()
+            .map(|a| notify_alert(a, &self.external_labels, &self.external_url))
+            .collect();
+        n.put(tenant, converted);
+    }
+
     /// Whether there is anywhere to send to.
     pub fn is_enabled(&self) -> bool {
         !self.alertmanagers.is_empty()
@@ -132,7 +168,7 @@ impl Forwarder {
         let req = http::Request::post(&url)
             .header("content-type", "application/json")
             .header("user-agent", concat!("Osprey/", env!("CARGO_PKG_VERSION")))
-            .header("x-scope-orgid", tenant)
+            .header(osprey_auth::TENANT_HEADER, tenant)
             .body(Full::new(body))
             .map_err(|e| e.to_string())?;
         let resp = tokio::time::timeout(TIMEOUT, self.client.request(req))

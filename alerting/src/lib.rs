@@ -1,6 +1,6 @@
 //! Alerting: Prometheus rule files (and Loki-ruler files), their evaluation through
 //! the query crate's typed PromQL seam, alert state, and the Prometheus `rules` and
-//! `alerts` APIs. The notifier (routes, grouping, webhooks, silences) lands here next.
+//! `alerts` APIs, and the built-in notifier.
 //!
 //! - `rules/`: the rule file format (`file.rs`), Prometheus' checks (`validate.rs`),
 //!   finding and loading files (`load.rs`).
@@ -8,6 +8,8 @@
 //!   alerting rules, restore of `for` state) through `backend.rs`.
 //! - `manager.rs`: every tenant's groups on their own tasks; reload all or nothing.
 //! - `forward.rs`: alerts to external Alertmanagers (API v2), as Prometheus sends them.
+//! - `notify/`: the built-in notifier (an unchanged `alertmanager.yml`: routes,
+//!   grouping, timers, inhibition, webhooks), Alertmanager 0.25's behaviour.
 //! - `api/`: `/api/v1/rules`, `/api/v1/alerts`, `/-/reload`.
 //! - `unittest/`: `osprey rules test`, promtool's rule unit tests.
 //! - `template/`: Prometheus' template language for labels and annotations.
@@ -19,6 +21,7 @@ mod error;
 pub mod eval;
 pub mod forward;
 pub mod manager;
+pub mod notify;
 pub mod rules;
 pub mod template;
 pub mod unittest;

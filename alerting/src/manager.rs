@@ -44,6 +44,7 @@ struct Inner {
     base_dir: PathBuf,
     tmpl: Context,
     forwarder: Forwarder,
+    notifier: Option<crate::notify::Notifier>,
     groups: Mutex<BTreeMap<GroupKey, Running>>,
     status: Mutex<LoadStatus>,
     /// Set after the first load: later loads do not restore `for` state.
@@ -79,6 +80,7 @@ impl RuleManager {
         alerting: &AlertingConfig,
         base_dir: &Path,
         external_url: String,
+        notifier: Option<crate::notify::Notifier>,
         stopped: watch::Receiver<bool>,
     ) -> Self {
         let tmpl = Context {
@@ -98,6 +100,7 @@ impl RuleManager {
                 base_dir: base_dir.to_path_buf(),
                 tmpl,
                 forwarder,
+                notifier,
                 groups: Mutex::new(BTreeMap::new()),
                 status: Mutex::new(LoadStatus::default()),
                 started: AtomicBool::new(false),
@@ -254,6 +257,11 @@ impl RuleManager {
         &self.inner.forwarder
     }
 
+    /// The built-in notifier, when `[alerting] alertmanager_config` names one.
+    pub fn notifier(&self) -> Option<&crate::notify::Notifier> {
+        self.inner.notifier.as_ref()
+    }
+
     /// Stops every group (at shutdown).
     pub fn stop(&self) {
         if let Ok(running) = self.inner.groups.lock() {
@@ -314,6 +322,9 @@ async fn run_group(
             .eval(&inner.backend, &inner.tmpl, ts, RESEND_DELAY)
             .await;
         inner.forwarder.send(&group.key.tenant, &out);
+        if let Some(n) = &inner.notifier {
+            inner.forwarder.to_notifier(n, &group.key.tenant, &out);
+        }
         if !restored && group.evaluations >= 2 {
             group.restore_for_state(&inner.backend, now_ns()).await;
             restored = true;

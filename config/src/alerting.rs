@@ -15,7 +15,8 @@ pub struct AlertingConfig {
     pub external_url: String,
     /// Added to alerts sent out, where an alert lacks the label.
     pub external_labels: BTreeMap<String, String>,
-    /// The built-in notifier's config, in Alertmanager's own format; empty: none.
+    /// The built-in notifier's config, in Alertmanager's own format (relative to this
+    /// file; checked by `osprey config check`); empty: no built-in notifier.
     pub alertmanager_config: String,
     /// External Alertmanagers that also receive the alerts (API v2).
     pub alertmanagers: Vec<String>,
@@ -57,13 +58,6 @@ impl AlertingConfig {
                 );
             }
         }
-        if !self.alertmanager_config.is_empty() {
-            // Refused rather than ignored: alerts configured for it would never page.
-            p.bad(
-                "alerting.alertmanager_config",
-                "the built-in notifier is not available yet; send alerts to an Alertmanager with alerting.alertmanagers".into(),
-            );
-        }
         for am in &self.alertmanagers {
             if !is_http_url(am) {
                 p.bad(
@@ -102,7 +96,7 @@ mod tests {
         assert!(c.rules.builtin);
         assert_eq!(c.alerting.external_labels["cluster"], "c1");
         let p = problems(
-            "[rules]\nevaluation_interval = \"0s\"\nfiles = [\"[\"]\n[alerting]\nexternal_url = \"osprey\"\nexternal_labels = { \"0x\" = \"a\" }\nalertmanagers = [\"127.0.0.1:9093\"]\nalertmanager_config = \"am.yml\"\n",
+            "[rules]\nevaluation_interval = \"0s\"\nfiles = [\"[\"]\n[alerting]\nexternal_url = \"osprey\"\nexternal_labels = { \"0x\" = \"a\" }\nalertmanagers = [\"127.0.0.1:9093\"]\n",
         );
         let all = p.join("\n");
         for want in [
@@ -111,7 +105,6 @@ mod tests {
             "alerting.external_url",
             "alerting.external_labels",
             "alerting.alertmanagers",
-            "alerting.alertmanager_config",
         ] {
             assert!(all.contains(want), "{want} missing in {all}");
         }

@@ -103,9 +103,10 @@ class Alertmanager(Peer):
 
     name = "alertmanager"
 
-    def __init__(self, workdir: Path, config: str) -> None:
+    def __init__(self, workdir: Path, config: str, external_url: str | None = None) -> None:
         super().__init__(workdir)
         (self.workdir / "alertmanager.yml").write_text(config)
+        self.external_url = external_url
 
     @property
     def url(self) -> str:
@@ -120,6 +121,7 @@ class Alertmanager(Peer):
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--cluster.listen-address=",
                 "--log.level=warn",
+                *([f"--web.external-url={self.external_url}"] if self.external_url else []),
             ],
             self.url + "/-/ready",
         )

@@ -22,6 +22,7 @@ pub fn router(manager: RuleManager) -> Router {
     Router::new()
         .route("/api/v1/rules", get(rules_handler))
         .route("/api/v1/alerts", get(alerts_handler))
+        .route("/api/v1/alerts/history", get(history_handler))
         .route("/-/reload", post(reload_handler).put(reload_handler))
         .with_state(manager)
 }
@@ -64,6 +65,45 @@ async fn rules_handler(
 async fn alerts_handler(State(m): State<RuleManager>, ctx: RequestContext) -> Response {
     let groups = m.groups(ctx.tenant());
     success(model::AlertDiscovery::new(&groups))
+}
+
+/// The built-in notifier's deliveries (notified or failed, per group and receiver)
+/// between `start` and `end` (RFC 3339 or Unix seconds; default: the last hour).
+async fn history_handler(
+    State(m): State<RuleManager>,
+    ctx: RequestContext,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let now = crate::notify::now_ns();
+    // The name of a parameter that does not parse.
+    let time = |name: &'static str, default: i64| -> Result<i64, &'static str> {
+        q.get(name)
+            .map_or(Ok(default), |v| parse_time(v).ok_or(name))
+    };
+    let (start, end) = match (time("start", now - 3_600_000_000_000), time("end", now)) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(name), _) | (_, Err(name)) => {
+            return bad_data(format!(
+                "invalid parameter {name:?}: cannot parse {:?} to a valid timestamp",
+                q.get(name).map_or("", String::as_str)
+            ));
+        }
+    };
+    let entries = m
+        .notifier()
+        .map(|n| n.history(ctx.tenant(), start, end))
+        .unwrap_or_default();
+    success(json!({ "notifications": entries.iter().map(model::history_json).collect::<Vec<_>>() }))
+}
+
+/// RFC 3339 or (fractional) Unix seconds, to ns.
+fn parse_time(v: &str) -> Option<i64> {
+    if let Ok(s) = v.parse::<f64>() {
+        return Some((s * 1e9) as i64);
+    }
+    chrono::DateTime::parse_from_rfc3339(v)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
 }
 
 /// Rereads every rule file: 200 when the new set loaded, 500 with the problems when

@@ -217,3 +217,18 @@ impl AlertDiscovery {
         AlertDiscovery { alerts }
     }
 }
+
+/// One delivery of the built-in notifier.
+pub fn history_json(e: &crate::notify::HistoryEntry) -> serde_json::Value {
+    serde_json::json!({
+        "time": rfc3339_nano(e.at),
+        "groupKey": e.group_key,
+        "receiver": e.receiver,
+        "integration": e.integration,
+        "outcome": e.outcome,
+        "firing": e.firing,
+        "resolved": e.resolved,
+        "attempts": e.attempts,
+        "error": e.error,
+    })
+}

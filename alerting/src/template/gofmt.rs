@@ -47,6 +47,20 @@ pub fn e(x: f64) -> String {
     format!("{mantissa}e{}", exp_text(exp))
 }
 
+/// Go's `time.Time` as RFC 3339 with nanoseconds in UTC (`time.RFC3339Nano`, what its
+/// JSON writes): the fraction's trailing zeros dropped, none when whole.
+pub fn rfc3339_nano(ns: i64) -> String {
+    let t = chrono::DateTime::from_timestamp_nanos(ns);
+    let mut s = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let frac = ns.rem_euclid(1_000_000_000);
+    if frac != 0 {
+        s.push('.');
+        s.push_str(format!("{frac:09}").trim_end_matches('0'));
+    }
+    s.push('Z');
+    s
+}
+
 fn special(x: f64) -> Option<String> {
     if x.is_nan() {
         Some("NaN".into())
@@ -116,6 +130,18 @@ mod tests {
         ] {
             assert_eq!(g(x, 4), want, "{x}");
         }
+        assert_eq!(
+            rfc3339_nano(1_764_860_505_560_000_000),
+            "2025-12-04T15:01:45.56Z"
+        );
+        assert_eq!(
+            rfc3339_nano(1_764_860_505_000_000_000),
+            "2025-12-04T15:01:45Z"
+        );
+        assert_eq!(
+            rfc3339_nano(1_764_860_505_151_810_036),
+            "2025-12-04T15:01:45.151810036Z"
+        );
         assert_eq!(e(3.0), "3e+00");
         assert_eq!(e(0.5), "5e-01");
         assert_eq!(e(1234567.0), "1.234567e+06");

@@ -1,0 +1,203 @@
+//! `alertmanager.yml` in Alertmanager 0.25's format (`alerting/docs/semantics.md` §7),
+//! read strictly: an unknown key is an error, as in Alertmanager. What Osprey's
+//! notifier does not do yet (other receivers than webhooks, time intervals,
+//! templates) is refused by name rather than accepted and ignored.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::duration;
+use crate::rules::file::Scalar;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    #[serde(default)]
+    pub global: Global,
+    pub route: Option<RouteConfig>,
+    #[serde(default)]
+    pub receivers: Vec<ReceiverConfig>,
+    #[serde(default)]
+    pub inhibit_rules: Vec<InhibitRuleConfig>,
+    #[serde(default)]
+    pub templates: Vec<String>,
+    #[serde(default)]
+    pub time_intervals: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub mute_time_intervals: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Global {
+    #[serde(default, with = "duration::serde_opt")]
+    pub resolve_timeout: Option<Duration>,
+    #[serde(default)]
+    pub http_config: Option<HttpConfig>,
+    #[serde(default)]
+    pub slack_api_url: Option<String>,
+    #[serde(default)]
+    pub pagerduty_url: Option<String>,
+}
+
+/// The parts of Prometheus' common HTTP client config a receiver uses.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default)]
+    pub authorization: Option<Authorization>,
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    #[serde(default)]
+    pub follow_redirects: Option<bool>,
+    #[serde(default)]
+    pub enable_http2: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Authorization {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub credentials: Option<String>,
+    #[serde(default)]
+    pub credentials_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    #[serde(default)]
+    pub receiver: Option<String>,
+    #[serde(default)]
+    pub group_by: Option<Vec<String>>,
+    #[serde(default, rename = "continue")]
+    pub continue_: bool,
+    #[serde(default, rename = "match")]
+    pub match_: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    pub match_re: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    pub matchers: Vec<String>,
+    #[serde(default, with = "duration::serde_opt")]
+    pub group_wait: Option<Duration>,
+    #[serde(default, with = "duration::serde_opt")]
+    pub group_interval: Option<Duration>,
+    #[serde(default, with = "duration::serde_opt")]
+    pub repeat_interval: Option<Duration>,
+    #[serde(default)]
+    pub mute_time_intervals: Vec<String>,
+    #[serde(default)]
+    pub active_time_intervals: Vec<String>,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub webhook_configs: Vec<WebhookConfig>,
+    #[serde(default)]
+    pub slack_configs: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub pagerduty_configs: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub email_configs: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub opsgenie_configs: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub pushover_configs: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub victorops_configs: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub wechat_configs: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub telegram_configs: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub sns_configs: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub webex_configs: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub discord_configs: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    #[serde(default)]
+    pub url: String,
+    /// Default true for webhooks.
+    #[serde(default)]
+    pub send_resolved: Option<bool>,
+    #[serde(default)]
+    pub max_alerts: usize,
+    #[serde(default)]
+    pub http_config: Option<HttpConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InhibitRuleConfig {
+    #[serde(default)]
+    pub source_matchers: Vec<String>,
+    #[serde(default)]
+    pub target_matchers: Vec<String>,
+    #[serde(default)]
+    pub source_match: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    pub source_match_re: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    pub target_match: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    pub target_match_re: BTreeMap<String, Scalar>,
+    #[serde(default)]
+    pub equal: Vec<String>,
+}
+
+/// Parses the file's text.
+pub fn parse(text: &str) -> Result<AlertmanagerConfig, String> {
+    serde_saphyr::from_str::<AlertmanagerConfig>(text).map_err(|e| e.to_string())
+}
+
+impl ReceiverConfig {
+    /// The integrations of this receiver Osprey cannot deliver to yet.
+    pub fn unsupported(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for (name, n) in [
+            ("slack_configs", self.slack_configs.len()),
+            ("pagerduty_configs", self.pagerduty_configs.len()),
+            ("email_configs", self.email_configs.len()),
+            ("opsgenie_configs", self.opsgenie_configs.len()),
+            ("pushover_configs", self.pushover_configs.len()),
+            ("victorops_configs", self.victorops_configs.len()),
+            ("wechat_configs", self.wechat_configs.len()),
+            ("telegram_configs", self.telegram_configs.len()),
+            ("sns_configs", self.sns_configs.len()),
+            ("webex_configs", self.webex_configs.len()),
+            ("discord_configs", self.discord_configs.len()),
+        ] {
+            if n > 0 {
+                out.push(name);
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,475 @@
+//! The built-in notifier: Alertmanager 0.25's behaviour for the alerts Osprey's rules
+//! raise, configured by an unchanged `alertmanager.yml` (`config.rs`). Routing and
+//! group keys (`route.rs`, `matcher.rs`), aggregation groups, timers and the
+//! notification log (`dispatch.rs`), inhibition (`inhibit.rs`), the webhook
+//! integration (`webhook.rs`), fingerprints and merging (`alert.rs`). Every tenant has
+//! its own alerts, groups and log under the same configuration.
+//!
+//! One task (`run`) flushes due groups; each flush runs on its own task so a slow
+//! receiver holds back only its group.
+
+pub mod alert;
+pub mod config;
+pub mod dispatch;
+pub mod inhibit;
+pub mod matcher;
+pub mod route;
+pub mod webhook;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::{Notify, watch};
+
+use alert::NotifyAlert;
+use config::{AlertmanagerConfig, HttpConfig, WebhookConfig};
+use dispatch::{LogEntry, TenantState, needs_update};
+use inhibit::InhibitRule;
+use route::Route;
+
+/// Alertmanager's `resolve_timeout` default.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Entries of the notification history kept (oldest dropped).
+const HISTORY: usize = 10_000;
+
+/// A configuration ready to run.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub root: Route,
+    pub receivers: HashMap<String, Vec<WebhookConfig>>,
+    pub http: Option<HttpConfig>,
+    pub inhibit: Vec<InhibitRule>,
+    pub resolve_timeout: Duration,
+}
+
+/// Reads and checks an `alertmanager.yml`, with Alertmanager's messages where it has
+/// them; what Osprey does not deliver yet is refused by name.
+pub fn load(path: &Path) -> Result<Compiled, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    compile(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn compile(text: &str) -> Result<Compiled, String> {
+    let cfg: AlertmanagerConfig = config::parse(text)?;
+    let Some(route_cfg) = &cfg.route else {
+        return Err("no routes provided".into());
+    };
+    if route_cfg.receiver.as_deref().unwrap_or("").is_empty() {
+        return Err("root route must specify a default receiver".into());
+    }
+    if !(route_cfg.match_.is_empty()
+        && route_cfg.match_re.is_empty()
+        && route_cfg.matchers.is_empty())
+    {
+        return Err("root route must not have any matchers".into());
+    }
+    if route_cfg.continue_ {
+        return Err("cannot have continue in root route".into());
+    }
+    if !cfg.templates.is_empty() {
+        return Err("templates: notification templates are not supported by Osprey yet".into());
+    }
+    if !cfg.time_intervals.is_empty() || !cfg.mute_time_intervals.is_empty() {
+        return Err("time_intervals: time intervals are not supported by Osprey yet".into());
+    }
+    let root = Route::build(route_cfg, None, 0)?;
+    let mut receivers = HashMap::new();
+    for r in &cfg.receivers {
+        if r.name.is_empty() {
+            return Err("missing name in receiver".into());
+        }
+        if receivers.contains_key(&r.name) {
+            return Err(format!(
+                "notification config name {:?} is not unique",
+                r.name
+            ));
+        }
+        if let Some(kind) = r.unsupported().first() {
+            return Err(format!(
+                "receiver {:?}: {kind} are not supported by Osprey yet (webhook_configs are)",
+                r.name
+            ));
+        }
+        for w in &r.webhook_configs {
+            if w.url.is_empty() {
+                return Err("missing URL in webhook config".into());
+            }
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                return Err("scheme required for webhook url".into());
+            }
+        }
+        receivers.insert(r.name.clone(), r.webhook_configs.clone());
+    }
+    for name in root.receivers() {
+        if !receivers.contains_key(name) {
+            return Err(format!("undefined receiver {name:?} used in route"));
+        }
+    }
+    let inhibit = cfg
+        .inhibit_rules
+        .iter()
+        .map(InhibitRule::build)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Compiled {
+        root,
+        receivers,
+        http: cfg.global.http_config.clone(),
+        inhibit,
+        resolve_timeout: cfg.global.resolve_timeout.unwrap_or(RESOLVE_TIMEOUT),
+    })
+}
+
+/// One notification attempt's outcome, for the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub at: i64,
+    pub tenant: String,
+    pub group_key: String,
+    pub receiver: String,
+    pub integration: String,
+    /// `notified` or `failed`.
+    pub outcome: &'static str,
+    pub firing: usize,
+    pub resolved: usize,
+    pub attempts: u32,
+    pub error: Option<String>,
+}
+
+/// Counters for Osprey's own metrics.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub notifications: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+struct Inner {
+    config: Compiled,
+    external_url: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+    tenants: Mutex<HashMap<String, TenantState>>,
+    wake: Notify,
+    history: Mutex<VecDeque<HistoryEntry>>,
+    counters: Counters,
+}
+
+/// Handle to the notifier; cheap to clone.
+#[derive(Clone)]
+pub struct Notifier {
+    inner: Arc<Inner>,
+}
+
+pub(crate) fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+impl Notifier {
+    pub fn new(config: Compiled, external_url: String) -> Self {
+        Notifier {
+            inner: Arc::new(Inner {
+                config,
+                external_url,
+                client: Client::builder(TokioExecutor::new()).build_http(),
+                tenants: Mutex::new(HashMap::new()),
+                wake: Notify::new(),
+                history: Mutex::new(VecDeque::new()),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// Takes in alerts of `tenant` (an alert without an end ends `resolve_timeout`
+    /// after now, as Alertmanager sets it).
+    pub fn put(&self, tenant: &str, mut alerts: Vec<NotifyAlert>) {
+        if alerts.is_empty() {
+            return;
+        }
+        let now = now_ns();
+        let timeout = self.inner.config.resolve_timeout.as_nanos() as i64;
+        for a in &mut alerts {
+            a.updated_at = now;
+            if a.ends_at.is_none() {
+                a.ends_at = Some(now + timeout);
+            }
+        }
+        if let Ok(mut t) = self.inner.tenants.lock() {
+            t.entry(tenant.to_string())
+                .or_default()
+                .put(&self.inner.config.root, alerts, now);
+        }
+        self.inner.wake.notify_one();
+    }
+
+    pub fn history(&self, tenant: &str, start: i64, end: i64) -> Vec<HistoryEntry> {
+        self.inner
+            .history
+            .lock()
+            .map(|h| {
+                h.iter()
+                    .filter(|e| e.tenant == tenant && e.at >= start && e.at <= end)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    /// Flushes due groups until `stopped`.
+    pub async fn run(self, mut stopped: watch::Receiver<bool>) {
+        loop {
+            let now = now_ns();
+            let mut next = now + 1_000_000_000;
+            let mut due = Vec::new();
+            if let Ok(mut tenants) = self.inner.tenants.lock() {
+                for (tenant, state) in tenants.iter_mut() {
+                    state.collect_garbage(now);
+                    for k in state.due(now) {
+                        due.push((tenant.clone(), k));
+                    }
+                    for g in state.groups.values() {
+                        if !g.in_flight && !g.alerts.is_empty() {
+                            next = next.min(g.next_flush);
+                        }
+                    }
+                }
+            }
+            for (tenant, k) in due {
+                tokio::spawn(self.clone().flush(tenant, k, now));
+            }
+            let wait = Duration::from_nanos((next - now_ns()).max(0) as u64);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.inner.wake.notified() => {}
+                _ = stopped.wait_for(|s| *s) => return,
+            }
+        }
+    }
+
+    async fn flush(self, tenant: String, k: (String, u64), now: i64) {
+        let cfg = &self.inner.config;
+        let snapshot = {
+            let Ok(t) = self.inner.tenants.lock() else {
+                return;
+            };
+            let Some(state) = t.get(&tenant) else { return };
+            let Some(g) = state.groups.get(&k) else {
+                return;
+            };
+            (state.snapshot(&k, &cfg.inhibit, now), g.clone())
+        };
+        let (alerts, group) = snapshot;
+        let integrations = cfg
+            .receivers
+            .get(&group.receiver)
+            .cloned()
+            .unwrap_or_default();
+        let deadline = now + group.group_interval_ns.max(10_000_000_000);
+        let mut all_ok = true;
+        for (i, w) in integrations.iter().enumerate() {
+            all_ok &= self
+                .notify_one(&tenant, &group, i, w, &alerts, now, deadline)
+                .await;
+        }
+        if let Ok(mut t) = self.inner.tenants.lock()
+            && let Some(state) = t.get_mut(&tenant)
+        {
+            state.flushed(&k, &alerts, all_ok, now);
+        }
+        self.inner.wake.notify_one();
+    }
+
+    /// One integration of a flush; whether it succeeded (or had nothing to do).
+    #[allow(clippy::too_many_arguments)]
+    async fn notify_one(
+        &self,
+        tenant: &str,
+        group: &dispatch::AggrGroup,
+        index: usize,
+        w: &WebhookConfig,
+        alerts: &[NotifyAlert],
+        now: i64,
+        deadline: i64,
+    ) -> bool {
+        let send_resolved = w.send_resolved.unwrap_or(true);
+        let firing: HashSet<u64> = alerts
+            .iter()
+            .filter(|a| !a.resolved_at(now))
+            .map(NotifyAlert::fingerprint)
+            .collect();
+        let resolved: HashSet<u64> = alerts
+            .iter()
+            .filter(|a| a.resolved_at(now))
+            .map(NotifyAlert::fingerprint)
+            .collect();
+        let log_key = (group.key.clone(), group.receiver.clone(), index);
+        let entry = self
+            .inner
+            .tenants
+            .lock()
+            .ok()
+            .and_then(|t| t.get(tenant).and_then(|s| s.log.get(&log_key).cloned()));
+        if !needs_update(
+            entry.as_ref(),
+            &firing,
+            &resolved,
+            send_resolved,
+            group.repeat_interval_ns,
+            now,
+        ) {
+            return true;
+        }
+        let record = |this: &Self| {
+            if let Ok(mut t) = this.inner.tenants.lock() {
+                t.entry(tenant.to_string()).or_default().log.insert(
+                    log_key.clone(),
+                    LogEntry {
+                        at: now,
+                        firing: firing.clone(),
+                        resolved: resolved.clone(),
+                    },
+                );
+            }
+        };
+        let to_send: Vec<NotifyAlert> = if send_resolved {
+            alerts.to_vec()
+        } else {
+            alerts
+                .iter()
+                .filter(|a| !a.resolved_at(now))
+                .cloned()
+                .collect()
+        };
+        if to_send.is_empty() {
+            record(self);
+            return true;
+        }
+        let msg = webhook::message(
+            &group.receiver,
+            &group.key,
+            &group.group_labels,
+            &to_send,
+            w.max_alerts,
+            &self.inner.external_url,
+            now,
+        );
+        let Ok(body) = serde_json::to_vec(&msg) else {
+            return false;
+        };
+        let body = Bytes::from(body);
+        let mut attempts = 0u32;
+        let result = loop {
+            attempts += 1;
+            match webhook::post(
+                &self.inner.client,
+                w,
+                self.inner.config.http.as_ref(),
+                body.clone(),
+            )
+            .await
+            {
+                Ok(()) => break Ok(()),
+                Err(f) => {
+                    let pause = webhook::backoff(attempts, jitter(attempts));
+                    if !f.retry || now_ns() + pause.as_nanos() as i64 >= deadline {
+                        break Err(f.message);
+                    }
+                    tracing::warn!(%tenant, receiver = %group.receiver, attempts, error = %f.message, "notify attempt failed, will retry later");
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        };
+        let ok = result.is_ok();
+        if ok {
+            record(self);
+            self.inner
+                .counters
+                .notifications
+                .fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.inner.counters.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%tenant, receiver = %group.receiver, attempts, error = ?result, "notify for alerts failed");
+        }
+        if let Ok(mut h) = self.inner.history.lock() {
+            if h.len() >= HISTORY {
+                h.pop_front();
+            }
+            h.push_back(HistoryEntry {
+                at: now_ns(),
+                tenant: tenant.to_string(),
+                group_key: group.key.clone(),
+                receiver: group.receiver.clone(),
+                integration: format!("webhook[{index}]"),
+                outcome: if ok { "notified" } else { "failed" },
+                firing: msg.alerts.iter().filter(|a| a.status == "firing").count(),
+                resolved: msg.alerts.iter().filter(|a| a.status == "resolved").count(),
+                attempts,
+                error: result.err(),
+            });
+        }
+        ok
+    }
+}
+
+/// A jitter in [0, 1) from the clock (no random source needed for spreading retries).
+fn jitter(n: u32) -> f64 {
+    let ns = now_ns() as u64 ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (ns % 1000) as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_are_checked_with_alertmanagers_words() {
+        let ok = compile("route:\n  receiver: hook\nreceivers:\n  - name: hook\n    webhook_configs: [{url: 'http://127.0.0.1:1/'}]\n").unwrap();
+        assert_eq!(ok.resolve_timeout, RESOLVE_TIMEOUT);
+        for (text, want) in [
+            ("receivers: []\n", "no routes provided"),
+            ("route: {}\n", "root route must specify a default receiver"),
+            (
+                "route: {receiver: x}\nreceivers: []\n",
+                "undefined receiver \"x\" used in route",
+            ),
+            (
+                "route: {receiver: x, matchers: [a=b]}\nreceivers: [{name: x}]\n",
+                "root route must not have any matchers",
+            ),
+            (
+                "route: {receiver: x}\nreceivers: [{name: x, webhook_configs: [{url: ''}]}]\n",
+                "missing URL in webhook config",
+            ),
+            (
+                "route: {receiver: x}\nreceivers: [{name: x, slack_configs: [{channel: '#a'}]}]\n",
+                "slack_configs are not supported",
+            ),
+            (
+                "route: {receiver: x}\nreceivers: [{name: x}, {name: x}]\n",
+                "is not unique",
+            ),
+            (
+                "route: {receiver: x, group_interval: 0s}\nreceivers: [{name: x}]\n",
+                "group_interval cannot be zero",
+            ),
+            (
+                "route: {receiver: x}\nreceivers: [{name: x}]\nbogus: 1\n",
+                "bogus",
+            ),
+        ] {
+            let e = compile(text).unwrap_err();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+}

@@ -1,0 +1,177 @@
+"""The built-in notifier side by side with Alertmanager 0.25 (issue 15).
+
+The same alertmanager.yml runs in a real Alertmanager, fed by Prometheus 2.42
+evaluating a rule file, and in Osprey, evaluating the same rule file. A local
+webhook receiver records what each delivers; the notifications must be the same
+(receiver, status, group key, group, common labels and annotations, the alerts
+with their labels, annotations, startsAt, endsAt, generatorURL and
+fingerprints, truncation), and inhibition must keep the same alerts out. A
+receiver that fails at first gets the notification once it recovers, and the
+history says so.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from harness import free_ports, wait_until
+from peers import Alertmanager, PrometheusServer
+
+RULES = """\
+groups:
+  - name: notify
+    interval: 2s
+    rules:
+      - alert: DiskFull
+        expr: label_replace(vector(97), "instance", "db-1", "", "")
+        for: 8s
+        labels: {severity: page, team: db}
+        annotations: {summary: "{{ $labels.instance }} disk {{ $value }}% full"}
+      - alert: SlowQueries
+        expr: label_replace(vector(3), "instance", "db-1", "", "") or label_replace(vector(5), "instance", "db-2", "", "")
+        for: 8s
+        labels: {severity: warn, team: db}
+        annotations: {summary: "{{ $labels.instance }} slow"}
+      - alert: Other
+        expr: label_replace(vector(1), "instance", "web-1", "", "")
+        for: 8s
+        labels: {severity: warn, team: web}
+"""
+
+
+def am_config(hook: str) -> str:
+    return f"""\
+route:
+  receiver: default
+  group_by: [team]
+  group_wait: 1s
+  group_interval: 30s
+  routes:
+    - matchers: ['team="db"']
+      receiver: db-hook
+      group_by: [team, severity]
+inhibit_rules:
+  - source_matchers: [severity="page"]
+    target_matchers: [severity="warn"]
+    equal: [instance]
+receivers:
+  - name: default
+    webhook_configs: [{{url: '{hook}/default'}}]
+  - name: db-hook
+    webhook_configs: [{{url: '{hook}/db', max_alerts: 5}}]
+"""
+
+
+class Receiver:
+    """Records webhook bodies by path; answers 500 to the first ``fail_first`` posts."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.bodies: list[tuple[str, dict[str, Any]]] = []
+        self.fail_first = fail_first
+        self.posts = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                n = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(n))
+                outer.posts += 1
+                if outer.posts <= outer.fail_first:
+                    self.send_response(500)
+                    self.end_headers()
+                    self.wfile.write(b"not yet")
+                    return
+                outer.bodies.append((self.path, body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.port = free_ports(1)[0]
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def by_prefix(self, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(p[len(prefix):], b) for p, b in self.bodies if p.startswith(prefix)]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def test_notifications_match_alertmanager(osprey_factory, tmp_path: Path) -> None:
+    hook = Receiver()
+    (tmp_path / "rules.yml").write_text(RULES)
+    prom = PrometheusServer(tmp_path, config="")
+    external = ""
+    am = None
+    try:
+        prom.start()
+        external = f"http://{socket.gethostname()}:{prom.port}"
+        am = Alertmanager(tmp_path / "am", am_config(hook.url + "/am"), external_url=external)
+        am.start()
+        (tmp_path / "prometheus.yml").write_text(
+            "global:\n  evaluation_interval: 2s\nrule_files: [rules.yml]\n"
+            f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am.port}']\n"
+        )
+        prom.stop()
+        prom.start()
+        (tmp_path / "alertmanager.yml").write_text(am_config(hook.url + "/osprey"))
+        osprey_factory(
+            config=(
+                '[rules]\nfiles = ["rules.yml"]\n'
+                f'[alerting]\nexternal_url = "{external}"\nalertmanager_config = "alertmanager.yml"\n'
+            )
+        )
+        def first_per_group(prefix: str) -> dict[str, str]:
+            out: dict[str, str] = {}
+            for path, body in hook.by_prefix(prefix):
+                out.setdefault(f"{path} {body['groupKey']}", json.dumps(body, sort_keys=True))
+            return out
+
+        wait_until(
+            lambda: len(first_per_group("/am")) >= 3 and len(first_per_group("/osprey")) >= 3,
+            timeout=45,
+            message="first notifications of three groups from both",
+        )
+        ours, theirs = first_per_group("/osprey"), first_per_group("/am")
+        assert ours == theirs, f"\n osprey: {ours}\n alertmanager: {theirs}"
+        warn = [json.loads(b) for k, b in ours.items() if k.startswith("/db ") and "warn" in k]
+        # db-1's slow queries are inhibited by its full disk; db-2's are not.
+        assert [a["labels"]["instance"] for a in warn[0]["alerts"]] == ["db-2"], warn
+    finally:
+        prom.stop()
+        if am:
+            am.stop()
+        hook.stop()
+
+
+def test_a_failing_receiver_gets_the_notification_once_it_recovers(osprey_factory, tmp_path: Path) -> None:
+    hook = Receiver(fail_first=2)
+    (tmp_path / "rules.yml").write_text(
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: Now\n        expr: vector(1)\n"
+    )
+    (tmp_path / "alertmanager.yml").write_text(
+        f"route:\n  receiver: hook\n  group_wait: 1s\nreceivers:\n  - name: hook\n    webhook_configs: [{{url: '{hook.url}/x'}}]\n"
+    )
+    try:
+        server = osprey_factory(config='[rules]\nfiles = ["rules.yml"]\n[alerting]\nalertmanager_config = "alertmanager.yml"\n')
+        wait_until(lambda: hook.bodies, timeout=30, message="the notification after the failures")
+        assert hook.posts >= 3
+        body = hook.bodies[0][1]
+        assert body["status"] == "firing" and body["alerts"][0]["labels"]["alertname"] == "Now", body
+        history = wait_until(
+            lambda: server.get("/api/v1/alerts/history").json()["data"]["notifications"], timeout=10
+        )
+        assert history[0]["outcome"] == "notified" and history[0]["attempts"] >= 3, history
+    finally:
+        hook.stop()
