@@ -116,7 +116,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open storage in {}", dir.display()))?;
     // One signal fans out to every listener and background task.
     let (stop_tx, stop_rx) = watch::channel(false);
-    let notifier = notifier(&config)?;
+    let notifier = notifier(&config, &storage).await?;
     let rules = rule_manager(&config, &storage, notifier.clone(), stop_rx.clone())?;
     let s = surfaces(&config, &storage, rules.clone());
 
@@ -250,7 +250,10 @@ fn rule_manager(
 
 /// The built-in notifier of `[alerting] alertmanager_config`, if one is named: a start
 /// with a file that does not load fails.
-fn notifier(config: &Config) -> anyhow::Result<Option<osprey_alerting::notify::Notifier>> {
+async fn notifier(
+    config: &Config,
+    storage: &Storage,
+) -> anyhow::Result<Option<osprey_alerting::notify::Notifier>> {
     let file = &config.alerting.alertmanager_config;
     if file.is_empty() {
         return Ok(None);
@@ -262,10 +265,13 @@ fn notifier(config: &Config) -> anyhow::Result<Option<osprey_alerting::notify::N
         &config.alerting,
         &config.server.http_addr.to_string(),
     );
-    Ok(Some(osprey_alerting::notify::Notifier::new(
-        compiled,
-        external_url,
-    )))
+    let storage = storage.clone();
+    // Loading the saved silences reads the store: off the runtime's threads.
+    let n = tokio::task::spawn_blocking(move || {
+        osprey_alerting::notify::Notifier::new(compiled, external_url, Some(storage))
+    })
+    .await?;
+    Ok(Some(n))
 }
 
 /// Reloads the rules on each SIGHUP until `stopped`, then stops the groups.

@@ -24,6 +24,7 @@
 //! live files of a tenant's table under one lock, so a reader sees a record exactly once
 //! whether or not a flush is under way.
 
+mod documents;
 mod error;
 pub mod files;
 mod flush;

@@ -1,7 +1,9 @@
-//! The alerting surfaces: Prometheus' `GET /api/v1/rules` and `GET /api/v1/alerts`
-//! (shapes of 2.42, `alerting/docs/semantics.md` §10) and `POST /-/reload`, each for
-//! the asking tenant (`osprey_auth::RequestContext`).
+//! The alerting surfaces, each for the asking tenant (`osprey_auth::RequestContext`):
+//! Prometheus' `GET /api/v1/rules` and `GET /api/v1/alerts` (shapes of 2.42,
+//! `alerting/docs/semantics.md` §10), `POST /-/reload`, the notifier's delivery
+//! history, and Alertmanager's API v2 (`alertmanager.rs`).
 
+mod alertmanager;
 mod model;
 
 use std::collections::HashMap;
@@ -24,6 +26,21 @@ pub fn router(manager: RuleManager) -> Router {
         .route("/api/v1/alerts", get(alerts_handler))
         .route("/api/v1/alerts/history", get(history_handler))
         .route("/-/reload", post(reload_handler).put(reload_handler))
+        .route("/api/v2/status", get(alertmanager::status))
+        .route("/api/v2/receivers", get(alertmanager::receivers))
+        .route(
+            "/api/v2/alerts",
+            get(alertmanager::get_alerts).post(alertmanager::post_alerts),
+        )
+        .route("/api/v2/alerts/groups", get(alertmanager::alert_groups))
+        .route(
+            "/api/v2/silences",
+            get(alertmanager::get_silences).post(alertmanager::post_silence),
+        )
+        .route(
+            "/api/v2/silence/{id}",
+            get(alertmanager::get_silence).delete(alertmanager::delete_silence),
+        )
         .with_state(manager)
 }
 

@@ -69,6 +69,7 @@ pub struct TenantState {
     pub groups: HashMap<(String, u64), AggrGroup>,
     /// By (group key, receiver, integration index).
     pub log: HashMap<(String, String, usize), LogEntry>,
+    pub silences: super::silence::Silences,
 }
 
 impl TenantState {
@@ -148,7 +149,8 @@ impl TenantState {
             .retain(|fp, a| held.contains(fp) || !a.resolved_at(now));
     }
 
-    /// What a flush of group `k` sends: its alerts that no rule inhibits, in order.
+    /// What a flush of group `k` sends: its alerts that no silence mutes and no rule
+    /// inhibits, in order.
     pub fn snapshot(
         &self,
         k: &(String, u64),
@@ -161,6 +163,7 @@ impl TenantState {
         let mut alerts: Vec<NotifyAlert> = g
             .alerts
             .values()
+            .filter(|a| self.silences.muting(&a.labels, now).is_empty())
             .filter(|a| {
                 !inhibit
                     .iter()
@@ -243,6 +246,32 @@ mod tests {
         // An alert that started long ago, into a new group: flushed at once.
         t.put(&r, vec![alert("B", 0, None, 300 * S)], 300 * S);
         assert_eq!(t.due(300 * S).len(), 1);
+    }
+
+    #[test]
+    fn a_silenced_alert_is_left_out_of_its_flush() {
+        let r = root();
+        let mut t = TenantState::default();
+        t.put(&r, vec![alert("A", 100 * S, None, 100 * S)], 100 * S);
+        let k = t.groups.keys().next().unwrap().clone();
+        assert_eq!(t.snapshot(&k, &[], 101 * S).len(), 1);
+        let s = crate::notify::silence::Silence {
+            id: String::new(),
+            matchers: vec![crate::notify::silence::SilenceMatcher {
+                name: "alertname".into(),
+                value: "A".into(),
+                is_regex: false,
+                is_equal: true,
+            }],
+            starts_at: 100 * S,
+            ends_at: 200 * S,
+            updated_at: 0,
+            created_by: "a".into(),
+            comment: "c".into(),
+        };
+        t.silences.set(s, 100 * S).unwrap();
+        assert!(t.snapshot(&k, &[], 150 * S).is_empty());
+        assert_eq!(t.snapshot(&k, &[], 201 * S).len(), 1);
     }
 
     #[test]

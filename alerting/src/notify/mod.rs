@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod inhibit;
 pub mod matcher;
 pub mod route;
+pub mod silence;
 pub mod webhook;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -34,6 +35,10 @@ use config::{AlertmanagerConfig, HttpConfig, WebhookConfig};
 use dispatch::{LogEntry, TenantState, needs_update};
 use inhibit::InhibitRule;
 use route::Route;
+use silence::{Silence, Silences};
+
+/// The document each tenant's silences are saved in.
+const SILENCES_DOC: &str = "silences.json";
 
 /// Alertmanager's `resolve_timeout` default.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -43,6 +48,10 @@ const HISTORY: usize = 10_000;
 /// A configuration ready to run.
 #[derive(Debug, Clone)]
 pub struct Compiled {
+    /// The file as written (`/api/v2/status` shows it; amtool reads routes from it).
+    pub text: String,
+    /// Receiver names in the file's order.
+    pub receiver_order: Vec<String>,
     pub root: Route,
     pub receivers: HashMap<String, Vec<WebhookConfig>>,
     pub http: Option<HttpConfig>,
@@ -82,6 +91,7 @@ pub fn compile(text: &str) -> Result<Compiled, String> {
     }
     let root = Route::build(route_cfg, None, 0)?;
     let mut receivers = HashMap::new();
+    let receiver_order = cfg.receivers.iter().map(|r| r.name.clone()).collect();
     for r in &cfg.receivers {
         if r.name.is_empty() {
             return Err("missing name in receiver".into());
@@ -119,6 +129,8 @@ pub fn compile(text: &str) -> Result<Compiled, String> {
         .map(InhibitRule::build)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Compiled {
+        text: text.to_string(),
+        receiver_order,
         root,
         receivers,
         http: cfg.global.http_config.clone(),
@@ -150,8 +162,20 @@ pub struct Counters {
     pub failed: AtomicU64,
 }
 
+/// An alert with what the API shows about it.
+#[derive(Debug, Clone)]
+pub struct AlertView {
+    pub alert: NotifyAlert,
+    pub receivers: Vec<String>,
+    pub silenced_by: Vec<String>,
+    pub inhibited_by: Vec<String>,
+}
+
 struct Inner {
     config: Compiled,
+    /// Where silences are kept (none in unit tests).
+    storage: Option<osprey_storage::Storage>,
+    started_at: i64,
     external_url: String,
     client: Client<HttpConnector, Full<Bytes>>,
     tenants: Mutex<HashMap<String, TenantState>>,
@@ -173,13 +197,36 @@ pub(crate) fn now_ns() -> i64 {
 }
 
 impl Notifier {
-    pub fn new(config: Compiled, external_url: String) -> Self {
+    /// A notifier; with `storage`, each tenant's silences are loaded from and saved to
+    /// its documents. Blocking (it reads the saved silences).
+    pub fn new(
+        config: Compiled,
+        external_url: String,
+        storage: Option<osprey_storage::Storage>,
+    ) -> Self {
+        let mut tenants: HashMap<String, TenantState> = HashMap::new();
+        if let Some(st) = &storage {
+            for t in st.document_tenants(SILENCES_DOC).unwrap_or_default() {
+                match st.get_document(&t, SILENCES_DOC) {
+                    Ok(Some(b)) => match serde_json::from_slice::<Silences>(&b) {
+                        Ok(s) => tenants.entry(t).or_default().silences = s,
+                        Err(e) => {
+                            tracing::error!(tenant = %t, error = %e, "silences document unreadable; starting without them")
+                        }
+                    },
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(tenant = %t, error = %e, "cannot read silences"),
+                }
+            }
+        }
         Notifier {
             inner: Arc::new(Inner {
                 config,
+                storage,
+                started_at: now_ns(),
                 external_url,
                 client: Client::builder(TokioExecutor::new()).build_http(),
-                tenants: Mutex::new(HashMap::new()),
+                tenants: Mutex::new(tenants),
                 wake: Notify::new(),
                 history: Mutex::new(VecDeque::new()),
                 counters: Counters::default(),
@@ -226,15 +273,150 @@ impl Notifier {
         &self.inner.counters
     }
 
+    pub fn config_text(&self) -> &str {
+        &self.inner.config.text
+    }
+
+    pub fn started_at(&self) -> i64 {
+        self.inner.started_at
+    }
+
+    pub fn receiver_names(&self) -> Vec<String> {
+        self.inner.config.receiver_order.clone()
+    }
+
+    fn view(&self, state: &TenantState, a: &NotifyAlert, now: i64) -> AlertView {
+        let mut receivers: Vec<String> = self
+            .inner
+            .config
+            .root
+            .matching(&a.labels)
+            .into_iter()
+            .map(|r| r.receiver.clone())
+            .collect();
+        receivers.dedup();
+        AlertView {
+            alert: a.clone(),
+            receivers,
+            silenced_by: state.silences.muting(&a.labels, now),
+            inhibited_by: self
+                .inner
+                .config
+                .inhibit
+                .iter()
+                .filter_map(|r| r.inhibitor(a, state.alerts.values(), now))
+                .map(|s| format!("{:016x}", s.fingerprint()))
+                .collect(),
+        }
+    }
+
+    /// `tenant`'s alerts that have not ended.
+    pub fn alerts(&self, tenant: &str) -> Vec<AlertView> {
+        let now = now_ns();
+        let Ok(t) = self.inner.tenants.lock() else {
+            return Vec::new();
+        };
+        let Some(state) = t.get(tenant) else {
+            return Vec::new();
+        };
+        state
+            .alerts
+            .values()
+            .filter(|a| !a.resolved_at(now))
+            .map(|a| self.view(state, a, now))
+            .collect()
+    }
+
+    /// `tenant`'s aggregation groups: their labels, receiver and alerts not ended.
+    pub fn alert_groups(
+        &self,
+        tenant: &str,
+    ) -> Vec<(
+        std::collections::BTreeMap<String, String>,
+        String,
+        Vec<AlertView>,
+    )> {
+        let now = now_ns();
+        let Ok(t) = self.inner.tenants.lock() else {
+            return Vec::new();
+        };
+        let Some(state) = t.get(tenant) else {
+            return Vec::new();
+        };
+        state
+            .groups
+            .values()
+            .map(|g| {
+                let views = g
+                    .alerts
+                    .values()
+                    .filter(|a| !a.resolved_at(now))
+                    .map(|a| self.view(state, a, now))
+                    .collect();
+                (g.group_labels.clone(), g.receiver.clone(), views)
+            })
+            .collect()
+    }
+
+    pub fn silences(&self, tenant: &str) -> Vec<Silence> {
+        self.inner
+            .tenants
+            .lock()
+            .ok()
+            .and_then(|t| t.get(tenant).map(|s| s.silences.0.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Creates or updates a silence of `tenant`, saved before it answers.
+    pub async fn set_silence(&self, tenant: &str, s: Silence) -> Result<String, String> {
+        let now = now_ns();
+        let (id, snapshot) = {
+            let mut t = self.inner.tenants.lock().map_err(|e| e.to_string())?;
+            let state = t.entry(tenant.to_string()).or_default();
+            let id = state.silences.set(s, now)?;
+            (id, state.silences.clone())
+        };
+        self.save_silences(tenant, snapshot).await?;
+        self.inner.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Expires a silence of `tenant`, saved before it answers.
+    pub async fn expire_silence(&self, tenant: &str, id: &str) -> Result<(), String> {
+        let snapshot = {
+            let mut t = self.inner.tenants.lock().map_err(|e| e.to_string())?;
+            let state = t.entry(tenant.to_string()).or_default();
+            state.silences.expire(id, now_ns())?;
+            state.silences.clone()
+        };
+        self.save_silences(tenant, snapshot).await
+    }
+
+    async fn save_silences(&self, tenant: &str, s: Silences) -> Result<(), String> {
+        let Some(st) = self.inner.storage.clone() else {
+            return Ok(());
+        };
+        let bytes = serde_json::to_vec(&s).map_err(|e| e.to_string())?;
+        let tenant = tenant.to_string();
+        tokio::task::spawn_blocking(move || st.put_document(&tenant, SILENCES_DOC, bytes))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
     /// Flushes due groups until `stopped`.
     pub async fn run(self, mut stopped: watch::Receiver<bool>) {
         loop {
             let now = now_ns();
             let mut next = now + 1_000_000_000;
             let mut due = Vec::new();
+            let mut expired_silences = Vec::new();
             if let Ok(mut tenants) = self.inner.tenants.lock() {
                 for (tenant, state) in tenants.iter_mut() {
                     state.collect_garbage(now);
+                    if state.silences.collect_garbage(now) {
+                        expired_silences.push((tenant.clone(), state.silences.clone()));
+                    }
                     for k in state.due(now) {
                         due.push((tenant.clone(), k));
                     }
@@ -247,6 +429,11 @@ impl Notifier {
             }
             for (tenant, k) in due {
                 tokio::spawn(self.clone().flush(tenant, k, now));
+            }
+            for (tenant, s) in expired_silences {
+                if let Err(e) = self.save_silences(&tenant, s).await {
+                    tracing::warn!(%tenant, error = %e, "cannot save silences");
+                }
             }
             let wait = Duration::from_nanos((next - now_ns()).max(0) as u64);
             tokio::select! {
