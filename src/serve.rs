@@ -61,7 +61,12 @@ struct Surfaces {
     shutting_down: Arc<AtomicBool>,
 }
 
-fn surfaces(config: &Config, storage: &Storage, rules: RuleManager) -> Surfaces {
+fn surfaces(
+    config: &Config,
+    storage: &Storage,
+    rules: RuleManager,
+    alerting_metrics: &osprey_alerting::AlertingMetrics,
+) -> Surfaces {
     let ingest = IngestState::with_limits(
         storage.clone(),
         config.server.max_body_size.as_u64(),
@@ -74,6 +79,7 @@ fn surfaces(config: &Config, storage: &Storage, rules: RuleManager) -> Surfaces 
     ingest.metrics.register(&mut registry);
     ingest.spanmetrics.register(&mut registry);
     http_metrics.register(&mut registry);
+    alerting_metrics.register(&mut registry);
     let shutting_down = Arc::new(AtomicBool::new(false));
     let ops = OpsState {
         storage: storage.clone(),
@@ -116,9 +122,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open storage in {}", dir.display()))?;
     // One signal fans out to every listener and background task.
     let (stop_tx, stop_rx) = watch::channel(false);
-    let notifier = notifier(&config, &storage).await?;
-    let rules = rule_manager(&config, &storage, notifier.clone(), stop_rx.clone())?;
-    let s = surfaces(&config, &storage, rules.clone());
+    let alerting_metrics = osprey_alerting::AlertingMetrics::default();
+    let notifier = notifier(&config, &storage, &alerting_metrics).await?;
+    let rules = rule_manager(
+        &config,
+        &storage,
+        notifier.clone(),
+        &alerting_metrics,
+        stop_rx.clone(),
+    )?;
+    let s = surfaces(&config, &storage, rules.clone(), &alerting_metrics);
 
     let http_l = bind("HTTP API", config.server.http_addr).await?;
     let otlp_http_l = bind("OTLP HTTP", config.server.otlp_http_addr).await?;
@@ -221,6 +234,7 @@ fn rule_manager(
     config: &Config,
     storage: &Storage,
     notifier: Option<osprey_alerting::notify::Notifier>,
+    metrics: &osprey_alerting::AlertingMetrics,
     stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<RuleManager> {
     let backend = osprey_alerting::eval::Backend {
@@ -238,8 +252,11 @@ fn rule_manager(
         config.rules.clone(),
         &config.alerting,
         &config.base_dir,
-        external_url,
-        notifier,
+        osprey_alerting::manager::Outputs {
+            external_url,
+            notifier,
+            metrics: metrics.clone(),
+        },
         stopped,
     );
     if let Err(errors) = rules.reload() {
@@ -253,6 +270,7 @@ fn rule_manager(
 async fn notifier(
     config: &Config,
     storage: &Storage,
+    metrics: &osprey_alerting::AlertingMetrics,
 ) -> anyhow::Result<Option<osprey_alerting::notify::Notifier>> {
     let file = &config.alerting.alertmanager_config;
     if file.is_empty() {
@@ -265,10 +283,10 @@ async fn notifier(
         &config.alerting,
         &config.server.http_addr.to_string(),
     );
-    let storage = storage.clone();
+    let (storage, metrics) = (storage.clone(), metrics.clone());
     // Loading the saved silences reads the store: off the runtime's threads.
     let n = tokio::task::spawn_blocking(move || {
-        osprey_alerting::notify::Notifier::new(compiled, external_url, Some(storage))
+        osprey_alerting::notify::Notifier::new(compiled, external_url, Some(storage), metrics)
     })
     .await?;
     Ok(Some(n))

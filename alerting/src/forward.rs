@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -92,9 +91,7 @@ pub struct Forwarder {
     alertmanagers: Arc<Vec<String>>,
     external_labels: Arc<BTreeMap<String, String>>,
     external_url: Arc<String>,
-    /// Alerts sent, and batches that failed (Prometheus' notifications counters).
-    pub sent: Arc<AtomicU64>,
-    pub errors: Arc<AtomicU64>,
+    metrics: crate::AlertingMetrics,
 }
 
 impl Forwarder {
@@ -102,14 +99,14 @@ impl Forwarder {
         alertmanagers: Vec<String>,
         external_labels: BTreeMap<String, String>,
         external_url: String,
+        metrics: crate::AlertingMetrics,
     ) -> Self {
         Self {
             client: Client::builder(TokioExecutor::new()).build_http(),
             alertmanagers: Arc::new(alertmanagers),
             external_labels: Arc::new(external_labels),
             external_url: Arc::new(external_url),
-            sent: Arc::default(),
-            errors: Arc::default(),
+            metrics,
         }
     }
 
@@ -151,10 +148,10 @@ impl Forwarder {
                 tokio::spawn(async move {
                     match this.post(&am, &tenant, json).await {
                         Ok(()) => {
-                            this.sent.fetch_add(n, Ordering::Relaxed);
+                            this.metrics.alerts_sent.inc_by(n);
                         }
                         Err(e) => {
-                            this.errors.fetch_add(1, Ordering::Relaxed);
+                            this.metrics.alert_send_errors.inc();
                             tracing::warn!(alertmanager = %am, error = %e, "error sending alerts");
                         }
                     }

@@ -5,7 +5,7 @@
 //! predecessor's alerts, a removed one marks its series stale; `for` state is restored
 //! only for groups loaded at start.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use osprey_config::{AlertingConfig, RulesConfig};
 use tokio::sync::watch;
 
+use crate::eval::saved::{self, SavedRule, SavedState};
 use crate::eval::{Backend, Group, GroupKey, slot_offset};
 use crate::forward::Forwarder;
 use crate::rules::load::{Language, LoadedGroup, builtin, load_all};
@@ -45,11 +46,25 @@ struct Inner {
     tmpl: Context,
     forwarder: Forwarder,
     notifier: Option<crate::notify::Notifier>,
+    metrics: crate::AlertingMetrics,
     groups: Mutex<BTreeMap<GroupKey, Running>>,
     status: Mutex<LoadStatus>,
     /// Set after the first load: later loads do not restore `for` state.
     started: AtomicBool,
+    /// Each tenant's alert state as last saved (`eval/saved.rs`).
+    saved: Mutex<HashMap<String, SavedState>>,
+    /// Saves of the alert-state documents, one at a time, in order.
+    save_order: tokio::sync::Mutex<()>,
     stopped: watch::Receiver<bool>,
+}
+
+/// Where the manager's alerts go, and what it counts.
+pub struct Outputs {
+    /// The base of generator URLs.
+    pub external_url: String,
+    /// The built-in notifier, when configured.
+    pub notifier: Option<crate::notify::Notifier>,
+    pub metrics: crate::AlertingMetrics,
 }
 
 /// Handle to the rule manager; cheap to clone.
@@ -79,10 +94,14 @@ impl RuleManager {
         rules: RulesConfig,
         alerting: &AlertingConfig,
         base_dir: &Path,
-        external_url: String,
-        notifier: Option<crate::notify::Notifier>,
+        out: Outputs,
         stopped: watch::Receiver<bool>,
     ) -> Self {
+        let Outputs {
+            external_url,
+            notifier,
+            metrics,
+        } = out;
         let tmpl = Context {
             external_labels: alerting.external_labels.clone(),
             external_url: Some(external_url.clone()),
@@ -92,6 +111,7 @@ impl RuleManager {
             alerting.alertmanagers.clone(),
             alerting.external_labels.clone(),
             external_url,
+            metrics.clone(),
         );
         RuleManager {
             inner: Arc::new(Inner {
@@ -101,9 +121,12 @@ impl RuleManager {
                 tmpl,
                 forwarder,
                 notifier,
+                metrics,
                 groups: Mutex::new(BTreeMap::new()),
                 status: Mutex::new(LoadStatus::default()),
                 started: AtomicBool::new(false),
+                saved: Mutex::new(HashMap::new()),
+                save_order: tokio::sync::Mutex::new(()),
                 stopped,
             }),
         }
@@ -171,10 +194,24 @@ impl RuleManager {
             }
         };
         let restore = !self.inner.started.swap(true, Ordering::SeqCst);
+        if restore {
+            self.load_saved_state(loaded.iter().map(|(t, _)| t.as_str()));
+        }
         let c = &self.inner.rules;
         let mut fresh: BTreeMap<GroupKey, Group> = BTreeMap::new();
         for (tenant, g) in &loaded {
-            let group = Group::new(tenant, g, c.evaluation_interval, c.query_offset);
+            let mut group = Group::new(tenant, g, c.evaluation_interval, c.query_offset);
+            if restore
+                && let Ok(saved) = self.inner.saved.lock()
+                && let Some(rules) = saved
+                    .get(tenant)
+                    .and_then(|s| s.groups.get(&saved::group_id(&group)))
+            {
+                let n = saved::restore_group(&mut group, rules);
+                if n > 0 {
+                    tracing::info!(%tenant, group = %group.key.name, alerts = n, "alert state restored");
+                }
+            }
             fresh.insert(group.key.clone(), group);
         }
         let count = fresh.len();
@@ -222,6 +259,32 @@ impl RuleManager {
         }
         tracing::info!(groups = count, "rules loaded");
         Ok(count)
+    }
+
+    /// Reads the saved alert state of these tenants (at start).
+    fn load_saved_state<'a>(&self, tenants: impl Iterator<Item = &'a str>) {
+        let storage = &self.inner.backend.query.storage;
+        let mut seen = std::collections::HashSet::new();
+        let Ok(mut saved) = self.inner.saved.lock() else {
+            return;
+        };
+        for t in tenants {
+            if !seen.insert(t.to_string()) {
+                continue;
+            }
+            match storage.get_document(t, saved::DOCUMENT) {
+                Ok(Some(b)) => match serde_json::from_slice::<SavedState>(&b) {
+                    Ok(s) => {
+                        saved.insert(t.to_string(), s);
+                    }
+                    Err(e) => {
+                        tracing::error!(tenant = %t, error = %e, "alert state unreadable; starting without it")
+                    }
+                },
+                Ok(None) => {}
+                Err(e) => tracing::error!(tenant = %t, error = %e, "cannot read alert state"),
+            }
+        }
     }
 
     fn start(&self, group: Group, restore: bool) -> Running {
@@ -321,6 +384,12 @@ async fn run_group(
         let out = group
             .eval(&inner.backend, &inner.tmpl, ts, RESEND_DELAY)
             .await;
+        for (_, status) in &group.rules {
+            inner.metrics.rule_evaluations.inc();
+            if status.health == crate::eval::Health::Err {
+                inner.metrics.rule_evaluation_failures.inc();
+            }
+        }
         inner.forwarder.send(&group.key.tenant, &out);
         if let Some(n) = &inner.notifier {
             inner.forwarder.to_notifier(n, &group.key.tenant, &out);
@@ -332,6 +401,7 @@ async fn run_group(
         if let Ok(mut s) = snapshot.write() {
             *s = group.clone();
         }
+        save_if_changed(&inner, &group).await;
         // Next slot; slots missed while evaluating are skipped.
         let now = now_ns();
         ts += interval;
@@ -341,6 +411,71 @@ async fn run_group(
                 ts += interval;
             }
         }
+    }
+}
+
+/// An alert's labels, state and times; a rule's name and its alerts'.
+type AlertIdentity = (Vec<(String, String)>, String, i64, Option<i64>, Option<i64>);
+type RuleIdentity = (String, Vec<AlertIdentity>);
+
+/// What decides whether the state changed: the alerts and their states and times,
+/// not their values (which change at every evaluation).
+fn identity(rules: &[SavedRule]) -> Vec<RuleIdentity> {
+    rules
+        .iter()
+        .map(|r| {
+            let alerts = r
+                .alerts
+                .iter()
+                .map(|a| {
+                    (
+                        a.labels.clone(),
+                        a.state.clone(),
+                        a.active_at,
+                        a.fired_at,
+                        a.resolved_at,
+                    )
+                })
+                .collect();
+            (r.name.clone(), alerts)
+        })
+        .collect()
+}
+
+/// Saves the tenant's alert-state document when this group's alerts changed.
+async fn save_if_changed(inner: &Arc<Inner>, group: &Group) {
+    let now = saved::save_group(group);
+    let tenant = group.key.tenant.clone();
+    let id = saved::group_id(group);
+    {
+        let Ok(mut saved) = inner.saved.lock() else {
+            return;
+        };
+        let entry = saved.entry(tenant.clone()).or_default();
+        let before = entry.groups.get(&id).map(|r| identity(r));
+        if before.as_ref() == Some(&identity(&now))
+            || (before.is_none() && now.iter().all(|r| r.alerts.is_empty()))
+        {
+            return;
+        }
+        entry.groups.insert(id, now);
+    }
+    let _order = inner.save_order.lock().await;
+    let bytes = {
+        let Ok(saved) = inner.saved.lock() else {
+            return;
+        };
+        match saved.get(&tenant).map(serde_json::to_vec) {
+            Some(Ok(b)) => b,
+            _ => return,
+        }
+    };
+    let storage = inner.backend.query.storage.clone();
+    let t = tenant.clone();
+    let result =
+        tokio::task::spawn_blocking(move || storage.put_document(&t, saved::DOCUMENT, bytes)).await;
+    if !matches!(result, Ok(Ok(()))) {
+        tracing::warn!(%tenant, "cannot save alert state; a restart now would lose it");
     }
 }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -173,5 +174,45 @@ def test_a_failing_receiver_gets_the_notification_once_it_recovers(osprey_factor
             lambda: server.get("/api/v1/alerts/history").json()["data"]["notifications"], timeout=10
         )
         assert history[0]["outcome"] == "notified" and history[0]["attempts"] >= 3, history
+    finally:
+        hook.stop()
+
+
+def test_state_survives_a_restart_without_a_second_page(osprey_factory, tmp_path: Path) -> None:
+    """Killed while one alert fires (already notified) and another is pending: after
+    the restart the firing one is still firing from the same moment and nobody is paged
+    again; the pending one keeps its `for` progress."""
+    hook = Receiver()
+    (tmp_path / "rules.yml").write_text(
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n"
+        "      - alert: Firing\n        expr: vector(1)\n        for: 2s\n"
+        "      - alert: Pending\n        expr: vector(1)\n        for: 40s\n"
+    )
+    (tmp_path / "alertmanager.yml").write_text(
+        "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\n"
+        f"receivers:\n  - name: hook\n    webhook_configs: [{{url: '{hook.url}/x'}}]\n"
+    )
+
+    def alerts(server: Any) -> dict[str, dict[str, Any]]:
+        return {a["labels"]["alertname"]: a for a in server.get("/api/v1/alerts").json()["data"]["alerts"]}
+
+    try:
+        server = osprey_factory(config='[rules]\nfiles = ["rules.yml"]\n[alerting]\nalertmanager_config = "alertmanager.yml"\n')
+        wait_until(lambda: hook.bodies, timeout=20, message="the first page")
+        before = alerts(server)
+        assert before["Firing"]["state"] == "firing" and before["Pending"]["state"] == "pending", before
+        starts = hook.bodies[0][1]["alerts"][0]["startsAt"]
+        metrics = server.get("/metrics").text
+        assert "osprey_notifier_notifications_total 1" in metrics, metrics
+        assert "osprey_rule_evaluations_total 0" not in metrics and "osprey_rule_evaluations_total" in metrics
+        server.restart(kill=True)
+        after = wait_until(lambda: len(alerts(server)) == 2 and alerts(server), timeout=15)
+        assert after["Firing"]["state"] == "firing", after
+        assert after["Firing"]["activeAt"] == before["Firing"]["activeAt"]
+        assert after["Pending"]["state"] == "pending"
+        assert after["Pending"]["activeAt"] == before["Pending"]["activeAt"]
+        time.sleep(6)  # group_wait and two group intervals of the new groups
+        assert len(hook.bodies) == 1, [b for _, b in hook.bodies]
+        assert hook.bodies[0][1]["alerts"][0]["startsAt"] == starts
     finally:
         hook.stop()

@@ -1,7 +1,8 @@
 //! Rule evaluation with Prometheus 2.42's semantics (`alerting/docs/semantics.md` §1.5,
 //! §1.6, §2): a group's rules evaluated in order at one timestamp per evaluation
 //! (`group.rs`), recording rules (`recording.rs`), alerting rules and their alerts
-//! (`alerting.rs`), the restore of `for` state after a start (`restore.rs`), through
+//! (`alerting.rs`), the restore of `for` state after a start (`restore.rs`), alert state
+//! saved across restarts (`saved.rs`), through
 //! the storage and query engines (`backend.rs`).
 
 mod alerting;
@@ -9,6 +10,7 @@ mod backend;
 mod group;
 mod recording;
 mod restore;
+pub mod saved;
 
 use osprey_promql::Labels;
 

@@ -31,7 +31,7 @@ pub struct AggrGroup {
 }
 
 /// What the notification log keeps per group, receiver and integration.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogEntry {
     pub at: i64,
     pub firing: HashSet<u64>,

@@ -19,7 +19,6 @@ pub mod webhook;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -39,6 +38,14 @@ use silence::{Silence, Silences};
 
 /// The document each tenant's silences are saved in.
 const SILENCES_DOC: &str = "silences.json";
+/// The document each tenant's notification log is saved in: what was notified, so a
+/// restart does not page again.
+const NFLOG_DOC: &str = "nflog.json";
+/// How long a notification log entry is kept (Alertmanager's data retention).
+const NFLOG_RETENTION_NS: i64 = 120 * 3600 * 1_000_000_000;
+
+/// The notification log as saved: (group key, receiver, integration, entry).
+type SavedLog = Vec<(String, String, usize, LogEntry)>;
 
 /// Alertmanager's `resolve_timeout` default.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -155,13 +162,6 @@ pub struct HistoryEntry {
     pub error: Option<String>,
 }
 
-/// Counters for Osprey's own metrics.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub notifications: AtomicU64,
-    pub failed: AtomicU64,
-}
-
 /// An alert with what the API shows about it.
 #[derive(Debug, Clone)]
 pub struct AlertView {
@@ -181,7 +181,9 @@ struct Inner {
     tenants: Mutex<HashMap<String, TenantState>>,
     wake: Notify,
     history: Mutex<VecDeque<HistoryEntry>>,
-    counters: Counters,
+    metrics: crate::AlertingMetrics,
+    /// Saves of the notification log, one at a time.
+    save_order: tokio::sync::Mutex<()>,
 }
 
 /// Handle to the notifier; cheap to clone.
@@ -203,6 +205,7 @@ impl Notifier {
         config: Compiled,
         external_url: String,
         storage: Option<osprey_storage::Storage>,
+        metrics: crate::AlertingMetrics,
     ) -> Self {
         let mut tenants: HashMap<String, TenantState> = HashMap::new();
         if let Some(st) = &storage {
@@ -218,6 +221,19 @@ impl Notifier {
                     Err(e) => tracing::error!(tenant = %t, error = %e, "cannot read silences"),
                 }
             }
+            for t in st.document_tenants(NFLOG_DOC).unwrap_or_default() {
+                if let Ok(Some(b)) = st.get_document(&t, NFLOG_DOC) {
+                    match serde_json::from_slice::<SavedLog>(&b) {
+                        Ok(log) => {
+                            tenants.entry(t).or_default().log =
+                                log.into_iter().map(|(g, r, i, e)| ((g, r, i), e)).collect();
+                        }
+                        Err(e) => {
+                            tracing::error!(tenant = %t, error = %e, "notification log unreadable; starting without it")
+                        }
+                    }
+                }
+            }
         }
         Notifier {
             inner: Arc::new(Inner {
@@ -229,7 +245,8 @@ impl Notifier {
                 tenants: Mutex::new(tenants),
                 wake: Notify::new(),
                 history: Mutex::new(VecDeque::new()),
-                counters: Counters::default(),
+                metrics,
+                save_order: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -267,10 +284,6 @@ impl Notifier {
                     .collect()
             })
             .unwrap_or_default()
-    }
-
-    pub fn counters(&self) -> &Counters {
-        &self.inner.counters
     }
 
     pub fn config_text(&self) -> &str {
@@ -390,6 +403,35 @@ impl Notifier {
             state.silences.clone()
         };
         self.save_silences(tenant, snapshot).await
+    }
+
+    /// Saves the tenant's notification log as it is now (saves are taken in turn, so
+    /// the last one written holds everything recorded before it).
+    async fn save_log(&self, tenant: &str) {
+        let Some(st) = self.inner.storage.clone() else {
+            return;
+        };
+        let _order = self.inner.save_order.lock().await;
+        let log: SavedLog = match self.inner.tenants.lock() {
+            Ok(t) => t
+                .get(tenant)
+                .map(|s| {
+                    s.log
+                        .iter()
+                        .map(|((g, r, i), e)| (g.clone(), r.clone(), *i, e.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Err(_) => return,
+        };
+        let Ok(bytes) = serde_json::to_vec(&log) else {
+            return;
+        };
+        let t = tenant.to_string();
+        let r = tokio::task::spawn_blocking(move || st.put_document(&t, NFLOG_DOC, bytes)).await;
+        if !matches!(r, Ok(Ok(()))) {
+            tracing::warn!(%tenant, "cannot save the notification log; a restart now may notify again");
+        }
     }
 
     async fn save_silences(&self, tenant: &str, s: Silences) -> Result<(), String> {
@@ -519,7 +561,8 @@ impl Notifier {
         }
         let record = |this: &Self| {
             if let Ok(mut t) = this.inner.tenants.lock() {
-                t.entry(tenant.to_string()).or_default().log.insert(
+                let state = t.entry(tenant.to_string()).or_default();
+                state.log.insert(
                     log_key.clone(),
                     LogEntry {
                         at: now,
@@ -527,6 +570,7 @@ impl Notifier {
                         resolved: resolved.clone(),
                     },
                 );
+                state.log.retain(|_, e| e.at >= now - NFLOG_RETENTION_NS);
             }
         };
         let to_send: Vec<NotifyAlert> = if send_resolved {
@@ -540,6 +584,7 @@ impl Notifier {
         };
         if to_send.is_empty() {
             record(self);
+            self.save_log(tenant).await;
             return true;
         }
         let msg = webhook::message(
@@ -580,12 +625,10 @@ impl Notifier {
         let ok = result.is_ok();
         if ok {
             record(self);
-            self.inner
-                .counters
-                .notifications
-                .fetch_add(1, Ordering::Relaxed);
+            self.save_log(tenant).await;
+            self.inner.metrics.notifications.inc();
         } else {
-            self.inner.counters.failed.fetch_add(1, Ordering::Relaxed);
+            self.inner.metrics.notifications_failed.inc();
             tracing::error!(%tenant, receiver = %group.receiver, attempts, error = ?result, "notify for alerts failed");
         }
         if let Ok(mut h) = self.inner.history.lock() {
