@@ -4,20 +4,22 @@
 
 use std::time::Duration;
 
+/// The units, largest first, in milliseconds.
+const UNITS: [(&str, u64); 7] = [
+    ("y", 365 * 86_400_000),
+    ("w", 7 * 86_400_000),
+    ("d", 86_400_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1_000),
+    ("ms", 1),
+];
+
 /// Parses `30s`, `1h30m`, `2d`, `0`; `None` for anything else.
 pub fn parse(s: &str) -> Option<Duration> {
     if s == "0" {
         return Some(Duration::ZERO);
     }
-    const UNITS: [(&str, u64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
     let mut rest = s;
     let mut total: u64 = 0;
     let mut next_unit = 0;
@@ -52,15 +54,7 @@ pub fn format(d: Duration) -> String {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, size) in [
-        ("y", 365 * 86_400_000u64),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
+    for (unit, size) in UNITS {
         if ms >= size {
             out.push_str(&format!("{}{unit}", ms / size));
             ms %= size;

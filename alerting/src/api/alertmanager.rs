@@ -417,18 +417,22 @@ fn uuid_or_422(id: &str) -> Result<(), Refusal> {
     })
 }
 
+/// The notifier for a request about silence `id` (a UUID).
+fn for_silence<'a>(m: &'a RuleManager, id: &str) -> Result<&'a Notifier, Refusal> {
+    let n = notifier(m)?;
+    uuid_or_422(id)?;
+    Ok(n)
+}
+
 pub(super) async fn get_silence(
     State(m): State<RuleManager>,
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Response {
-    let n = match notifier(&m) {
+    let n = match for_silence(&m, &id) {
         Ok(n) => n,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = uuid_or_422(&id) {
-        return r.into_response();
-    }
     match n.silences(ctx.tenant()).into_iter().find(|s| s.id == id) {
         Some(s) => Json(gettable_silence(&s, now_ns())).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
@@ -440,13 +444,10 @@ pub(super) async fn delete_silence(
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Response {
-    let n = match notifier(&m) {
+    let n = match for_silence(&m, &id) {
         Ok(n) => n,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = uuid_or_422(&id) {
-        return r.into_response();
-    }
     match n.expire_silence(ctx.tenant(), &id).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),

@@ -162,6 +162,13 @@ pub struct HistoryEntry {
     pub error: Option<String>,
 }
 
+/// An aggregation group as the API shows it: group labels, receiver, alerts.
+pub type GroupView = (
+    std::collections::BTreeMap<String, String>,
+    String,
+    Vec<AlertView>,
+);
+
 /// An alert with what the API shows about it.
 #[derive(Debug, Clone)]
 pub struct AlertView {
@@ -323,61 +330,49 @@ impl Notifier {
         }
     }
 
+    /// `f` over `tenant`'s state (nothing for a tenant without one).
+    fn with_state<T: Default>(&self, tenant: &str, f: impl FnOnce(&TenantState) -> T) -> T {
+        match self.inner.tenants.lock() {
+            Ok(t) => t.get(tenant).map(f).unwrap_or_default(),
+            Err(_) => T::default(),
+        }
+    }
+
     /// `tenant`'s alerts that have not ended.
     pub fn alerts(&self, tenant: &str) -> Vec<AlertView> {
         let now = now_ns();
-        let Ok(t) = self.inner.tenants.lock() else {
-            return Vec::new();
-        };
-        let Some(state) = t.get(tenant) else {
-            return Vec::new();
-        };
-        state
-            .alerts
-            .values()
-            .filter(|a| !a.resolved_at(now))
-            .map(|a| self.view(state, a, now))
-            .collect()
+        self.with_state(tenant, |state| {
+            state
+                .alerts
+                .values()
+                .filter(|a| !a.resolved_at(now))
+                .map(|a| self.view(state, a, now))
+                .collect()
+        })
     }
 
     /// `tenant`'s aggregation groups: their labels, receiver and alerts not ended.
-    pub fn alert_groups(
-        &self,
-        tenant: &str,
-    ) -> Vec<(
-        std::collections::BTreeMap<String, String>,
-        String,
-        Vec<AlertView>,
-    )> {
+    pub fn alert_groups(&self, tenant: &str) -> Vec<GroupView> {
         let now = now_ns();
-        let Ok(t) = self.inner.tenants.lock() else {
-            return Vec::new();
-        };
-        let Some(state) = t.get(tenant) else {
-            return Vec::new();
-        };
-        state
-            .groups
-            .values()
-            .map(|g| {
-                let views = g
-                    .alerts
-                    .values()
-                    .filter(|a| !a.resolved_at(now))
-                    .map(|a| self.view(state, a, now))
-                    .collect();
-                (g.group_labels.clone(), g.receiver.clone(), views)
-            })
-            .collect()
+        self.with_state(tenant, |state| {
+            state
+                .groups
+                .values()
+                .map(|g| {
+                    let views = g
+                        .alerts
+                        .values()
+                        .filter(|a| !a.resolved_at(now))
+                        .map(|a| self.view(state, a, now))
+                        .collect();
+                    (g.group_labels.clone(), g.receiver.clone(), views)
+                })
+                .collect()
+        })
     }
 
     pub fn silences(&self, tenant: &str) -> Vec<Silence> {
-        self.inner
-            .tenants
-            .lock()
-            .ok()
-            .and_then(|t| t.get(tenant).map(|s| s.silences.0.clone()))
-            .unwrap_or_default()
+        self.with_state(tenant, |s| s.silences.0.clone())
     }
 
     /// Creates or updates a silence of `tenant`, saved before it answers.

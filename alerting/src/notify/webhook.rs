@@ -132,31 +132,31 @@ pub struct Failure {
     pub retry: bool,
 }
 
+/// A secret given inline or in a file (the file's text, trimmed).
+fn secret(inline: &Option<String>, file: &Option<String>) -> String {
+    match (inline, file) {
+        (Some(v), _) => v.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The `Authorization` header of an HTTP config: basic auth, a typed credential, or a
+/// bearer token.
 fn auth_header(http: Option<&HttpConfig>) -> Option<String> {
     let h = http?;
     if let Some(b) = &h.basic_auth {
-        let password = match (&b.password, &b.password_file) {
-            (Some(p), _) => p.clone(),
-            (None, Some(f)) => std::fs::read_to_string(f)
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-            _ => String::new(),
-        };
+        let password = secret(&b.password, &b.password_file);
         use base64::Engine;
         let token =
             base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", b.username));
         return Some(format!("Basic {token}"));
     }
     if let Some(a) = &h.authorization {
-        let creds = match (&a.credentials, &a.credentials_file) {
-            (Some(c), _) => c.clone(),
-            (None, Some(f)) => std::fs::read_to_string(f)
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-            _ => String::new(),
-        };
+        let creds = secret(&a.credentials, &a.credentials_file);
         return Some(format!("{} {creds}", a.kind.as_deref().unwrap_or("Bearer")));
     }
     h.bearer_token.as_ref().map(|t| format!("Bearer {t}"))
@@ -268,6 +268,21 @@ mod tests {
         assert_eq!(json["version"], "4");
         assert_eq!(json["externalURL"], "http://osprey:9800");
         assert!(backoff(1, 0.5) == Duration::from_millis(500));
+        let basic = HttpConfig {
+            basic_auth: Some(super::super::config::BasicAuth {
+                username: "u".into(),
+                password: Some("p".into()),
+                password_file: None,
+            }),
+            ..HttpConfig::default()
+        };
+        assert_eq!(auth_header(Some(&basic)).as_deref(), Some("Basic dTpw"));
+        let bearer = HttpConfig {
+            bearer_token: Some("t".into()),
+            ..HttpConfig::default()
+        };
+        assert_eq!(auth_header(Some(&bearer)).as_deref(), Some("Bearer t"));
+        assert_eq!(auth_header(None), None);
         assert!(backoff(40, 0.9) == Duration::from_secs(60));
     }
 }
