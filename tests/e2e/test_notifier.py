@@ -216,3 +216,65 @@ def test_state_survives_a_restart_without_a_second_page(osprey_factory, tmp_path
         assert hook.bodies[0][1]["alerts"][0]["startsAt"] == starts
     finally:
         hook.stop()
+
+
+def chat_config(hook: str) -> str:
+    return f"""\
+global:
+  slack_api_url: '{hook}/slack'
+route:
+  receiver: chat
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 30s
+receivers:
+  - name: chat
+    slack_configs: [{{channel: '#ops'}}]
+    pagerduty_configs: [{{routing_key: rk123, url: '{hook}/pd'}}]
+"""
+
+
+def test_slack_and_pagerduty_messages_match_alertmanager(osprey_factory, tmp_path: Path) -> None:
+    """Alertmanager's default Slack message and PagerDuty event (Events API v2) for the
+    same group, from a real Alertmanager fed by Prometheus and from Osprey."""
+    hook = Receiver()
+    (tmp_path / "rules.yml").write_text(
+        "groups:\n  - name: chat\n    interval: 2s\n    rules:\n"
+        "      - alert: ChatAlert\n"
+        "        expr: label_replace(vector(1), \"instance\", \"db-1\", \"\", \"\") or label_replace(vector(2), \"instance\", \"db-2\", \"\", \"\")\n"
+        "        for: 8s\n        labels: {severity: page, team: db}\n        annotations: {summary: '{{ $labels.instance }} down'}\n"
+    )
+    prom = PrometheusServer(tmp_path, config="")
+    am = None
+    try:
+        prom.start()
+        external = f"http://{socket.gethostname()}:{prom.port}"
+        am = Alertmanager(tmp_path / "am", chat_config(hook.url + "/am"), external_url=external)
+        am.start()
+        (tmp_path / "prometheus.yml").write_text(
+            "global:\n  evaluation_interval: 2s\nrule_files: [rules.yml]\n"
+            f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am.port}']\n"
+        )
+        prom.stop()
+        prom.start()
+        (tmp_path / "alertmanager.yml").write_text(chat_config(hook.url + "/osprey"))
+        osprey_factory(
+            config=(
+                '[rules]\nfiles = ["rules.yml"]\n'
+                f'[alerting]\nexternal_url = "{external}"\nalertmanager_config = "alertmanager.yml"\n'
+            )
+        )
+        wait_until(
+            lambda: len(hook.by_prefix("/am")) >= 2 and len(hook.by_prefix("/osprey")) >= 2,
+            timeout=45,
+            message="Slack and PagerDuty messages from both",
+        )
+        ours = sorted((p, json.dumps(b, sort_keys=True)) for p, b in hook.by_prefix("/osprey")[:2])
+        theirs = sorted((p, json.dumps(b, sort_keys=True)) for p, b in hook.by_prefix("/am")[:2])
+        assert [p for p, _ in ours] == ["/pd", "/slack"], ours
+        assert ours == theirs, f"\n osprey: {ours}\n alertmanager: {theirs}"
+    finally:
+        prom.stop()
+        if am:
+            am.stop()
+        hook.stop()

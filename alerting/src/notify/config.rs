@@ -1,7 +1,7 @@
 //! `alertmanager.yml` in Alertmanager 0.25's format (`alerting/docs/semantics.md` §7),
 //! read strictly: an unknown key is an error, as in Alertmanager. What Osprey's
-//! notifier does not do yet (other receivers than webhooks, time intervals,
-//! templates) is refused by name rather than accepted and ignored.
+//! notifier does not do yet (receivers other than webhooks, Slack and PagerDuty, time
+//! intervals, custom templates) is refused by name rather than accepted and ignored.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -116,9 +116,9 @@ pub struct ReceiverConfig {
     #[serde(default)]
     pub webhook_configs: Vec<WebhookConfig>,
     #[serde(default)]
-    pub slack_configs: Vec<serde_json::Value>,
+    pub slack_configs: Vec<SlackConfig>,
     #[serde(default)]
-    pub pagerduty_configs: Vec<serde_json::Value>,
+    pub pagerduty_configs: Vec<PagerDutyConfig>,
     #[serde(default)]
     pub email_configs: Vec<serde_json::Value>,
     #[serde(default)]
@@ -153,6 +153,100 @@ pub struct WebhookConfig {
     pub http_config: Option<HttpConfig>,
 }
 
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    #[serde(default)]
+    pub api_url: Option<String>,
+    #[serde(default)]
+    pub api_url_file: Option<String>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub color: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub title_link: Option<String>,
+    #[serde(default)]
+    pub pretext: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub fallback: Option<String>,
+    #[serde(default)]
+    pub callback_id: Option<String>,
+    #[serde(default)]
+    pub footer: Option<String>,
+    #[serde(default)]
+    pub icon_emoji: Option<String>,
+    #[serde(default)]
+    pub icon_url: Option<String>,
+    #[serde(default)]
+    pub image_url: Option<String>,
+    #[serde(default)]
+    pub thumb_url: Option<String>,
+    #[serde(default)]
+    pub link_names: bool,
+    #[serde(default)]
+    pub mrkdwn_in: Option<Vec<String>>,
+    #[serde(default)]
+    pub short_fields: bool,
+    #[serde(default)]
+    pub fields: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub actions: Vec<serde_json::Value>,
+    /// Default false for Slack.
+    #[serde(default)]
+    pub send_resolved: Option<bool>,
+    #[serde(default)]
+    pub http_config: Option<HttpConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyConfig {
+    #[serde(default)]
+    pub routing_key: Option<String>,
+    #[serde(default)]
+    pub routing_key_file: Option<String>,
+    #[serde(default)]
+    pub service_key: Option<String>,
+    #[serde(default)]
+    pub service_key_file: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub client: Option<String>,
+    #[serde(default)]
+    pub client_url: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub details: BTreeMap<String, String>,
+    #[serde(default)]
+    pub images: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub links: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub class: Option<String>,
+    #[serde(default)]
+    pub component: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Default true.
+    #[serde(default)]
+    pub send_resolved: Option<bool>,
+    #[serde(default)]
+    pub http_config: Option<HttpConfig>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InhibitRuleConfig {
@@ -182,8 +276,6 @@ impl ReceiverConfig {
     pub fn unsupported(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
         for (name, n) in [
-            ("slack_configs", self.slack_configs.len()),
-            ("pagerduty_configs", self.pagerduty_configs.len()),
             ("email_configs", self.email_configs.len()),
             ("opsgenie_configs", self.opsgenie_configs.len()),
             ("pushover_configs", self.pushover_configs.len()),

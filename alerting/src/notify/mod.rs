@@ -9,6 +9,7 @@
 //! receiver holds back only its group.
 
 pub mod alert;
+pub mod chat;
 pub mod config;
 pub mod dispatch;
 pub mod inhibit;
@@ -23,14 +24,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tokio::sync::{Notify, watch};
 
 use alert::NotifyAlert;
-use config::{AlertmanagerConfig, HttpConfig, WebhookConfig};
+use config::{AlertmanagerConfig, HttpConfig, PagerDutyConfig, SlackConfig, WebhookConfig};
 use dispatch::{LogEntry, TenantState, needs_update};
 use inhibit::InhibitRule;
 use route::Route;
@@ -52,6 +49,151 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Entries of the notification history kept (oldest dropped).
 const HISTORY: usize = 10_000;
 
+/// One way of notifying of a receiver.
+#[derive(Debug, Clone)]
+pub enum Integration {
+    Webhook(WebhookConfig),
+    Slack {
+        cfg: SlackConfig,
+        url: String,
+    },
+    PagerDuty {
+        cfg: PagerDutyConfig,
+        url: String,
+        routing_key: String,
+    },
+}
+
+impl Integration {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Integration::Webhook(_) => "webhook",
+            Integration::Slack { .. } => "slack",
+            Integration::PagerDuty { .. } => "pagerduty",
+        }
+    }
+
+    /// Alertmanager's defaults: webhooks and PagerDuty send resolved, Slack not.
+    fn send_resolved(&self) -> bool {
+        match self {
+            Integration::Webhook(w) => w.send_resolved.unwrap_or(true),
+            Integration::Slack { cfg, .. } => cfg.send_resolved.unwrap_or(false),
+            Integration::PagerDuty { cfg, .. } => cfg.send_resolved.unwrap_or(true),
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Integration::Webhook(w) => &w.url,
+            Integration::Slack { url, .. } | Integration::PagerDuty { url, .. } => url,
+        }
+    }
+
+    fn http(&self) -> Option<&HttpConfig> {
+        match self {
+            Integration::Webhook(w) => w.http_config.as_ref(),
+            Integration::Slack { cfg, .. } => cfg.http_config.as_ref(),
+            Integration::PagerDuty { cfg, .. } => cfg.http_config.as_ref(),
+        }
+    }
+}
+
+/// PagerDuty's Events API v2 (Alertmanager's default `pagerduty_url`).
+const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+fn file_or(inline: &Option<String>, file: &Option<String>) -> Result<Option<String>, String> {
+    match (inline, file) {
+        (Some(v), _) if !v.is_empty() => Ok(Some(v.clone())),
+        (_, Some(f)) => std::fs::read_to_string(f)
+            .map(|t| Some(t.trim().to_string()))
+            .map_err(|e| format!("{f}: {e}")),
+        _ => Ok(None),
+    }
+}
+
+/// Refuses a field written as a template (custom templates are not supported yet).
+fn plain(receiver: &str, field: &str, v: &Option<String>) -> Result<(), String> {
+    match v {
+        Some(t) if t.contains("{{") => Err(format!(
+            "receiver {receiver:?}: {field}: custom notification templates are not supported by Osprey yet (leave it out for Alertmanager's default, or write plain text)"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn slack_integration(
+    receiver: &str,
+    c: &SlackConfig,
+    global: &config::Global,
+) -> Result<Integration, String> {
+    let url = file_or(&c.api_url, &c.api_url_file)?
+        .or_else(|| global.slack_api_url.clone())
+        .ok_or("no global Slack API URL set either inline or in a file")?;
+    for (f, v) in [
+        ("title", &c.title),
+        ("title_link", &c.title_link),
+        ("text", &c.text),
+        ("pretext", &c.pretext),
+        ("fallback", &c.fallback),
+        ("color", &c.color),
+        ("channel", &c.channel),
+        ("username", &c.username),
+        ("footer", &c.footer),
+    ] {
+        plain(receiver, f, v)?;
+    }
+    if !c.fields.is_empty() || !c.actions.is_empty() {
+        return Err(format!(
+            "receiver {receiver:?}: Slack fields and actions are not supported by Osprey yet"
+        ));
+    }
+    Ok(Integration::Slack {
+        cfg: c.clone(),
+        url,
+    })
+}
+
+fn pagerduty_integration(
+    receiver: &str,
+    c: &PagerDutyConfig,
+    global: &config::Global,
+) -> Result<Integration, String> {
+    if c.service_key.is_some() || c.service_key_file.is_some() {
+        return Err(format!(
+            "receiver {receiver:?}: PagerDuty's Events API v1 (service_key) is not supported by Osprey; use routing_key"
+        ));
+    }
+    let routing_key = file_or(&c.routing_key, &c.routing_key_file)?
+        .ok_or("missing service or routing key in PagerDuty config")?;
+    for (f, v) in [
+        ("description", &c.description),
+        ("client_url", &c.client_url),
+        ("severity", &c.severity),
+    ] {
+        plain(receiver, f, v)?;
+    }
+    if c.details.values().any(|v| v.contains("{{")) {
+        return Err(format!(
+            "receiver {receiver:?}: details: custom notification templates are not supported by Osprey yet"
+        ));
+    }
+    if !c.images.is_empty() || !c.links.is_empty() {
+        return Err(format!(
+            "receiver {receiver:?}: PagerDuty images and links are not supported by Osprey yet"
+        ));
+    }
+    let url = c
+        .url
+        .clone()
+        .or_else(|| global.pagerduty_url.clone())
+        .unwrap_or_else(|| PAGERDUTY_URL.to_string());
+    Ok(Integration::PagerDuty {
+        cfg: c.clone(),
+        url,
+        routing_key,
+    })
+}
+
 /// A configuration ready to run.
 #[derive(Debug, Clone)]
 pub struct Compiled {
@@ -60,7 +202,7 @@ pub struct Compiled {
     /// Receiver names in the file's order.
     pub receiver_order: Vec<String>,
     pub root: Route,
-    pub receivers: HashMap<String, Vec<WebhookConfig>>,
+    pub receivers: HashMap<String, Vec<Integration>>,
     pub http: Option<HttpConfig>,
     pub inhibit: Vec<InhibitRule>,
     pub resolve_timeout: Duration,
@@ -111,10 +253,11 @@ pub fn compile(text: &str) -> Result<Compiled, String> {
         }
         if let Some(kind) = r.unsupported().first() {
             return Err(format!(
-                "receiver {:?}: {kind} are not supported by Osprey yet (webhook_configs are)",
+                "receiver {:?}: {kind} are not supported by Osprey yet (webhook, slack and pagerduty configs are)",
                 r.name
             ));
         }
+        let mut integrations = Vec::new();
         for w in &r.webhook_configs {
             if w.url.is_empty() {
                 return Err("missing URL in webhook config".into());
@@ -122,8 +265,15 @@ pub fn compile(text: &str) -> Result<Compiled, String> {
             if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
                 return Err("scheme required for webhook url".into());
             }
+            integrations.push(Integration::Webhook(w.clone()));
         }
-        receivers.insert(r.name.clone(), r.webhook_configs.clone());
+        for c in &r.slack_configs {
+            integrations.push(slack_integration(&r.name, c, &cfg.global)?);
+        }
+        for c in &r.pagerduty_configs {
+            integrations.push(pagerduty_integration(&r.name, c, &cfg.global)?);
+        }
+        receivers.insert(r.name.clone(), integrations);
     }
     for name in root.receivers() {
         if !receivers.contains_key(name) {
@@ -184,7 +334,7 @@ struct Inner {
     storage: Option<osprey_storage::Storage>,
     started_at: i64,
     external_url: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: webhook::HttpClient,
     tenants: Mutex<HashMap<String, TenantState>>,
     wake: Notify,
     history: Mutex<VecDeque<HistoryEntry>>,
@@ -248,7 +398,7 @@ impl Notifier {
                 storage,
                 started_at: now_ns(),
                 external_url,
-                client: Client::builder(TokioExecutor::new()).build_http(),
+                client: webhook::client(),
                 tenants: Mutex::new(tenants),
                 wake: Notify::new(),
                 history: Mutex::new(VecDeque::new()),
@@ -514,6 +664,55 @@ impl Notifier {
         self.inner.wake.notify_one();
     }
 
+    /// The JSON body `integration` sends for `alerts`, and how many firing and
+    /// resolved alerts it holds.
+    fn body(
+        &self,
+        integration: &Integration,
+        group: &dispatch::AggrGroup,
+        alerts: &[NotifyAlert],
+        now: i64,
+    ) -> Option<(Bytes, usize, usize)> {
+        let notice = chat::Notice {
+            receiver: &group.receiver,
+            group_key: &group.key,
+            group_labels: &group.group_labels,
+            alerts,
+            external_url: &self.inner.external_url,
+            now,
+        };
+        let firing = alerts.iter().filter(|a| !a.resolved_at(now)).count();
+        let (json, firing, resolved) = match integration {
+            Integration::Webhook(w) => {
+                let msg = webhook::message(
+                    &group.receiver,
+                    &group.key,
+                    &group.group_labels,
+                    alerts,
+                    w.max_alerts,
+                    &self.inner.external_url,
+                    now,
+                );
+                let f = msg.alerts.iter().filter(|a| a.status == "firing").count();
+                let r = msg.alerts.len() - f;
+                (serde_json::to_vec(&msg).ok()?, f, r)
+            }
+            Integration::Slack { cfg, .. } => (
+                serde_json::to_vec(&chat::slack(cfg, &notice)).ok()?,
+                firing,
+                alerts.len() - firing,
+            ),
+            Integration::PagerDuty {
+                cfg, routing_key, ..
+            } => (
+                serde_json::to_vec(&chat::pagerduty(cfg, routing_key, &notice)).ok()?,
+                firing,
+                alerts.len() - firing,
+            ),
+        };
+        Some((Bytes::from(json), firing, resolved))
+    }
+
     /// One integration of a flush; whether it succeeded (or had nothing to do).
     #[allow(clippy::too_many_arguments)]
     async fn notify_one(
@@ -521,12 +720,12 @@ impl Notifier {
         tenant: &str,
         group: &dispatch::AggrGroup,
         index: usize,
-        w: &WebhookConfig,
+        integration: &Integration,
         alerts: &[NotifyAlert],
         now: i64,
         deadline: i64,
     ) -> bool {
-        let send_resolved = w.send_resolved.unwrap_or(true);
+        let send_resolved = integration.send_resolved();
         let firing: HashSet<u64> = alerts
             .iter()
             .filter(|a| !a.resolved_at(now))
@@ -582,27 +781,22 @@ impl Notifier {
             self.save_log(tenant).await;
             return true;
         }
-        let msg = webhook::message(
-            &group.receiver,
-            &group.key,
-            &group.group_labels,
-            &to_send,
-            w.max_alerts,
-            &self.inner.external_url,
-            now,
-        );
-        let Ok(body) = serde_json::to_vec(&msg) else {
+        let Some((body, firing_sent, resolved_sent)) = self.body(integration, group, &to_send, now)
+        else {
             return false;
         };
-        let body = Bytes::from(body);
         let mut attempts = 0u32;
         let result = loop {
             attempts += 1;
+            let http = integration.http().or(self.inner.config.http.as_ref());
+            // PagerDuty asks to retry 429 too.
+            let also = matches!(integration, Integration::PagerDuty { .. }).then_some(429);
             match webhook::post(
                 &self.inner.client,
-                w,
-                self.inner.config.http.as_ref(),
+                integration.url(),
+                http,
                 body.clone(),
+                also,
             )
             .await
             {
@@ -635,10 +829,10 @@ impl Notifier {
                 tenant: tenant.to_string(),
                 group_key: group.key.clone(),
                 receiver: group.receiver.clone(),
-                integration: format!("webhook[{index}]"),
+                integration: format!("{}[{index}]", integration.name()),
                 outcome: if ok { "notified" } else { "failed" },
-                firing: msg.alerts.iter().filter(|a| a.status == "firing").count(),
-                resolved: msg.alerts.iter().filter(|a| a.status == "resolved").count(),
+                firing: firing_sent,
+                resolved: resolved_sent,
                 attempts,
                 error: result.err(),
             });
@@ -678,7 +872,19 @@ mod tests {
             ),
             (
                 "route: {receiver: x}\nreceivers: [{name: x, slack_configs: [{channel: '#a'}]}]\n",
-                "slack_configs are not supported",
+                "no global Slack API URL set",
+            ),
+            (
+                "route: {receiver: x}\nreceivers: [{name: x, slack_configs: [{api_url: 'http://s', title: '{{ .Status }}'}]}]\n",
+                "custom notification templates are not supported",
+            ),
+            (
+                "route: {receiver: x}\nreceivers: [{name: x, pagerduty_configs: [{}]}]\n",
+                "missing service or routing key in PagerDuty config",
+            ),
+            (
+                "route: {receiver: x}\nreceivers: [{name: x, email_configs: [{to: a@b}]}]\n",
+                "email_configs are not supported",
             ),
             (
                 "route: {receiver: x}\nreceivers: [{name: x}, {name: x}]\n",

@@ -13,7 +13,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Serialize;
 
 use super::alert::NotifyAlert;
-use super::config::{HttpConfig, WebhookConfig};
+use super::config::HttpConfig;
 
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -162,17 +162,38 @@ fn auth_header(http: Option<&HttpConfig>) -> Option<String> {
     h.bearer_token.as_ref().map(|t| format!("Bearer {t}"))
 }
 
-/// One POST of `body` to the webhook.
+/// The HTTP client of the integrations: HTTPS with the system's roots, or HTTP.
+pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A client for http and https receivers (Slack and PagerDuty are https).
+pub fn client() -> HttpClient {
+    let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "no system CA certificates: https receivers will fail to verify");
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth(),
+            )
+        }
+    };
+    let https = builder.https_or_http().enable_http1().build();
+    Client::builder(hyper_util::rt::TokioExecutor::new()).build(https)
+}
+
+/// One POST of a JSON `body` to `url`; 5xx (and `also_retry`) answers may be retried.
 pub async fn post(
-    client: &Client<HttpConnector, Full<Bytes>>,
-    cfg: &WebhookConfig,
+    client: &HttpClient,
+    url: &str,
     http: Option<&HttpConfig>,
     body: Bytes,
+    also_retry: Option<u16>,
 ) -> Result<(), Failure> {
-    let mut req = http::Request::post(&cfg.url)
+    let mut req = http::Request::post(url)
         .header("content-type", "application/json")
         .header("user-agent", concat!("Osprey/", env!("CARGO_PKG_VERSION")));
-    if let Some(a) = auth_header(cfg.http_config.as_ref().or(http)) {
+    if let Some(a) = auth_header(http) {
         req = req.header("authorization", a);
     }
     let req = req.body(Full::new(body)).map_err(|e| Failure {
@@ -182,11 +203,11 @@ pub async fn post(
     let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
         .await
         .map_err(|_| Failure {
-            message: format!("{}: no answer within 10s", cfg.url),
+            message: format!("{url}: no answer within 10s"),
             retry: true,
         })?
         .map_err(|e| Failure {
-            message: format!("{}: {e}", cfg.url),
+            message: format!("{url}: {e}"),
             retry: true,
         })?;
     let status = resp.status();
@@ -200,12 +221,8 @@ pub async fn post(
         .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
         .unwrap_or_default();
     Err(Failure {
-        message: format!(
-            "unexpected status code {}: {}: {text}",
-            status.as_u16(),
-            cfg.url
-        ),
-        retry: status.is_server_error(),
+        message: format!("unexpected status code {}: {url}: {text}", status.as_u16()),
+        retry: status.is_server_error() || also_retry == Some(status.as_u16()),
     })
 }
 
