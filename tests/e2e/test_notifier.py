@@ -202,8 +202,12 @@ def test_state_survives_a_restart_without_a_second_page(osprey_factory, tmp_path
         before = alerts(server)
         assert before["Firing"]["state"] == "firing" and before["Pending"]["state"] == "pending", before
         starts = hook.bodies[0][1]["alerts"][0]["startsAt"]
-        metrics = server.get("/metrics").text
-        assert "osprey_notifier_notifications_total 1" in metrics, metrics
+        # Counted once the delivery is recorded (just after the receiver answered).
+        metrics = wait_until(
+            lambda: (m := server.get("/metrics").text) and "osprey_notifier_notifications_total 1" in m and m,
+            timeout=10,
+            message="the delivery counted",
+        )
         assert "osprey_rule_evaluations_total 0" not in metrics and "osprey_rule_evaluations_total" in metrics
         server.restart(kill=True)
         after = wait_until(lambda: len(alerts(server)) == 2 and alerts(server), timeout=15)
