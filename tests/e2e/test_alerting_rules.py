@@ -204,18 +204,20 @@ def test_rules_match_prometheus(osprey_factory, tmp_path: Path) -> None:
         prom.stop()
 
 
+# The conditions start at a common instant (FROM, filled in when the test runs),
+# after both servers have started, so both see them begin at the same evaluation.
 FORWARD_RULES = """\
 groups:
   - name: fwd
     interval: 2s
     rules:
       - alert: AlwaysOn
-        expr: vector(3) > 1
+        expr: vector(3) > 1 and on() (vector(time()) > FROM)
         for: 10s
         labels: {severity: page, cluster: fromrule}
         annotations: {summary: "value {{ $value }}"}
       - alert: PerJob
-        expr: label_replace(vector(1), "job", "api", "", "")
+        expr: label_replace(vector(1), "job", "api", "", "") and on() (vector(time()) > FROM)
         for: 8s
         labels: {severity: warn}
 """
@@ -251,7 +253,8 @@ def test_alerts_reach_alertmanager_as_prometheus_sends_them(osprey_factory, tmp_
     ams = [Alertmanager(tmp_path / f"am{i}", AM_CONFIG) for i in range(2)]
     for am in ams:
         am.start()
-    (tmp_path / "rules.yml").write_text(FORWARD_RULES)
+    start_at = int(time.time()) + 20
+    (tmp_path / "rules.yml").write_text(FORWARD_RULES.replace("FROM", str(start_at)))
     prom = PrometheusServer(tmp_path, config="")
     (tmp_path / "prometheus.yml").write_text(
         "global:\n  evaluation_interval: 2s\n  external_labels: {cluster: c1, region: eu}\n"
@@ -270,9 +273,10 @@ def test_alerts_reach_alertmanager_as_prometheus_sends_them(osprey_factory, tmp_
                 f'alertmanagers = ["{ams[0].url}"]\n'
             )
         )
+        assert time.time() < start_at, "the servers took too long to start for this test"
         wait_until(
             lambda: len(ams[0].alerts()) == 2 and len(ams[1].alerts()) == 2,
-            timeout=40,
+            timeout=60,
             message="alerts in both Alertmanagers",
         )
         ours, theirs = am_view(ams[0]), am_view(ams[1])

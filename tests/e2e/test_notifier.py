@@ -29,17 +29,17 @@ groups:
     interval: 2s
     rules:
       - alert: DiskFull
-        expr: label_replace(vector(97), "instance", "db-1", "", "")
+        expr: label_replace(vector(97), "instance", "db-1", "", "") and on() (vector(time()) > FROM)
         for: 8s
         labels: {severity: page, team: db}
         annotations: {summary: "{{ $labels.instance }} disk {{ $value }}% full"}
       - alert: SlowQueries
-        expr: label_replace(vector(3), "instance", "db-1", "", "") or label_replace(vector(5), "instance", "db-2", "", "")
+        expr: (label_replace(vector(3), "instance", "db-1", "", "") or label_replace(vector(5), "instance", "db-2", "", "")) and on() (vector(time()) > FROM)
         for: 8s
         labels: {severity: warn, team: db}
         annotations: {summary: "{{ $labels.instance }} slow"}
       - alert: Other
-        expr: label_replace(vector(1), "instance", "web-1", "", "")
+        expr: label_replace(vector(1), "instance", "web-1", "", "") and on() (vector(time()) > FROM)
         for: 8s
         labels: {severity: warn, team: web}
 """
@@ -111,7 +111,10 @@ class Receiver:
 
 def test_notifications_match_alertmanager(osprey_factory, tmp_path: Path) -> None:
     hook = Receiver()
-    (tmp_path / "rules.yml").write_text(RULES)
+    # The conditions begin at one instant after both servers started (so both see them
+    # begin at the same evaluation, whatever their start times).
+    start_at = int(time.time()) + 20
+    (tmp_path / "rules.yml").write_text(RULES.replace("FROM", str(start_at)))
     prom = PrometheusServer(tmp_path, config="")
     external = ""
     am = None
@@ -141,7 +144,7 @@ def test_notifications_match_alertmanager(osprey_factory, tmp_path: Path) -> Non
 
         wait_until(
             lambda: len(first_per_group("/am")) >= 3 and len(first_per_group("/osprey")) >= 3,
-            timeout=45,
+            timeout=70,
             message="first notifications of three groups from both",
         )
         ours, theirs = first_per_group("/osprey"), first_per_group("/am")
@@ -242,10 +245,12 @@ def test_slack_and_pagerduty_messages_match_alertmanager(osprey_factory, tmp_pat
     """Alertmanager's default Slack message and PagerDuty event (Events API v2) for the
     same group, from a real Alertmanager fed by Prometheus and from Osprey."""
     hook = Receiver()
+    start_at = int(time.time()) + 20
     (tmp_path / "rules.yml").write_text(
         "groups:\n  - name: chat\n    interval: 2s\n    rules:\n"
         "      - alert: ChatAlert\n"
-        "        expr: label_replace(vector(1), \"instance\", \"db-1\", \"\", \"\") or label_replace(vector(2), \"instance\", \"db-2\", \"\", \"\")\n"
+        "        expr: (label_replace(vector(1), \"instance\", \"db-1\", \"\", \"\") or label_replace(vector(2), \"instance\", \"db-2\", \"\", \"\"))"
+        f" and on() (vector(time()) > {start_at})\n"
         "        for: 8s\n        labels: {severity: page, team: db}\n        annotations: {summary: '{{ $labels.instance }} down'}\n"
     )
     prom = PrometheusServer(tmp_path, config="")
@@ -270,7 +275,7 @@ def test_slack_and_pagerduty_messages_match_alertmanager(osprey_factory, tmp_pat
         )
         wait_until(
             lambda: len(hook.by_prefix("/am")) >= 2 and len(hook.by_prefix("/osprey")) >= 2,
-            timeout=45,
+            timeout=70,
             message="Slack and PagerDuty messages from both",
         )
         ours = sorted((p, json.dumps(b, sort_keys=True)) for p, b in hook.by_prefix("/osprey")[:2])

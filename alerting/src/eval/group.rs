@@ -126,8 +126,13 @@ pub fn slot_offset(file: &str, name: &str, interval: Duration) -> Duration {
     Duration::from_nanos(h % ns)
 }
 
+/// The expression as Prometheus prints it (rules API, generator URLs): promql-parser's
+/// printing, with number literals in Go's format.
 fn printed(expr: &str) -> String {
-    osprey_promql::parse(expr).map_or_else(|_| expr.to_string(), |e| e.to_string())
+    osprey_promql::parse(expr).map_or_else(
+        |_| expr.to_string(),
+        |e| crate::template::gofmt::promql_numbers(&e.to_string()),
+    )
 }
 
 impl Group {

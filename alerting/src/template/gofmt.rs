@@ -61,6 +61,74 @@ pub fn rfc3339_nano(ns: i64) -> String {
     s
 }
 
+/// A printed PromQL expression with its number literals as Prometheus prints them
+/// (Go's `%v`: `1796402720` → `1.79640272e+09`, `1000000` → `1e+06`); quoted strings,
+/// identifiers and durations (`5m`) are left as they are.
+pub fn promql_numbers(expr: &str) -> String {
+    let chars: Vec<char> = expr.chars().collect();
+    let mut out = String::with_capacity(expr.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' || c == '\'' || c == '`' {
+            // A quoted string, escapes included.
+            let start = i;
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                if chars[i] == '\\' && c != '`' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i = (i + 1).min(chars.len());
+            out.extend(&chars[start..i]);
+            continue;
+        }
+        let word_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+        if c.is_ascii_digit() && (i == 0 || !word_char(chars[i - 1]) && chars[i - 1] != '.') {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                i += 1;
+            }
+            if i < chars.len()
+                && (chars[i] == 'e' || chars[i] == 'E')
+                && chars
+                    .get(i + 1)
+                    .is_some_and(|n| n.is_ascii_digit() || *n == '+' || *n == '-')
+            {
+                i += 2;
+                while i < chars.len() && chars[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+            let text: String = chars[start..i].iter().collect();
+            // Followed by a letter: a duration (`5m`) or part of a name.
+            if i < chars.len() && word_char(chars[i]) {
+                while i < chars.len() && word_char(chars[i]) {
+                    i += 1;
+                }
+                out.extend(&chars[start..i]);
+                continue;
+            }
+            match text.parse::<f64>() {
+                Ok(x) => out.push_str(&v(x)),
+                Err(_) => out.push_str(&text),
+            }
+            continue;
+        }
+        if word_char(c) {
+            while i < chars.len() && word_char(chars[i]) {
+                out.push(chars[i]);
+                i += 1;
+            }
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
 fn special(x: f64) -> Option<String> {
     if x.is_nan() {
         Some("NaN".into())
@@ -142,6 +210,15 @@ mod tests {
             rfc3339_nano(1_764_860_505_151_810_036),
             "2025-12-04T15:01:45.151810036Z"
         );
+        assert_eq!(
+            promql_numbers("vector(time()) > 1796402720"),
+            "vector(time()) > 1.79640272e+09"
+        );
+        assert_eq!(
+            promql_numbers(r#"sum(rate(http_2xx{a="1000000"}[5m] offset 1h)) * 1000000 > 0.5"#),
+            r#"sum(rate(http_2xx{a="1000000"}[5m] offset 1h)) * 1e+06 > 0.5"#
+        );
+        assert_eq!(promql_numbers("topk(5, x) / 1e-05"), "topk(5, x) / 1e-05");
         assert_eq!(e(3.0), "3e+00");
         assert_eq!(e(0.5), "5e-01");
         assert_eq!(e(1234567.0), "1.234567e+06");
