@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::matcher::{MatchType, Matcher};
+use crate::rules::validate::is_label_name;
 
 /// How long an expired silence is kept.
 pub const RETENTION_NS: i64 = 120 * 3600 * 1_000_000_000;
@@ -112,13 +113,6 @@ impl Silence {
         }
         Ok(())
     }
-}
-
-fn is_label_name(s: &str) -> bool {
-    let mut c = s.chars();
-    c.next()
-        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
-        && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
 }
 
 /// One tenant's silences.

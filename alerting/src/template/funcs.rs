@@ -216,21 +216,6 @@ fn strip_domain(hostport: &str) -> String {
     }
 }
 
-/// Go's `url.QueryEscape`: space as `+`, unreserved characters kept.
-pub fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 fn as_sample_map(name: &str, v: Option<&Value>) -> gotmpl::Result<Arc<BTreeMap<Arc<str>, Value>>> {
     match v {
         Some(Value::Map(m)) => Ok(Arc::clone(m)),
@@ -328,13 +313,13 @@ pub(super) fn map(ctx: &Context) -> FuncMap {
     insert(&mut m, "graphLink", |a| {
         text(format!(
             "/graph?g0.expr={}&g0.tab=0",
-            query_escape(string_arg("graphLink", a, 0)?)
+            gotmpl::url_encode(string_arg("graphLink", a, 0)?)
         ))
     });
     insert(&mut m, "tableLink", |a| {
         text(format!(
             "/graph?g0.expr={}&g0.tab=1",
-            query_escape(string_arg("tableLink", a, 0)?)
+            gotmpl::url_encode(string_arg("tableLink", a, 0)?)
         ))
     });
     insert(&mut m, "args", |a| {
@@ -538,6 +523,6 @@ pub(super) mod tests {
         assert_eq!(strip_port("host:9100"), "host");
         assert_eq!(strip_domain("host1.example.com:9100"), "host1:9100");
         assert_eq!(strip_domain("10.0.0.1:9100"), "10.0.0.1:9100");
-        assert_eq!(query_escape("m > 0"), "m+%3E+0");
+        assert_eq!(gotmpl::url_encode("m > 0"), "m+%3E+0");
     }
 }

@@ -21,7 +21,9 @@ use std::sync::Arc;
 use gotmpl::parse::{CommandNode, Expr, ListNode, Node, Parser};
 use gotmpl::{Template, Value};
 
-pub use funcs::{QueryFn, Sample, query_escape};
+pub use funcs::{QueryFn, Sample};
+/// Go's `url.QueryEscape` (space as `+`), as `gotmpl` implements it for `urlquery`.
+pub use gotmpl::url_encode as query_escape;
 
 /// The variables Prometheus defines in front of every rule template.
 const DEFS: &str = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}";
