@@ -1,17 +1,19 @@
 //! The notifier's configuration checked and compiled: Alertmanager's checks and
 //! messages where it has them, each receiver's integrations (webhook, Slack,
-//! PagerDuty) with their defaults, and what Osprey does not deliver yet refused by
-//! name.
+//! PagerDuty) with their defaults, the named time intervals given to the routes that
+//! use them, and what Osprey does not deliver yet refused by name.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
 use super::config::{
-    self, AlertmanagerConfig, HttpConfig, PagerDutyConfig, SlackConfig, WebhookConfig,
+    self, AlertmanagerConfig, HttpConfig, NamedTimeIntervals, PagerDutyConfig, SlackConfig,
+    WebhookConfig,
 };
 use super::inhibit::InhibitRule;
 use super::route::Route;
+use super::timeinterval::{Intervals, TimeIntervalConfig};
 
 /// Alertmanager's `resolve_timeout` default.
 pub(super) const RESOLVE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -161,6 +163,45 @@ fn pagerduty_integration(
     })
 }
 
+/// Named time intervals as read: (which list, name, entries).
+type ReadIntervals = Vec<(&'static str, String, Intervals)>;
+
+/// Each named list's entries checked (Alertmanager does this while reading the file,
+/// before its other checks), with the list it came from.
+fn read_time_intervals(cfg: &AlertmanagerConfig) -> Result<ReadIntervals, String> {
+    let lists: [(&'static str, &Vec<NamedTimeIntervals>); 2] = [
+        ("mute time interval", &cfg.mute_time_intervals),
+        ("time interval", &cfg.time_intervals),
+    ];
+    let mut out = Vec::new();
+    for (what, list) in lists {
+        for n in list {
+            let entries = n
+                .time_intervals
+                .iter()
+                .flatten()
+                .map(TimeIntervalConfig::compile)
+                .collect::<Result<Vec<_>, _>>()?;
+            if n.name.as_str().is_empty() {
+                return Err(format!("missing name in {what}"));
+            }
+            out.push((what, n.name.to_string(), Intervals::from(entries)));
+        }
+    }
+    Ok(out)
+}
+
+/// The named time intervals by name: names are unique across both lists.
+fn name_time_intervals(read: ReadIntervals) -> Result<HashMap<String, Intervals>, String> {
+    let mut named = HashMap::new();
+    for (what, name, entries) in read {
+        if named.insert(name.clone(), entries).is_some() {
+            return Err(format!("{what} {name:?} is not unique"));
+        }
+    }
+    Ok(named)
+}
+
 /// A configuration ready to run.
 #[derive(Debug, Clone)]
 pub struct Compiled {
@@ -184,6 +225,7 @@ pub fn load(path: &Path) -> Result<Compiled, String> {
 
 pub fn compile(text: &str) -> Result<Compiled, String> {
     let cfg: AlertmanagerConfig = config::parse(text)?;
+    let time_intervals = read_time_intervals(&cfg)?;
     let Some(route_cfg) = &cfg.route else {
         return Err("no routes provided".into());
     };
@@ -196,16 +238,19 @@ pub fn compile(text: &str) -> Result<Compiled, String> {
     {
         return Err("root route must not have any matchers".into());
     }
+    if !route_cfg.mute_time_intervals.is_empty() {
+        return Err("root route must not have any mute time intervals".into());
+    }
+    if !route_cfg.active_time_intervals.is_empty() {
+        return Err("root route must not have any active time intervals".into());
+    }
     if route_cfg.continue_ {
         return Err("cannot have continue in root route".into());
     }
     if !cfg.templates.is_empty() {
         return Err("templates: notification templates are not supported by Osprey yet".into());
     }
-    if !cfg.time_intervals.is_empty() || !cfg.mute_time_intervals.is_empty() {
-        return Err("time_intervals: time intervals are not supported by Osprey yet".into());
-    }
-    let root = Route::build(route_cfg, None, 0)?;
+    let mut root = Route::build(route_cfg, None, 0)?;
     let mut receivers = HashMap::new();
     let receiver_order = cfg.receivers.iter().map(|r| r.name.clone()).collect();
     for r in &cfg.receivers {
@@ -247,6 +292,7 @@ pub fn compile(text: &str) -> Result<Compiled, String> {
             return Err(format!("undefined receiver {name:?} used in route"));
         }
     }
+    root.resolve_time_intervals(&name_time_intervals(time_intervals)?)?;
     let inhibit = cfg
         .inhibit_rules
         .iter()
@@ -316,6 +362,72 @@ mod tests {
             ),
         ] {
             let e = compile(text).unwrap_err();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn time_intervals_are_named_once_and_given_to_their_routes() {
+        let receivers = "receivers: [{name: x}]\n";
+        let ok = compile(&format!(
+            "time_intervals:\n  - name: weekend\n    time_intervals: [{{weekdays: ['saturday', 'sunday']}}]\nmute_time_intervals:\n  - name: nights\n    time_intervals:\n      - times: [{{start_time: '22:00', end_time: '24:00'}}]\n      - times: [{{start_time: '00:00', end_time: '06:00'}}]\nroute:\n  receiver: x\n  routes:\n    - receiver: x\n      mute_time_intervals: [weekend, nights]\n      routes: [{{receiver: x, active_time_intervals: [nights]}}]\n{receivers}"
+        ))
+        .unwrap();
+        let child = &ok.root.routes[0];
+        assert_eq!(child.times.mute.len(), 2);
+        assert_eq!(child.times.mute[1].len(), 2);
+        assert!(child.times.active.is_empty());
+        // Not inherited.
+        assert!(child.routes[0].times.mute.is_empty());
+        assert_eq!(child.routes[0].times.active.len(), 1);
+        assert!(ok.root.times.mute.is_empty());
+        for (text, want) in [
+            (
+                "route: {receiver: x, routes: [{mute_time_intervals: [nope]}]}\n",
+                "undefined time interval \"nope\" used in route",
+            ),
+            (
+                "route: {receiver: x, routes: [{active_time_intervals: [nope]}]}\n",
+                "undefined time interval \"nope\" used in route",
+            ),
+            (
+                "time_intervals: [{name: a}]\nroute: {receiver: x, mute_time_intervals: [a]}\n",
+                "root route must not have any mute time intervals",
+            ),
+            (
+                "time_intervals: [{name: a}]\nroute: {receiver: x, active_time_intervals: [a]}\n",
+                "root route must not have any active time intervals",
+            ),
+            (
+                "time_intervals: [{name: a}, {name: a}]\nroute: {receiver: x}\n",
+                "time interval \"a\" is not unique",
+            ),
+            (
+                "mute_time_intervals: [{name: a}, {name: a}]\nroute: {receiver: x}\n",
+                "mute time interval \"a\" is not unique",
+            ),
+            (
+                "mute_time_intervals: [{name: a}]\ntime_intervals: [{name: a}]\nroute: {receiver: x}\n",
+                "time interval \"a\" is not unique",
+            ),
+            (
+                "time_intervals: [{time_intervals: []}]\nroute: {receiver: x}\n",
+                "missing name in time interval",
+            ),
+            (
+                "mute_time_intervals: [{name: ~}]\nroute: {receiver: x}\n",
+                "missing name in mute time interval",
+            ),
+            (
+                "time_intervals: [{name: a, time_intervals: [{weekdays: [funday]}]}]\nroute: {receiver: x}\n",
+                "funday is not a valid weekday",
+            ),
+            (
+                "time_intervals: [{name: a, time_intervals: [{location: Nowhere/Town}]}]\nroute: {receiver: x}\n",
+                "unknown time zone Nowhere/Town",
+            ),
+        ] {
+            let e = compile(&format!("{text}{receivers}")).unwrap_err();
             assert!(e.contains(want), "{text}: {e}");
         }
     }

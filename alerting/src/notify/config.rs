@@ -1,13 +1,15 @@
 //! `alertmanager.yml` in Alertmanager 0.25's format (`alerting/docs/semantics.md` §7),
 //! read strictly: an unknown key is an error, as in Alertmanager. What Osprey's
-//! notifier does not do yet (receivers other than webhooks, Slack and PagerDuty, time
-//! intervals, custom templates) is refused by name rather than accepted and ignored.
+//! notifier does not do yet (receivers other than webhooks, Slack and PagerDuty, custom
+//! templates) is refused by name rather than accepted and ignored. A time interval's
+//! entries are read in `timeinterval.rs`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::timeinterval::TimeIntervalConfig;
 use crate::duration;
 use crate::rules::file::Scalar;
 
@@ -24,9 +26,21 @@ pub struct AlertmanagerConfig {
     #[serde(default)]
     pub templates: Vec<String>,
     #[serde(default)]
-    pub time_intervals: Vec<serde_json::Value>,
+    pub time_intervals: Vec<NamedTimeIntervals>,
+    /// Deprecated for `time_intervals`; the names of both lists are one namespace.
     #[serde(default)]
-    pub mute_time_intervals: Vec<serde_json::Value>,
+    pub mute_time_intervals: Vec<NamedTimeIntervals>,
+}
+
+/// A named list of time intervals, which routes name in `mute_time_intervals` and
+/// `active_time_intervals`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedTimeIntervals {
+    #[serde(default)]
+    pub name: Scalar,
+    #[serde(default)]
+    pub time_intervals: Option<Vec<TimeIntervalConfig>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

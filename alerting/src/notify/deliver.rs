@@ -1,6 +1,7 @@
-//! Delivering a flush: per integration of the group's receiver, what the notification
-//! log says is due, rendered for the integration, posted with Alertmanager's retry
-//! backoff until the next flush is due, then recorded (log saved, history, counters).
+//! Delivering a flush: unless the route's time intervals mute it, per integration of the
+//! group's receiver, what the notification log says is due, rendered for the
+//! integration, posted with Alertmanager's retry backoff until the next flush is due,
+//! then recorded (log saved, history, counters).
 
 use std::collections::HashSet;
 
@@ -34,10 +35,19 @@ impl Notifier {
             .unwrap_or_default();
         let deadline = now + group.group_interval_ns.max(10_000_000_000);
         let mut all_ok = true;
-        for (i, w) in integrations.iter().enumerate() {
-            all_ok &= self
-                .notify_one(&tenant, &group, i, w, &alerts, now, deadline)
-                .await;
+        // Alertmanager's TimeActiveStage and TimeMuteStage: a muted flush sends nothing
+        // and leaves the notification log alone, yet succeeds (resolved alerts leave).
+        if group
+            .times
+            .mutes(chrono::DateTime::from_timestamp_nanos(now))
+        {
+            tracing::debug!(%tenant, receiver = %group.receiver, group = %group.key, "notifications not sent, route is muted by its time intervals");
+        } else {
+            for (i, w) in integrations.iter().enumerate() {
+                all_ok &= self
+                    .notify_one(&tenant, &group, i, w, &alerts, now, deadline)
+                    .await;
+            }
         }
         if let Ok(mut t) = self.inner.tenants.lock()
             && let Some(state) = t.get_mut(&tenant)

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::alert::{NotifyAlert, order};
 use super::inhibit::InhibitRule;
 use super::route::{Route, group_key};
+use super::timeinterval::RouteTimes;
 
 /// One aggregation group.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct AggrGroup {
     pub group_labels: BTreeMap<String, String>,
     pub group_interval_ns: i64,
     pub repeat_interval_ns: i64,
+    /// The route's mute and active time intervals, checked at each flush.
+    pub times: RouteTimes,
     pub alerts: HashMap<u64, NotifyAlert>,
     pub next_flush: i64,
     pub flushed: bool,
@@ -100,6 +103,7 @@ impl TenantState {
                         group_labels: labels.clone(),
                         group_interval_ns: route.group_interval.as_nanos() as i64,
                         repeat_interval_ns: route.repeat_interval.as_nanos() as i64,
+                        times: route.times.clone(),
                         alerts: HashMap::new(),
                         next_flush: now + route.group_wait.as_nanos() as i64,
                         flushed: false,
@@ -246,6 +250,30 @@ mod tests {
         // An alert that started long ago, into a new group: flushed at once.
         t.put(&r, vec![alert("B", 0, None, 300 * S)], 300 * S);
         assert_eq!(t.due(300 * S).len(), 1);
+    }
+
+    #[test]
+    fn a_group_carries_its_routes_time_intervals() {
+        let c = crate::notify::compile(
+            "time_intervals:\n  - name: weekend\n    time_intervals: [{weekdays: ['saturday', 'sunday']}]\nroute:\n  receiver: r\n  routes:\n    - {matchers: ['alertname=\"A\"'], mute_time_intervals: [weekend]}\nreceivers: [{name: r}]\n",
+        )
+        .unwrap();
+        let mut t = TenantState::default();
+        t.put(&c.root, vec![alert("A", 100 * S, None, 100 * S)], 100 * S);
+        t.put(&c.root, vec![alert("B", 100 * S, None, 100 * S)], 100 * S);
+        let saturday = chrono::DateTime::from_timestamp_nanos(1_704_542_400 * S);
+        let monday = saturday + chrono::TimeDelta::days(2);
+        let muted: Vec<(bool, bool)> = {
+            let mut v: Vec<_> = t
+                .groups
+                .values()
+                .map(|g| (g.times.mutes(saturday), g.times.mutes(monday)))
+                .collect();
+            v.sort();
+            v
+        };
+        // A's group (the child route) is muted on Saturday; B's (the root) never.
+        assert_eq!(muted, [(false, false), (true, false)]);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! notification log (`dispatch.rs`), inhibition (`inhibit.rs`), silences
 //! (`silence.rs`), the configuration checked and compiled (`compile.rs`), delivery of a
 //! flush (`deliver.rs`) through the webhook (`webhook.rs`), Slack and PagerDuty
-//! (`chat.rs`) integrations, fingerprints and merging (`alert.rs`). Every tenant has
-//! its own alerts, groups, silences and log under the same configuration.
+//! (`chat.rs`) integrations, fingerprints and merging (`alert.rs`), the mute and active
+//! time intervals of routes (`timeinterval.rs`). Every tenant has its own alerts,
+//! groups, silences and log under the same configuration.
 //!
 //! One task (`run`) flushes due groups; each flush runs on its own task so a slow
 //! receiver holds back only its group.
@@ -20,6 +21,7 @@ pub mod inhibit;
 pub mod matcher;
 pub mod route;
 pub mod silence;
+pub mod timeinterval;
 pub mod webhook;
 
 use std::collections::{HashMap, VecDeque};

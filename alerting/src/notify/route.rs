@@ -1,13 +1,16 @@
 //! The route tree (`dispatch/route.go`): each route's matchers, receiver, grouping and
 //! timers (children inherit what they do not set), matching depth first where a
 //! matching child stops its parent (`continue` only lets later siblings try), and the
-//! group key Alertmanager shows (`{}/{severity="page"}:{alertname="X"}`).
+//! group key Alertmanager shows (`{}/{severity="page"}:{alertname="X"}`). A route's
+//! `mute_time_intervals` and `active_time_intervals` are its own (not inherited), resolved
+//! by name once the whole configuration is read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use super::config::RouteConfig;
 use super::matcher::{Matcher, collect};
+use super::timeinterval::{Intervals, RouteTimes};
 
 /// Alertmanager's defaults (`DefaultRouteOpts`).
 pub const GROUP_WAIT: Duration = Duration::from_secs(30);
@@ -36,6 +39,11 @@ pub struct Route {
     pub repeat_interval: Duration,
     pub matchers: Vec<Matcher>,
     pub continue_: bool,
+    /// The time interval names as written.
+    pub mute_time_intervals: Vec<String>,
+    pub active_time_intervals: Vec<String>,
+    /// Those intervals, once resolved (`resolve_time_intervals`).
+    pub times: RouteTimes,
     pub routes: Vec<Route>,
 }
 
@@ -96,6 +104,9 @@ impl Route {
             ),
             matchers,
             continue_: cfg.continue_,
+            mute_time_intervals: cfg.mute_time_intervals.clone(),
+            active_time_intervals: cfg.active_time_intervals.clone(),
+            times: RouteTimes::default(),
             routes: Vec::new(),
         };
         if route.group_interval.is_zero() {
@@ -137,6 +148,31 @@ impl Route {
                 .filter_map(|n| labels.get(n).map(|v| (n.clone(), v.clone())))
                 .collect(),
         }
+    }
+
+    /// Gives every route of the tree the named intervals it uses (Alertmanager's
+    /// `checkTimeInterval`: children first, then active, then mute intervals).
+    pub fn resolve_time_intervals(
+        &mut self,
+        named: &HashMap<String, Intervals>,
+    ) -> Result<(), String> {
+        for child in &mut self.routes {
+            child.resolve_time_intervals(named)?;
+        }
+        let lookup = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| {
+                    named
+                        .get(n)
+                        .cloned()
+                        .ok_or_else(|| format!("undefined time interval {n:?} used in route"))
+                })
+                .collect::<Result<Vec<_>, String>>()
+        };
+        self.times.active = lookup(&self.active_time_intervals)?;
+        self.times.mute = lookup(&self.mute_time_intervals)?;
+        Ok(())
     }
 
     /// Every receiver name the tree uses.
