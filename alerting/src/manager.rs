@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::eval::saved::{self, SavedRule, SavedState};
 use crate::eval::{Backend, Group, GroupKey, slot_offset};
 use crate::forward::Forwarder;
-use crate::rules::load::{Language, LoadedGroup, builtin, load_all};
+use crate::rules::load::{Language, LoadedGroup, builtin, expand, load_all, load_file};
 use crate::template::Context;
 
 /// Prometheus' `--rules.alert.resend-delay`.
@@ -158,16 +158,21 @@ impl RuleManager {
                         if c.builtin {
                             add(&t, builtin());
                         }
-                        let d = format!("{}/{t}", c.tenant_dir);
-                        let logql = vec![format!("{d}/*.logql.yml")];
-                        let all =
-                            load_all(base, &[format!("{d}/*.yml")], Language::PromQL).map(|gs| {
-                                gs.into_iter()
-                                    .filter(|g| !g.file.ends_with(".logql.yml"))
-                                    .collect()
-                            });
-                        add(&t, all);
-                        add(&t, load_all(base, &logql, Language::LogQL));
+                        // `*.logql.yml` are Loki-ruler files; the other `*.yml` PromQL.
+                        let pattern = format!("{}/{t}/*.yml", c.tenant_dir);
+                        match expand(base, &[pattern]) {
+                            Ok(files) => {
+                                for f in files {
+                                    let language = if f.ends_with(".logql.yml") {
+                                        Language::LogQL
+                                    } else {
+                                        Language::PromQL
+                                    };
+                                    add(&t, load_file(&f, language));
+                                }
+                            }
+                            Err(e) => add(&t, Err(e)),
+                        }
                     }
                 }
                 Err(e) => errors.push(e),

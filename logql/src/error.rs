@@ -8,6 +8,9 @@ pub enum LogQueryError {
     /// The query does not follow the grammar; the message names the offending part.
     #[error("{0}")]
     Syntax(String),
+    /// A LogQL pipeline left an error label on a sample (Loki's `pipeline error`).
+    #[error("{0}")]
+    Pipeline(String),
     /// Parentheses and NOTs nest deeper than the parser allows.
     #[error("query is nested too deeply: more than {max} levels of parentheses and NOT")]
     TooDeep { max: usize },

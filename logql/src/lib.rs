@@ -9,10 +9,12 @@
 //!   (a property test in `osprey-storage` pins the two equal).
 //! - [`level`]: severity numbers and names to levels.
 //!
-//! LogQL (stream selectors, line filters, parsers, metric queries) lands here next.
+//! - [`logql`]: LogQL, Loki's query language (log and metric queries, evaluated over
+//!   lines the caller reads).
 
 mod error;
 pub mod level;
+pub mod logql;
 pub mod search;
 pub mod tokens;
 

@@ -105,10 +105,15 @@ impl From<datafusion::error::DataFusionError> for QueryError {
     }
 }
 
-/// Every log-language error is the asker's: 400 with the parser's message.
+/// Every log-language error is the asker's: 400 with the parser's message; a LogQL
+/// pipeline error (a line a parser could not read, left unfiltered) arises while the
+/// query runs (422, as Prometheus' `execution`).
 impl From<osprey_logql::LogQueryError> for QueryError {
     fn from(e: osprey_logql::LogQueryError) -> Self {
-        QueryError::BadData(e.to_string())
+        match e {
+            osprey_logql::LogQueryError::Pipeline(m) => QueryError::Execution(m),
+            e => QueryError::BadData(e.to_string()),
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! What rule evaluation reads and writes, through the same engines as every other
 //! surface: instant PromQL queries through `osprey_query::promql::evaluate` (the typed
-//! seam), samples written with `Storage::append` as any acknowledged write (so rule
+//! seam), LogQL metric queries of log rules through `osprey_query::logs::logql`, samples written with `Storage::append` as any acknowledged write (so rule
 //! outputs are durable, indexed and queryable by the next rule at once), and the
 //! raw samples of one series for the restore of `for` state.
 
+use osprey_logql::logql;
 use osprey_promql::{Labels, STALE_NAN, Value};
 use osprey_query::QueryState;
 use osprey_query::promql::{Request, evaluate};
@@ -12,6 +13,7 @@ use osprey_storage::schema::{SampleRow, samples_batch};
 use osprey_storage::series::Matcher;
 
 use super::{OutSample, Sample};
+use crate::rules::load::Language;
 
 /// A label matcher's test for one value.
 type Equals = Box<dyn Fn(&str) -> bool>;
@@ -28,9 +30,13 @@ impl Backend {
     pub async fn instant(
         &self,
         tenant: &str,
+        language: Language,
         expr: &str,
         ts_ns: i64,
     ) -> Result<Vec<Sample>, String> {
+        if language == Language::LogQL {
+            return self.logql(tenant, expr, ts_ns).await;
+        }
         let req = Request {
             query: expr,
             start_ns: ts_ns,
@@ -58,6 +64,29 @@ impl Backend {
             }]),
             _ => Err("rule result is not a vector or scalar".into()),
         }
+    }
+
+    async fn logql(&self, tenant: &str, expr: &str, ts_ns: i64) -> Result<Vec<Sample>, String> {
+        let metric = match logql::parse(expr).map_err(|e| e.to_string())? {
+            logql::Query::Metric(m) => m,
+            logql::Query::Log(_) => return Err("a log query cannot be a rule".into()),
+        };
+        let value = osprey_query::logs::logql::instant(&self.query, tenant, &metric, ts_ns)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(match value {
+            logql::Value::Vector(v) => v
+                .into_iter()
+                .map(|s| Sample {
+                    labels: s.labels.into_iter().collect(),
+                    value: s.value,
+                })
+                .collect(),
+            logql::Value::Scalar(v) => vec![Sample {
+                labels: Vec::new(),
+                value: v,
+            }],
+        })
     }
 
     /// Writes `samples` at `ts_ns` (and staleness markers for `stale`) for `tenant`.

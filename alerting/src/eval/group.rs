@@ -11,7 +11,7 @@ use osprey_promql::Labels;
 
 use super::{AlertState, AlertingRule, Backend, OutSample, RecordingRule};
 use crate::rules::file::GroupSpec;
-use crate::rules::load::LoadedGroup;
+use crate::rules::load::{Language, LoadedGroup};
 use crate::template::{self, Context};
 
 /// Which group: its tenant, file and name (Prometheus keys groups by file and name).
@@ -101,6 +101,8 @@ pub struct Group {
     pub limit: usize,
     pub query_offset: Duration,
     pub rules: Vec<(Rule, RuleStatus)>,
+    /// PromQL, or LogQL for Loki-ruler files.
+    pub language: Language,
     /// What was loaded, to tell an unchanged group on reload.
     pub spec: GroupSpec,
     /// Per rule: the series it wrote last time (for staleness markers).
@@ -127,8 +129,11 @@ pub fn slot_offset(file: &str, name: &str, interval: Duration) -> Duration {
 }
 
 /// The expression as Prometheus prints it (rules API, generator URLs): promql-parser's
-/// printing, with number literals in Go's format.
-fn printed(expr: &str) -> String {
+/// printing, with number literals in Go's format; LogQL as written.
+fn printed(language: Language, expr: &str) -> String {
+    if language == Language::LogQL {
+        return expr.trim().to_string();
+    }
     osprey_promql::parse(expr).map_or_else(
         |_| expr.to_string(),
         |e| crate::template::gofmt::promql_numbers(&e.to_string()),
@@ -161,7 +166,7 @@ impl Group {
             .rules
             .iter()
             .map(|r| {
-                let expr = printed(r.expr.as_str());
+                let expr = printed(g.language, r.expr.as_str());
                 let rule = match (&r.record, &r.alert) {
                     (Some(record), _) => Rule::Recording(RecordingRule {
                         record: record.clone(),
@@ -197,6 +202,7 @@ impl Group {
             query_offset: spec.query_offset.unwrap_or(default_offset),
             previous: vec![HashSet::new(); rules.len()],
             rules,
+            language: g.language,
             spec: spec.clone(),
             last_evaluation: None,
             evaluation_time: Duration::ZERO,
@@ -294,9 +300,9 @@ impl Group {
         query_ts: i64,
     ) -> Result<Vec<OutSample>, String> {
         let tenant = self.key.tenant.clone();
-        let limit = self.limit;
+        let (limit, language) = (self.limit, self.language);
         let result = backend
-            .instant(&tenant, self.rules[i].0.expr(), query_ts)
+            .instant(&tenant, self.language, self.rules[i].0.expr(), query_ts)
             .await?;
         match &mut self.rules[i].0 {
             Rule::Recording(r) => r.eval(result, limit),
@@ -307,7 +313,7 @@ impl Group {
                 let (b, t) = (backend.clone(), tenant.clone());
                 let handle = tokio::runtime::Handle::current();
                 ctx.query = Some(Arc::new(move |q: &str| {
-                    handle.block_on(b.instant(&t, q, query_ts))
+                    handle.block_on(b.instant(&t, language, q, query_ts))
                 }));
                 let mut rule = a.clone();
                 let (rule, out) = tokio::task::spawn_blocking(move || {

@@ -71,9 +71,15 @@ pub fn check_expr(language: Language, expr: &str) -> Result<(), String> {
         Language::PromQL => osprey_promql::parse(expr)
             .map(|_| ())
             .map_err(|e| e.to_string()),
-        // The LogQL engine is not there yet: log rules are refused with a reason
-        // rather than loaded and never evaluated.
-        Language::LogQL => Err("LogQL rules are not supported yet".to_string()),
+        // The Loki ruler evaluates metric queries only.
+        Language::LogQL => match osprey_logql::logql::parse(expr) {
+            Ok(osprey_logql::logql::Query::Metric(_)) => Ok(()),
+            Ok(osprey_logql::logql::Query::Log(_)) => Err(
+                "a log query cannot be a rule: use a metric query such as count_over_time({…}[5m])"
+                    .to_string(),
+            ),
+            Err(e) => Err(e.to_string()),
+        },
     }
 }
 

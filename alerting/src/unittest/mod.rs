@@ -245,7 +245,12 @@ async fn run_group(tf: &TestFile, tg: &TestGroup, loaded: &[LoadedGroup]) -> Vec
     for test in &tg.promql_expr_test {
         let et = test.eval_time.unwrap_or_default();
         let got = backend
-            .instant("default", &test.expr, et.as_nanos() as i64)
+            .instant(
+                "default",
+                Language::PromQL,
+                &test.expr,
+                et.as_nanos() as i64,
+            )
             .await;
         if let Some(e) = report::samples(test, got) {
             errors.push(e);

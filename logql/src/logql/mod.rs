@@ -1,0 +1,48 @@
+//! LogQL, Loki's query language, as Loki documents it: log queries (a stream selector,
+//! line filters, parsers, label filters) and metric queries over them (range and vector
+//! aggregations, binary operations), parsed with positioned errors and evaluated at an
+//! instant over lines the caller reads from storage.
+//!
+//! - [`parse`] → [`Query`]: `lex.rs` (tokens with offsets), `parse.rs` (the grammar;
+//!   the pipeline's in `parse_pipeline.rs`),
+//!   `ast.rs` (the tree), `units.rs` (durations and byte sizes).
+//! - [`pipeline`]: one line through its stages (`json`, `logfmt`, `regexp`, label
+//!   filters, `drop`, `keep`, `decolorize`, the `__error__` label).
+//! - [`evaluate`] at one instant over [`Data`] (the lines of each range's [`window`]):
+//!   `eval.rs`, `functions.rs` (range functions, aggregations), `binary.rs`.
+//!
+//! Not yet: `| pattern`, `| unpack`, `| line_format`, `| label_format`, pattern line
+//! filters, `label_replace`, `group_left`/`group_right` (each refused with a clear
+//! error naming it).
+
+mod ast;
+mod binary;
+mod eval;
+mod functions;
+mod lex;
+mod parse;
+mod parse_pipeline;
+pub mod pipeline;
+#[cfg(test)]
+mod tests;
+mod units;
+
+pub use ast::*;
+pub use eval::{Data, Sample, Stream, Value, evaluate, window};
+pub use parse::parse;
+pub use units::{parse_bytes, parse_duration_ns};
+
+use crate::LogQueryError;
+
+/// Most levels of parentheses a query may nest (the parser recurses once per level).
+pub const MAX_DEPTH: usize = 100;
+
+/// Loki's message shape: `parse error at line 1, col 12: syntax error: …`.
+pub(crate) fn syntax_error(q: &str, offset: usize, msg: &str) -> LogQueryError {
+    let before = &q[..offset.min(q.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    LogQueryError::Syntax(format!(
+        "parse error at line {line}, col {col}: syntax error: {msg}"
+    ))
+}

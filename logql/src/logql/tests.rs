@@ -1,0 +1,277 @@
+use super::*;
+
+const S: i64 = 1_000_000_000;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn metric(q: &str) -> MetricExpr {
+    match parse(q) {
+        Ok(Query::Metric(m)) => m,
+        other => panic!("{q}: {other:?}"),
+    }
+}
+
+fn err(q: &str) -> String {
+    match parse(q) {
+        Err(e) => e.to_string(),
+        Ok(other) => panic!("{q} parsed: {other:?}"),
+    }
+}
+
+/// Two streams: api (JSON lines) and web (logfmt lines), one line a second from t=1s.
+fn data_for(m: &MetricExpr) -> Data {
+    let api = Stream {
+        labels: labels(&[("app", "api"), ("env", "prod")]),
+        entries: (1..=10)
+            .map(|i| {
+                let level = if i % 3 == 0 { "error" } else { "info" };
+                (i * S, format!(r#"{{"level":"{level}","latency_ms":{},"req":{{"path":"/p{}"}},"took":"{i}00ms"}}"#, i * 10, i % 2))
+            })
+            .collect(),
+    };
+    let web = Stream {
+        labels: labels(&[("app", "web"), ("env", "prod")]),
+        entries: (1..=4)
+            .map(|i| {
+                (
+                    i * S,
+                    format!(
+                        "level=warn msg=\"slow request\" size={i}KB status={}",
+                        200 + i * 100
+                    ),
+                )
+            })
+            .collect(),
+    };
+    m.ranges()
+        .iter()
+        .map(|r| {
+            let streams = [&api, &web]
+                .into_iter()
+                .filter(|s| r.log.selects(&s.labels));
+            (r.id, streams.cloned().collect())
+        })
+        .collect()
+}
+
+fn eval(q: &str, t_s: i64) -> Vec<(Labels, f64)> {
+    let m = metric(q);
+    match evaluate(&m, t_s * S, &data_for(&m)) {
+        Ok(Value::Vector(v)) => v.into_iter().map(|s| (s.labels, s.value)).collect(),
+        other => panic!("{q}: {other:?}"),
+    }
+}
+
+#[test]
+fn parses_log_and_metric_queries() {
+    let Ok(Query::Log(l)) =
+        parse(r#"{app="api", env=~"prod|dev"} |= "timeout" != "debug" | json | level="error""#)
+    else {
+        panic!("log query")
+    };
+    assert_eq!(l.matchers.len(), 2);
+    assert_eq!(l.pipeline.len(), 4);
+    assert_eq!(l.leading_line_filters().count(), 2);
+    for q in [
+        r#"count_over_time({app="api"}[5m])"#,
+        r#"sum by (level) (count_over_time({app="api"} | json [1m]))"#,
+        r#"sum(rate({app="api"} |~ "err.*" [5m])) by (app) > 10"#,
+        r#"quantile_over_time(0.99, {app="api"} | json | unwrap latency_ms [5m]) by (app)"#,
+        r#"sum_over_time({app="api"} | logfmt --strict | unwrap duration(took) | __error__="" [1m] offset 1h)"#,
+        r#"topk(3, sum by (app) (bytes_rate({app=~".+"}[1m])))"#,
+        r#"count_over_time({app="api"}[5m]) / ignoring(level) count_over_time({app="api"}[5m]) * 100"#,
+        r#"absent_over_time({app="gone"}[5m]) or vector(0)"#,
+        r#"count_over_time({app="api"}[1m] | json | status >= 500 and latency > 250ms or size < 1KB)"#,
+        "2 ^ 3 ^ 2",
+    ] {
+        metric(q);
+    }
+    // `^` is right-associative: 2^(3^2).
+    let m = metric("2 ^ 3 ^ 2");
+    assert_eq!(evaluate(&m, 0, &Data::new()), Ok(Value::Scalar(512.0)));
+    assert_eq!(
+        evaluate(&metric("1 + 2 * 3"), 0, &Data::new()),
+        Ok(Value::Scalar(7.0))
+    );
+}
+
+#[test]
+fn errors_name_the_problem_and_its_position() {
+    assert_eq!(
+        err(r#"{app="api"} |= 5"#),
+        "parse error at line 1, col 16: syntax error: unexpected NUMBER 5, expecting STRING"
+    );
+    assert!(err(r#"{app=~".*"}"#).contains("at least one regexp or equality matcher"));
+    assert!(err(r#"sum_over_time({app="a"}[5m])"#).contains("sum_over_time without unwrap"));
+    assert!(
+        err(r#"count_over_time({app="a"} | unwrap x [5m])"#)
+            .contains("count_over_time with unwrap")
+    );
+    assert!(err(r#"count_over_time({app="a"})"#).contains("expecting \"[\""));
+    assert!(err(r#"{app="a"} | pattern "<_> <x>""#).contains("| pattern is not supported yet"));
+    assert!(err(r#"{app="a"} |~ "(""#).contains("invalid regular expression"));
+    assert!(err(r#"rate({app="a"}[5x])"#).contains("invalid duration"));
+    assert!(err("count_over_time(\n{app=\"a\"}[5m]").starts_with("parse error at line 2"));
+    assert!(err("foo(1)").contains("unknown function \"foo\""));
+    assert!(err(r#"{app="a""#).contains("unexpected end of query"));
+    let deep = format!("{}1{}", "(".repeat(200), ")".repeat(200));
+    assert_eq!(
+        parse(&deep).err(),
+        Some(crate::LogQueryError::TooDeep { max: MAX_DEPTH })
+    );
+}
+
+#[test]
+fn counts_and_rates_over_a_window_that_excludes_its_start() {
+    // Window (5s, 10s]: lines at 6..=10 for api, none for web (1..=4).
+    let v = eval(r#"count_over_time({env="prod"}[5s])"#, 10);
+    assert_eq!(v, vec![(labels(&[("app", "api"), ("env", "prod")]), 5.0)]);
+    let v = eval(r#"rate({app="api"}[5s])"#, 10);
+    assert_eq!(v[0].1, 1.0);
+    let v = eval(r#"count_over_time({app="api"}[5s] offset 5s)"#, 10);
+    assert_eq!(v[0].1, 5.0);
+    let v = eval(r#"count_over_time({app="api"} |= "error" [10s])"#, 10);
+    assert_eq!(v[0].1, 3.0);
+    let v = eval(
+        r#"count_over_time({app="api"} != "error" |~ "p1" [10s])"#,
+        10,
+    );
+    assert_eq!(v[0].1, 3.0, "odd i, not a multiple of 3: 1, 5, 7");
+}
+
+#[test]
+fn json_and_logfmt_labels_group_and_filter() {
+    let v = eval(
+        r#"sum by (level) (count_over_time({app="api"} | json [10s]))"#,
+        10,
+    );
+    assert_eq!(
+        v,
+        vec![
+            (labels(&[("level", "error")]), 3.0),
+            (labels(&[("level", "info")]), 7.0)
+        ]
+    );
+    // Nested keys are joined with `_`.
+    let v = eval(
+        r#"count_over_time({app="api"} | json | req_path="/p0" [10s])"#,
+        10,
+    );
+    assert_eq!(v.iter().map(|s| s.1).sum::<f64>(), 5.0);
+    let v = eval(
+        r#"sum(count_over_time({app="api"} | json | latency_ms >= 50 and level="info" [10s]))"#,
+        10,
+    );
+    assert_eq!(v[0].1, 4.0, "50, 70, 80, 100");
+    let v = eval(
+        r#"sum(count_over_time({app="web"} | logfmt | size > 2KB or status == 300 [10s]))"#,
+        10,
+    );
+    assert_eq!(v[0].1, 3.0, "size 3KB, 4KB, and status 300");
+    let v = eval(
+        r#"count_over_time({app="web"} | logfmt | msg="slow request" | keep app, msg [10s])"#,
+        10,
+    );
+    assert_eq!(
+        v,
+        vec![(labels(&[("app", "web"), ("msg", "slow request")]), 4.0)]
+    );
+}
+
+#[test]
+fn unwrap_aggregates_values_and_errors_must_be_skipped() {
+    let v = eval(
+        r#"sum_over_time({app="api"} | json | unwrap latency_ms [10s]) by (app)"#,
+        10,
+    );
+    assert_eq!(v, vec![(labels(&[("app", "api")]), 550.0)]);
+    let v = eval(
+        r#"max_over_time({app="api"} | json | unwrap duration(took) [10s]) by (app)"#,
+        10,
+    );
+    assert_eq!(v[0].1, 1.0);
+    let v = eval(
+        r#"quantile_over_time(0.5, {app="api"} | json | unwrap latency_ms [10s]) by (app)"#,
+        10,
+    );
+    assert_eq!(v[0].1, 55.0);
+    // web lines are not JSON: the query fails unless the error is filtered out.
+    let m = metric(r#"sum(count_over_time({env="prod"} | json [10s]))"#);
+    let e = evaluate(&m, 10 * S, &data_for(&m))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.starts_with("pipeline error: 'JSONParserErr'"), "{e}");
+    let v = eval(
+        r#"sum(count_over_time({env="prod"} | json | __error__="" [10s]))"#,
+        10,
+    );
+    assert_eq!(v[0].1, 10.0);
+}
+
+#[test]
+fn aggregations_comparisons_and_set_operations() {
+    let q = r#"sum by (app) (count_over_time({env="prod"}[10s]))"#;
+    assert_eq!(
+        eval(&format!("{q} > 5"), 10),
+        vec![(labels(&[("app", "api")]), 10.0)]
+    );
+    assert_eq!(
+        eval(&format!("{q} > bool 5"), 10)
+            .iter()
+            .map(|s| s.1)
+            .collect::<Vec<_>>(),
+        vec![1.0, 0.0]
+    );
+    assert_eq!(
+        eval(&format!("topk(1, {q})"), 10),
+        vec![(labels(&[("app", "api")]), 10.0)]
+    );
+    assert_eq!(eval(&format!("{q} / on(app) {q}"), 10).len(), 2);
+    assert_eq!(eval(&format!("{q} * 2"), 10)[1].1, 8.0);
+    assert_eq!(eval(&format!("sort_desc({q})"), 10)[0].1, 10.0);
+    let absent = r#"absent_over_time({app="gone", env=~"p.*"}[10s])"#;
+    assert_eq!(eval(absent, 10), vec![(labels(&[("app", "gone")]), 1.0)]);
+    assert_eq!(eval(&format!("{absent} or vector(0)"), 10).len(), 2);
+    assert!(eval(r#"absent_over_time({app="api"}[10s])"#, 10).is_empty());
+    assert_eq!(eval(&format!("{q} unless {q} < 5"), 10).len(), 1);
+    assert_eq!(eval(&format!("avg({q})"), 10), vec![(Labels::new(), 7.0)]);
+}
+
+#[test]
+fn bytes_and_pipeline_stages() {
+    let v = eval(r#"bytes_over_time({app="web"}[10s])"#, 10);
+    let expected: usize = (1..=4)
+        .map(|i| {
+            format!(
+                "level=warn msg=\"slow request\" size={i}KB status={}",
+                200 + i * 100
+            )
+            .len()
+        })
+        .sum();
+    assert_eq!(v[0].1, expected as f64);
+    let Ok(Query::Log(l)) =
+        parse(r#"{app="x"} | regexp "(?P<method>\\w+) (?P<path>\\S+)" | drop path | decolorize"#)
+    else {
+        panic!("log query")
+    };
+    let stream = labels(&[("app", "x"), ("method", "stream")]);
+    let mut e = pipeline::Entry::new(&stream, "GET /index.html");
+    assert!(pipeline::run(&l.pipeline, &mut e));
+    assert_eq!(
+        e.labels.get("method_extracted").map(String::as_str),
+        Some("GET")
+    );
+    assert!(!e.labels.contains_key("path"));
+    assert_eq!(
+        pipeline::sanitize_label_name("http.status-code"),
+        "http_status_code"
+    );
+    assert_eq!(pipeline::sanitize_label_name("1x"), "_1x");
+}
