@@ -286,7 +286,13 @@ async fn notifier(
     let (storage, metrics) = (storage.clone(), metrics.clone());
     // Loading the saved silences reads the store: off the runtime's threads.
     let n = tokio::task::spawn_blocking(move || {
-        osprey_alerting::notify::Notifier::new(compiled, external_url, Some(storage), metrics)
+        osprey_alerting::notify::Notifier::new(
+            compiled,
+            Some(path),
+            external_url,
+            Some(storage),
+            metrics,
+        )
     })
     .await?;
     Ok(Some(n))

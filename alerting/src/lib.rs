@@ -8,6 +8,7 @@
 //!   alerting rules, restore of `for` state) through `backend.rs`.
 //! - `manager.rs`: every tenant's groups on their own tasks; reload all or nothing.
 //! - `forward.rs`: alerts to external Alertmanagers (API v2), as Prometheus sends them.
+//! - `history.rs`: the alerts' transitions (fired, resolved) for the history API.
 //! - `notify/`: the built-in notifier (an unchanged `alertmanager.yml`: routes,
 //!   grouping, timers, inhibition, webhooks), Alertmanager 0.25's behaviour.
 //! - `api/`: `/api/v1/rules`, `/api/v1/alerts`, `/-/reload`.
@@ -20,6 +21,7 @@ mod duration;
 mod error;
 pub mod eval;
 pub mod forward;
+pub mod history;
 pub mod manager;
 pub mod metrics;
 pub mod notify;

@@ -47,6 +47,7 @@ struct Inner {
     forwarder: Forwarder,
     notifier: Option<crate::notify::Notifier>,
     metrics: crate::AlertingMetrics,
+    history: crate::history::History,
     groups: Mutex<BTreeMap<GroupKey, Running>>,
     status: Mutex<LoadStatus>,
     /// Set after the first load: later loads do not restore `for` state.
@@ -122,6 +123,7 @@ impl RuleManager {
                 forwarder,
                 notifier,
                 metrics,
+                history: crate::history::History::default(),
                 groups: Mutex::new(BTreeMap::new()),
                 status: Mutex::new(LoadStatus::default()),
                 started: AtomicBool::new(false),
@@ -185,9 +187,27 @@ impl RuleManager {
         }
     }
 
-    /// Loads (or reloads) every rule file. On any problem nothing changes and the
-    /// problems are returned (and kept for the APIs).
+    /// Loads (or reloads) every rule file, and the built-in notifier's alertmanager.yml
+    /// (SIGHUP and `POST /-/reload` reload both, as they would reload Prometheus and
+    /// Alertmanager). Each keeps what it had on a problem; the problems are returned
+    /// (the rules' kept for the APIs too).
     pub fn reload(&self) -> Result<usize, Vec<String>> {
+        let notifier = self.inner.notifier.as_ref().and_then(|n| n.reload().err());
+        if let Some(e) = &notifier {
+            tracing::error!(error = %e, "error reloading the notifier's configuration, previous one kept");
+        }
+        match (self.reload_rules(), notifier) {
+            (Ok(n), None) => Ok(n),
+            (Ok(_), Some(e)) => Err(vec![format!("alertmanager_config: {e}")]),
+            (Err(mut errors), Some(e)) => {
+                errors.push(format!("alertmanager_config: {e}"));
+                Err(errors)
+            }
+            (Err(errors), None) => Err(errors),
+        }
+    }
+
+    fn reload_rules(&self) -> Result<usize, Vec<String>> {
         let loaded = match self.load_sources() {
             Ok(l) => l,
             Err(errors) => {
@@ -325,6 +345,16 @@ impl RuleManager {
         &self.inner.forwarder
     }
 
+    /// `tenant`'s alert transitions in `start..=end`.
+    pub fn transitions(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+    ) -> Vec<crate::history::Transition> {
+        self.inner.history.query(tenant, start, end)
+    }
+
     /// The built-in notifier, when `[alerting] alertmanager_config` names one.
     pub fn notifier(&self) -> Option<&crate::notify::Notifier> {
         self.inner.notifier.as_ref()
@@ -386,9 +416,13 @@ async fn run_group(
             _ = stop.wait_for(|s| *s) => return,
             _ = stopped.wait_for(|s| *s) => return,
         }
+        let before = crate::history::states(&group);
         let out = group
             .eval(&inner.backend, &inner.tmpl, ts, RESEND_DELAY)
             .await;
+        inner
+            .history
+            .record(crate::history::transitions(&before, &group, ts));
         for (_, status) in &group.rules {
             inner.metrics.rule_evaluations.inc();
             if status.health == crate::eval::Health::Err {

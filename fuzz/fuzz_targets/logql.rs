@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use osprey_logql::logql::{Data, Labels, Query, Stream, evaluate, parse, pipeline};
+use osprey_logql::logql::{Data, Labels, Line, Query, Stream, evaluate, parse, pipeline};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(q) = std::str::from_utf8(data) else {
@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(Query::Metric(m)) => {
             let stream = Stream {
                 labels,
-                entries: vec![(1_000_000_000, q.to_string())],
+                entries: vec![Line {
+                    ts_ns: 1_000_000_000,
+                    line: q.to_string(),
+                    metadata: vec![("trace_id".into(), "abc".into())],
+                }],
             };
             let data: Data = m.ranges().iter().map(|r| (r.id, vec![stream.clone()])).collect();
             let _ = evaluate(&m, 2_000_000_000, &data);

@@ -288,3 +288,33 @@ def test_alerts_reach_alertmanager_as_prometheus_sends_them(osprey_factory, tmp_
         prom.stop()
         for am in ams:
             am.stop()
+
+
+def test_alert_history_records_fired_and_resolved(osprey_factory, tmp_path: Path) -> None:
+    """``/api/v1/alerts/history`` gives each alert's transitions: fired when it began
+    firing, resolved when it ended (with the annotations of its last evaluation)."""
+    end = int(time.time()) + 8
+    (tmp_path / "rules.yml").write_text(
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n"
+        "      - alert: Brief\n"
+        f"        expr: label_replace(vector(7), \"instance\", \"i-1\", \"\", \"\") and on() (vector(time()) < {end})\n"
+        "        annotations: {summary: 'value {{ $value }}'}\n"
+    )
+    server = osprey_factory(config='[rules]\nfiles = ["rules.yml"]\n')
+
+    def transitions() -> list[dict]:
+        r = server.get("/api/v1/alerts/history", params={"start": str(end - 60)})
+        assert r.status_code == 200, r.text
+        return r.json()["data"]["transitions"]
+
+    got = wait_until(lambda: len(transitions()) >= 2 and transitions(), timeout=30, message="fired and resolved")
+    assert [t["event"] for t in got] == ["fired", "resolved"], got
+    for t in got:
+        assert t["rule"] == "Brief" and t["group"] == "g"
+        assert t["labels"] == {"alertname": "Brief", "instance": "i-1"}
+        assert t["annotations"] == {"summary": "value 7"}
+    fired, resolved = (rfc3339_to_ns(t["time"]) / 1e9 for t in got)
+    assert fired < end <= resolved + 1
+    assert server.get("/api/v1/alerts/history", tenant="other").json()["data"]["transitions"] == []
+    bad = server.get("/api/v1/alerts/history", params={"start": "yesterday"})
+    assert bad.status_code == 400 and "start" in bad.json()["error"]

@@ -145,6 +145,9 @@ def test_log_rules_fire_record_and_notify(osprey_factory, tmp_path: Path) -> Non
         assert a["annotations"]["summary"] == "api: 5 timeouts"
         assert a["labels"] == {"alertname": "ManyTimeouts", "service_name": "api", "severity": "page"}
 
+        history = server.get("/api/v1/alerts/history").json()["data"]["transitions"]
+        assert [(t["event"], t["labels"]["service_name"], t["value"]) for t in history] == [("fired", "api", "5e+00")]
+
         got_lines = {
             (s["metric"]["service_name"], s["metric"]["level"]): float(s["value"][1])
             for s in server.prom_query("service_level:log_lines:count10m")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from datetime import datetime, timedelta
@@ -75,7 +77,8 @@ receivers:
 class Receiver:
     """Records webhook bodies by path; answers 500 to the first ``fail_first`` posts."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self.bodies: list[tuple[str, dict[str, Any]]] = []
         self.fail_first = fail_first
         self.posts = 0
@@ -100,11 +103,13 @@ class Receiver:
 
         self.port = free_ports(1)[0]
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def by_prefix(self, prefix: str) -> list[tuple[str, dict[str, Any]]]:
         return [(p[len(prefix):], b) for p, b in self.bodies if p.startswith(prefix)]
@@ -356,3 +361,116 @@ def test_time_intervals_mute_and_activate_routes_as_alertmanager(osprey_factory,
     finally:
         am.stop()
         hook.stop()
+
+
+def test_the_notifier_configuration_reloads_on_sighup_and_reload(osprey_factory, tmp_path: Path) -> None:
+    """A changed alertmanager.yml takes over on ``POST /-/reload`` and on SIGHUP, as
+    Alertmanager reloads: the alerts are regrouped under the new routes; a file that
+    does not load is refused with its problem and the configuration in force stays."""
+    import signal
+
+    hook = Receiver()
+
+    # Each stage names its receiver anew: the notification log is kept per group and
+    # receiver, so the same receiver would not be paged again before its repeat interval.
+    def config(receiver: str) -> str:
+        return (
+            f"route:\n  receiver: {receiver}\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n"
+            f"receivers:\n  - name: {receiver}\n    webhook_configs: [{{url: '{hook.url}/{receiver}'}}]\n"
+        )
+
+    am_file = tmp_path / "alertmanager.yml"
+    am_file.write_text(config("first"))
+    try:
+        server = osprey_factory(config='[alerting]\nalertmanager_config = "alertmanager.yml"\n')
+        # Alerts posted without an end last resolve_timeout (5m): the test's whole span.
+        assert server.post("/api/v2/alerts", json=[{"labels": {"alertname": "Up"}}]).status_code == 200
+        wait_until(lambda: hook.by_prefix("/first"), timeout=20, message="the first receiver's page")
+
+        am_file.write_text(config("second"))
+        r = server.post("/-/reload")
+        assert r.status_code == 200, r.text
+        wait_until(lambda: hook.by_prefix("/second"), timeout=20, message="the page under the reloaded routes")
+        assert server.get("/api/v2/status").json()["config"]["original"] == config("second")
+
+        am_file.write_text(config("third").replace("group_wait: 1s", "group_wait: soon"))
+        r = server.post("/-/reload")
+        assert r.status_code == 500 and "alertmanager_config" in r.text and "group_wait" in r.text, r.text
+        assert server.get("/api/v2/status").json()["config"]["original"] == config("second")
+
+        am_file.write_text(config("fourth"))
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: hook.by_prefix("/fourth"), timeout=20, message="the page after SIGHUP")
+        assert not hook.by_prefix("/third")
+    finally:
+        hook.stop()
+
+
+def make_certificates(d: Path) -> None:
+    """A CA, a server certificate for the name hook.test only, and a client certificate."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=osprey-test-ca")
+    for name, ext in [("server", "subjectAltName=DNS:hook.test\nextendedKeyUsage=serverAuth"),
+                      ("client", "extendedKeyUsage=clientAuth")]:
+        (d / f"{name}.ext").write_text(ext)
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                "-subj", f"/CN={name}")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+
+
+def test_webhooks_over_tls_verify_as_configured(osprey_factory, tmp_path: Path) -> None:
+    """``http_config.tls_config``: a CA file and a server name verify a receiver's
+    certificate; ``insecure_skip_verify`` skips the check; a client certificate passes a
+    receiver that asks for one; without the CA the delivery fails and says why."""
+    make_certificates(tmp_path)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    mutual_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    mutual_tls.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    mutual_tls.verify_mode = ssl.CERT_REQUIRED
+    mutual_tls.load_verify_locations(tmp_path / "ca.pem")
+    hook, mtls = Receiver(tls=server_tls), Receiver(tls=mutual_tls)
+    receivers = {
+        "verified": f"{{url: '{hook.url}/verified', http_config: {{tls_config: {{ca_file: ca.pem, server_name: hook.test}}}}}}",
+        "insecure": f"{{url: '{hook.url}/insecure', http_config: {{tls_config: {{insecure_skip_verify: true}}}}}}",
+        "unverified": f"{{url: '{hook.url}/unverified'}}",
+        "mutual": f"{{url: '{mtls.url}/mutual', http_config: {{tls_config: {{ca_file: ca.pem, server_name: hook.test, cert_file: client.pem, key_file: client.key}}}}}}",
+    }
+    (tmp_path / "alertmanager.yml").write_text(
+        "route:\n  receiver: verified\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  routes:\n"
+        + "".join(f"    - {{matchers: ['to=\"{n}\"'], receiver: {n}}}\n" for n in receivers)
+        + "receivers:\n"
+        + "".join(f"  - name: {n}\n    webhook_configs: [{w}]\n" for n, w in receivers.items())
+    )
+    try:
+        server = osprey_factory(config='[alerting]\nalertmanager_config = "alertmanager.yml"\n')
+        alerts = [{"labels": {"alertname": f"A-{n}", "to": n}} for n in receivers]
+        assert server.post("/api/v2/alerts", json=alerts).status_code == 200
+        wait_until(lambda: hook.by_prefix("/verified") and hook.by_prefix("/insecure") and mtls.by_prefix("/mutual"),
+                   timeout=30, message="deliveries over TLS")
+
+        def failed() -> list[dict[str, Any]]:
+            history = server.get("/api/v1/alerts/history").json()["data"]["notifications"]
+            return [h for h in history if h["receiver"] == "unverified" and h["outcome"] == "failed"]
+
+        failure = wait_until(failed, timeout=40, message="the unverified receiver's failure")[0]
+        assert "certificate" in failure["error"].lower(), failure
+        assert not hook.by_prefix("/unverified")
+        # A CA file that does not exist fails the check of the file, as Alertmanager's.
+        (tmp_path / "bad.yml").write_text(
+            "route: {receiver: r}\nreceivers:\n  - name: r\n    webhook_configs: [{url: 'https://x/', http_config: {tls_config: {ca_file: nope.pem}}}]\n"
+        )
+        (tmp_path / "osprey-bad.toml").write_text('[alerting]\nalertmanager_config = "bad.yml"\n')
+        check = subprocess.run([str(server.binary), "config", "check", str(tmp_path / "osprey-bad.toml")],
+                               capture_output=True, text=True, timeout=60)
+        assert check.returncode == 1, check
+        assert "unable to load specified CA cert" in check.stdout and "nope.pem" in check.stdout, check
+    finally:
+        hook.stop()
+        mtls.stop()

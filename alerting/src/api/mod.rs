@@ -110,7 +110,11 @@ async fn history_handler(
         .notifier()
         .map(|n| n.history(ctx.tenant(), start, end))
         .unwrap_or_default();
-    success(json!({ "notifications": entries.iter().map(model::history_json).collect::<Vec<_>>() }))
+    let transitions = m.transitions(ctx.tenant(), start, end);
+    success(json!({
+        "transitions": transitions.iter().map(model::transition_json).collect::<Vec<_>>(),
+        "notifications": entries.iter().map(model::history_json).collect::<Vec<_>>(),
+    }))
 }
 
 /// RFC 3339 or (fractional) Unix seconds, to ns.

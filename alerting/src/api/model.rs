@@ -232,3 +232,16 @@ pub fn history_json(e: &crate::notify::HistoryEntry) -> serde_json::Value {
         "error": e.error,
     })
 }
+
+/// An alert's transition (fired or resolved).
+pub fn transition_json(t: &crate::history::Transition) -> serde_json::Value {
+    serde_json::json!({
+        "time": rfc3339_nano(t.at),
+        "event": t.event,
+        "group": t.group,
+        "rule": t.rule,
+        "labels": map(t.labels.pairs()),
+        "annotations": map(&t.annotations),
+        "value": gofmt::e(t.value),
+    })
+}

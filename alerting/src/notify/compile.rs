@@ -14,6 +14,8 @@ use super::config::{
 use super::inhibit::InhibitRule;
 use super::route::Route;
 use super::timeinterval::{Intervals, TimeIntervalConfig};
+use super::tls::TlsConfig;
+use super::webhook::HttpClient;
 
 /// Alertmanager's `resolve_timeout` default.
 pub(super) const RESOLVE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -214,16 +216,61 @@ pub struct Compiled {
     pub http: Option<HttpConfig>,
     pub inhibit: Vec<InhibitRule>,
     pub resolve_timeout: Duration,
+    /// A client per distinct `tls_config` in the file.
+    pub tls_clients: TlsClients,
+}
+
+/// The HTTP clients of the file's `tls_config`s, built when it loads.
+#[derive(Clone, Default)]
+pub struct TlsClients(Vec<(TlsConfig, HttpClient)>);
+
+impl std::fmt::Debug for TlsClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(c, _)| c))
+            .finish()
+    }
+}
+
+impl TlsClients {
+    /// The client for `http`'s TLS settings; `None` when it has none.
+    pub fn get(&self, http: Option<&HttpConfig>) -> Option<&HttpClient> {
+        let tls = http?.tls_config.as_ref()?;
+        self.0
+            .iter()
+            .find(|(c, _)| c == tls)
+            .map(|(_, client)| client)
+    }
+
+    fn build<'a>(
+        configs: impl Iterator<Item = Option<&'a HttpConfig>>,
+        base: &Path,
+    ) -> Result<Self, String> {
+        let mut out: Vec<(TlsConfig, HttpClient)> = Vec::new();
+        for tls in configs.flatten().filter_map(|h| h.tls_config.as_ref()) {
+            if !out.iter().any(|(c, _)| c == tls) {
+                out.push((tls.clone(), super::tls::client(tls, base)?));
+            }
+        }
+        Ok(TlsClients(out))
+    }
 }
 
 /// Reads and checks an `alertmanager.yml`, with Alertmanager's messages where it has
 /// them; what Osprey does not deliver yet is refused by name.
+/// Files it names (CA, client certificates) are relative to its directory.
 pub fn load(path: &Path) -> Result<Compiled, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    compile(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let base = path.parent().unwrap_or(Path::new("."));
+    compile_in(&text, base).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// [`load`] of a text, files relative to the working directory.
 pub fn compile(text: &str) -> Result<Compiled, String> {
+    compile_in(text, Path::new("."))
+}
+
+fn compile_in(text: &str, base: &Path) -> Result<Compiled, String> {
     let cfg: AlertmanagerConfig = config::parse(text)?;
     let time_intervals = read_time_intervals(&cfg)?;
     let Some(route_cfg) = &cfg.route else {
@@ -298,6 +345,9 @@ pub fn compile(text: &str) -> Result<Compiled, String> {
         .iter()
         .map(InhibitRule::build)
         .collect::<Result<Vec<_>, _>>()?;
+    let https = std::iter::once(cfg.global.http_config.as_ref())
+        .chain(receivers.values().flatten().map(Integration::http));
+    let tls_clients = TlsClients::build(https, base)?;
     Ok(Compiled {
         text: text.to_string(),
         receiver_order,
@@ -306,6 +356,7 @@ pub fn compile(text: &str) -> Result<Compiled, String> {
         http: cfg.global.http_config.clone(),
         inhibit,
         resolve_timeout: cfg.global.resolve_timeout.unwrap_or(RESOLVE_TIMEOUT),
+        tls_clients,
     })
 }
 

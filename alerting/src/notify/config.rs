@@ -70,6 +70,8 @@ pub struct HttpConfig {
     pub follow_redirects: Option<bool>,
     #[serde(default)]
     pub enable_http2: Option<bool>,
+    #[serde(default)]
+    pub tls_config: Option<super::tls::TlsConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

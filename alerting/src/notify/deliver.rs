@@ -16,7 +16,7 @@ use super::{
 
 impl Notifier {
     pub(super) async fn flush(self, tenant: String, k: (String, u64), now: i64) {
-        let cfg = &self.inner.config;
+        let cfg = self.config();
         let snapshot = {
             let Ok(t) = self.inner.tenants.lock() else {
                 return;
@@ -181,18 +181,12 @@ impl Notifier {
         let mut attempts = 0u32;
         let result = loop {
             attempts += 1;
-            let http = integration.http().or(self.inner.config.http.as_ref());
+            let global = self.config();
+            let http = integration.http().or(global.http.as_ref());
+            let client = global.tls_clients.get(http).unwrap_or(&self.inner.client);
             // PagerDuty asks to retry 429 too.
             let also = matches!(integration, Integration::PagerDuty { .. }).then_some(429);
-            match webhook::post(
-                &self.inner.client,
-                integration.url(),
-                http,
-                body.clone(),
-                also,
-            )
-            .await
-            {
+            match webhook::post(client, integration.url(), http, body.clone(), also).await {
                 Ok(()) => break Ok(()),
                 Err(f) => {
                     let pause = webhook::backoff(attempts, jitter(attempts));

@@ -5,7 +5,7 @@
 //! (`silence.rs`), the configuration checked and compiled (`compile.rs`), delivery of a
 //! flush (`deliver.rs`) through the webhook (`webhook.rs`), Slack and PagerDuty
 //! (`chat.rs`) integrations, fingerprints and merging (`alert.rs`), the mute and active
-//! time intervals of routes (`timeinterval.rs`). Every tenant has its own alerts,
+//! time intervals of routes (`timeinterval.rs`), `http_config`'s TLS settings (`tls.rs`). Every tenant has its own alerts,
 //! groups, silences and log under the same configuration.
 //!
 //! One task (`run`) flushes due groups; each flush runs on its own task so a slow
@@ -22,6 +22,7 @@ pub mod matcher;
 pub mod route;
 pub mod silence;
 pub mod timeinterval;
+pub mod tls;
 pub mod webhook;
 
 use std::collections::{HashMap, VecDeque};
@@ -82,7 +83,10 @@ pub struct AlertView {
 }
 
 struct Inner {
-    config: Compiled,
+    /// Swapped whole on reload.
+    config: std::sync::RwLock<Arc<Compiled>>,
+    /// The alertmanager.yml it reloads from (none in unit tests).
+    source: Option<std::path::PathBuf>,
     /// Where silences are kept (none in unit tests).
     storage: Option<osprey_storage::Storage>,
     started_at: i64,
@@ -110,9 +114,11 @@ pub(crate) fn now_ns() -> i64 {
 
 impl Notifier {
     /// A notifier; with `storage`, each tenant's silences are loaded from and saved to
-    /// its documents. Blocking (it reads the saved silences).
+    /// its documents; with `source`, [`Notifier::reload`] rereads that file. Blocking
+    /// (it reads the saved silences).
     pub fn new(
         config: Compiled,
+        source: Option<std::path::PathBuf>,
         external_url: String,
         storage: Option<osprey_storage::Storage>,
         metrics: crate::AlertingMetrics,
@@ -147,7 +153,8 @@ impl Notifier {
         }
         Notifier {
             inner: Arc::new(Inner {
-                config,
+                config: std::sync::RwLock::new(Arc::new(config)),
+                source,
                 storage,
                 started_at: now_ns(),
                 external_url,
@@ -168,7 +175,8 @@ impl Notifier {
             return;
         }
         let now = now_ns();
-        let timeout = self.inner.config.resolve_timeout.as_nanos() as i64;
+        let config = self.config();
+        let timeout = config.resolve_timeout.as_nanos() as i64;
         for a in &mut alerts {
             a.updated_at = now;
             if a.ends_at.is_none() {
@@ -178,7 +186,7 @@ impl Notifier {
         if let Ok(mut t) = self.inner.tenants.lock() {
             t.entry(tenant.to_string())
                 .or_default()
-                .put(&self.inner.config.root, alerts, now);
+                .put(&config.root, alerts, now);
         }
         self.inner.wake.notify_one();
     }
@@ -196,8 +204,47 @@ impl Notifier {
             .unwrap_or_default()
     }
 
-    pub fn config_text(&self) -> &str {
-        &self.inner.config.text
+    /// The configuration in force.
+    pub(crate) fn config(&self) -> Arc<Compiled> {
+        match self.inner.config.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Rereads the alertmanager.yml it was started with, as Alertmanager reloads: a file
+    /// that does not load keeps the configuration in force; a new one takes over, every
+    /// tenant's alerts regrouped under its routes (the notification log stays, so
+    /// nothing already notified is sent again before its repeat interval). `Ok(false)`:
+    /// no file, or the same text.
+    pub fn reload(&self) -> Result<bool, String> {
+        let Some(path) = &self.inner.source else {
+            return Ok(false);
+        };
+        let fresh = load(path)?;
+        if fresh.text == self.config().text {
+            return Ok(false);
+        }
+        let fresh = Arc::new(fresh);
+        match self.inner.config.write() {
+            Ok(mut c) => *c = fresh.clone(),
+            Err(poisoned) => *poisoned.into_inner() = fresh.clone(),
+        }
+        let now = now_ns();
+        if let Ok(mut tenants) = self.inner.tenants.lock() {
+            for state in tenants.values_mut() {
+                let alerts: Vec<NotifyAlert> = state.alerts.drain().map(|(_, a)| a).collect();
+                state.groups.clear();
+                state.put(&fresh.root, alerts, now);
+            }
+        }
+        self.inner.wake.notify_one();
+        tracing::info!(file = %path.display(), "notifier configuration reloaded");
+        Ok(true)
+    }
+
+    pub fn config_text(&self) -> String {
+        self.config().text.clone()
     }
 
     pub fn started_at(&self) -> i64 {
@@ -205,13 +252,12 @@ impl Notifier {
     }
 
     pub fn receiver_names(&self) -> Vec<String> {
-        self.inner.config.receiver_order.clone()
+        self.config().receiver_order.clone()
     }
 
     fn view(&self, state: &TenantState, a: &NotifyAlert, now: i64) -> AlertView {
-        let mut receivers: Vec<String> = self
-            .inner
-            .config
+        let config = self.config();
+        let mut receivers: Vec<String> = config
             .root
             .matching(&a.labels)
             .into_iter()
@@ -222,9 +268,7 @@ impl Notifier {
             alert: a.clone(),
             receivers,
             silenced_by: state.silences.muting(&a.labels, now),
-            inhibited_by: self
-                .inner
-                .config
+            inhibited_by: config
                 .inhibit
                 .iter()
                 .filter_map(|r| r.inhibitor(a, state.alerts.values(), now))

@@ -182,6 +182,19 @@ pub fn client() -> HttpClient {
     Client::builder(hyper_util::rt::TokioExecutor::new()).build(https)
 }
 
+/// An error and its causes (hyper's own message names only the step that failed:
+/// "client error (Connect)"; the cause says why, e.g. the certificate's issuer).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
 /// One POST of a JSON `body` to `url`; 5xx (and `also_retry`) answers may be retried.
 pub async fn post(
     client: &HttpClient,
@@ -207,7 +220,7 @@ pub async fn post(
             retry: true,
         })?
         .map_err(|e| Failure {
-            message: format!("{url}: {e}"),
+            message: format!("{url}: {}", with_causes(&e)),
             retry: true,
         })?;
     let status = resp.status();

@@ -257,9 +257,25 @@ impl RangeOp {
         )
     }
 
-    /// Whether the function also accepts `| unwrap` (rate sums unwrapped values).
+    /// Whether the function also accepts `| unwrap` (rate sums unwrapped values;
+    /// absent_over_time ignores them).
     pub fn allows_unwrap(self) -> bool {
-        self.needs_unwrap() || self == RangeOp::Rate
+        self.needs_unwrap() || matches!(self, RangeOp::Rate | RangeOp::AbsentOverTime)
+    }
+
+    /// Whether `by`/`without` may follow it (Loki's list).
+    pub fn allows_grouping(self) -> bool {
+        matches!(
+            self,
+            RangeOp::AvgOverTime
+                | RangeOp::StddevOverTime
+                | RangeOp::StdvarOverTime
+                | RangeOp::QuantileOverTime
+                | RangeOp::MinOverTime
+                | RangeOp::MaxOverTime
+                | RangeOp::FirstOverTime
+                | RangeOp::LastOverTime
+        )
     }
 }
 

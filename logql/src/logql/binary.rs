@@ -28,6 +28,9 @@ fn arithmetic(op: BinOp, a: f64, b: f64) -> Option<f64> {
         BinOp::Add => a + b,
         BinOp::Sub => a - b,
         BinOp::Mul => a * b,
+        // Loki answers NaN, not ±Inf, for a zero divisor.
+        BinOp::Div if b == 0.0 => f64::NAN,
+        BinOp::Mod if b == 0.0 => f64::NAN,
         BinOp::Div => a / b,
         BinOp::Mod => a % b,
         BinOp::Pow => a.powf(b),
@@ -146,7 +149,10 @@ fn vectors(
                 value: if holds { 1.0 } else { 0.0 },
             });
         } else if holds {
-            out.push(s);
+            out.push(Sample {
+                labels,
+                value: s.value,
+            });
         }
     }
     Ok(Value::Vector(out))

@@ -14,8 +14,16 @@ use crate::LogQueryError;
 #[derive(Debug, Clone, Default)]
 pub struct Stream {
     pub labels: Labels,
-    /// `(unix ns, line)`.
-    pub entries: Vec<(i64, String)>,
+    pub entries: Vec<Line>,
+}
+
+/// A log line with its time and structured metadata.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Line {
+    pub ts_ns: i64,
+    pub line: String,
+    /// Labels of this line only (Loki's structured metadata; OTLP record attributes).
+    pub metadata: Vec<(String, String)>,
 }
 
 /// The lines of each range, by [`LogRange::id`].
@@ -114,11 +122,13 @@ fn range_vector(
     let (start, end) = window(r, t_ns);
     let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
     for s in streams {
-        for (ts, line) in &s.entries {
+        for l in &s.entries {
+            let ts = &l.ts_ns;
             if *ts <= start || *ts > end {
                 continue;
             }
-            let mut e = Entry::new(&s.labels, line);
+            let mut e = Entry::new(&s.labels, &l.line);
+            e.add_metadata(&l.metadata);
             if !pipeline::run(&r.log.pipeline, &mut e) {
                 continue;
             }
@@ -165,27 +175,26 @@ fn range_vector(
 /// `| unwrap`: the label's value as the sample (the label leaves the series), then the
 /// post-unwrap filters; `None` when a filter drops the line.
 fn unwrapped(u: &Unwrap, e: &mut Entry<'_>) -> Option<f64> {
-    let value = match e.labels.get(&u.label) {
-        Some(text) => match pipeline::number_of(text, u.kind) {
-            Some(v) => v,
-            None => {
-                let details = format!("cannot unwrap {text:?} of label {}", u.label);
-                if !e.labels.contains_key(ERROR_LABEL) {
-                    e.labels
-                        .insert(ERROR_LABEL.into(), "SampleExtractionErr".into());
-                    e.labels.insert(ERROR_DETAILS_LABEL.into(), details);
-                }
-                0.0
+    // A line without the label (or with it empty) has no sample, as in Loki.
+    let text = e.labels.get(&u.label).filter(|t| !t.is_empty())?;
+    let value = match pipeline::number_of(text, u.kind) {
+        Some(v) => v,
+        None => {
+            let details = format!("cannot unwrap {text:?} of label {}", u.label);
+            if !e.labels.contains_key(ERROR_LABEL) {
+                e.labels
+                    .insert(ERROR_LABEL.into(), "SampleExtractionErr".into());
+                e.labels.insert(ERROR_DETAILS_LABEL.into(), details);
             }
-        },
-        None => 0.0,
+            0.0
+        }
     };
-    e.labels.remove(&u.label);
     for f in &u.post_filters {
         if !pipeline::label_filter(f, e) {
             return None;
         }
     }
+    e.labels.remove(&u.label);
     Some(value)
 }
 

@@ -28,7 +28,7 @@ mod tests;
 mod units;
 
 pub use ast::*;
-pub use eval::{Data, Sample, Stream, Value, evaluate, window};
+pub use eval::{Data, Line, Sample, Stream, Value, evaluate, window};
 pub use parse::parse;
 pub use units::{parse_bytes, parse_duration_ns};
 

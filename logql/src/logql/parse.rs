@@ -304,7 +304,7 @@ impl Parser<'_> {
             }
             _ => {}
         }
-        if grouping.is_some() && !op.needs_unwrap() {
+        if grouping.is_some() && !op.allows_grouping() {
             return Err(self.error(&format!(
                 "grouping not allowed for {} aggregation",
                 op.name()

@@ -216,19 +216,24 @@ impl Parser<'_> {
         Ok(lhs)
     }
 
+    /// `and` binds tighter than `or`; a `,` or a space joins what follows whole, as
+    /// Loki's grammar reads it: `a, b or c` is `a and (b or c)`.
     fn label_filter_and(&mut self) -> Result<LabelFilter> {
         let mut lhs = self.label_filter_atom()?;
         loop {
-            let explicit = self.peek_ident("and") || self.peek_op(",");
+            if self.eat_ident("and") {
+                let rhs = self.label_filter_atom()?;
+                lhs = LabelFilter::And(Box::new(lhs), Box::new(rhs));
+                continue;
+            }
+            let comma = self.eat_op(",");
             let implicit = matches!(self.peek(), Some(Tok::Ident(_)))
                 && matches!(self.toks.get(self.pos + 1), Some((Tok::Op(o), _)) if is_filter_op(o));
-            if explicit {
-                self.pos += 1;
-            } else if !implicit {
+            if !comma && !implicit {
                 return Ok(lhs);
             }
-            let rhs = self.label_filter_atom()?;
-            lhs = LabelFilter::And(Box::new(lhs), Box::new(rhs));
+            let rhs = self.label_filter_or()?;
+            return Ok(LabelFilter::And(Box::new(lhs), Box::new(rhs)));
         }
     }
 
@@ -253,8 +258,13 @@ impl Parser<'_> {
             "<=" => CmpOp::Le,
             _ => CmpOp::Eq,
         };
+        let negative = self.eat_op("-");
+        if !negative {
+            self.eat_op("+");
+        }
+        let sign = if negative { -1.0 } else { 1.0 };
         match self.peek().cloned() {
-            Some(Tok::Str(s)) if matches!(op, "=" | "==" | "!=" | "=~" | "!~") => {
+            Some(Tok::Str(s)) if !negative && matches!(op, "=" | "==" | "!=" | "=~" | "!~") => {
                 self.pos += 1;
                 let mop = match op {
                     "!=" => MatchOp::Neq,
@@ -269,7 +279,7 @@ impl Parser<'_> {
                 Ok(LabelFilter::Number {
                     name,
                     op: cmp,
-                    value: n,
+                    value: sign * n,
                     kind: NumberKind::Number,
                 })
             }
@@ -285,7 +295,7 @@ impl Parser<'_> {
                 Ok(LabelFilter::Number {
                     name,
                     op: cmp,
-                    value,
+                    value: sign * value,
                     kind,
                 })
             }

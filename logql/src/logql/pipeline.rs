@@ -8,7 +8,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::ast::*;
 use super::units::{parse_bytes, parse_duration_seconds};
@@ -31,6 +31,13 @@ impl<'s> Entry<'s> {
             stream,
             labels: stream.clone(),
             line: line.to_string(),
+        }
+    }
+
+    /// A line's structured metadata: over the stream's labels, under what parsers find.
+    pub fn add_metadata(&mut self, metadata: &[(String, String)]) {
+        for (k, v) in metadata {
+            self.labels.insert(sanitize_label_name(k), v.clone());
         }
     }
 
@@ -100,9 +107,11 @@ fn stage(s: &Stage, e: &mut Entry<'_>) -> bool {
         }
         Stage::Keep(names) => {
             e.labels.retain(|k, v| {
-                names
-                    .iter()
-                    .any(|(n, m)| n == k && m.as_ref().is_none_or(|m| m.matches(v)))
+                k == ERROR_LABEL
+                    || k == ERROR_DETAILS_LABEL
+                    || names
+                        .iter()
+                        .any(|(n, m)| n == k && m.as_ref().is_none_or(|m| m.matches(v)))
             });
             true
         }
@@ -145,53 +154,79 @@ pub fn sanitize_label_name(key: &str) -> String {
     out
 }
 
+/// A JSON object's fields, values as written (numbers keep their text, as Loki
+/// keeps them).
+type RawObject<'a> = std::collections::HashMap<String, &'a RawValue>;
+
 fn json(params: &[(String, Vec<PathPart>)], e: &mut Entry<'_>) {
-    let v: Value = match serde_json::from_str(&e.line) {
-        Ok(v @ Value::Object(_)) => v,
-        Ok(_) => return e.set_error("JSONParserErr", "not a JSON object".into()),
-        Err(err) => return e.set_error("JSONParserErr", err.to_string()),
-    };
-    if params.is_empty() {
-        let mut found = Vec::new();
-        flatten("", &v, &mut found);
-        for (k, val) in found {
-            e.extract(&k, val);
+    let line = std::mem::take(&mut e.line);
+    match serde_json::from_str::<RawObject<'_>>(&line) {
+        Ok(obj) if params.is_empty() => {
+            let mut found = Vec::new();
+            flatten("", &obj, &mut found);
+            for (k, val) in found {
+                e.extract(&k, val);
+            }
         }
-        return;
+        Ok(obj) => {
+            for (label, path) in params {
+                let value = lookup(&obj, path).map(scalar_text).unwrap_or_default();
+                e.extract(label, value);
+            }
+        }
+        Err(err) => e.set_error("JSONParserErr", err.to_string()),
     }
-    for (label, path) in params {
-        let mut cur = Some(&v);
-        for part in path {
-            cur = match (cur, part) {
-                (Some(Value::Object(m)), PathPart::Key(k)) => m.get(k),
-                (Some(Value::Array(a)), PathPart::Index(i)) => a.get(*i),
-                _ => None,
-            };
-        }
-        let value = match cur {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
+    e.line = line;
+}
+
+/// The value at a `| json` parameter's path.
+fn lookup<'a>(obj: &RawObject<'a>, path: &[PathPart]) -> Option<&'a RawValue> {
+    let (first, rest) = path.split_first()?;
+    let PathPart::Key(k) = first else { return None };
+    let mut cur: &RawValue = obj.get(k)?;
+    for part in rest {
+        cur = match part {
+            PathPart::Key(k) => serde_json::from_str::<RawObject<'_>>(cur.get())
+                .ok()?
+                .get(k)
+                .copied()?,
+            PathPart::Index(i) => serde_json::from_str::<Vec<&RawValue>>(cur.get())
+                .ok()?
+                .get(*i)
+                .copied()?,
         };
-        e.extract(label, value);
+    }
+    Some(cur)
+}
+
+/// A value as a label: strings unquoted, `null` empty, anything else as written.
+fn scalar_text(v: &RawValue) -> String {
+    let text = v.get();
+    if text.starts_with('"') {
+        serde_json::from_str::<String>(text).unwrap_or_default()
+    } else if text == "null" {
+        String::new()
+    } else {
+        text.to_string()
     }
 }
 
-/// Every scalar field, nested objects' keys joined with `_`; arrays are not extracted.
-fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
-    let Value::Object(m) = v else { return };
-    for (k, v) in m {
+/// Every scalar field, nested objects' keys joined with `_`; arrays and nulls are not
+/// extracted.
+fn flatten(prefix: &str, obj: &RawObject<'_>, out: &mut Vec<(String, String)>) {
+    for (k, v) in obj {
         let key = if prefix.is_empty() {
             k.clone()
         } else {
             format!("{prefix}_{k}")
         };
-        match v {
-            Value::Object(_) => flatten(&key, v, out),
-            Value::Array(_) => {}
-            Value::String(s) => out.push((key, s.clone())),
-            Value::Null => out.push((key, String::new())),
-            other => out.push((key, other.to_string())),
+        let text = v.get();
+        if text.starts_with('{') {
+            if let Ok(inner) = serde_json::from_str::<RawObject<'_>>(text) {
+                flatten(&key, &inner, out);
+            }
+        } else if !text.starts_with('[') && text != "null" {
+            out.push((key, scalar_text(v)));
         }
     }
 }
@@ -302,8 +337,12 @@ pub fn label_filter(f: &LabelFilter, e: &mut Entry<'_>) -> bool {
             value,
             kind,
         } => {
+            // After an earlier error only string filters drop a line (Loki's rule).
+            if e.labels.contains_key(ERROR_LABEL) {
+                return true;
+            }
             let Some(text) = e.labels.get(name) else {
-                return *op == CmpOp::Neq;
+                return false;
             };
             match number_of(text, *kind) {
                 Some(v) => op.holds(v, *value),

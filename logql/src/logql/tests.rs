@@ -2,6 +2,14 @@ use super::*;
 
 const S: i64 = 1_000_000_000;
 
+fn line(ts_ns: i64, text: String) -> Line {
+    Line {
+        ts_ns,
+        line: text,
+        metadata: Vec::new(),
+    }
+}
+
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
         .iter()
@@ -30,7 +38,7 @@ fn data_for(m: &MetricExpr) -> Data {
         entries: (1..=10)
             .map(|i| {
                 let level = if i % 3 == 0 { "error" } else { "info" };
-                (i * S, format!(r#"{{"level":"{level}","latency_ms":{},"req":{{"path":"/p{}"}},"took":"{i}00ms"}}"#, i * 10, i % 2))
+                line(i * S, format!(r#"{{"level":"{level}","latency_ms":{},"req":{{"path":"/p{}"}},"took":"{i}00ms"}}"#, i * 10, i % 2))
             })
             .collect(),
     };
@@ -38,7 +46,7 @@ fn data_for(m: &MetricExpr) -> Data {
         labels: labels(&[("app", "web"), ("env", "prod")]),
         entries: (1..=4)
             .map(|i| {
-                (
+                line(
                     i * S,
                     format!(
                         "level=warn msg=\"slow request\" size={i}KB status={}",
@@ -186,7 +194,7 @@ fn json_and_logfmt_labels_group_and_filter() {
 #[test]
 fn unwrap_aggregates_values_and_errors_must_be_skipped() {
     let v = eval(
-        r#"sum_over_time({app="api"} | json | unwrap latency_ms [10s]) by (app)"#,
+        r#"sum by (app) (sum_over_time({app="api"} | json | unwrap latency_ms [10s]))"#,
         10,
     );
     assert_eq!(v, vec![(labels(&[("app", "api")]), 550.0)]);
@@ -274,4 +282,84 @@ fn bytes_and_pipeline_stages() {
         "http_status_code"
     );
     assert_eq!(pipeline::sanitize_label_name("1x"), "_1x");
+}
+
+#[test]
+fn lokis_rules_for_missing_labels_errors_and_precedence() {
+    // A line without the unwrapped label has no sample.
+    assert!(
+        eval(
+            r#"sum_over_time({app="web"} | logfmt | unwrap latency [10s])"#,
+            10
+        )
+        .is_empty()
+    );
+    // A number filter on a missing label drops the line, whatever the operator.
+    assert!(
+        eval(
+            r#"count_over_time({app="web"} | logfmt | latency != 5 [10s])"#,
+            10
+        )
+        .is_empty()
+    );
+    // `,` joins what follows whole: status=300 and (level="error" or status=400).
+    assert!(eval(r#"count_over_time({app="web"} | logfmt | status=300, level="error" or status=400 [10s])"#, 10).is_empty());
+    let v = eval(
+        r#"count_over_time({app="web"} | logfmt | status=300 and level="error" or status=400 [10s])"#,
+        10,
+    );
+    assert_eq!(v.iter().map(|s| s.1).sum::<f64>(), 1.0);
+    // Signed numbers.
+    let v = eval(
+        r#"sum(count_over_time({app="web"} | logfmt | status > -1 [10s]))"#,
+        10,
+    );
+    assert_eq!(v[0].1, 4.0);
+    // `keep` keeps the error labels, so the error still fails the query.
+    let m = metric(r#"count_over_time({env="prod"} | json | keep app [10s])"#);
+    let got = evaluate(&m, 10 * S, &data_for(&m));
+    assert!(
+        matches!(got, Err(crate::LogQueryError::Pipeline(_))),
+        "{got:?}"
+    );
+    // A zero divisor gives NaN.
+    let v = eval("vector(1) / 0", 10);
+    assert!(v[0].1.is_nan());
+    assert!(
+        err(r#"sum_over_time({app="a"} | unwrap x [5m]) by (app)"#)
+            .contains("grouping not allowed for sum_over_time")
+    );
+    metric(r#"absent_over_time({app="a"} | unwrap x [5m])"#);
+}
+
+#[test]
+fn structured_metadata_labels_the_line() {
+    let m = metric(r#"sum by (user) (count_over_time({app="x"} | user="u-1" [10s]))"#);
+    let stream = Stream {
+        labels: labels(&[("app", "x")]),
+        entries: vec![
+            Line {
+                ts_ns: S,
+                line: "a".into(),
+                metadata: vec![("user".into(), "u-1".into())],
+            },
+            Line {
+                ts_ns: 2 * S,
+                line: "b".into(),
+                metadata: vec![("user".into(), "u-2".into())],
+            },
+        ],
+    };
+    let data: Data = m
+        .ranges()
+        .iter()
+        .map(|r| (r.id, vec![stream.clone()]))
+        .collect();
+    assert_eq!(
+        evaluate(&m, 10 * S, &data),
+        Ok(Value::Vector(vec![Sample {
+            labels: labels(&[("user", "u-1")]),
+            value: 1.0
+        }]))
+    );
 }

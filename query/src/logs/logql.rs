@@ -8,11 +8,12 @@
 //! and `_` become `_`), and `service_name` = the record's service when no attribute
 //! gives one. A `service` matcher compares the service when the stream has no `service`
 //! label, so `{service="api"}` selects what the rest of Osprey calls service `api`.
+//! A record's own attributes are its structured metadata: labels of that line only.
 
 use std::collections::HashMap;
 
 use arrow::array::{RecordBatch, StringArray};
-use osprey_logql::logql::{self, Data, Labels, LogExpr, LogRange, MetricExpr, Stream, Value};
+use osprey_logql::logql::{self, Data, Labels, Line, LogExpr, LogRange, MetricExpr, Stream, Value};
 use osprey_logql::search::Expr;
 use osprey_storage::{Signal, Snapshot, Storage};
 
@@ -69,7 +70,7 @@ fn streams(
     scan(storage, snap, &search, &mut c)?;
     let mut out: Vec<Stream> = c.streams.into_values().collect();
     for s in &mut out {
-        s.entries.sort_by_key(|(ts, _)| *ts);
+        s.entries.sort_by_key(|l| l.ts_ns);
     }
     Ok(out)
 }
@@ -118,12 +119,13 @@ struct Collector<'a> {
     log: &'a LogExpr,
     budget: &'a mut usize,
     streams: HashMap<Labels, Stream>,
-    cols: Option<(StringArray, StringArray, Maps)>,
+    /// body, service, resource, attributes.
+    cols: Option<(StringArray, StringArray, Maps, Maps)>,
 }
 
 impl Visitor for Collector<'_> {
     fn columns(&self) -> &[&'static str] {
-        &["body", "service", "resource"]
+        &["body", "service", "resource", "attributes"]
     }
 
     fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
@@ -131,12 +133,13 @@ impl Visitor for Collector<'_> {
             strings(b, "body")?,
             strings(b, "service")?,
             Maps::new(b, "resource")?,
+            Maps::new(b, "attributes")?,
         ));
         Ok(())
     }
 
     fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
-        let Some((body, service, resource)) = &self.cols else {
+        let Some((body, service, resource, attributes)) = &self.cols else {
             return Err(QueryError::Internal(
                 "logql scan visited before a batch".into(),
             ));
@@ -166,7 +169,11 @@ impl Visitor for Collector<'_> {
                 entries: Vec::new(),
             })
             .entries
-            .push((ts, line.to_string()));
+            .push(Line {
+                ts_ns: ts,
+                line: line.to_string(),
+                metadata: attributes.row(i),
+            });
         Ok(())
     }
 }
