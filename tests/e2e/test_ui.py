@@ -83,3 +83,147 @@ def test_error_banner_when_the_server_is_gone(osprey: OspreyServer, page) -> Non
     osprey.stop()
     page.get_by_test_id("refresh-now").click()
     expect(page.get_by_test_id("error-banner")).to_be_visible()
+
+
+# ---------------------------------------------------------------------------
+# The Preact app's views (issue 16). Every history route must be answered with
+# the app's index.html by the server.
+# ---------------------------------------------------------------------------
+
+import re  # noqa: E402
+import time  # noqa: E402
+import urllib.parse  # noqa: E402
+
+from builders import assert_accepted, post_otlp  # noqa: E402
+
+
+def _demo(osprey: OspreyServer, osprey_bin) -> None:
+    proc = subprocess.run(
+        [str(osprey_bin), "demo", "--endpoint", osprey.grpc_endpoint, "--duration", "1500ms",
+         "--rate", "20", "--seed", "3"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def _watch(page) -> list[str]:
+    """Console errors, uncaught exceptions and failed API requests of a page."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"uncaught: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    return problems
+
+
+def test_every_route_renders_without_errors(osprey: OspreyServer, osprey_bin, page) -> None:
+    _demo(osprey, osprey_bin)
+    (trace_id,), = osprey.sql("SELECT trace_id FROM spans ORDER BY start_time DESC LIMIT 1")
+    problems = _watch(page)
+    routes = {
+        "/": "services-list",
+        "/logs": "logs-list",
+        "/explore?q=" + urllib.parse.quote("sum by (job) (http_server_requests_total)"): "explore-legend",
+        "/traces": "placeholder",
+        f"/trace/{trace_id}": "span-table",
+        "/services": "placeholder",
+        "/services/checkout": "placeholder",
+        "/hosts": "placeholder",
+        "/hosts/host-b": "placeholder",
+    }
+    for path, testid in routes.items():
+        resp = page.goto(osprey.http(path))
+        assert resp is not None and resp.status == 200, f"{path}: HTTP {resp and resp.status}"
+        expect(page.get_by_test_id(testid)).to_be_visible()
+        page.wait_for_load_state("networkidle")
+    assert problems == [], problems
+
+
+def test_logs_view_searches_and_facets_filter(osprey: OspreyServer, osprey_bin, page) -> None:
+    _demo(osprey, osprey_bin)
+    problems = _watch(page)
+    page.goto(osprey.http("/logs?q=PlaceOrder"))
+    rows = page.get_by_test_id("log-row")
+    expect(rows.first).to_be_visible()
+    (n,), = osprey.sql(
+        "SELECT count(*) FROM logs"
+        " WHERE regexp_like(body, '(^|[^\\p{L}\\p{N}])placeorder([^\\p{L}\\p{N}]|$)', 'i')"
+    )
+    expect(page.get_by_test_id("logs-status")).to_contain_text(f"{n:,} match")
+    for body in rows.locator(".col-body").all_inner_texts():
+        assert "placeorder" in body.lower(), body
+    expect(page.get_by_test_id("log-volume-chart").locator("canvas")).to_be_visible()
+
+    # A facet value filters: the service facet sets ?service=, every row is from it.
+    page.locator('[data-field="service"] [data-testid=facet-value]').first.click()
+    expect(page).to_have_url(re.compile(r"[?&]service="))
+    service = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["service"][0]
+    expect(rows.first).to_be_visible()
+    for svc in rows.locator("button[data-service]").all_inner_texts():
+        assert svc == service
+
+    # A record expands to its fields, and its trace id links to the trace view.
+    rows.first.click()
+    details = page.get_by_test_id("log-details")
+    expect(details).to_be_visible()
+    link = details.locator("a.trace-link")
+    if link.count() > 0:
+        link.click()
+        expect(page).to_have_url(re.compile(r"/trace/[0-9a-f]+"))
+        expect(page.get_by_test_id("span-row").first).to_be_visible()
+    assert problems == [], problems
+
+
+def test_log_lines_render_as_text_with_ansi_colour(osprey: OspreyServer, page) -> None:
+    now = time.time_ns()
+    body = ("<img src=x onerror=alert(1)><script>alert(2)</script> "
+            "\x1b[31mred\x1b[0m \x1b[1;32mbold green\x1b[0m plain")
+    assert_accepted(post_otlp(osprey, "logs", {"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "xss"}}]},
+        "scopeLogs": [{"logRecords": [
+            {"timeUnixNano": str(now), "severityText": "ERROR", "body": {"stringValue": body}},
+            {"timeUnixNano": str(now + 1), "severityText": "INFO", "body": {"stringValue": "y" * 2000}},
+        ]}],
+    }]}))
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(osprey.http("/logs?service=xss&from=now-15m"))
+    rows = page.get_by_test_id("log-row")
+    expect(rows).to_have_count(2)
+    xss = rows.filter(has_text="onerror")
+    expect(xss.locator(".col-body")).to_contain_text("<img src=x onerror=alert(1)><script>alert(2)</script>")
+    assert page.locator("#logs-list img, #logs-list script").count() == 0
+    red = xss.locator(".ansi-fg-1")
+    expect(red).to_have_text("red")
+    assert red.evaluate("e => getComputedStyle(e).color") not in ("", "rgb(0, 0, 0)")
+    assert "\x1b" not in xss.inner_text()
+    # Long lines are clamped until expanded (in wrapped mode).
+    page.get_by_test_id("wrap-lines").check()
+    expand = page.get_by_test_id("clamp-expand")
+    expect(expand).to_be_visible()
+    expand.click()
+    expect(rows.filter(has_text="yyyy").locator(".col-body")).to_contain_text("y" * 2000)
+    assert dialogs == []
+
+
+def test_explore_graphs_a_query_and_completes_metric_names(osprey: OspreyServer, osprey_bin, page) -> None:
+    _demo(osprey, osprey_bin)
+    problems = _watch(page)
+    page.goto(osprey.http("/explore?q=" + urllib.parse.quote("sum by (job) (http_server_requests_total)")))
+    expect(page.get_by_test_id("explore-chart").locator("canvas")).to_be_visible()
+    expect(page.get_by_test_id("legend-row").first).to_be_visible()
+    page.get_by_test_id("tab-table").click()
+    expect(page.get_by_test_id("explore-table-row").first).to_be_visible()
+
+    # The editor completes a metric name from the server's own label values.
+    page.locator("[data-testid=promql-editor] .cm-content").click()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.press("Backspace")
+    for ch in "http_server_req":
+        page.keyboard.press(ch)
+    expect(page.locator(".cm-tooltip-autocomplete")).to_contain_text("http_server_requests_total")
+
+    # A bad query shows the API's own error.
+    page.goto(osprey.http("/explore?q=" + urllib.parse.quote("sum(rate(x[5m])")))
+    expect(page.get_by_test_id("state-error")).to_contain_text("parenthesis")
+    assert [p for p in problems if "query_range" not in p and "status of 400" not in p] == [], problems

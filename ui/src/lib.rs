@@ -1,14 +1,14 @@
 //! `osprey-ui`: Osprey's web UI, embedded into the binary.
 //!
-//! This crate owns the browser front end: the Vite + TypeScript project in
-//! `ui/web/` (no framework, plain DOM), which `build.rs` builds with npm at
-//! compile time and embeds file by file with `include_bytes!`, and the axum
-//! routes that serve it. The page only talks to the server's public HTTP API on
-//! the same origin (`/api/services`, `/api/v1/sql`, `/api/v1/logs/search`); it
-//! owns no API routes of its own.
+//! This crate owns the browser front end: the Vite + TypeScript + Preact project in
+//! `ui/web/` (pages per view, loaded on demand; see its README), which `build.rs`
+//! builds with npm at compile time and embeds file by file with `include_bytes!`, and
+//! the axum routes that serve it. The app only talks to the server's public HTTP APIs
+//! on the same origin; it owns no API routes of its own.
 //!
 //! Serving:
-//! - `/` (and `/index.html`): the page, `Cache-Control: no-cache`;
+//! - `/` (and `/index.html`) and every view's route ([`VIEWS`]: history routing, so
+//!   a pasted link opens its view): the app, `Cache-Control: no-cache`;
 //! - `/assets/{*path}`: content-hashed bundles, cached as immutable for a year;
 //! - any other top-level file of the build, by name, `no-cache`;
 //! - anything else is left to the surrounding app (its fallback, normally 404).
@@ -33,13 +33,28 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// `Cache-Control` for everything else (index.html must always be revalidated).
 const NO_CACHE: &str = "no-cache";
 
-/// Routes serving the embedded UI: `/`, `/assets/{*path}` and the build's other
-/// top-level files (e.g. `/index.html`). Paths not listed are not matched, so
+/// The app's own routes (its router reads the path): each answers with index.html.
+pub const VIEWS: &[&str] = &[
+    "/logs",
+    "/explore",
+    "/traces",
+    "/trace/{trace_id}",
+    "/services",
+    "/services/{name}",
+    "/hosts",
+    "/hosts/{instance}",
+];
+
+/// Routes serving the embedded UI: `/`, the views, `/assets/{*path}` and the build's
+/// other top-level files (e.g. `/index.html`). Paths not listed are not matched, so
 /// they fall through to the surrounding router's fallback.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     let mut router = Router::new()
         .route("/", get(index))
         .route("/assets/{*path}", get(hashed_asset));
+    for view in VIEWS {
+        router = router.route(view, get(index));
+    }
     for &(path, _) in ASSETS {
         if is_plain_top_level_name(path) {
             router = router.route(
@@ -172,8 +187,7 @@ mod tests {
         let html = asset("index.html").expect("index.html is embedded");
         let html = std::str::from_utf8(html).expect("index.html is UTF-8");
         assert!(html.contains("Osprey"), "index.html should mention Osprey");
-        assert!(html.contains("services-list"));
-        assert!(html.contains("logs-table"));
+        assert!(html.contains("id=\"app\""), "index.html should hold the app's root");
         assert_eq!(asset("/index.html"), asset("index.html"));
     }
 
