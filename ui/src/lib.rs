@@ -187,7 +187,10 @@ mod tests {
         let html = asset("index.html").expect("index.html is embedded");
         let html = std::str::from_utf8(html).expect("index.html is UTF-8");
         assert!(html.contains("Osprey"), "index.html should mention Osprey");
-        assert!(html.contains("id=\"app\""), "index.html should hold the app's root");
+        assert!(
+            html.contains("id=\"app\""),
+            "index.html should hold the app's root"
+        );
         assert_eq!(asset("/index.html"), asset("index.html"));
     }
 
