@@ -474,3 +474,58 @@ def test_webhooks_over_tls_verify_as_configured(osprey_factory, tmp_path: Path) 
     finally:
         hook.stop()
         mtls.stop()
+
+
+def test_the_end_of_a_silence_does_not_page_again_as_in_alertmanager(osprey_factory, tmp_path: Path) -> None:
+    """An alert notified, then silenced for a few group intervals, then unsilenced: like
+    Alertmanager, Osprey does not page again before the repeat interval (the silenced
+    flushes leave the notification log alone)."""
+    from datetime import timezone
+
+    hook = Receiver()
+
+    def config(prefix: str) -> str:
+        return (
+            "route:\n  receiver: r\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n"
+            f"receivers:\n  - name: r\n    webhook_configs: [{{url: '{hook.url}/{prefix}'}}]\n"
+        )
+
+    am = Alertmanager(tmp_path / "am", config("am"))
+    try:
+        am.start()
+        (tmp_path / "alertmanager.yml").write_text(config("osprey"))
+        server = osprey_factory(config='[alerting]\nalertmanager_config = "alertmanager.yml"\n')
+        alert = [{"labels": {"alertname": "S", "instance": "i-1"}}]
+        ours = lambda path, **kw: server.post(path, **kw)  # noqa: E731
+        theirs = lambda path, **kw: requests.post(am.url + path, timeout=10, **kw)  # noqa: E731
+        for post in (ours, theirs):
+            assert post("/api/v2/alerts", json=alert).status_code == 200
+        wait_until(lambda: hook.by_prefix("/am") and hook.by_prefix("/osprey"), timeout=20, message="first pages")
+        now = datetime.now(timezone.utc)
+        silence = {
+            "matchers": [{"name": "alertname", "value": "S", "isRegex": False, "isEqual": True}],
+            "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=1)).isoformat(),
+            "createdBy": "e2e", "comment": "maintenance",
+        }
+        ids = []
+        for post in (ours, theirs):
+            r = post("/api/v2/silences", json=silence)
+            assert r.status_code == 200, r.text
+            ids.append(r.json()["silenceID"])
+        # Several flushes happen while the alert is silenced (the alert is re-posted as
+        # Prometheus would, so it stays active).
+        for _ in range(4):
+            time.sleep(1)
+            for post in (ours, theirs):
+                post("/api/v2/alerts", json=alert)
+        assert requests.delete(server.http(f"/api/v2/silence/{ids[0]}"), timeout=10).status_code == 200
+        assert requests.delete(f"{am.url}/api/v2/silence/{ids[1]}", timeout=10).status_code == 200
+        for _ in range(5):
+            time.sleep(1)
+            for post in (ours, theirs):
+                post("/api/v2/alerts", json=alert)
+        assert len(hook.by_prefix("/am")) == 1, hook.by_prefix("/am")
+        assert len(hook.by_prefix("/osprey")) == 1, hook.by_prefix("/osprey")
+    finally:
+        am.stop()
+        hook.stop()

@@ -42,6 +42,10 @@ impl Notifier {
             .mutes(chrono::DateTime::from_timestamp_nanos(now))
         {
             tracing::debug!(%tenant, receiver = %group.receiver, group = %group.key, "notifications not sent, route is muted by its time intervals");
+        } else if alerts.is_empty() {
+            // Every alert silenced or inhibited: Alertmanager's pipeline stops after its
+            // mute stage, so the notification log keeps what was last sent and the end
+            // of a silence does not page again before the repeat interval.
         } else {
             for (i, w) in integrations.iter().enumerate() {
                 all_ok &= self
