@@ -374,21 +374,34 @@ impl Parser<'_> {
     }
 
     /// `{…} pipeline [range] offset d`, with the range before or after the pipeline.
+    /// The forms Loki reads: `{…} | … [5m]`, `{…}[5m] | …`, `{…}[5m] offset 1h | …`,
+    /// `({…} | …)[5m]` and `({…} | … [5m])`, each with an optional `offset` last.
     fn log_range(&mut self) -> Result<LogRange> {
+        let parenthesised = self.eat_op("(");
+        if parenthesised {
+            self.enter()?;
+        }
         let matchers = self.selector()?;
         let mut range_ns = None;
+        let mut offset_ns = None;
         if self.peek_op("[") {
             range_ns = Some(self.range()?);
+            offset_ns = self.offset()?;
         }
         let (pipeline, unwrap) = self.pipeline(true)?;
+        if parenthesised {
+            if range_ns.is_none() && self.peek_op("[") {
+                range_ns = Some(self.range()?);
+            }
+            self.expect_op(")")?;
+            self.depth -= 1;
+        }
         if range_ns.is_none() {
             range_ns = Some(self.range()?);
         }
-        let offset_ns = if self.eat_ident("offset") {
-            self.duration_ns()?
-        } else {
-            0
-        };
+        if offset_ns.is_none() {
+            offset_ns = self.offset()?;
+        }
         let id = self.ranges;
         self.ranges += 1;
         Ok(LogRange {
@@ -396,8 +409,16 @@ impl Parser<'_> {
             log: LogExpr { matchers, pipeline },
             unwrap,
             range_ns: range_ns.unwrap_or_default(),
-            offset_ns,
+            offset_ns: offset_ns.unwrap_or_default(),
         })
+    }
+
+    fn offset(&mut self) -> Result<Option<i64>> {
+        if self.eat_ident("offset") {
+            Ok(Some(self.duration_ns()?))
+        } else {
+            Ok(None)
+        }
     }
 
     fn range(&mut self) -> Result<i64> {

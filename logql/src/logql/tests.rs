@@ -96,6 +96,9 @@ fn parses_log_and_metric_queries() {
         r#"absent_over_time({app="gone"}[5m]) or vector(0)"#,
         r#"count_over_time({app="api"}[1m] | json | status >= 500 and latency > 250ms or size < 1KB)"#,
         "2 ^ 3 ^ 2",
+        r#"count_over_time(({app="api"} |= "x")[5m])"#,
+        r#"count_over_time(({app="api"} |= "x" [5m]))"#,
+        r#"count_over_time({app="api"}[5m] offset 1h | json)"#,
     ] {
         metric(q);
     }
@@ -143,6 +146,14 @@ fn counts_and_rates_over_a_window_that_excludes_its_start() {
     assert_eq!(v[0].1, 1.0);
     let v = eval(r#"count_over_time({app="api"}[5s] offset 5s)"#, 10);
     assert_eq!(v[0].1, 5.0);
+    // The same range written the other ways Loki reads.
+    for q in [
+        r#"count_over_time(({app="api"} |= "level")[5s] offset 5s)"#,
+        r#"count_over_time(({app="api"} |= "level" [5s]) offset 5s)"#,
+        r#"count_over_time({app="api"}[5s] offset 5s |= "level")"#,
+    ] {
+        assert_eq!(eval(q, 10)[0].1, 5.0, "{q}");
+    }
     let v = eval(r#"count_over_time({app="api"} |= "error" [10s])"#, 10);
     assert_eq!(v[0].1, 3.0);
     let v = eval(
