@@ -124,8 +124,8 @@ def test_every_route_renders_without_errors(osprey: OspreyServer, osprey_bin, pa
         "/": "services-list",
         "/logs": "logs-list",
         "/explore?q=" + urllib.parse.quote("sum by (job) (http_server_requests_total)"): "explore-legend",
-        "/traces": "placeholder",
-        f"/trace/{trace_id}": "span-table",
+        "/traces": "trace-search-form",
+        f"/trace/{trace_id}": "waterfall",
         "/services": "placeholder",
         "/services/checkout": "placeholder",
         "/hosts": "placeholder",
@@ -227,3 +227,111 @@ def test_explore_graphs_a_query_and_completes_metric_names(osprey: OspreyServer,
     page.goto(osprey.http("/explore?q=" + urllib.parse.quote("sum(rate(x[5m])")))
     expect(page.get_by_test_id("state-error")).to_contain_text("parenthesis")
     assert [p for p in problems if "query_range" not in p and "status of 400" not in p] == [], problems
+
+
+def _preorder(trace: dict) -> list[dict]:
+    """A Jaeger trace's spans depth-first, children in start order (the waterfall's order)."""
+    spans = trace["spans"]
+    ids = {s["spanID"] for s in spans}
+    kids: dict[str | None, list[dict]] = {}
+    for s in spans:
+        parent = next((r["spanID"] for r in s["references"] if r["refType"] == "CHILD_OF"), None)
+        kids.setdefault(parent if parent in ids else None, []).append(s)
+    for v in kids.values():
+        v.sort(key=lambda s: (s["startTime"], s["spanID"]))
+    out: list[dict] = []
+    stack = list(reversed(kids.get(None, [])))
+    while stack:
+        s = stack.pop()
+        out.append(s)
+        stack.extend(reversed(kids.get(s["spanID"], [])))
+    return out
+
+
+def _waterfall_rows(page) -> list[tuple[int, str, int, str]]:
+    """Every row of the (virtualised) waterfall: scrolls through it, collecting rows by index."""
+    rows: dict[int, tuple[str, int, str]] = {}
+    scroller = page.locator(".wf-scroll")
+    top = 0
+    while True:
+        for r in page.evaluate(
+            """() => [...document.querySelectorAll('[data-testid=span-row]')].map(e => [
+                 Number(e.dataset.index), e.dataset.spanId, Number(e.dataset.durationUs),
+                 e.querySelector('[data-testid=span-duration]').textContent])"""
+        ):
+            rows[r[0]] = (r[1], r[2], r[3])
+        height, client = scroller.evaluate("e => [e.scrollHeight, e.clientHeight]")
+        if top + client >= height:
+            break
+        top += client
+        scroller.evaluate(f"e => e.scrollTo(0, {top})")
+        page.wait_for_timeout(50)
+    scroller.evaluate("e => e.scrollTo(0, 0)")
+    return [(i, *rows[i]) for i in sorted(rows)]
+
+
+def test_traces_search_waterfall_and_span_details(osprey: OspreyServer, osprey_bin, page) -> None:
+    _demo(osprey, osprey_bin)
+    problems = _watch(page)
+    services = osprey.get("/api/services").json()["data"]
+    assert "checkout" in services, services
+    page.goto(osprey.http("/traces"))
+    # The first service's operations and traces load first (a change would abort them).
+    expect(page.get_by_test_id("trace-search-form")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+
+    # Search one service: the form goes to the URL, the results are the API's.
+    page.get_by_test_id("trace-service").select_option("checkout")
+    page.get_by_test_id("trace-search").click()
+    expect(page).to_have_url(re.compile(r"/traces\?.*service=checkout"))
+    results = page.get_by_test_id("trace-result")
+    expect(results.first).to_be_visible()
+    api = osprey.get("/api/traces", params={"service": "checkout", "limit": "20"}).json()["data"]
+    assert api, "the demo produced no checkout traces"
+    expect(results).to_have_count(len(api))
+    expect(page.get_by_test_id("traces-scatter").locator("canvas")).to_be_visible()
+    by_id = {t["traceID"]: t for t in api}
+    for row in results.all()[:5]:
+        t = by_id[row.get_attribute("data-trace-id")]
+        expect(row.get_by_test_id("trace-span-count")).to_have_text(
+            f"{len(t['spans'])} span" + ("" if len(t["spans"]) == 1 else "s"))
+
+    # Open the trace with the most spans.
+    biggest = max(api, key=lambda t: len(t["spans"]))
+    trace_id = biggest["traceID"]
+    page.locator(f'[data-testid=trace-result][data-trace-id="{trace_id}"]').click()
+    expect(page).to_have_url(re.compile(rf"/trace/{trace_id}"))
+    expect(page.get_by_test_id("waterfall")).to_be_visible()
+    expect(page.get_by_test_id("trace-span-count")).to_have_text(str(len(biggest["spans"])))
+
+    # The waterfall lists the API's spans depth-first in start order, with its durations.
+    full = osprey.get(f"/api/traces/{trace_id}").json()["data"][0]
+    expected = _preorder(full)
+    expect(page.get_by_test_id("span-row").first).to_be_visible()
+    rows = _waterfall_rows(page)
+    assert [r[0] for r in rows] == list(range(len(expected)))
+    assert [r[1] for r in rows] == [s["spanID"] for s in expected]
+    assert [r[2] for r in rows] == [s["duration"] for s in expected]
+    assert all(r[3].strip() != "" for r in rows)
+    starts = [s["startTime"] for s in expected]
+    assert starts[0] == min(starts), "the root (earliest) span comes first"
+
+    # Click a span: its details open with its attributes and process tags.
+    span = expected[min(1, len(expected) - 1)]
+    page.locator(f'[data-testid=span-row][data-span-id="{span["spanID"]}"]').click()
+    details = page.get_by_test_id("span-details")
+    expect(details).to_be_visible()
+    expect(details.get_by_test_id("span-details-id")).to_have_text(span["spanID"])
+    expect(details.get_by_test_id("span-details-operation")).to_have_text(span["operationName"])
+    expect(details.get_by_test_id("span-attributes").locator("tr")).to_have_count(len(span["tags"]))
+    expect(page).to_have_url(re.compile(rf"[?&]span={span['spanID']}"))
+    logs = page.get_by_test_id("trace-logs-link")
+    assert f"q=trace_id:{trace_id}" in (logs.get_attribute("href") or "")
+
+    # The span search highlights matching rows.
+    page.get_by_test_id("span-search").fill(span["operationName"])
+    n = sum(1 for s in expected if span["operationName"].lower() in s["operationName"].lower()
+            or span["operationName"].lower() in full["processes"][s["processID"]]["serviceName"].lower())
+    expect(page.get_by_test_id("span-search-count")).to_contain_text(f"{n} match")
+    page.wait_for_load_state("networkidle")
+    assert problems == [], problems

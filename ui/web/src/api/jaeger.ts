@@ -44,12 +44,14 @@ export interface JaegerSpan {
   logs: { timestamp: number; fields: JaegerKeyValue[] }[];
   processID: string;
   warnings: string[] | null;
+  flags?: number;
 }
 
 export interface JaegerTrace {
   traceID: string;
   spans: JaegerSpan[];
   processes: Record<string, { serviceName: string; tags: JaegerKeyValue[] }>;
+  warnings?: string[] | null;
 }
 
 /** `GET /api/traces/{traceID}`: one trace in Jaeger's JSON. */
@@ -99,6 +101,13 @@ function traceParams(s: TraceSearch): Record<string, string | number | null> {
     end: s.end === undefined ? null : Math.ceil(s.end * 1000),
     limit: s.limit ?? null,
   };
+}
+
+/** `GET /api/traces`: whole traces matching a search (Jaeger's parameters), newest first. */
+export async function searchTraces(s: TraceSearch, signal?: AbortSignal): Promise<JaegerTrace[]> {
+  const data = await jaegerData("/api/traces", traceParams(s), signal);
+  if (!Array.isArray(data)) throw shapeError("/api/traces", "no data array");
+  return data.filter(isRecord).map((t) => t as unknown as JaegerTrace);
 }
 
 /** `GET /api/v1/traces/search`: newest traces as summaries (Jaeger's parameters). */

@@ -1,83 +1,279 @@
-// `/trace/{traceID}`: for now the trace's spans as a table in start order
-// (real data from /api/traces/{id}); the waterfall view replaces it next.
+// `/trace/{traceID}`: the trace as a waterfall (real data from
+// /api/traces/{id}): spans on the trace's time axis, subtrees collapsible, a
+// search that highlights (or keeps only) matching spans, the critical path, and
+// the selected span's details (`?span=` in the URL) beside it.
 
-import { trace as fetchTrace, type JaegerTrace } from "../../api/jaeger";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { trace as fetchTrace, services as fetchServices, type JaegerTrace } from "../../api/jaeger";
+import { Icon } from "../../components/Icon";
 import { Link } from "../../components/Link";
 import { Busy, ErrorState, Loading } from "../../components/States";
-import { formatUtc } from "../../lib/time";
+import { plural } from "../../lib/format";
 import { useLoad } from "../../lib/load";
 import { useTimeRange } from "../../lib/refresh";
-import type { PageProps } from "../../router";
+import { formatUtc, toUrlTime } from "../../lib/time";
+import { buildTree, criticalPath, formatMicros, parentID, serviceColor, setServiceUniverse, type SpanNode, type TraceTree } from "../../lib/trace";
+import { updateParams, type PageProps } from "../../router";
+import { SpanDetails } from "./SpanDetails";
+import { Waterfall } from "./Waterfall";
+import "./trace.css";
 
-function ms(us: number): string {
-  if (us === 0) return "0 ms";
-  const v = us / 1000;
-  return v >= 100 ? `${v.toFixed(0)} ms` : v >= 1 ? `${v.toFixed(2)} ms` : `${us} µs`;
+function visibleRows(tree: TraceTree, collapsed: ReadonlySet<SpanNode>, only: ReadonlySet<SpanNode> | null): SpanNode[] {
+  if (only !== null) return tree.nodes.filter((n) => only.has(n));
+  if (collapsed.size === 0) return tree.nodes;
+  const out: SpanNode[] = [];
+  const nodes = tree.nodes;
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i] as SpanNode;
+    out.push(n);
+    if (collapsed.has(n)) i += n.descendants;
+  }
+  return out;
 }
 
-function SpanTable({ t }: { t: JaegerTrace }) {
-  const spans = [...t.spans].sort((a, b) => a.startTime - b.startTime);
-  const t0 = spans[0]?.startTime ?? 0;
-  const end = Math.max(...spans.map((s) => s.startTime + s.duration));
-  const services = new Set(spans.map((s) => t.processes[s.processID]?.serviceName ?? ""));
+function Header({ tree, id }: { tree: TraceTree; id: string }) {
+  const root = tree.roots.find((r) => parentID(r.span) === null) ?? tree.nodes[0];
+  const logs = { q: `trace_id:${id}`, from: toUrlTime(tree.start / 1000 - 60_000), to: toUrlTime(tree.end / 1000 + 60_000) };
+  return (
+    <div class="trace-header">
+      <div class="trace-title">
+        <h1 data-testid="trace-title">
+          <span class="swatch" style={{ background: serviceColor(root?.service ?? "") }} />
+          {root !== undefined ? (
+            <>
+              {root.service}: <span class="trace-root-op">{root.span.operationName}</span>
+            </>
+          ) : (
+            "Trace"
+          )}
+        </h1>
+        <span class="mono faint trace-id" data-testid="trace-id">
+          {id}
+        </span>
+        <span class="spacer" />
+        <Link to="/logs" params={logs} class="btn" data-testid="trace-logs-link">
+          <Icon name="logs" size={14} /> Logs for this trace
+        </Link>
+        <Link to="/traces" params={root !== undefined ? { service: root.service } : {}} class="btn ghost">
+          Search {root?.service ?? "traces"}
+        </Link>
+      </div>
+      <div class="trace-stats">
+        <span>
+          <span class="faint">Started</span> <span class="mono">{formatUtc(tree.start / 1000, true)} UTC</span>
+        </span>
+        <span>
+          <span class="faint">Duration</span> <strong class="mono" data-testid="trace-duration">{formatMicros(tree.end - tree.start)}</strong>
+        </span>
+        <span>
+          <span class="faint">Spans</span> <strong data-testid="trace-span-count">{tree.nodes.length.toLocaleString("en-US")}</strong>
+        </span>
+        <span>
+          <span class="faint">Depth</span> <strong>{tree.maxDepth + 1}</strong>
+        </span>
+        {tree.errors > 0 && (
+          <span class="badge error">
+            <Icon name="alert" size={12} />
+            {plural(tree.errors, "error")}
+          </span>
+        )}
+        <span class="trace-services">
+          {tree.services.map((s) => (
+            <span key={s.name} class="svc-pill" title={plural(s.count, "span")}>
+              <span class="swatch" style={{ background: serviceColor(s.name) }} />
+              {s.name || "(unknown)"} <span class="faint">{s.count}</span>
+            </span>
+          ))}
+        </span>
+      </div>
+    </div>
+  );
+}
+
+function TraceView({ tree, processes, spanParam }: { tree: TraceTree; processes: JaegerTrace["processes"]; spanParam: string | null }) {
+  const [collapsed, setCollapsed] = useState<Set<SpanNode>>(new Set());
+  const [query, setQuery] = useState("");
+  const [onlyMatches, setOnlyMatches] = useState(false);
+  const [showCritical, setShowCritical] = useState(false);
+  const [focus, setFocus] = useState<{ node: SpanNode; seq: number } | null>(null);
+  const [cursor, setCursor] = useState(-1);
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => setCollapsed(new Set()), [tree]);
+
+  const byId = useMemo(() => new Map(tree.nodes.map((n) => [n.span.spanID, n])), [tree]);
+  const selected = spanParam === null ? null : (byId.get(spanParam) ?? null);
+
+  const q = query.trim().toLowerCase();
+  const matches = useMemo(() => {
+    if (q === "") return null;
+    const out = new Set<SpanNode>();
+    for (const n of tree.nodes) {
+      if (n.span.operationName.toLowerCase().includes(q) || n.service.toLowerCase().includes(q) || n.span.spanID.startsWith(q)) out.add(n);
+    }
+    return out;
+  }, [tree, q]);
+  const matchList = useMemo(() => (matches === null ? [] : tree.nodes.filter((n) => matches.has(n))), [matches, tree]);
+  useEffect(() => setCursor(-1), [q]);
+
+  const critical = useMemo(() => (showCritical ? criticalPath(tree) : null), [tree, showCritical]);
+  const rows = useMemo(() => visibleRows(tree, collapsed, onlyMatches ? matches : null), [tree, collapsed, onlyMatches, matches]);
+
+  const select = (n: SpanNode | null) => updateParams({ span: n === null || n === selected ? null : n.span.spanID }, { replace: true });
+  const reveal = (n: SpanNode) => {
+    // Expand the collapsed ancestors so the row is in the list.
+    let p = n.parent;
+    let changed = false;
+    const next = new Set(collapsed);
+    while (p !== null) {
+      if (next.delete(p)) changed = true;
+      p = p.parent;
+    }
+    if (changed) setCollapsed(next);
+    setFocus({ node: n, seq: (focus?.seq ?? 0) + 1 });
+  };
+  const step = (dir: 1 | -1) => {
+    if (matchList.length === 0) return;
+    const i = (cursor + dir + matchList.length) % matchList.length;
+    setCursor(i);
+    const n = matchList[i] as SpanNode;
+    reveal(n);
+    updateParams({ span: n.span.spanID }, { replace: true });
+  };
+
+  // A span from the URL (a pasted link) is revealed once.
+  useEffect(() => {
+    if (selected !== null) reveal(selected);
+  }, [tree, spanParam === null]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape" && selected !== null && !(e.target instanceof HTMLInputElement)) select(null);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  });
+
+  const withKids = tree.nodes.filter((n) => n.children.length > 0);
+
   return (
     <>
-      <p class="muted" style={{ marginBottom: "12px" }}>
-        {spans.length} spans · {services.size} services · {ms(end - t0)} · started {formatUtc(t0 / 1000, true)} UTC ·{" "}
-        <Link to="/logs" params={{ q: `trace_id:${t.traceID}` }}>
-          logs of this trace
-        </Link>
-      </p>
-      <div class="panel">
-        <table class="table" data-testid="span-table">
-          <thead>
-            <tr>
-              <th>Service</th>
-              <th>Operation</th>
-              <th class="num">Start</th>
-              <th class="num">Duration</th>
-              <th>Span</th>
-            </tr>
-          </thead>
-          <tbody>
-            {spans.map((s) => {
-              const error = s.tags.some((k) => k.key === "error" && String(k.value) === "true");
-              return (
-                <tr key={s.spanID} data-testid="span-row">
-                  <td>{t.processes[s.processID]?.serviceName ?? ""}</td>
-                  <td class={error ? "sev-error" : undefined}>{s.operationName}</td>
-                  <td class="num mono">+{ms(s.startTime - t0)}</td>
-                  <td class="num mono">{ms(s.duration)}</td>
-                  <td class="mono faint">{s.spanID}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+      <div class="wf-toolbar">
+        <div class="wf-search">
+          <Icon name="search" />
+          <input
+            ref={input}
+            data-testid="span-search"
+            data-query-bar
+            placeholder="Find spans by operation, service or span id"
+            value={query}
+            spellcheck={false}
+            autocomplete="off"
+            onInput={(e) => setQuery(e.currentTarget.value)}
+            onKeyDown={(e) => {
+              if (e.key === "Enter") {
+                e.preventDefault();
+                step(e.shiftKey ? -1 : 1);
+              } else if (e.key === "Escape") setQuery("");
+            }}
+          />
+          {matches !== null && (
+            <span class="muted small wf-match-count" data-testid="span-search-count">
+              {cursor >= 0 ? `${cursor + 1} / ` : ""}
+              {plural(matches.size, "match", "matches")}
+            </span>
+          )}
+          <button type="button" class="btn ghost icon-only small" aria-label="Previous match" title="Previous match (Shift+Enter)" disabled={matchList.length === 0} onClick={() => step(-1)}>
+            <Icon name="chevronUp" size={12} />
+          </button>
+          <button type="button" class="btn ghost icon-only small" aria-label="Next match" title="Next match (Enter)" disabled={matchList.length === 0} onClick={() => step(1)}>
+            <Icon name="chevronDown" size={12} />
+          </button>
+        </div>
+        <label class="check small">
+          <input type="checkbox" checked={onlyMatches} data-testid="span-only-matches" onChange={(e) => setOnlyMatches(e.currentTarget.checked)} />
+          Only matches
+        </label>
+        <label class="check small" title="The spans that determine the trace's duration">
+          <input type="checkbox" checked={showCritical} data-testid="critical-path" onChange={(e) => setShowCritical(e.currentTarget.checked)} />
+          Critical path
+        </label>
+        <span class="spacer" />
+        <span class="faint small">{rows.length === tree.nodes.length ? plural(rows.length, "row") : `${rows.length.toLocaleString("en-US")} of ${plural(tree.nodes.length, "span")} shown`}</span>
+        <div class="btn-group">
+          <button type="button" class="btn small" data-testid="expand-all" onClick={() => setCollapsed(new Set())}>
+            Expand all
+          </button>
+          <button type="button" class="btn small" data-testid="collapse-all" title="Collapse every subtree" onClick={() => setCollapsed(new Set(withKids))}>
+            Collapse all
+          </button>
+        </div>
+      </div>
+      <div class={`trace-body${selected !== null ? " with-details" : ""}`}>
+        <div class="panel wf-panel">
+          <Waterfall
+            tree={tree}
+            rows={rows}
+            collapsed={collapsed}
+            onToggle={(n) => {
+              const next = new Set(collapsed);
+              if (next.has(n)) next.delete(n);
+              else next.add(n);
+              setCollapsed(next);
+            }}
+            selected={selected}
+            onSelect={(n) => select(n)}
+            matches={matches}
+            critical={critical}
+            focus={focus}
+          />
+        </div>
+        {selected !== null && (
+          <SpanDetails
+            key={selected.span.spanID}
+            node={selected}
+            tree={tree}
+            processTags={processes[selected.span.processID]?.tags ?? []}
+            onSelect={(sid) => {
+              const n = byId.get(sid);
+              if (n !== undefined) {
+                reveal(n);
+                updateParams({ span: sid }, { replace: true });
+              }
+            }}
+            onClose={() => select(null)}
+          />
+        )}
       </div>
     </>
   );
 }
 
-export default function Trace({ params }: PageProps) {
+export default function Trace({ params, loc }: PageProps) {
   const id = params.id ?? "";
   const range = useTimeRange();
-  const t = useLoad((s) => fetchTrace(id, s), [id, range.tick], { label: "Could not load the trace" });
+  const t = useLoad((s) => fetchTrace(id, s), [id, range.tick], { label: "Could not load the trace", resetOn: id });
+  const tree = useMemo(() => (t.data === undefined ? null : buildTree(t.data)), [t.data]);
+  // Colours over every known service, as the search page assigns them.
+  const svcs = useLoad((s) => fetchServices(s), [range.tick], { label: "Could not load services" });
+  setServiceUniverse([...(svcs.data ?? []), ...(tree?.services.map((x) => x.name) ?? [])]);
   return (
-    <div class="page">
+    <div class="page trace-page" data-testid="trace-page">
       <Busy on={t.loading} />
-      <div class="page-scroll">
-        <div class="page-header">
-          <h1>Trace</h1>
-          <span class="mono muted">{id}</span>
+      {t.error !== null && (
+        <div class="trace-error">
+          <ErrorState title={`Could not load trace ${id}`} message={t.error} />
+          <p class="muted small">
+            <Link to="/traces">Search traces</Link>
+          </p>
         </div>
-        <p class="muted small" style={{ marginBottom: "12px" }}>
-          Coming next: the waterfall (critical path, span details, the span's logs) and a flame graph.
-        </p>
-        {t.error !== null && <ErrorState title="Could not load the trace" message={t.error} />}
-        {t.data === undefined && t.error === null && <Loading what="trace" />}
-        {t.data !== undefined && <SpanTable t={t.data} />}
-      </div>
+      )}
+      {tree === null && t.error === null && <Loading what="trace" />}
+      {tree !== null && t.data !== undefined && (
+        <>
+          <Header tree={tree} id={t.data.traceID || id} />
+          <TraceView tree={tree} processes={t.data.processes} spanParam={loc.params.get("span")} />
+        </>
+      )}
     </div>
   );
 }
