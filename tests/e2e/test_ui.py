@@ -126,8 +126,8 @@ def test_every_route_renders_without_errors(osprey: OspreyServer, osprey_bin, pa
         "/explore?q=" + urllib.parse.quote("sum by (job) (http_server_requests_total)"): "explore-legend",
         "/traces": "trace-search-form",
         f"/trace/{trace_id}": "waterfall",
-        "/services": "placeholder",
-        "/services/checkout": "placeholder",
+        "/services": "services-page",
+        "/services/checkout": "service-page",
         "/hosts": "placeholder",
         "/hosts/host-b": "placeholder",
     }
@@ -333,5 +333,66 @@ def test_traces_search_waterfall_and_span_details(osprey: OspreyServer, osprey_b
     n = sum(1 for s in expected if span["operationName"].lower() in s["operationName"].lower()
             or span["operationName"].lower() in full["processes"][s["processID"]]["serviceName"].lower())
     expect(page.get_by_test_id("span-search-count")).to_contain_text(f"{n} match")
+    page.wait_for_load_state("networkidle")
+    assert problems == [], problems
+
+
+def test_services_red_table_matches_promql_and_service_page_charts(osprey_factory, osprey_bin, page) -> None:
+    # Span metrics written every second, so a short demo gives several samples.
+    osprey = osprey_factory(config='[spanmetrics]\ninterval = "1s"\n')
+    proc = subprocess.run(
+        [str(osprey_bin), "demo", "--endpoint", osprey.grpc_endpoint, "--duration", "6s",
+         "--rate", "20", "--seed", "3"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    time.sleep(2.5)  # the last interval's series
+    end = int(time.time())
+    start = end - 300
+    window = f"{end - start}s"
+    rate_q = ('sum by (service_name) (rate(traces_span_metrics_calls_total'
+              f'{{span_kind="SPAN_KIND_SERVER"}}[{window}]))')
+    expected = {r["metric"]["service_name"]: float(r["value"][1]) for r in osprey.prom_query(rate_q, at=end)}
+    p95_q = ('histogram_quantile(0.95, sum by (service_name, le) (rate('
+             f'traces_span_metrics_duration_milliseconds_bucket{{span_kind="SPAN_KIND_SERVER"}}[{window}])))')
+    p95 = {r["metric"]["service_name"]: float(r["value"][1]) for r in osprey.prom_query(p95_q, at=end)}
+    assert "checkout" in expected and all(v > 0 for v in expected.values()), expected
+
+    problems = _watch(page)
+    page.goto(osprey.http(f"/services?from={start}&to={end}"))
+    rows = page.get_by_test_id("service-row")
+    expect(rows).to_have_count(len(expected))
+    for row in rows.all():
+        name = row.get_attribute("data-name")
+        assert name in expected, name
+        rate = float(row.locator('[data-col="rate"]').get_attribute("data-value"))
+        assert rate > 0
+        assert rate == pytest.approx(expected[name], rel=1e-9), name
+        shown_p95 = row.locator('[data-col="p95"]').get_attribute("data-value")
+        if name in p95 and p95[name] == p95[name]:  # not NaN
+            assert float(shown_p95) == pytest.approx(p95[name], rel=1e-9), name
+        href = row.get_by_test_id("service-link").get_attribute("href")
+        assert href.startswith(f"/services/{urllib.parse.quote(name)}?"), href
+        assert "service=" in row.get_by_test_id("service-traces-link").get_attribute("href")
+        assert "q=service:" in row.get_by_test_id("service-logs-link").get_attribute("href")
+
+    # Sortable: by rate, descending, then ascending.
+    page.locator('th[data-sort="rate"] button').click()
+    expect(page).to_have_url(re.compile(r"[?&]sort=-rate"))
+    shown = [float(v) for v in rows.locator('[data-col="rate"]').evaluate_all("es => es.map(e => e.dataset.value)")]
+    assert shown == sorted(shown, reverse=True), shown
+    page.locator('th[data-sort="rate"] button').click()
+    expect(page).to_have_url(re.compile(r"[?&]sort=rate"))
+    shown = [float(v) for v in rows.locator('[data-col="rate"]').evaluate_all("es => es.map(e => e.dataset.value)")]
+    assert shown == sorted(shown), shown
+
+    # One service: its charts and operations.
+    page.locator('[data-testid=service-row][data-name="checkout"]').get_by_test_id("service-link").click()
+    expect(page).to_have_url(re.compile(r"/services/checkout\?"))
+    expect(page.get_by_test_id("service-title")).to_have_text("checkout")
+    for chart in ("service-rate-chart", "service-errors-chart", "service-latency-chart", "op-rate-chart", "op-latency-chart"):
+        expect(page.get_by_test_id(chart).locator("canvas").first).to_be_visible()
+    expect(page.get_by_test_id("operation-row").first).to_be_visible()
+    expect(page.get_by_test_id("slowest-ops").get_by_test_id("top-row").first).to_be_visible()
     page.wait_for_load_state("networkidle")
     assert problems == [], problems
