@@ -20,6 +20,8 @@ import threading
 import time
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -118,19 +120,17 @@ class Receiver:
         self.server.shutdown()
 
 
-def test_notifications_match_alertmanager(osprey_factory, tmp_path: Path) -> None:
-    hook = Receiver()
-    # The conditions begin at one instant after both servers started (so both see them
-    # begin at the same evaluation, whatever their start times).
-    start_at = int(time.time()) + 20
-    (tmp_path / "rules.yml").write_text(RULES.replace("FROM", str(start_at)))
+@contextmanager
+def side_by_side(osprey_factory, tmp_path: Path, hook: Receiver, am_yml: Callable[[str], str]) -> Iterator[None]:
+    """Prometheus 2.42 evaluating ``rules.yml`` and sending to a real Alertmanager
+    configured by ``am_yml(hook/am)``, and Osprey evaluating the same file with its
+    notifier configured by ``am_yml(hook/osprey)``; both generator URLs alike."""
     prom = PrometheusServer(tmp_path, config="")
-    external = ""
     am = None
     try:
         prom.start()
         external = f"http://{socket.gethostname()}:{prom.port}"
-        am = Alertmanager(tmp_path / "am", am_config(hook.url + "/am"), external_url=external)
+        am = Alertmanager(tmp_path / "am", am_yml(hook.url + "/am"), external_url=external)
         am.start()
         (tmp_path / "prometheus.yml").write_text(
             "global:\n  evaluation_interval: 2s\nrule_files: [rules.yml]\n"
@@ -138,33 +138,45 @@ def test_notifications_match_alertmanager(osprey_factory, tmp_path: Path) -> Non
         )
         prom.stop()
         prom.start()
-        (tmp_path / "alertmanager.yml").write_text(am_config(hook.url + "/osprey"))
+        (tmp_path / "alertmanager.yml").write_text(am_yml(hook.url + "/osprey"))
         osprey_factory(
             config=(
                 '[rules]\nfiles = ["rules.yml"]\n'
                 f'[alerting]\nexternal_url = "{external}"\nalertmanager_config = "alertmanager.yml"\n'
             )
         )
-        def first_per_group(prefix: str) -> dict[str, str]:
-            out: dict[str, str] = {}
-            for path, body in hook.by_prefix(prefix):
-                out.setdefault(f"{path} {body['groupKey']}", json.dumps(body, sort_keys=True))
-            return out
-
-        wait_until(
-            lambda: len(first_per_group("/am")) >= 3 and len(first_per_group("/osprey")) >= 3,
-            timeout=70,
-            message="first notifications of three groups from both",
-        )
-        ours, theirs = first_per_group("/osprey"), first_per_group("/am")
-        assert ours == theirs, f"\n osprey: {ours}\n alertmanager: {theirs}"
-        warn = [json.loads(b) for k, b in ours.items() if k.startswith("/db ") and "warn" in k]
-        # db-1's slow queries are inhibited by its full disk; db-2's are not.
-        assert [a["labels"]["instance"] for a in warn[0]["alerts"]] == ["db-2"], warn
+        yield
     finally:
         prom.stop()
         if am:
             am.stop()
+
+
+def test_notifications_match_alertmanager(osprey_factory, tmp_path: Path) -> None:
+    hook = Receiver()
+    # The conditions begin at one instant after both servers started (so both see them
+    # begin at the same evaluation, whatever their start times).
+    start_at = int(time.time()) + 20
+    (tmp_path / "rules.yml").write_text(RULES.replace("FROM", str(start_at)))
+    try:
+        with side_by_side(osprey_factory, tmp_path, hook, am_config):
+            def first_per_group(prefix: str) -> dict[str, str]:
+                out: dict[str, str] = {}
+                for path, body in hook.by_prefix(prefix):
+                    out.setdefault(f"{path} {body['groupKey']}", json.dumps(body, sort_keys=True))
+                return out
+
+            wait_until(
+                lambda: len(first_per_group("/am")) >= 3 and len(first_per_group("/osprey")) >= 3,
+                timeout=70,
+                message="first notifications of three groups from both",
+            )
+            ours, theirs = first_per_group("/osprey"), first_per_group("/am")
+            assert ours == theirs, f"\n osprey: {ours}\n alertmanager: {theirs}"
+            warn = [json.loads(b) for k, b in ours.items() if k.startswith("/db ") and "warn" in k]
+            # db-1's slow queries are inhibited by its full disk; db-2's are not.
+            assert [a["labels"]["instance"] for a in warn[0]["alerts"]] == ["db-2"], warn
+    finally:
         hook.stop()
 
 
@@ -262,39 +274,18 @@ def test_slack_and_pagerduty_messages_match_alertmanager(osprey_factory, tmp_pat
         f" and on() (vector(time()) > {start_at})\n"
         "        for: 8s\n        labels: {severity: page, team: db}\n        annotations: {summary: '{{ $labels.instance }} down'}\n"
     )
-    prom = PrometheusServer(tmp_path, config="")
-    am = None
     try:
-        prom.start()
-        external = f"http://{socket.gethostname()}:{prom.port}"
-        am = Alertmanager(tmp_path / "am", chat_config(hook.url + "/am"), external_url=external)
-        am.start()
-        (tmp_path / "prometheus.yml").write_text(
-            "global:\n  evaluation_interval: 2s\nrule_files: [rules.yml]\n"
-            f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am.port}']\n"
-        )
-        prom.stop()
-        prom.start()
-        (tmp_path / "alertmanager.yml").write_text(chat_config(hook.url + "/osprey"))
-        osprey_factory(
-            config=(
-                '[rules]\nfiles = ["rules.yml"]\n'
-                f'[alerting]\nexternal_url = "{external}"\nalertmanager_config = "alertmanager.yml"\n'
+        with side_by_side(osprey_factory, tmp_path, hook, chat_config):
+            wait_until(
+                lambda: len(hook.by_prefix("/am")) >= 2 and len(hook.by_prefix("/osprey")) >= 2,
+                timeout=70,
+                message="Slack and PagerDuty messages from both",
             )
-        )
-        wait_until(
-            lambda: len(hook.by_prefix("/am")) >= 2 and len(hook.by_prefix("/osprey")) >= 2,
-            timeout=70,
-            message="Slack and PagerDuty messages from both",
-        )
-        ours = sorted((p, json.dumps(b, sort_keys=True)) for p, b in hook.by_prefix("/osprey")[:2])
-        theirs = sorted((p, json.dumps(b, sort_keys=True)) for p, b in hook.by_prefix("/am")[:2])
-        assert [p for p, _ in ours] == ["/pd", "/slack"], ours
-        assert ours == theirs, f"\n osprey: {ours}\n alertmanager: {theirs}"
+            ours = sorted((p, json.dumps(b, sort_keys=True)) for p, b in hook.by_prefix("/osprey")[:2])
+            theirs = sorted((p, json.dumps(b, sort_keys=True)) for p, b in hook.by_prefix("/am")[:2])
+            assert [p for p, _ in ours] == ["/pd", "/slack"], ours
+            assert ours == theirs, f"\n osprey: {ours}\n alertmanager: {theirs}"
     finally:
-        prom.stop()
-        if am:
-            am.stop()
         hook.stop()
 
 
