@@ -7,6 +7,7 @@ import { formatMetric, type RangeSeries } from "../../api/prometheus";
 import { setRange } from "../../components/TimePicker";
 import { TimeChart, type ChartSeries } from "../../components/TimeChart";
 import { formatValue } from "../../lib/format";
+import { align } from "../../lib/series";
 import { formatUtc, toUrlTime } from "../../lib/time";
 
 export const PALETTE = [
@@ -29,23 +30,6 @@ export const PALETTE = [
   "#6ed0e0",
   "#ef843c",
 ];
-
-/** Series on one time grid (the union of their timestamps). */
-export function align(series: RangeSeries[]): { x: number[]; rows: (number | null)[][] } {
-  const ts = new Set<number>();
-  for (const s of series) for (const [t] of s.values) ts.add(t);
-  const x = [...ts].sort((a, b) => a - b);
-  const at = new Map(x.map((t, i) => [t, i]));
-  const rows = series.map((s) => {
-    const out = new Array<number | null>(x.length).fill(null);
-    for (const [t, v] of s.values) {
-      const i = at.get(t);
-      if (i !== undefined) out[i] = Number.isFinite(v) ? v : null;
-    }
-    return out;
-  });
-  return { x, rows };
-}
 
 function stats(vals: (number | null)[]): { last: number | null; max: number | null; mean: number | null } {
   let last: number | null = null;

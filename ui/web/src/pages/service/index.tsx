@@ -11,12 +11,12 @@ import { Busy, Empty, ErrorState, Loading } from "../../components/States";
 import { setRange } from "../../components/TimePicker";
 import { TimeChart, type ChartSeries } from "../../components/TimeChart";
 import { useLoad } from "../../lib/load";
+import { align } from "../../lib/series";
 import { useTimeRange } from "../../lib/refresh";
 import { autoStepSeconds, formatDuration, toUrlTime } from "../../lib/time";
 import type { PageProps } from "../../router";
 import { RedTable } from "../services/RedTable";
 import {
-  align,
   CALLS,
   BUCKETS,
   ERROR,

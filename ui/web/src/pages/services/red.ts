@@ -104,23 +104,6 @@ export async function rangeBy(
   return new Map(data.map((s) => [s.metric[label] ?? "", s]));
 }
 
-/** Series on one time grid (the union of their timestamps). */
-export function align(series: RangeSeries[]): { x: number[]; rows: (number | null)[][] } {
-  const ts = new Set<number>();
-  for (const s of series) for (const [t] of s.values) ts.add(t);
-  const x = [...ts].sort((a, b) => a - b);
-  const at = new Map(x.map((t, i) => [t, i]));
-  const rows = series.map((s) => {
-    const out = new Array<number | null>(x.length).fill(null);
-    for (const [t, v] of s.values) {
-      const i = at.get(t);
-      if (i !== undefined) out[i] = Number.isFinite(v) ? v : null;
-    }
-    return out;
-  });
-  return { x, rows };
-}
-
 export const PALETTE = ["#5794f2", "#73bf69", "#f2cc0c", "#ff9830", "#f2495c", "#b877d9", "#6ed0e0", "#ef843c", "#8ab8ff", "#96d98d"];
 
 /** Calls per second: `12.3/s`, `0.052/s`. */
