@@ -286,6 +286,10 @@ fn parse_go_float(s: &str) -> Option<f64> {
 }
 
 fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
+    // A NaN quantile ranks nowhere: NaN for every histogram, whatever its buckets.
+    if q.is_nan() {
+        return f64::NAN;
+    }
     if q < 0.0 {
         return f64::NEG_INFINITY;
     }
@@ -351,6 +355,9 @@ mod tests {
         assert_eq!(bucket_quantile(0.99, &mut b), 0.5);
         let mut no_inf = vec![(0.1, 10.0)];
         assert!(bucket_quantile(0.5, &mut no_inf).is_nan());
+        // Negative bounds too: a NaN quantile is NaN, not the first bucket's bound.
+        let mut negative = vec![(-1.0, 5.0), (0.0, 8.0), (f64::INFINITY, 10.0)];
+        assert!(bucket_quantile(f64::NAN, &mut negative).is_nan());
     }
 
     #[test]

@@ -335,7 +335,9 @@ pub(crate) fn kahan_sum(vs: &[f64]) -> f64 {
     for &v in vs {
         (sum, c) = kahan_inc(v, sum, c);
     }
-    sum + c
+    // An overflowed sum stays ±Inf: its compensation holds the opposite infinity,
+    // and adding it would give NaN.
+    if sum.is_infinite() { sum } else { sum + c }
 }
 
 /// `avg_over_time`: an incremental, compensated mean, as 2.42 computes it.
@@ -433,6 +435,18 @@ mod tests {
         // 18 increments over 270 s, extrapolated by 15 s each side (< 1.1 × gap).
         // Toward the start the counter would hit zero 15 s before the first sample.
         assert!((r - 18.0 * 300.0 / 270.0 / 300.0).abs() < 1e-12, "{r}");
+    }
+
+    #[test]
+    fn overflowing_sums_give_inf_not_nan() {
+        // Prometheus' functions.test: two near-max values overflow float64.
+        let big = 9.988_465_674_311_58e307;
+        assert_eq!(kahan_sum(&[big, big]), f64::INFINITY);
+        assert_eq!(kahan_sum(&[-big, -big, -big]), f64::NEG_INFINITY);
+        assert_eq!(kahan_sum(&[1.0, 2.0, 3.0]), 6.0);
+        // The mean of the same values does not overflow.
+        assert_eq!(kahan_mean(&[big, big]), big);
+        assert_eq!(kahan_mean(&[-big, big]), 0.0);
     }
 
     #[test]

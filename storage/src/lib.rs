@@ -60,6 +60,7 @@ pub use manifest::FileMeta;
 use manifest::Manifest;
 use memtable::{Frozen, Memtable};
 pub use metrics::StorageMetrics;
+pub use read::SampleReader;
 use series::{exemplars, metadata};
 use wal::writer::Cmd;
 
@@ -180,6 +181,7 @@ pub(crate) struct Caches {
 /// The metrics table's series and what is kept beside them in memory.
 pub(crate) struct SeriesStores {
     index: series::SeriesIndex,
+    head: series::head::Head,
     exemplars: exemplars::ExemplarStore,
     metadata: metadata::MetadataStore,
 }

@@ -163,6 +163,13 @@ impl Storage {
                 .map_err(|_| StorageError::Closed("state lock poisoned".into()))?
                 .manifest
                 .clone();
+            // The head keeps no sample that retention removes from files.
+            let keep_ns =
+                i64::try_from(inner.config.retention_metrics.as_nanos()).unwrap_or(i64::MAX);
+            inner
+                .series
+                .head
+                .forget_before(now_ns.saturating_sub(keep_ns));
             let dead = expired(&inner, &manifest, now_ns);
             if dead.is_empty() {
                 return Ok(0);

@@ -52,6 +52,19 @@ impl Storage {
         for rel in &manifest.series_files {
             series_index.load_file(&blobs, rel)?;
         }
+        // The head starts past each tenant's newest metrics file (those samples are
+        // read from files), and takes what the WAL replays.
+        let mut newest_file: std::collections::HashMap<String, i64> = Default::default();
+        for f in manifest
+            .files
+            .iter()
+            .filter(|f| f.signal == Signal::Metrics)
+        {
+            let t = newest_file.entry(f.tenant.clone()).or_insert(i64::MIN);
+            *t = (*t).max(f.max_time_ns);
+        }
+        let head_budget = usize::try_from(config.memtable_limit.as_u64()).unwrap_or(usize::MAX);
+        let head = series::head::Head::new(head_budget, newest_file);
         // Replay segments after the checkpoint; only the newest may have a torn tail.
         let mut active = Memtable::default();
         let segments = wal::list_segments(&wal_dir)?;
@@ -99,6 +112,9 @@ impl Storage {
                     series_index.observe(&r.tenant, &r.batch, true);
                 }
                 let batch = schema::to_stored(r.signal, &r.batch)?;
+                if r.signal == Signal::Metrics {
+                    head.insert(&r.tenant, &batch);
+                }
                 active.insert(r.tenant, r.signal, batch);
             }
             last_id = last_id.max(id);
@@ -144,6 +160,7 @@ impl Storage {
             },
             series: SeriesStores {
                 index: series_index,
+                head,
                 exemplars: exemplars::ExemplarStore::new(max_exemplars),
                 metadata: metadata::MetadataStore::default(),
             },

@@ -28,23 +28,19 @@ impl Storage {
         &self.inner.series.exemplars
     }
 
-    /// The samples of `ids` (sorted, distinct) in `start_ns..=end_ns` from a metrics
-    /// snapshot (blocking: call it off the async workers).
-    pub fn read_samples(
-        &self,
-        snap: &Snapshot,
-        ids: &[u64],
-        start_ns: i64,
-        end_ns: i64,
-    ) -> Result<samples::SamplesById, StorageError> {
-        samples::read(
-            &self.inner.blobs,
-            Some(&self.inner.caches.footers),
-            snap,
-            ids,
-            start_ns,
-            end_ns,
-        )
+    /// A reader of `tenant`'s samples: recent ones from the head, older ones from a
+    /// snapshot of the memtable and files, taken on first need.
+    pub fn sample_reader(&self, tenant: &str) -> SampleReader<'_> {
+        SampleReader {
+            storage: self,
+            tenant: tenant.to_string(),
+            snap: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Bytes the head holds (recent samples in memory).
+    pub fn head_bytes(&self) -> usize {
+        self.inner.series.head.bytes()
     }
 
     /// Everything a query needs to read `tenant`'s `signal` table, consistently.
@@ -205,5 +201,51 @@ impl Storage {
             .read()
             .map(|s| s.manifest.files.clone())
             .unwrap_or_default()
+    }
+}
+
+/// Reads samples of one tenant's series for a query (see [`Storage::sample_reader`]).
+pub struct SampleReader<'a> {
+    storage: &'a Storage,
+    tenant: String,
+    snap: std::sync::OnceLock<Snapshot>,
+}
+
+impl SampleReader<'_> {
+    /// The samples of `ids` (sorted, distinct) in `start_ns..=end_ns`, each series' in
+    /// no particular order (blocking: call it off the async workers). Samples at or
+    /// after the head's cutoff come from the head alone; the memtable and files are
+    /// read only for a range that starts before it.
+    pub fn read(
+        &self,
+        ids: &[u64],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<samples::SamplesById, StorageError> {
+        let inner = &self.storage.inner;
+        let mut out = samples::SamplesById::with_capacity(ids.len());
+        let cutoff = inner
+            .series
+            .head
+            .read(&self.tenant, ids, start_ns, end_ns, &mut out);
+        if start_ns < cutoff {
+            let snap = self
+                .snap
+                .get_or_init(|| self.storage.snapshot(&self.tenant, Signal::Metrics));
+            let older = samples::read(
+                &inner.blobs,
+                Some(&inner.caches.footers),
+                snap,
+                ids,
+                start_ns,
+                end_ns.min(cutoff.saturating_sub(1)),
+            )?;
+            for (id, mut v) in older {
+                let dst = out.entry(id).or_default();
+                v.append(dst);
+                *dst = v;
+            }
+        }
+        Ok(out)
     }
 }

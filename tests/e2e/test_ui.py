@@ -1,80 +1,45 @@
 """The web UI in a real browser (Debian's Chromium driven by Playwright).
 
 Loads the page served by the binary over demo data and uses it like an SRE would:
-services listed with log counts, recent logs newest first, filter by a service,
-search terms, and the error banner when the API fails.
+the home page's newest error logs leading to the Logs view, every route, the views'
+searches and tables, and the error banner when the API fails.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from harness import OspreyServer
+from uikit import demo as _demo, page, watch as _watch  # noqa: F401
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture()
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 900})
-        finally:
-            browser.close()
-
-
-def test_services_logs_filter_and_search(osprey: OspreyServer, osprey_bin, page) -> None:
-    proc = subprocess.run(
-        [str(osprey_bin), "demo", "--endpoint", osprey.grpc_endpoint, "--duration", "1500ms",
-         "--rate", "20", "--seed", "3"],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
+def test_home_error_logs_open_the_logs_view(osprey: OspreyServer, osprey_bin, page) -> None:
+    _demo(osprey, osprey_bin, duration="6s")  # long enough for a few error lines
     page.goto(osprey.http("/"))
 
-    services = page.get_by_test_id("services-list").locator("button[data-service]")
-    expect(services).to_have_count(10)
-    expected = {row[0]: row[1] for row in osprey.sql("SELECT service, count(*) FROM logs GROUP BY 1")}
-    payment = page.get_by_test_id("services-list").locator("li", has_text="payment")
-    expect(payment).to_contain_text(str(expected["payment"]))
-
-    rows = page.get_by_test_id("log-row")
-    expect(rows.first).to_be_visible()
-    assert rows.count() == min(100, sum(expected.values()))
-
-    # Filter to one service: every row is from it.
-    page.get_by_test_id("services-list").locator('button[data-service="checkout"]').click()
-    expect(rows.first).to_be_visible()
-    expect(rows).to_have_count(min(100, expected["checkout"]))
-    for svc in rows.locator("button[data-service]").all_inner_texts():
-        assert svc == "checkout"
-
-    # Search terms within the filter: bodies contain the term.
-    page.get_by_test_id("search-input").fill("PlaceOrder")
-    page.get_by_test_id("search-input").press("Enter")
-    # Terms match whole words (runs of letters and digits), case-insensitively.
-    (n,), = osprey.sql(
-        "SELECT count(*) FROM logs WHERE service = 'checkout'"
-        " AND regexp_like(body, '(^|[^\\p{L}\\p{N}])placeorder([^\\p{L}\\p{N}]|$)', 'i')"
-    )
+    # The newest error logs: as many as SQL counts (up to the panel's 12), the total in range.
+    errors = "severity_number BETWEEN 17 AND 24"
+    (n,), = osprey.sql(f"SELECT count(*) FROM logs WHERE {errors}")
     assert n > 0
-    expect(rows).to_have_count(min(100, n))
-    for body in rows.locator("td.col-body").all_inner_texts():
-        assert "placeorder" in body.lower()
+    rows = page.get_by_test_id("home-error-logs").get_by_test_id("error-log-row")
+    expect(rows).to_have_count(min(12, n))
+    expect(page.get_by_test_id("error-logs-count")).to_have_attribute("data-value", str(n))
+
+    # A log's service opens the Logs view on that service's errors.
+    link = rows.first.locator("[data-service]")
+    service = link.get_attribute("data-service")
+    link.click()
+    expect(page).to_have_url(re.compile(r"/logs\?"))
+    assert urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["service"] == [service]
+    (m,), = osprey.sql(f"SELECT count(*) FROM logs WHERE {errors} AND service = '{service}'")
+    listed = page.get_by_test_id("log-row")
+    expect(listed).to_have_count(m)
+    for svc in listed.locator("button[data-service]").all_inner_texts():
+        assert svc == service
+    for level in listed.evaluate_all("rs => rs.map(r => r.dataset.severity)"):
+        assert level in ("error", "fatal")
 
 
 def test_error_banner_when_the_server_is_gone(osprey: OspreyServer, page) -> None:
@@ -97,39 +62,20 @@ import urllib.parse  # noqa: E402
 from builders import assert_accepted, post_otlp  # noqa: E402
 
 
-def _demo(osprey: OspreyServer, osprey_bin) -> None:
-    proc = subprocess.run(
-        [str(osprey_bin), "demo", "--endpoint", osprey.grpc_endpoint, "--duration", "1500ms",
-         "--rate", "20", "--seed", "3"],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-
-
-def _watch(page) -> list[str]:
-    """Console errors, uncaught exceptions and failed API requests of a page."""
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"uncaught: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
-    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-    return problems
-
-
 def test_every_route_renders_without_errors(osprey: OspreyServer, osprey_bin, page) -> None:
     _demo(osprey, osprey_bin)
     (trace_id,), = osprey.sql("SELECT trace_id FROM spans ORDER BY start_time DESC LIMIT 1")
     problems = _watch(page)
     routes = {
-        "/": "services-list",
+        "/": "home-page",
         "/logs": "logs-list",
         "/explore?q=" + urllib.parse.quote("sum by (job) (http_server_requests_total)"): "explore-legend",
         "/traces": "trace-search-form",
         f"/trace/{trace_id}": "waterfall",
         "/services": "services-page",
         "/services/checkout": "service-page",
-        "/hosts": "placeholder",
-        "/hosts/host-b": "placeholder",
+        "/hosts": "hosts-page",
+        "/hosts/host-b": "host-page",
     }
     for path, testid in routes.items():
         resp = page.goto(osprey.http(path))

@@ -169,9 +169,12 @@ impl Backend {
             if ids.is_empty() {
                 return Ok(None);
             }
-            let snap = storage.snapshot(&tenant, Signal::Metrics);
+            let mut ids = ids;
+            ids.sort_unstable();
+            ids.dedup();
             let found = storage
-                .read_samples(&snap, &ids, start_ns, end_ns)
+                .sample_reader(&tenant)
+                .read(&ids, start_ns, end_ns)
                 .map_err(|e| e.to_string())?;
             Ok(found.values().flatten().copied().max_by_key(|(t, _)| *t))
         })

@@ -53,6 +53,8 @@ pub struct LogHit {
     pub trace_id: String,
     pub span_id: String,
     pub attributes: serde_json::Map<String, Value>,
+    /// The record's resource attributes (`service.name`, `host.name`, ...).
+    pub resource: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -568,6 +570,12 @@ pub(crate) fn hits(b: &RecordBatch) -> Result<Vec<LogHit>, QueryError> {
     let trace = strings(b, "trace_id")?;
     let span = strings(b, "span_id")?;
     let attrs = Maps::new(b, "attributes")?;
+    let resource = Maps::new(b, "resource")?;
+    let as_json = |row: Vec<(String, String)>| -> serde_json::Map<String, Value> {
+        row.into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect()
+    };
     Ok((0..b.num_rows())
         .map(|i| LogHit {
             timestamp: rfc3339(ts.value(i)),
@@ -576,11 +584,8 @@ pub(crate) fn hits(b: &RecordBatch) -> Result<Vec<LogHit>, QueryError> {
             body: body.value(i).to_string(),
             trace_id: trace.value(i).to_string(),
             span_id: span.value(i).to_string(),
-            attributes: attrs
-                .row(i)
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
+            attributes: as_json(attrs.row(i)),
+            resource: as_json(resource.row(i)),
         })
         .collect())
 }

@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 use osprey_promql::{Data, Limits, PromqlError, Query, RawSeries, Selection, Value};
 use promql_parser::parser::Expr;
 
-use osprey_storage::Signal;
-
 use crate::{QueryError, QueryState};
 
 mod metadata;
@@ -152,7 +150,7 @@ async fn fetch(
     let tenant = tenant.to_string();
     let max_samples = limits.max_samples;
     tokio::task::spawn_blocking(move || {
-        let snap = storage.snapshot(&tenant, Signal::Metrics);
+        let reader = storage.sample_reader(&tenant);
         let mut data = Data::default();
         let mut loaded = 0usize;
         for (sel, series) in resolved {
@@ -162,9 +160,8 @@ async fn fetch(
             let mut by_id = if ids.is_empty() {
                 HashMap::new()
             } else {
-                storage
-                    .read_samples(
-                        &snap,
+                reader
+                    .read(
                         &ids,
                         sel.start.saturating_mul(1_000_000),
                         // Whole milliseconds: a sample at end + 0.9 ms still belongs to `end`.

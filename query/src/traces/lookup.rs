@@ -138,17 +138,12 @@ pub async fn dependencies(
     }
     let (storage, tenant) = (st.storage.clone(), tenant.to_string());
     st.blocking("dependencies", move || {
-        let snap = storage.snapshot(&tenant, Signal::Metrics);
         let mut ids: Vec<u64> = series.iter().map(|s| s.id).collect();
         ids.sort_unstable();
         ids.dedup();
         let mut samples = storage
-            .read_samples(
-                &snap,
-                &ids,
-                start_ns.saturating_sub(BASELINE_LOOKBACK_NS),
-                end_ns,
-            )
+            .sample_reader(&tenant)
+            .read(&ids, start_ns.saturating_sub(BASELINE_LOOKBACK_NS), end_ns)
             .map_err(|e| QueryError::Internal(e.to_string()))?;
         let mut edges: BTreeMap<(String, String), f64> = BTreeMap::new();
         for s in &series {

@@ -10,10 +10,13 @@
 //! files are loaded and WAL replay re-observes the series of unflushed samples, so the
 //! index always covers every acknowledged sample.
 //!
-//! Submodules: `samples` (samples of chosen series through the `series_id` page
-//! index), `exemplars` (the bounded exemplar ring), `metadata` (type, help, unit).
+//! Submodules: `head` (recent samples per series in compressed `chunk`s, served
+//! without files), `samples` (older samples of chosen series through the `series_id`
+//! page index), `exemplars` (the bounded exemplar ring), `metadata` (type, help, unit).
 
+mod chunk;
 pub mod exemplars;
+pub mod head;
 pub mod metadata;
 pub mod samples;
 

@@ -202,7 +202,10 @@ fn commit_group(inner: &Inner, group: Vec<Pending>) {
             let batch = if p.signal == Signal::Metrics {
                 inner.series.index.observe(&p.tenant, &p.batch, true);
                 match crate::schema::to_stored(p.signal, &p.batch) {
-                    Ok(b) => b,
+                    Ok(b) => {
+                        inner.series.head.insert(&p.tenant, &b);
+                        b
+                    }
                     // Unreachable for batches that passed `append`'s schema check.
                     Err(_) => p.batch,
                 }

@@ -1,0 +1,393 @@
+//! The head: every tenant's recent samples per series in memory, in compressed chunks
+//! (`chunk.rs`), as a TSDB head serves them: a query over the last hours reads the
+//! chunks of its series and touches no file.
+//!
+//! The invariant a read relies on: per tenant, every acknowledged sample with
+//! `t >= cutoff` is in the head. Older samples are read as before, from the memtable
+//! batches and the files (`samples.rs`), so the head is a second copy of recent data,
+//! never the only one, and dropping from it loses nothing:
+//! - a sample is added when it is acknowledged (`wal/writer.rs`) or replayed from the
+//!   WAL (`open.rs`), if `t >= cutoff`;
+//! - on open, a tenant's cutoff is past its newest metrics file (those samples are in
+//!   files only) and no earlier than `now - WINDOW`;
+//! - the cutoff only moves forward: every [`TRIM_EVERY`] it moves to `now - WINDOW`,
+//!   and further while the head holds more than its byte budget
+//!   (`storage.memtable_limit`), dropping the samples before it.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt64Type};
+
+use super::chunk::{CHUNK_SAMPLES, Chunk};
+use super::samples::SamplesById;
+
+/// How far back the head keeps samples (Prometheus' head block spans two hours).
+pub const WINDOW_NS: i64 = 2 * 3600 * 1_000_000_000;
+
+/// How often (in data time, ns) the cutoff is moved forward and old chunks dropped.
+const TRIM_EVERY: i64 = WINDOW_NS / 8;
+
+/// Bytes counted per series besides its chunks (map entry, vectors).
+const SERIES_OVERHEAD: usize = 96;
+
+#[derive(Default)]
+struct SeriesHead {
+    /// Closed chunks, in time order (each chunk's samples are at or after the previous').
+    chunks: Vec<Chunk>,
+    /// The chunk being filled, in time order.
+    open: Vec<(i64, f64)>,
+    /// Samples older than the newest one when they came (rare): kept as they came.
+    late: Vec<(i64, f64)>,
+}
+
+impl SeriesHead {
+    fn newest(&self) -> Option<i64> {
+        self.open
+            .last()
+            .map(|s| s.0)
+            .or_else(|| self.chunks.last().map(|c| c.max_t))
+    }
+
+    /// Adds one sample; returns the bytes the head grew by.
+    fn push(&mut self, t: i64, v: f64) -> isize {
+        if self.newest().is_some_and(|n| t < n) {
+            self.late.push((t, v));
+            return 16;
+        }
+        self.open.push((t, v));
+        if self.open.len() < CHUNK_SAMPLES {
+            return 16;
+        }
+        let chunk = Chunk::encode(&self.open);
+        let grown = chunk.bytes() as isize - 16 * (self.open.len() as isize - 1);
+        self.open.clear();
+        self.chunks.push(chunk);
+        grown
+    }
+
+    fn bytes(&self) -> usize {
+        SERIES_OVERHEAD
+            + self.chunks.iter().map(Chunk::bytes).sum::<usize>()
+            + 16 * (self.open.len() + self.late.len())
+    }
+
+    /// Drops the samples before `cutoff` (whole chunks; a chunk that straddles it
+    /// stays, its older samples filtered out on read).
+    fn trim(&mut self, cutoff: i64) {
+        let keep_from = self.chunks.partition_point(|c| c.max_t < cutoff);
+        self.chunks.drain(..keep_from);
+        self.open.retain(|s| s.0 >= cutoff);
+        self.late.retain(|s| s.0 >= cutoff);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.open.is_empty() && self.late.is_empty()
+    }
+
+    /// The samples in `start..=end`, in time order; of samples with equal times the
+    /// one that came last is last (the reader keeps the last).
+    fn read(&self, start: i64, end: i64, out: &mut Vec<(i64, f64)>) {
+        let from = out.len();
+        let first = self.chunks.partition_point(|c| c.max_t < start);
+        for c in &self.chunks[first..] {
+            if c.min_t > end {
+                break;
+            }
+            c.decode_into(start, end, out);
+        }
+        out.extend(
+            self.open
+                .iter()
+                .filter(|s| s.0 >= start && s.0 <= end)
+                .copied(),
+        );
+        if !self.late.is_empty() {
+            out.extend(
+                self.late
+                    .iter()
+                    .filter(|s| s.0 >= start && s.0 <= end)
+                    .copied(),
+            );
+            out[from..].sort_by_key(|s| s.0);
+        }
+    }
+}
+
+struct TenantHead {
+    /// Every acknowledged sample of the tenant with `t >= cutoff` is here.
+    cutoff: i64,
+    series: HashMap<u64, SeriesHead>,
+}
+
+#[derive(Default)]
+struct State {
+    tenants: HashMap<String, TenantHead>,
+    bytes: usize,
+    /// The wall-clock time (ns) of the last trim.
+    trimmed_at: i64,
+}
+
+/// Recent samples of every series; see the module docs for what it guarantees.
+pub struct Head {
+    state: RwLock<State>,
+    max_bytes: usize,
+    /// Tenants' first cutoffs (past their newest metrics file), from `open`.
+    initial: HashMap<String, i64>,
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+impl Head {
+    /// An empty head holding at most `max_bytes`; `newest_file` gives, per tenant, the
+    /// newest sample time in its metrics files (samples there and before are read from
+    /// files).
+    pub fn new(max_bytes: usize, newest_file: HashMap<String, i64>) -> Head {
+        let initial = newest_file
+            .into_iter()
+            .map(|(t, max)| (t, max.saturating_add(1)))
+            .collect();
+        Head {
+            state: RwLock::new(State {
+                trimmed_at: now_ns(),
+                ..State::default()
+            }),
+            max_bytes,
+            initial,
+        }
+    }
+
+    /// Adds the samples of a stored metrics batch (`series_id`, `timestamp`, `value`).
+    pub fn insert(&self, tenant: &str, batch: &RecordBatch) {
+        let (Some(sid), Some(ts), Some(val)) = (
+            batch.column_by_name("series_id"),
+            batch.column_by_name("timestamp"),
+            batch.column_by_name("value"),
+        ) else {
+            return;
+        };
+        let (Some(sid), Some(ts), Some(val)) = (
+            sid.as_primitive_opt::<UInt64Type>(),
+            ts.as_primitive_opt::<TimestampNanosecondType>(),
+            val.as_primitive_opt::<Float64Type>(),
+        ) else {
+            return;
+        };
+        let now = now_ns();
+        let Ok(mut st) = self.state.write() else {
+            return;
+        };
+        let initial = self.initial.get(tenant).copied();
+        let th = st
+            .tenants
+            .entry(tenant.to_string())
+            .or_insert_with(|| TenantHead {
+                cutoff: initial.unwrap_or(i64::MIN).max(now - WINDOW_NS),
+                series: HashMap::new(),
+            });
+        let mut grown = 0isize;
+        for i in 0..batch.num_rows() {
+            let t = ts.value(i);
+            if t < th.cutoff {
+                continue;
+            }
+            let s = th.series.entry(sid.value(i)).or_insert_with(|| {
+                grown += SERIES_OVERHEAD as isize;
+                SeriesHead::default()
+            });
+            grown += s.push(t, val.value(i));
+        }
+        st.bytes = st.bytes.saturating_add_signed(grown);
+        if now - st.trimmed_at >= TRIM_EVERY || st.bytes > self.max_bytes {
+            self.trim(&mut st, now);
+        }
+    }
+
+    /// Moves every tenant's cutoff to `now - WINDOW_NS`, then further (by eighths of
+    /// the window) while the head is over its budget.
+    fn trim(&self, st: &mut State, now: i64) {
+        st.trimmed_at = now;
+        let mut cutoff = now - WINDOW_NS;
+        loop {
+            let mut bytes = 0;
+            for th in st.tenants.values_mut() {
+                if th.cutoff < cutoff {
+                    th.cutoff = cutoff;
+                    th.series.values_mut().for_each(|s| s.trim(cutoff));
+                    th.series.retain(|_, s| !s.is_empty());
+                }
+                bytes += th.series.values().map(SeriesHead::bytes).sum::<usize>();
+            }
+            st.bytes = bytes;
+            if bytes <= self.max_bytes || cutoff >= now {
+                return;
+            }
+            cutoff += WINDOW_NS / 8;
+        }
+    }
+
+    /// Drops samples before `cutoff` for every tenant (retention).
+    pub fn forget_before(&self, cutoff: i64) {
+        let Ok(mut st) = self.state.write() else {
+            return;
+        };
+        let mut bytes = 0;
+        for th in st.tenants.values_mut() {
+            if th.cutoff < cutoff {
+                th.cutoff = cutoff;
+                th.series.values_mut().for_each(|s| s.trim(cutoff));
+                th.series.retain(|_, s| !s.is_empty());
+            }
+            bytes += th.series.values().map(SeriesHead::bytes).sum::<usize>();
+        }
+        st.bytes = bytes;
+    }
+
+    /// Reads the samples of `ids` in `start..=end` that are at or after the tenant's
+    /// cutoff into `out`; returns the cutoff (older samples are the caller's to read).
+    pub fn read(
+        &self,
+        tenant: &str,
+        ids: &[u64],
+        start: i64,
+        end: i64,
+        out: &mut SamplesById,
+    ) -> i64 {
+        let Ok(st) = self.state.read() else {
+            return i64::MAX;
+        };
+        let Some(th) = st.tenants.get(tenant) else {
+            // Nothing acknowledged since open: everything is in the memtable and files.
+            return i64::MAX;
+        };
+        let from = start.max(th.cutoff);
+        if from > end {
+            return th.cutoff;
+        }
+        for id in ids {
+            if let Some(s) = th.series.get(id) {
+                let dst = out.entry(*id).or_default();
+                s.read(from, end, dst);
+                if dst.is_empty() {
+                    // Like the file reader: no entry for a series without samples.
+                    out.remove(id);
+                }
+            }
+        }
+        th.cutoff
+    }
+
+    /// Bytes held (chunks, open chunks, per-series overhead).
+    pub fn bytes(&self) -> usize {
+        self.state.read().map_or(0, |s| s.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, TimestampNanosecondArray, UInt64Array};
+
+    fn batch(rows: &[(u64, i64, f64)]) -> RecordBatch {
+        RecordBatch::try_new(
+            crate::schema::stored_schema(crate::Signal::Metrics),
+            vec![
+                Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(
+                    TimestampNanosecondArray::from_iter_values(rows.iter().map(|r| r.1))
+                        .with_timezone("UTC"),
+                ),
+                Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ],
+        )
+        .expect("batch")
+    }
+
+    #[test]
+    fn reads_back_recent_samples_in_order_and_reports_the_cutoff() {
+        let now = now_ns();
+        let head = Head::new(1 << 30, HashMap::new());
+        // 300 samples of series 1 (several chunks), 5 of series 2, one late sample.
+        let mut rows: Vec<(u64, i64, f64)> = (0..300)
+            .map(|i| (1, now - 3_000_000_000_000 + i * 10_000_000_000, i as f64))
+            .collect();
+        rows.extend((0..5).map(|i| (2, now - 60_000_000_000 + i, -(i as f64))));
+        head.insert("t", &batch(&rows));
+        head.insert("t", &batch(&[(1, now - 2_995_000_000_000, 0.5)]));
+        // Too old for the head: left to the memtable and files.
+        head.insert("t", &batch(&[(1, now - WINDOW_NS - 1_000_000_000, 9.0)]));
+
+        let mut out = SamplesById::new();
+        let cutoff = head.read("t", &[1, 2, 3], i64::MIN, i64::MAX, &mut out);
+        assert!(
+            cutoff <= now - WINDOW_NS + 1_000_000_000 && cutoff > now - WINDOW_NS - 60_000_000_000
+        );
+        let s1 = &out[&1];
+        assert_eq!(s1.len(), 301);
+        assert!(s1.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert!(s1.iter().any(|s| s.1 == 0.5));
+        assert_eq!(out[&2].len(), 5);
+        assert!(!out.contains_key(&3));
+        // A narrower range reads only its samples.
+        let mut out = SamplesById::new();
+        let (a, b) = (
+            now - 3_000_000_000_000 + 100 * 10_000_000_000,
+            now - 3_000_000_000_000 + 109 * 10_000_000_000,
+        );
+        head.read("t", &[1], a, b, &mut out);
+        let got: Vec<f64> = out[&1].iter().map(|s| s.1).collect();
+        assert_eq!(got, (100..=109).map(|i| i as f64).collect::<Vec<_>>());
+        // Other tenants see nothing, and say everything is to be read elsewhere.
+        let mut out = SamplesById::new();
+        assert_eq!(head.read("u", &[1], i64::MIN, i64::MAX, &mut out), i64::MAX);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_tenant_with_files_starts_past_its_newest_file() {
+        let now = now_ns();
+        let newest = now - 10_000_000_000;
+        let head = Head::new(1 << 30, HashMap::from([("t".to_string(), newest)]));
+        head.insert("t", &batch(&[(1, newest, 1.0), (1, newest + 1, 2.0)]));
+        let mut out = SamplesById::new();
+        assert_eq!(
+            head.read("t", &[1], i64::MIN, i64::MAX, &mut out),
+            newest + 1
+        );
+        assert_eq!(out[&1], vec![(newest + 1, 2.0)]);
+    }
+
+    #[test]
+    fn over_budget_moves_the_cutoff_forward() {
+        let now = now_ns();
+        let head = Head::new(64 * 1024, HashMap::new());
+        let rows: Vec<(u64, i64, f64)> = (0..2000u64)
+            .flat_map(|id| {
+                (0..4).map(move |i| {
+                    (
+                        id,
+                        now - WINDOW_NS + 60_000_000_000 + i * 1_800_000_000_000,
+                        i as f64,
+                    )
+                })
+            })
+            .collect();
+        head.insert("t", &batch(&rows));
+        assert!(head.bytes() <= 64 * 1024, "{}", head.bytes());
+        let mut out = SamplesById::new();
+        let cutoff = head.read("t", &[1], i64::MIN, i64::MAX, &mut out);
+        assert!(cutoff > now - WINDOW_NS + 60_000_000_000);
+        assert!(out.get(&1).is_none_or(|s| s.iter().all(|x| x.0 >= cutoff)));
+        // Retention drops the rest.
+        head.forget_before(now + 1);
+        assert_eq!(head.bytes(), 0);
+    }
+}
