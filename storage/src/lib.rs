@@ -182,6 +182,8 @@ pub(crate) struct Caches {
 pub(crate) struct SeriesStores {
     index: series::SeriesIndex,
     head: series::head::Head,
+    /// The thread loading recent samples of files into the head after open.
+    head_warm: Mutex<Option<std::thread::JoinHandle<()>>>,
     exemplars: exemplars::ExemplarStore,
     metadata: metadata::MetadataStore,
 }

@@ -161,6 +161,7 @@ impl Storage {
             series: SeriesStores {
                 index: series_index,
                 head,
+                head_warm: Mutex::new(None),
                 exemplars: exemplars::ExemplarStore::new(max_exemplars),
                 metadata: metadata::MetadataStore::default(),
             },
@@ -171,7 +172,9 @@ impl Storage {
         if let Ok(mut w) = inner.writer.lock() {
             *w = Some(handle);
         }
-        Ok(Storage { inner })
+        let storage = Storage { inner };
+        storage.start_head_warm();
+        Ok(storage)
     }
 
     /// Final flush and WAL close. Acknowledged data is durable whether or not this runs;

@@ -9,7 +9,7 @@ use arrow::array::RecordBatch;
 use crate::files;
 use crate::files::pruning;
 use crate::index::{fulltext, tag_index, trace_index};
-use crate::series::{self, exemplars, metadata, samples};
+use crate::series::{self, exemplars, head, metadata, samples};
 use crate::{FileMeta, Signal, Snapshot, Storage, StorageError};
 
 impl Storage {
@@ -41,6 +41,97 @@ impl Storage {
     /// Bytes the head holds (recent samples in memory).
     pub fn head_bytes(&self) -> usize {
         self.inner.series.head.bytes()
+    }
+
+    /// Loads, on a background thread, each tenant's samples of the last
+    /// [`head::WINDOW_NS`] from its files into the head (after a restart the head
+    /// holds only what the WAL replayed); queries read files until it is done.
+    pub(crate) fn start_head_warm(&self) {
+        let storage = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("osprey-head-warm".into())
+            .spawn(move || storage.warm_head());
+        match spawned {
+            Ok(h) => {
+                if let Ok(mut w) = self.inner.series.head_warm.lock() {
+                    *w = Some(h);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start loading recent samples into the head")
+            }
+        }
+    }
+
+    /// Waits until the head holds the recent samples of files (see
+    /// [`Storage::start_head_warm`]); for tests and benchmarks.
+    pub fn wait_head_warm(&self) {
+        let h = self
+            .inner
+            .series
+            .head_warm
+            .lock()
+            .ok()
+            .and_then(|mut h| h.take());
+        if let Some(h) = h {
+            let _ = h.join();
+        }
+    }
+
+    fn warm_head(&self) {
+        let started = std::time::Instant::now();
+        let from = head::now_ns().saturating_sub(head::WINDOW_NS);
+        let tenants: std::collections::BTreeSet<String> = match self.inner.state.read() {
+            Ok(st) => st
+                .manifest
+                .files
+                .iter()
+                .filter(|f| f.signal == Signal::Metrics && f.max_time_ns >= from)
+                .map(|f| f.tenant.clone())
+                .collect(),
+            Err(_) => return,
+        };
+        for tenant in tenants {
+            let head = &self.inner.series.head;
+            let Some(until) = head.begin_warm(&tenant, from) else {
+                continue;
+            };
+            let snap = self.snapshot(&tenant, Signal::Metrics);
+            let mut ids: Vec<u64> = self
+                .series()
+                .select(&tenant, &[])
+                .iter()
+                .map(|s| s.id)
+                .collect();
+            ids.sort_unstable();
+            // A few thousand series at a time: what is staged is already compressed.
+            let loaded = ids
+                .chunks(4096)
+                .try_fold(head::Staged::default(), |mut staged, part| {
+                    let found = samples::read(
+                        &self.inner.blobs,
+                        Some(&self.inner.caches.footers),
+                        &snap,
+                        part,
+                        from,
+                        until.saturating_sub(1),
+                    )?;
+                    found.into_iter().for_each(|(id, v)| staged.add(id, v));
+                    Ok::<_, StorageError>(staged)
+                });
+            let staged = match loaded {
+                Ok(staged) => staged,
+                Err(e) => {
+                    tracing::warn!(%tenant, error = %e, "head: recent samples not loaded; queries read them from files");
+                    // Ends the warm-up without lowering the cutoff.
+                    head.finish_warm(&tenant, from, i64::MIN, head::Staged::default());
+                    continue;
+                }
+            };
+            let n = staged.len();
+            head.finish_warm(&tenant, from, until, staged);
+            tracing::info!(%tenant, samples = n, elapsed_ms = started.elapsed().as_millis() as u64, "head: recent samples loaded from files");
+        }
     }
 
     /// Everything a query needs to read `tenant`'s `signal` table, consistently.

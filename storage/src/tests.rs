@@ -647,4 +647,18 @@ async fn samples_read_the_same_through_head_files_and_restart() {
     s.close().await.unwrap();
     let s = Storage::open(dir.path(), cfg()).unwrap();
     check(&s, "after restart");
+    // The last two hours are loaded from the files into the head, and read the same.
+    s.wait_head_warm();
+    assert!(s.head_bytes() > 0);
+    check(&s, "after restart, head loaded");
+    let late = [row("b", now - 90 * min + 1, 5.0)];
+    s.append("default", Signal::Metrics, samples_batch(&late).unwrap())
+        .await
+        .unwrap();
+    let ids = ids_of(&s);
+    let got = s
+        .sample_reader("default")
+        .read(&[ids["b"]], now - 90 * min, now - 90 * min + 1)
+        .unwrap();
+    assert_eq!(got[&ids["b"]].len(), 2, "{got:?}");
 }

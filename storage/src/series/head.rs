@@ -120,6 +120,35 @@ struct TenantHead {
     /// Every acknowledged sample of the tenant with `t >= cutoff` is here.
     cutoff: i64,
     series: HashMap<u64, SeriesHead>,
+    /// While older samples are loaded from files (`begin_warm`): samples acknowledged
+    /// from this time on are kept even when before the cutoff.
+    warming: Option<i64>,
+}
+
+/// Samples loaded from files for [`Head::finish_warm`], already in chunks.
+#[derive(Default)]
+pub struct Staged {
+    series: HashMap<u64, Vec<Chunk>>,
+    samples: usize,
+}
+
+impl Staged {
+    /// Adds one series' samples (any order).
+    pub fn add(&mut self, id: u64, mut samples: Vec<(i64, f64)>) {
+        samples.sort_by_key(|s| s.0);
+        self.samples += samples.len();
+        let chunks = self.series.entry(id).or_default();
+        chunks.extend(samples.chunks(CHUNK_SAMPLES).map(Chunk::encode));
+    }
+
+    /// Samples staged.
+    pub fn len(&self) -> usize {
+        self.samples
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples == 0
+    }
 }
 
 #[derive(Default)]
@@ -130,6 +159,16 @@ struct State {
     trimmed_at: i64,
 }
 
+impl TenantHead {
+    fn new(initial: Option<i64>, now: i64) -> TenantHead {
+        TenantHead {
+            cutoff: initial.unwrap_or(i64::MIN).max(now - WINDOW_NS),
+            series: HashMap::new(),
+            warming: None,
+        }
+    }
+}
+
 /// Recent samples of every series; see the module docs for what it guarantees.
 pub struct Head {
     state: RwLock<State>,
@@ -138,7 +177,7 @@ pub struct Head {
     initial: HashMap<String, i64>,
 }
 
-fn now_ns() -> i64 {
+pub(crate) fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
@@ -187,14 +226,11 @@ impl Head {
         let th = st
             .tenants
             .entry(tenant.to_string())
-            .or_insert_with(|| TenantHead {
-                cutoff: initial.unwrap_or(i64::MIN).max(now - WINDOW_NS),
-                series: HashMap::new(),
-            });
+            .or_insert_with(|| TenantHead::new(initial, now));
         let mut grown = 0isize;
         for i in 0..batch.num_rows() {
             let t = ts.value(i);
-            if t < th.cutoff {
+            if t < th.cutoff && th.warming.is_none_or(|w| t < w) {
                 continue;
             }
             let s = th.series.entry(sid.value(i)).or_insert_with(|| {
@@ -230,6 +266,61 @@ impl Head {
             }
             cutoff += WINDOW_NS / 8;
         }
+    }
+
+    /// Starts loading `tenant`'s samples in `from..cutoff` from files (after a
+    /// restart): until [`Head::finish_warm`], samples acknowledged in that range are kept
+    /// too. Returns the cutoff to load up to, or `None` when there is nothing to load.
+    pub fn begin_warm(&self, tenant: &str, from: i64) -> Option<i64> {
+        let now = now_ns();
+        let mut st = self.state.write().ok()?;
+        let initial = self.initial.get(tenant).copied();
+        let th = st
+            .tenants
+            .entry(tenant.to_string())
+            .or_insert_with(|| TenantHead::new(initial, now));
+        if from >= th.cutoff || th.warming.is_some() {
+            return None;
+        }
+        th.warming = Some(from);
+        Some(th.cutoff)
+    }
+
+    /// Puts the samples loaded for [`Head::begin_warm`] (all in `from..until`) before
+    /// the tenant's chunks and lowers its cutoff to `from`. Does nothing if the cutoff
+    /// moved meanwhile (the loaded samples would be older than it).
+    pub fn finish_warm(&self, tenant: &str, from: i64, until: i64, staged: Staged) {
+        let Ok(mut st) = self.state.write() else {
+            return;
+        };
+        let Some(th) = st.tenants.get_mut(tenant) else {
+            return;
+        };
+        if th.warming != Some(from) {
+            return;
+        }
+        th.warming = None;
+        if th.cutoff != until {
+            return;
+        }
+        th.cutoff = from;
+        for (id, chunks) in staged.series {
+            let s = th.series.entry(id).or_default();
+            let loaded_max = chunks.last().map_or(i64::MIN, |c| c.max_t);
+            s.chunks.splice(0..0, chunks);
+            // Samples that came during the load may be older than what it found:
+            // keep `open` at or after every chunk, the rest is sorted on read.
+            if s.open.first().is_some_and(|o| o.0 < loaded_max) {
+                let open = std::mem::take(&mut s.open);
+                s.late.extend(open);
+            }
+        }
+        st.bytes = st
+            .tenants
+            .values()
+            .flat_map(|t| t.series.values())
+            .map(SeriesHead::bytes)
+            .sum();
     }
 
     /// Drops samples before `cutoff` for every tenant (retention).
