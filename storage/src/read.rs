@@ -43,6 +43,19 @@ impl Storage {
         self.inner.series.head.bytes()
     }
 
+    /// `tenant`'s head: bytes held, and whether recent samples are still being loaded
+    /// from files after open (queries read those from files meanwhile).
+    pub fn head_status(&self, tenant: &str) -> (usize, bool) {
+        let (bytes, warming) = self.inner.series.head.tenant_status(tenant);
+        let running = self
+            .inner
+            .series
+            .head_warm
+            .lock()
+            .is_ok_and(|h| h.as_ref().is_some_and(|h| !h.is_finished()));
+        (bytes, warming || running)
+    }
+
     /// Loads, on a background thread, each tenant's samples of the last
     /// [`head::WINDOW_NS`] from its files into the head (after a restart the head
     /// holds only what the WAL replayed); queries read files until it is done.

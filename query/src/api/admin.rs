@@ -21,7 +21,7 @@ pub(super) async fn flush_handler(State(st): State<QueryState>, ctx: RequestCont
     }
 }
 
-/// `GET /api/v1/status/storage`: the asking tenant's partitions and buffered bytes
+/// `GET /api/v1/status/storage`: the asking tenant's partitions, buffered bytes and head
 /// (never another tenant's).
 pub(super) async fn storage_status_handler(
     State(st): State<QueryState>,
@@ -61,9 +61,12 @@ pub(super) async fn storage_status_handler(
             })
         })
         .collect();
+    let (head_bytes, head_loading) = st.storage.head_status(&tenant);
     success(json!({
         "partitions": partitions,
         "memtable_bytes": st.storage.buffered_bytes_of(&tenant),
+        "head_bytes": head_bytes,
+        "head_loading": head_loading,
     }))
 }
 

@@ -374,6 +374,18 @@ impl Head {
         th.cutoff
     }
 
+    /// Bytes held for `tenant`, and whether its recent samples are still being loaded
+    /// from files.
+    pub fn tenant_status(&self, tenant: &str) -> (usize, bool) {
+        let Ok(st) = self.state.read() else {
+            return (0, false);
+        };
+        st.tenants.get(tenant).map_or((0, false), |th| {
+            let bytes = th.series.values().map(SeriesHead::bytes).sum();
+            (bytes, th.warming.is_some())
+        })
+    }
+
     /// Bytes held (chunks, open chunks, per-series overhead).
     pub fn bytes(&self) -> usize {
         self.state.read().map_or(0, |s| s.bytes)
