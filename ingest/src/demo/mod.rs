@@ -5,7 +5,8 @@
 //! trace with fan-out, log-normal latencies and per-service error rates, log lines
 //! (JSON and plain text) correlated by trace id, cumulative RED metrics
 //! (`http.server.request.duration` histogram, `http.server.requests` counter) and host
-//! USE gauges/counters (CPU, memory, disk, network) for three hosts.
+//! USE gauges/counters (CPU, load, memory, disk, filesystem, network and its errors)
+//! for three hosts.
 
 mod model;
 

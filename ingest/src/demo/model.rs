@@ -275,7 +275,8 @@ pub struct SimBatch {
 pub struct Shop {
     start_ns: u64,
     red: BTreeMap<(&'static str, &'static str, &'static str, u16), Red>,
-    disk: BTreeMap<(&'static str, &'static str), u64>,
+    /// Cumulative host counters: (host, counter) → value.
+    counters: BTreeMap<(&'static str, &'static str), u64>,
     cpu: BTreeMap<&'static str, f64>,
 }
 
@@ -297,7 +298,7 @@ impl Shop {
         Self {
             start_ns: now_nanos(),
             red: BTreeMap::new(),
-            disk: BTreeMap::new(),
+            counters: BTreeMap::new(),
             cpu: BTreeMap::new(),
         }
     }
@@ -617,18 +618,82 @@ impl Shop {
             };
             let mem_total = 16.0 * 1024.0 * 1024.0 * 1024.0;
             let used = mem_total * (0.4 + cpu_v * 0.4);
-            let mut counters = Vec::new();
-            for dir in ["read", "write"] {
-                let c = self.disk.entry((host, dir)).or_insert(0);
-                *c += rng.random_range(1_000_000..50_000_000u64);
-                counters.push(NumberDataPoint {
-                    attributes: vec![s("device", "vda"), s("direction", dir)],
-                    start_time_unix_nano: self.start_ns,
-                    time_unix_nano: now,
-                    value: Some(number_data_point::Value::AsInt(*c as i64)),
-                    ..Default::default()
-                });
-            }
+            // A dropped packet now and then.
+            let errors_step = if rng.random_range(0..10) == 0 {
+                1..3
+            } else {
+                0..0
+            };
+            // A cumulative counter point, grown by a random step in `step`.
+            let mut counter =
+                |key: &'static str, step: std::ops::Range<u64>, attrs: Vec<KeyValue>| {
+                    let c = self.counters.entry((host, key)).or_insert(0);
+                    *c += if step.is_empty() {
+                        0
+                    } else {
+                        rng.random_range(step)
+                    };
+                    NumberDataPoint {
+                        attributes: attrs,
+                        start_time_unix_nano: self.start_ns,
+                        time_unix_nano: now,
+                        value: Some(number_data_point::Value::AsInt(*c as i64)),
+                        ..Default::default()
+                    }
+                };
+            let disk = vec![
+                counter(
+                    "disk-read",
+                    1_000_000..50_000_000,
+                    vec![s("device", "vda"), s("direction", "read")],
+                ),
+                counter(
+                    "disk-write",
+                    1_000_000..50_000_000,
+                    vec![s("device", "vda"), s("direction", "write")],
+                ),
+            ];
+            let network = vec![
+                counter(
+                    "net-rx",
+                    200_000..5_000_000,
+                    vec![s("device", "eth0"), s("direction", "receive")],
+                ),
+                counter(
+                    "net-tx",
+                    100_000..3_000_000,
+                    vec![s("device", "eth0"), s("direction", "transmit")],
+                ),
+            ];
+            let errors = vec![counter(
+                "net-err",
+                errors_step,
+                vec![s("device", "eth0"), s("direction", "receive")],
+            )];
+            let sum = |name: &str, unit: &str, pts: Vec<NumberDataPoint>| Metric {
+                name: name.into(),
+                unit: unit.into(),
+                data: Some(Data::Sum(Sum {
+                    data_points: pts,
+                    aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                    is_monotonic: true,
+                })),
+                ..Default::default()
+            };
+            // The root filesystem: each host a little fuller than the last.
+            let fs_total = 100.0 * 1024.0 * 1024.0 * 1024.0;
+            let fs_used =
+                fs_total * (0.45 + 0.15 * HOSTS.iter().position(|h| h == host).unwrap_or(0) as f64);
+            let fs = |state: &str, v: f64| {
+                pt(
+                    vec![
+                        s("device", "/dev/vda1"),
+                        s("mountpoint", "/"),
+                        s("state", state),
+                    ],
+                    v,
+                )
+            };
             let metrics = vec![
                 gauge(
                     "system.cpu.utilization",
@@ -651,18 +716,16 @@ impl Shop {
                     "{thread}",
                     vec![pt(vec![], cpu_v * 4.0)],
                 ),
-                Metric {
-                    name: "system.disk.io".into(),
-                    unit: "By".into(),
-                    data: Some(Data::Sum(Sum {
-                        data_points: counters,
-                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
-                        is_monotonic: true,
-                    })),
-                    ..Default::default()
-                },
+                gauge(
+                    "system.filesystem.usage",
+                    "By",
+                    vec![fs("used", fs_used), fs("free", fs_total - fs_used)],
+                ),
+                sum("system.disk.io", "By", disk),
+                sum("system.network.io", "By", network),
+                sum("system.network.errors", "{error}", errors),
             ];
-            points += 7;
+            points += 12;
             resource_metrics.push(ResourceMetrics {
                 resource: Some(Resource {
                     attributes: vec![

@@ -149,7 +149,7 @@ export async function request(path: string, opts: RequestOptions = {}): Promise<
 }
 
 /** `{"status":"success","data":…}` → data; `{"status":"error",…}` → ApiError. */
-export async function requestData(path: string, opts: RequestOptions = {}): Promise<{ data: unknown; warnings: string[] }> {
+export async function requestData(path: string, opts: RequestOptions = {}): Promise<{ data: unknown; warnings: string[]; infos: string[] }> {
   const body = await request(path, opts);
   if (!isRecord(body)) throw new ApiError(path, `${path}: unexpected response (not an object)`, 200);
   if (body.status === "error") {
@@ -157,7 +157,9 @@ export async function requestData(path: string, opts: RequestOptions = {}): Prom
     throw new ApiError(path, err?.message ?? "query failed", 200, err?.type ?? null);
   }
   const warnings = Array.isArray(body.warnings) ? body.warnings.map(str) : [];
-  return { data: body.data, warnings };
+  // Prometheus 2.50+ splits annotations into warnings and (informational) infos.
+  const infos = Array.isArray(body.infos) ? body.infos.map(str) : [];
+  return { data: body.data, warnings, infos };
 }
 
 export function shapeError(path: string, what: string): ApiError {

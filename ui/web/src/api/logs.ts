@@ -2,7 +2,7 @@
 // Times are sent as unix seconds with milliseconds.
 
 import { apiSeconds } from "../lib/time";
-import { isRecord, requestData, shapeError, str, tenantHeaders, toSearch } from "./http";
+import { ApiError, errorMessage, isAbort, isRecord, requestData, shapeError, str, tenantHeaders, toSearch } from "./http";
 
 export interface LogHit {
   /** RFC 3339 with nanoseconds. */
@@ -14,6 +14,8 @@ export interface LogHit {
   span_id: string;
   /** Record attributes (values are strings in practice, JSON in general). */
   attributes: Record<string, unknown>;
+  /** Resource attributes (`service.name`, `host.name`, Loki's stream labels); {} when the server sends none. */
+  resource: Record<string, unknown>;
 }
 
 export interface LogFilter {
@@ -43,6 +45,7 @@ export function toHit(r: Record<string, unknown>): LogHit {
     trace_id: str(r.trace_id),
     span_id: str(r.span_id),
     attributes: isRecord(r.attributes) ? r.attributes : {},
+    resource: isRecord(r.resource) ? r.resource : {},
   };
 }
 
@@ -205,4 +208,171 @@ export function addTerm(query: string, term: string, negate = false): string {
   const base = kept.join(" ");
   const wrapped = /\bOR\b/.test(base) ? `(${base})` : base;
   return wrapped === "" ? t : `${wrapped} ${t}`;
+}
+
+// ---------------------------------------------------------------------------
+// Exact (nanosecond) times, patterns and the live tail.
+// ---------------------------------------------------------------------------
+
+const RFC3339_NS = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** An RFC 3339 timestamp (the hits' `timestamp`) as epoch nanoseconds; null when unparseable. */
+export function timestampNs(ts: string): bigint | null {
+  const m = RFC3339_NS.exec(ts.trim());
+  if (m === null) return null;
+  const [, base = "", frac = "", zone = "Z"] = m;
+  const ms = Date.parse(`${base}${zone.toUpperCase()}`);
+  if (Number.isNaN(ms)) return null;
+  return BigInt(ms) * 1_000_000n + BigInt(frac.padEnd(9, "0"));
+}
+
+/** Epoch nanoseconds as the API's exact decimal seconds (`1700000000.123456789`). */
+export function nsParam(ns: bigint): string {
+  const neg = ns < 0n;
+  const a = neg ? -ns : ns;
+  const frac = (a % 1_000_000_000n).toString().padStart(9, "0");
+  return `${neg ? "-" : ""}${a / 1_000_000_000n}.${frac}`;
+}
+
+/** `searchLogs` with exact nanosecond bounds (both inclusive), for a record's context. */
+export async function searchLogsNs(
+  f: { query: string; service?: string | null; startNs?: bigint | null; endNs?: bigint | null; limit: number },
+  signal?: AbortSignal,
+): Promise<SearchPage> {
+  const { data } = await requestData(SEARCH, {
+    params: {
+      query: f.query.trim(),
+      service: f.service ?? null,
+      start: f.startNs === undefined || f.startNs === null ? null : nsParam(f.startNs),
+      end: f.endNs === undefined || f.endNs === null ? null : nsParam(f.endNs),
+      limit: f.limit,
+    },
+    signal,
+  });
+  if (!isRecord(data) || !Array.isArray(data.result)) throw shapeError(SEARCH, "no data.result array");
+  const stats = isRecord(data.stats) ? data.stats : {};
+  return {
+    hits: data.result.filter(isRecord).map(toHit),
+    matched: typeof stats.matched === "number" ? stats.matched : data.result.length,
+    elapsedMs: typeof stats.elapsed_ms === "number" ? stats.elapsed_ms : 0,
+    cursor: typeof data.cursor === "string" && data.cursor !== "" ? data.cursor : null,
+  };
+}
+
+export interface LogPattern {
+  service: string;
+  /** Drain template: whitespace tokens, `<*>` where lines differ (or a token holds a digit). */
+  pattern: string;
+  count: number;
+  /** The newest line of the template. */
+  example: string;
+  firstSeen: string;
+  lastSeen: string;
+  /** Lines per bucket (`startMs + i * stepMs`). */
+  counts: number[];
+}
+
+export interface Patterns {
+  startMs: number;
+  stepMs: number;
+  patterns: LogPattern[];
+  /** Records clustered. */
+  matched: number;
+}
+
+/** `GET /api/v1/logs/patterns`, typed: templates most frequent first. */
+export async function patternList(f: LogFilter & { limit?: number }, signal?: AbortSignal): Promise<Patterns> {
+  const data = await logPatterns(f, signal);
+  if (!isRecord(data) || !Array.isArray(data.patterns)) throw shapeError(PATTERNS, "no data.patterns array");
+  return {
+    // start_ns exceeds 2^53; milliseconds are exact enough for a sparkline.
+    startMs: typeof data.start_ns === "number" ? data.start_ns / 1e6 : 0,
+    stepMs: typeof data.step_ms === "number" ? data.step_ms : 0,
+    matched: typeof data.matched === "number" ? data.matched : 0,
+    patterns: data.patterns.filter(isRecord).map((p) => ({
+      service: str(p.service),
+      pattern: str(p.pattern),
+      count: Number(p.count) || 0,
+      example: str(p.example),
+      firstSeen: str(p.first_seen),
+      lastSeen: str(p.last_seen),
+      counts: Array.isArray(p.counts) ? p.counts.map((c) => Number(c) || 0) : [],
+    })),
+  };
+}
+
+export interface TailHandlers {
+  /** The stream is open (the server subscribed). */
+  open: () => void;
+  log: (hit: LogHit) => void;
+  /** The server skipped this many batches: this client fell behind. */
+  dropped: (batches: number) => void;
+}
+
+/** Dispatches one server-sent event block (`event:` / `data:` lines). */
+function sseBlock(block: string, h: TailHandlers): void {
+  let event = "message";
+  const data: string[] = [];
+  for (const line of block.split("\n")) {
+    if (line === "" || line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "event") event = value;
+    else if (field === "data") data.push(value);
+  }
+  if (data.length === 0) return;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data.join("\n"));
+  } catch {
+    return;
+  }
+  if (event === "log" && isRecord(parsed)) h.log(toHit(parsed));
+  else if (event === "dropped" && isRecord(parsed)) h.dropped(Number(parsed.batches) || 0);
+}
+
+/**
+ * Follows `GET /api/v1/logs/tail` (server-sent events over fetch, so the tenant
+ * header goes along) until `signal` aborts (rejects with AbortError), the server
+ * ends the stream (resolves) or it fails (ApiError).
+ */
+export async function tailLogs(f: Pick<LogFilter, "query" | "service">, h: TailHandlers, signal: AbortSignal): Promise<void> {
+  const url = tailUrl(f);
+  let resp: Response;
+  try {
+    resp = await fetch(url, { headers: tailHeaders(), signal, cache: "no-store" });
+  } catch (e) {
+    if (isAbort(e)) throw e;
+    throw new ApiError(url, `Cannot reach Osprey (${e instanceof Error ? e.message : String(e)})`, null);
+  }
+  if (!resp.ok || resp.body === null) {
+    const text = await resp.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const err = errorMessage(parsed);
+    throw new ApiError(url, `${err?.message ?? (text.trim().slice(0, 300) || resp.statusText || "tail failed")} (HTTP ${resp.status})`, resp.status, err?.type ?? null);
+  }
+  h.open();
+  const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += value.replace(/\r\n?/g, "\n");
+      let cut = buf.indexOf("\n\n");
+      while (cut >= 0) {
+        sseBlock(buf.slice(0, cut), h);
+        buf = buf.slice(cut + 2);
+        cut = buf.indexOf("\n\n");
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
 }

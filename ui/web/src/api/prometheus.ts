@@ -36,6 +36,8 @@ export type InstantResult =
 export interface Answer<T> {
   data: T;
   warnings: string[];
+  /** Informational annotations (Prometheus 2.50+ `infos`), when the server sends any. */
+  infos?: string[];
 }
 
 function metricOf(v: unknown): Metric {
@@ -63,24 +65,24 @@ export async function queryRange(
   q: { query: string; start: number; end: number; step: number },
   signal?: AbortSignal,
 ): Promise<Answer<RangeSeries[]>> {
-  const { data, warnings } = await requestData(QUERY_RANGE, {
+  const { data, warnings, infos } = await requestData(QUERY_RANGE, {
     method: "POST",
     form: { query: q.query, start: apiSeconds(q.start), end: apiSeconds(q.end), step: String(q.step) },
     signal,
   });
   if (!isRecord(data) || !Array.isArray(data.result)) throw shapeError(QUERY_RANGE, "no data.result");
-  if (data.resultType === "matrix") return { data: matrixOf(data.result), warnings };
+  if (data.resultType === "matrix") return { data: matrixOf(data.result), warnings, infos };
   // A scalar or string range query answers one value; show it as a flat series.
   if (data.resultType === "scalar" || data.resultType === "string") {
     const [t, v] = pair(data.result);
-    return { data: [{ metric: {}, values: [[t, v]] }], warnings };
+    return { data: [{ metric: {}, values: [[t, v]] }], warnings, infos };
   }
   throw shapeError(QUERY_RANGE, `resultType ${str(data.resultType)}`);
 }
 
 /** `POST /api/v1/query` at `time` (epoch ms; now when absent). */
 export async function queryInstant(q: { query: string; time?: number }, signal?: AbortSignal): Promise<Answer<InstantResult>> {
-  const { data, warnings } = await requestData(QUERY, {
+  const { data, warnings, infos } = await requestData(QUERY, {
     method: "POST",
     form: { query: q.query, time: q.time === undefined ? null : apiSeconds(q.time) },
     signal,
@@ -92,6 +94,7 @@ export async function queryInstant(q: { query: string; time?: number }, signal?:
       if (!Array.isArray(result)) break;
       return {
         warnings,
+        infos,
         data: {
           resultType: "vector",
           result: result.filter(isRecord).map((s) => {
@@ -102,14 +105,14 @@ export async function queryInstant(q: { query: string; time?: number }, signal?:
       };
     case "matrix":
       if (!Array.isArray(result)) break;
-      return { warnings, data: { resultType: "matrix", result: matrixOf(result) } };
+      return { warnings, infos, data: { resultType: "matrix", result: matrixOf(result) } };
     case "scalar": {
       const [time, value] = pair(result);
-      return { warnings, data: { resultType: "scalar", result: { time, value } } };
+      return { warnings, infos, data: { resultType: "scalar", result: { time, value } } };
     }
     case "string":
       if (!Array.isArray(result)) break;
-      return { warnings, data: { resultType: "string", result: { time: Number(result[0]), value: str(result[1]) } } };
+      return { warnings, infos, data: { resultType: "string", result: { time: Number(result[0]), value: str(result[1]) } } };
     default:
       break;
   }
@@ -183,6 +186,15 @@ export async function exemplars(q: { query: string; start: number; end: number }
       ? g.exemplars.filter(isRecord).map((e) => ({ labels: metricOf(e.labels), value: sampleValue(e.value), time: Number(e.timestamp) }))
       : [],
   }));
+}
+
+/** An exemplar's trace id: OpenTelemetry's `trace_id`, or the spellings other clients use. */
+export function exemplarTraceId(labels: Metric): string | null {
+  for (const k of ["trace_id", "traceID", "traceId", "TraceID"]) {
+    const v = labels[k];
+    if (v !== undefined && v !== "") return v;
+  }
+  return null;
 }
 
 /** `{__name__="x", a="b"}` → `x{a="b"}`, as Prometheus prints series. */

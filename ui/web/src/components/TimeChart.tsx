@@ -1,14 +1,21 @@
 // A time-series chart on uPlot: lines or (stacked) bars over a fixed time
 // range, themed from the CSS variables, drag to select a range (zoom), hover
-// reported to the parent (which draws the legend), series hidden by the parent.
+// reported to the parent (which may draw a legend) and shown in a readout of
+// the values under the cursor, series hidden by the parent, optional markers
+// (points such as exemplars) that can be hovered and clicked.
 
-import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
+import type { ComponentChildren } from "preact";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import "./TimeChart.css";
-import { formatCompact } from "../lib/format";
+import { formatCompact, formatValue } from "../lib/format";
 import { useStore } from "../lib/store";
-import { cssVar, theme } from "../lib/theme";
+import { theme } from "../lib/theme";
+import { Markers, Readout, type ChartMarker, type ReadoutRow } from "./ChartOverlay";
+import { resolveColor, timeAxis, utcDate, valueAxis, withAlpha } from "./chartTheme";
+
+export type { ChartMarker } from "./ChartOverlay";
 
 export interface ChartSeries {
   label: string;
@@ -38,42 +45,17 @@ export interface TimeChartProps {
   /** Bars: width of a bucket in seconds (bars start at their x). */
   barWidth?: number;
   testId?: string;
-}
-
-const pad2 = (n: number) => String(n).padStart(2, "0");
-
-/** x tick labels in UTC, 24-hour: `18:05`, `18:05:30`, with `MM-DD` where the day changes. */
-function timeTicks(splits: number[], incr: number): string[] {
-  let prevDay = "";
-  const multiDay = splits.length > 1 && (splits[splits.length - 1] ?? 0) - (splits[0] ?? 0) >= 86_400 - 1;
-  return splits.map((s) => {
-    const d = new Date(s * 1000);
-    const day = `${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`;
-    const hm = `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
-    const time = incr < 60 ? `${hm}:${pad2(d.getUTCSeconds())}` : hm;
-    const label = incr >= 86_400 ? day : multiDay && day !== prevDay ? `${day} ${time}` : time;
-    prevDay = day;
-    return label;
-  });
-}
-
-function resolveColor(c: string): string {
-  const m = /^var\((--[\w-]+)\)$/.exec(c);
-  return m ? cssVar(m[1] ?? "") || c : c;
-}
-
-function withAlpha(color: string, alpha: number): string {
-  const hex = /^#([0-9a-f]{6})$/i.exec(color);
-  if (hex) {
-    const n = parseInt(hex[1] ?? "0", 16);
-    return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
-  }
-  const rgb = /^rgba?\(([^)]+)\)$/.exec(color);
-  if (rgb) {
-    const [r, g, b] = (rgb[1] ?? "").split(",").map((s) => s.trim());
-    return `rgba(${r},${g},${b},${alpha})`;
-  }
-  return color;
+  /** A readout of every shown series' value under the cursor (default: shown). */
+  tooltip?: boolean;
+  /** Formats the readout's values (default: `yFormat`, else `formatValue`). */
+  valueFormat?: (v: number) => string;
+  /** Points drawn over the series (e.g. exemplars); the y scale makes room for them. */
+  markers?: ChartMarker[];
+  onMarkerClick?: (m: ChartMarker) => void;
+  /** The tip shown while a marker is hovered or focused. */
+  markerTip?: (m: ChartMarker) => ComponentChildren;
+  /** `data-testid` of each marker (default `chart-marker`). */
+  markerTestId?: string;
 }
 
 /** Data for uPlot: stacked series become running sums (hidden ones skipped). */
@@ -105,12 +87,134 @@ function buildData(p: TimeChartProps, order: number[]): uPlot.AlignedData {
   return [p.x, ...order.map((i) => sums.get(i) ?? [])];
 }
 
+interface Cursor {
+  idx: number;
+  /** Viewport pixels. */
+  x: number;
+  y: number;
+}
+
+/** The plotting area relative to the chart's element (CSS px). */
+function plotBox(u: uPlot, host: HTMLElement): { left: number; top: number; width: number; height: number } {
+  const o = u.over.getBoundingClientRect();
+  const h = host.getBoundingClientRect();
+  return { left: o.left - h.left, top: o.top - h.top, width: o.width, height: o.height };
+}
+
+interface Handlers {
+  cursor: (c: Cursor | null) => void;
+  drawn: (u: uPlot) => void;
+}
+
+/** uPlot's options for the props (`latest` is read at draw time: range, markers, formats, callbacks). */
+function chartOptions(p: TimeChartProps, order: number[], width: number, latest: { current: TimeChartProps }, on: Handlers): uPlot.Options {
+  const bars = p.kind === "bars";
+  const hidden = p.hidden ?? new Set<number>();
+  const barPaths = bars ? uPlot.paths.bars?.({ size: [0.86, 64], align: 1, gap: 1 }) : undefined;
+
+  const series: uPlot.Series[] = [
+    {},
+    ...order.map((i) => {
+      const s = p.series[i];
+      const color = resolveColor(s?.color ?? "#888");
+      return {
+        label: s?.label ?? "",
+        stroke: bars ? withAlpha(color, 0) : color,
+        width: bars ? 0 : 1.25,
+        fill: bars ? color : p.stacked ? withAlpha(color, 0.35) : undefined,
+        paths: barPaths,
+        show: !hidden.has(i),
+        spanGaps: false,
+        points: bars ? { show: false } : undefined,
+      } satisfies uPlot.Series;
+    }),
+  ];
+
+  // Stacked lines fill down to the series below them (uPlot bands).
+  const bands: uPlot.Band[] = [];
+  if (p.stacked && !bars) {
+    for (let k = 1; k < order.length; k++) bands.push({ series: [k + 1, k] });
+  }
+
+  return {
+    width,
+    height: p.height,
+    series,
+    bands,
+    legend: { show: false },
+    padding: [8, 18, 0, 0],
+    cursor: {
+      drag: { x: true, y: false, setScale: false },
+      points: { size: 6 },
+      focus: { prox: 16 },
+    },
+    focus: { alpha: 0.35 },
+    scales: {
+      x: {
+        time: true,
+        range: () => {
+          const r = latest.current.range;
+          return [r.start / 1000, r.end / 1000];
+        },
+      },
+      y: {
+        range: (_u, min, max) => {
+          let lo = Number.isFinite(min) ? min : 0;
+          let hi = Number.isFinite(max) ? max : lo;
+          // Markers (exemplars) inside the x range are on the scale too.
+          const r = latest.current.range;
+          for (const m of latest.current.markers ?? []) {
+            if (!Number.isFinite(m.y) || m.x * 1000 < r.start || m.x * 1000 > r.end) continue;
+            lo = Math.min(lo, m.y);
+            hi = Math.max(hi, m.y);
+          }
+          lo = Math.min(0, lo);
+          if (!(hi > lo)) hi = lo + 1;
+          return [lo, hi + (hi - lo) * 0.06];
+        },
+      },
+    },
+    tzDate: utcDate,
+    axes: [timeAxis(), valueAxis((v) => (latest.current.yFormat ?? formatCompact)(v), 48, bars ? 18 : 30)],
+    hooks: {
+      setSelect: [
+        (u) => {
+          const { left, width } = u.select;
+          if (width > 3 && latest.current.onZoom) {
+            const a = u.posToVal(left, "x") * 1000;
+            const b = u.posToVal(left + width, "x") * 1000;
+            latest.current.onZoom(Math.min(a, b), Math.max(a, b));
+          }
+          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+        },
+      ],
+      setCursor: [
+        (u) => {
+          const idx = u.cursor.idx ?? null;
+          latest.current.onHover?.(idx);
+          const { left, top } = u.cursor;
+          if (idx === null || left === undefined || top === undefined || left < 0) {
+            on.cursor(null);
+            return;
+          }
+          const o = u.over.getBoundingClientRect();
+          on.cursor({ idx, x: o.left + left, y: o.top + top });
+        },
+      ],
+      draw: [on.drawn],
+    },
+  };
+}
+
 export function TimeChart(props: TimeChartProps) {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const latest = useRef(props);
   latest.current = props;
   const t = useStore(theme);
+  const [cursor, setCursor] = useState<Cursor | null>(null);
+  // Set after each redraw, so markers follow the scales and the size.
+  const [box, setBox] = useState<{ left: number; top: number; width: number; height: number } | null>(null);
 
   // Stacked bars are drawn top of the stack first, so lower levels paint over
   // the taller running sums; otherwise series keep their order.
@@ -121,111 +225,19 @@ export function TimeChart(props: TimeChartProps) {
   useLayoutEffect(() => {
     const host = el.current;
     if (host === null) return;
-    const axis = cssVar("--axis");
-    const grid = cssVar("--grid");
-    const font = `11px ${cssVar("--font") || "sans-serif"}`;
     const p = latest.current;
-    const bars = p.kind === "bars";
-    const hidden = p.hidden ?? new Set<number>();
-    const barPaths = bars ? uPlot.paths.bars?.({ size: [0.86, 64], align: 1, gap: 1 }) : undefined;
-
-    const series: uPlot.Series[] = [
-      {},
-      ...order.map((i) => {
-        const s = p.series[i];
-        const color = resolveColor(s?.color ?? "#888");
-        return {
-          label: s?.label ?? "",
-          stroke: bars ? withAlpha(color, 0) : color,
-          width: bars ? 0 : 1.25,
-          fill: bars ? color : p.stacked ? withAlpha(color, 0.35) : undefined,
-          paths: barPaths,
-          show: !hidden.has(i),
-          spanGaps: false,
-          points: bars ? { show: false } : undefined,
-        } satisfies uPlot.Series;
-      }),
-    ];
-
-    // Stacked lines fill down to the series below them (uPlot bands).
-    const bands: uPlot.Band[] = [];
-    if (p.stacked && !bars) {
-      for (let k = 1; k < order.length; k++) bands.push({ series: [k + 1, k] });
-    }
-
-    const opts: uPlot.Options = {
-      width: Math.max(host.clientWidth, 100),
-      height: p.height,
-      series,
-      bands,
-      legend: { show: false },
-      padding: [8, 18, 0, 0],
-      cursor: {
-        drag: { x: true, y: false, setScale: false },
-        points: { size: 6 },
-        focus: { prox: 16 },
-      },
-      focus: { alpha: 0.35 },
-      scales: {
-        x: {
-          time: true,
-          range: () => {
-            const r = latest.current.range;
-            return [r.start / 1000, r.end / 1000];
-          },
-        },
-        y: {
-          range: (_u, min, max) => {
-            const lo = Math.min(0, Number.isFinite(min) ? min : 0);
-            const hi = Number.isFinite(max) && max > lo ? max : lo + 1;
-            return [lo, hi + (hi - lo) * 0.06];
-          },
-        },
-      },
-      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-      axes: [
-        {
-          stroke: axis,
-          font,
-          grid: { stroke: grid, width: 1 },
-          ticks: { stroke: grid, width: 1, size: 4 },
-          space: 80,
-          size: 26,
-          values: (_u, splits, _ax, _space, incr) => timeTicks(splits, incr),
-        },
-        {
-          stroke: axis,
-          font,
-          grid: { stroke: grid, width: 1 },
-          ticks: { show: false },
-          size: 48,
-          space: bars ? 18 : 30,
-          values: (_u, splits) => splits.map((v) => (latest.current.yFormat ?? formatCompact)(v)),
-        },
-      ],
-      hooks: {
-        setSelect: [
-          (u) => {
-            const { left, width } = u.select;
-            if (width > 3 && latest.current.onZoom) {
-              const a = u.posToVal(left, "x") * 1000;
-              const b = u.posToVal(left + width, "x") * 1000;
-              latest.current.onZoom(Math.min(a, b), Math.max(a, b));
-            }
-            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-          },
-        ],
-        setCursor: [
-          (u) => {
-            latest.current.onHover?.(u.cursor.idx ?? null);
-          },
-        ],
-      },
-    };
+    const opts = chartOptions(p, order, Math.max(host.clientWidth, 100), latest, {
+      cursor: setCursor,
+      drawn: (u) => setBox(plotBox(u, host)),
+    });
     const u = new uPlot(opts, buildData(p, order), host);
     plot.current = u;
+    setBox(plotBox(u, host));
     const over = u.over;
-    const leave = () => latest.current.onHover?.(null);
+    const leave = () => {
+      latest.current.onHover?.(null);
+      setCursor(null);
+    };
     over.addEventListener("mouseleave", leave);
     const ro = new ResizeObserver(() => {
       const w = Math.max(host.clientWidth, 100);
@@ -240,7 +252,7 @@ export function TimeChart(props: TimeChartProps) {
     };
   }, [structure]);
 
-  // New data or visibility: update in place.
+  // New data, visibility or markers: update in place.
   const hiddenKey = [...(props.hidden ?? [])].join(",");
   useEffect(() => {
     const u = plot.current;
@@ -251,7 +263,54 @@ export function TimeChart(props: TimeChartProps) {
       if (u.series[k + 1]?.show !== show) u.setSeries(k + 1, { show });
     });
     u.setData(buildData(props, order), true);
-  }, [props.x, props.series, hiddenKey, props.range.start, props.range.end, structure]);
+  }, [props.x, props.series, hiddenKey, props.range.start, props.range.end, props.markers, structure]);
 
-  return <div class="timechart" ref={el} style={{ height: `${props.height}px` }} data-testid={props.testId} />;
+  const u = plot.current;
+  const readout = (): ReadoutRow[] => {
+    if (cursor === null) return [];
+    const hidden = props.hidden ?? new Set<number>();
+    const rows: ReadoutRow[] = [];
+    props.series.forEach((s, i) => {
+      const v = s.values[cursor.idx];
+      if (hidden.has(i) || v === null || v === undefined || !Number.isFinite(v)) return;
+      // Bars are counts: an empty level says nothing.
+      if (props.kind === "bars" && v === 0) return;
+      rows.push({ label: s.label, color: s.color, value: v });
+    });
+    return rows;
+  };
+  const time = cursor !== null ? props.x[cursor.idx] : undefined;
+  const markers = props.markers ?? [];
+
+  return (
+    <div class="timechart" style={{ height: `${props.height}px` }} data-testid={props.testId}>
+      {/* uPlot's own DOM lives in this element, apart from the overlays Preact renders. */}
+      <div ref={el} />
+      {props.tooltip !== false && cursor !== null && time !== undefined && (
+        <Readout
+          x={cursor.x}
+          y={cursor.y}
+          time={time}
+          rows={readout()}
+          format={props.valueFormat ?? props.yFormat ?? formatValue}
+          empty={props.kind === "bars" ? "0" : "no value"}
+        />
+      )}
+      {markers.length > 0 && u !== null && box !== null && (
+        <Markers
+          markers={markers}
+          box={box}
+          pos={(m) => {
+            const left = u.valToPos(m.x, "x");
+            const top = u.valToPos(m.y, "y");
+            if (!Number.isFinite(left) || !Number.isFinite(top) || left < -1 || left > box.width + 1 || top < -1 || top > box.height + 1) return null;
+            return { left, top };
+          }}
+          onClick={props.onMarkerClick}
+          tip={props.markerTip}
+          testId={props.markerTestId}
+        />
+      )}
+    </div>
+  );
 }

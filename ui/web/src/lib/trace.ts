@@ -241,3 +241,30 @@ export function formatMicros(us: number): string {
   const m = Math.floor(s / 60);
   return `${m}m ${Math.round(s - m * 60)}s`;
 }
+
+/**
+ * Each span's self time (µs), indexed by `SpanNode.index`: its duration minus
+ * the union of its children's intervals (clipped to the span), i.e. the time
+ * no child was running. O(n) over the children lists (sorted by start).
+ */
+export function selfTimes(tree: TraceTree): Float64Array {
+  const out = new Float64Array(tree.nodes.length);
+  for (const n of tree.nodes) {
+    let covered = 0;
+    let runStart = 0;
+    let runEnd = -Infinity;
+    for (const c of n.children) {
+      const s = Math.max(c.start, n.start);
+      const e = Math.min(c.end, n.end);
+      if (e <= s) continue;
+      if (s > runEnd) {
+        if (runEnd > runStart) covered += runEnd - runStart;
+        runStart = s;
+        runEnd = e;
+      } else if (e > runEnd) runEnd = e;
+    }
+    if (runEnd > runStart) covered += runEnd - runStart;
+    out[n.index] = Math.max(0, n.end - n.start - covered);
+  }
+  return out;
+}

@@ -1,325 +1,170 @@
-// Home (`/`): services with their log counts and the newest log lines of the
-// time range, filterable by service (`?service=`) and search terms (`?q=`).
-// The RED, USE and alert summaries of issue 16's home land here next.
+// Home (`/`): the state of the system at a glance, over the picker's range:
+// tiles summing it up (traffic, errors, latency, hosts, error logs, alerts),
+// then services with RED and their trend, hosts with their USE, firing alerts
+// and the newest error logs. Every panel and tile links to its full view.
 
-import { useEffect, useRef, useState } from "preact/hooks";
-import { services as fetchServices } from "../../api/jaeger";
-import { searchLogs, type LogHit } from "../../api/logs";
-import { runSql } from "../../api/sql";
-import { Icon } from "../../components/Icon";
-import { Link, TraceLink } from "../../components/Link";
-import { LogText } from "../../components/LogText";
-import { Busy, ErrorState, Loading } from "../../components/States";
-import { attrText, formatCount, formatTimestamp, severityClass } from "../../lib/format";
+import type { ComponentChildren } from "preact";
+import { alerts as fetchAlerts, rules as fetchRules } from "../../api/alerts";
+import { searchLogs } from "../../api/logs";
+import { Link } from "../../components/Link";
+import { ErrorState, Loading } from "../../components/States";
+import { formatCount } from "../../lib/format";
 import { useLoad } from "../../lib/load";
-import { useTimeRange } from "../../lib/refresh";
-import { updateParams, type PageProps } from "../../router";
+import { autoStepSeconds, formatDuration } from "../../lib/time";
+import { setServiceUniverse } from "../../lib/trace";
+import type { PageProps } from "../../router";
+import { HostsTable } from "../hosts/HostsTable";
+import { useHostsData } from "../hosts/shared";
+import { formatUse, levelOf, LOOKED_FOR, type HostRow, type Level, type UseKey } from "../hosts/use";
+import { CALLS, formatMs, formatPct, formatRate, loadRed, rangeBy, SERVER, type RedRow } from "../services/red";
+import { AlertsPanel, ERROR_QUERY, ErrorLogsPanel, Panel, ServicesPanel } from "./panels";
+import "../services/services.css";
 import "./home.css";
 
-const LOG_LIMIT = 100;
-const DEBOUNCE_MS = 300;
+const HOST_COLUMNS: UseKey[] = ["cpu", "load", "mem", "disk", "fs", "net"];
+const ERROR_LOGS = 12;
 
-async function logCounts(start: number, end: number, signal: AbortSignal): Promise<Map<string, number>> {
-  const res = await runSql(
-    `SELECT service, count(*) AS n FROM logs WHERE timestamp >= to_timestamp_millis(${Math.floor(start)}) ` +
-      `AND timestamp <= to_timestamp_millis(${Math.ceil(end)}) GROUP BY service ORDER BY service`,
-    signal,
-  );
-  const names = res.columns.map((c) => c.name);
-  const si = Math.max(names.indexOf("service"), 0);
-  const ni = names.indexOf("n") >= 0 ? names.indexOf("n") : 1;
-  const out = new Map<string, number>();
-  for (const row of res.rows) {
-    const n = Number(row[ni] ?? 0);
-    out.set(String(row[si] ?? ""), Number.isFinite(n) ? n : 0);
-  }
-  return out;
-}
-
-function ServicesPanel({ selected, start, end, tick }: { selected: string | null; start: number; end: number; tick: number }) {
-  const spanServices = useLoad((s) => fetchServices(s), [tick], { label: "Could not load services", banner: true });
-  const counts = useLoad((s) => logCounts(start, end, s), [start, end, tick], { label: "Could not load log counts", banner: true });
-  const names = new Set<string>([...(spanServices.data ?? []), ...(counts.data?.keys() ?? [])]);
-  if (selected !== null) names.add(selected);
-  const traced = new Set(spanServices.data ?? []);
-  const sorted = [...names].sort((a, b) => a.localeCompare(b));
-  const max = Math.max(1, ...(counts.data?.values() ?? []));
-  const loaded = spanServices.data !== undefined || counts.data !== undefined;
-
+function Tile({ kpi, label, value, sub, level, to, params }: { kpi: string; label: string; value: ComponentChildren; sub: ComponentChildren; level: Level; to: string; params?: Record<string, string | null> }) {
   return (
-    <section class="panel services-panel" aria-labelledby="services-heading">
-      <div class="panel-header">
-        <h2 id="services-heading">Services</h2>
-        <span class="spacer" />
-        <button
-          id="services-all"
-          data-testid="services-all"
-          type="button"
-          class="link-button small"
-          disabled={selected === null}
-          aria-pressed={selected === null}
-          onClick={() => updateParams({ service: null })}
-        >
-          All services
-        </button>
-      </div>
-      <Busy on={spanServices.loading || counts.loading} />
-      <div class="services-columns muted">
-        <span>Name</span>
-        <span>Log lines</span>
-      </div>
-      <ul id="services-list" data-testid="services-list" class="services-list">
-        {sorted.map((name) => {
-          const n = counts.data?.get(name) ?? 0;
-          const on = name === selected;
-          return (
-            <li key={name} data-service={name}>
-              <button
-                type="button"
-                class={`service-item${on ? " selected" : ""}`}
-                data-service={name}
-                data-testid="service-item"
-                aria-pressed={on}
-                title={`${counts.data ? `${formatCount(n)} log lines in range` : "log count unknown"}${traced.has(name) ? " · seen in traces" : ""}`}
-                onClick={() => updateParams({ service: on ? null : name }, { replace: true })}
-              >
-                <span class={`service-dot${traced.has(name) ? " traced" : ""}`} aria-hidden="true" />
-                <span class="service-name">{name === "" ? "(unknown)" : name}</span>
-                <span class="service-bar" aria-hidden="true">
-                  <span style={{ width: `${(n / max) * 100}%` }} />
-                </span>
-                <span class={`service-count${n === 0 ? " zero" : ""}`}>{counts.data ? formatCount(n) : "–"}</span>
-              </button>
-            </li>
-          );
-        })}
-      </ul>
-      {!loaded && spanServices.error === null && counts.error === null && <Loading what="services" />}
-      {loaded && sorted.length === 0 && (
-        <p id="services-empty" data-testid="services-empty" class="state">
-          No services seen in this range.
-        </p>
-      )}
-      <p class="services-legend faint small">
-        <span class="service-dot traced" aria-hidden="true" /> seen in traces
-      </p>
-    </section>
+    <Link to={to} params={params} class={`tile lvl-${level}`} data-testid="home-tile" data-kpi={kpi}>
+      <span class="tile-label">{label}</span>
+      <span class="tile-value">{value}</span>
+      <span class="tile-sub faint">{sub}</span>
+    </Link>
   );
 }
 
-function Details({ log }: { log: LogHit }) {
-  const attrs = Object.entries(log.attributes).sort(([a], [b]) => a.localeCompare(b));
-  return (
-    <dl class="kv">
-      <dt>timestamp</dt>
-      <dd class="mono">{log.timestamp}</dd>
-      {log.trace_id !== "" && (
-        <>
-          <dt>trace_id</dt>
-          <dd>
-            <TraceLink id={log.trace_id} />
-          </dd>
-        </>
-      )}
-      {log.span_id !== "" && (
-        <>
-          <dt>span_id</dt>
-          <dd class="mono">{log.span_id}</dd>
-        </>
-      )}
-      {attrs.map(([k, v]) => (
-        <>
-          <dt key={`k${k}`}>{k}</dt>
-          <dd key={`v${k}`} class="mono">
-            {attrText(v)}
-          </dd>
-        </>
-      ))}
-      {attrs.length === 0 && (
-        <>
-          <dt>attributes</dt>
-          <dd class="faint">(none)</dd>
-        </>
-      )}
-    </dl>
-  );
+function totals(rows: RedRow[]) {
+  const named = rows.filter((r) => (r.labels.service_name ?? "") !== "");
+  const rate = named.reduce((s, r) => s + r.rate, 0);
+  const errors = named.reduce((s, r) => s + r.errors, 0);
+  const slowest = named.filter((r) => Number.isFinite(r.p95)).sort((a, b) => b.p95 - a.p95)[0];
+  return { count: named.length, rate, errors, errorPct: rate > 0 ? (errors / rate) * 100 : NaN, slowest };
 }
 
-function logKey(l: LogHit, i: number): string {
-  return `${l.timestamp}|${l.service}|${l.span_id}|${i}`;
+function hottest(rows: HostRow[]): HostRow | undefined {
+  return rows.filter((r) => Number.isFinite(r.values.cpu ?? NaN)).sort((a, b) => (b.values.cpu ?? 0) - (a.values.cpu ?? 0))[0];
 }
 
-function LogsPanel({ service, q, start, end, tick }: { service: string | null; q: string; start: number; end: number; tick: number }) {
-  const [input, setInput] = useState(q);
-  const [expanded, setExpanded] = useState<Set<string>>(new Set());
-  const timer = useRef<number | undefined>(undefined);
-  useEffect(() => setInput(q), [q]);
-  useEffect(() => setExpanded(new Set()), [q, service]);
-
-  const logs = useLoad((s) => searchLogs({ query: q, service, start, end, limit: LOG_LIMIT }, s), [q, service, start, end, tick], {
-    label: "Could not load logs",
-    resetOn: `${service ?? ""}\u0000${q}`,
-  });
-
-  const commit = (v: string) => {
-    window.clearTimeout(timer.current);
-    updateParams({ q: v.trim() }, { replace: true });
-  };
-
-  const hits = logs.data?.hits ?? [];
-  const filters = [service !== null ? `service = ${service}` : null, q !== "" ? `terms: ${q}` : null].filter(Boolean);
-
-  return (
-    <section class="panel logs-panel" aria-labelledby="logs-heading">
-      <div class="panel-header">
-        <h2 id="logs-heading">Recent logs</h2>
-        {filters.length > 0 && (
-          <span id="active-filter" data-testid="active-filter" class="filter-chip">
-            {filters.join(" · ")}
-          </span>
-        )}
-        <span class="spacer" />
-        <span id="logs-status" data-testid="logs-status" class="muted small">
-          {logs.data
-            ? logs.data.matched > hits.length
-              ? `newest ${formatCount(hits.length)} of ${formatCount(logs.data.matched)} matches`
-              : `${formatCount(hits.length)} ${hits.length === 1 ? "match" : "matches"}`
-            : ""}
-        </span>
-        <Link to="/logs" params={{ q: q || null, service }} class="small" data-testid="open-in-logs">
-          Open in Logs →
-        </Link>
-      </div>
-      <form
-        id="search-form"
-        data-testid="search-form"
-        class="home-search"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          commit(input);
-        }}
-      >
-        <Icon name="search" />
-        <input
-          id="search-input"
-          data-testid="search-input"
-          data-query-bar
-          class="input mono"
-          type="search"
-          name="query"
-          placeholder='Search: timeout, "card declined", severity>=warn, http.route:/cart …  ( / )'
-          autocomplete="off"
-          spellcheck={false}
-          value={input}
-          onInput={(e) => {
-            const v = e.currentTarget.value;
-            setInput(v);
-            window.clearTimeout(timer.current);
-            timer.current = window.setTimeout(() => commit(v), DEBOUNCE_MS);
-          }}
-        />
-        <button id="search-button" data-testid="search-button" type="submit" class="btn primary">
-          Search
-        </button>
-      </form>
-      <Busy on={logs.loading} />
-      {logs.error !== null && <ErrorState title="Could not load logs" message={logs.error} />}
-      <div class="table-wrap">
-        <table id="logs-table" data-testid="logs-table" class="table logs-table">
-          <thead>
-            <tr>
-              <th class="col-time" scope="col">
-                Time (UTC)
-              </th>
-              <th class="col-severity" scope="col">
-                Level
-              </th>
-              <th class="col-service" scope="col">
-                Service
-              </th>
-              <th class="col-body" scope="col">
-                Message
-              </th>
-              <th class="col-trace" scope="col">
-                Trace
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {hits.length === 0 && (
-              <tr data-testid="logs-empty">
-                <td colSpan={5} class="empty">
-                  {logs.data ? "No log lines match in this time range." : logs.error ? "—" : "Loading…"}
-                </td>
-              </tr>
-            )}
-            {hits.map((log, i) => {
-              const key = logKey(log, i);
-              const sev = severityClass(log.severity);
-              const open = expanded.has(key);
-              const toggle = () => {
-                if ((window.getSelection()?.toString() ?? "") !== "") return;
-                const next = new Set(expanded);
-                if (open) next.delete(key);
-                else next.add(key);
-                setExpanded(next);
-              };
-              return [
-                <tr key={key} class={`log-row sev-row-${sev}${open ? " open" : ""}`} data-testid="log-row" data-severity={sev} aria-expanded={open} onClick={toggle}>
-                  <td class="col-time mono" title={log.timestamp}>
-                    {formatTimestamp(log.timestamp)}
-                  </td>
-                  <td class="col-severity">
-                    <span class={`sev sev-${sev}`}>{log.severity || "—"}</span>
-                  </td>
-                  <td class="col-service">
-                    <button
-                      type="button"
-                      class="link-button"
-                      data-service={log.service}
-                      title={`Show only ${log.service}`}
-                      onClick={(e) => {
-                        e.stopPropagation();
-                        if (service !== log.service) updateParams({ service: log.service }, { replace: true });
-                      }}
-                    >
-                      {log.service === "" ? "(unknown)" : log.service}
-                    </button>
-                  </td>
-                  <td class="col-body mono">
-                    <LogText text={log.body} />
-                  </td>
-                  <td class="col-trace">
-                    {log.trace_id === "" ? <span class="faint">—</span> : <TraceLink id={log.trace_id}>{log.trace_id.slice(0, 8)}</TraceLink>}
-                  </td>
-                </tr>,
-                open && (
-                  <tr key={`${key}-d`} class="details-row" data-testid="log-details">
-                    <td colSpan={5}>
-                      <Details log={log} />
-                    </td>
-                  </tr>
-                ),
-              ];
-            })}
-          </tbody>
-        </table>
-      </div>
-    </section>
-  );
+function worst(rows: HostRow[]): Level {
+  const levels = rows.flatMap((r) => (["cpu", "mem", "fs"] as const).map((k) => levelOf(r.values[k], "pct")));
+  return levels.includes("crit") ? "crit" : levels.includes("warn") ? "warn" : rows.length > 0 ? "ok" : "none";
 }
 
 export default function Home({ loc }: PageProps) {
-  const range = useTimeRange();
-  const service = loc.params.get("service") || null;
-  const q = loc.params.get("q") ?? "";
+  const hostsData = useHostsData(HOST_COLUMNS, 40);
+  const { range, res, window } = hostsData;
+  const enabled = range.resolved !== null;
+  const red = useLoad(
+    async (s) => {
+      const rows = await loadRed(["service_name"], SERVER, window, res.end, s);
+      setServiceUniverse(rows.map((r) => r.labels.service_name ?? ""));
+      return rows;
+    },
+    [window, res.end, range.tick],
+    { label: "Could not load service metrics", enabled },
+  );
+  const step = autoStepSeconds(res, 40);
+  const sparkQuery = `sum by (service_name) (rate(${CALLS}{${SERVER}}[${Math.max(step * 2, 60)}s]))`;
+  const spark = useLoad((s) => rangeBy(sparkQuery, "service_name", res, step, s), [sparkQuery, res.start, res.end, range.tick], {
+    label: "Could not load service rates",
+    enabled,
+  });
+  const logs = useLoad((s) => searchLogs({ query: ERROR_QUERY, start: res.start, end: res.end, limit: ERROR_LOGS }, s), [res.start, res.end, range.tick], {
+    label: "Could not load error logs",
+    enabled,
+  });
+  const alerts = useLoad((s) => fetchAlerts(s), [range.tick], { label: "Could not load alerts" });
+  const rules = useLoad((s) => fetchRules("alert", s), [range.tick], { label: "Could not load rules" });
+
   if (range.resolved === null) return <ErrorState title="Invalid time range" message={range.error ?? ""} />;
-  const { start, end } = range.resolved;
+
+  const t = totals(red.data ?? []);
+  const hostRows = hostsData.hosts.data ?? [];
+  const hot = hottest(hostRows);
+  const firing = (alerts.data ?? []).filter((a) => a.state === "firing").length;
+  const hostCols = HOST_COLUMNS.filter((k) => hostRows.some((r) => r.values[k] !== undefined));
+  const noHosts = hostsData.sources.data !== undefined && hostsData.sources.data.length === 0;
+
   return (
-    <div class="page home">
-      <ServicesPanel selected={service} start={start} end={end} tick={range.tick} />
-      <LogsPanel service={service} q={q} start={start} end={end} tick={range.tick} />
+    <div class="page home" data-testid="home-page">
+      <div class="page-scroll">
+        <div class="page-header">
+          <h1>Overview</h1>
+          <span class="muted">the last {formatDuration(res.end - res.start)} of the range</span>
+        </div>
+        <div class="tiles" data-testid="home-stats">
+          <Tile
+            kpi="rate"
+            label="Requests"
+            to="/services"
+            level={t.count === 0 ? "none" : "ok"}
+            value={red.data === undefined ? "–" : formatRate(t.rate)}
+            sub={red.data === undefined ? "" : t.count === 0 ? "no span metrics" : `${formatCount(t.count)} ${t.count === 1 ? "service" : "services"}`}
+          />
+          <Tile
+            kpi="errors"
+            label="Error rate"
+            to="/services"
+            params={{ sort: "-errorPct" }}
+            level={!Number.isFinite(t.errorPct) ? "none" : t.errorPct >= 5 ? "crit" : t.errorPct >= 1 ? "warn" : "ok"}
+            value={formatPct(t.errorPct)}
+            sub={t.count === 0 ? "" : `${formatRate(t.errors)} failing calls`}
+          />
+          <Tile kpi="p95" label="Slowest p95" to={t.slowest ? `/services/${encodeURIComponent(t.slowest.labels.service_name ?? "")}` : "/services"} level={t.slowest ? "ok" : "none"} value={t.slowest ? formatMs(t.slowest.p95) : "–"} sub={t.slowest?.labels.service_name ?? ""} />
+          <Tile
+            kpi="hosts"
+            label="Hosts"
+            to="/hosts"
+            params={{ sort: "-cpu" }}
+            level={worst(hostRows)}
+            value={hostsData.hosts.data === undefined && !noHosts ? "–" : formatCount(hostRows.length)}
+            sub={hot !== undefined ? `hottest ${hot.name}: CPU ${formatUse(hot.values.cpu, "pct")}` : noHosts ? "no host metrics" : ""}
+          />
+          <Tile
+            kpi="error-logs"
+            label="Error logs"
+            to="/logs"
+            params={{ q: ERROR_QUERY }}
+            level={logs.data === undefined ? "none" : logs.data.matched > 0 ? "warn" : "ok"}
+            value={logs.data === undefined ? "–" : formatCount(logs.data.matched)}
+            sub="error and fatal lines"
+          />
+          <Tile
+            kpi="alerts"
+            label="Alerts firing"
+            to="/alerts"
+            level={alerts.data === undefined ? "none" : firing > 0 ? "crit" : "ok"}
+            value={alerts.data === undefined ? "–" : formatCount(firing)}
+            sub={alerts.data === undefined ? "" : `${(alerts.data ?? []).length - firing} pending`}
+          />
+        </div>
+        <div class="home-grid">
+          <div class="home-col">
+            <ServicesPanel red={red} spark={spark.data} range={res} />
+            <Panel title="Hosts" testId="home-hosts" to="/hosts" toLabel="Hosts" loading={hostsData.hosts.loading} extra={<span class="faint small">USE over the range</span>}>
+              {hostsData.hosts.error !== null && <ErrorState compact message={hostsData.hosts.error} />}
+              {noHosts ? (
+                <p class="home-empty faint" data-testid="home-hosts-empty">
+                  No host metrics: looked for node_exporter ({LOOKED_FOR.node[0]}, …) and OTLP hostmetrics ({LOOKED_FOR.otel[0]}, …) series.
+                </p>
+              ) : hostsData.hosts.data === undefined ? (
+                <Loading what="hosts" />
+              ) : hostRows.length === 0 ? (
+                <p class="home-empty faint">No host reported in this range.</p>
+              ) : (
+                <div class="table-scroll">
+                  <HostsTable rows={hostRows} columns={hostCols} spark={hostsData.spark.data} range={res} sortParam="hsort" sortValue={loc.params.get("hsort")} defaultSort="-cpu" compact />
+                </div>
+              )}
+            </Panel>
+          </div>
+          <div class="home-col">
+            <AlertsPanel alerts={alerts} rules={rules} />
+            <ErrorLogsPanel logs={logs} />
+          </div>
+        </div>
+      </div>
     </div>
   );
 }

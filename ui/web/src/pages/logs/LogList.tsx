@@ -1,15 +1,18 @@
 // The results: a virtualised list (only visible rows are in the DOM, so 100k
-// lines stay smooth), one line per record; click to expand its fields with
-// "filter for / filter out" on each value and the trace link.
+// lines stay smooth), one line per record; click to expand its fields and
+// resource attributes with "filter for / filter out" on each value, the trace
+// link and the lines around it in its stream. The live tail uses the same list
+// following its end (`follow`).
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { fieldTerm, type LogHit } from "../../api/logs";
 import { Icon } from "../../components/Icon";
 import { Link, TraceLink } from "../../components/Link";
 import { AnsiText, LogText } from "../../components/LogText";
 import { attrText, formatTimestamp, severityClass } from "../../lib/format";
 import { useVirtualizer } from "../../lib/virtual";
+import { ContextView } from "./Context";
 
 export interface ListActions {
   /** Filter for/out `key:value` in the search language (key as written in a query). */
@@ -43,11 +46,42 @@ function prettyJson(body: string): string | null {
   }
 }
 
+function AttrRows({ entries, kind, actions }: { entries: [string, unknown][]; kind: "attr" | "res"; actions: ListActions }) {
+  return (
+    <>
+      {entries.map(([k, v]) => {
+        const text = attrText(v);
+        return (
+          <tr key={`${kind}:${k}`} data-testid={kind === "res" ? "resource-attr" : "record-attr"} data-key={k}>
+            <th>
+              <span class={`facet-kind ${kind}`}>{kind}</span> {k}
+            </th>
+            <td class="mono">
+              <AnsiText text={text} />
+            </td>
+            <td>
+              <FilterButtons k={k} v={text} actions={actions} />
+            </td>
+          </tr>
+        );
+      })}
+    </>
+  );
+}
+
 function Details({ log, actions }: { log: LogHit; actions: ListActions }) {
+  const [context, setContext] = useState(false);
   const attrs = Object.entries(log.attributes).sort(([a], [b]) => a.localeCompare(b));
+  const resource = Object.entries(log.resource).sort(([a], [b]) => a.localeCompare(b));
   const level = severityClass(log.severity);
   return (
     <div class="log-details" data-testid="log-details" onClick={(e) => e.stopPropagation()}>
+      <div class="details-actions">
+        <button type="button" class="btn small" data-testid="show-context" aria-pressed={context} onClick={() => setContext(!context)} title="The lines before and after this one in the same stream">
+          {context ? "Hide context" : "Show context"}
+        </button>
+      </div>
+      {context && <ContextView log={log} />}
       <pre class="log-full mono">
         <LogText text={prettyJson(log.body) ?? log.body} clamp={20_000} />
       </pre>
@@ -107,24 +141,30 @@ function Details({ log, actions }: { log: LogHit; actions: ListActions }) {
               </td>
             </tr>
           )}
-          {attrs.map(([k, v]) => {
-            const text = attrText(v);
-            return (
-              <tr key={k}>
-                <th>
-                  <span class="facet-kind attr">attr</span> {k}
-                </th>
-                <td class="mono">
-                  <AnsiText text={text} />
-                </td>
-                <td>
-                  <FilterButtons k={k} v={text} actions={actions} />
-                </td>
-              </tr>
-            );
-          })}
+          <AttrRows entries={attrs} kind="attr" actions={actions} />
         </tbody>
+        {resource.length > 0 && (
+          <tbody data-testid="resource-attrs">
+            <tr class="fields-section">
+              <th colSpan={3}>Resource</th>
+            </tr>
+            <AttrRows entries={resource} kind="res" actions={actions} />
+          </tbody>
+        )}
       </table>
+    </div>
+  );
+}
+
+/** The column titles above a list. */
+export function ListHead() {
+  return (
+    <div class="loglist-head" aria-hidden="true">
+      <span />
+      <span>Time (UTC)</span>
+      <span>Level</span>
+      <span>Service</span>
+      <span>Message</span>
     </div>
   );
 }
@@ -140,26 +180,54 @@ export interface LogListProps {
   /** Changes when a new search starts: scroll back to the top. */
   resetKey: string;
   footer?: ComponentChildren;
+  /** A stable key per row (default: timestamp and index). */
+  keyOf?: (index: number) => string;
+  /** Keep the end of the list in view (live tail). */
+  follow?: boolean;
+  onScroll?: (el: HTMLDivElement) => void;
 }
 
-export function LogList({ hits, wrap, expanded, onToggle, actions, onEnd, resetKey, footer }: LogListProps) {
+export function LogList({ hits, wrap, expanded, onToggle, actions, onEnd, resetKey, footer, keyOf, follow, onScroll }: LogListProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const v = useVirtualizer({
     count: hits.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => 24,
     overscan: 12,
-    getItemKey: (i) => `${hits[i]?.timestamp ?? ""}|${i}`,
+    getItemKey: keyOf ?? ((i) => `${hits[i]?.timestamp ?? ""}|${i}`),
   });
 
   useEffect(() => {
     scroller.current?.scrollTo({ top: 0 });
   }, [resetKey]);
 
+  // Following: after every render (new lines, rows measured) the end is in view.
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (follow && el !== null && el.scrollHeight - el.clientHeight - el.scrollTop > 1) el.scrollTop = el.scrollHeight;
+  });
+
   // Re-measure when wrapping changes row heights.
   useEffect(() => {
     v.measure();
   }, [wrap]);
+
+  // A record just opened near the bottom: scroll its details into view (its top stays).
+  const opened = useRef<number | null>(null);
+  useEffect(() => {
+    const i = opened.current;
+    opened.current = null;
+    if (i === null) return;
+    const t = window.setTimeout(() => {
+      const sc = scroller.current;
+      const el = sc?.querySelector<HTMLElement>(`[data-index="${i}"]`);
+      if (!sc || !el) return;
+      const r = el.getBoundingClientRect();
+      const box = sc.getBoundingClientRect();
+      if (r.bottom > box.bottom) sc.scrollTop += Math.min(r.bottom - box.bottom, r.top - box.top);
+    }, 60);
+    return () => window.clearTimeout(t);
+  }, [expanded]);
 
   const items = v.getVirtualItems();
   const last = items[items.length - 1];
@@ -168,7 +236,14 @@ export function LogList({ hits, wrap, expanded, onToggle, actions, onEnd, resetK
   }, [last?.index, hits.length]);
 
   return (
-    <div class={`loglist${wrap ? " wrap" : ""}`} ref={scroller} id="logs-list" data-testid="logs-list" role="list">
+    <div
+      class={`loglist${wrap ? " wrap" : ""}`}
+      ref={scroller}
+      id="logs-list"
+      data-testid="logs-list"
+      role="list"
+      onScroll={onScroll === undefined ? undefined : (e) => onScroll(e.currentTarget)}
+    >
       <div class="loglist-inner" style={{ height: `${v.getTotalSize()}px` }}>
         {items.map((item) => {
           const log = hits[item.index];
@@ -193,6 +268,7 @@ export function LogList({ hits, wrap, expanded, onToggle, actions, onEnd, resetK
                 aria-expanded={open}
                 onClick={() => {
                   if ((window.getSelection()?.toString() ?? "") !== "") return;
+                  if (!open) opened.current = item.index;
                   onToggle(item.index);
                 }}
               >

@@ -1,9 +1,11 @@
 // `/trace/{traceID}`: the trace as a waterfall (real data from
 // /api/traces/{id}): spans on the trace's time axis, subtrees collapsible, a
 // search that highlights (or keeps only) matching spans, the critical path, and
-// the selected span's details (`?span=` in the URL) beside it.
+// the selected span's details (`?span=` in the URL) beside it. `?view=flame`
+// shows the same trace as a flame graph (Flame.tsx), `?view=table` as a
+// sortable table of spans with their self time (SpanTable.tsx).
 
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { trace as fetchTrace, services as fetchServices, type JaegerTrace } from "../../api/jaeger";
 import { Icon } from "../../components/Icon";
 import { Link } from "../../components/Link";
@@ -12,9 +14,12 @@ import { plural } from "../../lib/format";
 import { useLoad } from "../../lib/load";
 import { useTimeRange } from "../../lib/refresh";
 import { formatUtc, toUrlTime } from "../../lib/time";
-import { buildTree, criticalPath, formatMicros, parentID, serviceColor, setServiceUniverse, type SpanNode, type TraceTree } from "../../lib/trace";
+import { buildTree, criticalPath, formatMicros, parentID, selfTimes, serviceColor, setServiceUniverse, type SpanNode, type TraceTree } from "../../lib/trace";
 import { updateParams, type PageProps } from "../../router";
+import { Flame } from "./Flame";
 import { SpanDetails } from "./SpanDetails";
+import { SpanTable } from "./SpanTable";
+import { SpanSearch, ViewSwitch, viewOf, WaterfallControls, type View } from "./Toolbar";
 import { Waterfall } from "./Waterfall";
 import "./trace.css";
 
@@ -90,14 +95,13 @@ function Header({ tree, id }: { tree: TraceTree; id: string }) {
   );
 }
 
-function TraceView({ tree, processes, spanParam }: { tree: TraceTree; processes: JaegerTrace["processes"]; spanParam: string | null }) {
+function TraceView({ tree, processes, spanParam, view, sort }: { tree: TraceTree; processes: JaegerTrace["processes"]; spanParam: string | null; view: View; sort: string | null }) {
   const [collapsed, setCollapsed] = useState<Set<SpanNode>>(new Set());
   const [query, setQuery] = useState("");
   const [onlyMatches, setOnlyMatches] = useState(false);
   const [showCritical, setShowCritical] = useState(false);
   const [focus, setFocus] = useState<{ node: SpanNode; seq: number } | null>(null);
   const [cursor, setCursor] = useState(-1);
-  const input = useRef<HTMLInputElement>(null);
   useEffect(() => setCollapsed(new Set()), [tree]);
 
   const byId = useMemo(() => new Map(tree.nodes.map((n) => [n.span.spanID, n])), [tree]);
@@ -116,6 +120,7 @@ function TraceView({ tree, processes, spanParam }: { tree: TraceTree; processes:
   useEffect(() => setCursor(-1), [q]);
 
   const critical = useMemo(() => (showCritical ? criticalPath(tree) : null), [tree, showCritical]);
+  const self = useMemo(() => selfTimes(tree), [tree]);
   const rows = useMemo(() => visibleRows(tree, collapsed, onlyMatches ? matches : null), [tree, collapsed, onlyMatches, matches]);
 
   const select = (n: SpanNode | null) => updateParams({ span: n === null || n === selected ? null : n.span.spanID }, { replace: true });
@@ -153,79 +158,61 @@ function TraceView({ tree, processes, spanParam }: { tree: TraceTree; processes:
     return () => window.removeEventListener("keydown", onKey);
   });
 
-  const withKids = tree.nodes.filter((n) => n.children.length > 0);
-
   return (
     <>
       <div class="wf-toolbar">
-        <div class="wf-search">
-          <Icon name="search" />
-          <input
-            ref={input}
-            data-testid="span-search"
-            data-query-bar
-            placeholder="Find spans by operation, service or span id"
-            value={query}
-            spellcheck={false}
-            autocomplete="off"
-            onInput={(e) => setQuery(e.currentTarget.value)}
-            onKeyDown={(e) => {
-              if (e.key === "Enter") {
-                e.preventDefault();
-                step(e.shiftKey ? -1 : 1);
-              } else if (e.key === "Escape") setQuery("");
-            }}
+        <ViewSwitch view={view} />
+        <SpanSearch
+          query={query}
+          onQuery={setQuery}
+          onStep={step}
+          count={matches?.size ?? null}
+          cursor={cursor}
+        />
+        {view === "waterfall" ? (
+          <WaterfallControls
+            onlyMatches={onlyMatches}
+            onOnlyMatches={setOnlyMatches}
+            critical={showCritical}
+            onCritical={setShowCritical}
+            shown={rows.length}
+            total={tree.nodes.length}
+            onExpandAll={() => setCollapsed(new Set())}
+            onCollapseAll={() => setCollapsed(new Set(tree.nodes.filter((n) => n.children.length > 0)))}
           />
-          {matches !== null && (
-            <span class="muted small wf-match-count" data-testid="span-search-count">
-              {cursor >= 0 ? `${cursor + 1} / ` : ""}
-              {plural(matches.size, "match", "matches")}
+        ) : (
+          <>
+            <span class="spacer" />
+            <span class="faint small" data-testid="view-count">
+              {view === "flame" ? "Click a span for its details, double-click to zoom" : matches !== null ? `${matchList.length.toLocaleString("en-US")} of ${plural(tree.nodes.length, "span")}` : plural(tree.nodes.length, "span")}
             </span>
-          )}
-          <button type="button" class="btn ghost icon-only small" aria-label="Previous match" title="Previous match (Shift+Enter)" disabled={matchList.length === 0} onClick={() => step(-1)}>
-            <Icon name="chevronUp" size={12} />
-          </button>
-          <button type="button" class="btn ghost icon-only small" aria-label="Next match" title="Next match (Enter)" disabled={matchList.length === 0} onClick={() => step(1)}>
-            <Icon name="chevronDown" size={12} />
-          </button>
-        </div>
-        <label class="check small">
-          <input type="checkbox" checked={onlyMatches} data-testid="span-only-matches" onChange={(e) => setOnlyMatches(e.currentTarget.checked)} />
-          Only matches
-        </label>
-        <label class="check small" title="The spans that determine the trace's duration">
-          <input type="checkbox" checked={showCritical} data-testid="critical-path" onChange={(e) => setShowCritical(e.currentTarget.checked)} />
-          Critical path
-        </label>
-        <span class="spacer" />
-        <span class="faint small">{rows.length === tree.nodes.length ? plural(rows.length, "row") : `${rows.length.toLocaleString("en-US")} of ${plural(tree.nodes.length, "span")} shown`}</span>
-        <div class="btn-group">
-          <button type="button" class="btn small" data-testid="expand-all" onClick={() => setCollapsed(new Set())}>
-            Expand all
-          </button>
-          <button type="button" class="btn small" data-testid="collapse-all" title="Collapse every subtree" onClick={() => setCollapsed(new Set(withKids))}>
-            Collapse all
-          </button>
-        </div>
+          </>
+        )}
       </div>
       <div class={`trace-body${selected !== null ? " with-details" : ""}`}>
         <div class="panel wf-panel">
-          <Waterfall
-            tree={tree}
-            rows={rows}
-            collapsed={collapsed}
-            onToggle={(n) => {
-              const next = new Set(collapsed);
-              if (next.has(n)) next.delete(n);
-              else next.add(n);
-              setCollapsed(next);
-            }}
-            selected={selected}
-            onSelect={(n) => select(n)}
-            matches={matches}
-            critical={critical}
-            focus={focus}
-          />
+          {view === "flame" ? (
+            <Flame tree={tree} self={self} selected={selected} onSelect={(n) => select(n)} matches={matches} focus={focus} />
+          ) : view === "table" ? (
+            <SpanTable tree={tree} self={self} nodes={matches === null ? tree.nodes : matchList} sort={sort} selected={selected} onSelect={(n) => select(n)} focus={focus} />
+          ) : (
+            <Waterfall
+              tree={tree}
+              rows={rows}
+              collapsed={collapsed}
+              onToggle={(n) => {
+                const next = new Set(collapsed);
+                if (next.has(n)) next.delete(n);
+                else next.add(n);
+                setCollapsed(next);
+              }}
+              selected={selected}
+              onSelect={(n) => select(n)}
+              matches={matches}
+              critical={critical}
+              focus={focus}
+            />
+          )}
         </div>
         {selected !== null && (
           <SpanDetails
@@ -247,6 +234,7 @@ function TraceView({ tree, processes, spanParam }: { tree: TraceTree; processes:
     </>
   );
 }
+
 
 export default function Trace({ params, loc }: PageProps) {
   const id = params.id ?? "";
@@ -271,7 +259,7 @@ export default function Trace({ params, loc }: PageProps) {
       {tree !== null && t.data !== undefined && (
         <>
           <Header tree={tree} id={t.data.traceID || id} />
-          <TraceView tree={tree} processes={t.data.processes} spanParam={loc.params.get("span")} />
+          <TraceView tree={tree} processes={t.data.processes} spanParam={loc.params.get("span")} view={viewOf(loc.params.get("view"))} sort={loc.params.get("sort")} />
         </>
       )}
     </div>

@@ -5,21 +5,11 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/ho
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import "../../components/TimeChart.css";
+import { timeAxis, utcDate, valueAxis } from "../../components/chartTheme";
 import { useStore } from "../../lib/store";
 import { cssVar, theme } from "../../lib/theme";
 import { formatUtc } from "../../lib/time";
 import { formatMicros, type TraceInfo } from "../../lib/trace";
-
-const pad2 = (n: number) => String(n).padStart(2, "0");
-
-function timeTicks(splits: number[], incr: number): string[] {
-  return splits.map((s) => {
-    const d = new Date(s * 1000);
-    const hm = `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
-    if (incr >= 86_400) return `${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`;
-    return incr < 60 ? `${hm}:${pad2(d.getUTCSeconds())}` : hm;
-  });
-}
 
 export interface ScatterProps {
   traces: TraceInfo[];
@@ -55,11 +45,8 @@ export function Scatter({ traces, range, height, onOpen }: ScatterProps) {
   useLayoutEffect(() => {
     const host = el.current;
     if (host === null) return;
-    const axis = cssVar("--axis");
-    const grid = cssVar("--grid");
     const accent = cssVar("--accent");
     const danger = cssVar("--danger");
-    const font = `11px ${cssVar("--font") || "sans-serif"}`;
     const dot = (color: string): uPlot.Series => ({
       stroke: color,
       fill: `${color}99`,
@@ -92,27 +79,8 @@ export function Scatter({ traces, range, height, onOpen }: ScatterProps) {
           range: (_u, _min, max) => [0, (Number.isFinite(max) && max > 0 ? max : 1) * 1.12],
         },
       },
-      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-      axes: [
-        {
-          stroke: axis,
-          font,
-          grid: { stroke: grid, width: 1 },
-          ticks: { stroke: grid, width: 1, size: 4 },
-          space: 80,
-          size: 26,
-          values: (_u, splits, _ax, _space, incr) => timeTicks(splits, incr),
-        },
-        {
-          stroke: axis,
-          font,
-          grid: { stroke: grid, width: 1 },
-          ticks: { show: false },
-          size: 56,
-          space: 26,
-          values: (_u, splits) => splits.map((v) => formatMicros(v * 1000)),
-        },
-      ],
+      tzDate: utcDate,
+      axes: [timeAxis(), valueAxis((v) => formatMicros(v * 1000), 56, 26)],
     };
     const u = new uPlot(opts, data, host);
     plot.current = u;
