@@ -3,8 +3,8 @@
 //! Content-Type says `proto=io.prometheus.write.v2.Request` (2.0 answers carry the
 //! `X-Prometheus-Remote-Write-*-Written` headers). The messages are hand-written prost
 //! structs: they are small and stable, and no protoc is needed. Metadata (type, help,
-//! unit) is kept for `/api/v1/metadata`; exemplars go to the in-memory exemplar ring (`storage.max_exemplars`,
-//! read by `/api/v1/query_exemplars`); 2.0 native histogram samples are refused with a
+//! unit) is kept for `/api/v1/metadata`; exemplars go to the exemplar ring (`storage.max_exemplars`, durable
+//! through the WAL, read by `/api/v1/query_exemplars`); 2.0 native histogram samples are refused with a
 //! 400 that counts them.
 
 use axum::body::Bytes;
@@ -534,13 +534,18 @@ async fn write_inner(
         rows.len() as u64,
         (admitted.refused + histograms) as u64,
     );
-    let stored_exemplars = st
-        .storage
-        .exemplars()
-        .add(exemplars.into_iter().map(|mut e| {
+    let exemplars: Vec<_> = exemplars
+        .into_iter()
+        .map(|mut e| {
             e.tenant = tenant.to_string();
             e
-        }));
+        })
+        .collect();
+    let stored_exemplars = st
+        .storage
+        .append_exemplars(exemplars)
+        .await
+        .map_err(|e| fail(e.into()))?;
     // Exact duplicates are stored already: written, as Prometheus counts them.
     let written = matches!(proto, Proto::V2).then_some(Written {
         samples: rows.len() + admitted.duplicates,

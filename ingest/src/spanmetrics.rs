@@ -295,7 +295,9 @@ impl SpanMetrics {
 
     /// Writes the samples of every series now, and their exemplars.
     pub async fn write(&self, storage: &Storage) {
-        storage.exemplars().add(self.take_exemplars());
+        if let Err(e) = storage.append_exemplars(self.take_exemplars()).await {
+            tracing::warn!(error = %e, "span metrics: exemplars not written");
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64 * 1_000_000);

@@ -186,6 +186,8 @@ fn write_frozen(
 pub(crate) fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats, StorageError> {
     let started = Instant::now();
     let w = write_frozen(inner, frozen, |_| true)?;
+    // The segments this flush deletes may hold exemplars: the ring is saved first.
+    crate::series::exemplars::save(&inner.dir, inner.series.exemplars.all())?;
     let manifest = publish(inner, FrozenChange::Drop(frozen.segment), |m| {
         m.files.extend(w.files);
         m.series_files.extend(w.series_files);

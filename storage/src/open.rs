@@ -70,6 +70,7 @@ impl Storage {
         let segments = wal::list_segments(&wal_dir)?;
         let mut last_id = manifest.wal_checkpoint;
         let mut replayed = 0usize;
+        let mut replayed_exemplars = Vec::new();
         for (i, &id) in segments.iter().enumerate() {
             if id <= manifest.wal_checkpoint {
                 // Covered by files: a crash after the manifest commit left it behind.
@@ -79,7 +80,12 @@ impl Storage {
             }
             let is_last = i + 1 == segments.len();
             let path = wal::segment_path(&wal_dir, id);
-            let (records, damage) = wal::read_segment(&path)?;
+            let wal::SegmentContents {
+                records,
+                exemplars: segment_exemplars,
+                damage,
+            } = wal::read_segment_all(&path)?;
+            replayed_exemplars.extend(segment_exemplars);
             match damage {
                 None => {}
                 Some(d) if is_last => {
@@ -162,7 +168,7 @@ impl Storage {
                 index: series_index,
                 head,
                 head_warm: Mutex::new(None),
-                exemplars: exemplars::ExemplarStore::new(max_exemplars),
+                exemplars: load_exemplars(dir, max_exemplars, replayed_exemplars),
                 metadata: metadata::MetadataStore::default(),
             },
             tail: Mutex::new(Some(tokio::sync::broadcast::channel(TAIL_BUFFER).0)),
@@ -190,4 +196,34 @@ impl Storage {
         }
         flushed.map(|_| ())
     }
+}
+
+/// The ring saved by the last flush, then the exemplars of the WAL replayed over it.
+fn load_exemplars(
+    dir: &Path,
+    capacity: usize,
+    replayed: Vec<exemplars::Exemplar>,
+) -> exemplars::ExemplarStore {
+    let store = exemplars::ExemplarStore::new(capacity);
+    let saved = exemplars::load(dir).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "exemplars saved by the last flush are not readable; starting without them");
+        Vec::new()
+    });
+    // A crash between saving the ring and the manifest commit replays segments whose
+    // exemplars the saved ring holds already.
+    type Key = (String, String, i64, u64, String);
+    let key = |e: &exemplars::Exemplar| -> Key {
+        let labels = format!("{:?}{:?}", e.series_labels, e.labels);
+        (
+            e.tenant.clone(),
+            e.metric.clone(),
+            e.timestamp_ms,
+            e.value.to_bits(),
+            labels,
+        )
+    };
+    let seen: std::collections::HashSet<Key> = saved.iter().map(key).collect();
+    store.add(saved);
+    store.add(replayed.into_iter().filter(|e| !seen.contains(&key(e))));
+    store
 }

@@ -63,6 +63,29 @@ impl Storage {
             .map_err(|_| StorageError::Closed("WAL writer stopped".into()))?
     }
 
+    /// Appends exemplars durably (a WAL record) and adds them to the ring; returns how
+    /// many the ring took (repeats of recent ones and over-long label sets are not).
+    pub async fn append_exemplars(
+        &self,
+        exemplars: Vec<crate::series::exemplars::Exemplar>,
+    ) -> Result<usize, StorageError> {
+        if exemplars.is_empty() {
+            return Ok(0);
+        }
+        for e in &exemplars {
+            validate_tenant(&e.tenant)?;
+        }
+        let record = wal::encode_exemplars(&exemplars)?;
+        let (ack, done) = oneshot::channel();
+        self.send(Cmd::Exemplars {
+            record,
+            exemplars,
+            ack,
+        })?;
+        done.await
+            .map_err(|_| StorageError::Closed("WAL writer stopped".into()))?
+    }
+
     pub(crate) fn send(&self, cmd: Cmd) -> Result<(), StorageError> {
         if self.inner.failed.load(Ordering::SeqCst) {
             return Err(StorageError::Closed("an earlier WAL write failed".into()));

@@ -125,3 +125,15 @@ def test_otlp_histogram_exemplars(osprey: OspreyServer) -> None:
     ]
     assert by_le["+Inf"][0]["labels"] == {"trace_id": "5bf92f3577b34da6a3ce929d0e0e4736"}
     assert data[0]["seriesLabels"]["job"] == "checkout" and data[0]["seriesLabels"]["route"] == "/pay"
+
+    # Exemplars survive a crash (replayed from the WAL), and a flush that deletes the
+    # WAL segments and then a restart (the ring saved by the flush).
+    def exemplars() -> list:
+        r = osprey.get("/api/v1/query_exemplars", params={"query": "rpc_latency_seconds_bucket", "start": now_ns / 1e9 - 60, "end": now_ns / 1e9 + 1})
+        return sorted(ok(r), key=lambda g: g["seriesLabels"]["le"])
+    before = exemplars()
+    osprey.restart(kill=True)
+    assert exemplars() == before
+    assert osprey.post("/api/v1/admin/flush").status_code == 200
+    osprey.restart(kill=True)
+    assert exemplars() == before

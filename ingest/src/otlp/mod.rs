@@ -107,13 +107,15 @@ impl Pipeline {
         )
         .await?;
         st.samples.commit(&admitted);
-        // Exemplars only for an acknowledged request.
-        st.storage
-            .exemplars()
-            .add(exemplars.into_iter().map(|mut e| {
+        // Exemplars only for an acknowledged request; durable like its samples.
+        let exemplars: Vec<_> = exemplars
+            .into_iter()
+            .map(|mut e| {
                 e.tenant = tenant.to_string();
                 e
-            }));
+            })
+            .collect();
+        st.storage.append_exemplars(exemplars).await?;
         Ok(outcome)
     }
 

@@ -1,12 +1,22 @@
 //! Exemplars: a bounded in-memory ring per server, like Prometheus' circular exemplar
 //! storage (`--storage.tsdb.max-exemplars`). The oldest are overwritten when it is full.
-//! Unlike Prometheus (which replays them from its WAL), they do not survive a restart.
 //! Each exemplar keeps its series' name and labels, so a query matches them directly.
+//!
+//! They survive a restart: each acknowledged batch is a WAL record
+//! (`Storage::append_exemplars`), and every flush first saves the ring to
+//! `exemplars.json.zst` (format in `storage/docs/format/exemplars.md`), because it
+//! deletes the segments it covers. On open the saved ring is loaded, then the WAL's
+//! exemplars are replayed (a repeat of one already held is skipped).
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::Mutex;
 
-#[derive(Debug, Clone, PartialEq)]
+use serde::{Deserialize, Serialize};
+
+use crate::StorageError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exemplar {
     pub tenant: String,
     /// The series it belongs to: metric name and labels (sorted).
@@ -99,9 +109,66 @@ impl ExemplarStore {
         self.ring.lock().map(|r| r.len()).unwrap_or(0)
     }
 
+    /// Every exemplar held, oldest first.
+    pub fn all(&self) -> Vec<Exemplar> {
+        self.ring
+            .lock()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The saved ring's file in the data directory.
+pub const FILE: &str = "exemplars.json.zst";
+
+/// Largest decompressed ring file accepted (a corrupt length must not OOM us).
+const MAX_FILE: usize = 1 << 30;
+
+#[derive(Serialize, Deserialize)]
+struct SavedRing {
+    version: u32,
+    exemplars: Vec<Exemplar>,
+}
+
+/// Saves `exemplars` durably as `dir/exemplars.json.zst` (temp file, fsync, rename,
+/// fsync of the directory).
+pub fn save(dir: &Path, exemplars: Vec<Exemplar>) -> Result<(), StorageError> {
+    let path = dir.join(FILE);
+    let tmp = dir.join(format!("{FILE}.tmp"));
+    let json = serde_json::to_vec(&SavedRing {
+        version: 1,
+        exemplars,
+    })
+    .map_err(|e| StorageError::io(&path, std::io::Error::other(e)))?;
+    let bytes = zstd::bulk::compress(&json, 3).map_err(|e| StorageError::io(&path, e))?;
+    crate::manifest::write_durably(&tmp, &bytes)?;
+    std::fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e))?;
+    crate::wal::sync_dir(dir)
+}
+
+/// Loads the saved ring (empty when there is none). A file that cannot be read is an
+/// error: exemplars are not worth refusing to start for, so the caller logs it.
+pub fn load(dir: &Path) -> Result<Vec<Exemplar>, StorageError> {
+    let path = dir.join(FILE);
+    let compressed = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StorageError::io(&path, e)),
+    };
+    let corrupt = |reason: String| StorageError::CorruptManifest {
+        path: path.clone(),
+        reason,
+    };
+    let json = zstd::bulk::decompress(&compressed, MAX_FILE).map_err(|e| corrupt(e.to_string()))?;
+    let ring: SavedRing = serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))?;
+    if ring.version != 1 {
+        return Err(corrupt(format!("unknown version {}", ring.version)));
+    }
+    Ok(ring.exemplars)
 }
 
 #[cfg(test)]

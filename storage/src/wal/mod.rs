@@ -2,7 +2,8 @@
 //!
 //! Format (see `storage/docs/format/wal.md`): a segment `wal/<id:020>.seg` is a sequence of
 //! records `[len: u32 LE][crc32: u32 LE][payload: len bytes]`, where the CRC covers the
-//! payload and the payload is `[signal: u8][tenant_len: u16 LE][tenant][Arrow IPC stream]`.
+//! payload and the payload is `[signal: u8][tenant_len: u16 LE][tenant][Arrow IPC stream]`,
+//! or, for exemplars, `[4][0u16][JSON array of exemplars, each naming its tenant]`.
 //! A record is acknowledged only after the segment is fsynced past it.
 //!
 //! `writer`: the thread that owns the current segment (group commit, then memtable
@@ -18,6 +19,7 @@ use arrow::array::RecordBatch;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 
+use crate::series::exemplars::Exemplar;
 use crate::{Signal, StorageError};
 
 const HEADER: usize = 8;
@@ -30,6 +32,28 @@ pub struct WalRecord {
     pub tenant: String,
     pub signal: Signal,
     pub batch: RecordBatch,
+}
+
+/// The payload code of an exemplars record (after the signals' 1–3).
+const EXEMPLARS: u8 = 4;
+
+/// Encodes a record of exemplars (each names its tenant) ready to append.
+pub fn encode_exemplars(exemplars: &[Exemplar]) -> Result<Vec<u8>, StorageError> {
+    let mut payload = vec![EXEMPLARS, 0, 0];
+    serde_json::to_writer(&mut payload, exemplars)
+        .map_err(|e| StorageError::Closed(format!("exemplars not encodable: {e}")))?;
+    frame(payload)
+}
+
+/// Header + payload.
+fn frame(payload: Vec<u8>) -> Result<Vec<u8>, StorageError> {
+    let len =
+        u32::try_from(payload.len()).map_err(|_| StorageError::RecordTooLarge(payload.len()))?;
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    Ok(out)
 }
 
 /// Encodes a record (header + payload) ready to append.
@@ -45,17 +69,23 @@ pub fn encode(tenant: &str, signal: Signal, batch: &RecordBatch) -> Result<Vec<u
         w.write(batch)?;
         w.finish()?;
     }
-    let len =
-        u32::try_from(payload.len()).map_err(|_| StorageError::RecordTooLarge(payload.len()))?;
-    let mut out = Vec::with_capacity(HEADER + payload.len());
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-    Ok(out)
+    frame(payload)
 }
 
-fn decode_payload(payload: &[u8]) -> Result<WalRecord, String> {
+/// A decoded payload: rows of a table, or exemplars.
+enum Decoded {
+    Rows(WalRecord),
+    Exemplars(Vec<Exemplar>),
+}
+
+fn decode_payload(payload: &[u8]) -> Result<Decoded, String> {
     let (&code, rest) = payload.split_first().ok_or("empty payload")?;
+    if code == EXEMPLARS {
+        let json = rest.get(2..).ok_or("short exemplars record")?;
+        return serde_json::from_slice(json)
+            .map(Decoded::Exemplars)
+            .map_err(|e| format!("exemplars: {e}"));
+    }
     let signal = Signal::from_code(code).ok_or_else(|| format!("unknown signal code {code}"))?;
     if rest.len() < 2 {
         return Err("short tenant length".into());
@@ -74,11 +104,11 @@ fn decode_payload(payload: &[u8]) -> Result<WalRecord, String> {
         .next()
         .ok_or("no batch in record")?
         .map_err(|e| format!("arrow ipc: {e}"))?;
-    Ok(WalRecord {
+    Ok(Decoded::Rows(WalRecord {
         tenant,
         signal,
         batch,
-    })
+    }))
 }
 
 pub fn segment_path(dir: &Path, id: u64) -> PathBuf {
@@ -114,6 +144,18 @@ pub struct Damage {
 /// In the newest segment that is the torn tail of a crash mid-append; elsewhere it is
 /// corruption.
 pub fn read_segment(path: &Path) -> Result<(Vec<WalRecord>, Option<Damage>), StorageError> {
+    read_segment_all(path).map(|s| (s.records, s.damage))
+}
+
+/// What a segment holds, up to its damage if any.
+pub struct SegmentContents {
+    pub records: Vec<WalRecord>,
+    pub exemplars: Vec<Exemplar>,
+    pub damage: Option<Damage>,
+}
+
+/// Reads a segment's records and exemplars, stopping at the first damage.
+pub fn read_segment_all(path: &Path) -> Result<SegmentContents, StorageError> {
     let file = File::open(path).map_err(|e| StorageError::io(path, e))?;
     let total = file
         .metadata()
@@ -121,6 +163,7 @@ pub fn read_segment(path: &Path) -> Result<(Vec<WalRecord>, Option<Damage>), Sto
         .len();
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut records = Vec::new();
+    let mut exemplars = Vec::new();
     let mut offset: u64 = 0;
     let mut header = [0u8; HEADER];
     let bad: Option<String> = loop {
@@ -146,12 +189,17 @@ pub fn read_segment(path: &Path) -> Result<(Vec<WalRecord>, Option<Damage>), Sto
             break Some("CRC mismatch".into());
         }
         match decode_payload(&payload) {
-            Ok(rec) => records.push(rec),
+            Ok(Decoded::Rows(rec)) => records.push(rec),
+            Ok(Decoded::Exemplars(mut e)) => exemplars.append(&mut e),
             Err(e) => break Some(e),
         }
         offset += (HEADER + len) as u64;
     };
-    Ok((records, bad.map(|reason| Damage { offset, reason })))
+    Ok(SegmentContents {
+        records,
+        exemplars,
+        damage: bad.map(|reason| Damage { offset, reason }),
+    })
 }
 
 /// Cuts a segment at `offset` (dropping a torn tail) durably.
@@ -273,6 +321,29 @@ mod tests {
         assert_eq!(recs[0].tenant, "t1");
         assert_eq!(fs::metadata(&path).unwrap().len(), full);
         assert_eq!(list_segments(dir.path()).unwrap(), vec![1]);
+    }
+
+    #[test]
+    fn exemplars_records_round_trip_beside_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SegmentWriter::create(dir.path(), 3).unwrap();
+        let ex = Exemplar {
+            tenant: "t2".into(),
+            metric: "http_request_duration_seconds_bucket".into(),
+            series_labels: vec![("le".into(), "0.5".into())],
+            labels: vec![("trace_id".into(), "ab".repeat(16))],
+            value: 0.25,
+            timestamp_ms: 1_700_000_000_123,
+        };
+        w.append(&encode("t1", Signal::Logs, &batch(2)).unwrap())
+            .unwrap();
+        w.append(&encode_exemplars(std::slice::from_ref(&ex)).unwrap())
+            .unwrap();
+        drop(w);
+        let got = read_segment_all(&segment_path(dir.path(), 3)).unwrap();
+        assert!(got.damage.is_none());
+        assert_eq!(got.records.len(), 1);
+        assert_eq!(got.exemplars, vec![ex]);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use arrow::array::RecordBatch;
 use tokio::sync::oneshot;
 
 use crate::memtable::Frozen;
+use crate::series::exemplars::Exemplar;
 use crate::wal::SegmentWriter;
 use crate::{Inner, Signal, StorageError};
 
@@ -37,17 +38,29 @@ pub enum Cmd {
         bytes: u64,
         ack: oneshot::Sender<Result<(), StorageError>>,
     },
+    /// A record of exemplars; acknowledged with how many the ring took.
+    Exemplars {
+        record: Vec<u8>,
+        exemplars: Vec<Exemplar>,
+        ack: oneshot::Sender<Result<usize, StorageError>>,
+    },
     Rotate {
         ack: oneshot::Sender<Result<(), StorageError>>,
     },
 }
 
-struct Pending {
-    tenant: String,
-    signal: Signal,
-    batch: RecordBatch,
-    bytes: u64,
-    ack: oneshot::Sender<Result<(), StorageError>>,
+enum Pending {
+    Rows {
+        tenant: String,
+        signal: Signal,
+        batch: RecordBatch,
+        bytes: u64,
+        ack: oneshot::Sender<Result<(), StorageError>>,
+    },
+    Exemplars {
+        exemplars: Vec<Exemplar>,
+        ack: oneshot::Sender<Result<usize, StorageError>>,
+    },
 }
 
 pub fn spawn(
@@ -83,13 +96,25 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
                     {
                         write_error = Some(e);
                     }
-                    group.push(Pending {
+                    group.push(Pending::Rows {
                         tenant,
                         signal,
                         batch,
                         bytes,
                         ack,
                     });
+                }
+                Cmd::Exemplars {
+                    record,
+                    exemplars,
+                    ack,
+                } => {
+                    if write_error.is_none()
+                        && let Err(e) = segment.append(&record)
+                    {
+                        write_error = Some(e);
+                    }
+                    group.push(Pending::Exemplars { exemplars, ack });
                 }
                 Cmd::Rotate { ack } => {
                     rotate = Some(ack);
@@ -177,17 +202,35 @@ fn written(inner: &Inner) -> Outcome {
     Outcome::Written
 }
 
+impl Pending {
+    /// Bytes counted in flight (rows only).
+    fn bytes(&self) -> u64 {
+        match self {
+            Pending::Rows { bytes, .. } => *bytes,
+            Pending::Exemplars { .. } => 0,
+        }
+    }
+}
+
 fn refuse_group(inner: &Inner, group: Vec<Pending>, error: impl Fn() -> StorageError) {
-    let total: u64 = group.iter().map(|p| p.bytes).sum();
+    let total: u64 = group.iter().map(Pending::bytes).sum();
     inner.in_flight.fetch_sub(total, Ordering::SeqCst);
     for p in group {
-        let _ = p.ack.send(Err(error()));
+        match p {
+            Pending::Rows { ack, .. } => {
+                let _ = ack.send(Err(error()));
+            }
+            Pending::Exemplars { ack, .. } => {
+                let _ = ack.send(Err(error()));
+            }
+        }
     }
 }
 
 fn commit_group(inner: &Inner, group: Vec<Pending>) {
-    let total: u64 = group.iter().map(|p| p.bytes).sum();
+    let total: u64 = group.iter().map(Pending::bytes).sum();
     let mut acks = Vec::with_capacity(group.len());
+    let mut exemplar_acks = Vec::new();
     let mut rows = 0u64;
     // Live tail: no receiver, no cost; a slow one lags and is told so.
     let tail = inner
@@ -198,27 +241,40 @@ fn commit_group(inner: &Inner, group: Vec<Pending>) {
         .filter(|t| t.receiver_count() > 0);
     if let Ok(mut state) = inner.state.write() {
         for p in group {
-            rows += p.batch.num_rows() as u64;
-            let batch = if p.signal == Signal::Metrics {
-                inner.series.index.observe(&p.tenant, &p.batch, true);
-                match crate::schema::to_stored(p.signal, &p.batch) {
+            let (tenant, signal, batch, ack) = match p {
+                Pending::Rows {
+                    tenant,
+                    signal,
+                    batch,
+                    ack,
+                    ..
+                } => (tenant, signal, batch, ack),
+                Pending::Exemplars { exemplars, ack } => {
+                    exemplar_acks.push((ack, inner.series.exemplars.add(exemplars)));
+                    continue;
+                }
+            };
+            rows += batch.num_rows() as u64;
+            let batch = if signal == Signal::Metrics {
+                inner.series.index.observe(&tenant, &batch, true);
+                match crate::schema::to_stored(signal, &batch) {
                     Ok(b) => {
-                        inner.series.head.insert(&p.tenant, &b);
+                        inner.series.head.insert(&tenant, &b);
                         b
                     }
                     // Unreachable for batches that passed `append`'s schema check.
-                    Err(_) => p.batch,
+                    Err(_) => batch,
                 }
             } else {
-                p.batch
+                batch
             };
-            if p.signal == Signal::Logs
+            if signal == Signal::Logs
                 && let Some(tail) = &tail
             {
-                let _ = tail.send(Arc::new((p.tenant.clone(), batch.clone())));
+                let _ = tail.send(Arc::new((tenant.clone(), batch.clone())));
             }
-            state.active.insert(p.tenant, p.signal, batch);
-            acks.push(p.ack);
+            state.active.insert(tenant, signal, batch);
+            acks.push(ack);
         }
         let buffered = state.active.bytes + state.frozen.iter().map(|f| f.bytes).sum::<u64>();
         inner.metrics.set_memtable_bytes(buffered);
@@ -230,6 +286,9 @@ fn commit_group(inner: &Inner, group: Vec<Pending>) {
     inner.metrics.add_wal_rows(rows);
     for ack in acks {
         let _ = ack.send(Ok(()));
+    }
+    for (ack, stored) in exemplar_acks {
+        let _ = ack.send(Ok(stored));
     }
 }
 
