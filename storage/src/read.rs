@@ -316,6 +316,44 @@ pub struct SampleReader<'a> {
 }
 
 impl SampleReader<'_> {
+    /// Which of `ids` (sorted, distinct) have a sample in `start_ns..=end_ns`: the head
+    /// answers for its part of the range, the memtable and files for the rest.
+    pub fn ids_with_samples(
+        &self,
+        ids: &[u64],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<std::collections::HashSet<u64>, StorageError> {
+        let inner = &self.storage.inner;
+        let mut found = std::collections::HashSet::new();
+        let cutoff =
+            inner
+                .series
+                .head
+                .ids_with_samples(&self.tenant, ids, start_ns, end_ns, &mut found);
+        if start_ns < cutoff {
+            let rest: Vec<u64> = ids
+                .iter()
+                .copied()
+                .filter(|id| !found.contains(id))
+                .collect();
+            if !rest.is_empty() {
+                let snap = self
+                    .snap
+                    .get_or_init(|| self.storage.snapshot(&self.tenant, Signal::Metrics));
+                found.extend(samples::ids_with_samples(
+                    &inner.blobs,
+                    Some(&inner.caches.footers),
+                    snap,
+                    &rest,
+                    start_ns,
+                    end_ns.min(cutoff.saturating_sub(1)),
+                )?);
+            }
+        }
+        Ok(found)
+    }
+
     /// The samples of `ids` (sorted, distinct) in `start_ns..=end_ns`, each series' in
     /// no particular order (blocking: call it off the async workers). Samples at or
     /// after the head's cutoff come from the head alone; the memtable and files are

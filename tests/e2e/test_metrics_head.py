@@ -58,3 +58,49 @@ def test_head_serves_recent_samples_and_survives_restart(osprey: OspreyServer) -
                message="the head loads recent samples after a restart")
     assert status(osprey, "alpha")["head_bytes"] > 0
     assert [range_query(osprey, q, a, b, "alpha") for q, a, b in queries] == before
+
+
+def test_series_and_labels_honour_start_and_end(osprey: OspreyServer) -> None:
+    now = time.time()
+
+    def points(minutes_ago: range, **labels: str) -> list:
+        return [number_point(int((now - m * 60) * 1e9), 1.0, labels) for m in minutes_ago]
+
+    old = gauge_metric("old_metric", points(range(170, 160, -1), era="old"))
+    new = gauge_metric("new_metric", points(range(10, -1, -1), era="new", zone="z1"))
+    assert_accepted(post_otlp(osprey, "metrics", metrics_request("svc", [old, new])))
+
+    def names(path: str, **params: str) -> list:
+        r = osprey.get(path, params=params)
+        assert r.status_code == 200, r.text
+        return r.json()["data"]
+
+    def series(start: float | None, end: float | None) -> list[str]:
+        params = {"match[]": '{__name__=~"old_metric|new_metric"}'}
+        if start is not None:
+            params["start"] = f"{start:.3f}"
+        if end is not None:
+            params["end"] = f"{end:.3f}"
+        return sorted(s["__name__"] for s in names("/api/v1/series", **params))
+
+    def check() -> None:
+        assert series(None, None) == ["new_metric", "old_metric"]
+        assert series(now - 1800, now) == ["new_metric"]
+        assert series(now - 175 * 60, now - 150 * 60) == ["old_metric"]
+        assert series(now - 175 * 60, None) == ["new_metric", "old_metric"]
+        assert series(now - 100 * 60, now - 50 * 60) == []
+        recent = {"start": f"{now - 1800:.3f}", "end": f"{now:.3f}"}
+        assert "zone" in names("/api/v1/labels", **recent)
+        assert "zone" not in names("/api/v1/labels", start=f"{now - 175 * 60:.3f}", end=f"{now - 150 * 60:.3f}")
+        assert names("/api/v1/label/era/values", **recent) == ["new"]
+        assert names("/api/v1/label/era/values") == ["new", "old"]
+        r = osprey.get("/api/v1/series", params={"match[]": "old_metric", "start": "10", "end": "5"})
+        assert r.status_code == 400 and "end" in r.json()["error"], r.text
+
+    check()  # memtable and head
+    assert osprey.post("/api/v1/admin/flush").status_code == 200
+    check()  # files and head
+    osprey.restart(kill=False)
+    wait_until(lambda: not status(osprey, "default")["head_loading"], timeout=30,
+               message="the head loads recent samples after a restart")
+    check()

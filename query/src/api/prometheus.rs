@@ -159,17 +159,26 @@ pub(super) async fn prom_query_range_handler(
     respond(run.await)
 }
 
-/// `match[]` selectors and `limit` of the metadata endpoints (query string and form).
+/// What the metadata endpoints take: `match[]` selectors, `limit`, and the time range
+/// (`start`/`end`; only series with a sample in it count).
+pub(super) struct ListParams {
+    selectors: Vec<String>,
+    limit: Option<usize>,
+    range: promql::Range,
+}
+
+/// [`ListParams`] from the query string and form.
 pub(super) fn list_params(
     q: Vec<(String, String)>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<(Vec<String>, Option<usize>), QueryError> {
+) -> Result<ListParams, QueryError> {
     let mut pairs = q;
     if let Ok(Form(f)) = form {
         pairs.extend(f);
     }
     let mut selectors = Vec::new();
     let mut limit = None;
+    let (mut start, mut end) = (None, None);
     for (k, v) in pairs {
         match k.as_str() {
             "match[]" => selectors.push(v),
@@ -182,45 +191,78 @@ pub(super) fn list_params(
                 // 0 means no limit, as in Prometheus.
                 limit = (n > 0).then_some(n);
             }
+            "start" => start = Some(super::parse_time("start", &v)?),
+            "end" => end = Some(super::parse_time("end", &v)?),
             _ => {}
         }
     }
-    Ok((selectors, limit))
+    let range = match (start, end) {
+        (None, None) => None,
+        (s, e) => Some((s.unwrap_or(i64::MIN), e.unwrap_or(i64::MAX))),
+    };
+    if let Some((s, e)) = range
+        && e < s
+    {
+        return Err(QueryError::BadData(
+            "invalid parameter \"end\": end timestamp must not be before start time".into(),
+        ));
+    }
+    Ok(ListParams {
+        selectors,
+        limit,
+        range,
+    })
 }
 
-/// `GET|POST /api/v1/labels`, optionally over the series `match[]` selects.
+/// One of the label endpoints, on a blocking thread (a time range reads samples).
+async fn labels_of_params(
+    st: QueryState,
+    ctx: RequestContext,
+    p: Result<ListParams, QueryError>,
+    label: Option<String>,
+) -> Result<Vec<String>, QueryError> {
+    let p = p?;
+    let tenant = ctx.tenant().to_string();
+    let st2 = st.clone();
+    st.blocking("labels", move || {
+        promql::label_list(
+            &st2,
+            &tenant,
+            &p.selectors,
+            p.range,
+            label.as_deref(),
+            p.limit,
+        )
+    })
+    .await
+}
+
+/// `GET|POST /api/v1/labels`, optionally over the series `match[]` selects and with a
+/// sample in `start`..`end`.
 pub(super) async fn labels_handler(
     State(st): State<QueryState>,
     ctx: RequestContext,
     Query(q): Query<Vec<(String, String)>>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let run = || {
-        let tenant = ctx.tenant().to_string();
-        let (selectors, limit) = list_params(q, form)?;
-        promql::label_list(&st, &tenant, &selectors, None, limit)
-    };
-    respond(run())
+    respond(labels_of_params(st, ctx, list_params(q, form), None).await)
 }
 
-/// `GET /api/v1/label/{name}/values`, optionally over the series `match[]` selects.
+/// `GET /api/v1/label/{name}/values`, optionally over the series `match[]` selects and
+/// with a sample in `start`..`end`.
 pub(super) async fn label_values_handler(
     State(st): State<QueryState>,
     ctx: RequestContext,
     Path(name): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    let run = || {
-        let tenant = ctx.tenant().to_string();
-        let (selectors, limit) = list_params(
-            q,
-            Err(FormRejection::from(
-                axum::extract::rejection::InvalidFormContentType::default(),
-            )),
-        )?;
-        promql::label_list(&st, &tenant, &selectors, Some(&name), limit)
-    };
-    respond(run())
+    let p = list_params(
+        q,
+        Err(FormRejection::from(
+            axum::extract::rejection::InvalidFormContentType::default(),
+        )),
+    );
+    respond(labels_of_params(st, ctx, p, Some(name)).await)
 }
 
 /// `GET /api/v1/metadata`: type, help and unit per metric family (`metric`, `limit`).
@@ -257,15 +299,20 @@ pub(super) async fn series_handler(
     Query(q): Query<Vec<(String, String)>>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let run = || {
+    let run = async {
         let tenant = ctx.tenant().to_string();
-        let (selectors, limit) = list_params(q, form)?;
-        if selectors.is_empty() {
+        let p = list_params(q, form)?;
+        if p.selectors.is_empty() {
             return Err(QueryError::BadData("no match[] parameter provided".into()));
         }
-        promql::series_labels(&st, &tenant, &selectors, limit).map(|l| prometheus_json::series(&l))
+        let st2 = st.clone();
+        st.blocking("series", move || {
+            promql::series_labels(&st2, &tenant, &p.selectors, p.range, p.limit)
+                .map(|l| prometheus_json::series(&l))
+        })
+        .await
     };
-    respond(run())
+    respond(run.await)
 }
 
 /// Prometheus' error shape, used by every query endpoint that has no shape of its own.

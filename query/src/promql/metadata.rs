@@ -140,14 +140,47 @@ pub fn matching_series(
     Ok(out)
 }
 
-/// `/api/v1/series`: the label sets of the matching series, by labels.
+/// A metadata request's time range: series count only when they have a sample in it
+/// (`start`/`end` of `/api/v1/series` and the label endpoints, in ns).
+pub type Range = Option<(i64, i64)>;
+
+/// The series of `series` with a sample in `range` (all of them without a range). The
+/// head answers for recent samples; older ones read the `series_id` and `timestamp`
+/// columns of the pages that may hold them (blocking).
+fn in_range(
+    st: &QueryState,
+    tenant: &str,
+    series: Vec<Arc<Series>>,
+    range: Range,
+) -> Result<Vec<Arc<Series>>, QueryError> {
+    let Some((start, end)) = range else {
+        return Ok(series);
+    };
+    let mut ids: Vec<u64> = series.iter().map(|s| s.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found = st
+        .storage
+        .sample_reader(tenant)
+        .ids_with_samples(&ids, start, end)
+        .map_err(|e| QueryError::Internal(e.to_string()))?;
+    Ok(series
+        .into_iter()
+        .filter(|s| found.contains(&s.id))
+        .collect())
+}
+
+/// `/api/v1/series`: the label sets of the matching series (with a sample in `range`
+/// when given), by labels. Blocking when a range is given.
 pub fn series_labels(
     st: &QueryState,
     tenant: &str,
     selectors: &[String],
+    range: Range,
     limit: Option<usize>,
 ) -> Result<Vec<Labels>, QueryError> {
-    let mut labels: Vec<Labels> = matching_series(st, tenant, selectors)?
+    let series = matching_series(st, tenant, selectors)?;
+    let mut labels: Vec<Labels> = in_range(st, tenant, series, range)?
         .iter()
         .map(|s| labels_of(s))
         .collect();
@@ -159,22 +192,29 @@ pub fn series_labels(
 }
 
 /// `/api/v1/labels` (`label` None) or `/api/v1/label/{label}/values`, over the series
-/// the selectors match or all of them.
+/// the selectors match or all of them (those with a sample in `range` when given;
+/// blocking then).
 pub fn label_list(
     st: &QueryState,
     tenant: &str,
     selectors: &[String],
+    range: Range,
     label: Option<&str>,
     limit: Option<usize>,
 ) -> Result<Vec<String>, QueryError> {
-    let mut out: Vec<String> = if selectors.is_empty() {
+    let mut out: Vec<String> = if selectors.is_empty() && range.is_none() {
         match label {
             None => st.storage.series().label_names(tenant),
             Some(l) => st.storage.series().label_values(tenant, l),
         }
     } else {
+        let series = if selectors.is_empty() {
+            st.storage.series().select(tenant, &[])
+        } else {
+            matching_series(st, tenant, selectors)?
+        };
         let mut set = std::collections::BTreeSet::new();
-        for s in matching_series(st, tenant, selectors)? {
+        for s in in_range(st, tenant, series, range)? {
             match label {
                 None => {
                     set.insert("__name__".to_string());

@@ -374,6 +374,39 @@ impl Head {
         th.cutoff
     }
 
+    /// Adds to `out` which of `ids` have a sample in `start..=end` at or after the
+    /// tenant's cutoff; returns the cutoff (older samples are the caller's to check).
+    pub fn ids_with_samples(
+        &self,
+        tenant: &str,
+        ids: &[u64],
+        start: i64,
+        end: i64,
+        out: &mut std::collections::HashSet<u64>,
+    ) -> i64 {
+        let Ok(st) = self.state.read() else {
+            return i64::MAX;
+        };
+        let Some(th) = st.tenants.get(tenant) else {
+            return i64::MAX;
+        };
+        let from = start.max(th.cutoff);
+        if from > end {
+            return th.cutoff;
+        }
+        let mut buf = Vec::new();
+        for id in ids {
+            if let Some(s) = th.series.get(id) {
+                buf.clear();
+                s.read(from, end, &mut buf);
+                if !buf.is_empty() {
+                    out.insert(*id);
+                }
+            }
+        }
+        th.cutoff
+    }
+
     /// Bytes held for `tenant`, and whether its recent samples are still being loaded
     /// from files.
     pub fn tenant_status(&self, tenant: &str) -> (usize, bool) {

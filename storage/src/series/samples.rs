@@ -163,3 +163,57 @@ fn read_file_batch(
     }
     Ok(())
 }
+
+/// Which of `ids` (sorted, distinct) have a sample in `start_ns..=end_ns` in the
+/// snapshot's memtable batches and files: only the `series_id` and `timestamp` columns
+/// of the pages that may hold them are read.
+pub fn ids_with_samples(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    snap: &Snapshot,
+    ids: &[u64],
+    start_ns: i64,
+    end_ns: i64,
+) -> Result<std::collections::HashSet<u64>, StorageError> {
+    let mut found = std::collections::HashSet::new();
+    let columns = |b: &RecordBatch| {
+        let sid = b
+            .column_by_name("series_id")?
+            .as_primitive_opt::<UInt64Type>()?;
+        let ts = b
+            .column_by_name("timestamp")?
+            .as_primitive_opt::<TimestampNanosecondType>()?;
+        Some((sid.clone(), ts.clone()))
+    };
+    let mut scan = |b: &RecordBatch| {
+        if let Some((sid, ts)) = columns(b) {
+            for i in 0..b.num_rows() {
+                let (id, t) = (sid.value(i), ts.value(i));
+                if !found.contains(&id) && keep(ids, id, t, start_ns, end_ns) {
+                    found.insert(id);
+                }
+            }
+        }
+    };
+    snap.batches.iter().for_each(&mut scan);
+    for f in snap
+        .files
+        .iter()
+        .filter(|f| f.max_time_ns >= start_ns && f.min_time_ns <= end_ns)
+    {
+        let rows = candidate_rows(blobs, footers, &f.path, ids)?;
+        if rows.is_empty() {
+            continue;
+        }
+        let batches = files::read_row_ranges(
+            blobs,
+            footers,
+            &f.path,
+            Some(&["series_id", "timestamp"]),
+            &rows,
+            &[],
+        )?;
+        batches.iter().for_each(&mut scan);
+    }
+    Ok(found)
+}
