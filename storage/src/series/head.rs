@@ -228,16 +228,30 @@ impl Head {
             .entry(tenant.to_string())
             .or_insert_with(|| TenantHead::new(initial, now));
         let mut grown = 0isize;
-        for i in 0..batch.num_rows() {
-            let t = ts.value(i);
-            if t < th.cutoff && th.warming.is_none_or(|w| t < w) {
+        let (cutoff, warming) = (th.cutoff, th.warming);
+        let (ids, n) = (sid.values(), batch.num_rows());
+        // Rows come grouped by series: one map lookup per run of a series.
+        let kept = |t: i64| t >= cutoff || warming.is_some_and(|w| t >= w);
+        let mut i = 0;
+        while i < n {
+            let (id, from) = (ids[i], i);
+            while i < n && ids[i] == id {
+                i += 1;
+            }
+            // No entry for a series none of whose samples the head keeps.
+            if !(from..i).any(|r| kept(ts.value(r))) {
                 continue;
             }
-            let s = th.series.entry(sid.value(i)).or_insert_with(|| {
+            let s = th.series.entry(id).or_insert_with(|| {
                 grown += SERIES_OVERHEAD as isize;
                 SeriesHead::default()
             });
-            grown += s.push(t, val.value(i));
+            for r in from..i {
+                let t = ts.value(r);
+                if kept(t) {
+                    grown += s.push(t, val.value(r));
+                }
+            }
         }
         st.bytes = st.bytes.saturating_add_signed(grown);
         if now - st.trimmed_at >= TRIM_EVERY || st.bytes > self.max_bytes {
