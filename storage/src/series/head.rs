@@ -354,6 +354,35 @@ impl Head {
         st.bytes = bytes;
     }
 
+    /// Calls `f(id, series, from)` for each of `ids` the tenant's head holds, where
+    /// `from..=end` is the part of `start..=end` at or after the cutoff; returns the
+    /// cutoff (older samples are the caller's), `i64::MAX` for an unknown tenant.
+    fn each_series(
+        &self,
+        tenant: &str,
+        ids: &[u64],
+        start: i64,
+        end: i64,
+        mut f: impl FnMut(u64, &SeriesHead, i64),
+    ) -> i64 {
+        let Ok(st) = self.state.read() else {
+            return i64::MAX;
+        };
+        let Some(th) = st.tenants.get(tenant) else {
+            // Nothing acknowledged since open: everything is in the memtable and files.
+            return i64::MAX;
+        };
+        let from = start.max(th.cutoff);
+        if from <= end {
+            for id in ids {
+                if let Some(s) = th.series.get(id) {
+                    f(*id, s, from);
+                }
+            }
+        }
+        th.cutoff
+    }
+
     /// Reads the samples of `ids` in `start..=end` that are at or after the tenant's
     /// cutoff into `out`; returns the cutoff (older samples are the caller's to read).
     pub fn read(
@@ -364,28 +393,14 @@ impl Head {
         end: i64,
         out: &mut SamplesById,
     ) -> i64 {
-        let Ok(st) = self.state.read() else {
-            return i64::MAX;
-        };
-        let Some(th) = st.tenants.get(tenant) else {
-            // Nothing acknowledged since open: everything is in the memtable and files.
-            return i64::MAX;
-        };
-        let from = start.max(th.cutoff);
-        if from > end {
-            return th.cutoff;
-        }
-        for id in ids {
-            if let Some(s) = th.series.get(id) {
-                let dst = out.entry(*id).or_default();
-                s.read(from, end, dst);
-                if dst.is_empty() {
-                    // Like the file reader: no entry for a series without samples.
-                    out.remove(id);
-                }
+        self.each_series(tenant, ids, start, end, |id, s, from| {
+            let dst = out.entry(id).or_default();
+            s.read(from, end, dst);
+            if dst.is_empty() {
+                // Like the file reader: no entry for a series without samples.
+                out.remove(&id);
             }
-        }
-        th.cutoff
+        })
     }
 
     /// Adds to `out` which of `ids` have a sample in `start..=end` at or after the
@@ -398,27 +413,14 @@ impl Head {
         end: i64,
         out: &mut std::collections::HashSet<u64>,
     ) -> i64 {
-        let Ok(st) = self.state.read() else {
-            return i64::MAX;
-        };
-        let Some(th) = st.tenants.get(tenant) else {
-            return i64::MAX;
-        };
-        let from = start.max(th.cutoff);
-        if from > end {
-            return th.cutoff;
-        }
         let mut buf = Vec::new();
-        for id in ids {
-            if let Some(s) = th.series.get(id) {
-                buf.clear();
-                s.read(from, end, &mut buf);
-                if !buf.is_empty() {
-                    out.insert(*id);
-                }
+        self.each_series(tenant, ids, start, end, |id, s, from| {
+            buf.clear();
+            s.read(from, end, &mut buf);
+            if !buf.is_empty() {
+                out.insert(id);
             }
-        }
-        th.cutoff
+        })
     }
 
     /// Bytes held for `tenant`, and whether its recent samples are still being loaded

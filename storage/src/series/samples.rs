@@ -26,6 +26,22 @@ fn candidate_rows(
     crate::files::pruning::u64_in(blobs, footers, rel, "series_id", ids)
 }
 
+/// `columns` of the rows of `rel` whose pages may hold one of `ids` (none read when
+/// no page may).
+fn candidate_batches(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    rel: &str,
+    ids: &[u64],
+    columns: &[&str],
+) -> Result<Vec<RecordBatch>, StorageError> {
+    let rows = candidate_rows(blobs, footers, rel, ids)?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    files::read_row_ranges(blobs, footers, rel, Some(columns), &rows, &[])
+}
+
 fn keep(ids: &[u64], id: u64, ts: i64, start_ns: i64, end_ns: i64) -> bool {
     ts >= start_ns && ts <= end_ns && ids.binary_search(&id).is_ok()
 }
@@ -72,19 +88,8 @@ pub fn read(
     let read_files = |part: &[&crate::FileMeta]| -> Result<SamplesById, StorageError> {
         let mut out = SamplesById::new();
         for f in part {
-            let rows = candidate_rows(blobs, footers, &f.path, ids)?;
-            if rows.is_empty() {
-                continue;
-            }
-            let batches = files::read_row_ranges(
-                blobs,
-                footers,
-                &f.path,
-                Some(&["series_id", "timestamp", "value_m", "value_k", "value_f"]),
-                &rows,
-                &[],
-            )?;
-            for b in &batches {
+            let columns = ["series_id", "timestamp", "value_m", "value_k", "value_f"];
+            for b in &candidate_batches(blobs, footers, &f.path, ids, &columns)? {
                 read_file_batch(b, ids, start_ns, end_ns, &mut out)?;
             }
         }
@@ -201,19 +206,9 @@ pub fn ids_with_samples(
         .iter()
         .filter(|f| f.max_time_ns >= start_ns && f.min_time_ns <= end_ns)
     {
-        let rows = candidate_rows(blobs, footers, &f.path, ids)?;
-        if rows.is_empty() {
-            continue;
-        }
-        let batches = files::read_row_ranges(
-            blobs,
-            footers,
-            &f.path,
-            Some(&["series_id", "timestamp"]),
-            &rows,
-            &[],
-        )?;
-        batches.iter().for_each(&mut scan);
+        candidate_batches(blobs, footers, &f.path, ids, &["series_id", "timestamp"])?
+            .iter()
+            .for_each(&mut scan);
     }
     Ok(found)
 }

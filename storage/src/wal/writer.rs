@@ -82,7 +82,7 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
         let mut write_error: Option<StorageError> = None;
         let mut next = Some(first);
         while let Some(cmd) = next.take() {
-            match cmd {
+            let (record, pending) = match cmd {
                 Cmd::Append {
                     record,
                     tenant,
@@ -90,37 +90,32 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
                     batch,
                     bytes,
                     ack,
-                } => {
-                    if write_error.is_none()
-                        && let Err(e) = segment.append(&record)
-                    {
-                        write_error = Some(e);
-                    }
-                    group.push(Pending::Rows {
+                } => (
+                    record,
+                    Pending::Rows {
                         tenant,
                         signal,
                         batch,
                         bytes,
                         ack,
-                    });
-                }
+                    },
+                ),
                 Cmd::Exemplars {
                     record,
                     exemplars,
                     ack,
-                } => {
-                    if write_error.is_none()
-                        && let Err(e) = segment.append(&record)
-                    {
-                        write_error = Some(e);
-                    }
-                    group.push(Pending::Exemplars { exemplars, ack });
-                }
+                } => (record, Pending::Exemplars { exemplars, ack }),
                 Cmd::Rotate { ack } => {
                     rotate = Some(ack);
                     break;
                 }
+            };
+            if write_error.is_none()
+                && let Err(e) = segment.append(&record)
+            {
+                write_error = Some(e);
             }
+            group.push(pending);
             if group.len() >= MAX_GROUP {
                 break;
             }
