@@ -14,30 +14,7 @@ from playwright.sync_api import expect
 
 from builders import assert_accepted, post_otlp, span, traces_request
 from harness import wait_until
-from uikit import demo, page, screenshot, watch  # noqa: F401
-
-
-class _Requests:
-    """Requests in flight, to leave a view only when its loads are done (leaving
-    aborts them, which `watch` would report; `networkidle` only covers page loads)."""
-
-    def __init__(self, page) -> None:
-        self.page = page
-        self.inflight = 0
-        page.on("request", lambda r: self._add(1))
-        page.on("requestfinished", lambda r: self._add(-1))
-        page.on("requestfailed", lambda r: self._add(-1))
-
-    def _add(self, d: int) -> None:
-        self.inflight += d
-
-    def settle(self, quiet_ms: int = 300, timeout_s: float = 30) -> None:
-        deadline = time.monotonic() + timeout_s
-        quiet = 0
-        while quiet < quiet_ms:
-            assert time.monotonic() < deadline, f"{self.inflight} requests still in flight"
-            self.page.wait_for_timeout(50)
-            quiet = quiet + 50 if self.inflight == 0 else 0
+from uikit import Requests as _Requests, demo, page, screenshot, watch  # noqa: F401
 
 
 def _map_edges(page) -> dict[tuple[str, str], dict[str, float]]:

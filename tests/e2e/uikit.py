@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,31 @@ def watch(page) -> list[str]:
     page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} {r.failure}"))
     page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
     return problems
+
+
+class Requests:
+    """Counts a page's requests in flight, to leave (or audit) a view only when its loads
+    are done: leaving aborts them, which `watch` would report, and `networkidle` only
+    covers page loads."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.inflight = 0
+        page.on("request", lambda r: self._add(1))
+        page.on("requestfinished", lambda r: self._add(-1))
+        page.on("requestfailed", lambda r: self._add(-1))
+
+    def _add(self, d: int) -> None:
+        self.inflight += d
+
+    def settle(self, quiet_ms: int = 300, timeout_s: float = 30) -> None:
+        """Waits until no request has been in flight for `quiet_ms`."""
+        deadline = time.monotonic() + timeout_s
+        quiet = 0
+        while quiet < quiet_ms:
+            assert time.monotonic() < deadline, f"{self.inflight} requests still in flight"
+            self.page.wait_for_timeout(50)
+            quiet = quiet + 50 if self.inflight == 0 else 0
 
 
 def screenshot(page, name: str) -> Path:

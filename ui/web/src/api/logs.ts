@@ -60,12 +60,8 @@ export interface SearchPage {
 
 const SEARCH = "/api/v1/logs/search";
 
-/** `GET /api/v1/logs/search`: newest first, `limit` 1–5000. */
-export async function searchLogs(f: LogFilter & { limit: number; cursor?: string | null }, signal?: AbortSignal): Promise<SearchPage> {
-  const { data } = await requestData(SEARCH, {
-    params: { ...filterParams(f), limit: f.limit, cursor: f.cursor ?? null },
-    signal,
-  });
+/** The `data` of a search answer: its hits, counts and the next page's cursor. */
+function toSearchPage(data: unknown): SearchPage {
   if (!isRecord(data) || !Array.isArray(data.result)) throw shapeError(SEARCH, "no data.result array");
   const stats = isRecord(data.stats) ? data.stats : {};
   return {
@@ -74,6 +70,15 @@ export async function searchLogs(f: LogFilter & { limit: number; cursor?: string
     elapsedMs: typeof stats.elapsed_ms === "number" ? stats.elapsed_ms : 0,
     cursor: typeof data.cursor === "string" && data.cursor !== "" ? data.cursor : null,
   };
+}
+
+/** `GET /api/v1/logs/search`: newest first, `limit` 1–5000. */
+export async function searchLogs(f: LogFilter & { limit: number; cursor?: string | null }, signal?: AbortSignal): Promise<SearchPage> {
+  const { data } = await requestData(SEARCH, {
+    params: { ...filterParams(f), limit: f.limit, cursor: f.cursor ?? null },
+    signal,
+  });
+  return toSearchPage(data);
 }
 
 export interface HistogramBucket {
@@ -249,14 +254,7 @@ export async function searchLogsNs(
     },
     signal,
   });
-  if (!isRecord(data) || !Array.isArray(data.result)) throw shapeError(SEARCH, "no data.result array");
-  const stats = isRecord(data.stats) ? data.stats : {};
-  return {
-    hits: data.result.filter(isRecord).map(toHit),
-    matched: typeof stats.matched === "number" ? stats.matched : data.result.length,
-    elapsedMs: typeof stats.elapsed_ms === "number" ? stats.elapsed_ms : 0,
-    cursor: typeof data.cursor === "string" && data.cursor !== "" ? data.cursor : null,
-  };
+  return toSearchPage(data);
 }
 
 export interface LogPattern {

@@ -46,7 +46,7 @@ export function Readout({ x, y, time, rows, format, empty }: { x: number; y: num
   const sorted = [...rows].sort((a, b) => b.value - a.value);
   const shown = sorted.slice(0, MAX_ROWS);
   return (
-    <div class="chart-tip" role="tooltip" style={tipStyle(x, y)} data-testid="chart-tooltip">
+    <div class="tip chart-tip" role="tooltip" style={tipStyle(x, y)} data-testid="chart-tooltip">
       <div class="chart-tip-time">{formatUtc(time * 1000)} UTC</div>
       {shown.length === 0 && <div class="faint">{empty}</div>}
       {shown.map((r, i) => (
@@ -110,7 +110,7 @@ export function Markers({ markers, box, pos, onClick, tip, testId }: MarkersProp
         />
       ))}
       {hot !== null && tip !== undefined && placed.some(({ m }) => m.key === hot.m.key) && (
-        <div class="chart-tip" role="tooltip" style={tipStyle(hot.x, hot.y)} data-testid="marker-tooltip">
+        <div class="tip chart-tip" role="tooltip" style={tipStyle(hot.x, hot.y)} data-testid="marker-tooltip">
           {tip(hot.m)}
         </div>
       )}

@@ -12,6 +12,7 @@ import { setRange } from "../../components/TimePicker";
 import { TimeChart, type ChartSeries } from "../../components/TimeChart";
 import { formatCount, formatValue } from "../../lib/format";
 import { align } from "../../lib/series";
+import { toggled } from "../../lib/sets";
 import { formatUtc, toUrlTime } from "../../lib/time";
 import { letter } from "./queries";
 
@@ -232,15 +233,13 @@ export function Graph({ queries, exemplars, range, stacked, onOpenTrace }: Graph
   const hoverTime = hover !== null ? x[hover] : undefined;
 
   const click = (i: number, e: MouseEvent) => {
-    const next = new Set(hidden);
     if (e.ctrlKey || e.metaKey) {
-      if (next.has(i)) next.delete(i);
-      else next.add(i);
-    } else {
-      const isolated = !hidden.has(i) && hidden.size === rows.length - 1;
-      next.clear();
-      if (!isolated) rows.forEach((_, j) => j !== i && next.add(j));
+      setHidden(toggled(hidden, i));
+      return;
     }
+    const isolated = !hidden.has(i) && hidden.size === rows.length - 1;
+    const next = new Set<number>();
+    if (!isolated) rows.forEach((_, j) => j !== i && next.add(j));
     setHidden(next);
   };
   const toggleGroup = (q: number) => {

@@ -8,6 +8,7 @@ import { labelNames, labelValues, metadata } from "../../api/prometheus";
 import { ErrorState, Loading } from "../../components/States";
 import { formatCount } from "../../lib/format";
 import { useLoad } from "../../lib/load";
+import { toggled } from "../../lib/sets";
 
 const VALUES_SHOWN = 40;
 
@@ -43,10 +44,7 @@ function Labels({ name, onPick }: { name: string; onPick: (q: string) => void })
   const selector = buildSelector(name, picked);
   const toggle = (label: string, value: string) => {
     const next = new Map(picked);
-    const set = new Set(next.get(label) ?? []);
-    if (set.has(value)) set.delete(value);
-    else set.add(value);
-    next.set(label, set);
+    next.set(label, toggled(next.get(label) ?? new Set<string>(), value));
     setPicked(next);
   };
   return (

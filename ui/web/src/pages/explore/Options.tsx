@@ -2,6 +2,7 @@
 // the answer holds, add a query, run.
 
 import { Icon } from "../../components/Icon";
+import { Tabs, type TabDef } from "../../components/Tabs";
 import { updateParams } from "../../router";
 import { formatCount } from "../../lib/format";
 import { formatDuration, formatUtc } from "../../lib/time";
@@ -25,6 +26,11 @@ export interface OptionsProps {
   onRun: () => void;
 }
 
+const RESULT_TABS: TabDef<"graph" | "table">[] = [
+  { id: "graph", label: "Graph" },
+  { id: "table", label: "Table" },
+];
+
 function describe(p: OptionsProps): string {
   if (p.tab === "table") return p.at !== undefined ? `at ${formatUtc(p.at)} UTC` : "";
   if (p.seriesCount === undefined) return "";
@@ -35,14 +41,7 @@ function describe(p: OptionsProps): string {
 export function Options(p: OptionsProps) {
   return (
     <div class="explore-options">
-      <div class="tabs" role="tablist">
-        <button type="button" role="tab" class="tab" aria-selected={p.tab === "graph"} data-testid="tab-graph" onClick={() => updateParams({ tab: null })}>
-          Graph
-        </button>
-        <button type="button" role="tab" class="tab" aria-selected={p.tab === "table"} data-testid="tab-table" onClick={() => updateParams({ tab: "table" })}>
-          Table
-        </button>
-      </div>
+      <Tabs label="Show as" tabs={RESULT_TABS} value={p.tab} onSelect={(t) => updateParams({ tab: t === "graph" ? null : t })} />
       {p.tab === "graph" && (
         <>
           <label class="opt">

@@ -160,6 +160,7 @@ export default function Explore({ loc }: PageProps) {
 
   return (
     <div class="page explore-page">
+      <h1 class="sr-only">Metrics</h1>
       <div class="explore-query panel">
         <div class="query-rows">
           {specs.map((s, i) => {

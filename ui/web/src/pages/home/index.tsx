@@ -26,8 +26,8 @@ const ERROR_LOGS = 12;
 
 function Tile({ kpi, label, value, sub, level, to, params }: { kpi: string; label: string; value: ComponentChildren; sub: ComponentChildren; level: Level; to: string; params?: Record<string, string | null> }) {
   return (
-    <Link to={to} params={params} class={`tile lvl-${level}`} data-testid="home-tile" data-kpi={kpi}>
-      <span class="tile-label">{label}</span>
+    <Link to={to} params={params} class={`panel tile lvl-${level}`} data-testid="home-tile" data-kpi={kpi}>
+      <span class="caps">{label}</span>
       <span class="tile-value">{value}</span>
       <span class="tile-sub faint">{sub}</span>
     </Link>

@@ -34,6 +34,16 @@ export function Panel({ title, testId, to, params, toLabel, loading, extra, chil
   );
 }
 
+/** A panel's content from a load: its error, "Loading…" until the first answer, then `empty` or `children`. */
+function PanelBody<T>({ load, what, isEmpty, empty, children }: { load: Load<T>; what: string; isEmpty: boolean; empty: ComponentChildren; children: ComponentChildren }) {
+  return (
+    <>
+      {load.error !== null && <ErrorState compact message={load.error} />}
+      {load.data === undefined ? load.loading && <Loading what={what} /> : isEmpty ? empty : children}
+    </>
+  );
+}
+
 /** How many services the panel lists (the busiest). */
 const TOP_SERVICES = 12;
 
@@ -50,12 +60,7 @@ export function ServicesPanel({ red, spark, range }: { red: Load<RedRow[]>; spar
       loading={red.loading}
       extra={<span class="faint small">RED of server spans</span>}
     >
-      {red.error !== null && <ErrorState compact message={red.error} />}
-      {red.data === undefined ? (
-        red.loading && <Loading what="services" />
-      ) : rows.length === 0 ? (
-        <p class="home-empty faint">No span metrics in this range: send OTLP traces (or run osprey demo) and they appear here.</p>
-      ) : (
+      <PanelBody load={red} what="services" isEmpty={rows.length === 0} empty={<p class="home-empty faint">No span metrics in this range: send OTLP traces (or run osprey demo) and they appear here.</p>}>
         <table class="table home-table">
           <thead>
             <tr>
@@ -85,9 +90,9 @@ export function ServicesPanel({ red, spark, range }: { red: Load<RedRow[]>; spar
                       {name}
                     </Link>
                   </td>
-                  <td class="num mono rate-cell" data-col="rate" data-value={r.rate}>
-                    <span class="rate-bar" style={{ width: `${maxRate > 0 ? (r.rate / maxRate) * 100 : 0}%` }} />
-                    <span class="rate-value">{formatRate(r.rate)}</span>
+                  <td class="num mono bar-cell" data-col="rate" data-value={r.rate}>
+                    <span class="bar-cell-bar" style={{ width: `${maxRate > 0 ? (r.rate / maxRate) * 100 : 0}%` }} />
+                    <span class="bar-cell-value">{formatRate(r.rate)}</span>
                   </td>
                   <td class={`num mono${r.errorPct >= 5 ? " err-high" : r.errors > 0 ? " err-some" : ""}`} data-col="errorPct" data-value={r.errorPct}>
                     {formatPct(r.errorPct)}
@@ -103,7 +108,7 @@ export function ServicesPanel({ red, spark, range }: { red: Load<RedRow[]>; spar
             })}
           </tbody>
         </table>
-      )}
+      </PanelBody>
     </Panel>
   );
 }
@@ -164,35 +169,37 @@ export function AlertsPanel({ alerts, rules }: { alerts: Load<Alert[]>; rules: L
         )
       }
     >
-      {alerts.error !== null && <ErrorState compact message={alerts.error} />}
-      {alerts.data === undefined ? (
-        alerts.loading && <Loading what="alerts" />
-      ) : list.length === 0 ? (
-        <div class="alerts-empty" data-testid="alerts-empty">
-          <span class="ok-mark" aria-hidden="true">
-            ✓
-          </span>
-          <div>
-            <strong>No alerts firing</strong>
-            <p class="faint small">
-              {rules.data === undefined
-                ? ""
-                : alerting.length === 0
-                  ? "No alerting rules are loaded: add rule files under [rules] in Osprey's config."
-                  : `${formatCount(alerting.length)} alerting ${alerting.length === 1 ? "rule" : "rules"} evaluated, all quiet.`}{" "}
-              <Link to="/alerts" data-testid="rules-link">
-                See the rules
-              </Link>
-            </p>
+      <PanelBody
+        load={alerts}
+        what="alerts"
+        isEmpty={list.length === 0}
+        empty={
+          <div class="alerts-empty" data-testid="alerts-empty">
+            <span class="ok-mark" aria-hidden="true">
+              ✓
+            </span>
+            <div>
+              <strong>No alerts firing</strong>
+              <p class="faint small">
+                {rules.data === undefined
+                  ? ""
+                  : alerting.length === 0
+                    ? "No alerting rules are loaded: add rule files under [rules] in Osprey's config."
+                    : `${formatCount(alerting.length)} alerting ${alerting.length === 1 ? "rule" : "rules"} evaluated, all quiet.`}{" "}
+                <Link to="/alerts" data-testid="rules-link">
+                  See the rules
+                </Link>
+              </p>
+            </div>
           </div>
-        </div>
-      ) : (
+        }
+      >
         <ul class="alert-list">
           {[...firing, ...pending].map((a, i) => (
             <AlertRow key={`${a.labels.alertname ?? ""}${i}`} a={a} now={now} />
           ))}
         </ul>
-      )}
+      </PanelBody>
       {broken.length > 0 && (
         <p class="rules-broken small">
           <Icon name="alert" size={14} /> {broken.length} {broken.length === 1 ? "rule fails" : "rules fail"} to evaluate: {broken.map((r) => r.name).join(", ")}
@@ -222,14 +229,16 @@ export function ErrorLogsPanel({ logs }: { logs: Load<SearchPage> }) {
         )
       }
     >
-      {logs.error !== null && <ErrorState compact message={logs.error} />}
-      {logs.data === undefined ? (
-        logs.loading && <Loading what="error logs" />
-      ) : hits.length === 0 ? (
-        <p class="home-empty faint" data-testid="error-logs-empty">
-          No error or fatal log lines in this range.
-        </p>
-      ) : (
+      <PanelBody
+        load={logs}
+        what="error logs"
+        isEmpty={hits.length === 0}
+        empty={
+          <p class="home-empty faint" data-testid="error-logs-empty">
+            No error or fatal log lines in this range.
+          </p>
+        }
+      >
         <ul class="error-logs">
           {hits.map((l, i) => {
             const sev = severityClass(l.severity);
@@ -253,7 +262,7 @@ export function ErrorLogsPanel({ logs }: { logs: Load<SearchPage> }) {
             );
           })}
         </ul>
-      )}
+      </PanelBody>
     </Panel>
   );
 }

@@ -117,8 +117,8 @@ function StatTiles({ row, spark, range }: { row: HostRow; spark: UseSeries | und
         const v = row.values[c.key];
         const level = levelOf(v, c.unit);
         return (
-          <div key={c.key} class={`stat lvl-${level}`} data-testid="host-stat" data-col={c.key} data-value={v ?? ""} title={c.title}>
-            <span class="stat-label">
+          <div key={c.key} class={`panel stat lvl-${level}`} data-testid="host-stat" data-col={c.key} data-value={v ?? ""} title={c.title}>
+            <span class="stat-label caps">
               <span class="use-kind">{c.kind}</span>
               {c.label}
             </span>

@@ -4,7 +4,7 @@
 // bars instead of sparklines except for CPU).
 
 import { Link } from "../../components/Link";
-import { updateParams } from "../../router";
+import { SortHeader, sortBy } from "../../components/SortHeader";
 import { Sparkline } from "../services/Sparkline";
 import { COLUMNS, formatUse, hostPath, LEVEL_COLOR, levelOf, parseHostSort, rowKey, SOURCE_LABEL, sortHosts, type HostRow, type HostSortKey, type UseColumn, type UseKey, type UseSeries } from "./use";
 import "../services/services.css";
@@ -49,29 +49,19 @@ function UseCell({ col, row, p }: { col: UseColumn; row: HostRow; p: HostsTableP
 }
 
 export function HostsTable(p: HostsTableProps) {
-  const { key, desc } = parseHostSort(p.sortValue, p.defaultSort);
-  const rows = sortHosts(p.rows, key, desc);
+  const sort = parseHostSort(p.sortValue, p.defaultSort);
+  const rows = sortHosts(p.rows, sort.key, sort.desc);
   const cols = p.columns.map((k) => COLUMNS.find((c) => c.key === k)).filter((c): c is UseColumn => c !== undefined);
-  const sortBy = (k: HostSortKey) => {
-    const next = k === key ? (desc ? k : `-${k}`) : k === "name" ? k : `-${k}`;
-    updateParams({ [p.sortParam]: next === p.defaultSort ? null : next }, { replace: true });
-  };
-  const head = (k: HostSortKey, label: string, title: string, num: boolean) => (
-    <th key={k} class={`${num ? "num " : ""}sortable${k === key ? " sorted" : ""}`} title={title} aria-sort={k === key ? (desc ? "descending" : "ascending") : "none"} data-sort={k}>
-      <button type="button" class="sort-button" onClick={() => sortBy(k)}>
-        {label}
-        <span class="sort-arrow" aria-hidden="true">
-          {k === key ? (desc ? "▼" : "▲") : ""}
-        </span>
-      </button>
-    </th>
-  );
+  // Numbers start high-to-low, names A-Z.
+  const onSort = (k: HostSortKey) => sortBy(p.sortParam, k, sort, k !== "name", p.defaultSort);
   return (
     <table class={`table use-table${p.compact ? " compact" : ""}`} data-testid="hosts-table">
       <thead>
         <tr>
-          {head("name", "Host", "Sort by host name", false)}
-          {cols.map((c) => head(c.key, c.label, c.title, true))}
+          <SortHeader id="name" label="Host" title="Sort by host name" num={false} sort={sort} onSort={onSort} />
+          {cols.map((c) => (
+            <SortHeader key={c.key} id={c.key} label={c.label} title={c.title} num sort={sort} onSort={onSort} />
+          ))}
           {p.compact && <th class="spark-col">CPU over range</th>}
         </tr>
       </thead>

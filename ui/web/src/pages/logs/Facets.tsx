@@ -6,6 +6,7 @@ import { useState } from "preact/hooks";
 import { facetKey, fieldTerm, type Fields } from "../../api/logs";
 import { Icon } from "../../components/Icon";
 import { formatCount } from "../../lib/format";
+import { toggled } from "../../lib/sets";
 
 function group(field: string): number {
   if (field === "service") return 0;
@@ -41,12 +42,7 @@ export function Facets({ data, loading, actions }: { data: Fields | undefined; l
               type="button"
               class="facet-head"
               aria-expanded={open}
-              onClick={() => {
-                const next = new Set(collapsed);
-                if (open) next.add(f.field);
-                else next.delete(f.field);
-                setCollapsed(next);
-              }}
+              onClick={() => setCollapsed(toggled(collapsed, f.field))}
             >
               <Icon name={open ? "down" : "right"} size={12} />
               {prefix !== null && <span class={`facet-kind ${prefix}`}>{prefix}</span>}

@@ -6,6 +6,7 @@ import { TimeChart, type ChartSeries } from "../../components/TimeChart";
 import { formatCompact, formatCount, LEVELS } from "../../lib/format";
 import { formatDuration, formatUtc, toUrlTime } from "../../lib/time";
 import { setRange } from "../../components/TimePicker";
+import { toggled } from "../../lib/sets";
 
 const LABEL: Record<string, string> = {
   unset: "unset",
@@ -27,7 +28,7 @@ export function VolumeHistogram({ data, range }: { data: Histogram | undefined; 
     const totals = LEVELS.map((lv) => buckets.reduce((n, b) => n + (b.by[lv] ?? 0), 0));
     const series: ChartSeries[] = LEVELS.map((lv) => ({
       label: lv,
-      color: `var(--sev-${lv})`,
+      color: `var(--sev-${lv}-fill)`,
       values: buckets.map((b) => b.by[lv] ?? 0),
     }));
     return { x, series, totals };
@@ -50,14 +51,9 @@ export function VolumeHistogram({ data, range }: { data: Histogram | undefined; 
                 type="button"
                 class={`legend-chip${off ? " off" : ""}`}
                 title={off ? `Show ${lv}` : `Hide ${lv}`}
-                onClick={() => {
-                  const next = new Set(hidden);
-                  if (off) next.delete(i);
-                  else next.add(i);
-                  setHidden(next);
-                }}
+                onClick={() => setHidden(toggled(hidden, i))}
               >
-                <span class="swatch" style={{ background: `var(--sev-${lv})` }} />
+                <span class="swatch" style={{ background: `var(--sev-${lv}-fill)` }} />
                 <span>{LABEL[lv]}</span>
                 <span class="legend-value">{formatCount(n)}</span>
               </button>

@@ -7,6 +7,7 @@ import { describeError, isAbort } from "../../api/http";
 import { searchLogs, type LogHit } from "../../api/logs";
 import { Busy, Empty } from "../../components/States";
 import { formatCount } from "../../lib/format";
+import { toggled } from "../../lib/sets";
 import { ListHead, LogList, type ListActions } from "./LogList";
 
 const PAGE = 500;
@@ -123,12 +124,7 @@ export function LinesView({ search, q, service, resetKey, tick, wrap, actions, h
             wrap={wrap}
             expanded={expanded}
             resetKey={resetKey}
-            onToggle={(i) => {
-              const next = new Set(expanded);
-              if (next.has(i)) next.delete(i);
-              else next.add(i);
-              setExpanded(next);
-            }}
+            onToggle={(i) => setExpanded(toggled(expanded, i))}
             actions={actions}
             onEnd={search.more}
             footer={

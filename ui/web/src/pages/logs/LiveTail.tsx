@@ -13,6 +13,7 @@ import { tailLogs, type LogHit } from "../../api/logs";
 import { Icon } from "../../components/Icon";
 import { Empty, ErrorState } from "../../components/States";
 import { formatCount, plural } from "../../lib/format";
+import { toggled } from "../../lib/sets";
 import { formatUtc } from "../../lib/time";
 import { ListHead, LogList, type ListActions } from "./LogList";
 
@@ -151,7 +152,7 @@ function StatusText({ tail, following }: { tail: Tail; following: boolean }) {
   else if (s.kind === "retrying") state = `Disconnected (${s.error}); reconnecting at ${formatUtc(s.at).slice(11)}, lines in between are missed`;
   else state = "Stopped";
   return (
-    <span class="muted small live-status" data-testid="live-status" data-state={s.kind === "live" ? (following ? "following" : "paused") : s.kind}>
+    <span class="muted small live-status one-line" data-testid="live-status" data-state={s.kind === "live" ? (following ? "following" : "paused") : s.kind}>
       <span class={`live-dot${s.kind === "live" && following ? " on" : ""}`} aria-hidden="true" />
       {state} · {plural(tail.received, "line")} received
       {tail.base > 0 && ` · oldest ${formatCount(tail.base)} dropped (keeps ${formatCount(MAX_LIVE)})`}
@@ -228,14 +229,9 @@ export function LiveTail({ q, service, wrap, actions, renderHeader }: LiveTailPr
             onScroll={onScroll}
             onToggle={(i) => {
               const seq = tail.base + i;
-              const next = new Set(expanded);
-              if (next.has(seq)) next.delete(seq);
-              else {
-                next.add(seq);
-                // Reading a record: keep it where it is.
-                setFollowing(false);
-              }
-              setExpanded(next);
+              // Reading a record: keep it where it is.
+              if (!expanded.has(seq)) setFollowing(false);
+              setExpanded(toggled(expanded, seq));
             }}
             actions={actions}
           />

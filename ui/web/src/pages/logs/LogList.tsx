@@ -159,7 +159,7 @@ function Details({ log, actions }: { log: LogHit; actions: ListActions }) {
 /** The column titles above a list. */
 export function ListHead() {
   return (
-    <div class="loglist-head" aria-hidden="true">
+    <div class="loglist-head caps" aria-hidden="true">
       <span />
       <span>Time (UTC)</span>
       <span>Level</span>
@@ -265,7 +265,6 @@ export function LogList({ hits, wrap, expanded, onToggle, actions, onEnd, resetK
                 class={`logrow sev-row-${sev}`}
                 data-testid="log-row"
                 data-severity={sev}
-                aria-expanded={open}
                 onClick={() => {
                   if ((window.getSelection()?.toString() ?? "") !== "") return;
                   if (!open) opened.current = item.index;
@@ -273,9 +272,10 @@ export function LogList({ hits, wrap, expanded, onToggle, actions, onEnd, resetK
                 }}
               >
                 <span class={`sev-bar sev-${sev}`} aria-hidden="true" />
-                <span class="col-time mono" title={log.timestamp}>
+                {/* The row toggles on a click anywhere; its time is the keyboard's way in. */}
+                <button type="button" class="col-time mono plain-button" title={`${log.timestamp}: ${open ? "hide" : "show"} details`} aria-expanded={open}>
                   {formatTimestamp(log.timestamp)}
-                </span>
+                </button>
                 <span class={`col-level sev-${sev}`}>{(log.severity || "—").slice(0, 5)}</span>
                 <span class="col-service">
                   <button

@@ -54,21 +54,22 @@ function PatternRow({ data, p, q, max, onFilter }: { data: PatternData; p: LogPa
   const span = { start: data.startMs, end: data.startMs + Math.max(p.counts.length, 1) * data.stepMs };
   return (
     <li class={`pattern${state !== null ? ` ${state}` : ""}${open ? " open" : ""}`} data-testid="pattern-row" data-service={p.service} data-pattern={p.pattern} data-count={p.count}>
-      <div class="pattern-line" onClick={() => setOpen(!open)} aria-expanded={open}>
+      <div class="pattern-line" onClick={() => setOpen(!open)}>
         <span class="pattern-count" title={`${formatCount(p.count)} lines, ${share.toFixed(1)}% of the matches`}>
           <span class="pattern-bar" style={{ width: `${max > 0 ? (p.count / max) * 100 : 0}%` }} aria-hidden="true" />
           <span class="pattern-count-n" data-testid="pattern-count">
             {formatCount(p.count)}
           </span>
-          <span class="pattern-share faint">{share < 0.1 ? "<0.1" : share.toFixed(1)}%</span>
+          <span class="pattern-share muted">{share < 0.1 ? "<0.1" : share.toFixed(1)}%</span>
         </span>
         <Sparkline series={series(data, p)} range={span} color="var(--accent)" width={110} height={22} />
         <span class="pattern-service" title={p.service}>
           {p.service === "" ? "(unknown)" : p.service}
         </span>
-        <span class="pattern-text mono" title={p.pattern}>
+        {/* The line toggles on a click anywhere; its template is the keyboard's way in. */}
+        <button type="button" class="pattern-text mono plain-button" title={p.pattern} aria-expanded={open}>
           <Template pattern={p.pattern} />
-        </span>
+        </button>
         <span class="pattern-actions" onClick={(e) => e.stopPropagation()}>
           <button
             type="button"
@@ -146,7 +147,7 @@ export function PatternsView({ q, service, range, tick, enabled, onFilter }: Pat
         <Empty>No lines to cluster{q !== "" ? <> for <code>{q}</code></> : null} in this time range.</Empty>
       ) : (
         <>
-          <div class="pattern-head" aria-hidden="true">
+          <div class="pattern-head caps" aria-hidden="true">
             <span>Count</span>
             <span>Over the range</span>
             <span>Service</span>

@@ -127,7 +127,7 @@ export function QueryInput({ value, onInput, fields, services, placeholder }: Qu
   const sync = (el: HTMLInputElement) => setCaret(el.selectionStart ?? el.value.length);
 
   return (
-    <div class="query-input" role="combobox" aria-expanded={items.length > 0} aria-haspopup="listbox" aria-owns="query-suggestions">
+    <div class="query-input">
       <input
         ref={input}
         id="search-input"
@@ -137,7 +137,13 @@ export function QueryInput({ value, onInput, fields, services, placeholder }: Qu
         type="search"
         autocomplete="off"
         spellcheck={false}
-        aria-controls="query-suggestions"
+        // ARIA 1.2 combobox: the input itself, its own popup instead of a <datalist>.
+        role="combobox"
+        list={undefined}
+        aria-label="Search logs"
+        aria-expanded={items.length > 0}
+        aria-controls={items.length > 0 ? "query-suggestions" : undefined}
+        aria-activedescendant={items.length > 0 && active >= 0 ? `query-suggestion-${active}` : undefined}
         aria-autocomplete="list"
         placeholder={placeholder}
         value={value}
@@ -178,6 +184,7 @@ export function QueryInput({ value, onInput, fields, services, placeholder }: Qu
           {items.map((s, i) => (
             <li
               key={`${s.kind}:${s.label}`}
+              id={`query-suggestion-${i}`}
               role="option"
               aria-selected={i === active}
               class={i === active ? "active" : undefined}

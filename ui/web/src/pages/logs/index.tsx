@@ -8,6 +8,7 @@ import { useState } from "preact/hooks";
 import { services as spanServices } from "../../api/jaeger";
 import { addTerm, facetKey, fieldTerm, logFields, logHistogram, type Fields } from "../../api/logs";
 import { Busy, ErrorState } from "../../components/States";
+import { Tabs, type TabDef } from "../../components/Tabs";
 import { useLoad, type Load } from "../../lib/load";
 import { refreshNow, useTimeRange } from "../../lib/refresh";
 import { updateParams, type PageProps } from "../../router";
@@ -30,15 +31,14 @@ function readWrap(): boolean {
   }
 }
 
-function Tabs({ tab, live }: { tab: "lines" | "patterns"; live: boolean }) {
+const RESULT_TABS: TabDef<"lines" | "patterns">[] = [
+  { id: "lines", label: "Lines" },
+  { id: "patterns", label: "Patterns" },
+];
+
+function ResultTabs({ tab, live }: { tab: "lines" | "patterns"; live: boolean }) {
   return (
-    <div class="tabs results-tabs" role="tablist">
-      <button type="button" role="tab" class="tab" aria-selected={tab === "lines"} data-testid="tab-lines" onClick={() => updateParams({ tab: null })}>
-        Lines
-      </button>
-      <button type="button" role="tab" class="tab" aria-selected={tab === "patterns"} data-testid="tab-patterns" onClick={() => updateParams({ tab: "patterns", live: null })}>
-        Patterns
-      </button>
+    <Tabs class="results-tabs" label="Results" tabs={RESULT_TABS} value={tab} onSelect={(t) => updateParams(t === "lines" ? { tab: null } : { tab: t, live: null })}>
       <button
         type="button"
         class={`btn small live-toggle${live ? " on" : ""}`}
@@ -54,7 +54,7 @@ function Tabs({ tab, live }: { tab: "lines" | "patterns"; live: boolean }) {
         <span class={`live-dot${live ? " on" : ""}`} aria-hidden="true" />
         Live
       </button>
-    </div>
+    </Tabs>
   );
 }
 
@@ -157,7 +157,7 @@ export default function Logs({ loc }: PageProps) {
   );
   const header = (status: ComponentChildren, controls: ComponentChildren) => (
     <div class="panel-header results-header">
-      <Tabs tab={tab} live={live} />
+      <ResultTabs tab={tab} live={live} />
       {status}
       <span class="spacer" />
       {controls}
@@ -192,6 +192,7 @@ export default function Logs({ loc }: PageProps) {
 
   return (
     <div class="page logs-page">
+      <h1 class="sr-only">Logs</h1>
       <QueryBar q={q} service={service} services={[...serviceNames].sort()} fields={fields.data} onRun={run} />
       {range.error !== null && <ErrorState title="Invalid time range" message={range.error} />}
       {errors.map((e) => (

@@ -184,7 +184,7 @@ function TopList({ title, rows, value, detail, testId }: { title: string; rows: 
 
 type OpRow = RedRow;
 
-export default function Service({ params, loc }: PageProps) {
+export default function Service({ params }: PageProps) {
   const name = params.name ?? "";
   const range = useTimeRange();
   const res = range.resolved ?? { start: 0, end: 0 };
@@ -242,7 +242,7 @@ export default function Service({ params, loc }: PageProps) {
         {charts.error !== null && <ErrorState title="Could not load the service's metrics" message={charts.error} />}
         {ops.error !== null && <ErrorState title="Could not load operations" message={ops.error} />}
 
-        <h3 class="section-title">Service</h3>
+        <h2 class="section-title">Service</h2>
         <div class="chart-grid">
           <Chart
             title="Rate"
@@ -268,10 +268,10 @@ export default function Service({ params, loc }: PageProps) {
           />
         </div>
 
-        <h3 class="section-title">
+        <h2 class="section-title">
           Per operation{" "}
           {top.length > 0 && <span class="faint section-note">the {top.length} busiest, every span kind</span>}
-        </h3>
+        </h2>
         <div class="op-legend" data-testid="op-legend">
           {top.map((op) => (
             <span key={op} class="chart-legend-item" title={op}>
@@ -318,9 +318,6 @@ export default function Service({ params, loc }: PageProps) {
                 name={(r) => r.labels.span_name ?? ""}
                 testId="operations-table"
                 rowTestId="operation-row"
-                sortParam="sort"
-                sortValue={loc.params.get("sort")}
-                defaultSort="-impact"
                 renderName={(r) => (
                   <span class="op-cell">
                     <span class="op-name" title={r.labels.span_name}>
@@ -329,7 +326,11 @@ export default function Service({ params, loc }: PageProps) {
                     <span class="badge muted kind">{(r.labels.span_kind ?? "").replace("SPAN_KIND_", "").toLowerCase()}</span>
                   </span>
                 )}
-                extraHead={<th />}
+                extraHead={
+                  <th>
+                    <span class="sr-only">Links</span>
+                  </th>
+                }
                 renderExtra={(r) => (
                   <td class="row-links">
                     <Link to="/traces" params={{ service: name, operation: r.labels.span_name ?? "" }}>

@@ -3,7 +3,8 @@
 // second click reverses.
 
 import type { ComponentChildren } from "preact";
-import { updateParams } from "../../router";
+import { SortHeader, sortBy } from "../../components/SortHeader";
+import { useLocation } from "../../router";
 import { formatMs, formatPct, formatRate, parseSort, sortRows, type RedRow, type SortKey } from "./red";
 
 const COLUMNS: { key: SortKey; label: string; title: string; num: boolean }[] = [
@@ -24,45 +25,30 @@ export interface RedTableProps<T extends RedRow> {
   /** Cells after the numbers (links, sparkline). */
   extraHead?: ComponentChildren;
   renderExtra?: (r: T) => ComponentChildren;
-  /** URL parameter holding the sort. */
-  sortParam: string;
-  sortValue: string | null;
-  defaultSort: string;
+  /** URL parameter holding the sort (`sort`), and the sort without it (`-impact`). */
+  sortParam?: string;
+  defaultSort?: string;
   testId: string;
   rowTestId: string;
 }
 
 export function RedTable<T extends RedRow>(p: RedTableProps<T>) {
-  const { key, desc } = parseSort(p.sortValue, p.defaultSort);
-  const rows = sortRows(p.rows, key, desc, p.name);
+  const loc = useLocation();
+  const param = p.sortParam ?? "sort";
+  const defaultSort = p.defaultSort ?? "-impact";
+  const sort = parseSort(loc.params.get(param), defaultSort);
+  const rows = sortRows(p.rows, sort.key, sort.desc, p.name);
   const maxImpact = rows.reduce((m, r) => (Number.isFinite(r.impact) ? Math.max(m, r.impact) : m), 0);
-  const sortBy = (k: SortKey) => {
-    // Numbers start high-to-low, names A-Z.
-    const next = k === key ? (desc ? k : `-${k}`) : k === "name" ? k : `-${k}`;
-    updateParams({ [p.sortParam]: next === p.defaultSort ? null : next }, { replace: true });
-  };
-  const head = (k: SortKey, label: string, title: string, num: boolean) => (
-    <th
-      key={k}
-      class={`${num ? "num " : ""}sortable${k === key ? " sorted" : ""}`}
-      title={title}
-      aria-sort={k === key ? (desc ? "descending" : "ascending") : "none"}
-      data-sort={k}
-    >
-      <button type="button" class="sort-button" onClick={() => sortBy(k)}>
-        {label}
-        <span class="sort-arrow" aria-hidden="true">
-          {k === key ? (desc ? "▼" : "▲") : ""}
-        </span>
-      </button>
-    </th>
-  );
+  // Numbers start high-to-low, names A-Z.
+  const onSort = (k: SortKey) => sortBy(param, k, sort, k !== "name", defaultSort);
   return (
     <table class="table red-table" data-testid={p.testId}>
       <thead>
         <tr>
-          {head("name", p.nameLabel, `Sort by ${p.nameLabel.toLowerCase()}`, false)}
-          {COLUMNS.map((c) => head(c.key, c.label, c.title, c.num))}
+          <SortHeader id="name" label={p.nameLabel} title={`Sort by ${p.nameLabel.toLowerCase()}`} num={false} sort={sort} onSort={onSort} />
+          {COLUMNS.map((c) => (
+            <SortHeader key={c.key} id={c.key} label={c.label} title={c.title} num={c.num} sort={sort} onSort={onSort} />
+          ))}
           {p.extraHead}
         </tr>
       </thead>
@@ -85,9 +71,9 @@ export function RedTable<T extends RedRow>(p: RedTableProps<T>) {
             <td class="num mono" data-col="p99" data-value={r.p99}>
               {formatMs(r.p99)}
             </td>
-            <td class="num mono red-impact" data-col="impact" data-value={r.impact} title="p95 latency × rate (ms/s)">
-              <span class="impact-bar" style={{ width: `${maxImpact > 0 && Number.isFinite(r.impact) ? (r.impact / maxImpact) * 100 : 0}%` }} />
-              <span class="impact-value">{Number.isFinite(r.impact) ? `${Number(r.impact.toPrecision(3)).toLocaleString("en-US")}` : "–"}</span>
+            <td class="num mono bar-cell" data-col="impact" data-value={r.impact} title="p95 latency × rate (ms/s)">
+              <span class="bar-cell-bar" style={{ width: `${maxImpact > 0 && Number.isFinite(r.impact) ? (r.impact / maxImpact) * 100 : 0}%` }} />
+              <span class="bar-cell-value">{Number.isFinite(r.impact) ? `${Number(r.impact.toPrecision(3)).toLocaleString("en-US")}` : "–"}</span>
             </td>
             {p.renderExtra?.(r)}
           </tr>

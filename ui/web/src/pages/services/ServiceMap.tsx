@@ -61,7 +61,7 @@ function Tip({ hover, red, kindLabel, width }: { hover: Hover; red: ReadonlyMap<
   if (hover.edge !== undefined) {
     const e = hover.edge;
     return (
-      <div class="map-tip" role="tooltip" data-testid="map-tip" style={style}>
+      <div class="tip map-tip" role="tooltip" data-testid="map-tip" style={style}>
         <strong>
           {e.client} → {e.server}
         </strong>
@@ -84,7 +84,7 @@ function Tip({ hover, red, kindLabel, width }: { hover: Hover; red: ReadonlyMap<
   const n = hover.node;
   const r = red.get(n.name);
   return (
-    <div class="map-tip" role="tooltip" data-testid="map-tip" style={style}>
+    <div class="tip map-tip" role="tooltip" data-testid="map-tip" style={style}>
       <strong>
         {n.name} <span class={`badge map-kind-${n.kind}`}>{KIND_TEXT[n.kind]}</span>
       </strong>
@@ -132,12 +132,18 @@ function Node({ n, red, cls, onHover, onLeave }: { n: MapNode; red: RedRow | und
   const textX = n.x + (virtual ? 34 : 20);
   const err = nodeErrors(n, red);
   const room = (virtual ? MAX_NAME - 2 : MAX_NAME) - (Number.isFinite(err) ? 8 : 0);
+  const name = clip(n.name, room);
+  const errText = Number.isFinite(err) ? `${formatPct(err)} err` : "";
+  const stats = nodeStats(n, red);
+  // Its name for assistive technology starts with the text shown, in document
+  // order (the trailing spaces keep the words apart; SVG drops them when drawing).
+  const label = `${[name, stats, errText].filter((t) => t !== "").join(" ")} (${KIND_TEXT[n.kind]}${name === n.name ? "" : `: ${n.name}`})`;
   return (
     <g class={`map-node ${virtual ? "virtual" : "service"} ${cls}`} data-testid="map-node" data-name={n.name} data-kind={n.kind} data-virtual={String(virtual)}>
       <a
         href={href}
         data-testid="map-node-link"
-        aria-label={`${n.name} (${KIND_TEXT[n.kind]})`}
+        aria-label={label}
         onClick={(e) => {
           if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
           e.preventDefault();
@@ -152,16 +158,16 @@ function Node({ n, red, cls, onHover, onLeave }: { n: MapNode; red: RedRow | und
         <rect class="map-box" x={n.x} y={n.y} width={NODE_W} height={NODE_H} rx={virtual ? NODE_H / 2 : 8} />
         {virtual ? <KindIcon kind={n.kind} x={n.x + 12} y={n.y + NODE_H / 2 - 8} /> : <rect x={n.x + 8} y={n.y + 10} width={4} height={NODE_H - 20} rx={2} fill={serviceColor(n.name)} />}
         <text class="map-name" x={textX} y={n.y + 19}>
-          {clip(n.name, room)}
+          {`${name} `}
         </text>
-        {Number.isFinite(err) && (
+        <text class="map-stats" x={textX} y={n.y + 35}>
+          {`${stats} `}
+        </text>
+        {errText !== "" && (
           <text class="map-stats map-err" x={n.x + NODE_W - 10} y={n.y + 19} text-anchor="end">
-            {formatPct(err)} err
+            {errText}
           </text>
         )}
-        <text class="map-stats" x={textX} y={n.y + 35}>
-          {nodeStats(n, red)}
-        </text>
       </a>
     </g>
   );
@@ -240,7 +246,7 @@ export function ServiceMap({ graph, red, filter, kindLabel }: { graph: GraphData
   return (
     <div class="map-outer" ref={outer}>
       <div class="map-scroll">
-        <svg class="service-map" data-testid="service-map" width={lay.width} height={lay.height} viewBox={`0 0 ${lay.width} ${lay.height}`} role="img" aria-label={`Service map: ${lay.nodes.length} nodes, ${lay.edges.length} edges`}>
+        <svg class="service-map" data-testid="service-map" width={lay.width} height={lay.height} viewBox={`0 0 ${lay.width} ${lay.height}`} role="group" aria-label={`Service map: ${lay.nodes.length} nodes, ${lay.edges.length} edges`}>
           <g class="map-edges">
             {lay.edges.map((e) => (
               <Edge key={`${e.client}\u0000${e.server}`} e={e} max={max} cls={edgeOn(e) ? (hover !== null ? "on" : "") : "dim"} label={labels.get(e)} onHover={hoverEdge} onLeave={leave} />

@@ -71,9 +71,6 @@ export default function Services({ loc }: PageProps) {
           name={name}
           testId="services-table"
           rowTestId="service-row"
-          sortParam="sort"
-          sortValue={loc.params.get("sort")}
-          defaultSort="-impact"
           renderName={(r) => (
             <Link to={`/services/${encodeURIComponent(name(r))}`} class="svc-link" data-testid="service-link">
               <span class="swatch" style={{ background: serviceColor(name(r)) }} />

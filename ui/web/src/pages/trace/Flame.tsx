@@ -10,6 +10,7 @@ import { Icon } from "../../components/Icon";
 import { useStore } from "../../lib/store";
 import { cssVar, theme } from "../../lib/theme";
 import { formatMicros, serviceColor, type SpanNode, type TraceTree } from "../../lib/trace";
+import type { SpanFocus } from "./spanRows";
 
 const ROW = 22;
 const GAP = 1;
@@ -24,7 +25,7 @@ export interface FlameProps {
   onSelect: (n: SpanNode | null) => void;
   matches: ReadonlySet<SpanNode> | null;
   /** Brings this span's row into view when it changes. */
-  focus: { node: SpanNode; seq: number } | null;
+  focus: SpanFocus;
 }
 
 interface Hover {
@@ -236,7 +237,7 @@ export function Flame({ tree, self, selected, onSelect, matches, focus }: FlameP
           />
           {hover !== null && (
             <div
-              class="flame-tip"
+              class="tip"
               role="tooltip"
               data-testid="flame-tip"
               style={{ left: `${hover.x}px`, top: `${hover.y + size.top}px`, transform: `translate(${tipLeft ? "calc(-100% - 12px)" : "12px"}, 12px)` }}

@@ -126,14 +126,14 @@ export function SpanDetails({
           </Link>
         </div>
 
-        <h3>
+        <h2>
           Attributes <span class="faint">{s.tags.length}</span>
-        </h3>
+        </h2>
         <TagTable tags={s.tags} testId="span-attributes" />
 
-        <h3>
+        <h2>
           Events <span class="faint">{s.logs.length}</span>
-        </h3>
+        </h2>
         {s.logs.length === 0 ? (
           <p class="faint small sd-none">None.</p>
         ) : (
@@ -155,9 +155,9 @@ export function SpanDetails({
           </ol>
         )}
 
-        <h3>
+        <h2>
           Links <span class="faint">{links.length}</span>
-        </h3>
+        </h2>
         {links.length === 0 ? (
           <p class="faint small sd-none">None.</p>
         ) : (
@@ -182,14 +182,14 @@ export function SpanDetails({
           </ul>
         )}
 
-        <h3>
+        <h2>
           Process <span class="faint">{node.service}</span>
-        </h3>
+        </h2>
         <TagTable tags={processTags} testId="span-process" />
 
         {(s.warnings ?? []).length > 0 && (
           <>
-            <h3>Warnings</h3>
+            <h2>Warnings</h2>
             <ul class="sd-warnings">
               {(s.warnings ?? []).map((w, i) => (
                 <li key={i}>{w}</li>

@@ -3,11 +3,11 @@
 // header sorts by it, a second click reverses), rows virtualised so 10,000+
 // spans scroll smoothly. Above it, where the trace's self time went by service.
 
-import { useEffect, useMemo, useRef } from "preact/hooks";
+import { useMemo } from "preact/hooks";
 import { Icon } from "../../components/Icon";
+import { SortHeader, sortBy } from "../../components/SortHeader";
 import { formatMicros, serviceColor, type SpanNode, type TraceTree } from "../../lib/trace";
-import { useVirtualizer } from "../../lib/virtual";
-import { updateParams } from "../../router";
+import { useSpanRows, type SpanFocus } from "./spanRows";
 
 const ROW = 28;
 
@@ -81,98 +81,80 @@ export interface SpanTableProps {
   sort: string | null;
   selected: SpanNode | null;
   onSelect: (n: SpanNode) => void;
-  focus: { node: SpanNode; seq: number } | null;
+  focus: SpanFocus;
 }
 
 export function SpanTable({ tree, self, nodes, sort, selected, onSelect, focus }: SpanTableProps) {
-  const { key, desc } = parseSpanSort(sort);
+  const order = parseSpanSort(sort);
+  const { key, desc } = order;
   const rows = useMemo(() => sortSpans(nodes, self, key, desc), [nodes, self, key, desc]);
-  const scroller = useRef<HTMLDivElement>(null);
-  const v = useVirtualizer({
-    count: rows.length,
-    getScrollElement: () => scroller.current,
-    estimateSize: () => ROW,
-    overscan: 20,
-    getItemKey: (i) => rows[i]?.index ?? i,
-  });
-  useEffect(() => {
-    if (focus === null) return;
-    const i = rows.indexOf(focus.node);
-    if (i >= 0) v.scrollToIndex(i, { align: "auto" });
-  }, [focus?.seq]);
+  const { scroller, v } = useSpanRows(rows, ROW, 20, focus);
 
-  const sortBy = (k: SpanSortKey) => {
-    const numeric = COLUMNS.find((c) => c.key === k)?.num ?? false;
-    const next = k === key ? (desc ? k : `-${k}`) : numeric && k !== "start" ? `-${k}` : k;
-    updateParams({ sort: next === DEFAULT_SPAN_SORT ? null : next }, { replace: true });
-  };
+  // Durations start longest first; names and the start, in order.
+  const onSort = (k: SpanSortKey) => sortBy("sort", k, order, k === "duration" || k === "self", DEFAULT_SPAN_SORT);
 
   return (
     <div class="span-table" data-testid="span-table" data-rows={rows.length}>
       <SelfByService tree={tree} self={self} />
-      <div class="st-head st-grid" role="row">
-        {COLUMNS.map((c) => (
-          <div key={c.key} role="columnheader" class={`st-th${c.num ? " num" : ""}${c.key === key ? " sorted" : ""}`} data-sort={c.key} aria-sort={c.key === key ? (desc ? "descending" : "ascending") : "none"}>
-            <button type="button" class="st-sort" title={c.title} onClick={() => sortBy(c.key)}>
-              {c.label}
-              <span class="st-sort-arrow" aria-hidden="true">
-                {c.key === key ? (desc ? "▼" : "▲") : ""}
-              </span>
-            </button>
+      <div class="st-table" role="table" aria-label="Spans" aria-rowcount={rows.length + 1}>
+        <div class="st-head st-grid caps" role="row" aria-rowindex={1}>
+          {COLUMNS.map((c) => (
+            <SortHeader key={c.key} id={c.key} label={c.label} title={c.title} num={c.num} sort={order} onSort={onSort} grid />
+          ))}
+        </div>
+        <div class="st-scroll" ref={scroller}>
+          <div class="st-inner" style={{ height: `${v.getTotalSize()}px` }}>
+            {v.getVirtualItems().map((item) => {
+              const n = rows[item.index];
+              if (n === undefined) return null;
+              const s = n.span;
+              const own = self[n.index] ?? 0;
+              const share = s.duration > 0 ? own / s.duration : 0;
+              return (
+                <div
+                  key={item.key}
+                  class={`st-row st-grid${n === selected ? " selected" : ""}${n.error ? " error" : ""}`}
+                  style={{ transform: `translateY(${item.start}px)` }}
+                  role="row"
+                  aria-rowindex={item.index + 2}
+                  tabIndex={0}
+                  aria-selected={n === selected}
+                  data-testid="span-table-row"
+                  data-span-id={s.spanID}
+                  data-duration-us={s.duration}
+                  data-self-us={own}
+                  data-service={n.service}
+                  data-operation={s.operationName}
+                  onClick={() => onSelect(n)}
+                  onKeyDown={(e) => {
+                    if (e.key === "Enter" || e.key === " ") {
+                      e.preventDefault();
+                      onSelect(n);
+                    }
+                  }}
+                >
+                  <div role="cell" class="st-cell st-svc" title={n.service}>
+                    <span class="swatch" style={{ background: serviceColor(n.service) }} />
+                    {n.service || "(unknown)"}
+                  </div>
+                  <div role="cell" class="st-cell st-op" title={`${s.operationName} (depth ${n.depth})`}>
+                    {n.error && <Icon name="alert" size={12} title="error" />}
+                    <span>{s.operationName}</span>
+                  </div>
+                  <div role="cell" class="st-cell num mono faint">+{formatMicros(n.start - tree.start)}</div>
+                  <div role="cell" class="st-cell num mono" data-testid="span-table-duration">
+                    {formatMicros(s.duration)}
+                  </div>
+                  <div role="cell" class="st-cell num mono bar-cell" title={`${(share * 100).toFixed(1)}% of the span`}>
+                    <span class="bar-cell-bar" style={{ width: `${share * 100}%` }} />
+                    <span class="bar-cell-value" data-testid="span-table-self">
+                      {formatMicros(own)}
+                    </span>
+                  </div>
+                </div>
+              );
+            })}
           </div>
-        ))}
-      </div>
-      <div class="st-scroll" ref={scroller} role="table" aria-label="Spans" aria-rowcount={rows.length}>
-        <div class="st-inner" style={{ height: `${v.getTotalSize()}px` }}>
-          {v.getVirtualItems().map((item) => {
-            const n = rows[item.index];
-            if (n === undefined) return null;
-            const s = n.span;
-            const own = self[n.index] ?? 0;
-            const share = s.duration > 0 ? own / s.duration : 0;
-            return (
-              <div
-                key={item.key}
-                class={`st-row st-grid${n === selected ? " selected" : ""}${n.error ? " error" : ""}`}
-                style={{ transform: `translateY(${item.start}px)` }}
-                role="row"
-                tabIndex={0}
-                aria-selected={n === selected}
-                data-testid="span-table-row"
-                data-span-id={s.spanID}
-                data-duration-us={s.duration}
-                data-self-us={own}
-                data-service={n.service}
-                data-operation={s.operationName}
-                onClick={() => onSelect(n)}
-                onKeyDown={(e) => {
-                  if (e.key === "Enter" || e.key === " ") {
-                    e.preventDefault();
-                    onSelect(n);
-                  }
-                }}
-              >
-                <div class="st-cell st-svc" title={n.service}>
-                  <span class="swatch" style={{ background: serviceColor(n.service) }} />
-                  {n.service || "(unknown)"}
-                </div>
-                <div class="st-cell st-op" title={`${s.operationName} (depth ${n.depth})`}>
-                  {n.error && <Icon name="alert" size={12} title="error" />}
-                  <span>{s.operationName}</span>
-                </div>
-                <div class="st-cell num mono faint">+{formatMicros(n.start - tree.start)}</div>
-                <div class="st-cell num mono" data-testid="span-table-duration">
-                  {formatMicros(s.duration)}
-                </div>
-                <div class="st-cell num mono st-self" title={`${(share * 100).toFixed(1)}% of the span`}>
-                  <span class="st-self-bar" style={{ width: `${share * 100}%` }} />
-                  <span class="st-self-value" data-testid="span-table-self">
-                    {formatMicros(own)}
-                  </span>
-                </div>
-              </div>
-            );
-          })}
         </div>
       </div>
     </div>

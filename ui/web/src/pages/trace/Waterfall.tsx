@@ -3,10 +3,9 @@
 // time axis in its service's colour. Rows are virtualised (fixed height), so
 // traces of 10,000+ spans scroll smoothly.
 
-import { useEffect, useRef } from "preact/hooks";
 import { Icon } from "../../components/Icon";
 import { formatMicros, serviceColor, type SpanNode, type TraceTree } from "../../lib/trace";
-import { useVirtualizer } from "../../lib/virtual";
+import { useSpanRows, type SpanFocus } from "./spanRows";
 
 const ROW = 26;
 const INDENT = 14;
@@ -25,7 +24,7 @@ export interface WaterfallProps {
   matches: ReadonlySet<SpanNode> | null;
   critical: ReadonlySet<SpanNode> | null;
   /** Scrolls this row into view when it changes. */
-  focus: { node: SpanNode; seq: number } | null;
+  focus: SpanFocus;
 }
 
 export function TimeAxis({ total }: { total: number }) {
@@ -44,21 +43,8 @@ export function TimeAxis({ total }: { total: number }) {
 }
 
 export function Waterfall({ tree, rows, collapsed, onToggle, selected, onSelect, matches, critical, focus }: WaterfallProps) {
-  const scroller = useRef<HTMLDivElement>(null);
-  const v = useVirtualizer({
-    count: rows.length,
-    getScrollElement: () => scroller.current,
-    estimateSize: () => ROW,
-    overscan: 16,
-    getItemKey: (i) => rows[i]?.index ?? i,
-  });
+  const { scroller, v } = useSpanRows(rows, ROW, 16, focus);
   const total = Math.max(tree.end - tree.start, 1);
-
-  useEffect(() => {
-    if (focus === null) return;
-    const i = rows.indexOf(focus.node);
-    if (i >= 0) v.scrollToIndex(i, { align: "auto" });
-  }, [focus?.seq]);
 
   return (
     <div class="waterfall" data-testid="waterfall">
@@ -138,7 +124,7 @@ export function Waterfall({ tree, rows, collapsed, onToggle, selected, onSelect,
                   <span class="wf-op" data-testid="span-operation">
                     {s.operationName}
                   </span>
-                  {isCollapsed && <span class="wf-hidden-count">+{n.descendants}</span>}
+                  {isCollapsed && <span class="badge wf-hidden-count">+{n.descendants}</span>}
                 </div>
                 <div class="wf-time">
                   <span

@@ -13,12 +13,14 @@ import { Busy, ErrorState, Loading } from "../../components/States";
 import { plural } from "../../lib/format";
 import { useLoad } from "../../lib/load";
 import { useTimeRange } from "../../lib/refresh";
+import { toggled } from "../../lib/sets";
 import { formatUtc, toUrlTime } from "../../lib/time";
 import { buildTree, criticalPath, formatMicros, parentID, selfTimes, serviceColor, setServiceUniverse, type SpanNode, type TraceTree } from "../../lib/trace";
 import { updateParams, type PageProps } from "../../router";
 import { Flame } from "./Flame";
 import { SpanDetails } from "./SpanDetails";
 import { SpanTable } from "./SpanTable";
+import type { SpanFocus } from "./spanRows";
 import { SpanSearch, ViewSwitch, viewOf, WaterfallControls, type View } from "./Toolbar";
 import { Waterfall } from "./Waterfall";
 import "./trace.css";
@@ -100,7 +102,7 @@ function TraceView({ tree, processes, spanParam, view, sort }: { tree: TraceTree
   const [query, setQuery] = useState("");
   const [onlyMatches, setOnlyMatches] = useState(false);
   const [showCritical, setShowCritical] = useState(false);
-  const [focus, setFocus] = useState<{ node: SpanNode; seq: number } | null>(null);
+  const [focus, setFocus] = useState<SpanFocus>(null);
   const [cursor, setCursor] = useState(-1);
   useEffect(() => setCollapsed(new Set()), [tree]);
 
@@ -200,12 +202,7 @@ function TraceView({ tree, processes, spanParam, view, sort }: { tree: TraceTree
               tree={tree}
               rows={rows}
               collapsed={collapsed}
-              onToggle={(n) => {
-                const next = new Set(collapsed);
-                if (next.has(n)) next.delete(n);
-                else next.add(n);
-                setCollapsed(next);
-              }}
+              onToggle={(n) => setCollapsed(toggled(collapsed, n))}
               selected={selected}
               onSelect={(n) => select(n)}
               matches={matches}

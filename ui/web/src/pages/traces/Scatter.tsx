@@ -146,7 +146,7 @@ export function Scatter({ traces, range, height, onOpen }: ScatterProps) {
         <>
           <span class={`scatter-ring${hover.t.errors > 0 ? " error" : ""}`} style={{ left: `${hover.left}px`, top: `${hover.top}px` }} />
           <div
-            class="scatter-tip"
+            class="tip scatter-tip"
             role="tooltip"
             style={{
               left: `${hover.left}px`,

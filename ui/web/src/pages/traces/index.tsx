@@ -230,7 +230,7 @@ function ResultRow({ t, maxDuration }: { t: TraceInfo; maxDuration: number }) {
     <li>
       <Link to={`/trace/${encodeURIComponent(t.traceID)}`} class={`trace-result${t.errors > 0 ? " has-error" : ""}`} data-testid="trace-result" data-trace-id={t.traceID}>
         <div class="tr-line1">
-          <span class="tr-name" data-testid="trace-name">
+          <span class="tr-name one-line" data-testid="trace-name">
             <span class="swatch" style={{ background: serviceColor(t.rootService) }} />
             <strong>{t.rootService || "(unknown)"}:</strong> <span>{t.rootOperation}</span>
             {t.partial && <span class="badge muted" title="The root span is not in the store">no root</span>}
@@ -319,6 +319,7 @@ export default function Traces({ loc }: PageProps) {
 
   return (
     <div class="page traces-page" data-testid="traces-page">
+      <h1 class="sr-only">Traces</h1>
       <SearchForm initial={form} services={services} onSubmit={submit} />
       <section class="traces-main">
         {range.error !== null && <ErrorState title="Invalid time range" message={range.error} />}
