@@ -11,7 +11,7 @@ use crate::error::{PromqlError, Result, exec};
 use crate::eval::{Ev, unwrap_parens};
 use crate::labels::{Labels, METRIC_NAME, is_valid_name};
 use crate::range::{self, over_windows};
-use crate::value::{Series, Value};
+use crate::value::{RawSeries, Series, Value};
 
 /// Functions promql-parser knows under a later name or not at all.
 pub(crate) fn register_legacy() {
@@ -529,8 +529,18 @@ fn range_function(ev: &Ev<'_>, c: &Call) -> Result<Value> {
         "rate" | "increase" | "delta" => {
             let counter = name != "delta";
             let per_second = name == "rate";
-            over_windows(ev, &w, false, |ts, vs, start, end, _| {
-                range::extrapolated(ts, vs, start, end, counter, per_second, range_ms)
+            // Each series' resets are found once, not once per window.
+            let resets = |s: &RawSeries| {
+                if counter {
+                    range::resets_of(&s.vals)
+                } else {
+                    Vec::new()
+                }
+            };
+            range::over_windows_with(ev, &w, false, resets, |resets, s, r, start, end, _| {
+                range::extrapolated_at(
+                    &s.ts, &s.vals, r, resets, start, end, counter, per_second, range_ms,
+                )
             })?
         }
         "irate" | "idelta" => over_windows(ev, &w, false, |ts, vs, _, _, _| {
@@ -567,15 +577,13 @@ fn range_function(ev: &Ev<'_>, c: &Call) -> Result<Value> {
         "count_over_time" => over_windows(ev, &w, false, |_, vs, _, _, _| Some(vs.len() as f64))?,
         "min_over_time" | "max_over_time" => {
             let max = name == "max_over_time";
-            over_windows(ev, &w, false, |_, vs, _, _, _| {
-                let mut acc = vs[0];
-                for &v in &vs[1..] {
-                    if (if max { acc < v } else { acc > v }) || acc.is_nan() {
-                        acc = v;
-                    }
-                }
-                Some(acc)
-            })?
+            range::over_windows_with(
+                ev,
+                &w,
+                false,
+                |_| range::Extremum::default(),
+                |ext, s, r, _, _, _| Some(ext.at(&s.vals, r, max)),
+            )?
         }
         "stddev_over_time" | "stdvar_over_time" => {
             let sd = name == "stddev_over_time";

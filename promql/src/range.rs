@@ -126,10 +126,34 @@ pub(crate) fn over_windows<F>(
 where
     F: Fn(&[i64], &[f64], i64, i64, usize) -> Option<f64>,
 {
+    over_windows_with(
+        ev,
+        w,
+        keep_name,
+        |_| (),
+        |_, s, r, start, end, i| f(&s.ts[r.clone()], &s.vals[r], start, end, i),
+    )
+}
+
+/// [`over_windows`] with per-series state: `init` makes it from the whole series
+/// (e.g. where its counter resets are), and `f` gets it with the window as an index
+/// range into the series. Windows only move forward, so state can slide with them.
+pub(crate) fn over_windows_with<S, I, F>(
+    ev: &Ev<'_>,
+    w: &Windows,
+    keep_name: bool,
+    init: I,
+    f: F,
+) -> Result<Vec<Series>>
+where
+    I: Fn(&RawSeries) -> S,
+    F: Fn(&mut S, &RawSeries, std::ops::Range<usize>, i64, i64, usize) -> Option<f64>,
+{
     let mut out = Vec::with_capacity(w.series.len());
     let mut loaded = vec![0usize; ev.n];
     for s in &w.series {
         ev.check_deadline("range function")?;
+        let mut state = init(s);
         let mut vals = Vec::with_capacity(ev.n);
         let mut any = false;
         // Window ends never move back from one step to the next: two cursors.
@@ -152,7 +176,7 @@ where
             let v = if r.is_empty() {
                 None
             } else {
-                f(&s.ts[r.clone()], &s.vals[r], start, end, i)
+                f(&mut state, s, r, start, end, i)
             };
             any |= v.is_some();
             vals.push(v);
@@ -171,32 +195,54 @@ where
     Ok(out)
 }
 
-/// `rate`, `increase` and `delta`: the change over the window, extrapolated toward the
-/// window's ends the way Prometheus 2.42 does (at most half a sample interval past the
-/// first/last sample unless they are close to the ends; counters not below zero).
-pub(crate) fn extrapolated(
+/// Where a series' counter resets: the indexes whose value is below the one before.
+pub(crate) fn resets_of(vs: &[f64]) -> Vec<usize> {
+    (1..vs.len()).filter(|&i| vs[i] < vs[i - 1]).collect()
+}
+
+/// `rate`, `increase` and `delta` of the window `r` of a series whose counter resets
+/// are at `resets` (see [`resets_of`]; empty for `delta`): only the resets inside the
+/// window are visited, in order, so the sum is the one [`extrapolated`] makes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn extrapolated_at(
     ts: &[i64],
     vs: &[f64],
+    r: std::ops::Range<usize>,
+    resets: &[usize],
     start: i64,
     end: i64,
     counter: bool,
     per_second: bool,
     range: i64,
 ) -> Option<f64> {
-    if ts.len() < 2 {
+    if r.len() < 2 {
         return None;
     }
-    let (first, last) = (vs[0], vs[vs.len() - 1]);
+    let (first, last) = (vs[r.start], vs[r.end - 1]);
     let mut result = last - first;
     if counter {
-        let mut prev = 0.0;
-        for &v in vs {
-            if v < prev {
-                result += prev;
-            }
-            prev = v;
+        let from = resets.partition_point(|&p| p <= r.start);
+        for &p in resets[from..].iter().take_while(|&&p| p < r.end) {
+            result += vs[p - 1];
         }
     }
+    Some(extrapolate(
+        &ts[r], first, result, start, end, counter, per_second, range,
+    ))
+}
+
+/// A window's change `result` (first value `first`) extrapolated toward its ends.
+#[allow(clippy::too_many_arguments)]
+fn extrapolate(
+    ts: &[i64],
+    first: f64,
+    mut result: f64,
+    start: i64,
+    end: i64,
+    counter: bool,
+    per_second: bool,
+    range: i64,
+) -> f64 {
     let mut to_start = (ts[0] - start) as f64 / 1000.0;
     let to_end = (end - ts[ts.len() - 1]) as f64 / 1000.0;
     let sampled = (ts[ts.len() - 1] - ts[0]) as f64 / 1000.0;
@@ -223,7 +269,71 @@ pub(crate) fn extrapolated(
     if per_second {
         result /= range as f64 / 1000.0;
     }
-    Some(result)
+    result
+}
+
+/// `max_over_time` (`max`) or `min_over_time` over windows that only move forward:
+/// a deque of the indexes that can still be the answer, best first. Like 2.42, the
+/// answer is the first occurrence of the largest (smallest) value, NaN only when
+/// every value is NaN.
+#[derive(Default)]
+pub(crate) struct Extremum {
+    deque: std::collections::VecDeque<usize>,
+    /// The next index not yet pushed.
+    next: usize,
+}
+
+impl Extremum {
+    pub(crate) fn at(&mut self, vs: &[f64], r: std::ops::Range<usize>, max: bool) -> f64 {
+        // `a` is worse than `b`: NaN loses to any number.
+        let worse = |a: f64, b: f64| (a.is_nan() && !b.is_nan()) || if max { a < b } else { a > b };
+        self.next = self.next.max(r.start);
+        while self.next < r.end {
+            let v = vs[self.next];
+            while self.deque.back().is_some_and(|&b| worse(vs[b], v)) {
+                self.deque.pop_back();
+            }
+            self.deque.push_back(self.next);
+            self.next += 1;
+        }
+        while self.deque.front().is_some_and(|&f| f < r.start) {
+            self.deque.pop_front();
+        }
+        self.deque.front().map_or(f64::NAN, |&i| vs[i])
+    }
+}
+
+/// `rate`, `increase` and `delta`: the change over the window, extrapolated toward the
+/// window's ends the way Prometheus 2.42 does (at most half a sample interval past the
+/// first/last sample unless they are close to the ends; counters not below zero).
+/// The evaluator uses [`extrapolated_at`]; this is its reference in tests.
+#[cfg(test)]
+pub(crate) fn extrapolated(
+    ts: &[i64],
+    vs: &[f64],
+    start: i64,
+    end: i64,
+    counter: bool,
+    per_second: bool,
+    range: i64,
+) -> Option<f64> {
+    if ts.len() < 2 {
+        return None;
+    }
+    let (first, last) = (vs[0], vs[vs.len() - 1]);
+    let mut result = last - first;
+    if counter {
+        let mut prev = 0.0;
+        for &v in vs {
+            if v < prev {
+                result += prev;
+            }
+            prev = v;
+        }
+    }
+    Some(extrapolate(
+        ts, first, result, start, end, counter, per_second, range,
+    ))
 }
 
 /// `irate` and `idelta`: from the last two samples.
@@ -435,6 +545,90 @@ mod tests {
         // 18 increments over 270 s, extrapolated by 15 s each side (< 1.1 × gap).
         // Toward the start the counter would hit zero 15 s before the first sample.
         assert!((r - 18.0 * 300.0 / 270.0 / 300.0).abs() < 1e-12, "{r}");
+    }
+
+    /// A small deterministic generator (no dependency) for the sliding-window checks.
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *seed >> 33
+    }
+
+    #[test]
+    fn sliding_windows_answer_as_each_window_alone() {
+        let mut seed = 7u64;
+        for _ in 0..50 {
+            let n = 1 + (lcg(&mut seed) % 80) as usize;
+            let mut t = 0i64;
+            let (mut ts, mut vs) = (Vec::new(), Vec::new());
+            let mut v = 0.0f64;
+            for _ in 0..n {
+                t += 1 + (lcg(&mut seed) % 20_000) as i64;
+                v = match lcg(&mut seed) % 10 {
+                    0 => 0.0,      // counter reset
+                    1 => f64::NAN, // NaN sample
+                    2 => v,        // unchanged (ties)
+                    _ => v + (lcg(&mut seed) % 1000) as f64 / 7.0,
+                };
+                ts.push(t);
+                vs.push(v);
+            }
+            let resets = resets_of(&vs);
+            let range = 30_000 + (lcg(&mut seed) % 60_000) as i64;
+            let (mut max, mut min) = (Extremum::default(), Extremum::default());
+            let (mut lo, mut hi) = (0usize, 0usize);
+            let mut end = ts[0];
+            while end <= t + range {
+                let start = end - range;
+                while lo < n && ts[lo] < start {
+                    lo += 1;
+                }
+                hi = hi.max(lo);
+                while hi < n && ts[hi] <= end {
+                    hi += 1;
+                }
+                if lo < hi {
+                    let (wt, wv) = (&ts[lo..hi], &vs[lo..hi]);
+                    for (counter, per_second) in [(true, true), (true, false), (false, false)] {
+                        let none: &[usize] = &[];
+                        let rs = if counter { &resets[..] } else { none };
+                        let a = extrapolated_at(
+                            &ts,
+                            &vs,
+                            lo..hi,
+                            rs,
+                            start,
+                            end,
+                            counter,
+                            per_second,
+                            range,
+                        );
+                        let b = extrapolated(wt, wv, start, end, counter, per_second, range);
+                        assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "{lo}..{hi}");
+                    }
+                    let naive = |is_max: bool| {
+                        let mut acc = wv[0];
+                        for &x in &wv[1..] {
+                            if (if is_max { acc < x } else { acc > x }) || acc.is_nan() {
+                                acc = x;
+                            }
+                        }
+                        acc
+                    };
+                    let (m, mm) = (max.at(&vs, lo..hi, true), min.at(&vs, lo..hi, false));
+                    assert!(
+                        m.to_bits() == naive(true).to_bits()
+                            || (m.is_nan() && naive(true).is_nan())
+                    );
+                    assert!(
+                        mm.to_bits() == naive(false).to_bits()
+                            || (mm.is_nan() && naive(false).is_nan())
+                    );
+                }
+                end += 1 + (lcg(&mut seed) % 15_000) as i64;
+            }
+        }
     }
 
     #[test]
