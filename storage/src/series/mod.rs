@@ -168,8 +168,13 @@ impl SeriesIndex {
             .collect()
     }
 
-    /// Series ids matching every matcher (Prometheus semantics: a matcher that
-    /// accepts "" also accepts series without the label).
+    /// Series matching every matcher (Prometheus semantics: a matcher that accepts ""
+    /// also accepts series without the label), by id.
+    ///
+    /// Of the matchers that need their label (do not accept ""), the one whose matching
+    /// postings are fewest gives the candidates; every other matcher is checked on each
+    /// candidate's own labels. So `{__name__="x", device!="lo"}` costs x's series, not
+    /// a walk over every series without `device` as a union per matcher would.
     pub fn select(&self, tenant: &str, matchers: &[Matcher<'_>]) -> Vec<Arc<Series>> {
         let Ok(tenants) = self.tenants.read() else {
             return Vec::new();
@@ -177,35 +182,54 @@ impl SeriesIndex {
         let Some(t) = tenants.get(tenant) else {
             return Vec::new();
         };
-        let mut result: Option<BTreeSet<u64>> = None;
-        for m in matchers {
-            let values = t.postings.get(m.name);
-            let mut ids: BTreeSet<u64> = BTreeSet::new();
-            if let Some(values) = values {
-                for (v, postings) in values {
-                    if (m.matches)(v) {
-                        ids.extend(postings);
-                    }
-                }
-            }
+        // (matcher index, matching postings, their total size)
+        let mut best: Option<(usize, Vec<&BTreeSet<u64>>, usize)> = None;
+        for (i, m) in matchers.iter().enumerate() {
             if (m.matches)("") {
-                // Series that do not have the label at all.
-                let with: BTreeSet<u64> = values
-                    .map(|vs| vs.values().flatten().copied().collect())
-                    .unwrap_or_default();
-                ids.extend(t.series.keys().filter(|id| !with.contains(id)));
+                continue;
             }
-            result = Some(match result {
-                None => ids,
-                Some(r) => r.intersection(&ids).copied().collect(),
-            });
-            if result.as_ref().is_some_and(BTreeSet::is_empty) {
-                break;
+            let lists: Vec<&BTreeSet<u64>> = t
+                .postings
+                .get(m.name)
+                .map(|values| {
+                    values
+                        .iter()
+                        .filter(|(v, _)| (m.matches)(v))
+                        .map(|(_, p)| p)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let size: usize = lists.iter().map(|p| p.len()).sum();
+            if size == 0 {
+                return Vec::new();
+            }
+            if best.as_ref().is_none_or(|(_, _, b)| size < *b) {
+                best = Some((i, lists, size));
             }
         }
-        let ids = result.unwrap_or_else(|| t.series.keys().copied().collect());
-        ids.iter()
-            .filter_map(|id| t.series.get(id).cloned())
+        let (skip, candidates): (Option<usize>, Vec<u64>) = match best {
+            Some((i, lists, _)) => {
+                // A series has one value per label: the lists are disjoint.
+                let mut ids: Vec<u64> = lists.into_iter().flatten().copied().collect();
+                ids.sort_unstable();
+                (Some(i), ids)
+            }
+            None => {
+                let mut ids: Vec<u64> = t.series.keys().copied().collect();
+                ids.sort_unstable();
+                (None, ids)
+            }
+        };
+        candidates
+            .into_iter()
+            .filter_map(|id| t.series.get(&id))
+            .filter(|s| {
+                matchers
+                    .iter()
+                    .enumerate()
+                    .all(|(i, m)| Some(i) == skip || (m.matches)(s.get(m.name)))
+            })
+            .cloned()
             .collect()
     }
 
