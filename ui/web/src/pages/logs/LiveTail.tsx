@@ -7,7 +7,7 @@
 // page is left (the component unmounts and aborts its request).
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, describeError, isAbort } from "../../api/http";
 import { tailLogs, type LogHit } from "../../api/logs";
 import { Icon } from "../../components/Icon";
@@ -207,6 +207,9 @@ export function LiveTail({ q, service, wrap, actions, renderHeader }: LiveTailPr
   );
 
   const failed = tail.status.kind === "failed" ? tail.status.error : null;
+  // Stable while no line is dropped: a new key function re-lays out every row.
+  const base = tail.base;
+  const liveKey = useCallback((i: number) => `live-${base + i}`, [base]);
   return (
     <>
       {renderHeader(<StatusText tail={tail} following={following} />, controls)}
@@ -224,7 +227,7 @@ export function LiveTail({ q, service, wrap, actions, renderHeader }: LiveTailPr
             wrap={wrap}
             expanded={shownExpanded}
             resetKey={`${q}\u0000${service ?? ""}`}
-            keyOf={(i) => `live-${tail.base + i}`}
+            keyOf={liveKey}
             follow={following}
             onScroll={onScroll}
             onToggle={(i) => {

@@ -5,7 +5,7 @@
 // following its end (`follow`).
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { fieldTerm, type LogHit } from "../../api/logs";
 import { Icon } from "../../components/Icon";
 import { Link, TraceLink } from "../../components/Link";
@@ -187,14 +187,22 @@ export interface LogListProps {
   onScroll?: (el: HTMLDivElement) => void;
 }
 
+/** A collapsed row's height: a 24 px line and its 1 px border. */
+const ROW_HEIGHT = 25;
+const estimateRow = () => ROW_HEIGHT;
+
 export function LogList({ hits, wrap, expanded, onToggle, actions, onEnd, resetKey, footer, keyOf, follow, onScroll }: LogListProps) {
   const scroller = useRef<HTMLDivElement>(null);
+  // Both stable across renders: a new key function makes the list recompute the
+  // position of every row (100k rows: a long task per render), and a wrong estimate
+  // makes every first-measured row move the rest.
+  const defaultKey = useCallback((i: number) => `${hits[i]?.timestamp ?? ""}|${i}`, [hits]);
   const v = useVirtualizer({
     count: hits.length,
     getScrollElement: () => scroller.current,
-    estimateSize: () => 24,
+    estimateSize: estimateRow,
     overscan: 12,
-    getItemKey: keyOf ?? ((i) => `${hits[i]?.timestamp ?? ""}|${i}`),
+    getItemKey: keyOf ?? defaultKey,
   });
 
   useEffect(() => {
