@@ -66,8 +66,6 @@ import json
 import math
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -81,12 +79,13 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 import gen_rules  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
+from proc_server import HTTP_TIMEOUT_S, Server as ProcServer, free_port, log  # noqa: E402,F401
 from feed import Feed, FedSeries  # noqa: E402
 
 INTERVAL_S = 15
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 MAX_GAP_S = 45 * 60
-HTTP_TIMEOUT_S = 60
 
 # Recording rules whose outputs are compared between the two servers.
 RECORD_CHECKS = [
@@ -104,10 +103,6 @@ RECORD_CHECKS = [
     "job:http_request_duration_seconds:p99_5m",
     "name:series:count",
 ]
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # --- servers -----------------------------------------------------------------------------------------
@@ -128,76 +123,8 @@ def other_processes(names: tuple[str, ...] = ("prometheus", "osprey", "victoria-
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, name: str, argv: list[str], port: int, ready_path: str, log_path: Path,
-                 env: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.argv = argv
-        self.port = port
-        self.ready_path = ready_path
-        self.log_path = log_path
-        self.env = env
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.http = requests.Session()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout_s: float = 300) -> None:
-        log(f"starting {self.name}: {' '.join(self.argv)}")
-        self.proc = subprocess.Popen(self.argv, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT,
-                                     env=self.env)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                if self.http.get(self.url + self.ready_path, timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        raise SystemExit(f"{self.name} not ready after {timeout_s:.0f} s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            log(f"{self.name} did not stop in 60 s; killing it")
-            self.proc.kill()
-            self.proc.wait()
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def cpu_seconds(self) -> float:
-        """utime + stime of the process (all its threads), seconds."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-    def rss_bytes(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
-
-    def get(self, path: str, **params: Any) -> requests.Response:
-        r = self.http.get(self.url + path, params=params or None, timeout=HTTP_TIMEOUT_S)
-        r.raise_for_status()
-        return r
+class Server(ProcServer):
+    """A server the rules run on: [`ProcServer`] plus queries, reloads and its metrics."""
 
     def query(self, expr: str, at: float) -> list[dict[str, Any]]:
         body = self.get("/api/v1/query", query=expr, time=f"{at:.3f}").json()
