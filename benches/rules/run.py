@@ -82,7 +82,7 @@ import gen_rules  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
 from proc_server import HTTP_TIMEOUT_S, Server as ProcServer, free_port, log  # noqa: E402,F401
-from feed import Feed, FedSeries  # noqa: E402
+from feed import Feed, FedSeries, sleep_checking  # noqa: E402
 
 INTERVAL_S = 15
 MAX_GAP_S = 45 * 60
