@@ -43,6 +43,34 @@ pub fn parse(query: &str) -> Result<promql_parser::parser::Expr, PromqlError> {
     Ok(expr)
 }
 
+/// Queries parsed lately, by text: dashboards and rules send the same ones again and
+/// again. Cleared whole when full, so it stays small.
+static PARSED: std::sync::LazyLock<
+    std::sync::Mutex<
+        std::collections::HashMap<String, std::sync::Arc<promql_parser::parser::Expr>>,
+    >,
+> = std::sync::LazyLock::new(Default::default);
+
+/// Most queries [`parse_cached`] keeps.
+const PARSED_MAX: usize = 4096;
+
+/// [`parse`], through a cache of the queries parsed lately (errors are not kept).
+pub fn parse_cached(
+    query: &str,
+) -> Result<std::sync::Arc<promql_parser::parser::Expr>, PromqlError> {
+    if let Some(e) = PARSED.lock().ok().and_then(|m| m.get(query).cloned()) {
+        return Ok(e);
+    }
+    let expr = std::sync::Arc::new(parse(query)?);
+    if let Ok(mut m) = PARSED.lock() {
+        if m.len() >= PARSED_MAX {
+            m.clear();
+        }
+        m.insert(query.to_string(), std::sync::Arc::clone(&expr));
+    }
+    Ok(expr)
+}
+
 /// Parses a `match[]` series selector as written (`or` groups included).
 pub fn parse_selector(text: &str) -> Result<promql_parser::parser::Expr, PromqlError> {
     parse_bounded(text)

@@ -67,7 +67,7 @@ pub async fn evaluate(
     tenant: &str,
     req: Request<'_>,
 ) -> Result<Evaluation, QueryError> {
-    let expr = osprey_promql::parse(req.query)?;
+    let expr = osprey_promql::parse_cached(req.query)?;
     // Prometheus rounds request times to the nearest millisecond.
     let ms = |ns: i64| ns.saturating_add(500_000).div_euclid(1_000_000);
     let (start, end) = (ms(req.start_ns), ms(req.end_ns));
@@ -104,19 +104,24 @@ pub async fn evaluate(
         deadline: Some(deadline),
     };
     let selections = osprey_promql::plan(&expr, &q);
-    let data = tokio::time::timeout(timeout, fetch(st, tenant, &selections, &limits))
-        .await
-        .map_err(|_| QueryError::Timeout(timeout))??;
     let order = result_order(&expr);
-    let value = tokio::task::spawn_blocking(move || {
-        osprey_promql::evaluate(&expr, &q, &data, &limits).map(|v| (v, q))
-    })
-    .await
-    .map_err(|e| QueryError::Internal(format!("query evaluation stopped: {e}")))?;
-    let (value, q) = value.map_err(|e| match e {
-        PromqlError::Timeout(_) => QueryError::Timeout(timeout),
-        other => other.into(),
-    })?;
+    let reads = resolve_all(st, tenant, &selections, &limits)?;
+    // One blocking task reads the samples and evaluates (one hop off the async workers).
+    let storage = st.storage.clone();
+    let tenant = tenant.to_string();
+    let work = tokio::task::spawn_blocking(move || {
+        let data = read_samples(&storage, &tenant, reads, &limits)?;
+        osprey_promql::evaluate(&expr, &q, &data, &limits)
+            .map(|v| (v, q))
+            .map_err(|e| match e {
+                PromqlError::Timeout(_) => QueryError::Timeout(timeout),
+                other => other.into(),
+            })
+    });
+    let (value, q) = tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| QueryError::Timeout(timeout))?
+        .map_err(|e| QueryError::Internal(format!("query evaluation stopped: {e}")))??;
     Ok(Evaluation {
         value,
         query: q,
@@ -124,15 +129,20 @@ pub async fn evaluate(
     })
 }
 
-/// Reads every selection's series and samples from one snapshot of the tenant's
-/// metrics: series through the index, samples through the `series_id` page index of
-/// each file (`osprey_storage::series::samples`), on a blocking thread.
-async fn fetch(
+/// A selection and the series its selector matches.
+type Resolved = (
+    Selection,
+    Vec<std::sync::Arc<osprey_storage::series::Series>>,
+);
+
+/// Each selection's series through the index (no sample read), checked against
+/// `query.max_series`.
+fn resolve_all(
     st: &QueryState,
     tenant: &str,
     selections: &[Selection],
     limits: &Limits,
-) -> Result<Data, QueryError> {
+) -> Result<Vec<Resolved>, QueryError> {
     let mut resolved = Vec::with_capacity(selections.len());
     for sel in selections {
         let series = resolve(st, tenant, &sel.selector);
@@ -146,68 +156,72 @@ async fn fetch(
         }
         resolved.push((sel.clone(), series));
     }
-    let storage = st.storage.clone();
-    let tenant = tenant.to_string();
-    let max_samples = limits.max_samples;
-    tokio::task::spawn_blocking(move || {
-        let reader = storage.sample_reader(&tenant);
-        let mut data = Data::default();
-        let mut loaded = 0usize;
-        for (sel, series) in resolved {
-            let mut ids: Vec<u64> = series.iter().map(|s| s.id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let mut by_id = if ids.is_empty() {
-                HashMap::new()
-            } else {
-                reader
-                    .read(
-                        &ids,
-                        sel.start.saturating_mul(1_000_000),
-                        // Whole milliseconds: a sample at end + 0.9 ms still belongs to `end`.
-                        sel.end.saturating_mul(1_000_000).saturating_add(999_999),
-                    )
-                    .map_err(|e| QueryError::Internal(e.to_string()))?
-            };
-            loaded += by_id.values().map(Vec::len).sum::<usize>();
-            if loaded > max_samples {
-                return Err(QueryError::Execution(
-                    "query processing would load too many samples into memory in query execution"
-                        .into(),
-                ));
-            }
-            let mut raw: Vec<RawSeries> = Vec::with_capacity(by_id.len());
-            for s in &series {
-                let Some(mut samples) = by_id.remove(&s.id) else {
-                    continue;
-                };
-                // Stable: of two samples in one millisecond the later-read one wins.
-                samples.sort_by_key(|p| p.0);
-                let mut r = RawSeries {
-                    labels: labels_of(s),
-                    ts: Vec::with_capacity(samples.len()),
-                    vals: Vec::with_capacity(samples.len()),
-                };
-                for (t, v) in samples {
-                    let t = t.div_euclid(1_000_000);
-                    if r.ts.last() == Some(&t) {
-                        if let Some(last) = r.vals.last_mut() {
-                            *last = v;
-                        }
-                        continue;
-                    }
-                    r.ts.push(t);
-                    r.vals.push(v);
-                }
-                raw.push(r);
-            }
-            raw.sort_by(|a, b| a.labels.cmp(&b.labels));
-            data.insert(sel.key.clone(), raw);
+    Ok(resolved)
+}
+
+/// Reads the samples of every selection's series (the head for recent ones, the
+/// memtable and the `series_id` pages of files for older ones); blocking.
+fn read_samples(
+    storage: &osprey_storage::Storage,
+    tenant: &str,
+    resolved: Vec<Resolved>,
+    limits: &Limits,
+) -> Result<Data, QueryError> {
+    let reader = storage.sample_reader(tenant);
+    let mut data = Data::default();
+    let mut loaded = 0usize;
+    for (sel, series) in resolved {
+        let mut ids: Vec<u64> = series.iter().map(|s| s.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut by_id = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            reader
+                .read(
+                    &ids,
+                    sel.start.saturating_mul(1_000_000),
+                    // Whole milliseconds: a sample at end + 0.9 ms still belongs to `end`.
+                    sel.end.saturating_mul(1_000_000).saturating_add(999_999),
+                )
+                .map_err(|e| QueryError::Internal(e.to_string()))?
+        };
+        loaded += by_id.values().map(Vec::len).sum::<usize>();
+        if loaded > limits.max_samples {
+            return Err(QueryError::Execution(
+                "query processing would load too many samples into memory in query execution"
+                    .into(),
+            ));
         }
-        Ok(data)
-    })
-    .await
-    .map_err(|e| QueryError::Internal(format!("sample read stopped: {e}")))?
+        let mut raw: Vec<RawSeries> = Vec::with_capacity(by_id.len());
+        for s in &series {
+            let Some(mut samples) = by_id.remove(&s.id) else {
+                continue;
+            };
+            // Stable: of two samples in one millisecond the later-read one wins.
+            samples.sort_by_key(|p| p.0);
+            let mut r = RawSeries {
+                labels: labels_of(s),
+                ts: Vec::with_capacity(samples.len()),
+                vals: Vec::with_capacity(samples.len()),
+            };
+            for (t, v) in samples {
+                let t = t.div_euclid(1_000_000);
+                if r.ts.last() == Some(&t) {
+                    if let Some(last) = r.vals.last_mut() {
+                        *last = v;
+                    }
+                    continue;
+                }
+                r.ts.push(t);
+                r.vals.push(v);
+            }
+            raw.push(r);
+        }
+        raw.sort_by(|a, b| a.labels.cmp(&b.labels));
+        data.insert(sel.key.clone(), raw);
+    }
+    Ok(data)
 }
 
 /// How an instant vector is ordered: by value for `sort`/`sort_desc`/`topk`/`bottomk`
