@@ -159,6 +159,24 @@ struct State {
     trimmed_at: i64,
 }
 
+impl State {
+    /// Moves every tenant's cutoff up to `cutoff` (never back), dropping the samples
+    /// before it; returns (and keeps) the bytes held after.
+    fn raise_cutoff(&mut self, cutoff: i64) -> usize {
+        let mut bytes = 0;
+        for th in self.tenants.values_mut() {
+            if th.cutoff < cutoff {
+                th.cutoff = cutoff;
+                th.series.values_mut().for_each(|s| s.trim(cutoff));
+                th.series.retain(|_, s| !s.is_empty());
+            }
+            bytes += th.series.values().map(SeriesHead::bytes).sum::<usize>();
+        }
+        self.bytes = bytes;
+        bytes
+    }
+}
+
 impl TenantHead {
     fn new(initial: Option<i64>, now: i64) -> TenantHead {
         TenantHead {
@@ -265,16 +283,7 @@ impl Head {
         st.trimmed_at = now;
         let mut cutoff = now - WINDOW_NS;
         loop {
-            let mut bytes = 0;
-            for th in st.tenants.values_mut() {
-                if th.cutoff < cutoff {
-                    th.cutoff = cutoff;
-                    th.series.values_mut().for_each(|s| s.trim(cutoff));
-                    th.series.retain(|_, s| !s.is_empty());
-                }
-                bytes += th.series.values().map(SeriesHead::bytes).sum::<usize>();
-            }
-            st.bytes = bytes;
+            let bytes = st.raise_cutoff(cutoff);
             if bytes <= self.max_bytes || cutoff >= now {
                 return;
             }
@@ -339,19 +348,9 @@ impl Head {
 
     /// Drops samples before `cutoff` for every tenant (retention).
     pub fn forget_before(&self, cutoff: i64) {
-        let Ok(mut st) = self.state.write() else {
-            return;
-        };
-        let mut bytes = 0;
-        for th in st.tenants.values_mut() {
-            if th.cutoff < cutoff {
-                th.cutoff = cutoff;
-                th.series.values_mut().for_each(|s| s.trim(cutoff));
-                th.series.retain(|_, s| !s.is_empty());
-            }
-            bytes += th.series.values().map(SeriesHead::bytes).sum::<usize>();
+        if let Ok(mut st) = self.state.write() {
+            st.raise_cutoff(cutoff);
         }
-        st.bytes = bytes;
     }
 
     /// Calls `f(id, series, from)` for each of `ids` the tenant's head holds, where
