@@ -187,7 +187,7 @@ pub(crate) fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats,
     let started = Instant::now();
     let w = write_frozen(inner, frozen, |_| true)?;
     // The segments this flush deletes may hold exemplars: the ring is saved first.
-    crate::series::exemplars::save(&inner.dir, inner.series.exemplars.all())?;
+    inner.series.exemplars.save_if_changed(&inner.dir)?;
     let manifest = publish(inner, FrozenChange::Drop(frozen.segment), |m| {
         m.files.extend(w.files);
         m.series_files.extend(w.series_files);

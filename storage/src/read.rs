@@ -316,6 +316,12 @@ pub struct SampleReader<'a> {
 }
 
 impl SampleReader<'_> {
+    /// The memtable batches and files for samples before the head's cutoff, taken once.
+    fn older(&self) -> &Snapshot {
+        self.snap
+            .get_or_init(|| self.storage.snapshot(&self.tenant, Signal::Metrics))
+    }
+
     /// Which of `ids` (sorted, distinct) have a sample in `start_ns..=end_ns`: the head
     /// answers for its part of the range, the memtable and files for the rest.
     pub fn ids_with_samples(
@@ -338,13 +344,10 @@ impl SampleReader<'_> {
                 .filter(|id| !found.contains(id))
                 .collect();
             if !rest.is_empty() {
-                let snap = self
-                    .snap
-                    .get_or_init(|| self.storage.snapshot(&self.tenant, Signal::Metrics));
                 found.extend(samples::ids_with_samples(
                     &inner.blobs,
                     Some(&inner.caches.footers),
-                    snap,
+                    self.older(),
                     &rest,
                     start_ns,
                     end_ns.min(cutoff.saturating_sub(1)),
@@ -371,13 +374,10 @@ impl SampleReader<'_> {
             .head
             .read(&self.tenant, ids, start_ns, end_ns, &mut out);
         if start_ns < cutoff {
-            let snap = self
-                .snap
-                .get_or_init(|| self.storage.snapshot(&self.tenant, Signal::Metrics));
             let older = samples::read(
                 &inner.blobs,
                 Some(&inner.caches.footers),
-                snap,
+                self.older(),
                 ids,
                 start_ns,
                 end_ns.min(cutoff.saturating_sub(1)),

@@ -37,6 +37,10 @@ pub const MAX_LABEL_CHARS: usize = 128;
 pub struct ExemplarStore {
     capacity: usize,
     ring: Mutex<VecDeque<Exemplar>>,
+    /// Exemplars ever stored, and that count when the ring was last saved: a flush
+    /// with nothing new since does not write the same file again.
+    stored: std::sync::atomic::AtomicU64,
+    saved: std::sync::atomic::AtomicU64,
 }
 
 impl ExemplarStore {
@@ -44,7 +48,22 @@ impl ExemplarStore {
         Self {
             capacity,
             ring: Mutex::new(VecDeque::with_capacity(capacity.min(1 << 16))),
+            stored: Default::default(),
+            saved: Default::default(),
         }
+    }
+
+    /// Saves the ring to `dir` (see [`save`]) unless nothing was stored since the last
+    /// save.
+    pub fn save_if_changed(&self, dir: &Path) -> Result<(), StorageError> {
+        use std::sync::atomic::Ordering;
+        let stored = self.stored.load(Ordering::SeqCst);
+        if stored == self.saved.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        save(dir, self.all())?;
+        self.saved.store(stored, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Adds exemplars; an exact repeat of a recent exemplar is skipped (a retried
@@ -79,6 +98,8 @@ impl ExemplarStore {
             ring.push_back(e);
             n += 1;
         }
+        self.stored
+            .fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
         n
     }
 
