@@ -1,17 +1,20 @@
 //! Data written by an earlier on-disk format is still read, whole and unchanged.
 //!
-//! `storage/tests/fixtures/data-v1/` is a data directory (MANIFEST, Parquet files of
-//! every signal with their trace-id sidecars, tag and full-text indexes, series
-//! files) written by the format of 2026-12 from the dataset below; `expected.json`
-//! beside it holds what the API answered over it. This test opens a copy of it with
-//! today's code and asks the same questions through the API: SQL over each table
-//! (every column, through the file layouts), a trace by id (trace-id sidecar), a tag
-//! search (tag index), a log search (full-text index) and PromQL (series files and
-//! the samples' page index). A format change must keep these answers.
+//! `storage/tests/fixtures/data-v1/` and `data-v2/` are data directories (MANIFEST,
+//! Parquet files of every signal with their trace-id sidecars, tag and full-text
+//! indexes, series files) written from the dataset below by the formats of early
+//! 2026-12 (samples a row each) and of 2026-12-05 (samples in runs per series,
+//! `files/runs.rs`); `expected.json` beside each holds what the API answered over it.
+//! This test opens a copy of each with today's code and asks the same questions
+//! through the API: SQL over each table (every column, through the file layouts), a
+//! trace by id (trace-id sidecar), a tag search (tag index), a log search (full-text
+//! index) and PromQL (series files and the samples' run index). A format change must
+//! keep these answers. Opening `data-v1` migrates its samples file to runs; the test
+//! opens it a second time to read what the migration left.
 //!
-//! `OSPREY_WRITE_FIXTURES=1 cargo nextest run -E 'test(format_fixture)'` writes a new
-//! fixture (do that only for a new format version, as a new directory, keeping the
-//! old ones); writing also checks that the answers over the files equal those over
+//! `OSPREY_WRITE_FIXTURES=data-vN cargo nextest run -E 'test(format_fixture)'` writes a
+//! new fixture (do that only for a new format version, as a new directory, keeping
+//! the old ones); writing also checks that the answers over the files equal those over
 //! the same rows in memory.
 //!
 //! Times: fixed (2023-11-14), as no retention or re-dating runs in this test.
@@ -29,8 +32,10 @@ use osprey_storage::Signal;
 use osprey_storage::schema::{logs_batch, samples_batch, spans_batch};
 use serde_json::Value;
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../storage/tests/fixtures/data-v1")
+fn fixture_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../storage/tests/fixtures")
+        .join(name)
 }
 
 /// The questions, as (name, method, path and query, body).
@@ -165,10 +170,11 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-#[tokio::test]
-async fn format_fixture_v1_is_read_whole() {
-    let fixture = fixture_dir();
-    if std::env::var_os("OSPREY_WRITE_FIXTURES").is_some() {
+/// Opens a copy of fixture `name` (twice, the second time over what the first open
+/// left) and checks every answer against its `expected.json`.
+async fn read_whole(name: &str) {
+    let fixture = fixture_dir(name);
+    if std::env::var("OSPREY_WRITE_FIXTURES").ok().as_deref() == Some(name) {
         write_fixture(&fixture).await;
     }
     let expected: Value = serde_json::from_slice(
@@ -177,27 +183,47 @@ async fn format_fixture_v1_is_read_whole() {
     .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(&fixture, tmp.path());
-    let st = state(tmp.path());
-    assert!(
-        st.storage.files().len() >= 3,
-        "the fixture's files are listed"
-    );
-    let got = ask(&st).await;
-    for (name, want) in expected.as_object().unwrap() {
-        assert_eq!(
-            &got[name], want,
-            "{name} differs from what the format of 2026-12 answered"
+    for open in ["first", "second"] {
+        let st = state(tmp.path());
+        assert!(
+            st.storage.files().len() >= 3,
+            "the fixture's files are listed"
         );
+        assert!(
+            st.storage
+                .files()
+                .iter()
+                .all(|f| f.signal != Signal::Metrics || f.runs > 0),
+            "samples files are in the runs layout after open"
+        );
+        let got = ask(&st).await;
+        for (q, want) in expected.as_object().unwrap() {
+            assert_eq!(
+                &got[q], want,
+                "{q} differs from what the format of {name} answered ({open} open)"
+            );
+        }
+        // The answers are about the data, not empty.
+        assert_eq!(got["sql_logs"]["rows"].as_array().unwrap().len(), 60);
+        assert_eq!(got["sql_spans"]["rows"].as_array().unwrap().len(), 18);
+        assert_eq!(got["sql_metrics"]["rows"].as_array().unwrap().len(), 240);
+        assert!(
+            !got["log_search"]["data"]["result"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!got["tag_search"]["data"].as_array().unwrap().is_empty());
+        st.storage.close().await.unwrap();
     }
-    // The answers are about the data, not empty.
-    assert_eq!(got["sql_logs"]["rows"].as_array().unwrap().len(), 60);
-    assert_eq!(got["sql_spans"]["rows"].as_array().unwrap().len(), 18);
-    assert_eq!(got["sql_metrics"]["rows"].as_array().unwrap().len(), 240);
-    assert!(
-        !got["log_search"]["data"]["result"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-    assert!(!got["tag_search"]["data"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn format_fixture_v1_is_read_whole() {
+    read_whole("data-v1").await;
+}
+
+#[tokio::test]
+async fn format_fixture_v2_is_read_whole() {
+    read_whole("data-v2").await;
 }

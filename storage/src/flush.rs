@@ -158,14 +158,18 @@ fn write_frozen(
     for ((tenant, signal), batches) in by_key {
         for (partition, batch) in files::split_by_partition(*signal, batches, partition_ns)? {
             let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
-            let meta = files::write_new(
-                &inner.blobs,
+            let file = files::NewFile {
                 seq,
                 tenant,
-                *signal,
+                signal: *signal,
                 partition,
+            };
+            let meta = files::write_new(
+                &inner.blobs,
+                file,
                 &[batch],
                 files::WriteOptions::flush(&inner.config),
+                &inner.series.index.file_order(tenant),
             )?;
             out.stats.files += 1;
             out.stats.rows += meta.rows;

@@ -2,7 +2,8 @@
 //!
 //! [`Storage`] is a short facade; its operations live by what they do: `open.rs`
 //! (check files, replay the WAL, start the writer; close), `write.rs`, `read.rs`,
-//! `flush.rs` (flush and publish) and `maintenance.rs` (retention, compaction). The
+//! `flush.rs` (flush and publish), `maintenance.rs` (retention, compaction) and
+//! `migrate.rs` (older on-disk layouts rewritten on open). The
 //! formats are in folders: `wal/`, `files/` (Parquet files and their layout, owned in
 //! both directions by `files/layout.rs`), `index/` (full-text, tags, trace ids) and
 //! `series/`; each on-disk artifact has its page in `storage/docs/format/`.
@@ -33,6 +34,7 @@ mod maintenance;
 mod manifest;
 mod memtable;
 mod metrics;
+mod migrate;
 mod open;
 mod quarantine;
 mod read;
@@ -176,6 +178,19 @@ pub(crate) struct Caches {
     tag_index: tag_index::TagIndexCache,
     /// Parsed footers of recently read files (`read_rows`).
     footers: files::FooterCache,
+    /// Run indexes of recently read samples files (`series::samples`).
+    runs: series::samples::RunIndexCache,
+}
+
+impl Inner {
+    /// Files and the caches a samples read goes through.
+    pub(crate) fn sample_files(&self) -> series::samples::FileAccess<'_> {
+        series::samples::FileAccess {
+            blobs: &self.blobs,
+            footers: Some(&self.caches.footers),
+            runs: &self.caches.runs,
+        }
+    }
 }
 
 /// The metrics table's series and what is kept beside them in memory.

@@ -273,6 +273,7 @@ impl Storage {
         let mut n = 0;
         for (_, p) in due {
             self.inner.caches.footers.forget(&p);
+            self.inner.caches.runs.forget(&p);
             match self.inner.blobs.delete(&p) {
                 Ok(true) => n += 1,
                 Ok(false) => {}
@@ -319,17 +320,30 @@ impl Storage {
 fn merge(inner: &Inner, plan: &CompactionPlan) -> Result<FileMeta, StorageError> {
     let mut batches = Vec::new();
     for f in &plan.inputs {
-        batches.extend(files::read_file(&inner.blobs, &f.path)?);
+        let read = files::read_file(&inner.blobs, &f.path)?;
+        if plan.signal == Signal::Metrics {
+            // Runs of one series from several files become one run: back to samples.
+            let schema = crate::schema::stored_schema(Signal::Metrics);
+            for b in read {
+                batches.push(files::runs::explode(&b, &schema)?);
+            }
+        } else {
+            batches.extend(read);
+        }
     }
     let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
+    let file = files::NewFile {
+        seq,
+        tenant: &plan.tenant,
+        signal: plan.signal,
+        partition: plan.partition_ns,
+    };
     files::write_new(
         &inner.blobs,
-        seq,
-        &plan.tenant,
-        plan.signal,
-        plan.partition_ns,
+        file,
         &batches,
         files::WriteOptions::compaction(&inner.config),
+        &inner.series.index.file_order(&plan.tenant),
     )
 }
 
@@ -343,6 +357,7 @@ mod tests {
             signal: Signal::Logs,
             path: path.into(),
             rows: 1,
+            runs: 0,
             bytes,
             min_time_ns: 0,
             max_time_ns: 0,

@@ -24,7 +24,13 @@ pub struct FileMeta {
     pub signal: Signal,
     /// Relative to the data directory, `/`-separated.
     pub path: String,
+    /// Rows in memory terms: log records, spans, samples.
     pub rows: u64,
+    /// Parquet rows of a samples file in the runs layout (`files/runs.rs`): one per
+    /// series (and per 65536 of its samples). 0 for logs and spans, and for samples
+    /// files of the row-per-sample layout before it, which open migrates.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub runs: u64,
     pub bytes: u64,
     pub min_time_ns: i64,
     pub max_time_ns: i64,
@@ -40,6 +46,10 @@ pub struct FileMeta {
     /// A tag index (`<path>.tags`, see `tag_index.rs`) exists for this file.
     #[serde(default)]
     pub tag_index: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -171,6 +181,7 @@ mod tests {
                 signal: Signal::Logs,
                 path: "tables/default/logs/1.parquet".into(),
                 rows: 1,
+                runs: 0,
                 bytes: 1,
                 min_time_ns: 0,
                 max_time_ns: 0,

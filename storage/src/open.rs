@@ -160,6 +160,7 @@ impl Storage {
             graveyard: Mutex::new(Vec::new()),
             caches: Caches {
                 footers: files::FooterCache::default(),
+                runs: series::samples::RunIndexCache::default(),
                 trace_index: trace_index::TraceIndexCache::default(),
                 text_index,
                 tag_index: tag_index::TagIndexCache::new(index_budget),
@@ -179,6 +180,7 @@ impl Storage {
             *w = Some(handle);
         }
         let storage = Storage { inner };
+        storage.migrate_sample_files()?;
         storage.start_head_warm();
         Ok(storage)
     }

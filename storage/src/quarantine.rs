@@ -38,11 +38,11 @@ pub fn copy(data_dir: &Path, path: &Path) -> Result<PathBuf, StorageError> {
 pub fn check_files(blobs: &Blobs, manifest: &Manifest) -> Vec<(FileMeta, String)> {
     let mut bad = Vec::new();
     for f in &manifest.files {
+        // A samples file in the runs layout holds a Parquet row per series run.
+        let want = if f.runs > 0 { f.runs } else { f.rows };
         let problem = match crate::files::footer_rows(blobs, &f.path) {
             Err(e) => Some(format!("missing or unreadable Parquet: {e}")),
-            Ok(rows) if rows != f.rows => {
-                Some(format!("has {rows} rows, the manifest says {}", f.rows))
-            }
+            Ok(rows) if rows != want => Some(format!("has {rows} rows, the manifest says {want}")),
             Ok(_) => None,
         };
         if let Some(p) = problem {

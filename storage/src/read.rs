@@ -122,8 +122,7 @@ impl Storage {
                 .chunks(4096)
                 .try_fold(head::Staged::default(), |mut staged, part| {
                     let found = samples::read(
-                        &self.inner.blobs,
-                        Some(&self.inner.caches.footers),
+                        self.inner.sample_files(),
                         &snap,
                         part,
                         from,
@@ -345,8 +344,7 @@ impl SampleReader<'_> {
                 .collect();
             if !rest.is_empty() {
                 found.extend(samples::ids_with_samples(
-                    &inner.blobs,
-                    Some(&inner.caches.footers),
+                    inner.sample_files(),
                     self.older(),
                     &rest,
                     start_ns,
@@ -375,8 +373,7 @@ impl SampleReader<'_> {
             .read(&self.tenant, ids, start_ns, end_ns, &mut out);
         if start_ns < cutoff {
             let older = samples::read(
-                &inner.blobs,
-                Some(&inner.caches.footers),
+                inner.sample_files(),
                 self.older(),
                 ids,
                 start_ns,

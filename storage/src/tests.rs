@@ -662,3 +662,76 @@ async fn samples_read_the_same_through_head_files_and_restart() {
         .unwrap();
     assert_eq!(got[&ids["b"]].len(), 2, "{got:?}");
 }
+
+#[tokio::test]
+async fn samples_files_keep_a_metrics_series_together_and_find_series_by_time() {
+    use crate::schema::{SampleRow, samples_batch};
+    use arrow::array::AsArray;
+    use arrow::datatypes::UInt64Type;
+    let dir = tempfile::tempdir().unwrap();
+    let min = 60_000_000_000i64;
+    // Ten hours ago, at the start of an hour (one partition): older than the head
+    // keeps, so read from files only.
+    let t0 = (now_ns() - 600 * min).div_euclid(60 * min) * 60 * min;
+    let mut rows = Vec::new();
+    for i in 0..40 {
+        let metric = ["b_total", "a_total", "c"][i % 3];
+        // Every series has samples at t0 and t0 + 20 min; "gap" series nothing between.
+        for m in [0, 20] {
+            rows.push(SampleRow {
+                metric: metric.into(),
+                labels: vec![("i".into(), i.to_string())],
+                timestamp_ns: t0 + m * min,
+                value: i as f64,
+            });
+        }
+        if i % 2 == 0 {
+            rows.push(SampleRow {
+                metric: metric.into(),
+                labels: vec![("i".into(), i.to_string())],
+                timestamp_ns: t0 + 10 * min,
+                value: 0.5,
+            });
+        }
+    }
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    s.append("default", Signal::Metrics, samples_batch(&rows).unwrap())
+        .await
+        .unwrap();
+    s.flush().await.unwrap();
+    let file = s.files().into_iter().next().unwrap();
+    assert_eq!((file.rows, file.runs), (rows.len() as u64, 40));
+    // Runs by metric name, then labels.
+    let batches = s.read_rows(&file, Some(&["series_id"]), None).unwrap();
+    let all = s.series().select("default", &[]);
+    let name = |id: u64| {
+        let x = all.iter().find(|x| x.id == id).unwrap();
+        (x.metric.clone(), x.get("i").to_string())
+    };
+    let order: Vec<(String, String)> = batches
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<UInt64Type>().values().to_vec())
+        .map(name)
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted);
+    // Between the runs' first and last samples, only the series with a sample there.
+    let mut ids: Vec<u64> = all.iter().map(|x| x.id).collect();
+    ids.sort_unstable();
+    let found = s
+        .sample_reader("default")
+        .ids_with_samples(&ids, t0 + 5 * min, t0 + 15 * min)
+        .unwrap();
+    let mut got: Vec<usize> = found
+        .iter()
+        .map(|id| name(*id).1.parse().unwrap())
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, (0..40).step_by(2).collect::<Vec<_>>());
+    let edge = s
+        .sample_reader("default")
+        .ids_with_samples(&ids, t0 + 20 * min, t0 + 30 * min)
+        .unwrap();
+    assert_eq!(edge.len(), 40);
+}

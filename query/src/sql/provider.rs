@@ -2,7 +2,7 @@
 //! batches and the live Parquet files, in the memory layout.
 //!
 //! Files keep some columns in a compact layout (`osprey_storage::files::layout`, which
-//! owns it in both directions: metric values as decimal mantissa/scale, log
+//! owns it in both directions: samples as one coded run per series and file, log
 //! `observed_timestamp` null when equal to `timestamp`, span `end_time` null, ids
 //! binary). `FileLayoutExec` turns file batches back into memory-layout batches with
 //! `layout::to_memory` (so the values are bit-exact), under a union with the memtable
@@ -108,17 +108,19 @@ impl TableProvider for SignalTable {
         let out_schema = Arc::new(self.schema.project(&wanted)?);
         let file_schema = files.schema();
         let mut file_cols: Vec<usize> = Vec::new();
-        for &i in &wanted {
-            let name = self.schema.field(i).name();
-            let needed: Vec<&str> = match layout::file_columns_of(self.signal, name) {
+        let counting = layout::count_columns(self.signal).iter().copied();
+        for name in wanted
+            .iter()
+            .map(|&i| self.schema.field(i).name().as_str())
+            .flat_map(|name| match layout::file_columns_of(self.signal, name) {
                 Some(cols) => cols.to_vec(),
-                None => vec![name.as_str()],
-            };
-            for n in needed {
-                let idx = file_schema.index_of(n)?;
-                if !file_cols.contains(&idx) {
-                    file_cols.push(idx);
-                }
+                None => vec![name],
+            })
+            .chain(counting)
+        {
+            let idx = file_schema.index_of(name)?;
+            if !file_cols.contains(&idx) {
+                file_cols.push(idx);
             }
         }
         let pushed: Vec<Expr> = filters

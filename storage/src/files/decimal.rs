@@ -1,3 +1,8 @@
+//! The samples layout before runs (`runs.rs`): a Parquet row per sample, written until
+//! 2026-12 and now only read, when open migrates such files to runs
+//! (`Storage::migrate_sample_files`). Its decimal form of values (`scale_of`,
+//! `mantissa`) lives on in `run_codec.rs`.
+//!
 //! The lossless decimal transform of metric values in files: a value that is exactly
 //! `m / 10^k` for an integer `m` (|m| < 9·10^15, below 2^53) and `k` in 0..=9 is stored as `value_m = m`
 //! (i64, DELTA_BINARY_PACKED) and `value_k = k`; any other value (NaN, infinities, long
@@ -12,11 +17,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{
-    Array, AsArray, Float64Array, Float64Builder, Int8Array, Int8Builder, Int64Array, Int64Builder,
-    RecordBatch,
-};
-use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef, UInt64Type};
+use arrow::array::{Array, AsArray, Float64Array, Int8Array, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::StorageError;
 
@@ -39,12 +41,12 @@ pub fn file_samples_schema() -> SchemaRef {
     FILE_SAMPLES.clone()
 }
 
-fn pow10(k: i8) -> f64 {
+pub(crate) fn pow10(k: i8) -> f64 {
     10f64.powi(i32::from(k))
 }
 
 /// `Some(m)` when `v == m / 10^k` exactly.
-fn mantissa(v: f64, k: i8) -> Option<i64> {
+pub(crate) fn mantissa(v: f64, k: i8) -> Option<i64> {
     if v == 0.0 && v.is_sign_negative() {
         return None; // -0.0 would come back as +0.0
     }
@@ -67,8 +69,12 @@ pub fn decode(m: Option<i64>, k: i8, f: Option<f64>) -> f64 {
 }
 
 /// Converts samples `(series_id, timestamp, value)` sorted by series into the file
-/// layout, with one scale per run of a series where its values allow.
+/// layout, with one scale per run of a series where its values allow (tests write old
+/// files with it).
+#[cfg(test)]
 pub fn encode(batch: &RecordBatch) -> Result<RecordBatch, StorageError> {
+    use arrow::array::{Float64Builder, Int8Builder, Int64Builder};
+    use arrow::datatypes::{Float64Type, UInt64Type};
     let missing = |c: &str| {
         StorageError::Arrow(arrow::error::ArrowError::SchemaError(format!(
             "samples batch has no {c} column"
@@ -157,6 +163,19 @@ impl<'a> FileValues<'a> {
             (!self.f.is_null(i)).then(|| self.f.value(i)),
         )
     }
+}
+
+/// A batch of this layout as memory rows (`series_id`, `timestamp`, `value`).
+pub fn to_memory(batch: &RecordBatch) -> Result<RecordBatch, StorageError> {
+    let bad = || StorageError::Layout("old samples file without its columns".into());
+    let values = FileValues::new(batch).ok_or_else(bad)?;
+    let value: Float64Array = (0..batch.num_rows()).map(|i| Some(values.get(i))).collect();
+    let sid = batch.column_by_name("series_id").ok_or_else(bad)?;
+    let ts = batch.column_by_name("timestamp").ok_or_else(bad)?;
+    Ok(RecordBatch::try_new(
+        crate::schema::stored_schema(crate::Signal::Metrics),
+        vec![Arc::clone(sid), Arc::clone(ts), Arc::new(value)],
+    )?)
 }
 
 #[cfg(test)]

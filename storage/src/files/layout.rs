@@ -1,6 +1,6 @@
 //! How rows are laid out in files, where that differs from memory, and why:
 //!
-//! - metrics: values in the lossless decimal layout of `decimal.rs`;
+//! - metrics: one row per series and file, its samples coded together (`runs.rs`);
 //! - logs: `observed_timestamp` is null when it equals `timestamp` (OTLP log bridges
 //!   and the Loki/NDJSON paths set both alike), so the column costs next to nothing
 //!   instead of a second full timestamp (measured: 4.2 B/line on the logs workload);
@@ -14,18 +14,17 @@
 //! is written; [`to_memory`] rebuilds the memory columns of a file batch (the query
 //! engine's scans, trace fetch and log search all go through it), and
 //! [`file_columns_of`] says which file columns a memory column is rebuilt from.
-//! Metric values are decoded by `decimal::FileValues` alone. The pages in
+//! Samples runs are coded and decoded by `runs.rs` alone. The pages in
 //! `storage/docs/format/parquet-layout.md` describe it.
 
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, FixedSizeBinaryBuilder, Float64Array, RecordBatch,
-    RecordBatchOptions, StringBuilder, TimestampNanosecondArray,
+    Array, ArrayRef, AsArray, FixedSizeBinaryBuilder, RecordBatch, RecordBatchOptions,
+    StringBuilder, TimestampNanosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimestampNanosecondType};
 
-use super::decimal::FileValues;
 use crate::schema::stored_schema;
 use crate::{Signal, StorageError};
 
@@ -195,7 +194,7 @@ pub fn fill_added(batch: &RecordBatch, target: &SchemaRef) -> Result<RecordBatch
 /// The schema of a signal's Parquet files.
 pub fn file_schema(signal: Signal) -> SchemaRef {
     match signal {
-        Signal::Metrics => crate::files::decimal::file_samples_schema(),
+        Signal::Metrics => super::runs::schema(),
         Signal::Logs => LOGS_FILE.clone(),
         Signal::Spans => SPANS_FILE.clone(),
     }
@@ -206,13 +205,17 @@ fn is_file_layout(signal: Signal, batch: &RecordBatch) -> bool {
     batch.schema().fields() == file_schema(signal).fields()
 }
 
-/// Converts a sorted memory-layout batch to the file layout.
-pub fn to_file(signal: Signal, batch: RecordBatch) -> Result<RecordBatch, StorageError> {
+/// Converts a sorted memory-layout batch to the file layout (samples runs in `order`).
+pub fn to_file(
+    signal: Signal,
+    batch: RecordBatch,
+    order: super::runs::SeriesOrder<'_>,
+) -> Result<RecordBatch, StorageError> {
     if is_file_layout(signal, &batch) {
         return Ok(batch);
     }
     match signal {
-        Signal::Metrics => crate::files::decimal::encode(&batch),
+        Signal::Metrics => super::runs::encode(&batch, order),
         Signal::Spans => {
             let idx = batch
                 .schema()
@@ -260,13 +263,24 @@ pub fn to_file(signal: Signal, batch: RecordBatch) -> Result<RecordBatch, Storag
 /// stores differently (`None`: stored as it is).
 pub fn file_columns_of(signal: Signal, column: &str) -> Option<&'static [&'static str]> {
     match (signal, column) {
-        (Signal::Metrics, "value") => Some(&["value_m", "value_k", "value_f"]),
+        (Signal::Metrics, "series_id") => Some(&["series_id", "samples"]),
+        (Signal::Metrics, "timestamp") => Some(&["times", "samples"]),
+        (Signal::Metrics, "value") => Some(&["values", "samples"]),
         (Signal::Logs, "observed_timestamp") => Some(&["observed_timestamp", "timestamp"]),
         (Signal::Spans, "end_time") => Some(&["start_time", "duration_ns"]),
         (Signal::Spans | Signal::Logs, "trace_id") => Some(&["trace_id"]),
         (Signal::Spans | Signal::Logs, "span_id") => Some(&["span_id"]),
         (Signal::Spans, "parent_span_id") => Some(&["parent_span_id"]),
         _ => None,
+    }
+}
+
+/// The file columns a read needs to know how many memory rows a file batch holds,
+/// whatever else it projects (a samples run is many rows): `SELECT count(*)`.
+pub fn count_columns(signal: Signal) -> &'static [&'static str] {
+    match signal {
+        Signal::Metrics => &["samples"],
+        Signal::Logs | Signal::Spans => &[],
     }
 }
 
@@ -284,20 +298,13 @@ pub fn to_memory(
             .cloned()
             .ok_or_else(|| StorageError::Layout(format!("file batch has no {name} column")))
     };
+    if signal == Signal::Metrics {
+        return super::runs::explode(batch, schema);
+    }
     let n = batch.num_rows();
     let mut columns = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
         let array: ArrayRef = match (signal, field.name().as_str()) {
-            (Signal::Metrics, "value") => {
-                let values = FileValues::new(batch).ok_or_else(|| {
-                    StorageError::Layout("file batch has no value_m/value_k/value_f".into())
-                })?;
-                Arc::new(
-                    (0..n)
-                        .map(|i| Some(values.get(i)))
-                        .collect::<Float64Array>(),
-                )
-            }
             (Signal::Logs, "observed_timestamp") => {
                 let obs = column("observed_timestamp")?;
                 let ts = column("timestamp")?;

@@ -2,13 +2,19 @@
 //! name, fsync, rename into place. Publishing them is the manifest's job.
 //!
 //! Submodules: `layout` (how each signal's columns are stored, both directions),
-//! `decimal` (metric values as decimal mantissa and scale), `pruning` (row ranges from
-//! a column's page index), `blobs` (object-store access to data files).
+//! `runs` and `run_codec` (samples: one row per series and file, its samples coded
+//! together), `decimal` (the samples layout before runs, read to migrate old files),
+//! `pruning` (row ranges from a column's page index), `blobs` (object-store access to
+//! data files).
 
 pub mod blobs;
 pub mod decimal;
 pub mod layout;
 pub(crate) mod pruning;
+mod run_codec;
+pub mod runs;
+
+pub use runs::SeriesOrder;
 
 use std::sync::Arc;
 
@@ -81,8 +87,10 @@ const FETCH_PAGE_BYTES: usize = 64 << 10;
 /// (nearly empty, so a 256k-row page) and timestamps were most of a fetch's decoding
 /// after the page sizes above.
 const PAGE_ROWS: usize = 8192;
-/// Rows per page of a samples file: a few series of two hours at 15 s.
-const METRICS_PAGE_ROWS: usize = 2048;
+/// Pages of a samples file's `times` and `values`: a selector of a few series reads
+/// the pages that hold their runs (a page holds a few hundred series' runs of an hour
+/// at 15 s); bigger pages compress better under zstd.
+const RUN_PAGE_BYTES: usize = 64 << 10;
 
 /// Pages of spans files (trace lookups fetch a few rows of every column).
 const SPAN_PAGE_BYTES: usize = 256 << 10;
@@ -118,17 +126,20 @@ fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterProperties {
     }
     match signal {
         Signal::Metrics => {
-            // See decimal.rs for the measurement behind this layout.
-            let m = ColumnPath::from("value_m");
-            let f = ColumnPath::from("value_f");
-            // Small pages: the series_id page index then names few rows per wanted
-            // series (a PromQL selector reads only those pages, see samples.rs).
-            b = b
-                .set_data_page_row_count_limit(METRICS_PAGE_ROWS)
-                .set_column_dictionary_enabled(m.clone(), false)
-                .set_column_encoding(m, Encoding::DELTA_BINARY_PACKED)
-                .set_column_dictionary_enabled(f.clone(), false)
-                .set_column_encoding(f, Encoding::BYTE_STREAM_SPLIT);
+            // Runs are coded already (run_codec.rs): no dictionary, PLAIN, zstd only.
+            for col in ["times", "values"] {
+                let path = ColumnPath::from(col);
+                b = b
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_encoding(path.clone(), Encoding::PLAIN)
+                    .set_column_data_page_size_limit(path, RUN_PAGE_BYTES);
+            }
+            for col in ["min_time", "max_time"] {
+                let path = ColumnPath::from(col);
+                b = b
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+            }
         }
         Signal::Logs => {
             // Bodies are nearly all distinct and ids are random: a dictionary page is
@@ -290,9 +301,9 @@ pub fn split_by_partition(
         .collect()
 }
 
-/// Writes `batches` as one sorted Parquet object at `rel_path` (durably, with its
-/// index sidecars first) and returns its metadata. The file is not live until a
-/// manifest lists it.
+/// Writes `batches` (memory layout) as one sorted Parquet object at `rel_path`
+/// (durably, with its index sidecars first) and returns its metadata; samples runs
+/// go in `order`. The file is not live until a manifest lists it.
 pub fn write_file(
     blobs: &Blobs,
     rel_path: &str,
@@ -300,9 +311,12 @@ pub fn write_file(
     signal: Signal,
     batches: &[RecordBatch],
     opts: WriteOptions,
+    order: SeriesOrder<'_>,
 ) -> Result<FileMeta, StorageError> {
-    let batch = crate::files::layout::to_file(signal, sort_batches(signal, batches)?)?;
-    let (min_time_ns, max_time_ns) = time_range(signal, &batch);
+    let sorted = sort_batches(signal, batches)?;
+    let (min_time_ns, max_time_ns) = time_range(signal, &sorted);
+    let rows = sorted.num_rows() as u64;
+    let batch = crate::files::layout::to_file(signal, sorted, order)?;
     let trace_index = signal == Signal::Spans;
     let text_index = signal == Signal::Logs;
     // The sidecar (a full-text index is as much work as the Parquet encoding) is built
@@ -343,7 +357,12 @@ pub fn write_file(
         tenant: tenant.to_string(),
         signal,
         path: rel_path.to_string(),
-        rows: batch.num_rows() as u64,
+        rows,
+        runs: if signal == Signal::Metrics {
+            batch.num_rows() as u64
+        } else {
+            0
+        },
         bytes: size,
         min_time_ns,
         max_time_ns,
@@ -363,20 +382,32 @@ pub fn file_path(tenant: &str, signal: Signal, partition: i64, seq: u64) -> Stri
     )
 }
 
-/// Writes file number `seq` for `partition` (with its trace-id sidecar for spans, its
-/// full-text index for logs). The caller publishes it by committing a manifest that
-/// lists it.
+/// Which new file to write: number `seq` of a tenant's table, in `partition`.
+#[derive(Debug, Clone, Copy)]
+pub struct NewFile<'a> {
+    pub seq: u64,
+    pub tenant: &'a str,
+    pub signal: Signal,
+    pub partition: i64,
+}
+
+/// Writes a new file (with its trace-id sidecar for spans, its full-text index for
+/// logs). The caller publishes it by committing a manifest that lists it.
 pub fn write_new(
     blobs: &Blobs,
-    seq: u64,
-    tenant: &str,
-    signal: Signal,
-    partition: i64,
+    file: NewFile<'_>,
     batches: &[RecordBatch],
     opts: WriteOptions,
+    order: SeriesOrder<'_>,
 ) -> Result<FileMeta, StorageError> {
+    let NewFile {
+        seq,
+        tenant,
+        signal,
+        partition,
+    } = file;
     let rel = file_path(tenant, signal, partition, seq);
-    let mut meta = write_file(blobs, &rel, tenant, signal, batches, opts)?;
+    let mut meta = write_file(blobs, &rel, tenant, signal, batches, opts, order)?;
     meta.partition_ns = partition;
     Ok(meta)
 }
@@ -692,7 +723,8 @@ mod tests {
             })
             .collect();
         let now =
-            crate::files::layout::to_file(Signal::Spans, spans_batch(&rows).unwrap()).unwrap();
+            crate::files::layout::to_file(Signal::Spans, spans_batch(&rows).unwrap(), &|_| ())
+                .unwrap();
         // A batch as it was before the added columns: the same columns without them.
         let without_added = |b: &RecordBatch| {
             let keep: Vec<usize> = (0..b.num_columns())
@@ -765,9 +797,10 @@ mod tests {
                 zstd_level: 3,
                 text_positions: true,
             },
+            &|ids: &mut Vec<u64>| ids.sort_unstable(),
         )
         .unwrap();
-        assert_eq!(meta.rows, 100);
+        assert_eq!((meta.rows, meta.runs), (100, 3));
         assert_eq!((meta.min_time_ns, meta.max_time_ns), (0, 99));
         let f = std::fs::File::open(dir.path().join(&meta.path)).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(f)
@@ -776,7 +809,8 @@ mod tests {
             .unwrap();
         let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
         let all = concat_batches(&batches[0].schema(), &batches).unwrap();
-        assert_eq!(all.num_rows(), 100);
+        assert_eq!(all.num_rows(), 3);
+        assert_eq!(crate::files::runs::sample_count(&all), Some(100));
         let sid = all
             .column_by_name("series_id")
             .unwrap()

@@ -111,37 +111,6 @@ pub(crate) fn string_eq(
     )
 }
 
-/// Row ranges of `rel` whose pages of the u64 column `column` (stored as i64 bits with
-/// unsigned statistics) may hold one of `ids` (sorted).
-pub(crate) fn u64_in(
-    blobs: &Blobs,
-    footers: Option<&FooterCache>,
-    rel: &str,
-    column: &str,
-    ids: &[u64],
-) -> Result<Vec<Range<usize>>, StorageError> {
-    let wanted = |lo: u64, hi: u64| {
-        let i = ids.partition_point(|&x| x < lo);
-        i < ids.len() && ids[i] <= hi
-    };
-    row_ranges(
-        blobs,
-        footers,
-        rel,
-        column,
-        |index, p| match index {
-            ColumnIndexMetaData::INT64(ix) => {
-                Some(wanted(*ix.min_value(p)? as u64, *ix.max_value(p)? as u64))
-            }
-            _ => None,
-        },
-        |stats| match stats {
-            Statistics::Int64(s) => Some(wanted(*s.min_opt()? as u64, *s.max_opt()? as u64)),
-            _ => None,
-        },
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -233,6 +233,30 @@ impl SeriesIndex {
             .collect()
     }
 
+    /// The order samples files keep a tenant's series in: by metric name, then labels
+    /// (so a metric's series are adjacent), then id; ids not in the index last.
+    pub fn file_order<'a>(&'a self, tenant: &'a str) -> impl Fn(&mut Vec<u64>) + 'a {
+        move |ids: &mut Vec<u64>| {
+            let Ok(tenants) = self.tenants.read() else {
+                ids.sort_unstable();
+                return;
+            };
+            let known = tenants.get(tenant);
+            let mut keyed: Vec<(Option<&Series>, u64)> = ids
+                .iter()
+                .map(|id| (known.and_then(|t| t.series.get(id)).map(|s| &**s), *id))
+                .collect();
+            keyed.sort_unstable_by(|(a, ia), (b, ib)| match (a, b) {
+                (Some(a), Some(b)) => (&a.metric, &a.labels, ia).cmp(&(&b.metric, &b.labels, ib)),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => ia.cmp(ib),
+            });
+            ids.clear();
+            ids.extend(keyed.into_iter().map(|(_, id)| id));
+        }
+    }
+
     /// Label names, or values of one label, of a tenant.
     pub fn label_values(&self, tenant: &str, name: &str) -> Vec<String> {
         let Ok(tenants) = self.tenants.read() else {

@@ -1,214 +1,444 @@
-//! Reading the samples of chosen series for PromQL, without a query engine: files are
-//! sorted by (series_id, timestamp), so the page index of `series_id` names the pages
-//! that can hold a wanted series; only those rows are read (Parquet row selection),
-//! and memtable batches are filtered in place.
+//! Reading the samples of chosen series for PromQL, without a query engine. A samples
+//! file holds one row per series run (`files/runs.rs`); its [`RunIndex`] (series id →
+//! row and time bounds, from three small columns) is read once and kept in a
+//! [`RunIndexCache`], so a query names the exact rows it wants and reads only their
+//! pages of `times` and `values`. Memtable batches are filtered in place.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt64Type};
+use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt32Type, UInt64Type};
 
-use crate::Snapshot;
 use crate::error::StorageError;
 use crate::files::FooterCache;
-use crate::files::{self, blobs::Blobs, decimal};
+use crate::files::{self, blobs::Blobs, runs};
+use crate::{FileMeta, Snapshot};
 
 /// Samples by series id: (timestamp ns, value) in the order read (not sorted).
 pub type SamplesById = HashMap<u64, Vec<(i64, f64)>>;
 
-/// Row ranges of `rel` whose `series_id` page may hold one of `ids` (sorted).
-fn candidate_rows(
-    blobs: &Blobs,
-    footers: Option<&FooterCache>,
-    rel: &str,
-    ids: &[u64],
-) -> Result<Vec<std::ops::Range<usize>>, StorageError> {
-    crate::files::pruning::u64_in(blobs, footers, rel, "series_id", ids)
+/// One run of a samples file.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    id: u64,
+    row: u32,
+    min_t: i64,
+    max_t: i64,
 }
 
-/// `columns` of the rows of `rel` whose pages may hold one of `ids` (none read when
-/// no page may).
-fn candidate_batches(
-    blobs: &Blobs,
-    footers: Option<&FooterCache>,
-    rel: &str,
-    ids: &[u64],
-    columns: &[&str],
-) -> Result<Vec<RecordBatch>, StorageError> {
-    let rows = candidate_rows(blobs, footers, rel, ids)?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
+/// A samples file's runs, by series id.
+#[derive(Debug, Default)]
+pub struct RunIndex {
+    runs: Vec<Run>,
+}
+
+impl RunIndex {
+    fn load(blobs: &Blobs, footers: Option<&FooterCache>, rel: &str) -> Result<Self, StorageError> {
+        let bad = || StorageError::Index {
+            path: rel.to_string(),
+            reason: "samples file without series_id, min_time or max_time".into(),
+        };
+        let columns = ["series_id", "min_time", "max_time"];
+        let mut runs = Vec::new();
+        for b in files::read_rows(blobs, footers, rel, Some(&columns), None)? {
+            let ids = b
+                .column(0)
+                .as_primitive_opt::<UInt64Type>()
+                .ok_or_else(bad)?;
+            let min = b
+                .column(1)
+                .as_primitive_opt::<TimestampNanosecondType>()
+                .ok_or_else(bad)?;
+            let max = b
+                .column(2)
+                .as_primitive_opt::<TimestampNanosecondType>()
+                .ok_or_else(bad)?;
+            for i in 0..b.num_rows() {
+                runs.push(Run {
+                    id: ids.value(i),
+                    row: runs.len() as u32,
+                    min_t: min.value(i),
+                    max_t: max.value(i),
+                });
+            }
+        }
+        runs.sort_unstable_by_key(|r| (r.id, r.row));
+        Ok(Self { runs })
     }
-    files::read_row_ranges(blobs, footers, rel, Some(columns), &rows, &[])
+
+    /// The runs of `ids` (sorted) that overlap `start..=end`, in row order.
+    fn rows(&self, ids: &[u64], start: i64, end: i64) -> Vec<Run> {
+        let mut out: Vec<Run> = Vec::new();
+        let mut from = 0;
+        for &id in ids {
+            from += self.runs[from..].partition_point(|r| r.id < id);
+            out.extend(
+                self.runs[from..]
+                    .iter()
+                    .take_while(|r| r.id == id)
+                    .filter(|r| r.max_t >= start && r.min_t <= end)
+                    .copied(),
+            );
+        }
+        out.sort_unstable_by_key(|r| r.row);
+        out
+    }
+}
+
+/// Run indexes of recently read samples files, bounded by their total runs (a run
+/// costs 32 bytes). Files are never rewritten under their name, so an entry cannot go
+/// stale; compaction and retention forget the files they remove.
+pub struct RunIndexCache {
+    files: Mutex<(HashMap<String, Arc<RunIndex>>, usize)>,
+    max_runs: usize,
+}
+
+impl Default for RunIndexCache {
+    fn default() -> Self {
+        // 64 MiB: 100k series in 20 files.
+        Self::new(2 << 20)
+    }
+}
+
+impl RunIndexCache {
+    pub fn new(max_runs: usize) -> Self {
+        Self {
+            files: Mutex::new((HashMap::new(), 0)),
+            max_runs,
+        }
+    }
+
+    fn get(
+        &self,
+        blobs: &Blobs,
+        footers: Option<&FooterCache>,
+        rel: &str,
+    ) -> Result<Arc<RunIndex>, StorageError> {
+        if let Some(hit) = self.files.lock().ok().and_then(|g| g.0.get(rel).cloned()) {
+            return Ok(hit);
+        }
+        let index = Arc::new(RunIndex::load(blobs, footers, rel)?);
+        if let Ok(mut g) = self.files.lock() {
+            let (map, total) = &mut *g;
+            // Evicts other files (in no particular order) until this one fits.
+            while *total + index.runs.len() > self.max_runs {
+                let Some(victim) = map.keys().next().cloned() else {
+                    break;
+                };
+                if let Some(old) = map.remove(&victim) {
+                    *total -= old.runs.len();
+                }
+            }
+            if index.runs.len() <= self.max_runs
+                && let Some(old) = map.insert(rel.to_string(), Arc::clone(&index))
+            {
+                *total -= old.runs.len();
+            }
+            if map.contains_key(rel) {
+                *total += index.runs.len();
+            }
+        }
+        Ok(index)
+    }
+
+    /// Drops a removed file's index.
+    pub fn forget(&self, rel: &str) {
+        if let Ok(mut g) = self.files.lock() {
+            let (map, total) = &mut *g;
+            if let Some(old) = map.remove(rel) {
+                *total -= old.runs.len();
+            }
+        }
+    }
+}
+
+/// Where a read finds files and their cached indexes.
+#[derive(Clone, Copy)]
+pub struct FileAccess<'a> {
+    pub blobs: &'a Blobs,
+    pub footers: Option<&'a FooterCache>,
+    pub runs: &'a RunIndexCache,
+}
+
+impl FileAccess<'_> {
+    /// `columns` of `runs`' rows of file `rel`.
+    fn read_runs(
+        &self,
+        rel: &str,
+        runs: &[Run],
+        columns: &[&str],
+    ) -> Result<Vec<RecordBatch>, StorageError> {
+        let rows: Vec<u32> = runs.iter().map(|r| r.row).collect();
+        files::read_rows(self.blobs, self.footers, rel, Some(columns), Some(&rows))
+    }
 }
 
 fn keep(ids: &[u64], id: u64, ts: i64, start_ns: i64, end_ns: i64) -> bool {
     ts >= start_ns && ts <= end_ns && ids.binary_search(&id).is_ok()
 }
 
+/// Rows of the snapshot's memtable batches, as (id, time, value), that `want` keeps.
+fn memtable_rows(snap: &Snapshot, mut want: impl FnMut(u64, i64, f64)) {
+    for b in &snap.batches {
+        let (Some(sid), Some(ts), Some(val)) = (
+            b.column_by_name("series_id")
+                .and_then(|c| c.as_primitive_opt::<UInt64Type>()),
+            b.column_by_name("timestamp")
+                .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>()),
+            b.column_by_name("value")
+                .and_then(|c| c.as_primitive_opt::<Float64Type>()),
+        ) else {
+            continue;
+        };
+        for i in 0..b.num_rows() {
+            want(sid.value(i), ts.value(i), val.value(i));
+        }
+    }
+}
+
+/// Runs `read` over `files` on one thread per core (files are independent), merging
+/// what each thread found with `merge`.
+fn per_file<T: Default + Send>(
+    files: &[&FileMeta],
+    read: impl Fn(&FileMeta, &mut T) -> Result<(), StorageError> + Sync,
+    mut merge: impl FnMut(T),
+) -> Result<(), StorageError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len());
+    let read_part = |part: &[&FileMeta]| -> Result<T, StorageError> {
+        let mut out = T::default();
+        for f in part {
+            read(f, &mut out)?;
+        }
+        Ok(out)
+    };
+    if threads <= 1 {
+        merge(read_part(files)?);
+        return Ok(());
+    }
+    let chunk = files.len().div_ceil(threads);
+    let parts: Vec<Result<T, StorageError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| read_part(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(StorageError::Index {
+                        path: String::new(),
+                        reason: "a samples reader thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    for part in parts {
+        merge(part?);
+    }
+    Ok(())
+}
+
+fn overlapping(snap: &Snapshot, start_ns: i64, end_ns: i64) -> Vec<&FileMeta> {
+    snap.files
+        .iter()
+        .filter(|f| f.max_time_ns >= start_ns && f.min_time_ns <= end_ns)
+        .collect()
+}
+
 /// The samples of `ids` (sorted, distinct) with `start_ns <= t <= end_ns`.
 pub fn read(
-    blobs: &Blobs,
-    footers: Option<&FooterCache>,
+    access: FileAccess<'_>,
     snap: &Snapshot,
     ids: &[u64],
     start_ns: i64,
     end_ns: i64,
 ) -> Result<SamplesById, StorageError> {
     let mut out: SamplesById = HashMap::with_capacity(ids.len());
-    for b in &snap.batches {
-        let (Some(sid), Some(ts), Some(val)) = (
-            b.column_by_name("series_id"),
-            b.column_by_name("timestamp"),
-            b.column_by_name("value"),
-        ) else {
-            continue;
-        };
-        let (sid, ts, val) = (
-            sid.as_primitive::<UInt64Type>(),
-            ts.as_primitive::<TimestampNanosecondType>(),
-            val.as_primitive::<Float64Type>(),
-        );
-        for i in 0..b.num_rows() {
-            let (id, t) = (sid.value(i), ts.value(i));
-            if keep(ids, id, t, start_ns, end_ns) {
-                out.entry(id).or_default().push((t, val.value(i)));
-            }
+    memtable_rows(snap, |id, t, v| {
+        if keep(ids, id, t, start_ns, end_ns) {
+            out.entry(id).or_default().push((t, v));
         }
-    }
-    let files: Vec<&crate::FileMeta> = snap
-        .files
-        .iter()
-        .filter(|f| f.max_time_ns >= start_ns && f.min_time_ns <= end_ns)
-        .collect();
-    // Files are independent: read them on one thread per core, then merge.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len());
-    let read_files = |part: &[&crate::FileMeta]| -> Result<SamplesById, StorageError> {
-        let mut out = SamplesById::new();
-        for f in part {
-            let columns = ["series_id", "timestamp", "value_m", "value_k", "value_f"];
-            for b in &candidate_batches(blobs, footers, &f.path, ids, &columns)? {
-                read_file_batch(b, ids, start_ns, end_ns, &mut out)?;
-            }
+    });
+    let read_file = |f: &FileMeta, out: &mut SamplesById| -> Result<(), StorageError> {
+        let index = access.runs.get(access.blobs, access.footers, &f.path)?;
+        let wanted = index.rows(ids, start_ns, end_ns);
+        if wanted.is_empty() {
+            return Ok(());
         }
-        Ok(out)
+        let columns = ["samples", "times", "values"];
+        let mut at = wanted.iter();
+        for b in access.read_runs(&f.path, &wanted, &columns)? {
+            decode_batch(&b, &mut at, start_ns, end_ns, out)?;
+        }
+        Ok(())
     };
-    let parts: Vec<Result<SamplesById, StorageError>> = if threads <= 1 {
-        vec![read_files(&files)]
-    } else {
-        let chunk = files.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = files
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || read_files(part)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(StorageError::Index {
-                            path: String::new(),
-                            reason: "a samples reader thread panicked".into(),
-                        })
-                    })
-                })
-                .collect()
-        })
-    };
-    for part in parts {
-        for (id, mut samples) in part? {
-            out.entry(id).or_default().append(&mut samples);
-        }
-    }
+    per_file(
+        &overlapping(snap, start_ns, end_ns),
+        read_file,
+        |part: SamplesById| {
+            for (id, mut samples) in part {
+                out.entry(id).or_default().append(&mut samples);
+            }
+        },
+    )?;
     Ok(out)
 }
 
-fn read_file_batch(
+/// Decodes a batch of runs read for `runs` (in row order) into `out`.
+fn decode_batch<'r>(
     b: &RecordBatch,
-    ids: &[u64],
+    runs: &mut impl Iterator<Item = &'r Run>,
     start_ns: i64,
     end_ns: i64,
     out: &mut SamplesById,
 ) -> Result<(), StorageError> {
-    let bad = || StorageError::Index {
-        path: String::new(),
-        reason: "samples file batch without series_id, timestamp or value columns".into(),
-    };
-    let sid = b.column_by_name("series_id").ok_or_else(bad)?;
-    let ts = b.column_by_name("timestamp").ok_or_else(bad)?;
-    let values = decimal::FileValues::new(b).ok_or_else(bad)?;
-    let (sid, ts) = (
-        sid.as_primitive::<UInt64Type>(),
-        ts.as_primitive::<TimestampNanosecondType>(),
-    );
-    // Rows come sorted by series: one lookup per run of a series, not per row.
-    let ids_col = sid.values();
-    let n = b.num_rows();
-    let mut i = 0;
-    while i < n {
-        let id = ids_col[i];
-        let from = i;
-        while i < n && ids_col[i] == id {
-            i += 1;
-        }
-        let to = i;
-        if ids.binary_search(&id).is_err() {
-            continue;
-        }
-        let dst = out.entry(id).or_default();
-        for r in from..to {
-            let t = ts.value(r);
-            if t < start_ns || t > end_ns {
-                continue;
-            }
-            dst.push((t, values.get(r)));
-        }
+    let bad = || StorageError::Layout("samples runs without samples, times or values".into());
+    let counts = b
+        .column(0)
+        .as_primitive_opt::<UInt32Type>()
+        .ok_or_else(bad)?;
+    let times = b.column(1).as_binary_opt::<i32>().ok_or_else(bad)?;
+    let values = b.column(2).as_binary_opt::<i32>().ok_or_else(bad)?;
+    for i in 0..b.num_rows() {
+        let run = runs.next().ok_or_else(bad)?;
+        runs::decode_into(
+            times.value(i),
+            values.value(i),
+            counts.value(i) as usize,
+            start_ns,
+            end_ns,
+            out.entry(run.id).or_default(),
+        )?;
     }
     Ok(())
 }
 
 /// Which of `ids` (sorted, distinct) have a sample in `start_ns..=end_ns` in the
-/// snapshot's memtable batches and files: only the `series_id` and `timestamp` columns
-/// of the pages that may hold them are read.
+/// snapshot's memtable batches and files. A run whose first or last sample is in the
+/// range answers from the index alone; only a run that spans the whole range around
+/// it is read (its times), to look for a sample inside.
 pub fn ids_with_samples(
-    blobs: &Blobs,
-    footers: Option<&FooterCache>,
+    access: FileAccess<'_>,
     snap: &Snapshot,
     ids: &[u64],
     start_ns: i64,
     end_ns: i64,
-) -> Result<std::collections::HashSet<u64>, StorageError> {
-    let mut found = std::collections::HashSet::new();
-    let columns = |b: &RecordBatch| {
-        let sid = b
-            .column_by_name("series_id")?
-            .as_primitive_opt::<UInt64Type>()?;
-        let ts = b
-            .column_by_name("timestamp")?
-            .as_primitive_opt::<TimestampNanosecondType>()?;
-        Some((sid.clone(), ts.clone()))
-    };
-    let mut scan = |b: &RecordBatch| {
-        if let Some((sid, ts)) = columns(b) {
-            for i in 0..b.num_rows() {
-                let (id, t) = (sid.value(i), ts.value(i));
-                if !found.contains(&id) && keep(ids, id, t, start_ns, end_ns) {
-                    found.insert(id);
-                }
+) -> Result<HashSet<u64>, StorageError> {
+    let mut found = HashSet::new();
+    memtable_rows(snap, |id, t, _| {
+        if !found.contains(&id) && keep(ids, id, t, start_ns, end_ns) {
+            found.insert(id);
+        }
+    });
+    let inside = |t: i64| t >= start_ns && t <= end_ns;
+    let read_file = |f: &FileMeta, found: &mut HashSet<u64>| -> Result<(), StorageError> {
+        let index = access.runs.get(access.blobs, access.footers, &f.path)?;
+        let mut spanning = Vec::new();
+        for run in index.rows(ids, start_ns, end_ns) {
+            if inside(run.min_t) || inside(run.max_t) {
+                found.insert(run.id);
+            } else {
+                spanning.push(run);
             }
         }
+        spanning.retain(|r| !found.contains(&r.id));
+        if spanning.is_empty() {
+            return Ok(());
+        }
+        let mut at = spanning.iter();
+        for b in access.read_runs(&f.path, &spanning, &["samples", "times"])? {
+            times_in_range(&b, &mut at, start_ns, end_ns, found)?;
+        }
+        Ok(())
     };
-    snap.batches.iter().for_each(&mut scan);
-    for f in snap
-        .files
-        .iter()
-        .filter(|f| f.max_time_ns >= start_ns && f.min_time_ns <= end_ns)
-    {
-        candidate_batches(blobs, footers, &f.path, ids, &["series_id", "timestamp"])?
-            .iter()
-            .for_each(&mut scan);
-    }
+    per_file(
+        &overlapping(snap, start_ns, end_ns),
+        read_file,
+        |part: HashSet<u64>| found.extend(part),
+    )?;
     Ok(found)
+}
+
+/// Adds to `found` the series of `runs` (a batch of their `samples` and `times`, in
+/// row order) with a sample in `start_ns..=end_ns`.
+fn times_in_range<'r>(
+    b: &RecordBatch,
+    runs: &mut impl Iterator<Item = &'r Run>,
+    start_ns: i64,
+    end_ns: i64,
+    found: &mut HashSet<u64>,
+) -> Result<(), StorageError> {
+    let bad = || StorageError::Layout("samples runs without samples or times".into());
+    let counts = b
+        .column(0)
+        .as_primitive_opt::<UInt32Type>()
+        .ok_or_else(bad)?;
+    let times = b.column(1).as_binary_opt::<i32>().ok_or_else(bad)?;
+    for i in 0..b.num_rows() {
+        let run = runs.next().ok_or_else(bad)?;
+        if runs::has_time_in(times.value(i), counts.value(i) as usize, start_ns, end_ns)? {
+            found.insert(run.id);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Signal;
+    use crate::schema::{SampleRow, samples_batch, to_stored};
+
+    /// A samples file of `series` series (metric `m`, label `i`), `per` samples each.
+    fn write(blobs: &Blobs, rel: &str, series: usize, per: i64) {
+        let rows: Vec<SampleRow> = (0..series)
+            .flat_map(|i| {
+                (0..per).map(move |t| SampleRow {
+                    metric: "m".into(),
+                    labels: vec![("i".into(), i.to_string())],
+                    timestamp_ns: t * 1_000,
+                    value: t as f64,
+                })
+            })
+            .collect();
+        let b = to_stored(Signal::Metrics, &samples_batch(&rows).unwrap()).unwrap();
+        let opts = files::WriteOptions {
+            row_group_rows: 1024,
+            zstd_level: 1,
+            text_positions: false,
+        };
+        let by_id = |ids: &mut Vec<u64>| ids.sort_unstable();
+        files::write_file(blobs, rel, "t", Signal::Metrics, &[b], opts, &by_id).unwrap();
+    }
+
+    #[test]
+    fn run_index_cache_stays_within_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
+        write(&blobs, "a.parquet", 30, 5);
+        write(&blobs, "b.parquet", 20, 5);
+        let cache = RunIndexCache::new(40);
+        let a = cache.get(&blobs, None, "a.parquet").unwrap();
+        assert_eq!(a.runs.len(), 30);
+        // b does not fit beside a: a goes.
+        cache.get(&blobs, None, "b.parquet").unwrap();
+        let held = |c: &RunIndexCache| c.files.lock().unwrap().1;
+        assert_eq!(held(&cache), 20);
+        // A file bigger than the whole cache is read, and not kept.
+        let tiny = RunIndexCache::new(10);
+        assert_eq!(tiny.get(&blobs, None, "a.parquet").unwrap().runs.len(), 30);
+        assert_eq!(held(&tiny), 0);
+        cache.forget("b.parquet");
+        assert_eq!(held(&cache), 0);
+        // A run's rows: the wanted ids whose bounds overlap the range, in row order.
+        let ids: Vec<u64> = a.runs.iter().map(|r| r.id).take(3).collect();
+        let rows = a.rows(&ids, 1_000, 2_000);
+        assert_eq!(rows.len(), 3);
+        assert!(rows.windows(2).all(|w| w[0].row < w[1].row));
+        assert!(a.rows(&ids, 10_000, 20_000).is_empty());
+    }
 }
