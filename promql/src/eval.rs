@@ -227,9 +227,17 @@ impl<'a> Ev<'a> {
         for s in raw {
             let mut vals = Vec::with_capacity(self.n);
             let mut any = false;
+            // Steps ascend, and so does `at` unless `@` pins it: the sample cursor then
+            // only moves forward, instead of a binary search per step.
+            let (mut idx, mut last_at) = (0usize, i64::MIN);
             for i in 0..self.n {
                 let at = shifted(&vs.at, &vs.offset, self.t(i), self.q);
-                let idx = s.ts.partition_point(|&t| t <= at);
+                if at >= last_at {
+                    idx += s.ts[idx..].iter().take_while(|&&t| t <= at).count();
+                } else {
+                    idx = s.ts.partition_point(|&t| t <= at);
+                }
+                last_at = at;
                 let v = if idx == 0 {
                     None
                 } else {

@@ -126,6 +126,8 @@ pub fn validate_tenant(tenant: &str) -> Result<(), StorageError> {
 pub struct Snapshot {
     /// Acknowledged records not yet in files.
     pub batches: Vec<RecordBatch>,
+    /// Each batch's (min, max) time, in the order of `batches`.
+    pub bounds: Vec<(i64, i64)>,
     /// Live Parquet files (paths relative to the store, see `blobs.rs`).
     pub files: Vec<FileMeta>,
 }

@@ -152,14 +152,22 @@ impl Storage {
             return Snapshot::default();
         };
         let key = (tenant.to_string(), signal);
-        let mut batches = Vec::new();
-        for f in &state.frozen {
-            if let Some(b) = f.tables.get(&key) {
-                batches.extend(b.iter().cloned());
+        let (mut batches, mut bounds) = (Vec::new(), Vec::new());
+        let tables = state
+            .frozen
+            .iter()
+            .map(|f| (&f.tables, &f.bounds))
+            .chain([(&state.active.tables, &state.active.bounds)]);
+        for (t, b) in tables {
+            if let Some(t) = t.get(&key) {
+                batches.extend(t.iter().cloned());
+                // Bounds are pushed with their batch; unknown (whole time) if not.
+                let known = b.get(&key).filter(|b| b.len() == t.len());
+                match known {
+                    Some(b) => bounds.extend(b.iter().copied()),
+                    None => bounds.extend(t.iter().map(|_| (i64::MIN, i64::MAX))),
+                }
             }
-        }
-        if let Some(b) = state.active.tables.get(&key) {
-            batches.extend(b.iter().cloned());
         }
         let files = state
             .manifest
@@ -168,7 +176,11 @@ impl Storage {
             .filter(|f| f.tenant == tenant && f.signal == signal)
             .cloned()
             .collect();
-        Snapshot { batches, files }
+        Snapshot {
+            batches,
+            bounds,
+            files,
+        }
     }
 
     /// Like [`Storage::snapshot`] of the spans table, but with only the files whose

@@ -15,7 +15,7 @@ import urllib.parse
 
 from playwright.sync_api import Route, expect
 
-from harness import OspreyServer
+from harness import OspreyServer, wait_until
 from uikit import page, screenshot, watch  # noqa: F401
 
 RATE_Q = "sum by (service_name) (rate(traces_span_metrics_calls_total[1m]))"
@@ -126,11 +126,12 @@ def test_several_queries_graph_table_and_url(osprey_factory, osprey_bin, page) -
     page.locator('[data-testid=query-row][data-query="A"]').get_by_test_id("query-duplicate").click()
     expect(page.get_by_test_id("query-row")).to_have_count(3)
     assert urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["q"] == [RATE_Q, RATE_Q, KIND_Q]
-    assert _editor_texts(page) == [RATE_Q, RATE_Q, KIND_Q]
+    # The editors follow the rows after a render: poll, do not read once.
+    wait_until(lambda: _editor_texts(page) == [RATE_Q, RATE_Q, KIND_Q], message="editors after duplicate")
     page.locator('[data-testid=query-row][data-query="B"]').get_by_test_id("query-remove").click()
     expect(page.get_by_test_id("query-row")).to_have_count(2)
     assert urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["q"] == [RATE_Q, KIND_Q]
-    assert _editor_texts(page) == [RATE_Q, KIND_Q]
+    wait_until(lambda: _editor_texts(page) == [RATE_Q, KIND_Q], message="editors after remove")
     page.wait_for_load_state("networkidle")
     assert problems == [], problems
 

@@ -118,10 +118,9 @@ fn write_dod(w: &mut BitWriter, dod: i64) {
 }
 
 fn read_dod(r: &mut BitReader) -> i64 {
-    let mut class = 0;
-    while class < 4 && r.read(1) == 1 {
-        class += 1;
-    }
+    // The class is the count of leading ones of the next four bits (at most 4).
+    let class = ((!(r.peek(4) << 60)).leading_zeros()).min(4) as usize;
+    r.skip(if class < 4 { class + 1 } else { 4 });
     let bits = [0u32, 7, 14, 20, 64][class];
     if bits == 0 {
         return 0;
@@ -157,19 +156,23 @@ fn write_xor(w: &mut BitWriter, xor: u64, lead: &mut u32, trail: &mut u32) {
 }
 
 fn read_xor(r: &mut BitReader, lead: &mut u32, trail: &mut u32) -> u64 {
-    if r.read(1) == 0 {
+    let head = r.peek(2);
+    if head < 0b10 {
+        r.skip(1);
         return 0;
     }
-    if r.read(1) == 1 {
-        *lead = r.read(6) as u32;
-        let sig = match r.read(6) as u32 {
+    r.skip(2);
+    if head == 0b11 {
+        let meta = r.read(12);
+        *lead = (meta >> 6) as u32;
+        let sig = match (meta & 63) as u32 {
             0 => 64,
             n => n,
         };
-        *trail = 64 - *lead - sig;
+        *trail = 64u32.saturating_sub(*lead + sig);
     }
-    let sig = 64 - *lead - *trail;
-    r.read(sig) << *trail
+    let sig = 64u32.saturating_sub(*lead + *trail);
+    r.read(sig).checked_shl(*trail).unwrap_or(0)
 }
 
 #[derive(Default)]
@@ -204,31 +207,62 @@ impl BitWriter {
     }
 }
 
+/// Reads a bit stream most significant bit first, through a 64-bit buffer refilled a
+/// byte at a time (bits past the end read as zero).
 struct BitReader<'a> {
     bytes: &'a [u8],
-    pos: usize,
+    /// The next byte to load into `buf`.
+    next: usize,
+    /// The next `avail` bits, left-aligned.
+    buf: u64,
+    avail: u32,
 }
 
 impl<'a> BitReader<'a> {
     fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes, pos: 0 }
+        Self {
+            bytes,
+            next: 0,
+            buf: 0,
+            avail: 0,
+        }
     }
 
-    /// Reads `n` bits (n ≤ 64); bits past the end read as zero.
-    fn read(&mut self, n: u32) -> u64 {
-        let mut out = 0u64;
-        let mut left = n;
-        while left > 0 {
-            let byte = self.bytes.get(self.pos / 8).copied().unwrap_or(0);
-            let off = (self.pos % 8) as u32;
-            let room = 8 - off;
-            let take = room.min(left);
-            let part = (byte >> (room - take)) & ((1u16 << take) - 1) as u8;
-            out = (out << take) | u64::from(part);
-            self.pos += take as usize;
-            left -= take;
+    fn refill(&mut self) {
+        while self.avail <= 56 {
+            let b = self.bytes.get(self.next).copied().unwrap_or(0);
+            self.next += 1;
+            self.buf |= u64::from(b) << (56 - self.avail);
+            self.avail += 8;
         }
-        out
+    }
+
+    /// The next `n` bits (1 ≤ n ≤ 56) without consuming them.
+    fn peek(&mut self, n: u32) -> u64 {
+        if self.avail < n {
+            self.refill();
+        }
+        self.buf >> (64 - n)
+    }
+
+    /// Consumes `n` bits already peeked.
+    fn skip(&mut self, n: usize) {
+        self.buf <<= n;
+        self.avail -= n as u32;
+    }
+
+    /// Reads `n` bits (n ≤ 64).
+    fn read(&mut self, n: u32) -> u64 {
+        if n == 0 {
+            return 0;
+        }
+        if n > 56 {
+            let hi = self.read(n - 32);
+            return (hi << 32) | self.read(32);
+        }
+        let v = self.peek(n);
+        self.skip(n as usize);
+        v
     }
 }
 
@@ -283,6 +317,19 @@ mod tests {
         assert!(same(&round_trip(&samples), &samples));
         let one = vec![(42, 1.0)];
         assert!(same(&round_trip(&one), &one));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_sorted_samples_round_trip(
+            mut times in proptest::collection::vec(proptest::prelude::any::<i64>(), 1..200),
+            bits in proptest::collection::vec(proptest::prelude::any::<u64>(), 200),
+        ) {
+            times.sort_unstable();
+            let samples: Vec<(i64, f64)> =
+                times.iter().zip(&bits).map(|(t, b)| (*t, f64::from_bits(*b))).collect();
+            proptest::prop_assert!(same(&round_trip(&samples), &samples));
+        }
     }
 
     #[test]

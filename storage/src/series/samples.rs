@@ -178,9 +178,14 @@ fn keep(ids: &[u64], id: u64, ts: i64, start_ns: i64, end_ns: i64) -> bool {
     ts >= start_ns && ts <= end_ns && ids.binary_search(&id).is_ok()
 }
 
-/// Rows of the snapshot's memtable batches, as (id, time, value), that `want` keeps.
-fn memtable_rows(snap: &Snapshot, mut want: impl FnMut(u64, i64, f64)) {
-    for b in &snap.batches {
+/// Rows of the snapshot's memtable batches, as (id, time, value), that `want` keeps,
+/// of the batches whose time bounds overlap `start_ns..=end_ns`.
+fn memtable_rows(snap: &Snapshot, start_ns: i64, end_ns: i64, mut want: impl FnMut(u64, i64, f64)) {
+    for (i, b) in snap.batches.iter().enumerate() {
+        let (lo, hi) = snap.bounds.get(i).copied().unwrap_or((i64::MIN, i64::MAX));
+        if hi < start_ns || lo > end_ns {
+            continue;
+        }
         let (Some(sid), Some(ts), Some(val)) = (
             b.column_by_name("series_id")
                 .and_then(|c| c.as_primitive_opt::<UInt64Type>()),
@@ -258,7 +263,7 @@ pub fn read(
     end_ns: i64,
 ) -> Result<SamplesById, StorageError> {
     let mut out: SamplesById = HashMap::with_capacity(ids.len());
-    memtable_rows(snap, |id, t, v| {
+    memtable_rows(snap, start_ns, end_ns, |id, t, v| {
         if keep(ids, id, t, start_ns, end_ns) {
             out.entry(id).or_default().push((t, v));
         }
@@ -329,7 +334,7 @@ pub fn ids_with_samples(
     end_ns: i64,
 ) -> Result<HashSet<u64>, StorageError> {
     let mut found = HashSet::new();
-    memtable_rows(snap, |id, t, _| {
+    memtable_rows(snap, start_ns, end_ns, |id, t, _| {
         if !found.contains(&id) && keep(ids, id, t, start_ns, end_ns) {
             found.insert(id);
         }

@@ -309,6 +309,7 @@ fn rotate_segment(
     state.frozen.push(Arc::new(Frozen {
         segment: old.id,
         tables: active.tables,
+        bounds: active.bounds,
         bytes: active.bytes,
         series: inner.series.index.take_pending(),
         oldest: active.oldest,
