@@ -14,7 +14,18 @@ use crate::{QueryError, QueryState, promql};
 use super::{logs::parse_step_ms, now_ns, parse_time, prometheus_json};
 
 pub(super) fn success(data: impl serde::Serialize) -> Response {
-    Json(json!({"status": "success", "data": data})).into_response()
+    /// `{"data", "status"}`, keys in the order a `json!` object writes them, without
+    /// building a JSON tree of the data first.
+    #[derive(serde::Serialize)]
+    struct Envelope<T> {
+        data: T,
+        status: &'static str,
+    }
+    Json(Envelope {
+        data,
+        status: "success",
+    })
+    .into_response()
 }
 
 /// Osprey's and Prometheus' envelope for a result, or the error in Prometheus' shape.

@@ -117,6 +117,7 @@ fn write_dod(w: &mut BitWriter, dod: i64) {
     }
 }
 
+#[inline]
 fn read_dod(r: &mut BitReader) -> i64 {
     // The class is the count of leading ones of the next four bits (at most 4).
     let class = ((!(r.peek(4) << 60)).leading_zeros()).min(4) as usize;
@@ -155,6 +156,7 @@ fn write_xor(w: &mut BitWriter, xor: u64, lead: &mut u32, trail: &mut u32) {
     (*lead, *trail) = (l, t);
 }
 
+#[inline]
 fn read_xor(r: &mut BitReader, lead: &mut u32, trail: &mut u32) -> u64 {
     let head = r.peek(2);
     if head < 0b10 {
@@ -228,6 +230,7 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    #[inline]
     fn refill(&mut self) {
         while self.avail <= 56 {
             let b = self.bytes.get(self.next).copied().unwrap_or(0);
@@ -238,6 +241,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// The next `n` bits (1 ≤ n ≤ 56) without consuming them.
+    #[inline]
     fn peek(&mut self, n: u32) -> u64 {
         if self.avail < n {
             self.refill();
@@ -246,23 +250,31 @@ impl<'a> BitReader<'a> {
     }
 
     /// Consumes `n` bits already peeked.
+    #[inline]
     fn skip(&mut self, n: usize) {
         self.buf <<= n;
         self.avail -= n as u32;
     }
 
     /// Reads `n` bits (n ≤ 64).
+    #[inline]
     fn read(&mut self, n: u32) -> u64 {
         if n == 0 {
             return 0;
         }
         if n > 56 {
-            let hi = self.read(n - 32);
-            return (hi << 32) | self.read(32);
+            return self.read_wide(n);
         }
         let v = self.peek(n);
         self.skip(n as usize);
         v
+    }
+
+    /// Reads 57 to 64 bits (a chunk's first sample, a rare full delta).
+    #[cold]
+    fn read_wide(&mut self, n: u32) -> u64 {
+        let hi = self.read(n - 32);
+        (hi << 32) | self.read(32)
     }
 }
 
