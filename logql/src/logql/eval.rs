@@ -1,8 +1,12 @@
-//! Evaluating a metric query at one instant over the log lines its ranges selected.
+//! Evaluating a metric query at one instant, or at every step of a range query, over
+//! the log lines its ranges selected.
 //!
 //! The caller reads the lines: [`window`] gives each range's time window, `(start, end]`
-//! as Loki's range vectors are (the start excluded), and [`evaluate`] takes them keyed
-//! by [`LogRange::id`], so this crate stays free of storage.
+//! as Loki's range vectors are (the start excluded), and the lines are keyed by
+//! [`LogRange::id`], so this crate stays free of storage. [`prepare`] runs each line
+//! through its range's pipeline once, however many steps' windows hold it;
+//! [`evaluate_at`] then computes the query at one step from those samples.
+//! [`evaluate`] is both for one instant.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -47,15 +51,65 @@ pub fn window(r: &LogRange, t_ns: i64) -> (i64, i64) {
     (end - r.range_ns, end)
 }
 
+/// A range's samples for a whole query: its lines through the pipeline (and `unwrap`,
+/// and the range's own `by`), per label set, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct Extracted {
+    series: BTreeMap<Labels, Vec<(i64, f64)>>,
+}
+
+/// Every range's samples, by [`LogRange::id`].
+pub type Prepared = HashMap<usize, Extracted>;
+
 /// Evaluates the query at `t_ns`.
 pub fn evaluate(expr: &MetricExpr, t_ns: i64, data: &Data) -> Result<Value, LogQueryError> {
+    let prepared = prepare(expr, data, &[t_ns])?;
+    evaluate_at(expr, t_ns, &prepared)
+}
+
+/// The samples of each range of `expr` from its lines in `data`, of the lines inside
+/// the window of at least one of `steps` (ascending).
+pub fn prepare(expr: &MetricExpr, data: &Data, steps: &[i64]) -> Result<Prepared, LogQueryError> {
+    let mut out = Prepared::new();
+    let mut nodes = Vec::new();
+    range_nodes(expr, &mut nodes);
+    for (op, range, grouping) in nodes {
+        let streams = data.get(&range.id).map_or(&[][..], Vec::as_slice);
+        out.insert(range.id, extract(op, range, grouping, streams, steps)?);
+    }
+    Ok(out)
+}
+
+fn range_nodes<'a>(
+    e: &'a MetricExpr,
+    out: &mut Vec<(RangeOp, &'a LogRange, Option<&'a Grouping>)>,
+) {
+    match e {
+        MetricExpr::Range {
+            op,
+            range,
+            grouping,
+            ..
+        } => out.push((*op, range, grouping.as_ref())),
+        MetricExpr::Aggregate { inner, .. } | MetricExpr::Negate(inner) => range_nodes(inner, out),
+        MetricExpr::Binary { lhs, rhs, .. } => {
+            range_nodes(lhs, out);
+            range_nodes(rhs, out);
+        }
+        MetricExpr::Number(_) | MetricExpr::Vector(_) => {}
+    }
+}
+
+/// Evaluates the query at `t_ns` over the samples [`prepare`] gave for steps including
+/// `t_ns`.
+pub fn evaluate_at(expr: &MetricExpr, t_ns: i64, data: &Prepared) -> Result<Value, LogQueryError> {
     Ok(match expr {
         MetricExpr::Number(n) => Value::Scalar(*n),
         MetricExpr::Vector(n) => Value::Vector(vec![Sample {
             labels: Labels::new(),
             value: *n,
         }]),
-        MetricExpr::Negate(inner) => match evaluate(inner, t_ns, data)? {
+        MetricExpr::Negate(inner) => match evaluate_at(inner, t_ns, data)? {
             Value::Scalar(n) => Value::Scalar(-n),
             Value::Vector(v) => Value::Vector(
                 v.into_iter()
@@ -67,27 +121,18 @@ pub fn evaluate(expr: &MetricExpr, t_ns: i64, data: &Data) -> Result<Value, LogQ
             ),
         },
         MetricExpr::Range {
-            op,
-            param,
-            range,
-            grouping,
+            op, param, range, ..
         } => {
-            let streams = data.get(&range.id).map_or(&[][..], Vec::as_slice);
-            Value::Vector(range_vector(
-                *op,
-                *param,
-                range,
-                grouping.as_ref(),
-                t_ns,
-                streams,
-            )?)
+            let empty = Extracted::default();
+            let samples = data.get(&range.id).unwrap_or(&empty);
+            Value::Vector(range_at(*op, *param, range, t_ns, samples))
         }
         MetricExpr::Aggregate {
             op,
             param,
             grouping,
             inner,
-        } => match evaluate(inner, t_ns, data)? {
+        } => match evaluate_at(inner, t_ns, data)? {
             Value::Vector(v) => Value::Vector(aggregate(*op, *param, grouping.as_ref(), v)),
             Value::Scalar(_) => {
                 return Err(LogQueryError::syntax(
@@ -102,29 +147,35 @@ pub fn evaluate(expr: &MetricExpr, t_ns: i64, data: &Data) -> Result<Value, LogQ
             lhs,
             rhs,
         } => {
-            let l = evaluate(lhs, t_ns, data)?;
-            let r = evaluate(rhs, t_ns, data)?;
+            let l = evaluate_at(lhs, t_ns, data)?;
+            let r = evaluate_at(rhs, t_ns, data)?;
             super::binary::apply(*op, *return_bool, matching.as_ref(), l, r)?
         }
     })
 }
 
-/// The samples of a range: each line through the pipeline (and `unwrap`), grouped by
-/// its labels, then the range function over each group.
-fn range_vector(
+/// A range's samples: each line inside some step's window through the pipeline (and
+/// `unwrap`), grouped by its labels (and the range's `by`), oldest first.
+fn extract(
     op: RangeOp,
-    param: Option<f64>,
     r: &LogRange,
     grouping: Option<&Grouping>,
-    t_ns: i64,
     streams: &[Stream],
-) -> Result<Vec<Sample>, LogQueryError> {
-    let (start, end) = window(r, t_ns);
+    steps: &[i64],
+) -> Result<Extracted, LogQueryError> {
+    // A line at `ts` is in the window of step `t` when `ts + offset <= t < ts + offset + range`.
+    let in_a_window = |ts: i64| {
+        let from = ts.saturating_add(r.offset_ns);
+        let i = steps.partition_point(|t| *t < from);
+        steps
+            .get(i)
+            .is_some_and(|t| *t < from.saturating_add(r.range_ns))
+    };
     let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
     for s in streams {
         for l in &s.entries {
-            let ts = &l.ts_ns;
-            if *ts <= start || *ts > end {
+            let ts = l.ts_ns;
+            if !in_a_window(ts) {
                 continue;
             }
             let mut e = Entry::new(&s.labels, &l.line);
@@ -143,11 +194,8 @@ fn range_vector(
                 },
             };
             let labels = finish_labels(e.labels)?;
-            series.entry(labels).or_default().push((*ts, value));
+            series.entry(labels).or_default().push((ts, value));
         }
-    }
-    if op == RangeOp::AbsentOverTime {
-        return Ok(absent(&r.log, series.is_empty()));
     }
     if let Some(g) = grouping {
         let mut grouped: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
@@ -157,19 +205,45 @@ fn range_vector(
                 .or_default()
                 .extend(points);
         }
-        for points in grouped.values_mut() {
-            points.sort_by_key(|(ts, _)| *ts);
-        }
         series = grouped;
     }
+    for points in series.values_mut() {
+        points.sort_by_key(|(ts, _)| *ts);
+    }
+    Ok(Extracted { series })
+}
+
+/// The range function at `t_ns` over each series' samples in that step's window.
+fn range_at(
+    op: RangeOp,
+    param: Option<f64>,
+    r: &LogRange,
+    t_ns: i64,
+    samples: &Extracted,
+) -> Vec<Sample> {
+    let (start, end) = window(r, t_ns);
+    let in_window = |points: &[(i64, f64)]| {
+        let lo = points.partition_point(|p| p.0 <= start);
+        let hi = points.partition_point(|p| p.0 <= end);
+        lo..hi.max(lo)
+    };
+    if op == RangeOp::AbsentOverTime {
+        let nothing = samples.series.values().all(|p| in_window(p).is_empty());
+        return absent(&r.log, nothing);
+    }
     let seconds = r.range_ns as f64 / 1e9;
-    Ok(series
-        .into_iter()
+    samples
+        .series
+        .iter()
         .filter_map(|(labels, points)| {
-            super::functions::over_time(op, param, &points, seconds)
-                .map(|value| Sample { labels, value })
+            super::functions::over_time(op, param, &points[in_window(points)], seconds).map(
+                |value| Sample {
+                    labels: labels.clone(),
+                    value,
+                },
+            )
         })
-        .collect())
+        .collect()
 }
 
 /// `| unwrap`: the label's value as the sample (the label leaves the series), then the

@@ -28,7 +28,9 @@ mod tests;
 mod units;
 
 pub use ast::*;
-pub use eval::{Data, Line, Sample, Stream, Value, evaluate, window};
+pub use eval::{
+    Data, Extracted, Line, Prepared, Sample, Stream, Value, evaluate, evaluate_at, prepare, window,
+};
 pub use parse::parse;
 pub use units::{parse_bytes, parse_duration_ns};
 

@@ -65,6 +65,28 @@ pub fn run(stages: &[Stage], e: &mut Entry<'_>) -> bool {
     stages.iter().all(|s| stage(s, e))
 }
 
+/// A log query's line through its pipeline: `None` when a filter drops it, else the
+/// labels it is returned under (stream, structured metadata and extracted labels;
+/// empty values dropped; `__error__` kept, as Loki keeps it on log lines) and its
+/// text after the pipeline.
+pub fn process(
+    log: &LogExpr,
+    stream: &Labels,
+    line: &str,
+    metadata: &[(String, String)],
+) -> Option<(Labels, String)> {
+    let mut e = Entry::new(stream, line);
+    e.add_metadata(metadata);
+    if !run(&log.pipeline, &mut e) {
+        return None;
+    }
+    let Entry {
+        mut labels, line, ..
+    } = e;
+    labels.retain(|_, v| !v.is_empty());
+    Some((labels, line))
+}
+
 fn stage(s: &Stage, e: &mut Entry<'_>) -> bool {
     match s {
         Stage::LineFilter(f) => line_matches(f, &e.line),

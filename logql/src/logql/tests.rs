@@ -374,3 +374,43 @@ fn structured_metadata_labels_the_line() {
         }]))
     );
 }
+
+/// A range query: each line through its pipeline once (`prepare` over every step),
+/// then the query at each step, gives what evaluating each step alone gives.
+#[test]
+fn range_steps_equal_instant_evaluations() {
+    for q in [
+        r#"count_over_time({app="api"}[3s])"#,
+        r#"sum by (level) (count_over_time({app="api"} | json [2s]))"#,
+        r#"rate({env="prod"}[4s] offset 1s)"#,
+        r#"max_over_time({app="api"} | json | unwrap latency_ms [3s]) by (app)"#,
+        r#"absent_over_time({app="web"}[2s]) or vector(0)"#,
+        r#"sum(bytes_over_time({env="prod"}[2s])) / sum(count_over_time({env="prod"}[2s]))"#,
+    ] {
+        let m = metric(q);
+        let data = data_for(&m);
+        // Steps of 1 s and of 5 s (longer than some ranges: lines between windows).
+        for step in [1, 5] {
+            let steps: Vec<i64> = (0..=12).step_by(step).map(|t| t * S).collect();
+            let prepared = prepare(&m, &data, &steps).unwrap();
+            for &t in &steps {
+                let alone = evaluate(&m, t, &data).unwrap();
+                let ranged = evaluate_at(&m, t, &prepared).unwrap();
+                assert_eq!(ranged, alone, "{q} at {t} (step {step} s)");
+            }
+        }
+    }
+    // A line outside every window is not run through the pipeline: its error does not
+    // fail the query.
+    let m = metric(r#"count_over_time({app="web"} | json [1s])"#);
+    let data = data_for(&m);
+    let far = [100 * S];
+    assert_eq!(
+        evaluate_at(&m, 100 * S, &prepare(&m, &data, &far).unwrap()),
+        Ok(Value::Vector(Vec::new()))
+    );
+    assert!(
+        evaluate(&m, 2 * S, &data).is_err(),
+        "web lines are not JSON"
+    );
+}

@@ -16,6 +16,7 @@ mod jaeger_monitor;
 mod jaeger_v1;
 mod jaeger_v3;
 mod logs;
+mod loki;
 pub mod ops;
 mod prometheus;
 mod prometheus_json;
@@ -128,6 +129,27 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/api/v1/label/{name}/values", get(label_values_handler))
         .route("/api/v1/series", get(series_handler).post(series_handler))
         .route("/api/v1/metadata", get(metadata_handler))
+        .route(
+            "/loki/api/v1/query_range",
+            get(loki::query_range_handler).post(loki::query_range_handler),
+        )
+        .route(
+            "/loki/api/v1/query",
+            get(loki::query_handler).post(loki::query_handler),
+        )
+        .route("/loki/api/v1/labels", get(loki::labels_handler))
+        .route(
+            "/loki/api/v1/label/{name}/values",
+            get(loki::label_values_handler),
+        )
+        .route(
+            "/loki/api/v1/series",
+            get(loki::series_handler).post(loki::series_handler),
+        )
+        .route(
+            "/loki/api/v1/status/buildinfo",
+            get(loki::buildinfo_handler),
+        )
         .route("/api/v1/admin/flush", post(flush_handler))
         .route("/api/v1/admin/compact", post(compact_handler))
         .route("/api/v1/status/storage", get(storage_status_handler))

@@ -1,7 +1,9 @@
-//! LogQL metric queries at one instant over a tenant's logs, for log rules (and the
-//! Loki API next): each range's lines are read through the log search's scan (file
-//! pruning by time; the service through the full-text index), grouped into streams,
-//! and handed to `osprey_logql::logql::evaluate`.
+//! LogQL over a tenant's logs, for log rules and the Loki API: metric queries at one
+//! instant ([`instant`]) or at every step of a range ([`range`]), and log queries
+//! ([`logs`]). Each range's lines are read once for the whole query through the log
+//! search's scan (file pruning by time; the service through the full-text index),
+//! grouped into streams, and handed to `osprey_logql::logql` (which runs each line
+//! through its pipeline once, however many steps' windows hold it).
 //!
 //! Stream labels, as Loki users expect them: a record's resource attributes with Loki's
 //! OTLP naming (`service.name` → `service_name`: characters other than letters, digits
@@ -10,11 +12,12 @@
 //! label, so `{service="api"}` selects what the rest of Osprey calls service `api`.
 //! A record's own attributes are its structured metadata: labels of that line only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use arrow::array::{RecordBatch, StringArray};
 use osprey_logql::logql::{self, Data, Labels, Line, LogExpr, LogRange, MetricExpr, Stream, Value};
 use osprey_logql::search::Expr;
+use osprey_storage::FileMeta;
 use osprey_storage::{Signal, Snapshot, Storage};
 
 use super::search::{Loc, Search, Visitor, scan};
@@ -39,27 +42,97 @@ pub async fn instant(
         let mut data = Data::new();
         let mut budget = MAX_LINE_BYTES;
         for r in expr.ranges() {
-            data.insert(r.id, streams(&storage, &snap, r, t_ns, &mut budget)?);
+            let span = logql::window(r, t_ns);
+            data.insert(r.id, streams(&storage, &snap, r, span, &mut budget)?);
         }
         Ok(logql::evaluate(&expr, t_ns, &data)?)
     })
     .await
 }
 
-/// The streams a range selects in its window at `t_ns`, lines oldest first, after the
+/// Most steps (after the first) a range query may have: Loki 3's limit and message.
+pub const MAX_POINTS: i64 = 11_000;
+
+/// Most series a metric query may return (Loki's default `max_query_series`).
+pub const MAX_SERIES: usize = 500;
+
+/// A range query's answer: each series' points `(t ns, value)`, by labels.
+pub type Matrix = Vec<(Labels, Vec<(i64, f64)>)>;
+
+/// The steps `start, start + step, … ≤ end` of a range query, or Loki's error.
+pub fn steps(start_ns: i64, end_ns: i64, step_ns: i64) -> Result<Vec<i64>, QueryError> {
+    if step_ns <= 0 {
+        return Err(QueryError::BadData(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+        ));
+    }
+    let n = (end_ns.saturating_sub(start_ns)) / step_ns;
+    if n > MAX_POINTS {
+        return Err(QueryError::BadData(
+            "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter".into(),
+        ));
+    }
+    Ok((0..=n.max(0)).map(|i| start_ns + i * step_ns).collect())
+}
+
+/// Evaluates a metric query at every step from `start_ns` to `end_ns`.
+pub async fn range(
+    st: &QueryState,
+    tenant: &str,
+    expr: &MetricExpr,
+    start_ns: i64,
+    end_ns: i64,
+    step_ns: i64,
+) -> Result<Matrix, QueryError> {
+    let steps = steps(start_ns, end_ns, step_ns)?;
+    let storage = st.storage.clone();
+    let tenant = tenant.to_string();
+    let expr = expr.clone();
+    st.blocking("logql", move || {
+        let snap = storage.snapshot(&tenant, Signal::Logs);
+        let mut data = Data::new();
+        let mut budget = MAX_LINE_BYTES;
+        let (first, last) = (steps[0], steps[steps.len() - 1]);
+        for r in expr.ranges() {
+            // From the first step's window start to the last step's window end.
+            let span = (logql::window(r, first).0, logql::window(r, last).1);
+            data.insert(r.id, streams(&storage, &snap, r, span, &mut budget)?);
+        }
+        let prepared = logql::prepare(&expr, &data, &steps)?;
+        let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+        for &t in &steps {
+            match logql::evaluate_at(&expr, t, &prepared)? {
+                Value::Scalar(v) => series.entry(Labels::new()).or_default().push((t, v)),
+                Value::Vector(v) => {
+                    for s in v {
+                        series.entry(s.labels).or_default().push((t, s.value));
+                    }
+                }
+            }
+            if series.len() > MAX_SERIES {
+                return Err(QueryError::BadData(format!(
+                    "maximum of series ({MAX_SERIES}) reached for a single query"
+                )));
+            }
+        }
+        Ok(series.into_iter().collect())
+    })
+    .await
+}
+
+/// The streams a range selects in its `(lo, hi]` window, lines oldest first, after the
 /// line filters that lead its pipeline.
 fn streams(
     storage: &Storage,
     snap: &Snapshot,
     r: &LogRange,
-    t_ns: i64,
+    (lo, hi): (i64, i64),
     budget: &mut usize,
 ) -> Result<Vec<Stream>, QueryError> {
-    let (start, end) = logql::window(r, t_ns);
     let search = Search {
         expr: prefilter(&r.log),
-        start_ns: start.saturating_add(1),
-        end_ns: end,
+        start_ns: lo.saturating_add(1),
+        end_ns: hi,
     };
     let mut c = Collector {
         log: &r.log,
@@ -73,6 +146,168 @@ fn streams(
         s.entries.sort_by_key(|l| l.ts_ns);
     }
     Ok(out)
+}
+
+/// A log query's answer: at most `limit` lines in `[start_ns, end_ns)`, the newest
+/// (`forward`: the oldest), each through the query's pipeline, in streams labelled as
+/// the pipeline left them, lines in the query's direction.
+pub async fn logs(
+    st: &QueryState,
+    tenant: &str,
+    expr: &LogExpr,
+    start_ns: i64,
+    end_ns: i64,
+    limit: usize,
+    forward: bool,
+) -> Result<Vec<Stream>, QueryError> {
+    let storage = st.storage.clone();
+    let tenant = tenant.to_string();
+    let expr = expr.clone();
+    st.blocking("logql", move || {
+        let snap = storage.snapshot(&tenant, Signal::Logs);
+        let search = Search {
+            expr: prefilter(&expr),
+            start_ns,
+            end_ns: end_ns.saturating_sub(1),
+        };
+        let mut keep = Kept {
+            log: &expr,
+            limit,
+            forward,
+            heap: BinaryHeap::new(),
+            seq: 0,
+            cols: None,
+        };
+        scan(&storage, &snap, &search, &mut keep)?;
+        let mut entries: Vec<KeptLine> = keep.heap.into_vec();
+        entries.sort();
+        let mut by_labels: BTreeMap<Labels, Vec<Line>> = BTreeMap::new();
+        for e in entries {
+            by_labels.entry(e.labels).or_default().push(e.line);
+        }
+        Ok(by_labels
+            .into_iter()
+            .map(|(labels, entries)| Stream { labels, entries })
+            .collect())
+    })
+    .await
+}
+
+/// A line a log query keeps, ordered so that the heap's top is the first to drop: the
+/// oldest when the newest are wanted, else the newest (ties: the later seen).
+#[derive(Debug)]
+struct KeptLine {
+    key: (i64, u64),
+    labels: Labels,
+    line: Line,
+}
+
+impl PartialEq for KeptLine {
+    fn eq(&self, o: &Self) -> bool {
+        self.key == o.key
+    }
+}
+impl Eq for KeptLine {}
+impl PartialOrd for KeptLine {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for KeptLine {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&o.key)
+    }
+}
+
+/// Keeps the `limit` lines a log query returns (see [`logs`]).
+struct Kept<'a> {
+    log: &'a LogExpr,
+    limit: usize,
+    forward: bool,
+    /// Keys are (time, seq) for `forward` (top: the newest), else (−time, seq).
+    heap: BinaryHeap<KeptLine>,
+    seq: u64,
+    cols: Option<(StringArray, StringArray, Maps, Maps)>,
+}
+
+impl Kept<'_> {
+    fn key(&self, ts: i64) -> i64 {
+        if self.forward {
+            ts
+        } else {
+            ts.saturating_neg()
+        }
+    }
+
+    /// Whether a line at `ts` could still be returned.
+    fn wants(&self, ts: i64) -> bool {
+        self.heap.len() < self.limit || self.heap.peek().is_some_and(|top| self.key(ts) < top.key.0)
+    }
+}
+
+impl Visitor for Kept<'_> {
+    fn columns(&self) -> &[&'static str] {
+        &["body", "service", "resource", "attributes"]
+    }
+
+    fn skip_file(&self, file: &FileMeta) -> bool {
+        // Files come newest first: when the newest are wanted and the heap is full of
+        // newer lines, an older file cannot contribute.
+        !self.forward && !self.wants(file.max_time_ns)
+    }
+
+    fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
+        self.cols = Some((
+            strings(b, "body")?,
+            strings(b, "service")?,
+            Maps::new(b, "resource")?,
+            Maps::new(b, "attributes")?,
+        ));
+        Ok(())
+    }
+
+    fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
+        if self.limit == 0 || !self.wants(ts) {
+            return Ok(());
+        }
+        let Some((body, service, resource, attributes)) = &self.cols else {
+            return Err(QueryError::Internal(
+                "logql scan visited before a batch".into(),
+            ));
+        };
+        let (line, service) = (body.value(i), service.value(i));
+        if !self
+            .log
+            .leading_line_filters()
+            .all(|f| logql::pipeline::line_matches(f, line))
+        {
+            return Ok(());
+        }
+        let stream = stream_labels(resource.row(i), service);
+        if !selects_stream(self.log, &stream, service) {
+            return Ok(());
+        }
+        let metadata = attributes.row(i);
+        let Some((labels, text)) = logql::pipeline::process(self.log, &stream, line, &metadata)
+        else {
+            return Ok(());
+        };
+        self.seq += 1;
+        let key = (self.key(ts), self.seq);
+        self.heap.push(KeptLine {
+            key,
+            labels,
+            line: Line {
+                ts_ns: ts,
+                line: text,
+                metadata,
+            },
+        });
+        if self.heap.len() > self.limit {
+            self.heap.pop();
+        }
+        Ok(())
+    }
 }
 
 /// What the scan can check before the rows are read: the service, when the selector
@@ -104,7 +339,7 @@ pub fn stream_labels(resource: Vec<(String, String)>, service: &str) -> Labels {
 }
 
 /// Whether a stream is selected, `service` falling back to the record's service.
-fn selects(log: &LogExpr, labels: &Labels, service: &str) -> bool {
+pub fn selects_stream(log: &LogExpr, labels: &Labels, service: &str) -> bool {
     log.matchers.iter().all(|m| {
         let v = match labels.get(&m.name) {
             Some(v) => v.as_str(),
@@ -153,7 +388,7 @@ impl Visitor for Collector<'_> {
             return Ok(());
         }
         let labels = stream_labels(resource.row(i), service);
-        if !selects(self.log, &labels, service) {
+        if !selects_stream(self.log, &labels, service) {
             return Ok(());
         }
         *self.budget = self.budget.checked_sub(line.len()).ok_or_else(|| {
@@ -203,7 +438,7 @@ mod tests {
         let Ok(logql::Query::Log(sel)) = logql::parse(r#"{service="api", app=~"a.*"}"#) else {
             panic!("a log query")
         };
-        assert!(selects(&sel, &loki, "api"));
-        assert!(!selects(&sel, &loki, "web"));
+        assert!(selects_stream(&sel, &loki, "api"));
+        assert!(!selects_stream(&sel, &loki, "web"));
     }
 }

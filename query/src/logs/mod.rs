@@ -1,13 +1,15 @@
 //! The log engines, over the `logs` signal of a tenant's snapshot: search
 //! (`search.rs`: newest-first scan through the full-text index, `textquery.rs` turning
 //! a search expression into its index query), counts over time and field summaries
-//! (`stats.rs`), pattern mining (`patterns.rs`), live tail (`tail.rs`) and LogQL metric
-//! queries at an instant (`logql.rs`). The language
-//! itself is `osprey-logql`'s; results are typed values that `api/logs.rs` renders.
+//! (`stats.rs`), pattern mining (`patterns.rs`), live tail (`tail.rs`), LogQL metric
+//! and log queries (`logql.rs`) and the streams of a time range (`streams.rs`, for
+//! Loki's label and series endpoints). The language itself is `osprey-logql`'s;
+//! results are typed values that `api/logs.rs` and `api/loki/` render.
 
 pub mod logql;
 pub mod patterns;
 pub mod search;
 pub mod stats;
+pub mod streams;
 pub mod tail;
 mod textquery;

@@ -1,0 +1,238 @@
+//! Loki's query API on the HTTP port (`/loki/api/v1/*`), as Loki 3 answers it, so that
+//! Grafana's Loki data source works against Osprey: `query_range` (log queries as
+//! streams, metric queries as matrices), `query` (instant metric queries), `labels`,
+//! `label/{name}/values`, `series` and `status/buildinfo`. Parameters follow
+//! `params.rs`, answers and errors `render.rs`; the engines are
+//! `crate::logs::logql` and `crate::logs::streams`. Tenancy comes from the request
+//! context, as everywhere.
+
+mod params;
+mod render;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use osprey_auth::RequestContext;
+use osprey_logql::logql::{self, LogExpr, Query as LogqlQuery};
+use serde_json::{Value as Json, json};
+
+use self::params::Params;
+use self::render::{Answer, LokiError, data_response, query_response};
+use super::now_ns;
+use crate::logs::{logql as engine, streams};
+use crate::{QueryError, QueryState};
+
+/// The query string and, for POST, the form: the first value of each name.
+fn merged(q: Params, form: Result<Form<Params>, FormRejection>) -> Params {
+    let mut p = form.map(|Form(f)| f).unwrap_or_default();
+    for (k, v) in q {
+        p.entry(k).or_insert(v);
+    }
+    p
+}
+
+fn parse(q: &str) -> Result<LogqlQuery, QueryError> {
+    Ok(logql::parse(q)?)
+}
+
+fn respond(r: Result<Response, QueryError>) -> Response {
+    r.unwrap_or_else(|e| LokiError(e).into_response())
+}
+
+/// `GET|POST /loki/api/v1/query_range`.
+pub(super) async fn query_range_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<Params>,
+    form: Result<Form<Params>, FormRejection>,
+) -> Response {
+    let p = merged(q, form);
+    let run = async {
+        let (start, end) = params::bounds(&p, now_ns())?;
+        if end < start {
+            return Err(QueryError::BadData(
+                "end timestamp must not be before or equal to start time".into(),
+            ));
+        }
+        let query = parse(p.get("query").map_or("", String::as_str))?;
+        let answer = match query {
+            LogqlQuery::Log(log) => {
+                let limit = params::limit(&p, true)?;
+                let forward = params::forward(&p)?;
+                let mut streams =
+                    engine::logs(&st, ctx.tenant(), &log, start, end, limit, forward).await?;
+                if !forward {
+                    streams.reverse();
+                }
+                Answer::Streams(streams)
+            }
+            LogqlQuery::Metric(m) => {
+                params::limit(&p, false)?;
+                params::forward(&p)?;
+                let step = params::step(&p, start, end)?;
+                Answer::Matrix(engine::range(&st, ctx.tenant(), &m, start, end, step).await?)
+            }
+        };
+        Ok(query_response(&answer))
+    };
+    respond(run.await)
+}
+
+/// `GET|POST /loki/api/v1/query`: a metric query at `time` (default now).
+pub(super) async fn query_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<Params>,
+    form: Result<Form<Params>, FormRejection>,
+) -> Response {
+    let p = merged(q, form);
+    let run = async {
+        params::limit(&p, false)?;
+        let t = match p.get("time").filter(|v| !v.is_empty()) {
+            Some(v) => params::timestamp(v).map_err(QueryError::BadData)?,
+            None => now_ns(),
+        };
+        params::forward(&p)?;
+        let m = match parse(p.get("query").map_or("", String::as_str))? {
+            LogqlQuery::Metric(m) => m,
+            LogqlQuery::Log(_) => {
+                return Err(QueryError::BadData(
+                    "log queries are not supported as an instant query type, please change your query to a range query type".into(),
+                ));
+            }
+        };
+        let answer = match engine::instant(&st, ctx.tenant(), &m, t).await? {
+            logql::Value::Scalar(v) => Answer::Scalar(t, v),
+            logql::Value::Vector(v) => {
+                let mut samples: Vec<_> = v.into_iter().map(|s| (s.labels, s.value)).collect();
+                if !sorted_by_value(&m) {
+                    samples.sort_by(|a, b| a.0.cmp(&b.0));
+                }
+                Answer::Vector(t, samples)
+            }
+        };
+        Ok(query_response(&answer))
+    };
+    respond(run.await)
+}
+
+/// Whether an instant query's samples keep the order its top aggregation gave them
+/// (`sort`, `sort_desc`, `topk`, `bottomk`) instead of being sorted by labels.
+fn sorted_by_value(m: &logql::MetricExpr) -> bool {
+    matches!(
+        m,
+        logql::MetricExpr::Aggregate {
+            op: logql::AggOp::Sort
+                | logql::AggOp::SortDesc
+                | logql::AggOp::Topk
+                | logql::AggOp::Bottomk,
+            ..
+        }
+    )
+}
+
+/// A `query` or `match[]` stream selector (`{…}` alone).
+fn selector(s: &str) -> Result<LogExpr, QueryError> {
+    match parse(s)? {
+        LogqlQuery::Log(l) if l.pipeline.is_empty() => Ok(l),
+        _ => Err(QueryError::BadData(format!(
+            "parse error : {s:?} is not a stream selector"
+        ))),
+    }
+}
+
+/// The streams of the request's time range that its `query` selector (if any) selects.
+async fn streams_of(
+    st: &QueryState,
+    ctx: &RequestContext,
+    p: &Params,
+) -> Result<Vec<logql::Labels>, QueryError> {
+    let (start, end) = params::bounds(p, now_ns())?;
+    let selectors = match p.get("query").filter(|q| !q.is_empty()) {
+        Some(q) => vec![selector(q)?],
+        None => Vec::new(),
+    };
+    streams::list(st, ctx.tenant(), start, end, selectors).await
+}
+
+/// `GET /loki/api/v1/labels`: label names of the range's streams, sorted.
+pub(super) async fn labels_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(p): Query<Params>,
+) -> Response {
+    let run = async {
+        let names: BTreeSet<String> = streams_of(&st, &ctx, &p)
+            .await?
+            .into_iter()
+            .flat_map(|l| l.into_keys())
+            .collect();
+        Ok(data_response(json!(names), true))
+    };
+    respond(run.await)
+}
+
+/// `GET /loki/api/v1/label/{name}/values`: the label's values in the range, sorted.
+pub(super) async fn label_values_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Path(name): Path<String>,
+    Query(p): Query<Params>,
+) -> Response {
+    let run = async {
+        let values: BTreeSet<String> = streams_of(&st, &ctx, &p)
+            .await?
+            .into_iter()
+            .filter_map(|mut l| l.remove(&name))
+            .collect();
+        Ok(data_response(json!(values), true))
+    };
+    respond(run.await)
+}
+
+/// `GET|POST /loki/api/v1/series`: the label sets of the streams one of the `match[]`
+/// selectors selects (every stream without one).
+pub(super) async fn series_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(mut pairs): Query<Vec<(String, String)>>,
+    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let run = async {
+        pairs.extend(body.map(|Form(b)| b).unwrap_or_default());
+        let mut p = Params::new();
+        let mut selectors = Vec::new();
+        for (k, v) in pairs {
+            if k == "match[]" || k == "match" {
+                if v.trim() != "{}" {
+                    selectors.push(selector(&v)?);
+                }
+            } else {
+                p.entry(k).or_insert(v);
+            }
+        }
+        let (start, end) = params::bounds(&p, now_ns())?;
+        let list = streams::list(&st, ctx.tenant(), start, end, selectors).await?;
+        let data: Vec<&BTreeMap<String, String>> = list.iter().collect();
+        Ok(data_response(json!(data), false))
+    };
+    respond(run.await)
+}
+
+/// `GET /loki/api/v1/status/buildinfo`: a bare object, as Loki's.
+pub(super) async fn buildinfo_handler() -> Response {
+    axum::Json(buildinfo()).into_response()
+}
+
+fn buildinfo() -> Json {
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "revision": "",
+        "branch": "",
+        "buildUser": "osprey",
+        "buildDate": "",
+        "goVersion": "",
+    })
+}
