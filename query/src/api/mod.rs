@@ -147,6 +147,18 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
             get(loki::series_handler).post(loki::series_handler),
         )
         .route(
+            "/loki/api/v1/index/stats",
+            get(loki::index_stats_handler).post(loki::index_stats_handler),
+        )
+        .route(
+            "/loki/api/v1/index/volume",
+            get(loki::volume_handler).post(loki::volume_handler),
+        )
+        .route(
+            "/loki/api/v1/index/volume_range",
+            get(loki::volume_range_handler).post(loki::volume_range_handler),
+        )
+        .route(
             "/loki/api/v1/status/buildinfo",
             get(loki::buildinfo_handler),
         )

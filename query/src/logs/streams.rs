@@ -1,8 +1,9 @@
-//! The log streams of a time range, as Loki's label and series endpoints list them:
-//! each record's stream labels (`logql::stream_labels`), de-duplicated, optionally
-//! only those some selectors select.
+//! The log streams of a time range, as Loki's label, series and index endpoints see
+//! them: each record's stream labels (`logql::stream_labels`), de-duplicated,
+//! optionally only those some selectors select ([`list`]); and their volume, lines
+//! and bytes per group of streams and time bucket ([`volume`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use arrow::array::{RecordBatch, StringArray};
 use osprey_logql::logql::{Labels, LogExpr};
@@ -90,6 +91,127 @@ impl Visitor for Streams<'_> {
             )));
         }
         self.seen.insert(labels);
+        Ok(())
+    }
+}
+
+/// Lines and bytes (of their text) of one group of streams in one time bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Volume {
+    pub lines: u64,
+    pub bytes: u64,
+}
+
+/// What [`volume`] found: per group (its labels), per bucket start (ns), the volume;
+/// and how many distinct streams matched.
+#[derive(Debug, Default)]
+pub struct Volumes {
+    pub groups: BTreeMap<Labels, BTreeMap<i64, Volume>>,
+    pub streams: usize,
+}
+
+/// The volume of the streams `selector` selects in `[start_ns, end_ns]`, grouped by
+/// `group` (the labels kept of each stream's; all of them when `None`), in buckets of
+/// `bucket_ns` from `start_ns` (one bucket when `None`).
+pub async fn volume(
+    st: &QueryState,
+    tenant: &str,
+    (start_ns, end_ns): (i64, i64),
+    selector: LogExpr,
+    group: Option<Vec<String>>,
+    bucket_ns: Option<i64>,
+) -> Result<Volumes, QueryError> {
+    let storage = st.storage.clone();
+    let tenant = tenant.to_string();
+    st.blocking("logql volume", move || {
+        let snap = storage.snapshot(&tenant, Signal::Logs);
+        let search = Search {
+            expr: Expr::All,
+            start_ns,
+            end_ns,
+        };
+        let mut v = Volumer {
+            selector: &selector,
+            group: group.as_deref(),
+            bucket: bucket_ns.map(|b| (start_ns, b.max(1))),
+            seen: HashMap::new(),
+            out: Volumes::default(),
+            cols: None,
+        };
+        scan(&storage, &snap, &search, &mut v)?;
+        v.out.streams = v.seen.values().filter(|g| g.is_some()).count();
+        Ok(v.out)
+    })
+    .await
+}
+
+struct Volumer<'a> {
+    selector: &'a LogExpr,
+    group: Option<&'a [String]>,
+    /// (first bucket's start, bucket width).
+    bucket: Option<(i64, i64)>,
+    /// Stream → its group's labels (`None`: not selected).
+    seen: HashMap<Labels, Option<Labels>>,
+    out: Volumes,
+    /// body, service, resource.
+    cols: Option<(StringArray, StringArray, Maps)>,
+}
+
+impl Visitor for Volumer<'_> {
+    fn columns(&self) -> &[&'static str] {
+        &["body", "service", "resource"]
+    }
+
+    fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
+        self.cols = Some((
+            strings(b, "body")?,
+            strings(b, "service")?,
+            Maps::new(b, "resource")?,
+        ));
+        Ok(())
+    }
+
+    fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
+        let Some((body, service, resource)) = &self.cols else {
+            return Err(QueryError::Internal(
+                "volume scan visited before a batch".into(),
+            ));
+        };
+        let service_name = service.value(i);
+        let labels = stream_labels(resource.row(i), service_name);
+        if !self.seen.contains_key(&labels) {
+            if self.seen.len() >= MAX_STREAMS {
+                return Err(QueryError::BadData(format!(
+                    "more than {MAX_STREAMS} streams in the time range: narrow it or add a selector"
+                )));
+            }
+            let group =
+                selects_stream(self.selector, &labels, service_name).then(|| match self.group {
+                    Some(keep) => labels
+                        .iter()
+                        .filter(|(k, _)| keep.contains(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    None => labels.clone(),
+                });
+            self.seen.insert(labels.clone(), group);
+        }
+        let Some(Some(group)) = self.seen.get(&labels) else {
+            return Ok(());
+        };
+        let bucket = match self.bucket {
+            Some((first, width)) => first + (ts - first).div_euclid(width) * width,
+            None => 0,
+        };
+        let v = self
+            .out
+            .groups
+            .entry(group.clone())
+            .or_default()
+            .entry(bucket)
+            .or_default();
+        v.lines += 1;
+        v.bytes += body.value(i).len() as u64;
         Ok(())
     }
 }

@@ -1,7 +1,8 @@
 //! Loki's query API on the HTTP port (`/loki/api/v1/*`), as Loki 3 answers it, so that
 //! Grafana's Loki data source works against Osprey: `query_range` (log queries as
 //! streams, metric queries as matrices), `query` (instant metric queries), `labels`,
-//! `label/{name}/values`, `series` and `status/buildinfo`. Parameters follow
+//! `label/{name}/values`, `series`, `index/stats`, `index/volume`,
+//! `index/volume_range` (Grafana's Logs Drilldown) and `status/buildinfo`. Parameters follow
 //! `params.rs`, answers and errors `render.rs`; the engines are
 //! `crate::logs::logql` and `crate::logs::streams`. Tenancy comes from the request
 //! context, as everywhere.
@@ -219,6 +220,157 @@ pub(super) async fn series_handler(
         Ok(data_response(json!(data), false))
     };
     respond(run.await)
+}
+
+/// The `query` selector of an index endpoint (required).
+fn index_selector(p: &Params) -> Result<LogExpr, QueryError> {
+    selector(p.get("query").map_or("", String::as_str))
+}
+
+/// `GET|POST /loki/api/v1/index/stats`: `{"streams", "chunks", "bytes", "entries"}` of
+/// the streams the selector selects (chunks: Osprey has none; the streams are given).
+pub(super) async fn index_stats_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<Params>,
+    form: Result<Form<Params>, FormRejection>,
+) -> Response {
+    let p = merged(q, form);
+    let run = async {
+        let range = params::bounds(&p, now_ns())?;
+        let sel = index_selector(&p)?;
+        let v = streams::volume(&st, ctx.tenant(), range, sel, None, None).await?;
+        let (mut bytes, mut entries) = (0u64, 0u64);
+        for b in v.groups.values().flat_map(|g| g.values()) {
+            bytes += b.bytes;
+            entries += b.lines;
+        }
+        Ok(axum::Json(json!({
+            "streams": v.streams,
+            "chunks": v.streams,
+            "bytes": bytes,
+            "entries": entries,
+        }))
+        .into_response())
+    };
+    respond(run.await)
+}
+
+/// `GET|POST /loki/api/v1/index/volume`: bytes per group of streams over the range,
+/// as a vector at `end`.
+pub(super) async fn volume_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<Params>,
+    form: Result<Form<Params>, FormRejection>,
+) -> Response {
+    let p = merged(q, form);
+    respond(volume(&st, &ctx, &p, false).await)
+}
+
+/// `GET|POST /loki/api/v1/index/volume_range`: the same per `step` bucket, a matrix.
+pub(super) async fn volume_range_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(q): Query<Params>,
+    form: Result<Form<Params>, FormRejection>,
+) -> Response {
+    let p = merged(q, form);
+    respond(volume(&st, &ctx, &p, true).await)
+}
+
+/// Loki's volume (`pkg/querier/queryrange/volume.go`): grouped by `targetLabels`, else
+/// by the selector's label names; `aggregateBy=labels` sums per label name instead;
+/// the `limit` (default 100) largest, largest first.
+async fn volume(
+    st: &QueryState,
+    ctx: &RequestContext,
+    p: &Params,
+    ranged: bool,
+) -> Result<Response, QueryError> {
+    let (start, end) = params::bounds(p, now_ns())?;
+    if end < start {
+        return Err(QueryError::BadData(
+            "end timestamp must not be before or equal to start time".into(),
+        ));
+    }
+    let limit = match p.get("limit").filter(|v| !v.is_empty()) {
+        None => 100,
+        Some(v) => match v.parse::<i64>() {
+            Ok(0) => 100,
+            Ok(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+            Ok(_) => return Err(QueryError::BadData("limit must be a positive value".into())),
+            Err(_) => {
+                return Err(QueryError::BadData(format!(
+                    "strconv.Atoi: parsing {v:?}: invalid syntax"
+                )));
+            }
+        },
+    };
+    let by_labels = match p.get("aggregateBy").map(String::as_str) {
+        None | Some("") | Some("series") => false,
+        Some("labels") => true,
+        Some(_) => return Err(QueryError::BadData("invalid aggregation option".into())),
+    };
+    let sel = index_selector(p)?;
+    let group: Vec<String> = match p.get("targetLabels").filter(|t| !t.is_empty()) {
+        Some(t) => t.split(',').map(|s| s.trim().to_string()).collect(),
+        None => sel.matchers.iter().map(|m| m.name.clone()).collect(),
+    };
+    let step = if ranged {
+        Some(params::step(p, start, end)?)
+    } else {
+        None
+    };
+    let v = streams::volume(st, ctx.tenant(), (start, end), sel, Some(group), step).await?;
+    // (labels, bytes per bucket end), by labels.
+    let mut series: BTreeMap<logql::Labels, BTreeMap<i64, u64>> = BTreeMap::new();
+    for (labels, buckets) in v.groups {
+        let keys: Vec<logql::Labels> = if by_labels {
+            labels
+                .keys()
+                .map(|k| [(k.clone(), String::new())].into())
+                .collect()
+        } else {
+            vec![labels]
+        };
+        for key in keys {
+            let dst = series.entry(key).or_default();
+            for (b, vol) in &buckets {
+                let at = match step {
+                    Some(s) => b + s,
+                    None => end,
+                };
+                *dst.entry(at).or_default() += vol.bytes;
+            }
+        }
+    }
+    let mut ranked: Vec<(logql::Labels, BTreeMap<i64, u64>, u64)> = series
+        .into_iter()
+        .map(|(l, b)| {
+            let total = b.values().sum();
+            (l, b, total)
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(limit);
+    let answer = if ranged {
+        Answer::Matrix(
+            ranked
+                .into_iter()
+                .map(|(l, b, _)| (l, b.into_iter().map(|(t, v)| (t, v as f64)).collect()))
+                .collect(),
+        )
+    } else {
+        Answer::Vector(
+            end,
+            ranked
+                .into_iter()
+                .map(|(l, _, total)| (l, total as f64))
+                .collect(),
+        )
+    };
+    Ok(query_response(&answer))
 }
 
 /// `GET /loki/api/v1/status/buildinfo`: a bare object, as Loki's.
