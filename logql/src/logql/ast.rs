@@ -93,6 +93,10 @@ pub enum LineOp {
     Regex,
     /// `!~`
     NotRegex,
+    /// `|>`: a pattern (`pattern.rs`) the line matches
+    Pattern,
+    /// `!>`
+    NotPattern,
 }
 
 /// `|= "a" or "b"`: one operator, any of its values (for the negative operators: none
@@ -103,6 +107,8 @@ pub struct LineFilter {
     pub values: Vec<String>,
     /// Unanchored, one per value, for `|~` and `!~`.
     pub res: Vec<Regex>,
+    /// One per value, for `|>` and `!>`.
+    pub patterns: Vec<super::pattern::Pattern>,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +131,10 @@ pub enum Stage {
     Keep(Vec<(String, Option<Matcher>)>),
     /// `| decolorize`: strips ANSI colour sequences from the line.
     Decolorize,
+    /// `| pattern "<ip> <_> <status>"`: one label per named capture.
+    Pattern(super::pattern::Pattern),
+    /// `| unpack`: a JSON object's string fields as labels; `_entry` becomes the line.
+    Unpack,
 }
 
 /// One step of a `| json` parameter's path: `a.b[0]["c d"]`.
@@ -411,6 +421,14 @@ pub enum MetricExpr {
     Vector(f64),
     /// `-expr`
     Negate(Box<MetricExpr>),
+    /// `label_replace(inner, dst, replacement, src, regex)`; `regex` anchored.
+    LabelReplace {
+        inner: Box<MetricExpr>,
+        dst: String,
+        replacement: String,
+        src: String,
+        regex: Regex,
+    },
 }
 
 impl MetricExpr {
@@ -424,9 +442,9 @@ impl MetricExpr {
     fn collect_ranges<'a>(&'a self, out: &mut Vec<&'a LogRange>) {
         match self {
             MetricExpr::Range { range, .. } => out.push(range),
-            MetricExpr::Aggregate { inner, .. } | MetricExpr::Negate(inner) => {
-                inner.collect_ranges(out)
-            }
+            MetricExpr::Aggregate { inner, .. }
+            | MetricExpr::Negate(inner)
+            | MetricExpr::LabelReplace { inner, .. } => inner.collect_ranges(out),
             MetricExpr::Binary { lhs, rhs, .. } => {
                 lhs.collect_ranges(out);
                 rhs.collect_ranges(out);

@@ -91,7 +91,9 @@ fn range_nodes<'a>(
             grouping,
             ..
         } => out.push((*op, range, grouping.as_ref())),
-        MetricExpr::Aggregate { inner, .. } | MetricExpr::Negate(inner) => range_nodes(inner, out),
+        MetricExpr::Aggregate { inner, .. }
+        | MetricExpr::Negate(inner)
+        | MetricExpr::LabelReplace { inner, .. } => range_nodes(inner, out),
         MetricExpr::Binary { lhs, rhs, .. } => {
             range_nodes(lhs, out);
             range_nodes(rhs, out);
@@ -109,6 +111,20 @@ pub fn evaluate_at(expr: &MetricExpr, t_ns: i64, data: &Prepared) -> Result<Valu
             labels: Labels::new(),
             value: *n,
         }]),
+        MetricExpr::LabelReplace {
+            inner,
+            dst,
+            replacement,
+            src,
+            regex,
+        } => match evaluate_at(inner, t_ns, data)? {
+            Value::Vector(v) => Value::Vector(label_replace(v, dst, replacement, src, regex)?),
+            Value::Scalar(_) => {
+                return Err(LogQueryError::syntax(
+                    "label_replace needs a vector, not a scalar",
+                ));
+            }
+        },
         MetricExpr::Negate(inner) => match evaluate_at(inner, t_ns, data)? {
             Value::Scalar(n) => Value::Scalar(-n),
             Value::Vector(v) => Value::Vector(
@@ -304,6 +320,39 @@ fn absent(log: &LogExpr, nothing: bool) -> Vec<Sample> {
         }
     }
     vec![Sample { labels, value: 1.0 }]
+}
+
+/// PromQL's `label_replace`: where the (anchored) regex matches the `src` label's
+/// value, `dst` becomes the expanded replacement (removed when empty); two samples left
+/// with one label set are an error.
+fn label_replace(
+    v: Vec<Sample>,
+    dst: &str,
+    replacement: &str,
+    src: &str,
+    regex: &regex::Regex,
+) -> Result<Vec<Sample>, LogQueryError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(v.len());
+    for mut s in v {
+        let value = s.labels.get(src).map_or("", String::as_str).to_string();
+        if let Some(caps) = regex.captures(&value) {
+            let mut new = String::new();
+            caps.expand(replacement, &mut new);
+            if new.is_empty() {
+                s.labels.remove(dst);
+            } else {
+                s.labels.insert(dst.to_string(), new);
+            }
+        }
+        if !seen.insert(s.labels.clone()) {
+            return Err(LogQueryError::Pipeline(
+                "vector cannot contain metrics with the same labelset".into(),
+            ));
+        }
+        out.push(s);
+    }
+    Ok(out)
 }
 
 /// A vector aggregation, PromQL's way.

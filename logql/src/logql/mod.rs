@@ -11,9 +11,10 @@
 //! - [`evaluate`] at one instant over [`Data`] (the lines of each range's [`window`]):
 //!   `eval.rs`, `functions.rs` (range functions, aggregations), `binary.rs`.
 //!
-//! Not yet: `| pattern`, `| unpack`, `| line_format`, `| label_format`, pattern line
-//! filters, `label_replace`, `group_left`/`group_right` (each refused with a clear
-//! error naming it).
+//! - `pattern.rs`: pattern expressions for `| pattern` and the `|>`/`!>` filters.
+//!
+//! Not yet: `| line_format`, `| label_format`,
+//! `group_left`/`group_right` (each refused with a clear error naming it).
 
 mod ast;
 mod binary;
@@ -22,6 +23,7 @@ mod functions;
 mod lex;
 mod parse;
 mod parse_pipeline;
+pub mod pattern;
 pub mod pipeline;
 #[cfg(test)]
 mod tests;

@@ -270,7 +270,10 @@ impl Parser<'_> {
                         self.expect_op(")")?;
                         Ok(MetricExpr::Vector(n))
                     }
-                    "label_replace" => Err(self.error("label_replace is not supported yet")),
+                    "label_replace" => {
+                        self.pos += 1;
+                        self.label_replace()
+                    }
                     _ => Err(self.error(&format!("unknown function {name:?}"))),
                 }
             }
@@ -315,6 +318,33 @@ impl Parser<'_> {
             param,
             range,
             grouping,
+        })
+    }
+
+    /// `label_replace(v, "dst", "replacement", "src", "regex")`, PromQL's.
+    fn label_replace(&mut self) -> Result<MetricExpr> {
+        self.expect_op("(")?;
+        let inner = self.binary(0)?;
+        let mut args = Vec::with_capacity(4);
+        for _ in 0..4 {
+            self.expect_op(",")?;
+            args.push(self.string()?);
+        }
+        self.expect_op(")")?;
+        let [dst, replacement, src, regex] = <[String; 4]>::try_from(args)
+            .map_err(|_| self.error("label_replace takes five arguments"))?;
+        if !super::pipeline::is_label_name(&dst) {
+            return Err(self.error(&format!(
+                "invalid destination label name in label_replace(): {dst}"
+            )));
+        }
+        let regex = self.regex(&format!("^(?s:{regex})$"))?;
+        Ok(MetricExpr::LabelReplace {
+            inner: Box::new(inner),
+            dst,
+            replacement,
+            src,
+            regex,
         })
     }
 

@@ -21,11 +21,8 @@ impl Parser<'_> {
                 Some(Tok::Op("!=")) => Some(LineOp::NotContains),
                 Some(Tok::Op("|~")) => Some(LineOp::Regex),
                 Some(Tok::Op("!~")) => Some(LineOp::NotRegex),
-                Some(Tok::Op("|>" | "!>")) => {
-                    return Err(
-                        self.error("pattern line filters (|> and !>) are not supported yet")
-                    );
-                }
+                Some(Tok::Op("|>")) => Some(LineOp::Pattern),
+                Some(Tok::Op("!>")) => Some(LineOp::NotPattern),
                 Some(Tok::Op("|")) => None,
                 _ => break,
             };
@@ -69,7 +66,19 @@ impl Parser<'_> {
                 .collect::<Result<_>>()?,
             _ => Vec::new(),
         };
-        Ok(LineFilter { op, values, res })
+        let patterns = match op {
+            LineOp::Pattern | LineOp::NotPattern => values
+                .iter()
+                .map(|v| super::pattern::Pattern::parse(v, false).map_err(|e| self.error(&e)))
+                .collect::<Result<_>>()?,
+            _ => Vec::new(),
+        };
+        Ok(LineFilter {
+            op,
+            values,
+            res,
+            patterns,
+        })
     }
 
     fn unwrap(&mut self) -> Result<Unwrap> {
@@ -121,7 +130,13 @@ impl Parser<'_> {
             "decolorize" => Ok(Stage::Decolorize),
             "drop" => Ok(Stage::Drop(self.name_list()?)),
             "keep" => Ok(Stage::Keep(self.name_list()?)),
-            "pattern" | "unpack" | "line_format" | "label_format" => {
+            "pattern" => {
+                let text = self.string()?;
+                let p = super::pattern::Pattern::parse(&text, true).map_err(|e| self.error(&e))?;
+                Ok(Stage::Pattern(p))
+            }
+            "unpack" => Ok(Stage::Unpack),
+            "line_format" | "label_format" => {
                 self.pos -= 1;
                 Err(self.error(&format!("| {name} is not supported yet")))
             }

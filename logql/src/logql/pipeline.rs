@@ -137,6 +137,21 @@ fn stage(s: &Stage, e: &mut Entry<'_>) -> bool {
             });
             true
         }
+        Stage::Pattern(p) => {
+            let found: Vec<(String, String)> = p
+                .extract(&e.line)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            for (k, v) in found {
+                e.extract(&k, v);
+            }
+            true
+        }
+        Stage::Unpack => {
+            unpack(e);
+            true
+        }
         Stage::Decolorize => {
             static ANSI: LazyLock<Option<Regex>> =
                 LazyLock::new(|| Regex::new("\x1b\\[[0-9;]*[a-zA-Z]").ok());
@@ -154,7 +169,16 @@ pub fn line_matches(f: &LineFilter, line: &str) -> bool {
         LineOp::NotContains => !f.values.iter().any(|v| line.contains(v.as_str())),
         LineOp::Regex => f.res.iter().any(|re| re.is_match(line)),
         LineOp::NotRegex => !f.res.iter().any(|re| re.is_match(line)),
+        LineOp::Pattern => f.patterns.iter().any(|p| p.test(line)),
+        LineOp::NotPattern => !f.patterns.iter().any(|p| p.test(line)),
     }
+}
+
+/// A valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn is_label_name(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
 }
 
 /// Loki's rule: characters other than letters, digits and `_` become `_`; a leading
@@ -199,6 +223,32 @@ fn json(params: &[(String, Vec<PathPart>)], e: &mut Entry<'_>) {
         Err(err) => e.set_error("JSONParserErr", err.to_string()),
     }
     e.line = line;
+}
+
+/// `| unpack`: the string fields of a JSON object as labels (Promtail's `pack` stage
+/// wrote them), its `_entry` as the line; anything else is a `JSONParserErr`.
+fn unpack(e: &mut Entry<'_>) {
+    let line = std::mem::take(&mut e.line);
+    match serde_json::from_str::<RawObject<'_>>(&line) {
+        Ok(obj) => {
+            let mut entry = None;
+            for (k, v) in obj {
+                let Ok(text) = serde_json::from_str::<String>(v.get()) else {
+                    continue;
+                };
+                if k == "_entry" {
+                    entry = Some(text);
+                } else {
+                    e.extract(&k, text);
+                }
+            }
+            e.line = entry.unwrap_or(line);
+        }
+        Err(err) => {
+            e.set_error("JSONParserErr", err.to_string());
+            e.line = line;
+        }
+    }
 }
 
 /// The value at a `| json` parameter's path.

@@ -124,7 +124,11 @@ fn errors_name_the_problem_and_its_position() {
             .contains("count_over_time with unwrap")
     );
     assert!(err(r#"count_over_time({app="a"})"#).contains("expecting \"[\""));
-    assert!(err(r#"{app="a"} | pattern "<_> <x>""#).contains("| pattern is not supported yet"));
+    assert!(
+        err(r#"{app="a"} | line_format "{{.x}}""#).contains("| line_format is not supported yet")
+    );
+    assert!(err(r#"{app="a"} | pattern "<_> x""#).contains("at least one capture is required"));
+    assert!(err(r#"{app="a"} |> "<a><b>""#).contains("separated by a literal"));
     assert!(err(r#"{app="a"} |~ "(""#).contains("invalid regular expression"));
     assert!(err(r#"rate({app="a"}[5x])"#).contains("invalid duration"));
     assert!(err("count_over_time(\n{app=\"a\"}[5m]").starts_with("parse error at line 2"));
@@ -413,4 +417,72 @@ fn range_steps_equal_instant_evaluations() {
         evaluate(&m, 2 * S, &data).is_err(),
         "web lines are not JSON"
     );
+}
+
+#[test]
+fn pattern_parser_pattern_filters_and_unpack() {
+    let by = |q: &str| -> Vec<(Labels, f64)> { eval(q, 20) };
+    // web lines: `level=warn msg="slow request" size={i}KB status={200 + 100 i}`, i = 1..=4.
+    let got = by(
+        r#"sum by (status) (count_over_time({app="web"} | pattern "level=<level> msg=<_> size=<size> status=<status>" [20s]))"#,
+    );
+    let statuses: Vec<&str> = got.iter().map(|(l, _)| l["status"].as_str()).collect();
+    assert_eq!(statuses, ["300", "400", "500", "600"]);
+    assert!(got.iter().all(|(_, v)| *v == 1.0));
+    assert_eq!(
+        by(r#"count_over_time({app="web"} |> "<_> status=<_>00" [20s])"#)[0].1,
+        4.0
+    );
+    assert_eq!(
+        by(r#"count_over_time({app="web"} !> "<_> size=1KB <_>" [20s])"#)[0].1,
+        3.0
+    );
+    // Unpack: string fields become labels, `_entry` the line (then filtered).
+    let m = metric(r#"sum by (pod) (count_over_time({app="packed"} | unpack |= "GET" [10s]))"#);
+    let packed = Stream {
+        labels: labels(&[("app", "packed")]),
+        entries: (1..=4)
+            .map(|i| {
+                let verb = if i % 2 == 0 { "GET" } else { "POST" };
+                line(
+                    i * S,
+                    format!(r#"{{"_entry":"{verb} /x","pod":"p-{}","n":{i}}}"#, i % 2),
+                )
+            })
+            .collect(),
+    };
+    let data: Data = m
+        .ranges()
+        .iter()
+        .map(|r| (r.id, vec![packed.clone()]))
+        .collect();
+    let Ok(Value::Vector(v)) = evaluate(&m, 10 * S, &data) else {
+        panic!("unpack query")
+    };
+    assert_eq!(v.len(), 1);
+    assert_eq!((v[0].labels["pod"].as_str(), v[0].value), ("p-0", 2.0));
+}
+
+#[test]
+fn label_replace_follows_promql() {
+    let got = eval(
+        r#"label_replace(sum by (app) (count_over_time({env="prod"}[20s])), "short", "$1", "app", "(a|w).*")"#,
+        20,
+    );
+    let shorts: Vec<(&str, &str)> = got
+        .iter()
+        .map(|(l, _)| (l["app"].as_str(), l["short"].as_str()))
+        .collect();
+    assert_eq!(shorts, [("api", "a"), ("web", "w")]);
+    // No match: unchanged; an empty replacement removes the label.
+    let got = eval(
+        r#"label_replace(sum by (app) (count_over_time({env="prod"}[20s])), "app", "", "app", "api")"#,
+        20,
+    );
+    assert!(got.iter().any(|(l, _)| !l.contains_key("app")));
+    assert!(
+        got.iter()
+            .any(|(l, _)| l.get("app").map(String::as_str) == Some("web"))
+    );
+    assert!(err(r#"label_replace(vector(1), "1x", "", "a", "b")"#).contains("invalid destination"));
 }

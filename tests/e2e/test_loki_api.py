@@ -1,0 +1,757 @@
+"""The Loki query API against a brute-force LogQL evaluation (issue 18, items 4 and 7).
+
+Real-shaped logs (JSON, logfmt, plain and multi-line) arrive through Loki push
+(protobuf, as Promtail and Alloy send it) and OTLP/HTTP; each query's answer from
+``/loki/api/v1/query_range`` and ``/loki/api/v1/query`` is compared exactly with an
+evaluation over the same lines written here from Loki's documented semantics:
+
+- stream labels are Loki push labels as they are, OTLP resource attributes with Loki's
+  naming (``service.name`` → ``service_name``); structured metadata (push metadata,
+  OTLP record attributes, same naming) is merged into a log query's stream labels;
+- line filters are substring / RE2 matches; ``| json`` flattens nested keys with ``_``;
+  ``| logfmt`` takes ``key=value`` pairs; ``| pattern`` as Loki's pattern parser; a
+  label that cannot be parsed as a number in a numeric filter gets ``__error__``;
+- a log query returns the ``limit`` newest (``backward``) or oldest (``forward``)
+  lines of ``[start, end)``; a metric query's step ``t`` sees the lines of
+  ``(t - range, t]``; ``rate`` is ``count / range seconds``.
+
+The reference builds each query from the same pieces the query names (``Q`` below),
+not by parsing LogQL: a mistake in Osprey's parser or engine shows up as a difference.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pytest
+
+from builders import log_record, logs_request, post_otlp
+from harness import OspreyServer, wait_until
+from test_loki import encode_push
+from test_remote_write import snappy
+
+S = 10**9
+
+
+@dataclass
+class Entry:
+    ts: int
+    stream: dict[str, str]
+    line: str
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def sanitize(k: str) -> str:
+    out = re.sub(r"[^a-zA-Z0-9_]", "_", k)
+    return "_" + out if out[:1].isdigit() else out
+
+
+def corpus(end_ns: int) -> tuple[list[Entry], list[tuple[str, list[tuple[int, str, dict[str, str]]]]], list[dict[str, Any]]]:
+    """The lines of the 10 minutes before ``end_ns`` (each a distinct ns), as the
+    reference sees them, as Loki push streams, and as OTLP records of ``checkout``."""
+    entries: list[Entry] = []
+    pushes: list[tuple[str, list[tuple[int, str, dict[str, str]]]]] = []
+    t0 = end_ns - 600 * S
+
+    api_labels = {"service_name": "api", "env": "prod", "job": "api"}
+    api = []
+    for i in range(60):
+        ts = t0 + i * 10 * S + 1
+        if i % 7 == 3:
+            line = f"panic: upstream timeout in handler {i}"
+        else:
+            doc = {
+                "level": "error" if i % 5 == 0 else "info",
+                "method": "POST" if i % 3 == 0 else "GET",
+                "status": 500 if i % 5 == 0 else 200,
+                "latency_ms": 7 * i + 3,
+                "took": f"{i * 13 % 97}ms",
+                "size": f"{i % 4 + 1}KB",
+                "req": {"path": f"/p{i % 3}", "id": f"r-{i}"},
+            }
+            line = json.dumps(doc)
+        api.append((ts, line, {}))
+        entries.append(Entry(ts, api_labels, line))
+    pushes.append(('{service_name="api", env="prod", job="api"}', api))
+
+    web_labels = {"service_name": "web", "env": "prod", "job": "web"}
+    web = []
+    for i in range(40):
+        ts = t0 + i * 15 * S + 2
+        status = [200, 404, 500, 302][i % 4]
+        line = f'level={"warn" if status >= 400 else "info"} msg="request done" status={status} duration={i * 11}ms bytes={i}KB path=/x/{i % 5}'
+        meta = {"user_id": f"u-{i % 3}"} if i % 2 == 0 else {}
+        web.append((ts, line, meta))
+        entries.append(Entry(ts, web_labels, line, dict(meta)))
+    pushes.append(('{service_name="web", env="prod", job="web"}', web))
+
+    db_labels = {"service_name": "db", "env": "dev"}
+    db = []
+    for i in range(30):
+        ts = t0 + i * 20 * S + 3
+        if i % 10 == 9:
+            line = f"Traceback (most recent call last):\n  File \"q.py\", line {i}\nTimeoutError: query {i}"
+        else:
+            line = f"query took {i * 3 % 50}ms rows={i % 7} table=t{i % 2}"
+        db.append((ts, line, {}))
+        entries.append(Entry(ts, db_labels, line))
+    pushes.append(('{service_name="db", env="dev"}', db))
+
+    checkout_stream = {"service_name": "checkout", "env": "prod", "k8s_namespace_name": "shop"}
+    records = []
+    for i in range(30):
+        ts = t0 + i * 19 * S + 4
+        method = "POST" if i % 2 else "GET"
+        line = json.dumps({"level": "error" if i % 6 == 0 else "info", "msg": "order placed" if i % 6 else "card declined", "amount": i * 2.5})
+        records.append(log_record(ts, line, attributes={"http.method": method}))
+        entries.append(Entry(ts, checkout_stream, line, {"http_method": method}))
+    return entries, pushes, [logs_request("checkout", records, resource_attrs={"env": "prod", "k8s.namespace.name": "shop"})]
+
+
+# --- The reference: pipeline stages over one line -------------------------------------
+
+# The stream of the entry being run (parsers rename a label that collides with it).
+BASE: dict[str, Labels] = {"stream": {}}
+
+
+def base() -> Labels:
+    return BASE["stream"]
+
+
+
+Labels = dict[str, str]
+Stage = Callable[[str, Labels], "tuple[str, Labels] | None"]
+
+
+def with_error(l: Labels, kind: str) -> Labels:
+    """The first error sticks; its details are Osprey's own words (Loki's are its
+    parser's), so the reference and the answers both say "*"."""
+    if l.get("__error__"):
+        return l
+    return {**l, "__error__": kind, "__error_details__": "*"}
+
+
+def contains(*needles: str) -> Stage:
+    return lambda line, l: (line, l) if any(n in line for n in needles) else None
+
+
+def not_contains(needle: str) -> Stage:
+    return lambda line, l: None if needle in line else (line, l)
+
+
+def matches(rx: str) -> Stage:
+    r = re.compile(rx)
+    return lambda line, l: (line, l) if r.search(line) else None
+
+
+def extract(base: Labels, found: dict[str, str], l: Labels) -> Labels:
+    out = dict(l)
+    for k, v in found.items():
+        k = sanitize(k)
+        out[k + "_extracted" if k in base else k] = v
+    return out
+
+
+def json_stage() -> Stage:
+    def run(line: str, l: Labels) -> tuple[str, Labels]:
+        try:
+            doc = json.loads(line)
+            if not isinstance(doc, dict):
+                raise ValueError
+        except ValueError:
+            return line, with_error(l, "JSONParserErr")
+        flat: dict[str, str] = {}
+
+        def walk(prefix: str, v: Any) -> None:
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    walk(f"{prefix}_{k}" if prefix else k, x)
+            elif isinstance(v, list):
+                return
+            elif isinstance(v, bool):
+                flat[prefix] = "true" if v else "false"
+            elif v is None:
+                flat[prefix] = ""
+            else:
+                flat[prefix] = str(v)
+        walk("", doc)
+        return line, extract(base(), flat, l)
+    return run
+
+
+def json_params_stage(params: dict[str, list[str]]) -> Stage:
+    """`| json a="x.y"`: only the named paths (a missing one gives an empty label)."""
+    def run(line: str, l: Labels) -> tuple[str, Labels]:
+        try:
+            doc = json.loads(line)
+            if not isinstance(doc, dict):
+                raise ValueError
+        except ValueError:
+            return line, with_error(l, "JSONParserErr")
+        found = {}
+        for label, path in params.items():
+            v: Any = doc
+            for part in path:
+                v = v.get(part) if isinstance(v, dict) else None
+            found[label] = "" if v is None or isinstance(v, (dict, list)) else str(v)
+        return line, extract(base(), found, l)
+    return run
+
+
+def regexp_stage(rx: str) -> Stage:
+    r = re.compile(rx)
+
+    def run(line: str, l: Labels) -> tuple[str, Labels]:
+        m = r.search(line)
+        found = {k: v for k, v in (m.groupdict() if m else {}).items() if v is not None}
+        return line, extract(base(), found, l)
+    return run
+
+
+def logfmt_stage() -> Stage:
+    pair = re.compile(r'(\w+)=("([^"]*)"|\S*)')
+
+    def run(line: str, l: Labels) -> tuple[str, Labels]:
+        found = {m.group(1): (m.group(3) if m.group(3) is not None else m.group(2)) for m in pair.finditer(line)}
+        return line, extract(base(), found, l)
+    return run
+
+
+def pattern_stage(nodes: list[tuple[str, str]]) -> Stage:
+    """Loki's pattern parser over ``nodes`` (("lit", text) or ("cap", name), "_" for
+    an unnamed capture): a leading literal anchors at the start; each capture takes
+    the text up to its literal's first occurrence, or the rest of the line when the
+    literal is missing or the pattern ends (which ends the match)."""
+    def run(line: str, l: Labels) -> tuple[str, Labels]:
+        found: dict[str, str] = {}
+        rest, ns = line, list(nodes)
+        if ns and ns[0][0] == "lit":
+            if not rest.startswith(ns[0][1]):
+                return line, l
+            rest, ns = rest[len(ns[0][1]):], ns[1:]
+        while ns:
+            name = ns[0][1]
+            lit = ns[1][1] if len(ns) > 1 else None
+            if lit is None or lit not in rest:
+                if name != "_":
+                    found[name] = rest
+                break
+            at = rest.index(lit)
+            if name != "_":
+                found[name] = rest[:at]
+            rest, ns = rest[at + len(lit):], ns[2:]
+        return line, extract(base(), found, l)
+    return run
+
+
+def pattern_test(nodes: list[tuple[str, str]], negate: bool = False) -> Stage:
+    """Loki's pattern line filter: the literals in order, each first occurrence after
+    the previous and not right at it (past the first); the line ends on the last
+    literal, or leaves text for a final capture."""
+    def ok(line: str) -> bool:
+        off = 0
+        for i, (kind, text) in enumerate(nodes):
+            if kind != "lit":
+                continue
+            j = line.find(text, off)
+            if j == -1 or (i != 0 and j == off):
+                return False
+            off = j + len(text)
+        return (nodes[-1][0] == "cap") == (off != len(line))
+    return lambda line, l: (line, l) if ok(line) != negate else None
+
+
+def num_filter(name: str, pred: Callable[[float], bool], unit: Callable[[str], float] = float) -> Stage:
+    """A numeric label filter, Loki's way: a line with an earlier error passes, one
+    without the label is dropped, an unparsable value marks the line and passes."""
+    def run(line: str, l: Labels) -> tuple[str, Labels] | None:
+        if l.get("__error__"):
+            return line, l
+        if name not in l:
+            return None
+        try:
+            x = unit(l[name])
+        except ValueError:
+            return line, with_error(l, "LabelFilterErr")
+        return (line, l) if pred(x) else None
+    return run
+
+
+def keep_parsed(renames: dict[str, str]) -> Stage:
+    """After a full logfmt parse, what `| logfmt a, b="c"` would have extracted: the
+    named keys only, under their labels."""
+    def run(line: str, l: Labels) -> tuple[str, Labels]:
+        parsed_keys = set(re.findall(r'(\w+)=', line))
+        out = {k: v for k, v in l.items() if k not in parsed_keys or k in base()}
+        for label, k in renames.items():
+            if k in l:
+                out[label] = l[k]
+        return line, out
+    return run
+
+
+def str_filter(name: str, pred: Callable[[str], bool]) -> Stage:
+    return lambda line, l: (line, l) if pred(l.get(name, "")) else None
+
+
+def no_error() -> Stage:
+    return lambda line, l: (line, l) if not l.get("__error__") else None
+
+
+def drop(*names: str) -> Stage:
+    return lambda line, l: (line, {k: v for k, v in l.items() if k not in names})
+
+
+def keep(*names: str) -> Stage:
+    """`| keep`: the named labels, and the error labels (Loki never drops those here)."""
+    special = ("__error__", "__error_details__")
+    return lambda line, l: (line, {k: v for k, v in l.items() if k in names or k in special})
+
+
+def duration_s(v: str) -> float:
+    m = re.fullmatch(r"([0-9.]+)(ns|us|µs|ms|s|m|h)", v)
+    if not m:
+        raise ValueError(v)
+    return float(m.group(1)) * {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def bytes_n(v: str) -> float:
+    m = re.fullmatch(r"([0-9.]+)([KMG]?B)", v)
+    if not m:
+        raise ValueError(v)
+    return float(m.group(1)) * {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9}[m.group(2)]
+
+
+@dataclass
+class Q:
+    """A query and its reference: the selector (on stream labels), the stages (which
+    may read the current entry's stream through ``base``), and for a metric query the
+    range function and aggregation."""
+    logql: str
+    selector: Callable[[Labels], bool]
+    stages: list[Stage]
+    metric: Callable[[dict[tuple[tuple[str, str], ...], list[tuple[int, str, Labels]]], float], dict[tuple[tuple[str, str], ...], float]] | None = None
+    range_s: int = 60
+    offset_s: int = 0
+
+
+def run_pipeline(q: Q, e: Entry) -> tuple[str, Labels] | None:
+    if not q.selector(e.stream):
+        return None
+    BASE["stream"] = e.stream
+    labels: Labels = dict(e.stream)
+    for k, v in e.meta.items():
+        labels[sanitize(k)] = v
+    line = e.line
+    for st in q.stages:
+        out = st(line, labels)
+        if out is None:
+            return None
+        line, labels = out
+    return line, {k: v for k, v in labels.items() if v != ""}
+
+
+def key(l: Labels) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(l.items()))
+
+
+def ref_log(q: Q, entries: list[Entry], start: int, end: int, limit: int, forward: bool) -> list[tuple[Labels, list[tuple[int, str]]]]:
+    kept = []
+    for e in entries:
+        if not (start <= e.ts < end):
+            continue
+        out = run_pipeline(q, e)
+        if out is not None:
+            kept.append((e.ts, out[1], out[0]))
+    kept.sort(key=lambda x: x[0], reverse=not forward)
+    kept = kept[:limit]
+    streams: dict[tuple[tuple[str, str], ...], list[tuple[int, str]]] = defaultdict(list)
+    for ts, labels, line in kept:
+        streams[key(labels)].append((ts, line))
+    return sorted(((dict(k), v) for k, v in streams.items()), key=lambda s: key(s[0]))
+
+
+def ref_metric(q: Q, entries: list[Entry], steps: list[int]) -> dict[tuple[tuple[str, str], ...], dict[int, float]]:
+    assert q.metric is not None
+    processed = []
+    for e in entries:
+        out = run_pipeline(q, e)
+        if out is not None:
+            processed.append((e.ts, out[0], out[1]))
+    result: dict[tuple[tuple[str, str], ...], dict[int, float]] = defaultdict(dict)
+    for t in steps:
+        window: dict[tuple[tuple[str, str], ...], list[tuple[int, str, Labels]]] = defaultdict(list)
+        for ts, line, labels in processed:
+            end = t - q.offset_s * S
+            if end - q.range_s * S < ts <= end:
+                window[key(labels)].append((ts, line, labels))
+        for k, v in q.metric(window, q.range_s).items():
+            result[k][t] = v
+    return result
+
+
+# --- Range functions and aggregations of the reference --------------------------------
+
+Window = dict[tuple[tuple[str, str], ...], list[tuple[int, str, Labels]]]
+
+
+def by(keys: tuple[str, ...], agg: Callable[[list[float]], float], per_series: Callable[[list[tuple[int, str, Labels]], int], float | None]) -> Callable[[Window, int], dict[tuple[tuple[str, str], ...], float]]:
+    def run(w: Window, rng: int) -> dict[tuple[tuple[str, str], ...], float]:
+        groups: dict[tuple[tuple[str, str], ...], list[float]] = defaultdict(list)
+        for k, points in w.items():
+            v = per_series(points, rng)
+            if v is None:
+                continue
+            labels = dict(k)
+            groups[tuple(sorted((n, labels[n]) for n in keys if labels.get(n)))].append(v)
+        return {g: agg(vs) for g, vs in groups.items()}
+    return run
+
+
+def count(points: list[tuple[int, str, Labels]], _rng: int) -> float:
+    return float(len(points))
+
+
+def rate(points: list[tuple[int, str, Labels]], rng: int) -> float:
+    return len(points) / rng
+
+
+def bytes_over(points: list[tuple[int, str, Labels]], _rng: int) -> float:
+    return float(sum(len(line.encode()) for _, line, _ in points))
+
+
+def unwrap(name: str, fn: Callable[[list[float]], float], unit: Callable[[str], float] = float) -> Callable[[list[tuple[int, str, Labels]], int], float | None]:
+    def run(points: list[tuple[int, str, Labels]], _rng: int) -> float | None:
+        vals = [unit(l[name]) for _, _, l in points if l.get(name)]
+        return fn(vals) if vals else None
+    return run
+
+
+def series(fn: Callable[[list[tuple[int, str, Labels]], int], float | None], drop_label: str | None = None) -> Callable[[Window, int], dict[tuple[tuple[str, str], ...], float]]:
+    """A range function per series, no aggregation (the series' own labels, less the
+    unwrapped label)."""
+    def run(w: Window, rng: int) -> dict[tuple[tuple[str, str], ...], float]:
+        out: dict[tuple[tuple[str, str], ...], float] = defaultdict(float)
+        merged: dict[tuple[tuple[str, str], ...], list[tuple[int, str, Labels]]] = defaultdict(list)
+        for k, points in w.items():
+            k2 = tuple((a, b) for a, b in k if a != drop_label)
+            merged[k2].extend(points)
+        for k, points in merged.items():
+            v = fn(points, rng)
+            if v is not None:
+                out[k] = v
+        return dict(out)
+    return run
+
+
+def quantile(q: float) -> Callable[[list[float]], float]:
+    def run(vals: list[float]) -> float:
+        v = sorted(vals)
+        rank = q * (len(v) - 1)
+        lo = math.floor(rank)
+        hi = min(lo + 1, len(v) - 1)
+        w = rank - lo
+        return v[lo] * (1 - w) + v[hi] * w
+    return run
+
+
+def stream_is(**want: str) -> Callable[[Labels], bool]:
+    return lambda l: all(l.get(k, "") == v for k, v in want.items())
+
+
+def stream_re(name: str, rx: str) -> Callable[[Labels], bool]:
+    r = re.compile(f"^(?:{rx})$")
+    return lambda l: bool(r.match(l.get(name, "")))
+
+
+LOG_QUERIES: list[Q] = [
+    Q('{service_name="api"}', stream_is(service_name="api"), []),
+    Q('{env="prod"} |= "timeout"', stream_is(env="prod"), [contains("timeout")]),
+    Q('{env=~"prod|dev"} |~ "(?i)timeout"', stream_re("env", "prod|dev"), [matches("(?i)timeout")]),
+    Q('{service_name="web"} != "status=200" |= "warn"', stream_is(service_name="web"), [not_contains("status=200"), contains("warn")]),
+    Q('{service_name="api"} |= "POST" or "panic"', stream_is(service_name="api"), [contains("POST", "panic")]),
+    Q('{service_name="api"} | json | level="error"', stream_is(service_name="api"), [json_stage(), str_filter("level", lambda v: v == "error")]),
+    Q('{service_name="api"} | json | __error__!=""', stream_is(service_name="api"), [json_stage(), str_filter("__error__", lambda v: v != "")]),
+    Q('{service_name="api"} | json | status >= 500 and latency_ms > 100', stream_is(service_name="api"),
+      [json_stage(), num_filter("status", lambda x: x >= 500), num_filter("latency_ms", lambda x: x > 100)]),
+    Q('{service_name="api"} | json | took > 50ms', stream_is(service_name="api"),
+      [json_stage(), num_filter("took", lambda x: x > 0.05, duration_s)]),
+    Q('{service_name="api"} | json | size >= 3KB | __error__=""', stream_is(service_name="api"),
+      [json_stage(), num_filter("size", lambda x: x >= 3000, bytes_n), no_error()]),
+    Q('{service_name="api"} | json | req_path=~"/p[12]" | drop req_id, took', stream_is(service_name="api"),
+      [json_stage(), str_filter("req_path", lambda v: re.fullmatch("/p[12]", v) is not None), drop("req_id", "took")]),
+    Q('{service_name="web"} | logfmt | status = 404', stream_is(service_name="web"),
+      [logfmt_stage(), num_filter("status", lambda x: x == 404)]),
+    Q('{service_name="web"} | logfmt | duration > 200ms or bytes < 5KB', stream_is(service_name="web"),
+      [logfmt_stage(), lambda line, l: (line, l) if (duration_s(l["duration"]) > 0.2 or bytes_n(l["bytes"]) < 5000) else None]),
+    Q('{service_name="web"} | logfmt | keep path, user_id', stream_is(service_name="web"),
+      [logfmt_stage(), keep("path", "user_id")]),
+    Q('{service_name="web"} | user_id="u-1"', stream_is(service_name="web"), [str_filter("user_id", lambda v: v == "u-1")]),
+    Q('{service_name="db"} | pattern "query took <ms>ms rows=<rows> table=<table>" | rows > 3', stream_is(service_name="db"),
+      [pattern_stage([("lit", "query took "), ("cap", "ms"), ("lit", "ms rows="), ("cap", "rows"), ("lit", " table="), ("cap", "table")]),
+       num_filter("rows", lambda x: x > 3)]),
+    Q('{service_name="db"} |> "Traceback <_>"', stream_is(service_name="db"), [pattern_test([("lit", "Traceback "), ("cap", "_")])]),
+    Q('{service_name="db"} !> "query took <_>ms rows=<_>"', stream_is(service_name="db"),
+      [pattern_test([("lit", "query took "), ("cap", "_"), ("lit", "ms rows="), ("cap", "_")], negate=True)]),
+    Q('{service_name="checkout"} | json | http_method="POST" | amount > 30', stream_is(service_name="checkout"),
+      [json_stage(), str_filter("http_method", lambda v: v == "POST"), num_filter("amount", lambda x: x > 30)]),
+    Q('{k8s_namespace_name="shop"} |= "declined"', stream_is(k8s_namespace_name="shop"), [contains("declined")]),
+    Q('{service_name="api"} | json level, path="req.path" | path="/p1"', stream_is(service_name="api"),
+      [json_params_stage({"level": ["level"], "path": ["req", "path"]}), str_filter("path", lambda v: v == "/p1")]),
+    Q('{service_name="web"} | logfmt status, p="path" | p=~"/x/[34]"', stream_is(service_name="web"),
+      [lambda line, l: logfmt_stage()(line, l), keep_parsed({"status": "status", "p": "path"}), str_filter("p", lambda v: v in ("/x/3", "/x/4"))]),
+    Q('{service_name="db"} | regexp "took (?P<ms>[0-9]+)ms rows=(?P<rows>[0-9]+)" | ms > 20', stream_is(service_name="db"),
+      [regexp_stage(r"took (?P<ms>[0-9]+)ms rows=(?P<rows>[0-9]+)"), num_filter("ms", lambda x: x > 20)]),
+    Q('{service_name="api"} | json | level!="info" | keep level, method', stream_is(service_name="api"),
+      [json_stage(), str_filter("level", lambda v: v != "info"), keep("level", "method")]),
+    Q('{service_name="checkout"} | json | msg=~"card.*"', stream_is(service_name="checkout"),
+      [json_stage(), str_filter("msg", lambda v: re.fullmatch("card.*", v) is not None)]),
+    Q('{service_name="web"} | logfmt | status!=200 | path="/x/1"', stream_is(service_name="web"),
+      [logfmt_stage(), num_filter("status", lambda x: x != 200), str_filter("path", lambda v: v == "/x/1")]),
+    Q('{env="dev"} != "Traceback"', stream_is(env="dev"), [not_contains("Traceback")]),
+    Q('{service_name="db"} |= "Traceback" | decolorize', stream_is(service_name="db"), [contains("Traceback")]),
+    Q('{job=~"api|web"} |~ "status.{1,3}50"', stream_re("job", "api|web"), [matches("status.{1,3}50")]),
+    Q('{service_name="api"} | json | method="GET" | drop __error__, __error_details__', stream_is(service_name="api"),
+      [json_stage(), str_filter("method", lambda v: v == "GET"), drop("__error__", "__error_details__")]),
+    Q('{service_name="web"} | logfmt --strict | status=500', stream_is(service_name="web"),
+      [logfmt_stage(), num_filter("status", lambda x: x == 500)]),
+    Q('{service_name="api"} | json | __error__="" | latency_ms <= 50 or level="error"', stream_is(service_name="api"),
+      [json_stage(), no_error(), lambda line, l: (line, l) if float(l["latency_ms"]) <= 50 or l.get("level") == "error" else None]),
+    Q('{service_name=~"web|db"} |= "5" != "500"', stream_re("service_name", "web|db"), [contains("5"), not_contains("500")]),
+    Q('{env="prod", service_name!="api"} |~ "(?i)ERROR"', lambda l: l.get("env") == "prod" and l.get("service_name") != "api",
+      [matches("(?i)ERROR")]),
+]
+
+
+def api_streams(resp: dict[str, Any]) -> list[tuple[Labels, list[tuple[int, str]]]]:
+    assert resp["status"] == "success", resp
+    assert resp["data"]["resultType"] == "streams", resp
+    assert "stats" in resp["data"]
+    def labels(stream: Labels) -> Labels:
+        return {k: ("*" if k == "__error_details__" else v) for k, v in stream.items()}
+    out = [(labels(s["stream"]), [(int(ts), line) for ts, line in s["values"]]) for s in resp["data"]["result"]]
+    return sorted(out, key=lambda s: key(s[0]))
+
+
+@pytest.fixture(scope="module")
+def loaded(osprey_bin, tmp_path_factory: pytest.TempPathFactory):
+    """One server for the module, with the corpus: half of it flushed to files, the
+    rest in memory, so both read paths answer."""
+    tmp = tmp_path_factory.mktemp("loki-api")
+    (tmp / "data").mkdir()
+    server = OspreyServer(osprey_bin, tmp / "data", tmp, name="osprey-loki", env=None,
+                          data_dir_via_env=False, args=[])
+    server.start()
+    try:
+        end = (time.time_ns() // S) * S
+        entries, pushes, otlp = corpus(end)
+        half = [(labels, lines[: len(lines) // 2]) for labels, lines in pushes]
+        rest = [(labels, lines[len(lines) // 2:]) for labels, lines in pushes]
+        for part in (half, rest):
+            r = server.post("/loki/api/v1/push", data=snappy(encode_push(part)),
+                            headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"})
+            assert r.status_code == 204, r.text
+            if part is half:
+                for body in otlp:
+                    r = post_otlp(server, "logs", body)
+                    assert r.status_code == 200, r.text
+                server.flush()
+        wait_until(lambda: server.count("logs") == len(entries), message="every line stored")
+        yield server, entries, end
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("q", LOG_QUERIES, ids=[q.logql for q in LOG_QUERIES])
+@pytest.mark.parametrize("direction", ["backward", "forward"])
+def test_log_queries_match_the_reference(loaded, q: Q, direction: str) -> None:
+    server, entries, end = loaded
+    start, stop, limit = end - 500 * S, end, 25
+    r = server.get("/loki/api/v1/query_range", params={
+        "query": q.logql, "start": str(start), "end": str(stop), "limit": str(limit), "direction": direction})
+    assert r.status_code == 200, r.text
+    want = ref_log(q, entries, start, stop, limit, direction == "forward")
+    assert want, f"{q.logql}: the reference selects nothing; the query tests nothing"
+    got = api_streams(r.json())
+    assert got == want
+    # Lines in each stream follow the direction.
+    for _, values in api_streams(r.json()):
+        ts = [t for t, _ in values]
+        assert ts == sorted(ts, reverse=direction == "backward")
+
+
+def grouped(keys: tuple[str, ...] | None, fn: Callable[[list[float]], float], value: Callable[[int, str, Labels], float | None],
+            drop_label: str | None = None) -> Callable[[Window, int], dict[tuple[tuple[str, str], ...], float]]:
+    """A range function with the range's own grouping (``… [1m]) by (a)``): the points
+    of every series of a group together (``keys`` None: each series alone, less the
+    unwrapped label)."""
+    def run(w: Window, _rng: int) -> dict[tuple[tuple[str, str], ...], float]:
+        groups: dict[tuple[tuple[str, str], ...], list[tuple[int, float]]] = defaultdict(list)
+        for k, points in w.items():
+            labels = {a: b for a, b in k if a != drop_label}
+            g = tuple(sorted((n, labels[n]) for n in keys if labels.get(n))) if keys is not None else key(labels)
+            for ts, line, l in points:
+                v = value(ts, line, l)
+                if v is not None:
+                    groups[g].append((ts, v))
+        return {g: fn([v for _, v in sorted(pts)]) for g, pts in groups.items() if pts}
+    return run
+
+
+def label_value(name: str, unit: Callable[[str], float] = float) -> Callable[[int, str, Labels], float | None]:
+    return lambda _ts, _line, l: unit(l[name]) if l.get(name) else None
+
+
+def statistics_pstdev(v: list[float]) -> float:
+    m = sum(v) / len(v)
+    return math.sqrt(sum((x - m) ** 2 for x in v) / len(v))
+
+
+def mean(v: list[float]) -> float:
+    return sum(v) / len(v)
+
+
+def absent_of(labels: Labels) -> Callable[[Window, int], dict[tuple[tuple[str, str], ...], float]]:
+    return lambda w, _rng: {} if any(w.values()) else {key(labels): 1.0}
+
+
+METRIC_QUERIES: list[Q] = [
+    Q('count_over_time({service_name="api"}[1m])', stream_is(service_name="api"), [], series(count)),
+    Q('sum by (level) (count_over_time({service_name="api"} | json | __error__="" [1m]))', stream_is(service_name="api"),
+      [json_stage(), no_error()], by(("level",), sum, count)),
+    Q('rate({env="prod"} |= "timeout" [2m])', stream_is(env="prod"), [contains("timeout")], series(rate), 120),
+    Q('sum(bytes_over_time({service_name="web"}[1m]))', stream_is(service_name="web"), [], by((), sum, bytes_over)),
+    Q('sum by (status) (count_over_time({service_name="web"} | logfmt [1m]))', stream_is(service_name="web"),
+      [logfmt_stage()], by(("status",), sum, count)),
+    Q('max_over_time({service_name="api"} | json | unwrap latency_ms | __error__="" [1m]) by (method)', stream_is(service_name="api"),
+      [json_stage(), no_error()], grouped(("method",), max, label_value("latency_ms"), "latency_ms")),
+    Q('avg_over_time({service_name="api"} | json | unwrap latency_ms | __error__="" [2m]) by (level)', stream_is(service_name="api"),
+      [json_stage(), no_error()], grouped(("level",), mean, label_value("latency_ms"), "latency_ms"), 120),
+    Q('quantile_over_time(0.9, {service_name="web"} | logfmt | unwrap duration(duration) [2m]) by (path)', stream_is(service_name="web"),
+      [logfmt_stage()], grouped(("path",), quantile(0.9), label_value("duration", duration_s), "duration"), 120),
+    Q('sum by (service_name) (sum_over_time({service_name="web"} | logfmt | unwrap bytes(bytes) [1m]))', stream_is(service_name="web"),
+      [logfmt_stage()], by(("service_name",), sum, unwrap("bytes", sum, bytes_n))),
+    Q('min_over_time({service_name="checkout"} | json | unwrap amount [2m]) by (http_method)', stream_is(service_name="checkout"),
+      [json_stage()], grouped(("http_method",), min, label_value("amount"), "amount"), 120),
+    Q('first_over_time({service_name="checkout"} | json | unwrap amount [3m]) by (level)', stream_is(service_name="checkout"),
+      [json_stage()], grouped(("level",), lambda v: v[0], label_value("amount"), "amount"), 180),
+    Q('last_over_time({service_name="checkout"} | json | unwrap amount [3m]) by (level)', stream_is(service_name="checkout"),
+      [json_stage()], grouped(("level",), lambda v: v[-1], label_value("amount"), "amount"), 180),
+    Q('count_over_time({service_name="db"} |~ "took [0-9]+ms" [3m])', stream_is(service_name="db"), [matches("took [0-9]+ms")], series(count), 180),
+    Q('sum by (http_method) (count_over_time({service_name="checkout"}[2m]))', stream_is(service_name="checkout"), [],
+      by(("http_method",), sum, count), 120),
+    Q('absent_over_time({service_name="nope"}[1m])', stream_is(service_name="nope"), [], absent_of({"service_name": "nope"})),
+    Q('sum by (table) (count_over_time({service_name="db"} | pattern "query took <_>ms rows=<_> table=<table>" [5m]))', stream_is(service_name="db"),
+      [pattern_stage([("lit", "query took "), ("cap", "_"), ("lit", "ms rows="), ("cap", "_"), ("lit", " table="), ("cap", "table")])],
+      by(("table",), sum, count), 300),
+    Q('bytes_rate({service_name="db"}[2m])', stream_is(service_name="db"), [], series(lambda p, r: bytes_over(p, r) / r), 120),
+    Q('sum by (user_id) (rate({service_name="web"} | logfmt | status >= 400 [2m]))', stream_is(service_name="web"),
+      [logfmt_stage(), num_filter("status", lambda x: x >= 400)], by(("user_id",), sum, rate), 120),
+    Q('sum by (job) (count_over_time({job=~".+"}[2m]))', stream_re("job", ".+"), [], by(("job",), sum, count), 120),
+    Q('stddev_over_time({service_name="api"} | json | unwrap latency_ms | __error__="" [2m]) by (level)', stream_is(service_name="api"),
+      [json_stage(), no_error()], grouped(("level",), lambda v: statistics_pstdev(v), label_value("latency_ms"), "latency_ms"), 120),
+    Q('count(count_over_time({env="prod"}[1m]))', stream_is(env="prod"), [], lambda w, r: {(): float(len([k for k, p in w.items() if p]))} if any(w.values()) else {}),
+    Q('sum(rate({service_name="api"}[1m] offset 2m))', stream_is(service_name="api"), [], by((), sum, rate), 60, 120),
+    Q('avg by (service_name) (count_over_time({env="prod"}[2m]))', stream_is(env="prod"), [], by(("service_name",), mean, count), 120),
+    Q('sum by (path) (count_over_time({service_name="web"} | logfmt [2m])) > 1', stream_is(service_name="web"), [logfmt_stage()],
+      lambda w, r: {k: v for k, v in by(("path",), sum, count)(w, r).items() if v > 1}, 120),
+    Q('label_replace(sum by (service_name) (count_over_time({env="prod"}[1m])), "first", "$1", "service_name", "(.)(.*)")', stream_is(env="prod"), [],
+      lambda w, r: {tuple(sorted(dict(k, first=dict(k)["service_name"][0]).items())): v for k, v in by(("service_name",), sum, count)(w, r).items()}),
+]
+
+
+def matrix_of(resp: dict[str, Any]) -> dict[tuple[tuple[str, str], ...], dict[int, float]]:
+    assert resp["status"] == "success", resp
+    assert resp["data"]["resultType"] == "matrix", resp
+    return {key(s["metric"]): {round(float(t) * 1000) * 10**6: float(v) for t, v in s["values"]} for s in resp["data"]["result"]}
+
+
+def close(a: dict[Any, Any], b: dict[Any, Any]) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for k in a:
+        x, y = a[k], b[k]
+        if isinstance(x, dict):
+            if not close(x, y):
+                return False
+        elif not math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("q", METRIC_QUERIES, ids=[q.logql for q in METRIC_QUERIES])
+def test_metric_range_queries_match_the_reference(loaded, q: Q) -> None:
+    server, entries, end = loaded
+    start, step = end - 480 * S, 30
+    steps = list(range(start, end + 1, step * S))
+    r = server.get("/loki/api/v1/query_range", params={
+        "query": q.logql, "start": str(start // S), "end": str(end // S), "step": f"{step}s"})
+    assert r.status_code == 200, r.text
+    want = {k: v for k, v in ref_metric(q, entries, steps).items() if v}
+    assert want, f"{q.logql}: the reference has no sample; the query tests nothing"
+    got = matrix_of(r.json())
+    assert close(got, want), (got, want)
+
+
+@pytest.mark.parametrize("q", METRIC_QUERIES, ids=[q.logql for q in METRIC_QUERIES])
+def test_metric_instant_queries_match_the_reference(loaded, q: Q) -> None:
+    server, entries, end = loaded
+    at = end - 60 * S
+    r = server.get("/loki/api/v1/query", params={"query": q.logql, "time": str(at)})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["data"]["resultType"] == "vector", body
+    got = {}
+    for s in body["data"]["result"]:
+        assert round(float(s["value"][0]) * 1000) * 10**6 == at
+        got[key(s["metric"])] = float(s["value"][1])
+    want = {k: v[at] for k, v in ref_metric(q, entries, [at]).items() if at in v}
+    assert close(got, want), (got, want)
+
+
+def test_binary_operations_and_vector(loaded) -> None:
+    """A ratio of two sums and `or vector(0)`, from the same reference pieces."""
+    server, entries, end = loaded
+    at = end - 30 * S
+    prod = Q("", stream_is(env="prod"), [], by((), sum, count))
+    every = Q("", stream_re("env", ".+"), [], by((), sum, count))
+    [(_, p)] = ref_metric(prod, entries, [at]).items()
+    [(_, e)] = ref_metric(every, entries, [at]).items()
+    r = server.get("/loki/api/v1/query", params={
+        "query": 'sum(count_over_time({env="prod"}[1m])) / sum(count_over_time({env=~".+"}[1m]))', "time": str(at)})
+    [sample] = r.json()["data"]["result"]
+    assert math.isclose(float(sample["value"][1]), p[at] / e[at])
+    r = server.get("/loki/api/v1/query", params={
+        "query": 'sum(count_over_time({service_name="nope"}[1m])) or vector(0)', "time": str(at)})
+    assert r.json()["data"]["result"] == [{"metric": {}, "value": [at // S, "0"]}]
+
+
+def test_labels_values_and_series_list_the_streams(loaded) -> None:
+    server, entries, end = loaded
+    rng = {"start": str(end - 700 * S), "end": str(end)}
+    streams = {key(e.stream) for e in entries}
+    names = sorted({k for s in streams for k, _ in s})
+    assert server.get("/loki/api/v1/labels", params=rng).json()["data"] == names
+    values = sorted({dict(s)["service_name"] for s in streams})
+    assert server.get("/loki/api/v1/label/service_name/values", params=rng).json()["data"] == values
+    prod = server.get("/loki/api/v1/label/service_name/values", params={**rng, "query": '{env="prod"}'}).json()["data"]
+    assert prod == sorted({dict(s)["service_name"] for s in streams if dict(s)["env"] == "prod"})
+    got = server.get("/loki/api/v1/series", params={**rng, "match[]": '{service_name=~"a.*|db"}'}).json()["data"]
+    assert sorted(key(s) for s in got) == sorted(s for s in streams if dict(s)["service_name"] in ("api", "db"))
+
+
+def test_logcli_style_errors(loaded) -> None:
+    server, _, end = loaded
+    bad = server.get("/loki/api/v1/query_range", params={"query": '{service_name="api"', "start": str(end - S), "end": str(end)})
+    assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("text/plain")
+    assert bad.text.startswith("parse error at line 1, col ")
+    log_instant = server.get("/loki/api/v1/query", params={"query": '{service_name="api"}'})
+    assert log_instant.status_code == 400
+    assert "log queries are not supported as an instant query type" in log_instant.text
