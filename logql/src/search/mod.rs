@@ -39,6 +39,9 @@ pub enum Expr {
     Tokens(Vec<String>),
     /// A body token prefix (lowercase).
     Prefix(String),
+    /// The body contains this text, case-sensitively (LogQL's `|=`; not written in the
+    /// search language). The index finds candidates by the words in it.
+    BodyContains(String),
     Service(String),
     /// Severity levels in `min..=max` ([`crate::level_of`]).
     Levels {
@@ -107,6 +110,7 @@ impl Expr {
                 .windows(want.len())
                 .any(|w| w == want.as_slice()),
             Expr::Prefix(p) => s.body_tokens(r.body).iter().any(|t| t.starts_with(p)),
+            Expr::BodyContains(x) => r.body.contains(x.as_str()),
             Expr::Service(x) => r.service == x,
             Expr::Levels { min, max } => (*min..=*max).contains(&level_of(r.severity_number)),
             Expr::TraceId(x) => r.trace_id.eq_ignore_ascii_case(x),

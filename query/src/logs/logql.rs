@@ -311,17 +311,33 @@ impl Visitor for Kept<'_> {
 }
 
 /// What the scan can check before the rows are read: the service, when the selector
-/// names `service_name` exactly.
+/// names `service_name` exactly, and the leading `|=` filters, whose words the
+/// full-text index looks up (`textquery::contains_query`); the rows it names are then
+/// checked against the exact filters.
 fn prefilter(log: &LogExpr) -> Expr {
-    let services: Vec<Expr> = log
+    let mut parts: Vec<Expr> = log
         .matchers
         .iter()
         .filter(|m| m.name == "service_name" && m.op == logql::MatchOp::Eq)
         .map(|m| Expr::Service(m.value.clone()))
         .collect();
-    match services.len() {
+    for f in log.leading_line_filters() {
+        if f.op != logql::LineOp::Contains {
+            continue;
+        }
+        let mut any: Vec<Expr> = f
+            .values
+            .iter()
+            .map(|v| Expr::BodyContains(v.clone()))
+            .collect();
+        parts.push(match any.len() {
+            1 => any.remove(0),
+            _ => Expr::Or(any),
+        });
+    }
+    match parts.len() {
         0 => Expr::All,
-        _ => Expr::And(services),
+        _ => Expr::And(parts),
     }
 }
 

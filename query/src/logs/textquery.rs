@@ -24,6 +24,41 @@ impl IndexCaps {
     };
 }
 
+/// Words shorter than this do not narrow a substring search enough to be worth their
+/// postings (a one-letter word matches most of the dictionary).
+const MIN_WORD: usize = 3;
+
+/// Candidates for a body containing `text` (case-sensitive, so never exact): every
+/// word of `text` is in the line's tokens, lowercased: a word inside `text` is a whole
+/// token, the first word may be the end of a longer token, the last one its start, a
+/// word that is both all of one (`Contains`). Words shorter than [`MIN_WORD`] are not
+/// asked for; without a longer word every row is a candidate.
+fn contains_query(text: &str) -> TextQuery {
+    let words = osprey_logql::tokens::tokens(text);
+    let starts_inside = text.chars().next().is_some_and(char::is_alphanumeric);
+    let ends_inside = text.chars().last().is_some_and(char::is_alphanumeric);
+    let last = words.len().saturating_sub(1);
+    let parts: Vec<TextQuery> = words
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.chars().count() >= MIN_WORD)
+        .map(|(i, w)| {
+            let open_start = i == 0 && starts_inside;
+            let open_end = i == last && ends_inside;
+            match (open_start, open_end) {
+                (false, false) => TextQuery::Token(w.clone()),
+                (false, true) => TextQuery::Prefix(w.clone()),
+                (true, _) => TextQuery::Contains(w.clone()),
+            }
+        })
+        .collect();
+    match parts.len() {
+        0 => TextQuery::All,
+        1 => parts.into_iter().next().unwrap_or(TextQuery::All),
+        _ => TextQuery::And(parts),
+    }
+}
+
 /// An index query returning a superset of `e`'s matches, and whether it returns
 /// exactly the matches, for an index that holds `caps`.
 pub fn to_text_query(e: &Expr, caps: IndexCaps) -> (TextQuery, bool) {
@@ -39,6 +74,7 @@ pub fn to_text_query(e: &Expr, caps: IndexCaps) -> (TextQuery, bool) {
             false,
         ),
         Expr::Prefix(p) => (TextQuery::Prefix(p.clone()), true),
+        Expr::BodyContains(text) => (contains_query(text), false),
         Expr::Service(s) => (TextQuery::Service(s.clone()), true),
         Expr::Levels { min, max } => (
             TextQuery::Levels {
@@ -85,7 +121,53 @@ mod tests {
 
     use super::*;
 
+    /// Whether `q` holds over a line's tokens (as the index would answer).
+    fn holds(q: &TextQuery, tokens: &[String]) -> bool {
+        match q {
+            TextQuery::All => true,
+            TextQuery::Token(t) => tokens.contains(t),
+            TextQuery::Prefix(p) => tokens.iter().any(|t| t.starts_with(p.as_str())),
+            TextQuery::Contains(p) => tokens.iter().any(|t| t.contains(p.as_str())),
+            TextQuery::And(qs) => qs.iter().all(|q| holds(q, tokens)),
+            other => panic!("not made by contains_query: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn substring_candidates_use_whole_words_inside_and_partial_words_at_the_edges() {
+        assert_eq!(
+            contains_query("level=error msg"),
+            TextQuery::And(vec![
+                TextQuery::Contains("level".into()),
+                TextQuery::Token("error".into()),
+                TextQuery::Prefix("msg".into()),
+            ])
+        );
+        assert_eq!(
+            contains_query(" Timeout "),
+            TextQuery::Token("timeout".into())
+        );
+        assert_eq!(contains_query("eedl"), TextQuery::Contains("eedl".into()));
+        assert_eq!(contains_query("a=1"), TextQuery::All);
+    }
+
     proptest::proptest! {
+        /// Every line that contains a text is a candidate for it (the index query is a
+        /// superset of the substring matches).
+        #[test]
+        fn substring_candidates_never_miss_a_line(
+            line in "[a-zA-Z0-9 .=/_é-]{0,40}",
+            from in 0usize..40,
+            len in 0usize..40,
+        ) {
+            let chars: Vec<char> = line.chars().collect();
+            let from = from.min(chars.len());
+            let to = (from + len).min(chars.len());
+            let needle: String = chars[from..to].iter().collect();
+            let tokens = osprey_logql::tokens::tokens(&line);
+            proptest::prop_assert!(holds(&contains_query(&needle), &tokens), "{needle:?} in {line:?}");
+        }
+
         /// Any parsed query turns into an index query for every kind of index, and
         /// checks records, without panicking.
         #[test]

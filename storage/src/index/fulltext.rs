@@ -296,6 +296,8 @@ pub enum TextQuery {
     Phrase(Vec<String>),
     /// Body tokens starting with this.
     Prefix(String),
+    /// Body tokens containing this.
+    Contains(String),
     Service(String),
     /// Severity levels in `min..=max` (see `osprey_logql::level_of`).
     Levels {
@@ -442,6 +444,10 @@ impl TextIndex {
             }
             TextQuery::Prefix(p) => {
                 let pattern = format!("{}.*", regex_escape(p));
+                Box::new(RegexQuery::from_pattern(&pattern, f.body).map_err(|e| fts_error("", e))?)
+            }
+            TextQuery::Contains(p) => {
+                let pattern = format!(".*{}.*", regex_escape(p));
                 Box::new(RegexQuery::from_pattern(&pattern, f.body).map_err(|e| fts_error("", e))?)
             }
             TextQuery::Service(s) => term(Term::from_field_text(f.service, s)),
@@ -593,6 +599,15 @@ mod tests {
         );
         assert_eq!(idx.rows(&t("ünïcödé")).unwrap(), vec![3]);
         assert_eq!(idx.rows(&t("orders")).unwrap(), vec![2]);
+        // A token's inside: "payment" only; "ay" is in "payment" and "payload".
+        assert_eq!(
+            idx.rows(&TextQuery::Contains("ymen".into())).unwrap(),
+            vec![1]
+        );
+        assert_eq!(
+            idx.rows(&TextQuery::Contains("ay".into())).unwrap(),
+            vec![1, 3]
+        );
         assert_eq!(
             idx.rows(&TextQuery::Prefix("pay".into())).unwrap(),
             vec![1, 3]
