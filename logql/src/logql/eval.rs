@@ -72,17 +72,48 @@ pub fn evaluate(expr: &MetricExpr, t_ns: i64, data: &Data) -> Result<Value, LogQ
 pub fn prepare(expr: &MetricExpr, data: &Data, steps: &[i64]) -> Result<Prepared, LogQueryError> {
     let mut out = Prepared::new();
     let mut nodes = Vec::new();
-    range_nodes(expr, &mut nodes);
-    for (op, range, grouping) in nodes {
-        let streams = data.get(&range.id).map_or(&[][..], Vec::as_slice);
-        out.insert(range.id, extract(op, range, grouping, streams, steps)?);
+    range_nodes(expr, None, &mut nodes);
+    for n in nodes {
+        let streams = data.get(&n.range.id).map_or(&[][..], Vec::as_slice);
+        out.insert(n.range.id, extract(&n, streams, steps)?);
     }
     Ok(out)
 }
 
+/// A range to extract, and the grouping its samples may be reduced to at once.
+struct RangeNode<'a> {
+    op: RangeOp,
+    range: &'a LogRange,
+    grouping: Option<&'a Grouping>,
+    /// `sum by (a) (count_over_time(…))`: the outer aggregation adds the series of a
+    /// group, and so would the range function, so each line's labels can be cut to the
+    /// group's at once (a `| json` line is otherwise a series of its own). Likewise
+    /// `max by` over `max_over_time`, `min by` over `min_over_time`.
+    reduce: Option<&'a Grouping>,
+}
+
+/// Whether `outer by (…)` over `op` gives the same as `op` over the group's merged
+/// samples.
+fn reducible(outer: AggOp, op: RangeOp) -> bool {
+    matches!(
+        (outer, op),
+        (
+            AggOp::Sum,
+            RangeOp::CountOverTime
+                | RangeOp::Rate
+                | RangeOp::BytesOverTime
+                | RangeOp::BytesRate
+                | RangeOp::SumOverTime
+        ) | (AggOp::Max, RangeOp::MaxOverTime)
+            | (AggOp::Min, RangeOp::MinOverTime)
+    )
+}
+
+/// The range nodes of `e`; `outer` is the aggregation directly around `e`, if any.
 fn range_nodes<'a>(
     e: &'a MetricExpr,
-    out: &mut Vec<(RangeOp, &'a LogRange, Option<&'a Grouping>)>,
+    outer: Option<(AggOp, Option<&'a Grouping>)>,
+    out: &mut Vec<RangeNode<'a>>,
 ) {
     match e {
         MetricExpr::Range {
@@ -90,13 +121,33 @@ fn range_nodes<'a>(
             range,
             grouping,
             ..
-        } => out.push((*op, range, grouping.as_ref())),
-        MetricExpr::Aggregate { inner, .. }
-        | MetricExpr::Negate(inner)
-        | MetricExpr::LabelReplace { inner, .. } => range_nodes(inner, out),
+        } => {
+            let reduce = match outer {
+                // Only `by`: a `without` group keeps labels the lines decide.
+                Some((agg, Some(g))) if !g.without && grouping.is_none() && reducible(agg, *op) => {
+                    Some(g)
+                }
+                _ => None,
+            };
+            out.push(RangeNode {
+                op: *op,
+                range,
+                grouping: grouping.as_ref(),
+                reduce,
+            });
+        }
+        MetricExpr::Aggregate {
+            op,
+            grouping,
+            inner,
+            ..
+        } => range_nodes(inner, Some((*op, grouping.as_ref())), out),
+        MetricExpr::Negate(inner) | MetricExpr::LabelReplace { inner, .. } => {
+            range_nodes(inner, None, out)
+        }
         MetricExpr::Binary { lhs, rhs, .. } => {
-            range_nodes(lhs, out);
-            range_nodes(rhs, out);
+            range_nodes(lhs, None, out);
+            range_nodes(rhs, None, out);
         }
         MetricExpr::Number(_) | MetricExpr::Vector(_) => {}
     }
@@ -173,12 +224,11 @@ pub fn evaluate_at(expr: &MetricExpr, t_ns: i64, data: &Prepared) -> Result<Valu
 /// A range's samples: each line inside some step's window through the pipeline (and
 /// `unwrap`), grouped by its labels (and the range's `by`), oldest first.
 fn extract(
-    op: RangeOp,
-    r: &LogRange,
-    grouping: Option<&Grouping>,
+    n: &RangeNode<'_>,
     streams: &[Stream],
     steps: &[i64],
 ) -> Result<Extracted, LogQueryError> {
+    let (op, r, grouping) = (n.op, n.range, n.grouping);
     // A line at `ts` is in the window of step `t` when `ts + offset <= t < ts + offset + range`.
     let in_a_window = |ts: i64| {
         let from = ts.saturating_add(r.offset_ns);
@@ -209,7 +259,10 @@ fn extract(
                     None => continue,
                 },
             };
-            let labels = finish_labels(e.labels)?;
+            let mut labels = finish_labels(e.labels)?;
+            if let Some(g) = n.reduce {
+                labels.retain(|k, _| g.labels.contains(k));
+            }
             series.entry(labels).or_default().push((ts, value));
         }
     }

@@ -486,3 +486,28 @@ fn label_replace_follows_promql() {
     );
     assert!(err(r#"label_replace(vector(1), "1x", "", "a", "b")"#).contains("invalid destination"));
 }
+
+/// `sum by`/`max by` straight over an additive (or the same) range function cut each
+/// line's labels to the group at once: the answer equals the uncut evaluation (here
+/// forced by a `+ 0` between them).
+#[test]
+fn label_reduction_under_an_aggregation_changes_nothing() {
+    for (cut, whole) in [
+        (
+            r#"sum by (level) (count_over_time({app="api"} | json [5s]))"#,
+            r#"sum by (level) (count_over_time({app="api"} | json [5s]) + 0)"#,
+        ),
+        (
+            r#"sum by (app) (bytes_rate({env="prod"} |= "e" [4s]))"#,
+            r#"sum by (app) (bytes_rate({env="prod"} |= "e" [4s]) + 0)"#,
+        ),
+        (
+            r#"max by (level) (max_over_time({app="api"} | json | unwrap latency_ms [5s]))"#,
+            r#"max by (level) (max_over_time({app="api"} | json | unwrap latency_ms [5s]) + 0)"#,
+        ),
+    ] {
+        for t in [3, 6, 10, 12] {
+            assert_eq!(eval(cut, t), eval(whole, t), "{cut} at {t}");
+        }
+    }
+}
