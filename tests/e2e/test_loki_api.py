@@ -158,13 +158,19 @@ def extract(base: Labels, found: dict[str, str], l: Labels) -> Labels:
     return out
 
 
+def json_object(line: str) -> dict[str, Any] | None:
+    """The line as a JSON object, or None (`| json` then marks a `JSONParserErr`)."""
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def json_stage() -> Stage:
     def run(line: str, l: Labels) -> tuple[str, Labels]:
-        try:
-            doc = json.loads(line)
-            if not isinstance(doc, dict):
-                raise ValueError
-        except ValueError:
+        doc = json_object(line)
+        if doc is None:
             return line, with_error(l, "JSONParserErr")
         flat: dict[str, str] = {}
 
@@ -188,11 +194,8 @@ def json_stage() -> Stage:
 def json_params_stage(params: dict[str, list[str]]) -> Stage:
     """`| json a="x.y"`: only the named paths (a missing one gives an empty label)."""
     def run(line: str, l: Labels) -> tuple[str, Labels]:
-        try:
-            doc = json.loads(line)
-            if not isinstance(doc, dict):
-                raise ValueError
-        except ValueError:
+        doc = json_object(line)
+        if doc is None:
             return line, with_error(l, "JSONParserErr")
         found = {}
         for label, path in params.items():

@@ -138,7 +138,7 @@ fn streams(
         log: &r.log,
         budget,
         streams: HashMap::new(),
-        cols: None,
+        cols: LineColumns::default(),
     };
     scan(storage, snap, &search, &mut c)?;
     let mut out: Vec<Stream> = c.streams.into_values().collect();
@@ -176,7 +176,7 @@ pub async fn logs(
             forward,
             heap: BinaryHeap::new(),
             seq: 0,
-            cols: None,
+            cols: LineColumns::default(),
         };
         scan(&storage, &snap, &search, &mut keep)?;
         let mut entries: Vec<KeptLine> = keep.heap.into_vec();
@@ -227,7 +227,7 @@ struct Kept<'a> {
     /// Keys are (time, seq) for `forward` (top: the newest), else (−time, seq).
     heap: BinaryHeap<KeptLine>,
     seq: u64,
-    cols: Option<(StringArray, StringArray, Maps, Maps)>,
+    cols: LineColumns,
 }
 
 impl Kept<'_> {
@@ -247,7 +247,7 @@ impl Kept<'_> {
 
 impl Visitor for Kept<'_> {
     fn columns(&self) -> &[&'static str] {
-        &["body", "service", "resource", "attributes"]
+        LINE_COLUMNS
     }
 
     fn skip_file(&self, file: &FileMeta) -> bool {
@@ -257,36 +257,16 @@ impl Visitor for Kept<'_> {
     }
 
     fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
-        self.cols = Some((
-            strings(b, "body")?,
-            strings(b, "service")?,
-            Maps::new(b, "resource")?,
-            Maps::new(b, "attributes")?,
-        ));
-        Ok(())
+        self.cols.load(b)
     }
 
     fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
         if self.limit == 0 || !self.wants(ts) {
             return Ok(());
         }
-        let Some((body, service, resource, attributes)) = &self.cols else {
-            return Err(QueryError::Internal(
-                "logql scan visited before a batch".into(),
-            ));
+        let Some((line, stream, attributes)) = self.cols.selected(self.log, i)? else {
+            return Ok(());
         };
-        let (line, service) = (body.value(i), service.value(i));
-        if !self
-            .log
-            .leading_line_filters()
-            .all(|f| logql::pipeline::line_matches(f, line))
-        {
-            return Ok(());
-        }
-        let stream = stream_labels(resource.row(i), service);
-        if !selects_stream(self.log, &stream, service) {
-            return Ok(());
-        }
         let metadata = attributes.row(i);
         let Some((labels, text)) = logql::pipeline::process(self.log, &stream, line, &metadata)
         else {
@@ -366,21 +346,16 @@ pub fn selects_stream(log: &LogExpr, labels: &Labels, service: &str) -> bool {
     })
 }
 
-struct Collector<'a> {
-    log: &'a LogExpr,
-    budget: &'a mut usize,
-    streams: HashMap<Labels, Stream>,
-    /// body, service, resource, attributes.
-    cols: Option<(StringArray, StringArray, Maps, Maps)>,
-}
+/// The columns a LogQL scan reads of a batch (body, service, resource, attributes),
+/// and the checks every line goes through first.
+#[derive(Default)]
+struct LineColumns(Option<(StringArray, StringArray, Maps, Maps)>);
 
-impl Visitor for Collector<'_> {
-    fn columns(&self) -> &[&'static str] {
-        &["body", "service", "resource", "attributes"]
-    }
+const LINE_COLUMNS: &[&str] = &["body", "service", "resource", "attributes"];
 
-    fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
-        self.cols = Some((
+impl LineColumns {
+    fn load(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
+        self.0 = Some((
             strings(b, "body")?,
             strings(b, "service")?,
             Maps::new(b, "resource")?,
@@ -389,24 +364,53 @@ impl Visitor for Collector<'_> {
         Ok(())
     }
 
-    fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
-        let Some((body, service, resource, attributes)) = &self.cols else {
+    /// Row `i`'s line, stream labels and attributes, when the query's leading line
+    /// filters and its selector keep it.
+    fn selected(
+        &self,
+        log: &LogExpr,
+        i: usize,
+    ) -> Result<Option<(&str, Labels, &Maps)>, QueryError> {
+        let Some((body, service, resource, attributes)) = &self.0 else {
             return Err(QueryError::Internal(
                 "logql scan visited before a batch".into(),
             ));
         };
         let (line, service) = (body.value(i), service.value(i));
-        if !self
-            .log
+        if !log
             .leading_line_filters()
             .all(|f| logql::pipeline::line_matches(f, line))
         {
-            return Ok(());
+            return Ok(None);
         }
         let labels = stream_labels(resource.row(i), service);
-        if !selects_stream(self.log, &labels, service) {
-            return Ok(());
+        if !selects_stream(log, &labels, service) {
+            return Ok(None);
         }
+        Ok(Some((line, labels, attributes)))
+    }
+}
+
+struct Collector<'a> {
+    log: &'a LogExpr,
+    budget: &'a mut usize,
+    streams: HashMap<Labels, Stream>,
+    cols: LineColumns,
+}
+
+impl Visitor for Collector<'_> {
+    fn columns(&self) -> &[&'static str] {
+        LINE_COLUMNS
+    }
+
+    fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
+        self.cols.load(b)
+    }
+
+    fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
+        let Some((line, labels, attributes)) = self.cols.selected(self.log, i)? else {
+            return Ok(());
+        };
         *self.budget = self.budget.checked_sub(line.len()).ok_or_else(|| {
             QueryError::Execution(format!(
                 "the query's ranges select more than {} MiB of log lines: narrow the selector, add line filters or shorten the range",
