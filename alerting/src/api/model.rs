@@ -7,6 +7,9 @@ use serde::Serialize;
 
 use crate::eval::{Alert, AlertState, Group, Rule, RuleStatus};
 use crate::template::gofmt;
+// Times as Go writes `time.Time` (`time.RFC3339Nano`: trailing zeros dropped, as
+// Prometheus' API answers them; chrono's `AutoSi` kept `.766485090`).
+use crate::template::gofmt::rfc3339_nano;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RuleType {
@@ -98,11 +101,6 @@ pub struct AlertJson {
 #[derive(Debug, Serialize)]
 pub struct AlertDiscovery {
     pub alerts: Vec<AlertJson>,
-}
-
-/// RFC 3339 with nanoseconds as Go writes `time.Time` (trailing zeros dropped).
-fn rfc3339_nano(ns: i64) -> String {
-    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 fn wall(t: Option<SystemTime>) -> String {
