@@ -758,3 +758,51 @@ def test_logcli_style_errors(loaded) -> None:
     log_instant = server.get("/loki/api/v1/query", params={"query": '{service_name="api"}'})
     assert log_instant.status_code == 400
     assert "log queries are not supported as an instant query type" in log_instant.text
+
+
+def test_tail_over_a_websocket_sends_history_then_new_lines(loaded) -> None:
+    """`/loki/api/v1/tail` as logcli and Grafana's live view use it: the query's lines
+    since `start` first, then each new line the query keeps, through its pipeline."""
+    import websocket  # websocket-client
+
+    server, entries, end = loaded
+    q = '{service_name="web"} | logfmt | status >= 400'
+    start = end - 120 * S
+    url = server.http("/loki/api/v1/tail").replace("http://", "ws://")
+    ws = websocket.create_connection(f"{url}?query={requests_quote(q)}&start={start}&limit=50", timeout=20)
+    try:
+        ref = Q(q, stream_is(service_name="web"), [logfmt_stage(), num_filter("status", lambda x: x >= 400)])
+        want = ref_log(ref, entries, start, time.time_ns() + S, 50, forward=False)
+        first = json.loads(ws.recv())
+        got = sorted(((s["stream"], [(int(t), line) for t, line in s["values"]]) for s in first["streams"]),
+                     key=lambda s: key(s[0]))
+        want_sorted = sorted(((labels, sorted(values)) for labels, values in want), key=lambda s: key(s[0]))
+        assert want_sorted, "the history tests nothing"
+        assert got == want_sorted
+        # New lines: one the query keeps (status 503), one it does not (200).
+        now = time.time_ns()
+        push = [('{service_name="web", env="prod", job="web"}', [
+            (now, 'level=warn msg="late" status=503 duration=1ms bytes=1KB path=/x/9', {}),
+            (now + 1, 'level=info msg="fine" status=200 duration=1ms bytes=1KB path=/x/9', {}),
+        ])]
+        r = server.post("/loki/api/v1/push", data=snappy(encode_push(push)),
+                        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"})
+        assert r.status_code == 204, r.text
+        frame = json.loads(ws.recv())
+        lines = [(s["stream"].get("status"), v[1]) for s in frame["streams"] for v in s["values"]]
+        assert lines == [("503", 'level=warn msg="late" status=503 duration=1ms bytes=1KB path=/x/9')]
+        assert frame["dropped_entries"] is None
+    finally:
+        ws.close()
+    # A metric query cannot be tailed.
+    bad = server.get("/loki/api/v1/tail", params={"query": 'count_over_time({service_name="web"}[1m])'},
+                     headers={"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert bad.status_code == 400
+    assert "tail only supports log queries" in bad.text
+
+
+def requests_quote(s: str) -> str:
+    import urllib.parse
+
+    return urllib.parse.quote(s, safe="")

@@ -146,6 +146,7 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
             "/loki/api/v1/series",
             get(loki::series_handler).post(loki::series_handler),
         )
+        .route("/loki/api/v1/tail", get(loki::tail_handler))
         .route(
             "/loki/api/v1/index/stats",
             get(loki::index_stats_handler).post(loki::index_stats_handler),

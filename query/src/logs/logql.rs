@@ -148,6 +148,37 @@ fn streams(
     Ok(out)
 }
 
+/// The lines of a memory batch (a logs batch as it was acknowledged) that a log query
+/// keeps, through its pipeline, in streams labelled as the pipeline left them, oldest
+/// first: Loki's tail.
+pub fn batch_streams(log: &LogExpr, b: &RecordBatch) -> Result<Vec<Stream>, QueryError> {
+    let mut cols = LineColumns::default();
+    cols.load(b)?;
+    let ts = crate::columns::timestamps(b, "timestamp")?;
+    let mut by_labels: BTreeMap<Labels, Vec<Line>> = BTreeMap::new();
+    for i in 0..b.num_rows() {
+        let Some((line, stream, attributes)) = cols.selected(log, i)? else {
+            continue;
+        };
+        let metadata = attributes.row(i);
+        let Some((labels, text)) = logql::pipeline::process(log, &stream, line, &metadata) else {
+            continue;
+        };
+        by_labels.entry(labels).or_default().push(Line {
+            ts_ns: ts.value(i),
+            line: text,
+            metadata,
+        });
+    }
+    Ok(by_labels
+        .into_iter()
+        .map(|(labels, mut entries)| {
+            entries.sort_by_key(|l| l.ts_ns);
+            Stream { labels, entries }
+        })
+        .collect())
+}
+
 /// A log query's answer: at most `limit` lines in `[start_ns, end_ns)`, the newest
 /// (`forward`: the oldest), each through the query's pipeline, in streams labelled as
 /// the pipeline left them, lines in the query's direction.

@@ -1,6 +1,8 @@
 //! Live tail: a stream of new matching records, as soon as they are acknowledged (the
 //! storage publishes each acknowledged logs batch; nothing is polled), which
-//! `api/logs.rs` serves as server-sent events.
+//! `api/logs.rs` serves as server-sent events; and the same for a LogQL log query
+//! ([`logql_tail`]: each batch's kept lines as streams), which `api/loki/` serves over
+//! a WebSocket as Loki's `tail`.
 //!
 //! Items: a record (the search's hit), or the number of batches skipped when this
 //! client fell more than `TAIL_BUFFER` batches behind. The per-client buffer is that
@@ -91,4 +93,42 @@ impl TailState {
         };
         self.pending.extend(found.into_iter().map(TailEvent::Log));
     }
+}
+
+/// What a LogQL tail yields.
+pub enum LogqlTailEvent {
+    /// One acknowledged batch's lines the query keeps (none are not sent).
+    Streams(Vec<osprey_logql::logql::Stream>),
+    /// This many batches were skipped: the client fell behind.
+    Dropped(u64),
+}
+
+/// The stream of `tenant`'s new lines that the log query `log` keeps.
+pub fn logql_tail(
+    rx: Receiver<TailBatch>,
+    tenant: String,
+    log: osprey_logql::logql::LogExpr,
+) -> impl Stream<Item = LogqlTailEvent> {
+    futures::stream::unfold((rx, tenant, log), |(mut rx, tenant, log)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(batch) if batch.0 == tenant => {
+                    match super::logql::batch_streams(&log, &batch.1) {
+                        Ok(streams) if !streams.is_empty() => {
+                            return Some((LogqlTailEvent::Streams(streams), (rx, tenant, log)));
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "loki tail: a batch could not be read")
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => {
+                    return Some((LogqlTailEvent::Dropped(n), (rx, tenant, log)));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
 }

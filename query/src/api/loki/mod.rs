@@ -2,7 +2,9 @@
 //! Grafana's Loki data source works against Osprey: `query_range` (log queries as
 //! streams, metric queries as matrices), `query` (instant metric queries), `labels`,
 //! `label/{name}/values`, `series`, `index/stats`, `index/volume`,
-//! `index/volume_range` (Grafana's Logs Drilldown) and `status/buildinfo`. Parameters follow
+//! `index/volume_range` (Grafana's Logs Drilldown), `tail` (a WebSocket: the last
+//! lines since `start`, then each new batch's, as `{"streams": […]}` frames) and
+//! `status/buildinfo`. Parameters follow
 //! `params.rs`, answers and errors `render.rs`; the engines are
 //! `crate::logs::logql` and `crate::logs::streams`. Tenancy comes from the request
 //! context, as everywhere.
@@ -371,6 +373,80 @@ async fn volume(
         )
     };
     Ok(query_response(&answer))
+}
+
+/// Most lines a tail sends from before it started (Loki's `limit`, default 100).
+const TAIL_HISTORY: usize = 100;
+
+/// `GET /loki/api/v1/tail` (WebSocket): the log query's lines since `start` (default an
+/// hour ago; at most `limit`, oldest first), then each newly acknowledged batch's, as
+/// `{"streams": [{"stream", "values"}]}` text frames; a client that fell behind gets
+/// `{"streams": [], "dropped_entries": [{"labels": {}, "timestamp"}]}` for the skipped
+/// batches.
+pub(super) async fn tail_handler(
+    State(st): State<QueryState>,
+    ctx: RequestContext,
+    Query(p): Query<Params>,
+    ws: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    let run = async {
+        let log = match parse(p.get("query").map_or("", String::as_str))? {
+            LogqlQuery::Log(l) => l,
+            LogqlQuery::Metric(_) => {
+                return Err(QueryError::BadData(
+                    "tail only supports log queries, not metric queries".into(),
+                ));
+            }
+        };
+        let limit = params::limit(&p, true)?.min(TAIL_HISTORY.max(1));
+        let now = now_ns();
+        let start = match p.get("start").filter(|v| !v.is_empty()) {
+            Some(v) => params::timestamp(v).map_err(QueryError::BadData)?,
+            None => now - 3_600_000_000_000,
+        };
+        // Subscribed before the history is read: nothing acknowledged in between is lost
+        // (a line may come twice, as in Loki).
+        let rx = st.storage.subscribe_logs();
+        let tenant = ctx.tenant().to_string();
+        let history = engine::logs(&st, &tenant, &log, start, now + 1, limit, false).await?;
+        Ok(ws.on_upgrade(move |socket| tail_socket(socket, rx, tenant, log, history)))
+    };
+    respond(run.await.map(IntoResponse::into_response))
+}
+
+async fn tail_socket(
+    mut socket: axum::extract::ws::WebSocket,
+    rx: tokio::sync::broadcast::Receiver<osprey_storage::TailBatch>,
+    tenant: String,
+    log: LogExpr,
+    mut history: Vec<logql::Stream>,
+) {
+    use axum::extract::ws::Message;
+    use futures::StreamExt;
+    for s in &mut history {
+        s.entries.sort_by_key(|l| l.ts_ns);
+    }
+    if !history.is_empty()
+        && socket
+            .send(Message::Text(render::tail_frame(&history, None).into()))
+            .await
+            .is_err()
+    {
+        return;
+    }
+    let events = crate::logs::tail::logql_tail(rx, tenant, log);
+    futures::pin_mut!(events);
+    while let Some(ev) = events.next().await {
+        let frame = match ev {
+            crate::logs::tail::LogqlTailEvent::Streams(s) => render::tail_frame(&s, None),
+            crate::logs::tail::LogqlTailEvent::Dropped(n) => {
+                render::tail_frame(&[], Some((n, now_ns())))
+            }
+        };
+        if socket.send(Message::Text(frame.into())).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// `GET /loki/api/v1/status/buildinfo`: a bare object, as Loki's.

@@ -152,6 +152,31 @@ pub(crate) fn query_response(answer: &Answer) -> Response {
     .into_response()
 }
 
+/// A tail frame: `{"streams": [{"stream", "values"}], "dropped_entries": …}` (`null`, or
+/// one entry per skipped batch when `dropped` = (batches, at ns)).
+pub(crate) fn tail_frame(streams: &[Stream], dropped: Option<(u64, i64)>) -> String {
+    #[derive(Serialize)]
+    struct Frame<'a> {
+        streams: Vec<StreamJson<'a>>,
+        dropped_entries: Option<Vec<Json>>,
+    }
+    let frame = Frame {
+        streams: streams
+            .iter()
+            .map(|st| StreamJson {
+                stream: &st.labels,
+                values: Entries(st),
+            })
+            .collect(),
+        dropped_entries: dropped.map(|(n, at)| {
+            (0..n.min(1000))
+                .map(|_| json!({"labels": {}, "timestamp": at.to_string()}))
+                .collect()
+        }),
+    };
+    serde_json::to_string(&frame).unwrap_or_else(|_| r#"{"streams":[]}"#.to_string())
+}
+
 /// `{"status": "success", "data": …}`; without `data` when `omit_empty` and it is an
 /// empty list (Loki's label endpoints do that).
 pub(crate) fn data_response(data: Json, omit_empty: bool) -> Response {
