@@ -2,9 +2,8 @@
 //!
 //! `storage/tests/fixtures/data-v1/` and `data-v2/` are data directories (MANIFEST,
 //! Parquet files of every signal with their trace-id sidecars, tag and full-text
-//! indexes, series files) written from the dataset below by the formats of early
-//! 2026-12 (samples a row each) and of 2026-12-05 (samples in runs per series,
-//! `files/runs.rs`); `expected.json` beside each holds what the API answered over it.
+//! indexes, series files) written from the dataset below by two formats: samples a
+//! row each (`data-v1`) and samples in runs per series (`data-v2`, `files/runs.rs`); `expected.json` beside each holds what the API answered over it.
 //! This test opens a copy of each with today's code and asks the same questions
 //! through the API: SQL over each table (every column, through the file layouts), a
 //! trace by id (trace-id sidecar), a tag search (tag index), a log search (full-text

@@ -105,7 +105,8 @@ impl Serialize for Points<'_> {
     }
 }
 
-struct Point(i64, f64);
+/// A sample `[time, "value"]`, the time in ms (Loki's answers share it).
+pub(super) struct Point(pub i64, pub f64);
 
 impl Serialize for Point {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

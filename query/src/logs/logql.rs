@@ -38,16 +38,29 @@ pub async fn instant(
     let tenant = tenant.to_string();
     let expr = expr.clone();
     st.blocking("logql", move || {
-        let snap = storage.snapshot(&tenant, Signal::Logs);
-        let mut data = Data::new();
-        let mut budget = MAX_LINE_BYTES;
-        for r in expr.ranges() {
-            let span = logql::window(r, t_ns);
-            data.insert(r.id, streams(&storage, &snap, r, span, &mut budget)?);
-        }
+        let data = range_lines(&storage, &tenant, &expr, t_ns, t_ns)?;
         Ok(logql::evaluate(&expr, t_ns, &data)?)
     })
     .await
+}
+
+/// The lines of each range of `expr` for steps from `first` to `last` (ns): from the
+/// first step's window start to the last step's window end, within one line budget.
+fn range_lines(
+    storage: &Storage,
+    tenant: &str,
+    expr: &MetricExpr,
+    first: i64,
+    last: i64,
+) -> Result<Data, QueryError> {
+    let snap = storage.snapshot(tenant, Signal::Logs);
+    let mut data = Data::new();
+    let mut budget = MAX_LINE_BYTES;
+    for r in expr.ranges() {
+        let span = (logql::window(r, first).0, logql::window(r, last).1);
+        data.insert(r.id, streams(storage, &snap, r, span, &mut budget)?);
+    }
+    Ok(data)
 }
 
 /// Most steps (after the first) a range query may have: Loki 3's limit and message.
@@ -89,15 +102,7 @@ pub async fn range(
     let tenant = tenant.to_string();
     let expr = expr.clone();
     st.blocking("logql", move || {
-        let snap = storage.snapshot(&tenant, Signal::Logs);
-        let mut data = Data::new();
-        let mut budget = MAX_LINE_BYTES;
-        let (first, last) = (steps[0], steps[steps.len() - 1]);
-        for r in expr.ranges() {
-            // From the first step's window start to the last step's window end.
-            let span = (logql::window(r, first).0, logql::window(r, last).1);
-            data.insert(r.id, streams(&storage, &snap, r, span, &mut budget)?);
-        }
+        let data = range_lines(&storage, &tenant, &expr, steps[0], steps[steps.len() - 1])?;
         let prepared = logql::prepare(&expr, &data, &steps)?;
         let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
         for &t in &steps {

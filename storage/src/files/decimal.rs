@@ -15,29 +15,32 @@
 //! Decoding is `m as f64 / 10^k`: the encoder keeps `k` only when that expression
 //! gives back the value bit for bit.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, Float64Array, Int8Array, Int64Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::StorageError;
 
-static FILE_SAMPLES: LazyLock<SchemaRef> = LazyLock::new(|| {
-    Arc::new(Schema::new(vec![
-        Field::new("series_id", DataType::UInt64, false),
-        Field::new(
-            "timestamp",
-            DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into())),
-            false,
-        ),
-        Field::new("value_m", DataType::Int64, true),
-        Field::new("value_k", DataType::Int8, false),
-        Field::new("value_f", DataType::Float64, true),
-    ]))
-});
+#[cfg(test)]
+static FILE_SAMPLES: std::sync::LazyLock<arrow::datatypes::SchemaRef> =
+    std::sync::LazyLock::new(|| {
+        use arrow::datatypes::{DataType, Field, Schema};
+        Arc::new(Schema::new(vec![
+            Field::new("series_id", DataType::UInt64, false),
+            Field::new(
+                "timestamp",
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new("value_m", DataType::Int64, true),
+            Field::new("value_k", DataType::Int8, false),
+            Field::new("value_f", DataType::Float64, true),
+        ]))
+    });
 
-/// The schema of metrics samples in Parquet files.
-pub fn file_samples_schema() -> SchemaRef {
+/// The schema of this layout's files (tests write old files with it).
+#[cfg(test)]
+pub fn file_samples_schema() -> arrow::datatypes::SchemaRef {
     FILE_SAMPLES.clone()
 }
 

@@ -119,10 +119,17 @@ impl RunIndexCache {
             return Ok(hit);
         }
         let index = Arc::new(RunIndex::load(blobs, footers, rel)?);
-        if let Ok(mut g) = self.files.lock() {
+        let runs = index.runs.len();
+        // A file bigger than the whole cache is read, not kept.
+        if runs <= self.max_runs
+            && let Ok(mut g) = self.files.lock()
+        {
             let (map, total) = &mut *g;
+            if let Some(old) = map.remove(rel) {
+                *total -= old.runs.len();
+            }
             // Evicts other files (in no particular order) until this one fits.
-            while *total + index.runs.len() > self.max_runs {
+            while *total + runs > self.max_runs {
                 let Some(victim) = map.keys().next().cloned() else {
                     break;
                 };
@@ -130,14 +137,8 @@ impl RunIndexCache {
                     *total -= old.runs.len();
                 }
             }
-            if index.runs.len() <= self.max_runs
-                && let Some(old) = map.insert(rel.to_string(), Arc::clone(&index))
-            {
-                *total -= old.runs.len();
-            }
-            if map.contains_key(rel) {
-                *total += index.runs.len();
-            }
+            map.insert(rel.to_string(), Arc::clone(&index));
+            *total += runs;
         }
         Ok(index)
     }

@@ -7,35 +7,17 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use osprey_logql::logql::{Labels, Stream};
 use serde::Serialize;
-use serde::ser::{SerializeSeq, SerializeTuple, Serializer};
+use serde::ser::{SerializeSeq, Serializer};
 use serde_json::{Value as Json, json};
 
 use crate::QueryError;
+use crate::api::prometheus_json::Point;
 use crate::logs::logql::Matrix;
 
-/// A time (ns) as Loki writes a sample's: seconds, to the millisecond.
-struct Secs(i64);
-
-impl Serialize for Secs {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let ms = self.0.div_euclid(1_000_000);
-        if ms % 1000 == 0 {
-            s.serialize_i64(ms / 1000)
-        } else {
-            s.serialize_f64(ms as f64 / 1000.0)
-        }
-    }
-}
-
-struct Point(i64, f64);
-
-impl Serialize for Point {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut t = s.serialize_tuple(2)?;
-        t.serialize_element(&Secs(self.0))?;
-        t.serialize_element(&osprey_promql::format_value(self.1))?;
-        t.end()
-    }
+/// A sample at a time in ns, written as Prometheus' point (seconds to the
+/// millisecond, value as a string).
+fn point(t_ns: i64, v: f64) -> Point {
+    Point(t_ns.div_euclid(1_000_000), v)
 }
 
 struct Points<'a>(&'a [(i64, f64)]);
@@ -44,7 +26,7 @@ impl Serialize for Points<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for (t, v) in self.0 {
-            seq.serialize_element(&Point(*t, *v))?;
+            seq.serialize_element(&point(*t, *v))?;
         }
         seq.end()
     }
@@ -126,14 +108,14 @@ pub(crate) fn query_response(answer: &Answer) -> Response {
                         .iter()
                         .map(|(l, v)| SampleJson {
                             metric: l,
-                            value: Point(*t, *v),
+                            value: point(*t, *v),
                         })
                         .collect();
                     m.serialize_entry("result", &items)?;
                 }
                 Answer::Scalar(t, v) => {
                     m.serialize_entry("resultType", "scalar")?;
-                    m.serialize_entry("result", &Point(*t, *v))?;
+                    m.serialize_entry("result", &point(*t, *v))?;
                 }
             }
             m.serialize_entry("stats", &zero_stats())?;

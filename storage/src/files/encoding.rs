@@ -1,0 +1,110 @@
+//! How each signal's Parquet files are encoded (`writer_properties`): compression,
+//! dictionaries, column encodings and page sizes, each choice with the measurement
+//! behind it. Writer choices only: any Parquet reader reads every combination.
+
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::schema::types::ColumnPath;
+
+use super::WriteOptions;
+use crate::Signal;
+
+/// Data page size: zstd compresses a page at a time, so bigger pages compress better;
+/// pruning by page index gets coarser. Measured on the logs workload.
+const PAGE_BYTES: usize = 4 << 20;
+
+/// Pages of the logs columns a search reads for a few rows (body, ids): a search
+/// that fetches 100 records decompresses one page per record and column. Bodies of
+/// the logs workload (zstd 9): 4 MiB pages 11.25 B/line, 256 KiB 11.56, 128 KiB
+/// 12.05, 64 KiB 12.63; ids are random, so their page size costs nothing. At 10M
+/// lines, 256 KiB pages still left a term search's fetch mostly in zstd (benches/).
+const FETCH_PAGE_BYTES: usize = 64 << 10;
+
+/// Most rows in a page of a logs file. Reading a few rows of a column still decodes
+/// the levels or deltas of every row before them in their page: the attribute maps
+/// (nearly empty, so a 256k-row page) and timestamps were most of a fetch's decoding
+/// after the page sizes above.
+const PAGE_ROWS: usize = 8192;
+/// Pages of a samples file's `times` and `values`: a selector of a few series reads
+/// the pages that hold their runs (a page holds a few hundred series' runs of an hour
+/// at 15 s); bigger pages compress better under zstd.
+const RUN_PAGE_BYTES: usize = 64 << 10;
+
+/// Pages of spans files (trace lookups fetch a few rows of every column).
+const SPAN_PAGE_BYTES: usize = 256 << 10;
+
+/// Pages of log timestamps, read for every candidate row of a search to order it:
+/// delta-packed already, so small pages cost nothing and spare decoding 256k values
+/// to read a few.
+const TIME_PAGE_BYTES: usize = 64 << 10;
+
+pub(super) fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterProperties {
+    let row_group_rows = opts.row_group_rows;
+    let mut b = WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(opts.zstd_level).unwrap_or_default(),
+        ))
+        .set_dictionary_enabled(true)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(row_group_rows.max(1)))
+        .set_data_page_size_limit(PAGE_BYTES);
+    // Timestamps: delta encoding instead of a dictionary.
+    for col in [
+        "timestamp",
+        "observed_timestamp",
+        "start_time",
+        "end_time",
+        "duration_ns",
+    ] {
+        let path = ColumnPath::from(col);
+        b = b
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+    }
+    match signal {
+        Signal::Metrics => {
+            // Runs are coded already (run_codec.rs): no dictionary, PLAIN, zstd only.
+            for col in ["times", "values"] {
+                let path = ColumnPath::from(col);
+                b = b
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_encoding(path.clone(), Encoding::PLAIN)
+                    .set_column_data_page_size_limit(path, RUN_PAGE_BYTES);
+            }
+            for col in ["min_time", "max_time"] {
+                let path = ColumnPath::from(col);
+                b = b
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+            }
+        }
+        Signal::Logs => {
+            // Bodies are nearly all distinct and ids are random: a dictionary page is
+            // written and thrown away, and the fallback (DELTA_BYTE_ARRAY) compresses
+            // worse under zstd than PLAIN. Measured on the logs workload: body 12.8 →
+            // 11.3 B/line with PLAIN and no dictionary.
+            for col in ["body", "trace_id", "span_id"] {
+                let path = ColumnPath::from(col);
+                b = b
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_encoding(path.clone(), Encoding::PLAIN)
+                    .set_column_data_page_size_limit(path, FETCH_PAGE_BYTES);
+            }
+            b = b
+                .set_column_data_page_size_limit(ColumnPath::from("timestamp"), TIME_PAGE_BYTES)
+                .set_data_page_row_count_limit(PAGE_ROWS);
+        }
+        Signal::Spans => {
+            // No bloom filter on trace_id: trace lookups go through the trace-id sidecar
+            // (trace_index.rs), which names the files to open, and ids are binary in
+            // files, so a filter on the hex column cannot use one anyway.
+            // A trace lookup reads a few rows of every column: pages of at most
+            // SPAN_PAGE_BYTES and PAGE_ROWS keep that from decoding whole 4 MiB pages.
+            b = b
+                .set_data_page_size_limit(SPAN_PAGE_BYTES)
+                .set_data_page_row_count_limit(PAGE_ROWS);
+        }
+    }
+    b.build()
+}
