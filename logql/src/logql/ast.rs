@@ -372,11 +372,22 @@ impl BinOp {
     }
 }
 
-/// `on (a)` / `ignoring (a)` on a binary operation between two vectors.
+/// `on (a)` / `ignoring (a)`, optionally with `group_left (b)` / `group_right (b)`, on
+/// a binary operation between two vectors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorMatching {
     pub on: bool,
     pub labels: Vec<String>,
+    /// `None`: one-to-one.
+    pub group: Option<Group>,
+}
+
+/// `group_left` (many-to-one) or `group_right` (one-to-many) and the labels copied from
+/// the "one" side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub left: bool,
+    pub include: Vec<String>,
 }
 
 impl VectorMatching {

@@ -1,8 +1,8 @@
 //! Binary operations between scalars and vectors: arithmetic, comparisons (filters, or
-//! 0/1 with `bool`) and the set operations, with one-to-one vector matching on all
-//! labels or on `on (…)` / `ignoring (…)`.
+//! 0/1 with `bool`) and the set operations, with vector matching on all labels or on
+//! `on (…)` / `ignoring (…)`, one-to-one or grouped (`group_left` / `group_right`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::ast::{BinOp, Labels, VectorMatching};
 use super::eval::{Sample, Value};
@@ -112,48 +112,88 @@ fn vectors(
         }
         _ => {}
     }
-    let mut right: BTreeMap<Labels, Sample> = BTreeMap::new();
-    for s in r {
-        if right.insert(sig(&s), s).is_some() {
-            return Err(LogQueryError::syntax(
-                "found duplicate series for the match group on the right hand-side of the operation; many-to-many matching not allowed",
-            ));
+    let group = m.and_then(|m| m.group.as_ref());
+    // The "many" side is walked; the "one" side is looked up by signature.
+    let (many, one) = match group {
+        Some(g) if !g.left => (r, l),
+        _ => (l, r),
+    };
+    let mut ones: BTreeMap<Labels, Sample> = BTreeMap::new();
+    for s in one {
+        if ones.insert(sig(&s), s).is_some() {
+            let side = if group.is_some_and(|g| !g.left) { "left" } else { "right" };
+            return Err(LogQueryError::syntax(format!(
+                "found duplicate series for the match group on the {side} hand-side of the operation; many-to-many matching not allowed: matching labels must be unique on one side"
+            )));
         }
     }
-    let mut seen = HashSet::new();
+    // Per match group, the result label sets already written.
+    let mut matched: HashMap<Labels, HashSet<Labels>> = HashMap::new();
     let mut out = Vec::new();
-    for s in l {
+    for s in many {
         let key = sig(&s);
-        let Some(other) = right.get(&key) else {
+        let Some(other) = ones.get(&key) else {
             continue;
         };
-        if !seen.insert(key.clone()) {
+        // Operands stay in the query's order whichever side is walked.
+        let (a, b) = match group {
+            Some(g) if !g.left => (other.value, s.value),
+            _ => (s.value, other.value),
+        };
+        let labels = result_labels(m, s.labels, &key, &other.labels);
+        let seen = matched.entry(key).or_default();
+        if group.is_none() && !seen.is_empty() {
             return Err(LogQueryError::syntax(
-                "found duplicate series for the match group on the left hand-side of the operation; many-to-many matching not allowed",
+                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
             ));
         }
-        let labels = match m {
-            Some(_) => key,
-            None => s.labels.clone(),
-        };
-        if let Some(value) = arithmetic(op, s.value, other.value) {
+        if !seen.insert(labels.clone()) {
+            return Err(LogQueryError::syntax(
+                "multiple matches for labels: grouping labels must ensure unique matches",
+            ));
+        }
+        if let Some(value) = arithmetic(op, a, b) {
             out.push(Sample { labels, value });
             continue;
         }
-        let holds = op
-            .comparison()
-            .is_some_and(|c| c.holds(s.value, other.value));
+        let holds = op.comparison().is_some_and(|c| c.holds(a, b));
         if return_bool {
             out.push(Sample {
                 labels,
                 value: if holds { 1.0 } else { 0.0 },
             });
         } else if holds {
-            out.push(Sample {
-                labels,
-                value: s.value,
-            });
+            out.push(Sample { labels, value: a });
         }
     }
     Ok(Value::Vector(out))
+}
+
+/// A matched pair's labels, as Prometheus builds them: one-to-one keeps the match
+/// signature (all labels without `on`/`ignoring`); grouping keeps the "many" side's
+/// labels and copies the included ones from the "one" side (removing those it lacks).
+fn result_labels(
+    m: Option<&VectorMatching>,
+    many: Labels,
+    signature: &Labels,
+    one: &Labels,
+) -> Labels {
+    let Some(g) = m.and_then(|m| m.group.as_ref()) else {
+        return match m {
+            Some(_) => signature.clone(),
+            None => many,
+        };
+    };
+    let mut labels = many;
+    for name in &g.include {
+        match one.get(name) {
+            Some(v) if !v.is_empty() => {
+                labels.insert(name.clone(), v.clone());
+            }
+            _ => {
+                labels.remove(name);
+            }
+        }
+    }
+    labels
 }

@@ -222,10 +222,28 @@ impl Parser<'_> {
             return Ok(None);
         };
         let labels = self.label_list()?;
-        if self.peek_ident("group_left") || self.peek_ident("group_right") {
-            return Err(self.error("group_left and group_right are not supported yet"));
-        }
-        Ok(Some(VectorMatching { on, labels }))
+        let left = if self.eat_ident("group_left") {
+            true
+        } else if self.eat_ident("group_right") {
+            false
+        } else {
+            return Ok(Some(VectorMatching {
+                on,
+                labels,
+                group: None,
+            }));
+        };
+        // The included labels are optional: `group_left` alone copies none.
+        let include = if self.peek_op("(") {
+            self.label_list()?
+        } else {
+            Vec::new()
+        };
+        Ok(Some(VectorMatching {
+            on,
+            labels,
+            group: Some(Group { left, include }),
+        }))
     }
 
     fn unary(&mut self) -> Result<MetricExpr> {
