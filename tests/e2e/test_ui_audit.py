@@ -58,10 +58,12 @@ def _routes(osprey: OspreyServer) -> dict[str, tuple[str, str, Callable | None]]
     hosts = sorted(r["metric"]["instance"] for r in osprey.prom_query("group by (instance) (system_cpu_utilization_ratio)"))
     assert hosts, "the demo wrote no host metrics"
     promql = urllib.parse.quote("sum by (service_name) (rate(traces_span_metrics_calls_total[1m]))")
+    logql = urllib.parse.quote('{service_name=~".+"} != "healthcheck"')
     return {
         "home": ("/", "home-page", None),
         "logs": ("/logs", "log-row", _open_log),
         "logs-patterns": ("/logs?tab=patterns", "pattern-row", _open_pattern),
+        "logs-logql": (f"/logs?lang=logql&q={logql}", "log-row", _open_log),
         "explore": (f"/explore?q={promql}", "explore-legend", None),
         "traces": ("/traces", "trace-result", None),
         "trace": (f"/trace/{trace_id}", "span-row", _open_span),

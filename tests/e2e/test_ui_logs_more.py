@@ -254,3 +254,85 @@ def test_expanded_record_shows_resource_attributes_with_filters(osprey: OspreySe
     expect(rows.first).to_contain_text("resource line two")
     page.wait_for_load_state("networkidle")
     assert problems == [], problems
+
+
+# ---------------------------------------------------------------------------
+# LogQL mode
+# ---------------------------------------------------------------------------
+
+
+def _loki_lines(osprey: OspreyServer, query: str, start_ns: int, end_ns: int) -> list[str]:
+    """The lines the Loki API returns for a LogQL log query (newest first)."""
+    r = osprey.get("/loki/api/v1/query_range", params={"query": query, "start": start_ns, "end": end_ns, "limit": 5000})
+    assert r.status_code == 200, r.text
+    values = [v for s in r.json()["data"]["result"] for v in s["values"]]
+    return [line for _, line in sorted(values, key=lambda v: -int(v[0]))]
+
+
+def test_logql_mode_searches_facets_and_patterns_as_the_loki_api_answers(osprey: OspreyServer, page) -> None:
+    now = time.time_ns()
+    records = [
+        log_record(now - (60 - i) * 1000 * MS,
+                   f"method=GET path=/api/{i % 4} status={500 if i % 5 == 0 else 200} took={i * 7}ms",
+                   attributes={"http.method": "GET" if i % 2 else "POST"})
+        for i in range(40)
+    ]
+    _post(osprey, "lq", records, **{"k8s.namespace.name": "shop"})
+    _post(osprey, "other", [log_record(now - 30_000 * MS, "method=GET status=500 took=9999ms")])
+    start, end = now - 600_000 * MS, now + 60_000 * MS
+
+    problems = watch(page)
+    page.goto(osprey.http("/logs?service=lq&from=now-10m"))
+    expect(page.get_by_test_id("logs-status")).to_contain_text("40 matches")
+    # The toggle turns the service into a stream selector.
+    page.get_by_test_id("lang-toggle").get_by_role("button", name="LogQL").click()
+    expect(page).to_have_url(re.compile(r"[?&]lang=logql"))
+    box = page.get_by_test_id("search-input")
+    expect(box).to_have_value('{service_name="lq"}')
+
+    query = '{k8s_namespace_name="shop"} |= "status=500" | logfmt | took > 50ms'
+    want = _loki_lines(osprey, query, start, end)
+    assert len(want) == 6, want  # i = 10, 15, …, 35: took 70ms … 245ms
+    box.fill(query)
+    box.press("Enter")
+    rows = page.get_by_test_id("log-row")
+    expect(rows).to_have_count(len(want))
+    assert rows.locator(".col-body").all_inner_texts() == want
+    expect(page.get_by_test_id("logs-status")).to_contain_text(f"{len(want)} match")
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "logs-logql-dark")
+
+    # A facet value becomes a label filter on the structured metadata.
+    facet = page.locator('[data-testid=facet][data-field="attributes.http.method"]')
+    facet.locator("[data-testid=facet-value]", has_text="POST").click()
+    expect(page).to_have_url(re.compile(r"http_method%3D%22POST%22|http_method=%22POST%22|http_method%3D"))
+    q = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["q"][0]
+    assert q == f'{query} | http_method="POST"', q
+    want_post = _loki_lines(osprey, q, start, end)
+    assert 0 < len(want_post) < len(want)
+    expect(rows).to_have_count(len(want_post))
+    assert rows.locator(".col-body").all_inner_texts() == want_post
+    # Severity is no LogQL label: its facet cannot filter.
+    expect(page.locator('[data-testid=facet][data-field="severity"] [data-testid=facet-value]').first).to_be_disabled()
+
+    # Patterns: the template's pattern filter keeps exactly the lines the Loki API keeps.
+    page.goto(osprey.http(f"/logs?lang=logql&tab=patterns&from=now-10m&q={urllib.parse.quote(query)}"))
+    prow = page.get_by_test_id("pattern-row").first
+    expect(prow).to_be_visible()
+    prow.get_by_test_id("pattern-include").click()
+    expect(page).not_to_have_url(re.compile(r"[?&]tab=patterns"))
+    q = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["q"][0]
+    assert q.startswith(f"{query} |> "), q
+    want_pat = _loki_lines(osprey, q, start, end)
+    assert want_pat, q
+    expect(rows).to_have_count(len(want_pat))
+
+    page.wait_for_load_state("networkidle")
+    assert problems == [], problems
+
+    # A metric query is refused with a message naming the problem.
+    box.fill('count_over_time({service_name="lq"}[1m])')
+    box.press("Enter")
+    expect(page.get_by_text("not a metric query").first).to_be_visible()
+    page.emulate_media(color_scheme="light")
+    screenshot(page, "logs-logql-light")

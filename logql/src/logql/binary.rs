@@ -121,7 +121,11 @@ fn vectors(
     let mut ones: BTreeMap<Labels, Sample> = BTreeMap::new();
     for s in one {
         if ones.insert(sig(&s), s).is_some() {
-            let side = if group.is_some_and(|g| !g.left) { "left" } else { "right" };
+            let side = if group.is_some_and(|g| !g.left) {
+                "left"
+            } else {
+                "right"
+            };
             return Err(LogQueryError::syntax(format!(
                 "found duplicate series for the match group on the {side} hand-side of the operation; many-to-many matching not allowed: matching labels must be unique on one side"
             )));

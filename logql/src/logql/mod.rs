@@ -12,6 +12,7 @@
 //!   `eval.rs`, `functions.rs` (range functions, aggregations), `binary.rs`.
 //!
 //! - `pattern.rs`: pattern expressions for `| pattern` and the `|>`/`!>` filters.
+//! - `streams.rs`: Loki's data model over Osprey's records (stream labels).
 //!
 //! Not yet: `| line_format`, `| label_format`,
 //! `group_left`/`group_right` (each refused with a clear error naming it).
@@ -25,6 +26,7 @@ mod parse;
 mod parse_pipeline;
 pub mod pattern;
 pub mod pipeline;
+mod streams;
 #[cfg(test)]
 mod tests;
 mod units;
@@ -34,6 +36,7 @@ pub use eval::{
     Data, Extracted, Line, Prepared, Sample, Stream, Value, evaluate, evaluate_at, prepare, window,
 };
 pub use parse::parse;
+pub use streams::{selects_stream, stream_labels};
 pub use units::{parse_bytes, parse_duration_ns};
 
 use crate::LogQueryError;

@@ -530,17 +530,26 @@ fn group_left_and_group_right_follow_promql() {
     // group_right: the same pairs from the other side, operands in query order.
     let mut inverse = eval(&format!("{by_app} / on (app) group_right {by_level}"), 10);
     inverse.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(inverse[0], (labels(&[("app", "api"), ("level", "error")]), 10.0 / 3.0));
+    assert_eq!(
+        inverse[0],
+        (labels(&[("app", "api"), ("level", "error")]), 10.0 / 3.0)
+    );
     // Included labels are copied from the "one" side.
     let env = r#"sum by (app, env) (count_over_time({env="prod"}[10s]))"#;
     let copied = eval(&format!("{by_level} * on (app) group_left (env) {env}"), 10);
-    assert!(copied.iter().all(|(l, _)| l.get("env").map(String::as_str) == Some("prod")));
+    assert!(
+        copied
+            .iter()
+            .all(|(l, _)| l.get("env").map(String::as_str) == Some("prod"))
+    );
     // Without grouping, a many-to-one match is an error naming the fix.
     let m = metric(&format!("{by_level} / on (app) {by_app}"));
     let e = evaluate(&m, 10 * S, &data_for(&m)).unwrap_err().to_string();
     assert!(e.contains("many-to-one matching must be explicit"), "{e}");
     // The "one" side must be unique per match group.
-    let m = metric(&format!("{by_app} / on (app) group_right {by_level}").replace("group_right", "group_left"));
+    let m = metric(
+        &format!("{by_app} / on (app) group_right {by_level}").replace("group_right", "group_left"),
+    );
     let e = evaluate(&m, 10 * S, &data_for(&m)).unwrap_err().to_string();
     assert!(e.contains("many-to-many matching not allowed"), "{e}");
 }

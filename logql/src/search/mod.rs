@@ -26,8 +26,10 @@ mod parse;
 mod tests;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::level::level_of;
+use crate::logql::{LogExpr, pipeline, selects_stream, stream_labels};
 use crate::tokens::Tokenizer;
 
 pub use parse::{MAX_DEPTH, parse};
@@ -54,9 +56,40 @@ pub enum Expr {
         key: String,
         value: String,
     },
+    /// A LogQL log query keeps the record (not written in the search language: the
+    /// logs view's LogQL mode). See [`LogqlFilter`].
+    Logql(LogqlFilter),
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
+}
+
+/// A LogQL log query as a record filter: the record's stream labels
+/// ([`crate::logql::stream_labels`]) are selected by its selector and its line and
+/// structured metadata pass its pipeline (line filters, parsers, label filters).
+#[derive(Debug, Clone)]
+pub struct LogqlFilter(pub Arc<LogExpr>);
+
+impl PartialEq for LogqlFilter {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl LogqlFilter {
+    fn keeps(&self, r: &Record<'_>) -> bool {
+        let resource = r.resource.iter().map(|(k, v)| (k.clone(), v.clone()));
+        let labels = stream_labels(resource, r.service);
+        if !selects_stream(&self.0, &labels, r.service) {
+            return false;
+        }
+        let metadata: Vec<(String, String)> = r
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pipeline::process(&self.0, &labels, r.body, &metadata).is_some()
+    }
 }
 
 /// The fields of a record an expression looks at.
@@ -119,6 +152,7 @@ impl Expr {
                 r.attributes.get(key).is_some_and(|v| v == value)
                     || r.resource.get(key).is_some_and(|v| v == value)
             }
+            Expr::Logql(f) => f.keeps(r),
             Expr::And(xs) => xs.iter().all(|x| x.eval(r, s)),
             Expr::Or(xs) => xs.iter().any(|x| x.eval(r, s)),
             Expr::Not(x) => !x.eval(r, s),
@@ -128,7 +162,7 @@ impl Expr {
     /// Whether checking a record needs its attributes (reading them costs).
     pub fn uses_attributes(&self) -> bool {
         match self {
-            Expr::Attr { .. } => true,
+            Expr::Attr { .. } | Expr::Logql(_) => true,
             Expr::And(xs) | Expr::Or(xs) => xs.iter().any(Expr::uses_attributes),
             Expr::Not(x) => x.uses_attributes(),
             _ => false,

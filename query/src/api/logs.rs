@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use osprey_auth::RequestContext;
 
+use crate::logs::filter::Language;
 use crate::logs::search::{self as logsearch, SearchParams};
 use crate::logs::tail::{self as logtail, TailEvent};
 use crate::logs::{patterns, stats as logstats};
@@ -32,6 +33,7 @@ pub(super) async fn logs_search_handler(
         let limit = parse_limit(&q, 100, 5000)?;
         let params = SearchParams {
             query: q.get("query").cloned().unwrap_or_default(),
+            language: language(&q)?,
             service: q.get("service").filter(|s| !s.is_empty()).cloned(),
             start_ns: q.get("start").map(|s| parse_time("start", s)).transpose()?,
             end_ns: q.get("end").map(|s| parse_time("end", s)).transpose()?,
@@ -41,6 +43,11 @@ pub(super) async fn logs_search_handler(
         logsearch::search(&st, &tenant, &params).await
     };
     respond(run.await)
+}
+
+/// `language`: the query's, `search` (the default) or `logql`.
+fn language(q: &HashMap<String, String>) -> Result<Language, QueryError> {
+    Language::parse(q.get("language").map(String::as_str))
 }
 
 /// `limit`: `default` when absent, else 1..=`max`.
@@ -90,6 +97,7 @@ pub(super) fn stats_params(
 ) -> Result<logstats::StatsParams, QueryError> {
     Ok(logstats::StatsParams {
         query: q.get("query").cloned().unwrap_or_default(),
+        language: language(q)?,
         service: q.get("service").filter(|s| !s.is_empty()).cloned(),
         start_ns: q.get("start").map(|s| parse_time("start", s)).transpose()?,
         end_ns: q.get("end").map(|s| parse_time("end", s)).transpose()?,
@@ -153,7 +161,7 @@ pub(super) async fn logs_tail_handler(
         let rx = st.storage.subscribe_logs();
         let query = q.get("query").cloned().unwrap_or_default();
         let service = q.get("service").filter(|s| !s.is_empty()).cloned();
-        let events = logtail::tail(rx, tenant, query, service)?
+        let events = logtail::tail(rx, tenant, (language(&q)?, query), service)?
             .filter_map(|ev| std::future::ready(sse_event(ev).map(Ok::<_, Infallible>)));
         Ok(Sse::new(events)
             .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

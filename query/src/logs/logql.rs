@@ -5,17 +5,16 @@
 //! grouped into streams, and handed to `osprey_logql::logql` (which runs each line
 //! through its pipeline once, however many steps' windows hold it).
 //!
-//! Stream labels, as Loki users expect them: a record's resource attributes with Loki's
-//! OTLP naming (`service.name` → `service_name`: characters other than letters, digits
-//! and `_` become `_`), and `service_name` = the record's service when no attribute
-//! gives one. A `service` matcher compares the service when the stream has no `service`
-//! label, so `{service="api"}` selects what the rest of Osprey calls service `api`.
-//! A record's own attributes are its structured metadata: labels of that line only.
+//! Stream labels and structured metadata are Loki's data model over Osprey's records
+//! (`osprey_logql::logql::streams`).
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use arrow::array::{RecordBatch, StringArray};
-use osprey_logql::logql::{self, Data, Labels, Line, LogExpr, LogRange, MetricExpr, Stream, Value};
+use osprey_logql::logql::{
+    self, Data, Labels, Line, LogExpr, LogRange, MetricExpr, Stream, Value, selects_stream,
+    stream_labels,
+};
 use osprey_logql::search::Expr;
 use osprey_storage::FileMeta;
 use osprey_storage::{Signal, Snapshot, Storage};
@@ -330,7 +329,7 @@ impl Visitor for Kept<'_> {
 /// names `service_name` exactly, and the leading `|=` filters, whose words the
 /// full-text index looks up (`textquery::contains_query`); the rows it names are then
 /// checked against the exact filters.
-fn prefilter(log: &LogExpr) -> Expr {
+pub fn prefilter(log: &LogExpr) -> Expr {
     let mut parts: Vec<Expr> = log
         .matchers
         .iter()
@@ -355,31 +354,6 @@ fn prefilter(log: &LogExpr) -> Expr {
         0 => Expr::All,
         _ => Expr::And(parts),
     }
-}
-
-/// A record's stream labels (see the module doc).
-pub fn stream_labels(resource: Vec<(String, String)>, service: &str) -> Labels {
-    let mut labels: Labels = resource
-        .into_iter()
-        .map(|(k, v)| (logql::pipeline::sanitize_label_name(&k), v))
-        .collect();
-    if !labels.contains_key("service_name") && !service.is_empty() {
-        labels.insert("service_name".into(), service.to_string());
-    }
-    labels.retain(|_, v| !v.is_empty());
-    labels
-}
-
-/// Whether a stream is selected, `service` falling back to the record's service.
-pub fn selects_stream(log: &LogExpr, labels: &Labels, service: &str) -> bool {
-    log.matchers.iter().all(|m| {
-        let v = match labels.get(&m.name) {
-            Some(v) => v.as_str(),
-            None if m.name == "service" => service,
-            None => "",
-        };
-        m.matches(v)
-    })
 }
 
 /// The columns a LogQL scan reads of a batch (body, service, resource, attributes),
@@ -466,35 +440,5 @@ impl Visitor for Collector<'_> {
                 metadata: attributes.row(i),
             });
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stream_labels_follow_lokis_otlp_naming() {
-        let otlp = stream_labels(
-            vec![
-                ("service.name".into(), "checkout".into()),
-                ("k8s.pod.name".into(), "p-1".into()),
-                ("empty".into(), String::new()),
-            ],
-            "checkout",
-        );
-        let pairs: Vec<(&str, &str)> = otlp.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert_eq!(
-            pairs,
-            [("k8s_pod_name", "p-1"), ("service_name", "checkout")]
-        );
-        // Loki push labels stay as they are; the service fills in `service_name`.
-        let loki = stream_labels(vec![("app".into(), "api".into())], "api");
-        assert_eq!(loki.get("service_name").map(String::as_str), Some("api"));
-        let Ok(logql::Query::Log(sel)) = logql::parse(r#"{service="api", app=~"a.*"}"#) else {
-            panic!("a log query")
-        };
-        assert!(selects_stream(&sel, &loki, "api"));
-        assert!(!selects_stream(&sel, &loki, "web"));
     }
 }

@@ -1,11 +1,12 @@
-//! The log engines, over the `logs` signal of a tenant's snapshot: search
-//! (`search.rs`: newest-first scan through the full-text index, `textquery.rs` turning
+//! The log engines, over the `logs` signal of a tenant's snapshot: the logs view's
+//! filter in either language (`filter.rs`), search (`search.rs`: newest-first scan through the full-text index, `textquery.rs` turning
 //! a search expression into its index query), counts over time and field summaries
 //! (`stats.rs`), pattern mining (`patterns.rs`), live tail (`tail.rs`), LogQL metric
 //! and log queries (`logql.rs`) and the streams of a time range (`streams.rs`, for
 //! Loki's label and series endpoints). The language itself is `osprey-logql`'s;
 //! results are typed values that `api/logs.rs` and `api/loki/` render.
 
+pub mod filter;
 pub mod logql;
 pub mod patterns;
 pub mod search;

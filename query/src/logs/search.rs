@@ -24,10 +24,11 @@ use arrow::array::{AsArray, Int32Array, RecordBatch, StringArray, UInt32Array};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::filter::{self, Language};
 use super::textquery::{self, IndexCaps};
 use crate::columns::{Maps, rfc3339, strings, timestamps};
 use crate::readahead;
-use osprey_logql::search::{self as logquery, Expr, Record, Scratch};
+use osprey_logql::search::{Expr, Record, Scratch};
 use osprey_storage::schema::stored_schema;
 use osprey_storage::{FileMeta, Signal, Storage};
 
@@ -36,6 +37,7 @@ use crate::{QueryError, QueryState};
 #[derive(Debug, Default)]
 pub struct SearchParams {
     pub query: String,
+    pub language: Language,
     pub service: Option<String>,
     pub start_ns: Option<i64>,
     pub end_ns: Option<i64>,
@@ -80,10 +82,7 @@ pub async fn search(
     p: &SearchParams,
 ) -> Result<SearchResult, QueryError> {
     let started = std::time::Instant::now();
-    let mut expr = logquery::parse(&p.query)?;
-    if let Some(svc) = &p.service {
-        expr = Expr::And(vec![expr, Expr::Service(svc.clone())]);
-    }
+    let expr = filter::expr(p.language, &p.query, p.service.as_deref())?;
     let cursor = p.cursor.as_deref().map(Cursor::parse).transpose()?;
     let mut end_ns = p.end_ns.unwrap_or(i64::MAX);
     if let Some(c) = &cursor {

@@ -12,7 +12,9 @@ use super::search::{Loc, Search, Visitor, scan};
 use crate::columns::{Maps, rfc3339, strings};
 use crate::{QueryError, QueryState};
 use osprey_logql::level_of;
-use osprey_logql::search::{self as logquery, Expr};
+use osprey_logql::search::Expr;
+
+use super::filter::{self, Language};
 use osprey_storage::{Signal, Snapshot, Storage};
 
 const LEVEL_NAMES: [&str; 7] = ["unset", "trace", "debug", "info", "warn", "error", "fatal"];
@@ -52,6 +54,7 @@ impl SplitBy {
 #[derive(Debug, Default)]
 pub struct StatsParams {
     pub query: String,
+    pub language: Language,
     pub service: Option<String>,
     pub start_ns: Option<i64>,
     pub end_ns: Option<i64>,
@@ -59,11 +62,7 @@ pub struct StatsParams {
 
 impl StatsParams {
     pub(crate) fn expr(&self) -> Result<Expr, QueryError> {
-        let e = logquery::parse(&self.query)?;
-        Ok(match &self.service {
-            Some(s) => Expr::And(vec![e, Expr::Service(s.clone())]),
-            None => e,
-        })
+        filter::expr(self.language, &self.query, self.service.as_deref())
     }
 }
 

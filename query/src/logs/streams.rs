@@ -10,10 +10,10 @@ use osprey_logql::logql::{Labels, LogExpr};
 use osprey_logql::search::Expr;
 use osprey_storage::Signal;
 
-use super::logql::{selects_stream, stream_labels};
 use super::search::{Loc, Search, Visitor, scan};
 use crate::columns::{Maps, strings};
 use crate::{QueryError, QueryState};
+use osprey_logql::logql::{selects_stream, stream_labels};
 
 /// Most distinct streams one listing may collect.
 pub const MAX_STREAMS: usize = 100_000;

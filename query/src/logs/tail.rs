@@ -20,7 +20,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::search::{Checker, LogHit, hits};
 use crate::QueryError;
-use osprey_logql::search::{self as logquery, Expr};
+use osprey_logql::search::Expr;
+
+use super::filter::{self, Language};
 
 /// What the tail stream yields.
 pub enum TailEvent {
@@ -33,13 +35,10 @@ pub enum TailEvent {
 pub fn tail(
     rx: Receiver<TailBatch>,
     tenant: String,
-    query: String,
+    (language, query): (Language, String),
     service: Option<String>,
 ) -> Result<impl Stream<Item = TailEvent>, QueryError> {
-    let mut expr = logquery::parse(&query)?;
-    if let Some(s) = service {
-        expr = Expr::And(vec![expr, Expr::Service(s)]);
-    }
+    let expr = filter::expr(language, &query, service.as_deref())?;
     let state = TailState {
         rx,
         tenant,

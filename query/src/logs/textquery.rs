@@ -83,8 +83,9 @@ pub fn to_text_query(e: &Expr, caps: IndexCaps) -> (TextQuery, bool) {
             },
             true,
         ),
-        // Ids are not in the index.
-        Expr::TraceId(_) | Expr::SpanId(_) => (TextQuery::All, false),
+        // Ids are not in the index; a LogQL query's indexable parts are beside it
+        // (`logs::logql::prefilter`).
+        Expr::TraceId(_) | Expr::SpanId(_) | Expr::Logql(_) => (TextQuery::All, false),
         Expr::Attr { key, value } if value.len() <= MAX_ATTR_VALUE && caps.resource => (
             TextQuery::Attr {
                 key: key.clone(),

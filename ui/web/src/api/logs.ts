@@ -18,9 +18,13 @@ export interface LogHit {
   resource: Record<string, unknown>;
 }
 
+/** The logs view's query languages: Osprey's search language or a LogQL log query. */
+export type LogLanguage = "search" | "logql";
+
 export interface LogFilter {
-  /** Osprey's search language (see README "Querying"); empty matches all. */
+  /** Osprey's search language (see README "Querying"; empty matches all) or, with `language: "logql"`, a LogQL log query. */
   query: string;
+  language?: LogLanguage;
   service?: string | null;
   /** Epoch milliseconds. */
   start?: number;
@@ -30,6 +34,7 @@ export interface LogFilter {
 function filterParams(f: LogFilter) {
   return {
     query: f.query.trim(),
+    language: f.language === "logql" ? "logql" : null,
     service: f.service ?? null,
     start: f.start === undefined ? null : apiSeconds(f.start),
     end: f.end === undefined ? null : apiSeconds(f.end),
@@ -174,8 +179,8 @@ export async function logPatterns(f: LogFilter & { limit?: number }, signal?: Ab
  * send headers, so a tail for a tenant other than the default needs fetch()
  * streaming; `tailHeaders()` gives what to send.
  */
-export function tailUrl(f: Pick<LogFilter, "query" | "service">): string {
-  return `/api/v1/logs/tail${toSearch({ query: f.query.trim(), service: f.service ?? null })}`;
+export function tailUrl(f: Pick<LogFilter, "query" | "service" | "language">): string {
+  return `/api/v1/logs/tail${toSearch({ query: f.query.trim(), language: f.language === "logql" ? "logql" : null, service: f.service ?? null })}`;
 }
 
 export function tailHeaders(): Record<string, string> {
@@ -213,6 +218,42 @@ export function addTerm(query: string, term: string, negate = false): string {
   const base = kept.join(" ");
   const wrapped = /\bOR\b/.test(base) ? `(${base})` : base;
   return wrapped === "" ? t : `${wrapped} ${t}`;
+}
+
+// ---------------------------------------------------------------------------
+// LogQL mode: facets and patterns as pipeline stages.
+// ---------------------------------------------------------------------------
+
+/** A facet field's LogQL label: Loki's naming (`http.method` → `http_method`). */
+export function logqlLabel(field: string): string {
+  const name = facetKey(field).replace(/[^A-Za-z0-9_]/g, "_");
+  return /^[0-9]/.test(name) ? `_${name}` : name;
+}
+
+/** A LogQL string literal (Go's quoting; JSON's escapes are a subset of it). */
+export function logqlString(s: string): string {
+  return JSON.stringify(s);
+}
+
+/**
+ * Adds a pipeline `stage` (e.g. `| level="error"`) to a LogQL query, dropping its
+ * `opposite`; adding one already there removes it (a toggle).
+ */
+export function toggleStage(query: string, stage: string, opposite: string): string {
+  const q = query.trim();
+  const drop = (text: string, s: string) => text.split(` ${s}`).join("").trim();
+  if (q.endsWith(stage) || q.includes(` ${stage} `)) return drop(q, stage);
+  const base = drop(q, opposite);
+  return base === "" ? stage : `${base} ${stage}`;
+}
+
+/** The label filter stage for a facet value (`!=` when negated). */
+export function facetStage(field: string, value: string, negate: boolean): [string, string] {
+  const label = logqlLabel(field);
+  const v = logqlString(value);
+  const on = `| ${label}${negate ? "!=" : "="}${v}`;
+  const off = `| ${label}${negate ? "=" : "!="}${v}`;
+  return [on, off];
 }
 
 // ---------------------------------------------------------------------------
@@ -335,7 +376,7 @@ function sseBlock(block: string, h: TailHandlers): void {
  * header goes along) until `signal` aborts (rejects with AbortError), the server
  * ends the stream (resolves) or it fails (ApiError).
  */
-export async function tailLogs(f: Pick<LogFilter, "query" | "service">, h: TailHandlers, signal: AbortSignal): Promise<void> {
+export async function tailLogs(f: Pick<LogFilter, "query" | "service" | "language">, h: TailHandlers, signal: AbortSignal): Promise<void> {
   const url = tailUrl(f);
   let resp: Response;
   try {

@@ -3,7 +3,7 @@
 // to filter it out.
 
 import { useState } from "preact/hooks";
-import { facetKey, fieldTerm, type Fields } from "../../api/logs";
+import { facetKey, type Fields } from "../../api/logs";
 import { Icon } from "../../components/Icon";
 import { formatCount } from "../../lib/format";
 import { toggled } from "../../lib/sets";
@@ -20,6 +20,8 @@ export interface FacetActions {
   filter: (field: string, value: string, negate: boolean) => void;
   /** Whether `field` = `value` is already filtered for. */
   active: (field: string, value: string) => boolean;
+  /** Whether the query's language can filter on `field`. */
+  writable: (field: string) => boolean;
 }
 
 export function Facets({ data, loading, actions }: { data: Fields | undefined; loading: boolean; actions: FacetActions }) {
@@ -35,7 +37,7 @@ export function Facets({ data, loading, actions }: { data: Fields | undefined; l
         const open = !collapsed.has(f.field);
         const prefix = f.field.startsWith("attributes.") ? "attr" : f.field.startsWith("resource.") ? "res" : null;
         const name = prefix === null ? f.field : facetKey(f.field);
-        const writable = f.field === "service" || fieldTerm(f.field === "severity" ? "severity" : facetKey(f.field), "x") !== null;
+        const writable = actions.writable(f.field);
         return (
           <section key={f.field} class="facet" data-field={f.field} data-testid="facet">
             <button

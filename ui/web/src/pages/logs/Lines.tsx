@@ -4,7 +4,7 @@
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { describeError, isAbort } from "../../api/http";
-import { searchLogs, type LogHit } from "../../api/logs";
+import { searchLogs, type LogHit, type LogLanguage } from "../../api/logs";
 import { Busy, Empty } from "../../components/States";
 import { formatCount } from "../../lib/format";
 import { toggled } from "../../lib/sets";
@@ -27,9 +27,9 @@ export interface Pages {
 const EMPTY: Pages = { hits: [], matched: 0, cursor: null, elapsedMs: 0, loading: true, loadingMore: false, error: null };
 
 /** Newest-first pages of a search; `more()` appends the next (older) page. */
-export function useSearch(q: string, service: string | null, start: number, end: number, tick: number, enabled: boolean) {
+export function useSearch(q: string, language: LogLanguage, service: string | null, start: number, end: number, tick: number, enabled: boolean) {
   const [st, setSt] = useState<Pages>(EMPTY);
-  const key = `${q}\u0000${service ?? ""}\u0000${start}\u0000${end}\u0000${tick}\u0000${enabled}`;
+  const key = `${q}\u0000${language}\u0000${service ?? ""}\u0000${start}\u0000${end}\u0000${tick}\u0000${enabled}`;
   const ctl = useRef<AbortController | null>(null);
   const stRef = useRef(st);
   stRef.current = st;
@@ -44,7 +44,7 @@ export function useSearch(q: string, service: string | null, start: number, end:
     const c = new AbortController();
     ctl.current = c;
     setSt((s) => ({ ...s, loading: true, loadingMore: false }));
-    searchLogs({ query: q, service, start, end, limit: PAGE }, c.signal).then(
+    searchLogs({ query: q, language, service, start, end, limit: PAGE }, c.signal).then(
       (p) => {
         if (c.signal.aborted) return;
         setSt({ hits: p.hits, matched: p.matched, cursor: p.cursor, elapsedMs: p.elapsedMs, loading: false, loadingMore: false, error: null });
@@ -63,7 +63,7 @@ export function useSearch(q: string, service: string | null, start: number, end:
     const c = ctl.current;
     if (c === null) return;
     setSt({ ...s, loadingMore: true });
-    searchLogs({ query: q, service, start, end, limit: PAGE, cursor: s.cursor }, c.signal).then(
+    searchLogs({ query: q, language, service, start, end, limit: PAGE, cursor: s.cursor }, c.signal).then(
       (p) => {
         if (c.signal.aborted) return;
         setSt((prev) => ({ ...prev, hits: [...prev.hits, ...p.hits], cursor: p.cursor, loadingMore: false }));

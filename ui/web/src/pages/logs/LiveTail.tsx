@@ -9,7 +9,7 @@
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, describeError, isAbort } from "../../api/http";
-import { tailLogs, type LogHit } from "../../api/logs";
+import { tailLogs, type LogHit, type LogLanguage } from "../../api/logs";
 import { Icon } from "../../components/Icon";
 import { Empty, ErrorState } from "../../components/States";
 import { formatCount, plural } from "../../lib/format";
@@ -43,7 +43,7 @@ interface Tail {
 const START: Tail = { lines: [], base: 0, waiting: 0, received: 0, droppedBatches: 0, droppedWaiting: 0, status: { kind: "connecting" } };
 
 /** The stream for (q, service): lines on screen, those waiting while `following` is off. */
-function useTail(q: string, service: string | null, following: boolean) {
+function useTail(q: string, language: LogLanguage, service: string | null, following: boolean) {
   const [tail, setTail] = useState<Tail>(START);
   const incoming = useRef<LogHit[]>([]);
   const held = useRef<LogHit[]>([]);
@@ -100,7 +100,7 @@ function useTail(q: string, service: string | null, following: boolean) {
     const connect = () => {
       setTail((t) => ({ ...t, status: t.status.kind === "retrying" ? t.status : { kind: "connecting" } }));
       tailLogs(
-        { query: q, service },
+        { query: q, language, service },
         {
           open: () => {
             attempt = 0;
@@ -139,7 +139,7 @@ function useTail(q: string, service: string | null, following: boolean) {
       window.clearTimeout(timer);
       window.clearTimeout(retry);
     };
-  }, [q, service]);
+  }, [q, language, service]);
 
   return tail;
 }
@@ -163,6 +163,7 @@ function StatusText({ tail, following }: { tail: Tail; following: boolean }) {
 
 export interface LiveTailProps {
   q: string;
+  language: LogLanguage;
   service: string | null;
   wrap: boolean;
   actions: ListActions;
@@ -170,16 +171,16 @@ export interface LiveTailProps {
   renderHeader: (status: ComponentChildren, controls: ComponentChildren) => ComponentChildren;
 }
 
-export function LiveTail({ q, service, wrap, actions, renderHeader }: LiveTailProps) {
+export function LiveTail({ q, language, service, wrap, actions, renderHeader }: LiveTailProps) {
   const [following, setFollowing] = useState(true);
   const [expanded, setExpanded] = useState<Set<number>>(new Set());
-  const tail = useTail(q, service, following);
+  const tail = useTail(q, language, service, following);
   const lastTop = useRef(0);
 
   useEffect(() => {
     setFollowing(true);
     setExpanded(new Set());
-  }, [q, service]);
+  }, [q, language, service]);
 
   const onScroll = (el: HTMLDivElement) => {
     const fromEnd = el.scrollHeight - el.clientHeight - el.scrollTop;

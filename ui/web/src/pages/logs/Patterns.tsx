@@ -4,7 +4,7 @@
 // that add the template to the query (see patternQuery.ts for what that means).
 
 import { useState } from "preact/hooks";
-import { patternList, type LogPattern, type Patterns as PatternData } from "../../api/logs";
+import { patternList, type LogLanguage, type LogPattern, type Patterns as PatternData } from "../../api/logs";
 import type { RangeSeries } from "../../api/prometheus";
 import { Icon } from "../../components/Icon";
 import { LogText } from "../../components/LogText";
@@ -12,18 +12,19 @@ import { Busy, Empty, ErrorState } from "../../components/States";
 import { formatCount, formatTimestamp } from "../../lib/format";
 import { useLoad } from "../../lib/load";
 import { Sparkline } from "../services/Sparkline";
-import { groupState, patternQuery } from "./patternQuery";
+import { groupState, patternQuery, patternStages } from "./patternQuery";
 
 /** Templates asked for (the server clusters every match; this only cuts the list). */
 export const PATTERN_LIMIT = 200;
 
 export interface PatternsProps {
   q: string;
+  language: LogLanguage;
   service: string | null;
   range: { start: number; end: number };
   tick: number;
   enabled: boolean;
-  /** Adds the template's group to the query (`negate`: exclude it). */
+  /** Adds the template's group (LogQL: the template) to the query (`negate`: exclude it). */
   onFilter: (group: string, negate: boolean) => void;
 }
 
@@ -46,10 +47,21 @@ function Template({ pattern }: { pattern: string }) {
   );
 }
 
-function PatternRow({ data, p, q, max, onFilter }: { data: PatternData; p: LogPattern; q: string; max: number; onFilter: PatternsProps["onFilter"] }) {
-  const [open, setOpen] = useState(false);
+/** What including or excluding a template adds: a search group, or in LogQL a pattern filter. */
+function patternFilter(language: LogLanguage, p: LogPattern, q: string) {
+  if (language === "logql") {
+    const [inc, exc] = patternStages(p.pattern, false);
+    const state = q.includes(inc) ? "in" : q.includes(exc) ? "out" : null;
+    return { group: p.pattern, state, include: inc, exclude: exc } as const;
+  }
   const group = patternQuery(p);
   const state = group === null ? null : groupState(q, group);
+  return { group, state, include: group, exclude: `-${group}` } as const;
+}
+
+function PatternRow({ data, p, q, language, max, onFilter }: { data: PatternData; p: LogPattern; q: string; language: LogLanguage; max: number; onFilter: PatternsProps["onFilter"] }) {
+  const [open, setOpen] = useState(false);
+  const { group, state, include, exclude } = patternFilter(language, p, q);
   const share = data.matched > 0 ? (p.count / data.matched) * 100 : 0;
   const span = { start: data.startMs, end: data.startMs + Math.max(p.counts.length, 1) * data.stepMs };
   return (
@@ -77,7 +89,7 @@ function PatternRow({ data, p, q, max, onFilter }: { data: PatternData; p: LogPa
             data-testid="pattern-include"
             disabled={group === null}
             aria-pressed={state === "in"}
-            title={group === null ? "This template has no words to search for" : state === "in" ? "Stop showing only this pattern" : `Only lines of this pattern: ${group}`}
+            title={group === null ? "This template has no words to search for" : state === "in" ? "Stop showing only this pattern" : `Only lines of this pattern: ${include}`}
             aria-label="Include pattern"
             onClick={() => group !== null && onFilter(group, false)}
           >
@@ -89,7 +101,7 @@ function PatternRow({ data, p, q, max, onFilter }: { data: PatternData; p: LogPa
             data-testid="pattern-exclude"
             disabled={group === null}
             aria-pressed={state === "out"}
-            title={group === null ? "This template has no words to search for" : state === "out" ? "Show this pattern again" : `Hide lines of this pattern: -${group}`}
+            title={group === null ? "This template has no words to search for" : state === "out" ? "Show this pattern again" : `Hide lines of this pattern: ${exclude}`}
             aria-label="Exclude pattern"
             onClick={() => group !== null && onFilter(group, true)}
           >
@@ -104,7 +116,7 @@ function PatternRow({ data, p, q, max, onFilter }: { data: PatternData; p: LogPa
             {group !== null && (
               <>
                 {" "}
-                · query <code class="mono">{group}</code>
+                · query <code class="mono">{include}</code>
               </>
             )}
           </div>
@@ -117,9 +129,9 @@ function PatternRow({ data, p, q, max, onFilter }: { data: PatternData; p: LogPa
   );
 }
 
-export function PatternsView({ q, service, range, tick, enabled, onFilter }: PatternsProps) {
+export function PatternsView({ q, language, service, range, tick, enabled, onFilter }: PatternsProps) {
   const [filter, setFilter] = useState("");
-  const res = useLoad((s) => patternList({ query: q, service, start: range.start, end: range.end, limit: PATTERN_LIMIT }, s), [q, service, range.start, range.end, tick], {
+  const res = useLoad((s) => patternList({ query: q, language, service, start: range.start, end: range.end, limit: PATTERN_LIMIT }, s), [q, language, service, range.start, range.end, tick], {
     label: "Could not load patterns",
     enabled,
     resetOn: `${q}\u0000${service ?? ""}`,
@@ -155,7 +167,7 @@ export function PatternsView({ q, service, range, tick, enabled, onFilter }: Pat
             <span />
           </div>
           <ul class="pattern-list">
-            {data !== undefined && shown.map((p) => <PatternRow key={`${p.service}\u0000${p.pattern}`} data={data} p={p} q={q} max={max} onFilter={onFilter} />)}
+            {data !== undefined && shown.map((p) => <PatternRow key={`${p.service}\u0000${p.pattern}`} data={data} p={p} q={q} language={language} max={max} onFilter={onFilter} />)}
           </ul>
           {data !== undefined && shown.length === 0 && needle !== "" && <Empty>No pattern contains “{filter}”.</Empty>}
         </>

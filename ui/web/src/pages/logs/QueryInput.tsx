@@ -98,16 +98,18 @@ export interface QueryInputProps {
   fields: Fields | undefined;
   services: string[];
   placeholder: string;
+  /** Offer completions (the search language's fields and values); off for LogQL. */
+  suggestions?: boolean;
 }
 
-export function QueryInput({ value, onInput, fields, services, placeholder }: QueryInputProps) {
+export function QueryInput({ value, onInput, fields, services, placeholder, suggestions = true }: QueryInputProps) {
   const input = useRef<HTMLInputElement>(null);
   const [caret, setCaret] = useState(0);
   const [open, setOpen] = useState(false);
   const [active, setActive] = useState(-1);
 
   const token = tokenAt(value, caret);
-  const items = useMemo(() => (open ? suggest(token.text, fields, services) : []), [open, token.text, fields, services]);
+  const items = useMemo(() => (open && suggestions ? suggest(token.text, fields, services) : []), [open, suggestions, token.text, fields, services]);
 
   const accept = (s: Suggestion) => {
     const before = value.slice(0, token.start);

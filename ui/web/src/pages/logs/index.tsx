@@ -1,4 +1,4 @@
-// `/logs`: search in Osprey's language (`?q=`), a service filter
+// `/logs`: search in Osprey's language (`?q=`) or in LogQL (`?lang=logql`), a service filter
 // (`?service=`), the volume by severity (drag to zoom), facets, and a
 // virtualised list of matches, newest first, loading older pages on scroll;
 // the live tail (`?live=1`) and the patterns tab (`?tab=patterns`).
@@ -6,7 +6,7 @@
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { services as spanServices } from "../../api/jaeger";
-import { addTerm, facetKey, fieldTerm, logFields, logHistogram, type Fields } from "../../api/logs";
+import { addTerm, facetKey, facetStage, fieldTerm, logFields, logHistogram, toggleStage, type Fields, type LogLanguage } from "../../api/logs";
 import { Busy, ErrorState } from "../../components/States";
 import { Tabs, type TabDef } from "../../components/Tabs";
 import { useLoad, type Load } from "../../lib/load";
@@ -17,7 +17,7 @@ import { VolumeHistogram } from "./Histogram";
 import { LiveTail } from "./LiveTail";
 import { LinesView, useSearch } from "./Lines";
 import { PatternsView } from "./Patterns";
-import { toggleGroup } from "./patternQuery";
+import { patternStages, toggleGroup } from "./patternQuery";
 import { QueryBar } from "./QueryBar";
 import "./logs.css";
 
@@ -58,8 +58,22 @@ function ResultTabs({ tab, live }: { tab: "lines" | "patterns"; live: boolean })
   );
 }
 
+/** Whether the query's language can filter on a facet field (LogQL has no severity label). */
+function writable(language: LogLanguage, field: string): boolean {
+  if (field === "service") return true;
+  if (language === "logql") return field !== "severity";
+  return fieldTerm(field === "severity" ? "severity" : facetKey(field), "x") !== null;
+}
+
+/** Whether a facet value is filtered for by the query. */
+function active(language: LogLanguage, q: string, field: string, value: string): boolean {
+  if (language === "logql") return q.includes(facetStage(field, value, false)[0]);
+  const term = fieldTerm(field === "severity" ? "severity" : facetKey(field), value);
+  return term !== null && q.split(/\s+/).includes(term);
+}
+
 /** The facets beside the results: a value filters for it (service: the picker), minus filters it out. */
-function FieldsSide({ fields, q, service, filter }: { fields: Load<Fields>; q: string; service: string | null; filter: (key: string, value: string, negate: boolean) => void }) {
+function FieldsSide({ fields, q, language, service, filter }: { fields: Load<Fields>; q: string; language: LogLanguage; service: string | null; filter: (key: string, value: string, negate: boolean) => void }) {
   return (
     <aside class="logs-side panel" aria-label="Fields">
       <div class="panel-header">
@@ -81,11 +95,8 @@ function FieldsSide({ fields, q, service, filter }: { fields: Load<Fields>; q: s
               }
               filter(field === "severity" ? "severity" : facetKey(field), value, negate);
             },
-            active: (field, value) => {
-              if (field === "service") return service === value;
-              const term = fieldTerm(field === "severity" ? "severity" : facetKey(field), value);
-              return term !== null && q.split(/\s+/).includes(term);
-            },
+            active: (field, value) => (field === "service" ? service === value : active(language, q, field, value)),
+            writable: (field) => writable(language, field),
           }}
         />
       </div>
@@ -96,25 +107,26 @@ function FieldsSide({ fields, q, service, filter }: { fields: Load<Fields>; q: s
 export default function Logs({ loc }: PageProps) {
   const range = useTimeRange();
   const q = loc.params.get("q") ?? "";
+  const language: LogLanguage = loc.params.get("lang") === "logql" ? "logql" : "search";
   const service = loc.params.get("service") || null;
   const tab = loc.params.get("tab") === "patterns" ? "patterns" : "lines";
   const live = tab === "lines" && loc.params.get("live") === "1";
   const [wrap, setWrap] = useState(readWrap);
   const res = range.resolved ?? { start: 0, end: 0 };
   const ok = range.resolved !== null;
-  const searchKey = `${q}\u0000${service ?? ""}\u0000${res.start}\u0000${res.end}`;
+  const searchKey = `${q}\u0000${language}\u0000${service ?? ""}\u0000${res.start}\u0000${res.end}`;
 
-  const search = useSearch(q, service, res.start, res.end, range.tick, ok && tab === "lines" && !live);
-  const hist = useLoad((s) => logHistogram({ query: q, service, start: res.start, end: res.end, by: "severity" }, s), [q, service, res.start, res.end, range.tick], {
+  const search = useSearch(q, language, service, res.start, res.end, range.tick, ok && tab === "lines" && !live);
+  const hist = useLoad((s) => logHistogram({ query: q, language, service, start: res.start, end: res.end, by: "severity" }, s), [q, language, service, res.start, res.end, range.tick], {
     label: "Could not load the log volume",
     // Live: the volume is hidden (the tail has no range), as in Grafana.
     enabled: ok && !live,
-    resetOn: `${q}\u0000${service ?? ""}`,
+    resetOn: `${q}\u0000${language}\u0000${service ?? ""}`,
   });
-  const fields = useLoad((s) => logFields({ query: q, service, start: res.start, end: res.end, limit: 8 }, s), [q, service, res.start, res.end, range.tick], {
+  const fields = useLoad((s) => logFields({ query: q, language, service, start: res.start, end: res.end, limit: 8 }, s), [q, language, service, res.start, res.end, range.tick], {
     label: "Could not load fields",
     enabled: ok,
-    resetOn: `${q}\u0000${service ?? ""}`,
+    resetOn: `${q}\u0000${language}\u0000${service ?? ""}`,
   });
   const svcs = useLoad((s) => spanServices(s), [range.tick], { label: "Could not load services" });
 
@@ -122,6 +134,10 @@ export default function Logs({ loc }: PageProps) {
   const filter = (key: string, value: string, negate: boolean) => {
     if (key === "service" && !negate) {
       updateParams({ service: value });
+      return;
+    }
+    if (language === "logql") {
+      if (key !== "severity") run(toggleStage(q, ...facetStage(key, value, negate)));
       return;
     }
     const term = fieldTerm(key, value);
@@ -172,12 +188,13 @@ export default function Logs({ loc }: PageProps) {
         {header(null, null)}
         <PatternsView
           q={q}
+          language={language}
           service={service}
           range={res}
           tick={range.tick}
           enabled={ok}
           onFilter={(group, negate) => {
-            const next = toggleGroup(q, group, negate);
+            const next = language === "logql" ? toggleStage(q, ...patternStages(group, negate)) : toggleGroup(q, group, negate);
             // Including shows the lines of the pattern; excluding keeps pruning patterns.
             updateParams({ q: next || null, tab: negate ? "patterns" : null });
           }}
@@ -185,7 +202,7 @@ export default function Logs({ loc }: PageProps) {
       </>
     );
   } else if (live) {
-    body = <LiveTail q={q} service={service} wrap={wrap} actions={listActions} renderHeader={header} />;
+    body = <LiveTail q={q} language={language} service={service} wrap={wrap} actions={listActions} renderHeader={header} />;
   } else {
     body = <LinesView search={search} q={q} service={service} resetKey={searchKey} tick={range.tick} wrap={wrap} actions={listActions} header={header} />;
   }
@@ -193,13 +210,13 @@ export default function Logs({ loc }: PageProps) {
   return (
     <div class="page logs-page">
       <h1 class="sr-only">Logs</h1>
-      <QueryBar q={q} service={service} services={[...serviceNames].sort()} fields={fields.data} onRun={run} />
+      <QueryBar q={q} language={language} service={service} services={[...serviceNames].sort()} fields={fields.data} onRun={run} />
       {range.error !== null && <ErrorState title="Invalid time range" message={range.error} />}
       {errors.map((e) => (
         <ErrorState key={e} title="The search failed" message={e} />
       ))}
       <div class="logs-body">
-        <FieldsSide fields={fields} q={q} service={service} filter={filter} />
+        <FieldsSide fields={fields} q={q} language={language} service={service} filter={filter} />
         <section class="logs-main">
           {!live && (
             <div class="panel volume-panel">

@@ -67,3 +67,15 @@ export function toggleGroup(q: string, group: string, negate: boolean): string {
   const wrapped = /\bOR\b/.test(base) ? `(${base})` : base;
   return wrapped === "" ? want : `${wrapped} ${want}`;
 }
+
+/**
+ * LogQL mode: a template as Loki's pattern filter (`|> "user <_> logged in"`, or
+ * `!>` to exclude), Drain's `<*>` written as the pattern language's `<_>`. The
+ * filter matches whole lines, so lines whose spacing differs from the template's
+ * single spaces are not matched.
+ */
+export function patternStages(pattern: string, negate: boolean): [string, string] {
+  const text = pattern.trim().split(/\s+/).map((t) => (t === WILDCARD ? "<_>" : t)).join(" ");
+  const lit = JSON.stringify(text);
+  return negate ? [`!> ${lit}`, `|> ${lit}`] : [`|> ${lit}`, `!> ${lit}`];
+}
