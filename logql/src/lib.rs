@@ -1,7 +1,7 @@
 //! Osprey's log query languages, apart from storage and the query engine, as
 //! `osprey-promql` is for PromQL: parsing, the syntax tree and matching a record, with
-//! no dependency beyond `thiserror`, so they build in seconds and are fuzzed
-//! (`fuzz/fuzz_targets/log_search.rs`).
+//! no storage or engine dependency, so they build in seconds and are fuzzed
+//! (`fuzz/fuzz_targets/log_search.rs`, `logql.rs`).
 //!
 //! - [`search`]: the log search language of `/api/v1/logs/search` (words, phrases,
 //!   prefixes, `field:value`, severities, AND/OR/NOT).
@@ -11,8 +11,11 @@
 //!
 //! - [`logql`]: LogQL, Loki's query language (log and metric queries, evaluated over
 //!   lines the caller reads).
+//! - [`gotemplate`]: Go `text/template` printing and checks over the `gotmpl` crate,
+//!   for LogQL's `line_format`/`label_format` and the alerting templates.
 
 mod error;
+pub mod gotemplate;
 pub mod level;
 pub mod logql;
 pub mod search;

@@ -473,6 +473,18 @@ def stream_re(name: str, rx: str) -> Callable[[Labels], bool]:
     return lambda l: bool(r.match(l.get(name, "")))
 
 
+def rename_then_template(dst: str, src: str, tdst: str, tmpl: Callable[[Labels], str]) -> Stage:
+    """`label_format dst=src, tdst="…"`: the rename, then the template over the labels
+    as they are at the stage's first template."""
+    def stage(line: str, l: Labels) -> tuple[str, Labels] | None:
+        out = dict(l)
+        if src in out:
+            out[dst] = out.pop(src)
+        out[tdst] = tmpl(dict(out))
+        return line, out
+    return stage
+
+
 LOG_QUERIES: list[Q] = [
     Q('{service_name="api"}', stream_is(service_name="api"), []),
     Q('{env="prod"} |= "timeout"', stream_is(env="prod"), [contains("timeout")]),
@@ -529,7 +541,18 @@ LOG_QUERIES: list[Q] = [
     Q('{service_name=~"web|db"} |= "5" != "500"', stream_re("service_name", "web|db"), [contains("5"), not_contains("500")]),
     Q('{env="prod", service_name!="api"} |~ "(?i)ERROR"', lambda l: l.get("env") == "prod" and l.get("service_name") != "api",
       [matches("(?i)ERROR")]),
+    # Templates: the line rewritten from labels (a missing one is empty), then filtered.
+    Q('{service_name="api"} | json | line_format "{{.level}} {{.method}} {{.nope}}!" |= "error"', stream_is(service_name="api"),
+      [json_stage(), lambda line, l: (f"{l.get('level', '')} {l.get('method', '')} !", l), contains("error")]),
+    Q('{service_name="api"} | json | line_format "{{ .level | ToUpper }}" |= "ERR"', stream_is(service_name="api"),
+      [json_stage(), lambda line, l: (l.get("level", "").upper(), l), contains("ERR")]),
+    # A rename, then a template reading the labels as they were at it.
+    Q('{service_name="web"} | logfmt | label_format p=path, s="{{.status}}/{{.p}}" | s=~"404/.*"', stream_is(service_name="web"),
+      [logfmt_stage(), rename_then_template("p", "path", "s", lambda l: f"{l.get('status', '')}/{l.get('p', '')}"),
+       str_filter("s", lambda v: re.fullmatch("404/.*", v) is not None)]),
 ]
+
+
 
 
 def api_streams(resp: dict[str, Any]) -> list[tuple[Labels, list[tuple[int, str]]]]:
@@ -733,6 +756,19 @@ def test_binary_operations_and_vector(loaded) -> None:
     r = server.get("/loki/api/v1/query", params={
         "query": 'sum(count_over_time({service_name="nope"}[1m])) or vector(0)', "time": str(at)})
     assert r.json()["data"]["result"] == [{"metric": {}, "value": [at // S, "0"]}]
+
+    # Many-to-one: each service's share of its environment's lines, labels of the many side.
+    per_svc = Q("", stream_re("env", ".+"), [], by(("env", "service_name"), sum, count))
+    per_env = Q("", stream_re("env", ".+"), [], by(("env",), sum, count))
+    svcs, envs = ref_metric(per_svc, entries, [at]), ref_metric(per_env, entries, [at])
+    want = {k: v[at] / envs[tuple(x for x in k if x[0] == "env")][at] for k, v in svcs.items()}
+    assert len(want) > len(envs) > 0
+    r = server.get("/loki/api/v1/query", params={"time": str(at), "query":
+        'sum by (env, service_name) (count_over_time({env=~".+"}[1m]))'
+        ' / on (env) group_left sum by (env) (count_over_time({env=~".+"}[1m]))'})
+    assert r.status_code == 200, r.text
+    got = {key(x["metric"]): float(x["value"][1]) for x in r.json()["data"]["result"]}
+    assert got.keys() == want.keys() and all(math.isclose(got[k], want[k]) for k in want), (got, want)
 
 
 def test_labels_values_and_series_list_the_streams(loaded) -> None:

@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gotmpl::parse::{DefineNode, Expr, ListNode, Node, PipeNode};
+use gotmpl::parse::{DefineNode, ListNode};
 use gotmpl::{FuncMap, TemplateError, Value, ValueFunc};
+use osprey_logql::gotemplate;
 
 use super::{Context, gofmt};
 
@@ -421,58 +422,10 @@ fn url_funcs(m: &mut FuncMap, ctx: &Context) {
 /// Every function a template calls must exist (Go checks this when parsing).
 pub(super) fn check_names(tree: &ListNode, defines: &[DefineNode]) -> Result<(), String> {
     let known = map(&Context::default());
-    // Go's own functions, which the template engine provides.
-    const BUILTINS: [&str; 19] = [
-        "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "html", "js",
-        "urlquery", "eq", "ne", "lt", "le", "gt", "ge", "call",
-    ];
-    let mut missing = None;
-    let mut visit = |name: &str| {
-        if missing.is_none() && !known.contains_key(name) && !BUILTINS.contains(&name) {
-            missing = Some(name.to_string());
-        }
-    };
-    walk_list(tree, &mut visit);
-    for d in defines {
-        walk_list(&d.body, &mut visit);
-    }
-    match missing {
+    let names = gotemplate::names(tree, defines);
+    match gotemplate::undefined_function(&names, |f| known.contains_key(f)) {
         Some(name) => Err(format!("function {name:?} not defined")),
         None => Ok(()),
-    }
-}
-
-fn walk_list(l: &ListNode, f: &mut impl FnMut(&str)) {
-    for n in &l.nodes {
-        match n {
-            Node::Action(a) => walk_pipe(&a.pipe, f),
-            Node::If(b) | Node::Range(b) | Node::With(b) => {
-                walk_pipe(&b.pipe, f);
-                walk_list(&b.body, f);
-                if let Some(e) = &b.else_body {
-                    walk_list(e, f);
-                }
-            }
-            Node::List(l) => walk_list(l, f),
-            Node::Template(t) => {
-                if let Some(p) = &t.pipe {
-                    walk_pipe(p, f);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-fn walk_pipe(p: &PipeNode, f: &mut impl FnMut(&str)) {
-    for c in &p.commands {
-        for a in &c.args {
-            match a {
-                Expr::Identifier(_, name) => f(name),
-                Expr::Pipe(_, inner) => walk_pipe(inner, f),
-                _ => {}
-            }
-        }
     }
 }
 

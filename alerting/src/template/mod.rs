@@ -13,13 +13,15 @@
 //! `missingkey=zero` on a `map[string]string`).
 
 mod funcs;
-pub mod gofmt;
+/// Go's number and time formatting (shared with LogQL's templates).
+pub use osprey_logql::gotemplate::gofmt;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gotmpl::parse::{CommandNode, Expr, ListNode, Node, Parser};
+use gotmpl::parse::{ListNode, Parser};
 use gotmpl::{Template, Value};
+use osprey_logql::gotemplate::append_print;
 
 pub use funcs::{QueryFn, Sample};
 /// Go's `url.QueryEscape` (space as `+`), as `gotmpl` implements it for `urlquery`.
@@ -85,35 +87,13 @@ fn parse(name: &str, text: &str) -> Result<(ListNode, Vec<gotmpl::parse::DefineN
     let src = format!("{DEFS}{text}");
     let parser = Parser::with_name(Some(name), &src, "{{", "}}").map_err(|e| e.to_string())?;
     let (mut tree, mut defines) = parser.parse().map_err(|e| e.to_string())?;
-    print_like_go(&mut tree);
+    append_print(&mut tree, funcs::PRINT);
     for d in &mut defines {
-        print_like_go(&mut d.body);
+        append_print(&mut d.body, funcs::PRINT);
     }
     // Every function must exist, as Go checks at parse time.
     funcs::check_names(&tree, &defines)?;
     Ok((tree, defines))
-}
-
-fn print_like_go(list: &mut ListNode) {
-    for node in &mut list.nodes {
-        match node {
-            Node::Action(a) if a.pipe.decl.is_empty() => {
-                let pos = a.pipe.pos;
-                a.pipe.commands.push(CommandNode {
-                    pos,
-                    args: vec![Expr::Identifier(pos, funcs::PRINT.into())],
-                });
-            }
-            Node::If(b) | Node::Range(b) | Node::With(b) => {
-                print_like_go(&mut b.body);
-                if let Some(e) = b.else_body.as_mut() {
-                    print_like_go(e);
-                }
-            }
-            Node::List(l) => print_like_go(l),
-            _ => {}
-        }
-    }
 }
 
 fn data(ctx: &Context, labels: &[(String, String)], value: f64) -> Value {

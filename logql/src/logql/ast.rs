@@ -135,6 +135,10 @@ pub enum Stage {
     Pattern(super::pattern::Pattern),
     /// `| unpack`: a JSON object's string fields as labels; `_entry` becomes the line.
     Unpack,
+    /// `| line_format "{{.level}} {{__line__}}"`: the line becomes the template's text.
+    LineFormat(super::format::Template),
+    /// `| label_format dst=src, dst="{{…}}"`
+    LabelFormat(Vec<super::format::LabelFmt>),
 }
 
 /// One step of a `| json` parameter's path: `a.b[0]["c d"]`.

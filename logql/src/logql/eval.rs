@@ -245,6 +245,7 @@ fn extract(
                 continue;
             }
             let mut e = Entry::new(&s.labels, &l.line);
+            e.ts_ns = ts;
             e.add_metadata(&l.metadata);
             if !pipeline::run(&r.log.pipeline, &mut e) {
                 continue;

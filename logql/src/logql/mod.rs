@@ -20,6 +20,7 @@
 mod ast;
 mod binary;
 mod eval;
+pub mod format;
 mod functions;
 mod lex;
 mod parse;

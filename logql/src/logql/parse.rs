@@ -311,7 +311,10 @@ impl Parser<'_> {
         } else {
             None
         };
-        let range = self.log_range()?;
+        let mut range = self.log_range()?;
+        if !matches!(op, RangeOp::BytesOverTime | RangeOp::BytesRate) {
+            super::format::drop_unread_line_formats(&mut range.log.pipeline);
+        }
         self.expect_op(")")?;
         let grouping = self.grouping()?;
         match (&range.unwrap, op.needs_unwrap(), op.allows_unwrap()) {

@@ -1,13 +1,19 @@
 //! The pipeline's grammar: line filters, parsers, label filters, `drop`/`keep`,
-//! `decolorize` and `| unwrap` with its filters; the rest of [`Parser`] is `parse.rs`.
+//! `decolorize`, `line_format`/`label_format` and `| unwrap` with its filters; the rest of [`Parser`] is `parse.rs`.
 
 use super::ast::*;
+use super::format::{self, LabelFmt, Template};
 use super::lex::Tok;
 use super::parse::Parser;
 use super::units::{parse_bytes, parse_duration_seconds};
 use crate::LogQueryError;
 
 type Result<T> = std::result::Result<T, LogQueryError>;
+
+/// Loki's error for a stage that cannot be built: `parse error : stage '…' : why`.
+fn stage_error(stage: &str, why: &str) -> LogQueryError {
+    LogQueryError::Syntax(format!("parse error : stage '{stage}' : {why}"))
+}
 
 impl Parser<'_> {
     /// The stages up to the range (metric) or the end (log query); `| unwrap` only in a
@@ -136,15 +142,56 @@ impl Parser<'_> {
                 Ok(Stage::Pattern(p))
             }
             "unpack" => Ok(Stage::Unpack),
-            "line_format" | "label_format" => {
-                self.pos -= 1;
-                Err(self.error(&format!("| {name} is not supported yet")))
+            "line_format" => {
+                let src = self.string()?;
+                let t = Template::compile("line", &src).map_err(|e| {
+                    let stage = format::stage_text(Some(&src), &[]);
+                    stage_error(&stage, &format!("invalid line template: {e}"))
+                })?;
+                Ok(Stage::LineFormat(t))
             }
+            "label_format" => self.label_format(),
             _ => {
                 self.pos -= 1;
                 Err(self.unexpected("a parser, a label filter or a formatter"))
             }
         }
+    }
+
+    /// `| label_format a=b, c="{{…}}"`: the entries, then Loki's checks of them.
+    fn label_format(&mut self) -> Result<Stage> {
+        // (dst, src as written: a name, or a template's text)
+        let mut raw: Vec<format::RawLabelFmt> = Vec::new();
+        loop {
+            let dst = self.ident("IDENTIFIER")?;
+            self.expect_op("=")?;
+            let src = match self.peek() {
+                Some(Tok::Str(s)) => Err(s.clone()),
+                Some(Tok::Ident(i)) => Ok(i.clone()),
+                _ => return Err(self.unexpected("IDENTIFIER or STRING")),
+            };
+            self.pos += 1;
+            raw.push((dst, src));
+            if !self.eat_op(",") {
+                break;
+            }
+        }
+        let stage = format::stage_text(None, &raw);
+        format::check_destinations(raw.iter().map(|(d, _)| d.as_str()))
+            .map_err(|e| stage_error(&stage, &e))?;
+        let mut entries = Vec::with_capacity(raw.len());
+        for (dst, src) in raw {
+            entries.push(match src {
+                Ok(src) => LabelFmt::Rename { dst, src },
+                Err(text) => {
+                    let tmpl = Template::compile("label", &text).map_err(|e| {
+                        stage_error(&stage, &format!("invalid template for label '{dst}': {e}"))
+                    })?;
+                    LabelFmt::Template { dst, tmpl }
+                }
+            });
+        }
+        Ok(Stage::LabelFormat(entries))
     }
 
     fn json_params(&mut self) -> Result<Vec<(String, Vec<PathPart>)>> {

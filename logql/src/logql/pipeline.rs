@@ -3,7 +3,7 @@
 //! stream label gets `_extracted`; a line a parser cannot read gets
 //! `__error__="JSONParserErr"`, …), label filters (a value that is not a number gets
 //! `__error__="LabelFilterErr"` and the line is kept, for the query to skip or fail on),
-//! `drop`, `keep` and `decolorize`.
+//! `drop`, `keep`, `decolorize`, and `line_format`/`label_format` (`format/`).
 
 use std::sync::LazyLock;
 
@@ -11,6 +11,7 @@ use regex::Regex;
 use serde_json::value::RawValue;
 
 use super::ast::*;
+use super::format::{self, LabelFmt};
 use super::units::{parse_bytes, parse_duration_seconds};
 
 pub const ERROR_LABEL: &str = "__error__";
@@ -23,6 +24,8 @@ pub struct Entry<'s> {
     /// Stream and extracted labels so far.
     pub labels: Labels,
     pub line: String,
+    /// The line's time (what `__timestamp__` answers in a template).
+    pub ts_ns: i64,
 }
 
 impl<'s> Entry<'s> {
@@ -31,6 +34,7 @@ impl<'s> Entry<'s> {
             stream,
             labels: stream.clone(),
             line: line.to_string(),
+            ts_ns: 0,
         }
     }
 
@@ -54,9 +58,14 @@ impl<'s> Entry<'s> {
 
     fn set_error(&mut self, kind: &str, details: String) {
         if !self.labels.contains_key(ERROR_LABEL) {
-            self.labels.insert(ERROR_LABEL.into(), kind.into());
-            self.labels.insert(ERROR_DETAILS_LABEL.into(), details);
+            self.replace_error(kind, details);
         }
+    }
+
+    /// A template's error replaces an earlier one, as in Loki.
+    fn replace_error(&mut self, kind: &str, details: String) {
+        self.labels.insert(ERROR_LABEL.into(), kind.into());
+        self.labels.insert(ERROR_DETAILS_LABEL.into(), details);
     }
 }
 
@@ -72,10 +81,11 @@ pub fn run(stages: &[Stage], e: &mut Entry<'_>) -> bool {
 pub fn process(
     log: &LogExpr,
     stream: &Labels,
-    line: &str,
+    (ts_ns, line): (i64, &str),
     metadata: &[(String, String)],
 ) -> Option<(Labels, String)> {
     let mut e = Entry::new(stream, line);
+    e.ts_ns = ts_ns;
     e.add_metadata(metadata);
     if !run(&log.pipeline, &mut e) {
         return None;
@@ -119,6 +129,17 @@ fn stage(s: &Stage, e: &mut Entry<'_>) -> bool {
             true
         }
         Stage::LabelFilter(f) => label_filter(f, e),
+        Stage::LineFormat(t) => {
+            match t.render(&t.data(&e.labels), &e.line, e.ts_ns) {
+                Ok(line) => e.line = line,
+                Err(details) => e.replace_error(format::TEMPLATE_ERROR, details),
+            }
+            true
+        }
+        Stage::LabelFormat(entries) => {
+            label_format(entries, e);
+            true
+        }
         Stage::Drop(names) => {
             e.labels.retain(|k, v| {
                 !names
@@ -434,5 +455,34 @@ pub fn number_of(text: &str, kind: NumberKind) -> Option<f64> {
         NumberKind::Number => text.trim().parse().ok(),
         NumberKind::Duration => parse_duration_seconds(text.trim()),
         NumberKind::Bytes => parse_bytes(text),
+    }
+}
+
+/// `| label_format`: renames on the live labels in order; templates over the labels as
+/// they were at the stage's first template (Loki builds that map once per line).
+fn label_format(entries: &[LabelFmt], e: &mut Entry<'_>) {
+    let mut snapshot: Option<Labels> = None;
+    for entry in entries {
+        match entry {
+            LabelFmt::Rename { dst, src } => {
+                // The error label is not a label a rename can read.
+                if src == ERROR_LABEL {
+                    continue;
+                }
+                if let Some(v) = e.labels.get(src).cloned() {
+                    e.labels.insert(dst.clone(), v);
+                    e.labels.remove(src);
+                }
+            }
+            LabelFmt::Template { dst, tmpl } => {
+                let snap = snapshot.get_or_insert_with(|| e.labels.clone());
+                match tmpl.render(&tmpl.data(snap), &e.line, e.ts_ns) {
+                    Ok(v) => {
+                        e.labels.insert(dst.clone(), v);
+                    }
+                    Err(details) => e.replace_error(format::TEMPLATE_ERROR, details),
+                }
+            }
+        }
     }
 }

@@ -124,9 +124,7 @@ fn errors_name_the_problem_and_its_position() {
             .contains("count_over_time with unwrap")
     );
     assert!(err(r#"count_over_time({app="a"})"#).contains("expecting \"[\""));
-    assert!(
-        err(r#"{app="a"} | line_format "{{.x}}""#).contains("| line_format is not supported yet")
-    );
+    assert!(err(r#"sum(rate({app="a"}[1m])) / on (x) group_left (y"#).contains("expecting \")\""));
     assert!(err(r#"{app="a"} | pattern "<_> x""#).contains("at least one capture is required"));
     assert!(err(r#"{app="a"} |> "<a><b>""#).contains("separated by a literal"));
     assert!(err(r#"{app="a"} |~ "(""#).contains("invalid regular expression"));

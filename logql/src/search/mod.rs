@@ -88,12 +88,14 @@ impl LogqlFilter {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        pipeline::process(&self.0, &labels, r.body, &metadata).is_some()
+        pipeline::process(&self.0, &labels, (r.ts_ns, r.body), &metadata).is_some()
     }
 }
 
 /// The fields of a record an expression looks at.
 pub struct Record<'a> {
+    /// Nanoseconds since 1970 (what a LogQL template's `__timestamp__` answers).
+    pub ts_ns: i64,
     pub body: &'a str,
     pub service: &'a str,
     pub severity_number: i32,

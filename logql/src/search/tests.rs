@@ -128,6 +128,7 @@ fn matches_records() {
     let attrs: HashMap<String, String> = [("order.id".to_string(), "17".to_string())].into();
     let res: HashMap<String, String> = [("env".to_string(), "prod".to_string())].into();
     let r = Record {
+        ts_ns: 0,
         body: "Payment FAILED: card declined (timeout)",
         service: "payment",
         severity_number: 17,
@@ -164,6 +165,7 @@ proptest::proptest! {
             Ok(e) => {
                 let attrs = HashMap::new();
                 let r = Record {
+                    ts_ns: 0,
                     body: "a b c",
                     service: "s",
                     severity_number: 9,

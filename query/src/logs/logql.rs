@@ -165,7 +165,9 @@ pub fn batch_streams(log: &LogExpr, b: &RecordBatch) -> Result<Vec<Stream>, Quer
             continue;
         };
         let metadata = attributes.row(i);
-        let Some((labels, text)) = logql::pipeline::process(log, &stream, line, &metadata) else {
+        let Some((labels, text)) =
+            logql::pipeline::process(log, &stream, (ts.value(i), line), &metadata)
+        else {
             continue;
         };
         by_labels.entry(labels).or_default().push(Line {
@@ -303,7 +305,8 @@ impl Visitor for Kept<'_> {
             return Ok(());
         };
         let metadata = attributes.row(i);
-        let Some((labels, text)) = logql::pipeline::process(self.log, &stream, line, &metadata)
+        let Some((labels, text)) =
+            logql::pipeline::process(self.log, &stream, (ts, line), &metadata)
         else {
             return Ok(());
         };

@@ -155,6 +155,8 @@ impl Search {
 
 /// Checks records of a batch (memory or file layout) against an expression.
 pub(crate) struct Checker<'a> {
+    /// The record times, when the batch has them (a LogQL template may read them).
+    ts: Option<arrow::array::TimestampNanosecondArray>,
     body: StringArray,
     service: StringArray,
     severity: Int32Array,
@@ -202,6 +204,7 @@ impl<'a> Checker<'a> {
             .cloned()
             .ok_or_else(|| QueryError::Internal("logs batch has no severity_number".into()))?;
         Ok(Checker {
+            ts: timestamps(b, "timestamp").ok(),
             body: strings(b, "body")?,
             service: strings(b, "service")?,
             severity,
@@ -227,6 +230,7 @@ impl<'a> Checker<'a> {
             self.resource.extend(r.row(i));
         }
         let r = Record {
+            ts_ns: self.ts.as_ref().map_or(0, |t| t.value(i)),
             body: self.body.value(i),
             service: self.service.value(i),
             severity_number: self.severity.value(i),

@@ -181,6 +181,7 @@ mod tests {
                 }
                 let attrs = HashMap::new();
                 let r = Record {
+                    ts_ns: 0,
                     body: "a b c",
                     service: "s",
                     severity_number: 9,
