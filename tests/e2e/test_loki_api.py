@@ -589,6 +589,14 @@ def loaded(osprey_bin, tmp_path_factory: pytest.TempPathFactory):
                     assert r.status_code == 200, r.text
                 server.flush()
         wait_until(lambda: server.count("logs") == len(entries), message="every line stored")
+        # Loki's `detected_level` structured metadata: the stored severity's level.
+        levels = {ts: lvl for ts, lvl in server.sql(
+            "SELECT CAST(timestamp AS BIGINT), CASE WHEN severity_number BETWEEN 1 AND 24"
+            " THEN (severity_number - 1) / 4 ELSE -1 END FROM logs")}
+        names = ["trace", "debug", "info", "warn", "error", "fatal"]
+        for e in entries:
+            e.meta["detected_level"] = names[levels[e.ts]] if levels[e.ts] >= 0 else "unknown"
+        assert {e.meta["detected_level"] for e in entries} >= {"info", "error", "warn"}
         yield server, entries, end
     finally:
         server.stop()

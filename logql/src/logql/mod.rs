@@ -37,7 +37,7 @@ pub use eval::{
     Data, Extracted, Line, Prepared, Sample, Stream, Value, evaluate, evaluate_at, prepare, window,
 };
 pub use parse::parse;
-pub use streams::{selects_stream, stream_labels};
+pub use streams::{detected_level, detected_level_pair, selects_stream, stream_labels};
 pub use units::{parse_bytes, parse_duration_ns};
 
 use crate::LogQueryError;

@@ -4,7 +4,8 @@
 //! `service_name` is the record's service when no attribute gives one. A `service`
 //! matcher compares the service when the stream has no `service` label, so
 //! `{service="api"}` selects what the rest of Osprey calls service `api`. A record's own
-//! attributes are its structured metadata: labels of that line only.
+//! attributes are its structured metadata: labels of that line only, with
+//! `detected_level` (its severity's level, `unknown` when unset), as Loki 3 adds it.
 
 use super::ast::{Labels, LogExpr};
 use super::pipeline::sanitize_label_name;
@@ -23,6 +24,20 @@ pub fn stream_labels(
     }
     labels.retain(|_, v| !v.is_empty());
     labels
+}
+
+/// Loki's `detected_level` structured metadata of a record with this severity number:
+/// `trace`, `debug`, `info`, `warn`, `error`, `fatal`, or `unknown`.
+pub fn detected_level(severity_number: i32) -> &'static str {
+    match crate::level::level_of(severity_number) {
+        0 => "unknown",
+        l => crate::level::LEVELS[(l - 1) as usize],
+    }
+}
+
+/// [`detected_level`] as a structured metadata pair.
+pub fn detected_level_pair(severity_number: i32) -> (String, String) {
+    ("detected_level".into(), detected_level(severity_number).into())
 }
 
 /// Whether a stream is selected, `service` falling back to the record's service.

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::level::level_of;
-use crate::logql::{LogExpr, pipeline, selects_stream, stream_labels};
+use crate::logql::{LogExpr, detected_level_pair, pipeline, selects_stream, stream_labels};
 use crate::tokens::Tokenizer;
 
 pub use parse::{MAX_DEPTH, parse};
@@ -83,11 +83,12 @@ impl LogqlFilter {
         if !selects_stream(&self.0, &labels, r.service) {
             return false;
         }
-        let metadata: Vec<(String, String)> = r
+        let mut metadata: Vec<(String, String)> = r
             .attributes
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        metadata.push(detected_level_pair(r.severity_number));
         pipeline::process(&self.0, &labels, (r.ts_ns, r.body), &metadata).is_some()
     }
 }

@@ -10,10 +10,10 @@
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use arrow::array::{RecordBatch, StringArray};
+use arrow::array::{Int32Array, RecordBatch, StringArray};
 use osprey_logql::logql::{
-    self, Data, Labels, Line, LogExpr, LogRange, MetricExpr, Stream, Value, selects_stream,
-    stream_labels,
+    self, Data, Labels, Line, LogExpr, LogRange, MetricExpr, Stream, Value, detected_level_pair,
+    selects_stream, stream_labels,
 };
 use osprey_logql::search::Expr;
 use osprey_storage::FileMeta;
@@ -161,10 +161,9 @@ pub fn batch_streams(log: &LogExpr, b: &RecordBatch) -> Result<Vec<Stream>, Quer
     let ts = crate::columns::timestamps(b, "timestamp")?;
     let mut by_labels: BTreeMap<Labels, Vec<Line>> = BTreeMap::new();
     for i in 0..b.num_rows() {
-        let Some((line, stream, attributes)) = cols.selected(log, i)? else {
+        let Some((line, stream, metadata)) = cols.selected(log, i)? else {
             continue;
         };
-        let metadata = attributes.row(i);
         let Some((labels, text)) =
             logql::pipeline::process(log, &stream, (ts.value(i), line), &metadata)
         else {
@@ -301,10 +300,9 @@ impl Visitor for Kept<'_> {
         if self.limit == 0 || !self.wants(ts) {
             return Ok(());
         }
-        let Some((line, stream, attributes)) = self.cols.selected(self.log, i)? else {
+        let Some((line, stream, metadata)) = self.cols.selected(self.log, i)? else {
             return Ok(());
         };
-        let metadata = attributes.row(i);
         let Some((labels, text)) =
             logql::pipeline::process(self.log, &stream, (ts, line), &metadata)
         else {
@@ -359,32 +357,37 @@ pub fn prefilter(log: &LogExpr) -> Expr {
     }
 }
 
-/// The columns a LogQL scan reads of a batch (body, service, resource, attributes),
-/// and the checks every line goes through first.
+/// The columns a LogQL scan reads of a batch (body, service, resource, attributes,
+/// severity), and the checks every line goes through first.
 #[derive(Default)]
-struct LineColumns(Option<(StringArray, StringArray, Maps, Maps)>);
+struct LineColumns(Option<(StringArray, StringArray, Maps, Maps, Int32Array)>);
 
-const LINE_COLUMNS: &[&str] = &["body", "service", "resource", "attributes"];
+/// A kept row: its line, stream labels and structured metadata.
+type Selected<'a> = (&'a str, Labels, Vec<(String, String)>);
+
+const LINE_COLUMNS: &[&str] = &["body", "service", "resource", "attributes", "severity_number"];
 
 impl LineColumns {
     fn load(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
+        let severity = b
+            .column_by_name("severity_number")
+            .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
+            .cloned()
+            .ok_or_else(|| QueryError::Internal("logs batch has no severity_number".into()))?;
         self.0 = Some((
             strings(b, "body")?,
             strings(b, "service")?,
             Maps::new(b, "resource")?,
             Maps::new(b, "attributes")?,
+            severity,
         ));
         Ok(())
     }
 
-    /// Row `i`'s line, stream labels and attributes, when the query's leading line
-    /// filters and its selector keep it.
-    fn selected(
-        &self,
-        log: &LogExpr,
-        i: usize,
-    ) -> Result<Option<(&str, Labels, &Maps)>, QueryError> {
-        let Some((body, service, resource, attributes)) = &self.0 else {
+    /// Row `i`'s line, stream labels and structured metadata (its attributes and
+    /// `detected_level`), when the query's leading line filters and its selector keep it.
+    fn selected(&self, log: &LogExpr, i: usize) -> Result<Option<Selected<'_>>, QueryError> {
+        let Some((body, service, resource, attributes, severity)) = &self.0 else {
             return Err(QueryError::Internal(
                 "logql scan visited before a batch".into(),
             ));
@@ -400,7 +403,9 @@ impl LineColumns {
         if !selects_stream(log, &labels, service) {
             return Ok(None);
         }
-        Ok(Some((line, labels, attributes)))
+        let mut metadata = attributes.row(i);
+        metadata.push(detected_level_pair(severity.value(i)));
+        Ok(Some((line, labels, metadata)))
     }
 }
 
@@ -421,7 +426,7 @@ impl Visitor for Collector<'_> {
     }
 
     fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
-        let Some((line, labels, attributes)) = self.cols.selected(self.log, i)? else {
+        let Some((line, labels, metadata)) = self.cols.selected(self.log, i)? else {
             return Ok(());
         };
         *self.budget = self.budget.checked_sub(line.len()).ok_or_else(|| {
@@ -440,7 +445,7 @@ impl Visitor for Collector<'_> {
             .push(Line {
                 ts_ns: ts,
                 line: line.to_string(),
-                metadata: attributes.row(i),
+                metadata,
             });
         Ok(())
     }
