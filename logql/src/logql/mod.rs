@@ -13,6 +13,7 @@
 //!
 //! - `pattern.rs`: pattern expressions for `| pattern` and the `|>`/`!>` filters.
 //! - `streams.rs`: Loki's data model over Osprey's records (stream labels).
+//! - [`pretty`]: a query written back, on one line or as `format_query` indents it.
 //!
 //! Not yet: `| line_format`, `| label_format`,
 //! `group_left`/`group_right` (each refused with a clear error naming it).
@@ -27,6 +28,7 @@ mod parse;
 mod parse_pipeline;
 pub mod pattern;
 pub mod pipeline;
+pub mod pretty;
 mod streams;
 #[cfg(test)]
 mod tests;
@@ -38,7 +40,7 @@ pub use eval::{
 };
 pub use parse::parse;
 pub use streams::{detected_level, detected_level_pair, selects_stream, stream_labels};
-pub use units::{parse_bytes, parse_duration_ns};
+pub use units::{parse_bytes, parse_duration_ns, parse_go_duration_seconds};
 
 use crate::LogQueryError;
 

@@ -37,7 +37,10 @@ pub fn detected_level(severity_number: i32) -> &'static str {
 
 /// [`detected_level`] as a structured metadata pair.
 pub fn detected_level_pair(severity_number: i32) -> (String, String) {
-    ("detected_level".into(), detected_level(severity_number).into())
+    (
+        "detected_level".into(),
+        detected_level(severity_number).into(),
+    )
 }
 
 /// Whether a stream is selected, `service` falling back to the record's service.

@@ -146,7 +146,7 @@ pub(super) async fn logs_patterns_handler(
         let tenant = ctx.tenant().to_string();
         let p = stats_params(&q)?;
         let limit = parse_limit(&q, 50, 1000)?;
-        patterns::patterns(&st, &tenant, &p, limit).await
+        patterns::patterns(&st, &tenant, &p, limit, None).await
     };
     respond(run.await)
 }

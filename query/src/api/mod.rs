@@ -160,6 +160,30 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
             get(loki::volume_range_handler).post(loki::volume_range_handler),
         )
         .route(
+            "/loki/api/v1/detected_fields",
+            get(loki::detected_fields_handler).post(loki::detected_fields_handler),
+        )
+        .route(
+            "/loki/api/v1/detected_field/{name}/values",
+            get(loki::detected_field_values_handler).post(loki::detected_field_values_handler),
+        )
+        .route(
+            "/loki/api/v1/detected_labels",
+            get(loki::detected_labels_handler).post(loki::detected_labels_handler),
+        )
+        .route(
+            "/loki/api/v1/patterns",
+            get(loki::patterns_handler).post(loki::patterns_handler),
+        )
+        .route(
+            "/loki/api/v1/drilldown-limits",
+            get(loki::drilldown_limits_handler),
+        )
+        .route(
+            "/loki/api/v1/format_query",
+            get(loki::format_query_handler).post(loki::format_query_handler),
+        )
+        .route(
             "/loki/api/v1/status/buildinfo",
             get(loki::buildinfo_handler),
         )

@@ -191,11 +191,40 @@ pub async fn logs(
     st: &QueryState,
     tenant: &str,
     expr: &LogExpr,
-    start_ns: i64,
-    end_ns: i64,
+    (start_ns, end_ns): (i64, i64),
     limit: usize,
     forward: bool,
 ) -> Result<Vec<Stream>, QueryError> {
+    let entries = kept_lines(st, tenant, expr, (start_ns, end_ns), limit, forward).await?;
+    let mut by_labels: BTreeMap<Labels, Vec<Line>> = BTreeMap::new();
+    for e in entries {
+        by_labels.entry(e.labels).or_default().push(e.line);
+    }
+    Ok(by_labels
+        .into_iter()
+        .map(|(labels, entries)| Stream { labels, entries })
+        .collect())
+}
+
+/// One line of [`kept_lines`]: its stream labels, the labels the pipeline left it, and
+/// the line after the pipeline with its structured metadata.
+#[derive(Debug)]
+pub struct KeptEntry {
+    pub stream: Labels,
+    pub labels: Labels,
+    pub line: Line,
+}
+
+/// The lines [`logs`] returns, in the query's direction, with their stream labels apart
+/// (Loki's `categorize-labels`).
+pub async fn kept_lines(
+    st: &QueryState,
+    tenant: &str,
+    expr: &LogExpr,
+    (start_ns, end_ns): (i64, i64),
+    limit: usize,
+    forward: bool,
+) -> Result<Vec<KeptEntry>, QueryError> {
     let storage = st.storage.clone();
     let tenant = tenant.to_string();
     let expr = expr.clone();
@@ -217,14 +246,7 @@ pub async fn logs(
         scan(&storage, &snap, &search, &mut keep)?;
         let mut entries: Vec<KeptLine> = keep.heap.into_vec();
         entries.sort();
-        let mut by_labels: BTreeMap<Labels, Vec<Line>> = BTreeMap::new();
-        for e in entries {
-            by_labels.entry(e.labels).or_default().push(e.line);
-        }
-        Ok(by_labels
-            .into_iter()
-            .map(|(labels, entries)| Stream { labels, entries })
-            .collect())
+        Ok(entries.into_iter().map(|k| k.entry).collect())
     })
     .await
 }
@@ -234,8 +256,7 @@ pub async fn logs(
 #[derive(Debug)]
 struct KeptLine {
     key: (i64, u64),
-    labels: Labels,
-    line: Line,
+    entry: KeptEntry,
 }
 
 impl PartialEq for KeptLine {
@@ -312,11 +333,14 @@ impl Visitor for Kept<'_> {
         let key = (self.key(ts), self.seq);
         self.heap.push(KeptLine {
             key,
-            labels,
-            line: Line {
-                ts_ns: ts,
-                line: text,
-                metadata,
+            entry: KeptEntry {
+                stream,
+                labels,
+                line: Line {
+                    ts_ns: ts,
+                    line: text,
+                    metadata,
+                },
             },
         });
         if self.heap.len() > self.limit {
@@ -365,7 +389,13 @@ struct LineColumns(Option<(StringArray, StringArray, Maps, Maps, Int32Array)>);
 /// A kept row: its line, stream labels and structured metadata.
 type Selected<'a> = (&'a str, Labels, Vec<(String, String)>);
 
-const LINE_COLUMNS: &[&str] = &["body", "service", "resource", "attributes", "severity_number"];
+const LINE_COLUMNS: &[&str] = &[
+    "body",
+    "service",
+    "resource",
+    "attributes",
+    "severity_number",
+];
 
 impl LineColumns {
     fn load(&mut self, b: &RecordBatch) -> Result<(), QueryError> {

@@ -6,6 +6,7 @@
 //! Loki's label and series endpoints). The language itself is `osprey-logql`'s;
 //! results are typed values that `api/logs.rs` and `api/loki/` render.
 
+pub mod detected;
 pub mod filter;
 pub mod logql;
 pub mod patterns;

@@ -220,6 +220,7 @@ pub async fn patterns(
     tenant: &str,
     p: &StatsParams,
     limit: usize,
+    step_ms: Option<i64>,
 ) -> Result<Patterns, QueryError> {
     let expr = p.expr()?;
     let storage = st.storage.clone();
@@ -227,7 +228,7 @@ pub async fn patterns(
     let (start, end) = (p.start_ns, p.end_ns);
     st.blocking("patterns", move || {
         let snap = storage.snapshot(&tenant, Signal::Logs);
-        let Some(w) = Window::of(&snap, start, end, None)? else {
+        let Some(w) = Window::of(&snap, start, end, step_ms)? else {
             return Ok(Patterns {
                 start_ns: start.unwrap_or(0),
                 step_ms: 1000,

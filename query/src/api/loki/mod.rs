@@ -3,14 +3,22 @@
 //! streams, metric queries as matrices), `query` (instant metric queries), `labels`,
 //! `label/{name}/values`, `series`, `index/stats`, `index/volume`,
 //! `index/volume_range` (Grafana's Logs Drilldown), `tail` (a WebSocket: the last
-//! lines since `start`, then each new batch's, as `{"streams": […]}` frames) and
-//! `status/buildinfo`. Parameters follow
+//! lines since `start`, then each new batch's, as `{"streams": […]}` frames),
+//! `format_query` and `status/buildinfo`; Drilldown's `detected_*`, `patterns` and
+//! `drilldown-limits` are `drilldown.rs`. Parameters follow
 //! `params.rs`, answers and errors `render.rs`; the engines are
 //! `crate::logs::logql` and `crate::logs::streams`. Tenancy comes from the request
 //! context, as everywhere.
 
+mod drilldown;
 mod params;
 mod render;
+
+pub(super) use drilldown::{
+    field_values_handler as detected_field_values_handler,
+    fields_handler as detected_fields_handler, labels_handler as detected_labels_handler,
+    limits_handler as drilldown_limits_handler, patterns_handler,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,7 +73,7 @@ pub(super) async fn query_range_handler(
                 let limit = params::limit(&p, true)?;
                 let forward = params::forward(&p)?;
                 let mut streams =
-                    engine::logs(&st, ctx.tenant(), &log, start, end, limit, forward).await?;
+                    engine::logs(&st, ctx.tenant(), &log, (start, end), limit, forward).await?;
                 if !forward {
                     streams.reverse();
                 }
@@ -408,7 +416,7 @@ pub(super) async fn tail_handler(
         // (a line may come twice, as in Loki).
         let rx = st.storage.subscribe_logs();
         let tenant = ctx.tenant().to_string();
-        let history = engine::logs(&st, &tenant, &log, start, now + 1, limit, false).await?;
+        let history = engine::logs(&st, &tenant, &log, (start, now + 1), limit, false).await?;
         Ok(ws.on_upgrade(move |socket| tail_socket(socket, rx, tenant, log, history)))
     };
     respond(run.await.map(IntoResponse::into_response))
@@ -446,6 +454,27 @@ async fn tail_socket(
         if socket.send(Message::Text(frame.into())).await.is_err() {
             return;
         }
+    }
+}
+
+/// `GET|POST /loki/api/v1/format_query`: the query as Loki's `syntax.Prettify` writes
+/// it, or a 400 `{"status": "invalid-query", "error": …}`.
+pub(super) async fn format_query_handler(
+    Query(q): Query<Params>,
+    form: Result<Form<Params>, FormRejection>,
+) -> Response {
+    let p = merged(q, form);
+    match logql::parse(p.get("query").map_or("", String::as_str)) {
+        Ok(query) => axum::Json(json!({
+            "status": "success",
+            "data": logql::pretty::pretty(&query),
+        }))
+        .into_response(),
+        Err(e) => (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(json!({"status": "invalid-query", "error": e.to_string()})),
+        )
+            .into_response(),
     }
 }
 

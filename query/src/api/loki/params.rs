@@ -104,8 +104,19 @@ pub(super) const MAX_ENTRIES: usize = 5000;
 
 /// `limit` (default 100): positive; at most [`MAX_ENTRIES`] for log queries (`log`).
 pub(super) fn limit(p: &Params, log: bool) -> Result<usize, QueryError> {
-    let Some(v) = p.get("limit").filter(|v| !v.is_empty()) else {
-        return Ok(100);
+    let n = positive(p, "limit", 100)?;
+    if log && n > MAX_ENTRIES {
+        return Err(bad(format!(
+            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({n} > {MAX_ENTRIES})"
+        )));
+    }
+    Ok(n)
+}
+
+/// A positive count parameter (`limit`, `line_limit`), `default` when absent.
+pub(super) fn positive(p: &Params, name: &str, default: usize) -> Result<usize, QueryError> {
+    let Some(v) = p.get(name).filter(|v| !v.is_empty()) else {
+        return Ok(default);
     };
     let n: i64 = v
         .parse()
@@ -113,13 +124,7 @@ pub(super) fn limit(p: &Params, log: bool) -> Result<usize, QueryError> {
     if n <= 0 {
         return Err(bad("limit must be a positive value".into()));
     }
-    let n = usize::try_from(n).unwrap_or(usize::MAX);
-    if log && n > MAX_ENTRIES {
-        return Err(bad(format!(
-            "max entries limit per query exceeded, limit > max_entries_limit_per_query ({n} > {MAX_ENTRIES})"
-        )));
-    }
-    Ok(n)
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// `direction`: `true` for forward; backward by default.

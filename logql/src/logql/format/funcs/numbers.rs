@@ -7,7 +7,7 @@ use gotmpl::Value;
 
 use super::super::args::{R, calling, int, string, to_f64, to_i64, want, want_at_least};
 use super::Funcs;
-use crate::logql::units::parse_bytes;
+use crate::logql::units::{parse_bytes, parse_go_duration_seconds};
 
 pub(super) fn register(f: &mut Funcs) {
     f.add("int", |a| {
@@ -76,7 +76,7 @@ pub(super) fn register(f: &mut Funcs) {
     for name in ["duration", "duration_seconds"] {
         f.add(name, move |a| {
             want(name, a, 1)?;
-            go_duration_seconds(string(a, 0)?)
+            parse_go_duration_seconds(string(a, 0)?)
                 .map(Value::Float)
                 .map_err(|e| calling(name, e))
         });
@@ -135,66 +135,21 @@ fn round(v: f64, places: i64, on: f64) -> f64 {
     r / pow
 }
 
-/// Go's `time.ParseDuration(s).Seconds()`: units ns, us/µs/μs, ms, s, m, h (no days).
-fn go_duration_seconds(s: &str) -> Result<f64, String> {
-    let invalid = || format!("time: invalid duration {s:?}");
-    let (neg, mut rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Ok(0.0);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..n];
-        if num.is_empty() || num == "." {
-            return Err(invalid());
-        }
-        let value: f64 = num.parse().map_err(|_| invalid())?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..u];
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "" => return Err(format!("time: missing unit in duration {s:?}")),
-            other => return Err(format!("time: unknown unit {other:?} in duration {s:?}")),
-        };
-        total += value * scale;
-        rest = &rest[u..];
-    }
-    Ok(if neg { -total } else { total })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn units_and_rounding_like_go() {
-        assert_eq!(go_duration_seconds("3m10s"), Ok(190.0));
-        assert_eq!(go_duration_seconds("3ms"), Ok(0.003));
-        assert_eq!(go_duration_seconds("-1.5h"), Ok(-5400.0));
+        assert_eq!(parse_go_duration_seconds("3m10s"), Ok(190.0));
+        assert_eq!(parse_go_duration_seconds("3ms"), Ok(0.003));
+        assert_eq!(parse_go_duration_seconds("-1.5h"), Ok(-5400.0));
         assert_eq!(
-            go_duration_seconds("1d"),
+            parse_go_duration_seconds("1d"),
             Err("time: unknown unit \"d\" in duration \"1d\"".into())
         );
         assert_eq!(
-            go_duration_seconds("1"),
+            parse_go_duration_seconds("1"),
             Err("time: missing unit in duration \"1\"".into())
         );
         assert_eq!(round(123.88571428571, 5, 0.2), 123.88572);
