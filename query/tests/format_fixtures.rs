@@ -1,13 +1,17 @@
 //! Data written by an earlier on-disk format is still read, whole and unchanged.
 //!
-//! `storage/tests/fixtures/data-v1/` and `data-v2/` are data directories (MANIFEST,
-//! Parquet files of every signal with their trace-id sidecars, tag and full-text
-//! indexes, series files) written from the dataset below by two formats: samples a
-//! row each (`data-v1`) and samples in runs per series (`data-v2`, `files/runs.rs`); `expected.json` beside each holds what the API answered over it.
+//! `storage/tests/fixtures/data-v1/`, `data-v2/` and `data-v3/` are data directories
+//! (MANIFEST, Parquet files of every signal with their trace-id sidecars, tag and
+//! full-text indexes, series files) written from the dataset below by three formats:
+//! samples a row each (`data-v1`), samples in runs per series (`data-v2`,
+//! `files/runs.rs`), and logs files with their stream volumes in the footer (`data-v3`,
+//! `files/volumes.rs`); `expected.json` beside each holds what the API answered over
+//! it.
 //! This test opens a copy of each with today's code and asks the same questions
 //! through the API: SQL over each table (every column, through the file layouts), a
 //! trace by id (trace-id sidecar), a tag search (tag index), a log search (full-text
-//! index) and PromQL (series files and the samples' run index). A format change must
+//! index), PromQL (series files and the samples' run index) and Loki's volume, stats
+//! and series (the logs footer's stream volumes, or the rows without them). A format change must
 //! keep these answers. Opening `data-v1` migrates its samples file to runs; the test
 //! opens it a second time to read what the migration left.
 //!
@@ -113,6 +117,42 @@ fn requests() -> Vec<(&'static str, &'static str, String, Option<String>)> {
             format!(
                 "/api/v1/series?match[]=http_requests_total&start={s}&end={}",
                 s + 600
+            ),
+            None,
+        ),
+        (
+            "loki_volume",
+            "GET",
+            format!(
+                "/loki/api/v1/index/volume?query=%7Bk8s_namespace_name%3D%22shop%22%7D&targetLabels=service_name&start={s}&end={}",
+                s + 3600
+            ),
+            None,
+        ),
+        (
+            "loki_volume_range",
+            "GET",
+            format!(
+                "/loki/api/v1/index/volume_range?query=%7Bk8s_namespace_name%3D%22shop%22%7D&start={s}&end={}&step=600",
+                s + 3600
+            ),
+            None,
+        ),
+        (
+            "loki_index_stats",
+            "GET",
+            format!(
+                "/loki/api/v1/index/stats?query=%7Bk8s_namespace_name%3D%22shop%22%7D&start={s}&end={}",
+                s + 3600
+            ),
+            None,
+        ),
+        (
+            "loki_series",
+            "GET",
+            format!(
+                "/loki/api/v1/series?match[]=%7Bservice_name%3D~%22c.*%22%7D&start={s}&end={}",
+                s + 3600
             ),
             None,
         ),
@@ -225,4 +265,9 @@ async fn format_fixture_v1_is_read_whole() {
 #[tokio::test]
 async fn format_fixture_v2_is_read_whole() {
     read_whole("data-v2").await;
+}
+
+#[tokio::test]
+async fn format_fixture_v3_is_read_whole() {
+    read_whole("data-v3").await;
 }

@@ -225,6 +225,19 @@ impl Storage {
         }
     }
 
+    /// The stream volumes a logs file's footer holds (`files/volumes.rs`); `None` for a
+    /// file without them (older, or too many streams) or whose footer cannot be read.
+    pub fn stream_volumes(&self, file: &FileMeta) -> Option<Vec<files::volumes::StreamVolume>> {
+        if file.signal != Signal::Logs {
+            return None;
+        }
+        let footers = Some(&self.inner.caches.footers);
+        let meta = files::footer(&self.inner.blobs, footers, &file.path).ok()?;
+        let kv = meta.metadata().file_metadata().key_value_metadata()?;
+        let v = kv.iter().find(|k| k.key == files::volumes::KEY)?;
+        files::volumes::parse(v.value.as_deref()?)
+    }
+
     /// Reads `columns` (all when `None`) of a live file, only the rows numbered in `rows`
     /// (ascending) when given.
     pub fn read_rows(

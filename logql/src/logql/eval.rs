@@ -237,6 +237,17 @@ fn extract(
             .get(i)
             .is_some_and(|t| *t < from.saturating_add(r.range_ns))
     };
+    // Cut to a group, a line needs only the labels the group and its pipeline read.
+    let wanted = n.reduce.and_then(|g| {
+        let unwrap = r.unwrap.iter().flat_map(|u| {
+            std::iter::once(u.label.as_str())
+                .chain(u.post_filters.iter().flat_map(filter_label_names))
+        });
+        pipeline::required_labels(
+            &r.log.pipeline,
+            g.labels.iter().map(String::as_str).chain(unwrap),
+        )
+    });
     let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
     for s in streams {
         for l in &s.entries {
@@ -246,6 +257,7 @@ fn extract(
             }
             let mut e = Entry::new(&s.labels, &l.line);
             e.ts_ns = ts;
+            e.wanted = wanted.as_ref();
             e.add_metadata(&l.metadata);
             if !pipeline::run(&r.log.pipeline, &mut e) {
                 continue;
@@ -281,6 +293,19 @@ fn extract(
         points.sort_by_key(|(ts, _)| *ts);
     }
     Ok(Extracted { series })
+}
+
+/// The label names a filter reads.
+fn filter_label_names(f: &LabelFilter) -> Vec<&str> {
+    match f {
+        LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
+            let mut v = filter_label_names(a);
+            v.extend(filter_label_names(b));
+            v
+        }
+        LabelFilter::String(m) => vec![m.name.as_str()],
+        LabelFilter::Number { name, .. } => vec![name.as_str()],
+    }
 }
 
 /// The range function at `t_ns` over each series' samples in that step's window.

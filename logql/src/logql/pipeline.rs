@@ -5,6 +5,7 @@
 //! `__error__="LabelFilterErr"` and the line is kept, for the query to skip or fail on),
 //! `drop`, `keep`, `decolorize`, and `line_format`/`label_format` (`format/`).
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -26,6 +27,8 @@ pub struct Entry<'s> {
     pub line: String,
     /// The line's time (what `__timestamp__` answers in a template).
     pub ts_ns: i64,
+    /// When set, parsers add only these labels (see [`required_labels`]).
+    pub wanted: Option<&'s HashSet<String>>,
 }
 
 impl<'s> Entry<'s> {
@@ -35,6 +38,7 @@ impl<'s> Entry<'s> {
             labels: stream.clone(),
             line: line.to_string(),
             ts_ns: 0,
+            wanted: None,
         }
     }
 
@@ -53,7 +57,18 @@ impl<'s> Entry<'s> {
         if self.stream.contains_key(&name) {
             name.push_str("_extracted");
         }
+        if self.wanted.is_some_and(|w| !w.contains(&name)) {
+            return;
+        }
         self.labels.insert(name, value);
+    }
+
+    /// Whether a parser should extract `key` (a cheap check before its value is built;
+    /// [`Entry::extract`] decides).
+    fn may_want(&self, key: &str) -> bool {
+        let Some(w) = self.wanted else { return true };
+        let name = sanitize_label_name(key);
+        w.contains(&name) || w.contains(&format!("{name}_extracted"))
     }
 
     fn set_error(&mut self, kind: &str, details: String) {
@@ -195,6 +210,38 @@ pub fn line_matches(f: &LineFilter, line: &str) -> bool {
     }
 }
 
+/// The labels a pipeline's later stages and the caller (`also`: grouping labels, an
+/// unwrapped label) read, when they can be known: a parser need extract no other.
+/// `None` when a stage may read any label (`line_format`, `label_format`).
+pub fn required_labels<'a>(
+    stages: &[Stage],
+    also: impl IntoIterator<Item = &'a str>,
+) -> Option<HashSet<String>> {
+    fn filter_names(f: &LabelFilter, out: &mut HashSet<String>) {
+        match f {
+            LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
+                filter_names(a, out);
+                filter_names(b, out);
+            }
+            LabelFilter::String(m) => {
+                out.insert(m.name.clone());
+            }
+            LabelFilter::Number { name, .. } => {
+                out.insert(name.clone());
+            }
+        }
+    }
+    let mut out: HashSet<String> = also.into_iter().map(str::to_string).collect();
+    for s in stages {
+        match s {
+            Stage::LabelFilter(f) => filter_names(f, &mut out),
+            Stage::LineFormat(_) | Stage::LabelFormat(_) => return None,
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
 /// A valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub fn is_label_name(s: &str) -> bool {
     let mut c = s.chars();
@@ -230,7 +277,7 @@ fn json(params: &[(String, Vec<PathPart>)], e: &mut Entry<'_>) {
     match serde_json::from_str::<RawObject<'_>>(&line) {
         Ok(obj) if params.is_empty() => {
             let mut found = Vec::new();
-            flatten("", &obj, &mut found);
+            flatten("", &obj, &|k| e.may_want(k), &mut found);
             for (k, val) in found {
                 e.extract(&k, val);
             }
@@ -306,7 +353,12 @@ fn scalar_text(v: &RawValue) -> String {
 
 /// Every scalar field, nested objects' keys joined with `_`; arrays and nulls are not
 /// extracted.
-fn flatten(prefix: &str, obj: &RawObject<'_>, out: &mut Vec<(String, String)>) {
+fn flatten(
+    prefix: &str,
+    obj: &RawObject<'_>,
+    want: &dyn Fn(&str) -> bool,
+    out: &mut Vec<(String, String)>,
+) {
     for (k, v) in obj {
         let key = if prefix.is_empty() {
             k.clone()
@@ -316,9 +368,9 @@ fn flatten(prefix: &str, obj: &RawObject<'_>, out: &mut Vec<(String, String)>) {
         let text = v.get();
         if text.starts_with('{') {
             if let Ok(inner) = serde_json::from_str::<RawObject<'_>>(text) {
-                flatten(&key, &inner, out);
+                flatten(&key, &inner, want, out);
             }
-        } else if !text.starts_with('[') && text != "null" {
+        } else if !text.starts_with('[') && text != "null" && want(&key) {
             out.push((key, scalar_text(v)));
         }
     }

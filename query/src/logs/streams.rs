@@ -1,14 +1,17 @@
 //! The log streams of a time range, as Loki's label, series and index endpoints see
 //! them: each record's stream labels (`logql::stream_labels`), de-duplicated,
 //! optionally only those some selectors select ([`list`]); and their volume, lines
-//! and bytes per group of streams and time bucket ([`volume`]).
+//! and bytes per group of streams and time bucket ([`volume`]). A logs file wholly
+//! inside the range (and, for volumes, inside one bucket) answers from the stream
+//! volumes in its footer without a row read; the others and memory are scanned.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use arrow::array::{RecordBatch, StringArray};
 use osprey_logql::logql::{Labels, LogExpr};
 use osprey_logql::search::Expr;
-use osprey_storage::Signal;
+use osprey_storage::files::volumes::StreamVolume;
+use osprey_storage::{FileMeta, Signal};
 
 use super::search::{Loc, Search, Visitor, scan};
 use crate::columns::{Maps, strings};
@@ -41,6 +44,9 @@ pub async fn list(
             seen: HashSet::new(),
             cols: None,
         };
+        let snap = answer_from_footers(&storage, snap, (start_ns, end_ns), |_, v| {
+            c.add(stream_labels(v.resource.clone(), &v.service), &v.service)
+        })?;
         scan(&storage, &snap, &search, &mut c)?;
         let mut out: Vec<Labels> = c.seen.into_iter().collect();
         out.sort();
@@ -56,24 +62,8 @@ struct Streams<'a> {
     cols: Option<(StringArray, Maps)>,
 }
 
-impl Visitor for Streams<'_> {
-    fn columns(&self) -> &[&'static str] {
-        &["service", "resource"]
-    }
-
-    fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
-        self.cols = Some((strings(b, "service")?, Maps::new(b, "resource")?));
-        Ok(())
-    }
-
-    fn visit(&mut self, _ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
-        let Some((service, resource)) = &self.cols else {
-            return Err(QueryError::Internal(
-                "stream scan visited before a batch".into(),
-            ));
-        };
-        let service = service.value(i);
-        let labels = stream_labels(resource.row(i), service);
+impl Streams<'_> {
+    fn add(&mut self, labels: Labels, service: &str) -> Result<(), QueryError> {
         if self.seen.contains(&labels) {
             return Ok(());
         }
@@ -93,6 +83,53 @@ impl Visitor for Streams<'_> {
         self.seen.insert(labels);
         Ok(())
     }
+}
+
+impl Visitor for Streams<'_> {
+    fn columns(&self) -> &[&'static str] {
+        &["service", "resource"]
+    }
+
+    fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
+        self.cols = Some((strings(b, "service")?, Maps::new(b, "resource")?));
+        Ok(())
+    }
+
+    fn visit(&mut self, _ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
+        let Some((service, resource)) = &self.cols else {
+            return Err(QueryError::Internal(
+                "stream scan visited before a batch".into(),
+            ));
+        };
+        let service = service.value(i).to_string();
+        let labels = stream_labels(resource.row(i), &service);
+        self.add(labels, &service)
+    }
+}
+
+/// The snapshot without the files wholly inside `[start_ns, end_ns]` whose footers
+/// list their stream volumes (`osprey_storage::files::volumes`): each of those
+/// streams goes to `take` (with the file) instead, so only the other files are read.
+fn answer_from_footers(
+    storage: &osprey_storage::Storage,
+    mut snap: osprey_storage::Snapshot,
+    (start_ns, end_ns): (i64, i64),
+    mut take: impl FnMut(&FileMeta, &StreamVolume) -> Result<(), QueryError>,
+) -> Result<osprey_storage::Snapshot, QueryError> {
+    let mut kept = Vec::with_capacity(snap.files.len());
+    for f in std::mem::take(&mut snap.files) {
+        let inside = start_ns <= f.min_time_ns && f.max_time_ns <= end_ns;
+        match inside.then(|| storage.stream_volumes(&f)).flatten() {
+            Some(volumes) => {
+                for v in &volumes {
+                    take(&f, v)?;
+                }
+            }
+            None => kept.push(f),
+        }
+    }
+    snap.files = kept;
+    Ok(snap)
 }
 
 /// Lines and bytes (of their text) of one group of streams in one time bucket.
@@ -124,7 +161,7 @@ pub async fn volume(
     let storage = st.storage.clone();
     let tenant = tenant.to_string();
     st.blocking("logql volume", move || {
-        let snap = storage.snapshot(&tenant, Signal::Logs);
+        let mut snap = storage.snapshot(&tenant, Signal::Logs);
         let search = Search {
             expr: Expr::All,
             start_ns,
@@ -138,6 +175,26 @@ pub async fn volume(
             out: Volumes::default(),
             cols: None,
         };
+        // A file answers from its footer when it lies in one bucket.
+        let mut in_buckets = Vec::new();
+        let mut rest = Vec::new();
+        for f in std::mem::take(&mut snap.files) {
+            match v.bucket_of(f.min_time_ns) == v.bucket_of(f.max_time_ns) {
+                true => in_buckets.push(f),
+                false => rest.push(f),
+            }
+        }
+        snap.files = in_buckets;
+        let mut snap = answer_from_footers(&storage, snap, (start_ns, end_ns), |f, s| {
+            let labels = stream_labels(s.resource.clone(), &s.service);
+            let volume = Volume {
+                lines: s.lines,
+                bytes: s.bytes,
+            };
+            let bucket = v.bucket_of(f.min_time_ns);
+            v.add(labels, &s.service, bucket, volume)
+        })?;
+        snap.files.extend(rest);
         scan(&storage, &snap, &search, &mut v)?;
         v.out.streams = v.seen.values().filter(|g| g.is_some()).count();
         Ok(v.out)
@@ -179,29 +236,50 @@ impl Visitor for Volumer<'_> {
         };
         let service_name = service.value(i);
         let labels = stream_labels(resource.row(i), service_name);
+        let volume = Volume {
+            lines: 1,
+            bytes: body.value_length(i) as u64,
+        };
+        let service_name = service_name.to_string();
+        self.add(labels, &service_name, self.bucket_of(ts), volume)
+    }
+}
+
+impl Volumer<'_> {
+    /// The bucket a time falls in (0 when unbucketed).
+    fn bucket_of(&self, ts: i64) -> i64 {
+        match self.bucket {
+            Some((first, width)) => first + (ts - first).div_euclid(width) * width,
+            None => 0,
+        }
+    }
+
+    /// Adds a stream's lines and bytes in one bucket to its group.
+    fn add(
+        &mut self,
+        labels: Labels,
+        service: &str,
+        bucket: i64,
+        add: Volume,
+    ) -> Result<(), QueryError> {
         if !self.seen.contains_key(&labels) {
             if self.seen.len() >= MAX_STREAMS {
                 return Err(QueryError::BadData(format!(
                     "more than {MAX_STREAMS} streams in the time range: narrow it or add a selector"
                 )));
             }
-            let group =
-                selects_stream(self.selector, &labels, service_name).then(|| match self.group {
-                    Some(keep) => labels
-                        .iter()
-                        .filter(|(k, _)| keep.contains(k))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                    None => labels.clone(),
-                });
+            let group = selects_stream(self.selector, &labels, service).then(|| match self.group {
+                Some(keep) => labels
+                    .iter()
+                    .filter(|(k, _)| keep.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                None => labels.clone(),
+            });
             self.seen.insert(labels.clone(), group);
         }
         let Some(Some(group)) = self.seen.get(&labels) else {
             return Ok(());
-        };
-        let bucket = match self.bucket {
-            Some((first, width)) => first + (ts - first).div_euclid(width) * width,
-            None => 0,
         };
         let v = self
             .out
@@ -210,8 +288,8 @@ impl Visitor for Volumer<'_> {
             .or_default()
             .entry(bucket)
             .or_default();
-        v.lines += 1;
-        v.bytes += body.value(i).len() as u64;
+        v.lines += add.lines;
+        v.bytes += add.bytes;
         Ok(())
     }
 }

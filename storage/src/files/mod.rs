@@ -15,6 +15,7 @@ pub mod layout;
 pub(crate) mod pruning;
 mod run_codec;
 pub mod runs;
+pub mod volumes;
 
 pub use runs::SeriesOrder;
 
@@ -215,6 +216,10 @@ pub fn write_file(
     let sorted = sort_batches(signal, batches)?;
     let (min_time_ns, max_time_ns) = time_range(signal, &sorted);
     let rows = sorted.num_rows() as u64;
+    let stream_volumes = match signal {
+        Signal::Logs => volumes::compute(&sorted)?,
+        _ => None,
+    };
     let batch = crate::files::layout::to_file(signal, sorted, order)?;
     let trace_index = signal == Signal::Spans;
     let text_index = signal == Signal::Logs;
@@ -237,6 +242,15 @@ pub fn write_file(
             batch.schema(),
             Some(encoding::writer_properties(signal, opts)),
         )?;
+        if let Some(v) = &stream_volumes {
+            let json = serde_json::to_string(v).map_err(|e| {
+                StorageError::Arrow(arrow::error::ArrowError::ExternalError(Box::new(e)))
+            })?;
+            w.append_key_value_metadata(parquet::file::metadata::KeyValue::new(
+                volumes::KEY.to_string(),
+                json,
+            ));
+        }
         w.write(&batch)?;
         Ok(w.into_inner()?)
     };
