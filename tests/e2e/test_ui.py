@@ -76,6 +76,10 @@ def test_every_route_renders_without_errors(osprey: OspreyServer, osprey_bin, pa
         "/services/checkout": "service-page",
         "/hosts": "hosts-page",
         "/hosts/host-b": "host-page",
+        "/alerts": "alerts-page",
+        "/alerts?tab=rules": "alerts-page",
+        "/alerts?tab=silences": "no-notifier",
+        "/alerts?tab=history": "alerts-page",
     }
     for path, testid in routes.items():
         resp = page.goto(osprey.http(path))

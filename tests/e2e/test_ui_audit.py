@@ -74,6 +74,7 @@ def _routes(osprey: OspreyServer) -> dict[str, tuple[str, str, Callable | None]]
         "service": (f"/services/{urllib.parse.quote(service)}", "operation-row", None),
         "hosts": ("/hosts", "host-row", None),
         "host": (f"/hosts/{urllib.parse.quote(hosts[0])}", "host-stats", None),
+        "alerts-rules": ("/alerts?tab=rules", "alerts-page", None),
     }
 
 

@@ -43,6 +43,7 @@ pub const VIEWS: &[&str] = &[
     "/services/{name}",
     "/hosts",
     "/hosts/{instance}",
+    "/alerts",
 ];
 
 /// Routes serving the embedded UI: `/`, the views, `/assets/{*path}` and the build's

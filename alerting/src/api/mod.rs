@@ -112,6 +112,7 @@ async fn history_handler(
         .unwrap_or_default();
     let transitions = m.transitions(ctx.tenant(), start, end);
     success(json!({
+        "notifier": m.notifier().is_some(),
         "transitions": transitions.iter().map(model::transition_json).collect::<Vec<_>>(),
         "notifications": entries.iter().map(model::history_json).collect::<Vec<_>>(),
     }))

@@ -39,6 +39,9 @@ pub struct RuleGroup {
     pub limit: usize,
     pub evaluation_time: f64,
     pub last_evaluation: String,
+    /// `logql` for a Loki-ruler group (Osprey's addition); absent for PromQL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -193,6 +196,7 @@ impl RuleDiscovery {
                 limit: g.limit,
                 evaluation_time: g.evaluation_time.as_secs_f64(),
                 last_evaluation: wall(g.last_evaluation),
+                language: (g.language == crate::rules::load::Language::LogQL).then_some("logql"),
             })
             .collect();
         RuleDiscovery {
@@ -228,6 +232,10 @@ pub fn history_json(e: &crate::notify::HistoryEntry) -> serde_json::Value {
         "resolved": e.resolved,
         "attempts": e.attempts,
         "error": e.error,
+        "alerts": e.alerts.iter().map(|(labels, resolved)| serde_json::json!({
+            "labels": labels,
+            "status": if *resolved { "resolved" } else { "firing" },
+        })).collect::<Vec<_>>(),
     })
 }
 

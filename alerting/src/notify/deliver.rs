@@ -226,6 +226,11 @@ impl Notifier {
                 resolved: resolved_sent,
                 attempts,
                 error: result.err(),
+                alerts: to_send
+                    .iter()
+                    .take(super::HISTORY_ALERTS)
+                    .map(|a| (a.labels.clone(), a.resolved_at(now)))
+                    .collect(),
             });
         }
         ok

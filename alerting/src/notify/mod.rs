@@ -64,7 +64,12 @@ pub struct HistoryEntry {
     pub resolved: usize,
     pub attempts: u32,
     pub error: Option<String>,
+    /// The alerts sent (labels, resolved), at most [`HISTORY_ALERTS`] of them.
+    pub alerts: Vec<(std::collections::BTreeMap<String, String>, bool)>,
 }
+
+/// Alerts one history entry lists (a group may hold thousands).
+pub const HISTORY_ALERTS: usize = 100;
 
 /// An aggregation group as the API shows it: group labels, receiver, alerts.
 pub type GroupView = (

@@ -2,13 +2,15 @@
 // theme, error banner, shortcuts help; the view itself is loaded on demand.
 
 import { useEffect, useState } from "preact/hooks";
+import { alerts } from "./api/alerts";
 import { currentTenant, TENANT_RE } from "./api/http";
 import { Icon } from "./components/Icon";
 import { Link } from "./components/Link";
 import { Loading, ErrorState } from "./components/States";
 import { TimePicker } from "./components/TimePicker";
 import { bannerErrors, clearAllErrors } from "./lib/errors";
-import { REFRESH_OPTIONS, refreshNow } from "./lib/refresh";
+import { useLoad } from "./lib/load";
+import { REFRESH_OPTIONS, refreshNow, tick } from "./lib/refresh";
 import { helpOpen, SHORTCUTS } from "./lib/shortcuts";
 import { useStore } from "./lib/store";
 import { theme, toggleTheme } from "./lib/theme";
@@ -24,6 +26,7 @@ export const ROUTES: RouteDef[] = [
   { pattern: "/services/:name", load: () => import("./pages/service") },
   { pattern: "/hosts", load: () => import("./pages/hosts") },
   { pattern: "/hosts/:instance", load: () => import("./pages/host") },
+  { pattern: "/alerts", load: () => import("./pages/alerts") },
 ];
 
 const NOT_FOUND: RouteDef = { pattern: "*", load: () => import("./pages/notfound") };
@@ -35,7 +38,24 @@ const NAV: { path: string; label: string; match: (p: string) => boolean }[] = [
   { path: "/traces", label: "Traces", match: (p) => p === "/traces" || p.startsWith("/trace/") },
   { path: "/services", label: "Services", match: (p) => p === "/services" || p.startsWith("/services/") },
   { path: "/hosts", label: "Hosts", match: (p) => p === "/hosts" || p.startsWith("/hosts/") },
+  { path: "/alerts", label: "Alerts", match: (p) => p === "/alerts" },
 ];
+
+/** The firing alerts' count beside the Alerts view's name (the tenant's rules). */
+function FiringBadge() {
+  const t = useStore(tick);
+  const tenant = currentTenant();
+  const firing = useLoad((s) => alerts(s).then((l) => l.filter((a) => a.state === "firing").length), [t, tenant], {
+    label: "Could not load alerts",
+  });
+  const n = firing.data ?? 0;
+  if (n === 0) return null;
+  return (
+    <span class="nav-badge" data-testid="nav-alerts-firing" title={`${n} firing`}>
+      {n}
+    </span>
+  );
+}
 
 // Loaded page modules, so a revisit renders at once.
 const loaded = new Map<RouteDef, PageComponent>();
@@ -263,6 +283,7 @@ export function App() {
               onFocus={() => prefetch(n.path)}
             >
               {n.label}
+              {n.path === "/alerts" && <FiringBadge />}
             </Link>
           ))}
         </nav>

@@ -36,8 +36,20 @@ pub(crate) async fn post_retrying(
     body: Bytes,
 ) -> anyhow::Result<()> {
     let mut attempts = 0;
+    let mut dropped = 0;
     loop {
-        let (status, resp) = http.post(url, headers, body.clone()).await?;
+        // A connection the server closed (its slow-client guard, under a machine
+        // saturated by this very load) lost a request it never acknowledged: sent again.
+        let (status, resp) = match http.post(url, headers, body.clone()).await {
+            Ok(r) => r,
+            Err(e) if dropped < 5 => {
+                dropped += 1;
+                eprintln!("{url}: {e:#}; sending again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if (200..300).contains(&status) {
             return Ok(());
         }

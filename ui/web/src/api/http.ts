@@ -61,8 +61,11 @@ export function str(v: unknown): string {
   return String(v);
 }
 
-/** The message inside an error body (Prometheus or Jaeger shape), if any. */
+/** The message inside an error body (Prometheus, Jaeger or Alertmanager shape), if any. */
 export function errorMessage(body: unknown): { message: string; type: string | null } | null {
+  // Alertmanager's API v2 answers a bare JSON string, or `{code, message}`.
+  if (typeof body === "string" && body !== "") return { message: body, type: null };
+  if (isRecord(body) && typeof body.message === "string" && body.message !== "") return { message: body.message, type: null };
   if (!isRecord(body)) return null;
   if (typeof body.error === "string" && body.error !== "") {
     const type = typeof body.errorType === "string" && body.errorType !== "" ? body.errorType : null;
@@ -91,7 +94,9 @@ export function toSearch(params: Params): string {
 }
 
 export interface RequestOptions {
-  method?: "GET" | "POST";
+  method?: "GET" | "POST" | "DELETE";
+  /** A 2xx with an empty body is fine (answers `null`): Alertmanager's DELETE. */
+  allowEmpty?: boolean;
   params?: Params;
   /** JSON body (POST). */
   json?: unknown;
@@ -142,6 +147,7 @@ export async function request(path: string, opts: RequestOptions = {}): Promise<
     const detail = err?.message ?? (text.trim().slice(0, 300) || resp.statusText || "request failed");
     throw new ApiError(endpoint, `${detail} (HTTP ${resp.status})`, resp.status, err?.type ?? null);
   }
+  if (parsed === undefined && text === "" && opts.allowEmpty === true) return null;
   if (parsed === undefined) {
     throw new ApiError(endpoint, `${path} answered with something that is not JSON`, resp.status);
   }

@@ -18,13 +18,14 @@ export const SHORTCUTS: [string, string][] = [
   ["g t", "Go to traces"],
   ["g s", "Go to services"],
   ["g h", "Go to hosts"],
+  ["g a", "Go to alerts"],
   ["?", "Show this help"],
   ["Esc", "Leave a field, close a popup"],
 ];
 
 export const helpOpen = new Store(false);
 
-const GO: Record<string, string> = { o: "/", l: "/logs", m: "/explore", t: "/traces", s: "/services", h: "/hosts" };
+const GO: Record<string, string> = { o: "/", l: "/logs", m: "/explore", t: "/traces", s: "/services", h: "/hosts", a: "/alerts" };
 
 function focusQueryBar(): void {
   const bar = document.querySelector<HTMLElement>("[data-query-bar]");
