@@ -257,7 +257,7 @@ fn extract(
             }
             let mut e = Entry::new(&s.labels, &l.line);
             e.ts_ns = ts;
-            e.wanted = wanted.as_ref();
+            e.wanted = wanted.as_deref();
             e.add_metadata(&l.metadata);
             if !pipeline::run(&r.log.pipeline, &mut e) {
                 continue;

@@ -5,6 +5,7 @@
 //! `__error__="LabelFilterErr"` and the line is kept, for the query to skip or fail on),
 //! `drop`, `keep`, `decolorize`, and `line_format`/`label_format` (`format/`).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
@@ -28,7 +29,7 @@ pub struct Entry<'s> {
     /// The line's time (what `__timestamp__` answers in a template).
     pub ts_ns: i64,
     /// When set, parsers add only these labels (see [`required_labels`]).
-    pub wanted: Option<&'s HashSet<String>>,
+    pub wanted: Option<&'s [String]>,
 }
 
 impl<'s> Entry<'s> {
@@ -67,8 +68,15 @@ impl<'s> Entry<'s> {
     /// [`Entry::extract`] decides).
     fn may_want(&self, key: &str) -> bool {
         let Some(w) = self.wanted else { return true };
-        let name = sanitize_label_name(key);
-        w.contains(&name) || w.contains(&format!("{name}_extracted"))
+        let name: Cow<'_, str> = if is_label_name(key) {
+            Cow::Borrowed(key)
+        } else {
+            Cow::Owned(sanitize_label_name(key))
+        };
+        w.iter().any(|x| {
+            x.strip_prefix(name.as_ref())
+                .is_some_and(|rest| rest.is_empty() || rest == "_extracted")
+        })
     }
 
     fn set_error(&mut self, kind: &str, details: String) {
@@ -216,7 +224,7 @@ pub fn line_matches(f: &LineFilter, line: &str) -> bool {
 pub fn required_labels<'a>(
     stages: &[Stage],
     also: impl IntoIterator<Item = &'a str>,
-) -> Option<HashSet<String>> {
+) -> Option<Vec<String>> {
     fn filter_names(f: &LabelFilter, out: &mut HashSet<String>) {
         match f {
             LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
@@ -239,6 +247,8 @@ pub fn required_labels<'a>(
             _ => {}
         }
     }
+    let mut out: Vec<String> = out.into_iter().collect();
+    out.sort();
     Some(out)
 }
 
@@ -270,7 +280,55 @@ pub fn sanitize_label_name(key: &str) -> String {
 
 /// A JSON object's fields, values as written (numbers keep their text, as Loki
 /// keeps them).
-type RawObject<'a> = std::collections::HashMap<String, &'a RawValue>;
+/// A JSON object's members in document order, values unparsed, keys borrowed from the
+/// line unless they hold escapes (no map is built: a line's object is read once).
+struct RawObject<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> RawObject<'a> {
+    /// The last member named `k` (a repeated key's last value wins, as in Go).
+    fn get(&self, k: &str) -> Option<&'a RawValue> {
+        self.0.iter().rev().find(|(name, _)| name == k).map(|(_, v)| *v)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RawObject<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Key<'a>(Cow<'a, str>);
+        impl<'de> serde::Deserialize<'de> for Key<'de> {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = Key<'de>;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                        Ok(Key(Cow::Borrowed(v)))
+                    }
+                    fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                        Ok(Key(Cow::Owned(v.to_string())))
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawObject<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<Key<'de>, &'de RawValue>()? {
+                    out.push((k.0, v));
+                }
+                Ok(RawObject(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
 
 fn json(params: &[(String, Vec<PathPart>)], e: &mut Entry<'_>) {
     let line = std::mem::take(&mut e.line);
@@ -300,7 +358,7 @@ fn unpack(e: &mut Entry<'_>) {
     match serde_json::from_str::<RawObject<'_>>(&line) {
         Ok(obj) => {
             let mut entry = None;
-            for (k, v) in obj {
+            for (k, v) in obj.0 {
                 let Ok(text) = serde_json::from_str::<String>(v.get()) else {
                     continue;
                 };
@@ -328,8 +386,7 @@ fn lookup<'a>(obj: &RawObject<'a>, path: &[PathPart]) -> Option<&'a RawValue> {
         cur = match part {
             PathPart::Key(k) => serde_json::from_str::<RawObject<'_>>(cur.get())
                 .ok()?
-                .get(k)
-                .copied()?,
+                .get(k)?,
             PathPart::Index(i) => serde_json::from_str::<Vec<&RawValue>>(cur.get())
                 .ok()?
                 .get(*i)
@@ -359,9 +416,9 @@ fn flatten(
     want: &dyn Fn(&str) -> bool,
     out: &mut Vec<(String, String)>,
 ) {
-    for (k, v) in obj {
+    for (k, v) in &obj.0 {
         let key = if prefix.is_empty() {
-            k.clone()
+            k.to_string()
         } else {
             format!("{prefix}_{k}")
         };
