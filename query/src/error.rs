@@ -15,6 +15,9 @@ pub enum QueryError {
     Timeout(std::time::Duration),
     #[error("{0}")]
     NotFound(String),
+    /// The request is stale: what it was based on changed (409).
+    #[error("{0}")]
+    Conflict(String),
     /// Something is wrong on our side (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -27,6 +30,7 @@ impl QueryError {
             QueryError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
             QueryError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             QueryError::NotFound(_) => StatusCode::NOT_FOUND,
+            QueryError::Conflict(_) => StatusCode::CONFLICT,
             QueryError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -38,6 +42,7 @@ impl QueryError {
             QueryError::Execution(_) => "execution",
             QueryError::Timeout(_) => "timeout",
             QueryError::NotFound(_) => "not_found",
+            QueryError::Conflict(_) => "conflict",
             QueryError::Internal(_) => "internal",
         }
     }

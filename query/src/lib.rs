@@ -1,6 +1,7 @@
 //! Osprey's query service: DataFusion SQL over the storage snapshot, PromQL, log search,
-//! trace lookup, and the HTTP APIs that expose them (Prometheus, Jaeger and Osprey's
-//! own shapes), plus the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
+//! trace lookup, stored dashboards (`dashboards.rs`), and the HTTP APIs that expose
+//! them (Prometheus, Jaeger, Loki and Osprey's own shapes), plus the operational
+//! endpoints (`/healthz`, `/readyz`, `/metrics`).
 //!
 //! Query code never decodes wire protocols; it reads only through
 //! `osprey_storage::Storage::snapshot`, so a record is visible exactly once whether it
@@ -8,6 +9,7 @@
 
 pub mod api;
 mod columns;
+pub mod dashboards;
 mod error;
 pub mod logs;
 pub mod promql;

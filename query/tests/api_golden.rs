@@ -4,7 +4,8 @@
 //!
 //! `query/tests/golden/<surface>.json` holds cases: `name`, `method`, `path` (with its
 //! query string), optional `form` (a form-encoded POST body), `json` (a JSON body) and
-//! `tenant`, then the expected `status` and `response`. The data is the shared
+//! `tenant`, then the expected `status` and `response` (a dashboard's save time,
+//! `"updated"`, compared as `<time>`). The data is the shared
 //! dataset (`common/mod.rs`): most of it flushed to files, the last rows of each
 //! signal left in memory, so both read paths answer.
 //!
@@ -45,6 +46,23 @@ async fn load(st: &osprey_query::QueryState) {
         (Signal::Metrics, samples_batch(&m[m_split..]).unwrap()),
     ] {
         st.storage.append("default", signal, batch).await.unwrap();
+    }
+}
+
+/// Save times (`"updated"`, set by the clock when a dashboard is stored) as `<time>`.
+fn mask_save_times(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                if k == "updated" && x.is_string() {
+                    *x = json!("<time>");
+                } else {
+                    mask_save_times(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(mask_save_times),
+        _ => {}
     }
 }
 
@@ -97,7 +115,8 @@ async fn api_golden() {
             let method = case["method"].as_str().unwrap();
             let path = case["path"].as_str().unwrap();
             let tenant = case.get("tenant").and_then(Value::as_str);
-            let (status, response) = call(&app, method, path, body_of(case), tenant).await;
+            let (status, mut response) = call(&app, method, path, body_of(case), tenant).await;
+            mask_save_times(&mut response);
             cases_run += 1;
             if update {
                 case["status"] = json!(status);

@@ -51,6 +51,28 @@ impl Storage {
         self.inner.blobs.get(&p).map(Some)
     }
 
+    /// `tenant`'s document names starting with `prefix`, sorted. Blocking.
+    pub fn document_names(&self, tenant: &str, prefix: &str) -> Result<Vec<String>, StorageError> {
+        validate_tenant(tenant)?;
+        let dir = format!("documents/{tenant}/");
+        let mut out: Vec<String> = self
+            .inner
+            .blobs
+            .list(&format!("documents/{tenant}"))?
+            .into_iter()
+            .filter_map(|p| p.strip_prefix(&dir).map(str::to_string))
+            .filter(|n| n.starts_with(prefix) && !n.contains('/'))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Removes `tenant`'s document `name`; whether it existed. Blocking.
+    pub fn delete_document(&self, tenant: &str, name: &str) -> Result<bool, StorageError> {
+        let p = path(tenant, name)?;
+        self.inner.blobs.delete(&p)
+    }
+
     /// The tenants that have a document `name`. Blocking.
     pub fn document_tenants(&self, name: &str) -> Result<Vec<String>, StorageError> {
         let mut out: Vec<String> = self
@@ -96,6 +118,20 @@ mod tests {
             b"[2]"
         );
         assert_eq!(s.document_tenants("silences.json").unwrap(), ["a", "b"]);
+        s.put_document("a", "dashboard.x.json", b"{}".to_vec())
+            .unwrap();
+        s.put_document("a", "dashboard.x.v1.json", b"{}".to_vec())
+            .unwrap();
+        assert_eq!(
+            s.document_names("a", "dashboard.x.").unwrap(),
+            ["dashboard.x.json", "dashboard.x.v1.json"]
+        );
+        assert!(s.delete_document("a", "dashboard.x.v1.json").unwrap());
+        assert!(!s.delete_document("a", "dashboard.x.v1.json").unwrap());
+        assert_eq!(
+            s.document_names("a", "dashboard.").unwrap(),
+            ["dashboard.x.json"]
+        );
         assert!(s.put_document("a", "../x", vec![]).is_err());
         assert!(s.put_document("../a", "x", vec![]).is_err());
     }

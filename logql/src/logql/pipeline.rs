@@ -287,7 +287,11 @@ struct RawObject<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 impl<'a> RawObject<'a> {
     /// The last member named `k` (a repeated key's last value wins, as in Go).
     fn get(&self, k: &str) -> Option<&'a RawValue> {
-        self.0.iter().rev().find(|(name, _)| name == k).map(|(_, v)| *v)
+        self.0
+            .iter()
+            .rev()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -318,7 +322,10 @@ impl<'de> serde::Deserialize<'de> for RawObject<'de> {
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::new();
                 while let Some((k, v)) = m.next_entry::<Key<'de>, &'de RawValue>()? {
                     out.push((k.0, v));

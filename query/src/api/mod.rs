@@ -1,6 +1,6 @@
 //! The query HTTP API: one module per surface, each with its handlers, parameter
 //! parsing and response envelope (`prometheus`, `jaeger_v1`, `jaeger_v3`,
-//! `jaeger_monitor`, `logs`, `sql`, `admin`; `ops` for health, readiness and Osprey's
+//! `jaeger_monitor`, `logs`, `loki`, `dashboards`, `sql`, `admin`; `ops` for health, readiness and Osprey's
 //! own metrics). Handlers take the tenant from `osprey_auth::RequestContext`, call an
 //! engine of this crate and render its answer; engines never render JSON.
 
@@ -12,6 +12,7 @@ use crate::{QueryError, QueryState};
 use ops::OpsState;
 
 mod admin;
+mod dashboards;
 mod jaeger_monitor;
 mod jaeger_v1;
 mod jaeger_v3;
@@ -113,6 +114,28 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/api/v1/logs/fields", get(logs_fields_handler))
         .route("/api/v1/logs/tail", get(logs_tail_handler))
         .route("/api/v1/logs/patterns", get(logs_patterns_handler))
+        .route(
+            "/api/v1/dashboards",
+            get(dashboards::list_handler).post(dashboards::create_handler),
+        )
+        .route(
+            "/api/v1/dashboards/{id}",
+            get(dashboards::get_handler)
+                .put(dashboards::update_handler)
+                .delete(dashboards::delete_handler),
+        )
+        .route(
+            "/api/v1/dashboards/{id}/versions",
+            get(dashboards::versions_handler),
+        )
+        .route(
+            "/api/v1/dashboards/{id}/versions/{version}",
+            get(dashboards::version_handler),
+        )
+        .route(
+            "/api/v1/dashboards/{id}/versions/{version}/restore",
+            post(dashboards::restore_handler),
+        )
         .route(
             "/api/v1/query",
             get(prom_query_handler).post(prom_query_handler),
