@@ -187,6 +187,21 @@ pub enum LabelFilter {
     },
 }
 
+impl LabelFilter {
+    /// The label names the filter reads.
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
+                let mut v = a.names();
+                v.extend(b.names());
+                v
+            }
+            LabelFilter::String(m) => vec![m.name.as_str()],
+            LabelFilter::Number { name, .. } => vec![name.as_str()],
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NumberKind {
     Number,

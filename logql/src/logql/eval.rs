@@ -241,7 +241,7 @@ fn extract(
     let wanted = n.reduce.and_then(|g| {
         let unwrap = r.unwrap.iter().flat_map(|u| {
             std::iter::once(u.label.as_str())
-                .chain(u.post_filters.iter().flat_map(filter_label_names))
+                .chain(u.post_filters.iter().flat_map(LabelFilter::names))
         });
         pipeline::required_labels(
             &r.log.pipeline,
@@ -293,19 +293,6 @@ fn extract(
         points.sort_by_key(|(ts, _)| *ts);
     }
     Ok(Extracted { series })
-}
-
-/// The label names a filter reads.
-fn filter_label_names(f: &LabelFilter) -> Vec<&str> {
-    match f {
-        LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
-            let mut v = filter_label_names(a);
-            v.extend(filter_label_names(b));
-            v
-        }
-        LabelFilter::String(m) => vec![m.name.as_str()],
-        LabelFilter::Number { name, .. } => vec![name.as_str()],
-    }
 }
 
 /// The range function at `t_ns` over each series' samples in that step's window.

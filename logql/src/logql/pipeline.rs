@@ -225,24 +225,10 @@ pub fn required_labels<'a>(
     stages: &[Stage],
     also: impl IntoIterator<Item = &'a str>,
 ) -> Option<Vec<String>> {
-    fn filter_names(f: &LabelFilter, out: &mut HashSet<String>) {
-        match f {
-            LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
-                filter_names(a, out);
-                filter_names(b, out);
-            }
-            LabelFilter::String(m) => {
-                out.insert(m.name.clone());
-            }
-            LabelFilter::Number { name, .. } => {
-                out.insert(name.clone());
-            }
-        }
-    }
     let mut out: HashSet<String> = also.into_iter().map(str::to_string).collect();
     for s in stages {
         match s {
-            Stage::LabelFilter(f) => filter_names(f, &mut out),
+            Stage::LabelFilter(f) => out.extend(f.names().into_iter().map(str::to_string)),
             Stage::LineFormat(_) | Stage::LabelFormat(_) => return None,
             _ => {}
         }
