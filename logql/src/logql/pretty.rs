@@ -288,12 +288,17 @@ fn log_text(l: &LogExpr) -> String {
     s
 }
 
-fn unwrap_text(u: &Unwrap) -> String {
-    let mut s = match u.kind {
+/// `| unwrap x`, `| unwrap duration(x)`, `| unwrap bytes(x)`.
+fn unwrap_head(u: &Unwrap) -> String {
+    match u.kind {
         NumberKind::Number => format!("| unwrap {}", u.label),
         NumberKind::Duration => format!("| unwrap duration({})", u.label),
         NumberKind::Bytes => format!("| unwrap bytes({})", u.label),
-    };
+    }
+}
+
+fn unwrap_text(u: &Unwrap) -> String {
+    let mut s = unwrap_head(u);
     for f in &u.post_filters {
         s.push_str(&format!(" | {}", label_filter_text(f)));
     }
@@ -484,11 +489,7 @@ impl Printer {
         if let Some(u) = &r.unwrap {
             s.push('\n');
             s.push_str(&indent(level + 1));
-            s.push_str(&match u.kind {
-                NumberKind::Number => format!("| unwrap {}", u.label),
-                NumberKind::Duration => format!("| unwrap duration({})", u.label),
-                NumberKind::Bytes => format!("| unwrap bytes({})", u.label),
-            });
+            s.push_str(&unwrap_head(u));
             for f in &u.post_filters {
                 s.push('\n');
                 s.push_str(&format!("{}| {}", indent(level + 1), label_filter_text(f)));
