@@ -5,8 +5,8 @@ receiver (nothing delivered for the muted alert) and in the history."""
 
 from __future__ import annotations
 
-import re
 import time
+import urllib.parse
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -30,7 +30,7 @@ def test_alerts_page_shows_rules_alerts_silences_and_history(osprey_factory, pag
         late = int(time.time()) + 20
         (tmp_path / "rules.yml").write_text(
             "groups:\n  - name: oncall\n    interval: 1s\n    rules:\n"
-            "      - alert: DiskFull\n        expr: vector(93)\n        labels: {severity: page}\n"
+            "      - alert: DiskFull\n        expr: vector(93) > 90\n        labels: {severity: page}\n"
             "        annotations: {summary: 'disk is {{ $value }}% full'}\n"
             "      - alert: SlowBurn\n        expr: vector(1)\n        for: 10m\n"
             f"      - alert: LateAlert\n        expr: vector(1) and on() (vector(time()) > {late})\n"
@@ -58,9 +58,18 @@ def test_alerts_page_shows_rules_alerts_silences_and_history(osprey_factory, pag
         disk = page.locator('[data-testid=alerts-row][data-alertname="DiskFull"]')
         disk.locator("button.alert-name").click()
         expect(page.get_by_test_id("alert-annotations")).to_contain_text("disk is 93% full")
+        # A threshold rule opens in Metrics as its two sides, so the crossing shows.
         graph = disk.get_by_test_id("explore-link")
-        assert re.search(r"/explore\?.*q=vector%2893%29|/explore\?.*q=vector\(93\)", graph.get_attribute("href") or ""), graph.get_attribute("href")
+        href = graph.get_attribute("href") or ""
+        assert graph.get_attribute("data-split") == "1", href
+        assert urllib.parse.parse_qs(urllib.parse.urlparse(href).query)["q"] == ["vector(93)", "90"], href
         screenshot(page, "alerts-dark")
+        graph.click()
+        expect(page.get_by_test_id("query-row")).to_have_count(2)
+        expect(page.get_by_test_id("explore-legend")).to_be_visible()
+        screenshot(page, "alerts-threshold-graph-dark")
+        page.go_back()
+        expect(rows).to_have_count(2)
 
         # A silence for the alert that has not fired yet, from the Silences tab.
         page.get_by_test_id("tab-silences").click()
