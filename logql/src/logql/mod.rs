@@ -40,7 +40,7 @@ pub use eval::{
 };
 pub use parse::parse;
 pub use streams::{detected_level, detected_level_pair, selects_stream, stream_labels};
-pub use units::{parse_bytes, parse_duration_ns, parse_go_duration_seconds};
+pub use units::{humanize_bytes, parse_bytes, parse_duration_ns, parse_go_duration_seconds};
 
 use crate::LogQueryError;
 

@@ -8,8 +8,9 @@
 //! are those of Loki's `pkg/logql/syntax/prettier.go`.
 
 use super::ast::*;
-use super::format::{LabelFmt, go_quote};
+use super::format::{self, LabelFmt, go_quote};
 use super::pattern::{Node, Pattern};
+use super::units::humanize_bytes;
 
 /// Loki's `MaxCharsPerLine`.
 pub const MAX_LINE: usize = 100;
@@ -198,22 +199,6 @@ fn label_filter_text(f: &LabelFilter) -> String {
     }
 }
 
-/// go-humanize's `Bytes` without spaces (`3000` → `3.0kB`), as Loki prints a bytes filter.
-fn humanize_bytes(n: u64) -> String {
-    if n < 10 {
-        return format!("{n}B");
-    }
-    const SIZES: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let e = ((n as f64).ln() / 1000f64.ln()).floor().min(6.0);
-    let val = (n as f64 / 1000f64.powf(e) * 10.0 + 0.5).floor() / 10.0;
-    let unit = SIZES[e as usize];
-    if val < 10.0 {
-        format!("{val:.1}{unit}")
-    } else {
-        format!("{val:.0}{unit}")
-    }
-}
-
 fn names_text(params: &[(String, Option<Matcher>)]) -> String {
     let parts: Vec<String> = params
         .iter()
@@ -265,16 +250,16 @@ fn stage_text(s: &Stage) -> String {
         Stage::LabelFilter(f) => format!("| {}", label_filter_text(f)),
         Stage::Drop(n) => format!("| drop {}", names_text(n)),
         Stage::Keep(n) => format!("| keep {}", names_text(n)),
-        Stage::LineFormat(t) => format!("| line_format {}", go_quote(&t.src)),
+        Stage::LineFormat(t) => format::stage_text(Some(&t.src), &[]),
         Stage::LabelFormat(entries) => {
-            let parts: Vec<String> = entries
+            let raw: Vec<format::RawLabelFmt> = entries
                 .iter()
                 .map(|e| match e {
-                    LabelFmt::Rename { dst, src } => format!("{dst}={src}"),
-                    LabelFmt::Template { dst, tmpl } => format!("{dst}={}", go_quote(&tmpl.src)),
+                    LabelFmt::Rename { dst, src } => (dst.clone(), Ok(src.clone())),
+                    LabelFmt::Template { dst, tmpl } => (dst.clone(), Err(tmpl.src.clone())),
                 })
                 .collect();
-            format!("| label_format {}", parts.join(","))
+            format::stage_text(None, &raw)
         }
     }
 }

@@ -122,6 +122,23 @@ pub fn parse_go_duration_seconds(s: &str) -> Result<f64, String> {
     Ok(if neg { -total } else { total })
 }
 
+/// go-humanize's `Bytes` (SI units, one decimal under 10) without its space:
+/// `3000` → `3.0kB`, `1024000000` → `1.0GB`; how Loki writes byte sizes back.
+pub fn humanize_bytes(n: u64) -> String {
+    if n < 10 {
+        return format!("{n}B");
+    }
+    const SIZES: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let e = ((n as f64).ln() / 1000f64.ln()).floor().min(6.0);
+    let val = (n as f64 / 1000f64.powf(e) * 10.0 + 0.5).floor() / 10.0;
+    let unit = SIZES[e as usize];
+    if val < 10.0 {
+        format!("{val:.1}{unit}")
+    } else {
+        format!("{val:.0}{unit}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

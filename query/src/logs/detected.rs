@@ -16,7 +16,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use osprey_logql::logql::pipeline::{self, ERROR_DETAILS_LABEL, ERROR_LABEL, Entry};
-use osprey_logql::logql::{Labels, LogExpr, Stage, parse_bytes, parse_go_duration_seconds};
+use osprey_logql::logql::{
+    Labels, LogExpr, Stage, humanize_bytes, parse_bytes, parse_go_duration_seconds,
+};
 
 use super::logql::{KeptEntry, kept_lines};
 use super::streams;
@@ -274,19 +276,7 @@ fn humanized_bytes(v: &str) -> Option<String> {
     if !UNITS.iter().any(|u| lower.ends_with(u)) {
         return None;
     }
-    let n = parse_bytes(v)?.trunc();
-    if n < 10.0 {
-        return Some(format!("{n}B"));
-    }
-    const SIZES: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let e = (n.ln() / 1000f64.ln()).floor().min(6.0);
-    let val = (n / 1000f64.powf(e) * 10.0 + 0.5).floor() / 10.0;
-    let unit = SIZES[e as usize];
-    Some(if val < 10.0 {
-        format!("{val:.1}{unit}")
-    } else {
-        format!("{val:.0}{unit}")
-    })
+    Some(humanize_bytes(parse_bytes(v)?.trunc() as u64))
 }
 
 /// The stream labels of `range` (those `selector` selects) worth breaking down by, with

@@ -40,29 +40,43 @@ pub async fn list(
             end_ns,
         };
         let mut c = Streams {
-            selectors: &selectors,
-            seen: HashSet::new(),
+            set: StreamSet {
+                selectors: &selectors,
+                seen: HashSet::new(),
+            },
             cols: None,
         };
         let snap = answer_from_footers(&storage, snap, (start_ns, end_ns), |_, v| {
-            c.add(stream_labels(v.resource.clone(), &v.service), &v.service)
+            c.set
+                .add(stream_labels(v.resource.clone(), &v.service), &v.service)
         })?;
         scan(&storage, &snap, &search, &mut c)?;
-        let mut out: Vec<Labels> = c.seen.into_iter().collect();
+        let mut out: Vec<Labels> = c.set.seen.into_iter().collect();
         out.sort();
         Ok(out)
     })
     .await
 }
 
-struct Streams<'a> {
+/// The distinct streams some selector selects.
+struct StreamSet<'a> {
     selectors: &'a [LogExpr],
     seen: HashSet<Labels>,
+}
+
+struct Streams<'a> {
+    set: StreamSet<'a>,
     /// service, resource.
     cols: Option<(StringArray, Maps)>,
 }
 
-impl Streams<'_> {
+fn too_many_streams() -> QueryError {
+    QueryError::BadData(format!(
+        "more than {MAX_STREAMS} streams in the time range: narrow it or add a selector"
+    ))
+}
+
+impl StreamSet<'_> {
     fn add(&mut self, labels: Labels, service: &str) -> Result<(), QueryError> {
         if self.seen.contains(&labels) {
             return Ok(());
@@ -76,9 +90,7 @@ impl Streams<'_> {
             return Ok(());
         }
         if self.seen.len() >= MAX_STREAMS {
-            return Err(QueryError::BadData(format!(
-                "more than {MAX_STREAMS} streams in the time range: narrow it or add a selector"
-            )));
+            return Err(too_many_streams());
         }
         self.seen.insert(labels);
         Ok(())
@@ -101,9 +113,9 @@ impl Visitor for Streams<'_> {
                 "stream scan visited before a batch".into(),
             ));
         };
-        let service = service.value(i).to_string();
-        let labels = stream_labels(resource.row(i), &service);
-        self.add(labels, &service)
+        let service = service.value(i);
+        let labels = stream_labels(resource.row(i), service);
+        self.set.add(labels, service)
     }
 }
 
@@ -168,18 +180,20 @@ pub async fn volume(
             end_ns,
         };
         let mut v = Volumer {
-            selector: &selector,
-            group: group.as_deref(),
-            bucket: bucket_ns.map(|b| (start_ns, b.max(1))),
-            seen: HashMap::new(),
-            out: Volumes::default(),
+            acc: VolumeAcc {
+                selector: &selector,
+                group: group.as_deref(),
+                bucket: bucket_ns.map(|b| (start_ns, b.max(1))),
+                seen: HashMap::new(),
+                out: Volumes::default(),
+            },
             cols: None,
         };
         // A file answers from its footer when it lies in one bucket.
         let mut in_buckets = Vec::new();
         let mut rest = Vec::new();
         for f in std::mem::take(&mut snap.files) {
-            match v.bucket_of(f.min_time_ns) == v.bucket_of(f.max_time_ns) {
+            match v.acc.bucket_of(f.min_time_ns) == v.acc.bucket_of(f.max_time_ns) {
                 true => in_buckets.push(f),
                 false => rest.push(f),
             }
@@ -191,18 +205,20 @@ pub async fn volume(
                 lines: s.lines,
                 bytes: s.bytes,
             };
-            let bucket = v.bucket_of(f.min_time_ns);
-            v.add(labels, &s.service, bucket, volume)
+            let bucket = v.acc.bucket_of(f.min_time_ns);
+            v.acc.add(labels, &s.service, bucket, volume)
         })?;
         snap.files.extend(rest);
         scan(&storage, &snap, &search, &mut v)?;
-        v.out.streams = v.seen.values().filter(|g| g.is_some()).count();
-        Ok(v.out)
+        let mut out = v.acc.out;
+        out.streams = v.acc.seen.values().filter(|g| g.is_some()).count();
+        Ok(out)
     })
     .await
 }
 
-struct Volumer<'a> {
+/// Volumes summed per group and bucket.
+struct VolumeAcc<'a> {
     selector: &'a LogExpr,
     group: Option<&'a [String]>,
     /// (first bucket's start, bucket width).
@@ -210,6 +226,10 @@ struct Volumer<'a> {
     /// Stream → its group's labels (`None`: not selected).
     seen: HashMap<Labels, Option<Labels>>,
     out: Volumes,
+}
+
+struct Volumer<'a> {
+    acc: VolumeAcc<'a>,
     /// body, service, resource.
     cols: Option<(StringArray, StringArray, Maps)>,
 }
@@ -240,12 +260,12 @@ impl Visitor for Volumer<'_> {
             lines: 1,
             bytes: body.value_length(i) as u64,
         };
-        let service_name = service_name.to_string();
-        self.add(labels, &service_name, self.bucket_of(ts), volume)
+        let bucket = self.acc.bucket_of(ts);
+        self.acc.add(labels, service_name, bucket, volume)
     }
 }
 
-impl Volumer<'_> {
+impl VolumeAcc<'_> {
     /// The bucket a time falls in (0 when unbucketed).
     fn bucket_of(&self, ts: i64) -> i64 {
         match self.bucket {
@@ -264,9 +284,7 @@ impl Volumer<'_> {
     ) -> Result<(), QueryError> {
         if !self.seen.contains_key(&labels) {
             if self.seen.len() >= MAX_STREAMS {
-                return Err(QueryError::BadData(format!(
-                    "more than {MAX_STREAMS} streams in the time range: narrow it or add a selector"
-                )));
+                return Err(too_many_streams());
             }
             let group = selects_stream(self.selector, &labels, service).then(|| match self.group {
                 Some(keep) => labels
