@@ -136,6 +136,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let http_l = bind("HTTP API", config.server.http_addr).await?;
     let otlp_http_l = bind("OTLP HTTP", config.server.otlp_http_addr).await?;
     let grpc_l = bind("OTLP gRPC", config.server.otlp_grpc_addr).await?;
+    let self_addr = http_l.local_addr()?;
     tracing::info!(
         http = %http_l.local_addr()?,
         otlp_http = %otlp_http_l.local_addr()?,
@@ -182,13 +183,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tasks.spawn_infallible("spanmetrics", async move {
         spanmetrics.run(st, stopped(rx)).await
     });
+    let mut scrape = config.scrape.clone();
+    if scrape.self_monitor {
+        scrape
+            .jobs
+            .push(osprey_config::ScrapeJob::self_monitor(self_addr));
+    }
     tasks.spawn_infallible(
         "scrape",
         osprey_ingest::scrape::run(
             storage.clone(),
             Arc::clone(&s.ingest.samples),
             Arc::clone(&s.ingest.targets),
-            config.scrape.clone(),
+            scrape,
             stop_rx.clone(),
         ),
     );

@@ -19,8 +19,15 @@ pub struct ScrapeConfig {
     pub tenant: String,
     /// Largest uncompressed response accepted from a target.
     pub body_size_limit: bytesize::ByteSize,
+    /// Scrape Osprey's own `/metrics` every 15s as job `osprey` (into `tenant`), as
+    /// Prometheus' shipped configuration scrapes itself: the "Osprey itself"
+    /// dashboard reads these series.
+    pub self_monitor: bool,
     pub jobs: Vec<ScrapeJob>,
 }
+
+/// The job name of Osprey's own scrape (`self_monitor`).
+pub const SELF_JOB: &str = "osprey";
 
 impl Default for ScrapeConfig {
     fn default() -> Self {
@@ -29,6 +36,7 @@ impl Default for ScrapeConfig {
             scrape_timeout: Duration::from_secs(10),
             tenant: "default".into(),
             body_size_limit: bytesize::ByteSize::mib(64),
+            self_monitor: false,
             jobs: Vec::new(),
         }
     }
@@ -58,6 +66,18 @@ pub struct ScrapeJob {
     pub relabel_configs: Vec<RelabelConfig>,
     /// Rewrite each scraped sample's labels (may drop the sample).
     pub metric_relabel_configs: Vec<RelabelConfig>,
+}
+
+impl ScrapeJob {
+    /// Osprey's own scrape (`self_monitor`): `/metrics` at `addr` every 15s.
+    pub fn self_monitor(addr: std::net::SocketAddr) -> Self {
+        Self {
+            job_name: SELF_JOB.into(),
+            targets: vec![addr.to_string()],
+            scrape_interval: Some(Duration::from_secs(15)),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for ScrapeJob {
@@ -152,6 +172,14 @@ pub(crate) fn problems(c: &ScrapeConfig) -> Vec<(String, String)> {
         );
     }
     let mut names = std::collections::HashSet::new();
+    if c.self_monitor && c.jobs.iter().any(|j| j.job_name == SELF_JOB) {
+        bad(
+            "scrape.self_monitor".into(),
+            format!(
+                "a job is named {SELF_JOB:?}, the name of Osprey's own scrape: rename it, or drop self_monitor"
+            ),
+        );
+    }
     for (i, j) in c.jobs.iter().enumerate() {
         let k = |f: &str| format!("scrape.jobs[{i}].{f}");
         if j.job_name.is_empty() {
@@ -231,5 +259,23 @@ job_name = "node"
         ] {
             assert!(err.contains(want), "{want} missing in {err}");
         }
+    }
+
+    #[test]
+    fn self_monitor_takes_the_osprey_job_name() {
+        let ok = crate::load_str("[scrape]\nself_monitor = true\n", &[]).expect("valid");
+        assert!(ok.scrape.self_monitor);
+        let job = super::ScrapeJob::self_monitor("127.0.0.1:9800".parse().expect("addr"));
+        assert_eq!(
+            (job.job_name.as_str(), job.targets.as_slice()),
+            (super::SELF_JOB, ["127.0.0.1:9800".to_string()].as_slice())
+        );
+        let err = crate::load_str(
+            "[scrape]\nself_monitor = true\n[[scrape.jobs]]\njob_name = \"osprey\"\ntargets = [\"127.0.0.1:1\"]\n",
+            &[],
+        )
+        .expect_err("a job named osprey clashes")
+        .to_string();
+        assert!(err.contains("scrape.self_monitor"), "{err}");
     }
 }

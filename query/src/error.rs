@@ -15,6 +15,9 @@ pub enum QueryError {
     Timeout(std::time::Duration),
     #[error("{0}")]
     NotFound(String),
+    /// The caller may not do this (403), e.g. change a built-in dashboard.
+    #[error("{0}")]
+    Forbidden(String),
     /// The request is stale: what it was based on changed (409).
     #[error("{0}")]
     Conflict(String),
@@ -30,6 +33,7 @@ impl QueryError {
             QueryError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
             QueryError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             QueryError::NotFound(_) => StatusCode::NOT_FOUND,
+            QueryError::Forbidden(_) => StatusCode::FORBIDDEN,
             QueryError::Conflict(_) => StatusCode::CONFLICT,
             QueryError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -42,6 +46,7 @@ impl QueryError {
             QueryError::Execution(_) => "execution",
             QueryError::Timeout(_) => "timeout",
             QueryError::NotFound(_) => "not_found",
+            QueryError::Forbidden(_) => "forbidden",
             QueryError::Conflict(_) => "conflict",
             QueryError::Internal(_) => "internal",
         }

@@ -44,11 +44,58 @@ async fn versions_are_kept_bounded_and_survive_a_reopen() {
         (got.version, got.title.as_str()),
         (cur, format!("Hosts {}", saves - 1).as_str())
     );
-    assert_eq!(dashboards::list(&st, "t1", "", &[]).await.unwrap().len(), 1);
-    assert!(
-        dashboards::list(&st, "t2", "", &[])
-            .await
-            .unwrap()
-            .is_empty()
+    let stored = |l: Vec<dashboards::Summary>| l.into_iter().filter(|s| !s.builtin).count();
+    assert_eq!(
+        stored(dashboards::list(&st, "t1", "", &[]).await.unwrap()),
+        1
+    );
+    assert_eq!(
+        stored(dashboards::list(&st, "t2", "", &[]).await.unwrap()),
+        0
+    );
+}
+
+#[tokio::test]
+async fn builtin_dashboards_are_listed_read_and_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = common::state(dir.path());
+    let all = dashboards::list(&st, "t1", "", &[]).await.unwrap();
+    let ids: Vec<&str> = all
+        .iter()
+        .filter(|s| s.builtin)
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        dashboards::builtin::all().len(),
+        "every built-in is listed: {ids:?}"
+    );
+    for id in [
+        "osprey-red-by-service",
+        "osprey-use-by-host",
+        "osprey-itself",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+        let d = dashboards::get(&st, "t1", id).await.unwrap();
+        assert_eq!(d.dashboard["uid"], json!(id));
+        let denied = dashboards::update(&st, "t1", id, 1, json!({"title": "x"})).await;
+        assert!(
+            matches!(denied, Err(osprey_query::QueryError::Forbidden(_))),
+            "{denied:?}"
+        );
+        let denied = dashboards::delete(&st, "t1", id).await;
+        assert!(matches!(
+            denied,
+            Err(osprey_query::QueryError::Forbidden(_))
+        ));
+        // Its uid cannot be taken by an import.
+        let taken = dashboards::create(&st, "t1", json!({"uid": id, "title": "mine"})).await;
+        assert!(matches!(taken, Err(osprey_query::QueryError::Conflict(_))));
+    }
+    // Search covers them like the stored ones.
+    let red = dashboards::list(&st, "t1", "red by", &[]).await.unwrap();
+    assert_eq!(
+        red.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["osprey-red-by-service"]
     );
 }

@@ -44,6 +44,8 @@ pub const VIEWS: &[&str] = &[
     "/hosts",
     "/hosts/{instance}",
     "/alerts",
+    "/dashboards",
+    "/d/{id}",
 ];
 
 /// Routes serving the embedded UI: `/`, the views, `/assets/{*path}` and the build's

@@ -27,6 +27,7 @@ fn summary_json(s: &Summary) -> Value {
         "updated": rfc3339(s.updated_ns),
         "title": s.title,
         "tags": s.tags,
+        "builtin": s.builtin,
     })
 }
 

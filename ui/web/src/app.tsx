@@ -27,6 +27,8 @@ export const ROUTES: RouteDef[] = [
   { pattern: "/hosts", load: () => import("./pages/hosts") },
   { pattern: "/hosts/:instance", load: () => import("./pages/host") },
   { pattern: "/alerts", load: () => import("./pages/alerts") },
+  { pattern: "/dashboards", load: () => import("./pages/dashboards") },
+  { pattern: "/d/:id", load: () => import("./pages/dashboards/view") },
 ];
 
 const NOT_FOUND: RouteDef = { pattern: "*", load: () => import("./pages/notfound") };
@@ -38,6 +40,7 @@ const NAV: { path: string; label: string; match: (p: string) => boolean }[] = [
   { path: "/traces", label: "Traces", match: (p) => p === "/traces" || p.startsWith("/trace/") },
   { path: "/services", label: "Services", match: (p) => p === "/services" || p.startsWith("/services/") },
   { path: "/hosts", label: "Hosts", match: (p) => p === "/hosts" || p.startsWith("/hosts/") },
+  { path: "/dashboards", label: "Dashboards", match: (p) => p === "/dashboards" || p.startsWith("/d/") },
   { path: "/alerts", label: "Alerts", match: (p) => p === "/alerts" },
 ];
 

@@ -94,7 +94,7 @@ export function toSearch(params: Params): string {
 }
 
 export interface RequestOptions {
-  method?: "GET" | "POST" | "DELETE";
+  method?: "GET" | "POST" | "PUT" | "DELETE";
   /** A 2xx with an empty body is fine (answers `null`): Alertmanager's DELETE. */
   allowEmpty?: boolean;
   params?: Params;

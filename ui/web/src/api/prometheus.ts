@@ -124,17 +124,27 @@ function stringList(path: string, data: unknown): string[] {
   return data.map(str);
 }
 
+/** Optional bounds of a labels query (epoch ms). */
+export interface Within {
+  start: number;
+  end: number;
+}
+
+function withinParams(w?: Within): { start: string | null; end: string | null } {
+  return w === undefined ? { start: null, end: null } : { start: apiSeconds(w.start), end: apiSeconds(w.end) };
+}
+
 /** `GET /api/v1/labels` (optionally over the series `match` selects). */
-export async function labelNames(match: string[] = [], signal?: AbortSignal): Promise<string[]> {
+export async function labelNames(match: string[] = [], signal?: AbortSignal, within?: Within): Promise<string[]> {
   const path = "/api/v1/labels";
-  const { data } = await requestData(path, { params: { "match[]": match }, signal });
+  const { data } = await requestData(path, { params: { "match[]": match, ...withinParams(within) }, signal });
   return stringList(path, data);
 }
 
 /** `GET /api/v1/label/{name}/values`. */
-export async function labelValues(name: string, match: string[] = [], signal?: AbortSignal): Promise<string[]> {
+export async function labelValues(name: string, match: string[] = [], signal?: AbortSignal, within?: Within): Promise<string[]> {
   const path = `/api/v1/label/${encodeURIComponent(name)}/values`;
-  const { data } = await requestData(path, { params: { "match[]": match }, signal });
+  const { data } = await requestData(path, { params: { "match[]": match, ...withinParams(within) }, signal });
   return stringList(path, data);
 }
 

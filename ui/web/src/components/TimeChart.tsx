@@ -29,8 +29,15 @@ export interface TimeChartProps {
   /** Seconds since the epoch, ascending. */
   x: number[];
   series: ChartSeries[];
-  kind: "lines" | "bars";
+  kind: "lines" | "bars" | "points";
   stacked?: boolean;
+  /** Lines: the area under each line filled at this opacity (0–1). */
+  fillOpacity?: number;
+  /** Line width in CSS px (default 1.25). */
+  lineWidth?: number;
+  /** A fixed y range end (otherwise from the data, starting at 0 or below). */
+  yMin?: number;
+  yMax?: number;
   /** Indexes (into `series`) not drawn. */
   hidden?: ReadonlySet<number>;
   height: number;
@@ -42,6 +49,8 @@ export interface TimeChartProps {
   onHover?: (idx: number | null) => void;
   /** Formats y axis ticks. */
   yFormat?: (v: number) => string;
+  /** Size the y axis to its labels (long units) instead of a fixed width. */
+  yAxisFit?: boolean;
   /** Bars: width of a bucket in seconds (bars start at their x). */
   barWidth?: number;
   testId?: string;
@@ -109,6 +118,7 @@ interface Handlers {
 /** uPlot's options for the props (`latest` is read at draw time: range, markers, formats, callbacks). */
 function chartOptions(p: TimeChartProps, order: number[], width: number, latest: { current: TimeChartProps }, on: Handlers): uPlot.Options {
   const bars = p.kind === "bars";
+  const points = p.kind === "points";
   const hidden = p.hidden ?? new Set<number>();
   const barPaths = bars ? uPlot.paths.bars?.({ size: [0.86, 64], align: 1, gap: 1 }) : undefined;
 
@@ -120,12 +130,12 @@ function chartOptions(p: TimeChartProps, order: number[], width: number, latest:
       return {
         label: s?.label ?? "",
         stroke: bars ? withAlpha(color, 0) : color,
-        width: bars ? 0 : 1.25,
-        fill: bars ? color : p.stacked ? withAlpha(color, 0.35) : undefined,
-        paths: barPaths,
+        width: bars ? 0 : (p.lineWidth ?? 1.25),
+        fill: bars ? color : p.stacked ? withAlpha(color, p.fillOpacity ?? 0.35) : p.fillOpacity ? withAlpha(color, p.fillOpacity) : undefined,
+        paths: points ? () => null : barPaths,
         show: !hidden.has(i),
         spanGaps: false,
-        points: bars ? { show: false } : undefined,
+        points: bars ? { show: false } : points ? { show: true, size: 5, fill: color } : undefined,
       } satisfies uPlot.Series;
     }),
   ];
@@ -169,13 +179,16 @@ function chartOptions(p: TimeChartProps, order: number[], width: number, latest:
             hi = Math.max(hi, m.y);
           }
           lo = Math.min(0, lo);
+          const { yMin, yMax } = latest.current;
+          if (yMin !== undefined) lo = yMin;
           if (!(hi > lo)) hi = lo + 1;
+          if (yMax !== undefined && yMax > lo) return [lo, yMax];
           return [lo, hi + (hi - lo) * 0.06];
         },
       },
     },
     tzDate: utcDate,
-    axes: [timeAxis(), valueAxis((v) => (latest.current.yFormat ?? formatCompact)(v), 48, bars ? 18 : 30)],
+    axes: [timeAxis(), valueAxis((v) => (latest.current.yFormat ?? formatCompact)(v), p.yAxisFit ? "fit" : 48, bars ? 18 : 30)],
     hooks: {
       setSelect: [
         (u) => {
@@ -220,7 +233,16 @@ export function TimeChart(props: TimeChartProps) {
   // the taller running sums; otherwise series keep their order.
   const order = props.series.map((_, i) => i);
   if (props.stacked && props.kind === "bars") order.reverse();
-  const structure = JSON.stringify([t, props.kind, !!props.stacked, props.height, props.barWidth ?? 0, props.series.map((s) => [s.label, s.color])]);
+  const structure = JSON.stringify([
+    t,
+    props.kind,
+    !!props.stacked,
+    props.height,
+    props.barWidth ?? 0,
+    props.fillOpacity ?? 0,
+    props.lineWidth ?? 0,
+    props.series.map((s) => [s.label, s.color]),
+  ]);
 
   useLayoutEffect(() => {
     const host = el.current;

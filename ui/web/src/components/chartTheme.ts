@@ -50,14 +50,21 @@ export function timeAxis(): uPlot.Axis {
 }
 
 /** The value (y) axis: `format` for tick labels, `size` its width, `space` the minimum gap between ticks. */
-export function valueAxis(format: (v: number) => string, size = 48, space = 30): uPlot.Axis {
+/**
+ * The y axis. `size` is its width in px, or "fit": as wide as its longest label
+ * (dashboards' units, `1.50 MiB/s`, do not fit a fixed width).
+ */
+export function valueAxis(format: (v: number) => string, size: number | "fit" = 48, space = 30): uPlot.Axis {
   const { axis, grid, font } = themed();
   return {
     stroke: axis,
     font,
     grid: { stroke: grid, width: 1 },
     ticks: { show: false },
-    size,
+    size:
+      size === "fit"
+        ? (_u, values) => Math.max(36, 14 + 7 * Math.max(0, ...(values ?? []).map((v) => String(v).length)))
+        : size,
     space,
     values: (_u, splits) => splits.map(format),
   };

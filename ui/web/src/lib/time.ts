@@ -64,18 +64,54 @@ export function formatDuration(ms: number): string {
   return parts.join("");
 }
 
-const RELATIVE = /^now(?:([+-])(.+))?$/;
+const RELATIVE = /^now(?:([+-])([^/]+))?(?:\/([smhdwMy]))?$/;
 
-/** A `from`/`to` expression → epoch milliseconds, relative to `now`; null when invalid. */
-export function parseTimeExpr(expr: string, now: number): number | null {
+/** `t` rounded down to the start of its UTC `unit` (Grafana's `now/d`, `now-1w/w`). */
+function roundDown(t: number, unit: string): number {
+  const d = new Date(t);
+  switch (unit) {
+    case "y":
+      return Date.UTC(d.getUTCFullYear(), 0, 1);
+    case "M":
+      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+    case "w": {
+      // Weeks start on Monday (ISO), as Grafana's default.
+      const day = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+      return day - ((d.getUTCDay() + 6) % 7) * 86_400_000;
+    }
+    default: {
+      const ms = UNIT_MS[unit] ?? 1;
+      return Math.floor(t / ms) * ms;
+    }
+  }
+}
+
+/** The end of `t`'s UTC `unit` (a `to` of `now/d` is the end of today, as in Grafana). */
+function roundUp(t: number, unit: string): number {
+  const start = roundDown(t, unit);
+  const d = new Date(start);
+  if (unit === "y") return Date.UTC(d.getUTCFullYear() + 1, 0, 1) - 1;
+  if (unit === "M") return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) - 1;
+  return start + (UNIT_MS[unit] ?? 1) - 1;
+}
+
+/**
+ * A `from`/`to` expression → epoch milliseconds, relative to `now`; null when invalid.
+ * `end` rounds a `/unit` suffix up to the unit's end instead of down to its start.
+ */
+export function parseTimeExpr(expr: string, now: number, end = false): number | null {
   const s = expr.trim();
   if (s === "") return null;
   const rel = RELATIVE.exec(s);
   if (rel !== null) {
-    if (rel[1] === undefined) return now;
-    const d = parseDuration(rel[2] ?? "");
-    if (d === null) return null;
-    return rel[1] === "-" ? now - d : now + d;
+    let t = now;
+    if (rel[1] !== undefined) {
+      const d = parseDuration(rel[2] ?? "");
+      if (d === null) return null;
+      t = rel[1] === "-" ? now - d : now + d;
+    }
+    if (rel[3] === undefined) return t;
+    return end ? roundUp(t, rel[3]) : roundDown(t, rel[3]);
   }
   if (/^\d+(\.\d+)?$/.test(s)) {
     const n = Number(s);
@@ -98,7 +134,7 @@ export function isRelative(expr: string): boolean {
 export function resolveRange(r: RangeParams, now: number): Resolved | string {
   const start = parseTimeExpr(r.from, now);
   if (start === null) return `invalid "from": ${JSON.stringify(r.from)}`;
-  const end = parseTimeExpr(r.to, now);
+  const end = parseTimeExpr(r.to, now, true);
   if (end === null) return `invalid "to": ${JSON.stringify(r.to)}`;
   if (start >= end) return `"from" (${r.from}) must be before "to" (${r.to})`;
   return { start, end };

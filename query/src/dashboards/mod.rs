@@ -4,6 +4,9 @@
 //! names the version it edited, and a stale one is refused (409), so two editors do
 //! not overwrite each other silently.
 //!
+//! The built-in dashboards ([`builtin`]) are listed and read like stored ones, flagged
+//! `builtin`, and refused (403) to update, restore and delete.
+//!
 //! Storage: durable documents (`storage/docs/format/documents.md`):
 //! `dashboard.<id>.json` holds the current version, `dashboard.<id>.v<N>.json` each
 //! earlier one, all `{"id", "version", "updated_ns", "title", "tags", "dashboard"}`.
@@ -16,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{QueryError, QueryState};
+
+pub mod builtin;
 
 /// Earlier versions kept per dashboard.
 pub const KEEP_VERSIONS: u64 = 50;
@@ -44,6 +49,8 @@ pub struct Summary {
     pub updated_ns: i64,
     pub title: String,
     pub tags: Vec<String>,
+    /// Shipped in the binary: read-only.
+    pub builtin: bool,
 }
 
 impl From<&Stored> for Summary {
@@ -54,8 +61,25 @@ impl From<&Stored> for Summary {
             updated_ns: s.updated_ns,
             title: s.title.clone(),
             tags: s.tags.clone(),
+            builtin: builtin::is_builtin(&s.id),
         }
     }
+}
+
+/// Refuses a change to a built-in dashboard.
+fn check_writable(id: &str) -> Result<(), QueryError> {
+    if builtin::is_builtin(id) {
+        Err(QueryError::Forbidden(format!(
+            "dashboard {id:?} is built in and read-only: save a copy to change it"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether a dashboard's title holds `query` (lowercase) and it carries every tag.
+fn matches(s: &Stored, query: &str, tags: &[String]) -> bool {
+    s.title.to_lowercase().contains(query) && tags.iter().all(|t| s.tags.contains(t))
 }
 
 fn storage_err(e: osprey_storage::StorageError) -> QueryError {
@@ -87,7 +111,7 @@ fn check_id(id: &str) -> Result<(), QueryError> {
 }
 
 /// The title and tags of a Grafana dashboard JSON; a clear error when it is not one.
-fn describe(d: &Value) -> Result<(String, Vec<String>), QueryError> {
+pub(crate) fn describe(d: &Value) -> Result<(String, Vec<String>), QueryError> {
     let obj = d.as_object().ok_or_else(|| {
         QueryError::BadData("a dashboard is a JSON object (Grafana's dashboard model)".into())
     })?;
@@ -196,12 +220,17 @@ pub async fn list(
                 continue;
             }
             if let Some(s) = read(&st2, &tenant, &name)?
-                && s.title.to_lowercase().contains(&query)
-                && tags.iter().all(|t| s.tags.contains(t))
+                && matches(&s, &query, &tags)
             {
                 out.push(Summary::from(&s));
             }
         }
+        out.extend(
+            builtin::all()
+                .iter()
+                .filter(|s| matches(s, &query, &tags))
+                .map(Summary::from),
+        );
         out.sort_by(|a, b| {
             a.title
                 .to_lowercase()
@@ -216,6 +245,9 @@ pub async fn list(
 /// The current version of dashboard `id`.
 pub async fn get(st: &QueryState, tenant: &str, id: &str) -> Result<Stored, QueryError> {
     check_id(id)?;
+    if let Some(b) = builtin::get(id) {
+        return Ok(b.clone());
+    }
     let (st2, tenant, id) = (st.clone(), tenant.to_string(), id.to_string());
     st.blocking("dashboards", move || {
         read(&st2, &tenant, &head_name(&id))?
@@ -238,6 +270,11 @@ pub async fn create(st: &QueryState, tenant: &str, dashboard: Value) -> Result<S
             .and_then(Value::as_str)
             .filter(|u| valid_id(u));
         let id = match wanted {
+            Some(uid) if builtin::is_builtin(uid) => {
+                return Err(QueryError::Conflict(format!(
+                    "{uid:?} is a built-in dashboard's uid: import without the uid"
+                )));
+            }
             Some(uid) if read(&st2, &tenant, &head_name(uid))?.is_none() => uid.to_string(),
             Some(uid) => {
                 return Err(QueryError::Conflict(format!(
@@ -270,6 +307,7 @@ pub async fn update(
     dashboard: Value,
 ) -> Result<Stored, QueryError> {
     check_id(id)?;
+    check_writable(id)?;
     let (title, tags) = describe(&dashboard)?;
     let (st2, tenant, id) = (st.clone(), tenant.to_string(), id.to_string());
     st.blocking("dashboards", move || {
@@ -380,6 +418,7 @@ pub async fn restore(
     id: &str,
     v: u64,
 ) -> Result<Stored, QueryError> {
+    check_writable(id)?;
     let old = version(st, tenant, id, v).await?;
     let (st2, tenant, id) = (st.clone(), tenant.to_string(), id.to_string());
     st.blocking("dashboards", move || {
@@ -396,6 +435,7 @@ pub async fn restore(
 /// Removes `id` and its versions.
 pub async fn delete(st: &QueryState, tenant: &str, id: &str) -> Result<(), QueryError> {
     check_id(id)?;
+    check_writable(id)?;
     let (st2, tenant, id) = (st.clone(), tenant.to_string(), id.to_string());
     st.blocking("dashboards", move || {
         let _w = WRITES
