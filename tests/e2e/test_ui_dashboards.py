@@ -175,6 +175,14 @@ def test_grafana_import_renders_every_panel_as_the_api_answers(shop, page) -> No
     assert sorted(float(v) for v in p.locator("td[data-value]").evaluate_all("es => es.map(e => e.dataset.value)")) == sorted(
         list(a.values()) + list(b.values()))
 
+    # Overrides: `Time` hidden, headers renamed; a data link on the service column
+    # with the row's label and the cell's raw value in its URL.
+    assert p.locator("th").all_inner_texts() == ["Service", "Calls/s", "Errors in range"]
+    links = p.get_by_test_id("data-link").all()
+    assert sorted(x.inner_text() for x in links) == sorted(set(a) | set(b))
+    for x in links:
+        assert x.get_attribute("href") == f"/services/{x.inner_text()}?value={x.inner_text()}"
+
     # Logs: the lines the Loki API gives for the same query.
     p = _panel(page, 11)
     q, s, e, _ = _asked(p)

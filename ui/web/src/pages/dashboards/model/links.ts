@@ -15,7 +15,7 @@ export interface LinkTarget {
 }
 
 export interface ValueContext {
-  raw: number | null;
+  raw: number | string | null;
   text: string;
   /** Seconds. */
   time: number | null;

@@ -3,6 +3,7 @@
 // sparkline when `graphMode` is `area`.
 
 import { isObj, strOf } from "../model/grafana";
+import { linksOf } from "../model/links";
 import type { PanelProps } from "./types";
 import { displayValues, type DisplayValue } from "./values";
 
@@ -24,7 +25,7 @@ function Sparkline({ v, color }: { v: DisplayValue; color: string }) {
   );
 }
 
-export function StatPanel({ panel, data, width, height }: PanelProps) {
+export function StatPanel({ panel, data, width, height, scope, range }: PanelProps) {
   const values = displayValues(panel, data.series);
   const colorMode = strOf(panel.options.colorMode, "value");
   const graph = strOf(panel.options.graphMode, "area") === "area";
@@ -32,6 +33,16 @@ export function StatPanel({ panel, data, width, height }: PanelProps) {
   const horizontal = strOf(panel.options.orientation, "auto") === "horizontal" || (strOf(panel.options.orientation, "auto") === "auto" && width < height);
   const showName = textMode === "value_and_name" || textMode === "name" || (textMode === "auto" && values.length > 1);
   const n = values.length;
+  // The value opens the field's first data link (`${__value.raw}`, `${__field.labels.x}`).
+  const valueLink = (v: DisplayValue) => {
+    const last = v.series?.points[v.series.points.length - 1];
+    const l = linksOf(v.fc.links, scope, range, { raw: v.value, text: v.text, time: last?.[0] ?? null, series: v.series })[0];
+    return l === undefined ? null : (
+      <a class="dash-value-link" href={l.href} target={l.blank ? "_blank" : undefined} title={l.title} data-testid="data-link">
+        {v.text}
+      </a>
+    );
+  };
   // As large as fits: the cell's height, and its width for the longest text.
   const longest = Math.max(1, ...values.map((v) => v.text.length));
   const cellW = width / (horizontal ? 1 : n) - 8;
@@ -49,7 +60,7 @@ export function StatPanel({ panel, data, width, height }: PanelProps) {
           {showName && <div class="dash-stat-name">{v.name}</div>}
           {textMode !== "name" && textMode !== "none" && (
             <div class="dash-stat-text" style={{ color: colorMode === "value" ? v.color : undefined, fontSize: `${v.value === null ? Math.min(size, 24) : size}px` }}>
-              {v.text}
+              {valueLink(v) ?? v.text}
             </div>
           )}
           {graph && isObj(v.series) && <Sparkline v={v} color={colorMode === "background" ? "#fff" : v.color} />}

@@ -6,8 +6,9 @@
 import { useState } from "preact/hooks";
 import { TraceLink } from "../../../components/Link";
 import { formatUtc } from "../../../lib/time";
-import { fieldConfig, mapValue, thresholdColor } from "../model/fields";
+import { fieldConfig, mapValue, thresholdColor, valueColor, type FieldConfig } from "../model/fields";
 import { isObj } from "../model/grafana";
+import { linksOf } from "../model/links";
 import type { PanelData } from "../model/query";
 import { formatUnit } from "../model/units";
 import type { PanelProps } from "./types";
@@ -53,7 +54,14 @@ function logGrid(data: PanelData): Grid {
   return { columns: ["Time", "Line"], numeric: new Set(), rows: data.logs.map((l) => [formatUtc(Number(BigInt(l.ns) / 1_000_000n)), l.line]) };
 }
 
-export function TablePanel({ panel, data }: PanelProps) {
+/** A column's cell display (`custom.cellOptions.type`, or the older `custom.displayMode`). */
+function cellType(configs: FieldConfig[], i: number): string {
+  const custom = configs[i]?.custom ?? {};
+  const co = isObj(custom.cellOptions) ? custom.cellOptions : {};
+  return String(co.type ?? custom.displayMode ?? "auto");
+}
+
+export function TablePanel({ panel, data, scope, range }: PanelProps) {
   const [sort, setSort] = useState<{ col: number; desc: boolean } | null>(null);
   const grid = data.traces.length > 0 ? traceGrid(data) : data.series.length > 0 ? seriesGrid(data) : logGrid(data);
   const showHeader = panel.options.showHeader !== false;
@@ -67,10 +75,43 @@ export function TablePanel({ panel, data }: PanelProps) {
     });
   }
   const configs = grid.columns.map((c) => fieldConfig(panel.fieldConfig, { name: c, refId: "" }, "thresholds"));
-  const cellType = (i: number) => {
-    const custom = configs[i]?.custom ?? {};
-    const co = isObj(custom.cellOptions) ? custom.cellOptions : {};
-    return String(co.type ?? custom.displayMode ?? "auto");
+  // Columns an override hides (`custom.hidden`) are left out.
+  const shown = grid.columns.map((_, i) => i).filter((i) => configs[i]?.custom.hidden !== true);
+  const cell = (r: Cell[], i: number) => {
+    const v = r[i] ?? null;
+    const col = grid.columns[i] ?? "";
+    const fc = configs[i];
+    if (col === "Trace ID" && typeof v === "string") {
+      return (
+        <td key={i} class="mono">
+          <TraceLink id={v}>{v.slice(0, 16)}</TraceLink>
+        </td>
+      );
+    }
+    if (fc === undefined) return <td key={i}>{v === null ? "" : String(v)}</td>;
+    const num = typeof v === "number" && grid.numeric.has(col);
+    const mapped = num ? mapValue(fc, v) : null;
+    const text = num ? (mapped?.text ?? formatUnit(v, fc.unit, fc.decimals)) : v === null ? "" : String(v);
+    // Data links: the row's labels are the field's (`${__field.labels.x}`), the cell is the value.
+    const labels = Object.fromEntries(grid.columns.map((h, k) => [h, String(r[k] ?? "")]));
+    const link = linksOf(fc.links, scope, range, { raw: v, text, time: null, series: { refId: "", name: col, labels, points: [], instant: true } })[0];
+    const type = cellType(configs, i);
+    let style: Record<string, string> | undefined;
+    if (num && type.includes("color")) {
+      const c = mapped?.color ?? (fc.colorMode === "thresholds" ? thresholdColor(fc, v) : valueColor(fc, v, i));
+      style = type.includes("background") ? { background: c, color: "#fff" } : { color: c };
+    }
+    return (
+      <td key={i} class={num ? "num" : ""} data-value={num ? String(v) : undefined} style={style}>
+        {link ? (
+          <a href={link.href} target={link.blank ? "_blank" : undefined} title={link.title} data-testid="data-link">
+            {text}
+          </a>
+        ) : (
+          text
+        )}
+      </td>
+    );
   };
   return (
     <div class="dash-table-wrap" data-testid="panel-table">
@@ -78,42 +119,24 @@ export function TablePanel({ panel, data }: PanelProps) {
         {showHeader && (
           <thead>
             <tr>
-              {grid.columns.map((c, i) => (
-                <th key={c} class={grid.numeric.has(c) ? "num" : ""}>
-                  <button type="button" onClick={() => setSort({ col: i, desc: sort?.col === i ? !sort.desc : grid.numeric.has(c) })}>
-                    {c}
-                    {sort?.col === i ? (sort.desc ? " ↓" : " ↑") : ""}
-                  </button>
-                </th>
-              ))}
+              {shown.map((i) => {
+                const c = grid.columns[i] ?? "";
+                return (
+                  <th key={c} class={grid.numeric.has(c) ? "num" : ""}>
+                    <button type="button" onClick={() => setSort({ col: i, desc: sort?.col === i ? !sort.desc : grid.numeric.has(c) })}>
+                      {configs[i]?.displayName || c}
+                      {sort?.col === i ? (sort.desc ? " ↓" : " ↑") : ""}
+                    </button>
+                  </th>
+                );
+              })}
             </tr>
           </thead>
         )}
         <tbody>
           {rows.map((r, ri) => (
             <tr key={ri} data-testid="table-row">
-              {r.map((v, i) => {
-                const col = grid.columns[i] ?? "";
-                const fc = configs[i];
-                if (col === "Trace ID" && typeof v === "string") {
-                  return (
-                    <td key={i} class="mono">
-                      <TraceLink id={v}>{v.slice(0, 16)}</TraceLink>
-                    </td>
-                  );
-                }
-                if (typeof v === "number" && fc !== undefined && grid.numeric.has(col)) {
-                  const colored = cellType(i).includes("color");
-                  const mapped = mapValue(fc, v);
-                  const c = mapped?.color ?? thresholdColor(fc, v);
-                  return (
-                    <td key={i} class="num" data-value={String(v)} style={colored ? (cellType(i).includes("background") ? { background: c, color: "#fff" } : { color: c }) : undefined}>
-                      {mapped?.text ?? formatUnit(v, fc.unit, fc.decimals)}
-                    </td>
-                  );
-                }
-                return <td key={i}>{v === null ? "" : String(v)}</td>;
-              })}
+              {shown.map((i) => cell(r, i))}
             </tr>
           ))}
         </tbody>
