@@ -2,6 +2,7 @@
 // (the stored JSON, as imported), save a copy (how a built-in dashboard is
 // changed), versions (restore one) and delete.
 
+import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { createDashboard, dashboardVersions, deleteDashboard, restoreVersion, type StoredDashboard } from "../../../api/dashboards";
 import { describeError } from "../../../api/http";
@@ -53,7 +54,7 @@ function Versions({ stored, onRestored }: { stored: StoredDashboard; onRestored:
   );
 }
 
-export function Toolbar({ stored, gaps, onChanged }: { stored: StoredDashboard; gaps: Gap[]; onChanged: () => void }) {
+export function Toolbar({ stored, gaps, onChanged, children }: { stored: StoredDashboard; gaps: Gap[]; onChanged: () => void; children?: ComponentChildren }) {
   const [drawer, setDrawer] = useState<"versions" | "gaps" | null>(null);
   const [err, setErr] = useState<string | null>(null);
   const copy = () => {
@@ -85,6 +86,7 @@ export function Toolbar({ stored, gaps, onChanged }: { stored: StoredDashboard; 
         </span>
       </div>
       <div class="dash-actions">
+        {children}
         {gaps.length > 0 && (
           <button type="button" class="btn warn" data-testid="dash-gaps-toggle" onClick={() => setDrawer(drawer === "gaps" ? null : "gaps")}>
             {gaps.length} not supported
