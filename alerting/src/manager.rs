@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use osprey_config::{AlertingConfig, RulesConfig};
 use tokio::sync::watch;
 
+use crate::error::AlertingError;
 use crate::eval::saved::{self, SavedRule, SavedState};
 use crate::eval::{Backend, Group, GroupKey, slot_offset};
 use crate::forward::Forwarder;
@@ -56,6 +57,8 @@ struct Inner {
     saved: Mutex<HashMap<String, SavedState>>,
     /// Saves of the alert-state documents, one at a time, in order.
     save_order: tokio::sync::Mutex<()>,
+    /// Rule groups written through the API, one at a time.
+    write_order: Mutex<()>,
     stopped: watch::Receiver<bool>,
 }
 
@@ -129,6 +132,7 @@ impl RuleManager {
                 started: AtomicBool::new(false),
                 saved: Mutex::new(HashMap::new()),
                 save_order: tokio::sync::Mutex::new(()),
+                write_order: Mutex::new(()),
                 stopped,
             }),
         }
@@ -205,6 +209,65 @@ impl RuleManager {
             }
             (Err(errors), None) => Err(errors),
         }
+    }
+
+    /// Writes rule group `body` (YAML) into `namespace` of the tenant's rules directory
+    /// and reloads; when the reload refuses the new set, the file is put back as it was
+    /// and the refusal is the error.
+    pub fn put_group(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        body: &str,
+    ) -> Result<(), AlertingError> {
+        let group = crate::rules::write::parse_group(body)?;
+        self.edit_group_file(tenant, namespace, |path, prev| {
+            crate::rules::write::upsert(path, prev, group)
+        })
+    }
+
+    /// Removes rule group `group` of `namespace` and reloads.
+    pub fn delete_group(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        group: &str,
+    ) -> Result<(), AlertingError> {
+        self.edit_group_file(tenant, namespace, |path, prev| {
+            crate::rules::write::remove(path, prev, group)
+        })
+    }
+
+    fn edit_group_file(
+        &self,
+        tenant: &str,
+        namespace: &str,
+        edit: impl FnOnce(&Path, Option<&str>) -> Result<(), AlertingError>,
+    ) -> Result<(), AlertingError> {
+        use crate::rules::write;
+        let path = write::group_file(
+            &self.inner.base_dir,
+            &self.inner.rules.tenant_dir,
+            tenant,
+            namespace,
+        )?;
+        // One edit at a time: each reads the file it changes.
+        let _one = self
+            .inner
+            .write_order
+            .lock()
+            .map_err(|_| AlertingError::Invalid("rule writes are poisoned".into()))?;
+        let previous = write::current(&path)?;
+        edit(&path, previous.as_deref())?;
+        if let Err(errors) = self.reload_rules() {
+            write::restore(&path, previous.as_deref())?;
+            let _ = self.reload_rules();
+            return Err(AlertingError::Invalid(format!(
+                "the rules did not load, nothing was changed: {}",
+                errors.join("; ")
+            )));
+        }
+        Ok(())
     }
 
     fn reload_rules(&self) -> Result<usize, Vec<String>> {

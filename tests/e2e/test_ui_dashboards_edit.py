@@ -130,3 +130,51 @@ def test_edit_move_resize_panel_editor_variables_undo_and_save(osprey, page) -> 
     assert _stored(osprey)["version"] == 3
     assert problems == [f"HTTP 409: {osprey.http('/api/v1/dashboards/edit-me')}",
                         "console.error: Failed to load resource: the server responded with a status of 409 (Conflict)"], problems
+
+
+def test_a_panel_creates_an_alerting_rule_through_the_ruler_api(osprey_factory, page, tmp_path) -> None:
+    (tmp_path / "tenants").mkdir()
+    osprey = osprey_factory(config='[rules]\nevaluation_interval = "1s"\ntenant_dir = "tenants"\n')
+    board = {"title": "Checkout health", "uid": "health", "panels": [
+        {"id": 1, "type": "stat", "title": "Queue depth", "gridPos": {"x": 0, "y": 0, "w": 8, "h": 5},
+         "targets": [{"refId": "A", "expr": "vector(5)"}]}]}
+    assert osprey.post("/api/v1/dashboards", json={"dashboard": board}).status_code == 200
+
+    # The API itself: a group that does not check is refused with the reason; nothing is written.
+    bad = osprey.post("/config/v1/rules/dashboards", data="name: g\nrules:\n  - alert: X\n    expr: sum(\n")
+    assert bad.status_code == 400 and "X" in bad.json()["error"], bad.text
+    bad = osprey.post("/config/v1/rules/..%2Fetc", data="name: g\nrules: []\n")
+    assert bad.status_code in (400, 404), bad.text
+    assert not any((tmp_path / "tenants").rglob("*.yml"))
+
+    problems = watch(page)
+    page.goto(osprey.http("/d/health?from=now-15m&to=now"))
+    expect(page.get_by_test_id("stat-value")).to_have_attribute("data-value", "5")
+    page.get_by_test_id("panel-alert").click()
+    dialog = page.get_by_test_id("alert-dialog")
+    expect(dialog.get_by_test_id("alert-name")).to_have_value("QueueDepth")
+    dialog.get_by_test_id("alert-threshold").fill("3")
+    dialog.get_by_test_id("alert-for").fill("0s")
+    expect(dialog.get_by_test_id("alert-expr")).to_have_text("(vector(5)) > 3")
+    screenshot(page, "dashboard-alert-dialog")
+    dialog.get_by_test_id("alert-save").click()
+    expect(dialog.get_by_test_id("alert-saved")).to_be_visible()
+
+    # Written to the tenant's rules directory, loaded, and firing.
+    assert (tmp_path / "tenants" / "default" / "dashboards.yml").is_file()
+    groups = osprey.get("/api/v1/rules").json()["data"]["groups"]
+    mine = [g for g in groups if g["name"] == "QueueDepth"]
+    assert len(mine) == 1 and mine[0]["rules"][0]["query"] == "(vector(5)) > 3", groups
+    from harness import wait_until
+    wait_until(lambda: any(a["labels"]["alertname"] == "QueueDepth" and a["state"] == "firing"
+                           for a in osprey.get("/api/v1/alerts").json()["data"]["alerts"]), timeout=20,
+               message="the new rule fires")
+    # Another tenant sees none of it.
+    assert osprey.get("/api/v1/rules", tenant="other").json()["data"]["groups"] == []
+
+    # Deleting the group takes the rule away.
+    r = requests.delete(osprey.http("/config/v1/rules/dashboards/QueueDepth"), timeout=10)
+    assert r.status_code == 202, r.text
+    assert [g for g in osprey.get("/api/v1/rules").json()["data"]["groups"] if g["name"] == "QueueDepth"] == []
+    assert requests.delete(osprey.http("/config/v1/rules/dashboards/QueueDepth"), timeout=10).status_code == 404
+    assert problems == [], problems

@@ -1,10 +1,12 @@
 //! The alerting surfaces, each for the asking tenant (`osprey_auth::RequestContext`):
 //! Prometheus' `GET /api/v1/rules` and `GET /api/v1/alerts` (shapes of 2.42,
 //! `alerting/docs/semantics.md` §10), `POST /-/reload`, the notifier's delivery
-//! history, and Alertmanager's API v2 (`alertmanager.rs`).
+//! history, Alertmanager's API v2 (`alertmanager.rs`), and the ruler configuration
+//! API of Cortex and Mimir for writing rule groups (`ruler.rs`).
 
 mod alertmanager;
 mod model;
+mod ruler;
 
 use std::collections::HashMap;
 
@@ -26,6 +28,11 @@ pub fn router(manager: RuleManager) -> Router {
         .route("/api/v1/alerts", get(alerts_handler))
         .route("/api/v1/alerts/history", get(history_handler))
         .route("/-/reload", post(reload_handler).put(reload_handler))
+        .route("/config/v1/rules/{namespace}", post(ruler::put_group))
+        .route(
+            "/config/v1/rules/{namespace}/{group}",
+            axum::routing::delete(ruler::delete_group),
+        )
         .route("/api/v2/status", get(alertmanager::status))
         .route("/api/v2/receivers", get(alertmanager::receivers))
         .route(

@@ -339,3 +339,24 @@ export function matches(m: Matcher, labels: Record<string, string>): boolean {
   } else hit = v === m.value;
   return hit === m.isEqual;
 }
+
+/** A rule group as written to the ruler API (Prometheus' rule file format). */
+export interface RuleGroupSpec {
+  name: string;
+  rules: {
+    alert: string;
+    expr: string;
+    for?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  }[];
+}
+
+/**
+ * `POST /config/v1/rules/{namespace}` (Cortex's and Mimir's ruler API): stores the
+ * group in the tenant's rules directory and reloads. JSON is YAML, so the group
+ * goes as JSON.
+ */
+export async function saveRuleGroup(namespace: string, group: RuleGroupSpec): Promise<void> {
+  await request(`/config/v1/rules/${encodeURIComponent(namespace)}`, { method: "POST", json: group, allowEmpty: true });
+}

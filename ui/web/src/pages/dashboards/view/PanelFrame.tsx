@@ -11,10 +11,12 @@ import type { Panel } from "../model/grafana";
 import { interpolate, type Scope } from "../model/interpolate";
 import { intervals, parseInterval, SCRAPE_INTERVAL_MS } from "../model/interval";
 import { linksOf } from "../model/links";
-import { runPanel, type PanelData } from "../model/query";
+import { dsKind, runPanel, type PanelData } from "../model/query";
+import { AlertDialog } from "./AlertDialog";
 import { withBuiltins } from "../model/variables";
 import { BODIES, STATIC_TYPES } from "../panels";
 
+const ALERTABLE = new Set(["timeseries", "stat", "gauge", "bargauge"]);
 const EMPTY: PanelData = { series: [], logs: [], traces: [], warnings: [], sent: {} };
 const TITLE_H = 30;
 
@@ -46,6 +48,7 @@ export interface FrameProps {
 export function PanelFrame({ panel, scope, range, tick, dashboardTitle, onZoom, note }: FrameProps) {
   const [bodyRef, size] = useSize();
   const [menu, setMenu] = useState(false);
+  const [alerting, setAlerting] = useState(false);
   const Body = BODIES[panel.type];
   const minMs = parseInterval(panel.interval) ?? parseInterval(panel.targets.find((t) => t.interval !== "")?.interval ?? "");
   const points = panel.maxDataPoints ?? Math.max(100, size.width);
@@ -60,6 +63,8 @@ export function PanelFrame({ panel, scope, range, tick, dashboardTitle, onZoom, 
     { label: `Could not load panel ${panel.title}`, enabled: needsData && size.width > 0 },
   );
   const title = interpolate(panel.title, full);
+  // A panel of PromQL can become an alerting rule (its first shown query).
+  const promTarget = ALERTABLE.has(panel.type) ? panel.targets.find((t) => !t.hide && t.expr !== "" && dsKind(t.datasource, panel.datasource, full) === "prometheus") : undefined;
   const links = linksOf(panel.links, full, range);
   const data = load.data ?? EMPTY;
   // Not measured yet, or asked and not answered: loading.
@@ -85,6 +90,11 @@ export function PanelFrame({ panel, scope, range, tick, dashboardTitle, onZoom, 
           {title}
         </h3>
         {load.loading && <span class="dash-spinner" aria-label="loading" />}
+        {promTarget !== undefined && (
+          <button type="button" class="dash-icon-btn" onClick={() => setAlerting(true)} data-testid="panel-alert" title="Create an alerting rule from this panel's query">
+            ⚑
+          </button>
+        )}
         {links.length > 0 && (
           <div class="dash-panel-links">
             <button type="button" class="dash-icon-btn" aria-haspopup="menu" aria-expanded={menu} onClick={() => setMenu(!menu)} data-testid="panel-links-toggle" title="Panel links">
@@ -104,6 +114,9 @@ export function PanelFrame({ panel, scope, range, tick, dashboardTitle, onZoom, 
           </div>
         )}
       </header>
+      {alerting && promTarget !== undefined && (
+        <AlertDialog title={title || "Panel"} expr={interpolate(promTarget.expr, full, "query")} dashboard={window.location.href} onClose={() => setAlerting(false)} />
+      )}
       <div class="dash-panel-body" ref={bodyRef}>
         {note !== undefined ? (
           <div class="dash-note" data-testid="panel-unsupported">
