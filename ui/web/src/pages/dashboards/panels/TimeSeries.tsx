@@ -4,27 +4,12 @@
 
 import { useMemo, useState } from "preact/hooks";
 import { TimeChart, type ChartSeries } from "../../../components/TimeChart";
+import { align } from "../../../lib/series";
 import { toggled } from "../../../lib/sets";
 import { fieldConfig, valueColor } from "../model/fields";
 import { isObj, numOf, strOf } from "../model/grafana";
 import { formatUnit } from "../model/units";
 import type { PanelProps } from "./types";
-
-function alignPoints(series: { points: [number, number][] }[]): { x: number[]; rows: (number | null)[][] } {
-  const ts = new Set<number>();
-  for (const s of series) for (const [t] of s.points) ts.add(t);
-  const x = [...ts].sort((a, b) => a - b);
-  const at = new Map(x.map((t, i) => [t, i]));
-  const rows = series.map((s) => {
-    const out = new Array<number | null>(x.length).fill(null);
-    for (const [t, v] of s.points) {
-      const i = at.get(t);
-      if (i !== undefined) out[i] = Number.isFinite(v) ? v : null;
-    }
-    return out;
-  });
-  return { x, rows };
-}
 
 export function TimeSeriesPanel({ panel, data, width, height, range, onZoom }: PanelProps) {
   const [hidden, setHidden] = useState<ReadonlySet<number>>(new Set());
@@ -36,7 +21,7 @@ export function TimeSeriesPanel({ panel, data, width, height, range, onZoom }: P
   const legend = isObj(panel.options.legend) ? panel.options.legend : {};
   const showLegend = legend.showLegend !== false && legend.displayMode !== "hidden" && data.series.length > 0;
 
-  const { x, rows } = useMemo(() => alignPoints(data.series), [data.series]);
+  const { x, rows } = useMemo(() => align(data.series.map((s) => ({ metric: s.labels, values: s.points }))), [data.series]);
   const series: ChartSeries[] = useMemo(
     () =>
       data.series.map((s, i) => {
