@@ -155,6 +155,15 @@ def test_grafana_import_renders_every_panel_as_the_api_answers(shop, page) -> No
     q, s, e, step = _asked(p)
     assert p.get_by_test_id("panel-timeseries").get_attribute("data-series") == str(len(_range_last(osprey, q["A"], s, e, step)))
     assert p.get_by_test_id("panel-timeseries").get_attribute("data-series") == str(len(SERVICES))
+    # A click on the chart offers the nearest series' data links, with its labels and value.
+    over = p.locator(".u-over")
+    box = over.bounding_box()
+    over.click(position={"x": box["width"] * 0.97, "y": box["height"] / 2})
+    link = p.get_by_test_id("data-link-menu").get_by_test_id("data-link")
+    expect(link).to_have_count(1)
+    href = link.get_attribute("href")
+    service, value = href.removeprefix("/services/").split("?value=")
+    assert service in SERVICES and float(value) >= 0, href
     # ${status:pipe}: every custom value joined by |.
     assert 'status_code=~"STATUS_CODE_UNSET|STATUS_CODE_OK|STATUS_CODE_ERROR"' in _asked(_panel(page, 7))[0]["A"]
 

@@ -65,6 +65,29 @@ export interface TimeChartProps {
   markerTip?: (m: ChartMarker) => ComponentChildren;
   /** `data-testid` of each marker (default `chart-marker`). */
   markerTestId?: string;
+  /** Horizontal lines across the plot (thresholds), drawn over the series. */
+  hlines?: { value: number; color: string; dashed?: boolean }[];
+  /** A click on the plot (not a drag): the data index and the y value under the pointer. */
+  onPlotClick?: (at: { idx: number; y: number; clientX: number; clientY: number }) => void;
+}
+
+/** Draws `hlines` across the plotting area. */
+function drawLines(u: uPlot, lines: NonNullable<TimeChartProps["hlines"]>): void {
+  const ctx = u.ctx;
+  const { left, width } = u.bbox;
+  ctx.save();
+  ctx.lineWidth = Math.max(1, window.devicePixelRatio || 1);
+  for (const l of lines) {
+    const y = u.valToPos(l.value, "y", true);
+    if (!Number.isFinite(y) || y < u.bbox.top || y > u.bbox.top + u.bbox.height) continue;
+    ctx.strokeStyle = resolveColor(l.color);
+    ctx.setLineDash(l.dashed ? [6, 4] : []);
+    ctx.beginPath();
+    ctx.moveTo(left, y);
+    ctx.lineTo(left + width, y);
+    ctx.stroke();
+  }
+  ctx.restore();
 }
 
 /** Data for uPlot: stacked series become running sums (hidden ones skipped). */
@@ -214,7 +237,13 @@ function chartOptions(p: TimeChartProps, order: number[], width: number, latest:
           on.cursor({ idx, x: o.left + left, y: o.top + top });
         },
       ],
-      draw: [on.drawn],
+      draw: [
+        (u) => {
+          const lines = latest.current.hlines;
+          if (lines !== undefined && lines.length > 0) drawLines(u, lines);
+        },
+        on.drawn,
+      ],
     },
   };
 }
@@ -261,6 +290,22 @@ export function TimeChart(props: TimeChartProps) {
       setCursor(null);
     };
     over.addEventListener("mouseleave", leave);
+    // A click is a press and release in one place (a drag zooms instead).
+    let down: [number, number] | null = null;
+    const press = (e: MouseEvent) => {
+      down = [e.clientX, e.clientY];
+    };
+    const click = (e: MouseEvent) => {
+      const at = down;
+      down = null;
+      const cb = latest.current.onPlotClick;
+      const idx = u.cursor.idx;
+      if (cb === undefined || at === null || idx === null || idx === undefined) return;
+      if (Math.abs(e.clientX - at[0]) > 3 || Math.abs(e.clientY - at[1]) > 3) return;
+      cb({ idx, y: u.posToVal(u.cursor.top ?? 0, "y"), clientX: e.clientX, clientY: e.clientY });
+    };
+    over.addEventListener("mousedown", press);
+    over.addEventListener("mouseup", click);
     const ro = new ResizeObserver(() => {
       const w = Math.max(host.clientWidth, 100);
       if (w !== u.width) u.setSize({ width: w, height: latest.current.height });
@@ -269,6 +314,8 @@ export function TimeChart(props: TimeChartProps) {
     return () => {
       ro.disconnect();
       over.removeEventListener("mouseleave", leave);
+      over.removeEventListener("mousedown", press);
+      over.removeEventListener("mouseup", click);
       u.destroy();
       plot.current = null;
     };
@@ -285,7 +332,7 @@ export function TimeChart(props: TimeChartProps) {
       if (u.series[k + 1]?.show !== show) u.setSeries(k + 1, { show });
     });
     u.setData(buildData(props, order), true);
-  }, [props.x, props.series, hiddenKey, props.range.start, props.range.end, props.markers, structure]);
+  }, [props.x, props.series, hiddenKey, props.range.start, props.range.end, props.markers, structure, JSON.stringify(props.hlines ?? [])]);
 
   const u = plot.current;
   const readout = (): ReadoutRow[] => {

@@ -90,6 +90,7 @@ function TypeOptions({ panel, onChange }: { panel: Json; onChange: (p: Json) => 
           <select value={stacking} onChange={(e) => onChange(withCustom(panel, { stacking: { mode: e.currentTarget.value, group: "A" } }))}>
             <option value="none">Off</option>
             <option value="normal">Normal</option>
+            <option value="percent">100%</option>
           </select>
         </label>
       </>

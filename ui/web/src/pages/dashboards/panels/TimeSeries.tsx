@@ -1,18 +1,28 @@
 // Time series (and the migrated graph panel): lines, bars or points, stacked
-// or not, filled, with the field config's unit, min/max and colours and a
-// legend (list or hidden) under the chart.
+// or not, filled, with the field config's unit, min/max and colours, threshold
+// lines (`custom.thresholdsStyle`), a legend (list or hidden) under the chart,
+// and a click on the chart offering the nearest series' data links.
 
 import { useMemo, useState } from "preact/hooks";
 import { TimeChart, type ChartSeries } from "../../../components/TimeChart";
 import { align } from "../../../lib/series";
 import { toggled } from "../../../lib/sets";
-import { fieldConfig, valueColor } from "../model/fields";
+import { fieldConfig, valueColor, type FieldConfig } from "../model/fields";
+import { linksOf, type LinkTarget } from "../model/links";
 import { isObj, numOf, strOf } from "../model/grafana";
 import { formatUnit } from "../model/units";
 import type { PanelProps } from "./types";
 
-export function TimeSeriesPanel({ panel, data, width, height, range, onZoom }: PanelProps) {
+/** The threshold steps as lines, when `thresholdsStyle` asks for them (areas are drawn as lines). */
+function thresholdLines(fc: FieldConfig): { value: number; color: string; dashed: boolean }[] {
+  const style = isObj(fc.custom.thresholdsStyle) ? strOf(fc.custom.thresholdsStyle.mode, "off") : "off";
+  if (style === "off" || fc.thresholdsMode !== "absolute") return [];
+  return fc.steps.filter((s) => Number.isFinite(s.value)).map((s) => ({ value: s.value, color: s.color, dashed: style.includes("dashed") }));
+}
+
+export function TimeSeriesPanel({ panel, data, width, height, range, onZoom, scope }: PanelProps) {
   const [hidden, setHidden] = useState<ReadonlySet<number>>(new Set());
+  const [menu, setMenu] = useState<{ x: number; y: number; links: LinkTarget[] } | null>(null);
   const defaults = fieldConfig(panel.fieldConfig, { name: "", refId: "" });
   const custom = defaults.custom;
   const draw = strOf(custom.drawStyle, "line");
@@ -21,19 +31,41 @@ export function TimeSeriesPanel({ panel, data, width, height, range, onZoom }: P
   const legend = isObj(panel.options.legend) ? panel.options.legend : {};
   const showLegend = legend.showLegend !== false && legend.displayMode !== "hidden" && data.series.length > 0;
 
-  const { x, rows } = useMemo(() => align(data.series.map((s) => ({ metric: s.labels, values: s.points }))), [data.series]);
+  const percent = stacking === "percent";
+  const { x, rows } = useMemo(() => {
+    const a = align(data.series.map((s) => ({ metric: s.labels, values: s.points })));
+    if (!percent) return a;
+    // Percent stacking: each series as its share of the total at that time.
+    const totals = a.x.map((_, j) => a.rows.reduce((t, r) => t + (r[j] ?? 0), 0));
+    return { x: a.x, rows: a.rows.map((r) => r.map((v, j) => (v === null || !totals[j] ? null : v / (totals[j] ?? 1)))) };
+  }, [data.series, percent]);
+  const configs = useMemo(() => data.series.map((s) => fieldConfig(panel.fieldConfig, { name: s.name, refId: s.refId })), [data.series, panel.fieldConfig]);
   const series: ChartSeries[] = useMemo(
-    () =>
-      data.series.map((s, i) => {
-        const fc = fieldConfig(panel.fieldConfig, { name: s.name, refId: s.refId });
-        return { label: fc.displayName || s.name, values: rows[i] ?? [], color: valueColor(fc, null, i) };
-      }),
-    [data.series, rows, panel.fieldConfig],
+    () => data.series.map((s, i) => ({ label: configs[i]?.displayName || s.name, values: rows[i] ?? [], color: configs[i] ? valueColor(configs[i], null, i) : "#888" })),
+    [data.series, rows, configs],
   );
+  const withLinks = configs.some((c) => c.links.length > 0);
+  // The series nearest the click (by value at that time) and its data links.
+  const onPlotClick = (at: { idx: number; y: number; clientX: number; clientY: number }) => {
+    let best = -1;
+    for (let i = 0; i < series.length; i++) {
+      const v = series[i]?.values[at.idx];
+      if (hidden.has(i) || v === null || v === undefined) continue;
+      const b = series[best]?.values[at.idx];
+      if (best < 0 || (typeof b === "number" && Math.abs(v - at.y) < Math.abs(b - at.y))) best = i;
+    }
+    const fc = configs[best];
+    const s = data.series[best];
+    const v = series[best]?.values[at.idx] ?? null;
+    if (fc === undefined || s === undefined || fc.links.length === 0) return setMenu(null);
+    const links = linksOf(fc.links, scope, range, { raw: v, text: v === null ? "" : formatUnit(v, fc.unit, fc.decimals), time: x[at.idx] ?? null, series: s });
+    setMenu({ x: at.clientX, y: at.clientY, links });
+  };
   const legendH = showLegend ? Math.min(Math.max(24, Math.ceil(series.length / 3) * 20), Math.floor(height / 3)) : 0;
   // Axis ticks choose their own decimals (a configured 0 would print 0.5 as 1); the readout keeps them.
-  const tick = (v: number) => formatUnit(v, defaults.unit);
-  const fmt = (v: number) => formatUnit(v, defaults.unit, defaults.decimals);
+  const unit = percent ? "percentunit" : defaults.unit;
+  const tick = (v: number) => formatUnit(v, unit);
+  const fmt = (v: number) => formatUnit(v, unit, defaults.decimals);
   return (
     <div class="dash-ts" data-testid="panel-timeseries" data-series={series.length}>
       <TimeChart
@@ -43,8 +75,8 @@ export function TimeSeriesPanel({ panel, data, width, height, range, onZoom }: P
         stacked={stacking === "normal" || stacking === "percent"}
         fillOpacity={fill / 100}
         lineWidth={numOf(custom.lineWidth)}
-        yMin={defaults.min}
-        yMax={defaults.max}
+        yMin={percent ? 0 : defaults.min}
+        yMax={percent ? 1 : defaults.max}
         hidden={hidden}
         height={Math.max(60, height - legendH)}
         range={range}
@@ -52,9 +84,27 @@ export function TimeSeriesPanel({ panel, data, width, height, range, onZoom }: P
         yFormat={tick}
         valueFormat={fmt}
         yAxisFit
+        hlines={thresholdLines(defaults)}
+        onPlotClick={withLinks ? onPlotClick : undefined}
         barWidth={x.length > 1 ? (x[1] ?? 0) - (x[0] ?? 0) : undefined}
         testId="dash-chart"
       />
+      {menu !== null && (
+        <ul class="dash-menu dash-link-menu" role="menu" style={{ position: "fixed", left: `${menu.x}px`, top: `${menu.y}px` }} data-testid="data-link-menu">
+          {menu.links.map((l, i) => (
+            <li key={i} role="none">
+              <a role="menuitem" href={l.href} target={l.blank ? "_blank" : undefined} data-testid="data-link">
+                {l.title}
+              </a>
+            </li>
+          ))}
+          <li role="none">
+            <button type="button" class="btn small ghost" onClick={() => setMenu(null)}>
+              Close
+            </button>
+          </li>
+        </ul>
+      )}
       {showLegend && (
         <ul class="dash-legend" style={{ maxHeight: `${legendH}px`, width: `${width}px` }}>
           {series.map((s, i) => (
