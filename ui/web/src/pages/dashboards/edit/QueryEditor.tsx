@@ -1,6 +1,7 @@
 // A panel's queries in the panel editor: PromQL with the same editor as
 // /explore (loaded on demand), LogQL as text, each with its legend format and
-// instant switch; queries added, hidden and removed.
+// instant switch, or a trace search (service, span name, min duration, limit:
+// Tempo's search fields); queries added, hidden and removed.
 
 import { useEffect, useState } from "preact/hooks";
 import type { ComponentType } from "preact";
@@ -48,11 +49,15 @@ export function QueryEditor({ panel, ran, onChange, onRun }: { panel: Json; ran:
           data-testid="panel-ds"
           onChange={(e) => {
             const type = e.currentTarget.value;
-            onChange({ ...panel, datasource: { type, uid: type === "loki" ? "osprey-loki" : "osprey" } });
+            const uid = type === "loki" ? "osprey-loki" : type === "tempo" ? "osprey-tempo" : "osprey";
+            // A trace search is one query of its own kind.
+            const retarget = type === "tempo" ? { targets: [{ refId: "A", queryType: "nativeSearch", serviceName: "", spanName: "", limit: 20 }] } : {};
+            onChange({ ...panel, datasource: { type, uid }, ...retarget });
           }}
         >
           <option value="prometheus">Prometheus (PromQL)</option>
           <option value="loki">Loki (LogQL)</option>
+          <option value="tempo">Tempo (trace search)</option>
         </select>
       </label>
       {targets.map((t, i) => (
@@ -70,7 +75,16 @@ export function QueryEditor({ panel, ran, onChange, onRun }: { panel: Json; ran:
               Remove
             </button>
           </div>
-          {ds === "prometheus" && Promql !== null ? (
+          {ds === "tempo" ? (
+            <div class="dash-field-row" data-testid="trace-search-fields">
+              {(["serviceName", "spanName", "minDuration", "limit"] as const).map((k) => (
+                <label key={k} class="dash-field">
+                  <span>{k === "serviceName" ? "Service" : k === "spanName" ? "Span name" : k === "minDuration" ? "Min duration" : "Limit"}</span>
+                  <input class="input" value={strOf(t[k])} data-testid={`trace-${k}`} onInput={(e) => set(i, { [k]: k === "limit" ? Number(e.currentTarget.value) || 20 : e.currentTarget.value })} onBlur={() => onRun()} />
+                </label>
+              ))}
+            </div>
+          ) : ds === "prometheus" && Promql !== null ? (
             <Promql value={ranExpr(t.refId)} onChange={(v) => set(i, { expr: v })} onRun={(v) => {
                 const next = patched(i, { expr: v });
                 onChange(next);
@@ -79,7 +93,7 @@ export function QueryEditor({ panel, ran, onChange, onRun }: { panel: Json; ran:
           ) : (
             <textarea class="mono" rows={3} value={strOf(t.expr)} data-testid="panel-expr" onInput={(e) => set(i, { expr: e.currentTarget.value })} onBlur={() => onRun()} />
           )}
-          <label class="dash-field">
+          <label class="dash-field" hidden={ds === "tempo"}>
             <span>Legend</span>
             <input class="input" value={strOf(t.legendFormat)} placeholder="{{label}}" onInput={(e) => set(i, { legendFormat: e.currentTarget.value })} onBlur={() => onRun()} />
           </label>

@@ -2,7 +2,8 @@
 // first row, then each row with its panels — a collapsed row carries them,
 // an expanded one owns those below it up to the next row), rows repeated per
 // value of their variable, panels repeated across (`h`, at most `maxPerRow`)
-// or down (`v`), and the panels below a repeat pushed down to make room.
+// or down (`v`), the panels below a repeat pushed down to make room, and
+// every panel risen as far as the ones above let it (vertical compaction).
 
 import type { GridPos, Panel } from "./grafana";
 import { interpolate, single, type Scope, type VarValue } from "./interpolate";
@@ -81,8 +82,31 @@ function place(panels: Panel[], keyBase: string, scope: Scope): Placed[] {
       out.push({ key, panel: moved, pos: moved.gridPos, scope, repeatValue: null });
     }
   }
-  const top = Math.min(...out.map((q) => q.pos.y), Infinity);
-  return out.map((q) => ({ ...q, pos: { ...q.pos, y: q.pos.y - (Number.isFinite(top) ? top : 0) } }));
+  return compact(out);
+}
+
+const collides = (a: GridPos, b: GridPos) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+
+/** Grafana's vertical compaction: each panel, top to bottom, rises until it meets one above. */
+function compact(panels: Placed[]): Placed[] {
+  const order = [...panels].sort((a, b) => a.pos.y - b.pos.y || a.pos.x - b.pos.x);
+  const placed: GridPos[] = [];
+  const out: Placed[] = [];
+  for (const q of order) {
+    const pos = { ...q.pos, y: 0 };
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const p of placed) {
+        if (collides(pos, p)) {
+          pos.y = p.y + p.h;
+          moved = true;
+        }
+      }
+    }
+    placed.push(pos);
+    out.push({ ...q, pos });
+  }
+  return out;
 }
 
 /** Rows as sections, repeats expanded; `collapsed` overrides rows' saved state by key. */

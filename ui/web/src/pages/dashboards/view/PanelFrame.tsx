@@ -7,7 +7,7 @@ import type { RefObject } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ErrorState } from "../../../components/States";
 import { useLoad } from "../../../lib/load";
-import type { Panel } from "../model/grafana";
+import { strOf, type Panel } from "../model/grafana";
 import { interpolate, type Scope } from "../model/interpolate";
 import { intervals, parseInterval, SCRAPE_INTERVAL_MS } from "../model/interval";
 import { linksOf } from "../model/links";
@@ -45,7 +45,29 @@ export interface FrameProps {
   note?: string;
 }
 
-export function PanelFrame({ panel, scope, range, tick, dashboardTitle, onZoom, note }: FrameProps) {
+/**
+ * The panel's own range: `timeFrom` (`1h`: the last hour of the dashboard's end)
+ * and `timeShift` (`1d`: a day earlier), as Grafana's query options; and their label.
+ */
+export function panelRange(panel: Panel, range: { start: number; end: number }): { range: { start: number; end: number }; label: string } {
+  const from = parseInterval(strOf(panel.raw.timeFrom).replace(/^now-/, ""));
+  const shift = parseInterval(strOf(panel.raw.timeShift));
+  let { start, end } = range;
+  const parts: string[] = [];
+  if (from !== null) {
+    start = end - from;
+    parts.push(`Last ${strOf(panel.raw.timeFrom).replace(/^now-/, "")}`);
+  }
+  if (shift !== null) {
+    start -= shift;
+    end -= shift;
+    parts.push(`timeshift -${strOf(panel.raw.timeShift)}`);
+  }
+  return { range: { start, end }, label: parts.join(" ") };
+}
+
+export function PanelFrame({ panel, scope, range: dashRange, tick, dashboardTitle, onZoom, note }: FrameProps) {
+  const { range, label: rangeLabel } = panelRange(panel, dashRange);
   const [bodyRef, size] = useSize();
   const [menu, setMenu] = useState(false);
   const [alerting, setAlerting] = useState(false);
@@ -56,7 +78,7 @@ export function PanelFrame({ panel, scope, range, tick, dashboardTitle, onZoom, 
   const full = withBuiltins(scope, { start: range.start, end: range.end, intervalMs: iv.intervalMs, rateIntervalMs: iv.rateIntervalMs, dashboard: dashboardTitle });
   const needsData = Body !== undefined && !STATIC_TYPES.has(panel.type) && note === undefined;
   // The queries as they will be sent: a change reloads the panel.
-  const key = JSON.stringify(panel.targets.map((t) => [t.refId, interpolate(t.expr, full, "query"), t.hide]));
+  const key = interpolate(JSON.stringify([panel.datasource, panel.targets.map((t) => t.raw)]), full, "query");
   const load = useLoad(
     (signal) => runPanel(panel, full, { start: range.start, end: range.end, stepSeconds: Math.max(1, Math.round(iv.intervalMs / 1000)), signal }),
     [key, range.start, range.end, iv.intervalMs, tick],
@@ -89,6 +111,11 @@ export function PanelFrame({ panel, scope, range, tick, dashboardTitle, onZoom, 
         <h3 class="dash-panel-title" title={panel.description || title} data-testid="dash-panel-title">
           {title}
         </h3>
+        {rangeLabel !== "" && (
+          <span class="dash-panel-range" data-testid="panel-range">
+            {rangeLabel}
+          </span>
+        )}
         {load.loading && <span class="dash-spinner" aria-label="loading" />}
         {promTarget !== undefined && (
           <button type="button" class="dash-icon-btn" onClick={() => setAlerting(true)} data-testid="panel-alert" title="Create an alerting rule from this panel's query">
