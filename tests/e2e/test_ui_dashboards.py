@@ -155,6 +155,24 @@ def test_grafana_import_renders_every_panel_as_the_api_answers(shop, page) -> No
     q, s, e, step = _asked(p)
     assert p.get_by_test_id("panel-timeseries").get_attribute("data-series") == str(len(_range_last(osprey, q["A"], s, e, step)))
     assert p.get_by_test_id("panel-timeseries").get_attribute("data-series") == str(len(SERVICES))
+    # Its panel links.
+    p.get_by_test_id("panel-links-toggle").click()
+    links = p.get_by_test_id("panel-link")
+    expect(links).to_have_count(2)
+    assert [(x.inner_text(), x.get_attribute("href"), x.get_attribute("target")) for x in links.all()] == [
+        ("Service overview", "/services", None), ("Traces", "/traces", "_blank")]
+    p.get_by_test_id("panel-links-toggle").click()
+
+    # Its legend is a table on the right with mean, max and last: last is the API's last value.
+    last = {m["service_name"]: v for m, v in _range_last(osprey, q["A"], s, e, step)}
+    legend = p.get_by_test_id("legend-row")
+    expect(legend).to_have_count(len(SERVICES))
+    for row in legend.all():
+        name = row.locator("td").first.inner_text().strip()
+        cells = {c: row.locator(f'td[data-calc="{c}"]').get_attribute("data-value") for c in ("mean", "max", "lastNotNull")}
+        assert math.isclose(float(cells["lastNotNull"]), last[name], rel_tol=1e-9), (name, cells)
+        assert float(cells["max"]) >= float(cells["mean"]) - 1e-12, cells
+
     # A click on the chart offers the nearest series' data links, with its labels and value.
     over = p.locator(".u-over")
     box = over.bounding_box()
@@ -164,6 +182,7 @@ def test_grafana_import_renders_every_panel_as_the_api_answers(shop, page) -> No
     href = link.get_attribute("href")
     service, value = href.removeprefix("/services/").split("?value=")
     assert service in SERVICES and float(value) >= 0, href
+    expect(link).to_have_text(f"Open {service} (value {value})")
     # ${status:pipe}: every custom value joined by |.
     assert 'status_code=~"STATUS_CODE_UNSET|STATUS_CODE_OK|STATUS_CODE_ERROR"' in _asked(_panel(page, 7))[0]["A"]
 

@@ -67,8 +67,25 @@ export interface TimeChartProps {
   markerTestId?: string;
   /** Horizontal lines across the plot (thresholds), drawn over the series. */
   hlines?: { value: number; color: string; dashed?: boolean }[];
+  /** Horizontal bands (threshold areas), drawn under the series. */
+  hbands?: { from: number; to: number; color: string }[];
   /** A click on the plot (not a drag): the data index and the y value under the pointer. */
   onPlotClick?: (at: { idx: number; y: number; clientX: number; clientY: number }) => void;
+}
+
+/** Fills `hbands` across the plotting area (under the series). */
+function drawBands(u: uPlot, bands: NonNullable<TimeChartProps["hbands"]>): void {
+  const ctx = u.ctx;
+  const { left, top, width, height } = u.bbox;
+  ctx.save();
+  for (const b of bands) {
+    const y0 = Math.max(top, Math.min(top + height, u.valToPos(b.to, "y", true)));
+    const y1 = Math.max(top, Math.min(top + height, u.valToPos(b.from, "y", true)));
+    if (!Number.isFinite(y0) || !Number.isFinite(y1) || y1 <= y0) continue;
+    ctx.fillStyle = withAlpha(resolveColor(b.color), 0.12);
+    ctx.fillRect(left, y0, width, y1 - y0);
+  }
+  ctx.restore();
 }
 
 /** Draws `hlines` across the plotting area. */
@@ -237,6 +254,12 @@ function chartOptions(p: TimeChartProps, order: number[], width: number, latest:
           on.cursor({ idx, x: o.left + left, y: o.top + top });
         },
       ],
+      drawClear: [
+        (u) => {
+          const bands = latest.current.hbands;
+          if (bands !== undefined && bands.length > 0) drawBands(u, bands);
+        },
+      ],
       draw: [
         (u) => {
           const lines = latest.current.hlines;
@@ -332,7 +355,7 @@ export function TimeChart(props: TimeChartProps) {
       if (u.series[k + 1]?.show !== show) u.setSeries(k + 1, { show });
     });
     u.setData(buildData(props, order), true);
-  }, [props.x, props.series, hiddenKey, props.range.start, props.range.end, props.markers, structure, JSON.stringify(props.hlines ?? [])]);
+  }, [props.x, props.series, hiddenKey, props.range.start, props.range.end, props.markers, structure, JSON.stringify([props.hlines ?? [], props.hbands ?? []])]);
 
   const u = plot.current;
   const readout = (): ReadoutRow[] => {

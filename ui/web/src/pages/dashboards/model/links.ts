@@ -26,8 +26,11 @@ function rangeParams(range: { start: number; end: number }): string {
   return `from=${range.start}&to=${range.end}`;
 }
 
-/** Fills a link template: data-link fields first, then variables and time. */
-export function fillLink(url: string, scope: Scope, range: { start: number; end: number }, value?: ValueContext): string {
+/**
+ * Fills a link template: data-link fields first, then variables and time. In a URL
+ * (`encode`) the values are percent-encoded; in a title they are as they are.
+ */
+export function fillLink(url: string, scope: Scope, range: { start: number; end: number }, value?: ValueContext, encode = true): string {
   let out = url.replace(/\$\{__url_time_range\}/g, rangeParams(range)).replace(/\$\{__from\}/g, String(range.start)).replace(/\$\{__to\}/g, String(range.end));
   if (value !== undefined) {
     const labels = value.series?.labels ?? {};
@@ -51,15 +54,16 @@ export function fillLink(url: string, scope: Scope, range: { start: number; end:
       } else if (head === "__series" && path === "name") {
         v = value.series?.name;
       }
-      return v === undefined ? whole : encodeURIComponent(v);
+      if (v === undefined) return whole;
+      return encode ? encodeURIComponent(v) : v;
     });
   }
-  return interpolate(out, scope, "url");
+  return interpolate(out, scope, encode ? "url" : "text");
 }
 
 export function linksOf(list: Json[], scope: Scope, range: { start: number; end: number }, value?: ValueContext): LinkTarget[] {
   return list.filter(isObj).map((l) => ({
-    title: interpolate(strOf(l.title, strOf(l.url)), scope),
+    title: fillLink(strOf(l.title, strOf(l.url)), scope, range, value, false),
     href: fillLink(strOf(l.url), scope, range, value),
     blank: l.targetBlank === true,
   }));
