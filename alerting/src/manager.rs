@@ -251,12 +251,13 @@ impl RuleManager {
             tenant,
             namespace,
         )?;
-        // One edit at a time: each reads the file it changes.
+        // One edit at a time: each reads the file it changes. The lock guards no data,
+        // so a panicked holder leaves nothing to distrust.
         let _one = self
             .inner
             .write_order
             .lock()
-            .map_err(|_| AlertingError::Invalid("rule writes are poisoned".into()))?;
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let previous = write::current(&path)?;
         edit(&path, previous.as_deref())?;
         if let Err(errors) = self.reload_rules() {

@@ -39,10 +39,12 @@ fn answer(r: Result<(), AlertingError>) -> Response {
 async fn blocking(
     f: impl FnOnce() -> Result<(), AlertingError> + Send + 'static,
 ) -> Result<(), AlertingError> {
+    // A write that did not finish is ours, not the asker's: a 500.
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(AlertingError::Invalid(format!(
-            "the rule write did not finish: {e}"
-        )))
+        Err(AlertingError::RuleFile {
+            file: "rule group write".into(),
+            message: e.to_string(),
+        })
     })
 }
 

@@ -3,8 +3,9 @@
 //! in the `{"status", "data"}` envelope. Dashboards are Grafana's JSON model, stored
 //! as given (`crate::dashboards`).
 //!
-//! A dashboard answer is `{"id", "version", "updated", "title", "tags", "dashboard"}`
-//! (`updated`: RFC 3339); a list gives the same without `dashboard`.
+//! A dashboard answer is `{"id", "version", "updated", "title", "tags", "builtin",
+//! "dashboard"}` (`updated`: RFC 3339; `builtin`: shipped in the binary, read-only); a
+//! list gives the same without `dashboard`.
 
 use std::collections::HashMap;
 
