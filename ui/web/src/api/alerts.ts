@@ -1,7 +1,7 @@
 // Osprey's alerting surfaces (alerting/src/api): Prometheus' `GET /api/v1/alerts`
 // (every pending or firing alert of the tenant's rules) and `GET /api/v1/rules`.
 
-import { isRecord, request, requestData, shapeError, str } from "./http";
+import { isRecord, request, requestData, shapeError, str, stringRecord } from "./http";
 import { sampleValue } from "./prometheus";
 
 export interface Alert {
@@ -13,16 +13,10 @@ export interface Alert {
   value: number;
 }
 
-function strings(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (isRecord(v)) for (const [k, x] of Object.entries(v)) out[k] = str(x);
-  return out;
-}
-
 function alertOf(a: Record<string, unknown>): Alert {
   return {
-    labels: strings(a.labels),
-    annotations: strings(a.annotations),
+    labels: stringRecord(a.labels),
+    annotations: stringRecord(a.annotations),
     state: str(a.state),
     activeAt: str(a.activeAt),
     value: sampleValue(a.value),
@@ -144,8 +138,8 @@ export async function ruleGroups(signal?: AbortSignal): Promise<RuleGroups> {
       state: str(r.state),
       query: str(r.query),
       duration: num(r.duration),
-      labels: strings(r.labels),
-      annotations: strings(r.annotations),
+      labels: stringRecord(r.labels),
+      annotations: stringRecord(r.annotations),
       alerts: Array.isArray(r.alerts) ? r.alerts.filter(isRecord).map(alertOf) : [],
       health: str(r.health),
       lastError: str(r.lastError),
@@ -200,7 +194,7 @@ export async function history(start: number, end: number, signal?: AbortSignal):
       event: str(t.event),
       group: str(t.group),
       rule: str(t.rule),
-      labels: strings(t.labels),
+      labels: stringRecord(t.labels),
       value: sampleValue(t.value),
     })),
     notifications: list(data.notifications).map((n) => ({
@@ -212,7 +206,7 @@ export async function history(start: number, end: number, signal?: AbortSignal):
       resolved: num(n.resolved),
       attempts: num(n.attempts),
       error: typeof n.error === "string" ? n.error : null,
-      alerts: list(n.alerts).map((a) => ({ labels: strings(a.labels), resolved: a.status === "resolved" })),
+      alerts: list(n.alerts).map((a) => ({ labels: stringRecord(a.labels), resolved: a.status === "resolved" })),
     })),
   };
 }
@@ -237,7 +231,7 @@ export async function notifierAlerts(signal?: AbortSignal): Promise<NotifierAler
   return body.filter(isRecord).map((a) => {
     const status = isRecord(a.status) ? a.status : {};
     return {
-      labels: strings(a.labels),
+      labels: stringRecord(a.labels),
       fingerprint: str(a.fingerprint),
       state: str(status.state),
       silencedBy: Array.isArray(status.silencedBy) ? status.silencedBy.map(str) : [],

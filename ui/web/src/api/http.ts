@@ -168,6 +168,19 @@ export async function requestData(path: string, opts: RequestOptions = {}): Prom
   return { data: body.data, warnings, infos };
 }
 
+/** An object of strings (label sets, annotations) from JSON; other values as text. */
+export function stringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isRecord(v)) for (const [k, x] of Object.entries(v)) out[k] = str(x);
+  return out;
+}
+
+/** `data` as a list of strings, or a shape error naming `path`. */
+export function stringList(path: string, data: unknown): string[] {
+  if (!Array.isArray(data)) throw shapeError(path, "data is not a list");
+  return data.map(str);
+}
+
 export function shapeError(path: string, what: string): ApiError {
   return new ApiError(path, `${path}: unexpected response (${what})`, 200);
 }

@@ -3,7 +3,7 @@
 // source calls them.
 
 import { apiSeconds } from "../lib/time";
-import { isRecord, requestData, shapeError, str } from "./http";
+import { isRecord, requestData, shapeError, str, stringList, stringRecord } from "./http";
 import { sampleValue, type Metric, type RangeSeries } from "./prometheus";
 
 export interface LokiLine {
@@ -14,12 +14,6 @@ export interface LokiLine {
 }
 
 export type LokiResult = { kind: "streams"; lines: LokiLine[] } | { kind: "matrix"; series: RangeSeries[] };
-
-function labelsOf(v: unknown): Metric {
-  const out: Metric = {};
-  if (isRecord(v)) for (const [k, x] of Object.entries(v)) out[k] = str(x);
-  return out;
-}
 
 const RANGE = "/loki/api/v1/query_range";
 
@@ -43,9 +37,9 @@ export async function lokiRange(
   if (data.resultType === "streams") {
     const lines: LokiLine[] = [];
     for (const s of data.result.filter(isRecord)) {
-      const labels = labelsOf(s.stream);
+      const labels = stringRecord(s.stream);
       for (const v of Array.isArray(s.values) ? s.values : []) {
-        if (Array.isArray(v)) lines.push({ ns: str(v[0]), line: str(v[1]), labels: { ...labels, ...labelsOf(v[2]) } });
+        if (Array.isArray(v)) lines.push({ ns: str(v[0]), line: str(v[1]), labels: { ...labels, ...stringRecord(v[2]) } });
       }
     }
     // Newest first across streams (ns strings of equal length compare as numbers).
@@ -54,7 +48,7 @@ export async function lokiRange(
   }
   if (data.resultType === "matrix") {
     const series = data.result.filter(isRecord).map((s) => ({
-      metric: labelsOf(s.metric),
+      metric: stringRecord(s.metric),
       values: (Array.isArray(s.values) ? s.values : []).map((p): [number, number] =>
         Array.isArray(p) ? [Number(p[0]), sampleValue(p[1])] : [NaN, NaN],
       ),
@@ -64,21 +58,16 @@ export async function lokiRange(
   throw shapeError(RANGE, `resultType ${str(data.resultType)}`);
 }
 
-function list(path: string, data: unknown): string[] {
-  if (!Array.isArray(data)) throw shapeError(path, "data is not a list");
-  return data.map(str);
-}
-
 /** `GET /loki/api/v1/labels`. */
 export async function lokiLabels(start: number, end: number, signal?: AbortSignal): Promise<string[]> {
   const path = "/loki/api/v1/labels";
   const { data } = await requestData(path, { params: { start: apiSeconds(start), end: apiSeconds(end) }, signal });
-  return list(path, data);
+  return stringList(path, data);
 }
 
 /** `GET /loki/api/v1/label/{name}/values` (optionally within a stream selector). */
 export async function lokiLabelValues(name: string, start: number, end: number, query?: string, signal?: AbortSignal): Promise<string[]> {
   const path = `/loki/api/v1/label/${encodeURIComponent(name)}/values`;
   const { data } = await requestData(path, { params: { start: apiSeconds(start), end: apiSeconds(end), query: query ?? null }, signal });
-  return list(path, data);
+  return stringList(path, data);
 }

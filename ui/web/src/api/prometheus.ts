@@ -3,7 +3,7 @@
 // as POST forms (long PromQL never hits URL limits), as Prometheus' UI does.
 
 import { apiSeconds } from "../lib/time";
-import { isRecord, requestData, shapeError, str } from "./http";
+import { isRecord, requestData, shapeError, str, stringList, stringRecord } from "./http";
 
 export type Metric = Record<string, string>;
 
@@ -40,11 +40,7 @@ export interface Answer<T> {
   infos?: string[];
 }
 
-function metricOf(v: unknown): Metric {
-  const out: Metric = {};
-  if (isRecord(v)) for (const [k, x] of Object.entries(v)) out[k] = str(x);
-  return out;
-}
+const metricOf = stringRecord;
 
 function pair(v: unknown): [number, number] {
   return Array.isArray(v) ? [Number(v[0]), sampleValue(v[1])] : [NaN, NaN];
@@ -117,11 +113,6 @@ export async function queryInstant(q: { query: string; time?: number }, signal?:
       break;
   }
   throw shapeError(QUERY, `resultType ${str(data.resultType)}`);
-}
-
-function stringList(path: string, data: unknown): string[] {
-  if (!Array.isArray(data)) throw shapeError(path, "data is not a list");
-  return data.map(str);
 }
 
 /** Optional bounds of a labels query (epoch ms). */

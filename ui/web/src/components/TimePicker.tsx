@@ -17,6 +17,7 @@ import {
   zoomRange,
   type RangeParams,
 } from "../lib/time";
+import { useDismiss } from "../lib/dismiss";
 import { Icon } from "./Icon";
 
 export function setRange(r: RangeParams): void {
@@ -57,21 +58,7 @@ export function TimePicker() {
     setErr(null);
   }, [range.params.from, range.params.to, open]);
 
-  useEffect(() => {
-    if (!open) return;
-    const close = (e: MouseEvent) => {
-      if (root.current && !root.current.contains(e.target as Node)) setOpen(false);
-    };
-    const esc = (e: KeyboardEvent) => {
-      if (e.key === "Escape") setOpen(false);
-    };
-    document.addEventListener("mousedown", close);
-    document.addEventListener("keydown", esc);
-    return () => {
-      document.removeEventListener("mousedown", close);
-      document.removeEventListener("keydown", esc);
-    };
-  }, [open]);
+  useDismiss(open, root, () => setOpen(false), { escape: true });
 
   const apply = (e: Event) => {
     e.preventDefault();

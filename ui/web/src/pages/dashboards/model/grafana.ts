@@ -41,7 +41,6 @@ export interface Target {
   legendFormat: string;
   interval: string;
   instant: boolean;
-  range: boolean;
   format: string;
   hide: boolean;
   datasource: DsRef | null;
@@ -85,7 +84,6 @@ export interface Dashboard {
   refresh: string;
   variables: Json[];
   panels: Panel[];
-  links: Json[];
   schemaVersion: number;
 }
 
@@ -123,14 +121,13 @@ function gridPos(v: unknown, fallbackY: number): GridPos {
 
 function target(t: Json, i: number): Target {
   const raw = t;
-  // Graph-era panels used `intervalFactor`/`step`; `instant`/`range` are booleans.
+  // `instant` alone is an instant query; `range: true` with it draws the range (query.ts).
   return {
     refId: strOf(t.refId, String.fromCharCode(65 + (i % 26))),
     expr: strOf(t.expr),
     legendFormat: strOf(t.legendFormat),
     interval: strOf(t.interval),
     instant: t.instant === true,
-    range: t.range !== false || t.instant !== true,
     format: strOf(t.format, "time_series"),
     hide: t.hide === true,
     datasource: dsRef(t.datasource),
@@ -291,7 +288,6 @@ export function normalize(d: Json): Dashboard {
     refresh: strOf(d.refresh),
     variables: Array.isArray(templating.list) ? templating.list.filter(isObj) : [],
     panels,
-    links: Array.isArray(d.links) ? d.links.filter(isObj) : [],
     schemaVersion: numOf(d.schemaVersion) ?? 0,
   };
 }

@@ -3,8 +3,9 @@
 // lines (`custom.thresholdsStyle`), a legend (list or hidden) under the chart,
 // and a click on the chart offering the nearest series' data links.
 
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useMemo, useRef, useState } from "preact/hooks";
 import { TimeChart, type ChartSeries } from "../../../components/TimeChart";
+import { useDismiss } from "../../../lib/dismiss";
 import { align } from "../../../lib/series";
 import { toggled } from "../../../lib/sets";
 import { fieldConfig, reduce, valueColor, type FieldConfig } from "../model/fields";
@@ -76,18 +77,7 @@ export function TimeSeriesPanel({ panel, data, width, height, range, onZoom, sco
   const [menu, setMenu] = useState<{ x: number; y: number; links: LinkTarget[] } | null>(null);
   const menuRef = useRef<HTMLUListElement>(null);
   // The links menu closes on a press elsewhere or a scroll (it is placed at the click).
-  useEffect(() => {
-    if (menu === null) return;
-    const close = (e: Event) => {
-      if (!(e.target instanceof Node && menuRef.current?.contains(e.target))) setMenu(null);
-    };
-    document.addEventListener("mousedown", close, true);
-    document.addEventListener("scroll", close, true);
-    return () => {
-      document.removeEventListener("mousedown", close, true);
-      document.removeEventListener("scroll", close, true);
-    };
-  }, [menu]);
+  useDismiss(menu !== null, menuRef, () => setMenu(null), { scroll: true });
   const defaults = fieldConfig(panel.fieldConfig, { name: "", refId: "" });
   const custom = defaults.custom;
   const draw = strOf(custom.drawStyle, "line");

@@ -3,6 +3,7 @@
 // URL as Grafana does (`var-<name>`, repeated for several values).
 
 import { useEffect, useRef, useState } from "preact/hooks";
+import { useDismiss } from "../../../lib/dismiss";
 import { navigate, serialize } from "../../../router";
 import { ALL, type Resolved } from "../model/variables";
 
@@ -47,14 +48,7 @@ function Single({ r }: { r: Resolved }) {
 function Multi({ r }: { r: Resolved }) {
   const [open, setOpen] = useState(false);
   const root = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (!open) return;
-    const close = (e: MouseEvent) => {
-      if (root.current && !root.current.contains(e.target as Node)) setOpen(false);
-    };
-    document.addEventListener("mousedown", close);
-    return () => document.removeEventListener("mousedown", close);
-  }, [open]);
+  useDismiss(open, root, () => setOpen(false));
   const all = r.selected.includes(ALL);
   const label = all ? "All" : r.selected.map((s) => r.options.find((o) => o.value === s)?.text ?? s).join(" + ") || "None";
   const toggle = (value: string) => {
