@@ -1,11 +1,13 @@
 //! The `osprey` binary: the command line and its dispatch (this file), the server's
 //! wiring (`serve.rs`), its named background tasks in shutdown order (`tasks.rs`) and
-//! how listeners accept connections (`listen.rs`). No business logic lives here.
+//! how listeners accept connections (`listen.rs`), and the rule-file and token tools
+//! (`rules_cmd.rs`, `token_cmd.rs`). No business logic lives here.
 
 mod listen;
 mod rules_cmd;
 mod serve;
 mod tasks;
+mod token_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +45,11 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: rules_cmd::RulesCommand,
+    },
+    /// API tokens for `[[auth.tokens]]`.
+    Token {
+        #[command(subcommand)]
+        command: token_cmd::TokenCommand,
     },
     /// Print the version.
     Version,
@@ -90,6 +97,9 @@ struct ShipTo {
     /// Tenant to send as X-Scope-OrgID.
     #[arg(long)]
     tenant: Option<String>,
+    /// API token (`[[auth.tokens]]`), sent as `Authorization: Bearer`.
+    #[arg(long, env = "OSPREY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Most memory for lines waiting to be shipped (the oldest are dropped beyond it).
     #[arg(long, default_value = "16MiB")]
     buffer: bytesize::ByteSize,
@@ -117,6 +127,7 @@ impl ShipTo {
         }
         let mut cfg = osprey_ingest::capture::ShipperConfig::new(&self.endpoint, service);
         cfg.tenant = self.tenant.clone();
+        cfg.token = self.token.clone();
         cfg.buffer_bytes = usize::try_from(self.buffer.as_u64()).unwrap_or(usize::MAX);
         Ok(cfg)
     }
@@ -193,6 +204,9 @@ struct DemoArgs {
     /// Tenant to send as X-Scope-OrgID.
     #[arg(long)]
     tenant: Option<String>,
+    /// API token (`[[auth.tokens]]`), sent as `authorization: Bearer` metadata.
+    #[arg(long, env = "OSPREY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -203,6 +217,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Rules { command } => rules_cmd::run(command),
+        Command::Token { command } => token_cmd::run(command),
         Command::Config {
             command: ConfigCommand::Check { file },
         } => config_check(&file),
@@ -340,6 +355,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         rate: args.rate,
         seed: args.seed,
         tenant: args.tenant,
+        token: args.token,
     };
     tracing::info!(endpoint = %opts.endpoint, rate = opts.rate, "sending demo telemetry (Ctrl-C to stop)");
     let stats = tokio::select! {

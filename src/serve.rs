@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use osprey_alerting::RuleManager;
+use osprey_auth::Authenticator;
 use osprey_config::Config;
 use osprey_ingest::IngestState;
 use osprey_query::{HttpMetrics, OpsState, QueryState};
@@ -43,12 +44,6 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<tokio::net::TcpLis
     let l = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen for {what} on {addr}"))?;
-    if !addr.ip().is_loopback() {
-        tracing::warn!(
-            %addr,
-            "{what} listens on a non-loopback address and Osprey has no authentication yet: anyone who can reach it can read and write all data"
-        );
-    }
     Ok(l)
 }
 
@@ -66,6 +61,7 @@ fn surfaces(
     storage: &Storage,
     rules: RuleManager,
     alerting_metrics: &osprey_alerting::AlertingMetrics,
+    auth: Arc<Authenticator>,
 ) -> Surfaces {
     let ingest = IngestState::with_limits(
         storage.clone(),
@@ -91,13 +87,15 @@ fn surfaces(
         config: config.query.clone(),
     };
     let track = axum::middleware::from_fn_with_state(http_metrics, osprey_query::ops::track);
-    // Who is asking, decided once per request for every handler behind it.
-    let context = axum::middleware::from_fn(osprey_auth::http_context);
+    // Who is asking, decided once per request for every handler behind it; each
+    // route then checks its scope. Only the probes answer without credentials.
+    let context = axum::middleware::from_fn_with_state(auth, osprey_auth::http_context);
     let api = osprey_ingest::api_router(ingest.clone())
-        .merge(osprey_query::router(query, ops))
+        .merge(osprey_query::router(query, ops.clone()))
         .merge(osprey_alerting::router(rules))
         .merge(osprey_ui::router())
         .layer(context.clone())
+        .merge(osprey_query::probes_router(ops))
         .layer(track.clone());
     let otlp_http = osprey_ingest::otlp_http_router(ingest.clone())
         .layer(context)
@@ -131,7 +129,31 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &alerting_metrics,
         stop_rx.clone(),
     )?;
-    let s = surfaces(&config, &storage, rules.clone(), &alerting_metrics);
+    let mut auth = Authenticator::new(&config.auth)?;
+    if auth.enabled() {
+        tracing::info!(
+            tokens = config.auth.tokens.len(),
+            "authentication on: requests need a token"
+        );
+    } else if !config.server.exposed().is_empty() {
+        tracing::warn!(
+            "authentication is off and a listener faces a non-loopback address (server.allow_unauthenticated = true): anyone who can reach it can read and write every tenant"
+        );
+    }
+    // Osprey's scrape of its own /metrics presents a token only this process knows.
+    let self_token = auth.add_internal(
+        "self-monitor",
+        &config.scrape.tenant,
+        &[osprey_config::Scope::Admin],
+    );
+    let auth = Arc::new(auth);
+    let s = surfaces(
+        &config,
+        &storage,
+        rules.clone(),
+        &alerting_metrics,
+        Arc::clone(&auth),
+    );
 
     let http_l = bind("HTTP API", config.server.http_addr).await?;
     let otlp_http_l = bind("OTLP HTTP", config.server.otlp_http_addr).await?;
@@ -165,7 +187,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .timeout(limits.body_read_timeout)
             .http2_keepalive_interval(Some(listen::H2_KEEPALIVE))
             .http2_keepalive_timeout(Some(listen::H2_KEEPALIVE))
-            .layer(osprey_auth::GrpcContextLayer)
+            .layer(osprey_auth::GrpcContextLayer::new(
+                Arc::clone(&auth),
+                osprey_config::Scope::Ingest,
+            ))
             .layer(osprey_ingest::admission::GrpcLayer(
                 s.ingest.admission.clone(),
             ))
@@ -185,9 +210,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     let mut scrape = config.scrape.clone();
     if scrape.self_monitor {
-        scrape
-            .jobs
-            .push(osprey_config::ScrapeJob::self_monitor(self_addr));
+        let mut job = osprey_config::ScrapeJob::self_monitor(self_addr);
+        job.authorization = Some(osprey_config::ScrapeAuthorization {
+            credentials: self_token,
+            ..Default::default()
+        });
+        scrape.jobs.push(job);
     }
     tasks.spawn_infallible(
         "scrape",

@@ -8,8 +8,8 @@ pub const TENANT_HEADER: &str = "x-scope-orgid";
 /// The tenant of requests without the header.
 pub const DEFAULT_TENANT: &str = "default";
 
-/// A valid tenant id: 1-64 characters of `[A-Za-z0-9_.-]`, not `.` or `..` (ids name
-/// directories and object-store prefixes).
+/// A valid tenant id ([`osprey_config::TENANT_ID_RULE`]: ids name directories and
+/// object-store prefixes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tenant(String);
 
@@ -41,13 +41,15 @@ impl std::fmt::Display for Tenant {
 
 /// Whether `id` may be a tenant id.
 pub fn is_valid(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id != "."
-        && id != ".."
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    osprey_config::tenant_id_is_valid(id)
+}
+
+/// The tenant a request's header names, if it names one.
+pub(crate) fn from_headers(headers: &http::HeaderMap) -> Result<Option<Tenant>, AuthError> {
+    headers
+        .get(TENANT_HEADER)
+        .map(|v| Tenant::parse(v.to_str().map_err(|_| AuthError::NotAscii)?))
+        .transpose()
 }
 
 #[cfg(test)]

@@ -5,11 +5,12 @@
 //! Unknown keys are errors. Sizes are written like `"16MiB"`, durations like `"30s"`.
 
 //! One file per section, each with its defaults and its own `validate`:
-//! `server.rs`, `storage.rs`, `query.rs`, `spanmetrics.rs`, `scrape.rs`, `rules.rs`,
-//! `alerting.rs`; `load.rs`
+//! `server.rs`, `auth.rs`, `storage.rs`, `query.rs`, `spanmetrics.rs`, `scrape.rs`,
+//! `rules.rs`, `alerting.rs`; `load.rs`
 //! reads files and environment overrides.
 
 mod alerting;
+mod auth;
 mod load;
 mod query;
 mod rules;
@@ -21,10 +22,11 @@ mod storage;
 use serde::{Deserialize, Serialize};
 
 pub use alerting::AlertingConfig;
+pub use auth::{ANY_TENANT, AuthConfig, Scope, TokenConfig};
 pub use load::{ConfigError, Problem, env_overrides, load, load_str};
 pub use query::QueryConfig;
 pub use rules::RulesConfig;
-pub use scrape::{RelabelAction, RelabelConfig, ScrapeConfig, ScrapeJob};
+pub use scrape::{RelabelAction, RelabelConfig, ScrapeAuthorization, ScrapeConfig, ScrapeJob};
 pub use server::ServerConfig;
 pub use spanmetrics::SpanMetricsConfig;
 pub use storage::{StorageConfig, StoreLocation};
@@ -34,6 +36,7 @@ pub use storage::{StorageConfig, StoreLocation};
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
+    pub auth: AuthConfig,
     pub storage: StorageConfig,
     pub query: QueryConfig,
     pub spanmetrics: SpanMetricsConfig,
@@ -51,6 +54,26 @@ impl Config {
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Problems::default();
         self.server.validate(&mut problems);
+        self.auth.validate(&mut problems);
+        if !self.auth.enabled() && !self.server.allow_unauthenticated {
+            for (key, addr) in self.server.exposed() {
+                problems.bad(
+                    key,
+                    format!(
+                        "{addr} is not a loopback address and no [[auth.tokens]] are configured: anyone who reaches it could read and write every tenant. Add tokens (`osprey token create`) or set server.allow_unauthenticated = true"
+                    ),
+                );
+            }
+        }
+        if !crate::tenant_id_is_valid(&self.scrape.tenant) {
+            problems.bad(
+                "scrape.tenant",
+                format!(
+                    "{:?} is not a valid tenant id: {TENANT_ID_RULE}",
+                    self.scrape.tenant
+                ),
+            );
+        }
         self.storage.validate(&mut problems);
         self.spanmetrics.validate(&mut problems);
         self.query.validate(&mut problems);
@@ -61,6 +84,20 @@ impl Config {
         }
         problems.0
     }
+}
+
+/// What a tenant id may be, in words (ids name directories and object-store prefixes).
+pub const TENANT_ID_RULE: &str = "expected 1-64 characters of [A-Za-z0-9_.-], not '.' or '..'";
+
+/// Whether `id` may be a tenant id ([`TENANT_ID_RULE`]).
+pub fn tenant_id_is_valid(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
 /// The problems a validation found so far.

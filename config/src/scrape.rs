@@ -66,6 +66,39 @@ pub struct ScrapeJob {
     pub relabel_configs: Vec<RelabelConfig>,
     /// Rewrite each scraped sample's labels (may drop the sample).
     pub metric_relabel_configs: Vec<RelabelConfig>,
+    /// The `Authorization` header of each scrape (Prometheus' `authorization`).
+    pub authorization: Option<ScrapeAuthorization>,
+}
+
+/// `Authorization: <type> <credentials>` on every scrape of a job.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScrapeAuthorization {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub credentials: String,
+    /// Read at each scrape instead of `credentials` (a rotated token is picked up).
+    pub credentials_file: String,
+}
+
+impl Default for ScrapeAuthorization {
+    fn default() -> Self {
+        Self {
+            kind: "Bearer".into(),
+            credentials: String::new(),
+            credentials_file: String::new(),
+        }
+    }
+}
+
+/// Credentials never reach debug output.
+impl std::fmt::Debug for ScrapeAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScrapeAuthorization")
+            .field("type", &self.kind)
+            .field("credentials_file", &self.credentials_file)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ScrapeJob {
@@ -94,6 +127,7 @@ impl Default for ScrapeJob {
             honor_timestamps: true,
             relabel_configs: Vec::new(),
             metric_relabel_configs: Vec::new(),
+            authorization: None,
         }
     }
 }
@@ -206,6 +240,14 @@ pub(crate) fn problems(c: &ScrapeConfig) -> Vec<(String, String)> {
             if !ok {
                 bad(k("targets"), format!("{t:?} is not host:port"));
             }
+        }
+        if let Some(a) = &j.authorization
+            && a.credentials.is_empty() == a.credentials_file.is_empty()
+        {
+            bad(
+                k("authorization"),
+                "expected exactly one of credentials and credentials_file".into(),
+            );
         }
         if j.scrape_interval.is_some_and(|d| d.as_millis() < 100) {
             bad(k("scrape_interval"), "must be at least 100ms".into());

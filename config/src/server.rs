@@ -41,6 +41,10 @@ pub struct ServerConfig {
     /// counts about 4× its body); beyond it a request gets 429 / RESOURCE_EXHAUSTED at
     /// once. With `storage.memtable_limit` it bounds ingest's memory.
     pub ingest_inflight_limit: ByteSize,
+    /// Let a server without `[[auth.tokens]]` listen on a non-loopback address
+    /// (anyone who reaches it reads and writes every tenant). Off: such a server
+    /// refuses to start.
+    pub allow_unauthenticated: bool,
 }
 
 impl Default for ServerConfig {
@@ -56,11 +60,24 @@ impl Default for ServerConfig {
             body_read_timeout: Duration::from_secs(60),
             max_connections: 4096,
             ingest_inflight_limit: ByteSize::mib(256),
+            allow_unauthenticated: false,
         }
     }
 }
 
 impl ServerConfig {
+    /// The listeners bound to a non-loopback address, as `(key, address)`.
+    pub fn exposed(&self) -> Vec<(&'static str, SocketAddr)> {
+        [
+            ("server.http_addr", self.http_addr),
+            ("server.otlp_grpc_addr", self.otlp_grpc_addr),
+            ("server.otlp_http_addr", self.otlp_http_addr),
+        ]
+        .into_iter()
+        .filter(|(_, a)| !a.ip().is_loopback())
+        .collect()
+    }
+
     pub(crate) fn validate(&self, p: &mut Problems) {
         let s = self;
         if s.data_dir.as_os_str().is_empty() {

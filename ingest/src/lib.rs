@@ -29,6 +29,7 @@ use axum::handler::Handler;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
+use osprey_auth::Scope;
 use osprey_storage::Storage;
 
 pub use error::IngestError;
@@ -124,6 +125,7 @@ pub fn otlp_http_router(st: IngestState) -> Router {
         .route("/v1/logs", post_only(otlp::http::logs))
         .route("/v1/metrics", post_only(otlp::http::metrics))
         .route_layer(admit)
+        .route_layer(osprey_auth::require(Scope::Ingest))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(st)
 }
@@ -138,9 +140,15 @@ pub fn api_router(st: IngestState) -> Router {
         .route("/api/v1/logs", post_only(lines::handler))
         .route("/loki/api/v1/push", post_only(loki::push))
         .route_layer(admit)
-        .route("/api/v1/targets", axum::routing::get(targets_handler))
+        .route_layer(osprey_auth::require(Scope::Ingest))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(st.clone())
+        .merge(
+            Router::new()
+                .route("/api/v1/targets", axum::routing::get(targets_handler))
+                .route_layer(osprey_auth::require(Scope::Query))
+                .with_state(st.clone()),
+        )
         .merge(otlp_http_router(st))
 }
 

@@ -2,7 +2,9 @@
 //! Prometheus' `GET /api/v1/rules` and `GET /api/v1/alerts` (shapes of 2.42,
 //! `alerting/docs/semantics.md` §10), `POST /-/reload`, the notifier's delivery
 //! history, Alertmanager's API v2 (`alertmanager.rs`), and the ruler configuration
-//! API of Cortex and Mimir for writing rule groups (`ruler.rs`).
+//! API of Cortex and Mimir for writing rule groups (`ruler.rs`). Scopes: reads of
+//! rule and alert state need `query`, rule writes and reloads `rules`, the whole
+//! Alertmanager API `alerts`.
 
 mod alertmanager;
 mod model;
@@ -16,23 +18,30 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use osprey_auth::RequestContext;
+use osprey_auth::{RequestContext, Scope, require};
 use serde_json::json;
 
 use crate::manager::RuleManager;
 
 /// The routes, over the manager.
 pub fn router(manager: RuleManager) -> Router {
-    Router::new()
+    // Prometheus' read API: rule and alert state.
+    let reads = Router::new()
         .route("/api/v1/rules", get(rules_handler))
         .route("/api/v1/alerts", get(alerts_handler))
         .route("/api/v1/alerts/history", get(history_handler))
+        .route_layer(require(Scope::Query));
+    // Changing the tenant's rule groups, and Prometheus' reload.
+    let writes = Router::new()
         .route("/-/reload", post(reload_handler).put(reload_handler))
         .route("/config/v1/rules/{namespace}", post(ruler::put_group))
         .route(
             "/config/v1/rules/{namespace}/{group}",
             axum::routing::delete(ruler::delete_group),
         )
+        .route_layer(require(Scope::Rules));
+    // The Alertmanager API, read and written (amtool's).
+    let alertmanager = Router::new()
         .route("/api/v2/status", get(alertmanager::status))
         .route("/api/v2/receivers", get(alertmanager::receivers))
         .route(
@@ -48,7 +57,8 @@ pub fn router(manager: RuleManager) -> Router {
             "/api/v2/silence/{id}",
             get(alertmanager::get_silence).delete(alertmanager::delete_silence),
         )
-        .with_state(manager)
+        .route_layer(require(Scope::Alerts));
+    reads.merge(writes).merge(alertmanager).with_state(manager)
 }
 
 fn success(data: impl serde::Serialize) -> Response {

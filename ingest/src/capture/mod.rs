@@ -49,6 +49,8 @@ pub struct ShipperConfig {
     pub endpoint: String,
     pub service: String,
     pub tenant: Option<String>,
+    /// API token, sent as `Authorization: Bearer`.
+    pub token: Option<String>,
     /// Most bytes of lines held while they wait to be shipped.
     pub buffer_bytes: usize,
     /// Most bytes of lines in one request.
@@ -63,6 +65,7 @@ impl ShipperConfig {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             service: service.to_string(),
             tenant: None,
+            token: None,
             buffer_bytes: 16 << 20,
             batch_bytes: 1 << 20,
             interval: Duration::from_millis(200),
@@ -245,6 +248,9 @@ impl Shipper {
             .header(http::header::CONTENT_ENCODING, "gzip");
         if let Some(t) = &self.cfg.tenant {
             req = req.header("X-Scope-OrgID", t);
+        }
+        if let Some(t) = &self.cfg.token {
+            req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
         }
         let req = req
             .body(Full::new(Bytes::from(gz)))

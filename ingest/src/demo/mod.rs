@@ -33,6 +33,8 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Tenant (`X-Scope-OrgID`).
     pub tenant: Option<String>,
+    /// API token, sent as `authorization: Bearer` metadata.
+    pub token: Option<String>,
 }
 
 /// Totals sent, for the summary line.
@@ -55,13 +57,22 @@ pub enum DemoError {
     Export(#[from] tonic::Status),
     #[error("invalid tenant: {0}")]
     Tenant(String),
+    #[error("invalid token: it cannot be sent as gRPC metadata")]
+    Token,
 }
 
-fn with_tenant<T>(msg: T, tenant: &Option<String>) -> Result<tonic::Request<T>, DemoError> {
+/// `msg` with the tenant and token metadata of `opts`.
+fn request<T>(msg: T, opts: &DemoOptions) -> Result<tonic::Request<T>, DemoError> {
     let mut req = tonic::Request::new(msg);
-    if let Some(t) = tenant {
+    if let Some(t) = &opts.tenant {
         let v = t.parse().map_err(|_| DemoError::Tenant(t.clone()))?;
         req.metadata_mut().insert("x-scope-orgid", v);
+    }
+    if let Some(t) = &opts.token {
+        let v = format!("Bearer {t}")
+            .parse()
+            .map_err(|_| DemoError::Token)?;
+        req.metadata_mut().insert("authorization", v);
     }
     Ok(req)
 }
@@ -96,16 +107,13 @@ pub async fn run(opts: DemoOptions) -> Result<DemoStats, DemoError> {
         stats.traces += batch.traces;
         stats.spans += batch.spans;
         stats.logs += batch.logs;
-        traces
-            .export(with_tenant(batch.trace_request, &opts.tenant)?)
-            .await?;
-        logs.export(with_tenant(batch.log_request, &opts.tenant)?)
-            .await?;
+        traces.export(request(batch.trace_request, &opts)?).await?;
+        logs.export(request(batch.log_request, &opts)?).await?;
         // Metrics every 5 s, like a periodic reader.
         if seconds.is_multiple_of(5) {
             let (req, points) = shop.metrics_request(&mut rng, now);
             stats.metric_points += points;
-            metrics.export(with_tenant(req, &opts.tenant)?).await?;
+            metrics.export(request(req, &opts)?).await?;
         }
         seconds += 1;
     }

@@ -47,6 +47,7 @@ pub struct Target {
     honor_labels: bool,
     honor_timestamps: bool,
     job: String,
+    authorization: Option<osprey_config::ScrapeAuthorization>,
 }
 
 /// The targets of every job, relabelled; a job whose rules do not compile is an error.
@@ -101,7 +102,23 @@ fn target(cfg: &ScrapeConfig, job: &ScrapeJob, addr: &str, rules: &[Rule]) -> Op
         honor_labels: job.honor_labels,
         honor_timestamps: job.honor_timestamps,
         job: job.job_name.clone(),
+        authorization: job.authorization.clone(),
     })
+}
+
+/// The `Authorization` header of a job's scrapes; a credentials file is read at each
+/// scrape, so a rotated token is picked up.
+async fn authorization(a: &osprey_config::ScrapeAuthorization) -> Result<String, String> {
+    let credentials = if a.credentials_file.is_empty() {
+        a.credentials.clone()
+    } else {
+        tokio::fs::read_to_string(&a.credentials_file)
+            .await
+            .map_err(|e| format!("cannot read credentials_file {}: {e}", a.credentials_file))?
+            .trim()
+            .to_string()
+    };
+    Ok(format!("{} {credentials}", a.kind))
 }
 
 fn humantime_short(d: Duration) -> String {
@@ -488,7 +505,11 @@ impl Loop {
     }
 
     async fn fetch(&self) -> Result<(String, Format), String> {
-        let req = http::Request::get(&self.target.url)
+        let mut req = http::Request::get(&self.target.url);
+        if let Some(a) = &self.target.authorization {
+            req = req.header(http::header::AUTHORIZATION, authorization(a).await?);
+        }
+        let req = req
             .header(http::header::ACCEPT, ACCEPT)
             .header(http::header::ACCEPT_ENCODING, "gzip")
             .header(

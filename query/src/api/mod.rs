@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 
 use crate::{QueryError, QueryState};
 use ops::OpsState;
+use osprey_auth::{Scope, require, require_by_method};
 
 mod admin;
 mod dashboards;
@@ -84,13 +85,64 @@ pub(super) async fn not_found() -> Response {
     QueryError::NotFound("no such endpoint".into()).into_response()
 }
 
-/// Every query, admin and ops route of the API port.
-pub fn router(st: QueryState, ops_state: OpsState) -> Router {
-    let ops = Router::new()
+/// Liveness and readiness: answered without credentials (orchestrators' probes).
+pub fn probes_router(ops_state: OpsState) -> Router {
+    Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .with_state(ops_state);
+        .with_state(ops_state)
+}
+
+/// Every query and admin route of the API port, and Osprey's own metrics: reads need
+/// the `query` scope, dashboard changes `rules`, admin, status and `/metrics` `admin`.
+pub fn router(st: QueryState, ops_state: OpsState) -> Router {
+    let admin = Router::new()
+        .route("/api/v1/admin/flush", post(flush_handler))
+        .route("/api/v1/admin/compact", post(compact_handler))
+        .route("/api/v1/status/storage", get(storage_status_handler))
+        .route_layer(require(Scope::Admin))
+        .with_state(st.clone())
+        .merge(
+            Router::new()
+                .route("/metrics", get(ops::metrics))
+                .route_layer(require(Scope::Admin))
+                .with_state(ops_state),
+        );
+    reads()
+        .route_layer(require(Scope::Query))
+        .merge(dashboards_routes().route_layer(require_by_method(Scope::Query, Scope::Rules)))
+        .with_state(st)
+        .merge(admin)
+}
+
+fn dashboards_routes() -> Router<QueryState> {
+    Router::new()
+        .route(
+            "/api/v1/dashboards",
+            get(dashboards::list_handler).post(dashboards::create_handler),
+        )
+        .route(
+            "/api/v1/dashboards/{id}",
+            get(dashboards::get_handler)
+                .put(dashboards::update_handler)
+                .delete(dashboards::delete_handler),
+        )
+        .route(
+            "/api/v1/dashboards/{id}/versions",
+            get(dashboards::versions_handler),
+        )
+        .route(
+            "/api/v1/dashboards/{id}/versions/{version}",
+            get(dashboards::version_handler),
+        )
+        .route(
+            "/api/v1/dashboards/{id}/versions/{version}/restore",
+            post(dashboards::restore_handler),
+        )
+}
+
+/// Every read of the query surfaces (Prometheus, Loki, Jaeger, logs, SQL).
+fn reads() -> Router<QueryState> {
     Router::new()
         .route("/api/v1/sql", post(sql_handler))
         .route("/api/traces", get(traces_search_handler))
@@ -114,28 +166,6 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/api/v1/logs/fields", get(logs_fields_handler))
         .route("/api/v1/logs/tail", get(logs_tail_handler))
         .route("/api/v1/logs/patterns", get(logs_patterns_handler))
-        .route(
-            "/api/v1/dashboards",
-            get(dashboards::list_handler).post(dashboards::create_handler),
-        )
-        .route(
-            "/api/v1/dashboards/{id}",
-            get(dashboards::get_handler)
-                .put(dashboards::update_handler)
-                .delete(dashboards::delete_handler),
-        )
-        .route(
-            "/api/v1/dashboards/{id}/versions",
-            get(dashboards::versions_handler),
-        )
-        .route(
-            "/api/v1/dashboards/{id}/versions/{version}",
-            get(dashboards::version_handler),
-        )
-        .route(
-            "/api/v1/dashboards/{id}/versions/{version}/restore",
-            post(dashboards::restore_handler),
-        )
         .route(
             "/api/v1/query",
             get(prom_query_handler).post(prom_query_handler),
@@ -210,12 +240,7 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
             "/loki/api/v1/status/buildinfo",
             get(loki::buildinfo_handler),
         )
-        .route("/api/v1/admin/flush", post(flush_handler))
-        .route("/api/v1/admin/compact", post(compact_handler))
-        .route("/api/v1/status/storage", get(storage_status_handler))
         .route("/api/{*rest}", get(not_found).post(not_found))
-        .with_state(st)
-        .merge(ops)
 }
 
 #[cfg(test)]

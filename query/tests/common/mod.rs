@@ -145,8 +145,12 @@ pub fn app(st: &QueryState) -> axum::Router {
         registry: Default::default(),
         shutting_down: Default::default(),
     };
-    osprey_query::router(st.clone(), ops)
-        .layer(axum::middleware::from_fn(osprey_auth::http_context))
+    osprey_query::router(st.clone(), ops.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(osprey_auth::Authenticator::default()),
+            osprey_auth::http_context,
+        ))
+        .merge(osprey_query::probes_router(ops))
 }
 
 /// One request, answered in-process: its status and JSON body (a non-JSON body
