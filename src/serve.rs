@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use osprey_alerting::RuleManager;
-use osprey_auth::Authenticator;
+use osprey_auth::{Authenticator, Limiter};
 use osprey_config::Config;
 use osprey_ingest::IngestState;
 use osprey_query::{HttpMetrics, OpsState, QueryState};
@@ -62,13 +62,15 @@ fn surfaces(
     rules: RuleManager,
     alerting_metrics: &osprey_alerting::AlertingMetrics,
     auth: Arc<Authenticator>,
+    limiter: &Arc<Limiter>,
 ) -> Surfaces {
-    let ingest = IngestState::with_limits(
+    let mut ingest = IngestState::with_limits(
         storage.clone(),
         config.server.max_body_size.as_u64(),
         config.server.ingest_inflight_limit.as_u64(),
         config.spanmetrics.clone(),
     );
+    ingest.limiter = Arc::clone(limiter);
     let http_metrics = HttpMetrics::default();
     let mut registry = Registry::default();
     storage.metrics().register(&mut registry);
@@ -76,6 +78,7 @@ fn surfaces(
     ingest.spanmetrics.register(&mut registry);
     http_metrics.register(&mut registry);
     alerting_metrics.register(&mut registry);
+    limiter.register(&mut registry);
     let shutting_down = Arc::new(AtomicBool::new(false));
     let ops = OpsState {
         storage: storage.clone(),
@@ -83,8 +86,8 @@ fn surfaces(
         shutting_down: Arc::clone(&shutting_down),
     };
     let query = QueryState {
-        storage: storage.clone(),
-        config: config.query.clone(),
+        limiter: Arc::clone(limiter),
+        ..QueryState::new(storage.clone(), config.query.clone())
     };
     let track = axum::middleware::from_fn_with_state(http_metrics, osprey_query::ops::track);
     // Who is asking, decided once per request for every handler behind it; each
@@ -122,9 +125,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let alerting_metrics = osprey_alerting::AlertingMetrics::default();
     let notifier = notifier(&config, &storage, &alerting_metrics).await?;
+    // Each tenant's limits, shared by ingest, queries and rules.
+    let limiter = Arc::new(Limiter::new(&config));
     let rules = rule_manager(
         &config,
         &storage,
+        &limiter,
         notifier.clone(),
         &alerting_metrics,
         stop_rx.clone(),
@@ -153,6 +159,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rules.clone(),
         &alerting_metrics,
         Arc::clone(&auth),
+        &limiter,
     );
 
     let http_l = bind("HTTP API", config.server.http_addr).await?;
@@ -268,14 +275,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 fn rule_manager(
     config: &Config,
     storage: &Storage,
+    limiter: &Arc<Limiter>,
     notifier: Option<osprey_alerting::notify::Notifier>,
     metrics: &osprey_alerting::AlertingMetrics,
     stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<RuleManager> {
     let backend = osprey_alerting::eval::Backend {
         query: QueryState {
-            storage: storage.clone(),
-            config: config.query.clone(),
+            limiter: Arc::clone(limiter),
+            ..QueryState::new(storage.clone(), config.query.clone())
         },
     };
     let external_url = osprey_alerting::manager::external_url(

@@ -184,11 +184,31 @@ impl RuleManager {
                 Err(e) => errors.push(e),
             }
         }
+        errors.extend(self.over_rule_limits(&out));
         if errors.is_empty() {
             Ok(out)
         } else {
             Err(errors)
         }
+    }
+
+    /// The tenants whose rules (built-in ones included) exceed `limits.max_rules`.
+    fn over_rule_limits(&self, loaded: &[(String, LoadedGroup)]) -> Vec<String> {
+        let mut per_tenant: BTreeMap<&str, usize> = BTreeMap::new();
+        for (tenant, g) in loaded {
+            *per_tenant.entry(tenant.as_str()).or_insert(0) += g.spec.rules.len();
+        }
+        let limiter = &self.inner.backend.query.limiter;
+        per_tenant
+            .into_iter()
+            .filter_map(|(tenant, n)| {
+                let max = limiter.limits(tenant).max_rules;
+                (max > 0 && n > max).then(|| {
+                    limiter.refused(tenant, "max_rules", 1);
+                    format!("tenant {tenant:?} would have {n} rules; at most {max} are allowed (limits.max_rules)")
+                })
+            })
+            .collect()
     }
 
     /// Loads (or reloads) every rule file, and the built-in notifier's alertmanager.yml

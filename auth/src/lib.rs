@@ -12,16 +12,19 @@
 //!
 //! - [`token`]: tokens, their hashes and the [`Authenticator`] that checks them.
 //! - [`tenant`]: what a tenant id may be (it names directories, so it is restricted).
+//! - [`limits`]: each tenant's limits, its ingest rate buckets and query slots.
 //! - [`layer`]: the axum middleware for the HTTP listeners, the per-route scope layer
 //!   and the tower layer for the gRPC listener, each answering in its protocol's terms.
 
 pub mod layer;
+pub mod limits;
 pub mod tenant;
 pub mod token;
 
 use std::sync::Arc;
 
 pub use layer::{GrpcContextLayer, RequireScope, http_context, require, require_by_method};
+pub use limits::{LimitError, Limiter, Rate};
 pub use osprey_config::Scope;
 pub use tenant::{DEFAULT_TENANT, TENANT_HEADER, Tenant};
 pub use token::{Authenticator, Principal, generate_token, token_sha256};

@@ -5,12 +5,13 @@
 //! Unknown keys are errors. Sizes are written like `"16MiB"`, durations like `"30s"`.
 
 //! One file per section, each with its defaults and its own `validate`:
-//! `server.rs`, `auth.rs`, `storage.rs`, `query.rs`, `spanmetrics.rs`, `scrape.rs`,
+//! `server.rs`, `auth.rs`, `limits.rs`, `storage.rs`, `query.rs`, `spanmetrics.rs`, `scrape.rs`,
 //! `rules.rs`, `alerting.rs`; `load.rs`
 //! reads files and environment overrides.
 
 mod alerting;
 mod auth;
+mod limits;
 mod load;
 mod query;
 mod rules;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use alerting::AlertingConfig;
 pub use auth::{ANY_TENANT, AuthConfig, Scope, TokenConfig};
+pub use limits::{Limits, LimitsConfig};
 pub use load::{ConfigError, Problem, env_overrides, load, load_str};
 pub use query::QueryConfig;
 pub use rules::RulesConfig;
@@ -37,6 +39,9 @@ pub use storage::{StorageConfig, StoreLocation};
 pub struct Config {
     pub server: ServerConfig,
     pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    /// Per-tenant changes to `limits`.
+    pub overrides: std::collections::BTreeMap<String, LimitsConfig>,
     pub storage: StorageConfig,
     pub query: QueryConfig,
     pub spanmetrics: SpanMetricsConfig,
@@ -50,6 +55,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// The limits of `tenant` (`[overrides.<tenant>]` over `[limits]`).
+    pub fn limits_for(&self, tenant: &str) -> Limits {
+        Limits::resolve(&self.query, &self.limits, &self.overrides, tenant)
+    }
+
     /// Semantic checks that a type alone cannot express. Returns every problem found.
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Problems::default();
@@ -73,6 +83,17 @@ impl Config {
                     self.scrape.tenant
                 ),
             );
+        }
+        self.limits.validate("limits", &mut problems);
+        for (tenant, o) in &self.overrides {
+            let key = format!("overrides.{tenant}");
+            if !tenant_id_is_valid(tenant) {
+                problems.bad(
+                    &key,
+                    format!("{tenant:?} is not a valid tenant id: {TENANT_ID_RULE}"),
+                );
+            }
+            o.validate(&key, &mut problems);
         }
         self.storage.validate(&mut problems);
         self.spanmetrics.validate(&mut problems);

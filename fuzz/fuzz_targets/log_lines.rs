@@ -10,7 +10,7 @@ const NOW: i64 = 1_795_341_600_000_000_000;
 const DAY: i64 = 86_400_000_000_000;
 
 fuzz_target!(|data: &[u8]| {
-    let (rows, outcome) = to_rows(data, "svc", NOW, 7 * DAY);
+    let (rows, outcome) = to_rows(data, "svc", NOW, 7 * DAY, osprey_ingest::lines::MAX_EVENT_BYTES);
     for r in &rows {
         assert!(
             r.body.len() <= MAX_EVENT_BYTES + 64,

@@ -38,6 +38,15 @@ pub enum IngestError {
         "ingest is busy: requests in flight hold its memory budget of {limit} bytes (server.ingest_inflight_limit); retry later"
     )]
     Busy { limit: u64 },
+    /// A record's shape breaks a per-tenant limit (`[limits]`): not retryable.
+    #[error("{message}")]
+    Shape {
+        limit: &'static str,
+        message: String,
+    },
+    /// A per-tenant rate (`[limits]`): retry after the time it names.
+    #[error(transparent)]
+    Limit(#[from] osprey_auth::LimitError),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -48,14 +57,14 @@ pub const RETRY_AFTER_SECS: u64 = 1;
 impl IngestError {
     pub fn http_status(&self) -> StatusCode {
         match self {
-            IngestError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            IngestError::BadRequest(_) | IngestError::Shape { .. } => StatusCode::BAD_REQUEST,
             IngestError::UnsupportedMediaType { .. } | IngestError::UnsupportedEncoding { .. } => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             IngestError::TooLarge { .. }
             | IngestError::TooManyRecords { .. }
             | IngestError::DecodedTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            IngestError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            IngestError::Busy { .. } | IngestError::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
             IngestError::Storage(e) => match e {
                 StorageError::InvalidTenant(_) => StatusCode::BAD_REQUEST,
                 StorageError::Backpressure { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -69,6 +78,9 @@ impl IngestError {
 
     /// Seconds a client should wait before retrying, for the statuses that ask it to.
     pub fn retry_after(&self) -> Option<u64> {
+        if let IngestError::Limit(e) = self {
+            return Some(e.retry_after());
+        }
         match self.http_status() {
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
                 Some(RETRY_AFTER_SECS)
@@ -92,13 +104,16 @@ impl IngestError {
             // Never fits as it is: not retryable (OTLP exporters retry RESOURCE_EXHAUSTED
             // and OUT_OF_RANGE), whatever its size or shape.
             IngestError::BadRequest(_)
+            | IngestError::Shape { .. }
             | IngestError::UnsupportedMediaType { .. }
             | IngestError::UnsupportedEncoding { .. }
             | IngestError::TooLarge { .. }
             | IngestError::TooManyRecords { .. }
             | IngestError::DecodedTooLarge { .. } => tonic::Status::invalid_argument(msg),
             // Transient overload only.
-            IngestError::Busy { .. } => tonic::Status::resource_exhausted(msg),
+            IngestError::Busy { .. } | IngestError::Limit(_) => {
+                tonic::Status::resource_exhausted(msg)
+            }
             IngestError::Storage(e) => match e {
                 StorageError::InvalidTenant(_) | StorageError::BatchTooLarge { .. } => {
                     tonic::Status::invalid_argument(msg)

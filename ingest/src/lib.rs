@@ -20,6 +20,7 @@ pub mod remote_write;
 pub mod samplegate;
 pub mod scrape;
 pub mod servicegraph;
+pub mod shapes;
 pub mod spanmetrics;
 pub mod window;
 
@@ -50,6 +51,10 @@ pub struct IngestState {
     pub targets: std::sync::Arc<scrape::TargetBoard>,
     /// Which requests are read and decoded now (`admission.rs`).
     pub admission: admission::Admission,
+    /// Each tenant's rates and shapes (`[limits]`, `[overrides.<tenant>]`).
+    pub limiter: std::sync::Arc<osprey_auth::Limiter>,
+    /// Spans per recent trace (`limits.max_spans_per_trace`).
+    pub trace_spans: std::sync::Arc<shapes::TraceSpans>,
 }
 
 impl IngestState {
@@ -90,6 +95,8 @@ impl IngestState {
             max_body,
             metrics: IngestMetrics::default(),
             spanmetrics: std::sync::Arc::new(spanmetrics::SpanMetrics::new(spanmetrics)),
+            limiter: std::sync::Arc::default(),
+            trace_spans: std::sync::Arc::default(),
         }
     }
 }
@@ -152,14 +159,16 @@ pub fn api_router(st: IngestState) -> Router {
         .merge(otlp_http_router(st))
 }
 
-/// `GET /api/v1/targets`: the scrape targets and their last scrape, Prometheus' shape.
+/// `GET /api/v1/targets`: the scrape targets of the asking tenant and their last
+/// scrape, Prometheus' shape.
 async fn targets_handler(
     axum::extract::State(st): axum::extract::State<IngestState>,
+    ctx: osprey_auth::RequestContext,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({
         "status": "success",
-        "data": st.targets.to_json(q.get("state").map(String::as_str)),
+        "data": st.targets.to_json(ctx.tenant(), q.get("state").map(String::as_str)),
     }))
 }
 

@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::body::{content_type, decode_content_encoding, unsnappy};
 use crate::lines::parse::{parse_event, severity_number};
 use crate::{IngestError, IngestState};
-use osprey_auth::RequestContext;
+use osprey_auth::{Rate, RequestContext};
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct PushRequest {
@@ -262,7 +262,12 @@ struct Outcome {
 }
 
 /// Rows of the decoded streams, and what was changed on the way.
-fn to_rows(streams: Vec<Stream>, now_ns: i64, retention_ns: i64) -> (Vec<LogRow>, Outcome) {
+fn to_rows(
+    streams: Vec<Stream>,
+    now_ns: i64,
+    retention_ns: i64,
+    max_line: usize,
+) -> (Vec<LogRow>, Outcome) {
     let mut rows = Vec::new();
     let mut outcome = Outcome::default();
     for mut s in streams {
@@ -271,7 +276,7 @@ fn to_rows(streams: Vec<Stream>, now_ns: i64, retention_ns: i64) -> (Vec<LogRow>
         let service = service_of(&s.labels);
         let level = level_of_labels(&s.labels);
         for (ts, mut line, meta) in s.entries {
-            if crate::lines::truncate(&mut line, crate::lines::MAX_EVENT_BYTES) {
+            if crate::lines::truncate(&mut line, max_line) {
                 outcome.truncated += 1;
             }
             // What the line says of itself (severity, ids); its body stays verbatim.
@@ -303,6 +308,30 @@ fn to_rows(streams: Vec<Stream>, now_ns: i64, retention_ns: i64) -> (Vec<LogRow>
     (rows, outcome)
 }
 
+/// Refuses a push whose entries carry more structured metadata than the tenant's
+/// `limits.max_attributes_per_record` (Loki's `max_structured_metadata_entries_count`
+/// refuses it too): 400, nothing stored.
+fn check_attributes(
+    st: &IngestState,
+    tenant: &str,
+    rows: &[LogRow],
+    max: usize,
+) -> Result<(), IngestError> {
+    let over = rows.iter().find_map(|r| {
+        crate::shapes::attributes_problem("an entry's structured metadata", r.attributes.len(), max)
+    });
+    match over {
+        None => Ok(()),
+        Some(message) => {
+            st.limiter.refused(tenant, "max_attributes_per_record", 1);
+            Err(IngestError::Shape {
+                limit: "max_attributes_per_record",
+                message,
+            })
+        }
+    }
+}
+
 /// The rows a push body becomes, as the handler stores them (`json`: the JSON form,
 /// else snappy protobuf), without a server: for tools that drive the decoder directly
 /// (the fuzz targets in `fuzz/`).
@@ -319,7 +348,7 @@ pub fn decode_rows(
     } else {
         decode_protobuf(body, limit, &mut invalid_utf8)?
     };
-    Ok(to_rows(streams, now_ns, retention_ns).0)
+    Ok(to_rows(streams, now_ns, retention_ns, crate::lines::MAX_EVENT_BYTES).0)
 }
 
 pub async fn push(
@@ -342,14 +371,15 @@ async fn push_inner(
 ) -> Result<(), IngestError> {
     let (ct, mime) = content_type(headers, "application/x-protobuf");
     let mut invalid_utf8 = 0usize;
+    let bytes;
     let streams = match mime.as_str() {
         "application/json" => {
             let body = decode_content_encoding(headers, body, st.max_body)?;
-            st.metrics.bytes(Signal::Logs, body.len() as u64);
+            bytes = body.len() as u64;
             decode_json(&body)?
         }
         "application/x-protobuf" | "application/protobuf" | "" => {
-            st.metrics.bytes(Signal::Logs, body.len() as u64);
+            bytes = body.len() as u64;
             decode_protobuf(&body, st.max_body, &mut invalid_utf8)?
         }
         _ => {
@@ -362,8 +392,15 @@ async fn push_inner(
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
     let retention =
         i64::try_from(st.storage.retention(Signal::Logs).as_nanos()).unwrap_or(i64::MAX);
-    let (rows, outcome) = to_rows(streams, now, retention);
+    st.metrics.bytes(Signal::Logs, bytes);
+    let limits = st.limiter.limits(tenant);
+    let (rows, outcome) = to_rows(streams, now, retention, limits.max_line_size);
+    check_attributes(st, tenant, &rows, limits.max_attributes_per_record)?;
     st.metrics.repaired(invalid_utf8, outcome.truncated);
+    st.limiter.take(
+        tenant,
+        &[(Rate::Lines, rows.len() as u64), (Rate::Bytes, bytes)],
+    )?;
     if !rows.is_empty() {
         st.storage
             .append(tenant, Signal::Logs, logs_batch(&rows)?)
@@ -431,8 +468,18 @@ mod tests {
             .compress_vec(&req.encode_to_vec())
             .unwrap();
         let from_pb = decode_protobuf(&body, 1 << 20, &mut 0).unwrap();
-        let (a, _) = to_rows(from_json, now, 86_400_000_000_000);
-        let (b, _) = to_rows(from_pb, now, 86_400_000_000_000);
+        let (a, _) = to_rows(
+            from_json,
+            now,
+            86_400_000_000_000,
+            crate::lines::MAX_EVENT_BYTES,
+        );
+        let (b, _) = to_rows(
+            from_pb,
+            now,
+            86_400_000_000_000,
+            crate::lines::MAX_EVENT_BYTES,
+        );
         assert_eq!(a, b);
         assert_eq!(a[0].service, "cart");
         assert_eq!(
@@ -473,7 +520,12 @@ mod tests {
         let mut invalid = 0;
         let streams = decode_protobuf(&body, 1 << 22, &mut invalid).unwrap();
         assert_eq!(invalid, 1);
-        let (rows, outcome) = to_rows(streams, now, 86_400_000_000_000);
+        let (rows, outcome) = to_rows(
+            streams,
+            now,
+            86_400_000_000_000,
+            crate::lines::MAX_EVENT_BYTES,
+        );
         assert_eq!(rows.len(), 3, "no line is lost");
         assert_eq!(rows[0].body, "ok \u{fffd}\u{fffd} bytes");
         assert!(

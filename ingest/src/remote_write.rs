@@ -7,10 +7,12 @@
 //! through the WAL, read by `/api/v1/query_exemplars`); 2.0 native histogram samples are refused with a
 //! 400 that counts them.
 
+use crate::shapes::{LabelLimits, check_labels};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use osprey_auth::Rate;
 use osprey_storage::Signal;
 use osprey_storage::schema::{SampleRow, samples_batch_with_ids};
 use osprey_storage::series::exemplars::Exemplar as Ex;
@@ -151,60 +153,6 @@ pub mod v2 {
     pub struct Opaque {}
 }
 
-/// Most labels of one series, `__name__` included. Mimir's default is 30
-/// (`max_label_names_per_series`); OpenTelemetry resources turned into labels can have
-/// more, so the bound here is generous: its point is that a series of 50,000 labels,
-/// copied into every sample's row and into the series index, is refused.
-pub const MAX_LABELS_PER_SERIES: usize = 128;
-
-/// Longest label name, in bytes (Mimir's default `max_label_name_length`).
-pub const MAX_LABEL_NAME_BYTES: usize = 1024;
-
-/// Longest label value, in bytes. Mimir's default is 2048; a URL or a query kept as a
-/// label can be longer, so 16 KiB.
-pub const MAX_LABEL_VALUE_BYTES: usize = 16 * 1024;
-
-/// Refuses a series over the label limits or with a label name twice (Prometheus
-/// refuses duplicate label names too): the request gets a 400 naming the series.
-fn check_labels<'a>(
-    series: usize,
-    labels: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
-) -> Result<(), IngestError> {
-    let bad = |m: String| {
-        Err(IngestError::BadRequest(format!(
-            "time series {series}: {m}"
-        )))
-    };
-    if labels.len() > MAX_LABELS_PER_SERIES {
-        return bad(format!(
-            "{} labels; at most {MAX_LABELS_PER_SERIES} are accepted per series",
-            labels.len()
-        ));
-    }
-    let mut names = Vec::with_capacity(labels.len());
-    for (name, value) in labels {
-        if name.len() > MAX_LABEL_NAME_BYTES {
-            let start: String = name.chars().take(32).collect();
-            return bad(format!(
-                "label name {start:?}… has {} bytes; at most {MAX_LABEL_NAME_BYTES} are accepted",
-                name.len()
-            ));
-        }
-        if value.len() > MAX_LABEL_VALUE_BYTES {
-            return bad(format!(
-                "the value of label {name:?} has {} bytes; at most {MAX_LABEL_VALUE_BYTES} are accepted",
-                value.len()
-            ));
-        }
-        names.push(name);
-    }
-    names.sort_unstable();
-    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        return bad(format!("duplicate label name {:?}", w[0]));
-    }
-    Ok(())
-}
-
 /// What a 2.0 request turned into, and what it carried that is not stored.
 pub struct V2Rows {
     pub rows: Vec<SampleRow>,
@@ -215,7 +163,7 @@ pub struct V2Rows {
 }
 
 /// Resolves a 2.0 request's symbol references into samples.
-pub fn v2_to_samples(req: v2::Request) -> Result<V2Rows, IngestError> {
+pub fn v2_to_samples(req: v2::Request, limits: &LabelLimits) -> Result<V2Rows, IngestError> {
     if req.symbols.first().is_some_and(|s| !s.is_empty()) {
         return Err(IngestError::BadRequest(
             "symbols must start with the empty string (remote_write 2.0)".into(),
@@ -248,7 +196,7 @@ pub fn v2_to_samples(req: v2::Request) -> Result<V2Rows, IngestError> {
             .chunks_exact(2)
             .map(|p| Ok((sym(p[0], i)?, sym(p[1], i)?)))
             .collect::<Result<Vec<_>, IngestError>>()?;
-        check_labels(i, pairs.iter().copied())?;
+        check_labels(limits, i, pairs.iter().copied())?;
         let mut metric = None;
         let mut labels = Vec::with_capacity(pairs.len());
         for (name, value) in pairs {
@@ -301,11 +249,15 @@ pub fn v2_to_samples(req: v2::Request) -> Result<V2Rows, IngestError> {
 
 /// Converts a decoded request into samples; a series without `__name__` makes the
 /// request invalid (Prometheus answers 400 too).
-pub fn to_samples(req: WriteRequest) -> Result<(Vec<SampleRow>, Vec<Ex>), IngestError> {
+pub fn to_samples(
+    req: WriteRequest,
+    limits: &LabelLimits,
+) -> Result<(Vec<SampleRow>, Vec<Ex>), IngestError> {
     let mut rows = Vec::new();
     let mut exemplars = Vec::new();
     for (i, ts) in req.timeseries.into_iter().enumerate() {
         check_labels(
+            limits,
             i,
             ts.labels
                 .iter()
@@ -472,6 +424,15 @@ async fn write_inner(
     }
     let fail = |e: IngestError| (e, None);
     let raw = unsnappy(body, st.max_body).map_err(fail)?;
+    let limits = st.limiter.limits(tenant);
+    let labels = LabelLimits::from(&limits);
+    // A refused shape is counted against its limit.
+    let fail = |e: IngestError| {
+        if let IngestError::Shape { limit, .. } = &e {
+            st.limiter.refused(tenant, limit, 1);
+        }
+        (e, None)
+    };
     st.metrics.bytes(Signal::Metrics, raw.len() as u64);
     // Metadata is kept only once the request's samples are stored.
     let mut meta: Vec<(String, Metadata)> = Vec::new();
@@ -493,7 +454,7 @@ async fn write_inner(
                 )
             }));
             let histograms = req.timeseries.iter().map(|t| t.histograms.len()).sum();
-            let (rows, exemplars) = to_samples(req).map_err(fail)?;
+            let (rows, exemplars) = to_samples(req, &labels).map_err(fail)?;
             (rows, histograms, exemplars)
         }
         Proto::V2 => {
@@ -509,14 +470,30 @@ async fn write_inner(
                     "the body decodes to an empty io.prometheus.write.v2.Request; is it a 1.0 prometheus.WriteRequest? Send that without proto= or with proto=prometheus.WriteRequest".into(),
                 )));
             }
-            let v = v2_to_samples(req).map_err(fail)?;
+            let v = v2_to_samples(req, &labels).map_err(fail)?;
             meta.extend(v.metadata);
             (v.rows, v.histograms, v.exemplars)
         }
     };
     let total = rows.len();
-    let admitted = st.samples.admit(tenant, rows);
+    let admitted = st
+        .samples
+        .admit_limited(tenant, rows, limits.max_active_series);
+    st.limiter.refused(
+        tenant,
+        "max_active_series",
+        admitted.over_series_limit as u64,
+    );
     let rows = &admitted.rows;
+    st.limiter
+        .take(
+            tenant,
+            &[
+                (Rate::Samples, rows.len() as u64),
+                (Rate::Bytes, raw.len() as u64),
+            ],
+        )
+        .map_err(|e| fail(e.into()))?;
     if !rows.is_empty() {
         let batch =
             samples_batch_with_ids(rows, Some(&admitted.ids)).map_err(|e| fail(e.into()))?;
@@ -597,7 +574,7 @@ mod tests {
     }
 
     fn refused(labels: Vec<(String, String)>) -> String {
-        match to_samples(series(labels)) {
+        match to_samples(series(labels), &LabelLimits::default()) {
             Err(e) => {
                 assert_eq!(e.http_status(), http::StatusCode::BAD_REQUEST);
                 e.to_string()
@@ -615,7 +592,9 @@ mod tests {
         let many: Vec<_> = std::iter::once(name())
             .chain((0..50_000).map(|i| (format!("l{i}"), "v".to_string())))
             .collect();
-        assert!(refused(many).contains("50001 labels; at most 128"));
+        assert!(refused(many).contains(
+            "50001 labels; at most 128 are accepted per series (limits.max_labels_per_series)"
+        ));
         let long_value = vec![name(), ("big".into(), "v".repeat(1 << 20))];
         assert!(refused(long_value).contains("label \"big\" has 1048576 bytes; at most 16384"));
         let long_name = vec![name(), ("n".repeat(64 * 1024), "v".into())];
@@ -623,6 +602,12 @@ mod tests {
         let dup = vec![name(), ("a".into(), "1".into()), ("a".into(), "2".into())];
         assert!(refused(dup).contains("duplicate label name \"a\""));
         let ok = vec![name(), ("a".into(), "1".into())];
-        assert_eq!(to_samples(series(ok)).unwrap().0.len(), 1);
+        assert_eq!(
+            to_samples(series(ok), &LabelLimits::default())
+                .unwrap()
+                .0
+                .len(),
+            1
+        );
     }
 }

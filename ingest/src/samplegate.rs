@@ -52,6 +52,9 @@ pub struct SampleGate {
     commits: AtomicU64,
     newest: Mutex<HashMap<String, i64>>,
     series: Vec<Mutex<Newest>>,
+    /// Tenant hash → its series in `series`: its active series (a sample within the
+    /// out-of-order window of its newest), what `limits.max_active_series` bounds.
+    active: Mutex<HashMap<u64, u64>>,
 }
 
 /// What admission kept and refused.
@@ -62,6 +65,8 @@ pub struct Admitted {
     pub ids: Vec<u64>,
     pub duplicates: usize,
     pub refused: usize,
+    /// Of `refused`, the samples of new series beyond `limits.max_active_series`.
+    pub over_series_limit: usize,
     /// The first refusals' reasons (at most 5).
     pub reasons: Vec<String>,
     /// What [`SampleGate::commit`] records once the rows are stored: per series its
@@ -102,10 +107,31 @@ impl SampleGate {
             commits: AtomicU64::new(0),
             newest: Mutex::new(HashMap::new()),
             series: (0..SHARDS).map(|_| Mutex::new(Newest::default())).collect(),
+            active: Mutex::default(),
         }
     }
 
+    /// The tenant's active series.
+    pub fn active_series(&self, tenant: &str) -> u64 {
+        self.active
+            .lock()
+            .map(|m| m.get(&fnv(tenant.as_bytes())).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// [`Self::admit_limited`] without a series limit.
     pub fn admit(&self, tenant: &str, rows: Vec<SampleRow>) -> Admitted {
+        self.admit_limited(tenant, rows, 0)
+    }
+
+    /// Admits `rows` of `tenant`; the samples of series it does not have yet are
+    /// refused once it has `max_active_series` (0: no limit).
+    pub fn admit_limited(
+        &self,
+        tenant: &str,
+        rows: Vec<SampleRow>,
+        max_active_series: u64,
+    ) -> Admitted {
         let mut out = Admitted {
             rows: Vec::with_capacity(rows.len()),
             ids: Vec::with_capacity(rows.len()),
@@ -121,6 +147,15 @@ impl SampleGate {
         let reference = newest.map(|n| n.min(now_ms()));
         let min_ok = reference.map(|r| r.saturating_sub(self.window_ms));
         let tenant_key = fnv(tenant.as_bytes());
+        let active = if max_active_series > 0 {
+            self.active
+                .lock()
+                .map(|m| m.get(&tenant_key).copied().unwrap_or(0))
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let mut new_series = 0u64;
         let mut max_ts = i64::MIN;
         // Rows of one series come together (a remote_write time series, an OTLP data
         // point's buckets do not, but often do): hash a series once per run.
@@ -186,7 +221,21 @@ impl SampleGate {
                     continue;
                 }
                 Some(last) if ts < last.0 => {}
-                _ => {
+                Some(_) => {
+                    out.updates.insert(id, (ts, bits));
+                }
+                None if max_active_series > 0 && active + new_series >= max_active_series => {
+                    out.over_series_limit += 1;
+                    out.refuse(|| {
+                        format!(
+                            "sample of a new series of {} refused: the tenant has {max_active_series} active series (limits.max_active_series)",
+                            row.metric
+                        )
+                    });
+                    continue;
+                }
+                None => {
+                    new_series += 1;
                     out.updates.insert(id, (ts, bits));
                 }
             }
@@ -204,13 +253,26 @@ impl SampleGate {
     /// duplicate.
     pub fn commit(&self, admitted: &Admitted) {
         let tenant_key = fnv(admitted.tenant.as_bytes());
+        let mut added = 0u64;
         for (&id, &(ts, bits)) in &admitted.updates {
             if let Ok(mut shard) = self.series[(id as usize) % SHARDS].lock() {
-                let e = shard.entry((tenant_key, id)).or_insert((ts, bits));
-                if ts >= e.0 {
-                    *e = (ts, bits);
+                match shard.entry((tenant_key, id)) {
+                    std::collections::hash_map::Entry::Occupied(mut e) => {
+                        if ts >= e.get().0 {
+                            e.insert((ts, bits));
+                        }
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert((ts, bits));
+                        added += 1;
+                    }
                 }
             }
+        }
+        if added > 0
+            && let Ok(mut m) = self.active.lock()
+        {
+            *m.entry(tenant_key).or_insert(0) += added;
         }
         let Some(max_ts) = admitted.max_ts else {
             return;
@@ -227,10 +289,18 @@ impl SampleGate {
         // sample of theirs at or before it is refused by the window anyway.
         if self.commits.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
             let cutoff = newest.min(now_ms()).saturating_sub(self.window_ms);
+            let mut removed = 0u64;
             for shard in &self.series {
                 if let Ok(mut m) = shard.lock() {
+                    let before = m.len();
                     m.retain(|&(t, _), v| t != tenant_key || v.0 >= cutoff);
+                    removed += (before - m.len()) as u64;
                 }
+            }
+            if let Ok(mut m) = self.active.lock()
+                && let Some(n) = m.get_mut(&tenant_key)
+            {
+                *n = n.saturating_sub(removed);
             }
         }
     }
@@ -242,6 +312,29 @@ const PRUNE_EVERY: u64 = 4096;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_series_beyond_the_limit_are_refused_known_ones_pass() {
+        let gate = SampleGate::new(Duration::from_secs(3600), Duration::from_secs(86_400));
+        let t = now_ms() - 1000;
+        let rows =
+            |names: &[&str], ts: i64| names.iter().map(|n| s(n, ts, 1.0)).collect::<Vec<_>>();
+        let a = gate.admit_limited("t", rows(&["a", "b", "c"], t), 2);
+        assert_eq!((a.rows.len(), a.over_series_limit), (2, 1));
+        assert!(
+            a.reasons[0].contains("limits.max_active_series"),
+            "{:?}",
+            a.reasons
+        );
+        gate.commit(&a);
+        assert_eq!(gate.active_series("t"), 2);
+        // Known series still take samples; a new one does not; another tenant does.
+        let b = gate.admit_limited("t", rows(&["a", "b", "d"], t + 1000), 2);
+        assert_eq!((b.rows.len(), b.over_series_limit), (2, 1));
+        gate.commit(&b);
+        assert_eq!(gate.active_series("t"), 2);
+        assert_eq!(gate.admit_limited("u", rows(&["d"], t), 2).rows.len(), 1);
+    }
 
     fn s(metric: &str, ts_ms: i64, v: f64) -> SampleRow {
         SampleRow {

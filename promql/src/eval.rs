@@ -167,7 +167,7 @@ impl<'a> Ev<'a> {
     pub fn admit(&self, series: &[Series]) -> Result<()> {
         if series.len() > self.limits.max_series {
             return Err(PromqlError::Limit(format!(
-                "query would produce more than {} series (query.max_series)",
+                "query would produce more than {} series (query.max_series, limits.max_series per tenant)",
                 self.limits.max_series
             )));
         }

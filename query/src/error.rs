@@ -13,6 +13,9 @@ pub enum QueryError {
     /// It ran out of time (Prometheus `timeout`, 503).
     #[error("query timed out after {0:?}")]
     Timeout(std::time::Duration),
+    /// It could not start now: the tenant's concurrent queries are all taken (503).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     NotFound(String),
     /// The caller may not do this (403), e.g. change a built-in dashboard.
@@ -31,7 +34,7 @@ impl QueryError {
         match self {
             QueryError::BadData(_) => StatusCode::BAD_REQUEST,
             QueryError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            QueryError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            QueryError::Timeout(_) | QueryError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             QueryError::NotFound(_) => StatusCode::NOT_FOUND,
             QueryError::Forbidden(_) => StatusCode::FORBIDDEN,
             QueryError::Conflict(_) => StatusCode::CONFLICT,
@@ -45,6 +48,7 @@ impl QueryError {
             QueryError::BadData(_) => "bad_data",
             QueryError::Execution(_) => "execution",
             QueryError::Timeout(_) => "timeout",
+            QueryError::Unavailable(_) => "unavailable",
             QueryError::NotFound(_) => "not_found",
             QueryError::Forbidden(_) => "forbidden",
             QueryError::Conflict(_) => "conflict",

@@ -29,9 +29,32 @@ pub use error::QueryError;
 pub struct QueryState {
     pub storage: Storage,
     pub config: QueryConfig,
+    /// Each tenant's query limits and concurrent-query slots (`[limits]`).
+    pub limiter: std::sync::Arc<osprey_auth::Limiter>,
 }
 
 impl QueryState {
+    pub fn new(storage: Storage, config: QueryConfig) -> Self {
+        Self {
+            storage,
+            config,
+            limiter: std::sync::Arc::default(),
+        }
+    }
+
+    /// `[query]` with the query limits `[limits]` or `[overrides.<tenant>]` set.
+    pub fn config_for(&self, tenant: &str) -> QueryConfig {
+        let set = self.limiter.configured(tenant);
+        let c = &self.config;
+        QueryConfig {
+            timeout: set.max_query_time.unwrap_or(c.timeout),
+            max_result_rows: set.max_result_rows.unwrap_or(c.max_result_rows),
+            max_series: set.max_series.unwrap_or(c.max_series),
+            max_samples: set.max_samples.unwrap_or(c.max_samples),
+            ..c.clone()
+        }
+    }
+
     /// Runs blocking query work (`what`, for errors) on the blocking pool, within the
     /// query timeout.
     pub(crate) async fn blocking<T: Send + 'static>(

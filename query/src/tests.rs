@@ -78,10 +78,7 @@ async fn state() -> (tempfile::TempDir, QueryState) {
         .append("default", Signal::Metrics, samples(1.5))
         .await
         .unwrap();
-    let st = QueryState {
-        storage,
-        config: QueryConfig::default(),
-    };
+    let st = QueryState::new(storage, QueryConfig::default());
     (dir, st)
 }
 

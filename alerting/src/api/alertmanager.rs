@@ -450,6 +450,8 @@ pub(super) async fn delete_silence(
     };
     match n.expire_silence(ctx.tenant(), &id).await {
         Ok(()) => StatusCode::OK.into_response(),
+        // Another tenant's silence is not found either, as in post_silence.
+        Err(e) if e == "silence not found" => error(StatusCode::NOT_FOUND, e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }

@@ -106,10 +106,7 @@ async fn fresh_backend() -> Result<(Backend, tempfile::TempDir), String> {
     .await
     .map_err(|e| e.to_string())?
     .map_err(|e| e.to_string())?;
-    let query = QueryState {
-        storage,
-        config: osprey_config::QueryConfig::default(),
-    };
+    let query = QueryState::new(storage, osprey_config::QueryConfig::default());
     Ok((Backend { query }, dir))
 }
 

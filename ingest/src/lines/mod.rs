@@ -5,8 +5,9 @@
 //!
 //! What is never lost:
 //! - invalid UTF-8 is replaced (U+FFFD) and counted (`invalid_utf8` in the response);
-//! - an event longer than [`MAX_EVENT_BYTES`] is cut there, with a marker naming how
-//!   many bytes were cut, and counted (`truncated`);
+//! - an event longer than the tenant's `limits.max_line_size` (default
+//!   [`MAX_EVENT_BYTES`]) is cut there, with a marker naming how many bytes were cut,
+//!   and counted (`truncated`);
 //! - a line whose time lies before the logs retention or more than a day ahead would be
 //!   dropped by retention or sit outside every sensible search: it is stored at the time
 //!   it arrived, with the time it claims in the attribute `osprey.original_time`, and
@@ -31,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::body::{content_type, decode_content_encoding};
 use crate::{IngestError, IngestState};
-use osprey_auth::RequestContext;
+use osprey_auth::{Rate, RequestContext};
 
 /// Longest event kept whole (bytes of UTF-8).
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
@@ -114,6 +115,7 @@ pub fn to_rows(
     default_service: &str,
     now_ns: i64,
     retention_ns: i64,
+    max_line: usize,
 ) -> (Vec<LogRow>, LinesOutcome) {
     let mut out = LinesOutcome::default();
     let mut lines = Vec::new();
@@ -134,7 +136,7 @@ pub fn to_rows(
         if event.trim().is_empty() {
             continue;
         }
-        if truncate(&mut event, MAX_EVENT_BYTES) {
+        if truncate(&mut event, max_line) {
             out.truncated += 1;
         }
         let mut row = LogRow {
@@ -189,12 +191,20 @@ async fn handle(
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
     let retention =
         i64::try_from(st.storage.retention(Signal::Logs).as_nanos()).unwrap_or(i64::MAX);
-    let (mut rows, outcome) = to_rows(&body, service, now, retention);
+    let limits = st.limiter.limits(tenant);
+    let (mut rows, outcome) = to_rows(&body, service, now, retention, limits.max_line_size);
     if let Some(stream) = params.stream.as_deref().filter(|s| !s.is_empty()) {
         for r in &mut rows {
             r.attributes.push(("stream".into(), stream.to_string()));
         }
     }
+    st.limiter.take(
+        tenant,
+        &[
+            (Rate::Lines, rows.len() as u64),
+            (Rate::Bytes, body.len() as u64),
+        ],
+    )?;
     if !rows.is_empty() {
         st.storage
             .append(tenant, Signal::Logs, logs_batch(&rows)?)
@@ -220,7 +230,7 @@ mod tests {
         body.extend_from_slice(format!("{}\n", "x".repeat(MAX_EVENT_BYTES + 10)).as_bytes());
         body.extend_from_slice(b"2020-01-01T00:00:00Z ERROR ancient\n");
         body.extend_from_slice(b"2099-01-01T00:00:00Z ERROR future\n");
-        let (rows, out) = to_rows(&body, "svc", NOW, 7 * DAY);
+        let (rows, out) = to_rows(&body, "svc", NOW, 7 * DAY, MAX_EVENT_BYTES);
         assert_eq!(
             out,
             LinesOutcome {
@@ -253,7 +263,7 @@ mod tests {
         /// Whatever bytes arrive, parsing neither panics nor loses a non-blank line.
         #[test]
         fn any_bytes_become_rows(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
-            let (rows, out) = to_rows(&body, "svc", NOW, 7 * DAY);
+            let (rows, out) = to_rows(&body, "svc", NOW, 7 * DAY, MAX_EVENT_BYTES);
             proptest::prop_assert_eq!(rows.len(), out.accepted);
             // Joining makes fewer events than lines, and something of every non-blank body.
             let non_blank = String::from_utf8_lossy(&body)
@@ -277,7 +287,7 @@ mod tests {
             "é", "=", "\"", "{", "}", "\n", " ",
         ]), 0..40)) {
             let body = parts.concat();
-            let (rows, out) = to_rows(body.as_bytes(), "svc", NOW, 7 * DAY);
+            let (rows, out) = to_rows(body.as_bytes(), "svc", NOW, 7 * DAY, MAX_EVENT_BYTES);
             proptest::prop_assert_eq!(rows.len(), out.accepted);
         }
     }

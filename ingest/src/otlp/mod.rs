@@ -9,18 +9,30 @@ pub mod grpc_server;
 pub mod http;
 pub mod logs;
 pub mod metrics;
+mod shapes;
 pub mod traces;
 
 use arrow::array::RecordBatch;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use osprey_auth::Rate;
 use osprey_storage::schema::{logs_batch, samples_batch, spans_batch};
 use osprey_storage::{Signal, StorageError};
+use prost::Message;
 
 use crate::window::Window;
 use crate::{IngestError, IngestState};
 pub use common::Rejections;
+
+/// The ingest rate a signal's rows count against.
+pub(crate) fn rate_of(signal: Signal) -> Rate {
+    match signal {
+        Signal::Logs => Rate::Lines,
+        Signal::Spans => Rate::Spans,
+        Signal::Metrics => Rate::Samples,
+    }
+}
 
 /// How much of a request was stored.
 pub struct Outcome {
@@ -61,9 +73,18 @@ impl Pipeline {
         req: &ExportTraceServiceRequest,
     ) -> Result<Outcome, IngestError> {
         let window = Window::now(st.storage.retention(Signal::Spans));
-        let (rows, weights, rejected, retimed) = traces::convert(req, &window);
-        let mut outcome =
-            Self::store(st, tenant, Signal::Spans, &rows, rejected, spans_batch).await?;
+        let (rows, weights, mut rejected, retimed) = traces::convert(req, &window);
+        let (rows, weights) = shapes::spans(st, tenant, rows, weights, &mut rejected);
+        let bytes = req.encoded_len() as u64;
+        let mut outcome = Self::store(
+            st,
+            tenant,
+            (Signal::Spans, bytes),
+            &rows,
+            rejected,
+            spans_batch,
+        )
+        .await?;
         outcome.retimed = retimed;
         // Acknowledged spans only: a refused request must not count.
         st.spanmetrics.observe(tenant, &rows, &weights);
@@ -76,9 +97,18 @@ impl Pipeline {
         req: &ExportLogsServiceRequest,
     ) -> Result<Outcome, IngestError> {
         let window = Window::now(st.storage.retention(Signal::Logs));
-        let (rows, rejected, retimed) = logs::convert(req, &window);
-        let mut outcome =
-            Self::store(st, tenant, Signal::Logs, &rows, rejected, logs_batch).await?;
+        let (rows, mut rejected, retimed) = logs::convert(req, &window);
+        let rows = shapes::logs(st, tenant, rows, &mut rejected);
+        let bytes = req.encoded_len() as u64;
+        let mut outcome = Self::store(
+            st,
+            tenant,
+            (Signal::Logs, bytes),
+            &rows,
+            rejected,
+            logs_batch,
+        )
+        .await?;
         outcome.retimed = retimed;
         Ok(outcome)
     }
@@ -91,7 +121,14 @@ impl Pipeline {
     ) -> Result<Outcome, IngestError> {
         let (rows, mut rejected, exemplars) =
             metrics::convert_with_exemplars(req, strict).map_err(IngestError::BadRequest)?;
-        let admitted = st.samples.admit(tenant, rows);
+        let rows = shapes::samples(st, tenant, rows, &mut rejected);
+        let max_series = st.limiter.limits(tenant).max_active_series;
+        let admitted = st.samples.admit_limited(tenant, rows, max_series);
+        st.limiter.refused(
+            tenant,
+            "max_active_series",
+            admitted.over_series_limit as u64,
+        );
         for r in &admitted.reasons {
             rejected.reject(r.clone());
         }
@@ -100,7 +137,7 @@ impl Pipeline {
         let outcome = Self::store(
             st,
             tenant,
-            Signal::Metrics,
+            (Signal::Metrics, req.encoded_len() as u64),
             &admitted.rows,
             rejected,
             samples_batch,
@@ -119,16 +156,21 @@ impl Pipeline {
         Ok(outcome)
     }
 
-    /// Appends the accepted rows (acknowledged once durable) and counts them.
+    /// Takes the rows and the request's `bytes` from the tenant's ingest rates, appends
+    /// the accepted rows (acknowledged once durable) and counts them.
     async fn store<R>(
         st: &IngestState,
         tenant: &str,
-        signal: Signal,
+        (signal, bytes): (Signal, u64),
         rows: &[R],
         rejected: Rejections,
         build: fn(&[R]) -> Result<RecordBatch, StorageError>,
     ) -> Result<Outcome, IngestError> {
         let accepted = rows.len();
+        st.limiter.take(
+            tenant,
+            &[(rate_of(signal), accepted as u64), (Rate::Bytes, bytes)],
+        )?;
         if accepted > 0 {
             st.storage.append(tenant, signal, build(rows)?).await?;
         }

@@ -154,7 +154,7 @@ pub async fn run(
     let tasks: Vec<_> = list
         .into_iter()
         .map(|(t, rules)| {
-            let slot = board.register(&t);
+            let slot = board.register(&cfg.tenant, &t);
             let l = Loop {
                 board: Arc::clone(&board),
                 slot,
@@ -185,6 +185,8 @@ pub struct TargetBoard {
 
 #[derive(Clone, Debug)]
 struct TargetStatus {
+    /// The tenant its samples go to: only that tenant sees the target.
+    tenant: String,
     job: String,
     address: String,
     url: String,
@@ -199,11 +201,12 @@ struct TargetStatus {
 }
 
 impl TargetBoard {
-    fn register(&self, t: &Target) -> usize {
+    fn register(&self, tenant: &str, t: &Target) -> usize {
         let Ok(mut v) = self.targets.lock() else {
             return usize::MAX;
         };
         v.push(TargetStatus {
+            tenant: tenant.to_string(),
             job: t.job.clone(),
             address: t.address.clone(),
             url: t.url.clone(),
@@ -229,14 +232,15 @@ impl TargetBoard {
         }
     }
 
-    /// Prometheus' `/api/v1/targets` data: the active targets, none dropped by relabelling
-    /// listed (their labels are gone).
-    pub fn to_json(&self, state: Option<&str>) -> serde_json::Value {
+    /// Prometheus' `/api/v1/targets` data of `tenant`: the active targets that scrape
+    /// into it, none dropped by relabelling listed (their labels are gone).
+    pub fn to_json(&self, tenant: &str, state: Option<&str>) -> serde_json::Value {
         let Ok(v) = self.targets.lock() else {
             return serde_json::json!({"activeTargets": [], "droppedTargets": []});
         };
         let active: Vec<serde_json::Value> = v
             .iter()
+            .filter(|t| t.tenant == tenant)
             .map(|t| {
                 let last = chrono::DateTime::from_timestamp_millis(t.last_scrape_ms)
                     .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))

@@ -108,11 +108,43 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
                 .route_layer(require(Scope::Admin))
                 .with_state(ops_state),
         );
+    let slots = axum::middleware::from_fn_with_state(st.clone(), query_slot);
+    // Live tails stream until the client leaves: they hold no query slot.
+    let tails = Router::new()
+        .route("/api/v1/logs/tail", get(logs_tail_handler))
+        .route("/loki/api/v1/tail", get(loki::tail_handler));
     reads()
+        .route_layer(slots)
+        .merge(tails)
         .route_layer(require(Scope::Query))
         .merge(dashboards_routes().route_layer(require_by_method(Scope::Query, Scope::Rules)))
         .with_state(st)
         .merge(admin)
+}
+
+/// Holds one of the tenant's concurrent-query slots (`limits.max_concurrent_queries`)
+/// while the query runs; without one in time, 503 with Retry-After.
+async fn query_slot(
+    axum::extract::State(st): axum::extract::State<QueryState>,
+    ctx: osprey_auth::RequestContext,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match st.limiter.query_slot(ctx.tenant()).await {
+        Ok(slot) => {
+            let resp = next.run(req).await;
+            drop(slot);
+            resp
+        }
+        Err(e) => {
+            let mut resp = QueryError::Unavailable(e.to_string()).into_response();
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(e.retry_after()),
+            );
+            resp
+        }
+    }
 }
 
 fn dashboards_routes() -> Router<QueryState> {
@@ -164,7 +196,6 @@ fn reads() -> Router<QueryState> {
         .route("/api/v1/logs/search", get(logs_search_handler))
         .route("/api/v1/logs/histogram", get(logs_histogram_handler))
         .route("/api/v1/logs/fields", get(logs_fields_handler))
-        .route("/api/v1/logs/tail", get(logs_tail_handler))
         .route("/api/v1/logs/patterns", get(logs_patterns_handler))
         .route(
             "/api/v1/query",
@@ -199,7 +230,6 @@ fn reads() -> Router<QueryState> {
             "/loki/api/v1/series",
             get(loki::series_handler).post(loki::series_handler),
         )
-        .route("/loki/api/v1/tail", get(loki::tail_handler))
         .route(
             "/loki/api/v1/index/stats",
             get(loki::index_stats_handler).post(loki::index_stats_handler),

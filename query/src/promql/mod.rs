@@ -87,7 +87,7 @@ pub async fn evaluate(
             step
         }
     };
-    let cfg = &st.config;
+    let cfg = &st.config_for(tenant);
     let q = Query {
         start,
         end: if req.step_ms.is_none() { start } else { end },
@@ -148,7 +148,7 @@ fn resolve_all(
         let series = resolve(st, tenant, &sel.selector);
         if series.len() > limits.max_series {
             return Err(QueryError::Execution(format!(
-                "selector {} matches {} series, more than query.max_series ({})",
+                "selector {} matches {} series, more than max_series ({}; query.max_series, limits.max_series per tenant)",
                 sel.key,
                 series.len(),
                 limits.max_series

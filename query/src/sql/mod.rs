@@ -10,6 +10,8 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
+use osprey_config::QueryConfig;
+
 use crate::{QueryError, QueryState};
 
 use session::session;
@@ -43,17 +45,31 @@ fn read_only() -> SQLOptions {
 
 /// Runs `sql` for `tenant`, bounded in time and rows.
 pub async fn run(st: &QueryState, tenant: &str, sql: &str) -> Result<SqlResult, QueryError> {
-    let timeout = st.config.timeout;
-    tokio::time::timeout(timeout, run_inner(st, tenant, sql))
+    let cfg = st.config_for(tenant);
+    let memory = st.limiter.limits(tenant).max_query_memory;
+    let timeout = cfg.timeout;
+    tokio::time::timeout(timeout, run_inner(st, &cfg, memory, tenant, sql))
         .await
         .map_err(|_| QueryError::Timeout(timeout))?
+        .map_err(|e| match e {
+            QueryError::Execution(m) if memory > 0 && m.contains("Resources exhausted") => {
+                QueryError::Execution(format!("{m} (limits.max_query_memory = {memory} bytes)"))
+            }
+            other => other,
+        })
 }
 
-async fn run_inner(st: &QueryState, tenant: &str, sql: &str) -> Result<SqlResult, QueryError> {
+async fn run_inner(
+    st: &QueryState,
+    cfg: &QueryConfig,
+    memory: u64,
+    tenant: &str,
+    sql: &str,
+) -> Result<SqlResult, QueryError> {
     if sql.trim().is_empty() {
         return Err(QueryError::BadData("empty query".into()));
     }
-    let ctx = session(&st.storage, tenant).await?;
+    let ctx = session(&st.storage, tenant, memory).await?;
     // Before DataFusion parses: a deep statement would overflow the stack.
     let dialect = ctx
         .state()
@@ -71,7 +87,7 @@ async fn run_inner(st: &QueryState, tenant: &str, sql: &str) -> Result<SqlResult
                 other => other,
             })?;
     let schema = Arc::new(df.schema().as_arrow().clone());
-    let max = st.config.max_result_rows;
+    let max = cfg.max_result_rows;
     let mut stream = df.execute_stream().await?;
     let mut rows = Vec::new();
     let mut truncated = false;

@@ -9,7 +9,9 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use osprey_storage::files::blobs::STORE_URL;
 use osprey_storage::schema::{series_batch, series_schema, stored_schema};
@@ -19,9 +21,14 @@ use crate::QueryError;
 use crate::sql::provider::SignalTable;
 
 /// Builds a session for `tenant` with the three tables registered. Only the tables are
-/// registered: no URL tables, no file-reading table functions.
-pub async fn session(storage: &Storage, tenant: &str) -> Result<SessionContext, QueryError> {
-    let ctx = new_context(storage)?;
+/// registered: no URL tables, no file-reading table functions. `memory` bounds what
+/// its sorts, joins and aggregations may hold (0: unbounded).
+pub async fn session(
+    storage: &Storage,
+    tenant: &str,
+    memory: u64,
+) -> Result<SessionContext, QueryError> {
+    let ctx = new_context(storage, memory)?;
     for signal in Signal::ALL {
         register(&ctx, storage, tenant, signal, None).await?;
     }
@@ -54,16 +61,28 @@ pub async fn signal_session(
     signal: Signal,
     snap: Option<Snapshot>,
 ) -> Result<SessionContext, QueryError> {
-    let ctx = new_context(storage)?;
+    let ctx = new_context(storage, 0)?;
     register(&ctx, storage, tenant, signal, snap).await?;
     Ok(ctx)
 }
 
-fn new_context(storage: &Storage) -> Result<SessionContext, QueryError> {
+fn new_context(storage: &Storage, memory: u64) -> Result<SessionContext, QueryError> {
     let config = SessionConfig::new()
         .with_target_partitions(2)
         .with_information_schema(false);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = if memory > 0 {
+        // No spilling: the bound is on what a query may hold, refused past it (a
+        // spill would move the cost to the disk, unbounded).
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(usize::try_from(memory).unwrap_or(usize::MAX), 1.0)
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            .build_arc()?;
+        SessionContext::new_with_config_rt(config, runtime)
+    } else {
+        SessionContext::new_with_config(config)
+    };
     let url = ObjectStoreUrl::parse(STORE_URL)?;
     ctx.register_object_store(url.as_ref(), storage.object_store());
     Ok(ctx)

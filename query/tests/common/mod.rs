@@ -132,10 +132,10 @@ pub fn samples() -> Vec<SampleRow> {
 
 /// A query state over a storage in `dir`.
 pub fn state(dir: &std::path::Path) -> QueryState {
-    QueryState {
-        storage: Storage::open(dir, StorageConfig::default()).unwrap(),
-        config: QueryConfig::default(),
-    }
+    QueryState::new(
+        Storage::open(dir, StorageConfig::default()).unwrap(),
+        QueryConfig::default(),
+    )
 }
 
 /// The API port's query router, with the request-context layer the listeners add.

@@ -444,7 +444,22 @@ async fn tail_socket(
     }
     let events = crate::logs::tail::logql_tail(rx, tenant, log);
     futures::pin_mut!(events);
-    while let Some(ev) = events.next().await {
+    // The client's frames are read too: its close ends the tail at once (answered),
+    // rather than at the next line that matches, which may never come.
+    loop {
+        let ev = tokio::select! {
+            ev = events.next() => ev,
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Close(_))) => {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+                None | Some(Err(_)) => return,
+                // Pings are answered by the server; other frames mean nothing here.
+                Some(Ok(_)) => continue,
+            },
+        };
+        let Some(ev) = ev else { return };
         let frame = match ev {
             crate::logs::tail::LogqlTailEvent::Streams(s) => render::tail_frame(&s, None),
             crate::logs::tail::LogqlTailEvent::Dropped(n) => {
