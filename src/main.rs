@@ -100,6 +100,8 @@ struct ShipTo {
     /// API token (`[[auth.tokens]]`), sent as `Authorization: Bearer`.
     #[arg(long, env = "OSPREY_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Most memory for lines waiting to be shipped (the oldest are dropped beyond it).
     #[arg(long, default_value = "16MiB")]
     buffer: bytesize::ByteSize,
@@ -117,17 +119,45 @@ struct RunArgs {
     command: Vec<String>,
 }
 
+/// How a client verifies an `https://` server.
+#[derive(clap::Args, Clone)]
+struct TlsArgs {
+    /// PEM CA certificates to verify an https:// server with (default: the system's).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// Accept any server certificate (tests only).
+    #[arg(long)]
+    insecure_skip_verify: bool,
+}
+
+impl TlsArgs {
+    /// The client options for `endpoint`, checked when it is `https://` (a CA file
+    /// that does not load is an error now).
+    fn options(&self, endpoint: &str) -> anyhow::Result<osprey_tls::ClientOptions> {
+        let o = osprey_tls::ClientOptions {
+            ca_file: self.ca_file.clone(),
+            insecure_skip_verify: self.insecure_skip_verify,
+            ..Default::default()
+        };
+        if endpoint.starts_with("https://") {
+            osprey_tls::client_config(&o)?;
+        }
+        Ok(o)
+    }
+}
+
 impl ShipTo {
     fn config(&self, service: &str) -> anyhow::Result<osprey_ingest::capture::ShipperConfig> {
-        if !self.endpoint.starts_with("http://") {
+        if !self.endpoint.starts_with("http://") && !self.endpoint.starts_with("https://") {
             anyhow::bail!(
-                "--endpoint {:?}: expected http://HOST:PORT (the server's API address)",
+                "--endpoint {:?}: expected http://HOST:PORT or https://HOST:PORT (the server's API address)",
                 self.endpoint
             );
         }
         let mut cfg = osprey_ingest::capture::ShipperConfig::new(&self.endpoint, service);
         cfg.tenant = self.tenant.clone();
         cfg.token = self.token.clone();
+        cfg.tls = self.tls.options(&self.endpoint)?;
         cfg.buffer_bytes = usize::try_from(self.buffer.as_u64()).unwrap_or(usize::MAX);
         Ok(cfg)
     }
@@ -189,7 +219,7 @@ struct ServeArgs {
 
 #[derive(clap::Args)]
 struct DemoArgs {
-    /// OTLP gRPC endpoint of the server.
+    /// OTLP gRPC endpoint of the server (https:// for TLS).
     #[arg(long, default_value = "http://127.0.0.1:4317")]
     endpoint: String,
     /// Stop after this long (e.g. 30s, 10m); runs until Ctrl-C when absent.
@@ -207,6 +237,8 @@ struct DemoArgs {
     /// API token (`[[auth.tokens]]`), sent as `authorization: Bearer` metadata.
     #[arg(long, env = "OSPREY_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 fn main() -> ExitCode {
@@ -349,6 +381,7 @@ async fn shutdown_signal() {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let tls = args.tls.options(&args.endpoint)?;
     let opts = osprey_ingest::demo::DemoOptions {
         endpoint: args.endpoint,
         duration: args.duration,
@@ -356,6 +389,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         seed: args.seed,
         tenant: args.tenant,
         token: args.token,
+        tls,
     };
     tracing::info!(endpoint = %opts.endpoint, rate = opts.rate, "sending demo telemetry (Ctrl-C to stop)");
     let stats = tokio::select! {

@@ -162,6 +162,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &limiter,
     );
 
+    // Certificates that do not load fail the start before anything listens.
+    let http_tls = tls_acceptor(&config, &[b"h2", b"http/1.1"])?;
+    let grpc_tls = tls_acceptor(&config, &[b"h2"])?;
     let http_l = bind("HTTP API", config.server.http_addr).await?;
     let otlp_http_l = bind("OTLP HTTP", config.server.otlp_http_addr).await?;
     let grpc_l = bind("OTLP gRPC", config.server.otlp_grpc_addr).await?;
@@ -182,11 +185,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut tasks = Tasks::default();
     tasks.spawn(
         "http",
-        listen::serve_http(http_l, s.api, limits, stop_rx.clone()),
+        listen::serve_http(http_l, s.api, limits, http_tls.clone(), stop_rx.clone()),
     );
     tasks.spawn(
         "otlp_http",
-        listen::serve_http(otlp_http_l, s.otlp_http, limits, stop_rx.clone()),
+        listen::serve_http(otlp_http_l, s.otlp_http, limits, http_tls, stop_rx.clone()),
     );
     tasks.spawn(
         "otlp_grpc",
@@ -203,7 +206,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ))
             .add_routes(osprey_ingest::otlp_grpc_routes(s.ingest.clone()))
             .serve_with_incoming_shutdown(
-                listen::incoming(grpc_l, limits, stop_rx.clone()),
+                listen::incoming(grpc_l, limits, grpc_tls, stop_rx.clone()),
                 stopped(stop_rx.clone()),
             ),
     );
@@ -222,6 +225,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             credentials: self_token,
             ..Default::default()
         });
+        if config.tls.enabled() {
+            // Its own listener: the address may not be among the certificate's names.
+            job.scheme = "https".into();
+            job.tls_config.insecure_skip_verify = true;
+        }
         scrape.jobs.push(job);
     }
     tasks.spawn_infallible(
@@ -270,6 +278,37 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// This server's API address as a URL (https with `[tls]`).
+fn own_url(config: &Config) -> String {
+    let scheme = if config.tls.enabled() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{}", config.server.http_addr)
+}
+
+/// The TLS of the listeners that speak `alpn`, if `[tls]` turns it on (relative
+/// files from the config file's directory).
+fn tls_acceptor(
+    config: &Config,
+    alpn: &[&[u8]],
+) -> anyhow::Result<Option<tokio_rustls::TlsAcceptor>> {
+    let t = &config.tls;
+    if !t.enabled() {
+        return Ok(None);
+    }
+    let path = |p: &std::path::Path| config.base_dir.join(p);
+    let options = osprey_tls::ServerOptions {
+        cert_file: path(&t.cert_file),
+        key_file: path(&t.key_file),
+        client_ca_file: (!t.client_ca_file.as_os_str().is_empty()).then(|| path(&t.client_ca_file)),
+    };
+    let server =
+        osprey_tls::server_config(&options, alpn).map_err(|e| anyhow::anyhow!("[tls]: {e}"))?;
+    Ok(Some(tokio_rustls::TlsAcceptor::from(server)))
+}
+
 /// The rule manager over this server's storage, with every rule file loaded: a start
 /// with rules that do not load fails, as Prometheus' does.
 fn rule_manager(
@@ -286,10 +325,7 @@ fn rule_manager(
             ..QueryState::new(storage.clone(), config.query.clone())
         },
     };
-    let external_url = osprey_alerting::manager::external_url(
-        &config.alerting,
-        &config.server.http_addr.to_string(),
-    );
+    let external_url = osprey_alerting::manager::external_url(&config.alerting, &own_url(config));
     let rules = RuleManager::new(
         backend,
         config.rules.clone(),
@@ -322,10 +358,7 @@ async fn notifier(
     let path = config.base_dir.join(file);
     let compiled = osprey_alerting::notify::load(&path)
         .map_err(|e| anyhow::anyhow!("cannot load the notifier's config: {e}"))?;
-    let external_url = osprey_alerting::manager::external_url(
-        &config.alerting,
-        &config.server.http_addr.to_string(),
-    );
+    let external_url = osprey_alerting::manager::external_url(&config.alerting, &own_url(config));
     let (storage, metrics) = (storage.clone(), metrics.clone());
     // Loading the saved silences reads the store: off the runtime's threads.
     let n = tokio::task::spawn_blocking(move || {

@@ -84,9 +84,9 @@ fn now_ns() -> i64 {
 }
 
 /// The base of generator URLs: `[alerting] external_url`, or the API's own address.
-pub fn external_url(alerting: &AlertingConfig, http_addr: &str) -> String {
+pub fn external_url(alerting: &AlertingConfig, own_url: &str) -> String {
     if alerting.external_url.is_empty() {
-        format!("http://{http_addr}")
+        own_url.to_string()
     } else {
         alerting.external_url.trim_end_matches('/').to_string()
     }

@@ -5,7 +5,7 @@
 //! Unknown keys are errors. Sizes are written like `"16MiB"`, durations like `"30s"`.
 
 //! One file per section, each with its defaults and its own `validate`:
-//! `server.rs`, `auth.rs`, `limits.rs`, `storage.rs`, `query.rs`, `spanmetrics.rs`, `scrape.rs`,
+//! `server.rs`, `tls.rs`, `auth.rs`, `limits.rs`, `storage.rs`, `query.rs`, `spanmetrics.rs`, `scrape.rs`,
 //! `rules.rs`, `alerting.rs`; `load.rs`
 //! reads files and environment overrides.
 
@@ -19,6 +19,7 @@ mod scrape;
 mod server;
 mod spanmetrics;
 mod storage;
+mod tls;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,12 +33,14 @@ pub use scrape::{RelabelAction, RelabelConfig, ScrapeAuthorization, ScrapeConfig
 pub use server::ServerConfig;
 pub use spanmetrics::SpanMetricsConfig;
 pub use storage::{StorageConfig, StoreLocation};
+pub use tls::{ClientTlsConfig, TlsConfig};
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
+    pub tls: TlsConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     /// Per-tenant changes to `limits`.
@@ -64,6 +67,7 @@ impl Config {
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Problems::default();
         self.server.validate(&mut problems);
+        self.tls.validate(&mut problems);
         self.auth.validate(&mut problems);
         if !self.auth.enabled() && !self.server.allow_unauthenticated {
             for (key, addr) in self.server.exposed() {

@@ -52,7 +52,7 @@ pub struct ScrapeJob {
     /// Labels added to every target (Prometheus' `static_configs[].labels`).
     pub labels: BTreeMap<String, String>,
     pub metrics_path: String,
-    /// Only `http` for now.
+    /// `http` or `https`.
     pub scheme: String,
     #[serde(default, with = "humantime_serde::option")]
     pub scrape_interval: Option<Duration>,
@@ -68,6 +68,8 @@ pub struct ScrapeJob {
     pub metric_relabel_configs: Vec<RelabelConfig>,
     /// The `Authorization` header of each scrape (Prometheus' `authorization`).
     pub authorization: Option<ScrapeAuthorization>,
+    /// How `https` targets are verified, and the client certificate they may ask for.
+    pub tls_config: crate::ClientTlsConfig,
 }
 
 /// `Authorization: <type> <credentials>` on every scrape of a job.
@@ -128,6 +130,7 @@ impl Default for ScrapeJob {
             relabel_configs: Vec::new(),
             metric_relabel_configs: Vec::new(),
             authorization: None,
+            tls_config: crate::ClientTlsConfig::default(),
         }
     }
 }
@@ -224,11 +227,17 @@ pub(crate) fn problems(c: &ScrapeConfig) -> Vec<(String, String)> {
                 format!("{:?} is used by another job", j.job_name),
             );
         }
-        if j.scheme != "http" {
+        if j.scheme != "http" && j.scheme != "https" {
             bad(
                 k("scheme"),
-                format!("{:?} is not supported; expected \"http\"", j.scheme),
+                format!(
+                    "{:?} is not supported; expected \"http\" or \"https\"",
+                    j.scheme
+                ),
             );
+        }
+        if j.tls_config.cert_file.is_empty() != j.tls_config.key_file.is_empty() {
+            bad(k("tls_config"), "cert_file and key_file go together".into());
         }
         if !j.metrics_path.starts_with('/') {
             bad(k("metrics_path"), "must start with '/'".into());
@@ -284,7 +293,7 @@ scrape_interval = "15s"
 [[scrape.jobs]]
 job_name = "node"
 targets = ["127.0.0.1:9100", "nohostport"]
-scheme = "https"
+scheme = "ftp"
 [[scrape.jobs.relabel_configs]]
 regex = "(unclosed"
 [[scrape.jobs]]

@@ -180,6 +180,11 @@ class OspreyServer:
         self.otlp_grpc_port = 0
         self.otlp_http_port = 0
         self.starts = 0
+        # With `[tls]`: "https", and the CA file requests verifies the server with.
+        self.scheme = "http"
+        self.verify: str | bool = True
+        # With `client_ca_file`: (certificate, key) the harness's requests present.
+        self.client_cert: tuple[str, str] | None = None
         self.stdout_path = work_dir / f"{name}.stdout.log"
         self.stderr_path = work_dir / f"{name}.stderr.log"
 
@@ -187,15 +192,15 @@ class OspreyServer:
 
     def http(self, path: str = "") -> str:
         """URL on the main HTTP port (query APIs, admin, OTLP/HTTP too)."""
-        return f"http://127.0.0.1:{self.http_port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.http_port}{path}"
 
     def otlp_http(self, path: str = "") -> str:
         """URL on the dedicated OTLP/HTTP port."""
-        return f"http://127.0.0.1:{self.otlp_http_port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.otlp_http_port}{path}"
 
     @property
     def grpc_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.otlp_grpc_port}"
+        return f"{self.scheme}://127.0.0.1:{self.otlp_grpc_port}"
 
     @property
     def running(self) -> bool:
@@ -260,7 +265,7 @@ class OspreyServer:
                     f"osprey exited with status {rc} before becoming ready.\n--- stderr (tail) ---\n{self.log_tail()}"
                 )
             try:
-                r = requests.get(self.http("/readyz"), timeout=2)
+                r = requests.get(self.http("/readyz"), timeout=2, verify=self.verify, cert=self.client_cert)
                 if r.status_code == 200:
                     return
                 last_error = f"HTTP {r.status_code}: {r.text[:200]}"
@@ -319,10 +324,14 @@ class OspreyServer:
 
     def get(self, path: str, tenant: str | None = None, **kwargs: Any) -> requests.Response:
         headers = {**tenant_headers(tenant), **kwargs.pop("headers", {})}
+        kwargs.setdefault("verify", self.verify)
+        kwargs.setdefault("cert", self.client_cert)
         return requests.get(self.http(path), headers=headers, timeout=HTTP_TIMEOUT_S, **kwargs)
 
     def post(self, path: str, tenant: str | None = None, **kwargs: Any) -> requests.Response:
         headers = {**tenant_headers(tenant), **kwargs.pop("headers", {})}
+        kwargs.setdefault("verify", self.verify)
+        kwargs.setdefault("cert", self.client_cert)
         return requests.post(self.http(path), headers=headers, timeout=HTTP_TIMEOUT_S, **kwargs)
 
     def sql_response(self, query: str, tenant: str | None = None) -> requests.Response:

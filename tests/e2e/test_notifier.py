@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from tlskit import make_certificates
 from harness import free_ports, wait_until
 from peers import Alertmanager, PrometheusServer
 
@@ -396,23 +397,6 @@ def test_the_notifier_configuration_reloads_on_sighup_and_reload(osprey_factory,
         assert not hook.by_prefix("/third")
     finally:
         hook.stop()
-
-
-def make_certificates(d: Path) -> None:
-    """A CA, a server certificate for the name hook.test only, and a client certificate."""
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-            "-days", "2", "-subj", "/CN=osprey-test-ca")
-    for name, ext in [("server", "subjectAltName=DNS:hook.test\nextendedKeyUsage=serverAuth"),
-                      ("client", "extendedKeyUsage=clientAuth")]:
-        (d / f"{name}.ext").write_text(ext)
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                "-subj", f"/CN={name}")
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
 
 
 def test_webhooks_over_tls_verify_as_configured(osprey_factory, tmp_path: Path) -> None:

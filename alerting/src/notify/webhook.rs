@@ -165,34 +165,25 @@ fn auth_header(http: Option<&HttpConfig>) -> Option<String> {
 /// The HTTP client of the integrations: HTTPS with the system's roots, or HTTP.
 pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// A client for http and https receivers (Slack and PagerDuty are https).
+/// A client for http and https receivers (Slack and PagerDuty are https), verifying
+/// with the system's roots.
 pub fn client() -> HttpClient {
-    let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
-        Ok(b) => b,
+    let https = match osprey_tls::https_connector(&osprey_tls::ClientOptions::default(), false) {
+        Ok(c) => c,
         Err(e) => {
-            tracing::warn!(error = %e, "no system CA certificates: https receivers will fail to verify");
-            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                rustls::ClientConfig::builder()
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth(),
-            )
+            tracing::warn!(error = %e, "no TLS client: https receivers will fail");
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth(),
+                )
+                .https_or_http()
+                .enable_http1()
+                .build()
         }
     };
-    let https = builder.https_or_http().enable_http1().build();
     Client::builder(hyper_util::rt::TokioExecutor::new()).build(https)
-}
-
-/// An error and its causes (hyper's own message names only the step that failed:
-/// "client error (Connect)"; the cause says why, e.g. the certificate's issuer).
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
 }
 
 /// One POST of a JSON `body` to `url`; 5xx (and `also_retry`) answers may be retried.
@@ -220,7 +211,7 @@ pub async fn post(
             retry: true,
         })?
         .map_err(|e| Failure {
-            message: format!("{url}: {}", with_causes(&e)),
+            message: format!("{url}: {}", osprey_tls::with_causes(&e)),
             retry: true,
         })?;
     let status = resp.status();

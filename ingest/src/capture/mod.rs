@@ -22,6 +22,9 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+
+/// The shipper's HTTP(S) client.
+type ShipClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 use hyper_util::rt::TokioExecutor;
 
 /// Which output a line came from.
@@ -51,6 +54,8 @@ pub struct ShipperConfig {
     pub tenant: Option<String>,
     /// API token, sent as `Authorization: Bearer`.
     pub token: Option<String>,
+    /// How an `https://` endpoint is verified.
+    pub tls: osprey_tls::ClientOptions,
     /// Most bytes of lines held while they wait to be shipped.
     pub buffer_bytes: usize,
     /// Most bytes of lines in one request.
@@ -66,6 +71,7 @@ impl ShipperConfig {
             service: service.to_string(),
             tenant: None,
             token: None,
+            tls: osprey_tls::ClientOptions::default(),
             buffer_bytes: 16 << 20,
             batch_bytes: 1 << 20,
             interval: Duration::from_millis(200),
@@ -171,9 +177,20 @@ impl Shipper {
     }
 
     async fn run(self) -> ShipStats {
-        let client: Client<HttpConnector, Full<Bytes>> =
-            Client::builder(TokioExecutor::new()).build_http();
         let mut stats = ShipStats::default();
+        // The options were checked when the command started.
+        let https = if self.cfg.endpoint.starts_with("https://") {
+            match osprey_tls::https_connector(&self.cfg.tls, false) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("osprey: cannot ship lines: {e}");
+                    return stats;
+                }
+            }
+        } else {
+            osprey_tls::http_connector(false)
+        };
+        let client: ShipClient = Client::builder(TokioExecutor::new()).build(https);
         let mut backoff = Duration::from_millis(100);
         let mut held: Option<(Stream, Vec<u8>, u64)> = None;
         loop {
@@ -228,12 +245,7 @@ impl Shipper {
         stats
     }
 
-    async fn send(
-        &self,
-        client: &Client<HttpConnector, Full<Bytes>>,
-        stream: Stream,
-        body: &[u8],
-    ) -> Result<(), String> {
+    async fn send(&self, client: &ShipClient, stream: Stream, body: &[u8]) -> Result<(), String> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(body).map_err(|e| e.to_string())?;
         let gz = gz.finish().map_err(|e| e.to_string())?;
@@ -258,7 +270,7 @@ impl Shipper {
         let resp = tokio::time::timeout(Duration::from_secs(10), client.request(req))
             .await
             .map_err(|_| "request timed out".to_string())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| osprey_tls::with_causes(&e))?;
         let status = resp.status();
         if status.is_success() {
             Ok(())

@@ -35,6 +35,8 @@ pub struct DemoOptions {
     pub tenant: Option<String>,
     /// API token, sent as `authorization: Bearer` metadata.
     pub token: Option<String>,
+    /// How an `https://` endpoint is verified.
+    pub tls: osprey_tls::ClientOptions,
 }
 
 /// Totals sent, for the summary line.
@@ -59,6 +61,8 @@ pub enum DemoError {
     Tenant(String),
     #[error("invalid token: it cannot be sent as gRPC metadata")]
     Token,
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// `msg` with the tenant and token metadata of `opts`.
@@ -83,11 +87,16 @@ pub async fn run(opts: DemoOptions) -> Result<DemoStats, DemoError> {
         endpoint: opts.endpoint.clone(),
         source: e,
     };
-    let channel = tonic::transport::Endpoint::from_shared(opts.endpoint.clone())
-        .map_err(connect)?
-        .connect()
-        .await
-        .map_err(connect)?;
+    let endpoint =
+        tonic::transport::Endpoint::from_shared(opts.endpoint.clone()).map_err(connect)?;
+    let channel = if opts.endpoint.starts_with("https://") {
+        let https = osprey_tls::https_connector(&opts.tls, true)
+            .map_err(|e| DemoError::Tls(e.to_string()))?;
+        endpoint.connect_with_connector(https).await
+    } else {
+        endpoint.connect().await
+    }
+    .map_err(connect)?;
     let mut traces = TraceServiceClient::new(channel.clone());
     let mut logs = LogsServiceClient::new(channel.clone());
     let mut metrics = MetricsServiceClient::new(channel);

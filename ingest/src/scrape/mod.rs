@@ -33,7 +33,7 @@ use relabel::{LabelMap, Rule};
 const STALE_NAN: f64 = f64::from_bits(0x7ff0_0000_0000_0002);
 const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// One target after relabelling: where to scrape and the labels its series get.
 #[derive(Debug, Clone)]
@@ -48,6 +48,7 @@ pub struct Target {
     honor_timestamps: bool,
     job: String,
     authorization: Option<osprey_config::ScrapeAuthorization>,
+    tls: osprey_config::ClientTlsConfig,
 }
 
 /// The targets of every job, relabelled; a job whose rules do not compile is an error.
@@ -103,6 +104,7 @@ fn target(cfg: &ScrapeConfig, job: &ScrapeJob, addr: &str, rules: &[Rule]) -> Op
         honor_timestamps: job.honor_timestamps,
         job: job.job_name.clone(),
         authorization: job.authorization.clone(),
+        tls: job.tls_config.clone(),
     })
 }
 
@@ -119,6 +121,24 @@ async fn authorization(a: &osprey_config::ScrapeAuthorization) -> Result<String,
             .to_string()
     };
     Ok(format!("{} {credentials}", a.kind))
+}
+
+/// The HTTP(S) client of a target, verifying as its job's `tls_config` says.
+fn client(url: &str, tls: &osprey_config::ClientTlsConfig) -> Result<HttpClient, String> {
+    if !url.starts_with("https://") {
+        return Ok(Client::builder(TokioExecutor::new()).build(osprey_tls::http_connector(false)));
+    }
+    let path = |s: &str| (!s.is_empty()).then(|| std::path::PathBuf::from(s));
+    let options = osprey_tls::ClientOptions {
+        ca_file: path(&tls.ca_file),
+        cert_file: path(&tls.cert_file),
+        key_file: path(&tls.key_file),
+        server_name: (!tls.server_name.is_empty()).then(|| tls.server_name.clone()),
+        insecure_skip_verify: tls.insecure_skip_verify,
+        min_version: None,
+    };
+    let https = osprey_tls::https_connector(&options, false).map_err(|e| e.to_string())?;
+    Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 
 fn humantime_short(d: Duration) -> String {
@@ -149,11 +169,17 @@ pub async fn run(
         return;
     }
     tracing::info!(targets = list.len(), "scraping");
-    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let limit = cfg.body_size_limit.as_u64() as usize;
     let tasks: Vec<_> = list
         .into_iter()
-        .map(|(t, rules)| {
+        .filter_map(|(t, rules)| {
+            let client = match client(&t.url, &t.tls) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(job = %t.job, target = %t.url, error = %e, "target not scraped: its tls_config does not load");
+                    return None;
+                }
+            };
             let slot = board.register(&cfg.tenant, &t);
             let l = Loop {
                 board: Arc::clone(&board),
@@ -167,7 +193,7 @@ pub async fn run(
                 rules,
                 last: HashMap::new(),
             };
-            tokio::spawn(l.run(stop.clone()))
+            Some(tokio::spawn(l.run(stop.clone())))
         })
         .collect();
     for t in tasks {
@@ -526,7 +552,11 @@ impl Loop {
             )
             .body(Empty::new())
             .map_err(|e| e.to_string())?;
-        let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| osprey_tls::with_causes(&e))?;
         let status = resp.status();
         if status != http::StatusCode::OK {
             return Err(format!("server returned HTTP status {status}"));

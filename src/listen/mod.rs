@@ -11,6 +11,8 @@
 //! - The gRPC listener keeps tonic's server (its HTTP/2 settings and codecs) and gets
 //!   its connections from [`incoming`]: the same connection limit and first-bytes
 //!   deadline; tonic's request timeout bounds a request's body and handling.
+//! - With `[tls]`, every connection first completes its TLS handshake within
+//!   `header_read_timeout` (`conn.rs`).
 
 use std::future::Future;
 use std::io;
@@ -33,6 +35,10 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
+
+mod conn;
+pub use conn::Conn;
 use tokio::time::{Instant, Sleep};
 
 /// Bytes a connection must deliver before `header_read_timeout` (the HTTP/2
@@ -67,6 +73,7 @@ pub async fn serve_http(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let app = deadline_bodies(app, limits.body_read_timeout);
@@ -86,12 +93,16 @@ pub async fn serve_http(
             a = accept(&listener, &permits, limits.header_read_timeout) => a,
             _ = stop.wait_for(|s| *s) => break,
         };
-        let io = TokioIo::new(accepted);
-        let conn = builder
-            .serve_connection_with_upgrades(io, TowerToHyperService::new(app.clone()))
-            .into_owned();
+        let (builder, app, tls) = (builder.clone(), app.clone(), tls.clone());
         let mut stop = stop.clone();
         tokio::spawn(async move {
+            let io = match Conn::open(accepted, tls.as_ref(), limits.header_read_timeout).await {
+                Ok(c) => TokioIo::new(c),
+                Err(e) => return tracing::debug!(error = %e, "connection closed before TLS"),
+            };
+            let conn = builder
+                .serve_connection_with_upgrades(io, TowerToHyperService::new(app))
+                .into_owned();
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => return log_conn_end(r),
@@ -115,22 +126,36 @@ fn log_conn_end(r: Result<(), Box<dyn std::error::Error + Send + Sync>>) {
 }
 
 /// The gRPC listener's connections: limited in number, with a deadline for their
-/// first bytes. Ends when `stop` turns true.
+/// first bytes (and TLS handshake, with `tls`). Handshakes run side by side, so a slow
+/// one holds up no other connection. Ends when `stop` turns true.
 pub fn incoming(
     listener: TcpListener,
     limits: Limits,
-    stop: watch::Receiver<bool>,
-) -> impl futures::Stream<Item = io::Result<Guarded>> {
+    tls: Option<TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+) -> impl futures::Stream<Item = io::Result<Conn>> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
-    futures::stream::unfold(
-        (listener, permits, stop),
-        move |(listener, permits, mut stop)| async move {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Conn>(64);
+    tokio::spawn(async move {
+        loop {
             let accepted = tokio::select! {
                 a = accept(&listener, &permits, limits.header_read_timeout) => a,
-                _ = stop.wait_for(|s| *s) => return None,
+                _ = stop.wait_for(|s| *s) => return,
             };
-            Some((Ok(accepted), (listener, permits, stop)))
-        },
+            let (tx, tls) = (tx.clone(), tls.clone());
+            tokio::spawn(async move {
+                match Conn::open(accepted, tls.as_ref(), limits.header_read_timeout).await {
+                    Ok(c) => {
+                        let _ = tx.send(c).await;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "gRPC connection closed before TLS"),
+                }
+            });
+        }
+    });
+    futures::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|c| (Ok(c), rx)) },
     )
 }
 
@@ -242,12 +267,6 @@ impl AsyncWrite for Guarded {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
-}
-
-impl tonic::transport::server::Connected for Guarded {
-    type ConnectInfo = ();
-
-    fn connect_info(&self) -> Self::ConnectInfo {}
 }
 
 /// Every request body of `app` must arrive whole within `timeout` of the request's
