@@ -21,6 +21,8 @@ mod duration;
 mod error;
 pub mod eval;
 pub mod forward;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod history;
 pub mod manager;
 pub mod metrics;

@@ -11,6 +11,8 @@
 
 mod alerting;
 mod auth;
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 mod load;
 mod query;

@@ -1,31 +1,5 @@
-//! Log search queries: parsed or refused with a reason, never a panic; a parsed query
-//! checks a record, and the language's words agree with themselves on any text.
+//! See `osprey_logql::fuzzing::log_search` (the stable test command runs the same function
+//! over `fuzz/seeds/log_search`).
 #![no_main]
 
-use std::collections::HashMap;
-
-use libfuzzer_sys::fuzz_target;
-use osprey_logql::search::{Record, Scratch, parse};
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(q) = std::str::from_utf8(data) else {
-        return;
-    };
-    match parse(q) {
-        Ok(e) => {
-            let none = HashMap::new();
-            let r = Record {
-                body: q,
-                service: "s",
-                severity_number: 9,
-                trace_id: "",
-                span_id: "",
-                attributes: &none,
-                resource: &none,
-            };
-            let _ = e.matches(&r, &mut Scratch::default());
-        }
-        Err(e) => assert!(!e.to_string().is_empty()),
-    }
-    let _ = osprey_logql::tokens(q);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| osprey_logql::fuzzing::log_search(data));

@@ -1,11 +1,5 @@
-//! PromQL queries: parsed (with the 2.42 function set's checks) or refused with an
-//! error, never a panic.
+//! See `osprey_promql::fuzzing::promql` (the stable test command runs the same function
+//! over `fuzz/seeds/promql`).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    if let Ok(q) = std::str::from_utf8(data) {
-        let _ = osprey_promql::parse(q);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| osprey_promql::fuzzing::promql(data));

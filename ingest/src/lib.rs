@@ -11,6 +11,8 @@ mod body;
 pub mod capture;
 pub mod demo;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod lines;
 pub mod loki;

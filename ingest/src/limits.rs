@@ -188,7 +188,12 @@ pub fn check_protobuf(kind: Kind, msg: &[u8]) -> Result<(), IngestError> {
 /// JSON objects in a body (outside strings): each decodes to a struct, so this bounds
 /// what decoding costs before it is done.
 fn json_objects(body: &[u8]) -> u64 {
-    let (mut n, mut in_string, mut escaped) = (0u64, false, false);
+    json_containers(body).0
+}
+
+/// JSON objects and arrays in a body, outside strings.
+fn json_containers(body: &[u8]) -> (u64, u64) {
+    let (mut objects, mut arrays, mut in_string, mut escaped) = (0u64, 0u64, false, false);
     for &b in body {
         if in_string {
             match b {
@@ -200,10 +205,12 @@ fn json_objects(body: &[u8]) -> u64 {
         } else if b == b'"' {
             in_string = true;
         } else if b == b'{' {
-            n += 1;
+            objects += 1;
+        } else if b == b'[' {
+            arrays += 1;
         }
     }
-    n
+    (objects, arrays)
 }
 
 /// Refuses an OTLP/JSON body whose objects alone would decode past the limit.
@@ -222,6 +229,91 @@ pub fn check_json(body: &[u8]) -> Result<(), IngestError> {
 /// protobuf encoding is scanned as a protobuf request's would be).
 pub fn check_decoded<M: Message>(kind: Kind, msg: &M) -> Result<(), IngestError> {
     check_protobuf(kind, &msg.encode_to_vec())
+}
+
+/// The samples (and exemplars and histograms) of a remote_write request, found by
+/// walking its wire format, each costing its row and a copy of its series' labels.
+/// 1.0: `timeseries (1) → labels (1), samples (2), exemplars (3), histograms (4)`;
+/// 2.0: `symbols (4)`, `timeseries (5) → labels_refs (1, packed), samples (2),
+/// histograms (3), exemplars (4)`.
+pub fn scan_remote_write(v2: bool, msg: &[u8]) -> Cost {
+    let mut cost = Cost {
+        records: 0,
+        decoded: msg.len() as u64,
+    };
+    let symbols: Vec<u64> = if v2 {
+        each(msg, 4).map(|s| s.len() as u64).collect()
+    } else {
+        Vec::new()
+    };
+    for series in each(msg, if v2 { 5 } else { 1 }) {
+        let labels: u64 = if v2 {
+            each(series, 1)
+                .flat_map(packed_varints)
+                .map(|i| {
+                    usize::try_from(i)
+                        .ok()
+                        .and_then(|i| symbols.get(i))
+                        .copied()
+                        .unwrap_or(0)
+                        + FIELD_BYTES
+                })
+                .sum()
+        } else {
+            each(series, 1).map(|l| l.len() as u64 + FIELD_BYTES).sum()
+        };
+        let points = [2, 3, 4].into_iter().flat_map(|n| each(series, n)).count() as u64;
+        // A series without samples still decodes to a struct.
+        cost.records += points;
+        cost.decoded += RECORD_BYTES + 2 * labels + points * (RECORD_BYTES + 2 * labels);
+    }
+    cost
+}
+
+/// The varints of a packed repeated field.
+fn packed_varints(mut buf: &[u8]) -> impl Iterator<Item = u64> {
+    std::iter::from_fn(move || varint(&mut buf))
+}
+
+/// Refuses a remote_write request over the limits, before it is decoded.
+pub fn check_remote_write(v2: bool, msg: &[u8]) -> Result<(), IngestError> {
+    scan_remote_write(v2, msg).check("samples")
+}
+
+/// The entries of a Loki push (protobuf): `streams (1) → labels (1), entries (2)`,
+/// each entry's row copying its stream's labels.
+pub fn scan_loki(msg: &[u8]) -> Cost {
+    let mut cost = Cost {
+        records: 0,
+        decoded: msg.len() as u64,
+    };
+    for stream in each(msg, 1) {
+        let labels: u64 = each(stream, 1).map(|l| l.len() as u64).sum();
+        cost.decoded += RECORD_BYTES + labels;
+        for entry in each(stream, 2) {
+            cost.records += 1;
+            cost.decoded += record_cost(entry, 2 * labels);
+        }
+    }
+    cost
+}
+
+/// Refuses a Loki push (protobuf) over the limits, before it is decoded.
+pub fn check_loki(msg: &[u8]) -> Result<(), IngestError> {
+    scan_loki(msg).check("entries")
+}
+
+/// Refuses a Loki push (JSON) whose arrays (each entry is one) or objects would
+/// decode past the limits.
+pub fn check_loki_json(body: &[u8]) -> Result<(), IngestError> {
+    let (objects, arrays) = json_containers(body);
+    Cost {
+        records: arrays,
+        decoded: (objects + arrays)
+            .saturating_mul(JSON_OBJECT_BYTES)
+            .saturating_add(body.len() as u64),
+    }
+    .check("entries")
 }
 
 /// Refuses a body of more than [`MAX_RECORDS`] non-blank lines.
@@ -328,6 +420,66 @@ mod tests {
         assert_eq!(
             scan_protobuf(Kind::Metrics, &req.encode_to_vec()).records,
             8
+        );
+    }
+
+    #[test]
+    fn remote_write_and_loki_are_counted_on_the_wire() {
+        use crate::remote_write::{Label, Sample, TimeSeries, WriteRequest};
+        // 3,000,000 empty series: ~6 MB on the wire, GBs decoded.
+        let empty = [0x0a, 0x00].repeat(3_000_000);
+        let e = check_remote_write(false, &empty).unwrap_err();
+        assert!(matches!(e, IngestError::DecodedTooLarge { .. }), "{e}");
+        let series = |n: usize| TimeSeries {
+            labels: vec![Label {
+                name: "__name__".into(),
+                value: "m".into(),
+            }],
+            samples: vec![Sample::default(); n],
+            ..Default::default()
+        };
+        let ok = WriteRequest {
+            timeseries: vec![series(1000); 10],
+            metadata: vec![],
+        };
+        let c = scan_remote_write(false, &ok.encode_to_vec());
+        assert_eq!(c.records, 10_000);
+        assert!(check_remote_write(false, &ok.encode_to_vec()).is_ok());
+        let many = WriteRequest {
+            timeseries: vec![series(MAX_RECORDS as usize + 1)],
+            metadata: vec![],
+        };
+        let e = check_remote_write(false, &many.encode_to_vec()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                IngestError::TooManyRecords {
+                    what: "samples",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // Loki: 300,000 entries of one stream, protobuf and JSON.
+        let entry = [0x12, 0x00]; // an empty EntryAdapter
+        let stream: Vec<u8> = entry.repeat(300_000);
+        let mut msg = vec![0x0a];
+        let mut len = stream.len();
+        while len >= 0x80 {
+            msg.push((len as u8) | 0x80);
+            len >>= 7;
+        }
+        msg.push(len as u8);
+        msg.extend_from_slice(&stream);
+        assert_eq!(scan_loki(&msg).records, 300_000);
+        assert!(check_loki(&msg).is_err());
+        let json = format!(
+            "{{\"streams\":[{{\"stream\":{{}},\"values\":[{}]}}]}}",
+            vec!["[\"1\",\"\"]"; 300_000].join(",")
+        );
+        assert!(check_loki_json(json.as_bytes()).is_err());
+        assert!(
+            check_loki_json(br#"{"streams":[{"stream":{"a":"b"},"values":[["1","x"]]}]}"#).is_ok()
         );
     }
 

@@ -142,6 +142,7 @@ fn level_of_labels(labels: &Attributes) -> Option<(i32, &'static str)> {
 
 fn decode_json(body: &[u8]) -> Result<Vec<Stream>, IngestError> {
     let bad = |why: String| IngestError::BadRequest(format!("invalid Loki push JSON: {why}"));
+    crate::limits::check_loki_json(body)?;
     let v: Value = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
     let streams = v
         .get("streams")
@@ -216,6 +217,7 @@ fn decode_protobuf(
     invalid_utf8: &mut usize,
 ) -> Result<Vec<Stream>, IngestError> {
     let raw = unsnappy(body, limit)?;
+    crate::limits::check_loki(&raw)?;
     let req = PushRequest::decode(raw.as_slice()).map_err(|e| {
         IngestError::BadRequest(format!("malformed Loki PushRequest protobuf: {e}"))
     })?;

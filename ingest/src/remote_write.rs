@@ -424,6 +424,7 @@ async fn write_inner(
     }
     let fail = |e: IngestError| (e, None);
     let raw = unsnappy(body, st.max_body).map_err(fail)?;
+    crate::limits::check_remote_write(matches!(proto, Proto::V2), &raw).map_err(fail)?;
     let limits = st.limiter.limits(tenant);
     let labels = LabelLimits::from(&limits);
     // A refused shape is counted against its limit.

@@ -15,6 +15,8 @@
 //!   for LogQL's `line_format`/`label_format` and the alerting templates.
 
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gotemplate;
 pub mod level;
 pub mod logql;

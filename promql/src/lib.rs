@@ -21,6 +21,8 @@ mod depth;
 mod error;
 mod eval;
 mod functions;
+#[doc(hidden)]
+pub mod fuzzing;
 mod labels;
 mod plan;
 mod range;

@@ -11,6 +11,8 @@ pub mod api;
 mod columns;
 pub mod dashboards;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logs;
 pub mod promql;
 mod readahead;

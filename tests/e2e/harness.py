@@ -118,6 +118,22 @@ def rfc3339(secs: int, frac: str = "") -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + (f".{frac}" if frac else "") + "Z"
 
 
+FIGURES = Path(__file__).resolve().parents[2] / "target" / "reliability-figures.jsonl"
+
+
+def record_figure(name: str, value: float, unit: str) -> None:
+    """Keeps a figure a reliability test measured (target/reliability-figures.jsonl, one
+    JSON object a line, newest last), for docs/reliability.md's "last measured"."""
+    import json as _json
+    import os as _os
+
+    test = _os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    with open(FIGURES, "a") as f:
+        f.write(_json.dumps({"test": test, "figure": name, "value": value, "unit": unit,
+                             "at": int(time.time())}) + "\n")
+
+
 def tenant_headers(tenant: str | None) -> dict[str, str]:
     return {"X-Scope-OrgID": tenant} if tenant else {}
 

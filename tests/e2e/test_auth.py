@@ -14,7 +14,7 @@ import pytest
 import requests
 
 import authkit
-from harness import HTTP_TIMEOUT_S, OspreyServer, free_ports, wait_until
+from harness import HTTP_TIMEOUT_S, OspreyServer, free_ports, record_figure, wait_until
 
 # Every route of the API port and the scope it needs (None: authenticated only).
 ROUTES: list[tuple[str, str, str | None]] = [
@@ -153,6 +153,7 @@ def test_every_route_needs_a_token_with_its_scope_and_tenant(server: OspreyServe
         if r.status_code in (401, 403) or r.status_code >= 500:
             problems.append(f"{method} {path} with scope {scope}: {r.status_code}")
     assert problems == [], "\n".join(problems)
+    record_figure("routes checked without, with a wrong, without the scope's and another tenant's token", len(ROUTES), "routes")
     # The probes answer anyone (orchestrators send no token).
     for path in ("/healthz", "/readyz"):
         assert requests.get(server.http(path), timeout=HTTP_TIMEOUT_S).status_code == 200

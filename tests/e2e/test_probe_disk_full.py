@@ -81,6 +81,9 @@ def test_a_full_disk_refuses_writes_cleanly_and_ingest_resumes_when_space_is_fre
     r = server.get("/api/v1/logs/search", params={"query": "accepted"})
     assert r.status_code == 200 and r.json()["data"]["stats"]["matched"] == 200
     assert server.get("/healthz").status_code == 200
+    # Still ready for queries, and saying why writes are refused.
+    ready = server.get("/readyz")
+    assert ready.status_code == 200 and "disk is full" in ready.text, ready.text
     metrics = server.get("/metrics").text
     assert "osprey_storage_disk_full 1" in metrics
 
@@ -89,6 +92,7 @@ def test_a_full_disk_refuses_writes_cleanly_and_ingest_resumes_when_space_is_fre
     r = post_lines(server, "accepted after\n")
     assert r.status_code == 200, r.text
     assert "osprey_storage_disk_full 0" in server.get("/metrics").text
+    assert server.get("/readyz").text == "ready\n"
     r = server.post("/api/v1/admin/flush")
     assert r.status_code == 200, r.text
     assert server.count("logs", "service = 'disk'") == 201

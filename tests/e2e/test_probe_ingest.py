@@ -46,7 +46,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from builders import gauge_metric, log_record, logs_request, metrics_request, number_point, post_otlp, span, traces_request
-from harness import HTTP_TIMEOUT_S, OspreyServer, recent_second, rfc3339_to_ns
+from harness import HTTP_TIMEOUT_S, OspreyServer, recent_second, record_figure, rfc3339_to_ns
 from protos import REMOTE_WRITE_V1, message_classes
 from test_remote_write import post_write
 
@@ -396,6 +396,48 @@ def test_two_million_empty_log_records_are_refused_before_they_cost_memory(ospre
     doc = b'{"resourceLogs":[{"scopeLogs":[{"logRecords":[' + b"{}," * 1_999_999 + b"{}]}]}]}"
     r = post_otlp(osprey, "logs", doc)
     assert r.status_code == 413 and "bytes of memory decoded; at most 268435456" in r.json()["message"], r.text[:300]
+    record_figure("peak RSS growth refusing 2M-record OTLP requests", (_peak_rss(osprey) - before) >> 20, "MiB")
     assert _peak_rss(osprey) - before < 256 << 20, (before, _peak_rss(osprey))
     assert osprey.count("logs") == 0
+    assert_alive(osprey)
+
+
+def test_remote_write_and_loki_pushes_that_decode_to_gigabytes_are_refused_first(osprey: OspreyServer) -> None:
+    """remote_write (1.0 and 2.0) and Loki push (protobuf and JSON) are counted on the
+    wire before they are decoded, as OTLP is: millions of empty series or entries in a
+    few MB of snappy would otherwise decode to gigabytes. A snappy stream that claims
+    more than the body cap is refused before it is inflated."""
+    import cramjam
+
+    from test_remote_write import snappy
+
+    before = _peak_rss(osprey)
+    empty_series = b"\x0a\x00" * 3_000_000  # WriteRequest.timeseries: empty TimeSeries
+    r = post_write(osprey, empty_series)
+    assert r.status_code == 413 and "bytes of memory decoded" in r.text, r.text[:300]
+    v2 = requests.post(osprey.http("/api/v1/write"), data=snappy(b"\x2a\x00" * 3_000_000), timeout=HTTP_TIMEOUT_S,
+                       headers={"Content-Encoding": "snappy",
+                                "Content-Type": "application/x-protobuf;proto=io.prometheus.write.v2.Request"})
+    assert v2.status_code == 413 and "bytes of memory decoded" in v2.text, v2.text[:300]
+    entries = b"\x12\x00" * 300_000  # StreamAdapter.entries: empty EntryAdapter
+    loki_pb = _field(1, entries)
+    r = requests.post(osprey.http("/loki/api/v1/push"), data=snappy(loki_pb), timeout=HTTP_TIMEOUT_S,
+                      headers={"Content-Type": "application/x-protobuf"})
+    assert r.status_code == 413 and "300000 entries" in r.text, r.text[:300]
+    doc = '{"streams":[{"stream":{"job":"x"},"values":[' + ",".join(['["1",""]'] * 300_000) + "]}]}"
+    r = requests.post(osprey.http("/loki/api/v1/push"), data=doc, timeout=HTTP_TIMEOUT_S,
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "entries" in r.text, r.text[:300]
+    # A snappy block whose header claims 64 MiB (the cap is 16 MiB) is not inflated.
+    bomb = bytes(cramjam.snappy.compress_raw(b"\x00" * (64 << 20)))
+    assert len(bomb) < 4 << 20
+    r = post_write(osprey, bomb, compress=False)
+    assert r.status_code == 413, r.text[:300]
+    r = requests.post(osprey.http("/loki/api/v1/push"), data=bomb, timeout=HTTP_TIMEOUT_S,
+                      headers={"Content-Type": "application/x-protobuf"})
+    assert r.status_code == 413, r.text[:300]
+    record_figure("peak RSS growth refusing remote_write/Loki bodies that decode to GBs",
+                  (_peak_rss(osprey) - before) >> 20, "MiB")
+    assert _peak_rss(osprey) - before < 256 << 20, (before, _peak_rss(osprey))
+    assert osprey.count("metrics") == 0 and osprey.count("logs") == 0
     assert_alive(osprey)

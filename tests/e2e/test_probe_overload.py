@@ -16,7 +16,7 @@ import requests
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.logs.v1 import logs_pb2
 
-from harness import OspreyServer
+from harness import OspreyServer, record_figure
 
 CONFIG = """
 [server]
@@ -136,6 +136,9 @@ flush_size = "16MiB"
     assert statuses.get(200, 0) > 0, statuses
     grown = peak - baseline
     print(f"statuses {statuses}, baseline {baseline >> 20} MiB, peak {peak >> 20} MiB, grown {grown >> 20} MiB")
+    record_figure("peak RSS growth under 16 clients", grown >> 20, "MiB")
+    record_figure("answers 200", statuses.get(200, 0), "requests")
+    record_figure("answers 429", statuses.get(429, 0), "requests")
     # Bounds: 64 MiB memtables (Arrow's accounting; ~1.5x that allocated) + 32 MiB in
     # flight + a flush's working set, which is not accounted yet (measured: a single
     # client at the same settings peaks ~310 MiB above the baseline; see issue 13's

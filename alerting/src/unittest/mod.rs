@@ -7,7 +7,7 @@
 //! of their interval, query tests run at their `eval_time` after all evaluations.
 //! The output and exit codes are promtool's.
 
-mod file;
+pub(crate) mod file;
 mod report;
 mod series;
 

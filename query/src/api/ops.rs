@@ -110,6 +110,13 @@ pub async fn readyz(State(s): State<OpsState>) -> Response {
             "storage failed; see logs\n",
         )
             .into_response()
+    } else if s.storage.is_disk_full() {
+        // Still ready: queries are served; writes are refused (507) until space returns.
+        (
+            StatusCode::OK,
+            "ready; writes refused: the disk is full (osprey_storage_disk_full)\n",
+        )
+            .into_response()
     } else {
         (StatusCode::OK, "ready\n").into_response()
     }
