@@ -34,6 +34,10 @@ pub struct ServerConfig {
     /// fails with 408 and nothing of it is stored.
     #[serde(with = "humantime_serde")]
     pub body_read_timeout: Duration,
+    /// How long a write may wait for the client to read it (a stalled reader of a
+    /// live tail or of a large answer) before the connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub write_timeout: Duration,
     /// Most open connections per listener; further clients wait in the kernel's
     /// accept queue until one closes.
     pub max_connections: usize,
@@ -58,6 +62,7 @@ impl Default for ServerConfig {
             shutdown_timeout: Duration::from_secs(20),
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(60),
             max_connections: 4096,
             ingest_inflight_limit: ByteSize::mib(256),
             allow_unauthenticated: false,
@@ -92,6 +97,7 @@ impl ServerConfig {
         for (key, d) in [
             ("server.header_read_timeout", s.header_read_timeout),
             ("server.body_read_timeout", s.body_read_timeout),
+            ("server.write_timeout", s.write_timeout),
         ] {
             if d.as_millis() < 100 {
                 p.bad(key, "must be at least 100ms".into());

@@ -13,6 +13,8 @@
 //!   deadline; tonic's request timeout bounds a request's body and handling.
 //! - With `[tls]`, every connection first completes its TLS handshake within
 //!   `header_read_timeout` (`conn.rs`).
+//! - A client that stops reading (a stalled reader of a live tail, or of a large
+//!   answer) is disconnected once a write has waited `write_timeout` for it.
 
 use std::future::Future;
 use std::io;
@@ -54,6 +56,7 @@ pub const H2_KEEPALIVE: Duration = Duration::from_secs(30);
 pub struct Limits {
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
+    pub write_timeout: Duration,
     pub max_connections: usize,
 }
 
@@ -62,6 +65,7 @@ impl Limits {
         Self {
             header_read_timeout: c.header_read_timeout,
             body_read_timeout: c.body_read_timeout,
+            write_timeout: c.write_timeout,
             max_connections: c.max_connections,
         }
     }
@@ -90,7 +94,7 @@ pub async fn serve_http(
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let accepted = tokio::select! {
-            a = accept(&listener, &permits, limits.header_read_timeout) => a,
+            a = accept(&listener, &permits, &limits) => a,
             _ = stop.wait_for(|s| *s) => break,
         };
         let (builder, app, tls) = (builder.clone(), app.clone(), tls.clone());
@@ -139,7 +143,7 @@ pub fn incoming(
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
-                a = accept(&listener, &permits, limits.header_read_timeout) => a,
+                a = accept(&listener, &permits, &limits) => a,
                 _ = stop.wait_for(|s| *s) => return,
             };
             let (tx, tls) = (tx.clone(), tls.clone());
@@ -161,7 +165,7 @@ pub fn incoming(
 
 /// Waits for a free connection slot, then for a connection. Accept errors (a peer
 /// that reset, too many open files) are logged and retried after a short pause.
-async fn accept(listener: &TcpListener, permits: &Arc<Semaphore>, first: Duration) -> Guarded {
+async fn accept(listener: &TcpListener, permits: &Arc<Semaphore>, limits: &Limits) -> Guarded {
     let permit = loop {
         match Arc::clone(permits).acquire_owned().await {
             Ok(p) => break p,
@@ -176,7 +180,7 @@ async fn accept(listener: &TcpListener, permits: &Arc<Semaphore>, first: Duratio
         match listener.accept().await {
             Ok((stream, _peer)) => {
                 let _ = stream.set_nodelay(true);
-                return Guarded::new(stream, permit, first);
+                return Guarded::new(stream, permit, limits);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
@@ -193,16 +197,45 @@ pub struct Guarded {
     _permit: OwnedSemaphorePermit,
     read: usize,
     deadline: Option<Pin<Box<Sleep>>>,
+    /// How long a write may wait for the client to read (`server.write_timeout`).
+    write_timeout: Duration,
+    /// When the current write stops waiting: set while writes make no progress.
+    stalled: Option<Pin<Box<Sleep>>>,
 }
 
 impl Guarded {
-    fn new(stream: TcpStream, permit: OwnedSemaphorePermit, first: Duration) -> Self {
+    fn new(stream: TcpStream, permit: OwnedSemaphorePermit, limits: &Limits) -> Self {
         Self {
             stream,
             _permit: permit,
             read: 0,
-            deadline: Some(Box::pin(tokio::time::sleep_until(Instant::now() + first))),
+            deadline: Some(Box::pin(tokio::time::sleep_until(
+                Instant::now() + limits.header_read_timeout,
+            ))),
+            write_timeout: limits.write_timeout,
+            stalled: None,
         }
+    }
+
+    /// A write's outcome, failed once the client has read nothing for
+    /// `write_timeout` (a stalled reader of a live tail or of a large answer): its
+    /// connection closes and its slot and buffers are freed.
+    fn progress<T>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if r.is_ready() {
+            self.stalled = None;
+            return r;
+        }
+        let timeout = self.write_timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if stalled.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing for server.write_timeout",
+            )));
+        }
+        Poll::Pending
     }
 }
 
@@ -245,7 +278,8 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let r = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.progress(cx, r)
     }
 
     fn poll_write_vectored(
@@ -253,7 +287,8 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.progress(cx, r)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -261,7 +296,8 @@ impl AsyncWrite for Guarded {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        let r = Pin::new(&mut self.stream).poll_flush(cx);
+        self.progress(cx, r)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -3,7 +3,8 @@
 //! [`Storage`] is a short facade; its operations live by what they do: `open.rs`
 //! (check files, replay the WAL, start the writer; close), `write.rs`, `read.rs`,
 //! `flush.rs` (flush and publish), `maintenance.rs` (retention, compaction) and
-//! `migrate.rs` (older on-disk layouts rewritten on open). The
+//! `migrate.rs` (older on-disk layouts rewritten on open), `tail.rs` (the live-tail
+//! feed, bounded in batches and bytes). The
 //! formats are in folders: `wal/`, `files/` (Parquet files and their layout, owned in
 //! both directions by `files/layout.rs`), `index/` (full-text, tags, trace ids) and
 //! `series/`; each on-disk artifact has its page in `storage/docs/format/`.
@@ -40,6 +41,7 @@ mod quarantine;
 mod read;
 pub mod schema;
 pub mod series;
+pub mod tail;
 pub mod wal;
 mod write;
 
@@ -170,7 +172,7 @@ pub(crate) struct Inner {
     series: SeriesStores,
     /// Acknowledged logs batches, as they become visible, for live tail (`None` once
     /// shutdown ended the tails).
-    tail: Mutex<Option<tokio::sync::broadcast::Sender<TailBatch>>>,
+    tail: Arc<tail::TailFeed>,
 }
 
 /// What reads keep of files between queries (each bounded).
@@ -208,8 +210,7 @@ pub(crate) struct SeriesStores {
 /// A tenant's acknowledged logs batch (stored schema), for live tail.
 pub type TailBatch = Arc<(String, RecordBatch)>;
 
-/// Batches a live-tail subscriber may fall behind by before it skips some.
-pub const TAIL_BUFFER: usize = 1024;
+pub use tail::{TAIL_BUFFER, TAIL_BUFFER_BYTES, TailReceiver};
 
 /// Handle to the storage engine; cheap to clone.
 #[derive(Clone)]

@@ -16,8 +16,8 @@ use crate::memtable::Memtable;
 use crate::series::{exemplars, metadata};
 use crate::wal::writer;
 use crate::{
-    Caches, Inner, SeriesStores, Signal, State, Storage, StorageError, StorageMetrics, TAIL_BUFFER,
-    files, quarantine, schema, series, wal,
+    Caches, Inner, SeriesStores, Signal, State, Storage, StorageError, StorageMetrics, files,
+    quarantine, schema, series, wal,
 };
 
 impl Storage {
@@ -172,7 +172,7 @@ impl Storage {
                 exemplars: load_exemplars(dir, max_exemplars, replayed_exemplars),
                 metadata: metadata::MetadataStore::default(),
             },
-            tail: Mutex::new(Some(tokio::sync::broadcast::channel(TAIL_BUFFER).0)),
+            tail: Arc::default(),
         });
         let handle = writer::spawn(Arc::clone(&inner), rx, segment, wal_dir)
             .map_err(|e| StorageError::io(dir, e))?;

@@ -8,7 +8,7 @@ use arrow::array::RecordBatch;
 use tokio::sync::oneshot;
 
 use crate::wal::writer::Cmd;
-use crate::{Signal, Storage, StorageError, TailBatch, memtable, schema, validate_tenant, wal};
+use crate::{Signal, Storage, StorageError, memtable, schema, validate_tenant, wal};
 
 impl Storage {
     /// True while the disk is full: the last WAL write was refused for lack of space.
@@ -141,22 +141,15 @@ impl Storage {
     }
 
     /// Logs batches as they are acknowledged (and visible to queries), every tenant's.
-    /// A subscriber more than [`TAIL_BUFFER`] batches behind skips the oldest and is told
-    /// how many (`RecvError::Lagged`).
-    pub fn subscribe_logs(&self) -> tokio::sync::broadcast::Receiver<TailBatch> {
-        let sender = self.inner.tail.lock().ok().and_then(|t| t.clone());
-        match sender {
-            Some(tx) => tx.subscribe(),
-            // Shutting down: a subscription that ends at once.
-            None => tokio::sync::broadcast::channel(1).1,
-        }
+    /// A subscriber that falls behind the kept batches ([`crate::tail`]: 1024 batches,
+    /// 64 MiB) skips to the oldest and is told how many (`RecvError::Lagged`).
+    pub fn subscribe_logs(&self) -> crate::tail::TailReceiver {
+        self.inner.tail.subscribe()
     }
 
     /// Ends every live tail (their streams finish), so that a graceful shutdown does not
     /// wait for clients that would listen forever.
     pub fn end_tails(&self) {
-        if let Ok(mut t) = self.inner.tail.lock() {
-            t.take();
-        }
+        self.inner.tail.close();
     }
 }

@@ -14,8 +14,9 @@ import threading
 import time
 
 import pytest
+import requests
 
-from harness import OspreyServer, wait_until
+from harness import OspreyServer, record_figure, wait_until
 
 CONFIG = """
 [server]
@@ -155,3 +156,76 @@ def test_connections_beyond_the_limit_wait_for_a_free_slot(server: OspreyServer)
         for s in hold:
             s.close()
     wait_until(lambda: server.get("/healthz").status_code == 200, timeout=10, message="served again")
+
+
+def _closed_by_server(s: socket.socket, within: float) -> bool:
+    """Whether the server has closed `s`: what it sent before is drained, then EOF (or a
+    reset) arrives within `within` seconds; a connection still open times out."""
+    s.settimeout(within)
+    try:
+        while s.recv(1 << 16):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_stalled_tail_readers_are_disconnected(osprey_factory) -> None:
+    """Clients that open a live tail (SSE and Loki's WebSocket) and then read nothing
+    hold their connections only until a write has waited `server.write_timeout` for
+    them; a tail that keeps reading stays open."""
+    server = osprey_factory(config='[server]\nwrite_timeout = "2s"\n')
+
+    def open_tail(request: bytes, rcvbuf: int = 4096) -> socket.socket:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.connect(("127.0.0.1", server.http_port))
+        s.sendall(request)
+        return s
+
+    sse = b"GET /api/v1/logs/tail?query= HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+    ws = (b"GET /loki/api/v1/tail?query=%7Bservice_name%3D%22s%22%7D HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+          b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    stalled = [open_tail(sse), open_tail(sse), open_tail(ws)]
+    reading = open_tail(sse, rcvbuf=1 << 20)
+    got = bytearray()
+    done = threading.Event()
+
+    def read() -> None:
+        reading.settimeout(0.2)
+        while not done.is_set():
+            try:
+                chunk = reading.recv(1 << 20)
+            except TimeoutError:
+                continue
+            if not chunk:
+                return
+            got.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    time.sleep(0.5)  # the tails are subscribed
+    body = "".join(f"{'x' * 400} {i}\n" for i in range(5000)).encode()
+    started = time.monotonic()
+    for _ in range(8):
+        r = requests.post(server.http("/api/v1/logs?service=s"), data=body, timeout=30,
+                          headers={"Content-Type": "text/plain"})
+        assert r.status_code == 200, r.text
+    time.sleep(2 * 2 + 1)  # two write timeouts, and a margin
+    closed = [_closed_by_server(s, within=10) for s in stalled]
+    waited = time.monotonic() - started
+    assert closed == [True, True, True], closed
+    # The reader that kept up is still served.
+    requests.post(server.http("/api/v1/logs?service=s"), data=b"after the stall\n", timeout=30,
+                  headers={"Content-Type": "text/plain"})
+    deadline = time.monotonic() + 10
+    while b"after the stall" not in got and reader.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    done.set()
+    reader.join(timeout=5)
+    assert b"after the stall" in got, "the tail that kept reading was closed or starved"
+    for s in [*stalled, reading]:
+        s.close()
+    record_figure("stalled tail readers disconnected after", round(waited, 1), "s")

@@ -5,9 +5,10 @@
 //! a WebSocket as Loki's `tail`.
 //!
 //! Items: a record (the search's hit), or the number of batches skipped when this
-//! client fell more than `TAIL_BUFFER` batches behind. The per-client buffer is that
-//! bounded channel plus the matches of one batch; a slow client never holds back
-//! ingest or other clients.
+//! client fell behind the batches storage keeps for tails (`osprey_storage::tail`:
+//! 1024 batches, 64 MiB for all clients together). The per-client buffer is that plus
+//! the matches of one batch; a slow client never holds back ingest or other clients,
+//! and one that reads nothing is disconnected after `server.write_timeout`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,8 +16,8 @@ use std::sync::Arc;
 use arrow::array::UInt32Array;
 use futures::Stream;
 use osprey_storage::TailBatch;
-use tokio::sync::broadcast::Receiver;
-use tokio::sync::broadcast::error::RecvError;
+use osprey_storage::TailReceiver as Receiver;
+use osprey_storage::tail::RecvError;
 
 use super::search::{Checker, LogHit, hits};
 use crate::QueryError;
@@ -33,7 +34,7 @@ pub enum TailEvent {
 
 /// The stream of `tenant`'s records matching `query` (and `service`).
 pub fn tail(
-    rx: Receiver<TailBatch>,
+    rx: Receiver,
     tenant: String,
     (language, query): (Language, String),
     service: Option<String>,
@@ -61,7 +62,7 @@ pub fn tail(
 }
 
 struct TailState {
-    rx: Receiver<TailBatch>,
+    rx: Receiver,
     tenant: String,
     expr: Arc<Expr>,
     pending: VecDeque<TailEvent>,
@@ -104,7 +105,7 @@ pub enum LogqlTailEvent {
 
 /// The stream of `tenant`'s new lines that the log query `log` keeps.
 pub fn logql_tail(
-    rx: Receiver<TailBatch>,
+    rx: Receiver,
     tenant: String,
     log: osprey_logql::logql::LogExpr,
 ) -> impl Stream<Item = LogqlTailEvent> {

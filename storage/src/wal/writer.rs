@@ -227,13 +227,8 @@ fn commit_group(inner: &Inner, group: Vec<Pending>) {
     let mut acks = Vec::with_capacity(group.len());
     let mut exemplar_acks = Vec::new();
     let mut rows = 0u64;
-    // Live tail: no receiver, no cost; a slow one lags and is told so.
-    let tail = inner
-        .tail
-        .lock()
-        .ok()
-        .and_then(|t| t.clone())
-        .filter(|t| t.receiver_count() > 0);
+    // Live tail: no subscriber, no cost; a slow one lags and is told so.
+    let tail = inner.tail.has_subscribers().then_some(&inner.tail);
     if let Ok(mut state) = inner.state.write() {
         for p in group {
             let (tenant, signal, batch, ack) = match p {
@@ -266,7 +261,7 @@ fn commit_group(inner: &Inner, group: Vec<Pending>) {
             if signal == Signal::Logs
                 && let Some(tail) = &tail
             {
-                let _ = tail.send(Arc::new((tenant.clone(), batch.clone())));
+                tail.publish(Arc::new((tenant.clone(), batch.clone())));
             }
             state.active.insert(tenant, signal, batch);
             acks.push(ack);

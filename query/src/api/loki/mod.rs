@@ -424,7 +424,7 @@ pub(super) async fn tail_handler(
 
 async fn tail_socket(
     mut socket: axum::extract::ws::WebSocket,
-    rx: tokio::sync::broadcast::Receiver<osprey_storage::TailBatch>,
+    rx: osprey_storage::TailReceiver,
     tenant: String,
     log: LogExpr,
     mut history: Vec<logql::Stream>,
