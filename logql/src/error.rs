@@ -11,8 +11,8 @@ pub enum LogQueryError {
     /// A LogQL pipeline left an error label on a sample (Loki's `pipeline error`).
     #[error("{0}")]
     Pipeline(String),
-    /// Parentheses and NOTs nest deeper than the parser allows.
-    #[error("query is nested too deeply: more than {max} levels of parentheses and NOT")]
+    /// Parentheses, operators and NOTs nest deeper than the parser allows.
+    #[error("query is nested too deeply: more than {max} levels of parentheses, operators and NOT")]
     TooDeep { max: usize },
 }
 

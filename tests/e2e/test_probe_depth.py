@@ -1,4 +1,5 @@
-"""No query may crash the server: deeply nested queries are refused with 400.
+"""No query may crash the server: deeply nested queries are refused with 400
+(SQL, PromQL, the log search syntax, LogQL on the Loki API and its tail).
 
 Each request below used to abort the whole process with a stack overflow (the
 parsers, DataFusion's planner and the PromQL evaluator recurse once per level).
@@ -195,4 +196,42 @@ def test_promql_at_the_limit_evaluates(seeded: OspreyServer) -> None:
     # A 40-term sum is ordinary.
     [row] = seeded.prom_query(" + ".join(["depth_probe"] * 40))
     assert row["value"][1] == "80"
+    assert_alive(seeded)
+
+
+# --- LogQL on the Loki API ----------------------------------------------------------------------
+
+LOGQL_LIMIT = 100
+
+LOGQL_CRASHES = {
+    "parens-3000": "sum(" * 3000 + 'count_over_time({service_name="depth"}[1m])' + ")" * 3000,
+    "plus-10000": " + ".join(['count_over_time({service_name="depth"}[1m])'] * 10_000),
+    "unary-10000": "-" * 10_000 + 'count_over_time({service_name="depth"}[1m])',
+}
+
+
+@pytest.mark.parametrize("name", list(LOGQL_CRASHES))
+@pytest.mark.parametrize("path", ["/loki/api/v1/query", "/loki/api/v1/query_range"])
+def test_deep_logql_is_refused(seeded: OspreyServer, path: str, name: str) -> None:
+    # Sent as a form (Grafana POSTs long queries), as Loki answers: 400, plain text.
+    now = time.time()
+    form = {"query": LOGQL_CRASHES[name], "time": f"{now:.3f}", "start": f"{now - 600:.3f}", "end": f"{now:.3f}"}
+    resp = seeded.post(path, data=form)
+    assert resp.status_code == 400, f"want 400, got {resp.status_code}: {resp.text[:300]}"
+    assert "nested too deeply" in resp.text or "parse error" in resp.text, resp.text[:300]
+    assert_alive(seeded)
+
+
+def test_a_deep_logql_tail_is_refused(seeded: OspreyServer) -> None:
+    """The WebSocket tail parses its query before it upgrades: 400, server alive."""
+    query = '{service_name="depth"} |= "a"' + " or \"b\"" * 20_000
+    resp = seeded.get("/loki/api/v1/tail", params={"query": "(" * 3000 + query})
+    assert 400 <= resp.status_code < 500, f"{resp.status_code}: {resp.text[:300]}"
+    assert_alive(seeded)
+
+
+def test_logql_at_the_limit_still_runs(seeded: OspreyServer) -> None:
+    q = "sum(" * (LOGQL_LIMIT - 2) + 'count_over_time({service_name="depth"}[5m])' + ")" * (LOGQL_LIMIT - 2)
+    resp = seeded.get("/loki/api/v1/query", params={"query": q, "time": f"{time.time():.3f}"})
+    assert resp.status_code == 200, resp.text[:300]
     assert_alive(seeded)

@@ -147,3 +147,15 @@ flush_size = "16MiB"
     assert grown < 512 << 20, f"peak grew by {grown >> 20} MiB: {statuses}"
     # Every acknowledged record is there.
     assert server.count("logs") == statuses.get(200, 0) * 10_000
+    # It was an overload (more refused than accepted; the figure records how much) ...
+    assert statuses.get(429, 0) > statuses.get(200, 0), statuses
+    record_figure("requests offered per request accepted", round(sum(statuses.values()) / statuses[200], 1), "x")
+    # ... and it is over at once: the next request is accepted as soon as the memtable
+    # has drained to files.
+    started = time.monotonic()
+    small = export_request(10, "after")
+    while (r := requests.post(server.otlp_http("/v1/logs"), data=small, timeout=30,
+                              headers={"Content-Type": "application/x-protobuf"})).status_code != 200:
+        assert r.status_code == 429 and time.monotonic() - started < 10, (r.status_code, r.text)
+        time.sleep(0.05)
+    record_figure("time to the first 200 after the overload", round(time.monotonic() - started, 2), "s")

@@ -176,9 +176,17 @@ impl Parser<'_> {
     fn binary(&mut self, min_prec: u8) -> Result<MetricExpr> {
         self.enter()?;
         let mut lhs = self.unary()?;
+        // Each operator of a chain nests the tree one level deeper (`a + b + c` is
+        // `(a + b) + c`): bounded like parentheses, before the tree is built, so that
+        // neither evaluation nor dropping it recurses past the stack.
+        let mut chain = 0;
         while let Some((op, prec)) = self.peek_binary() {
             if prec < min_prec {
                 break;
+            }
+            chain += 1;
+            if self.depth + chain > MAX_DEPTH {
+                return Err(LogQueryError::TooDeep { max: MAX_DEPTH });
             }
             self.pos += 1;
             let return_bool = self.eat_ident("bool");
@@ -248,13 +256,19 @@ impl Parser<'_> {
 
     fn unary(&mut self) -> Result<MetricExpr> {
         if self.eat_op("-") {
-            return Ok(match self.unary()? {
+            self.enter()?;
+            let e = match self.unary()? {
                 MetricExpr::Number(n) => MetricExpr::Number(-n),
                 e => MetricExpr::Negate(Box::new(e)),
-            });
+            };
+            self.depth -= 1;
+            return Ok(e);
         }
         if self.eat_op("+") {
-            return self.unary();
+            self.enter()?;
+            let e = self.unary()?;
+            self.depth -= 1;
+            return Ok(e);
         }
         self.primary()
     }

@@ -137,6 +137,24 @@ fn errors_name_the_problem_and_its_position() {
         parse(&deep).err(),
         Some(crate::LogQueryError::TooDeep { max: MAX_DEPTH })
     );
+    // Long operator chains and unary runs nest the tree as deep: refused before it is
+    // built (evaluating or dropping 10,000 levels overflowed the stack).
+    let range = r#"count_over_time({app="a"}[1m])"#;
+    for deep in [
+        vec![range; 10_000].join(" + "),
+        format!("{}{range}", "- ".repeat(10_000)),
+        format!("{}{range}", "+ ".repeat(10_000)),
+    ] {
+        assert_eq!(
+            parse(&deep).err(),
+            Some(crate::LogQueryError::TooDeep { max: MAX_DEPTH }),
+            "{}",
+            &deep[..40]
+        );
+    }
+    assert!(parse(&vec![range; 50].join(" + ")).is_ok());
+    let negated = format!("{}{range}", "- ".repeat(50));
+    assert!(parse(&negated).is_ok(), "{:?}", parse(&negated).err());
 }
 
 #[test]
