@@ -70,6 +70,8 @@ pub struct ScrapeJob {
     pub authorization: Option<ScrapeAuthorization>,
     /// How `https` targets are verified, and the client certificate they may ask for.
     pub tls_config: crate::ClientTlsConfig,
+    /// The tenant its samples go to (default: `[scrape] tenant`).
+    pub tenant: Option<String>,
 }
 
 /// `Authorization: <type> <credentials>` on every scrape of a job.
@@ -131,6 +133,7 @@ impl Default for ScrapeJob {
             metric_relabel_configs: Vec::new(),
             authorization: None,
             tls_config: crate::ClientTlsConfig::default(),
+            tenant: None,
         }
     }
 }
@@ -234,6 +237,14 @@ pub(crate) fn problems(c: &ScrapeConfig) -> Vec<(String, String)> {
                     "{:?} is not supported; expected \"http\" or \"https\"",
                     j.scheme
                 ),
+            );
+        }
+        if let Some(t) = &j.tenant
+            && !crate::tenant_id_is_valid(t)
+        {
+            bad(
+                k("tenant"),
+                format!("{t:?} is not a valid tenant id: {}", crate::TENANT_ID_RULE),
             );
         }
         if j.tls_config.cert_file.is_empty() != j.tls_config.key_file.is_empty() {

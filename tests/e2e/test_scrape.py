@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -267,3 +268,35 @@ remote_write:
         assert values(osprey, query, at=at) == want
     finally:
         prom.stop()
+
+
+def test_each_job_scrapes_into_its_tenant(osprey_factory, target: Target) -> None:
+    """`[[scrape.jobs]] tenant` sends a job's samples to its own tenant (default:
+    `[scrape] tenant`), and each tenant sees only its own jobs' targets."""
+    target.body = "# TYPE probe gauge\nprobe 1\n"
+    server = osprey_factory(config=f"""
+[scrape]
+scrape_interval = "1s"
+tenant = "ops"
+[[scrape.jobs]]
+job_name = "for-team-a"
+tenant = "team-a"
+targets = ["{target.address}"]
+[[scrape.jobs]]
+job_name = "for-ops"
+targets = ["{target.address}"]
+""")
+
+    def jobs(tenant: str) -> list[str]:
+        return sorted(s["metric"]["job"] for s in server.prom_query("probe", tenant=tenant))
+
+    wait_until(lambda: jobs("team-a") == ["for-team-a"] and jobs("ops") == ["for-ops"], timeout=20,
+               message="each job's samples in its tenant")
+    assert jobs("default") == []
+    for tenant, job in [("team-a", "for-team-a"), ("ops", "for-ops")]:
+        active = server.get("/api/v1/targets", tenant=tenant).json()["data"]["activeTargets"]
+        assert [t["labels"]["job"] for t in active] == [job], active
+    bad = osprey_factory(start=False, config='[[scrape.jobs]]\njob_name = "x"\ntenant = "../x"\n')
+    bad_config = bad.extra_args[bad.extra_args.index("--config") + 1]
+    check = subprocess.run([str(server.binary), "config", "check", bad_config], capture_output=True, text=True, timeout=60)
+    assert check.returncode != 0 and "scrape.jobs[0].tenant" in check.stdout + check.stderr, check

@@ -49,6 +49,8 @@ pub struct Target {
     job: String,
     authorization: Option<osprey_config::ScrapeAuthorization>,
     tls: osprey_config::ClientTlsConfig,
+    /// The tenant its samples go to.
+    tenant: String,
 }
 
 /// The targets of every job, relabelled; a job whose rules do not compile is an error.
@@ -105,6 +107,7 @@ fn target(cfg: &ScrapeConfig, job: &ScrapeJob, addr: &str, rules: &[Rule]) -> Op
         job: job.job_name.clone(),
         authorization: job.authorization.clone(),
         tls: job.tls_config.clone(),
+        tenant: job.tenant.clone().unwrap_or_else(|| cfg.tenant.clone()),
     })
 }
 
@@ -180,13 +183,13 @@ pub async fn run(
                     return None;
                 }
             };
-            let slot = board.register(&cfg.tenant, &t);
+            let slot = board.register(&t.tenant, &t);
             let l = Loop {
                 board: Arc::clone(&board),
                 slot,
                 storage: storage.clone(),
                 gate: Arc::clone(&gate),
-                tenant: cfg.tenant.clone(),
+                tenant: t.tenant.clone(),
                 client: client.clone(),
                 limit,
                 target: t,
