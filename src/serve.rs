@@ -135,24 +135,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &alerting_metrics,
         stop_rx.clone(),
     )?;
-    let mut auth = Authenticator::new(&config.auth)?;
-    if auth.enabled() {
-        tracing::info!(
-            tokens = config.auth.tokens.len(),
-            "authentication on: requests need a token"
-        );
-    } else if !config.server.exposed().is_empty() {
-        tracing::warn!(
-            "authentication is off and a listener faces a non-loopback address (server.allow_unauthenticated = true): anyone who can reach it can read and write every tenant"
-        );
-    }
-    // Osprey's scrape of its own /metrics presents a token only this process knows.
-    let self_token = auth.add_internal(
-        "self-monitor",
-        &config.scrape.tenant,
-        &[osprey_config::Scope::Admin],
-    );
-    let auth = Arc::new(auth);
+    let (auth, self_token) = authenticator(&config)?;
     let s = surfaces(
         &config,
         &storage,
@@ -218,20 +201,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tasks.spawn_infallible("spanmetrics", async move {
         spanmetrics.run(st, stopped(rx)).await
     });
-    let mut scrape = config.scrape.clone();
-    if scrape.self_monitor {
-        let mut job = osprey_config::ScrapeJob::self_monitor(self_addr);
-        job.authorization = Some(osprey_config::ScrapeAuthorization {
-            credentials: self_token,
-            ..Default::default()
-        });
-        if config.tls.enabled() {
-            // Its own listener: the address may not be among the certificate's names.
-            job.scheme = "https".into();
-            job.tls_config.insecure_skip_verify = true;
-        }
-        scrape.jobs.push(job);
-    }
+    let scrape = scrape_config(&config, self_addr, self_token);
     tasks.spawn_infallible(
         "scrape",
         osprey_ingest::scrape::run(
@@ -256,26 +226,77 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
 
     crate::shutdown_signal().await;
-    tracing::info!(order = ?tasks.names(), "shutting down: draining requests, then flushing");
     s.shutting_down.store(true, Ordering::SeqCst);
     let _ = stop_tx.send(true);
+    drain(tasks, &storage, config.server.shutdown_timeout).await;
+    Ok(())
+}
+
+/// Who may ask: the tokens of `[auth]`, and a token only this process knows for its
+/// scrape of its own `/metrics`.
+fn authenticator(config: &Config) -> anyhow::Result<(Arc<Authenticator>, String)> {
+    let mut auth = Authenticator::new(&config.auth)?;
+    if auth.enabled() {
+        tracing::info!(
+            tokens = config.auth.tokens.len(),
+            "authentication on: requests need a token"
+        );
+    } else if !config.server.exposed().is_empty() {
+        tracing::warn!(
+            "authentication is off and a listener faces a non-loopback address (server.allow_unauthenticated = true): anyone who can reach it can read and write every tenant"
+        );
+    }
+    let self_token = auth.add_internal(
+        "self-monitor",
+        &config.scrape.tenant,
+        &[osprey_config::Scope::Admin],
+    );
+    Ok((Arc::new(auth), self_token))
+}
+
+/// `[scrape]`, with Osprey's scrape of itself at `self_addr` when `self_monitor` asks
+/// for it (through the listener's scheme, with the process's own token).
+fn scrape_config(
+    config: &Config,
+    self_addr: SocketAddr,
+    self_token: String,
+) -> osprey_config::ScrapeConfig {
+    let mut scrape = config.scrape.clone();
+    if scrape.self_monitor {
+        let mut job = osprey_config::ScrapeJob::self_monitor(self_addr);
+        job.authorization = Some(osprey_config::ScrapeAuthorization {
+            credentials: self_token,
+            ..Default::default()
+        });
+        if config.tls.enabled() {
+            // Its own listener: the address may not be among the certificate's names.
+            job.scheme = "https".into();
+            job.tls_config.insecure_skip_verify = true;
+        }
+        scrape.jobs.push(job);
+    }
+    scrape
+}
+
+/// Stops the tasks in order, then closes storage (the final flush), within `timeout`.
+async fn drain(tasks: Tasks, storage: &Storage, timeout: std::time::Duration) {
+    tracing::info!(order = ?tasks.names(), "shutting down: draining requests, then flushing");
     // Live-tail streams never end on their own; end them so the HTTP drain can finish.
     storage.end_tails();
     let drain = async {
         tasks.join_in_order().await;
         storage.close().await
     };
-    match tokio::time::timeout(config.server.shutdown_timeout, drain).await {
+    match tokio::time::timeout(timeout, drain).await {
         Ok(Ok(())) => tracing::info!("shutdown complete"),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "final flush failed; the WAL keeps the data for the next start")
         }
         Err(_) => tracing::warn!(
-            timeout = ?config.server.shutdown_timeout,
+            ?timeout,
             "shutdown timed out; acknowledged data is safe in the WAL"
         ),
     }
-    Ok(())
 }
 
 /// This server's API address as a URL (https with `[tls]`).
