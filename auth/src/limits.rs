@@ -129,10 +129,7 @@ impl Limiter {
 
     /// What the config sets for `tenant` (its override over `[limits]`), unresolved.
     pub fn configured(&self, tenant: &str) -> LimitsConfig {
-        match self.overrides.get(tenant) {
-            Some(o) => o.or(&self.defaults),
-            None => self.defaults.clone(),
-        }
+        LimitsConfig::of_tenant(&self.defaults, &self.overrides, tenant)
     }
 
     /// The limits of `tenant`.

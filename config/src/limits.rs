@@ -160,15 +160,23 @@ impl Limits {
         overrides: &BTreeMap<String, LimitsConfig>,
         tenant: &str,
     ) -> Self {
-        let base = Self::defaults(query).apply(limits);
-        match overrides.get(tenant) {
-            Some(o) => base.apply(o),
-            None => base,
-        }
+        Self::defaults(query).apply(&LimitsConfig::of_tenant(limits, overrides, tenant))
     }
 }
 
 impl LimitsConfig {
+    /// What the config sets for `tenant`: its override over `[limits]`, unresolved.
+    pub fn of_tenant(
+        limits: &LimitsConfig,
+        overrides: &BTreeMap<String, LimitsConfig>,
+        tenant: &str,
+    ) -> LimitsConfig {
+        match overrides.get(tenant) {
+            Some(o) => o.or(limits),
+            None => limits.clone(),
+        }
+    }
+
     /// Each field of `self`, else of `base`.
     pub fn or(&self, base: &LimitsConfig) -> LimitsConfig {
         macro_rules! or {

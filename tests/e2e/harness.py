@@ -16,6 +16,7 @@ Conventions:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -124,13 +125,10 @@ FIGURES = Path(__file__).resolve().parents[2] / "target" / "reliability-figures.
 def record_figure(name: str, value: float, unit: str) -> None:
     """Keeps a figure a reliability test measured (target/reliability-figures.jsonl, one
     JSON object a line, newest last), for docs/reliability.md's "last measured"."""
-    import json as _json
-    import os as _os
-
-    test = _os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
     FIGURES.parent.mkdir(parents=True, exist_ok=True)
     with open(FIGURES, "a") as f:
-        f.write(_json.dumps({"test": test, "figure": name, "value": value, "unit": unit,
+        f.write(json.dumps({"test": test, "figure": name, "value": value, "unit": unit,
                              "at": int(time.time())}) + "\n")
 
 

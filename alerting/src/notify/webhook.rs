@@ -172,15 +172,7 @@ pub fn client() -> HttpClient {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "no TLS client: https receivers will fail");
-            hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(
-                    rustls::ClientConfig::builder()
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth(),
-                )
-                .https_or_http()
-                .enable_http1()
-                .build()
+            osprey_tls::http_connector(false)
         }
     };
     Client::builder(hyper_util::rt::TokioExecutor::new()).build(https)
