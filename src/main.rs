@@ -253,7 +253,11 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => config_check(&file),
-        Command::Serve(args) => run(serve::serve(args)),
+        Command::Serve(args) => {
+            // Crash tests arm fault points through FAILPOINTS (debug builds only).
+            let _faults = osprey_storage::faults::setup();
+            run(serve::serve(args))
+        }
         Command::Demo(args) => run(demo(args)),
         Command::Run(args) => capture(args.ship, Some(args.command)),
         Command::Pipe(args) => capture(args, None),

@@ -192,6 +192,7 @@ pub(crate) fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats,
     let w = write_frozen(inner, frozen, |_| true)?;
     // The segments this flush deletes may hold exemplars: the ring is saved first.
     inner.series.exemplars.save_if_changed(&inner.dir)?;
+    crate::faults::point("flush.after_files")?;
     let manifest = publish(inner, FrozenChange::Drop(frozen.segment), |m| {
         m.files.extend(w.files);
         m.series_files.extend(w.series_files);
@@ -199,6 +200,7 @@ pub(crate) fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats,
         let checkpoint = m.wal_checkpoint;
         m.flushed_ahead.retain(|a| a.segment > checkpoint);
     })?;
+    crate::faults::point("flush.after_manifest")?;
     let wal_dir = inner.dir.join("wal");
     for id in wal::list_segments(&wal_dir)? {
         if id <= manifest.wal_checkpoint {

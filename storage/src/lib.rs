@@ -28,6 +28,7 @@
 
 mod documents;
 mod error;
+pub mod faults;
 pub mod files;
 mod flush;
 pub mod index;

@@ -177,6 +177,7 @@ impl Storage {
             publish(&inner, crate::flush::FrozenChange::None, |m| {
                 m.files.retain(|f| !dead.iter().any(|d| same_file(d, f)));
             })?;
+            crate::faults::point("retention.after_manifest")?;
             for f in &dead {
                 tracing::info!(
                     tenant = %f.tenant, signal = %f.signal, file = %f.path,
@@ -227,6 +228,7 @@ impl Storage {
             let merged = tokio::task::spawn_blocking(move || merge(&inner, &p))
                 .await
                 .map_err(|e| StorageError::Closed(format!("compaction task: {e}")))??;
+            crate::faults::point("compact.after_merge")?;
             let _guard = self.inner.flush_lock.lock().await;
             let live = self.files();
             if !plan
@@ -249,6 +251,7 @@ impl Storage {
             })
             .await
             .map_err(|e| StorageError::Closed(format!("compaction task: {e}")))??;
+            crate::faults::point("compact.after_manifest")?;
             bury(&self.inner, &plan.inputs);
             stats.merges += 1;
             stats.input_files += plan.inputs.len();

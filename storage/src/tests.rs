@@ -3,6 +3,8 @@
 use super::*;
 use crate::schema::{LogRow, logs_batch};
 
+mod faults;
+
 fn cfg() -> StorageConfig {
     StorageConfig::default()
 }

@@ -88,7 +88,7 @@ impl Storage {
 
     pub(crate) fn send(&self, cmd: Cmd) -> Result<(), StorageError> {
         if self.inner.failed.load(Ordering::SeqCst) {
-            return Err(StorageError::Closed("an earlier WAL write failed".into()));
+            return Err(StorageError::Closed(crate::wal::writer::FAILED.into()));
         }
         let guard = self
             .inner

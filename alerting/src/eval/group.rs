@@ -266,7 +266,10 @@ impl Group {
                         .write(&self.key.tenant, query_ts, &out, &stale)
                         .await
                     {
-                        Ok(()) => self.previous[i] = seen,
+                        Ok(()) => {
+                            osprey_storage::faults::crash_point("rules.after_write");
+                            self.previous[i] = seen
+                        }
                         Err(e) => {
                             let status = &mut self.rules[i].1;
                             status.health = Health::Err;

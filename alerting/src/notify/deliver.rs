@@ -204,8 +204,12 @@ impl Notifier {
         };
         let ok = result.is_ok();
         if ok {
+            // Between the receiver's answer and the saved log, a crash pages again
+            // after the restart: delivery is at least once, as Alertmanager's.
+            osprey_storage::faults::crash_point("notify.after_send");
             record(self);
             self.save_log(tenant).await;
+            osprey_storage::faults::crash_point("notify.after_save");
             self.inner.metrics.notifications.inc();
         } else {
             self.inner.metrics.notifications_failed.inc();

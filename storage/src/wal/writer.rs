@@ -26,6 +26,10 @@ use crate::series::exemplars::Exemplar;
 use crate::wal::SegmentWriter;
 use crate::{Inner, Signal, StorageError};
 
+/// Why writes are refused after a fatal WAL error (clients read it).
+pub(crate) const FAILED: &str =
+    "an earlier WAL write failed; writes are refused until the server restarts";
+
 /// Largest number of appends committed with one fsync.
 const MAX_GROUP: usize = 4096;
 
@@ -172,7 +176,7 @@ fn write_group_outcome(
         Some(e) => e,
         None if inner.config.wal_fsync => {
             let t = Instant::now();
-            let synced = segment.sync();
+            let synced = crate::faults::point("wal.fsync").and_then(|()| segment.sync());
             inner.metrics.observe_fsync(t.elapsed());
             match synced {
                 Ok(()) => return written(inner),
@@ -288,7 +292,7 @@ fn rotate_segment(
     wal_dir: &std::path::Path,
 ) -> Result<(), StorageError> {
     if inner.failed.load(Ordering::SeqCst) {
-        return Err(StorageError::Closed("an earlier WAL write failed".into()));
+        return Err(StorageError::Closed(crate::wal::writer::FAILED.into()));
     }
     let mut state = inner
         .state
