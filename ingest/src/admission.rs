@@ -7,12 +7,14 @@
 //! decoded protocol structures and the Arrow batch built from them. So under overload
 //! memory stays near `memtable_limit + ingest_inflight_limit`, and every protocol
 //! answers as fast as the check (the gRPC listener gets the same check as a tower
-//! layer in front of tonic's decoding).
+//! layer in front of tonic's decoding, `admission/grpc.rs`, sized by the message's
+//! length prefix).
 
-use std::future::Future;
-use std::pin::Pin;
+mod grpc;
+
+pub use grpc::GrpcLayer;
+
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -30,12 +32,7 @@ use crate::IngestError;
 pub const DECODE_FACTOR: u64 = 4;
 
 /// What a compressed body is assumed to grow to (capped at `server.max_body_size`).
-const COMPRESSION_RATIO: u64 = 8;
-
-/// What a gRPC request reserves: its length is not known before tonic reads it, so
-/// a typical OTLP export batch (1 MiB; SDKs send 512 spans or records a batch)
-/// stands in for it.
-pub const GRPC_REQUEST_BYTES: u64 = 1 << 20;
+pub(crate) const COMPRESSION_RATIO: u64 = 8;
 
 /// The budget of requests in flight, shared by every ingest route and listener.
 #[derive(Clone)]
@@ -114,62 +111,6 @@ pub async fn http(State(adm): State<Admission>, req: Request, next: Next) -> Res
             resp
         }
         Err(e) => e.into_response(),
-    }
-}
-
-/// Tower layer for the gRPC listener: the same admission, answered as a gRPC status
-/// before tonic reads the message.
-#[derive(Clone)]
-pub struct GrpcLayer(pub Admission);
-
-impl<S> tower::Layer<S> for GrpcLayer {
-    type Service = GrpcAdmission<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        GrpcAdmission {
-            adm: self.0.clone(),
-            inner,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct GrpcAdmission<S> {
-    adm: Admission,
-    inner: S,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S, B, R> tower::Service<http::Request<B>> for GrpcAdmission<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
-    S::Future: Send + 'static,
-    R: Default,
-{
-    type Response = http::Response<R>;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        match self.adm.admit(GRPC_REQUEST_BYTES) {
-            Ok(admitted) => {
-                let fut = self.inner.call(req);
-                Box::pin(async move {
-                    let resp = fut.await;
-                    drop(admitted);
-                    resp
-                })
-            }
-            Err(e) => {
-                let status = e.grpc_status();
-                Box::pin(async move { Ok(status.into_http()) })
-            }
-        }
     }
 }
 

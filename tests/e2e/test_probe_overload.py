@@ -15,6 +15,7 @@ import pytest
 import requests
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.logs.v1 import logs_pb2
+from opentelemetry.proto.common.v1 import common_pb2
 
 from harness import OspreyServer, record_figure
 
@@ -60,8 +61,14 @@ def test_requests_past_the_inflight_budget_are_refused_at_once(server: OspreySer
     # OTLP/HTTP on its own port shares the budget.
     r = server.post("/v1/logs", json={"resourceLogs": []})
     assert r.status_code in (200, 429)  # small: may fit the rest of the budget
-    # gRPC: refused before tonic reads the message.
-    req = logs_service_pb2.ExportLogsServiceRequest(resource_logs=[logs_pb2.ResourceLogs()])
+    # gRPC: refused by the length in the message prefix, before tonic reads the
+    # message (~100 KiB: ~400 KiB to decode); an empty one still fits.
+    with grpc.insecure_channel(f"127.0.0.1:{server.otlp_grpc_port}") as ch:
+        logs_service_pb2_grpc.LogsServiceStub(ch).Export(logs_service_pb2.ExportLogsServiceRequest(), timeout=5)
+    record = logs_pb2.LogRecord(body=common_pb2.AnyValue(string_value="g" * 100_000))
+    req = logs_service_pb2.ExportLogsServiceRequest(
+        resource_logs=[logs_pb2.ResourceLogs(scope_logs=[logs_pb2.ScopeLogs(log_records=[record])])]
+    )
     with grpc.insecure_channel(f"127.0.0.1:{server.otlp_grpc_port}") as ch:
         stub = logs_service_pb2_grpc.LogsServiceStub(ch)
         with pytest.raises(grpc.RpcError) as err:
