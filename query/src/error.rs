@@ -24,6 +24,9 @@ pub enum QueryError {
     /// The request is stale: what it was based on changed (409).
     #[error("{0}")]
     Conflict(String),
+    /// A change cannot be saved: the disk is full (507).
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// Something is wrong on our side (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -38,6 +41,7 @@ impl QueryError {
             QueryError::NotFound(_) => StatusCode::NOT_FOUND,
             QueryError::Forbidden(_) => StatusCode::FORBIDDEN,
             QueryError::Conflict(_) => StatusCode::CONFLICT,
+            QueryError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             QueryError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -48,7 +52,7 @@ impl QueryError {
             QueryError::BadData(_) => "bad_data",
             QueryError::Execution(_) => "execution",
             QueryError::Timeout(_) => "timeout",
-            QueryError::Unavailable(_) => "unavailable",
+            QueryError::Unavailable(_) | QueryError::InsufficientStorage(_) => "unavailable",
             QueryError::NotFound(_) => "not_found",
             QueryError::Forbidden(_) => "forbidden",
             QueryError::Conflict(_) => "conflict",

@@ -403,8 +403,7 @@ pub(super) async fn post_silence(
     };
     match n.set_silence(ctx.tenant(), s).await {
         Ok(id) => Json(json!({ "silenceID": id })).into_response(),
-        Err(e) if e == "silence not found" => error(StatusCode::NOT_FOUND, e),
-        Err(e) => error(StatusCode::BAD_REQUEST, e),
+        Err(e) => error(e.status(), e.client_message()),
     }
 }
 
@@ -451,7 +450,6 @@ pub(super) async fn delete_silence(
     match n.expire_silence(ctx.tenant(), &id).await {
         Ok(()) => StatusCode::OK.into_response(),
         // Another tenant's silence is not found either, as in post_silence.
-        Err(e) if e == "silence not found" => error(StatusCode::NOT_FOUND, e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => error(e.status(), e.client_message()),
     }
 }

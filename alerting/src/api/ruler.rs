@@ -24,11 +24,22 @@ fn answer(r: Result<(), AlertingError>) -> Response {
             )
                 .into_response();
         }
-        Err(AlertingError::Invalid(_)) => (StatusCode::BAD_REQUEST, "bad_data"),
-        Err(AlertingError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        Err(e) => (
+            e.status(),
+            match e.status() {
+                StatusCode::BAD_REQUEST => "bad_data",
+                StatusCode::NOT_FOUND => "not_found",
+                StatusCode::INSUFFICIENT_STORAGE => "unavailable",
+                _ => "internal",
+            },
+        ),
     };
-    let message = r.err().map(|e| e.to_string()).unwrap_or_default();
+    if status.is_server_error()
+        && let Err(e) = &r
+    {
+        tracing::error!(error = %e, "rule group write failed");
+    }
+    let message = r.err().map(|e| e.client_message()).unwrap_or_default();
     (
         status,
         Json(json!({"status": "error", "errorType": kind, "error": message})),

@@ -31,6 +31,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Notify, watch};
 
+use crate::error::AlertingError;
+
 use alert::NotifyAlert;
 pub use compile::{Compiled, Integration, compile, load};
 use dispatch::{LogEntry, TenantState};
@@ -103,6 +105,8 @@ struct Inner {
     metrics: crate::AlertingMetrics,
     /// Saves of the notification log, one at a time.
     save_order: tokio::sync::Mutex<()>,
+    /// Changes of silences, one at a time: each is saved before it applies.
+    silence_writes: tokio::sync::Mutex<()>,
 }
 
 /// Handle to the notifier; cheap to clone.
@@ -169,6 +173,7 @@ impl Notifier {
                 history: Mutex::new(VecDeque::new()),
                 metrics,
                 save_order: tokio::sync::Mutex::new(()),
+                silence_writes: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -327,41 +332,59 @@ impl Notifier {
         self.with_state(tenant, |s| s.silences.0.clone())
     }
 
-    /// Creates or updates a silence of `tenant`, saved before it answers.
-    pub async fn set_silence(&self, tenant: &str, s: Silence) -> Result<String, String> {
-        let now = now_ns();
-        let (id, snapshot) = {
-            let mut t = self.inner.tenants.lock().map_err(|e| e.to_string())?;
-            let state = t.entry(tenant.to_string()).or_default();
-            let id = state.silences.set(s, now)?;
-            (id, state.silences.clone())
+    /// Creates or updates a silence of `tenant`; it applies only once it is saved.
+    pub async fn set_silence(&self, tenant: &str, s: Silence) -> Result<String, AlertingError> {
+        self.change_silences(tenant, |silences| silences.set(s, now_ns()))
+            .await
+    }
+
+    /// Expires a silence of `tenant`; it applies only once it is saved.
+    pub async fn expire_silence(&self, tenant: &str, id: &str) -> Result<(), AlertingError> {
+        self.change_silences(tenant, |silences| silences.expire(id, now_ns()))
+            .await
+    }
+
+    /// Applies `change` to a copy of `tenant`'s silences, saves the copy, and only
+    /// then puts it in place: a change that cannot be saved (a full disk) is refused
+    /// and leaves the silences as they were.
+    async fn change_silences<T>(
+        &self,
+        tenant: &str,
+        change: impl FnOnce(&mut Silences) -> Result<T, AlertingError>,
+    ) -> Result<T, AlertingError> {
+        let _one_at_a_time = self.inner.silence_writes.lock().await;
+        let poisoned = || AlertingError::Invalid("notifier state lock poisoned".into());
+        let mut next = {
+            let t = self.inner.tenants.lock().map_err(|_| poisoned())?;
+            t.get(tenant)
+                .map(|s| s.silences.clone())
+                .unwrap_or_default()
         };
-        self.save_silences(tenant, snapshot).await?;
+        let out = change(&mut next)?;
+        self.save_silences(tenant, next.clone()).await?;
+        {
+            let mut t = self.inner.tenants.lock().map_err(|_| poisoned())?;
+            t.entry(tenant.to_string()).or_default().silences = next;
+        }
         self.inner.wake.notify_one();
-        Ok(id)
+        Ok(out)
     }
 
-    /// Expires a silence of `tenant`, saved before it answers.
-    pub async fn expire_silence(&self, tenant: &str, id: &str) -> Result<(), String> {
-        let snapshot = {
-            let mut t = self.inner.tenants.lock().map_err(|e| e.to_string())?;
-            let state = t.entry(tenant.to_string()).or_default();
-            state.silences.expire(id, now_ns())?;
-            state.silences.clone()
-        };
-        self.save_silences(tenant, snapshot).await
-    }
-
-    async fn save_silences(&self, tenant: &str, s: Silences) -> Result<(), String> {
+    async fn save_silences(&self, tenant: &str, s: Silences) -> Result<(), AlertingError> {
         let Some(st) = self.inner.storage.clone() else {
             return Ok(());
         };
-        let bytes = serde_json::to_vec(&s).map_err(|e| e.to_string())?;
+        let bytes = serde_json::to_vec(&s)
+            .map_err(|e| AlertingError::Invalid(format!("silences not serializable: {e}")))?;
         let tenant = tenant.to_string();
         tokio::task::spawn_blocking(move || st.put_document(&tenant, SILENCES_DOC, bytes))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+            .map_err(|e| {
+                AlertingError::Storage(osprey_storage::StorageError::Closed(format!(
+                    "silence save: {e}"
+                )))
+            })??;
+        Ok(())
     }
 
     /// Flushes due groups until `stopped`.
@@ -375,7 +398,7 @@ impl Notifier {
                 for (tenant, state) in tenants.iter_mut() {
                     state.collect_garbage(now);
                     if state.silences.collect_garbage(now) {
-                        expired_silences.push((tenant.clone(), state.silences.clone()));
+                        expired_silences.push(tenant.clone());
                     }
                     for k in state.due(now) {
                         due.push((tenant.clone(), k));
@@ -390,8 +413,10 @@ impl Notifier {
             for (tenant, k) in due {
                 tokio::spawn(self.clone().flush(tenant, k, now));
             }
-            for (tenant, s) in expired_silences {
-                if let Err(e) = self.save_silences(&tenant, s).await {
+            for tenant in expired_silences {
+                // Saved in turn with the API's changes, from the state as it is then.
+                let saved = self.change_silences(&tenant, |_| Ok(())).await;
+                if let Err(e) = saved {
                     tracing::warn!(%tenant, error = %e, "cannot save silences");
                 }
             }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::matcher::{MatchType, Matcher};
+use crate::error::AlertingError;
 use crate::rules::validate::is_label_name;
 
 /// How long an expired silence is kept.
@@ -121,14 +122,17 @@ pub struct Silences(pub Vec<Silence>);
 
 impl Silences {
     /// Creates or updates `s` (its `id` empty: create) and returns its id.
-    pub fn set(&mut self, mut s: Silence, now: i64) -> Result<String, String> {
-        s.validate().map_err(|e| format!("silence invalid: {e}"))?;
+    pub fn set(&mut self, mut s: Silence, now: i64) -> Result<String, AlertingError> {
+        s.validate()
+            .map_err(|e| AlertingError::Invalid(format!("silence invalid: {e}")))?;
         if s.ends_at < now {
-            return Err("Failed to create silence: end time can't be in the past".into());
+            return Err(AlertingError::Invalid(
+                "Failed to create silence: end time can't be in the past".into(),
+            ));
         }
         if !s.id.is_empty() {
             let Some(old) = self.0.iter_mut().find(|o| o.id == s.id) else {
-                return Err("silence not found".into());
+                return Err(not_found());
             };
             let same_matchers = old.matchers == s.matchers;
             let in_place = same_matchers
@@ -158,12 +162,12 @@ impl Silences {
     }
 
     /// Expires silence `id` (pending: never starts); unknown: an error.
-    pub fn expire(&mut self, id: &str, now: i64) -> Result<(), String> {
+    pub fn expire(&mut self, id: &str, now: i64) -> Result<(), AlertingError> {
         let s = self
             .0
             .iter_mut()
             .find(|s| s.id == id)
-            .ok_or_else(|| "silence not found".to_string())?;
+            .ok_or_else(not_found)?;
         expire(s, now);
         Ok(())
     }
@@ -187,6 +191,10 @@ impl Silences {
         self.0.retain(|s| s.ends_at + RETENTION_NS >= now);
         n != self.0.len()
     }
+}
+
+fn not_found() -> AlertingError {
+    AlertingError::NotFound("silence not found".into())
 }
 
 fn expire(s: &mut Silence, now: i64) {
@@ -256,16 +264,23 @@ mod tests {
             .set(silence("inst", ".*", true, 0, 10 * S), 0)
             .unwrap_err();
         assert!(
-            e.contains("at least one matcher must not match the empty string"),
+            e.to_string()
+                .contains("at least one matcher must not match the empty string"),
             "{e}"
         );
         let e = all
             .set(silence("inst", "a", false, 0, 10 * S), 20 * S)
             .unwrap_err();
-        assert!(e.contains("end time can't be in the past"), "{e}");
+        assert!(
+            e.to_string().contains("end time can't be in the past"),
+            "{e}"
+        );
         let e = all
             .set(silence("inst", "a", false, 10 * S, 5 * S), 0)
             .unwrap_err();
-        assert!(e.contains("start time must be before end time"), "{e}");
+        assert!(
+            e.to_string().contains("start time must be before end time"),
+            "{e}"
+        );
     }
 }

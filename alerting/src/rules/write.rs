@@ -74,6 +74,12 @@ pub fn current(path: &Path) -> Result<Option<String>, AlertingError> {
 }
 
 fn io(path: &Path, e: std::io::Error) -> AlertingError {
+    // ENOSPC, EDQUOT: refused as a full disk (507), not as a broken file.
+    if e.raw_os_error().is_some_and(|c| c == 28 || c == 122) {
+        return AlertingError::DiskFull {
+            file: path.display().to_string(),
+        };
+    }
     AlertingError::RuleFile {
         file: path.display().to_string(),
         message: e.to_string(),

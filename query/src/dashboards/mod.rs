@@ -83,6 +83,11 @@ fn matches(s: &Stored, query: &str, tags: &[String]) -> bool {
 }
 
 fn storage_err(e: osprey_storage::StorageError) -> QueryError {
+    if e.is_disk_full() {
+        return QueryError::InsufficientStorage(
+            "cannot save the dashboard: the disk is full; retry once space is freed".into(),
+        );
+    }
     QueryError::Internal(format!("dashboard storage: {e}"))
 }
 
