@@ -208,6 +208,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             storage.clone(),
             Arc::clone(&s.ingest.samples),
             Arc::clone(&s.ingest.targets),
+            Arc::clone(&s.ingest.limiter),
             scrape,
             stop_rx.clone(),
         ),

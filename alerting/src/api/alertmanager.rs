@@ -206,16 +206,29 @@ pub(super) struct PostableAlert {
     generator_url: String,
 }
 
-fn parse_time(v: &Option<String>) -> Result<Option<i64>, String> {
+/// The latest time an alert or silence may name: a day short of the last
+/// nanosecond an `i64` holds (2262-04-11), so that adding intervals and retention
+/// to it cannot overflow.
+const LATEST_NS: i64 = i64::MAX - 86_400 * 1_000_000_000;
+
+/// The time of the field `name` (`None` when unset or Go's zero time).
+fn parse_time(name: &str, v: &Option<String>) -> Result<Option<i64>, String> {
     match v.as_deref() {
         None | Some("") | Some("0001-01-01T00:00:00Z") | Some("0001-01-01T00:00:00.000Z") => {
             Ok(None)
         }
-        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-            .ok()
-            .and_then(|t| t.timestamp_nanos_opt())
-            .map(Some)
-            .ok_or_else(|| format!("invalid time {t:?}")),
+        Some(t) => {
+            let parsed = chrono::DateTime::parse_from_rfc3339(t)
+                .map_err(|e| format!("{name} {t:?}: must be an RFC 3339 time ({e})"))?;
+            match parsed.timestamp_nanos_opt() {
+                Some(ns) if (-LATEST_NS..=LATEST_NS).contains(&ns) => Ok(Some(ns)),
+                _ => Err(format!(
+                    "{name} {t:?} is out of range: Osprey holds times from {} to {}",
+                    chrono::DateTime::from_timestamp_nanos(-LATEST_NS).to_rfc3339(),
+                    chrono::DateTime::from_timestamp_nanos(LATEST_NS).to_rfc3339()
+                )),
+            }
+        }
     }
 }
 
@@ -239,7 +252,10 @@ pub(super) async fn post_alerts(
             continue;
         };
         labels.retain(|_, v| !v.is_empty());
-        let (starts, ends) = match (parse_time(&a.starts_at), parse_time(&a.ends_at)) {
+        let (starts, ends) = match (
+            parse_time("startsAt", &a.starts_at),
+            parse_time("endsAt", &a.ends_at),
+        ) {
             (Ok(s), Ok(e)) => (s, e),
             (Err(e), _) | (_, Err(e)) => {
                 errors.push(e);
@@ -248,6 +264,13 @@ pub(super) async fn post_alerts(
         };
         if labels.is_empty() {
             errors.push("at least one label pair required".into());
+            continue;
+        }
+        if let Some(bad) = labels
+            .keys()
+            .find(|k| !crate::rules::validate::is_label_name(k))
+        {
+            errors.push(format!("invalid label set: invalid name {bad:?}"));
             continue;
         }
         let starts_at = starts.or(ends).unwrap_or(now);
@@ -384,13 +407,18 @@ pub(super) async fn post_silence(
         Ok(n) => n,
         Err(r) => return r.into_response(),
     };
-    let (Ok(Some(starts_at)), Ok(Some(ends_at))) =
-        (parse_time(&Some(p.starts_at)), parse_time(&Some(p.ends_at)))
-    else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "startsAt and endsAt must be RFC 3339 times",
-        );
+    let (starts_at, ends_at) = match (
+        parse_time("startsAt", &Some(p.starts_at)),
+        parse_time("endsAt", &Some(p.ends_at)),
+    ) {
+        (Ok(Some(s)), Ok(Some(e))) => (s, e),
+        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "startsAt and endsAt must be RFC 3339 times",
+            );
+        }
     };
     let s = Silence {
         id: p.id,

@@ -111,7 +111,12 @@ impl TenantState {
                         empty_since: None,
                     });
                 // An old alert into a group that has not sent yet: flush at once.
-                if !group.flushed && merged.starts_at + (route.group_wait.as_nanos() as i64) < now {
+                if !group.flushed
+                    && merged
+                        .starts_at
+                        .saturating_add(route.group_wait.as_nanos() as i64)
+                        < now
+                {
                     group.next_flush = now;
                 }
                 group.empty_since = None;

@@ -188,7 +188,8 @@ impl Silences {
     /// Drops silences expired more than the retention ago; whether any went.
     pub fn collect_garbage(&mut self, now: i64) -> bool {
         let n = self.0.len();
-        self.0.retain(|s| s.ends_at + RETENTION_NS >= now);
+        self.0
+            .retain(|s| s.ends_at.saturating_add(RETENTION_NS) >= now);
         n != self.0.len()
     }
 }

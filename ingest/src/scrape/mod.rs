@@ -158,6 +158,7 @@ pub async fn run(
     storage: Storage,
     gate: Arc<SampleGate>,
     board: Arc<TargetBoard>,
+    limiter: Arc<osprey_auth::Limiter>,
     cfg: ScrapeConfig,
     stop: watch::Receiver<bool>,
 ) {
@@ -184,6 +185,7 @@ pub async fn run(
                 }
             };
             let slot = board.register(&t.tenant, &t);
+            let labels = crate::shapes::LabelLimits::from(&limiter.limits(&t.tenant));
             let l = Loop {
                 board: Arc::clone(&board),
                 slot,
@@ -195,6 +197,8 @@ pub async fn run(
                 target: t,
                 rules,
                 last: HashMap::new(),
+                labels,
+                limiter: Arc::clone(&limiter),
             };
             Some(tokio::spawn(l.run(stop.clone())))
         })
@@ -310,6 +314,9 @@ struct Loop {
     rules: Vec<Rule>,
     /// Series of the last scrape that staleness applies to.
     last: HashMap<SeriesKey, ()>,
+    /// The tenant's label limits, and where refusals are counted.
+    labels: crate::shapes::LabelLimits,
+    limiter: Arc<osprey_auth::Limiter>,
 }
 
 #[derive(Debug)]
@@ -391,32 +398,27 @@ impl Loop {
                 }
             }
         };
+        // Series over the tenant's label limits fail the whole scrape, as Prometheus'
+        // `label_limit` and `label_value_length_limit` do.
+        let keyed = parsed.and_then(|samples| self.keyed(samples));
         let duration = start.elapsed().as_secs_f64();
         self.board.report(
             self.slot,
             ts,
             duration,
-            parsed.as_ref().err().map(String::as_str),
+            keyed.as_ref().err().map(String::as_str),
         );
         let mut rows = Vec::new();
         let mut current: HashMap<SeriesKey, ()> = HashMap::new();
-        let report = match parsed {
-            Ok(samples) => {
-                let scraped = samples.len();
-                let mut seen: HashSet<SeriesKey> = HashSet::with_capacity(scraped);
-                for s in samples {
-                    let explicit = s.timestamp_ms.filter(|_| self.target.honor_timestamps);
-                    let Some(key) = self.series_key(s.name, s.labels) else {
-                        continue;
-                    };
-                    if !seen.insert(key.clone()) {
-                        continue; // a duplicate line: Prometheus keeps the first
-                    }
+        let report = match keyed {
+            Ok((scraped, series)) => {
+                let post_relabel = series.len();
+                for (key, explicit, value) in series {
                     rows.push(row(
                         key.0.clone(),
                         key.1.clone(),
                         explicit.unwrap_or(ts),
-                        s.value,
+                        value,
                     ));
                     if explicit.is_none() {
                         current.insert(key, ());
@@ -430,7 +432,7 @@ impl Loop {
                     up: true,
                     duration,
                     scraped,
-                    post_relabel: seen.len(),
+                    post_relabel,
                     added,
                 }
             }
@@ -453,6 +455,40 @@ impl Loop {
         self.last = current;
         rows.extend(self.report_rows(Some(&report), ts));
         self.append(rows).await;
+    }
+
+    /// The samples' series after relabelling (the first of duplicate lines), with
+    /// their explicit time (when honoured) and value, and how many were scraped; an
+    /// error naming the limit when a series breaks the tenant's label limits.
+    #[allow(clippy::type_complexity)]
+    fn keyed(
+        &self,
+        samples: Vec<parse::Scraped>,
+    ) -> Result<(usize, Vec<(SeriesKey, Option<i64>, f64)>), String> {
+        let scraped = samples.len();
+        let mut seen: HashSet<SeriesKey> = HashSet::with_capacity(scraped);
+        let mut out = Vec::with_capacity(scraped);
+        for s in samples {
+            let explicit = s.timestamp_ms.filter(|_| self.target.honor_timestamps);
+            let Some(key) = self.series_key(s.name, s.labels) else {
+                continue;
+            };
+            // Counted with the name, as remote_write's series are.
+            let labels: Vec<(&str, &str)> = std::iter::once(("__name__", key.0.as_str()))
+                .chain(key.1.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .collect();
+            if let Some((limit, message)) =
+                crate::shapes::label_problem(&self.labels, labels.into_iter())
+            {
+                self.limiter.refused(&self.tenant, limit, 1);
+                return Err(format!("series {}: {message}", key.0));
+            }
+            if !seen.insert(key.clone()) {
+                continue; // a duplicate line: Prometheus keeps the first
+            }
+            out.push((key, explicit, s.value));
+        }
+        Ok((scraped, out))
     }
 
     /// The sample's final name and labels: target labels merged, relabelled; `None`
@@ -576,7 +612,13 @@ impl Loop {
         let body = Limited::new(resp.into_body(), self.limit)
             .collect()
             .await
-            .map_err(|e| format!("reading the body: {e} (limit {} bytes)", self.limit))?
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    format!("body exceeds {} bytes (scrape.body_size_limit)", self.limit)
+                } else {
+                    format!("reading the body: {}", osprey_tls::with_causes(&*e))
+                }
+            })?
             .to_bytes();
         let raw = if gzip {
             let mut out = Vec::new();

@@ -40,8 +40,15 @@ fn stored_json(s: &Stored) -> Value {
 
 /// The JSON body, or a 400 naming what is wrong with it.
 fn body(b: Result<Json<Value>, JsonRejection>) -> Result<Value, QueryError> {
-    b.map(|Json(v)| v)
-        .map_err(|e| QueryError::BadData(format!("invalid JSON body: {}", e.body_text())))
+    b.map(|Json(v)| v).map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return QueryError::BadData(format!(
+                "the body is larger than the dashboard limit of {} MiB",
+                dashboards::MAX_BYTES >> 20
+            ));
+        }
+        QueryError::BadData(format!("invalid JSON body: {}", e.body_text()))
+    })
 }
 
 /// The dashboard of a create or update body: `{"dashboard": {...}}` (Grafana's import

@@ -199,6 +199,14 @@ fn metrics_query(
     let lookback_ms = int("lookback", 3_600_000)?;
     let step_ms = int("step", 5_000)?;
     let rate_per_ms = int("ratePer", 600_000)?;
+    // Times are nanoseconds inside: every millisecond figure must fit them.
+    let max_ms = i64::MAX / 1_000_000;
+    if !(0..=max_ms).contains(&end_ms) {
+        return Err(parse_error(
+            "endTs",
+            format!("{end_ms} is out of range (0 to {max_ms} ms)"),
+        ));
+    }
     for (name, v) in [
         ("lookback", lookback_ms),
         ("step", step_ms),
@@ -206,6 +214,12 @@ fn metrics_query(
     ] {
         if v <= 0 {
             return Err(parse_error(name, format!("{v} must be positive")));
+        }
+        if v > max_ms {
+            return Err(parse_error(
+                name,
+                format!("{v} is out of range (at most {max_ms} ms)"),
+            ));
         }
     }
     if lookback_ms / step_ms + 1 > MAX_POINTS {

@@ -171,6 +171,11 @@ fn dashboards_routes() -> Router<QueryState> {
             "/api/v1/dashboards/{id}/versions/{version}/restore",
             post(dashboards::restore_handler),
         )
+        // The body a dashboard of the largest size takes (the `{"dashboard": …}`
+        // wrapper and a version around it), instead of axum's default 2 MB.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::dashboards::MAX_BYTES + 64 * 1024,
+        ))
 }
 
 /// Every read of the query surfaces (Prometheus, Loki, Jaeger, logs, SQL).

@@ -144,11 +144,37 @@ pub(crate) fn describe(d: &Value) -> Result<(String, Vec<String>), QueryError> {
     };
     if serde_json::to_vec(d).map_or(0, |b| b.len()) > MAX_BYTES {
         return Err(QueryError::BadData(format!(
-            "the dashboard is larger than {} MiB",
+            "the dashboard is larger than the limit of {} MiB",
             MAX_BYTES >> 20
         )));
     }
+    if depth(d) > MAX_DEPTH {
+        // Stored one level deeper, it must read back under serde_json's 128 levels.
+        return Err(QueryError::BadData(format!(
+            "the dashboard is nested more than {MAX_DEPTH} levels deep"
+        )));
+    }
     Ok((title.to_string(), tags))
+}
+
+/// Deepest nesting of arrays and objects accepted in a dashboard (Grafana's own
+/// reach about 10).
+const MAX_DEPTH: usize = 64;
+
+/// How deeply `v` nests arrays and objects (a scalar: 0), without recursion.
+fn depth(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(o) => Box::new(o.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(d + 1);
+        stack.extend(children.map(|c| (c, d + 1)));
+    }
+    deepest
 }
 
 fn read(st: &QueryState, tenant: &str, name: &str) -> Result<Option<Stored>, QueryError> {

@@ -87,10 +87,10 @@ pub async fn query(
     q: &MetricsQuery,
 ) -> Result<Vec<RedSeries>, QueryError> {
     let ms = 1_000_000i64;
-    let first = q.end_ms - q.lookback_ms;
+    let first = q.end_ms.saturating_sub(q.lookback_ms);
     let ts = |ms_: i64| {
         lit(ScalarValue::TimestampNanosecond(
-            Some(ms_ * ms),
+            Some(ms_.saturating_mul(ms)),
             Some("UTC".into()),
         ))
     };
@@ -101,7 +101,7 @@ pub async fn query(
         .filter(
             any_of("service", &q.services)
                 .and(any_of("kind", &q.span_kinds))
-                .and(col("start_time").gt(ts(first - q.rate_per_ms)))
+                .and(col("start_time").gt(ts(first.saturating_sub(q.rate_per_ms))))
                 .and(col("start_time").lt_eq(ts(q.end_ms))),
         )?
         .select_columns(&[
@@ -137,10 +137,10 @@ pub async fn query(
         let mut t = first;
         while t <= q.end_ms {
             // The window (t - ratePer, t], as two pointers over the sorted starts.
-            while hi < spans.len() && spans[hi].0 <= t * ms {
+            while hi < spans.len() && spans[hi].0 <= t.saturating_mul(ms) {
                 hi += 1;
             }
-            while lo < hi && spans[lo].0 <= (t - q.rate_per_ms) * ms {
+            while lo < hi && spans[lo].0 <= t.saturating_sub(q.rate_per_ms).saturating_mul(ms) {
                 lo += 1;
             }
             let w = &spans[lo..hi];
@@ -159,7 +159,10 @@ pub async fn query(
             if let Some(v) = value {
                 points.push((t, v));
             }
-            t += q.step_ms;
+            t = match t.checked_add(q.step_ms) {
+                Some(next) => next,
+                None => break,
+            };
         }
         metrics.push(RedSeries {
             service,

@@ -51,7 +51,7 @@ impl TraceQuery {
                 .transpose()
         };
         let end_ns = micros("end")?.unwrap_or(now_ns);
-        let start_ns = micros("start")?.unwrap_or(end_ns - DEFAULT_LOOKBACK_NS);
+        let start_ns = micros("start")?.unwrap_or(end_ns.saturating_sub(DEFAULT_LOOKBACK_NS));
         if end_ns < start_ns {
             return Err(QueryError::BadData(
                 "'end' should not be before 'start'".into(),
