@@ -191,3 +191,38 @@ def test_kill_during_ingest(osprey: OspreyServer) -> None:
     assert not lost, f"{len(lost)} acknowledged records lost, e.g. {sorted(lost)[:10]}"
     unknown = set(stored) - sent
     assert not unknown, f"records that were never sent: {sorted(unknown)[:10]}"
+
+
+def test_sigterm_finishes_requests_in_flight_and_stores_them(osprey: OspreyServer) -> None:
+    """SIGTERM while a request's body is still arriving: the server stops taking new
+    connections, lets the request finish (200), stores it, and exits 0."""
+    import socket
+    import signal as signals
+
+    lines = b"".join(b"in flight %d\n" % i for i in range(100))
+    s = socket.create_connection(("127.0.0.1", osprey.http_port), timeout=10)
+    s.sendall(b"POST /api/v1/logs?service=inflight HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(lines) + lines[:50])
+    time.sleep(0.3)  # the head is read, the request admitted
+    assert osprey.proc is not None
+    osprey.proc.send_signal(signals.SIGTERM)
+    # New connections are refused once the listeners close.
+    wait_until(lambda: not _connects(osprey.http_port), timeout=10, message="listener closed")
+    s.sendall(lines[50:])
+    reply = s.recv(4096)
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
+    assert osprey.proc.wait(timeout=15) == 0
+    osprey.proc = None
+    osprey.start()
+    assert osprey.count("logs", "service = 'inflight'") == 100
+
+
+def _connects(port: int) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False

@@ -168,3 +168,23 @@ def test_client_certificates_when_a_client_ca_is_set(osprey_factory, tmp_path: P
     r = requests.get(server.http("/api/v1/query"), params={"query": "1"}, verify=server.verify, timeout=HTTP_TIMEOUT_S,
                      cert=(str(tmp_path / "client.pem"), str(tmp_path / "client.key")))
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("partial", [b"", b"\x16\x03\x01\x02\x00\x01"], ids=["silent", "stalled-hello"])
+def test_a_stalled_handshake_is_cut_at_the_header_deadline(osprey_factory, tmp_path: Path, partial: bytes) -> None:
+    """A client that opens a connection to a TLS port and never finishes its handshake
+    (says nothing, or the first bytes of a ClientHello) is disconnected after
+    server.header_read_timeout, not before, on every listener; the server stays up."""
+    import socket
+    import time
+
+    server = tls_server(osprey_factory, tmp_path, extra='[server]\nheader_read_timeout = "1s"\n')
+    for port in (server.http_port, server.otlp_http_port, server.otlp_grpc_port):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        started = time.monotonic()
+        s.sendall(partial)
+        assert s.recv(1) == b"", "the server answered a handshake that never finished"
+        waited = time.monotonic() - started
+        s.close()
+        assert 0.8 <= waited <= 6, f"port {port}: closed after {waited:.1f} s (timeout 1 s)"
+    assert server.get("/api/v1/query", params={"query": "1"}).status_code == 200
