@@ -5,8 +5,8 @@ The schemas are what a ClickHouse user would write for the job: LowCardinality f
 low-cardinality strings, Delta/T64 codecs with ZSTD for numbers, ZSTD for the rest,
 ordered by service and time. Logs carry the token bloom-filter skip index on the body
 that ClickHouse's own observability schema (ClickStack / the OTel exporter) declares,
-`tokenbf_v1(32768, 3, 0) GRANULARITY 8`, so both sides' bytes include their text
-index. Spans follow SigNoz's flat span table in spirit.
+`tokenbf_v1(32768, 3, 0) GRANULARITY 8`, and the trace-id `bloom_filter(0.001)` index
+it declares too, so both sides' bytes include their indexes. Spans follow SigNoz's flat span table in spirit.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ SCHEMAS = {
             body String CODEC(ZSTD(1)),
             trace_id String CODEC(ZSTD(1)),
             span_id String CODEC(ZSTD(1)),
-            INDEX idx_body body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+            INDEX idx_body body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8,
+            INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1
         ) ENGINE = MergeTree ORDER BY (service, timestamp)""",
         "SELECT fromUnixTimestamp64Nano(timestamp), service, severity_text, severity_number, body, trace_id, span_id",
     ),

@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("--token", required=True)
     ap.add_argument("--phrase", required=True)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--trace-id", required=True)
     a = ap.parse_args()
     s = session.Session(a.data_dir)
     token = a.token.replace("'", "")
@@ -46,6 +47,18 @@ def main() -> None:
         "FROM b.logs GROUP BY m, severity_text)",
     ], a.runs)
     result["histogram"] = {"ms": ms, "count": int(out.strip())}
+    # The logs of one trace (the table's bloom_filter index on trace_id, as ClickStack's).
+    trace = a.trace_id.replace("'", "")
+    where = f"trace_id = '{trace}'"
+    ms, count = timed(s, [
+        f"SELECT count() FROM b.logs WHERE {where}",
+        f"SELECT timestamp, service, body FROM b.logs WHERE {where} ORDER BY timestamp DESC LIMIT 100",
+    ], a.runs)
+    result["trace"] = {"ms": ms, "count": int(count.strip())}
+    ms, out = timed(s, [
+        f"SELECT count() FROM (SELECT timestamp, service, body FROM b.logs WHERE {where} ORDER BY timestamp)",
+    ], a.runs)
+    result["trace_sql"] = {"ms": ms, "count": int(out.strip())}
     print(json.dumps(result))
 
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, AsArray, RecordBatch};
 
 use crate::files;
 use crate::files::pruning;
@@ -302,6 +302,69 @@ impl Storage {
             column,
             value,
         )
+    }
+
+    /// The rows of `file` whose `trace_id` is one of `ids` (hex), ascending: the row
+    /// groups the trace-id bloom filters rule out are skipped, and only the
+    /// `trace_id` column of the others is read. `None` when an id is empty (no
+    /// bound: every row without a trace id matches it).
+    pub fn rows_with_trace_ids(
+        &self,
+        file: &FileMeta,
+        ids: &[String],
+    ) -> Result<Option<Vec<u32>>, StorageError> {
+        if ids.iter().any(String::is_empty) {
+            return Ok(None);
+        }
+        // Ids that are not 16 bytes of hex are never stored (`layout::hex_to_binary`).
+        let wanted: Vec<[u8; 16]> = ids
+            .iter()
+            .filter_map(|id| {
+                let mut b = [0u8; 16];
+                files::layout::hex_decode(id, &mut b).then_some(b)
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let footers = Some(&self.inner.caches.footers);
+        let blobs = &self.inner.blobs;
+        let values: Vec<&[u8]> = wanted.iter().map(|w| w.as_slice()).collect();
+        let ranges =
+            match pruning::bloom_row_ranges(blobs, footers, &file.path, "trace_id", &values)? {
+                Some(r) => r,
+                // No filters (an older file): its whole row range.
+                None => std::iter::once(0..file.rows as usize).collect(),
+            };
+        if ranges.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let batches = files::read_row_ranges(
+            blobs,
+            footers,
+            &file.path,
+            Some(&["trace_id"]),
+            &ranges,
+            &[],
+        )?;
+        let mut rows = ranges.iter().flat_map(|r| r.clone());
+        let mut out = Vec::new();
+        for b in &batches {
+            let Some(col) = b.column_by_name("trace_id") else {
+                continue;
+            };
+            let ids = col.as_fixed_size_binary_opt();
+            for i in 0..b.num_rows() {
+                let Some(row) = rows.next() else { break };
+                let hit = ids.is_some_and(|a| {
+                    !a.is_null(i) && wanted.iter().any(|w| a.value(i) == w.as_slice())
+                });
+                if hit {
+                    out.push(row as u32);
+                }
+            }
+        }
+        Ok(Some(out))
     }
 
     /// `columns` of the rows of `file` in `ranges` (ascending, not overlapping), the

@@ -3,6 +3,7 @@
 use super::*;
 use crate::schema::{LogRow, logs_batch};
 
+mod by_trace;
 mod faults;
 
 fn cfg() -> StorageConfig {

@@ -83,15 +83,22 @@ def corpus(t0: int, n: int, seed: int) -> list[dict]:
                 "sev": sev,
                 "sev_text": sev_text,
                 "attrs": {"i": str(i), "http.method": rng.choice(["GET", "POST"]), "order.id": str(rng.randint(1, 20))},
+                # 37 traces over two thirds of the records (from i: the rng's draws stay as they were).
+                "trace": trace_of(i % 37) if i % 3 else "",
             }
         )
     return rows
 
 
+def trace_of(n: int) -> str:
+    return f"{n + 1:032x}"
+
+
 def send(server: OspreyServer, rows: list[dict]) -> None:
     for svc in SERVICES:
         recs = [
-            log_record(r["ts"], r["body"], severity_number=r["sev"], severity_text=r["sev_text"], attributes=r["attrs"])
+            log_record(r["ts"], r["body"], severity_number=r["sev"], severity_text=r["sev_text"], attributes=r["attrs"],
+                       trace_id=r["trace"] or None)
             for r in rows
             if r["service"] == svc
         ]
@@ -140,6 +147,15 @@ QUERIES: list[tuple[dict, object]] = [
      lambda r: r["attrs"]["order.id"] == "17" or r["service"] == "search-api"),
     ({"query": "service:checkout severity>=error -cache"},
      lambda r: r["service"] == "checkout" and LEVEL[r["sev"]] >= 5 and not has("cache")(r)),
+    # The logs of a trace (trace-id filters, then the rows), alone, with words, in an OR,
+    # in any case, and negated (no bound: every row is read).
+    ({"query": f"trace_id:{trace_of(5)}"}, lambda r: r["trace"] == trace_of(5)),
+    ({"query": f"trace_id:{trace_of(7)} payment"}, lambda r: r["trace"] == trace_of(7) and has("payment")(r)),
+    ({"query": f"trace_id:{trace_of(1)} OR trace_id:{trace_of(30)}"}, lambda r: r["trace"] in (trace_of(1), trace_of(30))),
+    ({"query": f"trace_id:{trace_of(11).upper()}"}, lambda r: r["trace"] == trace_of(11)),
+    ({"query": f"trace_id:{trace_of(99)}"}, lambda r: r["trace"] == trace_of(99)),
+    ({"query": f"-trace_id:{trace_of(5)} service:checkout"},
+     lambda r: r["trace"] != trace_of(5) and r["service"] == "checkout"),
 ]
 
 

@@ -172,6 +172,26 @@ impl Expr {
         }
     }
 
+    /// The trace ids a matching record must carry one of, when every match needs one
+    /// (`trace_id:X`, alone, in an `and`, or in every branch of an `or`): files are
+    /// then searched by their trace-id filters first. `None`: no such bound.
+    pub fn required_trace_ids(&self) -> Option<Vec<String>> {
+        match self {
+            Expr::TraceId(x) => Some(vec![x.to_ascii_lowercase()]),
+            Expr::And(xs) => xs.iter().find_map(Expr::required_trace_ids),
+            Expr::Or(xs) => {
+                let mut all = Vec::new();
+                for x in xs {
+                    all.extend(x.required_trace_ids()?);
+                }
+                all.sort();
+                all.dedup();
+                Some(all)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether a phrase (two or more consecutive tokens) is anywhere in it.
     pub fn has_phrase(&self) -> bool {
         match self {

@@ -341,6 +341,7 @@ pub(crate) fn scan(
     let mut queries: HashMap<(bool, bool), (osprey_storage::index::fulltext::TextQuery, bool)> =
         HashMap::new();
     let mut plans = Vec::with_capacity(files.len());
+    let trace_ids = m.expr.required_trace_ids();
     for (fi, meta) in files {
         let index = storage.text_index(meta);
         let caps = index.as_ref().map_or(IndexCaps::CURRENT, |i| IndexCaps {
@@ -360,6 +361,26 @@ pub(crate) fn scan(
                 Some(rows)
             }
             None => None,
+        };
+        // The logs of a trace: the rows its trace-id filters and column name.
+        let candidates = match &trace_ids {
+            Some(ids) => match storage
+                .rows_with_trace_ids(meta, ids)
+                .map_err(storage_err)?
+            {
+                Some(rows) => {
+                    let rows = match candidates {
+                        Some(c) => intersect_sorted(&c, &rows),
+                        None => rows,
+                    };
+                    if rows.is_empty() {
+                        continue;
+                    }
+                    Some(rows)
+                }
+                None => candidates,
+            },
+            None => candidates,
         };
         let check = !exact || candidates.is_none();
         let whole = meta.min_time_ns >= m.start_ns && meta.max_time_ns <= m.end_ns;
@@ -419,6 +440,23 @@ pub(crate) fn scan(
         Ok(())
     })?;
     Ok(matched)
+}
+
+/// The rows in both ascending lists.
+fn intersect_sorted(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
 }
 
 /// How a scan reads one file.

@@ -76,7 +76,10 @@ impl TableProvider for SignalTable {
         Ok(filters
             .iter()
             .map(|f| {
-                if columns_of(f)
+                if binary_id_filter(f).is_some() {
+                    // Rewritten for the files' binary ids (bloom filters prune).
+                    TableProviderFilterPushDown::Inexact
+                } else if columns_of(f)
                     .iter()
                     .any(|c| layout::file_columns_of(self.signal, c).is_some())
                 {
@@ -125,17 +128,59 @@ impl TableProvider for SignalTable {
         }
         let pushed: Vec<Expr> = filters
             .iter()
-            .filter(|f| {
-                !columns_of(f)
+            .filter_map(|f| {
+                if let Some(binary) = binary_id_filter(f) {
+                    return Some(binary);
+                }
+                let rebuilt = columns_of(f)
                     .iter()
-                    .any(|c| layout::file_columns_of(self.signal, c).is_some())
+                    .any(|c| layout::file_columns_of(self.signal, c).is_some());
+                (!rebuilt).then(|| f.clone())
             })
-            .cloned()
             .collect();
         let scan = files.scan(state, Some(&file_cols), &pushed, limit).await?;
         let files_exec: Arc<dyn ExecutionPlan> =
             Arc::new(FileLayoutExec::new(self.signal, scan, out_schema));
         UnionExec::try_new(vec![mem, files_exec])
+    }
+}
+
+/// `trace_id = '<32 hex>'` or `trace_id IN (…)` (every value 32 hex digits), as the
+/// same filter on the files' binary column, so that their row-group statistics and
+/// bloom filters prune (`storage/docs/format/parquet-layout.md`); `None` for any
+/// other filter.
+fn binary_id_filter(f: &Expr) -> Option<Expr> {
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::{BinaryExpr, Operator, col, lit};
+    let binary = |v: &Expr| -> Option<Expr> {
+        let Expr::Literal(ScalarValue::Utf8(Some(s)), _) = v else {
+            return None;
+        };
+        let mut bytes = [0u8; 16];
+        layout::hex_id(s, &mut bytes)
+            .then(|| lit(ScalarValue::FixedSizeBinary(16, Some(bytes.to_vec()))))
+    };
+    let is_trace_id = |e: &Expr| matches!(e, Expr::Column(c) if c.name == "trace_id");
+    match f {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) => {
+            let value = if is_trace_id(left) {
+                right
+            } else if is_trace_id(right) {
+                left
+            } else {
+                return None;
+            };
+            Some(col("trace_id").eq(binary(value)?))
+        }
+        Expr::InList(l) if !l.negated && is_trace_id(&l.expr) => {
+            let values: Option<Vec<Expr>> = l.list.iter().map(binary).collect();
+            Some(col("trace_id").in_list(values?, false))
+        }
+        _ => None,
     }
 }
 

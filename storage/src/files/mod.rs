@@ -507,7 +507,7 @@ fn read_selected(
 
 /// A reader of `rel` and its parsed footer (with the page index), from the cache when
 /// there.
-async fn open_with_footer(
+pub(crate) async fn open_with_footer(
     blobs: &Blobs,
     footers: Option<&FooterCache>,
     rel: &str,

@@ -111,6 +111,51 @@ pub(crate) fn string_eq(
     )
 }
 
+/// Row ranges (ascending, merged) of `rel` whose row group's bloom filter on
+/// `column` may hold one of `values` (physical bytes). `None` when the file has no
+/// bloom filter on it (written before they were): read it all.
+pub(crate) fn bloom_row_ranges(
+    blobs: &Blobs,
+    footers: Option<&FooterCache>,
+    rel: &str,
+    column: &str,
+    values: &[&[u8]],
+) -> Result<Option<Vec<Range<usize>>>, StorageError> {
+    use parquet::arrow::ParquetRecordBatchStreamBuilder;
+    let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+        .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
+    blobs.wait(async {
+        let (reader, metadata) = files::open_with_footer(blobs, footers, rel, options).await?;
+        let pq = std::sync::Arc::clone(metadata.metadata());
+        let Some(col) = pq
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.name() == column)
+        else {
+            return Ok(None);
+        };
+        let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
+        let mut rows: Vec<Range<usize>> = Vec::new();
+        let mut first_row = 0usize;
+        for (g, rg) in pq.row_groups().iter().enumerate() {
+            let n = rg.num_rows() as usize;
+            let Some(filter) = builder.get_row_group_column_bloom_filter(g, col).await? else {
+                return Ok(None);
+            };
+            if values.iter().any(|v| filter.check(*v)) {
+                match rows.last_mut() {
+                    Some(last) if last.end == first_row => last.end = first_row + n,
+                    _ => rows.push(first_row..first_row + n),
+                }
+            }
+            first_row += n;
+        }
+        Ok(Some(rows))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,6 +108,35 @@ pub(crate) fn url_escape(s: &str) -> String {
         .collect()
 }
 
+/// Median ms of `runs` POSTs of the SQL `query` to `url` (after one warm-up; 0: the
+/// warm-up only), and the response of the last.
+pub(crate) async fn time_sql(
+    http: &Http,
+    url: &str,
+    query: &str,
+    runs: usize,
+) -> anyhow::Result<(f64, serde_json::Value)> {
+    let body = bytes::Bytes::from(serde_json::json!({ "query": query }).to_string());
+    let mut times = Vec::new();
+    let mut last = serde_json::Value::Null;
+    for i in 0..=runs {
+        let t = std::time::Instant::now();
+        let (status, out) = http
+            .post(url, &[("Content-Type", "application/json")], body.clone())
+            .await?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        if status != 200 {
+            bail!("{query}: {status} {}", String::from_utf8_lossy(&out));
+        }
+        last = serde_json::from_slice(&out)?;
+        if i > 0 {
+            times.push(ms);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times.get(times.len() / 2).copied().unwrap_or(0.0), last))
+}
+
 /// Median ms of `RUNS` GETs of `url` (after one warm-up), and the response of the last.
 pub(crate) async fn time_get(http: &Http, url: &str) -> anyhow::Result<(f64, serde_json::Value)> {
     let mut times = Vec::new();
@@ -149,6 +178,36 @@ pub(crate) async fn search_comparison(args: &Args, http: &Http, token: &str) -> 
     )
     .await?;
     let hist = time_get(http, &format!("{base}/histogram?step=60&by=severity")).await?;
+    // The logs of one trace: an id from the middle of the data.
+    let sql_url = format!("http://127.0.0.1:{port}/api/v1/sql");
+    let picked = time_sql(
+        http,
+        &sql_url,
+        "SELECT trace_id FROM logs WHERE trace_id <> '' ORDER BY timestamp LIMIT 1 OFFSET 400000",
+        0,
+    )
+    .await?;
+    let trace = picked.1["rows"][0][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let by_trace = time_get(
+        http,
+        &format!(
+            "{base}/search?limit=100&query={}",
+            url_escape(&format!("trace_id:{trace}"))
+        ),
+    )
+    .await?;
+    let by_trace_sql = time_sql(
+        http,
+        &sql_url,
+        &format!(
+            "SELECT timestamp, service, body FROM logs WHERE trace_id = '{trace}' ORDER BY timestamp"
+        ),
+        RUNS,
+    )
+    .await?;
     server.stop();
     let data_dir = args.work_dir.join("chdb-logs").display().to_string();
     let ch = clickhouse_script(
@@ -163,6 +222,8 @@ pub(crate) async fn search_comparison(args: &Args, http: &Http, token: &str) -> 
             PHRASE,
             "--runs",
             &RUNS.to_string(),
+            "--trace-id",
+            &trace,
         ],
     )
     .await?;
@@ -201,6 +262,20 @@ pub(crate) async fn search_comparison(args: &Args, http: &Http, token: &str) -> 
             hist.0,
             buckets as u64,
             "histogram",
+        ),
+        (
+            "logs of one trace",
+            format!("`trace_id:{trace}`"),
+            by_trace.0,
+            matched(&by_trace.1) as u64,
+            "trace",
+        ),
+        (
+            "logs of one trace (SQL)",
+            "`WHERE trace_id = …`".to_string(),
+            by_trace_sql.0,
+            by_trace_sql.1["rows"].as_array().map_or(0, Vec::len) as u64,
+            "trace_sql",
         ),
     ] {
         let c_ms = ch[key]["ms"].as_f64().unwrap_or(f64::NAN);
