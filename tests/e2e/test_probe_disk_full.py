@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import OspreyServer
+from harness import OspreyServer, record_figure
 
 CHUNK = 64 * 1024
 
@@ -101,8 +102,10 @@ def test_a_full_disk_refuses_writes_cleanly_and_ingest_resumes_when_space_is_fre
 
     # Space freed: the next write goes through, without a restart.
     ballast.unlink()
+    freed = time.monotonic()
     r = post_lines(server, "accepted after\n")
     assert r.status_code == 200, r.text
+    record_figure("first write accepted after space was freed", round((time.monotonic() - freed) * 1000, 1), "ms")
     assert "osprey_storage_disk_full 0" in server.get("/metrics").text
     assert server.get("/readyz").text == "ready\n"
     r = server.post("/api/v1/admin/flush")

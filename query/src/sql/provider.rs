@@ -6,9 +6,12 @@
 //! `observed_timestamp` null when equal to `timestamp`, span `end_time` null, ids
 //! binary). `FileLayoutExec` turns file batches back into memory-layout batches with
 //! `layout::to_memory` (so the values are bit-exact), under a union with the memtable
-//! scan. Filters on columns that
-//! are stored as they are pushed down into the Parquet scan (row-group and page
-//! pruning); filters on rebuilt columns are applied above it.
+//! scan. Filters on columns that are stored as they are, and trace-id equalities
+//! rewritten to the binary column, are placed right above the Parquet scan, where
+//! DataFusion's filter pushdown hands them to the Parquet source: files, row groups
+//! and pages pruned by statistics and bloom filters, and rows filtered while decoding
+//! (`session.rs` turns `pushdown_filters` on); filters on rebuilt columns are applied
+//! above `FileLayoutExec`, and every filter again above the union.
 
 use std::fmt;
 use std::sync::Arc;
@@ -138,14 +141,35 @@ impl TableProvider for SignalTable {
                 (!rebuilt).then(|| f.clone())
             })
             .collect();
-        let scan = files.scan(state, Some(&file_cols), &pushed, limit).await?;
+        let mut scan = files.scan(state, Some(&file_cols), &pushed, limit).await?;
+        // The filters on the files' columns (ids as binary), right above their scan:
+        // there DataFusion's filter pushdown hands them to the Parquet source (files
+        // and row groups pruned by statistics and bloom filters), which it cannot do
+        // through FileLayoutExec (`ListingTable::scan` itself no longer uses them);
+        // and rows are dropped before their columns are rebuilt.
+        // So do the filters on columns stored as they are (service, time, …).
+        if let Some(pred) = pushed.iter().cloned().reduce(Expr::and) {
+            let schema = scan.schema();
+            if pred
+                .column_refs()
+                .iter()
+                .all(|c| schema.index_of(&c.name).is_ok())
+            {
+                let df_schema = datafusion::common::DFSchema::try_from(schema.as_ref().clone())?;
+                let predicate = state.create_physical_expr(pred, &df_schema)?;
+                scan = Arc::new(datafusion::physical_plan::filter::FilterExec::try_new(
+                    predicate, scan,
+                )?);
+            }
+        }
         let files_exec: Arc<dyn ExecutionPlan> =
             Arc::new(FileLayoutExec::new(self.signal, scan, out_schema));
         UnionExec::try_new(vec![mem, files_exec])
     }
 }
 
-/// `trace_id = '<32 hex>'` or `trace_id IN (…)` (every value 32 hex digits), as the
+/// `trace_id = '<32 hex>'`, `trace_id IN (…)` or an OR of them (every value 32 hex
+/// digits), as the
 /// same filter on the files' binary column, so that their row-group statistics and
 /// bloom filters prune (`storage/docs/format/parquet-layout.md`); `None` for any
 /// other filter.
@@ -153,15 +177,23 @@ fn binary_id_filter(f: &Expr) -> Option<Expr> {
     use datafusion::common::ScalarValue;
     use datafusion::logical_expr::{BinaryExpr, Operator, col, lit};
     let binary = |v: &Expr| -> Option<Expr> {
-        let Expr::Literal(ScalarValue::Utf8(Some(s)), _) = v else {
+        // String literals come as Utf8 or Utf8View, depending on the planner.
+        let Expr::Literal(value, _) = v else {
             return None;
         };
+        let s = value.try_as_str().flatten()?;
         let mut bytes = [0u8; 16];
         layout::hex_id(s, &mut bytes)
             .then(|| lit(ScalarValue::FixedSizeBinary(16, Some(bytes.to_vec()))))
     };
     let is_trace_id = |e: &Expr| matches!(e, Expr::Column(c) if c.name == "trace_id");
     match f {
+        // `IN` comes here as equalities joined by OR (the optimizer's rewrite).
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            right,
+        }) => Some(binary_id_filter(left)?.or(binary_id_filter(right)?)),
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::Eq,
@@ -176,10 +208,15 @@ fn binary_id_filter(f: &Expr) -> Option<Expr> {
             };
             Some(col("trace_id").eq(binary(value)?))
         }
-        Expr::InList(l) if !l.negated && is_trace_id(&l.expr) => {
-            let values: Option<Vec<Expr>> = l.list.iter().map(binary).collect();
-            Some(col("trace_id").in_list(values?, false))
-        }
+        // As equalities joined by OR: the pruning of row groups (statistics, bloom
+        // filters) reads those, not lists of binary values.
+        Expr::InList(l) if !l.negated && is_trace_id(&l.expr) => l
+            .list
+            .iter()
+            .map(|v| Some(col("trace_id").eq(binary(v)?)))
+            .collect::<Option<Vec<Expr>>>()?
+            .into_iter()
+            .reduce(Expr::or),
         _ => None,
     }
 }

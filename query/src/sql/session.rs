@@ -121,8 +121,14 @@ async fn table(
             .iter()
             .map(|f| ListingTableUrl::parse(storage.object_url(&f.path)))
             .collect::<Result<Vec<_>, _>>()?;
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        // Filters pushed to the files (`provider.rs`) are evaluated while decoding:
+        // the columns they read first, the others only for the rows that pass (the
+        // logs of one trace read one row's body, not a row group's).
+        let mut parquet = datafusion::config::TableParquetOptions::default();
+        parquet.global.pushdown_filters = true;
+        parquet.global.reorder_filters = true;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default().with_options(parquet)))
+            .with_file_extension(".parquet");
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
             .with_schema(osprey_storage::files::layout::file_schema(signal));
