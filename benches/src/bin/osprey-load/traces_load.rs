@@ -5,9 +5,10 @@ use osprey_benches::{logs, traces};
 use prost::Message;
 
 use crate::{
-    Args, logs_load::RUNS, logs_load::time_get, logs_load::url_escape, peers::clickhouse_script,
-    peers::run_clickhouse, peers::run_osprey, push::OTLP_HEADERS, push::Payloads,
-    push::write_frame, report::Row, servers::now_ms, servers::start_osprey, servers::wait_ready,
+    Args, logs_load::RUNS, logs_load::time_get, logs_load::time_sql, logs_load::url_escape,
+    peers::clickhouse_script, peers::run_clickhouse, peers::run_osprey, push::OTLP_HEADERS,
+    push::Payloads, push::write_frame, report::Row, servers::now_ms, servers::start_osprey,
+    servers::wait_ready,
 };
 
 pub(crate) async fn traces_workload(
@@ -107,6 +108,11 @@ pub(crate) async fn trace_comparison(
             .await?,
         );
     }
+    let sql_url = format!("http://127.0.0.1:{port}/api/v1/sql");
+    let mut analytics = Vec::new();
+    for (name, query) in ANALYTICS {
+        analytics.push((*name, time_sql(http, &sql_url, query, RUNS).await?));
+    }
     server.stop();
     let data_dir = args.work_dir.join("chdb-spans").display().to_string();
     let spans_of = |v: &serde_json::Value| {
@@ -186,6 +192,85 @@ pub(crate) async fn trace_comparison(
             spans_of(&search.1),
             ch["search"]["spans"].as_u64().unwrap_or(0),
             ids(&search.1) == ch_ids,
+        );
+    }
+    analytics_table(args, &data_dir, &analytics).await
+}
+
+/// Span analytics in SQL, as an SRE writes them (the names key ClickHouse's answers
+/// in `clickhouse_traces.py --analytics`, which runs the same questions in its SQL).
+const ANALYTICS: &[(&str, &str)] = &[
+    (
+        "red",
+        "SELECT service, count(*) AS calls, \
+         sum(CASE WHEN status_code = 'STATUS_CODE_ERROR' THEN 1 ELSE 0 END) AS errors, \
+         approx_percentile_cont(duration_ns, 0.5) AS p50, approx_percentile_cont(duration_ns, 0.95) AS p95, \
+         approx_percentile_cont(duration_ns, 0.99) AS p99 \
+         FROM spans WHERE kind = 'SPAN_KIND_SERVER' GROUP BY service ORDER BY service",
+    ),
+    (
+        "route_p99",
+        "SELECT service, attributes['http.route'] AS route, count(*) AS calls, \
+         approx_percentile_cont(duration_ns, 0.99) AS p99 \
+         FROM spans WHERE kind = 'SPAN_KIND_SERVER' GROUP BY service, route ORDER BY service, route",
+    ),
+    (
+        "slowest_errors",
+        "SELECT trace_id, max(duration_ns) AS d FROM spans WHERE status_code = 'STATUS_CODE_ERROR' \
+         GROUP BY trace_id ORDER BY d DESC, trace_id LIMIT 20",
+    ),
+];
+
+/// Prints Osprey's and ClickHouse's times for [`ANALYTICS`], and whether they agree
+/// on what can be compared exactly (counts per group, the slowest traces).
+async fn analytics_table(
+    args: &Args,
+    data_dir: &str,
+    osprey: &[(&str, (f64, serde_json::Value))],
+) -> anyhow::Result<()> {
+    let runs = RUNS.to_string();
+    let ch = clickhouse_script(
+        args,
+        "clickhouse_traces.py",
+        &["--data-dir", data_dir, "--analytics", "--runs", &runs],
+    )
+    .await?;
+    println!();
+    println!(
+        "| span analytics in SQL (median of {RUNS}) | Osprey ms | ClickHouse ms | Osprey / ClickHouse | rows (Osprey / ClickHouse), exact columns equal |"
+    );
+    println!("|---|---:|---:|---:|---|");
+    for (name, (ms, body)) in osprey {
+        let rows = body["rows"].as_array().cloned().unwrap_or_default();
+        let ch_rows = ch[*name]["rows"].as_array().cloned().unwrap_or_default();
+        // Exact columns: the group keys and counts (percentiles are approximate on
+        // both sides, by different methods).
+        let exact = |r: &serde_json::Value, n: usize| -> Vec<String> {
+            r.as_array()
+                .map(|c| {
+                    c.iter()
+                        .take(n)
+                        .map(|v| v.to_string().to_lowercase())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let n = match *name {
+            "red" => 3,
+            "route_p99" => 3,
+            _ => 2,
+        };
+        let same = rows.len() == ch_rows.len()
+            && rows
+                .iter()
+                .zip(&ch_rows)
+                .all(|(a, b)| exact(a, n) == exact(b, n));
+        let c_ms = ch[*name]["ms"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "| {name} | {ms:.1} | {c_ms:.1} | {:.2} | {} / {}, {same} |",
+            ms / c_ms,
+            rows.len(),
+            ch_rows.len()
         );
     }
     Ok(())
