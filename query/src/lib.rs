@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod logs;
 pub mod promql;
 mod readahead;
+mod rows;
 pub mod sql;
 pub mod traces;
 

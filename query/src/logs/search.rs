@@ -370,7 +370,7 @@ pub(crate) fn scan(
             {
                 Some(rows) => {
                     let rows = match candidates {
-                        Some(c) => intersect_sorted(&c, &rows),
+                        Some(c) => crate::rows::intersect_sorted(&c, &rows),
                         None => rows,
                     };
                     if rows.is_empty() {
@@ -440,23 +440,6 @@ pub(crate) fn scan(
         Ok(())
     })?;
     Ok(matched)
-}
-
-/// The rows in both ascending lists.
-fn intersect_sorted(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
 }
 
 /// How a scan reads one file.

@@ -117,36 +117,34 @@ pub(crate) async fn time_sql(
     runs: usize,
 ) -> anyhow::Result<(f64, serde_json::Value)> {
     let body = bytes::Bytes::from(serde_json::json!({ "query": query }).to_string());
-    let mut times = Vec::new();
-    let mut last = serde_json::Value::Null;
-    for i in 0..=runs {
-        let t = std::time::Instant::now();
-        let (status, out) = http
-            .post(url, &[("Content-Type", "application/json")], body.clone())
-            .await?;
-        let ms = t.elapsed().as_secs_f64() * 1000.0;
-        if status != 200 {
-            bail!("{query}: {status} {}", String::from_utf8_lossy(&out));
-        }
-        last = serde_json::from_slice(&out)?;
-        if i > 0 {
-            times.push(ms);
-        }
-    }
-    times.sort_by(f64::total_cmp);
-    Ok((times.get(times.len() / 2).copied().unwrap_or(0.0), last))
+    let headers = [("Content-Type", "application/json")];
+    median_of(runs, query, || http.post(url, &headers, body.clone())).await
 }
 
 /// Median ms of `RUNS` GETs of `url` (after one warm-up), and the response of the last.
 pub(crate) async fn time_get(http: &Http, url: &str) -> anyhow::Result<(f64, serde_json::Value)> {
+    median_of(RUNS, url, || http.get(url)).await
+}
+
+/// Median ms of `runs` calls (after one warm-up) answering 200 with JSON, and the
+/// last answer; `what` names the call in errors.
+async fn median_of<F, Fut>(
+    runs: usize,
+    what: &str,
+    call: F,
+) -> anyhow::Result<(f64, serde_json::Value)>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(u16, bytes::Bytes)>>,
+{
     let mut times = Vec::new();
     let mut last = serde_json::Value::Null;
-    for i in 0..=RUNS {
+    for i in 0..=runs {
         let t = std::time::Instant::now();
-        let (status, body) = http.get(url).await?;
+        let (status, body) = call().await?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         if status != 200 {
-            bail!("{url}: {status} {}", String::from_utf8_lossy(&body));
+            bail!("{what}: {status} {}", String::from_utf8_lossy(&body));
         }
         last = serde_json::from_slice(&body)?;
         if i > 0 {
@@ -154,7 +152,7 @@ pub(crate) async fn time_get(http: &Http, url: &str) -> anyhow::Result<(f64, ser
         }
     }
     times.sort_by(f64::total_cmp);
-    Ok((times[times.len() / 2], last))
+    Ok((times.get(times.len() / 2).copied().unwrap_or(0.0), last))
 }
 
 /// The logs issue's search targets: the same searches on Osprey (its API, index on disk,

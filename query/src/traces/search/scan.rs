@@ -331,23 +331,6 @@ impl Candidates<'_> {
     }
 }
 
-/// The rows of both ascending lists.
-fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
-}
-
 fn candidates<'a>(
     storage: &Storage,
     f: &'a FileMeta,
@@ -367,7 +350,7 @@ fn candidates<'a>(
             break;
         }
         match storage.tag_rows(f, key, value) {
-            Some(Lookup::Rows(listed)) => rows = intersect(&rows, &listed),
+            Some(Lookup::Rows(listed)) => rows = crate::rows::intersect_sorted(&rows, &listed),
             Some(Lookup::Unlisted) | None => check_maps = true,
         }
     }
