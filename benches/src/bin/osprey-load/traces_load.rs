@@ -244,13 +244,17 @@ async fn analytics_table(
         let rows = body["rows"].as_array().cloned().unwrap_or_default();
         let ch_rows = ch[*name]["rows"].as_array().cloned().unwrap_or_default();
         // Exact columns: the group keys and counts (percentiles are approximate on
-        // both sides, by different methods).
+        // both sides, by different methods). A missing map key is NULL in Osprey's
+        // SQL and "" in ClickHouse's.
         let exact = |r: &serde_json::Value, n: usize| -> Vec<String> {
             r.as_array()
                 .map(|c| {
                     c.iter()
                         .take(n)
-                        .map(|v| v.to_string().to_lowercase())
+                        .map(|v| match v {
+                            serde_json::Value::Null => "\"\"".to_string(),
+                            v => v.to_string().to_lowercase(),
+                        })
                         .collect()
                 })
                 .unwrap_or_default()
