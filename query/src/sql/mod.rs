@@ -14,8 +14,6 @@ use osprey_config::QueryConfig;
 
 use crate::{QueryError, QueryState};
 
-use session::session;
-
 mod depth;
 pub(crate) mod provider;
 pub(crate) mod session;
@@ -69,16 +67,10 @@ async fn run_inner(
     if sql.trim().is_empty() {
         return Err(QueryError::BadData("empty query".into()));
     }
-    let ctx = session(&st.storage, tenant, memory).await?;
-    // Before DataFusion parses: a deep statement would overflow the stack.
-    let dialect = ctx
-        .state()
-        .config()
-        .options()
-        .sql_parser
-        .dialect
-        .to_string();
-    crate::sql::depth::check(&dialect, sql)?;
+    // Before anything parses it: a deep statement would overflow the stack.
+    crate::sql::depth::check(&session::dialect(), sql)?;
+    let tables = session::referenced_tables(sql);
+    let ctx = session::session(&st.storage, tenant, memory, tables.as_deref()).await?;
     let df =
         ctx.sql_with_options(sql, read_only())
             .await

@@ -25,17 +25,52 @@ use osprey_storage::{Signal, Snapshot, Storage};
 use crate::QueryError;
 use crate::sql::provider::SignalTable;
 
-/// Builds a session for `tenant` with the three tables registered. Only the tables are
-/// registered: no URL tables, no file-reading table functions. `memory` bounds what
-/// its sorts, joins and aggregations may hold (0: unbounded).
+/// The SQL dialect queries are parsed in.
+pub fn dialect() -> String {
+    base_state()
+        .config()
+        .options()
+        .sql_parser
+        .dialect
+        .to_string()
+}
+
+/// The tables `sql` names (`None` when it does not parse: then every table is
+/// registered and DataFusion reports the error). Call it only after the nesting check
+/// (`depth.rs`): parsing a deep statement would overflow the stack.
+pub fn referenced_tables(sql: &str) -> Option<Vec<String>> {
+    let state = base_state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let statement = state.sql_to_statement(sql, &dialect).ok()?;
+    let refs = state.resolve_table_references(&statement).ok()?;
+    Some(refs.iter().map(|r| r.table().to_string()).collect())
+}
+
+/// Builds a session for `tenant` with the tables `wanted` names registered (`None`:
+/// all of them; `metrics` brings `samples` and `series`, which it joins). Only tables
+/// are registered: no URL tables, no file-reading table functions. `memory` bounds
+/// what its sorts, joins and aggregations may hold (0: unbounded). Each table costs a
+/// snapshot and its registration, so a query pays for the ones it reads.
 pub async fn session(
     storage: &Storage,
     tenant: &str,
     memory: u64,
+    wanted: Option<&[String]>,
 ) -> Result<SessionContext, QueryError> {
     let ctx = new_context(storage, memory)?;
+    let wants = |name: &str| wanted.is_none_or(|w| w.iter().any(|t| t == name));
+    let metrics = wants("metrics");
     for signal in Signal::ALL {
-        register(&ctx, storage, tenant, signal, None).await?;
+        let name = match signal {
+            Signal::Metrics => "samples",
+            other => other.table(),
+        };
+        if wants(name) || (metrics && signal == Signal::Metrics) {
+            register(&ctx, storage, tenant, signal, None).await?;
+        }
+    }
+    if !(metrics || wants("series")) {
+        return Ok(ctx);
     }
     // Labels live once per series: `metrics` joins samples with the series index.
     let all = storage.series().select(tenant, &[]);
@@ -46,6 +81,9 @@ pub async fn session(
         ]],
     )?;
     ctx.register_table("series", Arc::new(series))?;
+    if !metrics {
+        return Ok(ctx);
+    }
     let metrics = ctx
         .sql(
             "SELECT s.metric AS metric, s.labels AS labels, p.timestamp AS timestamp, \
