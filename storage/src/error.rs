@@ -64,6 +64,12 @@ pub const DISK_FULL_RETRY_AFTER_SECS: u64 = 10;
 /// `ENOSPC` and `EDQUOT` on Linux (and most Unixes): no space or no quota left.
 const NO_SPACE: [i32; 2] = [28, 122];
 
+/// Whether `e` is a full disk or an exceeded quota (ENOSPC, EDQUOT), for the writers
+/// outside storage that must answer it as such.
+pub fn is_no_space(e: &std::io::Error) -> bool {
+    e.raw_os_error().is_some_and(|c| NO_SPACE.contains(&c))
+}
+
 impl StorageError {
     /// Whether this error, or any error it was caused by, is a full disk or quota.
     pub fn is_disk_full(&self) -> bool {
@@ -73,7 +79,7 @@ impl StorageError {
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
         while let Some(e) = cause {
             if let Some(io) = e.downcast_ref::<std::io::Error>()
-                && io.raw_os_error().is_some_and(|c| NO_SPACE.contains(&c))
+                && is_no_space(io)
             {
                 return true;
             }

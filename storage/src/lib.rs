@@ -56,7 +56,7 @@ use arrow::array::RecordBatch;
 use osprey_config::StorageConfig;
 use serde::{Deserialize, Serialize};
 
-pub use error::{DISK_FULL_RETRY_AFTER_SECS, StorageError};
+pub use error::{DISK_FULL_RETRY_AFTER_SECS, StorageError, is_no_space};
 use files::blobs;
 pub use files::time_column;
 use index::{fulltext, tag_index, trace_index};

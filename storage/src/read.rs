@@ -317,12 +317,9 @@ impl Storage {
             return Ok(None);
         }
         // Ids that are not 16 bytes of hex are never stored (`layout::hex_to_binary`).
-        let wanted: Vec<[u8; 16]> = ids
+        let wanted: Vec<trace_index::TraceId> = ids
             .iter()
-            .filter_map(|id| {
-                let mut b = [0u8; 16];
-                files::layout::hex_decode(id, &mut b).then_some(b)
-            })
+            .filter_map(|id| trace_index::parse_trace_id(id))
             .collect();
         if wanted.is_empty() {
             return Ok(Some(Vec::new()));

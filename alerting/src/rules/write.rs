@@ -93,8 +93,8 @@ pub fn current(path: &Path) -> Result<Option<String>, AlertingError> {
 }
 
 fn io(path: &Path, e: std::io::Error) -> AlertingError {
-    // ENOSPC, EDQUOT: refused as a full disk (507), not as a broken file.
-    if e.raw_os_error().is_some_and(|c| c == 28 || c == 122) {
+    // Refused as a full disk (507), not as a broken file.
+    if osprey_storage::is_no_space(&e) {
         return AlertingError::DiskFull {
             file: path.display().to_string(),
         };

@@ -182,9 +182,8 @@ fn binary_id_filter(f: &Expr) -> Option<Expr> {
             return None;
         };
         let s = value.try_as_str().flatten()?;
-        let mut bytes = [0u8; 16];
-        layout::hex_id(s, &mut bytes)
-            .then(|| lit(ScalarValue::FixedSizeBinary(16, Some(bytes.to_vec()))))
+        let bytes = osprey_storage::index::trace_index::parse_trace_id(s)?;
+        Some(lit(ScalarValue::FixedSizeBinary(16, Some(bytes.to_vec()))))
     };
     let is_trace_id = |e: &Expr| matches!(e, Expr::Column(c) if c.name == "trace_id");
     match f {

@@ -77,13 +77,7 @@ fn hex_to_binary(column: &ArrayRef, width: i32) -> Result<ArrayRef, StorageError
     Ok(Arc::new(b.finish()))
 }
 
-/// Decodes the hex id `s` into `out` (of the id's width, case-insensitively);
-/// `false` when it is not exactly that many bytes of hex.
-pub fn hex_id(s: &str, out: &mut [u8]) -> bool {
-    hex_decode(s, out)
-}
-
-pub(crate) fn hex_decode(s: &str, out: &mut [u8]) -> bool {
+fn hex_decode(s: &str, out: &mut [u8]) -> bool {
     if s.len() != out.len() * 2 {
         return false;
     }
