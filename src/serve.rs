@@ -71,6 +71,10 @@ fn surfaces(
         config.spanmetrics.clone(),
     );
     ingest.limiter = Arc::clone(limiter);
+    ingest.admission.watch_memory(
+        config.server.memory_limit.as_u64(),
+        config.server.memory_headroom(config.storage.flush_size),
+    );
     let http_metrics = HttpMetrics::default();
     let mut registry = Registry::default();
     storage.metrics().register(&mut registry);

@@ -32,7 +32,7 @@ pub use load::{ConfigError, Problem, env_overrides, load, load_str};
 pub use query::QueryConfig;
 pub use rules::RulesConfig;
 pub use scrape::{RelabelAction, RelabelConfig, ScrapeAuthorization, ScrapeConfig, ScrapeJob};
-pub use server::ServerConfig;
+pub use server::{FLUSH_OVERHEAD, ServerConfig};
 pub use spanmetrics::SpanMetricsConfig;
 pub use storage::{StorageConfig, StoreLocation};
 pub use tls::{ClientTlsConfig, TlsConfig};
@@ -63,6 +63,26 @@ impl Config {
     /// The limits of `tenant` (`[overrides.<tenant>]` over `[limits]`).
     pub fn limits_for(&self, tenant: &str) -> Limits {
         Limits::resolve(&self.query, &self.limits, &self.overrides, tenant)
+    }
+
+    /// `server.memory_limit` must leave ingest at least as much as its headroom.
+    fn validate_memory_limit(&self, p: &mut Problems) {
+        let limit = self.server.memory_limit.as_u64();
+        let headroom = self.server.memory_headroom(self.storage.flush_size);
+        if limit > 0 && limit < 2 * headroom {
+            p.bad(
+                "server.memory_limit",
+                format!(
+                    "{} is below twice the headroom ingest leaves free, {} (server.ingest_inflight_limit {} + storage.flush_size {} + {} for flush encoders); raise it to at least {} or lower those",
+                    self.server.memory_limit,
+                    bytesize::ByteSize::b(headroom),
+                    self.server.ingest_inflight_limit,
+                    self.storage.flush_size,
+                    server::FLUSH_OVERHEAD,
+                    bytesize::ByteSize::b(2 * headroom),
+                ),
+            );
+        }
     }
 
     /// Semantic checks that a type alone cannot express. Returns every problem found.
@@ -102,6 +122,7 @@ impl Config {
             o.validate(&key, &mut problems);
         }
         self.storage.validate(&mut problems);
+        self.validate_memory_limit(&mut problems);
         self.spanmetrics.validate(&mut problems);
         self.query.validate(&mut problems);
         self.rules.validate(&mut problems);

@@ -296,6 +296,20 @@ mod tests {
         let p =
             problems("[server]\nhttp_addr = \"127.0.0.1:5\"\notlp_http_addr = \"127.0.0.1:5\"\n");
         assert_eq!(p[0].key, "server.otlp_http_addr");
+        // A memory bound that leaves a flush no room is refused, naming what it needs.
+        let p = problems("[server]\nmemory_limit = \"512MiB\"\n");
+        assert_eq!(p[0].key, "server.memory_limit");
+        assert!(
+            p[0].message.contains("storage.flush_size 64.0 MiB"),
+            "{}",
+            p[0].message
+        );
+        assert!(
+            p[0].message.contains("at least 768.0 MiB"),
+            "{}",
+            p[0].message
+        );
+        assert!(load_str("[server]\nmemory_limit = \"768MiB\"\n", &[]).is_ok());
     }
 
     #[test]

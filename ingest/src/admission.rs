@@ -11,8 +11,10 @@
 //! length prefix).
 
 mod grpc;
+mod memory;
 
 pub use grpc::GrpcLayer;
+pub use memory::MemoryWatch;
 
 use std::sync::Arc;
 
@@ -42,6 +44,8 @@ pub struct Admission {
     /// The budget in KiB (permits are KiB).
     limit_kib: u32,
     max_body: u64,
+    /// `server.memory_limit`, when set.
+    memory: Option<Arc<MemoryWatch>>,
 }
 
 /// A request's share of the budget, given back when dropped.
@@ -59,7 +63,14 @@ impl Admission {
             budget: Arc::new(Semaphore::new(limit_kib as usize)),
             limit_kib,
             max_body,
+            memory: None,
         }
+    }
+
+    /// Refuses ingest while the process's resident set is within `headroom` of
+    /// `limit` bytes (`server.memory_limit`) and memtables hold rows a flush frees.
+    pub fn watch_memory(&mut self, limit: u64, headroom: u64) {
+        self.memory = (limit > 0).then(|| MemoryWatch::start(limit, headroom));
     }
 
     /// Takes in a request whose decompressed body is about `body_bytes`, or says why
@@ -67,6 +78,18 @@ impl Admission {
     pub fn admit(&self, body_bytes: u64) -> Result<Admitted, IngestError> {
         let body_bytes = body_bytes.min(self.max_body);
         self.storage.check_room(body_bytes)?;
+        // Past the memory bound, wait for a flush to free memtables; with nothing left
+        // to flush, what holds the memory is not ingest's, and refusing would not help.
+        if let Some(watch) = &self.memory
+            && let Some(resident) = watch.over()
+            && self.storage.buffered_bytes() > 0
+        {
+            self.storage.request_flush();
+            return Err(IngestError::MemoryLimit {
+                resident,
+                limit: watch.limit(),
+            });
+        }
         let want = body_bytes.saturating_mul(DECODE_FACTOR) / 1024;
         let kib = u32::try_from(want)
             .unwrap_or(u32::MAX)

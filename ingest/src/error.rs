@@ -38,6 +38,12 @@ pub enum IngestError {
         "ingest is busy: requests in flight hold its memory budget of {limit} bytes (server.ingest_inflight_limit); retry later"
     )]
     Busy { limit: u64 },
+    /// The process's resident set is at the ingest share of `server.memory_limit`;
+    /// retry once a flush has freed memtables.
+    #[error(
+        "ingest is paused: the server holds {resident} bytes, near its memory bound of {limit} bytes (server.memory_limit); retry later"
+    )]
+    MemoryLimit { resident: u64, limit: u64 },
     /// A record's shape breaks a per-tenant limit (`[limits]`): not retryable.
     #[error("{message}")]
     Shape {
@@ -64,7 +70,9 @@ impl IngestError {
             IngestError::TooLarge { .. }
             | IngestError::TooManyRecords { .. }
             | IngestError::DecodedTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            IngestError::Busy { .. } | IngestError::Limit(_) => StatusCode::TOO_MANY_REQUESTS,
+            IngestError::Busy { .. } | IngestError::MemoryLimit { .. } | IngestError::Limit(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             IngestError::Storage(e) => match e {
                 StorageError::InvalidTenant(_) => StatusCode::BAD_REQUEST,
                 StorageError::Backpressure { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -111,7 +119,7 @@ impl IngestError {
             | IngestError::TooManyRecords { .. }
             | IngestError::DecodedTooLarge { .. } => tonic::Status::invalid_argument(msg),
             // Transient overload only.
-            IngestError::Busy { .. } | IngestError::Limit(_) => {
+            IngestError::Busy { .. } | IngestError::MemoryLimit { .. } | IngestError::Limit(_) => {
                 tonic::Status::resource_exhausted(msg)
             }
             IngestError::Storage(e) => match e {

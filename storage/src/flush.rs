@@ -30,6 +30,7 @@ impl Storage {
     }
 
     async fn flush_locked(&self) -> Result<FlushStats, StorageError> {
+        self.inner.flush_forced.store(false, Ordering::SeqCst);
         self.rotate().await?;
         let mut stats = FlushStats::default();
         for f in self.frozen()? {
@@ -51,14 +52,17 @@ impl Storage {
         }
         self.rotate().await?;
         let mut stats = FlushStats::default();
-        for f in self.frozen()? {
+        for (i, f) in self.frozen()?.into_iter().enumerate() {
             if !f.tables.keys().any(|(t, _)| t == tenant) {
                 continue;
             }
             let inner = Arc::clone(&self.inner);
             let tenant = tenant.to_string();
             let s = tokio::task::spawn_blocking(move || {
-                if f.tables.keys().all(|(t, _)| *t == tenant)
+                // Only the oldest frozen memtable may move the WAL checkpoint: an
+                // older one still needs its segments.
+                if i == 0
+                    && f.tables.keys().all(|(t, _)| *t == tenant)
                     && f.series.iter().all(|(t, _)| *t == tenant)
                 {
                     flush_frozen(&inner, &f)
@@ -82,7 +86,7 @@ impl Storage {
             .map_err(|_| StorageError::Closed("WAL writer stopped".into()))?
     }
 
-    fn frozen(&self) -> Result<Vec<Arc<Frozen>>, StorageError> {
+    pub(crate) fn frozen(&self) -> Result<Vec<Arc<Frozen>>, StorageError> {
         self.inner
             .state
             .read()
@@ -113,7 +117,17 @@ impl Storage {
         }
     }
 
+    /// Asks the background flusher to flush what is buffered now, whatever its size
+    /// or age (ingest does when the process nears `server.memory_limit`).
+    pub fn request_flush(&self) {
+        self.inner.flush_forced.store(true, Ordering::SeqCst);
+        self.inner.flush_wanted.notify_one();
+    }
+
     pub(crate) fn flush_due(&self) -> bool {
+        if self.inner.flush_forced.load(Ordering::SeqCst) && self.buffered_bytes() > 0 {
+            return true;
+        }
         let Ok(s) = self.inner.state.read() else {
             return false;
         };
@@ -156,7 +170,7 @@ fn write_frozen(
         frozen.tables.iter().filter(|((t, _), _)| keep(t)).collect();
     let partition_ns = partition_nanos(&inner.config);
     for ((tenant, signal), batches) in by_key {
-        for (partition, batch) in files::split_by_partition(*signal, batches, partition_ns)? {
+        for (partition, part) in files::split_by_partition(*signal, batches, partition_ns)? {
             let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
             let file = files::NewFile {
                 seq,
@@ -167,7 +181,7 @@ fn write_frozen(
             let meta = files::write_new(
                 &inner.blobs,
                 file,
-                &[batch],
+                &part,
                 files::WriteOptions::flush(&inner.config),
                 &inner.series.index.file_order(tenant),
             )?;

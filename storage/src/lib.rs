@@ -164,6 +164,9 @@ pub(crate) struct Inner {
     disk_full: AtomicBool,
     flush_lock: tokio::sync::Mutex<()>,
     flush_wanted: tokio::sync::Notify,
+    /// Set by [`Storage::request_flush`]: the next flusher tick flushes whatever is
+    /// buffered, however small.
+    flush_forced: std::sync::atomic::AtomicBool,
     metrics: StorageMetrics,
     /// Next file sequence number (shared by flush and compaction).
     next_seq: AtomicU64,

@@ -155,6 +155,7 @@ impl Storage {
             disk_full: AtomicBool::new(false),
             flush_lock: tokio::sync::Mutex::new(()),
             flush_wanted: tokio::sync::Notify::new(),
+            flush_forced: std::sync::atomic::AtomicBool::new(false),
             metrics,
             next_seq: AtomicU64::new(next_seq),
             graveyard: Mutex::new(Vec::new()),

@@ -100,6 +100,49 @@ async fn a_tenants_flush_leaves_other_tenants_in_memory_and_replays_exactly_once
 }
 
 #[tokio::test]
+async fn a_tenants_flush_of_a_newer_memtable_keeps_the_wal_an_older_one_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Storage::open(dir.path(), cfg()).unwrap();
+        s.append("a", Signal::Logs, logs(3, "a1")).await.unwrap();
+        s.append("b", Signal::Logs, logs(2, "b1")).await.unwrap();
+        s.flush_tenant("b").await.unwrap();
+        // a's rows wait in an older, partial frozen memtable; b's new rows are the
+        // only ones of the next. Flushing b must not move the WAL checkpoint past a's.
+        s.append("b", Signal::Logs, logs(4, "b2")).await.unwrap();
+        assert_eq!(s.flush_tenant("b").await.unwrap().rows, 4);
+        // Dropped without close: like a crash.
+    }
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    assert_eq!(rows_in(&s, "a"), (3, 0));
+    assert_eq!(rows_in(&s, "b"), (0, 6));
+}
+
+#[tokio::test]
+async fn the_writer_freezes_a_memtable_at_flush_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg();
+    c.flush_size = bytesize_kib(1);
+    let s = Storage::open(dir.path(), c).unwrap();
+    for i in 0..3 {
+        s.append("default", Signal::Logs, logs(50, &format!("r{i}")))
+            .await
+            .unwrap();
+    }
+    // No flusher runs here: each batch filled the active memtable, which the writer
+    // froze right after acknowledging it, so a flush writes three files of one batch
+    // each, not one of three.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.frozen().unwrap().len() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(s.frozen().unwrap().len(), 3);
+    let st = s.flush().await.unwrap();
+    assert_eq!((st.files, st.rows), (3, 150));
+    assert_eq!(rows_in(&s, "default"), (0, 150));
+}
+
+#[tokio::test]
 async fn a_tenants_compaction_merges_its_files_only() {
     let dir = tempfile::tempdir().unwrap();
     let s = Storage::open(dir.path(), cfg()).unwrap();

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray};
 use arrow::compute::{
-    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
+    SortColumn, concat_batches, filter_record_batch, interleave_record_batch, lexsort_to_indices,
 };
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
@@ -101,27 +101,71 @@ fn rank_strings(column: &arrow::array::ArrayRef) -> arrow::array::ArrayRef {
     Arc::new(ranks)
 }
 
-/// Concatenates and sorts `batches` by the signal's key columns.
+/// Sorts the rows of `batches` by the signal's key columns into one batch. Only the
+/// key columns are concatenated; the rows are then gathered from the input batches
+/// in order (`interleave`), so a flush holds the memtable and one sorted copy, not a
+/// concatenated copy besides.
 pub fn sort_batches(signal: Signal, batches: &[RecordBatch]) -> Result<RecordBatch, StorageError> {
     let Some(first) = batches.first() else {
         return Ok(RecordBatch::new_empty(crate::schema::stored_schema(signal)));
     };
-    let batch = concat_batches(&first.schema(), batches)?;
-    if signal == Signal::Metrics
-        && let Some(indices) = sort_samples(&batch)
-    {
-        return Ok(take_record_batch(&batch, &indices)?);
+    let key_batch = concat_columns(first, batches, sort_columns(signal))?;
+    let indices = match signal {
+        Signal::Metrics => sort_samples(&key_batch),
+        _ => None,
+    };
+    let indices = match indices {
+        Some(i) => i,
+        None => {
+            let columns: Vec<SortColumn> = sort_columns(signal)
+                .iter()
+                .filter_map(|name| key_batch.column_by_name(name))
+                .map(|c| SortColumn {
+                    values: rank_strings(c),
+                    options: None,
+                })
+                .collect();
+            lexsort_to_indices(&columns, None)?
+        }
+    };
+    // Row `i` of the virtual concatenation is row `i - starts[b]` of batch `b`.
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut total = 0usize;
+    for b in batches {
+        starts.push(total);
+        total += b.num_rows();
     }
-    let columns: Vec<SortColumn> = sort_columns(signal)
+    let order: Vec<(usize, usize)> = indices
+        .values()
         .iter()
-        .filter_map(|name| batch.column_by_name(name))
-        .map(|c| SortColumn {
-            values: rank_strings(c),
-            options: None,
+        .map(|&i| {
+            let i = i as usize;
+            let b = starts.partition_point(|&s| s <= i) - 1;
+            (b, i - starts[b])
         })
         .collect();
-    let indices = lexsort_to_indices(&columns, None)?;
-    Ok(take_record_batch(&batch, &indices)?)
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    Ok(interleave_record_batch(&refs, &order)?)
+}
+/// The columns named `names` (those the schema has) of `batches`, concatenated.
+fn concat_columns(
+    first: &RecordBatch,
+    batches: &[RecordBatch],
+    names: &[&str],
+) -> Result<RecordBatch, StorageError> {
+    let schema = first.schema();
+    let picked: Vec<usize> = names
+        .iter()
+        .filter_map(|n| schema.index_of(n).ok())
+        .collect();
+    let projected: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| b.project(&picked))
+        .collect::<Result<_, _>>()?;
+    Ok(concat_batches(
+        &Arc::new(schema.project(&picked)?),
+        &projected,
+    )?)
 }
 
 /// Sort order of a samples batch by (series_id, timestamp), stable (of two samples of
@@ -165,40 +209,43 @@ pub fn partition_dir(partition_ns: i64) -> String {
         .to_string()
 }
 
-/// Splits `batches` into one batch per time partition, ascending.
+/// Splits `batches` by time partition, ascending: each partition's rows, as batches
+/// (the input batches themselves when they lie in one partition, so nothing is copied
+/// in the usual case).
 pub fn split_by_partition(
     signal: Signal,
     batches: &[RecordBatch],
     partition_ns: i64,
-) -> Result<Vec<(i64, RecordBatch)>, StorageError> {
-    let Some(first) = batches.first() else {
-        return Ok(Vec::new());
-    };
-    let batch = concat_batches(&first.schema(), batches)?;
-    let col = batch
-        .column_by_name(time_column(signal))
-        .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
-        .ok_or_else(|| {
-            StorageError::Arrow(arrow::error::ArrowError::SchemaError(format!(
-                "{signal} batch has no time column"
-            )))
-        })?;
-    let keys: Vec<i64> = col
-        .values()
-        .iter()
-        .map(|t| partition_of(*t, partition_ns))
-        .collect();
-    let distinct: std::collections::BTreeSet<i64> = keys.iter().copied().collect();
-    if distinct.len() <= 1 {
-        return Ok(distinct.into_iter().map(|k| (k, batch.clone())).collect());
-    }
-    distinct
-        .into_iter()
-        .map(|k| {
+) -> Result<Vec<(i64, Vec<RecordBatch>)>, StorageError> {
+    let mut parts: std::collections::BTreeMap<i64, Vec<RecordBatch>> = Default::default();
+    for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+        let col = batch
+            .column_by_name(time_column(signal))
+            .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
+            .ok_or_else(|| {
+                StorageError::Arrow(arrow::error::ArrowError::SchemaError(format!(
+                    "{signal} batch has no time column"
+                )))
+            })?;
+        let keys: Vec<i64> = col
+            .values()
+            .iter()
+            .map(|t| partition_of(*t, partition_ns))
+            .collect();
+        let distinct: std::collections::BTreeSet<i64> = keys.iter().copied().collect();
+        if let [only] = distinct.iter().copied().collect::<Vec<_>>()[..] {
+            parts.entry(only).or_default().push(batch.clone());
+            continue;
+        }
+        for k in distinct {
             let mask: BooleanArray = keys.iter().map(|x| Some(*x == k)).collect();
-            Ok((k, filter_record_batch(&batch, &mask)?))
-        })
-        .collect()
+            parts
+                .entry(k)
+                .or_default()
+                .push(filter_record_batch(batch, &mask)?);
+        }
+    }
+    Ok(parts.into_iter().collect())
 }
 
 /// Writes `batches` (memory layout) as one sorted Parquet object at `rel_path`
@@ -610,7 +657,10 @@ mod tests {
         let stored =
             crate::schema::to_stored(Signal::Metrics, &samples_batch(&rows).unwrap()).unwrap();
         let parts = split_by_partition(Signal::Metrics, &[stored], hour).unwrap();
-        let summary: Vec<(i64, usize)> = parts.iter().map(|(k, b)| (*k, b.num_rows())).collect();
+        let summary: Vec<(i64, usize)> = parts
+            .iter()
+            .map(|(k, b)| (*k, b.iter().map(|b| b.num_rows()).sum()))
+            .collect();
         assert_eq!(summary, vec![(-hour, 1), (0, 2), (hour, 1), (3 * hour, 1)]);
         assert_eq!(partition_dir(hour), "1970-01-01T01");
     }

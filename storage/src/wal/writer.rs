@@ -136,6 +136,10 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
         }
         if let Some(ack) = rotate {
             let _ = ack.send(rotate_segment(inner, &mut segment, wal_dir));
+        } else if active_full(inner)
+            && let Err(e) = rotate_segment(inner, &mut segment, wal_dir)
+        {
+            tracing::warn!(error = %e, "could not freeze a full memtable; the flusher will");
         }
     }
     // Channel closed: make what was written durable even with wal_fsync off.
@@ -284,6 +288,17 @@ fn commit_group(inner: &Inner, group: Vec<Pending>) {
     for (ack, stored) in exemplar_acks {
         let _ = ack.send(Ok(stored));
     }
+}
+
+/// Whether the active memtable has reached `flush_size`. The writer freezes it at once
+/// (instead of waiting for the flusher, which may be busy writing an earlier one), so
+/// no frozen memtable is much larger than `flush_size` and a flush's working set (one
+/// sorted copy of a frozen memtable, see `files::sort_batches`) stays near it.
+fn active_full(inner: &Inner) -> bool {
+    inner
+        .state
+        .read()
+        .is_ok_and(|s| s.active.bytes >= inner.config.flush_size.as_u64())
 }
 
 fn rotate_segment(
