@@ -142,6 +142,21 @@ impl RequestContext {
         self.principal.as_deref().map(|p| p.name.as_str())
     }
 
+    /// The tenants this request's token may act as; `None`: any (also with
+    /// authentication off).
+    pub fn allowed_tenants(&self) -> Option<Vec<&str>> {
+        self.principal.as_deref().and_then(Principal::tenants)
+    }
+
+    /// The scopes granted, by name.
+    pub fn scope_names(&self) -> Vec<&'static str> {
+        Scope::ALL
+            .into_iter()
+            .filter(|s| self.has(*s))
+            .map(Scope::as_str)
+            .collect()
+    }
+
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(scope)
     }

@@ -31,6 +31,14 @@ enum Tenants {
 }
 
 impl Principal {
+    /// The tenants the token may act as, the first being its own; `None`: any.
+    pub fn tenants(&self) -> Option<Vec<&str>> {
+        match &self.tenants {
+            Tenants::Any => None,
+            Tenants::Only(list) => Some(list.iter().map(Tenant::as_str).collect()),
+        }
+    }
+
     fn tenant(&self, asked: Option<Tenant>) -> Result<Tenant, AuthError> {
         match (&self.tenants, asked) {
             (Tenants::Any, asked) => Ok(asked.unwrap_or_default()),

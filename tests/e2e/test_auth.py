@@ -41,6 +41,7 @@ ROUTES: list[tuple[str, str, str | None]] = [
     ("GET", "/api/operations", "query"),
     ("GET", "/api/services/x/operations", "query"),
     ("GET", "/api/v1/status/buildinfo", "query"),
+    ("GET", "/api/v1/status/whoami", "query"),
     ("GET", "/api/v1/logs/search", "query"),
     ("GET", "/api/v1/logs/histogram", "query"),
     ("GET", "/api/v1/logs/fields", "query"),

@@ -1,4 +1,5 @@
-//! Admin and status endpoints, acting on the asking tenant only: flush, compaction, storage status.
+//! Admin and status endpoints, acting on the asking tenant only: flush, compaction,
+//! storage status, and who the asker is.
 
 use std::collections::HashMap;
 
@@ -19,6 +20,40 @@ pub(super) async fn flush_handler(State(st): State<QueryState>, ctx: RequestCont
         Ok(stats) => success(stats),
         Err(e) => admin_error("flush", &e),
     }
+}
+
+/// Who a request acts as: its tenant, its token (by name) and what the token allows.
+#[derive(Debug, serde::Serialize)]
+pub struct WhoAmI {
+    /// The tenant this request read as (the header's, else the token's first).
+    pub tenant: String,
+    /// Whether the server asks for tokens.
+    pub authentication: bool,
+    /// The token's name in the config; null with authentication off.
+    pub token: Option<String>,
+    /// The tenants the token may act as (its own first); null: any.
+    pub tenants: Option<Vec<String>>,
+    pub scopes: Vec<&'static str>,
+}
+
+impl WhoAmI {
+    pub fn of(ctx: &RequestContext) -> Self {
+        Self {
+            tenant: ctx.tenant().to_string(),
+            authentication: ctx.principal().is_some(),
+            token: ctx.principal().map(str::to_string),
+            tenants: ctx
+                .allowed_tenants()
+                .map(|l| l.into_iter().map(str::to_string).collect()),
+            scopes: ctx.scope_names(),
+        }
+    }
+}
+
+/// `GET /api/v1/status/whoami`: the UI shows which tenant a token acts as when the
+/// URL names none, and offers the token's other tenants.
+pub(super) async fn whoami_handler(ctx: RequestContext) -> Response {
+    success(WhoAmI::of(&ctx))
 }
 
 /// `GET /api/v1/status/storage`: the asking tenant's partitions, buffered bytes and head

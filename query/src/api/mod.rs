@@ -198,6 +198,7 @@ fn reads() -> Router<QueryState> {
             get(operations_handler),
         )
         .route("/api/v1/status/buildinfo", get(buildinfo_handler))
+        .route("/api/v1/status/whoami", get(whoami_handler))
         .route("/api/v1/logs/search", get(logs_search_handler))
         .route("/api/v1/logs/histogram", get(logs_histogram_handler))
         .route("/api/v1/logs/fields", get(logs_fields_handler))

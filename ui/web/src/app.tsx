@@ -4,6 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { alerts } from "./api/alerts";
 import { currentTenant, TENANT_RE } from "./api/http";
+import { tenantTitle, whoami } from "./api/status";
 import { Icon } from "./components/Icon";
 import { Link } from "./components/Link";
 import { Loading, ErrorState } from "./components/States";
@@ -126,6 +127,8 @@ function TenantSwitcher() {
   const current = loc.params.get("tenant") ?? "";
   const [value, setValue] = useState(current);
   const invalid = value !== "" && !TENANT_RE.test(value);
+  // Who the requests act as: with a token, an empty field means its own tenant.
+  const me = useLoad((s) => whoami(s), [current], { label: "Could not load who you are" }).data;
   useEffect(() => setValue(current), [current]);
   const commit = () => {
     const v = value.trim();
@@ -133,15 +136,18 @@ function TenantSwitcher() {
     if (v !== "") rememberTenant(v);
     updateParams({ tenant: v === "" ? null : v });
   };
+  const suggestions = [...new Set([...(me?.tenants ?? []), ...recentTenants()])];
+  const own = me?.tenants?.[0] ?? "default";
   return (
-    <label class={`tenant${invalid ? " invalid" : ""}`} title={invalid ? "1–64 characters of A–Z a–z 0–9 _ . -" : "Tenant (X-Scope-OrgID); empty: default"}>
+    <label class={`tenant${invalid ? " invalid" : ""}`} title={invalid ? "1–64 characters of A–Z a–z 0–9 _ . -" : tenantTitle(me)}>
       <span class="tenant-label">Tenant</span>
       <input
         id="tenant"
         data-testid="tenant"
+        data-acting={me?.tenant ?? ""}
         class="input mono"
         list="tenant-list"
-        placeholder="default"
+        placeholder={own}
         value={value}
         size={10}
         spellcheck={false}
@@ -152,8 +158,14 @@ function TenantSwitcher() {
         }}
         onBlur={commit}
       />
+      {me?.token ? (
+        <span class="tenant-token" data-testid="tenant-token" data-token={me.token}>
+          <Icon name="key" size={14} />
+          <span class="tenant-token-name mono">{me.token}</span>
+        </span>
+      ) : null}
       <datalist id="tenant-list">
-        {recentTenants().map((t) => (
+        {suggestions.map((t) => (
           <option key={t} value={t} />
         ))}
       </datalist>

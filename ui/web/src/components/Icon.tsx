@@ -24,6 +24,7 @@ const PATHS: Record<string, string> = {
   logo: "M1.5 10 8 4.5l6.5 5.5-2.2.2L8 7.2 3.7 10.2z",
   alert: "M8 2 14.5 13.5h-13zM8 6.5v3.2M8 11.5v.2",
   wrap: "M2.5 4h11M2.5 8h9a2 2 0 0 1 0 4H9M10.5 10.5 9 12l1.5 1.5M2.5 12h4",
+  key: "M10.5 2.5a3 3 0 1 0 0 6 3 3 0 0 0 0-6zM8.4 7.6 2.5 13.5M4.5 11.5l1.5 1.5M6 10l1.5 1.5",
 };
 
 export function Icon({ name, size = 16, title }: { name: keyof typeof PATHS; size?: number; title?: string }) {
