@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from builders import assert_accepted, gauge_metric, log_record, logs_request, metrics_request, number_point, post_otlp
-from harness import HTTP_TIMEOUT_S, OspreyServer, recent_second
+from harness import HTTP_TIMEOUT_S, OspreyServer, recent_second, record_figure
 
 SQL_LIMIT = 64
 PROMQL_LIMIT = 128
@@ -78,6 +78,7 @@ def assert_refused(resp: requests.Response, limit: int) -> str:
     assert body.get("status") == "error", body
     message = body["error"]
     assert "nested too deeply" in message and f"more than {limit} levels" in message, message
+    record_figure("refused deep query answered after", round(resp.elapsed.total_seconds() * 1000, 1), "ms")
     return message
 
 

@@ -24,7 +24,7 @@ from builders import (
     span,
     traces_request,
 )
-from harness import OspreyServer, wait_until
+from harness import OspreyServer, record_figure, wait_until
 
 LOGS_PER_BATCH = 5
 SPANS_PER_BATCH = 2
@@ -183,8 +183,11 @@ def test_kill_during_ingest(osprey: OspreyServer) -> None:
             t.join(timeout=30)
     assert not any(t.is_alive() for t in threads)
 
+    started = time.monotonic()
     osprey.start()
+    record_figure("start to ready after SIGKILL during ingest", round(time.monotonic() - started, 2), "s")
     stored = Counter(row[0] for row in osprey.sql("SELECT attributes['seq'] FROM logs"))
+    record_figure("acknowledged records checked after SIGKILL", len(acked), "records")
     duplicated = {s: n for s, n in stored.items() if n != 1}
     assert not duplicated, f"duplicated after recovery: {sorted(duplicated)[:10]}"
     lost = acked - set(stored)
