@@ -1,17 +1,22 @@
 //! Admission: whether ingest takes a request in before reading and decoding it.
 //!
 //! A request is refused at once (429 / RESOURCE_EXHAUSTED with Retry-After, before its
-//! body is read) when storage has no room for its body under its memory limit, or when the requests being
-//! read and decoded already hold `server.ingest_inflight_limit`. Each request reserves
-//! about [`DECODE_FACTOR`] times its body until its answer is made: the body, the
-//! decoded protocol structures and the Arrow batch built from them. So under overload
-//! memory stays near `memtable_limit + ingest_inflight_limit`, and every protocol
-//! answers as fast as the check (the gRPC listener gets the same check as a tower
-//! layer in front of tonic's decoding, `admission/grpc.rs`, sized by the message's
-//! length prefix).
+//! body is read) when storage has no room for its body under its memory limit, when
+//! the process is near `server.memory_limit`, or when the requests being read and
+//! decoded already hold `server.ingest_inflight_limit`. Each request holds about
+//! [`DECODE_FACTOR`] times its body until its answer is made: the body, the decoded
+//! protocol structures and the Arrow batch built from them. Only its first
+//! [`FIRST_BYTES`] are reserved before the body is read; the rest is reserved as it
+//! arrives (`admission/metered.rs`), so a client that declares a large body and sends
+//! it slowly holds only what it has sent, and a body that cannot get its share is read
+//! to its end, dropped and refused. So under overload memory stays near
+//! `memtable_limit + ingest_inflight_limit`, and every protocol answers as fast as the
+//! check (the gRPC listener gets the same check as a tower layer in front of tonic's
+//! decoding, `admission/grpc.rs`, sized by the message's length prefix).
 
 mod grpc;
 mod memory;
+mod metered;
 
 pub use grpc::GrpcLayer;
 pub use memory::MemoryWatch;
@@ -35,6 +40,10 @@ pub const DECODE_FACTOR: u64 = 4;
 
 /// What a compressed body is assumed to grow to (capped at `server.max_body_size`).
 pub(crate) const COMPRESSION_RATIO: u64 = 8;
+
+/// The part of an HTTP body whose share is reserved before it is read; the rest is
+/// reserved as it arrives (`admission/metered.rs`).
+pub(crate) const FIRST_BYTES: u64 = 256 * 1024;
 
 /// The budget of requests in flight, shared by every ingest route and listener.
 #[derive(Clone)]
@@ -74,9 +83,16 @@ impl Admission {
     }
 
     /// Takes in a request whose decompressed body is about `body_bytes`, or says why
-    /// not. A single request always fits an idle budget.
+    /// not, reserving its whole share. A single request always fits an idle budget.
     pub fn admit(&self, body_bytes: u64) -> Result<Admitted, IngestError> {
         let body_bytes = body_bytes.min(self.max_body);
+        self.check(body_bytes)?;
+        self.reserve(self.rate(1).kib_for(body_bytes))
+            .map(|permit| Admitted { _permit: permit })
+    }
+
+    /// Whether storage and the memory bound have room for `body_bytes` more.
+    fn check(&self, body_bytes: u64) -> Result<(), IngestError> {
         self.storage.check_room(body_bytes)?;
         // Past the memory bound, wait for a flush to free memtables; with nothing left
         // to flush, what holds the memory is not ingest's, and refusing would not help.
@@ -90,21 +106,33 @@ impl Admission {
                 limit: watch.limit(),
             });
         }
-        let want = body_bytes.saturating_mul(DECODE_FACTOR) / 1024;
-        let kib = u32::try_from(want)
-            .unwrap_or(u32::MAX)
-            .clamp(1, self.limit_kib);
+        Ok(())
+    }
+
+    fn reserve(&self, kib: u32) -> Result<OwnedSemaphorePermit, IngestError> {
         Arc::clone(&self.budget)
             .try_acquire_many_owned(kib)
-            .map(|permit| Admitted { _permit: permit })
-            .map_err(|_| IngestError::Busy {
-                limit: u64::from(self.limit_kib) * 1024,
-            })
+            .map_err(|_| self.busy())
+    }
+
+    fn busy(&self) -> IngestError {
+        IngestError::Busy {
+            limit: u64::from(self.limit_kib) * 1024,
+        }
+    }
+
+    fn rate(&self, ratio: u64) -> metered::Rate {
+        metered::Rate {
+            ratio,
+            max_body: self.max_body,
+            limit_kib: self.limit_kib,
+        }
     }
 
     /// The decompressed size an HTTP request's headers announce (the largest body
-    /// allowed when they do not say).
-    fn http_body_bytes(&self, req: &Request) -> u64 {
+    /// allowed when they do not say), and the decompressed bytes assumed per byte
+    /// received.
+    fn http_body_bytes(&self, req: &Request) -> (u64, u64) {
         let h = req.headers();
         let declared = h
             .get(header::CONTENT_LENGTH)
@@ -116,21 +144,34 @@ impl Admission {
             .is_some_and(|v| !v.trim().eq_ignore_ascii_case("identity"))
             // remote_write bodies are snappy-compressed without saying so.
             || req.uri().path() == "/api/v1/write";
-        match declared {
-            Some(n) if encoded => n.saturating_mul(COMPRESSION_RATIO),
-            Some(n) => n,
-            None => self.max_body,
-        }
-        .min(self.max_body)
+        let ratio = if encoded { COMPRESSION_RATIO } else { 1 };
+        let bytes = declared.map_or(self.max_body, |n| n.saturating_mul(ratio));
+        (bytes.min(self.max_body), ratio)
     }
 }
 
-/// Axum middleware for the HTTP ingest routes.
+/// Axum middleware for the HTTP ingest routes: storage and the memory bound are
+/// checked for the whole declared body, the budget is reserved for its first
+/// [`FIRST_BYTES`] and grows as the rest arrives.
 pub async fn http(State(adm): State<Admission>, req: Request, next: Next) -> Response {
-    match adm.admit(adm.http_body_bytes(&req)) {
-        Ok(admitted) => {
+    let (declared, ratio) = adm.http_body_bytes(&req);
+    let rate = adm.rate(ratio);
+    let first = adm
+        .check(declared)
+        .and_then(|()| adm.reserve(rate.kib_for(FIRST_BYTES.min(declared) / ratio)));
+    match first {
+        Ok(permit) => {
+            let reservation = metered::Reservation::new(permit);
+            let budget = Arc::clone(&adm.budget);
+            let held = reservation.clone();
+            let req = req.map(|body| {
+                axum::body::Body::new(metered::MeteredBody::new(body, budget, rate, held))
+            });
             let resp = next.run(req).await;
-            drop(admitted);
+            if reservation.refused() {
+                return adm.busy().into_response();
+            }
+            drop(reservation);
             resp
         }
         Err(e) => {
@@ -197,6 +238,78 @@ mod tests {
         let dir2 = tempfile::tempdir().unwrap();
         let idle = Admission::new(storage(dir2.path(), 1 << 30), 1 << 20, 16 << 20);
         assert!(idle.admit(16 << 20).is_ok());
+    }
+
+    /// A router whose one route reads the whole body, behind the admission middleware.
+    fn app(adm: &Admission) -> axum::Router {
+        axum::Router::new()
+            .route(
+                "/v1/logs",
+                axum::routing::post(
+                    |body: axum::body::Bytes| async move { body.len().to_string() },
+                ),
+            )
+            .layer(axum::extract::DefaultBodyLimit::max(32 << 20))
+            .layer(axum::middleware::from_fn_with_state(adm.clone(), http))
+    }
+
+    /// A request declaring `declared` bytes whose body is what `rx` sends.
+    fn streamed(declared: u64, rx: tokio::sync::mpsc::Receiver<Vec<u8>>) -> Request {
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|c| (Ok::<_, std::io::Error>(c), rx))
+        });
+        http::Request::post("/v1/logs")
+            .header(header::CONTENT_LENGTH, declared)
+            .body(axum::body::Body::from_stream(stream))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_slow_large_body_holds_only_what_it_has_sent() {
+        use tower::ServiceExt;
+        let dir = tempfile::tempdir().unwrap();
+        let adm = Admission::new(storage(dir.path(), 1 << 30), 8 << 20, 16 << 20);
+        // A client declares 16 MiB (64 MiB of budget, clamped to all 8 MiB before this
+        // change) and sends 10 KiB, then stalls.
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let slow = tokio::spawn(app(&adm).oneshot(streamed(16 << 20, rx)));
+        tx.send(vec![b'x'; 10 * 1024]).await.unwrap();
+        tokio::task::yield_now().await;
+        // Another request is taken in meanwhile.
+        let (tx2, rx2) = tokio::sync::mpsc::channel(1);
+        tx2.send(vec![b'y'; 100 * 1024]).await.unwrap();
+        drop(tx2);
+        let resp = app(&adm).oneshot(streamed(100 * 1024, rx2)).await.unwrap();
+        assert_eq!(resp.status(), http::StatusCode::OK);
+        // The slow one goes on and completes (alone, its share fits the budget).
+        for _ in 0..4 {
+            tx.send(vec![b'x'; 1 << 20]).await.unwrap();
+        }
+        drop(tx);
+        let resp = slow.await.unwrap().unwrap();
+        assert_eq!(resp.status(), http::StatusCode::OK);
+        // Every permit is back.
+        assert_eq!(adm.budget.available_permits(), 8 * 1024);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_cannot_get_its_share_is_read_and_refused() {
+        use tower::ServiceExt;
+        let dir = tempfile::tempdir().unwrap();
+        let adm = Admission::new(storage(dir.path(), 1 << 30), 8 << 20, 16 << 20);
+        let held = adm.admit(1536 * 1024).unwrap(); // 6 MiB of 8
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let req = tokio::spawn(app(&adm).oneshot(streamed(2 << 20, rx)));
+        // 2 MiB need 8 MiB of budget; the first 256 KiB (1 MiB) fit, the rest does not.
+        for _ in 0..8 {
+            tx.send(vec![b'z'; 256 * 1024]).await.unwrap();
+        }
+        drop(tx);
+        let resp = req.await.unwrap().unwrap();
+        assert_eq!(resp.status(), http::StatusCode::TOO_MANY_REQUESTS);
+        assert!(resp.headers().contains_key(header::RETRY_AFTER));
+        drop(held);
+        assert_eq!(adm.budget.available_permits(), 8 * 1024);
     }
 
     #[tokio::test]

@@ -233,3 +233,37 @@ def test_stalled_tail_readers_are_disconnected(osprey_factory) -> None:
     for s in [*stalled, reading]:
         s.close()
     record_figure("stalled tail readers disconnected after", round(waited, 1), "s")
+
+
+def test_slow_large_bodies_do_not_hold_the_ingest_budget(osprey_factory) -> None:
+    """Four clients declare 16 MiB bodies (64 MiB of the in-flight budget each, all of
+    it before bodies reserved as they arrive) and send 1 KiB: meanwhile other clients'
+    requests are taken in. Then the slow ones time out with 408 and store nothing."""
+    server = osprey_factory(config="""
+[server]
+body_read_timeout = "3s"
+ingest_inflight_limit = "64MiB"
+""")
+    slow = []
+    for i in range(4):
+        s = connect(server.http_port)
+        s.sendall(f"POST /api/v1/logs?service=slow HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                  f"Content-Length: {16 << 20}\r\n\r\n".encode() + b"slow line\n" * 100)
+        slow.append(s)
+    try:
+        time.sleep(0.3)
+        started = time.monotonic()
+        for i in range(5):
+            r = server.post("/api/v1/logs?service=quick", data=b"quick line\n" * 10_000,
+                            headers={"Content-Type": "text/plain"})
+            assert r.status_code == 200, r.text
+        record_figure("requests taken in while 4 slow 16 MiB bodies arrive", 5, "requests")
+        assert time.monotonic() - started < 2.5, "the quick requests waited for the slow ones"
+        for s in slow:
+            s.settimeout(8)
+            assert s.recv(100).startswith(b"HTTP/1.1 408")
+    finally:
+        for s in slow:
+            s.close()
+    assert server.count("logs", "service = 'quick'") == 50_000
+    assert server.count("logs", "service = 'slow'") == 0

@@ -18,6 +18,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, BodyStream, StreamBody};
 use tonic::body::Body;
 
+use super::metered::{MeteredBody, Reservation};
 use super::{Admission, COMPRESSION_RATIO};
 
 /// gRPC's length-prefixed message header: 1 flag byte, 4 length bytes (big endian).
@@ -68,10 +69,22 @@ where
         Box::pin(async move {
             let (parts, body) = req.into_parts();
             let (prefix, body) = read_prefix(body).await;
-            match adm.admit(message_bytes(&prefix, adm.max_body)) {
-                Ok(admitted) => {
+            let (ratio, declared) = message_bytes(&prefix, adm.max_body);
+            let rate = adm.rate(ratio);
+            // As on HTTP: the first slice is reserved now, the rest as it arrives.
+            let first = adm
+                .check(declared)
+                .and_then(|()| adm.reserve(rate.kib_for(super::FIRST_BYTES.min(declared) / ratio)));
+            match first {
+                Ok(permit) => {
+                    let reservation = Reservation::new(permit);
+                    let budget = std::sync::Arc::clone(&adm.budget);
+                    let body = Body::new(MeteredBody::new(body, budget, rate, reservation.clone()));
                     let resp = inner.call(http::Request::from_parts(parts, body)).await;
-                    drop(admitted);
+                    if reservation.refused() {
+                        return Ok(adm.busy().grpc_status().into_http());
+                    }
+                    drop(reservation);
                     resp
                 }
                 Err(e) => Ok(e.grpc_status().into_http()),
@@ -105,19 +118,16 @@ async fn read_prefix(mut body: Body) -> (Bytes, Body) {
     (head.freeze(), body)
 }
 
-/// What the message whose prefix is `head` will take decompressed (0 when the prefix
-/// is incomplete: tonic then refuses the request itself).
-fn message_bytes(head: &[u8], max_body: u64) -> u64 {
+/// The decompressed bytes assumed per byte of the message whose prefix is `head`,
+/// and what it will take decompressed (0 when the prefix is incomplete: tonic then
+/// refuses the request itself).
+fn message_bytes(head: &[u8], max_body: u64) -> (u64, u64) {
     let Some(&[flag, a, b, c, d]) = head.get(..PREFIX) else {
-        return 0;
+        return (1, 0);
     };
     let len = u64::from(u32::from_be_bytes([a, b, c, d]));
-    let len = if flag == 1 {
-        len.saturating_mul(COMPRESSION_RATIO)
-    } else {
-        len
-    };
-    len.min(max_body)
+    let ratio = if flag == 1 { COMPRESSION_RATIO } else { 1 };
+    (ratio, len.saturating_mul(ratio).min(max_body))
 }
 
 #[cfg(test)]
@@ -139,10 +149,13 @@ mod tests {
 
     #[test]
     fn the_prefix_gives_the_size() {
-        assert_eq!(message_bytes(&[0, 0, 1, 0, 0, 9], 1 << 30), 65_536);
-        assert_eq!(message_bytes(&[1, 0, 1, 0, 0], 1 << 30), 8 * 65_536);
-        assert_eq!(message_bytes(&[0, 255, 255, 255, 255], 16 << 20), 16 << 20);
-        assert_eq!(message_bytes(&[0, 0, 1], 1 << 30), 0);
+        assert_eq!(message_bytes(&[0, 0, 1, 0, 0, 9], 1 << 30), (1, 65_536));
+        assert_eq!(message_bytes(&[1, 0, 1, 0, 0], 1 << 30), (8, 8 * 65_536));
+        assert_eq!(
+            message_bytes(&[0, 255, 255, 255, 255], 16 << 20),
+            (1, 16 << 20)
+        );
+        assert_eq!(message_bytes(&[0, 0, 1], 1 << 30), (1, 0));
     }
 
     /// With 400 KiB of a 1 MiB budget held, a message claiming 200 KiB (800 KiB to
@@ -184,5 +197,30 @@ mod tests {
         let resp = svc.ready().await.unwrap().call(small).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(*resp.body(), PREFIX + payload.len());
+    }
+
+    /// A message that lies about its length (claims 100 KiB, sends 2 MiB) gets its
+    /// first slice, then RESOURCE_EXHAUSTED once what arrives needs more than the
+    /// budget has; the reservation is given back.
+    #[tokio::test]
+    async fn a_message_longer_than_it_claimed_is_refused_as_it_arrives() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage =
+            osprey_storage::Storage::open(dir.path(), osprey_config::StorageConfig::default())
+                .unwrap();
+        let adm = Admission::new(storage, 4 << 20, 16 << 20);
+        let held = adm.admit(256 * 1024).unwrap(); // 1 MiB of 4
+        let budget = Arc::clone(&adm.budget);
+        let inner = tower::service_fn(move |req: http::Request<Body>| async move {
+            let read = req.into_body().collect().await.map(|b| b.to_bytes().len());
+            Ok::<_, std::convert::Infallible>(http::Response::new(read.unwrap_or(0)))
+        });
+        let mut svc = GrpcLayer(adm).layer(inner);
+        let liar = grpc_request(0, 100 * 1024, &vec![1u8; 2 << 20]);
+        let resp = svc.ready().await.unwrap().call(liar).await.unwrap();
+        let status = tonic::Status::from_header_map(resp.headers()).unwrap();
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        drop(held);
+        assert_eq!(budget.available_permits(), 4 * 1024);
     }
 }
