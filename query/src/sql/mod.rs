@@ -15,8 +15,10 @@ use osprey_config::QueryConfig;
 use crate::{QueryError, QueryState};
 
 mod depth;
+mod percentile;
 pub(crate) mod provider;
 pub(crate) mod session;
+mod sketch;
 
 #[derive(Debug, Serialize)]
 pub struct Column {

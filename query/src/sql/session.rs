@@ -118,10 +118,19 @@ fn base_state() -> &'static SessionState {
         let config = SessionConfig::new()
             .with_target_partitions(2)
             .with_information_schema(false);
-        SessionStateBuilder::new()
+        let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
-            .build()
+            .build();
+        // A grouped sketch in place of DataFusion's t-digest (`percentile.rs`).
+        use datafusion::execution::FunctionRegistry;
+        let percentile = datafusion::logical_expr::AggregateUDF::from(
+            super::percentile::ApproxPercentile::new(),
+        );
+        if let Err(e) = state.register_udaf(Arc::new(percentile)) {
+            tracing::warn!(error = %e, "approx_percentile_cont: the sketch was not registered");
+        }
+        state
     })
 }
 

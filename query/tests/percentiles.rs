@@ -1,0 +1,112 @@
+//! SQL's `approx_percentile_cont` (Osprey's grouped sketch, `query/src/sql/sketch.rs`)
+//! against DataFusion's exact `percentile_cont` on the same spans: equal where a group
+//! holds few values, within the sketch's 0.4 % where it holds many, in both call
+//! forms, with and without GROUP BY, over files and the memtable together.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{SEC, T0, state};
+use osprey_storage::Signal;
+use osprey_storage::schema::{SpanRow, spans_batch};
+use serde_json::Value;
+
+/// Durations skewed like latencies (log-uniform over 10 µs .. 10 s), per service:
+/// `big` has 20,000 spans, `mid` 3,000, `small` 40 (kept exactly).
+fn spans() -> Vec<SpanRow> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut out = Vec::new();
+    for (service, n) in [("big", 20_000), ("mid", 3_000), ("small", 40)] {
+        for i in 0..n {
+            let duration = (10_000.0 * (next() * 13.8).exp()).round() as i64;
+            let start = T0 + i as i64 * SEC / 1000;
+            out.push(SpanRow {
+                service: service.into(),
+                start_time_ns: start,
+                end_time_ns: start + duration,
+                trace_id: format!("{:032x}", i + 1),
+                span_id: format!("{:016x}", i + 1),
+                name: "op".into(),
+                kind: "SPAN_KIND_SERVER".into(),
+                status_code: "STATUS_CODE_UNSET".into(),
+                events: "[]".into(),
+                links: "[]".into(),
+                ..Default::default()
+            });
+        }
+    }
+    out
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[tokio::test]
+async fn approx_percentiles_match_exact_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    let rows = spans();
+    let (files, memory) = rows.split_at(rows.len() / 2);
+    st.storage
+        .append("default", Signal::Spans, spans_batch(files).unwrap())
+        .await
+        .unwrap();
+    st.storage.flush().await.unwrap();
+    st.storage
+        .append("default", Signal::Spans, spans_batch(memory).unwrap())
+        .await
+        .unwrap();
+    for p in [0.5, 0.9, 0.99] {
+        let sql = format!(
+            "SELECT service, count(*), \
+             approx_percentile_cont(duration_ns, {p}), \
+             approx_percentile_cont({p}) WITHIN GROUP (ORDER BY duration_ns), \
+             percentile_cont({p}) WITHIN GROUP (ORDER BY duration_ns) \
+             FROM spans GROUP BY service ORDER BY service"
+        );
+        let r = osprey_query::sql::run(&st, "default", &sql).await.unwrap();
+        assert_eq!(r.rows.len(), 3);
+        for row in &r.rows {
+            let (approx, within, exact) = (f(&row[2]), f(&row[3]), f(&row[4]));
+            assert_eq!(approx, within, "{row:?}");
+            if row[0] == "small" {
+                // Exact. DataFusion's percentile_cont rounds its interpolation weight
+                // down to a multiple of 1e-6, so the two differ by less than 1e-6 of
+                // the gap between the two nearest values.
+                let err = (approx - exact).abs() / exact;
+                assert!(err <= 1e-6, "p{p} of a small group is exact: {row:?}");
+            } else {
+                let err = (approx - exact).abs() / exact;
+                assert!(err <= 1.0 / 256.0, "p{p} {row:?}: relative error {err}");
+            }
+        }
+        // Without GROUP BY (the plain accumulator).
+        let sql = format!(
+            "SELECT approx_percentile_cont(duration_ns, {p}), \
+             percentile_cont({p}) WITHIN GROUP (ORDER BY duration_ns) FROM spans"
+        );
+        let r = osprey_query::sql::run(&st, "default", &sql).await.unwrap();
+        let (approx, exact) = (f(&r.rows[0][0]), f(&r.rows[0][1]));
+        assert!(
+            (approx - exact).abs() / exact <= 1.0 / 256.0,
+            "p{p}: {approx} vs {exact}"
+        );
+    }
+    // A percentile that is not a literal in 0..=1 is refused by name.
+    let e = osprey_query::sql::run(
+        &st,
+        "default",
+        "SELECT approx_percentile_cont(duration_ns, 1.5) FROM spans",
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("between 0.0 and 1.0"), "{e}");
+}
