@@ -36,6 +36,17 @@ pub struct SqlResult {
     pub truncated: bool,
 }
 
+/// A column's type as answers name it: string views (how the tables hold strings,
+/// `session::Strings`) are strings to a client, named as before.
+fn type_name(t: &datafusion::arrow::datatypes::DataType) -> String {
+    use datafusion::arrow::datatypes::DataType;
+    match t {
+        DataType::Utf8View => DataType::Utf8.to_string(),
+        DataType::BinaryView => DataType::Binary.to_string(),
+        t => t.to_string(),
+    }
+}
+
 fn read_only() -> SQLOptions {
     SQLOptions::new()
         .with_allow_ddl(false)
@@ -106,7 +117,7 @@ async fn run_inner(
             .iter()
             .map(|f| Column {
                 name: f.name().clone(),
-                data_type: f.data_type().to_string(),
+                data_type: type_name(f.data_type()),
             })
             .collect(),
         rows,

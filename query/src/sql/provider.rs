@@ -34,7 +34,6 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Pla
 use futures::StreamExt;
 use osprey_storage::Signal;
 use osprey_storage::files::layout;
-use osprey_storage::schema::stored_schema;
 
 #[derive(Debug)]
 pub struct SignalTable {
@@ -45,10 +44,17 @@ pub struct SignalTable {
 }
 
 impl SignalTable {
-    pub fn new(signal: Signal, mem: MemTable, files: Option<ListingTable>) -> Self {
+    /// `schema`: the memory layout's, its strings as `Utf8` or `Utf8View`
+    /// (`session::Strings`).
+    pub fn new(
+        signal: Signal,
+        schema: SchemaRef,
+        mem: MemTable,
+        files: Option<ListingTable>,
+    ) -> Self {
         Self {
             signal,
-            schema: stored_schema(signal),
+            schema,
             mem: Arc::new(mem),
             files: files.map(Arc::new),
         }

@@ -4,6 +4,8 @@
 
 use std::sync::{Arc, OnceLock};
 
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
     MemorySchemaProvider,
@@ -66,7 +68,7 @@ pub async fn session(
             other => other.table(),
         };
         if wants(name) || (metrics && signal == Signal::Metrics) {
-            register(&ctx, storage, tenant, signal, None).await?;
+            register(&ctx, storage, tenant, signal, None, Strings::Views).await?;
         }
     }
     if !(metrics || wants("series")) {
@@ -105,7 +107,7 @@ pub async fn signal_session(
     snap: Option<Snapshot>,
 ) -> Result<SessionContext, QueryError> {
     let ctx = new_context(storage, 0)?;
-    register(&ctx, storage, tenant, signal, snap).await?;
+    register(&ctx, storage, tenant, signal, snap, Strings::Utf8).await?;
     Ok(ctx)
 }
 
@@ -164,15 +166,27 @@ fn new_context(storage: &Storage, memory: u64) -> Result<SessionContext, QueryEr
     Ok(ctx)
 }
 
+/// How a table's string columns are typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strings {
+    /// `Utf8`, as storage keeps them (the trace APIs read them so).
+    Utf8,
+    /// `Utf8View` (the SQL API): Parquet's dictionary pages decode to views of their
+    /// values instead of a copy of each string per row, and grouping and comparing use
+    /// the views' inline prefixes. Answers name the type `Utf8` still (`mod.rs`).
+    Views,
+}
+
 async fn register(
     ctx: &SessionContext,
     storage: &Storage,
     tenant: &str,
     signal: Signal,
     snap: Option<Snapshot>,
+    strings: Strings,
 ) -> Result<(), QueryError> {
     let snap = snap.unwrap_or_else(|| storage.snapshot(tenant, signal));
-    let df = table(ctx, storage, snap, signal).await?;
+    let df = table(ctx, storage, snap, signal, strings).await?;
     let name = match signal {
         Signal::Metrics => "samples",
         other => other.table(),
@@ -186,8 +200,16 @@ async fn table(
     storage: &Storage,
     snap: Snapshot,
     signal: Signal,
+    strings: Strings,
 ) -> Result<DataFrame, QueryError> {
-    let mem = MemTable::try_new(stored_schema(signal), vec![snap.batches])?;
+    let views = strings == Strings::Views;
+    let schema = typed(&stored_schema(signal), views);
+    let batches = snap
+        .batches
+        .iter()
+        .map(|b| to_schema(b, &schema))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mem = MemTable::try_new(Arc::clone(&schema), vec![batches])?;
     let files = if snap.files.is_empty() {
         None
     } else {
@@ -207,8 +229,50 @@ async fn table(
             .with_file_extension(".parquet");
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
-            .with_schema(osprey_storage::files::layout::file_schema(signal));
+            .with_schema(typed(
+                &osprey_storage::files::layout::file_schema(signal),
+                views,
+            ));
         Some(ListingTable::try_new(config)?)
     };
-    Ok(ctx.read_table(Arc::new(SignalTable::new(signal, mem, files)))?)
+    Ok(ctx.read_table(Arc::new(SignalTable::new(signal, schema, mem, files)))?)
+}
+
+/// `schema` with its top-level `Utf8` fields as `Utf8View` when `views`.
+fn typed(schema: &SchemaRef, views: bool) -> SchemaRef {
+    if !views {
+        return Arc::clone(schema);
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// A memtable batch with the columns `schema` types differently cast to it (views of
+/// the same string buffers).
+fn to_schema(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, QueryError> {
+    if batch.schema().fields() == schema.fields() {
+        return Ok(batch.clone());
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() {
+                Ok(Arc::clone(c))
+            } else {
+                datafusion::arrow::compute::cast(c, f.data_type())
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| QueryError::Internal(e.to_string()))?;
+    RecordBatch::try_new(Arc::clone(schema), columns)
+        .map_err(|e| QueryError::Internal(e.to_string()))
 }

@@ -60,7 +60,20 @@ fn bucket_value(index: u32) -> f64 {
 }
 
 impl Store {
+    #[inline]
     fn add(&mut self, index: u32, n: u64) {
+        // Most values land in the run the group already has.
+        if let Some(c) = index
+            .checked_sub(self.base)
+            .and_then(|at| self.counts.get_mut(at as usize))
+        {
+            *c += n;
+            return;
+        }
+        self.grow_to(index, n);
+    }
+
+    fn grow_to(&mut self, index: u32, n: u64) {
         if self.counts.is_empty() {
             self.base = index;
             self.counts.push(n);
@@ -99,6 +112,7 @@ impl Store {
 
 impl Sketch {
     /// Adds a value; NaN is skipped.
+    #[inline]
     pub fn insert(&mut self, v: f64) {
         if v.is_nan() {
             return;

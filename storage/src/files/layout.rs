@@ -367,6 +367,12 @@ pub fn to_memory(
             (_, name) if id_width(name).is_some() => binary_to_hex(&column(name)?),
             (_, name) => column(name)?,
         };
+        // A rebuilt string column where the reader wants views (SQL's `Utf8View`).
+        let array = if array.data_type() == field.data_type() {
+            array
+        } else {
+            arrow::compute::cast(&array, field.data_type())?
+        };
         columns.push(array);
     }
     // `SELECT count(*)` projects no column at all: keep the row count.
