@@ -34,6 +34,8 @@ pub struct QueryState {
     pub config: QueryConfig,
     /// Each tenant's query limits and concurrent-query slots (`[limits]`).
     pub limiter: std::sync::Arc<osprey_auth::Limiter>,
+    /// Parsed Parquet footers SQL keeps across queries (`sql::session`).
+    pub sql_footers: sql::session::FooterCache,
 }
 
 impl QueryState {
@@ -42,6 +44,7 @@ impl QueryState {
             storage,
             config,
             limiter: std::sync::Arc::default(),
+            sql_footers: sql::session::footer_cache(),
         }
     }
 

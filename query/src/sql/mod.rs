@@ -83,7 +83,7 @@ async fn run_inner(
     // Before anything parses it: a deep statement would overflow the stack.
     crate::sql::depth::check(&session::dialect(), sql)?;
     let tables = session::referenced_tables(sql);
-    let ctx = session::session(&st.storage, tenant, memory, tables.as_deref()).await?;
+    let ctx = session::session(st, tenant, memory, tables.as_deref()).await?;
     let df =
         ctx.sql_with_options(sql, read_only())
             .await

@@ -24,8 +24,8 @@ use osprey_storage::files::blobs::STORE_URL;
 use osprey_storage::schema::{series_batch, series_schema, stored_schema};
 use osprey_storage::{Signal, Snapshot, Storage};
 
-use crate::QueryError;
 use crate::sql::provider::SignalTable;
+use crate::{QueryError, QueryState};
 
 /// The SQL dialect queries are parsed in.
 pub fn dialect() -> String {
@@ -54,12 +54,13 @@ pub fn referenced_tables(sql: &str) -> Option<Vec<String>> {
 /// what its sorts, joins and aggregations may hold (0: unbounded). Each table costs a
 /// snapshot and its registration, so a query pays for the ones it reads.
 pub async fn session(
-    storage: &Storage,
+    st: &QueryState,
     tenant: &str,
     memory: u64,
     wanted: Option<&[String]>,
 ) -> Result<SessionContext, QueryError> {
-    let ctx = new_context(storage, memory)?;
+    let storage = &st.storage;
+    let ctx = new_context(st, memory)?;
     let wants = |name: &str| wanted.is_none_or(|w| w.iter().any(|t| t == name));
     let metrics = wants("metrics");
     for signal in Signal::ALL {
@@ -101,13 +102,13 @@ pub async fn session(
 /// signal: no other snapshot is taken and no series table is built. `snap` replaces
 /// the table's snapshot (a trace lookup's index-pruned file set).
 pub async fn signal_session(
-    storage: &Storage,
+    st: &QueryState,
     tenant: &str,
     signal: Signal,
     snap: Option<Snapshot>,
 ) -> Result<SessionContext, QueryError> {
-    let ctx = new_context(storage, 0)?;
-    register(&ctx, storage, tenant, signal, snap, Strings::Utf8).await?;
+    let ctx = new_context(st, 0)?;
+    register(&ctx, &st.storage, tenant, signal, snap, Strings::Utf8).await?;
     Ok(ctx)
 }
 
@@ -136,9 +137,33 @@ fn base_state() -> &'static SessionState {
     })
 }
 
-fn new_context(storage: &Storage, memory: u64) -> Result<SessionContext, QueryError> {
-    // Each query has a runtime of its own: its memory bound and its object store.
-    let mut runtime = RuntimeEnvBuilder::new();
+/// Bytes of parsed Parquet footers (with page indexes) SQL keeps across queries.
+const FOOTER_CACHE_BYTES: usize = 64 << 20;
+
+/// Parsed footers shared by the queries of one storage (`QueryState::sql_footers`):
+/// a query's runtime is its own (its memory bound), so DataFusion's footer cache
+/// would start empty each time and every query would fetch and parse each file's
+/// footer again. Keys are object paths, and a data file is never rewritten under its
+/// name (entries are also checked against the object's size and time), so an entry
+/// cannot go stale; LRU past the budget.
+pub type FooterCache = Arc<datafusion::execution::cache::cache_manager::FileMetadataCache>;
+
+/// A new, empty [`FooterCache`].
+pub fn footer_cache() -> FooterCache {
+    Arc::new(
+        datafusion::execution::cache::default_cache::DefaultCache::new(FOOTER_CACHE_BYTES)
+            .with_name("osprey-sql-footers"),
+    )
+}
+
+fn new_context(st: &QueryState, memory: u64) -> Result<SessionContext, QueryError> {
+    let storage = &st.storage;
+    // Each query has a runtime of its own: its memory bound and its object store; the
+    // footer cache is the storage's.
+    let caches = datafusion::execution::cache::cache_manager::CacheManagerConfig::default()
+        .with_file_metadata_cache(Some(Arc::clone(&st.sql_footers)))
+        .with_metadata_cache_limit(FOOTER_CACHE_BYTES);
+    let mut runtime = RuntimeEnvBuilder::new().with_cache_manager(caches);
     if memory > 0 {
         // No spilling: the bound is on what a query may hold, refused past it (a
         // spill would move the cost to the disk, unbounded).

@@ -39,7 +39,7 @@ pub async fn operations(
     tenant: &str,
     service: &str,
 ) -> Result<Vec<String>, QueryError> {
-    let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;
+    let ctx = signal_session(st, tenant, Signal::Spans, None).await?;
     let df = ctx
         .table("spans")
         .await?
@@ -63,7 +63,7 @@ pub async fn operation_kinds(
     service: &str,
     kind: Option<&str>,
 ) -> Result<Vec<(String, String)>, QueryError> {
-    let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;
+    let ctx = signal_session(st, tenant, Signal::Spans, None).await?;
     let mut filter = col("service").eq(lit(service));
     if let Some(k) = kind {
         filter = filter.and(col("kind").eq(lit(k)));
@@ -166,7 +166,7 @@ pub async fn dependencies(
 
 /// Services that sent spans, sorted.
 pub async fn services(st: &QueryState, tenant: &str) -> Result<Vec<String>, QueryError> {
-    let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;
+    let ctx = signal_session(st, tenant, Signal::Spans, None).await?;
     let df = ctx
         .table("spans")
         .await?

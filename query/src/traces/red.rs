@@ -94,7 +94,7 @@ pub async fn query(
             Some("UTC".into()),
         ))
     };
-    let ctx = signal_session(&st.storage, tenant, Signal::Spans, None).await?;
+    let ctx = signal_session(st, tenant, Signal::Spans, None).await?;
     let df = ctx
         .table("spans")
         .await?
