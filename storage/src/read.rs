@@ -225,23 +225,6 @@ impl Storage {
         }
     }
 
-    /// The rows of `file` whose text matches `q`, through its opened `index`; what the
-    /// index builds on the way (a substring lookup's term list) counts toward the
-    /// index cache's budget.
-    pub fn text_rows(
-        &self,
-        file: &FileMeta,
-        index: &fulltext::TextIndex,
-        q: &fulltext::TextQuery,
-    ) -> Result<Vec<u32>, StorageError> {
-        let rows = index.rows(q);
-        let grown = index.take_growth();
-        if grown > 0 {
-            self.inner.caches.text_index.grew(&file.path, grown);
-        }
-        rows
-    }
-
     /// The stream volumes a logs file's footer holds (`files/volumes.rs`); `None` for a
     /// file without them (older, or too many streams) or whose footer cannot be read.
     pub fn stream_volumes(&self, file: &FileMeta) -> Option<Vec<files::volumes::StreamVolume>> {

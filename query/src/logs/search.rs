@@ -354,7 +354,7 @@ pub(crate) fn scan(
         let exact = *exact;
         let candidates = match index {
             Some(i) => {
-                let rows = storage.text_rows(meta, &i, query).map_err(storage_err)?;
+                let rows = i.rows(query).map_err(storage_err)?;
                 if rows.is_empty() {
                     continue;
                 }

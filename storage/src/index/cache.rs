@@ -20,29 +20,7 @@ pub struct IndexCache<T> {
 struct CacheState<T> {
     tick: u64,
     bytes: usize,
-    /// Last use, bytes accounted (its size when opened, plus what it grew by since),
-    /// the index.
-    entries: HashMap<String, (u64, usize, Arc<T>)>,
-}
-
-impl<T> CacheState<T> {
-    /// Evicts the least recently used entries other than `keep` until under `budget`.
-    fn evict(&mut self, budget: usize, keep: &str) {
-        while self.bytes > budget && self.entries.len() > 1 {
-            let Some(oldest) = self
-                .entries
-                .iter()
-                .filter(|(p, _)| p.as_str() != keep)
-                .min_by_key(|(_, (t, _, _))| *t)
-                .map(|(p, _)| p.clone())
-            else {
-                break;
-            };
-            if let Some((_, bytes, _)) = self.entries.remove(&oldest) {
-                self.bytes -= bytes;
-            }
-        }
-    }
+    entries: HashMap<String, (u64, Arc<T>)>,
 }
 
 impl<T: Cached> IndexCache<T> {
@@ -68,35 +46,35 @@ impl<T: Cached> IndexCache<T> {
             let tick = s.tick;
             if let Some(e) = s.entries.get_mut(parquet) {
                 e.0 = tick;
-                return Ok(Arc::clone(&e.2));
+                return Ok(Arc::clone(&e.1));
             }
         }
         let index = Arc::new(open()?);
         if let Ok(mut s) = self.state.lock() {
             let tick = s.tick;
-            let bytes = index.bytes();
-            s.bytes += bytes;
-            if let Some((_, old, _)) = s
+            s.bytes += index.bytes();
+            if let Some((_, old)) = s
                 .entries
-                .insert(parquet.to_string(), (tick, bytes, Arc::clone(&index)))
+                .insert(parquet.to_string(), (tick, Arc::clone(&index)))
             {
-                s.bytes -= old;
+                s.bytes -= old.bytes();
             }
-            s.evict(self.budget, parquet);
+            while s.bytes > self.budget && s.entries.len() > 1 {
+                let Some(oldest) = s
+                    .entries
+                    .iter()
+                    .filter(|(p, _)| p.as_str() != parquet)
+                    .min_by_key(|(_, (t, _))| *t)
+                    .map(|(p, _)| p.clone())
+                else {
+                    break;
+                };
+                if let Some((_, old)) = s.entries.remove(&oldest) {
+                    s.bytes -= old.bytes();
+                }
+            }
         }
         Ok(index)
-    }
-
-    /// Accounts `extra` more bytes to `parquet`'s index (something it built lazily,
-    /// `TextIndex::term_list`), evicting others past the budget.
-    pub fn grew(&self, parquet: &str, extra: usize) {
-        if let Ok(mut s) = self.state.lock()
-            && let Some(e) = s.entries.get_mut(parquet)
-        {
-            e.1 += extra;
-            s.bytes += extra;
-            s.evict(self.budget, parquet);
-        }
     }
 
     /// Indexes held.
@@ -117,9 +95,9 @@ impl<T: Cached> IndexCache<T> {
 
     pub fn forget(&self, parquet: &str) {
         if let Ok(mut s) = self.state.lock()
-            && let Some((_, bytes, _)) = s.entries.remove(parquet)
+            && let Some((_, old)) = s.entries.remove(parquet)
         {
-            s.bytes -= bytes;
+            s.bytes -= old.bytes();
         }
     }
 }

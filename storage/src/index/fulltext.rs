@@ -33,7 +33,6 @@ use serde::{Deserialize, Serialize};
 use tantivy::directory::RamDirectory;
 use tantivy::query::{
     AllQuery, BooleanQuery, EnableScoring, Occur, PhraseQuery, Query, RegexQuery, TermQuery,
-    TermSetQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
@@ -43,11 +42,6 @@ use tantivy::{DocSet, Index, IndexReader, ReloadPolicy, TERMINATED, TantivyDocum
 
 use crate::StorageError;
 use crate::files::blobs::Blobs;
-use crate::index::terms::TermList;
-
-/// Most terms a substring lookup turns into an exact term set; past it the dictionary
-/// is walked with a regex (a huge set costs as much, and holds memory).
-const MAX_INFIX_TERMS: usize = 50_000;
 
 /// Attribute values longer than this are not indexed (they are still stored and
 /// searchable by SQL).
@@ -329,11 +323,6 @@ pub struct TextIndex {
     positions: bool,
     /// The `attr` field holds resource attributes too.
     resource: bool,
-    /// The body's terms laid out for substring lookups, built by the first
-    /// [`TextQuery::Contains`] (`None` inside: too large to lay out).
-    terms: std::sync::OnceLock<Option<TermList>>,
-    /// Bytes built since the cache last accounted them ([`TextIndex::take_growth`]).
-    grown: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for TextIndex {
@@ -395,8 +384,6 @@ impl TextIndex {
             bytes: data.len(),
             positions,
             resource: toc.resource,
-            terms: std::sync::OnceLock::new(),
-            grown: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -459,15 +446,10 @@ impl TextIndex {
                 let pattern = format!("{}.*", regex_escape(p));
                 Box::new(RegexQuery::from_pattern(&pattern, f.body).map_err(|e| fts_error("", e))?)
             }
-            TextQuery::Contains(p) => match self.terms_containing(p) {
-                Some(terms) => Box::new(TermSetQuery::new(terms)),
-                None => {
-                    let pattern = format!(".*{}.*", regex_escape(p));
-                    Box::new(
-                        RegexQuery::from_pattern(&pattern, f.body).map_err(|e| fts_error("", e))?,
-                    )
-                }
-            },
+            TextQuery::Contains(p) => {
+                let pattern = format!(".*{}.*", regex_escape(p));
+                Box::new(RegexQuery::from_pattern(&pattern, f.body).map_err(|e| fts_error("", e))?)
+            }
             TextQuery::Service(s) => term(Term::from_field_text(f.service, s)),
             TextQuery::Levels { min, max } => Box::new(BooleanQuery::new(
                 (*min..=*max)
@@ -503,44 +485,6 @@ impl TextIndex {
                 (Occur::MustNot, self.to_tantivy(q)?),
             ])),
         })
-    }
-
-    /// The body terms containing `p` (`terms.rs`), or `None` to ask the dictionary
-    /// with a regex instead (more than [`MAX_INFIX_TERMS`] of them, or no term list).
-    fn terms_containing(&self, p: &str) -> Option<Vec<Term>> {
-        let list = self
-            .terms
-            .get_or_init(|| {
-                let searcher = self.reader.searcher();
-                let mut raw: Vec<Vec<u8>> = Vec::new();
-                for segment in searcher.segment_readers() {
-                    let index = segment.inverted_index(self.fields.body).ok()?;
-                    let mut stream = index.terms().stream().ok()?;
-                    while stream.advance() {
-                        raw.push(stream.key().to_vec());
-                    }
-                }
-                raw.sort_unstable();
-                raw.dedup();
-                let list = TermList::new(raw.iter().map(Vec::as_slice))?;
-                self.grown
-                    .fetch_add(list.bytes(), std::sync::atomic::Ordering::Relaxed);
-                Some(list)
-            })
-            .as_ref()?;
-        let found = list.containing(p.as_bytes(), MAX_INFIX_TERMS)?;
-        Some(
-            found
-                .into_iter()
-                .filter_map(|t| std::str::from_utf8(t).ok())
-                .map(|t| Term::from_field_text(self.fields.body, t))
-                .collect(),
-        )
-    }
-
-    /// Bytes this index built since the last call (for the cache's budget).
-    pub fn take_growth(&self) -> usize {
-        self.grown.swap(0, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Row numbers (ascending) of the rows that match `q`.
@@ -755,16 +699,5 @@ mod tests {
         }
         assert_eq!(cache.len(), 2);
         assert!(!cache.contains(&paths[0]));
-        // What an index builds later (a substring lookup's term list) is accounted.
-        let idx = cache.get(&paths[2], || unreachable!()).unwrap();
-        assert_eq!(
-            idx.rows(&TextQuery::Contains("ell".into())).unwrap(),
-            vec![0]
-        );
-        let grown = idx.take_growth();
-        assert!(grown > 0);
-        cache.grew(&paths[2], grown + largest);
-        assert_eq!(cache.len(), 1);
-        assert!(cache.contains(&paths[2]));
     }
 }
