@@ -57,11 +57,6 @@ pub struct Admission {
     memory: Option<Arc<MemoryWatch>>,
 }
 
-/// A request's share of the budget, given back when dropped.
-pub struct Admitted {
-    _permit: OwnedSemaphorePermit,
-}
-
 impl Admission {
     pub fn new(storage: Storage, inflight_limit: u64, max_body: u64) -> Self {
         let limit_kib = u32::try_from(inflight_limit / 1024)
@@ -83,12 +78,32 @@ impl Admission {
     }
 
     /// Takes in a request whose decompressed body is about `body_bytes`, or says why
-    /// not, reserving its whole share. A single request always fits an idle budget.
-    pub fn admit(&self, body_bytes: u64) -> Result<Admitted, IngestError> {
+    /// not, reserving its whole share at once (the tests hold budget with it). A
+    /// single request always fits an idle budget.
+    #[cfg(test)]
+    pub(crate) fn admit(&self, body_bytes: u64) -> Result<OwnedSemaphorePermit, IngestError> {
         let body_bytes = body_bytes.min(self.max_body);
         self.check(body_bytes)?;
         self.reserve(self.rate(1).kib_for(body_bytes))
-            .map(|permit| Admitted { _permit: permit })
+    }
+
+    /// Takes in a request that declares `declared` decompressed bytes, `ratio` of
+    /// them per byte received: storage and the memory bound are checked for all of
+    /// it, the budget is reserved for its first [`FIRST_BYTES`], and its metered body
+    /// takes the rest as it arrives.
+    fn admit_streaming(
+        &self,
+        declared: u64,
+        ratio: u64,
+    ) -> Result<metered::Streaming, IngestError> {
+        let rate = self.rate(ratio);
+        self.check(declared)?;
+        let first = self.reserve(rate.kib_for(FIRST_BYTES.min(declared) / ratio))?;
+        Ok(metered::Streaming {
+            budget: Arc::clone(&self.budget),
+            rate,
+            reservation: metered::Reservation::new(first),
+        })
     }
 
     /// Whether storage and the memory bound have room for `body_bytes` more.
@@ -150,28 +165,16 @@ impl Admission {
     }
 }
 
-/// Axum middleware for the HTTP ingest routes: storage and the memory bound are
-/// checked for the whole declared body, the budget is reserved for its first
-/// [`FIRST_BYTES`] and grows as the rest arrives.
+/// Axum middleware for the HTTP ingest routes ([`Admission::admit_streaming`]).
 pub async fn http(State(adm): State<Admission>, req: Request, next: Next) -> Response {
     let (declared, ratio) = adm.http_body_bytes(&req);
-    let rate = adm.rate(ratio);
-    let first = adm
-        .check(declared)
-        .and_then(|()| adm.reserve(rate.kib_for(FIRST_BYTES.min(declared) / ratio)));
-    match first {
-        Ok(permit) => {
-            let reservation = metered::Reservation::new(permit);
-            let budget = Arc::clone(&adm.budget);
-            let held = reservation.clone();
-            let req = req.map(|body| {
-                axum::body::Body::new(metered::MeteredBody::new(body, budget, rate, held))
-            });
+    match adm.admit_streaming(declared, ratio) {
+        Ok(streaming) => {
+            let req = req.map(|body| axum::body::Body::new(streaming.meter(body)));
             let resp = next.run(req).await;
-            if reservation.refused() {
+            if streaming.refused() {
                 return adm.busy().into_response();
             }
-            drop(reservation);
             resp
         }
         Err(e) => {

@@ -18,7 +18,6 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, BodyStream, StreamBody};
 use tonic::body::Body;
 
-use super::metered::{MeteredBody, Reservation};
 use super::{Admission, COMPRESSION_RATIO};
 
 /// gRPC's length-prefixed message header: 1 flag byte, 4 length bytes (big endian).
@@ -70,21 +69,14 @@ where
             let (parts, body) = req.into_parts();
             let (prefix, body) = read_prefix(body).await;
             let (ratio, declared) = message_bytes(&prefix, adm.max_body);
-            let rate = adm.rate(ratio);
             // As on HTTP: the first slice is reserved now, the rest as it arrives.
-            let first = adm
-                .check(declared)
-                .and_then(|()| adm.reserve(rate.kib_for(super::FIRST_BYTES.min(declared) / ratio)));
-            match first {
-                Ok(permit) => {
-                    let reservation = Reservation::new(permit);
-                    let budget = std::sync::Arc::clone(&adm.budget);
-                    let body = Body::new(MeteredBody::new(body, budget, rate, reservation.clone()));
+            match adm.admit_streaming(declared, ratio) {
+                Ok(streaming) => {
+                    let body = Body::new(streaming.meter(body));
                     let resp = inner.call(http::Request::from_parts(parts, body)).await;
-                    if reservation.refused() {
+                    if streaming.refused() {
                         return Ok(adm.busy().grpc_status().into_http());
                     }
-                    drop(reservation);
                     resp
                 }
                 Err(e) => Ok(e.grpc_status().into_http()),

@@ -53,6 +53,31 @@ impl Reservation {
     }
 }
 
+/// A request admitted with the first slice of its share: its body, metered, takes
+/// the rest as it arrives ([`Admission::admit_streaming`](super::Admission)).
+pub(super) struct Streaming {
+    pub(super) budget: Arc<Semaphore>,
+    pub(super) rate: Rate,
+    pub(super) reservation: Reservation,
+}
+
+impl Streaming {
+    /// `body`, taking its share as its bytes arrive.
+    pub(super) fn meter<B>(&self, body: B) -> MeteredBody<B> {
+        MeteredBody::new(
+            body,
+            Arc::clone(&self.budget),
+            self.rate,
+            self.reservation.clone(),
+        )
+    }
+
+    /// Whether the body could not get its share (the answer is then a refusal).
+    pub(super) fn refused(&self) -> bool {
+        self.reservation.refused()
+    }
+}
+
 /// How a body's bytes turn into budget.
 #[derive(Clone, Copy)]
 pub(super) struct Rate {
@@ -87,12 +112,7 @@ pub(super) struct MeteredBody<B> {
 }
 
 impl<B> MeteredBody<B> {
-    pub(super) fn new(
-        inner: B,
-        budget: Arc<Semaphore>,
-        rate: Rate,
-        reservation: Reservation,
-    ) -> Self {
+    fn new(inner: B, budget: Arc<Semaphore>, rate: Rate, reservation: Reservation) -> Self {
         Self {
             inner,
             budget,

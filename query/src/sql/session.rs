@@ -227,8 +227,7 @@ async fn table(
     signal: Signal,
     strings: Strings,
 ) -> Result<DataFrame, QueryError> {
-    let views = strings == Strings::Views;
-    let schema = typed(&stored_schema(signal), views);
+    let schema = typed(&stored_schema(signal), strings);
     let batches = snap
         .batches
         .iter()
@@ -256,16 +255,16 @@ async fn table(
             .with_listing_options(options)
             .with_schema(typed(
                 &osprey_storage::files::layout::file_schema(signal),
-                views,
+                strings,
             ));
         Some(ListingTable::try_new(config)?)
     };
     Ok(ctx.read_table(Arc::new(SignalTable::new(signal, schema, mem, files)))?)
 }
 
-/// `schema` with its top-level `Utf8` fields as `Utf8View` when `views`.
-fn typed(schema: &SchemaRef, views: bool) -> SchemaRef {
-    if !views {
+/// `schema` with its top-level `Utf8` fields typed as `strings` says.
+fn typed(schema: &SchemaRef, strings: Strings) -> SchemaRef {
+    if strings == Strings::Utf8 {
         return Arc::clone(schema);
     }
     let fields: Vec<Field> = schema

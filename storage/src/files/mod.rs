@@ -147,6 +147,7 @@ pub fn sort_batches(signal: Signal, batches: &[RecordBatch]) -> Result<RecordBat
     let refs: Vec<&RecordBatch> = batches.iter().collect();
     Ok(interleave_record_batch(&refs, &order)?)
 }
+
 /// The columns named `names` (those the schema has) of `batches`, concatenated.
 fn concat_columns(
     first: &RecordBatch,
@@ -233,7 +234,7 @@ pub fn split_by_partition(
             .map(|t| partition_of(*t, partition_ns))
             .collect();
         let distinct: std::collections::BTreeSet<i64> = keys.iter().copied().collect();
-        if let [only] = distinct.iter().copied().collect::<Vec<_>>()[..] {
+        if let (1, Some(&only)) = (distinct.len(), distinct.first()) {
             parts.entry(only).or_default().push(batch.clone());
             continue;
         }
