@@ -43,6 +43,7 @@ mod read;
 pub mod schema;
 pub mod series;
 pub mod tail;
+mod varint;
 pub mod wal;
 mod write;
 

@@ -115,7 +115,9 @@ impl Storage {
                 }
                 replayed += r.batch.num_rows();
                 if r.signal == Signal::Metrics {
+                    series_index.observe_series(&r.tenant, r.series, true);
                     series_index.observe(&r.tenant, &r.batch, true);
+                    warn_unknown_series(&series_index, &r.tenant, &r.batch, id);
                 }
                 let batch = schema::to_stored(r.signal, &r.batch)?;
                 if r.signal == Signal::Metrics {
@@ -229,4 +231,31 @@ fn load_exemplars(
     store.add(saved);
     store.add(replayed.into_iter().filter(|e| !seen.contains(&key(e))));
     store
+}
+
+/// A replayed samples record naming a series no series file or earlier record defines
+/// (possible only after a quarantined segment lost its definition): its samples are
+/// kept, but no selector can find them, so say so.
+fn warn_unknown_series(
+    index: &series::SeriesIndex,
+    tenant: &str,
+    batch: &arrow::array::RecordBatch,
+    segment: u64,
+) {
+    use arrow::array::AsArray;
+    let Some(ids) = batch
+        .column_by_name("series_id")
+        .and_then(|c| c.as_primitive_opt::<arrow::datatypes::UInt64Type>())
+    else {
+        return;
+    };
+    let unknown = index.unknown(tenant, ids.values());
+    if !unknown.is_empty() {
+        tracing::error!(
+            tenant,
+            segment,
+            series = unknown.len(),
+            "WAL: samples of series without a definition (lost with a damaged segment)"
+        );
+    }
 }

@@ -5,6 +5,7 @@ use crate::schema::{LogRow, logs_batch};
 
 mod by_trace;
 mod faults;
+mod wal_samples;
 
 fn cfg() -> StorageConfig {
     StorageConfig::default()

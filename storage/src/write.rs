@@ -44,7 +44,11 @@ impl Storage {
             });
         }
         self.check_room(bytes)?;
-        let record = wal::encode(tenant, signal, &batch)?;
+        let record = if signal == Signal::Metrics {
+            wal::encode_samples(tenant, &batch, &self.unknown_series(tenant, &batch))?
+        } else {
+            wal::encode(tenant, signal, &batch)?
+        };
         let (ack, done) = oneshot::channel();
         self.inner.in_flight.fetch_add(bytes, Ordering::SeqCst);
         let sent = self.send(Cmd::Append {
@@ -61,6 +65,19 @@ impl Storage {
         }
         done.await
             .map_err(|_| StorageError::Closed("WAL writer stopped".into()))?
+    }
+
+    /// The series of a metrics batch that the index does not hold: its WAL record
+    /// defines them (see `wal/samples.rs` for why the others need not be).
+    fn unknown_series(&self, tenant: &str, batch: &RecordBatch) -> std::collections::HashSet<u64> {
+        use arrow::array::AsArray;
+        let ids = batch
+            .column_by_name("series_id")
+            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::UInt64Type>());
+        match ids {
+            Some(ids) => self.inner.series.index.unknown(tenant, ids.values()),
+            None => Default::default(),
+        }
     }
 
     /// Appends exemplars durably (a WAL record) and adds them to the ring; returns how

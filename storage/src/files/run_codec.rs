@@ -27,6 +27,7 @@
 
 use crate::StorageError;
 use crate::files::decimal;
+use crate::varint::{Reader, put_signed, put_varint, signed_len};
 
 const NANOS: u8 = 0;
 const MILLIS: u8 = 1;
@@ -35,74 +36,8 @@ const DELTA: u8 = 0;
 const DELTA2: u8 = 1;
 const XOR: u8 = 2;
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn put_signed(out: &mut Vec<u8>, v: i64) {
-    put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
-}
-
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
-fn signed_len(v: i64) -> usize {
-    varint_len(((v << 1) ^ (v >> 63)) as u64)
-}
-
 fn corrupt(what: &str) -> StorageError {
     StorageError::Layout(format!("samples run: {what}"))
-}
-
-/// Reads varints from a byte string.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn byte(&mut self) -> Result<u8, StorageError> {
-        let b = *self
-            .bytes
-            .get(self.at)
-            .ok_or_else(|| corrupt("ends early"))?;
-        self.at += 1;
-        Ok(b)
-    }
-
-    fn varint(&mut self) -> Result<u64, StorageError> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(corrupt("varint longer than 64 bits"))
-    }
-
-    fn signed(&mut self) -> Result<i64, StorageError> {
-        let u = self.varint()?;
-        Ok((u >> 1) as i64 ^ -((u & 1) as i64))
-    }
-
-    fn bits(&mut self) -> Result<u64, StorageError> {
-        let end = self.at + 8;
-        let b = self
-            .bytes
-            .get(self.at..end)
-            .ok_or_else(|| corrupt("ends inside a value"))?;
-        self.at = end;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
-    }
 }
 
 /// Codes timestamps (ns, in time order; repeats allowed).
@@ -127,7 +62,7 @@ pub fn encode_times(times: &[i64], out: &mut Vec<u8>) {
 
 /// Decodes `n` timestamps coded by [`encode_times`].
 pub fn decode_times(bytes: &[u8], n: usize, out: &mut Vec<i64>) -> Result<(), StorageError> {
-    let mut r = Reader { bytes, at: 0 };
+    let mut r = Reader::new(bytes, "samples run");
     let unit = match r.byte()? {
         NANOS => 1,
         MILLIS => 1_000_000,
@@ -203,7 +138,7 @@ pub fn encode_values(values: &[f64], out: &mut Vec<u8>) {
 
 /// Decodes `n` values coded by [`encode_values`].
 pub fn decode_values(bytes: &[u8], n: usize, out: &mut Vec<f64>) -> Result<(), StorageError> {
-    let mut r = Reader { bytes, at: 0 };
+    let mut r = Reader::new(bytes, "samples run");
     out.reserve(n);
     let mode = r.byte()?;
     if mode == XOR {

@@ -148,6 +148,37 @@ impl SeriesIndex {
         }
     }
 
+    /// Registers series given whole (a WAL samples record's definitions); labels are
+    /// sorted here.
+    pub fn observe_series(&self, tenant: &str, series: Vec<Series>, pending: bool) {
+        if series.is_empty() {
+            return;
+        }
+        let Ok(mut tenants) = self.tenants.write() else {
+            return;
+        };
+        let t = tenants.entry(tenant.to_string()).or_default();
+        for mut s in series {
+            s.labels.sort();
+            t.insert(s, pending);
+        }
+    }
+
+    /// Which of `ids` the tenant's index does not hold.
+    pub fn unknown(&self, tenant: &str, ids: &[u64]) -> std::collections::HashSet<u64> {
+        let Ok(tenants) = self.tenants.read() else {
+            return ids.iter().copied().collect();
+        };
+        match tenants.get(tenant) {
+            Some(t) => ids
+                .iter()
+                .copied()
+                .filter(|id| !t.series.contains_key(id))
+                .collect(),
+            None => ids.iter().copied().collect(),
+        }
+    }
+
     /// Takes the series first seen since the last call (the writer calls it when it
     /// freezes a memtable: exactly those series' samples are being flushed).
     pub fn take_pending(&self) -> Vec<(String, Vec<Arc<Series>>)> {

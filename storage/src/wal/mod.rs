@@ -6,9 +6,13 @@
 //! or, for exemplars, `[4][0u16][JSON array of exemplars, each naming its tenant]`.
 //! A record is acknowledged only after the segment is fsynced past it.
 //!
+//! Metrics batches are written as samples records (code 5, `samples`): labels only for
+//! series the index did not hold yet.
+//!
 //! `writer`: the thread that owns the current segment (group commit, then memtable
 //! insert, then acknowledgement).
 
+mod samples;
 pub(crate) mod writer;
 
 use std::fs::{self, File, OpenOptions};
@@ -31,7 +35,11 @@ const MAX_RECORD: usize = 1 << 30;
 pub struct WalRecord {
     pub tenant: String,
     pub signal: Signal,
+    /// The ingest schema (records of codes 1–3), or for a samples record the stored
+    /// metrics schema, its series given in `series`.
     pub batch: RecordBatch,
+    /// The series a samples record defines (empty for every other record).
+    pub series: Vec<crate::series::Series>,
 }
 
 /// The payload code of an exemplars record (after the signals' 1–3).
@@ -56,14 +64,32 @@ fn frame(payload: Vec<u8>) -> Result<Vec<u8>, StorageError> {
     Ok(out)
 }
 
-/// Encodes a record (header + payload) ready to append.
-pub fn encode(tenant: &str, signal: Signal, batch: &RecordBatch) -> Result<Vec<u8>, StorageError> {
+/// The tenant's part of a payload: its length (u16 LE) and bytes.
+fn tenant_header(tenant: &str) -> Result<Vec<u8>, StorageError> {
     let tenant_len = u16::try_from(tenant.len())
         .map_err(|_| StorageError::InvalidTenant(tenant.chars().take(64).collect()))?;
+    let mut out = Vec::with_capacity(2 + tenant.len());
+    out.extend_from_slice(&tenant_len.to_le_bytes());
+    out.extend_from_slice(tenant.as_bytes());
+    Ok(out)
+}
+
+/// Encodes a samples record (header + payload) for a metrics batch of the ingest
+/// schema, defining the series in `unknown` (those the index does not hold).
+pub fn encode_samples(
+    tenant: &str,
+    batch: &RecordBatch,
+    unknown: &std::collections::HashSet<u64>,
+) -> Result<Vec<u8>, StorageError> {
+    frame(samples::encode(&tenant_header(tenant)?, batch, unknown)?)
+}
+
+/// Encodes a record (header + payload) ready to append, its batch as Arrow IPC.
+pub fn encode(tenant: &str, signal: Signal, batch: &RecordBatch) -> Result<Vec<u8>, StorageError> {
+    let header = tenant_header(tenant)?;
     let mut payload = Vec::with_capacity(batch.get_array_memory_size() / 2 + 64);
     payload.push(signal.code());
-    payload.extend_from_slice(&tenant_len.to_le_bytes());
-    payload.extend_from_slice(tenant.as_bytes());
+    payload.extend_from_slice(&header);
     {
         let mut w = StreamWriter::try_new(&mut payload, batch.schema_ref())?;
         w.write(batch)?;
@@ -86,7 +112,10 @@ fn decode_payload(payload: &[u8]) -> Result<Decoded, String> {
             .map(Decoded::Exemplars)
             .map_err(|e| format!("exemplars: {e}"));
     }
-    let signal = Signal::from_code(code).ok_or_else(|| format!("unknown signal code {code}"))?;
+    let signal = match code {
+        samples::SAMPLES => Signal::Metrics,
+        _ => Signal::from_code(code).ok_or_else(|| format!("unknown signal code {code}"))?,
+    };
     if rest.len() < 2 {
         return Err("short tenant length".into());
     }
@@ -98,6 +127,15 @@ fn decode_payload(payload: &[u8]) -> Result<Decoded, String> {
     let tenant = std::str::from_utf8(&rest[..tlen])
         .map_err(|e| format!("tenant not UTF-8: {e}"))?
         .to_string();
+    if code == samples::SAMPLES {
+        let d = samples::decode(&rest[tlen..]).map_err(|e| e.to_string())?;
+        return Ok(Decoded::Rows(WalRecord {
+            tenant,
+            signal,
+            batch: d.batch,
+            series: d.series,
+        }));
+    }
     let mut reader =
         StreamReader::try_new(&rest[tlen..], None).map_err(|e| format!("arrow ipc: {e}"))?;
     let batch = reader
@@ -108,6 +146,7 @@ fn decode_payload(payload: &[u8]) -> Result<Decoded, String> {
         tenant,
         signal,
         batch,
+        series: Vec::new(),
     }))
 }
 
