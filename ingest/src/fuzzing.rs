@@ -13,7 +13,7 @@ use prost::Message;
 use crate::limits::{self, Kind};
 use crate::lines::{MAX_EVENT_BYTES, to_rows};
 use crate::otlp::{logs, metrics, traces};
-use crate::remote_write::{WriteRequest, to_samples, v2, v2_to_samples};
+use crate::remote_write::{WriteRequest, decode_v1, to_samples, v2, v2_to_samples};
 use crate::shapes::LabelLimits;
 
 /// A fixed "now" (2026-11-22), so that runs repeat.
@@ -80,11 +80,34 @@ pub fn remote_write(data: &[u8]) {
         {
             let _ = to_samples(r, &LabelLimits::default());
         }
+        if limits::check_remote_write(false, &body).is_ok() {
+            wire_matches_itself(&body);
+        }
         if limits::check_remote_write(true, &body).is_ok()
             && let Ok(r) = v2::Request::decode(body.as_slice())
         {
             let _ = v2_to_samples(r, &LabelLimits::default());
         }
+    }
+}
+
+/// remote_write 1.0 decoded from the wire gives the same samples whether its series
+/// are new (prost) or known to the index (read by id from the wire).
+fn wire_matches_itself(body: &[u8]) {
+    let index = osprey_storage::series::SeriesIndex::default();
+    let limits = LabelLimits::default();
+    let Ok(Some(first)) = decode_v1(body, "t", &index, &limits) else {
+        return;
+    };
+    index.observe_series("t", first.series.clone(), false);
+    let bits = |d: &crate::remote_write::Decoded| {
+        d.samples
+            .iter()
+            .map(|s| (s.id, s.timestamp_ns, s.value.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    if let Ok(Some(again)) = decode_v1(body, "t", &index, &limits) {
+        assert_eq!(bits(&first), bits(&again), "wire and prost samples differ");
     }
 }
 

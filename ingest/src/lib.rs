@@ -25,6 +25,7 @@ pub mod servicegraph;
 pub mod shapes;
 pub mod spanmetrics;
 pub mod window;
+mod wire;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -77,67 +77,14 @@ impl Cost {
     }
 }
 
-/// A wire-format field: its number and, for length-delimited ones, its bytes.
-struct Field<'a> {
-    number: u64,
-    bytes: Option<&'a [u8]>,
-}
-
-fn varint(buf: &mut &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = buf.split_first()?;
-        *buf = rest;
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
-}
-
-/// The next field of a message, `None` at its end or where the wire format is broken
-/// (prost then reports the error when it decodes).
-fn next_field<'a>(buf: &mut &'a [u8]) -> Option<Field<'a>> {
-    let key = varint(buf)?;
-    let bytes = match key & 7 {
-        0 => {
-            varint(buf)?;
-            None
-        }
-        1 | 5 => {
-            let n = if key & 7 == 1 { 8 } else { 4 };
-            *buf = buf.get(n..)?;
-            None
-        }
-        2 => {
-            let len = usize::try_from(varint(buf)?).ok()?;
-            let (b, rest) = (buf.get(..len)?, buf.get(len..)?);
-            *buf = rest;
-            Some(b)
-        }
-        _ => return None,
-    };
-    Some(Field {
-        number: key >> 3,
-        bytes,
-    })
-}
-
-/// The length-delimited fields numbered `number` of a message.
-fn each<'a>(msg: &'a [u8], number: u64) -> impl Iterator<Item = &'a [u8]> + 'a {
-    let mut buf = msg;
-    std::iter::from_fn(move || next_field(&mut buf))
-        .filter(move |f| f.number == number)
-        .filter_map(|f| f.bytes)
-}
+use crate::wire::{each, fields, varint};
 
 /// A record's cost: its struct and row, its bytes, and each of its length-delimited
 /// fields; `shared` is what its row copies from its resource and scope.
 fn record_cost(record: &[u8], shared: u64) -> u64 {
-    let mut buf = record;
-    let fields = std::iter::from_fn(|| next_field(&mut buf))
-        .filter(|f| f.bytes.is_some())
+    let fields = fields(record)
+        .map_while(Result::ok)
+        .filter(|f| f.bytes().is_some())
         .count() as u64;
     RECORD_BYTES + 2 * record.len() as u64 + fields * FIELD_BYTES + shared
 }

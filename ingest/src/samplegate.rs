@@ -57,12 +57,24 @@ pub struct SampleGate {
     active: Mutex<HashMap<u64, u64>>,
 }
 
+/// A sample by its series id (remote_write decodes straight into these).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IdSample {
+    pub id: u64,
+    pub timestamp_ns: i64,
+    pub value: f64,
+}
+
 /// What admission kept and refused.
 #[derive(Debug, Default)]
 pub struct Admitted {
+    /// The kept rows ([`SampleGate::admit_limited`]; empty after
+    /// [`SampleGate::admit_ids`], whose caller selects by `kept`).
     pub rows: Vec<SampleRow>,
     /// `ids[i]` is `rows[i].series_id()`.
     pub ids: Vec<u64>,
+    /// Positions of the kept samples in what was admitted, ascending.
+    pub kept: Vec<usize>,
     pub duplicates: usize,
     pub refused: usize,
     /// Of `refused`, the samples of new series beyond `limits.max_active_series`.
@@ -71,7 +83,7 @@ pub struct Admitted {
     pub reasons: Vec<String>,
     /// What [`SampleGate::commit`] records once the rows are stored: per series its
     /// newest (timestamp, value bits) in this request, and the request's newest time.
-    updates: HashMap<u64, (i64, u64)>,
+    updates: HashMap<u64, (i64, u64), BuildHasherDefault<IdHasher>>,
     max_ts: Option<i64>,
     tenant: String,
 }
@@ -132,12 +144,52 @@ impl SampleGate {
         rows: Vec<SampleRow>,
         max_active_series: u64,
     ) -> Admitted {
+        let mut samples = Vec::with_capacity(rows.len());
+        // Rows of one series come together (a remote_write time series, an OTLP data
+        // point's buckets do not, but often do): hash a series once per run.
+        let mut last: Option<(u64, usize)> = None;
+        for (i, row) in rows.iter().enumerate() {
+            let id = match last {
+                Some((id, j)) if rows[j].metric == row.metric && rows[j].labels == row.labels => id,
+                _ => row.series_id(),
+            };
+            last = Some((id, i));
+            samples.push(IdSample {
+                id,
+                timestamp_ns: row.timestamp_ns,
+                value: row.value,
+            });
+        }
+        let mut out = self.admit_ids(
+            tenant,
+            &samples,
+            &|i| rows[i].metric.clone(),
+            max_active_series,
+        );
+        let mut kept = out.kept.iter().copied().peekable();
+        for (i, row) in rows.into_iter().enumerate() {
+            if kept.next_if_eq(&i).is_some() {
+                out.rows.push(row);
+                out.ids.push(samples[i].id);
+            }
+        }
+        out
+    }
+
+    /// Admits `samples` of `tenant` by series id (the rules of the module's doc);
+    /// `metric_of(i)` names sample `i`'s metric in refusals. The kept ones are listed
+    /// in [`Admitted::kept`].
+    pub fn admit_ids(
+        &self,
+        tenant: &str,
+        samples: &[IdSample],
+        metric_of: &dyn Fn(usize) -> String,
+        max_active_series: u64,
+    ) -> Admitted {
         let mut out = Admitted {
-            rows: Vec::with_capacity(rows.len()),
-            ids: Vec::with_capacity(rows.len()),
+            kept: Vec::with_capacity(samples.len()),
             ..Default::default()
         };
-        let mut out_ids_tmp: Vec<u64> = Vec::with_capacity(rows.len());
         let newest = self
             .newest
             .lock()
@@ -157,47 +209,33 @@ impl SampleGate {
         };
         let mut new_series = 0u64;
         let mut max_ts = i64::MIN;
-        // Rows of one series come together (a remote_write time series, an OTLP data
-        // point's buckets do not, but often do): hash a series once per run.
-        let mut last_id: Option<(u64, usize)> = None;
-        for (i, row) in rows.iter().enumerate() {
-            let same = last_id.is_some_and(|(_, j)| {
-                let prev: &SampleRow = &rows[j];
-                prev.metric == row.metric && prev.labels == row.labels
-            });
-            let id = match (same, last_id) {
-                (true, Some((id, _))) => id,
-                _ => row.series_id(),
-            };
-            last_id = Some((id, i));
-            out_ids_tmp.push(id);
-        }
         let accepted = crate::window::Window::now(self.retention);
-        for (row, id) in rows.into_iter().zip(out_ids_tmp) {
-            if let Some(why) = accepted.outside(i128::from(row.timestamp_ns)) {
+        for (i, sample) in samples.iter().enumerate() {
+            let id = sample.id;
+            if let Some(why) = accepted.outside(i128::from(sample.timestamp_ns)) {
                 out.refuse(|| {
                     format!(
                         "sample of {} is outside the accepted time window: {why}",
-                        row.metric
+                        metric_of(i)
                     )
                 });
                 continue;
             }
-            let ts = row.timestamp_ns.div_euclid(1_000_000);
+            let ts = sample.timestamp_ns.div_euclid(1_000_000);
             if let Some(min_ok) = min_ok
                 && ts < min_ok
             {
                 out.refuse(|| {
                     format!(
                         "sample of {} at {ts} ms is outside the out-of-order window: more than {} s before the newest sample ({} ms)",
-                        row.metric,
+                        metric_of(i),
                         self.window_ms / 1000,
                         reference.unwrap_or_default()
                     )
                 });
                 continue;
             }
-            let bits = row.value.to_bits();
+            let bits = sample.value.to_bits();
             // The state as stored, or as this request would leave it.
             let last = match out.updates.get(&id) {
                 Some(&u) => Some(u),
@@ -215,7 +253,7 @@ impl SampleGate {
                     out.refuse(|| {
                         format!(
                             "duplicate sample for timestamp {ts} ms of {} with a different value",
-                            row.metric
+                            metric_of(i)
                         )
                     });
                     continue;
@@ -229,7 +267,7 @@ impl SampleGate {
                     out.refuse(|| {
                         format!(
                             "sample of a new series of {} refused: the tenant has {max_active_series} active series (limits.max_active_series)",
-                            row.metric
+                            metric_of(i)
                         )
                     });
                     continue;
@@ -240,8 +278,7 @@ impl SampleGate {
                 }
             }
             max_ts = max_ts.max(ts);
-            out.rows.push(row);
-            out.ids.push(id);
+            out.kept.push(i);
         }
         out.max_ts = (max_ts > i64::MIN).then_some(max_ts);
         out.tenant = tenant.to_string();

@@ -56,6 +56,10 @@ pub enum StorageError {
         "disk full: the write was not stored; writes are refused until space is freed on the server (retry later)"
     )]
     DiskFull,
+    /// Samples named series by id only that the series index does not hold: the
+    /// caller must give those series' names and labels.
+    #[error("samples of {count} series unknown to the series index came without their labels")]
+    UndefinedSeries { count: usize },
 }
 
 /// Seconds a client is asked to wait before retrying a write refused for a full disk.

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use arrow::array::RecordBatch;
 use tokio::sync::oneshot;
 
+use crate::series::Series;
 use crate::wal::writer::Cmd;
 use crate::{Signal, Storage, StorageError, memtable, schema, validate_tenant, wal};
 
@@ -18,7 +19,8 @@ impl Storage {
     }
 
     /// Appends a batch durably. Returns once the batch is fsynced (if configured) and
-    /// visible to queries.
+    /// visible to queries. A metrics batch (the ingest schema, with every row's name
+    /// and labels) is stored as [`Self::append_samples`] stores samples.
     pub async fn append(
         &self,
         tenant: &str,
@@ -34,6 +36,66 @@ impl Storage {
                 format!("batch does not have the {signal} schema"),
             )));
         }
+        if signal == Signal::Metrics {
+            let unknown = self.unknown_series(tenant, &batch);
+            let series = wal::series_definitions(&batch, &unknown)?;
+            let stored = schema::to_stored(signal, &batch)?;
+            let record = wal::encode_samples(tenant, &series, &stored)?;
+            return self
+                .send_append(tenant, signal, stored, series, record)
+                .await;
+        }
+        let record = wal::encode(tenant, signal, &batch)?;
+        self.send_append(tenant, signal, batch, Vec::new(), record)
+            .await
+    }
+
+    /// Appends metric samples durably: `batch` has the stored metrics schema
+    /// (`series_id`, `timestamp`, `value`) and `series` names and labels the series
+    /// among them that the series index may not hold yet (others may be left out, and
+    /// extra ones are ignored). Samples of a series the index does not hold and
+    /// `series` does not give are refused, all of them, with
+    /// [`StorageError::UndefinedSeries`].
+    pub async fn append_samples(
+        &self,
+        tenant: &str,
+        series: Vec<Series>,
+        batch: RecordBatch,
+    ) -> Result<(), StorageError> {
+        validate_tenant(tenant)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if batch.schema() != schema::stored_schema(Signal::Metrics) {
+            return Err(StorageError::Arrow(arrow::error::ArrowError::SchemaError(
+                "samples batch does not have the stored metrics schema".into(),
+            )));
+        }
+        let unknown = self.unknown_series(tenant, &batch);
+        let mut defined = std::collections::HashSet::with_capacity(unknown.len());
+        let series: Vec<Series> = series
+            .into_iter()
+            .filter(|s| unknown.contains(&s.id) && defined.insert(s.id))
+            .collect();
+        let count = unknown.len() - defined.len();
+        if count > 0 {
+            return Err(StorageError::UndefinedSeries { count });
+        }
+        let record = wal::encode_samples(tenant, &series, &batch)?;
+        self.send_append(tenant, Signal::Metrics, batch, series, record)
+            .await
+    }
+
+    /// Hands an encoded record and its batch to the WAL writer and waits for the
+    /// acknowledgement (after the fsync and the memtable insert).
+    async fn send_append(
+        &self,
+        tenant: &str,
+        signal: Signal,
+        batch: RecordBatch,
+        series: Vec<Series>,
+        record: Vec<u8>,
+    ) -> Result<(), StorageError> {
         let bytes = batch.get_array_memory_size() as u64;
         let limit = self.inner.config.memtable_limit.as_u64();
         if bytes > limit {
@@ -44,11 +106,6 @@ impl Storage {
             });
         }
         self.check_room(bytes)?;
-        let record = if signal == Signal::Metrics {
-            wal::encode_samples(tenant, &batch, &self.unknown_series(tenant, &batch))?
-        } else {
-            wal::encode(tenant, signal, &batch)?
-        };
         let (ack, done) = oneshot::channel();
         self.inner.in_flight.fetch_add(bytes, Ordering::SeqCst);
         let sent = self.send(Cmd::Append {
@@ -56,6 +113,7 @@ impl Storage {
             tenant: tenant.to_string(),
             signal,
             batch,
+            series,
             bytes,
             ack,
         });
@@ -67,8 +125,9 @@ impl Storage {
             .map_err(|_| StorageError::Closed("WAL writer stopped".into()))?
     }
 
-    /// The series of a metrics batch that the index does not hold: its WAL record
-    /// defines them (see `wal/samples.rs` for why the others need not be).
+    /// The series of a metrics batch (either schema) that the index does not hold:
+    /// its WAL record defines them (see `wal/samples.rs` for why the others need not
+    /// be).
     fn unknown_series(&self, tenant: &str, batch: &RecordBatch) -> std::collections::HashSet<u64> {
         use arrow::array::AsArray;
         let ids = batch

@@ -164,6 +164,17 @@ impl SeriesIndex {
         }
     }
 
+    /// A series of the tenant by id.
+    pub fn series(&self, tenant: &str, id: u64) -> Option<Arc<Series>> {
+        self.tenants
+            .read()
+            .ok()?
+            .get(tenant)?
+            .series
+            .get(&id)
+            .cloned()
+    }
+
     /// Which of `ids` the tenant's index does not hold.
     pub fn unknown(&self, tenant: &str, ids: &[u64]) -> std::collections::HashSet<u64> {
         let Ok(tenants) = self.tenants.read() else {

@@ -74,15 +74,17 @@ fn tenant_header(tenant: &str) -> Result<Vec<u8>, StorageError> {
     Ok(out)
 }
 
-/// Encodes a samples record (header + payload) for a metrics batch of the ingest
-/// schema, defining the series in `unknown` (those the index does not hold).
+/// Encodes a samples record (header + payload): the series it defines, then the
+/// samples of `batch` (the stored metrics schema).
 pub fn encode_samples(
     tenant: &str,
+    series: &[crate::series::Series],
     batch: &RecordBatch,
-    unknown: &std::collections::HashSet<u64>,
 ) -> Result<Vec<u8>, StorageError> {
-    frame(samples::encode(&tenant_header(tenant)?, batch, unknown)?)
+    frame(samples::encode(&tenant_header(tenant)?, series, batch)?)
 }
+
+pub use samples::definitions as series_definitions;
 
 /// Encodes a record (header + payload) ready to append, its batch as Arrow IPC.
 pub fn encode(tenant: &str, signal: Signal, batch: &RecordBatch) -> Result<Vec<u8>, StorageError> {

@@ -39,12 +39,59 @@ fn missing(column: &str) -> StorageError {
     )))
 }
 
-/// The payload of a samples record for a metrics batch of the ingest schema; the
-/// series in `unknown` are defined in it (once each).
-pub fn encode(
-    tenant_header: &[u8],
+/// The series of a metrics batch of the ingest schema whose ids are in `unknown`,
+/// once each, with their names and labels (as the batch gives them).
+pub fn definitions(
     batch: &RecordBatch,
     unknown: &HashSet<u64>,
+) -> Result<Vec<Series>, StorageError> {
+    let col = |name: &str| batch.column_by_name(name).ok_or_else(|| missing(name));
+    let ids = col("series_id")?
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(|| missing("series_id"))?;
+    let metric = col("metric")?
+        .as_string_opt::<i32>()
+        .ok_or_else(|| missing("metric"))?;
+    let labels = col("labels")?
+        .as_any()
+        .downcast_ref::<MapArray>()
+        .ok_or_else(|| missing("labels"))?;
+    let keys = labels.keys().as_string::<i32>();
+    let values = labels.values().as_string::<i32>();
+    let offsets = labels.value_offsets();
+    let mut defined = HashSet::with_capacity(unknown.len());
+    let mut out = Vec::with_capacity(unknown.len());
+    for i in 0..batch.num_rows() {
+        let id = ids.value(i);
+        if !unknown.contains(&id) || !defined.insert(id) {
+            continue;
+        }
+        let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+        let labels = (a..b)
+            .map(|j| {
+                let v = if values.is_null(j) {
+                    ""
+                } else {
+                    values.value(j)
+                };
+                (keys.value(j).to_string(), v.to_string())
+            })
+            .collect();
+        out.push(Series {
+            id,
+            metric: metric.value(i).to_string(),
+            labels,
+        });
+    }
+    Ok(out)
+}
+
+/// The payload of a samples record: `series` defined, then the samples of `batch`
+/// (the stored metrics schema).
+pub fn encode(
+    tenant_header: &[u8],
+    series: &[Series],
+    batch: &RecordBatch,
 ) -> Result<Vec<u8>, StorageError> {
     let col = |name: &str| batch.column_by_name(name).ok_or_else(|| missing(name));
     let ids = col("series_id")?
@@ -56,41 +103,18 @@ pub fn encode(
     let values = col("value")?
         .as_primitive_opt::<Float64Type>()
         .ok_or_else(|| missing("value"))?;
-    let metric = col("metric")?
-        .as_string_opt::<i32>()
-        .ok_or_else(|| missing("metric"))?;
-    let labels = col("labels")?
-        .as_any()
-        .downcast_ref::<MapArray>()
-        .ok_or_else(|| missing("labels"))?;
     let n = batch.num_rows();
     let mut out = Vec::with_capacity(tenant_header.len() + 16 + n * 18);
     out.push(SAMPLES);
     out.extend_from_slice(tenant_header);
-    // Definitions first: the rows of the first occurrence of each unknown id.
-    let mut defined = HashSet::with_capacity(unknown.len());
-    let first_rows: Vec<usize> = (0..n)
-        .filter(|&i| unknown.contains(&ids.value(i)) && defined.insert(ids.value(i)))
-        .collect();
-    put_varint(&mut out, first_rows.len() as u64);
-    let keys = labels.keys().as_string::<i32>();
-    let label_values = labels.values().as_string::<i32>();
-    let offsets = labels.value_offsets();
-    for &i in &first_rows {
-        out.extend_from_slice(&ids.value(i).to_le_bytes());
-        put_str(&mut out, metric.value(i));
-        let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
-        put_varint(&mut out, (b - a) as u64);
-        for j in a..b {
-            put_str(&mut out, keys.value(j));
-            put_str(
-                &mut out,
-                if label_values.is_null(j) {
-                    ""
-                } else {
-                    label_values.value(j)
-                },
-            );
+    put_varint(&mut out, series.len() as u64);
+    for s in series {
+        out.extend_from_slice(&s.id.to_le_bytes());
+        put_str(&mut out, &s.metric);
+        put_varint(&mut out, s.labels.len() as u64);
+        for (k, v) in &s.labels {
+            put_str(&mut out, k);
+            put_str(&mut out, v);
         }
     }
     put_varint(&mut out, n as u64);

@@ -22,6 +22,7 @@ use arrow::array::RecordBatch;
 use tokio::sync::oneshot;
 
 use crate::memtable::Frozen;
+use crate::series::Series;
 use crate::series::exemplars::Exemplar;
 use crate::wal::SegmentWriter;
 use crate::{Inner, Signal, StorageError};
@@ -38,7 +39,10 @@ pub enum Cmd {
         record: Vec<u8>,
         tenant: String,
         signal: Signal,
+        /// Metrics: the stored schema.
         batch: RecordBatch,
+        /// Metrics: the series the record defines (the index learns them on commit).
+        series: Vec<Series>,
         bytes: u64,
         ack: oneshot::Sender<Result<(), StorageError>>,
     },
@@ -58,6 +62,7 @@ enum Pending {
         tenant: String,
         signal: Signal,
         batch: RecordBatch,
+        series: Vec<Series>,
         bytes: u64,
         ack: oneshot::Sender<Result<(), StorageError>>,
     },
@@ -92,6 +97,7 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
                     tenant,
                     signal,
                     batch,
+                    series,
                     bytes,
                     ack,
                 } => (
@@ -100,6 +106,7 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
                         tenant,
                         signal,
                         batch,
+                        series,
                         bytes,
                         ack,
                     },
@@ -239,33 +246,26 @@ fn commit_group(inner: &Inner, group: Vec<Pending>) {
     let tail = inner.tail.has_subscribers().then_some(&inner.tail);
     if let Ok(mut state) = inner.state.write() {
         for p in group {
-            let (tenant, signal, batch, ack) = match p {
+            let (tenant, signal, batch, series, ack) = match p {
                 Pending::Rows {
                     tenant,
                     signal,
                     batch,
+                    series,
                     ack,
                     ..
-                } => (tenant, signal, batch, ack),
+                } => (tenant, signal, batch, series, ack),
                 Pending::Exemplars { exemplars, ack } => {
                     exemplar_acks.push((ack, inner.series.exemplars.add(exemplars)));
                     continue;
                 }
             };
             rows += batch.num_rows() as u64;
-            let batch = if signal == Signal::Metrics {
-                inner.series.index.observe(&tenant, &batch, true);
-                match crate::schema::to_stored(signal, &batch) {
-                    Ok(b) => {
-                        inner.series.head.insert(&tenant, &b);
-                        b
-                    }
-                    // Unreachable for batches that passed `append`'s schema check.
-                    Err(_) => batch,
-                }
-            } else {
-                batch
-            };
+            if signal == Signal::Metrics {
+                // After the record's write: see `wal/samples.rs` for why.
+                inner.series.index.observe_series(&tenant, series, true);
+                inner.series.head.insert(&tenant, &batch);
+            }
             if signal == Signal::Logs
                 && let Some(tail) = &tail
             {

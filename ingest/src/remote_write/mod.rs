@@ -14,14 +14,23 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use osprey_auth::Rate;
 use osprey_storage::Signal;
-use osprey_storage::schema::{SampleRow, samples_batch_with_ids};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow::array::{Float64Array, RecordBatch, TimestampNanosecondArray, UInt64Array};
+use osprey_storage::schema::{SampleRow, stored_schema};
+use osprey_storage::series::Series;
 use osprey_storage::series::exemplars::Exemplar as Ex;
 use osprey_storage::series::metadata::Metadata;
 use prost::Message;
 
 use crate::body::unsnappy;
+use crate::samplegate::IdSample;
+
+mod scan;
 use crate::{IngestError, IngestState};
 use osprey_auth::RequestContext;
+pub use scan::{Decoded, decode_v1};
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct WriteRequest {
@@ -247,8 +256,58 @@ pub fn v2_to_samples(req: v2::Request, limits: &LabelLimits) -> Result<V2Rows, I
     Ok(out)
 }
 
-/// Converts a decoded request into samples; a series without `__name__` makes the
-/// request invalid (Prometheus answers 400 too).
+/// One time series checked and taken apart: its name, its other labels (empty values
+/// dropped), its samples and its exemplars.
+pub(crate) struct SeriesParts {
+    pub metric: String,
+    pub labels: Vec<(String, String)>,
+    pub samples: Vec<Sample>,
+    pub exemplars: Vec<Ex>,
+}
+
+/// Checks time series `i` against the label limits and takes it apart; a series
+/// without `__name__` makes the request invalid (Prometheus answers 400 too).
+pub(crate) fn series_parts(
+    i: usize,
+    ts: TimeSeries,
+    limits: &LabelLimits,
+) -> Result<SeriesParts, IngestError> {
+    check_labels(
+        limits,
+        i,
+        ts.labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str())),
+    )?;
+    let mut metric = None;
+    let mut labels = Vec::with_capacity(ts.labels.len());
+    for l in ts.labels {
+        if l.name == "__name__" {
+            metric = Some(l.value);
+        } else if !l.value.is_empty() {
+            labels.push((l.name, l.value));
+        }
+    }
+    let metric = metric
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| IngestError::BadRequest(format!("time series {i} has no __name__ label")))?;
+    let exemplars = ts
+        .exemplars
+        .into_iter()
+        .map(|e| {
+            let el = e.labels.into_iter().map(|l| (l.name, l.value)).collect();
+            exemplar(&metric, &labels, el, e.value, e.timestamp)
+        })
+        .collect();
+    Ok(SeriesParts {
+        metric,
+        labels,
+        samples: ts.samples,
+        exemplars,
+    })
+}
+
+/// Converts a decoded request into samples (see [`series_parts`] for what is refused).
 pub fn to_samples(
     req: WriteRequest,
     limits: &LabelLimits,
@@ -256,33 +315,12 @@ pub fn to_samples(
     let mut rows = Vec::new();
     let mut exemplars = Vec::new();
     for (i, ts) in req.timeseries.into_iter().enumerate() {
-        check_labels(
-            limits,
-            i,
-            ts.labels
-                .iter()
-                .map(|l| (l.name.as_str(), l.value.as_str())),
-        )?;
-        let mut metric = None;
-        let mut labels = Vec::with_capacity(ts.labels.len());
-        for l in ts.labels {
-            if l.name == "__name__" {
-                metric = Some(l.value);
-            } else if !l.value.is_empty() {
-                labels.push((l.name, l.value));
-            }
-        }
-        let metric = metric.filter(|m| !m.is_empty()).ok_or_else(|| {
-            IngestError::BadRequest(format!("time series {i} has no __name__ label"))
-        })?;
-        for e in ts.exemplars {
-            let el = e.labels.into_iter().map(|l| (l.name, l.value)).collect();
-            exemplars.push(exemplar(&metric, &labels, el, e.value, e.timestamp));
-        }
+        let mut parts = series_parts(i, ts, limits)?;
+        exemplars.append(&mut parts.exemplars);
         // Clones for all samples but the last, which takes the series' labels.
-        let n = ts.samples.len();
-        let (mut metric, mut labels) = (Some(metric), Some(labels));
-        for (k, s) in ts.samples.into_iter().enumerate() {
+        let n = parts.samples.len();
+        let (mut metric, mut labels) = (Some(parts.metric), Some(parts.labels));
+        for (k, s) in parts.samples.into_iter().enumerate() {
             let (m, l) = if k + 1 == n {
                 (metric.take(), labels.take())
             } else {
@@ -435,81 +473,62 @@ async fn write_inner(
         (e, None)
     };
     st.metrics.bytes(Signal::Metrics, raw.len() as u64);
-    // Metadata is kept only once the request's samples are stored.
-    let mut meta: Vec<(String, Metadata)> = Vec::new();
-    let (rows, histograms, exemplars) = match proto {
-        Proto::V1 => {
-            let mut req = WriteRequest::decode(raw.as_slice()).map_err(|e| {
-                fail(IngestError::BadRequest(format!(
-                    "malformed WriteRequest protobuf: {e}"
-                )))
-            })?;
-            meta.extend(std::mem::take(&mut req.metadata).into_iter().map(|m| {
-                (
-                    m.metric_family_name,
-                    Metadata {
-                        kind: metric_type_name(m.r#type).to_string(),
-                        help: m.help,
-                        unit: m.unit,
-                    },
-                )
-            }));
-            let histograms = req.timeseries.iter().map(|t| t.histograms.len()).sum();
-            let (rows, exemplars) = to_samples(req, &labels).map_err(fail)?;
-            (rows, histograms, exemplars)
-        }
-        Proto::V2 => {
-            let req = v2::Request::decode(raw.as_slice()).map_err(|e| {
-                fail(IngestError::BadRequest(format!(
-                    "malformed io.prometheus.write.v2.Request protobuf: {e}"
-                )))
-            })?;
-            if req.symbols.is_empty() && req.timeseries.is_empty() && !raw.is_empty() {
-                // Fields 1-3 (a 1.0 WriteRequest's) are reserved in 2.0: such a body
-                // decodes to nothing rather than failing.
-                return Err(fail(IngestError::BadRequest(
-                    "the body decodes to an empty io.prometheus.write.v2.Request; is it a 1.0 prometheus.WriteRequest? Send that without proto= or with proto=prometheus.WriteRequest".into(),
-                )));
-            }
-            let v = v2_to_samples(req, &labels).map_err(fail)?;
-            meta.extend(v.metadata);
-            (v.rows, v.histograms, v.exemplars)
-        }
+    let decoded = decode(st, tenant, &proto, &raw, &labels).map_err(fail)?;
+    let Decoded {
+        samples,
+        series,
+        exemplars,
+        histograms,
+        metadata,
+    } = decoded;
+    let total = samples.len();
+    let metric_of = |i: usize| {
+        let id = samples[i].id;
+        series
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.metric.clone())
+            .or_else(|| {
+                st.storage
+                    .series()
+                    .series(tenant, id)
+                    .map(|s| s.metric.clone())
+            })
+            .unwrap_or_else(|| format!("series {id:016x}"))
     };
-    let total = rows.len();
     let admitted = st
         .samples
-        .admit_limited(tenant, rows, limits.max_active_series);
+        .admit_ids(tenant, &samples, &metric_of, limits.max_active_series);
     st.limiter.refused(
         tenant,
         "max_active_series",
         admitted.over_series_limit as u64,
     );
-    let rows = &admitted.rows;
+    let stored = admitted.kept.len();
     st.limiter
         .take(
             tenant,
             &[
-                (Rate::Samples, rows.len() as u64),
+                (Rate::Samples, stored as u64),
                 (Rate::Bytes, raw.len() as u64),
             ],
         )
         .map_err(|e| fail(e.into()))?;
-    if !rows.is_empty() {
-        let batch =
-            samples_batch_with_ids(rows, Some(&admitted.ids)).map_err(|e| fail(e.into()))?;
+    if stored > 0 {
+        let (series, batch) = kept_batch(&samples, series, &admitted.kept).map_err(fail)?;
         st.storage
-            .append(tenant, Signal::Metrics, batch)
+            .append_samples(tenant, series, batch)
             .await
             .map_err(|e| fail(e.into()))?;
     }
     st.samples.commit(&admitted);
-    for (family, m) in meta {
+    // Metadata is kept only once the request's samples are stored.
+    for (family, m) in metadata {
         st.storage.metadata().set(tenant, &family, m);
     }
     st.metrics.rows(
         Signal::Metrics,
-        rows.len() as u64,
+        stored as u64,
         (admitted.refused + histograms) as u64,
     );
     let exemplars: Vec<_> = exemplars
@@ -526,16 +545,15 @@ async fn write_inner(
         .map_err(|e| fail(e.into()))?;
     // Exact duplicates are stored already: written, as Prometheus counts them.
     let written = matches!(proto, Proto::V2).then_some(Written {
-        samples: rows.len() + admitted.duplicates,
+        samples: stored + admitted.duplicates,
         histograms: 0,
         exemplars: stored_exemplars,
     });
     let mut problems = Vec::new();
     if admitted.refused > 0 {
         problems.push(format!(
-            "{} of {total} samples refused ({} stored, {} exact duplicates dropped): {}",
+            "{} of {total} samples refused ({stored} stored, {} exact duplicates dropped): {}",
             admitted.refused,
-            rows.len(),
             admitted.duplicates,
             admitted.reasons.join("; ")
         ));
@@ -551,6 +569,95 @@ async fn write_inner(
         return Err((IngestError::BadRequest(problems.join("; ")), written));
     }
     Ok(written)
+}
+
+/// A request's samples by series id: 1.0 straight from the wire where it can
+/// ([`scan::decode_v1`]), else through prost, as 2.0 always is.
+fn decode(
+    st: &IngestState,
+    tenant: &str,
+    proto: &Proto,
+    raw: &[u8],
+    labels: &LabelLimits,
+) -> Result<Decoded, IngestError> {
+    match proto {
+        Proto::V1 => {
+            if let Some(d) = scan::decode_v1(raw, tenant, st.storage.series(), labels)? {
+                return Ok(d);
+            }
+            let mut req = WriteRequest::decode(raw).map_err(|e| {
+                IngestError::BadRequest(format!("malformed WriteRequest protobuf: {e}"))
+            })?;
+            let metadata = std::mem::take(&mut req.metadata)
+                .into_iter()
+                .map(|m| {
+                    (
+                        m.metric_family_name,
+                        Metadata {
+                            kind: metric_type_name(m.r#type).to_string(),
+                            help: m.help,
+                            unit: m.unit,
+                        },
+                    )
+                })
+                .collect();
+            let histograms = req.timeseries.iter().map(|t| t.histograms.len()).sum();
+            let (rows, exemplars) = to_samples(req, labels)?;
+            Ok(Decoded {
+                exemplars,
+                histograms,
+                metadata,
+                ..Decoded::from_rows(rows)
+            })
+        }
+        Proto::V2 => {
+            let req = v2::Request::decode(raw).map_err(|e| {
+                IngestError::BadRequest(format!(
+                    "malformed io.prometheus.write.v2.Request protobuf: {e}"
+                ))
+            })?;
+            if req.symbols.is_empty() && req.timeseries.is_empty() && !raw.is_empty() {
+                // Fields 1-3 (a 1.0 WriteRequest's) are reserved in 2.0: such a body
+                // decodes to nothing rather than failing.
+                return Err(IngestError::BadRequest(
+                    "the body decodes to an empty io.prometheus.write.v2.Request; is it a 1.0 prometheus.WriteRequest? Send that without proto= or with proto=prometheus.WriteRequest".into(),
+                ));
+            }
+            let v = v2_to_samples(req, labels)?;
+            Ok(Decoded {
+                exemplars: v.exemplars,
+                histograms: v.histograms,
+                metadata: v.metadata,
+                ..Decoded::from_rows(v.rows)
+            })
+        }
+    }
+}
+
+/// The kept samples as a batch of the stored metrics schema, and the definitions of
+/// the series among them.
+fn kept_batch(
+    samples: &[IdSample],
+    mut series: Vec<Series>,
+    kept: &[usize],
+) -> Result<(Vec<Series>, RecordBatch), IngestError> {
+    let ids: Vec<u64> = kept.iter().map(|&i| samples[i].id).collect();
+    if !series.is_empty() {
+        let present: HashSet<u64> = ids.iter().copied().collect();
+        series.retain(|s| present.contains(&s.id));
+    }
+    let times: Vec<i64> = kept.iter().map(|&i| samples[i].timestamp_ns).collect();
+    let values: Vec<f64> = kept.iter().map(|&i| samples[i].value).collect();
+    let batch = RecordBatch::try_new(
+        stored_schema(Signal::Metrics),
+        vec![
+            Arc::new(UInt64Array::from(ids)),
+            Arc::new(TimestampNanosecondArray::from(times).with_timezone("UTC")),
+            Arc::new(Float64Array::from(values)),
+        ],
+    )
+    .map_err(|e| IngestError::Storage(e.into()))?;
+    Ok((series, batch))
 }
 
 #[cfg(test)]
