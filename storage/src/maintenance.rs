@@ -323,16 +323,12 @@ impl Storage {
 fn merge(inner: &Inner, plan: &CompactionPlan) -> Result<FileMeta, StorageError> {
     let mut batches = Vec::new();
     for f in &plan.inputs {
-        let read = files::read_file(&inner.blobs, &f.path)?;
-        if plan.signal == Signal::Metrics {
-            // Runs of one series from several files become one run: back to samples.
-            let schema = crate::schema::stored_schema(Signal::Metrics);
-            for b in read {
-                batches.push(files::runs::explode(&b, &schema)?);
-            }
-        } else {
-            batches.extend(read);
-        }
+        batches.extend(files::read_file(&inner.blobs, &f.path)?);
+    }
+    if plan.signal == Signal::Metrics {
+        // Runs of one series from several files become one run, series by series.
+        let order = inner.series.index.file_order(&plan.tenant);
+        batches = vec![files::runs::merge(&batches, &order)?];
     }
     let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
     let file = files::NewFile {

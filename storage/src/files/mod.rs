@@ -261,14 +261,32 @@ pub fn write_file(
     opts: WriteOptions,
     order: SeriesOrder<'_>,
 ) -> Result<FileMeta, StorageError> {
-    let sorted = sort_batches(signal, batches)?;
-    let (min_time_ns, max_time_ns) = time_range(signal, &sorted);
-    let rows = sorted.num_rows() as u64;
-    let stream_volumes = match signal {
-        Signal::Logs => volumes::compute(&sorted)?,
-        _ => None,
+    let (batch, rows, (min_time_ns, max_time_ns), stream_volumes) = match batches {
+        // Runs already merged (compaction): written as they are.
+        [b] if signal == Signal::Metrics && runs::is_runs(b) => (
+            b.clone(),
+            runs::sample_count(b).unwrap_or(0),
+            runs::time_range(b)?,
+            None,
+        ),
+        // Samples (a flush): coded into runs a group of series at a time.
+        _ if signal == Signal::Metrics && !batches.iter().any(runs::is_runs) => {
+            let b = runs::encode_batches(batches, order)?;
+            let (range, n) = (runs::time_range(&b)?, runs::sample_count(&b).unwrap_or(0));
+            (b, n, range, None)
+        }
+        _ => {
+            let sorted = sort_batches(signal, batches)?;
+            let range = time_range(signal, &sorted);
+            let rows = sorted.num_rows() as u64;
+            let stream_volumes = match signal {
+                Signal::Logs => volumes::compute(&sorted)?,
+                _ => None,
+            };
+            let batch = crate::files::layout::to_file(signal, sorted, order)?;
+            (batch, rows, range, stream_volumes)
+        }
     };
-    let batch = crate::files::layout::to_file(signal, sorted, order)?;
     let trace_index = signal == Signal::Spans;
     let text_index = signal == Signal::Logs;
     // The sidecar (a full-text index is as much work as the Parquet encoding) is built

@@ -94,16 +94,7 @@ pub fn encode(batch: &RecordBatch, order: SeriesOrder<'_>) -> Result<RecordBatch
     }
     let mut ordered: Vec<u64> = spans.iter().map(|s| s.0).collect();
     order(&mut ordered);
-    let rows = spans.len() + ids.len() / MAX_RUN;
-    let mut out_ids = Vec::with_capacity(rows);
-    let (mut min_t, mut max_t, mut counts) = (
-        Vec::with_capacity(rows),
-        Vec::with_capacity(rows),
-        Vec::with_capacity(rows),
-    );
-    let mut times = BinaryBuilder::with_capacity(rows, ids.len() + rows * 8);
-    let mut values = BinaryBuilder::with_capacity(rows, ids.len() * 2);
-    let mut buf = Vec::new();
+    let mut out = RunsBuilder::default();
     for id in ordered {
         let Ok(at) = spans.binary_search_by_key(&id, |s| s.0) else {
             continue;
@@ -111,27 +102,247 @@ pub fn encode(batch: &RecordBatch, order: SeriesOrder<'_>) -> Result<RecordBatch
         let (_, from, to) = spans[at];
         for part in (from..to).step_by(MAX_RUN) {
             let end = (part + MAX_RUN).min(to);
-            out_ids.push(id);
-            min_t.push(ts[part]);
-            max_t.push(ts[end - 1]);
-            counts.push((end - part) as u32);
-            buf.clear();
-            run_codec::encode_times(&ts[part..end], &mut buf);
-            times.append_value(&buf);
-            buf.clear();
-            run_codec::encode_values(&vals[part..end], &mut buf);
-            values.append_value(&buf);
+            out.push_samples(id, &ts[part..end], &vals[part..end]);
         }
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt64Array::from(out_ids)),
-        Arc::new(TimestampNanosecondArray::from(min_t).with_timezone("UTC")),
-        Arc::new(TimestampNanosecondArray::from(max_t).with_timezone("UTC")),
-        Arc::new(UInt32Array::from(counts)),
-        Arc::new(times.finish()),
-        Arc::new(values.finish()),
-    ];
-    Ok(RecordBatch::try_new(schema(), columns)?)
+    out.finish()
+}
+
+/// Series gathered per pass of [`encode_batches`]: the pass's samples are copied, so
+/// a flush holds about 1/`PASSES` of its memtable twice, not all of it.
+const PASSES: usize = 16;
+
+/// Runs, in `order`, of memory batches in any row order (a frozen memtable's), without
+/// a sorted copy of them all: the series are split into [`PASSES`] groups of adjacent
+/// series in `order`, and each group's samples are gathered, sorted by (series, time)
+/// (stable: equal times keep the batches' order), and coded, before the next group.
+pub fn encode_batches(
+    batches: &[RecordBatch],
+    order: SeriesOrder<'_>,
+) -> Result<RecordBatch, StorageError> {
+    fn column<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, StorageError> {
+        b.column_by_name(name).ok_or_else(|| missing(name))
+    }
+    let mut cols = Vec::with_capacity(batches.len());
+    for b in batches {
+        let ids = column(b, "series_id")?
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(|| missing("series_id"))?;
+        let ts = column(b, "timestamp")?
+            .as_primitive_opt::<TimestampNanosecondType>()
+            .ok_or_else(|| missing("timestamp"))?;
+        let vals = column(b, "value")?
+            .as_primitive_opt::<Float64Type>()
+            .ok_or_else(|| missing("value"))?;
+        cols.push((ids.values(), ts.values(), vals.values()));
+    }
+    let distinct: std::collections::HashSet<u64> =
+        cols.iter().flat_map(|c| c.0.iter().copied()).collect();
+    let mut ordered: Vec<u64> = distinct.into_iter().collect();
+    order(&mut ordered);
+    let rank: std::collections::HashMap<u64, u32> = ordered
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i as u32))
+        .collect();
+    // Each row's series rank, so every pass compares integers.
+    let ranks: Vec<Vec<u32>> = cols
+        .iter()
+        .map(|c| c.0.iter().map(|id| rank[id]).collect())
+        .collect();
+    let per_pass = ordered.len().div_ceil(PASSES).max(1) as u32;
+    let mut out = RunsBuilder::default();
+    let mut group: Vec<(u32, i64, f64)> = Vec::new();
+    let (mut ts, mut vs) = (Vec::new(), Vec::new());
+    for first in (0..ordered.len() as u32).step_by(per_pass as usize) {
+        let end = first.saturating_add(per_pass);
+        group.clear();
+        for (c, r) in cols.iter().zip(&ranks) {
+            for (i, &k) in r.iter().enumerate() {
+                if (first..end).contains(&k) {
+                    group.push((k, c.1[i], c.2[i]));
+                }
+            }
+        }
+        group.sort_by_key(|s| (s.0, s.1));
+        for one in group.chunk_by(|a, b| a.0 == b.0) {
+            for part in one.chunks(MAX_RUN) {
+                ts.clear();
+                vs.clear();
+                ts.extend(part.iter().map(|s| s.1));
+                vs.extend(part.iter().map(|s| s.2));
+                out.push_samples(ordered[part[0].0 as usize], &ts, &vs);
+            }
+        }
+    }
+    out.finish()
+}
+
+/// The columns of one runs batch.
+struct RunColumns<'a> {
+    ids: &'a [u64],
+    min_t: &'a [i64],
+    max_t: &'a [i64],
+    counts: &'a [u32],
+    times: &'a arrow::array::BinaryArray,
+    values: &'a arrow::array::BinaryArray,
+}
+
+impl<'a> RunColumns<'a> {
+    fn of(b: &'a RecordBatch) -> Result<Self, StorageError> {
+        let prim = |name: &str| b.column_by_name(name).ok_or_else(|| missing(name));
+        let time = |name: &str| {
+            prim(name)?
+                .as_primitive_opt::<TimestampNanosecondType>()
+                .map(|a| &a.values()[..])
+                .ok_or_else(|| missing(name))
+        };
+        let binary = |name: &str| {
+            prim(name)?
+                .as_binary_opt::<i32>()
+                .ok_or_else(|| missing(name))
+        };
+        Ok(Self {
+            ids: prim("series_id")?
+                .as_primitive_opt::<UInt64Type>()
+                .map(|a| &a.values()[..])
+                .ok_or_else(|| missing("series_id"))?,
+            min_t: time("min_time")?,
+            max_t: time("max_time")?,
+            counts: prim("samples")?
+                .as_primitive_opt::<UInt32Type>()
+                .map(|a| &a.values()[..])
+                .ok_or_else(|| missing("samples"))?,
+            times: binary("times")?,
+            values: binary("values")?,
+        })
+    }
+}
+
+/// The runs of several samples files (runs batches, oldest first) as the runs of one
+/// file, in `order`, without exploding them into rows: a series with a single run
+/// keeps its coded bytes; the runs of a series found in several inputs are decoded,
+/// merged by time (stable: equal times keep the inputs' order, as the row sort did),
+/// and coded again. Memory: the inputs' coded bytes and one series' samples.
+pub fn merge(batches: &[RecordBatch], order: SeriesOrder<'_>) -> Result<RecordBatch, StorageError> {
+    let inputs = batches
+        .iter()
+        .map(RunColumns::of)
+        .collect::<Result<Vec<_>, _>>()?;
+    // (series id, input, row), by id; inputs' order kept within an id.
+    let mut at: Vec<(u64, u32, u32)> = Vec::new();
+    for (b, input) in inputs.iter().enumerate() {
+        at.extend(
+            input
+                .ids
+                .iter()
+                .enumerate()
+                .map(|(row, &id)| (id, b as u32, row as u32)),
+        );
+    }
+    at.sort_by_key(|r| r.0);
+    let mut ordered: Vec<u64> = at.iter().map(|r| r.0).collect();
+    ordered.dedup();
+    order(&mut ordered);
+    let mut out = RunsBuilder::default();
+    let mut samples: Vec<(i64, f64)> = Vec::new();
+    let (mut ts, mut vs) = (Vec::new(), Vec::new());
+    for id in ordered {
+        let from = at.partition_point(|r| r.0 < id);
+        let to = from + at[from..].iter().take_while(|r| r.0 == id).count();
+        if let [(_, b, row)] = at[from..to] {
+            let (input, row) = (&inputs[b as usize], row as usize);
+            out.push_coded(
+                id,
+                input.min_t[row],
+                input.max_t[row],
+                input.counts[row],
+                input.times.value(row),
+                input.values.value(row),
+            );
+            continue;
+        }
+        samples.clear();
+        for &(_, b, row) in &at[from..to] {
+            let (input, row) = (&inputs[b as usize], row as usize);
+            let n = input.counts[row] as usize;
+            ts.clear();
+            vs.clear();
+            run_codec::decode_times(input.times.value(row), n, &mut ts)?;
+            run_codec::decode_values(input.values.value(row), n, &mut vs)?;
+            samples.extend(ts.iter().copied().zip(vs.iter().copied()));
+        }
+        samples.sort_by_key(|s| s.0);
+        for part in samples.chunks(MAX_RUN) {
+            ts.clear();
+            vs.clear();
+            ts.extend(part.iter().map(|s| s.0));
+            vs.extend(part.iter().map(|s| s.1));
+            out.push_samples(id, &ts, &vs);
+        }
+    }
+    out.finish()
+}
+
+/// Runs being gathered into a batch.
+#[derive(Default)]
+struct RunsBuilder {
+    ids: Vec<u64>,
+    min_t: Vec<i64>,
+    max_t: Vec<i64>,
+    counts: Vec<u32>,
+    times: BinaryBuilder,
+    values: BinaryBuilder,
+    buf: Vec<u8>,
+}
+
+impl RunsBuilder {
+    fn push_coded(&mut self, id: u64, min_t: i64, max_t: i64, n: u32, times: &[u8], values: &[u8]) {
+        self.ids.push(id);
+        self.min_t.push(min_t);
+        self.max_t.push(max_t);
+        self.counts.push(n);
+        self.times.append_value(times);
+        self.values.append_value(values);
+    }
+
+    /// A run of at most [`MAX_RUN`] samples, in time order.
+    fn push_samples(&mut self, id: u64, ts: &[i64], vs: &[f64]) {
+        let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else {
+            return;
+        };
+        self.ids.push(id);
+        self.min_t.push(first);
+        self.max_t.push(last);
+        self.counts.push(ts.len() as u32);
+        self.buf.clear();
+        run_codec::encode_times(ts, &mut self.buf);
+        self.times.append_value(&self.buf);
+        self.buf.clear();
+        run_codec::encode_values(vs, &mut self.buf);
+        self.values.append_value(&self.buf);
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, StorageError> {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(UInt64Array::from(self.ids)),
+            Arc::new(TimestampNanosecondArray::from(self.min_t).with_timezone("UTC")),
+            Arc::new(TimestampNanosecondArray::from(self.max_t).with_timezone("UTC")),
+            Arc::new(UInt32Array::from(self.counts)),
+            Arc::new(self.times.finish()),
+            Arc::new(self.values.finish()),
+        ];
+        Ok(RecordBatch::try_new(schema(), columns)?)
+    }
+}
+
+/// The time range of a runs batch: its runs' first and last samples.
+pub fn time_range(batch: &RecordBatch) -> Result<(i64, i64), StorageError> {
+    let c = RunColumns::of(batch)?;
+    Ok((
+        c.min_t.iter().copied().min().unwrap_or(0),
+        c.max_t.iter().copied().max().unwrap_or(0),
+    ))
 }
 
 /// One run's samples with `start <= t <= end`, appended to `out` in time order.
@@ -256,6 +467,82 @@ mod tests {
             .collect();
         let b = to_stored(crate::Signal::Metrics, &samples_batch(&rows).unwrap()).unwrap();
         crate::files::sort_batches(crate::Signal::Metrics, &[b]).unwrap()
+    }
+
+    /// Coding unsorted memtable batches a group of series at a time gives the runs of
+    /// their sorted rows.
+    #[test]
+    fn runs_of_unsorted_batches_equal_runs_of_the_sorted_rows() {
+        let reverse = |ids: &mut Vec<u64>| ids.sort_by(|a, b| b.cmp(a));
+        let stored = |rows: &[(u64, i64, f64)]| {
+            let rows: Vec<SampleRow> = rows
+                .iter()
+                .map(|(id, t, v)| SampleRow {
+                    metric: format!("m{id}"),
+                    timestamp_ns: *t,
+                    value: *v,
+                    ..Default::default()
+                })
+                .collect();
+            to_stored(crate::Signal::Metrics, &samples_batch(&rows).unwrap()).unwrap()
+        };
+        // 40 series (more than PASSES), times out of order within and across batches.
+        let batches: Vec<RecordBatch> = (0..5)
+            .map(|b| {
+                let rows: Vec<_> = (0..40u64)
+                    .flat_map(|id| {
+                        (0..3).map(move |k| {
+                            (
+                                id,
+                                ((k * 7 + b * 3) % 15) as i64 * 1000 + b as i64,
+                                (id * 10 + k) as f64,
+                            )
+                        })
+                    })
+                    .collect();
+                stored(&rows)
+            })
+            .chain([stored(&[])])
+            .collect();
+        let sorted = crate::files::sort_batches(crate::Signal::Metrics, &batches).unwrap();
+        let want = encode(&sorted, &reverse).unwrap();
+        assert_eq!(encode_batches(&batches, &reverse).unwrap(), want);
+        assert_eq!(sample_count(&want), Some(600));
+    }
+
+    /// Merging runs gives what exploding them, sorting the rows and coding them again
+    /// gives: runs of one input kept, runs of several merged, long ones split.
+    #[test]
+    fn merged_runs_equal_runs_of_the_sorted_rows() {
+        let natural = |ids: &mut Vec<u64>| ids.sort_unstable();
+        let a: Vec<_> = (0..10)
+            .map(|t| (0, t * 10, t as f64))
+            .chain((0..5).map(|t| (1, t * 10, 0.25 * t as f64)))
+            .collect();
+        let b: Vec<_> = (10..20)
+            .map(|t| (0, t * 10, t as f64 + 0.5))
+            .chain((0..3).map(|t| (2, t, -1.0)))
+            .collect();
+        let c: Vec<_> = (5..70_005)
+            .map(|t| (1, t * 10, (t % 7) as f64))
+            .chain([(3, 5, f64::INFINITY)])
+            .collect();
+        let inputs: Vec<RecordBatch> = [a, b, c]
+            .iter()
+            .map(|rows| encode(&memory(rows), &natural).unwrap())
+            .collect();
+        let merged = merge(&inputs, &natural).unwrap();
+        let schema = crate::schema::stored_schema(crate::Signal::Metrics);
+        let exploded: Vec<RecordBatch> = inputs
+            .iter()
+            .map(|r| explode(r, &schema).unwrap())
+            .collect();
+        let sorted = crate::files::sort_batches(crate::Signal::Metrics, &exploded).unwrap();
+        assert_eq!(merged, encode(&sorted, &natural).unwrap());
+        assert_eq!(sample_count(&merged), Some(10 + 5 + 10 + 3 + 70_000 + 1));
+        // Four series; the long one split at MAX_RUN.
+        assert_eq!(merged.num_rows(), 5);
+        assert_eq!(time_range(&merged).unwrap(), (0, 700_040));
     }
 
     #[test]

@@ -193,3 +193,48 @@ async fn a_wal_of_arrow_metrics_records_still_replays() {
     assert_eq!(read_all(&s, "team-b"), expected(2, 0..3));
     assert_eq!(rows_in(&s, "default"), (0, 3));
 }
+
+#[tokio::test]
+async fn samples_of_a_series_nobody_defined_are_refused() {
+    use arrow::array::{Float64Array, TimestampNanosecondArray, UInt64Array};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), cfg()).unwrap();
+    let batch = |ids: Vec<u64>| {
+        let n = ids.len();
+        RecordBatch::try_new(
+            schema::stored_schema(Signal::Metrics),
+            vec![
+                Arc::new(UInt64Array::from(ids)),
+                Arc::new(TimestampNanosecondArray::from(vec![BASE; n]).with_timezone("UTC")),
+                Arc::new(Float64Array::from(vec![1.0; n])),
+            ],
+        )
+        .unwrap()
+    };
+    let up = |id: u64| series::Series {
+        id,
+        metric: "up".into(),
+        labels: vec![("job".into(), format!("j{id}"))],
+    };
+    let e = s
+        .append_samples("default", vec![up(1)], batch(vec![1, 2, 2]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, StorageError::UndefinedSeries { count: 1 }),
+        "{e}"
+    );
+    assert_eq!(s.snapshot("default", Signal::Metrics).batches.len(), 0);
+    s.append_samples("default", vec![up(1), up(2)], batch(vec![1, 2]))
+        .await
+        .unwrap();
+    // Known now: no definitions needed, extra ones ignored.
+    s.append_samples("default", vec![up(1)], batch(vec![2]))
+        .await
+        .unwrap();
+    let records = segment_records(dir.path());
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].series.len(), 2);
+    assert!(records[1].series.is_empty());
+    assert_eq!(s.series().len("default"), 2);
+}
