@@ -87,6 +87,21 @@ impl Maps {
         })
     }
 
+    /// Whether rows `i` and `j` hold the same entries in the same order (no copy).
+    pub fn same_row(&self, i: usize, j: usize) -> bool {
+        let null = |r: usize| self.nulls.as_ref().is_some_and(|n| n.is_null(r));
+        if null(i) || null(j) {
+            return null(i) && null(j);
+        }
+        let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        let (c, d) = (self.offsets[j] as usize, self.offsets[j + 1] as usize);
+        let value = |k: usize| (!self.values.is_null(k)).then(|| self.values.value(k));
+        b - a == d - c
+            && (a..b)
+                .zip(c..d)
+                .all(|(x, y)| self.keys.value(x) == self.keys.value(y) && value(x) == value(y))
+    }
+
     pub fn row(&self, i: usize) -> Vec<(String, String)> {
         if self.nulls.as_ref().is_some_and(|n| n.is_null(i)) {
             return Vec::new();

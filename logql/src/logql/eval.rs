@@ -250,12 +250,23 @@ fn extract(
     });
     let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
     for s in streams {
+        // Only the labels something reads are copied into each line's entry.
+        let cut: Option<Labels> = wanted.as_ref().map(|w| {
+            s.labels
+                .iter()
+                .filter(|(k, _)| w.contains(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        });
         for l in &s.entries {
             let ts = l.ts_ns;
             if !in_a_window(ts) {
                 continue;
             }
-            let mut e = Entry::new(&s.labels, &l.line);
+            let mut e = match &cut {
+                Some(cut) => Entry::with_labels(&s.labels, cut.clone(), &l.line),
+                None => Entry::new(&s.labels, &l.line),
+            };
             e.ts_ns = ts;
             e.wanted = wanted.as_deref();
             e.add_metadata(&l.metadata);
@@ -272,7 +283,19 @@ fn extract(
                     None => continue,
                 },
             };
-            let mut labels = finish_labels(e.labels)?;
+            let mut labels = match finish_labels(e.labels) {
+                Ok(labels) => labels,
+                // The error names the series: say it with every label, as without the cut.
+                Err(err) if cut.is_some() => {
+                    let mut e = Entry::new(&s.labels, &l.line);
+                    e.ts_ns = ts;
+                    e.add_metadata(&l.metadata);
+                    pipeline::run(&r.log.pipeline, &mut e);
+                    finish_labels(e.labels)?;
+                    return Err(err);
+                }
+                Err(err) => return Err(err),
+            };
             if let Some(g) = n.reduce {
                 labels.retain(|k, _| g.labels.contains(k));
             }

@@ -43,10 +43,41 @@ impl<'s> Entry<'s> {
         }
     }
 
+    /// An entry whose labels start as `labels` (the stream's, or only those of them a
+    /// query reads, see [`required_labels`]); `stream` still names every stream label,
+    /// so extracted names that collide with one are told apart.
+    pub fn with_labels(stream: &'s Labels, labels: Labels, line: &str) -> Self {
+        Entry {
+            stream,
+            labels,
+            line: line.to_string(),
+            ts_ns: 0,
+            wanted: None,
+        }
+    }
+
     /// A line's structured metadata: over the stream's labels, under what parsers find.
+    /// With [`Self::wanted`] set, only the wanted names are added.
     pub fn add_metadata(&mut self, metadata: &[(String, String)]) {
         for (k, v) in metadata {
-            self.labels.insert(sanitize_label_name(k), v.clone());
+            let name = match self.wanted {
+                // Most names are label names already: no copy to find that out.
+                Some(w) if is_label_name(k) => {
+                    if !w.iter().any(|x| x == k) {
+                        continue;
+                    }
+                    k.clone()
+                }
+                Some(w) => {
+                    let name = sanitize_label_name(k);
+                    if !w.contains(&name) {
+                        continue;
+                    }
+                    name
+                }
+                None => sanitize_label_name(k),
+            };
+            self.labels.insert(name, v.clone());
         }
     }
 

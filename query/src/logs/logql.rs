@@ -143,6 +143,7 @@ fn streams(
         budget,
         streams: HashMap::new(),
         cols: LineColumns::default(),
+        last: None,
     };
     scan(storage, snap, &search, &mut c)?;
     let mut out: Vec<Stream> = c.streams.into_values().collect();
@@ -389,6 +390,9 @@ struct LineColumns(Option<(StringArray, StringArray, Maps, Maps, Int32Array)>);
 /// A kept row: its line, stream labels and structured metadata.
 type Selected<'a> = (&'a str, Labels, Vec<(String, String)>);
 
+/// A row's line and structured metadata.
+type LineOf<'a> = (&'a str, Vec<(String, String)>);
+
 const LINE_COLUMNS: &[&str] = &[
     "body",
     "service",
@@ -412,6 +416,33 @@ impl LineColumns {
             severity,
         ));
         Ok(())
+    }
+
+    /// Whether rows `i` and `j` are of one stream (same service and resource).
+    fn same_stream(&self, i: usize, j: usize) -> bool {
+        self.0.as_ref().is_some_and(|(_, service, resource, _, _)| {
+            service.value(i) == service.value(j) && resource.same_row(i, j)
+        })
+    }
+
+    /// Row `i`'s line and structured metadata when the query's leading line filters
+    /// keep it, without its stream labels (see [`Self::same_stream`]).
+    fn line_of(&self, log: &LogExpr, i: usize) -> Result<Option<LineOf<'_>>, QueryError> {
+        let Some((body, _, _, attributes, severity)) = &self.0 else {
+            return Err(QueryError::Internal(
+                "logql scan visited before a batch".into(),
+            ));
+        };
+        let line = body.value(i);
+        if !log
+            .leading_line_filters()
+            .all(|f| logql::pipeline::line_matches(f, line))
+        {
+            return Ok(None);
+        }
+        let mut metadata = attributes.row(i);
+        metadata.push(detected_level_pair(severity.value(i)));
+        Ok(Some((line, metadata)))
     }
 
     /// Row `i`'s line, stream labels and structured metadata (its attributes and
@@ -444,6 +475,9 @@ struct Collector<'a> {
     budget: &'a mut usize,
     streams: HashMap<Labels, Stream>,
     cols: LineColumns,
+    /// The last row whose stream was decided in this batch, and that stream (`None`:
+    /// the selector refused it): the next row of the same stream reuses it.
+    last: Option<(usize, Option<Labels>)>,
 }
 
 impl Visitor for Collector<'_> {
@@ -452,31 +486,69 @@ impl Visitor for Collector<'_> {
     }
 
     fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
+        self.last = None;
         self.cols.load(b)
     }
 
     fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
+        // Rows of a stream mostly come together: its labels are built once per run.
+        if let Some((j, stream)) = self.last.take()
+            && self.cols.same_stream(i, j)
+        {
+            self.last = Some((i, stream.clone()));
+            let Some(labels) = stream else {
+                return Ok(());
+            };
+            let Some((line, metadata)) = self.cols.line_of(self.log, i)? else {
+                return Ok(());
+            };
+            return self.keep(ts, labels, line.to_string(), metadata);
+        }
         let Some((line, labels, metadata)) = self.cols.selected(self.log, i)? else {
+            let refused = self.cols.line_of(self.log, i)?.is_some();
+            // Refused by the selector (not by a line filter): remember the stream.
+            if refused {
+                self.last = Some((i, None));
+            }
             return Ok(());
         };
+        self.last = Some((i, Some(labels.clone())));
+        self.keep(ts, labels, line.to_string(), metadata)
+    }
+}
+
+impl Collector<'_> {
+    /// Adds a kept line to its stream, within the query's byte budget.
+    fn keep(
+        &mut self,
+        ts: i64,
+        labels: Labels,
+        line: String,
+        metadata: Vec<(String, String)>,
+    ) -> Result<(), QueryError> {
         *self.budget = self.budget.checked_sub(line.len()).ok_or_else(|| {
             QueryError::Execution(format!(
                 "the query's ranges select more than {} MiB of log lines: narrow the selector, add line filters or shorten the range",
                 MAX_LINE_BYTES >> 20
             ))
         })?;
-        self.streams
-            .entry(labels.clone())
-            .or_insert_with(|| Stream {
-                labels,
-                entries: Vec::new(),
-            })
-            .entries
-            .push(Line {
-                ts_ns: ts,
-                line: line.to_string(),
-                metadata,
-            });
+        let line = Line {
+            ts_ns: ts,
+            line,
+            metadata,
+        };
+        match self.streams.get_mut(&labels) {
+            Some(s) => s.entries.push(line),
+            None => {
+                self.streams.insert(
+                    labels.clone(),
+                    Stream {
+                        labels,
+                        entries: vec![line],
+                    },
+                );
+            }
+        }
         Ok(())
     }
 }
