@@ -7,7 +7,7 @@ use promql_parser::parser::{AggregateExpr, Call, Expr, LabelModifier};
 use crate::error::{Result, exec};
 use crate::eval::Ev;
 use crate::labels::{Labels, is_valid_name};
-use crate::range::{group_variance, mean, quantile};
+use crate::range::{Mean, group_variance, mean, quantile};
 use crate::value::{Series, Value};
 
 /// Input series grouped by their output labels.
@@ -54,118 +54,18 @@ pub(crate) fn eval(ev: &Ev<'_>, a: &AggregateExpr) -> Result<Value> {
     let n = ev.n;
     let mut out: Vec<Series> = Vec::new();
     match op.as_str() {
-        "topk" | "bottomk" => {
-            let k = param_scalar(ev, a, &op)?;
-            let top = op == "topk";
-            let mut vals: Vec<Vec<Option<f64>>> = vec![vec![None; n]; input.len()];
-            for members in &groups.members {
-                for (i, &kf) in k.iter().enumerate() {
-                    if !(kf > -9.223_372_036_854_776e18 && kf < 9.223_372_036_854_776e18) {
-                        return Err(exec(format!(
-                            "Scalar value {} overflows int64",
-                            format_go(kf)
-                        )));
-                    }
-                    // Go's int64 conversion: toward zero; below 1 selects nothing.
-                    let k = if kf < 1.0 { 0 } else { kf as usize };
-                    if k == 0 {
-                        continue;
-                    }
-                    let mut chosen: Vec<(usize, f64)> = Vec::with_capacity(k.min(members.len()));
-                    for &m in members {
-                        let Some(v) = input[m].vals[i] else { continue };
-                        if chosen.len() < k {
-                            chosen.push((m, v));
-                            continue;
-                        }
-                        // The worst kept value (NaN is worst) gives way to a better one.
-                        let worse = |a: f64, b: f64| {
-                            if top {
-                                a < b || (a.is_nan() && !b.is_nan())
-                            } else {
-                                a > b || (a.is_nan() && !b.is_nan())
-                            }
-                        };
-                        let (wi, _) = chosen.iter().enumerate().fold(
-                            (0, chosen[0].1),
-                            |(bi, bv), (ci, &(_, cv))| {
-                                if worse(cv, bv) || (cv.is_nan() && !bv.is_nan()) {
-                                    (ci, cv)
-                                } else {
-                                    (bi, bv)
-                                }
-                            },
-                        );
-                        if worse(chosen[wi].1, v) {
-                            chosen[wi] = (m, v);
-                        }
-                    }
-                    for (m, v) in chosen {
-                        vals[m][i] = Some(v);
-                    }
-                }
-            }
-            for (s, v) in input.iter().zip(vals) {
-                if v.iter().any(Option::is_some) {
-                    out.push(Series {
-                        labels: s.labels.clone(),
-                        vals: v,
-                    });
-                }
-            }
-        }
-        "count_values" => {
-            let p = a
-                .param
-                .as_deref()
-                .ok_or_else(|| exec("count_values: parameter missing"))?;
-            let label = match ev.eval(p)? {
-                Value::String(s) => s,
-                other => {
-                    return Err(exec(format!(
-                        "count_values: expected string parameter, got {}",
-                        other.type_name()
-                    )));
-                }
-            };
-            if !is_valid_name(&label) {
-                return Err(exec(format!("invalid label name {label:?}")));
-            }
-            // The value label is set before grouping, so `without` naming it merges
-            // the groups and drops it, as in 2.42.
-            let mut index: HashMap<Labels, usize> = HashMap::new();
-            for s in &input {
-                for i in 0..n {
-                    let Some(v) = s.vals[i] else { continue };
-                    let mut l = s.labels.clone();
-                    l.set(&label, &format_go(v));
-                    let l = match &a.modifier {
-                        None => l.keep_names(std::slice::from_ref(&label)),
-                        Some(LabelModifier::Include(ls)) => {
-                            let mut names = ls.labels.clone();
-                            names.push(label.clone());
-                            l.keep_names(&names)
-                        }
-                        Some(LabelModifier::Exclude(ls)) => l.drop_names(&ls.labels),
-                    };
-                    let oi = *index.entry(l.clone()).or_insert_with(|| {
-                        out.push(Series {
-                            labels: l,
-                            vals: vec![None; n],
-                        });
-                        out.len() - 1
-                    });
-                    let slot = &mut out[oi].vals[i];
-                    *slot = Some(slot.unwrap_or(0.0) + 1.0);
-                }
-            }
-        }
+        "topk" | "bottomk" => out = top_k(ev, a, &op, &input, &groups)?,
+        "count_values" => out = count_values(ev, a, &input)?,
         _ => {
             let params = match op.as_str() {
                 "quantile" => Some(param_scalar(ev, a, &op)?),
                 _ => None,
             };
             for (gl, members) in groups.labels.into_iter().zip(&groups.members) {
+                if let Some(vals) = fold_by_series(&op, members, &input, n) {
+                    out.push(Series { labels: gl, vals });
+                    continue;
+                }
                 let mut vals = Vec::with_capacity(n);
                 let mut buf: Vec<f64> = Vec::with_capacity(members.len());
                 for i in 0..n {
@@ -206,6 +106,174 @@ pub(crate) fn eval(ev: &Ev<'_>, a: &AggregateExpr) -> Result<Value> {
     }
     ev.admit(&out)?;
     Ok(Value::Vector(out))
+}
+
+/// `topk` and `bottomk`: per group and step, the `k` largest (smallest) values keep
+/// their series' labels.
+fn top_k(
+    ev: &Ev<'_>,
+    a: &AggregateExpr,
+    op: &str,
+    input: &[Series],
+    groups: &Groups,
+) -> Result<Vec<Series>> {
+    let n = ev.n;
+    let mut out: Vec<Series> = Vec::new();
+    let k = param_scalar(ev, a, op)?;
+    let top = op == "topk";
+    let mut vals: Vec<Vec<Option<f64>>> = vec![vec![None; n]; input.len()];
+    for members in &groups.members {
+        for (i, &kf) in k.iter().enumerate() {
+            if !(kf > -9.223_372_036_854_776e18 && kf < 9.223_372_036_854_776e18) {
+                return Err(exec(format!(
+                    "Scalar value {} overflows int64",
+                    format_go(kf)
+                )));
+            }
+            // Go's int64 conversion: toward zero; below 1 selects nothing.
+            let k = if kf < 1.0 { 0 } else { kf as usize };
+            if k == 0 {
+                continue;
+            }
+            let mut chosen: Vec<(usize, f64)> = Vec::with_capacity(k.min(members.len()));
+            for &m in members {
+                let Some(v) = input[m].vals[i] else { continue };
+                if chosen.len() < k {
+                    chosen.push((m, v));
+                    continue;
+                }
+                // The worst kept value (NaN is worst) gives way to a better one.
+                let worse = |a: f64, b: f64| {
+                    if top {
+                        a < b || (a.is_nan() && !b.is_nan())
+                    } else {
+                        a > b || (a.is_nan() && !b.is_nan())
+                    }
+                };
+                let (wi, _) =
+                    chosen
+                        .iter()
+                        .enumerate()
+                        .fold((0, chosen[0].1), |(bi, bv), (ci, &(_, cv))| {
+                            if worse(cv, bv) || (cv.is_nan() && !bv.is_nan()) {
+                                (ci, cv)
+                            } else {
+                                (bi, bv)
+                            }
+                        });
+                if worse(chosen[wi].1, v) {
+                    chosen[wi] = (m, v);
+                }
+            }
+            for (m, v) in chosen {
+                vals[m][i] = Some(v);
+            }
+        }
+    }
+    for (s, v) in input.iter().zip(vals) {
+        if v.iter().any(Option::is_some) {
+            out.push(Series {
+                labels: s.labels.clone(),
+                vals: v,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `count_values`: per step, how many series hold each value, labelled by it.
+fn count_values(ev: &Ev<'_>, a: &AggregateExpr, input: &[Series]) -> Result<Vec<Series>> {
+    let n = ev.n;
+    let mut out: Vec<Series> = Vec::new();
+    let p = a
+        .param
+        .as_deref()
+        .ok_or_else(|| exec("count_values: parameter missing"))?;
+    let label = match ev.eval(p)? {
+        Value::String(s) => s,
+        other => {
+            return Err(exec(format!(
+                "count_values: expected string parameter, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    if !is_valid_name(&label) {
+        return Err(exec(format!("invalid label name {label:?}")));
+    }
+    // The value label is set before grouping, so `without` naming it merges
+    // the groups and drops it, as in 2.42.
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for s in input {
+        for i in 0..n {
+            let Some(v) = s.vals[i] else { continue };
+            let mut l = s.labels.clone();
+            l.set(&label, &format_go(v));
+            let l = match &a.modifier {
+                None => l.keep_names(std::slice::from_ref(&label)),
+                Some(LabelModifier::Include(ls)) => {
+                    let mut names = ls.labels.clone();
+                    names.push(label.clone());
+                    l.keep_names(&names)
+                }
+                Some(LabelModifier::Exclude(ls)) => l.drop_names(&ls.labels),
+            };
+            let oi = *index.entry(l.clone()).or_insert_with(|| {
+                out.push(Series {
+                    labels: l,
+                    vals: vec![None; n],
+                });
+                out.len() - 1
+            });
+            let slot = &mut out[oi].vals[i];
+            *slot = Some(slot.unwrap_or(0.0) + 1.0);
+        }
+    }
+    Ok(out)
+}
+
+/// `sum`, `count`, `group`, `min`, `max` and `avg` of a group, folded one member series
+/// at a time into an accumulator per step (a step's values sit in different series'
+/// vectors: gathering them step by step strides across all of them). Each step still
+/// takes its values in member order, so the results are the same bit for bit as
+/// folding a step's values together. `None` for the other operators.
+fn fold_by_series(
+    op: &str,
+    members: &[usize],
+    input: &[Series],
+    n: usize,
+) -> Option<Vec<Option<f64>>> {
+    let each = |f: &mut dyn FnMut(usize, f64)| {
+        for &m in members {
+            for (i, v) in input[m].vals.iter().enumerate() {
+                if let Some(v) = *v {
+                    f(i, v);
+                }
+            }
+        }
+    };
+    let mut acc: Vec<Option<f64>> = vec![None; n];
+    match op {
+        "sum" => each(&mut |i, v| acc[i] = Some(acc[i].map_or(v, |a| a + v))),
+        "count" => each(&mut |i, _| acc[i] = Some(acc[i].unwrap_or(0.0) + 1.0)),
+        "group" => each(&mut |i, _| acc[i] = Some(1.0)),
+        "min" | "max" => {
+            let max = op == "max";
+            each(&mut |i, v| {
+                acc[i] = Some(match acc[i] {
+                    Some(a) if !((if max { a < v } else { a > v }) || a.is_nan()) => a,
+                    _ => v,
+                })
+            })
+        }
+        "avg" => {
+            let mut means: Vec<Option<Mean>> = vec![None; n];
+            each(&mut |i, v| means[i].get_or_insert_with(Mean::default).push(v));
+            return Some(means.into_iter().map(|m| m.map(|m| m.mean)).collect());
+        }
+        _ => return None,
+    }
+    Some(acc)
 }
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest decimal, never an exponent

@@ -408,24 +408,35 @@ pub(crate) fn holt_winters(vs: &[f64], sf: f64, tf: f64) -> Option<f64> {
 /// Incremental mean as 2.42's `avg_over_time` and `avg` compute it (no overflow to Inf
 /// for large finite values).
 pub(crate) fn mean(vs: impl Iterator<Item = f64>) -> f64 {
-    let (mut mean, mut count) = (0.0f64, 0.0f64);
-    for v in vs {
-        count += 1.0;
-        if count == 1.0 {
-            mean = v;
-            continue;
+    let mut m = Mean::default();
+    vs.for_each(|v| m.push(v));
+    m.mean
+}
+
+/// Prometheus' incremental mean, one value at a time.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Mean {
+    pub mean: f64,
+    count: f64,
+}
+
+impl Mean {
+    pub fn push(&mut self, v: f64) {
+        self.count += 1.0;
+        if self.count == 1.0 {
+            self.mean = v;
+            return;
         }
-        if mean.is_infinite() {
-            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
-                continue;
+        if self.mean.is_infinite() {
+            if v.is_infinite() && (self.mean > 0.0) == (v > 0.0) {
+                return;
             }
             if !v.is_infinite() && !v.is_nan() {
-                continue;
+                return;
             }
         }
-        mean += v / count - mean / count;
+        self.mean += v / self.count - self.mean / self.count;
     }
-    mean
 }
 
 /// One step of Kahan-Neumaier compensated summation: the new sum and compensation.
