@@ -13,7 +13,7 @@ pub mod decimal;
 mod encoding;
 pub mod layout;
 pub(crate) mod pruning;
-mod run_codec;
+pub(crate) mod run_codec;
 pub mod runs;
 pub mod volumes;
 
