@@ -38,7 +38,7 @@ impl Storage {
         }
         if signal == Signal::Metrics {
             let unknown = self.unknown_series(tenant, &batch);
-            let series = wal::series_definitions(&batch, &unknown)?;
+            let series = crate::series::definitions(&batch, &unknown)?;
             let stored = schema::to_stored(signal, &batch)?;
             let record = wal::encode_samples(tenant, &series, &stored)?;
             return self

@@ -20,7 +20,7 @@ pub mod head;
 pub mod metadata;
 pub mod samples;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
@@ -30,6 +30,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::StorageError;
 use crate::files::blobs::Blobs;
+
+/// A metrics batch without a column it must have.
+pub(crate) fn missing(column: &str) -> StorageError {
+    StorageError::Arrow(arrow::error::ArrowError::SchemaError(format!(
+        "metrics batch has no {column} column"
+    )))
+}
 
 /// One series: metric name and labels (without `__name__`), labels sorted by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,52 +106,18 @@ pub struct SeriesIndex {
 }
 
 impl SeriesIndex {
-    /// Registers the series of a metrics batch.
+    /// Registers the series of a metrics batch of the ingest schema (with `metric`
+    /// and `labels` columns; a batch without them has nothing to register).
     pub fn observe(&self, tenant: &str, batch: &RecordBatch, pending: bool) {
-        let (Some(ids), Some(metric), Some(labels)) = (
-            batch.column_by_name("series_id"),
-            batch.column_by_name("metric"),
-            batch.column_by_name("labels"),
-        ) else {
+        let Some(ids) = batch
+            .column_by_name("series_id")
+            .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+        else {
             return;
         };
-        let ids = ids.as_primitive::<UInt64Type>();
-        let metric = metric.as_string::<i32>();
-        let Some(labels) = labels.as_any().downcast_ref::<MapArray>() else {
-            return;
-        };
-        let keys = labels.keys().as_string::<i32>();
-        let values = labels.values().as_string::<i32>();
-        let offsets = labels.value_offsets();
-        let Ok(mut tenants) = self.tenants.write() else {
-            return;
-        };
-        let t = tenants.entry(tenant.to_string()).or_default();
-        for i in 0..batch.num_rows() {
-            let id = ids.value(i);
-            if t.series.contains_key(&id) {
-                continue;
-            }
-            let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
-            let mut l: Vec<(String, String)> = (a..b)
-                .map(|j| {
-                    let v = if values.is_null(j) {
-                        ""
-                    } else {
-                        values.value(j)
-                    };
-                    (keys.value(j).to_string(), v.to_string())
-                })
-                .collect();
-            l.sort();
-            t.insert(
-                Series {
-                    id,
-                    metric: metric.value(i).to_string(),
-                    labels: l,
-                },
-                pending,
-            );
+        let unknown = self.unknown(tenant, ids.values());
+        if let Ok(series) = definitions(batch, &unknown) {
+            self.observe_series(tenant, series, pending);
         }
     }
 
@@ -368,6 +341,53 @@ const MAX_SERIES_FILE: usize = 1 << 30;
 struct SeriesFile {
     tenant: String,
     series: Vec<Series>,
+}
+
+/// The series of a metrics batch of the ingest schema whose ids are in `unknown`,
+/// once each, with their names and labels (as the batch gives them).
+pub fn definitions(
+    batch: &RecordBatch,
+    unknown: &HashSet<u64>,
+) -> Result<Vec<Series>, StorageError> {
+    let col = |name: &str| batch.column_by_name(name).ok_or_else(|| missing(name));
+    let ids = col("series_id")?
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(|| missing("series_id"))?;
+    let metric = col("metric")?
+        .as_string_opt::<i32>()
+        .ok_or_else(|| missing("metric"))?;
+    let labels = col("labels")?
+        .as_any()
+        .downcast_ref::<MapArray>()
+        .ok_or_else(|| missing("labels"))?;
+    let keys = labels.keys().as_string::<i32>();
+    let values = labels.values().as_string::<i32>();
+    let offsets = labels.value_offsets();
+    let mut defined = HashSet::with_capacity(unknown.len());
+    let mut out = Vec::with_capacity(unknown.len());
+    for i in 0..batch.num_rows() {
+        let id = ids.value(i);
+        if !unknown.contains(&id) || !defined.insert(id) {
+            continue;
+        }
+        let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+        let labels = (a..b)
+            .map(|j| {
+                let v = if values.is_null(j) {
+                    ""
+                } else {
+                    values.value(j)
+                };
+                (keys.value(j).to_string(), v.to_string())
+            })
+            .collect();
+        out.push(Series {
+            id,
+            metric: metric.value(i).to_string(),
+            labels,
+        });
+    }
+    Ok(out)
 }
 
 /// Writes a tenant's new series durably: zstd-compressed JSON (written once per flush,

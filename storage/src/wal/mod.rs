@@ -84,8 +84,6 @@ pub fn encode_samples(
     frame(samples::encode(&tenant_header(tenant)?, series, batch)?)
 }
 
-pub use samples::definitions as series_definitions;
-
 /// Encodes a record (header + payload) ready to append, its batch as Arrow IPC.
 pub fn encode(tenant: &str, signal: Signal, batch: &RecordBatch) -> Result<Vec<u8>, StorageError> {
     let header = tenant_header(tenant)?;

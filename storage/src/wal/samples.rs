@@ -19,72 +19,18 @@
 //! str = varint byte length, UTF-8 bytes
 //! ```
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, MapArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::array::{Float64Array, TimestampNanosecondArray, UInt64Array};
 use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt64Type};
 
-use crate::series::Series;
+use crate::series::{Series, missing};
 use crate::varint::{Reader, put_signed, put_str, put_varint};
 use crate::{Signal, StorageError, schema};
 
 /// The payload code of a samples record (after exemplars' 4).
 pub const SAMPLES: u8 = 5;
-
-fn missing(column: &str) -> StorageError {
-    StorageError::Arrow(arrow::error::ArrowError::SchemaError(format!(
-        "metrics batch has no {column} column"
-    )))
-}
-
-/// The series of a metrics batch of the ingest schema whose ids are in `unknown`,
-/// once each, with their names and labels (as the batch gives them).
-pub fn definitions(
-    batch: &RecordBatch,
-    unknown: &HashSet<u64>,
-) -> Result<Vec<Series>, StorageError> {
-    let col = |name: &str| batch.column_by_name(name).ok_or_else(|| missing(name));
-    let ids = col("series_id")?
-        .as_primitive_opt::<UInt64Type>()
-        .ok_or_else(|| missing("series_id"))?;
-    let metric = col("metric")?
-        .as_string_opt::<i32>()
-        .ok_or_else(|| missing("metric"))?;
-    let labels = col("labels")?
-        .as_any()
-        .downcast_ref::<MapArray>()
-        .ok_or_else(|| missing("labels"))?;
-    let keys = labels.keys().as_string::<i32>();
-    let values = labels.values().as_string::<i32>();
-    let offsets = labels.value_offsets();
-    let mut defined = HashSet::with_capacity(unknown.len());
-    let mut out = Vec::with_capacity(unknown.len());
-    for i in 0..batch.num_rows() {
-        let id = ids.value(i);
-        if !unknown.contains(&id) || !defined.insert(id) {
-            continue;
-        }
-        let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
-        let labels = (a..b)
-            .map(|j| {
-                let v = if values.is_null(j) {
-                    ""
-                } else {
-                    values.value(j)
-                };
-                (keys.value(j).to_string(), v.to_string())
-            })
-            .collect();
-        out.push(Series {
-            id,
-            metric: metric.value(i).to_string(),
-            labels,
-        });
-    }
-    Ok(out)
-}
 
 /// The payload of a samples record: `series` defined, then the samples of `batch`
 /// (the stored metrics schema).
