@@ -455,7 +455,8 @@ mod tests {
     use super::*;
     use crate::schema::{SampleRow, samples_batch, to_stored};
 
-    fn memory(rows: &[(u64, i64, f64)]) -> RecordBatch {
+    /// A stored samples batch of (series, time, value) rows as given.
+    fn stored(rows: &[(u64, i64, f64)]) -> RecordBatch {
         let rows: Vec<SampleRow> = rows
             .iter()
             .map(|(id, t, v)| SampleRow {
@@ -465,8 +466,12 @@ mod tests {
                 ..Default::default()
             })
             .collect();
-        let b = to_stored(crate::Signal::Metrics, &samples_batch(&rows).unwrap()).unwrap();
-        crate::files::sort_batches(crate::Signal::Metrics, &[b]).unwrap()
+        to_stored(crate::Signal::Metrics, &samples_batch(&rows).unwrap()).unwrap()
+    }
+
+    /// The same rows sorted by series and time.
+    fn memory(rows: &[(u64, i64, f64)]) -> RecordBatch {
+        crate::files::sort_batches(crate::Signal::Metrics, &[stored(rows)]).unwrap()
     }
 
     /// Coding unsorted memtable batches a group of series at a time gives the runs of
@@ -474,18 +479,6 @@ mod tests {
     #[test]
     fn runs_of_unsorted_batches_equal_runs_of_the_sorted_rows() {
         let reverse = |ids: &mut Vec<u64>| ids.sort_by(|a, b| b.cmp(a));
-        let stored = |rows: &[(u64, i64, f64)]| {
-            let rows: Vec<SampleRow> = rows
-                .iter()
-                .map(|(id, t, v)| SampleRow {
-                    metric: format!("m{id}"),
-                    timestamp_ns: *t,
-                    value: *v,
-                    ..Default::default()
-                })
-                .collect();
-            to_stored(crate::Signal::Metrics, &samples_batch(&rows).unwrap()).unwrap()
-        };
         // 40 series (more than PASSES), times out of order within and across batches.
         let batches: Vec<RecordBatch> = (0..5)
             .map(|b| {
