@@ -3,8 +3,9 @@
 //! record batches. Also the `demo` telemetry generator, which speaks the same protocols
 //! as a client.
 //!
-//! Nothing here reads query code; the only way out is `osprey_storage::Storage::append`,
-//! which acknowledges after the WAL fsync.
+//! Nothing here reads query code; the only ways out are `osprey_storage::Storage::append`
+//! and, for remote_write's samples by series id, `Storage::append_samples`; both
+//! acknowledge after the WAL fsync.
 
 pub mod admission;
 mod body;
