@@ -265,6 +265,13 @@ def scrape_lab_server(osprey_bin: Path, tmp_path_factory: pytest.TempPathFactory
             wait_until(lambda: len(lab.values("kept_metric")) == len(bad) and lab.values("min(up)") == [1.0],
                        timeout=20, message="every target scraped well once")
             lab.good_at = time.time()
+            # A scrape that is in flight when a target turns bad fails, and its staleness
+            # marker carries the time it began: wait for one begun after `good_at`, so
+            # that no marker can fall before it.
+            good_at_ns = int(lab.good_at * 1e9)
+            wait_until(lambda: all(t["health"] == "up" and rfc3339_to_ns(t["lastScrape"]) > good_at_ns
+                                   for t in server.get("/api/v1/targets").json()["data"]["activeTargets"]),
+                       timeout=20, message="every target scraped well after good_at")
             lab.broken_ns = time.time_ns()
             for t in bad.values():
                 t.broken = True
