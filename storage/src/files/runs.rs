@@ -67,45 +67,10 @@ fn missing(c: &str) -> StorageError {
     StorageError::Layout(format!("samples batch has no {c} column"))
 }
 
-/// Rows of a memory samples batch (`series_id`, `timestamp`, `value`, sorted by series
-/// then time) as runs, in `order`.
+/// Rows of a memory samples batch (`series_id`, `timestamp`, `value`) as runs, in
+/// `order` ([`encode_batches`] of one batch).
 pub fn encode(batch: &RecordBatch, order: SeriesOrder<'_>) -> Result<RecordBatch, StorageError> {
-    let ids = batch
-        .column_by_name("series_id")
-        .and_then(|c| c.as_primitive_opt::<UInt64Type>())
-        .ok_or_else(|| missing("series_id"))?;
-    let ts = batch
-        .column_by_name("timestamp")
-        .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>())
-        .ok_or_else(|| missing("timestamp"))?;
-    let vals = batch
-        .column_by_name("value")
-        .and_then(|c| c.as_primitive_opt::<Float64Type>())
-        .ok_or_else(|| missing("value"))?;
-    let (ids, ts, vals) = (ids.values(), ts.values(), vals.values());
-    // (id, first row, end row) of each series, by id.
-    let mut spans: Vec<(u64, usize, usize)> = Vec::new();
-    let mut start = 0;
-    while start < ids.len() {
-        let id = ids[start];
-        let end = start + ids[start..].iter().take_while(|x| **x == id).count();
-        spans.push((id, start, end));
-        start = end;
-    }
-    let mut ordered: Vec<u64> = spans.iter().map(|s| s.0).collect();
-    order(&mut ordered);
-    let mut out = RunsBuilder::default();
-    for id in ordered {
-        let Ok(at) = spans.binary_search_by_key(&id, |s| s.0) else {
-            continue;
-        };
-        let (_, from, to) = spans[at];
-        for part in (from..to).step_by(MAX_RUN) {
-            let end = (part + MAX_RUN).min(to);
-            out.push_samples(id, &ts[part..end], &vals[part..end]);
-        }
-    }
-    out.finish()
+    encode_batches(std::slice::from_ref(batch), order)
 }
 
 /// Series gathered per pass of [`encode_batches`]: the pass's samples are copied, so
