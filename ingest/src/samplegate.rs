@@ -97,6 +97,21 @@ impl Admitted {
     }
 }
 
+/// Each row's series id. Rows of one series come together (a remote_write time
+/// series; an OTLP data point's buckets do not, but often do): a series is hashed
+/// once per run of its rows.
+pub fn series_ids(rows: &[SampleRow]) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let same = i > 0 && rows[i - 1].metric == row.metric && rows[i - 1].labels == row.labels;
+        out.push(match out.last() {
+            Some(&id) if same => id,
+            _ => row.series_id(),
+        });
+    }
+    out
+}
+
 pub(crate) fn fnv(b: &[u8]) -> u64 {
     b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
         (h ^ x as u64).wrapping_mul(0x0000_0100_0000_01b3)
@@ -144,22 +159,15 @@ impl SampleGate {
         rows: Vec<SampleRow>,
         max_active_series: u64,
     ) -> Admitted {
-        let mut samples = Vec::with_capacity(rows.len());
-        // Rows of one series come together (a remote_write time series, an OTLP data
-        // point's buckets do not, but often do): hash a series once per run.
-        let mut last: Option<(u64, usize)> = None;
-        for (i, row) in rows.iter().enumerate() {
-            let id = match last {
-                Some((id, j)) if rows[j].metric == row.metric && rows[j].labels == row.labels => id,
-                _ => row.series_id(),
-            };
-            last = Some((id, i));
-            samples.push(IdSample {
+        let samples: Vec<IdSample> = series_ids(&rows)
+            .into_iter()
+            .zip(&rows)
+            .map(|(id, row)| IdSample {
                 id,
                 timestamp_ns: row.timestamp_ns,
                 value: row.value,
-            });
-        }
+            })
+            .collect();
         let mut out = self.admit_ids(
             tenant,
             &samples,

@@ -162,6 +162,22 @@ pub fn to_stored(signal: Signal, batch: &RecordBatch) -> Result<RecordBatch, Sto
     Ok(RecordBatch::try_new(stored, columns)?)
 }
 
+/// A batch of the stored metrics schema from its columns (equal lengths).
+pub fn stored_samples(
+    ids: Vec<u64>,
+    times_ns: Vec<i64>,
+    values: Vec<f64>,
+) -> Result<RecordBatch, StorageError> {
+    Ok(RecordBatch::try_new(
+        stored_schema(Signal::Metrics),
+        vec![
+            Arc::new(arrow::array::UInt64Array::from(ids)),
+            Arc::new(arrow::array::TimestampNanosecondArray::from(times_ns).with_timezone("UTC")),
+            Arc::new(arrow::array::Float64Array::from(values)),
+        ],
+    )?)
+}
+
 /// The Arrow schema of a signal's batches as ingest produces them (and the WAL keeps).
 pub fn schema(signal: Signal) -> SchemaRef {
     match signal {

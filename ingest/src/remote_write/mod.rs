@@ -15,10 +15,9 @@ use axum::response::{IntoResponse, Response};
 use osprey_auth::Rate;
 use osprey_storage::Signal;
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use arrow::array::{Float64Array, RecordBatch, TimestampNanosecondArray, UInt64Array};
-use osprey_storage::schema::{SampleRow, stored_schema};
+use arrow::array::RecordBatch;
+use osprey_storage::schema::{SampleRow, stored_samples};
 use osprey_storage::series::Series;
 use osprey_storage::series::exemplars::Exemplar as Ex;
 use osprey_storage::series::metadata::Metadata;
@@ -648,15 +647,7 @@ fn kept_batch(
     }
     let times: Vec<i64> = kept.iter().map(|&i| samples[i].timestamp_ns).collect();
     let values: Vec<f64> = kept.iter().map(|&i| samples[i].value).collect();
-    let batch = RecordBatch::try_new(
-        stored_schema(Signal::Metrics),
-        vec![
-            Arc::new(UInt64Array::from(ids)),
-            Arc::new(TimestampNanosecondArray::from(times).with_timezone("UTC")),
-            Arc::new(Float64Array::from(values)),
-        ],
-    )
-    .map_err(|e| IngestError::Storage(e.into()))?;
+    let batch = stored_samples(ids, times, values)?;
     Ok((series, batch))
 }
 

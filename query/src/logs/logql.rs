@@ -445,28 +445,23 @@ impl LineColumns {
         Ok(Some((line, metadata)))
     }
 
+    /// Row `i`'s stream labels, when the query's selector keeps its stream.
+    fn stream_of(&self, log: &LogExpr, i: usize) -> Option<Labels> {
+        let (_, service, resource, _, _) = self.0.as_ref()?;
+        let service = service.value(i);
+        let labels = stream_labels(resource.row(i), service);
+        selects_stream(log, &labels, service).then_some(labels)
+    }
+
     /// Row `i`'s line, stream labels and structured metadata (its attributes and
     /// `detected_level`), when the query's leading line filters and its selector keep it.
     fn selected(&self, log: &LogExpr, i: usize) -> Result<Option<Selected<'_>>, QueryError> {
-        let Some((body, service, resource, attributes, severity)) = &self.0 else {
-            return Err(QueryError::Internal(
-                "logql scan visited before a batch".into(),
-            ));
+        let Some((line, metadata)) = self.line_of(log, i)? else {
+            return Ok(None);
         };
-        let (line, service) = (body.value(i), service.value(i));
-        if !log
-            .leading_line_filters()
-            .all(|f| logql::pipeline::line_matches(f, line))
-        {
-            return Ok(None);
-        }
-        let labels = stream_labels(resource.row(i), service);
-        if !selects_stream(log, &labels, service) {
-            return Ok(None);
-        }
-        let mut metadata = attributes.row(i);
-        metadata.push(detected_level_pair(severity.value(i)));
-        Ok(Some((line, labels, metadata)))
+        Ok(self
+            .stream_of(log, i)
+            .map(|labels| (line, labels, metadata)))
     }
 }
 
@@ -491,29 +486,19 @@ impl Visitor for Collector<'_> {
     }
 
     fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
-        // Rows of a stream mostly come together: its labels are built once per run.
-        if let Some((j, stream)) = self.last.take()
-            && self.cols.same_stream(i, j)
-        {
-            self.last = Some((i, stream.clone()));
-            let Some(labels) = stream else {
-                return Ok(());
-            };
-            let Some((line, metadata)) = self.cols.line_of(self.log, i)? else {
-                return Ok(());
-            };
-            return self.keep(ts, labels, line.to_string(), metadata);
-        }
-        let Some((line, labels, metadata)) = self.cols.selected(self.log, i)? else {
-            let refused = self.cols.line_of(self.log, i)?.is_some();
-            // Refused by the selector (not by a line filter): remember the stream.
-            if refused {
-                self.last = Some((i, None));
-            }
+        let Some((line, metadata)) = self.cols.line_of(self.log, i)? else {
             return Ok(());
         };
-        self.last = Some((i, Some(labels.clone())));
-        self.keep(ts, labels, line.to_string(), metadata)
+        // Rows of a stream mostly come together: its labels are built once per run.
+        let stream = match self.last.take() {
+            Some((j, stream)) if self.cols.same_stream(i, j) => stream,
+            _ => self.cols.stream_of(self.log, i),
+        };
+        if let Some(labels) = &stream {
+            self.keep(ts, labels, line.to_string(), metadata)?;
+        }
+        self.last = Some((i, stream));
+        Ok(())
     }
 }
 
@@ -522,7 +507,7 @@ impl Collector<'_> {
     fn keep(
         &mut self,
         ts: i64,
-        labels: Labels,
+        labels: &Labels,
         line: String,
         metadata: Vec<(String, String)>,
     ) -> Result<(), QueryError> {
@@ -537,13 +522,13 @@ impl Collector<'_> {
             line,
             metadata,
         };
-        match self.streams.get_mut(&labels) {
+        match self.streams.get_mut(labels) {
             Some(s) => s.entries.push(line),
             None => {
                 self.streams.insert(
                     labels.clone(),
                     Stream {
-                        labels,
+                        labels: labels.clone(),
                         entries: vec![line],
                     },
                 );

@@ -112,6 +112,7 @@ impl SeriesIndex {
         let Some(ids) = batch
             .column_by_name("series_id")
             .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+            .filter(|_| batch.column_by_name("metric").is_some())
         else {
             return;
         };

@@ -196,20 +196,11 @@ async fn a_wal_of_arrow_metrics_records_still_replays() {
 
 #[tokio::test]
 async fn samples_of_a_series_nobody_defined_are_refused() {
-    use arrow::array::{Float64Array, TimestampNanosecondArray, UInt64Array};
     let dir = tempfile::tempdir().unwrap();
     let s = Storage::open(dir.path(), cfg()).unwrap();
     let batch = |ids: Vec<u64>| {
         let n = ids.len();
-        RecordBatch::try_new(
-            schema::stored_schema(Signal::Metrics),
-            vec![
-                Arc::new(UInt64Array::from(ids)),
-                Arc::new(TimestampNanosecondArray::from(vec![BASE; n]).with_timezone("UTC")),
-                Arc::new(Float64Array::from(vec![1.0; n])),
-            ],
-        )
-        .unwrap()
+        schema::stored_samples(ids, vec![BASE; n], vec![1.0; n]).unwrap()
     };
     let up = |id: u64| series::Series {
         id,

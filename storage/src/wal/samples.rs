@@ -19,15 +19,12 @@
 //! str = varint byte length, UTF-8 bytes
 //! ```
 
-use std::sync::Arc;
-
 use arrow::array::{AsArray, RecordBatch};
-use arrow::array::{Float64Array, TimestampNanosecondArray, UInt64Array};
 use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt64Type};
 
 use crate::series::{Series, missing};
 use crate::varint::{Reader, put_signed, put_str, put_varint};
-use crate::{Signal, StorageError, schema};
+use crate::{StorageError, schema};
 
 /// The payload code of a samples record (after exemplars' 4).
 pub const SAMPLES: u8 = 5;
@@ -115,14 +112,7 @@ pub fn decode(body: &[u8]) -> Result<Decoded, StorageError> {
     if !r.is_empty() {
         return Err(r.corrupt("bytes after the last sample"));
     }
-    let batch = RecordBatch::try_new(
-        schema::stored_schema(Signal::Metrics),
-        vec![
-            Arc::new(UInt64Array::from(ids)),
-            Arc::new(TimestampNanosecondArray::from(times).with_timezone("UTC")),
-            Arc::new(Float64Array::from(values)),
-        ],
-    )?;
+    let batch = schema::stored_samples(ids, times, values)?;
     Ok(Decoded { series, batch })
 }
 
