@@ -18,7 +18,7 @@ use prost::Message;
 
 use super::{MetricMetadata, SeriesParts, TimeSeries, metric_type_name, series_parts};
 use crate::IngestError;
-use crate::samplegate::IdSample;
+use crate::samplegate::{IdSample, series_ids};
 use crate::shapes::LabelLimits;
 use crate::wire::{Broken, Value, fields};
 
@@ -66,25 +66,17 @@ impl Decoded {
     pub fn from_rows(rows: Vec<SampleRow>) -> Self {
         let mut out = Self::default();
         let mut seen = HashSet::new();
-        let mut last: Option<usize> = None;
-        let mut id = 0;
-        for (i, r) in rows.iter().enumerate() {
-            let same =
-                last.is_some_and(|j| rows[j].metric == r.metric && rows[j].labels == r.labels);
-            if !same {
-                id = r.series_id();
-                if seen.insert(id) {
-                    let mut labels = r.labels.clone();
-                    labels.sort();
-                    out.series.push(Series {
-                        id,
-                        metric: r.metric.clone(),
-                        labels,
-                    });
-                }
-            }
-            last = Some(i);
+        for (id, r) in series_ids(&rows).into_iter().zip(rows) {
             out.samples.push(sample(id, r.timestamp_ns, r.value));
+            if seen.insert(id) {
+                let mut labels = r.labels;
+                labels.sort();
+                out.series.push(Series {
+                    id,
+                    metric: r.metric,
+                    labels,
+                });
+            }
         }
         out
     }
@@ -130,43 +122,41 @@ fn eat(h: &mut u64, bytes: &[u8]) {
 /// A time series' id from its labels on the wire, when they allow hashing there:
 /// exactly one non-empty `__name__`, the other labels (empty values aside, as they
 /// are dropped) sorted by (name, value), and no exemplars. `None` otherwise.
-fn wire_id(series: &[u8]) -> Result<Option<u64>, Broken> {
+/// `labels` is scratch space, reused from series to series.
+fn wire_id<'a>(
+    series: &'a [u8],
+    labels: &mut Vec<(&'a [u8], &'a [u8])>,
+) -> Result<Option<u64>, Broken> {
+    labels.clear();
     let mut metric: Option<&[u8]> = None;
     let mut names = 0;
+    let mut sorted = true;
     for f in fields(series) {
         let f = f?;
         match (f.number, f.value) {
-            (1, Value::Bytes(b)) => {
-                let (name, value) = label(b)?;
-                if name == b"__name__" {
+            (1, Value::Bytes(b)) => match label(b)? {
+                (b"__name__", value) => {
                     names += 1;
                     metric = Some(value);
                 }
-            }
+                (_, b"") => {}
+                pair => {
+                    sorted &= labels.last().is_none_or(|p| *p <= pair);
+                    labels.push(pair);
+                }
+            },
             (3, _) => return Ok(None),
             (1..=4, Value::Bytes(_)) => {}
             (1..=4, _) => return Err(Broken),
             _ => {}
         }
     }
-    let Some(metric) = metric.filter(|m| names == 1 && !m.is_empty()) else {
+    let Some(metric) = metric.filter(|m| names == 1 && !m.is_empty() && sorted) else {
         return Ok(None);
     };
     let mut h: u64 = 0xcbf29ce484222325;
     eat(&mut h, metric);
-    let mut previous: Option<(&[u8], &[u8])> = None;
-    for b in fields(series).filter_map(|f| match f {
-        Ok(f) if f.number == 1 => f.bytes(),
-        _ => None,
-    }) {
-        let (name, value) = label(b)?;
-        if name == b"__name__" || value.is_empty() {
-            continue;
-        }
-        if previous.is_some_and(|p| p > (name, value)) {
-            return Ok(None);
-        }
-        previous = Some((name, value));
+    for (name, value) in labels.iter() {
         eat(&mut h, name);
         eat(&mut h, value);
     }
@@ -220,13 +210,14 @@ pub fn decode_v1(
 ) -> Result<Option<Decoded>, IngestError> {
     // Pass 1: every series' bytes and, where hashing on the wire works, its id.
     let mut series: Vec<(&[u8], Option<u64>)> = Vec::new();
+    let mut scratch = Vec::new();
     let mut metadata: Vec<&[u8]> = Vec::new();
     for f in fields(raw) {
         let Ok(f) = f else {
             return Ok(None);
         };
         match (f.number, f.value) {
-            (1, Value::Bytes(b)) => match wire_id(b) {
+            (1, Value::Bytes(b)) => match wire_id(b, &mut scratch) {
                 Ok(id) => series.push((b, id)),
                 Err(Broken) => return Ok(None),
             },
