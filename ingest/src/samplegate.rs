@@ -13,38 +13,17 @@
 //! head, next to the series index that holds the labels anyway.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use osprey_storage::schema::SampleRow;
+use osprey_storage::series::IdMap;
 
 const SHARDS: usize = 16;
 
 /// (tenant hash, series id) → the series' newest (timestamp ms, value bits).
-type Newest = HashMap<(u64, u64), (i64, u64), BuildHasherDefault<IdHasher>>;
-
-/// Series ids are already hashes: mixing them once more is enough (SipHash was a
-/// visible share of ingest CPU).
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
+type Newest = IdMap<(u64, u64), (i64, u64)>;
 
 pub struct SampleGate {
     window_ms: i64,
@@ -83,7 +62,7 @@ pub struct Admitted {
     pub reasons: Vec<String>,
     /// What [`SampleGate::commit`] records once the rows are stored: per series its
     /// newest (timestamp, value bits) in this request, and the request's newest time.
-    updates: HashMap<u64, (i64, u64), BuildHasherDefault<IdHasher>>,
+    updates: IdMap<u64, (i64, u64)>,
     max_ts: Option<i64>,
     tenant: String,
 }

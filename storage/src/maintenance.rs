@@ -321,16 +321,25 @@ impl Storage {
 
 /// Reads the inputs, merges them into one sorted file (not yet live).
 fn merge(inner: &Inner, plan: &CompactionPlan) -> Result<FileMeta, StorageError> {
+    let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
+    if plan.signal == Signal::Metrics {
+        // Runs of one series from several files become one run, series by series,
+        // a slice of the series at a time, written as they are merged.
+        let order = inner.series.index.file_order(&plan.tenant);
+        let rel = files::file_path(&plan.tenant, plan.signal, plan.partition_ns, seq);
+        let opts = files::WriteOptions::compaction(&inner.config);
+        let inputs: Vec<&str> = plan.inputs.iter().map(|f| f.path.as_str()).collect();
+        let footers = Some(&inner.caches.footers);
+        let mut meta = files::write_runs(&inner.blobs, &rel, &plan.tenant, opts, |emit| {
+            files::compact_runs::merge_files(&inner.blobs, footers, &inputs, &order, emit)
+        })?;
+        meta.partition_ns = plan.partition_ns;
+        return Ok(meta);
+    }
     let mut batches = Vec::new();
     for f in &plan.inputs {
         batches.extend(files::read_file(&inner.blobs, &f.path)?);
     }
-    if plan.signal == Signal::Metrics {
-        // Runs of one series from several files become one run, series by series.
-        let order = inner.series.index.file_order(&plan.tenant);
-        batches = vec![files::runs::merge(&batches, &order)?];
-    }
-    let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
     let file = files::NewFile {
         seq,
         tenant: &plan.tenant,

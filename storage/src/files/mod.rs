@@ -10,6 +10,7 @@
 //! data files).
 
 pub mod blobs;
+pub mod compact_runs;
 pub mod decimal;
 mod encoding;
 pub mod layout;
@@ -263,26 +264,22 @@ pub fn write_file(
     opts: WriteOptions,
     order: SeriesOrder<'_>,
 ) -> Result<FileMeta, StorageError> {
-    let (batch, rows, (min_time_ns, max_time_ns), stream_volumes) = if signal == Signal::Metrics {
-        // Runs merged by compaction are written as they are; a flush's samples are
-        // coded into runs a group of series at a time.
-        let b = match batches {
-            [b] if runs::is_runs(b) => b.clone(),
-            _ => runs::encode_batches(batches, order)?,
-        };
-        let (rows, range) = (runs::sample_count(&b).unwrap_or(0), runs::time_range(&b)?);
-        (b, rows, range, None)
-    } else {
-        let sorted = sort_batches(signal, batches)?;
-        let range = time_range(signal, &sorted);
-        let rows = sorted.num_rows() as u64;
-        let stream_volumes = match signal {
-            Signal::Logs => volumes::compute(&sorted)?,
-            _ => None,
-        };
-        let batch = crate::files::layout::to_file(signal, sorted, order)?;
-        (batch, rows, range, stream_volumes)
+    if signal == Signal::Metrics {
+        // A flush's samples are coded into runs a group of series at a time; runs
+        // (compaction's) are written as they are.
+        return write_runs(blobs, rel_path, tenant, opts, |emit| match batches {
+            [b] if runs::is_runs(b) => emit(b.clone()),
+            _ => runs::encode_batches(batches, order, emit),
+        });
+    }
+    let sorted = sort_batches(signal, batches)?;
+    let (min_time_ns, max_time_ns) = time_range(signal, &sorted);
+    let rows = sorted.num_rows() as u64;
+    let stream_volumes = match signal {
+        Signal::Logs => volumes::compute(&sorted)?,
+        _ => None,
     };
+    let batch = crate::files::layout::to_file(signal, sorted, order)?;
     let trace_index = signal == Signal::Spans;
     let text_index = signal == Signal::Logs;
     // The sidecar (a full-text index is as much work as the Parquet encoding) is built
@@ -333,11 +330,7 @@ pub fn write_file(
         signal,
         path: rel_path.to_string(),
         rows,
-        runs: if signal == Signal::Metrics {
-            batch.num_rows() as u64
-        } else {
-            0
-        },
+        runs: 0,
         bytes: size,
         min_time_ns,
         max_time_ns,
@@ -345,6 +338,55 @@ pub fn write_file(
         trace_index,
         text_index,
         tag_index: trace_index,
+    })
+}
+
+/// Writes the runs batches `produce` emits (in series order) as one samples file at
+/// `rel_path`, handing each to the Parquet writer as it comes: a large file is never
+/// held as Arrow arrays besides its coded Parquet bytes.
+pub fn write_runs(
+    blobs: &Blobs,
+    rel_path: &str,
+    tenant: &str,
+    opts: WriteOptions,
+    produce: impl FnOnce(runs::Emit<'_>) -> Result<(), StorageError>,
+) -> Result<FileMeta, StorageError> {
+    let signal = Signal::Metrics;
+    let mut w = ArrowWriter::try_new(
+        Vec::new(),
+        runs::schema(),
+        Some(encoding::writer_properties(signal, opts)),
+    )?;
+    let (mut rows, mut run_count) = (0u64, 0u64);
+    let mut range: Option<(i64, i64)> = None;
+    produce(&mut |b: RecordBatch| {
+        if b.num_rows() == 0 {
+            return Ok(());
+        }
+        rows += runs::sample_count(&b).unwrap_or(0);
+        run_count += b.num_rows() as u64;
+        let (lo, hi) = runs::time_range(&b)?;
+        range = Some(range.map_or((lo, hi), |(a, z)| (a.min(lo), z.max(hi))));
+        w.write(&b)?;
+        Ok(())
+    })?;
+    let bytes = w.into_inner()?;
+    let size = bytes.len() as u64;
+    blobs.put(rel_path, bytes)?;
+    let (min_time_ns, max_time_ns) = range.unwrap_or((0, 0));
+    Ok(FileMeta {
+        tenant: tenant.to_string(),
+        signal,
+        path: rel_path.to_string(),
+        rows,
+        runs: run_count,
+        bytes: size,
+        min_time_ns,
+        max_time_ns,
+        partition_ns: 0,
+        trace_index: false,
+        text_index: false,
+        tag_index: false,
     })
 }
 

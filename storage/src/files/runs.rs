@@ -67,10 +67,30 @@ fn missing(c: &str) -> StorageError {
     StorageError::Layout(format!("samples batch has no {c} column"))
 }
 
+/// Takes the runs batches a writer produces, in order (`files::write_runs`).
+pub type Emit<'a> = &'a mut dyn FnMut(RecordBatch) -> Result<(), StorageError>;
+
+/// Coded bytes a producer gathers before it emits a batch: a merge of large files
+/// hands its output to the Parquet writer in slices of this size instead of building
+/// one batch of the whole file beside the writer's copy.
+const SLICE_BYTES: usize = 4 << 20;
+
+/// The batches a producer emits, as one batch.
+fn collected(
+    produce: impl FnOnce(Emit<'_>) -> Result<(), StorageError>,
+) -> Result<RecordBatch, StorageError> {
+    let mut out = Vec::new();
+    produce(&mut |b| {
+        out.push(b);
+        Ok(())
+    })?;
+    Ok(arrow::compute::concat_batches(&schema(), &out)?)
+}
+
 /// Rows of a memory samples batch (`series_id`, `timestamp`, `value`) as runs, in
 /// `order` ([`encode_batches`] of one batch).
 pub fn encode(batch: &RecordBatch, order: SeriesOrder<'_>) -> Result<RecordBatch, StorageError> {
-    encode_batches(std::slice::from_ref(batch), order)
+    collected(|emit| encode_batches(std::slice::from_ref(batch), order, emit))
 }
 
 /// Series gathered per pass of [`encode_batches`]: the pass's samples are copied, so
@@ -80,11 +100,13 @@ const PASSES: usize = 16;
 /// Runs, in `order`, of memory batches in any row order (a frozen memtable's), without
 /// a sorted copy of them all: the series are split into [`PASSES`] groups of adjacent
 /// series in `order`, and each group's samples are gathered, sorted by (series, time)
-/// (stable: equal times keep the batches' order), and coded, before the next group.
+/// (stable: equal times keep the batches' order), and coded, and emitted as a batch
+/// before the next group.
 pub fn encode_batches(
     batches: &[RecordBatch],
     order: SeriesOrder<'_>,
-) -> Result<RecordBatch, StorageError> {
+    emit: Emit<'_>,
+) -> Result<(), StorageError> {
     fn column<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, StorageError> {
         b.column_by_name(name).ok_or_else(|| missing(name))
     }
@@ -139,8 +161,9 @@ pub fn encode_batches(
                 out.push_samples(ordered[part[0].0 as usize], &ts, &vs);
             }
         }
+        out.emit(emit)?;
     }
-    out.finish()
+    Ok(())
 }
 
 /// The columns of one runs batch.
@@ -188,8 +211,22 @@ impl<'a> RunColumns<'a> {
 /// file, in `order`, without exploding them into rows: a series with a single run
 /// keeps its coded bytes; the runs of a series found in several inputs are decoded,
 /// merged by time (stable: equal times keep the inputs' order, as the row sort did),
-/// and coded again. Memory: the inputs' coded bytes and one series' samples.
-pub fn merge(batches: &[RecordBatch], order: SeriesOrder<'_>) -> Result<RecordBatch, StorageError> {
+/// and coded again; emitted in slices of about [`SLICE_BYTES`]. Memory: the inputs'
+/// coded bytes, one slice and one series' samples.
+pub fn merge(
+    batches: &[RecordBatch],
+    order: SeriesOrder<'_>,
+    emit: Emit<'_>,
+) -> Result<(), StorageError> {
+    merge_in_slices(batches, order, SLICE_BYTES, emit)
+}
+
+fn merge_in_slices(
+    batches: &[RecordBatch],
+    order: SeriesOrder<'_>,
+    slice: usize,
+    emit: Emit<'_>,
+) -> Result<(), StorageError> {
     let inputs = batches
         .iter()
         .map(RunColumns::of)
@@ -225,6 +262,7 @@ pub fn merge(batches: &[RecordBatch], order: SeriesOrder<'_>) -> Result<RecordBa
                 input.times.value(row),
                 input.values.value(row),
             );
+            out.emit_from(slice, emit)?;
             continue;
         }
         samples.clear();
@@ -245,8 +283,9 @@ pub fn merge(batches: &[RecordBatch], order: SeriesOrder<'_>) -> Result<RecordBa
             vs.extend(part.iter().map(|s| s.1));
             out.push_samples(id, &ts, &vs);
         }
+        out.emit_from(slice, emit)?;
     }
-    out.finish()
+    out.emit(emit)
 }
 
 /// Runs being gathered into a batch.
@@ -286,6 +325,22 @@ impl RunsBuilder {
         self.buf.clear();
         run_codec::encode_values(vs, &mut self.buf);
         self.values.append_value(&self.buf);
+    }
+
+    /// Emits the runs gathered (if any) and starts again.
+    fn emit(&mut self, emit: Emit<'_>) -> Result<(), StorageError> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        emit(std::mem::take(self).finish()?)
+    }
+
+    /// Emits the runs gathered once their coded bytes reach `bytes`.
+    fn emit_from(&mut self, bytes: usize, emit: Emit<'_>) -> Result<(), StorageError> {
+        if self.times.values_slice().len() + self.values.values_slice().len() < bytes {
+            return Ok(());
+        }
+        self.emit(emit)
     }
 
     fn finish(mut self) -> Result<RecordBatch, StorageError> {
@@ -416,12 +471,12 @@ pub fn sample_count(batch: &RecordBatch) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::schema::{SampleRow, samples_batch, to_stored};
 
     /// A stored samples batch of (series, time, value) rows as given.
-    fn stored(rows: &[(u64, i64, f64)]) -> RecordBatch {
+    pub(crate) fn stored(rows: &[(u64, i64, f64)]) -> RecordBatch {
         let rows: Vec<SampleRow> = rows
             .iter()
             .map(|(id, t, v)| SampleRow {
@@ -435,7 +490,7 @@ mod tests {
     }
 
     /// The same rows sorted by series and time.
-    fn memory(rows: &[(u64, i64, f64)]) -> RecordBatch {
+    pub(crate) fn memory(rows: &[(u64, i64, f64)]) -> RecordBatch {
         crate::files::sort_batches(crate::Signal::Metrics, &[stored(rows)]).unwrap()
     }
 
@@ -464,7 +519,8 @@ mod tests {
             .collect();
         let sorted = crate::files::sort_batches(crate::Signal::Metrics, &batches).unwrap();
         let want = encode(&sorted, &reverse).unwrap();
-        assert_eq!(encode_batches(&batches, &reverse).unwrap(), want);
+        let got = collected(|emit| encode_batches(&batches, &reverse, emit)).unwrap();
+        assert_eq!(got, want);
         assert_eq!(sample_count(&want), Some(600));
     }
 
@@ -489,7 +545,7 @@ mod tests {
             .iter()
             .map(|rows| encode(&memory(rows), &natural).unwrap())
             .collect();
-        let merged = merge(&inputs, &natural).unwrap();
+        let merged = collected(|emit| merge(&inputs, &natural, emit)).unwrap();
         let schema = crate::schema::stored_schema(crate::Signal::Metrics);
         let exploded: Vec<RecordBatch> = inputs
             .iter()
@@ -501,6 +557,17 @@ mod tests {
         // Four series; the long one split at MAX_RUN.
         assert_eq!(merged.num_rows(), 5);
         assert_eq!(time_range(&merged).unwrap(), (0, 700_040));
+        // Emitted a series at a time (the long one's two runs together), the same runs.
+        let mut slices = 0;
+        let sliced = collected(|emit| {
+            merge_in_slices(&inputs, &natural, 1, &mut |b| {
+                slices += 1;
+                emit(b)
+            })
+        })
+        .unwrap();
+        assert_eq!(sliced, merged);
+        assert_eq!(slices, 4);
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl Chunk {
             }
             prev_t = t;
         }
-        let mut bytes = w.bytes;
+        let mut bytes = w.finish();
         let split = bytes.len() as u32;
         let values: Vec<f64> = samples.iter().map(|s| s.1).collect();
         run_codec::encode_values(&values, &mut bytes);
@@ -121,7 +121,7 @@ impl Chunk {
 use crate::files::run_codec;
 
 /// Delta-of-delta size classes: `0`; `10`+7 bits; `110`+14; `1110`+20; `1111`+64.
-fn write_dod(w: &mut BitWriter, dod: i64) {
+pub(super) fn write_dod(w: &mut BitWriter, dod: i64) {
     let fits = |bits: u32| {
         let half = 1i64 << (bits - 1);
         (-half..half).contains(&dod)
@@ -145,7 +145,7 @@ fn write_dod(w: &mut BitWriter, dod: i64) {
 }
 
 #[inline]
-fn read_dod(r: &mut BitReader) -> i64 {
+pub(super) fn read_dod(r: &mut BitReader) -> i64 {
     // The class is the count of leading ones of the next four bits (at most 4).
     let class = ((!(r.peek(4) << 60)).leading_zeros()).min(4) as usize;
     r.skip(if class < 4 { class + 1 } else { 4 });
@@ -162,38 +162,79 @@ fn read_dod(r: &mut BitReader) -> i64 {
     ((raw << shift) as i64) >> shift
 }
 
-#[derive(Default)]
-struct BitWriter {
-    bytes: Vec<u8>,
-    /// Bits used in the last byte (0 = start a new one).
-    used: u32,
+/// Writes a bit stream most significant bit first, through a 64-bit accumulator
+/// stored a whole word at a time (bit writes are per sample on the ingest path).
+#[derive(Debug, Default)]
+pub(super) struct BitWriter {
+    /// Whole words written so far.
+    pub(super) bytes: Vec<u8>,
+    /// The last `pending` bits written (low bits), not yet in `bytes`.
+    acc: u64,
+    pending: u32,
 }
 
 impl BitWriter {
-    /// Writes the low `n` bits of `v` (n ≤ 64), most significant first.
-    fn write(&mut self, v: u64, n: u32) {
-        let mut left = n;
-        while left > 0 {
-            if self.used == 0 {
-                self.bytes.push(0);
-            }
-            let room = 8 - self.used;
-            let take = room.min(left);
-            let shift = left - take;
-            let part = ((v >> shift) & ((1u64 << take) - 1)) as u8;
-            if let Some(last) = self.bytes.last_mut() {
-                *last |= part << (room - take);
-            }
-            self.used = (self.used + take) % 8;
-            left -= take;
+    pub(super) fn with_capacity(bytes: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(bytes),
+            ..Self::default()
         }
+    }
+
+    /// Writes the low `n` bits of `v` (n ≤ 64), most significant first.
+    #[inline]
+    pub(super) fn write(&mut self, v: u64, n: u32) {
+        if n == 0 {
+            return;
+        }
+        let v = if n < 64 { v & ((1u64 << n) - 1) } else { v };
+        let free = 64 - self.pending;
+        if n < free {
+            self.acc = (self.acc << n) | v;
+            self.pending += n;
+            return;
+        }
+        // Fill the accumulator up, store it, keep the rest of `v`.
+        let rest = n - free;
+        let word = if free == 64 {
+            v
+        } else {
+            (self.acc << free) | (v >> rest)
+        };
+        self.bytes.extend_from_slice(&word.to_be_bytes());
+        self.acc = if rest == 0 {
+            0
+        } else {
+            v & ((1u64 << rest) - 1)
+        };
+        self.pending = rest;
+    }
+
+    /// The bits not yet in `bytes`, left-aligned in whole bytes, and how many bytes.
+    pub(super) fn tail(&self) -> ([u8; 8], usize) {
+        if self.pending == 0 {
+            return ([0; 8], 0);
+        }
+        (
+            (self.acc << (64 - self.pending)).to_be_bytes(),
+            self.pending.div_ceil(8) as usize,
+        )
+    }
+
+    /// The whole stream (the last byte padded with zero bits).
+    pub(super) fn finish(mut self) -> Vec<u8> {
+        let (tail, n) = self.tail();
+        self.bytes.extend_from_slice(&tail[..n]);
+        self.bytes
     }
 }
 
 /// Reads a bit stream most significant bit first, through a 64-bit buffer refilled a
 /// byte at a time (bits past the end read as zero).
-struct BitReader<'a> {
+pub(super) struct BitReader<'a> {
     bytes: &'a [u8],
+    /// Bytes read after `bytes` (an open chunk's unstored bits).
+    tail: [u8; 8],
     /// The next byte to load into `buf`.
     next: usize,
     /// The next `avail` bits, left-aligned.
@@ -202,9 +243,15 @@ struct BitReader<'a> {
 }
 
 impl<'a> BitReader<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+    pub(super) fn new(bytes: &'a [u8]) -> Self {
+        Self::with_tail(bytes, [0; 8])
+    }
+
+    /// Reads `bytes`, then `tail`.
+    pub(super) fn with_tail(bytes: &'a [u8], tail: [u8; 8]) -> Self {
         Self {
             bytes,
+            tail,
             next: 0,
             buf: 0,
             avail: 0,
@@ -214,7 +261,14 @@ impl<'a> BitReader<'a> {
     #[inline]
     fn refill(&mut self) {
         while self.avail <= 56 {
-            let b = self.bytes.get(self.next).copied().unwrap_or(0);
+            let b = match self.bytes.get(self.next) {
+                Some(b) => *b,
+                None => self
+                    .tail
+                    .get(self.next - self.bytes.len())
+                    .copied()
+                    .unwrap_or(0),
+            };
             self.next += 1;
             self.buf |= u64::from(b) << (56 - self.avail);
             self.avail += 8;
@@ -239,7 +293,7 @@ impl<'a> BitReader<'a> {
 
     /// Reads `n` bits (n ≤ 64).
     #[inline]
-    fn read(&mut self, n: u32) -> u64 {
+    pub(super) fn read(&mut self, n: u32) -> u64 {
         if n == 0 {
             return 0;
         }

@@ -1,6 +1,7 @@
 //! The head: every tenant's recent samples per series in memory, in compressed chunks
-//! (`chunk.rs`), as a TSDB head serves them: a query over the last hours reads the
-//! chunks of its series and touches no file.
+//! (`chunk.rs`; the one being filled is coded as samples come, `open_chunk.rs`), as a
+//! TSDB head serves them: a query over the last hours reads the chunks of its series
+//! and touches no file.
 //!
 //! The invariant a read relies on: per tenant, every acknowledged sample with
 //! `t >= cutoff` is in the head. Older samples are read as before, from the memtable
@@ -21,7 +22,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt64Type};
 
+use super::IdMap;
 use super::chunk::{CHUNK_SAMPLES, Chunk};
+use super::open_chunk::OpenChunk;
 use super::samples::SamplesById;
 
 /// How far back the head keeps samples (Prometheus' head block spans two hours).
@@ -37,8 +40,8 @@ const SERIES_OVERHEAD: usize = 96;
 struct SeriesHead {
     /// Closed chunks, in time order (each chunk's samples are at or after the previous').
     chunks: Vec<Chunk>,
-    /// The chunk being filled, in time order.
-    open: Vec<(i64, f64)>,
+    /// The chunk being filled, coded as it fills.
+    open: OpenChunk,
     /// Samples older than the newest one when they came (rare): kept as they came.
     late: Vec<(i64, f64)>,
 }
@@ -46,8 +49,7 @@ struct SeriesHead {
 impl SeriesHead {
     fn newest(&self) -> Option<i64> {
         self.open
-            .last()
-            .map(|s| s.0)
+            .newest()
             .or_else(|| self.chunks.last().map(|c| c.max_t))
     }
 
@@ -57,29 +59,31 @@ impl SeriesHead {
             self.late.push((t, v));
             return 16;
         }
-        self.open.push((t, v));
-        if self.open.len() < CHUNK_SAMPLES {
-            return 16;
+        let before = self.open.bytes() as isize;
+        let closed = self.open.push(t, v);
+        let mut grown = self.open.bytes() as isize - before;
+        if let Some(chunk) = closed {
+            grown += chunk.bytes() as isize;
+            self.chunks.push(chunk);
         }
-        let chunk = Chunk::encode(&self.open);
-        let grown = chunk.bytes() as isize - 16 * (self.open.len() as isize - 1);
-        self.open.clear();
-        self.chunks.push(chunk);
         grown
     }
 
     fn bytes(&self) -> usize {
         SERIES_OVERHEAD
             + self.chunks.iter().map(Chunk::bytes).sum::<usize>()
-            + 16 * (self.open.len() + self.late.len())
+            + self.open.bytes()
+            + 16 * self.late.len()
     }
 
-    /// Drops the samples before `cutoff` (whole chunks; a chunk that straddles it
-    /// stays, its older samples filtered out on read).
+    /// Drops the samples before `cutoff` (whole chunks; a chunk that straddles it,
+    /// closed or open, stays, its older samples filtered out on read).
     fn trim(&mut self, cutoff: i64) {
         let keep_from = self.chunks.partition_point(|c| c.max_t < cutoff);
         self.chunks.drain(..keep_from);
-        self.open.retain(|s| s.0 >= cutoff);
+        if self.open.newest().is_some_and(|n| n < cutoff) {
+            self.open = OpenChunk::default();
+        }
         self.late.retain(|s| s.0 >= cutoff);
     }
 
@@ -98,12 +102,7 @@ impl SeriesHead {
             }
             c.decode_into(start, end, out);
         }
-        out.extend(
-            self.open
-                .iter()
-                .filter(|s| s.0 >= start && s.0 <= end)
-                .copied(),
-        );
+        self.open.decode_into(start, end, out);
         if !self.late.is_empty() {
             out.extend(
                 self.late
@@ -119,7 +118,7 @@ impl SeriesHead {
 struct TenantHead {
     /// Every acknowledged sample of the tenant with `t >= cutoff` is here.
     cutoff: i64,
-    series: HashMap<u64, SeriesHead>,
+    series: IdMap<u64, SeriesHead>,
     /// While older samples are loaded from files (`begin_warm`): samples acknowledged
     /// from this time on are kept even when before the cutoff.
     warming: Option<i64>,
@@ -128,7 +127,7 @@ struct TenantHead {
 /// Samples loaded from files for [`Head::finish_warm`], already in chunks.
 #[derive(Default)]
 pub struct Staged {
-    series: HashMap<u64, Vec<Chunk>>,
+    series: IdMap<u64, Vec<Chunk>>,
     samples: usize,
 }
 
@@ -181,7 +180,7 @@ impl TenantHead {
     fn new(initial: Option<i64>, now: i64) -> TenantHead {
         TenantHead {
             cutoff: initial.unwrap_or(i64::MIN).max(now - WINDOW_NS),
-            series: HashMap::new(),
+            series: IdMap::default(),
             warming: None,
         }
     }
@@ -333,9 +332,9 @@ impl Head {
             s.chunks.splice(0..0, chunks);
             // Samples that came during the load may be older than what it found:
             // keep `open` at or after every chunk, the rest is sorted on read.
-            if s.open.first().is_some_and(|o| o.0 < loaded_max) {
+            if s.open.oldest().is_some_and(|o| o < loaded_max) {
                 let open = std::mem::take(&mut s.open);
-                s.late.extend(open);
+                s.late.extend(open.samples());
             }
         }
         st.bytes = st

@@ -17,8 +17,12 @@
 mod chunk;
 pub mod exemplars;
 pub mod head;
+mod id_hash;
 pub mod metadata;
+mod open_chunk;
 pub mod samples;
+
+pub use id_hash::{IdBuildHasher, IdHasher, IdMap};
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -61,7 +65,7 @@ impl Series {
 
 #[derive(Default)]
 struct TenantSeries {
-    series: HashMap<u64, Arc<Series>>,
+    series: IdMap<u64, Arc<Series>>,
     postings: HashMap<String, HashMap<String, BTreeSet<u64>>>,
     /// Ids first seen since the last freeze (not yet in a series file).
     pending: Vec<u64>,
