@@ -451,7 +451,7 @@ impl SampleReader<'_> {
         end_ns: i64,
     ) -> Result<samples::SamplesById, StorageError> {
         let inner = &self.storage.inner;
-        let mut out = samples::SamplesById::with_capacity(ids.len());
+        let mut out = samples::SamplesById::with_capacity_and_hasher(ids.len(), Default::default());
         let cutoff = inner
             .series
             .head

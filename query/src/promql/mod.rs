@@ -5,7 +5,6 @@
 //! `api/prometheus_json.rs` renders it. The metadata endpoints' engines (series,
 //! label names and values, exemplars) are in `metadata.rs`, also typed.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use osprey_promql::{Data, Limits, PromqlError, Query, RawSeries, Selection, Value};
@@ -175,7 +174,7 @@ fn read_samples(
         ids.sort_unstable();
         ids.dedup();
         let mut by_id = if ids.is_empty() {
-            HashMap::new()
+            osprey_storage::series::samples::SamplesById::default()
         } else {
             reader
                 .read(

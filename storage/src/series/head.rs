@@ -475,7 +475,7 @@ mod tests {
         // Too old for the head: left to the memtable and files.
         head.insert("t", &batch(&[(1, now - WINDOW_NS - 1_000_000_000, 9.0)]));
 
-        let mut out = SamplesById::new();
+        let mut out = SamplesById::default();
         let cutoff = head.read("t", &[1, 2, 3], i64::MIN, i64::MAX, &mut out);
         assert!(
             cutoff <= now - WINDOW_NS + 1_000_000_000 && cutoff > now - WINDOW_NS - 60_000_000_000
@@ -487,7 +487,7 @@ mod tests {
         assert_eq!(out[&2].len(), 5);
         assert!(!out.contains_key(&3));
         // A narrower range reads only its samples.
-        let mut out = SamplesById::new();
+        let mut out = SamplesById::default();
         let (a, b) = (
             now - 3_000_000_000_000 + 100 * 10_000_000_000,
             now - 3_000_000_000_000 + 109 * 10_000_000_000,
@@ -496,7 +496,7 @@ mod tests {
         let got: Vec<f64> = out[&1].iter().map(|s| s.1).collect();
         assert_eq!(got, (100..=109).map(|i| i as f64).collect::<Vec<_>>());
         // Other tenants see nothing, and say everything is to be read elsewhere.
-        let mut out = SamplesById::new();
+        let mut out = SamplesById::default();
         assert_eq!(head.read("u", &[1], i64::MIN, i64::MAX, &mut out), i64::MAX);
         assert!(out.is_empty());
     }
@@ -507,7 +507,7 @@ mod tests {
         let newest = now - 10_000_000_000;
         let head = Head::new(1 << 30, HashMap::from([("t".to_string(), newest)]));
         head.insert("t", &batch(&[(1, newest, 1.0), (1, newest + 1, 2.0)]));
-        let mut out = SamplesById::new();
+        let mut out = SamplesById::default();
         assert_eq!(
             head.read("t", &[1], i64::MIN, i64::MAX, &mut out),
             newest + 1
@@ -532,7 +532,7 @@ mod tests {
             .collect();
         head.insert("t", &batch(&rows));
         assert!(head.bytes() <= 64 * 1024, "{}", head.bytes());
-        let mut out = SamplesById::new();
+        let mut out = SamplesById::default();
         let cutoff = head.read("t", &[1], i64::MIN, i64::MAX, &mut out);
         assert!(cutoff > now - WINDOW_NS + 60_000_000_000);
         assert!(out.get(&1).is_none_or(|s| s.iter().all(|x| x.0 >= cutoff)));

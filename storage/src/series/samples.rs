@@ -16,7 +16,7 @@ use crate::files::{self, blobs::Blobs, runs};
 use crate::{FileMeta, Snapshot};
 
 /// Samples by series id: (timestamp ns, value) in the order read (not sorted).
-pub type SamplesById = HashMap<u64, Vec<(i64, f64)>>;
+pub type SamplesById = super::IdMap<u64, Vec<(i64, f64)>>;
 
 /// One run of a samples file.
 #[derive(Debug, Clone, Copy)]
@@ -263,7 +263,7 @@ pub fn read(
     start_ns: i64,
     end_ns: i64,
 ) -> Result<SamplesById, StorageError> {
-    let mut out: SamplesById = HashMap::with_capacity(ids.len());
+    let mut out = SamplesById::with_capacity_and_hasher(ids.len(), Default::default());
     memtable_rows(snap, start_ns, end_ns, |id, t, v| {
         if keep(ids, id, t, start_ns, end_ns) {
             out.entry(id).or_default().push((t, v));
