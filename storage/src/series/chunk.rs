@@ -314,8 +314,22 @@ impl<'a> BitReader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// `n` samples of a 15 s scrape (every 7th 3 ms late) of a gauge near 1000.
+    pub(in crate::series) fn scrape_like(n: i64) -> Vec<(i64, f64)> {
+        let base = 1_795_000_000_000_000_000i64;
+        (0..n)
+            .map(|i| {
+                let jitter = if i % 7 == 0 { 3_000_000 } else { 0 };
+                (
+                    base + i * 15_000_000_000 + jitter,
+                    1000.0 + (i * 17 % 5) as f64,
+                )
+            })
+            .collect()
+    }
 
     fn round_trip(samples: &[(i64, f64)]) -> Vec<(i64, f64)> {
         let c = Chunk::encode(samples);
@@ -324,7 +338,8 @@ mod tests {
         out
     }
 
-    fn same(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
+    /// The same samples, values compared bit for bit.
+    pub(in crate::series) fn same(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
         a.len() == b.len()
             && a.iter()
                 .zip(b)
@@ -333,16 +348,7 @@ mod tests {
 
     #[test]
     fn scrape_like_series_round_trip_and_compress() {
-        let base = 1_795_000_000_000_000_000i64;
-        let samples: Vec<(i64, f64)> = (0..120)
-            .map(|i| {
-                let jitter = if i % 7 == 0 { 3_000_000 } else { 0 };
-                (
-                    base + i * 15_000_000_000 + jitter,
-                    1000.0 + (i * 17 % 5) as f64,
-                )
-            })
-            .collect();
+        let samples = scrape_like(120);
         assert!(same(&round_trip(&samples), &samples));
         let c = Chunk::encode(&samples);
         // 120 samples in far fewer than the 1,920 raw bytes.

@@ -190,6 +190,7 @@ fn read_xor(r: &mut BitReader, window: &mut (u32, u32)) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::chunk::tests::{same, scrape_like};
     use super::*;
 
     fn fill(samples: &[(i64, f64)]) -> (OpenChunk, Vec<Chunk>) {
@@ -198,25 +199,9 @@ mod tests {
         (open, closed)
     }
 
-    fn same(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
-        a.len() == b.len()
-            && a.iter()
-                .zip(b)
-                .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
-    }
-
     #[test]
     fn scrape_like_samples_are_a_few_bytes_each() {
-        let base = 1_795_000_000_000_000_000i64;
-        let samples: Vec<(i64, f64)> = (0..100)
-            .map(|i| {
-                let jitter = if i % 7 == 0 { 3_000_000 } else { 0 };
-                (
-                    base + i * 15_000_000_000 + jitter,
-                    1000.0 + (i * 17 % 5) as f64,
-                )
-            })
-            .collect();
+        let samples = scrape_like(100);
         let (open, closed) = fill(&samples);
         assert!(closed.is_empty());
         assert!(same(&open.samples(), &samples));
