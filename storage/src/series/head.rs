@@ -33,6 +33,9 @@ pub const WINDOW_NS: i64 = 2 * 3600 * 1_000_000_000;
 /// How often (in data time, ns) the cutoff is moved forward and old chunks dropped.
 const TRIM_EVERY: i64 = WINDOW_NS / 8;
 
+/// Series a read decodes on one thread per core from (fewer: on the caller's thread).
+const PARALLEL_READ_FROM: usize = 512;
+
 /// Bytes counted per series besides its chunks (map entry, vectors).
 const SERIES_OVERHEAD: usize = 96;
 
@@ -383,6 +386,7 @@ impl Head {
 
     /// Reads the samples of `ids` in `start..=end` that are at or after the tenant's
     /// cutoff into `out`; returns the cutoff (older samples are the caller's to read).
+    /// Many series are decoded on one thread per core, a part of `ids` each.
     pub fn read(
         &self,
         tenant: &str,
@@ -391,14 +395,53 @@ impl Head {
         end: i64,
         out: &mut SamplesById,
     ) -> i64 {
-        self.each_series(tenant, ids, start, end, |id, s, from| {
-            let dst = out.entry(id).or_default();
-            s.read(from, end, dst);
-            if dst.is_empty() {
+        let Ok(st) = self.state.read() else {
+            return i64::MAX;
+        };
+        let Some(th) = st.tenants.get(tenant) else {
+            return i64::MAX;
+        };
+        let from = start.max(th.cutoff);
+        if from > end {
+            return th.cutoff;
+        }
+        let read_part = |part: &[u64]| {
+            let mut got = SamplesById::with_capacity_and_hasher(part.len(), Default::default());
+            for id in part {
+                let Some(s) = th.series.get(id) else {
+                    continue;
+                };
+                let mut samples = Vec::new();
+                s.read(from, end, &mut samples);
                 // Like the file reader: no entry for a series without samples.
-                out.remove(&id);
+                if !samples.is_empty() {
+                    got.insert(*id, samples);
+                }
             }
-        })
+            got
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let parts: Vec<SamplesById> = if threads < 2 || ids.len() < PARALLEL_READ_FROM {
+            vec![read_part(ids)]
+        } else {
+            std::thread::scope(|scope| {
+                let running: Vec<_> = ids
+                    .chunks(ids.len().div_ceil(threads))
+                    .map(|part| (part, scope.spawn(|| read_part(part))))
+                    .collect();
+                running
+                    .into_iter()
+                    // A part whose thread failed is read again here.
+                    .map(|(part, h)| h.join().unwrap_or_else(|_| read_part(part)))
+                    .collect()
+            })
+        };
+        for part in parts {
+            for (id, mut samples) in part {
+                out.entry(id).or_default().append(&mut samples);
+            }
+        }
+        th.cutoff
     }
 
     /// Adds to `out` which of `ids` have a sample in `start..=end` at or after the
@@ -499,6 +542,28 @@ mod tests {
         let mut out = SamplesById::default();
         assert_eq!(head.read("u", &[1], i64::MIN, i64::MAX, &mut out), i64::MAX);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_read_of_many_series_gets_each_series_whole() {
+        let now = now_ns();
+        let head = Head::new(1 << 30, HashMap::new());
+        let n = PARALLEL_READ_FROM as u64 + 1000;
+        let rows: Vec<(u64, i64, f64)> = (0..n)
+            .flat_map(|id| {
+                (0..5).map(move |i| (id, now - 60_000_000_000 + i, (id * 10 + i as u64) as f64))
+            })
+            .collect();
+        head.insert("t", &batch(&rows));
+        let ids: Vec<u64> = (0..n + 10).collect();
+        let mut out = SamplesById::default();
+        head.read("t", &ids, i64::MIN, i64::MAX, &mut out);
+        assert_eq!(out.len(), n as usize);
+        for id in 0..n {
+            let want: Vec<f64> = (0..5).map(|i| (id * 10 + i) as f64).collect();
+            let got: Vec<f64> = out[&id].iter().map(|s| s.1).collect();
+            assert_eq!(got, want, "series {id}");
+        }
     }
 
     #[test]
