@@ -455,7 +455,7 @@ impl SampleReader<'_> {
         let cutoff = inner
             .series
             .head
-            .read(&self.tenant, ids, start_ns, end_ns, &mut out);
+            .read(&self.tenant, ids, start_ns, end_ns, &mut out)?;
         if start_ns < cutoff {
             let older = samples::read(
                 inner.sample_files(),

@@ -178,6 +178,30 @@ pub fn stored_samples(
     )?)
 }
 
+/// The columns of a stored metrics batch, row by row: series ids, times (ns), values.
+pub type SampleColumns<'a> = (&'a [u64], &'a [i64], &'a [f64]);
+
+/// The columns of a stored metrics batch ([`stored_samples`] read back).
+pub fn stored_sample_columns(batch: &RecordBatch) -> Result<SampleColumns<'_>, StorageError> {
+    fn values<'a, T: arrow::datatypes::ArrowPrimitiveType>(
+        batch: &'a RecordBatch,
+        name: &str,
+    ) -> Result<&'a [T::Native], StorageError> {
+        use arrow::array::AsArray;
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<T>())
+            .map(|a| &a.values()[..])
+            .ok_or_else(|| StorageError::Layout(format!("samples batch has no {name} column")))
+    }
+    use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt64Type};
+    Ok((
+        values::<UInt64Type>(batch, "series_id")?,
+        values::<TimestampNanosecondType>(batch, "timestamp")?,
+        values::<Float64Type>(batch, "value")?,
+    ))
+}
+
 /// The Arrow schema of a signal's batches as ingest produces them (and the WAL keeps).
 pub fn schema(signal: Signal) -> SchemaRef {
     match signal {

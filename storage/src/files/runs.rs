@@ -29,8 +29,7 @@ use arrow::array::{
     TimestampNanosecondArray, UInt32Array, UInt64Array,
 };
 use arrow::datatypes::{
-    DataType, Field, Float64Type, Schema, SchemaRef, TimeUnit, TimestampNanosecondType, UInt32Type,
-    UInt64Type,
+    DataType, Field, Schema, SchemaRef, TimeUnit, TimestampNanosecondType, UInt32Type, UInt64Type,
 };
 
 use super::run_codec;
@@ -107,22 +106,10 @@ pub fn encode_batches(
     order: SeriesOrder<'_>,
     emit: Emit<'_>,
 ) -> Result<(), StorageError> {
-    fn column<'a>(b: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, StorageError> {
-        b.column_by_name(name).ok_or_else(|| missing(name))
-    }
-    let mut cols = Vec::with_capacity(batches.len());
-    for b in batches {
-        let ids = column(b, "series_id")?
-            .as_primitive_opt::<UInt64Type>()
-            .ok_or_else(|| missing("series_id"))?;
-        let ts = column(b, "timestamp")?
-            .as_primitive_opt::<TimestampNanosecondType>()
-            .ok_or_else(|| missing("timestamp"))?;
-        let vals = column(b, "value")?
-            .as_primitive_opt::<Float64Type>()
-            .ok_or_else(|| missing("value"))?;
-        cols.push((ids.values(), ts.values(), vals.values()));
-    }
+    let cols = batches
+        .iter()
+        .map(crate::schema::stored_sample_columns)
+        .collect::<Result<Vec<_>, _>>()?;
     let distinct: std::collections::HashSet<u64> =
         cols.iter().flat_map(|c| c.0.iter().copied()).collect();
     let mut ordered: Vec<u64> = distinct.into_iter().collect();
@@ -603,7 +590,7 @@ pub(crate) mod tests {
         let rows = |b: &RecordBatch| {
             let id = b.column(0).as_primitive::<UInt64Type>();
             let t = b.column(1).as_primitive::<TimestampNanosecondType>();
-            let v = b.column(2).as_primitive::<Float64Type>();
+            let v = b.column(2).as_primitive::<arrow::datatypes::Float64Type>();
             let mut r: Vec<(u64, i64, u64)> = (0..b.num_rows())
                 .map(|i| (id.value(i), t.value(i), v.value(i).to_bits()))
                 .collect();

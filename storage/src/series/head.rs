@@ -19,13 +19,13 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt64Type};
+use arrow::array::RecordBatch;
 
 use super::IdMap;
 use super::chunk::{CHUNK_SAMPLES, Chunk};
 use super::open_chunk::OpenChunk;
-use super::samples::SamplesById;
+use super::samples::{SamplesById, per_part};
+use crate::StorageError;
 
 /// How far back the head keeps samples (Prometheus' head block spans two hours).
 pub const WINDOW_NS: i64 = 2 * 3600 * 1_000_000_000;
@@ -33,8 +33,9 @@ pub const WINDOW_NS: i64 = 2 * 3600 * 1_000_000_000;
 /// How often (in data time, ns) the cutoff is moved forward and old chunks dropped.
 const TRIM_EVERY: i64 = WINDOW_NS / 8;
 
-/// Series a read decodes on one thread per core from (fewer: on the caller's thread).
-const PARALLEL_READ_FROM: usize = 512;
+/// Fewest series a read decodes per thread (a read of fewer than twice as many
+/// stays on the caller's thread).
+const SERIES_PER_THREAD: usize = 256;
 
 /// Bytes counted per series besides its chunks (map entry, vectors).
 const SERIES_OVERHEAD: usize = 96;
@@ -180,6 +181,33 @@ impl State {
 }
 
 impl TenantHead {
+    /// Adds the samples of `ids` in `from..=end` to `out`: many series are decoded on
+    /// one thread per core, a part of `ids` each.
+    fn read(
+        &self,
+        ids: &[u64],
+        from: i64,
+        end: i64,
+        out: &mut SamplesById,
+    ) -> Result<(), StorageError> {
+        let read_one = |id: &u64, got: &mut SamplesById| {
+            if let Some(s) = self.series.get(id) {
+                let mut samples = Vec::new();
+                s.read(from, end, &mut samples);
+                // Like the file reader: no entry for a series without samples.
+                if !samples.is_empty() {
+                    got.insert(*id, samples);
+                }
+            }
+            Ok(())
+        };
+        per_part(ids, SERIES_PER_THREAD, read_one, |part| {
+            for (id, mut samples) in part {
+                out.entry(id).or_default().append(&mut samples);
+            }
+        })
+    }
+
     fn new(initial: Option<i64>, now: i64) -> TenantHead {
         TenantHead {
             cutoff: initial.unwrap_or(i64::MIN).max(now - WINDOW_NS),
@@ -224,18 +252,7 @@ impl Head {
 
     /// Adds the samples of a stored metrics batch (`series_id`, `timestamp`, `value`).
     pub fn insert(&self, tenant: &str, batch: &RecordBatch) {
-        let (Some(sid), Some(ts), Some(val)) = (
-            batch.column_by_name("series_id"),
-            batch.column_by_name("timestamp"),
-            batch.column_by_name("value"),
-        ) else {
-            return;
-        };
-        let (Some(sid), Some(ts), Some(val)) = (
-            sid.as_primitive_opt::<UInt64Type>(),
-            ts.as_primitive_opt::<TimestampNanosecondType>(),
-            val.as_primitive_opt::<Float64Type>(),
-        ) else {
+        let Ok((ids, ts, val)) = crate::schema::stored_sample_columns(batch) else {
             return;
         };
         let now = now_ns();
@@ -249,7 +266,7 @@ impl Head {
             .or_insert_with(|| TenantHead::new(initial, now));
         let mut grown = 0isize;
         let (cutoff, warming) = (th.cutoff, th.warming);
-        let (ids, n) = (sid.values(), batch.num_rows());
+        let n = ids.len();
         // Rows come grouped by series: one map lookup per run of a series.
         let kept = |t: i64| t >= cutoff || warming.is_some_and(|w| t >= w);
         let mut i = 0;
@@ -259,7 +276,7 @@ impl Head {
                 i += 1;
             }
             // No entry for a series none of whose samples the head keeps.
-            if !(from..i).any(|r| kept(ts.value(r))) {
+            if !ts[from..i].iter().any(|&t| kept(t)) {
                 continue;
             }
             let s = th.series.entry(id).or_insert_with(|| {
@@ -267,9 +284,8 @@ impl Head {
                 SeriesHead::default()
             });
             for r in from..i {
-                let t = ts.value(r);
-                if kept(t) {
-                    grown += s.push(t, val.value(r));
+                if kept(ts[r]) {
+                    grown += s.push(ts[r], val[r]);
                 }
             }
         }
@@ -355,16 +371,15 @@ impl Head {
         }
     }
 
-    /// Calls `f(id, series, from)` for each of `ids` the tenant's head holds, where
-    /// `from..=end` is the part of `start..=end` at or after the cutoff; returns the
-    /// cutoff (older samples are the caller's), `i64::MAX` for an unknown tenant.
-    fn each_series(
+    /// Calls `f(tenant's head, from)` when `from..=end`, the part of `start..=end` at
+    /// or after the tenant's cutoff, is not empty; returns the cutoff (older samples
+    /// are the caller's), `i64::MAX` for an unknown tenant.
+    fn in_range(
         &self,
         tenant: &str,
-        ids: &[u64],
         start: i64,
         end: i64,
-        mut f: impl FnMut(u64, &SeriesHead, i64),
+        f: impl FnOnce(&TenantHead, i64),
     ) -> i64 {
         let Ok(st) = self.state.read() else {
             return i64::MAX;
@@ -375,11 +390,7 @@ impl Head {
         };
         let from = start.max(th.cutoff);
         if from <= end {
-            for id in ids {
-                if let Some(s) = th.series.get(id) {
-                    f(*id, s, from);
-                }
-            }
+            f(th, from);
         }
         th.cutoff
     }
@@ -394,54 +405,12 @@ impl Head {
         start: i64,
         end: i64,
         out: &mut SamplesById,
-    ) -> i64 {
-        let Ok(st) = self.state.read() else {
-            return i64::MAX;
-        };
-        let Some(th) = st.tenants.get(tenant) else {
-            return i64::MAX;
-        };
-        let from = start.max(th.cutoff);
-        if from > end {
-            return th.cutoff;
-        }
-        let read_part = |part: &[u64]| {
-            let mut got = SamplesById::with_capacity_and_hasher(part.len(), Default::default());
-            for id in part {
-                let Some(s) = th.series.get(id) else {
-                    continue;
-                };
-                let mut samples = Vec::new();
-                s.read(from, end, &mut samples);
-                // Like the file reader: no entry for a series without samples.
-                if !samples.is_empty() {
-                    got.insert(*id, samples);
-                }
-            }
-            got
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let parts: Vec<SamplesById> = if threads < 2 || ids.len() < PARALLEL_READ_FROM {
-            vec![read_part(ids)]
-        } else {
-            std::thread::scope(|scope| {
-                let running: Vec<_> = ids
-                    .chunks(ids.len().div_ceil(threads))
-                    .map(|part| (part, scope.spawn(|| read_part(part))))
-                    .collect();
-                running
-                    .into_iter()
-                    // A part whose thread failed is read again here.
-                    .map(|(part, h)| h.join().unwrap_or_else(|_| read_part(part)))
-                    .collect()
-            })
-        };
-        for part in parts {
-            for (id, mut samples) in part {
-                out.entry(id).or_default().append(&mut samples);
-            }
-        }
-        th.cutoff
+    ) -> Result<i64, StorageError> {
+        let mut read = Ok(());
+        let cutoff = self.in_range(tenant, start, end, |th, from| {
+            read = th.read(ids, from, end, out);
+        });
+        read.map(|()| cutoff)
     }
 
     /// Adds to `out` which of `ids` have a sample in `start..=end` at or after the
@@ -455,11 +424,16 @@ impl Head {
         out: &mut std::collections::HashSet<u64>,
     ) -> i64 {
         let mut buf = Vec::new();
-        self.each_series(tenant, ids, start, end, |id, s, from| {
-            buf.clear();
-            s.read(from, end, &mut buf);
-            if !buf.is_empty() {
-                out.insert(id);
+        self.in_range(tenant, start, end, |th, from| {
+            for id in ids {
+                let Some(s) = th.series.get(id) else {
+                    continue;
+                };
+                buf.clear();
+                s.read(from, end, &mut buf);
+                if !buf.is_empty() {
+                    out.insert(*id);
+                }
             }
         })
     }
@@ -519,7 +493,9 @@ mod tests {
         head.insert("t", &batch(&[(1, now - WINDOW_NS - 1_000_000_000, 9.0)]));
 
         let mut out = SamplesById::default();
-        let cutoff = head.read("t", &[1, 2, 3], i64::MIN, i64::MAX, &mut out);
+        let cutoff = head
+            .read("t", &[1, 2, 3], i64::MIN, i64::MAX, &mut out)
+            .expect("read");
         assert!(
             cutoff <= now - WINDOW_NS + 1_000_000_000 && cutoff > now - WINDOW_NS - 60_000_000_000
         );
@@ -535,12 +511,16 @@ mod tests {
             now - 3_000_000_000_000 + 100 * 10_000_000_000,
             now - 3_000_000_000_000 + 109 * 10_000_000_000,
         );
-        head.read("t", &[1], a, b, &mut out);
+        head.read("t", &[1], a, b, &mut out).expect("read");
         let got: Vec<f64> = out[&1].iter().map(|s| s.1).collect();
         assert_eq!(got, (100..=109).map(|i| i as f64).collect::<Vec<_>>());
         // Other tenants see nothing, and say everything is to be read elsewhere.
         let mut out = SamplesById::default();
-        assert_eq!(head.read("u", &[1], i64::MIN, i64::MAX, &mut out), i64::MAX);
+        assert_eq!(
+            head.read("u", &[1], i64::MIN, i64::MAX, &mut out)
+                .expect("read"),
+            i64::MAX
+        );
         assert!(out.is_empty());
     }
 
@@ -548,7 +528,7 @@ mod tests {
     fn a_read_of_many_series_gets_each_series_whole() {
         let now = now_ns();
         let head = Head::new(1 << 30, HashMap::new());
-        let n = PARALLEL_READ_FROM as u64 + 1000;
+        let n = 2 * SERIES_PER_THREAD as u64 + 1000;
         let rows: Vec<(u64, i64, f64)> = (0..n)
             .flat_map(|id| {
                 (0..5).map(move |i| (id, now - 60_000_000_000 + i, (id * 10 + i as u64) as f64))
@@ -557,7 +537,8 @@ mod tests {
         head.insert("t", &batch(&rows));
         let ids: Vec<u64> = (0..n + 10).collect();
         let mut out = SamplesById::default();
-        head.read("t", &ids, i64::MIN, i64::MAX, &mut out);
+        head.read("t", &ids, i64::MIN, i64::MAX, &mut out)
+            .expect("read");
         assert_eq!(out.len(), n as usize);
         for id in 0..n {
             let want: Vec<f64> = (0..5).map(|i| (id * 10 + i) as f64).collect();
@@ -574,7 +555,8 @@ mod tests {
         head.insert("t", &batch(&[(1, newest, 1.0), (1, newest + 1, 2.0)]));
         let mut out = SamplesById::default();
         assert_eq!(
-            head.read("t", &[1], i64::MIN, i64::MAX, &mut out),
+            head.read("t", &[1], i64::MIN, i64::MAX, &mut out)
+                .expect("read"),
             newest + 1
         );
         assert_eq!(out[&1], vec![(newest + 1, 2.0)]);
@@ -598,7 +580,9 @@ mod tests {
         head.insert("t", &batch(&rows));
         assert!(head.bytes() <= 64 * 1024, "{}", head.bytes());
         let mut out = SamplesById::default();
-        let cutoff = head.read("t", &[1], i64::MIN, i64::MAX, &mut out);
+        let cutoff = head
+            .read("t", &[1], i64::MIN, i64::MAX, &mut out)
+            .expect("read");
         assert!(cutoff > now - WINDOW_NS + 60_000_000_000);
         assert!(out.get(&1).is_none_or(|s| s.iter().all(|x| x.0 >= cutoff)));
         // Retention drops the rest.

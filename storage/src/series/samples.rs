@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt32Type, UInt64Type};
+use arrow::datatypes::{TimestampNanosecondType, UInt32Type, UInt64Type};
 
 use crate::error::StorageError;
 use crate::files::FooterCache;
@@ -187,46 +187,40 @@ fn memtable_rows(snap: &Snapshot, start_ns: i64, end_ns: i64, mut want: impl FnM
         if hi < start_ns || lo > end_ns {
             continue;
         }
-        let (Some(sid), Some(ts), Some(val)) = (
-            b.column_by_name("series_id")
-                .and_then(|c| c.as_primitive_opt::<UInt64Type>()),
-            b.column_by_name("timestamp")
-                .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>()),
-            b.column_by_name("value")
-                .and_then(|c| c.as_primitive_opt::<Float64Type>()),
-        ) else {
+        let Ok((ids, ts, vals)) = crate::schema::stored_sample_columns(b) else {
             continue;
         };
-        for i in 0..b.num_rows() {
-            want(sid.value(i), ts.value(i), val.value(i));
+        for i in 0..ids.len() {
+            want(ids[i], ts[i], vals[i]);
         }
     }
 }
 
-/// Runs `read` over `files` on one thread per core (files are independent), merging
-/// what each thread found with `merge`.
-fn per_file<T: Default + Send>(
-    files: &[&FileMeta],
-    read: impl Fn(&FileMeta, &mut T) -> Result<(), StorageError> + Sync,
+/// Runs `read` over `items` (independent: files, series) on one thread per core, at
+/// least `per_thread` items a thread, merging what each thread found with `merge`.
+pub(crate) fn per_part<I: Sync, T: Default + Send>(
+    items: &[I],
+    per_thread: usize,
+    read: impl Fn(&I, &mut T) -> Result<(), StorageError> + Sync,
     mut merge: impl FnMut(T),
 ) -> Result<(), StorageError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(files.len());
-    let read_part = |part: &[&FileMeta]| -> Result<T, StorageError> {
+        .min(items.len() / per_thread.max(1));
+    let read_part = |part: &[I]| -> Result<T, StorageError> {
         let mut out = T::default();
-        for f in part {
-            read(f, &mut out)?;
+        for item in part {
+            read(item, &mut out)?;
         }
         Ok(out)
     };
     if threads <= 1 {
-        merge(read_part(files)?);
+        merge(read_part(items)?);
         return Ok(());
     }
-    let chunk = files.len().div_ceil(threads);
+    let chunk = items.len().div_ceil(threads);
     let parts: Vec<Result<T, StorageError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = files
+        let handles: Vec<_> = items
             .chunks(chunk)
             .map(|part| scope.spawn(|| read_part(part)))
             .collect();
@@ -282,9 +276,10 @@ pub fn read(
         }
         Ok(())
     };
-    per_file(
+    per_part(
         &overlapping(snap, start_ns, end_ns),
-        read_file,
+        1,
+        |f, out| read_file(f, out),
         |part: SamplesById| {
             for (id, mut samples) in part {
                 out.entry(id).or_default().append(&mut samples);
@@ -361,9 +356,10 @@ pub fn ids_with_samples(
         }
         Ok(())
     };
-    per_file(
+    per_part(
         &overlapping(snap, start_ns, end_ns),
-        read_file,
+        1,
+        |f, out| read_file(f, out),
         |part: HashSet<u64>| found.extend(part),
     )?;
     Ok(found)

@@ -19,10 +19,9 @@
 //! str = varint byte length, UTF-8 bytes
 //! ```
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, TimestampNanosecondType, UInt64Type};
+use arrow::array::RecordBatch;
 
-use crate::series::{Series, missing};
+use crate::series::Series;
 use crate::varint::{Reader, put_signed, put_str, put_varint};
 use crate::{StorageError, schema};
 
@@ -36,17 +35,8 @@ pub fn encode(
     series: &[Series],
     batch: &RecordBatch,
 ) -> Result<Vec<u8>, StorageError> {
-    let col = |name: &str| batch.column_by_name(name).ok_or_else(|| missing(name));
-    let ids = col("series_id")?
-        .as_primitive_opt::<UInt64Type>()
-        .ok_or_else(|| missing("series_id"))?;
-    let times = col("timestamp")?
-        .as_primitive_opt::<TimestampNanosecondType>()
-        .ok_or_else(|| missing("timestamp"))?;
-    let values = col("value")?
-        .as_primitive_opt::<Float64Type>()
-        .ok_or_else(|| missing("value"))?;
-    let n = batch.num_rows();
+    let (ids, times, values) = crate::schema::stored_sample_columns(batch)?;
+    let n = ids.len();
     let mut out = Vec::with_capacity(tenant_header.len() + 16 + n * 18);
     out.push(SAMPLES);
     out.extend_from_slice(tenant_header);
@@ -61,12 +51,12 @@ pub fn encode(
         }
     }
     put_varint(&mut out, n as u64);
-    let base = if n > 0 { times.value(0) } else { 0 };
+    let base = times.first().copied().unwrap_or(0);
     out.extend_from_slice(&base.to_le_bytes());
     for i in 0..n {
-        out.extend_from_slice(&ids.value(i).to_le_bytes());
-        put_signed(&mut out, times.value(i).wrapping_sub(base));
-        out.extend_from_slice(&values.value(i).to_bits().to_le_bytes());
+        out.extend_from_slice(&ids[i].to_le_bytes());
+        put_signed(&mut out, times[i].wrapping_sub(base));
+        out.extend_from_slice(&values[i].to_bits().to_le_bytes());
     }
     Ok(out)
 }
