@@ -9,7 +9,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use crate::files;
 use crate::files::pruning;
 use crate::index::{fulltext, tag_index, trace_index};
-use crate::series::{self, exemplars, head, metadata, samples};
+use crate::series::{self, SeriesSamples, exemplars, head, metadata, samples};
 use crate::{FileMeta, Signal, Snapshot, Storage, StorageError};
 
 impl Storage {
@@ -128,7 +128,11 @@ impl Storage {
                         from,
                         until.saturating_sub(1),
                     )?;
-                    found.into_iter().for_each(|(id, v)| staged.add(id, v));
+                    for (id, samples) in part.iter().zip(found) {
+                        if !samples.is_empty() {
+                            staged.add(*id, samples);
+                        }
+                    }
                     Ok::<_, StorageError>(staged)
                 });
             let staged = match loaded {
@@ -440,18 +444,20 @@ impl SampleReader<'_> {
         Ok(found)
     }
 
-    /// The samples of `ids` (sorted, distinct) in `start_ns..=end_ns`, each series' in
-    /// no particular order (blocking: call it off the async workers). Samples at or
-    /// after the head's cutoff come from the head alone; the memtable and files are
-    /// read only for a range that starts before it.
+    /// The samples of `ids` (sorted, distinct) in `start_ns..=end_ns`: one entry per
+    /// id, in the order of `ids` (empty for a series without samples there), each
+    /// series' samples in no particular order (blocking: call it off the async
+    /// workers). Samples at or after the head's cutoff come from the head alone; the
+    /// memtable and files are read only for a range that starts before it, and their
+    /// samples come first.
     pub fn read(
         &self,
         ids: &[u64],
         start_ns: i64,
         end_ns: i64,
-    ) -> Result<samples::SamplesById, StorageError> {
+    ) -> Result<Vec<SeriesSamples>, StorageError> {
         let inner = &self.storage.inner;
-        let mut out = samples::SamplesById::with_capacity_and_hasher(ids.len(), Default::default());
+        let mut out = vec![SeriesSamples::default(); ids.len()];
         let cutoff = inner
             .series
             .head
@@ -464,10 +470,10 @@ impl SampleReader<'_> {
                 start_ns,
                 end_ns.min(cutoff.saturating_sub(1)),
             )?;
-            for (id, mut v) in older {
-                let dst = out.entry(id).or_default();
-                v.append(dst);
-                *dst = v;
+            for (dst, older) in out.iter_mut().zip(older) {
+                if !older.is_empty() {
+                    dst.prepend(older);
+                }
             }
         }
         Ok(out)

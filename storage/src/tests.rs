@@ -678,10 +678,11 @@ async fn samples_read_the_same_through_head_files_and_restart() {
                 .unwrap();
             let mut by_job: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
             for (job, id) in &ids {
-                if let Some(v) = got.get(id) {
-                    let mut v = v.clone();
-                    v.sort_by_key(|p| p.0);
-                    by_job.insert(job.clone(), v);
+                let at = sorted.binary_search(id).unwrap();
+                let mut v = got[at].clone();
+                if !v.is_empty() {
+                    v.sort();
+                    by_job.insert(job.clone(), v.iter().collect());
                 }
             }
             assert_eq!(by_job, expected(start, end), "{stage}: {start}..={end}");
@@ -707,7 +708,7 @@ async fn samples_read_the_same_through_head_files_and_restart() {
         .sample_reader("default")
         .read(&[ids["b"]], now - 90 * min, now - 90 * min + 1)
         .unwrap();
-    assert_eq!(got[&ids["b"]].len(), 2, "{got:?}");
+    assert_eq!(got[0].len(), 2, "{got:?}");
 }
 
 #[tokio::test]

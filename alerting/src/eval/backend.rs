@@ -176,7 +176,7 @@ impl Backend {
                 .sample_reader(&tenant)
                 .read(&ids, start_ns, end_ns)
                 .map_err(|e| e.to_string())?;
-            Ok(found.values().flatten().copied().max_by_key(|(t, _)| *t))
+            Ok(found.iter().flat_map(|s| s.iter()).max_by_key(|(t, _)| *t))
         })
         .await
         .map_err(|e| e.to_string())?

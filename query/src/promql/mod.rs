@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use osprey_promql::{Data, Limits, PromqlError, Query, RawSeries, Selection, Value};
+use osprey_storage::series::SeriesSamples;
 use promql_parser::parser::Expr;
 
 use crate::{QueryError, QueryState};
@@ -173,8 +174,8 @@ fn read_samples(
         let mut ids: Vec<u64> = series.iter().map(|s| s.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut by_id = if ids.is_empty() {
-            osprey_storage::series::samples::SamplesById::default()
+        let mut read = if ids.is_empty() {
+            Vec::new()
         } else {
             reader
                 .read(
@@ -185,45 +186,56 @@ fn read_samples(
                 )
                 .map_err(|e| QueryError::Internal(e.to_string()))?
         };
-        loaded += by_id.values().map(Vec::len).sum::<usize>();
+        loaded += read.iter().map(SeriesSamples::len).sum::<usize>();
         if loaded > limits.max_samples {
             return Err(QueryError::Execution(
                 "query processing would load too many samples into memory in query execution"
                     .into(),
             ));
         }
-        let mut raw: Vec<RawSeries> = Vec::with_capacity(by_id.len());
+        let mut raw: Vec<RawSeries> = Vec::with_capacity(ids.len());
         for s in &series {
-            let Some(mut samples) = by_id.remove(&s.id) else {
+            let Ok(at) = ids.binary_search(&s.id) else {
                 continue;
             };
-            // Stable: of two samples in one millisecond the later-read one wins. The
-            // head and each file give runs in order: often nothing to sort.
-            if !samples.is_sorted_by_key(|p| p.0) {
-                samples.sort_by_key(|p| p.0);
+            let samples = std::mem::take(&mut read[at]);
+            if samples.is_empty() {
+                continue;
             }
-            let mut r = RawSeries {
+            let (ts, vals) = in_millis(samples);
+            raw.push(RawSeries {
                 labels: labels_of(s),
-                ts: Vec::with_capacity(samples.len()),
-                vals: Vec::with_capacity(samples.len()),
-            };
-            for (t, v) in samples {
-                let t = t.div_euclid(1_000_000);
-                if r.ts.last() == Some(&t) {
-                    if let Some(last) = r.vals.last_mut() {
-                        *last = v;
-                    }
-                    continue;
-                }
-                r.ts.push(t);
-                r.vals.push(v);
-            }
-            raw.push(r);
+                ts,
+                vals,
+            });
         }
         raw.sort_by(|a, b| a.labels.cmp(&b.labels));
         data.insert(sel.key.clone(), raw);
     }
     Ok(data)
+}
+
+/// One series' samples as the engine takes them: sorted by time, in milliseconds, one
+/// sample a millisecond (of two in one millisecond the later-read one wins, stably:
+/// the head and each file give runs in order, so there is often nothing to sort). The
+/// vectors read are reused in place.
+fn in_millis(mut samples: SeriesSamples) -> (Vec<i64>, Vec<f64>) {
+    samples.sort();
+    let SeriesSamples { mut ts, mut vals } = samples;
+    let mut kept = 0usize;
+    for i in 0..ts.len() {
+        let t = ts[i].div_euclid(1_000_000);
+        if kept > 0 && ts[kept - 1] == t {
+            vals[kept - 1] = vals[i];
+            continue;
+        }
+        ts[kept] = t;
+        vals[kept] = vals[i];
+        kept += 1;
+    }
+    ts.truncate(kept);
+    vals.truncate(kept);
+    (ts, vals)
 }
 
 /// How an instant vector is ordered: by value for `sort`/`sort_desc`/`topk`/`bottomk`

@@ -147,10 +147,15 @@ pub async fn dependencies(
             .map_err(|e| QueryError::Internal(e.to_string()))?;
         let mut edges: BTreeMap<(String, String), f64> = BTreeMap::new();
         for s in &series {
-            let Some(mut points) = samples.remove(&s.id) else {
+            let Ok(at) = ids.binary_search(&s.id) else {
                 continue;
             };
-            points.sort_by_key(|p| p.0);
+            let mut points = std::mem::take(&mut samples[at]);
+            if points.is_empty() {
+                continue;
+            }
+            points.sort();
+            let points: Vec<(i64, f64)> = points.iter().collect();
             *edges
                 .entry((s.get("client").to_string(), s.get("server").to_string()))
                 .or_default() += counter_increase(&points, start_ns, end_ns);

@@ -34,6 +34,7 @@ use arrow::datatypes::{
 
 use super::run_codec;
 use crate::StorageError;
+use crate::series::SeriesSamples;
 
 fn time_type() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
@@ -359,23 +360,32 @@ pub fn decode_into(
     n: usize,
     start: i64,
     end: i64,
-    out: &mut Vec<(i64, f64)>,
+    out: &mut SeriesSamples,
 ) -> Result<(), StorageError> {
-    let mut ts = Vec::with_capacity(n);
-    run_codec::decode_times(times, n, &mut ts)?;
-    let from = ts.partition_point(|t| *t < start);
-    let to = ts.partition_point(|t| *t <= end);
+    let base = out.ts.len();
+    if let Err(e) = run_codec::decode_times(times, n, &mut out.ts) {
+        out.ts.truncate(base);
+        return Err(e);
+    }
+    let decoded = &out.ts[base..];
+    let from = decoded.partition_point(|t| *t < start);
+    let to = decoded.partition_point(|t| *t <= end);
     if from >= to {
+        out.ts.truncate(base);
         return Ok(());
     }
-    let mut vs = Vec::with_capacity(n);
-    run_codec::decode_values(values, n, &mut vs)?;
-    out.extend(
-        ts[from..to]
-            .iter()
-            .copied()
-            .zip(vs[from..to].iter().copied()),
-    );
+    if let Err(e) = run_codec::decode_values(values, n, &mut out.vals) {
+        out.ts.truncate(base);
+        out.vals.truncate(base);
+        return Err(e);
+    }
+    // Decoded whole: keep the samples in the range.
+    out.ts.truncate(base + to);
+    out.vals.truncate(base + to);
+    if from > 0 {
+        out.ts.drain(base..base + from);
+        out.vals.drain(base..base + from);
+    }
     Ok(())
 }
 
@@ -601,7 +611,7 @@ pub(crate) mod tests {
         // A projection without columns keeps the sample count (count(*)).
         let none = explode(&runs, &Arc::new(Schema::empty())).unwrap();
         assert_eq!(none.num_rows(), 5);
-        let mut got = Vec::new();
+        let mut got: SeriesSamples = [(1, 1.0)].into_iter().collect();
         let at = (0..runs.num_rows())
             .find(|i| runs.column(3).as_primitive::<UInt32Type>().value(*i) == 2)
             .unwrap();
@@ -610,6 +620,8 @@ pub(crate) mod tests {
             runs.column(5).as_binary::<i32>(),
         );
         decode_into(t.value(at), v.value(at), 2, 11, 40, &mut got).unwrap();
-        assert_eq!(got.len(), 1);
+        assert_eq!(got.len(), 2, "appended after what was there");
+        // Rows in reverse id order: the first run of 2 samples is series 1's.
+        assert_eq!(got.iter().collect::<Vec<_>>(), [(1, 1.0), (20, 2.0)]);
     }
 }

@@ -73,13 +73,12 @@ impl Chunk {
     }
 
     /// Appends the samples with `start <= t <= end` to `out`, in time order.
-    pub fn decode_into(&self, start: i64, end: i64, out: &mut Vec<(i64, f64)>) {
+    pub fn decode_into(&self, start: i64, end: i64, out: &mut SeriesSamples) {
         let (times, values) = self.bytes.split_at(self.split as usize);
         let mut r = BitReader::new(times);
         let (mut t, mut delta) = (0i64, 0i64);
+        let base = out.ts.len();
         let (mut from, mut to) = (usize::from(self.len), usize::from(self.len));
-        let mut ts = [0i64; CHUNK_SAMPLES];
-        let mut spill = Vec::new();
         for i in 0..usize::from(self.len) {
             if i == 0 {
                 t = r.read(64) as i64;
@@ -92,32 +91,31 @@ impl Chunk {
                 to = i;
                 break;
             }
-            if ns >= start && from > i {
+            if ns < start {
+                continue;
+            }
+            if from > i {
                 from = i;
             }
-            match ts.get_mut(i) {
-                Some(slot) => *slot = ns,
-                None => spill.push(ns),
-            }
+            out.ts.push(ns);
         }
         if from >= to {
             return;
         }
-        let mut vs = Vec::with_capacity(usize::from(self.len));
         // The head's own bytes: a failure is a bug, and the chunk reads as empty.
-        if run_codec::decode_values(values, usize::from(self.len), &mut vs).is_err() {
+        if run_codec::decode_values(values, usize::from(self.len), &mut out.vals).is_err() {
             debug_assert!(false, "head chunk values do not decode");
+            out.ts.truncate(base);
+            out.vals.truncate(base);
             return;
         }
-        let time = |i: usize| {
-            ts.get(i)
-                .copied()
-                .unwrap_or_else(|| spill[i - CHUNK_SAMPLES])
-        };
-        out.extend((from..to).map(|i| (time(i), vs[i])));
+        // Values were decoded whole: keep those of the samples kept.
+        out.vals.truncate(base + to);
+        out.vals.drain(base..base + from);
     }
 }
 
+use super::SeriesSamples;
 use crate::files::run_codec;
 
 /// Delta-of-delta size classes: `0`; `10`+7 bits; `110`+14; `1110`+20; `1111`+64.
@@ -333,9 +331,9 @@ pub(super) mod tests {
 
     fn round_trip(samples: &[(i64, f64)]) -> Vec<(i64, f64)> {
         let c = Chunk::encode(samples);
-        let mut out = Vec::new();
+        let mut out = SeriesSamples::default();
         c.decode_into(i64::MIN, i64::MAX, &mut out);
-        out
+        out.iter().collect()
     }
 
     /// The same samples, values compared bit for bit.
@@ -389,10 +387,17 @@ pub(super) mod tests {
     fn decode_honours_the_time_range() {
         let samples: Vec<(i64, f64)> = (0..50).map(|i| (i * 10, i as f64)).collect();
         let c = Chunk::encode(&samples);
-        let mut out = Vec::new();
+        let mut out: SeriesSamples = [(1, 7.0)].into_iter().collect();
         c.decode_into(95, 200, &mut out);
-        assert_eq!(out.first().map(|s| s.0), Some(100));
-        assert_eq!(out.last().map(|s| s.0), Some(200));
-        assert_eq!(out.len(), 11);
+        let want: Vec<(i64, f64)> = std::iter::once((1, 7.0))
+            .chain((10..=20).map(|i| (i * 10, i as f64)))
+            .collect();
+        assert_eq!(out.iter().collect::<Vec<_>>(), want);
+        // A range before, after or between the samples adds nothing.
+        for (start, end) in [(-10, -1), (491, 600), (11, 19)] {
+            let mut none = SeriesSamples::default();
+            c.decode_into(start, end, &mut none);
+            assert!(none.is_empty(), "{start}..={end}");
+        }
     }
 }

@@ -22,9 +22,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use arrow::array::RecordBatch;
 
 use super::IdMap;
+use super::SeriesSamples;
 use super::chunk::{CHUNK_SAMPLES, Chunk};
 use super::open_chunk::OpenChunk;
-use super::samples::{SamplesById, per_part};
+use super::samples::per_part;
 use crate::StorageError;
 
 /// How far back the head keeps samples (Prometheus' head block spans two hours).
@@ -97,7 +98,7 @@ impl SeriesHead {
 
     /// The samples in `start..=end`, in time order; of samples with equal times the
     /// one that came last is last (the reader keeps the last).
-    fn read(&self, start: i64, end: i64, out: &mut Vec<(i64, f64)>) {
+    fn read(&self, start: i64, end: i64, out: &mut SeriesSamples) {
         let from = out.len();
         let first = self.chunks.partition_point(|c| c.max_t < start);
         for c in &self.chunks[first..] {
@@ -114,7 +115,7 @@ impl SeriesHead {
                     .filter(|s| s.0 >= start && s.0 <= end)
                     .copied(),
             );
-            out[from..].sort_by_key(|s| s.0);
+            out.sort_from(from);
         }
     }
 }
@@ -137,8 +138,9 @@ pub struct Staged {
 
 impl Staged {
     /// Adds one series' samples (any order).
-    pub fn add(&mut self, id: u64, mut samples: Vec<(i64, f64)>) {
-        samples.sort_by_key(|s| s.0);
+    pub fn add(&mut self, id: u64, mut samples: SeriesSamples) {
+        samples.sort();
+        let samples: Vec<(i64, f64)> = samples.iter().collect();
         self.samples += samples.len();
         let chunks = self.series.entry(id).or_default();
         chunks.extend(samples.chunks(CHUNK_SAMPLES).map(Chunk::encode));
@@ -181,29 +183,31 @@ impl State {
 }
 
 impl TenantHead {
-    /// Adds the samples of `ids` in `from..=end` to `out`: many series are decoded on
-    /// one thread per core, a part of `ids` each.
+    /// Reads the samples of `ids` in `from..=end` into `out` (one entry per id, in the
+    /// order of `ids`): many series are decoded on one thread per core, a part of
+    /// `ids` each.
     fn read(
         &self,
         ids: &[u64],
         from: i64,
         end: i64,
-        out: &mut SamplesById,
+        out: &mut [SeriesSamples],
     ) -> Result<(), StorageError> {
-        let read_one = |id: &u64, got: &mut SamplesById| {
+        let read_one = |id: &u64, got: &mut Vec<SeriesSamples>| {
+            let mut samples = SeriesSamples::default();
             if let Some(s) = self.series.get(id) {
-                let mut samples = Vec::new();
                 s.read(from, end, &mut samples);
-                // Like the file reader: no entry for a series without samples.
-                if !samples.is_empty() {
-                    got.insert(*id, samples);
-                }
             }
+            got.push(samples);
             Ok(())
         };
+        let mut slots = out.iter_mut();
         per_part(ids, SERIES_PER_THREAD, read_one, |part| {
-            for (id, mut samples) in part {
-                out.entry(id).or_default().append(&mut samples);
+            // Not `zip`: it would take a slot past the part's end and lose it.
+            for samples in part {
+                if let Some(slot) = slots.next() {
+                    *slot = samples;
+                }
             }
         })
     }
@@ -396,15 +400,16 @@ impl Head {
     }
 
     /// Reads the samples of `ids` in `start..=end` that are at or after the tenant's
-    /// cutoff into `out`; returns the cutoff (older samples are the caller's to read).
-    /// Many series are decoded on one thread per core, a part of `ids` each.
+    /// cutoff into `out` (one entry per id, in the order of `ids`); returns the cutoff
+    /// (older samples are the caller's to read). Many series are decoded on one thread
+    /// per core, a part of `ids` each.
     pub fn read(
         &self,
         tenant: &str,
         ids: &[u64],
         start: i64,
         end: i64,
-        out: &mut SamplesById,
+        out: &mut [SeriesSamples],
     ) -> Result<i64, StorageError> {
         let mut read = Ok(());
         let cutoff = self.in_range(tenant, start, end, |th, from| {
@@ -423,7 +428,7 @@ impl Head {
         end: i64,
         out: &mut std::collections::HashSet<u64>,
     ) -> i64 {
-        let mut buf = Vec::new();
+        let mut buf = SeriesSamples::default();
         self.in_range(tenant, start, end, |th, from| {
             for id in ids {
                 let Some(s) = th.series.get(id) else {
@@ -463,6 +468,19 @@ mod tests {
 
     use arrow::array::{Float64Array, TimestampNanosecondArray, UInt64Array};
 
+    /// `Head::read` into a fresh entry per id: (cutoff, samples).
+    fn read(
+        head: &Head,
+        tenant: &str,
+        ids: &[u64],
+        start: i64,
+        end: i64,
+    ) -> (i64, Vec<SeriesSamples>) {
+        let mut out = vec![SeriesSamples::default(); ids.len()];
+        let cutoff = head.read(tenant, ids, start, end, &mut out).expect("read");
+        (cutoff, out)
+    }
+
     fn batch(rows: &[(u64, i64, f64)]) -> RecordBatch {
         RecordBatch::try_new(
             crate::schema::stored_schema(crate::Signal::Metrics),
@@ -492,36 +510,30 @@ mod tests {
         // Too old for the head: left to the memtable and files.
         head.insert("t", &batch(&[(1, now - WINDOW_NS - 1_000_000_000, 9.0)]));
 
-        let mut out = SamplesById::default();
-        let cutoff = head
-            .read("t", &[1, 2, 3], i64::MIN, i64::MAX, &mut out)
-            .expect("read");
+        let (cutoff, out) = read(&head, "t", &[1, 2, 3], i64::MIN, i64::MAX);
         assert!(
             cutoff <= now - WINDOW_NS + 1_000_000_000 && cutoff > now - WINDOW_NS - 60_000_000_000
         );
-        let s1 = &out[&1];
+        let s1 = &out[0];
         assert_eq!(s1.len(), 301);
-        assert!(s1.windows(2).all(|w| w[0].0 <= w[1].0));
-        assert!(s1.iter().any(|s| s.1 == 0.5));
-        assert_eq!(out[&2].len(), 5);
-        assert!(!out.contains_key(&3));
+        assert!(s1.ts.is_sorted());
+        assert!(s1.vals.contains(&0.5));
+        assert_eq!(out[1].len(), 5);
+        assert!(out[2].is_empty());
         // A narrower range reads only its samples.
-        let mut out = SamplesById::default();
         let (a, b) = (
             now - 3_000_000_000_000 + 100 * 10_000_000_000,
             now - 3_000_000_000_000 + 109 * 10_000_000_000,
         );
-        head.read("t", &[1], a, b, &mut out).expect("read");
-        let got: Vec<f64> = out[&1].iter().map(|s| s.1).collect();
-        assert_eq!(got, (100..=109).map(|i| i as f64).collect::<Vec<_>>());
-        // Other tenants see nothing, and say everything is to be read elsewhere.
-        let mut out = SamplesById::default();
+        let (_, out) = read(&head, "t", &[1], a, b);
         assert_eq!(
-            head.read("u", &[1], i64::MIN, i64::MAX, &mut out)
-                .expect("read"),
-            i64::MAX
+            out[0].vals,
+            (100..=109).map(|i| i as f64).collect::<Vec<_>>()
         );
-        assert!(out.is_empty());
+        // Other tenants see nothing, and say everything is to be read elsewhere.
+        let (cutoff, out) = read(&head, "u", &[1], i64::MIN, i64::MAX);
+        assert_eq!(cutoff, i64::MAX);
+        assert!(out[0].is_empty());
     }
 
     #[test]
@@ -536,14 +548,11 @@ mod tests {
             .collect();
         head.insert("t", &batch(&rows));
         let ids: Vec<u64> = (0..n + 10).collect();
-        let mut out = SamplesById::default();
-        head.read("t", &ids, i64::MIN, i64::MAX, &mut out)
-            .expect("read");
-        assert_eq!(out.len(), n as usize);
+        let (_, out) = read(&head, "t", &ids, i64::MIN, i64::MAX);
+        assert_eq!(out.iter().filter(|s| !s.is_empty()).count(), n as usize);
         for id in 0..n {
             let want: Vec<f64> = (0..5).map(|i| (id * 10 + i) as f64).collect();
-            let got: Vec<f64> = out[&id].iter().map(|s| s.1).collect();
-            assert_eq!(got, want, "series {id}");
+            assert_eq!(out[id as usize].vals, want, "series {id}");
         }
     }
 
@@ -553,13 +562,9 @@ mod tests {
         let newest = now - 10_000_000_000;
         let head = Head::new(1 << 30, HashMap::from([("t".to_string(), newest)]));
         head.insert("t", &batch(&[(1, newest, 1.0), (1, newest + 1, 2.0)]));
-        let mut out = SamplesById::default();
-        assert_eq!(
-            head.read("t", &[1], i64::MIN, i64::MAX, &mut out)
-                .expect("read"),
-            newest + 1
-        );
-        assert_eq!(out[&1], vec![(newest + 1, 2.0)]);
+        let (cutoff, out) = read(&head, "t", &[1], i64::MIN, i64::MAX);
+        assert_eq!(cutoff, newest + 1);
+        assert_eq!(out[0].iter().collect::<Vec<_>>(), [(newest + 1, 2.0)]);
     }
 
     #[test]
@@ -579,12 +584,9 @@ mod tests {
             .collect();
         head.insert("t", &batch(&rows));
         assert!(head.bytes() <= 64 * 1024, "{}", head.bytes());
-        let mut out = SamplesById::default();
-        let cutoff = head
-            .read("t", &[1], i64::MIN, i64::MAX, &mut out)
-            .expect("read");
+        let (cutoff, out) = read(&head, "t", &[1], i64::MIN, i64::MAX);
         assert!(cutoff > now - WINDOW_NS + 60_000_000_000);
-        assert!(out.get(&1).is_none_or(|s| s.iter().all(|x| x.0 >= cutoff)));
+        assert!(out[0].ts.iter().all(|t| *t >= cutoff));
         // Retention drops the rest.
         head.forget_before(now + 1);
         assert_eq!(head.bytes(), 0);

@@ -20,9 +20,11 @@ pub mod head;
 mod id_hash;
 pub mod metadata;
 mod open_chunk;
+mod sample_columns;
 pub mod samples;
 
 pub use id_hash::{IdBuildHasher, IdHasher, IdMap};
+pub use sample_columns::SeriesSamples;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;

@@ -15,8 +15,7 @@ use crate::files::FooterCache;
 use crate::files::{self, blobs::Blobs, runs};
 use crate::{FileMeta, Snapshot};
 
-/// Samples by series id: (timestamp ns, value) in the order read (not sorted).
-pub type SamplesById = super::IdMap<u64, Vec<(i64, f64)>>;
+use super::SeriesSamples;
 
 /// One run of a samples file.
 #[derive(Debug, Clone, Copy)]
@@ -67,21 +66,22 @@ impl RunIndex {
         Ok(Self { runs })
     }
 
-    /// The runs of `ids` (sorted) that overlap `start..=end`, in row order.
-    fn rows(&self, ids: &[u64], start: i64, end: i64) -> Vec<Run> {
-        let mut out: Vec<Run> = Vec::new();
+    /// The runs of `ids` (sorted) that overlap `start..=end`, in row order, each with
+    /// its series' place in `ids`.
+    fn rows(&self, ids: &[u64], start: i64, end: i64) -> Vec<(usize, Run)> {
+        let mut out: Vec<(usize, Run)> = Vec::new();
         let mut from = 0;
-        for &id in ids {
+        for (at, &id) in ids.iter().enumerate() {
             from += self.runs[from..].partition_point(|r| r.id < id);
             out.extend(
                 self.runs[from..]
                     .iter()
                     .take_while(|r| r.id == id)
                     .filter(|r| r.max_t >= start && r.min_t <= end)
-                    .copied(),
+                    .map(|r| (at, *r)),
             );
         }
-        out.sort_unstable_by_key(|r| r.row);
+        out.sort_unstable_by_key(|r| r.1.row);
         out
     }
 }
@@ -164,19 +164,23 @@ pub struct FileAccess<'a> {
 
 impl FileAccess<'_> {
     /// `columns` of `runs`' rows of file `rel`.
-    fn read_runs(
+    fn read_runs<'r>(
         &self,
         rel: &str,
-        runs: &[Run],
+        runs: impl Iterator<Item = &'r Run>,
         columns: &[&str],
     ) -> Result<Vec<RecordBatch>, StorageError> {
-        let rows: Vec<u32> = runs.iter().map(|r| r.row).collect();
+        let rows: Vec<u32> = runs.map(|r| r.row).collect();
         files::read_rows(self.blobs, self.footers, rel, Some(columns), Some(&rows))
     }
 }
 
-fn keep(ids: &[u64], id: u64, ts: i64, start_ns: i64, end_ns: i64) -> bool {
-    ts >= start_ns && ts <= end_ns && ids.binary_search(&id).is_ok()
+/// Where series `id` is in `ids` (sorted) if it is there and `ts` in the range.
+fn place(ids: &[u64], id: u64, ts: i64, start_ns: i64, end_ns: i64) -> Option<usize> {
+    if ts < start_ns || ts > end_ns {
+        return None;
+    }
+    ids.binary_search(&id).ok()
 }
 
 /// Rows of the snapshot's memtable batches, as (id, time, value), that `want` keeps,
@@ -249,21 +253,25 @@ fn overlapping(snap: &Snapshot, start_ns: i64, end_ns: i64) -> Vec<&FileMeta> {
         .collect()
 }
 
-/// The samples of `ids` (sorted, distinct) with `start_ns <= t <= end_ns`.
+/// The samples of `ids` (sorted, distinct) with `start_ns <= t <= end_ns`: one entry
+/// per id, in the order of `ids`; each series' samples in the order read (memtable,
+/// then files in the snapshot's order), not sorted.
 pub fn read(
     access: FileAccess<'_>,
     snap: &Snapshot,
     ids: &[u64],
     start_ns: i64,
     end_ns: i64,
-) -> Result<SamplesById, StorageError> {
-    let mut out = SamplesById::with_capacity_and_hasher(ids.len(), Default::default());
+) -> Result<Vec<SeriesSamples>, StorageError> {
+    let mut out = vec![SeriesSamples::default(); ids.len()];
     memtable_rows(snap, start_ns, end_ns, |id, t, v| {
-        if keep(ids, id, t, start_ns, end_ns) {
-            out.entry(id).or_default().push((t, v));
+        if let Some(at) = place(ids, id, t, start_ns, end_ns) {
+            out[at].push(t, v);
         }
     });
-    let read_file = |f: &FileMeta, out: &mut SamplesById| -> Result<(), StorageError> {
+    // A thread's finds: (place in `ids`, samples), in the order read.
+    type Found = Vec<(usize, SeriesSamples)>;
+    let read_file = |f: &FileMeta, found: &mut Found| -> Result<(), StorageError> {
         let index = access.runs.get(access.blobs, access.footers, &f.path)?;
         let wanted = index.rows(ids, start_ns, end_ns);
         if wanted.is_empty() {
@@ -271,31 +279,31 @@ pub fn read(
         }
         let columns = ["samples", "times", "values"];
         let mut at = wanted.iter();
-        for b in access.read_runs(&f.path, &wanted, &columns)? {
-            decode_batch(&b, &mut at, start_ns, end_ns, out)?;
+        for b in access.read_runs(&f.path, wanted.iter().map(|w| &w.1), &columns)? {
+            decode_batch(&b, &mut at, start_ns, end_ns, found)?;
         }
         Ok(())
     };
     per_part(
         &overlapping(snap, start_ns, end_ns),
         1,
-        |f, out| read_file(f, out),
-        |part: SamplesById| {
-            for (id, mut samples) in part {
-                out.entry(id).or_default().append(&mut samples);
+        |f, found| read_file(f, found),
+        |part: Found| {
+            for (at, mut samples) in part {
+                out[at].append(&mut samples);
             }
         },
     )?;
     Ok(out)
 }
 
-/// Decodes a batch of runs read for `runs` (in row order) into `out`.
+/// Decodes a batch of runs read for `runs` (in row order) into `found`.
 fn decode_batch<'r>(
     b: &RecordBatch,
-    runs: &mut impl Iterator<Item = &'r Run>,
+    runs: &mut impl Iterator<Item = &'r (usize, Run)>,
     start_ns: i64,
     end_ns: i64,
-    out: &mut SamplesById,
+    found: &mut Vec<(usize, SeriesSamples)>,
 ) -> Result<(), StorageError> {
     let bad = || StorageError::Layout("samples runs without samples, times or values".into());
     let counts = b
@@ -305,14 +313,21 @@ fn decode_batch<'r>(
     let times = b.column(1).as_binary_opt::<i32>().ok_or_else(bad)?;
     let values = b.column(2).as_binary_opt::<i32>().ok_or_else(bad)?;
     for i in 0..b.num_rows() {
-        let run = runs.next().ok_or_else(bad)?;
+        let (at, _) = runs.next().ok_or_else(bad)?;
+        // Adjacent runs of one series (in row order) share an entry.
+        if found.last().is_none_or(|(last, _)| last != at) {
+            found.push((*at, SeriesSamples::default()));
+        }
+        let Some((_, samples)) = found.last_mut() else {
+            return Err(bad());
+        };
         runs::decode_into(
             times.value(i),
             values.value(i),
             counts.value(i) as usize,
             start_ns,
             end_ns,
-            out.entry(run.id).or_default(),
+            samples,
         )?;
     }
     Ok(())
@@ -331,7 +346,7 @@ pub fn ids_with_samples(
 ) -> Result<HashSet<u64>, StorageError> {
     let mut found = HashSet::new();
     memtable_rows(snap, start_ns, end_ns, |id, t, _| {
-        if !found.contains(&id) && keep(ids, id, t, start_ns, end_ns) {
+        if !found.contains(&id) && place(ids, id, t, start_ns, end_ns).is_some() {
             found.insert(id);
         }
     });
@@ -339,7 +354,7 @@ pub fn ids_with_samples(
     let read_file = |f: &FileMeta, found: &mut HashSet<u64>| -> Result<(), StorageError> {
         let index = access.runs.get(access.blobs, access.footers, &f.path)?;
         let mut spanning = Vec::new();
-        for run in index.rows(ids, start_ns, end_ns) {
+        for (_, run) in index.rows(ids, start_ns, end_ns) {
             if inside(run.min_t) || inside(run.max_t) {
                 found.insert(run.id);
             } else {
@@ -351,7 +366,7 @@ pub fn ids_with_samples(
             return Ok(());
         }
         let mut at = spanning.iter();
-        for b in access.read_runs(&f.path, &spanning, &["samples", "times"])? {
+        for b in access.read_runs(&f.path, spanning.iter(), &["samples", "times"])? {
             times_in_range(&b, &mut at, start_ns, end_ns, found)?;
         }
         Ok(())
@@ -440,7 +455,8 @@ mod tests {
         let ids: Vec<u64> = a.runs.iter().map(|r| r.id).take(3).collect();
         let rows = a.rows(&ids, 1_000, 2_000);
         assert_eq!(rows.len(), 3);
-        assert!(rows.windows(2).all(|w| w[0].row < w[1].row));
+        assert!(rows.windows(2).all(|w| w[0].1.row < w[1].1.row));
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(a.rows(&ids, 10_000, 20_000).is_empty());
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::*;
 use crate::schema::{SampleRow, samples_batch};
-use crate::series::samples::{self, SamplesById};
+use crate::series::samples;
 
 /// (metric, instance, samples sorted by time) per series.
 type Points = Vec<(String, String, Vec<(i64, f64)>)>;
@@ -38,14 +38,18 @@ fn read_all(s: &Storage, tenant: &str) -> Points {
     let mut ids: Vec<u64> = series.iter().map(|x| x.id).collect();
     ids.sort_unstable();
     let snap = s.snapshot(tenant, Signal::Metrics);
-    let found: SamplesById =
-        samples::read(s.inner.sample_files(), &snap, &ids, i64::MIN, i64::MAX).unwrap();
+    let found = samples::read(s.inner.sample_files(), &snap, &ids, i64::MIN, i64::MAX).unwrap();
     let mut out: Vec<_> = series
         .iter()
         .map(|x| {
-            let mut v = found.get(&x.id).cloned().unwrap_or_default();
-            v.sort_by_key(|p| p.0);
-            (x.metric.clone(), x.get("instance").to_string(), v)
+            let at = ids.binary_search(&x.id).unwrap();
+            let mut v = found[at].clone();
+            v.sort();
+            (
+                x.metric.clone(),
+                x.get("instance").to_string(),
+                v.iter().collect(),
+            )
         })
         .collect();
     out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
