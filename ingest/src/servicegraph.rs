@@ -22,7 +22,7 @@
 //! Written with the span metrics (`spanmetrics.rs`), every `spanmetrics.interval`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use osprey_storage::schema::{SampleRow, SpanRow};
@@ -58,8 +58,51 @@ struct Half {
     peer: Option<String>,
 }
 
-/// (tenant, trace id, the client span's id).
-type PendingKey = (String, String, String);
+/// A pair (or a half standing for one) seen: (tenant, client half, server half).
+type Seen = (Arc<str>, Option<Half>, Option<Half>);
+
+/// (tenant, trace id, the client span's id), as numbers: a half waits under it, and
+/// making it cost no allocation keeps pairing cheap on the span ingest path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct PendingKey {
+    tenant: u64,
+    trace: u128,
+    span: u128,
+}
+
+impl PendingKey {
+    fn new(tenant: u64, trace_id: &str, span_id: &str) -> Self {
+        Self {
+            tenant,
+            trace: id_number(trace_id),
+            span: id_number(span_id),
+        }
+    }
+}
+
+/// An id as a number: its value when it is at most 32 hex digits (what OTLP ids become
+/// in a span row), else a 128-bit hash of it (ids from other sources).
+fn id_number(id: &str) -> u128 {
+    if id.len() <= 32
+        && let Ok(n) = u128::from_str_radix(id, 16)
+    {
+        return n;
+    }
+    let half = |seed: u8| {
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&(seed, id), &mut h);
+        u128::from(std::hash::Hasher::finish(&h))
+    };
+    // Not hex: the top bit set keeps it apart from every parsed id of ≤ 31 digits.
+    (half(1) << 64 | half(2)) | 1 << 127
+}
+
+/// A tenant's name as a number, for [`PendingKey`].
+fn tenant_number(tenant: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(tenant, &mut h);
+    std::hash::Hasher::finish(&h)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct EdgeKey {
@@ -108,7 +151,7 @@ struct Edge {
 
 #[derive(Default)]
 struct Pending {
-    halves: HashMap<PendingKey, (Instant, Half)>,
+    halves: HashMap<PendingKey, (Instant, Arc<str>, Half)>,
     /// Arrival order, for expiry and the size bound (entries may be stale).
     order: VecDeque<(Instant, PendingKey)>,
 }
@@ -183,43 +226,43 @@ impl ServiceGraph {
     /// Pairs acknowledged spans into edges.
     pub fn observe(&self, tenant: &str, rows: &[SpanRow], weights: &[f64]) {
         let now = Instant::now();
-        let mut edges_seen: Vec<(String, Option<Half>, Option<Half>)> = Vec::new();
+        let mut edges_seen: Vec<Seen> = Vec::new();
+        let tenant_name: Arc<str> = Arc::from(tenant);
         {
             let Ok(mut p) = self.pending.lock() else {
                 return;
             };
             edges_seen.extend(self.expire(&mut p, now));
+            let tenant_key = tenant_number(tenant);
             for (i, r) in rows.iter().enumerate() {
                 let w = weights.get(i).copied().unwrap_or(1.0);
                 let Some((side, half)) = half_of(r, w) else {
                     continue;
                 };
                 let key = match side {
-                    Side::Client => (tenant.to_string(), r.trace_id.clone(), r.span_id.clone()),
-                    Side::Server if !r.parent_span_id.is_empty() => (
-                        tenant.to_string(),
-                        r.trace_id.clone(),
-                        r.parent_span_id.clone(),
-                    ),
+                    Side::Client => PendingKey::new(tenant_key, &r.trace_id, &r.span_id),
+                    Side::Server if !r.parent_span_id.is_empty() => {
+                        PendingKey::new(tenant_key, &r.trace_id, &r.parent_span_id)
+                    }
                     Side::Server => {
                         // A root server span: called by something that sends no spans.
-                        edges_seen.push((tenant.to_string(), None, Some(half)));
+                        edges_seen.push((tenant_name.clone(), None, Some(half)));
                         continue;
                     }
                 };
                 match p.halves.remove(&key) {
-                    Some((_, other)) if other.side != side => {
+                    Some((_, _, other)) if other.side != side => {
                         let (client, server) = if side == Side::Client {
                             (half, other)
                         } else {
                             (other, half)
                         };
-                        edges_seen.push((tenant.to_string(), Some(client), Some(server)));
+                        edges_seen.push((tenant_name.clone(), Some(client), Some(server)));
                     }
                     // A second half of the same side (a retried export): keep the newest.
                     _ => {
-                        p.order.push_back((now, key.clone()));
-                        p.halves.insert(key, (now, half));
+                        p.order.push_back((now, key));
+                        p.halves.insert(key, (now, tenant_name.clone(), half));
                     }
                 }
             }
@@ -227,7 +270,7 @@ impl ServiceGraph {
                 let Some((t, key)) = p.order.pop_front() else {
                     break;
                 };
-                if p.halves.get(&key).is_some_and(|(at, _)| *at == t) {
+                if p.halves.get(&key).is_some_and(|(at, _, _)| *at == t) {
                     p.halves.remove(&key);
                     self.dropped.inc();
                 }
@@ -237,7 +280,7 @@ impl ServiceGraph {
     }
 
     /// Adds edges: a pair, a client with a virtual server, or a virtual `user` client.
-    fn record(&self, seen: Vec<(String, Option<Half>, Option<Half>)>, now: Instant) {
+    fn record(&self, seen: Vec<Seen>, now: Instant) {
         if seen.is_empty() {
             return;
         }
@@ -271,7 +314,7 @@ impl ServiceGraph {
                 .max(server.as_ref().map_or(0.0, |h| h.weight));
             let e = edges
                 .entry(EdgeKey {
-                    tenant,
+                    tenant: tenant.to_string(),
                     client: client_name,
                     server: server_name,
                     connection_type,
@@ -301,7 +344,7 @@ impl ServiceGraph {
 
     /// Removes halves that waited too long: client halves naming a peer come back as
     /// virtual edges, the rest are counted as dropped.
-    fn expire(&self, p: &mut Pending, now: Instant) -> Vec<(String, Option<Half>, Option<Half>)> {
+    fn expire(&self, p: &mut Pending, now: Instant) -> Vec<Seen> {
         let mut out = Vec::new();
         while let Some((t, _)) = p.order.front() {
             if now.duration_since(*t) < self.wait {
@@ -310,11 +353,11 @@ impl ServiceGraph {
             let Some((t, key)) = p.order.pop_front() else {
                 break;
             };
-            if p.halves.get(&key).is_some_and(|(at, _)| *at == t)
-                && let Some((_, half)) = p.halves.remove(&key)
+            if p.halves.get(&key).is_some_and(|(at, _, _)| *at == t)
+                && let Some((_, tenant, half)) = p.halves.remove(&key)
             {
                 if half.side == Side::Client && half.peer.is_some() {
-                    out.push((key.0, Some(half), None));
+                    out.push((tenant, Some(half), None));
                 } else {
                     self.dropped.inc();
                 }
@@ -387,6 +430,19 @@ impl ServiceGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_become_distinct_numbers() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(id_number(trace), 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736);
+        assert_eq!(id_number("00f067aa0ba902b7"), 0x00f0_67aa_0ba9_02b7);
+        // Not hex, or longer than 32 digits: hashed, apart from every parsed id.
+        let other = id_number("not-an-id");
+        assert_ne!(other, id_number("not-an-id2"));
+        assert_eq!(other, id_number("not-an-id"));
+        assert!(other >> 127 == 1 && id_number(&"f".repeat(33)) >> 127 == 1);
+        assert_ne!(tenant_number("a"), tenant_number("b"));
+    }
 
     fn span(service: &str, kind: &str, id: &str, parent: &str, ms: i64, status: &str) -> SpanRow {
         SpanRow {
