@@ -375,13 +375,11 @@ pub fn decode_into(
         return Ok(());
     }
     if let Err(e) = run_codec::decode_values(values, n, &mut out.vals) {
-        out.ts.truncate(base);
-        out.vals.truncate(base);
+        out.truncate(base);
         return Err(e);
     }
     // Decoded whole: keep the samples in the range.
-    out.ts.truncate(base + to);
-    out.vals.truncate(base + to);
+    out.truncate(base + to);
     if from > 0 {
         out.ts.drain(base..base + from);
         out.vals.drain(base..base + from);

@@ -105,8 +105,7 @@ impl Chunk {
         // The head's own bytes: a failure is a bug, and the chunk reads as empty.
         if run_codec::decode_values(values, usize::from(self.len), &mut out.vals).is_err() {
             debug_assert!(false, "head chunk values do not decode");
-            out.ts.truncate(base);
-            out.vals.truncate(base);
+            out.truncate(base);
             return;
         }
         // Values were decoded whole: keep those of the samples kept.

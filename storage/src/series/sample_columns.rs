@@ -27,8 +27,13 @@ impl SeriesSamples {
     }
 
     pub fn clear(&mut self) {
-        self.ts.clear();
-        self.vals.clear();
+        self.truncate(0);
+    }
+
+    /// Keeps the first `len` samples (times and values alike).
+    pub fn truncate(&mut self, len: usize) {
+        self.ts.truncate(len);
+        self.vals.truncate(len);
     }
 
     #[inline]
