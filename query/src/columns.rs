@@ -103,11 +103,17 @@ impl Maps {
     }
 
     pub fn row(&self, i: usize) -> Vec<(String, String)> {
+        self.row_where(i, |_| true)
+    }
+
+    /// Row `i`'s pairs whose key `keep` accepts, in order.
+    pub fn row_where(&self, i: usize, keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
         if self.nulls.as_ref().is_some_and(|n| n.is_null(i)) {
             return Vec::new();
         }
         let (start, end) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
         (start..end)
+            .filter(|&j| keep(self.keys.value(j)))
             .map(|j| {
                 let v = if self.values.is_null(j) {
                     String::new()

@@ -12,6 +12,10 @@
 //! The caller may learn, while it goes, that later files need not be read at all (a
 //! search page that is already full); it marks them through [`Skips`] and readers that
 //! have not started them pass them over.
+//!
+//! Work whose outcome does not depend on the order (a LogQL metric query's samples)
+//! uses [`each`] instead: every thread reads a file and visits it itself, into a state
+//! of its own that the caller merges, so the visiting is parallel too.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -136,6 +140,71 @@ pub(crate) fn in_order<J: Sync, T: Send>(
     })
 }
 
+/// Runs `work` on every job on one thread per worker state in `workers` (each thread
+/// takes the next job not yet taken, with its own state), for work whose outcome does
+/// not depend on the order. The first error ends the run: the other threads stop after
+/// the job they are on, and that error is returned.
+pub(crate) fn each<J: Sync, W: Send>(
+    jobs: &[J],
+    workers: &mut [W],
+    work: impl Fn(&mut W, &J) -> Result<(), QueryError> + Sync,
+) -> Result<(), QueryError> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let run = |w: &mut W| -> Result<(), QueryError> {
+        while !failed.load(Ordering::Relaxed) {
+            let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
+            if let Err(e) = work(w, job) {
+                failed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+        Ok(())
+    };
+    match workers {
+        [] => Ok(()),
+        [only] => run(only),
+        [first, rest @ ..] => std::thread::scope(|s| {
+            let others: Vec<_> = rest.iter_mut().map(|w| s.spawn(|| run(w))).collect();
+            let mut out = run(first);
+            for h in others {
+                let r = h
+                    .join()
+                    .unwrap_or_else(|_| Err(QueryError::Internal("a scan thread panicked".into())));
+                out = out.and(r);
+            }
+            out
+        }),
+    }
+}
+
+/// `f` of every job, on one thread per core, in job order; the first error ends the
+/// run and is returned.
+pub(crate) fn map<J: Sync, T: Send>(
+    jobs: &[J],
+    f: impl Fn(&J) -> Result<T, QueryError> + Sync,
+) -> Result<Vec<T>, QueryError> {
+    let numbered: Vec<(usize, &J)> = jobs.iter().enumerate().collect();
+    let mut workers: Vec<Vec<(usize, T)>> = (0..workers(jobs.len())).map(|_| Vec::new()).collect();
+    each(&numbered, &mut workers, |out, (i, j)| {
+        out.push((*i, f(j)?));
+        Ok(())
+    })?;
+    let mut all: Vec<(usize, T)> = workers.into_iter().flatten().collect();
+    all.sort_unstable_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, t)| t).collect())
+}
+
+/// Worker states [`each`] should run: one per core, at most one per job.
+pub(crate) fn workers(jobs: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs)
+        .max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +285,54 @@ mod tests {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         // While job 0 sleeps, the other readers may not read the remaining 199.
         assert!(peak_ahead <= AHEAD * threads, "{peak_ahead} read ahead");
+    }
+
+    #[test]
+    fn each_runs_every_job_once_over_the_worker_states() {
+        let jobs: Vec<u64> = (0..200).collect();
+        let mut workers = vec![Vec::new(); 3];
+        each(&jobs, &mut workers, |w, j| {
+            std::thread::sleep(std::time::Duration::from_micros((j % 5) * 50));
+            w.push(*j);
+            Ok(())
+        })
+        .unwrap();
+        let mut all: Vec<u64> = workers.concat();
+        all.sort_unstable();
+        assert_eq!(all, jobs);
+        assert!(each(&jobs, &mut [] as &mut [Vec<u64>], |_, _| Ok(())).is_ok());
+    }
+
+    #[test]
+    fn map_keeps_the_jobs_order() {
+        let jobs: Vec<u64> = (0..100).collect();
+        let out = map(&jobs, |j| {
+            std::thread::sleep(std::time::Duration::from_micros((j % 3) * 100));
+            Ok(j * 2)
+        })
+        .unwrap();
+        assert_eq!(out, jobs.iter().map(|j| j * 2).collect::<Vec<_>>());
+        assert!(map(&[] as &[u64], |j| Ok(*j)).unwrap().is_empty());
+        let failed = map(&jobs, |j| match j {
+            50 => Err(QueryError::BadData("fifty".into())),
+            _ => Ok(*j),
+        });
+        assert!(matches!(failed, Err(QueryError::BadData(m)) if m == "fifty"));
+    }
+
+    #[test]
+    fn each_stops_at_an_error_and_returns_it() {
+        let jobs: Vec<u64> = (0..1000).collect();
+        let mut workers = vec![0usize; 2];
+        let r = each(&jobs, &mut workers, |w, j| {
+            *w += 1;
+            if *j == 10 {
+                return Err(QueryError::BadData("job 10".into()));
+            }
+            std::thread::sleep(std::time::Duration::from_micros(100));
+            Ok(())
+        });
+        assert!(matches!(r, Err(QueryError::BadData(m)) if m == "job 10"));
+        assert!(workers.iter().sum::<usize>() < jobs.len(), "{workers:?}");
     }
 }

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::ast::*;
+use super::extract::extractors;
 use super::pipeline::{self, ERROR_DETAILS_LABEL, ERROR_LABEL, Entry};
 use crate::LogQueryError;
 
@@ -55,7 +56,7 @@ pub fn window(r: &LogRange, t_ns: i64) -> (i64, i64) {
 /// and the range's own `by`), per label set, oldest first.
 #[derive(Debug, Clone, Default)]
 pub struct Extracted {
-    series: BTreeMap<Labels, Vec<(i64, f64)>>,
+    pub(super) series: BTreeMap<Labels, Vec<(i64, f64)>>,
 }
 
 /// Every range's samples, by [`LogRange::id`].
@@ -71,86 +72,17 @@ pub fn evaluate(expr: &MetricExpr, t_ns: i64, data: &Data) -> Result<Value, LogQ
 /// the window of at least one of `steps` (ascending).
 pub fn prepare(expr: &MetricExpr, data: &Data, steps: &[i64]) -> Result<Prepared, LogQueryError> {
     let mut out = Prepared::new();
-    let mut nodes = Vec::new();
-    range_nodes(expr, None, &mut nodes);
-    for n in nodes {
-        let streams = data.get(&n.range.id).map_or(&[][..], Vec::as_slice);
-        out.insert(n.range.id, extract(&n, streams, steps)?);
+    for mut x in extractors(expr, steps) {
+        let streams = data.get(&x.range().id).map_or(&[][..], Vec::as_slice);
+        for s in streams {
+            x.set_stream(&s.labels);
+            for l in &s.entries {
+                x.push(l.ts_ns, &l.line, &l.metadata)?;
+            }
+        }
+        out.insert(x.range().id, x.finish());
     }
     Ok(out)
-}
-
-/// A range to extract, and the grouping its samples may be reduced to at once.
-struct RangeNode<'a> {
-    op: RangeOp,
-    range: &'a LogRange,
-    grouping: Option<&'a Grouping>,
-    /// `sum by (a) (count_over_time(…))`: the outer aggregation adds the series of a
-    /// group, and so would the range function, so each line's labels can be cut to the
-    /// group's at once (a `| json` line is otherwise a series of its own). Likewise
-    /// `max by` over `max_over_time`, `min by` over `min_over_time`.
-    reduce: Option<&'a Grouping>,
-}
-
-/// Whether `outer by (…)` over `op` gives the same as `op` over the group's merged
-/// samples.
-fn reducible(outer: AggOp, op: RangeOp) -> bool {
-    matches!(
-        (outer, op),
-        (
-            AggOp::Sum,
-            RangeOp::CountOverTime
-                | RangeOp::Rate
-                | RangeOp::BytesOverTime
-                | RangeOp::BytesRate
-                | RangeOp::SumOverTime
-        ) | (AggOp::Max, RangeOp::MaxOverTime)
-            | (AggOp::Min, RangeOp::MinOverTime)
-    )
-}
-
-/// The range nodes of `e`; `outer` is the aggregation directly around `e`, if any.
-fn range_nodes<'a>(
-    e: &'a MetricExpr,
-    outer: Option<(AggOp, Option<&'a Grouping>)>,
-    out: &mut Vec<RangeNode<'a>>,
-) {
-    match e {
-        MetricExpr::Range {
-            op,
-            range,
-            grouping,
-            ..
-        } => {
-            let reduce = match outer {
-                // Only `by`: a `without` group keeps labels the lines decide.
-                Some((agg, Some(g))) if !g.without && grouping.is_none() && reducible(agg, *op) => {
-                    Some(g)
-                }
-                _ => None,
-            };
-            out.push(RangeNode {
-                op: *op,
-                range,
-                grouping: grouping.as_ref(),
-                reduce,
-            });
-        }
-        MetricExpr::Aggregate {
-            op,
-            grouping,
-            inner,
-            ..
-        } => range_nodes(inner, Some((*op, grouping.as_ref())), out),
-        MetricExpr::Negate(inner) | MetricExpr::LabelReplace { inner, .. } => {
-            range_nodes(inner, None, out)
-        }
-        MetricExpr::Binary { lhs, rhs, .. } => {
-            range_nodes(lhs, None, out);
-            range_nodes(rhs, None, out);
-        }
-        MetricExpr::Number(_) | MetricExpr::Vector(_) => {}
-    }
 }
 
 /// Evaluates the query at `t_ns` over the samples [`prepare`] gave for steps including
@@ -221,103 +153,6 @@ pub fn evaluate_at(expr: &MetricExpr, t_ns: i64, data: &Prepared) -> Result<Valu
     })
 }
 
-/// A range's samples: each line inside some step's window through the pipeline (and
-/// `unwrap`), grouped by its labels (and the range's `by`), oldest first.
-fn extract(
-    n: &RangeNode<'_>,
-    streams: &[Stream],
-    steps: &[i64],
-) -> Result<Extracted, LogQueryError> {
-    let (op, r, grouping) = (n.op, n.range, n.grouping);
-    // A line at `ts` is in the window of step `t` when `ts + offset <= t < ts + offset + range`.
-    let in_a_window = |ts: i64| {
-        let from = ts.saturating_add(r.offset_ns);
-        let i = steps.partition_point(|t| *t < from);
-        steps
-            .get(i)
-            .is_some_and(|t| *t < from.saturating_add(r.range_ns))
-    };
-    // Cut to a group, a line needs only the labels the group and its pipeline read.
-    let wanted = n.reduce.and_then(|g| {
-        let unwrap = r.unwrap.iter().flat_map(|u| {
-            std::iter::once(u.label.as_str())
-                .chain(u.post_filters.iter().flat_map(LabelFilter::names))
-        });
-        pipeline::required_labels(
-            &r.log.pipeline,
-            g.labels.iter().map(String::as_str).chain(unwrap),
-        )
-    });
-    let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-    for s in streams {
-        // Only the labels something reads are copied into each line's entry.
-        let cut: Option<Labels> = wanted.as_ref().map(|w| {
-            s.labels
-                .iter()
-                .filter(|(k, _)| w.contains(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        });
-        for l in &s.entries {
-            let ts = l.ts_ns;
-            if !in_a_window(ts) {
-                continue;
-            }
-            let mut e = match &cut {
-                Some(cut) => Entry::with_labels(&s.labels, cut.clone(), &l.line),
-                None => Entry::new(&s.labels, &l.line),
-            };
-            e.ts_ns = ts;
-            e.wanted = wanted.as_deref();
-            e.add_metadata(&l.metadata);
-            if !pipeline::run(&r.log.pipeline, &mut e) {
-                continue;
-            }
-            let value = match &r.unwrap {
-                None if matches!(op, RangeOp::BytesOverTime | RangeOp::BytesRate) => {
-                    e.line.len() as f64
-                }
-                None => 1.0,
-                Some(u) => match unwrapped(u, &mut e) {
-                    Some(v) => v,
-                    None => continue,
-                },
-            };
-            let mut labels = match finish_labels(e.labels) {
-                Ok(labels) => labels,
-                // The error names the series: say it with every label, as without the cut.
-                Err(err) if cut.is_some() => {
-                    let mut e = Entry::new(&s.labels, &l.line);
-                    e.ts_ns = ts;
-                    e.add_metadata(&l.metadata);
-                    pipeline::run(&r.log.pipeline, &mut e);
-                    finish_labels(e.labels)?;
-                    return Err(err);
-                }
-                Err(err) => return Err(err),
-            };
-            if let Some(g) = n.reduce {
-                labels.retain(|k, _| g.labels.contains(k));
-            }
-            series.entry(labels).or_default().push((ts, value));
-        }
-    }
-    if let Some(g) = grouping {
-        let mut grouped: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-        for (l, points) in series {
-            grouped
-                .entry(g.group_labels(&l))
-                .or_default()
-                .extend(points);
-        }
-        series = grouped;
-    }
-    for points in series.values_mut() {
-        points.sort_by_key(|(ts, _)| *ts);
-    }
-    Ok(Extracted { series })
-}
-
 /// The range function at `t_ns` over each series' samples in that step's window.
 fn range_at(
     op: RangeOp,
@@ -353,7 +188,7 @@ fn range_at(
 
 /// `| unwrap`: the label's value as the sample (the label leaves the series), then the
 /// post-unwrap filters; `None` when a filter drops the line.
-fn unwrapped(u: &Unwrap, e: &mut Entry<'_>) -> Option<f64> {
+pub(super) fn unwrapped(u: &Unwrap, e: &mut Entry<'_>) -> Option<f64> {
     // A line without the label (or with it empty) has no sample, as in Loki.
     let text = e.labels.get(&u.label).filter(|t| !t.is_empty())?;
     let value = match pipeline::number_of(text, u.kind) {
@@ -379,7 +214,7 @@ fn unwrapped(u: &Unwrap, e: &mut Entry<'_>) -> Option<f64> {
 
 /// A sample's labels as Loki returns them: empty values dropped; a remaining
 /// `__error__` fails the query, as in Loki, unless a label filter skipped it.
-fn finish_labels(mut labels: Labels) -> Result<Labels, LogQueryError> {
+pub(super) fn finish_labels(mut labels: Labels) -> Result<Labels, LogQueryError> {
     labels.retain(|_, v| !v.is_empty());
     if let Some(err) = labels.get(ERROR_LABEL) {
         let series = labels

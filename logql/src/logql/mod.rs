@@ -10,7 +10,10 @@
 //!   filters, `drop`, `keep`, `decolorize`, the `__error__` label).
 //! - [`evaluate`] at one instant over [`Data`] (the lines of each range's [`window`]):
 //!   `eval.rs`, `functions.rs` (range functions, aggregations), `binary.rs`.
+//! - [`extractors`]: each range's samples, line by line as a scan reads them, so an
+//!   engine need not hold the lines (`extract.rs`); [`prepare`] runs them over [`Data`].
 //!
+//! - `json.rs`: the `| json` and `| unpack` stages, reading the line in place.
 //! - `pattern.rs`: pattern expressions for `| pattern` and the `|>`/`!>` filters.
 //! - `streams.rs`: Loki's data model over Osprey's records (stream labels).
 //! - [`pretty`]: a query written back, on one line or as `format_query` indents it.
@@ -21,8 +24,10 @@
 mod ast;
 mod binary;
 mod eval;
+mod extract;
 pub mod format;
 mod functions;
+mod json;
 mod lex;
 mod parse;
 mod parse_pipeline;
@@ -38,8 +43,11 @@ pub use ast::*;
 pub use eval::{
     Data, Extracted, Line, Prepared, Sample, Stream, Value, evaluate, evaluate_at, prepare, window,
 };
+pub use extract::{Extractor, extractors};
 pub use parse::parse;
-pub use streams::{detected_level, detected_level_pair, selects_stream, stream_labels};
+pub use streams::{
+    DETECTED_LEVEL, detected_level, detected_level_pair, selects_stream, stream_labels,
+};
 pub use units::{humanize_bytes, parse_bytes, parse_duration_ns, parse_go_duration_seconds};
 
 use crate::LogQueryError;

@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde_json::value::RawValue;
 
 use super::ast::*;
 use super::format::{self, LabelFmt};
@@ -61,56 +60,63 @@ impl<'s> Entry<'s> {
     pub fn add_metadata(&mut self, metadata: &[(String, String)]) {
         for (k, v) in metadata {
             let name = match self.wanted {
-                // Most names are label names already: no copy to find that out.
-                Some(w) if is_label_name(k) => {
-                    if !w.iter().any(|x| x == k) {
-                        continue;
-                    }
-                    k.clone()
-                }
-                Some(w) => {
-                    let name = sanitize_label_name(k);
-                    if !w.contains(&name) {
-                        continue;
-                    }
-                    name
-                }
+                Some(w) => match wanted_name(w, k) {
+                    Some(name) => name.into_owned(),
+                    None => continue,
+                },
                 None => sanitize_label_name(k),
             };
             self.labels.insert(name, v.clone());
         }
     }
 
-    fn extract(&mut self, key: &str, value: String) {
-        let mut name = sanitize_label_name(key);
+    pub(super) fn extract(&mut self, key: &str, value: String) {
+        // Most names are label names already: no copy to find that out.
+        let mut name: Cow<'_, str> = if is_label_name(key) {
+            Cow::Borrowed(key)
+        } else {
+            Cow::Owned(sanitize_label_name(key))
+        };
         if name.is_empty() {
             return;
         }
-        if self.stream.contains_key(&name) {
-            name.push_str("_extracted");
+        if self.stream.contains_key(name.as_ref()) {
+            name.to_mut().push_str("_extracted");
         }
-        if self.wanted.is_some_and(|w| !w.contains(&name)) {
+        if self.wanted.is_some_and(|w| !w.iter().any(|x| *x == name)) {
             return;
         }
-        self.labels.insert(name, value);
+        match self.labels.get_mut(name.as_ref()) {
+            Some(v) => *v = value,
+            None => {
+                self.labels.insert(name.into_owned(), value);
+            }
+        }
     }
 
-    /// Whether a parser should extract `key` (a cheap check before its value is built;
-    /// [`Entry::extract`] decides).
-    fn may_want(&self, key: &str) -> bool {
-        let Some(w) = self.wanted else { return true };
+    /// Whether a parser should extract field `key` as a label, and whether it should
+    /// look into it when it is an object (its fields named `key_…`): a cheap check
+    /// before a value is built ([`Entry::extract`] decides).
+    pub(super) fn may_want(&self, key: &str) -> (bool, bool) {
+        let Some(w) = self.wanted else {
+            return (true, true);
+        };
         let name: Cow<'_, str> = if is_label_name(key) {
             Cow::Borrowed(key)
         } else {
             Cow::Owned(sanitize_label_name(key))
         };
-        w.iter().any(|x| {
-            x.strip_prefix(name.as_ref())
-                .is_some_and(|rest| rest.is_empty() || rest == "_extracted")
-        })
+        let (mut field, mut under) = (false, false);
+        for x in w {
+            if let Some(rest) = x.strip_prefix(name.as_ref()) {
+                field |= rest.is_empty() || rest == "_extracted";
+                under |= rest.starts_with('_');
+            }
+        }
+        (field, under)
     }
 
-    fn set_error(&mut self, kind: &str, details: String) {
+    pub(super) fn set_error(&mut self, kind: &str, details: String) {
         if !self.labels.contains_key(ERROR_LABEL) {
             self.replace_error(kind, details);
         }
@@ -121,6 +127,17 @@ impl<'s> Entry<'s> {
         self.labels.insert(ERROR_LABEL.into(), kind.into());
         self.labels.insert(ERROR_DETAILS_LABEL.into(), details);
     }
+}
+
+/// Structured metadata `key` as the label it becomes, when it is one of `wanted`.
+pub(crate) fn wanted_name<'k>(wanted: &[String], key: &'k str) -> Option<Cow<'k, str>> {
+    // Most names are label names already: no copy to find that out.
+    let name = if is_label_name(key) {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(sanitize_label_name(key))
+    };
+    wanted.iter().any(|x| *x == name).then_some(name)
 }
 
 /// Runs the stages; `false` when a filter drops the line.
@@ -155,7 +172,7 @@ fn stage(s: &Stage, e: &mut Entry<'_>) -> bool {
     match s {
         Stage::LineFilter(f) => line_matches(f, &e.line),
         Stage::Json(params) => {
-            json(params, e);
+            super::json::json(params, e);
             true
         }
         Stage::Logfmt {
@@ -224,7 +241,7 @@ fn stage(s: &Stage, e: &mut Entry<'_>) -> bool {
             true
         }
         Stage::Unpack => {
-            unpack(e);
+            super::json::unpack(e);
             true
         }
         Stage::Decolorize => {
@@ -293,168 +310,6 @@ pub fn sanitize_label_name(key: &str) -> String {
         out.insert(0, '_');
     }
     out
-}
-
-/// A JSON object's fields, values as written (numbers keep their text, as Loki
-/// keeps them).
-/// A JSON object's members in document order, values unparsed, keys borrowed from the
-/// line unless they hold escapes (no map is built: a line's object is read once).
-struct RawObject<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'a> RawObject<'a> {
-    /// The last member named `k` (a repeated key's last value wins, as in Go).
-    fn get(&self, k: &str) -> Option<&'a RawValue> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(name, _)| name == k)
-            .map(|(_, v)| *v)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for RawObject<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Key<'a>(Cow<'a, str>);
-        impl<'de> serde::Deserialize<'de> for Key<'de> {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> serde::de::Visitor<'de> for V {
-                    type Value = Key<'de>;
-                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        f.write_str("a string")
-                    }
-                    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                        Ok(Key(Cow::Borrowed(v)))
-                    }
-                    fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                        Ok(Key(Cow::Owned(v.to_string())))
-                    }
-                }
-                d.deserialize_str(V)
-            }
-        }
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = RawObject<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = m.next_entry::<Key<'de>, &'de RawValue>()? {
-                    out.push((k.0, v));
-                }
-                Ok(RawObject(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-fn json(params: &[(String, Vec<PathPart>)], e: &mut Entry<'_>) {
-    let line = std::mem::take(&mut e.line);
-    match serde_json::from_str::<RawObject<'_>>(&line) {
-        Ok(obj) if params.is_empty() => {
-            let mut found = Vec::new();
-            flatten("", &obj, &|k| e.may_want(k), &mut found);
-            for (k, val) in found {
-                e.extract(&k, val);
-            }
-        }
-        Ok(obj) => {
-            for (label, path) in params {
-                let value = lookup(&obj, path).map(scalar_text).unwrap_or_default();
-                e.extract(label, value);
-            }
-        }
-        Err(err) => e.set_error("JSONParserErr", err.to_string()),
-    }
-    e.line = line;
-}
-
-/// `| unpack`: the string fields of a JSON object as labels (Promtail's `pack` stage
-/// wrote them), its `_entry` as the line; anything else is a `JSONParserErr`.
-fn unpack(e: &mut Entry<'_>) {
-    let line = std::mem::take(&mut e.line);
-    match serde_json::from_str::<RawObject<'_>>(&line) {
-        Ok(obj) => {
-            let mut entry = None;
-            for (k, v) in obj.0 {
-                let Ok(text) = serde_json::from_str::<String>(v.get()) else {
-                    continue;
-                };
-                if k == "_entry" {
-                    entry = Some(text);
-                } else {
-                    e.extract(&k, text);
-                }
-            }
-            e.line = entry.unwrap_or(line);
-        }
-        Err(err) => {
-            e.set_error("JSONParserErr", err.to_string());
-            e.line = line;
-        }
-    }
-}
-
-/// The value at a `| json` parameter's path.
-fn lookup<'a>(obj: &RawObject<'a>, path: &[PathPart]) -> Option<&'a RawValue> {
-    let (first, rest) = path.split_first()?;
-    let PathPart::Key(k) = first else { return None };
-    let mut cur: &RawValue = obj.get(k)?;
-    for part in rest {
-        cur = match part {
-            PathPart::Key(k) => serde_json::from_str::<RawObject<'_>>(cur.get())
-                .ok()?
-                .get(k)?,
-            PathPart::Index(i) => serde_json::from_str::<Vec<&RawValue>>(cur.get())
-                .ok()?
-                .get(*i)
-                .copied()?,
-        };
-    }
-    Some(cur)
-}
-
-/// A value as a label: strings unquoted, `null` empty, anything else as written.
-fn scalar_text(v: &RawValue) -> String {
-    let text = v.get();
-    if text.starts_with('"') {
-        serde_json::from_str::<String>(text).unwrap_or_default()
-    } else if text == "null" {
-        String::new()
-    } else {
-        text.to_string()
-    }
-}
-
-/// Every scalar field, nested objects' keys joined with `_`; arrays and nulls are not
-/// extracted.
-fn flatten(
-    prefix: &str,
-    obj: &RawObject<'_>,
-    want: &dyn Fn(&str) -> bool,
-    out: &mut Vec<(String, String)>,
-) {
-    for (k, v) in &obj.0 {
-        let key = if prefix.is_empty() {
-            k.to_string()
-        } else {
-            format!("{prefix}_{k}")
-        };
-        let text = v.get();
-        if text.starts_with('{') {
-            if let Ok(inner) = serde_json::from_str::<RawObject<'_>>(text) {
-                flatten(&key, &inner, want, out);
-            }
-        } else if !text.starts_with('[') && text != "null" && want(&key) {
-            out.push((key, scalar_text(v)));
-        }
-    }
 }
 
 fn logfmt(strict: bool, keep_empty: bool, fields: &[(String, String)], e: &mut Entry<'_>) {

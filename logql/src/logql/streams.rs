@@ -35,10 +35,13 @@ pub fn detected_level(severity_number: i32) -> &'static str {
     }
 }
 
+/// The structured metadata name of [`detected_level`].
+pub const DETECTED_LEVEL: &str = "detected_level";
+
 /// [`detected_level`] as a structured metadata pair.
 pub fn detected_level_pair(severity_number: i32) -> (String, String) {
     (
-        "detected_level".into(),
+        DETECTED_LEVEL.into(),
         detected_level(severity_number).into(),
     )
 }

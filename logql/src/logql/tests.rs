@@ -569,3 +569,73 @@ fn group_left_and_group_right_follow_promql() {
     let e = evaluate(&m, 10 * S, &data_for(&m)).unwrap_err().to_string();
     assert!(e.contains("many-to-many matching not allowed"), "{e}");
 }
+
+/// Lines fed to forks of an extractor (as the engine's scan threads do, each a share of
+/// the files) and merged give what one extractor fed every line gives.
+#[test]
+fn forked_extractors_merged_equal_one() {
+    for q in [
+        r#"sum by (level) (count_over_time({app="api"} | json [3s]))"#,
+        r#"sum by (req_path) (bytes_over_time({app="api"} | json [4s]))"#,
+        r#"sum by (app) (count_over_time({env="prod"} | json | __error__="" [4s]))"#,
+        r#"max_over_time({app="api"} | json | unwrap latency_ms [3s]) by (app)"#,
+        r#"count_over_time({env="prod"} | logfmt | level="warn" [5s])"#,
+    ] {
+        let m = metric(q);
+        let data = data_for(&m);
+        let steps: Vec<i64> = (0..=12).map(|t| t * S).collect();
+        let whole = prepare(&m, &data, &steps).unwrap();
+        for mut x in extractors(&m, &steps) {
+            let id = x.range().id;
+            let mut forks = [x.fork(), x.fork(), x.fork()];
+            // Line i of each stream to fork i % 3, as files split a stream's lines.
+            for s in data.get(&id).map_or(&[][..], Vec::as_slice) {
+                for (i, l) in s.entries.iter().enumerate() {
+                    let f = &mut forks[i % 3];
+                    f.set_stream(&s.labels);
+                    f.push(l.ts_ns, &l.line, &l.metadata).unwrap();
+                }
+            }
+            for f in forks {
+                x.merge(f);
+            }
+            let merged = std::collections::HashMap::from([(id, x.finish())]);
+            for &t in &steps {
+                assert_eq!(
+                    evaluate_at(&m, t, &merged),
+                    evaluate_at(&m, t, &whole),
+                    "{q} at {t}"
+                );
+            }
+        }
+    }
+}
+
+/// Under `sum by (level)` only `level` can reach a sample: other structured metadata
+/// may be left out, and a nested object's fields are skipped unless one is read.
+#[test]
+fn cut_to_a_group_reads_only_what_the_group_needs() {
+    let m = metric(r#"sum by (level, req_path) (count_over_time({app="api"} | json [3s]))"#);
+    let steps = [10 * S];
+    let x = extractors(&m, &steps).remove(0);
+    assert!(x.wants_metadata("level") && x.wants_metadata("req_path"));
+    assert!(
+        x.wants_metadata("req.path"),
+        "sanitized, it is a group label"
+    );
+    assert!(!x.wants_metadata("trace_id") && !x.wants_metadata("detected_level"));
+    let all = metric(r#"count_over_time({app="api"} | json [3s])"#);
+    assert!(extractors(&all, &steps)[0].wants_metadata("trace_id"));
+    // Nested objects: read when a group label lies under them, and only then.
+    let got = eval(
+        r#"sum by (req_path) (count_over_time({app="api"} | json [10s]))"#,
+        10,
+    );
+    assert_eq!(
+        got,
+        vec![
+            (labels(&[("req_path", "/p0")]), 5.0),
+            (labels(&[("req_path", "/p1")]), 5.0)
+        ]
+    );
+}

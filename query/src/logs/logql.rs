@@ -1,30 +1,36 @@
 //! LogQL over a tenant's logs, for log rules and the Loki API: metric queries at one
 //! instant ([`instant`]) or at every step of a range ([`range`]), and log queries
 //! ([`logs`]). Each range's lines are read once for the whole query through the log
-//! search's scan (file pruning by time; the service through the full-text index),
-//! grouped into streams, and handed to `osprey_logql::logql` (which runs each line
-//! through its pipeline once, however many steps' windows hold it).
+//! scan (file pruning by time; the service and leading `|=` filters through the
+//! full-text index), files in parallel, and each line goes from the scanned columns
+//! straight into the range's `osprey_logql` extractor (one per scan thread, merged
+//! after), which runs it through its pipeline once, however many steps' windows hold
+//! it, and keeps only its sample: memory is bounded by [`MAX_SAMPLES`], not by the
+//! lines' bytes.
 //!
 //! Stream labels and structured metadata are Loki's data model over Osprey's records
 //! (`osprey_logql::logql::streams`).
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::{Int32Array, RecordBatch, StringArray};
 use osprey_logql::logql::{
-    self, Data, Labels, Line, LogExpr, LogRange, MetricExpr, Stream, Value, detected_level_pair,
-    selects_stream, stream_labels,
+    self, DETECTED_LEVEL, Extractor, Labels, Line, LogExpr, MetricExpr, Prepared, Stream, Value,
+    detected_level_pair, selects_stream, stream_labels,
 };
 use osprey_logql::search::Expr;
 use osprey_storage::FileMeta;
 use osprey_storage::{Signal, Snapshot, Storage};
 
+use super::scan::scan_each;
 use super::search::{Loc, Search, Visitor, scan};
 use crate::columns::{Maps, strings};
-use crate::{QueryError, QueryState};
+use crate::{QueryError, QueryState, readahead};
 
-/// Most bytes of log lines one query's ranges may hold at once.
-pub const MAX_LINE_BYTES: usize = 256 << 20;
+/// Most samples (a line's time and value, 16 bytes) one metric query's ranges may hold
+/// at once: 256 MiB of them.
+pub const MAX_SAMPLES: usize = (256 << 20) / 16;
 
 /// Evaluates a metric query at `t_ns` over the tenant's logs.
 pub async fn instant(
@@ -37,29 +43,35 @@ pub async fn instant(
     let tenant = tenant.to_string();
     let expr = expr.clone();
     st.blocking("logql", move || {
-        let data = range_lines(&storage, &tenant, &expr, t_ns, t_ns)?;
-        Ok(logql::evaluate(&expr, t_ns, &data)?)
+        let prepared = extract(&storage, &tenant, &expr, &[t_ns])?;
+        Ok(logql::evaluate_at(&expr, t_ns, &prepared)?)
     })
     .await
 }
 
-/// The lines of each range of `expr` for steps from `first` to `last` (ns): from the
-/// first step's window start to the last step's window end, within one line budget.
-fn range_lines(
+/// The samples of each range of `expr` for `steps` (ascending, at least one): each
+/// range's lines read once, from the first step's window start to the last step's
+/// window end, straight into its extractor, within one sample budget.
+fn extract(
     storage: &Storage,
     tenant: &str,
     expr: &MetricExpr,
-    first: i64,
-    last: i64,
-) -> Result<Data, QueryError> {
+    steps: &[i64],
+) -> Result<Prepared, QueryError> {
     let snap = storage.snapshot(tenant, Signal::Logs);
-    let mut data = Data::new();
-    let mut budget = MAX_LINE_BYTES;
-    for r in expr.ranges() {
+    let (first, last) = match (steps.first(), steps.last()) {
+        (Some(f), Some(l)) => (*f, *l),
+        _ => return Ok(Prepared::new()),
+    };
+    let mut out = Prepared::new();
+    let mut budget = MAX_SAMPLES;
+    for x in logql::extractors(expr, steps) {
+        let r = x.range();
         let span = (logql::window(r, first).0, logql::window(r, last).1);
-        data.insert(r.id, streams(storage, &snap, r, span, &mut budget)?);
+        let x = extract_range(storage, &snap, x, span, &mut budget)?;
+        out.insert(r.id, x.finish());
     }
-    Ok(data)
+    Ok(out)
 }
 
 /// Most steps (after the first) a range query may have: Loki 3's limit and message.
@@ -101,8 +113,7 @@ pub async fn range(
     let tenant = tenant.to_string();
     let expr = expr.clone();
     st.blocking("logql", move || {
-        let data = range_lines(&storage, &tenant, &expr, steps[0], steps[steps.len() - 1])?;
-        let prepared = logql::prepare(&expr, &data, &steps)?;
+        let prepared = extract(&storage, &tenant, &expr, &steps)?;
         let mut series: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
         for &t in &steps {
             match logql::evaluate_at(&expr, t, &prepared)? {
@@ -124,33 +135,37 @@ pub async fn range(
     .await
 }
 
-/// The streams a range selects in its `(lo, hi]` window, lines oldest first, after the
-/// line filters that lead its pipeline.
-fn streams(
+/// Feeds the lines a range selects in its `(lo, hi]` window (after the line filters
+/// that lead its pipeline) to its extractor: files in parallel, each thread into a
+/// fork of it, merged at the end.
+fn extract_range<'a>(
     storage: &Storage,
     snap: &Snapshot,
-    r: &LogRange,
+    mut x: Extractor<'a>,
     (lo, hi): (i64, i64),
     budget: &mut usize,
-) -> Result<Vec<Stream>, QueryError> {
+) -> Result<Extractor<'a>, QueryError> {
     let search = Search {
-        expr: prefilter(&r.log),
+        expr: prefilter(&x.range().log),
         start_ns: lo.saturating_add(1),
         end_ns: hi,
     };
-    let mut c = Collector {
-        log: &r.log,
-        budget,
-        streams: HashMap::new(),
-        cols: LineColumns::default(),
-        last: None,
-    };
-    scan(storage, snap, &search, &mut c)?;
-    let mut out: Vec<Stream> = c.streams.into_values().collect();
-    for s in &mut out {
-        s.entries.sort_by_key(|l| l.ts_ns);
+    let held = AtomicUsize::new(0);
+    let collectors = (0..readahead::workers(usize::MAX))
+        .map(|_| Collector {
+            x: x.fork(),
+            cols: LineColumns::default(),
+            last: None,
+            unclaimed: 0,
+            held: &held,
+            limit: *budget,
+        })
+        .collect();
+    for c in scan_each(storage, snap, &search, collectors)? {
+        x.merge(c.x);
     }
-    Ok(out)
+    *budget = budget.saturating_sub(x.samples());
+    Ok(x)
 }
 
 /// The lines of a memory batch (a logs batch as it was acknowledged) that a log query
@@ -427,7 +442,13 @@ impl LineColumns {
 
     /// Row `i`'s line and structured metadata when the query's leading line filters
     /// keep it, without its stream labels (see [`Self::same_stream`]).
-    fn line_of(&self, log: &LogExpr, i: usize) -> Result<Option<LineOf<'_>>, QueryError> {
+    /// Only the metadata whose name `keep` accepts is copied.
+    fn line_of(
+        &self,
+        log: &LogExpr,
+        i: usize,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Option<LineOf<'_>>, QueryError> {
         let Some((body, _, _, attributes, severity)) = &self.0 else {
             return Err(QueryError::Internal(
                 "logql scan visited before a batch".into(),
@@ -440,8 +461,10 @@ impl LineColumns {
         {
             return Ok(None);
         }
-        let mut metadata = attributes.row(i);
-        metadata.push(detected_level_pair(severity.value(i)));
+        let mut metadata = attributes.row_where(i, &keep);
+        if keep(DETECTED_LEVEL) {
+            metadata.push(detected_level_pair(severity.value(i)));
+        }
         Ok(Some((line, metadata)))
     }
 
@@ -456,7 +479,7 @@ impl LineColumns {
     /// Row `i`'s line, stream labels and structured metadata (its attributes and
     /// `detected_level`), when the query's leading line filters and its selector keep it.
     fn selected(&self, log: &LogExpr, i: usize) -> Result<Option<Selected<'_>>, QueryError> {
-        let Some((line, metadata)) = self.line_of(log, i)? else {
+        let Some((line, metadata)) = self.line_of(log, i, |_| true)? else {
             return Ok(None);
         };
         Ok(self
@@ -466,14 +489,21 @@ impl LineColumns {
 }
 
 struct Collector<'a> {
-    log: &'a LogExpr,
-    budget: &'a mut usize,
-    streams: HashMap<Labels, Stream>,
+    x: Extractor<'a>,
     cols: LineColumns,
-    /// The last row whose stream was decided in this batch, and that stream (`None`:
-    /// the selector refused it): the next row of the same stream reuses it.
-    last: Option<(usize, Option<Labels>)>,
+    /// The last row whose stream was decided in this batch, and whether the selector
+    /// kept it: the next row of the same stream reuses that.
+    last: Option<(usize, bool)>,
+    /// Samples this collector kept that `held` does not count yet (it is told in
+    /// blocks, not per line).
+    unclaimed: usize,
+    /// Samples all the range's collectors hold, and the most they may.
+    held: &'a AtomicUsize,
+    limit: usize,
 }
+
+/// Samples a collector keeps before it adds them to the shared count.
+const CLAIM: usize = 4096;
 
 impl Visitor for Collector<'_> {
     fn columns(&self) -> &[&'static str] {
@@ -486,53 +516,42 @@ impl Visitor for Collector<'_> {
     }
 
     fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
-        let Some((line, metadata)) = self.cols.line_of(self.log, i)? else {
+        if !self.x.in_a_window(ts) {
+            return Ok(());
+        }
+        let log = &self.x.range().log;
+        let x = &self.x;
+        let Some((line, metadata)) = self.cols.line_of(log, i, |k| x.wants_metadata(k))? else {
             return Ok(());
         };
-        // Rows of a stream mostly come together: its labels are built once per run.
-        let stream = match self.last.take() {
-            Some((j, stream)) if self.cols.same_stream(i, j) => stream,
-            _ => self.cols.stream_of(self.log, i),
+        // Rows of a stream mostly come together: its labels are set once per run.
+        let kept = match self.last.take() {
+            Some((j, kept)) if self.cols.same_stream(i, j) => kept,
+            _ => match self.cols.stream_of(log, i) {
+                Some(labels) => {
+                    self.x.set_stream(&labels);
+                    true
+                }
+                None => false,
+            },
         };
-        if let Some(labels) = &stream {
-            self.keep(ts, labels, line.to_string(), metadata)?;
+        self.last = Some((i, kept));
+        if !kept {
+            return Ok(());
         }
-        self.last = Some((i, stream));
-        Ok(())
-    }
-}
-
-impl Collector<'_> {
-    /// Adds a kept line to its stream, within the query's byte budget.
-    fn keep(
-        &mut self,
-        ts: i64,
-        labels: &Labels,
-        line: String,
-        metadata: Vec<(String, String)>,
-    ) -> Result<(), QueryError> {
-        *self.budget = self.budget.checked_sub(line.len()).ok_or_else(|| {
-            QueryError::Execution(format!(
-                "the query's ranges select more than {} MiB of log lines: narrow the selector, add line filters or shorten the range",
-                MAX_LINE_BYTES >> 20
-            ))
-        })?;
-        let line = Line {
-            ts_ns: ts,
-            line,
-            metadata,
-        };
-        match self.streams.get_mut(labels) {
-            Some(s) => s.entries.push(line),
-            None => {
-                self.streams.insert(
-                    labels.clone(),
-                    Stream {
-                        labels: labels.clone(),
-                        entries: vec![line],
-                    },
-                );
-            }
+        let before = self.x.samples();
+        self.x.push(ts, line, &metadata)?;
+        self.unclaimed += self.x.samples() - before;
+        if self.unclaimed < CLAIM {
+            return Ok(());
+        }
+        let held = self.held.fetch_add(self.unclaimed, Ordering::Relaxed) + self.unclaimed;
+        self.unclaimed = 0;
+        if held > self.limit {
+            return Err(QueryError::Execution(format!(
+                "the query's ranges hold more than {MAX_SAMPLES} samples ({} MiB): narrow the selector, add line filters or shorten the range",
+                (MAX_SAMPLES * 16) >> 20
+            )));
         }
         Ok(())
     }

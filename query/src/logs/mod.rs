@@ -1,5 +1,7 @@
 //! The log engines, over the `logs` signal of a tenant's snapshot: the logs view's
-//! filter in either language (`filter.rs`), search (`search.rs`: newest-first scan through the full-text index, `textquery.rs` turning
+//! filter in either language (`filter.rs`), the scan under all of them (`scan.rs`:
+//! the full-text index's candidates, files newest first or in parallel), search
+//! (`search.rs`: newest-first pages through that scan, `textquery.rs` turning
 //! a search expression into its index query), counts over time and field summaries
 //! (`stats.rs`), pattern mining (`patterns.rs`), live tail (`tail.rs`), LogQL metric
 //! and log queries (`logql.rs`) and the streams of a time range (`streams.rs`, for
@@ -10,6 +12,7 @@ pub mod detected;
 pub mod filter;
 pub mod logql;
 pub mod patterns;
+mod scan;
 pub mod search;
 pub mod stats;
 pub mod streams;

@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::filter::{self, Language};
-use super::textquery::{self, IndexCaps};
+pub(crate) use super::scan::{Loc, Visitor, scan};
 use crate::columns::{Maps, rfc3339, strings, timestamps};
 use crate::readahead;
 use osprey_logql::search::{Expr, Record, Scratch};
@@ -148,7 +148,7 @@ pub(crate) struct Search {
 }
 
 impl Search {
-    fn in_range(&self, ts: i64) -> bool {
+    pub(super) fn in_range(&self, ts: i64) -> bool {
         (self.start_ns..=self.end_ns).contains(&ts)
     }
 }
@@ -170,7 +170,7 @@ pub(crate) struct Checker<'a> {
 }
 
 /// The columns a check reads.
-fn check_columns(expr: &Expr) -> Vec<&'static str> {
+pub(super) fn check_columns(expr: &Expr) -> Vec<&'static str> {
     let mut cols = vec!["body", "service", "severity_number", "trace_id", "span_id"];
     if expr.uses_attributes() {
         cols.push("attributes");
@@ -243,13 +243,6 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// Where a hit is: an in-memory batch or a file, and the row in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Loc {
-    Mem(usize, u32),
-    File(usize, u32),
-}
-
 /// The `limit` newest hits seen so far.
 struct Newest {
     limit: usize,
@@ -274,7 +267,7 @@ impl Newest {
     }
 }
 
-fn storage_err(e: osprey_storage::StorageError) -> QueryError {
+pub(super) fn storage_err(e: osprey_storage::StorageError) -> QueryError {
     QueryError::Internal(e.to_string())
 }
 
@@ -283,177 +276,6 @@ struct Page {
     hits: Vec<LogHit>,
     matched: usize,
     next: Option<Cursor>,
-}
-
-/// What a scan does with each match.
-pub(crate) trait Visitor {
-    /// Columns read from files for [`Visitor::visit`], besides `timestamp` (in-memory
-    /// batches have them all).
-    fn columns(&self) -> &[&'static str] {
-        &[]
-    }
-
-    /// Whether the matches of a file (wholly in range, answered exactly by its index)
-    /// may be counted without reading it.
-    fn skip_file(&self, _file: &FileMeta) -> bool {
-        false
-    }
-
-    /// Called before the matches of batch `b` are visited (to look its columns up once).
-    fn begin_batch(&mut self, _b: &RecordBatch) -> Result<(), QueryError> {
-        Ok(())
-    }
-
-    /// One match: row `i` of `b`, stored at `loc`.
-    fn visit(&mut self, ts: i64, b: &RecordBatch, i: usize, loc: Loc) -> Result<(), QueryError>;
-}
-
-/// Visits every record of `snap` that matches `m`; returns how many match.
-pub(crate) fn scan(
-    storage: &Storage,
-    snap: &osprey_storage::Snapshot,
-    m: &Search,
-    v: &mut dyn Visitor,
-) -> Result<usize, QueryError> {
-    let mut matched = 0usize;
-    for (bi, b) in snap.batches.iter().enumerate() {
-        let ts = timestamps(b, "timestamp")?;
-        let mut check = Checker::new(b, &m.expr)?;
-        v.begin_batch(b)?;
-        for row in 0..b.num_rows() {
-            let t = ts.value(row);
-            if m.in_range(t) && check.matches(row) {
-                matched += 1;
-                v.visit(t, b, row, Loc::Mem(bi, row as u32))?;
-            }
-        }
-    }
-
-    let mut files: Vec<(usize, &FileMeta)> = snap
-        .files
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.max_time_ns >= m.start_ns && f.min_time_ns <= m.end_ns)
-        .collect();
-    files.sort_by_key(|(_, f)| Reverse(f.max_time_ns));
-    // Indexes written before positions (or resource attributes) were kept answer with
-    // what they hold, and the rest is checked against the rows.
-    let mut queries: HashMap<(bool, bool), (osprey_storage::index::fulltext::TextQuery, bool)> =
-        HashMap::new();
-    let mut plans = Vec::with_capacity(files.len());
-    let trace_ids = m.expr.required_trace_ids();
-    for (fi, meta) in files {
-        let index = storage.text_index(meta);
-        let caps = index.as_ref().map_or(IndexCaps::CURRENT, |i| IndexCaps {
-            positions: i.has_positions(),
-            resource: i.covers_resource(),
-        });
-        let (query, exact) = queries
-            .entry((caps.positions, caps.resource))
-            .or_insert_with(|| textquery::to_text_query(&m.expr, caps));
-        let exact = *exact;
-        let candidates = match index {
-            Some(i) => {
-                let rows = i.rows(query).map_err(storage_err)?;
-                if rows.is_empty() {
-                    continue;
-                }
-                Some(rows)
-            }
-            None => None,
-        };
-        // The logs of a trace: the rows its trace-id filters and column name.
-        let candidates = match &trace_ids {
-            Some(ids) => match storage
-                .rows_with_trace_ids(meta, ids)
-                .map_err(storage_err)?
-            {
-                Some(rows) => {
-                    let rows = match candidates {
-                        Some(c) => crate::rows::intersect_sorted(&c, &rows),
-                        None => rows,
-                    };
-                    if rows.is_empty() {
-                        continue;
-                    }
-                    Some(rows)
-                }
-                None => candidates,
-            },
-            None => candidates,
-        };
-        let check = !exact || candidates.is_none();
-        let whole = meta.min_time_ns >= m.start_ns && meta.max_time_ns <= m.end_ns;
-        let mut cols = vec!["timestamp"];
-        cols.extend(v.columns().iter().copied());
-        if check {
-            cols.extend(check_columns(&m.expr));
-        }
-        cols.sort_unstable();
-        cols.dedup();
-        plans.push(FilePlan {
-            fi,
-            meta,
-            countable: candidates.is_some() && !check && whole,
-            candidates,
-            check,
-            cols,
-        });
-    }
-    let read = |p: &FilePlan| storage.read_rows(p.meta, Some(&p.cols), p.candidates.as_deref());
-    readahead::in_order(&plans, read, |i, batches, skips| {
-        let p = &plans[i];
-        if p.countable && v.skip_file(p.meta) {
-            matched += p.candidates.as_ref().map_or(0, Vec::len);
-            return Ok(());
-        }
-        let batches = match batches {
-            Some(b) => b,
-            None => read(p),
-        }
-        .map_err(storage_err)?;
-        let mut next = 0usize;
-        for b in &batches {
-            let ts = timestamps(b, "timestamp")?;
-            v.begin_batch(b)?;
-            let mut checker = if p.check {
-                Some(Checker::new(b, &m.expr)?)
-            } else {
-                None
-            };
-            for i in 0..b.num_rows() {
-                let row = p.candidates.as_ref().map_or(next as u32, |c| c[next]);
-                next += 1;
-                let t = ts.value(i);
-                if m.in_range(t) && checker.as_mut().is_none_or(|c| c.matches(i)) {
-                    matched += 1;
-                    v.visit(t, b, i, Loc::File(p.fi, row))?;
-                }
-            }
-        }
-        // Later files this visitor no longer needs read need not be.
-        for (j, q) in plans.iter().enumerate().skip(i + 1) {
-            if q.countable && v.skip_file(q.meta) {
-                skips.mark(j);
-            }
-        }
-        Ok(())
-    })?;
-    Ok(matched)
-}
-
-/// How a scan reads one file.
-struct FilePlan<'a> {
-    /// Index in the snapshot's files.
-    fi: usize,
-    meta: &'a FileMeta,
-    /// The rows its full-text index names (`None`: no index; read every row).
-    candidates: Option<Vec<u32>>,
-    /// Whether rows must be checked against the query (the index is not exact).
-    check: bool,
-    /// Whether its matches may be counted from the index alone (wholly in range, exact).
-    countable: bool,
-    cols: Vec<&'static str>,
 }
 
 impl Visitor for Newest {

@@ -24,7 +24,9 @@
 //! the Parquet file is renamed into place, so a live file always has its index. It is
 //! rebuilt by compaction from the merged rows and removed with its Parquet file.
 
+use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use osprey_logql::level_of;
 
@@ -444,11 +446,11 @@ impl TextIndex {
             }
             TextQuery::Prefix(p) => {
                 let pattern = format!("{}.*", regex_escape(p));
-                Box::new(RegexQuery::from_pattern(&pattern, f.body).map_err(|e| fts_error("", e))?)
+                Box::new(RegexQuery::from_regex(term_regex(&pattern)?, f.body))
             }
             TextQuery::Contains(p) => {
                 let pattern = format!(".*{}.*", regex_escape(p));
-                Box::new(RegexQuery::from_pattern(&pattern, f.body).map_err(|e| fts_error("", e))?)
+                Box::new(RegexQuery::from_regex(term_regex(&pattern)?, f.body))
             }
             TextQuery::Service(s) => term(Term::from_field_text(f.service, s)),
             TextQuery::Levels { min, max } => Box::new(BooleanQuery::new(
@@ -506,6 +508,40 @@ impl TextIndex {
         }
         Ok(out)
     }
+}
+
+/// Term patterns of recent queries, compiled: a search asks every file's index with the
+/// same pattern, and building its automaton costs more than a file's lookup.
+static TERM_REGEXES: Mutex<VecDeque<(String, Arc<tantivy_fst::Regex>)>> =
+    Mutex::new(VecDeque::new());
+
+/// Patterns [`TERM_REGEXES`] keeps, and the longest it keeps (a long needle's automaton
+/// is large; it is built per file instead).
+const TERM_REGEXES_KEPT: usize = 16;
+const TERM_REGEX_MAX_LEN: usize = 256;
+
+/// The compiled automaton of a term pattern (whole terms), from [`TERM_REGEXES`] when a
+/// recent query used it.
+fn term_regex(pattern: &str) -> Result<Arc<tantivy_fst::Regex>, StorageError> {
+    let compile = || {
+        tantivy_fst::Regex::new(pattern)
+            .map(Arc::new)
+            .map_err(|e| fts_error("", format!("term pattern {pattern:?}: {e}")))
+    };
+    if pattern.len() > TERM_REGEX_MAX_LEN {
+        return compile();
+    }
+    let lock = || TERM_REGEXES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, re)) = lock().iter().find(|(p, _)| p == pattern) {
+        return Ok(re.clone());
+    }
+    let re = compile()?;
+    let mut recent = lock();
+    if recent.len() >= TERM_REGEXES_KEPT {
+        recent.pop_front();
+    }
+    recent.push_back((pattern.to_string(), re.clone()));
+    Ok(re)
 }
 
 fn regex_escape(s: &str) -> String {
