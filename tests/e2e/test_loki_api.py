@@ -337,6 +337,11 @@ METRIC_QUERIES: list[Q] = [
     Q('sum by (user_id) (rate({service_name="web"} | logfmt | status >= 400 [2m]))', stream_is(service_name="web"),
       [logfmt_stage(), num_filter("status", lambda x: x >= 400)], by(("user_id",), sum, rate), 120),
     Q('sum by (job) (count_over_time({job=~".+"}[2m]))', stream_re("job", ".+"), [], by(("job",), sum, count), 120),
+    # A service regex prefilters through the index (whole names, as the selector).
+    Q('sum by (service_name) (count_over_time({service_name=~"web|d."} |= "5" [2m]))', stream_re("service_name", "web|d."),
+      [contains("5")], by(("service_name",), sum, count), 120),
+    Q('sum by (service_name) (count_over_time({service_name=~"(?i:API)|.*out"}[2m]))', stream_re("service_name", "(?i:API)|.*out"),
+      [], by(("service_name",), sum, count), 120),
     Q('stddev_over_time({service_name="api"} | json | unwrap latency_ms | __error__="" [2m]) by (level)', stream_is(service_name="api"),
       [json_stage(), no_error()], grouped(("level",), lambda v: statistics_pstdev(v), label_value("latency_ms"), "latency_ms"), 120),
     Q('count(count_over_time({env="prod"}[1m]))', stream_is(env="prod"), [], lambda w, r: {(): float(len([k for k, p in w.items() if p]))} if any(w.values()) else {}),

@@ -45,6 +45,9 @@ pub enum Expr {
     /// search language). The index finds candidates by the words in it.
     BodyContains(String),
     Service(String),
+    /// The service matches a regex, anchored (LogQL's `service_name=~"…"`; not written
+    /// in the search language).
+    ServiceMatches(ServiceRegex),
     /// Severity levels in `min..=max` ([`crate::level_of`]).
     Levels {
         min: u64,
@@ -62,6 +65,19 @@ pub enum Expr {
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
+}
+
+/// A regex a service name must match: as written, and compiled anchored.
+#[derive(Debug, Clone)]
+pub struct ServiceRegex {
+    pub pattern: String,
+    pub anchored: regex::Regex,
+}
+
+impl PartialEq for ServiceRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
 }
 
 /// A LogQL log query as a record filter: the record's stream labels
@@ -148,6 +164,7 @@ impl Expr {
             Expr::Prefix(p) => s.body_tokens(r.body).iter().any(|t| t.starts_with(p)),
             Expr::BodyContains(x) => r.body.contains(x.as_str()),
             Expr::Service(x) => r.service == x,
+            Expr::ServiceMatches(x) => x.anchored.is_match(r.service),
             Expr::Levels { min, max } => (*min..=*max).contains(&level_of(r.severity_number)),
             Expr::TraceId(x) => r.trace_id.eq_ignore_ascii_case(x),
             Expr::SpanId(x) => r.span_id.eq_ignore_ascii_case(x),

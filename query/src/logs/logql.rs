@@ -19,7 +19,7 @@ use osprey_logql::logql::{
     self, DETECTED_LEVEL, Extractor, Labels, Line, LogExpr, MetricExpr, Prepared, Stream, Value,
     detected_level_pair, selects_stream, stream_labels,
 };
-use osprey_logql::search::Expr;
+use osprey_logql::search::{Expr, ServiceRegex};
 use osprey_storage::FileMeta;
 use osprey_storage::{Signal, Snapshot, Storage};
 
@@ -367,15 +367,26 @@ impl Visitor for Kept<'_> {
 }
 
 /// What the scan can check before the rows are read: the service, when the selector
-/// names `service_name` exactly, and the leading `|=` filters, whose words the
+/// names `service_name` exactly or by a regex, and the leading `|=` filters, whose words the
 /// full-text index looks up (`textquery::contains_query`); the rows it names are then
 /// checked against the exact filters.
 pub fn prefilter(log: &LogExpr) -> Expr {
     let mut parts: Vec<Expr> = log
         .matchers
         .iter()
-        .filter(|m| m.name == "service_name" && m.op == logql::MatchOp::Eq)
-        .map(|m| Expr::Service(m.value.clone()))
+        .filter(|m| m.name == "service_name")
+        .filter_map(|m| match (m.op, &m.re) {
+            (logql::MatchOp::Eq, _) => Some(Expr::Service(m.value.clone())),
+            // A regex that matches no name at all would keep records without a
+            // service, which the index holds no term for.
+            (logql::MatchOp::Re, Some(re)) if !re.is_match("") => {
+                Some(Expr::ServiceMatches(ServiceRegex {
+                    pattern: m.value.clone(),
+                    anchored: re.clone(),
+                }))
+            }
+            _ => None,
+        })
         .collect();
     for f in log.leading_line_filters() {
         if f.op != logql::LineOp::Contains {

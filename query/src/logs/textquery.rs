@@ -76,6 +76,9 @@ pub fn to_text_query(e: &Expr, caps: IndexCaps) -> (TextQuery, bool) {
         Expr::Prefix(p) => (TextQuery::Prefix(p.clone()), true),
         Expr::BodyContains(text) => (contains_query(text), false),
         Expr::Service(s) => (TextQuery::Service(s.clone()), true),
+        // The term automaton's regex dialect is Rust's, as the check's: the rows are
+        // still checked, in case a pattern reads differently there.
+        Expr::ServiceMatches(s) => (TextQuery::ServiceMatches(s.pattern.clone()), false),
         Expr::Levels { min, max } => (
             TextQuery::Levels {
                 min: *min,

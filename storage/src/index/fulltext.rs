@@ -301,6 +301,9 @@ pub enum TextQuery {
     /// Body tokens containing this.
     Contains(String),
     Service(String),
+    /// Services matching a regex (whole names). A regex the term automaton cannot
+    /// express (anchors, word boundaries) matches every row.
+    ServiceMatches(String),
     /// Severity levels in `min..=max` (see `osprey_logql::level_of`).
     Levels {
         min: u64,
@@ -453,6 +456,10 @@ impl TextIndex {
                 Box::new(RegexQuery::from_regex(term_regex(&pattern)?, f.body))
             }
             TextQuery::Service(s) => term(Term::from_field_text(f.service, s)),
+            TextQuery::ServiceMatches(re) => match term_regex(re) {
+                Ok(re) => Box::new(RegexQuery::from_regex(re, f.service)),
+                Err(_) => Box::new(AllQuery),
+            },
             TextQuery::Levels { min, max } => Box::new(BooleanQuery::new(
                 (*min..=*max)
                     .map(|l| (Occur::Should, term(Term::from_field_u64(f.level, l))))
@@ -652,6 +659,14 @@ mod tests {
             idx.rows(&TextQuery::Service("db".into())).unwrap(),
             vec![2, 3]
         );
+        // Whole names, as LogQL's anchored `=~`; a regex the automaton cannot express
+        // keeps every row (the rows are checked).
+        let matching = |re: &str| idx.rows(&TextQuery::ServiceMatches(re.into())).unwrap();
+        assert_eq!(matching("d."), vec![2, 3]);
+        assert_eq!(matching("a|db"), vec![2, 3]);
+        assert_eq!(matching("(?i)API|DB"), vec![0, 1, 2, 3]);
+        assert_eq!(matching("d"), Vec::<u32>::new());
+        assert_eq!(matching(r"^db\b"), vec![0, 1, 2, 3]);
         assert_eq!(
             idx.rows(&TextQuery::Levels { min: 4, max: 6 }).unwrap(),
             vec![1, 2]
