@@ -13,6 +13,7 @@ use super::search::{Checker, Search, check_columns, storage_err};
 use super::textquery::{self, IndexCaps};
 use crate::columns::timestamps;
 use crate::{QueryError, readahead};
+use osprey_storage::index::fulltext::TextQuery;
 
 /// Where a hit is: an in-memory batch or a file, and the row in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -168,6 +169,10 @@ fn plan_file<'s>(
         resource: i.covers_resource(),
     });
     let (query, exact) = textquery::to_text_query(&m.expr, caps);
+    // Nothing to ask the index beside trace ids (`trace_id:…` alone): their rows are
+    // the candidates, and listing every row of the file first would cost more than
+    // the lookup (it grew with the data).
+    let index = index.filter(|_| !(trace_ids.is_some() && matches!(query, TextQuery::All)));
     let candidates = match index {
         Some(i) => {
             let rows = i.rows(&query).map_err(storage_err)?;

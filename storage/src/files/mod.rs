@@ -10,6 +10,7 @@
 //! data files).
 
 pub mod blobs;
+mod bloom;
 pub mod compact_runs;
 pub mod decimal;
 mod encoding;

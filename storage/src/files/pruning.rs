@@ -10,7 +10,7 @@ use parquet::file::statistics::Statistics;
 
 use crate::error::StorageError;
 use crate::files::blobs::Blobs;
-use crate::files::{self, FooterCache};
+use crate::files::{self, FooterCache, bloom};
 
 /// Row ranges (ascending, merged) of `rel` where `page` (given a page's column index
 /// and number) or, without a page index, `group` (given a row group's statistics)
@@ -122,6 +122,7 @@ pub(crate) fn bloom_row_ranges(
     values: &[&[u8]],
 ) -> Result<Option<Vec<Range<usize>>>, StorageError> {
     use parquet::arrow::ParquetRecordBatchStreamBuilder;
+    use parquet::arrow::async_reader::AsyncFileReader;
     let options = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
         .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
     blobs.wait(async {
@@ -136,24 +137,58 @@ pub(crate) fn bloom_row_ranges(
         else {
             return Ok(None);
         };
+        let sizes = pq.row_groups().iter().map(|rg| rg.num_rows() as usize);
+        // Only the block each value hashes to, when every filter records its length
+        // (`bloom.rs`): a few bytes per row group instead of each whole filter.
+        let bitsets: Option<Vec<(u64, u64)>> = pq
+            .row_groups()
+            .iter()
+            .map(|rg| bloom::bitset(rg.column(col)))
+            .collect();
+        if let Some(bitsets) = bitsets {
+            let mut reader = reader;
+            let wanted: Vec<Range<u64>> = bitsets
+                .iter()
+                .flat_map(|b| values.iter().map(|v| bloom::block_of(v, *b)))
+                .collect();
+            let blocks = reader.get_byte_ranges(wanted).await?;
+            let mut blocks = blocks.chunks(values.len().max(1));
+            let kept = sizes.map(|n| {
+                let group = blocks.next().unwrap_or_default();
+                let hit = values
+                    .iter()
+                    .zip(group)
+                    .any(|(v, block)| bloom::may_hold(block, v));
+                (n, hit)
+            });
+            return Ok(Some(merge_groups(kept)));
+        }
         let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
-        let mut rows: Vec<Range<usize>> = Vec::new();
-        let mut first_row = 0usize;
-        for (g, rg) in pq.row_groups().iter().enumerate() {
-            let n = rg.num_rows() as usize;
+        let mut kept = Vec::with_capacity(pq.num_row_groups());
+        for (g, n) in sizes.enumerate() {
             let Some(filter) = builder.get_row_group_column_bloom_filter(g, col).await? else {
                 return Ok(None);
             };
-            if values.iter().any(|v| filter.check(*v)) {
-                match rows.last_mut() {
-                    Some(last) if last.end == first_row => last.end = first_row + n,
-                    _ => rows.push(first_row..first_row + n),
-                }
-            }
-            first_row += n;
+            kept.push((n, values.iter().any(|v| filter.check(*v))));
         }
-        Ok(Some(rows))
+        Ok(Some(merge_groups(kept)))
     })
+}
+
+/// The row ranges (merged) of the row groups kept, given each group's rows in order.
+fn merge_groups(groups: impl IntoIterator<Item = (usize, bool)>) -> Vec<Range<usize>> {
+    let mut rows: Vec<Range<usize>> = Vec::new();
+    let mut first_row = 0usize;
+    for (n, keep) in groups {
+        if keep {
+            match rows.last_mut() {
+                Some(last) if last.end == first_row => last.end = first_row + n,
+                _ => rows.push(first_row..first_row + n),
+            }
+        }
+        first_row += n;
+    }
+    rows
 }
 
 #[cfg(test)]
