@@ -308,6 +308,32 @@ impl Storage {
         )
     }
 
+    /// Whether `file` may hold a record with one of the trace `ids` (hex): `false` only
+    /// when its `trace_id` bloom filters rule every one out (each checked by the one
+    /// block an id hashes to). Files without filters, and an empty id, may.
+    pub fn may_hold_trace_ids(
+        &self,
+        file: &FileMeta,
+        ids: &[String],
+    ) -> Result<bool, StorageError> {
+        if ids.iter().any(String::is_empty) {
+            return Ok(true);
+        }
+        let wanted: Vec<trace_index::TraceId> = ids
+            .iter()
+            .filter_map(|id| trace_index::parse_trace_id(id))
+            .collect();
+        let values: Vec<&[u8]> = wanted.iter().map(|w| w.as_slice()).collect();
+        if values.is_empty() {
+            return Ok(false);
+        }
+        let footers = Some(&self.inner.caches.footers);
+        Ok(
+            pruning::bloom_row_ranges(&self.inner.blobs, footers, &file.path, "trace_id", &values)?
+                .is_none_or(|r| !r.is_empty()),
+        )
+    }
+
     /// The rows of `file` whose `trace_id` is one of `ids` (hex), ascending: the row
     /// groups the trace-id bloom filters rule out are skipped, and only the
     /// `trace_id` column of the others is read. `None` when an id is empty (no

@@ -301,6 +301,25 @@ def fts_files(server: OspreyServer) -> list[Path]:
     return sorted(Path(server.data_dir).rglob("*.parquet.fts"))
 
 
+def check_sql_traces(server: OspreyServer, rows: list[dict]) -> None:
+    """SQL's logs of a trace (files its ids' bloom filters rule out are dropped before
+    the scan) against the rows sent: one id, upper case, an IN list with an id no row
+    carries, and only such ids."""
+    def bodies(*traces: str) -> list[str]:
+        return sorted(r["body"] for r in rows if r["trace"] and r["trace"] in traces)
+
+    def got(where: str) -> list[str]:
+        return sorted(row[0] for row in server.sql(f"SELECT body FROM logs WHERE {where}"))
+
+    absent = "ab" * 16  # no trace_of(n) of the corpus
+    for n in (1, 5, 30):
+        assert got(f"trace_id = '{trace_of(n)}'") == bodies(trace_of(n)), n
+    assert got(f"trace_id = '{trace_of(7).upper()}'") == bodies(trace_of(7))
+    assert got(f"trace_id IN ('{trace_of(2)}', '{absent}', '{trace_of(11)}')") == bodies(trace_of(2), trace_of(11))
+    assert got(f"trace_id = '{trace_of(3)}' OR trace_id = '{absent}'") == bodies(trace_of(3))
+    assert got(f"trace_id = '{absent}'") == []
+
+
 def test_search_matches_reference_in_memory_files_compaction_and_restart(osprey: OspreyServer) -> None:
     t0 = time.time_ns() - 30 * 60 * 1_000_000_000
     rows = corpus(t0, 900, seed=7)
@@ -314,11 +333,13 @@ def test_search_matches_reference_in_memory_files_compaction_and_restart(osprey:
     osprey.flush()
     send(osprey, rows[600:])
     check_all(osprey, rows)  # two files + memtable
+    check_sql_traces(osprey, rows)
     check_paging(osprey, rows, "severity>=warn", lambda r: LEVEL[r["sev"]] >= 4, 13)
     check_stats(osprey, rows)
     r = osprey.post("/api/v1/admin/compact", params={"full": "true"})
     assert r.status_code == 200, r.text
     check_all(osprey, rows)  # one compacted file (index rebuilt) + memtable
+    check_sql_traces(osprey, rows)
     osprey.restart(kill=True)
     check_all(osprey, rows)  # WAL replay + files
     check_paging(osprey, rows, "", lambda r: True, 50)

@@ -41,6 +41,47 @@ pub struct SignalTable {
     schema: SchemaRef,
     mem: Arc<MemTable>,
     files: Option<Arc<ListingTable>>,
+    trace_files: Option<TraceFiles>,
+}
+
+/// A logs table's files and how to list a subset of them: a scan filtered by trace
+/// ids keeps only the files whose bloom filters may hold one (each checked by the
+/// one block an id hashes to), so DataFusion neither lists nor opens the others.
+pub struct TraceFiles {
+    pub storage: osprey_storage::Storage,
+    pub files: Vec<osprey_storage::FileMeta>,
+    pub listing: ListingOf,
+}
+
+/// Builds the table over some of the files.
+pub type ListingOf = Arc<
+    dyn Fn(&[osprey_storage::FileMeta]) -> Result<Option<ListingTable>, crate::QueryError>
+        + Send
+        + Sync,
+>;
+
+impl fmt::Debug for TraceFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceFiles({} files)", self.files.len())
+    }
+}
+
+impl TraceFiles {
+    /// The table over the files that may hold one of `ids` (a file whose filters
+    /// cannot be read is kept).
+    async fn kept(&self, ids: Vec<String>) -> Result<Option<ListingTable>> {
+        let storage = self.storage.clone();
+        let files = self.files.clone();
+        let kept = tokio::task::spawn_blocking(move || {
+            files
+                .into_iter()
+                .filter(|f| storage.may_hold_trace_ids(f, &ids).unwrap_or(true))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        (self.listing)(&kept).map_err(|e| DataFusionError::External(Box::new(e)))
+    }
 }
 
 impl SignalTable {
@@ -57,7 +98,14 @@ impl SignalTable {
             schema,
             mem: Arc::new(mem),
             files: files.map(Arc::new),
+            trace_files: None,
         }
+    }
+
+    /// Lets a scan filtered by trace ids drop the files that cannot hold them.
+    pub fn with_trace_files(mut self, t: TraceFiles) -> Self {
+        self.trace_files = Some(t);
+        self
     }
 }
 
@@ -109,7 +157,11 @@ impl TableProvider for SignalTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let mem = self.mem.scan(state, projection, filters, limit).await?;
-        let Some(files) = &self.files else {
+        let pruned = match (&self.trace_files, filters.iter().find_map(trace_ids_of)) {
+            (Some(t), Some(ids)) => Some(t.kept(ids).await?.map(Arc::new)),
+            _ => None,
+        };
+        let Some(files) = pruned.as_ref().unwrap_or(&self.files) else {
             return Ok(mem);
         };
         // The memory-layout columns wanted, and the file columns they need.
@@ -181,15 +233,32 @@ impl TableProvider for SignalTable {
 /// other filter.
 fn binary_id_filter(f: &Expr) -> Option<Expr> {
     use datafusion::common::ScalarValue;
-    use datafusion::logical_expr::{BinaryExpr, Operator, col, lit};
-    let binary = |v: &Expr| -> Option<Expr> {
+    use datafusion::logical_expr::{col, lit};
+    // As equalities joined by OR (as the optimizer rewrites `IN`): the pruning of row
+    // groups (statistics, bloom filters) reads those, not lists of binary values.
+    trace_ids_of(f)?
+        .iter()
+        .map(|id| {
+            let bytes = osprey_storage::index::trace_index::parse_trace_id(id)?;
+            Some(col("trace_id").eq(lit(ScalarValue::FixedSizeBinary(16, Some(bytes.to_vec())))))
+        })
+        .collect::<Option<Vec<Expr>>>()?
+        .into_iter()
+        .reduce(Expr::or)
+}
+
+/// The trace ids (32 hex digits each) a filter `trace_id = '…'`, `trace_id IN (…)` or
+/// an OR of them names; `None` for any other filter.
+fn trace_ids_of(f: &Expr) -> Option<Vec<String>> {
+    use datafusion::logical_expr::{BinaryExpr, Operator};
+    let id = |v: &Expr| -> Option<String> {
         // String literals come as Utf8 or Utf8View, depending on the planner.
         let Expr::Literal(value, _) = v else {
             return None;
         };
         let s = value.try_as_str().flatten()?;
-        let bytes = osprey_storage::index::trace_index::parse_trace_id(s)?;
-        Some(lit(ScalarValue::FixedSizeBinary(16, Some(bytes.to_vec()))))
+        osprey_storage::index::trace_index::parse_trace_id(s)?;
+        Some(s.to_ascii_lowercase())
     };
     let is_trace_id = |e: &Expr| matches!(e, Expr::Column(c) if c.name == "trace_id");
     match f {
@@ -198,30 +267,27 @@ fn binary_id_filter(f: &Expr) -> Option<Expr> {
             left,
             op: Operator::Or,
             right,
-        }) => Some(binary_id_filter(left)?.or(binary_id_filter(right)?)),
+        }) => {
+            let mut ids = trace_ids_of(left)?;
+            ids.extend(trace_ids_of(right)?);
+            Some(ids)
+        }
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::Eq,
             right,
         }) => {
-            let value = if is_trace_id(left) {
-                right
+            if is_trace_id(left) {
+                Some(vec![id(right)?])
             } else if is_trace_id(right) {
-                left
+                Some(vec![id(left)?])
             } else {
-                return None;
-            };
-            Some(col("trace_id").eq(binary(value)?))
+                None
+            }
         }
-        // As equalities joined by OR: the pruning of row groups (statistics, bloom
-        // filters) reads those, not lists of binary values.
-        Expr::InList(l) if !l.negated && is_trace_id(&l.expr) => l
-            .list
-            .iter()
-            .map(|v| Some(col("trace_id").eq(binary(v)?)))
-            .collect::<Option<Vec<Expr>>>()?
-            .into_iter()
-            .reduce(Expr::or),
+        Expr::InList(l) if !l.negated && is_trace_id(&l.expr) => {
+            l.list.iter().map(id).collect::<Option<Vec<String>>>()
+        }
         _ => None,
     }
 }

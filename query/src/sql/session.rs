@@ -22,9 +22,9 @@ use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use osprey_storage::files::blobs::STORE_URL;
 use osprey_storage::schema::{series_batch, series_schema, stored_schema};
-use osprey_storage::{Signal, Snapshot, Storage};
+use osprey_storage::{FileMeta, Signal, Snapshot, Storage};
 
-use crate::sql::provider::SignalTable;
+use crate::sql::provider::{SignalTable, TraceFiles};
 use crate::{QueryError, QueryState};
 
 /// The SQL dialect queries are parsed in.
@@ -234,32 +234,51 @@ async fn table(
         .map(|b| to_schema(b, &schema))
         .collect::<Result<Vec<_>, _>>()?;
     let mem = MemTable::try_new(Arc::clone(&schema), vec![batches])?;
-    let files = if snap.files.is_empty() {
-        None
-    } else {
-        // Data files are objects of the storage's store, registered under STORE_URL.
-        let urls = snap
-            .files
-            .iter()
-            .map(|f| ListingTableUrl::parse(storage.object_url(&f.path)))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Filters pushed to the files (`provider.rs`) are evaluated while decoding:
-        // the columns they read first, the others only for the rows that pass (the
-        // logs of one trace read one row's body, not a row group's).
-        let mut parquet = datafusion::config::TableParquetOptions::default();
-        parquet.global.pushdown_filters = true;
-        parquet.global.reorder_filters = true;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default().with_options(parquet)))
-            .with_file_extension(".parquet");
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(typed(
-                &osprey_storage::files::layout::file_schema(signal),
-                strings,
-            ));
-        Some(ListingTable::try_new(config)?)
-    };
-    Ok(ctx.read_table(Arc::new(SignalTable::new(signal, schema, mem, files)))?)
+    let files = listing_table(storage, &snap.files, signal, strings)?;
+    let mut table = SignalTable::new(signal, schema, mem, files);
+    if signal == Signal::Logs && !snap.files.is_empty() {
+        // The logs of a trace: the files its ids' bloom filters rule out are dropped
+        // before DataFusion lists them (`provider.rs`).
+        let st = storage.clone();
+        table = table.with_trace_files(TraceFiles {
+            storage: storage.clone(),
+            files: snap.files.clone(),
+            listing: Arc::new(move |files| listing_table(&st, files, signal, strings)),
+        });
+    }
+    Ok(ctx.read_table(Arc::new(table))?)
+}
+
+/// A table over `files` (`None` when there are none).
+fn listing_table(
+    storage: &Storage,
+    files: &[FileMeta],
+    signal: Signal,
+    strings: Strings,
+) -> Result<Option<ListingTable>, QueryError> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    // Data files are objects of the storage's store, registered under STORE_URL.
+    let urls = files
+        .iter()
+        .map(|f| ListingTableUrl::parse(storage.object_url(&f.path)))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Filters pushed to the files (`provider.rs`) are evaluated while decoding:
+    // the columns they read first, the others only for the rows that pass (the
+    // logs of one trace read one row's body, not a row group's).
+    let mut parquet = datafusion::config::TableParquetOptions::default();
+    parquet.global.pushdown_filters = true;
+    parquet.global.reorder_filters = true;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default().with_options(parquet)))
+        .with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(typed(
+            &osprey_storage::files::layout::file_schema(signal),
+            strings,
+        ));
+    Ok(Some(ListingTable::try_new(config)?))
 }
 
 /// `schema` with its top-level `Utf8` fields typed as `strings` says.
