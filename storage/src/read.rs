@@ -2,6 +2,7 @@
 //! files through their footers and page indexes, the sidecar indexes (full-text, tags,
 //! trace ids) through their caches, samples by series.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -11,6 +12,9 @@ use crate::files::pruning;
 use crate::index::{fulltext, tag_index, trace_index};
 use crate::series::{self, SeriesSamples, exemplars, head, metadata, samples};
 use crate::{FileMeta, Signal, Snapshot, Storage, StorageError};
+
+/// Trace ids parsed, and the row ranges of the row groups that may hold one.
+type TraceRowGroups = (Vec<trace_index::TraceId>, Vec<Range<usize>>);
 
 impl Storage {
     /// The series index of the metrics table.
@@ -316,22 +320,37 @@ impl Storage {
         file: &FileMeta,
         ids: &[String],
     ) -> Result<bool, StorageError> {
+        Ok(self
+            .trace_row_groups(file, ids)?
+            .is_none_or(|(_, ranges)| !ranges.is_empty()))
+    }
+
+    /// The ids parsed, and the row ranges of the row groups of `file` whose trace-id
+    /// bloom filters do not rule them all out (the whole file when it has none).
+    /// `None` when an id is empty (no bound).
+    fn trace_row_groups(
+        &self,
+        file: &FileMeta,
+        ids: &[String],
+    ) -> Result<Option<TraceRowGroups>, StorageError> {
         if ids.iter().any(String::is_empty) {
-            return Ok(true);
+            return Ok(None);
         }
+        // Ids that are not 16 bytes of hex are never stored (`layout::hex_to_binary`).
         let wanted: Vec<trace_index::TraceId> = ids
             .iter()
             .filter_map(|id| trace_index::parse_trace_id(id))
             .collect();
-        let values: Vec<&[u8]> = wanted.iter().map(|w| w.as_slice()).collect();
-        if values.is_empty() {
-            return Ok(false);
+        if wanted.is_empty() {
+            return Ok(Some((wanted, Vec::new())));
         }
         let footers = Some(&self.inner.caches.footers);
-        Ok(
+        let values: Vec<&[u8]> = wanted.iter().map(|w| w.as_slice()).collect();
+        let ranges =
             pruning::bloom_row_ranges(&self.inner.blobs, footers, &file.path, "trace_id", &values)?
-                .is_none_or(|r| !r.is_empty()),
-        )
+                // No filters (an older file): its whole row range.
+                .unwrap_or_else(|| std::iter::once(0..file.rows as usize).collect());
+        Ok(Some((wanted, ranges)))
     }
 
     /// The rows of `file` whose `trace_id` is one of `ids` (hex), ascending: the row
@@ -343,29 +362,14 @@ impl Storage {
         file: &FileMeta,
         ids: &[String],
     ) -> Result<Option<Vec<u32>>, StorageError> {
-        if ids.iter().any(String::is_empty) {
+        let Some((wanted, ranges)) = self.trace_row_groups(file, ids)? else {
             return Ok(None);
-        }
-        // Ids that are not 16 bytes of hex are never stored (`layout::hex_to_binary`).
-        let wanted: Vec<trace_index::TraceId> = ids
-            .iter()
-            .filter_map(|id| trace_index::parse_trace_id(id))
-            .collect();
-        if wanted.is_empty() {
+        };
+        if ranges.is_empty() {
             return Ok(Some(Vec::new()));
         }
         let footers = Some(&self.inner.caches.footers);
         let blobs = &self.inner.blobs;
-        let values: Vec<&[u8]> = wanted.iter().map(|w| w.as_slice()).collect();
-        let ranges =
-            match pruning::bloom_row_ranges(blobs, footers, &file.path, "trace_id", &values)? {
-                Some(r) => r,
-                // No filters (an older file): its whole row range.
-                None => std::iter::once(0..file.rows as usize).collect(),
-            };
-        if ranges.is_empty() {
-            return Ok(Some(Vec::new()));
-        }
         let batches = files::read_row_ranges(
             blobs,
             footers,
