@@ -261,19 +261,7 @@ impl<'a> Extractor<'a> {
     /// An extractor of the same range with nothing extracted yet, to feed other lines
     /// (on another thread) and [`Self::merge`] back.
     pub fn fork(&self) -> Extractor<'a> {
-        Extractor {
-            op: self.op,
-            range: self.range,
-            grouping: self.grouping,
-            reduce: self.reduce,
-            steps: self.steps,
-            wanted: self.wanted.clone(),
-            stream: Labels::new(),
-            cut: None,
-            series: HashMap::new(),
-            samples: 0,
-            buf: String::new(),
-        }
+        Extractor::new(self.op, self.range, self.grouping, self.reduce, self.steps)
     }
 
     /// Adds what `other` (a [`Self::fork`], fed other lines) extracted.

@@ -42,19 +42,6 @@ impl<'s> Entry<'s> {
         }
     }
 
-    /// An entry whose labels start as `labels` (the stream's, or only those of them a
-    /// query reads, see [`required_labels`]); `stream` still names every stream label,
-    /// so extracted names that collide with one are told apart.
-    pub fn with_labels(stream: &'s Labels, labels: Labels, line: &str) -> Self {
-        Entry {
-            stream,
-            labels,
-            line: line.to_string(),
-            ts_ns: 0,
-            wanted: None,
-        }
-    }
-
     /// A line's structured metadata: over the stream's labels, under what parsers find.
     /// With [`Self::wanted`] set, only the wanted names are added.
     pub fn add_metadata(&mut self, metadata: &[(String, String)]) {
@@ -71,12 +58,7 @@ impl<'s> Entry<'s> {
     }
 
     pub(super) fn extract(&mut self, key: &str, value: String) {
-        // Most names are label names already: no copy to find that out.
-        let mut name: Cow<'_, str> = if is_label_name(key) {
-            Cow::Borrowed(key)
-        } else {
-            Cow::Owned(sanitize_label_name(key))
-        };
+        let mut name = label_name(key);
         if name.is_empty() {
             return;
         }
@@ -101,11 +83,7 @@ impl<'s> Entry<'s> {
         let Some(w) = self.wanted else {
             return (true, true);
         };
-        let name: Cow<'_, str> = if is_label_name(key) {
-            Cow::Borrowed(key)
-        } else {
-            Cow::Owned(sanitize_label_name(key))
-        };
+        let name = label_name(key);
         let (mut field, mut under) = (false, false);
         for x in w {
             if let Some(rest) = x.strip_prefix(name.as_ref()) {
@@ -131,12 +109,7 @@ impl<'s> Entry<'s> {
 
 /// Structured metadata `key` as the label it becomes, when it is one of `wanted`.
 pub(crate) fn wanted_name<'k>(wanted: &[String], key: &'k str) -> Option<Cow<'k, str>> {
-    // Most names are label names already: no copy to find that out.
-    let name = if is_label_name(key) {
-        Cow::Borrowed(key)
-    } else {
-        Cow::Owned(sanitize_label_name(key))
-    };
+    let name = label_name(key);
     wanted.iter().any(|x| *x == name).then_some(name)
 }
 
@@ -291,6 +264,16 @@ pub fn is_label_name(s: &str) -> bool {
     let mut c = s.chars();
     matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
         && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+}
+
+/// `key` as a label name ([`sanitize_label_name`]); most keys are label names
+/// already, and are borrowed, not copied.
+fn label_name(key: &str) -> Cow<'_, str> {
+    if is_label_name(key) {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(sanitize_label_name(key))
+    }
 }
 
 /// Loki's rule: characters other than letters, digits and `_` become `_`; a leading
