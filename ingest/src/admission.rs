@@ -165,21 +165,42 @@ impl Admission {
     }
 }
 
-/// Axum middleware for the HTTP ingest routes ([`Admission::admit_streaming`]).
+/// Axum middleware for the HTTP ingest routes ([`Admission::admit_streaming`]);
+/// refusals are the surface's plain JSON error.
 pub async fn http(State(adm): State<Admission>, req: Request, next: Next) -> Response {
+    admit_http(adm, req, next, IngestError::into_response).await
+}
+
+/// The same for the OTLP/HTTP routes: a refusal is a `google.rpc.Status` in the
+/// request's own encoding, as the OTLP/HTTP specification asks of every error.
+pub async fn otlp_http(State(adm): State<Admission>, req: Request, next: Next) -> Response {
+    let format =
+        crate::body::Format::from_headers(req.headers()).unwrap_or(crate::body::Format::Json);
+    admit_http(adm, req, next, move |e| {
+        crate::otlp::http::error_response(&e, format)
+    })
+    .await
+}
+
+async fn admit_http(
+    adm: Admission,
+    req: Request,
+    next: Next,
+    refuse: impl FnOnce(IngestError) -> Response,
+) -> Response {
     let (declared, ratio) = adm.http_body_bytes(&req);
     match adm.admit_streaming(declared, ratio) {
         Ok(streaming) => {
             let req = req.map(|body| axum::body::Body::new(streaming.meter(body)));
             let resp = next.run(req).await;
             if streaming.refused() {
-                return adm.busy().into_response();
+                return refuse(adm.busy());
             }
             resp
         }
         Err(e) => {
             drain(req.into_body(), adm.max_body).await;
-            e.into_response()
+            refuse(e)
         }
     }
 }
@@ -313,6 +334,41 @@ mod tests {
         assert!(resp.headers().contains_key(header::RETRY_AFTER));
         drop(held);
         assert_eq!(adm.budget.available_permits(), 8 * 1024);
+    }
+
+    #[tokio::test]
+    async fn otlp_refusals_are_a_status_in_the_request_encoding() {
+        use prost::Message;
+        use tower::ServiceExt;
+        let dir = tempfile::tempdir().unwrap();
+        let adm = Admission::new(storage(dir.path(), 1 << 30), 1 << 20, 16 << 20);
+        let _held = adm.admit(200 * 1024).unwrap(); // 800 KiB of 1 MiB
+        let otlp = axum::Router::new()
+            .route("/v1/logs", axum::routing::post(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(adm.clone(), otlp_http));
+        for (ct, protobuf) in [
+            ("application/x-protobuf", true),
+            ("application/json", false),
+        ] {
+            let req = http::Request::post("/v1/logs")
+                .header(header::CONTENT_TYPE, ct)
+                .header(header::CONTENT_LENGTH, 100 * 1024)
+                .body(axum::body::Body::from(vec![0u8; 100 * 1024]))
+                .unwrap();
+            let resp = otlp.clone().oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), http::StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(resp.headers()[header::CONTENT_TYPE], ct);
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let message = if protobuf {
+                crate::otlp::http::RpcStatus::decode(body).unwrap().message
+            } else {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                v["message"].as_str().unwrap().to_string()
+            };
+            assert!(message.contains("ingest_inflight_limit"), "{message}");
+        }
     }
 
     #[tokio::test]

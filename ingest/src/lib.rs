@@ -130,7 +130,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 /// The OTLP/HTTP paths (served on the OTLP HTTP port and again on the API port).
 pub fn otlp_http_router(st: IngestState) -> Router {
     let limit = usize::try_from(st.max_body).unwrap_or(usize::MAX);
-    let admit = axum::middleware::from_fn_with_state(st.admission.clone(), admission::http);
+    let admit = axum::middleware::from_fn_with_state(st.admission.clone(), admission::otlp_http);
     Router::new()
         .route("/v1/traces", post_only(otlp::http::traces))
         .route("/v1/logs", post_only(otlp::http::logs))

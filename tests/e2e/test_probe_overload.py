@@ -17,6 +17,7 @@ import requests
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.common.v1 import common_pb2
+from google.rpc import status_pb2
 
 from harness import OspreyServer, record_figure
 
@@ -138,7 +139,11 @@ flush_size = "16MiB"
                 status: int | str = r.status_code
                 if status == 429:
                     assert r.headers.get("Retry-After"), r.headers
-                    named = re.findall(r"\((server\.\w+|storage\.\w+)", r.json()["error"])
+                    # OTLP/HTTP errors are a google.rpc.Status in the request's encoding,
+                    # whichever layer refuses (admission or storage).
+                    assert r.headers["Content-Type"] == "application/x-protobuf", r.headers
+                    message = status_pb2.Status.FromString(r.content).message
+                    named = re.findall(r"\((server\.\w+|storage\.\w+)", message)
                     with lock:
                         for key in named:
                             refused_by[key] = refused_by.get(key, 0) + 1

@@ -32,7 +32,7 @@ pub struct RpcStatus {
     pub message: String,
 }
 
-fn error_response(err: &IngestError, format: Format) -> Response {
+pub(crate) fn error_response(err: &IngestError, format: Format) -> Response {
     let status = match err.http_status() {
         // OTLP/HTTP exporters retry 429, 502, 503 and 504 only: a full disk is 503
         // here, so the data waits in the client instead of being dropped.
