@@ -57,8 +57,9 @@ pub struct StorageConfig {
     #[serde(with = "humantime_serde")]
     pub maintenance_interval: Duration,
     /// Memory for opened full-text indexes of logs files, and as much again for tag
-    /// indexes of spans files (least recently used are dropped beyond it and read
-    /// again from disk when needed).
+    /// indexes of spans files (the coldest are dropped beyond it and read again from
+    /// disk when needed), and a quarter of it for the body term lists substring
+    /// searches keep (`storage/src/index/terms.rs`).
     pub text_index_cache: ByteSize,
     /// Where data files (Parquet, their index sidecars, series files) live: empty for
     /// `server.data_dir`, or `s3://BUCKET[/PREFIX]` for an S3-compatible bucket. The WAL

@@ -184,6 +184,8 @@ pub(crate) struct Inner {
 pub(crate) struct Caches {
     trace_index: trace_index::TraceIndexCache,
     text_index: fulltext::TextIndexCache,
+    /// What the opened full-text indexes' body term lists may hold (`index/terms.rs`).
+    term_lists: crate::index::terms::TermBudget,
     tag_index: tag_index::TagIndexCache,
     /// Parsed footers of recently read files (`read_rows`).
     footers: files::FooterCache,

@@ -166,6 +166,7 @@ impl Storage {
                 runs: series::samples::RunIndexCache::default(),
                 trace_index: trace_index::TraceIndexCache::default(),
                 text_index,
+                term_lists: crate::index::terms::TermBudget::new(index_budget / 4),
                 tag_index: tag_index::TagIndexCache::new(index_budget),
             },
             series: SeriesStores {

@@ -223,6 +223,7 @@ impl Storage {
         }
         match self.inner.caches.text_index.get(&file.path, || {
             fulltext::TextIndex::open(&self.inner.blobs, &file.path)
+                .map(|i| i.with_term_budget(self.inner.caches.term_lists.clone()))
         }) {
             Ok(i) => Some(i),
             Err(e) => {

@@ -26,7 +26,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use osprey_logql::level_of;
 
@@ -44,6 +44,7 @@ use tantivy::{DocSet, Index, IndexReader, ReloadPolicy, TERMINATED, TantivyDocum
 
 use crate::StorageError;
 use crate::files::blobs::Blobs;
+use crate::index::terms::{AnyTermQuery, TermBudget, TermList};
 
 /// Attribute values longer than this are not indexed (they are still stored and
 /// searchable by SQL).
@@ -328,6 +329,20 @@ pub struct TextIndex {
     positions: bool,
     /// The `attr` field holds resource attributes too.
     resource: bool,
+    /// The body terms of each segment, laid flat for substring lookups; built the first
+    /// time a fragment is asked ([`TextQuery::Contains`]) and kept while `term_budget`
+    /// has room for them.
+    body_terms: RwLock<Option<Arc<[TermList]>>>,
+    term_budget: Option<TermBudget>,
+}
+
+impl Drop for TextIndex {
+    fn drop(&mut self) {
+        let kept = self.body_terms.get_mut().ok().and_then(|t| t.take());
+        if let (Some(lists), Some(budget)) = (kept, &self.term_budget) {
+            budget.give(lists.iter().map(TermList::bytes).sum());
+        }
+    }
 }
 
 impl std::fmt::Debug for TextIndex {
@@ -389,6 +404,8 @@ impl TextIndex {
             bytes: data.len(),
             positions,
             resource: toc.resource,
+            body_terms: RwLock::new(None),
+            term_budget: None,
         })
     }
 
@@ -413,9 +430,51 @@ impl TextIndex {
         out
     }
 
-    /// Size of the index in memory.
+    /// Keeps body term lists only within `budget` (without one, lists are always kept:
+    /// for tools and tests).
+    pub fn with_term_budget(mut self, budget: TermBudget) -> Self {
+        self.term_budget = Some(budget);
+        self
+    }
+
+    /// Size of the index in memory (its term lists are counted by their own budget).
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// The body terms holding `fragment`, through each segment's [`TermList`].
+    fn body_terms_containing(&self, fragment: &str) -> Result<Vec<Term>, StorageError> {
+        let lists = self.body_term_lists()?;
+        Ok(lists
+            .iter()
+            .flat_map(|l| l.containing(fragment))
+            .map(|t| Term::from_field_text(self.fields.body, t))
+            .collect())
+    }
+
+    /// The kept term lists, or new ones (kept if the budget has room).
+    fn body_term_lists(&self) -> Result<Arc<[TermList]>, StorageError> {
+        if let Some(lists) = self.body_terms.read().ok().and_then(|t| t.clone()) {
+            return Ok(lists);
+        }
+        let searcher = self.reader.searcher();
+        let lists: Arc<[TermList]> = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| TermList::build(s, self.fields.body))
+            .collect::<Result<_, _>>()
+            .map_err(|e| fts_error("", format!("reading the body terms: {e}")))?;
+        let Ok(mut kept) = self.body_terms.write() else {
+            return Ok(lists);
+        };
+        if let Some(other) = kept.as_ref() {
+            return Ok(other.clone()); // another query built them meanwhile
+        }
+        let bytes = lists.iter().map(TermList::bytes).sum();
+        if self.term_budget.as_ref().is_none_or(|b| b.take(bytes)) {
+            *kept = Some(lists.clone());
+        }
+        Ok(lists)
     }
 
     /// Whether phrases can be asked of this index ([`TextQuery::Phrase`]).
@@ -452,8 +511,7 @@ impl TextIndex {
                 Box::new(RegexQuery::from_regex(term_regex(&pattern)?, f.body))
             }
             TextQuery::Contains(p) => {
-                let pattern = format!(".*{}.*", regex_escape(p));
-                Box::new(RegexQuery::from_regex(term_regex(&pattern)?, f.body))
+                Box::new(AnyTermQuery::new(f.body, self.body_terms_containing(p)?))
             }
             TextQuery::Service(s) => term(Term::from_field_text(f.service, s)),
             TextQuery::ServiceMatches(re) => match term_regex(re) {
@@ -572,183 +630,4 @@ impl crate::index::cache::Cached for TextIndex {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::schema::{LogRow, logs_batch};
-
-    proptest::proptest! {
-        /// The languages (`osprey_logql::tokens`, no tantivy) cut any text into the
-        /// same words as the index's analyzer, or searches would miss what is indexed.
-        #[test]
-        fn the_languages_cut_words_as_the_index_does(text in "\\PC{0,60}") {
-            proptest::prop_assert_eq!(osprey_logql::tokens(&text), tokens(&text));
-        }
-
-        #[test]
-        fn the_same_on_mixed_scripts_and_punctuation(
-            text in "[a-zA-Z0-9 _.,:;!?()\\-/ÄäÖößÉéİıΣσςДдЖж東京⅓²①\u{0345}\u{1E9E}\u{2126}]{0,40}"
-        ) {
-            proptest::prop_assert_eq!(osprey_logql::tokens(&text), tokens(&text));
-        }
-    }
-
-    fn row(service: &str, sev: i32, body: &str, attrs: &[(&str, &str)]) -> LogRow {
-        LogRow {
-            service: service.into(),
-            severity_number: sev,
-            body: body.into(),
-            attributes: attrs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Default::default()
-        }
-    }
-
-    fn t(s: &str) -> TextQuery {
-        TextQuery::Token(s.into())
-    }
-
-    #[test]
-    fn finds_rows_by_token_service_level_attr() {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = Blobs::local(dir.path()).unwrap();
-        let parquet = "f.parquet";
-        let rows = vec![
-            row(
-                "api",
-                9,
-                "GET /api/items 200 in 12ms",
-                &[("http.method", "GET")],
-            ),
-            row(
-                "api",
-                17,
-                "Payment FAILED: card declined",
-                &[("order.id", "17")],
-            ),
-            row("db", 13, "slow query on orders_pkey", &[]),
-            row("db", 9, "ünïcödé ✓ payload", &[("big", &"x".repeat(200))]),
-        ];
-        let batch = logs_batch(&rows).unwrap();
-        let bytes = write_sidecar(&blobs, parquet, &batch, true).unwrap();
-        assert!(bytes > 0);
-        let idx = TextIndex::open(&blobs, parquet).unwrap();
-        assert_eq!(idx.rows(&t("payment")).unwrap(), vec![1]);
-        assert_eq!(
-            idx.rows(&t("Payment")).unwrap(),
-            Vec::<u32>::new(),
-            "tokens are lowercase"
-        );
-        assert_eq!(idx.rows(&t("ünïcödé")).unwrap(), vec![3]);
-        assert_eq!(idx.rows(&t("orders")).unwrap(), vec![2]);
-        // A token's inside: "payment" only; "ay" is in "payment" and "payload".
-        assert_eq!(
-            idx.rows(&TextQuery::Contains("ymen".into())).unwrap(),
-            vec![1]
-        );
-        assert_eq!(
-            idx.rows(&TextQuery::Contains("ay".into())).unwrap(),
-            vec![1, 3]
-        );
-        assert_eq!(
-            idx.rows(&TextQuery::Prefix("pay".into())).unwrap(),
-            vec![1, 3]
-        );
-        assert_eq!(
-            idx.rows(&TextQuery::Service("db".into())).unwrap(),
-            vec![2, 3]
-        );
-        // Whole names, as LogQL's anchored `=~`; a regex the automaton cannot express
-        // keeps every row (the rows are checked).
-        let matching = |re: &str| idx.rows(&TextQuery::ServiceMatches(re.into())).unwrap();
-        assert_eq!(matching("d."), vec![2, 3]);
-        assert_eq!(matching("a|db"), vec![2, 3]);
-        assert_eq!(matching("(?i)API|DB"), vec![0, 1, 2, 3]);
-        assert_eq!(matching("d"), Vec::<u32>::new());
-        assert_eq!(matching(r"^db\b"), vec![0, 1, 2, 3]);
-        assert_eq!(
-            idx.rows(&TextQuery::Levels { min: 4, max: 6 }).unwrap(),
-            vec![1, 2]
-        );
-        let attr = |k: &str, v: &str| TextQuery::Attr {
-            key: k.into(),
-            value: v.into(),
-        };
-        assert_eq!(idx.rows(&attr("order.id", "17")).unwrap(), vec![1]);
-        assert!(idx.rows(&attr("big", &"x".repeat(200))).unwrap().is_empty());
-        let q = TextQuery::And(vec![
-            TextQuery::Service("api".into()),
-            TextQuery::Not(Box::new(t("payment"))),
-        ]);
-        assert_eq!(idx.rows(&q).unwrap(), vec![0]);
-        let q = TextQuery::Not(Box::new(TextQuery::Service("api".into())));
-        assert_eq!(idx.rows(&q).unwrap(), vec![2, 3]);
-        assert_eq!(
-            idx.rows(&TextQuery::And(vec![q.clone()])).unwrap(),
-            vec![2, 3]
-        );
-        let q = TextQuery::Or(vec![t("slow"), t("declined")]);
-        assert_eq!(idx.rows(&q).unwrap(), vec![1, 2]);
-        assert_eq!(idx.rows(&TextQuery::All).unwrap(), vec![0, 1, 2, 3]);
-    }
-
-    #[test]
-    fn tokens_match_the_index() {
-        assert_eq!(
-            tokens("Payment FAILED: orders_pkey/ID-42 ünï"),
-            vec!["payment", "failed", "orders", "pkey", "id", "42", "ünï"]
-        );
-    }
-
-    #[test]
-    fn corrupt_index_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = Blobs::local(dir.path()).unwrap();
-        let batch = logs_batch(&[row("a", 9, "hello world", &[])]).unwrap();
-        write_sidecar(&blobs, "f.parquet", &batch, true).unwrap();
-        let path = dir.path().join(sidecar_path("f.parquet"));
-        let mut data = std::fs::read(&path).unwrap();
-        data[20] ^= 0xff;
-        std::fs::write(&path, &data).unwrap();
-        let e = TextIndex::open(&blobs, "f.parquet")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("checksum"), "{e}");
-        std::fs::write(&path, b"short").unwrap();
-        assert!(TextIndex::open(&blobs, "f.parquet").is_err());
-    }
-
-    #[test]
-    fn cache_evicts_to_budget() {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = Blobs::local(dir.path()).unwrap();
-        let batch = logs_batch(&[row("a", 9, "hello world", &[])]).unwrap();
-        let paths: Vec<String> = (0..3)
-            .map(|i| {
-                let p = format!("{i}.parquet");
-                write_sidecar(&blobs, &p, &batch, true).unwrap();
-                p
-            })
-            .collect();
-        // Sizes differ by a few bytes (segment ids, offsets in the table of contents).
-        let largest = paths
-            .iter()
-            .map(|p| TextIndex::open(&blobs, p).unwrap().bytes())
-            .max()
-            .unwrap();
-        let cache = TextIndexCache::new(largest * 2);
-        for p in &paths {
-            assert_eq!(
-                cache
-                    .get(p, || TextIndex::open(&blobs, p))
-                    .unwrap()
-                    .rows(&t("hello"))
-                    .unwrap(),
-                vec![0]
-            );
-        }
-        assert_eq!(cache.len(), 2);
-        assert!(!cache.contains(&paths[0]));
-    }
-}
+mod tests;
