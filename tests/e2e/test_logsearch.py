@@ -7,6 +7,7 @@ flushed files, after compaction, after a kill -9 restart, and with a corrupt ind
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
 
@@ -320,6 +321,43 @@ def check_sql_traces(server: OspreyServer, rows: list[dict]) -> None:
     assert got(f"trace_id = '{absent}'") == []
 
 
+def like(pattern: str, body: str, *, ci: bool = False) -> bool:
+    """SQL LIKE: `%` any run, `_` any one character, the rest literal, whole body."""
+    rx = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, body, re.DOTALL | (re.IGNORECASE if ci else 0)) is not None
+
+
+def check_sql_body(server: OspreyServer, rows: list[dict]) -> None:
+    """SQL filters on `body` (prefiltered by the full-text index, files with no
+    candidate dropped, only candidate rows read) against the rows sent: case-sensitive
+    and not, inside tokens, `_`, anchored, `=`, OR, with another column, and none."""
+    def got(where: str) -> list[str]:
+        return sorted(row[0] for row in server.sql(f"SELECT body FROM logs WHERE {where}"))
+
+    def want(pred) -> list[str]:
+        return sorted(r["body"] for r in rows if pred(r))
+
+    cases = [
+        ("body LIKE '%FAILED for order%'", lambda r: like("%FAILED for order%", r["body"])),
+        ("body LIKE '%failed for order%'", lambda r: False),
+        ("body ILIKE '%failed FOR order%'", lambda r: like("%failed for order%", r["body"], ci=True)),
+        ("body LIKE '%ayment%'", lambda r: "ayment" in r["body"]),
+        ("body LIKE 'GET /api/items/1_ 200%'", lambda r: like("GET /api/items/1_ 200%", r["body"])),
+        ("body LIKE '%orders_pkey took 4%'", lambda r: like("%orders_pkey took 4%", r["body"])),
+        ("body = 'cache MISS for key item:7'", lambda r: r["body"] == "cache MISS for key item:7"),
+        ("body LIKE '%Timeout) id=4%' OR body LIKE '%after 3 retries'",
+         lambda r: like("%Timeout) id=4%", r["body"]) or like("%after 3 retries", r["body"])),
+        ("body LIKE '%ünïcödé ✓ payload 1%'", lambda r: like("%ünïcödé ✓ payload 1%", r["body"])),
+        (f"service = '{SERVICES[0]}' AND body LIKE '%declined%'",
+         lambda r: r["service"] == SERVICES[0] and "declined" in r["body"]),
+        ("body LIKE '%zzqqx%'", lambda r: False),
+    ]
+    for where, pred in cases:
+        assert got(where) == want(pred), where
+    n = server.sql("SELECT count(*) FROM logs WHERE body LIKE '%declined%'")[0][0]
+    assert n == len(want(lambda r: "declined" in r["body"])) > 0
+
+
 def test_search_matches_reference_in_memory_files_compaction_and_restart(osprey: OspreyServer) -> None:
     t0 = time.time_ns() - 30 * 60 * 1_000_000_000
     rows = corpus(t0, 900, seed=7)
@@ -334,12 +372,14 @@ def test_search_matches_reference_in_memory_files_compaction_and_restart(osprey:
     send(osprey, rows[600:])
     check_all(osprey, rows)  # two files + memtable
     check_sql_traces(osprey, rows)
+    check_sql_body(osprey, rows)
     check_paging(osprey, rows, "severity>=warn", lambda r: LEVEL[r["sev"]] >= 4, 13)
     check_stats(osprey, rows)
     r = osprey.post("/api/v1/admin/compact", params={"full": "true"})
     assert r.status_code == 200, r.text
     check_all(osprey, rows)  # one compacted file (index rebuilt) + memtable
     check_sql_traces(osprey, rows)
+    check_sql_body(osprey, rows)
     osprey.restart(kill=True)
     check_all(osprey, rows)  # WAL replay + files
     check_paging(osprey, rows, "", lambda r: True, 50)

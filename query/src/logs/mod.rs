@@ -17,4 +17,4 @@ pub mod search;
 pub mod stats;
 pub mod streams;
 pub mod tail;
-mod textquery;
+pub(crate) mod textquery;

@@ -33,7 +33,7 @@ const MIN_WORD: usize = 3;
 /// token, the first word may be the end of a longer token, the last one its start, a
 /// word that is both all of one (`Contains`). Words shorter than [`MIN_WORD`] are not
 /// asked for; without a longer word every row is a candidate.
-fn contains_query(text: &str) -> TextQuery {
+pub(crate) fn contains_query(text: &str) -> TextQuery {
     let words = osprey_logql::tokens::tokens(text);
     let starts_inside = text.chars().next().is_some_and(char::is_alphanumeric);
     let ends_inside = text.chars().last().is_some_and(char::is_alphanumeric);

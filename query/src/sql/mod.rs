@@ -14,6 +14,7 @@ use osprey_config::QueryConfig;
 
 use crate::{QueryError, QueryState};
 
+mod body_filter;
 mod depth;
 mod percentile;
 pub(crate) mod provider;

@@ -24,7 +24,7 @@ use osprey_storage::files::blobs::STORE_URL;
 use osprey_storage::schema::{series_batch, series_schema, stored_schema};
 use osprey_storage::{FileMeta, Signal, Snapshot, Storage};
 
-use crate::sql::provider::{SignalTable, TraceFiles};
+use crate::sql::provider::{LogFiles, SignalTable};
 use crate::{QueryError, QueryState};
 
 /// The SQL dialect queries are parsed in.
@@ -237,10 +237,11 @@ async fn table(
     let files = listing_table(storage, &snap.files, signal, strings)?;
     let mut table = SignalTable::new(signal, schema, mem, files);
     if signal == Signal::Logs && !snap.files.is_empty() {
-        // The logs of a trace: the files its ids' bloom filters rule out are dropped
-        // before DataFusion lists them (`provider.rs`).
+        // The logs of a trace, and body filters: the files their ids' bloom filters or
+        // the full-text index rule out are dropped before DataFusion lists them, and
+        // only the rows the index names are read (`provider.rs`).
         let st = storage.clone();
-        table = table.with_trace_files(TraceFiles {
+        table = table.with_log_files(LogFiles {
             storage: storage.clone(),
             files: snap.files.clone(),
             listing: Arc::new(move |files| listing_table(&st, files, signal, strings)),

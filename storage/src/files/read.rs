@@ -259,7 +259,8 @@ pub fn footer_rows(blobs: &Blobs, rel: &str) -> Result<u64, StorageError> {
     })
 }
 
-fn row_selection(rows: &[u32], total: usize) -> parquet::arrow::arrow_reader::RowSelection {
+/// The selection of `rows` (ascending row numbers) among `total`.
+pub fn row_selection(rows: &[u32], total: usize) -> parquet::arrow::arrow_reader::RowSelection {
     let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
     for &r in rows {
         let r = r as usize;
