@@ -351,6 +351,11 @@ def check_sql_body(server: OspreyServer, rows: list[dict]) -> None:
         (f"service = '{SERVICES[0]}' AND body LIKE '%declined%'",
          lambda r: r["service"] == SERVICES[0] and "declined" in r["body"]),
         ("body LIKE '%zzqqx%'", lambda r: False),
+        # Regexes narrow through the literals every match holds.
+        ("body ~ 'FAILED for order ord-1[0-9]:'", lambda r: re.search("FAILED for order ord-1[0-9]:", r["body"])),
+        ("body ~* 'payment (failed|retried)'", lambda r: re.search("(?i)payment (failed|retried)", r["body"])),
+        ("regexp_like(body, 'Timeout\\) id=(4|5)$')", lambda r: re.search(r"Timeout\) id=(4|5)$", r["body"])),
+        ("body ~ 'took [0-9]+ms'", lambda r: re.search("took [0-9]+ms", r["body"])),
     ]
     for where, pred in cases:
         assert got(where) == want(pred), where

@@ -25,6 +25,7 @@ use osprey_storage::{Signal, Snapshot, Storage};
 
 use super::scan::scan_each;
 use super::search::{Loc, Search, Visitor, scan};
+use super::textquery::regex_literals;
 use crate::columns::{Maps, strings};
 use crate::{QueryError, QueryState, readahead};
 
@@ -368,8 +369,9 @@ impl Visitor for Kept<'_> {
 
 /// What the scan can check before the rows are read: the service, when the selector
 /// names `service_name` exactly or by a regex, and the leading `|=` filters, whose words the
-/// full-text index looks up (`textquery::contains_query`); the rows it names are then
-/// checked against the exact filters.
+/// full-text index looks up (`textquery::contains_query`), and `|~` filters through the
+/// literals every match of their regexes holds (`textquery::regex_literals`); the rows
+/// it names are then checked against the exact filters.
 pub fn prefilter(log: &LogExpr) -> Expr {
     let mut parts: Vec<Expr> = log
         .matchers
@@ -389,14 +391,19 @@ pub fn prefilter(log: &LogExpr) -> Expr {
         })
         .collect();
     for f in log.leading_line_filters() {
-        if f.op != logql::LineOp::Contains {
-            continue;
-        }
-        let mut any: Vec<Expr> = f
-            .values
-            .iter()
-            .map(|v| Expr::BodyContains(v.clone()))
-            .collect();
+        let texts = match f.op {
+            logql::LineOp::Contains => Some(f.values.clone()),
+            // `|~ "a" or "b"`: a line matching one holds one of its literals.
+            logql::LineOp::Regex => f
+                .values
+                .iter()
+                .map(|v| regex_literals(v, false))
+                .collect::<Option<Vec<_>>>()
+                .map(|texts| texts.concat()),
+            _ => None,
+        };
+        let Some(texts) = texts else { continue };
+        let mut any: Vec<Expr> = texts.into_iter().map(Expr::BodyContains).collect();
         parts.push(match any.len() {
             1 => any.remove(0),
             _ => Expr::Or(any),

@@ -59,6 +59,34 @@ pub(crate) fn contains_query(text: &str) -> TextQuery {
     }
 }
 
+/// Texts one of which every match of the regex `pattern` contains: the literals every
+/// match starts with, or else those every match ends with (`regex_syntax`'s literal
+/// extractor; past its limits it shortens them, which keeps them true). `None` when
+/// no such set exists (`.*x.*`), one of them is empty, or a shortened literal splits a
+/// character. `case_insensitive` as SQL's `~*` says; a `(?i)` inside the pattern is
+/// the pattern's own.
+pub(crate) fn regex_literals(pattern: &str, case_insensitive: bool) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(case_insensitive)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    [ExtractKind::Prefix, ExtractKind::Suffix]
+        .into_iter()
+        .find_map(|kind| {
+            let seq = Extractor::new().kind(kind).extract(&hir);
+            let literals = seq.literals()?;
+            if literals.is_empty() || literals.iter().any(|l| l.is_empty()) {
+                return None;
+            }
+            literals
+                .iter()
+                .map(|l| String::from_utf8(l.as_bytes().to_vec()).ok())
+                .collect()
+        })
+}
+
 /// An index query returning a superset of `e`'s matches, and whether it returns
 /// exactly the matches, for an index that holds `caps`.
 pub fn to_text_query(e: &Expr, caps: IndexCaps) -> (TextQuery, bool) {
@@ -135,6 +163,29 @@ mod tests {
             TextQuery::And(qs) => qs.iter().all(|q| holds(q, tokens)),
             other => panic!("not made by contains_query: {other:?}"),
         }
+    }
+
+    #[test]
+    fn regex_literals_every_match_contains() {
+        let lits = |p: &str, ci: bool| regex_literals(p, ci);
+        assert_eq!(lits("timeout", false), Some(vec!["timeout".into()]));
+        assert_eq!(
+            lits("refused|timed? out", false),
+            Some(vec![
+                "refused".into(),
+                "timed out".into(),
+                "time out".into()
+            ])
+        );
+        // Inexact prefixes are still in every match; suffixes when prefixes are not finite.
+        assert_eq!(lits("error.*disk", false), Some(vec!["error".into()]));
+        assert_eq!(lits(".*disk full", false), Some(vec!["disk full".into()]));
+        // Case-insensitive: every case variant, from the flag or the pattern.
+        assert_eq!(lits("(?i)ab", false).map(|v| v.len()), Some(4));
+        assert_eq!(lits("ab", true).map(|v| v.len()), Some(4));
+        assert_eq!(lits(".*", false), None);
+        assert_eq!(lits("a?", false), None, "the empty string matches");
+        assert_eq!(lits("(", false), None, "not a regex");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! SQL filters on a log's `body` asked of the full-text index first: `body LIKE` and
-//! `ILIKE` patterns and `body = '…'` (and `AND`/`OR` of them) become a [`TextQuery`]
-//! whose rows are a superset of the filter's: each literal run of the pattern must be
-//! in the row's lowercased tokens, a word at a run's edge possibly inside a longer
+//! `ILIKE` patterns, `body = '…'`, regexes (`~`, `~*`, `regexp_like`), and `AND`/`OR`
+//! of them become a [`TextQuery`] whose rows are a superset of the filter's: each
+//! literal run of the pattern (for a regex, one of the literals every match holds)
+//! must be in the row's lowercased tokens, a word at a run's edge possibly inside a longer
 //! token (`logs::textquery::contains_query`, the search API's substring rule). The logs
 //! table then reads only those rows of each file and drops files with none
 //! (`provider.rs`); DataFusion still applies the filter itself to them, so case and
@@ -12,13 +13,23 @@ use datafusion::logical_expr::expr::Like;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use osprey_storage::index::fulltext::TextQuery;
 
-use crate::logs::textquery::contains_query;
+use crate::logs::textquery::{contains_query, regex_literals};
 
 /// The index query narrowing `f`, when `f` is a body filter the index can narrow.
 pub(crate) fn text_query_of(f: &Expr) -> Option<TextQuery> {
     let q = match f {
         Expr::Like(like) => like_query(like)?,
+        Expr::ScalarFunction(f) if f.name() == "regexp_like" => match f.args.as_slice() {
+            [body, pattern] if body_column(body) => regex_query(literal(pattern)?, false)?,
+            [body, pattern, flags] if body_column(body) => {
+                regex_query(literal(pattern)?, literal(flags)?.contains('i'))?
+            }
+            _ => return None,
+        },
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
+            Operator::RegexMatch | Operator::RegexIMatch if body_column(left) => {
+                regex_query(literal(right)?, *op == Operator::RegexIMatch)?
+            }
             Operator::Eq => match (body_column(left), body_column(right)) {
                 (true, false) => contains_query(literal(right)?),
                 (false, true) => contains_query(literal(left)?),
@@ -35,6 +46,25 @@ pub(crate) fn text_query_of(f: &Expr) -> Option<TextQuery> {
         _ => return None,
     };
     (q != TextQuery::All).then_some(q)
+}
+
+/// A regex on the body: one of the literals every match holds is in the body.
+fn regex_query(pattern: &str, case_insensitive: bool) -> Option<TextQuery> {
+    let mut any: Vec<TextQuery> = Vec::new();
+    for text in regex_literals(pattern, case_insensitive)? {
+        let q = contains_query(&text);
+        if q == TextQuery::All {
+            return None;
+        }
+        // Case variants cut to the same lowercase words.
+        if !any.contains(&q) {
+            any.push(q);
+        }
+    }
+    Some(match any.len() {
+        1 => any.remove(0),
+        _ => TextQuery::Or(any),
+    })
 }
 
 /// `body [I]LIKE 'pattern'`: every literal run between wildcards is in the body.
@@ -137,6 +167,47 @@ mod tests {
                 .and(col("service").eq(lit("x")))),
             Some(TextQuery::Contains("abc".into()))
         );
+    }
+
+    #[test]
+    fn regexes_narrow_through_their_literals() {
+        use datafusion::functions::expr_fn::regexp_like;
+        let q = |f: Expr| text_query_of(&f);
+        let re = |op, p: &str| {
+            Expr::BinaryExpr(BinaryExpr::new(Box::new(col("body")), op, Box::new(lit(p))))
+        };
+        assert_eq!(
+            q(re(Operator::RegexMatch, "timeout|refused")),
+            Some(TextQuery::Or(vec![
+                TextQuery::Contains("timeout".into()),
+                TextQuery::Contains("refused".into())
+            ]))
+        );
+        // Every case variant is the same lowercase word.
+        assert_eq!(
+            q(re(Operator::RegexIMatch, "error")),
+            Some(TextQuery::Contains("error".into()))
+        );
+        assert_eq!(
+            q(regexp_like(col("body"), lit("disk (full|gone)"), None)),
+            Some(TextQuery::Or(vec![
+                TextQuery::And(vec![
+                    TextQuery::Contains("disk".into()),
+                    TextQuery::Prefix("full".into())
+                ]),
+                TextQuery::And(vec![
+                    TextQuery::Contains("disk".into()),
+                    TextQuery::Prefix("gone".into())
+                ])
+            ]))
+        );
+        assert_eq!(q(re(Operator::RegexMatch, ".*")), None);
+        assert_eq!(
+            q(re(Operator::RegexMatch, "a|bcd")),
+            None,
+            "a short literal"
+        );
+        assert_eq!(q(re(Operator::RegexNotMatch, "timeout")), None);
     }
 
     #[test]
