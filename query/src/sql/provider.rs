@@ -102,36 +102,58 @@ impl LogFiles {
         let storage = self.storage.clone();
         let files = self.files.clone();
         let (kept, rows) = tokio::task::spawn_blocking(move || {
+            // One file after another: on every core measured no faster (10M lines).
             let mut rows = HashMap::new();
-            let kept: Vec<_> = files
-                .into_iter()
-                .filter(|f| {
-                    if let Some(ids) = &ids
-                        && !storage.may_hold_trace_ids(f, ids).unwrap_or(true)
-                    {
-                        return false;
+            let mut kept = Vec::new();
+            for f in files {
+                match file_verdict(&storage, &f, ids.as_deref(), text.as_ref()) {
+                    Verdict::Skip => continue,
+                    Verdict::Whole => {}
+                    Verdict::Rows(selection) => {
+                        rows.insert(f.path.clone(), selection);
                     }
-                    let Some(q) = &text else { return true };
-                    match storage.text_index(f).map(|index| index.rows(q)) {
-                        Some(Ok(found)) if found.is_empty() => false,
-                        Some(Ok(found)) => {
-                            if (found.len() as u64) <= f.rows / DENSE_CANDIDATES {
-                                let total = usize::try_from(f.rows).unwrap_or(usize::MAX);
-                                let selection = osprey_storage::files::row_selection(&found, total);
-                                rows.insert(f.path.clone(), selection);
-                            }
-                            true
-                        }
-                        _ => true,
-                    }
-                })
-                .collect();
+                }
+                kept.push(f);
+            }
             (kept, rows)
         })
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let table = (self.listing)(&kept).map_err(|e| DataFusionError::External(Box::new(e)))?;
         Ok(Narrowed { table, rows })
+    }
+}
+
+/// What a logs scan does with one file.
+enum Verdict {
+    Skip,
+    Whole,
+    Rows(RowSelection),
+}
+
+/// Whether `f` may hold one of `ids` and rows matching `text`, and which rows (a file
+/// whose filters or index cannot be read is read whole).
+fn file_verdict(
+    storage: &osprey_storage::Storage,
+    f: &osprey_storage::FileMeta,
+    ids: Option<&[String]>,
+    text: Option<&TextQuery>,
+) -> Verdict {
+    if let Some(ids) = ids
+        && !storage.may_hold_trace_ids(f, ids).unwrap_or(true)
+    {
+        return Verdict::Skip;
+    }
+    let Some(q) = text else {
+        return Verdict::Whole;
+    };
+    match storage.text_index(f).map(|index| index.rows(q)) {
+        Some(Ok(found)) if found.is_empty() => Verdict::Skip,
+        Some(Ok(found)) if (found.len() as u64) <= f.rows / DENSE_CANDIDATES => {
+            let total = usize::try_from(f.rows).unwrap_or(usize::MAX);
+            Verdict::Rows(osprey_storage::files::row_selection(&found, total))
+        }
+        _ => Verdict::Whole,
     }
 }
 
