@@ -40,6 +40,7 @@ def shop(osprey_bin, tmp_path_factory: pytest.TempPathFactory):
     server.start()
     try:
         start = int(time.time()) - 60
+        demo_started = time.time()
         proc = subprocess.run(
             [str(osprey_bin), "demo", "--endpoint", server.grpc_endpoint, "--duration", "12s",
              "--rate", "20", "--seed", "3"], capture_output=True, text=True, timeout=90)
@@ -51,9 +52,12 @@ def shop(osprey_bin, tmp_path_factory: pytest.TempPathFactory):
                    message="Osprey scraped itself")
         scraped = float(server.prom_query('timestamp(up{job="osprey"})')[0]["value"][1])
         # Range queries are aligned down to their step (15s here): the range must end
-        # a step after the first self-scrape, and in the past, so that what the page
-        # and the API are asked does not change while the test runs.
-        while (int(time.time()) - 3) // 15 * 15 <= scraped:
+        # a step after the first self-scrape and a step after the demo began (so the
+        # last step's [1m] rate holds several of the 2s span-metrics samples: a demo
+        # begun 3s before a step boundary left one, and the rates were empty), and in
+        # the past, so that what the page and the API are asked does not change while
+        # the test runs.
+        while (int(time.time()) - 3) // 15 * 15 <= max(scraped, demo_started + 15):
             time.sleep(0.5)
         end = int(time.time()) - 3
         yield server, start, end
