@@ -52,9 +52,14 @@ pub(crate) fn contains_query(text: &str) -> TextQuery {
             }
         })
         .collect();
+    all_of(parts)
+}
+
+/// Rows matching every one of `parts`: all rows for none, the one itself for one.
+pub(crate) fn all_of(mut parts: Vec<TextQuery>) -> TextQuery {
     match parts.len() {
         0 => TextQuery::All,
-        1 => parts.into_iter().next().unwrap_or(TextQuery::All),
+        1 => parts.remove(0),
         _ => TextQuery::And(parts),
     }
 }

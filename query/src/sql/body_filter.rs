@@ -13,7 +13,7 @@ use datafusion::logical_expr::expr::Like;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use osprey_storage::index::fulltext::TextQuery;
 
-use crate::logs::textquery::{contains_query, regex_literals};
+use crate::logs::textquery::{all_of, contains_query, regex_literals};
 
 /// The index query narrowing `f`, when `f` is a body filter the index can narrow.
 pub(crate) fn text_query_of(f: &Expr) -> Option<TextQuery> {
@@ -83,11 +83,7 @@ fn like_query(like: &Like) -> Option<TextQuery> {
         .map(contains_query)
         .filter(|q| *q != TextQuery::All)
         .collect();
-    match parts.len() {
-        0 => None,
-        1 => parts.into_iter().next(),
-        _ => Some(TextQuery::And(parts)),
-    }
+    (!parts.is_empty()).then(|| all_of(parts))
 }
 
 fn body_column(e: &Expr) -> bool {

@@ -45,6 +45,7 @@ use osprey_storage::Signal;
 use osprey_storage::files::layout;
 use osprey_storage::index::fulltext::TextQuery;
 
+use crate::logs::textquery::all_of;
 use crate::sql::body_filter::text_query_of;
 
 #[derive(Debug)]
@@ -285,11 +286,7 @@ impl TableProvider for SignalTable {
             Some(l) => {
                 let ids = filters.iter().find_map(trace_ids_of);
                 let text: Vec<TextQuery> = filters.iter().filter_map(text_query_of).collect();
-                let text = match text.len() {
-                    0 => None,
-                    1 => text.into_iter().next(),
-                    _ => Some(TextQuery::And(text)),
-                };
+                let text = (!text.is_empty()).then(|| all_of(text));
                 match (ids, text) {
                     (None, None) => None,
                     (ids, text) => Some(l.narrowed(ids, text).await?),
