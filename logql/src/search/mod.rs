@@ -179,6 +179,16 @@ impl Expr {
         }
     }
 
+    /// Whether checking a record needs its body (reading it costs).
+    pub fn uses_body(&self) -> bool {
+        match self {
+            Expr::Tokens(_) | Expr::Prefix(_) | Expr::BodyContains(_) | Expr::Logql(_) => true,
+            Expr::And(xs) | Expr::Or(xs) => xs.iter().any(Expr::uses_body),
+            Expr::Not(x) => x.uses_body(),
+            _ => false,
+        }
+    }
+
     /// Whether checking a record needs its attributes (reading them costs).
     pub fn uses_attributes(&self) -> bool {
         match self {

@@ -157,7 +157,8 @@ impl Search {
 pub(crate) struct Checker<'a> {
     /// The record times, when the batch has them (a LogQL template may read them).
     ts: Option<arrow::array::TimestampNanosecondArray>,
-    body: StringArray,
+    /// Read only when the expression reads it (`Expr::uses_body`).
+    body: Option<StringArray>,
     service: StringArray,
     severity: Int32Array,
     trace_id: StringArray,
@@ -171,7 +172,10 @@ pub(crate) struct Checker<'a> {
 
 /// The columns a check reads.
 pub(super) fn check_columns(expr: &Expr) -> Vec<&'static str> {
-    let mut cols = vec!["body", "service", "severity_number", "trace_id", "span_id"];
+    let mut cols = vec!["service", "severity_number", "trace_id", "span_id"];
+    if expr.uses_body() {
+        cols.push("body");
+    }
     if expr.uses_attributes() {
         cols.push("attributes");
         cols.push("resource");
@@ -205,7 +209,11 @@ impl<'a> Checker<'a> {
             .ok_or_else(|| QueryError::Internal("logs batch has no severity_number".into()))?;
         Ok(Checker {
             ts: timestamps(b, "timestamp").ok(),
-            body: strings(b, "body")?,
+            body: if expr.uses_body() {
+                Some(strings(b, "body")?)
+            } else {
+                None
+            },
             service: strings(b, "service")?,
             severity,
             trace_id: text_column(b, "trace_id")?,
@@ -231,7 +239,7 @@ impl<'a> Checker<'a> {
         }
         let r = Record {
             ts_ns: self.ts.as_ref().map_or(0, |t| t.value(i)),
-            body: self.body.value(i),
+            body: self.body.as_ref().map_or("", |b| b.value(i)),
             service: self.service.value(i),
             severity_number: self.severity.value(i),
             trace_id: self.trace_id.value(i),
