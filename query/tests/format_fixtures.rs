@@ -1,14 +1,16 @@
 //! Data written by an earlier on-disk format is still read, whole and unchanged.
 //!
-//! `storage/tests/fixtures/data-v1/` to `data-v4/` are data directories
+//! `storage/tests/fixtures/data-v1/` to `data-v5/` are data directories
 //! (MANIFEST, Parquet files of every signal with their trace-id sidecars, tag and
-//! full-text indexes, series files) written from the dataset below by three formats:
+//! full-text indexes, series files) written from the dataset below by five formats:
 //! samples a row each (`data-v1`), samples in runs per series (`data-v2`,
 //! `files/runs.rs`), logs files with their stream volumes in the footer (`data-v3`,
-//! `files/volumes.rs`), and logs files with trace-id bloom filters (`data-v4`,
-//! `files/encoding.rs`); `expected.json` beside each holds what the API answered over
-//! it (the logs-of-a-trace questions, added with `data-v4`, hold the same answers in
-//! the older directories: there the column is read).
+//! `files/volumes.rs`), logs files with trace-id bloom filters (`data-v4`,
+//! `files/encoding.rs`), and full-text indexes keeping the bodies' `| json` labels
+//! (`data-v5`, `index/json_fields.rs`); `expected.json` beside each holds what the API
+//! answered over it (the logs-of-a-trace questions, added with `data-v4`, hold the same answers in
+//! the older directories: there the column is read; so do LogQL's `| json` answers,
+//! added with `data-v5`, where the older indexes have the bodies parsed).
 //! This test opens a copy of each with today's code and asks the same questions
 //! through the API: SQL over each table (every column, through the file layouts), a
 //! trace by id (trace-id sidecar), a tag search (tag index), a log search (full-text
@@ -104,6 +106,18 @@ fn requests() -> Vec<(&'static str, &'static str, String, Option<String>)> {
                 "/api/v1/logs/search?query=trace_id%3A{:032x}&start={s}&end={}&limit=100",
                 5,
                 s + 3600
+            ),
+            None,
+        ),
+        // LogQL's `| json` (no body here is JSON: every line is an error, which the
+        // full-text index says since data-v5, and the bodies say before).
+        (
+            "logql_json",
+            "GET",
+            format!(
+                "/loki/api/v1/query_range?query={}&start={s}&end={}&step=30",
+                "sum%20by%20(detected_level)%20(count_over_time(%7Bservice_name%3D~%22.%2B%22%7D%20%7C%20json%20%7C%20__error__%21%3D%22%22%20%7C%20drop%20__error__%2C%20__error_details__%20%5B30s%5D))",
+                s + 90
             ),
             None,
         ),
@@ -286,6 +300,15 @@ async fn read_whole(name: &str) {
             got["sql_logs_by_trace"]["rows"].as_array().unwrap().len(),
             3
         );
+        assert_eq!(
+            got["logql_json"]["data"]["result"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3,
+            "{}",
+            got["logql_json"]
+        );
         st.storage.close().await.unwrap();
     }
 }
@@ -308,4 +331,9 @@ async fn format_fixture_v3_is_read_whole() {
 #[tokio::test]
 async fn format_fixture_v4_is_read_whole() {
     read_whole("data-v4").await;
+}
+
+#[tokio::test]
+async fn format_fixture_v5_is_read_whole() {
+    read_whole("data-v5").await;
 }

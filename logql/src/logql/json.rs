@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::ast::PathPart;
-use super::pipeline::Entry;
+use super::ast::{Labels, PathPart};
+use super::pipeline::{Entry, label_name};
 
 /// An object member's name, borrowed from the line unless it holds escapes.
 struct Key<'a>(Cow<'a, str>);
@@ -102,6 +102,57 @@ pub(super) fn json(params: &[(String, Vec<PathPart>)], e: &mut Entry<'_>) {
         Err(err) => e.set_error("JSONParserErr", err.to_string()),
     }
     e.line = line;
+}
+
+/// Every label `| json` (without parameters) gives `line`, named as labels (before a
+/// clash with a stream label renames one `…_extracted`), a repeated name's last value;
+/// `None` when the line is not a JSON object (the stage's `JSONParserErr`). What a
+/// store keeps to answer `| json` without reading the line again
+/// ([`super::Extractor::push_parsed`]).
+pub fn json_labels(line: &str) -> Option<Vec<(String, String)>> {
+    // Anything but an object is an error, which needs no parse to tell.
+    if !line.trim_start().starts_with('{') {
+        return None;
+    }
+    let everything = Labels::new();
+    let entry = Entry::new(&everything, "");
+    let mut found = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(line);
+    Flatten {
+        prefix: "",
+        entry: &entry,
+        out: &mut found,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end())
+    .ok()?;
+    let mut out: Vec<(String, String)> = Vec::with_capacity(found.len());
+    for (k, v) in found {
+        let name = label_name(&k);
+        if name.is_empty() {
+            continue;
+        }
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = v,
+            None => out.push((name.into_owned(), v)),
+        }
+    }
+    Some(out)
+}
+
+/// The `| json` stage of a line the store parsed already ([`json_labels`]): its labels,
+/// or `None` for a line that is not a JSON object.
+pub(super) fn apply_parsed(e: &mut Entry<'_>, parsed: Option<&[(&str, &str)]>) {
+    match parsed {
+        Some(fields) => {
+            for (k, v) in fields {
+                e.extract(k, (*v).to_string());
+            }
+        }
+        // The details (serde's message) are not kept: a caller that reads them
+        // feeds the line itself.
+        None => e.set_error("JSONParserErr", String::new()),
+    }
 }
 
 /// `| unpack`: the string fields of a JSON object as labels (Promtail's `pack` stage

@@ -43,7 +43,8 @@ pub use ast::*;
 pub use eval::{
     Data, Extracted, Line, Prepared, Sample, Stream, Value, evaluate, evaluate_at, prepare, window,
 };
-pub use extract::{Extractor, extractors};
+pub use extract::{Extractor, ParsedLine, extractors};
+pub use json::json_labels;
 pub use parse::parse;
 pub use streams::{
     DETECTED_LEVEL, detected_level, detected_level_pair, selects_stream, stream_labels,

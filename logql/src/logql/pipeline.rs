@@ -268,7 +268,7 @@ pub fn is_label_name(s: &str) -> bool {
 
 /// `key` as a label name ([`sanitize_label_name`]); most keys are label names
 /// already, and are borrowed, not copied.
-fn label_name(key: &str) -> Cow<'_, str> {
+pub(super) fn label_name(key: &str) -> Cow<'_, str> {
     if is_label_name(key) {
         Cow::Borrowed(key)
     } else {

@@ -639,3 +639,57 @@ fn cut_to_a_group_reads_only_what_the_group_needs() {
         ]
     );
 }
+
+/// Which ranges may be fed lines already parsed by `| json`, and the labels they need.
+#[test]
+fn parsed_json_labels_only_where_the_line_is_not_read() {
+    let steps = [0, 60 * S];
+    let needs = |q: &str| {
+        let m = metric(q);
+        extractors(&m, &steps)[0].parsed_json_labels()
+    };
+    let names = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        needs(r#"sum by (level) (count_over_time({app="a"} | json [1m]))"#),
+        names(&["level"])
+    );
+    assert_eq!(
+        needs(
+            r#"sum by (level) (count_over_time({app="a"} | json | __error__="" | status_extracted>=500 | drop msg [1m]))"#
+        ),
+        names(&["level", "status", "status_extracted"])
+    );
+    assert_eq!(
+        needs(r#"max by (svc) (max_over_time({app="a"} | json | unwrap latency [1m]))"#),
+        names(&["latency", "svc"])
+    );
+    assert_eq!(
+        needs(r#"sum(count_over_time({app="a"} | json | status >= 500 [5m]))"#),
+        names(&["status"])
+    );
+    for q in [
+        // No group cutting lines to known labels.
+        r#"count_over_time({app="a"} | json [1m])"#,
+        r#"sum without (x) (count_over_time({app="a"} | json [1m]))"#,
+        // The line is read after `| json`, or its size is the value.
+        // (A `line_format` that cannot change the sample is left out when parsed.)
+        r#"sum by (lvl) (count_over_time({app="a"} | json | label_format lvl="{{.level}}" [1m]))"#,
+        r#"sum by (level) (count_over_time({app="a"} | json | logfmt [1m]))"#,
+        r#"sum by (level) (count_over_time({app="a"} | json |= "x" [1m]))"#,
+        r#"sum by (level) (bytes_over_time({app="a"} | json [1m]))"#,
+        // Not a parameterless `| json` first; the error's details are read.
+        r#"sum by (level) (count_over_time({app="a"} | json level="lvl" [1m]))"#,
+        r#"sum by (level) (count_over_time({app="a"} |= "x" | json [1m]))"#,
+        r#"sum by (level) (count_over_time({app="a"} | json | __error_details__="" [1m]))"#,
+    ] {
+        assert_eq!(needs(q), None, "{q}");
+    }
+    let reads = |q: &str| extractors(&metric(q), &steps)[0].reads_line();
+    assert!(!reads(r#"count_over_time({app="a"} [1m])"#));
+    assert!(!reads(r#"sum(rate({app="a"} | level="x" | drop y [1m]))"#));
+    assert!(reads(r#"bytes_over_time({app="a"} [1m])"#));
+    assert!(reads(r#"count_over_time({app="a"} |= "x" [1m])"#));
+    assert!(reads(
+        r#"sum by (level) (count_over_time({app="a"} | json [1m]))"#
+    ));
+}

@@ -12,21 +12,20 @@
 //! (`osprey_logql::logql::streams`).
 
 use std::collections::{BTreeMap, BinaryHeap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 
-use arrow::array::{Int32Array, RecordBatch, StringArray};
+use arrow::array::RecordBatch;
 use osprey_logql::logql::{
-    self, DETECTED_LEVEL, Extractor, Labels, Line, LogExpr, MetricExpr, Prepared, Stream, Value,
-    detected_level_pair, selects_stream, stream_labels,
+    self, Extractor, Labels, Line, LogExpr, MetricExpr, Prepared, Stream, Value,
 };
 use osprey_logql::search::{Expr, ServiceRegex};
 use osprey_storage::FileMeta;
 use osprey_storage::{Signal, Snapshot, Storage};
 
+use super::lines::{Collector, LINE_COLUMNS, LineColumns};
 use super::scan::scan_each;
 use super::search::{Loc, Search, Visitor, scan};
 use super::textquery::regex_literals;
-use crate::columns::{Maps, strings};
 use crate::{QueryError, QueryState, readahead};
 
 /// Most samples (a line's time and value, 16 bytes) one metric query's ranges may hold
@@ -153,17 +152,10 @@ fn extract_range<'a>(
     };
     let held = AtomicUsize::new(0);
     let collectors = (0..readahead::workers(usize::MAX))
-        .map(|_| Collector {
-            x: x.fork(),
-            cols: LineColumns::default(),
-            last: None,
-            unclaimed: 0,
-            held: &held,
-            limit: *budget,
-        })
+        .map(|_| Collector::new(storage, x.fork(), &held, *budget))
         .collect();
     for c in scan_each(storage, snap, &search, collectors)? {
-        x.merge(c.x);
+        x.merge(c.into_extractor());
     }
     *budget = budget.saturating_sub(x.samples());
     Ok(x)
@@ -412,165 +404,5 @@ pub fn prefilter(log: &LogExpr) -> Expr {
     match parts.len() {
         0 => Expr::All,
         _ => Expr::And(parts),
-    }
-}
-
-/// The columns a LogQL scan reads of a batch (body, service, resource, attributes,
-/// severity), and the checks every line goes through first.
-#[derive(Default)]
-struct LineColumns(Option<(StringArray, StringArray, Maps, Maps, Int32Array)>);
-
-/// A kept row: its line, stream labels and structured metadata.
-type Selected<'a> = (&'a str, Labels, Vec<(String, String)>);
-
-/// A row's line and structured metadata.
-type LineOf<'a> = (&'a str, Vec<(String, String)>);
-
-const LINE_COLUMNS: &[&str] = &[
-    "body",
-    "service",
-    "resource",
-    "attributes",
-    "severity_number",
-];
-
-impl LineColumns {
-    fn load(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
-        let severity = b
-            .column_by_name("severity_number")
-            .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
-            .cloned()
-            .ok_or_else(|| QueryError::Internal("logs batch has no severity_number".into()))?;
-        self.0 = Some((
-            strings(b, "body")?,
-            strings(b, "service")?,
-            Maps::new(b, "resource")?,
-            Maps::new(b, "attributes")?,
-            severity,
-        ));
-        Ok(())
-    }
-
-    /// Whether rows `i` and `j` are of one stream (same service and resource).
-    fn same_stream(&self, i: usize, j: usize) -> bool {
-        self.0.as_ref().is_some_and(|(_, service, resource, _, _)| {
-            service.value(i) == service.value(j) && resource.same_row(i, j)
-        })
-    }
-
-    /// Row `i`'s line and structured metadata when the query's leading line filters
-    /// keep it, without its stream labels (see [`Self::same_stream`]).
-    /// Only the metadata whose name `keep` accepts is copied.
-    fn line_of(
-        &self,
-        log: &LogExpr,
-        i: usize,
-        keep: impl Fn(&str) -> bool,
-    ) -> Result<Option<LineOf<'_>>, QueryError> {
-        let Some((body, _, _, attributes, severity)) = &self.0 else {
-            return Err(QueryError::Internal(
-                "logql scan visited before a batch".into(),
-            ));
-        };
-        let line = body.value(i);
-        if !log
-            .leading_line_filters()
-            .all(|f| logql::pipeline::line_matches(f, line))
-        {
-            return Ok(None);
-        }
-        let mut metadata = attributes.row_where(i, &keep);
-        if keep(DETECTED_LEVEL) {
-            metadata.push(detected_level_pair(severity.value(i)));
-        }
-        Ok(Some((line, metadata)))
-    }
-
-    /// Row `i`'s stream labels, when the query's selector keeps its stream.
-    fn stream_of(&self, log: &LogExpr, i: usize) -> Option<Labels> {
-        let (_, service, resource, _, _) = self.0.as_ref()?;
-        let service = service.value(i);
-        let labels = stream_labels(resource.row(i), service);
-        selects_stream(log, &labels, service).then_some(labels)
-    }
-
-    /// Row `i`'s line, stream labels and structured metadata (its attributes and
-    /// `detected_level`), when the query's leading line filters and its selector keep it.
-    fn selected(&self, log: &LogExpr, i: usize) -> Result<Option<Selected<'_>>, QueryError> {
-        let Some((line, metadata)) = self.line_of(log, i, |_| true)? else {
-            return Ok(None);
-        };
-        Ok(self
-            .stream_of(log, i)
-            .map(|labels| (line, labels, metadata)))
-    }
-}
-
-struct Collector<'a> {
-    x: Extractor<'a>,
-    cols: LineColumns,
-    /// The last row whose stream was decided in this batch, and whether the selector
-    /// kept it: the next row of the same stream reuses that.
-    last: Option<(usize, bool)>,
-    /// Samples this collector kept that `held` does not count yet (it is told in
-    /// blocks, not per line).
-    unclaimed: usize,
-    /// Samples all the range's collectors hold, and the most they may.
-    held: &'a AtomicUsize,
-    limit: usize,
-}
-
-/// Samples a collector keeps before it adds them to the shared count.
-const CLAIM: usize = 4096;
-
-impl Visitor for Collector<'_> {
-    fn columns(&self) -> &[&'static str] {
-        LINE_COLUMNS
-    }
-
-    fn begin_batch(&mut self, b: &RecordBatch) -> Result<(), QueryError> {
-        self.last = None;
-        self.cols.load(b)
-    }
-
-    fn visit(&mut self, ts: i64, _b: &RecordBatch, i: usize, _loc: Loc) -> Result<(), QueryError> {
-        if !self.x.in_a_window(ts) {
-            return Ok(());
-        }
-        let log = &self.x.range().log;
-        let x = &self.x;
-        let Some((line, metadata)) = self.cols.line_of(log, i, |k| x.wants_metadata(k))? else {
-            return Ok(());
-        };
-        // Rows of a stream mostly come together: its labels are set once per run.
-        let kept = match self.last.take() {
-            Some((j, kept)) if self.cols.same_stream(i, j) => kept,
-            _ => match self.cols.stream_of(log, i) {
-                Some(labels) => {
-                    self.x.set_stream(&labels);
-                    true
-                }
-                None => false,
-            },
-        };
-        self.last = Some((i, kept));
-        if !kept {
-            return Ok(());
-        }
-        let before = self.x.samples();
-        self.x.push(ts, line, &metadata)?;
-        self.unclaimed += self.x.samples() - before;
-        if self.unclaimed < CLAIM {
-            return Ok(());
-        }
-        let held = self.held.fetch_add(self.unclaimed, Ordering::Relaxed) + self.unclaimed;
-        self.unclaimed = 0;
-        if held > self.limit {
-            return Err(QueryError::Execution(format!(
-                "the query's ranges hold more than {MAX_SAMPLES} samples ({} MiB): narrow the selector, add line filters or shorten the range",
-                (MAX_SAMPLES * 16) >> 20
-            )));
-        }
-        Ok(())
     }
 }

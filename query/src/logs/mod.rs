@@ -4,12 +4,13 @@
 //! (`search.rs`: newest-first pages through that scan, `textquery.rs` turning
 //! a search expression into its index query), counts over time and field summaries
 //! (`stats.rs`), pattern mining (`patterns.rs`), live tail (`tail.rs`), LogQL metric
-//! and log queries (`logql.rs`) and the streams of a time range (`streams.rs`, for
+//! and log queries (`logql.rs`, its lines fed by `lines.rs`) and the streams of a time range (`streams.rs`, for
 //! Loki's label and series endpoints). The language itself is `osprey-logql`'s;
 //! results are typed values that `api/logs.rs` and `api/loki/` render.
 
 pub mod detected;
 pub mod filter;
+mod lines;
 pub mod logql;
 pub mod patterns;
 mod scan;

@@ -13,7 +13,7 @@ use super::search::{Checker, Search, check_columns, storage_err};
 use super::textquery::{self, IndexCaps};
 use crate::columns::timestamps;
 use crate::{QueryError, readahead};
-use osprey_storage::index::fulltext::TextQuery;
+use osprey_storage::index::fulltext::{TextIndex, TextQuery};
 
 /// Where a hit is: an in-memory batch or a file, and the row in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -41,8 +41,42 @@ pub(crate) trait Visitor {
         Ok(())
     }
 
+    /// What this visitor can take from a file's full-text index instead of its rows.
+    fn index_reads(&self) -> Option<FromIndex> {
+        None
+    }
+
+    /// Called before the matches of a file are visited, with its index when its rows
+    /// are read as [`Visitor::index_reads`] asked (`None`: the rows hold everything, as
+    /// the in-memory records do, before which it is called too).
+    fn begin_file(
+        &mut self,
+        _file: Option<&FileMeta>,
+        _index: Option<&TextIndex>,
+    ) -> Result<(), QueryError> {
+        Ok(())
+    }
+
     /// One match: row `i` of `b`, stored at `loc`.
     fn visit(&mut self, ts: i64, b: &RecordBatch, i: usize, loc: Loc) -> Result<(), QueryError>;
+}
+
+/// What a visitor reads of a file instead of [`Visitor::columns`] (`columns`), when it
+/// needs no more, or when it takes the `| json` labels it names from the file's
+/// full-text index and the index keeps them all (or the file has none of them).
+pub(crate) struct FromIndex {
+    pub json_labels: Option<Vec<String>>,
+    pub columns: &'static [&'static str],
+}
+
+impl FromIndex {
+    /// Whether file `index` holds what this asks for.
+    fn answered_by(&self, index: &TextIndex) -> bool {
+        let (Some(names), Some(kept)) = (&self.json_labels, index.json_labels()) else {
+            return false;
+        };
+        names.iter().all(|n| kept.other.binary_search(n).is_err())
+    }
 }
 
 /// Visits every record of `snap` that matches `m`, files newest first; returns how
@@ -54,7 +88,7 @@ pub(crate) fn scan(
     v: &mut dyn Visitor,
 ) -> Result<usize, QueryError> {
     let mut matched = visit_memory(snap, m, v)?;
-    let plans = plan_files(storage, snap, m, v.columns())?;
+    let plans = plan_files(storage, snap, m, v.columns(), None)?;
     let read = |p: &FilePlan| storage.read_rows(p.meta, Some(&p.cols), p.candidates.as_deref());
     readahead::in_order(&plans, read, |i, batches, skips| {
         let p = &plans[i];
@@ -92,11 +126,13 @@ pub(crate) fn scan_each<V: Visitor + Send>(
         return Ok(visitors);
     };
     visit_memory(snap, m, first)?;
-    let plans = plan_files(storage, snap, m, first.columns())?;
+    let from_index = first.index_reads();
+    let plans = plan_files(storage, snap, m, first.columns(), from_index.as_ref())?;
     readahead::each(&plans, &mut visitors, |v, p| {
         if p.countable && v.skip_file(p.meta) {
             return Ok(());
         }
+        v.begin_file(Some(p.meta), p.from_index.as_deref())?;
         let batches = storage
             .read_rows(p.meta, Some(&p.cols), p.candidates.as_deref())
             .map_err(storage_err)?;
@@ -112,6 +148,7 @@ fn visit_memory(
     v: &mut dyn Visitor,
 ) -> Result<usize, QueryError> {
     let mut matched = 0usize;
+    v.begin_file(None, None)?;
     for (bi, b) in snap.batches.iter().enumerate() {
         let ts = timestamps(b, "timestamp")?;
         let mut check = Checker::new(b, &m.expr)?;
@@ -135,6 +172,7 @@ fn plan_files<'s>(
     snap: &'s osprey_storage::Snapshot,
     m: &Search,
     columns: &[&'static str],
+    from_index: Option<&FromIndex>,
 ) -> Result<Vec<FilePlan<'s>>, QueryError> {
     let mut files: Vec<(usize, &FileMeta)> = snap
         .files
@@ -147,7 +185,14 @@ fn plan_files<'s>(
     // Each file's index lookups (a substring's walks its whole term dictionary) on
     // every core.
     let plans = readahead::map(&files, |&(fi, meta)| {
-        plan_file(storage, m, columns, trace_ids.as_deref(), fi, meta)
+        plan_file(
+            storage,
+            m,
+            (columns, from_index),
+            trace_ids.as_deref(),
+            fi,
+            meta,
+        )
     })?;
     Ok(plans.into_iter().flatten().collect())
 }
@@ -156,12 +201,17 @@ fn plan_files<'s>(
 fn plan_file<'s>(
     storage: &Storage,
     m: &Search,
-    columns: &[&'static str],
+    (columns, from_index): (&[&'static str], Option<&FromIndex>),
     trace_ids: Option<&[String]>,
     fi: usize,
     meta: &'s FileMeta,
 ) -> Result<Option<FilePlan<'s>>, QueryError> {
     let index = storage.text_index(meta);
+    let (columns, from_index) = match (from_index, &index) {
+        (Some(f), _) if f.json_labels.is_none() => (f.columns, None),
+        (Some(f), Some(i)) if f.answered_by(i) => (f.columns, Some(i.clone())),
+        _ => (columns, None),
+    };
     // Indexes written before positions (or resource attributes) were kept answer with
     // what they hold, and the rest is checked against the rows.
     let caps = index.as_ref().map_or(IndexCaps::CURRENT, |i| IndexCaps {
@@ -219,6 +269,7 @@ fn plan_file<'s>(
         candidates,
         check,
         cols,
+        from_index,
     }))
 }
 
@@ -265,4 +316,6 @@ struct FilePlan<'a> {
     /// Whether its matches may be counted from the index alone (wholly in range, exact).
     countable: bool,
     cols: Vec<&'static str>,
+    /// Its index, when the visitor takes part of what it reads from there.
+    from_index: Option<std::sync::Arc<TextIndex>>,
 }

@@ -37,13 +37,15 @@ use tantivy::query::{
     AllQuery, BooleanQuery, EnableScoring, Occur, PhraseQuery, Query, RegexQuery, TermQuery,
 };
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
+    Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema, TextFieldIndexing,
+    TextOptions,
 };
 use tantivy::tokenizer::{LowerCaser, SimpleTokenizer, TextAnalyzer, TokenizerManager};
 use tantivy::{DocSet, Index, IndexReader, ReloadPolicy, TERMINATED, TantivyDocument, Term};
 
 use crate::StorageError;
 use crate::files::blobs::Blobs;
+use crate::index::json_fields::{self, Collected, JsonColumns, JsonLabels};
 use crate::index::terms::{AnyTermQuery, TermBudget, TermList};
 
 /// Attribute values longer than this are not indexed (they are still stored and
@@ -83,6 +85,9 @@ struct Fields {
     service: Field,
     level: Field,
     attr: Field,
+    /// The `| json` labels and whether a body is a JSON object (`json_fields`); not in
+    /// indexes written before they were kept.
+    json: Option<(Field, Field)>,
 }
 
 fn schema(positions: bool) -> (Schema, Fields) {
@@ -110,6 +115,16 @@ fn schema(positions: bool) -> (Schema, Fields) {
         service: b.add_text_field("service", text("raw", IndexRecordOption::Basic)),
         level: b.add_u64_field("level", NumericOptions::default().set_indexed()),
         attr: b.add_text_field("attr", text("raw", IndexRecordOption::Basic)),
+        json: Some((
+            b.add_json_field(
+                json_fields::FIELD,
+                JsonObjectOptions::default().set_fast("raw"),
+            ),
+            b.add_bool_field(
+                json_fields::ERROR_FIELD,
+                NumericOptions::default().set_fast(),
+            ),
+        )),
     };
     (b.build(), fields)
 }
@@ -121,6 +136,10 @@ fn fields_of(schema: &Schema) -> Result<Fields, StorageError> {
         service: f("service")?,
         level: f("level")?,
         attr: f("attr")?,
+        json: schema
+            .get_field(json_fields::FIELD)
+            .ok()
+            .zip(schema.get_field(json_fields::ERROR_FIELD).ok()),
     })
 }
 
@@ -144,6 +163,9 @@ struct Toc {
     /// The `attr` field holds resource attributes too.
     #[serde(default)]
     resource: bool,
+    /// The file's `| json` labels (absent in indexes written before they were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    json: Option<JsonLabels>,
 }
 
 /// Builds the index of the logs rows in `batch` (file order) and writes it durably
@@ -190,6 +212,7 @@ pub fn write_sidecar(
             )
         })
         .collect();
+    let json = f.json.map(|fields| (Collected::new(body), fields));
     let mut kv = String::new();
     for row in 0..batch.num_rows() {
         let mut doc = TantivyDocument::new();
@@ -208,6 +231,9 @@ pub fn write_sidecar(
                 }
             }
         }
+        if let Some((collected, fields)) = &json {
+            collected.add_to(&mut doc, row, *fields);
+        }
         w.add_document(doc).map_err(err)?;
     }
     let index = w.finalize().map_err(err)?;
@@ -224,6 +250,7 @@ pub fn write_sidecar(
         files: Vec::new(),
         crc32: 0,
         resource: true,
+        json: json.map(|(collected, _)| collected.labels()),
     };
     use tantivy::Directory;
     for name in names {
@@ -329,6 +356,8 @@ pub struct TextIndex {
     positions: bool,
     /// The `attr` field holds resource attributes too.
     resource: bool,
+    /// The file's `| json` labels, when the index keeps them.
+    json: Option<JsonLabels>,
     /// The body terms of each segment, laid flat for substring lookups; built the first
     /// time a fragment is asked ([`TextQuery::Contains`]) and kept while `term_budget`
     /// has room for them.
@@ -404,6 +433,7 @@ impl TextIndex {
             bytes: data.len(),
             positions,
             resource: toc.resource,
+            json: toc.json,
             body_terms: RwLock::new(None),
             term_budget: None,
         })
@@ -435,6 +465,24 @@ impl TextIndex {
     pub fn with_term_budget(mut self, budget: TermBudget) -> Self {
         self.term_budget = Some(budget);
         self
+    }
+
+    /// The file's `| json` labels, when its index keeps them (see `json_fields`).
+    pub fn json_labels(&self) -> Option<&JsonLabels> {
+        self.json.as_ref()
+    }
+
+    /// The columns of the kept `| json` labels among `names`; `None` when the index
+    /// keeps none (written before they were kept).
+    pub fn json_columns(&self, names: &[String]) -> Result<Option<JsonColumns>, StorageError> {
+        let Some(labels) = &self.json else {
+            return Ok(None);
+        };
+        let searcher = self.reader.searcher();
+        let Some(segment) = searcher.segment_readers().first() else {
+            return Ok(None);
+        };
+        JsonColumns::open(segment.fast_fields(), labels, names).map(Some)
     }
 
     /// Size of the index in memory (its term lists are counted by their own budget).
