@@ -41,13 +41,23 @@ const TIME_PAGE_BYTES: usize = 64 << 10;
 /// False-positive rate of the logs' trace-id bloom filters.
 const TRACE_ID_FPP: f64 = 0.01;
 
+/// The logs columns compressed (with zstd); the others are not. Measured at 10M
+/// lines (B/line, zstd → none): `trace_id` 13.77 → 13.77 and `span_id` 6.96 → 6.96
+/// (random), `timestamp` 3.38 → 3.45 (delta-packed), severity, service, resource and
+/// scope ≤ 0.2 → ≤ 0.26 (dictionary codes), about +0.3 B/line in all. Reading rows
+/// then creates no zstd context for those columns: parquet-rs makes a compressor
+/// *and* a decompressor for every compressed column chunk it opens, which was a
+/// quarter of a needle search's time. Attribute values can be long free text, and
+/// arrival times (`observed_timestamp`, 0.32 → 3.66 B/line over NDJSON) repeat
+/// their deltas, which zstd finds and delta packing does not.
+const LOGS_COMPRESSED: [&str; 3] = ["body", "attributes.entries.values", "observed_timestamp"];
+
 pub(super) fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterProperties {
     let row_group_rows = opts.row_group_rows;
+    let zstd = Compression::ZSTD(ZstdLevel::try_new(opts.zstd_level).unwrap_or_default());
     let mut b = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_2_0)
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(opts.zstd_level).unwrap_or_default(),
-        ))
+        .set_compression(zstd)
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(row_group_rows.max(1)))
@@ -97,6 +107,11 @@ pub(super) fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterPro
             // "The logs of one trace" skips every row group whose filter rules the id
             // out (1 % false positives; folded to the ids a row group holds, about
             // 1-2 B per traced line). Ids are random, so statistics cannot.
+            b = b.set_compression(Compression::UNCOMPRESSED);
+            for col in LOGS_COMPRESSED {
+                let parts = col.split('.').map(str::to_string).collect();
+                b = b.set_column_compression(ColumnPath::new(parts), zstd);
+            }
             let trace_id = ColumnPath::from("trace_id");
             b = b
                 .set_column_bloom_filter_enabled(trace_id.clone(), true)
