@@ -8,6 +8,8 @@
 //! formats are in folders: `wal/`, `files/` (Parquet files and their layout, owned in
 //! both directions by `files/layout.rs`), `index/` (full-text, tags, trace ids) and
 //! `series/`; each on-disk artifact has its page in `storage/docs/format/`.
+//! `snapshots.rs` is a cluster's commit point in a bucket (numbered snapshots created
+//! once, `storage/docs/format/cluster.md`), not yet used by the engine.
 //!
 //! Write path: [`Storage::append`] encodes a record batch, hands it to the single WAL
 //! writer thread (`wal/writer.rs`), which appends it to the current segment, fsyncs once per
@@ -42,6 +44,7 @@ mod quarantine;
 mod read;
 pub mod schema;
 pub mod series;
+pub mod snapshots;
 pub mod tail;
 mod varint;
 pub mod wal;

@@ -1,0 +1,338 @@
+//! The commit point of a cluster in a bucket (`storage/docs/format/cluster.md`,
+//! "Commit"): numbered full snapshots `manifest/<seq:020>.json`, each created once
+//! with a conditional create (`PutMode::Create`: S3 `If-None-Match: *`; a hard link
+//! on a local directory), so of two writers committing the same `seq` exactly one
+//! wins. Each snapshot names the commit that wrote it (`commit_id`), which is how a
+//! commit whose answer was lost (a timeout, a 5xx retried after it landed, S3's 409)
+//! is recognised as ours when it is read back. Snapshots at or below the highest
+//! garbage-collection marker `manifest/gc-<seq:020>` may be deleted, so a create at
+//! such a `seq` (a writer stalled while they were pruned) is not a commit.
+//!
+//! This is the protocol's storage step, tested here over the real local object store;
+//! the engine's manifest does not commit through it yet (the design page's build
+//! order, step 2), and the fsync a local directory needs after a create (which
+//! `object_store` does not do) comes with that.
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use serde_json::Value;
+
+use crate::StorageError;
+
+/// How often an attempt whose outcome is unknown is tried again.
+const ATTEMPTS: usize = 3;
+
+/// What became of a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commit {
+    /// The snapshot is `seq`.
+    Committed { seq: u64 },
+    /// Another commit holds `seq`: read the head again, re-apply, commit at the next.
+    Conflict { seq: u64 },
+    /// `seq` is at or below the garbage-collection boundary `boundary`: not a commit.
+    BehindBoundary { seq: u64, boundary: u64 },
+}
+
+/// The snapshots under one prefix of a store.
+pub struct Snapshots {
+    store: Arc<dyn ObjectStore>,
+    dir: Path,
+}
+
+impl Snapshots {
+    /// The snapshots under `prefix` (`manifest/` below it).
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str) -> Self {
+        let dir = match prefix.trim_matches('/') {
+            "" => Path::from("manifest"),
+            p => Path::from(format!("{p}/manifest")),
+        };
+        Snapshots { store, dir }
+    }
+
+    fn path(&self, name: &str) -> Path {
+        self.dir.clone().join(name)
+    }
+
+    fn snapshot_path(&self, seq: u64) -> Path {
+        self.path(&format!("{seq:020}.json"))
+    }
+
+    fn err(&self, path: &Path, e: object_store::Error) -> StorageError {
+        StorageError::ObjectStore {
+            path: path.to_string(),
+            source: Box::new(e),
+        }
+    }
+
+    /// Checks that the store refuses a second create of one name, as the protocol needs
+    /// (some S3-compatible stores ignore `If-None-Match` and would let two writers
+    /// overwrite each other silently).
+    pub async fn probe(&self, node_id: &str) -> Result<(), StorageError> {
+        let path = self.path(&format!("probe-{node_id}-{}", uuid_like()));
+        let create = || {
+            self.store.put_opts(
+                &path,
+                PutPayload::from_static(b"probe"),
+                PutOptions::from(PutMode::Create),
+            )
+        };
+        create().await.map_err(|e| self.err(&path, e))?;
+        let second = create().await;
+        let _ = self.store.delete(&path).await;
+        match second {
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Ok(_) => Err(StorageError::Config {
+                key: "storage.object_store",
+                message: "the store let one object be created twice: it ignores conditional creates (S3 If-None-Match), which a cluster's manifest needs".into(),
+            }),
+            Err(e) => Err(self.err(&path, e)),
+        }
+    }
+
+    /// The highest snapshot `seq` listed, `None` when there is none.
+    pub async fn head(&self) -> Result<Option<u64>, StorageError> {
+        let names: Vec<_> = self
+            .store
+            .list(Some(&self.dir))
+            .try_collect()
+            .await
+            .map_err(|e| self.err(&self.dir, e))?;
+        Ok(names
+            .iter()
+            .filter_map(|m| m.location.filename())
+            .filter_map(|f| f.strip_suffix(".json")?.parse::<u64>().ok())
+            .max())
+    }
+
+    /// Snapshot `seq`, `None` when it does not exist.
+    pub async fn read(&self, seq: u64) -> Result<Option<Value>, StorageError> {
+        let path = self.snapshot_path(seq);
+        let bytes = match self.store.get(&path).await {
+            Ok(r) => r.bytes().await.map_err(|e| self.err(&path, e))?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.err(&path, e)),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StorageError::CorruptManifest {
+                path: path.to_string().into(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Commits `body` (a JSON object) as snapshot `seq` under `commit_id`, which must
+    /// be the same on every attempt of one commit and unique across commits.
+    pub async fn commit(
+        &self,
+        seq: u64,
+        commit_id: &str,
+        mut body: Value,
+    ) -> Result<Commit, StorageError> {
+        let path = self.snapshot_path(seq);
+        let Some(object) = body.as_object_mut() else {
+            return Err(StorageError::Layout("a snapshot is a JSON object".into()));
+        };
+        object.insert("seq".into(), seq.into());
+        object.insert("commit_id".into(), commit_id.into());
+        let bytes = serde_json::to_vec(&body).map_err(|e| StorageError::Layout(e.to_string()))?;
+        let payload = PutPayload::from(bytes);
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            let put = self
+                .store
+                .put_opts(&path, payload.clone(), PutOptions::from(PutMode::Create))
+                .await;
+            match put {
+                Ok(_) => return self.past_boundary(seq).await,
+                Err(e @ object_store::Error::NotImplemented { .. }) => {
+                    return Err(self.err(&path, e));
+                }
+                // Exists: someone's, or this commit's own earlier attempt. Unknown
+                // (a timeout, a 5xx): read back to tell.
+                Err(e) => {
+                    match self.read(seq).await? {
+                        Some(s)
+                            if s.get("commit_id").and_then(Value::as_str) == Some(commit_id) =>
+                        {
+                            return self.past_boundary(seq).await;
+                        }
+                        Some(_) => return Ok(Commit::Conflict { seq }),
+                        // Nothing there: the attempt did not land; try again.
+                        None => last = Some(e),
+                    }
+                }
+            }
+        }
+        Err(self.err(
+            &path,
+            last.unwrap_or_else(|| object_store::Error::Generic {
+                store: "snapshots",
+                source: "no attempt made".into(),
+            }),
+        ))
+    }
+
+    /// `Committed` unless `seq` is at or below the garbage-collection boundary.
+    async fn past_boundary(&self, seq: u64) -> Result<Commit, StorageError> {
+        let boundary = self.gc_boundary().await?;
+        Ok(match boundary {
+            Some(b) if seq <= b => Commit::BehindBoundary { seq, boundary: b },
+            _ => Commit::Committed { seq },
+        })
+    }
+
+    /// Marks snapshots up to `seq` as deletable; written before any is deleted.
+    pub async fn mark_gc(&self, seq: u64) -> Result<(), StorageError> {
+        let path = self.path(&format!("gc-{seq:020}"));
+        let put = self
+            .store
+            .put_opts(
+                &path,
+                PutPayload::from_static(b""),
+                PutOptions::from(PutMode::Create),
+            )
+            .await;
+        match put {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(self.err(&path, e)),
+        }
+    }
+
+    /// The highest garbage-collection marker, if any.
+    pub async fn gc_boundary(&self) -> Result<Option<u64>, StorageError> {
+        let names: Vec<_> = self
+            .store
+            .list(Some(&self.dir))
+            .try_collect()
+            .await
+            .map_err(|e| self.err(&self.dir, e))?;
+        Ok(names
+            .iter()
+            .filter_map(|m| m.location.filename())
+            .filter_map(|f| f.strip_prefix("gc-")?.parse::<u64>().ok())
+            .max())
+    }
+}
+
+/// A name part unique enough for a probe object (time and process).
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}-{:x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::local::LocalFileSystem;
+    use serde_json::json;
+
+    fn store(dir: &std::path::Path) -> Snapshots {
+        let fs = LocalFileSystem::new_with_prefix(dir).unwrap();
+        Snapshots::new(Arc::new(fs), "cluster")
+    }
+
+    #[tokio::test]
+    async fn of_two_commits_at_one_seq_exactly_one_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        s.probe("n0").await.unwrap();
+        assert_eq!(s.head().await.unwrap(), None);
+        let (a, b) = tokio::join!(
+            s.commit(1, "commit-a", json!({"files": ["a"]})),
+            s.commit(1, "commit-b", json!({"files": ["b"]})),
+        );
+        let outcomes = [a.unwrap(), b.unwrap()];
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| **o == Commit::Committed { seq: 1 })
+                .count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(outcomes.contains(&Commit::Conflict { seq: 1 }));
+        let winner = s.read(1).await.unwrap().unwrap();
+        let id = winner["commit_id"].as_str().unwrap();
+        let files = if id == "commit-a" { "a" } else { "b" };
+        assert_eq!(winner["files"], json!([files]));
+        assert_eq!(winner["seq"], json!(1));
+        // The loser re-applies on the head and commits the next.
+        assert_eq!(s.head().await.unwrap(), Some(1));
+        assert_eq!(
+            s.commit(2, "commit-c", json!({"files": ["a", "b"]}))
+                .await
+                .unwrap(),
+            Commit::Committed { seq: 2 }
+        );
+        assert_eq!(s.head().await.unwrap(), Some(2));
+    }
+
+    /// A commit whose first attempt landed but whose answer was lost is retried with
+    /// the same id: the store says the name exists, the read-back finds our id.
+    #[tokio::test]
+    async fn a_commit_whose_answer_was_lost_is_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        assert_eq!(
+            s.commit(7, "mine", json!({})).await.unwrap(),
+            Commit::Committed { seq: 7 }
+        );
+        // The retry of the same commit.
+        assert_eq!(
+            s.commit(7, "mine", json!({})).await.unwrap(),
+            Commit::Committed { seq: 7 }
+        );
+        // Anyone else's commit at 7 is a conflict.
+        assert_eq!(
+            s.commit(7, "theirs", json!({})).await.unwrap(),
+            Commit::Conflict { seq: 7 }
+        );
+    }
+
+    /// Snapshots up to a marker may be deleted, so a create at such a seq (a writer
+    /// stalled while they were pruned) is not a commit.
+    #[tokio::test]
+    async fn a_commit_behind_the_gc_boundary_is_not_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        for seq in 1..=3 {
+            s.commit(seq, &format!("c{seq}"), json!({})).await.unwrap();
+        }
+        s.mark_gc(2).await.unwrap();
+        s.mark_gc(2).await.unwrap();
+        assert_eq!(s.gc_boundary().await.unwrap(), Some(2));
+        let stale = std::fs::remove_file(
+            dir.path()
+                .join("cluster/manifest")
+                .join(format!("{:020}.json", 2)),
+        );
+        stale.unwrap();
+        assert_eq!(
+            s.commit(2, "late", json!({})).await.unwrap(),
+            Commit::BehindBoundary {
+                seq: 2,
+                boundary: 2
+            }
+        );
+        assert_eq!(
+            s.commit(4, "c4", json!({})).await.unwrap(),
+            Commit::Committed { seq: 4 }
+        );
+        // Markers and snapshots are told apart.
+        assert_eq!(s.head().await.unwrap(), Some(4));
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_is_an_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let e = s.commit(1, "x", json!([1, 2])).await.unwrap_err();
+        assert!(e.to_string().contains("JSON object"), "{e}");
+        assert_eq!(s.read(9).await.unwrap(), None);
+    }
+}
