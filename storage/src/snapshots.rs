@@ -94,6 +94,14 @@ impl Snapshots {
 
     /// The highest snapshot `seq` listed, `None` when there is none.
     pub async fn head(&self) -> Result<Option<u64>, StorageError> {
+        self.highest(|name| name.strip_suffix(".json")).await
+    }
+
+    /// The highest number among the names `number_of` reads one from.
+    async fn highest(
+        &self,
+        number_of: impl Fn(&str) -> Option<&str>,
+    ) -> Result<Option<u64>, StorageError> {
         let names: Vec<_> = self
             .store
             .list(Some(&self.dir))
@@ -103,7 +111,7 @@ impl Snapshots {
         Ok(names
             .iter()
             .filter_map(|m| m.location.filename())
-            .filter_map(|f| f.strip_suffix(".json")?.parse::<u64>().ok())
+            .filter_map(|f| number_of(f)?.parse::<u64>().ok())
             .max())
     }
 
@@ -203,17 +211,7 @@ impl Snapshots {
 
     /// The highest garbage-collection marker, if any.
     pub async fn gc_boundary(&self) -> Result<Option<u64>, StorageError> {
-        let names: Vec<_> = self
-            .store
-            .list(Some(&self.dir))
-            .try_collect()
-            .await
-            .map_err(|e| self.err(&self.dir, e))?;
-        Ok(names
-            .iter()
-            .filter_map(|m| m.location.filename())
-            .filter_map(|f| f.strip_prefix("gc-")?.parse::<u64>().ok())
-            .max())
+        self.highest(|name| name.strip_prefix("gc-")).await
     }
 }
 
