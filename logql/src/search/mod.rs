@@ -124,15 +124,38 @@ pub struct Record<'a> {
 }
 
 /// What [`Expr::matches`] needs besides the record: a tokenizer and the body's tokens,
-/// computed once per record.
+/// computed once per record, and the last services each service regex was run on
+/// (records come in runs of one service).
 #[derive(Default)]
 pub struct Scratch {
     tok: Tokenizer,
     tokens: Vec<String>,
     body_done: bool,
+    /// (the regex's address, a service, whether it matched).
+    services: Vec<(usize, String, bool)>,
 }
 
+/// Most (regex, service) answers a [`Scratch`] keeps.
+const SERVICE_ANSWERS: usize = 16;
+
 impl Scratch {
+    fn service_matches(&mut self, x: &ServiceRegex, service: &str) -> bool {
+        let id = std::ptr::from_ref(x) as usize;
+        if let Some((_, _, hit)) = self
+            .services
+            .iter()
+            .find(|(i, s, _)| *i == id && s == service)
+        {
+            return *hit;
+        }
+        let hit = x.anchored.is_match(service);
+        if self.services.len() >= SERVICE_ANSWERS {
+            self.services.clear();
+        }
+        self.services.push((id, service.to_string(), hit));
+        hit
+    }
+
     fn body_tokens(&mut self, body: &str) -> &[String] {
         if !self.body_done {
             self.tokens.clear();
@@ -164,7 +187,7 @@ impl Expr {
             Expr::Prefix(p) => s.body_tokens(r.body).iter().any(|t| t.starts_with(p)),
             Expr::BodyContains(x) => r.body.contains(x.as_str()),
             Expr::Service(x) => r.service == x,
-            Expr::ServiceMatches(x) => x.anchored.is_match(r.service),
+            Expr::ServiceMatches(x) => s.service_matches(x, r.service),
             Expr::Levels { min, max } => (*min..=*max).contains(&level_of(r.severity_number)),
             Expr::TraceId(x) => r.trace_id.eq_ignore_ascii_case(x),
             Expr::SpanId(x) => r.span_id.eq_ignore_ascii_case(x),
@@ -176,6 +199,16 @@ impl Expr {
             Expr::And(xs) => xs.iter().all(|x| x.eval(r, s)),
             Expr::Or(xs) => xs.iter().any(|x| x.eval(r, s)),
             Expr::Not(x) => !x.eval(r, s),
+        }
+    }
+
+    /// Whether checking a record needs its trace and span ids.
+    pub fn uses_ids(&self) -> bool {
+        match self {
+            Expr::TraceId(_) | Expr::SpanId(_) | Expr::Logql(_) => true,
+            Expr::And(xs) | Expr::Or(xs) => xs.iter().any(Expr::uses_ids),
+            Expr::Not(x) => x.uses_ids(),
+            _ => false,
         }
     }
 

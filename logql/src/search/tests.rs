@@ -156,6 +156,45 @@ fn matches_records() {
     }
 }
 
+/// A service regex's answers are remembered per service (records come in runs of
+/// one), for each regex apart, and stay right past the memo's size.
+#[test]
+fn service_regexes_answer_per_service() {
+    let empty = HashMap::new();
+    let regex = |p: &str| {
+        Expr::ServiceMatches(ServiceRegex {
+            pattern: p.into(),
+            anchored: regex::Regex::new(&format!("^(?:{p})$")).unwrap(),
+        })
+    };
+    let e = Expr::Or(vec![regex("api|web"), regex("db-[0-9]+")]);
+    let only_db = regex("db-[0-9]+");
+    let mut s = Scratch::default();
+    let mut t = Scratch::default();
+    for round in 0..3 {
+        for i in 0..40 {
+            let service = match i % 4 {
+                0 => "api".to_string(),
+                1 => format!("db-{i}"),
+                2 => format!("cache-{round}"),
+                _ => "web".to_string(),
+            };
+            let r = Record {
+                ts_ns: 0,
+                body: "",
+                service: &service,
+                severity_number: 9,
+                trace_id: "",
+                span_id: "",
+                attributes: &empty,
+                resource: &empty,
+            };
+            assert_eq!(e.matches(&r, &mut s), i % 4 != 2, "{service}");
+            assert_eq!(only_db.matches(&r, &mut t), i % 4 == 1, "{service}");
+        }
+    }
+}
+
 proptest::proptest! {
     /// Any query string parses or is refused with a reason; a parsed one checks
     /// records without panicking.

@@ -161,8 +161,8 @@ pub(crate) struct Checker<'a> {
     body: Option<StringArray>,
     service: StringArray,
     severity: Int32Array,
-    trace_id: StringArray,
-    span_id: StringArray,
+    /// Read only when the expression reads them (`Expr::uses_ids`).
+    ids: Option<(StringArray, StringArray)>,
     attributes: Option<(Maps, Maps)>,
     expr: &'a Expr,
     scratch: Scratch,
@@ -172,9 +172,12 @@ pub(crate) struct Checker<'a> {
 
 /// The columns a check reads.
 pub(super) fn check_columns(expr: &Expr) -> Vec<&'static str> {
-    let mut cols = vec!["service", "severity_number", "trace_id", "span_id"];
+    let mut cols = vec!["service", "severity_number"];
     if expr.uses_body() {
         cols.push("body");
+    }
+    if expr.uses_ids() {
+        cols.extend(["trace_id", "span_id"]);
     }
     if expr.uses_attributes() {
         cols.push("attributes");
@@ -216,8 +219,11 @@ impl<'a> Checker<'a> {
             },
             service: strings(b, "service")?,
             severity,
-            trace_id: text_column(b, "trace_id")?,
-            span_id: text_column(b, "span_id")?,
+            ids: if expr.uses_ids() {
+                Some((text_column(b, "trace_id")?, text_column(b, "span_id")?))
+            } else {
+                None
+            },
             attributes: if expr.uses_attributes() {
                 Some((Maps::new(b, "attributes")?, Maps::new(b, "resource")?))
             } else {
@@ -242,8 +248,8 @@ impl<'a> Checker<'a> {
             body: self.body.as_ref().map_or("", |b| b.value(i)),
             service: self.service.value(i),
             severity_number: self.severity.value(i),
-            trace_id: self.trace_id.value(i),
-            span_id: self.span_id.value(i),
+            trace_id: self.ids.as_ref().map_or("", |(t, _)| t.value(i)),
+            span_id: self.ids.as_ref().map_or("", |(_, s)| s.value(i)),
             attributes: &self.attrs,
             resource: &self.resource,
         };
