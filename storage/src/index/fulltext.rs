@@ -149,7 +149,7 @@ fn tokenizers() -> TokenizerManager {
     m
 }
 
-fn fts_error(path: &str, e: impl std::fmt::Display) -> StorageError {
+pub(crate) fn fts_error(path: &str, e: impl std::fmt::Display) -> StorageError {
     StorageError::Index {
         path: path.to_string(),
         reason: e.to_string(),

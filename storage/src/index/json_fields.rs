@@ -23,6 +23,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::schema::{Field, OwnedValue};
 
 use crate::StorageError;
+use crate::index::fulltext::fts_error;
 
 /// Most distinct values a label may have in a file to be kept as a column.
 pub const MAX_VALUES: usize = 256;
@@ -177,10 +178,7 @@ impl JsonColumns {
         labels: &JsonLabels,
         names: &[String],
     ) -> Result<Self, StorageError> {
-        let err = |e: tantivy::TantivyError| StorageError::Index {
-            path: String::new(),
-            reason: e.to_string(),
-        };
+        let err = |e: tantivy::TantivyError| fts_error("", e);
         let error = fast.bool(ERROR_FIELD).map_err(err)?;
         let mut columns = Vec::new();
         for name in names {
@@ -233,10 +231,7 @@ fn dictionary(col: &StrColumn) -> Result<Vec<String>, StorageError> {
     for ord in 0..col.num_terms() as u64 {
         text.clear();
         col.ord_to_str(ord, &mut text)
-            .map_err(|e| StorageError::Index {
-                path: String::new(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| fts_error("", e))?;
         out.push(text.strip_prefix(PREFIX).unwrap_or(&text).to_string());
     }
     Ok(out)
