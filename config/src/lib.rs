@@ -6,11 +6,12 @@
 
 //! One file per section, each with its defaults and its own `validate`:
 //! `server.rs`, `tls.rs`, `auth.rs`, `limits.rs`, `storage.rs`, `query.rs`, `spanmetrics.rs`, `scrape.rs`,
-//! `rules.rs`, `alerting.rs`; `load.rs`
+//! `rules.rs`, `alerting.rs`, `cluster.rs` (and the `--role` a process runs); `load.rs`
 //! reads files and environment overrides.
 
 mod alerting;
 mod auth;
+mod cluster;
 #[doc(hidden)]
 pub mod fuzzing;
 mod limits;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use alerting::AlertingConfig;
 pub use auth::{ANY_TENANT, AuthConfig, Scope, TokenConfig};
+pub use cluster::{ClusterConfig, ManifestMode, NODE_ID_RULE, Role, node_id_is_valid};
 pub use limits::{Limits, LimitsConfig};
 pub use load::{ConfigError, Problem, env_overrides, load, load_str};
 pub use query::QueryConfig;
@@ -53,6 +55,7 @@ pub struct Config {
     pub scrape: ScrapeConfig,
     pub rules: RulesConfig,
     pub alerting: AlertingConfig,
+    pub cluster: ClusterConfig,
     /// The directory of the config file, which relative paths in it are read from
     /// (the working directory without a file).
     #[serde(skip)]
@@ -83,6 +86,32 @@ impl Config {
                 ),
             );
         }
+    }
+
+    /// A dropped file must outlive every query that may still read it: one that started
+    /// just before the drop on a snapshot up to `poll_interval` old.
+    fn validate_deletion_delay(&self, p: &mut Problems) {
+        let c = &self.cluster;
+        let floor = self.query.timeout + c.poll_interval;
+        if c.deletion_delay <= floor {
+            p.bad(
+                "cluster.deletion_delay",
+                format!(
+                    "{} must be longer than query.timeout + cluster.poll_interval ({}): a query may still read a file that long after it is dropped",
+                    humantime_serde::re::humantime::format_duration(c.deletion_delay),
+                    humantime_serde::re::humantime::format_duration(floor),
+                ),
+            );
+        }
+    }
+
+    /// Every problem of this configuration for a process running as `role`.
+    pub fn validate_for(&self, role: Role) -> Vec<Problem> {
+        let mut problems = Problems(self.validate());
+        for (key, message) in self.cluster.role_problems(role) {
+            problems.bad(&key, message);
+        }
+        problems.0
     }
 
     /// Semantic checks that a type alone cannot express. Returns every problem found.
@@ -127,6 +156,8 @@ impl Config {
         self.query.validate(&mut problems);
         self.rules.validate(&mut problems);
         self.alerting.validate(&mut problems);
+        self.cluster.validate(&mut problems);
+        self.validate_deletion_delay(&mut problems);
         for (key, message) in scrape::problems(&self.scrape) {
             problems.bad(&key, message);
         }

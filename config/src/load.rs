@@ -91,20 +91,33 @@ pub fn load_str(text: &str, overrides: &[(String, String)]) -> Result<Config, Co
 }
 
 /// Environment variables `OSPREY_<SECTION>_<KEY>` for the known sections, as overrides.
-/// Variables of other names (`OSPREY_LOG`, say) are not configuration and are ignored.
+/// Variables of other names (`OSPREY_LOG`, say) are not configuration and are ignored,
+/// and so are the ones Kubernetes sets for a Service named `osprey-<section>` (its
+/// service links: `OSPREY_QUERY_SERVICE_HOST`, `OSPREY_QUERY_PORT_9800_TCP`, ...).
 pub fn env_overrides(vars: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
     let sections = known_sections();
     let mut out: Vec<(String, String)> = vars
         .filter_map(|(name, value)| {
             let rest = name.strip_prefix("OSPREY_")?.to_ascii_lowercase();
             let (section, key) = rest.split_once('_')?;
-            sections
-                .contains_key(section)
+            (sections.contains_key(section) && !is_service_link(key))
                 .then(|| (format!("{section}.{key}"), value))
         })
         .collect();
     out.sort();
     out
+}
+
+/// Whether `key` (after `OSPREY_<SECTION>_`) has the shape of a Kubernetes service
+/// link variable; no setting is named like one.
+fn is_service_link(key: &str) -> bool {
+    key == "service_host"
+        || key == "service_port"
+        || key.starts_with("service_port_")
+        || key == "port"
+        || key
+            .strip_prefix("port_")
+            .is_some_and(|p| p.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 fn known_sections() -> Table {
@@ -280,6 +293,11 @@ mod tests {
                 ),
                 ("OSPREY_STORAGE_WAL_FSYNC".into(), "false".into()),
                 ("OSPREY_BIN".into(), "/x".into()),
+                // Kubernetes' service links of a Service named `osprey-query`.
+                ("OSPREY_QUERY_SERVICE_HOST".into(), "10.0.0.1".into()),
+                ("OSPREY_QUERY_SERVICE_PORT_HTTP".into(), "9800".into()),
+                ("OSPREY_QUERY_PORT".into(), "tcp://10.0.0.1:9800".into()),
+                ("OSPREY_QUERY_PORT_9800_TCP_ADDR".into(), "10.0.0.1".into()),
             ]
             .into_iter(),
         );
