@@ -50,6 +50,16 @@ pub enum StorageError {
     Config { key: &'static str, message: String },
     #[error("storage is shutting down or has failed: {0}")]
     Closed(String),
+    /// Another process with this node id claimed a newer epoch in the manifest: this
+    /// one must stop committing and acknowledging (`cluster.md`, "Epochs and fencing").
+    #[error(
+        "fenced: another process with node id {node_id:?} holds epoch {head} in the manifest (this one claimed {epoch}); this process stops writing"
+    )]
+    Fenced {
+        node_id: String,
+        epoch: u64,
+        head: u64,
+    },
     /// The disk is full: the write was not stored; retry once space is freed. Writes
     /// resume by themselves with the first one that fits.
     #[error(

@@ -171,9 +171,9 @@ fn write_frozen(
     let partition_ns = partition_nanos(&inner.config);
     for ((tenant, signal), batches) in by_key {
         for (partition, part) in files::split_by_partition(*signal, batches, partition_ns)? {
-            let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
+            let name = inner.new_file_name();
             let file = files::NewFile {
-                seq,
+                name: &name,
                 tenant,
                 signal: *signal,
                 partition,
@@ -192,8 +192,7 @@ fn write_frozen(
         }
     }
     for (tenant, series) in frozen.series.iter().filter(|(t, _)| keep(t)) {
-        let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
-        let rel = format!("series/{tenant}/{seq:012}.series");
+        let rel = format!("series/{tenant}/{}.series", inner.new_file_name());
         series::write_file(&inner.blobs, &rel, tenant, series)?;
         out.series_files.push(rel);
     }
@@ -208,8 +207,8 @@ pub(crate) fn flush_frozen(inner: &Inner, frozen: &Frozen) -> Result<FlushStats,
     inner.series.exemplars.save_if_changed(&inner.dir)?;
     crate::faults::point("flush.after_files")?;
     let manifest = publish(inner, FrozenChange::Drop(frozen.segment), |m| {
-        m.files.extend(w.files);
-        m.series_files.extend(w.series_files);
+        m.files.extend(w.files.iter().cloned());
+        m.series_files.extend(w.series_files.iter().cloned());
         m.wal_checkpoint = m.wal_checkpoint.max(frozen.segment);
         let checkpoint = m.wal_checkpoint;
         m.flushed_ahead.retain(|a| a.segment > checkpoint);
@@ -243,8 +242,8 @@ fn flush_frozen_tenant(
     let w = write_frozen(inner, frozen, |t| t == tenant)?;
     let rest = Arc::new(frozen.without_tenant(tenant));
     publish(inner, FrozenChange::Replace(rest), |m| {
-        m.files.extend(w.files);
-        m.series_files.extend(w.series_files);
+        m.files.extend(w.files.iter().cloned());
+        m.series_files.extend(w.series_files.iter().cloned());
         match m.flushed_ahead.iter_mut().find(|a| a.tenant == tenant) {
             Some(a) => a.segment = a.segment.max(frozen.segment),
             None => m.flushed_ahead.push(FlushedAhead {
@@ -280,15 +279,25 @@ pub(crate) enum FrozenChange {
 pub(crate) fn publish(
     inner: &Inner,
     frozen: FrozenChange,
-    change: impl FnOnce(&mut Manifest),
+    change: impl Fn(&mut Manifest),
 ) -> Result<Manifest, StorageError> {
     let poisoned = || StorageError::Closed("state lock poisoned".into());
-    let mut manifest = inner.state.read().map_err(|_| poisoned())?.manifest.clone();
-    change(&mut manifest);
-    manifest.next_file_seq = manifest
-        .next_file_seq
-        .max(inner.next_seq.load(Ordering::SeqCst));
-    manifest.commit(&inner.dir)?;
+    let base = inner.state.read().map_err(|_| poisoned())?.manifest.clone();
+    let next_seq = inner.next_seq.load(Ordering::SeqCst);
+    let committed = inner.manifest_store.commit(&base, &|m| {
+        change(m);
+        m.next_file_seq = m.next_file_seq.max(next_seq);
+    });
+    let manifest = match committed {
+        Ok(m) => m,
+        Err(e) => {
+            if matches!(e, StorageError::Fenced { .. }) {
+                inner.fenced.store(true, Ordering::SeqCst);
+                tracing::error!(error = %e, "fenced: refusing every write from now on");
+            }
+            return Err(e);
+        }
+    };
     {
         let mut state = inner.state.write().map_err(|_| poisoned())?;
         state.manifest = manifest.clone();

@@ -164,6 +164,13 @@ pub(crate) struct Inner {
     /// Bytes handed to the writer but not yet in a memtable.
     in_flight: AtomicU64,
     failed: AtomicBool,
+    /// A newer process with this node id took over the manifest (`StorageError::Fenced`):
+    /// nothing more is acknowledged or committed.
+    fenced: AtomicBool,
+    /// Where manifests are committed (`manifest/store.rs`).
+    manifest_store: Box<dyn manifest::ManifestStore>,
+    /// What new file names start with (`ManifestStore::file_prefix`).
+    file_prefix: String,
     /// The last WAL write found the disk full (writes refused until one fits again).
     disk_full: AtomicBool,
     flush_lock: tokio::sync::Mutex<()>,
@@ -205,6 +212,12 @@ impl Inner {
             runs: &self.caches.runs,
         }
     }
+
+    /// The name (without directory or extension) of a new data or series file.
+    pub(crate) fn new_file_name(&self) -> String {
+        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+        format!("{}{seq:012}", self.file_prefix)
+    }
 }
 
 /// The metrics table's series and what is kept beside them in memory.
@@ -242,10 +255,16 @@ impl Storage {
         &self.inner.dir
     }
 
-    /// False once a WAL write or fsync failed (the process must be restarted) or the
-    /// storage was closed.
+    /// False once a WAL write or fsync failed (the process must be restarted), the
+    /// storage was closed, or it was fenced.
     pub fn is_healthy(&self) -> bool {
-        !self.inner.failed.load(Ordering::SeqCst)
+        !self.inner.failed.load(Ordering::SeqCst) && !self.is_fenced()
+    }
+
+    /// Whether a newer process with this node id has taken over the manifest: this one
+    /// acknowledges nothing more and should exit.
+    pub fn is_fenced(&self) -> bool {
+        self.inner.fenced.load(Ordering::SeqCst)
     }
 
     /// How long `signal`'s records are kept.

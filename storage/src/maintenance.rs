@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -245,8 +244,15 @@ impl Storage {
             let out = merged.clone();
             tokio::task::spawn_blocking(move || {
                 publish(&inner, crate::flush::FrozenChange::None, |m| {
-                    m.files.retain(|f| !inputs.iter().any(|i| same_file(i, f)));
-                    m.files.push(out);
+                    // Applied to a newer head, the inputs may be gone (another
+                    // compactor's): then the output stays unlisted, an orphan.
+                    if inputs
+                        .iter()
+                        .all(|i| m.files.iter().any(|f| same_file(i, f)))
+                    {
+                        m.files.retain(|f| !inputs.iter().any(|i| same_file(i, f)));
+                        m.files.push(out.clone());
+                    }
                 })
             })
             .await
@@ -321,12 +327,12 @@ impl Storage {
 
 /// Reads the inputs, merges them into one sorted file (not yet live).
 fn merge(inner: &Inner, plan: &CompactionPlan) -> Result<FileMeta, StorageError> {
-    let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
+    let name = inner.new_file_name();
     if plan.signal == Signal::Metrics {
         // Runs of one series from several files become one run, series by series,
         // a slice of the series at a time, written as they are merged.
         let order = inner.series.index.file_order(&plan.tenant);
-        let rel = files::file_path(&plan.tenant, plan.signal, plan.partition_ns, seq);
+        let rel = files::file_path(&plan.tenant, plan.signal, plan.partition_ns, &name);
         let opts = files::WriteOptions::compaction(&inner.config);
         let inputs: Vec<&str> = plan.inputs.iter().map(|f| f.path.as_str()).collect();
         let footers = Some(&inner.caches.footers);
@@ -341,7 +347,7 @@ fn merge(inner: &Inner, plan: &CompactionPlan) -> Result<FileMeta, StorageError>
         batches.extend(files::read_file(&inner.blobs, &f.path)?);
     }
     let file = files::NewFile {
-        seq,
+        name: &name,
         tenant: &plan.tenant,
         signal: plan.signal,
         partition: plan.partition_ns,

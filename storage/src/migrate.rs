@@ -4,7 +4,6 @@
 //! manifest commit: a crash midway leaves a directory of both layouts whose next
 //! open finishes the work. Readers then know one samples layout only.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::files::{self, decimal};
@@ -27,9 +26,9 @@ impl Storage {
                 .iter()
                 .map(decimal::to_memory)
                 .collect::<Result<Vec<_>, _>>()?;
-            let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
+            let name = inner.new_file_name();
             let file = files::NewFile {
-                seq,
+                name: &name,
                 tenant: &f.tenant,
                 signal: Signal::Metrics,
                 partition: f.partition_ns,

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use osprey_config::StorageConfig;
+use osprey_config::{ClusterConfig, StorageConfig};
 
 use crate::files::blobs;
 use crate::index::{fulltext, tag_index, trace_index};
-use crate::manifest::{self, Manifest};
+use crate::manifest;
 use crate::memtable::Memtable;
 use crate::series::{exemplars, metadata};
 use crate::wal::writer;
@@ -24,11 +24,21 @@ impl Storage {
     /// Opens (or creates) the data directory and replays the WAL. Blocking: call it before
     /// serving, or from `spawn_blocking`.
     pub fn open(dir: &Path, config: StorageConfig) -> Result<Self, StorageError> {
+        Self::open_with(dir, config, &ClusterConfig::default())
+    }
+
+    /// [`Storage::open`] committing where `cluster.manifest` says (`manifest/store.rs`),
+    /// as `cluster.node_id`.
+    pub fn open_with(
+        dir: &Path,
+        config: StorageConfig,
+        cluster: &ClusterConfig,
+    ) -> Result<Self, StorageError> {
         let max_exemplars = config.max_exemplars;
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir).map_err(|e| StorageError::io(&wal_dir, e))?;
         let blobs = blobs::Blobs::open(dir, &config)?;
-        let mut manifest = Manifest::load(dir)?;
+        let (manifest_store, mut manifest) = manifest::open_store(dir, &blobs, cluster)?;
         let metrics = StorageMetrics::default();
         let bad = quarantine::check_files(&blobs, &manifest);
         if !bad.is_empty() {
@@ -40,10 +50,10 @@ impl Storage {
                 );
             }
             metrics.add_quarantined(bad.len() as u64);
-            manifest
-                .files
-                .retain(|f| !bad.iter().any(|(b, _)| b.path == f.path));
-            manifest.commit(dir)?;
+            manifest = manifest_store.commit(&manifest, &|m| {
+                m.files
+                    .retain(|f| !bad.iter().any(|(b, _)| b.path == f.path));
+            })?;
         }
         manifest::remove_orphans(&blobs, &manifest)?;
 
@@ -154,6 +164,9 @@ impl Storage {
             writer: Mutex::new(None),
             in_flight: AtomicU64::new(0),
             failed: AtomicBool::new(false),
+            fenced: AtomicBool::new(false),
+            file_prefix: manifest_store.file_prefix(),
+            manifest_store,
             disk_full: AtomicBool::new(false),
             flush_lock: tokio::sync::Mutex::new(()),
             flush_wanted: tokio::sync::Notify::new(),

@@ -8,10 +8,9 @@
 //! garbage-collection marker `manifest/gc-<seq:020>` may be deleted, so a create at
 //! such a `seq` (a writer stalled while they were pruned) is not a commit.
 //!
-//! This is the protocol's storage step, tested here over the real local object store;
-//! the engine's manifest does not commit through it yet (the design page's build
-//! order, step 2), and the fsync a local directory needs after a create (which
-//! `object_store` does not do) comes with that.
+//! The engine commits through it with `cluster.manifest = "bucket"`
+//! (`manifest/bucket.rs`). On a local directory a created snapshot is fsynced with its
+//! directory, which `object_store` does not do.
 
 use std::sync::Arc;
 
@@ -40,6 +39,8 @@ pub enum Commit {
 pub struct Snapshots {
     store: Arc<dyn ObjectStore>,
     dir: Path,
+    /// The directory a local store keeps its objects in, to fsync a created snapshot.
+    local: Option<std::path::PathBuf>,
 }
 
 impl Snapshots {
@@ -49,7 +50,31 @@ impl Snapshots {
             "" => Path::from("manifest"),
             p => Path::from(format!("{p}/manifest")),
         };
-        Snapshots { store, dir }
+        Snapshots {
+            store,
+            dir,
+            local: None,
+        }
+    }
+
+    /// Snapshots of a local store rooted at `root`: each created one is fsynced, and
+    /// its directory after it, before the commit counts.
+    pub fn fsync_under(mut self, root: std::path::PathBuf) -> Self {
+        self.local = Some(root);
+        self
+    }
+
+    fn sync(&self, path: &Path) -> Result<(), StorageError> {
+        let Some(root) = &self.local else {
+            return Ok(());
+        };
+        let file = root.join(path.as_ref());
+        let f = std::fs::File::open(&file).map_err(|e| StorageError::io(&file, e))?;
+        f.sync_all().map_err(|e| StorageError::io(&file, e))?;
+        match file.parent() {
+            Some(parent) => crate::wal::sync_dir(parent),
+            None => Ok(()),
+        }
     }
 
     fn path(&self, name: &str) -> Path {
@@ -154,7 +179,10 @@ impl Snapshots {
                 .put_opts(&path, payload.clone(), PutOptions::from(PutMode::Create))
                 .await;
             match put {
-                Ok(_) => return self.past_boundary(seq).await,
+                Ok(_) => {
+                    self.sync(&path)?;
+                    return self.past_boundary(seq).await;
+                }
                 Err(e @ object_store::Error::NotImplemented { .. }) => {
                     return Err(self.err(&path, e));
                 }
@@ -165,6 +193,7 @@ impl Snapshots {
                         Some(s)
                             if s.get("commit_id").and_then(Value::as_str) == Some(commit_id) =>
                         {
+                            self.sync(&path)?;
                             return self.past_boundary(seq).await;
                         }
                         Some(_) => return Ok(Commit::Conflict { seq }),
@@ -207,6 +236,62 @@ impl Snapshots {
             Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
             Err(e) => Err(self.err(&path, e)),
         }
+    }
+
+    /// Deletes the snapshots that are neither among the newest `keep` nor younger
+    /// than `min_age`, behind a boundary marker written first (and the markers below
+    /// it). Returns how many snapshots it deleted.
+    pub async fn prune(
+        &self,
+        keep: u64,
+        min_age: std::time::Duration,
+    ) -> Result<usize, StorageError> {
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&self.dir))
+            .try_collect()
+            .await
+            .map_err(|e| self.err(&self.dir, e))?;
+        let seq_of = |m: &object_store::ObjectMeta| {
+            let name = m.location.filename()?;
+            name.strip_suffix(".json")?.parse::<u64>().ok()
+        };
+        let Some(head) = listed.iter().filter_map(seq_of).max() else {
+            return Ok(0);
+        };
+        let age = chrono::TimeDelta::from_std(min_age).unwrap_or(chrono::TimeDelta::MAX);
+        let cutoff = chrono::Utc::now()
+            .checked_sub_signed(age)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        let doomed: Vec<(u64, Path)> = listed
+            .iter()
+            .filter(|m| m.last_modified < cutoff)
+            .filter_map(|m| Some((seq_of(m)?, m.location.clone())))
+            .filter(|(seq, _)| seq.saturating_add(keep) <= head)
+            .collect();
+        let Some(boundary) = doomed.iter().map(|(seq, _)| *seq).max() else {
+            return Ok(0);
+        };
+        self.mark_gc(boundary).await?;
+        for (_, path) in &doomed {
+            match self.store.delete(path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.err(path, e)),
+            }
+        }
+        // Only the highest marker matters.
+        for m in &listed {
+            let below = m
+                .location
+                .filename()
+                .and_then(|n| n.strip_prefix("gc-"))
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|b| b < boundary);
+            if below {
+                let _ = self.store.delete(&m.location).await;
+            }
+        }
+        Ok(doomed.len())
     }
 
     /// The highest garbage-collection marker, if any.
@@ -323,6 +408,36 @@ mod tests {
         );
         // Markers and snapshots are told apart.
         assert_eq!(s.head().await.unwrap(), Some(4));
+    }
+
+    /// Pruning keeps the newest snapshots and the young ones, and marks the boundary
+    /// before it deletes, so the head and commits above it are unaffected.
+    #[tokio::test]
+    async fn prune_keeps_the_newest_behind_a_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path()).fsync_under(dir.path().to_path_buf());
+        for seq in 1..=10 {
+            s.commit(seq, &format!("c{seq}"), json!({})).await.unwrap();
+        }
+        // Everything is younger than an hour: nothing goes.
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(s.prune(3, hour).await.unwrap(), 0);
+        assert_eq!(s.gc_boundary().await.unwrap(), None);
+        assert_eq!(s.prune(3, std::time::Duration::ZERO).await.unwrap(), 7);
+        assert_eq!(s.gc_boundary().await.unwrap(), Some(7));
+        assert_eq!(s.read(7).await.unwrap(), None);
+        assert!(s.read(8).await.unwrap().is_some());
+        assert_eq!(s.head().await.unwrap(), Some(10));
+        for seq in 11..=14 {
+            s.commit(seq, &format!("c{seq}"), json!({})).await.unwrap();
+        }
+        assert_eq!(s.prune(3, std::time::Duration::ZERO).await.unwrap(), 4);
+        let markers: Vec<_> = std::fs::read_dir(dir.path().join("cluster/manifest"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("gc-"))
+            .collect();
+        assert_eq!(markers, [format!("gc-{:020}", 11)]);
     }
 
     #[tokio::test]

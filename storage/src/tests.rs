@@ -3,6 +3,7 @@
 use super::*;
 use crate::schema::{LogRow, logs_batch};
 
+mod bucket_manifest;
 mod by_trace;
 mod faults;
 mod wal_samples;

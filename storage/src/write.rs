@@ -166,6 +166,11 @@ impl Storage {
         if self.inner.failed.load(Ordering::SeqCst) {
             return Err(StorageError::Closed(crate::wal::writer::FAILED.into()));
         }
+        if self.is_fenced() {
+            return Err(StorageError::Closed(
+                "this process was fenced: a newer one with its node id owns its writes".into(),
+            ));
+        }
         let guard = self
             .inner
             .tx

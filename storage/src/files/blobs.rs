@@ -150,6 +150,16 @@ impl Blobs {
         })
     }
 
+    /// The cluster snapshots under this store's prefix (`snapshots.rs`), fsynced when
+    /// the store is a local directory.
+    pub fn snapshots(&self) -> crate::snapshots::Snapshots {
+        let s = crate::snapshots::Snapshots::new(self.store(), &self.prefix);
+        match &self.local {
+            Some(root) => s.fsync_under(root.clone()),
+            None => s,
+        }
+    }
+
     /// The store itself (queries register it with DataFusion).
     pub fn store(&self) -> Arc<dyn ObjectStore> {
         Arc::clone(&self.store)

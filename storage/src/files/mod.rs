@@ -391,19 +391,21 @@ pub fn write_runs(
     })
 }
 
-/// Relative path of file `seq` of a partition.
-pub fn file_path(tenant: &str, signal: Signal, partition: i64, seq: u64) -> String {
+/// Relative path of the file `name` of a partition (`<seq:012>` on a single node,
+/// `<node>-<epoch:06>-<seq:012>` with bucket snapshots: `cluster.md`).
+pub fn file_path(tenant: &str, signal: Signal, partition: i64, name: &str) -> String {
     format!(
-        "tables/{tenant}/{}/{}/{seq:012}.parquet",
+        "tables/{tenant}/{}/{}/{name}.parquet",
         signal.table(),
         partition_dir(partition)
     )
 }
 
-/// Which new file to write: number `seq` of a tenant's table, in `partition`.
+/// Which new file to write: `name` (`Inner::new_file_name`) of a tenant's table, in
+/// `partition`.
 #[derive(Debug, Clone, Copy)]
 pub struct NewFile<'a> {
-    pub seq: u64,
+    pub name: &'a str,
     pub tenant: &'a str,
     pub signal: Signal,
     pub partition: i64,
@@ -419,12 +421,12 @@ pub fn write_new(
     order: SeriesOrder<'_>,
 ) -> Result<FileMeta, StorageError> {
     let NewFile {
-        seq,
+        name,
         tenant,
         signal,
         partition,
     } = file;
-    let rel = file_path(tenant, signal, partition, seq);
+    let rel = file_path(tenant, signal, partition, name);
     let mut meta = write_file(blobs, &rel, tenant, signal, batches, opts, order)?;
     meta.partition_ns = partition;
     Ok(meta)

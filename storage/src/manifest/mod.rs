@@ -1,7 +1,10 @@
 //! The manifest: the set of live Parquet files and the WAL checkpoint, published
-//! atomically (write `MANIFEST.tmp`, fsync, rename over `MANIFEST`, fsync the directory).
+//! atomically. Where it is committed is a [`ManifestStore`] (`store.rs`): the
+//! `MANIFEST` file (write `MANIFEST.tmp`, fsync, rename over `MANIFEST`, fsync the
+//! directory), or numbered snapshots created once in the data files' store
+//! (`bucket.rs`, `cluster.manifest = "bucket"`).
 //!
-//! Format: `storage/docs/format/manifest.md`.
+//! Format: `storage/docs/format/manifest.md`, `storage/docs/format/cluster.md`.
 //!
 //! Invariant: every record in WAL segments with id ≤ `wal_checkpoint` is in exactly one
 //! listed file, and no record of a later segment is in any listed file, except a
@@ -9,6 +12,10 @@
 //! listed file too (replay skips them). Files in `tables/` that the manifest does not
 //! list are leftovers of an interrupted flush and are deleted.
 
+mod bucket;
+mod store;
+
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -17,6 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::files::blobs::Blobs;
 use crate::wal::sync_dir;
 use crate::{Signal, StorageError};
+
+pub(crate) use store::{ManifestStore, open_store};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileMeta {
@@ -66,6 +75,23 @@ pub struct Manifest {
     /// Tenants whose records of WAL segments up to `segment` are already in `files`
     /// though the checkpoint is lower (`Storage::flush_tenant`): replay skips them.
     /// Entries at or below the checkpoint are dropped. Absent in older manifests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flushed_ahead: Vec<FlushedAhead>,
+    /// Each writer's current epoch (snapshots only, `cluster.md` "Epochs and
+    /// fencing"): a committer whose epoch is below its entry has been replaced.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub epochs: BTreeMap<String, u64>,
+    /// Each writer's WAL checkpoint (snapshots only, where every ingester has its own
+    /// WAL): `wal_checkpoint` and `flushed_ahead` above are then empty in the stored
+    /// object, and a process sees its own entry in them (`bucket.rs`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checkpoints: BTreeMap<String, Checkpoint>,
+}
+
+/// One writer's `wal_checkpoint` and `flushed_ahead`, in a snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub wal: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flushed_ahead: Vec<FlushedAhead>,
 }
@@ -192,6 +218,8 @@ mod tests {
             }],
             series_files: vec![],
             flushed_ahead: vec![],
+            epochs: BTreeMap::new(),
+            checkpoints: BTreeMap::new(),
         };
         m.commit(d).unwrap();
         assert_eq!(Manifest::load(d).unwrap(), m);
@@ -205,7 +233,7 @@ mod tests {
     #[test]
     fn reads_a_manifest_written_before_flushed_ahead() {
         let dir = tempfile::tempdir().unwrap();
-        let old = include_str!("../tests/fixtures/manifest-before-flushed-ahead.json");
+        let old = include_str!("../../tests/fixtures/manifest-before-flushed-ahead.json");
         fs::write(dir.path().join(NAME), old).unwrap();
         let m = Manifest::load(dir.path()).unwrap();
         assert_eq!((m.wal_checkpoint, m.next_file_seq), (7, 12));

@@ -1,0 +1,327 @@
+//! The manifest as numbered snapshots in the data files' store
+//! (`cluster.manifest = "bucket"`, `storage/docs/format/cluster.md`): each commit
+//! creates `manifest/<seq+1>.json` once (`snapshots.rs`), under this process's epoch.
+//!
+//! Every writer has its own WAL, so a snapshot keeps each one's checkpoint under its
+//! node id (`checkpoints`); the engine sees its own as `wal_checkpoint` and
+//! `flushed_ahead`, as with the local file.
+//!
+//! On open the process claims a new epoch (a commit raising its `epochs` entry), so a
+//! twin still running with the same node id finds a higher epoch in the head at its
+//! next commit and is fenced instead of committing. A directory that had a `MANIFEST`
+//! file is carried over: the first snapshot is that manifest, and the file is renamed
+//! to `MANIFEST.migrated`.
+//!
+//! Old snapshots are pruned here behind a boundary marker (in a cluster the compactor
+//! role takes this over): all but the newest [`KEEP`] that are older than
+//! `cluster.deletion_delay`, so a reader holding an older head can still read it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use osprey_config::{ClusterConfig, NODE_ID_RULE, node_id_is_valid};
+
+use super::store::ManifestStore;
+use super::{Checkpoint, Manifest};
+use crate::StorageError;
+use crate::files::blobs::Blobs;
+use crate::snapshots::{Commit, Snapshots};
+
+/// Snapshots kept however old they are.
+const KEEP: u64 = 100;
+/// Pruning runs after every this many commits.
+const PRUNE_EVERY: u64 = 20;
+/// Reads of a head that vanished between its listing and its read (pruned under a
+/// reader that slept) before giving up.
+const HEAD_READS: usize = 5;
+
+pub(crate) struct BucketManifest {
+    blobs: Blobs,
+    snapshots: Snapshots,
+    node_id: String,
+    /// The epoch this process claimed on open.
+    epoch: u64,
+    /// The seq of the newest snapshot this process read or committed; held while
+    /// committing, so one process commits one snapshot at a time.
+    head: Mutex<u64>,
+    deletion_delay: Duration,
+}
+
+/// Whether the store holds snapshots (a directory a local `MANIFEST` must not open).
+pub(crate) fn has_snapshots(blobs: &Blobs) -> Result<bool, StorageError> {
+    Ok(blobs.wait(blobs.snapshots().head())?.is_some())
+}
+
+/// A random 128-bit commit id (hex): unique across commits of every process.
+fn commit_id() -> Result<String, StorageError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| StorageError::Config {
+        key: "cluster.manifest",
+        message: format!("no randomness for a commit id: {e}"),
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl BucketManifest {
+    /// Opens the snapshots in `blobs`' store, seeds the first from `dir/MANIFEST` when
+    /// there is none, and claims a new epoch for this node. Returns the store and the
+    /// head manifest as of the claim.
+    pub(super) fn open(
+        dir: &Path,
+        blobs: &Blobs,
+        cluster: &ClusterConfig,
+    ) -> Result<(Self, Manifest), StorageError> {
+        let node_id = cluster.node_id();
+        if !node_id_is_valid(&node_id) {
+            return Err(StorageError::Config {
+                key: "cluster.node_id",
+                message: format!("{node_id:?} is not a valid node id: {NODE_ID_RULE}"),
+            });
+        }
+        let snapshots = blobs.snapshots();
+        blobs.wait(snapshots.probe(&node_id))?;
+        let mut this = BucketManifest {
+            blobs: blobs.clone(),
+            snapshots,
+            node_id,
+            epoch: 0,
+            head: Mutex::new(0),
+            deletion_delay: cluster.deletion_delay,
+        };
+        let existing = this.read_head()?;
+        let seeded = existing.is_none();
+        let (mut seq, mut head) = match existing {
+            Some(h) => h,
+            // The MANIFEST's checkpoint is this node's WAL's.
+            None => (0, this.to_snapshot(Manifest::load(dir)?)),
+        };
+        loop {
+            let epoch = head.epochs.get(&this.node_id).copied().unwrap_or(0) + 1;
+            let mut next = head.clone();
+            next.epochs.insert(this.node_id.clone(), epoch);
+            if let Commit::Committed { seq } = this.try_commit(seq + 1, &next)? {
+                let next = this.to_view(next);
+                this.epoch = epoch;
+                *this.head.get_mut().map_err(|_| poisoned())? = seq;
+                if seeded {
+                    retire_local_manifest(dir)?;
+                }
+                tracing::info!(node = %this.node_id, epoch, seq, "manifest: committing snapshots in the store under a new epoch");
+                return Ok((this, next));
+            }
+            (seq, head) = this.read_head()?.ok_or_else(vanished)?;
+        }
+    }
+
+    /// The newest snapshot and its seq; `None` when the store has none.
+    fn read_head(&self) -> Result<Option<(u64, Manifest)>, StorageError> {
+        for _ in 0..HEAD_READS {
+            let Some(seq) = self.blobs.wait(self.snapshots.head())? else {
+                return Ok(None);
+            };
+            if let Some(body) = self.blobs.wait(self.snapshots.read(seq))? {
+                let m =
+                    serde_json::from_value(body).map_err(|e| StorageError::CorruptManifest {
+                        path: PathBuf::from(format!("manifest/{seq:020}.json")),
+                        reason: e.to_string(),
+                    })?;
+                return Ok(Some((seq, m)));
+            }
+        }
+        Err(vanished())
+    }
+
+    /// A snapshot as this process sees it: its own checkpoint in `wal_checkpoint` and
+    /// `flushed_ahead` (none yet: 0 and empty).
+    fn to_view(&self, mut m: Manifest) -> Manifest {
+        let mine = m
+            .checkpoints
+            .get(&self.node_id)
+            .cloned()
+            .unwrap_or_default();
+        m.wal_checkpoint = mine.wal;
+        m.flushed_ahead = mine.flushed_ahead;
+        m
+    }
+
+    /// The snapshot of this process's view: its checkpoint under its node id.
+    fn to_snapshot(&self, mut m: Manifest) -> Manifest {
+        let mine = Checkpoint {
+            wal: std::mem::take(&mut m.wal_checkpoint),
+            flushed_ahead: std::mem::take(&mut m.flushed_ahead),
+        };
+        m.checkpoints.insert(self.node_id.clone(), mine);
+        m
+    }
+
+    fn try_commit(&self, seq: u64, m: &Manifest) -> Result<Commit, StorageError> {
+        let body = serde_json::to_value(m).map_err(|e| StorageError::Layout(e.to_string()))?;
+        let id = commit_id()?;
+        self.blobs.wait(self.snapshots.commit(seq, &id, body))
+    }
+
+    /// A head whose epoch for this node is not the one it claimed: a newer process
+    /// with its node id has started.
+    fn check_epoch(&self, head: &Manifest) -> Result<(), StorageError> {
+        match head.epochs.get(&self.node_id) {
+            Some(&e) if e == self.epoch => Ok(()),
+            other => Err(StorageError::Fenced {
+                node_id: self.node_id.clone(),
+                epoch: self.epoch,
+                head: other.copied().unwrap_or(0),
+            }),
+        }
+    }
+
+    fn prune(&self) {
+        match self
+            .blobs
+            .wait(self.snapshots.prune(KEEP, self.deletion_delay))
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(snapshots = n, "manifest: pruned old snapshots"),
+            Err(e) => {
+                tracing::warn!(error = %e, "manifest: pruning old snapshots failed; will retry")
+            }
+        }
+    }
+}
+
+impl ManifestStore for BucketManifest {
+    fn commit(
+        &self,
+        base: &Manifest,
+        change: &dyn Fn(&mut Manifest),
+    ) -> Result<Manifest, StorageError> {
+        let mut head = self.head.lock().map_err(|_| poisoned())?;
+        let mut base = base.clone();
+        loop {
+            self.check_epoch(&base)?;
+            let mut next = base.clone();
+            change(&mut next);
+            let seq = *head + 1;
+            match self.try_commit(seq, &self.to_snapshot(next.clone()))? {
+                Commit::Committed { seq } => {
+                    *head = seq;
+                    if seq % PRUNE_EVERY == 0 {
+                        self.prune();
+                    }
+                    return Ok(next);
+                }
+                Commit::Conflict { .. } | Commit::BehindBoundary { .. } => {
+                    let (seq, newer) = self.read_head()?.ok_or_else(vanished)?;
+                    tracing::debug!(seq, "manifest: another commit got in first; applying again");
+                    *head = seq;
+                    base = self.to_view(newer);
+                }
+            }
+        }
+    }
+
+    fn file_prefix(&self) -> String {
+        format!("{}-{:06}-", self.node_id, self.epoch)
+    }
+}
+
+/// The `MANIFEST` a directory had before its first snapshot, kept (renamed) for
+/// reference: no longer the commit point.
+fn retire_local_manifest(dir: &Path) -> Result<(), StorageError> {
+    let from = dir.join(super::NAME);
+    if !from.exists() {
+        return Ok(());
+    }
+    let to = dir.join("MANIFEST.migrated");
+    std::fs::rename(&from, &to).map_err(|e| StorageError::io(&from, e))?;
+    crate::wal::sync_dir(dir)
+}
+
+fn poisoned() -> StorageError {
+    StorageError::Closed("manifest lock poisoned".into())
+}
+
+fn vanished() -> StorageError {
+    StorageError::Layout("the manifest head vanished while it was read".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Signal;
+    use crate::manifest::FileMeta;
+
+    fn node(id: &str) -> ClusterConfig {
+        ClusterConfig {
+            node_id: id.into(),
+            manifest: osprey_config::ManifestMode::Bucket,
+            ..Default::default()
+        }
+    }
+
+    fn file(path: &str) -> FileMeta {
+        FileMeta {
+            tenant: "t".into(),
+            signal: Signal::Logs,
+            path: path.into(),
+            rows: 1,
+            runs: 0,
+            bytes: 1,
+            min_time_ns: 0,
+            max_time_ns: 0,
+            partition_ns: 0,
+            trace_index: false,
+            text_index: false,
+            tag_index: false,
+        }
+    }
+
+    /// Two writers on one store: each commit lands on the other's, re-applied after a
+    /// conflict, and each keeps its own checkpoint and file-name prefix.
+    #[test]
+    fn two_writers_interleave_without_losing_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
+        let (a, mut view_a) = BucketManifest::open(dir.path(), &blobs, &node("a")).unwrap();
+        let (b, mut view_b) = BucketManifest::open(dir.path(), &blobs, &node("b")).unwrap();
+        assert_eq!(view_b.epochs, [("a".into(), 1), ("b".into(), 1)].into());
+        assert_ne!(a.file_prefix(), b.file_prefix());
+        for i in 0..3u64 {
+            // `a` commits on a head it has not seen `b`'s last commit in.
+            view_a = a
+                .commit(&view_a, &|m| {
+                    m.files.push(file(&format!("a{i}")));
+                    m.wal_checkpoint = 10 + i;
+                })
+                .unwrap();
+            view_b = b
+                .commit(&view_b, &|m| {
+                    m.files.push(file(&format!("b{i}")));
+                    m.wal_checkpoint = 20 + i;
+                })
+                .unwrap();
+        }
+        let mut paths: Vec<_> = view_b.files.iter().map(|f| f.path.clone()).collect();
+        paths.sort();
+        assert_eq!(paths, ["a0", "a1", "a2", "b0", "b1", "b2"]);
+        assert_eq!((view_a.wal_checkpoint, view_b.wal_checkpoint), (12, 22));
+        let (_, head) = b.read_head().unwrap().unwrap();
+        assert_eq!(head.checkpoints["a"].wal, 12);
+        assert_eq!(head.checkpoints["b"].wal, 22);
+        assert_eq!(head.wal_checkpoint, 0);
+        // A writer with a new epoch for `a` fences the old one at its next commit.
+        let (_a2, _) = BucketManifest::open(dir.path(), &blobs, &node("a")).unwrap();
+        let e = a.commit(&view_a, &|_| {}).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StorageError::Fenced {
+                    epoch: 1,
+                    head: 2,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        b.commit(&view_b, &|_| {}).unwrap();
+    }
+}

@@ -1,0 +1,95 @@
+//! Where a manifest is committed: [`ManifestStore`], with the `MANIFEST` file of a
+//! single node ([`LocalManifest`]) and the bucket snapshots of a cluster
+//! (`bucket.rs`), chosen by `cluster.manifest`.
+//!
+//! A commit is a change applied to a head. The local file has one writer, so the head
+//! is always the manifest this process last committed. A bucket may have several
+//! (ingesters, the compactor): when another commit got in first the change is applied
+//! again to that newer head, so every change must be a function of the manifest it is
+//! applied to (add these files, drop those, move this checkpoint), never a copy of an
+//! older one.
+
+use std::path::{Path, PathBuf};
+
+use osprey_config::{ClusterConfig, ManifestMode};
+
+use super::Manifest;
+use super::bucket::BucketManifest;
+use crate::StorageError;
+use crate::files::blobs::Blobs;
+
+/// The commit point of one process.
+pub(crate) trait ManifestStore: Send + Sync {
+    /// Applies `change` to `base` (the head this process holds) and commits the
+    /// result, durably; returns what was committed, which may rest on a newer head
+    /// than `base` when another writer committed meanwhile.
+    fn commit(
+        &self,
+        base: &Manifest,
+        change: &dyn Fn(&mut Manifest),
+    ) -> Result<Manifest, StorageError>;
+
+    /// What the names of the data files this process writes start with, so that
+    /// writers sharing a store never write one name: `""` for the local file (one
+    /// writer), `<node>-<epoch:06>-` in a bucket.
+    fn file_prefix(&self) -> String {
+        String::new()
+    }
+}
+
+/// Opens the commit point `cluster.manifest` names and returns it with the head
+/// manifest (in a bucket, after claiming this process's new epoch).
+pub(crate) fn open_store(
+    dir: &Path,
+    blobs: &Blobs,
+    cluster: &ClusterConfig,
+) -> Result<(Box<dyn ManifestStore>, Manifest), StorageError> {
+    match cluster.manifest {
+        ManifestMode::Local => {
+            let store = LocalManifest {
+                dir: dir.to_path_buf(),
+            };
+            let head = store.load(blobs)?;
+            Ok((Box::new(store), head))
+        }
+        ManifestMode::Bucket => {
+            let (store, head) = BucketManifest::open(dir, blobs, cluster)?;
+            Ok((Box::new(store), head))
+        }
+    }
+}
+
+/// The `MANIFEST` file in the data directory.
+pub(crate) struct LocalManifest {
+    dir: PathBuf,
+}
+
+impl LocalManifest {
+    fn load(&self, blobs: &Blobs) -> Result<Manifest, StorageError> {
+        if !self.dir.join(super::NAME).exists() && super::bucket::has_snapshots(blobs)? {
+            // Starting from an empty manifest would delete every data file as an
+            // orphan.
+            return Err(StorageError::Config {
+                key: "cluster.manifest",
+                message: format!(
+                    "{} is committed through snapshots in the store (manifest/), not a MANIFEST file; set cluster.manifest = \"bucket\"",
+                    self.dir.display()
+                ),
+            });
+        }
+        Manifest::load(&self.dir)
+    }
+}
+
+impl ManifestStore for LocalManifest {
+    fn commit(
+        &self,
+        base: &Manifest,
+        change: &dyn Fn(&mut Manifest),
+    ) -> Result<Manifest, StorageError> {
+        let mut next = base.clone();
+        change(&mut next);
+        next.commit(&self.dir)?;
+        Ok(next)
+    }
+}

@@ -1,0 +1,221 @@
+//! The engine committing through bucket snapshots (`cluster.manifest = "bucket"`) on
+//! a local directory: the same exactly-once guarantees as the `MANIFEST` file, the
+//! carry-over of a directory that had one, and fencing of a twin.
+
+use osprey_config::{ClusterConfig, ManifestMode};
+
+use super::{cfg, logs, logs_at, now_ns, rows_in};
+use crate::{Signal, Storage, StorageError, wal};
+
+fn bucket(node: &str) -> ClusterConfig {
+    ClusterConfig {
+        node_id: node.into(),
+        manifest: ManifestMode::Bucket,
+        ..Default::default()
+    }
+}
+
+fn open(dir: &std::path::Path, node: &str) -> Storage {
+    Storage::open_with(dir, cfg(), &bucket(node)).unwrap()
+}
+
+/// The snapshots in `dir`, by seq.
+fn snapshots(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut names: Vec<_> = std::fs::read_dir(dir.join("manifest"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|n| {
+            serde_json::from_slice(&std::fs::read(dir.join("manifest").join(n)).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn flush_replay_and_compaction_are_exactly_once_through_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = now_ns();
+    {
+        let s = open(dir.path(), "n1");
+        for i in 0..3 {
+            s.append("default", Signal::Logs, logs_at(10, t + i))
+                .await
+                .unwrap();
+            s.flush().await.unwrap();
+        }
+        s.append("default", Signal::Logs, logs(5, "b"))
+            .await
+            .unwrap();
+        // Dropped without close: like a crash after the acks.
+    }
+    assert!(!dir.path().join("MANIFEST").exists());
+    let s = open(dir.path(), "n1");
+    assert_eq!(rows_in(&s, "default"), (5, 30));
+    // Data and series files carry the writer's node and epoch in their names.
+    let names = |s: &Storage| -> Vec<String> {
+        let snap = s.snapshot("default", Signal::Logs);
+        snap.files
+            .iter()
+            .map(|f| f.path.rsplit('/').next().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        names(&s).iter().all(|n| n.starts_with("n1-000001-")),
+        "{:?}",
+        names(&s)
+    );
+    let stats = s.compact_full(None).await.unwrap();
+    assert_eq!(stats.input_files, 3);
+    assert_eq!(rows_in(&s, "default"), (5, 30));
+    let merged = names(&s);
+    assert!(
+        merged.len() == 1 && merged[0].starts_with("n1-000002-"),
+        "{merged:?}"
+    );
+    s.close().await.unwrap();
+    let s = open(dir.path(), "n1");
+    assert_eq!(rows_in(&s, "default"), (0, 35));
+    drop(s);
+
+    // One snapshot per claim and per commit, numbered from 1, each naming its commit
+    // and the node's epoch at the time (one claim per open).
+    let all = snapshots(dir.path());
+    let seqs: Vec<u64> = all.iter().map(|v| v["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    let epochs: Vec<u64> = all
+        .iter()
+        .map(|v| v["epochs"]["n1"].as_u64().unwrap())
+        .collect();
+    assert_eq!(epochs.first(), Some(&1));
+    assert_eq!(epochs.last(), Some(&3));
+    assert!(epochs.windows(2).all(|w| w[0] <= w[1]));
+    // The checkpoint is kept under the node id, not at the top.
+    let last = all.last().unwrap();
+    assert!(
+        last["checkpoints"]["n1"]["wal"].as_u64().unwrap() > 0,
+        "{last}"
+    );
+    assert_eq!(last["wal_checkpoint"], 0);
+    let ids: std::collections::HashSet<&str> = all
+        .iter()
+        .map(|v| v["commit_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), all.len(), "every commit has its own id");
+}
+
+#[tokio::test]
+async fn a_directory_with_a_manifest_file_is_carried_over_once() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Storage::open(dir.path(), cfg()).unwrap();
+        s.append("default", Signal::Logs, logs(8, "a"))
+            .await
+            .unwrap();
+        s.flush().await.unwrap();
+        s.append("default", Signal::Logs, logs(3, "b"))
+            .await
+            .unwrap();
+        s.close().await.unwrap();
+    }
+    let s = open(dir.path(), "n1");
+    assert_eq!(rows_in(&s, "default"), (0, 11));
+    drop(s);
+    assert!(!dir.path().join("MANIFEST").exists());
+    assert!(dir.path().join("MANIFEST.migrated").exists());
+    assert_eq!(
+        snapshots(dir.path())[0]["files"].as_array().unwrap().len(),
+        2
+    );
+    // Back to the local file would start from nothing and delete every data file as
+    // an orphan: refused, naming the setting.
+    let e = Storage::open(dir.path(), cfg()).err().unwrap();
+    assert!(
+        matches!(
+            e,
+            StorageError::Config {
+                key: "cluster.manifest",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("cluster.manifest = \"bucket\""),
+        "{e}"
+    );
+    assert_eq!(rows_in(&open(dir.path(), "n1"), "default"), (0, 11));
+}
+
+/// A second process with the same node id claims a newer epoch; the first one's next
+/// commit finds it and is fenced: it commits nothing and refuses writes from then on.
+#[tokio::test]
+async fn a_twin_with_the_same_node_id_fences_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = open(dir.path(), "n1");
+    first
+        .append("default", Signal::Logs, logs(4, "a"))
+        .await
+        .unwrap();
+    first.flush().await.unwrap();
+    let before = snapshots(dir.path()).len();
+    // The twin: a second process on the same volume and bucket (a paused pod's
+    // replacement). It claims epoch 2 on open.
+    let twin = open(dir.path(), "n1");
+    assert!(!first.is_fenced());
+    first
+        .append("default", Signal::Logs, logs(2, "b"))
+        .await
+        .unwrap();
+    let e = first.flush().await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StorageError::Fenced {
+                epoch: 1,
+                head: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(first.is_fenced() && !first.is_healthy());
+    let refused = first
+        .append("default", Signal::Logs, logs(1, "c"))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("fenced"), "{refused}");
+    // Nothing of the fenced process was committed after the twin's claim.
+    let after = snapshots(dir.path());
+    assert_eq!(after.len(), before + 1);
+    assert!(after.iter().all(|v| v["epochs"]["n1"].as_u64() <= Some(2)));
+    assert_eq!(after.last().unwrap()["epochs"]["n1"], 2);
+    // The twin commits on.
+    twin.flush().await.unwrap();
+    drop(twin);
+    // Another node id is not fenced by it.
+    let other = open(dir.path(), "n2");
+    assert!(!other.is_fenced());
+}
+
+/// A crash between a snapshot's create and the WAL's deletion replays nothing twice,
+/// as with the `MANIFEST` file.
+#[tokio::test]
+async fn crash_between_snapshot_and_wal_delete_does_not_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path(), "n1");
+    s.append("default", Signal::Logs, logs(4, "x"))
+        .await
+        .unwrap();
+    let wal_dir = dir.path().join("wal");
+    let seg = wal::list_segments(&wal_dir).unwrap()[0];
+    let saved = std::fs::read(wal::segment_path(&wal_dir, seg)).unwrap();
+    s.flush().await.unwrap();
+    s.close().await.unwrap();
+    std::fs::write(wal::segment_path(&wal_dir, seg), saved).unwrap();
+    let s = open(dir.path(), "n1");
+    assert_eq!(rows_in(&s, "default"), (0, 4));
+}
