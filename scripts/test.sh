@@ -7,7 +7,8 @@
 # 2. cargo fmt --check and cargo clippy -D warnings (the code habits), then
 #    cargo build --locked             (the osprey binary, embedded UI via npm)
 # 3. cargo nextest run --workspace    (Rust unit and integration tests)
-# 4. pytest tests/e2e                 (end-to-end tests against target/debug/osprey)
+# 4. pytest tests/e2e                 (end-to-end tests against target/debug/osprey),
+#    then the suites that commit again with [cluster] manifest = "bucket"
 #
 # Needs: Rust (cargo), Python 3.11+ with venv and pip, Node 20+ with npm.
 # cargo-nextest is installed with `cargo install --locked` if it is missing.
@@ -129,6 +130,17 @@ OSPREY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/osprey"
 export OSPREY_BIN
 echo "OSPREY_BIN=$OSPREY_BIN ($("$OSPREY_BIN" version 2>/dev/null || echo 'version unknown'))"
 .venv/bin/pytest -q tests/e2e "$@"
+
+section "End-to-end tests that commit, again with [cluster] manifest = \"bucket\""
+# The suites whose outcome rests on the commit point (flush, restart, crash points,
+# quarantine, S3, disk full, the cluster tests) run a second time with every server
+# committing its manifest as bucket snapshots on its data directory
+# (storage/docs/format/cluster.md). The whole suite passes in that mode too; it is not
+# run twice in full, to keep this command well inside CI's time.
+OSPREY_TEST_MANIFEST=bucket .venv/bin/pytest -q \
+    tests/e2e/test_crash.py tests/e2e/test_crash_points.py tests/e2e/test_restart.py \
+    tests/e2e/test_storage.py tests/e2e/test_s3.py tests/e2e/test_probe_disk_full.py \
+    tests/e2e/test_metrics_head.py tests/e2e/test_cluster.py "$@"
 
 CURRENT_STEP="done"
 printf '\n========== All tests passed ==========\n'

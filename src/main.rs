@@ -197,7 +197,12 @@ fn exit_code(code: anyhow::Result<i32>) -> ExitCode {
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Validate a config file and explain every problem in it.
-    Check { file: PathBuf },
+    Check {
+        file: PathBuf,
+        /// Also check what running as this role needs (`osprey serve --role`).
+        #[arg(long, default_value = "all")]
+        role: osprey_config::Role,
+    },
 }
 
 #[derive(clap::Args)]
@@ -217,6 +222,10 @@ struct ServeArgs {
     /// OTLP HTTP address (overrides server.otlp_http_addr).
     #[arg(long)]
     pub(crate) otlp_http_addr: Option<String>,
+    /// What this process does: `ingester`, `querier`, `compactor`, or `all` (a single
+    /// node; see `[cluster]`).
+    #[arg(long, default_value = "all")]
+    pub(crate) role: osprey_config::Role,
 }
 
 #[derive(clap::Args)]
@@ -253,8 +262,8 @@ fn main() -> ExitCode {
         Command::Rules { command } => rules_cmd::run(command),
         Command::Token { command } => token_cmd::run(command),
         Command::Config {
-            command: ConfigCommand::Check { file },
-        } => config_check(&file),
+            command: ConfigCommand::Check { file, role },
+        } => config_check(&file, role),
         Command::Serve(args) => {
             // Crash tests arm fault points through FAILPOINTS (debug builds only).
             let _faults = osprey_storage::faults::setup();
@@ -330,38 +339,38 @@ fn run(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
     }
 }
 
-fn config_check(file: &std::path::Path) -> ExitCode {
-    match osprey_config::load(Some(file), &[]) {
-        Ok(c) if !c.alerting.alertmanager_config.is_empty() => {
+fn config_check(file: &std::path::Path, role: osprey_config::Role) -> ExitCode {
+    let problems = match osprey_config::load(Some(file), &[]) {
+        Ok(c) => {
+            let mut problems: Vec<String> = c
+                .validate_for(role)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             // The notifier's file is checked too, with Alertmanager's messages.
-            match osprey_alerting::notify::load(&c.base_dir.join(&c.alerting.alertmanager_config)) {
-                Ok(_) => {
-                    println!("ok: {} is valid", file.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    println!("{}: 1 problem(s)", file.display());
-                    println!("  alerting.alertmanager_config: {e}");
-                    ExitCode::FAILURE
-                }
+            if !c.alerting.alertmanager_config.is_empty()
+                && let Err(e) =
+                    osprey_alerting::notify::load(&c.base_dir.join(&c.alerting.alertmanager_config))
+            {
+                problems.push(format!("alerting.alertmanager_config: {e}"));
             }
+            problems
         }
-        Ok(_) => {
-            println!("ok: {} is valid", file.display());
-            ExitCode::SUCCESS
-        }
-        Err(ConfigError::Invalid(problems)) => {
-            println!("{}: {} problem(s)", file.display(), problems.len());
-            for p in problems {
-                println!("  {p}");
-            }
-            ExitCode::FAILURE
-        }
+        Err(ConfigError::Invalid(problems)) => problems.iter().map(ToString::to_string).collect(),
         Err(e) => {
             println!("{e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    if problems.is_empty() {
+        println!("ok: {} is valid (role {role})", file.display());
+        return ExitCode::SUCCESS;
     }
+    println!("{}: {} problem(s)", file.display(), problems.len());
+    for p in problems {
+        println!("  {p}");
+    }
+    ExitCode::FAILURE
 }
 
 async fn shutdown_signal() {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use osprey_alerting::RuleManager;
 use osprey_auth::{Authenticator, Limiter};
-use osprey_config::Config;
+use osprey_config::{Config, Role};
 use osprey_ingest::IngestState;
 use osprey_query::{HttpMetrics, OpsState, QueryState};
 use osprey_storage::Storage;
@@ -115,16 +115,35 @@ fn surfaces(
     }
 }
 
+/// Refuses a role this build cannot run yet, or a config that role cannot run with.
+fn check_role(config: &Config, role: Role) -> anyhow::Result<()> {
+    let problems = config.cluster.role_problems(role);
+    if let Some((key, message)) = problems.first() {
+        anyhow::bail!("{key}: {message}");
+    }
+    if role != Role::All {
+        // Per-node file names, the ingesters' read API and the compactor's delayed
+        // deletes come first (storage/docs/format/cluster.md, "Build order").
+        anyhow::bail!(
+            "--role {role} is not available in this version yet: only `all` (a single node) runs; see storage/docs/format/cluster.md"
+        );
+    }
+    Ok(())
+}
+
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(&args)?;
+    check_role(&config, args.role)?;
     let dir = config.server.data_dir.clone();
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let storage_cfg = config.storage.clone();
+    let cluster = config.cluster.clone();
     let open_dir = dir.clone();
-    let storage = tokio::task::spawn_blocking(move || Storage::open(&open_dir, storage_cfg))
-        .await?
-        .with_context(|| format!("cannot open storage in {}", dir.display()))?;
+    let storage =
+        tokio::task::spawn_blocking(move || Storage::open_with(&open_dir, storage_cfg, &cluster))
+            .await?
+            .with_context(|| format!("cannot open storage in {}", dir.display()))?;
     // One signal fans out to every listener and background task.
     let (stop_tx, stop_rx) = watch::channel(false);
     let alerting_metrics = osprey_alerting::AlertingMetrics::default();
@@ -230,11 +249,29 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         st.run_maintenance(stopped(rx)).await
     });
 
-    crate::shutdown_signal().await;
+    let fenced = tokio::select! {
+        _ = crate::shutdown_signal() => false,
+        _ = fenced(&storage) => true,
+    };
     s.shutting_down.store(true, Ordering::SeqCst);
     let _ = stop_tx.send(true);
+    if fenced {
+        // A newer process with this node id owns the WAL and the manifest now: no
+        // final flush, nothing more to acknowledge.
+        anyhow::bail!(
+            "fenced: another process with node id {:?} took over; exiting",
+            config.cluster.node_id()
+        );
+    }
     drain(tasks, &storage, config.server.shutdown_timeout).await;
     Ok(())
+}
+
+/// Resolves once storage is fenced (checked every second).
+async fn fenced(storage: &Storage) {
+    while !storage.is_fenced() {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// Who may ask: the tokens of `[auth]`, and a token only this process knows for its

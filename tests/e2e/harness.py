@@ -236,6 +236,10 @@ class OspreyServer:
             if not (k.startswith("OSPREY_") and k != "OSPREY_BIN")
         }
         env.setdefault("RUST_BACKTRACE", "1")
+        # The test command's second pass runs servers committing through bucket
+        # snapshots on their data directory (`[cluster] manifest = "bucket"`).
+        if os.environ.get("OSPREY_TEST_MANIFEST"):
+            env["OSPREY_CLUSTER_MANIFEST"] = os.environ["OSPREY_TEST_MANIFEST"]
         env.update(self.extra_env)
         if self.data_dir_via_env:
             env["OSPREY_SERVER_DATA_DIR"] = str(self.data_dir)

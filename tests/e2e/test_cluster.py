@@ -1,0 +1,163 @@
+"""Scale-out, as far as it is built (issue 23): the `[cluster]` section and `--role`
+checked by `osprey config check` and `osprey serve`, the manifest committed as bucket
+snapshots on a local directory, and a second process with the same node id fencing
+the first.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from builders import assert_accepted, log_record, logs_request, post_otlp
+from harness import OspreyServer, recent_second, wait_until
+
+CLI_TIMEOUT_S = 30
+
+
+def run(binary: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+
+
+def check(binary: Path, tmp_path: Path, text: str, *extra: str) -> subprocess.CompletedProcess:
+    path = tmp_path / "osprey.toml"
+    path.write_text(text)
+    return run(binary, "config", "check", str(path), *extra)
+
+
+CLUSTER = """\
+[cluster]
+node_id = "osprey-ingester-1"
+ingesters = ["osprey-ingester-0.osprey-ingester:4319", "osprey-ingester-1.osprey-ingester:4319"]
+internal_addr = "127.0.0.1:4319"
+token_file = "/etc/osprey/cluster-token"
+manifest = "bucket"
+poll_interval = "2s"
+deletion_delay = "10m"
+"""
+
+
+def test_config_check_accepts_a_cluster_section_for_every_role(osprey_bin: Path, tmp_path: Path) -> None:
+    for role in ("ingester", "querier", "compactor", "all"):
+        proc = check(osprey_bin, tmp_path, CLUSTER, "--role", role)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"role {role}" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "role", "key", "words"),
+    [
+        ('[cluster]\nnode_id = "a/b"\n', "all", "cluster.node_id", "not a valid node id"),
+        ('[cluster]\ningesters = ["no-port"]\nmanifest = "bucket"\ntoken_file = "t"\n', "all", "cluster.ingesters[0]", "HOST:PORT"),
+        ('[cluster]\ningesters = ["a:1", "a:1"]\nmanifest = "bucket"\ntoken_file = "t"\n', "all", "cluster.ingesters[1]", "listed twice"),
+        ('[cluster]\ningesters = ["a:1"]\nmanifest = "bucket"\n', "all", "cluster.token_file", "is required"),
+        ('[cluster]\ningesters = ["a:1"]\ntoken_file = "t"\n', "all", "cluster.manifest", '"bucket"'),
+        ('[cluster]\nmanifest = "s3"\n', "all", "cluster.manifest", "local"),
+        ('[cluster]\ndeletion_delay = "20s"\n', "all", "cluster.deletion_delay", "query.timeout"),
+        ('[cluster]\npoll_interval = "0s"\n', "all", "cluster.poll_interval", "greater than 0s"),
+        ("", "querier", "cluster.manifest", "--role querier"),
+        ('[cluster]\nmanifest = "bucket"\n', "ingester", "cluster.ingesters", "internal addresses"),
+        ('[cluster]\nshards = 3\n', "all", "cluster.shards", ""),
+    ],
+)
+def test_config_check_explains_cluster_problems(
+    osprey_bin: Path, tmp_path: Path, text: str, role: str, key: str, words: str
+) -> None:
+    proc = check(osprey_bin, tmp_path, text, "--role", role)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = [line.strip() for line in proc.stdout.splitlines()]
+    assert any(line.startswith(f"{key}:") and words in line for line in lines), proc.stdout
+
+
+def test_an_unknown_role_is_refused_by_name(osprey_bin: Path, tmp_path: Path) -> None:
+    proc = run(osprey_bin, "serve", "--role", "reader", "--data-dir", str(tmp_path / "d"))
+    assert proc.returncode != 0
+    assert "ingester, querier, compactor, all" in proc.stderr, proc.stderr
+
+
+def test_a_role_this_version_cannot_run_is_refused_before_it_listens(osprey_bin: Path, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("secret\n")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CLUSTER.replace("/etc/osprey/cluster-token", str(token)))
+    proc = run(osprey_bin, "serve", "--config", str(cfg), "--role", "querier", "--data-dir", str(tmp_path / "d"))
+    assert proc.returncode == 1
+    assert "--role querier is not available in this version yet" in proc.stderr, proc.stderr
+    # Without a shared manifest the config is what is wrong, and it says so first.
+    proc = run(osprey_bin, "serve", "--role", "compactor", "--data-dir", str(tmp_path / "d"))
+    assert proc.returncode == 1
+    assert 'cluster.manifest: --role compactor shares the manifest' in proc.stderr, proc.stderr
+
+
+def send_logs(server: OspreyServer, tag: str, n: int) -> None:
+    t = recent_second(600) * 1_000_000_000
+    logs = [log_record(t + i, f"cluster {tag} {i}", attributes={"tag": tag}) for i in range(n)]
+    assert_accepted(post_otlp(server, "logs", logs_request("cluster", logs)))
+
+
+def snapshots(data_dir: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((data_dir / "manifest").glob("*.json"))]
+
+
+BUCKET = {"OSPREY_CLUSTER_MANIFEST": "bucket", "OSPREY_CLUSTER_NODE_ID": "node-a"}
+
+
+def test_bucket_snapshots_carry_a_directory_over_and_survive_restarts(osprey_factory) -> None:
+    """A single node's data directory switched to `manifest = "bucket"` keeps its rows,
+    commits numbered snapshots under a new epoch per start, and cannot silently go back."""
+    server = osprey_factory(env={"OSPREY_CLUSTER_MANIFEST": "local"})
+    send_logs(server, "before", 7)
+    server.flush()
+    server.stop()
+    server.extra_env.update(BUCKET)
+    server.start()
+    assert server.count("logs") == 7
+    send_logs(server, "after", 5)
+    server.flush()
+    server.restart(kill=True)
+    assert server.count("logs") == 12
+    snaps = snapshots(server.data_dir)
+    assert [s["seq"] for s in snaps] == list(range(1, len(snaps) + 1))
+    assert snaps[-1]["epochs"] == {"node-a": 2}
+    assert (server.data_dir / "MANIFEST.migrated").exists()
+    assert not (server.data_dir / "MANIFEST").exists()
+    server.stop()
+    # Back to the MANIFEST file: refused, naming the setting, nothing deleted.
+    del server.extra_env["OSPREY_CLUSTER_MANIFEST"]
+    proc = run(server.binary, "serve", "--data-dir", str(server.data_dir), "--http-addr", "127.0.0.1:0")
+    assert proc.returncode == 1
+    assert 'set cluster.manifest = "bucket"' in proc.stderr, proc.stderr
+    server.extra_env.update(BUCKET)
+    server.start()
+    assert server.count("logs") == 12
+
+
+def test_a_twin_with_the_same_node_id_fences_the_first(osprey_factory, tmp_path: Path) -> None:
+    """A second process claiming the same node id on the same volume takes over the
+    manifest: the first one's next commit finds the newer epoch, and it stops
+    acknowledging and exits non-zero, saying why."""
+    first = osprey_factory(env=dict(BUCKET))
+    send_logs(first, "first", 6)
+    first.flush()
+    twin = OspreyServer(first.binary, first.data_dir, tmp_path, name="twin", env=dict(BUCKET))
+    twin.start()
+    try:
+        assert twin.count("logs") == 6
+        send_logs(first, "late", 2)
+        resp = first.post("/api/v1/admin/flush")
+        assert resp.status_code >= 500, resp.text
+        assert "fenced" in resp.text
+        wait_until(lambda: not first.running, timeout=10, message="the fenced process to exit")
+        assert first.proc is not None and first.proc.returncode not in (0, None)
+        assert "fenced" in first.log_tail()
+        first.proc = None  # its exit is the point of this test
+        # The twin commits on, under its own epoch.
+        send_logs(twin, "twin", 3)
+        twin.flush()
+        assert snapshots(twin.data_dir)[-1]["epochs"] == {"node-a": 2}
+        assert twin.count("logs", "body LIKE 'cluster first%' OR body LIKE 'cluster twin%'") == 9
+    finally:
+        twin.stop()
