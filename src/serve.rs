@@ -52,6 +52,8 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<tokio::net::TcpLis
 struct Surfaces {
     api: axum::Router,
     otlp_http: axum::Router,
+    /// The node-to-node API, when `cluster.token_file` is set.
+    internal: Option<axum::Router>,
     ingest: IngestState,
     shutting_down: Arc<AtomicBool>,
 }
@@ -63,6 +65,7 @@ fn surfaces(
     alerting_metrics: &osprey_alerting::AlertingMetrics,
     auth: Arc<Authenticator>,
     limiter: &Arc<Limiter>,
+    cluster_token: Option<&str>,
 ) -> Surfaces {
     let mut ingest = IngestState::with_limits(
         storage.clone(),
@@ -97,6 +100,15 @@ fn surfaces(
     // Who is asking, decided once per request for every handler behind it; each
     // route then checks its scope. Only the probes answer without credentials.
     let context = axum::middleware::from_fn_with_state(auth, osprey_auth::http_context);
+    let internal = cluster_token.map(|token| {
+        let only_cluster = Arc::new(Authenticator::cluster(token));
+        osprey_query::internal_router(query.clone(), config.cluster.node_id())
+            .layer(axum::middleware::from_fn_with_state(
+                only_cluster,
+                osprey_auth::http_context,
+            ))
+            .layer(track.clone())
+    });
     let api = osprey_ingest::api_router(ingest.clone())
         .merge(osprey_query::router(query, ops.clone()))
         .merge(osprey_alerting::router(rules))
@@ -110,9 +122,26 @@ fn surfaces(
     Surfaces {
         api,
         otlp_http,
+        internal,
         ingest,
         shutting_down,
     }
+}
+
+/// The node-to-node API's token (the contents of `cluster.token_file`), when one is set.
+fn cluster_token(config: &Config) -> anyhow::Result<Option<String>> {
+    let file = &config.cluster.token_file;
+    if file.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    let path = config.base_dir.join(file);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cluster.token_file: cannot read {}", path.display()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        anyhow::bail!("cluster.token_file: {} is empty", path.display());
+    }
+    Ok(Some(token.to_string()))
 }
 
 /// Refuses a role this build cannot run yet, or a config that role cannot run with.
@@ -159,6 +188,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stop_rx.clone(),
     )?;
     let (auth, self_token) = authenticator(&config)?;
+    let token = cluster_token(&config)?;
     let s = surfaces(
         &config,
         &storage,
@@ -166,6 +196,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &alerting_metrics,
         Arc::clone(&auth),
         &limiter,
+        token.as_deref(),
     );
 
     // Certificates that do not load fail the start before anything listens.
@@ -174,6 +205,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let http_l = bind("HTTP API", config.server.http_addr).await?;
     let otlp_http_l = bind("OTLP HTTP", config.server.otlp_http_addr).await?;
     let grpc_l = bind("OTLP gRPC", config.server.otlp_grpc_addr).await?;
+    let internal_l = match &s.internal {
+        Some(_) => Some(bind("the node-to-node API", config.cluster.internal_addr).await?),
+        None => None,
+    };
     let self_addr = http_l.local_addr()?;
     tracing::info!(
         http = %http_l.local_addr()?,
@@ -197,6 +232,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "otlp_http",
         listen::serve_http(otlp_http_l, s.otlp_http, limits, http_tls, stop_rx.clone()),
     );
+    if let (Some(l), Some(router)) = (internal_l, s.internal) {
+        tasks.spawn(
+            "internal",
+            listen::serve_http(l, router, limits, None, stop_rx.clone()),
+        );
+    }
     tasks.spawn(
         "otlp_grpc",
         tonic::transport::Server::builder()

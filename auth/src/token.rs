@@ -103,6 +103,19 @@ impl Authenticator {
         !self.tokens.is_empty()
     }
 
+    /// The authenticator of a cluster's node-to-node listener: `token` (the contents of
+    /// `cluster.token_file`) only, acting as any tenant, with every scope.
+    pub fn cluster(token: &str) -> Self {
+        let principal = Principal {
+            name: "cluster".into(),
+            tenants: Tenants::Any,
+            scopes: Scope::ALL.iter().copied().collect(),
+        };
+        Self {
+            tokens: HashMap::from([(digest(token), Arc::new(principal))]),
+        }
+    }
+
     /// Adds a token only this process knows (for its own calls to itself, like the
     /// self-monitoring scrape) and returns it. No effect when authentication is off
     /// (the token is returned all the same, and sending it is harmless).

@@ -24,7 +24,7 @@ use osprey_config::QueryConfig;
 use osprey_storage::Storage;
 
 pub use api::ops::{self, HttpMetrics, OpsState};
-pub use api::{probes_router, router};
+pub use api::{internal_router, probes_router, router};
 pub use error::QueryError;
 
 /// What every query handler needs.

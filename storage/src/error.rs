@@ -50,6 +50,13 @@ pub enum StorageError {
     Config { key: &'static str, message: String },
     #[error("storage is shutting down or has failed: {0}")]
     Closed(String),
+    /// A querier's snapshot is older than this node's last commit: the rows between
+    /// the two are in files it does not list and no longer in memory. It must read a
+    /// newer snapshot and ask again.
+    #[error(
+        "stale snapshot: it has this node's rows up to WAL segment {after}, this node committed up to {committed}; read a newer snapshot"
+    )]
+    StaleSnapshot { after: u64, committed: u64 },
     /// Another process with this node id claimed a newer epoch in the manifest: this
     /// one must stop committing and acknowledging (`cluster.md`, "Epochs and fencing").
     #[error(

@@ -46,6 +46,7 @@ pub mod schema;
 pub mod series;
 pub mod snapshots;
 pub mod tail;
+mod unflushed;
 mod varint;
 pub mod wal;
 mod write;

@@ -8,11 +8,11 @@ mod by_trace;
 mod faults;
 mod wal_samples;
 
-fn cfg() -> StorageConfig {
+pub(crate) fn cfg() -> StorageConfig {
     StorageConfig::default()
 }
 
-fn logs(n: usize, tag: &str) -> RecordBatch {
+pub(crate) fn logs(n: usize, tag: &str) -> RecordBatch {
     let rows: Vec<LogRow> = (0..n)
         .map(|i| LogRow {
             service: format!("svc{}", i % 3),

@@ -11,9 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from builders import assert_accepted, log_record, logs_request, post_otlp
-from harness import OspreyServer, recent_second, wait_until
+from harness import OspreyServer, free_ports, recent_second, wait_until
 
 CLI_TIMEOUT_S = 30
 
@@ -161,3 +162,45 @@ def test_a_twin_with_the_same_node_id_fences_the_first(osprey_factory, tmp_path:
         assert twin.count("logs", "body LIKE 'cluster first%' OR body LIKE 'cluster twin%'") == 9
     finally:
         twin.stop()
+
+
+def test_the_node_to_node_api_answers_unflushed_rows_behind_the_cluster_token(osprey_factory, tmp_path: Path) -> None:
+    """With `cluster.token_file` the node-to-node API listens on `internal_addr`: only
+    that token opens it, it answers the request tenant's rows in memory above the
+    asker's checkpoint as Arrow IPC, and refuses a snapshot older than its last commit."""
+    token = tmp_path / "cluster-token"
+    token.write_text("s3cret-cluster-token\n")
+    [port] = free_ports(1)
+    config = f'[cluster]\nnode_id = "ingester-7"\ntoken_file = "{token}"\ninternal_addr = "127.0.0.1:{port}"\n'
+    server = osprey_factory(config=config)
+    send_logs(server, "mem", 4)
+    url = f"http://127.0.0.1:{port}/internal/v1/unflushed"
+    auth = {"authorization": "Bearer s3cret-cluster-token"}
+    r = requests.get(url, params={"signal": "logs", "after": 0}, headers=auth, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/vnd.apache.arrow.stream"
+    assert r.headers["x-osprey-node"] == "ingester-7"
+    assert r.headers["x-osprey-checkpoint"] == "0"
+    assert b"cluster mem 3" in r.content  # the bodies travel in the IPC stream
+    assert requests.get(url, params={"signal": "logs", "after": 0}, timeout=10).status_code == 401
+    wrong = {"authorization": "Bearer not-it"}
+    assert requests.get(url, params={"signal": "logs", "after": 0}, headers=wrong, timeout=10).status_code == 401
+    # Not on the API port.
+    assert server.get("/internal/v1/unflushed", params={"signal": "logs", "after": 0}).status_code == 404
+    server.flush()
+    r = requests.get(url, params={"signal": "logs", "after": 0}, headers=auth, timeout=10)
+    assert r.status_code == 409, r.text
+    committed = r.json()["committed"]
+    assert committed > 0 and "stale snapshot" in r.json()["error"]
+    r = requests.get(url, params={"signal": "logs", "after": committed}, headers=auth, timeout=10)
+    assert r.status_code == 200 and b"cluster mem" not in r.content
+
+
+def test_an_empty_cluster_token_file_stops_the_start(osprey_bin: Path, tmp_path: Path) -> None:
+    token = tmp_path / "empty-token"
+    token.write_text("\n")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[cluster]\ntoken_file = "{token}"\n')
+    proc = run(osprey_bin, "serve", "--config", str(cfg), "--data-dir", str(tmp_path / "d"))
+    assert proc.returncode == 1
+    assert "cluster.token_file" in proc.stderr and "is empty" in proc.stderr, proc.stderr

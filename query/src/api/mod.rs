@@ -1,7 +1,7 @@
 //! The query HTTP API: one module per surface, each with its handlers, parameter
 //! parsing and response envelope (`prometheus`, `jaeger_v1`, `jaeger_v3`,
 //! `jaeger_monitor`, `logs`, `loki`, `dashboards`, `sql`, `admin`; `ops` for health, readiness and Osprey's
-//! own metrics). Handlers take the tenant from `osprey_auth::RequestContext`, call an
+//! own metrics; `internal`, the node-to-node API of a cluster, on its own listener). Handlers take the tenant from `osprey_auth::RequestContext`, call an
 //! engine of this crate and render its answer; engines never render JSON.
 
 use axum::Router;
@@ -14,6 +14,7 @@ use osprey_auth::{Scope, require, require_by_method};
 
 mod admin;
 mod dashboards;
+mod internal;
 mod jaeger_monitor;
 mod jaeger_v1;
 mod jaeger_v3;
@@ -25,6 +26,7 @@ mod prometheus_json;
 mod sql;
 
 use admin::*;
+pub use internal::internal_router;
 use jaeger_monitor::*;
 use jaeger_v1::*;
 use jaeger_v3::*;

@@ -1,0 +1,112 @@
+//! The node-to-node API of a cluster (`storage/docs/format/cluster.md`, "Read path"),
+//! served on `cluster.internal_addr` behind the cluster's shared token, never on the
+//! API port.
+//!
+//! `GET /internal/v1/unflushed?signal=logs|spans|metrics&after=N`: the request's
+//! tenant's rows of that table in this node's memory above WAL segment `N` (the
+//! checkpoint for this node in the asker's manifest snapshot), as an Arrow IPC stream
+//! in the stored schema, with this node's committed checkpoint in
+//! `X-Osprey-Checkpoint` and its node id in `X-Osprey-Node`. An asker whose snapshot is
+//! older than this node's last commit gets 409 (`conflict`, with `committed`): it must
+//! read a newer snapshot and ask again, or it would miss rows.
+
+use arrow::ipc::writer::StreamWriter;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use osprey_auth::{RequestContext, Scope, require};
+use osprey_storage::{Signal, StorageError, schema};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{QueryError, QueryState};
+
+/// The routes of the internal listener.
+pub fn internal_router(st: QueryState, node_id: String) -> Router {
+    Router::new()
+        .route("/internal/v1/unflushed", get(unflushed_handler))
+        .route_layer(require(Scope::Query))
+        .with_state(Internal { st, node_id })
+}
+
+#[derive(Clone)]
+struct Internal {
+    st: QueryState,
+    node_id: String,
+}
+
+#[derive(Deserialize)]
+struct UnflushedParams {
+    signal: String,
+    after: u64,
+}
+
+fn signal_of(name: &str) -> Result<Signal, QueryError> {
+    Signal::ALL
+        .into_iter()
+        .find(|s| s.table() == name)
+        .ok_or_else(|| {
+            QueryError::BadData(format!(
+                "invalid parameter \"signal\": {name:?}; expected logs, spans or metrics"
+            ))
+        })
+}
+
+async fn unflushed_handler(
+    State(s): State<Internal>,
+    ctx: RequestContext,
+    Query(p): Query<UnflushedParams>,
+) -> Response {
+    let signal = match signal_of(&p.signal) {
+        Ok(sig) => sig,
+        Err(e) => return e.into_response(),
+    };
+    let (batches, committed) = match s.st.storage.unflushed(ctx.tenant(), signal, p.after) {
+        Ok(found) => found,
+        Err(StorageError::StaleSnapshot { after, committed }) => {
+            let body = json!({
+                "status": "error",
+                "errorType": "conflict",
+                "error": format!("stale snapshot: it has this node's rows up to WAL segment {after}, this node committed up to {committed}; read a newer snapshot"),
+                "committed": committed,
+            });
+            return (StatusCode::CONFLICT, axum::Json(body)).into_response();
+        }
+        Err(e) => return QueryError::Internal(e.client_message()).into_response(),
+    };
+    match encode(signal, &batches) {
+        Ok(bytes) => {
+            let mut resp = (StatusCode::OK, bytes).into_response();
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/vnd.apache.arrow.stream"),
+            );
+            h.insert("x-osprey-checkpoint", HeaderValue::from(committed));
+            if let Ok(v) = HeaderValue::from_str(&s.node_id) {
+                h.insert("x-osprey-node", v);
+            }
+            resp
+        }
+        Err(e) => QueryError::Internal(format!("encoding unflushed rows: {e}")).into_response(),
+    }
+}
+
+/// The batches as one Arrow IPC stream in the table's stored schema (an empty stream
+/// with the schema when there are none).
+fn encode(
+    signal: Signal,
+    batches: &[arrow::array::RecordBatch],
+) -> Result<Vec<u8>, arrow::error::ArrowError> {
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .unwrap_or_else(|| schema::stored_schema(signal));
+    let mut w = StreamWriter::try_new(Vec::new(), &schema)?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.into_inner()
+}

@@ -1,0 +1,161 @@
+//! The node-to-node API (`api/internal.rs`), in-process: only the cluster token opens
+//! it, and a querier's snapshot plus this node's answer count every acknowledged row
+//! once, before and after flushes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::body::Body;
+use http_body_util::BodyExt;
+use osprey_storage::Signal;
+use osprey_storage::schema::{logs_batch, spans_batch};
+use tower::ServiceExt;
+
+const TOKEN: &str = "cluster-secret";
+
+fn app(st: &osprey_query::QueryState) -> axum::Router {
+    osprey_query::internal_router(st.clone(), "ingester-0".into()).layer(
+        axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(osprey_auth::Authenticator::cluster(TOKEN)),
+            osprey_auth::http_context,
+        ),
+    )
+}
+
+struct Answer {
+    status: u16,
+    rows: usize,
+    checkpoint: Option<u64>,
+    node: Option<String>,
+    body: String,
+}
+
+async fn ask(app: &axum::Router, token: Option<&str>, tenant: &str, query: &str) -> Answer {
+    let mut req = axum::http::Request::builder()
+        .uri(format!("/internal/v1/unflushed?{query}"))
+        .header("X-Scope-OrgID", tenant);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let checkpoint = header("x-osprey-checkpoint").and_then(|v| v.parse().ok());
+    let node = header("x-osprey-node");
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let rows = if status == 200 {
+        arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes.to_vec()), None)
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum()
+    } else {
+        0
+    };
+    Answer {
+        status,
+        rows,
+        checkpoint,
+        node,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+fn rows_in_files(st: &osprey_query::QueryState, tenant: &str, signal: Signal) -> u64 {
+    let snap = st.storage.snapshot(tenant, signal);
+    snap.files.iter().map(|f| f.rows).sum()
+}
+
+#[tokio::test]
+async fn unflushed_rows_are_counted_once_with_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = common::state(dir.path());
+    let app = app(&st);
+    let logs = common::logs();
+    let spans = common::spans();
+    let (half, total) = (logs.len() / 2, logs.len());
+    st.storage
+        .append("a", Signal::Logs, logs_batch(&logs[..half]).unwrap())
+        .await
+        .unwrap();
+    st.storage
+        .append("a", Signal::Spans, spans_batch(&spans).unwrap())
+        .await
+        .unwrap();
+
+    // Only the cluster token opens it.
+    assert_eq!(
+        ask(&app, None, "a", "signal=logs&after=0").await.status,
+        401
+    );
+    assert_eq!(
+        ask(&app, Some("nope"), "a", "signal=logs&after=0")
+            .await
+            .status,
+        401
+    );
+
+    let first = ask(&app, Some(TOKEN), "a", "signal=logs&after=0").await;
+    assert_eq!((first.status, first.rows), (200, half), "{}", first.body);
+    assert_eq!(first.checkpoint, Some(0));
+    assert_eq!(first.node.as_deref(), Some("ingester-0"));
+    let spans_now = ask(&app, Some(TOKEN), "a", "signal=spans&after=0").await;
+    assert_eq!(spans_now.rows, spans.len());
+    // Tenants are apart.
+    assert_eq!(
+        ask(&app, Some(TOKEN), "b", "signal=logs&after=0")
+            .await
+            .rows,
+        0
+    );
+
+    // After a flush the old snapshot is refused, naming the new checkpoint; with it,
+    // memory and files hold every row once.
+    st.storage.flush().await.unwrap();
+    st.storage
+        .append("a", Signal::Logs, logs_batch(&logs[half..]).unwrap())
+        .await
+        .unwrap();
+    let stale = ask(&app, Some(TOKEN), "a", "signal=logs&after=0").await;
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    let body: serde_json::Value = serde_json::from_str(&stale.body).unwrap();
+    assert_eq!(body["errorType"], "conflict");
+    assert!(
+        body["error"].as_str().unwrap().contains("stale snapshot"),
+        "{body}"
+    );
+    let committed = body["committed"].as_u64().unwrap();
+    assert!(committed > 0);
+    let fresh = ask(
+        &app,
+        Some(TOKEN),
+        "a",
+        &format!("signal=logs&after={committed}"),
+    )
+    .await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    assert_eq!(fresh.checkpoint, Some(committed));
+    assert_eq!(
+        rows_in_files(&st, "a", Signal::Logs) + fresh.rows as u64,
+        total as u64
+    );
+
+    // Bad parameters are named.
+    let bad = ask(&app, Some(TOKEN), "a", "signal=events&after=0").await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body.contains("expected logs, spans or metrics"),
+        "{}",
+        bad.body
+    );
+    assert_eq!(ask(&app, Some(TOKEN), "a", "signal=logs").await.status, 400);
+}
