@@ -1,9 +1,10 @@
 //! The `osprey` binary: the command line and its dispatch (this file), the server's
-//! wiring (`serve.rs`), its named background tasks in shutdown order (`tasks.rs`) and
+//! wiring (`serve.rs`) and what each `--role` runs of it (`roles.rs`), its named background tasks in shutdown order (`tasks.rs`) and
 //! how listeners accept connections (`listen.rs`), and the rule-file and token tools
 //! (`rules_cmd.rs`, `token_cmd.rs`). No business logic lives here.
 
 mod listen;
+mod roles;
 mod rules_cmd;
 mod serve;
 mod tasks;

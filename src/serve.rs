@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use osprey_alerting::RuleManager;
 use osprey_auth::{Authenticator, Limiter};
-use osprey_config::{Config, Role};
+use osprey_config::Config;
 use osprey_ingest::IngestState;
 use osprey_query::{HttpMetrics, OpsState, QueryState};
 use osprey_storage::Storage;
@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::ServeArgs;
 use crate::listen::{self, Limits};
+use crate::roles::{self, Parts};
 use crate::tasks::Tasks;
 
 fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
@@ -65,8 +66,9 @@ fn surfaces(
     alerting_metrics: &osprey_alerting::AlertingMetrics,
     auth: Arc<Authenticator>,
     limiter: &Arc<Limiter>,
-    cluster_token: Option<&str>,
+    setup: roles::Setup<'_>,
 ) -> Surfaces {
+    let (parts, cluster_token) = (setup.parts, setup.cluster_token);
     let mut ingest = IngestState::with_limits(
         storage.clone(),
         config.server.max_body_size.as_u64(),
@@ -100,7 +102,8 @@ fn surfaces(
     // Who is asking, decided once per request for every handler behind it; each
     // route then checks its scope. Only the probes answer without credentials.
     let context = axum::middleware::from_fn_with_state(auth, osprey_auth::http_context);
-    let internal = cluster_token.map(|token| {
+    // Only a node that holds unflushed rows answers for them.
+    let internal = cluster_token.filter(|_| parts.ingest).map(|token| {
         let only_cluster = Arc::new(Authenticator::cluster(token));
         osprey_query::internal_router(query.clone(), config.cluster.node_id())
             .layer(axum::middleware::from_fn_with_state(
@@ -109,10 +112,18 @@ fn surfaces(
             ))
             .layer(track.clone())
     });
-    let api = osprey_ingest::api_router(ingest.clone())
-        .merge(osprey_query::router(query, ops.clone()))
-        .merge(osprey_alerting::router(rules))
-        .merge(osprey_ui::router())
+    let mut api = axum::Router::new();
+    if parts.ingest {
+        api = api.merge(osprey_ingest::api_router(ingest.clone()));
+    }
+    api = match parts.queries {
+        true => api
+            .merge(osprey_query::router(query, ops.clone()))
+            .merge(osprey_alerting::router(rules))
+            .merge(osprey_ui::router()),
+        false => api.merge(osprey_query::admin_router(query, ops.clone())),
+    };
+    let api = api
         .layer(context.clone())
         .merge(osprey_query::probes_router(ops))
         .layer(track.clone());
@@ -128,55 +139,19 @@ fn surfaces(
     }
 }
 
-/// The node-to-node API's token (the contents of `cluster.token_file`), when one is set.
-fn cluster_token(config: &Config) -> anyhow::Result<Option<String>> {
-    let file = &config.cluster.token_file;
-    if file.as_os_str().is_empty() {
-        return Ok(None);
-    }
-    let path = config.base_dir.join(file);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cluster.token_file: cannot read {}", path.display()))?;
-    let token = text.trim();
-    if token.is_empty() {
-        anyhow::bail!("cluster.token_file: {} is empty", path.display());
-    }
-    Ok(Some(token.to_string()))
-}
-
-/// Refuses a role this build cannot run yet, or a config that role cannot run with.
-fn check_role(config: &Config, role: Role) -> anyhow::Result<()> {
-    let problems = config.cluster.role_problems(role);
-    if let Some((key, message)) = problems.first() {
-        anyhow::bail!("{key}: {message}");
-    }
-    if role != Role::All {
-        // Per-node file names, the ingesters' read API and the compactor's delayed
-        // deletes come first (storage/docs/format/cluster.md, "Build order").
-        anyhow::bail!(
-            "--role {role} is not available in this version yet: only `all` (a single node) runs; see storage/docs/format/cluster.md"
-        );
-    }
-    Ok(())
-}
-
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(&args)?;
-    check_role(&config, args.role)?;
-    let dir = config.server.data_dir.clone();
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-    let storage_cfg = config.storage.clone();
-    let cluster = config.cluster.clone();
-    let open_dir = dir.clone();
-    let storage =
-        tokio::task::spawn_blocking(move || Storage::open_with(&open_dir, storage_cfg, &cluster))
-            .await?
-            .with_context(|| format!("cannot open storage in {}", dir.display()))?;
+    roles::check(&config, args.role)?;
+    let parts = Parts::of(args.role);
+    let token = roles::cluster_token(&config)?;
+    let storage = roles::open_storage(&config, parts, token.as_deref()).await?;
     // One signal fans out to every listener and background task.
     let (stop_tx, stop_rx) = watch::channel(false);
     let alerting_metrics = osprey_alerting::AlertingMetrics::default();
-    let notifier = notifier(&config, &storage, &alerting_metrics).await?;
+    let notifier = match parts.rules {
+        true => notifier(&config, &storage, &alerting_metrics).await?,
+        false => None,
+    };
     // Each tenant's limits, shared by ingest, queries and rules.
     let limiter = Arc::new(Limiter::new(&config));
     let rules = rule_manager(
@@ -186,9 +161,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         notifier.clone(),
         &alerting_metrics,
         stop_rx.clone(),
+        parts.rules,
     )?;
     let (auth, self_token) = authenticator(&config)?;
-    let token = cluster_token(&config)?;
     let s = surfaces(
         &config,
         &storage,
@@ -196,99 +171,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         &alerting_metrics,
         Arc::clone(&auth),
         &limiter,
-        token.as_deref(),
+        roles::Setup {
+            parts,
+            cluster_token: token.as_deref(),
+        },
     );
-
-    // Certificates that do not load fail the start before anything listens.
-    let http_tls = tls_acceptor(&config, &[b"h2", b"http/1.1"])?;
-    let grpc_tls = tls_acceptor(&config, &[b"h2"])?;
-    let http_l = bind("HTTP API", config.server.http_addr).await?;
-    let otlp_http_l = bind("OTLP HTTP", config.server.otlp_http_addr).await?;
-    let grpc_l = bind("OTLP gRPC", config.server.otlp_grpc_addr).await?;
-    let internal_l = match &s.internal {
-        Some(_) => Some(bind("the node-to-node API", config.cluster.internal_addr).await?),
-        None => None,
-    };
-    let self_addr = http_l.local_addr()?;
+    let mut tasks = Tasks::default();
+    let self_addr = spawn_listeners(&mut tasks, &config, &s, &auth, &stop_rx, parts).await?;
     tracing::info!(
-        http = %http_l.local_addr()?,
-        otlp_http = %otlp_http_l.local_addr()?,
-        otlp_grpc = %grpc_l.local_addr()?,
-        data_dir = %dir.display(),
+        role = %args.role,
+        http = %self_addr,
+        data_dir = %config.server.data_dir.display(),
         "osprey {} ready", env!("CARGO_PKG_VERSION")
     );
-
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let limits = Limits::from_config(&config.server);
-    // The order of this list is the shutdown order.
-    let mut tasks = Tasks::default();
-    tasks.spawn(
-        "http",
-        listen::serve_http(http_l, s.api, limits, http_tls.clone(), stop_rx.clone()),
-    );
-    tasks.spawn(
-        "otlp_http",
-        listen::serve_http(otlp_http_l, s.otlp_http, limits, http_tls, stop_rx.clone()),
-    );
-    if let (Some(l), Some(router)) = (internal_l, s.internal) {
-        tasks.spawn(
-            "internal",
-            listen::serve_http(l, router, limits, None, stop_rx.clone()),
-        );
-    }
-    tasks.spawn(
-        "otlp_grpc",
-        tonic::transport::Server::builder()
-            .timeout(limits.body_read_timeout)
-            .http2_keepalive_interval(Some(listen::H2_KEEPALIVE))
-            .http2_keepalive_timeout(Some(listen::H2_KEEPALIVE))
-            .layer(osprey_auth::GrpcContextLayer::new(
-                Arc::clone(&auth),
-                osprey_config::Scope::Ingest,
-            ))
-            .layer(osprey_ingest::admission::GrpcLayer(
-                s.ingest.admission.clone(),
-            ))
-            .add_routes(osprey_ingest::otlp_grpc_routes(s.ingest.clone()))
-            .serve_with_incoming_shutdown(
-                listen::incoming(grpc_l, limits, grpc_tls, stop_rx.clone()),
-                stopped(stop_rx.clone()),
-            ),
-    );
-    // The span metrics' last write and the scrapes' staleness markers go in before
-    // the final flush.
-    let spanmetrics = Arc::clone(&s.ingest.spanmetrics);
-    let st = storage.clone();
-    let rx = stop_rx.clone();
-    tasks.spawn_infallible("spanmetrics", async move {
-        spanmetrics.run(st, stopped(rx)).await
-    });
     let scrape = scrape_config(&config, self_addr, self_token);
-    tasks.spawn_infallible(
-        "scrape",
-        osprey_ingest::scrape::run(
-            storage.clone(),
-            Arc::clone(&s.ingest.samples),
-            Arc::clone(&s.ingest.targets),
-            Arc::clone(&s.ingest.limiter),
-            scrape,
-            stop_rx.clone(),
-        ),
-    );
+    spawn_background(&mut tasks, &storage, &s, scrape, &stop_rx, parts);
     // Rule groups evaluate on their own tasks; this one reloads them on SIGHUP and
     // stops them (their last writes go in before the final flush).
     tasks.spawn_infallible("rules", reload_on_sighup(rules, stopped(stop_rx.clone())));
     if let Some(n) = notifier {
         tasks.spawn_infallible("notifier", n.run(stop_rx.clone()));
     }
-    let (st, rx) = (storage.clone(), stop_rx.clone());
-    tasks.spawn_infallible("flusher", async move { st.run_flusher(stopped(rx)).await });
-    let (st, rx) = (storage.clone(), stop_rx.clone());
-    tasks.spawn_infallible("maintenance", async move {
-        st.run_maintenance(stopped(rx)).await
-    });
+    spawn_storage_tasks(&mut tasks, &storage, &config, &stop_rx, parts);
 
     let fenced = tokio::select! {
         _ = crate::shutdown_signal() => false,
@@ -306,6 +210,136 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     drain(tasks, &storage, config.server.shutdown_timeout).await;
     Ok(())
+}
+
+/// Resolves when `rx` says stop.
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Binds and serves the role's listeners (the shutdown order starts with them);
+/// returns the API address. Certificates that do not load fail the start before
+/// anything listens.
+async fn spawn_listeners(
+    tasks: &mut Tasks,
+    config: &Config,
+    s: &Surfaces,
+    auth: &Arc<Authenticator>,
+    stop_rx: &watch::Receiver<bool>,
+    parts: Parts,
+) -> anyhow::Result<SocketAddr> {
+    let http_tls = tls_acceptor(config, &[b"h2", b"http/1.1"])?;
+    let grpc_tls = tls_acceptor(config, &[b"h2"])?;
+    let limits = Limits::from_config(&config.server);
+    let http_l = bind("HTTP API", config.server.http_addr).await?;
+    let self_addr = http_l.local_addr()?;
+    let api = listen::serve_http(
+        http_l,
+        s.api.clone(),
+        limits,
+        http_tls.clone(),
+        stop_rx.clone(),
+    );
+    tasks.spawn("http", api);
+    if parts.ingest {
+        let otlp_http_l = bind("OTLP HTTP", config.server.otlp_http_addr).await?;
+        let grpc_l = bind("OTLP gRPC", config.server.otlp_grpc_addr).await?;
+        tracing::info!(otlp_http = %otlp_http_l.local_addr()?, otlp_grpc = %grpc_l.local_addr()?, "OTLP listening");
+        let otlp = listen::serve_http(
+            otlp_http_l,
+            s.otlp_http.clone(),
+            limits,
+            http_tls,
+            stop_rx.clone(),
+        );
+        tasks.spawn("otlp_http", otlp);
+        tasks.spawn(
+            "otlp_grpc",
+            tonic::transport::Server::builder()
+                .timeout(limits.body_read_timeout)
+                .http2_keepalive_interval(Some(listen::H2_KEEPALIVE))
+                .http2_keepalive_timeout(Some(listen::H2_KEEPALIVE))
+                .layer(osprey_auth::GrpcContextLayer::new(
+                    Arc::clone(auth),
+                    osprey_config::Scope::Ingest,
+                ))
+                .layer(osprey_ingest::admission::GrpcLayer(
+                    s.ingest.admission.clone(),
+                ))
+                .add_routes(osprey_ingest::otlp_grpc_routes(s.ingest.clone()))
+                .serve_with_incoming_shutdown(
+                    listen::incoming(grpc_l, limits, grpc_tls, stop_rx.clone()),
+                    stopped(stop_rx.clone()),
+                ),
+        );
+    }
+    if let Some(router) = &s.internal {
+        let l = bind("the node-to-node API", config.cluster.internal_addr).await?;
+        tracing::info!(internal = %l.local_addr()?, "node-to-node API listening");
+        let internal = listen::serve_http(l, router.clone(), limits, None, stop_rx.clone());
+        tasks.spawn("internal", internal);
+    }
+    Ok(self_addr)
+}
+
+/// The producers of internal writes: span metrics' last write and the scrapes'
+/// staleness markers go in before the final flush.
+fn spawn_background(
+    tasks: &mut Tasks,
+    storage: &Storage,
+    s: &Surfaces,
+    scrape: osprey_config::ScrapeConfig,
+    stop_rx: &watch::Receiver<bool>,
+    parts: Parts,
+) {
+    if !parts.ingest {
+        return;
+    }
+    let spanmetrics = Arc::clone(&s.ingest.spanmetrics);
+    let st = storage.clone();
+    let rx = stop_rx.clone();
+    tasks.spawn_infallible("spanmetrics", async move {
+        spanmetrics.run(st, stopped(rx)).await
+    });
+    tasks.spawn_infallible(
+        "scrape",
+        osprey_ingest::scrape::run(
+            storage.clone(),
+            Arc::clone(&s.ingest.samples),
+            Arc::clone(&s.ingest.targets),
+            Arc::clone(&s.ingest.limiter),
+            scrape,
+            stop_rx.clone(),
+        ),
+    );
+}
+
+/// Flushes, maintenance, and a querier's poll of the manifest head, last in the
+/// shutdown order.
+fn spawn_storage_tasks(
+    tasks: &mut Tasks,
+    storage: &Storage,
+    config: &Config,
+    stop_rx: &watch::Receiver<bool>,
+    parts: Parts,
+) {
+    if parts.ingest {
+        let (st, rx) = (storage.clone(), stop_rx.clone());
+        tasks.spawn_infallible("flusher", async move { st.run_flusher(stopped(rx)).await });
+    }
+    if parts.maintenance {
+        let (st, rx) = (storage.clone(), stop_rx.clone());
+        tasks.spawn_infallible("maintenance", async move {
+            st.run_maintenance(stopped(rx)).await
+        });
+    }
+    if parts.follower {
+        let (st, rx) = (storage.clone(), stop_rx.clone());
+        let every = config.cluster.poll_interval;
+        tasks.spawn_infallible("manifest_poll", async move {
+            st.run_follower(every, stopped(rx)).await
+        });
+    }
 }
 
 /// Resolves once storage is fenced (checked every second).
@@ -422,6 +456,7 @@ fn rule_manager(
     notifier: Option<osprey_alerting::notify::Notifier>,
     metrics: &osprey_alerting::AlertingMetrics,
     stopped: watch::Receiver<bool>,
+    load: bool,
 ) -> anyhow::Result<RuleManager> {
     let backend = osprey_alerting::eval::Backend {
         query: QueryState {
@@ -442,6 +477,10 @@ fn rule_manager(
         },
         stopped,
     );
+    // A role that runs no rules keeps the manager empty (its API lists none).
+    if !load {
+        return Ok(rules);
+    }
     if let Err(errors) = rules.reload() {
         anyhow::bail!("cannot load rules:\n  {}", errors.join("\n  "));
     }

@@ -65,7 +65,8 @@ pub struct StorageConfig {
     /// search an index reopen and a term-list rebuild per query (benches/README.md).
     pub text_index_cache: ByteSize,
     /// Where data files (Parquet, their index sidecars, series files) live: empty for
-    /// `server.data_dir`, or `s3://BUCKET[/PREFIX]` for an S3-compatible bucket. The WAL
+    /// `server.data_dir`, `s3://BUCKET[/PREFIX]` for an S3-compatible bucket, or
+    /// `file:///PATH` for a directory several processes share. The WAL
     /// and the MANIFEST stay in `server.data_dir` either way. One prefix per server:
     /// objects under it that the manifest does not list are deleted on start.
     /// Credentials come from the usual `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
@@ -111,6 +112,9 @@ pub enum StoreLocation {
     Local,
     /// An S3 bucket, with an optional key prefix (no leading or trailing `/`).
     S3 { bucket: String, prefix: String },
+    /// A directory outside the data directory (`file:///abs/path`): a store several
+    /// processes on one machine share, as a cluster's bucket.
+    Dir(std::path::PathBuf),
 }
 
 impl StorageConfig {
@@ -120,9 +124,18 @@ impl StorageConfig {
         if url.is_empty() {
             return Ok(StoreLocation::Local);
         }
+        if let Some(path) = url.strip_prefix("file://") {
+            let path = std::path::PathBuf::from(path);
+            if !path.is_absolute() {
+                return Err(format!(
+                    "{url:?}: expected file:///ABSOLUTE/PATH (three slashes and a path from the root)"
+                ));
+            }
+            return Ok(StoreLocation::Dir(path));
+        }
         let Some(rest) = url.strip_prefix("s3://") else {
             return Err(format!(
-                "{url:?} is not supported; expected \"\" (the data directory) or \"s3://BUCKET[/PREFIX]\""
+                "{url:?} is not supported; expected \"\" (the data directory), \"s3://BUCKET[/PREFIX]\" or \"file:///PATH\""
             ));
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));

@@ -61,6 +61,22 @@ impl QueryError {
     }
 }
 
+/// Storage's answer to a read: a cluster's missing ingester or a stale view is
+/// unavailable for now (503), what a role cannot serve is the caller's to redirect
+/// (422 naming it), the rest is ours.
+impl From<osprey_storage::StorageError> for QueryError {
+    fn from(e: osprey_storage::StorageError) -> Self {
+        use osprey_storage::StorageError as S;
+        match e {
+            S::Unreachable { .. } | S::StaleSnapshot { .. } | S::Closed(_) => {
+                QueryError::Unavailable(e.to_string())
+            }
+            S::Unsupported(m) => QueryError::Execution(m),
+            other => QueryError::Internal(other.client_message()),
+        }
+    }
+}
+
 /// What arrow's regexp kernels and datafusion-functions write when a regex fails to
 /// compile; they keep only the text of the `regex::Error`.
 const REGEX_FAILED: &str = "Regular expression did not compile";

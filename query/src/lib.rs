@@ -8,6 +8,7 @@
 //! is still in a memtable or already in a Parquet file.
 
 pub mod api;
+pub mod cluster;
 mod columns;
 pub mod dashboards;
 mod error;
@@ -24,7 +25,7 @@ use osprey_config::QueryConfig;
 use osprey_storage::Storage;
 
 pub use api::ops::{self, HttpMetrics, OpsState};
-pub use api::{internal_router, probes_router, router};
+pub use api::{admin_router, internal_router, probes_router, router};
 pub use error::QueryError;
 
 /// What every query handler needs.

@@ -158,4 +158,15 @@ async fn unflushed_rows_are_counted_once_with_the_files() {
         bad.body
     );
     assert_eq!(ask(&app, Some(TOKEN), "a", "signal=logs").await.status, 400);
+    let bad = ask(&app, Some(TOKEN), "a", "signal=logs&after=x:y").await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    // Every writer's checkpoints: this node takes its own, 0 when absent (stale here).
+    let list = format!("signal=logs&after=other:99,ingester-0:{committed}");
+    assert_eq!(ask(&app, Some(TOKEN), "a", &list).await.status, 200);
+    assert_eq!(
+        ask(&app, Some(TOKEN), "a", "signal=logs&after=other:99")
+            .await
+            .status,
+        409
+    );
 }

@@ -57,6 +57,13 @@ pub enum StorageError {
         "stale snapshot: it has this node's rows up to WAL segment {after}, this node committed up to {committed}; read a newer snapshot"
     )]
     StaleSnapshot { after: u64, committed: u64 },
+    /// An ingester a querier needs did not answer (its unflushed rows are unknown, so
+    /// no answer is given rather than a wrong one).
+    #[error("ingester {node} did not answer: {reason}")]
+    Unreachable { node: String, reason: String },
+    /// What this process cannot serve in its role (yet), and why.
+    #[error("{0}")]
+    Unsupported(String),
     /// Another process with this node id claimed a newer epoch in the manifest: this
     /// one must stop committing and acknowledging (`cluster.md`, "Epochs and fencing").
     #[error(

@@ -31,6 +31,10 @@ impl Storage {
 
     async fn flush_locked(&self) -> Result<FlushStats, StorageError> {
         self.inner.flush_forced.store(false, Ordering::SeqCst);
+        if self.is_follower() {
+            // A querier holds no rows of its own and commits nothing.
+            return Ok(FlushStats::default());
+        }
         self.rotate().await?;
         let mut stats = FlushStats::default();
         for f in self.frozen()? {
@@ -47,7 +51,7 @@ impl Storage {
     /// tenant's rows stay in memory until their own flush is due.
     pub async fn flush_tenant(&self, tenant: &str) -> Result<FlushStats, StorageError> {
         let _guard = self.inner.flush_lock.lock().await;
-        if self.buffered_bytes_of(tenant) == 0 {
+        if self.is_follower() || self.buffered_bytes_of(tenant) == 0 {
             return Ok(FlushStats::default());
         }
         self.rotate().await?;

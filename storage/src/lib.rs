@@ -33,6 +33,7 @@ mod error;
 pub mod faults;
 pub mod files;
 mod flush;
+pub mod follow;
 pub mod index;
 mod maintenance;
 mod manifest;
@@ -172,6 +173,9 @@ pub(crate) struct Inner {
     manifest_store: Box<dyn manifest::ManifestStore>,
     /// What new file names start with (`ManifestStore::file_prefix`).
     file_prefix: String,
+    /// A querier's link to the ingesters' memory (`follow.rs`); `None` when this
+    /// process holds the rows it serves.
+    follower: Option<follow::Follower>,
     /// The last WAL write found the disk full (writes refused until one fits again).
     disk_full: AtomicBool,
     flush_lock: tokio::sync::Mutex<()>,

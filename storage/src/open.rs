@@ -34,13 +34,29 @@ impl Storage {
         config: StorageConfig,
         cluster: &ClusterConfig,
     ) -> Result<Self, StorageError> {
+        Self::open_inner(dir, config, cluster, None)
+    }
+
+    /// Opens `dir` as this process's storage; with `source`, as a follower of the
+    /// bucket snapshots (`follow.rs`): the WAL in `dir` stays empty, nothing is
+    /// committed, quarantined or deleted, and unflushed rows come from `source`.
+    pub(crate) fn open_inner(
+        dir: &Path,
+        config: StorageConfig,
+        cluster: &ClusterConfig,
+        source: Option<Arc<dyn crate::follow::UnflushedSource>>,
+    ) -> Result<Self, StorageError> {
         let max_exemplars = config.max_exemplars;
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir).map_err(|e| StorageError::io(&wal_dir, e))?;
         let blobs = blobs::Blobs::open(dir, &config)?;
-        let (manifest_store, mut manifest) = manifest::open_store(dir, &blobs, cluster)?;
+        let (manifest_store, mut manifest) =
+            manifest::open_store(dir, &blobs, cluster, source.is_some())?;
         let metrics = StorageMetrics::default();
-        let bad = quarantine::check_files(&blobs, &manifest);
+        let bad = match source {
+            Some(_) => Vec::new(),
+            None => quarantine::check_files(&blobs, &manifest),
+        };
         if !bad.is_empty() {
             for (f, reason) in &bad {
                 let q = quarantine::move_file(&blobs, &f.path)?;
@@ -55,7 +71,10 @@ impl Storage {
                     .retain(|f| !bad.iter().any(|(b, _)| b.path == f.path));
             })?;
         }
-        manifest::remove_orphans(&blobs, &manifest)?;
+        if source.is_none() {
+            let owner = manifest_store.orphan_owner();
+            manifest::remove_orphans(&blobs, &manifest, owner.as_deref())?;
+        }
 
         let started = Instant::now();
         let series_index = series::SeriesIndex::default();
@@ -166,6 +185,7 @@ impl Storage {
             failed: AtomicBool::new(false),
             fenced: AtomicBool::new(false),
             file_prefix: manifest_store.file_prefix(),
+            follower: source.map(crate::follow::Follower::new),
             manifest_store,
             disk_full: AtomicBool::new(false),
             flush_lock: tokio::sync::Mutex::new(()),
@@ -197,7 +217,9 @@ impl Storage {
             *w = Some(handle);
         }
         let storage = Storage { inner };
-        storage.migrate_sample_files()?;
+        if !storage.is_follower() {
+            storage.migrate_sample_files()?;
+        }
         storage.start_head_warm();
         Ok(storage)
     }

@@ -194,13 +194,17 @@ impl Storage {
     /// Like [`Storage::snapshot`] of the spans table, but with only the files whose
     /// trace-id index may hold `trace_id` (32 hex digits): a trace lookup opens those
     /// files and no others.
-    pub fn trace_snapshot(&self, tenant: &str, trace_id: &str) -> Snapshot {
+    pub fn trace_snapshot(&self, tenant: &str, trace_id: &str) -> Result<Snapshot, StorageError> {
         self.traces_snapshot(tenant, &[trace_id])
     }
 
     /// [`Storage::trace_snapshot`] for several traces: the files that may hold any.
-    pub fn traces_snapshot(&self, tenant: &str, trace_ids: &[&str]) -> Snapshot {
-        let mut snap = self.snapshot(tenant, Signal::Spans);
+    pub fn traces_snapshot(
+        &self,
+        tenant: &str,
+        trace_ids: &[&str],
+    ) -> Result<Snapshot, StorageError> {
+        let mut snap = self.read_snapshot(tenant, Signal::Spans)?;
         let ids: Vec<_> = trace_ids
             .iter()
             .filter_map(|t| trace_index::parse_trace_id(t))
@@ -211,7 +215,7 @@ impl Storage {
                 !f.trace_index || ids.iter().any(|id| cache.may_contain(blobs, &f.path, id))
             });
         }
-        snap
+        Ok(snap)
     }
 
     /// The full-text index of a live logs file whose metadata says it has one (read

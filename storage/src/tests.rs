@@ -352,10 +352,13 @@ async fn trace_lookup_opens_only_files_with_the_trace() {
         s.flush().await.unwrap();
     }
     assert_eq!(s.snapshot("default", Signal::Spans).files.len(), 3);
-    let snap = s.trace_snapshot("default", &format!("{:0>32}", "bb"));
+    let snap = s
+        .trace_snapshot("default", &format!("{:0>32}", "bb"))
+        .unwrap();
     assert_eq!(snap.files.len(), 1);
     assert!(
         s.trace_snapshot("default", &format!("{:0>32}", "dd"))
+            .unwrap()
             .files
             .is_empty()
     );
@@ -364,6 +367,7 @@ async fn trace_lookup_opens_only_files_with_the_trace() {
     let s = Storage::open(dir.path(), cfg()).unwrap();
     assert_eq!(
         s.trace_snapshot("default", &format!("{:0>32}", "cc"))
+            .unwrap()
             .files
             .len(),
         1

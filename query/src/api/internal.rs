@@ -4,7 +4,8 @@
 //!
 //! `GET /internal/v1/unflushed?signal=logs|spans|metrics&after=N`: the request's
 //! tenant's rows of that table in this node's memory above WAL segment `N` (the
-//! checkpoint for this node in the asker's manifest snapshot), as an Arrow IPC stream
+//! checkpoint for this node in the asker's manifest snapshot; or `after=node:N,...`,
+//! every writer's, of which this node takes its own, 0 when absent), as an Arrow IPC stream
 //! in the stored schema, with this node's committed checkpoint in
 //! `X-Osprey-Checkpoint` and its node id in `X-Osprey-Node`. An asker whose snapshot is
 //! older than this node's last commit gets 409 (`conflict`, with `committed`): it must
@@ -40,7 +41,28 @@ struct Internal {
 #[derive(Deserialize)]
 struct UnflushedParams {
     signal: String,
-    after: u64,
+    after: String,
+}
+
+/// `after`: a segment, or `node:segment,...` of which `node_id`'s (0 when absent).
+fn after_of(raw: &str, node_id: &str) -> Result<u64, QueryError> {
+    if let Ok(n) = raw.parse::<u64>() {
+        return Ok(n);
+    }
+    let bad = || {
+        QueryError::BadData(format!(
+            "invalid parameter \"after\": {raw:?}; expected a WAL segment or node:segment,..."
+        ))
+    };
+    let mut mine = 0;
+    for pair in raw.split(',').filter(|p| !p.is_empty()) {
+        let (node, seg) = pair.rsplit_once(':').ok_or_else(bad)?;
+        let seg = seg.parse::<u64>().map_err(|_| bad())?;
+        if node == node_id {
+            mine = seg;
+        }
+    }
+    Ok(mine)
 }
 
 fn signal_of(name: &str) -> Result<Signal, QueryError> {
@@ -59,11 +81,11 @@ async fn unflushed_handler(
     ctx: RequestContext,
     Query(p): Query<UnflushedParams>,
 ) -> Response {
-    let signal = match signal_of(&p.signal) {
-        Ok(sig) => sig,
-        Err(e) => return e.into_response(),
+    let (signal, after) = match (signal_of(&p.signal), after_of(&p.after, &s.node_id)) {
+        (Ok(sig), Ok(after)) => (sig, after),
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
-    let (batches, committed) = match s.st.storage.unflushed(ctx.tenant(), signal, p.after) {
+    let (batches, committed) = match s.st.storage.unflushed(ctx.tenant(), signal, after) {
         Ok(found) => found,
         Err(StorageError::StaleSnapshot { after, committed }) => {
             let body = json!({

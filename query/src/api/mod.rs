@@ -98,30 +98,37 @@ pub fn probes_router(ops_state: OpsState) -> Router {
 /// Every query and admin route of the API port, and Osprey's own metrics: reads need
 /// the `query` scope, dashboard changes `rules`, admin, status and `/metrics` `admin`.
 pub fn router(st: QueryState, ops_state: OpsState) -> Router {
-    let admin = Router::new()
-        .route("/api/v1/admin/flush", post(flush_handler))
-        .route("/api/v1/admin/compact", post(compact_handler))
-        .route("/api/v1/status/storage", get(storage_status_handler))
-        .route_layer(require(Scope::Admin))
-        .with_state(st.clone())
-        .merge(
-            Router::new()
-                .route("/metrics", get(ops::metrics))
-                .route_layer(require(Scope::Admin))
-                .with_state(ops_state),
-        );
+    let admin = admin_router(st.clone(), ops_state);
     let slots = axum::middleware::from_fn_with_state(st.clone(), query_slot);
     // Live tails stream until the client leaves: they hold no query slot.
     let tails = Router::new()
         .route("/api/v1/logs/tail", get(logs_tail_handler))
         .route("/loki/api/v1/tail", get(loki::tail_handler));
     reads()
+        .merge(metrics_reads(&st))
         .route_layer(slots)
         .merge(tails)
         .route_layer(require(Scope::Query))
         .merge(dashboards_routes().route_layer(require_by_method(Scope::Query, Scope::Rules)))
         .with_state(st)
         .merge(admin)
+}
+
+/// The admin routes (flush, compaction, storage status) and Osprey's own `/metrics`,
+/// all needing the `admin` scope: part of [`router`], and alone on an ingester.
+pub fn admin_router(st: QueryState, ops_state: OpsState) -> Router {
+    Router::new()
+        .route("/api/v1/admin/flush", post(flush_handler))
+        .route("/api/v1/admin/compact", post(compact_handler))
+        .route("/api/v1/status/storage", get(storage_status_handler))
+        .route_layer(require(Scope::Admin))
+        .with_state(st)
+        .merge(
+            Router::new()
+                .route("/metrics", get(ops::metrics))
+                .route_layer(require(Scope::Admin))
+                .with_state(ops_state),
+        )
 }
 
 /// Holds one of the tenant's concurrent-query slots (`limits.max_concurrent_queries`)
@@ -181,12 +188,55 @@ fn dashboards_routes() -> Router<QueryState> {
 }
 
 /// Every read of the query surfaces (Prometheus, Loki, Jaeger, logs, SQL).
+/// The reads of the metrics table (PromQL, its label APIs, Jaeger's span metrics),
+/// which a querier cannot serve yet: there they answer 422 saying so rather than
+/// answering from flushed files alone.
+fn metrics_reads(st: &QueryState) -> Router<QueryState> {
+    Router::new()
+        .route("/api/metrics/{kind}", get(jaeger_metrics_handler))
+        .route(
+            "/api/v1/query",
+            get(prom_query_handler).post(prom_query_handler),
+        )
+        .route(
+            "/api/v1/query_range",
+            get(prom_query_range_handler).post(prom_query_range_handler),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(prom_exemplars_handler).post(prom_exemplars_handler),
+        )
+        .route("/api/v1/labels", get(labels_handler).post(labels_handler))
+        .route("/api/v1/label/{name}/values", get(label_values_handler))
+        .route("/api/v1/series", get(series_handler).post(series_handler))
+        .route("/api/v1/metadata", get(metadata_handler))
+        .route_layer(axum::middleware::from_fn_with_state(
+            st.clone(),
+            not_on_a_querier,
+        ))
+}
+
+/// Refuses a metrics read on a querier (`metrics_reads`).
+async fn not_on_a_querier(
+    axum::extract::State(st): axum::extract::State<QueryState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if st.storage.is_follower() {
+        return QueryError::Execution(
+            "metrics are not served by a querier in this version; query a node running --role all"
+                .into(),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
 fn reads() -> Router<QueryState> {
     Router::new()
         .route("/api/v1/sql", post(sql_handler))
         .route("/api/traces", get(traces_search_handler))
         .route("/api/dependencies", get(dependencies_handler))
-        .route("/api/metrics/{kind}", get(jaeger_metrics_handler))
         .route("/api/traces/{trace_id}", get(trace_handler))
         .route("/api/v1/traces/search", get(trace_summaries_handler))
         .route("/api/v3/services", get(v3_services_handler))
@@ -205,22 +255,6 @@ fn reads() -> Router<QueryState> {
         .route("/api/v1/logs/histogram", get(logs_histogram_handler))
         .route("/api/v1/logs/fields", get(logs_fields_handler))
         .route("/api/v1/logs/patterns", get(logs_patterns_handler))
-        .route(
-            "/api/v1/query",
-            get(prom_query_handler).post(prom_query_handler),
-        )
-        .route(
-            "/api/v1/query_range",
-            get(prom_query_range_handler).post(prom_query_range_handler),
-        )
-        .route(
-            "/api/v1/query_exemplars",
-            get(prom_exemplars_handler).post(prom_exemplars_handler),
-        )
-        .route("/api/v1/labels", get(labels_handler).post(labels_handler))
-        .route("/api/v1/label/{name}/values", get(label_values_handler))
-        .route("/api/v1/series", get(series_handler).post(series_handler))
-        .route("/api/v1/metadata", get(metadata_handler))
         .route(
             "/loki/api/v1/query_range",
             get(loki::query_range_handler).post(loki::query_range_handler),

@@ -58,7 +58,7 @@ fn extract(
     expr: &MetricExpr,
     steps: &[i64],
 ) -> Result<Prepared, QueryError> {
-    let snap = storage.snapshot(tenant, Signal::Logs);
+    let snap = storage.read_snapshot(tenant, Signal::Logs)?;
     let (first, last) = match (steps.first(), steps.last()) {
         (Some(f), Some(l)) => (*f, *l),
         _ => return Ok(Prepared::new()),
@@ -238,7 +238,7 @@ pub async fn kept_lines(
     let tenant = tenant.to_string();
     let expr = expr.clone();
     st.blocking("logql", move || {
-        let snap = storage.snapshot(&tenant, Signal::Logs);
+        let snap = storage.read_snapshot(&tenant, Signal::Logs)?;
         let search = Search {
             expr: prefilter(&expr),
             start_ns,

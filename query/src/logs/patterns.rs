@@ -227,7 +227,7 @@ pub async fn patterns(
     let tenant = tenant.to_string();
     let (start, end) = (p.start_ns, p.end_ns);
     st.blocking("patterns", move || {
-        let snap = storage.snapshot(&tenant, Signal::Logs);
+        let snap = storage.read_snapshot(&tenant, Signal::Logs)?;
         let Some(w) = Window::of(&snap, start, end, step_ms)? else {
             return Ok(Patterns {
                 start_ns: start.unwrap_or(0),

@@ -311,7 +311,7 @@ fn run(
     limit: usize,
     skip: usize,
 ) -> Result<Page, QueryError> {
-    let snap = storage.snapshot(tenant, Signal::Logs);
+    let snap = storage.read_snapshot(tenant, Signal::Logs)?;
     // The records at the cursor's timestamp that earlier pages returned come first
     // (newest first): take them too, then drop them.
     let mut newest = Newest {

@@ -252,7 +252,7 @@ pub async fn histogram(
     let tenant = tenant.to_string();
     let (start, end) = (p.start_ns, p.end_ns);
     st.blocking("histogram", move || {
-        let snap = storage.snapshot(&tenant, Signal::Logs);
+        let snap = storage.read_snapshot(&tenant, Signal::Logs)?;
         let Some(w) = Window::of(&snap, start, end, step_ms)? else {
             return Ok(Histogram {
                 step_ms: step_ms.unwrap_or(STEPS_MS[0]),
@@ -417,7 +417,7 @@ pub async fn fields(
         end_ns: p.end_ns.unwrap_or(i64::MAX),
     };
     st.blocking("fields", move || {
-        let snap = storage.snapshot(&tenant, Signal::Logs);
+        let snap = storage.read_snapshot(&tenant, Signal::Logs)?;
         let mut v = FieldsVisitor::default();
         let matched = scan(&storage, &snap, &search, &mut v)?;
         let fields = v

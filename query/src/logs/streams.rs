@@ -33,7 +33,7 @@ pub async fn list(
     let storage = st.storage.clone();
     let tenant = tenant.to_string();
     st.blocking("logql streams", move || {
-        let snap = storage.snapshot(&tenant, Signal::Logs);
+        let snap = storage.read_snapshot(&tenant, Signal::Logs)?;
         let search = Search {
             expr: Expr::All,
             start_ns,
@@ -173,7 +173,7 @@ pub async fn volume(
     let storage = st.storage.clone();
     let tenant = tenant.to_string();
     st.blocking("logql volume", move || {
-        let mut snap = storage.snapshot(&tenant, Signal::Logs);
+        let mut snap = storage.read_snapshot(&tenant, Signal::Logs)?;
         let search = Search {
             expr: Expr::All,
             start_ns,

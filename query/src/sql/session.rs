@@ -210,7 +210,10 @@ async fn register(
     snap: Option<Snapshot>,
     strings: Strings,
 ) -> Result<(), QueryError> {
-    let snap = snap.unwrap_or_else(|| storage.snapshot(tenant, signal));
+    let snap = match snap {
+        Some(s) => s,
+        None => storage.read_snapshot(tenant, signal)?,
+    };
     let df = table(ctx, storage, snap, signal, strings).await?;
     let name = match signal {
         Signal::Metrics => "samples",

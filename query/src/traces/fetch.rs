@@ -42,7 +42,7 @@ fn fetch(
     ids: &[String],
 ) -> Result<HashMap<String, Vec<RecordBatch>>, QueryError> {
     let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let snap = storage.traces_snapshot(tenant, &id_refs);
+    let snap = storage.traces_snapshot(tenant, &id_refs)?;
     let wanted_hex: HashSet<&str> = id_refs.iter().copied().collect();
     let wanted_bin: HashSet<TraceId> = ids.iter().filter_map(|i| parse_trace_id(i)).collect();
     // A file's every id is checked: first its leading 8 bytes against the wanted ones

@@ -34,6 +34,16 @@ use osprey_config::{StorageConfig, StoreLocation};
 
 use crate::StorageError;
 
+/// The node that wrote a data or series file, from its name
+/// (`<node>-<epoch:06>-<seq:012>.<ext>`); `None` for a single node's `<seq:012>`.
+pub fn file_owner(name: &str) -> Option<&str> {
+    let stem = name.split('.').next().unwrap_or(name);
+    let (rest, seq) = stem.rsplit_once('-')?;
+    let (node, epoch) = rest.rsplit_once('-')?;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(seq, 12) && digits(epoch, 6) && !node.is_empty()).then_some(node)
+}
+
 /// The URL under which queries find the data files' store.
 pub const STORE_URL: &str = "osprey://data";
 
@@ -71,6 +81,7 @@ impl Blobs {
             })?;
         let (bucket, prefix) = match location {
             StoreLocation::Local => return Self::local(dir),
+            StoreLocation::Dir(shared) => return Self::local(&shared),
             StoreLocation::S3 { bucket, prefix } => (bucket, prefix),
         };
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| StorageError::Config {
@@ -252,8 +263,10 @@ impl Blobs {
 
     /// Deletes what interrupted uploads left behind: the local store writes an object to
     /// `<path>#<n>` and renames it into place, and a crash in between leaves the staging
-    /// file, which listings do not show. Run on start, before anything is written.
-    pub fn remove_stale_uploads(&self) -> Result<usize, StorageError> {
+    /// file, which listings do not show. Run on start, before anything is written;
+    /// only the files of `owner` in a shared store (all of them when `None`: one
+    /// writer).
+    pub fn remove_stale_uploads(&self, owner: Option<&str>) -> Result<usize, StorageError> {
         let Some(root) = &self.local else {
             return Ok(0);
         };
@@ -270,6 +283,9 @@ impl Blobs {
                 let staging = p
                     .file_name()
                     .and_then(|n| n.to_str())
+                    .filter(|n| {
+                        owner.is_none() || file_owner(n.split('#').next().unwrap_or(n)) == owner
+                    })
                     .and_then(|n| n.rsplit_once('#'))
                     .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
                 if p.is_dir() {
@@ -395,7 +411,11 @@ mod tests {
         assert!(b.get("nope").is_err());
         std::fs::write(dir.path().join("tables/t/logs/c.parquet#3"), b"x").unwrap();
         std::fs::write(dir.path().join("tables/t/logs/d#x"), b"x").unwrap();
-        assert_eq!(b.remove_stale_uploads().unwrap(), 1);
+        std::fs::write(dir.path().join("tables/t/logs/n2-000001-000000000004.parquet#5"), b"x").unwrap();
+        // In a shared store only this node's staging files are its to remove.
+        assert_eq!(b.remove_stale_uploads(Some("n1")).unwrap(), 0);
+        assert_eq!(b.remove_stale_uploads(Some("n2")).unwrap(), 1);
+        assert_eq!(b.remove_stale_uploads(None).unwrap(), 1);
         assert_eq!(b.list("tables").unwrap(), vec!["tables/t/logs/d#x"]);
         assert_eq!(&b.get("quarantine/a").unwrap()[..], b"hello");
     }

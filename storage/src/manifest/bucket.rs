@@ -46,6 +46,8 @@ pub(crate) struct BucketManifest {
     /// committing, so one process commits one snapshot at a time.
     head: Mutex<u64>,
     deletion_delay: Duration,
+    /// A querier's view: no epoch, no commits, every writer's checkpoint as stored.
+    follower: bool,
 }
 
 /// Whether the store holds snapshots (a directory a local `MANIFEST` must not open).
@@ -88,6 +90,7 @@ impl BucketManifest {
             epoch: 0,
             head: Mutex::new(0),
             deletion_delay: cluster.deletion_delay,
+            follower: false,
         };
         let existing = this.read_head()?;
         let seeded = existing.is_none();
@@ -112,6 +115,26 @@ impl BucketManifest {
             }
             (seq, head) = this.read_head()?.ok_or_else(vanished)?;
         }
+    }
+
+    /// A follower of the snapshots in `blobs`' store (a querier): it reads the head as
+    /// stored and never commits. An empty store is an empty manifest.
+    pub(super) fn follow(
+        blobs: &Blobs,
+        cluster: &ClusterConfig,
+    ) -> Result<(Self, Manifest), StorageError> {
+        let this = BucketManifest {
+            blobs: blobs.clone(),
+            snapshots: blobs.snapshots(),
+            node_id: cluster.node_id(),
+            epoch: 0,
+            head: Mutex::new(0),
+            deletion_delay: cluster.deletion_delay,
+            follower: true,
+        };
+        let (seq, head) = this.read_head()?.unwrap_or_default();
+        *this.head.lock().map_err(|_| poisoned())? = seq;
+        Ok((this, head))
     }
 
     /// The newest snapshot and its seq; `None` when the store has none.
@@ -194,6 +217,12 @@ impl ManifestStore for BucketManifest {
         base: &Manifest,
         change: &dyn Fn(&mut Manifest),
     ) -> Result<Manifest, StorageError> {
+        if self.follower {
+            return Err(StorageError::Config {
+                key: "cluster",
+                message: "a querier reads the manifest and never commits".into(),
+            });
+        }
         let mut head = self.head.lock().map_err(|_| poisoned())?;
         let mut base = base.clone();
         loop {
@@ -221,6 +250,19 @@ impl ManifestStore for BucketManifest {
 
     fn file_prefix(&self) -> String {
         format!("{}-{:06}-", self.node_id, self.epoch)
+    }
+
+    fn orphan_owner(&self) -> Option<String> {
+        Some(self.node_id.clone())
+    }
+
+    fn head(&self) -> Result<Option<(u64, Manifest)>, StorageError> {
+        let Some((seq, m)) = self.read_head()? else {
+            return Ok(None);
+        };
+        let mut known = self.head.lock().map_err(|_| poisoned())?;
+        *known = (*known).max(seq);
+        Ok(Some((seq, if self.follower { m } else { self.to_view(m) })))
     }
 }
 

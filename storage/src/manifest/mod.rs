@@ -156,8 +156,15 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
 }
 
 /// Deletes objects under `tables/` and `series/` that the manifest does not list
-/// (leftovers of an interrupted flush or compaction).
-pub fn remove_orphans(blobs: &Blobs, manifest: &Manifest) -> Result<usize, StorageError> {
+/// (leftovers of an interrupted flush or compaction): every one for the single writer
+/// of a local manifest (`owner` `None`), only this node's in a bucket (its earlier
+/// epochs'), where another writer's unlisted file may be an upload whose commit is
+/// still to come.
+pub fn remove_orphans(
+    blobs: &Blobs,
+    manifest: &Manifest,
+    owner: Option<&str>,
+) -> Result<usize, StorageError> {
     let mut live: std::collections::HashSet<String> =
         manifest.files.iter().map(|f| f.path.clone()).collect();
     for f in &manifest.files {
@@ -172,10 +179,17 @@ pub fn remove_orphans(blobs: &Blobs, manifest: &Manifest) -> Result<usize, Stora
         }
     }
     live.extend(manifest.series_files.iter().cloned());
-    let mut removed = blobs.remove_stale_uploads()?;
+    let mut removed = blobs.remove_stale_uploads(owner)?;
+    let mine = |p: &str| {
+        owner.is_none()
+            || p.rsplit('/')
+                .next()
+                .and_then(crate::files::blobs::file_owner)
+                == owner
+    };
     for prefix in ["tables", "series"] {
         for p in blobs.list(prefix)? {
-            if !live.contains(&p) {
+            if !live.contains(&p) && mine(&p) {
                 tracing::info!(file = %p, "removing file not in manifest (interrupted flush)");
                 if blobs.delete(&p)? {
                     removed += 1;
@@ -223,7 +237,34 @@ mod tests {
         };
         m.commit(d).unwrap();
         assert_eq!(Manifest::load(d).unwrap(), m);
-        assert_eq!(remove_orphans(&Blobs::local(d).unwrap(), &m).unwrap(), 1);
+        // Another writer's unlisted file is not this node's to delete.
+        assert_eq!(
+            remove_orphans(&Blobs::local(d).unwrap(), &m, Some("n1")).unwrap(),
+            0
+        );
+        fs::write(
+            d.join("tables/default/logs/n1-000002-000000000007.parquet"),
+            b"z",
+        )
+        .unwrap();
+        fs::write(
+            d.join("tables/default/logs/n1-x-000002-000000000007.parquet"),
+            b"z",
+        )
+        .unwrap();
+        assert_eq!(
+            remove_orphans(&Blobs::local(d).unwrap(), &m, Some("n1")).unwrap(),
+            1
+        );
+        assert!(
+            d.join("tables/default/logs/n1-x-000002-000000000007.parquet")
+                .exists()
+        );
+        fs::remove_file(d.join("tables/default/logs/n1-x-000002-000000000007.parquet")).unwrap();
+        assert_eq!(
+            remove_orphans(&Blobs::local(d).unwrap(), &m, None).unwrap(),
+            1
+        );
         assert!(d.join("tables/default/logs/1.parquet").exists());
         assert!(!d.join("tables/default/logs/2.parquet").exists());
     }

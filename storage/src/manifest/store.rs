@@ -35,15 +35,33 @@ pub(crate) trait ManifestStore: Send + Sync {
     fn file_prefix(&self) -> String {
         String::new()
     }
+
+    /// Whose unlisted files this process may delete as orphans on start: `None` for
+    /// every one (the single writer of the local file), a node id in a bucket.
+    fn orphan_owner(&self) -> Option<String> {
+        None
+    }
+
+    /// The newest snapshot and its seq, read from the store (a follower's refresh);
+    /// `None` for the local file, which only this process writes.
+    fn head(&self) -> Result<Option<(u64, Manifest)>, StorageError> {
+        Ok(None)
+    }
 }
 
 /// Opens the commit point `cluster.manifest` names and returns it with the head
-/// manifest (in a bucket, after claiming this process's new epoch).
+/// manifest (in a bucket, after claiming this process's new epoch; a `follower` claims
+/// none and never commits, and sees every writer's checkpoint).
 pub(crate) fn open_store(
     dir: &Path,
     blobs: &Blobs,
     cluster: &ClusterConfig,
+    follower: bool,
 ) -> Result<(Box<dyn ManifestStore>, Manifest), StorageError> {
+    if follower {
+        let (store, head) = BucketManifest::follow(blobs, cluster)?;
+        return Ok((Box::new(store), head));
+    }
     match cluster.manifest {
         ManifestMode::Local => {
             let store = LocalManifest {

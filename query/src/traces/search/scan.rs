@@ -444,7 +444,7 @@ pub(super) fn scan(
     tags: &[TagCond],
     first_round: usize,
 ) -> Result<HashMap<String, i64>, QueryError> {
-    let snap = storage.snapshot(tenant, Signal::Spans);
+    let snap = storage.read_snapshot(tenant, Signal::Spans)?;
     let mut newest = HashMap::new();
     for b in &snap.batches {
         let service = strings(b, "service")?;

@@ -1,0 +1,125 @@
+//! What `osprey serve --role` turns on (`storage/docs/format/cluster.md`, "Roles"):
+//! the parts of the server each role runs, the check that its config allows it, the
+//! cluster token, and how it opens storage (a writer's, or a querier's follower).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use osprey_config::{Config, Role};
+use osprey_storage::Storage;
+
+/// The parts of the server a role runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    /// Ingest listeners and routes, the WAL's writer, span metrics, scrapes, flushes.
+    pub ingest: bool,
+    /// The query API and the UI.
+    pub queries: bool,
+    /// Compaction, retention and garbage collection.
+    pub maintenance: bool,
+    /// Rule evaluation and the built-in notifier.
+    pub rules: bool,
+    /// Storage follows the bucket snapshots instead of writing (a querier).
+    pub follower: bool,
+}
+
+impl Parts {
+    pub fn of(role: Role) -> Self {
+        let only = |ingest, queries, follower| Parts {
+            ingest,
+            queries,
+            maintenance: false,
+            rules: false,
+            follower,
+        };
+        match role {
+            Role::All => Parts {
+                ingest: true,
+                queries: true,
+                maintenance: true,
+                rules: true,
+                follower: false,
+            },
+            Role::Ingester => only(true, false, false),
+            Role::Querier => only(false, true, true),
+            Role::Compactor => Parts {
+                maintenance: true,
+                rules: true,
+                ..only(false, false, false)
+            },
+        }
+    }
+}
+
+/// What `surfaces` needs of the role: its parts and the cluster token.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup<'a> {
+    pub parts: Parts,
+    pub cluster_token: Option<&'a str>,
+}
+
+/// Refuses a role this build cannot run yet, or a config that role cannot run with.
+pub fn check(config: &Config, role: Role) -> anyhow::Result<()> {
+    let problems = config.cluster.role_problems(role);
+    if let Some((key, message)) = problems.first() {
+        anyhow::bail!("{key}: {message}");
+    }
+    if role == Role::Compactor {
+        // Delayed deletes, orphan and snapshot GC and the rules' shared state come
+        // first (storage/docs/format/cluster.md, "Build order").
+        anyhow::bail!(
+            "--role compactor is not available in this version yet; run compaction on a node with --role all, or none; see storage/docs/format/cluster.md"
+        );
+    }
+    if role != Role::All && config.cluster.token_file.as_os_str().is_empty() {
+        anyhow::bail!(
+            "cluster.token_file: --role {role} talks to the other nodes with it; set one"
+        );
+    }
+    Ok(())
+}
+
+/// The node-to-node API's token (the contents of `cluster.token_file`), when one is set.
+pub fn cluster_token(config: &Config) -> anyhow::Result<Option<String>> {
+    let file = &config.cluster.token_file;
+    if file.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    let path = config.base_dir.join(file);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cluster.token_file: cannot read {}", path.display()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        anyhow::bail!("cluster.token_file: {} is empty", path.display());
+    }
+    Ok(Some(token.to_string()))
+}
+
+/// Opens the data directory: as a writer, or as a follower of the bucket snapshots
+/// reading the ingesters' unflushed rows with `token` (a querier).
+pub async fn open_storage(
+    config: &Config,
+    parts: Parts,
+    token: Option<&str>,
+) -> anyhow::Result<Storage> {
+    let dir = config.server.data_dir.clone();
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let storage_cfg = config.storage.clone();
+    let cluster = config.cluster.clone();
+    let source = match (parts.follower, token) {
+        (true, Some(t)) => Some(Arc::new(osprey_query::cluster::IngesterClient::new(
+            cluster.ingesters.clone(),
+            t.to_string(),
+            config.query.timeout,
+        ))),
+        _ => None,
+    };
+    let open_dir = dir.clone();
+    let opened = tokio::task::spawn_blocking(move || match source {
+        Some(s) => Storage::open_follower(&open_dir, storage_cfg, &cluster, s),
+        None => Storage::open_with(&open_dir, storage_cfg, &cluster),
+    })
+    .await?;
+    opened.with_context(|| format!("cannot open storage in {}", dir.display()))
+}

@@ -1,0 +1,202 @@
+//! A querier's storage (`storage/docs/format/cluster.md`, "Read path"): it follows the
+//! bucket snapshots the writers commit and reads every ingester's unflushed rows
+//! through an [`UnflushedSource`] (the node-to-node API, `query/src/api/internal.rs`),
+//! so that each acknowledged row is counted once: through a file of the snapshot it
+//! holds, or through an ingester's memory above that snapshot's checkpoint for it.
+//!
+//! Its data directory keeps an empty WAL; it commits, quarantines and deletes
+//! nothing. The head is read again every `cluster.poll_interval` ([`Storage::run_follower`])
+//! and at once when an ingester says the snapshot is older than its last commit.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::RecordBatch;
+use osprey_config::{ClusterConfig, StorageConfig};
+
+use crate::manifest::Manifest;
+use crate::{Signal, Snapshot, Storage, StorageError};
+
+/// How often one read asks again after a `StaleSnapshot` (each time on a newer head).
+const STALE_RETRIES: usize = 8;
+
+/// Where a follower reads the ingesters' unflushed rows. Blocking: it is called from
+/// the threads queries run on.
+pub trait UnflushedSource: Send + Sync {
+    /// `tenant`'s `signal` rows in every ingester's memory above `checkpoints` (node id
+    /// → the WAL segment up to which that node's rows of this tenant are in the
+    /// follower's files; 0 for a node the snapshot does not know). A node whose last
+    /// commit is newer answers `StaleSnapshot`; one that cannot be reached
+    /// `Unreachable`.
+    fn fetch(
+        &self,
+        tenant: &str,
+        signal: Signal,
+        checkpoints: &BTreeMap<String, u64>,
+    ) -> Result<Vec<RecordBatch>, StorageError>;
+}
+
+/// The follower's state beside the storage's own.
+pub(crate) struct Follower {
+    source: Arc<dyn UnflushedSource>,
+    /// The seq of the snapshot in `State::manifest`.
+    seq: AtomicU64,
+}
+
+impl Follower {
+    pub(crate) fn new(source: Arc<dyn UnflushedSource>) -> Self {
+        Follower {
+            source,
+            seq: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Each writer's checkpoint for `tenant` in a snapshot as stored.
+fn checkpoints_of(m: &Manifest, tenant: &str) -> BTreeMap<String, u64> {
+    m.checkpoints
+        .iter()
+        .map(|(node, c)| {
+            let ahead = c
+                .flushed_ahead
+                .iter()
+                .filter(|a| a.tenant == tenant)
+                .map(|a| a.segment);
+            (node.clone(), ahead.fold(c.wal, u64::max))
+        })
+        .collect()
+}
+
+impl Storage {
+    /// Opens `dir` as a follower of the bucket snapshots in the store `config` names
+    /// (a querier), reading unflushed rows from `source`.
+    pub fn open_follower(
+        dir: &Path,
+        config: StorageConfig,
+        cluster: &ClusterConfig,
+        source: Arc<dyn UnflushedSource>,
+    ) -> Result<Self, StorageError> {
+        let s = Self::open_inner(dir, config, cluster, Some(source))?;
+        s.refresh_head()?;
+        Ok(s)
+    }
+
+    /// Whether this storage follows the bucket snapshots (a querier).
+    pub fn is_follower(&self) -> bool {
+        self.inner.follower.is_some()
+    }
+
+    /// What a query reads of one tenant's table: [`Storage::snapshot`] on a node that
+    /// holds its rows; on a follower, the files of the snapshot it holds and the
+    /// ingesters' rows above it.
+    pub fn read_snapshot(&self, tenant: &str, signal: Signal) -> Result<Snapshot, StorageError> {
+        let Some(f) = &self.inner.follower else {
+            return Ok(self.snapshot(tenant, signal));
+        };
+        if signal == Signal::Metrics {
+            // Ingesters number series independently: a querier cannot yet merge their
+            // unflushed samples with the series files (cluster.md, "Not built yet").
+            return Err(StorageError::Unsupported(
+                "metrics are not served by a querier in this version; query a node running --role all".into(),
+            ));
+        }
+        for _ in 0..STALE_RETRIES {
+            let (files, checkpoints) = {
+                let state = self
+                    .inner
+                    .state
+                    .read()
+                    .map_err(|_| StorageError::Closed("state lock poisoned".into()))?;
+                let files: Vec<_> = state
+                    .manifest
+                    .files
+                    .iter()
+                    .filter(|m| m.tenant == tenant && m.signal == signal)
+                    .cloned()
+                    .collect();
+                (files, checkpoints_of(&state.manifest, tenant))
+            };
+            match f.source.fetch(tenant, signal, &checkpoints) {
+                Ok(batches) => {
+                    let bounds = batches
+                        .iter()
+                        .map(|b| crate::memtable::bounds_of(signal, b))
+                        .collect();
+                    return Ok(Snapshot {
+                        batches,
+                        bounds,
+                        files,
+                    });
+                }
+                Err(StorageError::StaleSnapshot { .. }) => {
+                    self.refresh_head()?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StorageError::Closed(
+            "the ingesters kept committing past every manifest snapshot read; retry".into(),
+        ))
+    }
+
+    /// Reads the newest snapshot and, when it is newer than the one held, makes it the
+    /// one queries see (with the series files it lists). A writer: nothing to do.
+    pub fn refresh_head(&self) -> Result<(), StorageError> {
+        let Some(f) = &self.inner.follower else {
+            return Ok(());
+        };
+        let Some((seq, head)) = self.inner.manifest_store.head()? else {
+            return Ok(());
+        };
+        if seq <= f.seq.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let known: std::collections::HashSet<String> = match self.inner.state.read() {
+            Ok(state) => state.manifest.series_files.iter().cloned().collect(),
+            Err(_) => return Err(StorageError::Closed("state lock poisoned".into())),
+        };
+        for rel in head.series_files.iter().filter(|r| !known.contains(*r)) {
+            self.inner.series.index.load_file(&self.inner.blobs, rel)?;
+        }
+        let mut state = self
+            .inner
+            .state
+            .write()
+            .map_err(|_| StorageError::Closed("state lock poisoned".into()))?;
+        if seq > f.seq.load(Ordering::SeqCst) {
+            self.inner.metrics.set_files(&head.files);
+            state.manifest = head;
+            f.seq.store(seq, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// A follower's poll of the head every `every` until `shutdown` (a writer returns
+    /// at once).
+    pub async fn run_follower(
+        &self,
+        every: std::time::Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        if !self.is_follower() {
+            return;
+        }
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            let s = self.clone();
+            match tokio::task::spawn_blocking(move || s.refresh_head()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "reading the manifest head failed; will retry")
+                }
+                Err(e) => tracing::warn!(error = %e, "manifest poll task failed"),
+            }
+        }
+    }
+}
