@@ -367,18 +367,9 @@ mod tests {
 
     fn file(path: &str, partition_ns: i64, bytes: u64) -> FileMeta {
         FileMeta {
-            tenant: "t".into(),
-            signal: Signal::Logs,
-            path: path.into(),
-            rows: 1,
-            runs: 0,
             bytes,
-            min_time_ns: 0,
-            max_time_ns: 0,
             partition_ns,
-            trace_index: false,
-            text_index: false,
-            tag_index: false,
+            ..FileMeta::for_test(path)
         }
     }
 

@@ -167,18 +167,25 @@ async fn a_tenants_compaction_merges_its_files_only() {
 #[tokio::test]
 async fn crash_between_manifest_and_wal_delete_does_not_duplicate() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Storage::open(dir.path(), cfg()).unwrap();
+    crash_between_commit_and_wal_delete(dir.path(), || Storage::open(dir.path(), cfg()).unwrap())
+        .await;
+}
+
+/// A crash after a flush's commit but before it deleted the WAL segment it covers
+/// replays nothing twice (`open` is a restart on `dir`).
+async fn crash_between_commit_and_wal_delete(dir: &std::path::Path, open: impl Fn() -> Storage) {
+    let s = open();
     s.append("default", Signal::Logs, logs(4, "x"))
         .await
         .unwrap();
     // Keep a copy of the WAL segment as it was before the flush deleted it.
-    let wal_dir = dir.path().join("wal");
+    let wal_dir = dir.join("wal");
     let seg = wal::list_segments(&wal_dir).unwrap()[0];
     let saved = std::fs::read(wal::segment_path(&wal_dir, seg)).unwrap();
     s.flush().await.unwrap();
     s.close().await.unwrap();
     std::fs::write(wal::segment_path(&wal_dir, seg), saved).unwrap();
-    let s = Storage::open(dir.path(), cfg()).unwrap();
+    let s = open();
     assert_eq!(rows_in(&s, "default"), (0, 4));
 }
 

@@ -411,7 +411,12 @@ mod tests {
         assert!(b.get("nope").is_err());
         std::fs::write(dir.path().join("tables/t/logs/c.parquet#3"), b"x").unwrap();
         std::fs::write(dir.path().join("tables/t/logs/d#x"), b"x").unwrap();
-        std::fs::write(dir.path().join("tables/t/logs/n2-000001-000000000004.parquet#5"), b"x").unwrap();
+        std::fs::write(
+            dir.path()
+                .join("tables/t/logs/n2-000001-000000000004.parquet#5"),
+            b"x",
+        )
+        .unwrap();
         // In a shared store only this node's staging files are its to remove.
         assert_eq!(b.remove_stale_uploads(Some("n1")).unwrap(), 0);
         assert_eq!(b.remove_stale_uploads(Some("n2")).unwrap(), 1);

@@ -289,7 +289,6 @@ fn vanished() -> StorageError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Signal;
     use crate::manifest::FileMeta;
 
     fn node(id: &str) -> ClusterConfig {
@@ -301,20 +300,7 @@ mod tests {
     }
 
     fn file(path: &str) -> FileMeta {
-        FileMeta {
-            tenant: "t".into(),
-            signal: Signal::Logs,
-            path: path.into(),
-            rows: 1,
-            runs: 0,
-            bytes: 1,
-            min_time_ns: 0,
-            max_time_ns: 0,
-            partition_ns: 0,
-            trace_index: false,
-            text_index: false,
-            tag_index: false,
-        }
+        FileMeta::for_test(path)
     }
 
     /// Two writers on one store: each commit lands on the other's, re-applied after a

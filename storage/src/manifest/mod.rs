@@ -57,6 +57,27 @@ pub struct FileMeta {
     pub tag_index: bool,
 }
 
+impl FileMeta {
+    /// A one-row logs file of tenant `t` at `path`, for tests of what lists files.
+    #[cfg(test)]
+    pub(crate) fn for_test(path: &str) -> Self {
+        FileMeta {
+            tenant: "t".into(),
+            signal: Signal::Logs,
+            path: path.into(),
+            rows: 1,
+            runs: 0,
+            bytes: 1,
+            min_time_ns: 0,
+            max_time_ns: 0,
+            partition_ns: 0,
+            trace_index: false,
+            text_index: false,
+            tag_index: false,
+        }
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -218,17 +239,7 @@ mod tests {
             next_file_seq: 2,
             files: vec![FileMeta {
                 tenant: "default".into(),
-                signal: Signal::Logs,
-                path: "tables/default/logs/1.parquet".into(),
-                rows: 1,
-                runs: 0,
-                bytes: 1,
-                min_time_ns: 0,
-                max_time_ns: 0,
-                partition_ns: 0,
-                trace_index: false,
-                text_index: false,
-                tag_index: false,
+                ..FileMeta::for_test("tables/default/logs/1.parquet")
             }],
             series_files: vec![],
             flushed_ahead: vec![],

@@ -5,7 +5,7 @@
 use osprey_config::{ClusterConfig, ManifestMode};
 
 use super::{cfg, logs, logs_at, now_ns, rows_in};
-use crate::{Signal, Storage, StorageError, wal};
+use crate::{Signal, Storage, StorageError};
 
 fn bucket(node: &str) -> ClusterConfig {
     ClusterConfig {
@@ -206,16 +206,5 @@ async fn a_twin_with_the_same_node_id_fences_the_first() {
 #[tokio::test]
 async fn crash_between_snapshot_and_wal_delete_does_not_duplicate() {
     let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path(), "n1");
-    s.append("default", Signal::Logs, logs(4, "x"))
-        .await
-        .unwrap();
-    let wal_dir = dir.path().join("wal");
-    let seg = wal::list_segments(&wal_dir).unwrap()[0];
-    let saved = std::fs::read(wal::segment_path(&wal_dir, seg)).unwrap();
-    s.flush().await.unwrap();
-    s.close().await.unwrap();
-    std::fs::write(wal::segment_path(&wal_dir, seg), saved).unwrap();
-    let s = open(dir.path(), "n1");
-    assert_eq!(rows_in(&s, "default"), (0, 4));
+    super::crash_between_commit_and_wal_delete(dir.path(), || open(dir.path(), "n1")).await;
 }
