@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use osprey_storage::follow::UnflushedSource;
+use osprey_storage::series::Series;
 use osprey_storage::{Signal, StorageError};
 
 /// The ingesters of `cluster.ingesters`, asked with the cluster token.
@@ -20,7 +21,7 @@ pub struct IngesterClient {
     ingesters: Vec<String>,
     token: String,
     timeout: Duration,
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<HttpConnector, Full<Bytes>>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -64,27 +65,9 @@ impl IngesterClient {
             "http://{addr}/internal/v1/unflushed?signal={}&after={after}",
             signal.table()
         );
-        let req = http::Request::get(uri)
-            .header("authorization", format!("Bearer {}", self.token))
-            .header("x-scope-orgid", tenant)
-            .body(Empty::new())
-            .map_err(|e| unreachable(e.to_string()))?;
-        let answer = async {
-            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
-            let status = resp.status();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            Ok::<_, String>((status, body))
-        };
-        let (status, body) = tokio::time::timeout(self.timeout, answer)
-            .await
-            .map_err(|_| unreachable(format!("no answer within {:?}", self.timeout)))?
-            .map_err(unreachable)?;
-        match status.as_u16() {
+        let req = http::Request::get(uri);
+        let (status, body) = self.call(addr, req, tenant, Bytes::new()).await?;
+        match status {
             200 => decode(&body).map_err(|e| unreachable(format!("bad answer: {e}"))),
             409 => {
                 let committed = serde_json::from_slice::<serde_json::Value>(&body)
@@ -104,6 +87,68 @@ impl IngesterClient {
                     .collect::<String>()
             ))),
         }
+    }
+
+    /// One request to the ingester at `addr` as `tenant`, with the cluster token,
+    /// answered within the timeout: its status and body.
+    async fn call(
+        &self,
+        addr: &str,
+        req: http::request::Builder,
+        tenant: &str,
+        body: Bytes,
+    ) -> Result<(u16, Bytes), StorageError> {
+        let unreachable = |reason: String| StorageError::Unreachable {
+            node: addr.to_string(),
+            reason,
+        };
+        let req = req
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("x-scope-orgid", tenant)
+            .header("content-type", "application/json")
+            .body(Full::new(body))
+            .map_err(|e| unreachable(e.to_string()))?;
+        let answer = async {
+            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+            let status = resp.status().as_u16();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok::<_, String>((status, body))
+        };
+        tokio::time::timeout(self.timeout, answer)
+            .await
+            .map_err(|_| unreachable(format!("no answer within {:?}", self.timeout)))?
+            .map_err(unreachable)
+    }
+
+    async fn series_of(
+        &self,
+        addr: &str,
+        tenant: &str,
+        body: Bytes,
+    ) -> Result<Vec<Series>, StorageError> {
+        #[derive(serde::Deserialize)]
+        struct Found {
+            series: Vec<Series>,
+        }
+        let uri = format!("http://{addr}/internal/v1/series");
+        let (status, answer) = self
+            .call(addr, http::Request::post(uri), tenant, body)
+            .await?;
+        let bad = |reason: String| StorageError::Unreachable {
+            node: addr.to_string(),
+            reason,
+        };
+        if status != 200 {
+            return Err(bad(format!("HTTP {status} asking for series")));
+        }
+        serde_json::from_slice::<Found>(&answer)
+            .map(|f| f.series)
+            .map_err(|e| bad(format!("bad series answer: {e}")))
     }
 }
 
@@ -142,5 +187,20 @@ impl UnflushedSource for IngesterClient {
             Some(e) => Err(e),
             None => Ok(batches),
         }
+    }
+
+    fn series(&self, tenant: &str, ids: &[u64]) -> Result<Vec<Series>, StorageError> {
+        let body = Bytes::from(serde_json::json!({ "ids": ids }).to_string());
+        let asks = self
+            .ingesters
+            .iter()
+            .map(|addr| self.series_of(addr, tenant, body.clone()));
+        let mut by_id = std::collections::BTreeMap::new();
+        for answer in self.wait(futures::future::join_all(asks)) {
+            for s in answer? {
+                by_id.insert(s.id, s);
+            }
+        }
+        Ok(by_id.into_values().collect())
     }
 }

@@ -170,3 +170,51 @@ async fn unflushed_rows_are_counted_once_with_the_files() {
         409
     );
 }
+
+/// `POST /internal/v1/series`: the definitions of the asked series this node knows,
+/// for the request's tenant only; unknown ids are left out.
+#[tokio::test]
+async fn series_definitions_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = common::state(dir.path());
+    let app = app(&st);
+    let samples = common::samples();
+    st.storage
+        .append(
+            "a",
+            Signal::Metrics,
+            osprey_storage::schema::samples_batch(&samples).unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut ids: Vec<u64> = samples.iter().map(|s| s.series_id()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let ask_series = |tenant: &'static str, ids: Vec<u64>| {
+        let app = app.clone();
+        async move {
+            let req = axum::http::Request::post("/internal/v1/series")
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .header("X-Scope-OrgID", tenant)
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::json!({ "ids": ids }).to_string()))
+                .unwrap();
+            let resp = app.oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["series"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    let mut asked = ids.clone();
+    asked.push(42);
+    let found = ask_series("a", asked).await;
+    assert_eq!(found.len(), ids.len());
+    let first = samples.iter().find(|s| s.series_id() == ids[0]).unwrap();
+    let def = found.iter().find(|d| d["id"] == ids[0]).unwrap();
+    assert_eq!(def["metric"], first.metric.as_str());
+    assert!(!def["labels"].as_array().unwrap().is_empty());
+    assert!(ask_series("b", ids).await.is_empty(), "tenants are apart");
+}

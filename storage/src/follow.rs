@@ -13,10 +13,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::array::RecordBatch;
+use arrow::array::{AsArray, RecordBatch};
 use osprey_config::{ClusterConfig, StorageConfig};
 
 use crate::manifest::Manifest;
+use crate::series::Series;
 use crate::{Signal, Snapshot, Storage, StorageError};
 
 /// How often one read asks again after a `StaleSnapshot` (each time on a newer head).
@@ -36,6 +37,10 @@ pub trait UnflushedSource: Send + Sync {
         signal: Signal,
         checkpoints: &BTreeMap<String, u64>,
     ) -> Result<Vec<RecordBatch>, StorageError>;
+
+    /// The definitions of `tenant`'s series `ids` that any ingester holds (series ids
+    /// are hashes of the labels, the same on every node).
+    fn series(&self, tenant: &str, ids: &[u64]) -> Result<Vec<Series>, StorageError>;
 }
 
 /// The follower's state beside the storage's own.
@@ -95,13 +100,6 @@ impl Storage {
         let Some(f) = &self.inner.follower else {
             return Ok(self.snapshot(tenant, signal));
         };
-        if signal == Signal::Metrics {
-            // Ingesters number series independently: a querier cannot yet merge their
-            // unflushed samples with the series files (cluster.md, "Not built yet").
-            return Err(StorageError::Unsupported(
-                "metrics are not served by a querier in this version; query a node running --role all".into(),
-            ));
-        }
         for _ in 0..STALE_RETRIES {
             let (files, checkpoints) = {
                 let state = self
@@ -139,6 +137,35 @@ impl Storage {
         Err(StorageError::Closed(
             "the ingesters kept committing past every manifest snapshot read; retry".into(),
         ))
+    }
+
+    /// On a follower: `tenant`'s metrics snapshot (files and the ingesters' unflushed
+    /// samples), after adding to the series index every series those samples name
+    /// that it does not hold yet, so that selectors find them; for a
+    /// [`Storage::sample_reader_with`]. `None` on a writer, whose index holds its own
+    /// series.
+    pub fn sync_metrics(&self, tenant: &str) -> Result<Option<Snapshot>, StorageError> {
+        let Some(f) = &self.inner.follower else {
+            return Ok(None);
+        };
+        let snap = self.read_snapshot(tenant, Signal::Metrics)?;
+        let mut ids: Vec<u64> = Vec::new();
+        for b in &snap.batches {
+            let col = b
+                .column_by_name("series_id")
+                .and_then(|c| c.as_primitive_opt::<arrow::datatypes::UInt64Type>())
+                .ok_or_else(|| crate::series::missing("series_id"))?;
+            ids.extend(col.values().iter().copied());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut unknown: Vec<u64> = self.series().unknown(tenant, &ids).into_iter().collect();
+        if !unknown.is_empty() {
+            unknown.sort_unstable();
+            let found = f.source.series(tenant, &unknown)?;
+            self.series().observe_series(tenant, found, false);
+        }
+        Ok(Some(snap))
     }
 
     /// Reads the newest snapshot and, when it is newer than the one held, makes it the

@@ -219,8 +219,8 @@ impl Storage {
         let storage = Storage { inner };
         if !storage.is_follower() {
             storage.migrate_sample_files()?;
+            storage.start_head_warm();
         }
-        storage.start_head_warm();
         Ok(storage)
     }
 

@@ -35,10 +35,20 @@ impl Storage {
     /// A reader of `tenant`'s samples: recent ones from the head, older ones from a
     /// snapshot of the memtable and files, taken on first need.
     pub fn sample_reader(&self, tenant: &str) -> SampleReader<'_> {
+        self.sample_reader_with(tenant, None)
+    }
+
+    /// [`Storage::sample_reader`] reading older samples from `snap` when given (a
+    /// follower's, from [`Storage::sync_metrics`]).
+    pub fn sample_reader_with(&self, tenant: &str, snap: Option<Snapshot>) -> SampleReader<'_> {
+        let once = std::sync::OnceLock::new();
+        if let Some(s) = snap {
+            let _ = once.set(s);
+        }
         SampleReader {
             storage: self,
             tenant: tenant.to_string(),
-            snap: std::sync::OnceLock::new(),
+            snap: once,
         }
     }
 
@@ -440,9 +450,18 @@ pub struct SampleReader<'a> {
 
 impl SampleReader<'_> {
     /// The memtable batches and files for samples before the head's cutoff, taken once.
-    fn older(&self) -> &Snapshot {
-        self.snap
-            .get_or_init(|| self.storage.snapshot(&self.tenant, Signal::Metrics))
+    fn older(&self) -> Result<&Snapshot, StorageError> {
+        if let Some(s) = self.snap.get() {
+            return Ok(s);
+        }
+        let s = self.storage.read_snapshot(&self.tenant, Signal::Metrics)?;
+        Ok(self.snap.get_or_init(|| s))
+    }
+
+    /// Whether the head answers for recent samples: a follower's holds nothing (the
+    /// ingesters' memory is in its snapshot), so all is read from the snapshot.
+    fn uses_head(&self) -> bool {
+        !self.storage.is_follower()
     }
 
     /// Which of `ids` (sorted, distinct) have a sample in `start_ns..=end_ns`: the head
@@ -455,11 +474,15 @@ impl SampleReader<'_> {
     ) -> Result<std::collections::HashSet<u64>, StorageError> {
         let inner = &self.storage.inner;
         let mut found = std::collections::HashSet::new();
-        let cutoff =
-            inner
-                .series
-                .head
-                .ids_with_samples(&self.tenant, ids, start_ns, end_ns, &mut found);
+        let cutoff = match self.uses_head() {
+            true => {
+                inner
+                    .series
+                    .head
+                    .ids_with_samples(&self.tenant, ids, start_ns, end_ns, &mut found)
+            }
+            false => i64::MAX,
+        };
         if start_ns < cutoff {
             let rest: Vec<u64> = ids
                 .iter()
@@ -469,7 +492,7 @@ impl SampleReader<'_> {
             if !rest.is_empty() {
                 found.extend(samples::ids_with_samples(
                     inner.sample_files(),
-                    self.older(),
+                    self.older()?,
                     &rest,
                     start_ns,
                     end_ns.min(cutoff.saturating_sub(1)),
@@ -493,14 +516,17 @@ impl SampleReader<'_> {
     ) -> Result<Vec<SeriesSamples>, StorageError> {
         let inner = &self.storage.inner;
         let mut out = vec![SeriesSamples::default(); ids.len()];
-        let cutoff = inner
-            .series
-            .head
-            .read(&self.tenant, ids, start_ns, end_ns, &mut out)?;
+        let cutoff = match self.uses_head() {
+            true => inner
+                .series
+                .head
+                .read(&self.tenant, ids, start_ns, end_ns, &mut out)?,
+            false => i64::MAX,
+        };
         if start_ns < cutoff {
             let older = samples::read(
                 inner.sample_files(),
-                self.older(),
+                self.older()?,
                 ids,
                 start_ns,
                 end_ns.min(cutoff.saturating_sub(1)),

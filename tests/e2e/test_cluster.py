@@ -13,7 +13,17 @@ from pathlib import Path
 import pytest
 import requests
 
-from builders import assert_accepted, log_record, logs_request, post_otlp, span, traces_request
+from builders import (
+    assert_accepted,
+    gauge_metric,
+    log_record,
+    logs_request,
+    metrics_request,
+    number_point,
+    post_otlp,
+    span,
+    traces_request,
+)
 from harness import OspreyServer, free_ports, recent_second, wait_until
 
 CLI_TIMEOUT_S = 30
@@ -238,11 +248,14 @@ def spans_of(trace_id: str, batch: int, t: int) -> list[dict]:
 
 
 def write_batch(server: OspreyServer, batch: int, t: int) -> str:
-    """Five logs and three spans of one trace, tagged with the batch."""
+    """Five logs, three spans of one trace and a gauge point, tagged with the batch."""
     trace_id = f"{batch + 1:032x}"
     logs = [log_record(t + i, f"cluster batch{batch} line{i}", attributes={"batch": str(batch)}) for i in range(5)]
     assert_accepted(post_otlp(server, "logs", logs_request(f"svc-{batch % 3}", logs)))
     assert_accepted(post_otlp(server, "traces", traces_request(f"svc-{batch % 3}", spans_of(trace_id, batch, t))))
+    # Series 0-2 take points of several batches, so from both ingesters; later ones one.
+    point = number_point(t + batch * 1_000_000_000, float(batch), {"series": str(batch % 3 if batch < 8 else batch)})
+    assert_accepted(post_otlp(server, "metrics", metrics_request("meter", [gauge_metric("cluster.probe", [point])])))
     return trace_id
 
 
@@ -254,8 +267,46 @@ ANSWERS = [
 ]
 
 
+# The instant the PromQL answers are compared at (set by the test: just after the data).
+QUERY_AT = [0.0]
+
+PROMQL = [
+    "count(cluster_probe)",
+    "sum(cluster_probe)",
+    "max by (series) (cluster_probe)",
+    "count_over_time(cluster_probe[15m])",
+    "sum(sum_over_time(cluster_probe[15m]))",
+    "avg(cluster_probe)",
+    "cluster_probe > 3",
+    "topk(2, cluster_probe)",
+    "avg_over_time(cluster_probe[15m])",
+    "max_over_time(cluster_probe[15m])",
+    "changes(cluster_probe[15m])",
+    "sum by (series) (count_over_time(cluster_probe[15m]))",
+    "absent(cluster_probe_missing)",
+    'label_replace(cluster_probe, "s", "x$1", "series", "(.*)")',
+    "count(up) or vector(0)",
+]
+
+
 def answers(server: OspreyServer, trace_id: str) -> dict:
     out = {q: server.sql(q) for q in ANSWERS}
+    at = QUERY_AT[0]
+    for q in PROMQL:
+        out[q] = sorted((str(r["metric"]), r["value"][1]) for r in server.prom_query(q, at=at))
+    r = server.get(
+        "/api/v1/query_range",
+        params={"query": "sum(cluster_probe)", "start": at - 90, "end": at, "step": "15"},
+    )
+    assert r.status_code == 200, r.text
+    out["range"] = r.json()["data"]["result"]
+    r = server.get("/api/v1/label/series/values")
+    assert r.status_code == 200, r.text
+    out["label values"] = r.json()["data"]
+    r = server.get("/api/v1/series", params={"match[]": "cluster_probe"})
+    assert r.status_code == 200, r.text
+    out["series"] = sorted(s["series"] for s in r.json()["data"])
+    out["sql metrics"] = server.sql("SELECT count(*), sum(value) FROM metrics WHERE metric = 'cluster_probe'")
     r = server.get("/api/v1/logs/search", params={"query": "batch3", "limit": "100"})
     assert r.status_code == 200, r.text
     out["search batch3"] = r.json()["data"]["stats"]["matched"]
@@ -282,9 +333,12 @@ def test_a_querier_counts_every_row_of_two_ingesters_once(osprey_factory, tmp_pa
     querier = start_role(osprey_factory, cluster_config(bucket, token, "q-0", internal, "127.0.0.1:1"), "querier")
     single = osprey_factory()
     t = recent_second(600) * 1_000_000_000
+    QUERY_AT[0] = t / 1e9 + 60
     traces = [write_batch(target, b, t + b * 10_000) for b in range(8) for target in (ingesters[b % 2], single)][::2]
     expected = answers(single, traces[3])
     assert expected["SELECT count(*) FROM logs"] == [[40]]
+    assert expected["count(cluster_probe)"] == [("{}", "3")], expected
+    assert expected["range"] and expected["cluster_probe > 3"] and expected["series"], expected
     assert answers(querier, traces[3]) == expected
 
     # One ingester's rows move to files; the querier's snapshot goes stale and is read
@@ -313,9 +367,7 @@ def test_a_querier_counts_every_row_of_two_ingesters_once(osprey_factory, tmp_pa
             assert ingesters[(b // 4) % 2].post("/api/v1/admin/flush").status_code == 200
         assert querier.sql("SELECT count(*), count(DISTINCT body) FROM logs") == [[total, total]]
 
-    # Writes go to ingesters; metrics are not a querier's yet, and it says so.
+    # Writes go to ingesters.
     assert querier.post("/api/v1/logs", data=b"x\n").status_code == 404
-    r = querier.get("/api/v1/query", params={"query": "up"})
-    assert r.status_code == 422 and "not served by a querier" in r.text, r.text
     # An ingester answers no queries of its own: it holds only part of the rows.
     assert ingesters[0].sql_response("SELECT 1").status_code == 404

@@ -10,6 +10,10 @@
 //! `X-Osprey-Checkpoint` and its node id in `X-Osprey-Node`. An asker whose snapshot is
 //! older than this node's last commit gets 409 (`conflict`, with `committed`): it must
 //! read a newer snapshot and ask again, or it would miss rows.
+//!
+//! `POST /internal/v1/series` with `{"ids": [...]}`: the definitions (metric, labels)
+//! of those of the tenant's series this node knows, `{"series": [...]}`: a querier
+//! learns the series of unflushed samples before it resolves selectors.
 
 use arrow::ipc::writer::StreamWriter;
 use axum::Router;
@@ -28,6 +32,7 @@ use crate::{QueryError, QueryState};
 pub fn internal_router(st: QueryState, node_id: String) -> Router {
     Router::new()
         .route("/internal/v1/unflushed", get(unflushed_handler))
+        .route("/internal/v1/series", axum::routing::post(series_handler))
         .route_layer(require(Scope::Query))
         .with_state(Internal { st, node_id })
 }
@@ -114,6 +119,26 @@ async fn unflushed_handler(
         }
         Err(e) => QueryError::Internal(format!("encoding unflushed rows: {e}")).into_response(),
     }
+}
+
+#[derive(Deserialize)]
+struct SeriesParams {
+    ids: Vec<u64>,
+}
+
+async fn series_handler(
+    State(s): State<Internal>,
+    ctx: RequestContext,
+    axum::Json(p): axum::Json<SeriesParams>,
+) -> Response {
+    let index = s.st.storage.series();
+    let found: Vec<_> = p
+        .ids
+        .iter()
+        .filter_map(|id| index.series(ctx.tenant(), *id))
+        .map(|s| (*s).clone())
+        .collect();
+    axum::Json(json!({ "series": found })).into_response()
 }
 
 /// The batches as one Arrow IPC stream in the table's stored schema (an empty stream

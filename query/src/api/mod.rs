@@ -105,7 +105,7 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/api/v1/logs/tail", get(logs_tail_handler))
         .route("/loki/api/v1/tail", get(loki::tail_handler));
     reads()
-        .merge(metrics_reads(&st))
+        .merge(metrics_reads())
         .route_layer(slots)
         .merge(tails)
         .route_layer(require(Scope::Query))
@@ -188,10 +188,8 @@ fn dashboards_routes() -> Router<QueryState> {
 }
 
 /// Every read of the query surfaces (Prometheus, Loki, Jaeger, logs, SQL).
-/// The reads of the metrics table (PromQL, its label APIs, Jaeger's span metrics),
-/// which a querier cannot serve yet: there they answer 422 saying so rather than
-/// answering from flushed files alone.
-fn metrics_reads(st: &QueryState) -> Router<QueryState> {
+/// The reads of the metrics table: PromQL, its label APIs, Jaeger's span metrics.
+fn metrics_reads() -> Router<QueryState> {
     Router::new()
         .route("/api/metrics/{kind}", get(jaeger_metrics_handler))
         .route(
@@ -210,26 +208,6 @@ fn metrics_reads(st: &QueryState) -> Router<QueryState> {
         .route("/api/v1/label/{name}/values", get(label_values_handler))
         .route("/api/v1/series", get(series_handler).post(series_handler))
         .route("/api/v1/metadata", get(metadata_handler))
-        .route_layer(axum::middleware::from_fn_with_state(
-            st.clone(),
-            not_on_a_querier,
-        ))
-}
-
-/// Refuses a metrics read on a querier (`metrics_reads`).
-async fn not_on_a_querier(
-    axum::extract::State(st): axum::extract::State<QueryState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if st.storage.is_follower() {
-        return QueryError::Execution(
-            "metrics are not served by a querier in this version; query a node running --role all"
-                .into(),
-        )
-        .into_response();
-    }
-    next.run(req).await
 }
 
 fn reads() -> Router<QueryState> {

@@ -152,6 +152,7 @@ fn in_range(
     tenant: &str,
     series: Vec<Arc<Series>>,
     range: Range,
+    synced: Option<osprey_storage::Snapshot>,
 ) -> Result<Vec<Arc<Series>>, QueryError> {
     let Some((start, end)) = range else {
         return Ok(series);
@@ -161,9 +162,8 @@ fn in_range(
     ids.dedup();
     let found = st
         .storage
-        .sample_reader(tenant)
-        .ids_with_samples(&ids, start, end)
-        .map_err(|e| QueryError::Internal(e.to_string()))?;
+        .sample_reader_with(tenant, synced)
+        .ids_with_samples(&ids, start, end)?;
     Ok(series
         .into_iter()
         .filter(|s| found.contains(&s.id))
@@ -179,8 +179,10 @@ pub fn series_labels(
     range: Range,
     limit: Option<usize>,
 ) -> Result<Vec<Labels>, QueryError> {
+    // A querier learns the series of the ingesters' unflushed samples first.
+    let synced = st.storage.sync_metrics(tenant)?;
     let series = matching_series(st, tenant, selectors)?;
-    let mut labels: Vec<Labels> = in_range(st, tenant, series, range)?
+    let mut labels: Vec<Labels> = in_range(st, tenant, series, range, synced)?
         .iter()
         .map(|s| labels_of(s))
         .collect();
@@ -202,6 +204,8 @@ pub fn label_list(
     label: Option<&str>,
     limit: Option<usize>,
 ) -> Result<Vec<String>, QueryError> {
+    // A querier learns the series of the ingesters' unflushed samples first.
+    let synced = st.storage.sync_metrics(tenant)?;
     let mut out: Vec<String> = if selectors.is_empty() && range.is_none() {
         match label {
             None => st.storage.series().label_names(tenant),
@@ -214,7 +218,7 @@ pub fn label_list(
             matching_series(st, tenant, selectors)?
         };
         let mut set = std::collections::BTreeSet::new();
-        for s in in_range(st, tenant, series, range)? {
+        for s in in_range(st, tenant, series, range, synced)? {
             match label {
                 None => {
                     set.insert("__name__".to_string());

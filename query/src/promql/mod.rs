@@ -105,12 +105,13 @@ pub async fn evaluate(
     };
     let selections = osprey_promql::plan(&expr, &q);
     let order = result_order(&expr);
+    let synced = sync_metrics(st, tenant).await?;
     let reads = resolve_all(st, tenant, &selections, &limits)?;
     // One blocking task reads the samples and evaluates (one hop off the async workers).
     let storage = st.storage.clone();
     let tenant = tenant.to_string();
     let work = tokio::task::spawn_blocking(move || {
-        let data = read_samples(&storage, &tenant, reads, &limits)?;
+        let data = read_samples(&storage, &tenant, reads, &limits, synced)?;
         osprey_promql::evaluate(&expr, &q, &data, &limits)
             .map(|v| (v, q))
             .map_err(|e| match e {
@@ -127,6 +128,23 @@ pub async fn evaluate(
         query: q,
         order,
     })
+}
+
+/// On a querier, the ingesters' unflushed samples, with the series they name added to
+/// the index so that selectors find them (`Storage::sync_metrics`, off the async
+/// workers); `None` on a node that holds its own rows.
+pub(crate) async fn sync_metrics(
+    st: &QueryState,
+    tenant: &str,
+) -> Result<Option<osprey_storage::Snapshot>, QueryError> {
+    if !st.storage.is_follower() {
+        return Ok(None);
+    }
+    let (storage, tenant) = (st.storage.clone(), tenant.to_string());
+    tokio::task::spawn_blocking(move || storage.sync_metrics(&tenant))
+        .await
+        .map_err(|e| QueryError::Internal(format!("reading the ingesters' samples stopped: {e}")))?
+        .map_err(QueryError::from)
 }
 
 /// A selection and the series its selector matches.
@@ -166,8 +184,9 @@ fn read_samples(
     tenant: &str,
     resolved: Vec<Resolved>,
     limits: &Limits,
+    synced: Option<osprey_storage::Snapshot>,
 ) -> Result<Data, QueryError> {
-    let reader = storage.sample_reader(tenant);
+    let reader = storage.sample_reader_with(tenant, synced);
     let mut data = Data::default();
     let mut loaded = 0usize;
     for (sel, series) in resolved {
@@ -177,14 +196,12 @@ fn read_samples(
         let mut read = if ids.is_empty() {
             Vec::new()
         } else {
-            reader
-                .read(
-                    &ids,
-                    sel.start.saturating_mul(1_000_000),
-                    // Whole milliseconds: a sample at end + 0.9 ms still belongs to `end`.
-                    sel.end.saturating_mul(1_000_000).saturating_add(999_999),
-                )
-                .map_err(|e| QueryError::Internal(e.to_string()))?
+            reader.read(
+                &ids,
+                sel.start.saturating_mul(1_000_000),
+                // Whole milliseconds: a sample at end + 0.9 ms still belongs to `end`.
+                sel.end.saturating_mul(1_000_000).saturating_add(999_999),
+            )?
         };
         loaded += read.iter().map(SeriesSamples::len).sum::<usize>();
         if loaded > limits.max_samples {

@@ -63,13 +63,22 @@ pub async fn session(
     let ctx = new_context(st, memory)?;
     let wants = |name: &str| wanted.is_none_or(|w| w.iter().any(|t| t == name));
     let metrics = wants("metrics");
+    // A querier learns the series of the ingesters' unflushed samples first.
+    let synced = match metrics || wants("samples") || wants("series") {
+        true => crate::promql::sync_metrics(st, tenant).await?,
+        false => None,
+    };
     for signal in Signal::ALL {
         let name = match signal {
             Signal::Metrics => "samples",
             other => other.table(),
         };
         if wants(name) || (metrics && signal == Signal::Metrics) {
-            register(&ctx, storage, tenant, signal, None, Strings::Views).await?;
+            let snap = match signal {
+                Signal::Metrics => synced.clone(),
+                _ => None,
+            };
+            register(&ctx, storage, tenant, signal, snap, Strings::Views).await?;
         }
     }
     if !(metrics || wants("series")) {

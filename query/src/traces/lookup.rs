@@ -126,6 +126,7 @@ pub async fn dependencies(
     end_ns: i64,
 ) -> Result<Vec<(String, String, u64)>, QueryError> {
     let is_calls = |v: &str| v == GRAPH_CALLS;
+    let synced = crate::promql::sync_metrics(st, tenant).await?;
     let series = st.storage.series().select(
         tenant,
         &[osprey_storage::series::Matcher {
@@ -141,10 +142,11 @@ pub async fn dependencies(
         let mut ids: Vec<u64> = series.iter().map(|s| s.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut samples = storage
-            .sample_reader(&tenant)
-            .read(&ids, start_ns.saturating_sub(BASELINE_LOOKBACK_NS), end_ns)
-            .map_err(|e| QueryError::Internal(e.to_string()))?;
+        let mut samples = storage.sample_reader_with(&tenant, synced).read(
+            &ids,
+            start_ns.saturating_sub(BASELINE_LOOKBACK_NS),
+            end_ns,
+        )?;
         let mut edges: BTreeMap<(String, String), f64> = BTreeMap::new();
         for s in &series {
             let Ok(at) = ids.binary_search(&s.id) else {
