@@ -21,6 +21,8 @@ pub struct Parts {
     pub rules: bool,
     /// Storage follows the bucket snapshots instead of writing (a querier).
     pub follower: bool,
+    /// Sweeps objects no snapshot lists, of any writer (the compactor's job).
+    pub sweeps: bool,
 }
 
 impl Parts {
@@ -31,6 +33,7 @@ impl Parts {
             maintenance: false,
             rules: false,
             follower,
+            sweeps: false,
         };
         match role {
             Role::All => Parts {
@@ -39,12 +42,15 @@ impl Parts {
                 maintenance: true,
                 rules: true,
                 follower: false,
+                sweeps: false,
             },
             Role::Ingester => only(true, false, false),
             Role::Querier => only(false, true, true),
+            // Rules and the notifier need a querier's reads and state shared through
+            // the bucket first (cluster.md, "Not built yet"): none in a cluster yet.
             Role::Compactor => Parts {
                 maintenance: true,
-                rules: true,
+                sweeps: true,
                 ..only(false, false, false)
             },
         }
@@ -63,13 +69,6 @@ pub fn check(config: &Config, role: Role) -> anyhow::Result<()> {
     let problems = config.cluster.role_problems(role);
     if let Some((key, message)) = problems.first() {
         anyhow::bail!("{key}: {message}");
-    }
-    if role == Role::Compactor {
-        // Delayed deletes, orphan and snapshot GC and the rules' shared state come
-        // first (storage/docs/format/cluster.md, "Build order").
-        anyhow::bail!(
-            "--role compactor is not available in this version yet; run compaction on a node with --role all, or none; see storage/docs/format/cluster.md"
-        );
     }
     if role != Role::All && config.cluster.token_file.as_os_str().is_empty() {
         anyhow::bail!(

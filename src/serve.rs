@@ -333,6 +333,29 @@ fn spawn_storage_tasks(
             st.run_maintenance(stopped(rx)).await
         });
     }
+    if parts.sweeps {
+        let (st, rx) = (storage.clone(), stop_rx.clone());
+        let (every, grace) = (
+            config.storage.maintenance_interval,
+            config.cluster.deletion_delay,
+        );
+        tasks.spawn_infallible("sweep", async move {
+            tokio::pin!(let stop = stopped(rx););
+            loop {
+                tokio::select! {
+                    _ = &mut stop => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                match st.sweep_orphans(grace).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(objects = n, "swept objects no snapshot lists"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sweeping unlisted objects failed; will retry")
+                    }
+                }
+            }
+        });
+    }
     if parts.follower {
         let (st, rx) = (storage.clone(), stop_rx.clone());
         let every = config.cluster.poll_interval;

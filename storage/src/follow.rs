@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::{AsArray, RecordBatch};
 use osprey_config::{ClusterConfig, StorageConfig};
@@ -46,16 +45,11 @@ pub trait UnflushedSource: Send + Sync {
 /// The follower's state beside the storage's own.
 pub(crate) struct Follower {
     source: Arc<dyn UnflushedSource>,
-    /// The seq of the snapshot in `State::manifest`.
-    seq: AtomicU64,
 }
 
 impl Follower {
     pub(crate) fn new(source: Arc<dyn UnflushedSource>) -> Self {
-        Follower {
-            source,
-            seq: AtomicU64::new(0),
-        }
+        Follower { source }
     }
 }
 
@@ -83,9 +77,7 @@ impl Storage {
         cluster: &ClusterConfig,
         source: Arc<dyn UnflushedSource>,
     ) -> Result<Self, StorageError> {
-        let s = Self::open_inner(dir, config, cluster, Some(source))?;
-        s.refresh_head()?;
-        Ok(s)
+        Self::open_inner(dir, config, cluster, Some(source))
     }
 
     /// Whether this storage follows the bucket snapshots (a querier).
@@ -169,17 +161,13 @@ impl Storage {
     }
 
     /// Reads the newest snapshot and, when it is newer than the one held, makes it the
-    /// one queries see (with the series files it lists). A writer: nothing to do.
-    pub fn refresh_head(&self) -> Result<(), StorageError> {
-        let Some(f) = &self.inner.follower else {
-            return Ok(());
+    /// one queries see (loading the series files it adds). Local manifests: nothing
+    /// to do. A writer calls it with `flush_lock` held
+    /// ([`Storage::refresh_head_locked`]), so that no commit of its own interleaves.
+    pub fn refresh_head(&self) -> Result<bool, StorageError> {
+        let Some(head) = self.inner.manifest_store.newer_head()? else {
+            return Ok(false);
         };
-        let Some((seq, head)) = self.inner.manifest_store.head()? else {
-            return Ok(());
-        };
-        if seq <= f.seq.load(Ordering::SeqCst) {
-            return Ok(());
-        }
         let known: std::collections::HashSet<String> = match self.inner.state.read() {
             Ok(state) => state.manifest.series_files.iter().cloned().collect(),
             Err(_) => return Err(StorageError::Closed("state lock poisoned".into())),
@@ -192,12 +180,19 @@ impl Storage {
             .state
             .write()
             .map_err(|_| StorageError::Closed("state lock poisoned".into()))?;
-        if seq > f.seq.load(Ordering::SeqCst) {
-            self.inner.metrics.set_files(&head.files);
-            state.manifest = head;
-            f.seq.store(seq, Ordering::SeqCst);
-        }
-        Ok(())
+        self.inner.metrics.set_files(&head.files);
+        state.manifest = head;
+        Ok(true)
+    }
+
+    /// [`Storage::refresh_head`] for a writer sharing the store (the compactor, before
+    /// each round of maintenance): under `flush_lock`, off the async workers.
+    pub async fn refresh_head_locked(&self) -> Result<bool, StorageError> {
+        let _guard = self.inner.flush_lock.lock().await;
+        let s = self.clone();
+        tokio::task::spawn_blocking(move || s.refresh_head())
+            .await
+            .map_err(|e| StorageError::Closed(format!("manifest refresh task: {e}")))?
     }
 
     /// A follower's poll of the head every `every` until `shutdown` (a writer returns
@@ -218,7 +213,7 @@ impl Storage {
             }
             let s = self.clone();
             match tokio::task::spawn_blocking(move || s.refresh_head()).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "reading the manifest head failed; will retry")
                 }

@@ -173,6 +173,9 @@ pub(crate) struct Inner {
     manifest_store: Box<dyn manifest::ManifestStore>,
     /// What new file names start with (`ManifestStore::file_prefix`).
     file_prefix: String,
+    /// How long a file that left the manifest stays readable before it is deleted:
+    /// `maintenance::GC_DELAY`, or `cluster.deletion_delay` in a shared store.
+    gc_delay: Duration,
     /// A querier's link to the ingesters' memory (`follow.rs`); `None` when this
     /// process holds the rows it serves.
     follower: Option<follow::Follower>,

@@ -5,8 +5,12 @@
 //! Every change is a manifest commit (see `publish`), made under `flush_lock` so that
 //! flush, retention and compaction never commit over each other. Files that leave the
 //! manifest are not deleted at once: a query may hold a snapshot that still lists
-//! them, so they wait `GC_DELAY` in the graveyard. After a crash, files the manifest
-//! does not list are removed on open.
+//! them, so they wait `GC_DELAY` in the graveyard (`cluster.deletion_delay` in a
+//! shared store, where queriers hold snapshots too). After a crash, files the
+//! manifest does not list are removed on open; in a shared store the compactor also
+//! sweeps unlisted objects of any writer once they are older than that delay
+//! ([`Storage::sweep_orphans`]). A writer sharing the store reads the newest
+//! snapshot before each round, so it plans on what the others committed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -126,7 +130,7 @@ fn expired(inner: &Inner, manifest: &Manifest, now_ns: i64) -> Vec<FileMeta> {
 }
 
 fn bury(inner: &Inner, files: &[FileMeta]) {
-    let due = Instant::now() + GC_DELAY;
+    let due = Instant::now() + inner.gc_delay;
     if let Ok(mut g) = inner.graveyard.lock() {
         for f in files {
             inner.caches.trace_index.forget(&f.path);
@@ -209,6 +213,8 @@ impl Storage {
         min_inputs: usize,
         tenant: Option<&str>,
     ) -> Result<CompactionStats, StorageError> {
+        // Plan on what every writer sharing the store has committed.
+        self.refresh_head_locked().await?;
         let mut files = self.files();
         if let Some(t) = tenant {
             files.retain(|f| f.tenant == t);
@@ -268,6 +274,45 @@ impl Storage {
     }
 
     /// Deletes graveyard files whose grace period is over (all of them with `force`).
+    /// Deletes the objects under `tables/` and `series/` that the newest snapshot does
+    /// not list, that are not waiting in the graveyard, and that are older than
+    /// `grace` (uploads whose commit never came, files a crashed writer dropped): the
+    /// compactor's sweep of a shared store. Returns how many it deleted.
+    pub async fn sweep_orphans(&self, grace: Duration) -> Result<usize, StorageError> {
+        let _guard = self.inner.flush_lock.lock().await;
+        let s = self.clone();
+        tokio::task::spawn_blocking(move || {
+            s.refresh_head()?;
+            let live = match s.inner.state.read() {
+                Ok(st) => crate::manifest::live_paths(&st.manifest),
+                Err(_) => return Err(StorageError::Closed("state lock poisoned".into())),
+            };
+            let buried: std::collections::HashSet<String> = match s.inner.graveyard.lock() {
+                Ok(g) => g.iter().map(|(_, p)| p.clone()).collect(),
+                Err(_) => return Err(StorageError::Closed("graveyard lock poisoned".into())),
+            };
+            let age = chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::MAX);
+            let cutoff = chrono::Utc::now()
+                .checked_sub_signed(age)
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+            let mut swept = 0;
+            for prefix in ["tables", "series"] {
+                for (p, modified) in s.inner.blobs.list_with_times(prefix)? {
+                    if live.contains(&p) || buried.contains(&p) || modified >= cutoff {
+                        continue;
+                    }
+                    tracing::info!(file = %p, "sweeping an object no snapshot lists");
+                    if s.inner.blobs.delete(&p)? {
+                        swept += 1;
+                    }
+                }
+            }
+            Ok(swept)
+        })
+        .await
+        .map_err(|e| StorageError::Closed(format!("sweep task: {e}")))?
+    }
+
     pub fn collect_garbage(&self, force: bool) -> usize {
         let now = Instant::now();
         let due: Vec<_> = match self.inner.graveyard.lock() {
@@ -303,6 +348,10 @@ impl Storage {
                 _ = tokio::time::sleep(every) => {}
             }
             if !self.is_healthy() {
+                continue;
+            }
+            if let Err(e) = self.refresh_head_locked().await {
+                tracing::warn!(error = %e, "reading the manifest head failed; will retry");
                 continue;
             }
             let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);

@@ -185,6 +185,9 @@ impl Storage {
             failed: AtomicBool::new(false),
             fenced: AtomicBool::new(false),
             file_prefix: manifest_store.file_prefix(),
+            gc_delay: manifest_store
+                .deletion_delay()
+                .unwrap_or(crate::maintenance::GC_DELAY),
             follower: source.map(crate::follow::Follower::new),
             manifest_store,
             disk_full: AtomicBool::new(false),

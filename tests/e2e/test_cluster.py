@@ -7,7 +7,9 @@ the first.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -89,14 +91,8 @@ def test_an_unknown_role_is_refused_by_name(osprey_bin: Path, tmp_path: Path) ->
     assert "ingester, querier, compactor, all" in proc.stderr, proc.stderr
 
 
-def test_a_role_this_version_cannot_run_is_refused_before_it_listens(osprey_bin: Path, tmp_path: Path) -> None:
-    token = tmp_path / "token"
-    token.write_text("secret\n")
+def test_a_role_its_config_cannot_run_is_refused_before_it_listens(osprey_bin: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
-    cfg.write_text(CLUSTER.replace("/etc/osprey/cluster-token", str(token)))
-    proc = run(osprey_bin, "serve", "--config", str(cfg), "--role", "compactor", "--data-dir", str(tmp_path / "d"))
-    assert proc.returncode == 1
-    assert "--role compactor is not available in this version yet" in proc.stderr, proc.stderr
     # A querier or an ingester needs the cluster token to reach the others.
     cfg.write_text(CLUSTER.replace('token_file = "/etc/osprey/cluster-token"\n', ""))
     proc = run(osprey_bin, "serve", "--config", str(cfg), "--role", "querier", "--data-dir", str(tmp_path / "d"))
@@ -371,3 +367,63 @@ def test_a_querier_counts_every_row_of_two_ingesters_once(osprey_factory, tmp_pa
     assert querier.post("/api/v1/logs", data=b"x\n").status_code == 404
     # An ingester answers no queries of its own: it holds only part of the rows.
     assert ingesters[0].sql_response("SELECT 1").status_code == 404
+
+
+def test_a_compactor_merges_the_ingesters_files_and_deletes_late(osprey_factory, tmp_path: Path) -> None:
+    """The compactor merges files two ingesters committed, the querier's answers stay
+    the same, the inputs leave the store only after `deletion_delay`, objects no
+    snapshot lists are swept once older than it (another writer's young upload is
+    not), and an ingester's flush after the compaction lands on the compactor's commit."""
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    token = tmp_path / "cluster-token"
+    token.write_text("loopback-cluster\n")
+    internal = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    quick = '[query]\ntimeout = "2s"\n'
+
+    def config(node: str, addr: str) -> str:
+        text = cluster_config(bucket, token, node, internal, addr).replace('poll_interval = "1s"', 'poll_interval = "1s"\ndeletion_delay = "4s"')
+        return text.replace('flush_interval = "1h"', 'flush_interval = "1h"\nmaintenance_interval = "1s"') + quick
+
+    ingesters = [start_role(osprey_factory, config(f"ing-{i}", internal[i]), "ingester") for i in range(2)]
+    querier = start_role(osprey_factory, config("q-0", "127.0.0.1:1"), "querier")
+    compactor = start_role(osprey_factory, config("compactor-0", "127.0.0.1:1"), "compactor")
+    t = recent_second(600) * 1_000_000_000
+    QUERY_AT[0] = t / 1e9 + 60
+    traces = []
+    for b in range(8):
+        traces.append(write_batch(ingesters[b % 2], b, t + b * 10_000))
+        assert ingesters[b % 2].post("/api/v1/admin/flush").status_code == 200
+
+    def logs_files() -> list[Path]:
+        return sorted(bucket.glob("tables/**/logs/**/*.parquet"))
+
+    inputs = logs_files()
+    assert len(inputs) == 8, inputs
+    before = answers(querier, traces[3])
+    assert before["SELECT count(*) FROM logs"] == [[40]]
+
+    # The compactor's own maintenance merges them (four or more small files of a
+    # partition); the answers do not change, and the inputs stay a while.
+    wait_until(lambda: any(p.name.startswith("compactor-0-") for p in logs_files()), timeout=20, message="a merged file")
+    assert answers(querier, traces[3]) == before
+    assert set(inputs) & set(logs_files()), "inputs are deleted only after deletion_delay"
+    wait_until(lambda: not set(inputs) & set(logs_files()), timeout=20, message="the inputs' deletion")
+    assert answers(querier, traces[3]) == before
+
+    # Unlisted objects: an old one is swept, another writer's young upload is not.
+    some_partition = logs_files()[0].parent
+    old = some_partition / "ing-7-000001-000000000001.parquet"
+    young = some_partition / "ing-7-000001-000000000002.parquet"
+    for p in (old, young):
+        p.write_bytes(b"not committed")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    wait_until(lambda: not old.exists(), timeout=20, message="the old unlisted object's sweep")
+    assert young.exists()
+
+    # An ingester's flush after the compaction commits on top of it.
+    traces.append(write_batch(ingesters[0], 8, t + 8 * 10_000))
+    assert ingesters[0].post("/api/v1/admin/flush").status_code == 200
+    assert querier.sql("SELECT count(*), count(DISTINCT body) FROM logs") == [[45, 45]]
+    assert compactor.post("/api/v1/logs", data=b"x\n").status_code == 404

@@ -261,6 +261,29 @@ impl Blobs {
             .map_err(|e| store_error(prefix, e))
     }
 
+    /// Every object under `prefix` with when it was last written.
+    pub fn list_with_times(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, StorageError> {
+        let p = self.key(prefix);
+        self.wait(self.store.list(Some(&p)).try_collect::<Vec<_>>())
+            .map(|metas| {
+                metas
+                    .into_iter()
+                    .map(|m| {
+                        let key = m.location.to_string();
+                        let rel = match key.strip_prefix(self.prefix.as_str()) {
+                            Some(rel) => rel.to_string(),
+                            None => key,
+                        };
+                        (rel, m.last_modified)
+                    })
+                    .collect()
+            })
+            .map_err(|e| store_error(prefix, e))
+    }
+
     /// Deletes what interrupted uploads left behind: the local store writes an object to
     /// `<path>#<n>` and renames it into place, and a crash in between leaves the staging
     /// file, which listings do not show. Run on start, before anything is written;

@@ -42,9 +42,11 @@ pub(crate) struct BucketManifest {
     node_id: String,
     /// The epoch this process claimed on open.
     epoch: u64,
-    /// The seq of the newest snapshot this process read or committed; held while
-    /// committing, so one process commits one snapshot at a time.
-    head: Mutex<u64>,
+    /// The newest snapshot this process read or committed, with its seq (as this
+    /// process sees it: `to_view`, or as stored for a follower). A change is applied to
+    /// this, not to what the caller holds, so no commit can rest on an older head than
+    /// one already read. Held while committing: one commit at a time.
+    head: Mutex<(u64, Manifest)>,
     deletion_delay: Duration,
     /// A querier's view: no epoch, no commits, every writer's checkpoint as stored.
     follower: bool,
@@ -88,7 +90,7 @@ impl BucketManifest {
             snapshots,
             node_id,
             epoch: 0,
-            head: Mutex::new(0),
+            head: Mutex::new((0, Manifest::default())),
             deletion_delay: cluster.deletion_delay,
             follower: false,
         };
@@ -106,7 +108,7 @@ impl BucketManifest {
             if let Commit::Committed { seq } = this.try_commit(seq + 1, &next)? {
                 let next = this.to_view(next);
                 this.epoch = epoch;
-                *this.head.get_mut().map_err(|_| poisoned())? = seq;
+                *this.head.get_mut().map_err(|_| poisoned())? = (seq, next.clone());
                 if seeded {
                     retire_local_manifest(dir)?;
                 }
@@ -128,12 +130,12 @@ impl BucketManifest {
             snapshots: blobs.snapshots(),
             node_id: cluster.node_id(),
             epoch: 0,
-            head: Mutex::new(0),
+            head: Mutex::new((0, Manifest::default())),
             deletion_delay: cluster.deletion_delay,
             follower: true,
         };
         let (seq, head) = this.read_head()?.unwrap_or_default();
-        *this.head.lock().map_err(|_| poisoned())? = seq;
+        *this.head.lock().map_err(|_| poisoned())? = (seq, head.clone());
         Ok((this, head))
     }
 
@@ -212,9 +214,11 @@ impl BucketManifest {
 }
 
 impl ManifestStore for BucketManifest {
+    /// `_base` is not used: the change is applied to the newest head this store has
+    /// read or committed (see `head`).
     fn commit(
         &self,
-        base: &Manifest,
+        _base: &Manifest,
         change: &dyn Fn(&mut Manifest),
     ) -> Result<Manifest, StorageError> {
         if self.follower {
@@ -224,15 +228,14 @@ impl ManifestStore for BucketManifest {
             });
         }
         let mut head = self.head.lock().map_err(|_| poisoned())?;
-        let mut base = base.clone();
         loop {
-            self.check_epoch(&base)?;
-            let mut next = base.clone();
+            self.check_epoch(&head.1)?;
+            let mut next = head.1.clone();
             change(&mut next);
-            let seq = *head + 1;
+            let seq = head.0 + 1;
             match self.try_commit(seq, &self.to_snapshot(next.clone()))? {
                 Commit::Committed { seq } => {
-                    *head = seq;
+                    *head = (seq, next.clone());
                     if seq % PRUNE_EVERY == 0 {
                         self.prune();
                     }
@@ -241,8 +244,7 @@ impl ManifestStore for BucketManifest {
                 Commit::Conflict { .. } | Commit::BehindBoundary { .. } => {
                     let (seq, newer) = self.read_head()?.ok_or_else(vanished)?;
                     tracing::debug!(seq, "manifest: another commit got in first; applying again");
-                    *head = seq;
-                    base = self.to_view(newer);
+                    *head = (seq, self.to_view(newer));
                 }
             }
         }
@@ -256,13 +258,21 @@ impl ManifestStore for BucketManifest {
         Some(self.node_id.clone())
     }
 
-    fn head(&self) -> Result<Option<(u64, Manifest)>, StorageError> {
+    fn newer_head(&self) -> Result<Option<Manifest>, StorageError> {
+        let mut known = self.head.lock().map_err(|_| poisoned())?;
         let Some((seq, m)) = self.read_head()? else {
             return Ok(None);
         };
-        let mut known = self.head.lock().map_err(|_| poisoned())?;
-        *known = (*known).max(seq);
-        Ok(Some((seq, if self.follower { m } else { self.to_view(m) })))
+        if seq <= known.0 {
+            return Ok(None);
+        }
+        let m = if self.follower { m } else { self.to_view(m) };
+        *known = (seq, m.clone());
+        Ok(Some(m))
+    }
+
+    fn deletion_delay(&self) -> Option<Duration> {
+        Some(self.deletion_delay)
     }
 }
 

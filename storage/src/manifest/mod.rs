@@ -176,16 +176,8 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     f.sync_all().map_err(|e| StorageError::io(path, e))
 }
 
-/// Deletes objects under `tables/` and `series/` that the manifest does not list
-/// (leftovers of an interrupted flush or compaction): every one for the single writer
-/// of a local manifest (`owner` `None`), only this node's in a bucket (its earlier
-/// epochs'), where another writer's unlisted file may be an upload whose commit is
-/// still to come.
-pub fn remove_orphans(
-    blobs: &Blobs,
-    manifest: &Manifest,
-    owner: Option<&str>,
-) -> Result<usize, StorageError> {
+/// Every object `manifest` lists: data files, their sidecars, series files.
+pub(crate) fn live_paths(manifest: &Manifest) -> std::collections::HashSet<String> {
     let mut live: std::collections::HashSet<String> =
         manifest.files.iter().map(|f| f.path.clone()).collect();
     for f in &manifest.files {
@@ -200,6 +192,20 @@ pub fn remove_orphans(
         }
     }
     live.extend(manifest.series_files.iter().cloned());
+    live
+}
+
+/// Deletes objects under `tables/` and `series/` that the manifest does not list
+/// (leftovers of an interrupted flush or compaction): every one for the single writer
+/// of a local manifest (`owner` `None`), only this node's in a bucket (its earlier
+/// epochs'), where another writer's unlisted file may be an upload whose commit is
+/// still to come.
+pub fn remove_orphans(
+    blobs: &Blobs,
+    manifest: &Manifest,
+    owner: Option<&str>,
+) -> Result<usize, StorageError> {
+    let live = live_paths(manifest);
     let mut removed = blobs.remove_stale_uploads(owner)?;
     let mine = |p: &str| {
         owner.is_none()

@@ -20,9 +20,10 @@ use crate::files::blobs::Blobs;
 
 /// The commit point of one process.
 pub(crate) trait ManifestStore: Send + Sync {
-    /// Applies `change` to `base` (the head this process holds) and commits the
-    /// result, durably; returns what was committed, which may rest on a newer head
-    /// than `base` when another writer committed meanwhile.
+    /// Applies `change` to `base` (the head this process holds; a bucket store uses the
+    /// newest head it has read or committed itself) and commits the result, durably;
+    /// returns what was committed, which may rest on a newer head than `base` when
+    /// another writer committed meanwhile.
     fn commit(
         &self,
         base: &Manifest,
@@ -42,10 +43,18 @@ pub(crate) trait ManifestStore: Send + Sync {
         None
     }
 
-    /// The newest snapshot and its seq, read from the store (a follower's refresh);
-    /// `None` for the local file, which only this process writes.
-    fn head(&self) -> Result<Option<(u64, Manifest)>, StorageError> {
+    /// The newest snapshot in the store when it is newer than the last this process
+    /// read or committed (as this process sees it); `None` otherwise, and always for
+    /// the local file, which only this process writes.
+    fn newer_head(&self) -> Result<Option<Manifest>, StorageError> {
         Ok(None)
+    }
+
+    /// How long a dropped file must stay readable: `cluster.deletion_delay` for a
+    /// store other processes read; `None` for the local file (the process's own
+    /// queries only).
+    fn deletion_delay(&self) -> Option<std::time::Duration> {
+        None
     }
 }
 
