@@ -2,6 +2,12 @@
 //! [`UnflushedSource`] a follower storage (`osprey_storage::follow`) reads every
 //! ingester's unflushed rows through, all ingesters at once, each within the query
 //! timeout.
+//!
+//! It keeps what it fetched, by ingester, tenant, table and memtable (a memtable's
+//! batches never change, they only grow while it is active), and asks each time only
+//! for the batches after those (`have=`): a query then moves only the rows acknowledged
+//! since the last one. What is kept is at most what the ingesters hold in memory for
+//! the tenants queried, and is replaced by every answer.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,6 +22,10 @@ use osprey_storage::follow::UnflushedSource;
 use osprey_storage::series::Series;
 use osprey_storage::{Signal, StorageError};
 
+/// What a querier keeps of one ingester's answers for one tenant and table: each
+/// memtable's batches, by WAL segment, in the ingester's order.
+type Kept = Vec<(u64, Vec<RecordBatch>)>;
+
 /// The ingesters of `cluster.ingesters`, asked with the cluster token.
 pub struct IngesterClient {
     ingesters: Vec<String>,
@@ -23,6 +33,7 @@ pub struct IngesterClient {
     timeout: Duration,
     client: Client<HttpConnector, Full<Bytes>>,
     runtime: tokio::runtime::Handle,
+    kept: std::sync::Mutex<std::collections::HashMap<(String, String, Signal), Kept>>,
 }
 
 impl IngesterClient {
@@ -34,6 +45,7 @@ impl IngesterClient {
             timeout,
             client: Client::builder(TokioExecutor::new()).build_http(),
             runtime: tokio::runtime::Handle::current(),
+            kept: Default::default(),
         }
     }
 
@@ -61,14 +73,35 @@ impl IngesterClient {
             node: addr.to_string(),
             reason,
         };
+        let key = (addr.to_string(), tenant.to_string(), signal);
+        let kept: Kept = self
+            .kept
+            .lock()
+            .ok()
+            .and_then(|k| k.get(&key).cloned())
+            .unwrap_or_default();
+        let have: Vec<String> = kept
+            .iter()
+            .map(|(seg, b)| format!("{seg}:{}", b.len()))
+            .collect();
         let uri = format!(
-            "http://{addr}/internal/v1/unflushed?signal={}&after={after}",
-            signal.table()
+            "http://{addr}/internal/v1/unflushed?signal={}&after={after}&have={}",
+            signal.table(),
+            have.join(",")
         );
         let req = http::Request::get(uri);
-        let (status, body) = self.call(addr, req, tenant, Bytes::new()).await?;
+        let (status, layout, body) = self.call(addr, req, tenant, Bytes::new()).await?;
         match status {
-            200 => decode(&body).map_err(|e| unreachable(format!("bad answer: {e}"))),
+            200 => {
+                let new = decode(&body).map_err(|e| unreachable(format!("bad answer: {e}")))?;
+                let now = assemble(kept, layout.as_deref().unwrap_or(""), new)
+                    .map_err(|e| unreachable(format!("bad answer: {e}")))?;
+                let batches = now.iter().flat_map(|(_, b)| b.iter().cloned()).collect();
+                if let Ok(mut k) = self.kept.lock() {
+                    k.insert(key, now);
+                }
+                Ok(batches)
+            }
             409 => {
                 let committed = serde_json::from_slice::<serde_json::Value>(&body)
                     .ok()
@@ -97,7 +130,7 @@ impl IngesterClient {
         req: http::request::Builder,
         tenant: &str,
         body: Bytes,
-    ) -> Result<(u16, Bytes), StorageError> {
+    ) -> Result<(u16, Option<String>, Bytes), StorageError> {
         let unreachable = |reason: String| StorageError::Unreachable {
             node: addr.to_string(),
             reason,
@@ -111,13 +144,18 @@ impl IngesterClient {
         let answer = async {
             let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
             let status = resp.status().as_u16();
+            let layout = resp
+                .headers()
+                .get("x-osprey-memtables")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let body = resp
                 .into_body()
                 .collect()
                 .await
                 .map_err(|e| e.to_string())?
                 .to_bytes();
-            Ok::<_, String>((status, body))
+            Ok::<_, String>((status, layout, body))
         };
         tokio::time::timeout(self.timeout, answer)
             .await
@@ -136,7 +174,7 @@ impl IngesterClient {
             series: Vec<Series>,
         }
         let uri = format!("http://{addr}/internal/v1/series");
-        let (status, answer) = self
+        let (status, _, answer) = self
             .call(addr, http::Request::post(uri), tenant, body)
             .await?;
         let bad = |reason: String| StorageError::Unreachable {
@@ -150,6 +188,47 @@ impl IngesterClient {
             .map(|f| f.series)
             .map_err(|e| bad(format!("bad series answer: {e}")))
     }
+}
+
+/// What an ingester holds now, from what was kept and its answer: for each memtable
+/// of `layout` (`segment:from:total,...`), the kept batches before `from` and then
+/// the answer's next `total - from`.
+fn assemble(kept: Kept, layout: &str, new: Vec<RecordBatch>) -> Result<Kept, String> {
+    let mut kept: std::collections::HashMap<u64, Vec<RecordBatch>> = kept.into_iter().collect();
+    let mut new = new.into_iter();
+    let mut out = Kept::new();
+    for entry in layout.split(',').filter(|e| !e.is_empty()) {
+        let nums: Vec<usize> = entry
+            .split(':')
+            .map(|n| {
+                n.parse::<usize>()
+                    .map_err(|_| format!("memtable entry {entry:?}"))
+            })
+            .collect::<Result<_, _>>()?;
+        let [seg, from, total] = nums[..] else {
+            return Err(format!("memtable entry {entry:?}"));
+        };
+        let mut batches = kept.remove(&(seg as u64)).unwrap_or_default();
+        if batches.len() < from || from > total {
+            return Err(format!(
+                "memtable {seg}: kept {} batches, told {from}",
+                batches.len()
+            ));
+        }
+        batches.truncate(from);
+        batches.extend(new.by_ref().take(total - from));
+        if batches.len() != total {
+            return Err(format!(
+                "memtable {seg}: {} batches, not {total}",
+                batches.len()
+            ));
+        }
+        out.push((seg as u64, batches));
+    }
+    if new.next().is_some() {
+        return Err("more batches than the memtables listed".into());
+    }
+    Ok(out)
 }
 
 fn decode(body: &[u8]) -> Result<Vec<RecordBatch>, arrow::error::ArrowError> {

@@ -28,6 +28,7 @@ struct Answer {
     rows: usize,
     checkpoint: Option<u64>,
     node: Option<String>,
+    memtables: Option<String>,
     body: String,
 }
 
@@ -52,6 +53,7 @@ async fn ask(app: &axum::Router, token: Option<&str>, tenant: &str, query: &str)
     };
     let checkpoint = header("x-osprey-checkpoint").and_then(|v| v.parse().ok());
     let node = header("x-osprey-node");
+    let memtables = header("x-osprey-memtables");
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let rows = if status == 200 {
         arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes.to_vec()), None)
@@ -66,6 +68,7 @@ async fn ask(app: &axum::Router, token: Option<&str>, tenant: &str, query: &str)
         rows,
         checkpoint,
         node,
+        memtables,
         body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
@@ -217,4 +220,76 @@ async fn series_definitions_by_id() {
     assert_eq!(def["metric"], first.metric.as_str());
     assert!(!def["labels"].as_array().unwrap().is_empty());
     assert!(ask_series("b", ids).await.is_empty(), "tenants are apart");
+}
+
+/// An asker that kept earlier answers gets only the batches after those it holds, by
+/// memtable; a count that does not fit the memtable (it changed) gets all of it again.
+#[tokio::test]
+async fn only_the_batches_an_asker_lacks_are_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = common::state(dir.path());
+    let app = app(&st);
+    let logs = common::logs();
+    for chunk in logs.chunks(logs.len() / 3).take(2) {
+        st.storage
+            .append("a", Signal::Logs, logs_batch(chunk).unwrap())
+            .await
+            .unwrap();
+    }
+    let first = ask(&app, Some(TOKEN), "a", "signal=logs&after=0").await;
+    let layout = first.memtables.clone().unwrap();
+    let (seg, rest) = layout.split_once(':').unwrap();
+    assert_eq!(rest, "0:2", "{layout}");
+    // Holding both batches: nothing is sent.
+    let again = ask(
+        &app,
+        Some(TOKEN),
+        "a",
+        &format!("signal=logs&after=0&have={seg}:2"),
+    )
+    .await;
+    assert_eq!((again.status, again.rows), (200, 0));
+    assert_eq!(
+        again.memtables.as_deref(),
+        Some(format!("{seg}:2:2").as_str())
+    );
+    // One more batch: only it is sent.
+    let third = logs.chunks(logs.len() / 3).nth(2).unwrap();
+    st.storage
+        .append("a", Signal::Logs, logs_batch(third).unwrap())
+        .await
+        .unwrap();
+    let next = ask(
+        &app,
+        Some(TOKEN),
+        "a",
+        &format!("signal=logs&after=0&have={seg}:2"),
+    )
+    .await;
+    assert_eq!(next.rows, third.len());
+    assert_eq!(
+        next.memtables.as_deref(),
+        Some(format!("{seg}:2:3").as_str())
+    );
+    // A count larger than the memtable's: all of it again.
+    let all = ask(
+        &app,
+        Some(TOKEN),
+        "a",
+        &format!("signal=logs&after=0&have={seg}:9"),
+    )
+    .await;
+    assert_eq!(
+        all.memtables.as_deref(),
+        Some(format!("{seg}:0:3").as_str())
+    );
+    assert_eq!(
+        all.rows,
+        logs.chunks(logs.len() / 3)
+            .take(3)
+            .map(<[_]>::len)
+            .sum::<usize>()
+    );
+    let bad = ask(&app, Some(TOKEN), "a", "signal=logs&after=0&have=x").await;
+    assert_eq!(bad.status, 400);
 }

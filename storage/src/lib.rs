@@ -48,6 +48,7 @@ pub mod series;
 pub mod snapshots;
 pub mod tail;
 mod unflushed;
+pub use unflushed::MemtableRows;
 mod varint;
 pub mod wal;
 mod write;

@@ -31,6 +31,9 @@ pub fn bounds_of(signal: Signal, batch: &RecordBatch) -> (i64, i64) {
 /// The memtable that the WAL writer appends to.
 #[derive(Default)]
 pub struct Memtable {
+    /// The WAL segment its records are appended to now, which it keeps as `Frozen`
+    /// (a segment and a memtable are rotated together): unique within a WAL's life.
+    pub segment: u64,
     pub tables: HashMap<TableKey, Vec<RecordBatch>>,
     pub bounds: Bounds,
     pub bytes: u64,

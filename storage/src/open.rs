@@ -166,6 +166,7 @@ impl Storage {
         metrics.set_files(&manifest.files);
 
         let segment = wal::SegmentWriter::create(&wal_dir, last_id + 1)?;
+        active.segment = segment.id;
         let next_seq = manifest.next_file_seq;
         let (tx, rx) = std::sync::mpsc::channel();
         let index_budget = usize::try_from(config.text_index_cache.as_u64()).unwrap_or(usize::MAX);

@@ -28,15 +28,26 @@ impl Manifest {
     }
 }
 
+/// A memtable's batches of one table, named by the WAL segment the memtable belongs to.
+/// Its batches only ever grow (the active memtable) or stay as they are (a frozen
+/// one; a tenant's own flush empties that tenant's), so an asker may keep them and
+/// ask for the ones after those it holds.
+#[derive(Debug, Clone)]
+pub struct MemtableRows {
+    pub segment: u64,
+    pub batches: Vec<RecordBatch>,
+}
+
 impl Storage {
     /// `tenant`'s `signal` rows in memory above `after` (the checkpoint for this node
-    /// in the asker's snapshot), with this node's own committed checkpoint.
+    /// in the asker's snapshot), by memtable, oldest first, with this node's own
+    /// committed checkpoint.
     pub fn unflushed(
         &self,
         tenant: &str,
         signal: Signal,
         after: u64,
-    ) -> Result<(Vec<RecordBatch>, u64), StorageError> {
+    ) -> Result<(Vec<MemtableRows>, u64), StorageError> {
         let state = self
             .inner
             .state
@@ -47,17 +58,19 @@ impl Storage {
             return Err(StorageError::StaleSnapshot { after, committed });
         }
         let key = (tenant.to_string(), signal);
-        let frozen = state
+        let rows =
+            |segment: u64, tables: &std::collections::HashMap<_, Vec<RecordBatch>>| MemtableRows {
+                segment,
+                batches: tables.get(&key).cloned().unwrap_or_default(),
+            };
+        let mut out: Vec<MemtableRows> = state
             .frozen
             .iter()
             .filter(|f| f.segment > after)
-            .filter_map(|f| f.tables.get(&key));
-        let batches = frozen
-            .chain(state.active.tables.get(&key))
-            .flatten()
-            .cloned()
+            .map(|f| rows(f.segment, &f.tables))
             .collect();
-        Ok((batches, committed))
+        out.push(rows(state.active.segment, &state.active.tables));
+        Ok((out, committed))
     }
 }
 
@@ -66,8 +79,11 @@ mod tests {
     use crate::tests::{cfg, logs};
     use crate::{Signal, Storage, StorageError};
 
-    fn rows(b: &[arrow::array::RecordBatch]) -> usize {
-        b.iter().map(|b| b.num_rows()).sum()
+    fn rows(m: &[super::MemtableRows]) -> usize {
+        m.iter()
+            .flat_map(|m| &m.batches)
+            .map(|b| b.num_rows())
+            .sum()
     }
 
     /// Every acknowledged row is counted once whether the asker's snapshot is the

@@ -7,7 +7,12 @@
 //! checkpoint for this node in the asker's manifest snapshot; or `after=node:N,...`,
 //! every writer's, of which this node takes its own, 0 when absent), as an Arrow IPC stream
 //! in the stored schema, with this node's committed checkpoint in
-//! `X-Osprey-Checkpoint` and its node id in `X-Osprey-Node`. An asker whose snapshot is
+//! `X-Osprey-Checkpoint` and its node id in `X-Osprey-Node`. The rows come by memtable
+//! (named by its WAL segment): `have=segment:batches,...` says what the asker kept of
+//! earlier answers, and only the batches after those are sent;
+//! `X-Osprey-Memtables: segment:from:total,...` lists every memtable of the answer in
+//! order, the batch its part of the stream starts at (0 when the asker's count did not
+//! fit: it must drop what it kept) and how many it has in all. An asker whose snapshot is
 //! older than this node's last commit gets 409 (`conflict`, with `committed`): it must
 //! read a newer snapshot and ask again, or it would miss rows.
 //!
@@ -47,6 +52,27 @@ struct Internal {
 struct UnflushedParams {
     signal: String,
     after: String,
+    #[serde(default)]
+    have: String,
+}
+
+/// `have`: `segment:batches,...`.
+fn have_of(raw: &str) -> Result<std::collections::HashMap<u64, usize>, QueryError> {
+    let bad = || {
+        QueryError::BadData(format!(
+            "invalid parameter \"have\": {raw:?}; expected segment:batches,..."
+        ))
+    };
+    raw.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (seg, n) = pair.split_once(':').ok_or_else(bad)?;
+            Ok((
+                seg.parse().map_err(|_| bad())?,
+                n.parse().map_err(|_| bad())?,
+            ))
+        })
+        .collect()
 }
 
 /// `after`: a segment, or `node:segment,...` of which `node_id`'s (0 when absent).
@@ -86,11 +112,16 @@ async fn unflushed_handler(
     ctx: RequestContext,
     Query(p): Query<UnflushedParams>,
 ) -> Response {
-    let (signal, after) = match (signal_of(&p.signal), after_of(&p.after, &s.node_id)) {
-        (Ok(sig), Ok(after)) => (sig, after),
-        (Err(e), _) | (_, Err(e)) => return e.into_response(),
+    let parsed = (
+        signal_of(&p.signal),
+        after_of(&p.after, &s.node_id),
+        have_of(&p.have),
+    );
+    let (signal, after, have) = match parsed {
+        (Ok(sig), Ok(after), Ok(have)) => (sig, after, have),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e.into_response(),
     };
-    let (batches, committed) = match s.st.storage.unflushed(ctx.tenant(), signal, after) {
+    let (memtables, committed) = match s.st.storage.unflushed(ctx.tenant(), signal, after) {
         Ok(found) => found,
         Err(StorageError::StaleSnapshot { after, committed }) => {
             let body = json!({
@@ -103,10 +134,25 @@ async fn unflushed_handler(
         }
         Err(e) => return QueryError::Internal(e.client_message()).into_response(),
     };
+    let mut layout = Vec::with_capacity(memtables.len());
+    let mut batches = Vec::new();
+    for m in memtables {
+        let total = m.batches.len();
+        let from = have
+            .get(&m.segment)
+            .copied()
+            .filter(|&n| n <= total)
+            .unwrap_or(0);
+        layout.push(format!("{}:{from}:{total}", m.segment));
+        batches.extend(m.batches.into_iter().skip(from));
+    }
     match encode(signal, &batches) {
         Ok(bytes) => {
             let mut resp = (StatusCode::OK, bytes).into_response();
             let h = resp.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&layout.join(",")) {
+                h.insert("x-osprey-memtables", v);
+            }
             h.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/vnd.apache.arrow.stream"),

@@ -318,8 +318,13 @@ fn rotate_segment(
     }
     segment.sync()?;
     let next = SegmentWriter::create(wal_dir, segment.id + 1)?;
+    let next_id = next.id;
     let old = std::mem::replace(segment, next);
-    let active = std::mem::take(&mut state.active);
+    let fresh = crate::memtable::Memtable {
+        segment: next_id,
+        ..Default::default()
+    };
+    let active = std::mem::replace(&mut state.active, fresh);
     state.frozen.push(Arc::new(Frozen {
         segment: old.id,
         tables: active.tables,
