@@ -244,21 +244,11 @@ impl Blobs {
 
     /// Paths of every object under `prefix`.
     pub fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        let p = self.key(prefix);
-        self.wait(self.store.list(Some(&p)).try_collect::<Vec<_>>())
-            .map(|metas| {
-                metas
-                    .into_iter()
-                    .map(|m| {
-                        let key = m.location.to_string();
-                        match key.strip_prefix(self.prefix.as_str()) {
-                            Some(rel) => rel.to_string(),
-                            None => key,
-                        }
-                    })
-                    .collect()
-            })
-            .map_err(|e| store_error(prefix, e))
+        Ok(self
+            .list_with_times(prefix)?
+            .into_iter()
+            .map(|(rel, _)| rel)
+            .collect())
     }
 
     /// Every object under `prefix` with when it was last written.
