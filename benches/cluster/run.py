@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lib import proc_server  # noqa: E402
 from lib.proc_server import Server, free_port, log  # noqa: E402
 
 RUNS = 9
@@ -33,13 +33,7 @@ HOSTS = 20
 
 
 def median_ms(f: Callable[[], Any]) -> tuple[float, Any]:
-    f()
-    times, out = [], None
-    for _ in range(RUNS):
-        t0 = time.monotonic()
-        out = f()
-        times.append((time.monotonic() - t0) * 1000)
-    return statistics.median(times), out
+    return proc_server.median_ms(f, RUNS)
 
 
 def start(binary: str, work: Path, name: str, config: str, role: str) -> Server:

@@ -1,5 +1,5 @@
-"""What the Python benchmarks share: a log line, a free port, and a server process on
-it (start until ready, stop, CPU and memory from /proc, a persistent HTTP session).
+"""What the Python benchmarks share: a log line, a median of timed runs, a free port,
+and a server process on it (start until ready, stop, CPU and memory from /proc, a persistent HTTP session).
 `benches/rules/run.py` and `benches/promql/` add what each measures."""
 
 from __future__ import annotations
@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import requests
 
@@ -21,6 +22,17 @@ HTTP_TIMEOUT_S = 300
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def median_ms(f: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    """`f` once to warm up, then `runs` times: the median in ms and the last answer."""
+    f()
+    times, out = [], None
+    for _ in range(runs):
+        t0 = time.monotonic()
+        out = f()
+        times.append((time.monotonic() - t0) * 1000)
+    return statistics.median(times), out
 
 
 def free_port() -> int:

@@ -32,14 +32,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lib import proc_server  # noqa: E402
 from lib.proc_server import Server, free_port, log  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,13 +46,7 @@ RUNS = 5
 
 
 def median_ms(f: Callable[[], Any]) -> tuple[float, Any]:
-    f()
-    times, out = [], None
-    for _ in range(RUNS):
-        t0 = time.monotonic()
-        out = f()
-        times.append((time.monotonic() - t0) * 1000)
-    return statistics.median(times), out
+    return proc_server.median_ms(f, RUNS)
 
 
 def main() -> int:
