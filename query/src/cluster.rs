@@ -69,10 +69,7 @@ impl IngesterClient {
         signal: Signal,
         after: &str,
     ) -> Result<Vec<RecordBatch>, StorageError> {
-        let unreachable = |reason: String| StorageError::Unreachable {
-            node: addr.to_string(),
-            reason,
-        };
+        let unreachable = |reason: String| unreachable(addr, reason);
         let key = (addr.to_string(), tenant.to_string(), signal);
         let kept: Kept = self
             .kept
@@ -131,10 +128,7 @@ impl IngesterClient {
         tenant: &str,
         body: Bytes,
     ) -> Result<(u16, Option<String>, Bytes), StorageError> {
-        let unreachable = |reason: String| StorageError::Unreachable {
-            node: addr.to_string(),
-            reason,
-        };
+        let unreachable = |reason: String| unreachable(addr, reason);
         let req = req
             .header("authorization", format!("Bearer {}", self.token))
             .header("x-scope-orgid", tenant)
@@ -177,10 +171,7 @@ impl IngesterClient {
         let (status, _, answer) = self
             .call(addr, http::Request::post(uri), tenant, body)
             .await?;
-        let bad = |reason: String| StorageError::Unreachable {
-            node: addr.to_string(),
-            reason,
-        };
+        let bad = |reason: String| unreachable(addr, reason);
         if status != 200 {
             return Err(bad(format!("HTTP {status} asking for series")));
         }
@@ -229,6 +220,14 @@ fn assemble(kept: Kept, layout: &str, new: Vec<RecordBatch>) -> Result<Kept, Str
         return Err("more batches than the memtables listed".into());
     }
     Ok(out)
+}
+
+/// The ingester at `addr` did not answer, or not usably.
+fn unreachable(addr: &str, reason: String) -> StorageError {
+    StorageError::Unreachable {
+        node: addr.to_string(),
+        reason,
+    }
 }
 
 fn decode(body: &[u8]) -> Result<Vec<RecordBatch>, arrow::error::ArrowError> {

@@ -42,17 +42,6 @@ pub trait UnflushedSource: Send + Sync {
     fn series(&self, tenant: &str, ids: &[u64]) -> Result<Vec<Series>, StorageError>;
 }
 
-/// The follower's state beside the storage's own.
-pub(crate) struct Follower {
-    source: Arc<dyn UnflushedSource>,
-}
-
-impl Follower {
-    pub(crate) fn new(source: Arc<dyn UnflushedSource>) -> Self {
-        Follower { source }
-    }
-}
-
 /// Each writer's checkpoint for `tenant` in a snapshot as stored.
 fn checkpoints_of(m: &Manifest, tenant: &str) -> BTreeMap<String, u64> {
     m.checkpoints
@@ -89,7 +78,7 @@ impl Storage {
     /// holds its rows; on a follower, the files of the snapshot it holds and the
     /// ingesters' rows above it.
     pub fn read_snapshot(&self, tenant: &str, signal: Signal) -> Result<Snapshot, StorageError> {
-        let Some(f) = &self.inner.follower else {
+        let Some(source) = &self.inner.follower else {
             return Ok(self.snapshot(tenant, signal));
         };
         for _ in 0..STALE_RETRIES {
@@ -108,7 +97,7 @@ impl Storage {
                     .collect();
                 (files, checkpoints_of(&state.manifest, tenant))
             };
-            match f.source.fetch(tenant, signal, &checkpoints) {
+            match source.fetch(tenant, signal, &checkpoints) {
                 Ok(batches) => {
                     let bounds = batches
                         .iter()
@@ -137,7 +126,7 @@ impl Storage {
     /// [`Storage::sample_reader_with`]. `None` on a writer, whose index holds its own
     /// series.
     pub fn sync_metrics(&self, tenant: &str) -> Result<Option<Snapshot>, StorageError> {
-        let Some(f) = &self.inner.follower else {
+        let Some(source) = &self.inner.follower else {
             return Ok(None);
         };
         let snap = self.read_snapshot(tenant, Signal::Metrics)?;
@@ -154,7 +143,7 @@ impl Storage {
         let mut unknown: Vec<u64> = self.series().unknown(tenant, &ids).into_iter().collect();
         if !unknown.is_empty() {
             unknown.sort_unstable();
-            let found = f.source.series(tenant, &unknown)?;
+            let found = source.series(tenant, &unknown)?;
             self.series().observe_series(tenant, found, false);
         }
         Ok(Some(snap))
@@ -188,6 +177,9 @@ impl Storage {
     /// [`Storage::refresh_head`] for a writer sharing the store (the compactor, before
     /// each round of maintenance): under `flush_lock`, off the async workers.
     pub async fn refresh_head_locked(&self) -> Result<bool, StorageError> {
+        if !self.inner.manifest_store.shared() {
+            return Ok(false);
+        }
         let _guard = self.inner.flush_lock.lock().await;
         let s = self.clone();
         tokio::task::spawn_blocking(move || s.refresh_head())

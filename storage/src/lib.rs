@@ -179,7 +179,7 @@ pub(crate) struct Inner {
     gc_delay: Duration,
     /// A querier's link to the ingesters' memory (`follow.rs`); `None` when this
     /// process holds the rows it serves.
-    follower: Option<follow::Follower>,
+    follower: Option<Arc<dyn follow::UnflushedSource>>,
     /// The last WAL write found the disk full (writes refused until one fits again).
     disk_full: AtomicBool,
     flush_lock: tokio::sync::Mutex<()>,

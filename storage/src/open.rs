@@ -189,7 +189,7 @@ impl Storage {
             gc_delay: manifest_store
                 .deletion_delay()
                 .unwrap_or(crate::maintenance::GC_DELAY),
-            follower: source.map(crate::follow::Follower::new),
+            follower: source,
             manifest_store,
             disk_full: AtomicBool::new(false),
             flush_lock: tokio::sync::Mutex::new(()),

@@ -105,7 +105,6 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/api/v1/logs/tail", get(logs_tail_handler))
         .route("/loki/api/v1/tail", get(loki::tail_handler));
     reads()
-        .merge(metrics_reads())
         .route_layer(slots)
         .merge(tails)
         .route_layer(require(Scope::Query))
@@ -188,8 +187,7 @@ fn dashboards_routes() -> Router<QueryState> {
 }
 
 /// Every read of the query surfaces (Prometheus, Loki, Jaeger, logs, SQL).
-/// The reads of the metrics table: PromQL, its label APIs, Jaeger's span metrics.
-fn metrics_reads() -> Router<QueryState> {
+fn reads() -> Router<QueryState> {
     Router::new()
         .route("/api/metrics/{kind}", get(jaeger_metrics_handler))
         .route(
@@ -208,10 +206,6 @@ fn metrics_reads() -> Router<QueryState> {
         .route("/api/v1/label/{name}/values", get(label_values_handler))
         .route("/api/v1/series", get(series_handler).post(series_handler))
         .route("/api/v1/metadata", get(metadata_handler))
-}
-
-fn reads() -> Router<QueryState> {
-    Router::new()
         .route("/api/v1/sql", post(sql_handler))
         .route("/api/traces", get(traces_search_handler))
         .route("/api/dependencies", get(dependencies_handler))

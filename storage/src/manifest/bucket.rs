@@ -271,6 +271,10 @@ impl ManifestStore for BucketManifest {
         Ok(Some(m))
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn deletion_delay(&self) -> Option<Duration> {
         Some(self.deletion_delay)
     }

@@ -50,6 +50,11 @@ pub(crate) trait ManifestStore: Send + Sync {
         Ok(None)
     }
 
+    /// Whether other processes commit to this store too (so a newer head may appear).
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// How long a dropped file must stay readable: `cluster.deletion_delay` for a
     /// store other processes read; `None` for the local file (the process's own
     /// queries only).
