@@ -240,7 +240,7 @@ impl UnflushedSource for IngesterClient {
         tenant: &str,
         signal: Signal,
         checkpoints: &BTreeMap<String, u64>,
-    ) -> Result<Vec<RecordBatch>, StorageError> {
+    ) -> Vec<Result<Vec<RecordBatch>, StorageError>> {
         let after: Vec<String> = checkpoints
             .iter()
             .map(|(n, c)| format!("{n}:{c}"))
@@ -250,35 +250,15 @@ impl UnflushedSource for IngesterClient {
             .ingesters
             .iter()
             .map(|addr| self.one(addr, tenant, signal, &after));
-        let answers = self.wait(futures::future::join_all(asks));
-        let mut batches = Vec::new();
-        let mut stale = None;
-        for a in answers {
-            match a {
-                Ok(b) => batches.extend(b),
-                // Retrying on a newer snapshot cannot help a node that is down.
-                Err(e @ StorageError::Unreachable { .. }) => return Err(e),
-                Err(e) => stale = Some(e),
-            }
-        }
-        match stale {
-            Some(e) => Err(e),
-            None => Ok(batches),
-        }
+        self.wait(futures::future::join_all(asks))
     }
 
-    fn series(&self, tenant: &str, ids: &[u64]) -> Result<Vec<Series>, StorageError> {
+    fn series(&self, tenant: &str, ids: &[u64]) -> Vec<Result<Vec<Series>, StorageError>> {
         let body = Bytes::from(serde_json::json!({ "ids": ids }).to_string());
         let asks = self
             .ingesters
             .iter()
             .map(|addr| self.series_of(addr, tenant, body.clone()));
-        let mut by_id = std::collections::BTreeMap::new();
-        for answer in self.wait(futures::future::join_all(asks)) {
-            for s in answer? {
-                by_id.insert(s.id, s);
-            }
-        }
-        Ok(by_id.into_values().collect())
+        self.wait(futures::future::join_all(asks))
     }
 }

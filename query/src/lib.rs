@@ -70,6 +70,7 @@ impl QueryState {
         f: impl FnOnce() -> Result<T, QueryError> + Send + 'static,
     ) -> Result<T, QueryError> {
         let timeout = self.config.timeout;
+        let f = osprey_storage::partial::carry(f);
         tokio::time::timeout(timeout, tokio::task::spawn_blocking(f))
             .await
             .map_err(|_| QueryError::Timeout(timeout))?

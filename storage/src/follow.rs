@@ -25,21 +25,48 @@ const STALE_RETRIES: usize = 8;
 /// Where a follower reads the ingesters' unflushed rows. Blocking: it is called from
 /// the threads queries run on.
 pub trait UnflushedSource: Send + Sync {
-    /// `tenant`'s `signal` rows in every ingester's memory above `checkpoints` (node id
+    /// `tenant`'s `signal` rows in each ingester's memory above `checkpoints` (node id
     /// → the WAL segment up to which that node's rows of this tenant are in the
-    /// follower's files; 0 for a node the snapshot does not know). A node whose last
-    /// commit is newer answers `StaleSnapshot`; one that cannot be reached
-    /// `Unreachable`.
+    /// follower's files; 0 for a node the snapshot does not know): one answer per
+    /// ingester. A node whose last commit is newer answers `StaleSnapshot`; one that
+    /// cannot be reached `Unreachable`.
     fn fetch(
         &self,
         tenant: &str,
         signal: Signal,
         checkpoints: &BTreeMap<String, u64>,
-    ) -> Result<Vec<RecordBatch>, StorageError>;
+    ) -> Vec<Result<Vec<RecordBatch>, StorageError>>;
 
-    /// The definitions of `tenant`'s series `ids` that any ingester holds (series ids
-    /// are hashes of the labels, the same on every node).
-    fn series(&self, tenant: &str, ids: &[u64]) -> Result<Vec<Series>, StorageError>;
+    /// The definitions of `tenant`'s series `ids` that each ingester holds (series ids
+    /// are hashes of the labels, the same on every node): one answer per ingester.
+    fn series(&self, tenant: &str, ids: &[u64]) -> Vec<Result<Vec<Series>, StorageError>>;
+}
+
+/// Every answer's items; a node that could not be reached is left out when the
+/// request accepts partial answers (`partial`), else its error is returned. Any other
+/// error wins over those.
+fn gather<T>(answers: Vec<Result<Vec<T>, StorageError>>) -> Result<Vec<T>, StorageError> {
+    let mut items = Vec::new();
+    let mut failed = None;
+    for answer in answers {
+        match answer {
+            Ok(some) => items.extend(some),
+            Err(StorageError::Unreachable { node, reason }) => {
+                let e = StorageError::Unreachable {
+                    node: node.clone(),
+                    reason,
+                };
+                if let Err(e) = crate::partial::tolerate(&node, e) {
+                    failed.get_or_insert(e);
+                }
+            }
+            Err(e) => failed = Some(e),
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(items),
+    }
 }
 
 /// Each writer's checkpoint for `tenant` in a snapshot as stored.
@@ -97,7 +124,7 @@ impl Storage {
                     .collect();
                 (files, checkpoints_of(&state.manifest, tenant))
             };
-            match source.fetch(tenant, signal, &checkpoints) {
+            match gather(source.fetch(tenant, signal, &checkpoints)) {
                 Ok(batches) => {
                     let bounds = batches
                         .iter()
@@ -143,7 +170,7 @@ impl Storage {
         let mut unknown: Vec<u64> = self.series().unknown(tenant, &ids).into_iter().collect();
         if !unknown.is_empty() {
             unknown.sort_unstable();
-            let found = source.series(tenant, &unknown)?;
+            let found = gather(source.series(tenant, &unknown))?;
             self.series().observe_series(tenant, found, false);
         }
         Ok(Some(snap))

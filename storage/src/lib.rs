@@ -8,8 +8,11 @@
 //! formats are in folders: `wal/`, `files/` (Parquet files and their layout, owned in
 //! both directions by `files/layout.rs`), `index/` (full-text, tags, trace ids) and
 //! `series/`; each on-disk artifact has its page in `storage/docs/format/`.
-//! `snapshots.rs` is a cluster's commit point in a bucket (numbered snapshots created
-//! once, `storage/docs/format/cluster.md`), not yet used by the engine.
+//! A cluster (`storage/docs/format/cluster.md`): `snapshots.rs` is its commit point in
+//! a bucket (numbered snapshots created once), `manifest/` the engine's manifest behind
+//! a store (the local file or those snapshots), `unflushed.rs` a node's rows above a
+//! checkpoint, `follow.rs` a querier's storage following the snapshots and reading the
+//! ingesters' rows, `partial.rs` what a read does when an ingester does not answer.
 //!
 //! Write path: [`Storage::append`] encodes a record batch, hands it to the single WAL
 //! writer thread (`wal/writer.rs`), which appends it to the current segment, fsyncs once per
@@ -41,6 +44,7 @@ mod memtable;
 mod metrics;
 mod migrate;
 mod open;
+pub mod partial;
 mod quarantine;
 mod read;
 pub mod schema;

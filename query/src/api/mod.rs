@@ -1,7 +1,8 @@
 //! The query HTTP API: one module per surface, each with its handlers, parameter
 //! parsing and response envelope (`prometheus`, `jaeger_v1`, `jaeger_v3`,
 //! `jaeger_monitor`, `logs`, `loki`, `dashboards`, `sql`, `admin`; `ops` for health, readiness and Osprey's
-//! own metrics; `internal`, the node-to-node API of a cluster, on its own listener). Handlers take the tenant from `osprey_auth::RequestContext`, call an
+//! own metrics; `internal`, the node-to-node API of a cluster, on its own listener;
+//! `partial`, the warnings a read carries when an ingester does not answer). Handlers take the tenant from `osprey_auth::RequestContext`, call an
 //! engine of this crate and render its answer; engines never render JSON.
 
 use axum::Router;
@@ -21,6 +22,7 @@ mod jaeger_v3;
 mod logs;
 mod loki;
 pub mod ops;
+mod partial;
 mod prometheus;
 mod prometheus_json;
 mod sql;
@@ -106,6 +108,7 @@ pub fn router(st: QueryState, ops_state: OpsState) -> Router {
         .route("/loki/api/v1/tail", get(loki::tail_handler));
     reads()
         .route_layer(slots)
+        .route_layer(axum::middleware::from_fn(partial::partial_answers))
         .merge(tails)
         .route_layer(require(Scope::Query))
         .merge(dashboards_routes().route_layer(require_by_method(Scope::Query, Scope::Rules)))

@@ -110,7 +110,7 @@ pub async fn evaluate(
     // One blocking task reads the samples and evaluates (one hop off the async workers).
     let storage = st.storage.clone();
     let tenant = tenant.to_string();
-    let work = tokio::task::spawn_blocking(move || {
+    let work = tokio::task::spawn_blocking(osprey_storage::partial::carry(move || {
         let data = read_samples(&storage, &tenant, reads, &limits, synced)?;
         osprey_promql::evaluate(&expr, &q, &data, &limits)
             .map(|v| (v, q))
@@ -118,7 +118,7 @@ pub async fn evaluate(
                 PromqlError::Timeout(_) => QueryError::Timeout(timeout),
                 other => other.into(),
             })
-    });
+    }));
     let (value, q) = tokio::time::timeout(timeout, work)
         .await
         .map_err(|_| QueryError::Timeout(timeout))?
@@ -141,10 +141,12 @@ pub(crate) async fn sync_metrics(
         return Ok(None);
     }
     let (storage, tenant) = (st.storage.clone(), tenant.to_string());
-    tokio::task::spawn_blocking(move || storage.sync_metrics(&tenant))
-        .await
-        .map_err(|e| QueryError::Internal(format!("reading the ingesters' samples stopped: {e}")))?
-        .map_err(QueryError::from)
+    tokio::task::spawn_blocking(osprey_storage::partial::carry(move || {
+        storage.sync_metrics(&tenant)
+    }))
+    .await
+    .map_err(|e| QueryError::Internal(format!("reading the ingesters' samples stopped: {e}")))?
+    .map_err(QueryError::from)
 }
 
 /// A selection and the series its selector matches.
