@@ -23,6 +23,8 @@ pub struct Parts {
     pub follower: bool,
     /// Sweeps objects no snapshot lists, of any writer (the compactor's job).
     pub sweeps: bool,
+    /// Sends spans and metric points to the ingesters that own them (an ingester).
+    pub forwards: bool,
 }
 
 impl Parts {
@@ -34,6 +36,7 @@ impl Parts {
             rules: false,
             follower,
             sweeps: false,
+            forwards: false,
         };
         match role {
             Role::All => Parts {
@@ -43,8 +46,12 @@ impl Parts {
                 rules: true,
                 follower: false,
                 sweeps: false,
+                forwards: false,
             },
-            Role::Ingester => only(true, false, false),
+            Role::Ingester => Parts {
+                forwards: true,
+                ..only(true, false, false)
+            },
             Role::Querier => only(false, true, true),
             // Rules and the notifier need a querier's reads and state shared through
             // the bucket first (cluster.md, "Not built yet"): none in a cluster yet.

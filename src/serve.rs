@@ -76,6 +76,16 @@ fn surfaces(
         config.spanmetrics.clone(),
     );
     ingest.limiter = Arc::clone(limiter);
+    if parts.forwards
+        && let (Some(token), Some(me)) = (cluster_token, config.cluster.own_ordinal())
+    {
+        ingest.forward = Some(Arc::new(osprey_ingest::cluster::Forwarder::new(
+            config.cluster.ingesters.clone(),
+            me,
+            token.to_string(),
+            config.cluster.forward_timeout,
+        )));
+    }
     ingest.admission.watch_memory(
         config.server.memory_limit.as_u64(),
         config.server.memory_headroom(config.storage.flush_size),
@@ -106,6 +116,7 @@ fn surfaces(
     let internal = cluster_token.filter(|_| parts.ingest).map(|token| {
         let only_cluster = Arc::new(Authenticator::cluster(token));
         osprey_query::internal_router(query.clone(), config.cluster.node_id())
+            .merge(osprey_ingest::cluster::internal_router(ingest.clone()))
             .layer(axum::middleware::from_fn_with_state(
                 only_cluster,
                 osprey_auth::http_context,

@@ -12,6 +12,7 @@ const SENDERS: &[&str] = &[
     "ingest/src/demo",
     "benches/",
     "query/src/cluster.rs",
+    "ingest/src/cluster/mod.rs",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -94,6 +94,10 @@ pub struct ClusterConfig {
     /// longer than `query.timeout` + `poll_interval`.
     #[serde(with = "humantime_serde")]
     pub deletion_delay: Duration,
+    /// How long an ingester waits for another to store the part of a request it owns
+    /// before it answers the request 503 (the client retries; batch ids make that safe).
+    #[serde(with = "humantime_serde")]
+    pub forward_timeout: Duration,
 }
 
 impl Default for ClusterConfig {
@@ -106,6 +110,7 @@ impl Default for ClusterConfig {
             manifest: ManifestMode::Local,
             poll_interval: Duration::from_secs(5),
             deletion_delay: Duration::from_secs(15 * 60),
+            forward_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -140,6 +145,22 @@ impl ClusterConfig {
         } else {
             self.node_id.clone()
         }
+    }
+
+    /// Which of `ingesters` is this node: the entry equal to `internal_addr`, or the one
+    /// whose host's first label is the node id (`osprey-ingester-0.osprey-ingester:4319`
+    /// for the StatefulSet's pod `osprey-ingester-0`).
+    pub fn own_ordinal(&self) -> Option<usize> {
+        let addr = self.internal_addr.to_string();
+        let node = self.node_id();
+        let first_label = |a: &str| {
+            let host = a.rsplit_once(':').map_or(a, |(h, _)| h);
+            host.split('.').next().unwrap_or(host).to_string()
+        };
+        self.ingesters
+            .iter()
+            .position(|a| *a == addr)
+            .or_else(|| self.ingesters.iter().position(|a| first_label(a) == node))
     }
 
     pub(crate) fn validate(&self, p: &mut Problems) {
@@ -185,6 +206,9 @@ impl ClusterConfig {
         if self.poll_interval.is_zero() {
             p.bad("cluster.poll_interval", "must be greater than 0s".into());
         }
+        if self.forward_timeout.is_zero() {
+            p.bad("cluster.forward_timeout", "must be greater than 0s".into());
+        }
     }
 
     /// What running as `role` needs of this section.
@@ -203,6 +227,15 @@ impl ClusterConfig {
                 out.push((
                     "cluster.ingesters".to_string(),
                     format!("--role {role} needs the ingesters' internal addresses"),
+                ));
+            } else if role == Role::Ingester && self.own_ordinal().is_none() {
+                out.push((
+                    "cluster.ingesters".to_string(),
+                    format!(
+                        "--role ingester must be listed: no entry is cluster.internal_addr ({}) or starts with the node id {:?}",
+                        self.internal_addr,
+                        self.node_id()
+                    ),
                 ));
             }
         }
@@ -223,6 +256,37 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(named.node_id(), "osprey-ingester-2");
+    }
+
+    #[test]
+    fn an_ingester_finds_itself_by_address_or_node_id() {
+        let ingesters = vec![
+            "osprey-ingester-0.osprey-ingester:4319".to_string(),
+            "127.0.0.1:4400".to_string(),
+        ];
+        let by_name = ClusterConfig {
+            node_id: "osprey-ingester-0".into(),
+            ingesters: ingesters.clone(),
+            ..Default::default()
+        };
+        assert_eq!(by_name.own_ordinal(), Some(0));
+        let by_addr = ClusterConfig {
+            node_id: "other".into(),
+            ingesters: ingesters.clone(),
+            internal_addr: "127.0.0.1:4400".parse().unwrap(),
+            ..Default::default()
+        };
+        assert_eq!(by_addr.own_ordinal(), Some(1));
+        let stranger = ClusterConfig {
+            node_id: "osprey-ingester-9".into(),
+            ingesters,
+            manifest: ManifestMode::Bucket,
+            ..Default::default()
+        };
+        assert_eq!(stranger.own_ordinal(), None);
+        let problems = stranger.role_problems(Role::Ingester);
+        assert!(problems[0].1.contains("must be listed"), "{problems:?}");
+        assert!(stranger.role_problems(Role::Querier).is_empty());
     }
 
     #[test]

@@ -55,6 +55,11 @@ pub enum IngestError {
     Limit(#[from] osprey_auth::LimitError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Another ingester's answer to a part of this request forwarded to it (a cluster's
+    /// write path): its status (400 for what it refused as bad; 503 when it did not
+    /// answer in time or no ingester took the part) and its message.
+    #[error("{message}")]
+    Peer { status: StatusCode, message: String },
 }
 
 /// Seconds a client is asked to wait after a 429 or 503.
@@ -73,6 +78,7 @@ impl IngestError {
             IngestError::Busy { .. } | IngestError::MemoryLimit { .. } | IngestError::Limit(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
+            IngestError::Peer { status, .. } => *status,
             IngestError::Storage(e) => match e {
                 StorageError::InvalidTenant(_) => StatusCode::BAD_REQUEST,
                 StorageError::Backpressure { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -131,6 +137,13 @@ impl IngestError {
                 // Retried by OTLP clients, as the write may fit once space is freed.
                 e if e.is_disk_full() => tonic::Status::unavailable(msg),
                 _ => tonic::Status::internal(msg),
+            },
+            IngestError::Peer { status, .. } => match *status {
+                s if s.is_client_error() && s != StatusCode::TOO_MANY_REQUESTS => {
+                    tonic::Status::invalid_argument(msg)
+                }
+                StatusCode::TOO_MANY_REQUESTS => tonic::Status::resource_exhausted(msg),
+                _ => tonic::Status::unavailable(msg),
             },
         }
     }

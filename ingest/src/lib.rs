@@ -5,11 +5,13 @@
 //!
 //! Nothing here reads query code; the only ways out are `osprey_storage::Storage::append`
 //! and, for remote_write's samples by series id, `Storage::append_samples`; both
-//! acknowledge after the WAL fsync.
+//! acknowledge after the WAL fsync. In a cluster, `cluster/` sends spans and metric
+//! points to the ingesters that own them first.
 
 pub mod admission;
 mod body;
 pub mod capture;
+pub mod cluster;
 pub mod demo;
 mod error;
 #[doc(hidden)]
@@ -59,6 +61,11 @@ pub struct IngestState {
     pub limiter: std::sync::Arc<osprey_auth::Limiter>,
     /// Spans per recent trace (`limits.max_spans_per_trace`).
     pub trace_spans: std::sync::Arc<shapes::TraceSpans>,
+    /// A cluster's ingester: spans and metric points go to their owners
+    /// (`cluster/`); `None` on a single node and for a part this node owns.
+    pub forward: Option<std::sync::Arc<cluster::Forwarder>>,
+    /// The batch id of the forwarded part being stored (its WAL record carries it).
+    pub batch: Option<u128>,
 }
 
 impl IngestState {
@@ -101,6 +108,8 @@ impl IngestState {
             spanmetrics: std::sync::Arc::new(spanmetrics::SpanMetrics::new(spanmetrics)),
             limiter: std::sync::Arc::default(),
             trace_spans: std::sync::Arc::default(),
+            forward: None,
+            batch: None,
         }
     }
 }

@@ -31,6 +31,7 @@
 //! live files of a tenant's table under one lock, so a reader sees a record exactly once
 //! whether or not a flush is under way.
 
+pub mod batch_ids;
 mod documents;
 mod error;
 pub mod faults;
@@ -201,6 +202,8 @@ pub(crate) struct Inner {
     /// Acknowledged logs batches, as they become visible, for live tail (`None` once
     /// shutdown ended the tails).
     tail: Arc<tail::TailFeed>,
+    /// The forwarded batches stored recently (`batch_ids.rs`).
+    batch_ids: batch_ids::BatchIds,
 }
 
 /// What reads keep of files between queries (each bounded).

@@ -100,6 +100,7 @@ impl Storage {
         let mut last_id = manifest.wal_checkpoint;
         let mut replayed = 0usize;
         let mut replayed_exemplars = Vec::new();
+        let batch_ids = crate::batch_ids::BatchIds::default();
         for (i, &id) in segments.iter().enumerate() {
             if id <= manifest.wal_checkpoint {
                 // Covered by files: a crash after the manifest commit left it behind.
@@ -137,6 +138,7 @@ impl Storage {
                     metrics.add_quarantined(1);
                 }
             }
+            batch_ids.replayed(records.iter().filter_map(|r| r.batch_id));
             for r in records {
                 if manifest.covers(&r.tenant, id) {
                     // That tenant's own flush already put it in files.
@@ -214,6 +216,7 @@ impl Storage {
                 metadata: metadata::MetadataStore::default(),
             },
             tail: Arc::default(),
+            batch_ids,
         });
         let handle = writer::spawn(Arc::clone(&inner), rx, segment, wal_dir)
             .map_err(|e| StorageError::io(dir, e))?;

@@ -3,6 +3,7 @@
 use super::*;
 use crate::schema::{LogRow, logs_batch};
 
+mod batch_ids;
 mod bucket_manifest;
 mod by_trace;
 mod faults;

@@ -27,6 +27,18 @@ impl Storage {
         signal: Signal,
         batch: RecordBatch,
     ) -> Result<(), StorageError> {
+        self.append_as(None, tenant, signal, batch).await
+    }
+
+    /// [`Self::append`], in an identified WAL record when `id` names a batch another
+    /// ingester forwarded (its id is remembered on replay: [`Self::batch_ids`]).
+    pub async fn append_as(
+        &self,
+        id: Option<u128>,
+        tenant: &str,
+        signal: Signal,
+        batch: RecordBatch,
+    ) -> Result<(), StorageError> {
         validate_tenant(tenant)?;
         if batch.num_rows() == 0 {
             return Ok(());
@@ -40,14 +52,19 @@ impl Storage {
             let unknown = self.unknown_series(tenant, &batch);
             let series = crate::series::definitions(&batch, &unknown)?;
             let stored = schema::to_stored(signal, &batch)?;
-            let record = wal::encode_samples(tenant, &series, &stored)?;
+            let record = identified(id, wal::encode_samples(tenant, &series, &stored)?)?;
             return self
                 .send_append(tenant, signal, stored, series, record)
                 .await;
         }
-        let record = wal::encode(tenant, signal, &batch)?;
+        let record = identified(id, wal::encode(tenant, signal, &batch)?)?;
         self.send_append(tenant, signal, batch, Vec::new(), record)
             .await
+    }
+
+    /// The ids of the forwarded batches stored recently (a cluster's ingesters).
+    pub fn batch_ids(&self) -> &crate::batch_ids::BatchIds {
+        &self.inner.batch_ids
     }
 
     /// Appends metric samples durably: `batch` has the stored metrics schema
@@ -58,6 +75,17 @@ impl Storage {
     /// [`StorageError::UndefinedSeries`].
     pub async fn append_samples(
         &self,
+        tenant: &str,
+        series: Vec<Series>,
+        batch: RecordBatch,
+    ) -> Result<(), StorageError> {
+        self.append_samples_as(None, tenant, series, batch).await
+    }
+
+    /// [`Self::append_samples`] as [`Self::append_as`] stores a forwarded batch.
+    pub async fn append_samples_as(
+        &self,
+        id: Option<u128>,
         tenant: &str,
         series: Vec<Series>,
         batch: RecordBatch,
@@ -81,7 +109,7 @@ impl Storage {
         if count > 0 {
             return Err(StorageError::UndefinedSeries { count });
         }
-        let record = wal::encode_samples(tenant, &series, &batch)?;
+        let record = identified(id, wal::encode_samples(tenant, &series, &batch)?)?;
         self.send_append(tenant, Signal::Metrics, batch, series, record)
             .await
     }
@@ -232,5 +260,13 @@ impl Storage {
     /// wait for clients that would listen forever.
     pub fn end_tails(&self) {
         self.inner.tail.close();
+    }
+}
+
+/// `record` as the identified record of batch `id`, or as it is without one.
+fn identified(id: Option<u128>, record: Vec<u8>) -> Result<Vec<u8>, StorageError> {
+    match id {
+        Some(id) => wal::identify(&record, id),
+        None => Ok(record),
     }
 }

@@ -454,3 +454,68 @@ def test_a_compactor_merges_the_ingesters_files_and_deletes_late(osprey_factory,
     assert ingesters[0].post("/api/v1/admin/flush").status_code == 200
     assert querier.sql("SELECT count(*), count(DISTINCT body) FROM logs") == [[45, 45]]
     assert compactor.post("/api/v1/logs", data=b"x\n").status_code == 404
+
+
+def ingested(server: OspreyServer, signal: str) -> float:
+    """The rows an ingester stored itself (`osprey_ingest_rows_total`) of a signal."""
+    r = server.get("/metrics")
+    assert r.status_code == 200, r.text
+    prefix = f'osprey_ingest_rows_total{{signal="{signal}"}} '
+    return sum(float(line[len(prefix) :]) for line in r.text.splitlines() if line.startswith(prefix))
+
+
+def test_ingesters_send_each_trace_and_series_to_its_owner_once(osprey_factory, tmp_path: Path) -> None:
+    """Spans and metric points sent to one ingester are stored by the ingesters that own
+    them (rendezvous hash of the trace id, of the series): each trace whole on one
+    ingester; a request retried unchanged, to any ingester, is stored once; with an
+    owner down, its parts go to the next and the request still succeeds."""
+    bucket = tmp_path / "bucket"
+    bucket.mkdir()
+    token = tmp_path / "cluster-token"
+    token.write_text("loopback-cluster\n")
+    internal = [f"127.0.0.1:{p}" for p in free_ports(3)]
+    ingesters = [
+        start_role(osprey_factory, cluster_config(bucket, token, f"ing-{i}", internal, internal[i]), "ingester")
+        for i in range(3)
+    ]
+    querier = start_role(osprey_factory, cluster_config(bucket, token, "q-0", internal, "127.0.0.1:1"), "querier")
+    t = recent_second(600) * 1_000_000_000
+    QUERY_AT[0] = t / 1e9 + 60
+
+    def traces(first: int, n: int) -> dict:
+        spans = [s for b in range(first, first + n) for s in spans_of(f"{b + 1:032x}", b, t + b * 10_000)]
+        return traces_request("svc-fwd", spans)
+
+    requests_sent = [traces(10 * k, 10) for k in range(4)]
+    for body in requests_sent:
+        assert_accepted(post_otlp(ingesters[0], "traces", body))
+    stored = [ingested(i, "spans") for i in ingesters]
+    assert sum(stored) == 120 and all(n > 0 for n in stored), stored
+    # Retried unchanged, to the same ingester or another: stored once.
+    assert_accepted(post_otlp(ingesters[0], "traces", requests_sent[0]))
+    assert_accepted(post_otlp(ingesters[2], "traces", requests_sent[1]))
+    assert querier.sql("SELECT count(*), count(DISTINCT trace_id) FROM spans") == [[120, 40]]
+
+    points = [number_point(t + i, float(i), {"series": str(i)}) for i in range(12)]
+    body = metrics_request("meter", [gauge_metric("cluster.fwd", points)])
+    for _ in range(2):
+        assert_accepted(post_otlp(ingesters[1], "metrics", body))
+    assert sum(ingested(i, "metrics") for i in ingesters) == 12
+    at = QUERY_AT[0]
+    assert querier.prom_query("count(cluster_fwd)", at=at)[0]["value"][1] == "12"
+    assert querier.prom_query("sum(count_over_time(cluster_fwd[5m]))", at=at)[0]["value"][1] == "12"
+
+    # With two ingesters down, the querier sees only the third's rows: whole traces.
+    ingesters[1].kill()
+    ingesters[2].kill()
+    r = querier.sql_response("SELECT trace_id, count(*) FROM spans GROUP BY trace_id")
+    assert warned(r, internal[1]) and warned(r, internal[2]), r.text
+    whole = r.json()["rows"]
+    assert 0 < len(whole) < 40 and all(n == 3 for _, n in whole), whole
+
+    # One owner down: its parts go to the others, the request succeeds.
+    ingesters[1].start()
+    assert_accepted(post_otlp(ingesters[0], "traces", traces(40, 10)))
+    ingesters[2].start()
+    assert querier.sql("SELECT count(*), count(DISTINCT trace_id) FROM spans") == [[150, 50]]
+    assert querier.sql("SELECT count(*) FROM spans GROUP BY trace_id HAVING count(*) <> 3") == []

@@ -165,6 +165,18 @@ impl Rejections {
         }
     }
 
+    /// The reasons listed (at most five).
+    pub fn reasons(&self) -> &[String] {
+        &self.reasons
+    }
+
+    /// Adds `count` rejections of another part of the request, with their reasons.
+    pub fn absorb(&mut self, count: i64, reasons: Vec<String>) {
+        self.count += count;
+        let room = 5usize.saturating_sub(self.reasons.len());
+        self.reasons.extend(reasons.into_iter().take(room));
+    }
+
     pub fn message(&self) -> String {
         if self.count == 0 {
             return String::new();

@@ -50,7 +50,7 @@ impl TraceService for Otlp {
         self.0
             .metrics
             .bytes(Signal::Spans, req.encoded_len() as u64);
-        let o = Pipeline::traces(&self.0, &tenant, &req)
+        let o = Pipeline::traces(&self.0, &tenant, req)
             .await
             .map_err(fail)?;
         Ok(Response::new(ExportTraceServiceResponse {
@@ -92,7 +92,7 @@ impl MetricsService for Otlp {
         self.0
             .metrics
             .bytes(Signal::Metrics, req.encoded_len() as u64);
-        let o = Pipeline::metrics(&self.0, &tenant, &req, false)
+        let o = Pipeline::metrics(&self.0, &tenant, req, false)
             .await
             .map_err(fail)?;
         Ok(Response::new(ExportMetricsServiceResponse {

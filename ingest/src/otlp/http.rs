@@ -134,7 +134,7 @@ async fn handle_inner(
         Signal::Spans => {
             let req: ExportTraceServiceRequest =
                 decode(format, &raw, Kind::Traces, "ExportTraceServiceRequest")?;
-            let o = Pipeline::traces(st, tenant, &req).await?;
+            let o = Pipeline::traces(st, tenant, req).await?;
             encode(
                 format,
                 &ExportTraceServiceResponse {
@@ -162,7 +162,7 @@ async fn handle_inner(
         Signal::Metrics => {
             let req: ExportMetricsServiceRequest =
                 decode(format, &raw, Kind::Metrics, "ExportMetricsServiceRequest")?;
-            let o = Pipeline::metrics(st, tenant, &req, format == Format::Json).await?;
+            let o = Pipeline::metrics(st, tenant, req, format == Format::Json).await?;
             encode(
                 format,
                 &ExportMetricsServiceResponse {

@@ -35,6 +35,7 @@ pub(crate) fn rate_of(signal: Signal) -> Rate {
 }
 
 /// How much of a request was stored.
+#[derive(Default)]
 pub struct Outcome {
     pub accepted: usize,
     pub rejected: Rejections,
@@ -68,6 +69,18 @@ pub struct Pipeline;
 
 impl Pipeline {
     pub async fn traces(
+        st: &IngestState,
+        tenant: &str,
+        req: ExportTraceServiceRequest,
+    ) -> Result<Outcome, IngestError> {
+        match &st.forward {
+            Some(forward) => forward.store(st, tenant, req).await,
+            None => Self::traces_here(st, tenant, &req).await,
+        }
+    }
+
+    /// [`Self::traces`] on this node (a single node, or a part it owns).
+    pub(crate) async fn traces_here(
         st: &IngestState,
         tenant: &str,
         req: &ExportTraceServiceRequest,
@@ -114,6 +127,23 @@ impl Pipeline {
     }
 
     pub async fn metrics(
+        st: &IngestState,
+        tenant: &str,
+        req: ExportMetricsServiceRequest,
+        strict: bool,
+    ) -> Result<Outcome, IngestError> {
+        if let Some(forward) = &st.forward {
+            if strict {
+                // Parts travel as protobuf: the JSON request's own rule is checked here.
+                metrics::convert_with_exemplars(&req, true).map_err(IngestError::BadRequest)?;
+            }
+            return forward.store(st, tenant, req).await;
+        }
+        Self::metrics_here(st, tenant, &req, strict).await
+    }
+
+    /// [`Self::metrics`] on this node (a single node, or a part it owns).
+    pub(crate) async fn metrics_here(
         st: &IngestState,
         tenant: &str,
         req: &ExportMetricsServiceRequest,
@@ -172,7 +202,9 @@ impl Pipeline {
             &[(rate_of(signal), accepted as u64), (Rate::Bytes, bytes)],
         )?;
         if accepted > 0 {
-            st.storage.append(tenant, signal, build(rows)?).await?;
+            st.storage
+                .append_as(st.batch, tenant, signal, build(rows)?)
+                .await?;
         }
         st.metrics
             .rows(signal, accepted as u64, rejected.count as u64);

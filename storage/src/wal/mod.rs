@@ -7,7 +7,9 @@
 //! A record is acknowledged only after the segment is fsynced past it.
 //!
 //! Metrics batches are written as samples records (code 5, `samples`): labels only for
-//! series the index did not hold yet.
+//! series the index did not hold yet. A batch forwarded between ingesters of a cluster
+//! is wrapped in an identified record (code 6: its batch id, then the inner payload),
+//! so a retried batch is recognised after a restart too (`batch_ids.rs`).
 //!
 //! `writer`: the thread that owns the current segment (group commit, then memtable
 //! insert, then acknowledgement).
@@ -40,6 +42,22 @@ pub struct WalRecord {
     pub batch: RecordBatch,
     /// The series a samples record defines (empty for every other record).
     pub series: Vec<crate::series::Series>,
+    /// The id of the forwarded batch this record stores (an identified record).
+    pub batch_id: Option<u128>,
+}
+
+/// The payload code of an identified record: a batch id, then another record's payload.
+const IDENTIFIED: u8 = 6;
+
+/// `record` (header + payload, as the encoders return it) as an identified record of
+/// batch `id`: one record, one CRC, so the id is durable exactly when the rows are.
+pub fn identify(record: &[u8], id: u128) -> Result<Vec<u8>, StorageError> {
+    let inner = record.get(HEADER..).unwrap_or_default();
+    let mut payload = Vec::with_capacity(1 + 16 + inner.len());
+    payload.push(IDENTIFIED);
+    payload.extend_from_slice(&id.to_le_bytes());
+    payload.extend_from_slice(inner);
+    frame(payload)
 }
 
 /// The payload code of an exemplars record (after the signals' 1–3).
@@ -106,6 +124,21 @@ enum Decoded {
 
 fn decode_payload(payload: &[u8]) -> Result<Decoded, String> {
     let (&code, rest) = payload.split_first().ok_or("empty payload")?;
+    if code == IDENTIFIED {
+        let (id, inner) = rest
+            .split_first_chunk::<16>()
+            .ok_or("short identified record")?;
+        if inner.first() == Some(&IDENTIFIED) {
+            return Err("identified record inside an identified record".into());
+        }
+        return match decode_payload(inner)? {
+            Decoded::Rows(mut r) => {
+                r.batch_id = Some(u128::from_le_bytes(*id));
+                Ok(Decoded::Rows(r))
+            }
+            Decoded::Exemplars(_) => Err("identified exemplars record".into()),
+        };
+    }
     if code == EXEMPLARS {
         let json = rest.get(2..).ok_or("short exemplars record")?;
         return serde_json::from_slice(json)
@@ -134,6 +167,7 @@ fn decode_payload(payload: &[u8]) -> Result<Decoded, String> {
             signal,
             batch: d.batch,
             series: d.series,
+            batch_id: None,
         }));
     }
     let mut reader =
@@ -147,6 +181,7 @@ fn decode_payload(payload: &[u8]) -> Result<Decoded, String> {
         signal,
         batch,
         series: Vec::new(),
+        batch_id: None,
     }))
 }
 
@@ -360,6 +395,26 @@ mod tests {
         assert_eq!(recs[0].tenant, "t1");
         assert_eq!(fs::metadata(&path).unwrap().len(), full);
         assert_eq!(list_segments(dir.path()).unwrap(), vec![1]);
+    }
+
+    #[test]
+    fn identified_records_carry_their_batch_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SegmentWriter::create(dir.path(), 1).unwrap();
+        let id = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210_u128;
+        let plain = encode("t1", Signal::Logs, &batch(2)).unwrap();
+        w.append(&identify(&plain, id).unwrap()).unwrap();
+        w.append(&plain).unwrap();
+        w.sync().unwrap();
+        let (recs, damage) = read_segment(&segment_path(dir.path(), 1)).unwrap();
+        assert!(damage.is_none(), "{damage:?}");
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].batch_id, Some(id));
+        assert_eq!(recs[0].batch.num_rows(), 2);
+        assert_eq!(recs[1].batch_id, None);
+        // Nested identified records are damage, not a second id.
+        let nested = identify(&identify(&plain, 1).unwrap(), 2).unwrap();
+        assert!(decode_payload(&nested[HEADER..]).is_err());
     }
 
     #[test]
