@@ -238,6 +238,12 @@ impl ClusterConfig {
                     ),
                 ));
             }
+            if self.token_file.as_os_str().is_empty() {
+                out.push((
+                    "cluster.token_file".to_string(),
+                    format!("--role {role} talks to the other nodes with it; set one"),
+                ));
+            }
         }
         out
     }
@@ -281,6 +287,7 @@ mod tests {
             node_id: "osprey-ingester-9".into(),
             ingesters,
             manifest: ManifestMode::Bucket,
+            token_file: "token".into(),
             ..Default::default()
         };
         assert_eq!(stranger.own_ordinal(), None);
@@ -303,10 +310,12 @@ mod tests {
         let c = ClusterConfig::default();
         assert!(c.role_problems(Role::All).is_empty());
         let p = c.role_problems(Role::Querier);
-        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(p.len(), 3, "{p:?}");
         assert!(p[0].1.contains("cluster.manifest = \"bucket\""));
+        assert_eq!(p[2].0, "cluster.token_file");
         let bucket = ClusterConfig {
             manifest: ManifestMode::Bucket,
+            token_file: "token".into(),
             ..Default::default()
         };
         assert!(bucket.role_problems(Role::Compactor).is_empty());
