@@ -27,6 +27,7 @@ from builders import (
     traces_request,
 )
 from harness import OspreyServer, free_ports, recent_second, wait_until
+from test_remote_write import encode_write_request, snappy
 
 CLI_TIMEOUT_S = 30
 
@@ -512,6 +513,19 @@ def test_ingesters_send_each_trace_and_series_to_its_owner_once(osprey_factory, 
     at = QUERY_AT[0]
     assert querier.prom_query("count(cluster_fwd)", at=at)[0]["value"][1] == "12"
     assert querier.prom_query("sum(count_over_time(cluster_fwd[5m]))", at=at)[0]["value"][1] == "12"
+    # remote_write: samples go to their series' owners too, a retry stored once.
+    ms = t // 1_000_000
+    rw = snappy(encode_write_request([({"__name__": "rw_fwd", "k": str(i)}, [(float(i), ms), (1.0, ms + 1000)]) for i in range(10)]))
+    for target in (ingesters[2], ingesters[0]):
+        r = target.post(
+            "/api/v1/write",
+            data=rw,
+            headers={"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"},
+        )
+        assert r.status_code == 204, r.text
+    assert sum(ingested(i, "metrics") for i in ingesters) == 12 + 20
+    assert querier.prom_query("sum(count_over_time(rw_fwd[5m]))", at=at)[0]["value"][1] == "20"
+    assert querier.prom_query("count(rw_fwd)", at=at)[0]["value"][1] == "10"
 
     # With two ingesters down, the querier sees only the third's rows: whole traces.
     ingesters[1].kill()

@@ -1,6 +1,7 @@
 //! The owner's side of forwarding, on the node-to-node API (`cluster.internal_addr`,
-//! behind the cluster token): `POST /internal/v1/push/traces|metrics` takes one part
-//! of a request another ingester split (an OTLP protobuf request), with its batch id
+//! behind the cluster token): `POST /internal/v1/push/traces|metrics|samples` takes one
+//! part of a request another ingester split (an OTLP protobuf request, or remote_write's
+//! decoded samples as a `SamplesPart`), with its batch id
 //! in `X-Osprey-Batch` (32 hex digits), stores it once through the same pipeline as a
 //! client's request, and answers what it stored as JSON ([`Stored`]), or the error with
 //! its own status and `{"status": "error", "error": …}`.
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Part, store_once};
 use crate::otlp::{Outcome, Rejections};
+use crate::remote_write::forward::SamplesPart;
 use crate::{IngestError, IngestState};
 
 /// The header naming a forwarded part's batch id.
@@ -98,9 +100,10 @@ async fn push(
         ExportMetricsServiceRequest::KIND => {
             store_once(st, tenant, id, decode::<ExportMetricsServiceRequest>(body)?).await
         }
+        SamplesPart::KIND => store_once(st, tenant, id, decode::<SamplesPart>(body)?).await,
         other => Err(IngestError::Peer {
             status: StatusCode::NOT_FOUND,
-            message: format!("no push of {other:?}: expected traces or metrics"),
+            message: format!("no push of {other:?}: expected traces, metrics or samples"),
         }),
     }
 }

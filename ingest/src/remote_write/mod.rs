@@ -26,6 +26,7 @@ use prost::Message;
 use crate::body::unsnappy;
 use crate::samplegate::IdSample;
 
+pub(crate) mod forward;
 mod scan;
 use crate::{IngestError, IngestState};
 use osprey_auth::RequestContext;
@@ -472,7 +473,104 @@ async fn write_inner(
         (e, None)
     };
     st.metrics.bytes(Signal::Metrics, raw.len() as u64);
-    let decoded = decode(st, tenant, &proto, &raw, &labels).map_err(fail)?;
+    let mut decoded = decode(st, tenant, &proto, &raw, &labels).map_err(fail)?;
+    let v2 = matches!(proto, Proto::V2);
+    let stored = match &st.forward {
+        // A cluster: the samples go to their series' owners; exemplars, metadata and
+        // the count of refused histograms stay here.
+        Some(forward) => {
+            let part = forward::SamplesPart::take(st, tenant, &mut decoded);
+            let outcome = forward.store(st, tenant, part).await.map_err(fail)?;
+            let mut here = store_decoded(st, tenant, decoded, raw.len())
+                .await
+                .map_err(fail)?;
+            here.absorb(outcome);
+            here
+        }
+        None => store_decoded(st, tenant, decoded, raw.len())
+            .await
+            .map_err(fail)?,
+    };
+    stored.answer(v2)
+}
+
+/// What a request's samples came to.
+#[derive(Default)]
+pub(crate) struct StoredSamples {
+    total: usize,
+    stored: usize,
+    duplicates: usize,
+    refused: usize,
+    reasons: Vec<String>,
+    histograms: usize,
+    exemplars: usize,
+}
+
+impl StoredSamples {
+    /// Adds what the owners of the forwarded samples stored (their refusals' reasons
+    /// are already sentences).
+    fn absorb(&mut self, o: crate::otlp::Outcome) {
+        let refused = usize::try_from(o.rejected.count).unwrap_or(0);
+        self.total += o.accepted + refused;
+        self.stored += o.accepted;
+        self.refused += refused;
+        self.reasons.extend(o.rejected.reasons().iter().cloned());
+    }
+
+    /// As an outcome a forwarding ingester sums: stored (and duplicate) samples
+    /// accepted, the refused ones rejected with their reasons.
+    pub(crate) fn outcome(&self) -> crate::otlp::Outcome {
+        let mut rejected = crate::otlp::Rejections::default();
+        rejected.absorb(self.refused as i64, self.reasons.clone());
+        crate::otlp::Outcome {
+            accepted: self.stored + self.duplicates,
+            rejected,
+            retimed: 0,
+        }
+    }
+
+    /// The response: 204 (with 2.0's written counts), or 400 naming what was refused.
+    fn answer(self, v2: bool) -> WriteResult {
+        // Exact duplicates are stored already: written, as Prometheus counts them.
+        let written = v2.then_some(Written {
+            samples: self.stored + self.duplicates,
+            histograms: 0,
+            exemplars: self.exemplars,
+        });
+        let mut problems = Vec::new();
+        if self.refused > 0 {
+            problems.push(format!(
+                "{} of {} samples refused ({} stored, {} exact duplicates dropped): {}",
+                self.refused,
+                self.total,
+                self.stored,
+                self.duplicates,
+                self.reasons.join("; ")
+            ));
+        }
+        if self.histograms > 0 {
+            problems.push(format!(
+                "{} native histogram samples refused: native histograms are not supported",
+                self.histograms
+            ));
+        }
+        if !problems.is_empty() {
+            // Like Prometheus' receiver: what could be stored is, and the 400 tells the
+            // sender not to retry the rest.
+            return Err((IngestError::BadRequest(problems.join("; ")), written));
+        }
+        Ok(written)
+    }
+}
+
+/// Stores decoded samples here: order and duplicate checks, the tenant's limits, the
+/// WAL (under `st.batch` when this is a forwarded part), then metadata and exemplars.
+pub(crate) async fn store_decoded(
+    st: &IngestState,
+    tenant: &str,
+    decoded: Decoded,
+    bytes: usize,
+) -> Result<StoredSamples, IngestError> {
     let Decoded {
         samples,
         series,
@@ -480,7 +578,7 @@ async fn write_inner(
         histograms,
         metadata,
     } = decoded;
-    let total = samples.len();
+    let limits = st.limiter.limits(tenant);
     let metric_of = |i: usize| {
         let id = samples[i].id;
         series
@@ -504,21 +602,15 @@ async fn write_inner(
         admitted.over_series_limit as u64,
     );
     let stored = admitted.kept.len();
-    st.limiter
-        .take(
-            tenant,
-            &[
-                (Rate::Samples, stored as u64),
-                (Rate::Bytes, raw.len() as u64),
-            ],
-        )
-        .map_err(|e| fail(e.into()))?;
+    st.limiter.take(
+        tenant,
+        &[(Rate::Samples, stored as u64), (Rate::Bytes, bytes as u64)],
+    )?;
     if stored > 0 {
-        let (series, batch) = kept_batch(&samples, series, &admitted.kept).map_err(fail)?;
+        let (series, batch) = kept_batch(&samples, series, &admitted.kept)?;
         st.storage
-            .append_samples(tenant, series, batch)
-            .await
-            .map_err(|e| fail(e.into()))?;
+            .append_samples_as(st.batch, tenant, series, batch)
+            .await?;
     }
     st.samples.commit(&admitted);
     // Metadata is kept only once the request's samples are stored.
@@ -537,37 +629,16 @@ async fn write_inner(
             e
         })
         .collect();
-    let stored_exemplars = st
-        .storage
-        .append_exemplars(exemplars)
-        .await
-        .map_err(|e| fail(e.into()))?;
-    // Exact duplicates are stored already: written, as Prometheus counts them.
-    let written = matches!(proto, Proto::V2).then_some(Written {
-        samples: stored + admitted.duplicates,
-        histograms: 0,
+    let stored_exemplars = st.storage.append_exemplars(exemplars).await?;
+    Ok(StoredSamples {
+        total: samples.len(),
+        stored,
+        duplicates: admitted.duplicates,
+        refused: admitted.refused,
+        reasons: admitted.reasons,
+        histograms,
         exemplars: stored_exemplars,
-    });
-    let mut problems = Vec::new();
-    if admitted.refused > 0 {
-        problems.push(format!(
-            "{} of {total} samples refused ({stored} stored, {} exact duplicates dropped): {}",
-            admitted.refused,
-            admitted.duplicates,
-            admitted.reasons.join("; ")
-        ));
-    }
-    if histograms > 0 {
-        problems.push(format!(
-            "{histograms} native histogram samples refused: native histograms are not supported"
-        ));
-    }
-    if !problems.is_empty() {
-        // Like Prometheus' receiver: what could be stored is, and the 400 tells the
-        // sender not to retry the rest.
-        return Err((IngestError::BadRequest(problems.join("; ")), written));
-    }
-    Ok(written)
+    })
 }
 
 /// A request's samples by series id: 1.0 straight from the wire where it can
