@@ -79,6 +79,9 @@ fn surfaces(
     if parts.forwards
         && let (Some(token), Some(me)) = (cluster_token, config.cluster.own_ordinal())
     {
+        ingest
+            .spanmetrics
+            .label_with_node(&config.cluster.node_id());
         ingest.forward = Some(Arc::new(osprey_ingest::cluster::Forwarder::new(
             config.cluster.ingesters.clone(),
             me,
@@ -195,7 +198,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         data_dir = %config.server.data_dir.display(),
         "osprey {} ready", env!("CARGO_PKG_VERSION")
     );
-    let scrape = scrape_config(&config, self_addr, self_token);
+    let mut scrape = scrape_config(&config, self_addr, self_token);
+    if let Some(forward) = &s.ingest.forward {
+        share_targets(&mut scrape, forward, &config.cluster.node_id());
+    }
     spawn_background(&mut tasks, &storage, &s, scrape, &stop_rx, parts);
     // Rule groups evaluate on their own tasks; this one reloads them on SIGHUP and
     // stops them (their last writes go in before the final flush).
@@ -429,6 +435,29 @@ fn scrape_config(
     scrape
 }
 
+/// A cluster ingester scrapes only the targets it owns (a rendezvous hash of tenant,
+/// job and address, as spans and series are owned), and labels its scrape of itself
+/// with its node id, so that no two ingesters write one series.
+fn share_targets(
+    scrape: &mut osprey_config::ScrapeConfig,
+    forward: &osprey_ingest::cluster::Forwarder,
+    node: &str,
+) {
+    for job in &mut scrape.jobs {
+        if job.job_name == osprey_config::SELF_JOB {
+            job.labels.insert(
+                osprey_ingest::spanmetrics::INGESTER_LABEL.to_string(),
+                node.to_string(),
+            );
+            continue;
+        }
+        let tenant = job.tenant.clone().unwrap_or_else(|| scrape.tenant.clone());
+        let name = job.job_name.clone();
+        job.targets
+            .retain(|t| forward.owns(&tenant, format!("{name}\u{0}{t}").as_bytes()));
+    }
+}
+
 /// Stops the tasks in order, then closes storage (the final flush), within `timeout`.
 async fn drain(tasks: Tasks, storage: &Storage, timeout: std::time::Duration) {
     tracing::info!(order = ?tasks.names(), "shutting down: draining requests, then flushing");
@@ -578,4 +607,47 @@ async fn reload_on_sighup(rules: RuleManager, stopped: impl std::future::Future<
     #[cfg(not(unix))]
     stopped.await;
     rules.stop();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingesters_share_the_scrape_targets_and_each_labels_its_own_scrape() {
+        let ingesters: Vec<String> = (0..3).map(|i| format!("10.0.0.{i}:4319")).collect();
+        let job = osprey_config::ScrapeJob {
+            job_name: "node".into(),
+            targets: (0..30).map(|i| format!("host-{i}:9100")).collect(),
+            ..Default::default()
+        };
+        let config = osprey_config::ScrapeConfig {
+            jobs: vec![
+                job,
+                osprey_config::ScrapeJob::self_monitor("127.0.0.1:9090".parse().unwrap()),
+            ],
+            ..Default::default()
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for me in 0..3 {
+            let forward = osprey_ingest::cluster::Forwarder::new(
+                ingesters.clone(),
+                me,
+                "token".into(),
+                std::time::Duration::from_secs(1),
+            );
+            let mut mine = config.clone();
+            share_targets(&mut mine, &forward, &format!("ingester-{me}"));
+            let node = &mine.jobs[0].targets;
+            assert!(!node.is_empty() && node.len() < 30, "{node:?}");
+            for t in node {
+                assert!(seen.insert(t.clone()), "{t} scraped twice");
+            }
+            let own = &mine.jobs[1];
+            assert_eq!(own.targets, vec!["127.0.0.1:9090".to_string()]);
+            let label = own.labels.get(osprey_ingest::spanmetrics::INGESTER_LABEL);
+            assert_eq!(label.map(String::as_str), Some(&*format!("ingester-{me}")));
+        }
+        assert_eq!(seen.len(), 30, "every target scraped once");
+    }
 }

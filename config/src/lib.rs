@@ -33,7 +33,9 @@ pub use limits::{Limits, LimitsConfig};
 pub use load::{ConfigError, Problem, env_overrides, load, load_str};
 pub use query::QueryConfig;
 pub use rules::RulesConfig;
-pub use scrape::{RelabelAction, RelabelConfig, ScrapeAuthorization, ScrapeConfig, ScrapeJob};
+pub use scrape::{
+    RelabelAction, RelabelConfig, SELF_JOB, ScrapeAuthorization, ScrapeConfig, ScrapeJob,
+};
 pub use server::{FLUSH_OVERHEAD, ServerConfig};
 pub use spanmetrics::SpanMetricsConfig;
 pub use storage::{StorageConfig, StoreLocation};

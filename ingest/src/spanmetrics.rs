@@ -65,7 +65,13 @@ pub struct SpanMetrics {
     series: Mutex<HashMap<SeriesKey, Counts>>,
     /// Client→server edges (`servicegraph.rs`), written with the span metrics.
     graph: crate::servicegraph::ServiceGraph,
+    /// In a cluster, `osprey_ingester="<node id>"` on every series written, so that two
+    /// ingesters never write one series (each counts the traces it owns).
+    node_label: std::sync::OnceLock<(String, String)>,
 }
+
+/// The label a cluster ingester's derived series carry.
+pub const INGESTER_LABEL: &str = "osprey_ingester";
 
 /// A Prometheus label name for an attribute key.
 fn label_name(key: &str) -> String {
@@ -119,7 +125,16 @@ impl SpanMetrics {
             dimension_labels,
             series: Mutex::new(HashMap::new()),
             graph: crate::servicegraph::ServiceGraph::new(graph_wait),
+            node_label: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Labels every series written from now on with [`INGESTER_LABEL`] = `node` (a
+    /// cluster's ingester; set once).
+    pub fn label_with_node(&self, node: &str) {
+        let _ = self
+            .node_label
+            .set((INGESTER_LABEL.to_string(), node.to_string()));
     }
 
     /// Counts acknowledged spans; `weights[i]` is row `i`'s adjusted count. A request's
@@ -250,6 +265,11 @@ impl SpanMetrics {
             rows.push(sample(&format!("{DURATION}_sum"), labels.clone(), c.sum_ms));
             rows.push(sample(&format!("{DURATION}_count"), labels, c.calls));
         }
+        if let Some(node) = self.node_label.get() {
+            for row in out.values_mut().flatten() {
+                row.labels.push(node.clone());
+            }
+        }
         out
     }
 
@@ -277,6 +297,7 @@ impl SpanMetrics {
                 let Some(e) = slot.take() else { continue };
                 let mut labels = key.labels.clone();
                 labels.push(("le".to_string(), le(*bound)));
+                labels.extend(self.node_label.get().cloned());
                 out.push(Exemplar {
                     tenant: key.tenant.clone(),
                     metric: format!("{DURATION}_bucket"),
@@ -403,6 +424,31 @@ mod tests {
         assert_eq!(ex[0].metric, format!("{DURATION}_bucket"));
         // Taken once: the next write has none until new spans come.
         assert!(m.take_exemplars().is_empty());
+    }
+
+    #[test]
+    fn a_cluster_ingester_labels_every_series_and_exemplar_with_its_name() {
+        let m = SpanMetrics::new(SpanMetricsConfig::default());
+        m.label_with_node("osprey-ingester-1");
+        m.observe(
+            "t",
+            &[span("pay", "POST /pay", 5, "STATUS_CODE_OK")],
+            &[1.0],
+        );
+        let rows = m.samples(2_000);
+        let rows = &rows["t"];
+        assert!(!rows.is_empty());
+        let node = (INGESTER_LABEL.to_string(), "osprey-ingester-1".to_string());
+        assert!(rows.iter().all(|r| r.labels.contains(&node)), "{rows:?}");
+        assert_eq!(
+            value(rows, CALLS, &[(INGESTER_LABEL, "osprey-ingester-1")]),
+            1.0
+        );
+        assert!(
+            m.take_exemplars()
+                .iter()
+                .all(|e| e.series_labels.contains(&node))
+        );
     }
 
     #[test]

@@ -99,6 +99,12 @@ impl Forwarder {
         }
     }
 
+    /// Whether this ingester owns `key` of `tenant` while every ingester is up (a scrape
+    /// target, say).
+    pub fn owns(&self, tenant: &str, key: &[u8]) -> bool {
+        Ring::new(&self.ingesters).owner(tenant, key) == self.me
+    }
+
     /// Splits `req` by owner, stores every part with its owner and sums their outcomes.
     pub(crate) async fn store<P: Part>(
         &self,
