@@ -107,7 +107,11 @@ pub async fn open_storage(
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let storage_cfg = config.storage.clone();
-    let cluster = config.cluster.clone();
+    let mut cluster = config.cluster.clone();
+    if parts.sweeps {
+        // One compactor at a time, whatever its pod is called.
+        cluster.node_id = osprey_config::COMPACTOR_ID.to_string();
+    }
     let source = match (parts.follower, token) {
         (true, Some(t)) => Some(Arc::new(osprey_query::cluster::IngesterClient::new(
             cluster.ingesters.clone(),

@@ -222,7 +222,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // final flush, nothing more to acknowledge.
         anyhow::bail!(
             "fenced: another process with node id {:?} took over; exiting",
-            config.cluster.node_id()
+            match parts.sweeps {
+                true => osprey_config::COMPACTOR_ID.to_string(),
+                false => config.cluster.node_id(),
+            }
         );
     }
     drain(tasks, &storage, config.server.shutdown_timeout).await;
@@ -373,13 +376,12 @@ fn spawn_storage_tasks(
             }
         });
     }
-    if parts.follower {
-        let (st, rx) = (storage.clone(), stop_rx.clone());
-        let every = config.cluster.poll_interval;
-        tasks.spawn_infallible("manifest_poll", async move {
-            st.run_follower(every, stopped(rx)).await
-        });
-    }
+    // A querier follows the head; a writer sharing the store checks its epoch there.
+    let (st, rx) = (storage.clone(), stop_rx.clone());
+    let every = config.cluster.poll_interval;
+    tasks.spawn_infallible("manifest_poll", async move {
+        st.run_manifest_poll(every, stopped(rx)).await
+    });
 }
 
 /// Resolves once storage is fenced (checked every second).

@@ -115,6 +115,11 @@ impl Default for ClusterConfig {
     }
 }
 
+/// The node id the compactor role commits under, whatever its host name: its epoch in
+/// the manifest fences any other compactor (one at a time, `cluster.md`), its files are
+/// named after it, and it alone prunes old snapshots.
+pub const COMPACTOR_ID: &str = "compactor";
+
 /// What a node id may be, in words (it names data files and manifest entries).
 pub const NODE_ID_RULE: &str = "expected 1-63 characters of [A-Za-z0-9_.-]";
 

@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 
 pub use alerting::AlertingConfig;
 pub use auth::{ANY_TENANT, AuthConfig, Scope, TokenConfig};
-pub use cluster::{ClusterConfig, ManifestMode, NODE_ID_RULE, Role, node_id_is_valid};
+pub use cluster::{
+    COMPACTOR_ID, ClusterConfig, ManifestMode, NODE_ID_RULE, Role, node_id_is_valid,
+};
 pub use limits::{Limits, LimitsConfig};
 pub use load::{ConfigError, Problem, env_overrides, load, load_str};
 pub use query::QueryConfig;

@@ -295,10 +295,7 @@ pub(crate) fn publish(
     let manifest = match committed {
         Ok(m) => m,
         Err(e) => {
-            if matches!(e, StorageError::Fenced { .. }) {
-                inner.fenced.store(true, Ordering::SeqCst);
-                tracing::error!(error = %e, "fenced: refusing every write from now on");
-            }
+            inner.note_fenced(&e);
             return Err(e);
         }
     };

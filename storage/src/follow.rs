@@ -5,7 +5,7 @@
 //! holds, or through an ingester's memory above that snapshot's checkpoint for it.
 //!
 //! Its data directory keeps an empty WAL; it commits, quarantines and deletes
-//! nothing. The head is read again every `cluster.poll_interval` ([`Storage::run_follower`])
+//! nothing. The head is read again every `cluster.poll_interval` ([`Storage::run_manifest_poll`])
 //! and at once when an ingester says the snapshot is older than its last commit.
 
 use std::collections::BTreeMap;
@@ -181,7 +181,8 @@ impl Storage {
     /// to do. A writer calls it with `flush_lock` held
     /// ([`Storage::refresh_head_locked`]), so that no commit of its own interleaves.
     pub fn refresh_head(&self) -> Result<bool, StorageError> {
-        let Some(head) = self.inner.manifest_store.newer_head()? else {
+        let newer = self.inner.manifest_store.newer_head();
+        let Some(head) = self.fenced_on(newer)? else {
             return Ok(false);
         };
         let known: std::collections::HashSet<String> = match self.inner.state.read() {
@@ -214,14 +215,25 @@ impl Storage {
             .map_err(|e| StorageError::Closed(format!("manifest refresh task: {e}")))?
     }
 
-    /// A follower's poll of the head every `every` until `shutdown` (a writer returns
-    /// at once).
-    pub async fn run_follower(
+    /// `result`, after marking this process fenced (every write refused, and the
+    /// binary exits) when it says so.
+    fn fenced_on<T>(&self, result: Result<T, StorageError>) -> Result<T, StorageError> {
+        if let Err(e) = &result {
+            self.inner.note_fenced(e);
+        }
+        result
+    }
+
+    /// Every `every` until `shutdown`: a follower reads the head again; a writer
+    /// sharing the store checks that the head still holds its epoch, so a process whose
+    /// node id a newer one took is fenced within one poll, even if it commits nothing.
+    /// A writer on the local file returns at once.
+    pub async fn run_manifest_poll(
         &self,
         every: std::time::Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
-        if !self.is_follower() {
+        if !self.inner.manifest_store.shared() {
             return;
         }
         tokio::pin!(shutdown);
@@ -231,7 +243,12 @@ impl Storage {
                 _ = tokio::time::sleep(every) => {}
             }
             let s = self.clone();
-            match tokio::task::spawn_blocking(move || s.refresh_head()).await {
+            let poll = move || match s.is_follower() {
+                true => s.refresh_head().map(|_| ()),
+                false => s.fenced_on(s.inner.manifest_store.check_fence()),
+            };
+            match tokio::task::spawn_blocking(poll).await {
+                Ok(Err(StorageError::Fenced { .. })) => return,
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "reading the manifest head failed; will retry")

@@ -229,6 +229,14 @@ impl Inner {
         }
     }
 
+    /// Marks this process fenced when `e` says a newer process took its node id: every
+    /// write is refused from then on, and the binary exits.
+    pub(crate) fn note_fenced(&self, e: &StorageError) {
+        if matches!(e, StorageError::Fenced { .. }) && !self.fenced.swap(true, Ordering::SeqCst) {
+            tracing::error!(error = %e, "fenced: refusing every write from now on");
+        }
+    }
+
     /// The name (without directory or extension) of a new data or series file.
     pub(crate) fn new_file_name(&self) -> String {
         let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);

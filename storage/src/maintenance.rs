@@ -295,6 +295,7 @@ impl Storage {
             let cutoff = chrono::Utc::now()
                 .checked_sub_signed(age)
                 .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+            s.inner.manifest_store.prune_snapshots();
             let mut swept = 0;
             for prefix in ["tables", "series"] {
                 for (p, modified) in s.inner.blobs.list_with_times(prefix)? {

@@ -12,9 +12,11 @@
 //! file is carried over: the first snapshot is that manifest, and the file is renamed
 //! to `MANIFEST.migrated`.
 //!
-//! Old snapshots are pruned here behind a boundary marker (in a cluster the compactor
-//! role takes this over): all but the newest [`KEEP`] that are older than
-//! `cluster.deletion_delay`, so a reader holding an older head can still read it.
+//! Old snapshots are pruned here behind a boundary marker, by one writer only: the
+//! compactor in a cluster (node id `compactor`, every maintenance round and every
+//! [`PRUNE_EVERY`] commits), or the single node when no ingesters are listed. All but
+//! the newest [`KEEP`] that are older than `cluster.deletion_delay` go, so a reader
+//! holding an older head can still read it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -50,6 +52,8 @@ pub(crate) struct BucketManifest {
     deletion_delay: Duration,
     /// A querier's view: no epoch, no commits, every writer's checkpoint as stored.
     follower: bool,
+    /// Whether this writer prunes old snapshots (the compactor, or a single node).
+    prunes: bool,
 }
 
 /// Whether the store holds snapshots (a directory a local `MANIFEST` must not open).
@@ -85,6 +89,7 @@ impl BucketManifest {
         }
         let snapshots = blobs.snapshots();
         blobs.wait(snapshots.probe(&node_id))?;
+        let prunes = cluster.ingesters.is_empty() || node_id == osprey_config::COMPACTOR_ID;
         let mut this = BucketManifest {
             blobs: blobs.clone(),
             snapshots,
@@ -93,6 +98,7 @@ impl BucketManifest {
             head: Mutex::new((0, Manifest::default())),
             deletion_delay: cluster.deletion_delay,
             follower: false,
+            prunes,
         };
         let existing = this.read_head()?;
         let seeded = existing.is_none();
@@ -133,6 +139,7 @@ impl BucketManifest {
             head: Mutex::new((0, Manifest::default())),
             deletion_delay: cluster.deletion_delay,
             follower: true,
+            prunes: false,
         };
         let (seq, head) = this.read_head()?.unwrap_or_default();
         *this.head.lock().map_err(|_| poisoned())? = (seq, head.clone());
@@ -200,6 +207,9 @@ impl BucketManifest {
     }
 
     fn prune(&self) {
+        if !self.prunes {
+            return;
+        }
         match self
             .blobs
             .wait(self.snapshots.prune(KEEP, self.deletion_delay))
@@ -237,7 +247,7 @@ impl ManifestStore for BucketManifest {
                 Commit::Committed { seq } => {
                     *head = (seq, next.clone());
                     if seq % PRUNE_EVERY == 0 {
-                        self.prune();
+                        self.prune_snapshots();
                     }
                     return Ok(next);
                 }
@@ -263,6 +273,9 @@ impl ManifestStore for BucketManifest {
         let Some((seq, m)) = self.read_head()? else {
             return Ok(None);
         };
+        if !self.follower {
+            self.check_epoch(&m)?;
+        }
         if seq <= known.0 {
             return Ok(None);
         }
@@ -277,6 +290,20 @@ impl ManifestStore for BucketManifest {
 
     fn deletion_delay(&self) -> Option<Duration> {
         Some(self.deletion_delay)
+    }
+
+    fn prune_snapshots(&self) {
+        self.prune();
+    }
+
+    fn check_fence(&self) -> Result<(), StorageError> {
+        if self.follower {
+            return Ok(());
+        }
+        match self.read_head()? {
+            Some((_, head)) => self.check_epoch(&head),
+            None => Ok(()),
+        }
     }
 }
 
@@ -365,5 +392,43 @@ mod tests {
             "{e}"
         );
         b.commit(&view_b, &|_| {}).unwrap();
+    }
+
+    /// In a cluster only the compactor prunes old snapshots; two compactors fence each
+    /// other whatever their host names, since both commit as `compactor`.
+    #[test]
+    fn only_the_compactor_prunes_and_a_second_one_fences_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
+        let in_cluster = |id: &str| ClusterConfig {
+            ingesters: vec!["i-0:4319".into()],
+            deletion_delay: Duration::ZERO,
+            ..node(id)
+        };
+        let count = || {
+            let names = std::fs::read_dir(dir.path().join("manifest")).unwrap();
+            let json = names.filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().ends_with(".json")
+            });
+            json.count() as u64
+        };
+        let (ingester, mut view) =
+            BucketManifest::open(dir.path(), &blobs, &in_cluster("i-0")).unwrap();
+        for _ in 0..KEEP + 2 * PRUNE_EVERY {
+            view = ingester.commit(&view, &|m| m.wal_checkpoint += 1).unwrap();
+        }
+        let before = count();
+        assert!(
+            before > KEEP + PRUNE_EVERY,
+            "an ingester pruned: {before} left"
+        );
+        let compactor = in_cluster(osprey_config::COMPACTOR_ID);
+        let (first, seen) = BucketManifest::open(dir.path(), &blobs, &compactor).unwrap();
+        first.prune_snapshots();
+        assert_eq!(count(), KEEP, "the compactor keeps the newest {KEEP}");
+        let (_second, _) = BucketManifest::open(dir.path(), &blobs, &compactor).unwrap();
+        let e = first.commit(&seen, &|_| {}).unwrap_err();
+        assert!(matches!(e, StorageError::Fenced { .. }), "{e}");
     }
 }

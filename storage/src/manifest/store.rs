@@ -61,6 +61,16 @@ pub(crate) trait ManifestStore: Send + Sync {
     fn deletion_delay(&self) -> Option<std::time::Duration> {
         None
     }
+
+    /// Deletes old snapshots, when this process is the one that prunes them (nothing
+    /// for the local file, which is rewritten in place).
+    fn prune_snapshots(&self) {}
+
+    /// Reads the head and fails with `Fenced` when a newer process holds this one's
+    /// node id (nothing to check for the local file or a follower).
+    fn check_fence(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 /// Opens the commit point `cluster.manifest` names and returns it with the head
