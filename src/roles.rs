@@ -77,6 +77,14 @@ pub fn check(config: &Config, role: Role) -> anyhow::Result<()> {
     if let Some((key, message)) = problems.first() {
         anyhow::bail!("{key}: {message}");
     }
+    let c = &config.cluster;
+    if role == Role::Ingester && c.own_ordinal().is_none() {
+        anyhow::bail!(
+            "cluster.ingesters: --role ingester must be listed: no entry is cluster.internal_addr ({}) or starts with this node's id {:?} (node_id, or the host name)",
+            c.internal_addr,
+            c.node_id()
+        );
+    }
     Ok(())
 }
 
@@ -120,11 +128,32 @@ pub async fn open_storage(
         ))),
         _ => None,
     };
+    // An ingester asks the others which of its WAL's forwarded batches they stored in
+    // its place while it was down.
+    let peers = match (parts.forwards, token, cluster.own_ordinal()) {
+        (true, Some(t), Some(me)) => Some(Arc::new(osprey_ingest::cluster::peers::Peers::new(
+            &cluster.ingesters,
+            me,
+            t.to_string(),
+            cluster.forward_timeout,
+        ))),
+        _ => None,
+    };
     let open_dir = dir.clone();
-    let opened = tokio::task::spawn_blocking(move || match source {
-        Some(s) => Storage::open_follower(&open_dir, storage_cfg, &cluster, s),
-        None => Storage::open_with(&open_dir, storage_cfg, &cluster),
+    let opened = tokio::task::spawn_blocking(move || match (source, peers) {
+        (Some(s), _) => Storage::open_follower(&open_dir, storage_cfg, &cluster, s),
+        (None, Some(p)) => Storage::open_ingester(&open_dir, storage_cfg, &cluster, p),
+        (None, None) => Storage::open_with(&open_dir, storage_cfg, &cluster),
     })
     .await?;
-    opened.with_context(|| format!("cannot open storage in {}", dir.display()))
+    let storage = opened.with_context(|| format!("cannot open storage in {}", dir.display()))?;
+    if storage.batch_ids().held_elsewhere() > 0 {
+        // Batches another ingester stored in this one's place: flushed now, the WAL
+        // segments holding this node's copies are gone before anyone else forgets.
+        storage
+            .flush_wal()
+            .await
+            .context("flushing after leaving out batches held by another ingester")?;
+    }
+    Ok(storage)
 }

@@ -84,7 +84,7 @@ fn surfaces(
             .label_with_node(&config.cluster.node_id());
         ingest.forward = Some(Arc::new(osprey_ingest::cluster::Forwarder::new(
             config.cluster.ingesters.clone(),
-            me,
+            Some(me),
             token.to_string(),
             config.cluster.forward_timeout,
         )));
@@ -634,7 +634,7 @@ mod tests {
         for me in 0..3 {
             let forward = osprey_ingest::cluster::Forwarder::new(
                 ingesters.clone(),
-                me,
+                Some(me),
                 "token".into(),
                 std::time::Duration::from_secs(1),
             );

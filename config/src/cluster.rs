@@ -233,7 +233,12 @@ impl ClusterConfig {
                     "cluster.ingesters".to_string(),
                     format!("--role {role} needs the ingesters' internal addresses"),
                 ));
-            } else if role == Role::Ingester && self.own_ordinal().is_none() {
+            } else if role == Role::Ingester
+                && !self.node_id.is_empty()
+                && self.own_ordinal().is_none()
+            {
+                // With node_id empty, the host name where it runs decides (`serve`
+                // checks it there; a check elsewhere cannot).
                 out.push((
                     "cluster.ingesters".to_string(),
                     format!(

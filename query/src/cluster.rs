@@ -52,14 +52,7 @@ impl IngesterClient {
     /// Runs `f` to completion from a blocking caller (a query's thread, or a runtime
     /// worker through `block_in_place`), with the runtime entered for its timers.
     fn wait<F: std::future::Future>(&self, f: F) -> F::Output {
-        let _entered = self.runtime.enter();
-        let block = || futures::executor::block_on(tokio::task::unconstrained(f));
-        // As `Blobs::wait`: on a worker, hand its queue to another thread first.
-        if self.runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
-            tokio::task::block_in_place(block)
-        } else {
-            block()
-        }
+        osprey_storage::files::blobs::wait_on(Some(&self.runtime), f)
     }
 
     async fn one(

@@ -19,14 +19,17 @@ pub const MAX_IDS: usize = 500_000;
 
 #[derive(Default)]
 struct Ids {
-    stored: HashMap<u128, Instant>,
+    /// When each batch was stored, and whether its rows are here (not when another
+    /// ingester holds them in this one's place: a retry is still acknowledged, but a
+    /// peer asking must not think this one has them).
+    stored: HashMap<u128, (Instant, bool)>,
     order: VecDeque<(Instant, u128)>,
     pending: HashSet<u128>,
 }
 
 impl Ids {
-    fn remember(&mut self, id: u128, at: Instant) {
-        if self.stored.insert(id, at).is_none() {
+    fn remember(&mut self, id: u128, at: Instant, here: bool) {
+        if self.stored.insert(id, (at, here)).is_none() {
             self.order.push_back((at, id));
         }
         self.forget_old(at);
@@ -39,11 +42,20 @@ impl Ids {
                 break;
             }
             self.order.pop_front();
-            if self.stored.get(&id) == Some(&at) {
+            if self.stored.get(&id).is_some_and(|(t, _)| *t == at) {
                 self.stored.remove(&id);
             }
         }
     }
+}
+
+/// The other ingesters of a cluster, asked by one that restarts: a batch it stored
+/// just before it went down, without its answer reaching the sender, may have been
+/// sent to another ingester in its place and stored there (`cluster.md`, "Write path").
+/// Blocking: called while the storage opens.
+pub trait BatchPeers: Send + Sync {
+    /// Which of `ids` (batches in this node's WAL) another ingester holds.
+    fn held_elsewhere(&self, ids: &[u128]) -> Vec<u128>;
 }
 
 /// The forwarded batches this node stored recently, and those being stored now.
@@ -76,7 +88,7 @@ impl Storing {
         self.done = true;
         if let Ok(mut ids) = self.ids.ids.lock() {
             ids.pending.remove(&self.id);
-            ids.remember(self.id, Instant::now());
+            ids.remember(self.id, Instant::now(), true);
         }
     }
 }
@@ -111,14 +123,31 @@ impl BatchIds {
         })
     }
 
-    /// Remembers the ids of records replayed from the WAL.
-    pub(crate) fn replayed(&self, found: impl IntoIterator<Item = u128>) {
+    /// Remembers the ids of records replayed from the WAL; `here`: whether their rows
+    /// are (false for those another ingester holds in this one's place).
+    pub(crate) fn replayed(&self, found: impl IntoIterator<Item = u128>, here: bool) {
         if let Ok(mut ids) = self.ids.lock() {
             let now = Instant::now();
             for id in found {
-                ids.remember(id, now);
+                ids.remember(id, now, here);
             }
         }
+    }
+
+    /// Whether the rows of batch `id` are here (stored recently, or replayed).
+    pub fn holds(&self, id: u128) -> bool {
+        self.ids
+            .lock()
+            .is_ok_and(|ids| ids.stored.get(&id).is_some_and(|(_, here)| *here))
+    }
+
+    /// How many remembered batches another ingester holds in this one's place (left
+    /// out of the replay): after a flush, the WAL no longer holds them, so a later replay
+    /// need not ask again (the other may have forgotten by then).
+    pub fn held_elsewhere(&self) -> usize {
+        self.ids.lock().map_or(0, |ids| {
+            ids.stored.values().filter(|(_, here)| !here).count()
+        })
     }
 
     /// How many ids are remembered now.
@@ -150,16 +179,23 @@ mod tests {
         again.stored();
         assert!(matches!(ids.begin(7), Begin::Stored));
         assert_eq!(ids.len(), 1);
-        ids.replayed([8, 9]);
+        ids.replayed([8], true);
+        ids.replayed([9], false);
         assert!(matches!(ids.begin(9), Begin::Stored));
+        assert!(ids.holds(8) && ids.holds(7));
+        assert!(
+            !ids.holds(9),
+            "held elsewhere: a retry is acknowledged, a peer is told no"
+        );
+        assert_eq!(ids.held_elsewhere(), 1);
     }
 
     #[test]
     fn old_ids_are_forgotten() {
         let mut ids = Ids::default();
         let start = Instant::now();
-        ids.remember(1, start);
-        ids.remember(2, start + WINDOW);
+        ids.remember(1, start, true);
+        ids.remember(2, start + WINDOW, true);
         assert!(ids.stored.contains_key(&1), "kept for the whole window");
         ids.forget_old(start + WINDOW + Duration::from_secs(1));
         assert!(!ids.stored.contains_key(&1));

@@ -30,12 +30,24 @@ impl Storage {
     }
 
     async fn flush_locked(&self) -> Result<FlushStats, StorageError> {
+        self.flush_rotated(false).await
+    }
+
+    /// Flushes what is buffered and moves the WAL checkpoint past every segment
+    /// written so far, even when no row is buffered (an ingester whose replay left out
+    /// batches another ingester holds: its segments must go before anyone forgets).
+    pub async fn flush_wal(&self) -> Result<FlushStats, StorageError> {
+        let _guard = self.inner.flush_lock.lock().await;
+        self.flush_rotated(true).await
+    }
+
+    async fn flush_rotated(&self, even_empty: bool) -> Result<FlushStats, StorageError> {
         self.inner.flush_forced.store(false, Ordering::SeqCst);
         if self.is_follower() {
             // A querier holds no rows of its own and commits nothing.
             return Ok(FlushStats::default());
         }
-        self.rotate().await?;
+        self.rotate(even_empty).await?;
         let mut stats = FlushStats::default();
         for f in self.frozen()? {
             let inner = Arc::clone(&self.inner);
@@ -54,7 +66,7 @@ impl Storage {
         if self.is_follower() || self.buffered_bytes_of(tenant) == 0 {
             return Ok(FlushStats::default());
         }
-        self.rotate().await?;
+        self.rotate(false).await?;
         let mut stats = FlushStats::default();
         for (i, f) in self.frozen()?.into_iter().enumerate() {
             if !f.tables.keys().any(|(t, _)| t == tenant) {
@@ -83,9 +95,9 @@ impl Storage {
 
     /// Rotates the WAL segment and freezes the active memtable (the writer does both
     /// in one step).
-    async fn rotate(&self) -> Result<(), StorageError> {
+    async fn rotate(&self, even_empty: bool) -> Result<(), StorageError> {
         let (ack, done) = oneshot::channel();
-        self.send(Cmd::Rotate { ack })?;
+        self.send(Cmd::Rotate { even_empty, ack })?;
         done.await
             .map_err(|_| StorageError::Closed("WAL writer stopped".into()))?
     }

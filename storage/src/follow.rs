@@ -93,7 +93,7 @@ impl Storage {
         cluster: &ClusterConfig,
         source: Arc<dyn UnflushedSource>,
     ) -> Result<Self, StorageError> {
-        Self::open_inner(dir, config, cluster, Some(source))
+        Self::open_inner(dir, config, cluster, crate::open::Link::Follower(source))
     }
 
     /// Whether this storage follows the bucket snapshots (a querier).

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use osprey_config::{ClusterConfig, StorageConfig};
 
+use crate::batch_ids::BatchPeers;
 use crate::files::blobs;
 use crate::index::{fulltext, tag_index, trace_index};
 use crate::manifest;
@@ -34,18 +35,35 @@ impl Storage {
         config: StorageConfig,
         cluster: &ClusterConfig,
     ) -> Result<Self, StorageError> {
-        Self::open_inner(dir, config, cluster, None)
+        Self::open_inner(dir, config, cluster, Link::None)
     }
 
-    /// Opens `dir` as this process's storage; with `source`, as a follower of the
-    /// bucket snapshots (`follow.rs`): the WAL in `dir` stays empty, nothing is
-    /// committed, quarantined or deleted, and unflushed rows come from `source`.
+    /// [`Storage::open_with`] for a cluster's ingester: before its WAL's forwarded
+    /// batches are replayed, `peers` says which of them another ingester stored in
+    /// its place while it was down (`batch_ids.rs`); those are left out.
+    pub fn open_ingester(
+        dir: &Path,
+        config: StorageConfig,
+        cluster: &ClusterConfig,
+        peers: Arc<dyn BatchPeers>,
+    ) -> Result<Self, StorageError> {
+        Self::open_inner(dir, config, cluster, Link::Ingester(peers))
+    }
+
+    /// Opens `dir` as this process's storage; as a follower of the bucket snapshots
+    /// (`follow.rs`) with [`Link::Follower`]: the WAL in `dir` stays empty, nothing is
+    /// committed, quarantined or deleted, and unflushed rows come from its source.
     pub(crate) fn open_inner(
         dir: &Path,
         config: StorageConfig,
         cluster: &ClusterConfig,
-        source: Option<Arc<dyn crate::follow::UnflushedSource>>,
+        link: Link,
     ) -> Result<Self, StorageError> {
+        let (source, peers) = match link {
+            Link::None => (None, None),
+            Link::Follower(s) => (Some(s), None),
+            Link::Ingester(p) => (None, Some(p)),
+        };
         let max_exemplars = config.max_exemplars;
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir).map_err(|e| StorageError::io(&wal_dir, e))?;
@@ -138,8 +156,17 @@ impl Storage {
                     metrics.add_quarantined(1);
                 }
             }
-            batch_ids.replayed(records.iter().filter_map(|r| r.batch_id));
+            let elsewhere = held_elsewhere(peers.as_deref(), &records);
+            let (away, here): (Vec<u128>, Vec<u128>) = records
+                .iter()
+                .filter_map(|r| r.batch_id)
+                .partition(|b| elsewhere.contains(b));
+            batch_ids.replayed(here, true);
+            batch_ids.replayed(away, false);
             for r in records {
+                if r.batch_id.is_some_and(|b| elsewhere.contains(&b)) {
+                    continue;
+                }
                 if manifest.covers(&r.tenant, id) {
                     // That tenant's own flush already put it in files.
                     continue;
@@ -301,4 +328,34 @@ fn warn_unknown_series(
             "WAL: samples of series without a definition (lost with a damaged segment)"
         );
     }
+}
+
+/// How a process's storage is linked to the other nodes of a cluster when it opens.
+pub(crate) enum Link {
+    /// A single node, or a writer that needs nothing of the others.
+    None,
+    /// A querier: it follows the snapshots and reads unflushed rows from the source.
+    Follower(Arc<dyn crate::follow::UnflushedSource>),
+    /// An ingester: its peers say which forwarded batches they stored in its place.
+    Ingester(Arc<dyn BatchPeers>),
+}
+
+/// The forwarded batches among `records` that another ingester stored in this one's
+/// place (asked once per segment; none without peers).
+fn held_elsewhere(
+    peers: Option<&dyn BatchPeers>,
+    records: &[wal::WalRecord],
+) -> std::collections::HashSet<u128> {
+    let ids: Vec<u128> = records.iter().filter_map(|r| r.batch_id).collect();
+    let (Some(peers), false) = (peers, ids.is_empty()) else {
+        return Default::default();
+    };
+    let held: std::collections::HashSet<u128> = peers.held_elsewhere(&ids).into_iter().collect();
+    if !held.is_empty() {
+        tracing::info!(
+            batches = held.len(),
+            "WAL: leaving out forwarded batches another ingester stored while this one was down"
+        );
+    }
+    held
 }

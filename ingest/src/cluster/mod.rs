@@ -6,11 +6,16 @@
 //!
 //! Every part carries a batch id (a hash of its bytes, the tenant and its owner), which
 //! its owner stores with the rows (`osprey_storage::batch_ids`): a request answered 5xx
-//! and retried unchanged is stored once. An owner that refuses (429, 503, not
-//! listening) is left out, and its part is split again over the others in rendezvous
-//! order; one that does not answer within `cluster.forward_timeout` fails the request
-//! with 503, for the client to retry.
+//! and retried unchanged is stored once. An owner that refuses (an error answer, or
+//! not listening: it stored nothing) is skipped, and the part goes whole, under the
+//! same id, to the next ingester in its rendezvous order; one whose answer is lost
+//! (the connection dropped after the part was sent, or no answer within
+//! `cluster.forward_timeout`) fails the request with 503, for the client to retry,
+//! since it may have stored the part. An owner that restarts asks the others which
+//! of its WAL's batches they stored in its place (`peers.rs`), so a part is counted
+//! once even when its owner stored it and crashed before answering.
 
+pub mod peers;
 mod push;
 pub mod rendezvous;
 pub mod split;
@@ -39,7 +44,9 @@ use crate::{IngestError, IngestState};
 /// The ingesters of `cluster.ingesters`, and which of them this one is.
 pub struct Forwarder {
     ingesters: Vec<String>,
-    me: usize,
+    /// This node's ordinal; `None` on a node that is not an ingester (the compactor
+    /// writing rule results).
+    me: Option<usize>,
     token: String,
     timeout: Duration,
     client: Client<HttpConnector, Full<Bytes>>,
@@ -78,18 +85,24 @@ impl Part for ExportMetricsServiceRequest {
     }
 }
 
-/// How one owner answered its part.
-enum Answer<P> {
+/// How one ingester answered a part.
+enum Answer {
     Stored(Outcome),
-    /// It refused or is not there: the part goes to the next owner.
-    Refused(String, P),
+    /// It stored nothing (refused, or not there): the part goes to the next one.
+    Refused(String),
+    /// Bad, or unknown whether it was stored: the request fails.
     Failed(IngestError),
 }
 
 impl Forwarder {
-    /// `ingesters` in ordinal order, this node being `me`; parts forwarded with the
-    /// cluster `token`, each answered within `timeout`.
-    pub fn new(ingesters: Vec<String>, me: usize, token: String, timeout: Duration) -> Self {
+    /// `ingesters` in ordinal order, this node being `me` (`None`: not an ingester);
+    /// parts forwarded with the cluster `token`, each answered within `timeout`.
+    pub fn new(
+        ingesters: Vec<String>,
+        me: Option<usize>,
+        token: String,
+        timeout: Duration,
+    ) -> Self {
         Forwarder {
             ingesters,
             me,
@@ -102,81 +115,82 @@ impl Forwarder {
     /// Whether this ingester owns `key` of `tenant` while every ingester is up (a scrape
     /// target, say).
     pub fn owns(&self, tenant: &str, key: &[u8]) -> bool {
-        Ring::new(&self.ingesters).owner(tenant, key) == self.me
+        Some(Ring::new(&self.ingesters).owner(tenant, key)) == self.me
     }
 
-    /// Splits `req` by owner, stores every part with its owner and sums their outcomes.
+    /// Splits `req` by owner, stores every part with its owner (or, when the owner
+    /// refuses, with the next ingester that takes it) and sums their outcomes.
     pub(crate) async fn store<P: Part>(
         &self,
         st: &IngestState,
         tenant: &str,
         req: P,
     ) -> Result<Outcome, IngestError> {
-        let mut ring = Ring::new(&self.ingesters);
-        let mut pending: Vec<(usize, P)> = req.split(&ring, tenant).into_iter().collect();
+        let ring = Ring::new(&self.ingesters);
+        let parts = req.split(&ring, tenant);
+        let sends = parts
+            .into_iter()
+            .map(|(owner, part)| self.deliver(st, tenant, &ring, owner, part));
         let mut total = Outcome::default();
-        while !pending.is_empty() {
-            let sends = pending.into_iter().map(|(owner, part)| async move {
-                (owner, self.send(st, tenant, owner, part).await)
-            });
-            let mut refused = Vec::new();
-            for (owner, answer) in futures::future::join_all(sends).await {
-                match answer {
-                    Answer::Stored(o) => total.absorb(o),
-                    Answer::Refused(why, part) => {
-                        tracing::warn!(ingester = %self.ingesters[owner], reason = %why,
-                            "an ingester refused its part; sending it to the next");
-                        ring.mark_down(owner);
-                        refused.push((owner, why, part));
-                    }
-                    Answer::Failed(e) => return Err(e),
-                }
-            }
-            if !refused.is_empty() && ring.all_down() {
-                let (owner, why, _) = &refused[0];
-                return Err(IngestError::Peer {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    message: format!(
-                        "no ingester took the request (the last, {}, answered: {why}); retry",
-                        self.ingesters[*owner]
-                    ),
-                });
-            }
-            pending = refused
-                .into_iter()
-                .flat_map(|(_, _, part)| part.split(&ring, tenant))
-                .collect();
+        for answer in futures::future::join_all(sends).await {
+            total.absorb(answer?);
         }
         Ok(total)
     }
 
-    /// Stores `part` with `owner` (this node, or over the node-to-node API).
-    async fn send<P: Part>(
+    /// Stores one part under the batch id its owner gives it: with the owner, or when
+    /// it refuses (it stored nothing), whole with the next ingester in the part's
+    /// rendezvous order, under the same id, so that the owner, back after a crash,
+    /// learns that another holds it (`BatchPeers`) and does not count it twice.
+    async fn deliver<P: Part>(
         &self,
         st: &IngestState,
         tenant: &str,
+        ring: &Ring<'_>,
         owner: usize,
         part: P,
-    ) -> Answer<P> {
+    ) -> Result<Outcome, IngestError> {
         let body = part.encode_to_vec();
         let id = batch_id(&body, tenant, owner);
-        if owner != self.me {
-            let addr = &self.ingesters[owner];
-            return match self.forward(addr, P::KIND, tenant, id, body).await {
-                Answer::Refused(why, ()) => Answer::Refused(why, part),
-                Answer::Stored(o) => Answer::Stored(o),
-                Answer::Failed(e) => Answer::Failed(e),
+        let mut part = Some(part);
+        let mut refusals = Vec::new();
+        for target in ring.ranked(owner, &id.to_le_bytes()) {
+            let answer = match Some(target) == self.me {
+                true => {
+                    let here = match part.take() {
+                        Some(p) => p,
+                        None => P::decode(body.as_slice()).map_err(|e| {
+                            IngestError::BadRequest(format!("a part does not decode again: {e}"))
+                        })?,
+                    };
+                    match store_once(st, tenant, id, here).await {
+                        Ok(o) => Answer::Stored(o),
+                        Err(e) if refusal(e.http_status()) => Answer::Refused(e.client_message()),
+                        Err(e) => Answer::Failed(e),
+                    }
+                }
+                false => {
+                    let addr = &self.ingesters[target];
+                    self.forward(addr, P::KIND, tenant, id, body.clone()).await
+                }
             };
+            match answer {
+                Answer::Stored(o) => return Ok(o),
+                Answer::Failed(e) => return Err(e),
+                Answer::Refused(why) => {
+                    tracing::warn!(ingester = %self.ingesters[target], reason = %why,
+                        "an ingester refused a part; sending it to the next");
+                    refusals.push(why);
+                }
+            }
         }
-        match store_once(st, tenant, id, part).await {
-            Ok(o) => Answer::Stored(o),
-            // Stored nothing: its bytes give the part back, to go elsewhere.
-            Err(e) if refusal(e.http_status()) => match P::decode(body.as_slice()) {
-                Ok(part) => Answer::Refused(e.client_message(), part),
-                Err(_) => Answer::Failed(e),
-            },
-            Err(e) => Answer::Failed(e),
-        }
+        Err(IngestError::Peer {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!(
+                "no ingester took a part of the request ({}); retry",
+                refusals.join("; ")
+            ),
+        })
     }
 
     async fn forward(
@@ -186,7 +200,7 @@ impl Forwarder {
         tenant: &str,
         id: u128,
         body: Vec<u8>,
-    ) -> Answer<()> {
+    ) -> Answer {
         let req = http::Request::post(format!("http://{addr}/internal/v1/push/{kind}"))
             .header("authorization", format!("Bearer {}", self.token))
             .header("x-scope-orgid", tenant)
@@ -197,38 +211,43 @@ impl Forwarder {
             Ok(r) => r,
             Err(e) => return Answer::Failed(IngestError::BadRequest(e.to_string())),
         };
-        let call = async {
-            let resp = self.client.request(req).await?;
-            let status = resp.status();
-            let body = resp.into_body().collect().await?.to_bytes();
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, body))
-        };
-        match tokio::time::timeout(self.timeout, call).await {
-            Err(_) => Answer::Failed(IngestError::Peer {
+        let ambiguous = |what: String| {
+            Answer::Failed(IngestError::Peer {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: format!(
-                    "ingester {addr} did not store its part within {:?}; retry",
-                    self.timeout
+                    "ingester {addr} {what}: whether it stored its part is unknown; retry"
                 ),
-            }),
-            // Not listening, or the connection dropped before an answer.
-            Ok(Err(e)) => Answer::Refused(format!("{addr}: {e}"), ()),
-            Ok(Ok((status, body))) if status == StatusCode::OK => {
-                match serde_json::from_slice::<push::Stored>(&body) {
-                    Ok(s) => Answer::Stored(s.into()),
-                    Err(e) => Answer::Failed(IngestError::Peer {
-                        status: StatusCode::BAD_GATEWAY,
-                        message: format!("ingester {addr} answered what is not an outcome: {e}"),
-                    }),
-                }
+            })
+        };
+        let call = async {
+            let resp = match self.client.request(req).await {
+                Ok(r) => r,
+                // It never connected: nothing reached it, another may take the part.
+                Err(e) if e.is_connect() => return Err(Answer::Refused(format!("{addr}: {e}"))),
+                Err(e) => return Err(ambiguous(format!("dropped the connection ({e})"))),
+            };
+            let status = resp.status();
+            match resp.into_body().collect().await {
+                Ok(b) => Ok((status, b.to_bytes())),
+                Err(e) => Err(ambiguous(format!("dropped its answer ({e})"))),
             }
-            Ok(Ok((status, body))) => {
-                let message = push::error_message(&body);
-                match refusal(status) {
-                    true => Answer::Refused(format!("{addr}: HTTP {status}: {message}"), ()),
-                    false => Answer::Failed(IngestError::Peer { status, message }),
-                }
-            }
+        };
+        let (status, body) = match tokio::time::timeout(self.timeout, call).await {
+            Err(_) => return ambiguous(format!("did not answer within {:?}", self.timeout)),
+            Ok(Err(answer)) => return answer,
+            Ok(Ok(answered)) => answered,
+        };
+        if status == StatusCode::OK {
+            return match serde_json::from_slice::<push::Stored>(&body) {
+                Ok(s) => Answer::Stored(s.into()),
+                Err(e) => ambiguous(format!("answered what is not an outcome ({e})")),
+            };
+        }
+        // An error answer: it stored nothing (it answers only after the WAL's ack).
+        let message = push::error_message(&body);
+        match refusal(status) {
+            true => Answer::Refused(format!("{addr}: HTTP {status}: {message}")),
+            false => Answer::Failed(IngestError::Peer { status, message }),
         }
     }
 }
@@ -246,31 +265,67 @@ fn batch_id(body: &[u8], tenant: &str, owner: usize) -> u128 {
     (u128::from(hi) << 64) | u128::from(lo)
 }
 
-/// Stores a part under its batch id on this node, unless it is stored already.
+/// Stores a part under its batch id on this node, unless it is stored already, to the
+/// end even if the caller stops waiting.
 pub(crate) async fn store_once<P: Part>(
     st: &IngestState,
     tenant: &str,
     id: u128,
     part: P,
 ) -> Result<Outcome, IngestError> {
-    match st.storage.batch_ids().begin(id) {
-        Begin::Stored => Ok(Outcome::default()),
-        Begin::InProgress => Err(IngestError::Peer {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: format!("batch {id:032x} is being stored by another request; retry"),
-        }),
-        Begin::New(storing) => {
-            let here = IngestState {
-                forward: None,
-                batch: Some(id),
-                ..st.clone()
-            };
-            let outcome = part.store(&here, tenant).await?;
-            storing.stored();
-            Ok(outcome)
-        }
-    }
+    // On a task of its own: the request waiting for it may be dropped (its sender went
+    // away), but a write handed to the WAL completes anyway, and its id must then be
+    // remembered, or a retry would store it again.
+    let (st, tenant) = (st.clone(), tenant.to_string());
+    tokio::spawn(async move { store_here(&st, &tenant, id, part).await })
+        .await
+        .map_err(|e| IngestError::Peer {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: format!("storing batch {id:032x} stopped: {e}"),
+        })?
 }
+
+async fn store_here<P: Part>(
+    st: &IngestState,
+    tenant: &str,
+    id: u128,
+    part: P,
+) -> Result<Outcome, IngestError> {
+    // The same batch being stored by an earlier attempt (its sender gave up on it):
+    // wait for that one, since its outcome decides whether this one stores anything.
+    // Not a refusal: another ingester must not take a batch that may be stored here.
+    let mut waited = Duration::ZERO;
+    let storing = loop {
+        match st.storage.batch_ids().begin(id) {
+            Begin::Stored => return Ok(Outcome::default()),
+            Begin::New(storing) => break storing,
+            Begin::InProgress if waited < IN_PROGRESS_WAIT => {
+                tokio::time::sleep(IN_PROGRESS_POLL).await;
+                waited += IN_PROGRESS_POLL;
+            }
+            Begin::InProgress => {
+                return Err(IngestError::Peer {
+                    status: StatusCode::CONFLICT,
+                    message: format!(
+                        "batch {id:032x} is still being stored by an earlier attempt; retry"
+                    ),
+                });
+            }
+        }
+    };
+    let here = IngestState {
+        forward: None,
+        batch: Some(id),
+        ..st.clone()
+    };
+    let outcome = part.store(&here, tenant).await?;
+    storing.stored();
+    Ok(outcome)
+}
+
+/// How long a batch waits for an earlier attempt at it to finish, and how often it looks.
+const IN_PROGRESS_WAIT: Duration = Duration::from_secs(5);
+const IN_PROGRESS_POLL: Duration = Duration::from_millis(10);
 
 impl Outcome {
     /// Adds another part's outcome to this one.

@@ -5,6 +5,9 @@
 //! in `X-Osprey-Batch` (32 hex digits), stores it once through the same pipeline as a
 //! client's request, and answers what it stored as JSON ([`Stored`]), or the error with
 //! its own status and `{"status": "error", "error": …}`.
+//!
+//! `POST /internal/v1/batches` with `{"ids": [hex, …]}`: which of those batches this
+//! node holds, `{"ids": […]}` (asked by an ingester that restarts, `peers.rs`).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,6 +19,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use osprey_auth::{RequestContext, Scope};
 use serde::{Deserialize, Serialize};
 
+use super::peers::Ids;
 use super::{Part, store_once};
 use crate::otlp::{Outcome, Rejections};
 use crate::remote_write::forward::SamplesPart;
@@ -55,9 +59,23 @@ pub fn internal_router(st: IngestState) -> Router {
             "/internal/v1/push/{kind}",
             axum::routing::post(push_handler),
         )
+        .route("/internal/v1/batches", axum::routing::post(batches_handler))
         .route_layer(osprey_auth::require(Scope::Ingest))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(st)
+}
+
+/// Which of the batch ids asked about this node holds (stored, or replayed).
+async fn batches_handler(
+    State(st): State<IngestState>,
+    axum::Json(asked): axum::Json<Ids>,
+) -> axum::Json<Ids> {
+    let held: Vec<u128> = asked
+        .parsed()
+        .into_iter()
+        .filter(|id| st.storage.batch_ids().holds(*id))
+        .collect();
+    axum::Json(Ids::of(&held))
 }
 
 async fn push_handler(

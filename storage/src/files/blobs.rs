@@ -134,18 +134,7 @@ impl Blobs {
     /// Storage calls belong on blocking threads anyway; this keeps a stray one from
     /// hanging the server.
     pub fn wait<F: std::future::Future>(&self, f: F) -> F::Output {
-        let block = || futures::executor::block_on(tokio::task::unconstrained(f));
-        match &self.runtime {
-            None => block(),
-            Some(h) => {
-                let _entered = h.enter();
-                if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
-                    tokio::task::block_in_place(block)
-                } else {
-                    block()
-                }
-            }
-        }
+        wait_on(self.runtime.as_ref(), f)
     }
 
     /// The data directory as an object store.
@@ -393,6 +382,27 @@ impl parquet::arrow::async_reader::AsyncFileReader for BlobReader {
                 .await?;
             Ok(Arc::new(metadata))
         })
+    }
+}
+
+/// Runs `f` to completion from a blocking caller, with `runtime` (the one whose tasks
+/// and timers `f` uses) entered; on one of its own workers through `block_in_place`,
+/// which hands the worker's queue to another first ([`Blobs::wait`] says why).
+pub fn wait_on<F: std::future::Future>(
+    runtime: Option<&tokio::runtime::Handle>,
+    f: F,
+) -> F::Output {
+    let block = || futures::executor::block_on(tokio::task::unconstrained(f));
+    match runtime {
+        None => block(),
+        Some(h) => {
+            let _entered = h.enter();
+            if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                tokio::task::block_in_place(block)
+            } else {
+                block()
+            }
+        }
     }
 }
 

@@ -39,3 +39,72 @@ async fn a_forwarded_batch_is_remembered_across_a_crash() {
         "the identified record's rows are replayed like any others"
     );
 }
+
+/// Says it holds the one batch it was built with.
+struct Holds(u128);
+
+impl crate::batch_ids::BatchPeers for Holds {
+    fn held_elsewhere(&self, ids: &[u128]) -> Vec<u128> {
+        ids.iter().copied().filter(|i| *i == self.0).collect()
+    }
+}
+
+#[tokio::test]
+async fn a_batch_another_ingester_stored_in_its_place_is_left_out_on_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = osprey_config::ClusterConfig::default();
+    let (taken, kept) = (11u128, 12u128);
+    {
+        let s = Storage::open(dir.path(), cfg()).unwrap();
+        for (id, n) in [(taken, 4), (kept, 2)] {
+            s.append_as(Some(id), "t", Signal::Logs, logs(n, "fwd"))
+                .await
+                .unwrap();
+        }
+        s.append("t", Signal::Logs, logs(3, "plain")).await.unwrap();
+        // Dropped without close: the crash before its answers went out.
+    }
+    let peers = std::sync::Arc::new(Holds(taken));
+    let s = Storage::open_ingester(dir.path(), cfg(), &cluster, peers).unwrap();
+    let rows: usize = s
+        .snapshot("t", Signal::Logs)
+        .batches
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(
+        rows,
+        2 + 3,
+        "the batch held elsewhere is not counted here too"
+    );
+    // A retry of it is acknowledged without storing it (the other ingester has it).
+    assert!(matches!(s.batch_ids().begin(taken), Begin::Stored));
+    // Asked in turn, it says it does not hold it: the other keeps its copy.
+    assert!(!s.batch_ids().holds(taken));
+    assert!(s.batch_ids().holds(kept));
+}
+
+#[tokio::test]
+async fn after_a_wal_flush_a_batch_left_out_is_not_asked_about_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = osprey_config::ClusterConfig::default();
+    {
+        let s = Storage::open(dir.path(), cfg()).unwrap();
+        s.append_as(Some(5), "t", Signal::Logs, logs(4, "fwd"))
+            .await
+            .unwrap();
+    }
+    let s =
+        Storage::open_ingester(dir.path(), cfg(), &cluster, std::sync::Arc::new(Holds(5))).unwrap();
+    assert_eq!(s.batch_ids().held_elsewhere(), 1);
+    // Nothing is buffered, yet the checkpoint moves past the segment holding it.
+    s.flush_wal().await.unwrap();
+    s.close().await.unwrap();
+    drop(s);
+    // The other ingester has forgotten by now: the copy must be gone from here.
+    let s =
+        Storage::open_ingester(dir.path(), cfg(), &cluster, std::sync::Arc::new(Holds(0))).unwrap();
+    let snap = s.snapshot("t", Signal::Logs);
+    let rows: usize = snap.batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!((rows, snap.files.len()), (0, 0));
+}

@@ -53,6 +53,9 @@ pub enum Cmd {
         ack: oneshot::Sender<Result<usize, StorageError>>,
     },
     Rotate {
+        /// Rotate even when the active memtable is empty (its segments hold only rows
+        /// already elsewhere: the checkpoint must still move past them).
+        even_empty: bool,
         ack: oneshot::Sender<Result<(), StorageError>>,
     },
 }
@@ -116,8 +119,8 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
                     exemplars,
                     ack,
                 } => (record, Pending::Exemplars { exemplars, ack }),
-                Cmd::Rotate { ack } => {
-                    rotate = Some(ack);
+                Cmd::Rotate { even_empty, ack } => {
+                    rotate = Some((even_empty, ack));
                     break;
                 }
             };
@@ -141,10 +144,10 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
                 }
             }
         }
-        if let Some(ack) = rotate {
-            let _ = ack.send(rotate_segment(inner, &mut segment, wal_dir));
+        if let Some((even_empty, ack)) = rotate {
+            let _ = ack.send(rotate_segment(inner, &mut segment, wal_dir, even_empty));
         } else if active_full(inner)
-            && let Err(e) = rotate_segment(inner, &mut segment, wal_dir)
+            && let Err(e) = rotate_segment(inner, &mut segment, wal_dir, false)
         {
             tracing::warn!(error = %e, "could not freeze a full memtable; the flusher will");
         }
@@ -305,6 +308,7 @@ fn rotate_segment(
     inner: &Inner,
     segment: &mut SegmentWriter,
     wal_dir: &std::path::Path,
+    even_empty: bool,
 ) -> Result<(), StorageError> {
     if inner.failed.load(Ordering::SeqCst) {
         return Err(StorageError::Closed(crate::wal::writer::FAILED.into()));
@@ -313,7 +317,7 @@ fn rotate_segment(
         .state
         .write()
         .map_err(|_| StorageError::Closed("state lock poisoned".into()))?;
-    if state.active.is_empty() {
+    if state.active.is_empty() && !even_empty {
         return Ok(());
     }
     segment.sync()?;
