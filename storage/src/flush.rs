@@ -300,10 +300,12 @@ pub(crate) fn publish(
     let poisoned = || StorageError::Closed("state lock poisoned".into());
     let base = inner.state.read().map_err(|_| poisoned())?.manifest.clone();
     let next_seq = inner.next_seq.load(Ordering::SeqCst);
+    let started = Instant::now();
     let committed = inner.manifest_store.commit(&base, &|m| {
         change(m);
         m.next_file_seq = m.next_file_seq.max(next_seq);
     });
+    inner.metrics.observe_manifest_commit(started.elapsed());
     let manifest = match committed {
         Ok(m) => m,
         Err(e) => {
