@@ -292,6 +292,43 @@ PROMQL = [
     "absent(cluster_probe_missing)",
     'label_replace(cluster_probe, "s", "x$1", "series", "(.*)")',
     "count(up) or vector(0)",
+    "min(cluster_probe)",
+    "stddev(cluster_probe)",
+    "stdvar(cluster_probe)",
+    "count by (series) (cluster_probe)",
+    "sum by (series) (cluster_probe)",
+    "bottomk(2, cluster_probe)",
+    "quantile(0.5, cluster_probe)",
+    "min_over_time(cluster_probe[15m])",
+    "sum_over_time(cluster_probe[15m])",
+    "last_over_time(cluster_probe[15m])",
+    "present_over_time(cluster_probe[15m])",
+    "quantile_over_time(0.9, cluster_probe[15m])",
+    "stddev_over_time(cluster_probe[15m])",
+    "resets(cluster_probe[15m])",
+    "delta(cluster_probe[15m])",
+    "deriv(cluster_probe[15m])",
+    "idelta(cluster_probe[15m])",
+    "rate(cluster_probe[15m])",
+    "increase(cluster_probe[15m])",
+    "irate(cluster_probe[15m])",
+    "cluster_probe * 2",
+    "cluster_probe + on(series) cluster_probe",
+    "abs(cluster_probe - 5)",
+    "clamp(cluster_probe, 1, 4)",
+    "clamp_min(cluster_probe, 2)",
+    "sort(cluster_probe)",
+    "sort_desc(cluster_probe)",
+    "timestamp(cluster_probe)",
+    "count(count by (series) (cluster_probe))",
+    "sum by (series) (cluster_probe) > 1",
+    "max(cluster_probe) - min(cluster_probe)",
+    "vector(1) + count(cluster_probe)",
+    "absent_over_time(cluster_probe_missing[15m])",
+    'label_join(cluster_probe, "j", "-", "series", "series")',
+    "vector(scalar(sum(cluster_probe)))",
+    "round(avg(cluster_probe))",
+    "topk(1, max_over_time(cluster_probe[15m]))",
 ]
 
 
@@ -389,6 +426,9 @@ def test_a_querier_counts_every_row_of_two_ingesters_once(osprey_factory, tmp_pa
     assert_partial_answers(querier, internal[1], in_files=20)
     ingesters[1].start()
     assert answers(querier, traces[5]) == answers(single, traces[5])
+    # A querier started later, with an empty directory, answers the same.
+    late = start_role(osprey_factory, cluster_config(bucket, token, "q-1", internal, "127.0.0.1:1"), "querier")
+    assert answers(late, traces[5]) == answers(single, traces[5])
 
     # Every acknowledged batch is visible through the querier at once, exactly once,
     # while the ingesters flush under it.
