@@ -28,7 +28,7 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib.proc_server import Server, free_port, log  # noqa: E402
+from lib.proc_server import Server, free_port, log, start_osprey  # noqa: E402
 
 BUCKET = "osprey-bench"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret"}
@@ -67,15 +67,7 @@ def config(endpoint: str, prefix: str, cluster: str) -> str:
 
 
 def start(binary: str, work: Path, name: str, text: str, role: str) -> Server:
-    cfg = work / f"{name}.toml"
-    cfg.write_text(text)
-    port = free_port()
-    argv = [binary, "serve", "--config", str(cfg), "--role", role, "--data-dir", str(work / name),
-            "--http-addr", f"127.0.0.1:{port}", "--otlp-grpc-addr", f"127.0.0.1:{free_port()}",
-            "--otlp-http-addr", f"127.0.0.1:{free_port()}"]
-    s = Server(name, argv, port, "/readyz", work / f"{name}.log", env={**os.environ, **CREDENTIALS})
-    s.start()
-    return s
+    return start_osprey(binary, work, name, text, role, env={**os.environ, **CREDENTIALS})
 
 
 def bodies(n: int, t_ns: int) -> list[tuple[str, bytes]]:

@@ -25,7 +25,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lib import proc_server  # noqa: E402
-from lib.proc_server import Server, free_port, log  # noqa: E402
+from lib.proc_server import Server, free_port, log, start_osprey  # noqa: E402
 
 RUNS = 9
 SERVICES = 10
@@ -37,15 +37,7 @@ def median_ms(f: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def start(binary: str, work: Path, name: str, config: str, role: str) -> Server:
-    cfg = work / f"{name}.toml"
-    cfg.write_text(config)
-    port = free_port()
-    argv = [binary, "serve", "--config", str(cfg), "--role", role, "--data-dir", str(work / name),
-            "--http-addr", f"127.0.0.1:{port}", "--otlp-grpc-addr", f"127.0.0.1:{free_port()}",
-            "--otlp-http-addr", f"127.0.0.1:{free_port()}"]
-    s = Server(name, argv, port, "/readyz", work / f"{name}.log")
-    s.start()
-    return s
+    return start_osprey(binary, work, name, config, role)
 
 
 def logs_body(batch: int, t_ns: int, lines: int) -> dict:

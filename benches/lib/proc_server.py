@@ -122,3 +122,19 @@ class Server:
 
     def get_json(self, path: str, **params: Any) -> Any:
         return self.get(path, **params).json()
+
+
+def start_osprey(binary: str, work: Path, name: str, config: str, role: str,
+                 env: dict[str, str] | None = None) -> Server:
+    """`osprey serve --role ROLE` with `config` on free ports, its data under `work/name`;
+    returns once it is ready."""
+    cfg = work / f"{name}.toml"
+    cfg.write_text(config)
+    port = free_port()
+    argv = [binary, "serve", "--config", str(cfg), "--role", role, "--data-dir", str(work / name),
+            "--http-addr", f"127.0.0.1:{port}", "--otlp-grpc-addr", f"127.0.0.1:{free_port()}",
+            "--otlp-http-addr", f"127.0.0.1:{free_port()}"]
+    s = Server(name, argv, port, "/readyz", work / f"{name}.log", env=env)
+    s.start()
+    return s
+

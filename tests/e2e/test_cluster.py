@@ -246,6 +246,41 @@ def start_role(osprey_factory, config: str, role: str) -> OspreyServer:
     return server
 
 
+# Flushes every second, maintenance every second, dropped files deleted after 4 s (and
+# queries time out after 2 s, as deletion_delay must exceed timeout + poll_interval).
+BUSY = {"flush_interval": "1s", "maintenance_interval": "1s", "deletion_delay": "4s", "timeout": "2s"}
+
+
+def config_for(tmp_path: Path, node: str, internal: list[str], addr: str, busy: bool = False) -> str:
+    """`cluster_config` over `tmp_path`'s bucket and token; `busy`: with `BUSY`'s timings."""
+    text = cluster_config(tmp_path / "bucket", tmp_path / "cluster-token", node, internal, addr)
+    if not busy:
+        return text
+    text = text.replace('flush_interval = "1h"', f'flush_interval = "{BUSY["flush_interval"]}"\n'
+                        f'maintenance_interval = "{BUSY["maintenance_interval"]}"')
+    text = text.replace('poll_interval = "1s"', f'poll_interval = "1s"\ndeletion_delay = "{BUSY["deletion_delay"]}"')
+    return text + f'[query]\ntimeout = "{BUSY["timeout"]}"\n'
+
+
+def loopback_cluster(
+    osprey_factory, tmp_path: Path, ingesters: int, queriers: int = 1, busy: bool = False
+) -> tuple[list[OspreyServer], list[OspreyServer], list[str]]:
+    """Ingesters and queriers over one shared directory (`tmp_path/bucket`), with their
+    internal addresses."""
+    (tmp_path / "bucket").mkdir()
+    (tmp_path / "cluster-token").write_text("loopback-cluster\n")
+    internal = [f"127.0.0.1:{p}" for p in free_ports(ingesters)]
+    writers = [
+        start_role(osprey_factory, config_for(tmp_path, f"ing-{i}", internal, internal[i], busy), "ingester")
+        for i in range(ingesters)
+    ]
+    readers = [
+        start_role(osprey_factory, config_for(tmp_path, f"q-{i}", internal, "127.0.0.1:1", busy), "querier")
+        for i in range(queriers)
+    ]
+    return writers, readers, internal
+
+
 def spans_of(trace_id: str, batch: int, t: int) -> list[dict]:
     return [
         span(trace_id, f"{batch + 1:08x}{i + 1:08x}", f"op-{i}", t + i, t + i + 1000, kind="SERVER")
@@ -393,15 +428,7 @@ def test_a_querier_counts_every_row_of_two_ingesters_once(osprey_factory, tmp_pa
     down (its unflushed rows left out and named in warnings, or 503 when asked for
     whole answers) and after its restart."""
     bucket = tmp_path / "bucket"
-    bucket.mkdir()
-    token = tmp_path / "cluster-token"
-    token.write_text("loopback-cluster\n")
-    internal = [f"127.0.0.1:{p}" for p in free_ports(2)]
-    ingesters = [
-        start_role(osprey_factory, cluster_config(bucket, token, f"ing-{i}", internal, internal[i]), "ingester")
-        for i in range(2)
-    ]
-    querier = start_role(osprey_factory, cluster_config(bucket, token, "q-0", internal, "127.0.0.1:1"), "querier")
+    ingesters, [querier], internal = loopback_cluster(osprey_factory, tmp_path, 2)
     single = osprey_factory()
     t = recent_second(600) * 1_000_000_000
     QUERY_AT[0] = t / 1e9 + 60
@@ -427,7 +454,7 @@ def test_a_querier_counts_every_row_of_two_ingesters_once(osprey_factory, tmp_pa
     ingesters[1].start()
     assert answers(querier, traces[5]) == answers(single, traces[5])
     # A querier started later, with an empty directory, answers the same.
-    late = start_role(osprey_factory, cluster_config(bucket, token, "q-1", internal, "127.0.0.1:1"), "querier")
+    late = start_role(osprey_factory, config_for(tmp_path, "q-1", internal, "127.0.0.1:1"), "querier")
     assert answers(late, traces[5]) == answers(single, traces[5])
 
     # Every acknowledged batch is visible through the querier at once, exactly once,
@@ -528,16 +555,7 @@ def test_ingesters_send_each_trace_and_series_to_its_owner_once(osprey_factory, 
     them (rendezvous hash of the trace id, of the series): each trace whole on one
     ingester; a request retried unchanged, to any ingester, is stored once; with an
     owner down, its parts go to the next and the request still succeeds."""
-    bucket = tmp_path / "bucket"
-    bucket.mkdir()
-    token = tmp_path / "cluster-token"
-    token.write_text("loopback-cluster\n")
-    internal = [f"127.0.0.1:{p}" for p in free_ports(3)]
-    ingesters = [
-        start_role(osprey_factory, cluster_config(bucket, token, f"ing-{i}", internal, internal[i]), "ingester")
-        for i in range(3)
-    ]
-    querier = start_role(osprey_factory, cluster_config(bucket, token, "q-0", internal, "127.0.0.1:1"), "querier")
+    ingesters, [querier], internal = loopback_cluster(osprey_factory, tmp_path, 3)
     t = recent_second(600) * 1_000_000_000
     QUERY_AT[0] = t / 1e9 + 60
 

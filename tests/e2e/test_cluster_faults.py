@@ -14,45 +14,12 @@ from pathlib import Path
 import requests
 
 from builders import assert_accepted, log_record, logs_request, post_otlp, traces_request
-from harness import OspreyServer, free_ports, recent_second
-from test_cluster import cluster_config, spans_of, start_role, warned
+from harness import OspreyServer, recent_second
+from test_cluster import config_for, loopback_cluster, spans_of, start_role, warned
 
 # How long a client keeps retrying one request before the test gives up on it.
 RETRY_FOR_S = 60
 SPANS_PER_REQUEST = 12
-
-
-# Flushes every second, maintenance every second, dropped files deleted after 4 s (and
-# queries time out after 2 s, as deletion_delay must exceed timeout + poll_interval).
-BUSY = {"flush_interval": "1s", "maintenance_interval": "1s", "deletion_delay": "4s", "timeout": "2s"}
-
-
-def config_for(tmp_path: Path, node: str, internal: list[str], addr: str, busy: bool) -> str:
-    text = cluster_config(tmp_path / "bucket", tmp_path / "cluster-token", node, internal, addr)
-    if not busy:
-        return text
-    text = text.replace('flush_interval = "1h"', f'flush_interval = "{BUSY["flush_interval"]}"\n'
-                        f'maintenance_interval = "{BUSY["maintenance_interval"]}"')
-    text = text.replace('poll_interval = "1s"', f'poll_interval = "1s"\ndeletion_delay = "{BUSY["deletion_delay"]}"')
-    return text + f'[query]\ntimeout = "{BUSY["timeout"]}"\n'
-
-
-def cluster(
-    osprey_factory, tmp_path: Path, busy: bool = False, queriers: int = 1
-) -> tuple[list[OspreyServer], list[OspreyServer], list[str]]:
-    """Three ingesters and `queriers` queriers over one shared directory."""
-    (tmp_path / "bucket").mkdir()
-    (tmp_path / "cluster-token").write_text("loopback-cluster\n")
-    internal = [f"127.0.0.1:{p}" for p in free_ports(3)]
-    ingesters = [
-        start_role(osprey_factory, config_for(tmp_path, f"ing-{i}", internal, internal[i], busy), "ingester")
-        for i in range(3)
-    ]
-    readers = [
-        start_role(osprey_factory, config_for(tmp_path, f"q-{i}", internal, "127.0.0.1:1", busy), "querier")
-        for i in range(queriers)
-    ]
-    return ingesters, readers, internal
 
 
 def request_body(n: int, t: int) -> dict:
@@ -87,7 +54,7 @@ def test_ingesters_killed_during_ingest_and_flush_lose_and_double_nothing(osprey
     """Ten rounds of SIGKILL of a random ingester while a client writes (retrying each
     request unchanged until it is acknowledged) and the others flush; each restarts on
     its own directory. Every span acknowledged is read back once."""
-    ingesters, [querier], _ = cluster(osprey_factory, tmp_path)
+    ingesters, [querier], _ = loopback_cluster(osprey_factory, tmp_path, 3)
     t = recent_second(600) * 1_000_000_000
     rng = random.Random(23)
     sent = [0]
@@ -130,7 +97,7 @@ def test_with_one_ingester_down_writes_go_on_and_reads_name_it(osprey_factory, t
     """One of three ingesters killed: at least 99% of requests to the other two are
     acknowledged at the first try within 5 s; reads answer in time with a warning naming
     it; after its restart the answers are whole again."""
-    ingesters, [querier], internal = cluster(osprey_factory, tmp_path)
+    ingesters, [querier], internal = loopback_cluster(osprey_factory, tmp_path, 3)
     t = recent_second(600) * 1_000_000_000
     for n in range(10):
         assert post_otlp(ingesters[n % 3], "traces", request_body(n, t)).status_code == 200
@@ -156,7 +123,7 @@ def test_every_acknowledged_batch_is_read_back_once_from_every_querier(osprey_fa
     """1,000 acknowledged batches, each read back from two queriers at once while the
     ingesters flush every second and the compactor merges and deletes: no batch
     missing, none twice, and no read leaves an ingester out."""
-    ingesters, queriers, internal = cluster(osprey_factory, tmp_path, busy=True, queriers=2)
+    ingesters, queriers, internal = loopback_cluster(osprey_factory, tmp_path, 3, queriers=2, busy=True)
     start_role(osprey_factory, config_for(tmp_path, "compactor-0", internal, "127.0.0.1:1", True), "compactor")
     t = recent_second(600) * 1_000_000_000
     for b in range(1000):
