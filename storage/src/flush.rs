@@ -307,7 +307,11 @@ pub(crate) fn publish(
     });
     inner.metrics.observe_manifest_commit(started.elapsed());
     let manifest = match committed {
-        Ok(m) => m,
+        Ok(m) => {
+            // The head held this process's epoch: its lease holds on.
+            inner.lease.confirm();
+            m
+        }
         Err(e) => {
             inner.note_fenced(&e);
             return Err(e);

@@ -245,7 +245,13 @@ impl Storage {
             let s = self.clone();
             let poll = move || match s.is_follower() {
                 true => s.refresh_head().map(|_| ()),
-                false => s.fenced_on(s.inner.manifest_store.check_fence()),
+                false => {
+                    let checked = s.fenced_on(s.inner.manifest_store.check_fence());
+                    if checked.is_ok() {
+                        s.inner.lease.confirm();
+                    }
+                    checked
+                }
             };
             match tokio::task::spawn_blocking(poll).await {
                 Ok(Err(StorageError::Fenced { .. })) => return,

@@ -39,6 +39,7 @@ pub mod files;
 mod flush;
 pub mod follow;
 pub mod index;
+mod lease;
 mod maintenance;
 mod manifest;
 mod memtable;
@@ -204,6 +205,8 @@ pub(crate) struct Inner {
     tail: Arc<tail::TailFeed>,
     /// The forwarded batches stored recently (`batch_ids.rs`).
     batch_ids: batch_ids::BatchIds,
+    /// A cluster ingester's lease on its node id (`lease.rs`).
+    lease: lease::Lease,
 }
 
 /// What reads keep of files between queries (each bounded).
@@ -287,6 +290,12 @@ impl Storage {
 
     /// Whether a newer process with this node id has taken over the manifest: this one
     /// acknowledges nothing more and should exit.
+    /// Whether this process may acknowledge writes under its lease now (`lease.rs`;
+    /// always on a single node); the error says why not.
+    pub fn lease_check(&self) -> Result<(), StorageError> {
+        self.inner.lease.check()
+    }
+
     pub fn is_fenced(&self) -> bool {
         self.inner.fenced.load(Ordering::SeqCst)
     }

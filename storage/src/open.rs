@@ -12,6 +12,7 @@ use osprey_config::{ClusterConfig, StorageConfig};
 use crate::batch_ids::BatchPeers;
 use crate::files::blobs;
 use crate::index::{fulltext, tag_index, trace_index};
+use crate::lease;
 use crate::manifest;
 use crate::memtable::Memtable;
 use crate::series::{exemplars, metadata};
@@ -244,6 +245,11 @@ impl Storage {
             },
             tail: Arc::default(),
             batch_ids,
+            // Only a cluster's ingester acknowledges writes others might take over.
+            lease: match (peers.is_some(), cluster.own_ordinal()) {
+                (true, Some(_)) => lease::Lease::claimed(cluster.poll_interval * 2),
+                _ => lease::Lease::none(),
+            },
         });
         let handle = writer::spawn(Arc::clone(&inner), rx, segment, wal_dir)
             .map_err(|e| StorageError::io(dir, e))?;

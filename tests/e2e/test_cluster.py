@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -609,3 +610,28 @@ def test_ingesters_send_each_trace_and_series_to_its_owner_once(osprey_factory, 
     ingesters[2].start()
     assert querier.sql("SELECT count(*), count(DISTINCT trace_id) FROM spans") == [[150, 50]]
     assert querier.sql("SELECT count(*) FROM spans GROUP BY trace_id HAVING count(*) <> 3") == []
+
+
+def test_a_paused_ingester_acknowledges_nothing_once_a_twin_took_its_node_id(osprey_factory, tmp_path: Path) -> None:
+    """An ingester stopped (SIGSTOP) while a twin with its node id starts and waits out
+    its lease: woken, the first one refuses writes (its lease ran out, or it is fenced)
+    rather than acknowledging them, and exits."""
+    ingesters, _, internal = loopback_cluster(osprey_factory, tmp_path, 2)
+    paused = ingesters[0]
+    assert paused.proc is not None
+    paused.proc.send_signal(signal.SIGSTOP)
+    try:
+        # The twin answers on its own internal address (the first still holds its port).
+        [twin_addr] = [f"127.0.0.1:{p}" for p in free_ports(1)]
+        twin_list = [twin_addr, internal[1]]
+        twin = start_role(osprey_factory, config_for(tmp_path, "ing-0", twin_list, twin_addr), "ingester")
+        logs = [log_record(recent_second(600) * 1_000_000_000, "after the takeover")]
+        assert_accepted(post_otlp(twin, "logs", logs_request("svc-twin", logs)))
+    finally:
+        paused.proc.send_signal(signal.SIGCONT)
+    r = post_otlp(paused, "logs", logs_request("svc-twin", logs))
+    assert r.status_code == 503, r.text
+    assert "lease ran out" in r.text or "fenced" in r.text, r.text
+    wait_until(lambda: not paused.running, timeout=20, message="the paused ingester's exit")
+    assert paused.proc is not None and paused.proc.returncode not in (0, None)
+    paused.proc = None  # its exit is the point

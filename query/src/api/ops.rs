@@ -110,6 +110,9 @@ pub async fn readyz(State(s): State<OpsState>) -> Response {
             "storage failed; see logs\n",
         )
             .into_response()
+    } else if let Err(e) = s.storage.lease_check() {
+        // A cluster ingester waiting out an earlier process's lease, or past its own.
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()
     } else if s.storage.is_disk_full() {
         // Still ready: queries are served; writes are refused (507) until space returns.
         (

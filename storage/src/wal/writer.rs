@@ -91,6 +91,8 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
         let mut group: Vec<Pending> = Vec::new();
         let mut rotate = None;
         let start = segment.written();
+        // A cluster ingester whose lease ran out writes nothing more (`lease.rs`).
+        let lease_error = inner.lease.check().err().map(|e| e.to_string());
         let mut write_error: Option<StorageError> = None;
         let mut next = Some(first);
         while let Some(cmd) = next.take() {
@@ -125,6 +127,7 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
                 }
             };
             if write_error.is_none()
+                && lease_error.is_none()
                 && let Err(e) = segment.append(&record)
             {
                 write_error = Some(e);
@@ -134,6 +137,11 @@ fn run(inner: &Inner, rx: &Receiver<Cmd>, mut segment: SegmentWriter, wal_dir: &
                 break;
             }
             next = rx.try_recv().ok();
+        }
+        if let Some(why) = &lease_error {
+            refuse_group(inner, std::mem::take(&mut group), || {
+                StorageError::Closed(why.clone())
+            });
         }
         if !group.is_empty() {
             match write_group_outcome(inner, &mut segment, start, write_error) {
