@@ -6,6 +6,7 @@ querier: none lost, none counted twice.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import requests
 
 from builders import assert_accepted, log_record, logs_request, post_otlp, traces_request
-from harness import OspreyServer, recent_second
+from harness import OspreyServer, recent_second, wait_until
 from test_cluster import config_for, loopback_cluster, spans_of, start_role, warned
 
 # How long a client keeps retrying one request before the test gives up on it.
@@ -140,3 +141,40 @@ def test_every_acknowledged_batch_is_read_back_once_from_every_querier(osprey_fa
                 assert q.sql("SELECT count(*) FROM logs") == [[b + 1]]
     merged = list((tmp_path / "bucket").glob("tables/**/logs/**/compactor-*.parquet"))
     assert merged, "the compactor merged files while the batches were read"
+
+
+def listed_files(bucket: Path) -> set[str]:
+    """The data files the newest manifest snapshot lists."""
+    newest = max((bucket / "manifest").glob("*.json"))
+    return {f["path"] for f in json.loads(newest.read_text())["files"]}
+
+
+def test_a_compactor_killed_while_it_merges_loses_and_doubles_nothing(osprey_factory, tmp_path: Path) -> None:
+    """Five rounds of SIGKILL of the compactor while the ingesters flush every second and
+    it merges what they wrote, each followed by a restart on its own directory: every
+    acknowledged line is read back once, and once things settle no data file is left
+    that the newest snapshot does not list."""
+    ingesters, [querier], internal = loopback_cluster(osprey_factory, tmp_path, 2, busy=True)
+    compactor = start_role(osprey_factory, config_for(tmp_path, "compactor-0", internal, "127.0.0.1:1", True), "compactor")
+    t = recent_second(600) * 1_000_000_000
+    rng = random.Random(5)
+    sent = 0
+    for _ in range(5):
+        deadline = time.monotonic() + rng.uniform(1.0, 2.5)
+        while time.monotonic() < deadline:
+            logs = [log_record(t + sent * 10 + i, f"merge line {sent} {i}") for i in range(10)]
+            assert_accepted(post_otlp(ingesters[sent % 2], "logs", logs_request("svc-merge", logs)))
+            sent += 1
+        compactor.kill()
+        compactor.start()
+    assert querier.sql("SELECT count(*), count(DISTINCT body) FROM logs") == [[sent * 10, sent * 10]]
+    merged = list((tmp_path / "bucket").glob("tables/**/logs/**/compactor-*.parquet"))
+    assert merged, "the compactor merged files between its deaths"
+    bucket = tmp_path / "bucket"
+
+    def only_listed_files_left() -> bool:
+        on_disk = {str(p.relative_to(bucket)) for p in bucket.glob("tables/**/*.parquet")}
+        return on_disk <= listed_files(bucket)
+
+    wait_until(only_listed_files_left, timeout=30, message="unlisted data files swept")
+    assert querier.sql("SELECT count(*), count(DISTINCT body) FROM logs") == [[sent * 10, sent * 10]]
