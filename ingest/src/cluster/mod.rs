@@ -150,7 +150,8 @@ impl Forwarder {
         owner: usize,
         part: P,
     ) -> Result<Outcome, IngestError> {
-        let body = part.encode_to_vec();
+        // Shared, not copied, by each attempt that forwards it.
+        let body = Bytes::from(part.encode_to_vec());
         let id = batch_id(&body, tenant, owner);
         let mut part = Some(part);
         let mut refusals = Vec::new();
@@ -159,7 +160,7 @@ impl Forwarder {
                 true => {
                     let here = match part.take() {
                         Some(p) => p,
-                        None => P::decode(body.as_slice()).map_err(|e| {
+                        None => P::decode(&body[..]).map_err(|e| {
                             IngestError::BadRequest(format!("a part does not decode again: {e}"))
                         })?,
                     };
@@ -193,20 +194,13 @@ impl Forwarder {
         })
     }
 
-    async fn forward(
-        &self,
-        addr: &str,
-        kind: &str,
-        tenant: &str,
-        id: u128,
-        body: Vec<u8>,
-    ) -> Answer {
+    async fn forward(&self, addr: &str, kind: &str, tenant: &str, id: u128, body: Bytes) -> Answer {
         let req = http::Request::post(format!("http://{addr}/internal/v1/push/{kind}"))
             .header("authorization", format!("Bearer {}", self.token))
             .header("x-scope-orgid", tenant)
             .header("content-type", "application/x-protobuf")
             .header(push::BATCH_HEADER, format!("{id:032x}"))
-            .body(Full::new(Bytes::from(body)));
+            .body(Full::new(body));
         let req = match req {
             Ok(r) => r,
             Err(e) => return Answer::Failed(IngestError::BadRequest(e.to_string())),
