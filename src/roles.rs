@@ -1,6 +1,7 @@
 //! What `osprey serve --role` turns on (`storage/docs/format/cluster.md`, "Roles"):
 //! the parts of the server each role runs, the check that its config allows it, the
-//! cluster token, and how it opens storage (a writer's, or a querier's follower).
+//! cluster token, how it opens storage (a writer's, a querier's follower, or the
+//! compactor's writer reading the ingesters), and where the compactor's rules write.
 
 use std::sync::Arc;
 
@@ -53,11 +54,12 @@ impl Parts {
                 ..only(true, false, false)
             },
             Role::Querier => only(false, true, true),
-            // Rules and the notifier need a querier's reads and state shared through
-            // the bucket first (cluster.md, "Not built yet"): none in a cluster yet.
+            // Rules read the ingesters as a querier does and write their results to
+            // the series' owners; the notifier's state is in the bucket's documents.
             Role::Compactor => Parts {
                 maintenance: true,
                 sweeps: true,
+                rules: true,
                 ..only(false, false, false)
             },
         }
@@ -120,7 +122,8 @@ pub async fn open_storage(
         // One compactor at a time, whatever its pod is called.
         cluster.node_id = osprey_config::COMPACTOR_ID.to_string();
     }
-    let source = match (parts.follower, token) {
+    // A querier, and the compactor for its rules, read the ingesters' unflushed rows.
+    let source = match (parts.follower || parts.sweeps, token) {
         (true, Some(t)) => Some(Arc::new(osprey_query::cluster::IngesterClient::new(
             cluster.ingesters.clone(),
             t.to_string(),
@@ -140,8 +143,10 @@ pub async fn open_storage(
         _ => None,
     };
     let open_dir = dir.clone();
+    let follows = parts.follower;
     let opened = tokio::task::spawn_blocking(move || match (source, peers) {
-        (Some(s), _) => Storage::open_follower(&open_dir, storage_cfg, &cluster, s),
+        (Some(s), _) if follows => Storage::open_follower(&open_dir, storage_cfg, &cluster, s),
+        (Some(s), _) => Storage::open_compactor(&open_dir, storage_cfg, &cluster, s),
         (None, Some(p)) => Storage::open_ingester(&open_dir, storage_cfg, &cluster, p),
         (None, None) => Storage::open_with(&open_dir, storage_cfg, &cluster),
     })
@@ -156,4 +161,38 @@ pub async fn open_storage(
             .context("flushing after leaving out batches held by another ingester")?;
     }
     Ok(storage)
+}
+
+/// The compactor's rule results, written to the ingesters owning their series (it
+/// holds no ingester's WAL), acknowledged once each owner has them in its WAL.
+pub struct ForwardedResults {
+    pub forward: osprey_ingest::cluster::Forwarder,
+    /// Unused for storing (the compactor owns no series): the forwarder's signature.
+    pub ingest: osprey_ingest::IngestState,
+}
+
+impl osprey_alerting::eval::SampleOutput for ForwardedResults {
+    fn write<'a>(
+        &'a self,
+        tenant: &'a str,
+        rows: Vec<osprey_storage::schema::SampleRow>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let outcome = self
+                .forward
+                .store_rows(&self.ingest, tenant, &rows)
+                .await
+                .map_err(|e| e.client_message())?;
+            if outcome.rejected.count > 0 {
+                // As Prometheus logs an out-of-order rule result, and goes on.
+                tracing::warn!(
+                    tenant,
+                    rejected = outcome.rejected.count,
+                    reason = %outcome.rejected.message(),
+                    "rule results refused by their series' owners"
+                );
+            }
+            Ok(())
+        })
+    }
 }

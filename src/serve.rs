@@ -115,17 +115,34 @@ fn surfaces(
     // Who is asking, decided once per request for every handler behind it; each
     // route then checks its scope. Only the probes answer without credentials.
     let context = axum::middleware::from_fn_with_state(auth, osprey_auth::http_context);
-    // Only a node that holds unflushed rows answers for them.
-    let internal = cluster_token.filter(|_| parts.ingest).map(|token| {
+    // Only a node that holds unflushed rows answers for them; the compactor answers
+    // the alerting API the queriers pass on to it.
+    let internal = cluster_token.and_then(|token| {
+        let router = match (parts.ingest, parts.rules && parts.sweeps) {
+            (true, _) => osprey_query::internal_router(query.clone(), config.cluster.node_id())
+                .merge(osprey_ingest::cluster::internal_router(ingest.clone())),
+            (false, true) => osprey_alerting::router(rules.clone()),
+            (false, false) => return None,
+        };
         let only_cluster = Arc::new(Authenticator::cluster(token));
-        osprey_query::internal_router(query.clone(), config.cluster.node_id())
-            .merge(osprey_ingest::cluster::internal_router(ingest.clone()))
-            .layer(axum::middleware::from_fn_with_state(
-                only_cluster,
-                osprey_auth::http_context,
-            ))
-            .layer(track.clone())
+        Some(
+            router
+                .layer(axum::middleware::from_fn_with_state(
+                    only_cluster,
+                    osprey_auth::http_context,
+                ))
+                .layer(track.clone()),
+        )
     });
+    // A querier passes the alerting API on to the compactor, where the rules run.
+    let alerting = match cluster_token.filter(|_| parts.follower) {
+        Some(token) if !config.cluster.compactor.is_empty() => osprey_alerting::remote_router(
+            config.cluster.compactor.clone(),
+            token.to_string(),
+            config.query.timeout,
+        ),
+        _ => osprey_alerting::router(rules),
+    };
     let mut api = axum::Router::new();
     if parts.ingest {
         api = api.merge(osprey_ingest::api_router(ingest.clone()));
@@ -133,7 +150,7 @@ fn surfaces(
     api = match parts.queries {
         true => api
             .merge(osprey_query::router(query, ops.clone()))
-            .merge(osprey_alerting::router(rules))
+            .merge(alerting)
             .merge(osprey_ui::router()),
         false => api.merge(osprey_query::admin_router(query, ops.clone())),
     };
@@ -175,7 +192,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         notifier.clone(),
         &alerting_metrics,
         stop_rx.clone(),
-        parts.rules,
+        roles::Setup {
+            parts,
+            cluster_token: token.as_deref(),
+        },
     )?;
     let (auth, self_token) = authenticator(&config)?;
     let s = surfaces(
@@ -521,13 +541,14 @@ fn rule_manager(
     notifier: Option<osprey_alerting::notify::Notifier>,
     metrics: &osprey_alerting::AlertingMetrics,
     stopped: watch::Receiver<bool>,
-    load: bool,
+    setup: roles::Setup<'_>,
 ) -> anyhow::Result<RuleManager> {
     let backend = osprey_alerting::eval::Backend {
         query: QueryState {
             limiter: Arc::clone(limiter),
             ..QueryState::new(storage.clone(), config.query.clone())
         },
+        output: rule_output(config, storage, setup),
     };
     let external_url = osprey_alerting::manager::external_url(&config.alerting, &own_url(config));
     let rules = RuleManager::new(
@@ -543,13 +564,34 @@ fn rule_manager(
         stopped,
     );
     // A role that runs no rules keeps the manager empty (its API lists none).
-    if !load {
+    if !setup.parts.rules {
         return Ok(rules);
     }
     if let Err(errors) = rules.reload() {
         anyhow::bail!("cannot load rules:\n  {}", errors.join("\n  "));
     }
     Ok(rules)
+}
+
+/// Where the compactor's rules write (the series' owners); `None` elsewhere: the
+/// server's own storage.
+fn rule_output(
+    config: &Config,
+    storage: &Storage,
+    setup: roles::Setup<'_>,
+) -> Option<Arc<dyn osprey_alerting::eval::SampleOutput>> {
+    let parts = setup.parts;
+    let token = setup
+        .cluster_token
+        .filter(|_| parts.rules && parts.sweeps)?;
+    let forward = osprey_ingest::cluster::Forwarder::new(
+        config.cluster.ingesters.clone(),
+        None,
+        token.to_string(),
+        config.cluster.forward_timeout,
+    );
+    let ingest = IngestState::new(storage.clone(), config.server.max_body_size.as_u64());
+    Some(Arc::new(roles::ForwardedResults { forward, ingest }))
 }
 
 /// The built-in notifier of `[alerting] alertmanager_config`, if one is named: a start

@@ -11,7 +11,9 @@
 //! - `history.rs`: the alerts' transitions (fired, resolved) for the history API.
 //! - `notify/`: the built-in notifier (an unchanged `alertmanager.yml`: routes,
 //!   grouping, timers, inhibition, webhooks), Alertmanager 0.25's behaviour.
-//! - `api/`: `/api/v1/rules`, `/api/v1/alerts`, `/-/reload`.
+//! - `api/`: `/api/v1/rules`, `/api/v1/alerts`, `/-/reload`, the ruler and
+//!   Alertmanager APIs; on a cluster's querier, passed on to the compactor
+//!   (`remote.rs`).
 //! - `unittest/`: `osprey rules test`, promtool's rule unit tests.
 //! - `template/`: Prometheus' template language for labels and annotations.
 //! - `duration.rs`: Prometheus' duration syntax.
@@ -31,7 +33,7 @@ pub mod rules;
 pub mod template;
 pub mod unittest;
 
-pub use api::router;
+pub use api::{remote_router, router};
 pub use error::AlertingError;
 pub use manager::RuleManager;
 pub use metrics::AlertingMetrics;

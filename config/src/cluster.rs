@@ -81,6 +81,10 @@ pub struct ClusterConfig {
     /// The ingesters' internal addresses (`host:port`) in ordinal order; empty on a
     /// single node.
     pub ingesters: Vec<String>,
+    /// The compactor's internal address (`host:port`), where it runs the rules and the
+    /// notifier: queriers pass the alerting API (rules, alerts, silences) on to it.
+    /// Empty: a querier's alerting API lists no rules.
+    pub compactor: String,
     /// Where this process answers node-to-node calls.
     pub internal_addr: SocketAddr,
     /// A file holding the token node-to-node calls carry; required with `ingesters`.
@@ -105,6 +109,7 @@ impl Default for ClusterConfig {
         Self {
             node_id: String::new(),
             ingesters: Vec::new(),
+            compactor: String::new(),
             internal_addr: SocketAddr::from(([127, 0, 0, 1], 4319)),
             token_file: PathBuf::new(),
             manifest: ManifestMode::Local,
@@ -175,12 +180,19 @@ impl ClusterConfig {
                 format!("{:?} is not a valid node id: {NODE_ID_RULE}", self.node_id),
             );
         }
+        let port_ok = |a: &str| {
+            a.rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+        };
+        if !self.compactor.is_empty() && !port_ok(&self.compactor) {
+            p.bad(
+                "cluster.compactor",
+                format!("{:?} is not an address; expected HOST:PORT", self.compactor),
+            );
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, a) in self.ingesters.iter().enumerate() {
-            let port_ok = a
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-            if !port_ok {
+            if !port_ok(a) {
                 p.bad(
                     &format!("cluster.ingesters[{i}]"),
                     format!("{a:?} is not an address; expected HOST:PORT"),
@@ -228,7 +240,8 @@ impl ClusterConfig {
                     ),
                 ));
             }
-            if self.ingesters.is_empty() && role != Role::Compactor {
+            if self.ingesters.is_empty() {
+                // The compactor's rules read the ingesters' rows and write to them.
                 out.push((
                     "cluster.ingesters".to_string(),
                     format!("--role {role} needs the ingesters' internal addresses"),
@@ -328,6 +341,14 @@ mod tests {
             token_file: "token".into(),
             ..Default::default()
         };
-        assert!(bucket.role_problems(Role::Compactor).is_empty());
+        // The compactor's rules read and write through the ingesters.
+        let p = bucket.role_problems(Role::Compactor);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "cluster.ingesters");
+        let listed = ClusterConfig {
+            ingesters: vec!["i-0:4319".into()],
+            ..bucket
+        };
+        assert!(listed.role_problems(Role::Compactor).is_empty());
     }
 }

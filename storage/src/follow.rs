@@ -5,7 +5,8 @@
 //! holds, or through an ingester's memory above that snapshot's checkpoint for it.
 //!
 //! Its data directory keeps an empty WAL; it commits, quarantines and deletes
-//! nothing. The head is read again every `cluster.poll_interval` ([`Storage::run_manifest_poll`])
+//! nothing. The compactor reads the same way (its rules see every acknowledged row)
+//! while it commits its own merges ([`Storage::open_compactor`]). The head is read again every `cluster.poll_interval` ([`Storage::run_manifest_poll`])
 //! and at once when an ingester says the snapshot is older than its last commit.
 
 use std::collections::BTreeMap;
@@ -96,16 +97,35 @@ impl Storage {
         Self::open_inner(dir, config, cluster, crate::open::Link::Follower(source))
     }
 
-    /// Whether this storage follows the bucket snapshots (a querier).
+    /// Opens `dir` as the compactor's storage: a writer of its own commits (as
+    /// [`Storage::open_with`]) whose reads see the ingesters' unflushed rows from
+    /// `source`, as a follower's do, so that the rules it evaluates see every
+    /// acknowledged row.
+    pub fn open_compactor(
+        dir: &Path,
+        config: StorageConfig,
+        cluster: &ClusterConfig,
+        source: Arc<dyn UnflushedSource>,
+    ) -> Result<Self, StorageError> {
+        Self::open_inner(dir, config, cluster, crate::open::Link::Compactor(source))
+    }
+
+    /// Whether this storage follows the bucket snapshots and never commits (a querier).
     pub fn is_follower(&self) -> bool {
-        self.inner.follower.is_some()
+        self.inner.follows
+    }
+
+    /// Whether reads take the ingesters' unflushed rows from a source rather than this
+    /// process's memory (a querier, or the compactor).
+    pub fn reads_ingesters(&self) -> bool {
+        self.inner.unflushed.is_some()
     }
 
     /// What a query reads of one tenant's table: [`Storage::snapshot`] on a node that
     /// holds its rows; on a follower, the files of the snapshot it holds and the
     /// ingesters' rows above it.
     pub fn read_snapshot(&self, tenant: &str, signal: Signal) -> Result<Snapshot, StorageError> {
-        let Some(source) = &self.inner.follower else {
+        let Some(source) = &self.inner.unflushed else {
             return Ok(self.snapshot(tenant, signal));
         };
         for _ in 0..STALE_RETRIES {
@@ -136,9 +156,20 @@ impl Storage {
                         files,
                     });
                 }
-                Err(StorageError::StaleSnapshot { .. }) => {
-                    self.refresh_head()?;
-                }
+                Err(StorageError::StaleSnapshot { .. }) => match self.inner.follows {
+                    true => {
+                        self.refresh_head()?;
+                    }
+                    // A writer's own commits must not interleave with the refresh.
+                    false => {
+                        let runtime = tokio::runtime::Handle::try_current().ok();
+                        let _guard = crate::files::blobs::wait_on(
+                            runtime.as_ref(),
+                            self.inner.flush_lock.lock(),
+                        );
+                        self.refresh_head()?;
+                    }
+                },
                 Err(e) => return Err(e),
             }
         }
@@ -153,7 +184,7 @@ impl Storage {
     /// [`Storage::sample_reader_with`]. `None` on a writer, whose index holds its own
     /// series.
     pub fn sync_metrics(&self, tenant: &str) -> Result<Option<Snapshot>, StorageError> {
-        let Some(source) = &self.inner.follower else {
+        let Some(source) = &self.inner.unflushed else {
             return Ok(None);
         };
         let snap = self.read_snapshot(tenant, Signal::Metrics)?;
@@ -224,8 +255,8 @@ impl Storage {
         result
     }
 
-    /// Every `every` until `shutdown`: a follower reads the head again; a writer
-    /// sharing the store checks that the head still holds its epoch, so a process whose
+    /// Every `every` until `shutdown`: a follower (and the compactor, which reads the
+    /// ingesters too) reads the head again; another writer sharing the store checks that the head still holds its epoch, so a process whose
     /// node id a newer one took is fenced within one poll, even if it commits nothing.
     /// A writer on the local file returns at once.
     pub async fn run_manifest_poll(
@@ -253,7 +284,13 @@ impl Storage {
                     checked
                 }
             };
-            match tokio::task::spawn_blocking(poll).await {
+            let polled = match self.reads_ingesters() && !self.is_follower() {
+                // The compactor: a newer head (which checks its epoch too), so that its
+                // rules read the ingesters above fresh checkpoints.
+                true => Ok(self.refresh_head_locked().await.map(|_| ())),
+                false => tokio::task::spawn_blocking(poll).await,
+            };
+            match polled {
                 Ok(Err(StorageError::Fenced { .. })) => return,
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {

@@ -183,9 +183,12 @@ pub(crate) struct Inner {
     /// How long a file that left the manifest stays readable before it is deleted:
     /// `maintenance::GC_DELAY`, or `cluster.deletion_delay` in a shared store.
     gc_delay: Duration,
-    /// A querier's link to the ingesters' memory (`follow.rs`); `None` when this
+    /// The link to the ingesters' memory (`follow.rs`) of a process that reads rows
+    /// it does not hold (a querier; the compactor, for its rules); `None` when this
     /// process holds the rows it serves.
-    follower: Option<Arc<dyn follow::UnflushedSource>>,
+    unflushed: Option<Arc<dyn follow::UnflushedSource>>,
+    /// This process follows the bucket snapshots and never commits (a querier).
+    follows: bool,
     /// The last WAL write found the disk full (writes refused until one fits again).
     disk_full: AtomicBool,
     flush_lock: tokio::sync::Mutex<()>,

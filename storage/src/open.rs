@@ -60,21 +60,21 @@ impl Storage {
         cluster: &ClusterConfig,
         link: Link,
     ) -> Result<Self, StorageError> {
+        let follows = matches!(link, Link::Follower(_));
         let (source, peers) = match link {
             Link::None => (None, None),
-            Link::Follower(s) => (Some(s), None),
+            Link::Follower(s) | Link::Compactor(s) => (Some(s), None),
             Link::Ingester(p) => (None, Some(p)),
         };
         let max_exemplars = config.max_exemplars;
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir).map_err(|e| StorageError::io(&wal_dir, e))?;
         let blobs = blobs::Blobs::open(dir, &config)?;
-        let (manifest_store, mut manifest) =
-            manifest::open_store(dir, &blobs, cluster, source.is_some())?;
+        let (manifest_store, mut manifest) = manifest::open_store(dir, &blobs, cluster, follows)?;
         let metrics = StorageMetrics::default();
-        let bad = match source {
-            Some(_) => Vec::new(),
-            None => quarantine::check_files(&blobs, &manifest),
+        let bad = match follows {
+            true => Vec::new(),
+            false => quarantine::check_files(&blobs, &manifest),
         };
         if !bad.is_empty() {
             for (f, reason) in &bad {
@@ -90,7 +90,7 @@ impl Storage {
                     .retain(|f| !bad.iter().any(|(b, _)| b.path == f.path));
             })?;
         }
-        if source.is_none() {
+        if !follows {
             let owner = manifest_store.orphan_owner();
             manifest::remove_orphans(&blobs, &manifest, owner.as_deref())?;
         }
@@ -219,7 +219,8 @@ impl Storage {
             gc_delay: manifest_store
                 .deletion_delay()
                 .unwrap_or(crate::maintenance::GC_DELAY),
-            follower: source,
+            unflushed: source,
+            follows,
             manifest_store,
             disk_full: AtomicBool::new(false),
             flush_lock: tokio::sync::Mutex::new(()),
@@ -259,6 +260,8 @@ impl Storage {
         let storage = Storage { inner };
         if !storage.is_follower() {
             storage.migrate_sample_files()?;
+        }
+        if !storage.reads_ingesters() {
             storage.start_head_warm();
         }
         Ok(storage)
@@ -344,6 +347,9 @@ pub(crate) enum Link {
     Follower(Arc<dyn crate::follow::UnflushedSource>),
     /// An ingester: its peers say which forwarded batches they stored in its place.
     Ingester(Arc<dyn BatchPeers>),
+    /// The compactor: a writer of its own commits that reads the others' rows like a
+    /// querier (its rules query them), from the source.
+    Compactor(Arc<dyn crate::follow::UnflushedSource>),
 }
 
 /// The forwarded batches among `records` that another ingester stored in this one's

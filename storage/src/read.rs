@@ -458,10 +458,11 @@ impl SampleReader<'_> {
         Ok(self.snap.get_or_init(|| s))
     }
 
-    /// Whether the head answers for recent samples: a follower's holds nothing (the
-    /// ingesters' memory is in its snapshot), so all is read from the snapshot.
+    /// Whether the head answers for recent samples: a process reading the ingesters
+    /// holds nothing there (their memory is in its snapshot), so all is read from the
+    /// snapshot.
     fn uses_head(&self) -> bool {
-        !self.storage.is_follower()
+        !self.storage.reads_ingesters()
     }
 
     /// Which of `ids` (sorted, distinct) have a sample in `start_ns..=end_ns`: the head

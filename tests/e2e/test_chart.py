@@ -536,9 +536,16 @@ def test_distributed_mode(case: str) -> None:
     assert "emptyDir" in qvols["data"]
     assert {m["name"]: m["mountPath"] for m in container(qry)["volumeMounts"]}["data"] == cfg["server"]["data_dir"]
 
-    # The compactor: a StatefulSet of exactly one.
+    # The compactor: a StatefulSet of exactly one, whose alerting API the queriers
+    # reach on its internal port by its pod's stable name.
     assert cmp_["spec"]["replicas"] == 1
-    assert selects(r.get("Service", cmp_["spec"]["serviceName"])["spec"]["selector"], pods["compactor"])
+    cmp_svc = r.get("Service", cmp_["spec"]["serviceName"])
+    assert selects(cmp_svc["spec"]["selector"], pods["compactor"])
+    assert cluster["compactor"] == (
+        f"{cmp_['metadata']['name']}-0.{cmp_svc['metadata']['name']}.{NAMESPACE}.svc.cluster.local:{internal}"
+    )
+    assert {p["name"]: p["port"] for p in cmp_svc["spec"]["ports"]}["internal"] == internal
+    assert {p["name"]: p["containerPort"] for p in container(cmp_)["ports"]}["internal"] == internal
 
     # The write Service: ingesters only, OTLP gRPC/HTTP and the HTTP ingest port.
     write = r.get("Service", f"{RELEASE}-write")

@@ -492,7 +492,7 @@ def test_a_compactor_merges_the_ingesters_files_and_deletes_late(osprey_factory,
 
     ingesters = [start_role(osprey_factory, config(f"ing-{i}", internal[i]), "ingester") for i in range(2)]
     querier = start_role(osprey_factory, config("q-0", "127.0.0.1:1"), "querier")
-    compactor = start_role(osprey_factory, config("compactor-0", "127.0.0.1:1"), "compactor")
+    compactor = start_role(osprey_factory, config("compactor-0", f"127.0.0.1:{free_ports(1)[0]}"), "compactor")
     t = recent_second(600) * 1_000_000_000
     QUERY_AT[0] = t / 1e9 + 60
     traces = []
@@ -536,7 +536,7 @@ def test_a_compactor_merges_the_ingesters_files_and_deletes_late(osprey_factory,
 
     # A second compactor, under another name, fences the first within a poll, though
     # the first has nothing to commit.
-    start_role(osprey_factory, config("compactor-1", "127.0.0.1:1"), "compactor")
+    start_role(osprey_factory, config("compactor-1", f"127.0.0.1:{free_ports(1)[0]}"), "compactor")
     wait_until(lambda: not compactor.running, timeout=20, message="the first compactor's exit")
     assert compactor.proc is not None and compactor.proc.returncode not in (0, None)
     compactor.proc = None  # its exit is the point

@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 from builders import assert_accepted, log_record, logs_request, post_otlp, traces_request
-from harness import OspreyServer, recent_second, wait_until
+from harness import OspreyServer, free_ports, recent_second, wait_until
 from test_cluster import config_for, loopback_cluster, spans_of, start_role, warned
 
 # How long a client keeps retrying one request before the test gives up on it.
@@ -125,7 +125,7 @@ def test_every_acknowledged_batch_is_read_back_once_from_every_querier(osprey_fa
     ingesters flush every second and the compactor merges and deletes: no batch
     missing, none twice, and no read leaves an ingester out."""
     ingesters, queriers, internal = loopback_cluster(osprey_factory, tmp_path, 3, queriers=2, busy=True)
-    start_role(osprey_factory, config_for(tmp_path, "compactor-0", internal, "127.0.0.1:1", True), "compactor")
+    start_role(osprey_factory, config_for(tmp_path, "compactor-0", internal, f"127.0.0.1:{free_ports(1)[0]}", True), "compactor")
     t = recent_second(600) * 1_000_000_000
     for b in range(1000):
         logs = [log_record(t + b, f"visible vb{b}x batch")]
@@ -155,7 +155,7 @@ def test_a_compactor_killed_while_it_merges_loses_and_doubles_nothing(osprey_fac
     acknowledged line is read back once, and once things settle no data file is left
     that the newest snapshot does not list."""
     ingesters, [querier], internal = loopback_cluster(osprey_factory, tmp_path, 2, busy=True)
-    compactor = start_role(osprey_factory, config_for(tmp_path, "compactor-0", internal, "127.0.0.1:1", True), "compactor")
+    compactor = start_role(osprey_factory, config_for(tmp_path, "compactor-0", internal, f"127.0.0.1:{free_ports(1)[0]}", True), "compactor")
     t = recent_second(600) * 1_000_000_000
     rng = random.Random(5)
     sent = 0

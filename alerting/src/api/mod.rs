@@ -8,7 +8,10 @@
 
 mod alertmanager;
 mod model;
+mod remote;
 mod ruler;
+
+pub use remote::remote_router;
 
 use std::collections::HashMap;
 
@@ -23,38 +26,61 @@ use serde_json::json;
 
 use crate::manager::RuleManager;
 
-/// The routes, over the manager.
+const RULES: &str = "/api/v1/rules";
+const ALERTS: &str = "/api/v1/alerts";
+const HISTORY: &str = "/api/v1/alerts/history";
+const RELOAD: &str = "/-/reload";
+const GROUPS_OF: &str = "/config/v1/rules/{namespace}";
+const GROUP: &str = "/config/v1/rules/{namespace}/{group}";
+const AM_STATUS: &str = "/api/v2/status";
+const AM_RECEIVERS: &str = "/api/v2/receivers";
+const AM_ALERTS: &str = "/api/v2/alerts";
+const AM_GROUPS: &str = "/api/v2/alerts/groups";
+const AM_SILENCES: &str = "/api/v2/silences";
+const AM_SILENCE: &str = "/api/v2/silence/{id}";
+
+/// Prometheus' read API: rule and alert state (scope `query`).
+pub(crate) const READ_PATHS: &[&str] = &[RULES, ALERTS, HISTORY];
+/// Changing the tenant's rule groups, and Prometheus' reload (scope `rules`).
+pub(crate) const WRITE_PATHS: &[&str] = &[RELOAD, GROUPS_OF, GROUP];
+/// The Alertmanager API, read and written (amtool's; scope `alerts`).
+pub(crate) const ALERTMANAGER_PATHS: &[&str] = &[
+    AM_STATUS,
+    AM_RECEIVERS,
+    AM_ALERTS,
+    AM_GROUPS,
+    AM_SILENCES,
+    AM_SILENCE,
+];
+
+/// The routes, over the manager: [`READ_PATHS`], [`WRITE_PATHS`] and
+/// [`ALERTMANAGER_PATHS`] (a querier in a cluster passes the same on to the
+/// compactor, `remote.rs`).
 pub fn router(manager: RuleManager) -> Router {
-    // Prometheus' read API: rule and alert state.
     let reads = Router::new()
-        .route("/api/v1/rules", get(rules_handler))
-        .route("/api/v1/alerts", get(alerts_handler))
-        .route("/api/v1/alerts/history", get(history_handler))
+        .route(RULES, get(rules_handler))
+        .route(ALERTS, get(alerts_handler))
+        .route(HISTORY, get(history_handler))
         .route_layer(require(Scope::Query));
-    // Changing the tenant's rule groups, and Prometheus' reload.
     let writes = Router::new()
-        .route("/-/reload", post(reload_handler).put(reload_handler))
-        .route("/config/v1/rules/{namespace}", post(ruler::put_group))
-        .route(
-            "/config/v1/rules/{namespace}/{group}",
-            axum::routing::delete(ruler::delete_group),
-        )
+        .route(RELOAD, post(reload_handler).put(reload_handler))
+        .route(GROUPS_OF, post(ruler::put_group))
+        .route(GROUP, axum::routing::delete(ruler::delete_group))
         .route_layer(require(Scope::Rules));
-    // The Alertmanager API, read and written (amtool's).
     let alertmanager = Router::new()
-        .route("/api/v2/status", get(alertmanager::status))
-        .route("/api/v2/receivers", get(alertmanager::receivers))
+        .route(AM_STATUS, get(alertmanager::status))
+        .route(AM_RECEIVERS, get(alertmanager::receivers))
         .route(
-            "/api/v2/alerts",
+            AM_ALERTS,
             get(alertmanager::get_alerts).post(alertmanager::post_alerts),
         )
-        .route("/api/v2/alerts/groups", get(alertmanager::alert_groups))
+        .route(AM_GROUPS, get(alertmanager::alert_groups))
         .route(
-            "/api/v2/silences",
+            AM_SILENCES,
             get(alertmanager::get_silences).post(alertmanager::post_silence),
         )
         .route(
-            "/api/v2/silence/{id}",
+            AM_SILENCE,
             get(alertmanager::get_silence).delete(alertmanager::delete_silence),
         )
         .route_layer(require(Scope::Alerts));

@@ -1,8 +1,10 @@
 //! What rule evaluation reads and writes, through the same engines as every other
 //! surface: instant PromQL queries through `osprey_query::promql::evaluate` (the typed
-//! seam), LogQL metric queries of log rules through `osprey_query::logs::logql`, samples written with `Storage::append` as any acknowledged write (so rule
-//! outputs are durable, indexed and queryable by the next rule at once), and the
-//! raw samples of one series for the restore of `for` state.
+//! seam), LogQL metric queries of log rules through `osprey_query::logs::logql`,
+//! samples written with `Storage::append` as any acknowledged write (so rule outputs
+//! are durable, indexed and queryable by the next rule at once) or, on a cluster's
+//! compactor, through a [`SampleOutput`] to the ingesters owning their series, and
+//! the raw samples of one series for the restore of `for` state.
 
 use osprey_logql::logql;
 use osprey_promql::{Labels, STALE_NAN, Value};
@@ -18,10 +20,22 @@ use crate::rules::load::Language;
 /// A label matcher's test for one value.
 type Equals = Box<dyn Fn(&str) -> bool>;
 
+/// Where rule results go on a process that holds no WAL of its own (a cluster's
+/// compactor: to the ingesters owning each series). Acknowledged once stored durably.
+pub trait SampleOutput: Send + Sync {
+    fn write<'a>(
+        &'a self,
+        tenant: &'a str,
+        rows: Vec<SampleRow>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
 /// Rule evaluation's access to one server's storage.
 #[derive(Clone)]
 pub struct Backend {
     pub query: QueryState,
+    /// Where results are written; `None`: this server's own storage.
+    pub output: Option<std::sync::Arc<dyn SampleOutput>>,
 }
 
 impl Backend {
@@ -122,6 +136,9 @@ impl Backend {
         if rows.is_empty() {
             return Ok(());
         }
+        if let Some(out) = &self.output {
+            return out.write(tenant, rows).await;
+        }
         let batch = samples_batch(&rows).map_err(|e| e.to_string())?;
         self.query
             .storage
@@ -143,6 +160,8 @@ impl Backend {
         let tenant = tenant.to_string();
         let labels = labels.clone();
         tokio::task::spawn_blocking(move || {
+            // Reading the ingesters: the series of their unflushed samples first.
+            let synced = storage.sync_metrics(&tenant).map_err(|e| e.to_string())?;
             let preds: Vec<(String, String)> = labels.pairs().to_vec();
             let eqs: Vec<Equals> = preds
                 .iter()
@@ -173,7 +192,7 @@ impl Backend {
             ids.sort_unstable();
             ids.dedup();
             let found = storage
-                .sample_reader(&tenant)
+                .sample_reader_with(&tenant, synced)
                 .read(&ids, start_ns, end_ns)
                 .map_err(|e| e.to_string())?;
             Ok(found.iter().flat_map(|s| s.iter()).max_by_key(|(t, _)| *t))

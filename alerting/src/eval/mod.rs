@@ -15,7 +15,7 @@ pub mod saved;
 use osprey_promql::Labels;
 
 pub use alerting::{Alert, AlertState, AlertingRule, RESOLVED_RETENTION};
-pub use backend::Backend;
+pub use backend::{Backend, SampleOutput};
 pub use group::{Group, GroupKey, Health, Outgoing, Rule, RuleStatus, slot_offset};
 pub use recording::RecordingRule;
 

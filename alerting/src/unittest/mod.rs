@@ -107,7 +107,13 @@ async fn fresh_backend() -> Result<(Backend, tempfile::TempDir), String> {
     .map_err(|e| e.to_string())?
     .map_err(|e| e.to_string())?;
     let query = QueryState::new(storage, osprey_config::QueryConfig::default());
-    Ok((Backend { query }, dir))
+    Ok((
+        Backend {
+            query,
+            output: None,
+        },
+        dir,
+    ))
 }
 
 async fn load_input(backend: &Backend, tg: &TestGroup) -> Result<(), String> {

@@ -112,6 +112,15 @@ headless Service gives the StatefulSet's pods.
 {{- end }}
 
 {{/*
+The compactor's internal address (its pod's stable DNS name): queriers pass the
+alerting API on to it, since the rules and the notifier run there.
+*/}}
+{{- define "osprey.compactorAddress" -}}
+{{- $name := include "osprey.componentName" (dict "root" . "component" "compactor") }}
+{{- printf "%s-0.%s.%s.svc.%s:%d" $name $name .Release.Namespace .Values.clusterDomain (int .Values.ports.internal) }}
+{{- end }}
+
+{{/*
 Turn every whole float64 of a map (recursively, lists included) into an int64, in
 place. Helm reads every number of the values as a float64, which toToml would write
 as "3.0", and Osprey's integer settings reject a float.
@@ -167,6 +176,7 @@ merged over them.
 {{- if eq $v.mode "distributed" }}
 {{- $_ := set $cfg "cluster" (dict
   "ingesters" (include "osprey.ingesterAddresses" .root | fromJsonArray)
+  "compactor" (include "osprey.compactorAddress" .root)
   "internal_addr" (printf "0.0.0.0:%d" (int $v.ports.internal))
   "token_file" (printf "%s/token" (include "osprey.clusterTokenDir" .root))
   "manifest" "bucket") }}

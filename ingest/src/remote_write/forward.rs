@@ -5,14 +5,18 @@
 //! the owner may not know it yet. The owner stores them as its own request's
 //! (`store_decoded`: order and duplicate checks there). Exemplars and metadata stay on
 //! the ingester that received them.
+//!
+//! The compactor writes its rules' results the same way ([`Forwarder::store_rows`]):
+//! it holds no ingester's WAL, so each sample goes to its series' owner.
 
 use std::collections::{BTreeMap, HashMap};
 
+use osprey_storage::schema::SampleRow;
 use osprey_storage::series::Series;
 
 use super::{Decoded, Label};
-use crate::cluster::Part;
 use crate::cluster::rendezvous::Ring;
+use crate::cluster::{Forwarder, Part};
 use crate::otlp::Outcome;
 use crate::samplegate::IdSample;
 use crate::{IngestError, IngestState};
@@ -101,6 +105,39 @@ impl SamplesPart {
             histograms: 0,
             metadata: Vec::new(),
         }
+    }
+}
+
+impl Forwarder {
+    /// Stores `rows` (named samples: a rule's results) with the ingesters owning their
+    /// series, checked there for order and duplicates as remote_write's samples are,
+    /// and acknowledged once every owner holds its part in its WAL.
+    pub async fn store_rows(
+        &self,
+        st: &IngestState,
+        tenant: &str,
+        rows: &[SampleRow],
+    ) -> Result<Outcome, IngestError> {
+        let mut part = SamplesPart::default();
+        let mut defined = std::collections::HashSet::new();
+        for row in rows {
+            let id = row.series_id();
+            if defined.insert(id) {
+                let mut labels = row.labels.clone();
+                labels.sort();
+                part.series.push(def(&Series {
+                    id,
+                    metric: row.metric.clone(),
+                    labels,
+                }));
+            }
+            part.push(IdSample {
+                id,
+                timestamp_ns: row.timestamp_ns,
+                value: row.value,
+            });
+        }
+        self.store(st, tenant, part).await
     }
 }
 

@@ -137,7 +137,7 @@ pub(crate) async fn sync_metrics(
     st: &QueryState,
     tenant: &str,
 ) -> Result<Option<osprey_storage::Snapshot>, QueryError> {
-    if !st.storage.is_follower() {
+    if !st.storage.reads_ingesters() {
         return Ok(None);
     }
     let (storage, tenant) = (st.storage.clone(), tenant.to_string());
