@@ -18,8 +18,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use osprey_storage::follow::UnflushedSource;
+use osprey_storage::follow::{Families, UnflushedSource};
 use osprey_storage::series::Series;
+use osprey_storage::series::exemplars::Exemplar;
 use osprey_storage::{Signal, StorageError};
 
 /// What a querier keeps of one ingester's answers for one tenant and table: each
@@ -150,6 +151,34 @@ impl IngesterClient {
             .map_err(unreachable)
     }
 
+    /// A JSON answer's `field`, from a GET of `path_and_query` on the ingester at
+    /// `addr`.
+    async fn json_of<T: serde::de::DeserializeOwned>(
+        &self,
+        addr: &str,
+        tenant: &str,
+        path_and_query: &str,
+        field: &str,
+    ) -> Result<T, StorageError> {
+        let uri = format!("http://{addr}{path_and_query}");
+        let (status, _, answer) = self
+            .call(addr, http::Request::get(uri), tenant, Bytes::new())
+            .await?;
+        let bad = |reason: String| unreachable(addr, reason);
+        if status != 200 {
+            return Err(bad(format!(
+                "HTTP {status} asking for {field}: {}",
+                String::from_utf8_lossy(&answer)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            )));
+        }
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&answer).map_err(|e| bad(format!("bad {field} answer: {e}")))?;
+        serde_json::from_value(v[field].take()).map_err(|e| bad(format!("bad {field} answer: {e}")))
+    }
+
     async fn series_of(
         &self,
         addr: &str,
@@ -252,6 +281,37 @@ impl UnflushedSource for IngesterClient {
             .ingesters
             .iter()
             .map(|addr| self.series_of(addr, tenant, body.clone()));
+        self.wait(futures::future::join_all(asks))
+    }
+
+    fn exemplars(
+        &self,
+        tenant: &str,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Vec<Result<Vec<Exemplar>, StorageError>> {
+        let q = serde_urlencoded::to_string([
+            ("query", query),
+            ("start", &start_ms.to_string()),
+            ("end", &end_ms.to_string()),
+        ])
+        .unwrap_or_default();
+        let path = format!("/internal/v1/exemplars?{q}");
+        let asks = self
+            .ingesters
+            .iter()
+            .map(|addr| self.json_of(addr, tenant, &path, "exemplars"));
+        self.wait(futures::future::join_all(asks))
+    }
+
+    fn metadata(&self, tenant: &str, metric: Option<&str>) -> Vec<Result<Families, StorageError>> {
+        let q = serde_urlencoded::to_string(metric.map(|m| [("metric", m)])).unwrap_or_default();
+        let path = format!("/internal/v1/metadata?{q}");
+        let asks = self
+            .ingesters
+            .iter()
+            .map(|addr| self.json_of(addr, tenant, &path, "metadata"));
         self.wait(futures::future::join_all(asks))
     }
 }

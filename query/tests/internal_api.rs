@@ -293,3 +293,70 @@ async fn only_the_batches_an_asker_lacks_are_sent() {
     let bad = ask(&app, Some(TOKEN), "a", "signal=logs&after=0&have=x").await;
     assert_eq!(bad.status, 400);
 }
+
+async fn get_json(app: &axum::Router, tenant: &str, uri: &str) -> (u16, serde_json::Value) {
+    let req = axum::http::Request::get(uri)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("X-Scope-OrgID", tenant)
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+/// Exemplars of the series a query's selectors match and metric metadata, which only
+/// the ingester that received them holds, for the asking tenant only.
+#[tokio::test]
+async fn exemplars_and_metadata_of_the_asking_tenant() {
+    use osprey_storage::series::exemplars::Exemplar;
+    use osprey_storage::series::metadata::Metadata;
+    let dir = tempfile::tempdir().unwrap();
+    let st = common::state(dir.path());
+    let app = app(&st);
+    let exemplar = |tenant: &str, job: &str, ts: i64| Exemplar {
+        tenant: tenant.into(),
+        metric: "rpc_total".into(),
+        series_labels: vec![("job".into(), job.into())],
+        labels: vec![("trace_id".into(), format!("{job}-{ts}"))],
+        value: 1.5,
+        timestamp_ms: ts,
+    };
+    st.storage.exemplars().add([
+        exemplar("a", "api", 1_000),
+        exemplar("a", "db", 2_000),
+        exemplar("a", "api", 9_000),
+        exemplar("b", "api", 1_500),
+    ]);
+    let q = "/internal/v1/exemplars?query=sum%28rate%28rpc_total%7Bjob%3D%22api%22%7D%5B5m%5D%29%29&start=0&end=5000";
+    let (status, body) = get_json(&app, "a", q).await;
+    assert_eq!(status, 200, "{body}");
+    let found: Vec<Exemplar> = serde_json::from_value(body["exemplars"].clone()).unwrap();
+    assert_eq!(found, vec![exemplar("a", "api", 1_000)]);
+    let (status, body) =
+        get_json(&app, "a", "/internal/v1/exemplars?query=sum(&start=0&end=1").await;
+    assert_eq!(status, 400, "{body}");
+
+    let meta = |help: &str| Metadata {
+        kind: "counter".into(),
+        help: help.into(),
+        unit: String::new(),
+    };
+    st.storage.metadata().set("a", "rpc_total", meta("RPCs."));
+    st.storage.metadata().set("a", "up", meta("Up."));
+    st.storage
+        .metadata()
+        .set("b", "rpc_total", meta("Other tenant."));
+    let (status, body) = get_json(&app, "a", "/internal/v1/metadata").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["metadata"],
+        serde_json::json!({
+            "rpc_total": [{"type": "counter", "help": "RPCs.", "unit": ""}],
+            "up": [{"type": "counter", "help": "Up.", "unit": ""}],
+        })
+    );
+    let (_, body) = get_json(&app, "b", "/internal/v1/metadata?metric=rpc_total").await;
+    assert_eq!(body["metadata"]["rpc_total"][0]["help"], "Other tenant.");
+}

@@ -18,6 +18,8 @@ use osprey_config::{ClusterConfig, StorageConfig};
 
 use crate::manifest::Manifest;
 use crate::series::Series;
+use crate::series::exemplars::Exemplar;
+use crate::series::metadata::Metadata;
 use crate::{Signal, Snapshot, Storage, StorageError};
 
 /// How often one read asks again after a `StaleSnapshot` (each time on a newer head).
@@ -41,7 +43,25 @@ pub trait UnflushedSource: Send + Sync {
     /// The definitions of `tenant`'s series `ids` that each ingester holds (series ids
     /// are hashes of the labels, the same on every node): one answer per ingester.
     fn series(&self, tenant: &str, ids: &[u64]) -> Vec<Result<Vec<Series>, StorageError>>;
+
+    /// `tenant`'s exemplars in `start_ms..=end_ms` of the series the selectors of the
+    /// PromQL expression `query` match, that each ingester holds (exemplars are kept
+    /// only in the memory of the ingester that received them): one answer per ingester.
+    fn exemplars(
+        &self,
+        tenant: &str,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Vec<Result<Vec<Exemplar>, StorageError>>;
+
+    /// `tenant`'s metric metadata (of `metric` only, when given) that each ingester
+    /// holds (in memory only, as on one node): one answer per ingester.
+    fn metadata(&self, tenant: &str, metric: Option<&str>) -> Vec<Result<Families, StorageError>>;
 }
+
+/// Metric families and their metadata, as `/api/v1/metadata` lists them.
+pub type Families = BTreeMap<String, Vec<Metadata>>;
 
 /// Every answer's items; a node that could not be reached is left out when the
 /// request accepts partial answers (`partial`), else its error is returned. Any other
@@ -205,6 +225,50 @@ impl Storage {
             self.series().observe_series(tenant, found, false);
         }
         Ok(Some(snap))
+    }
+
+    /// On a process reading the ingesters: their exemplars of `tenant` in
+    /// `start_ms..=end_ms` of the series `query`'s selectors match (see
+    /// [`UnflushedSource::exemplars`]); `None` on a node that holds its own.
+    pub fn ingester_exemplars(
+        &self,
+        tenant: &str,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Option<Vec<Exemplar>>, StorageError> {
+        let Some(source) = &self.inner.unflushed else {
+            return Ok(None);
+        };
+        gather(source.exemplars(tenant, query, start_ms, end_ms)).map(Some)
+    }
+
+    /// On a process reading the ingesters: their metric metadata of `tenant`, merged
+    /// (each family's distinct descriptions); `None` on a node that holds its own.
+    pub fn ingester_metadata(
+        &self,
+        tenant: &str,
+        metric: Option<&str>,
+    ) -> Result<Option<Families>, StorageError> {
+        let Some(source) = &self.inner.unflushed else {
+            return Ok(None);
+        };
+        let answers = source
+            .metadata(tenant, metric)
+            .into_iter()
+            .map(|a| a.map(|families| vec![families]));
+        let mut merged = Families::new();
+        for families in gather(answers.collect())? {
+            for (name, list) in families {
+                let kept = merged.entry(name).or_default();
+                for m in list {
+                    if !kept.contains(&m) {
+                        kept.push(m);
+                    }
+                }
+            }
+        }
+        Ok(Some(merged))
     }
 
     /// Reads the newest snapshot and, when it is newer than the one held, makes it the

@@ -19,6 +19,11 @@
 //! `POST /internal/v1/series` with `{"ids": [...]}`: the definitions (metric, labels)
 //! of those of the tenant's series this node knows, `{"series": [...]}`: a querier
 //! learns the series of unflushed samples before it resolves selectors.
+//!
+//! `GET /internal/v1/exemplars?query=…&start=MS&end=MS`: this node's exemplars of the
+//! series the PromQL expression's selectors match, `{"exemplars": [...]}`; and
+//! `GET /internal/v1/metadata[?metric=…]`: its metric metadata, `{"metadata": {...}}`.
+//! Both live only in the memory of the ingester that received them.
 
 use arrow::ipc::writer::StreamWriter;
 use axum::Router;
@@ -38,6 +43,8 @@ pub fn internal_router(st: QueryState, node_id: String) -> Router {
     Router::new()
         .route("/internal/v1/unflushed", get(unflushed_handler))
         .route("/internal/v1/series", axum::routing::post(series_handler))
+        .route("/internal/v1/exemplars", get(exemplars_handler))
+        .route("/internal/v1/metadata", get(metadata_handler))
         .route_layer(require(Scope::Query))
         .with_state(Internal { st, node_id })
 }
@@ -185,6 +192,41 @@ async fn series_handler(
         .map(|s| (*s).clone())
         .collect();
     axum::Json(json!({ "series": found })).into_response()
+}
+
+#[derive(Deserialize)]
+struct ExemplarParams {
+    query: String,
+    start: i64,
+    end: i64,
+}
+
+async fn exemplars_handler(
+    State(s): State<Internal>,
+    ctx: RequestContext,
+    Query(p): Query<ExemplarParams>,
+) -> Response {
+    match crate::promql::exemplars_here(&s.st, ctx.tenant(), &p.query, p.start, p.end) {
+        Ok(found) => axum::Json(json!({ "exemplars": found })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct MetadataParams {
+    metric: Option<String>,
+}
+
+async fn metadata_handler(
+    State(s): State<Internal>,
+    ctx: RequestContext,
+    Query(p): Query<MetadataParams>,
+) -> Response {
+    let found =
+        s.st.storage
+            .metadata()
+            .list(ctx.tenant(), p.metric.as_deref(), None);
+    axum::Json(json!({ "metadata": found })).into_response()
 }
 
 /// The batches as one Arrow IPC stream in the table's stored schema (an empty stream

@@ -298,7 +298,7 @@ pub(super) async fn metadata_handler(
             .get("metric")
             .filter(|m| !m.is_empty())
             .map(String::as_str);
-        Ok(st.storage.metadata().list(&tenant, metric, limit))
+        promql::metric_metadata(&st, &tenant, metric, limit)
     };
     respond(run())
 }

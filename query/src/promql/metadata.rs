@@ -71,8 +71,8 @@ pub struct ExemplarGroup {
 pub type Exemplar = osprey_storage::series::exemplars::Exemplar;
 
 /// The exemplars of every series the query's selectors match, in
-/// `start_ns..=end_ns`, grouped by series (groups by labels, exemplars by time as
-/// stored).
+/// `start_ns..=end_ns`, grouped by series (groups by labels, exemplars by time): this
+/// node's own, or on a querier every ingester's.
 pub fn exemplars(
     st: &QueryState,
     tenant: &str,
@@ -80,19 +80,18 @@ pub fn exemplars(
     start_ns: i64,
     end_ns: i64,
 ) -> Result<Vec<ExemplarGroup>, QueryError> {
-    let expr = osprey_promql::parse(query)?;
-    let mut selectors = Vec::new();
-    selectors_of(&expr, &mut selectors);
-    let found = st.storage.exemplars().query(
-        tenant,
-        start_ns.div_euclid(1_000_000),
-        end_ns.div_euclid(1_000_000),
-        &|metric, labels| {
-            selectors
-                .iter()
-                .any(|vs| selector_matches(vs, metric, labels))
-        },
-    );
+    let (start_ms, end_ms) = (start_ns.div_euclid(1_000_000), end_ns.div_euclid(1_000_000));
+    let selectors = selectors_of_query(query)?;
+    let found = match st
+        .storage
+        .ingester_exemplars(tenant, query, start_ms, end_ms)?
+    {
+        Some(mut all) => {
+            all.sort_by_key(|e| e.timestamp_ms);
+            all
+        }
+        None => stored_exemplars(st, tenant, &selectors, start_ms, end_ms),
+    };
     let mut groups: Vec<ExemplarGroup> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for e in found {
@@ -112,6 +111,56 @@ pub fn exemplars(
     }
     groups.sort_by(|a, b| a.series.cmp(&b.series));
     Ok(groups)
+}
+
+/// This node's exemplars in `start_ms..=end_ms` of the series the query's selectors
+/// match, as stored (what an ingester answers a querier).
+pub fn exemplars_here(
+    st: &QueryState,
+    tenant: &str,
+    query: &str,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Vec<Exemplar>, QueryError> {
+    let selectors = selectors_of_query(query)?;
+    Ok(stored_exemplars(st, tenant, &selectors, start_ms, end_ms))
+}
+
+fn selectors_of_query(query: &str) -> Result<Vec<VectorSelector>, QueryError> {
+    let expr = osprey_promql::parse(query)?;
+    let mut selectors = Vec::new();
+    selectors_of(&expr, &mut selectors);
+    Ok(selectors)
+}
+
+fn stored_exemplars(
+    st: &QueryState,
+    tenant: &str,
+    selectors: &[VectorSelector],
+    start_ms: i64,
+    end_ms: i64,
+) -> Vec<Exemplar> {
+    st.storage
+        .exemplars()
+        .query(tenant, start_ms, end_ms, &|metric, labels| {
+            selectors
+                .iter()
+                .any(|vs| selector_matches(vs, metric, labels))
+        })
+}
+
+/// The metric metadata of `tenant` (of `metric` only, when given), at most `limit`
+/// families: this node's, or on a querier every ingester's, merged.
+pub fn metric_metadata(
+    st: &QueryState,
+    tenant: &str,
+    metric: Option<&str>,
+    limit: Option<usize>,
+) -> Result<osprey_storage::follow::Families, QueryError> {
+    match st.storage.ingester_metadata(tenant, metric)? {
+        Some(all) => Ok(all.into_iter().take(limit.unwrap_or(usize::MAX)).collect()),
+        None => Ok(st.storage.metadata().list(tenant, metric, limit)),
+    }
 }
 
 /// Series matching any of the `match[]` selectors, each once.

@@ -14,7 +14,10 @@ use promql_parser::parser::Expr;
 use crate::{QueryError, QueryState};
 
 mod metadata;
-pub use metadata::{ExemplarGroup, Range, exemplars, label_list, matching_series, series_labels};
+pub use metadata::{
+    ExemplarGroup, Range, exemplars, exemplars_here, label_list, matching_series, metric_metadata,
+    series_labels,
+};
 use metadata::{labels_of, resolve};
 
 impl From<PromqlError> for QueryError {

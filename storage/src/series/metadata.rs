@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub const MAX_FAMILIES: usize = 20_000;
 pub const MAX_HELP: usize = 1024;
@@ -25,7 +25,7 @@ fn cut(mut s: String, max: usize) -> String {
     s
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
     #[serde(rename = "type")]
     pub kind: String,
