@@ -2,7 +2,7 @@
 CPU-seconds per million rows within 1.15x of a single node's, and manifest commits
 with p99 under 200 ms on a local S3 server with three ingesters flushing every 2 s.
 
-Starts moto's S3 server serving one request at a time (`benches/lib/moto_locked.py`),
+Starts moto's S3 server serving one request at a time (`tests/e2e/moto_locked.py`),
 three ingesters committing bucket snapshots under one prefix (`flush_interval = "2s"`)
 and a single node (`--role all`, the same settings, its own prefix), sends the same
 spans, metric points and log lines to both (the cluster's round-robin over its
@@ -45,7 +45,7 @@ def start_moto(work: Path) -> tuple[object, str]:
     import subprocess
 
     port = free_port()
-    script = Path(__file__).resolve().parents[1] / "lib" / "moto_locked.py"
+    script = Path(__file__).resolve().parents[2] / "tests" / "e2e" / "moto_locked.py"
     proc = subprocess.Popen([sys.executable, str(script), str(port)], stdout=(work / "moto.log").open("wb"),
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -240,8 +240,8 @@ def cluster_config(bucket: Path, token: Path, node: str, ingesters: list[str], i
     )
 
 
-def start_role(osprey_factory, config: str, role: str) -> OspreyServer:
-    server = osprey_factory(config=config, start=False)
+def start_role(osprey_factory, config: str, role: str, env: dict[str, str] | None = None) -> OspreyServer:
+    server = osprey_factory(config=config, start=False, env=env)
     server.extra_args += ["--role", role]
     server.start()
     return server

@@ -5,7 +5,7 @@ so two racing creates of one key can both win (the scale-out issue measured 2-3
 winners in 7 of 150 races). A cluster's manifest commits are exactly such races, so
 every request here runs under one lock, as a real S3 bucket decides them.
 
-    python benches/lib/moto_locked.py PORT
+    python tests/e2e/moto_locked.py PORT
 """
 
 from __future__ import annotations
