@@ -9,6 +9,7 @@ ingester was killed with unflushed rows and started again on its volume.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ from harness import OspreyServer, free_ports, recent_second, wait_until
 from test_cluster import BUSY, QUERY_AT, answers, cluster_config, start_role, write_batch
 
 BUCKET = "osprey-cluster"
+PREFIX = "c"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "e2e", "AWS_SECRET_ACCESS_KEY": "e2e-secret"}
 
 
@@ -33,9 +35,7 @@ def locked_s3(tmp_path: Path) -> Iterator[str]:
     with open(tmp_path / "moto.log", "wb") as out:
         proc = subprocess.Popen([sys.executable, str(script), str(port)], stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
-                      aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                      aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    s3 = client(url)
 
     def created() -> bool:
         try:
@@ -51,14 +51,25 @@ def locked_s3(tmp_path: Path) -> Iterator[str]:
     proc.wait(timeout=10)
 
 
+def client(endpoint: str):
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+
+
 def keys(endpoint: str) -> list[str]:
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                      aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                      aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    """The bucket's keys under the cluster's prefix, without it."""
     out: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-        out += [o["Key"] for o in page.get("Contents", [])]
+    for page in client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{PREFIX}/"):
+        out += [o["Key"][len(PREFIX) + 1:] for o in page.get("Contents", [])]
     return out
+
+
+def listed_files(endpoint: str) -> set[str]:
+    """The data files the newest manifest snapshot lists."""
+    newest = max(k for k in keys(endpoint) if k.startswith("manifest/") and k.endswith(".json"))
+    body = client(endpoint).get_object(Bucket=BUCKET, Key=f"{PREFIX}/{newest}")["Body"].read()
+    return {f["path"] for f in json.loads(body)["files"]}
 
 
 def test_three_ingesters_two_queriers_and_a_compactor_on_s3_answer_as_one_node(
@@ -73,7 +84,7 @@ def test_three_ingesters_two_queriers_and_a_compactor_on_s3_answer_as_one_node(
         text = cluster_config(tmp_path / "unused", tmp_path / "cluster-token", node, ingester_addrs, addr)
         text = text.replace(
             f'object_store = "file://{tmp_path / "unused"}"',
-            f'object_store = "s3://{BUCKET}/c"\ns3_endpoint = "{locked_s3}"\n'
+            f'object_store = "s3://{BUCKET}/{PREFIX}"\ns3_endpoint = "{locked_s3}"\n'
             f'maintenance_interval = "{BUSY["maintenance_interval"]}"',
         )
         text = text.replace('poll_interval = "1s"', f'poll_interval = "1s"\ndeletion_delay = "{BUSY["deletion_delay"]}"')
@@ -106,18 +117,19 @@ def test_three_ingesters_two_queriers_and_a_compactor_on_s3_answer_as_one_node(
     assert writers == {"ing-0", "ing-1", "ing-2"}, writers
     same(traces[7], "after every ingester flushed")
 
-    # The compactor merges the three ingesters' small files into its own, and the
-    # dropped ones leave the bucket once deletion_delay is over.
+    # The compactor merges the ingesters' small files into its own, and the dropped
+    # ones leave the bucket once deletion_delay is over.
     traces += write(range(12, 24))
     for server in ingesters:
         assert server.post("/api/v1/admin/flush").status_code == 200
     single.flush()
 
-    def merged() -> bool:
-        logs = [k for k in keys(locked_s3) if k.endswith(".parquet") and "/logs/" in k]
-        return bool(logs) and all(k.split("/")[-1].startswith("compactor-") for k in logs)
+    def merged_and_swept() -> bool:
+        data = {k for k in keys(locked_s3) if k.endswith(".parquet")}
+        merged = any(k.split("/")[-1].startswith("compactor-") for k in data if "/logs/" in k)
+        return merged and data <= listed_files(locked_s3)
 
-    wait_until(merged, timeout=60, message="the logs files merged by the compactor alone")
+    wait_until(merged_and_swept, timeout=60, message="a merged logs file and no unlisted data file")
     same(traces[15], "after compaction")
 
     # An ingester killed with unflushed rows, started again on its volume: each row once.
