@@ -20,6 +20,7 @@ use crate::manifest::Manifest;
 use crate::series::Series;
 use crate::series::exemplars::Exemplar;
 use crate::series::metadata::Metadata;
+use crate::tail::{TailFeed, TailReceiver};
 use crate::{Signal, Snapshot, Storage, StorageError};
 
 /// How often one read asks again after a `StaleSnapshot` (each time on a newer head).
@@ -58,6 +59,11 @@ pub trait UnflushedSource: Send + Sync {
     /// `tenant`'s metric metadata (of `metric` only, when given) that each ingester
     /// holds (in memory only, as on one node): one answer per ingester.
     fn metadata(&self, tenant: &str, metric: Option<&str>) -> Vec<Result<Families, StorageError>>;
+
+    /// Relays every ingester's logs batches of `tenant`, as each acknowledges them,
+    /// into `feed` until nobody listens to it or it is closed ([`TailFeed::wanted`]).
+    /// Returns at once (the relays run on tasks of their own).
+    fn tail(&self, tenant: &str, feed: Arc<TailFeed>);
 }
 
 /// Metric families and their metadata, as `/api/v1/metadata` lists them.
@@ -269,6 +275,23 @@ impl Storage {
             }
         }
         Ok(Some(merged))
+    }
+
+    /// `tenant`'s logs batches as they are acknowledged ([`Storage::subscribe_logs`]);
+    /// on a querier, every ingester's, relayed into a feed of this subscription's own
+    /// (ended with the others by [`Storage::end_tails`]).
+    pub fn subscribe_logs_of(&self, tenant: &str) -> TailReceiver {
+        let Some(source) = self.inner.unflushed.as_ref().filter(|_| self.inner.follows) else {
+            return self.subscribe_logs();
+        };
+        let feed = Arc::new(TailFeed::default());
+        let rx = feed.subscribe();
+        if let Ok(mut relays) = self.inner.relays.lock() {
+            relays.retain(|f| f.strong_count() > 0);
+            relays.push(Arc::downgrade(&feed));
+        }
+        source.tail(tenant, feed);
+        rx
     }
 
     /// Reads the newest snapshot and, when it is newer than the one held, makes it the

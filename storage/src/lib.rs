@@ -206,6 +206,8 @@ pub(crate) struct Inner {
     /// Acknowledged logs batches, as they become visible, for live tail (`None` once
     /// shutdown ended the tails).
     tail: Arc<tail::TailFeed>,
+    /// A querier's live tails, each relayed from the ingesters into a feed of its own.
+    relays: Mutex<Vec<std::sync::Weak<tail::TailFeed>>>,
     /// The forwarded batches stored recently (`batch_ids.rs`).
     batch_ids: batch_ids::BatchIds,
     /// A cluster ingester's lease on its node id (`lease.rs`).

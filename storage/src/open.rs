@@ -245,6 +245,7 @@ impl Storage {
                 metadata: metadata::MetadataStore::default(),
             },
             tail: Arc::default(),
+            relays: Mutex::default(),
             batch_ids,
             // Only a cluster's ingester acknowledges writes others might take over.
             lease: match (peers.is_some(), cluster.own_ordinal()) {

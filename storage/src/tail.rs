@@ -46,6 +46,13 @@ impl TailFeed {
         self.ring().subscribers > 0
     }
 
+    /// Whether batches published now reach anyone: it has subscribers and is not
+    /// closed (a relay filling it from elsewhere stops when not).
+    pub fn wanted(&self) -> bool {
+        let r = self.ring();
+        r.subscribers > 0 && !r.closed
+    }
+
     /// Hands `batch` to every subscriber; the oldest kept batches go past the bounds.
     pub fn publish(&self, batch: TailBatch) {
         let mut r = self.ring();

@@ -260,6 +260,12 @@ impl Storage {
     /// wait for clients that would listen forever.
     pub fn end_tails(&self) {
         self.inner.tail.close();
+        if let Ok(relays) = self.inner.relays.lock() {
+            relays
+                .iter()
+                .filter_map(std::sync::Weak::upgrade)
+                .for_each(|f| f.close());
+        }
     }
 }
 

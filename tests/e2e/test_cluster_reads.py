@@ -81,3 +81,51 @@ def test_a_querier_answers_every_ingesters_exemplars_and_metadata(osprey_factory
     assert set(meta["data"]) == {"rpc_total"} and len(meta["warnings"]) == 1
     strict = querier.get("/api/v1/metadata", params={"partial_response": "false"})
     assert strict.status_code == 503, strict.text
+
+
+def test_a_querier_tails_the_lines_every_ingester_acknowledges(osprey_factory, tmp_path: Path) -> None:
+    """A live tail on a querier (server-sent events, and Loki's WebSocket) merges what
+    each ingester acknowledges, for the asking tenant only; an ingester that restarts
+    is relayed again."""
+    import json
+    import urllib.parse
+
+    import websocket  # websocket-client
+
+    from builders import assert_accepted, log_record, logs_request, post_otlp
+    from test_tail import collect, open_tail
+
+    ingesters, (querier,), _ = loopback_cluster(osprey_factory, tmp_path, 2)
+    _, events = open_tail(querier, {"query": "checkout"})
+    _, other = open_tail(querier, {"query": ""}, tenant="acme")
+    ws_url = querier.http("/loki/api/v1/tail").replace("http://", "ws://")
+    q = urllib.parse.quote('{service_name="shop"} |= "checkout"', safe="")
+    ws = websocket.create_connection(f"{ws_url}?query={q}&limit=10", timeout=20)
+    try:
+        time.sleep(0.5)  # the subscriptions are taken when the responses start
+
+        def send(k: int, tag: str) -> None:
+            now = time.time_ns()
+            records = [log_record(now, f"checkout {tag} on {k}"), log_record(now + 1, f"browse {tag} on {k}")]
+            assert_accepted(post_otlp(ingesters[k], "logs", logs_request("shop", records)))
+
+        send(0, "a")
+        send(1, "a")
+        got = collect(events, 2)
+        assert sorted(d["body"] for e, d in got if e == "log") == ["checkout a on 0", "checkout a on 1"]
+        lines: list[str] = []
+        while len(lines) < 2:
+            frame = json.loads(ws.recv())
+            lines += [v[1] for s in frame["streams"] for v in s["values"]]
+        assert sorted(lines) == ["checkout a on 0", "checkout a on 1"]
+        assert collect(events, 1, timeout=1.0) == []
+        assert collect(other, 1, timeout=0.5) == [], "another tenant's tail sees nothing"
+
+        # An ingester restarted: its relay connects again and goes on.
+        ingesters[1].restart(kill=True)
+        time.sleep(2.5)  # the relay's reconnect
+        send(1, "b")
+        got = collect(events, 1)
+        assert [d["body"] for _, d in got] == ["checkout b on 1"]
+    finally:
+        ws.close()

@@ -24,6 +24,9 @@
 //! series the PromQL expression's selectors match, `{"exemplars": [...]}`; and
 //! `GET /internal/v1/metadata[?metric=…]`: its metric metadata, `{"metadata": {...}}`.
 //! Both live only in the memory of the ingester that received them.
+//!
+//! `GET /internal/v1/tail`: the tenant's logs batches as this node acknowledges them,
+//! as a stream of frames (`cluster/tail.rs`) until the asker goes away.
 
 use arrow::ipc::writer::StreamWriter;
 use axum::Router;
@@ -45,6 +48,7 @@ pub fn internal_router(st: QueryState, node_id: String) -> Router {
         .route("/internal/v1/series", axum::routing::post(series_handler))
         .route("/internal/v1/exemplars", get(exemplars_handler))
         .route("/internal/v1/metadata", get(metadata_handler))
+        .route("/internal/v1/tail", get(tail_handler))
         .route_layer(require(Scope::Query))
         .with_state(Internal { st, node_id })
 }
@@ -227,6 +231,38 @@ async fn metadata_handler(
             .metadata()
             .list(ctx.tenant(), p.metric.as_deref(), None);
     axum::Json(json!({ "metadata": found })).into_response()
+}
+
+async fn tail_handler(State(s): State<Internal>, ctx: RequestContext) -> Response {
+    use crate::cluster::tail::{BATCH, KEEPALIVE, KEEPALIVE_EVERY, LAGGED, frame};
+    use osprey_storage::tail::RecvError;
+    // Subscribed before the answer starts: the asker misses nothing after it.
+    let rx = s.st.storage.subscribe_logs();
+    let tenant = ctx.tenant().to_string();
+    let frames = futures::stream::unfold((rx, tenant), |(mut rx, tenant)| async move {
+        loop {
+            let next = match tokio::time::timeout(KEEPALIVE_EVERY, rx.recv()).await {
+                Err(_) => frame(KEEPALIVE, &[]),
+                Ok(Ok(batch)) if batch.0 != tenant => continue,
+                Ok(Ok(batch)) => match encode(Signal::Logs, std::slice::from_ref(&batch.1)) {
+                    Ok(bytes) => frame(BATCH, &bytes),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "live tail: a batch does not encode; skipped");
+                        continue;
+                    }
+                },
+                Ok(Err(RecvError::Lagged(n))) => frame(LAGGED, &n.to_le_bytes()),
+                Ok(Err(RecvError::Closed)) => return None,
+            };
+            return Some((Ok::<_, std::convert::Infallible>(next), (rx, tenant)));
+        }
+    });
+    let mut resp = axum::body::Body::from_stream(frames).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-osprey-tail"),
+    );
+    resp
 }
 
 /// The batches as one Arrow IPC stream in the table's stored schema (an empty stream

@@ -158,7 +158,7 @@ pub(super) async fn logs_tail_handler(
 ) -> Response {
     let run = || -> Result<Response, QueryError> {
         let tenant = ctx.tenant().to_string();
-        let rx = st.storage.subscribe_logs();
+        let rx = st.storage.subscribe_logs_of(&tenant);
         let query = q.get("query").cloned().unwrap_or_default();
         let service = q.get("service").filter(|s| !s.is_empty()).cloned();
         let events = logtail::tail(rx, tenant, (language(&q)?, query), service)?

@@ -414,8 +414,8 @@ pub(super) async fn tail_handler(
         };
         // Subscribed before the history is read: nothing acknowledged in between is lost
         // (a line may come twice, as in Loki).
-        let rx = st.storage.subscribe_logs();
         let tenant = ctx.tenant().to_string();
+        let rx = st.storage.subscribe_logs_of(&tenant);
         let history = engine::logs(&st, &tenant, &log, (start, now + 1), limit, false).await?;
         Ok(ws.on_upgrade(move |socket| tail_socket(socket, rx, tenant, log, history)))
     };

@@ -8,8 +8,13 @@
 //! for the batches after those (`have=`): a query then moves only the rows acknowledged
 //! since the last one. What is kept is at most what the ingesters hold in memory for
 //! the tenants queried, and is replaced by every answer.
+//!
+//! Live tails relay every ingester's stream of acknowledged logs (`tail.rs`).
+
+pub(crate) mod tail;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -21,6 +26,7 @@ use hyper_util::rt::TokioExecutor;
 use osprey_storage::follow::{Families, UnflushedSource};
 use osprey_storage::series::Series;
 use osprey_storage::series::exemplars::Exemplar;
+use osprey_storage::tail::TailFeed;
 use osprey_storage::{Signal, StorageError};
 
 /// What a querier keeps of one ingester's answers for one tenant and table: each
@@ -313,5 +319,24 @@ impl UnflushedSource for IngesterClient {
             .iter()
             .map(|addr| self.json_of(addr, tenant, &path, "metadata"));
         self.wait(futures::future::join_all(asks))
+    }
+
+    fn tail(&self, tenant: &str, feed: Arc<TailFeed>) {
+        let mut started = Vec::with_capacity(self.ingesters.len());
+        for addr in &self.ingesters {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let peer = tail::Peer {
+                client: self.client.clone(),
+                token: self.token.clone(),
+                addr: addr.clone(),
+                tenant: tenant.to_string(),
+            };
+            self.runtime.spawn(tail::relay(peer, Arc::clone(&feed), tx));
+            started.push(rx);
+        }
+        // Every ingester subscribed (or not reachable) before the tail goes on, so
+        // that a tail that reads history first misses nothing in between.
+        let all = futures::future::join_all(started);
+        let _ = self.wait(tokio::time::timeout(tail::CONNECT_WITHIN, all));
     }
 }
