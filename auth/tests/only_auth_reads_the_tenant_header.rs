@@ -11,7 +11,7 @@ const SENDERS: &[&str] = &[
     "ingest/src/capture",
     "ingest/src/demo",
     "benches/",
-    "query/src/cluster.rs",
+    "query/src/cluster/",
     "ingest/src/cluster/mod.rs",
 ];
 
