@@ -93,10 +93,10 @@ def test_the_compactor_runs_the_rules_over_every_ingester_and_pages_once(osprey_
         # Ten series, owned by either ingester, and logs that stay where they arrive:
         # nothing is flushed, so the rules see them only in the ingesters' memory.
         now = time.time_ns()
-        points = [number_point(now - 2_000_000_000, float(i), {"series": str(i)}) for i in range(10)]
+        points = [number_point(now - 2 * 10**9, float(i), {"series": str(i)}) for i in range(10)]
         assert_accepted(post_otlp(ingesters[0], "metrics", metrics_request("meter", [gauge_metric("cluster.probe", points)])))
         for server, n in zip(ingesters, (20, 10)):
-            logs = [log_record(now - 3_000_000_000 + k, f"line {k}") for k in range(n)]
+            logs = [log_record(now - 3 * 10**9 + k, f"line {k}") for k in range(n)]
             assert_accepted(post_otlp(server, "logs", logs_request("app", logs)))
 
         wait_until(lambda: value(querier, "cluster:probe:sum") == 45.0, timeout=30, message="the recording rule's sum")
