@@ -502,11 +502,7 @@ fn number_points(
             Some(number_data_point::Value::AsDouble(d)) => d,
             Some(number_data_point::Value::AsInt(n)) => n as f64,
             None if p.flags & NO_RECORDED_VALUE != 0 => 0.0,
-            None if strict => {
-                return Err(format!(
-                    "metric {otlp_name:?} data point {i}: missing or malformed value (expected asDouble or asInt)"
-                ));
-            }
+            None if strict => return Err(missing_value(otlp_name, i)),
             None => {
                 rejected.reject(format!("metric {otlp_name:?} data point {i} has no value"));
                 continue;
@@ -518,6 +514,42 @@ fn number_points(
             nanos(p.time_unix_nano),
             value_or_stale(p.flags, v),
         );
+    }
+    Ok(())
+}
+
+/// Strict mode's refusal of a number point without a value.
+fn missing_value(otlp_name: &str, i: usize) -> String {
+    format!(
+        "metric {otlp_name:?} data point {i}: missing or malformed value (expected asDouble or asInt)"
+    )
+}
+
+/// Strict mode's rule alone, without converting (what [`convert`] with `strict` refuses
+/// the whole request for): a gauge or sum point without a value and without the
+/// no-recorded-value flag. A cluster ingester checks an OTLP/JSON request with it
+/// before it splits the request by owner, whose parts travel as protobuf.
+pub fn check_strict(req: &ExportMetricsServiceRequest) -> Result<(), String> {
+    let metrics = req
+        .resource_metrics
+        .iter()
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics);
+    for m in metrics {
+        let points = match &m.data {
+            Some(Data::Gauge(g)) => &g.data_points,
+            // A monotonic delta sum is rejected whole before its points are read.
+            Some(Data::Sum(s)) if !s.is_monotonic || is_cumulative(s.aggregation_temporality) => {
+                &s.data_points
+            }
+            _ => continue,
+        };
+        let missing = points
+            .iter()
+            .position(|p| p.value.is_none() && p.flags & NO_RECORDED_VALUE == 0);
+        if let Some(i) = missing {
+            return Err(missing_value(&m.name, i));
+        }
     }
     Ok(())
 }
@@ -634,6 +666,63 @@ mod tests {
             metric_name("duration_seconds", "s", Kind::Other),
             "duration_seconds"
         );
+    }
+
+    /// The check a cluster ingester runs before splitting agrees with what the strict
+    /// conversion refuses, for every kind of point with and without a value.
+    #[test]
+    fn the_strict_check_refuses_what_strict_conversion_refuses() {
+        use opentelemetry_proto::tonic::metrics::v1::{
+            Gauge, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+        };
+        let point = |value: Option<f64>, flags: u32| NumberDataPoint {
+            value: value.map(number_data_point::Value::AsDouble),
+            flags,
+            ..Default::default()
+        };
+        let sum = |monotonic: bool, temporality: AggregationTemporality, p| {
+            Data::Sum(Sum {
+                data_points: vec![point(Some(1.0), 0), p],
+                aggregation_temporality: temporality as i32,
+                is_monotonic: monotonic,
+            })
+        };
+        let cases = [
+            Data::Gauge(Gauge {
+                data_points: vec![point(Some(1.0), 0), point(None, 0)],
+            }),
+            Data::Gauge(Gauge {
+                data_points: vec![point(None, NO_RECORDED_VALUE)],
+            }),
+            sum(true, AggregationTemporality::Cumulative, point(None, 0)),
+            sum(false, AggregationTemporality::Delta, point(None, 0)),
+            sum(true, AggregationTemporality::Delta, point(None, 0)),
+            sum(
+                true,
+                AggregationTemporality::Cumulative,
+                point(Some(2.0), 0),
+            ),
+        ];
+        let mut refused = 0;
+        for data in cases {
+            let req = ExportMetricsServiceRequest {
+                resource_metrics: vec![ResourceMetrics {
+                    scope_metrics: vec![ScopeMetrics {
+                        metrics: vec![Metric {
+                            name: "m".into(),
+                            data: Some(data.clone()),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+            };
+            let converted = convert(&req, true).err();
+            refused += usize::from(converted.is_some());
+            assert_eq!(check_strict(&req).err(), converted, "{data:?}");
+        }
+        assert_eq!(refused, 3, "a gauge, a cumulative and a non-monotonic sum");
     }
 
     #[test]

@@ -135,7 +135,7 @@ impl Pipeline {
         if let Some(forward) = &st.forward {
             if strict {
                 // Parts travel as protobuf: the JSON request's own rule is checked here.
-                metrics::convert_with_exemplars(&req, true).map_err(IngestError::BadRequest)?;
+                metrics::check_strict(&req).map_err(IngestError::BadRequest)?;
             }
             return forward.store(st, tenant, req).await;
         }
