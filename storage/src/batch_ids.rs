@@ -25,6 +25,9 @@ struct Ids {
     stored: HashMap<u128, (Instant, bool)>,
     order: VecDeque<(Instant, u128)>,
     pending: HashSet<u128>,
+    /// Batches stored here in another ingester's place (it refused, or was down), with
+    /// that owner's ordinal: asked for by the owner when it restarts.
+    held_for: VecDeque<(Instant, u128, usize)>,
 }
 
 impl Ids {
@@ -36,6 +39,12 @@ impl Ids {
     }
 
     fn forget_old(&mut self, now: Instant) {
+        while let Some(&(at, _, _)) = self.held_for.front() {
+            if now.saturating_duration_since(at) <= WINDOW && self.held_for.len() <= MAX_IDS {
+                break;
+            }
+            self.held_for.pop_front();
+        }
         while let Some(&(at, id)) = self.order.front() {
             let expired = now.saturating_duration_since(at) > WINDOW;
             if !expired && self.order.len() <= MAX_IDS {
@@ -56,6 +65,10 @@ impl Ids {
 pub trait BatchPeers: Send + Sync {
     /// Which of `ids` (batches in this node's WAL) another ingester holds.
     fn held_elsewhere(&self, ids: &[u128]) -> Vec<u128>;
+
+    /// The batches another ingester stored in this one's place recently (this one
+    /// refused them, or was down): a retry of one must not be stored here again.
+    fn held_for_me(&self) -> Vec<u128>;
 }
 
 /// The forwarded batches this node stored recently, and those being stored now.
@@ -134,6 +147,49 @@ impl BatchIds {
         }
     }
 
+    /// Records that batch `id`, whose owner is ingester `owner`, was stored here in its
+    /// place.
+    pub fn held_for(&self, id: u128, owner: usize) {
+        if let Ok(mut ids) = self.ids.lock() {
+            let now = Instant::now();
+            ids.held_for.push_back((now, id, owner));
+            ids.forget_old(now);
+        }
+    }
+
+    /// The batches stored here recently in ingester `owner`'s place.
+    pub fn held_for_owner(&self, owner: usize) -> Vec<u128> {
+        let Ok(mut ids) = self.ids.lock() else {
+            return Vec::new();
+        };
+        ids.forget_old(Instant::now());
+        ids.held_for
+            .iter()
+            .filter(|(_, _, o)| *o == owner)
+            .map(|(_, id, _)| *id)
+            .collect()
+    }
+
+    /// Remembers `found` as batches another ingester stored in this one's place, so a
+    /// retry of one is acknowledged without storing it here. Returns those this node
+    /// stored (or is storing) itself too: counted twice, which the caller reports.
+    pub fn mark_elsewhere(&self, found: impl IntoIterator<Item = u128>) -> usize {
+        let Ok(mut ids) = self.ids.lock() else {
+            return 0;
+        };
+        let now = Instant::now();
+        let mut both = 0;
+        for id in found {
+            match ids.stored.get(&id) {
+                Some((_, true)) => both += 1,
+                Some((_, false)) => {}
+                None if ids.pending.contains(&id) => both += 1,
+                None => ids.remember(id, now, false),
+            }
+        }
+        both
+    }
+
     /// Whether the rows of batch `id` are here (stored recently, or replayed).
     pub fn holds(&self, id: u128) -> bool {
         self.ids
@@ -188,6 +244,29 @@ mod tests {
             "held elsewhere: a retry is acknowledged, a peer is told no"
         );
         assert_eq!(ids.held_elsewhere(), 1);
+    }
+
+    #[test]
+    fn batches_stored_in_an_owners_place_are_listed_for_it_and_not_stored_by_it() {
+        let ids = BatchIds::default();
+        ids.held_for(1, 0);
+        ids.held_for(2, 1);
+        ids.held_for(3, 0);
+        assert_eq!(ids.held_for_owner(0), vec![1, 3]);
+        assert_eq!(ids.held_for_owner(2), Vec::<u128>::new());
+        // The owner's side: told (or asking at start), a retry is not stored again.
+        let owner = BatchIds::default();
+        let Begin::New(here) = owner.begin(5) else {
+            panic!("new")
+        };
+        here.stored();
+        assert_eq!(
+            owner.mark_elsewhere([1, 3, 5]),
+            1,
+            "5 is here too: reported"
+        );
+        assert!(matches!(owner.begin(1), Begin::Stored));
+        assert!(!owner.holds(1) && owner.holds(5));
     }
 
     #[test]

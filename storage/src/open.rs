@@ -186,6 +186,17 @@ impl Storage {
             }
             last_id = last_id.max(id);
         }
+        if let Some(p) = &peers {
+            // Batches another ingester stored in this one's place while it refused or
+            // was down: a retry of one reaching this node now is not stored again.
+            let both = batch_ids.mark_elsewhere(p.held_for_me());
+            if both > 0 {
+                tracing::error!(
+                    batches = both,
+                    "batches stored both here and by another ingester in this one's place"
+                );
+            }
+        }
         tracing::info!(
             segments = segments.len(),
             rows = replayed,

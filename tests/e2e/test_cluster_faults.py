@@ -178,3 +178,23 @@ def test_a_compactor_killed_while_it_merges_loses_and_doubles_nothing(osprey_fac
 
     wait_until(only_listed_files_left, timeout=30, message="unlisted data files swept")
     assert querier.sql("SELECT count(*), count(DISTINCT body) FROM logs") == [[sent * 10, sent * 10]]
+
+
+def test_a_retry_reaching_an_owner_back_from_down_is_not_stored_twice(osprey_factory, tmp_path: Path) -> None:
+    """An owner down: the receiving ingester stores the owner's part in its place (the
+    request is acknowledged). The owner restarts and learns which of its batches the
+    other holds; the client then sends the same request again (a retry after an answer
+    lost on the way): every span is still counted once."""
+    ingesters, [querier], _ = loopback_cluster(osprey_factory, tmp_path, 2)
+    t = recent_second(600) * 1_000_000_000
+    body = traces_request("svc-retry", [s for k in range(10) for s in spans_of(f"{k + 1:032x}", k, t + k)])
+    ingesters[1].kill()
+    assert_accepted(post_otlp(ingesters[0], "traces", body))
+    ingesters[1].start()
+    assert_accepted(post_otlp(ingesters[0], "traces", body))
+    assert_accepted(post_otlp(ingesters[1], "traces", body))
+    rows = querier.sql("SELECT count(*), count(DISTINCT trace_id || span_id) FROM spans")
+    assert rows == [[30, 30]], rows
+    # Both parts were stored: the owner's in its place, the receiver's own.
+    stored = querier.sql("SELECT count(DISTINCT trace_id) FROM spans")
+    assert stored == [[10]], stored

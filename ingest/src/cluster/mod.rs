@@ -85,6 +85,13 @@ impl Part for ExportMetricsServiceRequest {
     }
 }
 
+/// A part's batch id and the ingester owning it (`None`: the node storing it).
+#[derive(Clone, Copy)]
+pub(crate) struct Batch {
+    pub id: u128,
+    pub owner: Option<usize>,
+}
+
 /// How one ingester answered a part.
 enum Answer {
     Stored(Outcome),
@@ -164,7 +171,11 @@ impl Forwarder {
                             IngestError::BadRequest(format!("a part does not decode again: {e}"))
                         })?,
                     };
-                    match store_once(st, tenant, id, here).await {
+                    let batch = Batch {
+                        id,
+                        owner: Some(owner),
+                    };
+                    match store_once(st, tenant, batch, here).await {
                         Ok(o) => Answer::Stored(o),
                         Err(e) if refusal(e.http_status()) => Answer::Refused(e.client_message()),
                         Err(e) => Answer::Failed(e),
@@ -172,7 +183,12 @@ impl Forwarder {
                 }
                 false => {
                     let addr = &self.ingesters[target];
-                    self.forward(addr, P::KIND, tenant, id, body.clone()).await
+                    let batch = Batch {
+                        id,
+                        owner: Some(owner),
+                    };
+                    self.forward(addr, P::KIND, tenant, batch, body.clone())
+                        .await
                 }
             };
             match answer {
@@ -194,13 +210,23 @@ impl Forwarder {
         })
     }
 
-    async fn forward(&self, addr: &str, kind: &str, tenant: &str, id: u128, body: Bytes) -> Answer {
-        let req = http::Request::post(format!("http://{addr}/internal/v1/push/{kind}"))
+    async fn forward(
+        &self,
+        addr: &str,
+        kind: &str,
+        tenant: &str,
+        batch: Batch,
+        body: Bytes,
+    ) -> Answer {
+        let mut req = http::Request::post(format!("http://{addr}/internal/v1/push/{kind}"))
             .header("authorization", format!("Bearer {}", self.token))
             .header("x-scope-orgid", tenant)
             .header("content-type", "application/x-protobuf")
-            .header(push::BATCH_HEADER, format!("{id:032x}"))
-            .body(Full::new(body));
+            .header(push::BATCH_HEADER, format!("{:032x}", batch.id));
+        if let Some(owner) = batch.owner {
+            req = req.header(push::OWNER_HEADER, owner.to_string());
+        }
+        let req = req.body(Full::new(body));
         let req = match req {
             Ok(r) => r,
             Err(e) => return Answer::Failed(IngestError::BadRequest(e.to_string())),
@@ -246,6 +272,38 @@ impl Forwarder {
     }
 }
 
+impl Forwarder {
+    /// Tells ingester `owner` that batch `id`, its own, was stored here in its place
+    /// (it refused it, or was down), so that it acknowledges a retry without storing
+    /// it again; lists it for the owner's restart too, in case this does not reach it.
+    async fn note_held(&self, st: &IngestState, id: u128, owner: usize) {
+        st.storage.batch_ids().held_for(id, owner);
+        let Some(addr) = self.ingesters.get(owner) else {
+            return;
+        };
+        let body = serde_json::to_vec(&peers::Ids::of(&[id])).unwrap_or_default();
+        let req = http::Request::post(format!("http://{addr}/internal/v1/held"))
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)));
+        let Ok(req) = req else {
+            return;
+        };
+        match tokio::time::timeout(self.timeout, self.client.request(req)).await {
+            Ok(Ok(resp)) if resp.status().is_success() => {}
+            Ok(Ok(resp)) => {
+                tracing::warn!(ingester = %addr, status = %resp.status(), "the owner of a batch stored here was not told; it asks when it restarts")
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(ingester = %addr, error = %e, "the owner of a batch stored here was not told; it asks when it restarts")
+            }
+            Err(_) => {
+                tracing::debug!(ingester = %addr, "the owner of a batch stored here did not answer; it asks when it restarts")
+            }
+        }
+    }
+}
+
 /// Whether an owner's status means "not now, try another" (rather than "this is bad").
 fn refusal(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
@@ -264,19 +322,30 @@ fn batch_id(body: &[u8], tenant: &str, owner: usize) -> u128 {
 pub(crate) async fn store_once<P: Part>(
     st: &IngestState,
     tenant: &str,
-    id: u128,
+    batch: Batch,
     part: P,
 ) -> Result<Outcome, IngestError> {
     // On a task of its own: the request waiting for it may be dropped (its sender went
     // away), but a write handed to the WAL completes anyway, and its id must then be
     // remembered, or a retry would store it again.
     let (st, tenant) = (st.clone(), tenant.to_string());
-    tokio::spawn(async move { store_here(&st, &tenant, id, part).await })
-        .await
-        .map_err(|e| IngestError::Peer {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: format!("storing batch {id:032x} stopped: {e}"),
-        })?
+    let id = batch.id;
+    tokio::spawn(async move {
+        let outcome = store_here(&st, &tenant, id, part).await?;
+        // Stored in another ingester's place: the owner learns it before the sender
+        // hears of it, so that a retry reaching the owner is not stored again.
+        if let (Some(owner), Some(forward)) = (batch.owner, &st.forward)
+            && forward.me != Some(owner)
+        {
+            forward.note_held(&st, id, owner).await;
+        }
+        Ok(outcome)
+    })
+    .await
+    .map_err(|e| IngestError::Peer {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: format!("storing batch {id:032x} stopped: {e}"),
+    })?
 }
 
 async fn store_here<P: Part>(

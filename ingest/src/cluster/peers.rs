@@ -5,6 +5,10 @@
 //! WAL's copy is then left out. Asked of every other ingester at once
 //! (`POST /internal/v1/batches`, `push.rs`); one that does not answer within the
 //! timeout is taken to hold none (logged).
+//!
+//! It also asks which batches they stored in its place while it refused them or was
+//! down (`GET /internal/v1/held?owner=N`): a client's retry of such a request, reaching
+//! it now, is then acknowledged without storing the part a second time.
 
 use std::time::Duration;
 
@@ -40,6 +44,7 @@ impl Ids {
 
 /// The other ingesters, asked with the cluster token.
 pub struct Peers {
+    me: usize,
     others: Vec<String>,
     token: String,
     timeout: Duration,
@@ -51,6 +56,7 @@ impl Peers {
     /// Every ingester of `ingesters` but `me`, on the current runtime.
     pub fn new(ingesters: &[String], me: usize, token: String, timeout: Duration) -> Self {
         Peers {
+            me,
             others: ingesters
                 .iter()
                 .enumerate()
@@ -64,11 +70,16 @@ impl Peers {
         }
     }
 
-    async fn ask(&self, addr: &str, body: Bytes) -> Result<Vec<u128>, String> {
-        let req = http::Request::post(format!("http://{addr}/internal/v1/batches"))
+    /// The ids one ingester answers `req` (a path and its method's body) with.
+    async fn ask(&self, addr: &str, path: &str, body: Option<Bytes>) -> Result<Vec<u128>, String> {
+        let builder = match body {
+            Some(_) => http::Request::post(format!("http://{addr}{path}")),
+            None => http::Request::get(format!("http://{addr}{path}")),
+        };
+        let req = builder
             .header("authorization", format!("Bearer {}", self.token))
             .header("content-type", "application/json")
-            .body(Full::new(body))
+            .body(Full::new(body.unwrap_or_default()))
             .map_err(|e| e.to_string())?;
         let call = async {
             let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
@@ -90,15 +101,11 @@ impl Peers {
             .await
             .map_err(|_| format!("no answer within {:?}", self.timeout))?
     }
-}
 
-impl BatchPeers for Peers {
-    fn held_elsewhere(&self, ids: &[u128]) -> Vec<u128> {
-        let Ok(body) = serde_json::to_vec(&Ids::of(ids)) else {
-            return Vec::new();
-        };
-        let body = Bytes::from(body);
-        let asks = self.others.iter().map(|a| self.ask(a, body.clone()));
+    /// Every other ingester's answer to `path` (with `body`: a POST), gathered; one
+    /// that does not answer is logged with `unanswered` and counted as none.
+    fn ask_all(&self, path: &str, body: Option<Bytes>, unanswered: &str) -> Vec<u128> {
+        let asks = self.others.iter().map(|a| self.ask(a, path, body.clone()));
         let answers = osprey_storage::files::blobs::wait_on(
             Some(&self.runtime),
             futures::future::join_all(asks),
@@ -107,10 +114,30 @@ impl BatchPeers for Peers {
         for (addr, answer) in self.others.iter().zip(answers) {
             match answer {
                 Ok(ids) => held.extend(ids),
-                Err(e) => tracing::warn!(ingester = %addr, error = %e,
-                    "could not ask which forwarded batches it stored in this one's place; keeping them"),
+                Err(e) => tracing::warn!(ingester = %addr, error = %e, "{unanswered}"),
             }
         }
         held
+    }
+}
+
+impl BatchPeers for Peers {
+    fn held_elsewhere(&self, ids: &[u128]) -> Vec<u128> {
+        let Ok(body) = serde_json::to_vec(&Ids::of(ids)) else {
+            return Vec::new();
+        };
+        self.ask_all(
+            "/internal/v1/batches",
+            Some(Bytes::from(body)),
+            "could not ask which forwarded batches it stored in this one's place; keeping them",
+        )
+    }
+
+    fn held_for_me(&self) -> Vec<u128> {
+        self.ask_all(
+            &format!("/internal/v1/held?owner={}", self.me),
+            None,
+            "could not ask which batches it stored while this one refused or was down; a retry of one may be stored twice",
+        )
     }
 }

@@ -8,6 +8,12 @@
 //!
 //! `POST /internal/v1/batches` with `{"ids": [hex, …]}`: which of those batches this
 //! node holds, `{"ids": […]}` (asked by an ingester that restarts, `peers.rs`).
+//!
+//! A part comes with its owner's ordinal in `X-Osprey-Owner`; stored by another
+//! ingester in the owner's place, that ingester tells the owner
+//! (`POST /internal/v1/held` with `{"ids": […]}`: the owner then acknowledges a retry
+//! of it without storing it) and lists it for the owner's restart
+//! (`GET /internal/v1/held?owner=N`).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -20,13 +26,16 @@ use osprey_auth::{RequestContext, Scope};
 use serde::{Deserialize, Serialize};
 
 use super::peers::Ids;
-use super::{Part, store_once};
+use super::{Batch, Part, store_once};
 use crate::otlp::{Outcome, Rejections};
 use crate::remote_write::forward::SamplesPart;
 use crate::{IngestError, IngestState};
 
 /// The header naming a forwarded part's batch id.
 pub const BATCH_HEADER: &str = "x-osprey-batch";
+
+/// The header naming a forwarded part's owner (its ordinal in `cluster.ingesters`).
+pub const OWNER_HEADER: &str = "x-osprey-owner";
 
 /// What an owner stored of a part.
 #[derive(Serialize, Deserialize)]
@@ -60,6 +69,10 @@ pub fn internal_router(st: IngestState) -> Router {
             axum::routing::post(push_handler),
         )
         .route("/internal/v1/batches", axum::routing::post(batches_handler))
+        .route(
+            "/internal/v1/held",
+            axum::routing::get(held_for_handler).post(held_elsewhere_handler),
+        )
         .route_layer(osprey_auth::require(Scope::Ingest))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(st)
@@ -76,6 +89,34 @@ async fn batches_handler(
         .filter(|id| st.storage.batch_ids().holds(*id))
         .collect();
     axum::Json(Ids::of(&held))
+}
+
+#[derive(Deserialize)]
+struct OwnerParam {
+    owner: usize,
+}
+
+/// The batches this node stored recently in ingester `owner`'s place.
+async fn held_for_handler(
+    State(st): State<IngestState>,
+    axum::extract::Query(p): axum::extract::Query<OwnerParam>,
+) -> axum::Json<Ids> {
+    axum::Json(Ids::of(&st.storage.batch_ids().held_for_owner(p.owner)))
+}
+
+/// Another ingester stored these batches, owned by this one, in its place.
+async fn held_elsewhere_handler(
+    State(st): State<IngestState>,
+    axum::Json(told): axum::Json<Ids>,
+) -> axum::Json<Ids> {
+    let both = st.storage.batch_ids().mark_elsewhere(told.parsed());
+    if both > 0 {
+        tracing::error!(
+            batches = both,
+            "batches stored both here and by another ingester in this one's place"
+        );
+    }
+    axum::Json(Ids::default())
 }
 
 async fn push_handler(
@@ -111,14 +152,32 @@ async fn push(
         .ok_or_else(|| {
             IngestError::BadRequest(format!("{BATCH_HEADER}: expected 32 hex digits"))
         })?;
+    // Absent (a sender of before): the part is taken as this node's own.
+    let owner = headers
+        .get(OWNER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let batch = Batch { id, owner };
     match kind {
         ExportTraceServiceRequest::KIND => {
-            store_once(st, tenant, id, decode::<ExportTraceServiceRequest>(body)?).await
+            store_once(
+                st,
+                tenant,
+                batch,
+                decode::<ExportTraceServiceRequest>(body)?,
+            )
+            .await
         }
         ExportMetricsServiceRequest::KIND => {
-            store_once(st, tenant, id, decode::<ExportMetricsServiceRequest>(body)?).await
+            store_once(
+                st,
+                tenant,
+                batch,
+                decode::<ExportMetricsServiceRequest>(body)?,
+            )
+            .await
         }
-        SamplesPart::KIND => store_once(st, tenant, id, decode::<SamplesPart>(body)?).await,
+        SamplesPart::KIND => store_once(st, tenant, batch, decode::<SamplesPart>(body)?).await,
         other => Err(IngestError::Peer {
             status: StatusCode::NOT_FOUND,
             message: format!("no push of {other:?}: expected traces, metrics or samples"),

@@ -42,6 +42,40 @@ impl crate::batch_ids::BatchPeers for Holds {
     fn held_elsewhere(&self, ids: &[u128]) -> Vec<u128> {
         ids.iter().copied().filter(|i| *i == self.0).collect()
     }
+
+    fn held_for_me(&self) -> Vec<u128> {
+        Vec::new()
+    }
+}
+
+/// Says it stored the one batch it was built with in the asking ingester's place.
+struct StoredForYou(u128);
+
+impl crate::batch_ids::BatchPeers for StoredForYou {
+    fn held_elsewhere(&self, _: &[u128]) -> Vec<u128> {
+        Vec::new()
+    }
+
+    fn held_for_me(&self) -> Vec<u128> {
+        vec![self.0]
+    }
+}
+
+#[tokio::test]
+async fn a_batch_another_stored_in_its_place_while_it_was_down_is_not_stored_on_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = osprey_config::ClusterConfig::default();
+    let s = Storage::open_ingester(
+        dir.path(),
+        cfg(),
+        &cluster,
+        std::sync::Arc::new(StoredForYou(21)),
+    )
+    .unwrap();
+    // The client's retry of the request reaches this node, the part's owner, now up.
+    assert!(matches!(s.batch_ids().begin(21), Begin::Stored));
+    assert!(!s.batch_ids().holds(21), "the other holds the rows");
+    assert!(matches!(s.batch_ids().begin(22), Begin::New(_)));
 }
 
 #[tokio::test]
