@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from builders import assert_accepted, log_record, logs_request, post_otlp, traces_request
@@ -198,3 +199,38 @@ def test_a_retry_reaching_an_owner_back_from_down_is_not_stored_twice(osprey_fac
     # Both parts were stored: the owner's in its place, the receiver's own.
     stored = querier.sql("SELECT count(DISTINCT trace_id) FROM spans")
     assert stored == [[10]], stored
+
+
+@pytest.mark.parametrize("point", ["compact.after_merge", "compact.after_manifest"])
+def test_a_compactor_crashing_at_its_commit_loses_and_doubles_nothing(osprey_factory, tmp_path: Path, point: str) -> None:
+    """The compactor aborted where its merge is uploaded but not committed, and where it
+    is committed but its inputs are not deleted yet; started again: every line is read
+    once, the merge is done, and no data file the newest snapshot does not list is left
+    once the grace period is over."""
+    from test_crash_points import await_abort
+
+    ingesters, [querier], internal = loopback_cluster(osprey_factory, tmp_path, 2, busy=True)
+    bucket = tmp_path / "bucket"
+    t = recent_second(600) * 1_000_000_000
+    for k in range(8):
+        logs = [log_record(t + k * 100 + i, f"commit crash {k} {i}") for i in range(10)]
+        assert_accepted(post_otlp(ingesters[k % 2], "logs", logs_request("svc-crash", logs)))
+        assert ingesters[k % 2].post("/api/v1/admin/flush").status_code == 200
+    assert len(list(bucket.glob("tables/**/logs/**/ing-*.parquet"))) >= 8
+    compactor = start_role(
+        osprey_factory,
+        config_for(tmp_path, "compactor-0", internal, f"127.0.0.1:{free_ports(1)[0]}", True),
+        "compactor",
+        env={"FAILPOINTS": f"{point}=return"},
+    )
+    await_abort(compactor, point)
+    assert querier.sql("SELECT count(*), count(DISTINCT body) FROM logs") == [[80, 80]]
+    compactor.start()
+
+    def merged_and_swept() -> bool:
+        on_disk = {str(p.relative_to(bucket)) for p in bucket.glob("tables/**/*.parquet")}
+        merged = any("/logs/" in p and p.rsplit("/", 1)[-1].startswith("compactor-") for p in on_disk)
+        return merged and on_disk <= listed_files(bucket)
+
+    wait_until(merged_and_swept, timeout=30, message="the merge committed and unlisted files swept")
+    assert querier.sql("SELECT count(*), count(DISTINCT body) FROM logs") == [[80, 80]]
