@@ -75,7 +75,7 @@ pub struct Setup<'a> {
 
 /// Refuses a role this build cannot run yet, or a config that role cannot run with.
 pub fn check(config: &Config, role: Role) -> anyhow::Result<()> {
-    let problems = config.cluster.role_problems(role);
+    let problems = config.role_problems(role);
     if let Some((key, message)) = problems.first() {
         anyhow::bail!("{key}: {message}");
     }

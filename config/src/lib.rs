@@ -112,10 +112,30 @@ impl Config {
     /// Every problem of this configuration for a process running as `role`.
     pub fn validate_for(&self, role: Role) -> Vec<Problem> {
         let mut problems = Problems(self.validate());
-        for (key, message) in self.cluster.role_problems(role) {
+        for (key, message) in self.role_problems(role) {
             problems.bad(&key, message);
         }
         problems.0
+    }
+
+    /// What `role` needs of this configuration beyond its own checks: the cluster's
+    /// ([`ClusterConfig::role_problems`]), and a querier's way to the rules that the
+    /// compactor runs.
+    pub fn role_problems(&self, role: Role) -> Vec<(String, String)> {
+        let mut out = self.cluster.role_problems(role);
+        let r = &self.rules;
+        let alerting = !r.files.is_empty()
+            || !r.log_files.is_empty()
+            || !r.tenant_dir.is_empty()
+            || r.builtin
+            || !self.alerting.alertmanager_config.is_empty();
+        if role == Role::Querier && alerting && self.cluster.compactor.is_empty() {
+            out.push((
+                "cluster.compactor".to_string(),
+                "the rules and the notifier run on the compactor: set its internal address, so queriers answer the alerting API (rules, alerts, silences) from it".to_string(),
+            ));
+        }
+        out
     }
 
     /// Semantic checks that a type alone cannot express. Returns every problem found.

@@ -84,6 +84,7 @@ def test_config_check_accepts_a_cluster_section_for_every_role(osprey_bin: Path,
             "must be listed",
         ),
         ('[cluster]\nforward_timeout = "0s"\n', "all", "cluster.forward_timeout", "greater than 0s"),
+        (CLUSTER + '[rules]\nfiles = ["r.yml"]\n', "querier", "cluster.compactor", "run on the compactor"),
         ('[cluster]\nshards = 3\n', "all", "cluster.shards", ""),
     ],
 )
