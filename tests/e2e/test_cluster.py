@@ -128,6 +128,22 @@ def snapshots(data_dir: Path) -> list[dict]:
 
 BUCKET = {"OSPREY_CLUSTER_MANIFEST": "bucket", "OSPREY_CLUSTER_NODE_ID": "node-a"}
 
+# A data or series file's name: its writer's node id and epoch, then its sequence.
+WRITTEN_BY = re.compile(r"^(?P<node>.+)-(?P<epoch>\d{6})-\d{12}\.(parquet|series)$")
+
+
+def assert_no_stale_epoch(store: Path) -> None:
+    """Every file a snapshot adds to the one before is named for its writer's epoch in
+    that snapshot: no process committed after a newer one took its node id."""
+    snaps = snapshots(store)
+    assert len(snaps) > 1, "no commit to check"
+    for older, newer in zip(snaps, snaps[1:]):
+        files = lambda s: {f["path"] for f in s["files"]} | set(s["series_files"])  # noqa: E731
+        for path in files(newer) - files(older):
+            m = WRITTEN_BY.match(path.rsplit("/", 1)[-1])
+            assert m, path
+            assert newer["epochs"].get(m["node"]) == int(m["epoch"]), (newer["seq"], path, newer["epochs"])
+
 
 def test_bucket_snapshots_carry_a_directory_over_and_survive_restarts(osprey_factory) -> None:
     """A single node's data directory switched to `manifest = "bucket"` keeps its rows,
@@ -636,3 +652,6 @@ def test_a_paused_ingester_acknowledges_nothing_once_a_twin_took_its_node_id(osp
     wait_until(lambda: not paused.running, timeout=20, message="the paused ingester's exit")
     assert paused.proc is not None and paused.proc.returncode not in (0, None)
     paused.proc = None  # its exit is the point
+    twin.flush()
+    ingesters[1].flush()
+    assert_no_stale_epoch(tmp_path / "bucket")

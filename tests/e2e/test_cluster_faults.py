@@ -17,7 +17,7 @@ import requests
 
 from builders import assert_accepted, log_record, logs_request, post_otlp, traces_request
 from harness import OspreyServer, free_ports, recent_second, wait_until
-from test_cluster import config_for, loopback_cluster, spans_of, start_role, warned
+from test_cluster import assert_no_stale_epoch, config_for, loopback_cluster, spans_of, start_role, warned
 
 # How long a client keeps retrying one request before the test gives up on it.
 RETRY_FOR_S = 60
@@ -93,6 +93,8 @@ def test_ingesters_killed_during_ingest_and_flush_lose_and_double_nothing(osprey
     for i in ingesters:
         assert i.post("/api/v1/admin/flush").status_code == 200
     assert_each_span_once(querier, sent[0])
+    # Ten new epochs, commits racing: each file committed under its writer's epoch.
+    assert_no_stale_epoch(tmp_path / "bucket")
 
 
 def test_with_one_ingester_down_writes_go_on_and_reads_name_it(osprey_factory, tmp_path: Path) -> None:
