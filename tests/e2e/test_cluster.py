@@ -409,7 +409,29 @@ def answers(server: OspreyServer, trace_id: str) -> dict:
     r = server.get(f"/api/traces/{trace_id}")
     assert r.status_code == 200, r.text
     out["trace"] = sorted(s["spanID"] for s in r.json()["data"][0]["spans"])
+    # The logs view's histogram and facets over a fixed hour, and a trace search.
+    lo, hi = int((at - 3600) * 1e9), int(at * 1e9)
+    window = {"query": "cluster", "start": f"{lo // 10**9}.{lo % 10**9:09d}", "end": f"{hi // 10**9}.{hi % 10**9:09d}"}
+    r = server.get("/api/v1/logs/histogram", params={**window, "by": "service", "step": "60"})
+    assert r.status_code == 200, r.text
+    out["histogram"] = r.json()["data"]
+    r = server.get("/api/v1/logs/fields", params={**window, "limit": "100"})
+    assert r.status_code == 200, r.text
+    out["facets"] = canonical(r.json()["data"])
+    r = server.get("/api/traces", params={"service": "svc-1", "limit": "100", "lookback": "2h"})
+    assert r.status_code == 200, r.text
+    out["trace search"] = sorted((t["traceID"], len(t["spans"])) for t in r.json()["data"])
     return out
+
+
+def canonical(v: object) -> object:
+    """`v` with every list sorted (by its items' JSON), so that ties in an answer's
+    order do not count as differences."""
+    if isinstance(v, dict):
+        return {k: canonical(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return sorted((canonical(x) for x in v), key=lambda x: json.dumps(x, sort_keys=True))
+    return v
 
 
 def warned(r: requests.Response, node: str) -> bool:
@@ -455,6 +477,8 @@ def test_a_querier_counts_every_row_of_two_ingesters_once(osprey_factory, tmp_pa
     assert expected["SELECT count(*) FROM logs"] == [[40]]
     assert expected["count(cluster_probe)"] == [("{}", "3")], expected
     assert expected["range"] and expected["cluster_probe > 3"] and expected["series"], expected
+    assert expected["histogram"]["matched"] == 40 and expected["facets"]["matched"] == 40, expected
+    assert len(expected["trace search"]) == 3, expected["trace search"]  # batches 1, 4, 7
     assert answers(querier, traces[3]) == expected
 
     # One ingester's rows move to files; the querier's snapshot goes stale and is read

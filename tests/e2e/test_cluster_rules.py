@@ -15,6 +15,7 @@ from typing import Any
 from builders import assert_accepted, gauge_metric, log_record, logs_request, metrics_request, number_point, post_otlp
 from harness import OspreyServer, free_ports, wait_until
 from test_cluster import config_for, start_role
+from test_crash_points import AM_YML
 from test_notifier import Receiver
 
 RULES = """\
@@ -40,18 +41,6 @@ groups:
         expr: sum(count_over_time({service_name="app"}[10m]))
 """
 
-ALERTMANAGER = """\
-route:
-  receiver: hook
-  group_by: [alertname]
-  group_wait: 1s
-  group_interval: 2s
-  repeat_interval: 1h
-receivers:
-  - name: hook
-    webhook_configs: [{{url: '{hook}/page'}}]
-"""
-
 
 def value(server: OspreyServer, query: str) -> float | None:
     r = server.get("/api/v1/query", params={"query": query})
@@ -70,7 +59,7 @@ def test_the_compactor_runs_the_rules_over_every_ingester_and_pages_once(osprey_
     hook = Receiver()
     (tmp_path / "rules.yml").write_text(RULES)
     (tmp_path / "log-rules.yml").write_text(LOG_RULES)
-    (tmp_path / "alertmanager.yml").write_text(ALERTMANAGER.format(hook=hook.url))
+    (tmp_path / "alertmanager.yml").write_text(AM_YML.format(hook=hook.url))
     (tmp_path / "bucket").mkdir()
     (tmp_path / "cluster-token").write_text("loopback-cluster\n")
     *internal, compactor_addr = [f"127.0.0.1:{p}" for p in free_ports(3)]
