@@ -123,13 +123,20 @@ impl Forwarder {
         for row in rows {
             let id = row.series_id();
             if defined.insert(id) {
-                let mut labels = row.labels.clone();
-                labels.sort();
-                part.series.push(def(&Series {
+                let mut labels: Vec<Label> = row
+                    .labels
+                    .iter()
+                    .map(|(name, value)| Label {
+                        name: name.clone(),
+                        value: value.clone(),
+                    })
+                    .collect();
+                labels.sort_by(|a, b| (&a.name, &a.value).cmp(&(&b.name, &b.value)));
+                part.series.push(SeriesDef {
                     id,
                     metric: row.metric.clone(),
                     labels,
-                }));
+                });
             }
             part.push(IdSample {
                 id,
