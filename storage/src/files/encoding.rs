@@ -20,11 +20,23 @@ const PAGE_BYTES: usize = 4 << 20;
 /// lines, 256 KiB pages still left a term search's fetch mostly in zstd (benches/).
 const FETCH_PAGE_BYTES: usize = 64 << 10;
 
-/// Most rows in a page of a logs file. Reading a few rows of a column still decodes
-/// the levels or deltas of every row before them in their page: the attribute maps
-/// (nearly empty, so a 256k-row page) and timestamps were most of a fetch's decoding
-/// after the page sizes above.
+/// Most rows in a page of a spans file. Reading a few rows of a column still decodes
+/// the levels or deltas of every row before them in their page.
 const PAGE_ROWS: usize = 8192;
+
+/// Most rows in a page of a logs file. A needle search reads a row or two per file,
+/// and in each of its columns decodes the levels or deltas of every row before it in
+/// its page: the resource map's repetition levels (a few entries a row, so bit-packed
+/// even where one stream runs for thousands of rows) were 6 % of the needle's profile
+/// at 8192 rows. Pages of these columns are a few hundred bytes, so their headers and
+/// index entries cost about 0.1 B/line more at 2048 (benches/README.md).
+const LOGS_PAGE_ROWS: usize = 2048;
+
+/// Attribute values below this many bytes per row on average are left uncompressed:
+/// zstd could save little on them, and every read of a compressed column chunk costs
+/// parquet-rs a zstd compressor and decompressor (with no attributes, half the
+/// contexts a needle search created).
+const SMALL_VALUES_PER_ROW: usize = 1;
 /// Pages of a samples file's `times` and `values`: a selector of a few series reads
 /// the pages that hold their runs (a page holds a few hundred series' runs of an hour
 /// at 15 s); bigger pages compress better under zstd.
@@ -52,7 +64,31 @@ const TRACE_ID_FPP: f64 = 0.01;
 /// their deltas, which zstd finds and delta packing does not.
 const LOGS_COMPRESSED: [&str; 3] = ["body", "attributes.entries.values", "observed_timestamp"];
 
-pub(super) fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterProperties {
+/// Whether a logs batch (file layout) has so few attribute-value bytes that they are
+/// stored uncompressed ([`SMALL_VALUES_PER_ROW`]).
+pub(super) fn small_attribute_values(batch: &arrow::array::RecordBatch) -> bool {
+    use arrow::array::{Array, AsArray};
+    let Some(map) = batch
+        .column_by_name("attributes")
+        .and_then(|c| c.as_map_opt())
+    else {
+        return false;
+    };
+    let values = map.values();
+    let bytes = match values.as_string_opt::<i32>() {
+        Some(s) => s.value_data().len(),
+        None => values.get_buffer_memory_size(),
+    };
+    bytes < batch.num_rows().max(1) * SMALL_VALUES_PER_ROW
+}
+
+/// Writer properties of a `signal` file; `small_values`: a logs file whose attribute
+/// values are stored uncompressed ([`small_attribute_values`]).
+pub(super) fn writer_properties(
+    signal: Signal,
+    opts: WriteOptions,
+    small_values: bool,
+) -> WriterProperties {
     let row_group_rows = opts.row_group_rows;
     let zstd = Compression::ZSTD(ZstdLevel::try_new(opts.zstd_level).unwrap_or_default());
     let mut b = WriterProperties::builder()
@@ -109,6 +145,9 @@ pub(super) fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterPro
             // 1-2 B per traced line). Ids are random, so statistics cannot.
             b = b.set_compression(Compression::UNCOMPRESSED);
             for col in LOGS_COMPRESSED {
+                if small_values && col == "attributes.entries.values" {
+                    continue;
+                }
                 let parts = col.split('.').map(str::to_string).collect();
                 b = b.set_column_compression(ColumnPath::new(parts), zstd);
             }
@@ -118,7 +157,7 @@ pub(super) fn writer_properties(signal: Signal, opts: WriteOptions) -> WriterPro
                 .set_column_bloom_filter_fpp(trace_id.clone(), TRACE_ID_FPP)
                 .set_column_bloom_filter_max_ndv(trace_id, row_group_rows.max(1) as u64)
                 .set_column_data_page_size_limit(ColumnPath::from("timestamp"), TIME_PAGE_BYTES)
-                .set_data_page_row_count_limit(PAGE_ROWS);
+                .set_data_page_row_count_limit(LOGS_PAGE_ROWS);
         }
         Signal::Spans => {
             // No bloom filter on trace_id: trace lookups go through the trace-id sidecar

@@ -296,11 +296,12 @@ pub fn write_file(
         }
         Ok(())
     };
+    let small_values = text_index && encoding::small_attribute_values(&batch);
     let encode = || -> Result<Vec<u8>, StorageError> {
         let mut w = ArrowWriter::try_new(
             Vec::new(),
             batch.schema(),
-            Some(encoding::writer_properties(signal, opts)),
+            Some(encoding::writer_properties(signal, opts, small_values)),
         )?;
         if let Some(v) = &stream_volumes {
             let json = serde_json::to_string(v).map_err(|e| {
@@ -356,7 +357,7 @@ pub fn write_runs(
     let mut w = ArrowWriter::try_new(
         Vec::new(),
         runs::schema(),
-        Some(encoding::writer_properties(signal, opts)),
+        Some(encoding::writer_properties(signal, opts, false)),
     )?;
     let (mut rows, mut run_count) = (0u64, 0u64);
     let mut range: Option<(i64, i64)> = None;
@@ -576,5 +577,56 @@ mod tests {
             .downcast_ref::<arrow::array::UInt64Array>()
             .unwrap();
         assert!(sid.values().windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    /// Logs attribute values are compressed only when a file holds enough of them
+    /// (`encoding::small_attribute_values`); the body always is.
+    #[test]
+    fn logs_attribute_values_compressed_only_when_large() {
+        use parquet::basic::Compression;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
+        let compression = |name: &str, attr: &str| {
+            let rows: Vec<crate::schema::LogRow> = (0..200)
+                .map(|i| crate::schema::LogRow {
+                    service: "svc".into(),
+                    timestamp_ns: i,
+                    body: format!("line {i}"),
+                    attributes: if attr.is_empty() {
+                        vec![]
+                    } else {
+                        vec![("k".into(), format!("{attr} {i}"))]
+                    },
+                    ..Default::default()
+                })
+                .collect();
+            let b = crate::schema::logs_batch(&rows).unwrap();
+            let b = crate::schema::to_stored(Signal::Logs, &b).unwrap();
+            let opts = WriteOptions {
+                row_group_rows: 1024,
+                zstd_level: 3,
+                text_positions: false,
+            };
+            let rel = format!("tables/t/logs/{name}.parquet");
+            let order: SeriesOrder<'_> = &|ids: &mut Vec<u64>| ids.sort_unstable();
+            let meta = write_file(&blobs, &rel, "t", Signal::Logs, &[b], opts, order).unwrap();
+            let f = std::fs::File::open(dir.path().join(&meta.path)).unwrap();
+            let r = SerializedFileReader::new(f).unwrap();
+            let rg = r.metadata().row_group(0).clone();
+            let of = |path: &str| {
+                rg.columns()
+                    .iter()
+                    .find(|c| c.column_path().string() == path)
+                    .map(|c| c.compression())
+                    .unwrap()
+            };
+            (of("body"), of("attributes.entries.values"))
+        };
+        let (body, values) = compression("empty", "");
+        assert!(matches!(body, Compression::ZSTD(_)), "{body:?}");
+        assert_eq!(values, Compression::UNCOMPRESSED);
+        let (_, values) = compression("long", "a value long enough to compress");
+        assert!(matches!(values, Compression::ZSTD(_)), "{values:?}");
     }
 }
