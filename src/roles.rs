@@ -29,6 +29,12 @@ pub struct Parts {
 }
 
 impl Parts {
+    /// Whether these are the compactor's: rules evaluated in a cluster, beside the
+    /// sweeps of every writer's objects (a single node's rules do not sweep).
+    pub fn is_compactor(&self) -> bool {
+        self.rules && self.sweeps
+    }
+
     pub fn of(role: Role) -> Self {
         let only = |ingest, queries, follower| Parts {
             ingest,

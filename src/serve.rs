@@ -118,7 +118,7 @@ fn surfaces(
     // Only a node that holds unflushed rows answers for them; the compactor answers
     // the alerting API the queriers pass on to it.
     let internal = cluster_token.and_then(|token| {
-        let router = match (parts.ingest, parts.rules && parts.sweeps) {
+        let router = match (parts.ingest, parts.is_compactor()) {
             (true, _) => osprey_query::internal_router(query.clone(), config.cluster.node_id())
                 .merge(osprey_ingest::cluster::internal_router(ingest.clone())),
             (false, true) => osprey_alerting::router(rules.clone()),
@@ -581,9 +581,7 @@ fn rule_output(
     setup: roles::Setup<'_>,
 ) -> Option<Arc<dyn osprey_alerting::eval::SampleOutput>> {
     let parts = setup.parts;
-    let token = setup
-        .cluster_token
-        .filter(|_| parts.rules && parts.sweeps)?;
+    let token = setup.cluster_token.filter(|_| parts.is_compactor())?;
     let forward = osprey_ingest::cluster::Forwarder::new(
         config.cluster.ingesters.clone(),
         None,

@@ -92,9 +92,19 @@ fn success(data: impl serde::Serialize) -> Response {
 }
 
 fn bad_data(message: String) -> Response {
+    prometheus_error(StatusCode::BAD_REQUEST, message)
+}
+
+/// Prometheus' error shape, which every Prometheus-style alerting route answers with
+/// (`errorType` `unavailable` for a 503, `bad_data` otherwise).
+pub(crate) fn prometheus_error(status: StatusCode, message: String) -> Response {
+    let kind = match status {
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ => "bad_data",
+    };
     (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"status": "error", "errorType": "bad_data", "error": message})),
+        status,
+        Json(json!({"status": "error", "errorType": kind, "error": message})),
     )
         .into_response()
 }

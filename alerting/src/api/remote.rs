@@ -12,14 +12,13 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{MethodRouter, any};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use osprey_auth::{RequestContext, Scope, require};
-use serde_json::json;
 
 use super::{ALERTMANAGER_PATHS, READ_PATHS, WRITE_PATHS};
 
@@ -106,17 +105,9 @@ async fn pass_on(State(c): State<Arc<Compactor>>, ctx: RequestContext, req: Requ
     resp
 }
 
-/// Prometheus' error shape, which every alerting route answers with.
+/// Prometheus' error shape (`api::prometheus_error`), never cached.
 fn error(status: StatusCode, message: String) -> Response {
-    let kind = match status {
-        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-        _ => "bad_data",
-    };
-    let mut r = (
-        status,
-        axum::Json(json!({"status": "error", "errorType": kind, "error": message})),
-    )
-        .into_response();
+    let mut r = super::prometheus_error(status, message);
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -131,6 +122,7 @@ mod tests {
     use super::*;
     use crate::eval::Backend;
     use crate::manager::{Outputs, RuleManager};
+    use serde_json::json;
 
     const CLUSTER_TOKEN: &str = "cluster-secret";
 
