@@ -10,8 +10,9 @@
 //! rewritten to the binary column, are placed right above the Parquet scan, where
 //! DataFusion's filter pushdown hands them to the Parquet source: files, row groups
 //! and pages pruned by statistics and bloom filters, and rows filtered while decoding
-//! (`session.rs` turns `pushdown_filters` on); filters on rebuilt columns are applied
-//! above `FileLayoutExec`, and every filter again above the union. A logs scan
+//! (`session.rs` turns `pushdown_filters` on); filters on rebuilt columns, and on span
+//! kinds and status codes (few values: `enum_column`), are applied above
+//! `FileLayoutExec`, and every filter again above the union. A logs scan
 //! filtered by trace ids or on `body` first asks each file's bloom filters and
 //! full-text index ([`LogFiles`]): files that cannot match are not listed, and of the
 //! others only the rows the index names are read (`body_filter.rs`).
@@ -330,10 +331,10 @@ impl TableProvider for SignalTable {
                 if let Some(binary) = binary_id_filter(f) {
                     return Some(binary);
                 }
-                let rebuilt = columns_of(f)
-                    .iter()
-                    .any(|c| layout::file_columns_of(self.signal, c).is_some());
-                (!rebuilt).then(|| f.clone())
+                let kept_above = columns_of(f).iter().any(|c| {
+                    layout::file_columns_of(self.signal, c).is_some() || enum_column(self.signal, c)
+                });
+                (!kept_above).then(|| f.clone())
             })
             .collect();
         let mut scan = files.scan(state, Some(&file_cols), &pushed, limit).await?;
@@ -360,10 +361,42 @@ impl TableProvider for SignalTable {
                 )?);
             }
         }
+        // Filters on span kinds and status codes: on the file batches as decoded,
+        // before their columns are rebuilt (`enum_column`).
+        let held = filters
+            .iter()
+            .filter(|f| {
+                let cols = columns_of(f);
+                cols.iter().any(|c| enum_column(self.signal, c))
+                    && cols
+                        .iter()
+                        .all(|c| layout::file_columns_of(self.signal, c).is_none())
+            })
+            .cloned()
+            .reduce(Expr::and);
+        let held = match held {
+            Some(pred) => {
+                let schema = scan.schema();
+                let df_schema = datafusion::common::DFSchema::try_from(schema.as_ref().clone())?;
+                Some(state.create_physical_expr(pred, &df_schema)?)
+            }
+            None => None,
+        };
         let files_exec: Arc<dyn ExecutionPlan> =
-            Arc::new(FileLayoutExec::new(self.signal, scan, out_schema));
+            Arc::new(FileLayoutExec::new(self.signal, scan, out_schema, held));
         UnionExec::try_new(vec![mem, files_exec])
     }
+}
+
+/// Whether `column` of `signal` holds one of a few fixed values (OTLP's span kinds and
+/// status codes). A filter on one keeps many rows (`kind = 'SPAN_KIND_SERVER'`: about
+/// half the spans), and every row group holds most values, so neither statistics nor
+/// a row filter while decoding saves reading: as a row filter it made the other
+/// columns decode through a selection of alternating runs, which cost more than it
+/// saved (RED per service −27 % without it, benches/README.md). Such filters are
+/// applied above the scan, on the decoded batches.
+fn enum_column(signal: Signal, column: &str) -> bool {
+    signal == Signal::Spans && matches!(column, "kind" | "status_code")
 }
 
 /// `trace_id = '<32 hex>'`, `trace_id IN (…)` or an OR of them (every value 32 hex
@@ -439,10 +472,17 @@ pub struct FileLayoutExec {
     input: Arc<dyn ExecutionPlan>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
+    /// Rows of the file batches to keep, decided before they are converted.
+    filter: Option<Arc<dyn PhysicalExpr>>,
 }
 
 impl FileLayoutExec {
-    fn new(signal: Signal, input: Arc<dyn ExecutionPlan>, schema: SchemaRef) -> Self {
+    fn new(
+        signal: Signal,
+        input: Arc<dyn ExecutionPlan>,
+        schema: SchemaRef,
+        filter: Option<Arc<dyn PhysicalExpr>>,
+    ) -> Self {
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
             input.properties().partitioning.clone(),
@@ -454,14 +494,29 @@ impl FileLayoutExec {
             input,
             schema,
             properties,
+            filter,
         }
     }
 }
 
 impl DisplayAs for FileLayoutExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "FileLayoutExec: {}", self.signal)
+        write!(f, "FileLayoutExec: {}", self.signal)?;
+        match &self.filter {
+            Some(p) => write!(f, ", filter={p}"),
+            None => Ok(()),
+        }
     }
+}
+
+/// The rows of `batch` that `filter` keeps.
+fn keep_rows(batch: RecordBatch, filter: &dyn PhysicalExpr) -> Result<RecordBatch> {
+    let keep = filter.evaluate(&batch)?.into_array(batch.num_rows())?;
+    let keep = keep
+        .as_any()
+        .downcast_ref::<arrow::array::BooleanArray>()
+        .ok_or_else(|| DataFusionError::Internal("a filter that is not boolean".into()))?;
+    Ok(arrow::compute::filter_record_batch(&batch, keep)?)
 }
 
 /// Converts one file batch into the output schema (`layout::to_memory`).
@@ -507,6 +562,7 @@ impl ExecutionPlan for FileLayoutExec {
             self.signal,
             children.swap_remove(0),
             Arc::clone(&self.schema),
+            self.filter.clone(),
         )))
     }
 
@@ -518,7 +574,14 @@ impl ExecutionPlan for FileLayoutExec {
         let input = self.input.execute(partition, context)?;
         let (signal, schema) = (self.signal, Arc::clone(&self.schema));
         let out = Arc::clone(&schema);
-        let stream = input.map(move |batch| batch.and_then(|b| convert(signal, &b, &out)));
+        let filter = self.filter.clone();
+        let stream = input.map(move |batch| {
+            let b = match &filter {
+                Some(f) => keep_rows(batch?, f.as_ref())?,
+                None => batch?,
+            };
+            convert(signal, &b, &out)
+        });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 }
