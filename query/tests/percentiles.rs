@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{SEC, T0, state};
+use common::{SEC, T0, state, store_split};
 use osprey_storage::Signal;
 use osprey_storage::schema::{SpanRow, spans_batch};
 use serde_json::Value;
@@ -55,15 +55,8 @@ async fn approx_percentiles_match_exact_ones() {
     let st = state(dir.path());
     let rows = spans();
     let (files, memory) = rows.split_at(rows.len() / 2);
-    st.storage
-        .append("default", Signal::Spans, spans_batch(files).unwrap())
-        .await
-        .unwrap();
-    st.storage.flush().await.unwrap();
-    st.storage
-        .append("default", Signal::Spans, spans_batch(memory).unwrap())
-        .await
-        .unwrap();
+    let (files, memory) = (spans_batch(files).unwrap(), spans_batch(memory).unwrap());
+    store_split(&st, Signal::Spans, files, memory).await;
     for p in [0.5, 0.9, 0.99] {
         let sql = format!(
             "SELECT service, count(*), \

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{SEC, T0, state};
+use common::{SEC, T0, state, store_split};
 use osprey_storage::Signal;
 use osprey_storage::schema::{SpanRow, spans_batch};
 
@@ -48,15 +48,8 @@ async fn kind_and_status_filters_count_every_matching_span_once() {
     let st = state(dir.path());
     let rows = spans();
     let (files, memory) = rows.split_at(2000);
-    st.storage
-        .append("default", Signal::Spans, spans_batch(files).unwrap())
-        .await
-        .unwrap();
-    st.storage.flush().await.unwrap();
-    st.storage
-        .append("default", Signal::Spans, spans_batch(memory).unwrap())
-        .await
-        .unwrap();
+    let (files, memory) = (spans_batch(files).unwrap(), spans_batch(memory).unwrap());
+    store_split(&st, Signal::Spans, files, memory).await;
     let expect = |keep: &dyn Fn(&SpanRow) -> bool| rows.iter().filter(|r| keep(r)).count() as u64;
     let server = |r: &SpanRow| r.kind == "SPAN_KIND_SERVER";
     let error = |r: &SpanRow| r.status_code == "STATUS_CODE_ERROR";

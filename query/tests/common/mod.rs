@@ -138,6 +138,19 @@ pub fn state(dir: &std::path::Path) -> QueryState {
     )
 }
 
+/// Stores `files` for the default tenant and flushes them to a file, then `memory`,
+/// which stays in the memtable: a table read over both.
+pub async fn store_split(
+    st: &QueryState,
+    signal: osprey_storage::Signal,
+    files: arrow::array::RecordBatch,
+    memory: arrow::array::RecordBatch,
+) {
+    st.storage.append("default", signal, files).await.unwrap();
+    st.storage.flush().await.unwrap();
+    st.storage.append("default", signal, memory).await.unwrap();
+}
+
 /// The API port's query router, with the request-context layer the listeners add.
 pub fn app(st: &QueryState) -> axum::Router {
     let ops = OpsState {
