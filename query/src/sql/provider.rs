@@ -325,18 +325,7 @@ impl TableProvider for SignalTable {
                 file_cols.push(idx);
             }
         }
-        let pushed: Vec<Expr> = filters
-            .iter()
-            .filter_map(|f| {
-                if let Some(binary) = binary_id_filter(f) {
-                    return Some(binary);
-                }
-                let kept_above = columns_of(f).iter().any(|c| {
-                    layout::file_columns_of(self.signal, c).is_some() || enum_column(self.signal, c)
-                });
-                (!kept_above).then(|| f.clone())
-            })
-            .collect();
+        let (pushed, held) = self.split_filters(filters);
         let mut scan = files.scan(state, Some(&file_cols), &pushed, limit).await?;
         if !rows.is_empty() {
             scan = select_rows(scan, &rows);
@@ -354,8 +343,7 @@ impl TableProvider for SignalTable {
                 .iter()
                 .all(|c| schema.index_of(&c.name).is_ok())
             {
-                let df_schema = datafusion::common::DFSchema::try_from(schema.as_ref().clone())?;
-                let predicate = state.create_physical_expr(pred, &df_schema)?;
+                let predicate = physical(state, &schema, pred)?;
                 scan = Arc::new(datafusion::physical_plan::filter::FilterExec::try_new(
                     predicate, scan,
                 )?);
@@ -363,29 +351,48 @@ impl TableProvider for SignalTable {
         }
         // Filters on span kinds and status codes: on the file batches as decoded,
         // before their columns are rebuilt (`enum_column`).
-        let held = filters
-            .iter()
-            .filter(|f| {
-                let cols = columns_of(f);
-                cols.iter().any(|c| enum_column(self.signal, c))
-                    && cols
-                        .iter()
-                        .all(|c| layout::file_columns_of(self.signal, c).is_none())
-            })
-            .cloned()
-            .reduce(Expr::and);
-        let held = match held {
-            Some(pred) => {
-                let schema = scan.schema();
-                let df_schema = datafusion::common::DFSchema::try_from(schema.as_ref().clone())?;
-                Some(state.create_physical_expr(pred, &df_schema)?)
-            }
+        let held = match held.into_iter().reduce(Expr::and) {
+            Some(pred) => Some(physical(state, &scan.schema(), pred)?),
             None => None,
         };
         let files_exec: Arc<dyn ExecutionPlan> =
             Arc::new(FileLayoutExec::new(self.signal, scan, out_schema, held));
         UnionExec::try_new(vec![mem, files_exec])
     }
+}
+
+impl SignalTable {
+    /// The filters placed right above the file scan (ids as binary; none on rebuilt
+    /// columns), and those held for the decoded batches (`enum_column`). Filters on
+    /// rebuilt columns are in neither: they run above the union only.
+    fn split_filters(&self, filters: &[Expr]) -> (Vec<Expr>, Vec<Expr>) {
+        let (mut pushed, mut held) = (Vec::new(), Vec::new());
+        for f in filters {
+            if let Some(binary) = binary_id_filter(f) {
+                pushed.push(binary);
+                continue;
+            }
+            let columns = columns_of(f);
+            if columns
+                .iter()
+                .any(|c| layout::file_columns_of(self.signal, c).is_some())
+            {
+                continue;
+            }
+            if columns.iter().any(|c| enum_column(self.signal, c)) {
+                held.push(f.clone());
+            } else {
+                pushed.push(f.clone());
+            }
+        }
+        (pushed, held)
+    }
+}
+
+/// `pred` as a physical expression over batches of `schema`.
+fn physical(state: &dyn Session, schema: &SchemaRef, pred: Expr) -> Result<Arc<dyn PhysicalExpr>> {
+    let df_schema = datafusion::common::DFSchema::try_from(schema.as_ref().clone())?;
+    state.create_physical_expr(pred, &df_schema)
 }
 
 /// Whether `column` of `signal` holds one of a few fixed values (OTLP's span kinds and
