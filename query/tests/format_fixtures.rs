@@ -1,13 +1,14 @@
 //! Data written by an earlier on-disk format is still read, whole and unchanged.
 //!
-//! `storage/tests/fixtures/data-v1/` to `data-v5/` are data directories
+//! `storage/tests/fixtures/data-v1/` to `data-v6/` are data directories
 //! (MANIFEST, Parquet files of every signal with their trace-id sidecars, tag and
-//! full-text indexes, series files) written from the dataset below by five formats:
+//! full-text indexes, series files) written from the dataset below by six formats:
 //! samples a row each (`data-v1`), samples in runs per series (`data-v2`,
 //! `files/runs.rs`), logs files with their stream volumes in the footer (`data-v3`,
 //! `files/volumes.rs`), logs files with trace-id bloom filters (`data-v4`,
-//! `files/encoding.rs`), and full-text indexes keeping the bodies' `| json` labels
-//! (`data-v5`, `index/json_fields.rs`); `expected.json` beside each holds what the API
+//! `files/encoding.rs`), full-text indexes keeping the bodies' `| json` labels
+//! (`data-v5`, `index/json_fields.rs`), and span kinds and status codes as Arrow
+//! dictionaries (`data-v6`, `files/layout.rs`); `expected.json` beside each holds what the API
 //! answered over it (the logs-of-a-trace questions, added with `data-v4`, hold the same answers in
 //! the older directories: there the column is read; so do LogQL's `| json` answers,
 //! added with `data-v5`, where the older indexes have the bodies parsed).
@@ -336,4 +337,84 @@ async fn format_fixture_v4_is_read_whole() {
 #[tokio::test]
 async fn format_fixture_v5_is_read_whole() {
     read_whole("data-v5").await;
+}
+
+/// Spans files written before `kind` and `status_code` were dictionaries in the files'
+/// Arrow schema (`data-v5`) merge with files written today: compaction reads both in
+/// the current layout, writes that, and the merged file answers as both did.
+#[tokio::test]
+async fn format_fixture_v5_spans_compact_with_todays_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixture_dir("data-v5"), tmp.path());
+    let st = state(tmp.path());
+    let app = common::app(&st);
+    let by_kind = || async {
+        let q = "SELECT kind, status_code, count(*) AS n, sum(duration_ns) AS d FROM spans \
+                 GROUP BY kind, status_code ORDER BY kind, status_code";
+        let body = serde_json::json!({ "query": q }).to_string();
+        let (status, json) = call(
+            &app,
+            "POST",
+            "/api/v1/sql",
+            Some(("application/json", body)),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{json}");
+        json["rows"].clone()
+    };
+    let old = by_kind().await;
+    st.storage
+        .append("default", Signal::Spans, spans_batch(&spans()).unwrap())
+        .await
+        .unwrap();
+    st.storage.flush().await.unwrap();
+    let spans_files = || {
+        st.storage
+            .files()
+            .into_iter()
+            .filter(|f| f.signal == Signal::Spans)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(spans_files().len(), 2, "the fixture's file and today's");
+    let both = by_kind().await;
+    let stats = st.storage.compact_full(None).await.unwrap();
+    assert!(stats.merges >= 1, "{stats:?}");
+    let merged = spans_files();
+    assert_eq!(merged.len(), 1, "the two spans files merged");
+    assert_eq!(
+        by_kind().await,
+        both,
+        "the merged file answers as its inputs did"
+    );
+    // Every group doubled: the same rows twice, once from each format.
+    let doubled: Vec<Value> = old
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let n = r[2].as_i64().unwrap() * 2;
+            let d = r[3].as_i64().unwrap() * 2;
+            serde_json::json!([r[0], r[1], n, d])
+        })
+        .collect();
+    assert_eq!(both, Value::Array(doubled));
+    // The merged file is written in today's layout.
+    let file = std::fs::File::open(tmp.path().join(&merged[0].path)).unwrap();
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap();
+    for name in osprey_storage::schema::dictionary_columns(Signal::Spans) {
+        assert_eq!(
+            reader.schema().field_with_name(name).unwrap().data_type(),
+            &osprey_storage::schema::dictionary_type(),
+            "{name}"
+        );
+    }
+    st.storage.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn format_fixture_v6_is_read_whole() {
+    read_whole("data-v6").await;
 }

@@ -131,18 +131,61 @@ static SAMPLES: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
+/// The string columns of `signal` stored as `Dictionary(Int32, Utf8)` (memtables and
+/// files; ingest batches and WAL records hold strings): span kinds and status codes,
+/// a few fixed values each. A filter, `CASE` or group on them then compares the few
+/// dictionary values per batch instead of a 16–17-byte string per row (RED per
+/// service −25 %, benches/README.md), and Parquet stores them as a dictionary anyway.
+pub fn dictionary_columns(signal: Signal) -> &'static [&'static str] {
+    match signal {
+        Signal::Spans => &["kind", "status_code"],
+        Signal::Logs | Signal::Metrics => &[],
+    }
+}
+
+/// The type of a [`dictionary_columns`] column.
+pub fn dictionary_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+static SPANS_STORED: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let fields: Vec<Field> = SPANS
+        .fields()
+        .iter()
+        .map(|f| {
+            if dictionary_columns(Signal::Spans).contains(&f.name().as_str()) {
+                f.as_ref().clone().with_data_type(dictionary_type())
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+});
+
 /// The schema batches of a signal are stored with (memtables and files): the ingest
-/// schema, except for metrics, whose samples drop the metric name and labels.
+/// schema, except that metrics samples drop the metric name and labels, and
+/// [`dictionary_columns`] are dictionaries.
 pub fn stored_schema(signal: Signal) -> SchemaRef {
     match signal {
         Signal::Metrics => SAMPLES.clone(),
-        other => schema(other),
+        Signal::Spans => SPANS_STORED.clone(),
+        Signal::Logs => LOGS.clone(),
     }
 }
 
 /// A batch of the ingest schema projected to the stored schema (a WAL record written
 /// before a column was added gets it, empty).
 pub fn to_stored(signal: Signal, batch: &RecordBatch) -> Result<RecordBatch, StorageError> {
+    if signal == Signal::Spans {
+        let full = crate::files::layout::fill_added(batch, &schema(signal))?;
+        let mut columns = full.columns().to_vec();
+        for name in dictionary_columns(signal) {
+            let i = full.schema().index_of(name)?;
+            columns[i] = arrow::compute::cast(&columns[i], &dictionary_type())?;
+        }
+        return Ok(RecordBatch::try_new(stored_schema(signal), columns)?);
+    }
     if signal != Signal::Metrics {
         return crate::files::layout::fill_added(batch, &schema(signal));
     }

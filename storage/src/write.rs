@@ -58,6 +58,12 @@ impl Storage {
                 .await;
         }
         let record = identified(id, wal::encode(tenant, signal, &batch)?)?;
+        // The WAL keeps the ingest schema; the memtable the stored one (span kinds
+        // and status codes as dictionaries).
+        let batch = match signal {
+            Signal::Spans => schema::to_stored(signal, &batch)?,
+            _ => batch,
+        };
         self.send_append(tenant, signal, batch, Vec::new(), record)
             .await
     }

@@ -38,10 +38,12 @@ pub struct SqlResult {
 }
 
 /// A column's type as answers name it: string views (how the tables hold strings,
-/// `session::Strings`) are strings to a client, named as before.
+/// `session::Strings`) and dictionaries (span kinds and status codes) are their
+/// values' type to a client, named as before.
 fn type_name(t: &datafusion::arrow::datatypes::DataType) -> String {
     use datafusion::arrow::datatypes::DataType;
     match t {
+        DataType::Dictionary(_, values) => type_name(values),
         DataType::Utf8View => DataType::Utf8.to_string(),
         DataType::BinaryView => DataType::Binary.to_string(),
         t => t.to_string(),

@@ -401,9 +401,10 @@ fn physical(state: &dyn Session, schema: &SchemaRef, pred: Expr) -> Result<Arc<d
 /// a row filter while decoding saves reading: as a row filter it made the other
 /// columns decode through a selection of alternating runs, which cost more than it
 /// saved (RED per service −27 % without it, benches/README.md). Such filters are
-/// applied above the scan, on the decoded batches.
+/// applied above the scan, on the decoded batches (dictionaries: `schema::
+/// dictionary_columns`, so a filter compares the few values, not every row).
 fn enum_column(signal: Signal, column: &str) -> bool {
-    signal == Signal::Spans && matches!(column, "kind" | "status_code")
+    osprey_storage::schema::dictionary_columns(signal).contains(&column)
 }
 
 /// `trace_id = '<32 hex>'`, `trace_id IN (…)` or an OR of them (every value 32 hex

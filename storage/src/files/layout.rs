@@ -8,7 +8,10 @@
 //!   3.75 B/span on the traces workload);
 //! - trace and span ids are 16/8-byte binary instead of 32/16 hex digits (null for "no
 //!   id"): random ids do not compress, so hex costs about twice the bytes under zstd
-//!   (measured: ~5 B/span and ~3 B/line).
+//!   (measured: ~5 B/span and ~3 B/line);
+//! - spans: `kind` and `status_code` are `Dictionary(Int32, Utf8)`, as in memory
+//!   (`schema::dictionary_columns`); files written before 2026-12-07 say `Utf8`, and
+//!   `read_selected` reads those columns of them as dictionaries.
 //!
 //! This module owns the layout in both directions: [`to_file`] applies it when a file
 //! is written; [`to_memory`] rebuilds the memory columns of a file batch (the query

@@ -481,9 +481,8 @@ mod tests {
                 ..Default::default()
             })
             .collect();
-        let now =
-            crate::files::layout::to_file(Signal::Spans, spans_batch(&rows).unwrap(), &|_| ())
-                .unwrap();
+        let stored = crate::schema::to_stored(Signal::Spans, &spans_batch(&rows).unwrap()).unwrap();
+        let now = crate::files::layout::to_file(Signal::Spans, stored, &|_| ()).unwrap();
         // A batch as it was before the added columns: the same columns without them.
         let without_added = |b: &RecordBatch| {
             let keep: Vec<usize> = (0..b.num_columns())
@@ -525,7 +524,7 @@ mod tests {
         // A WAL record of the old memory schema.
         let record = without_added(&spans_batch(&rows).unwrap());
         let stored = crate::schema::to_stored(Signal::Spans, &record).unwrap();
-        assert_eq!(stored.schema(), crate::schema::schema(Signal::Spans));
+        assert_eq!(stored.schema(), crate::schema::stored_schema(Signal::Spans));
         // Any other missing column is an error, not an invented value.
         let no_name = record.project(&[0, 1]).unwrap();
         assert!(crate::schema::to_stored(Signal::Spans, &no_name).is_err());

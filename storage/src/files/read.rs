@@ -113,29 +113,7 @@ fn read_selected(
         .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
     blobs.wait(async {
         let (reader, metadata) = open_with_footer(blobs, footers, rel, options.clone()).await?;
-        let metadata = if dictionary.is_empty() {
-            metadata
-        } else {
-            use arrow::datatypes::{Field, Schema};
-            let fields: Vec<Field> = metadata
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| {
-                    if dictionary.contains(&f.name().as_str()) {
-                        f.as_ref()
-                            .clone()
-                            .with_data_type(as_dictionary(f.data_type()))
-                    } else {
-                        f.as_ref().clone()
-                    }
-                })
-                .collect();
-            ArrowReaderMetadata::try_new(
-                Arc::clone(metadata.metadata()),
-                options.with_schema(Arc::new(Schema::new(fields))),
-            )?
-        };
+        let metadata = with_dictionaries(metadata, options, dictionary)?;
         let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
         // Columns added to the layout after this file was written (`layout::
         // ADDED_COLUMNS`) that the read wants: not read, filled in empty below. Files
@@ -187,6 +165,47 @@ fn read_selected(
             .map(|b| crate::files::layout::fill_added(b, &target))
             .collect()
     })
+}
+
+/// `metadata` reading as dictionaries the string columns named in `dictionary` and
+/// the stored schema's (`schema::dictionary_columns`: files written before them say
+/// `Utf8`, and a read hands on the current layout whatever the file's age).
+fn with_dictionaries(
+    metadata: ArrowReaderMetadata,
+    options: parquet::arrow::arrow_reader::ArrowReaderOptions,
+    dictionary: &[&str],
+) -> Result<ArrowReaderMetadata, StorageError> {
+    use arrow::datatypes::{Field, Schema};
+    let layout = crate::files::layout::signal_of(metadata.schema())
+        .map(crate::schema::dictionary_columns)
+        .unwrap_or_default();
+    let retyped = |f: &Field| {
+        let name = f.name().as_str();
+        (dictionary.contains(&name) || layout.contains(&name))
+            .then(|| as_dictionary(f.data_type()))
+            .filter(|t| t != f.data_type())
+    };
+    if !metadata
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| retyped(f).is_some())
+    {
+        return Ok(metadata);
+    }
+    let fields: Vec<Field> = metadata
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match retyped(f) {
+            Some(t) => f.as_ref().clone().with_data_type(t),
+            None => f.as_ref().clone(),
+        })
+        .collect();
+    Ok(ArrowReaderMetadata::try_new(
+        Arc::clone(metadata.metadata()),
+        options.with_schema(Arc::new(Schema::new(fields))),
+    )?)
 }
 
 /// A reader of `rel` and its parsed footer (with the page index), from the cache when
