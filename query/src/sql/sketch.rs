@@ -111,6 +111,27 @@ impl Store {
 }
 
 impl Sketch {
+    /// Adds a positive finite `v` whose bucket the sketch already has, and says so;
+    /// `false` (nothing added) for any other value: [`Sketch::insert`] it then. The
+    /// common case, with no change to the heap the sketch holds.
+    #[inline]
+    pub fn try_count(&mut self, v: f64) -> bool {
+        if !(self.bucketed && v > 0.0 && v <= f64::MAX) {
+            return false;
+        }
+        let index = bucket_of(v);
+        match index
+            .checked_sub(self.pos.base)
+            .and_then(|at| self.pos.counts.get_mut(at as usize))
+        {
+            Some(c) => {
+                *c += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Adds a value; NaN is skipped.
     #[inline]
     pub fn insert(&mut self, v: f64) {
@@ -359,6 +380,16 @@ mod tests {
         assert_eq!(s.quantile(0.0), Some(-bucket_value(bucket_of(5.0))));
     }
 
+    #[test]
+    fn try_count_leaves_infinities_to_insert() {
+        let mut s = Sketch::default();
+        (1..=100).for_each(|v| s.insert(f64::from(v)));
+        assert!(s.try_count(50.0));
+        assert!(!s.try_count(f64::INFINITY));
+        assert!(!s.try_count(-1.0));
+        assert_eq!(s.count(), 101);
+    }
+
     proptest! {
         /// Merging states in any split gives the same answers as one sketch, and a
         /// state survives encoding.
@@ -390,6 +421,29 @@ mod tests {
                 let bound = lo.abs().max(hi.abs()) / 256.0 * (1.0 + 1e-9) + 1e-9;
                 prop_assert!((got - want).abs() <= bound, "{got} vs {want}");
             }
+        }
+
+        /// Counting through `try_count` where it can, as the grouped accumulator does,
+        /// builds the same sketch as `insert` alone.
+        #[test]
+        fn try_count_adds_as_insert_does(
+            values in proptest::collection::vec(prop_oneof![
+                40 => -1e9f64..1e12,
+                1 => Just(0.0),
+                1 => Just(f64::NAN),
+            ], 0..300),
+        ) {
+            let (mut fast, mut plain) = (Sketch::default(), Sketch::default());
+            for &v in &values {
+                if !fast.try_count(v) {
+                    fast.insert(v);
+                }
+                plain.insert(v);
+            }
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            fast.encode(&mut a);
+            plain.encode(&mut b);
+            prop_assert_eq!(a, b);
         }
 
         #[test]
