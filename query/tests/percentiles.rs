@@ -103,3 +103,42 @@ async fn approx_percentiles_match_exact_ones() {
     .unwrap_err();
     assert!(e.to_string().contains("between 0.0 and 1.0"), "{e}");
 }
+
+/// 64-bit integers are read as they are (no cast per call), other numbers through
+/// Float64: the same answers, typed Float64 either way, and the plan casts nothing.
+#[tokio::test]
+async fn integer_and_float_inputs_answer_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    let rows = spans();
+    let (files, memory) = rows.split_at(rows.len() / 3);
+    let (files, memory) = (spans_batch(files).unwrap(), spans_batch(memory).unwrap());
+    store_split(&st, Signal::Spans, files, memory).await;
+    let sql = "SELECT service, \
+               approx_percentile_cont(duration_ns, 0.95) AS ints, \
+               approx_percentile_cont(duration_ns * 1.0, 0.95) AS floats, \
+               approx_percentile_cont(arrow_cast(duration_ns, 'Decimal128(20, 0)'), 0.95) AS decimals, \
+               approx_percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ns DESC) AS low \
+               FROM spans GROUP BY service ORDER BY service";
+    let r = osprey_query::sql::run(&st, "default", sql).await.unwrap();
+    let types: Vec<&str> = r.columns.iter().map(|c| c.data_type.as_str()).collect();
+    assert_eq!(types, ["Utf8", "Float64", "Float64", "Float64", "Float64"]);
+    assert_eq!(r.rows.len(), 3);
+    for row in &r.rows {
+        assert_eq!(row[1], row[2], "{row:?}");
+        assert_eq!(row[1], row[3], "{row:?}");
+        // DESC asks for the 5th percentile from the top: a lower value.
+        assert!(f(&row[4]) < f(&row[1]), "{row:?}");
+    }
+    let plan = osprey_query::sql::run(
+        &st,
+        "default",
+        "EXPLAIN SELECT approx_percentile_cont(duration_ns, 0.5), \
+         approx_percentile_cont(duration_ns, 0.99) FROM spans",
+    )
+    .await
+    .unwrap();
+    let text = format!("{:?}", plan.rows);
+    assert!(text.contains("approx_percentile_cont"), "{text}");
+    assert!(!text.contains("CAST(spans.duration_ns"), "{text}");
+}
