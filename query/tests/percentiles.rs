@@ -45,18 +45,24 @@ fn spans() -> Vec<SpanRow> {
     out
 }
 
+/// [`spans`] stored: the first `1/part` of them in a file, the rest in the memtable.
+async fn stored(part: usize) -> (tempfile::TempDir, osprey_query::QueryState) {
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    let rows = spans();
+    let (files, memory) = rows.split_at(rows.len() / part);
+    let (files, memory) = (spans_batch(files).unwrap(), spans_batch(memory).unwrap());
+    store_split(&st, Signal::Spans, files, memory).await;
+    (dir, st)
+}
+
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
 #[tokio::test]
 async fn approx_percentiles_match_exact_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = state(dir.path());
-    let rows = spans();
-    let (files, memory) = rows.split_at(rows.len() / 2);
-    let (files, memory) = (spans_batch(files).unwrap(), spans_batch(memory).unwrap());
-    store_split(&st, Signal::Spans, files, memory).await;
+    let (_dir, st) = stored(2).await;
     for p in [0.5, 0.9, 0.99] {
         let sql = format!(
             "SELECT service, count(*), \
@@ -108,12 +114,7 @@ async fn approx_percentiles_match_exact_ones() {
 /// Float64: the same answers, typed Float64 either way, and the plan casts nothing.
 #[tokio::test]
 async fn integer_and_float_inputs_answer_alike() {
-    let dir = tempfile::tempdir().unwrap();
-    let st = state(dir.path());
-    let rows = spans();
-    let (files, memory) = rows.split_at(rows.len() / 3);
-    let (files, memory) = (spans_batch(files).unwrap(), spans_batch(memory).unwrap());
-    store_split(&st, Signal::Spans, files, memory).await;
+    let (_dir, st) = stored(3).await;
     let sql = "SELECT service, \
                approx_percentile_cont(duration_ns, 0.95) AS ints, \
                approx_percentile_cont(duration_ns * 1.0, 0.95) AS floats, \
