@@ -60,10 +60,7 @@ impl Storage {
         let record = identified(id, wal::encode(tenant, signal, &batch)?)?;
         // The WAL keeps the ingest schema; the memtable the stored one (span kinds
         // and status codes as dictionaries).
-        let batch = match signal {
-            Signal::Spans => schema::to_stored(signal, &batch)?,
-            _ => batch,
-        };
+        let batch = schema::to_stored(signal, &batch)?;
         self.send_append(tenant, signal, batch, Vec::new(), record)
             .await
     }

@@ -60,13 +60,18 @@ fn bucket_value(index: u32) -> f64 {
 }
 
 impl Store {
+    /// The count of bucket `index`, if the run holds it.
+    #[inline]
+    fn slot(&mut self, index: u32) -> Option<&mut u64> {
+        index
+            .checked_sub(self.base)
+            .and_then(|at| self.counts.get_mut(at as usize))
+    }
+
     #[inline]
     fn add(&mut self, index: u32, n: u64) {
         // Most values land in the run the group already has.
-        if let Some(c) = index
-            .checked_sub(self.base)
-            .and_then(|at| self.counts.get_mut(at as usize))
-        {
+        if let Some(c) = self.slot(index) {
             *c += n;
             return;
         }
@@ -119,11 +124,7 @@ impl Sketch {
         if !(self.bucketed && v > 0.0 && v <= f64::MAX) {
             return false;
         }
-        let index = bucket_of(v);
-        match index
-            .checked_sub(self.pos.base)
-            .and_then(|at| self.pos.counts.get_mut(at as usize))
-        {
+        match self.pos.slot(bucket_of(v)) {
             Some(c) => {
                 *c += 1;
                 true

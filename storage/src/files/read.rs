@@ -179,29 +179,27 @@ fn with_dictionaries(
     let layout = crate::files::layout::signal_of(metadata.schema())
         .map(crate::schema::dictionary_columns)
         .unwrap_or_default();
-    let retyped = |f: &Field| {
-        let name = f.name().as_str();
-        (dictionary.contains(&name) || layout.contains(&name))
-            .then(|| as_dictionary(f.data_type()))
-            .filter(|t| t != f.data_type())
-    };
-    if !metadata
-        .schema()
-        .fields()
-        .iter()
-        .any(|f| retyped(f).is_some())
-    {
-        return Ok(metadata);
-    }
     let fields: Vec<Field> = metadata
         .schema()
         .fields()
         .iter()
-        .map(|f| match retyped(f) {
-            Some(t) => f.as_ref().clone().with_data_type(t),
-            None => f.as_ref().clone(),
+        .map(|f| {
+            let name = f.name().as_str();
+            let f = f.as_ref().clone();
+            if dictionary.contains(&name) || layout.contains(&name) {
+                let t = as_dictionary(f.data_type());
+                f.with_data_type(t)
+            } else {
+                f
+            }
         })
         .collect();
+    if fields
+        .iter()
+        .eq(metadata.schema().fields().iter().map(|f| f.as_ref()))
+    {
+        return Ok(metadata);
+    }
     Ok(ArrowReaderMetadata::try_new(
         Arc::clone(metadata.metadata()),
         options.with_schema(Arc::new(Schema::new(fields))),
@@ -242,7 +240,7 @@ pub fn footer(
 fn as_dictionary(t: &arrow::datatypes::DataType) -> arrow::datatypes::DataType {
     use arrow::datatypes::{DataType, Field, Fields};
     match t {
-        DataType::Utf8 => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        DataType::Utf8 => crate::schema::dictionary_type(),
         DataType::Map(entries, sorted) => match entries.data_type() {
             DataType::Struct(fields) => {
                 let fields: Fields = fields
