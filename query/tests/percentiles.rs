@@ -143,3 +143,94 @@ async fn integer_and_float_inputs_answer_alike() {
     assert!(text.contains("approx_percentile_cont"), "{text}");
     assert!(!text.contains("CAST(spans.duration_ns"), "{text}");
 }
+
+/// Several percentiles of one argument share one sketch (`shared.rs`): the answers
+/// are those of one call per query, under the same names and types, in expressions,
+/// `ORDER BY` and `HAVING` too, with and without GROUP BY; a call with a `FILTER`
+/// keeps its own sketch.
+#[tokio::test]
+async fn percentiles_of_one_argument_share_a_sketch() {
+    let (_dir, st) = stored(2).await;
+    let run = |sql: String| {
+        let st = &st;
+        async move { osprey_query::sql::run(st, "default", &sql).await.unwrap() }
+    };
+    let shared = "SELECT service, count(*) AS calls, \
+                  approx_percentile_cont(duration_ns, 0.5) AS p50, \
+                  approx_percentile_cont(duration_ns, 0.95) / 1000.0 AS p95_us, \
+                  approx_percentile_cont(duration_ns, 0.99), \
+                  approx_percentile_cont(duration_ns * 2, 0.5) AS d50, \
+                  approx_percentile_cont(duration_ns * 2, 0.9) AS d90, \
+                  approx_percentile_cont(duration_ns, 0.9) FILTER (WHERE duration_ns > 1000000) AS slow90 \
+                  FROM spans GROUP BY service \
+                  HAVING approx_percentile_cont(duration_ns, 0.5) > 0 \
+                  ORDER BY approx_percentile_cont(duration_ns, 0.99) DESC";
+    let r = run(shared.to_string()).await;
+    let names: Vec<&str> = r.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "service",
+            "calls",
+            "p50",
+            "p95_us",
+            "approx_percentile_cont(spans.duration_ns,Float64(0.99))",
+            "d50",
+            "d90",
+            "slow90"
+        ]
+    );
+    assert!(r.columns[2..].iter().all(|c| c.data_type == "Float64"));
+    assert_eq!(r.rows.len(), 3);
+    // The same, one percentile per query: no sketch to share.
+    for (col, expr) in [
+        (2, "approx_percentile_cont(duration_ns, 0.5)"),
+        (3, "approx_percentile_cont(duration_ns, 0.95) / 1000.0"),
+        (4, "approx_percentile_cont(duration_ns, 0.99)"),
+        (5, "approx_percentile_cont(duration_ns * 2, 0.5)"),
+        (6, "approx_percentile_cont(duration_ns * 2, 0.9)"),
+        (
+            7,
+            "approx_percentile_cont(duration_ns, 0.9) FILTER (WHERE duration_ns > 1000000)",
+        ),
+    ] {
+        let one = run(format!(
+            "SELECT service, {expr} FROM spans GROUP BY service"
+        ))
+        .await;
+        for row in &r.rows {
+            let theirs = one.rows.iter().find(|o| o[0] == row[0]).unwrap();
+            assert_eq!(row[col], theirs[1], "{expr} of {}", row[0]);
+        }
+    }
+    let p99: Vec<f64> = r.rows.iter().map(|row| f(&row[4])).collect();
+    assert!(
+        p99.windows(2).all(|w| w[0] >= w[1]),
+        "ordered by p99: {p99:?}"
+    );
+    let plan = format!("{:?}", run(format!("EXPLAIN {shared}")).await.rows);
+    // Two shared calls (one per argument), planned and run.
+    assert!(plan.matches("approx_percentiles(").count() >= 2, "{plan}");
+    // Without GROUP BY (the plain accumulator): as separate queries answer.
+    let r = run(
+        "SELECT approx_percentile_cont(duration_ns, 0.5), approx_percentile_cont(duration_ns, 0.99) \
+         FROM spans"
+            .into(),
+    )
+    .await;
+    for (col, p) in [(0, 0.5), (1, 0.99)] {
+        let one = run(format!(
+            "SELECT approx_percentile_cont(duration_ns, {p}) FROM spans"
+        ))
+        .await;
+        assert_eq!(r.rows[0][col], one.rows[0][0], "p{p}");
+    }
+    // Over no rows: nulls, as one call answers.
+    let r = run(
+        "SELECT approx_percentile_cont(duration_ns, 0.5), approx_percentile_cont(duration_ns, 0.99) \
+         FROM spans WHERE service = 'none'"
+            .into(),
+    )
+    .await;
+    assert_eq!(r.rows, vec![vec![Value::Null, Value::Null]]);
+}

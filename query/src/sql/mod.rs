@@ -19,6 +19,7 @@ mod depth;
 mod percentile;
 pub(crate) mod provider;
 pub(crate) mod session;
+mod shared;
 mod sketch;
 
 #[derive(Debug, Serialize)]

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayRef, ArrowPrimitiveType, AsArray, BinaryBuilder, BooleanArray, Float64Array,
-    Int64Array, PrimitiveArray,
+    Int64Array, PrimitiveArray, StructArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
 use datafusion::common::types::{NativeType, logical_float64, logical_int64};
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::functions_aggregate::approx_percentile_cont::ApproxPercentileCont;
@@ -82,7 +82,8 @@ impl ApproxPercentile {
     }
 }
 
-fn literal_f64(e: &dyn PhysicalExpr) -> Option<f64> {
+/// `e`'s value if it is a numeric literal.
+pub(super) fn literal_f64(e: &dyn PhysicalExpr) -> Option<f64> {
     let any: &dyn Any = e;
     match any.downcast_ref::<Literal>()?.value().clone() {
         ScalarValue::Float64(Some(v)) => Some(v),
@@ -120,18 +121,11 @@ impl AggregateUDFImpl for ApproxPercentile {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format!("{}[sketch]", args.name),
-            DataType::Binary,
-            true,
-        ))])
+        Ok(sketch_state(&args))
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(One {
-            p: Self::percentile(&args)?,
-            sketch: Sketch::default(),
-        }))
+        Ok(Box::new(One::new(Answer::One(Self::percentile(&args)?))))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -142,11 +136,45 @@ impl AggregateUDFImpl for ApproxPercentile {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(Groups {
-            p: Self::percentile(&args)?,
-            sketches: Vec::new(),
-            heap: 0,
-        }))
+        Ok(Box::new(Groups::new(Answer::One(Self::percentile(&args)?))))
+    }
+}
+
+/// The state of every sketch accumulator: the sketch, encoded.
+pub(super) fn sketch_state(args: &StateFieldsArgs) -> Vec<FieldRef> {
+    vec![Arc::new(Field::new(
+        format!("{}[sketch]", args.name),
+        DataType::Binary,
+        true,
+    ))]
+}
+
+/// What an accumulator answers from its sketches: one quantile as Float64, or
+/// several as a struct of Float64 fields (`shared.rs`).
+#[derive(Debug, Clone)]
+pub(super) enum Answer {
+    One(f64),
+    Many(Vec<f64>, Fields),
+}
+
+impl Answer {
+    fn array(&self, sketches: &[Sketch]) -> ArrayRef {
+        let column = |p: f64| -> ArrayRef {
+            Arc::new(
+                sketches
+                    .iter()
+                    .map(|s| s.quantile(p))
+                    .collect::<Float64Array>(),
+            )
+        };
+        match self {
+            Answer::One(p) => column(*p),
+            Answer::Many(ps, fields) => Arc::new(StructArray::new(
+                fields.clone(),
+                ps.iter().map(|&p| column(p)).collect(),
+                None,
+            )),
+        }
     }
 }
 
@@ -195,9 +223,18 @@ fn states(values: &[ArrayRef]) -> Result<&datafusion::arrow::array::BinaryArray>
 
 /// Without GROUP BY.
 #[derive(Debug)]
-struct One {
-    p: f64,
+pub(super) struct One {
+    answer: Answer,
     sketch: Sketch,
+}
+
+impl One {
+    pub(super) fn new(answer: Answer) -> Self {
+        Self {
+            answer,
+            sketch: Sketch::default(),
+        }
+    }
 }
 
 impl Accumulator for One {
@@ -223,7 +260,8 @@ impl Accumulator for One {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(self.sketch.quantile(self.p)))
+        let answer = self.answer.array(std::slice::from_ref(&self.sketch));
+        ScalarValue::try_from_array(&answer, 0)
     }
 
     fn size(&self) -> usize {
@@ -232,13 +270,21 @@ impl Accumulator for One {
 }
 
 /// With GROUP BY: one sketch per group, heap bytes kept as they change.
-struct Groups {
-    p: f64,
+pub(super) struct Groups {
+    answer: Answer,
     sketches: Vec<Sketch>,
     heap: usize,
 }
 
 impl Groups {
+    pub(super) fn new(answer: Answer) -> Self {
+        Self {
+            answer,
+            sketches: Vec::new(),
+            heap: 0,
+        }
+    }
+
     fn with(&mut self, group: usize, f: impl FnOnce(&mut Sketch)) {
         let s = &mut self.sketches[group];
         let before = s.heap_bytes();
@@ -314,9 +360,8 @@ impl GroupsAccumulator for Groups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let p = self.p;
-        let out: Float64Array = self.take(emit_to).iter().map(|s| s.quantile(p)).collect();
-        Ok(Arc::new(out))
+        let taken = self.take(emit_to);
+        Ok(self.answer.array(&taken))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {

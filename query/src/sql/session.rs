@@ -133,6 +133,8 @@ fn base_state() -> &'static SessionState {
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
+            // One sketch for the percentiles of one argument (`shared.rs`).
+            .with_optimizer_rule(Arc::new(super::shared::SharePercentileSketches))
             .build();
         // A grouped sketch in place of DataFusion's t-digest (`percentile.rs`).
         use datafusion::execution::FunctionRegistry;
