@@ -166,6 +166,20 @@ pub(super) fn writer_properties(
             b = b
                 .set_data_page_size_limit(SPAN_PAGE_BYTES)
                 .set_data_page_row_count_limit(PAGE_ROWS);
+            // Span ids are random and unique: a dictionary filled up and was dropped
+            // for DELTA_BYTE_ARRAY, 9.17 B/span for 8-byte ids; PLAIN stores 8.00, and
+            // zstd has nothing to find. A parent id repeats for each child of a span,
+            // near each other (rows in time order per service): PLAIN under zstd 6.64
+            // against 6.77 with the dictionary (2.26M spans of the traces workload).
+            let span_id = ColumnPath::from("span_id");
+            b = b
+                .set_column_dictionary_enabled(span_id.clone(), false)
+                .set_column_encoding(span_id.clone(), Encoding::PLAIN)
+                .set_column_compression(span_id, Compression::UNCOMPRESSED);
+            let parent = ColumnPath::from("parent_span_id");
+            b = b
+                .set_column_dictionary_enabled(parent.clone(), false)
+                .set_column_encoding(parent, Encoding::PLAIN);
         }
     }
     b.build()
