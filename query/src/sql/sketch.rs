@@ -8,7 +8,8 @@
 //! value's bits (no logarithm), so a bucket's midpoint is within 1/256 (0.4 %) of any
 //! value in it. A group's buckets are a dense run from its lowest to its highest; past
 //! [`MAX_BUCKETS`] the lowest are merged, which coarsens only the bottom of a range
-//! wider than 2^32. Counts add, so merging partial states is exact.
+//! wider than 2^32 (and a value below the run costs one add, however far below).
+//! Counts add, so merging partial states is exact.
 //!
 //! Written here because DataFusion's t-digest has no grouped accumulator (it sorts
 //! every batch once per group and per quantile), and no crate offers a sketch that
@@ -78,28 +79,49 @@ impl Store {
         self.grow_to(index, n);
     }
 
+    /// Adds `n` to bucket `index`, outside the run: the run grows to it, at most
+    /// [`MAX_BUCKETS`] long, and what falls below its lowest bucket is counted there.
+    /// The cost is bounded by the growth, never by how far below the run a value is
+    /// (a group holding `inf` or 1e300 among latencies put every later value a few
+    /// hundred thousand buckets below its run, each one shifting them all).
     fn grow_to(&mut self, index: u32, n: u64) {
         if self.counts.is_empty() {
             self.base = index;
             self.counts.push(n);
             return;
         }
-        if index < self.base {
-            let grow = (self.base - index) as usize;
-            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
-            self.base = index;
+        let max = MAX_BUCKETS as u32;
+        let top = self.base + self.counts.len() as u32 - 1;
+        if index > top {
+            self.raise_base((index + 1).saturating_sub(max));
+            self.counts.resize((index - self.base + 1) as usize, 0);
+            self.counts[(index - self.base) as usize] += n;
+        } else {
+            // Below the run: it reaches down to `index` if it can, else `index` is
+            // counted in its lowest bucket.
+            let base = index.max((top + 1).saturating_sub(max));
+            let grow = self.base.saturating_sub(base) as usize;
+            if grow > 0 {
+                self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+                self.base = base;
+            }
+            self.counts[0] += n;
         }
-        let at = (index - self.base) as usize;
-        if at >= self.counts.len() {
-            self.counts.resize(at + 1, 0);
+    }
+
+    /// Moves the run's lowest bucket up to `base` (if it is below), counting the
+    /// buckets under it there.
+    fn raise_base(&mut self, base: u32) {
+        if base <= self.base {
+            return;
         }
-        self.counts[at] += n;
-        if self.counts.len() > MAX_BUCKETS {
-            let cut = self.counts.len() - MAX_BUCKETS;
-            let low: u64 = self.counts.drain(..cut).sum();
-            self.counts[0] += low;
-            self.base += cut as u32;
+        let cut = ((base - self.base) as usize).min(self.counts.len());
+        let low: u64 = self.counts.drain(..cut).sum();
+        self.base = base;
+        if self.counts.is_empty() {
+            self.counts.push(0);
         }
+        self.counts[0] += low;
     }
 
     fn total(&self) -> u64 {
@@ -391,7 +413,66 @@ mod tests {
         assert_eq!(s.count(), 101);
     }
 
+    #[test]
+    fn a_huge_value_keeps_the_run_bounded() {
+        // An infinity (counted as f64::MAX) and then values far below it: the run
+        // ends at f64::MAX's bucket, MAX_BUCKETS long, and everything lower is
+        // counted in its lowest bucket. Before, each such value spliced and drained
+        // the whole distance to the run (~130k buckets from 1.0), and the vector
+        // kept that capacity.
+        let mut s = Sketch::default();
+        (0..=EXACT).for_each(|_| s.insert(f64::INFINITY));
+        for i in 0..5_000 {
+            s.insert(1e-300 * f64::from(i + 1));
+            s.insert(f64::from(i));
+        }
+        assert_eq!(s.count(), 10_000 + EXACT as u64 + 1);
+        assert_eq!(s.pos.counts.len(), MAX_BUCKETS);
+        assert!(s.heap_bytes() <= 2 * MAX_BUCKETS * 8, "{}", s.heap_bytes());
+        let top = bucket_of(f64::MAX);
+        assert_eq!(s.pos.base, top + 1 - MAX_BUCKETS as u32);
+        // 0.0 (i = 0) is a zero; the other 9,999 finite values are in the lowest bucket.
+        assert_eq!(s.zeros, 1);
+        assert_eq!(s.pos.counts[0], 9_999);
+        assert_eq!(s.quantile(1.0), Some(bucket_value(top)));
+    }
+
+    /// Values over any range, with zeros and infinities.
+    fn wide() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            20 => (-300i32..300, 1.0f64..10.0, any::<bool>())
+                .prop_map(|(e, m, neg)| if neg { -m * 10f64.powi(e) } else { m * 10f64.powi(e) }),
+            1 => Just(0.0),
+            1 => Just(f64::INFINITY),
+            1 => Just(f64::NEG_INFINITY),
+        ]
+    }
+
     proptest! {
+        /// The bucket runs are bounded, and a bucketed sketch does not depend on the
+        /// order its values came in (what falls below a run ends in its lowest
+        /// bucket either way).
+        #[test]
+        fn any_order_builds_the_same_bounded_sketch(
+            values in proptest::collection::vec(wide(), (EXACT + 1)..300),
+        ) {
+            let build = |vs: &[f64]| {
+                let mut s = Sketch::default();
+                vs.iter().for_each(|&v| s.insert(v));
+                let mut bytes = Vec::new();
+                s.encode(&mut bytes);
+                (s, bytes)
+            };
+            let (s, given) = build(&values);
+            prop_assert!(s.pos.counts.len() <= MAX_BUCKETS && s.neg.counts.len() <= MAX_BUCKETS);
+            prop_assert_eq!(s.count(), values.len() as u64);
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            prop_assert_eq!(&build(&sorted).1, &given);
+            sorted.reverse();
+            prop_assert_eq!(&build(&sorted).1, &given);
+        }
+
         /// Merging states in any split gives the same answers as one sketch, and a
         /// state survives encoding.
         #[test]
