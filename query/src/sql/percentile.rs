@@ -150,11 +150,19 @@ pub(super) fn sketch_state(args: &StateFieldsArgs) -> Vec<FieldRef> {
 }
 
 /// What an accumulator answers from its sketches: one quantile as Float64, or
-/// several as a struct of Float64 fields (`shared.rs`).
+/// several as a struct of Float64 fields, [`struct_fields`] (`shared.rs`).
 #[derive(Debug, Clone)]
 pub(super) enum Answer {
     One(f64),
-    Many(Vec<f64>, Fields),
+    Many(Vec<f64>),
+}
+
+/// The fields of [`Answer::Many`]'s struct: `p0`, `p1`, … as the percentiles were
+/// asked.
+pub(super) fn struct_fields(n: usize) -> Fields {
+    (0..n)
+        .map(|i| Field::new(format!("p{i}"), DataType::Float64, true))
+        .collect()
 }
 
 impl Answer {
@@ -169,8 +177,8 @@ impl Answer {
         };
         match self {
             Answer::One(p) => column(*p),
-            Answer::Many(ps, fields) => Arc::new(StructArray::new(
-                fields.clone(),
+            Answer::Many(ps) => Arc::new(StructArray::new(
+                struct_fields(ps.len()),
                 ps.iter().map(|&p| column(p)).collect(),
                 None,
             )),

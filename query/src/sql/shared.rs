@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, Result, ScalarValue, plan_err};
 use datafusion::functions::core::expr_fn::get_field;
@@ -24,7 +24,9 @@ use datafusion::logical_expr::{
 };
 use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
 
-use super::percentile::{Answer, ApproxPercentile, Groups, One, literal_f64, sketch_state};
+use super::percentile::{
+    Answer, ApproxPercentile, Groups, One, literal_f64, sketch_state, struct_fields,
+};
 
 /// `approx_percentiles(x, p1, …, pn)`: a struct `{p0: …, p(n-1): …}` of the
 /// percentiles of `x`, from one sketch. Only [`SharePercentileSketches`] writes calls
@@ -53,15 +55,8 @@ impl SharedPercentiles {
                 }
             }
         }
-        Ok(Answer::Many(ps.clone(), fields(ps.len())))
+        Ok(Answer::Many(ps))
     }
-}
-
-/// The struct's fields: `p0`, `p1`, … as the percentiles were asked.
-fn fields(n: usize) -> Fields {
-    (0..n)
-        .map(|i| Field::new(format!("p{i}"), DataType::Float64, true))
-        .collect()
 }
 
 impl AggregateUDFImpl for SharedPercentiles {
@@ -74,7 +69,9 @@ impl AggregateUDFImpl for SharedPercentiles {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Struct(fields(arg_types.len().saturating_sub(1))))
+        Ok(DataType::Struct(struct_fields(
+            arg_types.len().saturating_sub(1),
+        )))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
