@@ -61,8 +61,8 @@ impl QueryError {
     }
 }
 
-/// Storage's answer to a read: a cluster's missing ingester or a stale view is
-/// unavailable for now (503), what a role cannot serve is the caller's to redirect
+/// Storage's answer to a read: a cluster's missing ingester, a stale view or a data
+/// file gone from under the snapshot read is unavailable for now (503), what a role cannot serve is the caller's to redirect
 /// (422 naming it), the rest is ours.
 impl From<osprey_storage::StorageError> for QueryError {
     fn from(e: osprey_storage::StorageError) -> Self {
@@ -70,6 +70,11 @@ impl From<osprey_storage::StorageError> for QueryError {
         match e {
             S::Unreachable { .. } | S::StaleSnapshot { .. } | S::Closed(_) => {
                 QueryError::Unavailable(e.to_string())
+            }
+            S::ObjectStore { path, source }
+                if matches!(*source, datafusion::object_store::Error::NotFound { .. }) =>
+            {
+                file_gone(&path)
             }
             S::Unsupported(m) => QueryError::Execution(m),
             other => QueryError::Internal(other.client_message()),
@@ -116,11 +121,39 @@ fn bad_regex(e: &datafusion::error::DataFusionError) -> Option<String> {
     None
 }
 
+/// A data file the query's snapshot lists is not in the store: the snapshot is older
+/// than the store (503); a retry reads a newer one.
+fn file_gone(path: &str) -> QueryError {
+    QueryError::Unavailable(format!(
+        "data file {path} is gone: {}; retry the query",
+        crate::sql::GONE
+    ))
+}
+
+/// The object a scan did not find, if that is what failed: a data file the query's
+/// snapshot lists that left the store (`sql/listed_files.rs`). Its cause is found by
+/// type anywhere in the source chain (DataFusion, arrow and Parquet wrap it).
+fn missing_object(e: &datafusion::error::DataFusionError) -> Option<String> {
+    use datafusion::object_store::Error as O;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(x) = cur {
+        if let Some(O::NotFound { path, .. }) = x.downcast_ref::<O>() {
+            return Some(path.clone());
+        }
+        cur = x.source();
+    }
+    None
+}
+
 impl From<datafusion::error::DataFusionError> for QueryError {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as D;
         if let Some(why) = bad_regex(&e) {
             return QueryError::BadData(format!("invalid regular expression: {why}"));
+        }
+        if let Some(path) = missing_object(&e) {
+            // The snapshot the query read is older than the store: retry reads a newer.
+            return file_gone(&path);
         }
         match e {
             D::SQL(..) | D::Plan(_) | D::SchemaError(..) | D::NotImplemented(_) => {

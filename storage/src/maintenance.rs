@@ -6,9 +6,12 @@
 //! flush, retention and compaction never commit over each other. Files that leave the
 //! manifest are not deleted at once: a query may hold a snapshot that still lists
 //! them, so they wait `GC_DELAY` in the graveyard (`cluster.deletion_delay` in a
-//! shared store, where queriers hold snapshots too). After a crash, files the
-//! manifest does not list are removed on open; in a shared store the compactor also
-//! sweeps unlisted objects of any writer once they are older than that delay
+//! shared store, where queriers hold snapshots too). A shared store's manifest also
+//! records them as `dropped` with the time, so that a writer that restarts (and
+//! lost its graveyard) leaves them for that delay too. After a crash, files the
+//! manifest does not list and does not record as dropped are removed on open; in a
+//! shared store the compactor also sweeps unlisted objects of any writer once they
+//! are older than that delay and were not dropped within it
 //! ([`Storage::sweep_orphans`]). A writer sharing the store reads the newest
 //! snapshot before each round, so it plans on what the others committed.
 
@@ -136,17 +139,18 @@ fn bury(inner: &Inner, files: &[FileMeta]) {
             inner.caches.trace_index.forget(&f.path);
             inner.caches.text_index.forget(&f.path);
             inner.caches.tag_index.forget(&f.path);
-            if f.tag_index {
-                g.push((due, crate::index::tag_index::sidecar_path(&f.path)));
-            }
-            if f.trace_index {
-                g.push((due, crate::index::trace_index::sidecar_path(&f.path)));
-            }
-            if f.text_index {
-                g.push((due, crate::index::fulltext::sidecar_path(&f.path)));
-            }
-            g.push((due, f.path.clone()));
+            // Sidecars first, the data file last.
+            g.extend(f.objects().into_iter().rev().map(|p| (due, p)));
         }
+    }
+}
+
+/// In a store other processes read, records `files` in the manifest as dropped, so
+/// that they stay readable for `cluster.deletion_delay` even when this process
+/// restarts and loses its graveyard (`remove_orphans`, `sweep_orphans`).
+fn record_dropped(inner: &Inner, m: &mut Manifest, files: &[FileMeta]) {
+    if inner.manifest_store.shared() {
+        m.record_dropped(files, inner.gc_delay);
     }
 }
 
@@ -179,6 +183,7 @@ impl Storage {
             }
             publish(&inner, crate::flush::FrozenChange::None, |m| {
                 m.files.retain(|f| !dead.iter().any(|d| same_file(d, f)));
+                record_dropped(&inner, m, &dead);
             })?;
             crate::faults::point("retention.after_manifest")?;
             for f in &dead {
@@ -258,6 +263,7 @@ impl Storage {
                     {
                         m.files.retain(|f| !inputs.iter().any(|i| same_file(i, f)));
                         m.files.push(out.clone());
+                        record_dropped(&inner, m, &inputs);
                     }
                 })
             })
@@ -273,18 +279,23 @@ impl Storage {
         Ok(stats)
     }
 
-    /// Deletes graveyard files whose grace period is over (all of them with `force`).
     /// Deletes the objects under `tables/` and `series/` that the newest snapshot does
-    /// not list, that are not waiting in the graveyard, and that are older than
-    /// `grace` (uploads whose commit never came, files a crashed writer dropped): the
-    /// compactor's sweep of a shared store. Returns how many it deleted.
+    /// not list, that it does not record as dropped within `grace`, that are not
+    /// waiting in the graveyard, and that are older than `grace` (uploads whose commit
+    /// never came, files a crashed writer dropped): the compactor's sweep of a shared
+    /// store. Returns how many it deleted.
     pub async fn sweep_orphans(&self, grace: Duration) -> Result<usize, StorageError> {
         let _guard = self.inner.flush_lock.lock().await;
         let s = self.clone();
         tokio::task::spawn_blocking(move || {
             s.refresh_head()?;
             let live = match s.inner.state.read() {
-                Ok(st) => crate::manifest::live_paths(&st.manifest),
+                Ok(st) => {
+                    let mut live = crate::manifest::live_paths(&st.manifest);
+                    let dropped = st.manifest.recently_dropped(grace);
+                    live.extend(dropped.into_iter().map(str::to_string));
+                    live
+                }
                 Err(_) => return Err(StorageError::Closed("state lock poisoned".into())),
             };
             let buried: std::collections::HashSet<String> = match s.inner.graveyard.lock() {
@@ -314,6 +325,7 @@ impl Storage {
         .map_err(|e| StorageError::Closed(format!("sweep task: {e}")))?
     }
 
+    /// Deletes graveyard files whose grace period is over (all of them with `force`).
     pub fn collect_garbage(&self, force: bool) -> usize {
         let now = Instant::now();
         let due: Vec<_> = match self.inner.graveyard.lock() {

@@ -16,6 +16,8 @@ use crate::{QueryError, QueryState};
 
 mod body_filter;
 mod depth;
+mod listed_files;
+pub(crate) use listed_files::GONE;
 mod percentile;
 pub(crate) mod provider;
 pub(crate) mod session;

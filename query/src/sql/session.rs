@@ -198,7 +198,8 @@ fn new_context(st: &QueryState, memory: u64) -> Result<SessionContext, QueryErro
         .build();
     let ctx = SessionContext::new_with_state(state);
     let url = ObjectStoreUrl::parse(STORE_URL)?;
-    ctx.register_object_store(url.as_ref(), storage.object_store());
+    let files = super::listed_files::ListedFiles(storage.object_store());
+    ctx.register_object_store(url.as_ref(), Arc::new(files));
     Ok(ctx)
 }
 

@@ -107,6 +107,19 @@ pub struct Manifest {
     /// object, and a process sees its own entry in them (`bucket.rs`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub checkpoints: BTreeMap<String, Checkpoint>,
+    /// Objects a compaction or retention took out of `files` recently (snapshots only,
+    /// `cluster.md` "Snapshot"): a querier one poll behind may still read them, so no
+    /// process deletes one before `cluster.deletion_delay` after `unix_ms`, even one
+    /// that restarted and lost the graveyard it put them in. Absent in older manifests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<Dropped>,
+}
+
+/// An object dropped from the manifest at `unix_ms` (milliseconds since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dropped {
+    pub path: String,
+    pub unix_ms: i64,
 }
 
 /// One writer's `wal_checkpoint` and `flushed_ahead`, in a snapshot.
@@ -176,21 +189,58 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     f.sync_all().map_err(|e| StorageError::io(path, e))
 }
 
+impl Manifest {
+    /// Records `files` (each with its sidecars) as dropped now, and forgets the
+    /// entries older than `delay`, whose objects may be gone already.
+    pub(crate) fn record_dropped(&mut self, files: &[FileMeta], delay: std::time::Duration) {
+        let now = chrono::Utc::now().timestamp_millis();
+        let window = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        self.dropped
+            .retain(|d| d.unix_ms >= now.saturating_sub(window));
+        self.dropped.extend(
+            files
+                .iter()
+                .flat_map(FileMeta::objects)
+                .map(|path| Dropped { path, unix_ms: now }),
+        );
+    }
+
+    /// The objects dropped less than `delay` ago, which must stay readable.
+    pub(crate) fn recently_dropped(
+        &self,
+        delay: std::time::Duration,
+    ) -> std::collections::HashSet<&str> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let window = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        self.dropped
+            .iter()
+            .filter(|d| d.unix_ms > now.saturating_sub(window))
+            .map(|d| d.path.as_str())
+            .collect()
+    }
+}
+
+impl FileMeta {
+    /// The objects of this file: the data file and the sidecars it has.
+    pub(crate) fn objects(&self) -> Vec<String> {
+        let mut objects = vec![self.path.clone()];
+        if self.trace_index {
+            objects.push(crate::index::trace_index::sidecar_path(&self.path));
+        }
+        if self.text_index {
+            objects.push(crate::index::fulltext::sidecar_path(&self.path));
+        }
+        if self.tag_index {
+            objects.push(crate::index::tag_index::sidecar_path(&self.path));
+        }
+        objects
+    }
+}
+
 /// Every object `manifest` lists: data files, their sidecars, series files.
 pub(crate) fn live_paths(manifest: &Manifest) -> std::collections::HashSet<String> {
     let mut live: std::collections::HashSet<String> =
-        manifest.files.iter().map(|f| f.path.clone()).collect();
-    for f in &manifest.files {
-        if f.trace_index {
-            live.insert(crate::index::trace_index::sidecar_path(&f.path));
-        }
-        if f.text_index {
-            live.insert(crate::index::fulltext::sidecar_path(&f.path));
-        }
-        if f.tag_index {
-            live.insert(crate::index::tag_index::sidecar_path(&f.path));
-        }
-    }
+        manifest.files.iter().flat_map(FileMeta::objects).collect();
     live.extend(manifest.series_files.iter().cloned());
     live
 }
@@ -199,13 +249,16 @@ pub(crate) fn live_paths(manifest: &Manifest) -> std::collections::HashSet<Strin
 /// (leftovers of an interrupted flush or compaction): every one for the single writer
 /// of a local manifest (`owner` `None`), only this node's in a bucket (its earlier
 /// epochs'), where another writer's unlisted file may be an upload whose commit is
-/// still to come.
+/// still to come. Objects the manifest records as dropped are left whatever their
+/// owner: a querier may still read them, and the compactor's sweep deletes them once
+/// `cluster.deletion_delay` has passed.
 pub fn remove_orphans(
     blobs: &Blobs,
     manifest: &Manifest,
     owner: Option<&str>,
 ) -> Result<usize, StorageError> {
-    let live = live_paths(manifest);
+    let mut live = live_paths(manifest);
+    live.extend(manifest.dropped.iter().map(|d| d.path.clone()));
     let mut removed = blobs.remove_stale_uploads(owner)?;
     let mine = |p: &str| {
         owner.is_none()
@@ -251,6 +304,7 @@ mod tests {
             flushed_ahead: vec![],
             epochs: BTreeMap::new(),
             checkpoints: BTreeMap::new(),
+            dropped: vec![],
         };
         m.commit(d).unwrap();
         assert_eq!(Manifest::load(d).unwrap(), m);
@@ -284,6 +338,31 @@ mod tests {
         );
         assert!(d.join("tables/default/logs/1.parquet").exists());
         assert!(!d.join("tables/default/logs/2.parquet").exists());
+    }
+
+    /// A snapshot written before `dropped` existed still loads, as one that records
+    /// no drop; a drop is recorded with its sidecars and forgotten after the delay.
+    #[test]
+    fn reads_a_snapshot_written_before_dropped_and_records_drops() {
+        let old = include_str!("../../tests/fixtures/snapshot-before-dropped.json");
+        let mut m: Manifest = serde_json::from_str(old).unwrap();
+        assert!(m.dropped.is_empty());
+        assert_eq!(m.epochs["compactor"], 3);
+        assert_eq!(m.checkpoints["ingester-0"].wal, 17);
+        let hour = std::time::Duration::from_secs(3600);
+        let gone = m.files.remove(0);
+        m.record_dropped(std::slice::from_ref(&gone), hour);
+        let fts = crate::index::fulltext::sidecar_path(&gone.path);
+        let recent = m.recently_dropped(hour);
+        assert_eq!(recent.len(), 2);
+        assert!(recent.contains(gone.path.as_str()) && recent.contains(fts.as_str()));
+        let back: Manifest = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+        // Past the delay: no longer protected, and forgotten at the next drop.
+        assert!(m.recently_dropped(std::time::Duration::ZERO).is_empty());
+        m.dropped.iter_mut().for_each(|d| d.unix_ms -= 7_200_000);
+        m.record_dropped(&[], hour);
+        assert!(m.dropped.is_empty());
     }
 
     /// A MANIFEST written before `flushed_ahead` existed still loads, as a manifest
