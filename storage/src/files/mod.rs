@@ -50,6 +50,10 @@ pub fn time_column(signal: Signal) -> &'static str {
 pub struct WriteOptions {
     pub row_group_rows: usize,
     pub zstd_level: i32,
+    /// The zstd level of a spans file's tag index (`tag_index.rs`): its many rare
+    /// values (a cache key per span) compress 8 % better at 16 than at 3, for about
+    /// 0.2 s per 460k spans, which only compaction spends.
+    pub tag_index_zstd_level: i32,
     /// Logs files' full-text index keeps token positions (exact phrases).
     pub text_positions: bool,
 }
@@ -60,6 +64,7 @@ impl WriteOptions {
         Self {
             row_group_rows: config.row_group_rows,
             zstd_level: 3,
+            tag_index_zstd_level: 3,
             text_positions: config.text_index_positions,
         }
     }
@@ -70,6 +75,7 @@ impl WriteOptions {
         Self {
             row_group_rows: config.row_group_rows,
             zstd_level: 9,
+            tag_index_zstd_level: 16,
             text_positions: config.text_index_positions,
         }
     }
@@ -289,7 +295,8 @@ pub fn write_file(
     let sidecar = || -> Result<(), StorageError> {
         if trace_index {
             crate::index::trace_index::write_sidecar(blobs, rel_path, &batch)?;
-            crate::index::tag_index::write_sidecar(blobs, rel_path, &batch)?;
+            let level = opts.tag_index_zstd_level;
+            crate::index::tag_index::write_sidecar(blobs, rel_path, &batch, level)?;
         }
         if text_index {
             crate::index::fulltext::write_sidecar(blobs, rel_path, &batch, opts.text_positions)?;
@@ -553,6 +560,7 @@ mod tests {
             WriteOptions {
                 row_group_rows: 1024,
                 zstd_level: 3,
+                tag_index_zstd_level: 3,
                 text_positions: true,
             },
             &|ids: &mut Vec<u64>| ids.sort_unstable(),
@@ -605,6 +613,7 @@ mod tests {
             let opts = WriteOptions {
                 row_group_rows: 1024,
                 zstd_level: 3,
+                tag_index_zstd_level: 3,
                 text_positions: false,
             };
             let rel = format!("tables/t/logs/{name}.parquet");

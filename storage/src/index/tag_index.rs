@@ -10,17 +10,22 @@
 //! without rows, so the index stays a few bytes per span. A term the index does not
 //! list is in no row of the file.
 //!
-//! Format (little-endian). The file is `"OSPTAG02"`, the body's length (u32), the body
-//! zstd-compressed, and a CRC-32 of everything before it. The body, decompressed once
-//! when the index is opened and then binary-searched in place:
+//! Format (little-endian; `storage/docs/format/tag-index.md`). The file is
+//! `"OSPTAG03"`, the body's length (u32), the body zstd-compressed, and a CRC-32 of
+//! everything before it. The body:
 //! ```text
-//! u32 terms  u32 term_end[terms]  u32 posting_end[terms]
+//! varint terms  varint term_len[terms]  varint posting_len[terms]
 //! terms:    per term  u16 key length, key, value     (sorted by these bytes)
 //! postings: per term  varint count (0: not listed), then
 //!           0, count varint row deltas                     (scattered rows), or
 //!           1, varint runs, per run varint gap, varint length (rows in runs: a
 //!              resource attribute of a file sorted by service)
 //! ```
+//! Opened, it is decompressed once and laid out as the `"OSPTAG02"` body was stored
+//! (`u32 terms, u32 term_end[terms], u32 posting_end[terms]`, then the two areas), which
+//! is binary-searched in place; files of that format are read as they are. Lengths as
+//! varints instead of `u32` ends: a file with many rare values (a cache key per span)
+//! spent a third of its bytes on the ends, which zstd could not shrink.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,7 +35,9 @@ use arrow::array::{Array, AsArray, MapArray, RecordBatch};
 use crate::StorageError;
 use crate::files::blobs::Blobs;
 
-const MAGIC: &[u8; 8] = b"OSPTAG02";
+const MAGIC: &[u8; 8] = b"OSPTAG03";
+/// The format before (2026-12-07): ends as `u32`, the layout an opened index has.
+const MAGIC_V2: &[u8; 8] = b"OSPTAG02";
 /// Largest body an index may claim (a damaged length must not allocate without
 /// bound).
 const MAX_BODY: usize = 1 << 30;
@@ -146,7 +153,7 @@ fn get_rows(bytes: &[u8], at: &mut usize, count: usize) -> Option<Vec<u32>> {
 }
 
 /// Builds the index of a spans batch (file layout or memory; rows in file order).
-pub fn build(batch: &RecordBatch) -> Result<Vec<u8>, String> {
+pub fn build(batch: &RecordBatch, zstd_level: i32) -> Result<Vec<u8>, String> {
     let rows = batch.num_rows();
     // key → value → rows; borrowed from the batch, no string copied per span.
     let mut keys: HashMap<&str, HashMap<&str, Vec<u32>>> = HashMap::new();
@@ -202,28 +209,29 @@ pub fn build(batch: &RecordBatch) -> Result<Vec<u8>, String> {
     terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut term_bytes = Vec::new();
     let mut postings = Vec::new();
-    let mut term_end = Vec::with_capacity(terms.len());
-    let mut posting_end = Vec::with_capacity(terms.len());
+    let mut term_len = Vec::with_capacity(terms.len());
+    let mut posting_len = Vec::with_capacity(terms.len());
     for (t, list) in &terms {
         term_bytes.extend_from_slice(t);
-        term_end.push(term_bytes.len() as u32);
+        term_len.push(t.len() as u32);
+        let before = postings.len();
         match list {
             None => put_varint(&mut postings, 0),
             Some(list) => put_rows(&mut postings, list),
         }
-        posting_end.push(postings.len() as u32);
+        posting_len.push((postings.len() - before) as u32);
     }
-    let mut body = Vec::with_capacity(4 + 8 * terms.len() + term_bytes.len() + postings.len());
-    body.extend_from_slice(&(terms.len() as u32).to_le_bytes());
-    for e in term_end.iter().chain(&posting_end) {
-        body.extend_from_slice(&e.to_le_bytes());
+    let mut body = Vec::with_capacity(5 + 4 * terms.len() + term_bytes.len() + postings.len());
+    put_varint(&mut body, terms.len() as u32);
+    for &len in term_len.iter().chain(&posting_len) {
+        put_varint(&mut body, len);
     }
     body.extend_from_slice(&term_bytes);
     body.extend_from_slice(&postings);
     let mut out = Vec::with_capacity(body.len() / 2);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&zstd::bulk::compress(&body, 3).map_err(|e| e.to_string())?);
+    out.extend_from_slice(&zstd::bulk::compress(&body, zstd_level).map_err(|e| e.to_string())?);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     Ok(out)
@@ -235,13 +243,42 @@ pub fn write_sidecar(
     blobs: &Blobs,
     parquet: &str,
     batch: &RecordBatch,
+    zstd_level: i32,
 ) -> Result<(), StorageError> {
     let path = sidecar_path(parquet);
-    let bytes = build(batch).map_err(|reason| StorageError::Index {
+    let bytes = build(batch, zstd_level).map_err(|reason| StorageError::Index {
         path: path.clone(),
         reason,
     })?;
     blobs.put(&path, bytes)
+}
+
+/// A stored body (lengths as varints) laid out as an opened index reads it: the term
+/// count and the ends of terms and posting lists as `u32`, then the two areas.
+fn lay_out(body: &[u8]) -> Result<Vec<u8>, String> {
+    let bad = || "damaged term table".to_string();
+    let mut at = 0;
+    let terms = get_varint(body, &mut at).ok_or_else(bad)? as usize;
+    if terms > body.len() {
+        return Err(bad());
+    }
+    let mut out = Vec::with_capacity(4 + 8 * terms + body.len());
+    out.extend_from_slice(&(terms as u32).to_le_bytes());
+    let mut areas = 0usize;
+    for _ in 0..2 {
+        let mut end = 0u32;
+        for _ in 0..terms {
+            let len = get_varint(body, &mut at).ok_or_else(bad)?;
+            end = end.checked_add(len).ok_or_else(bad)?;
+            out.extend_from_slice(&end.to_le_bytes());
+        }
+        areas = areas.saturating_add(end as usize);
+    }
+    if at.saturating_add(areas) != body.len() {
+        return Err("truncated".into());
+    }
+    out.extend_from_slice(&body[at..]);
+    Ok(out)
 }
 
 /// What the index says of one tag in one file.
@@ -267,9 +304,11 @@ impl TagIndex {
     }
 
     fn from_bytes(file: Vec<u8>) -> Result<Self, String> {
-        if file.len() < 16 || &file[..8] != MAGIC {
-            return Err("not a tag index (or an older format)".into());
-        }
+        let v2 = match file.get(..8) {
+            Some(m) if file.len() >= 16 && m == MAGIC => false,
+            Some(m) if file.len() >= 16 && m == MAGIC_V2 => true,
+            _ => return Err("not a tag index".into()),
+        };
         let (content, crc) = file.split_at(file.len() - 4);
         if crc32fast::hash(content).to_le_bytes() != crc {
             return Err("checksum mismatch".into());
@@ -279,8 +318,12 @@ impl TagIndex {
             return Err(format!("claims a {len}-byte body"));
         }
         let bytes = zstd::bulk::decompress(&content[12..], len).map_err(|e| e.to_string())?;
-        if bytes.len() != len || len < 4 {
+        if bytes.len() != len {
             return Err("body shorter than its length".into());
+        }
+        let bytes = if v2 { bytes } else { lay_out(&bytes)? };
+        if bytes.len() < 4 {
+            return Err("no term count".into());
         }
         let terms = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
         let index = Self { bytes, terms };
@@ -415,7 +458,7 @@ mod tests {
                 s
             })
             .collect();
-        let ix = TagIndex::from_bytes(build(&spans_batch(&rows).unwrap()).unwrap()).unwrap();
+        let ix = TagIndex::from_bytes(build(&spans_batch(&rows).unwrap(), 3).unwrap()).unwrap();
         assert_eq!(
             ix.lookup("code", "500"),
             Lookup::Rows((0..100).step_by(10).collect())
@@ -434,7 +477,7 @@ mod tests {
         let rows: Vec<SpanRow> = (0..(MAX_VALUES_PER_KEY + 1))
             .map(|i| span(&[("uuid", &i.to_string())], &[]))
             .collect();
-        let bytes = build(&spans_batch(&rows).unwrap()).unwrap();
+        let bytes = build(&spans_batch(&rows).unwrap(), 3).unwrap();
         let ix = TagIndex::from_bytes(bytes.clone()).unwrap();
         assert_eq!(ix.lookup("uuid", "17"), Lookup::Unlisted);
         assert_eq!(ix.lookup("other", "17"), Lookup::Rows(vec![]));
@@ -442,8 +485,65 @@ mod tests {
         bad[14] ^= 1;
         assert!(TagIndex::from_bytes(bad).is_err());
         assert!(TagIndex::from_bytes(bytes[..bytes.len() - 1].to_vec()).is_err());
-        let empty = TagIndex::from_bytes(build(&spans_batch(&[]).unwrap()).unwrap()).unwrap();
+        let empty = TagIndex::from_bytes(build(&spans_batch(&[]).unwrap(), 3).unwrap()).unwrap();
         assert_eq!(empty.lookup("a", "b"), Lookup::Rows(vec![]));
+    }
+
+    /// An index of the format before (`OSPTAG02`, the `data-v6` fixture) still opens,
+    /// and answers every one of its terms as today's index of the same file does.
+    #[test]
+    fn the_format_before_reads_as_todays() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/data-v6/tables/default/spans/2023-11-14T22/000000000001.parquet"
+        );
+        let old = std::fs::read(format!("{dir}.tags")).unwrap();
+        assert_eq!(&old[..8], MAGIC_V2);
+        let old = TagIndex::from_bytes(old).unwrap();
+        let file = std::fs::File::open(dir).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+        let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let new = build(&batch, 3).unwrap();
+        assert_eq!(&new[..8], MAGIC);
+        let new = TagIndex::from_bytes(new).unwrap();
+        assert!(old.terms > 0);
+        assert_eq!(new.terms, old.terms);
+        for i in 0..old.terms {
+            let t = old.term_bytes(i);
+            assert_eq!(new.term_bytes(i), t);
+            let key_len = u16::from_le_bytes([t[0], t[1]]) as usize;
+            let key = std::str::from_utf8(&t[2..2 + key_len]).unwrap();
+            let value = std::str::from_utf8(&t[2 + key_len..]).unwrap_or("\u{fffd}");
+            assert_eq!(
+                new.lookup(key, value),
+                old.lookup(key, value),
+                "{key}={value}"
+            );
+        }
+    }
+
+    /// Rare values (a cache key per span) cost their terms and rows, not a table of
+    /// `u32` ends beside them: today's file is well under the format before's (whose
+    /// body is what an opened index holds).
+    #[test]
+    fn rare_values_cost_less_than_with_u32_ends() {
+        let key = |i: u64| format!("k{:08x}", i * 2_654_435_761 % (1 << 32));
+        let rows: Vec<SpanRow> = (0..20_000)
+            .map(|i| span(&[("cache.key", &key(i))], &[]))
+            .collect();
+        let bytes = build(&spans_batch(&rows).unwrap(), 3).unwrap();
+        let ix = TagIndex::from_bytes(bytes.clone()).unwrap();
+        assert_eq!(ix.lookup("cache.key", &key(7)), Lookup::Rows(vec![7]));
+        let before = zstd::bulk::compress(&ix.bytes, 3).unwrap().len() + 16;
+        assert!(
+            (bytes.len() as f64) < 0.8 * before as f64,
+            "{} bytes against {before}",
+            bytes.len()
+        );
     }
 
     #[test]

@@ -426,6 +426,7 @@ mod tests {
         let opts = files::WriteOptions {
             row_group_rows: 1024,
             zstd_level: 1,
+            tag_index_zstd_level: 1,
             text_positions: false,
         };
         let by_id = |ids: &mut Vec<u64>| ids.sort_unstable();
