@@ -348,7 +348,7 @@ async fn trace_lookup_opens_only_files_with_the_trace() {
             .map(|i| SpanRow {
                 service: "svc".into(),
                 // Ids differ in their first bytes, as random ids do: the sidecar keeps
-                // 8-byte prefixes.
+                // 6-byte prefixes.
                 trace_id: format!("{tid:0<32}"),
                 span_id: format!("{i:016x}"),
                 start_time_ns: t,

@@ -14,18 +14,23 @@
 //! `"OSPTAG03"`, the body's length (u32), the body zstd-compressed, and a CRC-32 of
 //! everything before it. The body:
 //! ```text
-//! varint terms  varint term_len[terms]  varint posting_len[terms]
+//! varint terms  varint term_len[terms]  varint rows_len[terms]
 //! terms:    per term  u16 key length, key, value     (sorted by these bytes)
-//! postings: per term  varint count (0: not listed), then
-//!           0, count varint row deltas                     (scattered rows), or
-//!           1, varint runs, per run varint gap, varint length (rows in runs: a
-//!              resource attribute of a file sorted by service)
+//! heads:    per term  varint count (0: not listed), then when count > 0 a mode:
+//! rows:     per term  (rows_len bytes)
+//!           mode 0: count varint row deltas                     (scattered rows), or
+//!           mode 1: varint runs, per run varint gap, varint length (rows in runs: a
+//!                   resource attribute of a file sorted by service)
 //! ```
+//! A posting list is its head followed by its rows; heads are stored apart from the
+//! rows, where zstd finds their few values together (a term per rare value has the
+//! head `1, 0`).
 //! Opened, it is decompressed once and laid out as the `"OSPTAG02"` body was stored
 //! (`u32 terms, u32 term_end[terms], u32 posting_end[terms]`, then the two areas), which
 //! is binary-searched in place; files of that format are read as they are. Lengths as
 //! varints instead of `u32` ends: a file with many rare values (a cache key per span)
-//! spent a third of its bytes on the ends, which zstd could not shrink.
+//! spent a third of its bytes on the ends, which zstd could not shrink, and the heads
+//! interleaved with random row numbers another tenth.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -208,26 +213,32 @@ pub fn build(batch: &RecordBatch, zstd_level: i32) -> Result<Vec<u8>, String> {
     }
     terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut term_bytes = Vec::new();
-    let mut postings = Vec::new();
+    let (mut heads, mut rows_area) = (Vec::new(), Vec::new());
     let mut term_len = Vec::with_capacity(terms.len());
-    let mut posting_len = Vec::with_capacity(terms.len());
+    let mut rows_len = Vec::with_capacity(terms.len());
+    let mut posting = Vec::new();
     for (t, list) in &terms {
         term_bytes.extend_from_slice(t);
         term_len.push(t.len() as u32);
-        let before = postings.len();
+        posting.clear();
         match list {
-            None => put_varint(&mut postings, 0),
-            Some(list) => put_rows(&mut postings, list),
+            None => put_varint(&mut posting, 0),
+            Some(list) => put_rows(&mut posting, list),
         }
-        posting_len.push((postings.len() - before) as u32);
+        let head = head_len(&posting).ok_or("a posting list without a head")?;
+        heads.extend_from_slice(&posting[..head]);
+        rows_area.extend_from_slice(&posting[head..]);
+        rows_len.push((posting.len() - head) as u32);
     }
-    let mut body = Vec::with_capacity(5 + 4 * terms.len() + term_bytes.len() + postings.len());
+    let mut body =
+        Vec::with_capacity(5 + 4 * terms.len() + term_bytes.len() + heads.len() + rows_area.len());
     put_varint(&mut body, terms.len() as u32);
-    for &len in term_len.iter().chain(&posting_len) {
+    for &len in term_len.iter().chain(&rows_len) {
         put_varint(&mut body, len);
     }
     body.extend_from_slice(&term_bytes);
-    body.extend_from_slice(&postings);
+    body.extend_from_slice(&heads);
+    body.extend_from_slice(&rows_area);
     let mut out = Vec::with_capacity(body.len() / 2);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
@@ -253,8 +264,17 @@ pub fn write_sidecar(
     blobs.put(&path, bytes)
 }
 
-/// A stored body (lengths as varints) laid out as an opened index reads it: the term
-/// count and the ends of terms and posting lists as `u32`, then the two areas.
+/// The length of a posting list's head at the start of `bytes`: its count, and the
+/// mode byte when the count is not 0.
+fn head_len(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    let count = get_varint(bytes, &mut at)?;
+    Some(if count == 0 { at } else { at + 1 })
+}
+
+/// A stored body (lengths as varints, heads apart from rows) laid out as an opened
+/// index reads it: the term count and the ends of terms and posting lists as `u32`,
+/// then the terms, then each posting list whole.
 fn lay_out(body: &[u8]) -> Result<Vec<u8>, String> {
     let bad = || "damaged term table".to_string();
     let mut at = 0;
@@ -262,22 +282,45 @@ fn lay_out(body: &[u8]) -> Result<Vec<u8>, String> {
     if terms > body.len() {
         return Err(bad());
     }
-    let mut out = Vec::with_capacity(4 + 8 * terms + body.len());
-    out.extend_from_slice(&(terms as u32).to_le_bytes());
-    let mut areas = 0usize;
-    for _ in 0..2 {
-        let mut end = 0u32;
-        for _ in 0..terms {
-            let len = get_varint(body, &mut at).ok_or_else(bad)?;
-            end = end.checked_add(len).ok_or_else(bad)?;
-            out.extend_from_slice(&end.to_le_bytes());
-        }
-        areas = areas.saturating_add(end as usize);
+    let mut lens = Vec::with_capacity(2 * terms);
+    for _ in 0..2 * terms {
+        lens.push(get_varint(body, &mut at).ok_or_else(bad)? as usize);
     }
-    if at.saturating_add(areas) != body.len() {
+    let (term_len, rows_len) = lens.split_at(terms);
+    let term_area: usize = term_len.iter().sum();
+    let terms_bytes = body.get(at..at + term_area).ok_or("truncated")?;
+    let mut heads = at + term_area;
+    let mut rows = heads;
+    for _ in 0..terms {
+        rows += head_len(body.get(rows..).ok_or("truncated")?).ok_or("truncated")?;
+    }
+    if rows.saturating_add(rows_len.iter().sum::<usize>()) != body.len() {
         return Err("truncated".into());
     }
-    out.extend_from_slice(&body[at..]);
+    let mut out = Vec::with_capacity(4 + 8 * terms + body.len());
+    out.extend_from_slice(&(terms as u32).to_le_bytes());
+    let mut end = 0u32;
+    for &len in term_len {
+        end = end
+            .checked_add(u32::try_from(len).map_err(|_| bad())?)
+            .ok_or_else(bad)?;
+        out.extend_from_slice(&end.to_le_bytes());
+    }
+    let mut postings = Vec::with_capacity(body.len() - at - term_area);
+    for &len in rows_len {
+        let head = head_len(&body[heads..]).ok_or_else(bad)?;
+        postings.extend_from_slice(&body[heads..heads + head]);
+        postings.extend_from_slice(&body[rows..rows + len]);
+        heads += head;
+        rows += len;
+        out.extend_from_slice(
+            &u32::try_from(postings.len())
+                .map_err(|_| bad())?
+                .to_le_bytes(),
+        );
+    }
+    out.extend_from_slice(terms_bytes);
+    out.extend_from_slice(&postings);
     Ok(out)
 }
 

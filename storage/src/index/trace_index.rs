@@ -1,9 +1,9 @@
-//! Trace-id index: next to every spans file, `<file>.tids` holds the first 8 bytes of
+//! Trace-id index: next to every spans file, `<file>.tids` holds the first 6 bytes of
 //! the file's distinct trace ids, sorted (`storage/docs/format/trace-index.md`). A
 //! trace lookup binary-searches each live file's sidecar (cached in memory once read)
 //! and opens only the files that may hold the trace; the file's rows are then
 //! filtered by the whole id, so two ids sharing a prefix cost a read, never a wrong
-//! answer. About 8 bytes per trace, half a byte per span. Sidecars written before
+//! answer. About 6 bytes per trace, under half a byte per span. Sidecars written before
 //! 2026-12-07 hold whole 16-byte ids and no header; they are read as prefixes too.
 
 use std::collections::HashMap;
@@ -16,16 +16,24 @@ use crate::files::blobs::Blobs;
 
 pub type TraceId = [u8; 16];
 
-/// What a sidecar keeps of an id: its first 8 bytes, as a big-endian number (so the
-/// numbers sort as the ids do).
+/// What a sidecar keeps of an id: its first [`PREFIX_BYTES`] bytes, as a big-endian
+/// number (so the numbers sort as the ids do).
 type Prefix = u64;
+
+/// Bytes of an id a sidecar keeps: two random ids share them with probability 2⁻⁴⁸,
+/// so a file of a million traces "may hold" an id it does not about once in 3·10⁸
+/// lookups (and is then opened and filtered by the whole id).
+const PREFIX_BYTES: usize = 6;
 
 const MAGIC: &[u8; 8] = b"OSPTID02";
 
 fn prefix(id: &TraceId) -> Prefix {
-    let mut head = [0u8; 8];
-    head.copy_from_slice(&id[..8]);
-    Prefix::from_be_bytes(head)
+    prefix_of(&id[..PREFIX_BYTES])
+}
+
+/// The number `bytes` (at most 8) spell, big-endian.
+fn prefix_of(bytes: &[u8]) -> Prefix {
+    bytes.iter().fold(0, |n, &b| (n << 8) | Prefix::from(b))
 }
 
 /// The sidecar's path (relative, like the Parquet file's).
@@ -76,14 +84,14 @@ pub fn write_sidecar(
     blobs.put(&sidecar_path(parquet), encode(&prefixes))
 }
 
-/// The sidecar's bytes: magic, count (u32 LE), the prefixes (8 bytes each, big-endian),
-/// CRC-32 of all before it.
+/// The sidecar's bytes: magic, count (u32 LE), the prefixes ([`PREFIX_BYTES`] each,
+/// big-endian), CRC-32 of all before it.
 fn encode(prefixes: &[Prefix]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + 8 * prefixes.len());
+    let mut out = Vec::with_capacity(16 + PREFIX_BYTES * prefixes.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(prefixes.len() as u32).to_le_bytes());
     for p in prefixes {
-        out.extend_from_slice(&p.to_be_bytes());
+        out.extend_from_slice(&p.to_be_bytes()[8 - PREFIX_BYTES..]);
     }
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -93,26 +101,29 @@ fn encode(prefixes: &[Prefix]) -> Vec<u8> {
 /// The sorted prefixes a sidecar holds: today's format, or whole 16-byte ids with no
 /// header (before 2026-12-07).
 fn decode(bytes: &[u8]) -> Result<Vec<Prefix>, String> {
-    let be = |c: &[u8]| {
-        let mut head = [0u8; 8];
-        head.copy_from_slice(&c[..8]);
-        Prefix::from_be_bytes(head)
-    };
     if bytes.len() >= 16 && &bytes[..8] == MAGIC {
         let (content, crc) = bytes.split_at(bytes.len() - 4);
         let count = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
-        if crc32fast::hash(content).to_le_bytes() != crc || content.len() != 12 + 8 * count {
+        if crc32fast::hash(content).to_le_bytes() != crc
+            || content.len() != 12 + PREFIX_BYTES * count
+        {
             // (Or a sidecar of the format before whose first id starts with the magic:
             // unreadable either way, so a lookup opens the file.)
             return Err("checksum or length mismatch".into());
         }
-        return Ok(content[12..].chunks_exact(8).map(be).collect());
+        return Ok(content[12..]
+            .chunks_exact(PREFIX_BYTES)
+            .map(prefix_of)
+            .collect());
     }
     if !bytes.len().is_multiple_of(16) {
         return Err(format!("{} bytes: neither format", bytes.len()));
     }
     // Sorted whole ids: their prefixes are sorted; ids may share one.
-    let mut prefixes: Vec<Prefix> = bytes.chunks_exact(16).map(be).collect();
+    let mut prefixes: Vec<Prefix> = bytes
+        .chunks_exact(16)
+        .map(|id| prefix_of(&id[..PREFIX_BYTES]))
+        .collect();
     prefixes.dedup();
     Ok(prefixes)
 }
@@ -182,8 +193,8 @@ mod tests {
         })
         .collect();
         write_sidecar(&blobs, p, &spans_batch(&rows).unwrap()).unwrap();
-        // Both ids share their first 8 bytes: one prefix, and a header and a CRC.
-        assert_eq!(blobs.size(&sidecar_path(p)).unwrap(), 8 + 4 + 8 + 4);
+        // Both ids share their first bytes: one prefix, and a header and a CRC.
+        assert_eq!(blobs.size(&sidecar_path(p)).unwrap(), 8 + 4 + 6 + 4);
         let cache = TraceIndexCache::default();
         assert!(cache.may_contain(
             &blobs,
@@ -193,7 +204,7 @@ mod tests {
         assert!(!cache.may_contain(
             &blobs,
             p,
-            &parse_trace_id("0000000000000001000000000000000a").unwrap()
+            &parse_trace_id("0000000001000000000000000000000a").unwrap()
         ));
         assert!(parse_trace_id("xyz").is_none());
     }
@@ -213,7 +224,7 @@ mod tests {
         let mut prefixes: Vec<Prefix> = ids.iter().map(prefix).collect();
         prefixes.sort_unstable();
         let bytes = encode(&prefixes);
-        assert_eq!(bytes.len(), 16 + 8 * ids.len());
+        assert_eq!(bytes.len(), 16 + PREFIX_BYTES * ids.len());
         let back = decode(&bytes).unwrap();
         assert!(ids.iter().all(|id| back.binary_search(&prefix(id)).is_ok()));
         let absent = [0xAB; 16];
