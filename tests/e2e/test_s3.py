@@ -10,6 +10,7 @@ and leave the bucket, that every query surface reads them from there, and that a
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -34,11 +35,16 @@ PREFIX = "node-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "e2e", "AWS_SECRET_ACCESS_KEY": "e2e-secret"}
 
 
+def moto_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the module's moto server writes its request log."""
+    return tmp_path_factory.getbasetemp() / "moto-s3.log"
+
+
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory):
     """A moto S3 server of its own, stopped at the end of the module."""
     [port] = free_ports(1)
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    log = moto_log(tmp_path_factory)
     moto = Path(sys.executable).parent / "moto_server"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -144,6 +150,34 @@ def test_files_live_in_the_bucket(osprey_factory, s3_endpoint: str) -> None:
     assert len([k for k in keys if "/logs/" in k and k.endswith(".fts")]) == 1, keys
     assert not set(logs_files) & set(keys), "compaction's inputs are still in the bucket"
     check_all_surfaces()
+
+
+def test_sql_asks_the_bucket_for_no_data_file_metadata(
+    osprey_factory, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """DataFusion asks for each data file's metadata on every query; the snapshot knows
+    their sizes, so no HEAD request reaches the bucket per file and query (on S3, a
+    request per file per query). The data files are read."""
+    s3 = bucket_client(s3_endpoint)
+    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=BUCKET)
+    server = osprey_factory(env=s3_env(s3_endpoint, f"s3://{BUCKET}/heads"))
+    now = time.time_ns()
+    for i in range(4):
+        records = [log_record(now + i * 1000 + j, f"heads {i} line {j}") for j in range(5)]
+        assert_accepted(post_otlp(server, "logs", logs_request("svc-heads", records)))
+        server.flush()
+    log = moto_log(tmp_path_factory)
+    before = log.read_text(errors="replace").count("\n")
+    for _ in range(3):
+        assert server.sql("SELECT count(*), count(DISTINCT body) FROM logs") == [[20, 20]]
+    # werkzeug colours its request lines.
+    lines = log.read_text(errors="replace").splitlines()[before:]
+    requests_made = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines]
+    heads = [line for line in requests_made if '"HEAD /' in line and ".parquet" in line]
+    gets = [line for line in requests_made if '"GET /' in line and ".parquet" in line]
+    assert heads == [], heads[:5]
+    assert gets, "the queries read no data file from the bucket"
 
 
 def test_a_missing_bucket_stops_the_start_with_the_reason(osprey_factory, s3_endpoint: str) -> None:

@@ -21,6 +21,8 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use osprey_storage::files::blobs::STORE_URL;
+
+use super::listed_files::{FileSizes, ListedFiles};
 use osprey_storage::schema::{series_batch, series_schema, stored_schema};
 use osprey_storage::{FileMeta, Signal, Snapshot, Storage};
 
@@ -192,14 +194,16 @@ fn new_context(st: &QueryState, memory: u64) -> Result<SessionContext, QueryErro
     catalog.register_schema(&defaults.default_schema, schema)?;
     let catalogs = Arc::new(MemoryCatalogProviderList::new());
     catalogs.register_catalog(defaults.default_catalog.clone(), catalog);
-    let state = SessionStateBuilder::new_from_existing(base.clone())
+    let sizes = Arc::new(FileSizes::default());
+    let mut state = SessionStateBuilder::new_from_existing(base.clone())
         .with_catalog_list(catalogs)
         .with_runtime_env(runtime.build_arc()?)
         .build();
+    state.config_mut().set_extension(Arc::clone(&sizes));
     let ctx = SessionContext::new_with_state(state);
     let url = ObjectStoreUrl::parse(STORE_URL)?;
-    let files = super::listed_files::ListedFiles(storage.object_store());
-    ctx.register_object_store(url.as_ref(), Arc::new(files));
+    let store = storage.object_store();
+    ctx.register_object_store(url.as_ref(), Arc::new(ListedFiles { store, sizes }));
     Ok(ctx)
 }
 
@@ -249,7 +253,13 @@ async fn table(
         .map(|b| to_schema(b, &schema))
         .collect::<Result<Vec<_>, _>>()?;
     let mem = MemTable::try_new(Arc::clone(&schema), vec![batches])?;
-    let files = listing_table(storage, &snap.files, signal, strings)?;
+    let sizes = ctx
+        .state_ref()
+        .read()
+        .config()
+        .get_extension::<FileSizes>()
+        .unwrap_or_default();
+    let files = listing_table(storage, &sizes, &snap.files, signal, strings)?;
     let mut table = SignalTable::new(signal, schema, mem, files);
     if signal == Signal::Logs && !snap.files.is_empty() {
         // The logs of a trace, and body filters: the files their ids' bloom filters or
@@ -259,15 +269,16 @@ async fn table(
         table = table.with_log_files(LogFiles {
             storage: storage.clone(),
             files: snap.files.clone(),
-            listing: Arc::new(move |files| listing_table(&st, files, signal, strings)),
+            listing: Arc::new(move |files| listing_table(&st, &sizes, files, signal, strings)),
         });
     }
     Ok(ctx.read_table(Arc::new(table))?)
 }
 
-/// A table over `files` (`None` when there are none).
+/// A table over `files` (`None` when there are none), whose sizes it adds to `sizes`.
 fn listing_table(
     storage: &Storage,
+    sizes: &FileSizes,
     files: &[FileMeta],
     signal: Signal,
     strings: Strings,
@@ -276,10 +287,12 @@ fn listing_table(
         return Ok(None);
     }
     // Data files are objects of the storage's store, registered under STORE_URL.
-    let urls = files
-        .iter()
-        .map(|f| ListingTableUrl::parse(storage.object_url(&f.path)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut urls = Vec::with_capacity(files.len());
+    for f in files {
+        let url = ListingTableUrl::parse(storage.object_url(&f.path))?;
+        sizes.add(url.prefix().clone(), f.bytes);
+        urls.push(url);
+    }
     // Filters pushed to the files (`provider.rs`) are evaluated while decoding:
     // the columns they read first, the others only for the rows that pass (the
     // logs of one trace read one row's body, not a row group's).
