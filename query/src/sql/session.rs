@@ -129,8 +129,11 @@ pub async fn signal_session(
 fn base_state() -> &'static SessionState {
     static BASE: OnceLock<SessionState> = OnceLock::new();
     BASE.get_or_init(|| {
+        // As many partitions as the cores this process may use (affinity and cgroup
+        // quota included), as DataFusion would choose: it was 2 whatever the machine.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let config = SessionConfig::new()
-            .with_target_partitions(2)
+            .with_target_partitions(cores)
             .with_information_schema(false);
         let mut state = SessionStateBuilder::new()
             .with_config(config)
