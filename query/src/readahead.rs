@@ -32,12 +32,14 @@ struct Window {
 }
 
 impl Window {
-    /// Blocks until job `i` is within `span` of the wanted one.
-    fn wait_for(&self, i: usize, span: usize) {
+    /// Blocks until job `i` is within `span` of the wanted one; false when the caller
+    /// stopped meanwhile ([`Release`]), and the job must not be read.
+    fn wait_for(&self, i: usize, span: usize) -> bool {
         let mut w = self.wanted.lock().unwrap_or_else(|e| e.into_inner());
         while i >= w.saturating_add(span) {
             w = self.moved.wait(w).unwrap_or_else(|e| e.into_inner());
         }
+        *w != usize::MAX
     }
 
     fn set(&self, wanted: usize) {
@@ -105,7 +107,9 @@ pub(crate) fn in_order<J: Sync, T: Send>(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(i) else { break };
-                    window.wait_for(i, span);
+                    if !window.wait_for(i, span) {
+                        break; // the caller has stopped: no job past its window
+                    }
                     let out = (!skip[i].load(Ordering::Relaxed)).then(|| read(job));
                     if tx.send((i, out)).is_err() {
                         break; // the caller has stopped
