@@ -19,6 +19,16 @@ fn open(dir: &std::path::Path, node: &str) -> Storage {
     Storage::open_with(dir, cfg(), &bucket(node)).unwrap()
 }
 
+/// Three flushes of 10 lines each at `t`, `t + 1`, `t + 2`: three logs files.
+async fn flush_three_files(s: &Storage, t: i64) {
+    for i in 0..3 {
+        s.append("default", Signal::Logs, logs_at(10, t + i))
+            .await
+            .unwrap();
+        s.flush().await.unwrap();
+    }
+}
+
 /// The snapshots in `dir`, by seq.
 fn snapshots(dir: &std::path::Path) -> Vec<serde_json::Value> {
     let mut names: Vec<_> = std::fs::read_dir(dir.join("manifest"))
@@ -41,12 +51,7 @@ async fn flush_replay_and_compaction_are_exactly_once_through_snapshots() {
     let t = now_ns();
     {
         let s = open(dir.path(), "n1");
-        for i in 0..3 {
-            s.append("default", Signal::Logs, logs_at(10, t + i))
-                .await
-                .unwrap();
-            s.flush().await.unwrap();
-        }
+        flush_three_files(&s, t).await;
         s.append("default", Signal::Logs, logs(5, "b"))
             .await
             .unwrap();
@@ -222,12 +227,7 @@ async fn a_restarted_writer_keeps_what_it_dropped_for_the_deletion_delay() {
     let t = now_ns();
     let inputs: Vec<std::path::PathBuf> = {
         let s = open(dir.path(), "n1");
-        for i in 0..3 {
-            s.append("default", Signal::Logs, logs_at(10, t + i))
-                .await
-                .unwrap();
-            s.flush().await.unwrap();
-        }
+        flush_three_files(&s, t).await;
         let snap = s.snapshot("default", Signal::Logs);
         let inputs = snap
             .files
