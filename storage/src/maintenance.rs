@@ -6,9 +6,10 @@
 //! flush, retention and compaction never commit over each other. Files that leave the
 //! manifest are not deleted at once: a query may hold a snapshot that still lists
 //! them, so they wait `GC_DELAY` in the graveyard (`cluster.deletion_delay` in a
-//! shared store, where queriers hold snapshots too). A shared store's manifest also
-//! records them as `dropped` with the time, so that a writer that restarts (and
-//! lost its graveyard) leaves them for that delay too. After a crash, files the
+//! shared store, where queriers hold snapshots too). In a cluster, where other
+//! processes read the files, the manifest also records them as `dropped` with the
+//! time, so that a writer that restarts (and lost its graveyard) leaves them for that
+//! delay too. After a crash, files the
 //! manifest does not list and does not record as dropped are removed on open; in a
 //! shared store the compactor also sweeps unlisted objects of any writer once they
 //! are older than that delay and were not dropped within it
@@ -149,7 +150,7 @@ fn bury(inner: &Inner, files: &[FileMeta]) {
 /// that they stay readable for `cluster.deletion_delay` even when this process
 /// restarts and loses its graveyard (`remove_orphans`, `sweep_orphans`).
 fn record_dropped(inner: &Inner, m: &mut Manifest, files: &[FileMeta]) {
-    if inner.manifest_store.shared() {
+    if inner.manifest_store.read_elsewhere() {
         m.record_dropped(files, inner.gc_delay);
     }
 }

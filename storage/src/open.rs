@@ -92,7 +92,8 @@ impl Storage {
         }
         if !follows {
             let owner = manifest_store.orphan_owner();
-            manifest::remove_orphans(&blobs, &manifest, owner.as_deref())?;
+            let keep_dropped = manifest_store.read_elsewhere();
+            manifest::remove_orphans(&blobs, &manifest, owner.as_deref(), keep_dropped)?;
         }
 
         let started = Instant::now();

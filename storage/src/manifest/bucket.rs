@@ -54,6 +54,8 @@ pub(crate) struct BucketManifest {
     follower: bool,
     /// Whether this writer prunes old snapshots (the compactor, or a single node).
     prunes: bool,
+    /// A single node (no `cluster.ingesters`): no other process reads the files.
+    alone: bool,
 }
 
 /// Whether the store holds snapshots (a directory a local `MANIFEST` must not open).
@@ -99,6 +101,7 @@ impl BucketManifest {
             deletion_delay: cluster.deletion_delay,
             follower: false,
             prunes,
+            alone: cluster.ingesters.is_empty(),
         };
         let existing = this.read_head()?;
         let seeded = existing.is_none();
@@ -140,6 +143,7 @@ impl BucketManifest {
             deletion_delay: cluster.deletion_delay,
             follower: true,
             prunes: false,
+            alone: false,
         };
         let (seq, head) = this.read_head()?.unwrap_or_default();
         *this.head.lock().map_err(|_| poisoned())? = (seq, head.clone());
@@ -286,6 +290,10 @@ impl ManifestStore for BucketManifest {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn read_elsewhere(&self) -> bool {
+        !self.alone
     }
 
     fn deletion_delay(&self) -> Option<Duration> {

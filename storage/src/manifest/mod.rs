@@ -249,16 +249,20 @@ pub(crate) fn live_paths(manifest: &Manifest) -> std::collections::HashSet<Strin
 /// (leftovers of an interrupted flush or compaction): every one for the single writer
 /// of a local manifest (`owner` `None`), only this node's in a bucket (its earlier
 /// epochs'), where another writer's unlisted file may be an upload whose commit is
-/// still to come. Objects the manifest records as dropped are left whatever their
-/// owner: a querier may still read them, and the compactor's sweep deletes them once
-/// `cluster.deletion_delay` has passed.
+/// still to come. With `keep_dropped` (other processes read the store), objects the
+/// manifest records as dropped are left whatever their owner: a querier may still
+/// read them, and the compactor's sweep deletes them once `cluster.deletion_delay`
+/// has passed.
 pub fn remove_orphans(
     blobs: &Blobs,
     manifest: &Manifest,
     owner: Option<&str>,
+    keep_dropped: bool,
 ) -> Result<usize, StorageError> {
     let mut live = live_paths(manifest);
-    live.extend(manifest.dropped.iter().map(|d| d.path.clone()));
+    if keep_dropped {
+        live.extend(manifest.dropped.iter().map(|d| d.path.clone()));
+    }
     let mut removed = blobs.remove_stale_uploads(owner)?;
     let mine = |p: &str| {
         owner.is_none()
@@ -310,7 +314,7 @@ mod tests {
         assert_eq!(Manifest::load(d).unwrap(), m);
         // Another writer's unlisted file is not this node's to delete.
         assert_eq!(
-            remove_orphans(&Blobs::local(d).unwrap(), &m, Some("n1")).unwrap(),
+            remove_orphans(&Blobs::local(d).unwrap(), &m, Some("n1"), true).unwrap(),
             0
         );
         fs::write(
@@ -324,7 +328,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            remove_orphans(&Blobs::local(d).unwrap(), &m, Some("n1")).unwrap(),
+            remove_orphans(&Blobs::local(d).unwrap(), &m, Some("n1"), true).unwrap(),
             1
         );
         assert!(
@@ -333,7 +337,7 @@ mod tests {
         );
         fs::remove_file(d.join("tables/default/logs/n1-x-000002-000000000007.parquet")).unwrap();
         assert_eq!(
-            remove_orphans(&Blobs::local(d).unwrap(), &m, None).unwrap(),
+            remove_orphans(&Blobs::local(d).unwrap(), &m, None, true).unwrap(),
             1
         );
         assert!(d.join("tables/default/logs/1.parquet").exists());

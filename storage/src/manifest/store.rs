@@ -55,6 +55,15 @@ pub(crate) trait ManifestStore: Send + Sync {
         false
     }
 
+    /// Whether other processes read this store's files (a cluster's queriers, its
+    /// compactor and ingesters): then a file a commit drops stays readable for the
+    /// deletion delay even across this process's restart (`Manifest::dropped`). Not
+    /// for the local file, nor for a single node committing snapshots (no
+    /// `cluster.ingesters`), whose restart leaves nobody reading the dropped files.
+    fn read_elsewhere(&self) -> bool {
+        false
+    }
+
     /// How long a dropped file must stay readable: `cluster.deletion_delay` for a
     /// store other processes read; `None` for the local file (the process's own
     /// queries only).

@@ -225,19 +225,8 @@ async fn a_restarted_writer_keeps_what_it_dropped_for_the_deletion_delay() {
     use std::time::{Duration, SystemTime};
     let dir = tempfile::tempdir().unwrap();
     let t = now_ns();
-    let inputs: Vec<std::path::PathBuf> = {
-        let s = open(dir.path(), "n1");
-        flush_three_files(&s, t).await;
-        let snap = s.snapshot("default", Signal::Logs);
-        let inputs = snap
-            .files
-            .iter()
-            .map(|f| dir.path().join(&f.path))
-            .collect();
-        assert_eq!(s.compact_full(None).await.unwrap().input_files, 3);
-        inputs
-        // Dropped without close: the graveyard holding the inputs is lost.
-    };
+    let cluster = in_a_cluster("compactor");
+    let inputs = merge_then_crash(dir.path(), &cluster, t).await;
     // The objects are an hour old: only the drop's time protects them.
     let hour_ago = SystemTime::now() - Duration::from_secs(3600);
     for p in &inputs {
@@ -259,7 +248,7 @@ async fn a_restarted_writer_keeps_what_it_dropped_for_the_deletion_delay() {
         .set_modified(hour_ago)
         .unwrap();
 
-    let s = open(dir.path(), "n1");
+    let s = Storage::open_with(dir.path(), cfg(), &cluster).unwrap();
     assert!(inputs.iter().all(|p| p.exists()), "removed on open");
     let last = snapshots(dir.path()).pop().unwrap();
     let dropped: Vec<&str> = last["dropped"]
@@ -282,4 +271,42 @@ async fn a_restarted_writer_keeps_what_it_dropped_for_the_deletion_delay() {
     assert_eq!(swept, dropped.len(), "the files and their sidecars");
     assert!(inputs.iter().all(|p| !p.exists()));
     assert_eq!(rows_in(&s, "default"), (0, 30));
+}
+
+/// A single node committing snapshots (no `cluster.ingesters`) has no reader but
+/// itself: what it dropped before a crash is removed on open, as with the local file.
+#[tokio::test]
+async fn a_single_node_removes_what_it_dropped_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = merge_then_crash(dir.path(), &bucket("n1"), now_ns()).await;
+    let last = snapshots(dir.path()).pop().unwrap();
+    assert!(last.get("dropped").is_none(), "{last}");
+    let s = open(dir.path(), "n1");
+    assert!(inputs.iter().all(|p| !p.exists()), "kept on open");
+    assert_eq!(rows_in(&s, "default"), (0, 30));
+}
+
+/// `node` of a cluster with one ingester listed (none runs: the storage alone is
+/// under test).
+fn in_a_cluster(node: &str) -> ClusterConfig {
+    ClusterConfig {
+        ingesters: vec!["127.0.0.1:1".into()],
+        ..bucket(node)
+    }
+}
+
+/// Three files flushed at `t` and merged into one, then the process dropped without
+/// closing, as in a crash (its graveyard, holding the inputs, is lost). Returns the
+/// inputs' paths.
+async fn merge_then_crash(
+    dir: &std::path::Path,
+    cluster: &ClusterConfig,
+    t: i64,
+) -> Vec<std::path::PathBuf> {
+    let s = Storage::open_with(dir, cfg(), cluster).unwrap();
+    flush_three_files(&s, t).await;
+    let snap = s.snapshot("default", Signal::Logs);
+    let inputs = snap.files.iter().map(|f| dir.join(&f.path)).collect();
+    assert_eq!(s.compact_full(None).await.unwrap().input_files, 3);
+    inputs
 }
