@@ -62,8 +62,8 @@ impl QueryError {
 }
 
 /// Storage's answer to a read: a cluster's missing ingester, a stale view or a data
-/// file gone from under the snapshot read is unavailable for now (503), what a role cannot serve is the caller's to redirect
-/// (422 naming it), the rest is ours.
+/// file gone from under the snapshot read is unavailable for now (503), what a role
+/// cannot serve is the caller's to redirect (422 naming it), the rest is ours.
 impl From<osprey_storage::StorageError> for QueryError {
     fn from(e: osprey_storage::StorageError) -> Self {
         use osprey_storage::StorageError as S;

@@ -9,10 +9,10 @@
 //! shared store, where queriers hold snapshots too). In a cluster, where other
 //! processes read the files, the manifest also records them as `dropped` with the
 //! time, so that a writer that restarts (and lost its graveyard) leaves them for that
-//! delay too. After a crash, files the
-//! manifest does not list and does not record as dropped are removed on open; in a
-//! shared store the compactor also sweeps unlisted objects of any writer once they
-//! are older than that delay and were not dropped within it
+//! delay too. After a crash, files the manifest does not list (and, in a cluster,
+//! does not record as dropped) are removed on open; in a shared store the compactor
+//! also sweeps unlisted objects of any writer once they are older than that delay
+//! and were not dropped within it
 //! ([`Storage::sweep_orphans`]). A writer sharing the store reads the newest
 //! snapshot before each round, so it plans on what the others committed.
 

@@ -21,11 +21,10 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use osprey_storage::files::blobs::STORE_URL;
-
-use super::listed_files::{FileSizes, ListedFiles};
 use osprey_storage::schema::{series_batch, series_schema, stored_schema};
 use osprey_storage::{FileMeta, Signal, Snapshot, Storage};
 
+use crate::sql::listed_files::{FileSizes, ListedFiles};
 use crate::sql::provider::{LogFiles, SignalTable};
 use crate::{QueryError, QueryState};
 

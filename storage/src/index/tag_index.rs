@@ -290,9 +290,12 @@ fn lay_out(body: &[u8]) -> Result<Vec<u8>, String> {
     let term_area: usize = term_len.iter().sum();
     let terms_bytes = body.get(at..at + term_area).ok_or("truncated")?;
     let mut heads = at + term_area;
+    let mut head_lens = Vec::with_capacity(terms);
     let mut rows = heads;
     for _ in 0..terms {
-        rows += head_len(body.get(rows..).ok_or("truncated")?).ok_or("truncated")?;
+        let head = head_len(body.get(rows..).ok_or("truncated")?).ok_or("truncated")?;
+        head_lens.push(head);
+        rows += head;
     }
     if rows.saturating_add(rows_len.iter().sum::<usize>()) != body.len() {
         return Err("truncated".into());
@@ -307,8 +310,7 @@ fn lay_out(body: &[u8]) -> Result<Vec<u8>, String> {
         out.extend_from_slice(&end.to_le_bytes());
     }
     let mut postings = Vec::with_capacity(body.len() - at - term_area);
-    for &len in rows_len {
-        let head = head_len(&body[heads..]).ok_or_else(bad)?;
+    for (&len, &head) in rows_len.iter().zip(&head_lens) {
         postings.extend_from_slice(&body[heads..heads + head]);
         postings.extend_from_slice(&body[rows..rows + len]);
         heads += head;

@@ -189,14 +189,19 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     f.sync_all().map_err(|e| StorageError::io(path, e))
 }
 
+/// Now and `delay` before now, in milliseconds since the epoch.
+fn now_and_before(delay: std::time::Duration) -> (i64, i64) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let window = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+    (now, now.saturating_sub(window))
+}
+
 impl Manifest {
     /// Records `files` (each with its sidecars) as dropped now, and forgets the
     /// entries older than `delay`, whose objects may be gone already.
     pub(crate) fn record_dropped(&mut self, files: &[FileMeta], delay: std::time::Duration) {
-        let now = chrono::Utc::now().timestamp_millis();
-        let window = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-        self.dropped
-            .retain(|d| d.unix_ms >= now.saturating_sub(window));
+        let (now, before) = now_and_before(delay);
+        self.dropped.retain(|d| d.unix_ms >= before);
         self.dropped.extend(
             files
                 .iter()
@@ -210,11 +215,10 @@ impl Manifest {
         &self,
         delay: std::time::Duration,
     ) -> std::collections::HashSet<&str> {
-        let now = chrono::Utc::now().timestamp_millis();
-        let window = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        let (_, before) = now_and_before(delay);
         self.dropped
             .iter()
-            .filter(|d| d.unix_ms > now.saturating_sub(window))
+            .filter(|d| d.unix_ms > before)
             .map(|d| d.path.as_str())
             .collect()
     }
