@@ -27,6 +27,10 @@ use std::time::{Duration, Instant};
 
 use osprey_storage::schema::{SampleRow, SpanRow};
 
+/// The hasher of the maps on the ingest path: ids and names come from clients, so
+/// seeded per process (`quality`), yet far cheaper than SipHash on 40-byte keys.
+pub(crate) type FastHash = foldhash::quality::RandomState;
+
 /// How long a half waits for its peer, by default.
 pub const WAIT: Duration = Duration::from_secs(30);
 /// Client-span attributes that name an uninstrumented peer, in order.
@@ -138,6 +142,14 @@ impl Histogram {
             .unwrap_or(BUCKETS_S.len());
         self.buckets[i] += w;
     }
+
+    fn merge(&mut self, other: &Histogram) {
+        self.sum += other.sum;
+        self.count += other.count;
+        for (b, o) in self.buckets.iter_mut().zip(other.buckets) {
+            *b += o;
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -149,9 +161,47 @@ struct Edge {
     updated: Instant,
 }
 
+impl Edge {
+    fn new(now: Instant) -> Self {
+        Self {
+            total: 0.0,
+            failed: 0.0,
+            client: Histogram::new(),
+            server: Histogram::new(),
+            updated: now,
+        }
+    }
+
+    /// Counts one call: a pair, or a half standing for one (weighted by the larger
+    /// weight of the two).
+    fn add_pair(&mut self, client: Option<&Half>, server: Option<&Half>) {
+        let w = client
+            .map_or(0.0, |h| h.weight)
+            .max(server.map_or(0.0, |h| h.weight));
+        self.total += w;
+        if client.is_some_and(|h| h.failed) || server.is_some_and(|h| h.failed) {
+            self.failed += w;
+        }
+        if let Some(c) = client {
+            self.client.observe(c.seconds, w);
+        }
+        if let Some(s) = server {
+            self.server.observe(s.seconds, w);
+        }
+    }
+
+    fn merge(&mut self, other: &Edge, now: Instant) {
+        self.total += other.total;
+        self.failed += other.failed;
+        self.client.merge(&other.client);
+        self.server.merge(&other.server);
+        self.updated = now;
+    }
+}
+
 #[derive(Default)]
 struct Pending {
-    halves: HashMap<PendingKey, (Instant, Arc<str>, Half)>,
+    halves: HashMap<PendingKey, (Instant, Arc<str>, Half), FastHash>,
     /// Arrival order, for expiry and the size bound (entries may be stale).
     order: VecDeque<(Instant, PendingKey)>,
 }
@@ -280,18 +330,19 @@ impl ServiceGraph {
     }
 
     /// Adds edges: a pair, a client with a virtual server, or a virtual `user` client.
+    /// A request's pairs are summed per edge under borrowed names first, so the shared
+    /// map is entered (and its key's names copied) once per edge, not once per pair.
     fn record(&self, seen: Vec<Seen>, now: Instant) {
         if seen.is_empty() {
             return;
         }
-        let Ok(mut edges) = self.edges.lock() else {
-            return;
-        };
-        for (tenant, client, server) in seen {
-            let (client_name, server_name, connection_type) = match (&client, &server) {
+        type Names<'a> = (&'a str, &'a str, &'a str, &'static str);
+        let mut sums: HashMap<Names<'_>, Edge, FastHash> = HashMap::default();
+        for (tenant, client, server) in &seen {
+            let (client_name, server_name, connection_type) = match (client, server) {
                 (Some(c), Some(s)) => (
-                    c.service.clone(),
-                    s.service.clone(),
+                    c.service.as_str(),
+                    s.service.as_str(),
                     if c.messaging && s.messaging {
                         "messaging_system"
                     } else {
@@ -299,46 +350,33 @@ impl ServiceGraph {
                     },
                 ),
                 (Some(c), None) => match &c.peer {
-                    Some(peer) => (c.service.clone(), peer.clone(), VIRTUAL),
+                    Some(peer) => (c.service.as_str(), peer.as_str(), VIRTUAL),
                     None => continue,
                 },
-                (None, Some(s)) => ("user".to_string(), s.service.clone(), VIRTUAL),
+                (None, Some(s)) => ("user", s.service.as_str(), VIRTUAL),
                 (None, None) => continue,
             };
             if client_name == server_name {
                 continue; // a call inside one service is not an edge of the graph
             }
-            let w = client
-                .as_ref()
-                .map_or(0.0, |h| h.weight)
-                .max(server.as_ref().map_or(0.0, |h| h.weight));
-            let e = edges
+            let e = sums
+                .entry((&**tenant, client_name, server_name, connection_type))
+                .or_insert_with(|| Edge::new(now));
+            e.add_pair(client.as_ref(), server.as_ref());
+        }
+        let Ok(mut edges) = self.edges.lock() else {
+            return;
+        };
+        for ((tenant, client, server, connection_type), sum) in sums {
+            edges
                 .entry(EdgeKey {
                     tenant: tenant.to_string(),
-                    client: client_name,
-                    server: server_name,
+                    client: client.to_string(),
+                    server: server.to_string(),
                     connection_type,
                 })
-                .or_insert_with(|| Edge {
-                    total: 0.0,
-                    failed: 0.0,
-                    client: Histogram::new(),
-                    server: Histogram::new(),
-                    updated: now,
-                });
-            e.total += w;
-            if client.as_ref().is_some_and(|h| h.failed)
-                || server.as_ref().is_some_and(|h| h.failed)
-            {
-                e.failed += w;
-            }
-            if let Some(c) = &client {
-                e.client.observe(c.seconds, w);
-            }
-            if let Some(s) = &server {
-                e.server.observe(s.seconds, w);
-            }
-            e.updated = now;
+                .or_insert_with(|| Edge::new(now))
+                .merge(&sum, now);
         }
     }
 

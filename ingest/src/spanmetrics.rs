@@ -17,6 +17,8 @@
 //! calls and buckets estimate the unsampled traffic. Spans without one count once.
 
 use std::collections::HashMap;
+
+use crate::servicegraph::FastHash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -149,7 +151,8 @@ impl SpanMetrics {
         // (service, kind, name, status, dimension values) → (calls, sum ms, buckets).
         type Key<'a> = (&'a str, &'a str, &'a str, &'a str, Vec<Option<&'a str>>);
         type Newest<'a> = Vec<Option<(&'a SpanRow, f64)>>;
-        let mut batch: HashMap<Key<'_>, (f64, f64, Vec<f64>, Newest<'_>)> = HashMap::new();
+        let mut batch: HashMap<Key<'_>, (f64, f64, Vec<f64>, Newest<'_>), FastHash> =
+            HashMap::default();
         for (i, r) in rows.iter().enumerate() {
             let w = weights.get(i).copied().unwrap_or(1.0);
             let dims = self

@@ -29,6 +29,15 @@ fn status_name(code: i32) -> &'static str {
     }
 }
 
+/// A JSON array's text; most spans have no events or links, and `[]` needs no
+/// `serde_json` value built and printed.
+fn json_array(items: impl ExactSizeIterator<Item = serde_json::Value>) -> String {
+    if items.len() == 0 {
+        return "[]".to_string();
+    }
+    serde_json::Value::Array(items.collect()).to_string()
+}
+
 fn convert_span(
     span: &Span,
     service: &str,
@@ -45,28 +54,20 @@ fn convert_span(
     if span.end_time_unix_nano < span.start_time_unix_nano {
         return Err(format!("span {span_id} ends before it starts"));
     }
-    let events: Vec<serde_json::Value> = span
-        .events
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "time_unix_nano": e.time_unix_nano,
-                "name": e.name,
-                "attributes": attributes_json(&e.attributes),
-            })
+    let events = json_array(span.events.iter().map(|e| {
+        serde_json::json!({
+            "time_unix_nano": e.time_unix_nano,
+            "name": e.name,
+            "attributes": attributes_json(&e.attributes),
         })
-        .collect();
-    let links: Vec<serde_json::Value> = span
-        .links
-        .iter()
-        .map(|l| {
-            serde_json::json!({
-                "trace_id": hex::encode(&l.trace_id),
-                "span_id": hex::encode(&l.span_id),
-                "attributes": attributes_json(&l.attributes),
-            })
+    }));
+    let links = json_array(span.links.iter().map(|l| {
+        serde_json::json!({
+            "trace_id": hex::encode(&l.trace_id),
+            "span_id": hex::encode(&l.span_id),
+            "attributes": attributes_json(&l.attributes),
         })
-        .collect();
+    }));
     let status = span.status.as_ref();
     let mut attrs = attributes(&span.attributes);
     // Outside the accepted window: moved to arrival time with its duration kept.
@@ -98,8 +99,8 @@ fn convert_span(
         status_message: status.map(|s| s.message.clone()).unwrap_or_default(),
         attributes: attrs,
         resource: resource.clone(),
-        events: serde_json::Value::Array(events).to_string(),
-        links: serde_json::Value::Array(links).to_string(),
+        events,
+        links,
         scope: scope.to_string(),
         attribute_types: attribute_types(&span.attributes),
         resource_types: resource_types.clone(),
