@@ -26,6 +26,7 @@ pub mod samplegate;
 pub mod scrape;
 pub mod servicegraph;
 pub mod shapes;
+mod span_columns;
 pub mod spanmetrics;
 pub mod window;
 mod wire;

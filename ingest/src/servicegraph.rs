@@ -25,7 +25,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use osprey_storage::schema::{SampleRow, SpanRow};
+use osprey_storage::schema::SampleRow;
+
+use crate::span_columns::SpanColumns;
 
 /// The hasher of the maps on the ingest path: ids and names come from clients, so
 /// seeded per process (`quality`), yet far cheaper than SipHash on 40-byte keys.
@@ -214,8 +216,8 @@ pub struct ServiceGraph {
     dropped: prometheus_client::metrics::counter::Counter,
 }
 
-fn half_of(r: &SpanRow, weight: f64) -> Option<(Side, Half)> {
-    let (side, messaging) = match r.kind.as_str() {
+fn half_of(spans: &SpanColumns<'_>, i: usize, weight: f64) -> Option<(Side, Half)> {
+    let (side, messaging) = match spans.kind(i) {
         "SPAN_KIND_CLIENT" => (Side::Client, false),
         "SPAN_KIND_PRODUCER" => (Side::Client, true),
         "SPAN_KIND_SERVER" => (Side::Server, false),
@@ -226,19 +228,17 @@ fn half_of(r: &SpanRow, weight: f64) -> Option<(Side, Half)> {
         side,
         Half {
             side,
-            service: r.service.clone(),
-            seconds: (r.end_time_ns - r.start_time_ns).max(0) as f64 / 1e9,
-            failed: r.status_code == "STATUS_CODE_ERROR",
+            service: spans.service(i).to_string(),
+            seconds: spans.duration_ns(i) as f64 / 1e9,
+            failed: spans.status(i) == "STATUS_CODE_ERROR",
             messaging,
             weight,
             peer: (side == Side::Client)
                 .then(|| {
-                    PEER_ATTRIBUTES.iter().find_map(|k| {
-                        r.attributes
-                            .iter()
-                            .find(|(ak, v)| ak == k && !v.is_empty())
-                            .map(|(_, v)| v.clone())
-                    })
+                    PEER_ATTRIBUTES
+                        .iter()
+                        .find_map(|k| spans.non_empty_attribute(i, k))
+                        .map(str::to_string)
                 })
                 .flatten(),
         },
@@ -273,8 +273,8 @@ impl ServiceGraph {
         }
     }
 
-    /// Pairs acknowledged spans into edges.
-    pub fn observe(&self, tenant: &str, rows: &[SpanRow], weights: &[f64]) {
+    /// Pairs acknowledged spans into edges; `weights[i]` is span `i`'s adjusted count.
+    pub(crate) fn observe(&self, tenant: &str, spans: &SpanColumns<'_>, weights: &[f64]) {
         let now = Instant::now();
         let mut edges_seen: Vec<Seen> = Vec::new();
         let tenant_name: Arc<str> = Arc::from(tenant);
@@ -284,15 +284,16 @@ impl ServiceGraph {
             };
             edges_seen.extend(self.expire(&mut p, now));
             let tenant_key = tenant_number(tenant);
-            for (i, r) in rows.iter().enumerate() {
+            for i in 0..spans.len() {
                 let w = weights.get(i).copied().unwrap_or(1.0);
-                let Some((side, half)) = half_of(r, w) else {
+                let Some((side, half)) = half_of(spans, i, w) else {
                     continue;
                 };
+                let trace = spans.trace_id(i);
                 let key = match side {
-                    Side::Client => PendingKey::new(tenant_key, &r.trace_id, &r.span_id),
-                    Side::Server if !r.parent_span_id.is_empty() => {
-                        PendingKey::new(tenant_key, &r.trace_id, &r.parent_span_id)
+                    Side::Client => PendingKey::new(tenant_key, trace, spans.span_id(i)),
+                    Side::Server if !spans.parent_span_id(i).is_empty() => {
+                        PendingKey::new(tenant_key, trace, spans.parent_span_id(i))
                     }
                     Side::Server => {
                         // A root server span: called by something that sends no spans.
@@ -468,6 +469,16 @@ impl ServiceGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use osprey_storage::schema::{SpanRow, spans_batch};
+
+    impl ServiceGraph {
+        /// [`ServiceGraph::observe`] of rows, through the batch they are stored as.
+        fn observe_rows(&self, tenant: &str, rows: &[SpanRow], weights: &[f64]) {
+            let batch = spans_batch(rows).expect("a spans batch");
+            let cols = SpanColumns::new(&batch).expect("the spans columns");
+            self.observe(tenant, &cols, weights);
+        }
+    }
 
     #[test]
     fn ids_become_distinct_numbers() {
@@ -538,7 +549,7 @@ mod tests {
     fn virtual_nodes_for_uninstrumented_peers_and_users() {
         let g = ServiceGraph::new(Duration::from_millis(20));
         // A root server span: its caller sends no spans.
-        g.observe(
+        g.observe_rows(
             "t",
             &[span(
                 "web",
@@ -580,7 +591,7 @@ mod tests {
             3,
             "STATUS_CODE_UNSET",
         );
-        g.observe("t", &[db, peer, anonymous], &[1.0, 1.0, 1.0]);
+        g.observe_rows("t", &[db, peer, anonymous], &[1.0, 1.0, 1.0]);
         std::thread::sleep(Duration::from_millis(30));
         let mut out = HashMap::new();
         g.samples(1, &mut out);
@@ -621,18 +632,18 @@ mod tests {
         let g = ServiceGraph::default();
         const OK: &str = "STATUS_CODE_UNSET";
         // Server half first, client half in a later request.
-        g.observe(
+        g.observe_rows(
             "t",
             &[span("cart", "SPAN_KIND_SERVER", "s1", "c1", 30, OK)],
             &[1.0],
         );
-        g.observe(
+        g.observe_rows(
             "t",
             &[span("web", "SPAN_KIND_CLIENT", "c1", "r", 40, OK)],
             &[1.0],
         );
         // Client first, failing server.
-        g.observe(
+        g.observe_rows(
             "t",
             &[
                 span("web", "SPAN_KIND_CLIENT", "c2", "r", 3, OK),
@@ -699,7 +710,7 @@ mod tests {
             })
             .collect();
         let weights = vec![1.0; rows.len()];
-        g.observe("t", &rows, &weights);
+        g.observe_rows("t", &rows, &weights);
         assert_eq!(g.dropped(), 10);
         assert_eq!(g.pending.lock().unwrap().halves.len(), MAX_PENDING);
     }

@@ -18,12 +18,15 @@
 
 use std::collections::HashMap;
 
+use arrow::array::RecordBatch;
+
 use crate::servicegraph::FastHash;
+use crate::span_columns::SpanColumns;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use osprey_config::SpanMetricsConfig;
-use osprey_storage::schema::{Attributes, SampleRow, SpanRow, samples_batch};
+use osprey_storage::schema::{Attributes, SampleRow, samples_batch};
 use osprey_storage::series::exemplars::Exemplar;
 use osprey_storage::{Signal, Storage};
 
@@ -139,43 +142,59 @@ impl SpanMetrics {
             .set((INGESTER_LABEL.to_string(), node.to_string()));
     }
 
-    /// Counts acknowledged spans; `weights[i]` is row `i`'s adjusted count. A request's
-    /// spans are first summed per series under borrowed keys, so labels are built and
-    /// the shared map locked once per series of the request, not once per span.
-    pub fn observe(&self, tenant: &str, rows: &[SpanRow], weights: &[f64]) {
-        if !self.config.enabled || rows.is_empty() {
+    /// Counts acknowledged spans, a spans batch of the ingest schema; `weights[i]` is
+    /// span `i`'s adjusted count. A request's spans are first summed per series under
+    /// keys borrowed from the batch, so labels are built and the shared map locked once
+    /// per series of the request, not once per span.
+    pub fn observe(&self, tenant: &str, spans: &RecordBatch, weights: &[f64]) {
+        if !self.config.enabled || spans.num_rows() == 0 {
             return;
         }
-        self.graph.observe(tenant, rows, weights);
+        let Some(cols) = SpanColumns::new(spans) else {
+            tracing::error!("span metrics were given a batch without the spans columns");
+            return;
+        };
+        self.graph.observe(tenant, &cols, weights);
         let n_buckets = self.config.buckets_ms.len() + 1;
         // (service, kind, name, status, dimension values) → (calls, sum ms, buckets).
         type Key<'a> = (&'a str, &'a str, &'a str, &'a str, Vec<Option<&'a str>>);
-        type Newest<'a> = Vec<Option<(&'a SpanRow, f64)>>;
-        let mut batch: HashMap<Key<'_>, (f64, f64, Vec<f64>, Newest<'_>), FastHash> =
+        // Per bucket, the newest span in it: (row, ms).
+        type Newest = Vec<Option<(usize, f64)>>;
+        let mut batch: HashMap<Key<'_>, (f64, f64, Vec<f64>, Newest), FastHash> =
             HashMap::default();
-        for (i, r) in rows.iter().enumerate() {
+        for i in 0..cols.len() {
             let w = weights.get(i).copied().unwrap_or(1.0);
             let dims = self
                 .config
                 .dimensions
                 .iter()
-                .map(|key| lookup(&r.attributes, key).or_else(|| lookup(&r.resource, key)))
+                .map(|key| {
+                    cols.attribute(i, key)
+                        .or_else(|| cols.resource_attribute(i, key))
+                })
                 .collect();
-            let ms = (r.end_time_ns - r.start_time_ns).max(0) as f64 / 1e6;
+            let ms = cols.duration_ns(i) as f64 / 1e6;
             let bucket = self
                 .config
                 .buckets_ms
                 .iter()
                 .position(|b| ms <= *b)
                 .unwrap_or(n_buckets - 1);
+            let key = (
+                cols.service(i),
+                cols.kind(i),
+                cols.name(i),
+                cols.status(i),
+                dims,
+            );
             let c = batch
-                .entry((&r.service, &r.kind, &r.name, &r.status_code, dims))
+                .entry(key)
                 .or_insert_with(|| (0.0, 0.0, vec![0.0; n_buckets], vec![None; n_buckets]));
             c.0 += w;
             c.1 += ms * w;
             c.2[bucket] += w;
-            if c.3[bucket].is_none_or(|(e, _)| e.end_time_ns <= r.end_time_ns) {
-                c.3[bucket] = Some((r, ms));
+            if c.3[bucket].is_none_or(|(e, _)| cols.end_ns(e) <= cols.end_ns(i)) {
+                c.3[bucket] = Some((i, ms));
             }
         }
         let now = Instant::now();
@@ -213,14 +232,14 @@ impl SpanMetrics {
                 *total += n;
             }
             for (slot, found) in c.exemplars.iter_mut().zip(newest) {
-                if let Some((r, ms)) = found
-                    && slot.as_ref().is_none_or(|e| e.end_ns <= r.end_time_ns)
+                if let Some((i, ms)) = found
+                    && slot.as_ref().is_none_or(|e| e.end_ns <= cols.end_ns(i))
                 {
                     *slot = Some(SpanExemplar {
-                        trace_id: r.trace_id.clone(),
-                        span_id: r.span_id.clone(),
+                        trace_id: cols.trace_id(i).to_string(),
+                        span_id: cols.span_id(i).to_string(),
                         ms,
-                        end_ns: r.end_time_ns,
+                        end_ns: cols.end_ns(i),
                     });
                 }
             }
@@ -359,16 +378,17 @@ impl SpanMetrics {
     }
 }
 
-fn lookup<'a>(attrs: &'a Attributes, key: &str) -> Option<&'a str> {
-    attrs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use osprey_storage::schema::{SpanRow, spans_batch};
+
+    impl SpanMetrics {
+        /// [`SpanMetrics::observe`] of rows, through the batch they are stored as.
+        fn observe_rows(&self, tenant: &str, rows: &[SpanRow], weights: &[f64]) {
+            self.observe(tenant, &spans_batch(rows).expect("a spans batch"), weights);
+        }
+    }
 
     fn span(service: &str, name: &str, ms: i64, status: &str) -> SpanRow {
         SpanRow {
@@ -416,7 +436,7 @@ mod tests {
         b.start_time_ns += 1;
         b.end_time_ns += 1; // ends last: the bucket's exemplar
         let c = span("pay", "POST /pay", 50, "STATUS_CODE_OK");
-        m.observe("t", &[a, b, c], &[1.0, 1.0, 1.0]);
+        m.observe_rows("t", &[a, b, c], &[1.0, 1.0, 1.0]);
         let mut ex = m.take_exemplars();
         ex.sort_by(|x, y| x.value.total_cmp(&y.value));
         assert_eq!(ex.len(), 2);
@@ -433,7 +453,7 @@ mod tests {
     fn a_cluster_ingester_labels_every_series_and_exemplar_with_its_name() {
         let m = SpanMetrics::new(SpanMetricsConfig::default());
         m.label_with_node("osprey-ingester-1");
-        m.observe(
+        m.observe_rows(
             "t",
             &[span("pay", "POST /pay", 5, "STATUS_CODE_OK")],
             &[1.0],
@@ -479,7 +499,7 @@ mod tests {
             span("api", "GET", 500, "STATUS_CODE_UNSET"),
             span("api", "GET", 7, "STATUS_CODE_ERROR"),
         ];
-        m.observe("t1", &rows, &[1.0, 1.0, 1.0, 2.0, 1.0]);
+        m.observe_rows("t1", &rows, &[1.0, 1.0, 1.0, 2.0, 1.0]);
         let out = m.samples(42);
         let rows = &out["t1"];
         let ok = [("status_code", "STATUS_CODE_UNSET"), ("http_route", "/pay")];

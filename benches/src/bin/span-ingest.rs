@@ -53,7 +53,7 @@ fn pass(requests: &[Vec<u8>], window: &Window) -> anyhow::Result<(Stages, usize)
         let batch = osprey_storage::schema::spans_batch(&rows)?;
         s.convert += t.elapsed();
         let t = Instant::now();
-        metrics.observe("bench", &rows, &weights);
+        metrics.observe("bench", &batch, &weights);
         s.observe += t.elapsed();
         spans += batch.num_rows();
         let t = Instant::now();

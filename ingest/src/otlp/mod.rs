@@ -89,18 +89,19 @@ impl Pipeline {
         let (rows, weights, mut rejected, retimed) = traces::convert(req, &window);
         let (rows, weights) = shapes::spans(st, tenant, rows, weights, &mut rejected);
         let bytes = req.encoded_len() as u64;
+        let batch = spans_batch(&rows)?;
+        drop(rows);
         let mut outcome = Self::store(
             st,
             tenant,
             (Signal::Spans, bytes),
-            &rows,
+            (batch.num_rows(), || Ok(batch.clone())),
             rejected,
-            spans_batch,
         )
         .await?;
         outcome.retimed = retimed;
         // Acknowledged spans only: a refused request must not count.
-        st.spanmetrics.observe(tenant, &rows, &weights);
+        st.spanmetrics.observe(tenant, &batch, &weights);
         Ok(outcome)
     }
 
@@ -117,9 +118,8 @@ impl Pipeline {
             st,
             tenant,
             (Signal::Logs, bytes),
-            &rows,
+            (rows.len(), || logs_batch(&rows)),
             rejected,
-            logs_batch,
         )
         .await?;
         outcome.retimed = retimed;
@@ -168,9 +168,8 @@ impl Pipeline {
             st,
             tenant,
             (Signal::Metrics, req.encoded_len() as u64),
-            &admitted.rows,
+            (admitted.rows.len(), || samples_batch(&admitted.rows)),
             rejected,
-            samples_batch,
         )
         .await?;
         st.samples.commit(&admitted);
@@ -186,24 +185,22 @@ impl Pipeline {
         Ok(outcome)
     }
 
-    /// Takes the rows and the request's `bytes` from the tenant's ingest rates, appends
-    /// the accepted rows (acknowledged once durable) and counts them.
-    async fn store<R>(
+    /// Takes the `accepted` rows and the request's `bytes` from the tenant's ingest
+    /// rates, appends the rows `build` makes (acknowledged once durable) and counts them.
+    async fn store(
         st: &IngestState,
         tenant: &str,
         (signal, bytes): (Signal, u64),
-        rows: &[R],
+        (accepted, build): (usize, impl FnOnce() -> Result<RecordBatch, StorageError>),
         rejected: Rejections,
-        build: fn(&[R]) -> Result<RecordBatch, StorageError>,
     ) -> Result<Outcome, IngestError> {
-        let accepted = rows.len();
         st.limiter.take(
             tenant,
             &[(rate_of(signal), accepted as u64), (Rate::Bytes, bytes)],
         )?;
         if accepted > 0 {
             st.storage
-                .append_as(st.batch, tenant, signal, build(rows)?)
+                .append_as(st.batch, tenant, signal, build()?)
                 .await?;
         }
         st.metrics
