@@ -409,68 +409,192 @@ pub fn logs_batch(rows: &[LogRow]) -> Result<RecordBatch, StorageError> {
 
 /// Builds a `spans` batch.
 pub fn spans_batch(rows: &[SpanRow]) -> Result<RecordBatch, StorageError> {
-    let n = rows.len();
-    let mut service = StringBuilder::new();
-    let mut start = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");
-    let mut trace = StringBuilder::new();
-    let mut span = StringBuilder::new();
-    let mut parent = StringBuilder::new();
-    let mut name = StringBuilder::new();
-    let mut kind = StringBuilder::new();
-    let mut end = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");
-    let mut dur = Int64Builder::with_capacity(n);
-    let mut status = StringBuilder::new();
-    let mut status_msg = StringBuilder::new();
-    let mut attrs = map_builder();
-    let mut res = map_builder();
-    let mut events = StringBuilder::new();
-    let mut links = StringBuilder::new();
-    let mut scope = StringBuilder::new();
-    let mut attr_types = map_builder();
-    let mut res_types = map_builder();
+    let mut b = SpansBuilder::with_capacity(rows.len());
     for r in rows {
-        service.append_value(&r.service);
-        start.append_value(r.start_time_ns);
-        trace.append_value(&r.trace_id);
-        span.append_value(&r.span_id);
-        parent.append_value(&r.parent_span_id);
-        name.append_value(&r.name);
-        kind.append_value(&r.kind);
-        end.append_value(r.end_time_ns);
-        dur.append_value(r.end_time_ns.saturating_sub(r.start_time_ns));
-        status.append_value(&r.status_code);
-        status_msg.append_value(&r.status_message);
-        append_map(&mut attrs, &r.attributes);
-        append_map(&mut res, &r.resource);
-        events.append_value(&r.events);
-        links.append_value(&r.links);
-        scope.append_value(&r.scope);
-        append_map(&mut attr_types, &r.attribute_types);
-        append_map(&mut res_types, &r.resource_types);
+        for (k, v) in &r.attributes {
+            b.attribute(k, v);
+        }
+        for (k, v) in &r.resource {
+            b.resource(k, v);
+        }
+        for (k, t) in &r.attribute_types {
+            b.attribute_type(k, t);
+        }
+        for (k, t) in &r.resource_types {
+            b.resource_type(k, t);
+        }
+        b.end_span(&SpanFields {
+            service: &r.service,
+            start_time_ns: r.start_time_ns,
+            end_time_ns: r.end_time_ns,
+            trace_id: &r.trace_id,
+            span_id: &r.span_id,
+            parent_span_id: &r.parent_span_id,
+            name: &r.name,
+            kind: &r.kind,
+            status_code: &r.status_code,
+            status_message: &r.status_message,
+            events: &r.events,
+            links: &r.links,
+            scope: &r.scope,
+        });
     }
-    batch(
-        Signal::Spans,
-        vec![
-            Arc::new(service.finish()),
-            Arc::new(start.finish()),
-            Arc::new(trace.finish()),
-            Arc::new(span.finish()),
-            Arc::new(parent.finish()),
-            Arc::new(name.finish()),
-            Arc::new(kind.finish()),
-            Arc::new(end.finish()),
-            Arc::new(dur.finish()),
-            Arc::new(status.finish()),
-            Arc::new(status_msg.finish()),
-            Arc::new(attrs.finish()),
-            Arc::new(res.finish()),
-            Arc::new(events.finish()),
-            Arc::new(links.finish()),
-            Arc::new(scope.finish()),
-            Arc::new(attr_types.finish()),
-            Arc::new(res_types.finish()),
-        ],
-    )
+    b.finish()
+}
+
+/// The scalar fields of one span, as [`SpanRow`] has them, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanFields<'a> {
+    pub service: &'a str,
+    pub start_time_ns: i64,
+    pub end_time_ns: i64,
+    pub trace_id: &'a str,
+    pub span_id: &'a str,
+    pub parent_span_id: &'a str,
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub status_code: &'a str,
+    pub status_message: &'a str,
+    pub events: &'a str,
+    pub links: &'a str,
+    pub scope: &'a str,
+}
+
+/// The columns of a `spans` batch, built span by span from borrowed values: a span's
+/// map entries first ([`Self::attribute`] and the like), then [`Self::end_span`]. What
+/// [`spans_batch`] builds from rows, and OTLP ingest from the wire with no row.
+pub struct SpansBuilder {
+    service: StringBuilder,
+    start: TimestampNanosecondBuilder,
+    trace: StringBuilder,
+    span: StringBuilder,
+    parent: StringBuilder,
+    name: StringBuilder,
+    kind: StringBuilder,
+    end: TimestampNanosecondBuilder,
+    dur: Int64Builder,
+    status: StringBuilder,
+    status_msg: StringBuilder,
+    attrs: MapBuilder<StringBuilder, StringBuilder>,
+    res: MapBuilder<StringBuilder, StringBuilder>,
+    events: StringBuilder,
+    links: StringBuilder,
+    scope: StringBuilder,
+    attr_types: MapBuilder<StringBuilder, StringBuilder>,
+    res_types: MapBuilder<StringBuilder, StringBuilder>,
+}
+
+impl SpansBuilder {
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            service: StringBuilder::new(),
+            start: TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC"),
+            trace: StringBuilder::with_capacity(n, n * 32),
+            span: StringBuilder::with_capacity(n, n * 16),
+            parent: StringBuilder::with_capacity(n, n * 16),
+            name: StringBuilder::new(),
+            kind: StringBuilder::new(),
+            end: TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC"),
+            dur: Int64Builder::with_capacity(n),
+            status: StringBuilder::new(),
+            status_msg: StringBuilder::new(),
+            attrs: map_builder(),
+            res: map_builder(),
+            events: StringBuilder::new(),
+            links: StringBuilder::new(),
+            scope: StringBuilder::new(),
+            attr_types: map_builder(),
+            res_types: map_builder(),
+        }
+    }
+
+    /// Spans ended so far.
+    pub fn len(&self) -> usize {
+        arrow::array::ArrayBuilder::len(&self.dur)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// An attribute of the span being built.
+    pub fn attribute(&mut self, key: &str, value: &str) {
+        self.attrs.keys().append_value(key);
+        self.attrs.values().append_value(value);
+    }
+
+    /// A resource attribute of the span being built.
+    pub fn resource(&mut self, key: &str, value: &str) {
+        self.res.keys().append_value(key);
+        self.res.values().append_value(value);
+    }
+
+    /// The OTLP type of an attribute that is not a string.
+    pub fn attribute_type(&mut self, key: &str, type_name: &str) {
+        self.attr_types.keys().append_value(key);
+        self.attr_types.values().append_value(type_name);
+    }
+
+    /// The OTLP type of a resource attribute that is not a string.
+    pub fn resource_type(&mut self, key: &str, type_name: &str) {
+        self.res_types.keys().append_value(key);
+        self.res_types.values().append_value(type_name);
+    }
+
+    /// Ends the span: its fields, and the map entries given since the last span.
+    pub fn end_span(&mut self, f: &SpanFields<'_>) {
+        self.service.append_value(f.service);
+        self.start.append_value(f.start_time_ns);
+        self.trace.append_value(f.trace_id);
+        self.span.append_value(f.span_id);
+        self.parent.append_value(f.parent_span_id);
+        self.name.append_value(f.name);
+        self.kind.append_value(f.kind);
+        self.end.append_value(f.end_time_ns);
+        self.dur
+            .append_value(f.end_time_ns.saturating_sub(f.start_time_ns));
+        self.status.append_value(f.status_code);
+        self.status_msg.append_value(f.status_message);
+        self.events.append_value(f.events);
+        self.links.append_value(f.links);
+        self.scope.append_value(f.scope);
+        // A map entry fails only on mismatched key and value counts, which the
+        // methods above rule out; an error here is reported, not unwrapped.
+        for m in [
+            &mut self.attrs,
+            &mut self.res,
+            &mut self.attr_types,
+            &mut self.res_types,
+        ] {
+            let _ = m.append(true);
+        }
+    }
+
+    pub fn finish(mut self) -> Result<RecordBatch, StorageError> {
+        batch(
+            Signal::Spans,
+            vec![
+                Arc::new(self.service.finish()),
+                Arc::new(self.start.finish()),
+                Arc::new(self.trace.finish()),
+                Arc::new(self.span.finish()),
+                Arc::new(self.parent.finish()),
+                Arc::new(self.name.finish()),
+                Arc::new(self.kind.finish()),
+                Arc::new(self.end.finish()),
+                Arc::new(self.dur.finish()),
+                Arc::new(self.status.finish()),
+                Arc::new(self.status_msg.finish()),
+                Arc::new(self.attrs.finish()),
+                Arc::new(self.res.finish()),
+                Arc::new(self.events.finish()),
+                Arc::new(self.links.finish()),
+                Arc::new(self.scope.finish()),
+                Arc::new(self.attr_types.finish()),
+                Arc::new(self.res_types.finish()),
+            ],
+        )
+    }
 }
 
 /// Builds a `metrics` batch.

@@ -2,7 +2,7 @@
 //! flushes: OTLP protobuf requests of the traces workload decoded, converted to the
 //! stored columns and counted by span metrics and the service graph, as
 //! `Pipeline::traces_here` does. It prints nanoseconds per span per stage, the best of
-//! several passes: on a shared machine the best pass is the least disturbed one, and
+//! several passes, for the prost path and for the wire path of OTLP/HTTP protobuf: on a shared machine the best pass is the least disturbed one, and
 //! the end-to-end `osprey-load` rates are too noisy to see a 10 % change.
 
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use clap::Parser;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use osprey_benches::traces::{TracesWorkload, to_otlp};
 use osprey_config::SpanMetricsConfig;
-use osprey_ingest::otlp::traces;
+use osprey_ingest::otlp::{traces, traces_wire};
 use osprey_ingest::spanmetrics::SpanMetrics;
 use osprey_ingest::window::Window;
 use prost::Message;
@@ -63,6 +63,31 @@ fn pass(requests: &[Vec<u8>], window: &Window) -> anyhow::Result<(Stages, usize)
     Ok((s, spans))
 }
 
+/// [`pass`] the way a single node reads OTLP/HTTP protobuf: from the wire
+/// (`traces_wire.rs`), with no decoded request and no rows.
+fn pass_wire(requests: &[Vec<u8>], window: &Window) -> anyhow::Result<(Stages, usize)> {
+    let metrics = SpanMetrics::new(SpanMetricsConfig::default());
+    let mut s = Stages::default();
+    let mut spans = 0;
+    for raw in requests {
+        let t = Instant::now();
+        let ix = traces_wire::index(raw).ok_or_else(|| anyhow::anyhow!("not read"))?;
+        s.decode += t.elapsed();
+        let t = Instant::now();
+        let c = traces_wire::convert(&ix, window, |_, _, _| None);
+        let batch = c.spans.finish()?;
+        s.convert += t.elapsed();
+        let t = Instant::now();
+        metrics.observe("bench", &batch, &c.weights);
+        s.observe += t.elapsed();
+        spans += batch.num_rows();
+        let t = Instant::now();
+        drop((ix, batch));
+        s.drop += t.elapsed();
+    }
+    Ok((s, spans))
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let now = std::time::SystemTime::now()
@@ -78,25 +103,29 @@ fn main() -> anyhow::Result<()> {
         requests.push(to_otlp(&batch).encode_to_vec());
     }
     let window = Window::new(now, Duration::from_secs(30 * 86_400));
-    let mut best: Option<(Stages, usize)> = None;
-    for _ in 0..args.passes {
-        let (s, n) = pass(&requests, &window)?;
-        if best.is_none_or(|(b, _)| s.total() < b.total()) {
-            best = Some((s, n));
+    type Pass = fn(&[Vec<u8>], &Window) -> anyhow::Result<(Stages, usize)>;
+    let paths: [(&str, Pass); 2] = [("prost + rows", pass), ("wire", pass_wire)];
+    for (what, run) in paths {
+        let mut best: Option<(Stages, usize)> = None;
+        for _ in 0..args.passes {
+            let (s, n) = run(&requests, &window)?;
+            if best.is_none_or(|(b, _)| s.total() < b.total()) {
+                best = Some((s, n));
+            }
         }
+        let Some((s, n)) = best else {
+            anyhow::bail!("no pass ran");
+        };
+        let per = |d: Duration| d.as_nanos() as f64 / n.max(1) as f64;
+        println!(
+            "{what}: {n} spans, best of {} passes, ns/span: decode {:.0}  convert+batch {:.0}  observe {:.0}  drop {:.0}  total {:.0}",
+            args.passes,
+            per(s.decode),
+            per(s.convert),
+            per(s.observe),
+            per(s.drop),
+            per(s.total())
+        );
     }
-    let Some((s, n)) = best else {
-        anyhow::bail!("no pass ran");
-    };
-    let per = |d: Duration| d.as_nanos() as f64 / n.max(1) as f64;
-    println!("spans {n}, best of {} passes, ns/span:", args.passes);
-    println!(
-        "decode {:.0}  convert+batch {:.0}  observe {:.0}  drop {:.0}  total {:.0}",
-        per(s.decode),
-        per(s.convert),
-        per(s.observe),
-        per(s.drop),
-        per(s.total())
-    );
     Ok(())
 }

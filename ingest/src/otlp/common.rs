@@ -54,7 +54,7 @@ fn any_value_json(v: Option<&Value>) -> serde_json::Value {
 
 /// The OTLP type name of a value that is not a string (`None` for strings and empty
 /// values, which need no note).
-fn type_name(v: Option<&AnyValue>) -> Option<&'static str> {
+pub(crate) fn type_name(v: Option<&AnyValue>) -> Option<&'static str> {
     Some(match v.and_then(|v| v.value.as_ref())? {
         Value::StringValue(_) => return None,
         Value::BoolValue(_) => "bool",

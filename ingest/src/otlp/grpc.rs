@@ -20,7 +20,7 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 
 use super::Pipeline;
-use super::grpc_server::{BoxFuture, Export, ExportServer};
+use super::grpc_server::{BoxFuture, Export, ExportServer, RawMessage, malformed};
 use crate::limits::Kind;
 use crate::{IngestError, IngestState};
 
@@ -53,12 +53,7 @@ impl TraceService for Otlp {
         let o = Pipeline::traces(&self.0, &tenant, req)
             .await
             .map_err(fail)?;
-        Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: o.partial().map(|(n, m)| ExportTracePartialSuccess {
-                rejected_spans: n,
-                error_message: m,
-            }),
-        }))
+        Ok(Response::new(trace_response(&o)))
     }
 }
 
@@ -125,14 +120,52 @@ macro_rules! export {
     };
 }
 
-export!(
-    Traces,
-    TraceService,
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-    trace_service_server::SERVICE_NAME,
-    Kind::Traces
-);
+/// Traces' Export method: a single node reads the message from the wire
+/// (`traces_wire.rs`); a cluster, or a message the wire path leaves to prost, goes
+/// through [`TraceService::export`].
+#[derive(Clone)]
+pub struct Traces(Otlp);
+
+impl Export for Traces {
+    type Req = RawMessage;
+    type Resp = ExportTraceServiceResponse;
+    const SERVICE: &'static str = trace_service_server::SERVICE_NAME;
+    const REQUEST: &'static str = "ExportTraceServiceRequest";
+    const KIND: Kind = Kind::Traces;
+
+    fn export(
+        &self,
+        req: Request<RawMessage>,
+    ) -> BoxFuture<Result<Response<ExportTraceServiceResponse>, Status>> {
+        let otlp = self.0.clone();
+        Box::pin(async move {
+            let st = &otlp.0;
+            if st.forward.is_none() {
+                let tenant = tenant(&req)?;
+                let raw = &req.get_ref().0;
+                if let Some(o) = Pipeline::traces_from_wire(st, &tenant, raw)
+                    .await
+                    .map_err(fail)?
+                {
+                    st.metrics.bytes(Signal::Spans, raw.len() as u64);
+                    return Ok(Response::new(trace_response(&o)));
+                }
+            }
+            let decoded = ExportTraceServiceRequest::decode(req.get_ref().0.clone())
+                .map_err(|e| malformed::<Self>(&e))?;
+            TraceService::export(&otlp, req.map(|_| decoded)).await
+        })
+    }
+}
+
+fn trace_response(o: &super::Outcome) -> ExportTraceServiceResponse {
+    ExportTraceServiceResponse {
+        partial_success: o.partial().map(|(n, m)| ExportTracePartialSuccess {
+            rejected_spans: n,
+            error_message: m,
+        }),
+    }
+}
 export!(
     Logs,
     LogsService,

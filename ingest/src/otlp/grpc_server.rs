@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http_body_util::BodyExt;
 use prost::Message;
 use tonic::body::Body;
@@ -26,9 +26,31 @@ use crate::limits::{self, Kind};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
+/// A request message as the codec hands it over: prost messages decoded, or
+/// [`RawMessage`] left as the bytes that arrived.
+pub trait FromMessage: Sized {
+    fn from_message(bytes: Bytes) -> Result<Self, prost::DecodeError>;
+}
+
+impl<M: Message + Default> FromMessage for M {
+    fn from_message(bytes: Bytes) -> Result<Self, prost::DecodeError> {
+        M::decode(bytes)
+    }
+}
+
+/// A request message undecoded, for a handler that reads the wire itself
+/// (`traces_wire.rs`).
+pub struct RawMessage(pub Bytes);
+
+impl FromMessage for RawMessage {
+    fn from_message(bytes: Bytes) -> Result<Self, prost::DecodeError> {
+        Ok(Self(bytes))
+    }
+}
+
 /// One OTLP Export method: its messages and its handler.
 pub trait Export: Clone + Send + Sync + 'static {
-    type Req: Message + Default + Send + 'static;
+    type Req: FromMessage + Send + 'static;
     type Resp: Message + Send + 'static;
     /// The gRPC service's full name.
     const SERVICE: &'static str;
@@ -241,10 +263,16 @@ impl<E: Export> Decoder for OtlpDecoder<E> {
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<E::Req>, Status> {
-        E::Req::decode(buf).map(Some).map_err(|e| {
-            Status::invalid_argument(format!("malformed protobuf {}: {e}", E::REQUEST))
-        })
+        let bytes = buf.copy_to_bytes(buf.remaining());
+        E::Req::from_message(bytes)
+            .map(Some)
+            .map_err(|e| malformed::<E>(&e))
     }
+}
+
+/// The answer to a message that does not decode.
+pub fn malformed<E: Export>(e: &prost::DecodeError) -> Status {
+    Status::invalid_argument(format!("malformed protobuf {}: {e}", E::REQUEST))
 }
 
 #[cfg(test)]

@@ -132,9 +132,21 @@ async fn handle_inner(
     st.metrics.bytes(signal, raw.len() as u64);
     Ok(match signal {
         Signal::Spans => {
-            let req: ExportTraceServiceRequest =
-                decode(format, &raw, Kind::Traces, "ExportTraceServiceRequest")?;
-            let o = Pipeline::traces(st, tenant, req).await?;
+            // A single node reads protobuf straight into the stored columns.
+            let fast = if format == Format::Protobuf && st.forward.is_none() {
+                limits::check_protobuf(Kind::Traces, &raw)?;
+                Pipeline::traces_from_wire(st, tenant, &raw).await?
+            } else {
+                None
+            };
+            let o = match fast {
+                Some(o) => o,
+                None => {
+                    let req: ExportTraceServiceRequest =
+                        decode(format, &raw, Kind::Traces, "ExportTraceServiceRequest")?;
+                    Pipeline::traces(st, tenant, req).await?
+                }
+            };
             encode(
                 format,
                 &ExportTraceServiceResponse {

@@ -2,6 +2,8 @@
 //!
 //! Both transports decode into the same request types and go through [`Pipeline`], so
 //! their validation and storage are identical; only the framing of the answer differs.
+//! One exception for speed: a single node reads OTLP/HTTP protobuf traces from the wire
+//! (`traces_wire.rs`, [`Pipeline::traces_from_wire`]) with the prost path's answer.
 
 pub mod common;
 pub mod grpc;
@@ -11,6 +13,7 @@ pub mod logs;
 pub mod metrics;
 mod shapes;
 pub mod traces;
+pub mod traces_wire;
 
 use arrow::array::RecordBatch;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -103,6 +106,40 @@ impl Pipeline {
         // Acknowledged spans only: a refused request must not count.
         st.spanmetrics.observe(tenant, &batch, &weights);
         Ok(outcome)
+    }
+
+    /// [`Self::traces_here`] of an OTLP protobuf request read straight from the wire
+    /// (`traces_wire.rs`), with the same answer; `None` when the request needs prost's
+    /// decoding instead. A single node's path: a cluster splits decoded requests.
+    pub(crate) async fn traces_from_wire(
+        st: &IngestState,
+        tenant: &str,
+        raw: &[u8],
+    ) -> Result<Option<Outcome>, IngestError> {
+        let Some(ix) = traces_wire::index(raw) else {
+            return Ok(None);
+        };
+        let window = Window::now(st.storage.retention(Signal::Spans));
+        let l = st.limiter.limits(tenant);
+        let c = traces_wire::convert(&ix, &window, |name, attributes, trace_id| {
+            let (limit, reason) = shapes::span_problem(st, tenant, &l, name, attributes, trace_id)?;
+            st.limiter.refused(tenant, limit, 1);
+            Some(reason)
+        });
+        drop(ix);
+        let batch = c.spans.finish()?;
+        let mut outcome = Self::store(
+            st,
+            tenant,
+            (Signal::Spans, raw.len() as u64),
+            (batch.num_rows(), || Ok(batch.clone())),
+            c.rejected,
+        )
+        .await?;
+        outcome.retimed = c.retimed;
+        // Acknowledged spans only: a refused request must not count.
+        st.spanmetrics.observe(tenant, &batch, &c.weights);
+        Ok(Some(outcome))
     }
 
     pub async fn logs(

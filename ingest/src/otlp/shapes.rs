@@ -7,6 +7,7 @@ use osprey_storage::schema::{LogRow, SampleRow, SpanRow};
 use super::Rejections;
 use crate::IngestState;
 use crate::shapes::{LabelLimits, attributes_problem, label_problem};
+use osprey_config::Limits;
 
 /// Keeps the items `problem` finds nothing wrong with.
 fn retain<T>(
@@ -53,29 +54,43 @@ pub(super) fn spans(
     let l = st.limiter.limits(tenant);
     let pairs: Vec<(SpanRow, f64)> = rows.into_iter().zip(weights).collect();
     retain(st, tenant, pairs, rejected, |(r, _)| {
-        if let Some(m) = attributes_problem(
-            &format!("span {:?}", r.name),
-            r.attributes.len(),
-            l.max_attributes_per_record,
-        ) {
-            return Some(("max_attributes_per_record", m));
-        }
-        (l.max_spans_per_trace > 0
-            && !st
-                .trace_spans
-                .admit(tenant, &r.trace_id, l.max_spans_per_trace))
-        .then(|| {
-            (
-                "max_spans_per_trace",
-                format!(
-                    "trace {} already has {} spans (limits.max_spans_per_trace)",
-                    r.trace_id, l.max_spans_per_trace
-                ),
-            )
-        })
+        span_problem(st, tenant, &l, &r.name, r.attributes.len(), &r.trace_id)
     })
     .into_iter()
     .unzip()
+}
+
+/// What keeps one span out: too many attributes (`attributes` counts the stored ones),
+/// or a trace over its span limit. A span that passes is counted against its trace's
+/// limit, so spans must be asked in the order they are stored.
+pub(super) fn span_problem(
+    st: &IngestState,
+    tenant: &str,
+    l: &Limits,
+    name: &str,
+    attributes: usize,
+    trace_id: &str,
+) -> Option<(&'static str, String)> {
+    if let Some(m) = attributes_problem(
+        &format!("span {name:?}"),
+        attributes,
+        l.max_attributes_per_record,
+    ) {
+        return Some(("max_attributes_per_record", m));
+    }
+    (l.max_spans_per_trace > 0
+        && !st
+            .trace_spans
+            .admit(tenant, trace_id, l.max_spans_per_trace))
+    .then(|| {
+        (
+            "max_spans_per_trace",
+            format!(
+                "trace {trace_id} already has {} spans (limits.max_spans_per_trace)",
+                l.max_spans_per_trace
+            ),
+        )
+    })
 }
 
 pub(super) fn samples(

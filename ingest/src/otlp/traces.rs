@@ -1,7 +1,8 @@
 //! OTLP traces → `spans` rows.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind, status::StatusCode};
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
+use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
 use osprey_storage::schema::SpanRow;
 
 use super::common::{
@@ -21,7 +22,7 @@ pub fn kind_name(kind: i32) -> &'static str {
     }
 }
 
-fn status_name(code: i32) -> &'static str {
+pub(super) fn status_name(code: i32) -> &'static str {
     match StatusCode::try_from(code) {
         Ok(StatusCode::Ok) => "STATUS_CODE_OK",
         Ok(StatusCode::Error) => "STATUS_CODE_ERROR",
@@ -36,6 +37,28 @@ fn json_array(items: impl ExactSizeIterator<Item = serde_json::Value>) -> String
         return "[]".to_string();
     }
     serde_json::Value::Array(items.collect()).to_string()
+}
+
+/// A span's events as stored: a JSON array of `{time_unix_nano, name, attributes}`.
+pub(super) fn events_json(events: &[Event]) -> String {
+    json_array(events.iter().map(|e| {
+        serde_json::json!({
+            "time_unix_nano": e.time_unix_nano,
+            "name": e.name,
+            "attributes": attributes_json(&e.attributes),
+        })
+    }))
+}
+
+/// A span's links as stored: a JSON array of `{trace_id, span_id, attributes}`.
+pub(super) fn links_json(links: &[Link]) -> String {
+    json_array(links.iter().map(|l| {
+        serde_json::json!({
+            "trace_id": hex::encode(&l.trace_id),
+            "span_id": hex::encode(&l.span_id),
+            "attributes": attributes_json(&l.attributes),
+        })
+    }))
 }
 
 fn convert_span(
@@ -54,20 +77,8 @@ fn convert_span(
     if span.end_time_unix_nano < span.start_time_unix_nano {
         return Err(format!("span {span_id} ends before it starts"));
     }
-    let events = json_array(span.events.iter().map(|e| {
-        serde_json::json!({
-            "time_unix_nano": e.time_unix_nano,
-            "name": e.name,
-            "attributes": attributes_json(&e.attributes),
-        })
-    }));
-    let links = json_array(span.links.iter().map(|l| {
-        serde_json::json!({
-            "trace_id": hex::encode(&l.trace_id),
-            "span_id": hex::encode(&l.span_id),
-            "attributes": attributes_json(&l.attributes),
-        })
-    }));
+    let events = events_json(&span.events);
+    let links = links_json(&span.links);
     let status = span.status.as_ref();
     let mut attrs = attributes(&span.attributes);
     // Outside the accepted window: moved to arrival time with its duration kept.
