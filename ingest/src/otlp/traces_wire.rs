@@ -110,15 +110,17 @@ pub fn index(raw: &[u8]) -> Option<Index<'_>> {
     Some(ix)
 }
 
-fn resource_spans<'a>(ix: &mut Index<'a>, msg: &'a [u8]) -> Option<()> {
-    let mut resource: Option<Resource> = None;
-    let mut scopes = Vec::new();
+/// A message of the shape `ResourceSpans` and `ScopeSpans` share: field 1 one message
+/// (decoded by prost), field 2 repeated messages (kept as bytes), field 3 a string.
+fn head_and_items<M: Message + Default>(msg: &[u8]) -> Option<(Option<M>, Vec<&[u8]>)> {
+    let mut head: Option<M> = None;
+    let mut items = Vec::new();
     let mut schema_url = false;
     for f in fields(msg) {
         let f = f.ok()?;
         match f.number {
-            1 if resource.is_none() => resource = Some(Resource::decode(f.bytes()?).ok()?),
-            2 => scopes.push(f.bytes()?),
+            1 if head.is_none() => head = Some(M::decode(f.bytes()?).ok()?),
+            2 => items.push(f.bytes()?),
             3 if !schema_url => {
                 text(f.bytes()?)?;
                 schema_url = true;
@@ -127,6 +129,11 @@ fn resource_spans<'a>(ix: &mut Index<'a>, msg: &'a [u8]) -> Option<()> {
             _ => {}
         }
     }
+    Some((head, items))
+}
+
+fn resource_spans<'a>(ix: &mut Index<'a>, msg: &'a [u8]) -> Option<()> {
+    let (resource, scopes) = head_and_items::<Resource>(msg)?;
     let attributes = resource_attributes(resource.as_ref());
     ix.resources.push(ResourcePart {
         types: resource
@@ -144,22 +151,7 @@ fn resource_spans<'a>(ix: &mut Index<'a>, msg: &'a [u8]) -> Option<()> {
 }
 
 fn scope_spans<'a>(ix: &mut Index<'a>, resource: usize, msg: &'a [u8]) -> Option<()> {
-    let mut scope: Option<InstrumentationScope> = None;
-    let mut spans = Vec::new();
-    let mut schema_url = false;
-    for f in fields(msg) {
-        let f = f.ok()?;
-        match f.number {
-            1 if scope.is_none() => scope = Some(InstrumentationScope::decode(f.bytes()?).ok()?),
-            2 => spans.push(f.bytes()?),
-            3 if !schema_url => {
-                text(f.bytes()?)?;
-                schema_url = true;
-            }
-            1..=3 => return None,
-            _ => {}
-        }
-    }
+    let (scope, spans) = head_and_items::<InstrumentationScope>(msg)?;
     let name = scope.map(|s| s.name).unwrap_or_default();
     ix.scopes.push((resource, name));
     let s = ix.scopes.len() - 1;
