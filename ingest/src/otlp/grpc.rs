@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{self, TraceService};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -37,24 +37,6 @@ fn fail(e: IngestError) -> Status {
         tracing::error!(error = %e, "OTLP/gRPC ingest failed");
     }
     e.grpc_status()
-}
-
-#[tonic::async_trait]
-impl TraceService for Otlp {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let tenant = tenant(&request)?;
-        let req = request.into_inner();
-        self.0
-            .metrics
-            .bytes(Signal::Spans, req.encoded_len() as u64);
-        let o = Pipeline::traces(&self.0, &tenant, req)
-            .await
-            .map_err(fail)?;
-        Ok(Response::new(trace_response(&o)))
-    }
 }
 
 #[tonic::async_trait]
@@ -140,20 +122,24 @@ impl Export for Traces {
         let otlp = self.0.clone();
         Box::pin(async move {
             let st = &otlp.0;
-            if st.forward.is_none() {
-                let tenant = tenant(&req)?;
-                let raw = &req.get_ref().0;
-                if let Some(o) = Pipeline::traces_from_wire(st, &tenant, raw)
+            let tenant = tenant(&req)?;
+            let raw = req.into_inner().0;
+            st.metrics.bytes(Signal::Spans, raw.len() as u64);
+            let fast = match st.forward {
+                None => Pipeline::traces_from_wire(st, &tenant, &raw)
                     .await
-                    .map_err(fail)?
-                {
-                    st.metrics.bytes(Signal::Spans, raw.len() as u64);
-                    return Ok(Response::new(trace_response(&o)));
+                    .map_err(fail)?,
+                Some(_) => None,
+            };
+            let o = match fast {
+                Some(o) => o,
+                None => {
+                    let decoded = ExportTraceServiceRequest::decode(raw)
+                        .map_err(|e| malformed::<Self>(&e))?;
+                    Pipeline::traces(st, &tenant, decoded).await.map_err(fail)?
                 }
-            }
-            let decoded = ExportTraceServiceRequest::decode(req.get_ref().0.clone())
-                .map_err(|e| malformed::<Self>(&e))?;
-            TraceService::export(&otlp, req.map(|_| decoded)).await
+            };
+            Ok(Response::new(trace_response(&o)))
         })
     }
 }
