@@ -103,8 +103,8 @@ macro_rules! export {
 }
 
 /// Traces' Export method: a single node reads the message from the wire
-/// (`traces_wire.rs`); a cluster, or a message the wire path leaves to prost, goes
-/// through [`TraceService::export`].
+/// (`traces_wire.rs`); a cluster, or a message the wire path leaves to prost, decodes
+/// it with prost for [`Pipeline::traces`].
 #[derive(Clone)]
 pub struct Traces(Otlp);
 

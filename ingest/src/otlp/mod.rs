@@ -2,8 +2,9 @@
 //!
 //! Both transports decode into the same request types and go through [`Pipeline`], so
 //! their validation and storage are identical; only the framing of the answer differs.
-//! One exception for speed: a single node reads OTLP/HTTP protobuf traces from the wire
-//! (`traces_wire.rs`, [`Pipeline::traces_from_wire`]) with the prost path's answer.
+//! One exception for speed: a single node reads protobuf traces (OTLP/HTTP and gRPC)
+//! from the wire (`traces_wire.rs`, [`Pipeline::traces_from_wire`]) with the prost
+//! path's answer.
 
 pub mod common;
 pub mod grpc;
@@ -91,9 +92,21 @@ impl Pipeline {
         let window = Window::now(st.storage.retention(Signal::Spans));
         let (rows, weights, mut rejected, retimed) = traces::convert(req, &window);
         let (rows, weights) = shapes::spans(st, tenant, rows, weights, &mut rejected);
-        let bytes = req.encoded_len() as u64;
         let batch = spans_batch(&rows)?;
         drop(rows);
+        let bytes = req.encoded_len() as u64;
+        Self::store_spans(st, tenant, bytes, batch, &weights, (rejected, retimed)).await
+    }
+
+    /// Stores a request's accepted spans, then counts them into span metrics.
+    async fn store_spans(
+        st: &IngestState,
+        tenant: &str,
+        bytes: u64,
+        batch: RecordBatch,
+        weights: &[f64],
+        (rejected, retimed): (Rejections, usize),
+    ) -> Result<Outcome, IngestError> {
         let mut outcome = Self::store(
             st,
             tenant,
@@ -104,7 +117,7 @@ impl Pipeline {
         .await?;
         outcome.retimed = retimed;
         // Acknowledged spans only: a refused request must not count.
-        st.spanmetrics.observe(tenant, &batch, &weights);
+        st.spanmetrics.observe(tenant, &batch, weights);
         Ok(outcome)
     }
 
@@ -128,18 +141,11 @@ impl Pipeline {
         });
         drop(ix);
         let batch = c.spans.finish()?;
-        let mut outcome = Self::store(
-            st,
-            tenant,
-            (Signal::Spans, raw.len() as u64),
-            (batch.num_rows(), || Ok(batch.clone())),
-            c.rejected,
-        )
-        .await?;
-        outcome.retimed = c.retimed;
-        // Acknowledged spans only: a refused request must not count.
-        st.spanmetrics.observe(tenant, &batch, &c.weights);
-        Ok(Some(outcome))
+        let bytes = raw.len() as u64;
+        let rejected = (c.rejected, c.retimed);
+        Self::store_spans(st, tenant, bytes, batch, &c.weights, rejected)
+            .await
+            .map(Some)
     }
 
     pub async fn logs(
