@@ -19,8 +19,11 @@
 //! The service is the event's `service` field, else `?service=`, else `unknown`;
 //! `?stream=stdout|stderr` (sent by `osprey run`) becomes the attribute `stream`.
 
+mod fields;
 pub(crate) mod multiline;
 pub mod parse;
+
+use std::borrow::Cow;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -122,10 +125,10 @@ pub fn to_rows(
     for raw in body.split(|b| *b == b'\n') {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = match std::str::from_utf8(raw) {
-            Ok(s) => s.to_string(),
+            Ok(s) => Cow::Borrowed(s),
             Err(_) => {
                 out.invalid_utf8 += 1;
-                String::from_utf8_lossy(raw).into_owned()
+                Cow::Owned(String::from_utf8_lossy(raw).into_owned())
             }
         };
         lines.push(line);
@@ -136,7 +139,7 @@ pub fn to_rows(
         if event.trim().is_empty() {
             continue;
         }
-        if truncate(&mut event, max_line) {
+        if event.len() > max_line && truncate(event.to_mut(), max_line) {
             out.truncated += 1;
         }
         let mut row = LogRow {

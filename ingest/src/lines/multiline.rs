@@ -16,6 +16,8 @@
 //! Joining happens within one request: a client sends whole events together (the
 //! capture clients batch by time, and a trace is printed at once).
 
+use std::borrow::Cow;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
     Normal,
@@ -80,18 +82,22 @@ fn python_exception_line(line: &str) -> bool {
 }
 
 /// `java.lang.IllegalStateException: boom`: a Java exception printed under the log line.
+/// The name (before the first `": "`, or the whole line) is dotted words ending in an
+/// exception class. Found without splitting the line: the first character a name cannot
+/// hold must start `": "` (a JSON line stops at its `{`).
 fn java_exception_header(line: &str) -> bool {
-    let name = line.split(": ").next().unwrap_or("");
-    let parts: Vec<&str> = name.split('.').collect();
-    parts.len() >= 2
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
-        })
+    let end = line
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$' || c == '.'))
+        .unwrap_or(line.len());
+    if end < line.len() && !line[end..].starts_with(": ") {
+        return false;
+    }
+    let name = &line[..end];
+    name.contains('.')
+        && name.split('.').all(|p| !p.is_empty())
         && ["Exception", "Error", "Throwable"]
             .iter()
-            .any(|s| parts.last().is_some_and(|l| l.ends_with(s)))
+            .any(|s| name.ends_with(s))
 }
 
 fn go_stack_line(line: &str) -> bool {
@@ -203,17 +209,29 @@ pub fn group<S: AsRef<str>>(lines: &[S]) -> Vec<std::ops::Range<usize>> {
     events
 }
 
-/// Groups `lines` into events, each its lines joined with `\n`.
-pub fn join(lines: Vec<String>) -> Vec<String> {
-    group(&lines)
+/// Groups `lines` into events, each its lines joined with `\n`. The lines may borrow
+/// the request: an event of one line is that line, not a copy.
+pub fn join(lines: Vec<Cow<'_, str>>) -> Vec<Cow<'_, str>> {
+    let ranges = group(&lines);
+    let mut lines = lines.into_iter();
+    ranges
         .into_iter()
         .map(|r| {
-            let mut e = lines[r].join("\n");
+            let mut e = String::new();
+            for (i, line) in lines.by_ref().take(r.len()).enumerate() {
+                if r.len() == 1 {
+                    return line;
+                }
+                if i > 0 {
+                    e.push('\n');
+                }
+                e.push_str(&line);
+            }
             // Blank lines a Go panic swallowed at its end are not part of it.
             while e.ends_with('\n') {
                 e.pop();
             }
-            e
+            Cow::Owned(e)
         })
         .collect()
 }
@@ -223,7 +241,45 @@ mod tests {
     use super::*;
 
     fn j(text: &str) -> Vec<String> {
-        join(text.split('\n').map(String::from).collect())
+        join(text.split('\n').map(Cow::Borrowed).collect())
+            .into_iter()
+            .map(Cow::into_owned)
+            .collect()
+    }
+
+    /// The header test as first written (split, then a `Vec` of the parts).
+    fn java_header_by_split(line: &str) -> bool {
+        let name = line.split(": ").next().unwrap_or("");
+        let parts: Vec<&str> = name.split('.').collect();
+        parts.len() >= 2
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+            })
+            && ["Exception", "Error", "Throwable"]
+                .iter()
+                .any(|s| parts.last().is_some_and(|l| l.ends_with(s)))
+    }
+
+    proptest::proptest! {
+        /// The scan finds the headers the split found, and only those.
+        #[test]
+        fn java_header_scan_agrees_with_the_split(parts in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "java", "lang", "IOException", "Error", "Throwable", "x$1", "é", ".", ":",
+                ": ", " ", "{", "\"", "boom", "_", "9",
+            ]),
+            0..10,
+        )) {
+            let line = parts.concat();
+            proptest::prop_assert_eq!(
+                java_exception_header(&line),
+                java_header_by_split(&line),
+                "{}",
+                line
+            );
+        }
     }
 
     #[test]

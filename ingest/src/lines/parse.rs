@@ -1,8 +1,12 @@
 //! One event from one line (or a joined multi-line event): JSON objects become fields,
 //! logfmt lines become fields, plain text gets its severity and timestamp detected.
 
+use std::borrow::Cow;
+
 use osprey_storage::schema::{Attributes, LogRow};
 use serde_json::Value;
+
+use super::fields::{Field, json_fields};
 
 /// OTLP severity numbers of the levels (the first of each range).
 pub fn severity_number(level: &str) -> Option<(i32, &'static str)> {
@@ -61,6 +65,21 @@ pub fn epoch_to_ns(text: &str) -> Option<i64> {
     }
     let part: i64 = if f.is_empty() { 0 } else { f.parse().ok()? };
     let ns = whole.checked_add(part)?;
+    (ns > 0).then_some(ns)
+}
+
+/// [`epoch_to_ns`] of an integer, without writing it out first.
+fn epoch_int_to_ns(int: u64) -> Option<i64> {
+    let digits = int.checked_ilog10().map_or(1, |d| d + 1);
+    // Nanoseconds per unit, by digits as in `epoch_to_ns`.
+    let unit: i64 = match digits {
+        0..=11 => 1_000_000_000,
+        12..=14 => 1_000_000,
+        15..=17 => 1_000,
+        18..=19 => 1,
+        _ => return None,
+    };
+    let ns = i64::try_from(int).ok()?.checked_mul(unit)?;
     (ns > 0).then_some(ns)
 }
 
@@ -331,13 +350,6 @@ fn flatten(prefix: &str, v: &Value, out: &mut Attributes) {
     }
 }
 
-fn text_of(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Valid lowercase hex of `len` digits, else empty.
 fn hex_id(v: &str, len: usize) -> String {
     let v = v.trim();
@@ -353,7 +365,7 @@ fn hex_id(v: &str, len: usize) -> String {
 /// Returns the key the body came from (`None`: the whole line).
 fn apply_fields(
     row: &mut LogRow,
-    fields: Vec<(String, Value)>,
+    fields: Vec<(Cow<'_, str>, Field<'_>)>,
     line: &str,
 ) -> Option<&'static str> {
     let mut body: Option<String> = None;
@@ -364,11 +376,14 @@ fn apply_fields(
         .copied()
         .find(|b| fields.iter().any(|(k, v)| k == b && !v.is_object()));
     for (k, v) in fields {
-        let lk = k.as_str();
+        let lk: &str = &k;
         if TIME_KEYS.contains(&lk) {
             let ns = match &v {
-                Value::Number(n) => epoch_to_ns(&n.to_string()),
-                Value::String(s) => parse_iso(s).or_else(|| epoch_to_ns(s)),
+                Field::Other(Value::Number(n)) => match n.as_u64() {
+                    Some(u) => epoch_int_to_ns(u),
+                    None => epoch_to_ns(&n.to_string()),
+                },
+                Field::Text(s) => parse_iso(s).or_else(|| epoch_to_ns(s)),
                 _ => None,
             };
             if let Some(ns) = ns {
@@ -377,8 +392,8 @@ fn apply_fields(
             }
         } else if LEVEL_KEYS.contains(&lk) {
             let level = match &v {
-                Value::Number(n) => n.as_u64().and_then(numeric_level),
-                other => severity_number(&text_of(other)),
+                Field::Other(Value::Number(n)) => n.as_u64().and_then(numeric_level),
+                other => severity_number(&other.text()),
             };
             if let Some((n, t)) = level {
                 row.severity_number = n;
@@ -386,7 +401,7 @@ fn apply_fields(
                 continue;
             }
         } else if lk == "log"
-            && let Value::Object(m) = &v
+            && let Field::Other(Value::Object(m)) = &v
             && let Some(Value::String(level)) = m.get("level")
             && let Some((n, t)) = severity_number(level)
         {
@@ -394,23 +409,26 @@ fn apply_fields(
             row.severity_number = n;
             row.severity_text = t.to_string();
         } else if Some(lk) == body_key && body.is_none() {
-            body = Some(text_of(&v));
+            body = Some(v.into_text());
             continue;
         } else if lk == "service" || lk == "service.name" {
-            row.service = text_of(&v);
+            row.service = v.into_text();
             continue;
         } else if lk == "trace_id" || lk == "traceId" || lk == "trace.id" {
-            row.trace_id = hex_id(&text_of(&v), 32);
+            row.trace_id = hex_id(&v.text(), 32);
             if !row.trace_id.is_empty() {
                 continue;
             }
         } else if lk == "span_id" || lk == "spanId" || lk == "span.id" {
-            row.span_id = hex_id(&text_of(&v), 16);
+            row.span_id = hex_id(&v.text(), 16);
             if !row.span_id.is_empty() {
                 continue;
             }
         }
-        flatten(&k, &v, &mut row.attributes);
+        match v {
+            Field::Text(s) => row.attributes.push((k.into_owned(), s.into_owned())),
+            Field::Other(v) => flatten(&k, &v, &mut row.attributes),
+        }
     }
     // No message field: the whole line is the body.
     let from = if body.is_some() { body_key } else { None };
@@ -453,11 +471,9 @@ pub fn parse_event(line: &str, row: &mut LogRow) {
 fn parse_at(line: &str, row: &mut LogRow, unwrap: bool) {
     let trimmed = line.trim_start();
     if trimmed.starts_with('{')
-        && let Ok(Value::Object(m)) =
-            serde_json::from_str::<Value>(trimmed.lines().next().unwrap_or(""))
-                .or_else(|_| serde_json::from_str::<Value>(trimmed))
+        && let Ok(fields) =
+            json_fields(trimmed.lines().next().unwrap_or("")).or_else(|_| json_fields(trimmed))
     {
-        let fields: Vec<(String, Value)> = m.into_iter().collect();
         let from = apply_fields(row, fields, line);
         // A JSON event that continues on later lines (a stack trace joined to it).
         if let Some((_, rest)) = trimmed.split_once('\n')
@@ -475,7 +491,7 @@ fn parse_at(line: &str, row: &mut LogRow, unwrap: bool) {
     if let Some(pairs) = logfmt(first) {
         let fields = pairs
             .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
+            .map(|(k, v)| (Cow::Owned(k), Field::Text(Cow::Owned(v))))
             .collect();
         apply_fields(row, fields, line);
         if let Some((_, rest)) = line.split_once('\n') {
@@ -508,6 +524,15 @@ fn parse_at(line: &str, row: &mut LogRow, unwrap: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// An integer time reads as its decimal text does.
+        #[test]
+        fn integer_times_read_as_their_text(n in proptest::prelude::any::<u64>(), digits in 0u32..21) {
+            let n = n % 10u64.saturating_pow(digits).max(1);
+            proptest::prop_assert_eq!(epoch_int_to_ns(n), epoch_to_ns(&n.to_string()));
+        }
+    }
 
     fn parse(line: &str) -> LogRow {
         let mut row = LogRow {
