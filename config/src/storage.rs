@@ -22,7 +22,8 @@ pub struct StorageConfig {
     /// Upper bound for all memtables (active + being flushed); beyond it ingest answers 429.
     pub memtable_limit: ByteSize,
     /// Rows per Parquet row group. 256k measured 5 B/span and 1.5 B/line smaller than
-    /// 64k (dictionaries and zstd see more at once); pruning gets coarser.
+    /// 64k (dictionaries and zstd see more at once); pruning gets coarser. Logs files
+    /// use at most 32k (their trace-id filters are per row group).
     pub row_group_rows: usize,
     /// Time span of one partition: files never mix rows of two partitions, and
     /// retention drops whole partitions. Must divide a day.

@@ -637,4 +637,71 @@ mod tests {
         let (_, values) = compression("long", "a value long enough to compress");
         assert!(matches!(values, Compression::ZSTD(_)), "{values:?}");
     }
+
+    /// A logs file's row groups hold at most `LOGS_ROW_GROUP_ROWS` rows, whatever
+    /// `storage.row_group_rows` says, and each has its own `trace_id` bloom filter, so
+    /// a lookup by id reads one small group.
+    #[test]
+    fn logs_row_groups_are_small_and_each_has_a_trace_filter() {
+        use parquet::file::properties::ReaderProperties;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use parquet::file::serialized_reader::ReadOptionsBuilder;
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::local(dir.path()).unwrap();
+        let id = |i: i64| format!("{:032x}", (i as u128 + 1) * 0x9e37_79b9_7f4a_7c15_f39c);
+        let rows: Vec<crate::schema::LogRow> = (0..70_000)
+            .map(|i| crate::schema::LogRow {
+                service: "svc".into(),
+                timestamp_ns: i,
+                body: format!("line {i}"),
+                trace_id: id(i),
+                ..Default::default()
+            })
+            .collect();
+        let b = crate::schema::logs_batch(&rows).unwrap();
+        let b = crate::schema::to_stored(Signal::Logs, &b).unwrap();
+        let opts = WriteOptions {
+            row_group_rows: 256 * 1024,
+            zstd_level: 3,
+            tag_index_zstd_level: 3,
+            text_positions: false,
+        };
+        let order: SeriesOrder<'_> = &|ids: &mut Vec<u64>| ids.sort_unstable();
+        let rel = "tables/t/logs/groups.parquet";
+        let meta = write_file(&blobs, rel, "t", Signal::Logs, &[b], opts, order).unwrap();
+        let f = std::fs::File::open(dir.path().join(&meta.path)).unwrap();
+        let props = ReaderProperties::builder()
+            .set_read_bloom_filter(true)
+            .build();
+        let options = ReadOptionsBuilder::new()
+            .with_reader_properties(props)
+            .build();
+        let r = SerializedFileReader::new_with_options(f, options).unwrap();
+        let groups: Vec<i64> = r
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        let full = encoding::LOGS_ROW_GROUP_ROWS as i64;
+        assert_eq!(groups, vec![full, full, 70_000 - 2 * full]);
+        let column = r
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.path().string() == "trace_id")
+            .unwrap();
+        // Row 40,000 is in the second group (rows keep their time order).
+        let wanted = u128::from_str_radix(&id(40_000), 16).unwrap().to_be_bytes();
+        let holding: Vec<usize> = (0..groups.len())
+            .filter(|g| {
+                let group = r.get_row_group(*g).unwrap();
+                let filter = group.get_column_bloom_filter(column).expect("a filter");
+                filter.check(&wanted[..])
+            })
+            .collect();
+        assert_eq!(holding, vec![1]);
+    }
 }
