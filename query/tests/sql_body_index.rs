@@ -1,6 +1,7 @@
 //! SQL filters on `body` read only the rows the full-text index names
 //! (`sql/body_filter.rs`, `sql/provider.rs`): the Parquet scan of a file is handed the
-//! index's candidate rows, and files with none are not listed.
+//! index's candidate rows, and files with none are not listed. Filters on trace ids
+//! hand it only the row groups whose bloom filters may hold one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -101,4 +102,65 @@ async fn a_body_filter_reads_only_the_candidate_rows() {
     // A fragment no row holds: the file is not listed at all.
     let plan = explain_analyze(&st, "SELECT count(*) FROM logs WHERE body LIKE '%zzqqx%'").await;
     assert!(!plan.contains("file_type=parquet"), "{plan}");
+}
+
+/// `trace_id = '…'` scans only the row groups whose bloom filters may hold the id:
+/// DataFusion is handed them as a selection, so it reads no other group's filter.
+#[tokio::test]
+async fn a_trace_id_filter_scans_only_the_groups_that_may_hold_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = state(dir.path());
+    // Ids in no order, as random ids are: no group's min/max rules one out.
+    let id = |i: u64| {
+        let mixed = u128::from(i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+        format!("{mixed:032x}")
+    };
+    // Three row groups of a logs file (32k rows each at most).
+    let rows: Vec<LogRow> = (0..70_000)
+        .map(|i| LogRow {
+            service: "api".into(),
+            body: format!("line {i}"),
+            trace_id: id(i),
+            timestamp_ns: 1_700_000_000_000_000_000 + i as i64,
+            ..Default::default()
+        })
+        .collect();
+    st.storage
+        .append("default", Signal::Logs, logs_batch(&rows).unwrap())
+        .await
+        .unwrap();
+    st.storage.flush().await.unwrap();
+    let sql = format!(
+        "SELECT body FROM logs WHERE trace_id = '{}' ORDER BY timestamp",
+        id(40_000)
+    );
+    let r = osprey_query::sql::run(&st, "default", &sql).await.unwrap();
+    assert_eq!(r.rows.len(), 1);
+    assert_eq!(r.rows[0][0].as_str(), Some("line 40000"));
+    let plan = explain_analyze(&st, &sql).await;
+    // Of the file's three groups, the one holding the id is the only one DataFusion
+    // weighs (`N total → M matched`); before, it weighed all three and read their
+    // filters.
+    assert_eq!(
+        scan_metric(&plan, "row_groups_pruned_statistics"),
+        1,
+        "{plan}"
+    );
+    assert_eq!(
+        scan_metric(&plan, "row_groups_pruned_bloom_filter"),
+        1,
+        "{plan}"
+    );
+    // An id no row has lists no file.
+    let none = osprey_query::sql::run(
+        &st,
+        "default",
+        &format!(
+            "SELECT count(*) FROM logs WHERE trace_id = '{}'",
+            id(90_000)
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(none.rows[0][0].as_i64(), Some(0));
 }

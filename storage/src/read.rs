@@ -327,17 +327,15 @@ impl Storage {
         )
     }
 
-    /// Whether `file` may hold a record with one of the trace `ids` (hex): `false` only
-    /// when its `trace_id` bloom filters rule every one out (each checked by the one
-    /// block an id hashes to). Files without filters, and an empty id, may.
-    pub fn may_hold_trace_ids(
+    /// The row ranges of `file`'s row groups whose trace-id bloom filters may hold one
+    /// of `ids` (ascending; the whole file when it has no filters, none when no group
+    /// may). `None` when an id is empty (no bound).
+    pub fn trace_id_row_ranges(
         &self,
         file: &FileMeta,
         ids: &[String],
-    ) -> Result<bool, StorageError> {
-        Ok(self
-            .trace_row_groups(file, ids)?
-            .is_none_or(|(_, ranges)| !ranges.is_empty()))
+    ) -> Result<Option<Vec<std::ops::Range<usize>>>, StorageError> {
+        Ok(self.trace_row_groups(file, ids)?.map(|(_, ranges)| ranges))
     }
 
     /// The ids parsed, and the row ranges of the row groups of `file` whose trace-id
