@@ -28,6 +28,15 @@ async fn explain_analyze(st: &osprey_query::QueryState, sql: &str) -> String {
         .join("\n")
 }
 
+/// Stores `rows` and flushes them to a logs file.
+async fn store_flushed(st: &osprey_query::QueryState, rows: &[LogRow]) {
+    st.storage
+        .append("default", Signal::Logs, logs_batch(rows).unwrap())
+        .await
+        .unwrap();
+    st.storage.flush().await.unwrap();
+}
+
 /// The value of metric `name` on the Parquet scan's line of a plan.
 fn scan_metric(plan: &str, name: &str) -> u64 {
     let line = plan
@@ -61,11 +70,7 @@ async fn a_body_filter_reads_only_the_candidate_rows() {
             ..Default::default()
         })
         .collect();
-    st.storage
-        .append("default", Signal::Logs, logs_batch(&rows).unwrap())
-        .await
-        .unwrap();
-    st.storage.flush().await.unwrap();
+    store_flushed(&st, &rows).await;
     let count = |sql: &'static str| {
         let st = st.clone();
         async move {
@@ -125,11 +130,7 @@ async fn a_trace_id_filter_scans_only_the_groups_that_may_hold_it() {
             ..Default::default()
         })
         .collect();
-    st.storage
-        .append("default", Signal::Logs, logs_batch(&rows).unwrap())
-        .await
-        .unwrap();
-    st.storage.flush().await.unwrap();
+    store_flushed(&st, &rows).await;
     let sql = format!(
         "SELECT body FROM logs WHERE trace_id = '{}' ORDER BY timestamp",
         id(40_000)
