@@ -15,7 +15,7 @@ use serde_json::{Number, Value};
 #[derive(Debug, PartialEq)]
 pub(crate) enum Field<'a> {
     Text(Cow<'a, str>),
-    /// Anything but a string.
+    /// Anything but a string (never `Value::String`).
     Other(Value),
 }
 
@@ -28,7 +28,6 @@ impl Field<'_> {
     pub(crate) fn text(&self) -> Cow<'_, str> {
         match self {
             Field::Text(s) => Cow::Borrowed(s),
-            Field::Other(Value::String(s)) => Cow::Borrowed(s),
             Field::Other(v) => Cow::Owned(v.to_string()),
         }
     }
@@ -36,7 +35,6 @@ impl Field<'_> {
     pub(crate) fn into_text(self) -> String {
         match self {
             Field::Text(s) => s.into_owned(),
-            Field::Other(Value::String(s)) => s,
             Field::Other(v) => v.to_string(),
         }
     }

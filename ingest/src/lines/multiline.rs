@@ -217,16 +217,11 @@ pub fn join(lines: Vec<Cow<'_, str>>) -> Vec<Cow<'_, str>> {
     ranges
         .into_iter()
         .map(|r| {
-            let mut e = String::new();
-            for (i, line) in lines.by_ref().take(r.len()).enumerate() {
-                if r.len() == 1 {
-                    return line;
-                }
-                if i > 0 {
-                    e.push('\n');
-                }
-                e.push_str(&line);
+            if r.len() == 1 {
+                return lines.next().unwrap_or_default();
             }
+            let joined: Vec<Cow<'_, str>> = lines.by_ref().take(r.len()).collect();
+            let mut e = joined.join("\n");
             // Blank lines a Go panic swallowed at its end are not part of it.
             while e.ends_with('\n') {
                 e.pop();
